@@ -1,0 +1,258 @@
+/* adapters/adapter.h - the one versioned adapter descriptor, and the sending model it fills.
+ *
+ * An adapter turns a sender's bytes into a tpc_sending_t (decode) and the engine's verdicts back
+ * into the sender's native answer format (encode_answer). Built-in adapters (engine/adapters.c)
+ * and plugins (a .so in the configured adapter directory, loaded with dlopen) use the same
+ * descriptor and pass the same checks: ABI number, a non-empty unique name, every callback set.
+ *
+ * A plugin exports exactly one symbol, a const tpc_adapter_t named "tpc_adapter":
+ *
+ *     TPC_ADAPTER_EXPORT const tpc_adapter_t tpc_adapter = {
+ *             .abi = TPC_ADAPTER_ABI, .name = "myformat", .init = ..., .decode = ...,
+ *             .encode_answer = ..., .describe = ..., .fini = ... };
+ *
+ * Threads: init and fini run once, on the main thread, before and after every other call.
+ * decode, encode_answer and describe run concurrently on worker threads (and encode_answer of a
+ * receipt on the loop thread): they must be reentrant and treat the state as read-only.
+ *
+ * Memory: an adapter never calls malloc on the per-sending path. Every structure it returns
+ * (arrays of invoices and lines, findings, answer bytes) comes from host->alloc, a bump arena
+ * owned by the engine and released in one go after the sending's result is committed. Views
+ * (tpc_view_t) point into the received payload, which outlives the sending's processing.
+ *
+ * Bump TPC_ADAPTER_ABI on any change to a struct or a signature in this file.
+ */
+#ifndef TPC_ADAPTER_H
+#define TPC_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** ABI of this header. A descriptor with another value is refused at load time. */
+#define TPC_ADAPTER_ABI 1u
+
+/** Mark the descriptor of a plugin built with -fvisibility=hidden. */
+#define TPC_ADAPTER_EXPORT __attribute__((visibility("default")))
+
+/** A borrowed slice of the payload (not NUL-terminated). len 0 means absent. */
+typedef struct tpc_view {
+	const char *ptr;
+	uint32_t len;
+} tpc_view_t;
+
+/** Outcome of a line, an invoice or a sending. */
+enum tpc_outcome {
+	TPC_OUTCOME_PENDING = 0,  /* not judged yet */
+	TPC_OUTCOME_ACCEPTED = 1, /* passes every check */
+	TPC_OUTCOME_REFUSED = 2,  /* at least one finding refuses it */
+};
+
+/** One finding: an error code attached to a place in the payload.
+ *
+ * code is an official eFact code RRZZNN (efact-errors.md) where one fits, or one of tpclear's own
+ * codes "Tnnnnn" (docs/errors.md), which never collide with official codes. letter is the official
+ * severity: 'B' blocks the whole sending, 'F' refuses the invoice, 'R' refuses the line, 'E' and
+ * 'S' are signals that do not refuse anything. */
+typedef struct tpc_finding {
+	char code[7];    /* NUL-terminated, 6 characters */
+	char letter;     /* B, F, R, E or S */
+	uint32_t record; /* 1-based ordinal of the record in the sending; 0 = file header */
+	uint16_t pos;    /* 1-based position of the zone in the record; 0 = whole record */
+	uint16_t len;    /* length of the zone; 0 = unknown */
+} tpc_finding_t;
+
+/** Most findings kept per line or invoice (eFact answers carry three per record). */
+#define TPC_MAX_FINDINGS 3
+
+/** One service line: one code, one date range, units and amounts (int64 cents). */
+typedef struct tpc_line {
+	uint32_t record;       /* ordinal of the record in the sending (eFact: sequence number) */
+	uint32_t offset;       /* byte offset of the record in the payload */
+	char code[8];          /* nomenclature code, 6 digits, NUL-terminated */
+	int32_t date_first;    /* days since 1970-01-01 */
+	int32_t date_last;     /* days since 1970-01-01; == date_first for a single act */
+	int32_t units;         /* signed: negative on a credit note */
+	uint8_t account;       /* financial account: 0 = A, 1 = B */
+	uint8_t outcome;       /* enum tpc_outcome, set by the engine */
+	uint8_t nfindings;     /* used entries of findings[] */
+	uint8_t reserved0;
+	int64_t insurer_cents; /* insurer amount as invoiced */
+	int64_t patient_cents; /* patient share as invoiced */
+	int64_t supplement_cents;
+	tpc_view_t performer;  /* NIHII (11 digits) of the provider who performed the act */
+	tpc_view_t reference;  /* the sender's line reference, free text */
+	tpc_view_t commitment; /* payment-commitment reference (eFact ET51), if any */
+	/* verdict, filled by the engine */
+	int64_t expected_insurer_cents;
+	int64_t expected_patient_cents;
+	int64_t accepted_cents; /* amount that will be paid for this line (0 when refused) */
+	uint16_t scheme;        /* scheme that pays the line (engine enum), 0 = none */
+	uint16_t reserved1;
+	uint32_t reserved2;
+	tpc_finding_t findings[TPC_MAX_FINDINGS];
+} tpc_line_t;
+
+/** Invoice kinds (eFact ET20 zone 10). */
+enum tpc_invoice_kind {
+	TPC_INVOICE_AMBULATORY = 0,
+	TPC_INVOICE_HOSPITALISED = 1,
+	TPC_INVOICE_PHARMACY = 2,
+};
+
+/** Invoicing types (eFact ET20 zone 11). */
+enum tpc_invoicing_type {
+	TPC_INVOICING_NORMAL = 0,
+	TPC_INVOICING_CORRECTIVE = 1,
+	TPC_INVOICING_CREDIT_NOTE = 3,
+};
+
+/** One invoice: one patient, one provider, a run of consecutive lines. */
+typedef struct tpc_invoice {
+	uint32_t record;    /* ordinal of the invoice header record */
+	uint32_t offset;    /* byte offset of the invoice header */
+	tpc_view_t patient; /* NISS, 11 digits (leading zeros matter) */
+	tpc_view_t provider; /* invoicing provider NIHII, 11 digits */
+	tpc_view_t number;   /* individual invoice number */
+	tpc_view_t previous; /* referenced invoice number (credit note, correction) */
+	char mutuality[4];   /* destination mutuality, 3 digits */
+	uint8_t kind;        /* enum tpc_invoice_kind */
+	uint8_t invoicing;   /* enum tpc_invoicing_type */
+	uint8_t sex;         /* 1 male, 2 female, 0 unknown */
+	uint8_t outcome;     /* enum tpc_outcome, set by the engine */
+	int32_t admission;   /* days since epoch, 0 = none */
+	int32_t discharge;   /* days since epoch, 0 = none */
+	uint16_t ct1, ct2;   /* insurability codes as invoiced, 0 = none */
+	int64_t total_insurer_cents; /* invoice trailer totals as invoiced */
+	int64_t total_patient_cents;
+	uint32_t first_line; /* index into tpc_sending_t.lines */
+	uint32_t nlines;
+	int64_t accepted_cents; /* set by the engine */
+	int64_t refused_cents;  /* set by the engine */
+	uint8_t nfindings;
+	uint8_t reserved[7];
+	tpc_finding_t findings[TPC_MAX_FINDINGS];
+} tpc_invoice_t;
+
+/** A decoded sending. decode() fills the header part, invoices, lines and findings; the engine
+ * fills outcomes and amounts. Sending-level findings (letter B, or any finding that does not
+ * belong to one line or invoice, or overflows their three slots) go to findings[]. */
+typedef struct tpc_sending {
+	tpc_view_t reference;  /* the sender's 14-digit reference or other sending key */
+	tpc_view_t third_party; /* NIHII of the invoicing third party */
+	int32_t created;        /* creation date, days since epoch */
+	uint32_t year_month;    /* invoiced period YYYYMM */
+	uint32_t number;        /* sending number */
+	uint32_t nrecords;      /* records read */
+	tpc_invoice_t *invoices;
+	uint32_t ninvoices;
+	uint32_t nlines;
+	tpc_line_t *lines;
+	tpc_finding_t *findings;
+	uint32_t nfindings;
+	uint32_t findings_cap;
+	int64_t total_cents; /* sending trailer total as invoiced (account A + B) */
+	uint8_t blocked;     /* 1 when a blocking finding refuses the whole sending */
+	uint8_t outcome;     /* enum tpc_outcome, set by the engine */
+	uint8_t reserved[6];
+	int64_t accepted_cents; /* set by the engine */
+	int64_t refused_cents;  /* set by the engine */
+} tpc_sending_t;
+
+/** Services the engine lends an adapter for one call. */
+typedef struct tpc_host {
+	/** Bump allocation from the sending's arena, aligned to @p align (a power of two).
+	 *  @return zeroed memory valid until the sending is released, or NULL when the sending's
+	 *          memory limit is reached (decode then returns TPC_ADAPTER_ETOOBIG). */
+	void *(*alloc)(void *arena, size_t size, size_t align);
+	void *arena;
+	/** Upper bounds the adapter must enforce while decoding (0 = no bound). */
+	uint32_t max_invoices;
+	uint32_t max_lines;
+} tpc_host_t;
+
+/** Return codes an adapter may use (same values as the engine's TPC_E* codes). */
+#define TPC_ADAPTER_OK 0
+#define TPC_ADAPTER_ENOMEM (-12)   /* host->alloc failed */
+#define TPC_ADAPTER_EINVAL (-22)   /* bad argument or configuration */
+#define TPC_ADAPTER_ENOTSUP (-95)  /* no native answer of that kind */
+#define TPC_ADAPTER_ETOOBIG (-7)   /* a configured bound was exceeded (E2BIG) */
+
+/** Kinds of native answers. */
+enum tpc_answer_kind {
+	TPC_ANSWER_RECEIPT = 0, /* at reception, before decoding (eFact 931000) */
+	TPC_ANSWER_RESULT = 1,  /* after validation (eFact 920098 / 920099 / 920999) */
+};
+
+/** A native answer produced by encode_answer, in host memory. */
+typedef struct tpc_blob {
+	const uint8_t *ptr;
+	size_t len;
+	char type[16]; /* short name of the answer type, e.g. "931000"; used in file names */
+} tpc_blob_t;
+
+/** The adapter descriptor. */
+typedef struct tpc_adapter {
+	uint32_t abi;     /* must equal TPC_ADAPTER_ABI */
+	const char *name; /* unique, [a-z0-9_-]{1,31}, e.g. "efact" */
+
+	/** Build the adapter's read-only state.
+	 *  @param[in]  config  the adapter's section of the configuration as "key=value\n" lines
+	 *                      (borrowed; may be "" but never NULL).
+	 *  @param[out] state   new state, owned by the adapter until fini(). May be set to NULL.
+	 *  @return 0 or a negative TPC_ADAPTER_E* code. */
+	int (*init)(const char *config, void **state);
+
+	/** Decode and structurally validate @p buf into @p out (zeroed by the caller).
+	 *  Findings never make decode fail: a structurally broken sending is returned with findings
+	 *  (and blocked = 1 when nothing can be cleared).
+	 *  @param[in]  buf   the payload (borrowed; outlives @p out). Views in @p out point into it.
+	 *  @return 0, TPC_ADAPTER_ENOMEM or TPC_ADAPTER_ETOOBIG. */
+	int (*decode)(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
+	              tpc_sending_t *out);
+
+	/** Encode a native answer of @p kind.
+	 *  @param[in]  buf  the payload as received (borrowed).
+	 *  @param[in]  s    the judged sending; NULL for TPC_ANSWER_RECEIPT.
+	 *  @param[out] out  the answer, allocated with host->alloc.
+	 *  @return 0, TPC_ADAPTER_ENOTSUP when the format has no such answer, or TPC_ADAPTER_ENOMEM. */
+	int (*encode_answer)(const void *state, const uint8_t *buf, size_t len,
+	                     const tpc_sending_t *s, enum tpc_answer_kind kind,
+	                     const tpc_host_t *host, tpc_blob_t *out);
+
+	/** A short human reason for one of the adapter's finding codes, or NULL if unknown.
+	 *  @return a static string. */
+	const char *(*describe)(const void *state, const char *code);
+
+	/** Release the state built by init(). Accepts NULL. */
+	void (*fini)(void *state);
+} tpc_adapter_t;
+
+/** Record a finding on the sending (growing findings[] through host->alloc).
+ *  A convenience every adapter may copy; the engine has its own in engine/sending.c.
+ *  @return 0 or TPC_ADAPTER_ENOMEM. */
+static inline int tpc_sending_add_finding(tpc_sending_t *s, const tpc_host_t *host,
+                                          const tpc_finding_t *f)
+{
+	if (s->nfindings == s->findings_cap) {
+		uint32_t cap = s->findings_cap ? s->findings_cap * 2 : 16;
+		tpc_finding_t *n = (tpc_finding_t *)host->alloc(host->arena, cap * sizeof(*n),
+		                                                _Alignof(tpc_finding_t));
+		if (!n)
+			return TPC_ADAPTER_ENOMEM;
+		for (uint32_t i = 0; i < s->nfindings; i++)
+			n[i] = s->findings[i];
+		s->findings = n;
+		s->findings_cap = cap;
+	}
+	s->findings[s->nfindings++] = *f;
+	return 0;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TPC_ADAPTER_H */
