@@ -1,5 +1,95 @@
-/* placeholder until the daemon lands in this change */
-int main(void)
+/* engine/main.c - tpcleard: command line, configuration, then the server loop. */
+#include "config.h"
+#include "error.h"
+#include "log.h"
+#include "server.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
 {
-	return 0;
+	fprintf(f, "usage: tpcleard [--config FILE] [--data-dir DIR] [--verbose] [--help] "
+	           "[--version]\n"
+	           "\n"
+	           "Clearing engine for third-party-payer health-care invoices.\n"
+	           "  -c, --config FILE    INI configuration (every key has a default; see\n"
+	           "                       docs/configuration.md)\n"
+	           "  -d, --data-dir DIR   ledger directory (overrides [ledger] data_dir)\n"
+	           "  -v, --verbose        debug logging\n"
+	           "  -h, --help           this text\n"
+	           "  -V, --version        print the version\n"
+	           "Stops cleanly on SIGTERM or SIGINT: accepted sendings are committed and\n"
+	           "answered first.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"data-dir", required_argument, NULL, 'd'},
+		{"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	};
+	const char *config = NULL, *data_dir = NULL;
+	tpc_config_t cfg;
+	tpc_server_t *srv = NULL;
+	char err[1024];
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:d:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 'v':
+			tpc_log_set_level(TPC_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("tpcleard %s\n", TPC_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tpcleard: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	tpc_config_defaults(&cfg);
+	if (config && tpc_config_load(&cfg, config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tpcleard: configuration error: %s\n", err);
+		return 2;
+	}
+	if (data_dir) {
+		if (strlen(data_dir) >= sizeof(cfg.data_dir)) {
+			fprintf(stderr, "tpcleard: --data-dir: path too long\n");
+			return 2;
+		}
+		snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", data_dir);
+	}
+	if (tpc_config_check(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tpcleard: configuration error: %s%s%s\n", config ? config : "",
+		        config ? ": " : "", err);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	rc = tpc_server_new(&cfg, &srv);
+	if (rc) {
+		fprintf(stderr, "tpcleard: cannot start: %s\n", tpc_strerror(rc));
+		return 1;
+	}
+	rc = tpc_server_run(srv);
+	tpc_server_free(&srv);
+	return rc ? 1 : 0;
 }

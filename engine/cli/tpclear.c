@@ -1,5 +1,831 @@
-/* placeholder until the daemon lands in this change */
-int main(void)
+/* engine/cli/tpclear.c - the command-line client: submit sendings, query stored results.
+ *
+ * DESIGN: one ZeroMQ DEALER socket, requests pipelined up to a window; every answer carries the
+ * request's correlation number, so answers may arrive in any order. A submission ends with its
+ * Result, a Conflict, or a refusal; "busy" is retried after the engine's hint.
+ */
+#include "tpclear.pb-c.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define DEFAULT_ENDPOINT "tcp://127.0.0.1:5570"
+
+struct opts {
+	const char *endpoint;
+	const char *sender;
+	const char *format;
+	const char *key;
+	const char *save_dir;
+	int json;
+	int window;
+	int timeout_ms;
+	int quiet;
+};
+
+enum state { ST_IDLE, ST_SENT, ST_RECEIVED, ST_DONE };
+
+struct item {
+	const char *file;
+	uint8_t *data;
+	size_t len;
+	char format[32];
+	char key[128];
+	enum state st;
+	uint64_t corr;
+	int64_t deadline_ms;
+	int64_t retry_at_ms;
+	int ok;        /* final: accepted */
+	int printed;
+	Tpclear__Answer *receipt; /* last receipt */
+	Tpclear__Answer *final;   /* result, conflict or refusal */
+	char error[256];
+};
+
+static int64_t now_ms(void)
 {
-	return 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "tpclear: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t cap = 0, n = 0, r;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 65536;
+			uint8_t *nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+/* ---- format and key detection --------------------------------------------------------------- */
+
+static void detect(struct item *it, const struct opts *o)
+{
+	const char *dot = strrchr(it->file, '.');
+
+	if (o->format)
+		snprintf(it->format, sizeof(it->format), "%s", o->format);
+	else if (dot && strcmp(dot, ".pb") == 0)
+		snprintf(it->format, sizeof(it->format), "canonical");
+	else if (it->len >= 6 && memcmp(it->data, "920000", 6) == 0)
+		snprintf(it->format, sizeof(it->format), "efact");
+	else
+		snprintf(it->format, sizeof(it->format), "canonical");
+
+	if (o->key) {
+		snprintf(it->key, sizeof(it->key), "%s", o->key);
+		return;
+	}
+	if (strcmp(it->format, "efact") == 0 && it->len >= 34) {
+		/* segment 200, positions 21-34: the sender's 14-digit reference */
+		memcpy(it->key, it->data + 20, 14);
+		it->key[14] = 0;
+		return;
+	}
+	if (strcmp(it->format, "canonical") == 0) {
+		Tpclear__CanonicalSending *cs =
+			tpclear__canonical_sending__unpack(NULL, it->len, it->data);
+		if (cs && cs->reference && *cs->reference) {
+			snprintf(it->key, sizeof(it->key), "%s", cs->reference);
+			tpclear__canonical_sending__free_unpacked(cs, NULL);
+			return;
+		}
+		if (cs)
+			tpclear__canonical_sending__free_unpacked(cs, NULL);
+	}
+	/* no reference in the payload: the content's hash is the key */
+	{
+		uint8_t h[16];
+		crypto_generichash(h, sizeof(h), it->data, it->len, NULL, 0);
+		for (int i = 0; i < 16; i++)
+			sprintf(it->key + 2 * i, "%02x", h[i]);
+	}
+}
+
+/* ---- wire ---------------------------------------------------------------------------------- */
+
+static int send_request(void *sock, const struct opts *o, Tpclear__RequestType type,
+                        const char *key, const char *format, uint64_t corr, const uint8_t *data,
+                        size_t len)
+{
+	Tpclear__Envelope env = TPCLEAR__ENVELOPE__INIT;
+	uint8_t buf[1024];
+	size_t n;
+
+	env.version = 1;
+	env.type = type;
+	env.sender = (char *)o->sender;
+	env.key = (char *)key;
+	env.format = (char *)format;
+	env.correlation = corr;
+	if (tpclear__envelope__get_packed_size(&env) > sizeof(buf))
+		return -1;
+	n = tpclear__envelope__pack(&env, buf);
+	if (zmq_send(sock, buf, n, ZMQ_SNDMORE) < 0)
+		return -1;
+	return zmq_send(sock, data, len, 0) < 0 ? -1 : 0;
+}
+
+/* Receive one answer: the Answer and an optional native frame (malloc'd). */
+static Tpclear__Answer *recv_answer(void *sock, uint8_t **native, size_t *nlen)
+{
+	zmq_msg_t m;
+	Tpclear__Answer *a = NULL;
+	int more, first = 1;
+
+	*native = NULL;
+	*nlen = 0;
+	do {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, 0) < 0) {
+			zmq_msg_close(&m);
+			return a;
+		}
+		more = zmq_msg_more(&m);
+		if (first) {
+			a = tpclear__answer__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+			first = 0;
+		} else if (!*native) {
+			*nlen = zmq_msg_size(&m);
+			*native = malloc(*nlen ? *nlen : 1);
+			if (*native)
+				memcpy(*native, zmq_msg_data(&m), *nlen);
+		}
+		zmq_msg_close(&m);
+	} while (more);
+	return a;
+}
+
+static void save_native(const struct opts *o, const char *key, const char *type,
+                        const uint8_t *data, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	if (!o->save_dir || !data)
+		return;
+	mkdir(o->save_dir, 0755);
+	snprintf(path, sizeof(path), "%s/%s.%s", o->save_dir, key, type && *type ? type : "answer");
+	f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len)
+		fprintf(stderr, "tpclear: cannot write %s: %s\n", path, strerror(errno));
+	if (f)
+		fclose(f);
+}
+
+/* The native receipt type is the first six characters of the 931000 file when printable. */
+static void native_type_of(const uint8_t *data, size_t len, char *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < 6 && i < len && i + 1 < cap; i++) {
+		if (data[i] < '0' || data[i] > '9')
+			break;
+		out[i] = (char)data[i];
+	}
+	out[i] = 0;
+	if (i < 6)
+		snprintf(out, cap, "receipt");
+}
+
+/* ---- printing ------------------------------------------------------------------------------- */
+
+static const char *outcome_name(Tpclear__Outcome o)
+{
+	switch (o) {
+	case TPCLEAR__OUTCOME__OUTCOME_ACCEPTED:
+		return "accepted";
+	case TPCLEAR__OUTCOME__OUTCOME_REFUSED:
+		return "refused";
+	case TPCLEAR__OUTCOME__OUTCOME_PARTIAL:
+		return "partial";
+	default:
+		return "pending";
+	}
+}
+
+static const char *status_name(Tpclear__ReceiptStatus s)
+{
+	switch (s) {
+	case TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED:
+		return "received";
+	case TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY:
+		return "busy";
+	default:
+		return "refused";
+	}
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_hex(FILE *f, ProtobufCBinaryData b)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < b.len; i++)
+		fprintf(f, "%02x", b.data[i]);
+	fputc('"', f);
+}
+
+static void json_findings(FILE *f, Tpclear__Finding **fs, size_t n)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s{\"code\":", i ? "," : "");
+		json_str(f, fs[i]->code);
+		fprintf(f, ",\"letter\":");
+		json_str(f, fs[i]->letter);
+		fprintf(f, ",\"record\":%u,\"pos\":%u,\"len\":%u,\"reason\":", fs[i]->record,
+		        fs[i]->pos, fs[i]->len);
+		json_str(f, fs[i]->reason);
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
+
+static void json_result(FILE *f, const Tpclear__Result *r)
+{
+	fprintf(f, "{\"sender\":");
+	json_str(f, r->sender);
+	fprintf(f, ",\"key\":");
+	json_str(f, r->key);
+	fprintf(f, ",\"format\":");
+	json_str(f, r->format);
+	fprintf(f, ",\"outcome\":\"%s\",\"payload_hash\":", outcome_name(r->outcome));
+	json_hex(f, r->payload_hash);
+	fprintf(f,
+	        ",\"sequence\":%" PRIu64 ",\"committed_at\":%" PRIu64 ",\"replay\":%s"
+	        ",\"invoices\":%u,\"lines\":%u,\"lines_accepted\":%u,\"lines_refused\":%u"
+	        ",\"accepted_cents\":%" PRId64 ",\"refused_cents\":%" PRId64 ",\"native_type\":",
+	        r->sequence, r->committed_at, r->replay ? "true" : "false", r->invoices, r->lines,
+	        r->lines_accepted, r->lines_refused, r->accepted_cents, r->refused_cents);
+	json_str(f, r->native_type);
+	fprintf(f, ",\"findings\":");
+	json_findings(f, r->findings, r->n_findings);
+	fprintf(f, ",\"invoices_detail\":[");
+	for (size_t i = 0; i < r->n_invoice_results; i++) {
+		const Tpclear__InvoiceResult *ir = r->invoice_results[i];
+		fprintf(f, "%s{\"record\":%u,\"patient\":", i ? "," : "", ir->record);
+		json_str(f, ir->patient);
+		fprintf(f, ",\"provider\":");
+		json_str(f, ir->provider);
+		fprintf(f, ",\"number\":");
+		json_str(f, ir->number);
+		fprintf(f,
+		        ",\"outcome\":\"%s\",\"accepted_cents\":%" PRId64
+		        ",\"refused_cents\":%" PRId64 ",\"findings\":",
+		        outcome_name(ir->outcome), ir->accepted_cents, ir->refused_cents);
+		json_findings(f, ir->findings, ir->n_findings);
+		fprintf(f, ",\"lines\":[");
+		for (size_t k = 0; k < ir->n_lines; k++) {
+			const Tpclear__LineResult *l = ir->lines[k];
+			fprintf(f, "%s{\"record\":%u,\"code\":", k ? "," : "", l->record);
+			json_str(f, l->code);
+			fprintf(f,
+			        ",\"date\":%d,\"units\":%d,\"outcome\":\"%s\",\"insurer_cents\":%" PRId64
+			        ",\"patient_cents\":%" PRId64 ",\"expected_insurer_cents\":%" PRId64
+			        ",\"expected_patient_cents\":%" PRId64 ",\"accepted_cents\":%" PRId64
+			        ",\"scheme\":",
+			        l->date, l->units, outcome_name(l->outcome), l->insurer_cents,
+			        l->patient_cents, l->expected_insurer_cents, l->expected_patient_cents,
+			        l->accepted_cents);
+			json_str(f, l->scheme);
+			fprintf(f, ",\"findings\":");
+			json_findings(f, l->findings, l->n_findings);
+			fputc('}', f);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "]}");
+}
+
+static void json_receipt(FILE *f, const Tpclear__Receipt *rc)
+{
+	fprintf(f, "{\"status\":\"%s\",\"code\":", status_name(rc->status));
+	json_str(f, rc->code);
+	fprintf(f, ",\"reason\":");
+	json_str(f, rc->reason);
+	fprintf(f, ",\"retry_after_ms\":%u}", rc->retry_after_ms);
+}
+
+static void print_json(const struct item *it)
+{
+	FILE *f = stdout;
+
+	fprintf(f, "{\"file\":");
+	json_str(f, it->file);
+	fprintf(f, ",\"key\":");
+	json_str(f, it->key);
+	fprintf(f, ",\"format\":");
+	json_str(f, it->format);
+	fprintf(f, ",\"accepted\":%s", it->ok ? "true" : "false");
+	if (it->receipt && it->receipt->receipt) {
+		fprintf(f, ",\"receipt\":");
+		json_receipt(f, it->receipt->receipt);
+	}
+	if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
+		fprintf(f, ",\"result\":");
+		json_result(f, it->final->result);
+	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
+		const Tpclear__Conflict *c = it->final->conflict;
+		fprintf(f, ",\"conflict\":{\"key\":");
+		json_str(f, c->key);
+		fprintf(f, ",\"sequence\":%" PRIu64 ",\"stored_hash\":", c->sequence);
+		json_hex(f, c->stored_hash);
+		fprintf(f, ",\"payload_hash\":");
+		json_hex(f, c->payload_hash);
+		fprintf(f, ",\"reason\":");
+		json_str(f, c->reason);
+		fputc('}', f);
+	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
+		fprintf(f, ",\"refusal\":");
+		json_receipt(f, it->final->receipt);
+	}
+	if (it->error[0]) {
+		fprintf(f, ",\"error\":");
+		json_str(f, it->error);
+	}
+	fprintf(f, "}\n");
+}
+
+static void money(char *buf, size_t cap, int64_t cents)
+{
+	int64_t a = cents < 0 ? -cents : cents;
+
+	snprintf(buf, cap, "%sEUR %" PRId64 ".%02" PRId64, cents < 0 ? "-" : "", a / 100, a % 100);
+}
+
+static void print_text_findings(const char *indent, Tpclear__Finding **fs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s %s record %u pos %u: %s\n", indent, fs[i]->code, fs[i]->letter,
+		       fs[i]->record, fs[i]->pos, fs[i]->reason);
+}
+
+static void print_text(const struct item *it)
+{
+	char acc[64], ref[64];
+
+	if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
+		const Tpclear__Result *r = it->final->result;
+		time_t t = (time_t)(r->committed_at / 1000);
+		struct tm tm;
+		char when[32];
+
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		money(acc, sizeof(acc), r->accepted_cents);
+		money(ref, sizeof(ref), r->refused_cents);
+		printf("%s: key %s, %s%s: %u invoices, %u/%u lines accepted, %s accepted, %s "
+		       "refused (sequence %" PRIu64 ", committed %s)\n",
+		       it->file, it->key, outcome_name(r->outcome), r->replay ? " (stored answer)" : "",
+		       r->invoices, r->lines_accepted, r->lines, acc, ref, r->sequence, when);
+		print_text_findings("  sending: ", r->findings, r->n_findings);
+		for (size_t i = 0; i < r->n_invoice_results; i++) {
+			const Tpclear__InvoiceResult *ir = r->invoice_results[i];
+			char prefix[96];
+
+			snprintf(prefix, sizeof(prefix), "  invoice %s (record %u): ", ir->number,
+			         ir->record);
+			print_text_findings(prefix, ir->findings, ir->n_findings);
+			for (size_t k = 0; k < ir->n_lines; k++) {
+				const Tpclear__LineResult *l = ir->lines[k];
+				snprintf(prefix, sizeof(prefix), "  line record %u code %s refused: ",
+				         l->record, l->code);
+				if (l->outcome == TPCLEAR__OUTCOME__OUTCOME_REFUSED)
+					print_text_findings(prefix, l->findings, l->n_findings);
+			}
+		}
+		if (r->native_type && *r->native_type)
+			printf("  native answer %s%s%s\n", r->native_type,
+			       it->final ? "" : "", "");
+	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
+		printf("%s: key %s: conflict: %s (stored as sequence %" PRIu64 ")\n", it->file,
+		       it->key, it->final->conflict->reason, it->final->conflict->sequence);
+	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
+		printf("%s: key %s: refused %s: %s\n", it->file, it->key,
+		       it->final->receipt->code, it->final->receipt->reason);
+	} else {
+		printf("%s: key %s: %s\n", it->file, it->key, it->error[0] ? it->error : "no answer");
+	}
+}
+
+static void progress(int done, int total)
+{
+	int width = 30, fill = total ? done * width / total : width;
+
+	fprintf(stderr, "\r[");
+	for (int i = 0; i < width; i++)
+		fputc(i < fill ? '=' : ' ', stderr);
+	fprintf(stderr, "] %d/%d", done, total);
+	if (done == total)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* ---- the exchange --------------------------------------------------------------------------- */
+
+static void *connect_dealer(void *ctx, const struct opts *o)
+{
+	void *sock = zmq_socket(ctx, ZMQ_DEALER);
+	int linger = 1000;
+
+	if (!sock)
+		die("zmq_socket: %s", zmq_strerror(errno));
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(sock, o->endpoint) != 0)
+		die("cannot connect to %s: %s", o->endpoint, zmq_strerror(errno));
+	return sock;
+}
+
+static void finish(struct item *it, Tpclear__Answer *a, int *done)
+{
+	it->final = a;
+	it->st = ST_DONE;
+	(*done)++;
+	if (a && a->body_case == TPCLEAR__ANSWER__BODY_RESULT)
+		it->ok = a->result->outcome == TPCLEAR__OUTCOME__OUTCOME_ACCEPTED ||
+		         a->result->outcome == TPCLEAR__OUTCOME__OUTCOME_PARTIAL;
+}
+
+/* Run requests for every item; @return number of items that ended accepted. */
+static int exchange(void *sock, struct item *items, int n, const struct opts *o,
+                    Tpclear__RequestType type)
+{
+	int done = 0, sent = 0, inflight = 0, ok = 0, show = !o->json && !o->quiet && n > 1 &&
+	                                                      isatty(STDERR_FILENO);
+	uint64_t corr_base = (uint64_t)getpid() << 32;
+
+	while (done < n) {
+		int64_t now = now_ms(), wait = 200;
+
+		/* send what the window and busy hints allow */
+		for (int i = 0; i < n && inflight < o->window; i++) {
+			struct item *it = &items[i];
+			if (it->st != ST_IDLE || it->retry_at_ms > now)
+				continue;
+			it->corr = corr_base + (uint64_t)i + 1;
+			if (!it->deadline_ms)
+				it->deadline_ms = now + o->timeout_ms;
+			if (send_request(sock, o, type, it->key, it->format, it->corr, it->data,
+			                 it->len) != 0) {
+				snprintf(it->error, sizeof(it->error), "send failed: %s",
+				         zmq_strerror(errno));
+				finish(it, NULL, &done);
+				continue;
+			}
+			it->st = ST_SENT;
+			inflight++;
+			sent++;
+		}
+		for (int i = 0; i < n; i++) {
+			struct item *it = &items[i];
+			if (it->st == ST_SENT || it->st == ST_RECEIVED) {
+				if (now >= it->deadline_ms) {
+					snprintf(it->error, sizeof(it->error),
+					         "no answer within %d ms", o->timeout_ms);
+					finish(it, NULL, &done);
+					inflight--;
+				} else if (it->deadline_ms - now < wait) {
+					wait = it->deadline_ms - now;
+				}
+			} else if (it->st == ST_IDLE && it->retry_at_ms > now &&
+			           it->retry_at_ms - now < wait) {
+				wait = it->retry_at_ms - now;
+			}
+		}
+		zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
+		if (done < n && zmq_poll(&pi, 1, (long)(wait > 0 ? wait : 1)) > 0) {
+			uint8_t *native;
+			size_t nlen;
+			Tpclear__Answer *a = recv_answer(sock, &native, &nlen);
+			struct item *it = NULL;
+
+			if (a)
+				for (int i = 0; i < n; i++)
+					if (items[i].corr == a->correlation &&
+					    (items[i].st == ST_SENT || items[i].st == ST_RECEIVED))
+						it = &items[i];
+			if (!it) {
+				if (a)
+					tpclear__answer__free_unpacked(a, NULL);
+				free(native);
+				continue;
+			}
+			if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
+			    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED &&
+			    it->st == ST_SENT && type != TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
+				char t[16];
+				native_type_of(native, nlen, t, sizeof(t));
+				save_native(o, it->key, t, native, nlen);
+				if (it->receipt)
+					tpclear__answer__free_unpacked(it->receipt, NULL);
+				it->receipt = a;
+				it->st = ST_RECEIVED;
+			} else if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
+			           a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
+				it->st = ST_IDLE;
+				it->retry_at_ms = now_ms() + (a->receipt->retry_after_ms
+				                                      ? a->receipt->retry_after_ms
+				                                      : 100);
+				inflight--;
+				tpclear__answer__free_unpacked(a, NULL);
+			} else {
+				if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT)
+					save_native(o, it->key, a->result->native_type, native,
+					            nlen);
+				if (type == TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
+				    a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT)
+					it->ok = a->receipt->status ==
+					         TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED;
+				finish(it, a, &done);
+				inflight--;
+			}
+			free(native);
+			if (show)
+				progress(done, n);
+		}
+		/* print finished items in order as soon as their predecessors are printed */
+		for (int i = 0; i < n; i++) {
+			struct item *it = &items[i];
+			if (it->printed)
+				continue;
+			if (it->st != ST_DONE)
+				break;
+			if (type != TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
+				if (o->json)
+					print_json(it);
+				else
+					print_text(it);
+			}
+			fflush(stdout);
+			it->printed = 1;
+			ok += it->ok;
+		}
+	}
+	(void)sent;
+	return ok;
+}
+
+/* ---- commands ------------------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: tpclear [--endpoint E] [--sender S] [--timeout MS] COMMAND [ARGS]\n"
+	        "\n"
+	        "commands:\n"
+	        "  submit [--format F] [--key K] [--json] [--save-answers DIR] [--window N] FILE...\n"
+	        "        clear each file; prints its receipt and result. Exit 0 only when every\n"
+	        "        sending was accepted (possibly with some lines refused).\n"
+	        "  query [--json] [--save-answers DIR] KEY...\n"
+	        "        print the stored result of each key (this sender's sendings only)\n"
+	        "  ping  check that the engine answers\n"
+	        "  help [COMMAND]\n"
+	        "\n"
+	        "options:\n"
+	        "  --endpoint E   engine intake (default $TPCLEAR_ENDPOINT or " DEFAULT_ENDPOINT ")\n"
+	        "  --sender S     sender id (default $TPCLEAR_SENDER or \"local\")\n"
+	        "  --timeout MS   give up on a request after MS milliseconds (default 60000)\n"
+	        "  --quiet        no progress bar\n"
+	        "\n"
+	        "submit: --format is guessed when absent (.pb = canonical, a file starting with\n"
+	        "920000 = efact); --key defaults to the sending's own reference (eFact segment 200\n"
+	        "positions 21-34, canonical 'reference') or else a hash of the file.\n"
+	        "--save-answers DIR writes each native answer frame (e.g. 931000, 920098) to\n"
+	        "DIR/KEY.TYPE, byte for byte.\n");
+}
+
+static void help_command(const char *cmd)
+{
+	if (cmd && strcmp(cmd, "submit") == 0)
+		printf("usage: tpclear submit [--format F] [--key K] [--json] [--save-answers DIR] "
+		       "[--window N] FILE...\n"
+		       "  --format F          adapter name (canonical, efact, or a plugin's)\n"
+		       "  --key K             idempotency key (only with one FILE)\n"
+		       "  --json              one JSON object per sending on stdout\n"
+		       "  --save-answers DIR  write native answer frames to DIR/KEY.TYPE\n"
+		       "  --window N          sendings in flight at once (default 8)\n"
+		       "Resubmitting the same file with the same key returns the stored answer;\n"
+		       "the same key with other content is a conflict and changes nothing.\n");
+	else if (cmd && strcmp(cmd, "query") == 0)
+		printf("usage: tpclear query [--json] [--save-answers DIR] KEY...\n"
+		       "  prints the stored result of each of this sender's keys\n");
+	else if (cmd && strcmp(cmd, "ping") == 0)
+		printf("usage: tpclear ping\n  exit 0 when the engine answers\n");
+	else
+		usage(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option gopts[] = {
+		{"endpoint", required_argument, NULL, 'e'},
+		{"sender", required_argument, NULL, 's'},
+		{"timeout", required_argument, NULL, 't'},
+		{"format", required_argument, NULL, 'f'},
+		{"key", required_argument, NULL, 'k'},
+		{"json", no_argument, NULL, 'j'},
+		{"save-answers", required_argument, NULL, 'a'},
+		{"window", required_argument, NULL, 'w'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct opts o = {0};
+	const char *cmd;
+	struct item *items;
+	void *ctx, *sock;
+	int c, n, ok, is_submit, is_query;
+	Tpclear__RequestType type;
+
+	o.endpoint = getenv("TPCLEAR_ENDPOINT") ? getenv("TPCLEAR_ENDPOINT") : DEFAULT_ENDPOINT;
+	o.sender = getenv("TPCLEAR_SENDER") ? getenv("TPCLEAR_SENDER") : "local";
+	o.window = 8;
+	o.timeout_ms = 60000;
+	/* options may come before or after the command */
+	while ((c = getopt_long(argc, argv, "+e:s:t:f:k:ja:w:qh", gopts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			o.endpoint = optarg;
+			break;
+		case 's':
+			o.sender = optarg;
+			break;
+		case 't':
+			o.timeout_ms = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind++];
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
+		help_command(optind < argc ? argv[optind] : NULL);
+		return 0;
+	}
+	is_submit = strcmp(cmd, "submit") == 0;
+	is_query = strcmp(cmd, "query") == 0;
+	if (!is_submit && !is_query && strcmp(cmd, "ping") != 0) {
+		fprintf(stderr, "tpclear: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	argv += optind - 1;
+	argc -= optind - 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "e:s:t:f:k:ja:w:qh", gopts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			o.endpoint = optarg;
+			break;
+		case 's':
+			o.sender = optarg;
+			break;
+		case 't':
+			o.timeout_ms = atoi(optarg);
+			break;
+		case 'f':
+			o.format = optarg;
+			break;
+		case 'k':
+			o.key = optarg;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
+		case 'a':
+			o.save_dir = optarg;
+			break;
+		case 'w':
+			o.window = atoi(optarg);
+			break;
+		case 'q':
+			o.quiet = 1;
+			break;
+		case 'h':
+			help_command(cmd);
+			return 0;
+		default:
+			help_command(cmd);
+			return 2;
+		}
+	}
+	if (o.window < 1)
+		o.window = 1;
+	if (o.timeout_ms < 1)
+		o.timeout_ms = 60000;
+	n = argc - optind;
+	if ((is_submit || is_query) && n < 1)
+		die("%s: nothing to do (see tpclear help %s)", cmd, cmd);
+	if (is_submit && o.key && n > 1)
+		die("submit: --key applies to one file only");
+	if (sodium_init() < 0)
+		die("libsodium initialisation failed");
+	if (!is_submit && !is_query)
+		n = 1;
+	items = calloc((size_t)n, sizeof(*items));
+	if (!items)
+		die("out of memory");
+	for (int i = 0; i < n; i++) {
+		struct item *it = &items[i];
+		if (is_submit) {
+			it->file = argv[optind + i];
+			it->data = slurp(it->file, &it->len);
+			if (!it->data)
+				die("cannot read %s: %s", it->file, strerror(errno));
+			detect(it, &o);
+		} else if (is_query) {
+			it->file = argv[optind + i];
+			snprintf(it->key, sizeof(it->key), "%s", argv[optind + i]);
+			it->data = (uint8_t *)"";
+		} else {
+			it->file = "ping";
+			it->data = (uint8_t *)"";
+		}
+	}
+	type = is_submit  ? TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT
+	       : is_query ? TPCLEAR__REQUEST_TYPE__REQUEST_QUERY
+	                  : TPCLEAR__REQUEST_TYPE__REQUEST_PING;
+	ctx = zmq_ctx_new();
+	sock = connect_dealer(ctx, &o);
+	ok = exchange(sock, items, n, &o, type);
+	if (type == TPCLEAR__REQUEST_TYPE__REQUEST_PING)
+		printf("%s\n", ok ? "pong" : items[0].error[0] ? items[0].error : "no answer");
+	for (int i = 0; i < n; i++) {
+		if (is_submit)
+			free(items[i].data);
+		if (items[i].receipt)
+			tpclear__answer__free_unpacked(items[i].receipt, NULL);
+		if (items[i].final)
+			tpclear__answer__free_unpacked(items[i].final, NULL);
+	}
+	free(items);
+	zmq_close(sock);
+	zmq_ctx_term(ctx);
+	return ok == n ? 0 : 1;
 }

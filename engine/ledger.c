@@ -1,0 +1,645 @@
+/* engine/ledger.c - LMDB ledger and its single writer thread (see ledger.h).
+ *
+ * DESIGN
+ * - One writer. LMDB allows one write transaction at a time; we make that structural: only the
+ *   thread started by tpc_ledger_start() ever opens one. Workers open read-only transactions.
+ * - Group commit. The writer pops every judged job waiting (up to group_max) and writes them all
+ *   in one transaction, so one fsync covers many sendings; while it syncs, workers keep judging
+ *   and the next group grows. Jobs leave for the done queue only after mdb_txn_commit returned:
+ *   nothing is answered before it is durable.
+ * - Idempotency is decided here, inside the write transaction, so two copies of one sending
+ *   judged in parallel still store once: the second finds the first (even within one group,
+ *   since a transaction reads its own writes) and becomes a replay, or a conflict when its
+ *   payload hash differs. Workers pre-check with a read transaction only to skip work.
+ * - Monotonic keys. Sequence numbers only grow, so answers and lines are written with
+ *   MDB_APPEND (no page splits in the middle of the tree).
+ * - Map growth. MDB_MAP_FULL aborts the group, the map doubles (up to map_max) and the group is
+ *   replayed from memory: nothing is lost. mdb_env_set_mapsize needs no live transaction in the
+ *   process, so readers hold resize_lock (shared) around their short transactions and the
+ *   writer takes it exclusively to resize: the one lock shared outside a queue, taken only on
+ *   that rare path. At the ceiling, jobs are retried one by one and those that still do not fit
+ *   are answered T00009 (storage full) - refused, never half-stored.
+ */
+#include "ledger.h"
+
+#include "error.h"
+#include "log.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define SCHEMA_VERSION 1u
+#define ANSWER_MAGIC 0x31415054u /* "TPA1" little endian */
+
+struct tpc_ledger {
+	MDB_env *env;
+	MDB_dbi db_meta, db_sendings, db_answers, db_lines;
+	pthread_rwlock_t resize_lock;
+	_Atomic size_t map_size;
+	size_t map_max;
+	int group_max;
+	uint64_t next_seq; /* writer thread only */
+	tpc_queue_t *in, *done;
+	pthread_t thread;
+	int started;
+	tpc_metrics_t *metrics;
+	tpc_metrics_shard_t *shard;
+};
+
+struct tpc_ledger_reader {
+	tpc_ledger_t *l;
+	MDB_txn *txn; /* reset between uses, renewed on the next one */
+};
+
+/* Stored answer header (value of "answers"), followed by result then native bytes. */
+struct answer_hdr {
+	uint32_t magic;
+	uint32_t result_len;
+	uint32_t native_len;
+	char native_type[16];
+	uint8_t hash[TPC_HASH_LEN];
+	uint64_t committed_ms;
+	uint64_t sequence;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/* key of "sendings": sender NUL key (no trailing NUL) */
+static size_t sending_key(uint8_t *buf, size_t cap, const char *sender, const char *key)
+{
+	size_t a = strlen(sender), b = strlen(key);
+
+	if (a + 1 + b > cap)
+		return 0;
+	memcpy(buf, sender, a);
+	buf[a] = 0;
+	memcpy(buf + a + 1, key, b);
+	return a + 1 + b;
+}
+
+int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_t **out)
+{
+	tpc_ledger_t *l;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	MDB_envinfo info;
+	unsigned flags = MDB_NOTLS;
+	int rc;
+
+	if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
+		tpc_error("data directory %s: %s", cfg->data_dir, strerror(errno));
+		return -errno;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return TPC_ENOMEM;
+	l->map_max = cfg->map_max;
+	l->group_max = cfg->group_max;
+	l->metrics = metrics;
+	pthread_rwlock_init(&l->resize_lock, NULL);
+	if (cfg->sync == TPC_SYNC_NOMETASYNC)
+		flags |= MDB_NOMETASYNC;
+	else if (cfg->sync == TPC_SYNC_NONE)
+		flags |= MDB_NOSYNC;
+	if ((rc = mdb_env_create(&l->env)))
+		goto out_free;
+	if ((rc = mdb_env_set_maxdbs(l->env, 8)) || (rc = mdb_env_set_maxreaders(l->env, 512)) ||
+	    (rc = mdb_env_set_mapsize(l->env, cfg->map_size)))
+		goto out_close_env;
+	if ((rc = mdb_env_open(l->env, cfg->data_dir, flags, 0640))) {
+		tpc_error("ledger %s: %s", cfg->data_dir, mdb_strerror(rc));
+		goto out_close_env;
+	}
+	/* an existing environment may be larger than the configured initial size: adopt it */
+	if ((rc = mdb_env_info(l->env, &info)))
+		goto out_close_env;
+	atomic_store(&l->map_size, info.me_mapsize);
+	if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn)))
+		goto out_close_env;
+	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &l->db_meta)) ||
+	    (rc = mdb_dbi_open(txn, "sendings", MDB_CREATE, &l->db_sendings)) ||
+	    (rc = mdb_dbi_open(txn, "answers", MDB_CREATE, &l->db_answers)) ||
+	    (rc = mdb_dbi_open(txn, "lines", MDB_CREATE, &l->db_lines)))
+		goto out_abort;
+	k.mv_data = "schema";
+	k.mv_size = 6;
+	rc = mdb_get(txn, l->db_meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		uint32_t ver = SCHEMA_VERSION;
+		v.mv_data = &ver;
+		v.mv_size = sizeof(ver);
+		if ((rc = mdb_put(txn, l->db_meta, &k, &v, 0)))
+			goto out_abort;
+	} else if (rc) {
+		goto out_abort;
+	} else if (v.mv_size != 4 || *(const uint32_t *)v.mv_data != SCHEMA_VERSION) {
+		tpc_error("ledger %s: schema version differs from this engine's (%u)", cfg->data_dir,
+		          SCHEMA_VERSION);
+		rc = MDB_INCOMPATIBLE;
+		goto out_abort;
+	}
+	/* resume the sequence after the last stored answer */
+	l->next_seq = 1;
+	if ((rc = mdb_cursor_open(txn, l->db_answers, &cur)))
+		goto out_abort;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == 0 && k.mv_size == 8)
+		l->next_seq = get_be64(k.mv_data) + 1;
+	else if (rc && rc != MDB_NOTFOUND)
+		goto out_close_cursor;
+	mdb_cursor_close(cur);
+	if ((rc = mdb_txn_commit(txn)))
+		goto out_close_env;
+	*out = l;
+	return 0;
+
+out_close_cursor:
+	mdb_cursor_close(cur);
+out_abort:
+	mdb_txn_abort(txn);
+out_close_env:
+	mdb_env_close(l->env);
+out_free:
+	pthread_rwlock_destroy(&l->resize_lock);
+	free(l);
+	return tpc_err_from_mdb(rc);
+}
+
+/* ---- writer thread ------------------------------------------------------------------------- */
+
+/* Copy a stored answer value into the job's arena and fill the replay fields. */
+static int load_answer(tpc_arena_t *arena, const MDB_val *v, tpc_stored_t *st)
+{
+	struct answer_hdr h;
+	const uint8_t *p = v->mv_data;
+	uint8_t *copy;
+
+	if (v->mv_size < sizeof(h))
+		return TPC_EDB;
+	memcpy(&h, p, sizeof(h));
+	if (h.magic != ANSWER_MAGIC ||
+	    sizeof(h) + (size_t)h.result_len + (size_t)h.native_len != v->mv_size)
+		return TPC_EDB;
+	copy = tpc_arena_alloc(arena, v->mv_size - sizeof(h) + 1, 8);
+	if (!copy)
+		return TPC_ENOMEM;
+	memcpy(copy, p + sizeof(h), v->mv_size - sizeof(h));
+	st->sequence = h.sequence;
+	st->committed_ms = h.committed_ms;
+	memcpy(st->hash, h.hash, TPC_HASH_LEN);
+	st->result = copy;
+	st->result_len = h.result_len;
+	st->native.ptr = h.native_len ? copy + h.result_len : NULL;
+	st->native.len = h.native_len;
+	memcpy(st->native.type, h.native_type, sizeof(st->native.type));
+	st->native.type[sizeof(st->native.type) - 1] = 0;
+	return 0;
+}
+
+static void job_from_stored(tpc_job_t *job, const tpc_stored_t *st)
+{
+	job->sequence = st->sequence;
+	job->committed_ms = st->committed_ms;
+	job->result = (uint8_t *)st->result;
+	job->result_len = st->result_len;
+	job->native = st->native;
+}
+
+static void fail_job(tpc_job_t *job, const char *code, const char *reason)
+{
+	job->status = TPC_JOB_FAILED;
+	job->fail_code = code;
+	job->fail_reason = reason;
+}
+
+/* Write one judged job inside @p txn. @return 0 or an LMDB code (MDB_MAP_FULL included). */
+static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t committed_ms)
+{
+	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2], skey[8], lkey[12];
+	uint8_t sval[8 + TPC_HASH_LEN];
+	struct answer_hdr h;
+	MDB_val k, v;
+	size_t klen;
+	int rc;
+
+	klen = sending_key(kbuf, sizeof(kbuf), job->sender, job->key);
+	k.mv_data = kbuf;
+	k.mv_size = klen;
+	rc = mdb_get(txn, l->db_sendings, &k, &v);
+	if (rc == 0) {
+		uint64_t seq;
+		MDB_val ak, av;
+		tpc_stored_t st;
+
+		if (v.mv_size != sizeof(sval))
+			return MDB_CORRUPTED;
+		memcpy(&seq, v.mv_data, 8);
+		if (memcmp((const uint8_t *)v.mv_data + 8, job->hash, TPC_HASH_LEN) != 0) {
+			job->status = TPC_JOB_CONFLICT;
+			job->sequence = seq;
+			memcpy(job->stored_hash, (const uint8_t *)v.mv_data + 8, TPC_HASH_LEN);
+			return 0;
+		}
+		put_be64(skey, seq);
+		ak.mv_data = skey;
+		ak.mv_size = 8;
+		if ((rc = mdb_get(txn, l->db_answers, &ak, &av)))
+			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+		if (load_answer(job->arena, &av, &st)) {
+			fail_job(job, "T00011", "stored answer unreadable or out of memory");
+			return 0;
+		}
+		job_from_stored(job, &st);
+		job->status = TPC_JOB_REPLAY;
+		return 0;
+	}
+	if (rc != MDB_NOTFOUND)
+		return rc;
+
+	job->sequence = l->next_seq;
+	job->committed_ms = committed_ms;
+	memcpy(sval, &job->sequence, 8);
+	memcpy(sval + 8, job->hash, TPC_HASH_LEN);
+	v.mv_data = sval;
+	v.mv_size = sizeof(sval);
+	if ((rc = mdb_put(txn, l->db_sendings, &k, &v, MDB_NOOVERWRITE)))
+		return rc;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = ANSWER_MAGIC;
+	h.result_len = (uint32_t)job->result_len;
+	h.native_len = job->native.ptr ? (uint32_t)job->native.len : 0;
+	memcpy(h.native_type, job->native.type, sizeof(h.native_type));
+	memcpy(h.hash, job->hash, TPC_HASH_LEN);
+	h.committed_ms = committed_ms;
+	h.sequence = job->sequence;
+	put_be64(skey, job->sequence);
+	k.mv_data = skey;
+	k.mv_size = 8;
+	v.mv_data = NULL;
+	v.mv_size = sizeof(h) + h.result_len + h.native_len;
+	if ((rc = mdb_put(txn, l->db_answers, &k, &v, MDB_APPEND | MDB_RESERVE)))
+		return rc;
+	memcpy(v.mv_data, &h, sizeof(h));
+	if (h.result_len)
+		memcpy((uint8_t *)v.mv_data + sizeof(h), job->result, h.result_len);
+	if (h.native_len)
+		memcpy((uint8_t *)v.mv_data + sizeof(h) + h.result_len, job->native.ptr, h.native_len);
+
+	/* one verdict per line, appended under (sequence, index) */
+	put_be64(lkey, job->sequence);
+	k.mv_data = lkey;
+	k.mv_size = sizeof(lkey);
+	for (uint32_t i = 0, inv = 0; i < job->sending.nlines; i++) {
+		const tpc_line_t *ln = &job->sending.lines[i];
+		tpc_line_rec_t rec;
+
+		while (inv + 1 < job->sending.ninvoices &&
+		       i >= job->sending.invoices[inv].first_line + job->sending.invoices[inv].nlines)
+			inv++;
+		memset(&rec, 0, sizeof(rec));
+		memcpy(rec.code, ln->code, 6);
+		rec.outcome = ln->outcome;
+		rec.nfindings = ln->nfindings;
+		rec.date_first = ln->date_first;
+		rec.units = ln->units;
+		rec.invoice = inv;
+		rec.insurer_cents = ln->insurer_cents;
+		rec.patient_cents = ln->patient_cents;
+		rec.accepted_cents = ln->accepted_cents;
+		for (int f = 0; f < ln->nfindings && f < 2; f++)
+			memcpy(rec.finding[f], ln->findings[f].code, 6);
+		put_be32(lkey + 8, i);
+		v.mv_data = &rec;
+		v.mv_size = sizeof(rec);
+		if ((rc = mdb_put(txn, l->db_lines, &k, &v, MDB_APPEND)))
+			return rc;
+	}
+	l->next_seq++;
+	job->status = TPC_JOB_COMMITTED;
+	return 0;
+}
+
+static int grow_map(tpc_ledger_t *l)
+{
+	size_t cur = atomic_load(&l->map_size), want = cur * 2;
+	int rc;
+
+	if (cur >= l->map_max)
+		return TPC_EMAPFULL;
+	if (want > l->map_max)
+		want = l->map_max;
+	pthread_rwlock_wrlock(&l->resize_lock);
+	rc = mdb_env_set_mapsize(l->env, want);
+	pthread_rwlock_unlock(&l->resize_lock);
+	if (rc) {
+		tpc_error("ledger: cannot grow the map to %zu bytes: %s", want, mdb_strerror(rc));
+		return tpc_err_from_mdb(rc);
+	}
+	atomic_store(&l->map_size, want);
+	tpc_metrics_add(l->shard, TPC_M_ledger_map_grows, 1);
+	tpc_info("ledger: map grown from %zu to %zu bytes", cur, want);
+	return 0;
+}
+
+/* Write the jobs of @p list (n of them) in one transaction. @return 0, MDB_MAP_FULL, or another
+ * LMDB code; on any non-zero return nothing of the group is stored and statuses are restored. */
+static int write_group(tpc_ledger_t *l, tpc_job_t **jobs, size_t n)
+{
+	MDB_txn *txn;
+	uint64_t first_seq = l->next_seq, now = now_ms();
+	size_t i;
+	int rc;
+
+	if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn)))
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (jobs[i]->status != TPC_JOB_CLEARED)
+			continue;
+		if ((rc = write_job(l, txn, jobs[i], now)))
+			break;
+	}
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	if (rc) {
+		l->next_seq = first_seq;
+		for (i = 0; i < n; i++)
+			if (jobs[i]->status == TPC_JOB_COMMITTED || jobs[i]->status == TPC_JOB_CONFLICT)
+				jobs[i]->status = TPC_JOB_CLEARED;
+		/* a replay reset the arena; it cannot be undone, so such a job is re-judged as
+		 * a replay again on the retry (the stored answer is still there) */
+	}
+	return rc;
+}
+
+static void commit_jobs(tpc_ledger_t *l, tpc_job_t **jobs, size_t n)
+{
+	int rc;
+
+	for (;;) {
+		rc = write_group(l, jobs, n);
+		if (rc != MDB_MAP_FULL)
+			break;
+		if (grow_map(l) != 0)
+			break;
+	}
+	if (rc == MDB_MAP_FULL && n > 1) {
+		/* at the ceiling: store what fits, one sending per transaction */
+		for (size_t i = 0; i < n; i++)
+			commit_jobs(l, &jobs[i], 1);
+		return;
+	}
+	if (rc == MDB_MAP_FULL) {
+		tpc_metrics_add(l->shard, TPC_M_ledger_map_full, 1);
+		if (jobs[0]->status == TPC_JOB_CLEARED)
+			fail_job(jobs[0], "T00009", "ledger storage full: retry later");
+		return;
+	}
+	if (rc) {
+		tpc_error("ledger: write transaction failed: %s", mdb_strerror(rc));
+		for (size_t i = 0; i < n; i++)
+			if (jobs[i]->status == TPC_JOB_CLEARED)
+				fail_job(jobs[i], "T00010", "ledger write failed: retry later");
+		return;
+	}
+	tpc_metrics_add(l->shard, TPC_M_ledger_commits, 1);
+}
+
+static void *writer_main(void *arg)
+{
+	tpc_ledger_t *l = arg;
+	tpc_job_t **jobs = calloc((size_t)l->group_max, sizeof(*jobs));
+	tpc_qnode_t *head;
+	size_t n, committed;
+
+	TPC_REQUIRE(jobs);
+	l->shard = tpc_metrics_shard(l->metrics);
+	TPC_REQUIRE(l->shard);
+	while ((n = tpc_queue_pop_many(l->in, (size_t)l->group_max, 1, &head)) > 0) {
+		size_t i = 0;
+		for (tpc_qnode_t *q = head; q; q = q->next)
+			jobs[i++] = tpc_job_of(q);
+		commit_jobs(l, jobs, n);
+		committed = 0;
+		for (i = 0; i < n; i++) {
+			if (jobs[i]->status == TPC_JOB_COMMITTED)
+				committed++;
+			/* the done queue is unbounded: its jobs are bounded by the job queue upstream */
+			if (tpc_queue_push(l->done, &jobs[i]->node) != 0)
+				TPC_REQUIRE(!"done queue closed before the ledger writer");
+		}
+		tpc_metrics_add(l->shard, TPC_M_ledger_sendings, committed);
+	}
+	free(jobs);
+	return NULL;
+}
+
+int tpc_ledger_start(tpc_ledger_t *l, tpc_queue_t *in, tpc_queue_t *done)
+{
+	int rc;
+
+	l->in = in;
+	l->done = done;
+	rc = pthread_create(&l->thread, NULL, writer_main, l);
+	if (rc)
+		return -rc;
+	l->started = 1;
+	return 0;
+}
+
+void tpc_ledger_join(tpc_ledger_t *l)
+{
+	if (l && l->started) {
+		pthread_join(l->thread, NULL);
+		l->started = 0;
+	}
+}
+
+void tpc_ledger_free(tpc_ledger_t **lp)
+{
+	tpc_ledger_t *l;
+
+	if (!lp || !*lp)
+		return;
+	l = *lp;
+	TPC_REQUIRE(!l->started);
+	mdb_env_close(l->env);
+	pthread_rwlock_destroy(&l->resize_lock);
+	free(l);
+	*lp = NULL;
+}
+
+size_t tpc_ledger_map_size(const tpc_ledger_t *l)
+{
+	return atomic_load(&l->map_size);
+}
+
+uint64_t tpc_ledger_next_sequence(const tpc_ledger_t *l)
+{
+	return l->next_seq;
+}
+
+/* ---- readers ------------------------------------------------------------------------------- */
+
+int tpc_ledger_reader_new(tpc_ledger_t *l, tpc_ledger_reader_t **out)
+{
+	tpc_ledger_reader_t *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return TPC_ENOMEM;
+	r->l = l;
+	*out = r;
+	return 0;
+}
+
+void tpc_ledger_reader_free(tpc_ledger_reader_t **rp)
+{
+	if (!rp || !*rp)
+		return;
+	if ((*rp)->txn)
+		mdb_txn_abort((*rp)->txn);
+	free(*rp);
+	*rp = NULL;
+}
+
+/* Begin a read transaction with the resize lock held shared; end with read_end(). */
+static int read_begin(tpc_ledger_reader_t *r)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&r->l->resize_lock);
+	if (r->txn)
+		rc = mdb_txn_renew(r->txn);
+	else
+		rc = mdb_txn_begin(r->l->env, NULL, MDB_RDONLY, &r->txn);
+	if (rc) {
+		if (r->txn) {
+			mdb_txn_abort(r->txn);
+			r->txn = NULL;
+		}
+		pthread_rwlock_unlock(&r->l->resize_lock);
+	}
+	return rc;
+}
+
+static void read_end(tpc_ledger_reader_t *r)
+{
+	mdb_txn_reset(r->txn);
+	pthread_rwlock_unlock(&r->l->resize_lock);
+}
+
+int tpc_ledger_lookup(tpc_ledger_reader_t *r, const char *sender, const char *key,
+                      tpc_arena_t *arena, tpc_stored_t *out)
+{
+	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2], skey[8];
+	MDB_val k, v;
+	uint64_t seq;
+	int rc;
+
+	k.mv_size = sending_key(kbuf, sizeof(kbuf), sender, key);
+	k.mv_data = kbuf;
+	if (!k.mv_size)
+		return TPC_EINVAL;
+	if ((rc = read_begin(r)))
+		return tpc_err_from_mdb(rc);
+	rc = mdb_get(r->txn, r->l->db_sendings, &k, &v);
+	if (rc)
+		goto out_end;
+	if (v.mv_size != 8 + TPC_HASH_LEN) {
+		rc = MDB_CORRUPTED;
+		goto out_end;
+	}
+	memcpy(&seq, v.mv_data, 8);
+	put_be64(skey, seq);
+	k.mv_data = skey;
+	k.mv_size = 8;
+	rc = mdb_get(r->txn, r->l->db_answers, &k, &v);
+	if (rc == 0) {
+		rc = load_answer(arena, &v, out);
+		read_end(r);
+		return rc;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = MDB_CORRUPTED;
+out_end:
+	read_end(r);
+	return tpc_err_from_mdb(rc);
+}
+
+int tpc_ledger_count_lines(tpc_ledger_reader_t *r, uint64_t seq, uint64_t *count)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t key[12] = {0};
+	int rc;
+
+	*count = 0;
+	if ((rc = read_begin(r)))
+		return tpc_err_from_mdb(rc);
+	if ((rc = mdb_cursor_open(r->txn, r->l->db_lines, &cur)))
+		goto out_end;
+	put_be64(key, seq);
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 12 || get_be64(k.mv_data) != seq)
+			break;
+		(*count)++;
+	}
+	mdb_cursor_close(cur);
+	rc = 0;
+out_end:
+	read_end(r);
+	return tpc_err_from_mdb(rc);
+}
+
+int tpc_ledger_count_sendings(tpc_ledger_reader_t *r, uint64_t *count)
+{
+	MDB_stat st;
+	int rc;
+
+	if ((rc = read_begin(r)))
+		return tpc_err_from_mdb(rc);
+	rc = mdb_stat(r->txn, r->l->db_sendings, &st);
+	if (rc == 0)
+		*count = st.ms_entries;
+	read_end(r);
+	return tpc_err_from_mdb(rc);
+}

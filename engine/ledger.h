@@ -1,0 +1,94 @@
+/* engine/ledger.h - the LMDB ledger: one writer thread, group commit, idempotency index.
+ *
+ * Sub-databases of the environment in the data directory (docs/ledger.md describes the values):
+ *   meta      "schema" -> version
+ *   sendings  sender NUL key -> sequence (u64 LE) + BLAKE2b-256 of the payload   (idempotency)
+ *   answers   sequence (u64 BE, appended) -> stored answer: header, Result bytes, native bytes
+ *   lines     sequence (u64 BE) + line index (u32 BE), appended -> one line verdict
+ *
+ * Threads: exactly one writer thread (started by tpc_ledger_start) writes; it takes judged jobs
+ * from its input queue, many per write transaction, commits durably, then hands every job to the
+ * done queue. Workers read through their own tpc_ledger_reader_t (short read transactions).
+ * Nothing is handed on before its transaction is durable.
+ */
+#ifndef TPC_LEDGER_H
+#define TPC_LEDGER_H
+
+#include "config.h"
+#include "job.h"
+#include "metrics.h"
+#include "queue.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tpc_ledger tpc_ledger_t;
+typedef struct tpc_ledger_reader tpc_ledger_reader_t;
+
+/** Open (creating if needed) the ledger in cfg->data_dir.
+ *  @param[in]  metrics registry the writer takes its shard from (borrowed, outlives the ledger)
+ *  @param[out] out     new ledger, owned by the caller; release with tpc_ledger_free()
+ *  @return 0 or a negative TPC_E* code. */
+int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_t **out);
+
+/** Start the writer thread: it pops jobs from @p in (status TPC_JOB_CLEARED or TPC_JOB_FAILED)
+ *  and pushes each to @p done once its fate is durable. Both queues are borrowed.
+ *  @return 0 or a negative errno. */
+int tpc_ledger_start(tpc_ledger_t *l, tpc_queue_t *in, tpc_queue_t *done);
+
+/** Wait for the writer to finish: call after closing its input queue. Every job popped before
+ *  the close is committed and handed on first. */
+void tpc_ledger_join(tpc_ledger_t *l);
+
+/** Close the environment; NULL-safe; sets *@p l to NULL. The writer must have been joined. */
+void tpc_ledger_free(tpc_ledger_t **l);
+
+/** Current map size in bytes (for metrics; any thread). */
+size_t tpc_ledger_map_size(const tpc_ledger_t *l);
+
+/** Next sequence number the writer will assign (for tests; writer stopped). */
+uint64_t tpc_ledger_next_sequence(const tpc_ledger_t *l);
+
+/** @param[out] out a reader for one thread; release with tpc_ledger_reader_free(). */
+int tpc_ledger_reader_new(tpc_ledger_t *l, tpc_ledger_reader_t **out);
+void tpc_ledger_reader_free(tpc_ledger_reader_t **r);
+
+/** What the ledger holds for one sending. Byte pointers are in the caller's arena. */
+typedef struct tpc_stored {
+	uint64_t sequence;
+	uint64_t committed_ms;
+	uint8_t hash[TPC_HASH_LEN];
+	const uint8_t *result; /* packed tpclear.Result as stored (ledger fields not included) */
+	size_t result_len;
+	tpc_blob_t native;
+} tpc_stored_t;
+
+/** Look up (sender, key).
+ *  @param[in]  arena  receives copies of the stored bytes (borrowed)
+ *  @param[out] out    filled when found
+ *  @return 0, TPC_ENOENT, TPC_ENOMEM or TPC_EDB. Thread-safe per reader. */
+int tpc_ledger_lookup(tpc_ledger_reader_t *r, const char *sender, const char *key,
+                      tpc_arena_t *arena, tpc_stored_t *out);
+
+/** Count the line verdicts stored for sequence @p seq (tests and tools). */
+int tpc_ledger_count_lines(tpc_ledger_reader_t *r, uint64_t seq, uint64_t *count);
+
+/** Count the sendings in the idempotency index (tests and tools). */
+int tpc_ledger_count_sendings(tpc_ledger_reader_t *r, uint64_t *count);
+
+/** One line verdict as stored in the "lines" sub-database (64 bytes, native endianness). */
+typedef struct tpc_line_rec {
+	char code[6];
+	uint8_t outcome;
+	uint8_t nfindings;
+	int32_t date_first;
+	int32_t units;
+	uint32_t invoice; /* index of the invoice in the sending */
+	int64_t insurer_cents;
+	int64_t patient_cents;
+	int64_t accepted_cents;
+	char finding[2][6]; /* first two finding codes, not NUL-terminated */
+	uint8_t pad[4];
+} tpc_line_rec_t;
+
+#endif /* TPC_LEDGER_H */

@@ -1,0 +1,206 @@
+/* engine/worker.c - worker threads (see worker.h).
+ *
+ * DESIGN: a worker owns its ledger reader and metrics shard and borrows each job's arena while
+ * it holds the job. The per-line path (decode, judge, pack) allocates only from that arena,
+ * which the loop thread recycles with the job: no malloc per line or per sending once warm.
+ */
+#include "worker.h"
+
+#include "clear.h"
+#include "codes.h"
+#include "error.h"
+#include "log.h"
+#include "result.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct worker {
+	pthread_t thread;
+	struct tpc_workers *pool;
+	tpc_ledger_reader_t *reader;
+	tpc_metrics_shard_t *shard;
+};
+
+struct tpc_workers {
+	int n;
+	const tpc_config_t *cfg;
+	tpc_queue_t *jobs, *to_ledger, *done;
+	struct worker *w;
+};
+
+static void fail(tpc_job_t *job, const char *code)
+{
+	job->status = TPC_JOB_FAILED;
+	job->fail_code = code;
+	job->fail_reason = tpc_codes_describe(code);
+}
+
+static int process_query(tpc_ledger_reader_t *reader, tpc_job_t *job)
+{
+	tpc_stored_t st;
+	int rc = tpc_ledger_lookup(reader, job->sender, job->key, job->arena, &st);
+
+	if (rc == TPC_ENOENT) {
+		fail(job, TPC_CODE_UNKNOWN_KEY);
+		return 1;
+	}
+	if (rc) {
+		fail(job, TPC_CODE_STORED_UNREADABLE);
+		return 1;
+	}
+	job->status = TPC_JOB_FOUND;
+	job->sequence = st.sequence;
+	job->committed_ms = st.committed_ms;
+	job->result = (uint8_t *)st.result;
+	job->result_len = st.result_len;
+	job->native = st.native;
+	return 1;
+}
+
+int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
+                       const tpc_config_t *cfg, tpc_job_t *job)
+{
+	const uint8_t *buf = zmq_msg_data(&job->payload);
+	size_t len = zmq_msg_size(&job->payload);
+	tpc_host_t host = {tpc_arena_host_alloc, job->arena, cfg->max_invoices, cfg->max_lines};
+	tpc_clear_summary_t sum;
+	tpc_stored_t st;
+	int rc;
+
+	if (job->type == TPC_JOB_QUERY) {
+		tpc_metrics_add(shard, TPC_M_queries, 1);
+		return process_query(reader, job);
+	}
+	crypto_generichash(job->hash, TPC_HASH_LEN, buf, len, NULL, 0);
+
+	/* Fast path for resubmissions; the writer decides for good inside its transaction. */
+	if (reader) {
+		rc = tpc_ledger_lookup(reader, job->sender, job->key, job->arena, &st);
+		if (rc == 0) {
+			job->sequence = st.sequence;
+			if (memcmp(st.hash, job->hash, TPC_HASH_LEN) != 0) {
+				job->status = TPC_JOB_CONFLICT;
+				memcpy(job->stored_hash, st.hash, TPC_HASH_LEN);
+			} else {
+				job->status = TPC_JOB_REPLAY;
+				job->committed_ms = st.committed_ms;
+				job->result = (uint8_t *)st.result;
+				job->result_len = st.result_len;
+				job->native = st.native;
+			}
+			return 1;
+		}
+		tpc_arena_reset(job->arena);
+	}
+
+	memset(&job->sending, 0, sizeof(job->sending));
+	rc = job->adapter->decode(job->adapter_state, buf, len, &host, &job->sending);
+	if (rc == TPC_ADAPTER_ETOOBIG || rc == TPC_ADAPTER_ENOMEM) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return 1;
+	}
+	if (rc) {
+		fail(job, TPC_CODE_INTERNAL);
+		return 1;
+	}
+	tpc_clear_judge(&job->sending, &sum);
+	rc = job->adapter->encode_answer(job->adapter_state, buf, len, &job->sending,
+	                                 TPC_ANSWER_RESULT, &host, &job->native);
+	if (rc == TPC_ADAPTER_ENOTSUP) {
+		memset(&job->native, 0, sizeof(job->native));
+	} else if (rc) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return 1;
+	}
+	if (tpc_result_pack(job, job->adapter, job->adapter_state)) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return 1;
+	}
+	tpc_metrics_add(shard, TPC_M_invoices_accepted, sum.invoices_accepted);
+	tpc_metrics_add(shard, TPC_M_invoices_refused, sum.invoices_refused);
+	tpc_metrics_add(shard, TPC_M_lines_accepted, sum.lines_accepted);
+	tpc_metrics_add(shard, TPC_M_lines_refused, sum.lines_refused);
+	job->status = TPC_JOB_CLEARED;
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct tpc_workers *p = w->pool;
+	tpc_qnode_t *n;
+
+	while (tpc_queue_pop(p->jobs, &n) == 0) {
+		tpc_job_t *job = tpc_job_of(n);
+		int next = tpc_worker_process(w->reader, w->shard, p->cfg, job);
+
+		/* the ledger queue closes only after every worker has exited: push cannot fail */
+		if (next == 0)
+			TPC_REQUIRE(tpc_queue_push(p->to_ledger, &job->node) == 0);
+		else
+			TPC_REQUIRE(tpc_queue_push(p->done, &job->node) == 0);
+	}
+	return NULL;
+}
+
+int tpc_workers_start(int n, const tpc_config_t *cfg, tpc_queue_t *jobs, tpc_queue_t *to_ledger,
+                      tpc_queue_t *done, tpc_ledger_t *ledger, tpc_metrics_t *metrics,
+                      tpc_workers_t **out)
+{
+	tpc_workers_t *p = calloc(1, sizeof(*p));
+	int rc = 0, i;
+
+	if (!p)
+		return TPC_ENOMEM;
+	p->w = calloc((size_t)n, sizeof(*p->w));
+	if (!p->w) {
+		free(p);
+		return TPC_ENOMEM;
+	}
+	p->cfg = cfg;
+	p->jobs = jobs;
+	p->to_ledger = to_ledger;
+	p->done = done;
+	for (i = 0; i < n; i++) {
+		struct worker *w = &p->w[i];
+		w->pool = p;
+		w->shard = tpc_metrics_shard(metrics);
+		if (!w->shard) {
+			rc = TPC_E2BIG;
+			break;
+		}
+		if ((rc = tpc_ledger_reader_new(ledger, &w->reader)))
+			break;
+		if ((rc = -pthread_create(&w->thread, NULL, worker_main, w))) {
+			tpc_ledger_reader_free(&w->reader);
+			break;
+		}
+		p->n++;
+	}
+	if (rc) {
+		tpc_queue_close(jobs);
+		tpc_workers_join(&p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void tpc_workers_join(tpc_workers_t **pp)
+{
+	tpc_workers_t *p;
+
+	if (!pp || !*pp)
+		return;
+	p = *pp;
+	for (int i = 0; i < p->n; i++) {
+		pthread_join(p->w[i].thread, NULL);
+		tpc_ledger_reader_free(&p->w[i].reader);
+	}
+	free(p->w);
+	free(p);
+	*pp = NULL;
+}

@@ -1,0 +1,430 @@
+/* tests/support/daemon.c - see daemon.h. */
+#include "daemon.h"
+
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini)
+{
+	char cfg[400], eps[400], log[400];
+	const char *bin = getenv("TPC_TPCLEARD");
+	FILE *f;
+
+	if (!bin)
+		return -1;
+	if (!dir) {
+		char *t = tpc_test_tmpdir();
+		if (!t)
+			return -1;
+		memset(d, 0, sizeof(*d));
+		snprintf(d->dir, sizeof(d->dir), "%s", t);
+		free(t);
+	} else if (dir != d->dir) {
+		snprintf(d->dir, sizeof(d->dir), "%s", dir);
+	}
+	snprintf(d->data, sizeof(d->data), "%s/data", d->dir);
+	snprintf(cfg, sizeof(cfg), "%s/tpcleard.ini", d->dir);
+	snprintf(eps, sizeof(eps), "%s/tpcleard.endpoints", d->data);
+	snprintf(log, sizeof(log), "%s/tpcleard.log", d->dir);
+	unlink(eps);
+	f = fopen(cfg, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "[intake]\nendpoint = tcp://127.0.0.1:*\n[http]\nlisten = 127.0.0.1:0\n"
+	           "[engine]\nworkers = 2\n%s\n",
+	        extra_ini ? extra_ini : "");
+	fclose(f);
+	d->pid = fork();
+	if (d->pid < 0)
+		return -1;
+	if (d->pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			close(fd);
+		}
+		execl(bin, bin, "--config", cfg, "--data-dir", d->data, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) {
+		char line[300];
+		int st;
+
+		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return -1;
+		}
+		f = fopen(eps, "r");
+		if (f) {
+			while (fgets(line, sizeof(line), f)) {
+				line[strcspn(line, "\n")] = 0;
+				if (strncmp(line, "intake=", 7) == 0)
+					snprintf(d->intake, sizeof(d->intake), "%s", line + 7);
+				else if (strncmp(line, "http=", 5) == 0) {
+					char *c = strrchr(line + 5, ':');
+					if (c) {
+						*c = 0;
+						snprintf(d->http_host, sizeof(d->http_host), "%s",
+						         line + 5);
+						d->http_port = atoi(c + 1);
+					}
+				}
+			}
+			fclose(f);
+			if (d->intake[0])
+				break;
+		}
+		sleep_ms(10);
+	}
+	if (!d->intake[0])
+		return -1;
+	if (!d->zctx)
+		d->zctx = zmq_ctx_new();
+	return 0;
+}
+
+static int reap(tpc_td_t *d, int timeout_ms)
+{
+	int st;
+
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		pid_t r = waitpid(d->pid, &st, WNOHANG);
+		if (r == d->pid) {
+			d->pid = 0;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		}
+		sleep_ms(10);
+	}
+	return -2;
+}
+
+int tpc_td_stop(tpc_td_t *d)
+{
+	int rc;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	rc = reap(d, 60000);
+	if (rc == -2) {
+		kill(d->pid, SIGKILL);
+		reap(d, 5000);
+		return -1;
+	}
+	return rc;
+}
+
+void tpc_td_kill9(tpc_td_t *d)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		reap(d, 10000);
+	}
+}
+
+void tpc_td_cleanup(tpc_td_t *d)
+{
+	if (d->pid > 0)
+		tpc_td_kill9(d);
+	/* the context is left to process exit: after a failed assertion a socket may still be
+	 * open, and zmq_ctx_term would wait for it forever */
+	if (d->dir[0])
+		tpc_test_rmtree(d->dir);
+}
+
+void tpc_td_dump_log(const tpc_td_t *d)
+{
+	char path[400];
+	size_t len;
+	unsigned char *b;
+
+	snprintf(path, sizeof(path), "%s/tpcleard.log", d->dir);
+	b = tpc_test_slurp(path, &len);
+	if (b) {
+		fprintf(stderr, "---- tpcleard.log ----\n%s----\n", (char *)b);
+		free(b);
+	}
+}
+
+int tpc_td_log_has(const tpc_td_t *d, const char *needle)
+{
+	char path[400];
+	size_t len;
+	unsigned char *b;
+	int found;
+
+	snprintf(path, sizeof(path), "%s/tpcleard.log", d->dir);
+	b = tpc_test_slurp(path, &len);
+	if (!b)
+		return 0;
+	found = strstr((char *)b, needle) != NULL;
+	free(b);
+	return found;
+}
+
+void *tpc_td_connect(tpc_td_t *d)
+{
+	void *s = zmq_socket(d->zctx, ZMQ_DEALER);
+	int linger = 0;
+
+	if (!s)
+		return NULL;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(s, d->intake) != 0) {
+		zmq_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+int tpc_td_send(void *sock, Tpclear__RequestType type, const char *sender, const char *key,
+                const char *format, uint64_t corr, const void *payload, size_t len)
+{
+	Tpclear__Envelope env = TPCLEAR__ENVELOPE__INIT;
+	uint8_t buf[2048];
+	size_t n;
+
+	env.version = 1;
+	env.type = type;
+	env.sender = (char *)sender;
+	env.key = (char *)key;
+	env.format = (char *)format;
+	env.correlation = corr;
+	n = tpclear__envelope__pack(&env, buf);
+	if (zmq_send(sock, buf, n, ZMQ_SNDMORE) < 0)
+		return -1;
+	return zmq_send(sock, payload ? payload : "", payload ? len : 0, 0) < 0 ? -1 : 0;
+}
+
+int tpc_td_send_raw(void *sock, const void *const *frames, const size_t *lens, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (zmq_send(sock, frames[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0) < 0)
+			return -1;
+	return 0;
+}
+
+Tpclear__Answer *tpc_td_recv(void *sock, int timeout_ms, uint8_t **native, size_t *nlen)
+{
+	zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
+	Tpclear__Answer *a = NULL;
+	zmq_msg_t m;
+	int more, first = 1;
+
+	if (native)
+		*native = NULL;
+	if (nlen)
+		*nlen = 0;
+	if (zmq_poll(&pi, 1, timeout_ms) <= 0)
+		return NULL;
+	do {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, 0) < 0) {
+			zmq_msg_close(&m);
+			return a;
+		}
+		more = zmq_msg_more(&m);
+		if (first)
+			a = tpclear__answer__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+		else if (native && !*native) {
+			*native = malloc(zmq_msg_size(&m) + 1);
+			memcpy(*native, zmq_msg_data(&m), zmq_msg_size(&m));
+			if (nlen)
+				*nlen = zmq_msg_size(&m);
+		}
+		first = 0;
+		zmq_msg_close(&m);
+	} while (more);
+	return a;
+}
+
+static int is_final(const Tpclear__Answer *a)
+{
+	return a->body_case != TPCLEAR__ANSWER__BODY_RECEIPT ||
+	       a->receipt->status != TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED;
+}
+
+Tpclear__Answer *tpc_td_submit(void *sock, const char *sender, const char *key, const char *format,
+                               const void *payload, size_t len, Tpclear__Answer **receipt)
+{
+	static uint64_t corr = 1000;
+	uint64_t my = ++corr;
+	Tpclear__Answer *a;
+
+	if (receipt)
+		*receipt = NULL;
+	if (tpc_td_send(sock, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, sender, key, format, my,
+	                payload, len))
+		return NULL;
+	while ((a = tpc_td_recv(sock, 30000, NULL, NULL))) {
+		if (a->correlation != my) {
+			tpclear__answer__free_unpacked(a, NULL);
+			continue;
+		}
+		if (is_final(a))
+			return a;
+		if (receipt && !*receipt)
+			*receipt = a;
+		else
+			tpclear__answer__free_unpacked(a, NULL);
+	}
+	return NULL;
+}
+
+Tpclear__Answer *tpc_td_query(void *sock, const char *sender, const char *key)
+{
+	static uint64_t corr = 5000000;
+	uint64_t my = ++corr;
+	Tpclear__Answer *a;
+
+	if (tpc_td_send(sock, TPCLEAR__REQUEST_TYPE__REQUEST_QUERY, sender, key, "", my, NULL, 0))
+		return NULL;
+	while ((a = tpc_td_recv(sock, 30000, NULL, NULL))) {
+		if (a->correlation == my && is_final(a))
+			return a;
+		tpclear__answer__free_unpacked(a, NULL);
+	}
+	return NULL;
+}
+
+char *tpc_td_http_get(const tpc_td_t *d, const char *path, int *status)
+{
+	struct sockaddr_in sa;
+	char req[512], *buf = NULL, *body;
+	size_t cap = 0, len = 0;
+	ssize_t r;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	*status = 0;
+	if (fd < 0)
+		return NULL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)d->http_port);
+	inet_pton(AF_INET, d->http_host, &sa.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, d->http_host);
+	if (write(fd, req, strlen(req)) < 0) {
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap);
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	if (!buf)
+		return NULL;
+	buf[len] = 0;
+	sscanf(buf, "HTTP/%*s %d", status);
+	body = strstr(buf, "\r\n\r\n");
+	if (!body) {
+		free(buf);
+		return NULL;
+	}
+	memmove(buf, body + 4, strlen(body + 4) + 1);
+	return buf;
+}
+
+long long tpc_td_metric(const tpc_td_t *d, const char *series)
+{
+	int st;
+	char *body = tpc_td_http_get(d, "/metrics", &st);
+	long long v = -1;
+	size_t n = strlen(series);
+
+	if (!body)
+		return -1;
+	for (char *line = body; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (strncmp(line, series, n) == 0 && line[n] == ' ')
+			v = atoll(line + n + 1);
+		line = nl ? nl + 1 : NULL;
+	}
+	free(body);
+	return v;
+}
+
+uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len)
+{
+	static const char *niss[] = {"86103130262", "05031412595"};
+	static const char *nihii[] = {"18334780004", "17385467004"};
+	static const char *codes[] = {"101032", "102771", "102852", "475075"};
+	Tpclear__CanonicalSending cs = TPCLEAR__CANONICAL_SENDING__INIT;
+	Tpclear__CanonicalInvoice *inv = calloc((size_t)ninv, sizeof(*inv));
+	Tpclear__CanonicalInvoice **invp = calloc((size_t)ninv, sizeof(*invp));
+	Tpclear__CanonicalLine *ln = calloc((size_t)(ninv * nlines), sizeof(*ln));
+	Tpclear__CanonicalLine **lnp = calloc((size_t)(ninv * nlines), sizeof(*lnp));
+	char *numbers = calloc((size_t)ninv, 16);
+	char ref[32];
+	uint8_t *out;
+
+	snprintf(ref, sizeof(ref), "T%u", seed);
+	cs.reference = ref;
+	cs.third_party = (char *)nihii[0];
+	cs.created = 20261120;
+	cs.year_month = 202611;
+	cs.n_invoices = (size_t)ninv;
+	cs.invoices = invp;
+	for (int i = 0; i < ninv; i++) {
+		tpclear__canonical_invoice__init(&inv[i]);
+		invp[i] = &inv[i];
+		inv[i].patient = (char *)niss[(seed + (unsigned)i) % 2];
+		inv[i].provider = (char *)nihii[0];
+		snprintf(numbers + 16 * i, 16, "%u-%d", seed, i);
+		inv[i].number = numbers + 16 * i;
+		inv[i].mutuality = "600";
+		inv[i].n_lines = (size_t)nlines;
+		inv[i].lines = lnp + i * nlines;
+		for (int k = 0; k < nlines; k++) {
+			Tpclear__CanonicalLine *l = &ln[i * nlines + k];
+			tpclear__canonical_line__init(l);
+			lnp[i * nlines + k] = l;
+			l->code = (char *)codes[(seed + (unsigned)k) % 4];
+			l->date = 20261101 + (k % 20);
+			l->units = 1;
+			l->insurer_cents = 1000 + (int64_t)((seed * 7u + (unsigned)k) % 5000);
+			l->patient_cents = 400;
+			l->performer = (char *)nihii[1];
+		}
+	}
+	*len = tpclear__canonical_sending__get_packed_size(&cs);
+	out = malloc(*len ? *len : 1);
+	tpclear__canonical_sending__pack(&cs, out);
+	free(inv);
+	free(invp);
+	free(ln);
+	free(lnp);
+	free(numbers);
+	return out;
+}
