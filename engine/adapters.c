@@ -30,9 +30,9 @@ struct tpc_adapters {
 };
 
 static const tpc_adapter_t *const builtin[] = {
-	&tpc_canonical_adapter,
+    &tpc_canonical_adapter,
 #ifdef HAVE_EFACT
-	&tpc_efact_adapter,
+    &tpc_efact_adapter,
 #endif
 };
 
@@ -137,8 +137,8 @@ int tpc_adapters_load_file(tpc_adapters_t *r, const tpc_config_t *cfg, const cha
 		goto out_dlclose;
 	}
 	if (a->abi != TPC_ADAPTER_ABI) {
-		tpc_warn("adapter plugin %s refused: ABI %u, this engine speaks ABI %u", path, a->abi,
-		         TPC_ADAPTER_ABI);
+		tpc_warn("adapter plugin %s refused: ABI %u, this engine speaks ABI %u", path,
+		         a->abi, TPC_ADAPTER_ABI);
 		rc = TPC_EABI;
 		goto out_dlclose;
 	}

@@ -7,22 +7,22 @@ static const struct {
 	const char *code;
 	const char *reason;
 } table[] = {
-	{TPC_CODE_BAD_ENVELOPE, "envelope frame is not a valid tpclear.Envelope"},
-	{TPC_CODE_BAD_FRAMES, "a request is two frames: envelope and payload"},
-	{TPC_CODE_UNKNOWN_FORMAT, "no adapter of that format name"},
-	{TPC_CODE_BAD_VERSION, "unsupported protocol version"},
-	{TPC_CODE_TOO_LARGE, "payload larger than engine.max_sending_bytes"},
-	{TPC_CODE_BAD_KEY, "idempotency key missing, too long or not printable"},
-	{TPC_CODE_SHUTTING_DOWN, "engine is shutting down: retry later"},
-	{TPC_CODE_BAD_SENDER, "sender id missing, too long or not printable"},
-	{TPC_CODE_STORAGE_FULL, "ledger storage full: retry later"},
-	{TPC_CODE_LEDGER_FAILED, "ledger write failed: retry later"},
-	{TPC_CODE_STORED_UNREADABLE, "stored answer unreadable"},
-	{TPC_CODE_UNKNOWN_KEY, "no sending stored under that key for this sender"},
-	{TPC_CODE_TOO_MANY, "sending has more invoices or lines than the engine accepts"},
-	{TPC_CODE_EMPTY_PAYLOAD, "payload frame is empty"},
-	{TPC_CODE_BAD_TYPE, "unknown request type"},
-	{TPC_CODE_INTERNAL, "internal error while clearing: retry later"},
+    {TPC_CODE_BAD_ENVELOPE, "envelope frame is not a valid tpclear.Envelope"},
+    {TPC_CODE_BAD_FRAMES, "a request is two frames: envelope and payload"},
+    {TPC_CODE_UNKNOWN_FORMAT, "no adapter of that format name"},
+    {TPC_CODE_BAD_VERSION, "unsupported protocol version"},
+    {TPC_CODE_TOO_LARGE, "payload larger than engine.max_sending_bytes"},
+    {TPC_CODE_BAD_KEY, "idempotency key missing, too long or not printable"},
+    {TPC_CODE_SHUTTING_DOWN, "engine is shutting down: retry later"},
+    {TPC_CODE_BAD_SENDER, "sender id missing, too long or not printable"},
+    {TPC_CODE_STORAGE_FULL, "ledger storage full: retry later"},
+    {TPC_CODE_LEDGER_FAILED, "ledger write failed: retry later"},
+    {TPC_CODE_STORED_UNREADABLE, "stored answer unreadable"},
+    {TPC_CODE_UNKNOWN_KEY, "no sending stored under that key for this sender"},
+    {TPC_CODE_TOO_MANY, "sending has more invoices or lines than the engine accepts"},
+    {TPC_CODE_EMPTY_PAYLOAD, "payload frame is empty"},
+    {TPC_CODE_BAD_TYPE, "unknown request type"},
+    {TPC_CODE_INTERNAL, "internal error while clearing: retry later"},
 };
 
 const char *tpc_codes_describe(const char *code)

@@ -7,22 +7,22 @@
 #ifndef TPC_CODES_H
 #define TPC_CODES_H
 
-#define TPC_CODE_BAD_ENVELOPE "T00001"
-#define TPC_CODE_BAD_FRAMES "T00002"
-#define TPC_CODE_UNKNOWN_FORMAT "T00003"
-#define TPC_CODE_BAD_VERSION "T00004"
-#define TPC_CODE_TOO_LARGE "T00005"
-#define TPC_CODE_BAD_KEY "T00006"
-#define TPC_CODE_SHUTTING_DOWN "T00007"
-#define TPC_CODE_BAD_SENDER "T00008"
-#define TPC_CODE_STORAGE_FULL "T00009"
-#define TPC_CODE_LEDGER_FAILED "T00010"
+#define TPC_CODE_BAD_ENVELOPE      "T00001"
+#define TPC_CODE_BAD_FRAMES        "T00002"
+#define TPC_CODE_UNKNOWN_FORMAT    "T00003"
+#define TPC_CODE_BAD_VERSION       "T00004"
+#define TPC_CODE_TOO_LARGE         "T00005"
+#define TPC_CODE_BAD_KEY           "T00006"
+#define TPC_CODE_SHUTTING_DOWN     "T00007"
+#define TPC_CODE_BAD_SENDER        "T00008"
+#define TPC_CODE_STORAGE_FULL      "T00009"
+#define TPC_CODE_LEDGER_FAILED     "T00010"
 #define TPC_CODE_STORED_UNREADABLE "T00011"
-#define TPC_CODE_UNKNOWN_KEY "T00012"
-#define TPC_CODE_TOO_MANY "T00013"
-#define TPC_CODE_EMPTY_PAYLOAD "T00014"
-#define TPC_CODE_BAD_TYPE "T00015"
-#define TPC_CODE_INTERNAL "T00016"
+#define TPC_CODE_UNKNOWN_KEY       "T00012"
+#define TPC_CODE_TOO_MANY          "T00013"
+#define TPC_CODE_EMPTY_PAYLOAD     "T00014"
+#define TPC_CODE_BAD_TYPE          "T00015"
+#define TPC_CODE_INTERNAL          "T00016"
 
 /** Reason for one of tpclear's own codes. @return a static string, or NULL if unknown. */
 const char *tpc_codes_describe(const char *code);

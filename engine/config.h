@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TPC_PATH_MAX 1024
+#define TPC_PATH_MAX             1024
 #define TPC_MAX_ADAPTER_SECTIONS 16
 
 /** Durability of ledger commits. */

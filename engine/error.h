@@ -41,10 +41,10 @@ const char *tpc_strerror(int code);
 int tpc_err_from_mdb(int mdb_rc);
 
 /** Fatal even under NDEBUG: a broken invariant the process cannot survive. */
-#define TPC_REQUIRE(x)                                                                            \
-	do {                                                                                      \
-		if (!(x))                                                                         \
-			tpc_die_(__FILE__, __LINE__, #x);                                         \
+#define TPC_REQUIRE(x)                                                                             \
+	do {                                                                                       \
+		if (!(x))                                                                          \
+			tpc_die_(__FILE__, __LINE__, #x);                                          \
 	} while (0)
 
 /** A recoverable "can't happen": logs in debug builds, evaluates to true when @p x is false. */

@@ -17,10 +17,10 @@
 #include <stdint.h>
 #include <zmq.h>
 
-#define TPC_SENDER_MAX 64
-#define TPC_KEY_MAX 128
+#define TPC_SENDER_MAX   64
+#define TPC_KEY_MAX      128
 #define TPC_IDENTITY_MAX 256
-#define TPC_HASH_LEN 32
+#define TPC_HASH_LEN     32
 
 enum tpc_job_type {
 	TPC_JOB_SUBMIT = 0,
@@ -53,17 +53,18 @@ typedef struct tpc_job {
 	zmq_msg_t payload; /* owned; closed when the job is recycled */
 	tpc_arena_t *arena;
 	uint8_t hash[TPC_HASH_LEN];
-	tpc_sending_t sending; /* decoded and judged (submit) */
+	tpc_sending_t sending;                  /* decoded and judged (submit) */
+	uint32_t lines_accepted, lines_refused; /* set by the worker when judged */
 	/* The sender's answer material, in the arena: */
-	uint8_t *result;      /* packed tpclear.Result without ledger fields */
+	uint8_t *result; /* packed tpclear.Result without ledger fields */
 	size_t result_len;
-	tpc_blob_t native;    /* native answer (e.g. eFact 920098), ptr NULL when none */
+	tpc_blob_t native; /* native answer (e.g. eFact 920098), ptr NULL when none */
 	/* Set by the ledger writer (or the worker, for replays and queries): */
 	uint64_t sequence;
 	uint64_t committed_ms;
 	uint8_t stored_hash[TPC_HASH_LEN]; /* on conflict */
-	const char *fail_code;   /* TPC_JOB_FAILED: own code Tnnnnn (static string) */
-	const char *fail_reason; /* static string */
+	const char *fail_code;             /* TPC_JOB_FAILED: own code Tnnnnn (static string) */
+	const char *fail_reason;           /* static string */
 } tpc_job_t;
 
 /** Container of a queue node. */

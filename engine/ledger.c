@@ -35,7 +35,7 @@
 #include <time.h>
 
 #define SCHEMA_VERSION 1u
-#define ANSWER_MAGIC 0x31415054u /* "TPA1" little endian */
+#define ANSWER_MAGIC   0x31415054u /* "TPA1" little endian */
 
 struct tpc_ledger {
 	MDB_env *env;
@@ -130,7 +130,14 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	l->map_max = cfg->map_max;
 	l->group_max = cfg->group_max;
 	l->metrics = metrics;
-	pthread_rwlock_init(&l->resize_lock, NULL);
+	{
+		/* writer-preferring: a steady stream of readers must not starve a map resize */
+		pthread_rwlockattr_t attr;
+		pthread_rwlockattr_init(&attr);
+		pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&l->resize_lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+	}
 	if (cfg->sync == TPC_SYNC_NOMETASYNC)
 		flags |= MDB_NOMETASYNC;
 	else if (cfg->sync == TPC_SYNC_NONE)
@@ -167,8 +174,8 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	} else if (rc) {
 		goto out_abort;
 	} else if (v.mv_size != 4 || *(const uint32_t *)v.mv_data != SCHEMA_VERSION) {
-		tpc_error("ledger %s: schema version differs from this engine's (%u)", cfg->data_dir,
-		          SCHEMA_VERSION);
+		tpc_error("ledger %s: schema version differs from this engine's (%u)",
+		          cfg->data_dir, SCHEMA_VERSION);
 		rc = MDB_INCOMPATIBLE;
 		goto out_abort;
 	}
@@ -318,7 +325,8 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	if (h.result_len)
 		memcpy((uint8_t *)v.mv_data + sizeof(h), job->result, h.result_len);
 	if (h.native_len)
-		memcpy((uint8_t *)v.mv_data + sizeof(h) + h.result_len, job->native.ptr, h.native_len);
+		memcpy((uint8_t *)v.mv_data + sizeof(h) + h.result_len, job->native.ptr,
+		       h.native_len);
 
 	/* one verdict per line, appended under (sequence, index) */
 	put_be64(lkey, job->sequence);
@@ -329,7 +337,8 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 		tpc_line_rec_t rec;
 
 		while (inv + 1 < job->sending.ninvoices &&
-		       i >= job->sending.invoices[inv].first_line + job->sending.invoices[inv].nlines)
+		       i >= job->sending.invoices[inv].first_line +
+		                job->sending.invoices[inv].nlines)
 			inv++;
 		memset(&rec, 0, sizeof(rec));
 		memcpy(rec.code, ln->code, 6);
@@ -400,7 +409,8 @@ static int write_group(tpc_ledger_t *l, tpc_job_t **jobs, size_t n)
 	if (rc) {
 		l->next_seq = first_seq;
 		for (i = 0; i < n; i++)
-			if (jobs[i]->status == TPC_JOB_COMMITTED || jobs[i]->status == TPC_JOB_CONFLICT)
+			if (jobs[i]->status == TPC_JOB_COMMITTED ||
+			    jobs[i]->status == TPC_JOB_CONFLICT)
 				jobs[i]->status = TPC_JOB_CLEARED;
 		/* a replay reset the arena; it cannot be undone, so such a job is re-judged as
 		 * a replay again on the retry (the stored answer is still there) */
@@ -460,7 +470,8 @@ static void *writer_main(void *arg)
 		for (i = 0; i < n; i++) {
 			if (jobs[i]->status == TPC_JOB_COMMITTED)
 				committed++;
-			/* the done queue is unbounded: its jobs are bounded by the job queue upstream */
+			/* the done queue is unbounded: its jobs are bounded by the job queue
+			 * upstream */
 			if (tpc_queue_push(l->done, &jobs[i]->node) != 0)
 				TPC_REQUIRE(!"done queue closed before the ledger writer");
 		}

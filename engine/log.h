@@ -12,8 +12,8 @@ void tpc_log_set_level(enum tpc_log_level level);
 void tpc_log(enum tpc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define tpc_error(...) tpc_log(TPC_LOG_ERROR, __VA_ARGS__)
-#define tpc_warn(...) tpc_log(TPC_LOG_WARN, __VA_ARGS__)
-#define tpc_info(...) tpc_log(TPC_LOG_INFO, __VA_ARGS__)
+#define tpc_warn(...)  tpc_log(TPC_LOG_WARN, __VA_ARGS__)
+#define tpc_info(...)  tpc_log(TPC_LOG_INFO, __VA_ARGS__)
 #define tpc_debug(...) tpc_log(TPC_LOG_DEBUG, __VA_ARGS__)
 
 #endif

@@ -27,16 +27,18 @@ static const uint64_t latency_bounds[TPC_LATENCY_NBUCKETS] = TPC_LATENCY_BUCKETS
 
 int tpc_metrics_new(int max_shards, tpc_metrics_t **out)
 {
+	/* aligned_alloc wants a size that is a multiple of the alignment */
+	size_t bytes = (sizeof(struct tpc_metrics_shard) * (size_t)max_shards + 63) & ~(size_t)63;
 	tpc_metrics_t *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return TPC_ENOMEM;
-	m->shards = aligned_alloc(64, sizeof(*m->shards) * (size_t)max_shards + 64);
+	m->shards = aligned_alloc(64, bytes);
 	if (!m->shards) {
 		free(m);
 		return TPC_ENOMEM;
 	}
-	memset(m->shards, 0, sizeof(*m->shards) * (size_t)max_shards);
+	memset(m->shards, 0, bytes);
 	m->max = max_shards;
 	*out = m;
 	return 0;
@@ -99,8 +101,8 @@ static void emit(struct out *o, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(o->len < o->cap ? o->buf + o->len : NULL, o->len < o->cap ? o->cap - o->len : 0,
-	              fmt, ap);
+	n = vsnprintf(o->len < o->cap ? o->buf + o->len : NULL,
+	              o->len < o->cap ? o->cap - o->len : 0, fmt, ap);
 	va_end(ap);
 	if (n > 0)
 		o->len += (size_t)n;
@@ -122,12 +124,12 @@ size_t tpc_metrics_render(const tpc_metrics_t *m, const tpc_metrics_gauges_t *g,
 
 	if (n > m->max)
 		n = m->max;
-#define X(id, family, labels, help)                                                               \
-	if (strcmp(prev, family) != 0) {                                                          \
-		emit(&o, "# HELP %s %s\n# TYPE %s counter\n", family, help, family);              \
-		prev = family;                                                                    \
-	}                                                                                         \
-	emit(&o, "%s%s%s%s %llu\n", family, *labels ? "{" : "", labels, *labels ? "}" : "",       \
+#define X(id, family, labels, help)                                                                \
+	if (strcmp(prev, family) != 0) {                                                           \
+		emit(&o, "# HELP %s %s\n# TYPE %s counter\n", family, help, family);               \
+		prev = family;                                                                     \
+	}                                                                                          \
+	emit(&o, "%s%s%s%s %llu\n", family, *labels ? "{" : "", labels, *labels ? "}" : "",        \
 	     (unsigned long long)tpc_metrics_get(m, TPC_M_##id));
 	TPC_METRIC_COUNTERS(X)
 #undef X
@@ -146,7 +148,8 @@ size_t tpc_metrics_render(const tpc_metrics_t *m, const tpc_metrics_gauges_t *g,
 		     (double)latency_bounds[b] / 1e6, (unsigned long long)cum);
 	}
 	cum += buckets[TPC_LATENCY_NBUCKETS];
-	emit(&o, "tpclear_batch_latency_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	emit(&o, "tpclear_batch_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+	     (unsigned long long)cum);
 	emit(&o, "tpclear_batch_latency_seconds_sum %.6f\n", (double)sum / 1e6);
 	emit(&o, "tpclear_batch_latency_seconds_count %llu\n", (unsigned long long)count);
 	if (g) {
@@ -154,14 +157,15 @@ size_t tpc_metrics_render(const tpc_metrics_t *m, const tpc_metrics_gauges_t *g,
 		      g->job_queue_depth);
 		gauge(&o, "tpclear_job_queue_capacity", "Bound of the job queue",
 		      g->job_queue_capacity);
-		gauge(&o, "tpclear_ledger_queue_depth", "Judged sendings waiting for the ledger writer",
-		      g->ledger_queue_depth);
+		gauge(&o, "tpclear_ledger_queue_depth",
+		      "Judged sendings waiting for the ledger writer", g->ledger_queue_depth);
 		gauge(&o, "tpclear_in_flight", "Sendings received and not yet answered",
 		      g->in_flight);
 		gauge(&o, "tpclear_ledger_map_size_bytes", "Current LMDB map size",
 		      g->map_size_bytes);
 		gauge(&o, "tpclear_workers", "Worker threads", g->workers);
-		gauge(&o, "tpclear_adapters", "Adapters loaded (built-in and plugins)", g->adapters);
+		gauge(&o, "tpclear_adapters", "Adapters loaded (built-in and plugins)",
+		      g->adapters);
 		gauge(&o, "tpclear_uptime_seconds", "Seconds since start", g->uptime_seconds);
 	}
 	return o.len;

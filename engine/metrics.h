@@ -13,32 +13,32 @@
 #include <stdint.h>
 
 /* Entries of one family must be adjacent: HELP/TYPE are written when the family changes. */
-#define TPC_METRIC_COUNTERS(X)                                                                    \
-	X(sendings_received, "tpclear_sendings_total", "outcome=\"received\"",                    \
+#define TPC_METRIC_COUNTERS(X)                                                                     \
+	X(sendings_received, "tpclear_sendings_total", "outcome=\"received\"",                     \
 	  "Sendings by outcome at intake and after clearing")                                      \
-	X(sendings_busy, "tpclear_sendings_total", "outcome=\"busy\"", "")                        \
-	X(sendings_refused_intake, "tpclear_sendings_total", "outcome=\"refused_intake\"", "")    \
-	X(sendings_accepted, "tpclear_sendings_total", "outcome=\"accepted\"", "")                \
-	X(sendings_partial, "tpclear_sendings_total", "outcome=\"partial\"", "")                  \
-	X(sendings_refused, "tpclear_sendings_total", "outcome=\"refused\"", "")                  \
-	X(sendings_replayed, "tpclear_sendings_total", "outcome=\"replayed\"", "")                \
-	X(sendings_conflict, "tpclear_sendings_total", "outcome=\"conflict\"", "")                \
-	X(sendings_failed, "tpclear_sendings_total", "outcome=\"failed\"", "")                    \
-	X(invoices_accepted, "tpclear_invoices_total", "outcome=\"accepted\"",                    \
+	X(sendings_busy, "tpclear_sendings_total", "outcome=\"busy\"", "")                         \
+	X(sendings_refused_intake, "tpclear_sendings_total", "outcome=\"refused_intake\"", "")     \
+	X(sendings_accepted, "tpclear_sendings_total", "outcome=\"accepted\"", "")                 \
+	X(sendings_partial, "tpclear_sendings_total", "outcome=\"partial\"", "")                   \
+	X(sendings_refused, "tpclear_sendings_total", "outcome=\"refused\"", "")                   \
+	X(sendings_replayed, "tpclear_sendings_total", "outcome=\"replayed\"", "")                 \
+	X(sendings_conflict, "tpclear_sendings_total", "outcome=\"conflict\"", "")                 \
+	X(sendings_failed, "tpclear_sendings_total", "outcome=\"failed\"", "")                     \
+	X(invoices_accepted, "tpclear_invoices_total", "outcome=\"accepted\"",                     \
 	  "Invoices cleared, by outcome")                                                          \
-	X(invoices_refused, "tpclear_invoices_total", "outcome=\"refused\"", "")                  \
-	X(lines_accepted, "tpclear_lines_total", "outcome=\"accepted\"",                          \
+	X(invoices_refused, "tpclear_invoices_total", "outcome=\"refused\"", "")                   \
+	X(lines_accepted, "tpclear_lines_total", "outcome=\"accepted\"",                           \
 	  "Invoice lines cleared, by outcome")                                                     \
-	X(lines_refused, "tpclear_lines_total", "outcome=\"refused\"", "")                        \
-	X(queries, "tpclear_queries_total", "", "Queries answered")                               \
-	X(bad_requests, "tpclear_bad_requests_total", "", "Requests refused before decoding")     \
+	X(lines_refused, "tpclear_lines_total", "outcome=\"refused\"", "")                         \
+	X(queries, "tpclear_queries_total", "", "Queries answered")                                \
+	X(bad_requests, "tpclear_bad_requests_total", "", "Requests refused before decoding")      \
 	X(ledger_commits, "tpclear_ledger_commits_total", "", "LMDB write transactions committed") \
-	X(ledger_sendings, "tpclear_ledger_sendings_committed_total", "",                         \
+	X(ledger_sendings, "tpclear_ledger_sendings_committed_total", "",                          \
 	  "Sendings made durable by the ledger writer")                                            \
 	X(ledger_map_grows, "tpclear_ledger_map_grows_total", "", "Times the LMDB map was grown")  \
-	X(ledger_map_full, "tpclear_ledger_map_full_total", "",                                   \
+	X(ledger_map_full, "tpclear_ledger_map_full_total", "",                                    \
 	  "Sendings refused because the map reached its ceiling")                                  \
-	X(answers_dropped, "tpclear_answers_dropped_total", "",                                   \
+	X(answers_dropped, "tpclear_answers_dropped_total", "",                                    \
 	  "Answers ZeroMQ could not deliver (peer gone or queue full); results stay queryable")    \
 	X(http_requests, "tpclear_http_requests_total", "", "HTTP requests served")
 
@@ -46,12 +46,15 @@ enum tpc_metric {
 #define X(id, family, labels, help) TPC_M_##id,
 	TPC_METRIC_COUNTERS(X)
 #undef X
-	TPC_M__COUNT
+	    TPC_M__COUNT
 };
 
 /** Bucket upper bounds of the batch-latency histogram, in microseconds. */
-#define TPC_LATENCY_BUCKETS_US                                                                    \
-	{500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000, 5000000}
+#define TPC_LATENCY_BUCKETS_US                                                                     \
+	{                                                                                          \
+		500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000,       \
+		    5000000                                                                        \
+	}
 #define TPC_LATENCY_NBUCKETS 12
 
 typedef struct tpc_metrics tpc_metrics_t;

@@ -108,7 +108,8 @@ int tpc_result_pack(tpc_job_t *job, const tpc_adapter_t *a, const void *state)
 		                  &ir->n_findings))
 			return TPC_ENOMEM;
 		if (inv->nlines) {
-			Tpclear__LineResult *lr = tpc_arena_alloc(arena, inv->nlines * sizeof(*lr), 8);
+			Tpclear__LineResult *lr =
+			    tpc_arena_alloc(arena, inv->nlines * sizeof(*lr), 8);
 			ir->lines = tpc_arena_alloc(arena, inv->nlines * sizeof(void *), 8);
 			if (!lr || !ir->lines)
 				return TPC_ENOMEM;
@@ -228,8 +229,7 @@ size_t tpc_answer_receipt(uint64_t correlation, int status, const char *code, co
 }
 
 size_t tpc_answer_conflict(uint64_t correlation, const char *key, const uint8_t *stored_hash,
-                           const uint8_t *payload_hash, uint64_t sequence, uint8_t *buf,
-                           size_t cap)
+                           const uint8_t *payload_hash, uint64_t sequence, uint8_t *buf, size_t cap)
 {
 	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
 	Tpclear__Conflict c = TPCLEAR__CONFLICT__INIT;

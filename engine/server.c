@@ -48,7 +48,7 @@
 #include <zmq.h>
 
 #define DRAIN_BUDGET 512
-#define METRICS_BUF (64 * 1024)
+#define METRICS_BUF  (64 * 1024)
 
 struct tpc_server {
 	tpc_config_t cfg;
@@ -120,7 +120,7 @@ static void job_put(tpc_server_t *s, tpc_job_t *job)
 		free(job);
 		return;
 	}
-	job->node.next = &s->free_jobs->node;
+	job->node.next = s->free_jobs ? &s->free_jobs->node : NULL;
 	s->free_jobs = job;
 	s->nfree++;
 }
@@ -143,11 +143,10 @@ static void send_receipt(tpc_server_t *s, const uint8_t *id, size_t idlen, uint6
 {
 	uint8_t buf[1024];
 	const char *reason = code ? tpc_codes_describe(code) : "";
-	size_t n = tpc_answer_receipt(corr, status, code, reason,
-	                              status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY
-	                                      ? (uint32_t)s->cfg.retry_after_ms
-	                                      : 0,
-	                              key, buf, sizeof(buf));
+	size_t n = tpc_answer_receipt(
+	    corr, status, code, reason,
+	    status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY ? (uint32_t)s->cfg.retry_after_ms : 0,
+	    key, buf, sizeof(buf));
 
 	if (n)
 		send_frames(s, id, idlen, buf, n, native ? native->ptr : NULL,
@@ -199,9 +198,8 @@ static void count_outcome(tpc_server_t *s, const tpc_job_t *job)
 	switch (job->status) {
 	case TPC_JOB_COMMITTED:
 		m = job->sending.outcome == TPC_OUTCOME_REFUSED ? TPC_M_sendings_refused
-		    : job->sending.refused_cents || job->sending.accepted_cents == 0
-		            ? TPC_M_sendings_partial
-		            : TPC_M_sendings_accepted;
+		    : job->lines_refused                        ? TPC_M_sendings_partial
+		                                                : TPC_M_sendings_accepted;
 		break;
 	case TPC_JOB_REPLAY:
 		m = TPC_M_sendings_replayed;
@@ -398,10 +396,10 @@ static int receive_one(tpc_server_t *s)
 		tpc_arena_reset(s->scratch);
 		{
 			tpc_host_t host = {tpc_arena_host_alloc, s->scratch, 0, 0};
-			if (job->adapter->encode_answer(
-				    job->adapter_state, zmq_msg_data(&job->payload),
-				    zmq_msg_size(&job->payload), NULL, TPC_ANSWER_RECEIPT, &host,
-				    &native) != 0)
+			if (job->adapter->encode_answer(job->adapter_state,
+			                                zmq_msg_data(&job->payload),
+			                                zmq_msg_size(&job->payload), NULL,
+			                                TPC_ANSWER_RECEIPT, &host, &native) != 0)
 				memset(&native, 0, sizeof(native));
 		}
 	}
@@ -439,7 +437,8 @@ static void drain_intake(tpc_server_t *s)
 		if (!(events & ZMQ_POLLIN))
 			return;
 		if (budget == 0) {
-			/* more is waiting but no new edge will come: come back after other events */
+			/* more is waiting but no new edge will come: come back after other events
+			 */
 			event_active(s->zmq_ev, EV_READ, 0);
 			return;
 		}
@@ -486,14 +485,14 @@ static void on_http(struct evhttp_request *req, void *arg)
 	}
 	if (strcmp(uri, "/metrics") == 0) {
 		tpc_metrics_gauges_t g = {
-			.job_queue_depth = tpc_queue_depth(s->jobs),
-			.job_queue_capacity = tpc_queue_capacity(s->jobs),
-			.ledger_queue_depth = tpc_queue_depth(s->to_ledger),
-			.in_flight = s->in_flight,
-			.map_size_bytes = tpc_ledger_map_size(s->ledger),
-			.workers = (uint64_t)s->nworkers,
-			.adapters = (uint64_t)tpc_adapters_count(s->adapters),
-			.uptime_seconds = (mono_us() - s->started_us) / 1000000u,
+		    .job_queue_depth = tpc_queue_depth(s->jobs),
+		    .job_queue_capacity = tpc_queue_capacity(s->jobs),
+		    .ledger_queue_depth = tpc_queue_depth(s->to_ledger),
+		    .in_flight = s->in_flight,
+		    .map_size_bytes = tpc_ledger_map_size(s->ledger),
+		    .workers = (uint64_t)s->nworkers,
+		    .adapters = (uint64_t)tpc_adapters_count(s->adapters),
+		    .uptime_seconds = (mono_us() - s->started_us) / 1000000u,
 		};
 		n = tpc_metrics_render(s->metrics, &g, s->metrics_buf, METRICS_BUF);
 		if (n >= METRICS_BUF)
@@ -667,11 +666,10 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	s->threads_started = 1;
 	write_endpoints(s);
 	tpc_info("tpcleard %s ready: intake %s, http %s, %d workers, data %s, sync %s", TPC_VERSION,
-	         s->intake_endpoint, s->http ? s->http_endpoint : "off", s->nworkers,
-	         cfg->data_dir,
-	         cfg->sync == TPC_SYNC_FULL ? "full"
+	         s->intake_endpoint, s->http ? s->http_endpoint : "off", s->nworkers, cfg->data_dir,
+	         cfg->sync == TPC_SYNC_FULL         ? "full"
 	         : cfg->sync == TPC_SYNC_NOMETASYNC ? "nometasync"
-	                                             : "none (NOT DURABLE)");
+	                                            : "none (NOT DURABLE)");
 	*out = s;
 	return 0;
 

@@ -119,6 +119,8 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 		fail(job, TPC_CODE_TOO_MANY);
 		return 1;
 	}
+	job->lines_accepted = sum.lines_accepted;
+	job->lines_refused = sum.lines_refused;
 	tpc_metrics_add(shard, TPC_M_invoices_accepted, sum.invoices_accepted);
 	tpc_metrics_add(shard, TPC_M_invoices_refused, sum.invoices_refused);
 	tpc_metrics_add(shard, TPC_M_lines_accepted, sum.lines_accepted);

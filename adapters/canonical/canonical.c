@@ -44,20 +44,20 @@ static const struct {
 	char letter;
 	const char *reason;
 } codes[] = {
-	{"T20001", 'B', "payload is not a tpclear.CanonicalSending message"},
-	{"T20002", 'B', "sending has no invoice"},
-	{"T20003", 'F', "invoice has no line"},
-	{"T20004", 'R', "units must not be zero"},
-	{"T20005", 'R', "line amounts must not be negative outside a credit note"},
-	{"200802", 'F', "beneficiary NISS missing or check digit wrong"},
-	{"201402", 'F', "invoicing provider NIHII missing or check digit wrong"},
-	{"202403", 'F', "individual invoice number missing"},
-	{"201140", 'F', "credit note: every amount must be negative"},
-	{"500402", 'R', "nomenclature code missing or check digit wrong"},
-	{"500503", 'R', "first service date not a valid date"},
-	{"500603", 'R', "last service date not a valid date"},
-	{"500612", 'R', "last service date before the first"},
-	{"501502", 'R', "performing provider NIHII check digit wrong"},
+    {"T20001", 'B', "payload is not a tpclear.CanonicalSending message"},
+    {"T20002", 'B', "sending has no invoice"},
+    {"T20003", 'F', "invoice has no line"},
+    {"T20004", 'R', "units must not be zero"},
+    {"T20005", 'R', "line amounts must not be negative outside a credit note"},
+    {"200802", 'F', "beneficiary NISS missing or check digit wrong"},
+    {"201402", 'F', "invoicing provider NIHII missing or check digit wrong"},
+    {"202403", 'F', "individual invoice number missing"},
+    {"201140", 'F', "credit note: every amount must be negative"},
+    {"500402", 'R', "nomenclature code missing or check digit wrong"},
+    {"500503", 'R', "first service date not a valid date"},
+    {"500603", 'R', "last service date not a valid date"},
+    {"500612", 'R', "last service date before the first"},
+    {"501502", 'R', "performing provider NIHII check digit wrong"},
 };
 
 static const char *can_describe(const void *state, const char *code)
@@ -206,8 +206,8 @@ static int can_decode(const void *state, const uint8_t *buf, size_t len, const t
 			    !tpc_check_nihii(ln->performer.ptr, ln->performer.len))
 				add(out, host, ln->findings, &ln->nfindings,
 				    finding("501502", ln->record, 7));
-			if (credit && (cl->insurer_cents > 0 || cl->patient_cents > 0 ||
-			               cl->units > 0))
+			if (credit &&
+			    (cl->insurer_cents > 0 || cl->patient_cents > 0 || cl->units > 0))
 				bad_sign = 1;
 			if (!credit && (cl->insurer_cents < 0 || cl->patient_cents < 0))
 				add(out, host, ln->findings, &ln->nfindings,
@@ -241,11 +241,11 @@ static int can_encode_answer(const void *state, const uint8_t *buf, size_t len,
 }
 
 const tpc_adapter_t tpc_canonical_adapter = {
-	.abi = TPC_ADAPTER_ABI,
-	.name = "canonical",
-	.init = can_init,
-	.decode = can_decode,
-	.encode_answer = can_encode_answer,
-	.describe = can_describe,
-	.fini = can_fini,
+    .abi = TPC_ADAPTER_ABI,
+    .name = "canonical",
+    .init = can_init,
+    .decode = can_decode,
+    .encode_answer = can_encode_answer,
+    .describe = can_describe,
+    .fini = can_fini,
 };

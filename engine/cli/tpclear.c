@@ -4,6 +4,7 @@
  * request's correlation number, so answers may arrive in any order. A submission ends with its
  * Result, a Conflict, or a refusal; "busy" is retried after the engine's hint.
  */
+#include "client.h"
 #include "tpclear.pb-c.h"
 
 #include <errno.h>
@@ -45,7 +46,7 @@ struct item {
 	uint64_t corr;
 	int64_t deadline_ms;
 	int64_t retry_at_ms;
-	int ok;        /* final: accepted */
+	int ok; /* final: accepted */
 	int printed;
 	Tpclear__Answer *receipt; /* last receipt */
 	Tpclear__Answer *final;   /* result, conflict or refusal */
@@ -128,7 +129,7 @@ static void detect(struct item *it, const struct opts *o)
 	}
 	if (strcmp(it->format, "canonical") == 0) {
 		Tpclear__CanonicalSending *cs =
-			tpclear__canonical_sending__unpack(NULL, it->len, it->data);
+		    tpclear__canonical_sending__unpack(NULL, it->len, it->data);
 		if (cs && cs->reference && *cs->reference) {
 			snprintf(it->key, sizeof(it->key), "%s", cs->reference);
 			tpclear__canonical_sending__free_unpacked(cs, NULL);
@@ -147,58 +148,6 @@ static void detect(struct item *it, const struct opts *o)
 }
 
 /* ---- wire ---------------------------------------------------------------------------------- */
-
-static int send_request(void *sock, const struct opts *o, Tpclear__RequestType type,
-                        const char *key, const char *format, uint64_t corr, const uint8_t *data,
-                        size_t len)
-{
-	Tpclear__Envelope env = TPCLEAR__ENVELOPE__INIT;
-	uint8_t buf[1024];
-	size_t n;
-
-	env.version = 1;
-	env.type = type;
-	env.sender = (char *)o->sender;
-	env.key = (char *)key;
-	env.format = (char *)format;
-	env.correlation = corr;
-	if (tpclear__envelope__get_packed_size(&env) > sizeof(buf))
-		return -1;
-	n = tpclear__envelope__pack(&env, buf);
-	if (zmq_send(sock, buf, n, ZMQ_SNDMORE) < 0)
-		return -1;
-	return zmq_send(sock, data, len, 0) < 0 ? -1 : 0;
-}
-
-/* Receive one answer: the Answer and an optional native frame (malloc'd). */
-static Tpclear__Answer *recv_answer(void *sock, uint8_t **native, size_t *nlen)
-{
-	zmq_msg_t m;
-	Tpclear__Answer *a = NULL;
-	int more, first = 1;
-
-	*native = NULL;
-	*nlen = 0;
-	do {
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, sock, 0) < 0) {
-			zmq_msg_close(&m);
-			return a;
-		}
-		more = zmq_msg_more(&m);
-		if (first) {
-			a = tpclear__answer__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-			first = 0;
-		} else if (!*native) {
-			*nlen = zmq_msg_size(&m);
-			*native = malloc(*nlen ? *nlen : 1);
-			if (*native)
-				memcpy(*native, zmq_msg_data(&m), *nlen);
-		}
-		zmq_msg_close(&m);
-	} while (more);
-	return a;
-}
 
 static void save_native(const struct opts *o, const char *key, const char *type,
                         const uint8_t *data, size_t len)
@@ -338,13 +287,14 @@ static void json_result(FILE *f, const Tpclear__Result *r)
 			fprintf(f, "%s{\"record\":%u,\"code\":", k ? "," : "", l->record);
 			json_str(f, l->code);
 			fprintf(f,
-			        ",\"date\":%d,\"units\":%d,\"outcome\":\"%s\",\"insurer_cents\":%" PRId64
-			        ",\"patient_cents\":%" PRId64 ",\"expected_insurer_cents\":%" PRId64
-			        ",\"expected_patient_cents\":%" PRId64 ",\"accepted_cents\":%" PRId64
-			        ",\"scheme\":",
+			        ",\"date\":%d,\"units\":%d,\"outcome\":\"%s\",\"insurer_cents\":"
+			        "%" PRId64 ",\"patient_cents\":%" PRId64
+			        ",\"expected_insurer_cents\":%" PRId64
+			        ",\"expected_patient_cents\":%" PRId64
+			        ",\"accepted_cents\":%" PRId64 ",\"scheme\":",
 			        l->date, l->units, outcome_name(l->outcome), l->insurer_cents,
-			        l->patient_cents, l->expected_insurer_cents, l->expected_patient_cents,
-			        l->accepted_cents);
+			        l->patient_cents, l->expected_insurer_cents,
+			        l->expected_patient_cents, l->accepted_cents);
 			json_str(f, l->scheme);
 			fprintf(f, ",\"findings\":");
 			json_findings(f, l->findings, l->n_findings);
@@ -434,8 +384,9 @@ static void print_text(const struct item *it)
 		money(ref, sizeof(ref), r->refused_cents);
 		printf("%s: key %s, %s%s: %u invoices, %u/%u lines accepted, %s accepted, %s "
 		       "refused (sequence %" PRIu64 ", committed %s)\n",
-		       it->file, it->key, outcome_name(r->outcome), r->replay ? " (stored answer)" : "",
-		       r->invoices, r->lines_accepted, r->lines, acc, ref, r->sequence, when);
+		       it->file, it->key, outcome_name(r->outcome),
+		       r->replay ? " (stored answer)" : "", r->invoices, r->lines_accepted,
+		       r->lines, acc, ref, r->sequence, when);
 		print_text_findings("  sending: ", r->findings, r->n_findings);
 		for (size_t i = 0; i < r->n_invoice_results; i++) {
 			const Tpclear__InvoiceResult *ir = r->invoice_results[i];
@@ -446,23 +397,23 @@ static void print_text(const struct item *it)
 			print_text_findings(prefix, ir->findings, ir->n_findings);
 			for (size_t k = 0; k < ir->n_lines; k++) {
 				const Tpclear__LineResult *l = ir->lines[k];
-				snprintf(prefix, sizeof(prefix), "  line record %u code %s refused: ",
-				         l->record, l->code);
+				snprintf(prefix, sizeof(prefix),
+				         "  line record %u code %s refused: ", l->record, l->code);
 				if (l->outcome == TPCLEAR__OUTCOME__OUTCOME_REFUSED)
 					print_text_findings(prefix, l->findings, l->n_findings);
 			}
 		}
 		if (r->native_type && *r->native_type)
-			printf("  native answer %s%s%s\n", r->native_type,
-			       it->final ? "" : "", "");
+			printf("  native answer %s%s%s\n", r->native_type, it->final ? "" : "", "");
 	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
 		printf("%s: key %s: conflict: %s (stored as sequence %" PRIu64 ")\n", it->file,
 		       it->key, it->final->conflict->reason, it->final->conflict->sequence);
 	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
-		printf("%s: key %s: refused %s: %s\n", it->file, it->key,
-		       it->final->receipt->code, it->final->receipt->reason);
+		printf("%s: key %s: refused %s: %s\n", it->file, it->key, it->final->receipt->code,
+		       it->final->receipt->reason);
 	} else {
-		printf("%s: key %s: %s\n", it->file, it->key, it->error[0] ? it->error : "no answer");
+		printf("%s: key %s: %s\n", it->file, it->key,
+		       it->error[0] ? it->error : "no answer");
 	}
 }
 
@@ -508,8 +459,8 @@ static void finish(struct item *it, Tpclear__Answer *a, int *done)
 static int exchange(void *sock, struct item *items, int n, const struct opts *o,
                     Tpclear__RequestType type)
 {
-	int done = 0, sent = 0, inflight = 0, ok = 0, show = !o->json && !o->quiet && n > 1 &&
-	                                                      isatty(STDERR_FILENO);
+	int done = 0, sent = 0, inflight = 0, ok = 0,
+	    show = !o->json && !o->quiet && n > 1 && isatty(STDERR_FILENO);
 	uint64_t corr_base = (uint64_t)getpid() << 32;
 
 	while (done < n) {
@@ -523,8 +474,8 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 			it->corr = corr_base + (uint64_t)i + 1;
 			if (!it->deadline_ms)
 				it->deadline_ms = now + o->timeout_ms;
-			if (send_request(sock, o, type, it->key, it->format, it->corr, it->data,
-			                 it->len) != 0) {
+			if (tpc_client_send(sock, type, o->sender, it->key, it->format, it->corr,
+			                    it->data, it->len) != 0) {
 				snprintf(it->error, sizeof(it->error), "send failed: %s",
 				         zmq_strerror(errno));
 				finish(it, NULL, &done);
@@ -554,7 +505,7 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 		if (done < n && zmq_poll(&pi, 1, (long)(wait > 0 ? wait : 1)) > 0) {
 			uint8_t *native;
 			size_t nlen;
-			Tpclear__Answer *a = recv_answer(sock, &native, &nlen);
+			Tpclear__Answer *a = tpc_client_recv(sock, &native, &nlen);
 			struct item *it = NULL;
 
 			if (a)
@@ -581,9 +532,9 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 			} else if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
 			           a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
 				it->st = ST_IDLE;
-				it->retry_at_ms = now_ms() + (a->receipt->retry_after_ms
-				                                      ? a->receipt->retry_after_ms
-				                                      : 100);
+				it->retry_at_ms =
+				    now_ms() +
+				    (a->receipt->retry_after_ms ? a->receipt->retry_after_ms : 100);
 				inflight--;
 				tpclear__answer__free_unpacked(a, NULL);
 			} else {
@@ -627,29 +578,30 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: tpclear [--endpoint E] [--sender S] [--timeout MS] COMMAND [ARGS]\n"
-	        "\n"
-	        "commands:\n"
-	        "  submit [--format F] [--key K] [--json] [--save-answers DIR] [--window N] FILE...\n"
-	        "        clear each file; prints its receipt and result. Exit 0 only when every\n"
-	        "        sending was accepted (possibly with some lines refused).\n"
-	        "  query [--json] [--save-answers DIR] KEY...\n"
-	        "        print the stored result of each key (this sender's sendings only)\n"
-	        "  ping  check that the engine answers\n"
-	        "  help [COMMAND]\n"
-	        "\n"
-	        "options:\n"
-	        "  --endpoint E   engine intake (default $TPCLEAR_ENDPOINT or " DEFAULT_ENDPOINT ")\n"
-	        "  --sender S     sender id (default $TPCLEAR_SENDER or \"local\")\n"
-	        "  --timeout MS   give up on a request after MS milliseconds (default 60000)\n"
-	        "  --quiet        no progress bar\n"
-	        "\n"
-	        "submit: --format is guessed when absent (.pb = canonical, a file starting with\n"
-	        "920000 = efact); --key defaults to the sending's own reference (eFact segment 200\n"
-	        "positions 21-34, canonical 'reference') or else a hash of the file.\n"
-	        "--save-answers DIR writes each native answer frame (e.g. 931000, 920098) to\n"
-	        "DIR/KEY.TYPE, byte for byte.\n");
+	fprintf(
+	    f,
+	    "usage: tpclear [--endpoint E] [--sender S] [--timeout MS] COMMAND [ARGS]\n"
+	    "\n"
+	    "commands:\n"
+	    "  submit [--format F] [--key K] [--json] [--save-answers DIR] [--window N] FILE...\n"
+	    "        clear each file; prints its receipt and result. Exit 0 only when every\n"
+	    "        sending was accepted (possibly with some lines refused).\n"
+	    "  query [--json] [--save-answers DIR] KEY...\n"
+	    "        print the stored result of each key (this sender's sendings only)\n"
+	    "  ping  check that the engine answers\n"
+	    "  help [COMMAND]\n"
+	    "\n"
+	    "options:\n"
+	    "  --endpoint E   engine intake (default $TPCLEAR_ENDPOINT or " DEFAULT_ENDPOINT ")\n"
+	    "  --sender S     sender id (default $TPCLEAR_SENDER or \"local\")\n"
+	    "  --timeout MS   give up on a request after MS milliseconds (default 60000)\n"
+	    "  --quiet        no progress bar\n"
+	    "\n"
+	    "submit: --format is guessed when absent (.pb = canonical, a file starting with\n"
+	    "920000 = efact); --key defaults to the sending's own reference (eFact segment 200\n"
+	    "positions 21-34, canonical 'reference') or else a hash of the file.\n"
+	    "--save-answers DIR writes each native answer frame (e.g. 931000, 920098) to\n"
+	    "DIR/KEY.TYPE, byte for byte.\n");
 }
 
 static void help_command(const char *cmd)
@@ -676,68 +628,30 @@ static void help_command(const char *cmd)
 int main(int argc, char **argv)
 {
 	static const struct option gopts[] = {
-		{"endpoint", required_argument, NULL, 'e'},
-		{"sender", required_argument, NULL, 's'},
-		{"timeout", required_argument, NULL, 't'},
-		{"format", required_argument, NULL, 'f'},
-		{"key", required_argument, NULL, 'k'},
-		{"json", no_argument, NULL, 'j'},
-		{"save-answers", required_argument, NULL, 'a'},
-		{"window", required_argument, NULL, 'w'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"endpoint", required_argument, NULL, 'e'},
+	    {"sender", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"save-answers", required_argument, NULL, 'a'},
+	    {"window", required_argument, NULL, 'w'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct opts o = {0};
 	const char *cmd;
 	struct item *items;
 	void *ctx, *sock;
-	int c, n, ok, is_submit, is_query;
+	int c, n, ok, is_submit, is_query, want_help = 0;
 	Tpclear__RequestType type;
 
 	o.endpoint = getenv("TPCLEAR_ENDPOINT") ? getenv("TPCLEAR_ENDPOINT") : DEFAULT_ENDPOINT;
 	o.sender = getenv("TPCLEAR_SENDER") ? getenv("TPCLEAR_SENDER") : "local";
 	o.window = 8;
 	o.timeout_ms = 60000;
-	/* options may come before or after the command */
-	while ((c = getopt_long(argc, argv, "+e:s:t:f:k:ja:w:qh", gopts, NULL)) != -1) {
-		switch (c) {
-		case 'e':
-			o.endpoint = optarg;
-			break;
-		case 's':
-			o.sender = optarg;
-			break;
-		case 't':
-			o.timeout_ms = atoi(optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return 2;
-	}
-	cmd = argv[optind++];
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
-		help_command(optind < argc ? argv[optind] : NULL);
-		return 0;
-	}
-	is_submit = strcmp(cmd, "submit") == 0;
-	is_query = strcmp(cmd, "query") == 0;
-	if (!is_submit && !is_query && strcmp(cmd, "ping") != 0) {
-		fprintf(stderr, "tpclear: unknown command '%s'\n", cmd);
-		usage(stderr);
-		return 2;
-	}
-	argv += optind - 1;
-	argc -= optind - 1;
-	optind = 1;
+	/* one pass: GNU getopt moves options found after the command ahead of it */
 	while ((c = getopt_long(argc, argv, "e:s:t:f:k:ja:w:qh", gopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
@@ -768,12 +682,36 @@ int main(int argc, char **argv)
 			o.quiet = 1;
 			break;
 		case 'h':
-			help_command(cmd);
-			return 0;
+			want_help = 1;
+			break;
 		default:
-			help_command(cmd);
+			usage(stderr);
 			return 2;
 		}
+	}
+	if (optind >= argc) {
+		if (want_help) {
+			usage(stdout);
+			return 0;
+		}
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind++];
+	if (strcmp(cmd, "help") == 0) {
+		help_command(optind < argc ? argv[optind] : NULL);
+		return 0;
+	}
+	if (want_help) {
+		help_command(cmd);
+		return 0;
+	}
+	is_submit = strcmp(cmd, "submit") == 0;
+	is_query = strcmp(cmd, "query") == 0;
+	if (!is_submit && !is_query && strcmp(cmd, "ping") != 0) {
+		fprintf(stderr, "tpclear: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
 	}
 	if (o.window < 1)
 		o.window = 1;

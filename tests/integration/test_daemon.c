@@ -209,21 +209,21 @@ Test(daemon, bad_envelopes_are_refused_with_codes_and_the_daemon_keeps_serving)
 	cr_assert_eq(tpc_td_send_raw(s, frames, lens, 4), 0);
 	expect_refusal(s, "T00002");
 	/* unknown format, empty payload, missing key, missing sender, oversized payload */
-	cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "h", "k", "nosuch", 1,
-	                         p, len),
-	             0);
+	cr_assert_eq(
+	    tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "h", "k", "nosuch", 1, p, len),
+	    0);
 	expect_refusal(s, "T00003");
-	cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "h", "k", "canonical",
-	                         2, "", 0),
-	             0);
+	cr_assert_eq(
+	    tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "h", "k", "canonical", 2, "", 0),
+	    0);
 	expect_refusal(s, "T00014");
-	cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "h", "", "canonical", 3,
-	                         p, len),
-	             0);
+	cr_assert_eq(
+	    tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "h", "", "canonical", 3, p, len),
+	    0);
 	expect_refusal(s, "T00006");
-	cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "", "k", "canonical", 4,
-	                         p, len),
-	             0);
+	cr_assert_eq(
+	    tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "", "k", "canonical", 4, p, len),
+	    0);
 	expect_refusal(s, "T00008");
 	{
 		char big[4096];

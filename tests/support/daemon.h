@@ -15,9 +15,9 @@
 
 typedef struct tpc_td {
 	pid_t pid;
-	char dir[256];      /* temp root: config, log, data/ */
-	char data[300];     /* data directory */
-	char intake[256];   /* bound intake endpoint */
+	char dir[256];    /* temp root: config, log, data/ */
+	char data[300];   /* data directory */
+	char intake[256]; /* bound intake endpoint */
 	char http_host[64];
 	int http_port;
 	void *zctx;
