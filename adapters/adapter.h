@@ -70,15 +70,15 @@ typedef struct tpc_finding {
 
 /** One service line: one code, one date range, units and amounts (int64 cents). */
 typedef struct tpc_line {
-	uint32_t record;       /* ordinal of the record in the sending (eFact: sequence number) */
-	uint32_t offset;       /* byte offset of the record in the payload */
-	char code[8];          /* nomenclature code, 6 digits, NUL-terminated */
-	int32_t date_first;    /* days since 1970-01-01 */
-	int32_t date_last;     /* days since 1970-01-01; == date_first for a single act */
-	int32_t units;         /* signed: negative on a credit note */
-	uint8_t account;       /* financial account: 0 = A, 1 = B */
-	uint8_t outcome;       /* enum tpc_outcome, set by the engine */
-	uint8_t nfindings;     /* used entries of findings[] */
+	uint32_t record;    /* ordinal of the record in the sending (eFact: sequence number) */
+	uint32_t offset;    /* byte offset of the record in the payload */
+	char code[8];       /* nomenclature code, 6 digits, NUL-terminated */
+	int32_t date_first; /* days since 1970-01-01 */
+	int32_t date_last;  /* days since 1970-01-01; == date_first for a single act */
+	int32_t units;      /* signed: negative on a credit note */
+	uint8_t account;    /* financial account: 0 = A, 1 = B */
+	uint8_t outcome;    /* enum tpc_outcome, set by the engine */
+	uint8_t nfindings;  /* used entries of findings[] */
 	uint8_t reserved0;
 	int64_t insurer_cents; /* insurer amount as invoiced */
 	int64_t patient_cents; /* patient share as invoiced */
@@ -112,20 +112,20 @@ enum tpc_invoicing_type {
 
 /** One invoice: one patient, one provider, a run of consecutive lines. */
 typedef struct tpc_invoice {
-	uint32_t record;    /* ordinal of the invoice header record */
-	uint32_t offset;    /* byte offset of the invoice header */
-	tpc_view_t patient; /* NISS, 11 digits (leading zeros matter) */
-	tpc_view_t provider; /* invoicing provider NIHII, 11 digits */
-	tpc_view_t number;   /* individual invoice number */
-	tpc_view_t previous; /* referenced invoice number (credit note, correction) */
-	char mutuality[4];   /* destination mutuality, 3 digits */
-	uint8_t kind;        /* enum tpc_invoice_kind */
-	uint8_t invoicing;   /* enum tpc_invoicing_type */
-	uint8_t sex;         /* 1 male, 2 female, 0 unknown */
-	uint8_t outcome;     /* enum tpc_outcome, set by the engine */
-	int32_t admission;   /* days since epoch, 0 = none */
-	int32_t discharge;   /* days since epoch, 0 = none */
-	uint16_t ct1, ct2;   /* insurability codes as invoiced, 0 = none */
+	uint32_t record;             /* ordinal of the invoice header record */
+	uint32_t offset;             /* byte offset of the invoice header */
+	tpc_view_t patient;          /* NISS, 11 digits (leading zeros matter) */
+	tpc_view_t provider;         /* invoicing provider NIHII, 11 digits */
+	tpc_view_t number;           /* individual invoice number */
+	tpc_view_t previous;         /* referenced invoice number (credit note, correction) */
+	char mutuality[4];           /* destination mutuality, 3 digits */
+	uint8_t kind;                /* enum tpc_invoice_kind */
+	uint8_t invoicing;           /* enum tpc_invoicing_type */
+	uint8_t sex;                 /* 1 male, 2 female, 0 unknown */
+	uint8_t outcome;             /* enum tpc_outcome, set by the engine */
+	int32_t admission;           /* days since epoch, 0 = none */
+	int32_t discharge;           /* days since epoch, 0 = none */
+	uint16_t ct1, ct2;           /* insurability codes as invoiced, 0 = none */
 	int64_t total_insurer_cents; /* invoice trailer totals as invoiced */
 	int64_t total_patient_cents;
 	uint32_t first_line; /* index into tpc_sending_t.lines */
@@ -141,7 +141,7 @@ typedef struct tpc_invoice {
  * fills outcomes and amounts. Sending-level findings (letter B, or any finding that does not
  * belong to one line or invoice, or overflows their three slots) go to findings[]. */
 typedef struct tpc_sending {
-	tpc_view_t reference;  /* the sender's 14-digit reference or other sending key */
+	tpc_view_t reference;   /* the sender's 14-digit reference or other sending key */
 	tpc_view_t third_party; /* NIHII of the invoicing third party */
 	int32_t created;        /* creation date, days since epoch */
 	uint32_t year_month;    /* invoiced period YYYYMM */
@@ -175,11 +175,11 @@ typedef struct tpc_host {
 } tpc_host_t;
 
 /** Return codes an adapter may use (same values as the engine's TPC_E* codes). */
-#define TPC_ADAPTER_OK 0
-#define TPC_ADAPTER_ENOMEM (-12)   /* host->alloc failed */
-#define TPC_ADAPTER_EINVAL (-22)   /* bad argument or configuration */
-#define TPC_ADAPTER_ENOTSUP (-95)  /* no native answer of that kind */
-#define TPC_ADAPTER_ETOOBIG (-7)   /* a configured bound was exceeded (E2BIG) */
+#define TPC_ADAPTER_OK      0
+#define TPC_ADAPTER_ENOMEM  (-12) /* host->alloc failed */
+#define TPC_ADAPTER_EINVAL  (-22) /* bad argument or configuration */
+#define TPC_ADAPTER_ENOTSUP (-95) /* no native answer of that kind */
+#define TPC_ADAPTER_ETOOBIG (-7)  /* a configured bound was exceeded (E2BIG) */
 
 /** Kinds of native answers. */
 enum tpc_answer_kind {
@@ -209,7 +209,8 @@ typedef struct tpc_adapter {
 	/** Decode and structurally validate @p buf into @p out (zeroed by the caller).
 	 *  Findings never make decode fail: a structurally broken sending is returned with findings
 	 *  (and blocked = 1 when nothing can be cleared).
-	 *  @param[in]  buf   the payload (borrowed; outlives @p out). Views in @p out point into it.
+	 *  @param[in]  buf   the payload (borrowed; outlives @p out). Views in @p out point into
+	 * it.
 	 *  @return 0, TPC_ADAPTER_ENOMEM or TPC_ADAPTER_ETOOBIG. */
 	int (*decode)(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
 	              tpc_sending_t *out);
@@ -218,7 +219,8 @@ typedef struct tpc_adapter {
 	 *  @param[in]  buf  the payload as received (borrowed).
 	 *  @param[in]  s    the judged sending; NULL for TPC_ANSWER_RECEIPT.
 	 *  @param[out] out  the answer, allocated with host->alloc.
-	 *  @return 0, TPC_ADAPTER_ENOTSUP when the format has no such answer, or TPC_ADAPTER_ENOMEM. */
+	 *  @return 0, TPC_ADAPTER_ENOTSUP when the format has no such answer, or
+	 * TPC_ADAPTER_ENOMEM. */
 	int (*encode_answer)(const void *state, const uint8_t *buf, size_t len,
 	                     const tpc_sending_t *s, enum tpc_answer_kind kind,
 	                     const tpc_host_t *host, tpc_blob_t *out);
