@@ -23,6 +23,9 @@ static const struct {
     {TPC_CODE_EMPTY_PAYLOAD, "payload frame is empty"},
     {TPC_CODE_BAD_TYPE, "unknown request type"},
     {TPC_CODE_INTERNAL, "internal error while clearing: retry later"},
+    {TPC_CODE_UNKNOWN_KIND, "unknown reference data kind"},
+    {TPC_CODE_BAD_REFDATA, "reference data file refused"},
+    {TPC_CODE_RACE, "a concurrent sending changed what this one was checked against: resubmit it"},
 };
 
 const char *tpc_codes_describe(const char *code)

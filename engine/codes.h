@@ -23,6 +23,9 @@
 #define TPC_CODE_EMPTY_PAYLOAD     "T00014"
 #define TPC_CODE_BAD_TYPE          "T00015"
 #define TPC_CODE_INTERNAL          "T00016"
+#define TPC_CODE_UNKNOWN_KIND      "T00017"
+#define TPC_CODE_BAD_REFDATA       "T00018"
+#define TPC_CODE_RACE              "T00019"
 
 /** Reason for one of tpclear's own codes. @return a static string, or NULL if unknown. */
 const char *tpc_codes_describe(const char *code);

@@ -13,6 +13,8 @@
 #include "adapter.h"
 #include "arena.h"
 #include "queue.h"
+#include "refdata.h"
+#include "tariff.h"
 
 #include <stdint.h>
 #include <zmq.h>
@@ -25,6 +27,7 @@
 enum tpc_job_type {
 	TPC_JOB_SUBMIT = 0,
 	TPC_JOB_QUERY = 1,
+	TPC_JOB_LOAD = 2, /* replace one kind of reference data */
 };
 
 /** What became of a job; decides the answer the loop sends. */
@@ -55,6 +58,8 @@ typedef struct tpc_job {
 	uint8_t hash[TPC_HASH_LEN];
 	tpc_sending_t sending;                  /* decoded and judged (submit) */
 	uint32_t lines_accepted, lines_refused; /* set by the worker when judged */
+	tpc_tariff_marks_t marks; /* per-line data the writer records (dedup, maxima) */
+	tpc_ref_table_t table;    /* TPC_JOB_LOAD: parsed rows, in the arena */
 	/* The sender's answer material, in the arena: */
 	uint8_t *result; /* packed tpclear.Result without ledger fields */
 	size_t result_len;
@@ -64,7 +69,7 @@ typedef struct tpc_job {
 	uint64_t committed_ms;
 	uint8_t stored_hash[TPC_HASH_LEN]; /* on conflict */
 	const char *fail_code;             /* TPC_JOB_FAILED: own code Tnnnnn (static string) */
-	const char *fail_reason;           /* static string */
+	const char *fail_reason;           /* static string, or in the arena */
 } tpc_job_t;
 
 /** Container of a queue node. */

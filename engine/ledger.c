@@ -22,6 +22,7 @@
  */
 #include "ledger.h"
 
+#include "codes.h"
 #include "error.h"
 #include "log.h"
 
@@ -40,6 +41,8 @@
 struct tpc_ledger {
 	MDB_env *env;
 	MDB_dbi db_meta, db_sendings, db_answers, db_lines;
+	tpc_ledger_dbs_t dbs;
+
 	pthread_rwlock_t resize_lock;
 	_Atomic size_t map_size;
 	size_t map_max;
@@ -144,7 +147,7 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 		flags |= MDB_NOSYNC;
 	if ((rc = mdb_env_create(&l->env)))
 		goto out_free;
-	if ((rc = mdb_env_set_maxdbs(l->env, 8)) || (rc = mdb_env_set_maxreaders(l->env, 512)) ||
+	if ((rc = mdb_env_set_maxdbs(l->env, 32)) || (rc = mdb_env_set_maxreaders(l->env, 512)) ||
 	    (rc = mdb_env_set_mapsize(l->env, cfg->map_size)))
 		goto out_close_env;
 	if ((rc = mdb_env_open(l->env, cfg->data_dir, flags, 0640))) {
@@ -160,7 +163,11 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &l->db_meta)) ||
 	    (rc = mdb_dbi_open(txn, "sendings", MDB_CREATE, &l->db_sendings)) ||
 	    (rc = mdb_dbi_open(txn, "answers", MDB_CREATE, &l->db_answers)) ||
-	    (rc = mdb_dbi_open(txn, "lines", MDB_CREATE, &l->db_lines)))
+	    (rc = mdb_dbi_open(txn, "lines", MDB_CREATE, &l->db_lines)) ||
+	    (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &l->dbs.dedup)) ||
+	    (rc = mdb_dbi_open(txn, "units", MDB_CREATE, &l->dbs.units)) ||
+	    (rc = mdb_dbi_open(txn, "invoices", MDB_CREATE, &l->dbs.invoices)) ||
+	    (rc = tpc_refdata_open(txn, &l->dbs.ref)))
 		goto out_abort;
 	k.mv_data = "schema";
 	k.mv_size = 6;
@@ -253,16 +260,88 @@ static void fail_job(tpc_job_t *job, const char *code, const char *reason)
 	job->fail_reason = reason;
 }
 
+/* Record what later sendings are checked against (tariff.h): accepted invoice numbers, line
+ * identities and units per (patient, code, day). A key already there means another sending
+ * judged at the same time took it first. @return 0, MDB_KEYEXIST on such a race, or an LMDB
+ * code. */
+static int record_indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job)
+{
+	const tpc_sending_t *s = &job->sending;
+	uint8_t key[160];
+	MDB_val k, v;
+	int rc;
+
+	if (!job->marks.dedup)
+		return 0; /* not tariffed (no reference data snapshot): nothing to index */
+	v.mv_data = (void *)&job->sequence;
+	v.mv_size = sizeof(job->sequence);
+	for (uint32_t i = 0; i < s->ninvoices; i++) {
+		const tpc_invoice_t *inv = &s->invoices[i];
+
+		if (inv->outcome != TPC_OUTCOME_ACCEPTED)
+			continue;
+		if (inv->invoicing != TPC_INVOICING_CREDIT_NOTE && inv->number.len) {
+			k.mv_data = key;
+			k.mv_size = tpc_tariff_invoice_key(inv, key, sizeof(key));
+			if (k.mv_size &&
+			    (rc = mdb_put(txn, l->dbs.invoices, &k, &v, MDB_NOOVERWRITE)))
+				return rc;
+		}
+		for (uint32_t n = 0; n < inv->nlines; n++) {
+			uint32_t li = inv->first_line + n;
+			const tpc_line_t *ln = &s->lines[li];
+
+			if (ln->outcome != TPC_OUTCOME_ACCEPTED ||
+			    inv->invoicing == TPC_INVOICING_CREDIT_NOTE)
+				continue;
+			k.mv_data = job->marks.dedup[li];
+			k.mv_size = 16;
+			if ((rc = mdb_put(txn, l->dbs.dedup, &k, &v, MDB_NOOVERWRITE)))
+				return rc;
+			if (job->marks.max_per_day[li]) {
+				MDB_val uk, uv;
+				int64_t units = 0;
+
+				uk.mv_data = key;
+				uk.mv_size = tpc_tariff_units_key(&inv->patient, ln->code,
+				                                  ln->date_first, key);
+				rc = mdb_get(txn, l->dbs.units, &uk, &uv);
+				if (rc == 0 && uv.mv_size == sizeof(units))
+					memcpy(&units, uv.mv_data, sizeof(units));
+				else if (rc && rc != MDB_NOTFOUND)
+					return rc;
+				units += ln->units;
+				if (units > (int64_t)job->marks.max_per_day[li])
+					return MDB_KEYEXIST;
+				uv.mv_data = &units;
+				uv.mv_size = sizeof(units);
+				if ((rc = mdb_put(txn, l->dbs.units, &uk, &uv, 0)))
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Write one judged job inside @p txn. @return 0 or an LMDB code (MDB_MAP_FULL included). */
 static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t committed_ms)
 {
 	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2], skey[8], lkey[12];
 	uint8_t sval[8 + TPC_HASH_LEN];
 	struct answer_hdr h;
+	MDB_txn *parent;
 	MDB_val k, v;
 	size_t klen;
 	int rc;
 
+	if (job->type == TPC_JOB_LOAD) {
+		/* a reference data load replaces its kind whole, in this transaction */
+		if ((rc = tpc_refdata_replace(txn, &l->dbs.ref, &job->table)))
+			return rc;
+		job->committed_ms = committed_ms;
+		job->status = TPC_JOB_COMMITTED;
+		return 0;
+	}
 	klen = sending_key(kbuf, sizeof(kbuf), job->sender, job->key);
 	k.mv_data = kbuf;
 	k.mv_size = klen;
@@ -287,7 +366,8 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 		if ((rc = mdb_get(txn, l->db_answers, &ak, &av)))
 			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 		if (load_answer(job->arena, &av, &st)) {
-			fail_job(job, "T00011", "stored answer unreadable or out of memory");
+			fail_job(job, TPC_CODE_STORED_UNREADABLE,
+			         tpc_codes_describe(TPC_CODE_STORED_UNREADABLE));
 			return 0;
 		}
 		job_from_stored(job, &st);
@@ -297,6 +377,11 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	if (rc != MDB_NOTFOUND)
 		return rc;
 
+	/* A new sending goes in a nested transaction, so a race found while indexing undoes it
+	 * alone and the rest of the group still commits. */
+	parent = txn;
+	if ((rc = mdb_txn_begin(l->env, parent, 0, &txn)))
+		return rc;
 	job->sequence = l->next_seq;
 	job->committed_ms = committed_ms;
 	memcpy(sval, &job->sequence, 8);
@@ -304,7 +389,7 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	v.mv_data = sval;
 	v.mv_size = sizeof(sval);
 	if ((rc = mdb_put(txn, l->db_sendings, &k, &v, MDB_NOOVERWRITE)))
-		return rc;
+		goto out_abort_child;
 
 	memset(&h, 0, sizeof(h));
 	h.magic = ANSWER_MAGIC;
@@ -320,7 +405,7 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	v.mv_data = NULL;
 	v.mv_size = sizeof(h) + h.result_len + h.native_len;
 	if ((rc = mdb_put(txn, l->db_answers, &k, &v, MDB_APPEND | MDB_RESERVE)))
-		return rc;
+		goto out_abort_child;
 	memcpy(v.mv_data, &h, sizeof(h));
 	if (h.result_len)
 		memcpy((uint8_t *)v.mv_data + sizeof(h), job->result, h.result_len);
@@ -356,11 +441,27 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 		v.mv_data = &rec;
 		v.mv_size = sizeof(rec);
 		if ((rc = mdb_put(txn, l->db_lines, &k, &v, MDB_APPEND)))
-			return rc;
+			goto out_abort_child;
 	}
+	rc = record_indexes(l, txn, job);
+	if (rc == MDB_KEYEXIST) {
+		/* judged against a state another sending of this group has changed: refuse it
+		 * whole; resubmitted, it is judged again against what is now stored */
+		mdb_txn_abort(txn);
+		fail_job(job, TPC_CODE_RACE, tpc_codes_describe(TPC_CODE_RACE));
+		return 0;
+	}
+	if (rc)
+		goto out_abort_child;
+	if ((rc = mdb_txn_commit(txn)))
+		return rc;
 	l->next_seq++;
 	job->status = TPC_JOB_COMMITTED;
 	return 0;
+
+out_abort_child:
+	mdb_txn_abort(txn);
+	return rc;
 }
 
 static int grow_map(tpc_ledger_t *l)
@@ -438,14 +539,16 @@ static void commit_jobs(tpc_ledger_t *l, tpc_job_t **jobs, size_t n)
 	if (rc == MDB_MAP_FULL) {
 		tpc_metrics_add(l->shard, TPC_M_ledger_map_full, 1);
 		if (jobs[0]->status == TPC_JOB_CLEARED)
-			fail_job(jobs[0], "T00009", "ledger storage full: retry later");
+			fail_job(jobs[0], TPC_CODE_STORAGE_FULL,
+			         tpc_codes_describe(TPC_CODE_STORAGE_FULL));
 		return;
 	}
 	if (rc) {
 		tpc_error("ledger: write transaction failed: %s", mdb_strerror(rc));
 		for (size_t i = 0; i < n; i++)
 			if (jobs[i]->status == TPC_JOB_CLEARED)
-				fail_job(jobs[i], "T00010", "ledger write failed: retry later");
+				fail_job(jobs[i], TPC_CODE_LEDGER_FAILED,
+				         tpc_codes_describe(TPC_CODE_LEDGER_FAILED));
 		return;
 	}
 	tpc_metrics_add(l->shard, TPC_M_ledger_commits, 1);
@@ -468,7 +571,9 @@ static void *writer_main(void *arg)
 		commit_jobs(l, jobs, n);
 		committed = 0;
 		for (i = 0; i < n; i++) {
-			if (jobs[i]->status == TPC_JOB_COMMITTED)
+			if (jobs[i]->status == TPC_JOB_COMMITTED && jobs[i]->type == TPC_JOB_LOAD)
+				tpc_metrics_add(l->shard, TPC_M_refdata_loads, 1);
+			else if (jobs[i]->status == TPC_JOB_COMMITTED)
 				committed++;
 			/* the done queue is unbounded: its jobs are bounded by the job queue
 			 * upstream */
@@ -611,6 +716,22 @@ int tpc_ledger_lookup(tpc_ledger_reader_t *r, const char *sender, const char *ke
 out_end:
 	read_end(r);
 	return tpc_err_from_mdb(rc);
+}
+
+int tpc_ledger_snapshot_begin(tpc_ledger_reader_t *r, MDB_txn **txn, const tpc_ledger_dbs_t **dbs)
+{
+	int rc = read_begin(r);
+
+	if (rc)
+		return tpc_err_from_mdb(rc);
+	*txn = r->txn;
+	*dbs = &r->l->dbs;
+	return 0;
+}
+
+void tpc_ledger_snapshot_end(tpc_ledger_reader_t *r)
+{
+	read_end(r);
 }
 
 int tpc_ledger_count_lines(tpc_ledger_reader_t *r, uint64_t seq, uint64_t *count)

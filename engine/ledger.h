@@ -5,6 +5,11 @@
  *   sendings  sender NUL key -> sequence (u64 LE) + BLAKE2b-256 of the payload   (idempotency)
  *   answers   sequence (u64 BE, appended) -> stored answer: header, Result bytes, native bytes
  *   lines     sequence (u64 BE) + line index (u32 BE), appended -> one line verdict
+ *   dedup     line identity hash[16] -> sequence           (accepted lines, see tariff.h)
+ *   units     patient + code + day -> units accepted        (max_per_day)
+ *   invoices  provider + invoice number -> sequence         (invoice numbers are unique)
+ *   ref_*     reference data (refdata.h)
+
  *
  * Threads: exactly one writer thread (started by tpc_ledger_start) writes; it takes judged jobs
  * from its input queue, many per write transaction, commits durably, then hands every job to the
@@ -18,6 +23,10 @@
 #include "job.h"
 #include "metrics.h"
 #include "queue.h"
+#include "refdata.h"
+#include "tariff.h"
+
+#include <lmdb.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +78,14 @@ typedef struct tpc_stored {
  *  @return 0, TPC_ENOENT, TPC_ENOMEM or TPC_EDB. Thread-safe per reader. */
 int tpc_ledger_lookup(tpc_ledger_reader_t *r, const char *sender, const char *key,
                       tpc_arena_t *arena, tpc_stored_t *out);
+
+/** Open a snapshot of the ledger for clearing one sending: a read transaction that sees one
+ *  committed state of the reference data however long the sending takes. End it with
+ *  tpc_ledger_snapshot_end() before any other call on @p r.
+ *  @param[out] txn, dbs  valid until the snapshot ends
+ *  @return 0 or a negative TPC_E* code. */
+int tpc_ledger_snapshot_begin(tpc_ledger_reader_t *r, MDB_txn **txn, const tpc_ledger_dbs_t **dbs);
+void tpc_ledger_snapshot_end(tpc_ledger_reader_t *r);
 
 /** Count the line verdicts stored for sequence @p seq (tests and tools). */
 int tpc_ledger_count_lines(tpc_ledger_reader_t *r, uint64_t seq, uint64_t *count);

@@ -40,6 +40,7 @@
 	  "Sendings refused because the map reached its ceiling")                                  \
 	X(answers_dropped, "tpclear_answers_dropped_total", "",                                    \
 	  "Answers ZeroMQ could not deliver (peer gone or queue full); results stay queryable")    \
+	X(refdata_loads, "tpclear_refdata_loads_total", "", "Reference data files made live")      \
 	X(http_requests, "tpclear_http_requests_total", "", "HTTP requests served")
 
 enum tpc_metric {

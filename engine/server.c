@@ -138,11 +138,11 @@ static void send_frames(tpc_server_t *s, const uint8_t *id, size_t idlen, const 
 		tpc_metrics_add(s->shard, TPC_M_answers_dropped, 1);
 }
 
-static void send_receipt(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
-                         int status, const char *code, const char *key, const tpc_blob_t *native)
+static void send_receipt_reason(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
+                                int status, const char *code, const char *reason, const char *key,
+                                const tpc_blob_t *native)
 {
-	uint8_t buf[1024];
-	const char *reason = code ? tpc_codes_describe(code) : "";
+	uint8_t buf[2048];
 	size_t n = tpc_answer_receipt(
 	    corr, status, code, reason,
 	    status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY ? (uint32_t)s->cfg.retry_after_ms : 0,
@@ -153,12 +153,44 @@ static void send_receipt(tpc_server_t *s, const uint8_t *id, size_t idlen, uint6
 		            native ? native->len : 0);
 }
 
+static void send_receipt(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
+                         int status, const char *code, const char *key, const tpc_blob_t *native)
+{
+	send_receipt_reason(s, id, idlen, corr, status, code, code ? tpc_codes_describe(code) : "",
+	                    key, native);
+}
+
+static void answer_load(tpc_server_t *s, const tpc_job_t *job)
+{
+	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
+	Tpclear__LoadResult lr = TPCLEAR__LOAD_RESULT__INIT;
+	uint8_t buf[1024];
+
+	lr.kind = (char *)tpc_refdata_kind_name(job->table.kind);
+	lr.file = (char *)job->key;
+	lr.rows = job->table.nrows;
+	lr.committed_at = job->committed_ms;
+	ans.version = 1;
+	ans.correlation = job->correlation;
+	ans.body_case = TPCLEAR__ANSWER__BODY_LOAD;
+	ans.load = &lr;
+	if (tpclear__answer__get_packed_size(&ans) <= sizeof(buf))
+		send_frames(s, job->identity, job->identity_len, buf,
+		            tpclear__answer__pack(&ans, buf), NULL, 0);
+}
+
 static void answer_job(tpc_server_t *s, tpc_job_t *job)
 {
 	uint8_t small[512];
 	uint8_t *buf;
 	size_t n;
 
+	if (job->type == TPC_JOB_LOAD && job->status == TPC_JOB_COMMITTED) {
+		tpc_info("reference data: %s replaced from '%s' (%u rows)",
+		         tpc_refdata_kind_name(job->table.kind), job->key, job->table.nrows);
+		answer_load(s, job);
+		return;
+	}
 	switch (job->status) {
 	case TPC_JOB_COMMITTED:
 	case TPC_JOB_REPLAY:
@@ -182,9 +214,12 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 			send_frames(s, job->identity, job->identity_len, small, n, NULL, 0);
 		break;
 	default:
-		send_receipt(s, job->identity, job->identity_len, job->correlation,
-		             TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED,
-		             job->fail_code ? job->fail_code : TPC_CODE_INTERNAL, job->key, NULL);
+		send_receipt_reason(s, job->identity, job->identity_len, job->correlation,
+		                    TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED,
+		                    job->fail_code ? job->fail_code : TPC_CODE_INTERNAL,
+		                    job->fail_reason ? job->fail_reason
+		                                     : tpc_codes_describe(TPC_CODE_INTERNAL),
+		                    job->key, NULL);
 		break;
 	}
 }
@@ -193,7 +228,7 @@ static void count_outcome(tpc_server_t *s, const tpc_job_t *job)
 {
 	enum tpc_metric m;
 
-	if (job->type == TPC_JOB_QUERY)
+	if (job->type != TPC_JOB_SUBMIT)
 		return;
 	switch (job->status) {
 	case TPC_JOB_COMMITTED:
@@ -347,7 +382,7 @@ static int receive_one(tpc_server_t *s)
 	else if (env->type != TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
 	         !printable(env->key, TPC_KEY_MAX))
 		code = TPC_CODE_BAD_KEY;
-	else if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_PING)
+	else if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_LOAD)
 		code = TPC_CODE_BAD_TYPE;
 	if (code) {
 		refuse(s, id, idlen, env->correlation, code, "");
@@ -375,6 +410,22 @@ static int receive_one(tpc_server_t *s)
 	snprintf(job->key, sizeof(job->key), "%s", env->key);
 	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_QUERY) {
 		job->type = TPC_JOB_QUERY;
+	} else if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD) {
+		size_t len = zmq_msg_size(&frames[2]);
+
+		job->type = TPC_JOB_LOAD;
+		if (tpc_refdata_kind(env->format, &job->table.kind) != 0)
+			code = TPC_CODE_UNKNOWN_KIND;
+		else if (len == 0)
+			code = TPC_CODE_EMPTY_PAYLOAD;
+		else if (len > s->cfg.max_sending_bytes)
+			code = TPC_CODE_TOO_LARGE;
+		if (code) {
+			refuse(s, id, idlen, env->correlation, code, env->key);
+			job_put(s, job);
+			goto out_close;
+		}
+		zmq_msg_move(&job->payload, &frames[2]);
 	} else {
 		size_t len = zmq_msg_size(&frames[2]);
 

@@ -11,11 +11,13 @@
 #include "error.h"
 #include "log.h"
 #include "result.h"
+#include "tariff.h"
 
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct worker {
 	pthread_t thread;
@@ -30,6 +32,11 @@ struct tpc_workers {
 	tpc_queue_t *jobs, *to_ledger, *done;
 	struct worker *w;
 };
+
+static int32_t today(void)
+{
+	return (int32_t)(time(NULL) / 86400);
+}
 
 static void fail(tpc_job_t *job, const char *code)
 {
@@ -60,6 +67,29 @@ static int process_query(tpc_ledger_reader_t *reader, tpc_job_t *job)
 	return 1;
 }
 
+/* Parse a whole reference data file; the writer replaces the kind with it. */
+static int process_load(tpc_job_t *job)
+{
+	char err[512];
+	int rc = tpc_refdata_parse(job->table.kind, job->key, zmq_msg_data(&job->payload),
+	                           zmq_msg_size(&job->payload), job->arena, &job->table, err,
+	                           sizeof(err));
+
+	if (rc == TPC_EINVAL) {
+		fail(job, TPC_CODE_BAD_REFDATA);
+		job->fail_reason = tpc_arena_strndup(job->arena, err, strlen(err));
+		if (!job->fail_reason)
+			job->fail_reason = tpc_codes_describe(TPC_CODE_BAD_REFDATA);
+		return 1;
+	}
+	if (rc) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return 1;
+	}
+	job->status = TPC_JOB_CLEARED;
+	return 0;
+}
+
 int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
                        const tpc_config_t *cfg, tpc_job_t *job)
 {
@@ -74,6 +104,8 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 		tpc_metrics_add(shard, TPC_M_queries, 1);
 		return process_query(reader, job);
 	}
+	if (job->type == TPC_JOB_LOAD)
+		return process_load(job);
 	crypto_generichash(job->hash, TPC_HASH_LEN, buf, len, NULL, 0);
 
 	/* Fast path for resubmissions; the writer decides for good inside its transaction. */
@@ -105,6 +137,22 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 	if (rc) {
 		fail(job, TPC_CODE_INTERNAL);
 		return 1;
+	}
+	if (reader) {
+		/* AMI tariffing against one snapshot of reference data and earlier sendings */
+		MDB_txn *txn;
+		const tpc_ledger_dbs_t *dbs;
+
+		rc = tpc_ledger_snapshot_begin(reader, &txn, &dbs);
+		if (rc == 0) {
+			rc = tpc_tariff_apply(txn, dbs, today(), &job->sending, job->arena,
+			                      &job->marks);
+			tpc_ledger_snapshot_end(reader);
+		}
+		if (rc) {
+			fail(job, rc == TPC_ENOMEM ? TPC_CODE_TOO_MANY : TPC_CODE_INTERNAL);
+			return 1;
+		}
 	}
 	tpc_clear_judge(&job->sending, &sum);
 	rc = job->adapter->encode_answer(job->adapter_state, buf, len, &job->sending,

@@ -332,6 +332,11 @@ static void print_json(const struct item *it)
 	if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
 		fprintf(f, ",\"result\":");
 		json_result(f, it->final->result);
+	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_LOAD) {
+		fprintf(f, ",\"load\":{\"kind\":");
+		json_str(f, it->final->load->kind);
+		fprintf(f, ",\"rows\":%u,\"committed_at\":%" PRIu64 "}", it->final->load->rows,
+		        it->final->load->committed_at);
 	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
 		const Tpclear__Conflict *c = it->final->conflict;
 		fprintf(f, ",\"conflict\":{\"key\":");
@@ -405,6 +410,9 @@ static void print_text(const struct item *it)
 		}
 		if (r->native_type && *r->native_type)
 			printf("  native answer %s%s%s\n", r->native_type, it->final ? "" : "", "");
+	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_LOAD) {
+		printf("%s: %s replaced: %u rows, live\n", it->file, it->final->load->kind,
+		       it->final->load->rows);
 	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
 		printf("%s: key %s: conflict: %s (stored as sequence %" PRIu64 ")\n", it->file,
 		       it->key, it->final->conflict->reason, it->final->conflict->sequence);
@@ -453,6 +461,8 @@ static void finish(struct item *it, Tpclear__Answer *a, int *done)
 	if (a && a->body_case == TPCLEAR__ANSWER__BODY_RESULT)
 		it->ok = a->result->outcome == TPCLEAR__OUTCOME__OUTCOME_ACCEPTED ||
 		         a->result->outcome == TPCLEAR__OUTCOME__OUTCOME_PARTIAL;
+	if (a && a->body_case == TPCLEAR__ANSWER__BODY_LOAD)
+		it->ok = 1;
 }
 
 /* Run requests for every item; @return number of items that ended accepted. */
@@ -588,6 +598,9 @@ static void usage(FILE *f)
 	    "        sending was accepted (possibly with some lines refused).\n"
 	    "  query [--json] [--save-answers DIR] KEY...\n"
 	    "        print the stored result of each key (this sender's sendings only)\n"
+	    "  load KIND FILE...\n"
+	    "        replace one kind of reference data (providers, members, tariffs,\n"
+	    "        agreements) with a CSV file, atomically; live without restart\n"
 	    "  ping  check that the engine answers\n"
 	    "  help [COMMAND]\n"
 	    "\n"
@@ -619,6 +632,12 @@ static void help_command(const char *cmd)
 	else if (cmd && strcmp(cmd, "query") == 0)
 		printf("usage: tpclear query [--json] [--save-answers DIR] KEY...\n"
 		       "  prints the stored result of each of this sender's keys\n");
+	else if (cmd && strcmp(cmd, "load") == 0)
+		printf("usage: tpclear load KIND FILE...\n"
+		       "  KIND: providers, members, tariffs or agreements (docs/formats/"
+		       "reference-data.md)\n"
+		       "  Each file replaces the whole kind in one transaction; a bad row refuses\n"
+		       "  the file with its line, column and reason, and nothing changes.\n");
 	else if (cmd && strcmp(cmd, "ping") == 0)
 		printf("usage: tpclear ping\n  exit 0 when the engine answers\n");
 	else
@@ -644,7 +663,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 	struct item *items;
 	void *ctx, *sock;
-	int c, n, ok, is_submit, is_query, want_help = 0;
+	int c, n, ok, is_submit, is_query, is_load = 0, want_help = 0;
 	Tpclear__RequestType type;
 
 	o.endpoint = getenv("TPCLEAR_ENDPOINT") ? getenv("TPCLEAR_ENDPOINT") : DEFAULT_ENDPOINT;
@@ -708,6 +727,14 @@ int main(int argc, char **argv)
 	}
 	is_submit = strcmp(cmd, "submit") == 0;
 	is_query = strcmp(cmd, "query") == 0;
+	is_load = strcmp(cmd, "load") == 0;
+	if (is_load) {
+		/* load KIND FILE...: the kind travels as the format, the file name as the key */
+		if (optind >= argc)
+			die("load: which kind? (providers, members, tariffs, agreements)");
+		o.format = argv[optind++];
+		is_submit = 1;
+	}
 	if (!is_submit && !is_query && strcmp(cmd, "ping") != 0) {
 		fprintf(stderr, "tpclear: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -736,7 +763,14 @@ int main(int argc, char **argv)
 			it->data = slurp(it->file, &it->len);
 			if (!it->data)
 				die("cannot read %s: %s", it->file, strerror(errno));
-			detect(it, &o);
+			if (is_load) {
+				const char *base = strrchr(it->file, '/');
+				snprintf(it->format, sizeof(it->format), "%s", o.format);
+				snprintf(it->key, sizeof(it->key), "%s",
+				         base ? base + 1 : it->file);
+			} else {
+				detect(it, &o);
+			}
 		} else if (is_query) {
 			it->file = argv[optind + i];
 			snprintf(it->key, sizeof(it->key), "%s", argv[optind + i]);
@@ -746,9 +780,10 @@ int main(int argc, char **argv)
 			it->data = (uint8_t *)"";
 		}
 	}
-	type = is_submit  ? TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT
-	       : is_query ? TPCLEAR__REQUEST_TYPE__REQUEST_QUERY
-	                  : TPCLEAR__REQUEST_TYPE__REQUEST_PING;
+	type = is_load     ? TPCLEAR__REQUEST_TYPE__REQUEST_LOAD
+	       : is_submit ? TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT
+	       : is_query  ? TPCLEAR__REQUEST_TYPE__REQUEST_QUERY
+	                   : TPCLEAR__REQUEST_TYPE__REQUEST_PING;
 	ctx = zmq_ctx_new();
 	sock = connect_dealer(ctx, &o);
 	ok = exchange(sock, items, n, &o, type);

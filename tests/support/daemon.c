@@ -26,6 +26,43 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Load the bundled sample reference data (config/refdata/KIND.csv) into a started daemon. */
+static int load_refdata(tpc_td_t *d)
+{
+	static const char *kinds[] = {"providers", "members", "tariffs", "agreements"};
+	void *s = tpc_td_connect(d);
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && rc == 0; i++) {
+		char rel[64];
+		size_t len;
+		unsigned char *csv;
+		Tpclear__Answer *a;
+
+		snprintf(rel, sizeof(rel), "config/refdata/%s.csv", kinds[i]);
+		csv = tpc_test_slurp(tpc_test_src(rel), &len);
+		if (!csv || tpc_client_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_LOAD, "ops", rel,
+		                            kinds[i], 1, csv, len) != 0) {
+			free(csv);
+			rc = -1;
+			break;
+		}
+		free(csv);
+		while ((a = tpc_td_recv(s, 10000, NULL, NULL)) &&
+		       a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
+		       a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED)
+			tpclear__answer__free_unpacked(a, NULL);
+		if (!a || a->body_case != TPCLEAR__ANSWER__BODY_LOAD)
+			rc = -1;
+		if (a)
+			tpclear__answer__free_unpacked(a, NULL);
+	}
+	zmq_close(s);
+	return rc;
+}
+
 int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini)
 {
 	char cfg[400], eps[400], log[400];
@@ -106,7 +143,7 @@ int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini)
 		return -1;
 	if (!d->zctx)
 		d->zctx = zmq_ctx_new();
-	return 0;
+	return load_refdata(d);
 }
 
 static int reap(tpc_td_t *d, int timeout_ms)
@@ -350,13 +387,17 @@ uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len)
 {
 	static const char *niss[] = {"86103130262", "05031412595"};
 	static const char *nihii[] = {"18334780004", "17385467004"};
-	static const char *codes[] = {"101032", "102771", "102852", "475075"};
+	/* consistent with config/refdata: 86103130262 is an ordinary member, 05031412595 a BIM
+	 * one; 101032 and 102771 have no maximum and need no agreement */
+	static const char *codes[] = {"101032", "102771"};
+	static const int64_t fee[] = {3000, 2710}, ins[] = {2400, 1960}, bim[] = {2900, 2560};
 	Tpclear__CanonicalSending cs = TPCLEAR__CANONICAL_SENDING__INIT;
 	Tpclear__CanonicalInvoice *inv = calloc((size_t)ninv, sizeof(*inv));
 	Tpclear__CanonicalInvoice **invp = calloc((size_t)ninv, sizeof(*invp));
 	Tpclear__CanonicalLine *ln = calloc((size_t)(ninv * nlines), sizeof(*ln));
 	Tpclear__CanonicalLine **lnp = calloc((size_t)(ninv * nlines), sizeof(*lnp));
 	char *numbers = calloc((size_t)ninv, 16);
+	char *refs = calloc((size_t)(ninv * nlines), 24);
 	char ref[32];
 	uint8_t *out;
 
@@ -370,7 +411,8 @@ uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len)
 	for (int i = 0; i < ninv; i++) {
 		tpclear__canonical_invoice__init(&inv[i]);
 		invp[i] = &inv[i];
-		inv[i].patient = (char *)niss[(seed + (unsigned)i) % 2];
+		int is_bim = (int)((seed + (unsigned)i) % 2);
+		inv[i].patient = (char *)niss[is_bim];
 		inv[i].provider = (char *)nihii[0];
 		snprintf(numbers + 16 * i, 16, "%u-%d", seed, i);
 		inv[i].number = numbers + 16 * i;
@@ -381,11 +423,16 @@ uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len)
 			Tpclear__CanonicalLine *l = &ln[i * nlines + k];
 			tpclear__canonical_line__init(l);
 			lnp[i * nlines + k] = l;
-			l->code = (char *)codes[(seed + (unsigned)k) % 4];
+			int c = (int)((seed + (unsigned)k) % 2);
+			char *lref = refs + 24 * (i * nlines + k);
+
+			l->code = (char *)codes[c];
 			l->date = 20261101 + (k % 20);
-			l->units = 1;
-			l->insurer_cents = 1000 + (int64_t)((seed * 7u + (unsigned)k) % 5000);
-			l->patient_cents = 400;
+			l->units = 1 + k % 3;
+			l->insurer_cents = l->units * (is_bim ? bim[c] : ins[c]);
+			l->patient_cents = l->units * fee[c] - l->insurer_cents;
+			snprintf(lref, 24, "%u-%d-%d", seed, i, k);
+			l->reference = lref;
 			l->performer = (char *)nihii[1];
 		}
 	}
@@ -397,5 +444,6 @@ uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len)
 	free(ln);
 	free(lnp);
 	free(numbers);
+	free(refs);
 	return out;
 }

@@ -1,0 +1,622 @@
+/* engine/refdata.c - reference data: CSV parsing and LMDB storage (see refdata.h).
+ *
+ * Parsing checks every field of every row and stops at the first bad one, so a load is all or
+ * nothing. Rows are then sorted by key, which both finds overlapping validity periods (adjacent
+ * rows of one id) and lets the writer insert with MDB_APPEND after dropping the kind.
+ */
+#include "refdata.h"
+
+#include "common/check.h"
+#include "error.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[TPC_REF__COUNT] = {"providers", "members", "tariffs",
+                                                       "agreements"};
+static const char *const headers[TPC_REF__COUNT] = {
+    "nihii,name,kind,bce,iban,bic",
+    "niss,valid_from,valid_to,ct1,ct2,iban",
+    "code,valid_from,valid_to,fee,insurer,insurer_bim,flags",
+    "niss,code,valid_from,valid_to,reference",
+};
+static const size_t row_size[TPC_REF__COUNT] = {sizeof(tpc_ref_provider_t),
+                                                sizeof(tpc_ref_member_t), sizeof(tpc_ref_tariff_t),
+                                                sizeof(tpc_ref_agreement_t)};
+
+#define MAX_FIELDS 8
+#define FIELD_MAX  128
+
+int tpc_refdata_kind(const char *name, enum tpc_ref_kind *out)
+{
+	for (int k = 0; k < TPC_REF__COUNT; k++)
+		if (strcmp(name, kind_names[k]) == 0) {
+			*out = (enum tpc_ref_kind)k;
+			return 0;
+		}
+	return TPC_EINVAL;
+}
+
+const char *tpc_refdata_kind_name(enum tpc_ref_kind kind)
+{
+	return kind < TPC_REF__COUNT ? kind_names[kind] : "?";
+}
+
+/* ---- parsing ------------------------------------------------------------------------------- */
+
+struct parser {
+	const char *file;
+	const char *p, *end;
+	unsigned line;
+	char *err;
+	size_t errlen;
+	char field[MAX_FIELDS][FIELD_MAX];
+	unsigned col[MAX_FIELDS]; /* 1-based column (character) where each field starts */
+	int nfields;
+};
+
+static int fail(struct parser *ps, int field, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	snprintf(ps->err, ps->errlen, "%s:%u:%u: %s", ps->file, ps->line,
+	         field >= 0 ? ps->col[field] : 1u, reason);
+	return TPC_EINVAL;
+}
+
+/* Read one CSV record (RFC 4180 quoting, LF or CRLF). @return 1 read, 0 at end, <0 error. */
+static int next_record(struct parser *ps)
+{
+	const char *start;
+	unsigned col = 1;
+	int f = 0;
+
+	if (ps->p >= ps->end)
+		return 0;
+	ps->line++;
+	start = ps->p;
+	for (;;) {
+		size_t n = 0;
+		int quoted = 0;
+
+		if (f == MAX_FIELDS)
+			return fail(ps, -1, "too many fields (at most %d)", MAX_FIELDS - 1);
+		ps->col[f] = col;
+		if (ps->p < ps->end && *ps->p == '"') {
+			quoted = 1;
+			ps->p++;
+		}
+		while (ps->p < ps->end) {
+			char c = *ps->p;
+			if (quoted) {
+				if (c == '"' && ps->p + 1 < ps->end && ps->p[1] == '"') {
+					ps->p++;
+				} else if (c == '"') {
+					quoted = 0;
+					ps->p++;
+					continue;
+				} else if (c == '\n') {
+					return fail(ps, f, "line break inside a quoted field");
+				}
+			} else if (c == ',' || c == '\n' || c == '\r') {
+				break;
+			} else if (c == '"') {
+				return fail(ps, f, "quote inside an unquoted field");
+			}
+			if (n + 1 >= FIELD_MAX)
+				return fail(ps, f, "field longer than %d characters",
+				            FIELD_MAX - 1);
+			ps->field[f][n++] = c;
+			ps->p++;
+		}
+		if (quoted)
+			return fail(ps, f, "unterminated quoted field");
+		ps->field[f][n] = 0;
+		f++;
+		col = (unsigned)(ps->p - start) + 2;
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		if (ps->p < ps->end && *ps->p == '\r')
+			ps->p++;
+		if (ps->p < ps->end && *ps->p == '\n')
+			ps->p++;
+		break;
+	}
+	ps->nfields = f;
+	return 1;
+}
+
+static int digits(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* "YYYY-MM-DD" -> days since epoch */
+static int parse_date(struct parser *ps, int f, int32_t *out)
+{
+	const char *s = ps->field[f];
+	uint32_t v;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !isdigit((unsigned char)s[0]))
+		return fail(ps, f, "date '%s' is not YYYY-MM-DD", s);
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+			return fail(ps, f, "date '%s' is not YYYY-MM-DD", s);
+	v = (uint32_t)atoi(s) * 10000u + (uint32_t)atoi(s + 5) * 100u + (uint32_t)atoi(s + 8);
+	if (tpc_check_date_yyyymmdd(v, out) != 0)
+		return fail(ps, f, "date '%s' does not exist", s);
+	return 0;
+}
+
+static int parse_period(struct parser *ps, int ffrom, int32_t *from, int32_t *to)
+{
+	int rc;
+
+	if ((rc = parse_date(ps, ffrom, from)))
+		return rc;
+	if (ps->field[ffrom + 1][0] == 0) {
+		*to = TPC_REF_OPEN_END;
+		return 0;
+	}
+	if ((rc = parse_date(ps, ffrom + 1, to)))
+		return rc;
+	if (*to < *from)
+		return fail(ps, ffrom + 1, "valid_to is before valid_from");
+	return 0;
+}
+
+static int parse_cents(struct parser *ps, int f, int64_t *out)
+{
+	const char *s = ps->field[f];
+	char *end;
+	long long v;
+
+	if (!*s || !isdigit((unsigned char)s[0]) || strlen(s) > 15)
+		return fail(ps, f, "amount '%s' is not a whole number of cents", s);
+	v = strtoll(s, &end, 10);
+	if (*end)
+		return fail(ps, f, "amount '%s' is not a whole number of cents", s);
+	*out = v;
+	return 0;
+}
+
+static int parse_niss(struct parser *ps, int f, char *dst)
+{
+	if (!digits(ps->field[f], 11) || !tpc_check_niss(ps->field[f], 11))
+		return fail(ps, f, "NISS '%s' is not 11 digits with a valid check", ps->field[f]);
+	memcpy(dst, ps->field[f], 12);
+	return 0;
+}
+
+static int parse_code(struct parser *ps, int f, char *dst)
+{
+	if (!digits(ps->field[f], 6) || !tpc_check_nomenclature(ps->field[f], 6))
+		return fail(ps, f, "code '%s' is not 6 digits with a valid check digit",
+		            ps->field[f]);
+	memcpy(dst, ps->field[f], 7);
+	return 0;
+}
+
+static int parse_iban(struct parser *ps, int f, char *dst, int required)
+{
+	const char *s = ps->field[f];
+
+	if (!*s && !required) {
+		dst[0] = 0;
+		return 0;
+	}
+	if (strlen(s) > 34 || !tpc_check_iban(s, strlen(s)))
+		return fail(ps, f, "IBAN '%s' is not valid (ISO 13616 mod 97)", s);
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+static int parse_row(struct parser *ps, enum tpc_ref_kind kind, void *row)
+{
+	int rc;
+
+	switch (kind) {
+	case TPC_REF_PROVIDERS: {
+		tpc_ref_provider_t *r = row;
+		const char *k = ps->field[2], *bic = ps->field[5];
+		size_t bl = strlen(bic);
+
+		if (!digits(ps->field[0], 11) || !tpc_check_nihii(ps->field[0], 11))
+			return fail(ps, 0, "NIHII '%s' is not 11 digits with a valid check",
+			            ps->field[0]);
+		memcpy(r->nihii, ps->field[0], 12);
+		if (!ps->field[1][0] || strlen(ps->field[1]) >= sizeof(r->name))
+			return fail(ps, 1, "name must be 1 to %zu characters", sizeof(r->name) - 1);
+		memcpy(r->name, ps->field[1], strlen(ps->field[1]) + 1);
+		if (strcmp(k, "hospital") == 0)
+			r->kind = TPC_PROVIDER_HOSPITAL;
+		else if (strcmp(k, "pharmacist") == 0)
+			r->kind = TPC_PROVIDER_PHARMACIST;
+		else if (strcmp(k, "gp") == 0)
+			r->kind = TPC_PROVIDER_GP;
+		else if (strcmp(k, "other") == 0)
+			r->kind = TPC_PROVIDER_OTHER;
+		else
+			return fail(ps, 2, "kind '%s' is not hospital, pharmacist, gp or other", k);
+		if (ps->field[3][0] &&
+		    (!digits(ps->field[3], 10) || !tpc_check_bce(ps->field[3], 10)))
+			return fail(ps, 3, "BCE '%s' is not 10 digits with a valid check",
+			            ps->field[3]);
+		memcpy(r->bce, ps->field[3], strlen(ps->field[3]) + 1);
+		if ((rc = parse_iban(ps, 4, r->iban, 1)))
+			return rc;
+		if (bl != 8 && bl != 11)
+			return fail(ps, 5, "BIC '%s' must be 8 or 11 characters", bic);
+		for (size_t i = 0; i < bl; i++)
+			if (!isalnum((unsigned char)bic[i]))
+				return fail(ps, 5, "BIC '%s' must be letters and digits", bic);
+		memcpy(r->bic, bic, bl + 1);
+		return 0;
+	}
+	case TPC_REF_MEMBERS: {
+		tpc_ref_member_t *r = row;
+
+		if ((rc = parse_niss(ps, 0, r->niss)) ||
+		    (rc = parse_period(ps, 1, &r->valid_from, &r->valid_to)))
+			return rc;
+		if (!digits(ps->field[3], 3))
+			return fail(ps, 3, "ct1 '%s' is not 3 digits", ps->field[3]);
+		if (!digits(ps->field[4], 3))
+			return fail(ps, 4, "ct2 '%s' is not 3 digits", ps->field[4]);
+		r->ct1 = (uint16_t)atoi(ps->field[3]);
+		r->ct2 = (uint16_t)atoi(ps->field[4]);
+		return parse_iban(ps, 5, r->iban, 0);
+	}
+	case TPC_REF_TARIFFS: {
+		tpc_ref_tariff_t *r = row;
+		char flags[FIELD_MAX], *tok, *save = NULL;
+
+		if ((rc = parse_code(ps, 0, r->code)) ||
+		    (rc = parse_period(ps, 1, &r->valid_from, &r->valid_to)) ||
+		    (rc = parse_cents(ps, 3, &r->fee)) || (rc = parse_cents(ps, 4, &r->insurer)) ||
+		    (rc = parse_cents(ps, 5, &r->insurer_bim)))
+			return rc;
+		if (r->insurer > r->fee)
+			return fail(ps, 4, "insurer part is larger than the fee");
+		if (r->insurer_bim > r->fee)
+			return fail(ps, 5, "insurer_bim part is larger than the fee");
+		memcpy(flags, ps->field[6], sizeof(flags));
+		for (tok = strtok_r(flags, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+			if (strcmp(tok, "agreement") == 0) {
+				r->flags |= TPC_TARIFF_AGREEMENT;
+			} else if (strncmp(tok, "max_per_day=", 12) == 0 && tok[12] &&
+			           strspn(tok + 12, "0123456789") == strlen(tok + 12) &&
+			           atoi(tok + 12) > 0) {
+				r->max_per_day = (uint32_t)atoi(tok + 12);
+			} else {
+				return fail(
+				    ps, 6,
+				    "flag '%s' is not 'agreement' or 'max_per_day=N' (N > 0)", tok);
+			}
+		}
+		return 0;
+	}
+	case TPC_REF_AGREEMENTS: {
+		tpc_ref_agreement_t *r = row;
+
+		if ((rc = parse_niss(ps, 0, r->niss)) || (rc = parse_code(ps, 1, r->code)) ||
+		    (rc = parse_period(ps, 2, &r->valid_from, &r->valid_to)))
+			return rc;
+		if (!ps->field[4][0] || strlen(ps->field[4]) >= sizeof(r->reference))
+			return fail(ps, 4, "reference must be 1 to %zu characters",
+			            sizeof(r->reference) - 1);
+		memcpy(r->reference, ps->field[4], strlen(ps->field[4]) + 1);
+		return 0;
+	}
+	default:
+		return TPC_EINVAL;
+	}
+}
+
+/* Key of a row (also the sort order). @return key length. */
+static size_t row_key(enum tpc_ref_kind kind, const void *row, uint8_t *key)
+{
+	uint32_t from = 0;
+	size_t n = 0;
+
+	switch (kind) {
+	case TPC_REF_PROVIDERS:
+		memcpy(key, ((const tpc_ref_provider_t *)row)->nihii, 11);
+		return 11;
+	case TPC_REF_MEMBERS:
+		memcpy(key, ((const tpc_ref_member_t *)row)->niss, 11);
+		from = (uint32_t)((const tpc_ref_member_t *)row)->valid_from;
+		n = 11;
+		break;
+	case TPC_REF_TARIFFS:
+		memcpy(key, ((const tpc_ref_tariff_t *)row)->code, 6);
+		from = (uint32_t)((const tpc_ref_tariff_t *)row)->valid_from;
+		n = 6;
+		break;
+	case TPC_REF_AGREEMENTS:
+		memcpy(key, ((const tpc_ref_agreement_t *)row)->niss, 11);
+		memcpy(key + 11, ((const tpc_ref_agreement_t *)row)->code, 6);
+		from = (uint32_t)((const tpc_ref_agreement_t *)row)->valid_from;
+		n = 17;
+		break;
+	default:
+		return 0;
+	}
+	from ^= 0x80000000u; /* signed days sort as unsigned */
+	for (int i = 0; i < 4; i++)
+		key[n + (size_t)i] = (uint8_t)(from >> (24 - 8 * i));
+	return n + 4;
+}
+
+static size_t id_len(enum tpc_ref_kind kind)
+{
+	static const size_t n[TPC_REF__COUNT] = {11, 11, 6, 17};
+
+	return n[kind];
+}
+
+static void row_period(enum tpc_ref_kind kind, const void *row, int32_t *from, int32_t *to)
+{
+	switch (kind) {
+	case TPC_REF_MEMBERS:
+		*from = ((const tpc_ref_member_t *)row)->valid_from;
+		*to = ((const tpc_ref_member_t *)row)->valid_to;
+		break;
+	case TPC_REF_TARIFFS:
+		*from = ((const tpc_ref_tariff_t *)row)->valid_from;
+		*to = ((const tpc_ref_tariff_t *)row)->valid_to;
+		break;
+	case TPC_REF_AGREEMENTS:
+		*from = ((const tpc_ref_agreement_t *)row)->valid_from;
+		*to = ((const tpc_ref_agreement_t *)row)->valid_to;
+		break;
+	default:
+		*from = 0;
+		*to = TPC_REF_OPEN_END;
+	}
+}
+
+static _Thread_local enum tpc_ref_kind sort_kind;
+
+static int cmp_rows(const void *a, const void *b)
+{
+	uint8_t ka[32], kb[32];
+	size_t n = row_key(sort_kind, a, ka);
+
+	row_key(sort_kind, b, kb);
+	return memcmp(ka, kb, n);
+}
+
+int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv, size_t len,
+                      tpc_arena_t *arena, tpc_ref_table_t *out, char *err, size_t errlen)
+{
+	struct parser ps = {.file = file, .p = csv, .end = csv + len, .err = err, .errlen = errlen};
+	size_t cap = 0, nfields_want = 1, sz = row_size[kind];
+	uint32_t *lines;
+	uint8_t *rows;
+	int rc;
+
+	out->kind = kind;
+	out->nrows = 0;
+	out->rows = NULL;
+	for (const char *h = headers[kind]; *h; h++)
+		nfields_want += *h == ',';
+	/* an upper bound on rows: one per line */
+	for (size_t i = 0; i < len; i++)
+		cap += csv[i] == '\n';
+	cap++;
+	rows = tpc_arena_alloc(arena, cap * sz, 8);
+	lines = tpc_arena_alloc(arena, cap * sizeof(*lines), 4);
+	if (!rows || !lines)
+		return TPC_ENOMEM;
+	if (len >= 3 && memcmp(csv, "\xEF\xBB\xBF", 3) == 0)
+		ps.p += 3; /* UTF-8 byte order mark */
+	rc = next_record(&ps);
+	if (rc <= 0)
+		return rc < 0
+		           ? rc
+		           : fail(&ps, -1, "empty file: expected the header '%s'", headers[kind]);
+	{
+		char header[512] = "";
+		for (int f = 0; f < ps.nfields; f++) {
+			strncat(header, ps.field[f], sizeof(header) - strlen(header) - 2);
+			if (f + 1 < ps.nfields)
+				strcat(header, ",");
+		}
+		if (strcmp(header, headers[kind]) != 0)
+			return fail(&ps, -1, "header is '%s', expected '%s'", header,
+			            headers[kind]);
+	}
+	while ((rc = next_record(&ps)) > 0) {
+		if (ps.nfields == 1 && ps.field[0][0] == 0)
+			continue; /* blank line */
+		if ((size_t)ps.nfields != nfields_want)
+			return fail(&ps, -1, "%d fields, expected %zu (%s)", ps.nfields,
+			            nfields_want, headers[kind]);
+		memset(rows + out->nrows * sz, 0, sz);
+		if ((rc = parse_row(&ps, kind, rows + out->nrows * sz)))
+			return rc;
+		lines[out->nrows] = ps.line;
+		out->nrows++;
+	}
+	if (rc < 0)
+		return rc;
+	/* sort by key, then refuse duplicates and overlapping periods */
+	sort_kind = kind;
+	{
+		/* sort a copy: the rows in file order give the line of a duplicate */
+		uint8_t *sorted = tpc_arena_alloc(arena, (out->nrows + 1) * sz, 8);
+
+		if (!sorted)
+			return TPC_ENOMEM;
+		memcpy(sorted, rows, out->nrows * sz);
+		qsort(sorted, out->nrows, sz, cmp_rows);
+		for (uint32_t i = 1; i < out->nrows; i++) {
+			uint8_t ka[32], kb[32];
+			const void *a = sorted + (i - 1) * sz, *b = sorted + i * sz;
+			int32_t af, at, bf, bt;
+
+			row_key(kind, a, ka);
+			row_key(kind, b, kb);
+			if (memcmp(ka, kb, id_len(kind)) != 0)
+				continue;
+			row_period(kind, a, &af, &at);
+			row_period(kind, b, &bf, &bt);
+			if (kind == TPC_REF_PROVIDERS || bf <= at) {
+				/* find the later source line of the pair for the message */
+				unsigned line = 0;
+				for (uint32_t r = 0; r < out->nrows; r++)
+					if (memcmp(rows + r * sz, b, sz) == 0 ||
+					    memcmp(rows + r * sz, a, sz) == 0)
+						line = lines[r] > line ? lines[r] : line;
+				ps.line = line;
+				ps.col[0] = 1;
+				return fail(
+				    &ps, 0,
+				    kind == TPC_REF_PROVIDERS
+				        ? "duplicate NIHII"
+				        : "validity period overlaps another row of the same "
+				          "key");
+			}
+		}
+		out->rows = sorted;
+	}
+	return 0;
+}
+
+/* ---- storage ------------------------------------------------------------------------------- */
+
+int tpc_refdata_open(MDB_txn *txn, tpc_refdata_dbs_t *dbs)
+{
+	static const char *const names[TPC_REF__COUNT] = {"ref_providers", "ref_members",
+	                                                  "ref_tariffs", "ref_agreements"};
+	int rc;
+
+	for (int k = 0; k < TPC_REF__COUNT; k++)
+		if ((rc = mdb_dbi_open(txn, names[k], MDB_CREATE, &dbs->dbi[k])))
+			return rc;
+	return 0;
+}
+
+int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t)
+{
+	MDB_dbi dbi = dbs->dbi[t->kind];
+	size_t sz = row_size[t->kind];
+	uint8_t key[32];
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_drop(txn, dbi, 0)))
+		return rc;
+	for (uint32_t i = 0; i < t->nrows; i++) {
+		const uint8_t *row = (const uint8_t *)t->rows + i * sz;
+
+		k.mv_data = key;
+		k.mv_size = row_key(t->kind, row, key);
+		v.mv_data = (void *)row;
+		v.mv_size = sz;
+		if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)))
+			return rc;
+	}
+	return 0;
+}
+
+int tpc_refdata_provider(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *nihii,
+                         const tpc_ref_provider_t **out)
+{
+	MDB_val k = {11, (void *)nihii}, v;
+	int rc = mdb_get(txn, dbs->dbi[TPC_REF_PROVIDERS], &k, &v);
+
+	if (rc == 0)
+		*out = v.mv_data;
+	return rc;
+}
+
+/* The row of @p id (idlen bytes) whose period covers @p day: the last row with
+ * valid_from <= day, if its valid_to >= day. */
+static int find_on(MDB_txn *txn, MDB_dbi dbi, enum tpc_ref_kind kind, const uint8_t *id,
+                   size_t idlen, int32_t day, const void **out)
+{
+	MDB_cursor *cur;
+	uint8_t key[32];
+	uint32_t probe = ((uint32_t)day ^ 0x80000000u) + 1u;
+	MDB_val k, v;
+	int32_t from, to;
+	int rc;
+
+	memcpy(key, id, idlen);
+	for (int i = 0; i < 4; i++)
+		key[idlen + (size_t)i] = (uint8_t)(probe >> (24 - 8 * i));
+	k.mv_data = key;
+	k.mv_size = idlen + 4;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)))
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == 0) {
+		if (k.mv_size != idlen + 4 || memcmp(k.mv_data, id, idlen) != 0) {
+			rc = MDB_NOTFOUND;
+		} else {
+			row_period(kind, v.mv_data, &from, &to);
+			if (day < from || day > to)
+				rc = MDB_NOTFOUND;
+			else
+				*out = v.mv_data;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int tpc_refdata_member_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *niss, int32_t day,
+                          const tpc_ref_member_t **out)
+{
+	return find_on(txn, dbs->dbi[TPC_REF_MEMBERS], TPC_REF_MEMBERS, (const uint8_t *)niss, 11,
+	               day, (const void **)out);
+}
+
+int tpc_refdata_tariff_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *code, int32_t day,
+                          const tpc_ref_tariff_t **out)
+{
+	return find_on(txn, dbs->dbi[TPC_REF_TARIFFS], TPC_REF_TARIFFS, (const uint8_t *)code, 6,
+	               day, (const void **)out);
+}
+
+int tpc_refdata_agreement_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *niss,
+                             const char *code, int32_t day, const tpc_ref_agreement_t **out)
+{
+	uint8_t id[17];
+
+	memcpy(id, niss, 11);
+	memcpy(id + 11, code, 6);
+	return find_on(txn, dbs->dbi[TPC_REF_AGREEMENTS], TPC_REF_AGREEMENTS, id, 17, day,
+	               (const void **)out);
+}
+
+int tpc_refdata_count(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, enum tpc_ref_kind kind,
+                      uint64_t *out)
+{
+	MDB_stat st;
+	int rc = mdb_stat(txn, dbs->dbi[kind], &st);
+
+	if (rc == 0)
+		*out = st.ms_entries;
+	return rc;
+}

@@ -1,0 +1,126 @@
+/* engine/refdata.h - reference data: providers, members, tariffs, agreements.
+ *
+ * Loaded from CSV (docs/formats/reference-data.md) by `tpclear load KIND FILE` or a feed over
+ * the intake. A worker parses and checks the whole file (all or nothing: the first bad row
+ * refuses the load with file, line, column and reason), the ledger writer replaces the whole
+ * kind in one write transaction, and clearing reads it through the snapshot of the sending's
+ * read transaction, so a reload never blocks clearing and a sending never sees half a reload.
+ *
+ * Sub-databases (keys big endian so LMDB order is (id, date) order; values are the row structs
+ * below in native byte order):
+ *   ref_providers   nihii[11]                         -> tpc_ref_provider_t
+ *   ref_members     niss[11] + valid_from            -> tpc_ref_member_t
+ *   ref_tariffs     code[6] + valid_from             -> tpc_ref_tariff_t
+ *   ref_agreements  niss[11] + code[6] + valid_from  -> tpc_ref_agreement_t
+ */
+#ifndef TPC_REFDATA_H
+#define TPC_REFDATA_H
+
+#include "arena.h"
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Kinds of reference data. */
+enum tpc_ref_kind {
+	TPC_REF_PROVIDERS = 0,
+	TPC_REF_MEMBERS = 1,
+	TPC_REF_TARIFFS = 2,
+	TPC_REF_AGREEMENTS = 3,
+	TPC_REF__COUNT
+};
+
+/** Date meaning "open-ended" (empty valid_to). */
+#define TPC_REF_OPEN_END INT32_MAX
+
+enum tpc_provider_kind {
+	TPC_PROVIDER_HOSPITAL = 0,
+	TPC_PROVIDER_PHARMACIST = 1,
+	TPC_PROVIDER_GP = 2,
+	TPC_PROVIDER_OTHER = 3,
+};
+
+enum tpc_tariff_flags {
+	TPC_TARIFF_AGREEMENT = (1u << 0), /* needs a prior agreement */
+};
+
+typedef struct tpc_ref_provider {
+	char nihii[12];
+	char name[72];
+	char bce[11];
+	char iban[35];
+	char bic[12];
+	uint8_t kind; /* enum tpc_provider_kind */
+} tpc_ref_provider_t;
+
+typedef struct tpc_ref_member {
+	char niss[12];
+	int32_t valid_from, valid_to; /* days since 1970-01-01, inclusive */
+	uint16_t ct1, ct2;
+	char iban[35];
+} tpc_ref_member_t;
+
+typedef struct tpc_ref_tariff {
+	char code[7];
+	int32_t valid_from, valid_to;
+	int64_t fee, insurer, insurer_bim; /* cents per unit */
+	uint32_t flags;                    /* enum tpc_tariff_flags */
+	uint32_t max_per_day;              /* 0 = no limit */
+} tpc_ref_tariff_t;
+
+typedef struct tpc_ref_agreement {
+	char niss[12];
+	char code[7];
+	int32_t valid_from, valid_to;
+	char reference[49];
+} tpc_ref_agreement_t;
+
+/** A parsed file: rows of one kind, in the arena. */
+typedef struct tpc_ref_table {
+	enum tpc_ref_kind kind;
+	uint32_t nrows;
+	void *rows; /* array of the kind's row struct */
+} tpc_ref_table_t;
+
+/** Kind by name ("providers", ...). @return 0 or TPC_EINVAL. */
+int tpc_refdata_kind(const char *name, enum tpc_ref_kind *out);
+/** Name of a kind. */
+const char *tpc_refdata_kind_name(enum tpc_ref_kind kind);
+
+/** Parse and check a whole CSV file of @p kind.
+ *  @param[in]  file  name used in error messages (borrowed)
+ *  @param[out] out   rows allocated in @p arena
+ *  @param[out] err   on failure: "FILE:LINE:COLUMN: reason"
+ *  @return 0, TPC_EINVAL (bad content, @p err set) or TPC_ENOMEM. */
+int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv, size_t len,
+                      tpc_arena_t *arena, tpc_ref_table_t *out, char *err, size_t errlen);
+
+/** The sub-database handles, opened once by the ledger. */
+typedef struct tpc_refdata_dbs {
+	MDB_dbi dbi[TPC_REF__COUNT];
+} tpc_refdata_dbs_t;
+
+/** Open (create) the sub-databases inside @p txn. @return an LMDB code. */
+int tpc_refdata_open(MDB_txn *txn, tpc_refdata_dbs_t *dbs);
+
+/** Replace every row of @p t->kind with @p t's rows inside the write transaction @p txn.
+ *  @return an LMDB code (MDB_MAP_FULL included: the caller grows the map and retries). */
+int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t);
+
+/** Lookups through a read (or write) transaction. Pointers returned point into the map and are
+ *  valid until @p txn ends. @return 0, or MDB_NOTFOUND, or another LMDB code. */
+int tpc_refdata_provider(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *nihii,
+                         const tpc_ref_provider_t **out);
+int tpc_refdata_member_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *niss, int32_t day,
+                          const tpc_ref_member_t **out);
+int tpc_refdata_tariff_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *code, int32_t day,
+                          const tpc_ref_tariff_t **out);
+int tpc_refdata_agreement_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *niss,
+                             const char *code, int32_t day, const tpc_ref_agreement_t **out);
+
+/** Rows stored of @p kind. */
+int tpc_refdata_count(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, enum tpc_ref_kind kind,
+                      uint64_t *out);
+
+#endif
