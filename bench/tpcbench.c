@@ -13,6 +13,8 @@
  */
 #include "adapters.h"
 #include "arena.h"
+#include "canonical/canonical_gen.h"
+
 #include "client.h"
 #include "config.h"
 #include "job.h"
@@ -44,6 +46,7 @@ static const char *format = NULL;
 static const char *key_prefix = NULL; /* default: unique per run */
 static char key_prefix_buf[64];
 static int clients = 4, window = 4;
+static int unique; /* payloads are a generated pool, each sent once */
 static double seconds = 5, rate = 0;
 static void *zctx;
 
@@ -88,8 +91,14 @@ static const char *format_of(const struct payload *p)
 
 static int send_one(void *sock, struct client *c, uint64_t seq)
 {
-	const struct payload *p = &payloads[seq % (uint64_t)npayloads];
+	/* with a generated pool each sending is sent once (its lines are new to the ledger);
+	 * payload files are cycled */
+	uint64_t idx = unique ? (uint64_t)c->id + seq * (uint64_t)clients : seq;
+	const struct payload *p = &payloads[idx % (uint64_t)npayloads];
 	char key[96];
+
+	if (unique && idx >= (uint64_t)npayloads)
+		return -1; /* pool used up */
 
 	snprintf(key, sizeof(key), "%s-%d-%" PRIu64, key_prefix, c->id, seq);
 	/* the send time travels as the correlation number */
@@ -173,6 +182,9 @@ static void *client_main(void *arg)
 				outstanding++;
 			outstanding -= drain(sock, c, 100);
 		}
+		if (unique && outstanding == 0 &&
+		    (uint64_t)c->id + seq * (uint64_t)clients >= (uint64_t)npayloads)
+			break; /* pool used up */
 	}
 	/* collect what is still outstanding (bounded wait) */
 	for (uint64_t until = now_us() + 30000000u; outstanding > 0 && now_us() < until;)
@@ -299,16 +311,46 @@ static int run_ceiling(void)
 	return 0;
 }
 
+/* make-canonical SEED INVOICES LINES FILE: a sending that clears against config/refdata */
+static int make_canonical(int argc, char **argv)
+{
+	size_t len;
+	uint8_t *p;
+	FILE *f;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: tpcbench make-canonical SEED INVOICES LINES FILE\n");
+		return 2;
+	}
+	p = tpc_canonical_sample((unsigned)atoi(argv[0]), atoi(argv[1]), atoi(argv[2]), &len);
+	f = fopen(argv[3], "wb");
+	if (!p || !f || fwrite(p, 1, len, f) != len) {
+		fprintf(stderr, "tpcbench: cannot write %s\n", argv[3]);
+		return 1;
+	}
+	fclose(f);
+	free(p);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"endpoint", required_argument, NULL, 'e'},   {"clients", required_argument, NULL, 'c'},
-	    {"window", required_argument, NULL, 'w'},     {"seconds", required_argument, NULL, 's'},
-	    {"rate", required_argument, NULL, 'r'},       {"format", required_argument, NULL, 'f'},
-	    {"key-prefix", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0},
+	    {"endpoint", required_argument, NULL, 'e'},
+	    {"clients", required_argument, NULL, 'c'},
+	    {"window", required_argument, NULL, 'w'},
+	    {"seconds", required_argument, NULL, 's'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"key-prefix", required_argument, NULL, 'k'},
+	    {"make", required_argument, NULL, 'm'},
+	    {"pool", required_argument, NULL, 'p'},
+	    {"seed", required_argument, NULL, 'S'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *mode;
-	int c;
+	int c, make_inv = 0, make_lines = 0, pool = 1000;
+	long seed_base = 0;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: tpcbench engine|ceiling [options] FILE...\n");
@@ -317,7 +359,7 @@ int main(int argc, char **argv)
 	mode = argv[1];
 	argv++;
 	argc--;
-	while ((c = getopt_long(argc, argv, "e:c:w:s:r:f:k:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:c:w:s:r:f:k:m:p:S:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			endpoint = optarg;
@@ -340,13 +382,37 @@ int main(int argc, char **argv)
 		case 'k':
 			key_prefix = optarg;
 			break;
+		case 'm':
+			if (sscanf(optarg, "%d:%d", &make_inv, &make_lines) != 2)
+				return 2;
+			break;
+		case 'p':
+			pool = atoi(optarg);
+			break;
+		case 'S':
+			seed_base = atol(optarg);
+			break;
 		default:
 			return 2;
 		}
 	}
-	for (int i = optind; i < argc; i++)
-		load(argv[i]);
-	if (!npayloads) {
+	if (strcmp(mode, "make-canonical") != 0)
+		for (int i = optind; i < argc; i++)
+			load(argv[i]);
+	if (make_inv > 0 && make_lines > 0) {
+		/* a pool of distinct sendings, generated before the clock starts */
+		unsigned base = seed_base ? (unsigned)seed_base : (unsigned)time(NULL);
+		payloads = calloc((size_t)pool, sizeof(*payloads));
+		for (int i = 0; payloads && i < pool; i++) {
+			payloads[i].data = tpc_canonical_sample(base + (unsigned)i, make_inv,
+			                                        make_lines, &payloads[i].len);
+			if (!payloads[i].data)
+				return 2;
+		}
+		npayloads = pool;
+		unique = 1;
+	}
+	if (!npayloads && strcmp(mode, "make-canonical") != 0) {
 		fprintf(stderr, "tpcbench: no payload files\n");
 		return 2;
 	}
@@ -361,6 +427,8 @@ int main(int argc, char **argv)
 		window = 1;
 	if (strcmp(mode, "engine") == 0)
 		return run_engine();
+	if (strcmp(mode, "make-canonical") == 0)
+		return make_canonical(argc - optind, argv + optind);
 	if (strcmp(mode, "ceiling") == 0)
 		return run_ceiling();
 	fprintf(stderr, "tpcbench: unknown mode %s\n", mode);

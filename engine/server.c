@@ -624,7 +624,8 @@ static int start_intake(tpc_server_t *s)
 	zmq_setsockopt(s->router, ZMQ_RCVHWM, &s->cfg.rcvhwm, sizeof(int));
 	/* answers already queued get two seconds to leave at shutdown */
 	zmq_setsockopt(s->router, ZMQ_LINGER, &linger, sizeof(int));
-	zmq_setsockopt(s->router, ZMQ_IPV6, &one, sizeof(int));
+	if (strchr(s->cfg.endpoint, '['))
+		zmq_setsockopt(s->router, ZMQ_IPV6, &one, sizeof(int)); /* an IPv6 address */
 	if (zmq_bind(s->router, s->cfg.endpoint) != 0) {
 		tpc_error("intake: cannot bind %s: %s", s->cfg.endpoint, zmq_strerror(errno));
 		return TPC_EZMQ;
