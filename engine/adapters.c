@@ -144,10 +144,8 @@ int tpc_adapters_load_file(tpc_adapters_t *r, const tpc_config_t *cfg, const cha
 	}
 	rc = add(r, cfg, a, dl, path, &why);
 	if (rc) {
-		tpc_warn("adapter plugin %s refused: %s%s%s", path, why,
-		         valid_name(a->name) ? " '" : "", valid_name(a->name) ? a->name : "");
-		if (valid_name(a->name))
-			tpc_warn("  (name '%s' is already registered)", a->name);
+		tpc_warn("adapter plugin %s refused: %s (adapter name '%s')", path, why,
+		         valid_name(a->name) ? a->name : "?");
 		goto out_dlclose;
 	}
 	tpc_info("adapter plugin %s loaded: '%s'", path, a->name);

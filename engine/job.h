@@ -58,6 +58,7 @@ typedef struct tpc_job {
 	uint8_t hash[TPC_HASH_LEN];
 	tpc_sending_t sending;                  /* decoded and judged (submit) */
 	uint32_t lines_accepted, lines_refused; /* set by the worker when judged */
+	uint8_t ledger_pending;   /* writer: judged, decided in the transaction being written */
 	tpc_tariff_marks_t marks; /* per-line data the writer records (dedup, maxima) */
 	tpc_ref_table_t table;    /* TPC_JOB_LOAD: parsed rows, in the arena */
 	/* The sender's answer material, in the arena: */

@@ -260,15 +260,36 @@ static void fail_job(tpc_job_t *job, const char *code, const char *reason)
 	job->fail_reason = reason;
 }
 
-/* Record what later sendings are checked against (tariff.h): accepted invoice numbers, line
- * identities and units per (patient, code, day). A key already there means another sending
- * judged at the same time took it first. @return 0, MDB_KEYEXIST on such a race, or an LMDB
- * code. */
-static int record_indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job)
+/* Units of earlier accepted lines of the same job on the same (patient, code, day) key. */
+static int64_t units_before(const tpc_job_t *job, const tpc_invoice_t *inv, uint32_t li,
+                            const uint8_t *key)
+{
+	const tpc_sending_t *s = &job->sending;
+	int64_t sum = 0;
+	uint8_t other[21];
+
+	for (uint32_t j = inv->first_line; j < li; j++) {
+		const tpc_line_t *o = &s->lines[j];
+
+		if (o->outcome != TPC_OUTCOME_ACCEPTED || !job->marks.max_per_day[j])
+			continue;
+		tpc_tariff_units_key(&inv->patient, o->code, o->date_first, other);
+		if (memcmp(other, key, 21) == 0)
+			sum += o->units;
+	}
+	return sum;
+}
+
+/* The indexes later sendings are checked against (tariff.h): accepted invoice numbers, line
+ * identities and units per (patient, code, day). With @p check, only look: a key already
+ * taken (or a maximum now exceeded) means another sending judged at the same time got there
+ * first - MDB_KEYEXIST, and nothing of this job is written. Without, write them.
+ * @return 0, MDB_KEYEXIST, or an LMDB code. */
+static int indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, int check)
 {
 	const tpc_sending_t *s = &job->sending;
 	uint8_t key[160];
-	MDB_val k, v;
+	MDB_val k, v, got;
 	int rc;
 
 	if (!job->marks.dedup)
@@ -283,20 +304,29 @@ static int record_indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job)
 		if (inv->invoicing != TPC_INVOICING_CREDIT_NOTE && inv->number.len) {
 			k.mv_data = key;
 			k.mv_size = tpc_tariff_invoice_key(inv, key, sizeof(key));
-			if (k.mv_size &&
-			    (rc = mdb_put(txn, l->dbs.invoices, &k, &v, MDB_NOOVERWRITE)))
+			rc = !k.mv_size ? 0
+			     : check    ? mdb_get(txn, l->dbs.invoices, &k, &got)
+			                : mdb_put(txn, l->dbs.invoices, &k, &v, MDB_NOOVERWRITE);
+			if (check && rc == 0 && k.mv_size)
+				return MDB_KEYEXIST;
+			if (rc && rc != MDB_NOTFOUND)
 				return rc;
 		}
+		if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE)
+			continue;
 		for (uint32_t n = 0; n < inv->nlines; n++) {
 			uint32_t li = inv->first_line + n;
 			const tpc_line_t *ln = &s->lines[li];
 
-			if (ln->outcome != TPC_OUTCOME_ACCEPTED ||
-			    inv->invoicing == TPC_INVOICING_CREDIT_NOTE)
+			if (ln->outcome != TPC_OUTCOME_ACCEPTED)
 				continue;
 			k.mv_data = job->marks.dedup[li];
-			k.mv_size = 16;
-			if ((rc = mdb_put(txn, l->dbs.dedup, &k, &v, MDB_NOOVERWRITE)))
+			k.mv_size = TPC_TARIFF_ID_LEN;
+			rc = check ? mdb_get(txn, l->dbs.dedup, &k, &got)
+			           : mdb_put(txn, l->dbs.dedup, &k, &v, MDB_NOOVERWRITE);
+			if (check && rc == 0)
+				return MDB_KEYEXIST;
+			if (rc && rc != MDB_NOTFOUND)
 				return rc;
 			if (job->marks.max_per_day[li]) {
 				MDB_val uk, uv;
@@ -310,9 +340,13 @@ static int record_indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job)
 					memcpy(&units, uv.mv_data, sizeof(units));
 				else if (rc && rc != MDB_NOTFOUND)
 					return rc;
+				if (check) {
+					units += units_before(job, inv, li, key) + ln->units;
+					if (units > (int64_t)job->marks.max_per_day[li])
+						return MDB_KEYEXIST;
+					continue;
+				}
 				units += ln->units;
-				if (units > (int64_t)job->marks.max_per_day[li])
-					return MDB_KEYEXIST;
 				uv.mv_data = &units;
 				uv.mv_size = sizeof(units);
 				if ((rc = mdb_put(txn, l->dbs.units, &uk, &uv, 0)))
@@ -329,7 +363,6 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2], skey[8], lkey[12];
 	uint8_t sval[8 + TPC_HASH_LEN];
 	struct answer_hdr h;
-	MDB_txn *parent;
 	MDB_val k, v;
 	size_t klen;
 	int rc;
@@ -377,19 +410,23 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	if (rc != MDB_NOTFOUND)
 		return rc;
 
-	/* A new sending goes in a nested transaction, so a race found while indexing undoes it
-	 * alone and the rest of the group still commits. */
-	parent = txn;
-	if ((rc = mdb_txn_begin(l->env, parent, 0, &txn)))
-		return rc;
+	/* Races first, before anything of this sending is written: if another sending of the
+	 * group took one of its index keys, it is refused whole and the group goes on. */
 	job->sequence = l->next_seq;
+	rc = indexes(l, txn, job, 1);
+	if (rc == MDB_KEYEXIST) {
+		fail_job(job, TPC_CODE_RACE, tpc_codes_describe(TPC_CODE_RACE));
+		return 0;
+	}
+	if (rc)
+		return rc;
 	job->committed_ms = committed_ms;
 	memcpy(sval, &job->sequence, 8);
 	memcpy(sval + 8, job->hash, TPC_HASH_LEN);
 	v.mv_data = sval;
 	v.mv_size = sizeof(sval);
 	if ((rc = mdb_put(txn, l->db_sendings, &k, &v, MDB_NOOVERWRITE)))
-		goto out_abort_child;
+		return rc;
 
 	memset(&h, 0, sizeof(h));
 	h.magic = ANSWER_MAGIC;
@@ -405,7 +442,7 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	v.mv_data = NULL;
 	v.mv_size = sizeof(h) + h.result_len + h.native_len;
 	if ((rc = mdb_put(txn, l->db_answers, &k, &v, MDB_APPEND | MDB_RESERVE)))
-		goto out_abort_child;
+		return rc;
 	memcpy(v.mv_data, &h, sizeof(h));
 	if (h.result_len)
 		memcpy((uint8_t *)v.mv_data + sizeof(h), job->result, h.result_len);
@@ -441,27 +478,13 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 		v.mv_data = &rec;
 		v.mv_size = sizeof(rec);
 		if ((rc = mdb_put(txn, l->db_lines, &k, &v, MDB_APPEND)))
-			goto out_abort_child;
+			return rc;
 	}
-	rc = record_indexes(l, txn, job);
-	if (rc == MDB_KEYEXIST) {
-		/* judged against a state another sending of this group has changed: refuse it
-		 * whole; resubmitted, it is judged again against what is now stored */
-		mdb_txn_abort(txn);
-		fail_job(job, TPC_CODE_RACE, tpc_codes_describe(TPC_CODE_RACE));
-		return 0;
-	}
-	if (rc)
-		goto out_abort_child;
-	if ((rc = mdb_txn_commit(txn)))
+	if ((rc = indexes(l, txn, job, 0)))
 		return rc;
 	l->next_seq++;
 	job->status = TPC_JOB_COMMITTED;
 	return 0;
-
-out_abort_child:
-	mdb_txn_abort(txn);
-	return rc;
 }
 
 static int grow_map(tpc_ledger_t *l)
@@ -497,8 +520,10 @@ static int write_group(tpc_ledger_t *l, tpc_job_t **jobs, size_t n)
 
 	if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn)))
 		return rc;
+	for (i = 0; i < n; i++)
+		jobs[i]->ledger_pending = jobs[i]->status == TPC_JOB_CLEARED;
 	for (i = 0; i < n; i++) {
-		if (jobs[i]->status != TPC_JOB_CLEARED)
+		if (!jobs[i]->ledger_pending)
 			continue;
 		if ((rc = write_job(l, txn, jobs[i], now)))
 			break;
@@ -509,12 +534,16 @@ static int write_group(tpc_ledger_t *l, tpc_job_t **jobs, size_t n)
 		mdb_txn_abort(txn);
 	if (rc) {
 		l->next_seq = first_seq;
+		/* Everything decided in the aborted transaction is undone: a commit, a conflict,
+		 * a replay of a sending written earlier in it, a race refusal. Such jobs are
+		 * decided again on the retry. (A replay's result bytes are the stored copy of the
+		 * same payload's result, so storing them on the retry stores the same thing.) */
 		for (i = 0; i < n; i++)
-			if (jobs[i]->status == TPC_JOB_COMMITTED ||
-			    jobs[i]->status == TPC_JOB_CONFLICT)
+			if (jobs[i]->ledger_pending) {
 				jobs[i]->status = TPC_JOB_CLEARED;
-		/* a replay reset the arena; it cannot be undone, so such a job is re-judged as
-		 * a replay again on the retry (the stored answer is still there) */
+				jobs[i]->fail_code = NULL;
+				jobs[i]->fail_reason = NULL;
+			}
 	}
 	return rc;
 }

@@ -536,22 +536,24 @@ int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_re
 }
 
 int tpc_refdata_provider(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *nihii,
-                         const tpc_ref_provider_t **out)
+                         tpc_ref_provider_t *out)
 {
 	MDB_val k = {11, (void *)nihii}, v;
 	int rc = mdb_get(txn, dbs->dbi[TPC_REF_PROVIDERS], &k, &v);
 
+	if (rc == 0 && v.mv_size != sizeof(*out))
+		rc = MDB_NOTFOUND;
 	if (rc == 0)
-		*out = v.mv_data;
+		memcpy(out, v.mv_data, sizeof(*out));
 	return rc;
 }
 
 /* The row of @p id (idlen bytes) whose period covers @p day: the last row with
- * valid_from <= day, if its valid_to >= day. */
-static int find_on(MDB_txn *txn, MDB_dbi dbi, enum tpc_ref_kind kind, const uint8_t *id,
-                   size_t idlen, int32_t day, const void **out)
+ * valid_from <= day, if its valid_to >= day. LMDB aligns values on two bytes only, so the row
+ * is copied out into @p out (row_size[kind] bytes) rather than read in place. */
+static int find_on(MDB_cursor *cur, enum tpc_ref_kind kind, const uint8_t *id, size_t idlen,
+                   int32_t day, void *out)
 {
-	MDB_cursor *cur;
 	uint8_t key[32];
 	uint32_t probe = ((uint32_t)day ^ 0x80000000u) + 1u;
 	MDB_val k, v;
@@ -563,51 +565,49 @@ static int find_on(MDB_txn *txn, MDB_dbi dbi, enum tpc_ref_kind kind, const uint
 		key[idlen + (size_t)i] = (uint8_t)(probe >> (24 - 8 * i));
 	k.mv_data = key;
 	k.mv_size = idlen + 4;
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)))
-		return rc;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	if (rc == 0)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
 	else if (rc == MDB_NOTFOUND)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (rc == 0) {
-		if (k.mv_size != idlen + 4 || memcmp(k.mv_data, id, idlen) != 0) {
-			rc = MDB_NOTFOUND;
-		} else {
-			row_period(kind, v.mv_data, &from, &to);
-			if (day < from || day > to)
-				rc = MDB_NOTFOUND;
-			else
-				*out = v.mv_data;
-		}
-	}
-	mdb_cursor_close(cur);
-	return rc;
+	if (rc)
+		return rc;
+	if (k.mv_size != idlen + 4 || memcmp(k.mv_data, id, idlen) != 0 ||
+	    v.mv_size != row_size[kind])
+		return MDB_NOTFOUND;
+	memcpy(out, v.mv_data, row_size[kind]);
+	row_period(kind, out, &from, &to);
+	if (day < from || day > to)
+		return MDB_NOTFOUND;
+	return 0;
 }
 
-int tpc_refdata_member_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *niss, int32_t day,
-                          const tpc_ref_member_t **out)
+int tpc_refdata_member_on(MDB_cursor *members, const char *niss, int32_t day, tpc_ref_member_t *out)
 {
-	return find_on(txn, dbs->dbi[TPC_REF_MEMBERS], TPC_REF_MEMBERS, (const uint8_t *)niss, 11,
-	               day, (const void **)out);
+	return find_on(members, TPC_REF_MEMBERS, (const uint8_t *)niss, 11, day, out);
 }
 
-int tpc_refdata_tariff_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *code, int32_t day,
-                          const tpc_ref_tariff_t **out)
+int tpc_refdata_tariff_on(MDB_cursor *tariffs, const char *code, int32_t day, tpc_ref_tariff_t *out)
 {
-	return find_on(txn, dbs->dbi[TPC_REF_TARIFFS], TPC_REF_TARIFFS, (const uint8_t *)code, 6,
-	               day, (const void **)out);
+	return find_on(tariffs, TPC_REF_TARIFFS, (const uint8_t *)code, 6, day, out);
 }
 
-int tpc_refdata_agreement_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *niss,
-                             const char *code, int32_t day, const tpc_ref_agreement_t **out)
+int tpc_refdata_agreement_on(MDB_cursor *agreements, const char *niss, const char *code,
+                             int32_t day, tpc_ref_agreement_t *out)
 {
 	uint8_t id[17];
 
 	memcpy(id, niss, 11);
 	memcpy(id + 11, code, 6);
-	return find_on(txn, dbs->dbi[TPC_REF_AGREEMENTS], TPC_REF_AGREEMENTS, id, 17, day,
-	               (const void **)out);
+	return find_on(agreements, TPC_REF_AGREEMENTS, id, 17, day, out);
+}
+
+int tpc_refdata_exists(MDB_cursor *cur, const void *id, size_t idlen)
+{
+	MDB_val k = {idlen, (void *)id}, v;
+
+	return mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 && k.mv_size >= idlen &&
+	       memcmp(k.mv_data, id, idlen) == 0;
 }
 
 int tpc_refdata_count(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, enum tpc_ref_kind kind,

@@ -108,16 +108,21 @@ int tpc_refdata_open(MDB_txn *txn, tpc_refdata_dbs_t *dbs);
  *  @return an LMDB code (MDB_MAP_FULL included: the caller grows the map and retries). */
 int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t);
 
-/** Lookups through a read (or write) transaction. Pointers returned point into the map and are
- *  valid until @p txn ends. @return 0, or MDB_NOTFOUND, or another LMDB code. */
+/** Lookups. The period lookups go through a cursor the caller opened on the kind's
+ *  sub-database (one per sending, so the per-line path allocates nothing). The row is copied
+ *  into @p out (LMDB aligns values on two bytes only).
+ *  @return 0, MDB_NOTFOUND, or another LMDB code. */
 int tpc_refdata_provider(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *nihii,
-                         const tpc_ref_provider_t **out);
-int tpc_refdata_member_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *niss, int32_t day,
-                          const tpc_ref_member_t **out);
-int tpc_refdata_tariff_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *code, int32_t day,
-                          const tpc_ref_tariff_t **out);
-int tpc_refdata_agreement_on(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *niss,
-                             const char *code, int32_t day, const tpc_ref_agreement_t **out);
+                         tpc_ref_provider_t *out);
+int tpc_refdata_member_on(MDB_cursor *members, const char *niss, int32_t day,
+                          tpc_ref_member_t *out);
+int tpc_refdata_tariff_on(MDB_cursor *tariffs, const char *code, int32_t day,
+                          tpc_ref_tariff_t *out);
+int tpc_refdata_agreement_on(MDB_cursor *agreements, const char *niss, const char *code,
+                             int32_t day, tpc_ref_agreement_t *out);
+
+/** Does any row start with the key prefix @p id (whatever its period)? */
+int tpc_refdata_exists(MDB_cursor *cur, const void *id, size_t idlen);
 
 /** Rows stored of @p kind. */
 int tpc_refdata_count(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, enum tpc_ref_kind kind,

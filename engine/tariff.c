@@ -74,21 +74,27 @@ static int refused(const tpc_line_t *ln)
 	return ln->outcome == TPC_OUTCOME_REFUSED;
 }
 
-void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln, uint8_t out[16])
+/* Copy a view into a fixed-width field (zero-padded with '0'); views may be empty. */
+static void put_view(uint8_t *dst, size_t width, tpc_view_t v)
 {
-	crypto_generichash_state st;
-	uint8_t sep = 0x1f;
+	memset(dst, '0', width);
+	if (v.ptr && v.len)
+		memcpy(dst, v.ptr, v.len < width ? v.len : width);
+}
 
-	crypto_generichash_init(&st, NULL, 0, 16);
-	crypto_generichash_update(&st, (const uint8_t *)inv->provider.ptr, inv->provider.len);
-	crypto_generichash_update(&st, &sep, 1);
-	crypto_generichash_update(&st, (const uint8_t *)inv->patient.ptr, inv->patient.len);
-	crypto_generichash_update(&st, &sep, 1);
-	crypto_generichash_update(&st, (const uint8_t *)ln->code, 6);
-	crypto_generichash_update(&st, (const uint8_t *)&ln->date_first, sizeof(ln->date_first));
-	crypto_generichash_update(&st, &sep, 1);
-	crypto_generichash_update(&st, (const uint8_t *)ln->reference.ptr, ln->reference.len);
-	crypto_generichash_final(&st, out, 16);
+void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln,
+                              uint8_t out[TPC_TARIFF_ID_LEN])
+{
+	uint32_t d = (uint32_t)ln->date_first ^ 0x80000000u;
+
+	/* provider and patient first: the lines of one invoice sit together in the index */
+	put_view(out, 11, inv->provider);
+	put_view(out + 11, 11, inv->patient);
+	memcpy(out + 22, ln->code, 6);
+	for (int i = 0; i < 4; i++)
+		out[28 + i] = (uint8_t)(d >> (24 - 8 * i));
+	crypto_generichash(out + 32, 8, (const uint8_t *)ln->reference.ptr, ln->reference.len, NULL,
+	                   0);
 }
 
 size_t tpc_tariff_units_key(const tpc_view_t *patient, const char *code, int32_t day,
@@ -96,8 +102,7 @@ size_t tpc_tariff_units_key(const tpc_view_t *patient, const char *code, int32_t
 {
 	uint32_t d = (uint32_t)day ^ 0x80000000u;
 
-	memset(out, '0', 11);
-	memcpy(out, patient->ptr, patient->len < 11 ? patient->len : 11);
+	put_view(out, 11, *patient);
 	memcpy(out + 11, code, 6);
 	for (int i = 0; i < 4; i++)
 		out[17 + i] = (uint8_t)(d >> (24 - 8 * i));
@@ -108,16 +113,16 @@ size_t tpc_tariff_invoice_key(const tpc_invoice_t *inv, uint8_t *out, size_t cap
 {
 	if (inv->number.len + 11 > cap)
 		return 0;
-	memset(out, '0', 11);
-	memcpy(out, inv->provider.ptr, inv->provider.len < 11 ? inv->provider.len : 11);
-	memcpy(out + 11, inv->number.ptr, inv->number.len);
+	put_view(out, 11, inv->provider);
+	if (inv->number.len)
+		memcpy(out + 11, inv->number.ptr, inv->number.len);
 	return 11 + inv->number.len;
 }
 
 /* ---- tables for the checks within one sending ---------------------------------------------- */
 
 struct slot {
-	uint8_t key[21];
+	uint8_t key[TPC_TARIFF_ID_LEN];
 	uint8_t used;
 	int64_t units;
 };
@@ -138,7 +143,7 @@ static int table_init(struct table *t, tpc_arena_t *arena, uint32_t n)
 	return t->slots ? 0 : TPC_ENOMEM;
 }
 
-/* Find or insert @p key (klen <= 21). @return the slot; *fresh set when inserted. */
+/* Find or insert @p key (klen <= TPC_TARIFF_ID_LEN). @return the slot; *fresh set when inserted. */
 static struct slot *table_get(struct table *t, const uint8_t *key, size_t klen, int *fresh)
 {
 	uint32_t h = 2166136261u;
@@ -160,22 +165,6 @@ static struct slot *table_get(struct table *t, const uint8_t *key, size_t klen, 
 	}
 }
 
-/* Is any period of this person (or code) stored, whatever the date? */
-static int any_row(MDB_txn *txn, MDB_dbi dbi, const char *id, size_t idlen)
-{
-	MDB_cursor *cur;
-	MDB_val k = {idlen, (void *)id}, v;
-	int found = 0;
-
-	if (mdb_cursor_open(txn, dbi, &cur) != 0)
-		return 0;
-	if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 && k.mv_size >= idlen &&
-	    memcmp(k.mv_data, id, idlen) == 0)
-		found = 1;
-	mdb_cursor_close(cur);
-	return found;
-}
-
 static int64_t stored_units(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key)
 {
 	MDB_val k = {21, (void *)key}, v;
@@ -187,156 +176,215 @@ static int64_t stored_units(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key)
 	return u;
 }
 
+/* Per-sending lookup state: cursors opened once, and small caches (most lines of an invoice
+ * share the patient's period; a sending uses few codes). */
+struct lookups {
+	MDB_cursor *members, *tariffs, *agreements;
+	char niss[12];
+	int have_member;
+	tpc_ref_member_t member; /* cached period of niss */
+	struct {
+		int used;
+		tpc_ref_tariff_t row;
+	} tariff[64];
+};
+
+static int member_on(struct lookups *lk, const char *niss, int32_t d, const tpc_ref_member_t **m)
+{
+	int rc;
+
+	if (lk->have_member && memcmp(lk->niss, niss, 11) == 0 && d >= lk->member.valid_from &&
+	    d <= lk->member.valid_to) {
+		*m = &lk->member;
+		return 0;
+	}
+	lk->have_member = 0;
+	rc = tpc_refdata_member_on(lk->members, niss, d, &lk->member);
+	if (rc == 0) {
+		memcpy(lk->niss, niss, 12);
+		lk->have_member = 1;
+		*m = &lk->member;
+	}
+	return rc;
+}
+
+static int tariff_on(struct lookups *lk, const char *code, int32_t d, const tpc_ref_tariff_t **t)
+{
+	unsigned h = ((unsigned)code[3] * 31u + (unsigned)code[4] * 7u + (unsigned)code[5]) & 63u;
+	int rc;
+
+	if (lk->tariff[h].used && memcmp(lk->tariff[h].row.code, code, 6) == 0 &&
+	    d >= lk->tariff[h].row.valid_from && d <= lk->tariff[h].row.valid_to) {
+		*t = &lk->tariff[h].row;
+		return 0;
+	}
+	lk->tariff[h].used = 0;
+	rc = tpc_refdata_tariff_on(lk->tariffs, code, d, &lk->tariff[h].row);
+	if (rc == 0) {
+		lk->tariff[h].used = 1;
+		*t = &lk->tariff[h].row;
+	}
+	return rc;
+}
+
+static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tpc_ledger_dbs_t *dbs,
+                      int32_t created, tpc_invoice_t *inv, tpc_line_t *ln, uint32_t li,
+                      struct table *seen, struct table *units, tpc_tariff_marks_t *marks)
+{
+	const tpc_ref_member_t *mem;
+	const tpc_ref_tariff_t *tar;
+	tpc_ref_agreement_t agr;
+	char niss[12];
+	int64_t per_unit, exp_ins, exp_pat;
+	int32_t d = ln->date_first;
+	int fresh, rc;
+
+	memcpy(niss, inv->patient.ptr, 11);
+	niss[11] = 0;
+	/* beneficiary */
+	rc = member_on(lk, niss, d, &mem);
+	if (rc == MDB_NOTFOUND)
+		return add_line(
+		    k, ln,
+		    finding(tpc_refdata_exists(lk->members, niss, 11) ? "500540" : "500820",
+		            ln->record, 0, 0));
+	if (rc)
+		return tpc_err_from_mdb(rc);
+	/* dates */
+	if (d > created)
+		return add_line(k, ln, finding("500510", ln->record, 0, 0));
+	if (d < created - TWO_YEARS_DAYS)
+		return add_line(k, ln, finding("500546", ln->record, 0, 0));
+	if (inv->kind == TPC_INVOICE_HOSPITALISED && inv->admission && d < inv->admission)
+		return add_line(k, ln, finding("500511", ln->record, 0, 0));
+	if (inv->kind == TPC_INVOICE_HOSPITALISED && inv->discharge && d > inv->discharge)
+		return add_line(k, ln, finding("500513", ln->record, 0, 0));
+	/* tariff and amounts */
+	rc = tariff_on(lk, ln->code, d, &tar);
+	if (rc == MDB_NOTFOUND)
+		return add_line(
+		    k, ln,
+		    finding(tpc_refdata_exists(lk->tariffs, ln->code, 6) ? "500420" : "500403",
+		            ln->record, 0, 0));
+	if (rc)
+		return tpc_err_from_mdb(rc);
+	per_unit = mem->ct1 % 10 == 1 ? tar->insurer_bim : tar->insurer;
+	exp_ins = (int64_t)ln->units * per_unit;
+	exp_pat = (int64_t)ln->units * tar->fee - exp_ins;
+	ln->expected_insurer_cents = exp_ins;
+	ln->expected_patient_cents = exp_pat;
+	if (ln->insurer_cents != exp_ins &&
+	    (rc = add_line(k, ln, finding("501940", ln->record, 0, 0))))
+		return rc;
+	if (ln->patient_cents != exp_pat &&
+	    (rc = add_line(k, ln, finding("502741", ln->record, 0, 0))))
+		return rc;
+	/* prior agreement */
+	if ((tar->flags & TPC_TARIFF_AGREEMENT) && ln->commitment.len == 0) {
+		rc = tpc_refdata_agreement_on(lk->agreements, niss, ln->code, d, &agr);
+		if (rc == MDB_NOTFOUND) {
+			char id[17];
+
+			memcpy(id, niss, 11);
+			memcpy(id + 11, ln->code, 6);
+			return add_line(k, ln,
+			                finding(tpc_refdata_exists(lk->agreements, id, 17)
+			                            ? "500548"
+			                            : "5004K2",
+			                        ln->record, 0, 0));
+		}
+		if (rc)
+			return tpc_err_from_mdb(rc);
+	}
+	if (refused(ln) || inv->invoicing == TPC_INVOICING_CREDIT_NOTE)
+		return 0;
+	/* already billed: within the sending, then in earlier ones */
+	table_get(seen, marks->dedup[li], TPC_TARIFF_ID_LEN, &fresh);
+	{
+		MDB_val dk = {TPC_TARIFF_ID_LEN, marks->dedup[li]}, dv;
+
+		if (!fresh || mdb_get(txn, dbs->dedup, &dk, &dv) == 0)
+			return add_line(k, ln, finding("500423", ln->record, 0, 0));
+	}
+	/* maximum units per day */
+	if (tar->max_per_day) {
+		uint8_t ukey[21];
+		struct slot *sl;
+
+		tpc_tariff_units_key(&inv->patient, ln->code, d, ukey);
+		sl = table_get(units, ukey, 21, &fresh);
+		if (fresh)
+			sl->units = stored_units(txn, dbs->units, ukey);
+		if (sl->units + ln->units > (int64_t)tar->max_per_day)
+			return add_line(k, ln, finding("502255", ln->record, 0, 0));
+		sl->units += ln->units;
+		marks->max_per_day[li] = tar->max_per_day;
+	}
+	return 0;
+}
+
 int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, tpc_sending_t *s,
                      tpc_arena_t *arena, tpc_tariff_marks_t *marks)
 {
 	struct sink k = {s, {tpc_arena_host_alloc, arena, 0, 0}};
+	struct lookups *lk;
 	struct table units, seen;
 	int32_t created = s->created ? s->created : today;
 	int rc;
 
 	memset(marks, 0, sizeof(*marks));
 	marks->nlines = s->nlines;
-	marks->dedup = tpc_arena_alloc(arena, (s->nlines + 1) * 16, 8);
+	marks->dedup = tpc_arena_alloc(arena, (s->nlines + 1) * TPC_TARIFF_ID_LEN, 8);
 	marks->max_per_day = tpc_arena_alloc(arena, (s->nlines + 1) * sizeof(uint32_t), 4);
-	if (!marks->dedup || !marks->max_per_day || table_init(&units, arena, s->nlines) ||
+	lk = tpc_arena_alloc(arena, sizeof(*lk), 8);
+	if (!marks->dedup || !marks->max_per_day || !lk || table_init(&units, arena, s->nlines) ||
 	    table_init(&seen, arena, s->nlines))
 		return TPC_ENOMEM;
+	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_MEMBERS], &lk->members)))
+		goto out_mdb;
+	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_TARIFFS], &lk->tariffs)))
+		goto out_close_members;
+	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_AGREEMENTS], &lk->agreements)))
+		goto out_close_tariffs;
 
-	for (uint32_t i = 0; i < s->ninvoices; i++) {
+	for (uint32_t i = 0; i < s->ninvoices && !s->blocked; i++) {
 		tpc_invoice_t *inv = &s->invoices[i];
-		const tpc_ref_provider_t *prov;
+		tpc_ref_provider_t prov;
 		uint8_t ikey[160];
-		size_t ilen;
 		MDB_val kk, vv;
 
-		if (s->blocked)
-			break;
 		if (inv->provider.len != 11 ||
-		    tpc_refdata_provider(txn, &dbs->ref, inv->provider.ptr, &prov) != 0) {
+		    tpc_refdata_provider(txn, &dbs->ref, inv->provider.ptr, &prov) != 0)
 			if ((rc = add_invoice(&k, inv, finding("201420", inv->record, 0, 0))))
-				return rc;
-		}
-		ilen = tpc_tariff_invoice_key(inv, ikey, sizeof(ikey));
+				goto out_close_all;
 		kk.mv_data = ikey;
-		kk.mv_size = ilen;
-		if (ilen && inv->number.len && mdb_get(txn, dbs->invoices, &kk, &vv) == 0 &&
-		    inv->invoicing != TPC_INVOICING_CREDIT_NOTE) {
+		kk.mv_size = tpc_tariff_invoice_key(inv, ikey, sizeof(ikey));
+		if (kk.mv_size && inv->number.len && inv->invoicing != TPC_INVOICING_CREDIT_NOTE &&
+		    mdb_get(txn, dbs->invoices, &kk, &vv) == 0)
 			if ((rc = add_invoice(&k, inv, finding("202420", inv->record, 0, 0))))
-				return rc;
-		}
+				goto out_close_all;
 		for (uint32_t n = 0; n < inv->nlines; n++) {
 			uint32_t li = inv->first_line + n;
 			tpc_line_t *ln = &s->lines[li];
-			const tpc_ref_member_t *mem;
-			const tpc_ref_tariff_t *tar;
-			const tpc_ref_agreement_t *agr;
-			char niss[12];
-			int64_t per_unit, exp_ins, exp_pat;
-			int32_t d = ln->date_first;
-			int fresh;
 
 			tpc_tariff_line_identity(inv, ln, marks->dedup[li]);
 			if (refused(ln) || inv->patient.len != 11)
 				continue;
-			memcpy(niss, inv->patient.ptr, 11);
-			niss[11] = 0;
-			/* beneficiary */
-			rc = tpc_refdata_member_on(txn, &dbs->ref, niss, d, &mem);
-			if (rc == MDB_NOTFOUND) {
-				int known = any_row(txn, dbs->ref.dbi[TPC_REF_MEMBERS], niss, 11);
-				add_line(&k, ln,
-				         finding(known ? "500540" : "500820", ln->record, 0, 0));
-				continue;
-			} else if (rc) {
-				return tpc_err_from_mdb(rc);
-			}
-			/* dates */
-			if (d > created) {
-				add_line(&k, ln, finding("500510", ln->record, 0, 0));
-				continue;
-			}
-			if (d < created - TWO_YEARS_DAYS) {
-				add_line(&k, ln, finding("500546", ln->record, 0, 0));
-				continue;
-			}
-			if (inv->kind == TPC_INVOICE_HOSPITALISED && inv->admission &&
-			    d < inv->admission) {
-				add_line(&k, ln, finding("500511", ln->record, 0, 0));
-				continue;
-			}
-			if (inv->kind == TPC_INVOICE_HOSPITALISED && inv->discharge &&
-			    d > inv->discharge) {
-				add_line(&k, ln, finding("500513", ln->record, 0, 0));
-				continue;
-			}
-			/* tariff */
-			rc = tpc_refdata_tariff_on(txn, &dbs->ref, ln->code, d, &tar);
-			if (rc == MDB_NOTFOUND) {
-				int known =
-				    any_row(txn, dbs->ref.dbi[TPC_REF_TARIFFS], ln->code, 6);
-				add_line(&k, ln,
-				         finding(known ? "500420" : "500403", ln->record, 0, 0));
-				continue;
-			} else if (rc) {
-				return tpc_err_from_mdb(rc);
-			}
-			per_unit = mem->ct1 % 10 == 1 ? tar->insurer_bim : tar->insurer;
-			exp_ins = (int64_t)ln->units * per_unit;
-			exp_pat = (int64_t)ln->units * tar->fee - exp_ins;
-			ln->expected_insurer_cents = exp_ins;
-			ln->expected_patient_cents = exp_pat;
-			if (ln->insurer_cents != exp_ins)
-				add_line(&k, ln, finding("501940", ln->record, 0, 0));
-			if (ln->patient_cents != exp_pat)
-				add_line(&k, ln, finding("502741", ln->record, 0, 0));
-			/* agreement */
-			if ((tar->flags & TPC_TARIFF_AGREEMENT) && ln->commitment.len == 0) {
-				rc = tpc_refdata_agreement_on(txn, &dbs->ref, niss, ln->code, d,
-				                              &agr);
-				if (rc == MDB_NOTFOUND) {
-					uint8_t id[17];
-					memcpy(id, niss, 11);
-					memcpy(id + 11, ln->code, 6);
-					add_line(
-					    &k, ln,
-					    finding(any_row(txn, dbs->ref.dbi[TPC_REF_AGREEMENTS],
-					                    (const char *)id, 17)
-					                ? "500548"
-					                : "5004K2",
-					            ln->record, 0, 0));
-				} else if (rc) {
-					return tpc_err_from_mdb(rc);
-				}
-			}
-			if (refused(ln))
-				continue;
-			/* duplicates within the sending, then against earlier sendings */
-			table_get(&seen, marks->dedup[li], 16, &fresh);
-			{
-				MDB_val dk = {16, marks->dedup[li]}, dv;
-				if (!fresh || mdb_get(txn, dbs->dedup, &dk, &dv) == 0) {
-					add_line(&k, ln, finding("500423", ln->record, 0, 0));
-					continue;
-				}
-			}
-			/* maximum units per day */
-			if (tar->max_per_day && inv->invoicing != TPC_INVOICING_CREDIT_NOTE) {
-				uint8_t ukey[21];
-				struct slot *sl;
-
-				tpc_tariff_units_key(&inv->patient, ln->code, d, ukey);
-				sl = table_get(&units, ukey, 21, &fresh);
-				if (fresh)
-					sl->units = stored_units(txn, dbs->units, ukey);
-				if (sl->units + ln->units > (int64_t)tar->max_per_day) {
-					add_line(&k, ln, finding("502255", ln->record, 0, 0));
-					continue;
-				}
-				sl->units += ln->units;
-				marks->max_per_day[li] = tar->max_per_day;
-			}
+			rc = check_line(lk, &k, txn, dbs, created, inv, ln, li, &seen, &units,
+			                marks);
+			if (rc)
+				goto out_close_all;
 		}
 	}
-	return 0;
+	rc = 0;
+
+out_close_all:
+	mdb_cursor_close(lk->agreements);
+out_close_tariffs:
+	mdb_cursor_close(lk->tariffs);
+out_close_members:
+	mdb_cursor_close(lk->members);
+	return rc;
+out_mdb:
+	return tpc_err_from_mdb(rc);
 }

@@ -33,15 +33,20 @@
 /** Sub-databases of the ledger the checks read. */
 typedef struct tpc_ledger_dbs {
 	tpc_refdata_dbs_t ref;
-	MDB_dbi dedup;    /* line identity hash[16] -> sequence (u64) */
+	MDB_dbi dedup;    /* line identity [TPC_TARIFF_ID_LEN] -> sequence (u64) */
 	MDB_dbi units;    /* patient[11] + code[6] + day (u32 BE) -> units accepted (i64) */
 	MDB_dbi invoices; /* provider[11] + invoice number -> sequence (u64) */
 } tpc_ledger_dbs_t;
 
+/** Length of a line identity: provider[11] + patient[11] + code[6] + day[4] + hash of the
+ *  line reference[8]. Provider and patient lead, so one invoice's lines are neighbours in the
+ *  index. */
+#define TPC_TARIFF_ID_LEN 40
+
 /** What the writer needs to record (and re-check) for an accepted sending: per line. */
 typedef struct tpc_tariff_marks {
-	uint8_t (*dedup)[16];  /* identity hash of each line */
-	uint32_t *max_per_day; /* 0 = no maximum */
+	uint8_t (*dedup)[TPC_TARIFF_ID_LEN]; /* identity of each line */
+	uint32_t *max_per_day;               /* 0 = no maximum */
 	uint32_t nlines;
 } tpc_tariff_marks_t;
 
@@ -53,8 +58,9 @@ typedef struct tpc_tariff_marks {
 int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, tpc_sending_t *s,
                      tpc_arena_t *arena, tpc_tariff_marks_t *marks);
 
-/** The identity hash of a line (provider, patient, code, first date, reference). */
-void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln, uint8_t out[16]);
+/** The identity of a line (provider, patient, code, first date, reference). */
+void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln,
+                              uint8_t out[TPC_TARIFF_ID_LEN]);
 
 /** Key of the units index for (patient, code, day). @return key length (21). */
 size_t tpc_tariff_units_key(const tpc_view_t *patient, const char *code, int32_t day,

@@ -14,11 +14,19 @@
 
 #include <string.h>
 
+struct pb_ctx {
+	const tpc_host_t *host;
+	int out_of_memory; /* the arena refused an allocation while unpacking */
+};
+
 static void *pb_alloc(void *data, size_t size)
 {
-	const tpc_host_t *host = data;
+	struct pb_ctx *c = data;
+	void *p = c->host->alloc(c->host->arena, size, 16);
 
-	return host->alloc(host->arena, size, 16);
+	if (!p)
+		c->out_of_memory = 1;
+	return p;
 }
 
 static void pb_free(void *data, void *ptr)
@@ -104,7 +112,8 @@ static tpc_view_t view(const char *s)
 static int can_decode(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
                       tpc_sending_t *out)
 {
-	ProtobufCAllocator pa = {pb_alloc, pb_free, (void *)host};
+	struct pb_ctx pc = {host, 0};
+	ProtobufCAllocator pa = {pb_alloc, pb_free, &pc};
 	Tpclear__CanonicalSending *cs;
 	uint32_t nlines = 0, li = 0, record = 1;
 	int32_t days;
@@ -112,6 +121,8 @@ static int can_decode(const void *state, const uint8_t *buf, size_t len, const t
 
 	(void)state;
 	cs = tpclear__canonical_sending__unpack(&pa, len, buf);
+	if (!cs && pc.out_of_memory)
+		return TPC_ADAPTER_ETOOBIG; /* well formed perhaps, but over the memory bound */
 	if (!cs) {
 		out->blocked = 1;
 		return tpc_sending_add_finding(out, host, &(tpc_finding_t){"T20001", 'B', 0, 0, 0});
