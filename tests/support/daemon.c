@@ -123,12 +123,12 @@ int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini)
 			while (fgets(line, sizeof(line), f)) {
 				line[strcspn(line, "\n")] = 0;
 				if (strncmp(line, "intake=", 7) == 0)
-					snprintf(d->intake, sizeof(d->intake), "%s", line + 7);
+					snprintf(d->intake, sizeof(d->intake), "%.255s", line + 7);
 				else if (strncmp(line, "http=", 5) == 0) {
 					char *c = strrchr(line + 5, ':');
 					if (c) {
 						*c = 0;
-						snprintf(d->http_host, sizeof(d->http_host), "%s",
+						snprintf(d->http_host, sizeof(d->http_host), "%.63s",
 						         line + 5);
 						d->http_port = atoi(c + 1);
 					}
