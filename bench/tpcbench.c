@@ -14,6 +14,7 @@
 #include "adapters.h"
 #include "arena.h"
 #include "canonical/canonical_gen.h"
+#include "efact/efact_writer.h"
 
 #include "client.h"
 #include "config.h"
@@ -311,18 +312,21 @@ static int run_ceiling(void)
 	return 0;
 }
 
-/* make-canonical SEED INVOICES LINES FILE: a sending that clears against config/refdata */
-static int make_canonical(int argc, char **argv)
+/* make-canonical|make-efact SEED INVOICES LINES FILE: a sending that clears against
+ * config/refdata */
+static int make_sample(int efact, int argc, char **argv)
 {
 	size_t len;
 	uint8_t *p;
 	FILE *f;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: tpcbench make-canonical SEED INVOICES LINES FILE\n");
+		fprintf(stderr,
+		        "usage: tpcbench make-canonical|make-efact SEED INVOICES LINES FILE\n");
 		return 2;
 	}
-	p = tpc_canonical_sample((unsigned)atoi(argv[0]), atoi(argv[1]), atoi(argv[2]), &len);
+	p = (efact ? tpc_efact_sample : tpc_canonical_sample)((unsigned)atoi(argv[0]),
+	                                                      atoi(argv[1]), atoi(argv[2]), &len);
 	f = fopen(argv[3], "wb");
 	if (!p || !f || fwrite(p, 1, len, f) != len) {
 		fprintf(stderr, "tpcbench: cannot write %s\n", argv[3]);
@@ -396,7 +400,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (strcmp(mode, "make-canonical") != 0)
+	if (strncmp(mode, "make-", 5) != 0)
 		for (int i = optind; i < argc; i++)
 			load(argv[i]);
 	if (make_inv > 0 && make_lines > 0) {
@@ -412,7 +416,7 @@ int main(int argc, char **argv)
 		npayloads = pool;
 		unique = 1;
 	}
-	if (!npayloads && strcmp(mode, "make-canonical") != 0) {
+	if (!npayloads && strncmp(mode, "make-", 5) != 0) {
 		fprintf(stderr, "tpcbench: no payload files\n");
 		return 2;
 	}
@@ -427,8 +431,8 @@ int main(int argc, char **argv)
 		window = 1;
 	if (strcmp(mode, "engine") == 0)
 		return run_engine();
-	if (strcmp(mode, "make-canonical") == 0)
-		return make_canonical(argc - optind, argv + optind);
+	if (strncmp(mode, "make-", 5) == 0)
+		return make_sample(strcmp(mode, "make-efact") == 0, argc - optind, argv + optind);
 	if (strcmp(mode, "ceiling") == 0)
 		return run_ceiling();
 	fprintf(stderr, "tpcbench: unknown mode %s\n", mode);

@@ -2,10 +2,7 @@
 #include "adapters.h"
 
 #include "canonical/canonical.h"
-#if __has_include("efact/efact.h")
 #include "efact/efact.h"
-#define HAVE_EFACT 1
-#endif
 #include "error.h"
 #include "log.h"
 
@@ -31,9 +28,7 @@ struct tpc_adapters {
 
 static const tpc_adapter_t *const builtin[] = {
     &tpc_canonical_adapter,
-#ifdef HAVE_EFACT
     &tpc_efact_adapter,
-#endif
 };
 
 static int valid_name(const char *name)

@@ -68,3 +68,38 @@ void tpc_clear_judge(tpc_sending_t *s, tpc_clear_summary_t *sum)
 	if (sum)
 		*sum = c;
 }
+
+int tpc_clear_threshold(tpc_sending_t *s, unsigned percent, const tpc_host_t *host,
+                        tpc_clear_summary_t *sum)
+{
+	int64_t total = s->accepted_cents + s->refused_cents;
+	tpc_finding_t f;
+
+	if (s->outcome == TPC_OUTCOME_REFUSED || total <= 0 ||
+	    s->refused_cents * 100 <= (int64_t)percent * total)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	memcpy(f.code, "T00020", 6);
+	f.letter = 'B';
+	if (tpc_sending_add_finding(s, host, &f))
+		return -12; /* TPC_ENOMEM */
+	for (uint32_t i = 0; i < s->ninvoices; i++) {
+		s->invoices[i].outcome = TPC_OUTCOME_REFUSED;
+		s->invoices[i].refused_cents += s->invoices[i].accepted_cents;
+		s->invoices[i].accepted_cents = 0;
+	}
+	for (uint32_t i = 0; i < s->nlines; i++) {
+		s->lines[i].outcome = TPC_OUTCOME_REFUSED;
+		s->lines[i].accepted_cents = 0;
+	}
+	s->refused_cents = total;
+	s->accepted_cents = 0;
+	s->outcome = TPC_OUTCOME_REFUSED;
+	if (sum) {
+		sum->lines_refused += sum->lines_accepted;
+		sum->lines_accepted = 0;
+		sum->invoices_refused += sum->invoices_accepted;
+		sum->invoices_accepted = 0;
+	}
+	return 1;
+}

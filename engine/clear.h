@@ -20,6 +20,15 @@ typedef struct tpc_clear_summary {
  *  @param[out] sum  counts (may be NULL). */
 void tpc_clear_judge(tpc_sending_t *s, tpc_clear_summary_t *sum);
 
+/** The refusal threshold (eFact 920099): when the refused share of the invoiced insurer amount
+ *  is above @p percent, the whole sending is refused - every line, nothing paid - and a
+ *  sending finding T00020 says why. Call after tpc_clear_judge().
+ *  @param[in]     host  allocates the finding
+ *  @param[in,out] sum   updated counts (may be NULL)
+ *  @return 1 when the sending was refused by the threshold, 0 when not, TPC_ENOMEM. */
+int tpc_clear_threshold(tpc_sending_t *s, unsigned percent, const tpc_host_t *host,
+                        tpc_clear_summary_t *sum);
+
 /** Does this finding letter refuse what it is attached to? (B, F, R refuse; E, S do not.) */
 int tpc_clear_letter_refuses(char letter);
 

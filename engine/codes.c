@@ -26,6 +26,7 @@ static const struct {
     {TPC_CODE_UNKNOWN_KIND, "unknown reference data kind"},
     {TPC_CODE_BAD_REFDATA, "reference data file refused"},
     {TPC_CODE_RACE, "a concurrent sending changed what this one was checked against: resubmit it"},
+    {"T00020", "refused share of the sending above clearing.max_refused_percent: nothing is paid"},
 };
 
 const char *tpc_codes_describe(const char *code)

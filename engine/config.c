@@ -34,6 +34,7 @@ void tpc_config_defaults(tpc_config_t *cfg)
 	cfg->map_max = (size_t)64 << 30;
 	cfg->group_max = 256;
 	cfg->sync = TPC_SYNC_FULL;
+	cfg->max_refused_percent = 5;
 }
 
 int tpc_config_parse_size(const char *s, size_t *out)
@@ -204,6 +205,10 @@ static int set_key(tpc_config_t *c, const char *section, const char *key, const 
 		else
 			return TPC_EINVAL;
 		return 0;
+	}
+	if (IS("clearing", "max_refused_percent")) {
+		*why = "expected an integer 0..100";
+		return parse_int(v, 0, 100, &c->max_refused_percent);
 	}
 	if (IS("adapters", "dir")) {
 		*why = "path too long";

@@ -39,6 +39,8 @@ typedef struct tpc_config {
 	size_t map_max;  /* ceiling the map may grow to */
 	int group_max;   /* most sendings per write transaction */
 	enum tpc_sync sync;
+	/* [clearing] */
+	int max_refused_percent; /* refuse the whole sending above this refused share */
 	/* [adapters] */
 	char adapter_dir[TPC_PATH_MAX]; /* plugins directory; "" = no plugins */
 	/* [adapter.NAME]: raw "key=value\n" lines handed to that adapter's init() */

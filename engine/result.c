@@ -3,6 +3,7 @@
 
 #include "codes.h"
 #include "error.h"
+#include "tariff.h"
 #include "tpclear.pb-c.h"
 
 #include <string.h>
@@ -11,6 +12,8 @@ const char *tpc_result_reason(const tpc_adapter_t *a, const void *state, const c
 {
 	const char *r = tpc_codes_describe(code);
 
+	if (!r)
+		r = tpc_tariff_describe(code);
 	if (!r && a)
 		r = a->describe(state, code);
 	return r ? r : "";

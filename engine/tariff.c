@@ -16,12 +16,33 @@
 static const struct {
 	const char *code;
 	char letter;
+	const char *reason;
 } letters[] = {
-    {"500820", 'R'}, {"500540", 'R'}, {"201420", 'F'}, {"500403", 'R'},
-    {"500420", 'R'}, {"500510", 'R'}, {"500546", 'R'}, {"500511", 'R'},
-    {"500513", 'R'}, {"501940", 'R'}, {"502741", 'R'}, {"5004K2", 'R'},
-    {"500548", 'R'}, {"502255", 'R'}, {"500423", 'R'}, {"202420", 'B'},
+    {"500820", 'R', "beneficiary unknown to the insurer"},
+    {"500540", 'R', "beneficiary not in order (not insured) on the service date"},
+    {"201420", 'F', "invoicing provider unknown"},
+    {"500403", 'R', "nomenclature code unknown (no tariff)"},
+    {"500420", 'R', "nomenclature code not valid on the service date"},
+    {"500510", 'R', "service date after the sending's creation date"},
+    {"500546", 'R', "limitation period expired: service more than two years old"},
+    {"500511", 'R', "service date before the admission"},
+    {"500513", 'R', "service date after the discharge"},
+    {"501940", 'R', "insurer amount differs from the tariff"},
+    {"502741", 'R', "patient share differs from the tariff"},
+    {"5004K2", 'R', "prior agreement required and missing"},
+    {"500548", 'R', "service date outside the agreement period"},
+    {"502255", 'R', "maximum units per day exceeded"},
+    {"500423", 'R', "service already billed"},
+    {"202420", 'B', "individual invoice number already used by this provider"},
 };
+
+const char *tpc_tariff_describe(const char *code)
+{
+	for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]); i++)
+		if (strcmp(letters[i].code, code) == 0)
+			return letters[i].reason;
+	return NULL;
+}
 
 static tpc_finding_t finding(const char *code, uint32_t record, uint16_t pos, uint16_t len)
 {

@@ -58,6 +58,9 @@ typedef struct tpc_tariff_marks {
 int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, tpc_sending_t *s,
                      tpc_arena_t *arena, tpc_tariff_marks_t *marks);
 
+/** Short reason for a code the tariff checks emit, or NULL. */
+const char *tpc_tariff_describe(const char *code);
+
 /** The identity of a line (provider, patient, code, first date, reference). */
 void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln,
                               uint8_t out[TPC_TARIFF_ID_LEN]);

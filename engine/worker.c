@@ -155,6 +155,11 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 		}
 	}
 	tpc_clear_judge(&job->sending, &sum);
+	if (tpc_clear_threshold(&job->sending, (unsigned)cfg->max_refused_percent, &host, &sum) <
+	    0) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return 1;
+	}
 	rc = job->adapter->encode_answer(job->adapter_state, buf, len, &job->sending,
 	                                 TPC_ANSWER_RESULT, &host, &job->native);
 	if (rc == TPC_ADAPTER_ENOTSUP) {

@@ -117,6 +117,7 @@ Test(worker, clears_a_canonical_sending)
 	uint8_t hash[TPC_HASH_LEN];
 
 	set_payload(2, 3, 4);
+	cfg.max_refused_percent = 100; /* judged line by line: no refusal threshold here */
 	cr_assert_eq(tpc_worker_process(NULL, shard, &cfg, &job), 0, "next stop: the ledger");
 	cr_assert_eq(job.status, TPC_JOB_CLEARED, "status %d (%s)", job.status,
 	             job.fail_code ? job.fail_code : "");
@@ -148,6 +149,24 @@ Test(worker, clears_a_canonical_sending)
 	cr_assert_eq(tpc_metrics_get(metrics, TPC_M_lines_accepted), 5);
 	cr_assert_eq(tpc_metrics_get(metrics, TPC_M_lines_refused), 1);
 	cr_assert_eq(tpc_metrics_get(metrics, TPC_M_invoices_accepted), 2);
+}
+
+Test(worker, refused_share_over_the_threshold_refuses_the_whole_sending)
+{
+	Tpclear__Result *r;
+
+	set_payload(2, 3, 4); /* one refused line of six: 1000 of 6000 cents, 16.7 % */
+	cfg.max_refused_percent = 10;
+	cr_assert_eq(tpc_worker_process(NULL, shard, &cfg, &job), 0);
+	cr_assert_eq(job.status, TPC_JOB_CLEARED);
+	cr_assert_eq(job.lines_accepted, 0);
+	cr_assert_eq(job.lines_refused, 6);
+	r = unpack_result();
+	cr_assert_eq(r->outcome, TPCLEAR__OUTCOME__OUTCOME_REFUSED);
+	cr_assert_eq(r->accepted_cents, 0);
+	cr_assert_eq(r->refused_cents, 6000);
+	cr_assert_str_eq(r->findings[0]->code, "T00020");
+	tpclear__result__free_unpacked(r, NULL);
 }
 
 Test(worker, garbage_is_cleared_as_refused)

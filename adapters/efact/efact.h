@@ -1,0 +1,39 @@
+/* adapters/efact/efact.h - the built-in eFact adapter (message 920000, docs/formats/efact.md).
+ *
+ * decode() reads segments 200 and 300 and the 350-character records 10, 20, 50, 51, 52, 80, 90,
+ * 95 and 96 in place (views into the payload, arrays from the sending's arena), and checks the
+ * structure: record grammar and sequence numbers, record/invoice/sending controls, numeric and
+ * signed zones, check digits (NISS, NIHII, nomenclature code, BCE, IBAN), dates, the totals of
+ * ET80, ET90, 95 and 96, and credit-note signs. Each problem becomes a finding with the official
+ * code and letter (efact-errors.md), or one of the adapter's own T3xxxx codes where the official
+ * list has none (segments 200/300, records 95/96, file length).
+ *
+ * encode_answer() writes the native answers: 931000 at reception; after judging 920999 (the
+ * file is refused at reception: blocking errors in segment 200/300 or records 10/90), 920099
+ * (the sending is refused) or 920098 (accepted; the file echoed with 800-character records
+ * carrying up to three errors each).
+ */
+#ifndef TPC_EFACT_H
+#define TPC_EFACT_H
+
+#include "adapter.h"
+
+/** The descriptor, registered by engine/adapters.c. */
+extern const tpc_adapter_t tpc_efact_adapter;
+
+/* Lengths of the file's parts. */
+#define TPC_EFACT_SEG200 67
+#define TPC_EFACT_SEG300 160
+#define TPC_EFACT_RECORD 350
+#define TPC_EFACT_HEADER (TPC_EFACT_SEG200 + TPC_EFACT_SEG300)
+/* Lengths in the answers. */
+#define TPC_EFACT_SEG300_ANSWER 610
+#define TPC_EFACT_RECORD_ANSWER 800
+
+/** Short reason for one of the codes the adapter emits, or NULL. */
+const char *tpc_efact_describe(const char *code);
+
+/** Letter of one of the codes the adapter emits ('B', 'F', 'R', 'E', 'S'), or 'B'. */
+char tpc_efact_letter(const char *code);
+
+#endif /* TPC_EFACT_H */

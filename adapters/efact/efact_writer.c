@@ -1,0 +1,377 @@
+/* adapters/efact/efact_writer.c - see efact_writer.h. Positions: shared/domain/efact.md 5. */
+#include "efact_writer.h"
+
+#include "adapter.h"
+#include "common/check.h"
+#include "efact.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R TPC_EFACT_RECORD
+
+struct w {
+	char *buf;
+	size_t len, cap;
+	uint32_t seq;
+	int bad;
+};
+
+static char *rec_new(struct w *w, const char *type)
+{
+	char *r;
+
+	if (w->len + R > w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64 * R;
+		char *n = realloc(w->buf, cap);
+		if (!n) {
+			w->bad = TPC_ADAPTER_ENOMEM;
+			return NULL;
+		}
+		w->buf = n;
+		w->cap = cap;
+	}
+	r = w->buf + w->len;
+	w->len += R;
+	memset(r, '0', R);
+	memcpy(r, type, 2);
+	return r;
+}
+
+static void num(char *dst, size_t width, uint64_t v)
+{
+	for (size_t i = width; i-- > 0; v /= 10)
+		dst[i] = (char)('0' + v % 10);
+}
+
+static void sgn(char *dst, size_t width, int64_t v)
+{
+	dst[0] = v < 0 ? '-' : '+';
+	num(dst + 1, width - 1, (uint64_t)(v < 0 ? -v : v));
+}
+
+/* Left-aligned text, space padded. */
+static void txt(struct w *w, char *dst, size_t width, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > width)
+		w->bad = TPC_ADAPTER_EINVAL;
+	memset(dst, ' ', width);
+	memcpy(dst, s, n < width ? n : width);
+}
+
+/* Right-aligned digits, zero padded (identifiers keep their leading zeros). */
+static void digits(struct w *w, char *dst, size_t width, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > width || (n && !tpc_check_all_digits(s, n)))
+		w->bad = TPC_ADAPTER_EINVAL;
+	memset(dst, '0', width);
+	if (n <= width)
+		memcpy(dst + width - n, s, n);
+}
+
+void tpc_efact_reseal(char *rec)
+{
+	num(rec + 348, 2, tpc_check_record_control(rec, 348));
+}
+
+static void seal(struct w *w, char *rec)
+{
+	num(rec + 2, 6, ++w->seq);
+	tpc_efact_reseal(rec);
+}
+
+static unsigned control97(uint64_t sum)
+{
+	return sum % 97 ? (unsigned)(sum % 97) : 97;
+}
+
+int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len)
+{
+	struct w w = {0};
+	char head[TPC_EFACT_HEADER], *r;
+	uint64_t all_codes = 0;
+	int64_t all_a = 0, all_b = 0;
+	uint32_t all_records = 2;
+	struct {
+		char mut[4];
+		int64_t a, b;
+		uint64_t codes;
+		uint32_t records;
+	} muts[64];
+	int nmuts = 0;
+
+	/* segments 200 and 300 */
+	memset(head, '0', sizeof(head));
+	memcpy(head, "920000", 6);
+	memcpy(head + 8, "02", 2);
+	memcpy(head + 12, "12", 2);
+	digits(&w, head + 20, 14, in->reference);
+	num(head + 67, 6, in->year_month);
+	num(head + 67 + 8, 3, in->sending_no);
+	num(head + 67 + 13, 8, in->created);
+	txt(&w, head + 67 + 23, 13, "TPCLEAR");
+	memcpy(head + 67 + 38, "0001999", 7);
+	txt(&w, head + 67 + 47, 45, in->contact[0] ? in->contact : "CONTACT");
+	txt(&w, head + 67 + 94, 24, "");
+	memcpy(head + 67 + 132, "03", 2);
+	memcpy(head + 67 + 136, "01", 2);
+
+	/* ET10 */
+	if (!(r = rec_new(&w, "10")))
+		goto out_fail;
+	memcpy(r + 9, "0001999", 7);
+	num(r + 32, 3, in->sending_no);
+	memcpy(r + 52, "040", 3);
+	digits(&w, r + 55, 12, in->third_party);
+	num(r + 107, 5, in->year_month / 100);
+	num(r + 112, 2, in->year_month % 100);
+	num(r + 119, 8, in->created);
+	digits(&w, r + 127, 10, in->bce);
+	txt(&w, r + 137, 25, "TPCLEAR SAMPLE");
+	txt(&w, r + 166, 11, in->bic);
+	txt(&w, r + 178, 34, in->iban);
+	seal(&w, r);
+
+	for (size_t i = 0; i < in->ninvoices; i++) {
+		const tpc_efact_invoice_in_t *inv = &in->invoices[i];
+		int64_t a = 0, b = 0, pat = 0, sup = 0;
+		uint64_t codes = 0;
+		uint32_t records = 2;
+		int m;
+
+		if (!(r = rec_new(&w, "20")))
+			goto out_fail;
+		num(r + 16, 8, inv->admission);
+		num(r + 24, 8, inv->discharge);
+		digits(&w, r + 35, 13, inv->niss);
+		r[48] = inv->sex ? inv->sex : '1';
+		r[49] = inv->kind ? inv->kind : '3';
+		r[50] = inv->invoicing ? inv->invoicing : '0';
+		memcpy(r + 52, inv->kind == '1' ? "210" : "990", 3);
+		digits(&w, r + 55, 12, in->third_party);
+		digits(&w, r + 84, 3, inv->mutuality);
+		digits(&w, r + 114, 12, inv->number);
+		num(r + 131, 3, inv->ct1);
+		num(r + 134, 3, inv->ct2);
+		txt(&w, r + 137, 25, "");
+		digits(&w, r + 162, 12, inv->previous);
+		r[174] = '1';
+		seal(&w, r);
+		for (size_t k = 0; k < inv->nlines; k++) {
+			const tpc_efact_line_in_t *l = &inv->lines[k];
+
+			if (!(r = rec_new(&w, "50")))
+				goto out_fail;
+			r[9] = '0';
+			digits(&w, r + 10, 6, l->code);
+			num(r + 16, 8, l->date);
+			num(r + 24, 8, l->date_last ? l->date_last : l->date);
+			digits(&w, r + 32, 3, inv->mutuality);
+			digits(&w, r + 35, 13, inv->niss);
+			r[48] = inv->sex ? inv->sex : '1';
+			r[50] = l->account ? '1' : '0';
+			memcpy(r + 52, "990", 3);
+			digits(&w, r + 67, 12, l->performer);
+			r[79] = '1';
+			sgn(r + 87, 12, l->insurer_cents);
+			sgn(r + 107, 5, l->units);
+			sgn(r + 127, 10, l->patient_cents);
+			txt(&w, r + 137, 25, l->reference);
+			sgn(r + 164, 10, l->supplement_cents);
+			memcpy(r + 261, "+0000000", 8);
+			seal(&w, r);
+			if (l->account)
+				b += l->insurer_cents;
+			else
+				a += l->insurer_cents;
+			pat += l->patient_cents;
+			sup += l->supplement_cents;
+			codes += strtoul(l->code, NULL, 10);
+			records++;
+			if (l->commitment[0]) {
+				if (!(r = rec_new(&w, "51")))
+					goto out_fail;
+				digits(&w, r + 10, 6, l->code);
+				num(r + 16, 8, l->date);
+				digits(&w, r + 35, 13, inv->niss);
+				digits(&w, r + 67, 12, l->performer);
+				sgn(r + 87, 12, l->insurer_cents);
+				num(r + 131, 3, inv->ct1);
+				num(r + 134, 3, inv->ct2);
+				txt(&w, r + 212, 48, l->commitment);
+				seal(&w, r);
+				codes += strtoul(l->code, NULL, 10);
+				records++;
+			}
+		}
+		if (!(r = rec_new(&w, "80")))
+			goto out_fail;
+		num(r + 16, 8, inv->admission);
+		num(r + 24, 8, inv->discharge);
+		digits(&w, r + 35, 13, inv->niss);
+		r[48] = inv->sex ? inv->sex : '1';
+		r[49] = inv->kind ? inv->kind : '3';
+		digits(&w, r + 55, 12, in->third_party);
+		sgn(r + 67, 12, b);
+		digits(&w, r + 84, 3, inv->mutuality);
+		sgn(r + 87, 12, a);
+		num(r + 99, 8, in->created);
+		digits(&w, r + 114, 12, inv->number);
+		sgn(r + 127, 10, pat);
+		txt(&w, r + 137, 25, "");
+		sgn(r + 164, 10, sup);
+		r[174] = '1';
+		sgn(r + 182, 12, 0);
+		num(r + 346, 2, control97(codes));
+		seal(&w, r);
+		for (m = 0; m < nmuts; m++)
+			if (strcmp(muts[m].mut, inv->mutuality) == 0)
+				break;
+		if (m == nmuts) {
+			if (nmuts == 64) {
+				w.bad = TPC_ADAPTER_EINVAL;
+				goto out_fail;
+			}
+			memset(&muts[m], 0, sizeof(muts[m]));
+			snprintf(muts[m].mut, sizeof(muts[m].mut), "%s", inv->mutuality);
+			nmuts++;
+		}
+		muts[m].a += a;
+		muts[m].b += b;
+		muts[m].codes += codes;
+		muts[m].records += records;
+		all_a += a;
+		all_b += b;
+		all_codes += codes;
+		all_records += records;
+	}
+
+	/* ET90 */
+	if (!(r = rec_new(&w, "90")))
+		goto out_fail;
+	num(r + 32, 3, in->sending_no);
+	digits(&w, r + 55, 12, in->third_party);
+	sgn(r + 67, 12, all_b);
+	sgn(r + 87, 12, all_a);
+	num(r + 107, 5, in->year_month / 100);
+	num(r + 112, 2, in->year_month % 100);
+	digits(&w, r + 127, 10, in->bce);
+	txt(&w, r + 137, 25, "");
+	txt(&w, r + 166, 11, in->bic);
+	txt(&w, r + 178, 34, in->iban);
+	num(r + 346, 2, control97(all_codes));
+	seal(&w, r);
+
+	/* 95 per mutuality (ascending), then 96 */
+	for (int pass = 0; pass < nmuts; pass++) {
+		int best = -1;
+		for (int m = 0; m < nmuts; m++)
+			if (muts[m].records != UINT32_MAX &&
+			    (best < 0 || strcmp(muts[m].mut, muts[best].mut) < 0))
+				best = m;
+		if (!(r = rec_new(&w, "95")))
+			goto out_fail;
+		memcpy(r + 4, muts[best].mut, 3);
+		memcpy(r + 9, in->reference + 2, 12);
+		sgn(r + 23, 12, muts[best].a);
+		sgn(r + 37, 12, muts[best].b);
+		sgn(r + 51, 12, muts[best].a + muts[best].b);
+		num(r + 65, 8, muts[best].records);
+		num(r + 75, 2, control97(muts[best].codes));
+		sgn(r + 79, 12, 0);
+		memset(r + 93, ' ', R - 93);
+		muts[best].records = UINT32_MAX; /* written */
+	}
+	if (!(r = rec_new(&w, "96")))
+		goto out_fail;
+	r[4] = nmuts ? muts[0].mut[0] : '6';
+	memcpy(r + 5, "99", 2);
+	sgn(r + 23, 12, all_a);
+	sgn(r + 37, 12, all_b);
+	sgn(r + 51, 12, all_a + all_b);
+	num(r + 65, 8, all_records);
+	num(r + 75, 2, control97(all_codes));
+	sgn(r + 79, 12, 0);
+	memset(r + 93, ' ', R - 93);
+	if (w.bad)
+		goto out_fail;
+
+	*out = malloc(TPC_EFACT_HEADER + w.len);
+	if (!*out) {
+		w.bad = TPC_ADAPTER_ENOMEM;
+		goto out_fail;
+	}
+	memcpy(*out, head, TPC_EFACT_HEADER);
+	memcpy(*out + TPC_EFACT_HEADER, w.buf, w.len);
+	*len = TPC_EFACT_HEADER + w.len;
+	free(w.buf);
+	return 0;
+
+out_fail:
+	free(w.buf);
+	return w.bad ? w.bad : TPC_ADAPTER_ENOMEM;
+}
+
+uint8_t *tpc_efact_sample(unsigned seed, int ninv, int nlines, size_t *len)
+{
+	/* consistent with config/refdata: see canonical_gen.h */
+	static const char *niss[] = {"86103130262", "05031412595"};
+	static const char *codes[] = {"101032", "102771"};
+	static const int64_t fee[] = {3000, 2710}, ins[] = {2400, 1960}, bim[] = {2900, 2560};
+	tpc_efact_sending_in_t s;
+	tpc_efact_invoice_in_t *inv = calloc((size_t)ninv, sizeof(*inv));
+	tpc_efact_line_in_t *ln = calloc((size_t)(ninv * nlines) + 1, sizeof(*ln));
+	uint8_t *out = NULL;
+
+	if (!inv || !ln)
+		goto out_free;
+	memset(&s, 0, sizeof(s));
+	snprintf(s.reference, sizeof(s.reference), "2026116%07u", seed % 10000000u);
+	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
+	s.sending_no = 1 + seed % 999;
+	s.year_month = 202611;
+	s.created = 20261120;
+	snprintf(s.bce, sizeof(s.bce), "0999999922");
+	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
+	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	s.invoices = inv;
+	s.ninvoices = (size_t)ninv;
+	for (int i = 0; i < ninv; i++) {
+		int is_bim = (int)((seed + (unsigned)i) % 2);
+
+		snprintf(inv[i].niss, sizeof(inv[i].niss), "%s", niss[is_bim]);
+		snprintf(inv[i].number, sizeof(inv[i].number), "%06u%06u", seed % 1000000u,
+		         (unsigned)i % 1000000u);
+		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
+		inv[i].kind = '3';
+		inv[i].invoicing = '0';
+		inv[i].sex = '1';
+		inv[i].ct1 = is_bim ? 111 : 110;
+		inv[i].ct2 = inv[i].ct1;
+		inv[i].lines = ln + i * nlines;
+		inv[i].nlines = (size_t)nlines;
+		for (int k = 0; k < nlines; k++) {
+			tpc_efact_line_in_t *l = &ln[i * nlines + k];
+			int c = (int)((seed + (unsigned)k) % 2);
+
+			snprintf(l->code, sizeof(l->code), "%s", codes[c]);
+			l->date = 20261101 + (uint32_t)(k % 20);
+			l->units = 1 + k % 3;
+			l->insurer_cents = l->units * (is_bim ? bim[c] : ins[c]);
+			l->patient_cents = l->units * fee[c] - l->insurer_cents;
+			snprintf(l->performer, sizeof(l->performer), "17385467004");
+			snprintf(l->reference, sizeof(l->reference), "%u-%d-%d", seed, i, k);
+		}
+	}
+	if (tpc_efact_write(&s, &out, len) != 0)
+		out = NULL;
+out_free:
+	free(inv);
+	free(ln);
+	return out;
+}

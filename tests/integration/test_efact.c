@@ -1,0 +1,243 @@
+/* tests/integration/test_efact.c - eFact sendings through the real daemon: AMI clearing of each
+ * line against the sample reference data, native answers 931000 / 920098 / 920099. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "common/check.h"
+#include "daemon.h"
+#include "efact/efact.h"
+#include "efact/efact_writer.h"
+
+static tpc_td_t d;
+
+static void teardown(void)
+{
+	tpc_td_cleanup(&d);
+}
+
+TestSuite(efact, .fini = teardown, .timeout = 120);
+
+static tpc_efact_line_in_t line(const char *code, uint32_t date, int64_t ins, int64_t pat,
+                                const char *ref)
+{
+	tpc_efact_line_in_t l;
+
+	memset(&l, 0, sizeof(l));
+	snprintf(l.code, sizeof(l.code), "%s", code);
+	l.date = date;
+	l.units = 1;
+	l.insurer_cents = ins;
+	l.patient_cents = pat;
+	snprintf(l.performer, sizeof(l.performer), "17385467004");
+	snprintf(l.reference, sizeof(l.reference), "%s", ref);
+	return l;
+}
+
+static tpc_efact_invoice_in_t invoice(const char *niss, const char *number,
+                                      const tpc_efact_line_in_t *lines, size_t n)
+{
+	tpc_efact_invoice_in_t inv;
+
+	memset(&inv, 0, sizeof(inv));
+	snprintf(inv.niss, sizeof(inv.niss), "%s", niss);
+	snprintf(inv.number, sizeof(inv.number), "%s", number);
+	snprintf(inv.mutuality, sizeof(inv.mutuality), "600");
+	inv.kind = '3';
+	inv.invoicing = '0';
+	inv.sex = '1';
+	inv.ct1 = inv.ct2 = 110;
+	inv.lines = lines;
+	inv.nlines = n;
+	return inv;
+}
+
+/* The sending of the issue: a wrong NISS check digit, an unknown code, a wrong insurer amount,
+ * a duplicate line and a service date outside the insurability period, among good lines. */
+static uint8_t *faulty_sending(const char *reference, size_t *len)
+{
+	static tpc_efact_line_in_t l1[5], l2[2];
+	static tpc_efact_invoice_in_t inv[2];
+	tpc_efact_sending_in_t s;
+	uint8_t *out;
+	char *rec;
+
+	l1[0] = line("101032", 20261102, 2400, 600, "A1");
+	l1[1] = line("101032", 20261103, 2400, 600, "A2"); /* NISS corrupted below */
+	l1[2] = line("109594", 20261103, 1000, 100, "A3"); /* no tariff: unknown code */
+	l1[3] = line("101032", 20261104, 2500, 600, "A4"); /* insurer part should be 2400 */
+	l1[4] = line("101032", 20261102, 2400, 600, "A1"); /* the same as the first */
+	l2[0] = line("102771", 20261116, 1960, 750, "B1");
+	l2[1] = line("102771", 20261105, 1960, 750, "B2"); /* between two insurability periods */
+	inv[0] = invoice("86103130262", "000000000101", l1, 5);
+	inv[1] = invoice("75031412581", "000000000102", l2, 2);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.reference, sizeof(s.reference), "%s", reference);
+	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
+	s.sending_no = 1;
+	s.year_month = 202611;
+	s.created = 20261120;
+	snprintf(s.bce, sizeof(s.bce), "0999999922");
+	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
+	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	s.invoices = inv;
+	s.ninvoices = 2;
+	cr_assert_eq(tpc_efact_write(&s, &out, len), 0);
+	/* record 4 is the second line: break its NISS check digit and reseal the record */
+	rec = (char *)out + TPC_EFACT_HEADER + 3 * TPC_EFACT_RECORD;
+	cr_assert_eq(memcmp(rec, "50", 2), 0);
+	rec[47] = rec[47] == '9' ? '0' : (char)(rec[47] + 1);
+	tpc_efact_reseal(rec);
+	return out;
+}
+
+static const Tpclear__LineResult *line_at(const Tpclear__Result *r, uint32_t record)
+{
+	for (size_t i = 0; i < r->n_invoice_results; i++)
+		for (size_t k = 0; k < r->invoice_results[i]->n_lines; k++)
+			if (r->invoice_results[i]->lines[k]->record == record)
+				return r->invoice_results[i]->lines[k];
+	cr_assert_fail("no line at record %u", record);
+	return NULL;
+}
+
+static void expect_line(const Tpclear__Result *r, uint32_t record, const char *code)
+{
+	const Tpclear__LineResult *l = line_at(r, record);
+
+	if (!code) {
+		cr_assert_eq(l->outcome, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED, "record %u", record);
+		cr_assert_eq(l->n_findings, 0, "record %u", record);
+		return;
+	}
+	cr_assert_eq(l->outcome, TPCLEAR__OUTCOME__OUTCOME_REFUSED, "record %u", record);
+	cr_assert_eq(l->n_findings, 1, "record %u has %zu findings (%s)", record, l->n_findings,
+	             l->n_findings ? l->findings[0]->code : "");
+	cr_assert_str_eq(l->findings[0]->code, code, "record %u", record);
+	cr_assert_str_eq(l->findings[0]->letter, "R");
+}
+
+Test(efact, faulty_lines_are_refused_with_their_codes_and_the_rest_accepted)
+{
+	size_t len, nlen;
+	uint8_t *p = faulty_sending("20261100000101", &len), *native = NULL;
+	Tpclear__Answer *a;
+	void *s;
+
+	cr_assert_eq(tpc_td_start(&d, NULL, "[clearing]\nmax_refused_percent = 100\n"), 0);
+	s = tpc_td_connect(&d);
+	cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "hospital", "k1",
+	                         "efact", 1, p, len),
+	             0);
+	/* receipt with its 931000 */
+	a = tpc_td_recv(s, 10000, &native, &nlen);
+	cr_assert_not_null(a);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RECEIPT);
+	cr_assert_not_null(native);
+	cr_assert_eq(nlen, TPC_EFACT_HEADER);
+	cr_assert_eq(memcmp(native, "931000", 6), 0);
+	free(native);
+	tpclear__answer__free_unpacked(a, NULL);
+	/* result with its 920098 */
+	a = tpc_td_recv(s, 30000, &native, &nlen);
+	cr_assert_not_null(a);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+	const Tpclear__Result *r = a->result;
+	cr_assert_eq(r->outcome, TPCLEAR__OUTCOME__OUTCOME_PARTIAL);
+	cr_assert_eq(r->lines, 7);
+	cr_assert_eq(r->lines_accepted, 2);
+	expect_line(r, 3, NULL);
+	expect_line(r, 4, "500802"); /* NISS check digit */
+	expect_line(r, 5, "500403"); /* no tariff for the code */
+	expect_line(r, 6, "501940"); /* insurer amount */
+	expect_line(r, 7, "500423"); /* already billed */
+	expect_line(r, 10, NULL);
+	expect_line(r, 11, "500540"); /* not insured on that date */
+	cr_assert_eq(line_at(r, 6)->expected_insurer_cents, 2400);
+	cr_assert_eq(r->accepted_cents, 2400 + 1960);
+	cr_assert_str_eq(r->native_type, "920098");
+	cr_assert_not_null(native);
+	cr_assert_eq(memcmp(native, "920098", 6), 0);
+	cr_assert_eq(nlen, 67 + 610 + 13 * 800 + 2 * 350);
+	/* record 4's error slot: letter R and code 500802 at 457-463 */
+	{
+		const char *r4 = (const char *)native + 67 + 610 + 3 * 800;
+		cr_assert_eq(memcmp(r4 + 456, "R500802", 7), 0, "%.21s", r4 + 456);
+		const char *r3 = (const char *)native + 67 + 610 + 2 * 800;
+		cr_assert_eq(memcmp(r3 + 456, "       ", 7), 0);
+	}
+	free(native);
+	tpclear__answer__free_unpacked(a, NULL);
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	free(p);
+}
+
+Test(efact, refused_share_over_the_threshold_refuses_the_sending_with_920099)
+{
+	size_t len, nlen;
+	uint8_t *p = faulty_sending("20261100000102", &len), *native = NULL;
+	Tpclear__Answer *a;
+	void *s;
+
+	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0); /* default threshold: 5 % */
+	s = tpc_td_connect(&d);
+	a = tpc_td_submit(s, "hospital", "k2", "efact", p, len, NULL);
+	cr_assert_not_null(a);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+	cr_assert_eq(a->result->outcome, TPCLEAR__OUTCOME__OUTCOME_REFUSED);
+	cr_assert_eq(a->result->accepted_cents, 0);
+	cr_assert_eq(a->result->lines_accepted, 0);
+	cr_assert_str_eq(a->result->findings[0]->code, "T00020");
+	cr_assert_str_eq(a->result->native_type, "920099");
+	tpclear__answer__free_unpacked(a, NULL);
+	/* the stored answer, native bytes included, comes back on a query-by-resubmission */
+	cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "hospital", "k2",
+	                         "efact", 9, p, len),
+	             0);
+	while ((a = tpc_td_recv(s, 10000, &native, &nlen)) &&
+	       a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
+		free(native);
+		tpclear__answer__free_unpacked(a, NULL);
+	}
+	cr_assert_not_null(a);
+	cr_assert_eq(a->result->replay, 1);
+	cr_assert_not_null(native);
+	cr_assert_eq(memcmp(native, "920099", 6), 0);
+	free(native);
+	tpclear__answer__free_unpacked(a, NULL);
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	free(p);
+}
+
+Test(efact, clean_generated_sending_round_trips_to_920098_with_the_generators_amounts)
+{
+	size_t len;
+	uint8_t *p = tpc_efact_sample(4242, 5, 7, &len);
+	int64_t expected = 0;
+	Tpclear__Answer *a;
+	void *s;
+
+	/* the generator's insurer amounts, read back from the file's ET90 total A */
+	cr_assert_eq(tpc_check_parse_signed((const char *)p + len - 3 * TPC_EFACT_RECORD + 87, 12,
+	                                    &expected),
+	             0);
+	cr_assert_gt(expected, 0);
+	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0);
+	s = tpc_td_connect(&d);
+	a = tpc_td_submit(s, "hospital", "clean", "efact", p, len, NULL);
+	cr_assert_not_null(a);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+	cr_assert_eq(a->result->outcome, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
+	cr_assert_eq(a->result->lines, 35);
+	cr_assert_eq(a->result->lines_accepted, 35);
+	cr_assert_eq(a->result->n_findings, 0);
+	cr_assert_eq(a->result->accepted_cents, expected);
+	cr_assert_str_eq(a->result->native_type, "920098");
+	tpclear__answer__free_unpacked(a, NULL);
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	free(p);
+}
