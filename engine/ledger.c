@@ -280,6 +280,66 @@ static int64_t units_before(const tpc_job_t *job, const tpc_invoice_t *inv, uint
 	return sum;
 }
 
+/* An accepted credit note cancels the lines it repeats: their identities leave the dedup index
+ * (so they may be billed again, corrected), their units leave the daily counts, and the credited
+ * invoice is marked so it cannot be credited twice. With @p check, only look for races. */
+static int credit(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, const tpc_invoice_t *inv,
+                  int check)
+{
+	const tpc_sending_t *s = &job->sending;
+	uint8_t key[160];
+	MDB_val k, v, got;
+	int rc;
+
+	k.mv_data = key;
+	k.mv_size = tpc_tariff_credit_key(inv, key, sizeof(key));
+	v.mv_data = (void *)&job->sequence;
+	v.mv_size = sizeof(job->sequence);
+	if (k.mv_size) {
+		rc = check ? mdb_get(txn, l->dbs.invoices, &k, &got)
+		           : mdb_put(txn, l->dbs.invoices, &k, &v, MDB_NOOVERWRITE);
+		if (check && rc == 0)
+			return MDB_KEYEXIST;
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+	}
+	for (uint32_t n = 0; n < inv->nlines; n++) {
+		uint32_t li = inv->first_line + n;
+		const tpc_line_t *ln = &s->lines[li];
+		MDB_val uk, uv;
+		int64_t units;
+
+		if (ln->outcome != TPC_OUTCOME_ACCEPTED)
+			continue;
+		k.mv_data = job->marks.dedup[li];
+		k.mv_size = TPC_TARIFF_ID_LEN;
+		rc = check ? mdb_get(txn, l->dbs.dedup, &k, &got)
+		           : mdb_del(txn, l->dbs.dedup, &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			return MDB_KEYEXIST; /* cancelled meanwhile by another credit note */
+		if (rc)
+			return rc;
+		if (check)
+			continue;
+		uk.mv_data = key;
+		uk.mv_size = tpc_tariff_units_key(&inv->patient, ln->code, ln->date_first, key);
+		rc = mdb_get(txn, l->dbs.units, &uk, &uv);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc || uv.mv_size != sizeof(units))
+			return rc ? rc : MDB_CORRUPTED;
+		memcpy(&units, uv.mv_data, sizeof(units));
+		units += ln->units; /* negative on a credit note */
+		if (units < 0)
+			units = 0;
+		uv.mv_data = &units;
+		uv.mv_size = sizeof(units);
+		if ((rc = mdb_put(txn, l->dbs.units, &uk, &uv, 0)))
+			return rc;
+	}
+	return 0;
+}
+
 /* The indexes later sendings are checked against (tariff.h): accepted invoice numbers, line
  * identities and units per (patient, code, day). With @p check, only look: a key already
  * taken (or a maximum now exceeded) means another sending judged at the same time got there
@@ -301,7 +361,7 @@ static int indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, int chec
 
 		if (inv->outcome != TPC_OUTCOME_ACCEPTED)
 			continue;
-		if (inv->invoicing != TPC_INVOICING_CREDIT_NOTE && inv->number.len) {
+		if (inv->number.len) {
 			k.mv_data = key;
 			k.mv_size = tpc_tariff_invoice_key(inv, key, sizeof(key));
 			rc = !k.mv_size ? 0
@@ -312,8 +372,11 @@ static int indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, int chec
 			if (rc && rc != MDB_NOTFOUND)
 				return rc;
 		}
-		if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE)
+		if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE) {
+			if ((rc = credit(l, txn, job, inv, check)))
+				return rc;
 			continue;
+		}
 		for (uint32_t n = 0; n < inv->nlines; n++) {
 			uint32_t li = inv->first_line + n;
 			const tpc_line_t *ln = &s->lines[li];

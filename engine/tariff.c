@@ -34,6 +34,10 @@ static const struct {
     {"502255", 'R', "maximum units per day exceeded"},
     {"500423", 'R', "service already billed"},
     {"202420", 'B', "individual invoice number already used by this provider"},
+    {"202920", 'F', "credited invoice unknown (not accepted for this provider)"},
+    {"202921", 'F',
+     "credit note does not match the credited invoice (already credited, or a line "
+     "that was not accepted)"},
 };
 
 const char *tpc_tariff_describe(const char *code)
@@ -128,6 +132,16 @@ size_t tpc_tariff_units_key(const tpc_view_t *patient, const char *code, int32_t
 	for (int i = 0; i < 4; i++)
 		out[17 + i] = (uint8_t)(d >> (24 - 8 * i));
 	return 21;
+}
+
+size_t tpc_tariff_credit_key(const tpc_invoice_t *inv, uint8_t *out, size_t cap)
+{
+	if (inv->previous.len + 12 > cap)
+		return 0;
+	out[0] = '~'; /* never the first byte of a provider number */
+	put_view(out + 1, 11, inv->provider);
+	memcpy(out + 12, inv->previous.ptr, inv->previous.len);
+	return 12 + inv->previous.len;
 }
 
 size_t tpc_tariff_invoice_key(const tpc_invoice_t *inv, uint8_t *out, size_t cap)
@@ -317,8 +331,20 @@ static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tp
 		if (rc)
 			return tpc_err_from_mdb(rc);
 	}
-	if (refused(ln) || inv->invoicing == TPC_INVOICING_CREDIT_NOTE)
+	if (refused(ln))
 		return 0;
+	if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE) {
+		/* a credit line cancels the line it repeats (same identity), which must be an
+		 * accepted line of the credited invoice's provider and patient */
+		MDB_val dk = {TPC_TARIFF_ID_LEN, marks->dedup[li]}, dv;
+
+		if (mdb_get(txn, dbs->dedup, &dk, &dv) != 0)
+			return add_line(k, ln, finding("202921", ln->record, 0, 0));
+		table_get(seen, marks->dedup[li], TPC_TARIFF_ID_LEN, &fresh);
+		if (!fresh)
+			return add_line(k, ln, finding("500423", ln->record, 0, 0));
+		return 0;
+	}
 	/* already billed: within the sending, then in earlier ones */
 	table_get(seen, marks->dedup[li], TPC_TARIFF_ID_LEN, &fresh);
 	{
@@ -380,10 +406,23 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 				goto out_close_all;
 		kk.mv_data = ikey;
 		kk.mv_size = tpc_tariff_invoice_key(inv, ikey, sizeof(ikey));
-		if (kk.mv_size && inv->number.len && inv->invoicing != TPC_INVOICING_CREDIT_NOTE &&
-		    mdb_get(txn, dbs->invoices, &kk, &vv) == 0)
+		if (kk.mv_size && inv->number.len && mdb_get(txn, dbs->invoices, &kk, &vv) == 0)
 			if ((rc = add_invoice(&k, inv, finding("202420", inv->record, 0, 0))))
 				goto out_close_all;
+		if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE && inv->previous.len) {
+			/* the credited invoice must have been accepted, and not credited yet */
+			tpc_invoice_t prev = *inv;
+
+			prev.number = inv->previous;
+			kk.mv_size = tpc_tariff_invoice_key(&prev, ikey, sizeof(ikey));
+			if (!kk.mv_size || mdb_get(txn, dbs->invoices, &kk, &vv) != 0)
+				rc = add_invoice(&k, inv, finding("202920", inv->record, 0, 0));
+			else if ((kk.mv_size = tpc_tariff_credit_key(inv, ikey, sizeof(ikey))) &&
+			         mdb_get(txn, dbs->invoices, &kk, &vv) == 0)
+				rc = add_invoice(&k, inv, finding("202921", inv->record, 0, 0));
+			if (rc)
+				goto out_close_all;
+		}
 		for (uint32_t n = 0; n < inv->nlines; n++) {
 			uint32_t li = inv->first_line + n;
 			tpc_line_t *ln = &s->lines[li];

@@ -69,6 +69,10 @@ void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln,
 size_t tpc_tariff_units_key(const tpc_view_t *patient, const char *code, int32_t day,
                             uint8_t out[21]);
 
+/** Key marking invoice @p inv->previous as credited (same index as invoice numbers, prefix
+ *  '~'). @return key length, 0 if the number is too long. */
+size_t tpc_tariff_credit_key(const tpc_invoice_t *inv, uint8_t *out, size_t cap);
+
 /** Key of the invoice-number index. @return key length, 0 if the number is too long. */
 size_t tpc_tariff_invoice_key(const tpc_invoice_t *inv, uint8_t *out, size_t cap);
 

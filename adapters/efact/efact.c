@@ -258,6 +258,11 @@ static void read_et20(struct dec *d, const char *rec, uint32_t ord, uint32_t off
 	if (t != '0' && t != '1' && t != '3')
 		on_invoice(d, inv, mk("201103", ord, 51, 1));
 	inv->invoicing = (uint8_t)(t - '0');
+	/* a correction or credit note names the invoice it corrects; a normal invoice does not */
+	if ((t == '1' || t == '3') && inv->previous.len == 0)
+		on_invoice(d, inv, mk("202910", ord, 163, 12));
+	else if (t == '0' && inv->previous.len)
+		on_invoice(d, inv, mk("202911", ord, 163, 12));
 	if (k != '1' && k != '3' && k != '4' && k != '5' && k != '6' && k != '9')
 		on_invoice(d, inv, mk("201003", ord, 50, 1));
 	inv->kind = k == '1' ? TPC_INVOICE_HOSPITALISED : TPC_INVOICE_AMBULATORY;

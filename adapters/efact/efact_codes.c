@@ -82,6 +82,8 @@ static const struct {
     {"200610", 'F', "record 20: discharge before admission"},
     {"202401", 'B', "record 20: individual invoice number not numeric"},
     {"201140", 'F', "credit note: not every amount is negative"},
+    {"202910", 'F', "record 20: correction or credit note without the previous invoice number"},
+    {"202911", 'F', "record 20: previous invoice number on a normal invoice"},
     /* record 50 */
     {"500401", 'B', "record 50: nomenclature code not numeric"},
     {"500404", 'B', "record 50: first digit of the code zone is not zero"},

@@ -241,3 +241,87 @@ Test(efact, clean_generated_sending_round_trips_to_920098_with_the_generators_am
 	cr_assert_eq(tpc_td_stop(&d), 0);
 	free(p);
 }
+
+static uint8_t *one_invoice(const char *reference, const char *number, char invoicing,
+                            const char *previous, int sign, size_t *len)
+{
+	static tpc_efact_line_in_t l[2];
+	static tpc_efact_invoice_in_t inv;
+	tpc_efact_sending_in_t s;
+	uint8_t *out;
+
+	l[0] = line("101032", 20261102, sign * 2400, sign * 600, "C1");
+	l[1] = line("102771", 20261103, sign * 1960, sign * 750, "C2");
+	l[0].units = l[1].units = sign;
+	inv = invoice("86103130262", number, l, 2);
+	inv.invoicing = invoicing;
+	snprintf(inv.previous, sizeof(inv.previous), "%s", previous);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.reference, sizeof(s.reference), "%s", reference);
+	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
+	s.sending_no = 3;
+	s.year_month = 202611;
+	s.created = 20261120;
+	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
+	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	s.invoices = &inv;
+	s.ninvoices = 1;
+	cr_assert_eq(tpc_efact_write(&s, &out, len), 0);
+	return out;
+}
+
+static Tpclear__Answer *submit_invoice(void *s, const char *key, const char *reference,
+                                       const char *number, char invoicing, const char *previous,
+                                       int sign)
+{
+	size_t len;
+	uint8_t *p = one_invoice(reference, number, invoicing, previous, sign, &len);
+	Tpclear__Answer *a = tpc_td_submit(s, "hospital", key, "efact", p, len, NULL);
+
+	free(p);
+	cr_assert_not_null(a);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+	return a;
+}
+
+Test(efact, credit_note_cancels_the_lines_of_the_credited_invoice)
+{
+	Tpclear__Answer *a;
+	void *s;
+
+	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0);
+	s = tpc_td_connect(&d);
+	/* the original invoice */
+	a = submit_invoice(s, "c1", "20261100000301", "000000000301", '0', "", 1);
+	cr_assert_eq(a->result->outcome, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
+	cr_assert_eq(a->result->accepted_cents, 2400 + 1960);
+	tpclear__answer__free_unpacked(a, NULL);
+	/* billing the same lines again is refused: already billed */
+	a = submit_invoice(s, "c2", "20261100000302", "000000000302", '0', "", 1);
+	cr_assert_eq(a->result->lines_accepted, 0);
+	cr_assert_str_eq(a->result->invoice_results[0]->lines[0]->findings[0]->code, "500423");
+	tpclear__answer__free_unpacked(a, NULL);
+	/* a credit note for an invoice never accepted */
+	a = submit_invoice(s, "c3", "20261100000303", "000000000303", '3', "000000000999", -1);
+	cr_assert_eq(a->result->outcome, TPCLEAR__OUTCOME__OUTCOME_REFUSED);
+	cr_assert_str_eq(a->result->invoice_results[0]->findings[0]->code, "202920");
+	tpclear__answer__free_unpacked(a, NULL);
+	/* the credit note of the original: accepted, negative amounts */
+	a = submit_invoice(s, "c4", "20261100000304", "000000000304", '3', "000000000301", -1);
+	cr_assert_eq(a->result->lines_accepted, 2, "%s",
+	             a->result->invoice_results[0]->n_findings
+	                 ? a->result->invoice_results[0]->findings[0]->code
+	                 : "");
+	cr_assert_eq(a->result->accepted_cents, -(2400 + 1960));
+	tpclear__answer__free_unpacked(a, NULL);
+	/* crediting it twice is refused */
+	a = submit_invoice(s, "c5", "20261100000305", "000000000305", '3', "000000000301", -1);
+	cr_assert_eq(a->result->lines_accepted, 0);
+	tpclear__answer__free_unpacked(a, NULL);
+	/* the cancelled lines may now be billed again, on a new invoice */
+	a = submit_invoice(s, "c6", "20261100000306", "000000000306", '0', "", 1);
+	cr_assert_eq(a->result->outcome, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
+	tpclear__answer__free_unpacked(a, NULL);
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+}
