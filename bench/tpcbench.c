@@ -408,8 +408,9 @@ int main(int argc, char **argv)
 		unsigned base = seed_base ? (unsigned)seed_base : (unsigned)time(NULL);
 		payloads = calloc((size_t)pool, sizeof(*payloads));
 		for (int i = 0; payloads && i < pool; i++) {
-			payloads[i].data = tpc_canonical_sample(base + (unsigned)i, make_inv,
-			                                        make_lines, &payloads[i].len);
+			int efact = format && strcmp(format, "efact") == 0;
+			payloads[i].data = (efact ? tpc_efact_sample : tpc_canonical_sample)(
+			    base + (unsigned)i, make_inv, make_lines, &payloads[i].len);
 			if (!payloads[i].data)
 				return 2;
 		}

@@ -345,8 +345,8 @@ uint8_t *tpc_efact_sample(unsigned seed, int ninv, int nlines, size_t *len)
 		int is_bim = (int)((seed + (unsigned)i) % 2);
 
 		snprintf(inv[i].niss, sizeof(inv[i].niss), "%s", niss[is_bim]);
-		snprintf(inv[i].number, sizeof(inv[i].number), "%06u%06u", seed % 1000000u,
-		         (unsigned)i % 1000000u);
+		snprintf(inv[i].number, sizeof(inv[i].number), "%08u%04u", seed % 100000000u,
+		         (unsigned)i % 10000u);
 		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
 		inv[i].kind = '3';
 		inv[i].invoicing = '0';
