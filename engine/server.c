@@ -410,32 +410,23 @@ static int receive_one(tpc_server_t *s)
 	snprintf(job->key, sizeof(job->key), "%s", env->key);
 	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_QUERY) {
 		job->type = TPC_JOB_QUERY;
-	} else if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD) {
-		size_t len = zmq_msg_size(&frames[2]);
-
-		job->type = TPC_JOB_LOAD;
-		if (tpc_refdata_kind(env->format, &job->table.kind) != 0)
-			code = TPC_CODE_UNKNOWN_KIND;
-		else if (len == 0)
-			code = TPC_CODE_EMPTY_PAYLOAD;
-		else if (len > s->cfg.max_sending_bytes)
-			code = TPC_CODE_TOO_LARGE;
-		if (code) {
-			refuse(s, id, idlen, env->correlation, code, env->key);
-			job_put(s, job);
-			goto out_close;
-		}
-		zmq_msg_move(&job->payload, &frames[2]);
 	} else {
 		size_t len = zmq_msg_size(&frames[2]);
 
-		job->type = TPC_JOB_SUBMIT;
-		job->adapter = tpc_adapters_find(s->adapters, env->format, &job->adapter_state);
-		if (!job->adapter)
-			code = TPC_CODE_UNKNOWN_FORMAT;
-		else if (len == 0)
+		if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD) {
+			job->type = TPC_JOB_LOAD;
+			if (tpc_refdata_kind(env->format, &job->table.kind) != 0)
+				code = TPC_CODE_UNKNOWN_KIND;
+		} else {
+			job->type = TPC_JOB_SUBMIT;
+			job->adapter =
+			    tpc_adapters_find(s->adapters, env->format, &job->adapter_state);
+			if (!job->adapter)
+				code = TPC_CODE_UNKNOWN_FORMAT;
+		}
+		if (!code && len == 0)
 			code = TPC_CODE_EMPTY_PAYLOAD;
-		else if (len > s->cfg.max_sending_bytes)
+		else if (!code && len > s->cfg.max_sending_bytes)
 			code = TPC_CODE_TOO_LARGE;
 		if (code) {
 			refuse(s, id, idlen, env->correlation, code, env->key);
@@ -443,16 +434,16 @@ static int receive_one(tpc_server_t *s)
 			goto out_close;
 		}
 		zmq_msg_move(&job->payload, &frames[2]);
+	}
+	if (job->type == TPC_JOB_SUBMIT) {
 		/* the native receipt (eFact 931000), built before the job leaves this thread */
+		tpc_host_t host = {tpc_arena_host_alloc, s->scratch, 0, 0};
+
 		tpc_arena_reset(s->scratch);
-		{
-			tpc_host_t host = {tpc_arena_host_alloc, s->scratch, 0, 0};
-			if (job->adapter->encode_answer(job->adapter_state,
-			                                zmq_msg_data(&job->payload),
-			                                zmq_msg_size(&job->payload), NULL,
-			                                TPC_ANSWER_RECEIPT, &host, &native) != 0)
-				memset(&native, 0, sizeof(native));
-		}
+		if (job->adapter->encode_answer(job->adapter_state, zmq_msg_data(&job->payload),
+		                                zmq_msg_size(&job->payload), NULL,
+		                                TPC_ANSWER_RECEIPT, &host, &native) != 0)
+			memset(&native, 0, sizeof(native));
 	}
 	rc = tpc_queue_try_push(s->jobs, &job->node);
 	if (rc) {

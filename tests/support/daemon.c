@@ -128,8 +128,8 @@ int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini)
 					char *c = strrchr(line + 5, ':');
 					if (c) {
 						*c = 0;
-						snprintf(d->http_host, sizeof(d->http_host), "%.63s",
-						         line + 5);
+						snprintf(d->http_host, sizeof(d->http_host),
+						         "%.63s", line + 5);
 						d->http_port = atoi(c + 1);
 					}
 				}
