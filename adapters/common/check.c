@@ -163,3 +163,15 @@ int tpc_check_parse_signed(const char *p, size_t n, int64_t *out)
 		*out = -*out;
 	return 0;
 }
+
+void tpc_check_put_uint(char *dst, size_t width, uint64_t v)
+{
+	for (size_t i = width; i-- > 0; v /= 10)
+		dst[i] = (char)('0' + v % 10);
+}
+
+void tpc_check_put_signed(char *dst, size_t width, int64_t v)
+{
+	dst[0] = v < 0 ? '-' : '+';
+	tpc_check_put_uint(dst + 1, width - 1, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+}

@@ -52,4 +52,11 @@ int tpc_check_parse_uint(const char *p, size_t n, uint64_t *out);
  *  is not a sign. */
 int tpc_check_parse_signed(const char *p, size_t n, int64_t *out);
 
+/** Write @p v as a zero-padded fixed-width numeric zone of @p width digits (the high digits
+ *  of a larger value are dropped). */
+void tpc_check_put_uint(char *dst, size_t width, uint64_t v);
+
+/** Write @p v as a signed zone: '+' or '-' then @p width - 1 zero-padded digits. */
+void tpc_check_put_signed(char *dst, size_t width, int64_t v);
+
 #endif /* TPC_CHECK_H */

@@ -623,10 +623,6 @@ static int efact_decode(const void *state, const uint8_t *buf, size_t len, const
 
 /* ---- descriptor ---------------------------------------------------------------------------- */
 
-int tpc_efact_encode_answer_(const void *state, const uint8_t *buf, size_t len,
-                             const tpc_sending_t *s, enum tpc_answer_kind kind,
-                             const tpc_host_t *host, tpc_blob_t *out);
-
 static int efact_init(const char *config, void **state)
 {
 	(void)config;

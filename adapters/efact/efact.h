@@ -33,6 +33,11 @@ extern const tpc_adapter_t tpc_efact_adapter;
 /** Short reason for one of the codes the adapter emits, or NULL. */
 const char *tpc_efact_describe(const char *code);
 
+/** The descriptor's encode_answer (efact_answer.c); see tpc_adapter_t. */
+int tpc_efact_encode_answer_(const void *state, const uint8_t *buf, size_t len,
+                             const tpc_sending_t *s, enum tpc_answer_kind kind,
+                             const tpc_host_t *host, tpc_blob_t *out);
+
 /** Letter of one of the codes the adapter emits ('B', 'F', 'R', 'E', 'S'), or 'B'. */
 char tpc_efact_letter(const char *code);
 

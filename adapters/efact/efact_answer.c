@@ -12,24 +12,12 @@
  */
 #include "efact.h"
 
+#include "common/check.h"
+
 #include <stdio.h>
 #include <string.h>
 
-int tpc_efact_encode_answer_(const void *state, const uint8_t *buf, size_t len,
-                             const tpc_sending_t *s, enum tpc_answer_kind kind,
-                             const tpc_host_t *host, tpc_blob_t *out);
-
-static void put_num(char *dst, size_t width, uint64_t v)
-{
-	for (size_t i = width; i-- > 0; v /= 10)
-		dst[i] = (char)('0' + v % 10);
-}
-
-static void put_signed(char *dst, size_t width, int64_t v)
-{
-	dst[0] = v < 0 ? '-' : '+';
-	put_num(dst + 1, width - 1, (uint64_t)(v < 0 ? -v : v));
-}
+#define put_num tpc_check_put_uint
 
 static int blocked_at_reception(const tpc_sending_t *s)
 {
@@ -112,8 +100,9 @@ static int encode_result(const uint8_t *buf, size_t len, const tpc_sending_t *s,
 	memset(p, '0', TPC_EFACT_SEG300_ANSWER);
 	memcpy(p, buf + TPC_EFACT_SEG200, 140);
 	/* refused share of the invoiced amount, in hundredths of a percent */
-	put_num(p + 140, 5,
-	        total > 0 ? (uint64_t)(s->refused_cents * 10000 / total) : (refused ? 10000 : 0));
+	tpc_check_put_uint(p + 140, 5,
+	                   total > 0 ? (uint64_t)(s->refused_cents * 10000 / total)
+	                             : (refused ? 10000 : 0));
 	memcpy(p + 147, refused ? "01" : "00", 2);
 	p += TPC_EFACT_SEG300_ANSWER;
 
@@ -152,13 +141,13 @@ static int encode_result(const uint8_t *buf, size_t len, const tpc_sending_t *s,
 		if (rec[0] == '5' && rec[1] == '0') {
 			while (line_i < s->nlines && s->lines[line_i].record < i + 1)
 				line_i++;
-			put_signed(p + 477, 12,
-			           line_i < s->nlines && s->lines[line_i].record == i + 1 &&
-			                   !refused
-			               ? s->lines[line_i].accepted_cents
-			               : 0);
+			tpc_check_put_signed(p + 477, 12,
+			                     line_i < s->nlines &&
+			                             s->lines[line_i].record == i + 1 && !refused
+			                         ? s->lines[line_i].accepted_cents
+			                         : 0);
 		}
-		put_num(p + 794, 6, i + 1);
+		tpc_check_put_uint(p + 794, 6, i + 1);
 		p += TPC_EFACT_RECORD_ANSWER;
 	}
 	out->ptr = (const uint8_t *)o;

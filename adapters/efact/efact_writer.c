@@ -39,18 +39,6 @@ static char *rec_new(struct w *w, const char *type)
 	return r;
 }
 
-static void num(char *dst, size_t width, uint64_t v)
-{
-	for (size_t i = width; i-- > 0; v /= 10)
-		dst[i] = (char)('0' + v % 10);
-}
-
-static void sgn(char *dst, size_t width, int64_t v)
-{
-	dst[0] = v < 0 ? '-' : '+';
-	num(dst + 1, width - 1, (uint64_t)(v < 0 ? -v : v));
-}
-
 /* Left-aligned text, space padded. */
 static void txt(struct w *w, char *dst, size_t width, const char *s)
 {
@@ -76,12 +64,12 @@ static void digits(struct w *w, char *dst, size_t width, const char *s)
 
 void tpc_efact_reseal(char *rec)
 {
-	num(rec + 348, 2, tpc_check_record_control(rec, 348));
+	tpc_check_put_uint(rec + 348, 2, tpc_check_record_control(rec, 348));
 }
 
 static void seal(struct w *w, char *rec)
 {
-	num(rec + 2, 6, ++w->seq);
+	tpc_check_put_uint(rec + 2, 6, ++w->seq);
 	tpc_efact_reseal(rec);
 }
 
@@ -111,9 +99,9 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 	memcpy(head + 8, "02", 2);
 	memcpy(head + 12, "12", 2);
 	digits(&w, head + 20, 14, in->reference);
-	num(head + 67, 6, in->year_month);
-	num(head + 67 + 8, 3, in->sending_no);
-	num(head + 67 + 13, 8, in->created);
+	tpc_check_put_uint(head + 67, 6, in->year_month);
+	tpc_check_put_uint(head + 67 + 8, 3, in->sending_no);
+	tpc_check_put_uint(head + 67 + 13, 8, in->created);
 	txt(&w, head + 67 + 23, 13, "TPCLEAR");
 	memcpy(head + 67 + 38, "0001999", 7);
 	txt(&w, head + 67 + 47, 45, in->contact[0] ? in->contact : "CONTACT");
@@ -125,12 +113,12 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 	if (!(r = rec_new(&w, "10")))
 		goto out_fail;
 	memcpy(r + 9, "0001999", 7);
-	num(r + 32, 3, in->sending_no);
+	tpc_check_put_uint(r + 32, 3, in->sending_no);
 	memcpy(r + 52, "040", 3);
 	digits(&w, r + 55, 12, in->third_party);
-	num(r + 107, 5, in->year_month / 100);
-	num(r + 112, 2, in->year_month % 100);
-	num(r + 119, 8, in->created);
+	tpc_check_put_uint(r + 107, 5, in->year_month / 100);
+	tpc_check_put_uint(r + 112, 2, in->year_month % 100);
+	tpc_check_put_uint(r + 119, 8, in->created);
 	digits(&w, r + 127, 10, in->bce);
 	txt(&w, r + 137, 25, "TPCLEAR SAMPLE");
 	txt(&w, r + 166, 11, in->bic);
@@ -146,8 +134,8 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 
 		if (!(r = rec_new(&w, "20")))
 			goto out_fail;
-		num(r + 16, 8, inv->admission);
-		num(r + 24, 8, inv->discharge);
+		tpc_check_put_uint(r + 16, 8, inv->admission);
+		tpc_check_put_uint(r + 24, 8, inv->discharge);
 		digits(&w, r + 35, 13, inv->niss);
 		r[48] = inv->sex ? inv->sex : '1';
 		r[49] = inv->kind ? inv->kind : '3';
@@ -156,8 +144,8 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 		digits(&w, r + 55, 12, in->third_party);
 		digits(&w, r + 84, 3, inv->mutuality);
 		digits(&w, r + 114, 12, inv->number);
-		num(r + 131, 3, inv->ct1);
-		num(r + 134, 3, inv->ct2);
+		tpc_check_put_uint(r + 131, 3, inv->ct1);
+		tpc_check_put_uint(r + 134, 3, inv->ct2);
 		txt(&w, r + 137, 25, "");
 		digits(&w, r + 162, 12, inv->previous);
 		r[174] = '1';
@@ -169,8 +157,8 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 				goto out_fail;
 			r[9] = '0';
 			digits(&w, r + 10, 6, l->code);
-			num(r + 16, 8, l->date);
-			num(r + 24, 8, l->date_last ? l->date_last : l->date);
+			tpc_check_put_uint(r + 16, 8, l->date);
+			tpc_check_put_uint(r + 24, 8, l->date_last ? l->date_last : l->date);
 			digits(&w, r + 32, 3, inv->mutuality);
 			digits(&w, r + 35, 13, inv->niss);
 			r[48] = inv->sex ? inv->sex : '1';
@@ -178,11 +166,11 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 			memcpy(r + 52, "990", 3);
 			digits(&w, r + 67, 12, l->performer);
 			r[79] = '1';
-			sgn(r + 87, 12, l->insurer_cents);
-			sgn(r + 107, 5, l->units);
-			sgn(r + 127, 10, l->patient_cents);
+			tpc_check_put_signed(r + 87, 12, l->insurer_cents);
+			tpc_check_put_signed(r + 107, 5, l->units);
+			tpc_check_put_signed(r + 127, 10, l->patient_cents);
 			txt(&w, r + 137, 25, l->reference);
-			sgn(r + 164, 10, l->supplement_cents);
+			tpc_check_put_signed(r + 164, 10, l->supplement_cents);
 			memcpy(r + 261, "+0000000", 8);
 			seal(&w, r);
 			if (l->account)
@@ -197,12 +185,12 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 				if (!(r = rec_new(&w, "51")))
 					goto out_fail;
 				digits(&w, r + 10, 6, l->code);
-				num(r + 16, 8, l->date);
+				tpc_check_put_uint(r + 16, 8, l->date);
 				digits(&w, r + 35, 13, inv->niss);
 				digits(&w, r + 67, 12, l->performer);
-				sgn(r + 87, 12, l->insurer_cents);
-				num(r + 131, 3, inv->ct1);
-				num(r + 134, 3, inv->ct2);
+				tpc_check_put_signed(r + 87, 12, l->insurer_cents);
+				tpc_check_put_uint(r + 131, 3, inv->ct1);
+				tpc_check_put_uint(r + 134, 3, inv->ct2);
 				txt(&w, r + 212, 48, l->commitment);
 				seal(&w, r);
 				codes += strtoul(l->code, NULL, 10);
@@ -211,23 +199,23 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 		}
 		if (!(r = rec_new(&w, "80")))
 			goto out_fail;
-		num(r + 16, 8, inv->admission);
-		num(r + 24, 8, inv->discharge);
+		tpc_check_put_uint(r + 16, 8, inv->admission);
+		tpc_check_put_uint(r + 24, 8, inv->discharge);
 		digits(&w, r + 35, 13, inv->niss);
 		r[48] = inv->sex ? inv->sex : '1';
 		r[49] = inv->kind ? inv->kind : '3';
 		digits(&w, r + 55, 12, in->third_party);
-		sgn(r + 67, 12, b);
+		tpc_check_put_signed(r + 67, 12, b);
 		digits(&w, r + 84, 3, inv->mutuality);
-		sgn(r + 87, 12, a);
-		num(r + 99, 8, in->created);
+		tpc_check_put_signed(r + 87, 12, a);
+		tpc_check_put_uint(r + 99, 8, in->created);
 		digits(&w, r + 114, 12, inv->number);
-		sgn(r + 127, 10, pat);
+		tpc_check_put_signed(r + 127, 10, pat);
 		txt(&w, r + 137, 25, "");
-		sgn(r + 164, 10, sup);
+		tpc_check_put_signed(r + 164, 10, sup);
 		r[174] = '1';
-		sgn(r + 182, 12, 0);
-		num(r + 346, 2, control97(codes));
+		tpc_check_put_signed(r + 182, 12, 0);
+		tpc_check_put_uint(r + 346, 2, control97(codes));
 		seal(&w, r);
 		for (m = 0; m < nmuts; m++)
 			if (strcmp(muts[m].mut, inv->mutuality) == 0)
@@ -254,17 +242,17 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 	/* ET90 */
 	if (!(r = rec_new(&w, "90")))
 		goto out_fail;
-	num(r + 32, 3, in->sending_no);
+	tpc_check_put_uint(r + 32, 3, in->sending_no);
 	digits(&w, r + 55, 12, in->third_party);
-	sgn(r + 67, 12, all_b);
-	sgn(r + 87, 12, all_a);
-	num(r + 107, 5, in->year_month / 100);
-	num(r + 112, 2, in->year_month % 100);
+	tpc_check_put_signed(r + 67, 12, all_b);
+	tpc_check_put_signed(r + 87, 12, all_a);
+	tpc_check_put_uint(r + 107, 5, in->year_month / 100);
+	tpc_check_put_uint(r + 112, 2, in->year_month % 100);
 	digits(&w, r + 127, 10, in->bce);
 	txt(&w, r + 137, 25, "");
 	txt(&w, r + 166, 11, in->bic);
 	txt(&w, r + 178, 34, in->iban);
-	num(r + 346, 2, control97(all_codes));
+	tpc_check_put_uint(r + 346, 2, control97(all_codes));
 	seal(&w, r);
 
 	/* 95 per mutuality (ascending), then 96 */
@@ -278,12 +266,12 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 			goto out_fail;
 		memcpy(r + 4, muts[best].mut, 3);
 		memcpy(r + 9, in->reference + 2, 12);
-		sgn(r + 23, 12, muts[best].a);
-		sgn(r + 37, 12, muts[best].b);
-		sgn(r + 51, 12, muts[best].a + muts[best].b);
-		num(r + 65, 8, muts[best].records);
-		num(r + 75, 2, control97(muts[best].codes));
-		sgn(r + 79, 12, 0);
+		tpc_check_put_signed(r + 23, 12, muts[best].a);
+		tpc_check_put_signed(r + 37, 12, muts[best].b);
+		tpc_check_put_signed(r + 51, 12, muts[best].a + muts[best].b);
+		tpc_check_put_uint(r + 65, 8, muts[best].records);
+		tpc_check_put_uint(r + 75, 2, control97(muts[best].codes));
+		tpc_check_put_signed(r + 79, 12, 0);
 		memset(r + 93, ' ', R - 93);
 		muts[best].records = UINT32_MAX; /* written */
 	}
@@ -291,12 +279,12 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 		goto out_fail;
 	r[4] = nmuts ? muts[0].mut[0] : '6';
 	memcpy(r + 5, "99", 2);
-	sgn(r + 23, 12, all_a);
-	sgn(r + 37, 12, all_b);
-	sgn(r + 51, 12, all_a + all_b);
-	num(r + 65, 8, all_records);
-	num(r + 75, 2, control97(all_codes));
-	sgn(r + 79, 12, 0);
+	tpc_check_put_signed(r + 23, 12, all_a);
+	tpc_check_put_signed(r + 37, 12, all_b);
+	tpc_check_put_signed(r + 51, 12, all_a + all_b);
+	tpc_check_put_uint(r + 65, 8, all_records);
+	tpc_check_put_uint(r + 75, 2, control97(all_codes));
+	tpc_check_put_signed(r + 79, 12, 0);
 	memset(r + 93, ' ', R - 93);
 	if (w.bad)
 		goto out_fail;
