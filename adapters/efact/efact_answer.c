@@ -17,8 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define put_num tpc_check_put_uint
-
 static int blocked_at_reception(const tpc_sending_t *s)
 {
 	for (uint32_t i = 0; i < s->nfindings; i++) {
