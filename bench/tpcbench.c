@@ -17,6 +17,7 @@
 #include "efact/efact_writer.h"
 
 #include "client.h"
+#include "common/check.h"
 #include "config.h"
 #include "job.h"
 #include "metrics.h"
@@ -325,7 +326,7 @@ static int make_sample(int efact, int argc, char **argv)
 		        "usage: tpcbench make-canonical|make-efact SEED INVOICES LINES FILE\n");
 		return 2;
 	}
-	p = (efact ? tpc_efact_sample : tpc_canonical_sample)((unsigned)atoi(argv[0]),
+	p = (efact ? tpc_efact_sample : tpc_canonical_sample)((unsigned)atoi(argv[0]), 0,
 	                                                      atoi(argv[1]), atoi(argv[2]), &len);
 	f = fopen(argv[3], "wb");
 	if (!p || !f || fwrite(p, 1, len, f) != len) {
@@ -337,24 +338,45 @@ static int make_sample(int efact, int argc, char **argv)
 	return 0;
 }
 
+/* make-members N FILE: a members.csv of the N generated patients (tpc_sample_patient) */
+static int make_members(int argc, char **argv)
+{
+	FILE *f;
+	int n;
+
+	if (argc != 2 || (n = atoi(argv[0])) <= 0) {
+		fprintf(stderr, "usage: tpcbench make-members N FILE\n");
+		return 2;
+	}
+	f = fopen(argv[1], "w");
+	if (!f)
+		return 1;
+	fprintf(f, "niss,valid_from,valid_to,ct1,ct2,iban\n");
+	for (int k = 0; k < n; k++) {
+		char niss[12];
+		int bim = k % 5 == 0;
+
+		tpc_check_make_niss((uint32_t)k, niss);
+		fprintf(f, "%s,2020-01-01,,%s,%s,\n", niss, bim ? "111" : "110",
+		        bim ? "111" : "110");
+	}
+	return fclose(f) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"endpoint", required_argument, NULL, 'e'},
-	    {"clients", required_argument, NULL, 'c'},
-	    {"window", required_argument, NULL, 'w'},
-	    {"seconds", required_argument, NULL, 's'},
-	    {"rate", required_argument, NULL, 'r'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"key-prefix", required_argument, NULL, 'k'},
-	    {"make", required_argument, NULL, 'm'},
-	    {"pool", required_argument, NULL, 'p'},
-	    {"seed", required_argument, NULL, 'S'},
-	    {NULL, 0, NULL, 0},
+	    {"endpoint", required_argument, NULL, 'e'},   {"clients", required_argument, NULL, 'c'},
+	    {"window", required_argument, NULL, 'w'},     {"seconds", required_argument, NULL, 's'},
+	    {"rate", required_argument, NULL, 'r'},       {"format", required_argument, NULL, 'f'},
+	    {"key-prefix", required_argument, NULL, 'k'}, {"make", required_argument, NULL, 'm'},
+	    {"pool", required_argument, NULL, 'p'},       {"seed", required_argument, NULL, 'S'},
+	    {"patients", required_argument, NULL, 'P'},   {NULL, 0, NULL, 0},
 	};
 	const char *mode;
 	int c, make_inv = 0, make_lines = 0, pool = 1000;
 	long seed_base = 0;
+	int patients = 0;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: tpcbench engine|ceiling [options] FILE...\n");
@@ -363,7 +385,7 @@ int main(int argc, char **argv)
 	mode = argv[1];
 	argv++;
 	argc--;
-	while ((c = getopt_long(argc, argv, "e:c:w:s:r:f:k:m:p:S:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:c:w:s:r:f:k:m:p:S:P:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			endpoint = optarg;
@@ -396,6 +418,9 @@ int main(int argc, char **argv)
 		case 'S':
 			seed_base = atol(optarg);
 			break;
+		case 'P':
+			patients = atoi(optarg);
+			break;
 		default:
 			return 2;
 		}
@@ -410,7 +435,8 @@ int main(int argc, char **argv)
 		for (int i = 0; payloads && i < pool; i++) {
 			int efact = format && strcmp(format, "efact") == 0;
 			payloads[i].data = (efact ? tpc_efact_sample : tpc_canonical_sample)(
-			    base + (unsigned)i, make_inv, make_lines, &payloads[i].len);
+			    base + (unsigned)i, (unsigned)patients, make_inv, make_lines,
+			    &payloads[i].len);
 			if (!payloads[i].data)
 				return 2;
 		}
@@ -432,6 +458,8 @@ int main(int argc, char **argv)
 		window = 1;
 	if (strcmp(mode, "engine") == 0)
 		return run_engine();
+	if (strcmp(mode, "make-members") == 0)
+		return make_members(argc - optind, argv + optind);
 	if (strncmp(mode, "make-", 5) == 0)
 		return make_sample(strcmp(mode, "make-efact") == 0, argc - optind, argv + optind);
 	if (strcmp(mode, "ceiling") == 0)

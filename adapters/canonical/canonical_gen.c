@@ -1,14 +1,30 @@
 /* adapters/canonical/canonical_gen.c - deterministic canonical sendings (see canonical_gen.h). */
 #include "canonical_gen.h"
 
+#include "common/check.h"
 #include "tpclear.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-uint8_t *tpc_canonical_sample(unsigned seed, int ninv, int nlines, size_t *len)
+void tpc_sample_patient(unsigned seed, unsigned patients, int i, char niss[12], int *bim)
 {
-	static const char *niss[] = {"86103130262", "05031412595"};
+	static const char *fixed[] = {"86103130262", "05031412595"}; /* config/refdata */
+	unsigned k;
+
+	if (!patients) {
+		*bim = (int)((seed + (unsigned)i) % 2);
+		memcpy(niss, fixed[*bim], 12);
+		return;
+	}
+	k = (seed * 2654435761u + (unsigned)i * 40503u) % patients;
+	tpc_check_make_niss(k, niss);
+	*bim = k % 5 == 0;
+}
+
+uint8_t *tpc_canonical_sample(unsigned seed, unsigned patients, int ninv, int nlines, size_t *len)
+{
 	static const char *nihii[] = {"18334780004", "17385467004"};
 	/* consistent with config/refdata: 86103130262 is an ordinary member, 05031412595 a BIM
 	 * one; 101032 and 102771 have no maximum and need no agreement */
@@ -21,11 +37,12 @@ uint8_t *tpc_canonical_sample(unsigned seed, int ninv, int nlines, size_t *len)
 	Tpclear__CanonicalLine **lnp = calloc((size_t)(ninv * nlines), sizeof(*lnp));
 	char *numbers = calloc((size_t)ninv, 16);
 	char *refs = calloc((size_t)(ninv * nlines), 24);
+	char *patient_buf = calloc((size_t)ninv + 1, 12);
 	char ref[32];
 	uint8_t *out;
 
 	out = NULL;
-	if (!inv || !invp || !ln || !lnp || !numbers || !refs)
+	if (!inv || !invp || !ln || !lnp || !numbers || !refs || !patient_buf)
 		goto out_free;
 	snprintf(ref, sizeof(ref), "T%u", seed);
 	cs.reference = ref;
@@ -37,8 +54,10 @@ uint8_t *tpc_canonical_sample(unsigned seed, int ninv, int nlines, size_t *len)
 	for (int i = 0; i < ninv; i++) {
 		tpclear__canonical_invoice__init(&inv[i]);
 		invp[i] = &inv[i];
-		int is_bim = (int)((seed + (unsigned)i) % 2);
-		inv[i].patient = (char *)niss[is_bim];
+		int is_bim;
+
+		tpc_sample_patient(seed, patients, i, patient_buf + 12 * i, &is_bim);
+		inv[i].patient = patient_buf + 12 * i;
 		inv[i].provider = (char *)nihii[0];
 		snprintf(numbers + 16 * i, 16, "%u-%d", seed, i);
 		inv[i].number = numbers + 16 * i;
@@ -73,5 +92,6 @@ out_free:
 	free(lnp);
 	free(numbers);
 	free(refs);
+	free(patient_buf);
 	return out;
 }

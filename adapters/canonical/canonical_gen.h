@@ -10,8 +10,16 @@
 
 /** A packed tpclear.CanonicalSending of @p ninv invoices of @p nlines lines each. @p seed makes
  *  it unique: reference "T<seed>", invoice numbers and line references derive from it.
+ *  @p patients 0: the two members of config/refdata; N: one of N generated members per invoice
+ *  (tpc_sample_patient(), members written by `tpcbench make-members N`).
  *  @param[out] len  size of the result
  *  @return malloc'd bytes (the caller frees them), or NULL when out of memory. */
-uint8_t *tpc_canonical_sample(unsigned seed, int ninv, int nlines, size_t *len);
+uint8_t *tpc_canonical_sample(unsigned seed, unsigned patients, int ninv, int nlines,
+                              size_t *len);
+
+/** The patient of invoice @p i of sample @p seed among @p patients generated members (see
+ *  above): its NISS into @p niss and whether it is a BIM member (ct1 111). With @p patients 0,
+ *  one of the two members of config/refdata. */
+void tpc_sample_patient(unsigned seed, unsigned patients, int i, char niss[12], int *bim);
 
 #endif

@@ -175,3 +175,14 @@ void tpc_check_put_signed(char *dst, size_t width, int64_t v)
 	dst[0] = v < 0 ? '-' : '+';
 	tpc_check_put_uint(dst + 1, width - 1, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
+
+void tpc_check_make_niss(uint32_t index, char out[12])
+{
+	uint32_t yy = 30 + index % 70, mm = 1 + index / 70 % 12, dd = 1 + index / 840 % 28;
+	uint32_t serial = 1 + index / 23520 % 997;
+	uint64_t base = (uint64_t)yy * 10000000u + mm * 100000u + dd * 1000u + serial;
+
+	tpc_check_put_uint(out, 9, base);
+	tpc_check_put_uint(out + 9, 2, 97 - base % 97);
+	out[11] = 0;
+}

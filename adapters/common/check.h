@@ -52,6 +52,10 @@ int tpc_check_parse_uint(const char *p, size_t n, uint64_t *out);
  *  is not a sign. */
 int tpc_check_parse_signed(const char *p, size_t n, int64_t *out);
 
+/** A valid NISS made from @p index (distinct for index < 23,000,000): people born 1930-1999,
+ *  for generators and benchmarks. @param[out] out 11 digits and a NUL. */
+void tpc_check_make_niss(uint32_t index, char out[12]);
+
 /** Write @p v as a zero-padded fixed-width numeric zone of @p width digits (the high digits
  *  of a larger value are dropped). */
 void tpc_check_put_uint(char *dst, size_t width, uint64_t v);

@@ -3,6 +3,7 @@
 
 #include "adapter.h"
 #include "common/check.h"
+#include "canonical/canonical_gen.h"
 #include "efact.h"
 
 #include <stdio.h>
@@ -305,10 +306,9 @@ out_fail:
 	return w.bad ? w.bad : TPC_ADAPTER_ENOMEM;
 }
 
-uint8_t *tpc_efact_sample(unsigned seed, int ninv, int nlines, size_t *len)
+uint8_t *tpc_efact_sample(unsigned seed, unsigned patients, int ninv, int nlines, size_t *len)
 {
 	/* consistent with config/refdata: see canonical_gen.h */
-	static const char *niss[] = {"86103130262", "05031412595"};
 	static const char *codes[] = {"101032", "102771"};
 	static const int64_t fee[] = {3000, 2710}, ins[] = {2400, 1960}, bim[] = {2900, 2560};
 	tpc_efact_sending_in_t s;
@@ -330,9 +330,9 @@ uint8_t *tpc_efact_sample(unsigned seed, int ninv, int nlines, size_t *len)
 	s.invoices = inv;
 	s.ninvoices = (size_t)ninv;
 	for (int i = 0; i < ninv; i++) {
-		int is_bim = (int)((seed + (unsigned)i) % 2);
+		int is_bim;
 
-		snprintf(inv[i].niss, sizeof(inv[i].niss), "%s", niss[is_bim]);
+		tpc_sample_patient(seed, patients, i, inv[i].niss, &is_bim);
 		snprintf(inv[i].number, sizeof(inv[i].number), "%08u%04u", seed % 100000000u,
 		         (unsigned)i % 10000u);
 		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");

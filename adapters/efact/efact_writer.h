@@ -65,7 +65,7 @@ void tpc_efact_reseal(char *rec);
 
 /** A deterministic sample that clears against config/refdata/ (see canonical_gen.h): @p ninv
  *  ambulatory invoices of @p nlines lines from provider 18334780004, reference derived from
- *  @p seed. @return malloc'd bytes or NULL. */
-uint8_t *tpc_efact_sample(unsigned seed, int ninv, int nlines, size_t *len);
+ *  @p seed, patients as tpc_sample_patient(). @return malloc'd bytes or NULL. */
+uint8_t *tpc_efact_sample(unsigned seed, unsigned patients, int ninv, int nlines, size_t *len);
 
 #endif

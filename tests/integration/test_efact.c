@@ -215,7 +215,7 @@ Test(efact, refused_share_over_the_threshold_refuses_the_sending_with_920099)
 Test(efact, clean_generated_sending_round_trips_to_920098_with_the_generators_amounts)
 {
 	size_t len;
-	uint8_t *p = tpc_efact_sample(4242, 5, 7, &len);
+	uint8_t *p = tpc_efact_sample(4242, 0, 5, 7, &len);
 	int64_t expected = 0;
 	Tpclear__Answer *a;
 	void *s;

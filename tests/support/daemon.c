@@ -386,5 +386,5 @@ long long tpc_td_metric(const tpc_td_t *d, const char *series)
 
 uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len)
 {
-	return tpc_canonical_sample(seed, ninv, nlines, len);
+	return tpc_canonical_sample(seed, 0, ninv, nlines, len);
 }
