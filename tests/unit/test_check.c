@@ -130,3 +130,27 @@ Test(check, signed_and_unsigned_zones)
 	cr_assert_eq(u, 123);
 	cr_assert_neq(tpc_check_parse_uint(S("12 3"), &u), 0);
 }
+
+Test(check, generated_niss_are_valid_and_distinct)
+{
+	char a[12], b[12];
+
+	for (uint32_t k = 0; k < 200000; k += 7) {
+		tpc_check_make_niss(k, a);
+		cr_assert(tpc_check_niss(a, 11), "%u -> %s", k, a);
+		tpc_check_make_niss(k + 1, b);
+		cr_assert_str_neq(a, b);
+	}
+}
+
+Test(check, zone_writers)
+{
+	char z[13] = {0};
+
+	tpc_check_put_uint(z, 6, 4321);
+	cr_assert_str_eq(z, "004321");
+	tpc_check_put_signed(z, 12, -12345);
+	cr_assert_str_eq(z, "-00000012345");
+	tpc_check_put_signed(z, 12, 7);
+	cr_assert_str_eq(z, "+00000000007");
+}
