@@ -5,7 +5,7 @@
  *   sendings  sender NUL key -> sequence (u64 LE) + BLAKE2b-256 of the payload   (idempotency)
  *   answers   sequence (u64 BE, appended) -> stored answer: header, Result bytes, native bytes
  *   lines     sequence (u64 BE) + line index (u32 BE), appended -> one line verdict
- *   dedup     line identity hash[16] -> sequence           (accepted lines, see tariff.h)
+ *   dedup     line identity [TPC_TARIFF_ID_LEN] -> sequence (accepted lines, see tariff.h)
  *   units     patient + code + day -> units accepted        (max_per_day)
  *   invoices  provider + invoice number -> sequence         (invoice numbers are unique)
  *   ref_*     reference data (refdata.h)

@@ -300,8 +300,8 @@ static int parse_row(struct parser *ps, enum tpc_ref_kind kind, void *row)
 				r->flags |= TPC_TARIFF_AGREEMENT;
 			} else if (strncmp(tok, "max_per_day=", 12) == 0 && tok[12] &&
 			           strspn(tok + 12, "0123456789") == strlen(tok + 12) &&
-			           atoi(tok + 12) > 0) {
-				r->max_per_day = (uint32_t)atoi(tok + 12);
+			           strlen(tok + 12) <= 6 && strtoul(tok + 12, NULL, 10) > 0) {
+				r->max_per_day = (uint32_t)strtoul(tok + 12, NULL, 10);
 			} else {
 				return fail(
 				    ps, 6,
@@ -415,9 +415,10 @@ int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv,
 	out->rows = NULL;
 	for (const char *h = headers[kind]; *h; h++)
 		nfields_want += *h == ',';
-	/* an upper bound on rows: one per line */
+	/* an upper bound on rows: one per line end (LF, or a CR the parser also ends a record on)
+	 */
 	for (size_t i = 0; i < len; i++)
-		cap += csv[i] == '\n';
+		cap += csv[i] == '\n' || csv[i] == '\r';
 	cap++;
 	rows = tpc_arena_alloc(arena, cap * sz, 8);
 	lines = tpc_arena_alloc(arena, cap * sizeof(*lines), 4);
@@ -426,20 +427,37 @@ int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv,
 	if (len >= 3 && memcmp(csv, "\xEF\xBB\xBF", 3) == 0)
 		ps.p += 3; /* UTF-8 byte order mark */
 	rc = next_record(&ps);
-	if (rc <= 0)
-		return rc < 0
-		           ? rc
-		           : fail(&ps, -1, "empty file: expected the header '%s'", headers[kind]);
+	if (rc == 0) {
+		ps.line = 1;
+		return fail(&ps, -1, "empty file: expected the header '%s'", headers[kind]);
+	}
+	if (rc < 0)
+		return rc;
 	{
-		char header[512] = "";
-		for (int f = 0; f < ps.nfields; f++) {
-			strncat(header, ps.field[f], sizeof(header) - strlen(header) - 2);
-			if (f + 1 < ps.nfields)
-				strcat(header, ",");
+		/* compare field by field with the expected header */
+		const char *want = headers[kind];
+		int ok = 1;
+
+		for (int f = 0; f < ps.nfields && ok; f++) {
+			size_t n = strcspn(want, ",");
+
+			ok = strlen(ps.field[f]) == n && memcmp(ps.field[f], want, n) == 0 &&
+			     (want[n] == ',') == (f + 1 < ps.nfields);
+			want += n + (want[n] == ',');
 		}
-		if (strcmp(header, headers[kind]) != 0)
-			return fail(&ps, -1, "header is '%s', expected '%s'", header,
+		if (!ok || *want) {
+			char got[160];
+			size_t n = 0;
+
+			got[0] = 0;
+			for (int f = 0; f < ps.nfields && n + 2 < sizeof(got); f++) {
+				int w = snprintf(got + n, sizeof(got) - n, "%s%s", f ? "," : "",
+				                 ps.field[f]);
+				n += w > 0 ? (size_t)w : 0;
+			}
+			return fail(&ps, -1, "header is '%.100s', expected '%s'", got,
 			            headers[kind]);
+		}
 	}
 	while ((rc = next_record(&ps)) > 0) {
 		if (ps.nfields == 1 && ps.field[0][0] == 0)

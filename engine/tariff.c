@@ -331,7 +331,9 @@ static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tp
 		if (rc)
 			return tpc_err_from_mdb(rc);
 	}
-	if (refused(ln))
+	/* a refused line, or a line of an invoice refused as a whole, is never accepted: it must
+	 * not use up a daily maximum or count as billed for the other invoices */
+	if (refused(ln) || inv->outcome == TPC_OUTCOME_REFUSED)
 		return 0;
 	if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE) {
 		/* a credit line cancels the line it repeats (same identity), which must be an
@@ -375,7 +377,7 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 {
 	struct sink k = {s, {tpc_arena_host_alloc, arena, 0, 0}};
 	struct lookups *lk;
-	struct table units, seen;
+	struct table units, seen, numbers;
 	int32_t created = s->created ? s->created : today;
 	int rc;
 
@@ -385,7 +387,7 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 	marks->max_per_day = tpc_arena_alloc(arena, (s->nlines + 1) * sizeof(uint32_t), 4);
 	lk = tpc_arena_alloc(arena, sizeof(*lk), 8);
 	if (!marks->dedup || !marks->max_per_day || !lk || table_init(&units, arena, s->nlines) ||
-	    table_init(&seen, arena, s->nlines))
+	    table_init(&seen, arena, s->nlines) || table_init(&numbers, arena, s->ninvoices))
 		return TPC_ENOMEM;
 	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_MEMBERS], &lk->members)))
 		goto out_mdb;
@@ -406,9 +408,20 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 				goto out_close_all;
 		kk.mv_data = ikey;
 		kk.mv_size = tpc_tariff_invoice_key(inv, ikey, sizeof(ikey));
-		if (kk.mv_size && inv->number.len && mdb_get(txn, dbs->invoices, &kk, &vv) == 0)
-			if ((rc = add_invoice(&k, inv, finding("202420", inv->record, 0, 0))))
+		if (kk.mv_size && inv->number.len) {
+			/* unique per provider: against earlier sendings, then within this one */
+			int fresh = 1;
+
+			if (kk.mv_size <= TPC_TARIFF_ID_LEN) {
+				uint8_t padded[TPC_TARIFF_ID_LEN] = {0};
+
+				memcpy(padded, ikey, kk.mv_size);
+				table_get(&numbers, padded, TPC_TARIFF_ID_LEN, &fresh);
+			}
+			if ((!fresh || mdb_get(txn, dbs->invoices, &kk, &vv) == 0) &&
+			    (rc = add_invoice(&k, inv, finding("202420", inv->record, 0, 0))))
 				goto out_close_all;
+		}
 		if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE && inv->previous.len) {
 			/* the credited invoice must have been accepted, and not credited yet */
 			tpc_invoice_t prev = *inv;
