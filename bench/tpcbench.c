@@ -338,6 +338,28 @@ static int make_sample(int efact, int argc, char **argv)
 	return 0;
 }
 
+/* make-faults REFERENCE FILE: the eFact acceptance sending (efact_writer.h) */
+static int make_faults(int argc, char **argv)
+{
+	size_t len;
+	uint8_t *p;
+	FILE *f;
+
+	if (argc != 2 || strlen(argv[0]) != 14) {
+		fprintf(stderr, "usage: tpcbench make-faults REFERENCE(14 digits) FILE\n");
+		return 2;
+	}
+	p = tpc_efact_faults_sample(argv[0], &len);
+	f = fopen(argv[1], "wb");
+	if (!p || !f || fwrite(p, 1, len, f) != len) {
+		fprintf(stderr, "tpcbench: cannot write %s\n", argv[1]);
+		return 1;
+	}
+	fclose(f);
+	free(p);
+	return 0;
+}
+
 /* make-members N FILE: a members.csv of the N generated patients (tpc_sample_patient) */
 static int make_members(int argc, char **argv)
 {
@@ -460,6 +482,8 @@ int main(int argc, char **argv)
 		return run_engine();
 	if (strcmp(mode, "make-members") == 0)
 		return make_members(argc - optind, argv + optind);
+	if (strcmp(mode, "make-faults") == 0)
+		return make_faults(argc - optind, argv + optind);
 	if (strncmp(mode, "make-", 5) == 0)
 		return make_sample(strcmp(mode, "make-efact") == 0, argc - optind, argv + optind);
 	if (strcmp(mode, "ceiling") == 0)

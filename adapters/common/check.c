@@ -1,4 +1,9 @@
-/* adapters/common/check.c - see check.h. Worked examples: tests/unit/test_check.c. */
+/* adapters/common/check.c - see check.h. Worked examples: tests/unit/test_check.c.
+ *
+ * DESIGN: every check works on the digit string, never on a parsed integer of the whole
+ * identifier, so leading zeros survive and no width can overflow: the largest value computed
+ * is a 19-digit zone (below 2^64) or a running remainder (IBAN).
+ */
 #include "check.h"
 
 #include "error.h"
@@ -13,6 +18,15 @@ bool tpc_check_all_digits(const char *p, size_t n)
 	return true;
 }
 
+bool tpc_check_all_char(const char *p, size_t n, char c)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != c)
+			return false;
+	return true;
+}
+
+/* Value of @p n digits already known to be digits (n <= 19). */
 static uint64_t num(const char *p, size_t n)
 {
 	uint64_t v = 0;
@@ -22,11 +36,116 @@ static uint64_t num(const char *p, size_t n)
 	return v;
 }
 
+int tpc_check_parse_uint(const char *p, size_t n, uint64_t *out)
+{
+	if (n > 19 || !tpc_check_all_digits(p, n))
+		return TPC_EINVAL;
+	*out = num(p, n);
+	return 0;
+}
+
+int tpc_check_parse_signed(const char *p, size_t n, int64_t *out)
+{
+	uint64_t v;
+
+	if (!p || n < 2 || n > 19)
+		return TPC_EINVAL;
+	if (p[0] != '+' && p[0] != '-')
+		return TPC_EPROTO;
+	if (!tpc_check_all_digits(p + 1, n - 1))
+		return TPC_EINVAL;
+	v = num(p + 1, n - 1); /* at most 18 digits: fits an int64_t */
+	*out = p[0] == '-' ? -(int64_t)v : (int64_t)v;
+	return 0;
+}
+
+void tpc_check_put_uint(char *dst, size_t width, uint64_t v)
+{
+	for (size_t i = width; i-- > 0; v /= 10)
+		dst[i] = (char)('0' + v % 10);
+}
+
+void tpc_check_put_signed(char *dst, size_t width, int64_t v)
+{
+	/* |INT64_MIN| does not fit an int64_t: negate in unsigned arithmetic */
+	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	if (width == 0)
+		return;
+	dst[0] = v < 0 ? '-' : '+';
+	tpc_check_put_uint(dst + 1, width - 1, mag);
+}
+
+/* ---- dates ---------------------------------------------------------------------------------- */
+
+/* Days from a civil date, shifted so 1970-01-01 is day 0. The year starts in March so the leap
+ * day is the last day of the (shifted) year; eras of 400 years repeat exactly (146097 days). */
+static int32_t days_from_civil(int y, unsigned m, unsigned d)
+{
+	int era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);                       /* year of era, 0..399 */
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* day of year, 0..365 */
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* day of era */
+	return era * 146097 + (int32_t)doe - 719468;
+}
+
+int tpc_check_date_yyyymmdd(uint32_t v, int32_t *days)
+{
+	static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y = (int)(v / 10000);
+	unsigned m = v / 100 % 100, d = v % 100, last;
+
+	if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1)
+		return TPC_EINVAL;
+	last = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+	if (d > last)
+		return TPC_EINVAL;
+	*days = days_from_civil(y, m, d);
+	return 0;
+}
+
+int tpc_check_parse_date(const char *p, size_t n, int32_t *days)
+{
+	if (n != 8 || !tpc_check_all_digits(p, 8))
+		return TPC_EPROTO;
+	return tpc_check_date_yyyymmdd((uint32_t)num(p, 8), days);
+}
+
+uint32_t tpc_check_days_to_yyyymmdd(int32_t z)
+{
+	int era, y;
+	unsigned doe, yoe, doy, mp, d, m;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = (int)yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153; /* March = 0 */
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	return (uint32_t)y * 10000u + m * 100u + d;
+}
+
+/* ---- identifiers ---------------------------------------------------------------------------- */
+
 bool tpc_check_niss(const char *p, size_t n)
 {
 	uint64_t base, check;
+	unsigned mm, dd;
 
 	if (n != 11 || !tpc_check_all_digits(p, 11))
+		return false;
+	mm = (unsigned)num(p + 2, 2);
+	dd = (unsigned)num(p + 4, 2);
+	/* 00 = unknown; +20 / +40 = BIS number */
+	if (!(mm <= 12 || (mm >= 20 && mm <= 32) || (mm >= 40 && mm <= 52)) || dd > 31)
 		return false;
 	base = num(p, 9);
 	check = num(p + 9, 2);
@@ -61,7 +180,8 @@ bool tpc_check_iban(const char *p, size_t n)
 	if (!p || n < 5 || n > 34 || p[0] < 'A' || p[0] > 'Z' || p[1] < 'A' || p[1] > 'Z' ||
 	    !tpc_check_all_digits(p + 2, 2))
 		return false;
-	/* the first four characters move to the end; letters count as 10..35 */
+	/* read from the fifth character on, wrapping to the first four; keep only the remainder,
+	 * so no length overflows (a letter is two decimal digits) */
 	for (size_t k = 0; k < n; k++) {
 		char c = p[(k + 4) % n];
 
@@ -75,56 +195,11 @@ bool tpc_check_iban(const char *p, size_t n)
 	return r == 1;
 }
 
-/* Days from civil (proleptic Gregorian), shifted so 1970-01-01 is 0. */
-static int32_t days_from_civil(int y, unsigned m, unsigned d)
-{
-	int era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int32_t)doe - 719468;
-}
-
-int tpc_check_date_yyyymmdd(uint32_t v, int32_t *days)
-{
-	static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int y = (int)(v / 10000);
-	unsigned m = v / 100 % 100, d = v % 100, last;
-
-	if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1)
-		return TPC_EINVAL;
-	last = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
-	if (d > last)
-		return TPC_EINVAL;
-	*days = days_from_civil(y, m, d);
-	return 0;
-}
-
-uint32_t tpc_check_days_to_yyyymmdd(int32_t z)
-{
-	int era, y;
-	unsigned doe, yoe, doy, mp, d, m;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	y = (int)yoe + era * 400;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	d = doy - (153 * mp + 2) / 5 + 1;
-	m = mp < 10 ? mp + 3 : mp - 9;
-	y += m <= 2;
-	return (uint32_t)y * 10000u + m * 100u + d;
-}
+/* ---- eFact controls ------------------------------------------------------------------------- */
 
 unsigned tpc_check_record_control(const char *p, size_t n)
 {
-	unsigned sum = 0;
+	uint64_t sum = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
@@ -140,44 +215,21 @@ unsigned tpc_check_record_control(const char *p, size_t n)
 		else
 			sum += 37;
 	}
-	sum %= 97;
-	return sum ? sum : 97;
+	return tpc_check_control97(sum);
 }
 
-int tpc_check_parse_uint(const char *p, size_t n, uint64_t *out)
+unsigned tpc_check_control97(uint64_t sum)
 {
-	if (!tpc_check_all_digits(p, n) || n > 19)
-		return TPC_EINVAL;
-	*out = num(p, n);
-	return 0;
+	unsigned c = (unsigned)(sum % 97);
+
+	return c ? c : 97;
 }
 
-int tpc_check_parse_signed(const char *p, size_t n, int64_t *out)
-{
-	if (n < 2 || (p[0] != '+' && p[0] != '-'))
-		return -EDOM;
-	if (!tpc_check_all_digits(p + 1, n - 1) || n - 1 > 18)
-		return TPC_EINVAL;
-	*out = (int64_t)num(p + 1, n - 1);
-	if (p[0] == '-')
-		*out = -*out;
-	return 0;
-}
-
-void tpc_check_put_uint(char *dst, size_t width, uint64_t v)
-{
-	for (size_t i = width; i-- > 0; v /= 10)
-		dst[i] = (char)('0' + v % 10);
-}
-
-void tpc_check_put_signed(char *dst, size_t width, int64_t v)
-{
-	dst[0] = v < 0 ? '-' : '+';
-	tpc_check_put_uint(dst + 1, width - 1, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
-}
+/* ---- generators ----------------------------------------------------------------------------- */
 
 void tpc_check_make_niss(uint32_t index, char out[12])
 {
+	/* year 30..99, month 1..12, day 1..28, serial 1..997: 70 * 12 * 28 * 997 combinations */
 	uint32_t yy = 30 + index % 70, mm = 1 + index / 70 % 12, dd = 1 + index / 840 % 28;
 	uint32_t serial = 1 + index / 23520 % 997;
 	uint64_t base = (uint64_t)yy * 10000000u + mm * 100000u + dd * 1000u + serial;

@@ -3,20 +3,40 @@
  * DESIGN: two passes over the records. The first only counts invoices (ET20) and lines (ET50)
  * so the arrays are allocated once from the arena; the second walks the record grammar with a
  * small state machine, fills the sending with views into the payload and records findings.
- * Nothing is copied but the handful of numbers a check needs. Every length is checked before a
- * zone is read: the decoder must survive any input (it is fuzzed).
+ * Nothing is copied but the handful of numbers a check needs. Every zone read lies inside a
+ * record whose full length was checked first: the decoder must survive any input (it is
+ * fuzzed), so no zone is read past the end of the buffer.
+ *
+ * Where a finding goes (adapter.h): a finding on a service record (50, 51, 52) goes on its line,
+ * one on an invoice record (20, 80, or F on a line) on its invoice, everything else (sequence,
+ * record control, grammar, 10, 90, segments, 95/96) on the sending. Outcomes:
+ *   - a B finding on the file as a whole, segment 200/300, record 10, 90, 95 or 96 sets
+ *     blocked: the file is refused at reception (920999) and nothing is cleared;
+ *   - a B finding on any other record refuses the sending as a whole (920099): every invoice
+ *     is marked refused, so the engine refuses every line;
+ *   - F refuses the invoice, R the line; E and S refuse nothing. Other lines stay PENDING.
  *
  * Positions below are the 1-based positions of shared/domain/efact.md section 5.
  */
 #include "efact.h"
 
 #include "common/check.h"
+#include "error.h"
 
-#include <errno.h>
 #include <string.h>
 
-/* A zone of a record: 1-based position and length. */
+/* The zone of a record at a 1-based position. */
 #define Z(rec, pos) ((rec) + (pos)-1)
+
+/* What the decoder summed for one invoice block (ET20..ET80), for ET80, 95 and 96. */
+struct blk {
+	int64_t a, b, patient, supplement; /* insurer amounts on account A / B, shares */
+	int64_t a80, b80;                  /* ET80 totals as written (its lines' when unreadable) */
+	uint64_t codes;                    /* sum of the code zones in scope (7.2) */
+	uint32_t records;                  /* records ET20..ET80 */
+	uint8_t credit_flagged;            /* 201140 already recorded */
+	uint8_t in95;                      /* its mutuality has a record 95 */
+};
 
 struct dec {
 	const uint8_t *buf;
@@ -24,10 +44,9 @@ struct dec {
 	const tpc_host_t *host;
 	tpc_sending_t *s;
 	int oom;
-	/* ET10 values every later record is compared with */
-	const char *third_party; /* zone 56-67 of ET10 */
-	const char *sending_no;  /* zone 33-35 of ET10 */
-	int32_t created;
+	int refuse_all; /* a B finding on records 20..80: the sending is refused */
+	const char *et10;
+	struct blk *blks; /* one per invoice */
 };
 
 /* ---- findings ------------------------------------------------------------------------------ */
@@ -45,36 +64,52 @@ static tpc_finding_t mk(const char *code, uint32_t record, uint16_t pos, uint16_
 	return f;
 }
 
+/* B on the file, 200/300, 10, 90, 95 or 96 blocks; B elsewhere refuses the whole sending. */
+static void note_blocking(struct dec *d, const tpc_finding_t *f)
+{
+	if (f->letter != 'B')
+		return;
+	if (f->code[0] == 'T' || memcmp(f->code, "10", 2) == 0 || memcmp(f->code, "90", 2) == 0)
+		d->s->blocked = 1;
+	else
+		d->refuse_all = 1;
+}
+
 static void on_sending(struct dec *d, tpc_finding_t f)
 {
-	if (f.letter == 'B')
-		d->s->blocked = 1;
+	note_blocking(d, &f);
 	if (tpc_sending_add_finding(d->s, d->host, &f))
 		d->oom = 1;
 }
 
 static void on_invoice(struct dec *d, tpc_invoice_t *inv, tpc_finding_t f)
 {
-	if (f.letter == 'B')
-		d->s->blocked = 1;
-	if (f.letter == 'F' || f.letter == 'B')
+	if (!inv) {
+		on_sending(d, f);
+		return;
+	}
+	note_blocking(d, &f);
+	if (f.letter == 'F')
 		inv->outcome = TPC_OUTCOME_REFUSED;
 	if (inv->nfindings < TPC_MAX_FINDINGS)
 		inv->findings[inv->nfindings++] = f;
-	else
-		on_sending(d, f);
+	else if (tpc_sending_add_finding(d->s, d->host, &f))
+		d->oom = 1;
 }
 
 static void on_line(struct dec *d, tpc_line_t *ln, tpc_finding_t f)
 {
-	if (f.letter == 'B')
-		d->s->blocked = 1;
+	if (!ln) {
+		on_sending(d, f);
+		return;
+	}
+	note_blocking(d, &f);
 	if (f.letter == 'R' || f.letter == 'B')
 		ln->outcome = TPC_OUTCOME_REFUSED;
 	if (ln->nfindings < TPC_MAX_FINDINGS)
 		ln->findings[ln->nfindings++] = f;
-	else
-		on_sending(d, f);
+	else if (tpc_sending_add_finding(d->s, d->host, &f))
+		d->oom = 1;
 }
 
 /* ---- zones --------------------------------------------------------------------------------- */
@@ -84,40 +119,43 @@ static int digits(const char *p, size_t n)
 	return tpc_check_all_digits(p, n);
 }
 
+/* Value of a zone already checked to be digits (0 otherwise). */
 static uint64_t num(const char *p, size_t n)
 {
 	uint64_t v = 0;
 
-	tpc_check_parse_uint(p, n, &v);
+	if (tpc_check_parse_uint(p, n, &v))
+		return 0;
 	return v;
 }
 
-static int all_char(const char *p, size_t n, char c)
+static int zeros(const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != c)
-			return 0;
-	return 1;
+	return tpc_check_all_char(p, n, '0');
 }
 
-/* YYYYMMDD zone; all zeros = absent (0). @return 0 ok, 1 not numeric, 2 not a date. */
+enum { ZONE_OK = 0, ZONE_NOT_NUMERIC = 1, ZONE_INVALID = 3, ZONE_NO_SIGN = 5, ZONE_SIGN_IN = 6 };
+
+/* YYYYMMDD zone; all zeros = absent (0). @return ZONE_OK, ZONE_NOT_NUMERIC or ZONE_INVALID. */
 static int date_zone(const char *p, int32_t *out)
 {
+	int rc;
+
 	*out = 0;
-	if (!digits(p, 8))
-		return 1;
-	if (all_char(p, 8, '0'))
-		return 0;
-	return tpc_check_date_yyyymmdd((uint32_t)num(p, 8), out) ? 2 : 0;
+	if (zeros(p, 8))
+		return ZONE_OK;
+	rc = tpc_check_parse_date(p, 8, out);
+	return rc == 0 ? ZONE_OK : rc == TPC_EPROTO ? ZONE_NOT_NUMERIC : ZONE_INVALID;
 }
 
-/* Signed zone: @return 0 ok, 5 no sign in front, 6 digits not numeric. */
+/* Signed zone. @return ZONE_OK, ZONE_NO_SIGN (NN 05) or ZONE_SIGN_IN (NN 06); *out 0 on error. */
 static int signed_zone(const char *p, size_t n, int64_t *out)
 {
 	int rc = tpc_check_parse_signed(p, n, out);
 
-	*out = rc ? 0 : *out;
-	return rc == 0 ? 0 : rc == -EDOM ? 5 : 6;
+	if (rc)
+		*out = 0;
+	return rc == 0 ? ZONE_OK : rc == TPC_EPROTO ? ZONE_NO_SIGN : ZONE_SIGN_IN;
 }
 
 static tpc_view_t view(const char *p, uint32_t n)
@@ -127,30 +165,54 @@ static tpc_view_t view(const char *p, uint32_t n)
 	return v;
 }
 
-/* A free-text zone without its trailing spaces (and leading/trailing zeros-only = absent). */
+/* A free-text zone without its trailing spaces; a zone of only zeros or spaces is absent. */
 static tpc_view_t text(const char *p, uint32_t n)
 {
-	while (n && (p[n - 1] == ' ' || p[n - 1] == 0))
+	while (n && p[n - 1] == ' ')
 		n--;
-	if (all_char(p, n, '0'))
+	if (zeros(p, n))
 		n = 0;
 	return view(p, n);
 }
 
-/* Code of a record type (2 digits) for RRZZNN codes: "10" ... "96". */
-static void code_of(char out[7], const char *rr, const char *zznn)
+/* "RR" + "ZZNN": the code of a finding on a record of type rec[0..1]. */
+static const char *code_of(char out[7], const char *rec, const char *zznn)
 {
-	memcpy(out, rr, 2);
+	memcpy(out, rec, 2);
 	memcpy(out + 2, zznn, 4);
 	out[6] = 0;
+	return out;
 }
 
-/* ---- the segments -------------------------------------------------------------------------- */
+/* A signed amount zone of record @p rec: NN 05 / 06 on failure, on the line, the invoice or the
+ * sending (whichever is given). @return the value, 0 when unreadable. */
+static int64_t amount(struct dec *d, const char *rec, uint32_t ord, const char *zz, uint16_t pos,
+                      uint16_t n, tpc_invoice_t *inv, tpc_line_t *ln)
+{
+	char code[7], nn[5];
+	int64_t v;
+	int rc = signed_zone(Z(rec, pos), n, &v);
 
-static void check_segments(struct dec *d)
+	if (rc == ZONE_OK)
+		return v;
+	memcpy(nn, zz, 2);
+	memcpy(nn + 2, rc == ZONE_NO_SIGN ? "05" : "06", 3);
+	code_of(code, rec, nn);
+	if (ln)
+		on_line(d, ln, mk(code, ord, pos, n));
+	else
+		on_invoice(d, inv, mk(code, ord, pos, n));
+	return 0;
+}
+
+/* ---- segments 200 and 300 ------------------------------------------------------------------ */
+
+static void read_segments(struct dec *d)
 {
 	const char *s200 = (const char *)d->buf, *s300 = s200 + TPC_EFACT_SEG200;
+	const uint16_t o = TPC_EFACT_SEG200; /* positions of 300 counted from the file's start */
 	int32_t created;
+	uint64_t mm;
 
 	if (memcmp(Z(s200, 1), "920000", 6) != 0)
 		on_sending(d, mk("T30003", 0, 1, 6));
@@ -158,134 +220,164 @@ static void check_segments(struct dec *d)
 		on_sending(d, mk("T30004", 0, 21, 14));
 	else
 		d->s->reference = view(Z(s200, 21), 14);
-	if (!digits(Z(s300, 1), 6) || num(Z(s300, 5), 2) < 1 || num(Z(s300, 5), 2) > 12)
-		on_sending(d, mk("T30005", 0, TPC_EFACT_SEG200 + 1, 6));
+	mm = num(Z(s300, 5), 2);
+	if (!digits(Z(s300, 1), 6) || mm < 1 || mm > 12)
+		on_sending(d, mk("T30005", 0, o + 1, 6));
 	else
 		d->s->year_month = (uint32_t)num(Z(s300, 1), 6);
 	if (!digits(Z(s300, 9), 3))
-		on_sending(d, mk("T30014", 0, TPC_EFACT_SEG200 + 9, 3));
+		on_sending(d, mk("T30014", 0, o + 9, 3));
 	else
 		d->s->number = (uint32_t)num(Z(s300, 9), 3);
-	if (date_zone(Z(s300, 14), &created) != 0 || created == 0)
-		on_sending(d, mk("T30006", 0, TPC_EFACT_SEG200 + 14, 8));
+	if (date_zone(Z(s300, 14), &created) != ZONE_OK || created == 0)
+		on_sending(d, mk("T30006", 0, o + 14, 8));
 	else
-		d->s->created = d->created = created;
+		d->s->created = created;
 }
 
-/* ---- the records --------------------------------------------------------------------------- */
+/* ---- records ------------------------------------------------------------------------------- */
 
-/* Check zone 99 and the sequence number; @p rr the record type text. */
-static void check_numbering(struct dec *d, const char *rec, uint32_t ord, uint32_t want_seq)
+/* Sequence number (3-8) and record control (349-350) of a numbered record. */
+static void check_numbering(struct dec *d, const char *rec, uint32_t ord, uint32_t want)
 {
 	char code[7];
 
 	if (!digits(Z(rec, 3), 6)) {
-		code_of(code, rec, "0201");
+		/* no xx0201 code for records 30/40 in the list: use xx0210 */
+		code_of(code, rec, rec[0] == '3' || rec[0] == '4' ? "0210" : "0201");
 		on_sending(d, mk(code, ord, 3, 6));
-	} else if (num(Z(rec, 3), 6) != want_seq) {
+	} else if (num(Z(rec, 3), 6) != want) {
 		code_of(code, rec, memcmp(rec, "10", 2) == 0 ? "0110" : "0210");
 		on_sending(d, mk(code, ord, 3, 6));
 	}
-	if (!digits(Z(rec, 349), 2) || num(Z(rec, 349), 2) != tpc_check_record_control(rec, 348)) {
-		code_of(code, rec, "9902");
-		on_sending(d, mk(code, ord, 349, 2));
-	}
+	if (!digits(Z(rec, 349), 2) || num(Z(rec, 349), 2) != tpc_check_record_control(rec, 348))
+		on_sending(d, mk(code_of(code, rec, "9902"), ord, 349, 2));
 }
 
 static void read_et10(struct dec *d, const char *rec, uint32_t ord)
 {
+	const char *s300 = (const char *)d->buf + TPC_EFACT_SEG200;
 	int32_t created;
+	uint64_t mm;
+	tpc_view_t iban;
 
-	if (!digits(Z(rec, 56), 12))
-		on_sending(d, mk("101401", ord, 56, 12));
-	else if (!tpc_check_nihii(Z(rec, 57), 11))
-		on_sending(d, mk("101402", ord, 56, 12));
-	d->third_party = Z(rec, 56);
-	d->s->third_party = view(Z(rec, 57), 11);
+	d->et10 = rec;
 	if (!digits(Z(rec, 33), 3))
 		on_sending(d, mk("100701", ord, 33, 3));
-	d->sending_no = Z(rec, 33);
-	if (!digits(Z(rec, 108), 7))
+	else if (zeros(Z(rec, 33), 3))
+		on_sending(d, mk("100703", ord, 33, 3));
+	else if (memcmp(Z(rec, 33), Z(s300, 9), 3) != 0)
+		on_sending(d, mk("T30007", ord, 33, 3));
+	if (!digits(Z(rec, 56), 12))
+		on_sending(d, mk("101401", ord, 56, 12));
+	else if (*Z(rec, 56) != '0' || !tpc_check_nihii(Z(rec, 57), 11))
+		on_sending(d, mk("101402", ord, 56, 12));
+	d->s->third_party = view(Z(rec, 57), 11);
+	mm = num(Z(rec, 113), 2);
+	if (!digits(Z(rec, 108), 5))
 		on_sending(d, mk("102201", ord, 108, 5));
+	if (!digits(Z(rec, 113), 2))
+		on_sending(d, mk("102301", ord, 113, 2));
+	else if (mm < 1 || mm > 12)
+		on_sending(d, mk("102303", ord, 113, 2));
+	else if (memcmp(Z(rec, 109), Z(s300, 1), 4) != 0 || memcmp(Z(rec, 113), Z(s300, 5), 2))
+		on_sending(d, mk("T30007", ord, 108, 7));
 	switch (date_zone(Z(rec, 120), &created)) {
-	case 1:
+	case ZONE_NOT_NUMERIC:
 		on_sending(d, mk("102501", ord, 120, 8));
 		break;
-	case 2:
+	case ZONE_INVALID:
 		on_sending(d, mk("102503", ord, 120, 8));
 		break;
 	default:
-		if (!d->created && created)
-			d->s->created = d->created = created;
+		if (!d->s->created && created)
+			d->s->created = created;
 	}
-	if (!all_char(Z(rec, 128), 10, '0') && !tpc_check_bce(Z(rec, 128), 10))
+	if (!digits(Z(rec, 128), 10))
+		on_sending(d, mk("102704", ord, 128, 10));
+	else if (!zeros(Z(rec, 128), 10) && !tpc_check_bce(Z(rec, 128), 10))
 		on_sending(d, mk("102702", ord, 128, 10));
-	{
-		tpc_view_t iban = text(Z(rec, 179), 34);
-		if (iban.len && !tpc_check_iban(iban.ptr, iban.len))
-			on_sending(d, mk("103602", ord, 179, 34));
-	}
+	iban = text(Z(rec, 179), 34);
+	if (iban.len && !tpc_check_iban(iban.ptr, iban.len))
+		on_sending(d, mk("103602", ord, 179, 34));
 }
 
 static void read_et20(struct dec *d, const char *rec, uint32_t ord, uint32_t offset,
-                      tpc_invoice_t *inv)
+                      tpc_invoice_t *inv, const char *prev_mut)
 {
-	char t = *Z(rec, 51), k = *Z(rec, 50);
+	char t = *Z(rec, 51), k = *Z(rec, 50), sex = *Z(rec, 49);
 	int dr;
 
 	inv->record = ord;
 	inv->offset = offset;
 	inv->outcome = TPC_OUTCOME_PENDING;
+	/* beneficiary: "00" + NISS */
 	if (!digits(Z(rec, 36), 13))
 		on_invoice(d, inv, mk("200801", ord, 36, 13));
 	else if (!tpc_check_niss(Z(rec, 38), 11))
 		on_invoice(d, inv, mk("200802", ord, 36, 13));
 	inv->patient = view(Z(rec, 38), 11);
-	if (!digits(Z(rec, 56), 12))
-		on_invoice(d, inv, mk("201401", ord, 56, 12));
-	else if (!tpc_check_nihii(Z(rec, 57), 11))
-		on_invoice(d, inv, mk("201402", ord, 56, 12));
-	else if (d->third_party && memcmp(Z(rec, 56), d->third_party, 12) != 0)
-		on_invoice(d, inv, mk("201412", ord, 56, 12));
-	inv->provider = view(Z(rec, 57), 11);
-	if (!digits(Z(rec, 115), 12))
-		on_invoice(d, inv, mk("202401", ord, 115, 12));
-	inv->number = view(Z(rec, 115), 12);
-	inv->previous = text(Z(rec, 163), 12);
-	memcpy(inv->mutuality, Z(rec, 85), 3);
-	inv->mutuality[3] = 0;
-	inv->sex = (uint8_t)(*Z(rec, 49) == '1' ? 1 : *Z(rec, 49) == '2' ? 2 : 0);
+	if (sex != '1' && sex != '2')
+		on_invoice(d, inv, mk("200903", ord, 49, 1));
+	inv->sex = (uint8_t)(sex == '1' ? 1 : sex == '2' ? 2 : 0);
+	if (k != '1' && k != '3' && k != '4' && k != '5' && k != '6' && k != '9')
+		on_invoice(d, inv, mk("201003", ord, 50, 1));
+	inv->kind = k == '1' ? TPC_INVOICE_HOSPITALISED : TPC_INVOICE_AMBULATORY;
 	if (t != '0' && t != '1' && t != '3')
 		on_invoice(d, inv, mk("201103", ord, 51, 1));
-	inv->invoicing = (uint8_t)(t - '0');
+	inv->invoicing = (uint8_t)(t == '1' || t == '3' ? t - '0' : 0);
+	/* invoicing provider: "0" + NIHII, the third party of ET10 */
+	if (!digits(Z(rec, 56), 12))
+		on_invoice(d, inv, mk("201401", ord, 56, 12));
+	else if (*Z(rec, 56) != '0' || !tpc_check_nihii(Z(rec, 57), 11))
+		on_invoice(d, inv, mk("201402", ord, 56, 12));
+	else if (d->et10 && memcmp(Z(rec, 56), Z(d->et10, 56), 12) != 0)
+		on_invoice(d, inv, mk("201412", ord, 56, 12));
+	inv->provider = view(Z(rec, 57), 11);
+	/* destination mutuality, invoices sorted by it */
+	if (!digits(Z(rec, 85), 3))
+		on_invoice(d, inv, mk("201801", ord, 85, 3));
+	else if (prev_mut && memcmp(Z(rec, 85), prev_mut, 3) < 0)
+		on_invoice(d, inv, mk("201812", ord, 85, 3));
+	memcpy(inv->mutuality, Z(rec, 85), 3);
+	inv->mutuality[3] = 0;
+	if (!digits(Z(rec, 115), 12))
+		on_invoice(d, inv, mk("202401", ord, 115, 12));
+	else if (zeros(Z(rec, 115), 12))
+		on_invoice(d, inv, mk("202403", ord, 115, 12));
+	inv->number = view(Z(rec, 115), 12);
+	if (!digits(Z(rec, 163), 12))
+		on_invoice(d, inv, mk("202901", ord, 163, 12));
+	inv->previous = text(Z(rec, 163), 12);
 	/* a correction or credit note names the invoice it corrects; a normal invoice does not */
 	if ((t == '1' || t == '3') && inv->previous.len == 0)
 		on_invoice(d, inv, mk("202910", ord, 163, 12));
 	else if (t == '0' && inv->previous.len)
 		on_invoice(d, inv, mk("202911", ord, 163, 12));
-	if (k != '1' && k != '3' && k != '4' && k != '5' && k != '6' && k != '9')
-		on_invoice(d, inv, mk("201003", ord, 50, 1));
-	inv->kind = k == '1' ? TPC_INVOICE_HOSPITALISED : TPC_INVOICE_AMBULATORY;
-	if ((dr = date_zone(Z(rec, 17), &inv->admission)) != 0)
-		on_invoice(d, inv, mk(dr == 1 ? "200801" : "200503", ord, 17, 8));
-	if ((dr = date_zone(Z(rec, 25), &inv->discharge)) != 0)
-		on_invoice(d, inv, mk(dr == 1 ? "200801" : "200603", ord, 25, 8));
+	if ((dr = date_zone(Z(rec, 17), &inv->admission)) != ZONE_OK)
+		on_invoice(d, inv, mk(dr == ZONE_NOT_NUMERIC ? "200501" : "200503", ord, 17, 8));
+	if ((dr = date_zone(Z(rec, 25), &inv->discharge)) != ZONE_OK)
+		on_invoice(d, inv, mk(dr == ZONE_NOT_NUMERIC ? "200601" : "200603", ord, 25, 8));
 	else if (inv->admission && inv->discharge && inv->discharge < inv->admission)
 		on_invoice(d, inv, mk("200610", ord, 25, 8));
-	if (digits(Z(rec, 128), 10)) {
+	if (!digits(Z(rec, 128), 10)) {
+		on_invoice(d, inv, mk("202701", ord, 128, 10));
+	} else {
 		inv->ct1 = (uint16_t)num(Z(rec, 132), 3);
 		inv->ct2 = (uint16_t)num(Z(rec, 135), 3);
 	}
 }
 
+/* ET50: one service line. */
 static void read_et50(struct dec *d, const char *rec, uint32_t ord, uint32_t offset,
-                      tpc_invoice_t *inv, tpc_line_t *ln)
+                      tpc_invoice_t *inv, const char *et20, tpc_line_t *ln, struct blk *b)
 {
 	int64_t units;
-	int dr, sr;
+	int dr;
 
 	ln->record = ord;
 	ln->offset = offset;
+	ln->outcome = TPC_OUTCOME_PENDING;
 	if (!digits(Z(rec, 10), 7)) {
 		on_line(d, ln, mk("500401", ord, 10, 7));
 	} else {
@@ -295,127 +387,205 @@ static void read_et50(struct dec *d, const char *rec, uint32_t ord, uint32_t off
 		else if (!tpc_check_nomenclature(Z(rec, 11), 6))
 			on_line(d, ln, mk("500402", ord, 10, 7));
 	}
-	if ((dr = date_zone(Z(rec, 17), &ln->date_first)) != 0 || ln->date_first == 0)
-		on_line(d, ln, mk(dr == 1 ? "500501" : "500503", ord, 17, 8));
-	if ((dr = date_zone(Z(rec, 25), &ln->date_last)) != 0)
-		on_line(d, ln, mk(dr == 1 ? "500601" : "500603", ord, 25, 8));
+	if ((dr = date_zone(Z(rec, 17), &ln->date_first)) != ZONE_OK || ln->date_first == 0)
+		on_line(d, ln, mk(dr == ZONE_NOT_NUMERIC ? "500501" : "500503", ord, 17, 8));
+	if ((dr = date_zone(Z(rec, 25), &ln->date_last)) != ZONE_OK)
+		on_line(d, ln, mk(dr == ZONE_NOT_NUMERIC ? "500601" : "500603", ord, 25, 8));
 	else if (ln->date_last == 0)
 		ln->date_last = ln->date_first;
 	else if (ln->date_first && ln->date_last < ln->date_first)
 		on_line(d, ln, mk("500612", ord, 25, 8));
+	if (et20 && memcmp(Z(rec, 33), Z(et20, 33), 3) != 0)
+		on_line(d, ln, mk("500712", ord, 33, 3));
 	if (!digits(Z(rec, 36), 13))
 		on_line(d, ln, mk("500801", ord, 36, 13));
 	else if (!tpc_check_niss(Z(rec, 38), 11))
 		on_line(d, ln, mk("500802", ord, 36, 13));
-	else if (inv && memcmp(Z(rec, 38), inv->patient.ptr, 11) != 0)
-		on_line(d, ln, mk("500812", ord, 36, 13));
+	else if (et20 && memcmp(Z(rec, 36), Z(et20, 36), 13) != 0)
+		on_invoice(d, inv, mk("500812", ord, 36, 13));
+	if (et20 && *Z(rec, 49) != *Z(et20, 49))
+		on_line(d, ln, mk("500912", ord, 49, 1));
 	if (*Z(rec, 51) != '0' && *Z(rec, 51) != '1')
 		on_line(d, ln, mk("501103", ord, 51, 1));
 	ln->account = (uint8_t)(*Z(rec, 51) == '1');
+	/* performer: "0" + NIHII; all zeros = not given (lump sums) */
 	if (!digits(Z(rec, 68), 12))
 		on_line(d, ln, mk("501501", ord, 68, 12));
-	else if (!all_char(Z(rec, 68), 12, '0') && !tpc_check_nihii(Z(rec, 69), 11))
+	else if (!zeros(Z(rec, 68), 12) && (*Z(rec, 68) != '0' || !tpc_check_nihii(Z(rec, 69), 11)))
 		on_line(d, ln, mk("501502", ord, 68, 12));
 	ln->performer = text(Z(rec, 69), 11);
-	if ((sr = signed_zone(Z(rec, 88), 12, &ln->insurer_cents)))
-		on_line(d, ln, mk(sr == 5 ? "501905" : "501906", ord, 88, 12));
-	if ((sr = signed_zone(Z(rec, 108), 5, &units)))
-		on_line(d, ln, mk(sr == 5 ? "502205" : "502206", ord, 108, 5));
-	else if (units == 0)
+	ln->insurer_cents = amount(d, rec, ord, "19", 88, 12, inv, ln);
+	units = amount(d, rec, ord, "22", 108, 5, inv, ln);
+	if (units == 0 && tpc_check_parse_signed(Z(rec, 108), 5, &units) == 0)
 		on_line(d, ln, mk("502203", ord, 108, 5));
 	ln->units = (int32_t)units;
-	if ((sr = signed_zone(Z(rec, 128), 10, &ln->patient_cents)))
-		on_line(d, ln, mk(sr == 5 ? "502705" : "502706", ord, 128, 10));
-	if ((sr = signed_zone(Z(rec, 165), 10, &ln->supplement_cents)))
-		on_line(d, ln, mk(sr == 5 ? "503005" : "503006", ord, 165, 10));
+	ln->patient_cents = amount(d, rec, ord, "27", 128, 10, inv, ln);
+	ln->supplement_cents = amount(d, rec, ord, "30", 165, 10, inv, ln);
 	ln->reference = text(Z(rec, 138), 25);
-	if (inv && inv->invoicing == TPC_INVOICING_CREDIT_NOTE && ln->units > 0)
-		on_line(d, ln, mk("502248", ord, 108, 5));
+	/* signs follow the insurer amount */
+	if ((ln->insurer_cents < 0 && units > 0) || (ln->insurer_cents > 0 && units < 0))
+		on_line(d, ln, mk("502212", ord, 108, 5));
+	if ((ln->insurer_cents < 0 && ln->patient_cents > 0) ||
+	    (ln->insurer_cents > 0 && ln->patient_cents < 0))
+		on_line(d, ln, mk("502712", ord, 128, 10));
+	/* a credit note: every amount negative, units too */
+	if (inv && inv->invoicing == TPC_INVOICING_CREDIT_NOTE) {
+		if (units > 0)
+			on_line(d, ln, mk("502248", ord, 108, 5));
+		if ((ln->insurer_cents > 0 || ln->patient_cents > 0 || ln->supplement_cents > 0) &&
+		    !b->credit_flagged) {
+			on_invoice(d, inv, mk("201140", inv->record, 51, 1));
+			b->credit_flagged = 1;
+		}
+	}
+	if (ln->account)
+		b->b += ln->insurer_cents;
+	else
+		b->a += ln->insurer_cents;
+	b->patient += ln->patient_cents;
+	b->supplement += ln->supplement_cents;
 }
 
-/* Sum of the 7-digit code zones of a record for invoice/sending controls. */
+/* ET51: payment commitment of the preceding line. */
+static void read_et51(struct dec *d, const char *rec, uint32_t ord, const char *et50,
+                      tpc_invoice_t *inv, tpc_line_t *ln)
+{
+	if (!digits(Z(rec, 10), 7))
+		on_line(d, ln, mk("510401", ord, 10, 7));
+	else if (!tpc_check_nomenclature(Z(rec, 11), 6))
+		on_line(d, ln, mk("510402", ord, 10, 7));
+	else if (et50 && memcmp(Z(rec, 10), Z(et50, 10), 7) != 0)
+		on_line(d, ln, mk("510412", ord, 10, 7));
+	(void)amount(d, rec, ord, "19", 88, 12, inv, ln);
+	if (ln)
+		ln->commitment = text(Z(rec, 213), 48);
+}
+
+/* ET52: identity-document reading of the preceding line; only its link is checked. */
+static void read_et52(struct dec *d, const char *rec, uint32_t ord, const char *et50,
+                      tpc_line_t *ln)
+{
+	if (!digits(Z(rec, 10), 7))
+		on_line(d, ln, mk("520401", ord, 10, 7));
+	else if (et50 && memcmp(Z(rec, 10), Z(et50, 10), 7) != 0)
+		on_line(d, ln, mk("520412", ord, 10, 7));
+}
+
+/* Value of the code zone (10-16) for the controls of 7.2 (0 when not numeric). */
 static uint64_t code_value(const char *rec)
 {
-	return digits(Z(rec, 10), 7) ? num(Z(rec, 10), 7) : 0;
+	return num(Z(rec, 10), 7);
 }
-
-static unsigned control97(uint64_t sum)
-{
-	unsigned c = (unsigned)(sum % 97);
-
-	return c ? c : 97;
-}
-
-struct totals {
-	int64_t a, b, patient;
-	uint64_t codes;
-	uint32_t records;
-};
 
 static void read_et80(struct dec *d, const char *rec, uint32_t ord, tpc_invoice_t *inv,
-                      const struct totals *t, struct totals *mut)
+                      const char *et20, const struct blk *b)
 {
-	int64_t a, b, pat;
-	int sr;
+	int64_t a, bb, pat, sup;
 
-	if ((sr = signed_zone(Z(rec, 88), 12, &a)))
-		on_sending(d, mk("801905", ord, 88, 12));
-	else if (inv && a != t->a)
+	if (et20) {
+		if (memcmp(Z(rec, 36), Z(et20, 36), 13) != 0)
+			on_invoice(d, inv, mk("800812", ord, 36, 13));
+		if (memcmp(Z(rec, 85), Z(et20, 85), 3) != 0)
+			on_invoice(d, inv, mk("801812", ord, 85, 3));
+		if (memcmp(Z(rec, 115), Z(et20, 115), 12) != 0)
+			on_invoice(d, inv, mk("802412", ord, 115, 12));
+	}
+	bb = amount(d, rec, ord, "15", 68, 12, inv, NULL);
+	a = amount(d, rec, ord, "19", 88, 12, inv, NULL);
+	pat = amount(d, rec, ord, "27", 128, 10, inv, NULL);
+	sup = amount(d, rec, ord, "30", 165, 10, inv, NULL);
+	if (signed_zone(Z(rec, 88), 12, &a) == ZONE_OK && a != b->a)
 		on_invoice(d, inv, mk("801910", ord, 88, 12));
-	if ((sr = signed_zone(Z(rec, 68), 12, &b)))
-		on_sending(d, mk("801505", ord, 68, 12));
-	else if (inv && b != t->b)
+	if (signed_zone(Z(rec, 68), 12, &bb) == ZONE_OK && bb != b->b)
 		on_invoice(d, inv, mk("801510", ord, 68, 12));
-	if ((sr = signed_zone(Z(rec, 128), 10, &pat)))
-		on_sending(d, mk("802705", ord, 128, 10));
-	else if (inv && pat != t->patient)
+	if (signed_zone(Z(rec, 128), 10, &pat) == ZONE_OK && pat != b->patient)
 		on_invoice(d, inv, mk("802710", ord, 128, 10));
-	if (!digits(Z(rec, 347), 2) || num(Z(rec, 347), 2) != control97(t->codes))
-		on_sending(d, mk("809802", ord, 347, 2));
+	if (signed_zone(Z(rec, 165), 10, &sup) == ZONE_OK && sup != b->supplement)
+		on_invoice(d, inv, mk("803010", ord, 165, 10));
+	if (!digits(Z(rec, 347), 2) || num(Z(rec, 347), 2) != tpc_check_control97(b->codes))
+		on_invoice(d, inv, mk("809802", ord, 347, 2));
 	if (inv) {
-		inv->total_insurer_cents = a + b;
+		inv->total_insurer_cents = a + bb;
 		inv->total_patient_cents = pat;
 	}
-	mut->a += a;
-	mut->b += b;
 }
 
-static void read_et90(struct dec *d, const char *rec, uint32_t ord, const struct totals *inv_sum,
+/* A signed zone's value, or @p fallback when it is unreadable. */
+static int64_t total_or(const char *rec, uint16_t pos, uint16_t n, int64_t fallback)
+{
+	int64_t v;
+
+	return signed_zone(Z(rec, pos), n, &v) == ZONE_OK ? v : fallback;
+}
+
+/* ET90: totals of the sending, compared with the sum of the ET80 totals. */
+static void read_et90(struct dec *d, const char *rec, uint32_t ord, int64_t sum_a, int64_t sum_b,
                       uint64_t codes)
 {
 	int64_t a, b;
-	int sr;
+	const char *e = d->et10;
 
-	if ((sr = signed_zone(Z(rec, 88), 12, &a)))
-		on_sending(d, mk("901905", ord, 88, 12));
-	else if (a != inv_sum->a)
+	b = amount(d, rec, ord, "15", 68, 12, NULL, NULL);
+	a = amount(d, rec, ord, "19", 88, 12, NULL, NULL);
+	if (signed_zone(Z(rec, 88), 12, &a) == ZONE_OK && a != sum_a)
 		on_sending(d, mk("901910", ord, 88, 12));
-	if ((sr = signed_zone(Z(rec, 68), 12, &b)))
-		on_sending(d, mk("901505", ord, 68, 12));
-	else if (b != inv_sum->b)
+	if (signed_zone(Z(rec, 68), 12, &b) == ZONE_OK && b != sum_b)
 		on_sending(d, mk("901510", ord, 68, 12));
-	if (d->third_party && memcmp(Z(rec, 56), d->third_party, 12) != 0)
-		on_sending(d, mk("901412", ord, 56, 12));
-	if (d->sending_no && memcmp(Z(rec, 33), d->sending_no, 3) != 0)
-		on_sending(d, mk("900712", ord, 33, 3));
-	if (!digits(Z(rec, 347), 2) || num(Z(rec, 347), 2) != control97(codes))
+	if (e) {
+		if (memcmp(Z(rec, 33), Z(e, 33), 3) != 0)
+			on_sending(d, mk("900712", ord, 33, 3));
+		if (memcmp(Z(rec, 56), Z(e, 56), 12) != 0)
+			on_sending(d, mk("901412", ord, 56, 12));
+		if (memcmp(Z(rec, 108), Z(e, 108), 5) != 0)
+			on_sending(d, mk("902212", ord, 108, 5));
+		if (memcmp(Z(rec, 113), Z(e, 113), 2) != 0)
+			on_sending(d, mk("902312", ord, 113, 2));
+		if (memcmp(Z(rec, 128), Z(e, 128), 10) != 0)
+			on_sending(d, mk("902712", ord, 128, 10));
+		if (memcmp(Z(rec, 179), Z(e, 179), 34) != 0)
+			on_sending(d, mk("903612", ord, 179, 34));
+	}
+	if (!digits(Z(rec, 347), 2))
+		on_sending(d, mk("909801", ord, 347, 2));
+	else if (num(Z(rec, 347), 2) != tpc_check_control97(codes))
 		on_sending(d, mk("909802", ord, 347, 2));
-	d->s->total_cents = (sr ? 0 : a + b);
+	d->s->total_cents = a + b;
 }
 
-/* Records 95 (one per destination mutuality) and 96 (whole sending): amounts, count and
- * control, each against what the decoder summed. */
-static void read_summary(struct dec *d, const char *rec, uint32_t ord, const struct totals *t,
-                         int is96)
+/* Records 95 (one mutuality) and 96 (whole sending): amounts, record count and control, against
+ * the matching invoices. Amounts are compared with the ET80 totals as written, so that a line
+ * that does not add up is named once (801910, on its invoice) rather than again here. */
+static void read_summary(struct dec *d, const char *rec, uint32_t ord, int is96)
 {
-	int64_t a, b, ab;
+	int64_t a, b, ab, sa = 0, sb = 0;
+	uint64_t codes = 0;
+	uint32_t records = 0, n = d->s->ninvoices;
+	int found = 0;
 
+	for (uint32_t i = 0; i < n; i++) {
+		const struct blk *k = &d->blks[i];
+
+		if (!is96) {
+			if (memcmp(d->s->invoices[i].mutuality, Z(rec, 5), 3) != 0)
+				continue;
+			d->blks[i].in95 = 1;
+		}
+		found = 1;
+		sa += k->a80;
+		sb += k->b80;
+		codes += k->codes;
+		records += k->records;
+	}
+	if (is96)
+		records += 2; /* ET10 and ET90 */
+	if (!is96 && !found)
+		on_sending(d, mk("T30015", ord, 5, 3));
 	if (signed_zone(Z(rec, 24), 12, &a) || signed_zone(Z(rec, 38), 12, &b) ||
-	    signed_zone(Z(rec, 52), 12, &ab) || a != t->a || b != t->b || ab != a + b)
+	    signed_zone(Z(rec, 52), 12, &ab) || a != sa || b != sb || ab != a + b)
 		on_sending(d, mk(is96 ? "T30009" : "T30008", ord, 24, 40));
-	if (!digits(Z(rec, 66), 8) || num(Z(rec, 66), 8) != t->records)
+	if (!digits(Z(rec, 66), 8) || num(Z(rec, 66), 8) != records)
 		on_sending(d, mk("T30011", ord, 66, 8));
-	if (!digits(Z(rec, 76), 2) || num(Z(rec, 76), 2) != control97(t->codes))
+	if (!digits(Z(rec, 76), 2) || num(Z(rec, 76), 2) != tpc_check_control97(codes))
 		on_sending(d, mk("T30010", ord, 76, 2));
 }
 
@@ -428,196 +598,275 @@ static int type_of(const char *rec)
 	return (rec[0] - '0') * 10 + (rec[1] - '0');
 }
 
-#define MAX_MUTUALITIES 64
+static int is_detail(int t)
+{
+	return t == 30 || t == 40 || t == 50 || t == 51 || t == 52;
+}
+
+/* May record type @p t follow @p prev? (efact.md 4) */
+static int may_follow(int prev, int t)
+{
+	switch (t) {
+	case 20:
+		return prev == 10 || prev == 80;
+	case 30:
+	case 40:
+	case 50:
+		return prev == 20 || is_detail(prev);
+	case 51:
+		return prev == 50;
+	case 52:
+		return prev == 50 || prev == 51;
+	case 80:
+		return is_detail(prev);
+	case 90:
+		return prev == 80;
+	default:
+		return 1;
+	}
+}
+
+/* May a record of type @p prev be followed by @p t? */
+static int may_precede(int prev, int t)
+{
+	switch (prev) {
+	case 10:
+		return t == 20;
+	case 20:
+		return t == 30 || t == 40 || t == 50;
+	case 50:
+	case 51:
+		return is_detail(t) || t == 80;
+	case 52:
+		return t == 30 || t == 40 || t == 50 || t == 80;
+	case 80:
+		return t == 20 || t == 90;
+	case 90:
+		return t == 95 || t == 96;
+	default:
+		return 1;
+	}
+}
+
+/* Order errors: "t not after prev" (t0110) first, else "prev not followed by t" (prev0111). */
+static void check_order(struct dec *d, const char *rec, int prev, const char *prev_rec, int t,
+                        uint32_t ord)
+{
+	char code[7];
+
+	if (t == 10) {
+		if (prev != 0)
+			on_sending(d, mk("T30002", ord, 1, 2));
+		return;
+	}
+	if (prev == 0) {
+		on_sending(d, mk("T30016", ord, 1, 2)); /* record 10 missing */
+		return;
+	}
+	if (!may_follow(prev, t)) {
+		if (t == 30 || t == 40)
+			on_sending(d, mk("T30002", ord, 1, 2));
+		else
+			on_sending(d, mk(code_of(code, rec, "0110"), ord, 1, 2));
+	} else if (!may_precede(prev, t) && prev != 30 && prev != 40) {
+		on_sending(d, mk(code_of(code, prev_rec, "0111"), ord - 1, 1, 2));
+	}
+}
 
 static int efact_decode(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
                         tpc_sending_t *s)
 {
-	struct dec d = {buf, len, host, s, 0, NULL, NULL, 0};
-	struct totals inv_t = {0}, all_t = {0}, sum_inv = {0};
-	struct {
-		char mut[3];
-		struct totals t;
-	} muts[MAX_MUTUALITIES];
-	int nmuts = 0, prev = 0, seen90 = 0, seen95 = 0, seen96 = 0, credit_flagged = 0;
-	uint32_t nrec, ninv = 0, nlines = 0, seq = 0, cur_mut = 0;
+	struct dec d;
+	uint32_t nrec, ninv = 0, nlines = 0, seq = 0;
+	int prev = 0, seen90 = 0, seen96 = 0;
+	int64_t sum_a = 0, sum_b = 0; /* ET80 totals */
+	uint64_t all_codes = 0;
+	const char *prev_rec = NULL, *et20 = NULL, *et50 = NULL, *prev_mut = NULL;
 	tpc_invoice_t *inv = NULL;
 	tpc_line_t *ln = NULL;
+	struct blk *b = NULL;
 
 	(void)state;
-	memset(muts, 0, sizeof(muts));
-	if (len < TPC_EFACT_HEADER || (len - TPC_EFACT_HEADER) % TPC_EFACT_RECORD != 0) {
+	memset(&d, 0, sizeof(d));
+	d.buf = buf;
+	d.len = len;
+	d.host = host;
+	d.s = s;
+	if (!buf || len < TPC_EFACT_HEADER || (len - TPC_EFACT_HEADER) % TPC_EFACT_RECORD != 0) {
 		on_sending(&d, mk("T30001", 0, 0, 0));
-		if (len < TPC_EFACT_HEADER)
+		if (!buf || len < TPC_EFACT_HEADER)
 			return d.oom ? TPC_ADAPTER_ENOMEM : 0;
 	}
-	check_segments(&d);
+	read_segments(&d);
+	/* a partial record at the end is ignored (T30001 above) */
+	if ((len - TPC_EFACT_HEADER) / TPC_EFACT_RECORD > UINT32_MAX - 1)
+		return TPC_ADAPTER_ETOOBIG;
 	nrec = (uint32_t)((len - TPC_EFACT_HEADER) / TPC_EFACT_RECORD);
 	s->nrecords = nrec;
-	/* pass 1: count */
+
+	/* pass 1: count, so the arrays are allocated once */
 	for (uint32_t i = 0; i < nrec; i++) {
 		int t =
 		    type_of((const char *)buf + TPC_EFACT_HEADER + (size_t)i * TPC_EFACT_RECORD);
+
 		ninv += t == 20;
 		nlines += t == 50;
 	}
 	if ((host->max_invoices && ninv > host->max_invoices) ||
 	    (host->max_lines && nlines > host->max_lines))
 		return TPC_ADAPTER_ETOOBIG;
-	s->invoices = host->alloc(host->arena, (ninv + 1) * sizeof(*s->invoices), 8);
-	s->lines = host->alloc(host->arena, (nlines + 1) * sizeof(*s->lines), 8);
-	if (!s->invoices || !s->lines)
-		return TPC_ADAPTER_ETOOBIG;
+	s->invoices = host->alloc(host->arena, ((size_t)ninv + 1) * sizeof(*s->invoices),
+	                          _Alignof(tpc_invoice_t));
+	s->lines = host->alloc(host->arena, ((size_t)nlines + 1) * sizeof(*s->lines),
+	                       _Alignof(tpc_line_t));
+	d.blks =
+	    host->alloc(host->arena, ((size_t)ninv + 1) * sizeof(*d.blks), _Alignof(struct blk));
+	if (!s->invoices || !s->lines || !d.blks)
+		return TPC_ADAPTER_ETOOBIG; /* the sending's memory limit (adapter.h) */
 
-	/* pass 2: the grammar 10 {20 (50 [51] [52])+ 80}+ 90 {95} 96 */
+	/* pass 2: 10 {20 (30|40|50 [51] [52])+ 80}+ 90 {95} 96 */
 	for (uint32_t i = 0; i < nrec && !d.oom; i++) {
-		uint32_t off = TPC_EFACT_HEADER + i * TPC_EFACT_RECORD, ord = i + 1;
+		size_t off = TPC_EFACT_HEADER + (size_t)i * TPC_EFACT_RECORD;
 		const char *rec = (const char *)buf + off;
+		uint32_t ord = i + 1;
 		int t = type_of(rec);
 
-		if (t >= 10 && t <= 90 && t != 95 && t != 96) {
-			seq++;
-			if (t == 10 || t == 20 || t == 50 || t == 51 || t == 52 || t == 80 ||
-			    t == 90)
-				check_numbering(&d, rec, ord, seq);
+		if (t != 95 && t != 96) {
+			check_order(&d, rec, prev, prev_rec, t, ord);
+			if (seen90)
+				on_sending(&d, mk("900111", ord, 1, 2));
+		} else if (!seen90 || seen96) {
+			on_sending(&d, mk("T30013", ord, 1, 2));
 		}
 		switch (t) {
 		case 10:
-			if (prev != 0)
-				on_sending(&d, mk("T30002", ord, 1, 2));
-			read_et10(&d, rec, ord);
+		case 20:
+		case 30:
+		case 40:
+		case 50:
+		case 51:
+		case 52:
+		case 80:
+		case 90:
+			check_numbering(&d, rec, ord, ++seq);
+			break;
+		case 95:
+		case 96:
+			break;
+		default:
+			seq++; /* an unknown record still takes a sequence number */
+			on_sending(&d, mk("T30002", ord, 1, 2));
+		}
+		if (inv && is_detail(t))
+			b->records++;
+		switch (t) {
+		case 10:
+			if (!d.et10)
+				read_et10(&d, rec, ord);
 			break;
 		case 20:
-			if (prev == 10 || prev == 80) {
-				/* fine */
-			} else {
-				on_sending(&d, mk("200110", ord, 1, 2));
-			}
-			inv = &s->invoices[s->ninvoices++];
-			credit_flagged = 0;
-			read_et20(&d, rec, ord, off, inv);
+			if (s->ninvoices >= ninv)
+				break; /* cannot happen: counted in pass 1 */
+			inv = &s->invoices[s->ninvoices];
+			b = &d.blks[s->ninvoices++];
+			et20 = rec;
+			et50 = NULL;
+			ln = NULL;
+			read_et20(&d, rec, ord, (uint32_t)off, inv, prev_mut);
+			prev_mut = Z(rec, 85);
 			inv->first_line = s->nlines;
-			memset(&inv_t, 0, sizeof(inv_t));
-			inv_t.records = 1;
-			{
-				int m;
-				for (m = 0; m < nmuts; m++)
-					if (memcmp(muts[m].mut, Z(rec, 85), 3) == 0)
-						break;
-				if (m == nmuts && nmuts < MAX_MUTUALITIES)
-					memcpy(muts[nmuts++].mut, Z(rec, 85), 3);
-				cur_mut = (uint32_t)(m < MAX_MUTUALITIES ? m : MAX_MUTUALITIES - 1);
-			}
+			b->records = 1;
 			break;
 		case 30:
 		case 40:
+			on_invoice(&d, inv, mk("T30012", ord, 1, 2));
 			if (inv)
-				on_invoice(&d, inv, mk("T30012", ord, 1, 2));
-			else
-				on_sending(&d, mk("T30002", ord, 1, 2));
-			inv_t.records++;
+				b->codes += code_value(rec);
+			et50 = NULL;
+			ln = NULL;
 			break;
 		case 50:
-			if (prev != 20 && prev != 50 && prev != 51 && prev != 52 && prev != 30 &&
-			    prev != 40)
-				on_sending(&d, mk("500110", ord, 1, 2));
+			if (s->nlines >= nlines)
+				break;
 			ln = &s->lines[s->nlines++];
-			read_et50(&d, rec, ord, off, inv, ln);
+			et50 = rec;
 			if (inv) {
 				inv->nlines++;
-				if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE &&
-				    (ln->insurer_cents > 0 || ln->patient_cents > 0) &&
-				    !credit_flagged) {
-					on_invoice(&d, inv, mk("201140", inv->record, 51, 1));
-					credit_flagged = 1;
-				}
+				read_et50(&d, rec, ord, (uint32_t)off, inv, et20, ln, b);
+				b->codes += code_value(rec);
+			} else {
+				struct blk none;
+
+				memset(&none, 0, sizeof(none));
+				read_et50(&d, rec, ord, (uint32_t)off, NULL, NULL, ln, &none);
+				ln->outcome = TPC_OUTCOME_REFUSED; /* belongs to no invoice */
 			}
-			if (ln->account)
-				inv_t.b += ln->insurer_cents;
-			else
-				inv_t.a += ln->insurer_cents;
-			inv_t.patient += ln->patient_cents;
-			inv_t.codes += code_value(rec);
-			inv_t.records++;
 			break;
 		case 51:
-			if (prev != 50)
-				on_sending(&d, mk("510110", ord, 1, 2));
-			if (ln && digits(Z(rec, 11), 6) && !tpc_check_nomenclature(Z(rec, 11), 6))
-				on_line(&d, ln, mk("510402", ord, 10, 7));
-			if (ln)
-				ln->commitment = text(Z(rec, 213), 48);
-			inv_t.codes += code_value(rec);
-			inv_t.records++;
+			read_et51(&d, rec, ord, et50, inv, ln);
+			if (inv)
+				b->codes += code_value(rec);
 			break;
 		case 52:
-			if (prev != 50 && prev != 51)
-				on_sending(&d, mk("520110", ord, 1, 2));
-			inv_t.codes += code_value(rec);
-			inv_t.records++;
+			read_et52(&d, rec, ord, et50, ln);
+			if (inv)
+				b->codes += code_value(rec);
 			break;
 		case 80:
-			if (prev != 50 && prev != 51 && prev != 52 && prev != 30 && prev != 40)
-				on_sending(&d, mk("800110", ord, 1, 2));
-			inv_t.records++;
-			read_et80(&d, rec, ord, inv, &inv_t, &sum_inv);
-			muts[cur_mut].t.a += inv_t.a;
-			muts[cur_mut].t.b += inv_t.b;
-			muts[cur_mut].t.codes += inv_t.codes;
-			muts[cur_mut].t.records += inv_t.records;
-			all_t.codes += inv_t.codes;
-			all_t.records += inv_t.records;
+			if (inv) {
+				b->records++;
+				read_et80(&d, rec, ord, inv, et20, b);
+				/* ET90 is compared with the ET80 totals as written (801910
+				 * already names an ET80 that differs from its lines) */
+				b->a80 = total_or(rec, 88, 12, b->a);
+				b->b80 = total_or(rec, 68, 12, b->b);
+				sum_a += b->a80;
+				sum_b += b->b80;
+				all_codes += b->codes;
+			}
 			inv = NULL;
+			b = NULL;
+			ln = NULL;
+			et20 = et50 = NULL;
 			break;
 		case 90:
-			if (prev != 80)
-				on_sending(&d, mk("900110", ord, 1, 2));
+			if (!seen90)
+				read_et90(&d, rec, ord, sum_a, sum_b, all_codes);
 			seen90 = 1;
-			read_et90(&d, rec, ord, &sum_inv, all_t.codes);
 			break;
-		case 95: {
-			int m;
-
-			if (prev != 90 && prev != 95)
-				on_sending(&d, mk("T30013", ord, 1, 2));
-			seen95 = 1;
-			for (m = 0; m < nmuts; m++)
-				if (memcmp(muts[m].mut, Z(rec, 5), 3) == 0)
-					break;
-			if (m == nmuts) {
-				struct totals none = {0};
-				read_summary(&d, rec, ord, &none, 0);
-			} else {
-				read_summary(&d, rec, ord, &muts[m].t, 0);
-			}
+		case 95:
+			read_summary(&d, rec, ord, 0);
 			break;
-		}
-		case 96: {
-			struct totals whole = {sum_inv.a, sum_inv.b, 0, all_t.codes,
-			                       all_t.records + 2};
-
-			if (prev != 95 && prev != 90)
-				on_sending(&d, mk("T30013", ord, 1, 2));
+		case 96:
+			read_summary(&d, rec, ord, 1);
 			seen96 = 1;
-			read_summary(&d, rec, ord, &whole, 1);
 			break;
-		}
 		default:
-			on_sending(&d, mk("T30002", ord, 1, 2));
 			break;
 		}
-		if (seen90 && t != 90 && t != 95 && t != 96)
-			on_sending(&d, mk("900111", ord, 1, 2));
-		if (prev == 10 && t != 20)
-			on_sending(&d, mk("100111", ord, 1, 2));
-		if (prev == 20 && t != 50 && t != 30 && t != 40)
-			on_sending(&d, mk("200111", ord, 1, 2));
-		prev = t;
+		if (t != 95 && t != 96) {
+			prev = t;
+			prev_rec = rec;
+		}
 	}
-	if (!seen90 && nrec)
-		on_sending(&d, mk("900104", nrec, 0, 0));
-	if (seen90 && (!seen95 || !seen96))
-		on_sending(&d, mk("T30013", nrec, 0, 0));
+	if (!d.oom) {
+		if (nrec == 0)
+			on_sending(&d, mk("T30016", 0, 0, 0));
+		else if (!seen90)
+			on_sending(&d, mk("900104", nrec, 0, 0));
+		else if (!seen96)
+			on_sending(&d, mk("T30013", nrec, 0, 0));
+		if (seen90)
+			for (uint32_t i = 0; i < s->ninvoices; i++)
+				if (!d.blks[i].in95) {
+					on_sending(&d, mk("T30013", nrec, 0, 0));
+					break;
+				}
+	}
+	/* a blocking finding inside the invoice blocks refuses the sending as a whole */
+	if (d.refuse_all)
+		for (uint32_t i = 0; i < s->ninvoices; i++)
+			s->invoices[i].outcome = TPC_OUTCOME_REFUSED;
 	return d.oom ? TPC_ADAPTER_ENOMEM : 0;
 }
 
@@ -638,7 +887,7 @@ static void efact_fini(void *state)
 static const char *efact_describe(const void *state, const char *code)
 {
 	(void)state;
-	return tpc_efact_describe(code);
+	return code ? tpc_efact_describe(code) : NULL;
 }
 
 const tpc_adapter_t tpc_efact_adapter = {

@@ -4,21 +4,28 @@
  * 95 and 96 in place (views into the payload, arrays from the sending's arena), and checks the
  * structure: record grammar and sequence numbers, record/invoice/sending controls, numeric and
  * signed zones, check digits (NISS, NIHII, nomenclature code, BCE, IBAN), dates, the totals of
- * ET80, ET90, 95 and 96, and credit-note signs. Each problem becomes a finding with the official
- * code and letter (efact-errors.md), or one of the adapter's own T3xxxx codes where the official
- * list has none (segments 200/300, records 95/96, file length).
+ * ET80, ET90, 95 and 96, and credit-note signs. Records 30 and 40 are recognised and refuse
+ * their invoice. Each problem becomes a finding with the official code and letter
+ * (efact-errors.md), or one of the adapter's own T3xxxx codes where the official list has none
+ * (the file's length, segments 200/300, records 95/96).
  *
- * encode_answer() writes the native answers: 931000 at reception; after judging 920999 (the
- * file is refused at reception: blocking errors in segment 200/300 or records 10/90), 920099
- * (the sending is refused) or 920098 (accepted; the file echoed with 800-character records
- * carrying up to three errors each).
+ * Outcomes set by decode(): blocked = 1 when a B finding hits the file as a whole, segment
+ * 200/300, record 10, 90, 95 or 96 (refused at reception, 920999); a B finding on records 20..80
+ * marks every invoice refused (the sending is refused, 920099); F refuses the invoice, R the
+ * line. Everything else is left PENDING for the engine.
+ *
+ * encode_answer() writes the native answers: 931000 at reception; after judging 920999 when
+ * s->blocked, 920099 when the sending is refused, otherwise 920098 (the file echoed with
+ * 800-character records carrying up to three errors each).
+ *
+ * Every function here is reentrant and keeps no state.
  */
 #ifndef TPC_EFACT_H
 #define TPC_EFACT_H
 
 #include "adapter.h"
 
-/** The descriptor, registered by engine/adapters.c. */
+/** The descriptor (name "efact", abi TPC_ADAPTER_ABI), registered by engine/adapters.c. */
 extern const tpc_adapter_t tpc_efact_adapter;
 
 /* Lengths of the file's parts. */
@@ -30,15 +37,22 @@ extern const tpc_adapter_t tpc_efact_adapter;
 #define TPC_EFACT_SEG300_ANSWER 610
 #define TPC_EFACT_RECORD_ANSWER 800
 
-/** Short reason for one of the codes the adapter emits, or NULL. */
+/** Short English reason for one of the codes the adapter emits.
+ *  @return a static string, or NULL for a code the adapter never emits (or NULL). */
 const char *tpc_efact_describe(const char *code);
+
+/** Letter of one of the codes the adapter emits ('B', 'F', 'R', 'E' or 'S').
+ *  @return the letter, or 'B' for a code the adapter does not know. */
+char tpc_efact_letter(const char *code);
+
+/** The codes the adapter can emit, for tests and documentation.
+ *  @param[out] out  up to @p cap static code strings
+ *  @return the number of codes (may exceed @p cap). */
+size_t tpc_efact_codes(const char **out, size_t cap);
 
 /** The descriptor's encode_answer (efact_answer.c); see tpc_adapter_t. */
 int tpc_efact_encode_answer_(const void *state, const uint8_t *buf, size_t len,
                              const tpc_sending_t *s, enum tpc_answer_kind kind,
                              const tpc_host_t *host, tpc_blob_t *out);
-
-/** Letter of one of the codes the adapter emits ('B', 'F', 'R', 'E', 'S'), or 'B'. */
-char tpc_efact_letter(const char *code);
 
 #endif /* TPC_EFACT_H */

@@ -1,8 +1,9 @@
 /* adapters/efact/efact_answer.c - native eFact answers (efact.md sections 2, 5.2 and 6).
  *
  *   931000  at reception: segment 200 (type 931000) + a 160-character 300 naming 920000.
- *   920999  refused at reception (a blocking finding on segment 200/300, record 10 or 90):
- *           segment 200 (type 920999) + the 160-character 300 + records 95/96 echoed.
+ *   920999  refused at reception (s->blocked: a blocking finding on the file, segment
+ *           200/300, record 10, 90, 95 or 96): segment 200 (type 920999) + the 160-character
+ *           300 + records 95/96 echoed, with 2-digit errors after the zones at fault.
  *   920099  the sending is refused; 920098 it is accepted (possibly with refused lines). Both:
  *           segment 200 + the 610-character 300 (error percentage at 141-145, refusal type at
  *           148-149) + every record 10..90 echoed at 800 characters, up to three errors at
@@ -16,26 +17,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-static int blocked_at_reception(const tpc_sending_t *s)
-{
-	for (uint32_t i = 0; i < s->nfindings; i++) {
-		const tpc_finding_t *f = &s->findings[i];
-
-		if (f->letter != 'B')
-			continue;
-		/* the adapter's own codes (T3xxxx) are the file, segments 200/300 and 95/96;
-		 * engine codes (T0xxxx, e.g. the refusal threshold) are decided after reception */
-		if (f->code[0] == 'T') {
-			if (f->code[1] == '3')
-				return 1;
-			continue;
-		}
-		if (memcmp(f->code, "10", 2) == 0 || memcmp(f->code, "90", 2) == 0)
-			return 1;
-	}
-	return 0;
-}
 
 /* Up to three findings per record, from lines, invoices and the sending. */
 struct slots {
@@ -73,7 +54,7 @@ static int encode_result(const uint8_t *buf, size_t len, const tpc_sending_t *s,
 		else
 			n800++;
 	}
-	sl.f = host->alloc(host->arena, (nrec + 1) * sizeof(*sl.f), 8);
+	sl.f = host->alloc(host->arena, ((size_t)nrec + 1) * sizeof(*sl.f), 8);
 	o = host->alloc(host->arena,
 	                TPC_EFACT_SEG200 + TPC_EFACT_SEG300_ANSWER +
 	                    (size_t)n800 * TPC_EFACT_RECORD_ANSWER +
@@ -97,10 +78,14 @@ static int encode_result(const uint8_t *buf, size_t len, const tpc_sending_t *s,
 	p += TPC_EFACT_SEG200;
 	memset(p, '0', TPC_EFACT_SEG300_ANSWER);
 	memcpy(p, buf + TPC_EFACT_SEG200, 140);
-	/* refused share of the invoiced amount, in hundredths of a percent */
-	tpc_check_put_uint(p + 140, 5,
-	                   total > 0 ? (uint64_t)(s->refused_cents * 10000 / total)
-	                             : (refused ? 10000 : 0));
+	/* refused share of the invoiced amount, in hundredths of a percent (0..10000) */
+	{
+		int64_t share =
+		    total > 0 ? s->refused_cents * 10000 / total : (refused ? 10000 : 0);
+
+		share = share < 0 ? 0 : share > 10000 ? 10000 : share;
+		tpc_check_put_uint(p + 140, 5, (uint64_t)share);
+	}
 	memcpy(p + 147, refused ? "01" : "00", 2);
 	p += TPC_EFACT_SEG300_ANSWER;
 
@@ -154,28 +139,62 @@ static int encode_result(const uint8_t *buf, size_t len, const tpc_sending_t *s,
 	return 0;
 }
 
-/* 920999: segment 200 (type 920999, error 20 on a wrong type), the 300 as received, then the
- * records 95/96 as received (the findings themselves travel in the Result). */
+/* Where a finding of 920999 goes: the 2-digit error field after the zone it names, in segment
+ * 200/300 (offset from the file's start) or in a record 95/96 (offset in the record). */
+static const struct {
+	const char *code;
+	int in_record; /* 0: header, 1: record 95/96 */
+	uint16_t at;   /* 0-based offset of the 2-digit field */
+	char err[3];
+} err_fields[] = {
+    {"T30003", 0, 6, "22"},                     /* 200: not 920000 */
+    {"T30004", 0, 34, "20"},                    /* 200: reference */
+    {"T30005", 0, TPC_EFACT_SEG200 + 6, "20"},  /* 300: year-month */
+    {"T30014", 0, TPC_EFACT_SEG200 + 11, "20"}, /* 300: sending number */
+    {"T30007", 0, TPC_EFACT_SEG200 + 11, "20"}, /* 300: differs from ET10 */
+    {"T30006", 0, TPC_EFACT_SEG200 + 21, "20"}, /* 300: creation date */
+    {"T30015", 1, 7, "21"},                     /* 95: mutuality not in detail */
+    {"T30008", 1, 35, "41"},                    /* 95: amount A differs */
+    {"T30009", 1, 35, "41"},                    /* 96: amount A differs */
+    {"T30011", 1, 73, "20"},                    /* 95/96: record count */
+    {"T30010", 1, 77, "20"},                    /* 95/96: control */
+};
+
+/* 920999: segment 200 (type 920999) and the 160-character 300 as received, then records 95/96
+ * as received; the 2-digit error fields name what could be placed there (the findings
+ * themselves travel in the Result). */
 static int encode_refusal(const uint8_t *buf, size_t len, const tpc_sending_t *s,
                           const tpc_host_t *host, tpc_blob_t *out)
 {
-	size_t head = len < TPC_EFACT_HEADER ? len : TPC_EFACT_HEADER, n = 0;
+	size_t head = len < TPC_EFACT_HEADER ? len : TPC_EFACT_HEADER, n;
 	char *o = host->alloc(host->arena, TPC_EFACT_HEADER + len, 1);
 
 	if (!o)
 		return TPC_ADAPTER_ENOMEM;
 	memset(o, '0', TPC_EFACT_HEADER);
-	memcpy(o, buf, head);
+	if (buf && head)
+		memcpy(o, buf, head);
 	memcpy(o, "920999", 6);
 	for (uint32_t i = 0; i < s->nfindings; i++)
-		if (strcmp(s->findings[i].code, "T30003") == 0)
-			memcpy(o + 6, "22", 2);
+		for (size_t k = 0; k < sizeof(err_fields) / sizeof(err_fields[0]); k++)
+			if (!err_fields[k].in_record &&
+			    strcmp(s->findings[i].code, err_fields[k].code) == 0)
+				memcpy(o + err_fields[k].at, err_fields[k].err, 2);
 	n = TPC_EFACT_HEADER;
-	for (size_t off = TPC_EFACT_HEADER; off + TPC_EFACT_RECORD <= len; off += TPC_EFACT_RECORD)
-		if (buf[off] == '9' && (buf[off + 1] == '5' || buf[off + 1] == '6')) {
-			memcpy(o + n, buf + off, TPC_EFACT_RECORD);
-			n += TPC_EFACT_RECORD;
-		}
+	for (size_t off = TPC_EFACT_HEADER; buf && off + TPC_EFACT_RECORD <= len;
+	     off += TPC_EFACT_RECORD) {
+		uint32_t ord = (uint32_t)((off - TPC_EFACT_HEADER) / TPC_EFACT_RECORD) + 1;
+
+		if (buf[off] != '9' || (buf[off + 1] != '5' && buf[off + 1] != '6'))
+			continue;
+		memcpy(o + n, buf + off, TPC_EFACT_RECORD);
+		for (uint32_t i = 0; i < s->nfindings; i++)
+			for (size_t k = 0; k < sizeof(err_fields) / sizeof(err_fields[0]); k++)
+				if (err_fields[k].in_record && s->findings[i].record == ord &&
+				    strcmp(s->findings[i].code, err_fields[k].code) == 0)
+					memcpy(o + n + err_fields[k].at, err_fields[k].err, 2);
+		n += TPC_EFACT_RECORD;
+	}
 	out->ptr = (const uint8_t *)o;
 	out->len = n;
 	snprintf(out->type, sizeof(out->type), "920999");
@@ -189,7 +208,8 @@ static int encode_receipt(const uint8_t *buf, size_t len, const tpc_host_t *host
 	if (!o)
 		return TPC_ADAPTER_ENOMEM;
 	memset(o, '0', TPC_EFACT_HEADER);
-	memcpy(o, buf, len < TPC_EFACT_SEG200 ? len : TPC_EFACT_SEG200);
+	if (buf && len)
+		memcpy(o, buf, len < TPC_EFACT_SEG200 ? len : TPC_EFACT_SEG200);
 	memcpy(o, "931000", 6);
 	memcpy(o + TPC_EFACT_SEG200, "920000", 6);
 	out->ptr = (const uint8_t *)o;
@@ -207,7 +227,7 @@ int tpc_efact_encode_answer_(const void *state, const uint8_t *buf, size_t len,
 		return encode_receipt(buf, len, host, out);
 	if (!s)
 		return TPC_ADAPTER_EINVAL;
-	if (len < TPC_EFACT_HEADER || blocked_at_reception(s))
+	if (!buf || len < TPC_EFACT_HEADER || s->blocked)
 		return encode_refusal(buf, len, s, host, out);
 	return encode_result(buf, len, s, host, out);
 }

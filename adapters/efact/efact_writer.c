@@ -74,11 +74,6 @@ static void seal(struct w *w, char *rec)
 	tpc_efact_reseal(rec);
 }
 
-static unsigned control97(uint64_t sum)
-{
-	return sum % 97 ? (unsigned)(sum % 97) : 97;
-}
-
 int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len)
 {
 	struct w w = {0};
@@ -137,6 +132,7 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 			goto out_fail;
 		tpc_check_put_uint(r + 16, 8, inv->admission);
 		tpc_check_put_uint(r + 24, 8, inv->discharge);
+		digits(&w, r + 32, 3, inv->mutuality); /* affiliation = destination here */
 		digits(&w, r + 35, 13, inv->niss);
 		r[48] = inv->sex ? inv->sex : '1';
 		r[49] = inv->kind ? inv->kind : '3';
@@ -202,6 +198,7 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 			goto out_fail;
 		tpc_check_put_uint(r + 16, 8, inv->admission);
 		tpc_check_put_uint(r + 24, 8, inv->discharge);
+		digits(&w, r + 32, 3, inv->mutuality);
 		digits(&w, r + 35, 13, inv->niss);
 		r[48] = inv->sex ? inv->sex : '1';
 		r[49] = inv->kind ? inv->kind : '3';
@@ -216,7 +213,7 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 		tpc_check_put_signed(r + 164, 10, sup);
 		r[174] = '1';
 		tpc_check_put_signed(r + 182, 12, 0);
-		tpc_check_put_uint(r + 346, 2, control97(codes));
+		tpc_check_put_uint(r + 346, 2, tpc_check_control97(codes));
 		seal(&w, r);
 		for (m = 0; m < nmuts; m++)
 			if (strcmp(muts[m].mut, inv->mutuality) == 0)
@@ -253,7 +250,7 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 	txt(&w, r + 137, 25, "");
 	txt(&w, r + 166, 11, in->bic);
 	txt(&w, r + 178, 34, in->iban);
-	tpc_check_put_uint(r + 346, 2, control97(all_codes));
+	tpc_check_put_uint(r + 346, 2, tpc_check_control97(all_codes));
 	seal(&w, r);
 
 	/* 95 per mutuality (ascending), then 96 */
@@ -266,12 +263,12 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 		if (!(r = rec_new(&w, "95")))
 			goto out_fail;
 		memcpy(r + 4, muts[best].mut, 3);
-		memcpy(r + 9, in->reference + 2, 12);
+		memcpy(r + 9, head + 20 + 2, 12); /* last 12 digits of the reference */
 		tpc_check_put_signed(r + 23, 12, muts[best].a);
 		tpc_check_put_signed(r + 37, 12, muts[best].b);
 		tpc_check_put_signed(r + 51, 12, muts[best].a + muts[best].b);
 		tpc_check_put_uint(r + 65, 8, muts[best].records);
-		tpc_check_put_uint(r + 75, 2, control97(muts[best].codes));
+		tpc_check_put_uint(r + 75, 2, tpc_check_control97(muts[best].codes));
 		tpc_check_put_signed(r + 79, 12, 0);
 		memset(r + 93, ' ', R - 93);
 		muts[best].records = UINT32_MAX; /* written */
@@ -284,7 +281,7 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 	tpc_check_put_signed(r + 37, 12, all_b);
 	tpc_check_put_signed(r + 51, 12, all_a + all_b);
 	tpc_check_put_uint(r + 65, 8, all_records);
-	tpc_check_put_uint(r + 75, 2, control97(all_codes));
+	tpc_check_put_uint(r + 75, 2, tpc_check_control97(all_codes));
 	tpc_check_put_signed(r + 79, 12, 0);
 	memset(r + 93, ' ', R - 93);
 	if (w.bad)
@@ -361,5 +358,72 @@ uint8_t *tpc_efact_sample(unsigned seed, unsigned patients, int ninv, int nlines
 out_free:
 	free(inv);
 	free(ln);
+	return out;
+}
+
+static tpc_efact_line_in_t sample_line(const char *code, uint32_t date, int64_t ins, int64_t pat,
+                                       const char *ref)
+{
+	tpc_efact_line_in_t l;
+
+	memset(&l, 0, sizeof(l));
+	snprintf(l.code, sizeof(l.code), "%s", code);
+	l.date = date;
+	l.units = 1;
+	l.insurer_cents = ins;
+	l.patient_cents = pat;
+	snprintf(l.performer, sizeof(l.performer), "17385467004");
+	snprintf(l.reference, sizeof(l.reference), "%s", ref);
+	return l;
+}
+
+uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len)
+{
+	tpc_efact_line_in_t l1[5], l2[2];
+	tpc_efact_invoice_in_t inv[2];
+	tpc_efact_sending_in_t s;
+	uint8_t *out;
+	char *rec;
+
+	l1[0] = sample_line("101032", 20261102, 2400, 600, "A1");
+	l1[1] = sample_line("101032", 20261103, 2400, 600, "A2"); /* NISS broken below */
+	l1[2] = sample_line("109594", 20261103, 1000, 100, "A3"); /* no tariff */
+	l1[3] = sample_line("101032", 20261104, 2500, 600, "A4"); /* insurer part is 2400 */
+	l1[4] = sample_line("101032", 20261102, 2400, 600, "A1"); /* same as the first */
+	l2[0] = sample_line("102771", 20261116, 1960, 750, "B1");
+	l2[1] = sample_line("102771", 20261105, 1960, 750, "B2"); /* between two periods */
+	memset(inv, 0, sizeof(inv));
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i < 2; i++) {
+		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
+		inv[i].kind = '3';
+		inv[i].invoicing = '0';
+		inv[i].sex = '1';
+		inv[i].ct1 = inv[i].ct2 = 110;
+	}
+	snprintf(inv[0].niss, sizeof(inv[0].niss), "86103130262");
+	snprintf(inv[0].number, sizeof(inv[0].number), "%.10s01", reference + 4);
+	inv[0].lines = l1;
+	inv[0].nlines = 5;
+	snprintf(inv[1].niss, sizeof(inv[1].niss), "75031412581");
+	snprintf(inv[1].number, sizeof(inv[1].number), "%.10s02", reference + 4);
+	inv[1].lines = l2;
+	inv[1].nlines = 2;
+	snprintf(s.reference, sizeof(s.reference), "%s", reference);
+	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
+	s.sending_no = 1;
+	s.year_month = 202611;
+	s.created = 20261120;
+	snprintf(s.bce, sizeof(s.bce), "0999999922");
+	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
+	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	s.invoices = inv;
+	s.ninvoices = 2;
+	if (tpc_efact_write(&s, &out, len) != 0)
+		return NULL;
+	/* record 4 is the second line: break its beneficiary's check digit, keep its control */
+	rec = (char *)out + TPC_EFACT_HEADER + 3 * TPC_EFACT_RECORD;
+	rec[47] = rec[47] == '9' ? '0' : (char)(rec[47] + 1);
+	tpc_efact_reseal(rec);
 	return out;
 }

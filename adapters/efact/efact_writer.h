@@ -68,4 +68,11 @@ void tpc_efact_reseal(char *rec);
  *  @p seed, patients as tpc_sample_patient(). @return malloc'd bytes or NULL. */
 uint8_t *tpc_efact_sample(unsigned seed, unsigned patients, int ninv, int nlines, size_t *len);
 
+/** The acceptance sending of the eFact issue, against config/refdata/: among good lines, one
+ *  with a wrong NISS check digit (record 4, 500802), a code without tariff (record 5, 500403), a
+ *  wrong insurer amount (record 6, 501940), a repeat of the first line (record 7, 500423) and a
+ *  service date between two insurability periods (record 11, 500540). @p reference: 14 digits.
+ *  @return malloc'd bytes or NULL. config/samples/sample-faults.920000 is this sending. */
+uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len);
+
 #endif

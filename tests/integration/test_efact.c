@@ -53,42 +53,15 @@ static tpc_efact_invoice_in_t invoice(const char *niss, const char *number,
 	return inv;
 }
 
-/* The sending of the issue: a wrong NISS check digit, an unknown code, a wrong insurer amount,
- * a duplicate line and a service date outside the insurability period, among good lines. */
+/* The sending of the issue (efact_writer.h): a wrong NISS check digit, an unknown code, a wrong
+ * insurer amount, a duplicate line and a service date outside the insurability period, among
+ * good lines. */
 static uint8_t *faulty_sending(const char *reference, size_t *len)
 {
-	static tpc_efact_line_in_t l1[5], l2[2];
-	static tpc_efact_invoice_in_t inv[2];
-	tpc_efact_sending_in_t s;
-	uint8_t *out;
-	char *rec;
+	uint8_t *out = tpc_efact_faults_sample(reference, len);
 
-	l1[0] = line("101032", 20261102, 2400, 600, "A1");
-	l1[1] = line("101032", 20261103, 2400, 600, "A2"); /* NISS corrupted below */
-	l1[2] = line("109594", 20261103, 1000, 100, "A3"); /* no tariff: unknown code */
-	l1[3] = line("101032", 20261104, 2500, 600, "A4"); /* insurer part should be 2400 */
-	l1[4] = line("101032", 20261102, 2400, 600, "A1"); /* the same as the first */
-	l2[0] = line("102771", 20261116, 1960, 750, "B1");
-	l2[1] = line("102771", 20261105, 1960, 750, "B2"); /* between two insurability periods */
-	inv[0] = invoice("86103130262", "000000000101", l1, 5);
-	inv[1] = invoice("75031412581", "000000000102", l2, 2);
-	memset(&s, 0, sizeof(s));
-	snprintf(s.reference, sizeof(s.reference), "%s", reference);
-	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
-	s.sending_no = 1;
-	s.year_month = 202611;
-	s.created = 20261120;
-	snprintf(s.bce, sizeof(s.bce), "0999999922");
-	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
-	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
-	s.invoices = inv;
-	s.ninvoices = 2;
-	cr_assert_eq(tpc_efact_write(&s, &out, len), 0);
-	/* record 4 is the second line: break its NISS check digit and reseal the record */
-	rec = (char *)out + TPC_EFACT_HEADER + 3 * TPC_EFACT_RECORD;
-	cr_assert_eq(memcmp(rec, "50", 2), 0);
-	rec[47] = rec[47] == '9' ? '0' : (char)(rec[47] + 1);
-	tpc_efact_reseal(rec);
+	cr_assert_not_null(out);
+	cr_assert_eq(memcmp(out + TPC_EFACT_HEADER + 3 * TPC_EFACT_RECORD, "50", 2), 0);
 	return out;
 }
 
