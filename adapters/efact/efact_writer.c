@@ -361,8 +361,8 @@ out_free:
 	return out;
 }
 
-static tpc_efact_line_in_t sample_line(const char *code, uint32_t date, int64_t ins, int64_t pat,
-                                       const char *ref)
+tpc_efact_line_in_t tpc_efact_line(const char *code, uint32_t date, int64_t ins, int64_t pat,
+                                   const char *ref)
 {
 	tpc_efact_line_in_t l;
 
@@ -385,13 +385,13 @@ uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len)
 	uint8_t *out;
 	char *rec;
 
-	l1[0] = sample_line("101032", 20261102, 2400, 600, "A1");
-	l1[1] = sample_line("101032", 20261103, 2400, 600, "A2"); /* NISS broken below */
-	l1[2] = sample_line("109594", 20261103, 1000, 100, "A3"); /* no tariff */
-	l1[3] = sample_line("101032", 20261104, 2500, 600, "A4"); /* insurer part is 2400 */
-	l1[4] = sample_line("101032", 20261102, 2400, 600, "A1"); /* same as the first */
-	l2[0] = sample_line("102771", 20261116, 1960, 750, "B1");
-	l2[1] = sample_line("102771", 20261105, 1960, 750, "B2"); /* between two periods */
+	l1[0] = tpc_efact_line("101032", 20261102, 2400, 600, "A1");
+	l1[1] = tpc_efact_line("101032", 20261103, 2400, 600, "A2"); /* NISS broken below */
+	l1[2] = tpc_efact_line("109594", 20261103, 1000, 100, "A3"); /* no tariff */
+	l1[3] = tpc_efact_line("101032", 20261104, 2500, 600, "A4"); /* insurer part is 2400 */
+	l1[4] = tpc_efact_line("101032", 20261102, 2400, 600, "A1"); /* same as the first */
+	l2[0] = tpc_efact_line("102771", 20261116, 1960, 750, "B1");
+	l2[1] = tpc_efact_line("102771", 20261105, 1960, 750, "B2"); /* between two periods */
 	memset(inv, 0, sizeof(inv));
 	memset(&s, 0, sizeof(s));
 	for (int i = 0; i < 2; i++) {

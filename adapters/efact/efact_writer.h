@@ -68,6 +68,10 @@ void tpc_efact_reseal(char *rec);
  *  @p seed, patients as tpc_sample_patient(). @return malloc'd bytes or NULL. */
 uint8_t *tpc_efact_sample(unsigned seed, unsigned patients, int ninv, int nlines, size_t *len);
 
+/** A line of one unit by the sample performer (17385467004), for builders and tests. */
+tpc_efact_line_in_t tpc_efact_line(const char *code, uint32_t date, int64_t insurer_cents,
+                                   int64_t patient_cents, const char *reference);
+
 /** The acceptance sending of the eFact issue, against config/refdata/: among good lines, one
  *  with a wrong NISS check digit (record 4, 500802), a code without tariff (record 5, 500403), a
  *  wrong insurer amount (record 6, 501940), a repeat of the first line (record 7, 500423) and a

@@ -19,22 +19,6 @@ static void teardown(void)
 
 TestSuite(efact, .fini = teardown, .timeout = 120);
 
-static tpc_efact_line_in_t line(const char *code, uint32_t date, int64_t ins, int64_t pat,
-                                const char *ref)
-{
-	tpc_efact_line_in_t l;
-
-	memset(&l, 0, sizeof(l));
-	snprintf(l.code, sizeof(l.code), "%s", code);
-	l.date = date;
-	l.units = 1;
-	l.insurer_cents = ins;
-	l.patient_cents = pat;
-	snprintf(l.performer, sizeof(l.performer), "17385467004");
-	snprintf(l.reference, sizeof(l.reference), "%s", ref);
-	return l;
-}
-
 static tpc_efact_invoice_in_t invoice(const char *niss, const char *number,
                                       const tpc_efact_line_in_t *lines, size_t n)
 {
@@ -223,8 +207,8 @@ static uint8_t *one_invoice(const char *reference, const char *number, char invo
 	tpc_efact_sending_in_t s;
 	uint8_t *out;
 
-	l[0] = line("101032", 20261102, sign * 2400, sign * 600, "C1");
-	l[1] = line("102771", 20261103, sign * 1960, sign * 750, "C2");
+	l[0] = tpc_efact_line("101032", 20261102, sign * 2400, sign * 600, "C1");
+	l[1] = tpc_efact_line("102771", 20261103, sign * 1960, sign * 750, "C2");
 	l[0].units = l[1].units = sign;
 	inv = invoice("86103130262", number, l, 2);
 	inv.invoicing = invoicing;
