@@ -649,8 +649,8 @@ static int may_precede(int prev, int t)
 }
 
 /* Order errors: "t not after prev" (t0110) first, else "prev not followed by t" (prev0111). */
-static void check_order(struct dec *d, const char *rec, int prev, const char *prev_rec, int t,
-                        uint32_t ord)
+static void check_order(struct dec *d, const char *rec, int prev, const char *prev_rec,
+                        uint32_t prev_ord, int t, uint32_t ord)
 {
 	char code[7];
 
@@ -669,7 +669,7 @@ static void check_order(struct dec *d, const char *rec, int prev, const char *pr
 		else
 			on_sending(d, mk(code_of(code, rec, "0110"), ord, 1, 2));
 	} else if (!may_precede(prev, t) && prev != 30 && prev != 40) {
-		on_sending(d, mk(code_of(code, prev_rec, "0111"), ord - 1, 1, 2));
+		on_sending(d, mk(code_of(code, prev_rec, "0111"), prev_ord, 1, 2));
 	}
 }
 
@@ -682,6 +682,8 @@ static int efact_decode(const void *state, const uint8_t *buf, size_t len, const
 	int64_t sum_a = 0, sum_b = 0; /* ET80 totals */
 	uint64_t all_codes = 0;
 	const char *prev_rec = NULL, *et20 = NULL, *et50 = NULL, *prev_mut = NULL;
+	uint32_t prev_ord = 0, et90_ord = 0;
+	int late_after_90 = 0;
 	tpc_invoice_t *inv = NULL;
 	tpc_line_t *ln = NULL;
 	struct blk *b = NULL;
@@ -732,9 +734,11 @@ static int efact_decode(const void *state, const uint8_t *buf, size_t len, const
 		int t = type_of(rec);
 
 		if (t != 95 && t != 96) {
-			check_order(&d, rec, prev, prev_rec, t, ord);
-			if (seen90)
-				on_sending(&d, mk("900111", ord, 1, 2));
+			if (!seen90)
+				check_order(&d, rec, prev, prev_rec, prev_ord, t, ord);
+			else if (!late_after_90++)
+				/* once, on the ET90 itself: it is not the last numbered record */
+				on_sending(&d, mk("900111", et90_ord, 1, 2));
 		} else if (!seen90 || seen96) {
 			on_sending(&d, mk("T30013", ord, 1, 2));
 		}
@@ -832,6 +836,8 @@ static int efact_decode(const void *state, const uint8_t *buf, size_t len, const
 		case 90:
 			if (!seen90)
 				read_et90(&d, rec, ord, sum_a, sum_b, all_codes);
+			if (!seen90)
+				et90_ord = ord;
 			seen90 = 1;
 			break;
 		case 95:
@@ -847,6 +853,7 @@ static int efact_decode(const void *state, const uint8_t *buf, size_t len, const
 		if (t != 95 && t != 96) {
 			prev = t;
 			prev_rec = rec;
+			prev_ord = ord;
 		}
 	}
 	if (!d.oom) {
