@@ -524,3 +524,75 @@ Test(daemon, bad_configuration_stops_startup_naming_file_line_and_key)
 	tpc_test_rmtree(t);
 	free(t);
 }
+
+/* kill -9 at a random moment while sendings are being cleared: after a restart every sending
+ * that was answered with a Result is stored, exactly once, with the same sequence. */
+Test(daemon, kill_9_loses_nothing_that_was_answered)
+{
+	enum { TRIALS = 50, N = 40 };
+	unsigned seed = 12345;
+
+	start(NULL);
+	for (int trial = 0; trial < TRIALS; trial++) {
+		uint64_t seqs[N] = {0};
+		char keys[N][24];
+		void *s = tpc_td_connect(&d);
+		int answered = 0, stop_after;
+
+		seed = seed * 1103515245u + 12345u;
+		stop_after = 1 + (int)(seed >> 16) % (N - 1);
+		for (int i = 0; i < N; i++) {
+			size_t len;
+			uint8_t *p =
+			    tpc_td_canonical((unsigned)(10000 + trial * 100 + i), 2, 20, &len);
+
+			snprintf(keys[i], sizeof(keys[i]), "k9-%d-%d", trial, i);
+			cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "crash",
+			                         keys[i], "canonical", (uint64_t)i, p, len),
+			             0);
+			free(p);
+		}
+		/* collect results until a random count, then kill the daemon mid-stream */
+		while (answered < stop_after) {
+			Tpclear__Answer *a = tpc_td_recv(s, 10000, NULL, NULL);
+			cr_assert_not_null(a);
+			if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
+				seqs[a->correlation] = a->result->sequence;
+				answered++;
+			}
+			tpclear__answer__free_unpacked(a, NULL);
+		}
+		tpc_td_kill9(&d);
+		zmq_close(s);
+		cr_assert_eq(tpc_td_start(&d, d.dir, NULL), 0, "restart after kill -9");
+		s = tpc_td_connect(&d);
+		for (int i = 0; i < N; i++) {
+			if (!seqs[i])
+				continue;
+			Tpclear__Answer *q = tpc_td_query(s, "crash", keys[i]);
+			cr_assert_not_null(q);
+			cr_assert_eq(q->body_case, TPCLEAR__ANSWER__BODY_RESULT,
+			             "trial %d: answered sending %d lost", trial, i);
+			cr_assert_eq(q->result->sequence, seqs[i], "same sequence after restart");
+			tpclear__answer__free_unpacked(q, NULL);
+		}
+		/* resubmitting everything stores each (sender, key) once */
+		for (int i = 0; i < N; i++) {
+			size_t len;
+			uint8_t *p =
+			    tpc_td_canonical((unsigned)(10000 + trial * 100 + i), 2, 20, &len);
+			Tpclear__Answer *a =
+			    tpc_td_submit(s, "crash", keys[i], "canonical", p, len, NULL);
+
+			cr_assert_not_null(a);
+			cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+			if (seqs[i])
+				cr_assert_eq(a->result->replay, 1);
+			tpclear__answer__free_unpacked(a, NULL);
+			free(p);
+		}
+		zmq_close(s);
+	}
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	cr_assert_eq(stored_sendings(), TRIALS * N);
+}
