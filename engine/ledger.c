@@ -40,14 +40,15 @@
 
 struct tpc_ledger {
 	MDB_env *env;
-	MDB_dbi db_meta, db_sendings, db_answers, db_lines;
+	MDB_dbi db_meta, db_sendings, db_answers, db_lines, db_postings;
 	tpc_ledger_dbs_t dbs;
 
 	pthread_rwlock_t resize_lock;
 	_Atomic size_t map_size;
 	size_t map_max;
 	int group_max;
-	uint64_t next_seq; /* writer thread only */
+	uint64_t next_seq;     /* writer thread only */
+	uint64_t next_posting; /* writer thread only */
 	tpc_queue_t *in, *done;
 	pthread_t thread;
 	int started;
@@ -164,6 +165,7 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	    (rc = mdb_dbi_open(txn, "sendings", MDB_CREATE, &l->db_sendings)) ||
 	    (rc = mdb_dbi_open(txn, "answers", MDB_CREATE, &l->db_answers)) ||
 	    (rc = mdb_dbi_open(txn, "lines", MDB_CREATE, &l->db_lines)) ||
+	    (rc = mdb_dbi_open(txn, "postings", MDB_CREATE, &l->db_postings)) ||
 	    (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &l->dbs.dedup)) ||
 	    (rc = mdb_dbi_open(txn, "units", MDB_CREATE, &l->dbs.units)) ||
 	    (rc = mdb_dbi_open(txn, "invoices", MDB_CREATE, &l->dbs.invoices)) ||
@@ -193,6 +195,16 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	if (rc == 0 && k.mv_size == 8)
 		l->next_seq = get_be64(k.mv_data) + 1;
+	else if (rc && rc != MDB_NOTFOUND)
+		goto out_close_cursor;
+	mdb_cursor_close(cur);
+	/* and the posting numbers after the last posting */
+	l->next_posting = 1;
+	if ((rc = mdb_cursor_open(txn, l->db_postings, &cur)))
+		goto out_abort;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == 0 && k.mv_size == 8)
+		l->next_posting = get_be64(k.mv_data) + 1;
 	else if (rc && rc != MDB_NOTFOUND)
 		goto out_close_cursor;
 	mdb_cursor_close(cur);
@@ -420,6 +432,54 @@ static int indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, int chec
 	return 0;
 }
 
+/* Double entry: each accepted line debits the budget that pays it and credits the payee (the
+ * invoicing provider under third-party payment). A credit note's negative amounts reverse the
+ * entries of the lines it cancels. Postings are appended under monotonic numbers and never
+ * change. */
+static int post(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, uint64_t at_ms)
+{
+	const tpc_sending_t *s = &job->sending;
+	uint8_t key[8];
+	MDB_val k = {sizeof(key), key}, v;
+	int rc;
+
+	for (uint32_t i = 0; i < s->ninvoices; i++) {
+		const tpc_invoice_t *inv = &s->invoices[i];
+
+		for (uint32_t n = 0; n < inv->nlines; n++) {
+			uint32_t li = inv->first_line + n;
+			const tpc_line_t *ln = &s->lines[li];
+			tpc_posting_t p[2];
+
+			if (ln->outcome != TPC_OUTCOME_ACCEPTED || ln->accepted_cents == 0)
+				continue;
+			memset(p, 0, sizeof(p));
+			for (int side = 0; side < 2; side++) {
+				p[side].sequence = job->sequence;
+				p[side].line = li;
+				p[side].side = (uint8_t)side;
+				p[side].at_ms = at_ms;
+			}
+			snprintf(p[0].account, sizeof(p[0].account), "%s",
+			         tpc_tariff_budget(ln->scheme));
+			p[0].amount_cents = -ln->accepted_cents;
+			if (inv->provider.ptr && inv->provider.len)
+				memcpy(p[1].account, inv->provider.ptr,
+				       inv->provider.len < 14 ? inv->provider.len : 14);
+			p[1].amount_cents = ln->accepted_cents;
+			for (int side = 0; side < 2; side++) {
+				put_be64(key, l->next_posting);
+				v.mv_data = &p[side];
+				v.mv_size = sizeof(p[side]);
+				if ((rc = mdb_put(txn, l->db_postings, &k, &v, MDB_APPEND)))
+					return rc;
+				l->next_posting++;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Write one judged job inside @p txn. @return 0 or an LMDB code (MDB_MAP_FULL included). */
 static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t committed_ms)
 {
@@ -543,7 +603,7 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 		if ((rc = mdb_put(txn, l->db_lines, &k, &v, MDB_APPEND)))
 			return rc;
 	}
-	if ((rc = indexes(l, txn, job, 0)))
+	if ((rc = indexes(l, txn, job, 0)) || (rc = post(l, txn, job, committed_ms)))
 		return rc;
 	l->next_seq++;
 	job->status = TPC_JOB_COMMITTED;
@@ -577,7 +637,7 @@ static int grow_map(tpc_ledger_t *l)
 static int write_group(tpc_ledger_t *l, tpc_job_t **jobs, size_t n)
 {
 	MDB_txn *txn;
-	uint64_t first_seq = l->next_seq, now = now_ms();
+	uint64_t first_seq = l->next_seq, first_posting = l->next_posting, now = now_ms();
 	size_t i;
 	int rc;
 
@@ -597,6 +657,7 @@ static int write_group(tpc_ledger_t *l, tpc_job_t **jobs, size_t n)
 		mdb_txn_abort(txn);
 	if (rc) {
 		l->next_seq = first_seq;
+		l->next_posting = first_posting;
 		/* Everything decided in the aborted transaction is undone: a commit, a conflict,
 		 * a replay of a sending written earlier in it, a race refusal. Such jobs are
 		 * decided again on the retry. (A replay's result bytes are the stored copy of the
@@ -864,6 +925,38 @@ int tpc_ledger_count_sendings(tpc_ledger_reader_t *r, uint64_t *count)
 	rc = mdb_stat(r->txn, r->l->db_sendings, &st);
 	if (rc == 0)
 		*count = st.ms_entries;
+	read_end(r);
+	return tpc_err_from_mdb(rc);
+}
+
+int tpc_ledger_postings_sum(tpc_ledger_reader_t *r, int64_t *sum, int64_t *credited,
+                            uint64_t *count)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	*sum = *credited = 0;
+	*count = 0;
+	if ((rc = read_begin(r)))
+		return tpc_err_from_mdb(rc);
+	if ((rc = mdb_cursor_open(r->txn, r->l->db_postings, &cur)))
+		goto out_end;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		tpc_posting_t p;
+
+		if (v.mv_size != sizeof(p))
+			continue;
+		memcpy(&p, v.mv_data, sizeof(p));
+		*sum += p.amount_cents;
+		if (p.side == 1)
+			*credited += p.amount_cents;
+		(*count)++;
+	}
+	mdb_cursor_close(cur);
+	rc = 0;
+out_end:
 	read_end(r);
 	return tpc_err_from_mdb(rc);
 }

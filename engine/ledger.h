@@ -5,6 +5,7 @@
  *   sendings  sender NUL key -> sequence (u64 LE) + BLAKE2b-256 of the payload   (idempotency)
  *   answers   sequence (u64 BE, appended) -> stored answer: header, Result bytes, native bytes
  *   lines     sequence (u64 BE) + line index (u32 BE), appended -> one line verdict
+ *   postings  posting number (u64 BE, appended) -> tpc_posting_t (double entry)
  *   dedup     line identity [TPC_TARIFF_ID_LEN] -> sequence (accepted lines, see tariff.h)
  *   units     patient + code + day -> units accepted        (max_per_day)
  *   invoices  provider + invoice number -> sequence         (invoice numbers are unique)
@@ -107,5 +108,22 @@ typedef struct tpc_line_rec {
 	char finding[2][6]; /* first two finding codes, not NUL-terminated */
 	uint8_t pad[4];
 } tpc_line_rec_t;
+
+/** One ledger posting (value of "postings", 48 bytes, native endianness). Every accepted line
+ *  posts a pair that sums to zero: side 0 debits the budget of its scheme, side 1 credits the
+ *  payee. */
+typedef struct tpc_posting {
+	uint64_t sequence;    /* the sending */
+	uint32_t line;        /* index of the line in the sending */
+	uint8_t side;         /* 0 = budget (debit), 1 = payee (credit) */
+	char account[15];     /* budget name ("AMI") or payee NIHII, NUL-padded */
+	int64_t amount_cents; /* debits negative; a credit note posts the reverse */
+	uint64_t at_ms;       /* commit time, unix milliseconds */
+} tpc_posting_t;
+
+/** Sum every posting (tests and tools): @p sum must be 0 at all times; @p credited is what the
+ *  payees are owed; @p count the number of postings. @return 0 or a negative TPC_E* code. */
+int tpc_ledger_postings_sum(tpc_ledger_reader_t *r, int64_t *sum, int64_t *credited,
+                            uint64_t *count);
 
 #endif /* TPC_LEDGER_H */

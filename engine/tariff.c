@@ -40,6 +40,16 @@ static const struct {
      "that was not accepted)"},
 };
 
+const char *tpc_tariff_scheme_name(uint16_t scheme)
+{
+	return scheme == TPC_SCHEME_AMI ? "AMI" : "";
+}
+
+const char *tpc_tariff_budget(uint16_t scheme)
+{
+	return scheme == TPC_SCHEME_AMI ? "AMI" : "";
+}
+
 const char *tpc_tariff_describe(const char *code)
 {
 	for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]); i++)
@@ -303,6 +313,7 @@ static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tp
 		            ln->record, 0, 0));
 	if (rc)
 		return tpc_err_from_mdb(rc);
+	ln->scheme = TPC_SCHEME_AMI; /* a member of CAAMI on the date, tariffed as AMI */
 	per_unit = mem->ct1 % 10 == 1 ? tar->insurer_bim : tar->insurer;
 	exp_ins = (int64_t)ln->units * per_unit;
 	exp_pat = (int64_t)ln->units * tar->fee - exp_ins;

@@ -58,6 +58,19 @@ typedef struct tpc_tariff_marks {
 int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, tpc_sending_t *s,
                      tpc_arena_t *arena, tpc_tariff_marks_t *marks);
 
+/** Schemes that pay a line (tpc_line_t.scheme). Only AMI today; the others come with the
+ *  schemes work. */
+enum tpc_scheme {
+	TPC_SCHEME_NONE = 0,
+	TPC_SCHEME_AMI = 1, /* CAAMI's own insured, charged to the AMI budget */
+};
+
+/** Name of a scheme ("AMI"), "" for none. */
+const char *tpc_tariff_scheme_name(uint16_t scheme);
+
+/** Budget a scheme charges ("AMI"), "" for none. */
+const char *tpc_tariff_budget(uint16_t scheme);
+
 /** Short reason for a code the tariff checks emit, or NULL. */
 const char *tpc_tariff_describe(const char *code);
 

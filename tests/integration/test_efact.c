@@ -278,7 +278,20 @@ Test(efact, credit_note_cancels_the_lines_of_the_credited_invoice)
 	/* the cancelled lines may now be billed again, on a new invoice */
 	a = submit_invoice(s, "c6", "20261100000306", "000000000306", '0', "", 1);
 	cr_assert_eq(a->result->outcome, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
+	cr_assert_str_eq(a->result->invoice_results[0]->lines[0]->scheme, "AMI");
 	tpclear__answer__free_unpacked(a, NULL);
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
+	/* the books: every posting pair sums to zero; the provider is owed the original, minus
+	 * its credit note, plus the corrected billing */
+	{
+		int64_t sum = -1, credited = 0;
+		uint64_t postings = 0, sendings = 0;
+
+		cr_assert_eq(tpc_td_ledger_totals(&d, &sum, &credited, &postings, &sendings), 0);
+		cr_assert_eq(sum, 0, "the ledger balances");
+		cr_assert_eq(credited, 2400 + 1960);
+		cr_assert_eq(postings, 3 * 2 * 2, "two lines, three accepted invoices, two sides");
+		cr_assert_eq(sendings, 6);
+	}
 }

@@ -3,6 +3,9 @@
 
 #include "canonical/canonical_gen.h"
 #include "client.h"
+#include "config.h"
+#include "ledger.h"
+#include "metrics.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -387,4 +390,26 @@ long long tpc_td_metric(const tpc_td_t *d, const char *series)
 uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len)
 {
 	return tpc_canonical_sample(seed, 0, ninv, nlines, len);
+}
+
+int tpc_td_ledger_totals(const tpc_td_t *d, int64_t *sum, int64_t *credited, uint64_t *postings,
+                         uint64_t *sendings)
+{
+	tpc_config_t cfg;
+	tpc_metrics_t *m = NULL;
+	tpc_ledger_t *l = NULL;
+	tpc_ledger_reader_t *r = NULL;
+	int rc = -1;
+
+	tpc_config_defaults(&cfg);
+	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", d->data);
+	if (tpc_metrics_new(2, &m) == 0 && tpc_ledger_open(&cfg, m, &l) == 0 &&
+	    tpc_ledger_reader_new(l, &r) == 0 &&
+	    tpc_ledger_postings_sum(r, sum, credited, postings) == 0 &&
+	    tpc_ledger_count_sendings(r, sendings) == 0)
+		rc = 0;
+	tpc_ledger_reader_free(&r);
+	tpc_ledger_free(&l);
+	tpc_metrics_free(&m);
+	return rc;
 }

@@ -59,6 +59,12 @@ char *tpc_td_http_get(const tpc_td_t *d, const char *path, int *status);
 /** Value of one series in /metrics (exact series text, e.g. "tpclear_in_flight"). -1 = absent */
 long long tpc_td_metric(const tpc_td_t *d, const char *series);
 
+/** Open the stopped daemon's ledger and read its totals: the sum of all postings (0 when the
+ *  books balance), what payees are credited, the number of postings and of sendings stored.
+ *  @return 0 or -1. */
+int tpc_td_ledger_totals(const tpc_td_t *d, int64_t *sum, int64_t *credited, uint64_t *postings,
+                         uint64_t *sendings);
+
 /** A valid canonical sending (check digits right) of @p ninv invoices x @p nlines lines, made
  *  unique by @p seed. @return malloc'd protobuf bytes. */
 uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len);
