@@ -123,3 +123,34 @@ Test(cli, unreachable_engine_times_out_with_status_1)
 	cr_assert_eq(tpclear("--timeout 300 ping", &out), 1);
 	free(out);
 }
+
+Test(cli, load_replaces_reference_data_or_refuses_the_file_with_its_line)
+{
+	char good[400], bad[400], args[1200], *out;
+
+	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0);
+	snprintf(good, sizeof(good), "%s/members.csv", d.dir);
+	snprintf(bad, sizeof(bad), "%s/broken.csv", d.dir);
+	write_file(good,
+	           "niss,valid_from,valid_to,ct1,ct2,iban\n86103130262,2020-01-01,,110,110,\n", 71);
+	write_file(bad,
+	           "niss,valid_from,valid_to,ct1,ct2,iban\n86103130262,2020-01-01,,110,110,\n"
+	           "86103130262,2021-13-01,,110,110,\n",
+	           104);
+	snprintf(args, sizeof(args), "load members '%s'", good);
+	cr_assert_eq(tpclear(args, &out), 0, "%s", out);
+	cr_assert(strstr(out, "members replaced: 1 rows"), "%s", out);
+	free(out);
+	snprintf(args, sizeof(args), "load members '%s'", bad);
+	cr_assert_eq(tpclear(args, &out), 1, "%s", out);
+	cr_assert(strstr(out, "T00018"), "%s", out);
+	cr_assert(strstr(out, "broken.csv:3:13:"), "file, line and column: %s", out);
+	free(out);
+	snprintf(args, sizeof(args), "load nosuchkind '%s'", good);
+	cr_assert_eq(tpclear(args, &out), 1);
+	cr_assert(strstr(out, "T00017"), "%s", out);
+	free(out);
+	/* the refused file changed nothing: the one member loaded first is still there */
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_refdata_loads_total"), 5, "4 at start + 1");
+	cr_assert_eq(tpc_td_stop(&d), 0);
+}
