@@ -132,6 +132,9 @@ int tpc_result_pack(tpc_job_t *job, const tpc_adapter_t *a, const void *state)
 				lr[k].expected_patient_cents = ln->expected_patient_cents;
 				lr[k].accepted_cents = ln->accepted_cents;
 				lr[k].scheme = (char *)tpc_tariff_scheme_name(ln->scheme);
+				lr[k].budget = ln->outcome == TPC_OUTCOME_ACCEPTED
+				                   ? (char *)tpc_tariff_budget(ln->scheme)
+				                   : "";
 				if (pack_findings(arena, a, state, ln->findings, ln->nfindings,
 				                  &lr[k].findings, &lr[k].n_findings))
 					return TPC_ENOMEM;

@@ -296,6 +296,8 @@ static void json_result(FILE *f, const Tpclear__Result *r)
 			        l->patient_cents, l->expected_insurer_cents,
 			        l->expected_patient_cents, l->accepted_cents);
 			json_str(f, l->scheme);
+			fprintf(f, ",\"budget\":");
+			json_str(f, l->budget);
 			fprintf(f, ",\"findings\":");
 			json_findings(f, l->findings, l->n_findings);
 			fputc('}', f);

@@ -279,6 +279,7 @@ Test(efact, credit_note_cancels_the_lines_of_the_credited_invoice)
 	a = submit_invoice(s, "c6", "20261100000306", "000000000306", '0', "", 1);
 	cr_assert_eq(a->result->outcome, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
 	cr_assert_str_eq(a->result->invoice_results[0]->lines[0]->scheme, "AMI");
+	cr_assert_str_eq(a->result->invoice_results[0]->lines[0]->budget, "AMI");
 	tpclear__answer__free_unpacked(a, NULL);
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
