@@ -318,8 +318,6 @@ static int credit(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, const tpc
 	for (uint32_t n = 0; n < inv->nlines; n++) {
 		uint32_t li = inv->first_line + n;
 		const tpc_line_t *ln = &s->lines[li];
-		MDB_val uk, uv;
-		int64_t units;
 
 		if (ln->outcome != TPC_OUTCOME_ACCEPTED)
 			continue;
@@ -333,20 +331,8 @@ static int credit(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, const tpc
 			return rc;
 		if (check)
 			continue;
-		uk.mv_data = key;
-		uk.mv_size = tpc_tariff_units_key(&inv->patient, ln->code, ln->date_first, key);
-		rc = mdb_get(txn, l->dbs.units, &uk, &uv);
-		if (rc == MDB_NOTFOUND)
-			continue;
-		if (rc || uv.mv_size != sizeof(units))
-			return rc ? rc : MDB_CORRUPTED;
-		memcpy(&units, uv.mv_data, sizeof(units));
-		units += ln->units; /* negative on a credit note */
-		if (units < 0)
-			units = 0;
-		uv.mv_data = &units;
-		uv.mv_size = sizeof(units);
-		if ((rc = mdb_put(txn, l->dbs.units, &uk, &uv, 0)))
+		tpc_tariff_units_key(&inv->patient, ln->code, ln->date_first, key);
+		if ((rc = tpc_tariff_units_add(txn, l->dbs.units, key, ln->units)))
 			return rc;
 	}
 	return 0;
@@ -404,28 +390,21 @@ static int indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, int chec
 			if (rc && rc != MDB_NOTFOUND)
 				return rc;
 			if (job->marks.max_per_day[li]) {
-				MDB_val uk, uv;
-				int64_t units = 0;
+				int64_t units;
 
-				uk.mv_data = key;
-				uk.mv_size = tpc_tariff_units_key(&inv->patient, ln->code,
-				                                  ln->date_first, key);
-				rc = mdb_get(txn, l->dbs.units, &uk, &uv);
-				if (rc == 0 && uv.mv_size == sizeof(units))
-					memcpy(&units, uv.mv_data, sizeof(units));
-				else if (rc && rc != MDB_NOTFOUND)
-					return rc;
-				if (check) {
-					units += units_before(job, inv, li, key) + ln->units;
-					if (units > (int64_t)job->marks.max_per_day[li])
-						return MDB_KEYEXIST;
+				tpc_tariff_units_key(&inv->patient, ln->code, ln->date_first, key);
+				if (!check) {
+					rc =
+					    tpc_tariff_units_add(txn, l->dbs.units, key, ln->units);
+					if (rc)
+						return rc;
 					continue;
 				}
-				units += ln->units;
-				uv.mv_data = &units;
-				uv.mv_size = sizeof(units);
-				if ((rc = mdb_put(txn, l->dbs.units, &uk, &uv, 0)))
+				if ((rc = tpc_tariff_units_get(txn, l->dbs.units, key, &units)))
 					return rc;
+				units += units_before(job, inv, li, key) + ln->units;
+				if (units > (int64_t)job->marks.max_per_day[li])
+					return MDB_KEYEXIST;
 			}
 		}
 	}

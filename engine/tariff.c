@@ -210,15 +210,38 @@ static struct slot *table_get(struct table *t, const uint8_t *key, size_t klen, 
 	}
 }
 
-static int64_t stored_units(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key)
+int tpc_tariff_units_get(MDB_txn *txn, MDB_dbi units, const uint8_t key[21], int64_t *out)
+{
+	MDB_val k = {21, (void *)key}, v;
+	int rc = mdb_get(txn, units, &k, &v);
+
+	*out = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (v.mv_size != sizeof(*out))
+		return MDB_CORRUPTED;
+	memcpy(out, v.mv_data, sizeof(*out)); /* values are 2-byte aligned only */
+	return 0;
+}
+
+int tpc_tariff_units_add(MDB_txn *txn, MDB_dbi units, const uint8_t key[21], int64_t delta)
 {
 	MDB_val k = {21, (void *)key}, v;
 	int64_t u;
+	int rc = tpc_tariff_units_get(txn, units, key, &u);
 
-	if (mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size != sizeof(u))
-		return 0;
-	memcpy(&u, v.mv_data, sizeof(u));
-	return u;
+	if (rc)
+		return rc;
+	if (u == 0 && delta <= 0)
+		return 0; /* nothing counted on that key: nothing to take back */
+	u += delta;
+	if (u < 0)
+		u = 0;
+	v.mv_data = &u;
+	v.mv_size = sizeof(u);
+	return mdb_put(txn, units, &k, &v, 0);
 }
 
 /* Per-sending lookup state: cursors opened once, and small caches (most lines of an invoice
@@ -373,8 +396,8 @@ static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tp
 
 		tpc_tariff_units_key(&inv->patient, ln->code, d, ukey);
 		sl = table_get(units, ukey, 21, &fresh);
-		if (fresh)
-			sl->units = stored_units(txn, dbs->units, ukey);
+		if (fresh && (rc = tpc_tariff_units_get(txn, dbs->units, ukey, &sl->units)))
+			return tpc_err_from_mdb(rc);
 		if (sl->units + ln->units > (int64_t)tar->max_per_day)
 			return add_line(k, ln, finding("502255", ln->record, 0, 0));
 		sl->units += ln->units;

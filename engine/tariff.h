@@ -86,6 +86,14 @@ size_t tpc_tariff_units_key(const tpc_view_t *patient, const char *code, int32_t
  *  '~'). @return key length, 0 if the number is too long. */
 size_t tpc_tariff_credit_key(const tpc_invoice_t *inv, uint8_t *out, size_t cap);
 
+/** Units accepted on a (patient, code, day) key of the units index; 0 when absent.
+ *  @return 0 or an LMDB code. */
+int tpc_tariff_units_get(MDB_txn *txn, MDB_dbi units, const uint8_t key[21], int64_t *out);
+
+/** Add @p delta (negative for a credit note) to a units key, never below 0.
+ *  @return 0 or an LMDB code. Writer thread only. */
+int tpc_tariff_units_add(MDB_txn *txn, MDB_dbi units, const uint8_t key[21], int64_t delta);
+
 /** Key of the invoice-number index. @return key length, 0 if the number is too long. */
 size_t tpc_tariff_invoice_key(const tpc_invoice_t *inv, uint8_t *out, size_t cap);
 
