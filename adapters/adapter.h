@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 /** ABI of this header. A descriptor with another value is refused at load time. */
-#define TPC_ADAPTER_ABI 1u
+#define TPC_ADAPTER_ABI 2u
 
 /** Mark the descriptor of a plugin built with -fvisibility=hidden. */
 #define TPC_ADAPTER_EXPORT __attribute__((visibility("default")))
@@ -194,6 +194,28 @@ typedef struct tpc_blob {
 	char type[16]; /* short name of the answer type, e.g. "931000"; used in file names */
 } tpc_blob_t;
 
+/** One line of a settlement: what one payment paid for one line of an earlier sending. */
+typedef struct tpc_settled_line {
+	uint32_t record;         /* ordinal of the line's record in the sending (tpc_line_t.record) */
+	uint8_t account;         /* financial account: 0 = A, 1 = B */
+	uint8_t outcome;         /* enum tpc_outcome the line was judged with */
+	char mutuality[4];       /* destination mutuality of the line's invoice, 3 digits */
+	uint8_t reserved[2];
+	int64_t requested_cents; /* insurer amount as invoiced */
+	int64_t accepted_cents;  /* amount accepted when the sending was judged (0 when refused) */
+	int64_t paid_cents;      /* paid by this payment (0 when refused or paid by another one) */
+} tpc_settled_line_t;
+
+/** A settlement: one payment of a payment run, seen from one sending it pays lines of. Lines
+ *  are every line of the sending, in sending order, so refused amounts can be reported. */
+typedef struct tpc_settlement {
+	const char *payment_reference; /* NUL-terminated, at most 22 characters */
+	uint64_t run;                  /* payment run number */
+	int32_t paid_on;               /* execution date, days since 1970-01-01 */
+	uint32_t nlines;
+	const tpc_settled_line_t *lines;
+} tpc_settlement_t;
+
 /** The adapter descriptor. */
 typedef struct tpc_adapter {
 	uint32_t abi;     /* must equal TPC_ADAPTER_ABI */
@@ -228,6 +250,18 @@ typedef struct tpc_adapter {
 	/** A short human reason for one of the adapter's finding codes, or NULL if unknown.
 	 *  @return a static string. */
 	const char *(*describe)(const void *state, const char *code);
+
+	/** Encode the native settlement answer (eFact 920900) of an earlier sending. May be NULL
+	 *  for a format without one (its senders get the tpclear.Settlement message alone).
+	 *  @param[in]  answer  the adapter's own TPC_ANSWER_RESULT bytes stored for the sending
+	 *                      (eFact: the 920098 echo; borrowed)
+	 *  @param[in]  st      what the payment paid, per line (borrowed)
+	 *  @param[out] out     the answer, allocated with host->alloc
+	 *  @return 0, TPC_ADAPTER_EINVAL when @p answer is not one of the adapter's result answers,
+	 *          or TPC_ADAPTER_ENOMEM. */
+	int (*encode_settlement)(const void *state, const uint8_t *answer, size_t len,
+	                         const tpc_settlement_t *st, const tpc_host_t *host,
+	                         tpc_blob_t *out);
 
 	/** Release the state built by init(). Accepts NULL. */
 	void (*fini)(void *state);
