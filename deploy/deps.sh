@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config clang-format libevent-dev libzmq3-dev liblmdb-dev \
-lmdb-utils libprotobuf-c-dev protobuf-c-compiler libcriterion-dev libinih-dev libsodium-dev"
+lmdb-utils libprotobuf-c-dev protobuf-c-compiler libcriterion-dev libinih-dev libsodium-dev \
+libxml2-dev libxml2-utils"
 
 missing=""
 for p in $PKGS; do
