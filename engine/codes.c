@@ -26,6 +26,11 @@ static const struct {
     {TPC_CODE_UNKNOWN_KIND, "unknown reference data kind"},
     {TPC_CODE_BAD_REFDATA, "reference data file refused"},
     {TPC_CODE_RACE, "a concurrent sending changed what this one was checked against: resubmit it"},
+    {TPC_CODE_NOT_SETTLED, "the sending has no settlement yet: no payment run has paid it"},
+    {TPC_CODE_BAD_LEDGER_REQ, "ledger request refused: not a valid tpclear.LedgerRequest"},
+    {TPC_CODE_BAD_PAYRUN,
+     "payment run refused: not a valid tpclear.PayrunRequest, unknown budget or date"},
+    {TPC_CODE_UNKNOWN_TARGET, "nothing in the ledger under that key, invoice or payee"},
     {"T00020", "refused share of the sending above clearing.max_refused_percent: nothing is paid"},
 };
 

@@ -26,6 +26,10 @@
 #define TPC_CODE_UNKNOWN_KIND      "T00017"
 #define TPC_CODE_BAD_REFDATA       "T00018"
 #define TPC_CODE_RACE              "T00019"
+#define TPC_CODE_NOT_SETTLED       "T00021"
+#define TPC_CODE_BAD_LEDGER_REQ    "T00022"
+#define TPC_CODE_BAD_PAYRUN        "T00023"
+#define TPC_CODE_UNKNOWN_TARGET    "T00024"
 
 /** Reason for one of tpclear's own codes. @return a static string, or NULL if unknown. */
 const char *tpc_codes_describe(const char *code);

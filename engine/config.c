@@ -6,7 +6,9 @@
  */
 #include "config.h"
 
+#include "common/check.h"
 #include "error.h"
+#include "sepa.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,6 +37,27 @@ void tpc_config_defaults(tpc_config_t *cfg)
 	cfg->group_max = 256;
 	cfg->sync = TPC_SYNC_FULL;
 	cfg->max_refused_percent = 5;
+	cfg->execution_days = 1;
+	/* sample payer accounts (valid check digits, not real accounts): replace in production */
+	static const char *const ibans[TPC_BUDGET__COUNT] = {"",
+	                                                     "BE10679000010104",
+	                                                     "BE63679000020208",
+	                                                     "BE19679000030312",
+	                                                     "BE72679000040416",
+	                                                     "BE28679000050520",
+	                                                     "BE81679000060624"};
+	static const char *const names[TPC_BUDGET__COUNT] = {"",
+	                                                     "CAAMI-HZIV AMI",
+	                                                     "CAAMI-HZIV for SPP IS",
+	                                                     "CAAMI-HZIV for Fedasil",
+	                                                     "CAAMI-HZIV for SPF Justice",
+	                                                     "CAAMI-HZIV war victims",
+	                                                     "CAAMI-HZIV OSSOM"};
+	for (int b = 1; b < TPC_BUDGET__COUNT; b++) {
+		snprintf(cfg->payer[b].name, sizeof(cfg->payer[b].name), "%s", names[b]);
+		snprintf(cfg->payer[b].iban, sizeof(cfg->payer[b].iban), "%s", ibans[b]);
+		snprintf(cfg->payer[b].bic, sizeof(cfg->payer[b].bic), "PCHQBEBB");
+	}
 }
 
 int tpc_config_parse_size(const char *s, size_t *out)
@@ -214,7 +237,42 @@ static int set_key(tpc_config_t *c, const char *section, const char *key, const 
 		*why = "path too long";
 		return parse_str(v, c->adapter_dir, sizeof(c->adapter_dir));
 	}
+	if (IS("payments", "dir")) {
+		*why = "path too long";
+		return parse_str(v, c->payments_dir, sizeof(c->payments_dir));
+	}
+	if (IS("payments", "execution_days")) {
+		*why = "expected an integer 0..30";
+		return parse_int(v, 0, 30, &c->execution_days);
+	}
 #undef IS
+	if (strncmp(section, "budget.", 7) == 0) {
+		enum tpc_budget b;
+		tpc_payer_t *p;
+
+		*why = "unknown budget (AMI, SPPIS, FEDASIL, JUSTICE, WARVICTIMS, OSSOM)";
+		if (tpc_budget_by_name(section + 7, &b))
+			return TPC_EINVAL;
+		p = &c->payer[b];
+		if (strcmp(key, "name") == 0) {
+			*why = "expected 1..70 characters";
+			return *v ? parse_str(v, p->name, sizeof(p->name)) : TPC_EINVAL;
+		}
+		if (strcmp(key, "iban") == 0) {
+			*why = "expected an IBAN with valid check digits, no spaces";
+			if (!tpc_check_iban(v, strlen(v)) || strlen(v) >= sizeof(p->iban))
+				return TPC_EINVAL;
+			return parse_str(v, p->iban, sizeof(p->iban));
+		}
+		if (strcmp(key, "bic") == 0) {
+			*why = "expected a BIC of 8 or 11 characters, or empty";
+			if (*v && !tpc_sepa_bic_ok(v))
+				return TPC_EINVAL;
+			return parse_str(v, p->bic, sizeof(p->bic));
+		}
+		*why = "unknown key (name, iban, bic)";
+		return TPC_EINVAL;
+	}
 	if (strncmp(section, "adapter.", 8) == 0) {
 		const char *name = section + 8;
 		int i;

@@ -7,6 +7,8 @@
 #ifndef TPC_CONFIG_H
 #define TPC_CONFIG_H
 
+#include "budget.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +43,11 @@ typedef struct tpc_config {
 	enum tpc_sync sync;
 	/* [clearing] */
 	int max_refused_percent; /* refuse the whole sending above this refused share */
+	/* [payments] */
+	char payments_dir[TPC_PATH_MAX]; /* SEPA files; "" = DATA_DIR/payments */
+	int execution_days;              /* requested execution date = run date + this many days */
+	/* [budget.NAME]: the payer account of each budget (index: enum tpc_budget) */
+	tpc_payer_t payer[TPC_BUDGET__COUNT];
 	/* [adapters] */
 	char adapter_dir[TPC_PATH_MAX]; /* plugins directory; "" = no plugins */
 	/* [adapter.NAME]: raw "key=value\n" lines handed to that adapter's init() */

@@ -27,8 +27,18 @@
 enum tpc_job_type {
 	TPC_JOB_SUBMIT = 0,
 	TPC_JOB_QUERY = 1,
-	TPC_JOB_LOAD = 2, /* replace one kind of reference data */
+	TPC_JOB_LOAD = 2,   /* replace one kind of reference data */
+	TPC_JOB_PAYRUN = 3, /* a payment run: executed by the ledger writer, alone in its txn */
+	TPC_JOB_LEDGER = 4, /* balances, histories, exports: answered by a worker */
 };
+
+/** A settlement to push to its sender after a payment run (packed Answer + native frame). */
+typedef struct tpc_push {
+	char sender[TPC_SENDER_MAX];
+	const uint8_t *answer;
+	size_t answer_len;
+	tpc_blob_t native;
+} tpc_push_t;
 
 /** What became of a job; decides the answer the loop sends. */
 enum tpc_job_status {
@@ -46,7 +56,9 @@ typedef struct tpc_job {
 	enum tpc_job_type type;
 	enum tpc_job_status status;
 	uint64_t correlation;
-	uint64_t received_us; /* monotonic clock at receipt */
+	uint64_t received_us;  /* monotonic clock at receipt */
+	uint64_t received_ms;  /* wall clock at receipt (unix ms), kept in the line history */
+	uint64_t validated_ms; /* wall clock when the worker finished judging */
 	uint8_t identity[TPC_IDENTITY_MAX];
 	size_t identity_len;
 	char sender[TPC_SENDER_MAX];
@@ -61,6 +73,15 @@ typedef struct tpc_job {
 	uint8_t ledger_pending;   /* writer: judged, decided in the transaction being written */
 	tpc_tariff_marks_t marks; /* per-line data the writer records (dedup, maxima) */
 	tpc_ref_table_t table;    /* TPC_JOB_LOAD: parsed rows, in the arena */
+	/* TPC_JOB_PAYRUN: the request (until: days since epoch, INT32_MAX = all; budget 0 = all) */
+	int32_t payrun_until;
+	uint8_t payrun_budget;
+	tpc_push_t *pushes; /* settlements to push once durable, in the arena */
+	size_t npushes;
+	/* TPC_JOB_PAYRUN / TPC_JOB_LEDGER / settlement queries: a complete packed tpclear.Answer
+	 * in the arena (answer_ready), sent as is, with native as its second frame if set */
+	uint8_t answer_ready;
+	uint8_t query_settlement; /* TPC_JOB_QUERY: the latest settlement, not the result */
 	/* The sender's answer material, in the arena: */
 	uint8_t *result; /* packed tpclear.Result without ledger fields */
 	size_t result_len;

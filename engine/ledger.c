@@ -22,6 +22,10 @@
  */
 #include "ledger.h"
 
+#include "budget.h"
+#include "ledger_db.h"
+#include "payrun.h"
+
 #include "codes.h"
 #include "error.h"
 #include "log.h"
@@ -35,13 +39,15 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define SCHEMA_VERSION 1u
-#define ANSWER_MAGIC   0x31415054u /* "TPA1" little endian */
+#define SCHEMA_VERSION TPC_LEDGER_SCHEMA
+#define ANSWER_MAGIC   TPC_ANSWER_MAGIC
 
 struct tpc_ledger {
-	MDB_env *env;
-	MDB_dbi db_meta, db_sendings, db_answers, db_lines, db_postings;
-	tpc_ledger_dbs_t dbs;
+	tpc_ledger_db_t db;
+	tpc_config_t cfg; /* copy: payer accounts, payments directory */
+	char payments_dir[TPC_PATH_MAX];
+	const tpc_adapters_t *adapters; /* settlement encoders (borrowed) */
+	uint64_t next_run;              /* writer thread only */
 
 	pthread_rwlock_t resize_lock;
 	_Atomic size_t map_size;
@@ -61,17 +67,6 @@ struct tpc_ledger_reader {
 	MDB_txn *txn; /* reset between uses, renewed on the next one */
 };
 
-/* Stored answer header (value of "answers"), followed by result then native bytes. */
-struct answer_hdr {
-	uint32_t magic;
-	uint32_t result_len;
-	uint32_t native_len;
-	char native_type[16];
-	uint8_t hash[TPC_HASH_LEN];
-	uint64_t committed_ms;
-	uint64_t sequence;
-};
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -80,26 +75,9 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
+#define put_be64 tpc_put_be64
+#define get_be64 tpc_get_be64
+#define put_be32 tpc_put_be32
 
 /* key of "sendings": sender NUL key (no trailing NUL) */
 static size_t sending_key(uint8_t *buf, size_t cap, const char *sender, const char *key)
@@ -131,6 +109,12 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return TPC_ENOMEM;
+	l->cfg = *cfg;
+	if (cfg->payments_dir[0])
+		snprintf(l->payments_dir, sizeof(l->payments_dir), "%s", cfg->payments_dir);
+	else
+		snprintf(l->payments_dir, sizeof(l->payments_dir), "%.*s/payments",
+		         (int)sizeof(l->payments_dir) - 10, cfg->data_dir);
 	l->map_max = cfg->map_max;
 	l->group_max = cfg->group_max;
 	l->metrics = metrics;
@@ -146,39 +130,45 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 		flags |= MDB_NOMETASYNC;
 	else if (cfg->sync == TPC_SYNC_NONE)
 		flags |= MDB_NOSYNC;
-	if ((rc = mdb_env_create(&l->env)))
+	if ((rc = mdb_env_create(&l->db.env)))
 		goto out_free;
-	if ((rc = mdb_env_set_maxdbs(l->env, 32)) || (rc = mdb_env_set_maxreaders(l->env, 512)) ||
-	    (rc = mdb_env_set_mapsize(l->env, cfg->map_size)))
+	if ((rc = mdb_env_set_maxdbs(l->db.env, 32)) ||
+	    (rc = mdb_env_set_maxreaders(l->db.env, 512)) ||
+	    (rc = mdb_env_set_mapsize(l->db.env, cfg->map_size)))
 		goto out_close_env;
-	if ((rc = mdb_env_open(l->env, cfg->data_dir, flags, 0640))) {
+	if ((rc = mdb_env_open(l->db.env, cfg->data_dir, flags, 0640))) {
 		tpc_error("ledger %s: %s", cfg->data_dir, mdb_strerror(rc));
 		goto out_close_env;
 	}
 	/* an existing environment may be larger than the configured initial size: adopt it */
-	if ((rc = mdb_env_info(l->env, &info)))
+	if ((rc = mdb_env_info(l->db.env, &info)))
 		goto out_close_env;
 	atomic_store(&l->map_size, info.me_mapsize);
-	if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn)))
+	if ((rc = mdb_txn_begin(l->db.env, NULL, 0, &txn)))
 		goto out_close_env;
-	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &l->db_meta)) ||
-	    (rc = mdb_dbi_open(txn, "sendings", MDB_CREATE, &l->db_sendings)) ||
-	    (rc = mdb_dbi_open(txn, "answers", MDB_CREATE, &l->db_answers)) ||
-	    (rc = mdb_dbi_open(txn, "lines", MDB_CREATE, &l->db_lines)) ||
-	    (rc = mdb_dbi_open(txn, "postings", MDB_CREATE, &l->db_postings)) ||
-	    (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &l->dbs.dedup)) ||
-	    (rc = mdb_dbi_open(txn, "units", MDB_CREATE, &l->dbs.units)) ||
-	    (rc = mdb_dbi_open(txn, "invoices", MDB_CREATE, &l->dbs.invoices)) ||
-	    (rc = tpc_refdata_open(txn, &l->dbs.ref)))
+	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &l->db.meta)) ||
+	    (rc = mdb_dbi_open(txn, "sendings", MDB_CREATE, &l->db.sendings)) ||
+	    (rc = mdb_dbi_open(txn, "answers", MDB_CREATE, &l->db.answers)) ||
+	    (rc = mdb_dbi_open(txn, "lines", MDB_CREATE, &l->db.lines)) ||
+	    (rc = mdb_dbi_open(txn, "postings", MDB_CREATE, &l->db.postings)) ||
+	    (rc = mdb_dbi_open(txn, "dedup", MDB_CREATE, &l->db.dbs.dedup)) ||
+	    (rc = mdb_dbi_open(txn, "units", MDB_CREATE, &l->db.dbs.units)) ||
+	    (rc = mdb_dbi_open(txn, "invoices", MDB_CREATE, &l->db.dbs.invoices)) ||
+	    (rc = mdb_dbi_open(txn, "payables", MDB_CREATE, &l->db.payables)) ||
+	    (rc = mdb_dbi_open(txn, "paid", MDB_CREATE, &l->db.paid)) ||
+	    (rc = mdb_dbi_open(txn, "payruns", MDB_CREATE, &l->db.payruns)) ||
+	    (rc = mdb_dbi_open(txn, "payments", MDB_CREATE, &l->db.payments)) ||
+	    (rc = mdb_dbi_open(txn, "settlements", MDB_CREATE, &l->db.settlements)) ||
+	    (rc = tpc_refdata_open(txn, &l->db.dbs.ref)))
 		goto out_abort;
 	k.mv_data = "schema";
 	k.mv_size = 6;
-	rc = mdb_get(txn, l->db_meta, &k, &v);
+	rc = mdb_get(txn, l->db.meta, &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		uint32_t ver = SCHEMA_VERSION;
 		v.mv_data = &ver;
 		v.mv_size = sizeof(ver);
-		if ((rc = mdb_put(txn, l->db_meta, &k, &v, 0)))
+		if ((rc = mdb_put(txn, l->db.meta, &k, &v, 0)))
 			goto out_abort;
 	} else if (rc) {
 		goto out_abort;
@@ -190,7 +180,7 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	}
 	/* resume the sequence after the last stored answer */
 	l->next_seq = 1;
-	if ((rc = mdb_cursor_open(txn, l->db_answers, &cur)))
+	if ((rc = mdb_cursor_open(txn, l->db.answers, &cur)))
 		goto out_abort;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	if (rc == 0 && k.mv_size == 8)
@@ -200,7 +190,7 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	mdb_cursor_close(cur);
 	/* and the posting numbers after the last posting */
 	l->next_posting = 1;
-	if ((rc = mdb_cursor_open(txn, l->db_postings, &cur)))
+	if ((rc = mdb_cursor_open(txn, l->db.postings, &cur)))
 		goto out_abort;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	if (rc == 0 && k.mv_size == 8)
@@ -208,8 +198,29 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	else if (rc && rc != MDB_NOTFOUND)
 		goto out_close_cursor;
 	mdb_cursor_close(cur);
+	/* and the payment runs after the last run */
+	l->next_run = 1;
+	if ((rc = mdb_cursor_open(txn, l->db.payruns, &cur)))
+		goto out_abort;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == 0 && k.mv_size == 8)
+		l->next_run = get_be64(k.mv_data) + 1;
+	else if (rc && rc != MDB_NOTFOUND)
+		goto out_close_cursor;
+	mdb_cursor_close(cur);
 	if ((rc = mdb_txn_commit(txn)))
 		goto out_close_env;
+	/* a crash between a run's commit and its SEPA file: write the file again */
+	if ((rc = mdb_txn_begin(l->db.env, NULL, MDB_RDONLY, &txn)))
+		goto out_close_env;
+	{
+		tpc_payrun_ctx_t ctx = {&l->db, &l->cfg, NULL, l->payments_dir, &l->next_posting};
+		int n = tpc_payrun_restore_files(&ctx, txn);
+
+		if (n < 0)
+			tpc_error("ledger: cannot check the SEPA files of past payment runs");
+	}
+	mdb_txn_abort(txn);
 	*out = l;
 	return 0;
 
@@ -218,19 +229,22 @@ out_close_cursor:
 out_abort:
 	mdb_txn_abort(txn);
 out_close_env:
-	mdb_env_close(l->env);
+	mdb_env_close(l->db.env);
 out_free:
 	pthread_rwlock_destroy(&l->resize_lock);
 	free(l);
 	return tpc_err_from_mdb(rc);
 }
 
+static int read_begin(tpc_ledger_reader_t *r);
+static void read_end(tpc_ledger_reader_t *r);
+
 /* ---- writer thread ------------------------------------------------------------------------- */
 
 /* Copy a stored answer value into the job's arena and fill the replay fields. */
 static int load_answer(tpc_arena_t *arena, const MDB_val *v, tpc_stored_t *st)
 {
-	struct answer_hdr h;
+	tpc_answer_hdr_t h;
 	const uint8_t *p = v->mv_data;
 	uint8_t *copy;
 
@@ -308,8 +322,8 @@ static int credit(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, const tpc
 	v.mv_data = (void *)&job->sequence;
 	v.mv_size = sizeof(job->sequence);
 	if (k.mv_size) {
-		rc = check ? mdb_get(txn, l->dbs.invoices, &k, &got)
-		           : mdb_put(txn, l->dbs.invoices, &k, &v, MDB_NOOVERWRITE);
+		rc = check ? mdb_get(txn, l->db.dbs.invoices, &k, &got)
+		           : mdb_put(txn, l->db.dbs.invoices, &k, &v, MDB_NOOVERWRITE);
 		if (check && rc == 0)
 			return MDB_KEYEXIST;
 		if (rc && rc != MDB_NOTFOUND)
@@ -323,8 +337,8 @@ static int credit(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, const tpc
 			continue;
 		k.mv_data = job->marks.dedup[li];
 		k.mv_size = TPC_TARIFF_ID_LEN;
-		rc = check ? mdb_get(txn, l->dbs.dedup, &k, &got)
-		           : mdb_del(txn, l->dbs.dedup, &k, NULL);
+		rc = check ? mdb_get(txn, l->db.dbs.dedup, &k, &got)
+		           : mdb_del(txn, l->db.dbs.dedup, &k, NULL);
 		if (rc == MDB_NOTFOUND)
 			return MDB_KEYEXIST; /* cancelled meanwhile by another credit note */
 		if (rc)
@@ -332,7 +346,7 @@ static int credit(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, const tpc
 		if (check)
 			continue;
 		tpc_tariff_units_key(&inv->patient, ln->code, ln->date_first, key);
-		if ((rc = tpc_tariff_units_add(txn, l->dbs.units, key, ln->units)))
+		if ((rc = tpc_tariff_units_add(txn, l->db.dbs.units, key, ln->units)))
 			return rc;
 	}
 	return 0;
@@ -363,8 +377,8 @@ static int indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, int chec
 			k.mv_data = key;
 			k.mv_size = tpc_tariff_invoice_key(inv, key, sizeof(key));
 			rc = !k.mv_size ? 0
-			     : check    ? mdb_get(txn, l->dbs.invoices, &k, &got)
-			                : mdb_put(txn, l->dbs.invoices, &k, &v, MDB_NOOVERWRITE);
+			     : check    ? mdb_get(txn, l->db.dbs.invoices, &k, &got)
+			                : mdb_put(txn, l->db.dbs.invoices, &k, &v, MDB_NOOVERWRITE);
 			if (check && rc == 0 && k.mv_size)
 				return MDB_KEYEXIST;
 			if (rc && rc != MDB_NOTFOUND)
@@ -383,8 +397,8 @@ static int indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, int chec
 				continue;
 			k.mv_data = job->marks.dedup[li];
 			k.mv_size = TPC_TARIFF_ID_LEN;
-			rc = check ? mdb_get(txn, l->dbs.dedup, &k, &got)
-			           : mdb_put(txn, l->dbs.dedup, &k, &v, MDB_NOOVERWRITE);
+			rc = check ? mdb_get(txn, l->db.dbs.dedup, &k, &got)
+			           : mdb_put(txn, l->db.dbs.dedup, &k, &v, MDB_NOOVERWRITE);
 			if (check && rc == 0)
 				return MDB_KEYEXIST;
 			if (rc && rc != MDB_NOTFOUND)
@@ -394,13 +408,13 @@ static int indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, int chec
 
 				tpc_tariff_units_key(&inv->patient, ln->code, ln->date_first, key);
 				if (!check) {
-					rc =
-					    tpc_tariff_units_add(txn, l->dbs.units, key, ln->units);
+					rc = tpc_tariff_units_add(txn, l->db.dbs.units, key,
+					                          ln->units);
 					if (rc)
 						return rc;
 					continue;
 				}
-				if ((rc = tpc_tariff_units_get(txn, l->dbs.units, key, &units)))
+				if ((rc = tpc_tariff_units_get(txn, l->db.dbs.units, key, &units)))
 					return rc;
 				units += units_before(job, inv, li, key) + ln->units;
 				if (units > (int64_t)job->marks.max_per_day[li])
@@ -412,14 +426,15 @@ static int indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, int chec
 }
 
 /* Double entry: each accepted line debits the budget that pays it and credits the payee (the
- * invoicing provider under third-party payment). A credit note's negative amounts reverse the
- * entries of the lines it cancels. Postings are appended under monotonic numbers and never
- * change. */
+ * invoicing provider under third-party payment), and becomes a payable for the payment runs. A
+ * credit note's negative amounts reverse the entries of the lines it cancels (a negative
+ * payable, netted by the next run). Postings are appended under monotonic numbers and never
+ * change; payables are appended under (sequence, line), which only grows too. */
 static int post(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, uint64_t at_ms)
 {
 	const tpc_sending_t *s = &job->sending;
-	uint8_t key[8];
-	MDB_val k = {sizeof(key), key}, v;
+	uint8_t key[12];
+	MDB_val k = {8, key}, v;
 	int rc;
 
 	for (uint32_t i = 0; i < s->ninvoices; i++) {
@@ -428,7 +443,10 @@ static int post(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, uint64_t at
 		for (uint32_t n = 0; n < inv->nlines; n++) {
 			uint32_t li = inv->first_line + n;
 			const tpc_line_t *ln = &s->lines[li];
-			tpc_posting_t p[2];
+			unsigned budget = tpc_tariff_budget_id(ln->scheme);
+			tpc_posting_rec_t p[2];
+			tpc_payable_t pay;
+			size_t plen = inv->provider.len < 11 ? inv->provider.len : 11;
 
 			if (ln->outcome != TPC_OUTCOME_ACCEPTED || ln->accepted_cents == 0)
 				continue;
@@ -436,24 +454,44 @@ static int post(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, uint64_t at
 			for (int side = 0; side < 2; side++) {
 				p[side].sequence = job->sequence;
 				p[side].line = li;
-				p[side].side = (uint8_t)side;
+				p[side].budget = (uint8_t)budget;
 				p[side].at_ms = at_ms;
 			}
-			snprintf(p[0].account, sizeof(p[0].account), "%s",
-			         tpc_tariff_budget(ln->scheme));
+			p[0].kind = TPC_POST_CHARGE;
+			p[0].payee_kind = TPC_PAYEE_BUDGET;
+			snprintf(p[0].account, sizeof(p[0].account), "%s", tpc_budget_name(budget));
 			p[0].amount_cents = -ln->accepted_cents;
-			if (inv->provider.ptr && inv->provider.len)
-				memcpy(p[1].account, inv->provider.ptr,
-				       inv->provider.len < 14 ? inv->provider.len : 14);
+			p[1].kind = TPC_POST_PAYABLE;
+			p[1].payee_kind = TPC_PAYEE_PROVIDER;
+			if (plen)
+				memcpy(p[1].account, inv->provider.ptr, plen);
 			p[1].amount_cents = ln->accepted_cents;
+			k.mv_size = 8;
 			for (int side = 0; side < 2; side++) {
 				put_be64(key, l->next_posting);
 				v.mv_data = &p[side];
 				v.mv_size = sizeof(p[side]);
-				if ((rc = mdb_put(txn, l->db_postings, &k, &v, MDB_APPEND)))
+				if ((rc = mdb_put(txn, l->db.postings, &k, &v, MDB_APPEND)))
 					return rc;
 				l->next_posting++;
 			}
+			memset(&pay, 0, sizeof(pay));
+			pay.committed_ms = at_ms;
+			pay.amount_cents = ln->accepted_cents;
+			pay.budget = (uint8_t)budget;
+			pay.payee_kind = TPC_PAYEE_PROVIDER;
+			pay.account = ln->account;
+			memcpy(pay.mutuality, inv->mutuality, 3);
+			if (plen)
+				memcpy(pay.payee, inv->provider.ptr, plen);
+			pay.invoice = i;
+			put_be64(key, job->sequence);
+			put_be32(key + 8, li);
+			k.mv_size = 12;
+			v.mv_data = &pay;
+			v.mv_size = sizeof(pay);
+			if ((rc = mdb_put(txn, l->db.payables, &k, &v, MDB_APPEND)))
+				return rc;
 		}
 	}
 	return 0;
@@ -464,14 +502,14 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 {
 	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2], skey[8], lkey[12];
 	uint8_t sval[8 + TPC_HASH_LEN];
-	struct answer_hdr h;
+	tpc_answer_hdr_t h;
 	MDB_val k, v;
 	size_t klen;
 	int rc;
 
 	if (job->type == TPC_JOB_LOAD) {
 		/* a reference data load replaces its kind whole, in this transaction */
-		if ((rc = tpc_refdata_replace(txn, &l->dbs.ref, &job->table)))
+		if ((rc = tpc_refdata_replace(txn, &l->db.dbs.ref, &job->table)))
 			return rc;
 		job->committed_ms = committed_ms;
 		job->status = TPC_JOB_COMMITTED;
@@ -480,7 +518,7 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	klen = sending_key(kbuf, sizeof(kbuf), job->sender, job->key);
 	k.mv_data = kbuf;
 	k.mv_size = klen;
-	rc = mdb_get(txn, l->db_sendings, &k, &v);
+	rc = mdb_get(txn, l->db.sendings, &k, &v);
 	if (rc == 0) {
 		uint64_t seq;
 		MDB_val ak, av;
@@ -498,7 +536,7 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 		put_be64(skey, seq);
 		ak.mv_data = skey;
 		ak.mv_size = 8;
-		if ((rc = mdb_get(txn, l->db_answers, &ak, &av)))
+		if ((rc = mdb_get(txn, l->db.answers, &ak, &av)))
 			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 		if (load_answer(job->arena, &av, &st)) {
 			fail_job(job, TPC_CODE_STORED_UNREADABLE,
@@ -527,7 +565,7 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	memcpy(sval + 8, job->hash, TPC_HASH_LEN);
 	v.mv_data = sval;
 	v.mv_size = sizeof(sval);
-	if ((rc = mdb_put(txn, l->db_sendings, &k, &v, MDB_NOOVERWRITE)))
+	if ((rc = mdb_put(txn, l->db.sendings, &k, &v, MDB_NOOVERWRITE)))
 		return rc;
 
 	memset(&h, 0, sizeof(h));
@@ -538,12 +576,17 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	memcpy(h.hash, job->hash, TPC_HASH_LEN);
 	h.committed_ms = committed_ms;
 	h.sequence = job->sequence;
+	h.received_ms = job->received_ms;
+	h.validated_ms = job->validated_ms;
+	snprintf(h.sender, sizeof(h.sender), "%s", job->sender);
+	snprintf(h.key, sizeof(h.key), "%s", job->key);
+	snprintf(h.format, sizeof(h.format), "%s", job->adapter ? job->adapter->name : "");
 	put_be64(skey, job->sequence);
 	k.mv_data = skey;
 	k.mv_size = 8;
 	v.mv_data = NULL;
 	v.mv_size = sizeof(h) + h.result_len + h.native_len;
-	if ((rc = mdb_put(txn, l->db_answers, &k, &v, MDB_APPEND | MDB_RESERVE)))
+	if ((rc = mdb_put(txn, l->db.answers, &k, &v, MDB_APPEND | MDB_RESERVE)))
 		return rc;
 	memcpy(v.mv_data, &h, sizeof(h));
 	if (h.result_len)
@@ -571,15 +614,25 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 		rec.date_first = ln->date_first;
 		rec.units = ln->units;
 		rec.invoice = inv;
+		rec.record = ln->record;
+		if (job->sending.ninvoices)
+			memcpy(rec.mutuality, job->sending.invoices[inv].mutuality, 3);
+		rec.account = ln->account;
+		rec.scheme = (uint8_t)ln->scheme;
+		rec.budget = ln->outcome == TPC_OUTCOME_ACCEPTED
+		                 ? (uint8_t)tpc_tariff_budget_id(ln->scheme)
+		                 : 0;
 		rec.insurer_cents = ln->insurer_cents;
 		rec.patient_cents = ln->patient_cents;
+		rec.expected_insurer_cents = ln->expected_insurer_cents;
+		rec.expected_patient_cents = ln->expected_patient_cents;
 		rec.accepted_cents = ln->accepted_cents;
-		for (int f = 0; f < ln->nfindings && f < 2; f++)
+		for (int f = 0; f < ln->nfindings && f < 3; f++)
 			memcpy(rec.finding[f], ln->findings[f].code, 6);
 		put_be32(lkey + 8, i);
 		v.mv_data = &rec;
 		v.mv_size = sizeof(rec);
-		if ((rc = mdb_put(txn, l->db_lines, &k, &v, MDB_APPEND)))
+		if ((rc = mdb_put(txn, l->db.lines, &k, &v, MDB_APPEND)))
 			return rc;
 	}
 	if ((rc = indexes(l, txn, job, 0)) || (rc = post(l, txn, job, committed_ms)))
@@ -599,7 +652,7 @@ static int grow_map(tpc_ledger_t *l)
 	if (want > l->map_max)
 		want = l->map_max;
 	pthread_rwlock_wrlock(&l->resize_lock);
-	rc = mdb_env_set_mapsize(l->env, want);
+	rc = mdb_env_set_mapsize(l->db.env, want);
 	pthread_rwlock_unlock(&l->resize_lock);
 	if (rc) {
 		tpc_error("ledger: cannot grow the map to %zu bytes: %s", want, mdb_strerror(rc));
@@ -620,10 +673,11 @@ static int write_group(tpc_ledger_t *l, tpc_job_t **jobs, size_t n)
 	size_t i;
 	int rc;
 
-	if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn)))
+	if ((rc = mdb_txn_begin(l->db.env, NULL, 0, &txn)))
 		return rc;
 	for (i = 0; i < n; i++)
-		jobs[i]->ledger_pending = jobs[i]->status == TPC_JOB_CLEARED;
+		jobs[i]->ledger_pending =
+		    jobs[i]->status == TPC_JOB_CLEARED && jobs[i]->type != TPC_JOB_PAYRUN;
 	for (i = 0; i < n; i++) {
 		if (!jobs[i]->ledger_pending)
 			continue;
@@ -686,6 +740,54 @@ static void commit_jobs(tpc_ledger_t *l, tpc_job_t **jobs, size_t n)
 	tpc_metrics_add(l->shard, TPC_M_ledger_commits, 1);
 }
 
+/* A payment run, alone in its write transaction (payrun.h). */
+static void run_payrun(tpc_ledger_t *l, tpc_job_t *job)
+{
+	tpc_payrun_ctx_t ctx = {&l->db, &l->cfg, l->adapters, l->payments_dir, &l->next_posting};
+
+	for (;;) {
+		uint64_t first_posting = l->next_posting, now = now_ms();
+		tpc_payrun_t *p = NULL;
+		MDB_txn *txn;
+		int rc = mdb_txn_begin(l->db.env, NULL, 0, &txn);
+
+		if (rc == 0) {
+			rc = tpc_payrun_execute(&ctx, txn, job, l->next_run, now, &p);
+			if (rc == 0 && tpc_payrun_paid(p))
+				rc = mdb_txn_commit(txn);
+			else
+				mdb_txn_abort(
+				    txn); /* failed, or nothing to pay: nothing to store */
+		}
+		if (rc == 0) {
+			if (tpc_payrun_paid(p)) {
+				l->next_run++;
+				tpc_metrics_add(l->shard, TPC_M_ledger_commits, 1);
+				tpc_metrics_add(l->shard, TPC_M_payruns, 1);
+			}
+			job->committed_ms = now;
+			job->status = TPC_JOB_COMMITTED;
+			tpc_payrun_finish(&ctx, &p, job);
+			if (!job->answer_ready)
+				fail_job(job, TPC_CODE_TOO_MANY,
+				         tpc_codes_describe(TPC_CODE_TOO_MANY));
+			return;
+		}
+		tpc_payrun_free(&p);
+		l->next_posting = first_posting;
+		if (rc == MDB_MAP_FULL && grow_map(l) == 0)
+			continue;
+		tpc_error("ledger: payment run failed: %s", mdb_strerror(rc));
+		if (rc == MDB_MAP_FULL)
+			fail_job(job, TPC_CODE_STORAGE_FULL,
+			         tpc_codes_describe(TPC_CODE_STORAGE_FULL));
+		else
+			fail_job(job, TPC_CODE_LEDGER_FAILED,
+			         tpc_codes_describe(TPC_CODE_LEDGER_FAILED));
+		return;
+	}
+}
+
 static void *writer_main(void *arg)
 {
 	tpc_ledger_t *l = arg;
@@ -700,12 +802,25 @@ static void *writer_main(void *arg)
 		size_t i = 0;
 		for (tpc_qnode_t *q = head; q; q = q->next)
 			jobs[i++] = tpc_job_of(q);
-		commit_jobs(l, jobs, n);
+		/* in arrival order: runs of sendings share a transaction, a payment run has its
+		 * own (it sees every sending committed before it) */
+		for (size_t a = 0, e; a < n; a = e) {
+			if (jobs[a]->type == TPC_JOB_PAYRUN) {
+				if (jobs[a]->status == TPC_JOB_CLEARED)
+					run_payrun(l, jobs[a]);
+				e = a + 1;
+				continue;
+			}
+			for (e = a; e < n && jobs[e]->type != TPC_JOB_PAYRUN; e++)
+				;
+			commit_jobs(l, &jobs[a], e - a);
+		}
 		committed = 0;
 		for (i = 0; i < n; i++) {
 			if (jobs[i]->status == TPC_JOB_COMMITTED && jobs[i]->type == TPC_JOB_LOAD)
 				tpc_metrics_add(l->shard, TPC_M_refdata_loads, 1);
-			else if (jobs[i]->status == TPC_JOB_COMMITTED)
+			else if (jobs[i]->status == TPC_JOB_COMMITTED &&
+			         jobs[i]->type == TPC_JOB_SUBMIT)
 				committed++;
 			/* the done queue is unbounded: its jobs are bounded by the job queue
 			 * upstream */
@@ -716,6 +831,32 @@ static void *writer_main(void *arg)
 	}
 	free(jobs);
 	return NULL;
+}
+
+void tpc_ledger_set_adapters(tpc_ledger_t *l, const tpc_adapters_t *adapters)
+{
+	l->adapters = adapters;
+}
+
+int tpc_ledger_read_begin(tpc_ledger_reader_t *r, MDB_txn **txn, const tpc_ledger_db_t **db)
+{
+	int rc = read_begin(r);
+
+	if (rc)
+		return tpc_err_from_mdb(rc);
+	*txn = r->txn;
+	*db = &r->l->db;
+	return 0;
+}
+
+void tpc_ledger_read_end(tpc_ledger_reader_t *r)
+{
+	read_end(r);
+}
+
+const char *tpc_ledger_payments_dir(const tpc_ledger_t *l)
+{
+	return l->payments_dir;
 }
 
 int tpc_ledger_start(tpc_ledger_t *l, tpc_queue_t *in, tpc_queue_t *done)
@@ -747,7 +888,7 @@ void tpc_ledger_free(tpc_ledger_t **lp)
 		return;
 	l = *lp;
 	TPC_REQUIRE(!l->started);
-	mdb_env_close(l->env);
+	mdb_env_close(l->db.env);
 	pthread_rwlock_destroy(&l->resize_lock);
 	free(l);
 	*lp = NULL;
@@ -795,7 +936,7 @@ static int read_begin(tpc_ledger_reader_t *r)
 	if (r->txn)
 		rc = mdb_txn_renew(r->txn);
 	else
-		rc = mdb_txn_begin(r->l->env, NULL, MDB_RDONLY, &r->txn);
+		rc = mdb_txn_begin(r->l->db.env, NULL, MDB_RDONLY, &r->txn);
 	if (rc) {
 		if (r->txn) {
 			mdb_txn_abort(r->txn);
@@ -826,7 +967,7 @@ int tpc_ledger_lookup(tpc_ledger_reader_t *r, const char *sender, const char *ke
 		return TPC_EINVAL;
 	if ((rc = read_begin(r)))
 		return tpc_err_from_mdb(rc);
-	rc = mdb_get(r->txn, r->l->db_sendings, &k, &v);
+	rc = mdb_get(r->txn, r->l->db.sendings, &k, &v);
 	if (rc)
 		goto out_end;
 	if (v.mv_size != 8 + TPC_HASH_LEN) {
@@ -837,7 +978,7 @@ int tpc_ledger_lookup(tpc_ledger_reader_t *r, const char *sender, const char *ke
 	put_be64(skey, seq);
 	k.mv_data = skey;
 	k.mv_size = 8;
-	rc = mdb_get(r->txn, r->l->db_answers, &k, &v);
+	rc = mdb_get(r->txn, r->l->db.answers, &k, &v);
 	if (rc == 0) {
 		rc = load_answer(arena, &v, out);
 		read_end(r);
@@ -857,7 +998,7 @@ int tpc_ledger_snapshot_begin(tpc_ledger_reader_t *r, MDB_txn **txn, const tpc_l
 	if (rc)
 		return tpc_err_from_mdb(rc);
 	*txn = r->txn;
-	*dbs = &r->l->dbs;
+	*dbs = &r->l->db.dbs;
 	return 0;
 }
 
@@ -876,7 +1017,7 @@ int tpc_ledger_count_lines(tpc_ledger_reader_t *r, uint64_t seq, uint64_t *count
 	*count = 0;
 	if ((rc = read_begin(r)))
 		return tpc_err_from_mdb(rc);
-	if ((rc = mdb_cursor_open(r->txn, r->l->db_lines, &cur)))
+	if ((rc = mdb_cursor_open(r->txn, r->l->db.lines, &cur)))
 		goto out_end;
 	put_be64(key, seq);
 	k.mv_data = key;
@@ -901,7 +1042,7 @@ int tpc_ledger_count_sendings(tpc_ledger_reader_t *r, uint64_t *count)
 
 	if ((rc = read_begin(r)))
 		return tpc_err_from_mdb(rc);
-	rc = mdb_stat(r->txn, r->l->db_sendings, &st);
+	rc = mdb_stat(r->txn, r->l->db.sendings, &st);
 	if (rc == 0)
 		*count = st.ms_entries;
 	read_end(r);
@@ -919,17 +1060,17 @@ int tpc_ledger_postings_sum(tpc_ledger_reader_t *r, int64_t *sum, int64_t *credi
 	*count = 0;
 	if ((rc = read_begin(r)))
 		return tpc_err_from_mdb(rc);
-	if ((rc = mdb_cursor_open(r->txn, r->l->db_postings, &cur)))
+	if ((rc = mdb_cursor_open(r->txn, r->l->db.postings, &cur)))
 		goto out_end;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		tpc_posting_t p;
+		tpc_posting_rec_t p;
 
 		if (v.mv_size != sizeof(p))
 			continue;
 		memcpy(&p, v.mv_data, sizeof(p));
 		*sum += p.amount_cents;
-		if (p.side == 1)
+		if (p.kind == TPC_POST_PAYABLE)
 			*credited += p.amount_cents;
 		(*count)++;
 	}

@@ -5,7 +5,11 @@
  *   sendings  sender NUL key -> sequence (u64 LE) + BLAKE2b-256 of the payload   (idempotency)
  *   answers   sequence (u64 BE, appended) -> stored answer: header, Result bytes, native bytes
  *   lines     sequence (u64 BE) + line index (u32 BE), appended -> one line verdict
- *   postings  posting number (u64 BE, appended) -> tpc_posting_t (double entry)
+ *   postings  posting number (u64 BE, appended) -> posting (double entry)
+ *   payables  sequence + line -> accepted line not yet paid
+ *   paid      sequence + line -> the payment that paid it
+ *   payruns, payments, settlements: payment runs (payrun.h)
+ * Record layouts: ledger_db.h.
  *   dedup     line identity [TPC_TARIFF_ID_LEN] -> sequence (accepted lines, see tariff.h)
  *   units     patient + code + day -> units accepted        (max_per_day)
  *   invoices  provider + invoice number -> sequence         (invoice numbers are unique)
@@ -20,6 +24,7 @@
 #ifndef TPC_LEDGER_H
 #define TPC_LEDGER_H
 
+#include "adapters.h"
 #include "config.h"
 #include "job.h"
 #include "metrics.h"
@@ -45,6 +50,12 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
  *  and pushes each to @p done once its fate is durable. Both queues are borrowed.
  *  @return 0 or a negative errno. */
 int tpc_ledger_start(tpc_ledger_t *l, tpc_queue_t *in, tpc_queue_t *done);
+
+/** The adapters whose settlement encoders payment runs call (borrowed; set before start). */
+void tpc_ledger_set_adapters(tpc_ledger_t *l, const tpc_adapters_t *adapters);
+
+/** Directory of the SEPA files (the configured one, or DATA_DIR/payments). */
+const char *tpc_ledger_payments_dir(const tpc_ledger_t *l);
 
 /** Wait for the writer to finish: call after closing its input queue. Every job popped before
  *  the close is committed and handed on first. */
@@ -88,41 +99,23 @@ int tpc_ledger_lookup(tpc_ledger_reader_t *r, const char *sender, const char *ke
 int tpc_ledger_snapshot_begin(tpc_ledger_reader_t *r, MDB_txn **txn, const tpc_ledger_dbs_t **dbs);
 void tpc_ledger_snapshot_end(tpc_ledger_reader_t *r);
 
+/** Begin a read transaction on every sub-database (ledger queries, engine/ledger_query.c).
+ *  End it with tpc_ledger_read_end() before any other call on @p r.
+ *  @param[out] txn, db  valid until the transaction ends
+ *  @return 0 or a negative TPC_E* code. */
+struct tpc_ledger_db;
+int tpc_ledger_read_begin(tpc_ledger_reader_t *r, MDB_txn **txn, const struct tpc_ledger_db **db);
+void tpc_ledger_read_end(tpc_ledger_reader_t *r);
+
 /** Count the line verdicts stored for sequence @p seq (tests and tools). */
 int tpc_ledger_count_lines(tpc_ledger_reader_t *r, uint64_t seq, uint64_t *count);
 
 /** Count the sendings in the idempotency index (tests and tools). */
 int tpc_ledger_count_sendings(tpc_ledger_reader_t *r, uint64_t *count);
 
-/** One line verdict as stored in the "lines" sub-database (64 bytes, native endianness). */
-typedef struct tpc_line_rec {
-	char code[6];
-	uint8_t outcome;
-	uint8_t nfindings;
-	int32_t date_first;
-	int32_t units;
-	uint32_t invoice; /* index of the invoice in the sending */
-	int64_t insurer_cents;
-	int64_t patient_cents;
-	int64_t accepted_cents;
-	char finding[2][6]; /* first two finding codes, not NUL-terminated */
-	uint8_t pad[4];
-} tpc_line_rec_t;
-
-/** One ledger posting (value of "postings", 48 bytes, native endianness). Every accepted line
- *  posts a pair that sums to zero: side 0 debits the budget of its scheme, side 1 credits the
- *  payee. */
-typedef struct tpc_posting {
-	uint64_t sequence;    /* the sending */
-	uint32_t line;        /* index of the line in the sending */
-	uint8_t side;         /* 0 = budget (debit), 1 = payee (credit) */
-	char account[15];     /* budget name ("AMI") or payee NIHII, NUL-padded */
-	int64_t amount_cents; /* debits negative; a credit note posts the reverse */
-	uint64_t at_ms;       /* commit time, unix milliseconds */
-} tpc_posting_t;
-
 /** Sum every posting (tests and tools): @p sum must be 0 at all times; @p credited is what the
- *  payees are owed; @p count the number of postings. @return 0 or a negative TPC_E* code. */
+ *  payees were credited for accepted lines; @p count the number of postings. @return 0 or a
+ * negative TPC_E* code. */
 int tpc_ledger_postings_sum(tpc_ledger_reader_t *r, int64_t *sum, int64_t *credited,
                             uint64_t *count);
 

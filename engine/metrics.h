@@ -41,6 +41,15 @@
 	X(answers_dropped, "tpclear_answers_dropped_total", "",                                    \
 	  "Answers ZeroMQ could not deliver (peer gone or queue full); results stay queryable")    \
 	X(refdata_loads, "tpclear_refdata_loads_total", "", "Reference data files made live")      \
+	X(payruns, "tpclear_payruns_total", "",                                                    \
+	  "Payment runs committed (runs that paid something)")                                     \
+	X(payments, "tpclear_payments_total", "", "Credit transfers made by payment runs")         \
+	X(payment_lines, "tpclear_payment_lines_total", "", "Payables paid by payment runs")       \
+	X(paid_cents, "tpclear_paid_cents_total", "", "Amount paid by payment runs, in cents")     \
+	X(settlements_pushed, "tpclear_settlements_pushed_total", "",                              \
+	  "Settlements pushed to connected senders after a payment run")                           \
+	X(ledger_queries, "tpclear_ledger_queries_total", "",                                      \
+	  "Ledger balances, histories and exports answered")                                       \
 	X(http_requests, "tpclear_http_requests_total", "", "HTTP requests served")
 
 enum tpc_metric {

@@ -74,7 +74,57 @@ struct tpc_server {
 	char *metrics_buf;
 	char intake_endpoint[256];
 	char http_endpoint[160];
+	/* the last routing identity seen per sender id, for settlements pushed after a payment
+	 * run (open addressing, loop thread only; a full table forgets nothing it has, it just
+	 * stops learning new senders) */
+	struct peer {
+		char sender[TPC_SENDER_MAX];
+		uint8_t identity[TPC_IDENTITY_MAX];
+		uint16_t identity_len;
+	} * peers;
 };
+
+#define PEERS 4096 /* power of two */
+
+static size_t peer_slot(tpc_server_t *s, const char *sender, int insert)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *c = sender; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	for (size_t i = 0; i < PEERS; i++) {
+		size_t at = (h + i) & (PEERS - 1);
+		struct peer *p = &s->peers[at];
+
+		if (p->sender[0] == 0)
+			return insert ? at : SIZE_MAX;
+		if (strcmp(p->sender, sender) == 0)
+			return at;
+	}
+	return SIZE_MAX;
+}
+
+static void peer_seen(tpc_server_t *s, const char *sender, const uint8_t *id, size_t idlen)
+{
+	size_t at;
+
+	if (!s->peers || !sender[0] || idlen > TPC_IDENTITY_MAX)
+		return;
+	at = peer_slot(s, sender, 1);
+	if (at == SIZE_MAX)
+		return;
+	snprintf(s->peers[at].sender, sizeof(s->peers[at].sender), "%s", sender);
+	memcpy(s->peers[at].identity, id, idlen);
+	s->peers[at].identity_len = (uint16_t)idlen;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static uint64_t mono_us(void)
 {
@@ -185,6 +235,11 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 	uint8_t *buf;
 	size_t n;
 
+	if (job->answer_ready && job->status != TPC_JOB_FAILED) {
+		send_frames(s, job->identity, job->identity_len, job->result, job->result_len,
+		            job->native.ptr, job->native.ptr ? job->native.len : 0);
+		return;
+	}
 	if (job->type == TPC_JOB_LOAD && job->status == TPC_JOB_COMMITTED) {
 		tpc_info("reference data: %s replaced from '%s' (%u rows)",
 		         tpc_refdata_kind_name(job->table.kind), job->key, job->table.nrows);
@@ -221,6 +276,22 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 		                                     : tpc_codes_describe(TPC_CODE_INTERNAL),
 		                    job->key, NULL);
 		break;
+	}
+}
+
+/* After a payment run: each settlement to its sender, if it has been seen and is connected
+ * (a ROUTER drops a message to a gone peer; the settlement stays queryable). */
+static void push_settlements(tpc_server_t *s, const tpc_job_t *job)
+{
+	for (size_t i = 0; i < job->npushes; i++) {
+		const tpc_push_t *p = &job->pushes[i];
+		size_t at = s->peers ? peer_slot(s, p->sender, 0) : SIZE_MAX;
+
+		if (at == SIZE_MAX)
+			continue;
+		send_frames(s, s->peers[at].identity, s->peers[at].identity_len, p->answer,
+		            p->answer_len, p->native.ptr, p->native.ptr ? p->native.len : 0);
+		tpc_metrics_add(s->shard, TPC_M_settlements_pushed, 1);
 	}
 }
 
@@ -272,6 +343,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 			next = head->next;
 			answer_job(s, job);
+			if (job->type == TPC_JOB_PAYRUN)
+				push_settlements(s, job);
 			count_outcome(s, job);
 			s->in_flight--;
 			job_put(s, job);
@@ -382,7 +455,7 @@ static int receive_one(tpc_server_t *s)
 	else if (env->type != TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
 	         !printable(env->key, TPC_KEY_MAX))
 		code = TPC_CODE_BAD_KEY;
-	else if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_LOAD)
+	else if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER)
 		code = TPC_CODE_BAD_TYPE;
 	if (code) {
 		refuse(s, id, idlen, env->correlation, code, "");
@@ -406,10 +479,24 @@ static int receive_one(tpc_server_t *s)
 	job->identity_len = idlen;
 	job->correlation = env->correlation;
 	job->received_us = mono_us();
+	job->received_ms = wall_ms();
+	peer_seen(s, env->sender, id, idlen);
 	snprintf(job->sender, sizeof(job->sender), "%s", env->sender);
 	snprintf(job->key, sizeof(job->key), "%s", env->key);
 	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_QUERY) {
 		job->type = TPC_JOB_QUERY;
+		job->query_settlement = strcmp(env->format, "settlement") == 0;
+	} else if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN ||
+	           env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER) {
+		/* the request may be empty (every field at its default) */
+		job->type = env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN ? TPC_JOB_PAYRUN
+		                                                               : TPC_JOB_LEDGER;
+		if (zmq_msg_size(&frames[2]) > 65536) {
+			refuse(s, id, idlen, env->correlation, TPC_CODE_TOO_LARGE, env->key);
+			job_put(s, job);
+			goto out_close;
+		}
+		zmq_msg_move(&job->payload, &frames[2]);
 	} else {
 		size_t len = zmq_msg_size(&frames[2]);
 
@@ -662,6 +749,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	s->nworkers = cfg->workers > 0 ? cfg->workers : (cpus > 0 ? (int)cpus : 1);
 	s->max_free = (size_t)cfg->queue_depth + (size_t)s->nworkers * 2 + 16;
+	s->peers = calloc(PEERS, sizeof(*s->peers));
 	s->metrics_buf = malloc(METRICS_BUF);
 	if (!s->metrics_buf) {
 		rc = TPC_ENOMEM;
@@ -697,6 +785,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 		rc = TPC_ENOMEM;
 		goto out_free;
 	}
+	tpc_ledger_set_adapters(s->ledger, s->adapters);
 	if ((rc = tpc_ledger_start(s->ledger, s->to_ledger, s->done)))
 		goto out_free;
 	rc = tpc_workers_start(s->nworkers, &s->cfg, s->jobs, s->to_ledger, s->done, s->ledger,
@@ -782,6 +871,7 @@ void tpc_server_free(tpc_server_t **sp)
 	tpc_arena_free(&s->scratch);
 	tpc_metrics_free(&s->metrics);
 	free(s->metrics_buf);
+	free(s->peers);
 	free(s);
 	*sp = NULL;
 }

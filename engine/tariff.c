@@ -6,6 +6,8 @@
  */
 #include "tariff.h"
 
+#include "budget.h"
+
 #include "error.h"
 
 #include <sodium.h>
@@ -47,7 +49,12 @@ const char *tpc_tariff_scheme_name(uint16_t scheme)
 
 const char *tpc_tariff_budget(uint16_t scheme)
 {
-	return scheme == TPC_SCHEME_AMI ? "AMI" : "";
+	return tpc_budget_name(tpc_tariff_budget_id(scheme));
+}
+
+unsigned tpc_tariff_budget_id(uint16_t scheme)
+{
+	return scheme == TPC_SCHEME_AMI ? TPC_BUDGET_AMI : TPC_BUDGET_NONE;
 }
 
 const char *tpc_tariff_describe(const char *code)

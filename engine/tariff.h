@@ -71,6 +71,9 @@ const char *tpc_tariff_scheme_name(uint16_t scheme);
 /** Budget a scheme charges ("AMI"), "" for none. */
 const char *tpc_tariff_budget(uint16_t scheme);
 
+/** Budget a scheme charges, as an enum tpc_budget (budget.h); 0 for none. */
+unsigned tpc_tariff_budget_id(uint16_t scheme);
+
 /** Short reason for a code the tariff checks emit, or NULL. */
 const char *tpc_tariff_describe(const char *code);
 

@@ -6,12 +6,16 @@
  */
 #include "worker.h"
 
+#include "budget.h"
 #include "clear.h"
 #include "codes.h"
+#include "common/check.h"
 #include "error.h"
 #include "log.h"
+#include "ledger_query.h"
 #include "result.h"
 #include "tariff.h"
+#include "tpclear.pb-c.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -32,6 +36,14 @@ struct tpc_workers {
 	tpc_queue_t *jobs, *to_ledger, *done;
 	struct worker *w;
 };
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static int32_t today(void)
 {
@@ -90,6 +102,35 @@ static int process_load(tpc_job_t *job)
 	return 0;
 }
 
+/* Check a payment run request; the writer runs it. */
+static int process_payrun(tpc_job_t *job)
+{
+	Tpclear__PayrunRequest *rq;
+	enum tpc_budget b = TPC_BUDGET_NONE;
+	int32_t until = INT32_MAX;
+	int bad = 0;
+
+	rq = tpclear__payrun_request__unpack(NULL, zmq_msg_size(&job->payload),
+	                                     zmq_msg_data(&job->payload));
+	if (!rq) {
+		fail(job, TPC_CODE_BAD_PAYRUN);
+		return 1;
+	}
+	if (rq->budget[0] && tpc_budget_by_name(rq->budget, &b))
+		bad = 1;
+	if (rq->until && (rq->until < 0 || tpc_check_date_yyyymmdd((uint32_t)rq->until, &until)))
+		bad = 1;
+	tpclear__payrun_request__free_unpacked(rq, NULL);
+	if (bad) {
+		fail(job, TPC_CODE_BAD_PAYRUN);
+		return 1;
+	}
+	job->payrun_until = until;
+	job->payrun_budget = (uint8_t)b;
+	job->status = TPC_JOB_CLEARED;
+	return 0;
+}
+
 int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
                        const tpc_config_t *cfg, tpc_job_t *job)
 {
@@ -102,10 +143,27 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 
 	if (job->type == TPC_JOB_QUERY) {
 		tpc_metrics_add(shard, TPC_M_queries, 1);
+		if (job->query_settlement) {
+			if (reader)
+				tpc_ledger_query_settlement(reader, job);
+			else
+				fail(job, TPC_CODE_UNKNOWN_KEY);
+			return 1;
+		}
 		return process_query(reader, job);
 	}
 	if (job->type == TPC_JOB_LOAD)
 		return process_load(job);
+	if (job->type == TPC_JOB_PAYRUN)
+		return process_payrun(job);
+	if (job->type == TPC_JOB_LEDGER) {
+		tpc_metrics_add(shard, TPC_M_ledger_queries, 1);
+		if (reader)
+			tpc_ledger_query(reader, job);
+		else
+			fail(job, TPC_CODE_STORED_UNREADABLE);
+		return 1;
+	}
 	crypto_generichash(job->hash, TPC_HASH_LEN, buf, len, NULL, 0);
 
 	/* Fast path for resubmissions; the writer decides for good inside its transaction. */
@@ -174,6 +232,7 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 	}
 	job->lines_accepted = sum.lines_accepted;
 	job->lines_refused = sum.lines_refused;
+	job->validated_ms = wall_ms();
 	tpc_metrics_add(shard, TPC_M_invoices_accepted, sum.invoices_accepted);
 	tpc_metrics_add(shard, TPC_M_invoices_refused, sum.invoices_refused);
 	tpc_metrics_add(shard, TPC_M_lines_accepted, sum.lines_accepted);

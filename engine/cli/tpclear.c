@@ -5,6 +5,7 @@
  * Result, a Conflict, or a refusal; "busy" is retried after the engine's hint.
  */
 #include "client.h"
+#include "money.h"
 #include "tpclear.pb-c.h"
 
 #include <errno.h>
@@ -32,6 +33,12 @@ struct opts {
 	int window;
 	int timeout_ms;
 	int quiet;
+	int no_print;           /* exchange() prints nothing: the command prints */
+	int settlement;         /* query: the latest settlement */
+	const char *out_dir;    /* payrun --out */
+	const char *budget;     /* payrun / ledger --budget */
+	const char *until, *at; /* dates */
+	const char *from, *to;
 };
 
 enum state { ST_IDLE, ST_SENT, ST_RECEIVED, ST_DONE };
@@ -209,20 +216,7 @@ static const char *status_name(Tpclear__ReceiptStatus s)
 	}
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
+#define json_str tpc_cli_json_str
 
 static void json_hex(FILE *f, ProtobufCBinaryData b)
 {
@@ -350,6 +344,9 @@ static void print_json(const struct item *it)
 		fprintf(f, ",\"reason\":");
 		json_str(f, c->reason);
 		fputc('}', f);
+	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_SETTLEMENT) {
+		fprintf(f, ",\"settlement\":");
+		tpc_cli_json_settlement(f, it->final->settlement);
 	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
 		fprintf(f, ",\"refusal\":");
 		json_receipt(f, it->final->receipt);
@@ -415,6 +412,8 @@ static void print_text(const struct item *it)
 	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_LOAD) {
 		printf("%s: %s replaced: %u rows, live\n", it->file, it->final->load->kind,
 		       it->final->load->rows);
+	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_SETTLEMENT) {
+		tpc_cli_print_settlement(stdout, it->final->settlement, 0);
 	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
 		printf("%s: key %s: conflict: %s (stored as sequence %" PRIu64 ")\n", it->file,
 		       it->key, it->final->conflict->reason, it->final->conflict->sequence);
@@ -463,7 +462,10 @@ static void finish(struct item *it, Tpclear__Answer *a, int *done)
 	if (a && a->body_case == TPCLEAR__ANSWER__BODY_RESULT)
 		it->ok = a->result->outcome == TPCLEAR__OUTCOME__OUTCOME_ACCEPTED ||
 		         a->result->outcome == TPCLEAR__OUTCOME__OUTCOME_PARTIAL;
-	if (a && a->body_case == TPCLEAR__ANSWER__BODY_LOAD)
+	if (a && (a->body_case == TPCLEAR__ANSWER__BODY_LOAD ||
+	          a->body_case == TPCLEAR__ANSWER__BODY_PAYRUN ||
+	          a->body_case == TPCLEAR__ANSWER__BODY_LEDGER ||
+	          a->body_case == TPCLEAR__ANSWER__BODY_SETTLEMENT))
 		it->ok = 1;
 }
 
@@ -553,6 +555,9 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 				if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT)
 					save_native(o, it->key, a->result->native_type, native,
 					            nlen);
+				if (a->body_case == TPCLEAR__ANSWER__BODY_SETTLEMENT)
+					save_native(o, it->key, a->settlement->native_type, native,
+					            nlen);
 				if (type == TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
 				    a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT)
 					it->ok = a->receipt->status ==
@@ -571,7 +576,7 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 				continue;
 			if (it->st != ST_DONE)
 				break;
-			if (type != TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
+			if (type != TPCLEAR__REQUEST_TYPE__REQUEST_PING && !o->no_print) {
 				if (o->json)
 					print_json(it);
 				else
@@ -588,6 +593,112 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
+/* One request, its final answer in *@p out (caller frees). @return 0, or 1 after printing why
+ * there is no usable answer. */
+static int run_one(const struct opts *o, Tpclear__RequestType type, const char *label,
+                   uint8_t *payload, size_t len, Tpclear__Answer **out)
+{
+	struct item it;
+	struct opts q = *o;
+	void *ctx = zmq_ctx_new(), *sock;
+
+	memset(&it, 0, sizeof(it));
+	it.file = label;
+	snprintf(it.key, sizeof(it.key), "%s", label);
+	it.data = payload;
+	it.len = len;
+	q.no_print = 1;
+	q.window = 1;
+	sock = connect_dealer(ctx, &q);
+	exchange(sock, &it, 1, &q, type);
+	zmq_close(sock);
+	zmq_ctx_term(ctx);
+	if (it.receipt)
+		tpclear__answer__free_unpacked(it.receipt, NULL);
+	*out = it.final;
+	if (!it.final) {
+		fprintf(stderr, "tpclear: %s: %s\n", label, it.error[0] ? it.error : "no answer");
+		return 1;
+	}
+	if (it.final->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
+		fprintf(stderr, "tpclear: %s: refused %s: %s\n", label, it.final->receipt->code,
+		        it.final->receipt->reason);
+		return 1;
+	}
+	return 0;
+}
+
+static int32_t date_opt(const char *name, const char *v)
+{
+	int32_t d = 0;
+
+	if (v && tpc_cli_date(v, &d) != 0)
+		die("--%s: '%s' is not a date (YYYY-MM-DD)", name, v);
+	return d;
+}
+
+/* payrun, ledger balance|show|export */
+static int money_command(const char *cmd, int argc, char **argv, const struct opts *o)
+{
+	Tpclear__LedgerRequest rq = TPCLEAR__LEDGER_REQUEST__INIT;
+	Tpclear__Answer *a = NULL;
+	uint8_t *payload;
+	size_t len;
+	int rc;
+
+	if (strcmp(cmd, "payrun") == 0) {
+		if (argc)
+			die("payrun takes no arguments (see tpclear help payrun)");
+		if (tpc_cli_payrun_request(date_opt("until", o->until), o->budget, &payload, &len))
+			die("out of memory");
+		rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN, "payrun", payload, len, &a);
+		if (rc == 0 && a->body_case == TPCLEAR__ANSWER__BODY_PAYRUN)
+			rc = tpc_cli_print_payrun(stdout, a->payrun, o->json, o->out_dir) ? 1 : 0;
+		free(payload);
+		if (a)
+			tpclear__answer__free_unpacked(a, NULL);
+		return rc;
+	}
+	if (argc < 1)
+		die("ledger: balance, show KEY or export (see tpclear help ledger)");
+	rq.budget = (char *)(o->budget ? o->budget : "");
+	if (strcmp(argv[0], "balance") == 0) {
+		rq.op = TPCLEAR__LEDGER_REQUEST__OP__BALANCE;
+		rq.at = date_opt("at", o->at);
+	} else if (strcmp(argv[0], "show") == 0) {
+		if (argc != 2)
+			die("ledger show KEY: a sending key, PROVIDER/INVOICE or a payee NIHII");
+		rq.op = TPCLEAR__LEDGER_REQUEST__OP__SHOW;
+		rq.target = argv[1];
+	} else if (strcmp(argv[0], "export") == 0) {
+		rq.op = TPCLEAR__LEDGER_REQUEST__OP__EXPORT;
+		rq.from = date_opt("from", o->from);
+		rq.to = date_opt("to", o->to);
+	} else {
+		die("ledger: unknown subcommand '%s' (balance, show, export)", argv[0]);
+	}
+	for (int page = 0;; page++) {
+		if (tpc_cli_ledger_request(&rq, &payload, &len))
+			die("out of memory");
+		rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER, "ledger", payload, len, &a);
+		free(payload);
+		if (rc || a->body_case != TPCLEAR__ANSWER__BODY_LEDGER) {
+			if (a)
+				tpclear__answer__free_unpacked(a, NULL);
+			return 1;
+		}
+		if (rq.op == TPCLEAR__LEDGER_REQUEST__OP__EXPORT)
+			tpc_cli_print_postings(stdout, a->ledger, o->json, page == 0);
+		else
+			tpc_cli_print_ledger(stdout, a->ledger, rq.op, o->json);
+		rq.after = a->ledger->next_after;
+		tpclear__answer__free_unpacked(a, NULL);
+		a = NULL;
+		if (rq.op != TPCLEAR__LEDGER_REQUEST__OP__EXPORT || !rq.after)
+			return 0;
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(
@@ -598,8 +709,13 @@ static void usage(FILE *f)
 	    "  submit [--format F] [--key K] [--json] [--save-answers DIR] [--window N] FILE...\n"
 	    "        clear each file; prints its receipt and result. Exit 0 only when every\n"
 	    "        sending was accepted (possibly with some lines refused).\n"
-	    "  query [--json] [--save-answers DIR] KEY...\n"
-	    "        print the stored result of each key (this sender's sendings only)\n"
+	    "  query [--json] [--save-answers DIR] [--settlement] KEY...\n"
+	    "        print the stored result of each key (this sender's sendings only);\n"
+	    "        --settlement: the latest settlement (eFact 920900) instead\n"
+	    "  payrun [--until DATE] [--budget B] [--out DIR]\n"
+	    "        pay the accepted lines: SEPA credit-transfer files, settlements\n"
+	    "  ledger balance|show KEY|export [--budget B] [--at D] [--from D] [--to D]\n"
+	    "        balances per budget, a line history, postings as CSV\n"
 	    "  load KIND FILE...\n"
 	    "        replace one kind of reference data (providers, members, tariffs,\n"
 	    "        agreements) with a CSV file, atomically; live without restart\n"
@@ -640,6 +756,22 @@ static void help_command(const char *cmd)
 		       "reference-data.md)\n"
 		       "  Each file replaces the whole kind in one transaction; a bad row refuses\n"
 		       "  the file with its line, column and reason, and nothing changes.\n");
+	else if (cmd && strcmp(cmd, "payrun") == 0)
+		printf(
+		    "usage: tpclear payrun [--until DATE] [--budget B] [--out DIR] [--json]\n"
+		    "  pays every unpaid accepted line (committed up to DATE, of budget B): one\n"
+		    "  credit transfer per payee account and budget, marked paid in the same\n"
+		    "  transaction; the engine writes one SEPA pain.001.001.03 file per budget\n"
+		    "  in its payments directory (default DATA_DIR/payments); --out DIR writes a\n"
+		    "  copy of each file there. Running it again pays nothing twice.\n");
+	else if (cmd && strcmp(cmd, "ledger") == 0)
+		printf("usage: tpclear ledger balance [--budget B] [--at DATE] [--json]\n"
+		       "       tpclear ledger show KEY [--json]\n"
+		       "       tpclear ledger export [--from DATE] [--to DATE] [--json]\n"
+		       "  balance: per budget, charged, paid, still owed; every budget sums to 0\n"
+		       "  show: a sending key of this sender, PROVIDER/INVOICE, or a payee NIHII:\n"
+		       "        amounts per line (invoiced, expected, accepted, paid) and history\n"
+		       "  export: postings as CSV (or JSON lines), in commit order\n");
 	else if (cmd && strcmp(cmd, "ping") == 0)
 		printf("usage: tpclear ping\n  exit 0 when the engine answers\n");
 	else
@@ -658,6 +790,13 @@ int main(int argc, char **argv)
 	    {"save-answers", required_argument, NULL, 'a'},
 	    {"window", required_argument, NULL, 'w'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"until", required_argument, NULL, 'U'},
+	    {"budget", required_argument, NULL, 'B'},
+	    {"out", required_argument, NULL, 'O'},
+	    {"at", required_argument, NULL, 'A'},
+	    {"from", required_argument, NULL, 'F'},
+	    {"to", required_argument, NULL, 'T'},
+	    {"settlement", no_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -702,6 +841,27 @@ int main(int argc, char **argv)
 		case 'q':
 			o.quiet = 1;
 			break;
+		case 'U':
+			o.until = optarg;
+			break;
+		case 'B':
+			o.budget = optarg;
+			break;
+		case 'O':
+			o.out_dir = optarg;
+			break;
+		case 'A':
+			o.at = optarg;
+			break;
+		case 'F':
+			o.from = optarg;
+			break;
+		case 'T':
+			o.to = optarg;
+			break;
+		case 'S':
+			o.settlement = 1;
+			break;
 		case 'h':
 			want_help = 1;
 			break;
@@ -726,6 +886,11 @@ int main(int argc, char **argv)
 	if (want_help) {
 		help_command(cmd);
 		return 0;
+	}
+	if (strcmp(cmd, "payrun") == 0 || strcmp(cmd, "ledger") == 0) {
+		if (o.timeout_ms < 1)
+			o.timeout_ms = 60000;
+		return money_command(cmd, argc - optind, argv + optind, &o);
 	}
 	is_submit = strcmp(cmd, "submit") == 0;
 	is_query = strcmp(cmd, "query") == 0;
@@ -776,6 +941,8 @@ int main(int argc, char **argv)
 		} else if (is_query) {
 			it->file = argv[optind + i];
 			snprintf(it->key, sizeof(it->key), "%s", argv[optind + i]);
+			if (o.settlement)
+				snprintf(it->format, sizeof(it->format), "settlement");
 			it->data = (uint8_t *)"";
 		} else {
 			it->file = "ping";

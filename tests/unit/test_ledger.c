@@ -18,6 +18,7 @@
 #include "error.h"
 #include "job.h"
 #include "ledger.h"
+#include "ledger_db.h"
 #include "metrics.h"
 #include "queue.h"
 #include "testutil.h"

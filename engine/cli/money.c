@@ -1,0 +1,448 @@
+/* engine/cli/money.c - payrun, ledger and settlement commands of tpclear (see money.h). */
+#include "money.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void tpc_cli_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+#define JS tpc_cli_json_str
+
+static void eur(char *buf, size_t cap, int64_t cents)
+{
+	uint64_t a = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+
+	snprintf(buf, cap, "%s%" PRIu64 ".%02" PRIu64, cents < 0 ? "-" : "", a / 100, a % 100);
+}
+
+static void when(char *buf, size_t cap, uint64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!ms) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int tpc_cli_date(const char *s, int32_t *out)
+{
+	int y, m, d;
+	char tail;
+
+	if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 ||
+	    (strlen(s) == 8 && sscanf(s, "%4d%2d%2d%c", &y, &m, &d, &tail) == 3)) {
+		if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > 31)
+			return -1;
+		*out = y * 10000 + m * 100 + d;
+		return 0;
+	}
+	return -1;
+}
+
+int tpc_cli_payrun_request(int32_t until, const char *budget, uint8_t **out, size_t *len)
+{
+	Tpclear__PayrunRequest rq = TPCLEAR__PAYRUN_REQUEST__INIT;
+
+	rq.until = until;
+	rq.budget = (char *)(budget ? budget : "");
+	*len = tpclear__payrun_request__get_packed_size(&rq);
+	*out = malloc(*len ? *len : 1);
+	if (!*out)
+		return -1;
+	tpclear__payrun_request__pack(&rq, *out);
+	return 0;
+}
+
+int tpc_cli_ledger_request(const Tpclear__LedgerRequest *rq, uint8_t **out, size_t *len)
+{
+	*len = tpclear__ledger_request__get_packed_size(rq);
+	*out = malloc(*len ? *len : 1);
+	if (!*out)
+		return -1;
+	tpclear__ledger_request__pack(rq, *out);
+	return 0;
+}
+
+static int write_file(const char *dir, const char *name, const ProtobufCBinaryData *b)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "wb");
+	if (!f)
+		return -1;
+	if (fwrite(b->data, 1, b->len, f) != b->len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, const char *out_dir)
+{
+	char a[32], t[32];
+	int rc = 0;
+
+	for (size_t i = 0; out_dir && i < r->n_files; i++)
+		if (write_file(out_dir, r->files[i]->name, &r->files[i]->content) != 0) {
+			fprintf(stderr, "tpclear: cannot write %s/%s: %s\n", out_dir,
+			        r->files[i]->name, strerror(errno));
+			rc = -1;
+		}
+	if (json) {
+		fprintf(f,
+		        "{\"run\":%" PRIu64 ",\"committed_at\":%" PRIu64
+		        ",\"payments\":%u,\"lines\":%" PRIu64 ",\"total_cents\":%" PRId64
+		        ",\"lines_carried\":%" PRIu64 ",\"lines_no_account\":%" PRIu64
+		        ",\"settlements\":%u,\"files\":[",
+		        r->run, r->committed_at, r->payments, r->lines, r->total_cents,
+		        r->lines_carried, r->lines_no_account, r->settlements);
+		for (size_t i = 0; i < r->n_files; i++) {
+			const Tpclear__SepaFile *x = r->files[i];
+
+			fprintf(f, "%s{\"budget\":", i ? "," : "");
+			JS(f, x->budget);
+			fprintf(f, ",\"name\":");
+			JS(f, x->name);
+			fprintf(f, ",\"path\":");
+			JS(f, x->path);
+			fprintf(f, ",\"payer_iban\":");
+			JS(f, x->payer_iban);
+			fprintf(f, ",\"transactions\":%u,\"control_cents\":%" PRId64 "}",
+			        x->transactions, x->control_cents);
+		}
+		fprintf(f, "],\"notes\":[");
+		for (size_t i = 0; i < r->n_notes; i++) {
+			fprintf(f, "%s", i ? "," : "");
+			JS(f, r->notes[i]);
+		}
+		fprintf(f, "]}\n");
+		return rc;
+	}
+	if (!r->run) {
+		fprintf(f, "payment run: nothing to pay");
+		if (r->lines_carried || r->lines_no_account)
+			fprintf(f, " (%" PRIu64 " lines carried, %" PRIu64 " without an account)",
+			        r->lines_carried, r->lines_no_account);
+		fprintf(f, "\n");
+	} else {
+		eur(a, sizeof(a), r->total_cents);
+		when(t, sizeof(t), r->committed_at);
+		fprintf(f,
+		        "payment run %" PRIu64 " committed %s: %u transfers, %" PRIu64
+		        " lines, EUR %s, %u settlements\n",
+		        r->run, t, r->payments, r->lines, a, r->settlements);
+	}
+	for (size_t i = 0; i < r->n_files; i++) {
+		const Tpclear__SepaFile *x = r->files[i];
+
+		eur(a, sizeof(a), x->control_cents);
+		fprintf(f, "  %-10s %u transfers, control sum EUR %s, from %s: %s", x->budget,
+		        x->transactions, a, x->payer_iban, x->path);
+		if (out_dir)
+			fprintf(f, " (copy in %s/%s)", out_dir, x->name);
+		fprintf(f, "\n");
+	}
+	if (r->lines_carried || r->lines_no_account)
+		fprintf(f,
+		        "  left unpaid: %" PRIu64 " lines carried (net not positive), %" PRIu64
+		        " lines without a valid account\n",
+		        r->lines_carried, r->lines_no_account);
+	for (size_t i = 0; i < r->n_notes; i++)
+		fprintf(f, "  note: %s\n", r->notes[i]);
+	return rc;
+}
+
+void tpc_cli_json_settlement(FILE *f, const Tpclear__Settlement *s)
+{
+	fprintf(f, "{\"sender\":");
+	JS(f, s->sender);
+	fprintf(f, ",\"key\":");
+	JS(f, s->key);
+	fprintf(f, ",\"sequence\":%" PRIu64 ",\"run\":%" PRIu64 ",\"payment\":%u", s->sequence,
+	        s->run, s->payment);
+	fprintf(f, ",\"payment_reference\":");
+	JS(f, s->payment_reference);
+	fprintf(f, ",\"budget\":");
+	JS(f, s->budget);
+	fprintf(f, ",\"payee\":");
+	JS(f, s->payee);
+	fprintf(f, ",\"iban\":");
+	JS(f, s->iban);
+	fprintf(f,
+	        ",\"paid_cents\":%" PRId64 ",\"paid_at\":%" PRIu64
+	        ",\"execution_date\":%d,\"lines_paid\":%u,\"native_type\":",
+	        s->paid_cents, s->paid_at, s->execution_date, s->lines_paid);
+	JS(f, s->native_type);
+	fprintf(f, ",\"destinations\":[");
+	for (size_t i = 0; i < s->n_destinations; i++) {
+		const Tpclear__SettledDestination *d = s->destinations[i];
+
+		fprintf(f, "%s{\"mutuality\":", i ? "," : "");
+		JS(f, d->mutuality);
+		fprintf(f,
+		        ",\"requested_cents\":%" PRId64 ",\"accepted_cents\":%" PRId64
+		        ",\"refused_cents\":%" PRId64 ",\"paid_cents\":%" PRId64 "}",
+		        d->requested_cents, d->accepted_cents, d->refused_cents, d->paid_cents);
+	}
+	fprintf(f, "]}");
+}
+
+void tpc_cli_print_settlement(FILE *f, const Tpclear__Settlement *s, int json)
+{
+	char a[32], t[32];
+
+	if (json) {
+		tpc_cli_json_settlement(f, s);
+		fputc('\n', f);
+		return;
+	}
+	eur(a, sizeof(a), s->paid_cents);
+	when(t, sizeof(t), s->paid_at);
+	fprintf(f,
+	        "%s: settled by payment run %" PRIu64 " (%s, %s): EUR %s for %u lines to %s (%s), "
+	        "execution %d%s%s\n",
+	        s->key, s->run, s->payment_reference, t, a, s->lines_paid, s->payee, s->iban,
+	        s->execution_date, s->native_type[0] ? ", native answer " : "", s->native_type);
+	for (size_t i = 0; i < s->n_destinations; i++) {
+		const Tpclear__SettledDestination *d = s->destinations[i];
+		char q[32], c[32], r[32], p[32];
+
+		eur(q, sizeof(q), d->requested_cents);
+		eur(c, sizeof(c), d->accepted_cents);
+		eur(r, sizeof(r), d->refused_cents);
+		eur(p, sizeof(p), d->paid_cents);
+		fprintf(f, "  mutuality %s: requested %s, accepted %s, refused %s, paid %s\n",
+		        d->mutuality, q, c, r, p);
+	}
+}
+
+static const char *outcome(Tpclear__Outcome o)
+{
+	return o == TPCLEAR__OUTCOME__OUTCOME_ACCEPTED  ? "accepted"
+	       : o == TPCLEAR__OUTCOME__OUTCOME_REFUSED ? "refused"
+	                                                : "pending";
+}
+
+static void print_history(FILE *f, const Tpclear__SendingHistory *h, int json)
+{
+	char r[32], v[32], c[32];
+
+	if (json) {
+		fprintf(f, "{\"sender\":");
+		JS(f, h->sender);
+		fprintf(f, ",\"key\":");
+		JS(f, h->key);
+		fprintf(f, ",\"format\":");
+		JS(f, h->format);
+		fprintf(f,
+		        ",\"sequence\":%" PRIu64 ",\"received_at\":%" PRIu64
+		        ",\"validated_at\":%" PRIu64 ",\"committed_at\":%" PRIu64 ",\"lines\":[",
+		        h->sequence, h->received_at, h->validated_at, h->committed_at);
+		for (size_t i = 0; i < h->n_lines; i++) {
+			const Tpclear__LineHistory *l = h->lines[i];
+
+			fprintf(f, "%s{\"index\":%u,\"record\":%u,\"invoice\":%u,\"code\":",
+			        i ? "," : "", l->index, l->record, l->invoice);
+			JS(f, l->code);
+			fprintf(f,
+			        ",\"date\":%d,\"units\":%d,\"outcome\":\"%s\",\"budget\":", l->date,
+			        l->units, outcome(l->outcome));
+			JS(f, l->budget);
+			fprintf(f, ",\"mutuality\":");
+			JS(f, l->mutuality);
+			fprintf(f,
+			        ",\"invoiced_insurer_cents\":%" PRId64
+			        ",\"invoiced_patient_cents\":%" PRId64
+			        ",\"expected_insurer_cents\":%" PRId64
+			        ",\"expected_patient_cents\":%" PRId64
+			        ",\"accepted_cents\":%" PRId64 ",\"paid_cents\":%" PRId64
+			        ",\"paid_at\":%" PRIu64 ",\"payment_reference\":",
+			        l->invoiced_insurer_cents, l->invoiced_patient_cents,
+			        l->expected_insurer_cents, l->expected_patient_cents,
+			        l->accepted_cents, l->paid_cents, l->paid_at);
+			JS(f, l->payment_reference);
+			fprintf(f, ",\"findings\":[");
+			for (size_t k = 0; k < l->n_findings; k++) {
+				fprintf(f, "%s", k ? "," : "");
+				JS(f, l->findings[k]);
+			}
+			fprintf(f, "]}");
+		}
+		fprintf(f, "],\"settlements\":[");
+		for (size_t i = 0; i < h->n_settlements; i++) {
+			fprintf(f, "%s", i ? "," : "");
+			tpc_cli_json_settlement(f, h->settlements[i]);
+		}
+		fprintf(f, "]}");
+		return;
+	}
+	when(r, sizeof(r), h->received_at);
+	when(v, sizeof(v), h->validated_at);
+	when(c, sizeof(c), h->committed_at);
+	fprintf(f, "sending %s of %s (%s), sequence %" PRIu64 "\n", h->key, h->sender, h->format,
+	        h->sequence);
+	fprintf(f, "  received %s, validated %s, decided %s\n", r, v, c);
+	fprintf(f, "  %-5s %-6s %-6s %-8s %-8s %12s %12s %12s %12s %12s  %s\n", "line", "record",
+	        "code", "outcome", "budget", "invoiced", "expected", "accepted", "paid", "patient",
+	        "paid at / ref / findings");
+	for (size_t i = 0; i < h->n_lines; i++) {
+		const Tpclear__LineHistory *l = h->lines[i];
+		char inv[32], exp[32], acc[32], paid[32], pat[32], pa[32];
+
+		eur(inv, sizeof(inv), l->invoiced_insurer_cents);
+		eur(exp, sizeof(exp), l->expected_insurer_cents);
+		eur(acc, sizeof(acc), l->accepted_cents);
+		eur(paid, sizeof(paid), l->paid_cents);
+		eur(pat, sizeof(pat), l->invoiced_patient_cents);
+		when(pa, sizeof(pa), l->paid_at);
+		fprintf(f, "  %-5u %-6u %-6s %-8s %-8s %12s %12s %12s %12s %12s  %s %s", l->index,
+		        l->record, l->code, outcome(l->outcome), l->budget[0] ? l->budget : "-",
+		        inv, exp, acc, paid, pat, pa, l->payment_reference);
+		for (size_t k = 0; k < l->n_findings; k++)
+			fprintf(f, " %s", l->findings[k]);
+		fputc('\n', f);
+	}
+	for (size_t i = 0; i < h->n_settlements; i++) {
+		fprintf(f, "  ");
+		tpc_cli_print_settlement(f, h->settlements[i], 0);
+	}
+}
+
+void tpc_cli_print_postings(FILE *f, const Tpclear__LedgerAnswer *a, int json, int first)
+{
+	if (!json && first)
+		fprintf(f, "number,committed_at,kind,budget,account,amount,sequence,line,run\n");
+	for (size_t i = 0; i < a->n_postings; i++) {
+		const Tpclear__Posting *p = a->postings[i];
+		char amt[32], t[32];
+
+		eur(amt, sizeof(amt), p->amount_cents);
+		when(t, sizeof(t), p->at);
+		if (json) {
+			fprintf(f,
+			        "{\"number\":%" PRIu64 ",\"at\":%" PRIu64 ",\"kind\":", p->number,
+			        p->at);
+			JS(f, p->kind);
+			fprintf(f, ",\"budget\":");
+			JS(f, p->budget);
+			fprintf(f, ",\"account\":");
+			JS(f, p->account);
+			fprintf(f,
+			        ",\"amount_cents\":%" PRId64 ",\"sequence\":%" PRIu64
+			        ",\"line\":%u,\"run\":%" PRIu64 "}\n",
+			        p->amount_cents, p->sequence, p->line, p->run);
+		} else {
+			fprintf(f, "%" PRIu64 ",%s,%s,%s,%s,%s,%" PRIu64 ",%u,%" PRIu64 "\n",
+			        p->number, t, p->kind, p->budget, p->account, amt, p->sequence,
+			        p->line, p->run);
+		}
+	}
+}
+
+void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__LedgerRequest__Op op,
+                          int json)
+{
+	char t[32];
+
+	if (op == TPCLEAR__LEDGER_REQUEST__OP__BALANCE) {
+		if (json) {
+			fprintf(f, "{\"budgets\":[");
+			for (size_t i = 0; i < a->n_balances; i++) {
+				const Tpclear__BudgetBalance *b = a->balances[i];
+
+				fprintf(f, "%s{\"budget\":", i ? "," : "");
+				JS(f, b->budget);
+				fprintf(f,
+				        ",\"charged_cents\":%" PRId64 ",\"payable_cents\":%" PRId64
+				        ",\"settled_cents\":%" PRId64 ",\"paid_out_cents\":%" PRId64
+				        ",\"owed_cents\":%" PRId64 ",\"sum_cents\":%" PRId64
+				        ",\"postings\":%" PRIu64 "}",
+				        b->charged_cents, b->payable_cents, b->settled_cents,
+				        b->paid_out_cents, b->owed_cents, b->sum_cents,
+				        b->postings);
+			}
+			fprintf(f, "],\"total_cents\":%" PRId64 "}\n", a->total_cents);
+			return;
+		}
+		fprintf(f, "%-10s %16s %16s %16s %16s %10s\n", "budget", "charged", "paid", "owed",
+		        "sum", "postings");
+		for (size_t i = 0; i < a->n_balances; i++) {
+			const Tpclear__BudgetBalance *b = a->balances[i];
+			char c[32], p[32], o[32], s[32];
+
+			eur(c, sizeof(c), b->charged_cents);
+			eur(p, sizeof(p), b->paid_out_cents);
+			eur(o, sizeof(o), b->owed_cents);
+			eur(s, sizeof(s), b->sum_cents);
+			fprintf(f, "%-10s %16s %16s %16s %16s %10" PRIu64 "\n", b->budget, c, p, o,
+			        s, b->postings);
+		}
+		eur(t, sizeof(t), a->total_cents);
+		fprintf(f, "%-10s %16s %16s %16s %16s\n", "total", "", "", "", t);
+		return;
+	}
+	if (json) {
+		fprintf(f, "{\"target\":");
+		JS(f, a->target);
+		fprintf(f, ",\"kind\":");
+		JS(f, a->target_kind);
+		fprintf(f, ",\"sendings\":[");
+		for (size_t i = 0; i < a->n_sendings; i++) {
+			fprintf(f, "%s", i ? "," : "");
+			print_history(f, a->sendings[i], 1);
+		}
+		fprintf(f, "],\"postings\":[");
+		for (size_t i = 0; i < a->n_postings; i++) {
+			const Tpclear__Posting *p = a->postings[i];
+
+			fprintf(f, "%s{\"number\":%" PRIu64 ",\"kind\":", i ? "," : "", p->number);
+			JS(f, p->kind);
+			fprintf(f, ",\"budget\":");
+			JS(f, p->budget);
+			fprintf(f, ",\"amount_cents\":%" PRId64 ",\"at\":%" PRIu64 "}",
+			        p->amount_cents, p->at);
+		}
+		fprintf(f, "],\"total_cents\":%" PRId64 "}\n", a->total_cents);
+		return;
+	}
+	for (size_t i = 0; i < a->n_sendings; i++)
+		print_history(f, a->sendings[i], 0);
+	if (a->n_postings) {
+		fprintf(f, "payee %s: %zu postings\n", a->target, a->n_postings);
+		tpc_cli_print_postings(f, a, 0, 1);
+		eur(t, sizeof(t), a->total_cents);
+		fprintf(f, "balance of the payee: EUR %s (positive = still owed)\n", t);
+	}
+}

@@ -1,0 +1,45 @@
+/* engine/cli/money.h - the tpclear commands about money: payrun, ledger, settlement queries.
+ *
+ * Requests are built here as packed protobuf payloads; the exchange itself is tpclear.c's.
+ * Printing: plain text by default, one JSON object with --json, CSV for `ledger export`.
+ */
+#ifndef TPC_CLI_MONEY_H
+#define TPC_CLI_MONEY_H
+
+#include "tpclear.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/** A date given as YYYY-MM-DD or YYYYMMDD to YYYYMMDD. @return 0 or -1 (not a date). */
+int tpc_cli_date(const char *s, int32_t *out);
+
+/** Pack a PayrunRequest. @param[out] out malloc'd (caller frees). @return 0 or -1. */
+int tpc_cli_payrun_request(int32_t until, const char *budget, uint8_t **out, size_t *len);
+
+/** Pack a LedgerRequest. @param[out] out malloc'd (caller frees). @return 0 or -1. */
+int tpc_cli_ledger_request(const Tpclear__LedgerRequest *rq, uint8_t **out, size_t *len);
+
+/** Print a payment run's result; with @p out_dir, also write each SEPA file there.
+ *  @return 0, or -1 when a file could not be written. */
+int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, const char *out_dir);
+
+/** A JSON string literal of @p s (NULL = ""). */
+void tpc_cli_json_str(FILE *f, const char *s);
+
+/** A settlement as one JSON object (no newline). */
+void tpc_cli_json_settlement(FILE *f, const Tpclear__Settlement *s);
+
+/** Print a settlement (text, or one JSON object and a newline). */
+void tpc_cli_print_settlement(FILE *f, const Tpclear__Settlement *s, int json);
+
+/** Print a ledger answer for @p op (balance, show). */
+void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__LedgerRequest__Op op,
+                          int json);
+
+/** Print one page of exported postings: CSV (header with @p first) or JSON objects, one per
+ *  line. */
+void tpc_cli_print_postings(FILE *f, const Tpclear__LedgerAnswer *a, int json, int first);
+
+#endif /* TPC_CLI_MONEY_H */

@@ -1,0 +1,548 @@
+/* engine/sepa.c - SEPA credit-transfer files, pain.001.001.03 (see sepa.h).
+ *
+ * tpc_sepa_render() runs the whole check first, so the writer never sees a bad field: a refusal
+ * is about the data, never about half a document. The writer then keeps a sticky error (as in
+ * Knot's LMDB wrapper): every element helper is a no-op once one libxml2 call failed, and the
+ * result is looked at once, at the end. Writing to a memory buffer can only fail for lack of
+ * memory - our text is plain ASCII, so there is no encoding to get wrong - hence TPC_ENOMEM.
+ *
+ * Limits come from the schema and the EPC rules, not from our types: identifiers are Max35Text,
+ * names Max70Text, remittance Max140Text, all restricted to the SEPA Latin set; InstdAmt and
+ * CtrlSum allow 18 digits in all, so with two decimals an amount or a sum stays below 10^18
+ * cents. That bound sits under INT64_MAX, so keeping the sum under it also rules out overflow.
+ */
+#include "sepa.h"
+
+#include "common/check.h"
+#include "error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/xmlwriter.h>
+
+#define PAIN001_NS "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
+#define ID_LEN     35  /* Max35Text */
+#define NAME_LEN   70  /* Max70Text */
+#define REMIT_LEN  140 /* Max140Text */
+/* 18 digits, the totalDigits of InstdAmt and CtrlSum */
+#define MAX_CENTS  999999999999999999LL
+#define MS_PER_DAY 86400000ull
+#define LAST_DAY   376199 /* 2999-12-31, the end of tpc_check_days_to_yyyymmdd()'s range */
+
+/* ---- checks ------------------------------------------------------------------------------- */
+
+/* Format "WHERE: FIELD: reason" into @p err (which may be NULL). @return TPC_EINVAL. */
+static int refuse(char *err, size_t errlen, const char *where, const char *field, const char *fmt,
+                  ...)
+{
+	char reason[192];
+	va_list ap;
+
+	if (!err || !errlen)
+		return TPC_EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "%s: %s: %s", where, field, reason);
+	return TPC_EINVAL;
+}
+
+/* The SEPA restricted Latin character set (EPC guidance on the use of characters). Written out
+ * rather than with isalnum(), whose answer depends on the locale. */
+static bool latin(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("/-?:().,'+ ", c));
+}
+
+/* A text field of @p min..@p max characters of the Latin set; NULL counts as missing. */
+static int check_text(const char *s, size_t min, size_t max, const char *where, const char *field,
+                      char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!s)
+		return refuse(err, errlen, where, field, "missing");
+	n = strlen(s);
+	if (n < min)
+		return refuse(err, errlen, where, field, "empty");
+	if (n > max)
+		return refuse(err, errlen, where, field, "%zu characters, at most %zu", n, max);
+	for (size_t i = 0; i < n; i++)
+		if (!latin(s[i]))
+			return refuse(err, errlen, where, field,
+			              "character %zu (0x%02x) is outside the SEPA Latin set", i + 1,
+			              (unsigned)(unsigned char)s[i]);
+	return 0;
+}
+
+static int check_iban(const char *s, const char *where, char *err, size_t errlen)
+{
+	if (!s || !*s)
+		return refuse(err, errlen, where, "iban", "missing");
+	if (!tpc_check_iban(s, strlen(s)))
+		return refuse(err, errlen, where, "iban",
+		              "'%.40s' is not a valid IBAN (ISO 13616 mod 97)", s);
+	return 0;
+}
+
+/* An optional BIC: NULL and "" both mean unknown. */
+static int check_bic(const char *s, const char *where, char *err, size_t errlen)
+{
+	if (s && *s && !tpc_sepa_bic_ok(s))
+		return refuse(err, errlen, where, "bic",
+		              "'%.16s' is not a BIC (8 or 11 characters)", s);
+	return 0;
+}
+
+static int cmp_end_to_end(const void *a, const void *b)
+{
+	const tpc_sepa_payment_t *pa = *(const tpc_sepa_payment_t *const *)a;
+	const tpc_sepa_payment_t *pb = *(const tpc_sepa_payment_t *const *)b;
+	int c = strcmp(pa->end_to_end, pb->end_to_end);
+
+	/* equal ids stay in input order, so a group's first entry is its earliest payment */
+	return c ? c : (pa > pb) - (pa < pb);
+}
+
+/* EndToEndIds unique: sort pointers to the payments, equal ids end up adjacent. The refusal names
+ * the first payment (in input order) that repeats an earlier id, whatever the sort did. */
+static int check_unique(const tpc_sepa_batch_t *b, char *err, size_t errlen)
+{
+	const tpc_sepa_payment_t **v;
+	size_t dup = SIZE_MAX, orig = 0, group = 0;
+	char where[32];
+
+	v = malloc(b->npayments * sizeof(*v));
+	if (!v)
+		return TPC_ENOMEM;
+	for (size_t i = 0; i < b->npayments; i++)
+		v[i] = &b->payments[i];
+	qsort(v, b->npayments, sizeof(*v), cmp_end_to_end);
+	for (size_t i = 1; i < b->npayments; i++) {
+		if (strcmp(v[i - 1]->end_to_end, v[i]->end_to_end) != 0) {
+			group = i;
+			continue;
+		}
+		if ((size_t)(v[i] - b->payments) < dup) {
+			dup = (size_t)(v[i] - b->payments);
+			orig = (size_t)(v[group] - b->payments);
+		}
+	}
+	free(v);
+	if (dup == SIZE_MAX)
+		return 0;
+	snprintf(where, sizeof(where), "payment %zu", dup + 1);
+	return refuse(err, errlen, where, "end_to_end", "'%s' repeats payment %zu",
+	              b->payments[dup].end_to_end, orig + 1);
+}
+
+/* The whole check; @p sum gets the control sum. Order: batch, debtor, payments in input order,
+ * then duplicates, so the first bad field in reading order is the one reported. */
+static int check_batch(const tpc_sepa_batch_t *b, int64_t *sum, char *err, size_t errlen)
+{
+	int64_t total = 0;
+	int rc;
+
+	if (TPC_FAILS(b))
+		return TPC_EINVAL;
+	if ((rc = check_text(b->message_id, 1, ID_LEN, "batch", "message_id", err, errlen)) ||
+	    (rc = check_text(b->payment_info_id, 1, ID_LEN, "batch", "payment_info_id", err,
+	                     errlen)))
+		return rc;
+	if (b->created_ms / MS_PER_DAY > (uint64_t)LAST_DAY)
+		return refuse(err, errlen, "batch", "created_ms", "after 2999-12-31");
+	if (b->execution_day < 0 || b->execution_day > LAST_DAY)
+		return refuse(err, errlen, "batch", "execution_day",
+		              "day %ld is outside 1970-01-01..2999-12-31", (long)b->execution_day);
+	if ((rc = check_text(b->debtor_name, 1, NAME_LEN, "debtor", "name", err, errlen)) ||
+	    (rc = check_iban(b->debtor_iban, "debtor", err, errlen)) ||
+	    (rc = check_bic(b->debtor_bic, "debtor", err, errlen)))
+		return rc;
+	if (!b->payments || !b->npayments)
+		return refuse(err, errlen, "batch", "payments", "no payments");
+
+	for (size_t i = 0; i < b->npayments; i++) {
+		const tpc_sepa_payment_t *p = &b->payments[i];
+		char where[32];
+
+		snprintf(where, sizeof(where), "payment %zu", i + 1);
+		if ((rc = check_text(p->end_to_end, 1, ID_LEN, where, "end_to_end", err, errlen)) ||
+		    (rc = check_text(p->name, 1, NAME_LEN, where, "name", err, errlen)) ||
+		    (rc = check_iban(p->iban, where, err, errlen)) ||
+		    (rc = check_bic(p->bic, where, err, errlen)))
+			return rc;
+		if (p->amount_cents <= 0)
+			return refuse(err, errlen, where, "amount_cents", "%lld is not positive",
+			              (long long)p->amount_cents);
+		if (p->amount_cents > MAX_CENTS)
+			return refuse(err, errlen, where, "amount_cents",
+			              "%lld has more than 18 digits", (long long)p->amount_cents);
+		/* total in 0..MAX_CENTS, amount in 1..MAX_CENTS: nothing here overflows */
+		if (p->amount_cents > MAX_CENTS - total)
+			return refuse(err, errlen, where, "amount_cents",
+			              "control sum overflows 18 digits");
+		total += p->amount_cents;
+		if (!p->remittance)
+			continue;
+		rc = check_text(p->remittance, 0, REMIT_LEN, where, "remittance", err, errlen);
+		if (rc)
+			return rc;
+	}
+	if ((rc = check_unique(b, err, errlen)))
+		return rc;
+	*sum = total;
+	return 0;
+}
+
+/* ---- public checks ------------------------------------------------------------------------ */
+
+/* The pattern of BICIdentifier in pain.001.001.03, [A-Z]{6,6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3,3})?:
+ * the ISO 9362 shape of sepa.h, plus the schema's two exclusions in the location (first character
+ * not 0 or 1, second not O), so that no BIC we accept makes the file invalid. */
+int tpc_sepa_bic_ok(const char *bic)
+{
+	size_t n;
+
+	if (!bic)
+		return 0;
+	n = strlen(bic);
+	if (n != 8 && n != 11)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = bic[i];
+		bool upper = c >= 'A' && c <= 'Z', digit = c >= '0' && c <= '9';
+
+		if (i < 6 ? !upper : !(upper || digit))
+			return 0;
+	}
+	return bic[6] != '0' && bic[6] != '1' && bic[7] != 'O';
+}
+
+int tpc_sepa_check(const tpc_sepa_batch_t *b, char *err, size_t errlen)
+{
+	int64_t sum;
+
+	return check_batch(b, &sum, err, errlen);
+}
+
+/* ---- rendering ---------------------------------------------------------------------------- */
+
+struct writer {
+	xmlTextWriterPtr w;
+	int rc; /* sticky: the first failure; every helper is a no-op once set */
+};
+
+static void note(struct writer *wr, int xmlrc)
+{
+	if (xmlrc < 0 && !wr->rc)
+		wr->rc = TPC_ENOMEM;
+}
+
+static void start(struct writer *wr, const char *name)
+{
+	if (!wr->rc)
+		note(wr, xmlTextWriterStartElement(wr->w, BAD_CAST name));
+}
+
+static void end(struct writer *wr)
+{
+	if (!wr->rc)
+		note(wr, xmlTextWriterEndElement(wr->w));
+}
+
+/* <name>value</name>; the value is escaped by libxml2 (our Latin set needs none, but '&' etc.
+ * would be safe). */
+static void leaf(struct writer *wr, const char *name, const char *value)
+{
+	if (!wr->rc)
+		note(wr, xmlTextWriterWriteElement(wr->w, BAD_CAST name, BAD_CAST value));
+}
+
+/* "123.45" from 12345 cents, without floating point; @p cents is in 0..MAX_CENTS. */
+static void decimal(char *buf, size_t size, int64_t cents)
+{
+	snprintf(buf, size, "%lld.%02lld", (long long)(cents / 100), (long long)(cents % 100));
+}
+
+static void leaf_cents(struct writer *wr, const char *name, int64_t cents)
+{
+	char num[32];
+
+	decimal(num, sizeof(num), cents);
+	leaf(wr, name, num);
+}
+
+static void leaf_count(struct writer *wr, const char *name, size_t n)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%zu", n);
+	leaf(wr, name, num);
+}
+
+/* FinInstnId/BIC, or FinInstnId/Othr/Id NOTPROVIDED (the EPC's value for an unknown agent). */
+static void agent(struct writer *wr, const char *name, const char *bic)
+{
+	start(wr, name);
+	start(wr, "FinInstnId");
+	if (bic && *bic) {
+		leaf(wr, "BIC", bic);
+	} else {
+		start(wr, "Othr");
+		leaf(wr, "Id", "NOTPROVIDED");
+		end(wr);
+	}
+	end(wr);
+	end(wr);
+}
+
+/* <name><Id><IBAN>iban</IBAN></Id></name> */
+static void account(struct writer *wr, const char *name, const char *iban)
+{
+	start(wr, name);
+	start(wr, "Id");
+	leaf(wr, "IBAN", iban);
+	end(wr);
+	end(wr);
+}
+
+static void party(struct writer *wr, const char *name, const char *nm)
+{
+	start(wr, name);
+	leaf(wr, "Nm", nm);
+	end(wr);
+}
+
+static void transaction(struct writer *wr, const tpc_sepa_payment_t *p)
+{
+	char num[32];
+
+	/* element order: CreditTransferTransactionInformation10 in the schema */
+	start(wr, "CdtTrfTxInf");
+	start(wr, "PmtId");
+	leaf(wr, "EndToEndId", p->end_to_end);
+	end(wr);
+	start(wr, "Amt");
+	decimal(num, sizeof(num), p->amount_cents);
+	start(wr, "InstdAmt");
+	if (!wr->rc)
+		note(wr, xmlTextWriterWriteAttribute(wr->w, BAD_CAST "Ccy", BAD_CAST "EUR"));
+	if (!wr->rc)
+		note(wr, xmlTextWriterWriteString(wr->w, BAD_CAST num));
+	end(wr);
+	end(wr);
+	if (p->bic && *p->bic) {
+		start(wr, "CdtrAgt");
+		start(wr, "FinInstnId");
+		leaf(wr, "BIC", p->bic);
+		end(wr);
+		end(wr);
+	}
+	party(wr, "Cdtr", p->name);
+	account(wr, "CdtrAcct", p->iban);
+	if (p->remittance && *p->remittance) {
+		start(wr, "RmtInf");
+		leaf(wr, "Ustrd", p->remittance);
+		end(wr);
+	}
+	end(wr);
+}
+
+static void document(struct writer *wr, const tpc_sepa_batch_t *b, int64_t sum)
+{
+	uint64_t secs = b->created_ms / 1000;
+	uint32_t created = tpc_check_days_to_yyyymmdd((int32_t)(secs / 86400));
+	uint32_t exec = tpc_check_days_to_yyyymmdd(b->execution_day);
+	unsigned tod = (unsigned)(secs % 86400);
+	char when[32], day[16];
+
+	snprintf(when, sizeof(when), "%04u-%02u-%02uT%02u:%02u:%02u", created / 10000,
+	         created / 100 % 100, created % 100, tod / 3600, tod / 60 % 60, tod % 60);
+	snprintf(day, sizeof(day), "%04u-%02u-%02u", exec / 10000, exec / 100 % 100, exec % 100);
+
+	note(wr, xmlTextWriterSetIndent(wr->w, 1));
+	note(wr, xmlTextWriterSetIndentString(wr->w, BAD_CAST "  "));
+	if (!wr->rc)
+		note(wr, xmlTextWriterStartDocument(wr->w, "1.0", "UTF-8", NULL));
+	if (!wr->rc)
+		note(wr, xmlTextWriterStartElementNS(wr->w, NULL, BAD_CAST "Document",
+		                                     BAD_CAST PAIN001_NS));
+	start(wr, "CstmrCdtTrfInitn");
+
+	/* GroupHeader32 */
+	start(wr, "GrpHdr");
+	leaf(wr, "MsgId", b->message_id);
+	leaf(wr, "CreDtTm", when);
+	leaf_count(wr, "NbOfTxs", b->npayments);
+	leaf_cents(wr, "CtrlSum", sum);
+	party(wr, "InitgPty", b->debtor_name);
+	end(wr);
+
+	/* PaymentInstructionInformation3 */
+	start(wr, "PmtInf");
+	leaf(wr, "PmtInfId", b->payment_info_id);
+	leaf(wr, "PmtMtd", "TRF");
+	leaf(wr, "BtchBookg", "true");
+	leaf_count(wr, "NbOfTxs", b->npayments);
+	leaf_cents(wr, "CtrlSum", sum);
+	start(wr, "PmtTpInf");
+	start(wr, "SvcLvl");
+	leaf(wr, "Cd", "SEPA");
+	end(wr);
+	end(wr);
+	leaf(wr, "ReqdExctnDt", day);
+	party(wr, "Dbtr", b->debtor_name);
+	account(wr, "DbtrAcct", b->debtor_iban);
+	agent(wr, "DbtrAgt", b->debtor_bic);
+	leaf(wr, "ChrgBr", "SLEV");
+	for (size_t i = 0; i < b->npayments; i++)
+		transaction(wr, &b->payments[i]);
+	end(wr);
+
+	end(wr); /* CstmrCdtTrfInitn */
+	if (!wr->rc)
+		note(wr, xmlTextWriterEndDocument(wr->w)); /* closes Document, flushes */
+}
+
+int tpc_sepa_render(const tpc_sepa_batch_t *b, char **xml, size_t *len, tpc_sepa_totals_t *totals,
+                    char *err, size_t errlen)
+{
+	struct writer wr = {0};
+	xmlBufferPtr buf;
+	int64_t sum;
+	size_t n;
+	char *out;
+	int rc;
+
+	if (TPC_FAILS(b && xml && len))
+		return TPC_EINVAL;
+	if ((rc = check_batch(b, &sum, err, errlen)))
+		return rc;
+	/* idempotent; libxml2 before 2.11 wants its first call made by one thread at a time, which
+	 * holds since the ledger writer is our only caller */
+	xmlInitParser();
+	buf = xmlBufferCreate();
+	if (!buf)
+		return TPC_ENOMEM;
+	wr.w = xmlNewTextWriterMemory(buf, 0);
+	if (!wr.w) {
+		rc = TPC_ENOMEM;
+		goto out_free_buf;
+	}
+	document(&wr, b, sum);
+	xmlFreeTextWriter(wr.w); /* before reading buf: it holds the writer's last bytes */
+	if ((rc = wr.rc))
+		goto out_free_buf;
+
+	/* copy out of libxml2's allocator, as the caller releases with free(); an indenting writer
+	 * ends the file without a line break after the root, so we add one */
+	n = (size_t)xmlBufferLength(buf);
+	out = malloc(n + 2);
+	if (!out) {
+		rc = TPC_ENOMEM;
+		goto out_free_buf;
+	}
+	memcpy(out, xmlBufferContent(buf), n);
+	if (!n || out[n - 1] != '\n')
+		out[n++] = '\n';
+	out[n] = 0;
+	*xml = out;
+	*len = n;
+	if (totals) {
+		totals->transactions = b->npayments;
+		totals->control_cents = sum;
+	}
+
+out_free_buf:
+	xmlBufferFree(buf);
+	return rc;
+}
+
+/* ---- durable write ------------------------------------------------------------------------ */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The directory holding @p path: "." without a slash, "/" for a file at the root. */
+static int dir_of(const char *path, char *dir, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (!slash)
+		return snprintf(dir, size, ".") < (int)size ? 0 : -ENAMETOOLONG;
+	if (n == 0)
+		n = 1;
+	if (n >= size)
+		return -ENAMETOOLONG;
+	memcpy(dir, path, n);
+	dir[n] = 0;
+	return 0;
+}
+
+int tpc_sepa_write_file(const char *path, const char *data, size_t len)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	int fd, rc;
+
+	if (TPC_FAILS(path && *path && (data || !len)))
+		return TPC_EINVAL;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if ((rc = dir_of(path, dir, sizeof(dir))))
+		return rc;
+
+	/* No O_EXCL: a crash leaves "<path>.tmp.<pid>" behind, and in a container the daemon gets
+	 * the same pid on every start, so an exclusive create would block that path for good. Mode
+	 * 0640 because the file lists account numbers (the ledger's LMDB files use 0640 too). */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, data, len);
+	if (!rc && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && !rc)
+		rc = -errno;
+	if (rc)
+		goto out_unlink;
+	if (rename(tmp, path) != 0) {
+		rc = -errno;
+		goto out_unlink;
+	}
+
+	/* the rename is durable once the directory is: without this a crash may bring back the old
+	 * file, or none; the new file itself is already complete */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+
+out_unlink:
+	unlink(tmp);
+	return rc;
+}
