@@ -904,5 +904,6 @@ const tpc_adapter_t tpc_efact_adapter = {
     .decode = efact_decode,
     .encode_answer = tpc_efact_encode_answer_,
     .describe = efact_describe,
+    .encode_settlement = tpc_efact_encode_settlement_,
     .fini = efact_fini,
 };

@@ -18,6 +18,13 @@
  * s->blocked, 920099 when the sending is refused, otherwise 920098 (the file echoed with
  * 800-character records carrying up to three errors each).
  *
+ * encode_settlement() writes the settlement 920900 of a payment from the stored 920098/920099:
+ * the same echo, typed 920900, with the amount paid on each ET50 at 478-489 (zone 114), then
+ * one ET91 per destination mutuality (requested, accepted and rejected amounts per account,
+ * the payment reference) and one ET92 with the sending's totals instead of records 95/96
+ * (efact_settlement.c). It refuses with TPC_ADAPTER_EINVAL an answer of another shape and a
+ * settlement whose lines are not the echo's ET50s, one for one by ordinal.
+ *
  * Every function here is reentrant and keeps no state.
  */
 #ifndef TPC_EFACT_H
@@ -54,5 +61,19 @@ size_t tpc_efact_codes(const char **out, size_t cap);
 int tpc_efact_encode_answer_(const void *state, const uint8_t *buf, size_t len,
                              const tpc_sending_t *s, enum tpc_answer_kind kind,
                              const tpc_host_t *host, tpc_blob_t *out);
+
+/** The descriptor's encode_settlement (efact_settlement.c); see tpc_adapter_t and
+ *  docs/formats/efact.md, "Settlement 920900".
+ *  @param[in]  answer  a 920098 or 920099 written by tpc_efact_encode_answer_() (borrowed)
+ *  @param[in]  st      one line per ET50 of the echo, in order, record = the ET50's ordinal
+ *                      (795-800 of its echo); mutuality one the echo has a record 95 for;
+ *                      amounts and sums within 11 digits of cents (borrowed)
+ *  @param[out] out     the 920900, allocated with host->alloc
+ *  @return 0, TPC_ADAPTER_EINVAL (answer of another shape, lines that do not match, a zone
+ *          that does not fit, a payment reference over 22 characters or not printable ASCII)
+ *          or TPC_ADAPTER_ENOMEM. Reentrant. */
+int tpc_efact_encode_settlement_(const void *state, const uint8_t *answer, size_t len,
+                                 const tpc_settlement_t *st, const tpc_host_t *host,
+                                 tpc_blob_t *out);
 
 #endif /* TPC_EFACT_H */
