@@ -761,9 +761,16 @@ static void run_payrun(tpc_ledger_t *l, tpc_job_t *job)
 		}
 		if (rc == 0) {
 			if (tpc_payrun_paid(p)) {
+				uint64_t payments, lines;
+				int64_t cents;
+
+				tpc_payrun_totals(p, &payments, &lines, &cents);
 				l->next_run++;
 				tpc_metrics_add(l->shard, TPC_M_ledger_commits, 1);
 				tpc_metrics_add(l->shard, TPC_M_payruns, 1);
+				tpc_metrics_add(l->shard, TPC_M_payments, payments);
+				tpc_metrics_add(l->shard, TPC_M_payment_lines, lines);
+				tpc_metrics_add(l->shard, TPC_M_paid_cents, (uint64_t)cents);
 			}
 			job->committed_ms = now;
 			job->status = TPC_JOB_COMMITTED;

@@ -126,6 +126,13 @@ int tpc_payrun_paid(const tpc_payrun_t *p)
 	return p && p->npayments > 0;
 }
 
+void tpc_payrun_totals(const tpc_payrun_t *p, uint64_t *payments, uint64_t *lines, int64_t *cents)
+{
+	*payments = p->npayments;
+	*lines = p->lines_paid;
+	*cents = p->total_cents;
+}
+
 static void note(tpc_payrun_t *p, const char *fmt, const char *a, const char *b)
 {
 	char buf[256], **n;

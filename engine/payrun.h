@@ -53,6 +53,9 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 /** Did the run pay anything (so that its run number is used)? */
 int tpc_payrun_paid(const tpc_payrun_t *p);
 
+/** What the run paid: transfers, lines and cents (for metrics). */
+void tpc_payrun_totals(const tpc_payrun_t *p, uint64_t *payments, uint64_t *lines, int64_t *cents);
+
 /** After the commit: write the SEPA files, pack the PayrunResult answer into the job's arena
  *  (job->result, answer_ready) and the settlements to push (job->pushes). Frees @p *p. */
 void tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **p, tpc_job_t *job);

@@ -19,24 +19,6 @@ static void teardown(void)
 
 TestSuite(efact, .fini = teardown, .timeout = 120);
 
-static tpc_efact_invoice_in_t invoice(const char *niss, const char *number,
-                                      const tpc_efact_line_in_t *lines, size_t n)
-{
-	tpc_efact_invoice_in_t inv;
-
-	memset(&inv, 0, sizeof(inv));
-	snprintf(inv.niss, sizeof(inv.niss), "%s", niss);
-	snprintf(inv.number, sizeof(inv.number), "%s", number);
-	snprintf(inv.mutuality, sizeof(inv.mutuality), "600");
-	inv.kind = '3';
-	inv.invoicing = '0';
-	inv.sex = '1';
-	inv.ct1 = inv.ct2 = 110;
-	inv.lines = lines;
-	inv.nlines = n;
-	return inv;
-}
-
 /* The sending of the issue (efact_writer.h): a wrong NISS check digit, an unknown code, a wrong
  * insurer amount, a duplicate line and a service date outside the insurability period, among
  * good lines. */
@@ -199,40 +181,13 @@ Test(efact, clean_generated_sending_round_trips_to_920098_with_the_generators_am
 	free(p);
 }
 
-static uint8_t *one_invoice(const char *reference, const char *number, char invoicing,
-                            const char *previous, int sign, size_t *len)
-{
-	static tpc_efact_line_in_t l[2];
-	static tpc_efact_invoice_in_t inv;
-	tpc_efact_sending_in_t s;
-	uint8_t *out;
-
-	l[0] = tpc_efact_line("101032", 20261102, sign * 2400, sign * 600, "C1");
-	l[1] = tpc_efact_line("102771", 20261103, sign * 1960, sign * 750, "C2");
-	l[0].units = l[1].units = sign;
-	inv = invoice("86103130262", number, l, 2);
-	inv.invoicing = invoicing;
-	snprintf(inv.previous, sizeof(inv.previous), "%s", previous);
-	memset(&s, 0, sizeof(s));
-	snprintf(s.reference, sizeof(s.reference), "%s", reference);
-	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
-	s.sending_no = 3;
-	s.year_month = 202611;
-	s.created = 20261120;
-	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
-	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
-	s.invoices = &inv;
-	s.ninvoices = 1;
-	cr_assert_eq(tpc_efact_write(&s, &out, len), 0);
-	return out;
-}
-
 static Tpclear__Answer *submit_invoice(void *s, const char *key, const char *reference,
                                        const char *number, char invoicing, const char *previous,
                                        int sign)
 {
 	size_t len;
-	uint8_t *p = one_invoice(reference, number, invoicing, previous, sign, &len);
+	uint8_t *p =
+	    tpc_td_efact_invoice(reference, number, invoicing, previous, sign, 20261102, &len);
 	Tpclear__Answer *a = tpc_td_submit(s, "hospital", key, "efact", p, len, NULL);
 
 	free(p);

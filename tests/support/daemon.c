@@ -1,10 +1,13 @@
 /* tests/support/daemon.c - see daemon.h. */
 #include "daemon.h"
 
+#include "budget.h"
 #include "canonical/canonical_gen.h"
 #include "client.h"
 #include "config.h"
+#include "efact/efact_writer.h"
 #include "ledger.h"
+#include "ledger_db.h"
 #include "metrics.h"
 #include "testutil.h"
 
@@ -304,6 +307,64 @@ Tpclear__Answer *tpc_td_submit(void *sock, const char *sender, const char *key, 
 	return NULL;
 }
 
+Tpclear__Answer *tpc_td_request(void *sock, Tpclear__RequestType type, const char *sender,
+                                const char *key, const char *format, const void *payload,
+                                size_t len, uint8_t **native, size_t *nlen)
+{
+	static uint64_t corr = 9000000;
+	uint64_t my = ++corr;
+	Tpclear__Answer *a;
+
+	if (native)
+		*native = NULL;
+	if (tpc_td_send(sock, type, sender, key, format, my, payload, len))
+		return NULL;
+	for (;;) {
+		uint8_t *n = NULL;
+		size_t nl = 0;
+
+		a = tpc_td_recv(sock, 60000, &n, &nl);
+		if (!a)
+			return NULL;
+		if (a->correlation == my && is_final(a)) {
+			if (native) {
+				*native = n;
+				*nlen = nl;
+			} else {
+				free(n);
+			}
+			return a;
+		}
+		free(n);
+		tpclear__answer__free_unpacked(a, NULL);
+	}
+}
+
+Tpclear__Answer *tpc_td_payrun(void *sock, int32_t until, const char *budget)
+{
+	Tpclear__PayrunRequest rq = TPCLEAR__PAYRUN_REQUEST__INIT;
+	uint8_t buf[128];
+	size_t n;
+
+	rq.until = until;
+	rq.budget = (char *)budget;
+	n = tpclear__payrun_request__pack(&rq, buf);
+	return tpc_td_request(sock, TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN, "ops", "payrun", "", buf,
+	                      n, NULL, NULL);
+}
+
+Tpclear__Answer *tpc_td_ledger(void *sock, const char *sender, const Tpclear__LedgerRequest *rq)
+{
+	uint8_t buf[512];
+	size_t n;
+
+	if (tpclear__ledger_request__get_packed_size(rq) > sizeof(buf))
+		return NULL;
+	n = tpclear__ledger_request__pack(rq, buf);
+	return tpc_td_request(sock, TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER, sender, "ledger", "",
+	                      buf, n, NULL, NULL);
+}
+
 Tpclear__Answer *tpc_td_query(void *sock, const char *sender, const char *key)
 {
 	static uint64_t corr = 5000000;
@@ -385,6 +446,168 @@ long long tpc_td_metric(const tpc_td_t *d, const char *series)
 	}
 	free(body);
 	return v;
+}
+
+/* The (sequence, line) keys of one sub-database, in order. */
+static int keys_of(MDB_txn *txn, MDB_dbi dbi, uint8_t (**out)[12], size_t *n)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (mdb_cursor_open(txn, dbi, &c))
+		return -1;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 12)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			*out = realloc(*out, cap * 12);
+		}
+		memcpy((*out)[(*n)++], k.mv_data, 12);
+	}
+	mdb_cursor_close(c);
+	return 0;
+}
+
+static int cmp12(const void *a, const void *b)
+{
+	return memcmp(a, b, 12);
+}
+
+int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *paid_lines,
+                        uint64_t *unpaid_lines)
+{
+	tpc_config_t cfg;
+	tpc_metrics_t *m = NULL;
+	tpc_ledger_t *l = NULL;
+	tpc_ledger_reader_t *r = NULL;
+	const tpc_ledger_db_t *db;
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int64_t sum = 0, per_budget[TPC_BUDGET__COUNT] = {0};
+	uint8_t(*payable)[12] = NULL, (*unpaid)[12] = NULL, (*paid)[12] = NULL;
+	size_t npayable = 0, nunpaid = 0, npaid = 0, cap = 0;
+	int rc = -1;
+
+	snprintf(err, errlen, "cannot open the ledger");
+	tpc_config_defaults(&cfg);
+	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", d->data);
+	snprintf(cfg.payments_dir, sizeof(cfg.payments_dir), "%s/payments", d->data);
+	if (tpc_metrics_new(2, &m) || tpc_ledger_open(&cfg, m, &l) ||
+	    tpc_ledger_reader_new(l, &r) || tpc_ledger_read_begin(r, &txn, &db))
+		goto out;
+	if (mdb_cursor_open(txn, db->postings, &c))
+		goto out_end;
+	for (int g = mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0;
+	     g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		tpc_posting_rec_t p;
+
+		memcpy(&p, v.mv_data, sizeof(p));
+		sum += p.amount_cents;
+		if (p.budget < TPC_BUDGET__COUNT)
+			per_budget[p.budget] += p.amount_cents;
+		if (p.kind == TPC_POST_PAYABLE) {
+			if (npayable == cap) {
+				cap = cap ? cap * 2 : 1024;
+				payable = realloc(payable, cap * 12);
+			}
+			tpc_put_be64(payable[npayable], p.sequence);
+			tpc_put_be32(payable[npayable] + 8, p.line);
+			npayable++;
+		}
+	}
+	mdb_cursor_close(c);
+	if (keys_of(txn, db->payables, &unpaid, &nunpaid) || keys_of(txn, db->paid, &paid, &npaid))
+		goto out_end;
+	if (sum != 0) {
+		snprintf(err, errlen, "postings sum to %lld, not 0", (long long)sum);
+		goto out_end;
+	}
+	for (unsigned b = 0; b < TPC_BUDGET__COUNT; b++)
+		if (per_budget[b] != 0) {
+			snprintf(err, errlen, "budget %s sums to %lld", tpc_budget_name(b),
+			         (long long)per_budget[b]);
+			goto out_end;
+		}
+	qsort(payable, npayable, 12, cmp12);
+	for (size_t i = 1; i < npayable; i++)
+		if (memcmp(payable[i - 1], payable[i], 12) == 0) {
+			snprintf(err, errlen, "a line has two payable postings");
+			goto out_end;
+		}
+	if (nunpaid + npaid != npayable) {
+		snprintf(err, errlen, "%zu payable postings but %zu unpaid + %zu paid lines",
+		         npayable, nunpaid, npaid);
+		goto out_end;
+	}
+	for (size_t i = 0, a = 0, b = 0; i < npayable; i++) {
+		int in_unpaid = a < nunpaid && memcmp(unpaid[a], payable[i], 12) == 0;
+		int in_paid = b < npaid && memcmp(paid[b], payable[i], 12) == 0;
+
+		if (in_unpaid == in_paid) {
+			snprintf(err, errlen, "line %zu is %s", i,
+			         in_paid ? "both paid and unpaid" : "neither paid nor unpaid");
+			goto out_end;
+		}
+		a += in_unpaid;
+		b += in_paid;
+	}
+	*paid_lines = npaid;
+	*unpaid_lines = nunpaid;
+	rc = 0;
+out_end:
+	tpc_ledger_read_end(r);
+out:
+	free(payable);
+	free(unpaid);
+	free(paid);
+	tpc_ledger_reader_free(&r);
+	tpc_ledger_free(&l);
+	tpc_metrics_free(&m);
+	return rc;
+}
+
+uint8_t *tpc_td_efact_invoice(const char *reference, const char *number, char invoicing,
+                              const char *previous, int sign, uint32_t day, size_t *len)
+{
+	tpc_efact_line_in_t l[2];
+	tpc_efact_invoice_in_t inv;
+	tpc_efact_sending_in_t sd;
+	uint8_t *out = NULL;
+
+	l[0] = tpc_efact_line("101032", day, sign * 2400, sign * 600, "C1");
+	l[1] = tpc_efact_line("102771", day + 1, sign * 1960, sign * 750, "C2");
+	l[0].units = l[1].units = sign;
+	memset(&inv, 0, sizeof(inv));
+	snprintf(inv.niss, sizeof(inv.niss), "86103130262");
+	snprintf(inv.number, sizeof(inv.number), "%s", number);
+	snprintf(inv.previous, sizeof(inv.previous), "%s", previous);
+	snprintf(inv.mutuality, sizeof(inv.mutuality), "600");
+	inv.kind = '3';
+	inv.invoicing = invoicing;
+	inv.sex = '1';
+	inv.ct1 = inv.ct2 = 110;
+	inv.lines = l;
+	inv.nlines = 2;
+	memset(&sd, 0, sizeof(sd));
+	snprintf(sd.reference, sizeof(sd.reference), "%s", reference);
+	snprintf(sd.third_party, sizeof(sd.third_party), "18334780004");
+	sd.sending_no = 3;
+	sd.year_month = 202611;
+	sd.created = 20261120;
+	snprintf(sd.iban, sizeof(sd.iban), "BE10001232152604");
+	snprintf(sd.bic, sizeof(sd.bic), "GEBABEBB");
+	sd.invoices = &inv;
+	sd.ninvoices = 1;
+	if (tpc_efact_write(&sd, &out, len) != 0)
+		return NULL;
+	return out;
 }
 
 uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len)

@@ -54,6 +54,16 @@ Tpclear__Answer *tpc_td_submit(void *sock, const char *sender, const char *key, 
 /** Query a key. @return the answer or NULL. */
 Tpclear__Answer *tpc_td_query(void *sock, const char *sender, const char *key);
 
+/** Any request: send, skip the receipt, return the final answer with this correlation (the
+ *  native frame in *native when not NULL). @return the answer or NULL after 60 s. */
+Tpclear__Answer *tpc_td_request(void *sock, Tpclear__RequestType type, const char *sender,
+                                const char *key, const char *format, const void *payload,
+                                size_t len, uint8_t **native, size_t *nlen);
+/** A payment run (until YYYYMMDD or 0, budget "" = all). @return the answer or NULL. */
+Tpclear__Answer *tpc_td_payrun(void *sock, int32_t until, const char *budget);
+/** A ledger request. @return the answer or NULL. */
+Tpclear__Answer *tpc_td_ledger(void *sock, const char *sender, const Tpclear__LedgerRequest *rq);
+
 /** GET http://host:port/path. @return malloc'd body and *status, or NULL. */
 char *tpc_td_http_get(const tpc_td_t *d, const char *path, int *status);
 /** Value of one series in /metrics (exact series text, e.g. "tpclear_in_flight"). -1 = absent */
@@ -64,6 +74,23 @@ long long tpc_td_metric(const tpc_td_t *d, const char *series);
  *  @return 0 or -1. */
 int tpc_td_ledger_totals(const tpc_td_t *d, int64_t *sum, int64_t *credited, uint64_t *postings,
                          uint64_t *sendings);
+
+/** The exactly-once invariants of a stopped daemon's ledger, checked by reading every
+ *  sub-database: postings sum to zero overall and per budget; every payable posting (one per
+ *  accepted line) is either unpaid (in "payables") or paid (in "paid"), never both, never
+ *  twice; every payment's amount equals the SETTLE postings of its run and number.
+ *  @param[out] err  why, when it fails
+ *  @return 0 when every invariant holds, -1 otherwise. */
+int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *paid_lines,
+                        uint64_t *unpaid_lines);
+
+/** An eFact sending of one ambulatory invoice of the sample hospital (config/refdata) for the
+ *  ordinary member 86103130262: codes 101032 on @p day and 102771 the day after, one unit
+ *  each (-1 and negative amounts when @p sign is -1, for a credit note).
+ *  @param invoicing  '0' normal, '3' credit note of @p previous
+ *  @return malloc'd bytes. */
+uint8_t *tpc_td_efact_invoice(const char *reference, const char *number, char invoicing,
+                              const char *previous, int sign, uint32_t day, size_t *len);
 
 /** A valid canonical sending (check digits right) of @p ninv invoices x @p nlines lines, made
  *  unique by @p seed. @return malloc'd protobuf bytes. */
