@@ -210,8 +210,9 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	mdb_cursor_close(cur);
 	if ((rc = mdb_txn_commit(txn)))
 		goto out_close_env;
-	/* a crash between a run's commit and its SEPA file: write the file again */
-	if ((rc = mdb_txn_begin(l->db.env, NULL, MDB_RDONLY, &txn)))
+	/* a crash between a run's commit and its SEPA files: write them again (before the
+	 * writer thread starts, so this transaction is the only writer) */
+	if ((rc = mdb_txn_begin(l->db.env, NULL, 0, &txn)))
 		goto out_close_env;
 	{
 		tpc_payrun_ctx_t ctx = {&l->db, &l->cfg, NULL, l->payments_dir, &l->next_posting};
@@ -219,8 +220,13 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 
 		if (n < 0)
 			tpc_error("ledger: cannot check the SEPA files of past payment runs");
+		if (n > 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		if (rc)
+			goto out_close_env;
 	}
-	mdb_txn_abort(txn);
 	*out = l;
 	return 0;
 
@@ -772,9 +778,19 @@ static void run_payrun(tpc_ledger_t *l, tpc_job_t *job)
 				tpc_metrics_add(l->shard, TPC_M_payment_lines, lines);
 				tpc_metrics_add(l->shard, TPC_M_paid_cents, (uint64_t)cents);
 			}
+			int paid = tpc_payrun_paid(p);
+			uint64_t run = l->next_run - 1;
+
 			job->committed_ms = now;
 			job->status = TPC_JOB_COMMITTED;
-			tpc_payrun_finish(&ctx, &p, job);
+			if (tpc_payrun_finish(&ctx, &p, job) == 0 && paid &&
+			    mdb_txn_begin(l->db.env, NULL, 0, &txn) == 0) {
+				/* files on disk: never write them again */
+				if (tpc_payrun_mark_written(&ctx, txn, run) == 0)
+					mdb_txn_commit(txn);
+				else
+					mdb_txn_abort(txn);
+			}
 			if (!job->answer_ready)
 				fail_job(job, TPC_CODE_TOO_MANY,
 				         tpc_codes_describe(TPC_CODE_TOO_MANY));

@@ -137,7 +137,8 @@ typedef struct tpc_payrun_rec {
 	int32_t until_day;     /* payables committed up to this day (inclusive); INT32_MAX = all */
 	int32_t execution_day; /* requested execution date of the transfers */
 	uint8_t budget;        /* budget filter, 0 = every budget */
-	uint8_t pad[3];
+	uint8_t files_written; /* 1 once every SEPA file of the run was written */
+	uint8_t pad[2];
 	uint32_t payments;
 	uint64_t lines;
 	int64_t total_cents;

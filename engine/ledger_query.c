@@ -134,7 +134,7 @@ static int balance(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__Ledge
 			continue;
 		memcpy(&p, v.mv_data, sizeof(p));
 		if (p.at_ms > until)
-			break; /* postings are appended in commit order */
+			continue; /* (appended in commit order, but the wall clock may step back) */
 		if (p.budget >= TPC_BUDGET__COUNT || (only && p.budget != only))
 			continue;
 		x = &b[p.budget];

@@ -160,17 +160,18 @@ static int cmp_payee(const void *a, const void *b)
 	return strcmp(x->p.payee, y->p.payee);
 }
 
-/* the accounts array is filled in payee order; sort items by (budget, IBAN, sequence, line) */
-static const struct account *sort_accounts;
-
-static int cmp_group(const void *a, const void *b)
+/* sort items by (budget, usable account first, IBAN, sequence, line); @p arg: the accounts */
+static int cmp_group(const void *a, const void *b, void *arg)
 {
 	const struct item *x = a, *y = b;
-	const struct account *ax = &sort_accounts[x->acct], *ay = &sort_accounts[y->acct];
+	const struct account *accounts = arg;
+	const struct account *ax = &accounts[x->acct], *ay = &accounts[y->acct];
 	int c;
 
 	if (ax->budget != ay->budget)
 		return ax->budget < ay->budget ? -1 : 1;
+	if (ax->ok != ay->ok) /* an unusable account never joins a usable one's transfer */
+		return ax->ok ? -1 : 1;
 	if ((c = strcmp(ax->iban, ay->iban)))
 		return c;
 	if (x->seq != y->seq)
@@ -238,7 +239,8 @@ static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 	MDB_cursor *members = NULL;
 	int rc;
 
-	qsort(p->items, p->nitems, sizeof(*p->items), cmp_payee);
+	if (p->nitems)
+		qsort(p->items, p->nitems, sizeof(*p->items), cmp_payee);
 	p->accounts = calloc(p->nitems ? p->nitems : 1, sizeof(*p->accounts));
 	if (!p->accounts)
 		return ENOMEM;
@@ -311,8 +313,8 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 	size_t i = 0, j;
 	int rc;
 
-	sort_accounts = p->accounts;
-	qsort(p->items, p->nitems, sizeof(*p->items), cmp_group);
+	if (p->nitems)
+		qsort_r(p->items, p->nitems, sizeof(*p->items), cmp_group, p->accounts);
 	p->payments = calloc(p->nitems ? p->nitems : 1, sizeof(*p->payments));
 	if (!p->payments)
 		return ENOMEM;
@@ -328,7 +330,8 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		for (j = i; j < p->nitems; j++) {
 			const struct account *b = &p->accounts[p->items[j].acct];
 
-			if (b->budget != a->budget || strcmp(b->iban, a->iban) != 0)
+			if (b->budget != a->budget || b->ok != a->ok ||
+			    strcmp(b->iban, a->iban) != 0)
 				break;
 			if (__builtin_add_overflow(sum, p->items[j].p.amount_cents, &sum))
 				return MDB_BAD_VALSIZE; /* cannot happen with sane amounts */
@@ -583,7 +586,8 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 	MDB_cursor *cur = NULL;
 	int rc;
 
-	qsort(p->items, p->nitems, sizeof(*p->items), cmp_line);
+	if (p->nitems)
+		qsort(p->items, p->nitems, sizeof(*p->items), cmp_line);
 	if ((rc = tpc_arena_new(1 << 20, (size_t)1 << 30, &scratch)))
 		return ENOMEM;
 	if ((rc = mdb_cursor_open(txn, ctx->db->lines, &cur)))
@@ -832,8 +836,9 @@ static void *arena_copy(tpc_arena_t *a, const void *src, size_t n)
 	return d;
 }
 
-void tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t *job)
+int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t *job)
 {
+	int missing = 0;
 	tpc_payrun_t *p = *pp;
 	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
 	Tpclear__PayrunResult pr = TPCLEAR__PAYRUN_RESULT__INIT;
@@ -859,12 +864,16 @@ void tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t
 		if (!(p->budgets_paid & (1u << b)))
 			continue;
 		if (render_budget(ctx, p->run, p->now_ms, p->execution_day, b, p->payments,
-		                  p->npayments, &xmls[b], &len, &t) != 0)
+		                  p->npayments, &xmls[b], &len, &t) != 0) {
+			missing++;
 			continue;
+		}
 		tpclear__sepa_file__init(&files[nfiles]);
 		tpc_payrun_file_name(p->run, b, names[b], sizeof(names[b]));
-		if (write_budget_file(ctx, p->run, b, xmls[b], len, paths[b], sizeof(paths[b])))
+		if (write_budget_file(ctx, p->run, b, xmls[b], len, paths[b], sizeof(paths[b]))) {
 			paths[b][0] = 0; /* rewritten at the next start */
+			missing++;
+		}
 		files[nfiles].budget = (char *)tpc_budget_name(b);
 		files[nfiles].name = names[b];
 		files[nfiles].path = paths[b];
@@ -921,12 +930,33 @@ void tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t
 		job->npushes++;
 	}
 	tpc_payrun_free(pp);
+	return missing ? -1 : 0;
+}
+
+int tpc_payrun_mark_written(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, uint64_t run)
+{
+	uint8_t key[8];
+	MDB_val k = {sizeof(key), key}, v;
+	tpc_payrun_rec_t r;
+	int rc;
+
+	tpc_put_be64(key, run);
+	if ((rc = mdb_get(txn, ctx->db->payruns, &k, &v)))
+		return rc;
+	if (v.mv_size != sizeof(r))
+		return MDB_CORRUPTED;
+	memcpy(&r, v.mv_data, sizeof(r));
+	r.files_written = 1;
+	v.mv_data = &r;
+	return mdb_put(txn, ctx->db->payruns, &k, &v, 0);
 }
 
 int tpc_payrun_restore_files(const tpc_payrun_ctx_t *ctx, MDB_txn *txn)
 {
 	MDB_cursor *runs = NULL, *pays = NULL;
 	MDB_val k, v;
+	uint64_t *mark = NULL;
+	size_t nmark = 0;
 	int rc, rewritten = 0;
 
 	if ((rc = mdb_cursor_open(txn, ctx->db->payruns, &runs)))
@@ -941,12 +971,14 @@ int tpc_payrun_restore_files(const tpc_payrun_ctx_t *ctx, MDB_txn *txn)
 		size_t npm = 0;
 		uint8_t pk[12];
 		MDB_val kk, vv;
-		int prc;
+		int prc, failed = 0;
 
 		if (k.mv_size != 8 || v.mv_size != sizeof(r))
 			continue;
 		run = tpc_get_be64(k.mv_data);
 		memcpy(&r, v.mv_data, sizeof(r));
+		if (r.files_written)
+			continue; /* written once: files moved away by operators stay away */
 		for (unsigned b = 1; b < TPC_BUDGET__COUNT; b++) {
 			char name[96], path[TPC_PATH_MAX + 96], *xml = NULL;
 			struct stat sb;
@@ -980,19 +1012,42 @@ int tpc_payrun_restore_files(const tpc_payrun_ctx_t *ctx, MDB_txn *txn)
 			if (render_budget(ctx, run, r.at_ms, r.execution_day, b, pm, npm, &xml,
 			                  &len, &t) == 0 &&
 			    write_budget_file(ctx, run, b, xml, len, path, sizeof(path)) == 0) {
-				tpc_warn(
-				    "payrun %llu: SEPA file %s was missing, rewritten from the "
-				    "ledger",
-				    (unsigned long long)run, path);
+				tpc_warn("payrun %llu: SEPA file %s was never written, written now "
+				         "from the ledger",
+				         (unsigned long long)run, path);
 				rewritten++;
+			} else {
+				failed = 1;
 			}
 			free(xml);
 		}
 		free(pm);
+		if (!failed) {
+			/* marked after the scan: no write under the open cursor */
+			uint64_t *m = realloc(mark, (nmark + 1) * sizeof(*m));
+
+			if (!m) {
+				rc = ENOMEM;
+				goto out;
+			}
+			mark = m;
+			mark[nmark++] = run;
+		}
 	}
-	rc = 0;
-out:
 	mdb_cursor_close(pays);
 	mdb_cursor_close(runs);
-	return rc ? tpc_err_from_mdb(rc) : rewritten;
+	pays = runs = NULL;
+	for (size_t i = 0; i < nmark; i++)
+		if ((rc = tpc_payrun_mark_written(ctx, txn, mark[i])))
+			goto out;
+	rc = 0;
+out:
+	free(mark);
+	mdb_cursor_close(pays);
+	mdb_cursor_close(runs);
+	if (rc)
+		return tpc_err_from_mdb(rc);
+	if (rewritten)
+		tpc_info("payrun: %d SEPA files written at startup", rewritten);
+	return (int)nmark;
 }

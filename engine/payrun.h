@@ -15,7 +15,8 @@
  * - The SEPA files (pain.001.001.03, one per budget of the run) are a rendering of the stored
  *   payments: they are written after the commit, atomically (temporary file, fsync, rename),
  *   and rewritten at startup for any committed run whose file is missing (a crash between the
- *   commit and the file). The file never decides anything; the ledger does.
+ *   commit and the file); once written, a run is marked so, and files an operator moved
+ *   away are not written again. The file never decides anything; the ledger does.
  * - Payment runs are rare (daily at most) and may touch millions of payables: they allocate
  *   with malloc, outside the per-sending arenas, and free everything before returning.
  */
@@ -57,15 +58,24 @@ int tpc_payrun_paid(const tpc_payrun_t *p);
 void tpc_payrun_totals(const tpc_payrun_t *p, uint64_t *payments, uint64_t *lines, int64_t *cents);
 
 /** After the commit: write the SEPA files, pack the PayrunResult answer into the job's arena
- *  (job->result, answer_ready) and the settlements to push (job->pushes). Frees @p *p. */
-void tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **p, tpc_job_t *job);
+ *  (job->result, answer_ready) and the settlements to push (job->pushes). Frees @p *p.
+ *  @return 0 when every file of the run was written, -1 when one is missing (it is rewritten
+ *          at the next start). */
+int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **p, tpc_job_t *job);
+
+/** Record that run @p run's files were written, so a restart never writes them again (an
+ *  operator may move sent files away). Writer thread, in a write transaction.
+ *  @return an LMDB code. */
+int tpc_payrun_mark_written(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, uint64_t run);
 
 /** Release a run's state (after an abort). NULL-safe; sets *@p p to NULL. */
 void tpc_payrun_free(tpc_payrun_t **p);
 
-/** Startup: rewrite the SEPA file of every committed run whose file is missing.
- *  @param[in] txn  a transaction (read-only is enough)
- *  @return the number of files rewritten, or a negative TPC_E* code. */
+/** Startup: write the SEPA files of every committed run not marked written (a crash between
+ *  the run's commit and its files: the files missing are written from the ledger), and mark
+ *  those runs.
+ *  @param[in] txn  a write transaction (before the writer thread starts)
+ *  @return the number of runs marked (commit @p txn when > 0), or a negative TPC_E* code. */
 int tpc_payrun_restore_files(const tpc_payrun_ctx_t *ctx, MDB_txn *txn);
 
 /** Name of the SEPA file of (@p run, @p budget): payrun-RRRRRRRR-BUDGET.pain.001.xml. */

@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "error.h"
+#include "sepa.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -264,6 +265,11 @@ static int parse_row(struct parser *ps, enum tpc_ref_kind kind, void *row)
 		for (size_t i = 0; i < bl; i++)
 			if (!isalnum((unsigned char)bic[i]))
 				return fail(ps, 5, "BIC '%s' must be letters and digits", bic);
+		if (!tpc_sepa_bic_ok(bic))
+			return fail(ps, 5,
+			            "BIC '%s' is not an ISO 9362 BIC (upper case: bank 4 letters, "
+			            "country 2 letters, location 2, branch 3)",
+			            bic);
 		memcpy(r->bic, bic, bl + 1);
 		return 0;
 	}

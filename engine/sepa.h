@@ -55,8 +55,9 @@ typedef struct tpc_sepa_totals {
 int tpc_sepa_bic_ok(const char *bic);
 
 /** Check every field of @p b (see the DESIGN comment).
- *  @param[out] err  on failure: "payment N: field: reason" (or "debtor: ...")
- *  @return 0 or TPC_EINVAL. */
+ *  @param[out] err  on failure: "payment N: field: reason", "debtor: field: reason" or
+ *                   "batch: field: reason"
+ *  @return 0, TPC_EINVAL, or TPC_ENOMEM (the duplicate end-to-end id check sorts an index). */
 int tpc_sepa_check(const tpc_sepa_batch_t *b, char *err, size_t errlen);
 
 /** Render @p b as a pain.001.001.03 document (UTF-8, with XML declaration).

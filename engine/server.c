@@ -177,15 +177,20 @@ static void job_put(tpc_server_t *s, tpc_job_t *job)
 
 /* ---- sending answers ------------------------------------------------------------------------ */
 
-static void send_frames(tpc_server_t *s, const uint8_t *id, size_t idlen, const uint8_t *a,
-                        size_t alen, const uint8_t *native, size_t nlen)
+/* @return 0 when ZeroMQ took the message for a connected peer, -1 when it was dropped (peer
+ * gone: the ROUTER is ZMQ_ROUTER_MANDATORY; or its queue full). */
+static int send_frames(tpc_server_t *s, const uint8_t *id, size_t idlen, const uint8_t *a,
+                       size_t alen, const uint8_t *native, size_t nlen)
 {
 	int more = native && nlen ? ZMQ_SNDMORE : 0;
 
 	if (zmq_send(s->router, id, idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
 	    zmq_send(s->router, a, alen, more | ZMQ_DONTWAIT) < 0 ||
-	    (more && zmq_send(s->router, native, nlen, ZMQ_DONTWAIT) < 0))
+	    (more && zmq_send(s->router, native, nlen, ZMQ_DONTWAIT) < 0)) {
 		tpc_metrics_add(s->shard, TPC_M_answers_dropped, 1);
+		return -1;
+	}
+	return 0;
 }
 
 static void send_receipt_reason(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
@@ -289,9 +294,10 @@ static void push_settlements(tpc_server_t *s, const tpc_job_t *job)
 
 		if (at == SIZE_MAX)
 			continue;
-		send_frames(s, s->peers[at].identity, s->peers[at].identity_len, p->answer,
-		            p->answer_len, p->native.ptr, p->native.ptr ? p->native.len : 0);
-		tpc_metrics_add(s->shard, TPC_M_settlements_pushed, 1);
+		if (send_frames(s, s->peers[at].identity, s->peers[at].identity_len, p->answer,
+		                p->answer_len, p->native.ptr,
+		                p->native.ptr ? p->native.len : 0) == 0)
+			tpc_metrics_add(s->shard, TPC_M_settlements_pushed, 1);
 	}
 }
 
@@ -702,6 +708,8 @@ static int start_intake(tpc_server_t *s)
 	zmq_setsockopt(s->router, ZMQ_RCVHWM, &s->cfg.rcvhwm, sizeof(int));
 	/* answers already queued get two seconds to leave at shutdown */
 	zmq_setsockopt(s->router, ZMQ_LINGER, &linger, sizeof(int));
+	/* a message to a peer that is gone fails (EHOSTUNREACH) instead of vanishing: counted */
+	zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(int));
 	if (strchr(s->cfg.endpoint, '['))
 		zmq_setsockopt(s->router, ZMQ_IPV6, &one, sizeof(int)); /* an IPv6 address */
 	if (zmq_bind(s->router, s->cfg.endpoint) != 0) {

@@ -63,7 +63,7 @@ void lfx_teardown(void)
 	lfx.dir = NULL;
 }
 
-void lfx_open(void)
+void lfx_open_stopped(void)
 {
 	int rc = tpc_ledger_open(&lfx.cfg, lfx.metrics, &lfx.ledger);
 
@@ -71,7 +71,17 @@ void lfx_open(void)
 	cr_assert_eq(tpc_ledger_reader_new(lfx.ledger, &lfx.reader), 0);
 	cr_assert_eq(tpc_queue_new(0, 0, &lfx.in), 0);
 	cr_assert_eq(tpc_queue_new(0, 0, &lfx.done), 0);
+}
+
+void lfx_start(void)
+{
 	cr_assert_eq(tpc_ledger_start(lfx.ledger, lfx.in, lfx.done), 0);
+}
+
+void lfx_open(void)
+{
+	lfx_open_stopped();
+	lfx_start();
 }
 
 void lfx_close(void)
@@ -247,7 +257,7 @@ void lfx_good_line(const char *ref, int units)
 	lfx_line(ref, units, (int64_t)units * LFX_INSURER, (int64_t)units * LFX_SHARE);
 }
 
-tpc_job_t *lfx_submit(void)
+tpc_job_t *lfx_judge(void)
 {
 	Tpclear__CanonicalSending cs = TPCLEAR__CANONICAL_SENDING__INIT;
 	tpc_job_t *j = lfx_job(TPC_JOB_SUBMIT, sb.key);
@@ -270,13 +280,20 @@ tpc_job_t *lfx_submit(void)
 	cr_assert_eq(tpc_worker_process(lfx.reader, lfx.shard, &lfx.cfg, j), 0,
 	             "%s: status %d (%s)", sb.key, j->status, j->fail_code ? j->fail_code : "");
 	cr_assert_eq(j->status, TPC_JOB_CLEARED);
+	return j;
+}
+
+tpc_job_t *lfx_submit(void)
+{
+	tpc_job_t *j = lfx_judge();
+
 	lfx_roundtrip(j);
-	cr_assert_eq(j->status, TPC_JOB_COMMITTED, "%s: status %d (%s)", sb.key, j->status,
+	cr_assert_eq(j->status, TPC_JOB_COMMITTED, "%s: status %d (%s)", j->key, j->status,
 	             j->fail_code ? j->fail_code : "");
 	return j;
 }
 
-tpc_job_t *lfx_payrun(int32_t until, unsigned budget)
+tpc_job_t *lfx_payrun_job(int32_t until, unsigned budget)
 {
 	tpc_job_t *j = lfx_job(TPC_JOB_PAYRUN, "payrun");
 
@@ -284,6 +301,13 @@ tpc_job_t *lfx_payrun(int32_t until, unsigned budget)
 	j->payrun_until = until;
 	j->payrun_budget = (uint8_t)budget;
 	j->correlation = 77;
+	return j;
+}
+
+tpc_job_t *lfx_payrun(int32_t until, unsigned budget)
+{
+	tpc_job_t *j = lfx_payrun_job(until, budget);
+
 	lfx_roundtrip(j);
 	cr_assert_eq(j->status, TPC_JOB_COMMITTED, "payrun: status %d (%s)", j->status,
 	             j->fail_code ? j->fail_code : "");

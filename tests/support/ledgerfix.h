@@ -55,6 +55,9 @@ void lfx_teardown(void);
 
 /** Open the ledger in lfx.cfg.data_dir, make a reader and start the writer. */
 void lfx_open(void);
+/** The same in two steps: jobs pushed in between wait together for the writer's first pop. */
+void lfx_open_stopped(void);
+void lfx_start(void);
 /** Stop the writer and close everything lfx_open made (idempotent). */
 void lfx_close(void);
 
@@ -87,12 +90,16 @@ void lfx_invoice(const char *provider, const char *number, int invoicing, const 
 void lfx_line(const char *ref, int units, int64_t insurer_cents, int64_t patient_cents);
 /** A line as the tariff wants it (@p units of LFX_CODE: negative on a credit note). */
 void lfx_good_line(const char *ref, int units);
-/** Judge the sending through the worker path and commit it; the job is kept (tracked). */
+/** Judge the sending through the worker path: status CLEARED, not yet written. */
+tpc_job_t *lfx_judge(void);
+/** Judge the sending and commit it; the job is kept (tracked). */
 tpc_job_t *lfx_submit(void);
 
 /** Run a payment run through the writer. @p until: days since epoch (INT32_MAX = all),
  *  @p budget: 0 = every budget. @return the job; its answer's payrun body is asserted set. */
 tpc_job_t *lfx_payrun(int32_t until, unsigned budget);
+/** The same request, not pushed yet (status CLEARED). */
+tpc_job_t *lfx_payrun_job(int32_t until, unsigned budget);
 Tpclear__PayrunResult *lfx_payrun_result(tpc_job_t *j);
 
 /** Assert the postings sum to 0; @return their number (and what payees were credited). */

@@ -297,3 +297,46 @@ Test(config, check_refuses_map_size_above_map_max)
 	c.map_max = c.map_size;
 	cr_assert_eq(tpc_config_check(&c, err, sizeof(err)), 0, "equal sizes are fine");
 }
+
+Test(config, shipped_file_states_the_embedded_defaults)
+{
+	tpc_config_t def, file;
+	char err[512] = "";
+
+	tpc_config_defaults(&def);
+	tpc_config_defaults(&file);
+	/* start from other payer accounts, so the file must set every one */
+	for (int b = 1; b < TPC_BUDGET__COUNT; b++)
+		memset(&file.payer[b], 0, sizeof(file.payer[b]));
+	cr_assert_eq(tpc_config_load(&file, tpc_test_src("config/tpcleard.ini"), err, sizeof(err)),
+	             0, "%s", err);
+	for (int b = 1; b < TPC_BUDGET__COUNT; b++) {
+		cr_assert_str_eq(file.payer[b].name, def.payer[b].name);
+		cr_assert_str_eq(file.payer[b].iban, def.payer[b].iban);
+		cr_assert_str_eq(file.payer[b].bic, def.payer[b].bic);
+	}
+	cr_assert_eq(file.execution_days, def.execution_days);
+	cr_assert_str_eq(file.payments_dir, def.payments_dir);
+	cr_assert_eq(file.queue_depth, def.queue_depth);
+	cr_assert_eq(file.map_max, def.map_max);
+}
+
+Test(config, budget_sections_set_checked_payer_accounts)
+{
+	tpc_config_t c;
+	char err[512] = "";
+
+	tpc_config_defaults(&c);
+	cr_assert_eq(tpc_config_load_string(&c, "b.ini",
+	                                    "[budget.SPPIS]\nname = SPP IS\niban = "
+	                                    "BE68539007547034\nbic =\n[payments]\ndir = /srv/pay\n",
+	                                    err, sizeof(err)),
+	             0, "%s", err);
+	cr_assert_str_eq(c.payer[TPC_BUDGET_SPPIS].iban, "BE68539007547034");
+	cr_assert_str_eq(c.payer[TPC_BUDGET_SPPIS].bic, "");
+	cr_assert_str_eq(c.payments_dir, "/srv/pay");
+	expect_error("iban.ini", "[budget.AMI]\niban = BE68539007547035\n", 2, "iban");
+	expect_error("bic.ini", "[budget.AMI]\nbic = GEBA\n", 2, "bic");
+	expect_error("who.ini", "[budget.NOBODY]\niban = BE68539007547034\n", 2, "iban");
+	expect_error("days.ini", "[payments]\nexecution_days = 99\n", 2, "execution_days");
+}

@@ -636,6 +636,13 @@ Test(refdata, bad_bic_is_refused)
 	refused(TPC_REF_PROVIDERS,
 	        PROV_H "18334780004,Clinique,hospital,0999999922,BE10001232152604,\n", "2:59",
 	        "BIC");
+	/* SEPA files take ISO 9362 BICs only: upper case, letters where letters go */
+	refused(TPC_REF_PROVIDERS,
+	        PROV_H "18334780004,Clinique,hospital,0999999922,BE10001232152604,gebabebb\n",
+	        "2:59", "ISO 9362");
+	refused(TPC_REF_PROVIDERS,
+	        PROV_H "18334780004,Clinique,hospital,0999999922,BE10001232152604,GEBA12BB\n",
+	        "2:59", "ISO 9362");
 	/* 11 characters are fine */
 	parse_ok(TPC_REF_PROVIDERS,
 	         PROV_H "18334780004,Clinique,hospital,0999999922,BE10001232152604,GEBABEBB123\n");
