@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 /** ABI of this header. A descriptor with another value is refused at load time. */
-#define TPC_ADAPTER_ABI 2u
+#define TPC_ADAPTER_ABI 3u
 
 /** Mark the descriptor of a plugin built with -fvisibility=hidden. */
 #define TPC_ADAPTER_EXPORT __attribute__((visibility("default")))
@@ -89,10 +89,15 @@ typedef struct tpc_line {
 	/* verdict, filled by the engine */
 	int64_t expected_insurer_cents;
 	int64_t expected_patient_cents;
-	int64_t accepted_cents; /* amount that will be paid for this line (0 when refused) */
+	int64_t accepted_cents; /* amount that will be paid for this line (0 when refused):
+	                         * the insurer part, plus the patient share when share_budget */
 	uint16_t scheme;        /* scheme that pays the line (engine enum), 0 = none */
-	uint16_t reserved1;
+	uint8_t budget;         /* budget charged with the insurer part (engine enum), 0 = none */
+	uint8_t share_budget;   /* budget that also pays the patient share, 0 = the patient does */
 	uint32_t reserved2;
+	const char *scheme_ref; /* the scheme's reference for the line (Mediprima decision, prison,
+	                         * Fedasil structure...), engine memory; NULL = none */
+	const char *scheme_org; /* the institution behind it (Mediprima: the CPAS BCE), or NULL */
 	tpc_finding_t findings[TPC_MAX_FINDINGS];
 } tpc_line_t;
 
@@ -196,10 +201,10 @@ typedef struct tpc_blob {
 
 /** One line of a settlement: what one payment paid for one line of an earlier sending. */
 typedef struct tpc_settled_line {
-	uint32_t record;         /* ordinal of the line's record in the sending (tpc_line_t.record) */
-	uint8_t account;         /* financial account: 0 = A, 1 = B */
-	uint8_t outcome;         /* enum tpc_outcome the line was judged with */
-	char mutuality[4];       /* destination mutuality of the line's invoice, 3 digits */
+	uint32_t record;   /* ordinal of the line's record in the sending (tpc_line_t.record) */
+	uint8_t account;   /* financial account: 0 = A, 1 = B */
+	uint8_t outcome;   /* enum tpc_outcome the line was judged with */
+	char mutuality[4]; /* destination mutuality of the line's invoice, 3 digits */
 	uint8_t reserved[2];
 	int64_t requested_cents; /* insurer amount as invoiced */
 	int64_t accepted_cents;  /* amount accepted when the sending was judged (0 when refused) */

@@ -44,7 +44,9 @@ void tpc_clear_judge(tpc_sending_t *s, tpc_clear_summary_t *sum)
 				c.lines_refused++;
 			} else {
 				ln->outcome = TPC_OUTCOME_ACCEPTED;
-				ln->accepted_cents = ln->insurer_cents;
+				/* the insurer part, and the patient share when a scheme pays it */
+				ln->accepted_cents =
+				    ln->insurer_cents + (ln->share_budget ? ln->patient_cents : 0);
 				inv->accepted_cents += ln->accepted_cents;
 				c.lines_accepted++;
 				kept++;

@@ -159,6 +159,7 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	    (rc = mdb_dbi_open(txn, "payruns", MDB_CREATE, &l->db.payruns)) ||
 	    (rc = mdb_dbi_open(txn, "payments", MDB_CREATE, &l->db.payments)) ||
 	    (rc = mdb_dbi_open(txn, "settlements", MDB_CREATE, &l->db.settlements)) ||
+	    (rc = mdb_dbi_open(txn, "scheme_refs", MDB_CREATE, &l->db.scheme_refs)) ||
 	    (rc = tpc_refdata_open(txn, &l->db.dbs.ref)))
 		goto out_abort;
 	k.mv_data = "schema";
@@ -436,11 +437,73 @@ static int indexes(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, int chec
  * credit note's negative amounts reverse the entries of the lines it cancels (a negative
  * payable, netted by the next run). Postings are appended under monotonic numbers and never
  * change; payables are appended under (sequence, line), which only grows too. */
+/* One part of a line: a posting pair in its budget and its payable. */
+static int post_part(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, const tpc_invoice_t *inv,
+                     uint32_t ii, uint32_t li, uint8_t part, unsigned budget, int64_t amount,
+                     uint64_t at_ms)
+{
+	const tpc_line_t *ln = &job->sending.lines[li];
+	size_t plen = inv->provider.len < 11 ? inv->provider.len : 11;
+	uint8_t key[TPC_PAYABLE_KEY];
+	MDB_val k = {8, key}, v;
+	tpc_posting_rec_t p[2];
+	tpc_payable_t pay;
+	int rc;
+
+	memset(p, 0, sizeof(p));
+	for (int side = 0; side < 2; side++) {
+		p[side].sequence = job->sequence;
+		p[side].line = li;
+		p[side].part = part;
+		p[side].budget = (uint8_t)budget;
+		p[side].at_ms = at_ms;
+	}
+	p[0].kind = TPC_POST_CHARGE;
+	p[0].payee_kind = TPC_PAYEE_BUDGET;
+	snprintf(p[0].account, sizeof(p[0].account), "%s", tpc_budget_name(budget));
+	p[0].amount_cents = -amount;
+	p[1].kind = TPC_POST_PAYABLE;
+	p[1].payee_kind = TPC_PAYEE_PROVIDER;
+	if (plen)
+		memcpy(p[1].account, inv->provider.ptr, plen);
+	p[1].amount_cents = amount;
+	for (int side = 0; side < 2; side++) {
+		put_be64(key, l->next_posting);
+		v.mv_data = &p[side];
+		v.mv_size = sizeof(p[side]);
+		if ((rc = mdb_put(txn, l->db.postings, &k, &v, MDB_APPEND)))
+			return rc;
+		l->next_posting++;
+	}
+	memset(&pay, 0, sizeof(pay));
+	pay.committed_ms = at_ms;
+	pay.amount_cents = amount;
+	pay.budget = (uint8_t)budget;
+	pay.payee_kind = TPC_PAYEE_PROVIDER;
+	pay.account = ln->account;
+	memcpy(pay.mutuality, inv->mutuality, 3);
+	if (plen)
+		memcpy(pay.payee, inv->provider.ptr, plen);
+	pay.invoice = ii;
+	put_be64(key, job->sequence);
+	put_be32(key + 8, li);
+	key[12] = part;
+	k.mv_size = TPC_PAYABLE_KEY;
+	v.mv_data = &pay;
+	v.mv_size = sizeof(pay);
+	return mdb_put(txn, l->db.payables, &k, &v, MDB_APPEND);
+}
+
+/* Double entry: each accepted line debits the budget that pays it and credits the payee (the
+ * invoicing provider under third-party payment), and becomes a payable for the payment runs.
+ * When a scheme pays the patient share too, the share is a second part, charged to its own
+ * budget (SPF Justice for a detainee, the war victims budget...) or the same one (Fedasil,
+ * Mediprima). A credit note's negative amounts reverse the entries of the lines it cancels (a
+ * negative payable, netted by the next run). Postings are appended under monotonic numbers and
+ * never change; payables are appended under (sequence, line, part), which only grows too. */
 static int post(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, uint64_t at_ms)
 {
 	const tpc_sending_t *s = &job->sending;
-	uint8_t key[12];
-	MDB_val k = {8, key}, v;
 	int rc;
 
 	for (uint32_t i = 0; i < s->ninvoices; i++) {
@@ -449,56 +512,46 @@ static int post(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, uint64_t at
 		for (uint32_t n = 0; n < inv->nlines; n++) {
 			uint32_t li = inv->first_line + n;
 			const tpc_line_t *ln = &s->lines[li];
-			unsigned budget = tpc_tariff_budget_id(ln->scheme);
-			tpc_posting_rec_t p[2];
-			tpc_payable_t pay;
-			size_t plen = inv->provider.len < 11 ? inv->provider.len : 11;
+			int64_t share = ln->share_budget ? ln->patient_cents : 0;
+			int64_t insurer = ln->accepted_cents - share;
 
 			if (ln->outcome != TPC_OUTCOME_ACCEPTED || ln->accepted_cents == 0)
 				continue;
-			memset(p, 0, sizeof(p));
-			for (int side = 0; side < 2; side++) {
-				p[side].sequence = job->sequence;
-				p[side].line = li;
-				p[side].budget = (uint8_t)budget;
-				p[side].at_ms = at_ms;
-			}
-			p[0].kind = TPC_POST_CHARGE;
-			p[0].payee_kind = TPC_PAYEE_BUDGET;
-			snprintf(p[0].account, sizeof(p[0].account), "%s", tpc_budget_name(budget));
-			p[0].amount_cents = -ln->accepted_cents;
-			p[1].kind = TPC_POST_PAYABLE;
-			p[1].payee_kind = TPC_PAYEE_PROVIDER;
-			if (plen)
-				memcpy(p[1].account, inv->provider.ptr, plen);
-			p[1].amount_cents = ln->accepted_cents;
-			k.mv_size = 8;
-			for (int side = 0; side < 2; side++) {
-				put_be64(key, l->next_posting);
-				v.mv_data = &p[side];
-				v.mv_size = sizeof(p[side]);
-				if ((rc = mdb_put(txn, l->db.postings, &k, &v, MDB_APPEND)))
-					return rc;
-				l->next_posting++;
-			}
-			memset(&pay, 0, sizeof(pay));
-			pay.committed_ms = at_ms;
-			pay.amount_cents = ln->accepted_cents;
-			pay.budget = (uint8_t)budget;
-			pay.payee_kind = TPC_PAYEE_PROVIDER;
-			pay.account = ln->account;
-			memcpy(pay.mutuality, inv->mutuality, 3);
-			if (plen)
-				memcpy(pay.payee, inv->provider.ptr, plen);
-			pay.invoice = i;
-			put_be64(key, job->sequence);
-			put_be32(key + 8, li);
-			k.mv_size = 12;
-			v.mv_data = &pay;
-			v.mv_size = sizeof(pay);
-			if ((rc = mdb_put(txn, l->db.payables, &k, &v, MDB_APPEND)))
+			if (insurer && (rc = post_part(l, txn, job, inv, i, li, 0, ln->budget,
+			                               insurer, at_ms)))
+				return rc;
+			if (share && (rc = post_part(l, txn, job, inv, i, li, 1, ln->share_budget,
+			                             share, at_ms)))
 				return rc;
 		}
+	}
+	return 0;
+}
+
+/* The scheme references of a sending's lines (appended under (sequence, line)). */
+static int scheme_refs(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job)
+{
+	uint8_t key[12];
+	MDB_val k = {sizeof(key), key}, v;
+	int rc;
+
+	for (uint32_t i = 0; i < job->sending.nlines; i++) {
+		const tpc_line_t *ln = &job->sending.lines[i];
+		tpc_scheme_ref_t r;
+
+		if (ln->outcome != TPC_OUTCOME_ACCEPTED || !ln->scheme_ref)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.scheme = (uint8_t)ln->scheme;
+		snprintf(r.ref, sizeof(r.ref), "%s", ln->scheme_ref);
+		if (ln->scheme_org)
+			snprintf(r.org, sizeof(r.org), "%s", ln->scheme_org);
+		put_be64(key, job->sequence);
+		put_be32(key + 8, i);
+		v.mv_data = &r;
+		v.mv_size = sizeof(r);
+		if ((rc = mdb_put(txn, l->db.scheme_refs, &k, &v, MDB_APPEND)))
+			return rc;
 	}
 	return 0;
 }
@@ -625,9 +678,8 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 			memcpy(rec.mutuality, job->sending.invoices[inv].mutuality, 3);
 		rec.account = ln->account;
 		rec.scheme = (uint8_t)ln->scheme;
-		rec.budget = ln->outcome == TPC_OUTCOME_ACCEPTED
-		                 ? (uint8_t)tpc_tariff_budget_id(ln->scheme)
-		                 : 0;
+		rec.budget = ln->outcome == TPC_OUTCOME_ACCEPTED ? ln->budget : 0;
+		rec.share_budget = ln->outcome == TPC_OUTCOME_ACCEPTED ? ln->share_budget : 0;
 		rec.insurer_cents = ln->insurer_cents;
 		rec.patient_cents = ln->patient_cents;
 		rec.expected_insurer_cents = ln->expected_insurer_cents;
@@ -641,7 +693,8 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 		if ((rc = mdb_put(txn, l->db.lines, &k, &v, MDB_APPEND)))
 			return rc;
 	}
-	if ((rc = indexes(l, txn, job, 0)) || (rc = post(l, txn, job, committed_ms)))
+	if ((rc = indexes(l, txn, job, 0)) || (rc = post(l, txn, job, committed_ms)) ||
+	    (rc = scheme_refs(l, txn, job)))
 		return rc;
 	l->next_seq++;
 	job->status = TPC_JOB_COMMITTED;

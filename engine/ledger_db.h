@@ -19,15 +19,16 @@
 #include <stdint.h>
 #include <string.h>
 
-#define TPC_LEDGER_SCHEMA 2u
+#define TPC_LEDGER_SCHEMA 3u
 #define TPC_ANSWER_MAGIC  0x32415054u /* "TPA2" little endian */
 
 /** Every sub-database handle, opened once by tpc_ledger_open(). */
 typedef struct tpc_ledger_db {
 	MDB_env *env;
 	MDB_dbi meta, sendings, answers, lines, postings;
-	MDB_dbi payables;     /* (sequence, line) -> tpc_payable_t: accepted, not yet paid */
-	MDB_dbi paid;         /* (sequence, line) -> tpc_paid_t: which payment paid it */
+	MDB_dbi payables;     /* (sequence, line, part) -> tpc_payable_t: accepted, not yet paid */
+	MDB_dbi paid;         /* (sequence, line, part) -> tpc_paid_t: which payment paid it */
+	MDB_dbi scheme_refs;  /* (sequence, line) -> tpc_scheme_ref_t: lines paid by a scheme */
 	MDB_dbi payruns;      /* run (u64) -> tpc_payrun_rec_t */
 	MDB_dbi payments;     /* run (u64) + payment (u32) -> tpc_payment_rec_t */
 	MDB_dbi settlements;  /* sequence (u64) + run (u64) + payment (u32) -> settlement */
@@ -59,13 +60,14 @@ typedef struct tpc_line_rec {
 	uint8_t nfindings;
 	int32_t date_first;
 	int32_t units;
-	uint32_t invoice;  /* index of the invoice in the sending */
-	uint32_t record;   /* ordinal of the line's record in the sending */
-	char mutuality[3]; /* destination mutuality, not NUL-terminated */
-	uint8_t account;   /* 0 = A, 1 = B */
-	uint8_t budget;    /* enum tpc_budget charged, 0 when refused */
-	uint8_t scheme;    /* enum tpc_scheme */
-	uint8_t pad0[2];
+	uint32_t invoice;     /* index of the invoice in the sending */
+	uint32_t record;      /* ordinal of the line's record in the sending */
+	char mutuality[3];    /* destination mutuality, not NUL-terminated */
+	uint8_t account;      /* 0 = A, 1 = B */
+	uint8_t budget;       /* enum tpc_budget charged with the insurer part, 0 when refused */
+	uint8_t scheme;       /* enum tpc_scheme */
+	uint8_t share_budget; /* enum tpc_budget paying the patient share too, 0 = the patient */
+	uint8_t pad0;
 	int64_t insurer_cents;          /* invoiced */
 	int64_t patient_cents;          /* invoiced */
 	int64_t expected_insurer_cents; /* by tariff */
@@ -94,13 +96,13 @@ enum tpc_payee_kind {
 
 /** One posting (value of "postings", 96 bytes). Immutable once written. */
 typedef struct tpc_posting_rec {
-	uint64_t sequence;  /* the sending (0 for payment postings) */
-	uint64_t run;       /* the payment run (payment postings), 0 otherwise */
-	uint32_t line;      /* line index in the sending; payment number for payment postings */
-	uint8_t kind;       /* enum tpc_posting_kind */
-	uint8_t budget;     /* enum tpc_budget */
-	uint8_t payee_kind; /* enum tpc_payee_kind */
-	uint8_t pad;
+	uint64_t sequence;    /* the sending (0 for payment postings) */
+	uint64_t run;         /* the payment run (payment postings), 0 otherwise */
+	uint32_t line;        /* line index in the sending; payment number for payment postings */
+	uint8_t kind;         /* enum tpc_posting_kind */
+	uint8_t budget;       /* enum tpc_budget */
+	uint8_t payee_kind;   /* enum tpc_payee_kind */
+	uint8_t part;         /* line postings: 0 = insurer part, 1 = patient share */
 	char account[40];     /* NUL-terminated */
 	int64_t amount_cents; /* debits negative, credits positive */
 	uint64_t at_ms;       /* commit time, unix milliseconds */
@@ -122,6 +124,20 @@ typedef struct tpc_payable {
 	uint32_t pad2;
 	uint64_t pad3;
 } tpc_payable_t;
+
+/** Key of "payables" and "paid": sequence (u64 BE) + line (u32 BE) + part (0 = the insurer
+ *  part, 1 = the patient share when a scheme pays it to another budget or the same one). */
+#define TPC_PAYABLE_KEY 13
+
+/** The scheme reference of a line (value of "scheme_refs"): what an institution's statement
+ *  needs (SPP IS: the CPAS and the decision). */
+typedef struct tpc_scheme_ref {
+	uint8_t scheme; /* enum tpc_scheme */
+	uint8_t pad[3];
+	char ref[33]; /* Mediprima decision, prison, Fedasil structure, war victims category, AC/BC
+	               */
+	char org[11]; /* Mediprima: CPAS BCE */
+} tpc_scheme_ref_t;
 
 /** Which payment paid a line (value of "paid"). */
 typedef struct tpc_paid {
@@ -166,6 +182,7 @@ _Static_assert(sizeof(tpc_line_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_posting_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");
 _Static_assert(sizeof(tpc_paid_t) == 24, "stored layout");
+_Static_assert(sizeof(tpc_scheme_ref_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payrun_rec_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payment_rec_t) == 184, "stored layout");
 

@@ -6,6 +6,7 @@
 #include "common/check.h"
 #include "error.h"
 #include "ledger_db.h"
+#include "schemes/schemes.h"
 #include "tpclear.pb-c.h"
 
 #include <stdio.h>
@@ -444,16 +445,40 @@ static int history(MDB_txn *txn, const tpc_ledger_db_t *db, uint64_t seq, int64_
 				break;
 			}
 		lh->payment_reference = "";
-		if (mdb_get(txn, db->paid, &k, &pv) == 0 && pv.mv_size == sizeof(tpc_paid_t)) {
+		lh->share_budget = (char *)tpc_budget_name(r.share_budget);
+		lh->scheme = (char *)tpc_scheme_name(r.scheme);
+		for (uint8_t part = 0; part < 2; part++) {
+			/* each part (insurer part, patient share) is paid on its own */
+			uint8_t pk[TPC_PAYABLE_KEY];
+			MDB_val pkv = {sizeof(pk), pk};
 			tpc_paid_t pd;
-			char *ref = tpc_arena_alloc(a, 24, 1);
+			char *ref;
 
+			memcpy(pk, k.mv_data, 12);
+			pk[12] = part;
+			if (mdb_get(txn, db->paid, &pkv, &pv) != 0 || pv.mv_size != sizeof(pd))
+				continue;
 			memcpy(&pd, pv.mv_data, sizeof(pd));
 			lh->paid_at = pd.paid_ms;
-			lh->paid_cents = r.accepted_cents;
+			lh->paid_cents +=
+			    part ? (r.share_budget ? r.patient_cents : 0)
+			         : r.accepted_cents - (r.share_budget ? r.patient_cents : 0);
+			ref = tpc_arena_alloc(a, 24, 1);
 			if (ref) {
 				tpc_payment_reference(pd.run, pd.payment, ref);
 				lh->payment_reference = ref;
+			}
+		}
+		{
+			/* the scheme's reference, for lines a scheme pays */
+			MDB_val sv;
+			tpc_scheme_ref_t sr;
+
+			if (mdb_get(txn, db->scheme_refs, &k, &sv) == 0 &&
+			    sv.mv_size == sizeof(sr)) {
+				memcpy(&sr, sv.mv_data, sizeof(sr));
+				lh->scheme_ref = str(a, sr.ref, sizeof(sr.ref));
+				lh->scheme_org = str(a, sr.org, sizeof(sr.org));
 			}
 		}
 		sh->lines[sh->n_lines++] = lh;

@@ -34,7 +34,8 @@ struct item {
 	uint32_t payment; /* 1-based payment number once paid, 0 = left unpaid */
 	tpc_payable_t p;
 	uint32_t acct; /* index into accounts[] */
-	uint32_t pad;
+	uint8_t part;  /* 0 = insurer part, 1 = patient share */
+	uint8_t pad[3];
 };
 
 /* The bank account of one (budget, payee). */
@@ -176,7 +177,9 @@ static int cmp_group(const void *a, const void *b, void *arg)
 		return c;
 	if (x->seq != y->seq)
 		return x->seq < y->seq ? -1 : 1;
-	return x->line < y->line ? -1 : x->line > y->line;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->part < y->part ? -1 : x->part > y->part;
 }
 
 static int cmp_line(const void *a, const void *b)
@@ -187,7 +190,9 @@ static int cmp_line(const void *a, const void *b)
 		return x->seq < y->seq ? -1 : 1;
 	if (x->payment != y->payment)
 		return x->payment < y->payment ? -1 : 1;
-	return x->line < y->line ? -1 : x->line > y->line;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->part < y->part ? -1 : x->part > y->part;
 }
 
 /* Gather the unpaid payables the run takes. */
@@ -203,7 +208,7 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct item *it;
 
-		if (k.mv_size != 12 || v.mv_size != sizeof(tpc_payable_t)) {
+		if (k.mv_size != TPC_PAYABLE_KEY || v.mv_size != sizeof(tpc_payable_t)) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
@@ -227,6 +232,7 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 			continue;
 		it->seq = tpc_get_be64(k.mv_data);
 		it->line = tpc_get_be32((const uint8_t *)k.mv_data + 8);
+		it->part = ((const uint8_t *)k.mv_data)[12];
 		p->nitems++;
 	}
 	mdb_cursor_close(cur);
@@ -324,7 +330,7 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		int64_t sum = 0;
 		tpc_payment_rec_t *pm;
 		tpc_posting_rec_t rec;
-		uint8_t key[12];
+		uint8_t key[TPC_PAYABLE_KEY];
 		MDB_val k, v;
 
 		for (j = i; j < p->nitems; j++) {
@@ -416,6 +422,8 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 			p->items[m].payment = p->npayments;
 			tpc_put_be64(key, p->items[m].seq);
 			tpc_put_be32(key + 8, p->items[m].line);
+			key[12] = p->items[m].part;
+			k.mv_size = TPC_PAYABLE_KEY;
 			if ((rc = mdb_del(txn, ctx->db->payables, &k, NULL)))
 				return rc;
 			v.mv_data = &paid;
@@ -489,9 +497,11 @@ static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p
 		lines[i].paid_cents = 0;
 	for (const struct item *it = first; it < end; it++)
 		if (it->line < nlines) {
-			lines[it->line].paid_cents = it->p.amount_cents;
+			/* a line's parts (insurer part, patient share) may be paid together */
+			if (lines[it->line].paid_cents == 0)
+				npaid++;
+			lines[it->line].paid_cents += it->p.amount_cents;
 			paid += it->p.amount_cents;
-			npaid++;
 		}
 	for (uint32_t i = 0; i < nlines; i++) {
 		size_t d;
@@ -655,7 +665,10 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 			lines[n].account = r->account;
 			lines[n].outcome = r->outcome;
 			memcpy(lines[n].mutuality, r->mutuality, 3);
-			lines[n].requested_cents = r->insurer_cents;
+			/* requested: what the scheme was asked to pay (the patient share too
+			 * when the scheme pays it) */
+			lines[n].requested_cents =
+			    r->insurer_cents + (r->share_budget ? r->patient_cents : 0);
 			lines[n].accepted_cents = r->accepted_cents;
 			n++;
 		}

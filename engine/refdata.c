@@ -16,17 +16,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[TPC_REF__COUNT] = {"providers", "members", "tariffs",
-                                                       "agreements"};
+static const char *const kind_names[TPC_REF__COUNT] = {
+    "providers",          "members",   "tariffs",     "agreements", "mediprima", "fedasil",
+    "fedasil_exclusions", "detention", "war_victims", "ossom"};
 static const char *const headers[TPC_REF__COUNT] = {
     "nihii,name,kind,bce,iban,bic",
     "niss,valid_from,valid_to,ct1,ct2,iban",
     "code,valid_from,valid_to,fee,insurer,insurer_bim,flags",
     "niss,code,valid_from,valid_to,reference",
+    "decision_id,cpas_bce,niss,valid_from,valid_to,care,covers_patient_share",
+    "niss,valid_from,valid_to,structure",
+    "code",
+    "niss,prison,valid_from,valid_to",
+    "niss,category,valid_from,valid_to",
+    "niss,contract,valid_from,valid_to,birth_date,contribution_years",
 };
-static const size_t row_size[TPC_REF__COUNT] = {sizeof(tpc_ref_provider_t),
-                                                sizeof(tpc_ref_member_t), sizeof(tpc_ref_tariff_t),
-                                                sizeof(tpc_ref_agreement_t)};
+static const size_t row_size[TPC_REF__COUNT] = {
+    sizeof(tpc_ref_provider_t),  sizeof(tpc_ref_member_t),    sizeof(tpc_ref_tariff_t),
+    sizeof(tpc_ref_agreement_t), sizeof(tpc_ref_mediprima_t), sizeof(tpc_ref_fedasil_t),
+    sizeof(tpc_ref_exclusion_t), sizeof(tpc_ref_detention_t), sizeof(tpc_ref_war_victim_t),
+    sizeof(tpc_ref_ossom_t)};
 
 #define MAX_FIELDS 8
 #define FIELD_MAX  128
@@ -226,6 +235,21 @@ static int parse_iban(struct parser *ps, int f, char *dst, int required)
 	return 0;
 }
 
+/* A free label (prison, structure, category): 1..cap-1 printable characters. */
+static int parse_label(struct parser *ps, int f, char *dst, size_t cap, const char *what)
+{
+	const char *s = ps->field[f];
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= cap)
+		return fail(ps, f, "%s '%s' must be 1 to %zu characters", what, s, cap - 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20)
+			return fail(ps, f, "%s has a control character", what);
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
 static int parse_row(struct parser *ps, enum tpc_ref_kind kind, void *row)
 {
 	int rc;
@@ -328,10 +352,93 @@ static int parse_row(struct parser *ps, enum tpc_ref_kind kind, void *row)
 		memcpy(r->reference, ps->field[4], strlen(ps->field[4]) + 1);
 		return 0;
 	}
+	case TPC_REF_MEDIPRIMA: {
+		tpc_ref_mediprima_t *r = row;
+		const char *id = ps->field[0], *care = ps->field[5], *cov = ps->field[6];
+		size_t n = strlen(id);
+
+		if (n < 1 || n > 16)
+			return fail(ps, 0, "decision_id '%s' must be 1 to 16 characters", id);
+		for (size_t i = 0; i < n; i++)
+			if (!isalnum((unsigned char)id[i]) && !strchr("-/.", id[i]))
+				return fail(ps, 0, "decision_id '%s': letters, digits, - / . only",
+				            id);
+		memcpy(r->decision, id, n + 1);
+		if (!digits(ps->field[1], 10) || !tpc_check_bce(ps->field[1], 10))
+			return fail(ps, 1, "cpas_bce '%s' is not 10 digits with a valid BCE check",
+			            ps->field[1]);
+		memcpy(r->cpas_bce, ps->field[1], 11);
+		if ((rc = parse_niss(ps, 2, r->niss)) ||
+		    (rc = parse_period(ps, 3, &r->valid_from, &r->valid_to)))
+			return rc;
+		if (strcmp(care, "hospital") == 0)
+			r->care = TPC_CARE_HOSPITAL;
+		else if (strcmp(care, "ambulatory") == 0)
+			r->care = TPC_CARE_AMBULATORY;
+		else if (strcmp(care, "pharmacy") == 0)
+			r->care = TPC_CARE_PHARMACY;
+		else if (strcmp(care, "all") == 0)
+			r->care = TPC_CARE_ALL;
+		else
+			return fail(ps, 5, "care '%s' is not hospital, ambulatory, pharmacy or all",
+			            care);
+		if (strcmp(cov, "0") != 0 && strcmp(cov, "1") != 0)
+			return fail(ps, 6, "covers_patient_share '%s' is not 0 or 1", cov);
+		r->covers_patient_share = cov[0] == '1';
+		return 0;
+	}
+	case TPC_REF_FEDASIL: {
+		tpc_ref_fedasil_t *r = row;
+
+		if ((rc = parse_niss(ps, 0, r->niss)) ||
+		    (rc = parse_period(ps, 1, &r->valid_from, &r->valid_to)))
+			return rc;
+		return parse_label(ps, 3, r->structure, sizeof(r->structure), "structure");
+	}
+	case TPC_REF_FEDASIL_EXCLUSIONS:
+		return parse_code(ps, 0, ((tpc_ref_exclusion_t *)row)->code);
+	case TPC_REF_DETENTION: {
+		tpc_ref_detention_t *r = row;
+
+		if ((rc = parse_niss(ps, 0, r->niss)) ||
+		    (rc = parse_label(ps, 1, r->prison, sizeof(r->prison), "prison")))
+			return rc;
+		return parse_period(ps, 2, &r->valid_from, &r->valid_to);
+	}
+	case TPC_REF_WAR_VICTIMS: {
+		tpc_ref_war_victim_t *r = row;
+
+		if ((rc = parse_niss(ps, 0, r->niss)) ||
+		    (rc = parse_label(ps, 1, r->category, sizeof(r->category), "category")))
+			return rc;
+		return parse_period(ps, 2, &r->valid_from, &r->valid_to);
+	}
+	case TPC_REF_OSSOM: {
+		tpc_ref_ossom_t *r = row;
+		const char *c = ps->field[1], *y = ps->field[5];
+
+		if ((rc = parse_niss(ps, 0, r->niss)))
+			return rc;
+		if (strcmp(c, "AC") != 0 && strcmp(c, "BC") != 0)
+			return fail(ps, 1, "contract '%s' is not AC or BC", c);
+		r->contract = c[0];
+		if ((rc = parse_period(ps, 2, &r->valid_from, &r->valid_to)) ||
+		    (rc = parse_date(ps, 4, &r->birth_date)))
+			return rc;
+		if (r->birth_date > r->valid_from)
+			return fail(ps, 4, "birth_date is after valid_from");
+		if (!*y || strlen(y) > 2 || !isdigit((unsigned char)y[0]) ||
+		    (y[1] && !isdigit((unsigned char)y[1])))
+			return fail(ps, 5, "contribution_years '%s' is not a number 0..99", y);
+		r->contribution_years = (uint16_t)atoi(y);
+		return 0;
+	}
 	default:
 		return TPC_EINVAL;
 	}
 }
+
+static void row_period(enum tpc_ref_kind kind, const void *row, int32_t *from, int32_t *to);
 
 /* Key of a row (also the sort order). @return key length. */
 static size_t row_key(enum tpc_ref_kind kind, const void *row, uint8_t *key)
@@ -359,18 +466,45 @@ static size_t row_key(enum tpc_ref_kind kind, const void *row, uint8_t *key)
 		from = (uint32_t)((const tpc_ref_agreement_t *)row)->valid_from;
 		n = 17;
 		break;
+	case TPC_REF_FEDASIL_EXCLUSIONS:
+		memcpy(key, ((const tpc_ref_exclusion_t *)row)->code, 6);
+		return 6;
+	case TPC_REF_MEDIPRIMA:
+	case TPC_REF_FEDASIL:
+	case TPC_REF_DETENTION:
+	case TPC_REF_WAR_VICTIMS:
+	case TPC_REF_OSSOM: {
+		int32_t f, t;
+
+		/* every feed row starts with its NISS */
+		memcpy(key,
+		       kind == TPC_REF_MEDIPRIMA ? ((const tpc_ref_mediprima_t *)row)->niss
+		                                 : (const char *)row,
+		       11);
+		row_period(kind, row, &f, &t);
+		from = (uint32_t)f;
+		n = 11;
+		break;
+	}
 	default:
 		return 0;
 	}
 	from ^= 0x80000000u; /* signed days sort as unsigned */
 	for (int i = 0; i < 4; i++)
 		key[n + (size_t)i] = (uint8_t)(from >> (24 - 8 * i));
+	if (kind == TPC_REF_MEDIPRIMA) {
+		/* the decision id last: one person's decisions may overlap (one per care) */
+		memset(key + n + 4, 0, 16);
+		memcpy(key + n + 4, ((const tpc_ref_mediprima_t *)row)->decision,
+		       strnlen(((const tpc_ref_mediprima_t *)row)->decision, 16));
+		return n + 4 + 16;
+	}
 	return n + 4;
 }
 
 static size_t id_len(enum tpc_ref_kind kind)
 {
-	static const size_t n[TPC_REF__COUNT] = {11, 11, 6, 17};
+	static const size_t n[TPC_REF__COUNT] = {11, 11, 6, 17, 31, 11, 6, 11, 11, 11};
 
 	return n[kind];
 }
@@ -390,6 +524,26 @@ static void row_period(enum tpc_ref_kind kind, const void *row, int32_t *from, i
 		*from = ((const tpc_ref_agreement_t *)row)->valid_from;
 		*to = ((const tpc_ref_agreement_t *)row)->valid_to;
 		break;
+	case TPC_REF_MEDIPRIMA:
+		*from = ((const tpc_ref_mediprima_t *)row)->valid_from;
+		*to = ((const tpc_ref_mediprima_t *)row)->valid_to;
+		break;
+	case TPC_REF_FEDASIL:
+		*from = ((const tpc_ref_fedasil_t *)row)->valid_from;
+		*to = ((const tpc_ref_fedasil_t *)row)->valid_to;
+		break;
+	case TPC_REF_DETENTION:
+		*from = ((const tpc_ref_detention_t *)row)->valid_from;
+		*to = ((const tpc_ref_detention_t *)row)->valid_to;
+		break;
+	case TPC_REF_WAR_VICTIMS:
+		*from = ((const tpc_ref_war_victim_t *)row)->valid_from;
+		*to = ((const tpc_ref_war_victim_t *)row)->valid_to;
+		break;
+	case TPC_REF_OSSOM:
+		*from = ((const tpc_ref_ossom_t *)row)->valid_from;
+		*to = ((const tpc_ref_ossom_t *)row)->valid_to;
+		break;
 	default:
 		*from = 0;
 		*to = TPC_REF_OPEN_END;
@@ -400,7 +554,7 @@ static _Thread_local enum tpc_ref_kind sort_kind;
 
 static int cmp_rows(const void *a, const void *b)
 {
-	uint8_t ka[32], kb[32];
+	uint8_t ka[40], kb[40];
 	size_t n = row_key(sort_kind, a, ka);
 
 	row_key(sort_kind, b, kb);
@@ -490,9 +644,12 @@ int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv,
 		memcpy(sorted, rows, out->nrows * sz);
 		qsort(sorted, out->nrows, sz, cmp_rows);
 		for (uint32_t i = 1; i < out->nrows; i++) {
-			uint8_t ka[32], kb[32];
+			uint8_t ka[40], kb[40];
 			const void *a = sorted + (i - 1) * sz, *b = sorted + i * sz;
 			int32_t af, at, bf, bt;
+			int unique = kind == TPC_REF_PROVIDERS ||
+			             kind == TPC_REF_FEDASIL_EXCLUSIONS ||
+			             kind == TPC_REF_MEDIPRIMA;
 
 			row_key(kind, a, ka);
 			row_key(kind, b, kb);
@@ -500,7 +657,7 @@ int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv,
 				continue;
 			row_period(kind, a, &af, &at);
 			row_period(kind, b, &bf, &bt);
-			if (kind == TPC_REF_PROVIDERS || bf <= at) {
+			if (unique || bf <= at) {
 				/* find the later source line of the pair for the message */
 				unsigned line = 0;
 				for (uint32_t r = 0; r < out->nrows; r++)
@@ -511,8 +668,11 @@ int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv,
 				ps.col[0] = 1;
 				return fail(
 				    &ps, 0,
-				    kind == TPC_REF_PROVIDERS
-				        ? "duplicate NIHII"
+				    kind == TPC_REF_PROVIDERS            ? "duplicate NIHII"
+				    : kind == TPC_REF_FEDASIL_EXCLUSIONS ? "duplicate code"
+				    : kind == TPC_REF_MEDIPRIMA
+				        ? "duplicate decision (same NISS, valid_from and "
+				          "decision_id)"
 				        : "validity period overlaps another row of the same "
 				          "key");
 			}
@@ -526,8 +686,16 @@ int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv,
 
 int tpc_refdata_open(MDB_txn *txn, tpc_refdata_dbs_t *dbs)
 {
-	static const char *const names[TPC_REF__COUNT] = {"ref_providers", "ref_members",
-	                                                  "ref_tariffs", "ref_agreements"};
+	static const char *const names[TPC_REF__COUNT] = {"ref_providers",
+	                                                  "ref_members",
+	                                                  "ref_tariffs",
+	                                                  "ref_agreements",
+	                                                  "ref_mediprima",
+	                                                  "ref_fedasil",
+	                                                  "ref_fedasil_exclusions",
+	                                                  "ref_detention",
+	                                                  "ref_war_victims",
+	                                                  "ref_ossom"};
 	int rc;
 
 	for (int k = 0; k < TPC_REF__COUNT; k++)
@@ -540,7 +708,7 @@ int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_re
 {
 	MDB_dbi dbi = dbs->dbi[t->kind];
 	size_t sz = row_size[t->kind];
-	uint8_t key[32];
+	uint8_t key[40];
 	MDB_val k, v;
 	int rc;
 
@@ -554,6 +722,27 @@ int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_re
 		v.mv_data = (void *)row;
 		v.mv_size = sz;
 		if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)))
+			return rc;
+	}
+	return 0;
+}
+
+int tpc_refdata_upsert(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t)
+{
+	MDB_dbi dbi = dbs->dbi[t->kind];
+	size_t sz = row_size[t->kind];
+	uint8_t key[40];
+	MDB_val k, v;
+	int rc;
+
+	for (uint32_t i = 0; i < t->nrows; i++) {
+		const uint8_t *row = (const uint8_t *)t->rows + i * sz;
+
+		k.mv_data = key;
+		k.mv_size = row_key(t->kind, row, key);
+		v.mv_data = (void *)row;
+		v.mv_size = sz;
+		if ((rc = mdb_put(txn, dbi, &k, &v, 0)))
 			return rc;
 	}
 	return 0;
@@ -624,6 +813,72 @@ int tpc_refdata_agreement_on(MDB_cursor *agreements, const char *niss, const cha
 	memcpy(id, niss, 11);
 	memcpy(id + 11, code, 6);
 	return find_on(agreements, TPC_REF_AGREEMENTS, id, 17, day, out);
+}
+
+int tpc_refdata_feed_on(MDB_cursor *cur, enum tpc_ref_kind kind, const char *niss, int32_t day,
+                        void *out)
+{
+	return find_on(cur, kind, (const uint8_t *)niss, 11, day, out);
+}
+
+int tpc_refdata_feed_last(MDB_cursor *cur, enum tpc_ref_kind kind, const char *niss, int32_t day,
+                          void *out)
+{
+	int rc = find_on(cur, kind, (const uint8_t *)niss, 11, day, out);
+	MDB_val k, v;
+
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	/* find_on left the cursor on the last row starting on or before day, if any */
+	if ((rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT)))
+		return MDB_NOTFOUND;
+	if (k.mv_size < 15 || memcmp(k.mv_data, niss, 11) != 0 || v.mv_size != row_size[kind])
+		return MDB_NOTFOUND;
+	memcpy(out, v.mv_data, row_size[kind]);
+	{
+		int32_t from, to;
+
+		row_period(kind, out, &from, &to);
+		return from <= day ? 0 : MDB_NOTFOUND;
+	}
+}
+
+int tpc_refdata_mediprima_on(MDB_cursor *cur, const char *niss, int32_t day, unsigned care,
+                             tpc_ref_mediprima_t *out)
+{
+	MDB_val k = {11, (void *)niss}, v;
+	int found = 0, rc;
+
+	/* every decision of the person, in valid_from order: keep the latest that fits */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		tpc_ref_mediprima_t r;
+
+		if (k.mv_size < 11 || memcmp(k.mv_data, niss, 11) != 0)
+			break;
+		if (v.mv_size != sizeof(r))
+			continue;
+		memcpy(&r, v.mv_data, sizeof(r));
+		if (r.valid_from > day)
+			break;
+		if (r.valid_to >= day && (r.care & care)) {
+			*out = r;
+			found = 1;
+		}
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	return found ? 0 : MDB_NOTFOUND;
+}
+
+int tpc_refdata_excluded(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *code)
+{
+	MDB_val k = {6, (void *)code}, v;
+	int rc = mdb_get(txn, dbs->dbi[TPC_REF_FEDASIL_EXCLUSIONS], &k, &v);
+
+	if (rc == 0)
+		return 1;
+	return rc == MDB_NOTFOUND ? 0 : tpc_err_from_mdb(rc);
 }
 
 int tpc_refdata_exists(MDB_cursor *cur, const void *id, size_t idlen)

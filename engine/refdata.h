@@ -1,4 +1,6 @@
-/* engine/refdata.h - reference data: providers, members, tariffs, agreements.
+/* engine/refdata.h - reference data: providers, members, tariffs, agreements, and the scheme
+ * feeds (mediprima, fedasil, fedasil_exclusions, detention, war_victims, ossom;
+ * docs/formats/feeds.md).
  *
  * Loaded from CSV (docs/formats/reference-data.md) by `tpclear load KIND FILE` or a feed over
  * the intake. A worker parses and checks the whole file (all or nothing: the first bad row
@@ -12,6 +14,12 @@
  *   ref_members     niss[11] + valid_from            -> tpc_ref_member_t
  *   ref_tariffs     code[6] + valid_from             -> tpc_ref_tariff_t
  *   ref_agreements  niss[11] + code[6] + valid_from  -> tpc_ref_agreement_t
+ *   ref_mediprima   niss[11] + valid_from + decision[16] -> tpc_ref_mediprima_t (decisions of
+ *                   one person may overlap: one per care type)
+ *   ref_fedasil, ref_detention, ref_war_victims, ref_ossom   niss[11] + valid_from -> row
+ *   ref_fedasil_exclusions   code[6] -> tpc_ref_exclusion_t
+ * A file replaces its kind whole; in upsert mode (daily deltas) its rows replace the stored
+ * rows of the same key and the others stay.
  */
 #ifndef TPC_REFDATA_H
 #define TPC_REFDATA_H
@@ -28,7 +36,21 @@ enum tpc_ref_kind {
 	TPC_REF_MEMBERS = 1,
 	TPC_REF_TARIFFS = 2,
 	TPC_REF_AGREEMENTS = 3,
+	TPC_REF_MEDIPRIMA = 4,          /* from SPP IS: CPAS decisions of urgent medical aid */
+	TPC_REF_FEDASIL = 5,            /* from Fedasil: applicants for international protection */
+	TPC_REF_FEDASIL_EXCLUSIONS = 6, /* codes Fedasil never pays */
+	TPC_REF_DETENTION = 7,          /* from SPF Justice: periods of detention */
+	TPC_REF_WAR_VICTIMS = 8,
+	TPC_REF_OSSOM = 9, /* overseas social security: contracts and deferred rights */
 	TPC_REF__COUNT
+};
+
+/** Care types (a bit mask in a Mediprima decision). */
+enum tpc_care {
+	TPC_CARE_HOSPITAL = 1u << 0,
+	TPC_CARE_AMBULATORY = 1u << 1,
+	TPC_CARE_PHARMACY = 1u << 2,
+	TPC_CARE_ALL = 7u,
 };
 
 /** Date meaning "open-ended" (empty valid_to). */
@@ -76,6 +98,45 @@ typedef struct tpc_ref_agreement {
 	char reference[49];
 } tpc_ref_agreement_t;
 
+typedef struct tpc_ref_mediprima {
+	char decision[17]; /* decision id, 1..16 of [A-Za-z0-9-/.] */
+	char cpas_bce[11]; /* BCE of the deciding CPAS, 10 digits */
+	char niss[12];
+	int32_t valid_from, valid_to;
+	uint8_t care;                 /* enum tpc_care mask */
+	uint8_t covers_patient_share; /* 1: the patient share is paid too */
+} tpc_ref_mediprima_t;
+
+typedef struct tpc_ref_fedasil {
+	char niss[12];
+	int32_t valid_from, valid_to;
+	char structure[33]; /* reception structure */
+} tpc_ref_fedasil_t;
+
+typedef struct tpc_ref_exclusion {
+	char code[7];
+} tpc_ref_exclusion_t;
+
+typedef struct tpc_ref_detention {
+	char niss[12];
+	char prison[33];
+	int32_t valid_from, valid_to;
+} tpc_ref_detention_t;
+
+typedef struct tpc_ref_war_victim {
+	char niss[12];
+	char category[17];
+	int32_t valid_from, valid_to;
+} tpc_ref_war_victim_t;
+
+typedef struct tpc_ref_ossom {
+	char niss[12];
+	char contract; /* 'A' = AC, 'B' = BC (the employer's contract doubles the refund) */
+	int32_t valid_from, valid_to;
+	int32_t birth_date; /* days since epoch */
+	uint16_t contribution_years;
+} tpc_ref_ossom_t;
+
 /** A parsed file: rows of one kind, in the arena. */
 typedef struct tpc_ref_table {
 	enum tpc_ref_kind kind;
@@ -108,6 +169,10 @@ int tpc_refdata_open(MDB_txn *txn, tpc_refdata_dbs_t *dbs);
  *  @return an LMDB code (MDB_MAP_FULL included: the caller grows the map and retries). */
 int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t);
 
+/** Upsert: each row of @p t replaces the stored row of the same key, or is added; other rows
+ *  stay. @return an LMDB code. */
+int tpc_refdata_upsert(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t);
+
 /** Lookups. The period lookups go through a cursor the caller opened on the kind's
  *  sub-database (one per sending, so the per-line path allocates nothing). The row is copied
  *  into @p out (LMDB aligns values on two bytes only).
@@ -120,6 +185,26 @@ int tpc_refdata_tariff_on(MDB_cursor *tariffs, const char *code, int32_t day,
                           tpc_ref_tariff_t *out);
 int tpc_refdata_agreement_on(MDB_cursor *agreements, const char *niss, const char *code,
                              int32_t day, tpc_ref_agreement_t *out);
+
+/** The period row of a feed (fedasil, detention, war_victims, ossom) of @p niss covering
+ *  @p day, through a cursor on that kind's sub-database; @p out points to the kind's row
+ *  struct. @return 0, MDB_NOTFOUND or an LMDB code. */
+int tpc_refdata_feed_on(MDB_cursor *cur, enum tpc_ref_kind kind, const char *niss, int32_t day,
+                        void *out);
+
+/** The latest Mediprima decision of @p niss covering @p day and a care type of @p care (a
+ *  decision with care `all` covers every type). @return 0, MDB_NOTFOUND or an LMDB code. */
+int tpc_refdata_mediprima_on(MDB_cursor *cur, const char *niss, int32_t day, unsigned care,
+                             tpc_ref_mediprima_t *out);
+
+/** The last row of a feed (any period) of @p niss at or before @p day, for the deferred
+ *  rights of OSSOM: the period row whose valid_from <= day. @return 0, MDB_NOTFOUND, or an
+ *  LMDB code. */
+int tpc_refdata_feed_last(MDB_cursor *cur, enum tpc_ref_kind kind, const char *niss, int32_t day,
+                          void *out);
+
+/** Is @p code in fedasil_exclusions? @return 1, 0, or a negative TPC_E* code. */
+int tpc_refdata_excluded(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *code);
 
 /** Does any row start with the key prefix @p id (whatever its period)? */
 int tpc_refdata_exists(MDB_cursor *cur, const void *id, size_t idlen);

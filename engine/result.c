@@ -1,6 +1,8 @@
 /* engine/result.c - packing answers (see result.h). */
 #include "result.h"
 
+#include "budget.h"
+
 #include "codes.h"
 #include "error.h"
 #include "tariff.h"
@@ -131,10 +133,16 @@ int tpc_result_pack(tpc_job_t *job, const tpc_adapter_t *a, const void *state)
 				lr[k].expected_insurer_cents = ln->expected_insurer_cents;
 				lr[k].expected_patient_cents = ln->expected_patient_cents;
 				lr[k].accepted_cents = ln->accepted_cents;
-				lr[k].scheme = (char *)tpc_tariff_scheme_name(ln->scheme);
+				lr[k].scheme = (char *)tpc_scheme_name(ln->scheme);
 				lr[k].budget = ln->outcome == TPC_OUTCOME_ACCEPTED
-				                   ? (char *)tpc_tariff_budget(ln->scheme)
+				                   ? (char *)tpc_budget_name(ln->budget)
 				                   : "";
+				if (ln->outcome == TPC_OUTCOME_ACCEPTED && ln->share_budget) {
+					lr[k].share_budget =
+					    (char *)tpc_budget_name(ln->share_budget);
+					lr[k].share_cents = ln->patient_cents;
+				}
+				lr[k].scheme_ref = (char *)(ln->scheme_ref ? ln->scheme_ref : "");
 				if (pack_findings(arena, a, state, ln->findings, ln->nfindings,
 				                  &lr[k].findings, &lr[k].n_findings))
 					return TPC_ENOMEM;

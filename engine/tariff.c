@@ -42,21 +42,6 @@ static const struct {
      "that was not accepted)"},
 };
 
-const char *tpc_tariff_scheme_name(uint16_t scheme)
-{
-	return scheme == TPC_SCHEME_AMI ? "AMI" : "";
-}
-
-const char *tpc_tariff_budget(uint16_t scheme)
-{
-	return tpc_budget_name(tpc_tariff_budget_id(scheme));
-}
-
-unsigned tpc_tariff_budget_id(uint16_t scheme)
-{
-	return scheme == TPC_SCHEME_AMI ? TPC_BUDGET_AMI : TPC_BUDGET_NONE;
-}
-
 const char *tpc_tariff_describe(const char *code)
 {
 	for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]); i++)
@@ -255,6 +240,7 @@ int tpc_tariff_units_add(MDB_txn *txn, MDB_dbi units, const uint8_t key[21], int
  * share the patient's period; a sending uses few codes). */
 struct lookups {
 	MDB_cursor *members, *tariffs, *agreements;
+	tpc_schemes_t *schemes;
 	char niss[12];
 	int have_member;
 	tpc_ref_member_t member; /* cached period of niss */
@@ -303,28 +289,37 @@ static int tariff_on(struct lookups *lk, const char *code, int32_t d, const tpc_
 }
 
 static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tpc_ledger_dbs_t *dbs,
-                      int32_t created, tpc_invoice_t *inv, tpc_line_t *ln, uint32_t li,
-                      struct table *seen, struct table *units, tpc_tariff_marks_t *marks)
+                      int32_t created, unsigned care, tpc_invoice_t *inv, tpc_line_t *ln,
+                      uint32_t li, struct table *seen, struct table *units,
+                      tpc_tariff_marks_t *marks)
 {
 	const tpc_ref_member_t *mem;
 	const tpc_ref_tariff_t *tar;
 	tpc_ref_agreement_t agr;
+	tpc_scheme_out_t sv;
 	char niss[12];
-	int64_t per_unit, exp_ins, exp_pat;
+	int64_t exp_ins, exp_pat;
 	int32_t d = ln->date_first;
 	int fresh, rc;
 
 	memcpy(niss, inv->patient.ptr, 11);
 	niss[11] = 0;
-	/* beneficiary */
+	/* who pays: the first scheme that covers the person on the date (engine/schemes/) */
 	rc = member_on(lk, niss, d, &mem);
 	if (rc == MDB_NOTFOUND)
-		return add_line(
-		    k, ln,
-		    finding(tpc_refdata_exists(lk->members, niss, 11) ? "500540" : "500820",
-		            ln->record, 0, 0));
-	if (rc)
+		mem = NULL;
+	else if (rc)
 		return tpc_err_from_mdb(rc);
+	{
+		tpc_scheme_in_t in = {
+		    niss,     d,   care,
+		    ln->code, mem, mem != NULL || tpc_refdata_exists(lk->members, niss, 11)};
+
+		if ((rc = tpc_schemes_resolve(lk->schemes, &in, &sv)))
+			return rc;
+		if (sv.refuse)
+			return add_line(k, ln, finding(sv.refuse, ln->record, 0, 0));
+	}
 	/* dates */
 	if (d > created)
 		return add_line(k, ln, finding("500510", ln->record, 0, 0));
@@ -343,10 +338,12 @@ static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tp
 		            ln->record, 0, 0));
 	if (rc)
 		return tpc_err_from_mdb(rc);
-	ln->scheme = TPC_SCHEME_AMI; /* a member of CAAMI on the date, tariffed as AMI */
-	per_unit = mem->ct1 % 10 == 1 ? tar->insurer_bim : tar->insurer;
-	exp_ins = (int64_t)ln->units * per_unit;
-	exp_pat = (int64_t)ln->units * tar->fee - exp_ins;
+	ln->scheme = sv.scheme;
+	ln->budget = sv.budget;
+	ln->share_budget = sv.share_budget;
+	ln->scheme_ref = sv.ref;
+	ln->scheme_org = sv.org;
+	tpc_schemes_amounts(&sv, tar, ln->units, &exp_ins, &exp_pat);
 	ln->expected_insurer_cents = exp_ins;
 	ln->expected_patient_cents = exp_pat;
 	if (ln->insurer_cents != exp_ins &&
@@ -436,6 +433,12 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 		goto out_close_members;
 	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_AGREEMENTS], &lk->agreements)))
 		goto out_close_tariffs;
+	if ((rc = tpc_schemes_begin(txn, &dbs->ref, arena, &lk->schemes))) {
+		mdb_cursor_close(lk->agreements);
+		mdb_cursor_close(lk->tariffs);
+		mdb_cursor_close(lk->members);
+		return rc;
+	}
 
 	for (uint32_t i = 0; i < s->ninvoices && !s->blocked; i++) {
 		tpc_invoice_t *inv = &s->invoices[i];
@@ -443,10 +446,18 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 		uint8_t ikey[160];
 		MDB_val kk, vv;
 
+		unsigned care;
+
+		prov.kind = TPC_PROVIDER_OTHER;
 		if (inv->provider.len != 11 ||
 		    tpc_refdata_provider(txn, &dbs->ref, inv->provider.ptr, &prov) != 0)
 			if ((rc = add_invoice(&k, inv, finding("201420", inv->record, 0, 0))))
 				goto out_close_all;
+		/* the care type of the invoice, for Mediprima decisions (and Fedasil's pilot) */
+		care = prov.kind == TPC_PROVIDER_PHARMACIST || inv->kind == TPC_INVOICE_PHARMACY
+		           ? TPC_CARE_PHARMACY
+		       : inv->kind == TPC_INVOICE_HOSPITALISED ? TPC_CARE_HOSPITAL
+		                                               : TPC_CARE_AMBULATORY;
 		kk.mv_data = ikey;
 		kk.mv_size = tpc_tariff_invoice_key(inv, ikey, sizeof(ikey));
 		if (kk.mv_size && inv->number.len) {
@@ -484,7 +495,7 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 			tpc_tariff_line_identity(inv, ln, marks->dedup[li]);
 			if (refused(ln) || inv->patient.len != 11)
 				continue;
-			rc = check_line(lk, &k, txn, dbs, created, inv, ln, li, &seen, &units,
+			rc = check_line(lk, &k, txn, dbs, created, care, inv, ln, li, &seen, &units,
 			                marks);
 			if (rc)
 				goto out_close_all;
@@ -493,6 +504,7 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 	rc = 0;
 
 out_close_all:
+	tpc_schemes_end(lk->schemes);
 	mdb_cursor_close(lk->agreements);
 out_close_tariffs:
 	mdb_cursor_close(lk->tariffs);

@@ -27,6 +27,7 @@
 #include "adapter.h"
 #include "arena.h"
 #include "refdata.h"
+#include "schemes/schemes.h"
 
 #include <lmdb.h>
 
@@ -57,22 +58,6 @@ typedef struct tpc_tariff_marks {
  *  @return 0 or TPC_ENOMEM, or a negative TPC_E* code for an LMDB failure. */
 int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, tpc_sending_t *s,
                      tpc_arena_t *arena, tpc_tariff_marks_t *marks);
-
-/** Schemes that pay a line (tpc_line_t.scheme). Only AMI today; the others come with the
- *  schemes work. */
-enum tpc_scheme {
-	TPC_SCHEME_NONE = 0,
-	TPC_SCHEME_AMI = 1, /* CAAMI's own insured, charged to the AMI budget */
-};
-
-/** Name of a scheme ("AMI"), "" for none. */
-const char *tpc_tariff_scheme_name(uint16_t scheme);
-
-/** Budget a scheme charges ("AMI"), "" for none. */
-const char *tpc_tariff_budget(uint16_t scheme);
-
-/** Budget a scheme charges, as an enum tpc_budget (budget.h); 0 for none. */
-unsigned tpc_tariff_budget_id(uint16_t scheme);
 
 /** Short reason for a code the tariff checks emit, or NULL. */
 const char *tpc_tariff_describe(const char *code);

@@ -86,8 +86,10 @@ static void check_sepa(const Tpclear__SepaFile *f)
 		xmlSchemaFree(schema);
 		xmlSchemaFreeParserCtxt(pc);
 	} else {
-		cr_log_warn("TPC_PAIN001_XSD not set: %s checked well formed, not validated",
-		            f->name);
+		/* (a Criterion warning would make the run exit 1 although every test passed) */
+		fprintf(stderr,
+		        "note: TPC_PAIN001_XSD not set: %s checked well formed, not validated\n",
+		        f->name);
 	}
 	xmlFreeDoc(doc);
 }

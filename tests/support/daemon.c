@@ -36,7 +36,9 @@ static void sleep_ms(int ms)
 /* Load the bundled sample reference data (config/refdata/KIND.csv) into a started daemon. */
 static int load_refdata(tpc_td_t *d)
 {
-	static const char *kinds[] = {"providers", "members", "tariffs", "agreements"};
+	static const char *kinds[] = {
+	    "providers",          "members",   "tariffs",     "agreements", "mediprima", "fedasil",
+	    "fedasil_exclusions", "detention", "war_victims", "ossom"};
 	void *s = tpc_td_connect(d);
 	int rc = 0;
 
@@ -448,8 +450,8 @@ long long tpc_td_metric(const tpc_td_t *d, const char *series)
 	return v;
 }
 
-/* The (sequence, line) keys of one sub-database, in order. */
-static int keys_of(MDB_txn *txn, MDB_dbi dbi, uint8_t (**out)[12], size_t *n)
+/* The (sequence, line, part) keys of one sub-database, in order. */
+static int keys_of(MDB_txn *txn, MDB_dbi dbi, uint8_t (**out)[TPC_PAYABLE_KEY], size_t *n)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -462,21 +464,21 @@ static int keys_of(MDB_txn *txn, MDB_dbi dbi, uint8_t (**out)[12], size_t *n)
 		return -1;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 12)
+		if (k.mv_size != TPC_PAYABLE_KEY)
 			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 1024;
-			*out = realloc(*out, cap * 12);
+			*out = realloc(*out, cap * TPC_PAYABLE_KEY);
 		}
-		memcpy((*out)[(*n)++], k.mv_data, 12);
+		memcpy((*out)[(*n)++], k.mv_data, TPC_PAYABLE_KEY);
 	}
 	mdb_cursor_close(c);
 	return 0;
 }
 
-static int cmp12(const void *a, const void *b)
+static int cmp_key(const void *a, const void *b)
 {
-	return memcmp(a, b, 12);
+	return memcmp(a, b, TPC_PAYABLE_KEY);
 }
 
 int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *paid_lines,
@@ -491,7 +493,8 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 	MDB_cursor *c;
 	MDB_val k, v;
 	int64_t sum = 0, per_budget[TPC_BUDGET__COUNT] = {0};
-	uint8_t(*payable)[12] = NULL, (*unpaid)[12] = NULL, (*paid)[12] = NULL;
+	uint8_t(*payable)[TPC_PAYABLE_KEY] = NULL, (*unpaid)[TPC_PAYABLE_KEY] = NULL,
+	(*paid)[TPC_PAYABLE_KEY] = NULL;
 	size_t npayable = 0, nunpaid = 0, npaid = 0, cap = 0;
 	int rc = -1;
 
@@ -515,10 +518,11 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 		if (p.kind == TPC_POST_PAYABLE) {
 			if (npayable == cap) {
 				cap = cap ? cap * 2 : 1024;
-				payable = realloc(payable, cap * 12);
+				payable = realloc(payable, cap * TPC_PAYABLE_KEY);
 			}
 			tpc_put_be64(payable[npayable], p.sequence);
 			tpc_put_be32(payable[npayable] + 8, p.line);
+			payable[npayable][12] = p.part;
 			npayable++;
 		}
 	}
@@ -535,9 +539,9 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 			         (long long)per_budget[b]);
 			goto out_end;
 		}
-	qsort(payable, npayable, 12, cmp12);
+	qsort(payable, npayable, TPC_PAYABLE_KEY, cmp_key);
 	for (size_t i = 1; i < npayable; i++)
-		if (memcmp(payable[i - 1], payable[i], 12) == 0) {
+		if (memcmp(payable[i - 1], payable[i], TPC_PAYABLE_KEY) == 0) {
 			snprintf(err, errlen, "a line has two payable postings");
 			goto out_end;
 		}
@@ -547,8 +551,8 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 		goto out_end;
 	}
 	for (size_t i = 0, a = 0, b = 0; i < npayable; i++) {
-		int in_unpaid = a < nunpaid && memcmp(unpaid[a], payable[i], 12) == 0;
-		int in_paid = b < npaid && memcmp(paid[b], payable[i], 12) == 0;
+		int in_unpaid = a < nunpaid && memcmp(unpaid[a], payable[i], TPC_PAYABLE_KEY) == 0;
+		int in_paid = b < npaid && memcmp(paid[b], payable[i], TPC_PAYABLE_KEY) == 0;
 
 		if (in_unpaid == in_paid) {
 			snprintf(err, errlen, "line %zu is %s", i,

@@ -48,7 +48,7 @@ static void setup(void)
 	cr_assert_not_null(fx.dir);
 	cr_assert_eq(tpc_arena_new(4096, 0, &fx.arena), 0);
 	cr_assert_eq(mdb_env_create(&fx.env), 0);
-	cr_assert_eq(mdb_env_set_maxdbs(fx.env, 8), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(fx.env, 32), 0);
 	cr_assert_eq(mdb_env_set_mapsize(fx.env, 16u << 20), 0);
 	cr_assert_eq(mdb_env_open(fx.env, fx.dir, MDB_NOTLS, 0600), 0);
 	cr_assert_eq(mdb_txn_begin(fx.env, NULL, 0, &txn), 0);
