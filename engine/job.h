@@ -12,6 +12,7 @@
 
 #include "adapter.h"
 #include "arena.h"
+#include "authz.h"
 #include "queue.h"
 #include "refdata.h"
 #include "tariff.h"
@@ -63,6 +64,7 @@ typedef struct tpc_job {
 	size_t identity_len;
 	char sender[TPC_SENDER_MAX];
 	char key[TPC_KEY_MAX];
+	tpc_job_auth_t auth; /* who sent it (engine/security.h): released when recycled */
 	const tpc_adapter_t *adapter;
 	const void *adapter_state;
 	zmq_msg_t payload; /* owned; closed when the job is recycled */
@@ -73,6 +75,7 @@ typedef struct tpc_job {
 	uint8_t ledger_pending;   /* writer: judged, decided in the transaction being written */
 	tpc_tariff_marks_t marks; /* per-line data the writer records (dedup, maxima) */
 	tpc_ref_table_t table;    /* TPC_JOB_LOAD: parsed rows, in the arena */
+	uint8_t load_upsert;      /* TPC_JOB_LOAD: merge the rows (daily delta), not replace */
 	/* TPC_JOB_PAYRUN: the request (until: days since epoch, INT32_MAX = all; budget 0 = all) */
 	int32_t payrun_until;
 	uint8_t payrun_budget;

@@ -568,7 +568,8 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 
 	if (job->type == TPC_JOB_LOAD) {
 		/* a reference data load replaces its kind whole, in this transaction */
-		if ((rc = tpc_refdata_replace(txn, &l->db.dbs.ref, &job->table)))
+		if ((rc = job->load_upsert ? tpc_refdata_upsert(txn, &l->db.dbs.ref, &job->table)
+		                           : tpc_refdata_replace(txn, &l->db.dbs.ref, &job->table)))
 			return rc;
 		job->committed_ms = committed_ms;
 		job->status = TPC_JOB_COMMITTED;

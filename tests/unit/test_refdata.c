@@ -227,25 +227,27 @@ Test(refdata, parses_the_member_sample)
 	tpc_ref_table_t t = parse_sample(TPC_REF_MEMBERS);
 	const tpc_ref_member_t *m = t.rows;
 
-	cr_assert_eq(t.nrows, 5);
+	cr_assert_eq(t.nrows, 7);
 	cr_assert_str_eq(m[0].niss, "05031412595");
 	cr_assert_eq(m[0].valid_from, day(20240101));
 	cr_assert_eq(m[0].valid_to, day(20261231));
 	cr_assert_eq(m[0].ct1, 111);
 	cr_assert_eq(m[0].ct2, 111);
 	cr_assert_str_eq(m[0].iban, "");
+	cr_assert_str_eq(m[1].niss, "40040400465"); /* sorted by NISS */
 	/* two periods of one NISS, in date order */
-	cr_assert_str_eq(m[1].niss, "75031412581");
-	cr_assert_eq(m[1].valid_to, day(20261031));
 	cr_assert_str_eq(m[2].niss, "75031412581");
-	cr_assert_eq(m[2].valid_from, day(20261115));
-	cr_assert_eq(m[2].valid_to, TPC_REF_OPEN_END);
-	cr_assert_eq(m[2].ct1, 130);
-	cr_assert_str_eq(m[3].niss, "86103130262");
+	cr_assert_eq(m[2].valid_to, day(20261031));
+	cr_assert_str_eq(m[3].niss, "75031412581");
+	cr_assert_eq(m[3].valid_from, day(20261115));
 	cr_assert_eq(m[3].valid_to, TPC_REF_OPEN_END);
-	cr_assert_str_eq(m[3].iban, "BE68539007547034");
-	cr_assert_str_eq(m[4].niss, "90011523152");
-	cr_assert_eq(m[4].ct1, 121);
+	cr_assert_eq(m[3].ct1, 130);
+	cr_assert_str_eq(m[4].niss, "80010100107");
+	cr_assert_str_eq(m[5].niss, "86103130262");
+	cr_assert_eq(m[5].valid_to, TPC_REF_OPEN_END);
+	cr_assert_str_eq(m[5].iban, "BE68539007547034");
+	cr_assert_str_eq(m[6].niss, "90011523152");
+	cr_assert_eq(m[6].ct1, 121);
 }
 
 Test(refdata, parses_the_tariff_sample)
@@ -253,7 +255,7 @@ Test(refdata, parses_the_tariff_sample)
 	tpc_ref_table_t t = parse_sample(TPC_REF_TARIFFS);
 	const tpc_ref_tariff_t *r = t.rows;
 
-	cr_assert_eq(t.nrows, 6);
+	cr_assert_eq(t.nrows, 7);
 	cr_assert_str_eq(r[0].code, "101032");
 	cr_assert_eq(r[0].fee, 3000);
 	cr_assert_eq(r[0].insurer, 2400);
@@ -270,11 +272,13 @@ Test(refdata, parses_the_tariff_sample)
 	cr_assert_str_eq(r[3].code, "102852");
 	cr_assert_eq(r[3].max_per_day, 1);
 	cr_assert_eq(r[3].flags, 0);
-	cr_assert_str_eq(r[4].code, "475075");
-	cr_assert_eq(r[4].flags, TPC_TARIFF_AGREEMENT);
-	cr_assert_eq(r[4].max_per_day, 0);
-	cr_assert_str_eq(r[5].code, "560011");
-	cr_assert_eq(r[5].max_per_day, 4);
+	cr_assert_str_eq(r[4].code, "471100"); /* sorted by code */
+	cr_assert_eq(r[4].insurer, 2000);
+	cr_assert_str_eq(r[5].code, "475075");
+	cr_assert_eq(r[5].flags, TPC_TARIFF_AGREEMENT);
+	cr_assert_eq(r[5].max_per_day, 0);
+	cr_assert_str_eq(r[6].code, "560011");
+	cr_assert_eq(r[6].max_per_day, 4);
 }
 
 Test(refdata, parses_the_agreement_sample)
@@ -830,8 +834,8 @@ Test(refdata, store_and_count_every_kind)
 {
 	store_samples();
 	cr_assert_eq(count(TPC_REF_PROVIDERS), 3);
-	cr_assert_eq(count(TPC_REF_MEMBERS), 5);
-	cr_assert_eq(count(TPC_REF_TARIFFS), 6);
+	cr_assert_eq(count(TPC_REF_MEMBERS), 7);
+	cr_assert_eq(count(TPC_REF_TARIFFS), 7);
 	cr_assert_eq(count(TPC_REF_AGREEMENTS), 1);
 }
 
@@ -1031,7 +1035,7 @@ Test(refdata, replace_drops_previous_rows_of_that_kind_only)
 	store(&t);
 	cr_assert_eq(count(TPC_REF_MEMBERS), 1);
 	cr_assert_eq(count(TPC_REF_PROVIDERS), 3);
-	cr_assert_eq(count(TPC_REF_TARIFFS), 6);
+	cr_assert_eq(count(TPC_REF_TARIFFS), 7);
 	cr_assert_eq(count(TPC_REF_AGREEMENTS), 1);
 	txn = rtxn();
 	c = cursor(txn, TPC_REF_MEMBERS);
@@ -1049,7 +1053,7 @@ Test(refdata, replace_drops_previous_rows_of_that_kind_only)
 	t = parse_ok(TPC_REF_AGREEMENTS, AGR_H);
 	store(&t);
 	cr_assert_eq(count(TPC_REF_AGREEMENTS), 0);
-	cr_assert_eq(count(TPC_REF_TARIFFS), 6);
+	cr_assert_eq(count(TPC_REF_TARIFFS), 7);
 	/* and the kind can be loaded again */
 	t = parse_sample(TPC_REF_AGREEMENTS);
 	store(&t);
@@ -1066,5 +1070,5 @@ Test(refdata, an_aborted_replace_keeps_the_stored_rows)
 	cr_assert_eq(mdb_txn_begin(fx.env, NULL, 0, &txn), 0);
 	cr_assert_eq(tpc_refdata_replace(txn, &fx.dbs, &t), 0);
 	mdb_txn_abort(txn);
-	cr_assert_eq(count(TPC_REF_TARIFFS), 6);
+	cr_assert_eq(count(TPC_REF_TARIFFS), 7);
 }
