@@ -98,6 +98,9 @@ typedef struct tpc_line {
 	const char *scheme_ref; /* the scheme's reference for the line (Mediprima decision, prison,
 	                         * Fedasil structure...), engine memory; NULL = none */
 	const char *scheme_org; /* the institution behind it (Mediprima: the CPAS BCE), or NULL */
+	int64_t real_cost_cents; /* care abroad: what the patient really paid (eAttest), else 0 */
+	char country[4];         /* care abroad: ISO 3166 alpha-2 country, "" = Belgium */
+	uint32_t reserved3;
 	tpc_finding_t findings[TPC_MAX_FINDINGS];
 } tpc_line_t;
 
@@ -142,6 +145,12 @@ typedef struct tpc_invoice {
 	tpc_finding_t findings[TPC_MAX_FINDINGS];
 } tpc_invoice_t;
 
+/** Whom a sending's accepted amounts are paid to. */
+enum tpc_payee {
+	TPC_PAYEE_THIRD_PARTY = 0, /* the invoicing provider (third-party payment) */
+	TPC_PAYEE_PATIENT = 1,     /* the insured, who paid the provider (eAttest) */
+};
+
 /** A decoded sending. decode() fills the header part, invoices, lines and findings; the engine
  * fills outcomes and amounts. Sending-level findings (letter B, or any finding that does not
  * belong to one line or invoice, or overflows their three slots) go to findings[]. */
@@ -162,7 +171,8 @@ typedef struct tpc_sending {
 	int64_t total_cents; /* sending trailer total as invoiced (account A + B) */
 	uint8_t blocked;     /* 1 when a blocking finding refuses the whole sending */
 	uint8_t outcome;     /* enum tpc_outcome, set by the engine */
-	uint8_t reserved[6];
+	uint8_t payee;       /* enum tpc_payee: whom the accepted amounts are paid to */
+	uint8_t reserved[5];
 	int64_t accepted_cents; /* set by the engine */
 	int64_t refused_cents;  /* set by the engine */
 } tpc_sending_t;

@@ -2,6 +2,7 @@
 #include "adapters.h"
 
 #include "canonical/canonical.h"
+#include "eattest/eattest.h"
 #include "efact/efact.h"
 #include "error.h"
 #include "log.h"
@@ -28,6 +29,7 @@ struct tpc_adapters {
 
 static const tpc_adapter_t *const builtin[] = {
     &tpc_canonical_adapter,
+    &tpc_eattest_adapter,
     &tpc_efact_adapter,
 };
 

@@ -31,7 +31,29 @@ static const struct {
     {TPC_CODE_BAD_PAYRUN,
      "payment run refused: not a valid tpclear.PayrunRequest, unknown budget or date"},
     {TPC_CODE_UNKNOWN_TARGET, "nothing in the ledger under that key, invoice or payee"},
+    {TPC_CODE_EATTEST_PUBLIC,
+     "eAttest: this public (detention, Fedasil, Mediprima, war victims) is cleared in "
+     "third-party payment only"},
+    {TPC_CODE_EATTEST_ABROAD, "eAttest: care abroad is reimbursed under OSSOM only"},
     {"T00020", "refused share of the sending above clearing.max_refused_percent: nothing is paid"},
+    {TPC_CODE_UNREGISTERED, "sender no longer in the senders registry"},
+    {TPC_CODE_NOT_YOUR_NIHII,
+     "the sending bills as a NIHII number this sender is not registered for"},
+    {TPC_CODE_FEED_NOT_ALLOWED, "this sender may not send that kind of reference data"},
+    {TPC_CODE_OPS_ONLY, "only an ops sender may make this request"},
+    {TPC_CODE_LEDGER_SCOPE, "ledger show: the target is not this sender's (another NIHII, a NISS)"},
+    {TPC_CODE_SENDER_BUSY,
+     "too many requests of this sender in flight (engine.max_in_flight_per_sender): retry later"},
+    {TPC_CODE_LOAD_TOO_LARGE, "reference data file larger than engine.max_load_bytes"},
+    {TPC_CODE_MAY_NOT_SUBMIT, "this sender has no NIHII number to bill as: it may not submit"},
+    {TPC_CODE_BAD_STATEMENT, "statement refused: the institution is not sppis or the month is "
+                             "not YYYYMM"},
+    {TPC_CODE_UNRECONCILED, "statement refused: its lines do not add up to the budget's charges "
+                            "of the month (a ledger inconsistency: report it)"},
+    {TPC_CODE_STATEMENT_NO_LINE, "statement refused: a charge to the budget has no accepted "
+                                 "Mediprima line with its decision and CPAS in the ledger"},
+    {TPC_CODE_STATEMENT_RENDER, "statement refused: the document could not be written (out of "
+                                "memory)"},
 };
 
 const char *tpc_codes_describe(const char *code)

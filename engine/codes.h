@@ -30,6 +30,22 @@
 #define TPC_CODE_BAD_LEDGER_REQ    "T00022"
 #define TPC_CODE_BAD_PAYRUN        "T00023"
 #define TPC_CODE_UNKNOWN_TARGET    "T00024"
+#define TPC_CODE_EATTEST_PUBLIC    "T00025"
+#define TPC_CODE_EATTEST_ABROAD    "T00026"
+/* security (engine/security.c, docs/security.md): T00040..T00059 */
+#define TPC_CODE_UNREGISTERED     "T00040"
+#define TPC_CODE_NOT_YOUR_NIHII   "T00041"
+#define TPC_CODE_FEED_NOT_ALLOWED "T00042"
+#define TPC_CODE_OPS_ONLY         "T00043"
+#define TPC_CODE_LEDGER_SCOPE     "T00044"
+#define TPC_CODE_SENDER_BUSY      "T00045"
+#define TPC_CODE_LOAD_TOO_LARGE   "T00046"
+#define TPC_CODE_MAY_NOT_SUBMIT   "T00047"
+/* statements (engine/statement.c, docs/formats/sppis-statement.md): T00030..T00034 */
+#define TPC_CODE_BAD_STATEMENT     "T00030"
+#define TPC_CODE_UNRECONCILED      "T00031"
+#define TPC_CODE_STATEMENT_NO_LINE "T00032"
+#define TPC_CODE_STATEMENT_RENDER  "T00033"
 
 /** Reason for one of tpclear's own codes. @return a static string, or NULL if unknown. */
 const char *tpc_codes_describe(const char *code);

@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "error.h"
+#include "security.h"
 #include "sepa.h"
 
 #include <ctype.h>
@@ -27,6 +28,8 @@ void tpc_config_defaults(tpc_config_t *cfg)
 	cfg->max_invoices = 100000;
 	cfg->max_lines = 1000000;
 	cfg->retry_after_ms = 200;
+	cfg->max_load_bytes = 64u << 20;
+	cfg->max_in_flight_per_sender = 128;
 	snprintf(cfg->endpoint, sizeof(cfg->endpoint), "tcp://127.0.0.1:5570");
 	cfg->sndhwm = 10000;
 	cfg->rcvhwm = 10000;
@@ -172,6 +175,42 @@ static int set_key(tpc_config_t *c, const char *section, const char *key, const 
 	if (IS("engine", "retry_after_ms")) {
 		*why = "expected an integer 1..600000";
 		return parse_int(v, 1, 600000, &c->retry_after_ms);
+	}
+	if (IS("engine", "max_load_bytes")) {
+		*why = "expected a size (e.g. 64M) between 1K and 4G";
+		if (tpc_config_parse_size(v, &sz) || sz < 1024 || sz > ((size_t)4 << 30))
+			return TPC_EINVAL;
+		c->max_load_bytes = sz;
+		return 0;
+	}
+	if (IS("engine", "max_in_flight_per_sender")) {
+		int n;
+
+		*why = "expected an integer 0..1000000 (0 = no bound)";
+		if (parse_int(v, 0, 1000000, &n))
+			return TPC_EINVAL;
+		c->max_in_flight_per_sender = (uint32_t)n;
+		return 0;
+	}
+	if (IS("security", "mode")) {
+		*why = "expected curve, plain or auto";
+		if (strcmp(v, "curve") == 0)
+			c->security_mode = TPC_SECURITY_CURVE;
+		else if (strcmp(v, "plain") == 0)
+			c->security_mode = TPC_SECURITY_PLAIN;
+		else if (strcmp(v, "auto") == 0)
+			c->security_mode = TPC_SECURITY_AUTO;
+		else
+			return TPC_EINVAL;
+		return 0;
+	}
+	if (IS("security", "server_key")) {
+		*why = "path too long";
+		return parse_str(v, c->server_key, sizeof(c->server_key));
+	}
+	if (IS("security", "senders")) {
+		*why = "path too long";
+		return parse_str(v, c->senders_path, sizeof(c->senders_path));
 	}
 	if (IS("intake", "endpoint")) {
 		*why = "expected a ZeroMQ endpoint such as tcp://127.0.0.1:5570";
@@ -357,7 +396,7 @@ int tpc_config_check(const tpc_config_t *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "[ledger] map_size is larger than map_max");
 		return TPC_ECONFIG;
 	}
-	return 0;
+	return tpc_security_check_config(cfg, err, errlen);
 }
 
 const char *tpc_config_adapter_text(const tpc_config_t *cfg, const char *name)

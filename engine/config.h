@@ -15,6 +15,13 @@
 #define TPC_PATH_MAX             1024
 #define TPC_MAX_ADAPTER_SECTIONS 16
 
+/** [security] mode: who may talk to the intake (docs/security.md). */
+enum tpc_security_mode {
+	TPC_SECURITY_AUTO = 0,  /* curve unless every endpoint is loopback or ipc (the default) */
+	TPC_SECURITY_CURVE = 1, /* CURVE, admitting the keys of the senders registry only */
+	TPC_SECURITY_PLAIN = 2, /* no authentication: refused unless every endpoint is local */
+};
+
 /** Durability of ledger commits. */
 enum tpc_sync {
 	TPC_SYNC_FULL = 0,       /* fsync data and meta page on every commit (default) */
@@ -30,11 +37,18 @@ typedef struct tpc_config {
 	uint32_t max_invoices;    /* most invoices per sending */
 	uint32_t max_lines;       /* most lines per sending */
 	int retry_after_ms;       /* hint given with "busy" */
+	size_t max_load_bytes;    /* largest reference data (feed) file accepted */
+	/* requests of one sender in flight at once; 0 = no bound */
+	uint32_t max_in_flight_per_sender;
 	/* [intake] */
 	char endpoint[256]; /* ZeroMQ ROUTER endpoint */
 	int sndhwm, rcvhwm;
 	/* [http] */
 	char http_listen[128]; /* host:port, or "off" */
+	/* [security] */
+	enum tpc_security_mode security_mode;
+	char server_key[TPC_PATH_MAX];   /* engine's secret key; "" = DATA_DIR/server.key */
+	char senders_path[TPC_PATH_MAX]; /* senders registry; "" = DATA_DIR/senders.ini */
 	/* [ledger] */
 	char data_dir[TPC_PATH_MAX];
 	size_t map_size; /* initial LMDB map size */

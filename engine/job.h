@@ -76,6 +76,7 @@ typedef struct tpc_job {
 	tpc_tariff_marks_t marks; /* per-line data the writer records (dedup, maxima) */
 	tpc_ref_table_t table;    /* TPC_JOB_LOAD: parsed rows, in the arena */
 	uint8_t load_upsert;      /* TPC_JOB_LOAD: merge the rows (daily delta), not replace */
+	uint8_t express;          /* eAttest: the express lane (own worker, front of the writer) */
 	/* TPC_JOB_PAYRUN: the request (until: days since epoch, INT32_MAX = all; budget 0 = all) */
 	int32_t payrun_until;
 	uint8_t payrun_budget;

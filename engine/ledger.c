@@ -443,7 +443,11 @@ static int post_part(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, const 
                      uint64_t at_ms)
 {
 	const tpc_line_t *ln = &job->sending.lines[li];
-	size_t plen = inv->provider.len < 11 ? inv->provider.len : 11;
+	/* the payee: the provider under third-party payment, the insured for an eAttest */
+	int insured = job->sending.payee == TPC_PAYEE_PATIENT;
+	tpc_view_t who = insured ? inv->patient : inv->provider;
+	uint8_t payee_kind = insured ? TPC_PAYEE_INSURED : TPC_PAYEE_PROVIDER;
+	size_t plen = who.len < 11 ? who.len : 11;
 	uint8_t key[TPC_PAYABLE_KEY];
 	MDB_val k = {8, key}, v;
 	tpc_posting_rec_t p[2];
@@ -463,9 +467,9 @@ static int post_part(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, const 
 	snprintf(p[0].account, sizeof(p[0].account), "%s", tpc_budget_name(budget));
 	p[0].amount_cents = -amount;
 	p[1].kind = TPC_POST_PAYABLE;
-	p[1].payee_kind = TPC_PAYEE_PROVIDER;
+	p[1].payee_kind = payee_kind;
 	if (plen)
-		memcpy(p[1].account, inv->provider.ptr, plen);
+		memcpy(p[1].account, who.ptr, plen);
 	p[1].amount_cents = amount;
 	for (int side = 0; side < 2; side++) {
 		put_be64(key, l->next_posting);
@@ -479,11 +483,11 @@ static int post_part(tpc_ledger_t *l, MDB_txn *txn, const tpc_job_t *job, const 
 	pay.committed_ms = at_ms;
 	pay.amount_cents = amount;
 	pay.budget = (uint8_t)budget;
-	pay.payee_kind = TPC_PAYEE_PROVIDER;
+	pay.payee_kind = payee_kind;
 	pay.account = ln->account;
 	memcpy(pay.mutuality, inv->mutuality, 3);
 	if (plen)
-		memcpy(pay.payee, inv->provider.ptr, plen);
+		memcpy(pay.payee, who.ptr, plen);
 	pay.invoice = ii;
 	put_be64(key, job->sequence);
 	put_be32(key + 8, li);

@@ -7,10 +7,12 @@
 #include "error.h"
 #include "ledger_db.h"
 #include "schemes/schemes.h"
+#include "statement.h"
 #include "tpclear.pb-c.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define SETTLEMENT_MAGIC 0x31535054u /* "TPS1", engine/payrun.c */
 #define EXPORT_PAGE      10000u
@@ -591,6 +593,23 @@ unknown:
 	return TPC_ENOENT;
 }
 
+/* An institution's monthly recovery statement (engine/statement.h). */
+static int statement(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRequest *rq,
+                     tpc_job_t *job, Tpclear__LedgerAnswer *la)
+{
+	const char *code = NULL;
+	struct timespec ts;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rc = tpc_statement_build(txn, db, rq->institution, rq->month,
+	                         (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u,
+	                         job->arena, &la->statement, &code);
+	if (rc && code)
+		fail(job, code);
+	return rc;
+}
+
 int tpc_ledger_query(tpc_ledger_reader_t *r, tpc_job_t *job)
 {
 	ProtobufCAllocator pa = {pa_alloc, pa_free, job->arena};
@@ -620,6 +639,9 @@ int tpc_ledger_query(tpc_ledger_reader_t *r, tpc_job_t *job)
 		break;
 	case TPCLEAR__LEDGER_REQUEST__OP__EXPORT:
 		rc = export_postings(txn, db, rq, NULL, job, &la);
+		break;
+	case TPCLEAR__LEDGER_REQUEST__OP__STATEMENT:
+		rc = statement(txn, db, rq, job, &la);
 		break;
 	default:
 		fail(job, TPC_CODE_BAD_LEDGER_REQ);

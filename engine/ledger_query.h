@@ -9,6 +9,8 @@
  *   invisible. Invoices (PROVIDER/NUMBER) and payees (NIHII or NISS) are operator views.
  * - Balance and payee views scan the postings (sequential, appended pages); export pages
  *   through them by posting number (`after`), so no answer is unbounded.
+ * - STATEMENT is an institution's monthly recovery statement (SPP IS), built by
+ *   engine/statement.h on the same snapshot: one document for the month, not paged.
  */
 #ifndef TPC_LEDGER_QUERY_H
 #define TPC_LEDGER_QUERY_H

@@ -5,6 +5,7 @@
 #include "server.h"
 
 #include <getopt.h>
+#include <libxml/parser.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* libxml2 is used by several threads (SEPA files on the ledger writer, statements on the
+	 * workers); before 2.11 its initialisation must run once, before any of them starts */
+	xmlInitParser();
 	rc = tpc_server_new(&cfg, &srv);
 	if (rc) {
 		fprintf(stderr, "tpcleard: cannot start: %s\n", tpc_strerror(rc));

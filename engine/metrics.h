@@ -50,7 +50,24 @@
 	  "Settlements pushed to connected senders after a payment run")                           \
 	X(ledger_queries, "tpclear_ledger_queries_total", "",                                      \
 	  "Ledger balances, histories and exports answered")                                       \
-	X(http_requests, "tpclear_http_requests_total", "", "HTTP requests served")
+	X(http_requests, "tpclear_http_requests_total", "", "HTTP requests served")                \
+	X(zap_allowed, "tpclear_zap_requests_total", "result=\"allowed\"",                         \
+	  "CURVE handshakes decided by the ZAP handler (docs/security.md)")                        \
+	X(zap_denied, "tpclear_zap_requests_total", "result=\"denied\"", "")                       \
+	X(sec_unknown_key, "tpclear_security_refusals_total", "reason=\"unknown_key\"",            \
+	  "Handshakes and requests refused by authentication, authorization and sender limits")    \
+	X(sec_bad_handshake, "tpclear_security_refusals_total", "reason=\"bad_handshake\"", "")    \
+	X(sec_unregistered, "tpclear_security_refusals_total", "reason=\"unregistered\"", "")      \
+	X(sec_nihii, "tpclear_security_refusals_total", "reason=\"nihii\"", "")                    \
+	X(sec_no_nihii, "tpclear_security_refusals_total", "reason=\"no_nihii\"", "")              \
+	X(sec_feed, "tpclear_security_refusals_total", "reason=\"feed\"", "")                      \
+	X(sec_ops_only, "tpclear_security_refusals_total", "reason=\"ops_only\"", "")              \
+	X(sec_ledger_scope, "tpclear_security_refusals_total", "reason=\"ledger_scope\"", "")      \
+	X(sec_in_flight, "tpclear_security_refusals_total", "reason=\"in_flight\"", "")            \
+	X(sec_load_too_large, "tpclear_security_refusals_total", "reason=\"load_too_large\"", "")  \
+	X(senders_reloaded, "tpclear_senders_reloads_total", "result=\"ok\"",                      \
+	  "Reloads of the senders registry (SIGHUP)")                                              \
+	X(senders_reload_failed, "tpclear_senders_reloads_total", "result=\"failed\"", "")
 
 enum tpc_metric {
 #define X(id, family, labels, help) TPC_M_##id,

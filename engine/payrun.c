@@ -242,7 +242,7 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 /* Resolve the bank account of each (budget, payee) from the reference data. */
 static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 {
-	MDB_cursor *members = NULL;
+	MDB_cursor *members = NULL, *ossom = NULL;
 	int rc;
 
 	if (p->nitems)
@@ -252,6 +252,10 @@ static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		return ENOMEM;
 	if ((rc = mdb_cursor_open(txn, ctx->db->dbs.ref.dbi[TPC_REF_MEMBERS], &members)))
 		return rc;
+	if ((rc = mdb_cursor_open(txn, ctx->db->dbs.ref.dbi[TPC_REF_OSSOM], &ossom))) {
+		mdb_cursor_close(members);
+		return rc;
+	}
 	for (size_t i = 0; i < p->nitems; i++) {
 		struct item *it = &p->items[i];
 		struct account *a;
@@ -277,16 +281,24 @@ static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 				goto out;
 			}
 		} else if (it->p.payee_kind == TPC_PAYEE_INSURED) {
+			/* the insured's account: the members file, else the OSSOM feed */
+			int32_t day = (int32_t)day_of_ms(it->p.committed_ms);
 			tpc_ref_member_t m;
+			tpc_ref_ossom_t o;
 
-			rc = tpc_refdata_member_on(members, a->payee,
-			                           (int32_t)day_of_ms(it->p.committed_ms), &m);
-			if (rc == 0) {
+			rc = tpc_refdata_member_on(members, a->payee, day, &m);
+			if (rc == 0 && m.iban[0])
 				copy_str(a->iban, sizeof(a->iban), m.iban);
-				snprintf(a->name, sizeof(a->name), "insured %s", a->payee);
-			} else if (rc != MDB_NOTFOUND) {
+			else if (rc && rc != MDB_NOTFOUND)
 				goto out;
+			if (!a->iban[0]) {
+				rc = tpc_refdata_feed_last(ossom, TPC_REF_OSSOM, a->payee, day, &o);
+				if (rc == 0)
+					copy_str(a->iban, sizeof(a->iban), o.iban);
+				else if (rc != MDB_NOTFOUND)
+					goto out;
 			}
+			snprintf(a->name, sizeof(a->name), "insured %s", a->payee);
 		}
 		rc = 0;
 		a->ok = a->iban[0] && tpc_check_iban(a->iban, strlen(a->iban)) &&
@@ -300,6 +312,7 @@ static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 	}
 	rc = 0;
 out:
+	mdb_cursor_close(ossom);
 	mdb_cursor_close(members);
 	return rc;
 }

@@ -131,6 +131,29 @@ int tpc_queue_push(tpc_queue_t *q, tpc_qnode_t *n)
 	return 0;
 }
 
+int tpc_queue_push_front(tpc_queue_t *q, tpc_qnode_t *n)
+{
+	int was_empty;
+
+	pthread_mutex_lock(&q->lock);
+	while (!q->closed && q->cap && q->len >= q->cap)
+		pthread_cond_wait(&q->not_full, &q->lock);
+	if (q->closed) {
+		pthread_mutex_unlock(&q->lock);
+		return TPC_ECANCELED;
+	}
+	was_empty = q->len == 0;
+	n->next = q->head;
+	q->head = n;
+	if (!q->tail)
+		q->tail = n;
+	q->len++;
+	atomic_store_explicit(&q->depth, q->len, memory_order_relaxed);
+	wake_consumer(q, was_empty);
+	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
+
 size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **head)
 {
 	size_t n = 0;

@@ -34,6 +34,9 @@ void tpc_queue_free(tpc_queue_t **q);
 int tpc_queue_try_push(tpc_queue_t *q, tpc_qnode_t *n);
 /** Append @p n, waiting while the queue is full. @return 0 or TPC_ECANCELED when closed. */
 int tpc_queue_push(tpc_queue_t *q, tpc_qnode_t *n);
+/** Put @p n first, waiting while the queue is full: the express lane (eAttest) overtakes
+ *  what is queued. @return 0 or TPC_ECANCELED when closed. */
+int tpc_queue_push_front(tpc_queue_t *q, tpc_qnode_t *n);
 /** Take the oldest node, waiting while empty.
  *  @return 0, or TPC_ECANCELED once the queue is closed and empty. */
 int tpc_queue_pop(tpc_queue_t *q, tpc_qnode_t **out);

@@ -431,7 +431,7 @@ static int parse_row(struct parser *ps, enum tpc_ref_kind kind, void *row)
 		    (y[1] && !isdigit((unsigned char)y[1])))
 			return fail(ps, 5, "contribution_years '%s' is not a number 0..99", y);
 		r->contribution_years = (uint16_t)atoi(y);
-		return 0;
+		return ps->nfields > 6 ? parse_iban(ps, 6, r->iban, 0) : 0;
 	}
 	default:
 		return TPC_EINVAL;
@@ -593,6 +593,11 @@ int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv,
 	}
 	if (rc < 0)
 		return rc;
+	if (kind == TPC_REF_OSSOM && ps.nfields == 7 && strcmp(ps.field[6], "iban") == 0) {
+		/* ossom may carry the insured's IBAN as a last, optional column */
+		ps.nfields = 6;
+		nfields_want = 7;
+	}
 	{
 		/* compare field by field with the expected header */
 		const char *want = headers[kind];

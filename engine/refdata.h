@@ -135,6 +135,7 @@ typedef struct tpc_ref_ossom {
 	int32_t valid_from, valid_to;
 	int32_t birth_date; /* days since epoch */
 	uint16_t contribution_years;
+	char iban[35]; /* optional last column: where eAttest refunds go, "" = none */
 } tpc_ref_ossom_t;
 
 /** A parsed file: rows of one kind, in the arena. */

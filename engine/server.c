@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "queue.h"
 #include "result.h"
+#include "security.h"
 #include "tpclear.pb-c.h"
 #include "worker.h"
 
@@ -60,9 +61,12 @@ struct tpc_server {
 	tpc_queue_t *jobs, *to_ledger, *done;
 	tpc_ledger_t *ledger;
 	tpc_workers_t *workers;
+	tpc_queue_t *express;           /* eAttest: the express lane's job queue */
+	tpc_workers_t *express_workers; /* its one worker */
 	tpc_adapters_t *adapters;
 	tpc_metrics_t *metrics;
 	tpc_metrics_shard_t *shard;
+	tpc_security_t *sec;  /* CURVE, the senders registry, per-sender bounds */
 	tpc_arena_t *scratch; /* loop thread: receipts, answer framing */
 	tpc_job_t *free_jobs; /* recycled jobs (linked through node.next) */
 	size_t nfree, max_free;
@@ -84,7 +88,8 @@ struct tpc_server {
 	} * peers;
 };
 
-#define PEERS 4096 /* power of two */
+#define PEERS         4096 /* power of two */
+#define EXPRESS_DEPTH 256  /* eAttests waiting for the express worker before "busy" */
 
 static size_t peer_slot(tpc_server_t *s, const char *sender, int insert)
 {
@@ -150,7 +155,11 @@ static tpc_job_t *job_get(tpc_server_t *s)
 		if (!job)
 			return NULL;
 		/* a sending's structures take a few times its bytes: bound them accordingly */
-		if (tpc_arena_new(64 * 1024, 8 * s->cfg.max_sending_bytes + (16u << 20), &arena)) {
+		size_t biggest = s->cfg.max_sending_bytes > s->cfg.max_load_bytes
+		                     ? s->cfg.max_sending_bytes
+		                     : s->cfg.max_load_bytes;
+
+		if (tpc_arena_new(64 * 1024, 8 * biggest + (16u << 20), &arena)) {
 			free(job);
 			return NULL;
 		}
@@ -163,6 +172,7 @@ static tpc_job_t *job_get(tpc_server_t *s)
 
 static void job_put(tpc_server_t *s, tpc_job_t *job)
 {
+	tpc_security_release(s->sec, &job->auth, job->sender);
 	zmq_msg_close(&job->payload);
 	tpc_arena_reset(job->arena);
 	if (s->nfree >= s->max_free) {
@@ -417,6 +427,8 @@ static int receive_one(tpc_server_t *s)
 	tpc_job_t *job = NULL;
 	tpc_blob_t native = {0};
 	const char *code = NULL;
+	tpc_job_auth_t auth = {0};
+	char sender[TPC_SENDER_MAX] = "";
 	int rc = 0;
 
 	while (more) {
@@ -461,10 +473,16 @@ static int receive_one(tpc_server_t *s)
 	else if (env->type != TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
 	         !printable(env->key, TPC_KEY_MAX))
 		code = TPC_CODE_BAD_KEY;
-	else if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER)
+	else if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST)
 		code = TPC_CODE_BAD_TYPE;
 	if (code) {
 		refuse(s, id, idlen, env->correlation, code, "");
+		goto out_close;
+	}
+	/* who sent it, and may they (engine/security.h: logged and counted there) */
+	code = tpc_security_admit(s->sec, &frames[1], env, &auth, sender);
+	if (code) {
+		refuse(s, id, idlen, env->correlation, code, env->key);
 		goto out_close;
 	}
 	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
@@ -481,13 +499,16 @@ static int receive_one(tpc_server_t *s)
 		refuse(s, id, idlen, env->correlation, TPC_CODE_INTERNAL, env->key);
 		goto out_close;
 	}
+	job->auth = auth; /* the job holds the sender's registry reference from here on */
+	memset(&auth, 0, sizeof(auth));
 	memcpy(job->identity, id, idlen);
 	job->identity_len = idlen;
 	job->correlation = env->correlation;
 	job->received_us = mono_us();
 	job->received_ms = wall_ms();
-	peer_seen(s, env->sender, id, idlen);
-	snprintf(job->sender, sizeof(job->sender), "%s", env->sender);
+	/* the authenticated sender (curve), else the envelope's: keys, queries, settlements */
+	peer_seen(s, sender, id, idlen);
+	snprintf(job->sender, sizeof(job->sender), "%s", sender);
 	snprintf(job->key, sizeof(job->key), "%s", env->key);
 	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_QUERY) {
 		job->type = TPC_JOB_QUERY;
@@ -508,20 +529,37 @@ static int receive_one(tpc_server_t *s)
 
 		if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD) {
 			job->type = TPC_JOB_LOAD;
-			if (tpc_refdata_kind(env->format, &job->table.kind) != 0)
+			/* "KIND" replaces the kind; "upsert:KIND" merges a delta into it */
+			const char *kind = env->format;
+
+			if (strncmp(kind, "upsert:", 7) == 0) {
+				job->load_upsert = 1;
+				kind += 7;
+			}
+			if (tpc_refdata_kind(kind, &job->table.kind) != 0)
 				code = TPC_CODE_UNKNOWN_KIND;
 		} else {
+			/* an eAttest takes the express lane: its own worker, the front of the
+			 * ledger writer's queue */
+			int eattest = env->type == TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST;
+
 			job->type = TPC_JOB_SUBMIT;
-			job->adapter =
-			    tpc_adapters_find(s->adapters, env->format, &job->adapter_state);
+			job->express = (uint8_t)eattest;
+			job->adapter = tpc_adapters_find(s->adapters, eattest ? "eattest" : env->format,
+			                                 &job->adapter_state);
 			if (!job->adapter)
 				code = TPC_CODE_UNKNOWN_FORMAT;
 		}
 		if (!code && len == 0)
 			code = TPC_CODE_EMPTY_PAYLOAD;
-		else if (!code && len > s->cfg.max_sending_bytes)
+		else if (!code && job->type == TPC_JOB_LOAD && len > s->cfg.max_load_bytes)
+			code = TPC_CODE_LOAD_TOO_LARGE;
+		else if (!code && job->type != TPC_JOB_LOAD && len > s->cfg.max_sending_bytes)
 			code = TPC_CODE_TOO_LARGE;
 		if (code) {
+			if (strcmp(code, TPC_CODE_LOAD_TOO_LARGE) == 0)
+				tpc_security_refused(s->sec, code, &job->auth, job->sender,
+				                     job->key, NULL);
 			refuse(s, id, idlen, env->correlation, code, env->key);
 			job_put(s, job);
 			goto out_close;
@@ -538,7 +576,18 @@ static int receive_one(tpc_server_t *s)
 		                                TPC_ANSWER_RECEIPT, &host, &native) != 0)
 			memset(&native, 0, sizeof(native));
 	}
-	rc = tpc_queue_try_push(s->jobs, &job->node);
+	/* one sender may not hold more than its share of the queue */
+	code = tpc_security_take(s->sec, &job->auth, job->sender, job->key);
+	if (code) {
+		send_receipt(s, id, idlen, env->correlation,
+		             strcmp(code, TPC_CODE_SENDER_BUSY) == 0
+		                 ? TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY
+		                 : TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED,
+		             code, env->key, NULL);
+		job_put(s, job);
+		goto out_close;
+	}
+	rc = tpc_queue_try_push(job->express ? s->express : s->jobs, &job->node);
 	if (rc) {
 		tpc_metrics_add(s->shard, TPC_M_sendings_busy, 1);
 		send_receipt(s, id, idlen, env->correlation, TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY,
@@ -554,6 +603,7 @@ static int receive_one(tpc_server_t *s)
 	             NULL, env->key, native.ptr ? &native : NULL);
 
 out_close:
+	tpc_security_release(s->sec, &auth, sender); /* admitted but never made a job (ping) */
 	if (env)
 		tpclear__envelope__free_unpacked(env, &pa);
 	for (int i = 0; i < nframes; i++)
@@ -695,14 +745,17 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static int start_intake(tpc_server_t *s)
 {
-	int fd, linger = 2000, one = 1;
+	int fd, linger = 2000, one = 1, rc;
 	size_t sz = sizeof(fd), elen = sizeof(s->intake_endpoint);
 
 	s->zctx = zmq_ctx_new();
 	if (!s->zctx)
 		return TPC_EZMQ;
+	/* CURVE and its ZAP handler first: no handshake may happen before they are in place */
+	if ((rc = tpc_security_new(&s->cfg, s->zctx, s->base, s->metrics, s->shard, &s->sec)))
+		return rc;
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
-	if (!s->router)
+	if (!s->router || tpc_security_router(s->sec, s->router) != 0)
 		return TPC_EZMQ;
 	zmq_setsockopt(s->router, ZMQ_SNDHWM, &s->cfg.sndhwm, sizeof(int));
 	zmq_setsockopt(s->router, ZMQ_RCVHWM, &s->cfg.rcvhwm, sizeof(int));
@@ -769,6 +822,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	if ((rc = tpc_arena_new(64 * 1024, 0, &s->scratch)))
 		goto out_free;
 	if ((rc = tpc_queue_new((size_t)cfg->queue_depth, 0, &s->jobs)) ||
+	    (rc = tpc_queue_new(EXPRESS_DEPTH, 0, &s->express)) ||
 	    (rc = tpc_queue_new((size_t)cfg->group_max * 2, 0, &s->to_ledger)) ||
 	    (rc = tpc_queue_new(0, TPC_QUEUE_EVENTFD, &s->done)))
 		goto out_free;
@@ -798,6 +852,16 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 		goto out_free;
 	rc = tpc_workers_start(s->nworkers, &s->cfg, s->jobs, s->to_ledger, s->done, s->ledger,
 	                       s->metrics, &s->workers);
+	if (rc == 0) {
+		/* the express lane: one worker of its own, so an eAttest never waits behind the
+		 * decoding of large sendings */
+		rc = tpc_workers_start(1, &s->cfg, s->express, s->to_ledger, s->done, s->ledger,
+		                       s->metrics, &s->express_workers);
+		if (rc) {
+			tpc_queue_close(s->jobs);
+			tpc_workers_join(&s->workers);
+		}
+	}
 	if (rc) {
 		tpc_queue_close(s->to_ledger);
 		tpc_ledger_join(s->ledger);
@@ -838,7 +902,9 @@ void tpc_server_free(tpc_server_t **sp)
 	if (s->threads_started) {
 		/* flow order: no more jobs -> workers exit -> writer drains and exits */
 		tpc_queue_close(s->jobs);
+		tpc_queue_close(s->express);
 		tpc_workers_join(&s->workers);
+		tpc_workers_join(&s->express_workers);
 		tpc_queue_close(s->to_ledger);
 		tpc_ledger_join(s->ledger);
 	}
@@ -867,6 +933,7 @@ void tpc_server_free(tpc_server_t **sp)
 		evhttp_free(s->http);
 	if (s->router)
 		zmq_close(s->router);
+	tpc_security_free(&s->sec); /* the ZAP handler outlives the CURVE socket it serves */
 	if (s->zctx)
 		zmq_ctx_term(s->zctx);
 	if (s->base)
@@ -874,6 +941,7 @@ void tpc_server_free(tpc_server_t **sp)
 	tpc_ledger_free(&s->ledger);
 	tpc_adapters_free(&s->adapters);
 	tpc_queue_free(&s->jobs);
+	tpc_queue_free(&s->express);
 	tpc_queue_free(&s->to_ledger);
 	tpc_queue_free(&s->done);
 	tpc_arena_free(&s->scratch);

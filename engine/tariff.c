@@ -7,6 +7,7 @@
 #include "tariff.h"
 
 #include "budget.h"
+#include "codes.h"
 
 #include "error.h"
 
@@ -289,8 +290,8 @@ static int tariff_on(struct lookups *lk, const char *code, int32_t d, const tpc_
 }
 
 static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tpc_ledger_dbs_t *dbs,
-                      int32_t created, unsigned care, tpc_invoice_t *inv, tpc_line_t *ln,
-                      uint32_t li, struct table *seen, struct table *units,
+                      int32_t created, unsigned care, int eattest, tpc_invoice_t *inv,
+                      tpc_line_t *ln, uint32_t li, struct table *seen, struct table *units,
                       tpc_tariff_marks_t *marks)
 {
 	const tpc_ref_member_t *mem;
@@ -344,6 +345,34 @@ static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tp
 	ln->scheme_ref = sv.ref;
 	ln->scheme_org = sv.org;
 	tpc_schemes_amounts(&sv, tar, ln->units, &exp_ins, &exp_pat);
+	if (eattest) {
+		/* reimbursed to the insured: AMI or OSSOM only; the checks of invoiced amounts
+		 * make no sense, the patient paid what they paid */
+		int64_t paid = ln->patient_cents, back;
+
+		if (sv.scheme != TPC_SCHEME_AMI && sv.scheme != TPC_SCHEME_OSSOM)
+			return add_line(k, ln, finding(TPC_CODE_EATTEST_PUBLIC, ln->record, 0, 0));
+		if (ln->country[0]) {
+			/* care abroad: 75 % of the real cost, for a code with a Belgian tariff on
+			 * that date (found above), rounded half away from zero to the cent */
+			int64_t c = ln->real_cost_cents * 75;
+
+			if (sv.scheme != TPC_SCHEME_OSSOM)
+				return add_line(k, ln,
+				                finding(TPC_CODE_EATTEST_ABROAD, ln->record, 0, 0));
+			back = (c >= 0 ? c + 50 : c - 50) / 100;
+		} else {
+			/* in Belgium: the insurer part, never more than the patient paid */
+			back = exp_ins;
+			if ((paid >= 0 && back > paid) || (paid < 0 && back < paid))
+				back = paid;
+		}
+		ln->insurer_cents = back;
+		ln->expected_insurer_cents = back;
+		ln->expected_patient_cents = paid - back;
+		ln->share_budget = TPC_BUDGET_NONE;
+		goto agreement;
+	}
 	ln->expected_insurer_cents = exp_ins;
 	ln->expected_patient_cents = exp_pat;
 	if (ln->insurer_cents != exp_ins &&
@@ -353,6 +382,7 @@ static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tp
 	    (rc = add_line(k, ln, finding("502741", ln->record, 0, 0))))
 		return rc;
 	/* prior agreement */
+agreement:
 	if ((tar->flags & TPC_TARIFF_AGREEMENT) && ln->commitment.len == 0) {
 		rc = tpc_refdata_agreement_on(lk->agreements, niss, ln->code, d, &agr);
 		if (rc == MDB_NOTFOUND) {
@@ -495,7 +525,8 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 			tpc_tariff_line_identity(inv, ln, marks->dedup[li]);
 			if (refused(ln) || inv->patient.len != 11)
 				continue;
-			rc = check_line(lk, &k, txn, dbs, created, care, inv, ln, li, &seen, &units,
+			rc = check_line(lk, &k, txn, dbs, created, care,
+			                s->payee == TPC_PAYEE_PATIENT, inv, ln, li, &seen, &units,
 			                marks);
 			if (rc)
 				goto out_close_all;

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "ledger_query.h"
 #include "result.h"
+#include "security.h"
 #include "tariff.h"
 #include "tpclear.pb-c.h"
 
@@ -158,6 +159,8 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 		return process_payrun(job);
 	if (job->type == TPC_JOB_LEDGER) {
 		tpc_metrics_add(shard, TPC_M_ledger_queries, 1);
+		if (tpc_security_check_ledger(reader, shard, job))
+			return 1; /* outside the sender's scope (engine/authz.h) */
 		if (reader)
 			tpc_ledger_query(reader, job);
 		else
@@ -196,6 +199,9 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 		fail(job, TPC_CODE_INTERNAL);
 		return 1;
 	}
+	/* the sender may bill only as its own NIHII numbers: refused whole before any tariff */
+	if (tpc_security_check_sending(job, shard))
+		return 1;
 	if (reader) {
 		/* AMI tariffing against one snapshot of reference data and earlier sendings */
 		MDB_txn *txn;
@@ -252,7 +258,9 @@ static void *worker_main(void *arg)
 		int next = tpc_worker_process(w->reader, w->shard, p->cfg, job);
 
 		/* the ledger queue closes only after every worker has exited: push cannot fail */
-		if (next == 0)
+		if (next == 0 && job->express)
+			TPC_REQUIRE(tpc_queue_push_front(p->to_ledger, &job->node) == 0);
+		else if (next == 0)
 			TPC_REQUIRE(tpc_queue_push(p->to_ledger, &job->node) == 0);
 		else
 			TPC_REQUIRE(tpc_queue_push(p->done, &job->node) == 0);

@@ -427,3 +427,91 @@ uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len)
 	tpc_efact_reseal(rec);
 	return out;
 }
+
+uint8_t *tpc_efact_schemes_sample(const char *reference, int refusals, size_t *len)
+{
+	struct inv {
+		const char *niss;
+		char kind;
+		uint32_t admission, discharge;
+		tpc_efact_line_in_t l[3];
+		size_t n;
+	} v[9];
+	tpc_efact_invoice_in_t inv[9];
+	tpc_efact_sending_in_t s;
+	size_t n = 0;
+	uint8_t *out = NULL;
+
+	memset(v, 0, sizeof(v));
+	/* detained, released (AMI), detained again: each line on its own date */
+	v[n] = (struct inv){.niss = "80010100107", .kind = '3', .n = 3};
+	v[n].l[0] = tpc_efact_line("101032", 20261103, 2400, 600, "D1");
+	v[n].l[1] = tpc_efact_line("101032", 20261106, 2400, 600, "D2");
+	v[n].l[2] = tpc_efact_line("101032", 20261112, 2400, 600, "D3");
+	n++;
+	/* Fedasil: BIM rate, share paid; a code Fedasil never pays */
+	v[n] = (struct inv){.niss = "90020200296", .kind = '3', .n = refusals ? 2 : 1};
+	v[n].l[0] = tpc_efact_line("101032", 20261105, 2900, 100, "F1");
+	v[n].l[1] = tpc_efact_line("475075", 20261105, 11500, 500, "F2");
+	n++;
+	/* Mediprima in hospital: the decision ends on 11-15, mid-stay */
+	v[n] = (struct inv){.niss = "85030300364",
+	                    .kind = '1',
+	                    .admission = 20261110,
+	                    .discharge = 20261120,
+	                    .n = refusals ? 2 : 1};
+	v[n].l[0] = tpc_efact_line("101032", 20261114, 2900, 100, "M1");
+	v[n].l[1] = tpc_efact_line("101032", 20261116, 2900, 100, "M2");
+	n++;
+	/* Mediprima ambulatory: another decision, the share left to the patient */
+	v[n] = (struct inv){.niss = "85030300364", .kind = '3', .n = 1};
+	v[n].l[0] = tpc_efact_line("102771", 20261116, 2560, 150, "M3");
+	n++;
+	v[n] = (struct inv){.niss = "40040400465", .kind = '3', .n = 1};
+	v[n].l[0] = tpc_efact_line("101032", 20261107, 2400, 600, "W1");
+	n++;
+	/* OSSOM BC: doubled (2 x 2000 < 5000), doubled and capped at the fee (3000) */
+	v[n] = (struct inv){.niss = "60050500573", .kind = '3', .n = 2};
+	v[n].l[0] = tpc_efact_line("471100", 20261108, 4000, 1000, "O1");
+	v[n].l[1] = tpc_efact_line("101032", 20261108, 3000, 0, "O2");
+	n++;
+	v[n] = (struct inv){.niss = "65060600657", .kind = '3', .n = 1};
+	v[n].l[0] = tpc_efact_line("101032", 20261108, 2400, 600, "O3");
+	n++;
+	v[n] = (struct inv){.niss = "86103130262", .kind = '3', .n = 1};
+	v[n].l[0] = tpc_efact_line("101032", 20261109, 2400, 600, "A1");
+	n++;
+	if (refusals) {
+		v[n] = (struct inv){.niss = "70070700741", .kind = '3', .n = 1};
+		v[n].l[0] = tpc_efact_line("101032", 20261109, 2400, 600, "N1");
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memset(&inv[i], 0, sizeof(inv[i]));
+		snprintf(inv[i].niss, sizeof(inv[i].niss), "%s", v[i].niss);
+		snprintf(inv[i].number, sizeof(inv[i].number), "%.10s%02zu", reference + 4, 10 + i);
+		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
+		inv[i].kind = v[i].kind;
+		inv[i].invoicing = '0';
+		inv[i].sex = '1';
+		inv[i].admission = v[i].admission;
+		inv[i].discharge = v[i].discharge;
+		inv[i].ct1 = inv[i].ct2 = 110;
+		inv[i].lines = v[i].l;
+		inv[i].nlines = v[i].n;
+	}
+	memset(&s, 0, sizeof(s));
+	snprintf(s.reference, sizeof(s.reference), "%s", reference);
+	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
+	s.sending_no = 7;
+	s.year_month = 202611;
+	s.created = 20261120;
+	snprintf(s.bce, sizeof(s.bce), "0999999922");
+	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
+	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	s.invoices = inv;
+	s.ninvoices = n;
+	if (tpc_efact_write(&s, &out, len) != 0)
+		return NULL;
+	return out;
+}

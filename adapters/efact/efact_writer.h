@@ -79,4 +79,14 @@ tpc_efact_line_in_t tpc_efact_line(const char *code, uint32_t date, int64_t insu
  *  @return malloc'd bytes or NULL. config/samples/sample-faults.920000 is this sending. */
 uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len);
 
+/** One sending with lines of every scheme, against config/refdata/ and its sample feeds
+ *  (docs/schemes.md, "Worked examples"): a detainee detained, released and detained again, a
+ *  Fedasil applicant, a Mediprima patient in hospital and ambulatory, a war victim, an OSSOM BC
+ *  contract (doubled, capped), OSSOM deferred rights, an AMI member. With @p refusals, also a
+ *  code Fedasil never pays, a hospital day after the Mediprima decision ended and an unknown
+ *  person (refused 500431, 500540, 500820). @p reference: 14 digits.
+ *  @return malloc'd bytes or NULL. config/samples/sample-schemes.920000 is this sending
+ *  without refusals, reference 20261100000701. */
+uint8_t *tpc_efact_schemes_sample(const char *reference, int refusals, size_t *len);
+
 #endif

@@ -446,3 +446,259 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 		fprintf(f, "balance of the payee: EUR %s (positive = still owed)\n", t);
 	}
 }
+
+/* ---- statements ---------------------------------------------------------------------------- */
+
+int tpc_cli_month(const char *s, int32_t *out)
+{
+	int y, m;
+	char tail;
+
+	if (sscanf(s, "%4d-%2d%c", &y, &m, &tail) == 2 ||
+	    (strlen(s) == 6 && sscanf(s, "%4d%2d%c", &y, &m, &tail) == 2)) {
+		if (y < 1970 || y > 2999 || m < 1 || m > 12)
+			return -1;
+		*out = y * 100 + m;
+		return 0;
+	}
+	return -1;
+}
+
+int tpc_cli_write_document(const char *path, const ProtobufCBinaryData *doc)
+{
+	char tmp[4200];
+	FILE *f;
+	int e;
+
+	if (!path) {
+		if (fwrite(doc->data, 1, doc->len, stdout) != doc->len || fflush(stdout) != 0)
+			return -1;
+		return 0;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	f = fopen(tmp, "wb");
+	if (!f)
+		return -1;
+	if (fwrite(doc->data, 1, doc->len, f) != doc->len || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0) {
+		e = errno;
+		fclose(f);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+void tpc_cli_print_statement(FILE *f, const Tpclear__Statement *s, int json, const char *file)
+{
+	char ins[32], sh[32], tot[32], ch[32];
+
+	if (json) {
+		fprintf(f, "{\"institution\":");
+		JS(f, s->institution);
+		fprintf(f,
+		        ",\"month\":%u,\"provisional\":%s,\"lines\":%u,\"decisions\":%u"
+		        ",\"insurer_cents\":%" PRId64 ",\"patient_cents\":%" PRId64
+		        ",\"total_cents\":%" PRId64 ",\"charged_cents\":%" PRId64
+		        ",\"charge_postings\":%" PRIu64 ",\"file\":",
+		        s->month, s->provisional ? "true" : "false", s->lines, s->decisions,
+		        s->insurer_cents, s->patient_cents, s->total_cents, s->charged_cents,
+		        s->charge_postings);
+		JS(f, file);
+		fprintf(f, ",\"name\":");
+		JS(f, s->name);
+		fprintf(f, ",\"cpas\":[");
+		for (size_t i = 0; i < s->n_cpas; i++) {
+			const Tpclear__StatementCpas *c = s->cpas[i];
+
+			fprintf(f, "%s{\"bce\":", i ? "," : "");
+			JS(f, c->bce);
+			fprintf(f,
+			        ",\"lines\":%u,\"insurer_cents\":%" PRId64
+			        ",\"patient_cents\":%" PRId64 ",\"total_cents\":%" PRId64
+			        ",\"decisions\":[",
+			        c->lines, c->insurer_cents, c->patient_cents, c->total_cents);
+			for (size_t k = 0; k < c->n_decisions; k++) {
+				const Tpclear__StatementDecision *d = c->decisions[k];
+
+				fprintf(f, "%s{\"decision\":", k ? "," : "");
+				JS(f, d->decision);
+				fprintf(
+				    f,
+				    ",\"lines\":%u,\"insurer_cents\":%" PRId64
+				    ",\"patient_cents\":%" PRId64 ",\"total_cents\":%" PRId64 "}",
+				    d->lines, d->insurer_cents, d->patient_cents, d->total_cents);
+			}
+			fprintf(f, "]}");
+		}
+		fprintf(f, "]}\n");
+		return;
+	}
+	fprintf(f, "%s recovery statement %04u-%02u (%s): %u lines, %u decisions of %zu CPAS\n",
+	        s->institution, s->month / 100, s->month % 100,
+	        s->provisional ? "provisional: the month is not over" : "final", s->lines,
+	        s->decisions, s->n_cpas);
+	fprintf(f, "%-12s %9s %7s %14s %14s %14s\n", "cpas", "decisions", "lines", "insurer",
+	        "share", "total");
+	for (size_t i = 0; i < s->n_cpas; i++) {
+		const Tpclear__StatementCpas *c = s->cpas[i];
+
+		eur(ins, sizeof(ins), c->insurer_cents);
+		eur(sh, sizeof(sh), c->patient_cents);
+		eur(tot, sizeof(tot), c->total_cents);
+		fprintf(f, "%-12s %9zu %7u %14s %14s %14s\n", c->bce, c->n_decisions, c->lines, ins,
+		        sh, tot);
+	}
+	eur(ins, sizeof(ins), s->insurer_cents);
+	eur(sh, sizeof(sh), s->patient_cents);
+	eur(tot, sizeof(tot), s->total_cents);
+	eur(ch, sizeof(ch), s->charged_cents);
+	fprintf(f, "%-12s %9u %7u %14s %14s %14s\n", "total", s->decisions, s->lines, ins, sh, tot);
+	fprintf(f, "budget %s charged EUR %s in %" PRIu64 " postings of the month: reconciled\n",
+	        s->institution, ch, s->charge_postings);
+	fprintf(f, "document %s: %s (%zu bytes)\n", s->name, file ? file : "stdout",
+	        s->document.len);
+}
+
+/* "12.34" or "12" (euros) to cents, no floating point. @return 0 or -1. */
+static int parse_eur(const char *v, int64_t *out)
+{
+	int64_t e = 0, c = 0;
+	const char *p = v;
+	int nd = 0;
+
+	if (!*p)
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (e > INT64_MAX / 1000)
+			return -1;
+		e = e * 10 + (*p - '0');
+	}
+	if (*p == '.' || *p == ',') {
+		for (p++; *p >= '0' && *p <= '9' && nd < 2; p++, nd++)
+			c = c * 10 + (*p - '0');
+		if (nd == 1)
+			c *= 10;
+		if (nd == 0)
+			return -1;
+	}
+	if (*p)
+		return -1;
+	*out = e * 100 + c;
+	return 0;
+}
+
+int tpc_cli_eattest_request(int argc, char **argv, uint8_t **out, size_t *len, char *number,
+                            size_t cap, char *err, size_t errlen)
+{
+	Tpclear__Attestation at = TPCLEAR__ATTESTATION__INIT;
+
+	at.units = 1;
+	for (int i = 0; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		const char *k = argv[i], *v;
+		int32_t d;
+
+		if (!eq) {
+			snprintf(err, errlen, "'%s': expected KEY=VALUE", argv[i]);
+			return -1;
+		}
+		*eq = 0;
+		v = eq + 1;
+		if (strcmp(k, "number") == 0)
+			at.number = (char *)v;
+		else if (strcmp(k, "provider") == 0)
+			at.provider = (char *)v;
+		else if (strcmp(k, "patient") == 0)
+			at.patient = (char *)v;
+		else if (strcmp(k, "code") == 0)
+			at.code = (char *)v;
+		else if (strcmp(k, "reference") == 0)
+			at.reference = (char *)v;
+		else if (strcmp(k, "cancels") == 0)
+			at.cancels = (char *)v;
+		else if (strcmp(k, "country") == 0)
+			at.country = (char *)v;
+		else if (strcmp(k, "date") == 0 && tpc_cli_date(v, &d) == 0)
+			at.date = d;
+		else if (strcmp(k, "units") == 0 && atoi(v) > 0)
+			at.units = atoi(v);
+		else if (strcmp(k, "fee") == 0 && parse_eur(v, &at.fee_paid_cents) == 0)
+			;
+		else if (strcmp(k, "real_cost") == 0 && parse_eur(v, &at.real_cost_cents) == 0)
+			;
+		else {
+			snprintf(err, errlen, "%s=%s: unknown key or bad value", k, v);
+			return -1;
+		}
+	}
+	if (!at.number || !*at.number) {
+		snprintf(err, errlen, "number=... (the attestation number) is required");
+		return -1;
+	}
+	snprintf(number, cap, "%s", at.number);
+	*len = tpclear__attestation__get_packed_size(&at);
+	*out = malloc(*len ? *len : 1);
+	if (!*out)
+		return -1;
+	tpclear__attestation__pack(&at, *out);
+	return 0;
+}
+
+int tpc_cli_print_eattest(FILE *f, const Tpclear__Answer *a, int json)
+{
+	const Tpclear__Result *r = a->result;
+	const Tpclear__LineResult *l = NULL;
+	char eur_back[32];
+
+	if (a->body_case != TPCLEAR__ANSWER__BODY_RESULT)
+		return 1;
+	if (r->n_invoice_results && r->invoice_results[0]->n_lines)
+		l = r->invoice_results[0]->lines[0];
+	eur(eur_back, sizeof(eur_back), r->accepted_cents);
+	if (json) {
+		fprintf(f, "{\"number\":");
+		JS(f, r->key);
+		fprintf(f, ",\"accepted\":%s,\"reimbursed_cents\":%" PRId64 ",\"scheme\":",
+		        r->lines_accepted ? "true" : "false", r->accepted_cents);
+		JS(f, l ? l->scheme : "");
+		fprintf(f, ",\"budget\":");
+		JS(f, l ? l->budget : "");
+		fprintf(f, ",\"sequence\":%" PRIu64 ",\"replay\":%s,\"findings\":[", r->sequence,
+		        r->replay ? "true" : "false");
+		for (size_t i = 0; l && i < l->n_findings; i++) {
+			fprintf(f, "%s", i ? "," : "");
+			JS(f, l->findings[i]->code);
+		}
+		for (size_t i = 0; i < r->n_invoice_results; i++)
+			for (size_t k = 0; k < r->invoice_results[i]->n_findings; k++) {
+				fprintf(f, "%s", (l && l->n_findings) || k ? "," : "");
+				JS(f, r->invoice_results[i]->findings[k]->code);
+			}
+		fprintf(f, "]}\n");
+		return r->lines_accepted ? 0 : 1;
+	}
+	if (r->lines_accepted)
+		fprintf(f, "attestation %s: reimbursed EUR %s to the insured (%s, budget %s)%s\n",
+		        r->key, eur_back, l ? l->scheme : "", l ? l->budget : "",
+		        r->replay ? " (stored answer)" : "");
+	else
+		fprintf(f, "attestation %s: refused\n", r->key);
+	for (size_t i = 0; i < r->n_invoice_results; i++)
+		for (size_t k = 0; k < r->invoice_results[i]->n_findings; k++)
+			fprintf(f, "  %s: %s\n", r->invoice_results[i]->findings[k]->code,
+			        r->invoice_results[i]->findings[k]->reason);
+	for (size_t i = 0; l && i < l->n_findings; i++)
+		fprintf(f, "  %s: %s\n", l->findings[i]->code, l->findings[i]->reason);
+	return r->lines_accepted ? 0 : 1;
+}

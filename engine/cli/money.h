@@ -1,4 +1,5 @@
-/* engine/cli/money.h - the tpclear commands about money: payrun, ledger, settlement queries.
+/* engine/cli/money.h - the tpclear commands about money: payrun, ledger, settlement queries and
+ * statements.
  *
  * Requests are built here as packed protobuf payloads; the exchange itself is tpclear.c's.
  * Printing: plain text by default, one JSON object with --json, CSV for `ledger export`.
@@ -41,5 +42,27 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 /** Print one page of exported postings: CSV (header with @p first) or JSON objects, one per
  *  line. */
 void tpc_cli_print_postings(FILE *f, const Tpclear__LedgerAnswer *a, int json, int first);
+
+/** A month given as YYYY-MM or YYYYMM to YYYYMM. @return 0 or -1 (not a month). */
+int tpc_cli_month(const char *s, int32_t *out);
+
+/** Write @p doc to @p path (temporary file, fsync, rename), or to stdout when @p path is NULL.
+ *  @return 0, or -1 with errno set. */
+int tpc_cli_write_document(const char *path, const ProtobufCBinaryData *doc);
+
+/** Print a statement's summary: per CPAS, decisions, lines and amounts, the grand total and
+ *  the budget's charges (text, or one JSON object and a newline). @p file: where the document
+ *  went (NULL: stdout). */
+void tpc_cli_print_statement(FILE *f, const Tpclear__Statement *s, int json, const char *file);
+
+/** Pack an Attestation from KEY=VALUE arguments (number, provider, patient, code, date,
+ *  units, fee (EUR), country, real_cost (EUR), cancels, reference). The arguments are
+ *  modified. @param[out] number the attestation number (the envelope key)
+ *  @return 0, or -1 with @p err set. */
+int tpc_cli_eattest_request(int argc, char **argv, uint8_t **out, size_t *len, char *number,
+                            size_t cap, char *err, size_t errlen);
+
+/** Print an eAttest's answer. @return 0 when reimbursed, 1 when refused. */
+int tpc_cli_print_eattest(FILE *f, const Tpclear__Answer *a, int json);
 
 #endif /* TPC_CLI_MONEY_H */

@@ -5,6 +5,7 @@
  * Result, a Conflict, or a refusal; "busy" is retried after the engine's hint.
  */
 #include "client.h"
+#include "curve.h"
 #include "money.h"
 #include "tpclear.pb-c.h"
 
@@ -22,6 +23,9 @@
 #include <zmq.h>
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5570"
+#define KEY_REFUSED      "the engine refused this client's CURVE key (not in its senders registry?)"
+#define HANDSHAKE_HINT                                                                             \
+	" (the CURVE handshake failed: is --server-key the engine's public key, and CURVE on?)"
 
 struct opts {
 	const char *endpoint;
@@ -35,10 +39,15 @@ struct opts {
 	int quiet;
 	int no_print;           /* exchange() prints nothing: the command prints */
 	int settlement;         /* query: the latest settlement */
+	int upsert;             /* load: merge a delta instead of replacing the kind */
 	const char *out_dir;    /* payrun --out */
 	const char *budget;     /* payrun / ledger --budget */
 	const char *until, *at; /* dates */
 	const char *from, *to;
+	const char *month;      /* statement --month YYYY-MM */
+	const char *server_key; /* CURVE: the engine's public key file (--server-key) */
+	const char *client_key; /* CURVE: this client's key pair, PREFIX[.key] (--client-key) */
+	void *monitor;          /* the DEALER's handshake failures (CURVE), or NULL */
 };
 
 enum state { ST_IDLE, ST_SENT, ST_RECEIVED, ST_DONE };
@@ -441,14 +450,18 @@ static void progress(int done, int total)
 
 /* ---- the exchange --------------------------------------------------------------------------- */
 
-static void *connect_dealer(void *ctx, const struct opts *o)
+static void *connect_dealer(void *ctx, struct opts *o)
 {
 	void *sock = zmq_socket(ctx, ZMQ_DEALER);
 	int linger = 1000;
+	char err[600];
 
 	if (!sock)
 		die("zmq_socket: %s", zmq_strerror(errno));
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (tpc_cli_curve_setup(ctx, sock, o->server_key, o->client_key, &o->monitor, err,
+	                        sizeof(err)) != 0)
+		die("%s", err);
 	if (zmq_connect(sock, o->endpoint) != 0)
 		die("cannot connect to %s: %s", o->endpoint, zmq_strerror(errno));
 	return sock;
@@ -476,6 +489,7 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 	int done = 0, sent = 0, inflight = 0, ok = 0,
 	    show = !o->json && !o->quiet && n > 1 && isatty(STDERR_FILENO);
 	uint64_t corr_base = (uint64_t)getpid() << 32;
+	int handshake_failed = 0;
 
 	while (done < n) {
 		int64_t now = now_ms(), wait = 200;
@@ -504,7 +518,8 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 			if (it->st == ST_SENT || it->st == ST_RECEIVED) {
 				if (now >= it->deadline_ms) {
 					snprintf(it->error, sizeof(it->error),
-					         "no answer within %d ms", o->timeout_ms);
+					         "no answer within %d ms%s", o->timeout_ms,
+					         handshake_failed ? HANDSHAKE_HINT : "");
 					finish(it, NULL, &done);
 					inflight--;
 				} else if (it->deadline_ms - now < wait) {
@@ -515,8 +530,17 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 				wait = it->retry_at_ms - now;
 			}
 		}
-		zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
-		if (done < n && zmq_poll(&pi, 1, (long)(wait > 0 ? wait : 1)) > 0) {
+		int refused = tpc_cli_curve_refused(o->monitor, &handshake_failed);
+
+		/* the engine refused our key: nothing will ever come back */
+		for (int i = 0; refused && i < n; i++)
+			if (items[i].st != ST_DONE) {
+				snprintf(items[i].error, sizeof(items[i].error), "%s", KEY_REFUSED);
+				finish(&items[i], NULL, &done);
+			}
+		zmq_pollitem_t pi[2] = {{sock, 0, ZMQ_POLLIN, 0}, {o->monitor, 0, ZMQ_POLLIN, 0}};
+		if (done < n && zmq_poll(pi, o->monitor ? 2 : 1, (long)(wait > 0 ? wait : 1)) > 0 &&
+		    (pi[0].revents & ZMQ_POLLIN)) {
 			uint8_t *native;
 			size_t nlen;
 			Tpclear__Answer *a = tpc_client_recv(sock, &native, &nlen);
@@ -612,6 +636,8 @@ static int run_one(const struct opts *o, Tpclear__RequestType type, const char *
 	sock = connect_dealer(ctx, &q);
 	exchange(sock, &it, 1, &q, type);
 	zmq_close(sock);
+	if (q.monitor)
+		zmq_close(q.monitor);
 	zmq_ctx_term(ctx);
 	if (it.receipt)
 		tpclear__answer__free_unpacked(it.receipt, NULL);
@@ -646,6 +672,20 @@ static int money_command(const char *cmd, int argc, char **argv, const struct op
 	size_t len;
 	int rc;
 
+	if (strcmp(cmd, "eattest") == 0) {
+		char number[128], err[256];
+
+		if (tpc_cli_eattest_request(argc, argv, &payload, &len, number, sizeof(number), err,
+		                            sizeof(err)))
+			die("eattest: %s (see tpclear help eattest)", err);
+		rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST, number, payload, len, &a);
+		if (rc == 0)
+			rc = tpc_cli_print_eattest(stdout, a, o->json);
+		free(payload);
+		if (a)
+			tpclear__answer__free_unpacked(a, NULL);
+		return rc;
+	}
 	if (strcmp(cmd, "payrun") == 0) {
 		if (argc)
 			die("payrun takes no arguments (see tpclear help payrun)");
@@ -699,6 +739,48 @@ static int money_command(const char *cmd, int argc, char **argv, const struct op
 	}
 }
 
+/* statement sppis --month YYYY-MM [--out FILE] [--json]: the summary on stdout and the
+ * document in FILE; without --out the document is the output (stdout) and the summary goes to
+ * stderr, so that `tpclear statement ... > file.xml` keeps a clean file. */
+static int statement_command(int argc, char **argv, const struct opts *o)
+{
+	Tpclear__LedgerRequest rq = TPCLEAR__LEDGER_REQUEST__INIT;
+	Tpclear__Answer *a = NULL;
+	const char *file = o->out_dir;
+	int to_stdout = !file || strcmp(file, "-") == 0;
+	int32_t month;
+	uint8_t *payload;
+	size_t len;
+	int rc;
+
+	if (argc != 1)
+		die("statement: which institution? (sppis; see tpclear help statement)");
+	if (!o->month || tpc_cli_month(o->month, &month))
+		die("statement: --month YYYY-MM is required (got '%s')", o->month ? o->month : "");
+	if (to_stdout && o->json)
+		die("statement: --json prints the summary on stdout: give the document --out FILE");
+	rq.op = TPCLEAR__LEDGER_REQUEST__OP__STATEMENT;
+	rq.institution = argv[0];
+	rq.month = (uint32_t)month;
+	if (tpc_cli_ledger_request(&rq, &payload, &len))
+		die("out of memory");
+	rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER, "statement", payload, len, &a);
+	free(payload);
+	if (rc || a->body_case != TPCLEAR__ANSWER__BODY_LEDGER || !a->ledger->statement) {
+		if (a)
+			tpclear__answer__free_unpacked(a, NULL);
+		return 1;
+	}
+	if (tpc_cli_write_document(to_stdout ? NULL : file, &a->ledger->statement->document)) {
+		fprintf(stderr, "tpclear: cannot write %s: %s\n", file, strerror(errno));
+		rc = 1;
+	}
+	tpc_cli_print_statement(to_stdout ? stderr : stdout, a->ledger->statement, o->json,
+	                        to_stdout ? NULL : file);
+	tpclear__answer__free_unpacked(a, NULL);
+	return rc;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(
@@ -716,10 +798,14 @@ static void usage(FILE *f)
 	    "        pay the accepted lines: SEPA credit-transfer files, settlements\n"
 	    "  ledger balance|show KEY|export [--budget B] [--at D] [--from D] [--to D]\n"
 	    "        balances per budget, a line history, postings as CSV\n"
+	    "  statement sppis --month YYYY-MM [--out FILE]\n"
+	    "        SPP IS monthly recovery statement (per CPAS, per decision), XML\n"
 	    "  load KIND FILE...\n"
 	    "        replace one kind of reference data (providers, members, tariffs,\n"
 	    "        agreements) with a CSV file, atomically; live without restart\n"
 	    "  ping  check that the engine answers\n"
+	    "  keygen [--out PREFIX]\n"
+	    "        make a CURVE key pair: PREFIX.key (secret) and PREFIX.pub (public)\n"
 	    "  help [COMMAND]\n"
 	    "\n"
 	    "options:\n"
@@ -727,6 +813,10 @@ static void usage(FILE *f)
 	    "  --sender S     sender id (default $TPCLEAR_SENDER or \"local\")\n"
 	    "  --timeout MS   give up on a request after MS milliseconds (default 60000)\n"
 	    "  --quiet        no progress bar\n"
+	    "  --server-key FILE    CURVE: the engine's public key (default\n"
+	    "                 $TPCLEAR_SERVER_KEY; the engine writes it to DATA_DIR/server.pub)\n"
+	    "  --client-key PREFIX  CURVE: this client's key pair PREFIX.key (default\n"
+	    "                 $TPCLEAR_CLIENT_KEY); without both, plain (loopback engines)\n"
 	    "\n"
 	    "submit: --format is guessed when absent (.pb = canonical, a file starting with\n"
 	    "920000 = efact); --key defaults to the sending's own reference (eFact segment 200\n"
@@ -751,11 +841,22 @@ static void help_command(const char *cmd)
 		printf("usage: tpclear query [--json] [--save-answers DIR] KEY...\n"
 		       "  prints the stored result of each of this sender's keys\n");
 	else if (cmd && strcmp(cmd, "load") == 0)
-		printf("usage: tpclear load KIND FILE...\n"
-		       "  KIND: providers, members, tariffs or agreements (docs/formats/"
-		       "reference-data.md)\n"
-		       "  Each file replaces the whole kind in one transaction; a bad row refuses\n"
-		       "  the file with its line, column and reason, and nothing changes.\n");
+		printf(
+		    "usage: tpclear load [--upsert] KIND FILE...\n"
+		    "  KIND: providers, members, tariffs or agreements (docs/formats/"
+		    "reference-data.md), or a scheme feed: mediprima, fedasil,\n"
+		    "  fedasil_exclusions, detention, war_victims, ossom (docs/formats/feeds.md)\n"
+		    "  Each file replaces the whole kind in one transaction; a bad row refuses\n"
+		    "  the file with its line, column and reason, and nothing changes.\n"
+		    "  --upsert: the file is a delta: its rows replace the stored rows of the\n"
+		    "  same key (NISS and valid_from; code; decision) and the others stay.\n");
+	else if (cmd && strcmp(cmd, "eattest") == 0)
+		printf("usage: tpclear eattest number=N provider=NIHII patient=NISS code=C date=D\n"
+		       "                      fee=EUR [units=1] [country=CC real_cost=EUR]\n"
+		       "                      [cancels=N] [reference=TEXT] [--json]\n"
+		       "  one electronic attestation (docs/formats/eattest.md), answered at once\n"
+		       "  with the reimbursement to the insured and the scheme. The number is the\n"
+		       "  idempotency key; cancels=N (repeating N's fields) reverses attestation N.\n");
 	else if (cmd && strcmp(cmd, "payrun") == 0)
 		printf(
 		    "usage: tpclear payrun [--until DATE] [--budget B] [--out DIR] [--json]\n"
@@ -772,8 +873,26 @@ static void help_command(const char *cmd)
 		       "  show: a sending key of this sender, PROVIDER/INVOICE, or a payee NIHII:\n"
 		       "        amounts per line (invoiced, expected, accepted, paid) and history\n"
 		       "  export: postings as CSV (or JSON lines), in commit order\n");
+	else if (cmd && strcmp(cmd, "statement") == 0)
+		printf(
+		    "usage: tpclear statement sppis --month YYYY-MM [--out FILE] [--json]\n"
+		    "  the monthly recovery statement for SPP IS of the Mediprima lines accepted\n"
+		    "  in that month (UTC), credit notes included: per CPAS and per decision,\n"
+		    "  lines, insurer part, patient share and totals, reconciled to the cent with\n"
+		    "  the SPPIS budget's charges of the month (docs/formats/sppis-statement.md).\n"
+		    "  --out FILE  write the XML document to FILE (atomically) and print the\n"
+		    "              summary per CPAS on stdout (--json: one JSON object)\n"
+		    "  without --out (or with --out -) the document goes to stdout and the\n"
+		    "  summary to stderr. The statement of a month not over yet is marked\n"
+		    "  provisional. Exit 1 when the engine refuses it (T00030..T00033).\n");
 	else if (cmd && strcmp(cmd, "ping") == 0)
 		printf("usage: tpclear ping\n  exit 0 when the engine answers\n");
+	else if (cmd && strcmp(cmd, "keygen") == 0)
+		printf("usage: tpclear keygen [--out PREFIX]\n"
+		       "  writes a new CURVE key pair: PREFIX.key, the secret (mode 0600: keep it\n"
+		       "  on this machine) and PREFIX.pub, the public key (mode 0644: give it to\n"
+		       "  the engine's operators for the senders registry). PREFIX defaults to\n"
+		       "  'tpclear'; existing files are never overwritten. docs/security.md\n");
 	else
 		usage(stdout);
 }
@@ -797,6 +916,10 @@ int main(int argc, char **argv)
 	    {"from", required_argument, NULL, 'F'},
 	    {"to", required_argument, NULL, 'T'},
 	    {"settlement", no_argument, NULL, 'S'},
+	    {"month", required_argument, NULL, 'Y'},
+	    {"server-key", required_argument, NULL, 'K'},
+	    {"client-key", required_argument, NULL, 'C'},
+	    {"upsert", no_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -808,6 +931,8 @@ int main(int argc, char **argv)
 	Tpclear__RequestType type;
 
 	o.endpoint = getenv("TPCLEAR_ENDPOINT") ? getenv("TPCLEAR_ENDPOINT") : DEFAULT_ENDPOINT;
+	o.server_key = getenv("TPCLEAR_SERVER_KEY");
+	o.client_key = getenv("TPCLEAR_CLIENT_KEY");
 	o.sender = getenv("TPCLEAR_SENDER") ? getenv("TPCLEAR_SENDER") : "local";
 	o.window = 8;
 	o.timeout_ms = 60000;
@@ -862,6 +987,18 @@ int main(int argc, char **argv)
 		case 'S':
 			o.settlement = 1;
 			break;
+		case 'Y':
+			o.month = optarg;
+			break;
+		case 'K':
+			o.server_key = optarg;
+			break;
+		case 'C':
+			o.client_key = optarg;
+			break;
+		case 'M':
+			o.upsert = 1;
+			break;
 		case 'h':
 			want_help = 1;
 			break;
@@ -887,10 +1024,21 @@ int main(int argc, char **argv)
 		help_command(cmd);
 		return 0;
 	}
-	if (strcmp(cmd, "payrun") == 0 || strcmp(cmd, "ledger") == 0) {
+	if (strcmp(cmd, "keygen") == 0) {
+		if (optind != argc)
+			die("keygen takes no arguments (tpclear keygen [--out PREFIX])");
+		return tpc_cli_keygen(o.out_dir ? o.out_dir : "tpclear");
+	}
+	if (strcmp(cmd, "payrun") == 0 || strcmp(cmd, "ledger") == 0 ||
+	    strcmp(cmd, "eattest") == 0) {
 		if (o.timeout_ms < 1)
 			o.timeout_ms = 60000;
 		return money_command(cmd, argc - optind, argv + optind, &o);
+	}
+	if (strcmp(cmd, "statement") == 0) {
+		if (o.timeout_ms < 1)
+			o.timeout_ms = 60000;
+		return statement_command(argc - optind, argv + optind, &o);
 	}
 	is_submit = strcmp(cmd, "submit") == 0;
 	is_query = strcmp(cmd, "query") == 0;
@@ -898,7 +1046,9 @@ int main(int argc, char **argv)
 	if (is_load) {
 		/* load KIND FILE...: the kind travels as the format, the file name as the key */
 		if (optind >= argc)
-			die("load: which kind? (providers, members, tariffs, agreements)");
+			die("load: which kind? (providers, members, tariffs, agreements, "
+			    "mediprima, "
+			    "fedasil, fedasil_exclusions, detention, war_victims, ossom)");
 		o.format = argv[optind++];
 		is_submit = 1;
 	}
@@ -932,7 +1082,8 @@ int main(int argc, char **argv)
 				die("cannot read %s: %s", it->file, strerror(errno));
 			if (is_load) {
 				const char *base = strrchr(it->file, '/');
-				snprintf(it->format, sizeof(it->format), "%s", o.format);
+				snprintf(it->format, sizeof(it->format), "%s%s",
+				         o.upsert ? "upsert:" : "", o.format);
 				snprintf(it->key, sizeof(it->key), "%s",
 				         base ? base + 1 : it->file);
 			} else {
@@ -968,6 +1119,8 @@ int main(int argc, char **argv)
 	}
 	free(items);
 	zmq_close(sock);
+	if (o.monitor)
+		zmq_close(o.monitor);
 	zmq_ctx_term(ctx);
 	return ok == n ? 0 : 1;
 }

@@ -25,8 +25,8 @@ static int tpclear(const char *args, char **out)
 	int st;
 
 	snprintf(path, sizeof(path), "%s/out.txt", d.dir);
-	snprintf(cmd, sizeof(cmd), "'%s' --endpoint '%s' %s >'%s' 2>>'%s/cli.err'",
-	         getenv("TPC_TPCLEAR"), d.intake, args, path, d.dir);
+	snprintf(cmd, sizeof(cmd), "'%s' --endpoint '%s' %s %s >'%s' 2>>'%s/cli.err'",
+	         getenv("TPC_TPCLEAR"), d.intake, tpc_td_cli_keys(&d, NULL), args, path, d.dir);
 	st = system(cmd);
 	*out = (char *)tpc_test_slurp(path, &len);
 	cr_assert_not_null(*out);

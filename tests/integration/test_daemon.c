@@ -118,9 +118,15 @@ Test(daemon, resubmission_replays_and_other_payload_conflicts)
 	cr_assert_not_null(c);
 	cr_assert_eq(c->body_case, TPCLEAR__ANSWER__BODY_CONFLICT);
 	cr_assert_eq(c->conflict->sequence, a->result->sequence);
-	/* another sender may use the same key: keys are scoped by sender */
+	/* another sender may use the same key: keys are scoped by sender (with CURVE, the
+	 * sender is the one its key is registered as: another identity) */
 	tpclear__answer__free_unpacked(c, NULL);
-	c = tpc_td_submit(s, "hospital-b", "SAME", "canonical", p2, l2, NULL);
+	{
+		void *b2 = tpc_td_connect_as(&d, "hospital");
+
+		c = tpc_td_submit(b2, "hospital-b", "SAME", "canonical", p2, l2, NULL);
+		zmq_close(b2);
+	}
 	expect_result(c, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
 	cr_assert_eq(c->result->replay, 0);
 	/* query from a new connection, as after a reconnect */
@@ -131,7 +137,12 @@ Test(daemon, resubmission_replays_and_other_payload_conflicts)
 	cr_assert_eq(q->result->sequence, a->result->sequence);
 	cr_assert_eq(q->result->lines, 6);
 	tpclear__answer__free_unpacked(q, NULL);
-	q = tpc_td_query(s, "hospital-c", "SAME");
+	{
+		void *c2 = tpc_td_connect_as(&d, "gp");
+
+		q = tpc_td_query(c2, "hospital-c", "SAME");
+		zmq_close(c2);
+	}
 	cr_assert_not_null(q);
 	cr_assert_eq(q->body_case, TPCLEAR__ANSWER__BODY_RECEIPT);
 	cr_assert_str_eq(q->receipt->code, "T00012");
@@ -247,7 +258,8 @@ Test(daemon, many_senders_bursting_are_all_answered)
 	int total = 0;
 	size_t len;
 
-	start("[engine]\nqueue_depth = 1000\n");
+	/* one sender id for every client: lift its in-flight bound (test_security.c tests it) */
+	start("[engine]\nqueue_depth = 1000\nmax_in_flight_per_sender = 1000\n");
 	for (int c = 0; c < CLIENTS; c++) {
 		socks[c] = tpc_td_connect(&d);
 		for (int i = 0; i < EACH; i++) {

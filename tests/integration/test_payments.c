@@ -139,7 +139,7 @@ Test(payments, samples_are_paid_once_by_a_sepa_file_matching_the_accepted_amount
 
 	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0);
 	ops = tpc_td_connect(&d);
-	hosp = tpc_td_connect(&d);
+	hosp = tpc_td_connect_as(&d, "hospital"); /* CURVE: its own sender id */
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
 		char rel[96];
 		size_t len;

@@ -33,75 +33,11 @@ TestSuite(schemes, .fini = teardown, .timeout = 120);
 #define MEMBER    "86103130262"
 #define NOBODY    "70070700741"
 
-struct inv {
-	const char *niss;
-	char kind;
-	uint32_t admission, discharge;
-	tpc_efact_line_in_t l[3];
-	size_t n;
-};
-
 static uint8_t *mixed_sending(const char *reference, size_t *len)
 {
-	static struct inv v[] = {
-	    {.niss = DETAINEE, .kind = '3', .n = 3},
-	    {.niss = FEDASIL, .kind = '3', .n = 2},
-	    {.niss = MEDIPRIMA, .kind = '1', .admission = 20261110, .discharge = 20261120, .n = 2},
-	    {.niss = MEDIPRIMA, .kind = '3', .n = 1},
-	    {.niss = WAR, .kind = '3', .n = 1},
-	    {.niss = OSSOM_BC, .kind = '3', .n = 2},
-	    {.niss = OSSOM_DEF, .kind = '3', .n = 1},
-	    {.niss = MEMBER, .kind = '3', .n = 1},
-	    {.niss = NOBODY, .kind = '3', .n = 1},
-	};
-	tpc_efact_invoice_in_t inv[sizeof(v) / sizeof(v[0])];
-	tpc_efact_sending_in_t s;
-	uint8_t *out;
+	uint8_t *out = tpc_efact_schemes_sample(reference, 1, len);
 
-	/* detained, released (AMI), detained again: each line on its own date */
-	v[0].l[0] = tpc_efact_line("101032", 20261103, 2400, 600, "D1");
-	v[0].l[1] = tpc_efact_line("101032", 20261106, 2400, 600, "D2");
-	v[0].l[2] = tpc_efact_line("101032", 20261112, 2400, 600, "D3");
-	/* Fedasil: BIM rate, share paid; a code Fedasil never pays */
-	v[1].l[0] = tpc_efact_line("101032", 20261105, 2900, 100, "F1");
-	v[1].l[1] = tpc_efact_line("475075", 20261105, 11500, 500, "F2");
-	/* Mediprima in hospital: the decision ends on 11-15, mid-stay */
-	v[2].l[0] = tpc_efact_line("101032", 20261114, 2900, 100, "M1");
-	v[2].l[1] = tpc_efact_line("101032", 20261116, 2900, 100, "M2");
-	/* Mediprima ambulatory: another decision, the share left to the patient */
-	v[3].l[0] = tpc_efact_line("102771", 20261116, 2560, 150, "M3");
-	v[4].l[0] = tpc_efact_line("101032", 20261107, 2400, 600, "W1");
-	/* OSSOM BC: doubled (2 x 2000 < 5000), doubled and capped at the fee (3000) */
-	v[5].l[0] = tpc_efact_line("471100", 20261108, 4000, 1000, "O1");
-	v[5].l[1] = tpc_efact_line("101032", 20261108, 3000, 0, "O2");
-	v[6].l[0] = tpc_efact_line("101032", 20261108, 2400, 600, "O3");
-	v[7].l[0] = tpc_efact_line("101032", 20261109, 2400, 600, "A1");
-	v[8].l[0] = tpc_efact_line("101032", 20261109, 2400, 600, "N1");
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		memset(&inv[i], 0, sizeof(inv[i]));
-		snprintf(inv[i].niss, sizeof(inv[i].niss), "%s", v[i].niss);
-		snprintf(inv[i].number, sizeof(inv[i].number), "%012zu", 700 + i);
-		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
-		inv[i].kind = v[i].kind;
-		inv[i].invoicing = '0';
-		inv[i].sex = '1';
-		inv[i].admission = v[i].admission;
-		inv[i].discharge = v[i].discharge;
-		inv[i].ct1 = inv[i].ct2 = 110;
-		inv[i].lines = v[i].l;
-		inv[i].nlines = v[i].n;
-	}
-	memset(&s, 0, sizeof(s));
-	snprintf(s.reference, sizeof(s.reference), "%s", reference);
-	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
-	s.sending_no = 7;
-	s.year_month = 202611;
-	s.created = 20261120;
-	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
-	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
-	s.invoices = inv;
-	s.ninvoices = sizeof(v) / sizeof(v[0]);
-	cr_assert_eq(tpc_efact_write(&s, &out, len), 0);
+	cr_assert_not_null(out);
 	return out;
 }
 
@@ -154,6 +90,22 @@ static int64_t charged(const Tpclear__Answer *a, const char *budget)
 		}
 	cr_assert_fail("no budget %s", budget);
 	return 0;
+}
+
+/* The bundled sample is the same sending without its refused lines (deploy/demo clears it). */
+Test(schemes, the_bundled_sample_is_the_generated_one)
+{
+	size_t len, flen;
+	uint8_t *p = tpc_efact_schemes_sample("20261100000701", 0, &len);
+	unsigned char *f =
+	    tpc_test_slurp(tpc_test_src("config/samples/sample-schemes.920000"), &flen);
+
+	cr_assert_not_null(p);
+	cr_assert_not_null(f, "config/samples/sample-schemes.920000");
+	cr_assert_eq(flen, len);
+	cr_assert_arr_eq(f, p, len, "regenerate the sample with tpc_efact_schemes_sample()");
+	free(p);
+	free(f);
 }
 
 Test(schemes, a_mixed_sending_charges_every_line_to_its_schemes_budgets)

@@ -6,9 +6,11 @@
 #include "client.h"
 #include "config.h"
 #include "efact/efact_writer.h"
+#include "keys.h"
 #include "ledger.h"
 #include "ledger_db.h"
 #include "metrics.h"
+#include "refdata.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -72,9 +74,16 @@ static int load_refdata(tpc_td_t *d)
 	return rc;
 }
 
+static int curve_prepare(tpc_td_t *d);
+
 int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini)
 {
-	char cfg[400], eps[400], log[400];
+	return tpc_td_start_ex(d, dir, extra_ini, 0);
+}
+
+int tpc_td_start_ex(tpc_td_t *d, const char *dir, const char *extra_ini, unsigned flags)
+{
+	char cfg[400], eps[400], log[400], sec[1200];
 	const char *bin = getenv("TPC_TPCLEARD");
 	FILE *f;
 
@@ -95,13 +104,23 @@ int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini)
 	snprintf(eps, sizeof(eps), "%s/tpcleard.endpoints", d->data);
 	snprintf(log, sizeof(log), "%s/tpcleard.log", d->dir);
 	unlink(eps);
+	/* CURVE on unless asked otherwise (or started plain before, for a restart) */
+	d->plain = (flags & TPC_TD_PLAIN) || (dir && d->plain);
+	if (d->plain)
+		snprintf(sec, sizeof(sec), "[security]\nmode = plain\n");
+	else if (curve_prepare(d) == 0)
+		snprintf(sec, sizeof(sec),
+		         "[security]\nmode = curve\nserver_key = %s/server.key\nsenders = %s\n",
+		         d->dir, d->senders);
+	else
+		return -1;
 	f = fopen(cfg, "w");
 	if (!f)
 		return -1;
 	fprintf(f,
-	        "[intake]\nendpoint = tcp://127.0.0.1:*\n[http]\nlisten = 127.0.0.1:0\n"
+	        "%s[intake]\nendpoint = tcp://127.0.0.1:*\n[http]\nlisten = 127.0.0.1:0\n"
 	        "[engine]\nworkers = 2\n%s\n",
-	        extra_ini ? extra_ini : "");
+	        sec, extra_ini ? extra_ini : "");
 	fclose(f);
 	d->pid = fork();
 	if (d->pid < 0)
@@ -236,12 +255,21 @@ int tpc_td_log_has(const tpc_td_t *d, const char *needle)
 
 void *tpc_td_connect(tpc_td_t *d)
 {
+	return tpc_td_connect_keys(d, d->plain || !d->nids ? NULL : &d->ids[0].keys);
+}
+
+void *tpc_td_connect_keys(tpc_td_t *d, const tpc_keypair_t *client)
+{
 	void *s = zmq_socket(d->zctx, ZMQ_DEALER);
 	int linger = 0;
 
 	if (!s)
 		return NULL;
 	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (client && tpc_keys_client_socket(s, d->server_pub, client) != 0) {
+		zmq_close(s);
+		return NULL;
+	}
 	if (zmq_connect(s, d->intake) != 0) {
 		zmq_close(s);
 		return NULL;
@@ -639,4 +667,161 @@ int tpc_td_ledger_totals(const tpc_td_t *d, int64_t *sum, int64_t *credited, uin
 	tpc_ledger_free(&l);
 	tpc_metrics_free(&m);
 	return rc;
+}
+
+/* ---- CURVE identities -------------------------------------------------------------------- */
+
+/* The identities every curve daemon starts with: id, kind, NIHII numbers, feeds ("*" = every
+ * reference data kind this engine has). The first one is tpc_td_connect()'s. */
+static const struct {
+	const char *id, *kind, *nihii, *feeds;
+} default_ids[] = {
+    {"test", "ops", "18334780004 17385467004 10065828001", "*"},
+    {"ops", "ops", "", "*"},
+    {"hospital", "hospital", "18334780004", ""},
+    {"gp", "gp", "17385467004", ""},
+    {"pharmacist", "pharmacist", "10065828001", ""},
+    {"cpas", "cpas", "", ""},
+    {"sppis", "sppis", "", "mediprima"},
+    {"fedasil", "fedasil", "", "fedasil fedasil_exclusions"},
+    {"justice", "justice", "", "detention"},
+};
+
+/* Append one [section] to the registry; feeds "*" = every kind, unknown kinds are left out so
+ * the registry stays valid whatever kinds this engine build has. */
+static int append_sender(const tpc_td_t *d, const char *id, const char *kind, const char *nihii,
+                         const char *feeds, const tpc_keypair_t *kp)
+{
+	FILE *f = fopen(d->senders, "a");
+	char list[512] = "", word[64];
+	enum tpc_ref_kind k;
+
+	if (!f)
+		return -1;
+	if (strcmp(feeds, "*") == 0) {
+		for (int i = 0; i < TPC_REF__COUNT; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			         list[0] ? " " : "", tpc_refdata_kind_name((enum tpc_ref_kind)i));
+	} else {
+		for (const char *p = feeds; *p;) {
+			size_t n = strcspn(p, " ");
+
+			snprintf(word, sizeof(word), "%.*s", (int)n, p);
+			if (n && tpc_refdata_kind(word, &k) == 0)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				         list[0] ? " " : "", word);
+			p += n;
+			p += *p == ' ';
+		}
+	}
+	fprintf(f, "\n[%s]\nkind = %s\nkey = %s\nnihii = %s\nfeeds = %s\n", id, kind,
+	        kp->public_z85, nihii, list);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static int write_keys(const tpc_td_t *d, const char *id, const tpc_keypair_t *kp)
+{
+	char prefix[400], err[512];
+
+	snprintf(prefix, sizeof(prefix), "%s/keys/%s", d->dir, id);
+	return tpc_keys_write(prefix, kp, err, sizeof(err)) == 0 ? 0 : -1;
+}
+
+/* First start in this directory: the engine's key pair, the client identities, the registry. */
+static int curve_prepare(tpc_td_t *d)
+{
+	char prefix[400], err[512], keys[400];
+	tpc_keypair_t server;
+	struct stat st;
+	FILE *f;
+
+	snprintf(d->senders, sizeof(d->senders), "%s/senders.ini", d->dir);
+	if (stat(d->senders, &st) == 0 && d->nids > 0)
+		return 0; /* a restart: same keys, same registry */
+	d->nids = 0;
+	snprintf(prefix, sizeof(prefix), "%s/server", d->dir);
+	snprintf(keys, sizeof(keys), "%s/keys", d->dir);
+	mkdir(keys, 0700);
+	if (tpc_keys_generate(&server) || tpc_keys_write(prefix, &server, err, sizeof(err)))
+		return -1;
+	snprintf(d->server_pub, sizeof(d->server_pub), "%s", server.public_z85);
+	tpc_keys_wipe(&server);
+	f = fopen(d->senders, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "# written by tests/support/daemon.c\n");
+	fclose(f);
+	for (size_t i = 0; i < sizeof(default_ids) / sizeof(default_ids[0]); i++)
+		if (tpc_td_add_sender(d, default_ids[i].id, default_ids[i].kind,
+		                      default_ids[i].nihii, default_ids[i].feeds) != 0)
+			return -1;
+	return 0;
+}
+
+int tpc_td_add_sender(tpc_td_t *d, const char *id, const char *kind, const char *nihii,
+                      const char *feeds)
+{
+	tpc_td_id_t *e;
+
+	if (d->nids >= TPC_TD_IDS)
+		return -1;
+	e = &d->ids[d->nids];
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	if (tpc_keys_generate(&e->keys) || write_keys(d, id, &e->keys) ||
+	    append_sender(d, id, kind, nihii ? nihii : "", feeds ? feeds : "", &e->keys))
+		return -1;
+	d->nids++;
+	return 0;
+}
+
+const tpc_keypair_t *tpc_td_keys_of(const tpc_td_t *d, const char *id)
+{
+	for (int i = 0; i < d->nids; i++)
+		if (strcmp(d->ids[i].id, id) == 0)
+			return &d->ids[i].keys;
+	return NULL;
+}
+
+void *tpc_td_connect_as(tpc_td_t *d, const char *id)
+{
+	const tpc_keypair_t *kp = tpc_td_keys_of(d, id);
+
+	return kp ? tpc_td_connect_keys(d, kp) : NULL;
+}
+
+static long long reloads(const tpc_td_t *d, const char *result)
+{
+	char series[96];
+
+	snprintf(series, sizeof(series), "tpclear_senders_reloads_total{result=\"%s\"}", result);
+	return tpc_td_metric(d, series);
+}
+
+int tpc_td_reload(tpc_td_t *d)
+{
+	long long ok = reloads(d, "ok"), failed = reloads(d, "failed");
+
+	if (d->pid <= 0 || kill(d->pid, SIGHUP) != 0)
+		return -1;
+	for (int i = 0; i < 500; i++) {
+		if (reloads(d, "ok") > ok)
+			return 0;
+		if (reloads(d, "failed") > failed)
+			return 1;
+		sleep_ms(10);
+	}
+	return -1;
+}
+
+const char *tpc_td_cli_keys(const tpc_td_t *d, const char *id)
+{
+	static char buf[1200];
+
+	if (d->plain) {
+		buf[0] = 0;
+		return buf;
+	}
+	snprintf(buf, sizeof(buf), "--server-key '%s/server.pub' --client-key '%s/keys/%s'",
+	         d->dir, d->dir, id ? id : d->ids[0].id);
+	return buf;
 }

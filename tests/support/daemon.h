@@ -7,11 +7,20 @@
 #ifndef TPC_TEST_DAEMON_H
 #define TPC_TEST_DAEMON_H
 
+#include "keys.h"
 #include "tpclear.pb-c.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#define TPC_TD_IDS 24 /* client identities one daemon can have */
+
+/** A client identity of the registry the helper writes (CURVE). */
+typedef struct tpc_td_id {
+	char id[64];
+	tpc_keypair_t keys;
+} tpc_td_id_t;
 
 typedef struct tpc_td {
 	pid_t pid;
@@ -21,11 +30,35 @@ typedef struct tpc_td {
 	char http_host[64];
 	int http_port;
 	void *zctx;
+	/* security: CURVE unless started with TPC_TD_PLAIN */
+	int plain;
+	char server_pub[TPC_KEY_Z85 + 1]; /* the engine's public key (DIR/server.pub) */
+	char senders[320];                /* the registry file (DIR/senders.ini) */
+	int nids;
+	tpc_td_id_t ids[TPC_TD_IDS]; /* ids[0] is "test", the identity of tpc_td_connect() */
 } tpc_td_t;
 
+enum tpc_td_flags {
+	TPC_TD_PLAIN = (1u << 0), /* [security] mode = plain: no CURVE, envelope senders */
+};
+
 /** Start a daemon. @p dir NULL = make a new temp dir (else reuse it, e.g. after a restart).
- *  @p extra_ini is appended to the generated config (may be NULL). @return 0 or -1. */
+ *  @p extra_ini is appended to the generated config (may be NULL). @return 0 or -1.
+ *
+ *  CURVE is on: at the first start in a directory the helper makes the engine's key pair
+ *  (DIR/server.key, .pub), one key pair per client identity (DIR/keys/ID.key, .pub) and the
+ *  senders registry (DIR/senders.ini) with these identities:
+ *    test        ops, NIHII of the sample hospital, GP and pharmacist, every feed: the
+ *                identity of tpc_td_connect(), so a test may do anything on one socket
+ *    ops         ops, every feed, no NIHII
+ *    hospital    hospital 18334780004 (the sample hospital)
+ *    gp          gp 17385467004;  pharmacist  pharmacist 10065828001
+ *    cpas        cpas, nothing;   sppis: mediprima;  fedasil: fedasil, fedasil_exclusions;
+ *    justice     detention
+ *  The sender id of every request is the identity's, whatever the envelope says. */
 int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini);
+/** tpc_td_start() with flags (enum tpc_td_flags). A restart keeps the mode it started with. */
+int tpc_td_start_ex(tpc_td_t *d, const char *dir, const char *extra_ini, unsigned flags);
 /** SIGTERM and wait. @return the exit status (0 = clean), or -1 on a signal death/timeout. */
 int tpc_td_stop(tpc_td_t *d);
 /** SIGKILL and reap. */
@@ -37,8 +70,26 @@ void tpc_td_dump_log(const tpc_td_t *d);
 /** Does the daemon log contain @p needle? */
 int tpc_td_log_has(const tpc_td_t *d, const char *needle);
 
-/** A connected DEALER socket (owned by the caller; zmq_close it). */
+/** A connected DEALER socket (owned by the caller; zmq_close it), as identity "test" (CURVE)
+ *  or plain. */
 void *tpc_td_connect(tpc_td_t *d);
+/** A DEALER with the registered identity @p id's keys. @return NULL when unknown. */
+void *tpc_td_connect_as(tpc_td_t *d, const char *id);
+/** A DEALER with any client key pair (e.g. one the registry does not know); NULL = plain. */
+void *tpc_td_connect_keys(tpc_td_t *d, const tpc_keypair_t *client);
+/** The key pair of identity @p id, or NULL. */
+const tpc_keypair_t *tpc_td_keys_of(const tpc_td_t *d, const char *id);
+/** Register a new identity: make its key pair (DIR/keys/ID.key), append its section to the
+ *  registry (@p nihii and @p feeds space-separated, "*" = every feed). Before the start, or
+ *  followed by tpc_td_reload(). @return 0 or -1. */
+int tpc_td_add_sender(tpc_td_t *d, const char *id, const char *kind, const char *nihii,
+                      const char *feeds);
+/** SIGHUP, and wait for the reload to be counted in /metrics.
+ *  @return 0 (reloaded), 1 (the registry was refused), -1 (no answer). */
+int tpc_td_reload(tpc_td_t *d);
+/** The tpclear options to talk to this daemon as @p id (NULL = "test"): "--server-key F
+ *  --client-key P", or "" when plain. @return a static buffer. */
+const char *tpc_td_cli_keys(const tpc_td_t *d, const char *id);
 /** Send a request: envelope + payload frames (@p payload may be NULL for queries). */
 int tpc_td_send(void *sock, Tpclear__RequestType type, const char *sender, const char *key,
                 const char *format, uint64_t corr, const void *payload, size_t len);

@@ -24,7 +24,7 @@ static struct {
 	Tpclear__CanonicalInvoice *invp[MAX_INVOICES];
 	Tpclear__CanonicalLine ln[MAX_LINES];
 	Tpclear__CanonicalLine *lnp[MAX_LINES];
-	char strs[MAX_INVOICES * 3 + MAX_LINES][32];
+	char strs[MAX_INVOICES * 4 + MAX_LINES][32]; /* provider, number, previous, patient */
 	size_t ninv, nln, nstr;
 } sb;
 
@@ -230,6 +230,16 @@ void lfx_invoice(const char *provider, const char *number, int invoicing, const 
 	inv->previous = previous ? keep(previous) : "";
 	inv->mutuality = "100";
 	inv->lines = &sb.lnp[sb.nln]; /* its lines follow in lnp[] */
+}
+
+void lfx_invoice_for(const char *niss, int kind)
+{
+	Tpclear__CanonicalInvoice *inv;
+
+	cr_assert_gt(sb.ninv, 0, "lfx_invoice first");
+	inv = &sb.inv[sb.ninv - 1];
+	inv->patient = keep(niss);
+	inv->kind = kind;
 }
 
 void lfx_line(const char *ref, int units, int64_t insurer_cents, int64_t patient_cents)

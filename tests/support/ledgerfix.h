@@ -86,6 +86,9 @@ void lfx_begin(const char *key);
 /** Add an invoice for LFX_PATIENT by @p provider. @p invoicing: 0 normal, 3 credit note
  *  (then @p previous is the credited number). */
 void lfx_invoice(const char *provider, const char *number, int invoicing, const char *previous);
+/** Make the last invoice one for patient @p niss, of @p kind (0 ambulatory, 1 hospitalised,
+ *  2 pharmacy): e.g. a Mediprima patient of config/refdata/mediprima.csv. */
+void lfx_invoice_for(const char *niss, int kind);
 /** Add a line of LFX_CODE on LFX_DATE to the last invoice. @p ref makes its identity. */
 void lfx_line(const char *ref, int units, int64_t insurer_cents, int64_t patient_cents);
 /** A line as the tariff wants it (@p units of LFX_CODE: negative on a credit note). */

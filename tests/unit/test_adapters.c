@@ -79,6 +79,8 @@ Test(adapters, registry_holds_the_builtins)
 	cr_assert_not_null(tpc_adapters_find(reg, "efact", NULL));
 	builtins++;
 #endif
+	cr_assert_not_null(tpc_adapters_find(reg, "eattest", NULL));
+	builtins++;
 	cr_assert_eq(tpc_adapters_count(reg), builtins);
 	cr_assert_null(tpc_adapters_find(reg, "echo", NULL));
 	cr_assert_null(tpc_adapters_find(reg, "", NULL));

@@ -1,0 +1,205 @@
+/* adapters/eattest/eattest.c - decode tpclear.Attestation (see eattest.h).
+ *
+ * protobuf-c unpacks into the sending's arena (no malloc); the message's strings become the
+ * views of the sending. Checks: provider NIHII, patient NISS and code check digits, a valid
+ * date, units >= 1, a fee paid >= 0, for care abroad a two-letter country and a real cost > 0.
+ * Codes are the official eFact ones where the same rule exists, else the adapter's own
+ * T400nn; pos is the protobuf field number.
+ */
+#include "eattest/eattest.h"
+
+#include "common/check.h"
+#include "tpclear.pb-c.h"
+
+#include <string.h>
+
+struct pb_ctx {
+	const tpc_host_t *host;
+	int out_of_memory;
+};
+
+static void *pb_alloc(void *data, size_t size)
+{
+	struct pb_ctx *c = data;
+	void *p = c->host->alloc(c->host->arena, size, 16);
+
+	if (!p)
+		c->out_of_memory = 1;
+	return p;
+}
+
+static void pb_free(void *data, void *ptr)
+{
+	(void)data;
+	(void)ptr; /* released with the arena */
+}
+
+static int ea_init(const char *config, void **state)
+{
+	(void)config;
+	*state = NULL;
+	return 0;
+}
+
+static void ea_fini(void *state)
+{
+	(void)state;
+}
+
+static const struct {
+	const char *code;
+	char letter;
+	const char *reason;
+} codes[] = {
+    {"T40001", 'B', "payload is not a tpclear.Attestation message"},
+    {"T40002", 'R', "units must be 1 or more"},
+    {"T40003", 'R', "fee paid must not be negative"},
+    {"T40004", 'R', "care abroad: country must be two upper-case letters (ISO 3166)"},
+    {"T40005", 'R', "care abroad: the real cost must be more than zero"},
+    {"200802", 'F', "beneficiary NISS missing or check digit wrong"},
+    {"201402", 'F', "provider NIHII missing or check digit wrong"},
+    {"202403", 'F', "attestation number missing"},
+    {"500402", 'R', "nomenclature code missing or check digit wrong"},
+    {"500503", 'R', "date of care not a valid date"},
+};
+
+static const char *ea_describe(const void *state, const char *code)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(codes[i].code, code) == 0)
+			return codes[i].reason;
+	return NULL;
+}
+
+static tpc_finding_t finding(const char *code, uint32_t record, uint16_t field)
+{
+	tpc_finding_t f;
+
+	memset(&f, 0, sizeof(f));
+	memcpy(f.code, code, 6);
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(codes[i].code, code) == 0)
+			f.letter = codes[i].letter;
+	f.record = record;
+	f.pos = field;
+	return f;
+}
+
+static void add(tpc_finding_t *slots, uint8_t *n, tpc_finding_t f)
+{
+	if (*n < TPC_MAX_FINDINGS)
+		slots[(*n)++] = f;
+}
+
+static tpc_view_t view(const char *s)
+{
+	tpc_view_t v = {s, s ? (uint32_t)strlen(s) : 0};
+
+	return v;
+}
+
+static int ea_decode(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
+                     tpc_sending_t *out)
+{
+	struct pb_ctx pc = {host, 0};
+	ProtobufCAllocator pa = {pb_alloc, pb_free, &pc};
+	Tpclear__Attestation *at;
+	tpc_invoice_t *inv;
+	tpc_line_t *ln;
+	int abroad, cancel, sign;
+	size_t clen;
+
+	(void)state;
+	at = tpclear__attestation__unpack(&pa, len, buf);
+	if (!at && pc.out_of_memory)
+		return TPC_ADAPTER_ETOOBIG;
+	if (!at) {
+		out->blocked = 1;
+		return tpc_sending_add_finding(out, host, &(tpc_finding_t){"T40001", 'B', 0, 0, 0});
+	}
+	out->invoices = host->alloc(host->arena, sizeof(tpc_invoice_t), 8);
+	out->lines = host->alloc(host->arena, sizeof(tpc_line_t), 8);
+	if (!out->invoices || !out->lines)
+		return TPC_ADAPTER_ENOMEM;
+	out->payee = TPC_PAYEE_PATIENT;
+	out->third_party = view(at->provider);
+	out->ninvoices = 1;
+	out->nlines = 1;
+	out->nrecords = 2;
+	cancel = at->cancels && at->cancels[0];
+	sign = cancel ? -1 : 1;
+	inv = &out->invoices[0];
+	ln = &out->lines[0];
+	inv->record = 1;
+	inv->patient = view(at->patient);
+	inv->provider = view(at->provider);
+	inv->number = view(at->number);
+	inv->kind = TPC_INVOICE_AMBULATORY;
+	/* the attestation is its own invoice; a cancellation credits the cancelled one */
+	inv->invoicing = cancel ? TPC_INVOICING_CREDIT_NOTE : TPC_INVOICING_NORMAL;
+	inv->previous = cancel ? view(at->cancels) : view(NULL);
+	inv->first_line = 0;
+	inv->nlines = 1;
+	if (!tpc_check_niss(inv->patient.ptr, inv->patient.len))
+		add(inv->findings, &inv->nfindings, finding("200802", 1, 2));
+	if (!tpc_check_nihii(inv->provider.ptr, inv->provider.len))
+		add(inv->findings, &inv->nfindings, finding("201402", 1, 1));
+	if (inv->number.len == 0)
+		add(inv->findings, &inv->nfindings, finding("202403", 1, 11));
+	ln->record = 2;
+	clen = at->code ? strlen(at->code) : 0;
+	if (clen == 6)
+		memcpy(ln->code, at->code, 6);
+	if (clen != 6 || !tpc_check_nomenclature(at->code, 6))
+		add(ln->findings, &ln->nfindings, finding("500402", 2, 3));
+	if (tpc_check_date_yyyymmdd((uint32_t)at->date, &ln->date_first) != 0)
+		add(ln->findings, &ln->nfindings, finding("500503", 2, 4));
+	ln->date_last = ln->date_first;
+	if (at->units < 1)
+		add(ln->findings, &ln->nfindings, finding("T40002", 2, 5));
+	if (at->fee_paid_cents < 0)
+		add(ln->findings, &ln->nfindings, finding("T40003", 2, 6));
+	ln->units = sign * at->units;
+	/* what the patient paid; the engine computes what is reimbursed */
+	ln->patient_cents = sign * at->fee_paid_cents;
+	ln->reference = view(at->reference);
+	abroad = at->country && at->country[0] && strcmp(at->country, "BE") != 0;
+	if (abroad) {
+		const char *c = at->country;
+
+		if (strlen(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z')
+			add(ln->findings, &ln->nfindings, finding("T40004", 2, 7));
+		else
+			memcpy(ln->country, c, 2);
+		if (at->real_cost_cents <= 0)
+			add(ln->findings, &ln->nfindings, finding("T40005", 2, 8));
+		ln->real_cost_cents = sign * at->real_cost_cents;
+	}
+	inv->total_patient_cents = ln->patient_cents;
+	return 0;
+}
+
+static int ea_encode_answer(const void *state, const uint8_t *buf, size_t len,
+                            const tpc_sending_t *s, enum tpc_answer_kind kind,
+                            const tpc_host_t *host, tpc_blob_t *out)
+{
+	(void)state;
+	(void)buf;
+	(void)len;
+	(void)s;
+	(void)kind;
+	(void)host;
+	(void)out;
+	return TPC_ADAPTER_ENOTSUP;
+}
+
+const tpc_adapter_t tpc_eattest_adapter = {
+    .abi = TPC_ADAPTER_ABI,
+    .name = "eattest",
+    .init = ea_init,
+    .decode = ea_decode,
+    .encode_answer = ea_encode_answer,
+    .describe = ea_describe,
+    .fini = ea_fini,
+};

@@ -1,0 +1,729 @@
+/* engine/statement.c - monthly recovery statements (see statement.h).
+ *
+ * DESIGN
+ * - Three passes over one read snapshot. (1) Scan the postings and keep the SPPIS charges
+ *   committed in the month (a malloc'd array of small records; the postings are appended in
+ *   commit order, but the wall clock may step back, so the whole table is scanned as the
+ *   balance does). (2) Sort them by (sequence, line, part) and fold the parts of a line into
+ *   one statement line, reading its line record, its scheme reference and the payee of its
+ *   first charge (the PAYABLE posting written right after it, posting number + 1). (3) Sort the
+ *   lines by (CPAS, decision, sequence, line), total them per decision, per CPAS and overall,
+ *   check the grand total against the charges, then render the document and the message.
+ * - The amounts of a line come from its line record, never from the postings: insurer part =
+ *   accepted - patient share (when a budget pays the share too), patient share = the invoiced
+ *   patient share when SPPIS pays it. The charges come from the postings only. Both are the
+ *   ledger writer's bookkeeping of one decision; the statement exists only when they agree.
+ * - Sums use __builtin_add_overflow: an overflowing sum cannot reconcile, it is refused T00031.
+ * - The XML writer keeps a sticky error as in engine/sepa.c: every helper is a no-op once a
+ *   libxml2 call failed, and the result is looked at once, at the end.
+ */
+#include "statement.h"
+
+#include "budget.h"
+#include "codes.h"
+#include "common/check.h"
+#include "error.h"
+#include "log.h"
+#include "schemes/schemes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/parser.h>
+#include <libxml/xmlwriter.h>
+
+#define STATEMENT_NS "urn:tpclear:sppis-statement:1"
+#define MS_PER_DAY   86400000ull
+
+/* One SPPIS charge posting of the month. */
+struct charge {
+	uint64_t seq;
+	uint64_t number; /* posting number */
+	uint64_t at_ms;
+	uint32_t line;
+	uint8_t part;
+};
+
+/* One line of the statement: the parts of a line charged to SPPIS in the month, folded. */
+struct sline {
+	uint64_t seq;
+	uint64_t at_ms;
+	int64_t insurer, share;
+	uint32_t line;
+	int32_t date; /* days since epoch */
+	int32_t units;
+	char code[7];
+	char org[11];      /* CPAS BCE */
+	char ref[33];      /* decision */
+	char provider[12]; /* the payee of the charge: the invoicing NIHII */
+};
+
+/* Totals of a range. */
+struct sum {
+	uint32_t lines;
+	int64_t insurer, share, total;
+};
+
+/* A decision (lines first..first+n-1) or a CPAS (decisions first..first+n-1), with its sum. */
+struct group {
+	size_t first, n;
+	struct sum s;
+};
+
+/* What the passes share. */
+struct build {
+	MDB_txn *txn;
+	const tpc_ledger_db_t *db;
+	tpc_arena_t *arena;
+	uint64_t from, until;
+	uint32_t month;
+	struct charge *ch;
+	size_t nch, capch;
+	struct sline *ln;
+	size_t nln;
+	int64_t charged;
+	struct group *dec, *cpas; /* pass 3: decisions (ranges of ln), CPAS (ranges of dec) */
+	size_t ndec, ncpas;
+};
+
+static int add(int64_t *sum, int64_t v)
+{
+	return __builtin_add_overflow(*sum, v, sum);
+}
+
+/* ---- the month ----------------------------------------------------------------------------- */
+
+int tpc_statement_month(uint32_t yyyymm, uint64_t *from_ms, uint64_t *until_ms)
+{
+	uint32_t y = yyyymm / 100, m = yyyymm % 100;
+	int32_t first, last = -1;
+
+	if (TPC_FAILS(from_ms && until_ms))
+		return TPC_EINVAL;
+	if (y < 1970 || y > 2999 || m < 1 || m > 12)
+		return TPC_EINVAL;
+	if (tpc_check_date_yyyymmdd(yyyymm * 100 + 1, &first) || first < 0)
+		return TPC_EINVAL;
+	/* the last day: the first of 31, 30, 29, 28 that exists */
+	for (uint32_t d = 31; d >= 28 && last < 0; d--)
+		if (tpc_check_date_yyyymmdd(yyyymm * 100 + d, &last))
+			last = -1;
+	if (last < first)
+		return TPC_EINVAL;
+	*from_ms = (uint64_t)first * MS_PER_DAY;
+	*until_ms = ((uint64_t)last + 1) * MS_PER_DAY;
+	return 0;
+}
+
+/* ---- pass 1: the month's SPPIS charges ----------------------------------------------------- */
+
+static int collect(struct build *b)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(b->txn, b->db->postings, &cur)))
+		return tpc_err_from_mdb(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		tpc_posting_rec_t p;
+		struct charge *c;
+
+		if (v.mv_size != sizeof(p) || k.mv_size != 8)
+			continue;
+		memcpy(&p, v.mv_data, sizeof(p));
+		if (p.kind != TPC_POST_CHARGE || p.budget != TPC_BUDGET_SPPIS ||
+		    p.at_ms < b->from || p.at_ms >= b->until)
+			continue;
+		if (b->nch == b->capch) {
+			size_t nc = b->capch ? b->capch * 2 : 256;
+			struct charge *n = realloc(b->ch, nc * sizeof(*n));
+
+			if (!n) {
+				mdb_cursor_close(cur);
+				return TPC_ENOMEM;
+			}
+			b->ch = n;
+			b->capch = nc;
+		}
+		c = &b->ch[b->nch++];
+		c->seq = p.sequence;
+		c->number = tpc_get_be64(k.mv_data);
+		c->at_ms = p.at_ms;
+		c->line = p.line;
+		c->part = p.part;
+		if (add(&b->charged, p.amount_cents)) {
+			mdb_cursor_close(cur);
+			return TPC_E2BIG;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : tpc_err_from_mdb(rc);
+}
+
+/* ---- pass 2: one statement line per (sequence, line) --------------------------------------- */
+
+static int cmp_charge(const void *pa, const void *pb)
+{
+	const struct charge *a = pa, *b = pb;
+
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? -1 : 1;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->part != b->part)
+		return a->part < b->part ? -1 : 1;
+	return (a->number > b->number) - (a->number < b->number);
+}
+
+static int is_bce(const char *s)
+{
+	if (strnlen(s, 11) != 10)
+		return 0;
+	for (int i = 0; i < 10; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* A decision id as the mediprima feed accepts it (engine/refdata.c): 1..16 of [A-Za-z0-9-/.];
+ * the document's schema allows up to 32 of them, as scheme_refs does. */
+static int is_decision(const char *s)
+{
+	size_t n = strnlen(s, 33);
+
+	if (n < 1 || n > 32)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '/' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/* The invoicing NIHII: the PAYABLE posting that follows charge @p c in the same transaction.
+ * "" when it is not there (the statement does not depend on it). */
+static void payee_of(const struct build *b, const struct charge *c, char out[12])
+{
+	uint8_t key[8];
+	MDB_val k = {sizeof(key), key}, v;
+	tpc_posting_rec_t p;
+
+	out[0] = 0;
+	tpc_put_be64(key, c->number + 1);
+	if (mdb_get(b->txn, b->db->postings, &k, &v) != 0 || v.mv_size != sizeof(p))
+		return;
+	memcpy(&p, v.mv_data, sizeof(p));
+	if (p.kind != TPC_POST_PAYABLE || p.sequence != c->seq || p.line != c->line ||
+	    p.part != c->part || p.payee_kind != TPC_PAYEE_PROVIDER)
+		return;
+	snprintf(out, 12, "%.11s", p.account);
+}
+
+/* The statement line @p sl of the line charged by @p first (its first charge in part order),
+ * from the line's own records. @return 0; TPC_EDB with *@p code T00032 (no accepted line, no
+ * Mediprima reference) or T00031 (amounts that overflow); or an LMDB failure. */
+static int fold(struct build *b, const struct charge *first, struct sline *sl, const char **code)
+{
+	uint8_t key[12];
+	MDB_val k = {sizeof(key), key}, v;
+	tpc_line_rec_t r;
+	tpc_scheme_ref_t sr;
+	int64_t share_part, sum;
+	int rc;
+
+	memset(sl, 0, sizeof(*sl));
+	sl->seq = first->seq;
+	sl->line = first->line;
+	sl->at_ms = first->at_ms;
+	tpc_put_be64(key, first->seq);
+	tpc_put_be32(key + 8, first->line);
+	rc = mdb_get(b->txn, b->db->lines, &k, &v);
+	if (rc && rc != MDB_NOTFOUND)
+		return tpc_err_from_mdb(rc);
+	if (rc || v.mv_size != sizeof(r))
+		goto out_inconsistent;
+	memcpy(&r, v.mv_data, sizeof(r));
+	if (r.outcome != TPC_OUTCOME_ACCEPTED)
+		goto out_inconsistent;
+	rc = mdb_get(b->txn, b->db->scheme_refs, &k, &v);
+	if (rc && rc != MDB_NOTFOUND)
+		return tpc_err_from_mdb(rc);
+	if (rc || v.mv_size != sizeof(sr))
+		goto out_inconsistent;
+	memcpy(&sr, v.mv_data, sizeof(sr));
+	sr.ref[sizeof(sr.ref) - 1] = 0;
+	if (sr.scheme != TPC_SCHEME_MEDIPRIMA || !is_decision(sr.ref) || !is_bce(sr.org))
+		goto out_inconsistent;
+	memcpy(sl->org, sr.org, 10);
+	snprintf(sl->ref, sizeof(sl->ref), "%s", sr.ref);
+	memcpy(sl->code, r.code, 6);
+	sl->date = r.date_first;
+	sl->units = r.units;
+	/* what the writer charges (engine/ledger.c post()), recomputed from the line record */
+	share_part = r.share_budget ? r.patient_cents : 0;
+	if (r.share_budget == TPC_BUDGET_SPPIS)
+		sl->share = r.patient_cents;
+	if ((r.budget == TPC_BUDGET_SPPIS &&
+	     __builtin_sub_overflow(r.accepted_cents, share_part, &sl->insurer)) ||
+	    __builtin_add_overflow(sl->insurer, sl->share, &sum)) {
+		*code = TPC_CODE_UNRECONCILED; /* amounts no sum can hold */
+		return TPC_EDB;
+	}
+	payee_of(b, first, sl->provider);
+	return 0;
+
+out_inconsistent:
+	tpc_error("statement: SPPIS charge of sequence %llu line %u has no accepted Mediprima "
+	          "line with a decision and a CPAS",
+	          (unsigned long long)first->seq, first->line);
+	*code = TPC_CODE_STATEMENT_NO_LINE;
+	return TPC_EDB;
+}
+
+static int lines_of(struct build *b, const char **code)
+{
+	int rc;
+
+	if (!b->nch)
+		return 0;
+	qsort(b->ch, b->nch, sizeof(*b->ch), cmp_charge);
+	b->ln = malloc(b->nch * sizeof(*b->ln)); /* at most one line per charge */
+	if (!b->ln)
+		return TPC_ENOMEM;
+	for (size_t i = 0; i < b->nch;) {
+		size_t j = i + 1;
+
+		while (j < b->nch && b->ch[j].seq == b->ch[i].seq && b->ch[j].line == b->ch[i].line)
+			j++;
+		if ((rc = fold(b, &b->ch[i], &b->ln[b->nln], code)))
+			return rc;
+		b->nln++;
+		i = j;
+	}
+	return 0;
+}
+
+/* ---- pass 3: order, totals, reconciliation ------------------------------------------------- */
+
+static int cmp_line(const void *pa, const void *pb)
+{
+	const struct sline *a = pa, *b = pb;
+	int c;
+
+	if ((c = strcmp(a->org, b->org)) || (c = strcmp(a->ref, b->ref)))
+		return c;
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? -1 : 1;
+	return (a->line > b->line) - (a->line < b->line);
+}
+
+/* Add line @p l to @p s. @return nonzero on overflow. */
+static int sum_line(struct sum *s, const struct sline *l)
+{
+	s->lines++;
+	return add(&s->insurer, l->insurer) || add(&s->share, l->share) ||
+	       add(&s->total, l->insurer) || add(&s->total, l->share);
+}
+
+/* Sort the lines and cut them into decisions and CPAS, each with its sum (and @p all).
+ * @return 0, TPC_E2BIG when a sum overflows, or TPC_ENOMEM. */
+static int group(struct build *b, struct sum *all)
+{
+	struct group *d = NULL, *c = NULL;
+
+	if (!b->nln)
+		return 0;
+	qsort(b->ln, b->nln, sizeof(*b->ln), cmp_line);
+	/* at most one decision and one CPAS per line */
+	b->dec = malloc(b->nln * sizeof(*b->dec));
+	b->cpas = malloc(b->nln * sizeof(*b->cpas));
+	if (!b->dec || !b->cpas)
+		return TPC_ENOMEM;
+	for (size_t i = 0; i < b->nln; i++) {
+		const struct sline *l = &b->ln[i];
+		int new_cpas = i == 0 || strcmp(l->org, l[-1].org) != 0;
+
+		if (new_cpas) {
+			c = &b->cpas[b->ncpas++];
+			memset(c, 0, sizeof(*c));
+			c->first = b->ndec;
+		}
+		if (new_cpas || strcmp(l->ref, l[-1].ref) != 0) {
+			d = &b->dec[b->ndec++];
+			memset(d, 0, sizeof(*d));
+			d->first = i;
+			c->n++;
+		}
+		d->n++;
+		if (sum_line(&d->s, l) || sum_line(&c->s, l) || sum_line(all, l))
+			return TPC_E2BIG;
+	}
+	return 0;
+}
+
+/* ---- the document -------------------------------------------------------------------------- */
+
+struct writer {
+	xmlTextWriterPtr w;
+	int rc; /* sticky: the first failure; every helper is a no-op once set */
+};
+
+static void note(struct writer *wr, int xmlrc)
+{
+	if (xmlrc < 0 && !wr->rc)
+		wr->rc = TPC_ENOMEM;
+}
+
+static void start(struct writer *wr, const char *name)
+{
+	if (!wr->rc)
+		note(wr, xmlTextWriterStartElement(wr->w, BAD_CAST name));
+}
+
+static void end(struct writer *wr)
+{
+	if (!wr->rc)
+		note(wr, xmlTextWriterEndElement(wr->w));
+}
+
+static void leaf(struct writer *wr, const char *name, const char *value)
+{
+	if (!wr->rc)
+		note(wr, xmlTextWriterWriteElement(wr->w, BAD_CAST name, BAD_CAST value));
+}
+
+static void attr(struct writer *wr, const char *name, const char *value)
+{
+	if (!wr->rc)
+		note(wr, xmlTextWriterWriteAttribute(wr->w, BAD_CAST name, BAD_CAST value));
+}
+
+static void attr_u(struct writer *wr, const char *name, unsigned long long v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%llu", v);
+	attr(wr, name, num);
+}
+
+static void attr_i(struct writer *wr, const char *name, long long v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%lld", v);
+	attr(wr, name, num);
+}
+
+/* "-123.45" from -12345 cents, without floating point (any int64, INT64_MIN included). */
+static void decimal(char *buf, size_t size, int64_t cents)
+{
+	uint64_t a = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+
+	snprintf(buf, size, "%s%llu.%02llu", cents < 0 ? "-" : "", (unsigned long long)(a / 100),
+	         (unsigned long long)(a % 100));
+}
+
+static void attr_eur(struct writer *wr, const char *name, int64_t cents)
+{
+	char num[32];
+
+	decimal(num, sizeof(num), cents);
+	attr(wr, name, num);
+}
+
+/* "2026-11-20T10:11:12.345Z" */
+static void instant(char *buf, size_t size, uint64_t ms)
+{
+	uint32_t d = tpc_check_days_to_yyyymmdd((int32_t)(ms / MS_PER_DAY));
+	uint64_t t = ms % MS_PER_DAY;
+
+	snprintf(buf, size, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", d / 10000, d / 100 % 100,
+	         d % 100, (unsigned)(t / 3600000), (unsigned)(t / 60000 % 60),
+	         (unsigned)(t / 1000 % 60), (unsigned)(t % 1000));
+}
+
+static void total(struct writer *wr, const struct sum *s)
+{
+	attr_u(wr, "lines", s->lines);
+	attr_eur(wr, "insurer", s->insurer);
+	attr_eur(wr, "share", s->share);
+	attr_eur(wr, "total", s->total);
+}
+
+static void line(struct writer *wr, const struct sline *l)
+{
+	uint32_t d = tpc_check_days_to_yyyymmdd(l->date);
+	char day[16], at[32];
+
+	snprintf(day, sizeof(day), "%04u-%02u-%02u", d / 10000, d / 100 % 100, d % 100);
+	instant(at, sizeof(at), l->at_ms);
+	start(wr, "Line");
+	attr_u(wr, "sequence", l->seq);
+	attr_u(wr, "line", l->line);
+	attr(wr, "accepted", at);
+	if (l->provider[0])
+		attr(wr, "provider", l->provider);
+	attr(wr, "code", l->code);
+	attr(wr, "date", day);
+	attr_i(wr, "units", l->units);
+	attr_eur(wr, "insurer", l->insurer);
+	attr_eur(wr, "share", l->share);
+	attr_eur(wr, "total", l->insurer + l->share); /* checked not to overflow by fold() */
+	end(wr);
+}
+
+struct totals {
+	struct sum all;
+	int provisional;
+};
+
+static void document(struct writer *wr, const struct build *b, const struct totals *t)
+{
+	uint32_t y = b->month / 100, m = b->month % 100;
+	char month[16], from[32], until[32], diff[32];
+
+	snprintf(month, sizeof(month), "%04u-%02u", y, m);
+	instant(from, sizeof(from), b->from);
+	/* the next month's first instant, from the calendar (2999-12 ends past the day table) */
+	snprintf(until, sizeof(until), "%04u-%02u-01T00:00:00.000Z", m == 12 ? y + 1 : y,
+	         m == 12 ? 1 : m + 1);
+	note(wr, xmlTextWriterSetIndent(wr->w, 1));
+	note(wr, xmlTextWriterSetIndentString(wr->w, BAD_CAST "  "));
+	if (!wr->rc)
+		note(wr, xmlTextWriterStartDocument(wr->w, "1.0", "UTF-8", NULL));
+	if (!wr->rc)
+		note(wr, xmlTextWriterStartElementNS(wr->w, NULL, BAD_CAST "RecoveryStatement",
+		                                     BAD_CAST STATEMENT_NS));
+	start(wr, "Header");
+	leaf(wr, "Institution", "SPPIS");
+	leaf(wr, "Scheme", "MEDIPRIMA");
+	leaf(wr, "Budget", tpc_budget_name(TPC_BUDGET_SPPIS));
+	leaf(wr, "Month", month);
+	leaf(wr, "From", from);
+	leaf(wr, "Until", until);
+	leaf(wr, "Status", t->provisional ? "provisional" : "final");
+	leaf(wr, "Currency", "EUR");
+	end(wr);
+	for (size_t ci = 0; ci < b->ncpas && !wr->rc; ci++) {
+		const struct group *c = &b->cpas[ci];
+
+		start(wr, "Cpas");
+		attr(wr, "bce", b->ln[b->dec[c->first].first].org);
+		for (size_t di = c->first; di < c->first + c->n; di++) {
+			const struct group *d = &b->dec[di];
+
+			start(wr, "Decision");
+			attr(wr, "id", b->ln[d->first].ref);
+			for (size_t i = d->first; i < d->first + d->n; i++)
+				line(wr, &b->ln[i]);
+			start(wr, "Total");
+			total(wr, &d->s);
+			end(wr);
+			end(wr); /* Decision */
+		}
+		start(wr, "Total");
+		attr_u(wr, "decisions", c->n);
+		total(wr, &c->s);
+		end(wr);
+		end(wr); /* Cpas */
+	}
+	start(wr, "Total");
+	attr_u(wr, "cpas", b->ncpas);
+	attr_u(wr, "decisions", b->ndec);
+	total(wr, &t->all);
+	end(wr);
+	decimal(diff, sizeof(diff), t->all.total + b->charged); /* 0.00: checked before */
+	start(wr, "Reconciliation");
+	attr(wr, "budget", tpc_budget_name(TPC_BUDGET_SPPIS));
+	attr_u(wr, "postings", b->nch);
+	attr_eur(wr, "charged", b->charged);
+	attr_eur(wr, "total", t->all.total);
+	attr(wr, "difference", diff);
+	end(wr);
+	if (!wr->rc)
+		note(wr, xmlTextWriterEndDocument(wr->w)); /* closes the root, flushes */
+}
+
+/* Render into @p arena. @return 0 or TPC_ENOMEM. */
+static int render(const struct build *b, const struct totals *t, ProtobufCBinaryData *out)
+{
+	struct writer wr = {0};
+	xmlBufferPtr buf;
+	size_t n;
+	int rc;
+
+	/* idempotent; tpcleard's main() makes the first call, before any thread (libxml2 < 2.11
+	 * wants its initialisation done once by one thread) */
+	xmlInitParser();
+	buf = xmlBufferCreate();
+	if (!buf)
+		return TPC_ENOMEM;
+	wr.w = xmlNewTextWriterMemory(buf, 0);
+	if (!wr.w) {
+		rc = TPC_ENOMEM;
+		goto out_free_buf;
+	}
+	document(&wr, b, t);
+	xmlFreeTextWriter(wr.w); /* before reading buf: it holds the writer's last bytes */
+	if ((rc = wr.rc))
+		goto out_free_buf;
+	n = (size_t)xmlBufferLength(buf);
+	out->data = tpc_arena_alloc(b->arena, n + 1, 8);
+	if (!out->data) {
+		rc = TPC_ENOMEM;
+		goto out_free_buf;
+	}
+	memcpy(out->data, xmlBufferContent(buf), n);
+	if (!n || out->data[n - 1] != '\n')
+		out->data[n++] = '\n'; /* the indenting writer ends without a line break */
+	out->len = n;
+
+out_free_buf:
+	xmlBufferFree(buf);
+	return rc;
+}
+
+/* ---- the message --------------------------------------------------------------------------- */
+
+static char *dup(tpc_arena_t *a, const char *s)
+{
+	return tpc_arena_strndup(a, s, strlen(s));
+}
+
+static void put_sum(const struct sum *s, uint32_t *lines, int64_t *ins, int64_t *sh, int64_t *tot)
+{
+	*lines = s->lines;
+	*ins = s->insurer;
+	*sh = s->share;
+	*tot = s->total;
+}
+
+/* The groups as messages in the arena. @return 0 or TPC_ENOMEM. */
+static int message(const struct build *b, Tpclear__Statement *st)
+{
+	tpc_arena_t *a = b->arena;
+	Tpclear__StatementCpas *cp;
+	Tpclear__StatementDecision *dp, **dpp;
+
+	if (!b->ncpas)
+		return 0;
+	st->cpas = tpc_arena_alloc(a, b->ncpas * sizeof(*st->cpas), 8);
+	cp = tpc_arena_alloc(a, b->ncpas * sizeof(*cp), 8);
+	dp = tpc_arena_alloc(a, b->ndec * sizeof(*dp), 8);
+	dpp = tpc_arena_alloc(a, b->ndec * sizeof(*dpp), 8);
+	if (!st->cpas || !cp || !dp || !dpp)
+		return TPC_ENOMEM;
+	for (size_t di = 0; di < b->ndec; di++) {
+		const struct group *g = &b->dec[di];
+		Tpclear__StatementDecision *d = &dp[di];
+
+		tpclear__statement_decision__init(d);
+		if (!(d->decision = dup(a, b->ln[g->first].ref)))
+			return TPC_ENOMEM;
+		put_sum(&g->s, &d->lines, &d->insurer_cents, &d->patient_cents, &d->total_cents);
+		dpp[di] = d;
+	}
+	for (size_t ci = 0; ci < b->ncpas; ci++) {
+		const struct group *g = &b->cpas[ci];
+		Tpclear__StatementCpas *c = &cp[ci];
+
+		tpclear__statement_cpas__init(c);
+		if (!(c->bce = dup(a, b->ln[b->dec[g->first].first].org)))
+			return TPC_ENOMEM;
+		c->n_decisions = g->n;
+		c->decisions = &dpp[g->first];
+		put_sum(&g->s, &c->lines, &c->insurer_cents, &c->patient_cents, &c->total_cents);
+		st->cpas[ci] = c;
+	}
+	st->n_cpas = b->ncpas;
+	return 0;
+}
+
+/* ---- public API ---------------------------------------------------------------------------- */
+
+int tpc_statement_build(MDB_txn *txn, const tpc_ledger_db_t *db, const char *institution,
+                        uint32_t month, uint64_t now_ms, tpc_arena_t *arena,
+                        Tpclear__Statement **out, const char **code)
+{
+	struct build b = {0};
+	struct totals t = {0};
+	Tpclear__Statement *st;
+	char name[48];
+	int rc;
+
+	if (TPC_FAILS(txn && db && arena && out && code))
+		return TPC_EINVAL;
+	*code = NULL;
+	if (!institution || strcasecmp(institution, "sppis") != 0 ||
+	    tpc_statement_month(month, &b.from, &b.until)) {
+		*code = TPC_CODE_BAD_STATEMENT;
+		return TPC_EINVAL;
+	}
+	b.txn = txn;
+	b.db = db;
+	b.arena = arena;
+	b.month = month;
+	if ((rc = collect(&b)) == TPC_E2BIG) {
+		*code = TPC_CODE_UNRECONCILED; /* the charges alone overflow: nothing can agree */
+		rc = TPC_EDB;
+	}
+	if (rc || (rc = lines_of(&b, code)))
+		goto out_free;
+
+	/* the lines in document order, their totals; then the check that makes it a statement:
+	 * the lines' grand total is what the budget was charged */
+	rc = group(&b, &t.all);
+	if (rc == TPC_ENOMEM)
+		goto out_free;
+	if (rc || b.charged == INT64_MIN || t.all.total != -b.charged) {
+		tpc_error("statement SPPIS %04u-%02u does not reconcile: lines total %lld cents%s, "
+		          "budget charged %lld cents in %zu postings",
+		          month / 100, month % 100, (long long)t.all.total, rc ? " (overflow)" : "",
+		          (long long)b.charged, b.nch);
+		*code = TPC_CODE_UNRECONCILED;
+		rc = TPC_EDB;
+		goto out_free;
+	}
+	t.provisional = b.until > now_ms;
+
+	st = tpc_arena_alloc(arena, sizeof(*st), 8);
+	if (!st) {
+		rc = TPC_ENOMEM;
+		goto out_free;
+	}
+	tpclear__statement__init(st);
+	snprintf(name, sizeof(name), "sppis-statement-%06u.xml", month);
+	st->institution = (char *)tpc_budget_name(TPC_BUDGET_SPPIS);
+	st->month = month;
+	st->from = b.from;
+	st->until = b.until;
+	put_sum(&t.all, &st->lines, &st->insurer_cents, &st->patient_cents, &st->total_cents);
+	st->charged_cents = b.charged;
+	st->charge_postings = b.nch;
+	st->decisions = (uint32_t)b.ndec;
+	st->provisional = t.provisional;
+	st->format = "xml";
+	if (!(st->name = dup(arena, name)) || (rc = message(&b, st))) {
+		rc = TPC_ENOMEM;
+		goto out_free;
+	}
+	if ((rc = render(&b, &t, &st->document))) {
+		*code = TPC_CODE_STATEMENT_RENDER;
+		goto out_free;
+	}
+	*out = st;
+
+out_free:
+	free(b.cpas);
+	free(b.dec);
+	free(b.ln);
+	free(b.ch);
+	return rc;
+}
