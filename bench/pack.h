@@ -31,6 +31,7 @@
 enum tpc_pack_format {
 	TPC_PACK_EFACT = 0,     /* eFact 920000 files */
 	TPC_PACK_CANONICAL = 1, /* packed tpclear.CanonicalSending */
+	TPC_PACK_EATTEST = 2,   /* packed tpclear.Attestation, one line each */
 };
 
 /** Kind of provider that sent a sending (its shape). */

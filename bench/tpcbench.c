@@ -1,29 +1,34 @@
 /* bench/tpcbench.c - the instrument behind bench/run (docs/benchmarks.md).
  *
  *   tpcbench engine  [--endpoint E] [--clients K] [--window W] [--seconds S] [--rate LINES/S]
- *                    [--probe HZ] [--pid PID] [--http HOST:PORT] [--format F]
- *                    (--pack FILE [--from I] [--lines N] | --make I:L [--pool N] | FILE...)
+ *                    [--probe HZ [--probe-pack FILE]] [--pid PID] [--http HOST:PORT]
+ *                    [--format F]
+ *                    (--pack FILE [--from I] [--lines N] [--cycle] | --make I:L [--pool N] |
+ *                     FILE...)
  *       K DEALER clients (one thread each) over tcp against a running tpcleard. Closed loop:
  *       W sendings outstanding per client, as fast as answers come back. Open loop (--rate):
  *       sendings are offered on a fixed schedule of LINES/S lines per second in all, whatever
  *       the answers do; latency counts from the scheduled instant, so a late client does not
  *       hide queueing. A generated pool (--pack, --make) sends each sending once, so every line
- *       is new to the ledger; payload files are cycled under fresh keys. --seconds 0 runs until
- *       the pool is used up. --probe HZ adds one more client that sends HZ small requests per
- *       second and times each round trip (today REQUEST_PING, answered by the loop thread; the
- *       eAttest request replaces it when it exists). --pid reads the daemon's CPU time and peak
- *       RSS from /proc, --http its ledger commit counters from /metrics.
+ *       is new to the ledger (--cycle reuses it, for the echo); payload files are cycled under
+ *       fresh keys. --seconds 0 runs until the pool is used up. --probe HZ adds one more client
+ *       that sends HZ small requests per second and times each round trip: with --probe-pack
+ *       FILE (`tpcgen pack eattest`) one attestation each (REQUEST_EATTEST, until its durable
+ *       Result), else REQUEST_PING (answered by the loop thread). --pid reads the daemon's CPU
+ *       time, peak RSS and disk writes from /proc, --http its commit counters from /metrics.
  *   tpcbench echo    [--endpoint E] [--endpoint-file PATH]
  *       A plain ROUTER that answers every request at once with a receipt, then an empty Result
  *       with the payload echoed as its native frame: the ZeroMQ transport ceiling (same
  *       payloads, same frames and about the same bytes back, no work).
  *   tpcbench ceiling --pack FILE [--from I] [--lines N] --refdata DIR --data-dir DIR
- *                    [--seconds S] [--phases decode,tariff,ledger]
+ *                    [--seconds S] [--phases decode,tariff,ledger] [--batch-lines N]
+ *                    [--map-size MB]
  *       In this process, one thread, the same payloads through the worker's code
  *       (tpc_worker_process): `decode` without a ledger (hash, decode, structural checks, judge,
  *       answer, pack), `tariff` with a ledger reader on a fresh ledger holding the reference
- *       data of DIR (idempotency lookup and AMI tariffing added), `ledger` the judged jobs
- *       committed by the real writer thread with the default durability (fsync), timed alone.
+ *       data of DIR (idempotency lookup, AMI tariffing and schemes added), `ledger` the judged
+ *       jobs committed by the real writer thread with the default durability (fsync), timed
+ *       alone, in batches of up to N lines (default 32,000) pushed at once.
  *   tpcbench make-members N FILE | make-canonical|make-efact SEED INVOICES LINES FILE |
  *            make-faults REFERENCE FILE
  *       Sample files (see each function).
@@ -153,6 +158,26 @@ static void load_file(const char *path)
 }
 
 static tpc_pack_t pack;
+static char (*payload_keys)[64]; /* an eAttest pack: the attestation numbers (envelope keys) */
+
+/* The numbers of the attestations of @p pk, the keys they must be sent under. */
+static char (*attestation_keys(const tpc_pack_t *pk))[64]
+{
+	char(*keys)[64] = calloc(pk->h.sendings, sizeof(*keys));
+
+	for (uint64_t i = 0; keys && i < pk->h.sendings; i++) {
+		Tpclear__Attestation *at =
+		    tpclear__attestation__unpack(NULL, pk->e[i].len, pk->e[i].data);
+
+		if (!at) {
+			free(keys);
+			return NULL;
+		}
+		snprintf(keys[i], sizeof(keys[i]), "%s", at->number);
+		tpclear__attestation__free_unpacked(at, NULL);
+	}
+	return keys;
+}
 
 /* Sendings [from, ...) of the pack, as many as make @p want lines (0: all of them). */
 static int use_pack(const char *path, uint64_t from, uint64_t want)
@@ -179,6 +204,16 @@ static int use_pack(const char *path, uint64_t from, uint64_t want)
 		        "tpcbench: the pack holds %" PRIu64 " lines from sending %" PRIu64
 		        ", not %" PRIu64 "\n",
 		        lines, from, want);
+	if (pack.h.format == TPC_PACK_EATTEST) {
+		if (from) {
+			fprintf(stderr, "tpcbench: --from with attestations\n");
+			return -1;
+		}
+		payload_keys = attestation_keys(&pack);
+		if (!payload_keys)
+			return -1;
+		format = "eattest";
+	}
 	if (!format)
 		format = pack.h.format == TPC_PACK_CANONICAL ? "canonical" : "efact";
 	return 0;
@@ -333,13 +368,18 @@ static int send_one(void *sock, struct client *c, uint64_t seq, uint64_t at, uin
 	if (unique && !cycle && g >= npayloads)
 		return -1;
 	p = &payloads[idx];
-	snprintf(key, sizeof(key), "%s-%d-%" PRIu64, key_prefix, c->id, seq);
+	if (payload_keys) /* an attestation goes under its own number */
+		snprintf(key, sizeof(key), "%s", payload_keys[idx]);
+	else
+		snprintf(key, sizeof(key), "%s-%d-%" PRIu64, key_prefix, c->id, seq);
 	/* pools: the send number travels as the correlation, the send instant stays here (a
 	 * cycled pool reuses a slot only after npayloads more sends); files: the instant itself */
 	if (unique)
 		send_us[idx] = at;
-	if (tpc_client_send(sock, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "bench", key, format_of(p),
-	                    unique ? g : at, p->data, p->len) != 0)
+	if (tpc_client_send(sock,
+	                    payload_keys ? TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST
+	                                 : TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT,
+	                    "bench", key, format_of(p), unique ? g : at, p->data, p->len) != 0)
 		return -1;
 	c->sent++;
 	c->sent_lines += p->lines;
@@ -459,17 +499,36 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
-/* The probe: one small request at a time, HZ per second, each round trip timed.
- * HOOK (issue 6, eAttest round trip under load): eAttest has no request type yet, so this
- * sends REQUEST_PING, which the loop thread answers at once without a worker or the ledger.
- * When the eAttest request lands, send it here instead (same timing) and drop the "ping"
- * label in the output. */
+/* The probe: one small request at a time, HZ per second, each round trip timed. With
+ * --probe-pack (attestations from `tpcgen pack eattest`) it is the eAttest round trip of issue 6:
+ * REQUEST_EATTEST, timed from send to its durable Result (express lane, docs/formats/eattest.md);
+ * each attestation is sent once and probing stops when they are used up. Without, it sends
+ * REQUEST_PING, which the loop thread answers at once (no worker, no ledger): the floor of any
+ * round trip through the loop thread. */
+static tpc_pack_t probe_pack;
+static char (*probe_keys)[64]; /* attestation numbers, the envelope keys */
+
 struct probe {
 	pthread_t thread;
 	uint64_t *rtt_us;
 	size_t n, cap;
-	uint64_t lost;
+	uint64_t lost, refused;
 };
+
+/* Is @p a the final answer to probe request @p seq? Counts refusals. */
+static int probe_final(struct probe *pr, const Tpclear__Answer *a, uint64_t seq)
+{
+	if (a->correlation != seq)
+		return 0;
+	if (!probe_keys)
+		return 1; /* ping: the receipt is the answer */
+	if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
+	    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED)
+		return 0; /* eAttest: the Result follows its receipt */
+	if (a->body_case != TPCLEAR__ANSWER__BODY_RESULT || a->result->lines_accepted != 1)
+		pr->refused++;
+	return 1;
+}
 
 static void *probe_main(void *arg)
 {
@@ -483,25 +542,34 @@ static void *probe_main(void *arg)
 		return NULL;
 	while (atomic_load(&clients_done) < clients) {
 		zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
-		uint64_t t0 = now_us(), until = t0 + 1000000u;
-		int got = 0;
+		uint64_t t0 = now_us(), until;
+		int got = 0, rc;
 
 		if (t0 < next) {
 			usleep((useconds_t)(next - t0));
 			t0 = now_us();
-			until = t0 + 1000000u;
 		}
+		until = t0 + 1000000u;
 		next += (uint64_t)(1e6 / probe_hz);
-		if (tpc_client_send(sock, TPCLEAR__REQUEST_TYPE__REQUEST_PING, "bench-probe", "",
-		                    "", ++seq, NULL, 0) != 0)
+		if (probe_keys && seq >= probe_pack.h.sendings)
+			break; /* every attestation sent */
+		if (probe_keys)
+			rc = tpc_client_send(sock, TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST,
+			                     "bench-probe", probe_keys[seq], "eattest", seq + 1,
+			                     probe_pack.e[seq].data, probe_pack.e[seq].len);
+		else
+			rc = tpc_client_send(sock, TPCLEAR__REQUEST_TYPE__REQUEST_PING,
+			                     "bench-probe", "", "", seq + 1, NULL, 0);
+		if (rc != 0)
 			break;
+		seq++;
 		while (!got && now_us() < until && zmq_poll(&pi, 1, 100) >= 0) {
 			Tpclear__Answer *a;
 
 			if (!(pi.revents & ZMQ_POLLIN))
 				continue;
 			a = tpc_client_recv(sock, NULL, NULL);
-			if (a && a->correlation == seq) {
+			if (a && probe_final(pr, a, seq)) {
 				if (pr->n == pr->cap) {
 					pr->cap = pr->cap ? pr->cap * 2 : 1024;
 					pr->rtt_us =
@@ -519,6 +587,19 @@ static void *probe_main(void *arg)
 	}
 	zmq_close(sock);
 	return NULL;
+}
+
+/* Attestations for the probe: their numbers, read before the clock starts. */
+static int load_probe(const char *path)
+{
+	if (tpc_pack_open(path, &probe_pack) != 0)
+		return -1;
+	if (probe_pack.h.format != TPC_PACK_EATTEST) {
+		fprintf(stderr, "tpcbench: %s is not a pack of attestations\n", path);
+		return -1;
+	}
+	probe_keys = attestation_keys(&probe_pack);
+	return probe_keys ? 0 : -1;
 }
 
 static int run_engine(void)
@@ -615,7 +696,8 @@ static int run_engine(void)
 	print_latency("latency", all, nall);
 	print_latency("lat1k", all1k, n1k);
 	if (probe_hz > 0) {
-		printf("probe_kind=ping\nprobe_lost=%" PRIu64 "\n", pr.lost);
+		printf("probe_kind=%s\nprobe_lost=%" PRIu64 "\nprobe_refused=%" PRIu64 "\n",
+		       probe_keys ? "eattest" : "ping", pr.lost, pr.refused);
 		print_latency("probe", pr.rtt_us, pr.n);
 	}
 	if (cpu0 >= 0 && cpu1 >= 0) {
@@ -1152,10 +1234,11 @@ int main(int argc, char **argv)
 	    {"cycle", no_argument, NULL, 'y'},
 	    {"batch-lines", required_argument, NULL, 'B'},
 	    {"map-size", required_argument, NULL, 'M'},
+	    {"probe-pack", required_argument, NULL, 'Q'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *mode, *pack_path = NULL, *refdata = NULL, *data_dir = NULL, *phases = NULL;
-	const char *endpoint_file = NULL;
+	const char *endpoint_file = NULL, *probe_path = NULL;
 	int c, make_inv = 0, make_lines = 0, pool = 1000, patients = 0;
 	uint64_t from = 0, want_lines = 0;
 	long seed_base = 0;
@@ -1242,6 +1325,9 @@ int main(int argc, char **argv)
 		case 'M':
 			map_size = strtoull(optarg, NULL, 10) << 20;
 			break;
+		case 'Q':
+			probe_path = optarg;
+			break;
 		default:
 			return 2;
 		}
@@ -1294,6 +1380,8 @@ int main(int argc, char **argv)
 		clients = 1;
 	if (window < 1)
 		window = 1;
+	if (probe_path && load_probe(probe_path) != 0)
+		return 2;
 	if (strcmp(mode, "engine") == 0)
 		return run_engine();
 	if (strcmp(mode, "ceiling") == 0)

@@ -4,8 +4,8 @@
  *          [--provider NIHII] [--year-month YYYYMM] [--shape mixed|hospital|gp|pharmacist]
  *          [--refdata] [--members M] --out FILE
  *   tpcgen refdata [--members M] [--hospitals H] [--gps G] [--pharmacists P] --out-dir DIR
- *   tpcgen pack efact|canonical --seed N --lines L [--faults PCT] [--members M] [--hospitals H]
- *          [--gps G] [--pharmacists P] [--year-month YYYYMM] --out FILE
+ *   tpcgen pack efact|canonical|eattest --seed N --lines L [--faults PCT] [--members M]
+ *          [--hospitals H] [--gps G] [--pharmacists P] [--year-month YYYYMM] --out FILE
  *   tpcgen year [--scale F] [--seed N] --out-dir DIR
  *
  * The first form writes one sending: an eFact 920000 file (adapters/efact/efact_writer.c
@@ -32,14 +32,16 @@
  * hospitals), 20-110, 30-100 or 5-40 invoices, invoices of 1-4, 1-12 or 1-200 lines. Sending i
  * depends only on (seed, i), invoice numbers are unique per provider over the pack, and its
  * faults are counted, not named, and each refuses its line only (no fault that refuses a whole
- * invoice). It prints the pack's figures as key=value lines.
+ * invoice). It prints the pack's figures as key=value lines. `pack eattest` writes L
+ * attestations instead (tpclear.Attestation, docs/formats/eattest.md): members at GPs, the
+ * patient having paid the fee.
  *
  * `year` writes CAAMI's 2024 as its annual report gives it (the seed report), times F (default
  * 1, at most six decimals), exact to the cent after scaling: DIR/ami.pack (members' sendings
  * whose AMI insurer parts total EUR 237,564,220.29), DIR/mediprima.pack (2,295 sendings of
  * 148,473 invoices from hospitals and GPs, charged to SPP IS for EUR 94,977,403.10 under the
- * rules of docs/schemes.md), DIR/eattest-plan.csv (attestations totalling EUR 5,196,745.99, to
- * send once eAttest exists), DIR/refdata/ (the population of `refdata` for 166,978 members,
+ * rules of docs/schemes.md), DIR/eattest.pack (attestations whose reimbursements to the insured
+ * total EUR 5,196,745.99), DIR/refdata/ (the population of `refdata` for 166,978 members,
  * a `mediprima` feed of the CPAS decisions, the balancing tariffs) and DIR/year.txt (the
  * totals the ledger must show). Every line is valid and clears; one line per total, on a code
  * of its own, carries the cents left below one ordinary invoice.
@@ -102,19 +104,18 @@ struct opts {
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: tpcgen efact|canonical --seed N --invoices N [--min-lines A] "
-	    "[--max-lines B]\n"
-	    "              [--faults PCT] [--provider NIHII] [--year-month YYYYMM]\n"
-	    "              [--shape mixed|hospital|gp|pharmacist] [--refdata] [--members M]\n"
-	    "              --out FILE\n"
-	    "       tpcgen refdata [--members M] [--hospitals H] [--gps G] [--pharmacists P]\n"
-	    "              --out-dir DIR\n"
-	    "       tpcgen pack efact|canonical --seed N --lines L [--faults PCT] [--members M]\n"
-	    "              [--hospitals H] [--gps G] [--pharmacists P] [--year-month YYYYMM]\n"
-	    "              --out FILE\n"
-	    "       tpcgen year [--scale F] [--seed N] --out-dir DIR\n");
+	fprintf(f,
+	        "usage: tpcgen efact|canonical --seed N --invoices N [--min-lines A] "
+	        "[--max-lines B]\n"
+	        "              [--faults PCT] [--provider NIHII] [--year-month YYYYMM]\n"
+	        "              [--shape mixed|hospital|gp|pharmacist] [--refdata] [--members M]\n"
+	        "              --out FILE\n"
+	        "       tpcgen refdata [--members M] [--hospitals H] [--gps G] [--pharmacists P]\n"
+	        "              --out-dir DIR\n"
+	        "       tpcgen pack efact|canonical|eattest --seed N --lines L [--faults PCT]\n"
+	        "              [--members M] [--hospitals H] [--gps G] [--pharmacists P]\n"
+	        "              [--year-month YYYYMM] --out FILE\n"
+	        "       tpcgen year [--scale F] [--seed N] --out-dir DIR\n");
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -902,17 +903,19 @@ static int cmd_refdata(int argc, char **argv)
 		}
 	if (fclose(f) != 0)
 		return 1;
-	/* members: one open period each from 2020, ordinary (110) or BIM (111) */
+	/* members: one open period each from 2020, ordinary (110) or BIM (111), and a bank account
+	 * (eAttest reimbursements are paid to the insured) */
 	if (!(f = open_in(o.out_dir, "members.csv")))
 		return 1;
 	fprintf(f, "niss,valid_from,valid_to,ct1,ct2,iban\n");
 	for (uint32_t k = 0; k < o.members; k++) {
-		char niss[12];
+		char niss[12], iban[17];
 		int bim = member_bim(k);
 
 		tpc_check_make_niss(k, niss);
-		fprintf(f, "%s,2020-01-01,,%s,%s,\n", niss, bim ? "111" : "110",
-		        bim ? "111" : "110");
+		make_iban(iban, 63, k);
+		fprintf(f, "%s,2020-01-01,,%s,%s,%s\n", niss, bim ? "111" : "110",
+		        bim ? "111" : "110", iban);
 	}
 	if (fclose(f) != 0)
 		return 1;
@@ -944,6 +947,85 @@ static int cmd_refdata(int argc, char **argv)
 	return 0;
 }
 
+/* ---- eAttest ------------------------------------------------------------------------------ */
+
+/* One attestation (docs/formats/eattest.md) of member @p k at GP @p gp: a GP code on @p yyyymmdd,
+ * one unit, the patient paid @p fee_paid (0: the code's fee). Its number and reference derive
+ * from @p tag and @p n. @p code: NULL draws a GP code. @return malloc'd packed bytes or NULL. */
+static uint8_t *attestation(uint32_t k, uint32_t gp, const char *code, uint32_t yyyymmdd,
+                            int64_t fee_paid, const char *tag, uint64_t n, size_t *len)
+{
+	Tpclear__Attestation a = TPCLEAR__ATTESTATION__INIT;
+	char niss[12], nihii[12], c[7], number[32];
+	uint8_t *out;
+
+	tpc_check_make_niss(k, niss);
+	provider_nihii(TPC_PACK_GP, gp, nihii);
+	if (code)
+		snprintf(c, sizeof(c), "%s", code);
+	else
+		make_code(c, 10100 + between(0, 299));
+	snprintf(number, sizeof(number), "%s%llu", tag, (unsigned long long)n);
+	a.provider = nihii;
+	a.patient = niss;
+	a.code = c;
+	a.date = (int32_t)yyyymmdd;
+	a.units = 1;
+	a.fee_paid_cents = fee_paid ? fee_paid : fee_of(c);
+	a.reference = number;
+	a.number = number;
+	*len = tpclear__attestation__get_packed_size(&a);
+	out = malloc(*len ? *len : 1);
+	if (out)
+		tpclear__attestation__pack(&a, out);
+	return out;
+}
+
+/* pack eattest: L attestations (one line each) of members at GPs, in November 2026, the patient
+ * paying the fee: the eAttest probe of bench/run. */
+static int cmd_pack_eattest(const struct popts *o)
+{
+	tpc_pack_header_t h;
+	FILE *f = fopen(o->out, "wb");
+	int rc = 1;
+
+	if (!f) {
+		fprintf(stderr, "tpcgen: cannot write '%s': %s\n", o->out, strerror(errno));
+		return 1;
+	}
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, TPC_PACK_MAGIC, 8);
+	h.format = TPC_PACK_EATTEST;
+	h.seed = o->seed;
+	if (fwrite(&h, sizeof(h), 1, f) != 1)
+		goto out_close;
+	rng_state = mix64(o->seed ^ 0xEA77E57ull);
+	for (uint64_t i = 0; i < o->lines; i++) {
+		uint32_t k = between(0, o->members - 1), gp = between(0, o->kinds[TPC_PACK_GP] - 1);
+		uint32_t day = o->year_month * 100 + between(1, 20);
+		size_t len;
+		uint8_t *buf =
+		    attestation(k, gp, NULL, day, 0, "EA", o->seed * 100000000ull + i, &len);
+		int bad = !buf || tpc_pack_put(f, buf, len, 1, 0, TPC_PACK_GP) != 0;
+
+		free(buf);
+		if (bad)
+			goto out_close;
+		h.sendings++;
+		h.lines++;
+	}
+	if (fseek(f, 0, SEEK_SET) != 0 || fwrite(&h, sizeof(h), 1, f) != 1)
+		goto out_close;
+	rc = 0;
+out_close:
+	if (fclose(f) != 0 || rc) {
+		fprintf(stderr, "tpcgen: cannot write '%s'\n", o->out);
+		return 1;
+	}
+	printf("format=eattest\nattestations=%llu\n", (unsigned long long)h.sendings);
+	return 0;
+}
+
 static int cmd_pack(int argc, char **argv)
 {
 	tpc_pack_header_t h;
@@ -953,11 +1035,15 @@ static int cmd_pack(int argc, char **argv)
 	FILE *f;
 	int rc = 1;
 
-	if (argc < 3 || (strcmp(argv[2], "efact") != 0 && strcmp(argv[2], "canonical") != 0) ||
+	if (argc < 3 ||
+	    (strcmp(argv[2], "efact") != 0 && strcmp(argv[2], "canonical") != 0 &&
+	     strcmp(argv[2], "eattest") != 0) ||
 	    parse_popts(argc, argv, 3, &o) != 0 || !o.out || o.lines == 0) {
 		usage(stderr);
 		return 2;
 	}
+	if (strcmp(argv[2], "eattest") == 0)
+		return cmd_pack_eattest(&o);
 	o.canonical = strcmp(argv[2], "canonical") == 0;
 	f = fopen(o.out, "wb");
 	if (!f) {
@@ -1066,8 +1152,8 @@ struct year {
 	uint32_t mp_sendings, mp_invoices;
 	int64_t balance[3]; /* remainder put on each balancing code (0: none) */
 	uint64_t sending;   /* sendings written so far (numbers invoices and references) */
-	uint64_t lines[2], invoices[2], sendings[2];
-	int64_t cents[2]; /* what was generated: AMI, Mediprima */
+	uint64_t lines[3], invoices[3], sendings[3];
+	int64_t cents[3]; /* what was generated: AMI, Mediprima, eAttest */
 };
 
 /* @p v x scale, rounded half up, in integers (money never goes through a double). */
@@ -1478,38 +1564,50 @@ static int year_mediprima(struct year *y, const char *dir)
 	return pack_end(f, &h);
 }
 
-/* eAttest has no request type yet (issue 6 part 2): the attestations to send once it exists,
- * as plain CSV (not a wire format), totalling the report's figure exactly. */
+/* eAttest: attestations of members at GPs (the patient paid the fee, the reimbursement is the
+ * AMI insurer part at the member's rate, docs/formats/eattest.md) until less than one is left,
+ * which one attestation on the balancing code (fee = insurer part = the rest) closes. */
 static int year_eattest(struct year *y, const char *dir)
 {
-	FILE *f = open_in(dir, "eattest-plan.csv");
+	tpc_pack_header_t h;
+	FILE *f = pack_begin(dir, "eattest.pack", y, &h);
 	int64_t left = y->ea_cents;
-	uint64_t n = 0;
 
 	if (!f)
 		return -1;
-	fprintf(f, "niss,provider,code,date,units,amount_cents\n");
+	h.format = TPC_PACK_EATTEST;
 	rng_state = mix64(y->p.seed * 3000003ull);
 	while (left > 0) {
 		uint32_t k = between(0, y->members - 1), ym = 202401 + between(0, 11);
-		char niss[12], nihii[12], code[7];
-		int64_t c;
+		uint32_t gp = between(0, y->p.kinds[TPC_PACK_GP] - 1),
+		         day = ym * 100 + between(1, 28);
+		char code[7];
+		int64_t fee, c;
+		size_t len;
+		uint8_t *buf;
+		int bad;
 
-		tpc_check_make_niss(k, niss);
-		provider_nihii(TPC_PACK_GP, between(0, y->p.kinds[TPC_PACK_GP] - 1), nihii);
 		make_code(code, 10100 + between(0, 299));
-		c = insurer_part(SHAPE_GP, member_bim(k), fee_of(code));
+		fee = fee_of(code);
+		c = insurer_part(SHAPE_GP, member_bim(k), fee);
 		if (c > left) {
 			make_code(code, Y_BALANCE_EATTEST);
-			c = left;
+			fee = c = left;
 			y->balance[2] = left;
 		}
-		fprintf(f, "%s,%s,%s,%u-%02u-%02u,1,%lld\n", niss, nihii, code, ym / 100, ym % 100,
-		        between(1, 28), (long long)c);
+		buf = attestation(k, gp, code, day, fee, "Y", h.sendings, &len);
+		bad = !buf || tpc_pack_put(f, buf, len, 1, 0, TPC_PACK_GP) != 0;
+		free(buf);
+		if (bad)
+			return -1;
+		h.sendings++;
+		h.lines++;
+		y->sendings[2]++;
+		y->lines[2]++;
+		y->cents[2] += c;
 		left -= c;
-		n++;
 	}
-	return fclose(f) == 0 ? 0 : -1;
+	return pack_end(f, &h);
 }
 
 static int cmd_year(int argc, char **argv)
@@ -1612,15 +1710,15 @@ static int cmd_year(int argc, char **argv)
 	        "scale=%s\nmembers=%u\nami_cents=%lld\nami_sendings=%llu\nami_invoices=%llu\n"
 	        "ami_lines=%llu\nsppis_cents=%lld\nmediprima_sendings=%llu\n"
 	        "mediprima_invoices=%llu\nmediprima_lines=%llu\nmediprima_persons=%u\n"
-	        "eattest_cents=%lld\n",
+	        "eattest_cents=%lld\neattest_attestations=%llu\n",
 	        scale, y.members, (long long)y.cents[0], (unsigned long long)y.sendings[0],
 	        (unsigned long long)y.invoices[0], (unsigned long long)y.lines[0],
 	        (long long)y.cents[1], (unsigned long long)y.sendings[1],
 	        (unsigned long long)y.invoices[1], (unsigned long long)y.lines[1], y.mp_persons,
-	        (long long)y.ea_cents);
+	        (long long)y.cents[2], (unsigned long long)y.sendings[2]);
 	if (fclose(f) != 0)
 		return 1;
-	if (y.cents[0] != y.ami_cents || y.cents[1] != y.mp_cents) {
+	if (y.cents[0] != y.ami_cents || y.cents[1] != y.mp_cents || y.cents[2] != y.ea_cents) {
 		fprintf(stderr, "tpcgen: totals missed: AMI %lld of %lld, Mediprima %lld of %lld\n",
 		        (long long)y.cents[0], (long long)y.ami_cents, (long long)y.cents[1],
 		        (long long)y.mp_cents);
