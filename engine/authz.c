@@ -18,6 +18,7 @@ int tpc_authz_request(const tpc_sender_t *s, Tpclear__RequestType type, const ch
 {
 	switch (type) {
 	case TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT:
+	case TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST: /* billed by a provider, like a sending */
 		if (tpc_sender_nihii_count(s) == 0) {
 			*code = TPC_CODE_MAY_NOT_SUBMIT;
 			return TPC_EACCES;
@@ -93,6 +94,10 @@ int tpc_authz_ledger(const tpc_sender_t *s, const Tpclear__LedgerRequest *rq, in
 	int invoice = slash && slash - t == 11, payee = strlen(t) == 11 && digits(t, 11);
 
 	if (tpc_sender_kind(s) == TPC_SENDER_OPS)
+		return 0;
+	/* an institution's own statement (SPP IS: the Mediprima recovery statement) */
+	if (rq->op == TPCLEAR__LEDGER_REQUEST__OP__STATEMENT && rq->institution &&
+	    strcmp(rq->institution, tpc_sender_kind_name(tpc_sender_kind(s))) == 0)
 		return 0;
 	if (rq->op != TPCLEAR__LEDGER_REQUEST__OP__SHOW) {
 		/* balances of every budget, every posting: the insurer's view, not a sender's */

@@ -5,11 +5,13 @@
  * and in the workers, and turns a denial into a coded refusal, a log line and a counter.
  *
  * The rules:
- *  - SUBMIT: the sender must have at least one NIHII number; after decoding, the sending's
- *    third party and the invoicing provider of every invoice must be among them (an empty
- *    field bills nobody: clearing refuses such an invoice itself, 201420).
- *  - LOAD: the reference data kind must be one of the sender's feeds.
+ *  - SUBMIT and EATTEST: the sender must have at least one NIHII number; after decoding, the
+ *    sending's third party and the invoicing provider of every invoice must be among them (an
+ *    empty field bills nobody: clearing refuses such an invoice itself, 201420).
+ *  - LOAD: the reference data kind ("KIND" or "upsert:KIND") must be one of the sender's feeds
+ *    (a kind the engine does not have is left to the intake, which refuses it as unknown).
  *  - PAYRUN: kind ops only. LEDGER BALANCE and EXPORT (every budget, every posting): ops only;
+ *    LEDGER STATEMENT: ops, or the institution itself (kind sppis for institution "sppis");
  *    LEDGER SHOW: the sender's own sending key, or an invoice (NIHII/NUMBER) or payee of one of
  *    its NIHII numbers; never a patient's NISS.
  *  - QUERY and PING: any registered sender (queries are scoped to the sender by the ledger).

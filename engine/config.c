@@ -268,6 +268,22 @@ static int set_key(tpc_config_t *c, const char *section, const char *key, const 
 			return TPC_EINVAL;
 		return 0;
 	}
+	if (IS("clearing", "as_of")) {
+		int32_t d;
+		unsigned y, m, dd;
+		char tail;
+
+		*why = "expected YYYY-MM-DD, or empty for the system date";
+		if (!*v) {
+			c->as_of_day = 0;
+			return 0;
+		}
+		if (sscanf(v, "%4u-%2u-%2u%c", &y, &m, &dd, &tail) != 3 ||
+		    tpc_check_date_yyyymmdd(y * 10000u + m * 100u + dd, &d) != 0 || d <= 0)
+			return TPC_EINVAL;
+		c->as_of_day = d;
+		return 0;
+	}
 	if (IS("clearing", "max_refused_percent")) {
 		*why = "expected an integer 0..100";
 		return parse_int(v, 0, 100, &c->max_refused_percent);

@@ -57,6 +57,7 @@ typedef struct tpc_config {
 	enum tpc_sync sync;
 	/* [clearing] */
 	int max_refused_percent; /* refuse the whole sending above this refused share */
+	int32_t as_of_day;       /* clear as of this day (days since epoch), 0 = the system date */
 	/* [payments] */
 	char payments_dir[TPC_PATH_MAX]; /* SEPA files; "" = DATA_DIR/payments */
 	int execution_days;              /* requested execution date = run date + this many days */

@@ -149,6 +149,10 @@ static int balance(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__Ledge
 			break;
 		case TPC_POST_PAYABLE:
 			x->payable_cents += p.amount_cents;
+			if (p.payee_kind == TPC_PAYEE_INSURED)
+				x->insured_cents += p.amount_cents;
+			else
+				x->third_party_cents += p.amount_cents;
 			break;
 		case TPC_POST_SETTLE:
 			x->settled_cents += p.amount_cents;

@@ -119,6 +119,10 @@ int tpc_statement_month(uint32_t yyyymm, uint64_t *from_ms, uint64_t *until_ms)
 
 /* ---- pass 1: the month's SPPIS charges ----------------------------------------------------- */
 
+/* Keep every SPPIS charge committed in [from, until) and sum them into b->charged. Only charges
+ * count: a payment run's settle/payout postings move money the statement already listed, and
+ * the payable postings are the other side of the same charges. @return 0, TPC_E2BIG when the
+ * sum overflows, TPC_ENOMEM, or an LMDB failure. */
 static int collect(struct build *b)
 {
 	MDB_cursor *cur;
@@ -166,6 +170,9 @@ static int collect(struct build *b)
 
 /* ---- pass 2: one statement line per (sequence, line) --------------------------------------- */
 
+/* (sequence, line, part): a line's parts end up adjacent, its insurer part (0) first, so the
+ * payee looked up for a line is the one of its first posting pair. Ties cannot happen (a part
+ * is charged once), the posting number only makes the order total. */
 static int cmp_charge(const void *pa, const void *pb)
 {
 	const struct charge *a = pa, *b = pb;
@@ -179,6 +186,9 @@ static int cmp_charge(const void *pa, const void *pb)
 	return (a->number > b->number) - (a->number < b->number);
 }
 
+/* The scheme reference is written by the ledger writer from the feed row; it is checked again
+ * here because it goes into a document with a schema, and a value outside the schema's pattern
+ * would make the whole file invalid for SPP IS. */
 static int is_bce(const char *s)
 {
 	if (strnlen(s, 11) != 10)
@@ -287,6 +297,7 @@ out_inconsistent:
 	return TPC_EDB;
 }
 
+/* Pass 2: sort the charges, fold each run of one (sequence, line) into a statement line. */
 static int lines_of(struct build *b, const char **code)
 {
 	int rc;
@@ -312,6 +323,8 @@ static int lines_of(struct build *b, const char **code)
 
 /* ---- pass 3: order, totals, reconciliation ------------------------------------------------- */
 
+/* Document order: CPAS (BCE), decision, then sequence and line, i.e. acceptance order within a
+ * decision. BCE numbers are all 10 digits, so strcmp is numeric order. */
 static int cmp_line(const void *pa, const void *pb)
 {
 	const struct sline *a = pa, *b = pb;
@@ -346,6 +359,8 @@ static int group(struct build *b, struct sum *all)
 	b->cpas = malloc(b->nln * sizeof(*b->cpas));
 	if (!b->dec || !b->cpas)
 		return TPC_ENOMEM;
+	/* after the sort a CPAS's lines are adjacent, and within them a decision's: one walk cuts
+	 * both levels, each group remembering where it starts */
 	for (size_t i = 0; i < b->nln; i++) {
 		const struct sline *l = &b->ln[i];
 		int new_cpas = i == 0 || strcmp(l->org, l[-1].org) != 0;
@@ -457,6 +472,7 @@ static void total(struct writer *wr, const struct sum *s)
 	attr_eur(wr, "total", s->total);
 }
 
+/* One Line element: identity (sequence, line), when and by whom, what, then the amounts. */
 static void line(struct writer *wr, const struct sline *l)
 {
 	uint32_t d = tpc_check_days_to_yyyymmdd(l->date);
@@ -484,6 +500,9 @@ struct totals {
 	int provisional;
 };
 
+/* The whole document, in the element order of docs/formats/sppis-statement.xsd. Nothing in it
+ * depends on when it is written except Status, so the same month of the same ledger gives the
+ * same bytes. */
 static void document(struct writer *wr, const struct build *b, const struct totals *t)
 {
 	uint32_t y = b->month / 100, m = b->month % 100;
@@ -551,7 +570,9 @@ static void document(struct writer *wr, const struct build *b, const struct tota
 		note(wr, xmlTextWriterEndDocument(wr->w)); /* closes the root, flushes */
 }
 
-/* Render into @p arena. @return 0 or TPC_ENOMEM. */
+/* Render into the arena: libxml2 writes into its own buffer, which is copied once into the arena
+ * so the document lives as long as the answer and is released with the job. @return 0 or
+ * TPC_ENOMEM. */
 static int render(const struct build *b, const struct totals *t, ProtobufCBinaryData *out)
 {
 	struct writer wr = {0};
@@ -605,7 +626,8 @@ static void put_sum(const struct sum *s, uint32_t *lines, int64_t *ins, int64_t 
 	*tot = s->total;
 }
 
-/* The groups as messages in the arena. @return 0 or TPC_ENOMEM. */
+/* The groups as messages in the arena. The decisions are one array in document order; each CPAS
+ * points at its slice of it, so nothing is copied. @return 0 or TPC_ENOMEM. */
 static int message(const struct build *b, Tpclear__Statement *st)
 {
 	tpc_arena_t *a = b->arena;

@@ -209,7 +209,8 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 
 		rc = tpc_ledger_snapshot_begin(reader, &txn, &dbs);
 		if (rc == 0) {
-			rc = tpc_tariff_apply(txn, dbs, today(), &job->sending, job->arena,
+			rc = tpc_tariff_apply(txn, dbs, cfg->as_of_day ? cfg->as_of_day : today(),
+			                      &job->sending, job->arena,
 			                      &job->marks);
 			tpc_ledger_snapshot_end(reader);
 		}

@@ -388,10 +388,11 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 				        ",\"charged_cents\":%" PRId64 ",\"payable_cents\":%" PRId64
 				        ",\"settled_cents\":%" PRId64 ",\"paid_out_cents\":%" PRId64
 				        ",\"owed_cents\":%" PRId64 ",\"sum_cents\":%" PRId64
-				        ",\"postings\":%" PRIu64 "}",
+				        ",\"postings\":%" PRIu64 ",\"third_party_cents\":%" PRId64
+				        ",\"insured_cents\":%" PRId64 "}",
 				        b->charged_cents, b->payable_cents, b->settled_cents,
-				        b->paid_out_cents, b->owed_cents, b->sum_cents,
-				        b->postings);
+				        b->paid_out_cents, b->owed_cents, b->sum_cents, b->postings,
+				        b->third_party_cents, b->insured_cents);
 			}
 			fprintf(f, "],\"total_cents\":%" PRId64 "}\n", a->total_cents);
 			return;

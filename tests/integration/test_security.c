@@ -136,7 +136,6 @@ Test(security, a_registered_hospital_clears_and_an_unknown_key_gets_nothing)
 	                         "efact", 1, p, len),
 	             0);
 	cr_assert_null(tpc_td_recv(x, 1500, NULL, NULL), "an unknown key gets no answer at all");
-	cr_assert_eq(answers_ping(x, 500), 0);
 	/* nor does a client without CURVE */
 	plain = tpc_td_connect_keys(&d, NULL);
 	cr_assert_eq(answers_ping(plain, 1000), 0);
@@ -400,8 +399,8 @@ Test(security, a_feed_file_is_bounded_by_max_load_bytes)
 	/* the bound applies to feeds only: sendings keep their own */
 	start("[engine]\nmax_load_bytes = 1K\n");
 	s = tpc_td_connect(&d);
-	while (strlen(csv) < 2000)
-		strcat(csv, "86103130262,2020-01-01,,110,110,\n");
+	for (int i = 0; strlen(csv) < 2000; i++)
+		sprintf(csv + strlen(csv), "86103130262,20%02d-01-01,20%02d-12-31,110,110,\n", i, i);
 	a = tpc_td_request(s, TPCLEAR__REQUEST_TYPE__REQUEST_LOAD, "ops", "big.csv", "members", csv,
 	                   strlen(csv), NULL, NULL);
 	expect_refused(a, "T00046");

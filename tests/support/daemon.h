@@ -75,7 +75,9 @@ int tpc_td_log_has(const tpc_td_t *d, const char *needle);
 void *tpc_td_connect(tpc_td_t *d);
 /** A DEALER with the registered identity @p id's keys. @return NULL when unknown. */
 void *tpc_td_connect_as(tpc_td_t *d, const char *id);
-/** A DEALER with any client key pair (e.g. one the registry does not know); NULL = plain. */
+/** A DEALER with any client key pair (e.g. one the registry does not know); NULL = plain.
+ *  Once the engine has refused its handshake, libzmq does not reconnect and a DEALER has no
+ *  peer left: send on such a socket once only (a second blocking send would wait forever). */
 void *tpc_td_connect_keys(tpc_td_t *d, const tpc_keypair_t *client);
 /** The key pair of identity @p id, or NULL. */
 const tpc_keypair_t *tpc_td_keys_of(const tpc_td_t *d, const char *id);

@@ -13,17 +13,19 @@ static tpc_senders_t *reg;
 
 static void setup(void)
 {
-	tpc_keypair_t k[4];
+	tpc_keypair_t k[5];
 	char text[2048], err[256];
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		cr_assert_eq(tpc_keys_generate(&k[i]), 0);
 	snprintf(text, sizeof(text),
 	         "[hosp]\nkind = hospital\nkey = %s\nnihii = 18334780004\n"
 	         "[cpas]\nkind = cpas\nkey = %s\n"
 	         "[fedasil]\nkind = fedasil\nkey = %s\nfeeds = fedasil\n"
-	         "[ops]\nkind = ops\nkey = %s\nfeeds = members\n",
-	         k[0].public_z85, k[1].public_z85, k[2].public_z85, k[3].public_z85);
+	         "[ops]\nkind = ops\nkey = %s\nfeeds = members\n"
+	         "[spp-is]\nkind = sppis\nkey = %s\nfeeds = mediprima\n",
+	         k[0].public_z85, k[1].public_z85, k[2].public_z85, k[3].public_z85,
+	         k[4].public_z85);
 	cr_assert_eq(tpc_senders_parse("t", text, strlen(text), &reg, err, sizeof(err)), 0, "%s",
 	             err);
 }
@@ -59,6 +61,9 @@ Test(authz, requests_by_kind)
 	cr_assert_null(request("hosp", TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "efact"));
 	cr_assert_str_eq(request("cpas", TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "efact"),
 	                 TPC_CODE_MAY_NOT_SUBMIT);
+	cr_assert_str_eq(request("cpas", TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST, ""),
+	                 TPC_CODE_MAY_NOT_SUBMIT, "an attestation is billed by a provider too");
+	cr_assert_null(request("hosp", TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST, ""));
 	/* load: only its feeds; upsert of a feed is the same feed */
 	cr_assert_null(request("fedasil", TPCLEAR__REQUEST_TYPE__REQUEST_LOAD, "fedasil"));
 	cr_assert_null(request("fedasil", TPCLEAR__REQUEST_TYPE__REQUEST_LOAD, "upsert:fedasil"));
@@ -162,4 +167,21 @@ Test(authz, ledger_requests_are_scoped_to_the_sender)
 	                 "never a patient's NISS");
 	cr_assert_null(ledger("hosp", SHOW, "17385467004", 1),
 	               "unless it is the sender's own sending key");
+}
+
+Test(authz, an_institution_gets_its_own_statement_only)
+{
+	Tpclear__LedgerRequest rq = TPCLEAR__LEDGER_REQUEST__INIT;
+	const char *code = NULL;
+
+	rq.op = TPCLEAR__LEDGER_REQUEST__OP__STATEMENT;
+	rq.institution = "sppis";
+	cr_assert_eq(tpc_authz_ledger(who("spp-is"), &rq, 0, &code), 0);
+	cr_assert_eq(tpc_authz_ledger(who("ops"), &rq, 0, &code), 0);
+	cr_assert_eq(tpc_authz_ledger(who("cpas"), &rq, 0, &code), TPC_EACCES);
+	cr_assert_str_eq(code, TPC_CODE_OPS_ONLY);
+	cr_assert_eq(tpc_authz_ledger(who("hosp"), &rq, 0, &code), TPC_EACCES);
+	rq.institution = "fedasil";
+	cr_assert_eq(tpc_authz_ledger(who("spp-is"), &rq, 0, &code), TPC_EACCES,
+	             "not another institution's");
 }

@@ -340,3 +340,20 @@ Test(config, budget_sections_set_checked_payer_accounts)
 	expect_error("who.ini", "[budget.NOBODY]\niban = BE68539007547034\n", 2, "iban");
 	expect_error("days.ini", "[payments]\nexecution_days = 99\n", 2, "execution_days");
 }
+
+Test(config, as_of_sets_the_clearing_day_for_replays)
+{
+	tpc_config_t c;
+	char err[512] = "";
+
+	tpc_config_defaults(&c);
+	cr_assert_eq(c.as_of_day, 0, "the system date by default");
+	cr_assert_eq(tpc_config_load_string(&c, "a.ini", "[clearing]\nas_of = 2024-12-31\n", err,
+	                                    sizeof(err)),
+	             0, "%s", err);
+	cr_assert_eq(c.as_of_day, 20088, "2024-12-31 is day 20088");
+	cr_assert_eq(tpc_config_load_string(&c, "a.ini", "[clearing]\nas_of =\n", err, sizeof(err)),
+	             0, "%s", err);
+	cr_assert_eq(c.as_of_day, 0);
+	expect_error("asof.ini", "[clearing]\nas_of = 2024-13-01\n", 2, "as_of");
+}
