@@ -45,6 +45,7 @@
 #include "efact/efact_writer.h"
 
 #include "client.h"
+#include "keys.h"
 #include "common/check.h"
 #include "config.h"
 #include "error.h"
@@ -85,6 +86,19 @@ struct payload {
 static struct payload *payloads;
 static size_t npayloads;
 static const char *endpoint = "tcp://127.0.0.1:5570";
+/* CURVE (--server-key FILE --client-key PREFIX): every DEALER authenticates, as a real sender */
+static char curve_server[TPC_KEY_Z85 + 1];
+static tpc_keypair_t curve_client;
+static int curve_on;
+
+/* Make @p sock a CURVE client when --server-key was given. */
+static void curve_setup(void *sock)
+{
+	if (curve_on && tpc_keys_client_socket(sock, curve_server, &curve_client) != 0) {
+		fprintf(stderr, "tpcbench: cannot set up CURVE\n");
+		exit(2);
+	}
+}
 static const char *format = NULL;
 static const char *key_prefix = NULL; /* default: unique per run */
 static char key_prefix_buf[64];
@@ -457,6 +471,7 @@ static void *client_main(void *arg)
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	curve_setup(sock);
 	if (zmq_connect(sock, endpoint) != 0) {
 		fprintf(stderr, "tpcbench: cannot connect %s\n", endpoint);
 		exit(2);
@@ -538,6 +553,7 @@ static void *probe_main(void *arg)
 	uint64_t seq = 0, next = now_us();
 
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	curve_setup(sock);
 	if (zmq_connect(sock, endpoint) != 0)
 		return NULL;
 	while (atomic_load(&clients_done) < clients) {
@@ -1235,6 +1251,8 @@ int main(int argc, char **argv)
 	    {"batch-lines", required_argument, NULL, 'B'},
 	    {"map-size", required_argument, NULL, 'M'},
 	    {"probe-pack", required_argument, NULL, 'Q'},
+	    {"server-key", required_argument, NULL, 'V'},
+	    {"client-key", required_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *mode, *pack_path = NULL, *refdata = NULL, *data_dir = NULL, *phases = NULL;
@@ -1255,6 +1273,28 @@ int main(int argc, char **argv)
 		case 'e':
 			endpoint = optarg;
 			break;
+		case 'V': {
+			char why[256];
+
+			if (tpc_keys_read_public(optarg, curve_server, why, sizeof(why)) != 0) {
+				fprintf(stderr, "tpcbench: --server-key: %s\n", why);
+				return 2;
+			}
+			curve_on = 1;
+			break;
+		}
+		case 'C': {
+			char why[256], path[1024];
+			size_t n = strlen(optarg);
+
+			snprintf(path, sizeof(path), "%s%s", optarg,
+			         n > 4 && strcmp(optarg + n - 4, ".key") == 0 ? "" : ".key");
+			if (tpc_keys_read_secret(path, 0, &curve_client, why, sizeof(why)) != 0) {
+				fprintf(stderr, "tpcbench: --client-key: %s\n", why);
+				return 2;
+			}
+			break;
+		}
 		case 'c':
 			clients = atoi(optarg);
 			break;

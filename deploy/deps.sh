@@ -2,11 +2,18 @@
 # deploy/deps.sh - install the Debian 12 packages tpclear needs to build, test and run.
 # As root it installs what is missing with apt-get; otherwise it prints the exact command and
 # stops (exit 1) so nothing is done behind the user's back.
+#   deploy/deps.sh --fuzz   also clang and libFuzzer, for tests/fuzz/run (docs/fuzzing.md)
 set -eu
 
 PKGS="build-essential cmake pkg-config clang-format libevent-dev libzmq3-dev liblmdb-dev \
 lmdb-utils libprotobuf-c-dev protobuf-c-compiler libcriterion-dev libinih-dev libsodium-dev \
 libxml2-dev libxml2-utils"
+# libFuzzer (libclang_rt.fuzzer) is in libclang-rt-14-dev, only a recommendation of clang-14;
+# llvm gives llvm-symbolizer, for readable sanitizer reports
+FUZZ_PKGS="clang libclang-rt-14-dev llvm"
+if [ "${1:-}" = "--fuzz" ]; then
+	PKGS="$PKGS $FUZZ_PKGS"
+fi
 
 missing=""
 for p in $PKGS; do

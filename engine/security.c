@@ -555,12 +555,16 @@ int tpc_security_check_ledger(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *
 	                                     zmq_msg_data(&job->payload));
 	if (!rq)
 		return 0; /* the ledger refuses it with its own code (T00022) */
-	if (rq->op == TPCLEAR__LEDGER_REQUEST__OP__SHOW && reader && rq->target && rq->target[0]) {
+	denied = tpc_authz_ledger(e, rq, 0, &code) != 0;
+	if (denied && rq->op == TPCLEAR__LEDGER_REQUEST__OP__SHOW && reader && rq->target &&
+	    rq->target[0]) {
+		/* a target that looks like another's number may still be one of its own keys;
+		 * looked up only then, as the lookup copies the stored answer */
 		tpc_stored_t st;
 
 		own = tpc_ledger_lookup(reader, job->sender, rq->target, job->arena, &st) == 0;
+		denied = tpc_authz_ledger(e, rq, own, &code) != 0;
 	}
-	denied = tpc_authz_ledger(e, rq, own, &code) != 0;
 	if (denied)
 		snprintf(detail, sizeof(detail), "ledger %s%s%.64s: %s",
 		         rq->op == TPCLEAR__LEDGER_REQUEST__OP__SHOW      ? "show"

@@ -437,8 +437,10 @@ static int finish(struct parser *p)
 		return TPC_ENOMEM;
 	for (size_t i = 0; i < r->nsenders; i++)
 		r->by_id[i] = &r->senders[i];
-	qsort(r->by_id, r->nsenders, sizeof(*r->by_id), cmp_id);
-	qsort(r->keys, r->nkeys, sizeof(*r->keys), cmp_key);
+	if (r->nsenders) /* qsort wants a valid pointer even for nothing */
+		qsort(r->by_id, r->nsenders, sizeof(*r->by_id), cmp_id);
+	if (r->nkeys)
+		qsort(r->keys, r->nkeys, sizeof(*r->keys), cmp_key);
 	/* duplicates: report the one whose second occurrence comes first in the file */
 	for (size_t i = 1; i < r->nsenders; i++) {
 		const struct tpc_sender *a = r->by_id[i - 1], *b = r->by_id[i];

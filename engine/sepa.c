@@ -15,6 +15,7 @@
 
 #include "common/check.h"
 #include "error.h"
+#include "xmlw.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -237,128 +238,90 @@ int tpc_sepa_check(const tpc_sepa_batch_t *b, char *err, size_t errlen)
 
 /* ---- rendering ---------------------------------------------------------------------------- */
 
-struct writer {
-	xmlTextWriterPtr w;
-	int rc; /* sticky: the first failure; every helper is a no-op once set */
-};
 
-static void note(struct writer *wr, int xmlrc)
-{
-	if (xmlrc < 0 && !wr->rc)
-		wr->rc = TPC_ENOMEM;
-}
-
-static void start(struct writer *wr, const char *name)
-{
-	if (!wr->rc)
-		note(wr, xmlTextWriterStartElement(wr->w, BAD_CAST name));
-}
-
-static void end(struct writer *wr)
-{
-	if (!wr->rc)
-		note(wr, xmlTextWriterEndElement(wr->w));
-}
-
-/* <name>value</name>; the value is escaped by libxml2 (our Latin set needs none, but '&' etc.
- * would be safe). */
-static void leaf(struct writer *wr, const char *name, const char *value)
-{
-	if (!wr->rc)
-		note(wr, xmlTextWriterWriteElement(wr->w, BAD_CAST name, BAD_CAST value));
-}
-
-/* "123.45" from 12345 cents, without floating point; @p cents is in 0..MAX_CENTS. */
-static void decimal(char *buf, size_t size, int64_t cents)
-{
-	snprintf(buf, size, "%lld.%02lld", (long long)(cents / 100), (long long)(cents % 100));
-}
-
-static void leaf_cents(struct writer *wr, const char *name, int64_t cents)
+static void leaf_cents(tpc_xmlw_t *wr, const char *name, int64_t cents)
 {
 	char num[32];
 
-	decimal(num, sizeof(num), cents);
-	leaf(wr, name, num);
+	tpc_xmlw_decimal(num, sizeof(num), cents);
+	tpc_xmlw_leaf(wr, name, num);
 }
 
-static void leaf_count(struct writer *wr, const char *name, size_t n)
+static void leaf_count(tpc_xmlw_t *wr, const char *name, size_t n)
 {
 	char num[24];
 
 	snprintf(num, sizeof(num), "%zu", n);
-	leaf(wr, name, num);
+	tpc_xmlw_leaf(wr, name, num);
 }
 
 /* FinInstnId/BIC, or FinInstnId/Othr/Id NOTPROVIDED (the EPC's value for an unknown agent). */
-static void agent(struct writer *wr, const char *name, const char *bic)
+static void agent(tpc_xmlw_t *wr, const char *name, const char *bic)
 {
-	start(wr, name);
-	start(wr, "FinInstnId");
+	tpc_xmlw_start(wr, name);
+	tpc_xmlw_start(wr, "FinInstnId");
 	if (bic && *bic) {
-		leaf(wr, "BIC", bic);
+		tpc_xmlw_leaf(wr, "BIC", bic);
 	} else {
-		start(wr, "Othr");
-		leaf(wr, "Id", "NOTPROVIDED");
-		end(wr);
+		tpc_xmlw_start(wr, "Othr");
+		tpc_xmlw_leaf(wr, "Id", "NOTPROVIDED");
+		tpc_xmlw_end(wr);
 	}
-	end(wr);
-	end(wr);
+	tpc_xmlw_end(wr);
+	tpc_xmlw_end(wr);
 }
 
 /* <name><Id><IBAN>iban</IBAN></Id></name> */
-static void account(struct writer *wr, const char *name, const char *iban)
+static void account(tpc_xmlw_t *wr, const char *name, const char *iban)
 {
-	start(wr, name);
-	start(wr, "Id");
-	leaf(wr, "IBAN", iban);
-	end(wr);
-	end(wr);
+	tpc_xmlw_start(wr, name);
+	tpc_xmlw_start(wr, "Id");
+	tpc_xmlw_leaf(wr, "IBAN", iban);
+	tpc_xmlw_end(wr);
+	tpc_xmlw_end(wr);
 }
 
-static void party(struct writer *wr, const char *name, const char *nm)
+static void party(tpc_xmlw_t *wr, const char *name, const char *nm)
 {
-	start(wr, name);
-	leaf(wr, "Nm", nm);
-	end(wr);
+	tpc_xmlw_start(wr, name);
+	tpc_xmlw_leaf(wr, "Nm", nm);
+	tpc_xmlw_end(wr);
 }
 
-static void transaction(struct writer *wr, const tpc_sepa_payment_t *p)
+static void transaction(tpc_xmlw_t *wr, const tpc_sepa_payment_t *p)
 {
 	char num[32];
 
 	/* element order: CreditTransferTransactionInformation10 in the schema */
-	start(wr, "CdtTrfTxInf");
-	start(wr, "PmtId");
-	leaf(wr, "EndToEndId", p->end_to_end);
-	end(wr);
-	start(wr, "Amt");
-	decimal(num, sizeof(num), p->amount_cents);
-	start(wr, "InstdAmt");
-	if (!wr->rc)
-		note(wr, xmlTextWriterWriteAttribute(wr->w, BAD_CAST "Ccy", BAD_CAST "EUR"));
-	if (!wr->rc)
-		note(wr, xmlTextWriterWriteString(wr->w, BAD_CAST num));
-	end(wr);
-	end(wr);
+	tpc_xmlw_start(wr, "CdtTrfTxInf");
+	tpc_xmlw_start(wr, "PmtId");
+	tpc_xmlw_leaf(wr, "EndToEndId", p->end_to_end);
+	tpc_xmlw_end(wr);
+	tpc_xmlw_start(wr, "Amt");
+	tpc_xmlw_decimal(num, sizeof(num), p->amount_cents);
+	tpc_xmlw_start(wr, "InstdAmt");
+	tpc_xmlw_attr(wr, "Ccy", "EUR");
+	tpc_xmlw_text(wr, num);
+	tpc_xmlw_end(wr);
+	tpc_xmlw_end(wr);
 	if (p->bic && *p->bic) {
-		start(wr, "CdtrAgt");
-		start(wr, "FinInstnId");
-		leaf(wr, "BIC", p->bic);
-		end(wr);
-		end(wr);
+		tpc_xmlw_start(wr, "CdtrAgt");
+		tpc_xmlw_start(wr, "FinInstnId");
+		tpc_xmlw_leaf(wr, "BIC", p->bic);
+		tpc_xmlw_end(wr);
+		tpc_xmlw_end(wr);
 	}
 	party(wr, "Cdtr", p->name);
 	account(wr, "CdtrAcct", p->iban);
 	if (p->remittance && *p->remittance) {
-		start(wr, "RmtInf");
-		leaf(wr, "Ustrd", p->remittance);
-		end(wr);
+		tpc_xmlw_start(wr, "RmtInf");
+		tpc_xmlw_leaf(wr, "Ustrd", p->remittance);
+		tpc_xmlw_end(wr);
 	}
-	end(wr);
+	tpc_xmlw_end(wr);
 }
 
-static void document(struct writer *wr, const tpc_sepa_batch_t *b, int64_t sum)
+static void document(tpc_xmlw_t *wr, const tpc_sepa_batch_t *b, int64_t sum)
 {
 	uint64_t secs = b->created_ms / 1000;
 	uint32_t created = tpc_check_days_to_yyyymmdd((int32_t)(secs / 86400));
@@ -370,55 +333,46 @@ static void document(struct writer *wr, const tpc_sepa_batch_t *b, int64_t sum)
 	         created / 100 % 100, created % 100, tod / 3600, tod / 60 % 60, tod % 60);
 	snprintf(day, sizeof(day), "%04u-%02u-%02u", exec / 10000, exec / 100 % 100, exec % 100);
 
-	note(wr, xmlTextWriterSetIndent(wr->w, 1));
-	note(wr, xmlTextWriterSetIndentString(wr->w, BAD_CAST "  "));
-	if (!wr->rc)
-		note(wr, xmlTextWriterStartDocument(wr->w, "1.0", "UTF-8", NULL));
-	if (!wr->rc)
-		note(wr, xmlTextWriterStartElementNS(wr->w, NULL, BAD_CAST "Document",
-		                                     BAD_CAST PAIN001_NS));
-	start(wr, "CstmrCdtTrfInitn");
+	tpc_xmlw_start(wr, "CstmrCdtTrfInitn");
 
 	/* GroupHeader32 */
-	start(wr, "GrpHdr");
-	leaf(wr, "MsgId", b->message_id);
-	leaf(wr, "CreDtTm", when);
+	tpc_xmlw_start(wr, "GrpHdr");
+	tpc_xmlw_leaf(wr, "MsgId", b->message_id);
+	tpc_xmlw_leaf(wr, "CreDtTm", when);
 	leaf_count(wr, "NbOfTxs", b->npayments);
 	leaf_cents(wr, "CtrlSum", sum);
 	party(wr, "InitgPty", b->debtor_name);
-	end(wr);
+	tpc_xmlw_end(wr);
 
 	/* PaymentInstructionInformation3 */
-	start(wr, "PmtInf");
-	leaf(wr, "PmtInfId", b->payment_info_id);
-	leaf(wr, "PmtMtd", "TRF");
-	leaf(wr, "BtchBookg", "true");
+	tpc_xmlw_start(wr, "PmtInf");
+	tpc_xmlw_leaf(wr, "PmtInfId", b->payment_info_id);
+	tpc_xmlw_leaf(wr, "PmtMtd", "TRF");
+	tpc_xmlw_leaf(wr, "BtchBookg", "true");
 	leaf_count(wr, "NbOfTxs", b->npayments);
 	leaf_cents(wr, "CtrlSum", sum);
-	start(wr, "PmtTpInf");
-	start(wr, "SvcLvl");
-	leaf(wr, "Cd", "SEPA");
-	end(wr);
-	end(wr);
-	leaf(wr, "ReqdExctnDt", day);
+	tpc_xmlw_start(wr, "PmtTpInf");
+	tpc_xmlw_start(wr, "SvcLvl");
+	tpc_xmlw_leaf(wr, "Cd", "SEPA");
+	tpc_xmlw_end(wr);
+	tpc_xmlw_end(wr);
+	tpc_xmlw_leaf(wr, "ReqdExctnDt", day);
 	party(wr, "Dbtr", b->debtor_name);
 	account(wr, "DbtrAcct", b->debtor_iban);
 	agent(wr, "DbtrAgt", b->debtor_bic);
-	leaf(wr, "ChrgBr", "SLEV");
+	tpc_xmlw_leaf(wr, "ChrgBr", "SLEV");
 	for (size_t i = 0; i < b->npayments; i++)
 		transaction(wr, &b->payments[i]);
-	end(wr);
+	tpc_xmlw_end(wr);
 
-	end(wr); /* CstmrCdtTrfInitn */
-	if (!wr->rc)
-		note(wr, xmlTextWriterEndDocument(wr->w)); /* closes Document, flushes */
+	tpc_xmlw_end(wr); /* CstmrCdtTrfInitn */
 }
 
 int tpc_sepa_render(const tpc_sepa_batch_t *b, char **xml, size_t *len, tpc_sepa_totals_t *totals,
                     char *err, size_t errlen)
 {
-	struct writer wr = {0};
-	xmlBufferPtr buf;
+	tpc_xmlw_t wr = {0};
+	const uint8_t *data;
 	int64_t sum;
 	size_t n;
 	char *out;
@@ -428,31 +382,19 @@ int tpc_sepa_render(const tpc_sepa_batch_t *b, char **xml, size_t *len, tpc_sepa
 		return TPC_EINVAL;
 	if ((rc = check_batch(b, &sum, err, errlen)))
 		return rc;
-	/* idempotent; libxml2 before 2.11 wants its first call made by one thread at a time, which
-	 * holds since the ledger writer is our only caller */
-	xmlInitParser();
-	buf = xmlBufferCreate();
-	if (!buf)
-		return TPC_ENOMEM;
-	wr.w = xmlNewTextWriterMemory(buf, 0);
-	if (!wr.w) {
-		rc = TPC_ENOMEM;
-		goto out_free_buf;
-	}
+	if ((rc = tpc_xmlw_begin(&wr, "Document", PAIN001_NS)))
+		goto out_free;
 	document(&wr, b, sum);
-	xmlFreeTextWriter(wr.w); /* before reading buf: it holds the writer's last bytes */
-	if ((rc = wr.rc))
-		goto out_free_buf;
-
-	/* copy out of libxml2's allocator, as the caller releases with free(); an indenting writer
-	 * ends the file without a line break after the root, so we add one */
-	n = (size_t)xmlBufferLength(buf);
+	if ((rc = tpc_xmlw_finish(&wr, &data, &n)))
+		goto out_free;
+	/* copy out of libxml2's allocator, as the caller releases with free(); with the line
+	 * break the indenting writer leaves out after the root */
 	out = malloc(n + 2);
 	if (!out) {
 		rc = TPC_ENOMEM;
-		goto out_free_buf;
+		goto out_free;
 	}
-	memcpy(out, xmlBufferContent(buf), n);
+	memcpy(out, data, n);
 	if (!n || out[n - 1] != '\n')
 		out[n++] = '\n';
 	out[n] = 0;
@@ -463,8 +405,8 @@ int tpc_sepa_render(const tpc_sepa_batch_t *b, char **xml, size_t *len, tpc_sepa
 		totals->control_cents = sum;
 	}
 
-out_free_buf:
-	xmlBufferFree(buf);
+out_free:
+	tpc_xmlw_free(&wr);
 	return rc;
 }
 

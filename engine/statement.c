@@ -23,6 +23,7 @@
 #include "codes.h"
 #include "common/check.h"
 #include "error.h"
+#include "xmlw.h"
 #include "log.h"
 #include "schemes/schemes.h"
 
@@ -385,72 +386,28 @@ static int group(struct build *b, struct sum *all)
 
 /* ---- the document -------------------------------------------------------------------------- */
 
-struct writer {
-	xmlTextWriterPtr w;
-	int rc; /* sticky: the first failure; every helper is a no-op once set */
-};
-
-static void note(struct writer *wr, int xmlrc)
-{
-	if (xmlrc < 0 && !wr->rc)
-		wr->rc = TPC_ENOMEM;
-}
-
-static void start(struct writer *wr, const char *name)
-{
-	if (!wr->rc)
-		note(wr, xmlTextWriterStartElement(wr->w, BAD_CAST name));
-}
-
-static void end(struct writer *wr)
-{
-	if (!wr->rc)
-		note(wr, xmlTextWriterEndElement(wr->w));
-}
-
-static void leaf(struct writer *wr, const char *name, const char *value)
-{
-	if (!wr->rc)
-		note(wr, xmlTextWriterWriteElement(wr->w, BAD_CAST name, BAD_CAST value));
-}
-
-static void attr(struct writer *wr, const char *name, const char *value)
-{
-	if (!wr->rc)
-		note(wr, xmlTextWriterWriteAttribute(wr->w, BAD_CAST name, BAD_CAST value));
-}
-
-static void attr_u(struct writer *wr, const char *name, unsigned long long v)
+static void attr_u(tpc_xmlw_t *wr, const char *name, unsigned long long v)
 {
 	char num[24];
 
 	snprintf(num, sizeof(num), "%llu", v);
-	attr(wr, name, num);
+	tpc_xmlw_attr(wr, name, num);
 }
 
-static void attr_i(struct writer *wr, const char *name, long long v)
+static void attr_i(tpc_xmlw_t *wr, const char *name, long long v)
 {
 	char num[24];
 
 	snprintf(num, sizeof(num), "%lld", v);
-	attr(wr, name, num);
+	tpc_xmlw_attr(wr, name, num);
 }
 
-/* "-123.45" from -12345 cents, without floating point (any int64, INT64_MIN included). */
-static void decimal(char *buf, size_t size, int64_t cents)
-{
-	uint64_t a = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-
-	snprintf(buf, size, "%s%llu.%02llu", cents < 0 ? "-" : "", (unsigned long long)(a / 100),
-	         (unsigned long long)(a % 100));
-}
-
-static void attr_eur(struct writer *wr, const char *name, int64_t cents)
+static void attr_eur(tpc_xmlw_t *wr, const char *name, int64_t cents)
 {
 	char num[32];
 
-	decimal(num, sizeof(num), cents);
-	attr(wr, name, num);
+	tpc_xmlw_decimal(num, sizeof(num), cents);
+	tpc_xmlw_attr(wr, name, num);
 }
 
 /* "2026-11-20T10:11:12.345Z" */
@@ -464,7 +421,7 @@ static void instant(char *buf, size_t size, uint64_t ms)
 	         (unsigned)(t / 1000 % 60), (unsigned)(t % 1000));
 }
 
-static void total(struct writer *wr, const struct sum *s)
+static void total(tpc_xmlw_t *wr, const struct sum *s)
 {
 	attr_u(wr, "lines", s->lines);
 	attr_eur(wr, "insurer", s->insurer);
@@ -473,26 +430,26 @@ static void total(struct writer *wr, const struct sum *s)
 }
 
 /* One Line element: identity (sequence, line), when and by whom, what, then the amounts. */
-static void line(struct writer *wr, const struct sline *l)
+static void line(tpc_xmlw_t *wr, const struct sline *l)
 {
 	uint32_t d = tpc_check_days_to_yyyymmdd(l->date);
 	char day[16], at[32];
 
 	snprintf(day, sizeof(day), "%04u-%02u-%02u", d / 10000, d / 100 % 100, d % 100);
 	instant(at, sizeof(at), l->at_ms);
-	start(wr, "Line");
+	tpc_xmlw_start(wr, "Line");
 	attr_u(wr, "sequence", l->seq);
 	attr_u(wr, "line", l->line);
-	attr(wr, "accepted", at);
+	tpc_xmlw_attr(wr, "accepted", at);
 	if (l->provider[0])
-		attr(wr, "provider", l->provider);
-	attr(wr, "code", l->code);
-	attr(wr, "date", day);
+		tpc_xmlw_attr(wr, "provider", l->provider);
+	tpc_xmlw_attr(wr, "code", l->code);
+	tpc_xmlw_attr(wr, "date", day);
 	attr_i(wr, "units", l->units);
 	attr_eur(wr, "insurer", l->insurer);
 	attr_eur(wr, "share", l->share);
 	attr_eur(wr, "total", l->insurer + l->share); /* checked not to overflow by fold() */
-	end(wr);
+	tpc_xmlw_end(wr);
 }
 
 struct totals {
@@ -503,7 +460,7 @@ struct totals {
 /* The whole document, in the element order of docs/formats/sppis-statement.xsd. Nothing in it
  * depends on when it is written except Status, so the same month of the same ledger gives the
  * same bytes. */
-static void document(struct writer *wr, const struct build *b, const struct totals *t)
+static void document(tpc_xmlw_t *wr, const struct build *b, const struct totals *t)
 {
 	uint32_t y = b->month / 100, m = b->month % 100;
 	char month[16], from[32], until[32], diff[32];
@@ -513,61 +470,52 @@ static void document(struct writer *wr, const struct build *b, const struct tota
 	/* the next month's first instant, from the calendar (2999-12 ends past the day table) */
 	snprintf(until, sizeof(until), "%04u-%02u-01T00:00:00.000Z", m == 12 ? y + 1 : y,
 	         m == 12 ? 1 : m + 1);
-	note(wr, xmlTextWriterSetIndent(wr->w, 1));
-	note(wr, xmlTextWriterSetIndentString(wr->w, BAD_CAST "  "));
-	if (!wr->rc)
-		note(wr, xmlTextWriterStartDocument(wr->w, "1.0", "UTF-8", NULL));
-	if (!wr->rc)
-		note(wr, xmlTextWriterStartElementNS(wr->w, NULL, BAD_CAST "RecoveryStatement",
-		                                     BAD_CAST STATEMENT_NS));
-	start(wr, "Header");
-	leaf(wr, "Institution", "SPPIS");
-	leaf(wr, "Scheme", "MEDIPRIMA");
-	leaf(wr, "Budget", tpc_budget_name(TPC_BUDGET_SPPIS));
-	leaf(wr, "Month", month);
-	leaf(wr, "From", from);
-	leaf(wr, "Until", until);
-	leaf(wr, "Status", t->provisional ? "provisional" : "final");
-	leaf(wr, "Currency", "EUR");
-	end(wr);
+	tpc_xmlw_start(wr, "Header");
+	tpc_xmlw_leaf(wr, "Institution", "SPPIS");
+	tpc_xmlw_leaf(wr, "Scheme", "MEDIPRIMA");
+	tpc_xmlw_leaf(wr, "Budget", tpc_budget_name(TPC_BUDGET_SPPIS));
+	tpc_xmlw_leaf(wr, "Month", month);
+	tpc_xmlw_leaf(wr, "From", from);
+	tpc_xmlw_leaf(wr, "Until", until);
+	tpc_xmlw_leaf(wr, "Status", t->provisional ? "provisional" : "final");
+	tpc_xmlw_leaf(wr, "Currency", "EUR");
+	tpc_xmlw_end(wr);
 	for (size_t ci = 0; ci < b->ncpas && !wr->rc; ci++) {
 		const struct group *c = &b->cpas[ci];
 
-		start(wr, "Cpas");
-		attr(wr, "bce", b->ln[b->dec[c->first].first].org);
+		tpc_xmlw_start(wr, "Cpas");
+		tpc_xmlw_attr(wr, "bce", b->ln[b->dec[c->first].first].org);
 		for (size_t di = c->first; di < c->first + c->n; di++) {
 			const struct group *d = &b->dec[di];
 
-			start(wr, "Decision");
-			attr(wr, "id", b->ln[d->first].ref);
+			tpc_xmlw_start(wr, "Decision");
+			tpc_xmlw_attr(wr, "id", b->ln[d->first].ref);
 			for (size_t i = d->first; i < d->first + d->n; i++)
 				line(wr, &b->ln[i]);
-			start(wr, "Total");
+			tpc_xmlw_start(wr, "Total");
 			total(wr, &d->s);
-			end(wr);
-			end(wr); /* Decision */
+			tpc_xmlw_end(wr);
+			tpc_xmlw_end(wr); /* Decision */
 		}
-		start(wr, "Total");
+		tpc_xmlw_start(wr, "Total");
 		attr_u(wr, "decisions", c->n);
 		total(wr, &c->s);
-		end(wr);
-		end(wr); /* Cpas */
+		tpc_xmlw_end(wr);
+		tpc_xmlw_end(wr); /* Cpas */
 	}
-	start(wr, "Total");
+	tpc_xmlw_start(wr, "Total");
 	attr_u(wr, "cpas", b->ncpas);
 	attr_u(wr, "decisions", b->ndec);
 	total(wr, &t->all);
-	end(wr);
-	decimal(diff, sizeof(diff), t->all.total + b->charged); /* 0.00: checked before */
-	start(wr, "Reconciliation");
-	attr(wr, "budget", tpc_budget_name(TPC_BUDGET_SPPIS));
+	tpc_xmlw_end(wr);
+	tpc_xmlw_decimal(diff, sizeof(diff), t->all.total + b->charged); /* 0.00: checked before */
+	tpc_xmlw_start(wr, "Reconciliation");
+	tpc_xmlw_attr(wr, "budget", tpc_budget_name(TPC_BUDGET_SPPIS));
 	attr_u(wr, "postings", b->nch);
 	attr_eur(wr, "charged", b->charged);
 	attr_eur(wr, "total", t->all.total);
-	attr(wr, "difference", diff);
-	end(wr);
-	if (!wr->rc)
-		note(wr, xmlTextWriterEndDocument(wr->w)); /* closes the root, flushes */
+	tpc_xmlw_attr(wr, "difference", diff);
+	tpc_xmlw_end(wr);
 }
 
 /* Render into the arena: libxml2 writes into its own buffer, which is copied once into the arena
@@ -575,39 +523,28 @@ static void document(struct writer *wr, const struct build *b, const struct tota
  * TPC_ENOMEM. */
 static int render(const struct build *b, const struct totals *t, ProtobufCBinaryData *out)
 {
-	struct writer wr = {0};
-	xmlBufferPtr buf;
+	tpc_xmlw_t wr = {0};
+	const uint8_t *data;
 	size_t n;
 	int rc;
 
-	/* idempotent; tpcleard's main() makes the first call, before any thread (libxml2 < 2.11
-	 * wants its initialisation done once by one thread) */
-	xmlInitParser();
-	buf = xmlBufferCreate();
-	if (!buf)
-		return TPC_ENOMEM;
-	wr.w = xmlNewTextWriterMemory(buf, 0);
-	if (!wr.w) {
-		rc = TPC_ENOMEM;
-		goto out_free_buf;
-	}
+	if ((rc = tpc_xmlw_begin(&wr, "RecoveryStatement", STATEMENT_NS)))
+		goto out_free;
 	document(&wr, b, t);
-	xmlFreeTextWriter(wr.w); /* before reading buf: it holds the writer's last bytes */
-	if ((rc = wr.rc))
-		goto out_free_buf;
-	n = (size_t)xmlBufferLength(buf);
+	if ((rc = tpc_xmlw_finish(&wr, &data, &n)))
+		goto out_free;
 	out->data = tpc_arena_alloc(b->arena, n + 1, 8);
 	if (!out->data) {
 		rc = TPC_ENOMEM;
-		goto out_free_buf;
+		goto out_free;
 	}
-	memcpy(out->data, xmlBufferContent(buf), n);
+	memcpy(out->data, data, n);
 	if (!n || out->data[n - 1] != '\n')
 		out->data[n++] = '\n'; /* the indenting writer ends without a line break */
 	out->len = n;
 
-out_free_buf:
-	xmlBufferFree(buf);
+out_free:
+	tpc_xmlw_free(&wr);
 	return rc;
 }
 

@@ -3,7 +3,8 @@
  * protobuf-c unpacks into the sending's arena through a custom allocator, so decoding costs no
  * malloc; strings of the message become the views of the sending (the arena outlives them).
  * Checks: required identifiers present and well formed (NISS, NIHII and nomenclature check
- * digits, via adapters/common/check.h), valid dates, units non-zero, credit-note signs. Codes are
+ * digits, via adapters/common/check.h), valid dates, units non-zero, credit-note signs, amounts
+ * within 11 digits of cents (as eFact's amount zones; larger ones refuse the sending). Codes are
  * the official eFact ones for the same rule where one exists (a canonical invoice maps to ET20,
  * a line to ET50), else tpclear's own T2xxxx codes; pos is the protobuf field number.
  */
@@ -12,7 +13,16 @@
 #include "common/check.h"
 #include "tpclear.pb-c.h"
 
+#include <stdint.h>
 #include <string.h>
+
+/* The largest amount an eFact amount zone holds: 11 digits of cents. */
+#define MAX_CENTS 99999999999LL
+
+static int in_range(int64_t cents)
+{
+	return cents >= -MAX_CENTS && cents <= MAX_CENTS;
+}
 
 struct pb_ctx {
 	const tpc_host_t *host;
@@ -57,6 +67,7 @@ static const struct {
     {"T20003", 'F', "invoice has no line"},
     {"T20004", 'R', "units must not be zero"},
     {"T20005", 'R', "line amounts must not be negative outside a credit note"},
+    {"T20006", 'B', "a line amount has more than 11 digits of cents"},
     {"200802", 'F', "beneficiary NISS missing or check digit wrong"},
     {"201402", 'F', "invoicing provider NIHII missing or check digit wrong"},
     {"202403", 'F', "individual invoice number missing"},
@@ -133,6 +144,16 @@ static int can_decode(const void *state, const uint8_t *buf, size_t len, const t
 		nlines += (uint32_t)cs->invoices[i]->n_lines;
 	if (host->max_lines && nlines > host->max_lines)
 		return TPC_ADAPTER_ETOOBIG;
+	/* amounts beyond what eFact can carry (11 digits of cents) would overflow the sums of
+	 * invoices, sendings and the engine's judging: refuse the sending before any is made */
+	for (size_t i = 0; i < cs->n_invoices; i++)
+		for (size_t k = 0; k < cs->invoices[i]->n_lines; k++)
+			if (!in_range(cs->invoices[i]->lines[k]->insurer_cents) ||
+			    !in_range(cs->invoices[i]->lines[k]->patient_cents)) {
+				out->blocked = 1;
+				return tpc_sending_add_finding(
+				    out, host, &(tpc_finding_t){"T20006", 'B', 0, 0, 0});
+			}
 	out->reference = view(cs->reference);
 	out->third_party = view(cs->third_party);
 	if (cs->created && tpc_check_date_yyyymmdd((uint32_t)cs->created, &days) == 0)

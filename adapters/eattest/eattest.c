@@ -11,7 +11,17 @@
 #include "common/check.h"
 #include "tpclear.pb-c.h"
 
+#include <stdint.h>
 #include <string.h>
+
+/* The largest amount an eFact amount zone holds (11 digits of cents), the bound of every amount
+ * an attestation may carry. */
+#define MAX_CENTS 99999999999LL
+
+static int in_range(int64_t cents)
+{
+	return cents >= -MAX_CENTS && cents <= MAX_CENTS;
+}
 
 struct pb_ctx {
 	const tpc_host_t *host;
@@ -56,6 +66,7 @@ static const struct {
     {"T40003", 'R', "fee paid must not be negative"},
     {"T40004", 'R', "care abroad: country must be two upper-case letters (ISO 3166)"},
     {"T40005", 'R', "care abroad: the real cost must be more than zero"},
+    {"T40006", 'R', "an amount has more than 11 digits of cents"},
     {"200802", 'F', "beneficiary NISS missing or check digit wrong"},
     {"201402", 'F', "provider NIHII missing or check digit wrong"},
     {"202403", 'F', "attestation number missing"},
@@ -160,9 +171,16 @@ static int ea_decode(const void *state, const uint8_t *buf, size_t len, const tp
 		add(ln->findings, &ln->nfindings, finding("T40002", 2, 5));
 	if (at->fee_paid_cents < 0)
 		add(ln->findings, &ln->nfindings, finding("T40003", 2, 6));
-	ln->units = sign * at->units;
+	else if (at->fee_paid_cents > MAX_CENTS)
+		add(ln->findings, &ln->nfindings, finding("T40006", 2, 6));
+	/* A cancellation negates: -INT32_MIN does not exist, that value stays as sent (refused by
+	 * T40002). An amount over 11 digits either way is not carried (the refused line keeps
+	 * 0): it would overflow the engine's sums and the 75 % of care abroad (engine/tariff.c),
+	 * and -INT64_MIN does not exist either. */
+	ln->units = at->units != INT32_MIN ? sign * at->units : at->units;
 	/* what the patient paid; the engine computes what is reimbursed */
-	ln->patient_cents = sign * at->fee_paid_cents;
+	if (in_range(at->fee_paid_cents))
+		ln->patient_cents = sign * at->fee_paid_cents;
 	ln->reference = view(at->reference);
 	abroad = at->country && at->country[0] && strcmp(at->country, "BE") != 0;
 	if (abroad) {
@@ -174,7 +192,10 @@ static int ea_decode(const void *state, const uint8_t *buf, size_t len, const tp
 			memcpy(ln->country, c, 2);
 		if (at->real_cost_cents <= 0)
 			add(ln->findings, &ln->nfindings, finding("T40005", 2, 8));
-		ln->real_cost_cents = sign * at->real_cost_cents;
+		else if (at->real_cost_cents > MAX_CENTS)
+			add(ln->findings, &ln->nfindings, finding("T40006", 2, 8));
+		if (in_range(at->real_cost_cents))
+			ln->real_cost_cents = sign * at->real_cost_cents;
 	}
 	inv->total_patient_cents = ln->patient_cents;
 	return 0;

@@ -55,7 +55,7 @@ void fuzz_check_judged(const tpc_sending_t *s);
  *  result answer (TPC_ANSWER_RESULT; ENOTSUP is fine) and the packed tpclear.Result.
  *  @param[out] answer  the native answer, in @p host memory (ptr NULL when none)
  *  @return 0, or a TPC_ADAPTER_E* code when memory ran out (not a finding). */
-int fuzz_judge_and_answer(const tpc_adapter_t *a, const uint8_t *buf, size_t len,
-                          tpc_sending_t *s, const tpc_host_t *host, tpc_blob_t *answer);
+int fuzz_judge_and_answer(const tpc_adapter_t *a, const uint8_t *buf, size_t len, tpc_sending_t *s,
+                          const tpc_host_t *host, tpc_blob_t *answer);
 
 #endif /* TPC_FUZZ_H */

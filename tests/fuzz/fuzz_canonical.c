@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(rc == 0 || rc == TPC_ADAPTER_ENOMEM || rc == TPC_ADAPTER_ETOOBIG);
 	if (rc == 0) {
 		fuzz_check_sending(&s, NULL, 0);
-		if (fuzz_judge_and_answer(&tpc_canonical_adapter, data, size, &s, &host,
-		                          &answer) == 0)
+		if (fuzz_judge_and_answer(&tpc_canonical_adapter, data, size, &s, &host, &answer) ==
+		    0)
 			FUZZ_CHECK(answer.ptr == NULL);
 	}
 	fuzz_heap_release(&heap);

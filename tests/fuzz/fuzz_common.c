@@ -157,8 +157,8 @@ void fuzz_check_judged(const tpc_sending_t *s)
 		FUZZ_CHECK(s->outcome == TPC_OUTCOME_REFUSED && s->accepted_cents == 0);
 }
 
-int fuzz_judge_and_answer(const tpc_adapter_t *a, const uint8_t *buf, size_t len,
-                          tpc_sending_t *s, const tpc_host_t *host, tpc_blob_t *answer)
+int fuzz_judge_and_answer(const tpc_adapter_t *a, const uint8_t *buf, size_t len, tpc_sending_t *s,
+                          const tpc_host_t *host, tpc_blob_t *answer)
 {
 	tpc_clear_summary_t sum;
 	tpc_job_t *job;

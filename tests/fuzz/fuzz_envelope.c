@@ -10,7 +10,7 @@
  *
  * The allocator keeps server.c's budget (16-byte aligned bumps in 4096 bytes) but gives each
  * allocation its own malloc, so AddressSanitizer sees each field's bounds. Oracle besides the
- * sanitizers: an envelope that unpacks packs again and unpacks to the same fields.
+ * sanitizers: the fields of an envelope that unpacks pack again and unpack to the same values.
  */
 #include "fuzz.h"
 
@@ -67,14 +67,26 @@ static void same_envelope(const Tpclear__Envelope *a, const Tpclear__Envelope *b
 	FUZZ_CHECK(a->correlation == b->correlation);
 }
 
+/* Pack the known fields again and unpack them. Unknown fields are left out: protobuf-c keeps
+ * them as read and writes them back normalised, and 1.4.1 reads a field number 0 written as a
+ * two-byte varint (82 00) that it refuses in the one-byte form, so they need not round-trip
+ * (tests/fuzz/corpus/envelope/unknown-field-0). tpclear never looks at them. */
 static void repack(const Tpclear__Envelope *env)
 {
-	size_t n = tpclear__envelope__get_packed_size(env);
-	uint8_t *buf = malloc(n ? n : 1);
-	Tpclear__Envelope *again;
+	Tpclear__Envelope known = TPCLEAR__ENVELOPE__INIT, *again;
+	size_t n;
+	uint8_t *buf;
 
+	known.version = env->version;
+	known.type = env->type;
+	known.sender = env->sender;
+	known.key = env->key;
+	known.format = env->format;
+	known.correlation = env->correlation;
+	n = tpclear__envelope__get_packed_size(&known);
+	buf = malloc(n ? n : 1);
 	FUZZ_CHECK(buf != NULL);
-	FUZZ_CHECK(tpclear__envelope__pack(env, buf) == n);
+	FUZZ_CHECK(tpclear__envelope__pack(&known, buf) == n);
 	again = tpclear__envelope__unpack(NULL, n, buf);
 	FUZZ_CHECK(again != NULL);
 	same_envelope(env, again);

@@ -400,7 +400,8 @@ Test(security, a_feed_file_is_bounded_by_max_load_bytes)
 	start("[engine]\nmax_load_bytes = 1K\n");
 	s = tpc_td_connect(&d);
 	for (int i = 0; strlen(csv) < 2000; i++)
-		sprintf(csv + strlen(csv), "86103130262,20%02d-01-01,20%02d-12-31,110,110,\n", i, i);
+		sprintf(csv + strlen(csv), "86103130262,20%02d-01-01,20%02d-12-31,110,110,\n", i,
+		        i);
 	a = tpc_td_request(s, TPCLEAR__REQUEST_TYPE__REQUEST_LOAD, "ops", "big.csv", "members", csv,
 	                   strlen(csv), NULL, NULL);
 	expect_refused(a, "T00046");
@@ -620,12 +621,27 @@ Test(security, plain_on_loopback_warns_and_keeps_envelope_senders)
 	free(p);
 }
 
+static int file_has(const char *dir, const char *name, const char *needle)
+{
+	char path[600];
+	size_t len;
+	char *b;
+	int found;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	b = (char *)tpc_test_slurp(path, &len);
+	found = b && strstr(b, needle) != NULL;
+	free(b);
+	return found;
+}
+
 Test(security, the_server_key_is_made_in_the_data_directory_at_first_start)
 {
 	char *t = tpc_test_tmpdir(), cfg[400], data[400], path[500], eps[500], pub[64], e[512];
 	struct stat st;
 	pid_t pid;
 	FILE *f;
+	int status = 0;
 
 	snprintf(cfg, sizeof(cfg), "%s/t.ini", t);
 	snprintf(data, sizeof(data), "%s/data", t);
@@ -633,19 +649,27 @@ Test(security, the_server_key_is_made_in_the_data_directory_at_first_start)
 	fprintf(f, "[security]\nmode = curve\n[intake]\nendpoint = tcp://127.0.0.1:*\n"
 	           "[http]\nlisten = off\n");
 	fclose(f);
+	snprintf(path, sizeof(path), "%s/log", t);
 	pid = fork();
 	if (pid == 0) {
-		int fd = open("/dev/null", 1);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 		dup2(fd, 2);
+		setenv("ASAN_OPTIONS", "detect_leaks=1:exitcode=23", 1);
 		execl(getenv("TPC_TPCLEARD"), "tpcleard", "--config", cfg, "--data-dir", data,
 		      (char *)NULL);
 		_exit(127);
 	}
 	snprintf(eps, sizeof(eps), "%s/tpcleard.endpoints", data);
-	for (int i = 0; i < 500 && stat(eps, &st) != 0; i++)
+	for (int i = 0; i < 3000 && stat(eps, &st) != 0 && waitpid(pid, NULL, WNOHANG) == 0; i++)
 		usleep(10000);
-	cr_assert_eq(stat(eps, &st), 0, "started without a registry (nobody admitted)");
+	if (stat(eps, &st) != 0) {
+		size_t len;
+		char *log = (char *)tpc_test_slurp(path, &len);
+
+		kill(pid, SIGKILL);
+		cr_assert_fail("did not start without a registry: %s", log ? log : "");
+	}
 	snprintf(path, sizeof(path), "%s/server.key", data);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "the secret is private");
@@ -653,8 +677,11 @@ Test(security, the_server_key_is_made_in_the_data_directory_at_first_start)
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0644, "the public key is for the senders");
 	cr_assert_eq(tpc_keys_read_public(path, pub, e, sizeof(e)), 0, "%s", e);
+	cr_assert(file_has(t, "log", "does not exist: no sender can connect"),
+	          "a missing registry is said");
 	kill(pid, SIGTERM);
-	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "stops cleanly, no leak");
 	tpc_test_rmtree(t);
 	free(t);
 }
