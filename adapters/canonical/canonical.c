@@ -11,6 +11,7 @@
 #include "canonical.h"
 
 #include "common/check.h"
+#include "common/pb.h"
 #include "tpclear.pb-c.h"
 
 #include <stdint.h>
@@ -24,44 +25,7 @@ static int in_range(int64_t cents)
 	return cents >= -MAX_CENTS && cents <= MAX_CENTS;
 }
 
-struct pb_ctx {
-	const tpc_host_t *host;
-	int out_of_memory; /* the arena refused an allocation while unpacking */
-};
-
-static void *pb_alloc(void *data, size_t size)
-{
-	struct pb_ctx *c = data;
-	void *p = c->host->alloc(c->host->arena, size, 16);
-
-	if (!p)
-		c->out_of_memory = 1;
-	return p;
-}
-
-static void pb_free(void *data, void *ptr)
-{
-	(void)data;
-	(void)ptr; /* released with the arena */
-}
-
-static int can_init(const char *config, void **state)
-{
-	(void)config;
-	*state = NULL;
-	return 0;
-}
-
-static void can_fini(void *state)
-{
-	(void)state;
-}
-
-static const struct {
-	const char *code;
-	char letter;
-	const char *reason;
-} codes[] = {
+static const tpc_pb_code_t codes[] = {
     {"T20001", 'B', "payload is not a tpclear.CanonicalSending message"},
     {"T20002", 'B', "sending has no invoice"},
     {"T20003", 'F', "invoice has no line"},
@@ -82,24 +46,12 @@ static const struct {
 static const char *can_describe(const void *state, const char *code)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strcmp(codes[i].code, code) == 0)
-			return codes[i].reason;
-	return NULL;
+	return tpc_pb_describe(codes, sizeof(codes) / sizeof(codes[0]), code);
 }
 
 static tpc_finding_t finding(const char *code, uint32_t record, uint16_t field)
 {
-	tpc_finding_t f;
-
-	memset(&f, 0, sizeof(f));
-	memcpy(f.code, code, 6);
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strcmp(codes[i].code, code) == 0)
-			f.letter = codes[i].letter;
-	f.record = record;
-	f.pos = field;
-	return f;
+	return tpc_pb_finding(codes, sizeof(codes) / sizeof(codes[0]), code, record, field);
 }
 
 /* Attach to a line or invoice slot; overflow goes to the sending. */
@@ -113,25 +65,20 @@ static int add(tpc_sending_t *s, const tpc_host_t *host, tpc_finding_t *slots, u
 	return tpc_sending_add_finding(s, host, &f);
 }
 
-static tpc_view_t view(const char *s)
-{
-	tpc_view_t v = {s, s ? (uint32_t)strlen(s) : 0};
-
-	return v;
-}
+#define view tpc_pb_view
 
 static int can_decode(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
                       tpc_sending_t *out)
 {
-	struct pb_ctx pc = {host, 0};
-	ProtobufCAllocator pa = {pb_alloc, pb_free, &pc};
+	tpc_pb_arena_t pc;
 	Tpclear__CanonicalSending *cs;
 	uint32_t nlines = 0, li = 0, record = 1;
 	int32_t days;
 	int rc;
 
 	(void)state;
-	cs = tpclear__canonical_sending__unpack(&pa, len, buf);
+	tpc_pb_arena_init(&pc, host);
+	cs = tpclear__canonical_sending__unpack(&pc.alloc, len, buf);
 	if (!cs && pc.out_of_memory)
 		return TPC_ADAPTER_ETOOBIG; /* well formed perhaps, but over the memory bound */
 	if (!cs) {
@@ -258,26 +205,12 @@ static int can_decode(const void *state, const uint8_t *buf, size_t len, const t
 	return 0;
 }
 
-static int can_encode_answer(const void *state, const uint8_t *buf, size_t len,
-                             const tpc_sending_t *s, enum tpc_answer_kind kind,
-                             const tpc_host_t *host, tpc_blob_t *out)
-{
-	(void)state;
-	(void)buf;
-	(void)len;
-	(void)s;
-	(void)kind;
-	(void)host;
-	(void)out;
-	return TPC_ADAPTER_ENOTSUP;
-}
-
 const tpc_adapter_t tpc_canonical_adapter = {
     .abi = TPC_ADAPTER_ABI,
     .name = "canonical",
-    .init = can_init,
+    .init = tpc_pb_no_state_init,
     .decode = can_decode,
-    .encode_answer = can_encode_answer,
+    .encode_answer = tpc_pb_no_native_answer,
     .describe = can_describe,
-    .fini = can_fini,
+    .fini = tpc_pb_no_state_fini,
 };

@@ -9,6 +9,7 @@
 #include "eattest/eattest.h"
 
 #include "common/check.h"
+#include "common/pb.h"
 #include "tpclear.pb-c.h"
 
 #include <stdint.h>
@@ -23,44 +24,7 @@ static int in_range(int64_t cents)
 	return cents >= -MAX_CENTS && cents <= MAX_CENTS;
 }
 
-struct pb_ctx {
-	const tpc_host_t *host;
-	int out_of_memory;
-};
-
-static void *pb_alloc(void *data, size_t size)
-{
-	struct pb_ctx *c = data;
-	void *p = c->host->alloc(c->host->arena, size, 16);
-
-	if (!p)
-		c->out_of_memory = 1;
-	return p;
-}
-
-static void pb_free(void *data, void *ptr)
-{
-	(void)data;
-	(void)ptr; /* released with the arena */
-}
-
-static int ea_init(const char *config, void **state)
-{
-	(void)config;
-	*state = NULL;
-	return 0;
-}
-
-static void ea_fini(void *state)
-{
-	(void)state;
-}
-
-static const struct {
-	const char *code;
-	char letter;
-	const char *reason;
-} codes[] = {
+static const tpc_pb_code_t codes[] = {
     {"T40001", 'B', "payload is not a tpclear.Attestation message"},
     {"T40002", 'R', "units must be 1 or more"},
     {"T40003", 'R', "fee paid must not be negative"},
@@ -77,24 +41,12 @@ static const struct {
 static const char *ea_describe(const void *state, const char *code)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strcmp(codes[i].code, code) == 0)
-			return codes[i].reason;
-	return NULL;
+	return tpc_pb_describe(codes, sizeof(codes) / sizeof(codes[0]), code);
 }
 
 static tpc_finding_t finding(const char *code, uint32_t record, uint16_t field)
 {
-	tpc_finding_t f;
-
-	memset(&f, 0, sizeof(f));
-	memcpy(f.code, code, 6);
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strcmp(codes[i].code, code) == 0)
-			f.letter = codes[i].letter;
-	f.record = record;
-	f.pos = field;
-	return f;
+	return tpc_pb_finding(codes, sizeof(codes) / sizeof(codes[0]), code, record, field);
 }
 
 static void add(tpc_finding_t *slots, uint8_t *n, tpc_finding_t f)
@@ -103,18 +55,12 @@ static void add(tpc_finding_t *slots, uint8_t *n, tpc_finding_t f)
 		slots[(*n)++] = f;
 }
 
-static tpc_view_t view(const char *s)
-{
-	tpc_view_t v = {s, s ? (uint32_t)strlen(s) : 0};
-
-	return v;
-}
+#define view tpc_pb_view
 
 static int ea_decode(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
                      tpc_sending_t *out)
 {
-	struct pb_ctx pc = {host, 0};
-	ProtobufCAllocator pa = {pb_alloc, pb_free, &pc};
+	tpc_pb_arena_t pc;
 	Tpclear__Attestation *at;
 	tpc_invoice_t *inv;
 	tpc_line_t *ln;
@@ -122,7 +68,8 @@ static int ea_decode(const void *state, const uint8_t *buf, size_t len, const tp
 	size_t clen;
 
 	(void)state;
-	at = tpclear__attestation__unpack(&pa, len, buf);
+	tpc_pb_arena_init(&pc, host);
+	at = tpclear__attestation__unpack(&pc.alloc, len, buf);
 	if (!at && pc.out_of_memory)
 		return TPC_ADAPTER_ETOOBIG;
 	if (!at) {
@@ -201,26 +148,12 @@ static int ea_decode(const void *state, const uint8_t *buf, size_t len, const tp
 	return 0;
 }
 
-static int ea_encode_answer(const void *state, const uint8_t *buf, size_t len,
-                            const tpc_sending_t *s, enum tpc_answer_kind kind,
-                            const tpc_host_t *host, tpc_blob_t *out)
-{
-	(void)state;
-	(void)buf;
-	(void)len;
-	(void)s;
-	(void)kind;
-	(void)host;
-	(void)out;
-	return TPC_ADAPTER_ENOTSUP;
-}
-
 const tpc_adapter_t tpc_eattest_adapter = {
     .abi = TPC_ADAPTER_ABI,
     .name = "eattest",
-    .init = ea_init,
+    .init = tpc_pb_no_state_init,
     .decode = ea_decode,
-    .encode_answer = ea_encode_answer,
+    .encode_answer = tpc_pb_no_native_answer,
     .describe = ea_describe,
-    .fini = ea_fini,
+    .fini = tpc_pb_no_state_fini,
 };
