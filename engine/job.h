@@ -90,6 +90,10 @@ typedef struct tpc_job {
 	uint8_t *result; /* packed tpclear.Result without ledger fields */
 	size_t result_len;
 	tpc_blob_t native; /* native answer (e.g. eFact 920098), ptr NULL when none */
+	/* what the ledger stores of result + native: one LZ4 block made by the worker (the
+	 * echoes compress about tenfold), or NULL to store them as they are */
+	const uint8_t *stored;
+	size_t stored_len;
 	/* Set by the ledger writer (or the worker, for replays and queries): */
 	uint64_t sequence;
 	uint64_t committed_ms;

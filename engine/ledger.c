@@ -30,7 +30,9 @@
 #include "error.h"
 #include "log.h"
 
+#include <limits.h>
 #include <lmdb.h>
+#include <lz4.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -248,23 +250,29 @@ static void read_end(tpc_ledger_reader_t *r);
 
 /* ---- writer thread ------------------------------------------------------------------------- */
 
-/* Copy a stored answer value into the job's arena and fill the replay fields. */
+/* Copy a stored answer value into the arena (uncompressed) and fill the replay fields. */
 static int load_answer(tpc_arena_t *arena, const MDB_val *v, tpc_stored_t *st)
 {
 	tpc_answer_hdr_t h;
 	const uint8_t *p = v->mv_data;
+	size_t raw;
 	uint8_t *copy;
 
 	if (v->mv_size < sizeof(h))
 		return TPC_EDB;
 	memcpy(&h, p, sizeof(h));
+	raw = (size_t)h.result_len + (size_t)h.native_len;
 	if (h.magic != ANSWER_MAGIC ||
-	    sizeof(h) + (size_t)h.result_len + (size_t)h.native_len != v->mv_size)
+	    (!(h.flags & TPC_ANSWER_LZ4) && sizeof(h) + raw != v->mv_size) || raw > INT_MAX)
 		return TPC_EDB;
-	copy = tpc_arena_alloc(arena, v->mv_size - sizeof(h) + 1, 8);
+	copy = tpc_arena_alloc(arena, raw + 1, 8);
 	if (!copy)
 		return TPC_ENOMEM;
-	memcpy(copy, p + sizeof(h), v->mv_size - sizeof(h));
+	if (!(h.flags & TPC_ANSWER_LZ4))
+		memcpy(copy, p + sizeof(h), raw);
+	else if (LZ4_decompress_safe((const char *)p + sizeof(h), (char *)copy,
+	                             (int)(v->mv_size - sizeof(h)), (int)raw) != (int)raw)
+		return TPC_EDB;
 	st->sequence = h.sequence;
 	st->committed_ms = h.committed_ms;
 	memcpy(st->hash, h.hash, TPC_HASH_LEN);
@@ -634,6 +642,7 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 
 	memset(&h, 0, sizeof(h));
 	h.magic = ANSWER_MAGIC;
+	h.flags = job->stored ? TPC_ANSWER_LZ4 : 0;
 	h.result_len = (uint32_t)job->result_len;
 	h.native_len = job->native.ptr ? (uint32_t)job->native.len : 0;
 	memcpy(h.native_type, job->native.type, sizeof(h.native_type));
@@ -649,15 +658,19 @@ static int write_job(tpc_ledger_t *l, MDB_txn *txn, tpc_job_t *job, uint64_t com
 	k.mv_data = skey;
 	k.mv_size = 8;
 	v.mv_data = NULL;
-	v.mv_size = sizeof(h) + h.result_len + h.native_len;
+	v.mv_size = sizeof(h) + (job->stored ? job->stored_len : h.result_len + h.native_len);
 	if ((rc = mdb_put(txn, l->db.answers, &k, &v, MDB_APPEND | MDB_RESERVE)))
 		return rc;
 	memcpy(v.mv_data, &h, sizeof(h));
-	if (h.result_len)
-		memcpy((uint8_t *)v.mv_data + sizeof(h), job->result, h.result_len);
-	if (h.native_len)
-		memcpy((uint8_t *)v.mv_data + sizeof(h) + h.result_len, job->native.ptr,
-		       h.native_len);
+	if (job->stored) {
+		memcpy((uint8_t *)v.mv_data + sizeof(h), job->stored, job->stored_len);
+	} else {
+		if (h.result_len)
+			memcpy((uint8_t *)v.mv_data + sizeof(h), job->result, h.result_len);
+		if (h.native_len)
+			memcpy((uint8_t *)v.mv_data + sizeof(h) + h.result_len, job->native.ptr,
+			       h.native_len);
+	}
 
 	/* one verdict per line, appended under (sequence, index) */
 	put_be64(lkey, job->sequence);
@@ -1032,6 +1045,13 @@ static void read_end(tpc_ledger_reader_t *r)
 {
 	mdb_txn_reset(r->txn);
 	pthread_rwlock_unlock(&r->l->resize_lock);
+}
+
+int tpc_ledger_answer_decode(const void *value, size_t size, tpc_arena_t *arena, tpc_stored_t *out)
+{
+	MDB_val v = {size, (void *)value};
+
+	return load_answer(arena, &v, out);
 }
 
 int tpc_ledger_lookup(tpc_ledger_reader_t *r, const char *sender, const char *key,

@@ -84,6 +84,10 @@ typedef struct tpc_stored {
 	tpc_blob_t native;
 } tpc_stored_t;
 
+/** Decode a value of "answers" (ledger_db.h: header, then result and native, stored as they
+ *  are or as one LZ4 block) into @p arena. @return 0, TPC_EDB or TPC_ENOMEM. */
+int tpc_ledger_answer_decode(const void *value, size_t size, tpc_arena_t *arena, tpc_stored_t *out);
+
 /** Look up (sender, key).
  *  @param[in]  arena  receives copies of the stored bytes (borrowed)
  *  @param[out] out    filled when found

@@ -21,6 +21,7 @@
 
 #define TPC_LEDGER_SCHEMA 3u
 #define TPC_ANSWER_MAGIC  0x32415054u /* "TPA2" little endian */
+#define TPC_ANSWER_LZ4    1u          /* tpc_answer_hdr_t.flags */
 
 /** Every sub-database handle, opened once by tpc_ledger_open(). */
 typedef struct tpc_ledger_db {
@@ -41,7 +42,7 @@ typedef struct tpc_answer_hdr {
 	uint32_t magic;
 	uint32_t result_len;
 	uint32_t native_len;
-	uint32_t pad;
+	uint32_t flags; /* TPC_ANSWER_LZ4: result and native stored as one LZ4 block */
 	char native_type[16];
 	uint8_t hash[TPC_HASH_LEN];
 	uint64_t committed_ms; /* accepted or refused: durable decision */

@@ -552,15 +552,16 @@ static int show(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRe
 			ProtobufCAllocator pa = {pa_alloc, pa_free, job->arena};
 			uint8_t sk[8];
 			MDB_val ak = {8, sk}, av;
-			tpc_answer_hdr_t h;
+			tpc_stored_t st;
 			Tpclear__Result *res;
 
 			tpc_put_be64(sk, seq);
-			if ((rc = mdb_get(txn, db->answers, &ak, &av)) || av.mv_size < sizeof(h))
-				return tpc_err_from_mdb(rc ? rc : MDB_CORRUPTED);
-			memcpy(&h, av.mv_data, sizeof(h));
-			res = tpclear__result__unpack(&pa, h.result_len,
-			                              (const uint8_t *)av.mv_data + sizeof(h));
+			if ((rc = mdb_get(txn, db->answers, &ak, &av)))
+				return tpc_err_from_mdb(rc);
+			if ((rc =
+			         tpc_ledger_answer_decode(av.mv_data, av.mv_size, job->arena, &st)))
+				return rc;
+			res = tpclear__result__unpack(&pa, st.result_len, st.result);
 			if (!res)
 				return TPC_ENOMEM;
 			for (size_t i = 0; i < res->n_invoice_results; i++) {

@@ -4,6 +4,7 @@
 #include "budget.h"
 #include "common/check.h"
 #include "error.h"
+#include "ledger.h"
 #include "log.h"
 #include "sepa.h"
 #include "tpclear.pb-c.h"
@@ -602,7 +603,7 @@ static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p
 /* One settlement per (sending, payment) paid by the run. */
 static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 {
-	tpc_arena_t *scratch = NULL;
+	tpc_arena_t *scratch = NULL, *answers = NULL;
 	tpc_line_rec_t *recs = NULL;
 	tpc_settled_line_t *lines = NULL;
 	size_t cap = 0, i = 0, j;
@@ -613,6 +614,10 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		qsort(p->items, p->nitems, sizeof(*p->items), cmp_line);
 	if ((rc = tpc_arena_new(1 << 20, (size_t)1 << 30, &scratch)))
 		return ENOMEM;
+	if ((rc = tpc_arena_new(1 << 20, (size_t)1 << 30, &answers))) {
+		tpc_arena_free(&scratch);
+		return ENOMEM;
+	}
 	if ((rc = mdb_cursor_open(txn, ctx->db->lines, &cur)))
 		goto out;
 	for (; i < p->nitems; i = j) {
@@ -642,8 +647,18 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		}
 		h.sender[sizeof(h.sender) - 1] = h.key[sizeof(h.key) - 1] = 0;
 		h.format[sizeof(h.format) - 1] = 0;
-		if (h.native_len)
-			native = (const uint8_t *)v.mv_data + sizeof(h) + h.result_len;
+		if (h.native_len) {
+			/* the stored answer (perhaps compressed), in an arena of its own: the
+			 * settlements' scratch arena is reset for each one */
+			tpc_stored_t st;
+
+			tpc_arena_reset(answers);
+			if ((rc = tpc_ledger_answer_decode(v.mv_data, v.mv_size, answers, &st))) {
+				rc = rc == TPC_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+				goto out;
+			}
+			native = st.native.ptr;
+		}
 		/* every line of the sending, in order */
 		tpc_put_be32(key + 8, 0);
 		k.mv_size = 12;
@@ -706,6 +721,7 @@ out:
 	free(recs);
 	free(lines);
 	tpc_arena_free(&scratch);
+	tpc_arena_free(&answers);
 	return rc;
 }
 

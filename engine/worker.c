@@ -18,6 +18,7 @@
 #include "tariff.h"
 #include "tpclear.pb-c.h"
 
+#include <lz4.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -101,6 +102,34 @@ static int process_load(tpc_job_t *job)
 	}
 	job->status = TPC_JOB_CLEARED;
 	return 0;
+}
+
+/* What the ledger stores of the answer, compressed here on a worker (the one writer thread
+ * then writes about a tenth of the bytes): result and native as one LZ4 block in the arena.
+ * Small or incompressible answers, or an arena at its bound, are stored as they are. */
+static void store_compressed(tpc_job_t *job)
+{
+	size_t raw = job->result_len + (job->native.ptr ? job->native.len : 0);
+	char *src, *dst;
+	int cap, n;
+
+	job->stored = NULL;
+	job->stored_len = 0;
+	if (raw < 256 || raw > (size_t)LZ4_MAX_INPUT_SIZE)
+		return;
+	cap = LZ4_compressBound((int)raw);
+	src = tpc_arena_alloc(job->arena, raw, 8);
+	dst = tpc_arena_alloc(job->arena, (size_t)cap, 8);
+	if (!src || !dst)
+		return;
+	memcpy(src, job->result, job->result_len);
+	if (job->native.ptr)
+		memcpy(src + job->result_len, job->native.ptr, job->native.len);
+	n = LZ4_compress_default(src, dst, (int)raw, cap);
+	if (n <= 0 || (size_t)n >= raw - raw / 8)
+		return; /* not worth it */
+	job->stored = (const uint8_t *)dst;
+	job->stored_len = (size_t)n;
 }
 
 /* Check a payment run request; the writer runs it. */
@@ -210,8 +239,7 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 		rc = tpc_ledger_snapshot_begin(reader, &txn, &dbs);
 		if (rc == 0) {
 			rc = tpc_tariff_apply(txn, dbs, cfg->as_of_day ? cfg->as_of_day : today(),
-			                      &job->sending, job->arena,
-			                      &job->marks);
+			                      &job->sending, job->arena, &job->marks);
 			tpc_ledger_snapshot_end(reader);
 		}
 		if (rc) {
@@ -237,6 +265,7 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 		fail(job, TPC_CODE_TOO_MANY);
 		return 1;
 	}
+	store_compressed(job);
 	job->lines_accepted = sum.lines_accepted;
 	job->lines_refused = sum.lines_refused;
 	job->validated_ms = wall_ms();
