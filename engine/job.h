@@ -70,8 +70,10 @@ typedef struct tpc_job {
 	zmq_msg_t payload; /* owned; closed when the job is recycled */
 	tpc_arena_t *arena;
 	uint8_t hash[TPC_HASH_LEN];
-	tpc_sending_t sending;                  /* decoded and judged (submit) */
-	uint32_t lines_accepted, lines_refused; /* set by the worker when judged */
+	tpc_sending_t sending; /* decoded and judged (submit) */
+	/* set by the worker when judged; counted in /metrics once the writer has committed */
+	uint32_t lines_accepted, lines_refused;
+	uint32_t invoices_accepted, invoices_refused;
 	uint8_t ledger_pending;   /* writer: judged, decided in the transaction being written */
 	tpc_tariff_marks_t marks; /* per-line data the writer records (dedup, maxima) */
 	tpc_ref_table_t table;    /* TPC_JOB_LOAD: parsed rows, in the arena */

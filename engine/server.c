@@ -322,6 +322,11 @@ static void count_outcome(tpc_server_t *s, const tpc_job_t *job)
 		m = job->sending.outcome == TPC_OUTCOME_REFUSED ? TPC_M_sendings_refused
 		    : job->lines_refused                        ? TPC_M_sendings_partial
 		                                                : TPC_M_sendings_accepted;
+		/* counted once durable: a sending the writer refuses (T00019) adds no lines */
+		tpc_metrics_add(s->shard, TPC_M_invoices_accepted, job->invoices_accepted);
+		tpc_metrics_add(s->shard, TPC_M_invoices_refused, job->invoices_refused);
+		tpc_metrics_add(s->shard, TPC_M_lines_accepted, job->lines_accepted);
+		tpc_metrics_add(s->shard, TPC_M_lines_refused, job->lines_refused);
 		break;
 	case TPC_JOB_REPLAY:
 		m = TPC_M_sendings_replayed;
@@ -545,8 +550,8 @@ static int receive_one(tpc_server_t *s)
 
 			job->type = TPC_JOB_SUBMIT;
 			job->express = (uint8_t)eattest;
-			job->adapter = tpc_adapters_find(s->adapters, eattest ? "eattest" : env->format,
-			                                 &job->adapter_state);
+			job->adapter = tpc_adapters_find(
+			    s->adapters, eattest ? "eattest" : env->format, &job->adapter_state);
 			if (!job->adapter)
 				code = TPC_CODE_UNKNOWN_FORMAT;
 		}

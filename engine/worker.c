@@ -268,11 +268,9 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 	store_compressed(job);
 	job->lines_accepted = sum.lines_accepted;
 	job->lines_refused = sum.lines_refused;
+	job->invoices_accepted = sum.invoices_accepted;
+	job->invoices_refused = sum.invoices_refused;
 	job->validated_ms = wall_ms();
-	tpc_metrics_add(shard, TPC_M_invoices_accepted, sum.invoices_accepted);
-	tpc_metrics_add(shard, TPC_M_invoices_refused, sum.invoices_refused);
-	tpc_metrics_add(shard, TPC_M_lines_accepted, sum.lines_accepted);
-	tpc_metrics_add(shard, TPC_M_lines_refused, sum.lines_refused);
 	job->status = TPC_JOB_CLEARED;
 	return 0;
 }

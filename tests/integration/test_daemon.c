@@ -307,6 +307,45 @@ Test(daemon, many_senders_bursting_are_all_answered)
 	cr_assert_eq(stored_sendings(), CLIENTS * EACH);
 }
 
+/* The same sending sent many times at once: several copies are judged before the first is
+ * durable and the writer replays them; /metrics counts the lines of one sending only. */
+Test(daemon, concurrent_copies_count_lines_once)
+{
+	enum { COPIES = 12 };
+	size_t len;
+	uint8_t *p = tpc_td_canonical(77, 2, 4, &len);
+	int results = 0, fresh = 0;
+
+	start("[engine]\nmax_in_flight_per_sender = 100\n");
+	void *s = tpc_td_connect(&d);
+	for (int i = 0; i < COPIES; i++)
+		cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "copies", "ONE",
+		                         "canonical", (uint64_t)i, p, len),
+		             0);
+	while (results < COPIES) {
+		Tpclear__Answer *a = tpc_td_recv(s, 30000, NULL, NULL);
+
+		cr_assert_not_null(a, "%d results of %d", results, COPIES);
+		if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
+			cr_assert_eq(a->result->outcome, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
+			cr_assert_eq(a->result->lines_accepted, 8);
+			cr_assert_eq(a->result->sequence, 1);
+			fresh += !a->result->replay;
+			results++;
+		}
+		tpclear__answer__free_unpacked(a, NULL);
+	}
+	cr_assert_eq(fresh, 1, "one copy is stored, the others replay it");
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_sendings_total{outcome=\"accepted\"}"), 1);
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_sendings_total{outcome=\"replayed\"}"), COPIES - 1);
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_lines_total{outcome=\"accepted\"}"), 8);
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_invoices_total{outcome=\"accepted\"}"), 2);
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	cr_assert_eq(stored_sendings(), 1);
+	free(p);
+}
+
 Test(daemon, full_queue_answers_busy_with_a_retry_hint)
 {
 	enum { N = 60 };
