@@ -35,6 +35,8 @@ static const struct {
      "eAttest: this public (detention, Fedasil, Mediprima, war victims) is cleared in "
      "third-party payment only"},
     {TPC_CODE_EATTEST_ABROAD, "eAttest: care abroad is reimbursed under OSSOM only"},
+    {TPC_CODE_PAYRUN_ID_REUSED,
+     "payment run refused: this request_id was used with another until or budget"},
     {"T00020", "refused share of the sending above clearing.max_refused_percent: nothing is paid"},
     {TPC_CODE_UNREGISTERED, "sender no longer in the senders registry"},
     {TPC_CODE_NOT_YOUR_NIHII,

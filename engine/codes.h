@@ -32,6 +32,7 @@
 #define TPC_CODE_UNKNOWN_TARGET    "T00024"
 #define TPC_CODE_EATTEST_PUBLIC    "T00025"
 #define TPC_CODE_EATTEST_ABROAD    "T00026"
+#define TPC_CODE_PAYRUN_ID_REUSED  "T00027"
 /* security (engine/security.c, docs/security.md): T00040..T00059 */
 #define TPC_CODE_UNREGISTERED     "T00040"
 #define TPC_CODE_NOT_YOUR_NIHII   "T00041"

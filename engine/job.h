@@ -82,6 +82,7 @@ typedef struct tpc_job {
 	/* TPC_JOB_PAYRUN: the request (until: days since epoch, INT32_MAX = all; budget 0 = all) */
 	int32_t payrun_until;
 	uint8_t payrun_budget;
+	char payrun_id[65]; /* the request's idempotency key, "" = none */
 	tpc_push_t *pushes; /* settlements to push once durable, in the arena */
 	size_t npushes;
 	/* TPC_JOB_PAYRUN / TPC_JOB_LEDGER / settlement queries: a complete packed tpclear.Answer

@@ -159,6 +159,7 @@ int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_
 	    (rc = mdb_dbi_open(txn, "payables", MDB_CREATE, &l->db.payables)) ||
 	    (rc = mdb_dbi_open(txn, "paid", MDB_CREATE, &l->db.paid)) ||
 	    (rc = mdb_dbi_open(txn, "payruns", MDB_CREATE, &l->db.payruns)) ||
+	    (rc = mdb_dbi_open(txn, "payrun_ids", MDB_CREATE, &l->db.payrun_ids)) ||
 	    (rc = mdb_dbi_open(txn, "payments", MDB_CREATE, &l->db.payments)) ||
 	    (rc = mdb_dbi_open(txn, "settlements", MDB_CREATE, &l->db.settlements)) ||
 	    (rc = mdb_dbi_open(txn, "scheme_refs", MDB_CREATE, &l->db.scheme_refs)) ||
@@ -830,11 +831,17 @@ static void run_payrun(tpc_ledger_t *l, tpc_job_t *job)
 
 		if (rc == 0) {
 			rc = tpc_payrun_execute(&ctx, txn, job, l->next_run, now, &p);
-			if (rc == 0 && tpc_payrun_paid(p))
+			if (rc == 0 && tpc_payrun_refusal(p)) {
+				mdb_txn_abort(txn);
+				fail_job(job, tpc_payrun_refusal(p),
+				         tpc_codes_describe(tpc_payrun_refusal(p)));
+				tpc_payrun_free(&p);
+				return;
+			}
+			if (rc == 0 && tpc_payrun_must_commit(p))
 				rc = mdb_txn_commit(txn);
 			else
-				mdb_txn_abort(
-				    txn); /* failed, or nothing to pay: nothing to store */
+				mdb_txn_abort(txn); /* failed, a replay, or nothing to store */
 		}
 		if (rc == 0) {
 			if (tpc_payrun_paid(p)) {

@@ -31,6 +31,7 @@ typedef struct tpc_ledger_db {
 	MDB_dbi paid;         /* (sequence, line, part) -> tpc_paid_t: which payment paid it */
 	MDB_dbi scheme_refs;  /* (sequence, line) -> tpc_scheme_ref_t: lines paid by a scheme */
 	MDB_dbi payruns;      /* run (u64) -> tpc_payrun_rec_t */
+	MDB_dbi payrun_ids;   /* sender NUL request id -> tpc_payrun_id_t: idempotent runs */
 	MDB_dbi payments;     /* run (u64) + payment (u32) -> tpc_payment_rec_t */
 	MDB_dbi settlements;  /* sequence (u64) + run (u64) + payment (u32) -> settlement */
 	tpc_ledger_dbs_t dbs; /* dedup, units, invoices and reference data (tariff.h) */
@@ -163,6 +164,16 @@ typedef struct tpc_payrun_rec {
 	uint32_t pad2;
 } tpc_payrun_rec_t;
 
+/** A payment run request's idempotency key (value of "payrun_ids"): what it asked, what it
+ *  made. */
+typedef struct tpc_payrun_id {
+	uint64_t run;      /* the run it made; 0 = nothing was due (no run stored) */
+	uint64_t at_ms;    /* when it ran */
+	int32_t until_day; /* the request, as in tpc_payrun_rec_t */
+	uint8_t budget;
+	uint8_t pad[3];
+} tpc_payrun_id_t;
+
 /** One credit transfer of a run (value of "payments"). */
 typedef struct tpc_payment_rec {
 	int64_t amount_cents;
@@ -185,6 +196,7 @@ _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");
 _Static_assert(sizeof(tpc_paid_t) == 24, "stored layout");
 _Static_assert(sizeof(tpc_scheme_ref_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payrun_rec_t) == 48, "stored layout");
+_Static_assert(sizeof(tpc_payrun_id_t) == 24, "stored layout");
 _Static_assert(sizeof(tpc_payment_rec_t) == 184, "stored layout");
 
 static inline void tpc_put_be64(uint8_t *p, uint64_t v)

@@ -2,6 +2,7 @@
 #include "payrun.h"
 
 #include "budget.h"
+#include "codes.h"
 #include "common/check.h"
 #include "error.h"
 #include "ledger.h"
@@ -67,6 +68,9 @@ struct tpc_payrun {
 	size_t nnotes;
 	struct push *pushes; /* settlements to push to connected senders */
 	size_t npushes;
+	uint8_t replay;      /* the request id ran before: its run, rebuilt from the ledger */
+	uint8_t id_stored;   /* the request id was recorded: commit even if nothing was paid */
+	const char *refusal; /* a code: the request is refused, nothing to commit */
 };
 
 /* A settlement kept for the push after the commit (malloc'd copies). */
@@ -125,7 +129,17 @@ void tpc_payrun_free(tpc_payrun_t **pp)
 
 int tpc_payrun_paid(const tpc_payrun_t *p)
 {
-	return p && p->npayments > 0;
+	return p && !p->replay && p->npayments > 0;
+}
+
+int tpc_payrun_must_commit(const tpc_payrun_t *p)
+{
+	return tpc_payrun_paid(p) || (p && p->id_stored);
+}
+
+const char *tpc_payrun_refusal(const tpc_payrun_t *p)
+{
+	return p ? p->refusal : NULL;
 }
 
 void tpc_payrun_totals(const tpc_payrun_t *p, uint64_t *payments, uint64_t *lines, int64_t *cents)
@@ -725,26 +739,120 @@ out:
 	return rc;
 }
 
+/* The key of a request id in "payrun_ids": sender, NUL, id. @return its length. */
+static size_t id_key(const tpc_job_t *job, uint8_t *key, size_t cap)
+{
+	size_t s = strnlen(job->sender, TPC_SENDER_MAX - 1), i = strlen(job->payrun_id);
+
+	if (s + 1 + i > cap)
+		return 0;
+	memcpy(key, job->sender, s);
+	key[s] = 0;
+	memcpy(key + s + 1, job->payrun_id, i);
+	return s + 1 + i;
+}
+
+/* A request id seen before: the same request gets its first run back (payments read from the
+ * ledger, for finish to render), another one is refused. @return an LMDB code. */
+static int replay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
+                  const tpc_payrun_id_t *id, tpc_payrun_t *p)
+{
+	uint8_t key[12];
+	MDB_val k = {8, key}, v;
+	MDB_cursor *cur;
+	tpc_payrun_rec_t rec;
+	int rc;
+
+	if (id->until_day != job->payrun_until || id->budget != job->payrun_budget) {
+		p->refusal = TPC_CODE_PAYRUN_ID_REUSED;
+		return 0;
+	}
+	p->replay = 1;
+	p->run = id->run;
+	p->now_ms = id->at_ms;
+	if (!id->run)
+		return 0; /* nothing was due: nothing was stored */
+	tpc_put_be64(key, id->run);
+	if ((rc = mdb_get(txn, ctx->db->payruns, &k, &v)))
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if (v.mv_size != sizeof(rec))
+		return MDB_CORRUPTED;
+	memcpy(&rec, v.mv_data, sizeof(rec));
+	p->now_ms = rec.at_ms;
+	p->execution_day = rec.execution_day;
+	p->lines_paid = rec.lines;
+	p->total_cents = rec.total_cents;
+	p->budgets_paid = rec.budgets_paid;
+	p->payments = calloc(rec.payments ? rec.payments : 1, sizeof(*p->payments));
+	if (!p->payments)
+		return ENOMEM;
+	if ((rc = mdb_cursor_open(txn, ctx->db->payments, &cur)))
+		return rc;
+	tpc_put_be32(key + 8, 0);
+	k.mv_size = 12;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && p->npayments < rec.payments; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 12 || tpc_get_be64(k.mv_data) != id->run)
+			break;
+		if (v.mv_size != sizeof(*p->payments)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(&p->payments[p->npayments++], v.mv_data, sizeof(*p->payments));
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	return p->npayments == rec.payments ? 0 : MDB_CORRUPTED;
+}
+
 int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
                        uint64_t run, uint64_t now_ms, tpc_payrun_t **out)
 {
 	tpc_payrun_t *p = calloc(1, sizeof(*p));
 	tpc_payrun_rec_t rec;
-	uint8_t key[8];
+	tpc_payrun_id_t id;
+	uint8_t key[8], idk[TPC_SENDER_MAX + 66];
 	MDB_val k = {sizeof(key), key}, v = {sizeof(rec), &rec};
+	MDB_val ik = {0, idk}, iv;
 	int rc;
 
 	*out = p;
 	if (!p)
 		return ENOMEM;
+	if (job->payrun_id[0]) {
+		ik.mv_size = id_key(job, idk, sizeof(idk));
+		rc = mdb_get(txn, ctx->db->payrun_ids, &ik, &iv);
+		if (rc == 0) {
+			if (iv.mv_size != sizeof(id))
+				return MDB_CORRUPTED;
+			memcpy(&id, iv.mv_data, sizeof(id));
+			return replay(ctx, txn, job, &id, p);
+		}
+		if (rc != MDB_NOTFOUND)
+			return rc;
+	}
 	p->run = run;
 	p->now_ms = now_ms;
 	p->execution_day = (int32_t)day_of_ms(now_ms) + ctx->cfg->execution_days;
 	if ((rc = gather(ctx, txn, job, p)) || (rc = resolve(ctx, txn, p)) ||
 	    (rc = pay(ctx, txn, p)))
 		return rc;
+	if (job->payrun_id[0]) {
+		/* remembered even when nothing was due: a retry must not pay what came since */
+		memset(&id, 0, sizeof(id));
+		id.run = p->npayments ? run : 0;
+		id.at_ms = now_ms;
+		id.until_day = job->payrun_until;
+		id.budget = job->payrun_budget;
+		iv.mv_data = &id;
+		iv.mv_size = sizeof(id);
+		if ((rc = mdb_put(txn, ctx->db->payrun_ids, &ik, &iv, MDB_NOOVERWRITE)))
+			return rc;
+		p->id_stored = 1;
+	}
 	if (!p->npayments)
-		return 0; /* nothing paid: nothing stored, the run number stays free */
+		return 0; /* nothing paid: no run stored, the run number stays free */
 	if ((rc = settle(ctx, txn, p)))
 		return rc;
 	memset(&rec, 0, sizeof(rec));
@@ -912,7 +1020,11 @@ int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t 
 		}
 		tpclear__sepa_file__init(&files[nfiles]);
 		tpc_payrun_file_name(p->run, b, names[b], sizeof(names[b]));
-		if (write_budget_file(ctx, p->run, b, xmls[b], len, paths[b], sizeof(paths[b]))) {
+		if (p->replay) {
+			/* written by the first request (or at the next start); never twice */
+			snprintf(paths[b], sizeof(paths[b]), "%s/%s", ctx->payments_dir, names[b]);
+		} else if (write_budget_file(ctx, p->run, b, xmls[b], len, paths[b],
+		                             sizeof(paths[b]))) {
 			paths[b][0] = 0; /* rewritten at the next start */
 			missing++;
 		}
@@ -926,10 +1038,11 @@ int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t 
 		files[nfiles].payer_iban = (char *)ctx->cfg->payer[b].iban;
 		filesp[nfiles] = &files[nfiles];
 		nfiles++;
-		tpc_info("payrun %llu: %s: %zu transfers, %lld cents, %s",
+		tpc_info("payrun %llu: %s: %zu transfers, %lld cents, %s%s",
 		         (unsigned long long)p->run, tpc_budget_name(b), t.transactions,
-		         (long long)t.control_cents, paths[b]);
+		         (long long)t.control_cents, paths[b], p->replay ? " (replay)" : "");
 	}
+	pr.replay = p->replay;
 	pr.n_files = nfiles;
 	pr.files = filesp;
 	ans.version = 1;

@@ -17,6 +17,11 @@
  *   and rewritten at startup for any committed run whose file is missing (a crash between the
  *   commit and the file); once written, a run is marked so, and files an operator moved
  *   away are not written again. The file never decides anything; the ledger does.
+ * - A request may carry an idempotency key (PayrunRequest.request_id, per sender), recorded in
+ *   "payrun_ids" in the run's transaction, even when nothing was due. The same key again is
+ *   answered from the ledger: the run it made (its SEPA files rendered again from the stored
+ *   payments, not written), marked replay; the same key with another until or budget is
+ *   refused. A retried request never pays what arrived since the first.
  * - Payment runs are rare (daily at most) and may touch millions of payables: they allocate
  *   with malloc, outside the per-sending arenas, and free everything before returning.
  */
@@ -51,8 +56,15 @@ typedef struct tpc_payrun tpc_payrun_t;
 int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
                        uint64_t run, uint64_t now_ms, tpc_payrun_t **out);
 
-/** Did the run pay anything (so that its run number is used)? */
+/** Did the run pay anything (so that its run number is used)? 0 for a replay. */
 int tpc_payrun_paid(const tpc_payrun_t *p);
+
+/** Must the transaction be committed (something paid, or the request id recorded)? */
+int tpc_payrun_must_commit(const tpc_payrun_t *p);
+
+/** The code refusing the request (request id reused with other parameters), else NULL:
+ *  abort the transaction and answer the code. */
+const char *tpc_payrun_refusal(const tpc_payrun_t *p);
 
 /** What the run paid: transfers, lines and cents (for metrics). */
 void tpc_payrun_totals(const tpc_payrun_t *p, uint64_t *payments, uint64_t *lines, int64_t *cents);

@@ -61,12 +61,14 @@ int tpc_cli_date(const char *s, int32_t *out)
 	return -1;
 }
 
-int tpc_cli_payrun_request(int32_t until, const char *budget, uint8_t **out, size_t *len)
+int tpc_cli_payrun_request(int32_t until, const char *budget, const char *request_id, uint8_t **out,
+                           size_t *len)
 {
 	Tpclear__PayrunRequest rq = TPCLEAR__PAYRUN_REQUEST__INIT;
 
 	rq.until = until;
 	rq.budget = (char *)(budget ? budget : "");
+	rq.request_id = (char *)(request_id ? request_id : "");
 	*len = tpclear__payrun_request__get_packed_size(&rq);
 	*out = malloc(*len ? *len : 1);
 	if (!*out)
@@ -125,9 +127,10 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 		        "{\"run\":%" PRIu64 ",\"committed_at\":%" PRIu64
 		        ",\"payments\":%u,\"lines\":%" PRIu64 ",\"total_cents\":%" PRId64
 		        ",\"lines_carried\":%" PRIu64 ",\"lines_no_account\":%" PRIu64
-		        ",\"settlements\":%u,\"files\":[",
+		        ",\"settlements\":%u,\"replay\":%s,\"files\":[",
 		        r->run, r->committed_at, r->payments, r->lines, r->total_cents,
-		        r->lines_carried, r->lines_no_account, r->settlements);
+		        r->lines_carried, r->lines_no_account, r->settlements,
+		        r->replay ? "true" : "false");
 		for (size_t i = 0; i < r->n_files; i++) {
 			const Tpclear__SepaFile *x = r->files[i];
 
@@ -150,6 +153,8 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 		fprintf(f, "]}\n");
 		return rc;
 	}
+	if (r->replay)
+		fprintf(f, "(replay: this request id was run before; nothing was run now)\n");
 	if (!r->run) {
 		fprintf(f, "payment run: nothing to pay");
 		if (r->lines_carried || r->lines_no_account)

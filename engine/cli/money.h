@@ -16,8 +16,10 @@
 /** A date given as YYYY-MM-DD or YYYYMMDD to YYYYMMDD. @return 0 or -1 (not a date). */
 int tpc_cli_date(const char *s, int32_t *out);
 
-/** Pack a PayrunRequest. @param[out] out malloc'd (caller frees). @return 0 or -1. */
-int tpc_cli_payrun_request(int32_t until, const char *budget, uint8_t **out, size_t *len);
+/** Pack a PayrunRequest (@p request_id: its idempotency key, NULL = none).
+ *  @param[out] out malloc'd (caller frees). @return 0 or -1. */
+int tpc_cli_payrun_request(int32_t until, const char *budget, const char *request_id, uint8_t **out,
+                           size_t *len);
 
 /** Pack a LedgerRequest. @param[out] out malloc'd (caller frees). @return 0 or -1. */
 int tpc_cli_ledger_request(const Tpclear__LedgerRequest *rq, uint8_t **out, size_t *len);

@@ -42,6 +42,7 @@ struct opts {
 	int upsert;             /* load: merge a delta instead of replacing the kind */
 	const char *out_dir;    /* payrun --out */
 	const char *budget;     /* payrun / ledger --budget */
+	const char *request_id; /* payrun --request-id */
 	const char *until, *at; /* dates */
 	const char *from, *to;
 	const char *month;      /* statement --month YYYY-MM */
@@ -689,7 +690,8 @@ static int money_command(const char *cmd, int argc, char **argv, const struct op
 	if (strcmp(cmd, "payrun") == 0) {
 		if (argc)
 			die("payrun takes no arguments (see tpclear help payrun)");
-		if (tpc_cli_payrun_request(date_opt("until", o->until), o->budget, &payload, &len))
+		if (tpc_cli_payrun_request(date_opt("until", o->until), o->budget, o->request_id,
+		                           &payload, &len))
 			die("out of memory");
 		rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN, "payrun", payload, len, &a);
 		if (rc == 0 && a->body_case == TPCLEAR__ANSWER__BODY_PAYRUN)
@@ -794,7 +796,7 @@ static void usage(FILE *f)
 	    "  query [--json] [--save-answers DIR] [--settlement] KEY...\n"
 	    "        print the stored result of each key (this sender's sendings only);\n"
 	    "        --settlement: the latest settlement (eFact 920900) instead\n"
-	    "  payrun [--until DATE] [--budget B] [--out DIR]\n"
+	    "  payrun [--until DATE] [--budget B] [--request-id ID] [--out DIR]\n"
 	    "        pay the accepted lines: SEPA credit-transfer files, settlements\n"
 	    "  ledger balance|show KEY|export [--budget B] [--at D] [--from D] [--to D]\n"
 	    "        balances per budget, a line history, postings as CSV\n"
@@ -856,15 +858,22 @@ static void help_command(const char *cmd)
 		       "                      [cancels=N] [reference=TEXT] [--json]\n"
 		       "  one electronic attestation (docs/formats/eattest.md), answered at once\n"
 		       "  with the reimbursement to the insured and the scheme. The number is the\n"
-		       "  idempotency key; cancels=N (repeating N's fields) reverses attestation N.\n");
+		       "  idempotency key; cancels=N (repeating N's fields) reverses attestation "
+		       "N.\n");
 	else if (cmd && strcmp(cmd, "payrun") == 0)
 		printf(
-		    "usage: tpclear payrun [--until DATE] [--budget B] [--out DIR] [--json]\n"
+		    "usage: tpclear payrun [--until DATE] [--budget B] [--request-id ID] [--out "
+		    "DIR]\n"
+		    "                      [--json]\n"
 		    "  pays every unpaid accepted line (committed up to DATE, of budget B): one\n"
 		    "  credit transfer per payee account and budget, marked paid in the same\n"
 		    "  transaction; the engine writes one SEPA pain.001.001.03 file per budget\n"
 		    "  in its payments directory (default DATA_DIR/payments); --out DIR writes a\n"
-		    "  copy of each file there. Running it again pays nothing twice.\n");
+		    "  copy of each file there. Running it again pays nothing twice.\n"
+		    "  --request-id ID (up to 64 printable ASCII characters, no space) makes\n"
+		    "  the request idempotent: the same ID again answers the run it made the\n"
+		    "  first time (marked replay) and pays nothing that came since; the same ID\n"
+		    "  with another --until or --budget is refused T00027.\n");
 	else if (cmd && strcmp(cmd, "ledger") == 0)
 		printf("usage: tpclear ledger balance [--budget B] [--at DATE] [--json]\n"
 		       "       tpclear ledger show KEY [--json]\n"
@@ -911,6 +920,7 @@ int main(int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"until", required_argument, NULL, 'U'},
 	    {"budget", required_argument, NULL, 'B'},
+	    {"request-id", required_argument, NULL, 'R'},
 	    {"out", required_argument, NULL, 'O'},
 	    {"at", required_argument, NULL, 'A'},
 	    {"from", required_argument, NULL, 'F'},
@@ -971,6 +981,9 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			o.budget = optarg;
+			break;
+		case 'R':
+			o.request_id = optarg;
 			break;
 		case 'O':
 			o.out_dir = optarg;

@@ -371,6 +371,94 @@ Test(payments, credit_notes_net_against_later_payments_and_the_books_balance)
 	check_books(8, 0);
 }
 
+static void expect_refused(Tpclear__Answer *a, const char *code)
+{
+	cr_assert_not_null(a, "no answer (expected %s)", code);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RECEIPT, "body %d, expected %s",
+	             a->body_case, code);
+	cr_assert_str_eq(a->receipt->code, code, "%s: %s", a->receipt->code, a->receipt->reason);
+	tpclear__answer__free_unpacked(a, NULL);
+}
+
+/* A retried payment run request (same request_id) gets its first run back and pays nothing
+ * that arrived since, across a restart; the same id with other parameters is refused. */
+Test(payments, a_retried_request_id_replays_its_run_and_pays_nothing_new)
+{
+	const int64_t amount = 2400 + 1960;
+	Tpclear__Answer *a, *first, *again;
+	uint64_t runs = 0;
+	void *s;
+
+	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0);
+	s = tpc_td_connect(&d);
+	a = invoice(s, "20261100000501", "000000000501", '0', "", 1, 20261102);
+	cr_assert_eq(a->result->accepted_cents, amount);
+	tpclear__answer__free_unpacked(a, NULL);
+	first = tpc_td_payrun_id(s, 0, "", "daily-2026-11-30");
+	cr_assert_not_null(first);
+	cr_assert_eq(first->body_case, TPCLEAR__ANSWER__BODY_PAYRUN);
+	cr_assert_eq(first->payrun->run, 1);
+	cr_assert_eq(first->payrun->total_cents, amount);
+	cr_assert_not(first->payrun->replay);
+	cr_assert_eq(first->payrun->n_files, 1);
+
+	/* a new invoice, then the retry: the first run again, the new invoice left unpaid */
+	a = invoice(s, "20261100000502", "000000000502", '0', "", 1, 20261103);
+	tpclear__answer__free_unpacked(a, NULL);
+	again = tpc_td_payrun_id(s, 0, "", "daily-2026-11-30");
+	cr_assert_not_null(again);
+	cr_assert_eq(again->body_case, TPCLEAR__ANSWER__BODY_PAYRUN);
+	cr_assert(again->payrun->replay);
+	cr_assert_eq(again->payrun->run, 1);
+	cr_assert_eq(again->payrun->committed_at, first->payrun->committed_at);
+	cr_assert_eq(again->payrun->payments, first->payrun->payments);
+	cr_assert_eq(again->payrun->lines, first->payrun->lines);
+	cr_assert_eq(again->payrun->total_cents, amount);
+	cr_assert_eq(again->payrun->n_files, 1);
+	cr_assert_str_eq(again->payrun->files[0]->path, first->payrun->files[0]->path);
+	cr_assert_eq(again->payrun->files[0]->content.len, first->payrun->files[0]->content.len);
+	cr_assert_eq(memcmp(again->payrun->files[0]->content.data,
+	                    first->payrun->files[0]->content.data,
+	                    first->payrun->files[0]->content.len),
+	             0, "the replayed SEPA file is the one written");
+	check_sepa(again->payrun->files[0]);
+	tpclear__answer__free_unpacked(again, NULL);
+	/* the same id asking something else */
+	expect_refused(tpc_td_payrun_id(s, 0, "AMI", "daily-2026-11-30"), "T00027");
+	expect_refused(tpc_td_payrun_id(s, 20261130, "", "daily-2026-11-30"), "T00027");
+	expect_refused(tpc_td_payrun_id(s, 0, "", "has space"), "T00023");
+
+	/* an id whose run found nothing due stays so */
+	a = tpc_td_payrun_id(s, 20251231, "", "nothing-due");
+	cr_assert_eq(a->payrun->run, 0);
+	cr_assert_not(a->payrun->replay);
+	tpclear__answer__free_unpacked(a, NULL);
+	a = tpc_td_payrun_id(s, 20251231, "", "nothing-due");
+	cr_assert_eq(a->payrun->run, 0);
+	cr_assert(a->payrun->replay);
+	tpclear__answer__free_unpacked(a, NULL);
+	zmq_close(s);
+
+	/* durable: after a restart the id still answers run 1; a new id pays the new invoice */
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	cr_assert_eq(tpc_td_start(&d, d.dir, NULL), 0);
+	s = tpc_td_connect(&d);
+	a = tpc_td_payrun_id(s, 0, "", "daily-2026-11-30");
+	cr_assert(a->payrun->replay);
+	cr_assert_eq(a->payrun->run, 1);
+	tpclear__answer__free_unpacked(a, NULL);
+	a = tpc_td_payrun_id(s, 0, "", "daily-2026-12-01");
+	cr_assert_eq(a->payrun->run, 2);
+	cr_assert_eq(a->payrun->total_cents, amount);
+	cr_assert_not(a->payrun->replay);
+	tpclear__answer__free_unpacked(a, NULL);
+	cr_assert_eq(run(s, &runs), 0, "everything is paid");
+	tpclear__answer__free_unpacked(first, NULL);
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	check_books(4, 0);
+}
+
 static int file_exists(const char *dir, uint64_t run)
 {
 	char path[600];

@@ -372,12 +372,21 @@ Tpclear__Answer *tpc_td_request(void *sock, Tpclear__RequestType type, const cha
 
 Tpclear__Answer *tpc_td_payrun(void *sock, int32_t until, const char *budget)
 {
+	return tpc_td_payrun_id(sock, until, budget, "");
+}
+
+Tpclear__Answer *tpc_td_payrun_id(void *sock, int32_t until, const char *budget,
+                                  const char *request_id)
+{
 	Tpclear__PayrunRequest rq = TPCLEAR__PAYRUN_REQUEST__INIT;
-	uint8_t buf[128];
+	uint8_t buf[256];
 	size_t n;
 
 	rq.until = until;
 	rq.budget = (char *)budget;
+	rq.request_id = (char *)request_id;
+	if (tpclear__payrun_request__get_packed_size(&rq) > sizeof(buf))
+		return NULL;
 	n = tpclear__payrun_request__pack(&rq, buf);
 	return tpc_td_request(sock, TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN, "ops", "payrun", "", buf,
 	                      n, NULL, NULL);
@@ -821,7 +830,7 @@ const char *tpc_td_cli_keys(const tpc_td_t *d, const char *id)
 		buf[0] = 0;
 		return buf;
 	}
-	snprintf(buf, sizeof(buf), "--server-key '%s/server.pub' --client-key '%s/keys/%s'",
-	         d->dir, d->dir, id ? id : d->ids[0].id);
+	snprintf(buf, sizeof(buf), "--server-key '%s/server.pub' --client-key '%s/keys/%s'", d->dir,
+	         d->dir, id ? id : d->ids[0].id);
 	return buf;
 }

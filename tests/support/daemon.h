@@ -114,6 +114,9 @@ Tpclear__Answer *tpc_td_request(void *sock, Tpclear__RequestType type, const cha
                                 size_t len, uint8_t **native, size_t *nlen);
 /** A payment run (until YYYYMMDD or 0, budget "" = all). @return the answer or NULL. */
 Tpclear__Answer *tpc_td_payrun(void *sock, int32_t until, const char *budget);
+/** The same with an idempotency key (@p request_id, "" = none). */
+Tpclear__Answer *tpc_td_payrun_id(void *sock, int32_t until, const char *budget,
+                                  const char *request_id);
 /** A ledger request. @return the answer or NULL. */
 Tpclear__Answer *tpc_td_ledger(void *sock, const char *sender, const Tpclear__LedgerRequest *rq);
 
