@@ -172,6 +172,9 @@ typedef struct tpc_payrun_id {
 	int32_t until_day; /* the request, as in tpc_payrun_rec_t */
 	uint8_t budget;
 	uint8_t pad[3];
+	uint32_t settlements; /* what its answer said, for the replay */
+	uint32_t pad2;
+	uint64_t lines_carried, lines_no_account;
 } tpc_payrun_id_t;
 
 /** One credit transfer of a run (value of "payments"). */
@@ -196,7 +199,7 @@ _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");
 _Static_assert(sizeof(tpc_paid_t) == 24, "stored layout");
 _Static_assert(sizeof(tpc_scheme_ref_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payrun_rec_t) == 48, "stored layout");
-_Static_assert(sizeof(tpc_payrun_id_t) == 24, "stored layout");
+_Static_assert(sizeof(tpc_payrun_id_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payment_rec_t) == 184, "stored layout");
 
 static inline void tpc_put_be64(uint8_t *p, uint64_t v)

@@ -770,6 +770,9 @@ static int replay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 	p->replay = 1;
 	p->run = id->run;
 	p->now_ms = id->at_ms;
+	p->settlements = id->settlements;
+	p->lines_carried = id->lines_carried;
+	p->lines_no_account = id->lines_no_account;
 	if (!id->run)
 		return 0; /* nothing was due: nothing was stored */
 	tpc_put_be64(key, id->run);
@@ -838,6 +841,8 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 	if ((rc = gather(ctx, txn, job, p)) || (rc = resolve(ctx, txn, p)) ||
 	    (rc = pay(ctx, txn, p)))
 		return rc;
+	if (p->npayments && (rc = settle(ctx, txn, p)))
+		return rc;
 	if (job->payrun_id[0]) {
 		/* remembered even when nothing was due: a retry must not pay what came since */
 		memset(&id, 0, sizeof(id));
@@ -845,6 +850,9 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 		id.at_ms = now_ms;
 		id.until_day = job->payrun_until;
 		id.budget = job->payrun_budget;
+		id.settlements = p->settlements;
+		id.lines_carried = p->lines_carried;
+		id.lines_no_account = p->lines_no_account;
 		iv.mv_data = &id;
 		iv.mv_size = sizeof(id);
 		if ((rc = mdb_put(txn, ctx->db->payrun_ids, &ik, &iv, MDB_NOOVERWRITE)))
@@ -853,8 +861,6 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 	}
 	if (!p->npayments)
 		return 0; /* nothing paid: no run stored, the run number stays free */
-	if ((rc = settle(ctx, txn, p)))
-		return rc;
 	memset(&rec, 0, sizeof(rec));
 	rec.at_ms = now_ms;
 	rec.until_day = job->payrun_until;

@@ -414,6 +414,8 @@ Test(payments, a_retried_request_id_replays_its_run_and_pays_nothing_new)
 	cr_assert_eq(again->payrun->payments, first->payrun->payments);
 	cr_assert_eq(again->payrun->lines, first->payrun->lines);
 	cr_assert_eq(again->payrun->total_cents, amount);
+	cr_assert_eq(again->payrun->settlements, first->payrun->settlements);
+	cr_assert_gt(again->payrun->settlements, 0);
 	cr_assert_eq(again->payrun->n_files, 1);
 	cr_assert_str_eq(again->payrun->files[0]->path, first->payrun->files[0]->path);
 	cr_assert_eq(again->payrun->files[0]->content.len, first->payrun->files[0]->content.len);
