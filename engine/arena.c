@@ -78,6 +78,15 @@ void tpc_arena_free(tpc_arena_t **ap)
 
 void *tpc_arena_alloc(tpc_arena_t *a, size_t size, size_t align)
 {
+	void *p = tpc_arena_alloc_uninit(a, size, align);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void *tpc_arena_alloc_uninit(tpc_arena_t *a, size_t size, size_t align)
+{
 	struct chunk *c = a->head;
 	uintptr_t base, p;
 	size_t off;
@@ -109,7 +118,6 @@ void *tpc_arena_alloc(tpc_arena_t *a, size_t size, size_t align)
 	}
 	c->used = off + size;
 	a->used += size;
-	memset((void *)p, 0, size);
 	return (void *)p;
 }
 

@@ -27,6 +27,10 @@ void tpc_arena_free(tpc_arena_t **a);
  *  @return memory valid until the next reset, or NULL on limit or out of memory. */
 void *tpc_arena_alloc(tpc_arena_t *a, size_t size, size_t align);
 
+/** The same, not zeroed: for buffers written whole right away (packed messages, compressed
+ *  blocks), so the per-sending path does not clear bytes it then overwrites. */
+void *tpc_arena_alloc_uninit(tpc_arena_t *a, size_t size, size_t align);
+
 /** Duplicate @p len bytes as a NUL-terminated string. @return NULL on failure. */
 char *tpc_arena_strndup(tpc_arena_t *a, const char *s, size_t len);
 

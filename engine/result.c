@@ -164,7 +164,7 @@ int tpc_result_pack(tpc_job_t *job, const tpc_adapter_t *a, const void *state)
 	else
 		r.outcome = TPCLEAR__OUTCOME__OUTCOME_ACCEPTED;
 	len = tpclear__result__get_packed_size(&r);
-	buf = tpc_arena_alloc(arena, len ? len : 1, 8);
+	buf = tpc_arena_alloc_uninit(arena, len ? len : 1, 8); /* packed whole just below */
 	if (!buf)
 		return TPC_ENOMEM;
 	tpclear__result__pack(&r, buf);

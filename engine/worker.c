@@ -118,8 +118,8 @@ static void store_compressed(tpc_job_t *job)
 	if (raw < 256 || raw > (size_t)LZ4_MAX_INPUT_SIZE)
 		return;
 	cap = LZ4_compressBound((int)raw);
-	src = tpc_arena_alloc(job->arena, raw, 8);
-	dst = tpc_arena_alloc(job->arena, (size_t)cap, 8);
+	src = tpc_arena_alloc_uninit(job->arena, raw, 8);
+	dst = tpc_arena_alloc_uninit(job->arena, (size_t)cap, 8);
 	if (!src || !dst)
 		return;
 	memcpy(src, job->result, job->result_len);

@@ -50,3 +50,24 @@ Test(arena, reset_keeps_largest_chunk)
 	cr_assert_not_null(first);
 	tpc_arena_free(&a);
 }
+
+/* the uninitialised variant aligns, counts against the limit, and does not disturb the
+ * zeroing of the next tpc_arena_alloc after a reset over dirty memory */
+Test(arena, uninit_aligns_and_counts_against_the_limit)
+{
+	tpc_arena_t *a = NULL;
+	unsigned char *p, *q;
+
+	cr_assert_eq(tpc_arena_new(4096, 64 * 1024, &a), 0);
+	p = tpc_arena_alloc_uninit(a, 3000, 64);
+	cr_assert_not_null(p);
+	cr_assert_eq((uintptr_t)p % 64, 0);
+	memset(p, 0xcd, 3000);
+	cr_assert_null(tpc_arena_alloc_uninit(a, 100000, 8));
+	tpc_arena_reset(a);
+	q = tpc_arena_alloc(a, 3000, 64);
+	cr_assert_not_null(q);
+	for (int k = 0; k < 3000; k++)
+		cr_assert_eq(q[k], 0, "byte %d", k);
+	tpc_arena_free(&a);
+}

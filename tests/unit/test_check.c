@@ -164,6 +164,27 @@ Test(check, record_control_worked_example)
 	cr_assert_eq(tpc_check_record_control(" ", 1), 10);
 }
 
+/* every byte value, alone and in a long run, against the rule as the format states it */
+Test(check, record_control_every_byte_value)
+{
+	char run[500];
+
+	for (int c = 0; c < 256; c++) {
+		unsigned v = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+		             : c == ' '             ? 10
+		             : c >= 'A' && c <= 'Z' ? 11 + (unsigned)(c - 'A')
+		             : c >= 'a' && c <= 'z' ? 11 + (unsigned)(c - 'a')
+		                                    : 37;
+		char one = (char)c;
+		unsigned want = (v * 500) % 97;
+
+		cr_assert_eq(tpc_check_record_control(&one, 1), v % 97 ? v % 97 : 97, "byte %d", c);
+		memset(run, c, sizeof(run));
+		cr_assert_eq(tpc_check_record_control(run, sizeof(run)), want ? want : 97,
+		             "byte %d", c);
+	}
+}
+
 Test(check, record_control_counts_the_example_composition)
 {
 	/* the same example counted by kind: 247 digits, 73 spaces, 28 letters */
