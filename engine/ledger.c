@@ -855,6 +855,11 @@ static void run_payrun(tpc_ledger_t *l, tpc_job_t *job)
 				tpc_metrics_add(l->shard, TPC_M_payments, payments);
 				tpc_metrics_add(l->shard, TPC_M_payment_lines, lines);
 				tpc_metrics_add(l->shard, TPC_M_paid_cents, (uint64_t)cents);
+			} else if (tpc_payrun_must_commit(p)) {
+				tpc_metrics_add(l->shard, TPC_M_ledger_commits,
+				                1); /* the request id */
+			} else if (tpc_payrun_replayed(p)) {
+				tpc_metrics_add(l->shard, TPC_M_payruns_replayed, 1);
 			}
 			int paid = tpc_payrun_paid(p);
 			uint64_t run = l->next_run - 1;

@@ -43,6 +43,8 @@
 	X(refdata_loads, "tpclear_refdata_loads_total", "", "Reference data files made live")      \
 	X(payruns, "tpclear_payruns_total", "",                                                    \
 	  "Payment runs committed (runs that paid something)")                                     \
+	X(payruns_replayed, "tpclear_payruns_replayed_total", "",                                  \
+	  "Payment run requests answered from an earlier request with the same request_id")        \
 	X(payments, "tpclear_payments_total", "", "Credit transfers made by payment runs")         \
 	X(payment_lines, "tpclear_payment_lines_total", "", "Payables paid by payment runs")       \
 	X(paid_cents, "tpclear_paid_cents_total", "", "Amount paid by payment runs, in cents")     \

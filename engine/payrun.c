@@ -132,6 +132,11 @@ int tpc_payrun_paid(const tpc_payrun_t *p)
 	return p && !p->replay && p->npayments > 0;
 }
 
+int tpc_payrun_replayed(const tpc_payrun_t *p)
+{
+	return p && p->replay;
+}
+
 int tpc_payrun_must_commit(const tpc_payrun_t *p)
 {
 	return tpc_payrun_paid(p) || (p && p->id_stored);

@@ -59,6 +59,9 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 /** Did the run pay anything (so that its run number is used)? 0 for a replay. */
 int tpc_payrun_paid(const tpc_payrun_t *p);
 
+/** Was the request answered from an earlier one with the same request id? */
+int tpc_payrun_replayed(const tpc_payrun_t *p);
+
 /** Must the transaction be committed (something paid, or the request id recorded)? */
 int tpc_payrun_must_commit(const tpc_payrun_t *p);
 

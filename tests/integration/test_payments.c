@@ -425,6 +425,8 @@ Test(payments, a_retried_request_id_replays_its_run_and_pays_nothing_new)
 	             0, "the replayed SEPA file is the one written");
 	check_sepa(again->payrun->files[0]);
 	tpclear__answer__free_unpacked(again, NULL);
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_payruns_replayed_total"), 1);
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_payruns_total"), 1);
 	/* the same id asking something else */
 	expect_refused(tpc_td_payrun_id(s, 0, "AMI", "daily-2026-11-30"), "T00027");
 	expect_refused(tpc_td_payrun_id(s, 20261130, "", "daily-2026-11-30"), "T00027");
