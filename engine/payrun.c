@@ -997,6 +997,31 @@ static void *arena_copy(tpc_arena_t *a, const void *src, size_t n)
 	return d;
 }
 
+/* The whole file at @p path, malloc'd into *out. @return 0, or -1 (missing, unreadable). */
+static int read_whole(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	char *buf = NULL;
+	int rc = -1;
+
+	if (!f)
+		return -1;
+	if (fstat(fileno(f), &st) != 0 || st.st_size <= 0)
+		goto out;
+	buf = malloc((size_t)st.st_size);
+	if (!buf || fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
+		goto out;
+	*out = buf;
+	*len = (size_t)st.st_size;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
 int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t *job)
 {
 	int missing = 0;
@@ -1032,8 +1057,18 @@ int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t 
 		tpclear__sepa_file__init(&files[nfiles]);
 		tpc_payrun_file_name(p->run, b, names[b], sizeof(names[b]));
 		if (p->replay) {
-			/* written by the first request (or at the next start); never twice */
+			/* written by the first request (or at the next start); never twice. The
+			 * answer carries the file as written while it is there (the payer account
+			 * may have been reconfigured since), else as rendered from the ledger */
+			char *disk = NULL;
+			size_t dlen = 0;
+
 			snprintf(paths[b], sizeof(paths[b]), "%s/%s", ctx->payments_dir, names[b]);
+			if (read_whole(paths[b], &disk, &dlen) == 0) {
+				free(xmls[b]);
+				xmls[b] = disk;
+				len = dlen;
+			}
 		} else if (write_budget_file(ctx, p->run, b, xmls[b], len, paths[b],
 		                             sizeof(paths[b]))) {
 			paths[b][0] = 0; /* rewritten at the next start */

@@ -426,6 +426,31 @@ Test(payments, a_retried_request_id_replays_its_run_and_pays_nothing_new)
 	check_sepa(again->payrun->files[0]);
 	tpclear__answer__free_unpacked(again, NULL);
 	cr_assert_eq(tpc_td_metric(&d, "tpclear_payruns_replayed_total"), 1);
+	/* the replay carries the file as it is on disk, else (moved away) as rendered from the
+	 * ledger: the bytes first written either way when nobody touched them */
+	{
+		const Tpclear__SepaFile *f0 = first->payrun->files[0];
+		char moved[700];
+		FILE *f;
+
+		snprintf(moved, sizeof(moved), "%s.archived", f0->path);
+		cr_assert_eq(rename(f0->path, moved), 0);
+		again = tpc_td_payrun_id(s, 0, "", "daily-2026-11-30");
+		cr_assert(again->payrun->replay);
+		cr_assert_eq(again->payrun->files[0]->content.len, f0->content.len);
+		cr_assert_eq(memcmp(again->payrun->files[0]->content.data, f0->content.data,
+		                    f0->content.len),
+		             0, "rendered again from the ledger: the same bytes");
+		tpclear__answer__free_unpacked(again, NULL);
+		f = fopen(f0->path, "wb");
+		cr_assert_not_null(f);
+		cr_assert_eq(fwrite("as on disk", 1, 10, f), 10);
+		fclose(f);
+		again = tpc_td_payrun_id(s, 0, "", "daily-2026-11-30");
+		cr_assert_eq(again->payrun->files[0]->content.len, 10, "the file as on disk");
+		tpclear__answer__free_unpacked(again, NULL);
+		cr_assert_eq(rename(moved, f0->path), 0);
+	}
 	cr_assert_eq(tpc_td_metric(&d, "tpclear_payruns_total"), 1);
 	/* the same id asking something else */
 	expect_refused(tpc_td_payrun_id(s, 0, "AMI", "daily-2026-11-30"), "T00027");
