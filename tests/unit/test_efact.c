@@ -60,7 +60,8 @@ static void drop_record(uint32_t k)
 {
 	char *r = efx_rec(k);
 
-	memmove(r, r + TPC_EFACT_RECORD, efx.len - (size_t)(r + TPC_EFACT_RECORD - (char *)efx.file));
+	memmove(r, r + TPC_EFACT_RECORD,
+	        efx.len - (size_t)(r + TPC_EFACT_RECORD - (char *)efx.file));
 	efx.len -= TPC_EFACT_RECORD;
 	efx.file = realloc(efx.file, efx.len);
 	cr_assert_not_null(efx.file);
@@ -89,7 +90,7 @@ static void swap_records(uint32_t a, uint32_t b)
 	memcpy(efx_rec(b), tmp, TPC_EFACT_RECORD);
 }
 
-/* ---- decoded values ----------------------------------------------------------------------- */
+/* ---- decoded values ------------------------------------------------------------------------- */
 
 static int view_eq(tpc_view_t v, const char *s)
 {
@@ -122,7 +123,8 @@ Test(efact, valid_sending_decodes_without_findings)
 	cr_assert_eq(efx.out.total_cents, TOTAL_A + TOTAL_B);
 	cr_assert_eq(efx.out.outcome, TPC_OUTCOME_PENDING);
 
-	const tpc_invoice_t *a = &efx.out.invoices[0], *b = &efx.out.invoices[1], *c = &efx.out.invoices[2];
+	const tpc_invoice_t *a = &efx.out.invoices[0], *b = &efx.out.invoices[1],
+	                    *c = &efx.out.invoices[2];
 	cr_assert_eq(a->record, R20A);
 	cr_assert_eq(a->offset, TPC_EFACT_HEADER + (R20A - 1) * TPC_EFACT_RECORD);
 	cr_assert(view_eq(a->patient, "86103130262"));
@@ -167,8 +169,8 @@ Test(efact, valid_sending_decodes_without_findings)
 	cr_assert_eq(c->first_line, 3);
 	cr_assert_eq(c->nlines, 1);
 
-	const tpc_line_t *l0 = &efx.out.lines[LA0], *l1 = &efx.out.lines[LA1], *l2 = &efx.out.lines[LB0],
-	                 *l3 = &efx.out.lines[LC0];
+	const tpc_line_t *l0 = &efx.out.lines[LA0], *l1 = &efx.out.lines[LA1],
+	                 *l2 = &efx.out.lines[LB0], *l3 = &efx.out.lines[LC0];
 	cr_assert_eq(l0->record, R50A0);
 	cr_assert_eq(l0->offset, TPC_EFACT_HEADER + (R50A0 - 1) * TPC_EFACT_RECORD);
 	cr_assert_str_eq(l0->code, "101032");
@@ -208,6 +210,10 @@ Test(efact, valid_sending_decodes_without_findings)
 	cr_assert_eq(l3->insurer_cents, 999);
 	cr_assert_eq(l3->performer.len, 0, "no performer: the all-zero zone is absent");
 	cr_assert(view_eq(l3->reference, "C1"));
+	for (uint32_t i = 0; i < efx.out.ninvoices; i++)
+		cr_assert_eq(efx.out.invoices[i].outcome, TPC_OUTCOME_PENDING, "invoice %u", i);
+	for (uint32_t i = 0; i < efx.out.nlines; i++)
+		cr_assert_eq(efx.out.lines[i].outcome, TPC_OUTCOME_PENDING, "line %u", i);
 }
 
 Test(efact, writer_layout_matches_the_reference)
@@ -244,7 +250,8 @@ Test(efact, sample_decodes_without_findings)
 		efx.file = tpc_efact_sample(seed, 0, ninv, nl, &efx.len);
 		cr_assert_not_null(efx.file);
 		efx_decode_ok();
-		cr_assert_eq(efx_total_findings(), 0, "sample %u: findings:%s", seed, efx_listing());
+		cr_assert_eq(efx_total_findings(), 0, "sample %u: findings:%s", seed,
+		             efx_listing());
 		cr_assert_eq(efx.out.blocked, 0);
 		cr_assert_eq(efx.out.ninvoices, (uint32_t)ninv);
 		cr_assert_eq(efx.out.nlines, (uint32_t)(ninv * nl));
@@ -296,6 +303,35 @@ Test(efact, credit_note_decodes_without_findings)
 	cr_assert_eq(efx.out.total_cents, -2400);
 }
 
+Test(efact, credit_note_with_negative_amounts_is_clean)
+{
+	/* turn invoice C (records 10..12) into a credit note by hand, every sign negative: the
+	 * sending then mixes positive and negative invoices */
+	const int64_t d = -2 * 999;
+
+	efx_set(R20C, 51, "3");
+	efx_set(R20C, 163, "000000000103");
+	efx_rec(R50C0)[87] = efx_rec(R50C0)[107] = efx_rec(R50C0)[127] = '-';
+	tpc_efact_reseal(efx_rec(R50C0));
+	efx_rec(R80C)[87] = efx_rec(R80C)[127] = '-';
+	tpc_efact_reseal(efx_rec(R80C));
+	/* the sending total A and the 95 (600) / 96 amounts change: rewrite them */
+	efx_add_signed(R90, 88, 12, d);
+	efx_add_signed(R95_600, 24, 12, d);
+	efx_add_signed(R95_600, 52, 12, d);
+	efx_add_signed(R96, 24, 12, d);
+	efx_add_signed(R96, 52, 12, d);
+	efx_decode_ok();
+	cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
+	cr_assert_eq(efx.out.invoices[0].invoicing, TPC_INVOICING_NORMAL);
+	cr_assert_eq(efx.out.invoices[2].invoicing, TPC_INVOICING_CREDIT_NOTE);
+	cr_assert_eq(efx.out.lines[LC0].units, -3);
+	cr_assert_eq(efx.out.lines[LC0].insurer_cents, -999);
+	cr_assert_eq(efx.out.lines[LC0].patient_cents, -1);
+	cr_assert_eq(efx.out.invoices[2].total_insurer_cents, -999);
+	cr_assert_eq(efx.out.total_cents, TOTAL_A + TOTAL_B - 2 * 999);
+}
+
 /* ---- 2. one corruption, one code ------------------------------------------------------------ */
 
 /* -- record control, invoice and sending controls (efact.md 7.1, 7.2) -- */
@@ -330,6 +366,10 @@ Test(efact, record_control_of_every_record)
 		memcpy(code, efx_rec(k), 2);
 		memcpy(code + 2, "9902", 5);
 		efx_break_control(k);
+		efx_decode_ok();
+		ONLY(code, ON_SENDING, 0, 'B', k, 349);
+		/* a control that is not a number */
+		efx_set_raw(k, 349, "AA");
 		efx_decode_ok();
 		ONLY(code, ON_SENDING, 0, 'B', k, 349);
 	}
@@ -624,6 +664,13 @@ Test(efact, code_200802_et20_niss)
 	efx_decode_ok();
 	/* the lines and the ET80 still carry the valid NISS, which now differs from the ET20 */
 	HAS("200802", ON_INVOICE, 0, 'F', R20A, 36);
+	/* an F finding refuses its invoice only, and names the whole NISS zone */
+	cr_assert_eq(efx.out.blocked, 0);
+	cr_assert_eq(efx.out.invoices[0].findings[0].record, R20A);
+	cr_assert_eq(efx.out.invoices[0].findings[0].pos, 36);
+	cr_assert_eq(efx.out.invoices[0].findings[0].len, 13);
+	cr_assert_eq(efx.out.invoices[1].outcome, TPC_OUTCOME_PENDING);
+	cr_assert_eq(efx.out.invoices[2].outcome, TPC_OUTCOME_PENDING);
 }
 
 Test(efact, code_500802_et50_niss)
@@ -631,6 +678,20 @@ Test(efact, code_500802_et50_niss)
 	efx_set(R50B0, 47, "96"); /* 05031412595 -> ...96 */
 	efx_decode_ok();
 	ONLY("500802", ON_LINE, LB0, 'R', R50B0, 36);
+	cr_assert_eq(efx.out.lines[LB0].findings[0].len, 13, "the whole NISS zone");
+
+	/* on a line of an invoice of two: an R finding refuses its line only */
+	efx_build_base();
+	efx_set(R50A0, 47, "63"); /* 86103130262 -> ...63 */
+	efx_decode_ok();
+	ONLY("500802", ON_LINE, LA0, 'R', R50A0, 36);
+	cr_assert_eq(efx.out.lines[LA0].nfindings, 1);
+	cr_assert_eq(efx.out.lines[LA0].findings[0].len, 13);
+	for (uint32_t i = 0; i < efx.out.nlines; i++)
+		if (i != LA0)
+			cr_assert_eq(efx.out.lines[i].outcome, TPC_OUTCOME_PENDING, "line %u", i);
+	for (uint32_t i = 0; i < efx.out.ninvoices; i++)
+		cr_assert_eq(efx.out.invoices[i].outcome, TPC_OUTCOME_PENDING, "invoice %u", i);
 }
 
 Test(efact, code_500812_et50_other_patient)
@@ -690,6 +751,18 @@ Test(efact, code_500402_code_check_digit)
 	efx_set(R50B0, 10, "0102949"); /* 102852 + 97: same controls, 10294 mod 7 = 4, not 9 */
 	efx_decode_ok();
 	ONLY("500402", ON_LINE, LB0, 'R', R50B0, 10);
+}
+
+Test(efact, a_wrong_code_check_digit_also_breaks_the_controls)
+{
+	/* the code is part of the invoice, sending and 95/96 controls (efact.md 7.2) */
+	efx_set(R50B0, 16, "3"); /* 102852 check digit 2 -> 3 */
+	efx_decode_ok();
+	HAS("500402", ON_LINE, LB0, 'R', R50B0, 10);
+	HAS("809802", ON_INVOICE, 1, 'B', R80B, 347);
+	HAS("909802", ON_SENDING, 0, 'B', R90, 347);
+	HAS("T30010", ON_SENDING, 0, 'B', R95_300, 76);
+	cr_assert_eq(efx.out.blocked, 1);
 }
 
 Test(efact, code_500404_code_first_digit)
@@ -768,6 +841,10 @@ Test(efact, code_501906_insurer_amount_digits)
 	efx_set(R50B0, 90, "-");
 	efx_decode_ok();
 	HAS("501906", ON_LINE, LB0, 'B', R50B0, 88);
+	/* a B finding on a line refuses the whole sending without blocking the file */
+	cr_assert_eq(efx.out.blocked, 0);
+	cr_assert_eq(efx.out.lines[LB0].outcome, TPC_OUTCOME_REFUSED);
+	cr_assert(efx_all_invoices_refused(), "findings:%s", efx_listing());
 }
 
 Test(efact, code_502205_units_sign)
@@ -871,6 +948,12 @@ Test(efact, code_T30001_length_not_a_record_multiple)
 	efx_decode_ok();
 	ONLY("T30001", ON_SENDING, 0, 'B', 0, 0);
 	cr_assert_eq(efx.out.ninvoices, 3, "the whole records are still read");
+
+	/* one byte short instead */
+	efx.len -= 2;
+	efx_decode_ok();
+	HAS("T30001", ON_SENDING, 0, 'B', 0, 0);
+	cr_assert_eq(efx.out.blocked, 1);
 }
 
 Test(efact, code_T30001_shorter_than_the_header)
@@ -878,6 +961,18 @@ Test(efact, code_T30001_shorter_than_the_header)
 	efx.len = 100;
 	efx_decode_ok();
 	ONLY("T30001", ON_SENDING, 0, 'B', 0, 0);
+	efx.len = TPC_EFACT_HEADER - 1;
+	efx_decode_ok();
+	ONLY("T30001", ON_SENDING, 0, 'B', 0, 0);
+	cr_assert_eq(efx.out.ninvoices, 0);
+
+	/* no payload at all */
+	free(efx.file);
+	efx.file = NULL;
+	efx.len = 0;
+	efx_decode_ok();
+	cr_assert_eq(efx.out.blocked, 1, "findings:%s", efx_listing());
+	cr_assert_eq(efx.out.ninvoices, 0);
 }
 
 Test(efact, code_T30003_message_type)
@@ -1139,6 +1234,24 @@ static const struct corruption table[] = {
     {"902312", E1(R90, 113, "10"), 0, S, 0, 'B', R90, 113, 1},
     {"902712", E1(R90, 128, "0999999923"), 0, S, 0, 'B', R90, 128, 1},
     {"903612", E1(R90, 179, "BE10001232152605"), 0, S, 0, 'B', R90, 179, 1},
+    /* the same codes from other corruptions: the ET10 month, the 96 amount A, a 96 turned
+     * into a 95 and a second 96, other record orders, a credit note by byte edits, a mutuality
+     * of no record 95, a zero date, a zero BCE */
+    {"T30007", E1(R10, 113, "10"), 0, S, 0, 'B', R10, 108, 0},
+    {"T30009", E1(R96, 35, "9"), 0, S, 0, 'B', R96, 24, 1},
+    {"T30013", E1(R96, 1, "95"), 0, S, 0, 'B', R96, 0, 0},
+    {"T30013", E1(R95_600, 1, "96"), 0, S, 0, 'B', R96, 1, 0},
+    {"200110", E1(R80A, 1, "20"), 0, S, 0, 'B', R80A, 1, 0},
+    {"510110", E1(R50A1, 1, "51"), 0, S, 0, 'B', R50A1, 1, 0},
+    {"800110", E1(R50B0, 1, "80"), 0, S, 0, 'B', R50B0, 1, 0},
+    {"900104", E1(R90, 1, "AA"), 0, S, 0, 'B', ANY_RECORD, ANY_POS, 0},
+    {"900110", E1(R80C, 1, "90"), 0, S, 0, 'B', R80C, 1, 0},
+    {"900111", E1(R95_300, 1, "20"), 0, S, 0, 'B', R90, 1, 0},
+    {"201140", E2(R20A, 51, "3", R20A, 163, "000000000001"), 0, I, 0, 'F', R20A, 51, 0},
+    {"502248", E2(R20A, 51, "3", R20A, 163, "000000000001"), 0, L, LA0, 'R', R50A0, 108, 0},
+    {"201812", E1(R20B, 85, "050"), 0, I, 1, 'B', R20B, 85, 0},
+    {"500503", E1(R50B0, 17, "00000000"), 0, L, LB0, 'R', R50B0, 17, 1},
+    {"902712", E1(R90, 128, "0000000000"), 0, S, 0, 'B', R90, 128, 1},
 };
 
 #undef S
@@ -1167,8 +1280,8 @@ Test(efact, every_other_code_from_one_corruption)
 			snprintf(why, sizeof(why), "decode returned %d", rc);
 			ok = 0;
 		} else {
-			ok = efx_verify(c->code, c->w, c->idx, c->letter, c->rec, c->pos, c->only, why,
-			            sizeof(why));
+			ok = efx_verify(c->code, c->w, c->idx, c->letter, c->rec, c->pos, c->only,
+			                why, sizeof(why));
 		}
 		if (!ok) {
 			nfail++;
@@ -1193,14 +1306,14 @@ static const char *const named[] = {
     "801510", "801910", "802710", "900712", "901412", "901510", "901910",
 };
 
-Test(efact, every_listed_code_is_tested)
+Test(efact, every_listed_code_is_tested_and_described)
 {
 	const char *codes[512];
 	size_t ncodes = tpc_efact_codes(codes, 512);
 	char missing[4096];
 	size_t n = 0;
 
-	cr_assert_leq(ncodes, 512);
+	cr_assert_lt(ncodes, 512);
 	missing[0] = 0;
 	for (size_t i = 0; i < ncodes; i++) {
 		int seen = 0;
@@ -1210,10 +1323,17 @@ Test(efact, every_listed_code_is_tested)
 		for (size_t k = 0; k < sizeof(table) / sizeof(table[0]) && !seen; k++)
 			seen = strcmp(table[k].code, codes[i]) == 0;
 		cr_assert_not_null(tpc_efact_describe(codes[i]), "%s", codes[i]);
+		cr_assert_not_null(tpc_efact_adapter.describe(NULL, codes[i]), "%s", codes[i]);
+		cr_assert(strchr("BFRES", tpc_efact_letter(codes[i])) != NULL, "%s: letter %c",
+		          codes[i], tpc_efact_letter(codes[i]));
+		for (size_t k = i + 1; k < ncodes; k++)
+			cr_assert_str_neq(codes[i], codes[k], "duplicate code");
 		if (!seen && n < sizeof(missing) - 8)
 			n += (size_t)snprintf(missing + n, sizeof(missing) - n, " %s", codes[i]);
 	}
 	cr_assert_eq(n, 0, "codes without a test:%s", missing);
+	cr_assert_null(tpc_efact_describe("999999"));
+	cr_assert_null(tpc_efact_adapter.describe(NULL, NULL));
 }
 
 /* ---- 3. robustness -------------------------------------------------------------------------- */
@@ -1230,9 +1350,9 @@ static void check_invariants(const char *what, size_t n)
 		             (f)->code);                                                           \
 		cr_assert_not_null(tpc_efact_describe((f)->code), "%s %zu: %s undescribed", what,  \
 		                   n, (f)->code);                                                  \
-		cr_assert_leq((f)->record, efx.out.nrecords, "%s %zu: %s", what, n, (f)->code);        \
+		cr_assert_leq((f)->record, efx.out.nrecords, "%s %zu: %s", what, n, (f)->code);    \
 		any_b |= (f)->letter == 'B';                                                       \
-		any_file |= (f)->letter == 'B' && efx_blocks_file((f)->code);                          \
+		any_file |= (f)->letter == 'B' && efx_blocks_file((f)->code);                      \
 	} while (0)
 	cr_assert_leq(efx.out.nfindings, efx.out.findings_cap);
 	for (uint32_t i = 0; i < efx.out.nfindings; i++)
@@ -1241,7 +1361,8 @@ static void check_invariants(const char *what, size_t n)
 		const tpc_invoice_t *v = &efx.out.invoices[i];
 
 		cr_assert_leq(v->nfindings, TPC_MAX_FINDINGS);
-		cr_assert_leq((uint64_t)v->first_line + v->nlines, efx.out.nlines, "%s %zu", what, n);
+		cr_assert_leq((uint64_t)v->first_line + v->nlines, efx.out.nlines, "%s %zu", what,
+		              n);
 		cr_assert_leq(v->patient.len, 11);
 		for (unsigned k = 0; k < v->nfindings; k++)
 			CHECK_F(&v->findings[k]);
@@ -1271,9 +1392,9 @@ static void encode_both(const uint8_t *buf, size_t len)
 	    0);
 	cr_assert_eq(blob.len, TPC_EFACT_HEADER);
 	memset(&blob, 0, sizeof(blob));
-	cr_assert_eq(
-	    tpc_efact_adapter.encode_answer(NULL, buf, len, &efx.out, TPC_ANSWER_RESULT, &host, &blob),
-	    0);
+	cr_assert_eq(tpc_efact_adapter.encode_answer(NULL, buf, len, &efx.out, TPC_ANSWER_RESULT,
+	                                             &host, &blob),
+	             0);
 	cr_assert_not_null(blob.ptr);
 	cr_assert(strcmp(blob.type, "920098") == 0 || strcmp(blob.type, "920099") == 0 ||
 	          strcmp(blob.type, "920999") == 0);
@@ -1281,21 +1402,12 @@ static void encode_both(const uint8_t *buf, size_t len)
 	cr_assert_eq(strcmp(blob.type, "920999") == 0, efx.out.blocked != 0);
 }
 
-Test(efact, every_truncation_decodes)
+/* Decode every prefix of efx.file (taken over and freed) from an exact-size buffer. */
+static void every_prefix(void)
 {
-	static tpc_efact_line_in_t l1[1];
-	static tpc_efact_invoice_in_t i1[1];
-	tpc_efact_sending_in_t s = efx.base;
-	uint8_t *full;
-	size_t full_len;
+	uint8_t *full = efx.file;
+	size_t full_len = efx.len;
 
-	efx_line_in(&l1[0], "101032", 20261102, 1, 2400, 600, "17385467004", "T1");
-	efx_invoice_in(&i1[0], "86103130262", "000000000301", "300", l1, 1);
-	s.invoices = i1;
-	s.ninvoices = 1;
-	efx_write(&s);
-	full = efx.file;
-	full_len = efx.len;
 	efx.file = NULL;
 	for (size_t n = 0; n <= full_len; n++) {
 		tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0};
@@ -1320,6 +1432,24 @@ Test(efact, every_truncation_decodes)
 	free(full);
 }
 
+Test(efact, every_truncation_decodes)
+{
+	static tpc_efact_line_in_t l1[1];
+	static tpc_efact_invoice_in_t i1[1];
+	tpc_efact_sending_in_t s = efx.base;
+
+	/* a sending of one invoice of one line */
+	efx_line_in(&l1[0], "101032", 20261102, 1, 2400, 600, "17385467004", "T1");
+	efx_invoice_in(&i1[0], "86103130262", "000000000301", "300", l1, 1);
+	s.invoices = i1;
+	s.ninvoices = 1;
+	efx_write(&s);
+	every_prefix();
+	/* the base sending: three invoices, an ET51, two mutualities */
+	efx_build_base();
+	every_prefix();
+}
+
 static uint64_t rng_state;
 
 static uint32_t rnd(uint32_t bound)
@@ -1328,6 +1458,31 @@ static uint32_t rnd(uint32_t bound)
 	rng_state ^= rng_state << 25;
 	rng_state ^= rng_state >> 27;
 	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 33) % bound;
+}
+
+/* Decode @p n bytes of @p work from a buffer of exactly n bytes, check the invariants and
+ * encode both answers. @return whether the sending was blocked. */
+static unsigned decode_mutant(const uint8_t *work, size_t n, const char *what, int iter)
+{
+	uint8_t *buf = malloc(n ? n : 1);
+	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0};
+	unsigned blocked = 0;
+	int rc;
+
+	cr_assert_not_null(buf);
+	memcpy(buf, work, n);
+	tpc_arena_reset(efx.arena);
+	memset(&efx.out, 0, sizeof(efx.out));
+	rc = tpc_efact_adapter.decode(NULL, buf, n, &host, &efx.out);
+	cr_assert(rc == 0 || rc == TPC_ADAPTER_ENOMEM || rc == TPC_ADAPTER_ETOOBIG, "%s %d: rc %d",
+	          what, iter, rc);
+	if (rc == 0) {
+		check_invariants(what, (size_t)iter);
+		encode_both(buf, n);
+		blocked = efx.out.blocked != 0;
+	}
+	free(buf);
+	return blocked;
 }
 
 Test(efact, random_mutations_decode)
@@ -1346,7 +1501,6 @@ Test(efact, random_mutations_decode)
 		uint8_t *work = malloc(cap);
 		size_t n = base_len;
 		unsigned nmut = 1 + rnd(4);
-		int rc;
 
 		cr_assert_not_null(work);
 		memset(work, '0', cap);
@@ -1405,28 +1559,21 @@ Test(efact, random_mutations_decode)
 			     off += TPC_EFACT_RECORD)
 				if (efx_numbered((char *)work + off))
 					tpc_efact_reseal((char *)work + off);
-		{
-			/* decode from a buffer of exactly n bytes */
-			uint8_t *buf = malloc(n ? n : 1);
-			tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0};
-
-			cr_assert_not_null(buf);
-			memcpy(buf, work, n);
-			tpc_arena_reset(efx.arena);
-			memset(&efx.out, 0, sizeof(efx.out));
-			rc = tpc_efact_adapter.decode(NULL, buf, n, &host, &efx.out);
-			cr_assert(rc == 0 || rc == TPC_ADAPTER_ENOMEM || rc == TPC_ADAPTER_ETOOBIG,
-			          "iteration %d: rc %d", iter, rc);
-			if (rc == 0) {
-				check_invariants("iteration", (size_t)iter);
-				encode_both(buf, n);
-				blocked += efx.out.blocked;
-			}
-			free(buf);
-		}
+		blocked += decode_mutant(work, n, "iteration", iter);
 		free(work);
 	}
 	cr_assert_gt(blocked, 1000, "the mutations reach the checks (%u blocked)", blocked);
+	/* and random garbage of any length up to the base and 700 bytes */
+	for (int iter = 0; iter < 1500; iter++) {
+		size_t n = rnd((uint32_t)(base_len + 700));
+		uint8_t *work = malloc(n ? n : 1);
+
+		cr_assert_not_null(work);
+		for (size_t i = 0; i < n; i++)
+			work[i] = (uint8_t)rnd(256);
+		decode_mutant(work, n, "garbage", iter);
+		free(work);
+	}
 	free(base);
 }
 
@@ -1456,4 +1603,3 @@ Test(efact, arena_limit_gives_an_error)
 	cr_assert(rc == TPC_ADAPTER_ETOOBIG || rc == TPC_ADAPTER_ENOMEM, "rc %d", rc);
 	tpc_arena_free(&small);
 }
-

@@ -28,8 +28,9 @@
 #include "common/check.h"
 #include "efact/efact.h"
 #include "efact/efact_writer.h"
+#include "efact_fixture.h"
 
-enum { NREC = 17, N800 = 14, NLINES = 5, NMUT = 2 };
+enum { SETTLE_NREC = 17, N800 = 14, NLINES = 5, NMUT = 2 };
 
 /* ordinals of the ET50s, by line */
 static const uint32_t line_record[NLINES] = {3, 5, 8, 11, 12};
@@ -55,21 +56,6 @@ static tpc_sending_t sending;
 static tpc_settled_line_t lines[NLINES + 1];
 static tpc_settlement_t st;
 
-static void invoice_in(tpc_efact_invoice_in_t *v, const char *niss, const char *number,
-                       const char *mut, const tpc_efact_line_in_t *ls, size_t n)
-{
-	memset(v, 0, sizeof(*v));
-	snprintf(v->niss, sizeof(v->niss), "%s", niss);
-	snprintf(v->number, sizeof(v->number), "%s", number);
-	snprintf(v->mutuality, sizeof(v->mutuality), "%s", mut);
-	v->kind = '3';
-	v->invoicing = '0';
-	v->sex = '1';
-	v->ct1 = v->ct2 = 110;
-	v->lines = ls;
-	v->nlines = n;
-}
-
 static void setup(void)
 {
 	l1[0] = tpc_efact_line("101032", 20261102, 2400, 600, "A1");
@@ -80,9 +66,9 @@ static void setup(void)
 	l3[0] = tpc_efact_line("475075", 20261115, 999, 1, "C1");
 	l3[1] = tpc_efact_line("101032", 20261116, 1500, 400, "C2");
 	l3[1].account = 1;
-	invoice_in(&invs[0], "86103130262", "000000000101", "300", l1, 2);
-	invoice_in(&invs[1], "05031412595", "000000000102", "300", l2, 1);
-	invoice_in(&invs[2], "75031412581", "000000000103", "600", l3, 2);
+	efx_invoice_in(&invs[0], "86103130262", "000000000101", "300", l1, 2);
+	efx_invoice_in(&invs[1], "05031412595", "000000000102", "300", l2, 1);
+	efx_invoice_in(&invs[2], "75031412581", "000000000103", "600", l3, 2);
 
 	memset(&in, 0, sizeof(in));
 	snprintf(in.reference, sizeof(in.reference), "20261163000007");
@@ -101,7 +87,7 @@ static void setup(void)
 	host = (tpc_host_t){tpc_arena_host_alloc, arena, 0, 0};
 	file = answer = NULL;
 	cr_assert_eq(tpc_efact_write(&in, &file, &flen), 0);
-	cr_assert_eq(flen, (size_t)TPC_EFACT_HEADER + NREC * TPC_EFACT_RECORD);
+	cr_assert_eq(flen, (size_t)TPC_EFACT_HEADER + SETTLE_NREC * TPC_EFACT_RECORD);
 }
 
 static void teardown(void)
