@@ -5,6 +5,7 @@
 #include "codes.h"
 #include "common/check.h"
 #include "error.h"
+#include "file.h"
 #include "ledger.h"
 #include "log.h"
 #include "sepa.h"
@@ -982,7 +983,7 @@ static int write_budget_file(const tpc_payrun_ctx_t *ctx, uint64_t run, unsigned
 	}
 	tpc_payrun_file_name(run, budget, name, sizeof(name));
 	snprintf(path, cap, "%s/%s", ctx->payments_dir, name);
-	if ((rc = tpc_sepa_write_file(path, xml, len)))
+	if ((rc = tpc_file_write_atomic(path, xml, len)))
 		tpc_error("payrun %llu: cannot write %s: %s", (unsigned long long)run, path,
 		          strerror(-rc));
 	return rc;
@@ -995,31 +996,6 @@ static void *arena_copy(tpc_arena_t *a, const void *src, size_t n)
 	if (d && n)
 		memcpy(d, src, n);
 	return d;
-}
-
-/* The whole file at @p path, malloc'd into *out. @return 0, or -1 (missing, unreadable). */
-static int read_whole(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	char *buf = NULL;
-	int rc = -1;
-
-	if (!f)
-		return -1;
-	if (fstat(fileno(f), &st) != 0 || st.st_size <= 0)
-		goto out;
-	buf = malloc((size_t)st.st_size);
-	if (!buf || fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
-		goto out;
-	*out = buf;
-	*len = (size_t)st.st_size;
-	buf = NULL;
-	rc = 0;
-out:
-	free(buf);
-	fclose(f);
-	return rc;
 }
 
 int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t *job)
@@ -1060,13 +1036,13 @@ int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t 
 			/* written by the first request (or at the next start); never twice. The
 			 * answer carries the file as written while it is there (the payer account
 			 * may have been reconfigured since), else as rendered from the ledger */
-			char *disk = NULL;
+			uint8_t *disk = NULL;
 			size_t dlen = 0;
 
 			snprintf(paths[b], sizeof(paths[b]), "%s/%s", ctx->payments_dir, names[b]);
-			if (read_whole(paths[b], &disk, &dlen) == 0) {
+			if (tpc_file_read_all(paths[b], &disk, &dlen) == 0) {
 				free(xmls[b]);
-				xmls[b] = disk;
+				xmls[b] = (char *)disk;
 				len = dlen;
 			}
 		} else if (write_budget_file(ctx, p->run, b, xmls[b], len, paths[b],

@@ -18,14 +18,11 @@
 #include "xmlw.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/xmlwriter.h>
@@ -238,7 +235,6 @@ int tpc_sepa_check(const tpc_sepa_batch_t *b, char *err, size_t errlen)
 
 /* ---- rendering ---------------------------------------------------------------------------- */
 
-
 static void leaf_cents(tpc_xmlw_t *wr, const char *name, int64_t cents)
 {
 	char num[32];
@@ -407,84 +403,5 @@ int tpc_sepa_render(const tpc_sepa_batch_t *b, char **xml, size_t *len, tpc_sepa
 
 out_free:
 	tpc_xmlw_free(&wr);
-	return rc;
-}
-
-/* ---- durable write ------------------------------------------------------------------------ */
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* The directory holding @p path: "." without a slash, "/" for a file at the root. */
-static int dir_of(const char *path, char *dir, size_t size)
-{
-	const char *slash = strrchr(path, '/');
-	size_t n = slash ? (size_t)(slash - path) : 0;
-
-	if (!slash)
-		return snprintf(dir, size, ".") < (int)size ? 0 : -ENAMETOOLONG;
-	if (n == 0)
-		n = 1;
-	if (n >= size)
-		return -ENAMETOOLONG;
-	memcpy(dir, path, n);
-	dir[n] = 0;
-	return 0;
-}
-
-int tpc_sepa_write_file(const char *path, const char *data, size_t len)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	int fd, rc;
-
-	if (TPC_FAILS(path && *path && (data || !len)))
-		return TPC_EINVAL;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	if ((rc = dir_of(path, dir, sizeof(dir))))
-		return rc;
-
-	/* No O_EXCL: a crash leaves "<path>.tmp.<pid>" behind, and in a container the daemon gets
-	 * the same pid on every start, so an exclusive create would block that path for good. Mode
-	 * 0640 because the file lists account numbers (the ledger's LMDB files use 0640 too). */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, data, len);
-	if (!rc && fsync(fd) != 0)
-		rc = -errno;
-	if (close(fd) != 0 && !rc)
-		rc = -errno;
-	if (rc)
-		goto out_unlink;
-	if (rename(tmp, path) != 0) {
-		rc = -errno;
-		goto out_unlink;
-	}
-
-	/* the rename is durable once the directory is: without this a crash may bring back the old
-	 * file, or none; the new file itself is already complete */
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-
-out_unlink:
-	unlink(tmp);
 	return rc;
 }

@@ -69,9 +69,4 @@ int tpc_sepa_check(const tpc_sepa_batch_t *b, char *err, size_t errlen);
 int tpc_sepa_render(const tpc_sepa_batch_t *b, char **xml, size_t *len, tpc_sepa_totals_t *totals,
                     char *err, size_t errlen);
 
-/** Write @p len bytes to @p path durably: a temporary file in the same directory, fsync,
- *  rename over @p path, fsync of the directory. A crash leaves the old file or the new one.
- *  @return 0 or a negative errno. */
-int tpc_sepa_write_file(const char *path, const char *data, size_t len);
-
 #endif /* TPC_SEPA_H */

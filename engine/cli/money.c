@@ -1,6 +1,8 @@
 /* engine/cli/money.c - payrun, ledger and settlement commands of tpclear (see money.h). */
 #include "money.h"
 
+#include "file.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -89,23 +91,17 @@ int tpc_cli_ledger_request(const Tpclear__LedgerRequest *rq, uint8_t **out, size
 
 static int write_file(const char *dir, const char *name, const ProtobufCBinaryData *b)
 {
-	char path[4096], tmp[4200];
-	FILE *f;
+	char path[4096];
+	int rc;
 
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "wb");
-	if (!f)
-		return -1;
-	if (fwrite(b->data, 1, b->len, f) != b->len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		fclose(f);
-		unlink(tmp);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
+	if ((rc = tpc_file_write_atomic(path, b->data, b->len))) {
+		errno = -rc;
 		return -1;
 	}
 	return 0;
@@ -472,34 +468,15 @@ int tpc_cli_month(const char *s, int32_t *out)
 
 int tpc_cli_write_document(const char *path, const ProtobufCBinaryData *doc)
 {
-	char tmp[4200];
-	FILE *f;
-	int e;
+	int rc;
 
 	if (!path) {
 		if (fwrite(doc->data, 1, doc->len, stdout) != doc->len || fflush(stdout) != 0)
 			return -1;
 		return 0;
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	f = fopen(tmp, "wb");
-	if (!f)
-		return -1;
-	if (fwrite(doc->data, 1, doc->len, f) != doc->len || fflush(f) != 0 ||
-	    fsync(fileno(f)) != 0) {
-		e = errno;
-		fclose(f);
-		unlink(tmp);
-		errno = e;
-		return -1;
-	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		e = errno;
-		unlink(tmp);
-		errno = e;
+	if ((rc = tpc_file_write_atomic(path, doc->data, doc->len))) {
+		errno = -rc;
 		return -1;
 	}
 	return 0;

@@ -6,6 +6,7 @@
  */
 #include "client.h"
 #include "curve.h"
+#include "file.h"
 #include "money.h"
 #include "tpclear.pb-c.h"
 
@@ -88,35 +89,6 @@ static void die(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(2);
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0, r;
-
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 65536;
-			uint8_t *nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = nb;
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
 }
 
 /* ---- format and key detection --------------------------------------------------------------- */
@@ -1090,9 +1062,10 @@ int main(int argc, char **argv)
 		struct item *it = &items[i];
 		if (is_submit) {
 			it->file = argv[optind + i];
-			it->data = slurp(it->file, &it->len);
-			if (!it->data)
-				die("cannot read %s: %s", it->file, strerror(errno));
+			int rrc = tpc_file_read_all(it->file, &it->data, &it->len);
+
+			if (rrc)
+				die("cannot read %s: %s", it->file, strerror(-rrc));
 			if (is_load) {
 				const char *base = strrchr(it->file, '/');
 				snprintf(it->format, sizeof(it->format), "%s%s",

@@ -10,11 +10,9 @@
  * Checks: every refusal returns TPC_EINVAL with "payment N: field: reason", "debtor: field: ..."
  * or "batch: field: ...", and render refuses the same batch with the same message and no output.
  *
- * Files: tpc_sepa_write_file creates and replaces atomically and leaves no temporary behind, also
- * when the rename fails.
+ * The files are written by tpc_file_write_atomic (tests/unit/test_file.c).
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +42,6 @@ static struct {
 	char err[256];
 	char *xml;
 	size_t len;
-	char *dir;
 } fx;
 
 static int32_t day(uint32_t yyyymmdd)
@@ -93,10 +90,6 @@ static void setup(void)
 static void teardown(void)
 {
 	free(fx.xml);
-	if (fx.dir) {
-		tpc_test_rmtree(fx.dir);
-		free(fx.dir);
-	}
 }
 
 TestSuite(sepa, .init = setup, .fini = teardown, .timeout = 60);
@@ -238,20 +231,6 @@ static char *repeat(char c, size_t n)
 	memset(s, c, n);
 	s[n] = 0;
 	return s;
-}
-
-/* Names in @p dir, "|"-joined in readdir order, "." and ".." left out. */
-static void list_dir(const char *dir, char *out, size_t size)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	cr_assert_not_null(d);
-	out[0] = 0;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			snprintf(out + strlen(out), size - strlen(out), "%s|", e->d_name);
-	closedir(d);
 }
 
 /* ---- rendering ---------------------------------------------------------------------------- */
@@ -705,81 +684,4 @@ Test(sepa, first_bad_field_in_reading_order)
 	refused("debtor: bic: ");
 	fx.b.message_id = "";
 	refused("batch: message_id: ");
-}
-
-/* ---- files -------------------------------------------------------------------------------- */
-
-Test(sepa, write_file_writes_and_replaces)
-{
-	char path[4200], names[256];
-	unsigned char *got;
-	size_t len;
-	struct stat st;
-
-	fx.dir = tpc_test_tmpdir();
-	cr_assert_not_null(fx.dir);
-	snprintf(path, sizeof(path), "%s/run42-bud1.xml", fx.dir);
-
-	render_ok();
-	cr_assert_eq(tpc_sepa_write_file(path, fx.xml, fx.len), 0);
-	got = tpc_test_slurp(path, &len);
-	cr_assert_not_null(got);
-	cr_assert_eq(len, fx.len);
-	cr_assert_eq(memcmp(got, fx.xml, len), 0);
-	free(got);
-	cr_assert_eq(stat(path, &st), 0);
-	cr_assert_eq(st.st_mode & 0777 & ~0640, 0, "mode %o", st.st_mode & 0777);
-
-	/* replace with a shorter file: no tail of the old one survives */
-	cr_assert_eq(tpc_sepa_write_file(path, "short", 5), 0);
-	got = tpc_test_slurp(path, &len);
-	cr_assert_not_null(got);
-	cr_assert_eq(len, 5);
-	cr_assert_eq(memcmp(got, "short", 5), 0);
-	free(got);
-	list_dir(fx.dir, names, sizeof(names));
-	cr_assert_str_eq(names, "run42-bud1.xml|", "temporary left behind: %s", names);
-
-	/* a stale temporary from a crashed run with our pid is overwritten, then renamed away */
-	{
-		char tmp[4300];
-		FILE *f;
-
-		snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-		f = fopen(tmp, "w");
-		cr_assert_not_null(f);
-		fputs("stale stale stale", f);
-		fclose(f);
-	}
-	cr_assert_eq(tpc_sepa_write_file(path, "new", 3), 0);
-	got = tpc_test_slurp(path, &len);
-	cr_assert_not_null(got);
-	cr_assert_eq(len, 3);
-	free(got);
-	list_dir(fx.dir, names, sizeof(names));
-	cr_assert_str_eq(names, "run42-bud1.xml|");
-}
-
-Test(sepa, write_file_failure_leaves_no_temporary)
-{
-	char path[4200], names[256];
-
-	fx.dir = tpc_test_tmpdir();
-	cr_assert_not_null(fx.dir);
-
-	/* the target is a non-empty directory: the temporary is written, the rename fails */
-	snprintf(path, sizeof(path), "%s/out.xml", fx.dir);
-	cr_assert_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/out.xml/keep", fx.dir);
-	cr_assert_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/out.xml", fx.dir);
-	cr_assert_eq(tpc_sepa_write_file(path, "data", 4), -EISDIR);
-	list_dir(fx.dir, names, sizeof(names));
-	cr_assert_str_eq(names, "out.xml|", "temporary left behind: %s", names);
-
-	/* no such directory */
-	snprintf(path, sizeof(path), "%s/missing/out.xml", fx.dir);
-	cr_assert_eq(tpc_sepa_write_file(path, "data", 4), -ENOENT);
-	list_dir(fx.dir, names, sizeof(names));
-	cr_assert_str_eq(names, "out.xml|");
 }
