@@ -20,6 +20,7 @@
 #include "server.h"
 
 #include "adapters.h"
+#include "common/check.h"
 #include "codes.h"
 #include "error.h"
 #include "job.h"
@@ -401,16 +402,6 @@ static void fixed_free_fn(void *data, void *ptr)
 	(void)ptr;
 }
 
-static int printable(const char *p, size_t max)
-{
-	size_t n = 0;
-
-	for (; p[n]; n++)
-		if ((unsigned char)p[n] < 0x21 || (unsigned char)p[n] > 0x7e || n >= max)
-			return 0;
-	return n > 0 && n < max;
-}
-
 static void refuse(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
                    const char *code, const char *key)
 {
@@ -473,10 +464,10 @@ static int receive_one(tpc_server_t *s)
 	}
 	if (env->version > 1)
 		code = TPC_CODE_BAD_VERSION;
-	else if (!printable(env->sender, TPC_SENDER_MAX))
+	else if (!tpc_check_token(env->sender, 1, TPC_SENDER_MAX - 1))
 		code = TPC_CODE_BAD_SENDER;
 	else if (env->type != TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
-	         !printable(env->key, TPC_KEY_MAX))
+	         !tpc_check_token(env->key, 1, TPC_KEY_MAX - 1))
 		code = TPC_CODE_BAD_KEY;
 	else if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST)
 		code = TPC_CODE_BAD_TYPE;

@@ -132,17 +132,6 @@ static void store_compressed(tpc_job_t *job)
 	job->stored_len = (size_t)n;
 }
 
-/* A payment run's request id: up to 64 printable ASCII characters ("" = none). */
-static int valid_request_id(const char *id)
-{
-	size_t n = 0;
-
-	for (; id[n]; n++)
-		if (n >= 64 || id[n] < 0x21 || id[n] > 0x7e)
-			return 0;
-	return 1;
-}
-
 /* Check a payment run request; the writer runs it. */
 static int process_payrun(tpc_job_t *job)
 {
@@ -161,7 +150,7 @@ static int process_payrun(tpc_job_t *job)
 		bad = 1;
 	if (rq->until && (rq->until < 0 || tpc_check_date_yyyymmdd((uint32_t)rq->until, &until)))
 		bad = 1;
-	if (!valid_request_id(rq->request_id))
+	if (!tpc_check_token(rq->request_id, 0, 64)) /* "" = none */
 		bad = 1;
 	else
 		snprintf(job->payrun_id, sizeof(job->payrun_id), "%s", rq->request_id);

@@ -13,6 +13,16 @@
 #include <emmintrin.h>
 #endif
 
+bool tpc_check_token(const char *s, size_t min, size_t max)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (n >= max || (unsigned char)s[n] < 0x21 || (unsigned char)s[n] > 0x7e)
+			return false;
+	return n >= min;
+}
+
 bool tpc_check_all_digits(const char *p, size_t n)
 {
 	if (!p || n == 0)

@@ -16,6 +16,10 @@
 
 /* ---- digit runs and fixed-width zones ----------------------------------------------------- */
 
+/** Is the NUL-terminated @p s a token: @p min to @p max characters, each printable ASCII
+ *  without space (0x21..0x7e)? Senders, idempotency keys and request ids are tokens. */
+bool tpc_check_token(const char *s, size_t min, size_t max);
+
 /** Are the @p n bytes at @p p all ASCII digits?
  *  @return false when @p n is 0 or @p p is NULL. */
 bool tpc_check_all_digits(const char *p, size_t n);

@@ -46,7 +46,8 @@ static void budget_free(void *data, void *ptr)
 	free(ptr);
 }
 
-/* server.c printable(): 1..max-1 characters, each 0x21..0x7e */
+/* An independent model of what the server accepts (tpc_check_token(s, 1, max - 1)): 1..max-1
+ * characters, each 0x21..0x7e */
 static int printable(const char *p, size_t max)
 {
 	size_t n = 0;

@@ -261,3 +261,16 @@ Test(check, zone_writers)
 	tpc_check_put_signed(z, 20, INT64_MIN);
 	cr_assert_str_eq(z, "-9223372036854775808");
 }
+
+Test(check, token_bounds_and_characters)
+{
+	cr_assert(tpc_check_token("", 0, 64), "empty allowed when min is 0");
+	cr_assert_not(tpc_check_token("", 1, 64));
+	cr_assert(tpc_check_token("daily-2026-11-30", 1, 64));
+	cr_assert(tpc_check_token("!~", 1, 2), "0x21 and 0x7e are in");
+	cr_assert_not(tpc_check_token("abc", 1, 2), "one character too many");
+	cr_assert_not(tpc_check_token("has space", 0, 64));
+	cr_assert_not(tpc_check_token("tab\there", 0, 64));
+	cr_assert_not(tpc_check_token("del\x7f", 0, 64));
+	cr_assert_not(tpc_check_token("\xc3\xa9t\xc3\xa9", 0, 64), "no bytes over 0x7e");
+}
