@@ -758,13 +758,42 @@ static size_t id_key(const tpc_job_t *job, uint8_t *key, size_t cap)
 	return s + 1 + i;
 }
 
+/* The @p count payments of run @p run, read through @p cur (a cursor on "payments").
+ * @param[out] out  calloc'd array (caller frees), set even on error (NULL or partial)
+ * @return 0, MDB_CORRUPTED (fewer or other-sized records than the run says) or an LMDB code. */
+static int load_payments(MDB_cursor *cur, uint64_t run, uint32_t count, tpc_payment_rec_t **out,
+                         uint32_t *n)
+{
+	uint8_t key[12];
+	MDB_val k = {sizeof(key), key}, v;
+	int rc;
+
+	*n = 0;
+	*out = calloc(count ? count : 1, sizeof(**out));
+	if (!*out)
+		return ENOMEM;
+	tpc_put_be64(key, run);
+	tpc_put_be32(key + 8, 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n < count;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 12 || tpc_get_be64(k.mv_data) != run)
+			break;
+		if (v.mv_size != sizeof(**out))
+			return MDB_CORRUPTED;
+		memcpy(&(*out)[(*n)++], v.mv_data, sizeof(**out));
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	return *n == count ? 0 : MDB_CORRUPTED;
+}
+
 /* A request id seen before: the same request gets its first run back (payments read from the
  * ledger, for finish to render), another one is refused. @return an LMDB code. */
 static int replay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
                   const tpc_payrun_id_t *id, tpc_payrun_t *p)
 {
-	uint8_t key[12];
-	MDB_val k = {8, key}, v;
+	uint8_t key[8];
+	MDB_val k = {sizeof(key), key}, v;
 	MDB_cursor *cur;
 	tpc_payrun_rec_t rec;
 	int rc;
@@ -792,27 +821,11 @@ static int replay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 	p->lines_paid = rec.lines;
 	p->total_cents = rec.total_cents;
 	p->budgets_paid = rec.budgets_paid;
-	p->payments = calloc(rec.payments ? rec.payments : 1, sizeof(*p->payments));
-	if (!p->payments)
-		return ENOMEM;
 	if ((rc = mdb_cursor_open(txn, ctx->db->payments, &cur)))
 		return rc;
-	tpc_put_be32(key + 8, 0);
-	k.mv_size = 12;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	     rc == 0 && p->npayments < rec.payments; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 12 || tpc_get_be64(k.mv_data) != id->run)
-			break;
-		if (v.mv_size != sizeof(*p->payments)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(&p->payments[p->npayments++], v.mv_data, sizeof(*p->payments));
-	}
+	rc = load_payments(cur, id->run, rec.payments, &p->payments, &p->npayments);
 	mdb_cursor_close(cur);
-	if (rc && rc != MDB_NOTFOUND)
-		return rc;
-	return p->npayments == rec.payments ? 0 : MDB_CORRUPTED;
+	return rc;
 }
 
 int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
@@ -1145,10 +1158,8 @@ int tpc_payrun_restore_files(const tpc_payrun_ctx_t *ctx, MDB_txn *txn)
 		tpc_payrun_rec_t r;
 		uint64_t run;
 		tpc_payment_rec_t *pm = NULL;
-		size_t npm = 0;
-		uint8_t pk[12];
-		MDB_val kk, vv;
-		int prc, failed = 0;
+		uint32_t npm = 0;
+		int failed = 0;
 
 		if (k.mv_size != 8 || v.mv_size != sizeof(r))
 			continue;
@@ -1169,21 +1180,19 @@ int tpc_payrun_restore_files(const tpc_payrun_ctx_t *ctx, MDB_txn *txn)
 			if (stat(path, &sb) == 0)
 				continue;
 			if (!pm) {
-				pm = calloc(r.payments ? r.payments : 1, sizeof(*pm));
-				if (!pm) {
+				int lrc = load_payments(pays, run, r.payments, &pm, &npm);
+
+				if (lrc == ENOMEM) {
 					rc = ENOMEM;
+					free(pm);
 					goto out;
 				}
-				tpc_put_be64(pk, run);
-				tpc_put_be32(pk + 8, 0);
-				kk.mv_data = pk;
-				kk.mv_size = 12;
-				for (prc = mdb_cursor_get(pays, &kk, &vv, MDB_SET_RANGE);
-				     prc == 0 && npm < r.payments;
-				     prc = mdb_cursor_get(pays, &kk, &vv, MDB_NEXT)) {
-					if (kk.mv_size != 12 || tpc_get_be64(kk.mv_data) != run)
-						break;
-					memcpy(&pm[npm++], vv.mv_data, sizeof(*pm));
+				if (lrc) {
+					/* no file from payments that are not the run's */
+					tpc_error("payrun %llu: its payments cannot be read: %s",
+					          (unsigned long long)run, mdb_strerror(lrc));
+					failed = 1;
+					break;
 				}
 			}
 			if (render_budget(ctx, run, r.at_ms, r.execution_day, b, pm, npm, &xml,
