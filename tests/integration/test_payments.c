@@ -456,6 +456,17 @@ Test(payments, a_retried_request_id_replays_its_run_and_pays_nothing_new)
 	expect_refused(tpc_td_payrun_id(s, 0, "AMI", "daily-2026-11-30"), "T00027");
 	expect_refused(tpc_td_payrun_id(s, 20261130, "", "daily-2026-11-30"), "T00027");
 	expect_refused(tpc_td_payrun_id(s, 0, "", "has space"), "T00023");
+	{
+		char longest[66];
+
+		memset(longest, 'x', 65);
+		longest[65] = 0;
+		expect_refused(tpc_td_payrun_id(s, 0, "", longest), "T00023"); /* 65 > 64 */
+		longest[64] = 0;
+		a = tpc_td_payrun_id(s, 20251231, "", longest); /* 64 characters: accepted */
+		cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_PAYRUN);
+		tpclear__answer__free_unpacked(a, NULL);
+	}
 
 	/* an id whose run found nothing due stays so */
 	a = tpc_td_payrun_id(s, 20251231, "", "nothing-due");
