@@ -1,7 +1,7 @@
 /* adapters/adapter.h - the one versioned adapter descriptor, and the sending model it fills.
  *
  * An adapter turns a sender's bytes into a tpc_sending_t (decode) and the engine's verdicts back
- * into the sender's native answer format (encode_answer). Built-in adapters (engine/adapters.c)
+ * into the sender's native answer format (encode_answer). Built-in adapters (adapters/registry.c)
  * and plugins (a .so in the configured adapter directory, loaded with dlopen) use the same
  * descriptor and pass the same checks: ABI number, a non-empty unique name, every callback set.
  *

@@ -39,24 +39,24 @@
  * client owns its socket and its samples and is merged after join, so the clients share
  * nothing but the atomic index of the next payload to send.
  */
-#include "adapters.h"
-#include "arena.h"
-#include "canonical/canonical_gen.h"
-#include "efact/efact_writer.h"
+#include "registry.h"
+#include "core/arena.h"
+#include "gen/canonical_gen.h"
+#include "gen/efact_gen.h"
 
-#include "client.h"
-#include "keys.h"
+#include "pipeline/client.h"
+#include "security/keys.h"
 #include "common/check.h"
-#include "config.h"
-#include "error.h"
-#include "job.h"
-#include "ledger.h"
-#include "metrics.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "pipeline/job.h"
+#include "ledger/ledger.h"
+#include "core/metrics.h"
 #include "pack.h"
-#include "queue.h"
-#include "refdata.h"
+#include "core/queue.h"
+#include "refdata/refdata.h"
 #include "tpclear.pb-c.h"
-#include "worker.h"
+#include "pipeline/worker.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1174,7 +1174,7 @@ static int make_sample(int efact, int argc, char **argv)
 	return 0;
 }
 
-/* make-faults REFERENCE FILE: the eFact acceptance sending (efact_writer.h) */
+/* make-faults REFERENCE FILE: the eFact acceptance sending (gen/efact_gen.h) */
 static int make_faults(int argc, char **argv)
 {
 	size_t len;

@@ -8,7 +8,7 @@
  *          [--hospitals H] [--gps G] [--pharmacists P] [--year-month YYYYMM] --out FILE
  *   tpcgen year [--scale F] [--seed N] --out-dir DIR
  *
- * The first form writes one sending: an eFact 920000 file (adapters/efact/efact_writer.c
+ * The first form writes one sending: an eFact 920000 file (tests/support/gen/efact_gen.c
  * computes sequence numbers, controls, totals and records 95/96) or the same sending as a packed
  * tpclear.CanonicalSending. Every identifier is valid (NISS, NIHII, code check digits, BCE,
  * IBAN) and amounts are in cents. Invoices take one of three shapes: a GP visit (ambulatory, a
@@ -54,7 +54,7 @@
  */
 #include "common/check.h"
 #include "efact/efact.h"
-#include "efact/efact_writer.h"
+#include "gen/efact_gen.h"
 #include "pack.h"
 #include "tpclear.pb-c.h"
 

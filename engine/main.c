@@ -1,8 +1,8 @@
 /* engine/main.c - tpcleard: command line, configuration, then the server loop. */
-#include "config.h"
-#include "error.h"
-#include "log.h"
-#include "server.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "pipeline/server.h"
 
 #include <getopt.h>
 #include <libxml/parser.h>

@@ -9,7 +9,7 @@
 
 #include "adapter.h"
 
-/** The descriptor, registered by engine/adapters.c. */
+/** The descriptor, registered by adapters/registry.c. */
 extern const tpc_adapter_t tpc_canonical_adapter;
 
 #endif

@@ -1,4 +1,4 @@
-/* adapters/common/check.c - see check.h. Worked examples: tests/unit/test_check.c.
+/* adapters/common/check.c - see check.h. Worked examples: tests/unit/adapters/common/test_check.c.
  *
  * DESIGN: every check works on the digit string, never on a parsed integer of the whole
  * identifier, so leading zeros survive and no width can overflow: the largest value computed
@@ -6,7 +6,7 @@
  */
 #include "check.h"
 
-#include "error.h"
+#include "core/error.h"
 
 #if defined(__SSE2__) && defined(__x86_64__)
 #define TPC_CHECK_SSE2 1

@@ -5,7 +5,7 @@
  * digits, never integers: leading zeros matter (a NIHII may start with 0). Every function takes
  * a <pointer, length> pair and reads exactly that many bytes; a NULL pointer is treated as an
  * empty zone. Predicates return bool; functions that can fail return 0 or a negative TPC_E*
- * code (engine/error.h) and write their out-parameter only on success.
+ * code (engine/core/error.h) and write their out-parameter only on success.
  */
 #ifndef TPC_CHECK_H
 #define TPC_CHECK_H

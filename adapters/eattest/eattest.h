@@ -14,7 +14,7 @@
 
 #include "adapter.h"
 
-/** The descriptor, registered by engine/adapters.c. */
+/** The descriptor, registered by adapters/registry.c. */
 extern const tpc_adapter_t tpc_eattest_adapter;
 
 #endif

@@ -21,7 +21,7 @@
 #include "efact.h"
 
 #include "common/check.h"
-#include "error.h"
+#include "core/error.h"
 
 #include <string.h>
 

@@ -32,7 +32,7 @@
 
 #include "adapter.h"
 
-/** The descriptor (name "efact", abi TPC_ADAPTER_ABI), registered by engine/adapters.c. */
+/** The descriptor (name "efact", abi TPC_ADAPTER_ABI), registered by adapters/registry.c. */
 extern const tpc_adapter_t tpc_efact_adapter;
 
 /* Lengths of the file's parts. */

@@ -8,7 +8,7 @@
  */
 #include "curve.h"
 
-#include "keys.h"
+#include "security/keys.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* engine/cli/money.c - payrun, ledger and settlement commands of tpclear (see money.h). */
 #include "money.h"
 
-#include "file.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -4,9 +4,9 @@
  * request's correlation number, so answers may arrive in any order. A submission ends with its
  * Result, a Conflict, or a refusal; "busy" is retried after the engine's hint.
  */
-#include "client.h"
+#include "pipeline/client.h"
 #include "curve.h"
-#include "file.h"
+#include "core/file.h"
 #include "money.h"
 #include "tpclear.pb-c.h"
 

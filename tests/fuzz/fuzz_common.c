@@ -1,10 +1,10 @@
 /* tests/fuzz/fuzz_common.c - the exact host allocator and the sending checks (see fuzz.h). */
 #include "fuzz.h"
 
-#include "arena.h"
-#include "clear.h"
-#include "job.h"
-#include "result.h"
+#include "core/arena.h"
+#include "clearing/clear.h"
+#include "pipeline/job.h"
+#include "pipeline/result.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* tests/fuzz/fuzz_envelope.c - the request envelope (tpclear.Envelope, proto/tpclear.proto).
  *
  * The input is frame 1 of a request, as any client that reaches the intake socket can send it.
- * engine/server.c receive_one() unpacks it with a protobuf-c allocator over a fixed 4096-byte
+ * engine/pipeline/server.c receive_one() unpacks it with a protobuf-c allocator over a fixed 4096-byte
  * buffer and checks version, sender, key and type before anything else looks at it. server.c
  * exposes no checking function, so those checks are re-stated here, line for line (keep them
  * in step with receive_one()), followed by what the intake then does with the fields: the
@@ -14,9 +14,9 @@
  */
 #include "fuzz.h"
 
-#include "job.h"
-#include "refdata.h"
-#include "result.h"
+#include "pipeline/job.h"
+#include "refdata/refdata.h"
+#include "pipeline/result.h"
 #include "tpclear.pb-c.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_refdata.c - the reference-data and feed parsers (engine/refdata.h
+/* tests/fuzz/fuzz_refdata.c - the reference-data and feed parsers (engine/refdata/refdata.h
  * tpc_refdata_parse), one harness per kind: built once per kind with -DFUZZ_KIND=TPC_REF_<KIND>
  * as fuzz_refdata_<kind> (tests/fuzz/CMakeLists.txt).
  *
@@ -9,15 +9,15 @@
  * past the header into that kind's row checks, and a finding names its parser.
  *
  * The input is the whole CSV file of a `tpclear load KIND FILE` or a REQUEST_LOAD, parsed as
- * the worker does (engine/worker.c process_load) into a fresh arena with no limit. Oracles
+ * the worker does (engine/pipeline/worker.c process_load) into a fresh arena with no limit. Oracles
  * besides the sanitizers: a refusal says "FILE:LINE:COLUMN: reason" within the error buffer,
  * and an accepted file gives at most one row per line with its ids of the right length.
  */
 #include "fuzz.h"
 
-#include "arena.h"
-#include "error.h"
-#include "refdata.h"
+#include "core/arena.h"
+#include "core/error.h"
+#include "refdata/refdata.h"
 
 #include <string.h>
 

@@ -7,7 +7,7 @@
  * in the tree, so they are made here from the same values the integration tests use. Rerun
  * after a change to proto/tpclear.proto and commit the result (docs/fuzzing.md).
  */
-#include "canonical/canonical_gen.h"
+#include "gen/canonical_gen.h"
 #include "tpclear.pb-c.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_sepa.c - the SEPA credit-transfer renderer (engine/sepa.h).
+/* tests/fuzz/fuzz_sepa.c - the SEPA credit-transfer renderer (engine/payments/sepa.h).
  *
  * A payment run's file is made of names, IBANs, BICs and references that came in through the
  * feeds (providers.csv, members.csv, ossom.csv) and the payment run request, so the checks and
@@ -13,8 +13,8 @@
  */
 #include "fuzz.h"
 
-#include "error.h"
-#include "sepa.h"
+#include "core/error.h"
+#include "payments/sepa.h"
 
 #include <libxml/parser.h>
 #include <stdlib.h>

@@ -11,10 +11,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "daemon.h"
-#include "ledger.h"
-#include "metrics.h"
+#include "ledger/ledger.h"
+#include "core/metrics.h"
 #include "testutil.h"
 
 static tpc_td_t d;

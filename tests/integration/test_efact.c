@@ -8,7 +8,7 @@
 #include "common/check.h"
 #include "daemon.h"
 #include "efact/efact.h"
-#include "efact/efact_writer.h"
+#include "gen/efact_gen.h"
 
 static tpc_td_t d;
 
@@ -19,7 +19,7 @@ static void teardown(void)
 
 TestSuite(efact, .fini = teardown, .timeout = 120);
 
-/* The sending of the issue (efact_writer.h): a wrong NISS check digit, an unknown code, a wrong
+/* The sending of the issue (gen/efact_gen.h): a wrong NISS check digit, an unknown code, a wrong
  * insurer amount, a duplicate line and a service date outside the insurability period, among
  * good lines. */
 static uint8_t *faulty_sending(const char *reference, size_t *len)

@@ -9,7 +9,7 @@
 #include <zmq.h>
 
 #include "daemon.h"
-#include "efact/efact_writer.h"
+#include "gen/efact_gen.h"
 #include "testutil.h"
 
 static tpc_td_t d;

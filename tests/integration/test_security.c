@@ -17,9 +17,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "client.h"
+#include "pipeline/client.h"
 #include "daemon.h"
-#include "keys.h"
+#include "security/keys.h"
 #include "testutil.h"
 
 static tpc_td_t d;

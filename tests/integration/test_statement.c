@@ -447,7 +447,7 @@ Test(statement, the_month_per_cpas_and_decision_reconciles_with_the_sppis_budget
 	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RECEIPT);
 	cr_assert_str_eq(a->receipt->code, "T00030");
 	tpclear__answer__free_unpacked(a, NULL);
-	/* a statement is an operator's request: a hospital may not ask for one (engine/authz.h) */
+	/* a statement is an operator's request: a hospital may not ask for one (engine/security/authz.h) */
 	{
 		void *h = tpc_td_connect_as(&d, "hospital");
 

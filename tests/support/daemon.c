@@ -1,16 +1,16 @@
 /* tests/support/daemon.c - see daemon.h. */
 #include "daemon.h"
 
-#include "budget.h"
-#include "canonical/canonical_gen.h"
-#include "client.h"
-#include "config.h"
-#include "efact/efact_writer.h"
-#include "keys.h"
-#include "ledger.h"
-#include "ledger_db.h"
-#include "metrics.h"
-#include "refdata.h"
+#include "clearing/budget.h"
+#include "gen/canonical_gen.h"
+#include "pipeline/client.h"
+#include "core/config.h"
+#include "gen/efact_gen.h"
+#include "security/keys.h"
+#include "ledger/ledger.h"
+#include "store/records.h"
+#include "core/metrics.h"
+#include "refdata/refdata.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>

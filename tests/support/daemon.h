@@ -7,7 +7,7 @@
 #ifndef TPC_TEST_DAEMON_H
 #define TPC_TEST_DAEMON_H
 
-#include "keys.h"
+#include "security/keys.h"
 #include "tpclear.pb-c.h"
 
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* tests/support/efact_fixture.h - the base eFact sending of the eFact adapter suites
- * (test_efact.c, test_efact_answer.c): built with the writer (efact_writer.h), edited zone by
+ * (test_efact.c, test_efact_answer.c): built with the writer (gen/efact_gen.h), edited zone by
  * zone (resealing the record control when the test targets another rule) and decoded through
  * tpc_efact_adapter with a host over a tpc_arena, as a worker does; the findings are then
  * checked with efx_expect (code, where, letter, record, position and the outcome the letter
@@ -7,14 +7,14 @@
  *
  * Positions are those of shared/domain/efact.md section 5 (1-based; record k starts at byte
  * 227 + (k - 1) * 350). The record ordinals of the base sending are drawn at the top of
- * tests/unit/test_efact.c.
+ * tests/unit/adapters/efact/test_efact.c.
  */
 #ifndef TPC_EFACT_FIXTURE_H
 #define TPC_EFACT_FIXTURE_H
 
-#include "arena.h"
+#include "core/arena.h"
 #include "efact/efact.h"
-#include "efact/efact_writer.h"
+#include "gen/efact_gen.h"
 
 #include <stddef.h>
 #include <stdint.h>

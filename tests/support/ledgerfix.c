@@ -2,9 +2,9 @@
 #include "ledgerfix.h"
 
 #include "canonical/canonical.h"
-#include "error.h"
+#include "core/error.h"
 #include "testutil.h"
-#include "worker.h"
+#include "pipeline/worker.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -13,12 +13,12 @@
 #ifndef TPC_LEDGERFIX_H
 #define TPC_LEDGERFIX_H
 
-#include "config.h"
-#include "job.h"
-#include "ledger.h"
-#include "metrics.h"
-#include "queue.h"
-#include "refdata.h"
+#include "core/config.h"
+#include "pipeline/job.h"
+#include "ledger/ledger.h"
+#include "core/metrics.h"
+#include "core/queue.h"
+#include "refdata/refdata.h"
 #include "tpclear.pb-c.h"
 
 #include <stddef.h>

@@ -1,0 +1,222 @@
+/* adapters/registry.c - adapter registry and plugin loader (see registry.h). */
+#include "registry.h"
+
+#include "canonical/canonical.h"
+#include "eattest/eattest.h"
+#include "efact/efact.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ADAPTERS 32
+
+struct entry {
+	const tpc_adapter_t *desc;
+	void *state;
+	void *dl; /* NULL for built-ins */
+	char path[TPC_PATH_MAX];
+};
+
+struct tpc_adapters {
+	int n;
+	struct entry e[MAX_ADAPTERS];
+};
+
+static const tpc_adapter_t *const builtin[] = {
+    &tpc_canonical_adapter,
+    &tpc_eattest_adapter,
+    &tpc_efact_adapter,
+};
+
+static int valid_name(const char *name)
+{
+	size_t n = 0;
+
+	if (!name)
+		return 0;
+	for (; name[n]; n++) {
+		char c = name[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return 0;
+	}
+	return n >= 1 && n <= 31;
+}
+
+/* The checks every adapter passes, built in or not. Fills *why on refusal. */
+static int check_desc(const tpc_adapters_t *r, const tpc_adapter_t *a, const char **why)
+{
+	if (a->abi != TPC_ADAPTER_ABI) {
+		*why = "ABI mismatch";
+		return TPC_EABI;
+	}
+	if (!valid_name(a->name)) {
+		*why = "missing or invalid name (want [a-z0-9_-]{1,31})";
+		return TPC_EINVAL;
+	}
+	if (!a->init || !a->decode || !a->encode_answer || !a->describe || !a->fini) {
+		*why = "a callback is missing";
+		return TPC_EINVAL;
+	}
+	for (int i = 0; i < r->n; i++)
+		if (strcmp(r->e[i].desc->name, a->name) == 0) {
+			*why = "duplicate adapter name";
+			return TPC_EEXIST;
+		}
+	if (r->n == MAX_ADAPTERS) {
+		*why = "too many adapters";
+		return TPC_E2BIG;
+	}
+	return 0;
+}
+
+static int add(tpc_adapters_t *r, const tpc_config_t *cfg, const tpc_adapter_t *a, void *dl,
+               const char *path, const char **why)
+{
+	void *state = NULL;
+	int rc = check_desc(r, a, why);
+
+	if (rc)
+		return rc;
+	rc = a->init(tpc_config_adapter_text(cfg, a->name), &state);
+	if (rc) {
+		*why = "init() failed";
+		return TPC_EINVAL;
+	}
+	r->e[r->n].desc = a;
+	r->e[r->n].state = state;
+	r->e[r->n].dl = dl;
+	snprintf(r->e[r->n].path, sizeof(r->e[r->n].path), "%s", path);
+	r->n++;
+	return 0;
+}
+
+int tpc_adapters_new(const tpc_config_t *cfg, tpc_adapters_t **out)
+{
+	tpc_adapters_t *r = calloc(1, sizeof(*r));
+	const char *why = "";
+	int rc;
+
+	if (!r)
+		return TPC_ENOMEM;
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
+		rc = add(r, cfg, builtin[i], NULL, "(built-in)", &why);
+		if (rc) {
+			tpc_error("built-in adapter %zu refused: %s", i, why);
+			tpc_adapters_free(&r);
+			return rc;
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+int tpc_adapters_load_file(tpc_adapters_t *r, const tpc_config_t *cfg, const char *path)
+{
+	const tpc_adapter_t *a;
+	const char *why = "";
+	void *dl;
+	int rc;
+
+	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		tpc_warn("adapter plugin %s refused: dlopen: %s", path, dlerror());
+		return TPC_ENOENT;
+	}
+	a = dlsym(dl, "tpc_adapter");
+	if (!a) {
+		tpc_warn("adapter plugin %s refused: no 'tpc_adapter' descriptor", path);
+		rc = TPC_EINVAL;
+		goto out_dlclose;
+	}
+	if (a->abi != TPC_ADAPTER_ABI) {
+		tpc_warn("adapter plugin %s refused: ABI %u, this engine speaks ABI %u", path,
+		         a->abi, TPC_ADAPTER_ABI);
+		rc = TPC_EABI;
+		goto out_dlclose;
+	}
+	rc = add(r, cfg, a, dl, path, &why);
+	if (rc) {
+		tpc_warn("adapter plugin %s refused: %s (adapter name '%s')", path, why,
+		         valid_name(a->name) ? a->name : "?");
+		goto out_dlclose;
+	}
+	tpc_info("adapter plugin %s loaded: '%s'", path, a->name);
+	return 0;
+
+out_dlclose:
+	dlclose(dl);
+	return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int tpc_adapters_load_dir(tpc_adapters_t *r, const tpc_config_t *cfg, const char *dir)
+{
+	char *names[256];
+	int n = 0, loaded = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d) {
+		tpc_warn("adapter directory %s: cannot open", dir);
+		return TPC_ENOENT;
+	}
+	while ((de = readdir(d)) && n < 256) {
+		size_t len = strlen(de->d_name);
+		if (len > 3 && strcmp(de->d_name + len - 3, ".so") == 0)
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+	for (int i = 0; i < n; i++) {
+		char path[TPC_PATH_MAX];
+		if (names[i]) {
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+			if (tpc_adapters_load_file(r, cfg, path) == 0)
+				loaded++;
+		}
+		free(names[i]);
+	}
+	return loaded;
+}
+
+const tpc_adapter_t *tpc_adapters_find(const tpc_adapters_t *r, const char *name,
+                                       const void **state)
+{
+	for (int i = 0; i < r->n; i++)
+		if (strcmp(r->e[i].desc->name, name) == 0) {
+			if (state)
+				*state = r->e[i].state;
+			return r->e[i].desc;
+		}
+	return NULL;
+}
+
+int tpc_adapters_count(const tpc_adapters_t *r)
+{
+	return r->n;
+}
+
+void tpc_adapters_free(tpc_adapters_t **rp)
+{
+	tpc_adapters_t *r;
+
+	if (!rp || !*rp)
+		return;
+	r = *rp;
+	for (int i = r->n - 1; i >= 0; i--) {
+		r->e[i].desc->fini(r->e[i].state);
+		if (r->e[i].dl)
+			dlclose(r->e[i].dl);
+	}
+	free(r);
+	*rp = NULL;
+}

@@ -1,0 +1,107 @@
+/* engine/clearing/clear.c - outcome of lines, invoices and sendings (see clear.h). */
+#include "clearing/clear.h"
+
+#include <string.h>
+
+int tpc_clear_letter_refuses(char letter)
+{
+	return letter == 'B' || letter == 'F' || letter == 'R';
+}
+
+static int any_refusing(const tpc_finding_t *f, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (tpc_clear_letter_refuses(f[i].letter))
+			return 1;
+	return 0;
+}
+
+void tpc_clear_judge(tpc_sending_t *s, tpc_clear_summary_t *sum)
+{
+	tpc_clear_summary_t c;
+
+	memset(&c, 0, sizeof(c));
+	s->accepted_cents = 0;
+	s->refused_cents = 0;
+	for (uint32_t i = 0; i < s->ninvoices; i++) {
+		tpc_invoice_t *inv = &s->invoices[i];
+		int inv_refused = s->blocked || inv->outcome == TPC_OUTCOME_REFUSED ||
+		                  any_refusing(inv->findings, inv->nfindings);
+
+		uint32_t kept = 0;
+
+		inv->accepted_cents = 0;
+		inv->refused_cents = 0;
+		for (uint32_t k = 0; k < inv->nlines && inv->first_line + k < s->nlines; k++) {
+			tpc_line_t *ln = &s->lines[inv->first_line + k];
+			int refused = inv_refused || ln->outcome == TPC_OUTCOME_REFUSED ||
+			              any_refusing(ln->findings, ln->nfindings);
+
+			if (refused) {
+				ln->outcome = TPC_OUTCOME_REFUSED;
+				ln->accepted_cents = 0;
+				inv->refused_cents += ln->insurer_cents;
+				c.lines_refused++;
+			} else {
+				ln->outcome = TPC_OUTCOME_ACCEPTED;
+				/* the insurer part, and the patient share when a scheme pays it */
+				ln->accepted_cents =
+				    ln->insurer_cents + (ln->share_budget ? ln->patient_cents : 0);
+				inv->accepted_cents += ln->accepted_cents;
+				c.lines_accepted++;
+				kept++;
+			}
+		}
+		/* an invoice stands when it is not refused as a whole and keeps a line */
+		if (inv_refused || kept == 0) {
+			inv->outcome = TPC_OUTCOME_REFUSED;
+			c.invoices_refused++;
+		} else {
+			inv->outcome = TPC_OUTCOME_ACCEPTED;
+			c.invoices_accepted++;
+		}
+		s->accepted_cents += inv->accepted_cents;
+		s->refused_cents += inv->refused_cents;
+	}
+	if (s->blocked || (c.lines_accepted == 0 && s->nlines > 0) || s->nlines == 0)
+		s->outcome = TPC_OUTCOME_REFUSED;
+	else
+		s->outcome = TPC_OUTCOME_ACCEPTED;
+	if (sum)
+		*sum = c;
+}
+
+int tpc_clear_threshold(tpc_sending_t *s, unsigned percent, const tpc_host_t *host,
+                        tpc_clear_summary_t *sum)
+{
+	int64_t total = s->accepted_cents + s->refused_cents;
+	tpc_finding_t f;
+
+	if (s->outcome == TPC_OUTCOME_REFUSED || total <= 0 ||
+	    s->refused_cents * 100 <= (int64_t)percent * total)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	memcpy(f.code, "T00020", 6);
+	f.letter = 'B';
+	if (tpc_sending_add_finding(s, host, &f))
+		return -12; /* TPC_ENOMEM */
+	for (uint32_t i = 0; i < s->ninvoices; i++) {
+		s->invoices[i].outcome = TPC_OUTCOME_REFUSED;
+		s->invoices[i].refused_cents += s->invoices[i].accepted_cents;
+		s->invoices[i].accepted_cents = 0;
+	}
+	for (uint32_t i = 0; i < s->nlines; i++) {
+		s->lines[i].outcome = TPC_OUTCOME_REFUSED;
+		s->lines[i].accepted_cents = 0;
+	}
+	s->refused_cents = total;
+	s->accepted_cents = 0;
+	s->outcome = TPC_OUTCOME_REFUSED;
+	if (sum) {
+		sum->lines_refused += sum->lines_accepted;
+		sum->lines_accepted = 0;
+		sum->invoices_refused += sum->invoices_accepted;
+		sum->invoices_accepted = 0;
+	}
+	return 1;
+}

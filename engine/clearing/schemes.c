@@ -1,0 +1,220 @@
+/* engine/clearing/schemes.c - the order of the schemes and each one's rule (see schemes.h). */
+#include "clearing/schemes.h"
+
+#include "clearing/budget.h"
+#include "common/check.h"
+#include "core/error.h"
+
+#include <string.h>
+
+struct tpc_schemes {
+	MDB_txn *txn;
+	const tpc_refdata_dbs_t *dbs;
+	tpc_arena_t *arena;
+	MDB_cursor *cur[TPC_REF__COUNT]; /* the feeds' cursors, opened once per sending */
+	const char *last_ref, *last_org; /* interned: most lines of an invoice share them */
+};
+
+/* The feeds a scheme reads, in the order they are tried. */
+static const enum tpc_ref_kind feeds[] = {TPC_REF_DETENTION, TPC_REF_FEDASIL, TPC_REF_MEDIPRIMA,
+                                          TPC_REF_WAR_VICTIMS, TPC_REF_OSSOM};
+
+static const char *const names[TPC_SCHEME__COUNT] = {
+    [TPC_SCHEME_NONE] = "",
+    [TPC_SCHEME_AMI] = "AMI",
+    [TPC_SCHEME_DETENTION] = "DETENTION",
+    [TPC_SCHEME_FEDASIL] = "FEDASIL",
+    [TPC_SCHEME_MEDIPRIMA] = "MEDIPRIMA",
+    [TPC_SCHEME_WAR_VICTIMS] = "WAR_VICTIMS",
+    [TPC_SCHEME_OSSOM] = "OSSOM",
+};
+
+const char *tpc_scheme_name(unsigned scheme)
+{
+	return scheme < TPC_SCHEME__COUNT ? names[scheme] : "";
+}
+
+int tpc_ossom_min_age(unsigned contribution_years)
+{
+	int age;
+
+	if (contribution_years < 16)
+		return -1;
+	age = 57 - (int)((contribution_years - 16) / 2);
+	return age < 50 ? 50 : age;
+}
+
+int tpc_age_on(int32_t birth, int32_t day)
+{
+	uint32_t b = tpc_check_days_to_yyyymmdd(birth), d = tpc_check_days_to_yyyymmdd(day);
+	int age = (int)(d / 10000) - (int)(b / 10000);
+
+	if (d % 10000 < b % 10000)
+		age--; /* birthday not reached yet this year */
+	return age;
+}
+
+int tpc_schemes_begin(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, tpc_arena_t *arena,
+                      tpc_schemes_t **out)
+{
+	tpc_schemes_t *s = tpc_arena_alloc(arena, sizeof(*s), 8);
+	int rc = 0;
+
+	if (!s)
+		return TPC_ENOMEM;
+	memset(s, 0, sizeof(*s));
+	s->txn = txn;
+	s->dbs = dbs;
+	s->arena = arena;
+	for (size_t i = 0; i < sizeof(feeds) / sizeof(feeds[0]); i++)
+		if ((rc = mdb_cursor_open(txn, dbs->dbi[feeds[i]], &s->cur[feeds[i]]))) {
+			tpc_schemes_end(s);
+			return tpc_err_from_mdb(rc);
+		}
+	*out = s;
+	return 0;
+}
+
+void tpc_schemes_end(tpc_schemes_t *s)
+{
+	if (!s)
+		return;
+	for (int k = 0; k < TPC_REF__COUNT; k++)
+		if (s->cur[k]) {
+			mdb_cursor_close(s->cur[k]);
+			s->cur[k] = NULL;
+		}
+}
+
+/* An arena copy of @p v, the previous one when equal. */
+static const char *intern(tpc_schemes_t *s, const char **last, const char *v)
+{
+	if (*last && strcmp(*last, v) == 0)
+		return *last;
+	*last = tpc_arena_strndup(s->arena, v, strlen(v));
+	return *last;
+}
+
+static void set(tpc_scheme_out_t *o, unsigned scheme, unsigned budget, unsigned share_budget,
+                int bim)
+{
+	o->scheme = (uint16_t)scheme;
+	o->budget = (uint8_t)budget;
+	o->share_budget = (uint8_t)share_budget;
+	o->bim = (uint8_t)bim;
+}
+
+/* BIM by the member's ct1 on the day (ends in 1), ordinary when not a member then. */
+static int member_bim(const tpc_scheme_in_t *in)
+{
+	return in->member && in->member->ct1 % 10 == 1;
+}
+
+int tpc_schemes_resolve(tpc_schemes_t *s, const tpc_scheme_in_t *in, tpc_scheme_out_t *o)
+{
+	union {
+		tpc_ref_detention_t detention;
+		tpc_ref_fedasil_t fedasil;
+		tpc_ref_mediprima_t mediprima;
+		tpc_ref_war_victim_t war;
+		tpc_ref_ossom_t ossom;
+	} row;
+	int known = in->member_known, rc;
+
+	memset(o, 0, sizeof(*o));
+	/* 1. detention: the insurer part as for any insured, the patient share by SPF Justice */
+	rc = tpc_refdata_feed_on(s->cur[TPC_REF_DETENTION], TPC_REF_DETENTION, in->niss, in->day,
+	                         &row.detention);
+	if (rc == 0) {
+		set(o, TPC_SCHEME_DETENTION, TPC_BUDGET_AMI, TPC_BUDGET_JUSTICE, member_bim(in));
+		o->ref = intern(s, &s->last_ref, row.detention.prison);
+		return o->ref ? 0 : TPC_ENOMEM;
+	}
+	if (rc != MDB_NOTFOUND)
+		return tpc_err_from_mdb(rc);
+	known |= tpc_refdata_exists(s->cur[TPC_REF_DETENTION], in->niss, 11);
+	/* 2. Fedasil: everything at the BIM rate, patient share included; excluded codes never */
+	rc = tpc_refdata_feed_on(s->cur[TPC_REF_FEDASIL], TPC_REF_FEDASIL, in->niss, in->day,
+	                         &row.fedasil);
+	if (rc == 0) {
+		int ex = tpc_refdata_excluded(s->txn, s->dbs, in->code);
+
+		if (ex < 0)
+			return ex;
+		if (ex) {
+			o->refuse = "500431"; /* third-party payment forbidden for this code */
+			return 0;
+		}
+		set(o, TPC_SCHEME_FEDASIL, TPC_BUDGET_FEDASIL, TPC_BUDGET_FEDASIL, 1);
+		o->ref = intern(s, &s->last_ref, row.fedasil.structure);
+		return o->ref ? 0 : TPC_ENOMEM;
+	}
+	if (rc != MDB_NOTFOUND)
+		return tpc_err_from_mdb(rc);
+	known |= tpc_refdata_exists(s->cur[TPC_REF_FEDASIL], in->niss, 11);
+	/* 3. Mediprima: a CPAS decision for the date and the care type, SPP IS pays */
+	rc = tpc_refdata_mediprima_on(s->cur[TPC_REF_MEDIPRIMA], in->niss, in->day, in->care,
+	                              &row.mediprima);
+	if (rc == 0) {
+		set(o, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS,
+		    row.mediprima.covers_patient_share ? TPC_BUDGET_SPPIS : TPC_BUDGET_NONE, 1);
+		o->ref = intern(s, &s->last_ref, row.mediprima.decision);
+		o->org = intern(s, &s->last_org, row.mediprima.cpas_bce);
+		return o->ref && o->org ? 0 : TPC_ENOMEM;
+	}
+	if (rc != MDB_NOTFOUND)
+		return tpc_err_from_mdb(rc);
+	known |= tpc_refdata_exists(s->cur[TPC_REF_MEDIPRIMA], in->niss, 11);
+	/* 4. war victims: the insurer part as AMI, the patient share by the war victims budget */
+	rc = tpc_refdata_feed_on(s->cur[TPC_REF_WAR_VICTIMS], TPC_REF_WAR_VICTIMS, in->niss,
+	                         in->day, &row.war);
+	if (rc == 0) {
+		set(o, TPC_SCHEME_WAR_VICTIMS, TPC_BUDGET_AMI, TPC_BUDGET_WARVICTIMS,
+		    member_bim(in));
+		o->ref = intern(s, &s->last_ref, row.war.category);
+		return o->ref ? 0 : TPC_ENOMEM;
+	}
+	if (rc != MDB_NOTFOUND)
+		return tpc_err_from_mdb(rc);
+	known |= tpc_refdata_exists(s->cur[TPC_REF_WAR_VICTIMS], in->niss, 11);
+	/* 5. OSSOM: a contract covering the date, or the deferred rights after it */
+	rc = tpc_refdata_feed_last(s->cur[TPC_REF_OSSOM], TPC_REF_OSSOM, in->niss, in->day,
+	                           &row.ossom);
+	if (rc == 0) {
+		int active = in->day <= row.ossom.valid_to;
+		int min_age = tpc_ossom_min_age(row.ossom.contribution_years);
+
+		if (active ||
+		    (min_age >= 0 && tpc_age_on(row.ossom.birth_date, in->day) >= min_age)) {
+			set(o, TPC_SCHEME_OSSOM, TPC_BUDGET_OSSOM, TPC_BUDGET_NONE, 0);
+			o->ossom_double = row.ossom.contract == 'B';
+			o->ref = row.ossom.contract == 'B' ? "BC" : "AC";
+			return 0;
+		}
+	} else if (rc != MDB_NOTFOUND) {
+		return tpc_err_from_mdb(rc);
+	}
+	known |= tpc_refdata_exists(s->cur[TPC_REF_OSSOM], in->niss, 11);
+	/* 6. CAAMI's own insured */
+	if (in->member) {
+		set(o, TPC_SCHEME_AMI, TPC_BUDGET_AMI, TPC_BUDGET_NONE, member_bim(in));
+		return 0;
+	}
+	o->refuse = known ? "500540" : "500820";
+	return 0;
+}
+
+void tpc_schemes_amounts(const tpc_scheme_out_t *v, const tpc_ref_tariff_t *t, int32_t units,
+                         int64_t *insurer, int64_t *patient)
+{
+	int64_t fee = (int64_t)units * t->fee;
+	int64_t ins = (int64_t)units * (v->bim ? t->insurer_bim : t->insurer);
+
+	if (v->ossom_double) {
+		ins *= 2; /* contract BC: doubled, never above the fee actually charged */
+		if ((units >= 0 && ins > fee) || (units < 0 && ins < fee))
+			ins = fee;
+	}
+	*insurer = ins;
+	*patient = fee - ins;
+}

@@ -1,0 +1,164 @@
+/* engine/core/arena.c - chunked bump allocator (see arena.h). */
+#include "core/arena.h"
+
+#include "core/error.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct chunk {
+	struct chunk *next;
+	size_t size; /* usable bytes after the header */
+	size_t used;
+	max_align_t data[]; /* keeps data aligned for any type */
+};
+
+struct tpc_arena {
+	struct chunk *head;  /* current chunk; older chunks follow through next */
+	struct chunk *first; /* the chunk kept by the last reset */
+	size_t limit;
+	size_t total; /* bytes of every chunk */
+	size_t used;  /* bytes handed out */
+};
+
+static struct chunk *chunk_new(size_t size)
+{
+	struct chunk *c = malloc(sizeof(*c) + size);
+
+	if (!c)
+		return NULL;
+	c->next = NULL;
+	c->size = size;
+	c->used = 0;
+	return c;
+}
+
+int tpc_arena_new(size_t first, size_t limit, tpc_arena_t **out)
+{
+	tpc_arena_t *a;
+
+	if (first < 4096)
+		first = 4096;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return TPC_ENOMEM;
+	a->first = chunk_new(first);
+	if (!a->first) {
+		free(a);
+		return TPC_ENOMEM;
+	}
+	a->head = a->first;
+	a->limit = limit;
+	a->total = first;
+	*out = a;
+	return 0;
+}
+
+static void free_chain(struct chunk *c, struct chunk *stop)
+{
+	while (c && c != stop) {
+		struct chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+}
+
+void tpc_arena_free(tpc_arena_t **ap)
+{
+	tpc_arena_t *a;
+
+	if (!ap || !*ap)
+		return;
+	a = *ap;
+	free_chain(a->head, NULL);
+	free(a);
+	*ap = NULL;
+}
+
+void *tpc_arena_alloc(tpc_arena_t *a, size_t size, size_t align)
+{
+	void *p = tpc_arena_alloc_uninit(a, size, align);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void *tpc_arena_alloc_uninit(tpc_arena_t *a, size_t size, size_t align)
+{
+	struct chunk *c = a->head;
+	uintptr_t base, p;
+	size_t off;
+
+	if (align == 0)
+		align = 1;
+	base = (uintptr_t)c->data;
+	p = (base + c->used + (align - 1)) & ~(uintptr_t)(align - 1);
+	off = p - base;
+	if (off + size > c->size) {
+		size_t want = c->size * 2;
+
+		if (want < size + align)
+			want = size + align;
+		if (a->limit && a->total + want > a->limit) {
+			if (a->total + size + align > a->limit)
+				return NULL;
+			want = size + align;
+		}
+		c = chunk_new(want);
+		if (!c)
+			return NULL;
+		c->next = a->head;
+		a->head = c;
+		a->total += want;
+		base = (uintptr_t)c->data;
+		p = (base + (align - 1)) & ~(uintptr_t)(align - 1);
+		off = p - base;
+	}
+	c->used = off + size;
+	a->used += size;
+	return (void *)p;
+}
+
+char *tpc_arena_strndup(tpc_arena_t *a, const char *s, size_t len)
+{
+	char *d = tpc_arena_alloc(a, len + 1, 1);
+
+	if (!d)
+		return NULL;
+	memcpy(d, s, len);
+	d[len] = '\0';
+	return d;
+}
+
+void tpc_arena_reset(tpc_arena_t *a)
+{
+	struct chunk *c, *keep = a->head, *next;
+
+	/* Keep the largest chunk: a worker clearing sendings of a steady size then reuses one
+	 * chunk and calls malloc no more. */
+	for (c = a->head; c; c = c->next)
+		if (c->size > keep->size)
+			keep = c;
+	for (c = a->head; c; c = next) {
+		next = c->next;
+		if (c != keep)
+			free(c);
+	}
+	keep->next = NULL;
+	keep->used = 0;
+	a->head = a->first = keep;
+	a->total = keep->size;
+	a->used = 0;
+}
+
+size_t tpc_arena_used(const tpc_arena_t *a)
+{
+	return a->used;
+}
+
+void *tpc_arena_host_alloc(void *arena, size_t size, size_t align)
+{
+	return tpc_arena_alloc(arena, size, align);
+}

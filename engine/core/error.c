@@ -1,0 +1,63 @@
+/* engine/core/error.c - error names and translations (see error.h). */
+#include "core/error.h"
+
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *tpc_strerror(int code)
+{
+	switch (code) {
+	case TPC_OK:
+		return "success";
+	case TPC_EPROTO:
+		return "malformed protocol message";
+	case TPC_ECONFIG:
+		return "bad configuration";
+	case TPC_EABI:
+		return "adapter ABI mismatch";
+	case TPC_ECONFLICT:
+		return "idempotency key already used with a different payload";
+	case TPC_EMAPFULL:
+		return "ledger map reached its configured ceiling";
+	case TPC_EDB:
+		return "ledger database error";
+	case TPC_EZMQ:
+		return "ZeroMQ error";
+	default:
+		break;
+	}
+	if (code < 0 && code > TPC_E_BASE)
+		return strerror(-code);
+	return "unknown error";
+}
+
+int tpc_err_from_mdb(int rc)
+{
+	if (rc == 0)
+		return 0;
+	if (rc > 0)
+		return -rc; /* errno value */
+	switch (rc) {
+	case MDB_NOTFOUND:
+		return TPC_ENOENT;
+	case MDB_KEYEXIST:
+		return TPC_EEXIST;
+	case MDB_MAP_FULL:
+		return TPC_EMAPFULL;
+	default:
+		return TPC_EDB;
+	}
+}
+
+void tpc_die_(const char *file, int line, const char *expr)
+{
+	fprintf(stderr, "tpclear: fatal: %s:%d: requirement failed: %s\n", file, line, expr);
+	abort();
+}
+
+void tpc_fails_(const char *file, int line, const char *expr)
+{
+	fprintf(stderr, "tpclear: %s:%d: check failed: %s\n", file, line, expr);
+}

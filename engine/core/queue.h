@@ -1,0 +1,58 @@
+/* engine/core/queue.h - bounded intrusive FIFO between threads.
+ *
+ * The only thing threads share. A node is embedded in the item it carries (struct tpc_qnode as
+ * first member), so pushing allocates nothing. Blocking consumers (workers, the ledger writer)
+ * sleep on a condition variable; an event-loop consumer asks for TPC_QUEUE_EVENTFD and watches
+ * tpc_queue_fd(): the eventfd is written only when the queue goes from empty to non-empty, and
+ * the consumer drains the whole queue per wakeup. A full queue refuses try_push (the caller
+ * answers "busy") and makes push wait, so memory never grows without bound.
+ */
+#ifndef TPC_QUEUE_H
+#define TPC_QUEUE_H
+
+#include <stddef.h>
+
+typedef struct tpc_qnode {
+	struct tpc_qnode *next;
+} tpc_qnode_t;
+
+typedef struct tpc_queue tpc_queue_t;
+
+enum tpc_queue_flags {
+	TPC_QUEUE_EVENTFD = (1u << 0), /* wake an event loop through an eventfd */
+};
+
+/** @param[in]  capacity most nodes held (0 = unbounded, for queues bounded upstream)
+ *  @param[out] out      new queue, owned by the caller; release with tpc_queue_free()
+ *  @return 0, TPC_ENOMEM or a negative errno from eventfd(). */
+int tpc_queue_new(size_t capacity, unsigned flags, tpc_queue_t **out);
+/** Free the queue (it must be empty or its nodes owned elsewhere); NULL-safe; NULLs *@p q. */
+void tpc_queue_free(tpc_queue_t **q);
+
+/** Append @p n without waiting; on success the queue owns @p n.
+ *  @return 0, TPC_EAGAIN when full, TPC_ECANCELED when closed. */
+int tpc_queue_try_push(tpc_queue_t *q, tpc_qnode_t *n);
+/** Append @p n, waiting while the queue is full. @return 0 or TPC_ECANCELED when closed. */
+int tpc_queue_push(tpc_queue_t *q, tpc_qnode_t *n);
+/** Put @p n first, waiting while the queue is full: the express lane (eAttest) overtakes
+ *  what is queued. @return 0 or TPC_ECANCELED when closed. */
+int tpc_queue_push_front(tpc_queue_t *q, tpc_qnode_t *n);
+/** Take the oldest node, waiting while empty.
+ *  @return 0, or TPC_ECANCELED once the queue is closed and empty. */
+int tpc_queue_pop(tpc_queue_t *q, tpc_qnode_t **out);
+/** Take up to @p max nodes in order as a NULL-terminated list.
+ *  @param[in] wait  block until at least one node (or close) when non-zero
+ *  @return number of nodes taken (0 when empty and not waiting, or closed and empty). */
+size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **head);
+/** Stop accepting pushes and wake every waiter; nodes already queued can still be popped. */
+void tpc_queue_close(tpc_queue_t *q);
+/** Nodes queued now (a snapshot, for metrics). */
+size_t tpc_queue_depth(const tpc_queue_t *q);
+/** Capacity given at creation (0 = unbounded). */
+size_t tpc_queue_capacity(const tpc_queue_t *q);
+/** The eventfd of a TPC_QUEUE_EVENTFD queue (-1 otherwise). */
+int tpc_queue_fd(const tpc_queue_t *q);
+/** Clear the eventfd after a wakeup (call before draining). */
+void tpc_queue_ack(tpc_queue_t *q);
+
+#endif /* TPC_QUEUE_H */

@@ -1,0 +1,707 @@
+/* engine/ledger/ledger_query.c - balances, histories, exports and settlements (see ledger_query.h). */
+#include "ledger/ledger_query.h"
+
+#include "clearing/budget.h"
+#include "core/codes.h"
+#include "common/check.h"
+#include "core/error.h"
+#include "store/records.h"
+#include "clearing/schemes.h"
+#include "ledger/statement.h"
+#include "tpclear.pb-c.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define SETTLEMENT_MAGIC 0x31535054u /* "TPS1", engine/payments/payrun.c */
+#define EXPORT_PAGE      10000u
+#define SHOW_MAX_LINES   100000u
+
+struct settlement_hdr {
+	uint32_t magic;
+	uint32_t proto_len;
+	uint32_t native_len;
+	char native_type[16];
+	uint32_t pad;
+};
+
+static void *pa_alloc(void *data, size_t size)
+{
+	return tpc_arena_alloc(data, size ? size : 1, 8);
+}
+
+static void pa_free(void *data, void *ptr)
+{
+	(void)data;
+	(void)ptr;
+}
+
+static void fail(tpc_job_t *job, const char *code)
+{
+	job->status = TPC_JOB_FAILED;
+	job->fail_code = code;
+	job->fail_reason = tpc_codes_describe(code);
+}
+
+static const char *kind_name(unsigned k)
+{
+	switch (k) {
+	case TPC_POST_CHARGE:
+		return "charge";
+	case TPC_POST_PAYABLE:
+		return "payable";
+	case TPC_POST_SETTLE:
+		return "settle";
+	case TPC_POST_PAYOUT:
+		return "payout";
+	default:
+		return "";
+	}
+}
+
+/* Pack @p ans into the job's arena as its answer. */
+static int finish(tpc_job_t *job, Tpclear__Answer *ans)
+{
+	size_t n;
+	uint8_t *buf;
+
+	ans->version = 1;
+	ans->correlation = job->correlation;
+	n = tpclear__answer__get_packed_size(ans);
+	buf = tpc_arena_alloc(job->arena, n ? n : 1, 8);
+	if (!buf) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return TPC_ENOMEM;
+	}
+	job->result = buf;
+	job->result_len = tpclear__answer__pack(ans, buf);
+	job->answer_ready = 1;
+	job->status = TPC_JOB_FOUND;
+	return 0;
+}
+
+static char *str(tpc_arena_t *a, const char *s, size_t n)
+{
+	size_t l = strnlen(s, n);
+
+	return tpc_arena_strndup(a, s, l);
+}
+
+/* End of day @p yyyymmdd in unix ms; UINT64_MAX for 0 (now). @return 0 or TPC_EINVAL. */
+static int day_end_ms(int32_t yyyymmdd, uint64_t *out)
+{
+	int32_t d;
+
+	if (yyyymmdd == 0) {
+		*out = UINT64_MAX;
+		return 0;
+	}
+	if (yyyymmdd < 0 || tpc_check_date_yyyymmdd((uint32_t)yyyymmdd, &d) || d < 0)
+		return TPC_EINVAL;
+	*out = ((uint64_t)d + 1) * 86400000u - 1;
+	return 0;
+}
+
+static int balance(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRequest *rq,
+                   tpc_job_t *job, Tpclear__LedgerAnswer *la)
+{
+	Tpclear__BudgetBalance *b, **bp;
+	enum tpc_budget only = TPC_BUDGET_NONE;
+	uint64_t until;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rq->budget[0] && tpc_budget_by_name(rq->budget, &only)) ||
+	    day_end_ms(rq->at, &until)) {
+		fail(job, TPC_CODE_BAD_LEDGER_REQ);
+		return TPC_EINVAL;
+	}
+	b = tpc_arena_alloc(job->arena, TPC_BUDGET__COUNT * sizeof(*b), 8);
+	bp = tpc_arena_alloc(job->arena, TPC_BUDGET__COUNT * sizeof(*bp), 8);
+	if (!b || !bp)
+		return TPC_ENOMEM;
+	for (unsigned i = 0; i < TPC_BUDGET__COUNT; i++) {
+		tpclear__budget_balance__init(&b[i]);
+		b[i].budget = (char *)tpc_budget_name(i);
+	}
+	if ((rc = mdb_cursor_open(txn, db->postings, &cur)))
+		return tpc_err_from_mdb(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		tpc_posting_rec_t p;
+		Tpclear__BudgetBalance *x;
+
+		if (v.mv_size != sizeof(p))
+			continue;
+		memcpy(&p, v.mv_data, sizeof(p));
+		if (p.at_ms > until)
+			continue; /* (appended in commit order, but the wall clock may step back) */
+		if (p.budget >= TPC_BUDGET__COUNT || (only && p.budget != only))
+			continue;
+		x = &b[p.budget];
+		x->postings++;
+		x->sum_cents += p.amount_cents;
+		switch (p.kind) {
+		case TPC_POST_CHARGE:
+			x->charged_cents += p.amount_cents;
+			break;
+		case TPC_POST_PAYABLE:
+			x->payable_cents += p.amount_cents;
+			if (p.payee_kind == TPC_PAYEE_INSURED)
+				x->insured_cents += p.amount_cents;
+			else
+				x->third_party_cents += p.amount_cents;
+			break;
+		case TPC_POST_SETTLE:
+			x->settled_cents += p.amount_cents;
+			break;
+		case TPC_POST_PAYOUT:
+			x->paid_out_cents += p.amount_cents;
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND && rc != 0)
+		return tpc_err_from_mdb(rc);
+	for (unsigned i = 1; i < TPC_BUDGET__COUNT; i++) {
+		if (only && i != only)
+			continue;
+		b[i].owed_cents = b[i].payable_cents + b[i].settled_cents;
+		la->total_cents += b[i].sum_cents;
+		bp[la->n_balances++] = &b[i];
+	}
+	la->balances = bp;
+	return 0;
+}
+
+static int export_postings(MDB_txn *txn, const tpc_ledger_db_t *db,
+                           const Tpclear__LedgerRequest *rq, const char *account, tpc_job_t *job,
+                           Tpclear__LedgerAnswer *la)
+{
+	uint64_t from_ms = 0, to_ms = UINT64_MAX;
+	uint32_t limit = rq->limit && rq->limit < EXPORT_PAGE ? rq->limit : EXPORT_PAGE;
+	Tpclear__Posting *arr, **ptr;
+	uint8_t key[8];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (rq->from) {
+		if (day_end_ms(rq->from, &from_ms)) {
+			fail(job, TPC_CODE_BAD_LEDGER_REQ);
+			return TPC_EINVAL;
+		}
+		from_ms -= 86400000u - 1;
+	}
+	if (rq->to && day_end_ms(rq->to, &to_ms)) {
+		fail(job, TPC_CODE_BAD_LEDGER_REQ);
+		return TPC_EINVAL;
+	}
+	arr = tpc_arena_alloc(job->arena, limit * sizeof(*arr), 8);
+	ptr = tpc_arena_alloc(job->arena, limit * sizeof(*ptr), 8);
+	if (!arr || !ptr)
+		return TPC_ENOMEM;
+	if ((rc = mdb_cursor_open(txn, db->postings, &cur)))
+		return tpc_err_from_mdb(rc);
+	tpc_put_be64(key, rq->after + 1);
+	k.mv_data = key;
+	k.mv_size = 8;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		tpc_posting_rec_t p;
+		Tpclear__Posting *x;
+
+		if (v.mv_size != sizeof(p) || k.mv_size != 8)
+			continue;
+		memcpy(&p, v.mv_data, sizeof(p));
+		if (p.at_ms > to_ms)
+			break;
+		if (p.at_ms < from_ms)
+			continue;
+		if (account && strncmp(p.account, account, sizeof(p.account)) != 0)
+			continue;
+		if (la->n_postings == limit) {
+			la->next_after = la->postings[limit - 1]->number;
+			break;
+		}
+		x = &arr[la->n_postings];
+		tpclear__posting__init(x);
+		x->number = tpc_get_be64(k.mv_data);
+		x->sequence = p.sequence;
+		x->run = p.run;
+		x->line = p.line;
+		x->kind = (char *)kind_name(p.kind);
+		x->budget = (char *)tpc_budget_name(p.budget);
+		x->account = str(job->arena, p.account, sizeof(p.account));
+		x->amount_cents = p.amount_cents;
+		x->at = p.at_ms;
+		if (!x->account) {
+			mdb_cursor_close(cur);
+			return TPC_ENOMEM;
+		}
+		la->total_cents += p.amount_cents;
+		ptr[la->n_postings++] = x;
+		la->postings = ptr;
+	}
+	mdb_cursor_close(cur);
+	la->postings = ptr;
+	if (rc != MDB_NOTFOUND && rc != 0)
+		return tpc_err_from_mdb(rc);
+	return 0;
+}
+
+/* Sequence of (sender, key) in the idempotency index. */
+static int find_sending(MDB_txn *txn, const tpc_ledger_db_t *db, const char *sender,
+                        const char *key, uint64_t *seq)
+{
+	uint8_t buf[TPC_SENDER_MAX + TPC_KEY_MAX + 2];
+	size_t a = strlen(sender), b = strlen(key);
+	MDB_val k, v;
+	int rc;
+
+	if (a + 1 + b > sizeof(buf) || !b)
+		return MDB_NOTFOUND;
+	memcpy(buf, sender, a);
+	buf[a] = 0;
+	memcpy(buf + a + 1, key, b);
+	k.mv_data = buf;
+	k.mv_size = a + 1 + b;
+	if ((rc = mdb_get(txn, db->sendings, &k, &v)))
+		return rc;
+	if (v.mv_size < 8)
+		return MDB_CORRUPTED;
+	memcpy(seq, v.mv_data, 8);
+	return 0;
+}
+
+/* Settlements stored for @p seq, unpacked into the arena. */
+static int settlements_of(MDB_txn *txn, const tpc_ledger_db_t *db, uint64_t seq, tpc_arena_t *arena,
+                          Tpclear__Settlement ***out, size_t *n, tpc_blob_t *last_native)
+{
+	ProtobufCAllocator pa = {pa_alloc, pa_free, arena};
+	uint8_t key[20] = {0};
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = mdb_cursor_open(txn, db->settlements, &cur)))
+		return rc;
+	tpc_put_be64(key, seq);
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct settlement_hdr h;
+		Tpclear__Settlement *st;
+
+		if (k.mv_size != 20 || tpc_get_be64(k.mv_data) != seq)
+			break;
+		if (v.mv_size < sizeof(h))
+			continue;
+		memcpy(&h, v.mv_data, sizeof(h));
+		if (h.magic != SETTLEMENT_MAGIC ||
+		    sizeof(h) + (size_t)h.proto_len + h.native_len != v.mv_size)
+			continue;
+		st = tpclear__settlement__unpack(&pa, h.proto_len,
+		                                 (const uint8_t *)v.mv_data + sizeof(h));
+		if (!st) {
+			rc = ENOMEM;
+			break;
+		}
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 4;
+			Tpclear__Settlement **a = tpc_arena_alloc(arena, nc * sizeof(*a), 8);
+
+			if (!a) {
+				rc = ENOMEM;
+				break;
+			}
+			if (*n)
+				memcpy(a, *out, *n * sizeof(*a));
+			*out = a;
+			cap = nc;
+		}
+		(*out)[(*n)++] = st;
+		if (last_native) {
+			memset(last_native, 0, sizeof(*last_native));
+			if (h.native_len) {
+				uint8_t *copy = tpc_arena_alloc(arena, h.native_len, 8);
+
+				if (!copy) {
+					rc = ENOMEM;
+					break;
+				}
+				memcpy(copy, (const uint8_t *)v.mv_data + sizeof(h) + h.proto_len,
+				       h.native_len);
+				last_native->ptr = copy;
+				last_native->len = h.native_len;
+				memcpy(last_native->type, h.native_type, sizeof(last_native->type));
+				last_native->type[sizeof(last_native->type) - 1] = 0;
+			}
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The history of sending @p seq (only the lines of invoice @p invoice when >= 0). */
+static int history(MDB_txn *txn, const tpc_ledger_db_t *db, uint64_t seq, int64_t invoice,
+                   tpc_job_t *job, Tpclear__SendingHistory **out)
+{
+	tpc_arena_t *a = job->arena;
+	Tpclear__SendingHistory *sh = tpc_arena_alloc(a, sizeof(*sh), 8);
+	tpc_answer_hdr_t h;
+	uint8_t key[12];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t cap = 0;
+	int rc;
+
+	if (!sh)
+		return ENOMEM;
+	tpclear__sending_history__init(sh);
+	tpc_put_be64(key, seq);
+	k.mv_data = key;
+	k.mv_size = 8;
+	if ((rc = mdb_get(txn, db->answers, &k, &v)))
+		return rc;
+	if (v.mv_size < sizeof(h))
+		return MDB_CORRUPTED;
+	memcpy(&h, v.mv_data, sizeof(h));
+	if (h.magic != TPC_ANSWER_MAGIC)
+		return MDB_CORRUPTED;
+	sh->sender = str(a, h.sender, sizeof(h.sender));
+	sh->key = str(a, h.key, sizeof(h.key));
+	sh->format = str(a, h.format, sizeof(h.format));
+	if (!sh->sender || !sh->key || !sh->format)
+		return ENOMEM;
+	sh->sequence = seq;
+	sh->received_at = h.received_ms;
+	sh->validated_at = h.validated_ms;
+	sh->committed_at = h.committed_ms;
+	if ((rc = mdb_cursor_open(txn, db->lines, &cur)))
+		return rc;
+	tpc_put_be32(key + 8, 0);
+	k.mv_size = 12;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		tpc_line_rec_t r;
+		Tpclear__LineHistory *lh;
+		MDB_val pv;
+
+		if (k.mv_size != 12 || tpc_get_be64(k.mv_data) != seq)
+			break;
+		if (v.mv_size != sizeof(r))
+			continue;
+		memcpy(&r, v.mv_data, sizeof(r));
+		if (invoice >= 0 && r.invoice != (uint32_t)invoice)
+			continue;
+		if (sh->n_lines == SHOW_MAX_LINES)
+			break;
+		if (sh->n_lines == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			Tpclear__LineHistory **arr = tpc_arena_alloc(a, nc * sizeof(*arr), 8);
+
+			if (!arr) {
+				rc = ENOMEM;
+				break;
+			}
+			if (sh->n_lines)
+				memcpy(arr, sh->lines, sh->n_lines * sizeof(*arr));
+			sh->lines = arr;
+			cap = nc;
+		}
+		lh = tpc_arena_alloc(a, sizeof(*lh), 8);
+		if (!lh) {
+			rc = ENOMEM;
+			break;
+		}
+		tpclear__line_history__init(lh);
+		lh->index = tpc_get_be32((const uint8_t *)k.mv_data + 8);
+		lh->record = r.record;
+		lh->invoice = r.invoice;
+		lh->code = str(a, r.code, sizeof(r.code));
+		lh->date = r.date_first;
+		lh->units = r.units;
+		lh->outcome = r.outcome == TPC_OUTCOME_ACCEPTED ? TPCLEAR__OUTCOME__OUTCOME_ACCEPTED
+		              : r.outcome == TPC_OUTCOME_REFUSED
+		                  ? TPCLEAR__OUTCOME__OUTCOME_REFUSED
+		                  : TPCLEAR__OUTCOME__OUTCOME_PENDING;
+		lh->budget = (char *)tpc_budget_name(r.budget);
+		lh->invoiced_insurer_cents = r.insurer_cents;
+		lh->invoiced_patient_cents = r.patient_cents;
+		lh->expected_insurer_cents = r.expected_insurer_cents;
+		lh->expected_patient_cents = r.expected_patient_cents;
+		lh->accepted_cents = r.accepted_cents;
+		lh->mutuality = str(a, r.mutuality, sizeof(r.mutuality));
+		lh->n_findings = r.nfindings < 3 ? r.nfindings : 3;
+		lh->findings = tpc_arena_alloc(a, 3 * sizeof(char *), 8);
+		if (!lh->code || !lh->mutuality || !lh->findings) {
+			rc = ENOMEM;
+			break;
+		}
+		for (size_t f = 0; f < lh->n_findings; f++)
+			if (!(lh->findings[f] = str(a, r.finding[f], sizeof(r.finding[f])))) {
+				rc = ENOMEM;
+				break;
+			}
+		lh->payment_reference = "";
+		lh->share_budget = (char *)tpc_budget_name(r.share_budget);
+		lh->scheme = (char *)tpc_scheme_name(r.scheme);
+		for (uint8_t part = 0; part < 2; part++) {
+			/* each part (insurer part, patient share) is paid on its own */
+			uint8_t pk[TPC_PAYABLE_KEY];
+			MDB_val pkv = {sizeof(pk), pk};
+			tpc_paid_t pd;
+			char *ref;
+
+			memcpy(pk, k.mv_data, 12);
+			pk[12] = part;
+			if (mdb_get(txn, db->paid, &pkv, &pv) != 0 || pv.mv_size != sizeof(pd))
+				continue;
+			memcpy(&pd, pv.mv_data, sizeof(pd));
+			lh->paid_at = pd.paid_ms;
+			lh->paid_cents +=
+			    part ? (r.share_budget ? r.patient_cents : 0)
+			         : r.accepted_cents - (r.share_budget ? r.patient_cents : 0);
+			ref = tpc_arena_alloc(a, 24, 1);
+			if (ref) {
+				tpc_payment_reference(pd.run, pd.payment, ref);
+				lh->payment_reference = ref;
+			}
+		}
+		{
+			/* the scheme's reference, for lines a scheme pays */
+			MDB_val sv;
+			tpc_scheme_ref_t sr;
+
+			if (mdb_get(txn, db->scheme_refs, &k, &sv) == 0 &&
+			    sv.mv_size == sizeof(sr)) {
+				memcpy(&sr, sv.mv_data, sizeof(sr));
+				lh->scheme_ref = str(a, sr.ref, sizeof(sr.ref));
+				lh->scheme_org = str(a, sr.org, sizeof(sr.org));
+			}
+		}
+		sh->lines[sh->n_lines++] = lh;
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if ((rc = settlements_of(txn, db, seq, a, &sh->settlements, &sh->n_settlements, NULL)))
+		return rc;
+	*out = sh;
+	return 0;
+}
+
+static int is_digits(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int show(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRequest *rq,
+                tpc_job_t *job, Tpclear__LedgerAnswer *la)
+{
+	const char *t = rq->target;
+	const char *slash = strchr(t, '/');
+	uint64_t seq;
+	int rc;
+
+	la->target = (char *)t;
+	rc = find_sending(txn, db, job->sender, t, &seq);
+	if (rc == 0) {
+		la->target_kind = "sending";
+		la->sendings = tpc_arena_alloc(job->arena, sizeof(*la->sendings), 8);
+		if (!la->sendings)
+			return TPC_ENOMEM;
+		if ((rc = history(txn, db, seq, -1, job, &la->sendings[0])))
+			return tpc_err_from_mdb(rc);
+		la->n_sendings = 1;
+		return 0;
+	}
+	if (rc != MDB_NOTFOUND)
+		return tpc_err_from_mdb(rc);
+	if (slash && slash - t == 11) {
+		/* PROVIDER/NUMBER: the invoice index, then that invoice's lines */
+		uint8_t key[160];
+		size_t nl = strlen(slash + 1);
+		MDB_val k, v;
+		int64_t inv = -1;
+
+		if (nl == 0 || 11 + nl > sizeof(key))
+			goto unknown;
+		memcpy(key, t, 11);
+		memcpy(key + 11, slash + 1, nl);
+		k.mv_data = key;
+		k.mv_size = 11 + nl;
+		if ((rc = mdb_get(txn, db->dbs.invoices, &k, &v)))
+			return rc == MDB_NOTFOUND ? (fail(job, TPC_CODE_UNKNOWN_TARGET), TPC_ENOENT)
+			                          : tpc_err_from_mdb(rc);
+		memcpy(&seq, v.mv_data, 8);
+		/* which invoice of the sending: its number in the stored Result */
+		{
+			ProtobufCAllocator pa = {pa_alloc, pa_free, job->arena};
+			uint8_t sk[8];
+			MDB_val ak = {8, sk}, av;
+			tpc_stored_t st;
+			Tpclear__Result *res;
+
+			tpc_put_be64(sk, seq);
+			if ((rc = mdb_get(txn, db->answers, &ak, &av)))
+				return tpc_err_from_mdb(rc);
+			if ((rc =
+			         tpc_ledger_answer_decode(av.mv_data, av.mv_size, job->arena, &st)))
+				return rc;
+			res = tpclear__result__unpack(&pa, st.result_len, st.result);
+			if (!res)
+				return TPC_ENOMEM;
+			for (size_t i = 0; i < res->n_invoice_results; i++) {
+				const Tpclear__InvoiceResult *ir = res->invoice_results[i];
+
+				if (strcmp(ir->number, slash + 1) == 0 &&
+				    strncmp(ir->provider, t, 11) == 0) {
+					inv = (int64_t)i;
+					break;
+				}
+			}
+		}
+		la->target_kind = "invoice";
+		la->sendings = tpc_arena_alloc(job->arena, sizeof(*la->sendings), 8);
+		if (!la->sendings)
+			return TPC_ENOMEM;
+		if ((rc = history(txn, db, seq, inv, job, &la->sendings[0])))
+			return tpc_err_from_mdb(rc);
+		la->n_sendings = 1;
+		return 0;
+	}
+	if (is_digits(t, 11)) {
+		Tpclear__LedgerRequest all = *rq;
+
+		la->target_kind = "payee";
+		all.from = all.to = 0;
+		if ((rc = export_postings(txn, db, &all, t, job, la)))
+			return rc;
+		if (la->n_postings)
+			return 0;
+	}
+unknown:
+	fail(job, TPC_CODE_UNKNOWN_TARGET);
+	return TPC_ENOENT;
+}
+
+/* An institution's monthly recovery statement (engine/ledger/statement.h). */
+static int statement(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRequest *rq,
+                     tpc_job_t *job, Tpclear__LedgerAnswer *la)
+{
+	const char *code = NULL;
+	struct timespec ts;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rc = tpc_statement_build(txn, db, rq->institution, rq->month,
+	                         (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u,
+	                         job->arena, &la->statement, &code);
+	if (rc && code)
+		fail(job, code);
+	return rc;
+}
+
+int tpc_ledger_query(tpc_ledger_reader_t *r, tpc_job_t *job)
+{
+	ProtobufCAllocator pa = {pa_alloc, pa_free, job->arena};
+	Tpclear__LedgerRequest *rq;
+	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
+	Tpclear__LedgerAnswer la = TPCLEAR__LEDGER_ANSWER__INIT;
+	const tpc_ledger_db_t *db;
+	MDB_txn *txn;
+	int rc;
+
+	rq = tpclear__ledger_request__unpack(&pa, zmq_msg_size(&job->payload),
+	                                     zmq_msg_data(&job->payload));
+	if (!rq) {
+		fail(job, TPC_CODE_BAD_LEDGER_REQ);
+		return TPC_EINVAL;
+	}
+	if ((rc = tpc_ledger_read_begin(r, &txn, &db))) {
+		fail(job, TPC_CODE_STORED_UNREADABLE);
+		return rc;
+	}
+	switch (rq->op) {
+	case TPCLEAR__LEDGER_REQUEST__OP__BALANCE:
+		rc = balance(txn, db, rq, job, &la);
+		break;
+	case TPCLEAR__LEDGER_REQUEST__OP__SHOW:
+		rc = show(txn, db, rq, job, &la);
+		break;
+	case TPCLEAR__LEDGER_REQUEST__OP__EXPORT:
+		rc = export_postings(txn, db, rq, NULL, job, &la);
+		break;
+	case TPCLEAR__LEDGER_REQUEST__OP__STATEMENT:
+		rc = statement(txn, db, rq, job, &la);
+		break;
+	default:
+		fail(job, TPC_CODE_BAD_LEDGER_REQ);
+		rc = TPC_EINVAL;
+		break;
+	}
+	if (rc == 0) {
+		ans.body_case = TPCLEAR__ANSWER__BODY_LEDGER;
+		ans.ledger = &la;
+		rc = finish(job, &ans);
+	} else if (job->status != TPC_JOB_FAILED) {
+		fail(job, rc == TPC_ENOMEM ? TPC_CODE_TOO_MANY : TPC_CODE_STORED_UNREADABLE);
+	}
+	tpc_ledger_read_end(r);
+	return rc;
+}
+
+int tpc_ledger_query_settlement(tpc_ledger_reader_t *r, tpc_job_t *job)
+{
+	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
+	Tpclear__Settlement **sts;
+	const tpc_ledger_db_t *db;
+	tpc_blob_t native = {0};
+	MDB_txn *txn;
+	uint64_t seq;
+	size_t n;
+	int rc;
+
+	if ((rc = tpc_ledger_read_begin(r, &txn, &db))) {
+		fail(job, TPC_CODE_STORED_UNREADABLE);
+		return rc;
+	}
+	rc = find_sending(txn, db, job->sender, job->key, &seq);
+	if (rc == MDB_NOTFOUND) {
+		fail(job, TPC_CODE_UNKNOWN_KEY);
+		rc = TPC_ENOENT;
+		goto out;
+	}
+	if (rc == 0)
+		rc = settlements_of(txn, db, seq, job->arena, &sts, &n, &native);
+	if (rc) {
+		fail(job, TPC_CODE_STORED_UNREADABLE);
+		rc = tpc_err_from_mdb(rc);
+		goto out;
+	}
+	if (!n) {
+		fail(job, TPC_CODE_NOT_SETTLED);
+		rc = TPC_ENOENT;
+		goto out;
+	}
+	ans.body_case = TPCLEAR__ANSWER__BODY_SETTLEMENT;
+	ans.settlement = sts[n - 1];
+	if ((rc = finish(job, &ans)) == 0)
+		job->native = native;
+out:
+	tpc_ledger_read_end(r);
+	return rc;
+}

@@ -1,0 +1,1239 @@
+/* engine/payments/payrun.c - payment runs (see payrun.h for the DESIGN). */
+#include "payments/payrun.h"
+
+#include "clearing/budget.h"
+#include "core/codes.h"
+#include "common/check.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "ledger/ledger.h"
+#include "core/log.h"
+#include "payments/sepa.h"
+#include "tpclear.pb-c.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define SETTLEMENT_MAGIC 0x31535054u /* "TPS1" little endian */
+
+/* Header of a stored settlement (value of "settlements"), then the packed Settlement, then the
+ * native bytes. */
+struct settlement_hdr {
+	uint32_t magic;
+	uint32_t proto_len;
+	uint32_t native_len;
+	char native_type[16];
+	uint32_t pad;
+};
+
+/* One unpaid payable taken by the run. */
+struct item {
+	uint64_t seq;
+	uint32_t line;
+	uint32_t payment; /* 1-based payment number once paid, 0 = left unpaid */
+	tpc_payable_t p;
+	uint32_t acct; /* index into accounts[] */
+	uint8_t part;  /* 0 = insurer part, 1 = patient share */
+	uint8_t pad[3];
+};
+
+/* The bank account of one (budget, payee). */
+struct account {
+	uint8_t budget;
+	uint8_t ok;
+	char payee[12];
+	char iban[35];
+	char bic[12];
+	char name[71];
+};
+
+struct tpc_payrun {
+	uint64_t run;
+	uint64_t now_ms;
+	int32_t execution_day;
+	struct item *items;
+	size_t nitems, cap;
+	struct account *accounts;
+	size_t naccounts;
+	tpc_payment_rec_t *payments;
+	uint32_t npayments;
+	uint64_t lines_paid, lines_carried, lines_no_account;
+	int64_t total_cents;
+	uint32_t settlements;
+	uint32_t budgets_paid;
+	char **notes;
+	size_t nnotes;
+	struct push *pushes; /* settlements to push to connected senders */
+	size_t npushes;
+	uint8_t replay;      /* the request id ran before: its run, rebuilt from the ledger */
+	uint8_t id_stored;   /* the request id was recorded: commit even if nothing was paid */
+	const char *refusal; /* a code: the request is refused, nothing to commit */
+};
+
+/* A settlement kept for the push after the commit (malloc'd copies). */
+struct push {
+	char sender[TPC_SENDER_MAX];
+	uint8_t *answer;
+	size_t answer_len;
+	uint8_t *native;
+	size_t native_len;
+	char native_type[16];
+};
+
+#define MAX_PUSHES 10000 /* more settlements stay retrievable with a query */
+
+/* Copy a NUL-terminated string, cut to @p cap - 1 bytes. */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+static int64_t day_of_ms(uint64_t ms)
+{
+	return (int64_t)(ms / 86400000u);
+}
+
+void tpc_payrun_file_name(uint64_t run, unsigned budget, char *out, size_t cap)
+{
+	snprintf(out, cap, "payrun-%08llu-%s.pain.001.xml", (unsigned long long)run,
+	         tpc_budget_name(budget));
+}
+
+void tpc_payrun_free(tpc_payrun_t **pp)
+{
+	tpc_payrun_t *p;
+
+	if (!pp || !*pp)
+		return;
+	p = *pp;
+	free(p->items);
+	free(p->accounts);
+	free(p->payments);
+	for (size_t i = 0; i < p->nnotes; i++)
+		free(p->notes[i]);
+	free(p->notes);
+	for (size_t i = 0; i < p->npushes; i++) {
+		free(p->pushes[i].answer);
+		free(p->pushes[i].native);
+	}
+	free(p->pushes);
+	free(p);
+	*pp = NULL;
+}
+
+int tpc_payrun_paid(const tpc_payrun_t *p)
+{
+	return p && !p->replay && p->npayments > 0;
+}
+
+int tpc_payrun_replayed(const tpc_payrun_t *p)
+{
+	return p && p->replay;
+}
+
+int tpc_payrun_must_commit(const tpc_payrun_t *p)
+{
+	return tpc_payrun_paid(p) || (p && p->id_stored);
+}
+
+const char *tpc_payrun_refusal(const tpc_payrun_t *p)
+{
+	return p ? p->refusal : NULL;
+}
+
+void tpc_payrun_totals(const tpc_payrun_t *p, uint64_t *payments, uint64_t *lines, int64_t *cents)
+{
+	*payments = p->npayments;
+	*lines = p->lines_paid;
+	*cents = p->total_cents;
+}
+
+static void note(tpc_payrun_t *p, const char *fmt, const char *a, const char *b)
+{
+	char buf[256], **n;
+
+	if (p->nnotes >= 1000)
+		return; /* enough to tell ops what is wrong */
+	n = realloc(p->notes, (p->nnotes + 1) * sizeof(*n));
+	if (!n)
+		return;
+	p->notes = n;
+	snprintf(buf, sizeof(buf), fmt, a, b);
+	p->notes[p->nnotes] = strdup(buf);
+	if (p->notes[p->nnotes])
+		p->nnotes++;
+}
+
+static int cmp_payee(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->p.budget != y->p.budget)
+		return x->p.budget < y->p.budget ? -1 : 1;
+	if (x->p.payee_kind != y->p.payee_kind)
+		return x->p.payee_kind < y->p.payee_kind ? -1 : 1;
+	return strcmp(x->p.payee, y->p.payee);
+}
+
+/* sort items by (budget, usable account first, IBAN, sequence, line); @p arg: the accounts */
+static int cmp_group(const void *a, const void *b, void *arg)
+{
+	const struct item *x = a, *y = b;
+	const struct account *accounts = arg;
+	const struct account *ax = &accounts[x->acct], *ay = &accounts[y->acct];
+	int c;
+
+	if (ax->budget != ay->budget)
+		return ax->budget < ay->budget ? -1 : 1;
+	if (ax->ok != ay->ok) /* an unusable account never joins a usable one's transfer */
+		return ax->ok ? -1 : 1;
+	if ((c = strcmp(ax->iban, ay->iban)))
+		return c;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->part < y->part ? -1 : x->part > y->part;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	if (x->payment != y->payment)
+		return x->payment < y->payment ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->part < y->part ? -1 : x->part > y->part;
+}
+
+/* Gather the unpaid payables the run takes. */
+static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job, tpc_payrun_t *p)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, ctx->db->payables, &cur)))
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct item *it;
+
+		if (k.mv_size != TPC_PAYABLE_KEY || v.mv_size != sizeof(tpc_payable_t)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (p->nitems == p->cap) {
+			size_t cap = p->cap ? p->cap * 2 : 1024;
+			struct item *n = realloc(p->items, cap * sizeof(*n));
+
+			if (!n) {
+				rc = ENOMEM;
+				break;
+			}
+			p->items = n;
+			p->cap = cap;
+		}
+		it = &p->items[p->nitems];
+		memset(it, 0, sizeof(*it));
+		memcpy(&it->p, v.mv_data, sizeof(it->p));
+		if (job->payrun_budget && it->p.budget != job->payrun_budget)
+			continue;
+		if (day_of_ms(it->p.committed_ms) > job->payrun_until)
+			continue;
+		it->seq = tpc_get_be64(k.mv_data);
+		it->line = tpc_get_be32((const uint8_t *)k.mv_data + 8);
+		it->part = ((const uint8_t *)k.mv_data)[12];
+		p->nitems++;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Resolve the bank account of each (budget, payee) from the reference data. */
+static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
+{
+	MDB_cursor *members = NULL, *ossom = NULL;
+	int rc;
+
+	if (p->nitems)
+		qsort(p->items, p->nitems, sizeof(*p->items), cmp_payee);
+	p->accounts = calloc(p->nitems ? p->nitems : 1, sizeof(*p->accounts));
+	if (!p->accounts)
+		return ENOMEM;
+	if ((rc = mdb_cursor_open(txn, ctx->db->dbs.ref.dbi[TPC_REF_MEMBERS], &members)))
+		return rc;
+	if ((rc = mdb_cursor_open(txn, ctx->db->dbs.ref.dbi[TPC_REF_OSSOM], &ossom))) {
+		mdb_cursor_close(members);
+		return rc;
+	}
+	for (size_t i = 0; i < p->nitems; i++) {
+		struct item *it = &p->items[i];
+		struct account *a;
+
+		if (i > 0 && cmp_payee(it, &p->items[i - 1]) == 0) {
+			it->acct = p->items[i - 1].acct;
+			continue;
+		}
+		a = &p->accounts[p->naccounts];
+		it->acct = (uint32_t)p->naccounts++;
+		a->budget = it->p.budget;
+		memcpy(a->payee, it->p.payee, sizeof(a->payee));
+		a->payee[sizeof(a->payee) - 1] = 0;
+		if (it->p.payee_kind == TPC_PAYEE_PROVIDER) {
+			tpc_ref_provider_t pr;
+
+			rc = tpc_refdata_provider(txn, &ctx->db->dbs.ref, a->payee, &pr);
+			if (rc == 0) {
+				copy_str(a->iban, sizeof(a->iban), pr.iban);
+				copy_str(a->bic, sizeof(a->bic), pr.bic);
+				copy_str(a->name, sizeof(a->name), pr.name);
+			} else if (rc != MDB_NOTFOUND) {
+				goto out;
+			}
+		} else if (it->p.payee_kind == TPC_PAYEE_INSURED) {
+			/* the insured's account: the members file, else the OSSOM feed */
+			int32_t day = (int32_t)day_of_ms(it->p.committed_ms);
+			tpc_ref_member_t m;
+			tpc_ref_ossom_t o;
+
+			rc = tpc_refdata_member_on(members, a->payee, day, &m);
+			if (rc == 0 && m.iban[0])
+				copy_str(a->iban, sizeof(a->iban), m.iban);
+			else if (rc && rc != MDB_NOTFOUND)
+				goto out;
+			if (!a->iban[0]) {
+				rc = tpc_refdata_feed_last(ossom, TPC_REF_OSSOM, a->payee, day, &o);
+				if (rc == 0)
+					copy_str(a->iban, sizeof(a->iban), o.iban);
+				else if (rc != MDB_NOTFOUND)
+					goto out;
+			}
+			snprintf(a->name, sizeof(a->name), "insured %s", a->payee);
+		}
+		rc = 0;
+		a->ok = a->iban[0] && tpc_check_iban(a->iban, strlen(a->iban)) &&
+		        (!a->bic[0] || tpc_sepa_bic_ok(a->bic));
+		if (!a->name[0])
+			copy_str(a->name, sizeof(a->name), a->payee);
+		if (!a->ok)
+			note(p,
+			     "payee %s (%s): no valid IBAN/BIC in the reference data, left unpaid",
+			     a->payee, tpc_budget_name(a->budget));
+	}
+	rc = 0;
+out:
+	mdb_cursor_close(ossom);
+	mdb_cursor_close(members);
+	return rc;
+}
+
+static int put_posting(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_posting_rec_t *rec)
+{
+	uint8_t key[8];
+	MDB_val k = {sizeof(key), key}, v = {sizeof(*rec), (void *)rec};
+
+	tpc_put_be64(key, (*ctx->next_posting)++);
+	return mdb_put(txn, ctx->db->postings, &k, &v, MDB_APPEND);
+}
+
+/* Pay the groups: payments, postings, payables moved to "paid". */
+static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
+{
+	size_t i = 0, j;
+	int rc;
+
+	if (p->nitems)
+		qsort_r(p->items, p->nitems, sizeof(*p->items), cmp_group, p->accounts);
+	p->payments = calloc(p->nitems ? p->nitems : 1, sizeof(*p->payments));
+	if (!p->payments)
+		return ENOMEM;
+	for (; i < p->nitems; i = j) {
+		const struct account *a = &p->accounts[p->items[i].acct];
+		const tpc_payer_t *payer = &ctx->cfg->payer[a->budget];
+		int64_t sum = 0;
+		tpc_payment_rec_t *pm;
+		tpc_posting_rec_t rec;
+		uint8_t key[TPC_PAYABLE_KEY];
+		MDB_val k, v;
+
+		for (j = i; j < p->nitems; j++) {
+			const struct account *b = &p->accounts[p->items[j].acct];
+
+			if (b->budget != a->budget || b->ok != a->ok ||
+			    strcmp(b->iban, a->iban) != 0)
+				break;
+			if (__builtin_add_overflow(sum, p->items[j].p.amount_cents, &sum))
+				return MDB_BAD_VALSIZE; /* cannot happen with sane amounts */
+		}
+		if (!a->ok) {
+			p->lines_no_account += j - i;
+			continue;
+		}
+		if (!payer->iban[0]) {
+			p->lines_no_account += j - i;
+			note(p, "budget %s%s: no payer account configured ([budget.NAME] iban)",
+			     tpc_budget_name(a->budget), "");
+			continue;
+		}
+		if (sum <= 0) {
+			p->lines_carried += j - i;
+			note(p, "account %s (%s): net amount not positive, carried to a later run",
+			     a->iban, tpc_budget_name(a->budget));
+			continue;
+		}
+		pm = &p->payments[p->npayments++];
+		memset(pm, 0, sizeof(*pm));
+		pm->amount_cents = sum;
+		pm->lines = j - i;
+		pm->budget = a->budget;
+		pm->payee_kind = p->items[i].p.payee_kind;
+		memcpy(pm->payee, a->payee, sizeof(pm->payee));
+		copy_str(pm->iban, sizeof(pm->iban), a->iban);
+		copy_str(pm->bic, sizeof(pm->bic), a->bic);
+		copy_str(pm->name, sizeof(pm->name), a->name);
+		tpc_payment_reference(p->run, p->npayments, pm->end_to_end);
+		p->budgets_paid |= 1u << a->budget;
+		p->lines_paid += pm->lines;
+		p->total_cents += sum;
+
+		/* the payees are debited (one posting per payee of the account), the budget's
+		 * bank account credited */
+		for (size_t m = i; m < j;) {
+			size_t e = m;
+			int64_t part = 0;
+
+			memset(&rec, 0, sizeof(rec));
+			while (e < j && p->items[e].acct == p->items[m].acct)
+				part += p->items[e++].p.amount_cents;
+			/* items of one account are not always adjacent (sorted by IBAN, then
+			 * sequence): a payee may get several SETTLE postings in one payment */
+			rec.run = p->run;
+			rec.line = p->npayments;
+			rec.kind = TPC_POST_SETTLE;
+			rec.budget = a->budget;
+			rec.payee_kind = p->items[m].p.payee_kind;
+			copy_str(rec.account, sizeof(rec.account), p->items[m].p.payee);
+			rec.amount_cents = -part;
+			rec.at_ms = p->now_ms;
+			if ((rc = put_posting(ctx, txn, &rec)))
+				return rc;
+			m = e;
+		}
+		memset(&rec, 0, sizeof(rec));
+		rec.run = p->run;
+		rec.line = p->npayments;
+		rec.kind = TPC_POST_PAYOUT;
+		rec.budget = a->budget;
+		rec.payee_kind = TPC_PAYEE_BANK;
+		copy_str(rec.account, sizeof(rec.account), payer->iban);
+		rec.amount_cents = sum;
+		rec.at_ms = p->now_ms;
+		if ((rc = put_posting(ctx, txn, &rec)))
+			return rc;
+
+		tpc_put_be64(key, p->run);
+		tpc_put_be32(key + 8, p->npayments);
+		k.mv_data = key;
+		k.mv_size = 12;
+		v.mv_data = pm;
+		v.mv_size = sizeof(*pm);
+		if ((rc = mdb_put(txn, ctx->db->payments, &k, &v, MDB_APPEND)))
+			return rc;
+		for (size_t m = i; m < j; m++) {
+			tpc_paid_t paid = {p->run, p->npayments, 0, p->now_ms};
+
+			p->items[m].payment = p->npayments;
+			tpc_put_be64(key, p->items[m].seq);
+			tpc_put_be32(key + 8, p->items[m].line);
+			key[12] = p->items[m].part;
+			k.mv_size = TPC_PAYABLE_KEY;
+			if ((rc = mdb_del(txn, ctx->db->payables, &k, NULL)))
+				return rc;
+			v.mv_data = &paid;
+			v.mv_size = sizeof(paid);
+			if ((rc = mdb_put(txn, ctx->db->paid, &k, &v, MDB_NOOVERWRITE)))
+				return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
+		}
+	}
+	return 0;
+}
+
+/* Keep a copy of a settlement answer for the push after the commit (best effort). */
+static void keep_push(tpc_payrun_t *p, const Tpclear__Settlement *st, const tpc_blob_t *native)
+{
+	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
+	struct push *x;
+
+	if (p->npushes >= MAX_PUSHES)
+		return;
+	if (p->npushes % 64 == 0) {
+		struct push *n = realloc(p->pushes, (p->npushes + 64) * sizeof(*n));
+
+		if (!n)
+			return;
+		p->pushes = n;
+	}
+	x = &p->pushes[p->npushes];
+	memset(x, 0, sizeof(*x));
+	ans.version = 1;
+	ans.correlation = 0;
+	ans.body_case = TPCLEAR__ANSWER__BODY_SETTLEMENT;
+	ans.settlement = (Tpclear__Settlement *)st;
+	x->answer_len = tpclear__answer__get_packed_size(&ans);
+	x->answer = malloc(x->answer_len ? x->answer_len : 1);
+	if (native->ptr && native->len) {
+		x->native = malloc(native->len);
+		x->native_len = native->len;
+		memcpy(x->native_type, native->type, sizeof(x->native_type));
+	}
+	if (!x->answer || (native->ptr && native->len && !x->native)) {
+		free(x->answer);
+		free(x->native);
+		return;
+	}
+	tpclear__answer__pack(&ans, x->answer);
+	if (x->native)
+		memcpy(x->native, native->ptr, native->len);
+	snprintf(x->sender, sizeof(x->sender), "%s", st->sender);
+	p->npushes++;
+}
+
+/* Settlement of one (sending, payment): pack it and store it. */
+static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p,
+                      const tpc_answer_hdr_t *h, const uint8_t *native, const tpc_line_rec_t *recs,
+                      tpc_settled_line_t *lines, uint32_t nlines, const struct item *first,
+                      const struct item *end, tpc_arena_t *scratch)
+{
+	const tpc_payment_rec_t *pm = &p->payments[first->payment - 1];
+	Tpclear__Settlement st = TPCLEAR__SETTLEMENT__INIT;
+	Tpclear__SettledDestination dest[64], *destp[64];
+	size_t ndest = 0, plen;
+	tpc_blob_t out = {0};
+	struct settlement_hdr sh;
+	uint8_t key[20];
+	MDB_val k, v;
+	int64_t paid = 0;
+	uint32_t npaid = 0;
+	int rc;
+
+	for (uint32_t i = 0; i < nlines; i++)
+		lines[i].paid_cents = 0;
+	for (const struct item *it = first; it < end; it++)
+		if (it->line < nlines) {
+			/* a line's parts (insurer part, patient share) may be paid together */
+			if (lines[it->line].paid_cents == 0)
+				npaid++;
+			lines[it->line].paid_cents += it->p.amount_cents;
+			paid += it->p.amount_cents;
+		}
+	for (uint32_t i = 0; i < nlines; i++) {
+		size_t d;
+
+		for (d = 0; d < ndest; d++)
+			if (strcmp(dest[d].mutuality, lines[i].mutuality) == 0)
+				break;
+		if (d == ndest) {
+			if (ndest == 64)
+				continue; /* more than 64 destinations: the native answer has them
+				           */
+			tpclear__settled_destination__init(&dest[d]);
+			dest[d].mutuality = lines[i].mutuality;
+			destp[d] = &dest[d];
+			ndest++;
+		}
+		dest[d].requested_cents += lines[i].requested_cents;
+		dest[d].accepted_cents += recs[i].accepted_cents;
+		dest[d].refused_cents += lines[i].requested_cents - recs[i].accepted_cents;
+		dest[d].paid_cents += lines[i].paid_cents;
+	}
+	st.sender = (char *)h->sender;
+	st.key = (char *)h->key;
+	st.sequence = h->sequence;
+	st.run = p->run;
+	st.payment = first->payment;
+	st.payment_reference = (char *)pm->end_to_end;
+	st.budget = (char *)tpc_budget_name(pm->budget);
+	st.payee = (char *)first->p.payee;
+	st.iban = (char *)pm->iban;
+	st.paid_cents = paid;
+	st.paid_at = p->now_ms;
+	{
+		time_t t = (time_t)p->execution_day * 86400;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		st.execution_date =
+		    (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+	}
+	st.lines_paid = npaid;
+	st.n_destinations = ndest;
+	st.destinations = destp;
+
+	tpc_arena_reset(scratch);
+	if (ctx->adapters && native && h->native_len) {
+		const void *astate;
+		const tpc_adapter_t *a = tpc_adapters_find(ctx->adapters, h->format, &astate);
+		tpc_host_t host = {tpc_arena_host_alloc, scratch, 0, 0};
+		tpc_settlement_t in = {pm->end_to_end, p->run, p->execution_day, nlines, lines};
+
+		if (a && a->encode_settlement &&
+		    a->encode_settlement(astate, native, h->native_len, &in, &host, &out) != 0) {
+			tpc_warn("payrun %llu: no native settlement for sending %llu (%s)",
+			         (unsigned long long)p->run, (unsigned long long)h->sequence,
+			         h->format);
+			memset(&out, 0, sizeof(out));
+		}
+	}
+	st.native_type = out.ptr ? out.type : "";
+	plen = tpclear__settlement__get_packed_size(&st);
+	memset(&sh, 0, sizeof(sh));
+	sh.magic = SETTLEMENT_MAGIC;
+	sh.proto_len = (uint32_t)plen;
+	sh.native_len = out.ptr ? (uint32_t)out.len : 0;
+	memcpy(sh.native_type, out.type, sizeof(sh.native_type));
+	tpc_put_be64(key, h->sequence);
+	tpc_put_be64(key + 8, p->run);
+	tpc_put_be32(key + 16, first->payment);
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	v.mv_data = NULL;
+	v.mv_size = sizeof(sh) + plen + sh.native_len;
+	if ((rc = mdb_put(txn, ctx->db->settlements, &k, &v, MDB_RESERVE)))
+		return rc;
+	memcpy(v.mv_data, &sh, sizeof(sh));
+	tpclear__settlement__pack(&st, (uint8_t *)v.mv_data + sizeof(sh));
+	if (sh.native_len)
+		memcpy((uint8_t *)v.mv_data + sizeof(sh) + plen, out.ptr, sh.native_len);
+	p->settlements++;
+	keep_push(p, &st, &out);
+	return 0;
+}
+
+/* One settlement per (sending, payment) paid by the run. */
+static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
+{
+	tpc_arena_t *scratch = NULL, *answers = NULL;
+	tpc_line_rec_t *recs = NULL;
+	tpc_settled_line_t *lines = NULL;
+	size_t cap = 0, i = 0, j;
+	MDB_cursor *cur = NULL;
+	int rc;
+
+	if (p->nitems)
+		qsort(p->items, p->nitems, sizeof(*p->items), cmp_line);
+	if ((rc = tpc_arena_new(1 << 20, (size_t)1 << 30, &scratch)))
+		return ENOMEM;
+	if ((rc = tpc_arena_new(1 << 20, (size_t)1 << 30, &answers))) {
+		tpc_arena_free(&scratch);
+		return ENOMEM;
+	}
+	if ((rc = mdb_cursor_open(txn, ctx->db->lines, &cur)))
+		goto out;
+	for (; i < p->nitems; i = j) {
+		uint8_t key[12];
+		MDB_val k, v;
+		tpc_answer_hdr_t h;
+		const uint8_t *native = NULL;
+		uint32_t n = 0;
+
+		for (j = i; j < p->nitems && p->items[j].seq == p->items[i].seq; j++)
+			;
+		if (!p->items[j - 1].payment)
+			continue; /* nothing of this sending paid (payment 0 sorts first) */
+		tpc_put_be64(key, p->items[i].seq);
+		k.mv_data = key;
+		k.mv_size = 8;
+		if ((rc = mdb_get(txn, ctx->db->answers, &k, &v)))
+			goto out;
+		if (v.mv_size < sizeof(h)) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		memcpy(&h, v.mv_data, sizeof(h));
+		if (h.magic != TPC_ANSWER_MAGIC) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		h.sender[sizeof(h.sender) - 1] = h.key[sizeof(h.key) - 1] = 0;
+		h.format[sizeof(h.format) - 1] = 0;
+		if (h.native_len) {
+			/* the stored answer (perhaps compressed), in an arena of its own: the
+			 * settlements' scratch arena is reset for each one */
+			tpc_stored_t st;
+
+			tpc_arena_reset(answers);
+			if ((rc = tpc_ledger_answer_decode(v.mv_data, v.mv_size, answers, &st))) {
+				rc = rc == TPC_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+				goto out;
+			}
+			native = st.native.ptr;
+		}
+		/* every line of the sending, in order */
+		tpc_put_be32(key + 8, 0);
+		k.mv_size = 12;
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			tpc_line_rec_t *r;
+
+			if (k.mv_size != 12 || tpc_get_be64(k.mv_data) != p->items[i].seq)
+				break;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 256;
+				void *a = realloc(recs, nc * sizeof(*recs));
+				void *b;
+
+				if (!a) {
+					rc = ENOMEM;
+					goto out;
+				}
+				recs = a;
+				b = realloc(lines, nc * sizeof(*lines));
+				if (!b) {
+					rc = ENOMEM;
+					goto out;
+				}
+				lines = b;
+				cap = nc;
+			}
+			r = &recs[n];
+			memcpy(r, v.mv_data, sizeof(*r));
+			memset(&lines[n], 0, sizeof(lines[n]));
+			lines[n].record = r->record;
+			lines[n].account = r->account;
+			lines[n].outcome = r->outcome;
+			memcpy(lines[n].mutuality, r->mutuality, 3);
+			/* requested: what the scheme was asked to pay (the patient share too
+			 * when the scheme pays it) */
+			lines[n].requested_cents =
+			    r->insurer_cents + (r->share_budget ? r->patient_cents : 0);
+			lines[n].accepted_cents = r->accepted_cents;
+			n++;
+		}
+		if (rc && rc != MDB_NOTFOUND)
+			goto out;
+		/* items are sorted by (sequence, payment, line): one settlement per run of a
+		 * payment among this sending's items */
+		for (size_t a = i, e; a < j; a = e) {
+			for (e = a; e < j && p->items[e].payment == p->items[a].payment; e++)
+				;
+			if (!p->items[a].payment)
+				continue;
+			rc = settle_one(ctx, txn, p, &h, native, recs, lines, n, &p->items[a],
+			                &p->items[e], scratch);
+			if (rc)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	mdb_cursor_close(cur);
+	free(recs);
+	free(lines);
+	tpc_arena_free(&scratch);
+	tpc_arena_free(&answers);
+	return rc;
+}
+
+/* The key of a request id in "payrun_ids": sender, NUL, id. @return its length. */
+static size_t id_key(const tpc_job_t *job, uint8_t *key, size_t cap)
+{
+	size_t s = strnlen(job->sender, TPC_SENDER_MAX - 1), i = strlen(job->payrun_id);
+
+	if (s + 1 + i > cap)
+		return 0;
+	memcpy(key, job->sender, s);
+	key[s] = 0;
+	memcpy(key + s + 1, job->payrun_id, i);
+	return s + 1 + i;
+}
+
+/* The @p count payments of run @p run, read through @p cur (a cursor on "payments").
+ * @param[out] out  calloc'd array (caller frees), set even on error (NULL or partial)
+ * @return 0, MDB_CORRUPTED (fewer or other-sized records than the run says) or an LMDB code. */
+static int load_payments(MDB_cursor *cur, uint64_t run, uint32_t count, tpc_payment_rec_t **out,
+                         uint32_t *n)
+{
+	uint8_t key[12];
+	MDB_val k = {sizeof(key), key}, v;
+	int rc;
+
+	*n = 0;
+	*out = calloc(count ? count : 1, sizeof(**out));
+	if (!*out)
+		return ENOMEM;
+	tpc_put_be64(key, run);
+	tpc_put_be32(key + 8, 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n < count;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 12 || tpc_get_be64(k.mv_data) != run)
+			break;
+		if (v.mv_size != sizeof(**out))
+			return MDB_CORRUPTED;
+		memcpy(&(*out)[(*n)++], v.mv_data, sizeof(**out));
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	return *n == count ? 0 : MDB_CORRUPTED;
+}
+
+/* A request id seen before: the same request gets its first run back (payments read from the
+ * ledger, for finish to render), another one is refused. @return an LMDB code. */
+static int replay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
+                  const tpc_payrun_id_t *id, tpc_payrun_t *p)
+{
+	uint8_t key[8];
+	MDB_val k = {sizeof(key), key}, v;
+	MDB_cursor *cur;
+	tpc_payrun_rec_t rec;
+	int rc;
+
+	if (id->until_day != job->payrun_until || id->budget != job->payrun_budget) {
+		p->refusal = TPC_CODE_PAYRUN_ID_REUSED;
+		return 0;
+	}
+	p->replay = 1;
+	p->run = id->run;
+	p->now_ms = id->at_ms;
+	p->settlements = id->settlements;
+	p->lines_carried = id->lines_carried;
+	p->lines_no_account = id->lines_no_account;
+	if (!id->run)
+		return 0; /* nothing was due: nothing was stored */
+	tpc_put_be64(key, id->run);
+	if ((rc = mdb_get(txn, ctx->db->payruns, &k, &v)))
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if (v.mv_size != sizeof(rec))
+		return MDB_CORRUPTED;
+	memcpy(&rec, v.mv_data, sizeof(rec));
+	p->now_ms = rec.at_ms;
+	p->execution_day = rec.execution_day;
+	p->lines_paid = rec.lines;
+	p->total_cents = rec.total_cents;
+	p->budgets_paid = rec.budgets_paid;
+	if ((rc = mdb_cursor_open(txn, ctx->db->payments, &cur)))
+		return rc;
+	rc = load_payments(cur, id->run, rec.payments, &p->payments, &p->npayments);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
+                       uint64_t run, uint64_t now_ms, tpc_payrun_t **out)
+{
+	tpc_payrun_t *p = calloc(1, sizeof(*p));
+	tpc_payrun_rec_t rec;
+	tpc_payrun_id_t id;
+	uint8_t key[8], idk[TPC_SENDER_MAX + 66];
+	MDB_val k = {sizeof(key), key}, v = {sizeof(rec), &rec};
+	MDB_val ik = {0, idk}, iv;
+	int rc;
+
+	*out = p;
+	if (!p)
+		return ENOMEM;
+	if (job->payrun_id[0]) {
+		ik.mv_size = id_key(job, idk, sizeof(idk));
+		rc = mdb_get(txn, ctx->db->payrun_ids, &ik, &iv);
+		if (rc == 0) {
+			if (iv.mv_size != sizeof(id))
+				return MDB_CORRUPTED;
+			memcpy(&id, iv.mv_data, sizeof(id));
+			return replay(ctx, txn, job, &id, p);
+		}
+		if (rc != MDB_NOTFOUND)
+			return rc;
+	}
+	p->run = run;
+	p->now_ms = now_ms;
+	p->execution_day = (int32_t)day_of_ms(now_ms) + ctx->cfg->execution_days;
+	if ((rc = gather(ctx, txn, job, p)) || (rc = resolve(ctx, txn, p)) ||
+	    (rc = pay(ctx, txn, p)))
+		return rc;
+	if (p->npayments && (rc = settle(ctx, txn, p)))
+		return rc;
+	if (job->payrun_id[0]) {
+		/* remembered even when nothing was due: a retry must not pay what came since */
+		memset(&id, 0, sizeof(id));
+		id.run = p->npayments ? run : 0;
+		id.at_ms = now_ms;
+		id.until_day = job->payrun_until;
+		id.budget = job->payrun_budget;
+		id.settlements = p->settlements;
+		id.lines_carried = p->lines_carried;
+		id.lines_no_account = p->lines_no_account;
+		iv.mv_data = &id;
+		iv.mv_size = sizeof(id);
+		if ((rc = mdb_put(txn, ctx->db->payrun_ids, &ik, &iv, MDB_NOOVERWRITE)))
+			return rc;
+		p->id_stored = 1;
+	}
+	if (!p->npayments)
+		return 0; /* nothing paid: no run stored, the run number stays free */
+	memset(&rec, 0, sizeof(rec));
+	rec.at_ms = now_ms;
+	rec.until_day = job->payrun_until;
+	rec.execution_day = p->execution_day;
+	rec.budget = job->payrun_budget;
+	rec.payments = p->npayments;
+	rec.lines = p->lines_paid;
+	rec.total_cents = p->total_cents;
+	rec.budgets_paid = p->budgets_paid;
+	tpc_put_be64(key, run);
+	return mdb_put(txn, ctx->db->payruns, &k, &v, MDB_APPEND);
+}
+
+/* A name in the SEPA Latin character set: common accented letters (UTF-8 Latin-1 range) lose
+ * their accent, any other character outside the set becomes a space. */
+static void sepa_latin(const char *in, char *out, size_t cap)
+{
+	static const char *const allowed = "/-?:().,'+ ";
+	static const char c3[64] = "AAAAAAACEEEEIIII"
+	                           "DNOOOOO OUUUUY  "
+	                           "aaaaaaaceeeeiiii"
+	                           "dnooooo ouuuuy y";
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p && n + 1 < cap; p++) {
+		char c = (char)*p;
+
+		if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0xBF) {
+			c = c3[p[1] - 0x80];
+			p++;
+		} else if (*p >= 0x80) {
+			c = ' ';
+			while ((p[1] & 0xC0) == 0x80)
+				p++;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		             (c >= '0' && c <= '9') || strchr(allowed, c))) {
+			c = ' ';
+		}
+		out[n++] = c;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	if (n == 0)
+		out[n++] = '-';
+	out[n] = 0;
+}
+
+/* Build one budget's batch from the payments and render it. @return 0 or a TPC_E* code. */
+static int render_budget(const tpc_payrun_ctx_t *ctx, uint64_t run, uint64_t at_ms,
+                         int32_t execution_day, unsigned budget, const tpc_payment_rec_t *pm,
+                         size_t npm, char **xml, size_t *len, tpc_sepa_totals_t *totals)
+{
+	const tpc_payer_t *payer = &ctx->cfg->payer[budget];
+	tpc_sepa_payment_t *sp = calloc(npm ? npm : 1, sizeof(*sp));
+	char(*remit)[64] = calloc(npm ? npm : 1, sizeof(*remit));
+	char(*names)[71] = calloc(npm ? npm : 1, sizeof(*names));
+	char debtor[71];
+	char msgid[36], pmtid[36], err[256];
+	tpc_sepa_batch_t b;
+	size_t n = 0;
+	int rc = TPC_ENOMEM;
+
+	if (!sp || !remit || !names)
+		goto out;
+	for (size_t i = 0; i < npm; i++) {
+		if (pm[i].budget != budget)
+			continue;
+		snprintf(remit[n], sizeof(remit[n]), "tpclear %s %s payrun %llu", pm[i].end_to_end,
+		         tpc_budget_name(budget), (unsigned long long)run);
+		sp[n].end_to_end = pm[i].end_to_end;
+		sepa_latin(pm[i].name, names[n], sizeof(names[n]));
+		sp[n].name = names[n];
+		sp[n].iban = pm[i].iban;
+		sp[n].bic = pm[i].bic;
+		sp[n].amount_cents = pm[i].amount_cents;
+		sp[n].remittance = remit[n];
+		n++;
+	}
+	snprintf(msgid, sizeof(msgid), "TPC-%08llu-%s", (unsigned long long)run,
+	         tpc_budget_name(budget));
+	snprintf(pmtid, sizeof(pmtid), "TPC-%08llu-%s-1", (unsigned long long)run,
+	         tpc_budget_name(budget));
+	memset(&b, 0, sizeof(b));
+	b.message_id = msgid;
+	b.payment_info_id = pmtid;
+	b.created_ms = at_ms;
+	b.execution_day = execution_day;
+	sepa_latin(payer->name, debtor, sizeof(debtor));
+	b.debtor_name = debtor;
+	b.debtor_iban = payer->iban;
+	b.debtor_bic = payer->bic;
+	b.payments = sp;
+	b.npayments = n;
+	rc = tpc_sepa_render(&b, xml, len, totals, err, sizeof(err));
+	if (rc == TPC_EINVAL)
+		tpc_error("payrun %llu: SEPA file for %s refused: %s", (unsigned long long)run,
+		          tpc_budget_name(budget), err);
+out:
+	free(sp);
+	free(remit);
+	free(names);
+	return rc;
+}
+
+static int write_budget_file(const tpc_payrun_ctx_t *ctx, uint64_t run, unsigned budget,
+                             const char *xml, size_t len, char *path, size_t cap)
+{
+	char name[96];
+	int rc;
+
+	if (mkdir(ctx->payments_dir, 0750) != 0 && errno != EEXIST) {
+		tpc_error("payments directory %s: %s", ctx->payments_dir, strerror(errno));
+		return -errno;
+	}
+	tpc_payrun_file_name(run, budget, name, sizeof(name));
+	snprintf(path, cap, "%s/%s", ctx->payments_dir, name);
+	if ((rc = tpc_file_write_atomic(path, xml, len)))
+		tpc_error("payrun %llu: cannot write %s: %s", (unsigned long long)run, path,
+		          strerror(-rc));
+	return rc;
+}
+
+static void *arena_copy(tpc_arena_t *a, const void *src, size_t n)
+{
+	void *d = tpc_arena_alloc(a, n ? n : 1, 8);
+
+	if (d && n)
+		memcpy(d, src, n);
+	return d;
+}
+
+int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t *job)
+{
+	int missing = 0;
+	tpc_payrun_t *p = *pp;
+	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
+	Tpclear__PayrunResult pr = TPCLEAR__PAYRUN_RESULT__INIT;
+	Tpclear__SepaFile files[TPC_BUDGET__COUNT], *filesp[TPC_BUDGET__COUNT];
+	char paths[TPC_BUDGET__COUNT][TPC_PATH_MAX + 96], names[TPC_BUDGET__COUNT][96];
+	char *xmls[TPC_BUDGET__COUNT] = {0};
+	size_t nfiles = 0;
+
+	pr.run = p->npayments ? p->run : 0;
+	pr.committed_at = p->now_ms;
+	pr.payments = p->npayments;
+	pr.lines = p->lines_paid;
+	pr.total_cents = p->total_cents;
+	pr.lines_carried = p->lines_carried;
+	pr.lines_no_account = p->lines_no_account;
+	pr.settlements = p->settlements;
+	pr.n_notes = p->nnotes;
+	pr.notes = p->notes;
+	for (unsigned b = 1; b < TPC_BUDGET__COUNT; b++) {
+		tpc_sepa_totals_t t = {0};
+		size_t len = 0;
+
+		if (!(p->budgets_paid & (1u << b)))
+			continue;
+		if (render_budget(ctx, p->run, p->now_ms, p->execution_day, b, p->payments,
+		                  p->npayments, &xmls[b], &len, &t) != 0) {
+			missing++;
+			continue;
+		}
+		tpclear__sepa_file__init(&files[nfiles]);
+		tpc_payrun_file_name(p->run, b, names[b], sizeof(names[b]));
+		if (p->replay) {
+			/* written by the first request (or at the next start); never twice. The
+			 * answer carries the file as written while it is there (the payer account
+			 * may have been reconfigured since), else as rendered from the ledger */
+			uint8_t *disk = NULL;
+			size_t dlen = 0;
+
+			snprintf(paths[b], sizeof(paths[b]), "%s/%s", ctx->payments_dir, names[b]);
+			if (tpc_file_read_all(paths[b], &disk, &dlen) == 0) {
+				free(xmls[b]);
+				xmls[b] = (char *)disk;
+				len = dlen;
+			}
+		} else if (write_budget_file(ctx, p->run, b, xmls[b], len, paths[b],
+		                             sizeof(paths[b]))) {
+			paths[b][0] = 0; /* rewritten at the next start */
+			missing++;
+		}
+		files[nfiles].budget = (char *)tpc_budget_name(b);
+		files[nfiles].name = names[b];
+		files[nfiles].path = paths[b];
+		files[nfiles].transactions = (uint32_t)t.transactions;
+		files[nfiles].control_cents = t.control_cents;
+		files[nfiles].content.data = (uint8_t *)xmls[b];
+		files[nfiles].content.len = len;
+		files[nfiles].payer_iban = (char *)ctx->cfg->payer[b].iban;
+		filesp[nfiles] = &files[nfiles];
+		nfiles++;
+		tpc_info("payrun %llu: %s: %zu transfers, %lld cents, %s%s",
+		         (unsigned long long)p->run, tpc_budget_name(b), t.transactions,
+		         (long long)t.control_cents, paths[b], p->replay ? " (replay)" : "");
+	}
+	pr.replay = p->replay;
+	pr.n_files = nfiles;
+	pr.files = filesp;
+	ans.version = 1;
+	ans.correlation = job->correlation;
+	ans.body_case = TPCLEAR__ANSWER__BODY_PAYRUN;
+	ans.payrun = &pr;
+	{
+		size_t n = tpclear__answer__get_packed_size(&ans);
+		uint8_t *buf = tpc_arena_alloc(job->arena, n ? n : 1, 8);
+
+		if (buf) {
+			job->result = buf;
+			job->result_len = tpclear__answer__pack(&ans, buf);
+			job->answer_ready = 1;
+		}
+	}
+	for (unsigned b = 0; b < TPC_BUDGET__COUNT; b++)
+		free(xmls[b]);
+	/* the settlements to push, copied into the job's arena for the loop thread */
+	job->pushes =
+	    p->npushes ? tpc_arena_alloc(job->arena, p->npushes * sizeof(tpc_push_t), 8) : NULL;
+	job->npushes = 0;
+	for (size_t i = 0; job->pushes && i < p->npushes; i++) {
+		tpc_push_t *x = &job->pushes[job->npushes];
+		const struct push *y = &p->pushes[i];
+
+		memcpy(x->sender, y->sender, sizeof(x->sender));
+		x->answer = arena_copy(job->arena, y->answer, y->answer_len);
+		x->answer_len = y->answer_len;
+		memset(&x->native, 0, sizeof(x->native));
+		if (y->native) {
+			x->native.ptr = arena_copy(job->arena, y->native, y->native_len);
+			x->native.len = y->native_len;
+			memcpy(x->native.type, y->native_type, sizeof(x->native.type));
+			if (!x->native.ptr)
+				break;
+		}
+		if (!x->answer)
+			break;
+		job->npushes++;
+	}
+	tpc_payrun_free(pp);
+	return missing ? -1 : 0;
+}
+
+int tpc_payrun_mark_written(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, uint64_t run)
+{
+	uint8_t key[8];
+	MDB_val k = {sizeof(key), key}, v;
+	tpc_payrun_rec_t r;
+	int rc;
+
+	tpc_put_be64(key, run);
+	if ((rc = mdb_get(txn, ctx->db->payruns, &k, &v)))
+		return rc;
+	if (v.mv_size != sizeof(r))
+		return MDB_CORRUPTED;
+	memcpy(&r, v.mv_data, sizeof(r));
+	r.files_written = 1;
+	v.mv_data = &r;
+	return mdb_put(txn, ctx->db->payruns, &k, &v, 0);
+}
+
+int tpc_payrun_restore_files(const tpc_payrun_ctx_t *ctx, MDB_txn *txn)
+{
+	MDB_cursor *runs = NULL, *pays = NULL;
+	MDB_val k, v;
+	uint64_t *mark = NULL;
+	size_t nmark = 0;
+	int rc, rewritten = 0;
+
+	if ((rc = mdb_cursor_open(txn, ctx->db->payruns, &runs)))
+		return tpc_err_from_mdb(rc);
+	if ((rc = mdb_cursor_open(txn, ctx->db->payments, &pays)))
+		goto out;
+	for (rc = mdb_cursor_get(runs, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(runs, &k, &v, MDB_NEXT)) {
+		tpc_payrun_rec_t r;
+		uint64_t run;
+		tpc_payment_rec_t *pm = NULL;
+		uint32_t npm = 0;
+		int failed = 0;
+
+		if (k.mv_size != 8 || v.mv_size != sizeof(r))
+			continue;
+		run = tpc_get_be64(k.mv_data);
+		memcpy(&r, v.mv_data, sizeof(r));
+		if (r.files_written)
+			continue; /* written once: files moved away by operators stay away */
+		for (unsigned b = 1; b < TPC_BUDGET__COUNT; b++) {
+			char name[96], path[TPC_PATH_MAX + 96], *xml = NULL;
+			struct stat sb;
+			size_t len;
+			tpc_sepa_totals_t t;
+
+			if (!(r.budgets_paid & (1u << b)))
+				continue;
+			tpc_payrun_file_name(run, b, name, sizeof(name));
+			snprintf(path, sizeof(path), "%s/%s", ctx->payments_dir, name);
+			if (stat(path, &sb) == 0)
+				continue;
+			if (!pm) {
+				int lrc = load_payments(pays, run, r.payments, &pm, &npm);
+
+				if (lrc == ENOMEM) {
+					rc = ENOMEM;
+					free(pm);
+					goto out;
+				}
+				if (lrc) {
+					/* no file from payments that are not the run's */
+					tpc_error("payrun %llu: its payments cannot be read: %s",
+					          (unsigned long long)run, mdb_strerror(lrc));
+					failed = 1;
+					break;
+				}
+			}
+			if (render_budget(ctx, run, r.at_ms, r.execution_day, b, pm, npm, &xml,
+			                  &len, &t) == 0 &&
+			    write_budget_file(ctx, run, b, xml, len, path, sizeof(path)) == 0) {
+				tpc_warn("payrun %llu: SEPA file %s was never written, written now "
+				         "from the ledger",
+				         (unsigned long long)run, path);
+				rewritten++;
+			} else {
+				failed = 1;
+			}
+			free(xml);
+		}
+		free(pm);
+		if (!failed) {
+			/* marked after the scan: no write under the open cursor */
+			uint64_t *m = realloc(mark, (nmark + 1) * sizeof(*m));
+
+			if (!m) {
+				rc = ENOMEM;
+				goto out;
+			}
+			mark = m;
+			mark[nmark++] = run;
+		}
+	}
+	mdb_cursor_close(pays);
+	mdb_cursor_close(runs);
+	pays = runs = NULL;
+	for (size_t i = 0; i < nmark; i++)
+		if ((rc = tpc_payrun_mark_written(ctx, txn, mark[i])))
+			goto out;
+	rc = 0;
+out:
+	free(mark);
+	mdb_cursor_close(pays);
+	mdb_cursor_close(runs);
+	if (rc)
+		return tpc_err_from_mdb(rc);
+	if (rewritten)
+		tpc_info("payrun: %d SEPA files written at startup", rewritten);
+	return (int)nmark;
+}

@@ -1,0 +1,114 @@
+/* engine/pipeline/job.h - one request travelling through the engine.
+ *
+ * A job is created by the loop thread when a request arrives and passes, by ownership, through
+ * the queues: loop -> job queue -> worker -> ledger queue -> ledger writer -> done queue -> loop.
+ * Exactly one thread owns a job at a time; whoever holds it may touch every field. The payload
+ * stays in its zmq_msg_t (received without copy) until the answer is sent; the arena holds
+ * everything derived from it. The loop thread recycles jobs and their arenas, so a job costs no
+ * malloc in the steady state.
+ */
+#ifndef TPC_JOB_H
+#define TPC_JOB_H
+
+#include "adapter.h"
+#include "core/arena.h"
+#include "security/authz.h"
+#include "core/queue.h"
+#include "refdata/refdata.h"
+#include "clearing/tariff.h"
+
+#include <stdint.h>
+#include <zmq.h>
+
+#define TPC_SENDER_MAX   64
+#define TPC_KEY_MAX      128
+#define TPC_IDENTITY_MAX 256
+#define TPC_HASH_LEN     32
+
+enum tpc_job_type {
+	TPC_JOB_SUBMIT = 0,
+	TPC_JOB_QUERY = 1,
+	TPC_JOB_LOAD = 2,   /* replace one kind of reference data */
+	TPC_JOB_PAYRUN = 3, /* a payment run: executed by the ledger writer, alone in its txn */
+	TPC_JOB_LEDGER = 4, /* balances, histories, exports: answered by a worker */
+};
+
+/** A settlement to push to its sender after a payment run (packed Answer + native frame). */
+typedef struct tpc_push {
+	char sender[TPC_SENDER_MAX];
+	const uint8_t *answer;
+	size_t answer_len;
+	tpc_blob_t native;
+} tpc_push_t;
+
+/** What became of a job; decides the answer the loop sends. */
+enum tpc_job_status {
+	TPC_JOB_NEW = 0,
+	TPC_JOB_CLEARED,   /* judged by a worker, waiting for the ledger */
+	TPC_JOB_COMMITTED, /* durable: answer = fresh result */
+	TPC_JOB_REPLAY,    /* (sender, key, hash) already stored: answer = stored result */
+	TPC_JOB_CONFLICT,  /* (sender, key) stored with another payload */
+	TPC_JOB_FOUND,     /* query answered from the ledger */
+	TPC_JOB_FAILED,    /* could not be cleared or stored: answer = refusal with code */
+};
+
+typedef struct tpc_job {
+	tpc_qnode_t node; /* first member: queues carry jobs */
+	enum tpc_job_type type;
+	enum tpc_job_status status;
+	uint64_t correlation;
+	uint64_t received_us;  /* monotonic clock at receipt */
+	uint64_t received_ms;  /* wall clock at receipt (unix ms), kept in the line history */
+	uint64_t validated_ms; /* wall clock when the worker finished judging */
+	uint8_t identity[TPC_IDENTITY_MAX];
+	size_t identity_len;
+	char sender[TPC_SENDER_MAX];
+	char key[TPC_KEY_MAX];
+	tpc_job_auth_t auth; /* who sent it (engine/security/security.h): released when recycled */
+	const tpc_adapter_t *adapter;
+	const void *adapter_state;
+	zmq_msg_t payload; /* owned; closed when the job is recycled */
+	tpc_arena_t *arena;
+	uint8_t hash[TPC_HASH_LEN];
+	tpc_sending_t sending; /* decoded and judged (submit) */
+	/* set by the worker when judged; counted in /metrics once the writer has committed */
+	uint32_t lines_accepted, lines_refused;
+	uint32_t invoices_accepted, invoices_refused;
+	uint8_t ledger_pending;   /* writer: judged, decided in the transaction being written */
+	tpc_tariff_marks_t marks; /* per-line data the writer records (dedup, maxima) */
+	tpc_ref_table_t table;    /* TPC_JOB_LOAD: parsed rows, in the arena */
+	uint8_t load_upsert;      /* TPC_JOB_LOAD: merge the rows (daily delta), not replace */
+	uint8_t express;          /* eAttest: the express lane (own worker, front of the writer) */
+	/* TPC_JOB_PAYRUN: the request (until: days since epoch, INT32_MAX = all; budget 0 = all) */
+	int32_t payrun_until;
+	uint8_t payrun_budget;
+	char payrun_id[65]; /* the request's idempotency key, "" = none */
+	tpc_push_t *pushes; /* settlements to push once durable, in the arena */
+	size_t npushes;
+	/* TPC_JOB_PAYRUN / TPC_JOB_LEDGER / settlement queries: a complete packed tpclear.Answer
+	 * in the arena (answer_ready), sent as is, with native as its second frame if set */
+	uint8_t answer_ready;
+	uint8_t query_settlement; /* TPC_JOB_QUERY: the latest settlement, not the result */
+	/* The sender's answer material, in the arena: */
+	uint8_t *result; /* packed tpclear.Result without ledger fields */
+	size_t result_len;
+	tpc_blob_t native; /* native answer (e.g. eFact 920098), ptr NULL when none */
+	/* what the ledger stores of result + native: one LZ4 block made by the worker (the
+	 * echoes compress about tenfold), or NULL to store them as they are */
+	const uint8_t *stored;
+	size_t stored_len;
+	/* Set by the ledger writer (or the worker, for replays and queries): */
+	uint64_t sequence;
+	uint64_t committed_ms;
+	uint8_t stored_hash[TPC_HASH_LEN]; /* on conflict */
+	const char *fail_code;             /* TPC_JOB_FAILED: own code Tnnnnn (static string) */
+	const char *fail_reason;           /* static string, or in the arena */
+} tpc_job_t;
+
+/** Container of a queue node. */
+static inline tpc_job_t *tpc_job_of(tpc_qnode_t *n)
+{
+	return (tpc_job_t *)n;
+}
+
+#endif /* TPC_JOB_H */

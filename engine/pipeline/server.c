@@ -1,0 +1,949 @@
+/* engine/pipeline/server.c - the loop thread (see server.h).
+ *
+ * DESIGN
+ * Threads: main (this file: libevent loop, every socket), N workers, one ledger writer.
+ * Queues:  loop --jobs (bounded)--> workers --to_ledger--> writer --done (eventfd)--> loop.
+ *          Workers also push straight to done (queries, replays, conflicts, failures).
+ * Intake:  the ROUTER's ZMQ_FD is edge-triggered. On every wakeup (and after every send, since
+ *          a send may consume the edge) we read ZMQ_EVENTS and receive until POLLIN clears; a
+ *          budget per wakeup keeps HTTP responsive under bursts, and when it runs out the event
+ *          is re-activated by hand so nothing waits for an edge that will not come.
+ * Back-pressure: the job queue is bounded. When it is full the sender gets "busy" with a
+ *          retry-after hint and the job is recycled; nothing grows. The ledger queue makes
+ *          workers wait when the writer lags, which fills the job queue, which answers busy.
+ * Answers: a receipt at once; the Result (or Conflict, or a refusal) only when the job comes
+ *          back on the done queue, i.e. after its commit is durable.
+ * Drain:   on SIGTERM/SIGINT new requests are refused (T00007); when in_flight reaches zero
+ *          the loop exits, queues are closed in flow order and threads joined.
+ * Memory:  jobs and their arenas are recycled through a free list owned by this thread.
+ */
+#include "pipeline/server.h"
+
+#include "registry.h"
+#include "common/check.h"
+#include "core/codes.h"
+#include "core/error.h"
+#include "pipeline/job.h"
+#include "ledger/ledger.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/queue.h"
+#include "pipeline/result.h"
+#include "security/security.h"
+#include "tpclear.pb-c.h"
+#include "pipeline/worker.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define DRAIN_BUDGET 512
+#define METRICS_BUF  (64 * 1024)
+
+struct tpc_server {
+	tpc_config_t cfg;
+	struct event_base *base;
+	void *zctx;
+	void *router;
+	struct event *zmq_ev, *done_ev, *sigterm_ev, *sigint_ev;
+	struct evhttp *http;
+	tpc_queue_t *jobs, *to_ledger, *done;
+	tpc_ledger_t *ledger;
+	tpc_workers_t *workers;
+	tpc_queue_t *express;           /* eAttest: the express lane's job queue */
+	tpc_workers_t *express_workers; /* its one worker */
+	tpc_adapters_t *adapters;
+	tpc_metrics_t *metrics;
+	tpc_metrics_shard_t *shard;
+	tpc_security_t *sec;  /* CURVE, the senders registry, per-sender bounds */
+	tpc_arena_t *scratch; /* loop thread: receipts, answer framing */
+	tpc_job_t *free_jobs; /* recycled jobs (linked through node.next) */
+	size_t nfree, max_free;
+	size_t in_flight;
+	int nworkers;
+	int draining;
+	int threads_started;
+	uint64_t started_us;
+	char *metrics_buf;
+	char intake_endpoint[256];
+	char http_endpoint[160];
+	/* the last routing identity seen per sender id, for settlements pushed after a payment
+	 * run (open addressing, loop thread only; a full table forgets nothing it has, it just
+	 * stops learning new senders) */
+	struct peer {
+		char sender[TPC_SENDER_MAX];
+		uint8_t identity[TPC_IDENTITY_MAX];
+		uint16_t identity_len;
+	} * peers;
+};
+
+#define PEERS         4096 /* power of two */
+#define EXPRESS_DEPTH 256  /* eAttests waiting for the express worker before "busy" */
+
+static size_t peer_slot(tpc_server_t *s, const char *sender, int insert)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *c = sender; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	for (size_t i = 0; i < PEERS; i++) {
+		size_t at = (h + i) & (PEERS - 1);
+		struct peer *p = &s->peers[at];
+
+		if (p->sender[0] == 0)
+			return insert ? at : SIZE_MAX;
+		if (strcmp(p->sender, sender) == 0)
+			return at;
+	}
+	return SIZE_MAX;
+}
+
+static void peer_seen(tpc_server_t *s, const char *sender, const uint8_t *id, size_t idlen)
+{
+	size_t at;
+
+	if (!s->peers || !sender[0] || idlen > TPC_IDENTITY_MAX)
+		return;
+	at = peer_slot(s, sender, 1);
+	if (at == SIZE_MAX)
+		return;
+	snprintf(s->peers[at].sender, sizeof(s->peers[at].sender), "%s", sender);
+	memcpy(s->peers[at].identity, id, idlen);
+	s->peers[at].identity_len = (uint16_t)idlen;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- jobs ---------------------------------------------------------------------------------- */
+
+static tpc_job_t *job_get(tpc_server_t *s)
+{
+	tpc_job_t *job = s->free_jobs;
+	tpc_arena_t *arena;
+
+	if (job) {
+		s->free_jobs = (tpc_job_t *)job->node.next;
+		s->nfree--;
+		arena = job->arena;
+	} else {
+		job = malloc(sizeof(*job));
+		if (!job)
+			return NULL;
+		/* a sending's structures take a few times its bytes: bound them accordingly */
+		size_t biggest = s->cfg.max_sending_bytes > s->cfg.max_load_bytes
+		                     ? s->cfg.max_sending_bytes
+		                     : s->cfg.max_load_bytes;
+
+		if (tpc_arena_new(64 * 1024, 8 * biggest + (16u << 20), &arena)) {
+			free(job);
+			return NULL;
+		}
+	}
+	memset(job, 0, sizeof(*job));
+	job->arena = arena;
+	zmq_msg_init(&job->payload);
+	return job;
+}
+
+static void job_put(tpc_server_t *s, tpc_job_t *job)
+{
+	tpc_security_release(s->sec, &job->auth, job->sender);
+	zmq_msg_close(&job->payload);
+	tpc_arena_reset(job->arena);
+	if (s->nfree >= s->max_free) {
+		tpc_arena_free(&job->arena);
+		free(job);
+		return;
+	}
+	job->node.next = s->free_jobs ? &s->free_jobs->node : NULL;
+	s->free_jobs = job;
+	s->nfree++;
+}
+
+/* ---- sending answers ------------------------------------------------------------------------ */
+
+/* @return 0 when ZeroMQ took the message for a connected peer, -1 when it was dropped (peer
+ * gone: the ROUTER is ZMQ_ROUTER_MANDATORY; or its queue full). */
+static int send_frames(tpc_server_t *s, const uint8_t *id, size_t idlen, const uint8_t *a,
+                       size_t alen, const uint8_t *native, size_t nlen)
+{
+	int more = native && nlen ? ZMQ_SNDMORE : 0;
+
+	if (zmq_send(s->router, id, idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(s->router, a, alen, more | ZMQ_DONTWAIT) < 0 ||
+	    (more && zmq_send(s->router, native, nlen, ZMQ_DONTWAIT) < 0)) {
+		tpc_metrics_add(s->shard, TPC_M_answers_dropped, 1);
+		return -1;
+	}
+	return 0;
+}
+
+static void send_receipt_reason(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
+                                int status, const char *code, const char *reason, const char *key,
+                                const tpc_blob_t *native)
+{
+	uint8_t buf[2048];
+	size_t n = tpc_answer_receipt(
+	    corr, status, code, reason,
+	    status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY ? (uint32_t)s->cfg.retry_after_ms : 0,
+	    key, buf, sizeof(buf));
+
+	if (n)
+		send_frames(s, id, idlen, buf, n, native ? native->ptr : NULL,
+		            native ? native->len : 0);
+}
+
+static void send_receipt(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
+                         int status, const char *code, const char *key, const tpc_blob_t *native)
+{
+	send_receipt_reason(s, id, idlen, corr, status, code, code ? tpc_codes_describe(code) : "",
+	                    key, native);
+}
+
+static void answer_load(tpc_server_t *s, const tpc_job_t *job)
+{
+	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
+	Tpclear__LoadResult lr = TPCLEAR__LOAD_RESULT__INIT;
+	uint8_t buf[1024];
+
+	lr.kind = (char *)tpc_refdata_kind_name(job->table.kind);
+	lr.file = (char *)job->key;
+	lr.rows = job->table.nrows;
+	lr.committed_at = job->committed_ms;
+	ans.version = 1;
+	ans.correlation = job->correlation;
+	ans.body_case = TPCLEAR__ANSWER__BODY_LOAD;
+	ans.load = &lr;
+	if (tpclear__answer__get_packed_size(&ans) <= sizeof(buf))
+		send_frames(s, job->identity, job->identity_len, buf,
+		            tpclear__answer__pack(&ans, buf), NULL, 0);
+}
+
+static void answer_job(tpc_server_t *s, tpc_job_t *job)
+{
+	uint8_t small[512];
+	uint8_t *buf;
+	size_t n;
+
+	if (job->answer_ready && job->status != TPC_JOB_FAILED) {
+		send_frames(s, job->identity, job->identity_len, job->result, job->result_len,
+		            job->native.ptr, job->native.ptr ? job->native.len : 0);
+		return;
+	}
+	if (job->type == TPC_JOB_LOAD && job->status == TPC_JOB_COMMITTED) {
+		tpc_info("reference data: %s replaced from '%s' (%u rows)",
+		         tpc_refdata_kind_name(job->table.kind), job->key, job->table.nrows);
+		answer_load(s, job);
+		return;
+	}
+	switch (job->status) {
+	case TPC_JOB_COMMITTED:
+	case TPC_JOB_REPLAY:
+	case TPC_JOB_FOUND:
+		buf = tpc_arena_alloc(job->arena, tpc_answer_result_size(job->result_len), 8);
+		if (!buf) {
+			send_receipt(s, job->identity, job->identity_len, job->correlation,
+			             TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED, TPC_CODE_INTERNAL,
+			             job->key, NULL);
+			return;
+		}
+		n = tpc_answer_result(job->correlation, job->result, job->result_len, job->sequence,
+		                      job->committed_ms, job->status != TPC_JOB_COMMITTED, buf);
+		send_frames(s, job->identity, job->identity_len, buf, n, job->native.ptr,
+		            job->native.ptr ? job->native.len : 0);
+		break;
+	case TPC_JOB_CONFLICT:
+		n = tpc_answer_conflict(job->correlation, job->key, job->stored_hash, job->hash,
+		                        job->sequence, small, sizeof(small));
+		if (n)
+			send_frames(s, job->identity, job->identity_len, small, n, NULL, 0);
+		break;
+	default:
+		send_receipt_reason(s, job->identity, job->identity_len, job->correlation,
+		                    TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED,
+		                    job->fail_code ? job->fail_code : TPC_CODE_INTERNAL,
+		                    job->fail_reason ? job->fail_reason
+		                                     : tpc_codes_describe(TPC_CODE_INTERNAL),
+		                    job->key, NULL);
+		break;
+	}
+}
+
+/* After a payment run: each settlement to its sender, if it has been seen and is connected
+ * (a ROUTER drops a message to a gone peer; the settlement stays queryable). */
+static void push_settlements(tpc_server_t *s, const tpc_job_t *job)
+{
+	for (size_t i = 0; i < job->npushes; i++) {
+		const tpc_push_t *p = &job->pushes[i];
+		size_t at = s->peers ? peer_slot(s, p->sender, 0) : SIZE_MAX;
+
+		if (at == SIZE_MAX)
+			continue;
+		if (send_frames(s, s->peers[at].identity, s->peers[at].identity_len, p->answer,
+		                p->answer_len, p->native.ptr,
+		                p->native.ptr ? p->native.len : 0) == 0)
+			tpc_metrics_add(s->shard, TPC_M_settlements_pushed, 1);
+	}
+}
+
+static void count_outcome(tpc_server_t *s, const tpc_job_t *job)
+{
+	enum tpc_metric m;
+
+	if (job->type != TPC_JOB_SUBMIT)
+		return;
+	switch (job->status) {
+	case TPC_JOB_COMMITTED:
+		m = job->sending.outcome == TPC_OUTCOME_REFUSED ? TPC_M_sendings_refused
+		    : job->lines_refused                        ? TPC_M_sendings_partial
+		                                                : TPC_M_sendings_accepted;
+		/* counted once durable: a sending the writer refuses (T00019) adds no lines */
+		tpc_metrics_add(s->shard, TPC_M_invoices_accepted, job->invoices_accepted);
+		tpc_metrics_add(s->shard, TPC_M_invoices_refused, job->invoices_refused);
+		tpc_metrics_add(s->shard, TPC_M_lines_accepted, job->lines_accepted);
+		tpc_metrics_add(s->shard, TPC_M_lines_refused, job->lines_refused);
+		break;
+	case TPC_JOB_REPLAY:
+		m = TPC_M_sendings_replayed;
+		break;
+	case TPC_JOB_CONFLICT:
+		m = TPC_M_sendings_conflict;
+		break;
+	default:
+		m = TPC_M_sendings_failed;
+		break;
+	}
+	tpc_metrics_add(s->shard, m, 1);
+	tpc_metrics_observe_latency(s->shard, mono_us() - job->received_us);
+}
+
+static void maybe_finish(tpc_server_t *s)
+{
+	if (s->draining && s->in_flight == 0)
+		event_base_loopexit(s->base, NULL);
+}
+
+static void drain_intake(tpc_server_t *s);
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	tpc_server_t *s = arg;
+	tpc_qnode_t *head, *next;
+
+	(void)fd;
+	(void)what;
+	tpc_queue_ack(s->done);
+	while (tpc_queue_pop_many(s->done, SIZE_MAX, 0, &head) > 0) {
+		for (; head; head = next) {
+			tpc_job_t *job = tpc_job_of(head);
+
+			next = head->next;
+			answer_job(s, job);
+			if (job->type == TPC_JOB_PAYRUN)
+				push_settlements(s, job);
+			count_outcome(s, job);
+			s->in_flight--;
+			job_put(s, job);
+		}
+	}
+	/* sending may have consumed the ZMQ_FD edge: look at the intake again */
+	drain_intake(s);
+	maybe_finish(s);
+}
+
+/* ---- intake -------------------------------------------------------------------------------- */
+
+/* protobuf-c allocator over a fixed buffer: envelopes are tiny, so no malloc per request */
+struct fixed_alloc {
+	uint8_t buf[4096];
+	size_t used;
+};
+
+static void *fixed_alloc_fn(void *data, size_t size)
+{
+	struct fixed_alloc *f = data;
+	size_t at = (f->used + 15) & ~(size_t)15;
+
+	if (at + size > sizeof(f->buf))
+		return NULL;
+	f->used = at + size;
+	return f->buf + at;
+}
+
+static void fixed_free_fn(void *data, void *ptr)
+{
+	(void)data;
+	(void)ptr;
+}
+
+static void refuse(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
+                   const char *code, const char *key)
+{
+	tpc_metrics_add(s->shard, TPC_M_bad_requests, 1);
+	tpc_metrics_add(s->shard, TPC_M_sendings_refused_intake, 1);
+	send_receipt(s, id, idlen, corr, TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED, code, key, NULL);
+}
+
+/* Receive one whole multipart request and act on it. @return 0 when a message was read. */
+static int receive_one(tpc_server_t *s)
+{
+	zmq_msg_t frames[3];
+	int nframes = 0, extra = 0, more = 1;
+	struct fixed_alloc fa;
+	ProtobufCAllocator pa = {fixed_alloc_fn, fixed_free_fn, &fa};
+	Tpclear__Envelope *env = NULL;
+	const uint8_t *id;
+	size_t idlen;
+	tpc_job_t *job = NULL;
+	tpc_blob_t native = {0};
+	const char *code = NULL;
+	tpc_job_auth_t auth = {0};
+	char sender[TPC_SENDER_MAX] = "";
+	int rc = 0;
+
+	while (more) {
+		zmq_msg_t *m = nframes < 3 ? &frames[nframes] : NULL;
+		zmq_msg_t sink;
+
+		if (!m)
+			m = &sink;
+		zmq_msg_init(m);
+		if (zmq_msg_recv(m, s->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(m);
+			if (nframes == 0)
+				return -1; /* EAGAIN: nothing to read */
+			break;             /* cannot happen: multipart messages arrive whole */
+		}
+		more = zmq_msg_more(m);
+		if (m == &sink) {
+			zmq_msg_close(m);
+			extra++;
+		} else {
+			nframes++;
+		}
+	}
+	id = zmq_msg_data(&frames[0]);
+	idlen = zmq_msg_size(&frames[0]);
+	if (idlen > TPC_IDENTITY_MAX)
+		goto out_close; /* ROUTER identities are at most 255 bytes: cannot happen */
+	if (nframes != 3 || extra) {
+		refuse(s, id, idlen, 0, TPC_CODE_BAD_FRAMES, "");
+		goto out_close;
+	}
+	fa.used = 0;
+	env = tpclear__envelope__unpack(&pa, zmq_msg_size(&frames[1]), zmq_msg_data(&frames[1]));
+	if (!env) {
+		refuse(s, id, idlen, 0, TPC_CODE_BAD_ENVELOPE, "");
+		goto out_close;
+	}
+	if (env->version > 1)
+		code = TPC_CODE_BAD_VERSION;
+	else if (!tpc_check_token(env->sender, 1, TPC_SENDER_MAX - 1))
+		code = TPC_CODE_BAD_SENDER;
+	else if (env->type != TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
+	         !tpc_check_token(env->key, 1, TPC_KEY_MAX - 1))
+		code = TPC_CODE_BAD_KEY;
+	else if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST)
+		code = TPC_CODE_BAD_TYPE;
+	if (code) {
+		refuse(s, id, idlen, env->correlation, code, "");
+		goto out_close;
+	}
+	/* who sent it, and may they (engine/security/security.h: logged and counted there) */
+	code = tpc_security_admit(s->sec, &frames[1], env, &auth, sender);
+	if (code) {
+		refuse(s, id, idlen, env->correlation, code, env->key);
+		goto out_close;
+	}
+	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
+		send_receipt(s, id, idlen, env->correlation,
+		             TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED, NULL, "", NULL);
+		goto out_close;
+	}
+	if (s->draining) {
+		refuse(s, id, idlen, env->correlation, TPC_CODE_SHUTTING_DOWN, env->key);
+		goto out_close;
+	}
+	job = job_get(s);
+	if (!job) {
+		refuse(s, id, idlen, env->correlation, TPC_CODE_INTERNAL, env->key);
+		goto out_close;
+	}
+	job->auth = auth; /* the job holds the sender's registry reference from here on */
+	memset(&auth, 0, sizeof(auth));
+	memcpy(job->identity, id, idlen);
+	job->identity_len = idlen;
+	job->correlation = env->correlation;
+	job->received_us = mono_us();
+	job->received_ms = wall_ms();
+	/* the authenticated sender (curve), else the envelope's: keys, queries, settlements */
+	peer_seen(s, sender, id, idlen);
+	snprintf(job->sender, sizeof(job->sender), "%s", sender);
+	snprintf(job->key, sizeof(job->key), "%s", env->key);
+	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_QUERY) {
+		job->type = TPC_JOB_QUERY;
+		job->query_settlement = strcmp(env->format, "settlement") == 0;
+	} else if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN ||
+	           env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER) {
+		/* the request may be empty (every field at its default) */
+		job->type = env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN ? TPC_JOB_PAYRUN
+		                                                               : TPC_JOB_LEDGER;
+		if (zmq_msg_size(&frames[2]) > 65536) {
+			refuse(s, id, idlen, env->correlation, TPC_CODE_TOO_LARGE, env->key);
+			job_put(s, job);
+			goto out_close;
+		}
+		zmq_msg_move(&job->payload, &frames[2]);
+	} else {
+		size_t len = zmq_msg_size(&frames[2]);
+
+		if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD) {
+			job->type = TPC_JOB_LOAD;
+			/* "KIND" replaces the kind; "upsert:KIND" merges a delta into it */
+			const char *kind = env->format;
+
+			if (strncmp(kind, "upsert:", 7) == 0) {
+				job->load_upsert = 1;
+				kind += 7;
+			}
+			if (tpc_refdata_kind(kind, &job->table.kind) != 0)
+				code = TPC_CODE_UNKNOWN_KIND;
+		} else {
+			/* an eAttest takes the express lane: its own worker, the front of the
+			 * ledger writer's queue */
+			int eattest = env->type == TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST;
+
+			job->type = TPC_JOB_SUBMIT;
+			job->express = (uint8_t)eattest;
+			job->adapter = tpc_adapters_find(
+			    s->adapters, eattest ? "eattest" : env->format, &job->adapter_state);
+			if (!job->adapter)
+				code = TPC_CODE_UNKNOWN_FORMAT;
+		}
+		if (!code && len == 0)
+			code = TPC_CODE_EMPTY_PAYLOAD;
+		else if (!code && job->type == TPC_JOB_LOAD && len > s->cfg.max_load_bytes)
+			code = TPC_CODE_LOAD_TOO_LARGE;
+		else if (!code && job->type != TPC_JOB_LOAD && len > s->cfg.max_sending_bytes)
+			code = TPC_CODE_TOO_LARGE;
+		if (code) {
+			if (strcmp(code, TPC_CODE_LOAD_TOO_LARGE) == 0)
+				tpc_security_refused(s->sec, code, &job->auth, job->sender,
+				                     job->key, NULL);
+			refuse(s, id, idlen, env->correlation, code, env->key);
+			job_put(s, job);
+			goto out_close;
+		}
+		zmq_msg_move(&job->payload, &frames[2]);
+	}
+	if (job->type == TPC_JOB_SUBMIT) {
+		/* the native receipt (eFact 931000), built before the job leaves this thread */
+		tpc_host_t host = {tpc_arena_host_alloc, s->scratch, 0, 0};
+
+		tpc_arena_reset(s->scratch);
+		if (job->adapter->encode_answer(job->adapter_state, zmq_msg_data(&job->payload),
+		                                zmq_msg_size(&job->payload), NULL,
+		                                TPC_ANSWER_RECEIPT, &host, &native) != 0)
+			memset(&native, 0, sizeof(native));
+	}
+	/* one sender may not hold more than its share of the queue */
+	code = tpc_security_take(s->sec, &job->auth, job->sender, job->key);
+	if (code) {
+		send_receipt(s, id, idlen, env->correlation,
+		             strcmp(code, TPC_CODE_SENDER_BUSY) == 0
+		                 ? TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY
+		                 : TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED,
+		             code, env->key, NULL);
+		job_put(s, job);
+		goto out_close;
+	}
+	rc = tpc_queue_try_push(job->express ? s->express : s->jobs, &job->node);
+	if (rc) {
+		tpc_metrics_add(s->shard, TPC_M_sendings_busy, 1);
+		send_receipt(s, id, idlen, env->correlation, TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY,
+		             NULL, env->key, NULL);
+		job_put(s, job);
+		goto out_close;
+	}
+	s->in_flight++;
+	if (job->type == TPC_JOB_SUBMIT)
+		tpc_metrics_add(s->shard, TPC_M_sendings_received, 1);
+	/* the job now belongs to a worker: answer from our copies of the envelope fields */
+	send_receipt(s, id, idlen, env->correlation, TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED,
+	             NULL, env->key, native.ptr ? &native : NULL);
+
+out_close:
+	tpc_security_release(s->sec, &auth, sender); /* admitted but never made a job (ping) */
+	if (env)
+		tpclear__envelope__free_unpacked(env, &pa);
+	for (int i = 0; i < nframes; i++)
+		zmq_msg_close(&frames[i]);
+	return 0;
+}
+
+static void drain_intake(tpc_server_t *s)
+{
+	for (int budget = DRAIN_BUDGET;; budget--) {
+		uint32_t events = 0;
+		size_t sz = sizeof(events);
+
+		if (zmq_getsockopt(s->router, ZMQ_EVENTS, &events, &sz) != 0)
+			return;
+		if (!(events & ZMQ_POLLIN))
+			return;
+		if (budget == 0) {
+			/* more is waiting but no new edge will come: come back after other events
+			 */
+			event_active(s->zmq_ev, EV_READ, 0);
+			return;
+		}
+		if (receive_one(s) != 0)
+			return;
+	}
+}
+
+static void on_zmq(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	drain_intake(arg);
+}
+
+/* ---- HTTP ---------------------------------------------------------------------------------- */
+
+static void http_reply(struct evhttp_request *req, int code, const char *reason, const char *type,
+                       const char *body, size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (!b) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+	evbuffer_add(b, body, len);
+	evhttp_send_reply(req, code, reason, b);
+	evbuffer_free(b);
+}
+
+static void on_http(struct evhttp_request *req, void *arg)
+{
+	tpc_server_t *s = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	size_t n;
+
+	tpc_metrics_add(s->shard, TPC_M_http_requests, 1);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		http_reply(req, 405, "Method Not Allowed", "text/plain", "GET only\n", 9);
+		return;
+	}
+	if (strcmp(uri, "/metrics") == 0) {
+		tpc_metrics_gauges_t g = {
+		    .job_queue_depth = tpc_queue_depth(s->jobs),
+		    .job_queue_capacity = tpc_queue_capacity(s->jobs),
+		    .ledger_queue_depth = tpc_queue_depth(s->to_ledger),
+		    .in_flight = s->in_flight,
+		    .map_size_bytes = tpc_ledger_map_size(s->ledger),
+		    .workers = (uint64_t)s->nworkers,
+		    .adapters = (uint64_t)tpc_adapters_count(s->adapters),
+		    .uptime_seconds = (mono_us() - s->started_us) / 1000000u,
+		};
+		n = tpc_metrics_render(s->metrics, &g, s->metrics_buf, METRICS_BUF);
+		if (n >= METRICS_BUF)
+			n = METRICS_BUF - 1;
+		http_reply(req, 200, "OK", "text/plain; version=0.0.4", s->metrics_buf, n);
+	} else if (strcmp(uri, "/healthz") == 0) {
+		if (s->draining)
+			http_reply(req, 503, "Service Unavailable", "text/plain", "draining\n", 9);
+		else
+			http_reply(req, 200, "OK", "text/plain", "ok\n", 3);
+	} else {
+		http_reply(req, 404, "Not Found", "text/plain", "not found\n", 10);
+	}
+}
+
+static int start_http(tpc_server_t *s)
+{
+	char host[128];
+	char *colon;
+	struct evhttp_bound_socket *bs;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int port;
+
+	if (strcmp(s->cfg.http_listen, "off") == 0)
+		return 0;
+	snprintf(host, sizeof(host), "%s", s->cfg.http_listen);
+	colon = strrchr(host, ':');
+	*colon = 0;
+	port = atoi(colon + 1);
+	s->http = evhttp_new(s->base);
+	if (!s->http)
+		return TPC_ENOMEM;
+	evhttp_set_gencb(s->http, on_http, s);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+	bs = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port);
+	if (!bs) {
+		tpc_error("http: cannot listen on %s", s->cfg.http_listen);
+		return TPC_EIO;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0 &&
+	    ss.ss_family == AF_INET)
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	snprintf(s->http_endpoint, sizeof(s->http_endpoint), "%s:%d", host, port);
+	return 0;
+}
+
+/* ---- signals and lifecycle ----------------------------------------------------------------- */
+
+void tpc_server_request_stop(tpc_server_t *s)
+{
+	if (!s->draining) {
+		s->draining = 1;
+		tpc_info("stopping: refusing new sendings, %zu in flight", s->in_flight);
+	}
+	maybe_finish(s);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	tpc_info("signal %d received", (int)sig);
+	tpc_server_request_stop(arg);
+}
+
+static int start_intake(tpc_server_t *s)
+{
+	int fd, linger = 2000, one = 1, rc;
+	size_t sz = sizeof(fd), elen = sizeof(s->intake_endpoint);
+
+	s->zctx = zmq_ctx_new();
+	if (!s->zctx)
+		return TPC_EZMQ;
+	/* CURVE and its ZAP handler first: no handshake may happen before they are in place */
+	if ((rc = tpc_security_new(&s->cfg, s->zctx, s->base, s->metrics, s->shard, &s->sec)))
+		return rc;
+	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
+	if (!s->router || tpc_security_router(s->sec, s->router) != 0)
+		return TPC_EZMQ;
+	zmq_setsockopt(s->router, ZMQ_SNDHWM, &s->cfg.sndhwm, sizeof(int));
+	zmq_setsockopt(s->router, ZMQ_RCVHWM, &s->cfg.rcvhwm, sizeof(int));
+	/* answers already queued get two seconds to leave at shutdown */
+	zmq_setsockopt(s->router, ZMQ_LINGER, &linger, sizeof(int));
+	/* a message to a peer that is gone fails (EHOSTUNREACH) instead of vanishing: counted */
+	zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(int));
+	if (strchr(s->cfg.endpoint, '['))
+		zmq_setsockopt(s->router, ZMQ_IPV6, &one, sizeof(int)); /* an IPv6 address */
+	if (zmq_bind(s->router, s->cfg.endpoint) != 0) {
+		tpc_error("intake: cannot bind %s: %s", s->cfg.endpoint, zmq_strerror(errno));
+		return TPC_EZMQ;
+	}
+	zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, s->intake_endpoint, &elen);
+	if (zmq_getsockopt(s->router, ZMQ_FD, &fd, &sz) != 0)
+		return TPC_EZMQ;
+	s->zmq_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_zmq, s);
+	if (!s->zmq_ev || event_add(s->zmq_ev, NULL) != 0)
+		return TPC_ENOMEM;
+	return 0;
+}
+
+static void write_endpoints(tpc_server_t *s)
+{
+	char path[TPC_PATH_MAX + 32], tmp[TPC_PATH_MAX + 40];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tpcleard.endpoints", s->cfg.data_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "intake=%s\nhttp=%s\npid=%ld\n", s->intake_endpoint,
+	        s->http ? s->http_endpoint : "off", (long)getpid());
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
+int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
+{
+	tpc_server_t *s;
+	long cpus;
+	int rc;
+
+	if (sodium_init() < 0)
+		return TPC_EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return TPC_ENOMEM;
+	s->cfg = *cfg;
+	s->started_us = mono_us();
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	s->nworkers = cfg->workers > 0 ? cfg->workers : (cpus > 0 ? (int)cpus : 1);
+	s->max_free = (size_t)cfg->queue_depth + (size_t)s->nworkers * 2 + 16;
+	s->peers = calloc(PEERS, sizeof(*s->peers));
+	s->metrics_buf = malloc(METRICS_BUF);
+	if (!s->metrics_buf) {
+		rc = TPC_ENOMEM;
+		goto out_free;
+	}
+	if ((rc = tpc_metrics_new(s->nworkers + 8, &s->metrics)))
+		goto out_free;
+	s->shard = tpc_metrics_shard(s->metrics);
+	if ((rc = tpc_arena_new(64 * 1024, 0, &s->scratch)))
+		goto out_free;
+	if ((rc = tpc_queue_new((size_t)cfg->queue_depth, 0, &s->jobs)) ||
+	    (rc = tpc_queue_new(EXPRESS_DEPTH, 0, &s->express)) ||
+	    (rc = tpc_queue_new((size_t)cfg->group_max * 2, 0, &s->to_ledger)) ||
+	    (rc = tpc_queue_new(0, TPC_QUEUE_EVENTFD, &s->done)))
+		goto out_free;
+	if ((rc = tpc_adapters_new(cfg, &s->adapters)))
+		goto out_free;
+	if (cfg->adapter_dir[0])
+		tpc_adapters_load_dir(s->adapters, cfg, cfg->adapter_dir);
+	if ((rc = tpc_ledger_open(cfg, s->metrics, &s->ledger)))
+		goto out_free;
+	s->base = event_base_new();
+	if (!s->base) {
+		rc = TPC_ENOMEM;
+		goto out_free;
+	}
+	if ((rc = start_intake(s)) || (rc = start_http(s)))
+		goto out_free;
+	s->done_ev = event_new(s->base, tpc_queue_fd(s->done), EV_READ | EV_PERSIST, on_done, s);
+	s->sigterm_ev = evsignal_new(s->base, SIGTERM, on_signal, s);
+	s->sigint_ev = evsignal_new(s->base, SIGINT, on_signal, s);
+	if (!s->done_ev || !s->sigterm_ev || !s->sigint_ev || event_add(s->done_ev, NULL) ||
+	    event_add(s->sigterm_ev, NULL) || event_add(s->sigint_ev, NULL)) {
+		rc = TPC_ENOMEM;
+		goto out_free;
+	}
+	tpc_ledger_set_adapters(s->ledger, s->adapters);
+	if ((rc = tpc_ledger_start(s->ledger, s->to_ledger, s->done)))
+		goto out_free;
+	rc = tpc_workers_start(s->nworkers, &s->cfg, s->jobs, s->to_ledger, s->done, s->ledger,
+	                       s->metrics, &s->workers);
+	if (rc == 0) {
+		/* the express lane: one worker of its own, so an eAttest never waits behind the
+		 * decoding of large sendings */
+		rc = tpc_workers_start(1, &s->cfg, s->express, s->to_ledger, s->done, s->ledger,
+		                       s->metrics, &s->express_workers);
+		if (rc) {
+			tpc_queue_close(s->jobs);
+			tpc_workers_join(&s->workers);
+		}
+	}
+	if (rc) {
+		tpc_queue_close(s->to_ledger);
+		tpc_ledger_join(s->ledger);
+		goto out_free;
+	}
+	s->threads_started = 1;
+	write_endpoints(s);
+	tpc_info("tpcleard %s ready: intake %s, http %s, %d workers, data %s, sync %s", TPC_VERSION,
+	         s->intake_endpoint, s->http ? s->http_endpoint : "off", s->nworkers, cfg->data_dir,
+	         cfg->sync == TPC_SYNC_FULL         ? "full"
+	         : cfg->sync == TPC_SYNC_NOMETASYNC ? "nometasync"
+	                                            : "none (NOT DURABLE)");
+	*out = s;
+	return 0;
+
+out_free:
+	tpc_server_free(&s);
+	return rc;
+}
+
+int tpc_server_run(tpc_server_t *s)
+{
+	drain_intake(s); /* messages may already wait: the edge came before the event was added */
+	if (event_base_dispatch(s->base) < 0)
+		return TPC_EIO;
+	tpc_info("stopped cleanly");
+	return 0;
+}
+
+void tpc_server_free(tpc_server_t **sp)
+{
+	tpc_server_t *s;
+	tpc_qnode_t *head, *next;
+
+	if (!sp || !*sp)
+		return;
+	s = *sp;
+	if (s->threads_started) {
+		/* flow order: no more jobs -> workers exit -> writer drains and exits */
+		tpc_queue_close(s->jobs);
+		tpc_queue_close(s->express);
+		tpc_workers_join(&s->workers);
+		tpc_workers_join(&s->express_workers);
+		tpc_queue_close(s->to_ledger);
+		tpc_ledger_join(s->ledger);
+	}
+	/* jobs left in queues (only after an aborted start) are freed here */
+	if (s->done)
+		while (tpc_queue_pop_many(s->done, SIZE_MAX, 0, &head) > 0)
+			for (; head; head = next) {
+				next = head->next;
+				job_put(s, tpc_job_of(head));
+			}
+	while (s->free_jobs) {
+		tpc_job_t *j = s->free_jobs;
+		s->free_jobs = (tpc_job_t *)j->node.next;
+		tpc_arena_free(&j->arena);
+		free(j);
+	}
+	if (s->zmq_ev)
+		event_free(s->zmq_ev);
+	if (s->done_ev)
+		event_free(s->done_ev);
+	if (s->sigterm_ev)
+		event_free(s->sigterm_ev);
+	if (s->sigint_ev)
+		event_free(s->sigint_ev);
+	if (s->http)
+		evhttp_free(s->http);
+	if (s->router)
+		zmq_close(s->router);
+	tpc_security_free(&s->sec); /* the ZAP handler outlives the CURVE socket it serves */
+	if (s->zctx)
+		zmq_ctx_term(s->zctx);
+	if (s->base)
+		event_base_free(s->base);
+	tpc_ledger_free(&s->ledger);
+	tpc_adapters_free(&s->adapters);
+	tpc_queue_free(&s->jobs);
+	tpc_queue_free(&s->express);
+	tpc_queue_free(&s->to_ledger);
+	tpc_queue_free(&s->done);
+	tpc_arena_free(&s->scratch);
+	tpc_metrics_free(&s->metrics);
+	free(s->metrics_buf);
+	free(s->peers);
+	free(s);
+	*sp = NULL;
+}

@@ -1,0 +1,360 @@
+/* engine/pipeline/worker.c - worker threads (see worker.h).
+ *
+ * DESIGN: a worker owns its ledger reader and metrics shard and borrows each job's arena while
+ * it holds the job. The per-line path (decode, judge, pack) allocates only from that arena,
+ * which the loop thread recycles with the job: no malloc per line or per sending once warm.
+ */
+#include "pipeline/worker.h"
+
+#include "clearing/budget.h"
+#include "clearing/clear.h"
+#include "core/codes.h"
+#include "common/check.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "ledger/ledger_query.h"
+#include "pipeline/result.h"
+#include "security/security.h"
+#include "clearing/tariff.h"
+#include "tpclear.pb-c.h"
+
+#include <lz4.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct worker {
+	pthread_t thread;
+	struct tpc_workers *pool;
+	tpc_ledger_reader_t *reader;
+	tpc_metrics_shard_t *shard;
+};
+
+struct tpc_workers {
+	int n;
+	const tpc_config_t *cfg;
+	tpc_queue_t *jobs, *to_ledger, *done;
+	struct worker *w;
+};
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int32_t today(void)
+{
+	return (int32_t)(time(NULL) / 86400);
+}
+
+static void fail(tpc_job_t *job, const char *code)
+{
+	job->status = TPC_JOB_FAILED;
+	job->fail_code = code;
+	job->fail_reason = tpc_codes_describe(code);
+}
+
+static int process_query(tpc_ledger_reader_t *reader, tpc_job_t *job)
+{
+	tpc_stored_t st;
+	int rc = tpc_ledger_lookup(reader, job->sender, job->key, job->arena, &st);
+
+	if (rc == TPC_ENOENT) {
+		fail(job, TPC_CODE_UNKNOWN_KEY);
+		return 1;
+	}
+	if (rc) {
+		fail(job, TPC_CODE_STORED_UNREADABLE);
+		return 1;
+	}
+	job->status = TPC_JOB_FOUND;
+	job->sequence = st.sequence;
+	job->committed_ms = st.committed_ms;
+	job->result = (uint8_t *)st.result;
+	job->result_len = st.result_len;
+	job->native = st.native;
+	return 1;
+}
+
+/* Parse a whole reference data file; the writer replaces the kind with it. */
+static int process_load(tpc_job_t *job)
+{
+	char err[512];
+	int rc = tpc_refdata_parse(job->table.kind, job->key, zmq_msg_data(&job->payload),
+	                           zmq_msg_size(&job->payload), job->arena, &job->table, err,
+	                           sizeof(err));
+
+	if (rc == TPC_EINVAL) {
+		fail(job, TPC_CODE_BAD_REFDATA);
+		job->fail_reason = tpc_arena_strndup(job->arena, err, strlen(err));
+		if (!job->fail_reason)
+			job->fail_reason = tpc_codes_describe(TPC_CODE_BAD_REFDATA);
+		return 1;
+	}
+	if (rc) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return 1;
+	}
+	job->status = TPC_JOB_CLEARED;
+	return 0;
+}
+
+/* What the ledger stores of the answer, compressed here on a worker (the one writer thread
+ * then writes about a tenth of the bytes): result and native as one LZ4 block in the arena.
+ * Small or incompressible answers, or an arena at its bound, are stored as they are. */
+static void store_compressed(tpc_job_t *job)
+{
+	size_t raw = job->result_len + (job->native.ptr ? job->native.len : 0);
+	char *src, *dst;
+	int cap, n;
+
+	job->stored = NULL;
+	job->stored_len = 0;
+	if (raw < 256 || raw > (size_t)LZ4_MAX_INPUT_SIZE)
+		return;
+	cap = LZ4_compressBound((int)raw);
+	src = tpc_arena_alloc_uninit(job->arena, raw, 8);
+	dst = tpc_arena_alloc_uninit(job->arena, (size_t)cap, 8);
+	if (!src || !dst)
+		return;
+	memcpy(src, job->result, job->result_len);
+	if (job->native.ptr)
+		memcpy(src + job->result_len, job->native.ptr, job->native.len);
+	n = LZ4_compress_default(src, dst, (int)raw, cap);
+	if (n <= 0 || (size_t)n >= raw - raw / 8)
+		return; /* not worth it */
+	job->stored = (const uint8_t *)dst;
+	job->stored_len = (size_t)n;
+}
+
+/* Check a payment run request; the writer runs it. */
+static int process_payrun(tpc_job_t *job)
+{
+	Tpclear__PayrunRequest *rq;
+	enum tpc_budget b = TPC_BUDGET_NONE;
+	int32_t until = INT32_MAX;
+	int bad = 0;
+
+	rq = tpclear__payrun_request__unpack(NULL, zmq_msg_size(&job->payload),
+	                                     zmq_msg_data(&job->payload));
+	if (!rq) {
+		fail(job, TPC_CODE_BAD_PAYRUN);
+		return 1;
+	}
+	if (rq->budget[0] && tpc_budget_by_name(rq->budget, &b))
+		bad = 1;
+	if (rq->until && (rq->until < 0 || tpc_check_date_yyyymmdd((uint32_t)rq->until, &until)))
+		bad = 1;
+	if (!tpc_check_token(rq->request_id, 0, 64)) /* "" = none */
+		bad = 1;
+	else
+		snprintf(job->payrun_id, sizeof(job->payrun_id), "%s", rq->request_id);
+	tpclear__payrun_request__free_unpacked(rq, NULL);
+	if (bad) {
+		fail(job, TPC_CODE_BAD_PAYRUN);
+		return 1;
+	}
+	job->payrun_until = until;
+	job->payrun_budget = (uint8_t)b;
+	job->status = TPC_JOB_CLEARED;
+	return 0;
+}
+
+int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
+                       const tpc_config_t *cfg, tpc_job_t *job)
+{
+	const uint8_t *buf = zmq_msg_data(&job->payload);
+	size_t len = zmq_msg_size(&job->payload);
+	tpc_host_t host = {tpc_arena_host_alloc, job->arena, cfg->max_invoices, cfg->max_lines};
+	tpc_clear_summary_t sum;
+	tpc_stored_t st;
+	int rc;
+
+	if (job->type == TPC_JOB_QUERY) {
+		tpc_metrics_add(shard, TPC_M_queries, 1);
+		if (job->query_settlement) {
+			if (reader)
+				tpc_ledger_query_settlement(reader, job);
+			else
+				fail(job, TPC_CODE_UNKNOWN_KEY);
+			return 1;
+		}
+		return process_query(reader, job);
+	}
+	if (job->type == TPC_JOB_LOAD)
+		return process_load(job);
+	if (job->type == TPC_JOB_PAYRUN)
+		return process_payrun(job);
+	if (job->type == TPC_JOB_LEDGER) {
+		tpc_metrics_add(shard, TPC_M_ledger_queries, 1);
+		if (tpc_security_check_ledger(reader, shard, job))
+			return 1; /* outside the sender's scope (engine/security/authz.h) */
+		if (reader)
+			tpc_ledger_query(reader, job);
+		else
+			fail(job, TPC_CODE_STORED_UNREADABLE);
+		return 1;
+	}
+	crypto_generichash(job->hash, TPC_HASH_LEN, buf, len, NULL, 0);
+
+	/* Fast path for resubmissions; the writer decides for good inside its transaction. */
+	if (reader) {
+		rc = tpc_ledger_lookup(reader, job->sender, job->key, job->arena, &st);
+		if (rc == 0) {
+			job->sequence = st.sequence;
+			if (memcmp(st.hash, job->hash, TPC_HASH_LEN) != 0) {
+				job->status = TPC_JOB_CONFLICT;
+				memcpy(job->stored_hash, st.hash, TPC_HASH_LEN);
+			} else {
+				job->status = TPC_JOB_REPLAY;
+				job->committed_ms = st.committed_ms;
+				job->result = (uint8_t *)st.result;
+				job->result_len = st.result_len;
+				job->native = st.native;
+			}
+			return 1;
+		}
+		tpc_arena_reset(job->arena);
+	}
+
+	memset(&job->sending, 0, sizeof(job->sending));
+	rc = job->adapter->decode(job->adapter_state, buf, len, &host, &job->sending);
+	if (rc == TPC_ADAPTER_ETOOBIG || rc == TPC_ADAPTER_ENOMEM) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return 1;
+	}
+	if (rc) {
+		fail(job, TPC_CODE_INTERNAL);
+		return 1;
+	}
+	/* the sender may bill only as its own NIHII numbers: refused whole before any tariff */
+	if (tpc_security_check_sending(job, shard))
+		return 1;
+	if (reader) {
+		/* AMI tariffing against one snapshot of reference data and earlier sendings */
+		MDB_txn *txn;
+		const tpc_ledger_dbs_t *dbs;
+
+		rc = tpc_ledger_snapshot_begin(reader, &txn, &dbs);
+		if (rc == 0) {
+			rc = tpc_tariff_apply(txn, dbs, cfg->as_of_day ? cfg->as_of_day : today(),
+			                      &job->sending, job->arena, &job->marks);
+			tpc_ledger_snapshot_end(reader);
+		}
+		if (rc) {
+			fail(job, rc == TPC_ENOMEM ? TPC_CODE_TOO_MANY : TPC_CODE_INTERNAL);
+			return 1;
+		}
+	}
+	tpc_clear_judge(&job->sending, &sum);
+	if (tpc_clear_threshold(&job->sending, (unsigned)cfg->max_refused_percent, &host, &sum) <
+	    0) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return 1;
+	}
+	rc = job->adapter->encode_answer(job->adapter_state, buf, len, &job->sending,
+	                                 TPC_ANSWER_RESULT, &host, &job->native);
+	if (rc == TPC_ADAPTER_ENOTSUP) {
+		memset(&job->native, 0, sizeof(job->native));
+	} else if (rc) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return 1;
+	}
+	if (tpc_result_pack(job, job->adapter, job->adapter_state)) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return 1;
+	}
+	store_compressed(job);
+	job->lines_accepted = sum.lines_accepted;
+	job->lines_refused = sum.lines_refused;
+	job->invoices_accepted = sum.invoices_accepted;
+	job->invoices_refused = sum.invoices_refused;
+	job->validated_ms = wall_ms();
+	job->status = TPC_JOB_CLEARED;
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct tpc_workers *p = w->pool;
+	tpc_qnode_t *n;
+
+	while (tpc_queue_pop(p->jobs, &n) == 0) {
+		tpc_job_t *job = tpc_job_of(n);
+		int next = tpc_worker_process(w->reader, w->shard, p->cfg, job);
+
+		/* the ledger queue closes only after every worker has exited: push cannot fail */
+		if (next == 0 && job->express)
+			TPC_REQUIRE(tpc_queue_push_front(p->to_ledger, &job->node) == 0);
+		else if (next == 0)
+			TPC_REQUIRE(tpc_queue_push(p->to_ledger, &job->node) == 0);
+		else
+			TPC_REQUIRE(tpc_queue_push(p->done, &job->node) == 0);
+	}
+	return NULL;
+}
+
+int tpc_workers_start(int n, const tpc_config_t *cfg, tpc_queue_t *jobs, tpc_queue_t *to_ledger,
+                      tpc_queue_t *done, tpc_ledger_t *ledger, tpc_metrics_t *metrics,
+                      tpc_workers_t **out)
+{
+	tpc_workers_t *p = calloc(1, sizeof(*p));
+	int rc = 0, i;
+
+	if (!p)
+		return TPC_ENOMEM;
+	p->w = calloc((size_t)n, sizeof(*p->w));
+	if (!p->w) {
+		free(p);
+		return TPC_ENOMEM;
+	}
+	p->cfg = cfg;
+	p->jobs = jobs;
+	p->to_ledger = to_ledger;
+	p->done = done;
+	for (i = 0; i < n; i++) {
+		struct worker *w = &p->w[i];
+		w->pool = p;
+		w->shard = tpc_metrics_shard(metrics);
+		if (!w->shard) {
+			rc = TPC_E2BIG;
+			break;
+		}
+		if ((rc = tpc_ledger_reader_new(ledger, &w->reader)))
+			break;
+		if ((rc = -pthread_create(&w->thread, NULL, worker_main, w))) {
+			tpc_ledger_reader_free(&w->reader);
+			break;
+		}
+		p->n++;
+	}
+	if (rc) {
+		tpc_queue_close(jobs);
+		tpc_workers_join(&p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void tpc_workers_join(tpc_workers_t **pp)
+{
+	tpc_workers_t *p;
+
+	if (!pp || !*pp)
+		return;
+	p = *pp;
+	for (int i = 0; i < p->n; i++) {
+		pthread_join(p->w[i].thread, NULL);
+		tpc_ledger_reader_free(&p->w[i].reader);
+	}
+	free(p->w);
+	free(p);
+	*pp = NULL;
+}

@@ -1,0 +1,217 @@
+/* engine/refdata/refdata.h - reference data: providers, members, tariffs, agreements, and the scheme
+ * feeds (mediprima, fedasil, fedasil_exclusions, detention, war_victims, ossom;
+ * docs/formats/feeds.md).
+ *
+ * Loaded from CSV (docs/formats/reference-data.md) by `tpclear load KIND FILE` or a feed over
+ * the intake. A worker parses and checks the whole file (all or nothing: the first bad row
+ * refuses the load with file, line, column and reason), the ledger writer replaces the whole
+ * kind in one write transaction, and clearing reads it through the snapshot of the sending's
+ * read transaction, so a reload never blocks clearing and a sending never sees half a reload.
+ *
+ * Sub-databases (keys big endian so LMDB order is (id, date) order; values are the row structs
+ * below in native byte order):
+ *   ref_providers   nihii[11]                         -> tpc_ref_provider_t
+ *   ref_members     niss[11] + valid_from            -> tpc_ref_member_t
+ *   ref_tariffs     code[6] + valid_from             -> tpc_ref_tariff_t
+ *   ref_agreements  niss[11] + code[6] + valid_from  -> tpc_ref_agreement_t
+ *   ref_mediprima   niss[11] + valid_from + decision[16] -> tpc_ref_mediprima_t (decisions of
+ *                   one person may overlap: one per care type)
+ *   ref_fedasil, ref_detention, ref_war_victims, ref_ossom   niss[11] + valid_from -> row
+ *   ref_fedasil_exclusions   code[6] -> tpc_ref_exclusion_t
+ * A file replaces its kind whole; in upsert mode (daily deltas) its rows replace the stored
+ * rows of the same key and the others stay.
+ */
+#ifndef TPC_REFDATA_H
+#define TPC_REFDATA_H
+
+#include "core/arena.h"
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Kinds of reference data. */
+enum tpc_ref_kind {
+	TPC_REF_PROVIDERS = 0,
+	TPC_REF_MEMBERS = 1,
+	TPC_REF_TARIFFS = 2,
+	TPC_REF_AGREEMENTS = 3,
+	TPC_REF_MEDIPRIMA = 4,          /* from SPP IS: CPAS decisions of urgent medical aid */
+	TPC_REF_FEDASIL = 5,            /* from Fedasil: applicants for international protection */
+	TPC_REF_FEDASIL_EXCLUSIONS = 6, /* codes Fedasil never pays */
+	TPC_REF_DETENTION = 7,          /* from SPF Justice: periods of detention */
+	TPC_REF_WAR_VICTIMS = 8,
+	TPC_REF_OSSOM = 9, /* overseas social security: contracts and deferred rights */
+	TPC_REF__COUNT
+};
+
+/** Care types (a bit mask in a Mediprima decision). */
+enum tpc_care {
+	TPC_CARE_HOSPITAL = 1u << 0,
+	TPC_CARE_AMBULATORY = 1u << 1,
+	TPC_CARE_PHARMACY = 1u << 2,
+	TPC_CARE_ALL = 7u,
+};
+
+/** Date meaning "open-ended" (empty valid_to). */
+#define TPC_REF_OPEN_END INT32_MAX
+
+enum tpc_provider_kind {
+	TPC_PROVIDER_HOSPITAL = 0,
+	TPC_PROVIDER_PHARMACIST = 1,
+	TPC_PROVIDER_GP = 2,
+	TPC_PROVIDER_OTHER = 3,
+};
+
+enum tpc_tariff_flags {
+	TPC_TARIFF_AGREEMENT = (1u << 0), /* needs a prior agreement */
+};
+
+typedef struct tpc_ref_provider {
+	char nihii[12];
+	char name[72];
+	char bce[11];
+	char iban[35];
+	char bic[12];
+	uint8_t kind; /* enum tpc_provider_kind */
+} tpc_ref_provider_t;
+
+typedef struct tpc_ref_member {
+	char niss[12];
+	int32_t valid_from, valid_to; /* days since 1970-01-01, inclusive */
+	uint16_t ct1, ct2;
+	char iban[35];
+} tpc_ref_member_t;
+
+typedef struct tpc_ref_tariff {
+	char code[7];
+	int32_t valid_from, valid_to;
+	int64_t fee, insurer, insurer_bim; /* cents per unit */
+	uint32_t flags;                    /* enum tpc_tariff_flags */
+	uint32_t max_per_day;              /* 0 = no limit */
+} tpc_ref_tariff_t;
+
+typedef struct tpc_ref_agreement {
+	char niss[12];
+	char code[7];
+	int32_t valid_from, valid_to;
+	char reference[49];
+} tpc_ref_agreement_t;
+
+typedef struct tpc_ref_mediprima {
+	char decision[17]; /* decision id, 1..16 of [A-Za-z0-9-/.] */
+	char cpas_bce[11]; /* BCE of the deciding CPAS, 10 digits */
+	char niss[12];
+	int32_t valid_from, valid_to;
+	uint8_t care;                 /* enum tpc_care mask */
+	uint8_t covers_patient_share; /* 1: the patient share is paid too */
+} tpc_ref_mediprima_t;
+
+typedef struct tpc_ref_fedasil {
+	char niss[12];
+	int32_t valid_from, valid_to;
+	char structure[33]; /* reception structure */
+} tpc_ref_fedasil_t;
+
+typedef struct tpc_ref_exclusion {
+	char code[7];
+} tpc_ref_exclusion_t;
+
+typedef struct tpc_ref_detention {
+	char niss[12];
+	char prison[33];
+	int32_t valid_from, valid_to;
+} tpc_ref_detention_t;
+
+typedef struct tpc_ref_war_victim {
+	char niss[12];
+	char category[17];
+	int32_t valid_from, valid_to;
+} tpc_ref_war_victim_t;
+
+typedef struct tpc_ref_ossom {
+	char niss[12];
+	char contract; /* 'A' = AC, 'B' = BC (the employer's contract doubles the refund) */
+	int32_t valid_from, valid_to;
+	int32_t birth_date; /* days since epoch */
+	uint16_t contribution_years;
+	char iban[35]; /* optional last column: where eAttest refunds go, "" = none */
+} tpc_ref_ossom_t;
+
+/** A parsed file: rows of one kind, in the arena. */
+typedef struct tpc_ref_table {
+	enum tpc_ref_kind kind;
+	uint32_t nrows;
+	void *rows; /* array of the kind's row struct */
+} tpc_ref_table_t;
+
+/** Kind by name ("providers", ...). @return 0 or TPC_EINVAL. */
+int tpc_refdata_kind(const char *name, enum tpc_ref_kind *out);
+/** Name of a kind. */
+const char *tpc_refdata_kind_name(enum tpc_ref_kind kind);
+
+/** Parse and check a whole CSV file of @p kind.
+ *  @param[in]  file  name used in error messages (borrowed)
+ *  @param[out] out   rows allocated in @p arena
+ *  @param[out] err   on failure: "FILE:LINE:COLUMN: reason"
+ *  @return 0, TPC_EINVAL (bad content, @p err set) or TPC_ENOMEM. */
+int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv, size_t len,
+                      tpc_arena_t *arena, tpc_ref_table_t *out, char *err, size_t errlen);
+
+/** The sub-database handles, opened once by the ledger. */
+typedef struct tpc_refdata_dbs {
+	MDB_dbi dbi[TPC_REF__COUNT];
+} tpc_refdata_dbs_t;
+
+/** Open (create) the sub-databases inside @p txn. @return an LMDB code. */
+int tpc_refdata_open(MDB_txn *txn, tpc_refdata_dbs_t *dbs);
+
+/** Replace every row of @p t->kind with @p t's rows inside the write transaction @p txn.
+ *  @return an LMDB code (MDB_MAP_FULL included: the caller grows the map and retries). */
+int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t);
+
+/** Upsert: each row of @p t replaces the stored row of the same key, or is added; other rows
+ *  stay. @return an LMDB code. */
+int tpc_refdata_upsert(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t);
+
+/** Lookups. The period lookups go through a cursor the caller opened on the kind's
+ *  sub-database (one per sending, so the per-line path allocates nothing). The row is copied
+ *  into @p out (LMDB aligns values on two bytes only).
+ *  @return 0, MDB_NOTFOUND, or another LMDB code. */
+int tpc_refdata_provider(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *nihii,
+                         tpc_ref_provider_t *out);
+int tpc_refdata_member_on(MDB_cursor *members, const char *niss, int32_t day,
+                          tpc_ref_member_t *out);
+int tpc_refdata_tariff_on(MDB_cursor *tariffs, const char *code, int32_t day,
+                          tpc_ref_tariff_t *out);
+int tpc_refdata_agreement_on(MDB_cursor *agreements, const char *niss, const char *code,
+                             int32_t day, tpc_ref_agreement_t *out);
+
+/** The period row of a feed (fedasil, detention, war_victims, ossom) of @p niss covering
+ *  @p day, through a cursor on that kind's sub-database; @p out points to the kind's row
+ *  struct. @return 0, MDB_NOTFOUND or an LMDB code. */
+int tpc_refdata_feed_on(MDB_cursor *cur, enum tpc_ref_kind kind, const char *niss, int32_t day,
+                        void *out);
+
+/** The latest Mediprima decision of @p niss covering @p day and a care type of @p care (a
+ *  decision with care `all` covers every type). @return 0, MDB_NOTFOUND or an LMDB code. */
+int tpc_refdata_mediprima_on(MDB_cursor *cur, const char *niss, int32_t day, unsigned care,
+                             tpc_ref_mediprima_t *out);
+
+/** The last row of a feed (any period) of @p niss at or before @p day, for the deferred
+ *  rights of OSSOM: the period row whose valid_from <= day. @return 0, MDB_NOTFOUND, or an
+ *  LMDB code. */
+int tpc_refdata_feed_last(MDB_cursor *cur, enum tpc_ref_kind kind, const char *niss, int32_t day,
+                          void *out);
+
+/** Is @p code in fedasil_exclusions? @return 1, 0, or a negative TPC_E* code. */
+int tpc_refdata_excluded(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *code);
+
+/** Does any row start with the key prefix @p id (whatever its period)? */
+int tpc_refdata_exists(MDB_cursor *cur, const void *id, size_t idlen);
+
+/** Rows stored of @p kind. */
+int tpc_refdata_count(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, enum tpc_ref_kind kind,
+                      uint64_t *out);
+
+#endif

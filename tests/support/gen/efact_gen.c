@@ -1,0 +1,517 @@
+/* tests/support/gen/efact_gen.c - see gen/efact_gen.h. Positions: shared/domain/efact.md 5. */
+#include "gen/efact_gen.h"
+
+#include "adapter.h"
+#include "common/check.h"
+#include "gen/canonical_gen.h"
+#include "efact/efact.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R TPC_EFACT_RECORD
+
+struct w {
+	char *buf;
+	size_t len, cap;
+	uint32_t seq;
+	int bad;
+};
+
+static char *rec_new(struct w *w, const char *type)
+{
+	char *r;
+
+	if (w->len + R > w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64 * R;
+		char *n = realloc(w->buf, cap);
+		if (!n) {
+			w->bad = TPC_ADAPTER_ENOMEM;
+			return NULL;
+		}
+		w->buf = n;
+		w->cap = cap;
+	}
+	r = w->buf + w->len;
+	w->len += R;
+	memset(r, '0', R);
+	memcpy(r, type, 2);
+	return r;
+}
+
+/* Left-aligned text, space padded. */
+static void txt(struct w *w, char *dst, size_t width, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > width)
+		w->bad = TPC_ADAPTER_EINVAL;
+	memset(dst, ' ', width);
+	memcpy(dst, s, n < width ? n : width);
+}
+
+/* Right-aligned digits, zero padded (identifiers keep their leading zeros). */
+static void digits(struct w *w, char *dst, size_t width, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > width || (n && !tpc_check_all_digits(s, n)))
+		w->bad = TPC_ADAPTER_EINVAL;
+	memset(dst, '0', width);
+	if (n <= width)
+		memcpy(dst + width - n, s, n);
+}
+
+void tpc_efact_reseal(char *rec)
+{
+	tpc_check_put_uint(rec + 348, 2, tpc_check_record_control(rec, 348));
+}
+
+static void seal(struct w *w, char *rec)
+{
+	tpc_check_put_uint(rec + 2, 6, ++w->seq);
+	tpc_efact_reseal(rec);
+}
+
+int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len)
+{
+	struct w w = {0};
+	char head[TPC_EFACT_HEADER], *r;
+	uint64_t all_codes = 0;
+	int64_t all_a = 0, all_b = 0;
+	uint32_t all_records = 2;
+	struct {
+		char mut[4];
+		int64_t a, b;
+		uint64_t codes;
+		uint32_t records;
+	} muts[64];
+	int nmuts = 0;
+
+	/* segments 200 and 300 */
+	memset(head, '0', sizeof(head));
+	memcpy(head, "920000", 6);
+	memcpy(head + 8, "02", 2);
+	memcpy(head + 12, "12", 2);
+	digits(&w, head + 20, 14, in->reference);
+	tpc_check_put_uint(head + 67, 6, in->year_month);
+	tpc_check_put_uint(head + 67 + 8, 3, in->sending_no);
+	tpc_check_put_uint(head + 67 + 13, 8, in->created);
+	txt(&w, head + 67 + 23, 13, "TPCLEAR");
+	memcpy(head + 67 + 38, "0001999", 7);
+	txt(&w, head + 67 + 47, 45, in->contact[0] ? in->contact : "CONTACT");
+	txt(&w, head + 67 + 94, 24, "");
+	memcpy(head + 67 + 132, "03", 2);
+	memcpy(head + 67 + 136, "01", 2);
+
+	/* ET10 */
+	if (!(r = rec_new(&w, "10")))
+		goto out_fail;
+	memcpy(r + 9, "0001999", 7);
+	tpc_check_put_uint(r + 32, 3, in->sending_no);
+	memcpy(r + 52, "040", 3);
+	digits(&w, r + 55, 12, in->third_party);
+	tpc_check_put_uint(r + 107, 5, in->year_month / 100);
+	tpc_check_put_uint(r + 112, 2, in->year_month % 100);
+	tpc_check_put_uint(r + 119, 8, in->created);
+	digits(&w, r + 127, 10, in->bce);
+	txt(&w, r + 137, 25, "TPCLEAR SAMPLE");
+	txt(&w, r + 166, 11, in->bic);
+	txt(&w, r + 178, 34, in->iban);
+	seal(&w, r);
+
+	for (size_t i = 0; i < in->ninvoices; i++) {
+		const tpc_efact_invoice_in_t *inv = &in->invoices[i];
+		int64_t a = 0, b = 0, pat = 0, sup = 0;
+		uint64_t codes = 0;
+		uint32_t records = 2;
+		int m;
+
+		if (!(r = rec_new(&w, "20")))
+			goto out_fail;
+		tpc_check_put_uint(r + 16, 8, inv->admission);
+		tpc_check_put_uint(r + 24, 8, inv->discharge);
+		digits(&w, r + 32, 3, inv->mutuality); /* affiliation = destination here */
+		digits(&w, r + 35, 13, inv->niss);
+		r[48] = inv->sex ? inv->sex : '1';
+		r[49] = inv->kind ? inv->kind : '3';
+		r[50] = inv->invoicing ? inv->invoicing : '0';
+		memcpy(r + 52, inv->kind == '1' ? "210" : "990", 3);
+		digits(&w, r + 55, 12, in->third_party);
+		digits(&w, r + 84, 3, inv->mutuality);
+		digits(&w, r + 114, 12, inv->number);
+		tpc_check_put_uint(r + 131, 3, inv->ct1);
+		tpc_check_put_uint(r + 134, 3, inv->ct2);
+		txt(&w, r + 137, 25, "");
+		digits(&w, r + 162, 12, inv->previous);
+		r[174] = '1';
+		seal(&w, r);
+		for (size_t k = 0; k < inv->nlines; k++) {
+			const tpc_efact_line_in_t *l = &inv->lines[k];
+
+			if (!(r = rec_new(&w, "50")))
+				goto out_fail;
+			r[9] = '0';
+			digits(&w, r + 10, 6, l->code);
+			tpc_check_put_uint(r + 16, 8, l->date);
+			tpc_check_put_uint(r + 24, 8, l->date_last ? l->date_last : l->date);
+			digits(&w, r + 32, 3, inv->mutuality);
+			digits(&w, r + 35, 13, inv->niss);
+			r[48] = inv->sex ? inv->sex : '1';
+			r[50] = l->account ? '1' : '0';
+			memcpy(r + 52, "990", 3);
+			digits(&w, r + 67, 12, l->performer);
+			r[79] = '1';
+			tpc_check_put_signed(r + 87, 12, l->insurer_cents);
+			tpc_check_put_signed(r + 107, 5, l->units);
+			tpc_check_put_signed(r + 127, 10, l->patient_cents);
+			txt(&w, r + 137, 25, l->reference);
+			tpc_check_put_signed(r + 164, 10, l->supplement_cents);
+			memcpy(r + 261, "+0000000", 8);
+			seal(&w, r);
+			if (l->account)
+				b += l->insurer_cents;
+			else
+				a += l->insurer_cents;
+			pat += l->patient_cents;
+			sup += l->supplement_cents;
+			codes += strtoul(l->code, NULL, 10);
+			records++;
+			if (l->commitment[0]) {
+				if (!(r = rec_new(&w, "51")))
+					goto out_fail;
+				digits(&w, r + 10, 6, l->code);
+				tpc_check_put_uint(r + 16, 8, l->date);
+				digits(&w, r + 35, 13, inv->niss);
+				digits(&w, r + 67, 12, l->performer);
+				tpc_check_put_signed(r + 87, 12, l->insurer_cents);
+				tpc_check_put_uint(r + 131, 3, inv->ct1);
+				tpc_check_put_uint(r + 134, 3, inv->ct2);
+				txt(&w, r + 212, 48, l->commitment);
+				seal(&w, r);
+				codes += strtoul(l->code, NULL, 10);
+				records++;
+			}
+		}
+		if (!(r = rec_new(&w, "80")))
+			goto out_fail;
+		tpc_check_put_uint(r + 16, 8, inv->admission);
+		tpc_check_put_uint(r + 24, 8, inv->discharge);
+		digits(&w, r + 32, 3, inv->mutuality);
+		digits(&w, r + 35, 13, inv->niss);
+		r[48] = inv->sex ? inv->sex : '1';
+		r[49] = inv->kind ? inv->kind : '3';
+		digits(&w, r + 55, 12, in->third_party);
+		tpc_check_put_signed(r + 67, 12, b);
+		digits(&w, r + 84, 3, inv->mutuality);
+		tpc_check_put_signed(r + 87, 12, a);
+		tpc_check_put_uint(r + 99, 8, in->created);
+		digits(&w, r + 114, 12, inv->number);
+		tpc_check_put_signed(r + 127, 10, pat);
+		txt(&w, r + 137, 25, "");
+		tpc_check_put_signed(r + 164, 10, sup);
+		r[174] = '1';
+		tpc_check_put_signed(r + 182, 12, 0);
+		tpc_check_put_uint(r + 346, 2, tpc_check_control97(codes));
+		seal(&w, r);
+		for (m = 0; m < nmuts; m++)
+			if (strcmp(muts[m].mut, inv->mutuality) == 0)
+				break;
+		if (m == nmuts) {
+			if (nmuts == 64) {
+				w.bad = TPC_ADAPTER_EINVAL;
+				goto out_fail;
+			}
+			memset(&muts[m], 0, sizeof(muts[m]));
+			snprintf(muts[m].mut, sizeof(muts[m].mut), "%s", inv->mutuality);
+			nmuts++;
+		}
+		muts[m].a += a;
+		muts[m].b += b;
+		muts[m].codes += codes;
+		muts[m].records += records;
+		all_a += a;
+		all_b += b;
+		all_codes += codes;
+		all_records += records;
+	}
+
+	/* ET90 */
+	if (!(r = rec_new(&w, "90")))
+		goto out_fail;
+	tpc_check_put_uint(r + 32, 3, in->sending_no);
+	digits(&w, r + 55, 12, in->third_party);
+	tpc_check_put_signed(r + 67, 12, all_b);
+	tpc_check_put_signed(r + 87, 12, all_a);
+	tpc_check_put_uint(r + 107, 5, in->year_month / 100);
+	tpc_check_put_uint(r + 112, 2, in->year_month % 100);
+	digits(&w, r + 127, 10, in->bce);
+	txt(&w, r + 137, 25, "");
+	txt(&w, r + 166, 11, in->bic);
+	txt(&w, r + 178, 34, in->iban);
+	tpc_check_put_uint(r + 346, 2, tpc_check_control97(all_codes));
+	seal(&w, r);
+
+	/* 95 per mutuality (ascending), then 96 */
+	for (int pass = 0; pass < nmuts; pass++) {
+		int best = -1;
+		for (int m = 0; m < nmuts; m++)
+			if (muts[m].records != UINT32_MAX &&
+			    (best < 0 || strcmp(muts[m].mut, muts[best].mut) < 0))
+				best = m;
+		if (!(r = rec_new(&w, "95")))
+			goto out_fail;
+		memcpy(r + 4, muts[best].mut, 3);
+		memcpy(r + 9, head + 20 + 2, 12); /* last 12 digits of the reference */
+		tpc_check_put_signed(r + 23, 12, muts[best].a);
+		tpc_check_put_signed(r + 37, 12, muts[best].b);
+		tpc_check_put_signed(r + 51, 12, muts[best].a + muts[best].b);
+		tpc_check_put_uint(r + 65, 8, muts[best].records);
+		tpc_check_put_uint(r + 75, 2, tpc_check_control97(muts[best].codes));
+		tpc_check_put_signed(r + 79, 12, 0);
+		memset(r + 93, ' ', R - 93);
+		muts[best].records = UINT32_MAX; /* written */
+	}
+	if (!(r = rec_new(&w, "96")))
+		goto out_fail;
+	r[4] = nmuts ? muts[0].mut[0] : '6';
+	memcpy(r + 5, "99", 2);
+	tpc_check_put_signed(r + 23, 12, all_a);
+	tpc_check_put_signed(r + 37, 12, all_b);
+	tpc_check_put_signed(r + 51, 12, all_a + all_b);
+	tpc_check_put_uint(r + 65, 8, all_records);
+	tpc_check_put_uint(r + 75, 2, tpc_check_control97(all_codes));
+	tpc_check_put_signed(r + 79, 12, 0);
+	memset(r + 93, ' ', R - 93);
+	if (w.bad)
+		goto out_fail;
+
+	*out = malloc(TPC_EFACT_HEADER + w.len);
+	if (!*out) {
+		w.bad = TPC_ADAPTER_ENOMEM;
+		goto out_fail;
+	}
+	memcpy(*out, head, TPC_EFACT_HEADER);
+	memcpy(*out + TPC_EFACT_HEADER, w.buf, w.len);
+	*len = TPC_EFACT_HEADER + w.len;
+	free(w.buf);
+	return 0;
+
+out_fail:
+	free(w.buf);
+	return w.bad ? w.bad : TPC_ADAPTER_ENOMEM;
+}
+
+uint8_t *tpc_efact_sample(unsigned seed, unsigned patients, int ninv, int nlines, size_t *len)
+{
+	/* consistent with config/refdata: see canonical_gen.h */
+	static const char *codes[] = {"101032", "102771"};
+	static const int64_t fee[] = {3000, 2710}, ins[] = {2400, 1960}, bim[] = {2900, 2560};
+	tpc_efact_sending_in_t s;
+	tpc_efact_invoice_in_t *inv = calloc((size_t)ninv, sizeof(*inv));
+	tpc_efact_line_in_t *ln = calloc((size_t)(ninv * nlines) + 1, sizeof(*ln));
+	uint8_t *out = NULL;
+
+	if (!inv || !ln)
+		goto out_free;
+	memset(&s, 0, sizeof(s));
+	snprintf(s.reference, sizeof(s.reference), "2026116%07u", seed % 10000000u);
+	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
+	s.sending_no = 1 + seed % 999;
+	s.year_month = 202611;
+	s.created = 20261120;
+	snprintf(s.bce, sizeof(s.bce), "0999999922");
+	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
+	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	s.invoices = inv;
+	s.ninvoices = (size_t)ninv;
+	for (int i = 0; i < ninv; i++) {
+		int is_bim;
+
+		tpc_sample_patient(seed, patients, i, inv[i].niss, &is_bim);
+		snprintf(inv[i].number, sizeof(inv[i].number), "%08u%04u", seed % 100000000u,
+		         (unsigned)i % 10000u);
+		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
+		inv[i].kind = '3';
+		inv[i].invoicing = '0';
+		inv[i].sex = '1';
+		inv[i].ct1 = is_bim ? 111 : 110;
+		inv[i].ct2 = inv[i].ct1;
+		inv[i].lines = ln + i * nlines;
+		inv[i].nlines = (size_t)nlines;
+		for (int k = 0; k < nlines; k++) {
+			tpc_efact_line_in_t *l = &ln[i * nlines + k];
+			int c = (int)((seed + (unsigned)k) % 2);
+
+			snprintf(l->code, sizeof(l->code), "%s", codes[c]);
+			l->date = 20261101 + (uint32_t)(k % 20);
+			l->units = 1 + k % 3;
+			l->insurer_cents = l->units * (is_bim ? bim[c] : ins[c]);
+			l->patient_cents = l->units * fee[c] - l->insurer_cents;
+			snprintf(l->performer, sizeof(l->performer), "17385467004");
+			snprintf(l->reference, sizeof(l->reference), "%u-%d-%d", seed, i, k);
+		}
+	}
+	if (tpc_efact_write(&s, &out, len) != 0)
+		out = NULL;
+out_free:
+	free(inv);
+	free(ln);
+	return out;
+}
+
+tpc_efact_line_in_t tpc_efact_line(const char *code, uint32_t date, int64_t ins, int64_t pat,
+                                   const char *ref)
+{
+	tpc_efact_line_in_t l;
+
+	memset(&l, 0, sizeof(l));
+	snprintf(l.code, sizeof(l.code), "%s", code);
+	l.date = date;
+	l.units = 1;
+	l.insurer_cents = ins;
+	l.patient_cents = pat;
+	snprintf(l.performer, sizeof(l.performer), "17385467004");
+	snprintf(l.reference, sizeof(l.reference), "%s", ref);
+	return l;
+}
+
+uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len)
+{
+	tpc_efact_line_in_t l1[5], l2[2];
+	tpc_efact_invoice_in_t inv[2];
+	tpc_efact_sending_in_t s;
+	uint8_t *out;
+	char *rec;
+
+	l1[0] = tpc_efact_line("101032", 20261102, 2400, 600, "A1");
+	l1[1] = tpc_efact_line("101032", 20261103, 2400, 600, "A2"); /* NISS broken below */
+	l1[2] = tpc_efact_line("109594", 20261103, 1000, 100, "A3"); /* no tariff */
+	l1[3] = tpc_efact_line("101032", 20261104, 2500, 600, "A4"); /* insurer part is 2400 */
+	l1[4] = tpc_efact_line("101032", 20261102, 2400, 600, "A1"); /* same as the first */
+	l2[0] = tpc_efact_line("102771", 20261116, 1960, 750, "B1");
+	l2[1] = tpc_efact_line("102771", 20261105, 1960, 750, "B2"); /* between two periods */
+	memset(inv, 0, sizeof(inv));
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i < 2; i++) {
+		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
+		inv[i].kind = '3';
+		inv[i].invoicing = '0';
+		inv[i].sex = '1';
+		inv[i].ct1 = inv[i].ct2 = 110;
+	}
+	snprintf(inv[0].niss, sizeof(inv[0].niss), "86103130262");
+	snprintf(inv[0].number, sizeof(inv[0].number), "%.10s01", reference + 4);
+	inv[0].lines = l1;
+	inv[0].nlines = 5;
+	snprintf(inv[1].niss, sizeof(inv[1].niss), "75031412581");
+	snprintf(inv[1].number, sizeof(inv[1].number), "%.10s02", reference + 4);
+	inv[1].lines = l2;
+	inv[1].nlines = 2;
+	snprintf(s.reference, sizeof(s.reference), "%s", reference);
+	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
+	s.sending_no = 1;
+	s.year_month = 202611;
+	s.created = 20261120;
+	snprintf(s.bce, sizeof(s.bce), "0999999922");
+	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
+	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	s.invoices = inv;
+	s.ninvoices = 2;
+	if (tpc_efact_write(&s, &out, len) != 0)
+		return NULL;
+	/* record 4 is the second line: break its beneficiary's check digit, keep its control */
+	rec = (char *)out + TPC_EFACT_HEADER + 3 * TPC_EFACT_RECORD;
+	rec[47] = rec[47] == '9' ? '0' : (char)(rec[47] + 1);
+	tpc_efact_reseal(rec);
+	return out;
+}
+
+uint8_t *tpc_efact_schemes_sample(const char *reference, int refusals, size_t *len)
+{
+	struct inv {
+		const char *niss;
+		char kind;
+		uint32_t admission, discharge;
+		tpc_efact_line_in_t l[3];
+		size_t n;
+	} v[9];
+	tpc_efact_invoice_in_t inv[9];
+	tpc_efact_sending_in_t s;
+	size_t n = 0;
+	uint8_t *out = NULL;
+
+	memset(v, 0, sizeof(v));
+	/* detained, released (AMI), detained again: each line on its own date */
+	v[n] = (struct inv){.niss = "80010100107", .kind = '3', .n = 3};
+	v[n].l[0] = tpc_efact_line("101032", 20261103, 2400, 600, "D1");
+	v[n].l[1] = tpc_efact_line("101032", 20261106, 2400, 600, "D2");
+	v[n].l[2] = tpc_efact_line("101032", 20261112, 2400, 600, "D3");
+	n++;
+	/* Fedasil: BIM rate, share paid; a code Fedasil never pays */
+	v[n] = (struct inv){.niss = "90020200296", .kind = '3', .n = refusals ? 2 : 1};
+	v[n].l[0] = tpc_efact_line("101032", 20261105, 2900, 100, "F1");
+	v[n].l[1] = tpc_efact_line("475075", 20261105, 11500, 500, "F2");
+	n++;
+	/* Mediprima in hospital: the decision ends on 11-15, mid-stay */
+	v[n] = (struct inv){.niss = "85030300364",
+	                    .kind = '1',
+	                    .admission = 20261110,
+	                    .discharge = 20261120,
+	                    .n = refusals ? 2 : 1};
+	v[n].l[0] = tpc_efact_line("101032", 20261114, 2900, 100, "M1");
+	v[n].l[1] = tpc_efact_line("101032", 20261116, 2900, 100, "M2");
+	n++;
+	/* Mediprima ambulatory: another decision, the share left to the patient */
+	v[n] = (struct inv){.niss = "85030300364", .kind = '3', .n = 1};
+	v[n].l[0] = tpc_efact_line("102771", 20261116, 2560, 150, "M3");
+	n++;
+	v[n] = (struct inv){.niss = "40040400465", .kind = '3', .n = 1};
+	v[n].l[0] = tpc_efact_line("101032", 20261107, 2400, 600, "W1");
+	n++;
+	/* OSSOM BC: doubled (2 x 2000 < 5000), doubled and capped at the fee (3000) */
+	v[n] = (struct inv){.niss = "60050500573", .kind = '3', .n = 2};
+	v[n].l[0] = tpc_efact_line("471100", 20261108, 4000, 1000, "O1");
+	v[n].l[1] = tpc_efact_line("101032", 20261108, 3000, 0, "O2");
+	n++;
+	v[n] = (struct inv){.niss = "65060600657", .kind = '3', .n = 1};
+	v[n].l[0] = tpc_efact_line("101032", 20261108, 2400, 600, "O3");
+	n++;
+	v[n] = (struct inv){.niss = "86103130262", .kind = '3', .n = 1};
+	v[n].l[0] = tpc_efact_line("101032", 20261109, 2400, 600, "A1");
+	n++;
+	if (refusals) {
+		v[n] = (struct inv){.niss = "70070700741", .kind = '3', .n = 1};
+		v[n].l[0] = tpc_efact_line("101032", 20261109, 2400, 600, "N1");
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memset(&inv[i], 0, sizeof(inv[i]));
+		snprintf(inv[i].niss, sizeof(inv[i].niss), "%s", v[i].niss);
+		snprintf(inv[i].number, sizeof(inv[i].number), "%.10s%02zu", reference + 4, 10 + i);
+		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
+		inv[i].kind = v[i].kind;
+		inv[i].invoicing = '0';
+		inv[i].sex = '1';
+		inv[i].admission = v[i].admission;
+		inv[i].discharge = v[i].discharge;
+		inv[i].ct1 = inv[i].ct2 = 110;
+		inv[i].lines = v[i].l;
+		inv[i].nlines = v[i].n;
+	}
+	memset(&s, 0, sizeof(s));
+	snprintf(s.reference, sizeof(s.reference), "%s", reference);
+	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
+	s.sending_no = 7;
+	s.year_month = 202611;
+	s.created = 20261120;
+	snprintf(s.bce, sizeof(s.bce), "0999999922");
+	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
+	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	s.invoices = inv;
+	s.ninvoices = n;
+	if (tpc_efact_write(&s, &out, len) != 0)
+		return NULL;
+	return out;
+}

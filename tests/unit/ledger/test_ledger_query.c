@@ -1,0 +1,664 @@
+/* tests/unit/ledger/test_ledger_query.c - balances, histories and exports (engine/ledger/ledger_query.c).
+ *
+ * Every test opens a real ledger in its own mkdtemp directory (tests/support/ledgerfix.h),
+ * commits canonical sendings judged by the worker path (AMI tariff over the sample reference
+ * data: every accepted line is 2400 cents charged to AMI), runs payment runs through the writer
+ * thread, and asks tpc_ledger_query on the fixture's reader with a packed tpclear.LedgerRequest
+ * in the job's payload, as a worker does for a TPC_JOB_LEDGER job.
+ *
+ * The common ledger of most tests (book()): K-1 = invoice H-1 by the hospital (R1 accepted, R2
+ * refused for a wrong insurer part, R3 accepted with 2 units) and G-1 by the GP (R4); K-2 =
+ * H-2 by the hospital (R5). 5 units accepted, 12000 cents; 4 accepted lines, 8 postings.
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clearing/budget.h"
+#include "core/codes.h"
+#include "common/check.h"
+#include "core/error.h"
+#include "ledger/ledger_query.h"
+#include "ledgerfix.h"
+
+#define ACCEPTED (5 * LFX_INSURER)
+
+static struct {
+	tpc_job_t *k1, *k2; /* the sendings of book() */
+} fx;
+
+static void setup(void)
+{
+	memset(&fx, 0, sizeof(fx));
+	lfx_setup();
+	lfx_open();
+	lfx_load_samples(NULL);
+}
+
+TestSuite(ledger_query, .init = setup, .fini = lfx_teardown, .timeout = 60);
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static void book(void)
+{
+	lfx_begin("K-1");
+	lfx_invoice(LFX_HOSPITAL, "H-1", 0, NULL);
+	lfx_good_line("R1", 1);
+	lfx_line("R2", 1, 2000, 1000);
+	lfx_good_line("R3", 2);
+	lfx_invoice(LFX_GP, "G-1", 0, NULL);
+	lfx_good_line("R4", 1);
+	fx.k1 = lfx_submit();
+	lfx_begin("K-2");
+	lfx_invoice(LFX_HOSPITAL, "H-2", 0, NULL);
+	lfx_good_line("R5", 1);
+	fx.k2 = lfx_submit();
+	cr_assert_eq(lfx_postings_zero(NULL), 8);
+}
+
+/* Ask @p rq as @p sender. The payload is built and closed here, so the answer cannot lean on
+ * it. @return the job (status FOUND or FAILED); @p rc gets tpc_ledger_query's return. */
+static tpc_job_t *ask_as(const char *sender, const Tpclear__LedgerRequest *rq, int *rc)
+{
+	tpc_job_t *j = lfx_job(TPC_JOB_LEDGER, "ledger");
+	size_t len = tpclear__ledger_request__get_packed_size(rq);
+	uint8_t *buf = malloc(len ? len : 1);
+
+	cr_assert_not_null(buf);
+	cr_assert_eq(tpclear__ledger_request__pack(rq, buf), len);
+	snprintf(j->sender, sizeof(j->sender), "%s", sender);
+	j->correlation = 5;
+	zmq_msg_close(&j->payload);
+	cr_assert_eq(zmq_msg_init_size(&j->payload, len), 0);
+	memcpy(zmq_msg_data(&j->payload), buf, len);
+	free(buf);
+	*rc = tpc_ledger_query(lfx.reader, j);
+	zmq_msg_close(&j->payload);
+	zmq_msg_init(&j->payload); /* the job is freed later: leave it an empty message */
+	return j;
+}
+
+/* Ask @p rq as LFX_SENDER; assert it is answered. */
+static Tpclear__LedgerAnswer *ask(const Tpclear__LedgerRequest *rq)
+{
+	int rc;
+	tpc_job_t *j = ask_as(LFX_SENDER, rq, &rc);
+	Tpclear__Answer *a;
+
+	cr_assert_eq(rc, 0, "query refused: %s (%s)", tpc_strerror(rc),
+	             j->fail_code ? j->fail_code : "");
+	cr_assert_eq(j->status, TPC_JOB_FOUND, "status %d", j->status);
+	a = lfx_answer(j);
+	cr_assert_eq(a->correlation, 5);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_LEDGER, "body %d", a->body_case);
+	cr_assert_not_null(a->ledger);
+	return a->ledger;
+}
+
+/* Ask @p rq as @p sender; assert it is refused with @p code. */
+static void refused_as(const char *sender, const Tpclear__LedgerRequest *rq, const char *code)
+{
+	int rc;
+	tpc_job_t *j = ask_as(sender, rq, &rc);
+
+	cr_assert_neq(rc, 0, "answered, want %s", code);
+	cr_assert_eq(j->status, TPC_JOB_FAILED, "status %d", j->status);
+	cr_assert_not_null(j->fail_code);
+	cr_assert_str_eq(j->fail_code, code);
+	cr_assert_not_null(j->fail_reason);
+	cr_assert(!j->answer_ready, "a refused query has no answer");
+}
+
+static void refused(const Tpclear__LedgerRequest *rq, const char *code)
+{
+	refused_as(LFX_SENDER, rq, code);
+}
+
+static Tpclear__LedgerAnswer *balance(const char *budget, int32_t at)
+{
+	Tpclear__LedgerRequest rq = TPCLEAR__LEDGER_REQUEST__INIT;
+
+	rq.op = TPCLEAR__LEDGER_REQUEST__OP__BALANCE;
+	rq.budget = (char *)budget;
+	rq.at = at;
+	return ask(&rq);
+}
+
+static const Tpclear__BudgetBalance *balance_of(const Tpclear__LedgerAnswer *la, const char *b)
+{
+	for (size_t i = 0; i < la->n_balances; i++)
+		if (strcmp(la->balances[i]->budget, b) == 0)
+			return la->balances[i];
+	cr_assert_fail("no balance for %s", b);
+	return NULL;
+}
+
+static void check_balance(const Tpclear__BudgetBalance *b, int64_t charged, int64_t settled,
+                          uint64_t postings)
+{
+	cr_assert_eq(b->charged_cents, -charged, "%s charged %lld", b->budget,
+	             (long long)b->charged_cents);
+	cr_assert_eq(b->payable_cents, charged, "%s payable %lld", b->budget,
+	             (long long)b->payable_cents);
+	cr_assert_eq(b->settled_cents, -settled, "%s settled %lld", b->budget,
+	             (long long)b->settled_cents);
+	cr_assert_eq(b->paid_out_cents, settled, "%s paid out %lld", b->budget,
+	             (long long)b->paid_out_cents);
+	cr_assert_eq(b->owed_cents, charged - settled, "%s owed %lld", b->budget,
+	             (long long)b->owed_cents);
+	cr_assert_eq(b->sum_cents, 0);
+	cr_assert_eq(b->postings, postings, "%s: %llu postings", b->budget,
+	             (unsigned long long)b->postings);
+}
+
+/* Every budget but AMI is empty. */
+static void only_ami(const Tpclear__LedgerAnswer *la, int64_t charged, int64_t settled,
+                     uint64_t postings)
+{
+	cr_assert_eq(la->n_balances, TPC_BUDGET__COUNT - 1, "one balance per budget");
+	for (unsigned b = 1; b < TPC_BUDGET__COUNT; b++) {
+		cr_assert_str_eq(la->balances[b - 1]->budget, tpc_budget_name(b));
+		if (b == TPC_BUDGET_AMI)
+			check_balance(la->balances[b - 1], charged, settled, postings);
+		else
+			check_balance(la->balances[b - 1], 0, 0, 0);
+	}
+	cr_assert_eq(la->total_cents, 0);
+}
+
+static Tpclear__LedgerAnswer *show_as(const char *sender, const char *target)
+{
+	Tpclear__LedgerRequest rq = TPCLEAR__LEDGER_REQUEST__INIT;
+	int rc;
+	tpc_job_t *j;
+	Tpclear__Answer *a;
+
+	rq.op = TPCLEAR__LEDGER_REQUEST__OP__SHOW;
+	rq.target = (char *)target;
+	j = ask_as(sender, &rq, &rc);
+	cr_assert_eq(rc, 0, "SHOW %s: %s (%s)", target, tpc_strerror(rc),
+	             j->fail_code ? j->fail_code : "");
+	a = lfx_answer(j);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_LEDGER);
+	cr_assert_str_eq(a->ledger->target, target);
+	return a->ledger;
+}
+
+static Tpclear__LedgerAnswer *show(const char *target)
+{
+	return show_as(LFX_SENDER, target);
+}
+
+static void show_refused_as(const char *sender, const char *target, const char *code)
+{
+	Tpclear__LedgerRequest rq = TPCLEAR__LEDGER_REQUEST__INIT;
+
+	rq.op = TPCLEAR__LEDGER_REQUEST__OP__SHOW;
+	rq.target = (char *)target;
+	refused_as(sender, &rq, code);
+}
+
+static Tpclear__LedgerAnswer *export_page(uint64_t after, uint32_t limit, int32_t from, int32_t to)
+{
+	Tpclear__LedgerRequest rq = TPCLEAR__LEDGER_REQUEST__INIT;
+
+	rq.op = TPCLEAR__LEDGER_REQUEST__OP__EXPORT;
+	rq.after = after;
+	rq.limit = limit;
+	rq.from = from;
+	rq.to = to;
+	return ask(&rq);
+}
+
+static int32_t days(uint32_t yyyymmdd)
+{
+	int32_t d;
+
+	cr_assert_eq(tpc_check_date_yyyymmdd(yyyymmdd, &d), 0);
+	return d;
+}
+
+/* YYYYMMDD of the day of @p ms, shifted by @p delta days. */
+static int32_t ymd(uint64_t ms, int delta)
+{
+	return lfx_yyyymmdd(lfx_day_of_ms(ms) + delta);
+}
+
+/* ---- BALANCE ------------------------------------------------------------------------------- */
+
+Test(ledger_query, balance_of_an_empty_ledger_is_zero)
+{
+	only_ami(balance("", 0), 0, 0, 0);
+}
+
+Test(ledger_query, balance_per_budget_follows_charges_and_payments)
+{
+	Tpclear__PayrunResult *pr;
+	tpc_job_t *run;
+
+	book();
+	only_ami(balance("", 0), ACCEPTED, 0, 8);
+
+	run = lfx_payrun(INT32_MAX, 0);
+	pr = lfx_payrun_result(run);
+	cr_assert_eq(pr->total_cents, ACCEPTED);
+	cr_assert_eq(pr->payments, 2, "hospital and GP");
+	/* 2 payments: one SETTLE per payee and one PAYOUT each */
+	only_ami(balance("", 0), ACCEPTED, ACCEPTED, 8 + 4);
+
+	lfx_begin("K-3");
+	lfx_invoice(LFX_HOSPITAL, "H-3", 0, NULL);
+	lfx_good_line("R6", 1);
+	lfx_submit();
+	only_ami(balance("", 0), ACCEPTED + LFX_INSURER, ACCEPTED, 8 + 4 + 2);
+	lfx_postings_zero(NULL);
+
+	/* at the end of today: everything; of yesterday, or long before: nothing */
+	only_ami(balance("", ymd(run->committed_ms, 0)), ACCEPTED + LFX_INSURER, ACCEPTED, 14);
+	only_ami(balance("", ymd(fx.k1->committed_ms, -1)), 0, 0, 0);
+	only_ami(balance("", 20200101), 0, 0, 0);
+}
+
+Test(ledger_query, balance_of_one_budget)
+{
+	Tpclear__LedgerAnswer *la;
+
+	book();
+	la = balance("AMI", 0);
+	cr_assert_eq(la->n_balances, 1);
+	cr_assert_str_eq(la->balances[0]->budget, "AMI");
+	check_balance(la->balances[0], ACCEPTED, 0, 8);
+	cr_assert_eq(la->total_cents, 0);
+	check_balance(balance_of(balance("", 0), "AMI"), ACCEPTED, 0, 8);
+
+	la = balance("SPPIS", 0);
+	cr_assert_eq(la->n_balances, 1);
+	cr_assert_str_eq(la->balances[0]->budget, "SPPIS");
+	check_balance(la->balances[0], 0, 0, 0);
+	la = balance("AMI", ymd(fx.k1->committed_ms, -1));
+	cr_assert_eq(la->n_balances, 1);
+	check_balance(la->balances[0], 0, 0, 0);
+}
+
+Test(ledger_query, bad_balance_requests_are_refused_with_t00022)
+{
+	Tpclear__LedgerRequest rq = TPCLEAR__LEDGER_REQUEST__INIT;
+	tpc_job_t *j;
+	int rc;
+
+	book();
+	rq.op = TPCLEAR__LEDGER_REQUEST__OP__BALANCE;
+	rq.budget = "NOPE";
+	refused(&rq, TPC_CODE_BAD_LEDGER_REQ);
+	rq.budget = "ami"; /* names are case-sensitive */
+	refused(&rq, TPC_CODE_BAD_LEDGER_REQ);
+	rq.budget = "";
+	rq.at = 20261341; /* not a date */
+	refused(&rq, TPC_CODE_BAD_LEDGER_REQ);
+	rq.at = -1;
+	refused(&rq, TPC_CODE_BAD_LEDGER_REQ);
+
+	/* not a LedgerRequest at all, and an operation that does not exist */
+	j = lfx_job(TPC_JOB_LEDGER, "ledger");
+	lfx_set_payload(j, "\xff\xff\xff", 3);
+	cr_assert_neq(tpc_ledger_query(lfx.reader, j), 0);
+	cr_assert_eq(j->status, TPC_JOB_FAILED);
+	cr_assert_str_eq(j->fail_code, TPC_CODE_BAD_LEDGER_REQ);
+	rq.at = 0;
+	rq.op = (Tpclear__LedgerRequest__Op)9;
+	refused(&rq, TPC_CODE_BAD_LEDGER_REQ);
+
+	/* the reader is still usable after refusals */
+	rq.op = TPCLEAR__LEDGER_REQUEST__OP__BALANCE;
+	j = ask_as(LFX_SENDER, &rq, &rc);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(j->status, TPC_JOB_FOUND);
+}
+
+/* ---- SHOW ---------------------------------------------------------------------------------- */
+
+static void check_line(const Tpclear__LineHistory *l, uint32_t index, uint32_t invoice,
+                       int32_t units, int64_t invoiced_insurer, int64_t invoiced_patient)
+{
+	int accepted = invoiced_insurer == (int64_t)units * LFX_INSURER;
+
+	cr_assert_eq(l->index, index, "index %u, want %u", l->index, index);
+	cr_assert_eq(l->invoice, invoice, "line %u: invoice %u", index, l->invoice);
+	cr_assert_str_eq(l->code, LFX_CODE);
+	cr_assert_eq(l->date, days(LFX_DATE));
+	cr_assert_eq(l->units, units);
+	cr_assert_str_eq(l->mutuality, "100");
+	cr_assert_eq(l->invoiced_insurer_cents, invoiced_insurer);
+	cr_assert_eq(l->invoiced_patient_cents, invoiced_patient);
+	cr_assert_eq(l->expected_insurer_cents, (int64_t)units * LFX_INSURER);
+	cr_assert_eq(l->expected_patient_cents, (int64_t)units * LFX_SHARE);
+	if (accepted) {
+		cr_assert_eq(l->outcome, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED, "line %u", index);
+		cr_assert_str_eq(l->budget, "AMI");
+		cr_assert_eq(l->accepted_cents, invoiced_insurer);
+		cr_assert_eq(l->n_findings, 0);
+	} else {
+		cr_assert_eq(l->outcome, TPCLEAR__OUTCOME__OUTCOME_REFUSED, "line %u", index);
+		cr_assert_str_eq(l->budget, "", "a refused line charges no budget");
+		cr_assert_eq(l->accepted_cents, 0);
+		cr_assert_geq(l->n_findings, 1);
+		cr_assert_str_eq(l->findings[0], "501940", "finding %s", l->findings[0]);
+	}
+}
+
+static void check_unpaid(const Tpclear__LineHistory *l)
+{
+	cr_assert_eq(l->paid_cents, 0, "line %u paid %lld", l->index, (long long)l->paid_cents);
+	cr_assert_eq(l->paid_at, 0);
+	cr_assert_str_eq(l->payment_reference, "");
+}
+
+Test(ledger_query, show_a_sending_gives_every_line_verdict_and_payment)
+{
+	Tpclear__LedgerAnswer *la;
+	Tpclear__SendingHistory *h;
+	Tpclear__PayrunResult *pr;
+	tpc_job_t *run;
+
+	book();
+	la = show("K-1");
+	cr_assert_str_eq(la->target_kind, "sending");
+	cr_assert_eq(la->n_sendings, 1);
+	h = la->sendings[0];
+	cr_assert_str_eq(h->sender, LFX_SENDER);
+	cr_assert_str_eq(h->key, "K-1");
+	cr_assert_str_eq(h->format, "canonical");
+	cr_assert_eq(h->sequence, fx.k1->sequence);
+	cr_assert_eq(h->received_at, fx.k1->received_ms);
+	cr_assert_eq(h->validated_at, fx.k1->validated_ms);
+	cr_assert_eq(h->committed_at, fx.k1->committed_ms);
+	cr_assert_gt(h->received_at, 0);
+	cr_assert_leq(h->received_at, h->validated_at);
+	cr_assert_leq(h->validated_at, h->committed_at);
+	cr_assert_eq(h->n_lines, 4);
+	check_line(h->lines[0], 0, 0, 1, LFX_INSURER, LFX_SHARE);
+	check_line(h->lines[1], 1, 0, 1, 2000, 1000);
+	check_line(h->lines[2], 2, 0, 2, 2 * LFX_INSURER, 2 * LFX_SHARE);
+	check_line(h->lines[3], 3, 1, 1, LFX_INSURER, LFX_SHARE);
+	for (size_t i = 0; i < h->n_lines; i++)
+		check_unpaid(h->lines[i]);
+	cr_assert_eq(h->n_settlements, 0);
+
+	run = lfx_payrun(INT32_MAX, 0);
+	pr = lfx_payrun_result(run);
+	cr_assert_eq(pr->payments, 2);
+	lfx_begin("K-3");
+	lfx_invoice(LFX_HOSPITAL, "H-3", 0, NULL);
+	lfx_good_line("R6", 1);
+	lfx_submit();
+
+	h = show("K-1")->sendings[0];
+	cr_assert_eq(h->n_lines, 4);
+	/* payments are numbered in IBAN order: the hospital's BE10... is 1, the GP's BE68... 2 */
+	for (size_t i = 0; i < h->n_lines; i++) {
+		const Tpclear__LineHistory *l = h->lines[i];
+
+		if (l->outcome != TPCLEAR__OUTCOME__OUTCOME_ACCEPTED) {
+			check_unpaid(l);
+			continue;
+		}
+		cr_assert_eq(l->paid_cents, l->accepted_cents, "line %zu", i);
+		cr_assert_eq(l->paid_at, run->committed_ms, "line %zu", i);
+		cr_assert_str_eq(l->payment_reference,
+		                 l->invoice == 0 ? "TPC00000001-000001" : "TPC00000001-000002",
+		                 "line %zu: %s", i, l->payment_reference);
+	}
+	cr_assert_eq(h->n_settlements, 2, "one per payment that paid K-1");
+	cr_assert_str_eq(h->settlements[0]->payee, LFX_HOSPITAL);
+	cr_assert_eq(h->settlements[0]->paid_cents, 3 * LFX_INSURER);
+	cr_assert_str_eq(h->settlements[1]->payee, LFX_GP);
+	cr_assert_eq(h->settlements[1]->paid_cents, LFX_INSURER);
+
+	/* committed after the run: not paid */
+	h = show("K-3")->sendings[0];
+	cr_assert_eq(h->n_lines, 1);
+	check_line(h->lines[0], 0, 0, 1, LFX_INSURER, LFX_SHARE);
+	check_unpaid(h->lines[0]);
+	cr_assert_eq(h->n_settlements, 0);
+}
+
+Test(ledger_query, show_of_another_senders_key_is_not_found)
+{
+	book();
+	show_refused_as("hospital-b", "K-1", TPC_CODE_UNKNOWN_TARGET);
+	show_refused_as(LFX_SENDER, "K-9", TPC_CODE_UNKNOWN_TARGET);
+	show_refused_as(LFX_SENDER, "", TPC_CODE_UNKNOWN_TARGET);
+	/* the owner still sees it */
+	cr_assert_str_eq(show("K-1")->target_kind, "sending");
+}
+
+Test(ledger_query, show_an_invoice_gives_its_lines_only)
+{
+	Tpclear__LedgerAnswer *la;
+	Tpclear__SendingHistory *h;
+
+	book();
+	la = show(LFX_HOSPITAL "/H-1");
+	cr_assert_str_eq(la->target_kind, "invoice");
+	cr_assert_eq(la->n_sendings, 1);
+	h = la->sendings[0];
+	cr_assert_str_eq(h->key, "K-1");
+	cr_assert_eq(h->sequence, fx.k1->sequence);
+	cr_assert_eq(h->n_lines, 3, "H-1 has 3 lines, got %zu", h->n_lines);
+	check_line(h->lines[0], 0, 0, 1, LFX_INSURER, LFX_SHARE);
+	check_line(h->lines[1], 1, 0, 1, 2000, 1000);
+	check_line(h->lines[2], 2, 0, 2, 2 * LFX_INSURER, 2 * LFX_SHARE);
+
+	h = show(LFX_GP "/G-1")->sendings[0];
+	cr_assert_eq(h->sequence, fx.k1->sequence);
+	cr_assert_eq(h->n_lines, 1);
+	check_line(h->lines[0], 3, 1, 1, LFX_INSURER, LFX_SHARE);
+
+	h = show(LFX_HOSPITAL "/H-2")->sendings[0];
+	cr_assert_str_eq(h->key, "K-2");
+	cr_assert_eq(h->n_lines, 1);
+
+	/* invoices are an operator view: another sender sees them too */
+	cr_assert_eq(show_as("hospital-b", LFX_HOSPITAL "/H-1")->sendings[0]->n_lines, 3);
+	show_refused_as(LFX_SENDER, LFX_HOSPITAL "/H-9", TPC_CODE_UNKNOWN_TARGET);
+	show_refused_as(LFX_SENDER, LFX_GP "/H-1", TPC_CODE_UNKNOWN_TARGET);
+	show_refused_as(LFX_SENDER, LFX_HOSPITAL "/", TPC_CODE_UNKNOWN_TARGET);
+}
+
+Test(ledger_query, show_a_credit_note_gives_its_negative_lines)
+{
+	Tpclear__SendingHistory *h;
+
+	book();
+	lfx_begin("K-3");
+	lfx_invoice(LFX_HOSPITAL, "CN-1", TPC_INVOICING_CREDIT_NOTE, "H-1");
+	lfx_good_line("R3", -2);
+	lfx_submit();
+	h = show(LFX_HOSPITAL "/CN-1")->sendings[0];
+	cr_assert_str_eq(h->key, "K-3");
+	cr_assert_eq(h->n_lines, 1);
+	check_line(h->lines[0], 0, 0, -2, -2 * LFX_INSURER, -2 * LFX_SHARE);
+	only_ami(balance("", 0), ACCEPTED - 2 * LFX_INSURER, 0, 10);
+}
+
+Test(ledger_query, show_a_payee_gives_its_postings_and_balance)
+{
+	Tpclear__LedgerAnswer *la;
+
+	book();
+	la = show(LFX_HOSPITAL);
+	cr_assert_str_eq(la->target_kind, "payee");
+	cr_assert_eq(la->n_postings, 3, "R1, R3 and R5 credited: %zu postings", la->n_postings);
+	for (size_t i = 0; i < la->n_postings; i++) {
+		cr_assert_str_eq(la->postings[i]->account, LFX_HOSPITAL);
+		cr_assert_str_eq(la->postings[i]->kind, "payable");
+		cr_assert_str_eq(la->postings[i]->budget, "AMI");
+		cr_assert_gt(la->postings[i]->sequence, 0);
+		if (i)
+			cr_assert_gt(la->postings[i]->number, la->postings[i - 1]->number);
+	}
+	cr_assert_eq(la->postings[0]->sequence, fx.k1->sequence);
+	cr_assert_eq(la->postings[0]->line, 0);
+	cr_assert_eq(la->postings[1]->line, 2);
+	cr_assert_eq(la->postings[1]->amount_cents, 2 * LFX_INSURER);
+	cr_assert_eq(la->postings[2]->sequence, fx.k2->sequence);
+	cr_assert_eq(la->total_cents, 4 * LFX_INSURER, "owed to the hospital");
+	la = show(LFX_GP);
+	cr_assert_eq(la->n_postings, 1);
+	cr_assert_eq(la->total_cents, LFX_INSURER);
+
+	lfx_payrun(INT32_MAX, 0);
+	la = show(LFX_HOSPITAL);
+	cr_assert_eq(la->n_postings, 4, "and one settle posting");
+	cr_assert_str_eq(la->postings[3]->kind, "settle");
+	cr_assert_eq(la->postings[3]->run, 1);
+	cr_assert_eq(la->postings[3]->line, 1, "payment 1");
+	cr_assert_eq(la->postings[3]->amount_cents, -4 * LFX_INSURER);
+	cr_assert_eq(la->total_cents, 0, "paid in full");
+
+	/* a provider with no postings, and a number that is nobody */
+	show_refused_as(LFX_SENDER, LFX_PHARMACY, TPC_CODE_UNKNOWN_TARGET);
+	show_refused_as(LFX_SENDER, "12345678901", TPC_CODE_UNKNOWN_TARGET);
+}
+
+/* ---- EXPORT -------------------------------------------------------------------------------- */
+
+/* Page through every posting @p limit at a time; @return how many, each seen once. */
+static size_t export_all(uint32_t limit, uint64_t *numbers, size_t cap, int64_t *sum)
+{
+	uint64_t after = 0;
+	size_t n = 0, pages = 0;
+
+	*sum = 0;
+	do {
+		Tpclear__LedgerAnswer *la = export_page(after, limit, 0, 0);
+
+		cr_assert_leq(la->n_postings, limit);
+		cr_assert(la->n_postings > 0 || pages == 0, "an empty page after a full one");
+		for (size_t i = 0; i < la->n_postings; i++) {
+			cr_assert_lt(n, cap);
+			cr_assert_gt(la->postings[i]->number, after, "posting %llu again",
+			             (unsigned long long)la->postings[i]->number);
+			if (n)
+				cr_assert_gt(la->postings[i]->number, numbers[n - 1]);
+			numbers[n++] = la->postings[i]->number;
+			*sum += la->postings[i]->amount_cents;
+		}
+		if (la->next_after) {
+			cr_assert_eq(la->n_postings, limit, "a short page that is not the last");
+			cr_assert_eq(la->next_after, la->postings[la->n_postings - 1]->number);
+		}
+		after = la->next_after;
+		pages++;
+		cr_assert_lt(pages, 100, "next_after does not end");
+	} while (after);
+	return n;
+}
+
+Test(ledger_query, export_pages_through_every_posting_exactly_once)
+{
+	uint64_t numbers[64], total;
+	int64_t sum;
+	size_t n;
+
+	book();
+	lfx_payrun(INT32_MAX, 0);
+	lfx_begin("K-3");
+	lfx_invoice(LFX_HOSPITAL, "H-3", 0, NULL);
+	lfx_good_line("R6", 1);
+	lfx_submit();
+	total = lfx_postings_zero(NULL);
+	cr_assert_eq(total, 14);
+
+	for (uint32_t limit = 1; limit <= 15; limit++) {
+		n = export_all(limit, numbers, 64, &sum);
+		cr_assert_eq(n, total, "limit %u: %zu postings of %llu", limit, n,
+		             (unsigned long long)total);
+		cr_assert_eq(sum, 0, "limit %u", limit);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(numbers[i], i + 1, "posting numbers are dense from 1");
+	}
+}
+
+Test(ledger_query, export_postings_carry_what_was_posted)
+{
+	Tpclear__LedgerAnswer *la;
+
+	book();
+	lfx_payrun(INT32_MAX, 0);
+	la = export_page(0, 3, 0, 0);
+	cr_assert_eq(la->n_postings, 3);
+	cr_assert_eq(la->next_after, 3);
+	/* R1 of K-1: the budget charged, the hospital credited */
+	cr_assert_eq(la->postings[0]->number, 1);
+	cr_assert_str_eq(la->postings[0]->kind, "charge");
+	cr_assert_str_eq(la->postings[0]->account, "AMI");
+	cr_assert_eq(la->postings[0]->amount_cents, -LFX_INSURER);
+	cr_assert_eq(la->postings[0]->sequence, fx.k1->sequence);
+	cr_assert_eq(la->postings[0]->line, 0);
+	cr_assert_eq(la->postings[0]->run, 0);
+	cr_assert_eq(la->postings[0]->at, fx.k1->committed_ms);
+	cr_assert_str_eq(la->postings[1]->kind, "payable");
+	cr_assert_str_eq(la->postings[1]->account, LFX_HOSPITAL);
+	cr_assert_eq(la->postings[1]->amount_cents, LFX_INSURER);
+	/* R3 (line 2, R2 refused posts nothing) */
+	cr_assert_str_eq(la->postings[2]->kind, "charge");
+	cr_assert_eq(la->postings[2]->line, 2);
+	cr_assert_eq(la->postings[2]->amount_cents, -2 * LFX_INSURER);
+	cr_assert_eq(la->total_cents, -2 * LFX_INSURER, "the page's own sum");
+
+	/* the payment run's postings: settle and payout, run 1, sequence 0 */
+	la = export_page(8, 0, 0, 0);
+	cr_assert_eq(la->n_postings, 4);
+	cr_assert_eq(la->next_after, 0);
+	cr_assert_str_eq(la->postings[0]->kind, "settle");
+	cr_assert_eq(la->postings[0]->run, 1);
+	cr_assert_eq(la->postings[0]->sequence, 0);
+	cr_assert_str_eq(la->postings[1]->kind, "payout");
+	cr_assert_str_eq(la->postings[1]->account, lfx.cfg.payer[TPC_BUDGET_AMI].iban);
+	cr_assert_eq(la->total_cents, 0);
+	/* past the end */
+	la = export_page(14, 3, 0, 0);
+	cr_assert_eq(la->n_postings, 0);
+	cr_assert_eq(la->next_after, 0);
+}
+
+Test(ledger_query, export_filters_by_day)
+{
+	Tpclear__LedgerRequest rq = TPCLEAR__LEDGER_REQUEST__INIT;
+	Tpclear__LedgerAnswer *la;
+	int32_t today;
+
+	book();
+	today = ymd(fx.k1->committed_ms, 0);
+	cr_assert_eq(ymd(fx.k2->committed_ms, 0), today, "the test ran across midnight");
+	la = export_page(0, 0, today, today);
+	cr_assert_eq(la->n_postings, 8);
+	la = export_page(0, 0, today, 0);
+	cr_assert_eq(la->n_postings, 8);
+	la = export_page(0, 0, 0, today);
+	cr_assert_eq(la->n_postings, 8);
+	la = export_page(0, 0, ymd(fx.k1->committed_ms, -30), ymd(fx.k1->committed_ms, 30));
+	cr_assert_eq(la->n_postings, 8);
+	la = export_page(0, 0, ymd(fx.k1->committed_ms, 1), 0);
+	cr_assert_eq(la->n_postings, 0, "from tomorrow");
+	cr_assert_eq(la->next_after, 0);
+	la = export_page(0, 0, 0, ymd(fx.k1->committed_ms, -1));
+	cr_assert_eq(la->n_postings, 0, "up to yesterday");
+	cr_assert_eq(la->next_after, 0);
+	/* filters and paging together */
+	la = export_page(0, 3, today, today);
+	cr_assert_eq(la->n_postings, 3);
+	cr_assert_eq(la->next_after, 3);
+	la = export_page(la->next_after, 3, today, today);
+	cr_assert_eq(la->postings[0]->number, 4);
+
+	rq.op = TPCLEAR__LEDGER_REQUEST__OP__EXPORT;
+	rq.from = 20261232;
+	refused(&rq, TPC_CODE_BAD_LEDGER_REQ);
+	rq.from = 0;
+	rq.to = 19690101;
+	refused(&rq, TPC_CODE_BAD_LEDGER_REQ);
+}
