@@ -1,5 +1,20 @@
 /* engine/core/error.h - one number space for every error in tpclear.
  *
+ * DESIGN (engine/core/, the folder this header heads)
+ * Owns:   what every other folder stands on and nothing about health care: the per-sending arena
+ *         (arena.h), the bounded queues between threads (queue.h), this error space, one-line
+ *         logs (log.h), whole-file reads and durable writes (file.h), the XML writer (xmlw.h),
+ *         the metrics registry (metrics.h), the configuration (config.h) and the registry of
+ *         tpclear's own codes (codes.h).
+ * Thread: none of its own. Each module says which threads may call it; the queues are the only
+ *         objects two threads touch, the metrics shards are written by one thread and summed by
+ *         the loop thread.
+ * Never:  include a header from another engine folder (core is at the bottom of the include
+ *         graph: tests/house/check finds cycles; the one exception is clearing/budget.h, a leaf
+ *         holding the closed list of budgets that config's [budget.NAME] sections name), know a
+ *         scheme, a tariff or a record layout, or block on anything but its own mutex (queues)
+ *         and the file it was asked to write.
+ *
  * Every function that can fail returns int: 0, or a negative TPC_E* code. Codes that mirror an
  * errno value are exactly -errno (TPC_ENOMEM == -ENOMEM), so a failing system call translates
  * with `return -errno;`. tpclear's own codes sit in a reserved range below TPC_E_BASE, far from
