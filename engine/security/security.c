@@ -28,6 +28,7 @@
 #include "core/error.h"
 #include "security/inflight.h"
 #include "pipeline/job.h"
+#include "pipeline/request.h"
 #include "security/keys.h"
 #include "ledger/ledger.h"
 #include "core/log.h"
@@ -414,26 +415,6 @@ void tpc_security_free(tpc_security_t **sp)
 
 /* ---- intake --------------------------------------------------------------------------------- */
 
-static const char *type_name(Tpclear__RequestType t)
-{
-	switch (t) {
-	case TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT:
-		return "submit";
-	case TPCLEAR__REQUEST_TYPE__REQUEST_QUERY:
-		return "query";
-	case TPCLEAR__REQUEST_TYPE__REQUEST_PING:
-		return "ping";
-	case TPCLEAR__REQUEST_TYPE__REQUEST_LOAD:
-		return "load";
-	case TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN:
-		return "payrun";
-	case TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER:
-		return "ledger";
-	default:
-		return "request";
-	}
-}
-
 const char *tpc_security_admit(tpc_security_t *sec, zmq_msg_t *msg, const Tpclear__Envelope *env,
                                tpc_job_auth_t *auth, char sender[TPC_SENDERS_ID_MAX])
 {
@@ -463,7 +444,7 @@ const char *tpc_security_admit(tpc_security_t *sec, zmq_msg_t *msg, const Tpclea
 		return TPC_CODE_UNREGISTERED;
 	}
 	if (tpc_authz_request(e, env->type, env->format, &code) != 0) {
-		snprintf(detail, sizeof(detail), "%s%s%s: %s", type_name(env->type),
+		snprintf(detail, sizeof(detail), "%s%s%s: %s", tpc_request_type_name(env->type),
 		         env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD ? " of " : "",
 		         env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD ? env->format : "",
 		         tpc_codes_describe(code));
