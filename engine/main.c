@@ -27,6 +27,27 @@ static void usage(FILE *f)
 	           "answered first.\n");
 }
 
+/* --help lists every key from the table in core/config.c, so the list cannot miss a key or
+ * show a stale default; the error path keeps the short usage above. */
+static void print_keys(FILE *f)
+{
+	tpc_config_key_info_t k;
+	char head[128];
+
+	fprintf(f, "\nConfiguration keys (section.key = default, then the values it takes; every\n"
+	           "key is documented in docs/configuration.md):\n");
+	for (size_t i = 0; tpc_config_key_info(i, &k) == 0; i++) {
+		snprintf(head, sizeof(head), "%s.%s =%s%s", k.section, k.name, *k.def ? " " : "",
+		         k.def);
+		fprintf(f, "  %-44s %s\n      %s\n", head, k.values, k.doc);
+	}
+	fprintf(f, "  budget.NAME.name, .iban, .bic\n"
+	           "      payer account of budget NAME (AMI, SPPIS, FEDASIL, JUSTICE, WARVICTIMS,\n"
+	           "      OSSOM); the defaults are sample accounts, not real ones\n"
+	           "  adapter.NAME.KEY\n"
+	           "      handed to adapter NAME's init() as a KEY=value line\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -53,6 +74,7 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			print_keys(stdout);
 			return 0;
 		case 'V':
 			printf("tpcleard %s\n", TPC_VERSION);
@@ -67,6 +89,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* defaults, then the file over them, then --data-dir over the file; the cross-key check
+	 * runs last so it judges the values that will really be used */
 	tpc_config_defaults(&cfg);
 	if (config && tpc_config_load(&cfg, config, err, sizeof(err)) != 0) {
 		fprintf(stderr, "tpcleard: configuration error: %s\n", err);

@@ -1,8 +1,16 @@
 /* engine/core/config.h - tpcleard configuration: embedded defaults, overridden by an INI file.
  *
- * Unlike other modules, tpc_config_t is a plain value struct: it is read once at startup, then
- * only read (copied into the modules that need it), so hiding it would buy nothing. Every key
- * is documented in docs/configuration.md; keep that file and the table in config.c in step.
+ * DESIGN: unlike other modules, tpc_config_t is a plain value struct: it is read once at startup
+ * by the main thread, then only read (copied into the modules that need it), so hiding it would
+ * buy nothing. Every key of the fixed sections is one row of the X-macro table TPC_CONFIG_KEYS
+ * in config.c (section, name, type and bounds, default, one doc line); that row drives the
+ * parser, the embedded defaults and `tpcleard --help`, and tests/unit/core/test_config_doc.c
+ * checks docs/configuration.md and config/tpcleard.ini against it. The sections with a name in
+ * them ([budget.NAME], [adapter.NAME]) are parsed by hand.
+ *
+ * config checks its own fields, so it knows the syntax of the values it holds (a local endpoint,
+ * a BIC) and depends on no domain module beyond the budget list; the domain modules that need the
+ * same checks (security/, payments/) call these functions rather than the other way round.
  */
 #ifndef TPC_CONFIG_H
 #define TPC_CONFIG_H
@@ -85,7 +93,10 @@ int tpc_config_load(tpc_config_t *cfg, const char *path, char *err, size_t errle
 int tpc_config_load_string(tpc_config_t *cfg, const char *name, const char *text, char *err,
                            size_t errlen);
 
-/** Check cross-key consistency after loading. @return 0 or TPC_ECONFIG with @p err set. */
+/** Check cross-key consistency after loading: map_size within map_max, and plain security
+ *  mode only when every endpoint is local (tpc_config_endpoint_is_local()).
+ *  @param[out] err  on failure, which keys and what to do
+ *  @return 0 or TPC_ECONFIG with @p err set. */
 int tpc_config_check(const tpc_config_t *cfg, char *err, size_t errlen);
 
 /** The adapter section text for @p name, or "" when there is none. */
@@ -93,5 +104,31 @@ const char *tpc_config_adapter_text(const tpc_config_t *cfg, const char *name);
 
 /** Parse a size with an optional K/M/G/T suffix (powers of 1024). @return 0 or TPC_EINVAL. */
 int tpc_config_parse_size(const char *s, size_t *out);
+
+/** Is a ZeroMQ endpoint reachable only from this machine: ipc://, inproc://, or tcp:// on
+ *  127.0.0.0/8, ::1, localhost or the interface lo? Anything else (a wildcard, another address,
+ *  another transport, a source address) is not. Pure; safe from any thread. */
+int tpc_config_endpoint_is_local(const char *endpoint);
+
+/** The same for an HTTP listen address (host:port); "off" is local (nothing listens). */
+int tpc_config_http_is_local(const char *listen);
+
+/** Is @p bic a BIC the SEPA files accept: ISO 9362, 8 or 11 characters, upper case, within the
+ *  BICIdentifier pattern of pain.001.001.03? NULL is not. Pure; safe from any thread. */
+int tpc_config_bic_ok(const char *bic);
+
+/** What --help and the documentation check know of one key of a fixed section. */
+typedef struct tpc_config_key_info {
+	const char *section; /* "ledger" (static storage, like every string here) */
+	const char *name;    /* "map_size" */
+	const char *def;     /* the default as an INI file writes it: "64M"; "" = empty */
+	const char *doc;     /* one line */
+	char values[64]; /* accepted values: "0..256", "1M or more", "full, nometasync or none" */
+} tpc_config_key_info_t;
+
+/** Describe key @p i of the table; keys come in the order of docs/configuration.md.
+ *  @param[out] out  filled on success
+ *  @return 0, or TPC_ENOENT when @p i is past the last key. */
+int tpc_config_key_info(size_t i, tpc_config_key_info_t *out);
 
 #endif /* TPC_CONFIG_H */

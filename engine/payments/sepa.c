@@ -14,6 +14,7 @@
 #include "payments/sepa.h"
 
 #include "common/check.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/xmlw.h"
 
@@ -204,26 +205,11 @@ static int check_batch(const tpc_sepa_batch_t *b, int64_t *sum, char *err, size_
 
 /* ---- public checks ------------------------------------------------------------------------ */
 
-/* The pattern of BICIdentifier in pain.001.001.03, [A-Z]{6,6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3,3})?:
- * the ISO 9362 shape of sepa.h, plus the schema's two exclusions in the location (first character
- * not 0 or 1, second not O), so that no BIC we accept makes the file invalid. */
+/* The rule (pain.001.001.03's BICIdentifier pattern) lives in core/config.c: [budget.NAME] bic is
+ * checked when the configuration loads, and core/ may not depend on payments/. */
 int tpc_sepa_bic_ok(const char *bic)
 {
-	size_t n;
-
-	if (!bic)
-		return 0;
-	n = strlen(bic);
-	if (n != 8 && n != 11)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = bic[i];
-		bool upper = c >= 'A' && c <= 'Z', digit = c >= '0' && c <= '9';
-
-		if (i < 6 ? !upper : !(upper || digit))
-			return 0;
-	}
-	return bic[6] != '0' && bic[6] != '1' && bic[7] != 'O';
+	return tpc_config_bic_ok(bic);
 }
 
 int tpc_sepa_check(const tpc_sepa_batch_t *b, char *err, size_t errlen)

@@ -70,53 +70,16 @@ struct tpc_security {
 
 /* ---- endpoints and mode --------------------------------------------------------------------- */
 
-static int host_is_local(const char *h, size_t n)
-{
-	char buf[128];
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (n == 0 || n >= sizeof(buf))
-		return 0;
-	memcpy(buf, h, n);
-	buf[n] = 0;
-	if (buf[0] == '[' && buf[n - 1] == ']') {
-		memmove(buf, buf + 1, n - 2);
-		buf[n - 2] = 0;
-	}
-	if (strcmp(buf, "localhost") == 0 || strcmp(buf, "lo") == 0)
-		return 1;
-	if (inet_pton(AF_INET, buf, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, buf, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6) ||
-		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-	return 0; /* a wildcard, a name, another interface */
-}
-
+/* The locality rules live in core/config.c: the configuration check refuses plain mode on a
+ * reachable endpoint with them, and core/ may not depend on security/. */
 int tpc_security_endpoint_is_local(const char *ep)
 {
-	const char *host, *colon;
-
-	if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
-		return 1;
-	if (strncmp(ep, "tcp://", 6) != 0)
-		return 0;
-	host = ep + 6;
-	if (strchr(host, ';'))
-		return 0; /* a source address: not a bind endpoint we can judge */
-	colon = strrchr(host, ':');
-	return colon && host_is_local(host, (size_t)(colon - host));
+	return tpc_config_endpoint_is_local(ep);
 }
 
 int tpc_security_http_is_local(const char *listen)
 {
-	const char *colon;
-
-	if (strcmp(listen, "off") == 0)
-		return 1;
-	colon = strrchr(listen, ':');
-	return colon && host_is_local(listen, (size_t)(colon - listen));
+	return tpc_config_http_is_local(listen);
 }
 
 enum tpc_security_mode tpc_security_mode_of(const tpc_config_t *cfg)
@@ -127,30 +90,6 @@ enum tpc_security_mode tpc_security_mode_of(const tpc_config_t *cfg)
 	               tpc_security_http_is_local(cfg->http_listen)
 	           ? TPC_SECURITY_PLAIN
 	           : TPC_SECURITY_CURVE;
-}
-
-int tpc_security_check_config(const tpc_config_t *cfg, char *err, size_t errlen)
-{
-	const char *what = NULL, *value = NULL;
-
-	if (cfg->security_mode != TPC_SECURITY_PLAIN)
-		return 0;
-	if (!tpc_security_endpoint_is_local(cfg->endpoint)) {
-		what = "[intake] endpoint";
-		value = cfg->endpoint;
-	} else if (!tpc_security_http_is_local(cfg->http_listen)) {
-		what = "[http] listen";
-		value = cfg->http_listen;
-	}
-	if (!what)
-		return 0;
-	snprintf(err, errlen,
-	         "[security] mode = plain, but %s = %s can be reached from other machines: "
-	         "without CURVE anyone who reaches it can submit and bill as any sender. Use "
-	         "mode = curve with a senders registry (docs/security.md), or bind to 127.0.0.1, "
-	         "::1 or ipc://",
-	         what, value);
-	return TPC_ECONFIG;
 }
 
 /* ---- logging and counting refusals ---------------------------------------------------------- */

@@ -43,10 +43,6 @@ int tpc_security_http_is_local(const char *listen);
 /** The mode in force for @p cfg: TPC_SECURITY_CURVE or TPC_SECURITY_PLAIN (auto resolved). */
 enum tpc_security_mode tpc_security_mode_of(const tpc_config_t *cfg);
 
-/** Refuse a configuration that asks for plain mode with an endpoint other machines can reach.
- *  @return 0 or TPC_ECONFIG with @p err saying which endpoint and what to do. */
-int tpc_security_check_config(const tpc_config_t *cfg, char *err, size_t errlen);
-
 /** Set up security for the intake of @p zctx: in curve mode, load (or make) the engine's key
  *  pair, load the senders registry and start the ZAP handler; in plain mode, warn. Adds a
  *  SIGHUP event to @p base that reloads the registry. Call before the intake binds.
