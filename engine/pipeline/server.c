@@ -896,8 +896,15 @@ static void write_endpoints(tpc_server_t *s)
 		rename(tmp, path);
 }
 
+/* The registry reads only each adapter's [adapter.NAME] text (adapters/registry.h). */
+static const char *adapter_config_text(const void *cfg, const char *name)
+{
+	return tpc_config_adapter_text(cfg, name);
+}
+
 int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 {
+	const tpc_adapter_config_t adapter_cfg = {adapter_config_text, cfg};
 	tpc_server_t *s;
 	long cpus;
 	int rc;
@@ -928,10 +935,10 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	    (rc = tpc_queue_new((size_t)cfg->group_max * 2, 0, &s->to_ledger)) ||
 	    (rc = tpc_queue_new(0, TPC_QUEUE_EVENTFD, &s->done)))
 		goto out_free;
-	if ((rc = tpc_adapters_new(cfg, &s->adapters)))
+	if ((rc = tpc_adapters_new(&adapter_cfg, &s->adapters)))
 		goto out_free;
 	if (cfg->adapter_dir[0])
-		tpc_adapters_load_dir(s->adapters, cfg, cfg->adapter_dir);
+		tpc_adapters_load_dir(s->adapters, &adapter_cfg, cfg->adapter_dir);
 	if ((rc = tpc_ledger_open(cfg, s->metrics, &s->ledger)))
 		goto out_free;
 	s->base = event_base_new();
