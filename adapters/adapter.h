@@ -95,9 +95,9 @@ typedef struct tpc_line {
 	uint8_t budget;         /* budget charged with the insurer part (engine enum), 0 = none */
 	uint8_t share_budget;   /* budget that also pays the patient share, 0 = the patient does */
 	uint32_t reserved2;
-	const char *scheme_ref; /* the scheme's reference for the line (Mediprima decision, prison,
-	                         * Fedasil structure...), engine memory; NULL = none */
-	const char *scheme_org; /* the institution behind it (Mediprima: the CPAS BCE), or NULL */
+	const char *scheme_ref;  /* the scheme's reference for the line (Mediprima decision, prison,
+	                          * Fedasil structure...), engine memory; NULL = none */
+	const char *scheme_org;  /* the institution behind it (Mediprima: the CPAS BCE), or NULL */
 	int64_t real_cost_cents; /* care abroad: what the patient really paid (eAttest), else 0 */
 	char country[4];         /* care abroad: ISO 3166 alpha-2 country, "" = Belgium */
 	uint32_t reserved3;
@@ -283,7 +283,8 @@ typedef struct tpc_adapter {
 } tpc_adapter_t;
 
 /** Record a finding on the sending (growing findings[] through host->alloc).
- *  A convenience every adapter may copy; the engine has its own in engine/sending.c.
+ *  Adapters and the engine share it (engine/clearing/tariff.c and clear.c add their own
+ *  findings with it).
  *  @return 0 or TPC_ADAPTER_ENOMEM. */
 static inline int tpc_sending_add_finding(tpc_sending_t *s, const tpc_host_t *host,
                                           const tpc_finding_t *f)

@@ -390,11 +390,6 @@ int tpc_security_router(tpc_security_t *sec, void *router)
 	return rc;
 }
 
-int tpc_security_curve(const tpc_security_t *sec)
-{
-	return sec->curve;
-}
-
 void tpc_security_free(tpc_security_t **sp)
 {
 	tpc_security_t *sec;

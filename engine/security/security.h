@@ -62,9 +62,6 @@ int tpc_security_router(tpc_security_t *sec, void *router);
  *  registry in force stays. @return 0 or the load's TPC_E* code. Loop thread. */
 int tpc_security_reload(tpc_security_t *sec);
 
-/** Is CURVE on? */
-int tpc_security_curve(const tpc_security_t *sec);
-
 /** Stop the ZAP handler and free; NULL-safe; sets *@p sec to NULL. */
 void tpc_security_free(tpc_security_t **sec);
 
