@@ -21,6 +21,17 @@
  * (tpc_view_t) point into the received payload, which outlives the sending's processing.
  *
  * Bump TPC_ADAPTER_ABI on any change to a struct or a signature in this file.
+ *
+ * DESIGN (adapters/): the formats senders speak, at the edge of the engine.
+ *  - Owns: this descriptor and sending model, the registry (registry.c: built-ins and
+ *    plugins), the eFact adapter (efact/: decode, answers, settlements, codes), canonical/
+ *    (tpclear's own protobuf format), eattest/ (electronic attestations) and common/ (check
+ *    digits, dates, protobuf helpers shared by the adapters).
+ *  - Threads: as above; the registry is built on the main thread and read-only afterwards.
+ *  - Never: an adapter never judges amounts against reference data or the ledger (that is
+ *    engine/clearing/'s), never allocates outside host->alloc on the per-sending path, and
+ *    reaches into engine/ no further than engine/core/error.h (built-ins only: a plugin is
+ *    built against this file alone).
  */
 #ifndef TPC_ADAPTER_H
 #define TPC_ADAPTER_H

@@ -14,6 +14,17 @@
  * per-sender in-flight table, SIGHUP reloads). What travels with a job is a tpc_job_auth_t: a
  * reference to the registry snapshot and the sender's entry in it, immutable, so the worker
  * checks (engine/pipeline/worker.c over engine/security/authz.h) need no shared state.
+ *
+ * DESIGN (engine/security/): who may talk to the engine and what they may ask.
+ *  - Owns: CURVE and its keys (keys.c), the ZAP handler (zap.c, its own thread), the senders
+ *    registry (senders.c, immutable reference-counted snapshots), the authorization rules
+ *    (authz.c, pure functions), the per-sender in-flight limits (inflight.c), and the counting
+ *    and logging of every refusal (this module).
+ *  - Threads: the loop thread owns tpc_security_t; the ZAP thread owns its socket; workers see
+ *    only what a job carries (tpc_job_auth_t) and the pure rules.
+ *  - Never: read the ledger or any store (checks that need a lookup take its result from the
+ *    caller: the worker looks up, authz decides), nor keep a registry entry alive past the
+ *    snapshot reference that holds it.
  */
 #ifndef TPC_SECURITY_H
 #define TPC_SECURITY_H
