@@ -94,6 +94,10 @@ static void die(const char *fmt, ...)
 
 /* ---- format and key detection --------------------------------------------------------------- */
 
+/* The format and the idempotency key of a file to submit. The key is the sending's own
+ * reference when it has one, so resubmitting the same file (even renamed, even from another
+ * machine) is recognised as a replay by the engine; the content's hash is the last resort,
+ * which still makes an unchanged resubmission a replay. */
 static void detect(struct item *it, const struct opts *o)
 {
 	const char *dot = strrchr(it->file, '.');
@@ -139,6 +143,10 @@ static void detect(struct item *it, const struct opts *o)
 
 /* ---- wire ---------------------------------------------------------------------------------- */
 
+/* Write a native answer frame to DIR/KEY.TYPE byte for byte: these files go back to the
+ * sender's own software (931000, 920098), which reads them as the official formats, so nothing
+ * is converted. A write failure is reported but does not fail the sending: the answer is
+ * stored by the engine and can be queried again. */
 static void save_native(const struct opts *o, const char *key, const char *type,
                         const uint8_t *data, size_t len)
 {
@@ -293,6 +301,8 @@ static void json_receipt(FILE *f, const Tpclear__Receipt *rc)
 	fprintf(f, ",\"retry_after_ms\":%u}", rc->retry_after_ms);
 }
 
+/* One JSON object per item on one line (JSON lines): a script reads the output as a stream,
+ * one sending at a time, without waiting for the whole run. */
 static void print_json(const struct item *it)
 {
 	FILE *f = stdout;
@@ -409,6 +419,8 @@ static void print_text(const struct item *it)
 	}
 }
 
+/* The progress bar goes to stderr (and only on a terminal, see exchange()): stdout stays the
+ * results alone, whatever is redirected. */
 static void progress(int done, int total)
 {
 	int width = 30, fill = total ? done * width / total : width;
@@ -424,6 +436,8 @@ static void progress(int done, int total)
 
 /* ---- the exchange --------------------------------------------------------------------------- */
 
+/* One DEALER for the whole run: answers come back on the socket that sent the request (the
+ * engine's ROUTER routes by connection), so every item must go through this one. */
 static void *connect_dealer(void *ctx, struct opts *o)
 {
 	void *sock = zmq_socket(ctx, ZMQ_DEALER);
@@ -432,7 +446,9 @@ static void *connect_dealer(void *ctx, struct opts *o)
 
 	if (!sock)
 		die("zmq_socket: %s", zmq_strerror(errno));
+	/* a second to flush what is queued at exit, never a hang on an absent engine */
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	/* CURVE is set before connecting: the handshake starts with the connection */
 	if (tpc_cli_curve_setup(ctx, sock, o->server_key, o->client_key, &o->monitor, err,
 	                        sizeof(err)) != 0)
 		die("%s", err);
@@ -441,6 +457,10 @@ static void *connect_dealer(void *ctx, struct opts *o)
 	return sock;
 }
 
+/* An item's final answer (or NULL after a local failure, with it->error set). "ok" drives the
+ * exit code: a sending counts when accepted or partly accepted (refused lines are the
+ * sender's to fix, not a failure of the run); a load, payrun, ledger or settlement answer
+ * counts by arriving. */
 static void finish(struct item *it, Tpclear__Answer *a, int *done)
 {
 	it->final = a;
@@ -670,6 +690,7 @@ static int run_one(const struct opts *o, Tpclear__RequestType type, const char *
 	snprintf(it.key, sizeof(it.key), "%s", label);
 	it.data = payload;
 	it.len = len;
+	/* the command prints the answer itself, in its own shape; one request needs no window */
 	q.no_print = 1;
 	q.window = 1;
 	sock = connect_dealer(ctx, &q);

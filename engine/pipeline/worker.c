@@ -250,8 +250,22 @@ static int authorize_ledger(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *sh
 	return 1;
 }
 
-int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
-                       const tpc_config_t *cfg, tpc_job_t *job)
+/* A ledger request: answered here from the reader, once the sender may ask it. */
+static int process_ledger(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard, tpc_job_t *job)
+{
+	tpc_metrics_add(shard, TPC_M_ledger_queries, 1);
+	if (authorize_ledger(reader, shard, job))
+		return 1; /* outside the sender's scope (engine/security/authz.h) */
+	if (reader)
+		tpc_ledger_query(reader, job);
+	else
+		fail(job, TPC_CODE_STORED_UNREADABLE);
+	return 1;
+}
+
+/* A sending: hash, replay check, decode, authorize, tariff, judge, pack. */
+static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
+                          const tpc_config_t *cfg, tpc_job_t *job)
 {
 	const uint8_t *buf = zmq_msg_data(&job->payload);
 	size_t len = zmq_msg_size(&job->payload);
@@ -260,31 +274,6 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 	tpc_stored_t st;
 	int rc;
 
-	if (job->type == TPC_JOB_QUERY) {
-		tpc_metrics_add(shard, TPC_M_queries, 1);
-		if (job->query_settlement) {
-			if (reader)
-				tpc_ledger_query_settlement(reader, job);
-			else
-				fail(job, TPC_CODE_UNKNOWN_KEY);
-			return 1;
-		}
-		return process_query(reader, job);
-	}
-	if (job->type == TPC_JOB_LOAD)
-		return process_load(job);
-	if (job->type == TPC_JOB_PAYRUN)
-		return process_payrun(job);
-	if (job->type == TPC_JOB_LEDGER) {
-		tpc_metrics_add(shard, TPC_M_ledger_queries, 1);
-		if (authorize_ledger(reader, shard, job))
-			return 1; /* outside the sender's scope (engine/security/authz.h) */
-		if (reader)
-			tpc_ledger_query(reader, job);
-		else
-			fail(job, TPC_CODE_STORED_UNREADABLE);
-		return 1;
-	}
 	crypto_generichash(job->hash, TPC_HASH_LEN, buf, len, NULL, 0);
 
 	/* Fast path for resubmissions; the writer decides for good inside its transaction. */
@@ -362,6 +351,30 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 	job->validated_ms = wall_ms();
 	job->status = TPC_JOB_CLEARED;
 	return 0;
+}
+
+int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
+                       const tpc_config_t *cfg, tpc_job_t *job)
+{
+	switch (job->type) {
+	case TPC_JOB_QUERY:
+		tpc_metrics_add(shard, TPC_M_queries, 1);
+		if (!job->query_settlement)
+			return process_query(reader, job);
+		if (reader)
+			tpc_ledger_query_settlement(reader, job);
+		else
+			fail(job, TPC_CODE_UNKNOWN_KEY);
+		return 1;
+	case TPC_JOB_LOAD:
+		return process_load(job);
+	case TPC_JOB_PAYRUN:
+		return process_payrun(job);
+	case TPC_JOB_LEDGER:
+		return process_ledger(reader, shard, job);
+	default:
+		return process_submit(reader, shard, cfg, job);
+	}
 }
 
 /* Stage boundary, loop -> worker: what tpc_worker_process relies on without checking again.
