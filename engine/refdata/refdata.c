@@ -276,18 +276,31 @@ static int parse_provider_bic(struct parser *ps, int f, char *dst)
 	return 0;
 }
 
+/* A field that names one of a few values (a provider's kind, a decision's care type). */
+struct choice {
+	const char *name;
+	uint8_t value;
+};
+
+/* @p allowed lists the names for the message ("a, b or c"). @return 0 or TPC_EINVAL. */
+static int parse_choice(struct parser *ps, int f, const struct choice *c, size_t n,
+                        const char *what, const char *allowed, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ps->field[f], c[i].name) == 0) {
+			*out = c[i].value;
+			return 0;
+		}
+	return fail(ps, f, "%s '%s' is not %s", what, ps->field[f], allowed);
+}
+
 static int parse_provider(struct parser *ps, void *row)
 {
-	static const struct {
-		const char *name;
-		uint8_t kind;
-	} kinds[] = {{"hospital", TPC_PROVIDER_HOSPITAL},
-	             {"pharmacist", TPC_PROVIDER_PHARMACIST},
-	             {"gp", TPC_PROVIDER_GP},
-	             {"other", TPC_PROVIDER_OTHER}};
+	static const struct choice kinds[] = {{"hospital", TPC_PROVIDER_HOSPITAL},
+	                                      {"pharmacist", TPC_PROVIDER_PHARMACIST},
+	                                      {"gp", TPC_PROVIDER_GP},
+	                                      {"other", TPC_PROVIDER_OTHER}};
 	tpc_ref_provider_t *r = row;
-	const char *k = ps->field[2];
-	size_t i;
 	int rc;
 
 	if (!digits(ps->field[0], 11) || !tpc_check_nihii(ps->field[0], 11))
@@ -296,12 +309,9 @@ static int parse_provider(struct parser *ps, void *row)
 	if (!ps->field[1][0] || strlen(ps->field[1]) >= sizeof(r->name))
 		return fail(ps, 1, "name must be 1 to %zu characters", sizeof(r->name) - 1);
 	memcpy(r->name, ps->field[1], strlen(ps->field[1]) + 1);
-	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(k, kinds[i].name) == 0)
-			break;
-	if (i == sizeof(kinds) / sizeof(kinds[0]))
-		return fail(ps, 2, "kind '%s' is not hospital, pharmacist, gp or other", k);
-	r->kind = kinds[i].kind;
+	if ((rc = parse_choice(ps, 2, kinds, sizeof(kinds) / sizeof(kinds[0]), "kind",
+	                       "hospital, pharmacist, gp or other", &r->kind)))
+		return rc;
 	if (ps->field[3][0] && (!digits(ps->field[3], 10) || !tpc_check_bce(ps->field[3], 10)))
 		return fail(ps, 3, "BCE '%s' is not 10 digits with a valid check", ps->field[3]);
 	memcpy(r->bce, ps->field[3], strlen(ps->field[3]) + 1);
@@ -401,16 +411,12 @@ static int parse_decision_id(struct parser *ps, int f, char *dst)
 
 static int parse_mediprima(struct parser *ps, void *row)
 {
-	static const struct {
-		const char *name;
-		uint8_t care;
-	} cares[] = {{"hospital", TPC_CARE_HOSPITAL},
-	             {"ambulatory", TPC_CARE_AMBULATORY},
-	             {"pharmacy", TPC_CARE_PHARMACY},
-	             {"all", TPC_CARE_ALL}};
+	static const struct choice cares[] = {{"hospital", TPC_CARE_HOSPITAL},
+	                                      {"ambulatory", TPC_CARE_AMBULATORY},
+	                                      {"pharmacy", TPC_CARE_PHARMACY},
+	                                      {"all", TPC_CARE_ALL}};
 	tpc_ref_mediprima_t *r = row;
-	const char *care = ps->field[5], *cov = ps->field[6];
-	size_t i;
+	const char *cov = ps->field[6];
 	int rc;
 
 	if ((rc = parse_decision_id(ps, 0, r->decision)))
@@ -422,12 +428,9 @@ static int parse_mediprima(struct parser *ps, void *row)
 	if ((rc = parse_niss(ps, 2, r->niss)) ||
 	    (rc = parse_period(ps, 3, &r->valid_from, &r->valid_to)))
 		return rc;
-	for (i = 0; i < sizeof(cares) / sizeof(cares[0]); i++)
-		if (strcmp(care, cares[i].name) == 0)
-			break;
-	if (i == sizeof(cares) / sizeof(cares[0]))
-		return fail(ps, 5, "care '%s' is not hospital, ambulatory, pharmacy or all", care);
-	r->care = cares[i].care;
+	if ((rc = parse_choice(ps, 5, cares, sizeof(cares) / sizeof(cares[0]), "care",
+	                       "hospital, ambulatory, pharmacy or all", &r->care)))
+		return rc;
 	if (strcmp(cov, "0") != 0 && strcmp(cov, "1") != 0)
 		return fail(ps, 6, "covers_patient_share '%s' is not 0 or 1", cov);
 	r->covers_patient_share = cov[0] == '1';
@@ -450,26 +453,32 @@ static int parse_exclusion(struct parser *ps, void *row)
 	return parse_code(ps, 0, ((tpc_ref_exclusion_t *)row)->code);
 }
 
+/* The feeds shaped niss,LABEL,valid_from,valid_to (detention: the prison; war victims: the
+ * category). */
+static int parse_person_label(struct parser *ps, char *niss, char *label, size_t cap,
+                              const char *what, int32_t *from, int32_t *to)
+{
+	int rc;
+
+	if ((rc = parse_niss(ps, 0, niss)) || (rc = parse_label(ps, 1, label, cap, what)))
+		return rc;
+	return parse_period(ps, 2, from, to);
+}
+
 static int parse_detention(struct parser *ps, void *row)
 {
 	tpc_ref_detention_t *r = row;
-	int rc;
 
-	if ((rc = parse_niss(ps, 0, r->niss)) ||
-	    (rc = parse_label(ps, 1, r->prison, sizeof(r->prison), "prison")))
-		return rc;
-	return parse_period(ps, 2, &r->valid_from, &r->valid_to);
+	return parse_person_label(ps, r->niss, r->prison, sizeof(r->prison), "prison",
+	                          &r->valid_from, &r->valid_to);
 }
 
 static int parse_war_victim(struct parser *ps, void *row)
 {
 	tpc_ref_war_victim_t *r = row;
-	int rc;
 
-	if ((rc = parse_niss(ps, 0, r->niss)) ||
-	    (rc = parse_label(ps, 1, r->category, sizeof(r->category), "category")))
-		return rc;
-	return parse_period(ps, 2, &r->valid_from, &r->valid_to);
+	return parse_person_label(ps, r->niss, r->category, sizeof(r->category), "category",
+	                          &r->valid_from, &r->valid_to);
 }
 
 /* ossom: the birth date and years of contribution decide the deferred rights' minimum age
