@@ -21,6 +21,17 @@
  * (tpc_view_t) point into the received payload, which outlives the sending's processing.
  *
  * Bump TPC_ADAPTER_ABI on any change to a struct or a signature in this file.
+ *
+ * DESIGN (adapters/): the formats senders speak, at the edge of the engine.
+ *  - Owns: this descriptor and sending model, the registry (registry.c: built-ins and
+ *    plugins), the eFact adapter (efact/: decode, answers, settlements, codes), canonical/
+ *    (tpclear's own protobuf format), eattest/ (electronic attestations) and common/ (check
+ *    digits, dates, protobuf helpers shared by the adapters).
+ *  - Threads: as above; the registry is built on the main thread and read-only afterwards.
+ *  - Never: an adapter never judges amounts against reference data or the ledger (that is
+ *    engine/clearing/'s), never allocates outside host->alloc on the per-sending path, and
+ *    reaches into engine/ no further than engine/core/error.h (built-ins only: a plugin is
+ *    built against this file alone).
  */
 #ifndef TPC_ADAPTER_H
 #define TPC_ADAPTER_H
@@ -95,9 +106,9 @@ typedef struct tpc_line {
 	uint8_t budget;         /* budget charged with the insurer part (engine enum), 0 = none */
 	uint8_t share_budget;   /* budget that also pays the patient share, 0 = the patient does */
 	uint32_t reserved2;
-	const char *scheme_ref; /* the scheme's reference for the line (Mediprima decision, prison,
-	                         * Fedasil structure...), engine memory; NULL = none */
-	const char *scheme_org; /* the institution behind it (Mediprima: the CPAS BCE), or NULL */
+	const char *scheme_ref;  /* the scheme's reference for the line (Mediprima decision, prison,
+	                          * Fedasil structure...), engine memory; NULL = none */
+	const char *scheme_org;  /* the institution behind it (Mediprima: the CPAS BCE), or NULL */
 	int64_t real_cost_cents; /* care abroad: what the patient really paid (eAttest), else 0 */
 	char country[4];         /* care abroad: ISO 3166 alpha-2 country, "" = Belgium */
 	uint32_t reserved3;
@@ -283,7 +294,8 @@ typedef struct tpc_adapter {
 } tpc_adapter_t;
 
 /** Record a finding on the sending (growing findings[] through host->alloc).
- *  A convenience every adapter may copy; the engine has its own in engine/sending.c.
+ *  Adapters and the engine share it (engine/clearing/tariff.c and clear.c add their own
+ *  findings with it).
  *  @return 0 or TPC_ADAPTER_ENOMEM. */
 static inline int tpc_sending_add_finding(tpc_sending_t *s, const tpc_host_t *host,
                                           const tpc_finding_t *f)

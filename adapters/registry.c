@@ -14,12 +14,15 @@
 #include <string.h>
 
 #define MAX_ADAPTERS 32
+/* a plugin's path as logged: the plugin directory is a config path (TPC_PATH_MAX, 1024 bytes)
+ * plus a file name; the same bound, so the registry needs no part of the config */
+#define PLUGIN_PATH_MAX 1024
 
 struct entry {
 	const tpc_adapter_t *desc;
 	void *state;
 	void *dl; /* NULL for built-ins */
-	char path[TPC_PATH_MAX];
+	char path[PLUGIN_PATH_MAX];
 };
 
 struct tpc_adapters {
@@ -74,7 +77,7 @@ static int check_desc(const tpc_adapters_t *r, const tpc_adapter_t *a, const cha
 	return 0;
 }
 
-static int add(tpc_adapters_t *r, const tpc_config_t *cfg, const tpc_adapter_t *a, void *dl,
+static int add(tpc_adapters_t *r, const tpc_adapter_config_t *cfg, const tpc_adapter_t *a, void *dl,
                const char *path, const char **why)
 {
 	void *state = NULL;
@@ -82,7 +85,7 @@ static int add(tpc_adapters_t *r, const tpc_config_t *cfg, const tpc_adapter_t *
 
 	if (rc)
 		return rc;
-	rc = a->init(tpc_config_adapter_text(cfg, a->name), &state);
+	rc = a->init(cfg->text(cfg->ctx, a->name), &state);
 	if (rc) {
 		*why = "init() failed";
 		return TPC_EINVAL;
@@ -95,7 +98,7 @@ static int add(tpc_adapters_t *r, const tpc_config_t *cfg, const tpc_adapter_t *
 	return 0;
 }
 
-int tpc_adapters_new(const tpc_config_t *cfg, tpc_adapters_t **out)
+int tpc_adapters_new(const tpc_adapter_config_t *cfg, tpc_adapters_t **out)
 {
 	tpc_adapters_t *r = calloc(1, sizeof(*r));
 	const char *why = "";
@@ -115,7 +118,7 @@ int tpc_adapters_new(const tpc_config_t *cfg, tpc_adapters_t **out)
 	return 0;
 }
 
-int tpc_adapters_load_file(tpc_adapters_t *r, const tpc_config_t *cfg, const char *path)
+int tpc_adapters_load_file(tpc_adapters_t *r, const tpc_adapter_config_t *cfg, const char *path)
 {
 	const tpc_adapter_t *a;
 	const char *why = "";
@@ -158,7 +161,7 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int tpc_adapters_load_dir(tpc_adapters_t *r, const tpc_config_t *cfg, const char *dir)
+int tpc_adapters_load_dir(tpc_adapters_t *r, const tpc_adapter_config_t *cfg, const char *dir)
 {
 	char *names[256];
 	int n = 0, loaded = 0;
@@ -177,7 +180,7 @@ int tpc_adapters_load_dir(tpc_adapters_t *r, const tpc_config_t *cfg, const char
 	closedir(d);
 	qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
 	for (int i = 0; i < n; i++) {
-		char path[TPC_PATH_MAX];
+		char path[PLUGIN_PATH_MAX];
 		if (names[i]) {
 			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 			if (tpc_adapters_load_file(r, cfg, path) == 0)

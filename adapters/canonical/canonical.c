@@ -67,12 +67,143 @@ static int add(tpc_sending_t *s, const tpc_host_t *host, tpc_finding_t *slots, u
 
 #define view tpc_pb_view
 
+/* Refuse the sending whole with the B finding @p code: nothing of it is cleared. */
+static int block(tpc_sending_t *out, const tpc_host_t *host, const char *code)
+{
+	tpc_finding_t f = {.letter = 'B'};
+
+	memcpy(f.code, code, 6);
+	out->blocked = 1;
+	return tpc_sending_add_finding(out, host, &f);
+}
+
+/* The host's bounds, before anything is allocated. @return 0 (lines counted in @p nlines) or
+ * TPC_ADAPTER_ETOOBIG. */
+static int check_counts(const Tpclear__CanonicalSending *cs, const tpc_host_t *host,
+                        uint32_t *nlines)
+{
+	*nlines = 0;
+	if (host->max_invoices && cs->n_invoices > host->max_invoices)
+		return TPC_ADAPTER_ETOOBIG;
+	for (size_t i = 0; i < cs->n_invoices; i++)
+		*nlines += (uint32_t)cs->invoices[i]->n_lines;
+	if (host->max_lines && *nlines > host->max_lines)
+		return TPC_ADAPTER_ETOOBIG;
+	return 0;
+}
+
+/* Amounts beyond what eFact can carry (11 digits of cents) would overflow the sums of invoices,
+ * sendings and the engine's judging: such a sending is refused before any sum is made. */
+static int amounts_in_range(const Tpclear__CanonicalSending *cs)
+{
+	for (size_t i = 0; i < cs->n_invoices; i++)
+		for (size_t k = 0; k < cs->invoices[i]->n_lines; k++)
+			if (!in_range(cs->invoices[i]->lines[k]->insurer_cents) ||
+			    !in_range(cs->invoices[i]->lines[k]->patient_cents))
+				return 0;
+	return 1;
+}
+
+/* One line's fields and checks. Line findings ignore allocation failures: they use fixed slots
+ * or the sending list, whose growth failure is reported by the next checked add. */
+static void decode_line(tpc_sending_t *out, const tpc_host_t *host,
+                        const Tpclear__CanonicalLine *cl, uint32_t record, tpc_line_t *ln)
+{
+	size_t clen = cl->code ? strlen(cl->code) : 0;
+
+	ln->record = record;
+	if (clen == 6)
+		memcpy(ln->code, cl->code, 6);
+	ln->units = cl->units;
+	ln->insurer_cents = cl->insurer_cents;
+	ln->patient_cents = cl->patient_cents;
+	ln->performer = view(cl->performer);
+	ln->reference = view(cl->reference);
+	ln->commitment = view(cl->commitment);
+	if (clen != 6 || !tpc_check_nomenclature(cl->code, 6))
+		add(out, host, ln->findings, &ln->nfindings, finding("500402", ln->record, 1));
+	if (tpc_check_date_yyyymmdd((uint32_t)cl->date, &ln->date_first) != 0)
+		add(out, host, ln->findings, &ln->nfindings, finding("500503", ln->record, 2));
+	ln->date_last = ln->date_first;
+	if (cl->date_last && tpc_check_date_yyyymmdd((uint32_t)cl->date_last, &ln->date_last) != 0)
+		add(out, host, ln->findings, &ln->nfindings, finding("500603", ln->record, 3));
+	else if (ln->date_last < ln->date_first)
+		add(out, host, ln->findings, &ln->nfindings, finding("500612", ln->record, 3));
+	if (cl->units == 0)
+		add(out, host, ln->findings, &ln->nfindings, finding("T20004", ln->record, 4));
+	if (ln->performer.len && !tpc_check_nihii(ln->performer.ptr, ln->performer.len))
+		add(out, host, ln->findings, &ln->nfindings, finding("501502", ln->record, 7));
+}
+
+/* The invoice's own fields (ET20's counterparts). */
+static void decode_invoice_fields(const Tpclear__CanonicalInvoice *ci, tpc_invoice_t *inv)
+{
+	int32_t days;
+
+	inv->patient = view(ci->patient);
+	inv->provider = view(ci->provider);
+	inv->number = view(ci->number);
+	inv->previous = view(ci->previous);
+	inv->kind = (uint8_t)ci->kind;
+	inv->invoicing = (uint8_t)ci->invoicing;
+	if (ci->mutuality && strlen(ci->mutuality) == 3)
+		memcpy(inv->mutuality, ci->mutuality, 3);
+	if (ci->admission && tpc_check_date_yyyymmdd((uint32_t)ci->admission, &days) == 0)
+		inv->admission = days;
+	if (ci->discharge && tpc_check_date_yyyymmdd((uint32_t)ci->discharge, &days) == 0)
+		inv->discharge = days;
+}
+
+/* One invoice and its lines, from line @p *li and record @p *record on (both advanced).
+ * @return 0 or TPC_ADAPTER_ENOMEM. */
+static int decode_invoice(tpc_sending_t *out, const tpc_host_t *host,
+                          const Tpclear__CanonicalInvoice *ci, tpc_invoice_t *inv, uint32_t *record,
+                          uint32_t *li)
+{
+	int credit = ci->invoicing == TPC_INVOICING_CREDIT_NOTE, bad_sign = 0, rc;
+
+	inv->record = (*record)++;
+	decode_invoice_fields(ci, inv);
+	inv->first_line = *li;
+	inv->nlines = (uint32_t)ci->n_lines;
+	if ((!tpc_check_niss(inv->patient.ptr, inv->patient.len) &&
+	     (rc = add(out, host, inv->findings, &inv->nfindings,
+	               finding("200802", inv->record, 1)))) ||
+	    (!tpc_check_nihii(inv->provider.ptr, inv->provider.len) &&
+	     (rc = add(out, host, inv->findings, &inv->nfindings,
+	               finding("201402", inv->record, 2)))) ||
+	    (inv->number.len == 0 && (rc = add(out, host, inv->findings, &inv->nfindings,
+	                                       finding("202403", inv->record, 3)))) ||
+	    (ci->n_lines == 0 && (rc = add(out, host, inv->findings, &inv->nfindings,
+	                                   finding("T20003", inv->record, 10)))))
+		return rc;
+	for (size_t k = 0; k < ci->n_lines; k++, (*li)++) {
+		const Tpclear__CanonicalLine *cl = ci->lines[k];
+
+		decode_line(out, host, cl, (*record)++, &out->lines[*li]);
+		/* a credit note's amounts are all negative: one wrong sign refuses the invoice
+		 * (201140, once); outside one, a negative amount refuses its line */
+		if (credit && (cl->insurer_cents > 0 || cl->patient_cents > 0 || cl->units > 0))
+			bad_sign = 1;
+		if (!credit && (cl->insurer_cents < 0 || cl->patient_cents < 0))
+			add(out, host, out->lines[*li].findings, &out->lines[*li].nfindings,
+			    finding("T20005", out->lines[*li].record, 5));
+		inv->total_insurer_cents += cl->insurer_cents;
+		inv->total_patient_cents += cl->patient_cents;
+	}
+	if (bad_sign && (rc = add(out, host, inv->findings, &inv->nfindings,
+	                          finding("201140", inv->record, 5))))
+		return rc;
+	out->total_cents += inv->total_insurer_cents;
+	return 0;
+}
+
 static int can_decode(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
                       tpc_sending_t *out)
 {
 	tpc_pb_arena_t pc;
 	Tpclear__CanonicalSending *cs;
-	uint32_t nlines = 0, li = 0, record = 1;
+	uint32_t nlines, li = 0, record = 1;
 	int32_t days;
 	int rc;
 
@@ -81,127 +212,30 @@ static int can_decode(const void *state, const uint8_t *buf, size_t len, const t
 	cs = tpclear__canonical_sending__unpack(&pc.alloc, len, buf);
 	if (!cs && pc.out_of_memory)
 		return TPC_ADAPTER_ETOOBIG; /* well formed perhaps, but over the memory bound */
-	if (!cs) {
-		out->blocked = 1;
-		return tpc_sending_add_finding(out, host, &(tpc_finding_t){"T20001", 'B', 0, 0, 0});
-	}
-	if (host->max_invoices && cs->n_invoices > host->max_invoices)
-		return TPC_ADAPTER_ETOOBIG;
-	for (size_t i = 0; i < cs->n_invoices; i++)
-		nlines += (uint32_t)cs->invoices[i]->n_lines;
-	if (host->max_lines && nlines > host->max_lines)
-		return TPC_ADAPTER_ETOOBIG;
-	/* amounts beyond what eFact can carry (11 digits of cents) would overflow the sums of
-	 * invoices, sendings and the engine's judging: refuse the sending before any is made */
-	for (size_t i = 0; i < cs->n_invoices; i++)
-		for (size_t k = 0; k < cs->invoices[i]->n_lines; k++)
-			if (!in_range(cs->invoices[i]->lines[k]->insurer_cents) ||
-			    !in_range(cs->invoices[i]->lines[k]->patient_cents)) {
-				out->blocked = 1;
-				return tpc_sending_add_finding(
-				    out, host, &(tpc_finding_t){"T20006", 'B', 0, 0, 0});
-			}
+	if (!cs)
+		return block(out, host, "T20001");
+	if ((rc = check_counts(cs, host, &nlines)))
+		return rc;
+	if (!amounts_in_range(cs))
+		return block(out, host, "T20006");
 	out->reference = view(cs->reference);
 	out->third_party = view(cs->third_party);
 	if (cs->created && tpc_check_date_yyyymmdd((uint32_t)cs->created, &days) == 0)
 		out->created = days;
 	out->year_month = cs->year_month;
-	if (cs->n_invoices == 0) {
-		out->blocked = 1;
-		return tpc_sending_add_finding(out, host, &(tpc_finding_t){"T20002", 'B', 0, 0, 0});
-	}
+	if (cs->n_invoices == 0)
+		return block(out, host, "T20002");
 	out->invoices = host->alloc(host->arena, cs->n_invoices * sizeof(tpc_invoice_t), 8);
 	out->lines = host->alloc(host->arena, (nlines ? nlines : 1) * sizeof(tpc_line_t), 8);
 	if (!out->invoices || !out->lines)
 		return TPC_ADAPTER_ENOMEM;
 	out->ninvoices = (uint32_t)cs->n_invoices;
 	out->nlines = nlines;
-	for (size_t i = 0; i < cs->n_invoices; i++) {
-		const Tpclear__CanonicalInvoice *ci = cs->invoices[i];
-		tpc_invoice_t *inv = &out->invoices[i];
-		int credit = ci->invoicing == TPC_INVOICING_CREDIT_NOTE, bad_sign = 0;
-
-		inv->record = record++;
-		inv->patient = view(ci->patient);
-		inv->provider = view(ci->provider);
-		inv->number = view(ci->number);
-		inv->previous = view(ci->previous);
-		inv->kind = (uint8_t)ci->kind;
-		inv->invoicing = (uint8_t)ci->invoicing;
-		if (ci->mutuality && strlen(ci->mutuality) == 3)
-			memcpy(inv->mutuality, ci->mutuality, 3);
-		if (ci->admission && tpc_check_date_yyyymmdd((uint32_t)ci->admission, &days) == 0)
-			inv->admission = days;
-		if (ci->discharge && tpc_check_date_yyyymmdd((uint32_t)ci->discharge, &days) == 0)
-			inv->discharge = days;
-		inv->first_line = li;
-		inv->nlines = (uint32_t)ci->n_lines;
-		if (!tpc_check_niss(inv->patient.ptr, inv->patient.len) &&
-		    (rc = add(out, host, inv->findings, &inv->nfindings,
-		              finding("200802", inv->record, 1))))
+	for (size_t i = 0; i < cs->n_invoices; i++)
+		if ((rc = decode_invoice(out, host, cs->invoices[i], &out->invoices[i], &record,
+		                         &li)))
 			return rc;
-		if (!tpc_check_nihii(inv->provider.ptr, inv->provider.len) &&
-		    (rc = add(out, host, inv->findings, &inv->nfindings,
-		              finding("201402", inv->record, 2))))
-			return rc;
-		if (inv->number.len == 0 && (rc = add(out, host, inv->findings, &inv->nfindings,
-		                                      finding("202403", inv->record, 3))))
-			return rc;
-		if (ci->n_lines == 0 && (rc = add(out, host, inv->findings, &inv->nfindings,
-		                                  finding("T20003", inv->record, 10))))
-			return rc;
-		for (size_t k = 0; k < ci->n_lines; k++, li++) {
-			const Tpclear__CanonicalLine *cl = ci->lines[k];
-			tpc_line_t *ln = &out->lines[li];
-			size_t clen = cl->code ? strlen(cl->code) : 0;
-
-			ln->record = record++;
-			if (clen == 6)
-				memcpy(ln->code, cl->code, 6);
-			ln->units = cl->units;
-			ln->insurer_cents = cl->insurer_cents;
-			ln->patient_cents = cl->patient_cents;
-			ln->performer = view(cl->performer);
-			ln->reference = view(cl->reference);
-			ln->commitment = view(cl->commitment);
-			if (clen != 6 || !tpc_check_nomenclature(cl->code, 6))
-				add(out, host, ln->findings, &ln->nfindings,
-				    finding("500402", ln->record, 1));
-			if (tpc_check_date_yyyymmdd((uint32_t)cl->date, &ln->date_first) != 0)
-				add(out, host, ln->findings, &ln->nfindings,
-				    finding("500503", ln->record, 2));
-			ln->date_last = ln->date_first;
-			if (cl->date_last &&
-			    tpc_check_date_yyyymmdd((uint32_t)cl->date_last, &ln->date_last) != 0)
-				add(out, host, ln->findings, &ln->nfindings,
-				    finding("500603", ln->record, 3));
-			else if (ln->date_last < ln->date_first)
-				add(out, host, ln->findings, &ln->nfindings,
-				    finding("500612", ln->record, 3));
-			if (cl->units == 0)
-				add(out, host, ln->findings, &ln->nfindings,
-				    finding("T20004", ln->record, 4));
-			if (ln->performer.len &&
-			    !tpc_check_nihii(ln->performer.ptr, ln->performer.len))
-				add(out, host, ln->findings, &ln->nfindings,
-				    finding("501502", ln->record, 7));
-			if (credit &&
-			    (cl->insurer_cents > 0 || cl->patient_cents > 0 || cl->units > 0))
-				bad_sign = 1;
-			if (!credit && (cl->insurer_cents < 0 || cl->patient_cents < 0))
-				add(out, host, ln->findings, &ln->nfindings,
-				    finding("T20005", ln->record, 5));
-			inv->total_insurer_cents += cl->insurer_cents;
-			inv->total_patient_cents += cl->patient_cents;
-		}
-		if (bad_sign && (rc = add(out, host, inv->findings, &inv->nfindings,
-		                          finding("201140", inv->record, 5))))
-			return rc;
-		out->total_cents += inv->total_insurer_cents;
-	}
 	out->nrecords = record - 1;
-	/* findings[] of lines ignore allocation failures above: they only use fixed slots or the
-	 * sending list, whose growth failure is reported by the next checked add */
 	return 0;
 }
 

@@ -673,208 +673,287 @@ static void check_order(struct dec *d, const char *rec, int prev, const char *pr
 	}
 }
 
-static int efact_decode(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
-                        tpc_sending_t *s)
-{
+/* The walk's state between records: where we are in the grammar, the current invoice block,
+ * and the sums the trailer records (80, 90) are checked against. */
+struct walk {
 	struct dec d;
-	uint32_t nrec, ninv = 0, nlines = 0, seq = 0;
-	int prev = 0, seen90 = 0, seen96 = 0;
-	int64_t sum_a = 0, sum_b = 0; /* ET80 totals */
-	uint64_t all_codes = 0;
-	const char *prev_rec = NULL, *et20 = NULL, *et50 = NULL, *prev_mut = NULL;
-	uint32_t prev_ord = 0, et90_ord = 0;
-	int late_after_90 = 0;
-	tpc_invoice_t *inv = NULL;
-	tpc_line_t *ln = NULL;
-	struct blk *b = NULL;
+	uint32_t nrec, ninv, nlines; /* counted in pass 1 */
+	uint32_t seq;                /* the sequence number the next numbered record must carry */
+	int prev;                    /* type of the last record other than 95/96 (0: none yet) */
+	const char *prev_rec;
+	uint32_t prev_ord;
+	int seen90, seen96, late_after_90;
+	uint32_t et90_ord;
+	int64_t sum_a, sum_b; /* ET80 totals, for ET90 */
+	uint64_t all_codes;   /* code zones of every closed block, for ET90 */
+	const char *et20, *et50, *prev_mut;
+	tpc_invoice_t *inv; /* the open invoice block, NULL between blocks */
+	tpc_line_t *ln;     /* the last line (ET50), for its 51 and 52 */
+	struct blk *b;
+};
 
-	(void)state;
-	memset(&d, 0, sizeof(d));
-	d.buf = buf;
-	d.len = len;
-	d.host = host;
-	d.s = s;
-	if (!buf || len < TPC_EFACT_HEADER || (len - TPC_EFACT_HEADER) % TPC_EFACT_RECORD != 0) {
-		on_sending(&d, mk("T30001", 0, 0, 0));
-		if (!buf || len < TPC_EFACT_HEADER)
-			return d.oom ? TPC_ADAPTER_ENOMEM : 0;
+/* Pass 1: count invoices and lines, so the arrays are allocated once and pass 2 never grows
+ * them. @return 0, or TPC_ADAPTER_ETOOBIG past the host's bounds or the sending's memory. */
+static int count_and_allocate(struct walk *w)
+{
+	const tpc_host_t *host = w->d.host;
+	tpc_sending_t *s = w->d.s;
+
+	for (uint32_t i = 0; i < w->nrec; i++) {
+		int t = type_of((const char *)w->d.buf + TPC_EFACT_HEADER +
+		                (size_t)i * TPC_EFACT_RECORD);
+
+		w->ninv += t == 20;
+		w->nlines += t == 50;
 	}
-	read_segments(&d);
-	/* a partial record at the end is ignored (T30001 above) */
-	if ((len - TPC_EFACT_HEADER) / TPC_EFACT_RECORD > UINT32_MAX - 1)
+	if ((host->max_invoices && w->ninv > host->max_invoices) ||
+	    (host->max_lines && w->nlines > host->max_lines))
 		return TPC_ADAPTER_ETOOBIG;
-	nrec = (uint32_t)((len - TPC_EFACT_HEADER) / TPC_EFACT_RECORD);
-	s->nrecords = nrec;
-
-	/* pass 1: count, so the arrays are allocated once */
-	for (uint32_t i = 0; i < nrec; i++) {
-		int t =
-		    type_of((const char *)buf + TPC_EFACT_HEADER + (size_t)i * TPC_EFACT_RECORD);
-
-		ninv += t == 20;
-		nlines += t == 50;
-	}
-	if ((host->max_invoices && ninv > host->max_invoices) ||
-	    (host->max_lines && nlines > host->max_lines))
-		return TPC_ADAPTER_ETOOBIG;
-	s->invoices = host->alloc(host->arena, ((size_t)ninv + 1) * sizeof(*s->invoices),
+	s->invoices = host->alloc(host->arena, ((size_t)w->ninv + 1) * sizeof(*s->invoices),
 	                          _Alignof(tpc_invoice_t));
-	s->lines = host->alloc(host->arena, ((size_t)nlines + 1) * sizeof(*s->lines),
+	s->lines = host->alloc(host->arena, ((size_t)w->nlines + 1) * sizeof(*s->lines),
 	                       _Alignof(tpc_line_t));
-	d.blks =
-	    host->alloc(host->arena, ((size_t)ninv + 1) * sizeof(*d.blks), _Alignof(struct blk));
-	if (!s->invoices || !s->lines || !d.blks)
+	w->d.blks = host->alloc(host->arena, ((size_t)w->ninv + 1) * sizeof(*w->d.blks),
+	                        _Alignof(struct blk));
+	if (!s->invoices || !s->lines || !w->d.blks)
 		return TPC_ADAPTER_ETOOBIG; /* the sending's memory limit (adapter.h) */
+	return 0;
+}
 
-	/* pass 2: 10 {20 (30|40|50 [51] [52])+ 80}+ 90 {95} 96 */
-	for (uint32_t i = 0; i < nrec && !d.oom; i++) {
+/* Where the record stands: the grammar's order before ET90; after it only 95s and one 96. */
+static void check_place(struct walk *w, const char *rec, uint32_t ord, int t)
+{
+	if (t != 95 && t != 96) {
+		if (!w->seen90)
+			check_order(&w->d, rec, w->prev, w->prev_rec, w->prev_ord, t, ord);
+		else if (!w->late_after_90++)
+			/* once, on the ET90 itself: it is not the last numbered record */
+			on_sending(&w->d, mk("900111", w->et90_ord, 1, 2));
+	} else if (!w->seen90 || w->seen96) {
+		on_sending(&w->d, mk("T30013", ord, 1, 2));
+	}
+}
+
+/* Records 10..90 are numbered in sequence; 95 and 96 are not. */
+static void check_sequence(struct walk *w, const char *rec, uint32_t ord, int t)
+{
+	switch (t) {
+	case 10:
+	case 20:
+	case 30:
+	case 40:
+	case 50:
+	case 51:
+	case 52:
+	case 80:
+	case 90:
+		check_numbering(&w->d, rec, ord, ++w->seq);
+		break;
+	case 95:
+	case 96:
+		break;
+	default:
+		w->seq++; /* an unknown record still takes a sequence number */
+		on_sending(&w->d, mk("T30002", ord, 1, 2));
+	}
+}
+
+/* ET20 opens an invoice block. */
+static void walk_et20(struct walk *w, const char *rec, uint32_t ord, size_t off)
+{
+	tpc_sending_t *s = w->d.s;
+
+	if (s->ninvoices >= w->ninv)
+		return; /* cannot happen: counted in pass 1 */
+	w->inv = &s->invoices[s->ninvoices];
+	w->b = &w->d.blks[s->ninvoices++];
+	w->et20 = rec;
+	w->et50 = NULL;
+	w->ln = NULL;
+	read_et20(&w->d, rec, ord, (uint32_t)off, w->inv, w->prev_mut);
+	w->prev_mut = Z(rec, 85);
+	w->inv->first_line = w->d.s->nlines;
+	w->b->records = 1;
+}
+
+/* ET50 is a line: of the open invoice, or of none (then refused, but still decoded so its
+ * own findings are reported). */
+static void walk_et50(struct walk *w, const char *rec, uint32_t ord, size_t off)
+{
+	tpc_sending_t *s = w->d.s;
+	struct blk none;
+
+	if (s->nlines >= w->nlines)
+		return;
+	w->ln = &s->lines[s->nlines++];
+	w->et50 = rec;
+	if (w->inv) {
+		w->inv->nlines++;
+		read_et50(&w->d, rec, ord, (uint32_t)off, w->inv, w->et20, w->ln, w->b);
+		w->b->codes += code_value(rec);
+		return;
+	}
+	memset(&none, 0, sizeof(none));
+	read_et50(&w->d, rec, ord, (uint32_t)off, NULL, NULL, w->ln, &none);
+	w->ln->outcome = TPC_OUTCOME_REFUSED; /* belongs to no invoice */
+}
+
+/* ET80 closes the invoice block and adds its totals to what ET90 is checked against. */
+static void walk_et80(struct walk *w, const char *rec, uint32_t ord)
+{
+	struct blk *b = w->b;
+
+	if (w->inv) {
+		b->records++;
+		read_et80(&w->d, rec, ord, w->inv, w->et20, b);
+		/* ET90 is compared with the ET80 totals as written (801910 already names an ET80
+		 * that differs from its lines) */
+		b->a80 = total_or(rec, 88, 12, b->a);
+		b->b80 = total_or(rec, 68, 12, b->b);
+		w->sum_a += b->a80;
+		w->sum_b += b->b80;
+		w->all_codes += b->codes;
+	}
+	w->inv = NULL;
+	w->b = NULL;
+	w->ln = NULL;
+	w->et20 = w->et50 = NULL;
+}
+
+/* Decode one record of type @p t (its place and number are already checked). */
+static void walk_record(struct walk *w, const char *rec, uint32_t ord, size_t off, int t)
+{
+	/* the code zones of records 30..52 count towards the block's ET80 control (7.2) */
+	int in_block = w->inv != NULL;
+
+	switch (t) {
+	case 10:
+		if (!w->d.et10)
+			read_et10(&w->d, rec, ord);
+		break;
+	case 20:
+		walk_et20(w, rec, ord, off);
+		break;
+	case 30:
+	case 40:
+		on_invoice(&w->d, w->inv, mk("T30012", ord, 1, 2));
+		if (in_block)
+			w->b->codes += code_value(rec);
+		w->et50 = NULL;
+		w->ln = NULL;
+		break;
+	case 50:
+		walk_et50(w, rec, ord, off);
+		break;
+	case 51:
+		read_et51(&w->d, rec, ord, w->et50, w->inv, w->ln);
+		if (in_block)
+			w->b->codes += code_value(rec);
+		break;
+	case 52:
+		read_et52(&w->d, rec, ord, w->et50, w->ln);
+		if (in_block)
+			w->b->codes += code_value(rec);
+		break;
+	case 80:
+		walk_et80(w, rec, ord);
+		break;
+	case 90:
+		/* only the first ET90 is read; a second is already an order finding */
+		if (!w->seen90) {
+			read_et90(&w->d, rec, ord, w->sum_a, w->sum_b, w->all_codes);
+			w->et90_ord = ord;
+		}
+		w->seen90 = 1;
+		break;
+	case 95:
+		read_summary(&w->d, rec, ord, 0);
+		break;
+	case 96:
+		read_summary(&w->d, rec, ord, 1);
+		w->seen96 = 1;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Pass 2: 10 {20 (30|40|50 [51] [52])+ 80}+ 90 {95} 96, stopping if the arena runs out. */
+static void walk_records(struct walk *w)
+{
+	for (uint32_t i = 0; i < w->nrec && !w->d.oom; i++) {
 		size_t off = TPC_EFACT_HEADER + (size_t)i * TPC_EFACT_RECORD;
-		const char *rec = (const char *)buf + off;
+		const char *rec = (const char *)w->d.buf + off;
 		uint32_t ord = i + 1;
 		int t = type_of(rec);
 
+		check_place(w, rec, ord, t);
+		check_sequence(w, rec, ord, t);
+		if (w->inv && is_detail(t))
+			w->b->records++;
+		walk_record(w, rec, ord, off, t);
+		/* 95 and 96 stand outside the grammar's order (check_place) */
 		if (t != 95 && t != 96) {
-			if (!seen90)
-				check_order(&d, rec, prev, prev_rec, prev_ord, t, ord);
-			else if (!late_after_90++)
-				/* once, on the ET90 itself: it is not the last numbered record */
-				on_sending(&d, mk("900111", et90_ord, 1, 2));
-		} else if (!seen90 || seen96) {
-			on_sending(&d, mk("T30013", ord, 1, 2));
+			w->prev = t;
+			w->prev_rec = rec;
+			w->prev_ord = ord;
 		}
-		switch (t) {
-		case 10:
-		case 20:
-		case 30:
-		case 40:
-		case 50:
-		case 51:
-		case 52:
-		case 80:
-		case 90:
-			check_numbering(&d, rec, ord, ++seq);
-			break;
-		case 95:
-		case 96:
-			break;
-		default:
-			seq++; /* an unknown record still takes a sequence number */
-			on_sending(&d, mk("T30002", ord, 1, 2));
-		}
-		if (inv && is_detail(t))
-			b->records++;
-		switch (t) {
-		case 10:
-			if (!d.et10)
-				read_et10(&d, rec, ord);
-			break;
-		case 20:
-			if (s->ninvoices >= ninv)
-				break; /* cannot happen: counted in pass 1 */
-			inv = &s->invoices[s->ninvoices];
-			b = &d.blks[s->ninvoices++];
-			et20 = rec;
-			et50 = NULL;
-			ln = NULL;
-			read_et20(&d, rec, ord, (uint32_t)off, inv, prev_mut);
-			prev_mut = Z(rec, 85);
-			inv->first_line = s->nlines;
-			b->records = 1;
-			break;
-		case 30:
-		case 40:
-			on_invoice(&d, inv, mk("T30012", ord, 1, 2));
-			if (inv)
-				b->codes += code_value(rec);
-			et50 = NULL;
-			ln = NULL;
-			break;
-		case 50:
-			if (s->nlines >= nlines)
-				break;
-			ln = &s->lines[s->nlines++];
-			et50 = rec;
-			if (inv) {
-				inv->nlines++;
-				read_et50(&d, rec, ord, (uint32_t)off, inv, et20, ln, b);
-				b->codes += code_value(rec);
-			} else {
-				struct blk none;
+	}
+}
 
-				memset(&none, 0, sizeof(none));
-				read_et50(&d, rec, ord, (uint32_t)off, NULL, NULL, ln, &none);
-				ln->outcome = TPC_OUTCOME_REFUSED; /* belongs to no invoice */
-			}
-			break;
-		case 51:
-			read_et51(&d, rec, ord, et50, inv, ln);
-			if (inv)
-				b->codes += code_value(rec);
-			break;
-		case 52:
-			read_et52(&d, rec, ord, et50, ln);
-			if (inv)
-				b->codes += code_value(rec);
-			break;
-		case 80:
-			if (inv) {
-				b->records++;
-				read_et80(&d, rec, ord, inv, et20, b);
-				/* ET90 is compared with the ET80 totals as written (801910
-				 * already names an ET80 that differs from its lines) */
-				b->a80 = total_or(rec, 88, 12, b->a);
-				b->b80 = total_or(rec, 68, 12, b->b);
-				sum_a += b->a80;
-				sum_b += b->b80;
-				all_codes += b->codes;
-			}
-			inv = NULL;
-			b = NULL;
-			ln = NULL;
-			et20 = et50 = NULL;
-			break;
-		case 90:
-			if (!seen90)
-				read_et90(&d, rec, ord, sum_a, sum_b, all_codes);
-			if (!seen90)
-				et90_ord = ord;
-			seen90 = 1;
-			break;
-		case 95:
-			read_summary(&d, rec, ord, 0);
-			break;
-		case 96:
-			read_summary(&d, rec, ord, 1);
-			seen96 = 1;
-			break;
-		default:
-			break;
+/* What the end of the file says is missing: records at all, ET90, ET96, a 95 per mutuality. */
+static void check_end(struct walk *w)
+{
+	tpc_sending_t *s = w->d.s;
+
+	if (w->nrec == 0)
+		on_sending(&w->d, mk("T30016", 0, 0, 0));
+	else if (!w->seen90)
+		on_sending(&w->d, mk("900104", w->nrec, 0, 0));
+	else if (!w->seen96)
+		on_sending(&w->d, mk("T30013", w->nrec, 0, 0));
+	if (!w->seen90)
+		return;
+	for (uint32_t i = 0; i < s->ninvoices; i++)
+		if (!w->d.blks[i].in95) {
+			on_sending(&w->d, mk("T30013", w->nrec, 0, 0));
+			return;
 		}
-		if (t != 95 && t != 96) {
-			prev = t;
-			prev_rec = rec;
-			prev_ord = ord;
-		}
+}
+
+static int efact_decode(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
+                        tpc_sending_t *s)
+{
+	struct walk w;
+	int rc;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	w.d.buf = buf;
+	w.d.len = len;
+	w.d.host = host;
+	w.d.s = s;
+	if (!buf || len < TPC_EFACT_HEADER || (len - TPC_EFACT_HEADER) % TPC_EFACT_RECORD != 0) {
+		on_sending(&w.d, mk("T30001", 0, 0, 0));
+		if (!buf || len < TPC_EFACT_HEADER)
+			return w.d.oom ? TPC_ADAPTER_ENOMEM : 0;
 	}
-	if (!d.oom) {
-		if (nrec == 0)
-			on_sending(&d, mk("T30016", 0, 0, 0));
-		else if (!seen90)
-			on_sending(&d, mk("900104", nrec, 0, 0));
-		else if (!seen96)
-			on_sending(&d, mk("T30013", nrec, 0, 0));
-		if (seen90)
-			for (uint32_t i = 0; i < s->ninvoices; i++)
-				if (!d.blks[i].in95) {
-					on_sending(&d, mk("T30013", nrec, 0, 0));
-					break;
-				}
-	}
+	read_segments(&w.d);
+	/* a partial record at the end is ignored (T30001 above) */
+	if ((len - TPC_EFACT_HEADER) / TPC_EFACT_RECORD > UINT32_MAX - 1)
+		return TPC_ADAPTER_ETOOBIG;
+	w.nrec = (uint32_t)((len - TPC_EFACT_HEADER) / TPC_EFACT_RECORD);
+	s->nrecords = w.nrec;
+	if ((rc = count_and_allocate(&w)))
+		return rc;
+	walk_records(&w);
+	if (!w.d.oom)
+		check_end(&w);
 	/* a blocking finding inside the invoice blocks refuses the sending as a whole */
-	if (d.refuse_all)
+	if (w.d.refuse_all)
 		for (uint32_t i = 0; i < s->ninvoices; i++)
 			s->invoices[i].outcome = TPC_OUTCOME_REFUSED;
-	return d.oom ? TPC_ADAPTER_ENOMEM : 0;
+	return w.d.oom ? TPC_ADAPTER_ENOMEM : 0;
 }
 
 /* ---- descriptor ---------------------------------------------------------------------------- */

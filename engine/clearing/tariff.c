@@ -289,154 +289,373 @@ static int tariff_on(struct lookups *lk, const char *code, int32_t d, const tpc_
 	return rc;
 }
 
-static int check_line(struct lookups *lk, struct sink *k, MDB_txn *txn, const tpc_ledger_dbs_t *dbs,
-                      int32_t created, unsigned care, int eattest, tpc_invoice_t *inv,
-                      tpc_line_t *ln, uint32_t li, struct table *seen, struct table *units,
-                      tpc_tariff_marks_t *marks)
-{
-	const tpc_ref_member_t *mem;
-	const tpc_ref_tariff_t *tar;
-	tpc_ref_agreement_t agr;
-	tpc_scheme_out_t sv;
-	char niss[12];
-	int64_t exp_ins, exp_pat;
-	int32_t d = ln->date_first;
-	int fresh, rc;
+/* ---- the line checks, in the order tariff.h lists them ------------------------------------- */
 
-	memcpy(niss, inv->patient.ptr, 11);
-	niss[11] = 0;
-	/* who pays: the first scheme that covers the person on the date (engine/clearing/) */
-	rc = member_on(lk, niss, d, &mem);
+/* What every check of one sending shares: the snapshot, the lookups and the in-sending tables. */
+struct run {
+	struct lookups *lk;
+	struct sink *k;
+	MDB_txn *txn;
+	const tpc_ledger_dbs_t *dbs;
+	int32_t created;            /* the sending's creation date (or today) */
+	int eattest;                /* reimbursed to the patient: amounts are what they paid */
+	struct table *seen, *units; /* line identities and units per day within the sending */
+	tpc_tariff_marks_t *marks;
+};
+
+/* One line under check. The first checks fill in what the later ones read (the member period,
+ * the scheme's verdict, the tariff row and the amounts it gives). */
+struct line {
+	const struct run *r;
+	tpc_invoice_t *inv;
+	tpc_line_t *ln;
+	uint32_t li;   /* index of ln in the sending (and in the marks) */
+	unsigned care; /* enum tpc_care of the invoice */
+	int32_t d;     /* service date */
+	char niss[12];
+	const tpc_ref_member_t *mem; /* NULL when no period covers d */
+	const tpc_ref_tariff_t *tar;
+	tpc_scheme_out_t sv;
+	int64_t exp_ins, exp_pat; /* the tariff's amounts under the scheme */
+};
+
+/* A check's verdict: go on with the next check, or stop at this one (the line is refused, or
+ * has nothing more to be checked against); a negative TPC_E* code aborts the sending. */
+#define NEXT 0
+#define STOP 1
+
+/* Refuse the line with @p code and stop checking it: the first refusing finding is the one the
+ * sender needs, further checks would only repeat it. */
+static int refuse_line(const struct line *l, const char *code)
+{
+	int rc = add_line(l->r->k, l->ln, finding(code, l->ln->record, 0, 0));
+
+	return rc ? rc : STOP;
+}
+
+/* 1. beneficiary (500820, 500540; Mediprima, OSSOM... through engine/clearing/schemes.c): who
+ *    pays is the first scheme that covers the person on the date. */
+static int check_beneficiary(struct line *l)
+{
+	tpc_scheme_in_t in;
+	int rc;
+
+	rc = member_on(l->r->lk, l->niss, l->d, &l->mem);
 	if (rc == MDB_NOTFOUND)
-		mem = NULL;
+		l->mem = NULL;
 	else if (rc)
 		return tpc_err_from_mdb(rc);
-	{
-		tpc_scheme_in_t in = {
-		    niss,     d,   care,
-		    ln->code, mem, mem != NULL || tpc_refdata_exists(lk->members, niss, 11)};
+	in = (tpc_scheme_in_t){
+	    l->niss, l->d,
+	    l->care, l->ln->code,
+	    l->mem,  l->mem != NULL || tpc_refdata_exists(l->r->lk->members, l->niss, 11)};
+	if ((rc = tpc_schemes_resolve(l->r->lk->schemes, &in, &l->sv)))
+		return rc;
+	return l->sv.refuse ? refuse_line(l, l->sv.refuse) : NEXT;
+}
 
-		if ((rc = tpc_schemes_resolve(lk->schemes, &in, &sv)))
-			return rc;
-		if (sv.refuse)
-			return add_line(k, ln, finding(sv.refuse, ln->record, 0, 0));
-	}
-	/* dates */
-	if (d > created)
-		return add_line(k, ln, finding("500510", ln->record, 0, 0));
-	if (d < created - TWO_YEARS_DAYS)
-		return add_line(k, ln, finding("500546", ln->record, 0, 0));
-	if (inv->kind == TPC_INVOICE_HOSPITALISED && inv->admission && d < inv->admission)
-		return add_line(k, ln, finding("500511", ln->record, 0, 0));
-	if (inv->kind == TPC_INVOICE_HOSPITALISED && inv->discharge && d > inv->discharge)
-		return add_line(k, ln, finding("500513", ln->record, 0, 0));
-	/* tariff and amounts */
-	rc = tariff_on(lk, ln->code, d, &tar);
+/* 2. dates: 500510 after the sending's creation, 500546 over two years before it, 500511 /
+ *    500513 outside a hospital stay. */
+static int check_dates(struct line *l)
+{
+	const tpc_invoice_t *inv = l->inv;
+	int hospital = inv->kind == TPC_INVOICE_HOSPITALISED;
+
+	if (l->d > l->r->created)
+		return refuse_line(l, "500510");
+	if (l->d < l->r->created - TWO_YEARS_DAYS)
+		return refuse_line(l, "500546");
+	if (hospital && inv->admission && l->d < inv->admission)
+		return refuse_line(l, "500511");
+	if (hospital && inv->discharge && l->d > inv->discharge)
+		return refuse_line(l, "500513");
+	return NEXT;
+}
+
+/* 3. tariff: 500403 for a code with no tariff at all, 500420 for one not valid on the date.
+ *    The line takes the scheme's verdict only once it has a tariff (what it records). */
+static int check_tariff(struct line *l)
+{
+	tpc_line_t *ln = l->ln;
+	int rc = tariff_on(l->r->lk, ln->code, l->d, &l->tar);
+
 	if (rc == MDB_NOTFOUND)
-		return add_line(
-		    k, ln,
-		    finding(tpc_refdata_exists(lk->tariffs, ln->code, 6) ? "500420" : "500403",
-		            ln->record, 0, 0));
+		return refuse_line(
+		    l, tpc_refdata_exists(l->r->lk->tariffs, ln->code, 6) ? "500420" : "500403");
 	if (rc)
 		return tpc_err_from_mdb(rc);
-	ln->scheme = sv.scheme;
-	ln->budget = sv.budget;
-	ln->share_budget = sv.share_budget;
-	ln->scheme_ref = sv.ref;
-	ln->scheme_org = sv.org;
-	tpc_schemes_amounts(&sv, tar, ln->units, &exp_ins, &exp_pat);
-	if (eattest) {
-		/* reimbursed to the insured: AMI or OSSOM only; the checks of invoiced amounts
-		 * make no sense, the patient paid what they paid */
-		int64_t paid = ln->patient_cents, back;
+	ln->scheme = l->sv.scheme;
+	ln->budget = l->sv.budget;
+	ln->share_budget = l->sv.share_budget;
+	ln->scheme_ref = l->sv.ref;
+	ln->scheme_org = l->sv.org;
+	tpc_schemes_amounts(&l->sv, l->tar, ln->units, &l->exp_ins, &l->exp_pat);
+	return NEXT;
+}
 
-		if (sv.scheme != TPC_SCHEME_AMI && sv.scheme != TPC_SCHEME_OSSOM)
-			return add_line(k, ln, finding(TPC_CODE_EATTEST_PUBLIC, ln->record, 0, 0));
-		if (ln->country[0]) {
-			/* care abroad: 75 % of the real cost, for a code with a Belgian tariff on
-			 * that date (found above), rounded half away from zero to the cent */
-			int64_t c = ln->real_cost_cents * 75;
+/* 4a. eAttest amounts (T40xxx): reimbursed to the insured, AMI or OSSOM only. The checks of
+ *     invoiced amounts make no sense here: the patient paid what they paid. */
+static int eattest_amounts(struct line *l)
+{
+	tpc_line_t *ln = l->ln;
+	int64_t paid = ln->patient_cents, back;
 
-			if (sv.scheme != TPC_SCHEME_OSSOM)
-				return add_line(k, ln,
-				                finding(TPC_CODE_EATTEST_ABROAD, ln->record, 0, 0));
-			back = (c >= 0 ? c + 50 : c - 50) / 100;
-		} else {
-			/* in Belgium: the insurer part, never more than the patient paid */
-			back = exp_ins;
-			if ((paid >= 0 && back > paid) || (paid < 0 && back < paid))
-				back = paid;
-		}
-		ln->insurer_cents = back;
-		ln->expected_insurer_cents = back;
-		ln->expected_patient_cents = paid - back;
-		ln->share_budget = TPC_BUDGET_NONE;
-		goto agreement;
+	if (l->sv.scheme != TPC_SCHEME_AMI && l->sv.scheme != TPC_SCHEME_OSSOM)
+		return refuse_line(l, TPC_CODE_EATTEST_PUBLIC);
+	if (ln->country[0]) {
+		/* care abroad: 75 % of the real cost, for a code with a Belgian tariff on that
+		 * date (found above), rounded half away from zero to the cent */
+		int64_t c = ln->real_cost_cents * 75;
+
+		if (l->sv.scheme != TPC_SCHEME_OSSOM)
+			return refuse_line(l, TPC_CODE_EATTEST_ABROAD);
+		back = (c >= 0 ? c + 50 : c - 50) / 100;
+	} else {
+		/* in Belgium: the insurer part, never more than the patient paid */
+		back = l->exp_ins;
+		if ((paid >= 0 && back > paid) || (paid < 0 && back < paid))
+			back = paid;
 	}
-	ln->expected_insurer_cents = exp_ins;
-	ln->expected_patient_cents = exp_pat;
-	if (ln->insurer_cents != exp_ins &&
-	    (rc = add_line(k, ln, finding("501940", ln->record, 0, 0))))
+	ln->insurer_cents = back;
+	ln->expected_insurer_cents = back;
+	ln->expected_patient_cents = paid - back;
+	ln->share_budget = TPC_BUDGET_NONE;
+	return NEXT;
+}
+
+/* 4. amounts: 501940 insurer part, 502741 patient share, to the cent. Both are reported (a
+ *    sender fixing one wants to see the other), and neither stops the line's checks. */
+static int check_amounts(struct line *l)
+{
+	tpc_line_t *ln = l->ln;
+	int rc;
+
+	if (l->r->eattest)
+		return eattest_amounts(l);
+	ln->expected_insurer_cents = l->exp_ins;
+	ln->expected_patient_cents = l->exp_pat;
+	if (ln->insurer_cents != l->exp_ins &&
+	    (rc = add_line(l->r->k, ln, finding("501940", ln->record, 0, 0))))
 		return rc;
-	if (ln->patient_cents != exp_pat &&
-	    (rc = add_line(k, ln, finding("502741", ln->record, 0, 0))))
+	if (ln->patient_cents != l->exp_pat &&
+	    (rc = add_line(l->r->k, ln, finding("502741", ln->record, 0, 0))))
 		return rc;
-	/* prior agreement */
-agreement:
-	if ((tar->flags & TPC_TARIFF_AGREEMENT) && ln->commitment.len == 0) {
-		rc = tpc_refdata_agreement_on(lk->agreements, niss, ln->code, d, &agr);
-		if (rc == MDB_NOTFOUND) {
-			char id[17];
+	return NEXT;
+}
 
-			memcpy(id, niss, 11);
-			memcpy(id + 11, ln->code, 6);
-			return add_line(k, ln,
-			                finding(tpc_refdata_exists(lk->agreements, id, 17)
-			                            ? "500548"
-			                            : "5004K2",
-			                        ln->record, 0, 0));
-		}
-		if (rc)
-			return tpc_err_from_mdb(rc);
+/* 5. prior agreement: a code flagged `agreement` needs a payment-commitment reference or an
+ *    agreement covering (patient, code, date): 5004K2 none, 500548 one on other dates. */
+static int check_agreement(struct line *l)
+{
+	tpc_ref_agreement_t agr;
+	char id[17];
+	int rc;
+
+	if (!(l->tar->flags & TPC_TARIFF_AGREEMENT) || l->ln->commitment.len != 0)
+		return NEXT;
+	rc = tpc_refdata_agreement_on(l->r->lk->agreements, l->niss, l->ln->code, l->d, &agr);
+	if (rc != MDB_NOTFOUND)
+		return rc ? tpc_err_from_mdb(rc) : NEXT;
+	memcpy(id, l->niss, 11);
+	memcpy(id + 11, l->ln->code, 6);
+	return refuse_line(l,
+	                   tpc_refdata_exists(l->r->lk->agreements, id, 17) ? "500548" : "5004K2");
+}
+
+/* Gate before the checks against accepted lines: a refused line, or a line of an invoice
+ * refused as a whole, is never accepted, so it must not use up a daily maximum or count as
+ * billed for the other invoices. */
+static int check_still_standing(struct line *l)
+{
+	return refused(l->ln) || l->inv->outcome == TPC_OUTCOME_REFUSED ? STOP : NEXT;
+}
+
+/* 6. credit note (202921, 500423): a credit line cancels the line it repeats (same identity),
+ *    which must be an accepted line of the credited invoice's provider and patient. A credit
+ *    line is not billed, so the checks after this one do not apply to it. */
+static int check_credit_line(struct line *l)
+{
+	uint8_t *id = l->r->marks->dedup[l->li];
+	MDB_val dk = {TPC_TARIFF_ID_LEN, id}, dv;
+	int fresh;
+
+	if (l->inv->invoicing != TPC_INVOICING_CREDIT_NOTE)
+		return NEXT;
+	if (mdb_get(l->r->txn, l->r->dbs->dedup, &dk, &dv) != 0)
+		return refuse_line(l, "202921");
+	table_get(l->r->seen, id, TPC_TARIFF_ID_LEN, &fresh);
+	return fresh ? STOP : refuse_line(l, "500423");
+}
+
+/* 7. duplicates (500423): already billed within the sending, then in earlier ones. The
+ *    in-sending table is filled first so a line repeated here is caught without LMDB. */
+static int check_duplicate(struct line *l)
+{
+	uint8_t *id = l->r->marks->dedup[l->li];
+	MDB_val dk = {TPC_TARIFF_ID_LEN, id}, dv;
+	int fresh;
+
+	table_get(l->r->seen, id, TPC_TARIFF_ID_LEN, &fresh);
+	if (!fresh || mdb_get(l->r->txn, l->r->dbs->dedup, &dk, &dv) == 0)
+		return refuse_line(l, "500423");
+	return NEXT;
+}
+
+/* 8. max_per_day (502255): units of (patient, code, date) here plus in earlier accepted
+ *    sendings. The earlier units are read once per key, then counted in the table. */
+static int check_max_per_day(struct line *l)
+{
+	uint32_t max = l->tar->max_per_day;
+	uint8_t ukey[21];
+	struct slot *sl;
+	int fresh, rc;
+
+	if (!max)
+		return NEXT;
+	tpc_tariff_units_key(&l->inv->patient, l->ln->code, l->d, ukey);
+	sl = table_get(l->r->units, ukey, 21, &fresh);
+	if (fresh && (rc = tpc_tariff_units_get(l->r->txn, l->r->dbs->units, ukey, &sl->units)))
+		return tpc_err_from_mdb(rc);
+	if (sl->units + l->ln->units > (int64_t)max)
+		return refuse_line(l, "502255");
+	sl->units += l->ln->units;
+	l->r->marks->max_per_day[l->li] = max; /* the writer re-checks it in its transaction */
+	return NEXT;
+}
+
+/* The order of tariff.h's list: the first refusing check names the line's finding, so this
+ * order is behaviour. Add a check here and in tariff.h's list together. */
+static int (*const line_checks[])(struct line *) = {
+    check_beneficiary,    /* 1 */
+    check_dates,          /* 2 */
+    check_tariff,         /* 3 */
+    check_amounts,        /* 4 */
+    check_agreement,      /* 5 */
+    check_still_standing, /* gate */
+    check_credit_line,    /* 6 */
+    check_duplicate,      /* 7 */
+    check_max_per_day,    /* 8 */
+};
+
+/* Run the checks over one line until one stops. @return 0 or a negative TPC_E* code. */
+static int check_line(const struct run *r, tpc_invoice_t *inv, uint32_t li, unsigned care)
+{
+	struct line l = {.r = r, .inv = inv, .ln = &r->k->s->lines[li], .li = li, .care = care};
+
+	l.d = l.ln->date_first;
+	memcpy(l.niss, inv->patient.ptr, 11);
+	l.niss[11] = 0;
+	for (size_t i = 0; i < sizeof(line_checks) / sizeof(line_checks[0]); i++) {
+		int rc = line_checks[i](&l);
+
+		if (rc < 0)
+			return rc;
+		if (rc == STOP)
+			return 0;
 	}
-	/* a refused line, or a line of an invoice refused as a whole, is never accepted: it must
-	 * not use up a daily maximum or count as billed for the other invoices */
-	if (refused(ln) || inv->outcome == TPC_OUTCOME_REFUSED)
+	return 0;
+}
+
+/* ---- the invoice checks -------------------------------------------------------------------- */
+
+/* The invoicing provider must be known (201420, on the invoice). @return the care type of the
+ * invoice, for Mediprima decisions (and Fedasil's pilot), through @p care. */
+static int check_provider(const struct run *r, tpc_invoice_t *inv, unsigned *care)
+{
+	tpc_ref_provider_t prov;
+	int rc = 0;
+
+	prov.kind = TPC_PROVIDER_OTHER;
+	if (inv->provider.len != 11 ||
+	    tpc_refdata_provider(r->txn, &r->dbs->ref, inv->provider.ptr, &prov) != 0)
+		rc = add_invoice(r->k, inv, finding("201420", inv->record, 0, 0));
+	*care = prov.kind == TPC_PROVIDER_PHARMACIST || inv->kind == TPC_INVOICE_PHARMACY
+	            ? TPC_CARE_PHARMACY
+	        : inv->kind == TPC_INVOICE_HOSPITALISED ? TPC_CARE_HOSPITAL
+	                                                : TPC_CARE_AMBULATORY;
+	return rc;
+}
+
+/* Invoice numbers are unique per provider (202420): against earlier sendings, then within this
+ * one. Only keys that fit a table slot are tracked within the sending (longer ones are still
+ * checked against the index). */
+static int check_invoice_number(const struct run *r, struct table *numbers, tpc_invoice_t *inv)
+{
+	uint8_t ikey[160];
+	MDB_val kk = {0, ikey}, vv;
+	int fresh = 1;
+
+	kk.mv_size = tpc_tariff_invoice_key(inv, ikey, sizeof(ikey));
+	if (!kk.mv_size || !inv->number.len)
 		return 0;
-	if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE) {
-		/* a credit line cancels the line it repeats (same identity), which must be an
-		 * accepted line of the credited invoice's provider and patient */
-		MDB_val dk = {TPC_TARIFF_ID_LEN, marks->dedup[li]}, dv;
+	if (kk.mv_size <= TPC_TARIFF_ID_LEN) {
+		uint8_t padded[TPC_TARIFF_ID_LEN] = {0};
 
-		if (mdb_get(txn, dbs->dedup, &dk, &dv) != 0)
-			return add_line(k, ln, finding("202921", ln->record, 0, 0));
-		table_get(seen, marks->dedup[li], TPC_TARIFF_ID_LEN, &fresh);
-		if (!fresh)
-			return add_line(k, ln, finding("500423", ln->record, 0, 0));
+		memcpy(padded, ikey, kk.mv_size);
+		table_get(numbers, padded, TPC_TARIFF_ID_LEN, &fresh);
+	}
+	if (!fresh || mdb_get(r->txn, r->dbs->invoices, &kk, &vv) == 0)
+		return add_invoice(r->k, inv, finding("202420", inv->record, 0, 0));
+	return 0;
+}
+
+/* A credit note's credited invoice must have been accepted (202920) and not credited yet
+ * (202921: its '~' credit key is in the same index). */
+static int check_credited_invoice(const struct run *r, tpc_invoice_t *inv)
+{
+	tpc_invoice_t prev = *inv;
+	uint8_t ikey[160];
+	MDB_val kk = {0, ikey}, vv;
+
+	if (inv->invoicing != TPC_INVOICING_CREDIT_NOTE || !inv->previous.len)
 		return 0;
-	}
-	/* already billed: within the sending, then in earlier ones */
-	table_get(seen, marks->dedup[li], TPC_TARIFF_ID_LEN, &fresh);
-	{
-		MDB_val dk = {TPC_TARIFF_ID_LEN, marks->dedup[li]}, dv;
+	prev.number = inv->previous;
+	kk.mv_size = tpc_tariff_invoice_key(&prev, ikey, sizeof(ikey));
+	if (!kk.mv_size || mdb_get(r->txn, r->dbs->invoices, &kk, &vv) != 0)
+		return add_invoice(r->k, inv, finding("202920", inv->record, 0, 0));
+	kk.mv_size = tpc_tariff_credit_key(inv, ikey, sizeof(ikey));
+	if (kk.mv_size && mdb_get(r->txn, r->dbs->invoices, &kk, &vv) == 0)
+		return add_invoice(r->k, inv, finding("202921", inv->record, 0, 0));
+	return 0;
+}
 
-		if (!fresh || mdb_get(txn, dbs->dedup, &dk, &dv) == 0)
-			return add_line(k, ln, finding("500423", ln->record, 0, 0));
-	}
-	/* maximum units per day */
-	if (tar->max_per_day) {
-		uint8_t ukey[21];
-		struct slot *sl;
+/* One invoice: its own checks, then each of its lines still standing. Every line gets its
+ * identity even when refused: the writer records the marks of the whole sending. */
+static int check_invoice(const struct run *r, struct table *numbers, tpc_invoice_t *inv)
+{
+	tpc_sending_t *s = r->k->s;
+	unsigned care;
+	int rc;
 
-		tpc_tariff_units_key(&inv->patient, ln->code, d, ukey);
-		sl = table_get(units, ukey, 21, &fresh);
-		if (fresh && (rc = tpc_tariff_units_get(txn, dbs->units, ukey, &sl->units)))
-			return tpc_err_from_mdb(rc);
-		if (sl->units + ln->units > (int64_t)tar->max_per_day)
-			return add_line(k, ln, finding("502255", ln->record, 0, 0));
-		sl->units += ln->units;
-		marks->max_per_day[li] = tar->max_per_day;
+	if ((rc = check_provider(r, inv, &care)) || (rc = check_invoice_number(r, numbers, inv)) ||
+	    (rc = check_credited_invoice(r, inv)))
+		return rc;
+	for (uint32_t n = 0; n < inv->nlines; n++) {
+		uint32_t li = inv->first_line + n;
+		tpc_line_t *ln = &s->lines[li];
+
+		tpc_tariff_line_identity(inv, ln, r->marks->dedup[li]);
+		if (refused(ln) || inv->patient.len != 11)
+			continue;
+		if ((rc = check_line(r, inv, li, care)))
+			return rc;
 	}
+	return 0;
+}
+
+/* Marks and the in-sending tables, all in the arena. @return 0 or TPC_ENOMEM. */
+static int prepare(tpc_sending_t *s, tpc_arena_t *arena, tpc_tariff_marks_t *marks,
+                   struct table *seen, struct table *units, struct table *numbers,
+                   struct lookups **lk)
+{
+	memset(marks, 0, sizeof(*marks));
+	marks->nlines = s->nlines;
+	marks->dedup = tpc_arena_alloc(arena, (s->nlines + 1) * TPC_TARIFF_ID_LEN, 8);
+	marks->max_per_day = tpc_arena_alloc(arena, (s->nlines + 1) * sizeof(uint32_t), 4);
+	*lk = tpc_arena_alloc(arena, sizeof(**lk), 8);
+	if (!marks->dedup || !marks->max_per_day || !*lk || table_init(units, arena, s->nlines) ||
+	    table_init(seen, arena, s->nlines) || table_init(numbers, arena, s->ninvoices))
+		return TPC_ENOMEM;
 	return 0;
 }
 
@@ -446,102 +665,38 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 	struct sink k = {s, {tpc_arena_host_alloc, arena, 0, 0}};
 	struct lookups *lk;
 	struct table units, seen, numbers;
-	int32_t created = s->created ? s->created : today;
+	struct run r = {NULL,
+	                &k,
+	                txn,
+	                dbs,
+	                s->created ? s->created : today,
+	                s->payee == TPC_PAYEE_PATIENT,
+	                &seen,
+	                &units,
+	                marks};
 	int rc;
 
-	memset(marks, 0, sizeof(*marks));
-	marks->nlines = s->nlines;
-	marks->dedup = tpc_arena_alloc(arena, (s->nlines + 1) * TPC_TARIFF_ID_LEN, 8);
-	marks->max_per_day = tpc_arena_alloc(arena, (s->nlines + 1) * sizeof(uint32_t), 4);
-	lk = tpc_arena_alloc(arena, sizeof(*lk), 8);
-	if (!marks->dedup || !marks->max_per_day || !lk || table_init(&units, arena, s->nlines) ||
-	    table_init(&seen, arena, s->nlines) || table_init(&numbers, arena, s->ninvoices))
-		return TPC_ENOMEM;
+	if ((rc = prepare(s, arena, marks, &seen, &units, &numbers, &lk)))
+		return rc;
+	r.lk = lk;
 	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_MEMBERS], &lk->members)))
-		goto out_mdb;
+		return tpc_err_from_mdb(rc);
+	/* the later open failures return LMDB's code as it is, as they always have */
 	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_TARIFFS], &lk->tariffs)))
 		goto out_close_members;
 	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_AGREEMENTS], &lk->agreements)))
 		goto out_close_tariffs;
-	if ((rc = tpc_schemes_begin(txn, &dbs->ref, arena, &lk->schemes))) {
-		mdb_cursor_close(lk->agreements);
-		mdb_cursor_close(lk->tariffs);
-		mdb_cursor_close(lk->members);
-		return rc;
-	}
-
-	for (uint32_t i = 0; i < s->ninvoices && !s->blocked; i++) {
-		tpc_invoice_t *inv = &s->invoices[i];
-		tpc_ref_provider_t prov;
-		uint8_t ikey[160];
-		MDB_val kk, vv;
-
-		unsigned care;
-
-		prov.kind = TPC_PROVIDER_OTHER;
-		if (inv->provider.len != 11 ||
-		    tpc_refdata_provider(txn, &dbs->ref, inv->provider.ptr, &prov) != 0)
-			if ((rc = add_invoice(&k, inv, finding("201420", inv->record, 0, 0))))
-				goto out_close_all;
-		/* the care type of the invoice, for Mediprima decisions (and Fedasil's pilot) */
-		care = prov.kind == TPC_PROVIDER_PHARMACIST || inv->kind == TPC_INVOICE_PHARMACY
-		           ? TPC_CARE_PHARMACY
-		       : inv->kind == TPC_INVOICE_HOSPITALISED ? TPC_CARE_HOSPITAL
-		                                               : TPC_CARE_AMBULATORY;
-		kk.mv_data = ikey;
-		kk.mv_size = tpc_tariff_invoice_key(inv, ikey, sizeof(ikey));
-		if (kk.mv_size && inv->number.len) {
-			/* unique per provider: against earlier sendings, then within this one */
-			int fresh = 1;
-
-			if (kk.mv_size <= TPC_TARIFF_ID_LEN) {
-				uint8_t padded[TPC_TARIFF_ID_LEN] = {0};
-
-				memcpy(padded, ikey, kk.mv_size);
-				table_get(&numbers, padded, TPC_TARIFF_ID_LEN, &fresh);
-			}
-			if ((!fresh || mdb_get(txn, dbs->invoices, &kk, &vv) == 0) &&
-			    (rc = add_invoice(&k, inv, finding("202420", inv->record, 0, 0))))
-				goto out_close_all;
-		}
-		if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE && inv->previous.len) {
-			/* the credited invoice must have been accepted, and not credited yet */
-			tpc_invoice_t prev = *inv;
-
-			prev.number = inv->previous;
-			kk.mv_size = tpc_tariff_invoice_key(&prev, ikey, sizeof(ikey));
-			if (!kk.mv_size || mdb_get(txn, dbs->invoices, &kk, &vv) != 0)
-				rc = add_invoice(&k, inv, finding("202920", inv->record, 0, 0));
-			else if ((kk.mv_size = tpc_tariff_credit_key(inv, ikey, sizeof(ikey))) &&
-			         mdb_get(txn, dbs->invoices, &kk, &vv) == 0)
-				rc = add_invoice(&k, inv, finding("202921", inv->record, 0, 0));
-			if (rc)
-				goto out_close_all;
-		}
-		for (uint32_t n = 0; n < inv->nlines; n++) {
-			uint32_t li = inv->first_line + n;
-			tpc_line_t *ln = &s->lines[li];
-
-			tpc_tariff_line_identity(inv, ln, marks->dedup[li]);
-			if (refused(ln) || inv->patient.len != 11)
-				continue;
-			rc = check_line(lk, &k, txn, dbs, created, care,
-			                s->payee == TPC_PAYEE_PATIENT, inv, ln, li, &seen, &units,
-			                marks);
-			if (rc)
-				goto out_close_all;
-		}
-	}
-	rc = 0;
-
-out_close_all:
+	if ((rc = tpc_schemes_begin(txn, &dbs->ref, arena, &lk->schemes)))
+		goto out_close_agreements;
+	/* a blocked sending is refused whole: nothing more to learn from its lines */
+	for (uint32_t i = 0; i < s->ninvoices && !s->blocked && !rc; i++)
+		rc = check_invoice(&r, &numbers, &s->invoices[i]);
 	tpc_schemes_end(lk->schemes);
+out_close_agreements:
 	mdb_cursor_close(lk->agreements);
 out_close_tariffs:
 	mdb_cursor_close(lk->tariffs);
 out_close_members:
 	mdb_cursor_close(lk->members);
 	return rc;
-out_mdb:
-	return tpc_err_from_mdb(rc);
 }

@@ -1,22 +1,47 @@
 /* engine/clearing/tariff.h - AMI clearing of every line against the reference data and the ledger.
  *
+ * DESIGN (engine/clearing/): the rules a sending is judged by - this file's checks, the schemes
+ * that decide who pays (schemes.h), the verdict and the refusal threshold (clear.h), budgets
+ * (budget.h), and the line identities and index keys the ledger writer records. Runs on the
+ * worker threads, on one job's arena and one read snapshot at a time, so it holds no state of
+ * its own between sendings. It must never write to LMDB or keep anything across sendings: the
+ * indexes it reads belong to the ledger writer, which records them (the key builders and
+ * tpc_tariff_units_add() below) and repeats the checks against earlier sendings in its own
+ * write transaction.
+ *
  * Runs on a worker, inside one read snapshot of the ledger (reference data and the indexes of
  * earlier accepted sendings), after the adapter's structural checks and before judging
- * (engine/clearing/clear.c). For each line still standing it checks, in order:
- *   - the beneficiary is a member with an insurability period covering the service date
- *     (500820 unknown, 500540 not in order on that date); BIM when that period's ct1 ends in 1;
- *   - the invoicing provider is known (201420, on the invoice);
- *   - the code has a tariff row valid on the date (500403 unknown code, 500420 not valid then);
- *   - dates: not after the sending's creation date (500510), not more than two years before
- *     it (500546), within admission..discharge for a hospitalised invoice (500511 / 500513);
- *   - amounts: insurer part = units x (BIM ? insurer_bim : insurer) (501940) and patient share
- *     = units x fee - insurer part (502741), to the cent;
- *   - a code flagged `agreement` has a payment-commitment reference or an agreement covering
- *     (patient, code, date) (5004K2; 500548 when an agreement exists but not on that date);
- *   - max_per_day: units of (patient, code, date) in this sending plus earlier accepted
- *     sendings stay within the maximum (502255);
- *   - duplicates: (provider, patient, code, date, line reference) not already accepted, here or
- *     earlier (500423); invoice numbers unique per provider (202420, on the invoice).
+ * (engine/clearing/clear.c).
+ *
+ * This list is the order of the checks, and engine/clearing/tariff.c mirrors it (one function
+ * per check, named for it, run from one table): the first check that refuses a line names its
+ * finding, so the order is behaviour. Per invoice, first:
+ *   - provider: the invoicing provider is known (201420, on the invoice);
+ *   - invoice number: unique per provider, here and earlier (202420, on the invoice);
+ *   - credited invoice: a credit note's credited invoice was accepted (202920) and not credited
+ *     yet (202921).
+ * Then for each line still standing, in order, stopping at the first refusal:
+ *   1. beneficiary: a member with an insurability period covering the service date (500820
+ *      unknown, 500540 not in order on that date), or another scheme that covers the person
+ *      (engine/clearing/schemes.h decides who pays); BIM when that period's ct1 ends in 1;
+ *   2. dates: not after the sending's creation date (500510), not more than two years before
+ *      it (500546), within admission..discharge for a hospitalised invoice (500511 / 500513);
+ *   3. tariff: the code has a tariff row valid on the date (500403 unknown code, 500420 not
+ *      valid then);
+ *   4. amounts: insurer part = units x (BIM ? insurer_bim : insurer) (501940) and patient share
+ *      = units x fee - insurer part (502741), to the cent; both reported, neither stops. An
+ *      eAttest is instead reimbursed what the patient paid (AMI or OSSOM only, T40xxx);
+ *   5. agreement: a code flagged `agreement` has a payment-commitment reference or an agreement
+ *      covering (patient, code, date) (5004K2; 500548 when an agreement exists but not on that
+ *      date);
+ *      (gate: a line refused so far, or of a refused invoice, stops here: it must not use up
+ *      a maximum or count as billed)
+ *   6. credit line: a credit note's line repeats an accepted line (202921) once (500423), and
+ *      stops there;
+ *   7. duplicates: (provider, patient, code, date, line reference) not already accepted, here or
+ *      earlier (500423);
+ *   8. max_per_day: units of (patient, code, date) in this sending plus earlier accepted
+ *      sendings stay within the maximum (502255).
  * The checks against earlier sendings are repeated by the ledger writer inside its write
  * transaction (tpc_tariff_marks_t carries what it needs), so two sendings judged at once
  * cannot both pass.

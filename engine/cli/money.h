@@ -1,6 +1,15 @@
 /* engine/cli/money.h - the tpclear commands about money: payrun, ledger, settlement queries and
  * statements.
  *
+ * DESIGN (engine/cli/): tpclear, the command-line client, a separate program from the engine.
+ *  - Owns: the command table and options (tpclear.c: submit, query, load, ping, keygen, and
+ *    the money commands here), the pipelined exchange over one DEALER socket, the CURVE client
+ *    side (curve.c), and every printing of answers (text, JSON, CSV).
+ *  - Threads: one; the socket, its CURVE monitor and all items belong to it.
+ *  - Never: open the engine's stores or run its threads: it speaks only the wire protocol
+ *    (proto/tpclear.proto, through engine/pipeline/client.h); and never mixes what a script
+ *    parses (--json, CSV, a document on stdout) with the progress bar or messages (stderr).
+ *
  * Requests are built here as packed protobuf payloads; the exchange itself is tpclear.c's.
  * Printing: plain text by default, one JSON object with --json, CSV for `ledger export`.
  */

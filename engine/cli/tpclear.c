@@ -11,6 +11,7 @@
 #include "tpclear.pb-c.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -93,6 +94,10 @@ static void die(const char *fmt, ...)
 
 /* ---- format and key detection --------------------------------------------------------------- */
 
+/* The format and the idempotency key of a file to submit. The key is the sending's own
+ * reference when it has one, so resubmitting the same file (even renamed, even from another
+ * machine) is recognised as a replay by the engine; the content's hash is the last resort,
+ * which still makes an unchanged resubmission a replay. */
 static void detect(struct item *it, const struct opts *o)
 {
 	const char *dot = strrchr(it->file, '.');
@@ -138,6 +143,10 @@ static void detect(struct item *it, const struct opts *o)
 
 /* ---- wire ---------------------------------------------------------------------------------- */
 
+/* Write a native answer frame to DIR/KEY.TYPE byte for byte: these files go back to the
+ * sender's own software (931000, 920098), which reads them as the official formats, so nothing
+ * is converted. A write failure is reported but does not fail the sending: the answer is
+ * stored by the engine and can be queried again. */
 static void save_native(const struct opts *o, const char *key, const char *type,
                         const uint8_t *data, size_t len)
 {
@@ -292,6 +301,8 @@ static void json_receipt(FILE *f, const Tpclear__Receipt *rc)
 	fprintf(f, ",\"retry_after_ms\":%u}", rc->retry_after_ms);
 }
 
+/* One JSON object per item on one line (JSON lines): a script reads the output as a stream,
+ * one sending at a time, without waiting for the whole run. */
 static void print_json(const struct item *it)
 {
 	FILE *f = stdout;
@@ -408,6 +419,8 @@ static void print_text(const struct item *it)
 	}
 }
 
+/* The progress bar goes to stderr (and only on a terminal, see exchange()): stdout stays the
+ * results alone, whatever is redirected. */
 static void progress(int done, int total)
 {
 	int width = 30, fill = total ? done * width / total : width;
@@ -423,6 +436,8 @@ static void progress(int done, int total)
 
 /* ---- the exchange --------------------------------------------------------------------------- */
 
+/* One DEALER for the whole run: answers come back on the socket that sent the request (the
+ * engine's ROUTER routes by connection), so every item must go through this one. */
 static void *connect_dealer(void *ctx, struct opts *o)
 {
 	void *sock = zmq_socket(ctx, ZMQ_DEALER);
@@ -431,7 +446,9 @@ static void *connect_dealer(void *ctx, struct opts *o)
 
 	if (!sock)
 		die("zmq_socket: %s", zmq_strerror(errno));
+	/* a second to flush what is queued at exit, never a hang on an absent engine */
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	/* CURVE is set before connecting: the handshake starts with the connection */
 	if (tpc_cli_curve_setup(ctx, sock, o->server_key, o->client_key, &o->monitor, err,
 	                        sizeof(err)) != 0)
 		die("%s", err);
@@ -440,6 +457,10 @@ static void *connect_dealer(void *ctx, struct opts *o)
 	return sock;
 }
 
+/* An item's final answer (or NULL after a local failure, with it->error set). "ok" drives the
+ * exit code: a sending counts when accepted or partly accepted (refused lines are the
+ * sender's to fix, not a failure of the run); a load, payrun, ledger or settlement answer
+ * counts by arriving. */
 static void finish(struct item *it, Tpclear__Answer *a, int *done)
 {
 	it->final = a;
@@ -455,137 +476,202 @@ static void finish(struct item *it, Tpclear__Answer *a, int *done)
 		it->ok = 1;
 }
 
+/* One run of requests over one socket. Items move IDLE -> SENT -> RECEIVED -> DONE (a busy
+ * receipt sends one back to IDLE with a retry time); the loop in exchange() ends when every
+ * item is DONE. Only the loop's own thread touches any of it. */
+struct exchange {
+	void *sock;
+	struct item *items;
+	int n;
+	const struct opts *o;
+	Tpclear__RequestType type;
+	int done, inflight, ok;
+	int show;             /* a progress bar on a terminal */
+	uint64_t corr_base;   /* the pid in the high bits: answers to an earlier run are ignored */
+	int handshake_failed; /* the CURVE monitor saw a failed handshake: said in timeouts */
+};
+
+/* Send what the window and busy hints allow. */
+static void send_ready(struct exchange *x, int64_t now)
+{
+	for (int i = 0; i < x->n && x->inflight < x->o->window; i++) {
+		struct item *it = &x->items[i];
+
+		if (it->st != ST_IDLE || it->retry_at_ms > now)
+			continue;
+		it->corr = x->corr_base + (uint64_t)i + 1;
+		/* the deadline runs from the first send: busy retries do not extend it */
+		if (!it->deadline_ms)
+			it->deadline_ms = now + x->o->timeout_ms;
+		if (tpc_client_send(x->sock, x->type, x->o->sender, it->key, it->format, it->corr,
+		                    it->data, it->len) != 0) {
+			snprintf(it->error, sizeof(it->error), "send failed: %s",
+			         zmq_strerror(errno));
+			finish(it, NULL, &x->done);
+			continue;
+		}
+		it->st = ST_SENT;
+		x->inflight++;
+	}
+}
+
+/* Give up on items past their deadline. @return how long to wait for the next deadline or
+ * retry, at most 200 ms (the CURVE monitor is looked at between waits). */
+static int64_t expire_and_wait(struct exchange *x, int64_t now)
+{
+	int64_t wait = 200;
+
+	for (int i = 0; i < x->n; i++) {
+		struct item *it = &x->items[i];
+
+		if (it->st == ST_SENT || it->st == ST_RECEIVED) {
+			if (now >= it->deadline_ms) {
+				snprintf(it->error, sizeof(it->error), "no answer within %d ms%s",
+				         x->o->timeout_ms,
+				         x->handshake_failed ? HANDSHAKE_HINT : "");
+				finish(it, NULL, &x->done);
+				x->inflight--;
+			} else if (it->deadline_ms - now < wait) {
+				wait = it->deadline_ms - now;
+			}
+		} else if (it->st == ST_IDLE && it->retry_at_ms > now &&
+		           it->retry_at_ms - now < wait) {
+			wait = it->retry_at_ms - now;
+		}
+	}
+	return wait;
+}
+
+/* The engine refused our key: nothing will ever come back, so every item ends now. */
+static void fail_if_key_refused(struct exchange *x)
+{
+	if (!tpc_cli_curve_refused(x->o->monitor, &x->handshake_failed))
+		return;
+	for (int i = 0; i < x->n; i++)
+		if (x->items[i].st != ST_DONE) {
+			snprintf(x->items[i].error, sizeof(x->items[i].error), "%s", KEY_REFUSED);
+			finish(&x->items[i], NULL, &x->done);
+		}
+}
+
+/* The item still waiting for the answer with @p corr, or NULL (a late answer to an item that
+ * timed out, or to another run). */
+static struct item *item_of(struct exchange *x, uint64_t corr)
+{
+	struct item *it = NULL;
+
+	for (int i = 0; i < x->n; i++)
+		if (x->items[i].corr == corr &&
+		    (x->items[i].st == ST_SENT || x->items[i].st == ST_RECEIVED))
+			it = &x->items[i];
+	return it;
+}
+
+/* Act on one answer for @p it: a receipt (keep it, or retry after "busy"), or the final answer.
+ * Takes @p a; the native frame stays the caller's. */
+static void take_answer(struct exchange *x, struct item *it, Tpclear__Answer *a,
+                        const uint8_t *native, size_t nlen)
+{
+	int receipt = a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT;
+
+	if (receipt && a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED &&
+	    it->st == ST_SENT && x->type != TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
+		/* received: the final answer follows; the native receipt (931000) is saved now */
+		char t[16];
+
+		native_type_of(native, nlen, t, sizeof(t));
+		save_native(x->o, it->key, t, native, nlen);
+		if (it->receipt)
+			tpclear__answer__free_unpacked(it->receipt, NULL);
+		it->receipt = a;
+		it->st = ST_RECEIVED;
+		return;
+	}
+	x->inflight--;
+	if (receipt && a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
+		it->st = ST_IDLE;
+		it->retry_at_ms =
+		    now_ms() + (a->receipt->retry_after_ms ? a->receipt->retry_after_ms : 100);
+		tpclear__answer__free_unpacked(a, NULL);
+		return;
+	}
+	if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT)
+		save_native(x->o, it->key, a->result->native_type, native, nlen);
+	if (a->body_case == TPCLEAR__ANSWER__BODY_SETTLEMENT)
+		save_native(x->o, it->key, a->settlement->native_type, native, nlen);
+	if (x->type == TPCLEAR__REQUEST_TYPE__REQUEST_PING && receipt)
+		it->ok = a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED;
+	finish(it, a, &x->done);
+}
+
+/* Wait up to @p wait ms for one answer and act on it. */
+static void receive_answer(struct exchange *x, int64_t wait)
+{
+	zmq_pollitem_t pi[2] = {{x->sock, 0, ZMQ_POLLIN, 0}, {x->o->monitor, 0, ZMQ_POLLIN, 0}};
+	uint8_t *native;
+	size_t nlen;
+	Tpclear__Answer *a;
+	struct item *it;
+
+	/* the monitor is polled too, so a refused handshake wakes us before the deadline */
+	if (zmq_poll(pi, x->o->monitor ? 2 : 1, (long)(wait > 0 ? wait : 1)) <= 0 ||
+	    !(pi[0].revents & ZMQ_POLLIN))
+		return;
+	a = tpc_client_recv(x->sock, &native, &nlen);
+	it = a ? item_of(x, a->correlation) : NULL;
+	if (!it) {
+		if (a)
+			tpclear__answer__free_unpacked(a, NULL);
+		free(native);
+		return;
+	}
+	take_answer(x, it, a, native, nlen);
+	free(native);
+	if (x->show)
+		progress(x->done, x->n);
+}
+
+/* Print finished items in order as soon as their predecessors are printed: the output reads
+ * like the command line, whatever order the answers came in. */
+static void print_in_order(struct exchange *x)
+{
+	for (int i = 0; i < x->n; i++) {
+		struct item *it = &x->items[i];
+
+		if (it->printed)
+			continue;
+		if (it->st != ST_DONE)
+			break;
+		if (x->type != TPCLEAR__REQUEST_TYPE__REQUEST_PING && !x->o->no_print) {
+			if (x->o->json)
+				print_json(it);
+			else
+				print_text(it);
+		}
+		fflush(stdout);
+		it->printed = 1;
+		x->ok += it->ok;
+	}
+}
+
 /* Run requests for every item; @return number of items that ended accepted. */
 static int exchange(void *sock, struct item *items, int n, const struct opts *o,
                     Tpclear__RequestType type)
 {
-	int done = 0, sent = 0, inflight = 0, ok = 0,
-	    show = !o->json && !o->quiet && n > 1 && isatty(STDERR_FILENO);
-	uint64_t corr_base = (uint64_t)getpid() << 32;
-	int handshake_failed = 0;
+	struct exchange x = {sock, items, n, o, type, 0, 0, 0, 0, (uint64_t)getpid() << 32, 0};
 
-	while (done < n) {
-		int64_t now = now_ms(), wait = 200;
+	x.show = !o->json && !o->quiet && n > 1 && isatty(STDERR_FILENO);
+	while (x.done < n) {
+		int64_t now = now_ms(), wait;
 
-		/* send what the window and busy hints allow */
-		for (int i = 0; i < n && inflight < o->window; i++) {
-			struct item *it = &items[i];
-			if (it->st != ST_IDLE || it->retry_at_ms > now)
-				continue;
-			it->corr = corr_base + (uint64_t)i + 1;
-			if (!it->deadline_ms)
-				it->deadline_ms = now + o->timeout_ms;
-			if (tpc_client_send(sock, type, o->sender, it->key, it->format, it->corr,
-			                    it->data, it->len) != 0) {
-				snprintf(it->error, sizeof(it->error), "send failed: %s",
-				         zmq_strerror(errno));
-				finish(it, NULL, &done);
-				continue;
-			}
-			it->st = ST_SENT;
-			inflight++;
-			sent++;
-		}
-		for (int i = 0; i < n; i++) {
-			struct item *it = &items[i];
-			if (it->st == ST_SENT || it->st == ST_RECEIVED) {
-				if (now >= it->deadline_ms) {
-					snprintf(it->error, sizeof(it->error),
-					         "no answer within %d ms%s", o->timeout_ms,
-					         handshake_failed ? HANDSHAKE_HINT : "");
-					finish(it, NULL, &done);
-					inflight--;
-				} else if (it->deadline_ms - now < wait) {
-					wait = it->deadline_ms - now;
-				}
-			} else if (it->st == ST_IDLE && it->retry_at_ms > now &&
-			           it->retry_at_ms - now < wait) {
-				wait = it->retry_at_ms - now;
-			}
-		}
-		int refused = tpc_cli_curve_refused(o->monitor, &handshake_failed);
-
-		/* the engine refused our key: nothing will ever come back */
-		for (int i = 0; refused && i < n; i++)
-			if (items[i].st != ST_DONE) {
-				snprintf(items[i].error, sizeof(items[i].error), "%s", KEY_REFUSED);
-				finish(&items[i], NULL, &done);
-			}
-		zmq_pollitem_t pi[2] = {{sock, 0, ZMQ_POLLIN, 0}, {o->monitor, 0, ZMQ_POLLIN, 0}};
-		if (done < n && zmq_poll(pi, o->monitor ? 2 : 1, (long)(wait > 0 ? wait : 1)) > 0 &&
-		    (pi[0].revents & ZMQ_POLLIN)) {
-			uint8_t *native;
-			size_t nlen;
-			Tpclear__Answer *a = tpc_client_recv(sock, &native, &nlen);
-			struct item *it = NULL;
-
-			if (a)
-				for (int i = 0; i < n; i++)
-					if (items[i].corr == a->correlation &&
-					    (items[i].st == ST_SENT || items[i].st == ST_RECEIVED))
-						it = &items[i];
-			if (!it) {
-				if (a)
-					tpclear__answer__free_unpacked(a, NULL);
-				free(native);
-				continue;
-			}
-			if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
-			    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED &&
-			    it->st == ST_SENT && type != TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
-				char t[16];
-				native_type_of(native, nlen, t, sizeof(t));
-				save_native(o, it->key, t, native, nlen);
-				if (it->receipt)
-					tpclear__answer__free_unpacked(it->receipt, NULL);
-				it->receipt = a;
-				it->st = ST_RECEIVED;
-			} else if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
-			           a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
-				it->st = ST_IDLE;
-				it->retry_at_ms =
-				    now_ms() +
-				    (a->receipt->retry_after_ms ? a->receipt->retry_after_ms : 100);
-				inflight--;
-				tpclear__answer__free_unpacked(a, NULL);
-			} else {
-				if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT)
-					save_native(o, it->key, a->result->native_type, native,
-					            nlen);
-				if (a->body_case == TPCLEAR__ANSWER__BODY_SETTLEMENT)
-					save_native(o, it->key, a->settlement->native_type, native,
-					            nlen);
-				if (type == TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
-				    a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT)
-					it->ok = a->receipt->status ==
-					         TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED;
-				finish(it, a, &done);
-				inflight--;
-			}
-			free(native);
-			if (show)
-				progress(done, n);
-		}
-		/* print finished items in order as soon as their predecessors are printed */
-		for (int i = 0; i < n; i++) {
-			struct item *it = &items[i];
-			if (it->printed)
-				continue;
-			if (it->st != ST_DONE)
-				break;
-			if (type != TPCLEAR__REQUEST_TYPE__REQUEST_PING && !o->no_print) {
-				if (o->json)
-					print_json(it);
-				else
-					print_text(it);
-			}
-			fflush(stdout);
-			it->printed = 1;
-			ok += it->ok;
-		}
+		send_ready(&x, now);
+		wait = expire_and_wait(&x, now);
+		fail_if_key_refused(&x);
+		if (x.done < n)
+			receive_answer(&x, wait);
+		print_in_order(&x);
 	}
-	(void)sent;
-	return ok;
+	return x.ok;
 }
 
 /* ---- commands ------------------------------------------------------------------------------ */
@@ -604,6 +690,7 @@ static int run_one(const struct opts *o, Tpclear__RequestType type, const char *
 	snprintf(it.key, sizeof(it.key), "%s", label);
 	it.data = payload;
 	it.len = len;
+	/* the command prints the answer itself, in its own shape; one request needs no window */
 	q.no_print = 1;
 	q.window = 1;
 	sock = connect_dealer(ctx, &q);
@@ -799,300 +886,75 @@ static void usage(FILE *f)
 	    "DIR/KEY.TYPE, byte for byte.\n");
 }
 
-static void help_command(const char *cmd)
+/* One item of a batch: a file to submit or load (read whole now, so a missing file stops the
+ * command before anything is sent), a key to query, or the ping. */
+static void fill_item(struct item *it, Tpclear__RequestType type, const char *arg,
+                      const struct opts *o)
 {
-	if (cmd && strcmp(cmd, "submit") == 0)
-		printf("usage: tpclear submit [--format F] [--key K] [--json] [--save-answers DIR] "
-		       "[--window N] FILE...\n"
-		       "  --format F          adapter name (canonical, efact, or a plugin's)\n"
-		       "  --key K             idempotency key (only with one FILE)\n"
-		       "  --json              one JSON object per sending on stdout\n"
-		       "  --save-answers DIR  write native answer frames to DIR/KEY.TYPE\n"
-		       "  --window N          sendings in flight at once (default 8)\n"
-		       "Resubmitting the same file with the same key returns the stored answer;\n"
-		       "the same key with other content is a conflict and changes nothing.\n");
-	else if (cmd && strcmp(cmd, "query") == 0)
-		printf("usage: tpclear query [--json] [--save-answers DIR] KEY...\n"
-		       "  prints the stored result of each of this sender's keys\n");
-	else if (cmd && strcmp(cmd, "load") == 0)
-		printf(
-		    "usage: tpclear load [--upsert] KIND FILE...\n"
-		    "  KIND: providers, members, tariffs or agreements (docs/formats/"
-		    "reference-data.md), or a scheme feed: mediprima, fedasil,\n"
-		    "  fedasil_exclusions, detention, war_victims, ossom (docs/formats/feeds.md)\n"
-		    "  Each file replaces the whole kind in one transaction; a bad row refuses\n"
-		    "  the file with its line, column and reason, and nothing changes.\n"
-		    "  --upsert: the file is a delta: its rows replace the stored rows of the\n"
-		    "  same key (NISS and valid_from; code; decision) and the others stay.\n");
-	else if (cmd && strcmp(cmd, "eattest") == 0)
-		printf("usage: tpclear eattest number=N provider=NIHII patient=NISS code=C date=D\n"
-		       "                      fee=EUR [units=1] [country=CC real_cost=EUR]\n"
-		       "                      [cancels=N] [reference=TEXT] [--json]\n"
-		       "  one electronic attestation (docs/formats/eattest.md), answered at once\n"
-		       "  with the reimbursement to the insured and the scheme. The number is the\n"
-		       "  idempotency key; cancels=N (repeating N's fields) reverses attestation "
-		       "N.\n");
-	else if (cmd && strcmp(cmd, "payrun") == 0)
-		printf(
-		    "usage: tpclear payrun [--until DATE] [--budget B] [--request-id ID] [--out "
-		    "DIR]\n"
-		    "                      [--json]\n"
-		    "  pays every unpaid accepted line (committed up to DATE, of budget B): one\n"
-		    "  credit transfer per payee account and budget, marked paid in the same\n"
-		    "  transaction; the engine writes one SEPA pain.001.001.03 file per budget\n"
-		    "  in its payments directory (default DATA_DIR/payments); --out DIR writes a\n"
-		    "  copy of each file there. Running it again pays nothing twice.\n"
-		    "  --request-id ID (up to 64 printable ASCII characters, no space) makes\n"
-		    "  the request idempotent: the same ID again answers the run it made the\n"
-		    "  first time (marked replay) and pays nothing that came since; the same ID\n"
-		    "  with another --until or --budget is refused T00027.\n");
-	else if (cmd && strcmp(cmd, "ledger") == 0)
-		printf("usage: tpclear ledger balance [--budget B] [--at DATE] [--json]\n"
-		       "       tpclear ledger show KEY [--json]\n"
-		       "       tpclear ledger export [--from DATE] [--to DATE] [--json]\n"
-		       "  balance: per budget, charged, paid, still owed; every budget sums to 0\n"
-		       "  show: a sending key of this sender, PROVIDER/INVOICE, or a payee NIHII:\n"
-		       "        amounts per line (invoiced, expected, accepted, paid) and history\n"
-		       "  export: postings as CSV (or JSON lines), in commit order\n");
-	else if (cmd && strcmp(cmd, "statement") == 0)
-		printf(
-		    "usage: tpclear statement sppis --month YYYY-MM [--out FILE] [--json]\n"
-		    "  the monthly recovery statement for SPP IS of the Mediprima lines accepted\n"
-		    "  in that month (UTC), credit notes included: per CPAS and per decision,\n"
-		    "  lines, insurer part, patient share and totals, reconciled to the cent with\n"
-		    "  the SPPIS budget's charges of the month (docs/formats/sppis-statement.md).\n"
-		    "  --out FILE  write the XML document to FILE (atomically) and print the\n"
-		    "              summary per CPAS on stdout (--json: one JSON object)\n"
-		    "  without --out (or with --out -) the document goes to stdout and the\n"
-		    "  summary to stderr. The statement of a month not over yet is marked\n"
-		    "  provisional. Exit 1 when the engine refuses it (T00030..T00033).\n");
-	else if (cmd && strcmp(cmd, "ping") == 0)
-		printf("usage: tpclear ping\n  exit 0 when the engine answers\n");
-	else if (cmd && strcmp(cmd, "keygen") == 0)
-		printf("usage: tpclear keygen [--out PREFIX]\n"
-		       "  writes a new CURVE key pair: PREFIX.key, the secret (mode 0600: keep it\n"
-		       "  on this machine) and PREFIX.pub, the public key (mode 0644: give it to\n"
-		       "  the engine's operators for the senders registry). PREFIX defaults to\n"
-		       "  'tpclear'; existing files are never overwritten. docs/security.md\n");
-	else
-		usage(stdout);
+	int rrc;
+
+	if (type == TPCLEAR__REQUEST_TYPE__REQUEST_QUERY) {
+		it->file = arg;
+		snprintf(it->key, sizeof(it->key), "%s", arg);
+		if (o->settlement)
+			snprintf(it->format, sizeof(it->format), "settlement");
+		it->data = (uint8_t *)"";
+		return;
+	}
+	if (type == TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
+		it->file = "ping";
+		it->data = (uint8_t *)"";
+		return;
+	}
+	it->file = arg;
+	rrc = tpc_file_read_all(it->file, &it->data, &it->len);
+	if (rrc)
+		die("cannot read %s: %s", it->file, strerror(-rrc));
+	if (type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD) {
+		/* the file's base name is the key: loading the same file twice is a replay */
+		const char *base = strrchr(it->file, '/');
+
+		snprintf(it->format, sizeof(it->format), "%s%s", o->upsert ? "upsert:" : "",
+		         o->format);
+		snprintf(it->key, sizeof(it->key), "%s", base ? base + 1 : it->file);
+	} else {
+		detect(it, o);
+	}
 }
 
-int main(int argc, char **argv)
+/* ---- the command table --------------------------------------------------------------------- */
+
+/* The request-per-item commands (submit, load, query, ping): one item per file or key, all
+ * pipelined over one socket. @return the exit code: 0 only when every item ended accepted. */
+static int batch(const char *cmd, Tpclear__RequestType type, int argc, char **argv, struct opts *o)
 {
-	static const struct option gopts[] = {
-	    {"endpoint", required_argument, NULL, 'e'},
-	    {"sender", required_argument, NULL, 's'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"key", required_argument, NULL, 'k'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"save-answers", required_argument, NULL, 'a'},
-	    {"window", required_argument, NULL, 'w'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"until", required_argument, NULL, 'U'},
-	    {"budget", required_argument, NULL, 'B'},
-	    {"request-id", required_argument, NULL, 'R'},
-	    {"out", required_argument, NULL, 'O'},
-	    {"at", required_argument, NULL, 'A'},
-	    {"from", required_argument, NULL, 'F'},
-	    {"to", required_argument, NULL, 'T'},
-	    {"settlement", no_argument, NULL, 'S'},
-	    {"month", required_argument, NULL, 'Y'},
-	    {"server-key", required_argument, NULL, 'K'},
-	    {"client-key", required_argument, NULL, 'C'},
-	    {"upsert", no_argument, NULL, 'M'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct opts o = {0};
-	const char *cmd;
+	int is_load = type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD;
+	int is_submit = is_load || type == TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT;
+	int is_query = type == TPCLEAR__REQUEST_TYPE__REQUEST_QUERY;
 	struct item *items;
 	void *ctx, *sock;
-	int c, n, ok, is_submit, is_query, is_load = 0, want_help = 0;
-	Tpclear__RequestType type;
+	int n = argc, ok;
 
-	o.endpoint = getenv("TPCLEAR_ENDPOINT") ? getenv("TPCLEAR_ENDPOINT") : DEFAULT_ENDPOINT;
-	o.server_key = getenv("TPCLEAR_SERVER_KEY");
-	o.client_key = getenv("TPCLEAR_CLIENT_KEY");
-	o.sender = getenv("TPCLEAR_SENDER") ? getenv("TPCLEAR_SENDER") : "local";
-	o.window = 8;
-	o.timeout_ms = 60000;
-	/* one pass: GNU getopt moves options found after the command ahead of it */
-	while ((c = getopt_long(argc, argv, "e:s:t:f:k:ja:w:qh", gopts, NULL)) != -1) {
-		switch (c) {
-		case 'e':
-			o.endpoint = optarg;
-			break;
-		case 's':
-			o.sender = optarg;
-			break;
-		case 't':
-			o.timeout_ms = atoi(optarg);
-			break;
-		case 'f':
-			o.format = optarg;
-			break;
-		case 'k':
-			o.key = optarg;
-			break;
-		case 'j':
-			o.json = 1;
-			break;
-		case 'a':
-			o.save_dir = optarg;
-			break;
-		case 'w':
-			o.window = atoi(optarg);
-			break;
-		case 'q':
-			o.quiet = 1;
-			break;
-		case 'U':
-			o.until = optarg;
-			break;
-		case 'B':
-			o.budget = optarg;
-			break;
-		case 'R':
-			o.request_id = optarg;
-			break;
-		case 'O':
-			o.out_dir = optarg;
-			break;
-		case 'A':
-			o.at = optarg;
-			break;
-		case 'F':
-			o.from = optarg;
-			break;
-		case 'T':
-			o.to = optarg;
-			break;
-		case 'S':
-			o.settlement = 1;
-			break;
-		case 'Y':
-			o.month = optarg;
-			break;
-		case 'K':
-			o.server_key = optarg;
-			break;
-		case 'C':
-			o.client_key = optarg;
-			break;
-		case 'M':
-			o.upsert = 1;
-			break;
-		case 'h':
-			want_help = 1;
-			break;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind >= argc) {
-		if (want_help) {
-			usage(stdout);
-			return 0;
-		}
-		usage(stderr);
-		return 2;
-	}
-	cmd = argv[optind++];
-	if (strcmp(cmd, "help") == 0) {
-		help_command(optind < argc ? argv[optind] : NULL);
-		return 0;
-	}
-	if (want_help) {
-		help_command(cmd);
-		return 0;
-	}
-	if (strcmp(cmd, "keygen") == 0) {
-		if (optind != argc)
-			die("keygen takes no arguments (tpclear keygen [--out PREFIX])");
-		return tpc_cli_keygen(o.out_dir ? o.out_dir : "tpclear");
-	}
-	if (strcmp(cmd, "payrun") == 0 || strcmp(cmd, "ledger") == 0 ||
-	    strcmp(cmd, "eattest") == 0) {
-		if (o.timeout_ms < 1)
-			o.timeout_ms = 60000;
-		return money_command(cmd, argc - optind, argv + optind, &o);
-	}
-	if (strcmp(cmd, "statement") == 0) {
-		if (o.timeout_ms < 1)
-			o.timeout_ms = 60000;
-		return statement_command(argc - optind, argv + optind, &o);
-	}
-	is_submit = strcmp(cmd, "submit") == 0;
-	is_query = strcmp(cmd, "query") == 0;
-	is_load = strcmp(cmd, "load") == 0;
-	if (is_load) {
-		/* load KIND FILE...: the kind travels as the format, the file name as the key */
-		if (optind >= argc)
-			die("load: which kind? (providers, members, tariffs, agreements, "
-			    "mediprima, "
-			    "fedasil, fedasil_exclusions, detention, war_victims, ossom)");
-		o.format = argv[optind++];
-		is_submit = 1;
-	}
-	if (!is_submit && !is_query && strcmp(cmd, "ping") != 0) {
-		fprintf(stderr, "tpclear: unknown command '%s'\n", cmd);
-		usage(stderr);
-		return 2;
-	}
-	if (o.window < 1)
-		o.window = 1;
-	if (o.timeout_ms < 1)
-		o.timeout_ms = 60000;
-	n = argc - optind;
+	if (o->window < 1)
+		o->window = 1;
+	if (o->timeout_ms < 1)
+		o->timeout_ms = 60000;
 	if ((is_submit || is_query) && n < 1)
 		die("%s: nothing to do (see tpclear help %s)", cmd, cmd);
-	if (is_submit && o.key && n > 1)
+	if (is_submit && o->key && n > 1)
 		die("submit: --key applies to one file only");
 	if (sodium_init() < 0)
 		die("libsodium initialisation failed");
 	if (!is_submit && !is_query)
-		n = 1;
+		n = 1; /* ping: one request, whatever follows the command */
 	items = calloc((size_t)n, sizeof(*items));
 	if (!items)
 		die("out of memory");
-	for (int i = 0; i < n; i++) {
-		struct item *it = &items[i];
-		if (is_submit) {
-			it->file = argv[optind + i];
-			int rrc = tpc_file_read_all(it->file, &it->data, &it->len);
-
-			if (rrc)
-				die("cannot read %s: %s", it->file, strerror(-rrc));
-			if (is_load) {
-				const char *base = strrchr(it->file, '/');
-				snprintf(it->format, sizeof(it->format), "%s%s",
-				         o.upsert ? "upsert:" : "", o.format);
-				snprintf(it->key, sizeof(it->key), "%s",
-				         base ? base + 1 : it->file);
-			} else {
-				detect(it, &o);
-			}
-		} else if (is_query) {
-			it->file = argv[optind + i];
-			snprintf(it->key, sizeof(it->key), "%s", argv[optind + i]);
-			if (o.settlement)
-				snprintf(it->format, sizeof(it->format), "settlement");
-			it->data = (uint8_t *)"";
-		} else {
-			it->file = "ping";
-			it->data = (uint8_t *)"";
-		}
-	}
-	type = is_load     ? TPCLEAR__REQUEST_TYPE__REQUEST_LOAD
-	       : is_submit ? TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT
-	       : is_query  ? TPCLEAR__REQUEST_TYPE__REQUEST_QUERY
-	                   : TPCLEAR__REQUEST_TYPE__REQUEST_PING;
+	for (int i = 0; i < n; i++)
+		fill_item(&items[i], type, argv[i], o);
 	ctx = zmq_ctx_new();
-	sock = connect_dealer(ctx, &o);
-	ok = exchange(sock, items, n, &o, type);
+	sock = connect_dealer(ctx, o);
+	ok = exchange(sock, items, n, o, type);
 	if (type == TPCLEAR__REQUEST_TYPE__REQUEST_PING)
 		printf("%s\n", ok ? "pong" : items[0].error[0] ? items[0].error : "no answer");
 	for (int i = 0; i < n; i++) {
@@ -1105,8 +967,279 @@ int main(int argc, char **argv)
 	}
 	free(items);
 	zmq_close(sock);
-	if (o.monitor)
-		zmq_close(o.monitor);
+	if (o->monitor)
+		zmq_close(o->monitor);
 	zmq_ctx_term(ctx);
 	return ok == n ? 0 : 1;
+}
+
+static int cmd_submit(const char *cmd, int argc, char **argv, struct opts *o)
+{
+	return batch(cmd, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, argc, argv, o);
+}
+
+static int cmd_query(const char *cmd, int argc, char **argv, struct opts *o)
+{
+	return batch(cmd, TPCLEAR__REQUEST_TYPE__REQUEST_QUERY, argc, argv, o);
+}
+
+static int cmd_ping(const char *cmd, int argc, char **argv, struct opts *o)
+{
+	return batch(cmd, TPCLEAR__REQUEST_TYPE__REQUEST_PING, argc, argv, o);
+}
+
+/* load KIND FILE...: the kind travels as the format, the file name as the key */
+static int cmd_load(const char *cmd, int argc, char **argv, struct opts *o)
+{
+	if (argc < 1)
+		die("load: which kind? (providers, members, tariffs, agreements, mediprima, "
+		    "fedasil, fedasil_exclusions, detention, war_victims, ossom)");
+	o->format = argv[0];
+	return batch(cmd, TPCLEAR__REQUEST_TYPE__REQUEST_LOAD, argc - 1, argv + 1, o);
+}
+
+/* payrun, ledger and eattest answer one request each (engine/cli/money.c prints them) */
+static int cmd_money(const char *cmd, int argc, char **argv, struct opts *o)
+{
+	if (o->timeout_ms < 1)
+		o->timeout_ms = 60000;
+	return money_command(cmd, argc, argv, o);
+}
+
+static int cmd_statement(const char *cmd, int argc, char **argv, struct opts *o)
+{
+	(void)cmd;
+	if (o->timeout_ms < 1)
+		o->timeout_ms = 60000;
+	return statement_command(argc, argv, o);
+}
+
+/* keygen needs no engine: the key pair is made here */
+static int cmd_keygen(const char *cmd, int argc, char **argv, struct opts *o)
+{
+	(void)cmd;
+	(void)argv;
+	if (argc != 0)
+		die("keygen takes no arguments (tpclear keygen [--out PREFIX])");
+	return tpc_cli_keygen(o->out_dir ? o->out_dir : "tpclear");
+}
+
+/* Every command: its name, what runs it (with the arguments after the name) and what
+ * `tpclear help NAME` prints. usage() is the overview of them all. */
+static const struct command {
+	const char *name;
+	int (*run)(const char *cmd, int argc, char **argv, struct opts *o);
+	const char *help;
+} commands[] = {
+    {"submit", cmd_submit,
+     "usage: tpclear submit [--format F] [--key K] [--json] [--save-answers DIR] "
+     "[--window N] FILE...\n"
+     "  --format F          adapter name (canonical, efact, or a plugin's)\n"
+     "  --key K             idempotency key (only with one FILE)\n"
+     "  --json              one JSON object per sending on stdout\n"
+     "  --save-answers DIR  write native answer frames to DIR/KEY.TYPE\n"
+     "  --window N          sendings in flight at once (default 8)\n"
+     "Resubmitting the same file with the same key returns the stored answer;\n"
+     "the same key with other content is a conflict and changes nothing.\n"},
+    {"query", cmd_query,
+     "usage: tpclear query [--json] [--save-answers DIR] KEY...\n"
+     "  prints the stored result of each of this sender's keys\n"},
+    {"load", cmd_load,
+     "usage: tpclear load [--upsert] KIND FILE...\n"
+     "  KIND: providers, members, tariffs or agreements (docs/formats/"
+     "reference-data.md), or a scheme feed: mediprima, fedasil,\n"
+     "  fedasil_exclusions, detention, war_victims, ossom (docs/formats/feeds.md)\n"
+     "  Each file replaces the whole kind in one transaction; a bad row refuses\n"
+     "  the file with its line, column and reason, and nothing changes.\n"
+     "  --upsert: the file is a delta: its rows replace the stored rows of the\n"
+     "  same key (NISS and valid_from; code; decision) and the others stay.\n"},
+    {"eattest", cmd_money,
+     "usage: tpclear eattest number=N provider=NIHII patient=NISS code=C date=D\n"
+     "                      fee=EUR [units=1] [country=CC real_cost=EUR]\n"
+     "                      [cancels=N] [reference=TEXT] [--json]\n"
+     "  one electronic attestation (docs/formats/eattest.md), answered at once\n"
+     "  with the reimbursement to the insured and the scheme. The number is the\n"
+     "  idempotency key; cancels=N (repeating N's fields) reverses attestation "
+     "N.\n"},
+    {"payrun", cmd_money,
+     "usage: tpclear payrun [--until DATE] [--budget B] [--request-id ID] [--out "
+     "DIR]\n"
+     "                      [--json]\n"
+     "  pays every unpaid accepted line (committed up to DATE, of budget B): one\n"
+     "  credit transfer per payee account and budget, marked paid in the same\n"
+     "  transaction; the engine writes one SEPA pain.001.001.03 file per budget\n"
+     "  in its payments directory (default DATA_DIR/payments); --out DIR writes a\n"
+     "  copy of each file there. Running it again pays nothing twice.\n"
+     "  --request-id ID (up to 64 printable ASCII characters, no space) makes\n"
+     "  the request idempotent: the same ID again answers the run it made the\n"
+     "  first time (marked replay) and pays nothing that came since; the same ID\n"
+     "  with another --until or --budget is refused T00027.\n"},
+    {"ledger", cmd_money,
+     "usage: tpclear ledger balance [--budget B] [--at DATE] [--json]\n"
+     "       tpclear ledger show KEY [--json]\n"
+     "       tpclear ledger export [--from DATE] [--to DATE] [--json]\n"
+     "  balance: per budget, charged, paid, still owed; every budget sums to 0\n"
+     "  show: a sending key of this sender, PROVIDER/INVOICE, or a payee NIHII:\n"
+     "        amounts per line (invoiced, expected, accepted, paid) and history\n"
+     "  export: postings as CSV (or JSON lines), in commit order\n"},
+    {"statement", cmd_statement,
+     "usage: tpclear statement sppis --month YYYY-MM [--out FILE] [--json]\n"
+     "  the monthly recovery statement for SPP IS of the Mediprima lines accepted\n"
+     "  in that month (UTC), credit notes included: per CPAS and per decision,\n"
+     "  lines, insurer part, patient share and totals, reconciled to the cent with\n"
+     "  the SPPIS budget's charges of the month (docs/formats/sppis-statement.md).\n"
+     "  --out FILE  write the XML document to FILE (atomically) and print the\n"
+     "              summary per CPAS on stdout (--json: one JSON object)\n"
+     "  without --out (or with --out -) the document goes to stdout and the\n"
+     "  summary to stderr. The statement of a month not over yet is marked\n"
+     "  provisional. Exit 1 when the engine refuses it (T00030..T00033).\n"},
+    {"ping", cmd_ping, "usage: tpclear ping\n  exit 0 when the engine answers\n"},
+    {"keygen", cmd_keygen,
+     "usage: tpclear keygen [--out PREFIX]\n"
+     "  writes a new CURVE key pair: PREFIX.key, the secret (mode 0600: keep it\n"
+     "  on this machine) and PREFIX.pub, the public key (mode 0644: give it to\n"
+     "  the engine's operators for the senders registry). PREFIX defaults to\n"
+     "  'tpclear'; existing files are never overwritten. docs/security.md\n"},
+};
+
+static const struct command *command_named(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* `tpclear help [COMMAND]`: the command's own help, else the overview */
+static void help_command(const char *cmd)
+{
+	const struct command *c = cmd ? command_named(cmd) : NULL;
+
+	if (c)
+		fputs(c->help, stdout);
+	else
+		usage(stdout);
+}
+
+/* ---- options ------------------------------------------------------------------------------- */
+
+enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG };
+
+/* Every option and the field of struct opts it sets; getopt's table is made from this one. */
+static const struct opt_field {
+	const char *name;
+	int val;
+	enum opt_kind kind;
+	size_t off;
+} opt_fields[] = {
+#define O(name, val, kind, field)                                                                  \
+	{                                                                                          \
+		name, val, kind, offsetof(struct opts, field)                                      \
+	}
+    O("endpoint", 'e', OPT_STR, endpoint),
+    O("sender", 's', OPT_STR, sender),
+    O("timeout", 't', OPT_INT, timeout_ms),
+    O("format", 'f', OPT_STR, format),
+    O("key", 'k', OPT_STR, key),
+    O("json", 'j', OPT_FLAG, json),
+    O("save-answers", 'a', OPT_STR, save_dir),
+    O("window", 'w', OPT_INT, window),
+    O("quiet", 'q', OPT_FLAG, quiet),
+    O("until", 'U', OPT_STR, until),
+    O("budget", 'B', OPT_STR, budget),
+    O("request-id", 'R', OPT_STR, request_id),
+    O("out", 'O', OPT_STR, out_dir),
+    O("at", 'A', OPT_STR, at),
+    O("from", 'F', OPT_STR, from),
+    O("to", 'T', OPT_STR, to),
+    O("settlement", 'S', OPT_FLAG, settlement),
+    O("month", 'Y', OPT_STR, month),
+    O("server-key", 'K', OPT_STR, server_key),
+    O("client-key", 'C', OPT_STR, client_key),
+    O("upsert", 'M', OPT_FLAG, upsert),
+#undef O
+};
+
+#define NOPTS (sizeof(opt_fields) / sizeof(opt_fields[0]))
+
+/* Set the field of @p o that option @p val names. @return 0, or -1 for an unknown option. */
+static int set_option(struct opts *o, int val, const char *arg)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		char *field = (char *)o + opt_fields[i].off;
+
+		if (opt_fields[i].val != val)
+			continue;
+		if (opt_fields[i].kind == OPT_STR)
+			*(const char **)field = arg;
+		else if (opt_fields[i].kind == OPT_INT)
+			*(int *)field = atoi(arg);
+		else
+			*(int *)field = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* Defaults from the environment, then the options. @return 0, or -1 on an unknown option. */
+static int parse_options(int argc, char **argv, struct opts *o, int *want_help)
+{
+	struct option gopts[NOPTS + 2];
+	int c;
+
+	for (size_t i = 0; i < NOPTS; i++)
+		gopts[i] = (struct option){opt_fields[i].name,
+		                           opt_fields[i].kind == OPT_FLAG ? no_argument
+		                                                          : required_argument,
+		                           NULL, opt_fields[i].val};
+	gopts[NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
+	gopts[NOPTS + 1] = (struct option){NULL, 0, NULL, 0};
+	o->endpoint = getenv("TPCLEAR_ENDPOINT") ? getenv("TPCLEAR_ENDPOINT") : DEFAULT_ENDPOINT;
+	o->server_key = getenv("TPCLEAR_SERVER_KEY");
+	o->client_key = getenv("TPCLEAR_CLIENT_KEY");
+	o->sender = getenv("TPCLEAR_SENDER") ? getenv("TPCLEAR_SENDER") : "local";
+	o->window = 8;
+	o->timeout_ms = 60000;
+	/* one pass: GNU getopt moves options found after the command ahead of it */
+	while ((c = getopt_long(argc, argv, "e:s:t:f:k:ja:w:qh", gopts, NULL)) != -1) {
+		if (c == 'h')
+			*want_help = 1;
+		else if (set_option(o, c, optarg) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {0};
+	const struct command *c;
+	const char *cmd;
+	int want_help = 0;
+
+	if (parse_options(argc, argv, &o, &want_help) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (optind >= argc) {
+		/* no command: --help asked for the overview, anything else is a mistake */
+		usage(want_help ? stdout : stderr);
+		return want_help ? 0 : 2;
+	}
+	cmd = argv[optind++];
+	if (strcmp(cmd, "help") == 0) {
+		help_command(optind < argc ? argv[optind] : NULL);
+		return 0;
+	}
+	if (want_help) {
+		help_command(cmd);
+		return 0;
+	}
+	c = command_named(cmd);
+	if (!c) {
+		fprintf(stderr, "tpclear: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	return c->run(cmd, argc - optind, argv + optind, &o);
 }

@@ -402,6 +402,22 @@ static void fixed_free_fn(void *data, void *ptr)
 	(void)ptr;
 }
 
+/* One request while the loop thread handles it: its frames, the decoded envelope and who sent
+ * it. It lives on receive_one's stack; everything a worker needs is copied into the job, so the
+ * request can be closed as soon as the job is queued. */
+struct request {
+	zmq_msg_t frames[3]; /* routing identity, envelope, payload */
+	int nframes;         /* frames to close (at most 3) */
+	int extra;           /* frames beyond the third, already closed */
+	struct fixed_alloc fa;
+	ProtobufCAllocator pa;
+	Tpclear__Envelope *env; /* NULL until the envelope unpacks */
+	const uint8_t *id;      /* frames[0]: where every answer goes */
+	size_t idlen;
+	tpc_job_auth_t auth;         /* admitted sender; moved into the job once there is one */
+	char sender[TPC_SENDER_MAX]; /* the authenticated sender, else the envelope's */
+};
+
 static void refuse(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
                    const char *code, const char *key)
 {
@@ -410,25 +426,21 @@ static void refuse(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t co
 	send_receipt(s, id, idlen, corr, TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED, code, key, NULL);
 }
 
-/* Receive one whole multipart request and act on it. @return 0 when a message was read. */
-static int receive_one(tpc_server_t *s)
+/* refuse() for a request whose envelope is known: the answer echoes its correlation */
+static void refuse_request(tpc_server_t *s, const struct request *r, const char *code,
+                           const char *key)
 {
-	zmq_msg_t frames[3];
-	int nframes = 0, extra = 0, more = 1;
-	struct fixed_alloc fa;
-	ProtobufCAllocator pa = {fixed_alloc_fn, fixed_free_fn, &fa};
-	Tpclear__Envelope *env = NULL;
-	const uint8_t *id;
-	size_t idlen;
-	tpc_job_t *job = NULL;
-	tpc_blob_t native = {0};
-	const char *code = NULL;
-	tpc_job_auth_t auth = {0};
-	char sender[TPC_SENDER_MAX] = "";
-	int rc = 0;
+	refuse(s, r->id, r->idlen, r->env->correlation, code, key);
+}
+
+/* Read every frame of one multipart message; frames beyond the third are read and dropped so
+ * the next message starts clean. @return -1 when nothing was waiting (EAGAIN), else 0. */
+static int read_frames(tpc_server_t *s, struct request *r)
+{
+	int more = 1;
 
 	while (more) {
-		zmq_msg_t *m = nframes < 3 ? &frames[nframes] : NULL;
+		zmq_msg_t *m = r->nframes < 3 ? &r->frames[r->nframes] : NULL;
 		zmq_msg_t sink;
 
 		if (!m)
@@ -436,174 +448,268 @@ static int receive_one(tpc_server_t *s)
 		zmq_msg_init(m);
 		if (zmq_msg_recv(m, s->router, ZMQ_DONTWAIT) < 0) {
 			zmq_msg_close(m);
-			if (nframes == 0)
+			if (r->nframes == 0)
 				return -1; /* EAGAIN: nothing to read */
 			break;             /* cannot happen: multipart messages arrive whole */
 		}
 		more = zmq_msg_more(m);
 		if (m == &sink) {
 			zmq_msg_close(m);
-			extra++;
+			r->extra++;
 		} else {
-			nframes++;
+			r->nframes++;
 		}
 	}
-	id = zmq_msg_data(&frames[0]);
-	idlen = zmq_msg_size(&frames[0]);
-	if (idlen > TPC_IDENTITY_MAX)
-		goto out_close; /* ROUTER identities are at most 255 bytes: cannot happen */
-	if (nframes != 3 || extra) {
-		refuse(s, id, idlen, 0, TPC_CODE_BAD_FRAMES, "");
-		goto out_close;
-	}
-	fa.used = 0;
-	env = tpclear__envelope__unpack(&pa, zmq_msg_size(&frames[1]), zmq_msg_data(&frames[1]));
-	if (!env) {
-		refuse(s, id, idlen, 0, TPC_CODE_BAD_ENVELOPE, "");
-		goto out_close;
-	}
+	r->id = zmq_msg_data(&r->frames[0]);
+	r->idlen = zmq_msg_size(&r->frames[0]);
+	return 0;
+}
+
+/* The envelope's own fields, checked before anyone looks the sender up: version, sender and key
+ * shapes, request type. @return the refusal code, NULL when well formed. */
+static const char *check_envelope(const Tpclear__Envelope *env)
+{
 	if (env->version > 1)
-		code = TPC_CODE_BAD_VERSION;
-	else if (!tpc_check_token(env->sender, 1, TPC_SENDER_MAX - 1))
-		code = TPC_CODE_BAD_SENDER;
-	else if (env->type != TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
-	         !tpc_check_token(env->key, 1, TPC_KEY_MAX - 1))
-		code = TPC_CODE_BAD_KEY;
-	else if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST)
-		code = TPC_CODE_BAD_TYPE;
-	if (code) {
-		refuse(s, id, idlen, env->correlation, code, "");
-		goto out_close;
+		return TPC_CODE_BAD_VERSION;
+	if (!tpc_check_token(env->sender, 1, TPC_SENDER_MAX - 1))
+		return TPC_CODE_BAD_SENDER;
+	/* a ping carries no sending, so it needs no key */
+	if (env->type != TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
+	    !tpc_check_token(env->key, 1, TPC_KEY_MAX - 1))
+		return TPC_CODE_BAD_KEY;
+	if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST)
+		return TPC_CODE_BAD_TYPE;
+	return NULL;
+}
+
+/* Parse: frames, then the envelope. Anything malformed is refused here, before security sees
+ * it. @return 0 when the request may go on, -1 when it was answered (or cannot be). */
+static int parse_request(tpc_server_t *s, struct request *r)
+{
+	const char *code;
+
+	if (r->idlen > TPC_IDENTITY_MAX)
+		return -1; /* ROUTER identities are at most 255 bytes: cannot happen */
+	if (r->nframes != 3 || r->extra) {
+		refuse(s, r->id, r->idlen, 0, TPC_CODE_BAD_FRAMES, "");
+		return -1;
 	}
-	/* who sent it, and may they (engine/security/security.h: logged and counted there) */
-	code = tpc_security_admit(s->sec, &frames[1], env, &auth, sender);
-	if (code) {
-		refuse(s, id, idlen, env->correlation, code, env->key);
-		goto out_close;
+	r->fa.used = 0;
+	r->env = tpclear__envelope__unpack(&r->pa, zmq_msg_size(&r->frames[1]),
+	                                   zmq_msg_data(&r->frames[1]));
+	if (!r->env) {
+		refuse(s, r->id, r->idlen, 0, TPC_CODE_BAD_ENVELOPE, "");
+		return -1;
 	}
-	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
-		send_receipt(s, id, idlen, env->correlation,
+	code = check_envelope(r->env);
+	if (code) {
+		/* the key is not echoed: it may be what was malformed */
+		refuse_request(s, r, code, "");
+		return -1;
+	}
+	return 0;
+}
+
+/* Admit: who sent it and may they (engine/security/security.h: logged and counted there); a
+ * ping is answered here, and while draining nothing new is taken.
+ * @return 0 when a job should be made, -1 when the request was answered. */
+static int admit_request(tpc_server_t *s, struct request *r)
+{
+	const char *code;
+
+	code = tpc_security_admit(s->sec, &r->frames[1], r->env, &r->auth, r->sender);
+	if (code) {
+		refuse_request(s, r, code, r->env->key);
+		return -1;
+	}
+	if (r->env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
+		send_receipt(s, r->id, r->idlen, r->env->correlation,
 		             TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED, NULL, "", NULL);
-		goto out_close;
+		return -1;
 	}
 	if (s->draining) {
-		refuse(s, id, idlen, env->correlation, TPC_CODE_SHUTTING_DOWN, env->key);
-		goto out_close;
+		refuse_request(s, r, TPC_CODE_SHUTTING_DOWN, r->env->key);
+		return -1;
 	}
-	job = job_get(s);
-	if (!job) {
-		refuse(s, id, idlen, env->correlation, TPC_CODE_INTERNAL, env->key);
-		goto out_close;
-	}
-	job->auth = auth; /* the job holds the sender's registry reference from here on */
-	memset(&auth, 0, sizeof(auth));
-	memcpy(job->identity, id, idlen);
-	job->identity_len = idlen;
-	job->correlation = env->correlation;
+	return 0;
+}
+
+/* The request's identity and sender, copied into @p job (the frames die with the request). */
+static void job_fill(tpc_server_t *s, struct request *r, tpc_job_t *job)
+{
+	job->auth = r->auth; /* the job holds the sender's registry reference from here on */
+	memset(&r->auth, 0, sizeof(r->auth));
+	memcpy(job->identity, r->id, r->idlen);
+	job->identity_len = r->idlen;
+	job->correlation = r->env->correlation;
 	job->received_us = mono_us();
 	job->received_ms = wall_ms();
 	/* the authenticated sender (curve), else the envelope's: keys, queries, settlements */
-	peer_seen(s, sender, id, idlen);
-	snprintf(job->sender, sizeof(job->sender), "%s", sender);
-	snprintf(job->key, sizeof(job->key), "%s", env->key);
+	peer_seen(s, r->sender, r->id, r->idlen);
+	snprintf(job->sender, sizeof(job->sender), "%s", r->sender);
+	snprintf(job->key, sizeof(job->key), "%s", r->env->key);
+}
+
+/* A load or a submission: which table or adapter it is for, and whether its payload fits.
+ * @return the refusal code, NULL when the payload may be taken. */
+static const char *route_sending(tpc_server_t *s, const Tpclear__Envelope *env, size_t len,
+                                 tpc_job_t *job)
+{
+	const char *code = NULL;
+
+	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD) {
+		/* "KIND" replaces the kind; "upsert:KIND" merges a delta into it */
+		const char *kind = env->format;
+
+		job->type = TPC_JOB_LOAD;
+		if (strncmp(kind, "upsert:", 7) == 0) {
+			job->load_upsert = 1;
+			kind += 7;
+		}
+		if (tpc_refdata_kind(kind, &job->table.kind) != 0)
+			code = TPC_CODE_UNKNOWN_KIND;
+	} else {
+		/* an eAttest takes the express lane: its own worker, the front of the ledger
+		 * writer's queue */
+		int eattest = env->type == TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST;
+
+		job->type = TPC_JOB_SUBMIT;
+		job->express = (uint8_t)eattest;
+		job->adapter = tpc_adapters_find(s->adapters, eattest ? "eattest" : env->format,
+		                                 &job->adapter_state);
+		if (!job->adapter)
+			code = TPC_CODE_UNKNOWN_FORMAT;
+	}
+	/* the kind or format is judged before the size: an unknown one says so even when big */
+	if (code)
+		return code;
+	if (len == 0)
+		return TPC_CODE_EMPTY_PAYLOAD;
+	if (job->type == TPC_JOB_LOAD && len > s->cfg.max_load_bytes)
+		return TPC_CODE_LOAD_TOO_LARGE;
+	if (job->type != TPC_JOB_LOAD && len > s->cfg.max_sending_bytes)
+		return TPC_CODE_TOO_LARGE;
+	return NULL;
+}
+
+/* Decide the job's type from the envelope and take the payload into it.
+ * @return 0, or -1 when the request was refused (the caller recycles the job). */
+static int job_take_payload(tpc_server_t *s, struct request *r, tpc_job_t *job)
+{
+	const Tpclear__Envelope *env = r->env;
+	const char *code;
+
 	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_QUERY) {
+		/* a query's answer is built from the ledger: its payload frame is not kept */
 		job->type = TPC_JOB_QUERY;
 		job->query_settlement = strcmp(env->format, "settlement") == 0;
-	} else if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN ||
-	           env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER) {
+		return 0;
+	}
+	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN ||
+	    env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER) {
 		/* the request may be empty (every field at its default) */
 		job->type = env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN ? TPC_JOB_PAYRUN
 		                                                               : TPC_JOB_LEDGER;
-		if (zmq_msg_size(&frames[2]) > 65536) {
-			refuse(s, id, idlen, env->correlation, TPC_CODE_TOO_LARGE, env->key);
-			job_put(s, job);
-			goto out_close;
+		if (zmq_msg_size(&r->frames[2]) > 65536) {
+			refuse_request(s, r, TPC_CODE_TOO_LARGE, env->key);
+			return -1;
 		}
-		zmq_msg_move(&job->payload, &frames[2]);
-	} else {
-		size_t len = zmq_msg_size(&frames[2]);
-
-		if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD) {
-			job->type = TPC_JOB_LOAD;
-			/* "KIND" replaces the kind; "upsert:KIND" merges a delta into it */
-			const char *kind = env->format;
-
-			if (strncmp(kind, "upsert:", 7) == 0) {
-				job->load_upsert = 1;
-				kind += 7;
-			}
-			if (tpc_refdata_kind(kind, &job->table.kind) != 0)
-				code = TPC_CODE_UNKNOWN_KIND;
-		} else {
-			/* an eAttest takes the express lane: its own worker, the front of the
-			 * ledger writer's queue */
-			int eattest = env->type == TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST;
-
-			job->type = TPC_JOB_SUBMIT;
-			job->express = (uint8_t)eattest;
-			job->adapter = tpc_adapters_find(
-			    s->adapters, eattest ? "eattest" : env->format, &job->adapter_state);
-			if (!job->adapter)
-				code = TPC_CODE_UNKNOWN_FORMAT;
-		}
-		if (!code && len == 0)
-			code = TPC_CODE_EMPTY_PAYLOAD;
-		else if (!code && job->type == TPC_JOB_LOAD && len > s->cfg.max_load_bytes)
-			code = TPC_CODE_LOAD_TOO_LARGE;
-		else if (!code && job->type != TPC_JOB_LOAD && len > s->cfg.max_sending_bytes)
-			code = TPC_CODE_TOO_LARGE;
-		if (code) {
-			if (strcmp(code, TPC_CODE_LOAD_TOO_LARGE) == 0)
-				tpc_security_refused(s->sec, code, &job->auth, job->sender,
-				                     job->key, NULL);
-			refuse(s, id, idlen, env->correlation, code, env->key);
-			job_put(s, job);
-			goto out_close;
-		}
-		zmq_msg_move(&job->payload, &frames[2]);
+		zmq_msg_move(&job->payload, &r->frames[2]);
+		return 0;
 	}
-	if (job->type == TPC_JOB_SUBMIT) {
-		/* the native receipt (eFact 931000), built before the job leaves this thread */
-		tpc_host_t host = {tpc_arena_host_alloc, s->scratch, 0, 0};
-
-		tpc_arena_reset(s->scratch);
-		if (job->adapter->encode_answer(job->adapter_state, zmq_msg_data(&job->payload),
-		                                zmq_msg_size(&job->payload), NULL,
-		                                TPC_ANSWER_RECEIPT, &host, &native) != 0)
-			memset(&native, 0, sizeof(native));
+	code = route_sending(s, env, zmq_msg_size(&r->frames[2]), job);
+	if (code) {
+		/* an oversized load is a security event too (a feed that grew, or abuse) */
+		if (strcmp(code, TPC_CODE_LOAD_TOO_LARGE) == 0)
+			tpc_security_refused(s->sec, code, &job->auth, job->sender, job->key, NULL);
+		refuse_request(s, r, code, env->key);
+		return -1;
 	}
+	zmq_msg_move(&job->payload, &r->frames[2]);
+	return 0;
+}
+
+/* The native receipt (eFact 931000), built before the job leaves this thread: after the push
+ * the payload belongs to a worker. An adapter that cannot build one just sends none. */
+static void native_receipt(tpc_server_t *s, tpc_job_t *job, tpc_blob_t *native)
+{
+	tpc_host_t host = {tpc_arena_host_alloc, s->scratch, 0, 0};
+
+	tpc_arena_reset(s->scratch);
+	if (job->adapter->encode_answer(job->adapter_state, zmq_msg_data(&job->payload),
+	                                zmq_msg_size(&job->payload), NULL, TPC_ANSWER_RECEIPT,
+	                                &host, native) != 0)
+		memset(native, 0, sizeof(*native));
+}
+
+/* Enqueue: take the sender's share of the queue, push to the workers (or the express lane),
+ * answer "received". @return 0 when the job was queued; on -1 it was answered and the caller
+ * recycles it. */
+static int enqueue_job(tpc_server_t *s, const struct request *r, tpc_job_t *job)
+{
+	tpc_blob_t native = {0};
+	const char *code;
+
+	if (job->type == TPC_JOB_SUBMIT)
+		native_receipt(s, job, &native);
 	/* one sender may not hold more than its share of the queue */
 	code = tpc_security_take(s->sec, &job->auth, job->sender, job->key);
 	if (code) {
-		send_receipt(s, id, idlen, env->correlation,
+		send_receipt(s, r->id, r->idlen, r->env->correlation,
 		             strcmp(code, TPC_CODE_SENDER_BUSY) == 0
 		                 ? TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY
 		                 : TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED,
-		             code, env->key, NULL);
-		job_put(s, job);
-		goto out_close;
+		             code, r->env->key, NULL);
+		return -1;
 	}
-	rc = tpc_queue_try_push(job->express ? s->express : s->jobs, &job->node);
-	if (rc) {
+	if (tpc_queue_try_push(job->express ? s->express : s->jobs, &job->node)) {
+		/* the queue is full: "busy" is back-pressure, the sender retries later */
 		tpc_metrics_add(s->shard, TPC_M_sendings_busy, 1);
-		send_receipt(s, id, idlen, env->correlation, TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY,
-		             NULL, env->key, NULL);
-		job_put(s, job);
-		goto out_close;
+		send_receipt(s, r->id, r->idlen, r->env->correlation,
+		             TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY, NULL, r->env->key, NULL);
+		return -1;
 	}
 	s->in_flight++;
 	if (job->type == TPC_JOB_SUBMIT)
 		tpc_metrics_add(s->shard, TPC_M_sendings_received, 1);
 	/* the job now belongs to a worker: answer from our copies of the envelope fields */
-	send_receipt(s, id, idlen, env->correlation, TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED,
-	             NULL, env->key, native.ptr ? &native : NULL);
+	send_receipt(s, r->id, r->idlen, r->env->correlation,
+	             TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED, NULL, r->env->key,
+	             native.ptr ? &native : NULL);
+	return 0;
+}
 
-out_close:
-	tpc_security_release(s->sec, &auth, sender); /* admitted but never made a job (ping) */
-	if (env)
-		tpclear__envelope__free_unpacked(env, &pa);
-	for (int i = 0; i < nframes; i++)
-		zmq_msg_close(&frames[i]);
+/* A job for an admitted request, queued or refused. The job is recycled on any refusal. */
+static void make_job(tpc_server_t *s, struct request *r)
+{
+	tpc_job_t *job = job_get(s);
+
+	if (!job) {
+		refuse_request(s, r, TPC_CODE_INTERNAL, r->env->key);
+		return;
+	}
+	job_fill(s, r, job);
+	if (job_take_payload(s, r, job) != 0 || enqueue_job(s, r, job) != 0)
+		job_put(s, job);
+}
+
+/* Receive one whole multipart request and act on it: parse, admit, make a job and enqueue it.
+ * Each stage answers its own refusals, so the order of checks (and of codes) is the order of
+ * the stages. @return 0 when a message was read, -1 when none was waiting. */
+static int receive_one(tpc_server_t *s)
+{
+	struct request r = {.nframes = 0};
+
+	r.pa = (ProtobufCAllocator){fixed_alloc_fn, fixed_free_fn, &r.fa};
+	if (read_frames(s, &r) != 0)
+		return -1;
+	if (parse_request(s, &r) == 0 && admit_request(s, &r) == 0)
+		make_job(s, &r);
+	tpc_security_release(s->sec, &r.auth, r.sender); /* admitted but never made a job (ping) */
+	if (r.env)
+		tpclear__envelope__free_unpacked(r.env, &r.pa);
+	for (int i = 0; i < r.nframes; i++)
+		zmq_msg_close(&r.frames[i]);
 	return 0;
 }
 
@@ -790,8 +896,15 @@ static void write_endpoints(tpc_server_t *s)
 		rename(tmp, path);
 }
 
+/* The registry reads only each adapter's [adapter.NAME] text (adapters/registry.h). */
+static const char *adapter_config_text(const void *cfg, const char *name)
+{
+	return tpc_config_adapter_text(cfg, name);
+}
+
 int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 {
+	const tpc_adapter_config_t adapter_cfg = {adapter_config_text, cfg};
 	tpc_server_t *s;
 	long cpus;
 	int rc;
@@ -822,10 +935,10 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	    (rc = tpc_queue_new((size_t)cfg->group_max * 2, 0, &s->to_ledger)) ||
 	    (rc = tpc_queue_new(0, TPC_QUEUE_EVENTFD, &s->done)))
 		goto out_free;
-	if ((rc = tpc_adapters_new(cfg, &s->adapters)))
+	if ((rc = tpc_adapters_new(&adapter_cfg, &s->adapters)))
 		goto out_free;
 	if (cfg->adapter_dir[0])
-		tpc_adapters_load_dir(s->adapters, cfg, cfg->adapter_dir);
+		tpc_adapters_load_dir(s->adapters, &adapter_cfg, cfg->adapter_dir);
 	if ((rc = tpc_ledger_open(cfg, s->metrics, &s->ledger)))
 		goto out_free;
 	s->base = event_base_new();

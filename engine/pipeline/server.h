@@ -4,6 +4,18 @@
  * intake and the HTTP listener (/metrics, /healthz). It starts the worker pool and the ledger
  * writer, and stops them in order on SIGTERM/SIGINT: stop taking sendings, let every accepted
  * one be judged, committed and answered, then exit.
+ *
+ * DESIGN (engine/pipeline/): the path of a request between the rooms, and nothing else.
+ *  - Owns: the loop thread (server.c: sockets, intake, answers), the worker threads (worker.c:
+ *    decode, authorize, tariff, judge, pack), the job that carries a request through the queues
+ *    (job.h), the packing of results (result.c) and the client side of the wire (client.c).
+ *    The ledger writer thread it starts is engine/ledger/'s.
+ *  - Threads: one job belongs to one thread at a time and moves only through the queues
+ *    (loop -> jobs -> worker -> to_ledger -> writer -> done -> loop); the stage boundaries
+ *    assert what the next stage relies on (worker.c: assert_job_handed, assert_verdict_handed).
+ *  - Never: the loop thread never blocks (no disk but the rare SIGHUP reload, no LMDB write, no
+ *    decoding); a worker never writes LMDB (only the ledger writer does) and never touches a
+ *    socket; no thread reads a job it has handed on.
  */
 #ifndef TPC_SERVER_H
 #define TPC_SERVER_H

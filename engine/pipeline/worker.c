@@ -18,6 +18,7 @@
 #include "clearing/tariff.h"
 #include "tpclear.pb-c.h"
 
+#include <assert.h>
 #include <lz4.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -165,8 +166,106 @@ static int process_payrun(tpc_job_t *job)
 	return 0;
 }
 
-int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
-                       const tpc_config_t *cfg, tpc_job_t *job)
+/* ---- authorization after decoding (engine/security/authz.h) -------------------------------- */
+
+/* The worker-side checks live here, not in security/, because the ledger check needs a ledger
+ * reader and only workers hold one: security/ decides at intake and owns the counting, the
+ * pipeline applies the same rules to what decoding reveals. Both return 1 when the job failed. */
+
+/* Refuse a decoded sending that bills as a NIHII number its sender may not (curve mode): the
+ * whole sending is refused before any tariff, with a reason naming the number. */
+static int authorize_sending(tpc_job_t *job, tpc_metrics_shard_t *shard)
+{
+	const tpc_sender_t *e = job->auth.sender;
+	tpc_authz_denial_t why;
+	char reason[320], where[64];
+
+	if (!e || tpc_authz_sending(e, &job->sending, &why) == 0)
+		return 0;
+	if (why.record)
+		snprintf(where, sizeof(where), "%s, record %u", why.field, (unsigned)why.record);
+	else
+		snprintf(where, sizeof(where), "%s", why.field);
+	snprintf(reason, sizeof(reason),
+	         "the sending bills as NIHII %.*s (%s) and sender '%s' is not registered for it: "
+	         "the whole sending is refused",
+	         (int)(why.nihii.len > 16 ? 16 : why.nihii.len), why.nihii.ptr, where,
+	         tpc_sender_id(e));
+	fail(job, TPC_CODE_NOT_YOUR_NIHII);
+	/* the reason outlives this frame in the job's arena; without room, the code's own text */
+	job->fail_reason = tpc_arena_strndup(job->arena, reason, strlen(reason));
+	if (!job->fail_reason)
+		job->fail_reason = tpc_codes_describe(TPC_CODE_NOT_YOUR_NIHII);
+	tpc_security_note(shard, TPC_CODE_NOT_YOUR_NIHII, &job->auth, job->sender, job->key,
+	                  reason);
+	return 1;
+}
+
+/* May the sender's ledger request be answered? A SHOW target that the rules deny may still be
+ * one of the sender's own sending keys: looked up only then, as the lookup copies the stored
+ * answer into the arena. */
+static int ledger_denied(tpc_ledger_reader_t *reader, tpc_job_t *job,
+                         const Tpclear__LedgerRequest *rq, const char **code)
+{
+	const tpc_sender_t *e = job->auth.sender;
+	tpc_stored_t st;
+	int own;
+
+	if (tpc_authz_ledger(e, rq, 0, code) == 0)
+		return 0;
+	if (rq->op != TPCLEAR__LEDGER_REQUEST__OP__SHOW || !reader || !rq->target || !rq->target[0])
+		return 1;
+	own = tpc_ledger_lookup(reader, job->sender, rq->target, job->arena, &st) == 0;
+	return tpc_authz_ledger(e, rq, own, code) != 0;
+}
+
+/* Refuse a ledger request outside its sender's scope (curve mode; ops may ask anything). */
+static int authorize_ledger(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard, tpc_job_t *job)
+{
+	const tpc_sender_t *e = job->auth.sender;
+	Tpclear__LedgerRequest *rq;
+	const char *code = NULL;
+	char detail[200];
+	int denied;
+
+	if (!e || tpc_sender_kind(e) == TPC_SENDER_OPS)
+		return 0;
+	rq = tpclear__ledger_request__unpack(NULL, zmq_msg_size(&job->payload),
+	                                     zmq_msg_data(&job->payload));
+	if (!rq)
+		return 0; /* the ledger refuses it with its own code (T00022) */
+	denied = ledger_denied(reader, job, rq, &code);
+	if (denied)
+		snprintf(detail, sizeof(detail), "ledger %s%s%.64s: %s",
+		         rq->op == TPCLEAR__LEDGER_REQUEST__OP__SHOW      ? "show"
+		         : rq->op == TPCLEAR__LEDGER_REQUEST__OP__BALANCE ? "balance"
+		                                                          : "export",
+		         rq->target && rq->target[0] ? " " : "", rq->target ? rq->target : "",
+		         tpc_codes_describe(code));
+	tpclear__ledger_request__free_unpacked(rq, NULL);
+	if (!denied)
+		return 0;
+	fail(job, code);
+	tpc_security_note(shard, code, &job->auth, job->sender, job->key, detail);
+	return 1;
+}
+
+/* A ledger request: answered here from the reader, once the sender may ask it. */
+static int process_ledger(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard, tpc_job_t *job)
+{
+	tpc_metrics_add(shard, TPC_M_ledger_queries, 1);
+	if (authorize_ledger(reader, shard, job))
+		return 1; /* outside the sender's scope (engine/security/authz.h) */
+	if (reader)
+		tpc_ledger_query(reader, job);
+	else
+		fail(job, TPC_CODE_STORED_UNREADABLE);
+	return 1;
+}
+
+/* A sending: hash, replay check, decode, authorize, tariff, judge, pack. */
+static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
+                          const tpc_config_t *cfg, tpc_job_t *job)
 {
 	const uint8_t *buf = zmq_msg_data(&job->payload);
 	size_t len = zmq_msg_size(&job->payload);
@@ -175,31 +274,6 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 	tpc_stored_t st;
 	int rc;
 
-	if (job->type == TPC_JOB_QUERY) {
-		tpc_metrics_add(shard, TPC_M_queries, 1);
-		if (job->query_settlement) {
-			if (reader)
-				tpc_ledger_query_settlement(reader, job);
-			else
-				fail(job, TPC_CODE_UNKNOWN_KEY);
-			return 1;
-		}
-		return process_query(reader, job);
-	}
-	if (job->type == TPC_JOB_LOAD)
-		return process_load(job);
-	if (job->type == TPC_JOB_PAYRUN)
-		return process_payrun(job);
-	if (job->type == TPC_JOB_LEDGER) {
-		tpc_metrics_add(shard, TPC_M_ledger_queries, 1);
-		if (tpc_security_check_ledger(reader, shard, job))
-			return 1; /* outside the sender's scope (engine/security/authz.h) */
-		if (reader)
-			tpc_ledger_query(reader, job);
-		else
-			fail(job, TPC_CODE_STORED_UNREADABLE);
-		return 1;
-	}
 	crypto_generichash(job->hash, TPC_HASH_LEN, buf, len, NULL, 0);
 
 	/* Fast path for resubmissions; the writer decides for good inside its transaction. */
@@ -233,7 +307,7 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 		return 1;
 	}
 	/* the sender may bill only as its own NIHII numbers: refused whole before any tariff */
-	if (tpc_security_check_sending(job, shard))
+	if (authorize_sending(job, shard))
 		return 1;
 	if (reader) {
 		/* AMI tariffing against one snapshot of reference data and earlier sendings */
@@ -279,6 +353,57 @@ int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
 	return 0;
 }
 
+int tpc_worker_process(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
+                       const tpc_config_t *cfg, tpc_job_t *job)
+{
+	switch (job->type) {
+	case TPC_JOB_QUERY:
+		tpc_metrics_add(shard, TPC_M_queries, 1);
+		if (!job->query_settlement)
+			return process_query(reader, job);
+		if (reader)
+			tpc_ledger_query_settlement(reader, job);
+		else
+			fail(job, TPC_CODE_UNKNOWN_KEY);
+		return 1;
+	case TPC_JOB_LOAD:
+		return process_load(job);
+	case TPC_JOB_PAYRUN:
+		return process_payrun(job);
+	case TPC_JOB_LEDGER:
+		return process_ledger(reader, shard, job);
+	default:
+		return process_submit(reader, shard, cfg, job);
+	}
+}
+
+/* Stage boundary, loop -> worker: what tpc_worker_process relies on without checking again.
+ * The loop thread (server.c) builds every job; a job without its arena or, for a sending, its
+ * payload and adapter is a bug there, not a bad request. */
+static void assert_job_handed(const tpc_job_t *job)
+{
+	assert(job->arena);
+	assert(job->status == TPC_JOB_NEW);
+	assert(job->identity_len > 0 && job->identity_len <= TPC_IDENTITY_MAX);
+	assert(job->type != TPC_JOB_SUBMIT || (job->adapter && zmq_msg_size(&job->payload) > 0));
+	assert(job->type != TPC_JOB_LOAD || zmq_msg_size(&job->payload) > 0);
+	(void)job; /* NDEBUG */
+}
+
+/* Stage boundary, worker -> ledger writer: only a judged verdict goes to the writer (a failed,
+ * replayed or answered job goes straight to the done queue), and a judged sending's counts add
+ * up: every invoice is accepted or refused, and no more lines were judged than decoded. */
+static void assert_verdict_handed(const tpc_job_t *job)
+{
+	assert(job->status == TPC_JOB_CLEARED);
+	assert(job->type != TPC_JOB_SUBMIT || (job->result && job->result_len > 0));
+	assert(job->type != TPC_JOB_SUBMIT ||
+	       job->invoices_accepted + job->invoices_refused == job->sending.ninvoices);
+	assert(job->type != TPC_JOB_SUBMIT ||
+	       job->lines_accepted + job->lines_refused <= job->sending.nlines);
+	(void)job; /* NDEBUG */
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -287,8 +412,14 @@ static void *worker_main(void *arg)
 
 	while (tpc_queue_pop(p->jobs, &n) == 0) {
 		tpc_job_t *job = tpc_job_of(n);
-		int next = tpc_worker_process(w->reader, w->shard, p->cfg, job);
+		int next;
 
+		assert_job_handed(job);
+		next = tpc_worker_process(w->reader, w->shard, p->cfg, job);
+		if (next == 0)
+			assert_verdict_handed(job);
+		else /* a judged verdict never skips the writer */
+			assert(job->status != TPC_JOB_CLEARED);
 		/* the ledger queue closes only after every worker has exited: push cannot fail */
 		if (next == 0 && job->express)
 			TPC_REQUIRE(tpc_queue_push_front(p->to_ledger, &job->node) == 0);

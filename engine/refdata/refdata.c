@@ -250,192 +250,272 @@ static int parse_label(struct parser *ps, int f, char *dst, size_t cap, const ch
 	return 0;
 }
 
-static int parse_row(struct parser *ps, enum tpc_ref_kind kind, void *row)
+/* ---- one parser per kind: the columns of headers[kind], in order ------------------------ */
+
+/* The field checks stop at the first bad one, so the message points at one column. Each parser
+ * fills a zeroed row; optional fields left empty stay zero. */
+
+/* providers are payees: their BIC goes into the SEPA files of a payment run
+ * (engine/payments/payrun.c), so a BIC a SEPA file would refuse is refused here, at load. */
+static int parse_provider_bic(struct parser *ps, int f, char *dst)
+{
+	const char *bic = ps->field[f];
+	size_t bl = strlen(bic);
+
+	if (bl != 8 && bl != 11)
+		return fail(ps, f, "BIC '%s' must be 8 or 11 characters", bic);
+	for (size_t i = 0; i < bl; i++)
+		if (!isalnum((unsigned char)bic[i]))
+			return fail(ps, f, "BIC '%s' must be letters and digits", bic);
+	if (!tpc_sepa_bic_ok(bic))
+		return fail(ps, f,
+		            "BIC '%s' is not an ISO 9362 BIC (upper case: bank 4 letters, "
+		            "country 2 letters, location 2, branch 3)",
+		            bic);
+	memcpy(dst, bic, bl + 1);
+	return 0;
+}
+
+/* A field that names one of a few values (a provider's kind, a decision's care type). */
+struct choice {
+	const char *name;
+	uint8_t value;
+};
+
+/* @p allowed lists the names for the message ("a, b or c"). @return 0 or TPC_EINVAL. */
+static int parse_choice(struct parser *ps, int f, const struct choice *c, size_t n,
+                        const char *what, const char *allowed, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ps->field[f], c[i].name) == 0) {
+			*out = c[i].value;
+			return 0;
+		}
+	return fail(ps, f, "%s '%s' is not %s", what, ps->field[f], allowed);
+}
+
+static int parse_provider(struct parser *ps, void *row)
+{
+	static const struct choice kinds[] = {{"hospital", TPC_PROVIDER_HOSPITAL},
+	                                      {"pharmacist", TPC_PROVIDER_PHARMACIST},
+	                                      {"gp", TPC_PROVIDER_GP},
+	                                      {"other", TPC_PROVIDER_OTHER}};
+	tpc_ref_provider_t *r = row;
+	int rc;
+
+	if (!digits(ps->field[0], 11) || !tpc_check_nihii(ps->field[0], 11))
+		return fail(ps, 0, "NIHII '%s' is not 11 digits with a valid check", ps->field[0]);
+	memcpy(r->nihii, ps->field[0], 12);
+	if (!ps->field[1][0] || strlen(ps->field[1]) >= sizeof(r->name))
+		return fail(ps, 1, "name must be 1 to %zu characters", sizeof(r->name) - 1);
+	memcpy(r->name, ps->field[1], strlen(ps->field[1]) + 1);
+	if ((rc = parse_choice(ps, 2, kinds, sizeof(kinds) / sizeof(kinds[0]), "kind",
+	                       "hospital, pharmacist, gp or other", &r->kind)))
+		return rc;
+	if (ps->field[3][0] && (!digits(ps->field[3], 10) || !tpc_check_bce(ps->field[3], 10)))
+		return fail(ps, 3, "BCE '%s' is not 10 digits with a valid check", ps->field[3]);
+	memcpy(r->bce, ps->field[3], strlen(ps->field[3]) + 1);
+	if ((rc = parse_iban(ps, 4, r->iban, 1)))
+		return rc;
+	return parse_provider_bic(ps, 5, r->bic);
+}
+
+static int parse_member(struct parser *ps, void *row)
+{
+	tpc_ref_member_t *r = row;
+	int rc;
+
+	if ((rc = parse_niss(ps, 0, r->niss)) ||
+	    (rc = parse_period(ps, 1, &r->valid_from, &r->valid_to)))
+		return rc;
+	if (!digits(ps->field[3], 3))
+		return fail(ps, 3, "ct1 '%s' is not 3 digits", ps->field[3]);
+	if (!digits(ps->field[4], 3))
+		return fail(ps, 4, "ct2 '%s' is not 3 digits", ps->field[4]);
+	r->ct1 = (uint16_t)atoi(ps->field[3]);
+	r->ct2 = (uint16_t)atoi(ps->field[4]);
+	return parse_iban(ps, 5, r->iban, 0);
+}
+
+/* tariffs' flags: "agreement" and "max_per_day=N" in one column, separated by ';' (',' is the
+ * CSV's own separator). N is at most 6 digits, so strtoul's value fits the u32 unchecked. */
+static int parse_tariff_flags(struct parser *ps, int f, tpc_ref_tariff_t *r)
+{
+	char flags[FIELD_MAX], *tok, *save = NULL;
+
+	memcpy(flags, ps->field[f], sizeof(flags));
+	for (tok = strtok_r(flags, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+		const char *n = tok + 12;
+
+		if (strcmp(tok, "agreement") == 0)
+			r->flags |= TPC_TARIFF_AGREEMENT;
+		else if (strncmp(tok, "max_per_day=", 12) == 0 && n[0] &&
+		         strspn(n, "0123456789") == strlen(n) && strlen(n) <= 6 &&
+		         strtoul(n, NULL, 10) > 0)
+			r->max_per_day = (uint32_t)strtoul(n, NULL, 10);
+		else
+			return fail(ps, f,
+			            "flag '%s' is not 'agreement' or 'max_per_day=N' (N > 0)", tok);
+	}
+	return 0;
+}
+
+static int parse_tariff(struct parser *ps, void *row)
+{
+	tpc_ref_tariff_t *r = row;
+	int rc;
+
+	if ((rc = parse_code(ps, 0, r->code)) ||
+	    (rc = parse_period(ps, 1, &r->valid_from, &r->valid_to)) ||
+	    (rc = parse_cents(ps, 3, &r->fee)) || (rc = parse_cents(ps, 4, &r->insurer)) ||
+	    (rc = parse_cents(ps, 5, &r->insurer_bim)))
+		return rc;
+	/* the patient share is fee - insurer part: it may not be negative */
+	if (r->insurer > r->fee)
+		return fail(ps, 4, "insurer part is larger than the fee");
+	if (r->insurer_bim > r->fee)
+		return fail(ps, 5, "insurer_bim part is larger than the fee");
+	return parse_tariff_flags(ps, 6, r);
+}
+
+static int parse_agreement(struct parser *ps, void *row)
+{
+	tpc_ref_agreement_t *r = row;
+	int rc;
+
+	if ((rc = parse_niss(ps, 0, r->niss)) || (rc = parse_code(ps, 1, r->code)) ||
+	    (rc = parse_period(ps, 2, &r->valid_from, &r->valid_to)))
+		return rc;
+	if (!ps->field[4][0] || strlen(ps->field[4]) >= sizeof(r->reference))
+		return fail(ps, 4, "reference must be 1 to %zu characters",
+		            sizeof(r->reference) - 1);
+	memcpy(r->reference, ps->field[4], strlen(ps->field[4]) + 1);
+	return 0;
+}
+
+/* The decision id is the line's scheme reference, totalled per decision in the SPP IS
+ * statement (engine/ledger/statement.c): a short token of a few safe characters. */
+static int parse_decision_id(struct parser *ps, int f, char *dst)
+{
+	const char *id = ps->field[f];
+	size_t n = strlen(id);
+
+	if (n < 1 || n > 16)
+		return fail(ps, f, "decision_id '%s' must be 1 to 16 characters", id);
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && !strchr("-/.", id[i]))
+			return fail(ps, f, "decision_id '%s': letters, digits, - / . only", id);
+	memcpy(dst, id, n + 1);
+	return 0;
+}
+
+static int parse_mediprima(struct parser *ps, void *row)
+{
+	static const struct choice cares[] = {{"hospital", TPC_CARE_HOSPITAL},
+	                                      {"ambulatory", TPC_CARE_AMBULATORY},
+	                                      {"pharmacy", TPC_CARE_PHARMACY},
+	                                      {"all", TPC_CARE_ALL}};
+	tpc_ref_mediprima_t *r = row;
+	const char *cov = ps->field[6];
+	int rc;
+
+	if ((rc = parse_decision_id(ps, 0, r->decision)))
+		return rc;
+	if (!digits(ps->field[1], 10) || !tpc_check_bce(ps->field[1], 10))
+		return fail(ps, 1, "cpas_bce '%s' is not 10 digits with a valid BCE check",
+		            ps->field[1]);
+	memcpy(r->cpas_bce, ps->field[1], 11);
+	if ((rc = parse_niss(ps, 2, r->niss)) ||
+	    (rc = parse_period(ps, 3, &r->valid_from, &r->valid_to)))
+		return rc;
+	if ((rc = parse_choice(ps, 5, cares, sizeof(cares) / sizeof(cares[0]), "care",
+	                       "hospital, ambulatory, pharmacy or all", &r->care)))
+		return rc;
+	if (strcmp(cov, "0") != 0 && strcmp(cov, "1") != 0)
+		return fail(ps, 6, "covers_patient_share '%s' is not 0 or 1", cov);
+	r->covers_patient_share = cov[0] == '1';
+	return 0;
+}
+
+static int parse_fedasil(struct parser *ps, void *row)
+{
+	tpc_ref_fedasil_t *r = row;
+	int rc;
+
+	if ((rc = parse_niss(ps, 0, r->niss)) ||
+	    (rc = parse_period(ps, 1, &r->valid_from, &r->valid_to)))
+		return rc;
+	return parse_label(ps, 3, r->structure, sizeof(r->structure), "structure");
+}
+
+static int parse_exclusion(struct parser *ps, void *row)
+{
+	return parse_code(ps, 0, ((tpc_ref_exclusion_t *)row)->code);
+}
+
+/* The feeds shaped niss,LABEL,valid_from,valid_to (detention: the prison; war victims: the
+ * category). */
+static int parse_person_label(struct parser *ps, char *niss, char *label, size_t cap,
+                              const char *what, int32_t *from, int32_t *to)
 {
 	int rc;
 
-	switch (kind) {
-	case TPC_REF_PROVIDERS: {
-		tpc_ref_provider_t *r = row;
-		const char *k = ps->field[2], *bic = ps->field[5];
-		size_t bl = strlen(bic);
+	if ((rc = parse_niss(ps, 0, niss)) || (rc = parse_label(ps, 1, label, cap, what)))
+		return rc;
+	return parse_period(ps, 2, from, to);
+}
 
-		if (!digits(ps->field[0], 11) || !tpc_check_nihii(ps->field[0], 11))
-			return fail(ps, 0, "NIHII '%s' is not 11 digits with a valid check",
-			            ps->field[0]);
-		memcpy(r->nihii, ps->field[0], 12);
-		if (!ps->field[1][0] || strlen(ps->field[1]) >= sizeof(r->name))
-			return fail(ps, 1, "name must be 1 to %zu characters", sizeof(r->name) - 1);
-		memcpy(r->name, ps->field[1], strlen(ps->field[1]) + 1);
-		if (strcmp(k, "hospital") == 0)
-			r->kind = TPC_PROVIDER_HOSPITAL;
-		else if (strcmp(k, "pharmacist") == 0)
-			r->kind = TPC_PROVIDER_PHARMACIST;
-		else if (strcmp(k, "gp") == 0)
-			r->kind = TPC_PROVIDER_GP;
-		else if (strcmp(k, "other") == 0)
-			r->kind = TPC_PROVIDER_OTHER;
-		else
-			return fail(ps, 2, "kind '%s' is not hospital, pharmacist, gp or other", k);
-		if (ps->field[3][0] &&
-		    (!digits(ps->field[3], 10) || !tpc_check_bce(ps->field[3], 10)))
-			return fail(ps, 3, "BCE '%s' is not 10 digits with a valid check",
-			            ps->field[3]);
-		memcpy(r->bce, ps->field[3], strlen(ps->field[3]) + 1);
-		if ((rc = parse_iban(ps, 4, r->iban, 1)))
-			return rc;
-		if (bl != 8 && bl != 11)
-			return fail(ps, 5, "BIC '%s' must be 8 or 11 characters", bic);
-		for (size_t i = 0; i < bl; i++)
-			if (!isalnum((unsigned char)bic[i]))
-				return fail(ps, 5, "BIC '%s' must be letters and digits", bic);
-		if (!tpc_sepa_bic_ok(bic))
-			return fail(ps, 5,
-			            "BIC '%s' is not an ISO 9362 BIC (upper case: bank 4 letters, "
-			            "country 2 letters, location 2, branch 3)",
-			            bic);
-		memcpy(r->bic, bic, bl + 1);
-		return 0;
-	}
-	case TPC_REF_MEMBERS: {
-		tpc_ref_member_t *r = row;
+static int parse_detention(struct parser *ps, void *row)
+{
+	tpc_ref_detention_t *r = row;
 
-		if ((rc = parse_niss(ps, 0, r->niss)) ||
-		    (rc = parse_period(ps, 1, &r->valid_from, &r->valid_to)))
-			return rc;
-		if (!digits(ps->field[3], 3))
-			return fail(ps, 3, "ct1 '%s' is not 3 digits", ps->field[3]);
-		if (!digits(ps->field[4], 3))
-			return fail(ps, 4, "ct2 '%s' is not 3 digits", ps->field[4]);
-		r->ct1 = (uint16_t)atoi(ps->field[3]);
-		r->ct2 = (uint16_t)atoi(ps->field[4]);
-		return parse_iban(ps, 5, r->iban, 0);
-	}
-	case TPC_REF_TARIFFS: {
-		tpc_ref_tariff_t *r = row;
-		char flags[FIELD_MAX], *tok, *save = NULL;
+	return parse_person_label(ps, r->niss, r->prison, sizeof(r->prison), "prison",
+	                          &r->valid_from, &r->valid_to);
+}
 
-		if ((rc = parse_code(ps, 0, r->code)) ||
-		    (rc = parse_period(ps, 1, &r->valid_from, &r->valid_to)) ||
-		    (rc = parse_cents(ps, 3, &r->fee)) || (rc = parse_cents(ps, 4, &r->insurer)) ||
-		    (rc = parse_cents(ps, 5, &r->insurer_bim)))
-			return rc;
-		if (r->insurer > r->fee)
-			return fail(ps, 4, "insurer part is larger than the fee");
-		if (r->insurer_bim > r->fee)
-			return fail(ps, 5, "insurer_bim part is larger than the fee");
-		memcpy(flags, ps->field[6], sizeof(flags));
-		for (tok = strtok_r(flags, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
-			if (strcmp(tok, "agreement") == 0) {
-				r->flags |= TPC_TARIFF_AGREEMENT;
-			} else if (strncmp(tok, "max_per_day=", 12) == 0 && tok[12] &&
-			           strspn(tok + 12, "0123456789") == strlen(tok + 12) &&
-			           strlen(tok + 12) <= 6 && strtoul(tok + 12, NULL, 10) > 0) {
-				r->max_per_day = (uint32_t)strtoul(tok + 12, NULL, 10);
-			} else {
-				return fail(
-				    ps, 6,
-				    "flag '%s' is not 'agreement' or 'max_per_day=N' (N > 0)", tok);
-			}
-		}
-		return 0;
-	}
-	case TPC_REF_AGREEMENTS: {
-		tpc_ref_agreement_t *r = row;
+static int parse_war_victim(struct parser *ps, void *row)
+{
+	tpc_ref_war_victim_t *r = row;
 
-		if ((rc = parse_niss(ps, 0, r->niss)) || (rc = parse_code(ps, 1, r->code)) ||
-		    (rc = parse_period(ps, 2, &r->valid_from, &r->valid_to)))
-			return rc;
-		if (!ps->field[4][0] || strlen(ps->field[4]) >= sizeof(r->reference))
-			return fail(ps, 4, "reference must be 1 to %zu characters",
-			            sizeof(r->reference) - 1);
-		memcpy(r->reference, ps->field[4], strlen(ps->field[4]) + 1);
-		return 0;
-	}
-	case TPC_REF_MEDIPRIMA: {
-		tpc_ref_mediprima_t *r = row;
-		const char *id = ps->field[0], *care = ps->field[5], *cov = ps->field[6];
-		size_t n = strlen(id);
+	return parse_person_label(ps, r->niss, r->category, sizeof(r->category), "category",
+	                          &r->valid_from, &r->valid_to);
+}
 
-		if (n < 1 || n > 16)
-			return fail(ps, 0, "decision_id '%s' must be 1 to 16 characters", id);
-		for (size_t i = 0; i < n; i++)
-			if (!isalnum((unsigned char)id[i]) && !strchr("-/.", id[i]))
-				return fail(ps, 0, "decision_id '%s': letters, digits, - / . only",
-				            id);
-		memcpy(r->decision, id, n + 1);
-		if (!digits(ps->field[1], 10) || !tpc_check_bce(ps->field[1], 10))
-			return fail(ps, 1, "cpas_bce '%s' is not 10 digits with a valid BCE check",
-			            ps->field[1]);
-		memcpy(r->cpas_bce, ps->field[1], 11);
-		if ((rc = parse_niss(ps, 2, r->niss)) ||
-		    (rc = parse_period(ps, 3, &r->valid_from, &r->valid_to)))
-			return rc;
-		if (strcmp(care, "hospital") == 0)
-			r->care = TPC_CARE_HOSPITAL;
-		else if (strcmp(care, "ambulatory") == 0)
-			r->care = TPC_CARE_AMBULATORY;
-		else if (strcmp(care, "pharmacy") == 0)
-			r->care = TPC_CARE_PHARMACY;
-		else if (strcmp(care, "all") == 0)
-			r->care = TPC_CARE_ALL;
-		else
-			return fail(ps, 5, "care '%s' is not hospital, ambulatory, pharmacy or all",
-			            care);
-		if (strcmp(cov, "0") != 0 && strcmp(cov, "1") != 0)
-			return fail(ps, 6, "covers_patient_share '%s' is not 0 or 1", cov);
-		r->covers_patient_share = cov[0] == '1';
-		return 0;
-	}
-	case TPC_REF_FEDASIL: {
-		tpc_ref_fedasil_t *r = row;
+/* ossom: the birth date and years of contribution decide the deferred rights' minimum age
+ * (tpc_ossom_min_age); the IBAN column is optional (see tpc_refdata_parse). */
+static int parse_ossom(struct parser *ps, void *row)
+{
+	tpc_ref_ossom_t *r = row;
+	const char *c = ps->field[1], *y = ps->field[5];
+	int rc;
 
-		if ((rc = parse_niss(ps, 0, r->niss)) ||
-		    (rc = parse_period(ps, 1, &r->valid_from, &r->valid_to)))
-			return rc;
-		return parse_label(ps, 3, r->structure, sizeof(r->structure), "structure");
-	}
-	case TPC_REF_FEDASIL_EXCLUSIONS:
-		return parse_code(ps, 0, ((tpc_ref_exclusion_t *)row)->code);
-	case TPC_REF_DETENTION: {
-		tpc_ref_detention_t *r = row;
+	if ((rc = parse_niss(ps, 0, r->niss)))
+		return rc;
+	if (strcmp(c, "AC") != 0 && strcmp(c, "BC") != 0)
+		return fail(ps, 1, "contract '%s' is not AC or BC", c);
+	r->contract = c[0];
+	if ((rc = parse_period(ps, 2, &r->valid_from, &r->valid_to)) ||
+	    (rc = parse_date(ps, 4, &r->birth_date)))
+		return rc;
+	if (r->birth_date > r->valid_from)
+		return fail(ps, 4, "birth_date is after valid_from");
+	if (!*y || strlen(y) > 2 || !isdigit((unsigned char)y[0]) ||
+	    (y[1] && !isdigit((unsigned char)y[1])))
+		return fail(ps, 5, "contribution_years '%s' is not a number 0..99", y);
+	r->contribution_years = (uint16_t)atoi(y);
+	return ps->nfields > 6 ? parse_iban(ps, 6, r->iban, 0) : 0;
+}
 
-		if ((rc = parse_niss(ps, 0, r->niss)) ||
-		    (rc = parse_label(ps, 1, r->prison, sizeof(r->prison), "prison")))
-			return rc;
-		return parse_period(ps, 2, &r->valid_from, &r->valid_to);
-	}
-	case TPC_REF_WAR_VICTIMS: {
-		tpc_ref_war_victim_t *r = row;
+/* indexed by enum tpc_ref_kind, like kind_names and headers */
+static int (*const row_parsers[TPC_REF__COUNT])(struct parser *, void *) = {
+    parse_provider, parse_member,    parse_tariff,    parse_agreement,  parse_mediprima,
+    parse_fedasil,  parse_exclusion, parse_detention, parse_war_victim, parse_ossom};
 
-		if ((rc = parse_niss(ps, 0, r->niss)) ||
-		    (rc = parse_label(ps, 1, r->category, sizeof(r->category), "category")))
-			return rc;
-		return parse_period(ps, 2, &r->valid_from, &r->valid_to);
-	}
-	case TPC_REF_OSSOM: {
-		tpc_ref_ossom_t *r = row;
-		const char *c = ps->field[1], *y = ps->field[5];
-
-		if ((rc = parse_niss(ps, 0, r->niss)))
-			return rc;
-		if (strcmp(c, "AC") != 0 && strcmp(c, "BC") != 0)
-			return fail(ps, 1, "contract '%s' is not AC or BC", c);
-		r->contract = c[0];
-		if ((rc = parse_period(ps, 2, &r->valid_from, &r->valid_to)) ||
-		    (rc = parse_date(ps, 4, &r->birth_date)))
-			return rc;
-		if (r->birth_date > r->valid_from)
-			return fail(ps, 4, "birth_date is after valid_from");
-		if (!*y || strlen(y) > 2 || !isdigit((unsigned char)y[0]) ||
-		    (y[1] && !isdigit((unsigned char)y[1])))
-			return fail(ps, 5, "contribution_years '%s' is not a number 0..99", y);
-		r->contribution_years = (uint16_t)atoi(y);
-		return ps->nfields > 6 ? parse_iban(ps, 6, r->iban, 0) : 0;
-	}
-	default:
+static int parse_row(struct parser *ps, enum tpc_ref_kind kind, void *row)
+{
+	if ((unsigned)kind >= TPC_REF__COUNT)
 		return TPC_EINVAL;
-	}
+	return row_parsers[kind](ps, row);
 }
 
 static void row_period(enum tpc_ref_kind kind, const void *row, int32_t *from, int32_t *to);
@@ -561,11 +641,143 @@ static int cmp_rows(const void *a, const void *b)
 	return memcmp(ka, kb, n);
 }
 
+/* The header must be exactly headers[kind], field by field. @p nfields_want is set to the
+ * number of columns every row must have. @return 0 or TPC_EINVAL (message in ps->err). */
+static int read_header(struct parser *ps, enum tpc_ref_kind kind, size_t *nfields_want)
+{
+	const char *want = headers[kind];
+	int ok = 1, rc = next_record(ps);
+
+	*nfields_want = 1;
+	for (const char *h = headers[kind]; *h; h++)
+		*nfields_want += *h == ',';
+	if (rc == 0) {
+		ps->line = 1;
+		return fail(ps, -1, "empty file: expected the header '%s'", headers[kind]);
+	}
+	if (rc < 0)
+		return rc;
+	if (kind == TPC_REF_OSSOM && ps->nfields == 7 && strcmp(ps->field[6], "iban") == 0) {
+		/* ossom may carry the insured's IBAN as a last, optional column */
+		ps->nfields = 6;
+		*nfields_want = 7;
+	}
+	for (int f = 0; f < ps->nfields && ok; f++) {
+		size_t n = strcspn(want, ",");
+
+		ok = strlen(ps->field[f]) == n && memcmp(ps->field[f], want, n) == 0 &&
+		     (want[n] == ',') == (f + 1 < ps->nfields);
+		want += n + (want[n] == ',');
+	}
+	if (!ok || *want) {
+		/* say what the file has: a wrong kind is the usual mistake */
+		char got[160];
+		size_t n = 0;
+
+		got[0] = 0;
+		for (int f = 0; f < ps->nfields && n + 2 < sizeof(got); f++) {
+			int w =
+			    snprintf(got + n, sizeof(got) - n, "%s%s", f ? "," : "", ps->field[f]);
+			n += w > 0 ? (size_t)w : 0;
+		}
+		return fail(ps, -1, "header is '%.100s', expected '%s'", got, headers[kind]);
+	}
+	return 0;
+}
+
+/* Every data row, in file order, into @p rows (zeroed first), and its line into @p lines.
+ * @return 0 or TPC_EINVAL at the first bad row. */
+static int read_rows(struct parser *ps, enum tpc_ref_kind kind, size_t nfields_want, uint8_t *rows,
+                     uint32_t *lines, uint32_t *nrows)
+{
+	size_t sz = row_size[kind];
+	int rc;
+
+	while ((rc = next_record(ps)) > 0) {
+		if (ps->nfields == 1 && ps->field[0][0] == 0)
+			continue; /* blank line */
+		if ((size_t)ps->nfields != nfields_want)
+			return fail(ps, -1, "%d fields, expected %zu (%s)", ps->nfields,
+			            nfields_want, headers[kind]);
+		memset(rows + *nrows * sz, 0, sz);
+		if ((rc = parse_row(ps, kind, rows + *nrows * sz)))
+			return rc;
+		lines[*nrows] = ps->line;
+		(*nrows)++;
+	}
+	return rc;
+}
+
+/* What a clash of two rows with the same id means for @p kind. */
+static const char *clash_reason(enum tpc_ref_kind kind)
+{
+	switch (kind) {
+	case TPC_REF_PROVIDERS:
+		return "duplicate NIHII";
+	case TPC_REF_FEDASIL_EXCLUSIONS:
+		return "duplicate code";
+	case TPC_REF_MEDIPRIMA:
+		return "duplicate decision (same NISS, valid_from and decision_id)";
+	default:
+		return "validity period overlaps another row of the same key";
+	}
+}
+
+/* Do sorted neighbours @p a and @p b clash: the same id, and either a kind whose ids are
+ * unique or validity periods that overlap? */
+static int rows_clash(enum tpc_ref_kind kind, const void *a, const void *b)
+{
+	uint8_t ka[40], kb[40];
+	int32_t af, at, bf, bt;
+	int unique = kind == TPC_REF_PROVIDERS || kind == TPC_REF_FEDASIL_EXCLUSIONS ||
+	             kind == TPC_REF_MEDIPRIMA;
+
+	row_key(kind, a, ka);
+	row_key(kind, b, kb);
+	if (memcmp(ka, kb, id_len(kind)) != 0)
+		return 0;
+	row_period(kind, a, &af, &at);
+	row_period(kind, b, &bf, &bt);
+	return unique || bf <= at;
+}
+
+/* Sort the rows by key into a copy in @p arena, and refuse duplicates and overlapping periods:
+ * sorted, the rows of one id are neighbours. The copy is sorted, not the rows in file order,
+ * as those give the line of a clash. @return 0 (out->rows set), TPC_ENOMEM or TPC_EINVAL. */
+static int sort_and_check(struct parser *ps, enum tpc_ref_kind kind, const uint8_t *rows,
+                          const uint32_t *lines, tpc_arena_t *arena, tpc_ref_table_t *out)
+{
+	size_t sz = row_size[kind];
+	uint8_t *sorted = tpc_arena_alloc(arena, (out->nrows + 1) * sz, 8);
+
+	if (!sorted)
+		return TPC_ENOMEM;
+	memcpy(sorted, rows, out->nrows * sz);
+	sort_kind = kind;
+	qsort(sorted, out->nrows, sz, cmp_rows);
+	for (uint32_t i = 1; i < out->nrows; i++) {
+		const void *a = sorted + (i - 1) * sz, *b = sorted + i * sz;
+		unsigned line = 0;
+
+		if (!rows_clash(kind, a, b))
+			continue;
+		/* find the later source line of the pair for the message */
+		for (uint32_t r = 0; r < out->nrows; r++)
+			if (memcmp(rows + r * sz, b, sz) == 0 || memcmp(rows + r * sz, a, sz) == 0)
+				line = lines[r] > line ? lines[r] : line;
+		ps->line = line;
+		ps->col[0] = 1;
+		return fail(ps, 0, "%s", clash_reason(kind));
+	}
+	out->rows = sorted;
+	return 0;
+}
+
 int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv, size_t len,
                       tpc_arena_t *arena, tpc_ref_table_t *out, char *err, size_t errlen)
 {
 	struct parser ps = {.file = file, .p = csv, .end = csv + len, .err = err, .errlen = errlen};
-	size_t cap = 0, nfields_want = 1, sz = row_size[kind];
+	size_t cap = 0, nfields_want, sz = row_size[kind];
 	uint32_t *lines;
 	uint8_t *rows;
 	int rc;
@@ -573,8 +785,6 @@ int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv,
 	out->kind = kind;
 	out->nrows = 0;
 	out->rows = NULL;
-	for (const char *h = headers[kind]; *h; h++)
-		nfields_want += *h == ',';
 	/* an upper bound on rows: one per line end (LF, or a CR the parser also ends a record on)
 	 */
 	for (size_t i = 0; i < len; i++)
@@ -586,105 +796,10 @@ int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv,
 		return TPC_ENOMEM;
 	if (len >= 3 && memcmp(csv, "\xEF\xBB\xBF", 3) == 0)
 		ps.p += 3; /* UTF-8 byte order mark */
-	rc = next_record(&ps);
-	if (rc == 0) {
-		ps.line = 1;
-		return fail(&ps, -1, "empty file: expected the header '%s'", headers[kind]);
-	}
-	if (rc < 0)
+	if ((rc = read_header(&ps, kind, &nfields_want)) ||
+	    (rc = read_rows(&ps, kind, nfields_want, rows, lines, &out->nrows)))
 		return rc;
-	if (kind == TPC_REF_OSSOM && ps.nfields == 7 && strcmp(ps.field[6], "iban") == 0) {
-		/* ossom may carry the insured's IBAN as a last, optional column */
-		ps.nfields = 6;
-		nfields_want = 7;
-	}
-	{
-		/* compare field by field with the expected header */
-		const char *want = headers[kind];
-		int ok = 1;
-
-		for (int f = 0; f < ps.nfields && ok; f++) {
-			size_t n = strcspn(want, ",");
-
-			ok = strlen(ps.field[f]) == n && memcmp(ps.field[f], want, n) == 0 &&
-			     (want[n] == ',') == (f + 1 < ps.nfields);
-			want += n + (want[n] == ',');
-		}
-		if (!ok || *want) {
-			char got[160];
-			size_t n = 0;
-
-			got[0] = 0;
-			for (int f = 0; f < ps.nfields && n + 2 < sizeof(got); f++) {
-				int w = snprintf(got + n, sizeof(got) - n, "%s%s", f ? "," : "",
-				                 ps.field[f]);
-				n += w > 0 ? (size_t)w : 0;
-			}
-			return fail(&ps, -1, "header is '%.100s', expected '%s'", got,
-			            headers[kind]);
-		}
-	}
-	while ((rc = next_record(&ps)) > 0) {
-		if (ps.nfields == 1 && ps.field[0][0] == 0)
-			continue; /* blank line */
-		if ((size_t)ps.nfields != nfields_want)
-			return fail(&ps, -1, "%d fields, expected %zu (%s)", ps.nfields,
-			            nfields_want, headers[kind]);
-		memset(rows + out->nrows * sz, 0, sz);
-		if ((rc = parse_row(&ps, kind, rows + out->nrows * sz)))
-			return rc;
-		lines[out->nrows] = ps.line;
-		out->nrows++;
-	}
-	if (rc < 0)
-		return rc;
-	/* sort by key, then refuse duplicates and overlapping periods */
-	sort_kind = kind;
-	{
-		/* sort a copy: the rows in file order give the line of a duplicate */
-		uint8_t *sorted = tpc_arena_alloc(arena, (out->nrows + 1) * sz, 8);
-
-		if (!sorted)
-			return TPC_ENOMEM;
-		memcpy(sorted, rows, out->nrows * sz);
-		qsort(sorted, out->nrows, sz, cmp_rows);
-		for (uint32_t i = 1; i < out->nrows; i++) {
-			uint8_t ka[40], kb[40];
-			const void *a = sorted + (i - 1) * sz, *b = sorted + i * sz;
-			int32_t af, at, bf, bt;
-			int unique = kind == TPC_REF_PROVIDERS ||
-			             kind == TPC_REF_FEDASIL_EXCLUSIONS ||
-			             kind == TPC_REF_MEDIPRIMA;
-
-			row_key(kind, a, ka);
-			row_key(kind, b, kb);
-			if (memcmp(ka, kb, id_len(kind)) != 0)
-				continue;
-			row_period(kind, a, &af, &at);
-			row_period(kind, b, &bf, &bt);
-			if (unique || bf <= at) {
-				/* find the later source line of the pair for the message */
-				unsigned line = 0;
-				for (uint32_t r = 0; r < out->nrows; r++)
-					if (memcmp(rows + r * sz, b, sz) == 0 ||
-					    memcmp(rows + r * sz, a, sz) == 0)
-						line = lines[r] > line ? lines[r] : line;
-				ps.line = line;
-				ps.col[0] = 1;
-				return fail(
-				    &ps, 0,
-				    kind == TPC_REF_PROVIDERS            ? "duplicate NIHII"
-				    : kind == TPC_REF_FEDASIL_EXCLUSIONS ? "duplicate code"
-				    : kind == TPC_REF_MEDIPRIMA
-				        ? "duplicate decision (same NISS, valid_from and "
-				          "decision_id)"
-				        : "validity period overlaps another row of the same "
-				          "key");
-			}
-		}
-		out->rows = sorted;
-	}
-	return 0;
+	return sort_and_check(&ps, kind, rows, lines, arena, out);
 }
 
 /* ---- storage ------------------------------------------------------------------------------- */

@@ -1,5 +1,5 @@
-/* engine/refdata/refdata.h - reference data: providers, members, tariffs, agreements, and the scheme
- * feeds (mediprima, fedasil, fedasil_exclusions, detention, war_victims, ossom;
+/* engine/refdata/refdata.h - reference data: providers, members, tariffs, agreements, and the
+ * scheme feeds (mediprima, fedasil, fedasil_exclusions, detention, war_victims, ossom;
  * docs/formats/feeds.md).
  *
  * Loaded from CSV (docs/formats/reference-data.md) by `tpclear load KIND FILE` or a feed over
@@ -20,6 +20,14 @@
  *   ref_fedasil_exclusions   code[6] -> tpc_ref_exclusion_t
  * A file replaces its kind whole; in upsert mode (daily deltas) its rows replace the stored
  * rows of the same key and the others stay.
+ *
+ * DESIGN (engine/refdata/): the reference data and scheme feeds, from CSV to rows in LMDB.
+ *  - Owns: the CSV reader and the per-kind row checks (tpc_refdata_parse), the row layouts and
+ *    their keys, the ref_* sub-databases and the lookups clearing uses (tpc_refdata_*_on).
+ *  - Threads: parsing runs on a worker, on the job's arena; the replace or upsert runs on the
+ *    ledger writer, in its write transaction; lookups run on workers through a read snapshot.
+ *  - Never: decide anything about a sending (engine/clearing/ reads these rows and judges), nor
+ *    write outside the transaction it is handed; a bad file changes nothing.
  */
 #ifndef TPC_REFDATA_H
 #define TPC_REFDATA_H

@@ -3,18 +3,19 @@
  * DESIGN
  * Threads: the loop thread owns this object: the registry snapshot in force ("current"), the
  *          per-sender in-flight table, the SIGHUP event and the control end of the ZAP handler.
- *          The ZAP thread (engine/security/zap.c) holds its own reference to a snapshot; every job holds
- *          one for its whole trip (job->auth), so a worker reads the sender's entry without a
- *          lock and a reload never pulls an entry from under a job in flight. Snapshots are
- *          immutable and freed by whoever drops the last reference (engine/security/senders.c): the
- *          only thing threads share is read-only data and the queues that carry it.
- * Checks:  at handshake, the ZAP handler admits registered keys only. At every message, the
- *          loop thread reads the User-Id and the key (X-Curve-Key metadata) that ZAP attached
- *          to the connection and looks the key up in the registry in force *now*: a key
- *          removed by a reload is refused at its next request even on a connection that was
- *          admitted before (ZeroMQ cannot close one peer of a ROUTER). Then the request rules
+ *          The ZAP thread (engine/security/zap.c) holds its own reference to a snapshot; every job
+ * holds one for its whole trip (job->auth), so a worker reads the sender's entry without a lock and
+ * a reload never pulls an entry from under a job in flight. Snapshots are immutable and freed by
+ * whoever drops the last reference (engine/security/senders.c): the only thing threads share is
+ * read-only data and the queues that carry it. Checks:  at handshake, the ZAP handler admits
+ * registered keys only. At every message, the loop thread reads the User-Id and the key
+ * (X-Curve-Key metadata) that ZAP attached to the connection and looks the key up in the registry
+ * in force *now*: a key removed by a reload is refused at its next request even on a connection
+ * that was admitted before (ZeroMQ cannot close one peer of a ROUTER). Then the request rules
  *          (engine/security/authz.c). Workers check what only decoding reveals (the NIHII numbers a
- *          sending bills as, the target of a ledger request).
+ *          sending bills as, the target of a ledger request): engine/pipeline/worker.c applies
+ *          authz.c there with what it looked up in the ledger, and counts the refusal through
+ *          tpc_security_note(), so security/ never reads the ledger.
  * Reload:  SIGHUP, on the loop thread: the file is small and read rarely, so it is read there
  *          (a departure from "the loop thread never touches disk", bounded by the 16 MiB cap
  *          of the registry file). A bad file is refused whole, with file:line: reason, and the
@@ -30,7 +31,6 @@
 #include "pipeline/job.h"
 #include "pipeline/request.h"
 #include "security/keys.h"
-#include "ledger/ledger.h"
 #include "core/log.h"
 #include "security/senders.h"
 #include "security/zap.h"
@@ -330,11 +330,6 @@ int tpc_security_router(tpc_security_t *sec, void *router)
 	return rc;
 }
 
-int tpc_security_curve(const tpc_security_t *sec)
-{
-	return sec->curve;
-}
-
 void tpc_security_free(tpc_security_t **sp)
 {
 	tpc_security_t *sec;
@@ -428,74 +423,15 @@ void tpc_security_release(tpc_security_t *sec, tpc_job_auth_t *auth, const char 
 	tpc_senders_unref(&auth->snapshot);
 }
 
-/* ---- workers -------------------------------------------------------------------------------- */
+/* ---- workers ----------------------------------------------------------------------------- */
 
-static void fail_job(tpc_job_t *job, const char *code, const char *reason)
+/* Workers decide their refusals themselves (engine/pipeline/worker.c, over
+ * engine/security/authz.h): only the counting and the log line are shared, so every refusal reads
+ * the same in the log whichever thread made it. Workers have no tpc_security_t, hence no rate
+ * limit: a refusal after decoding is rare (a sender past the intake checks) and each one is worth
+ * its line. */
+void tpc_security_note(tpc_metrics_shard_t *shard, const char *code, const tpc_job_auth_t *auth,
+                       const char *sender, const char *key, const char *detail)
 {
-	job->status = TPC_JOB_FAILED;
-	job->fail_code = code;
-	job->fail_reason = reason ? reason : tpc_codes_describe(code);
-}
-
-int tpc_security_check_sending(tpc_job_t *job, tpc_metrics_shard_t *shard)
-{
-	const tpc_sender_t *e = job->auth.sender;
-	tpc_authz_denial_t why;
-	char reason[320], where[64];
-
-	if (!e || tpc_authz_sending(e, &job->sending, &why) == 0)
-		return 0;
-	if (why.record)
-		snprintf(where, sizeof(where), "%s, record %u", why.field, (unsigned)why.record);
-	else
-		snprintf(where, sizeof(where), "%s", why.field);
-	snprintf(reason, sizeof(reason),
-	         "the sending bills as NIHII %.*s (%s) and sender '%s' is not registered for it: "
-	         "the whole sending is refused",
-	         (int)(why.nihii.len > 16 ? 16 : why.nihii.len), why.nihii.ptr, where,
-	         tpc_sender_id(e));
-	fail_job(job, TPC_CODE_NOT_YOUR_NIHII,
-	         tpc_arena_strndup(job->arena, reason, strlen(reason)));
-	note(shard, TPC_CODE_NOT_YOUR_NIHII, job->auth.peer, job->sender, job->key, reason, 1);
-	return 1;
-}
-
-int tpc_security_check_ledger(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
-                              tpc_job_t *job)
-{
-	const tpc_sender_t *e = job->auth.sender;
-	Tpclear__LedgerRequest *rq;
-	const char *code = NULL;
-	int own = 0, denied;
-	char detail[200];
-
-	if (!e || tpc_sender_kind(e) == TPC_SENDER_OPS)
-		return 0;
-	rq = tpclear__ledger_request__unpack(NULL, zmq_msg_size(&job->payload),
-	                                     zmq_msg_data(&job->payload));
-	if (!rq)
-		return 0; /* the ledger refuses it with its own code (T00022) */
-	denied = tpc_authz_ledger(e, rq, 0, &code) != 0;
-	if (denied && rq->op == TPCLEAR__LEDGER_REQUEST__OP__SHOW && reader && rq->target &&
-	    rq->target[0]) {
-		/* a target that looks like another's number may still be one of its own keys;
-		 * looked up only then, as the lookup copies the stored answer */
-		tpc_stored_t st;
-
-		own = tpc_ledger_lookup(reader, job->sender, rq->target, job->arena, &st) == 0;
-		denied = tpc_authz_ledger(e, rq, own, &code) != 0;
-	}
-	if (denied)
-		snprintf(detail, sizeof(detail), "ledger %s%s%.64s: %s",
-		         rq->op == TPCLEAR__LEDGER_REQUEST__OP__SHOW      ? "show"
-		         : rq->op == TPCLEAR__LEDGER_REQUEST__OP__BALANCE ? "balance"
-		                                                          : "export",
-		         rq->target && rq->target[0] ? " " : "", rq->target ? rq->target : "",
-		         tpc_codes_describe(code));
-	tpclear__ledger_request__free_unpacked(rq, NULL);
-	if (!denied)
-		return 0;
-	fail_job(job, code, NULL);
-	note(shard, code, job->auth.peer, job->sender, job->key, detail, 1);
-	return 1;
+	note(shard, code, auth ? auth->peer : NULL, sender, key, detail, 1);
 }

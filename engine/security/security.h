@@ -1,11 +1,11 @@
-/* engine/security/security.h - transport security, authorization and per-sender limits of the intake
- * (docs/security.md).
+/* engine/security/security.h - transport security, authorization and per-sender limits of the
+ * intake (docs/security.md).
  *
  * Two modes ([security] mode):
- *  - curve: the intake ROUTER is a CURVE server; a ZAP handler (engine/security/zap.h) admits only the
- *    public keys of the senders registry (engine/security/senders.h). Every request then carries the
- *    sender id the key is registered under, which replaces the envelope's sender for
- *    idempotency keys, queries and settlements, and the rules of engine/security/authz.h apply.
+ *  - curve: the intake ROUTER is a CURVE server; a ZAP handler (engine/security/zap.h) admits only
+ * the public keys of the senders registry (engine/security/senders.h). Every request then carries
+ * the sender id the key is registered under, which replaces the envelope's sender for idempotency
+ * keys, queries and settlements, and the rules of engine/security/authz.h apply.
  *  - plain: no authentication, the envelope's sender is taken at its word. Allowed only when
  *    every endpoint (intake and HTTP) is loopback or ipc, and announced by a warning at start.
  * The default, auto, is curve unless every endpoint is local.
@@ -13,7 +13,18 @@
  * Threads: tpc_security_t belongs to the loop thread (intake checks, the current registry, the
  * per-sender in-flight table, SIGHUP reloads). What travels with a job is a tpc_job_auth_t: a
  * reference to the registry snapshot and the sender's entry in it, immutable, so the worker
- * checks (tpc_security_check_sending, tpc_security_check_ledger) need no shared state.
+ * checks (engine/pipeline/worker.c over engine/security/authz.h) need no shared state.
+ *
+ * DESIGN (engine/security/): who may talk to the engine and what they may ask.
+ *  - Owns: CURVE and its keys (keys.c), the ZAP handler (zap.c, its own thread), the senders
+ *    registry (senders.c, immutable reference-counted snapshots), the authorization rules
+ *    (authz.c, pure functions), the per-sender in-flight limits (inflight.c), and the counting
+ *    and logging of every refusal (this module).
+ *  - Threads: the loop thread owns tpc_security_t; the ZAP thread owns its socket; workers see
+ *    only what a job carries (tpc_job_auth_t) and the pure rules.
+ *  - Never: read the ledger or any store (checks that need a lookup take its result from the
+ *    caller: the worker looks up, authz decides), nor keep a registry entry alive past the
+ *    snapshot reference that holds it.
  */
 #ifndef TPC_SECURITY_H
 #define TPC_SECURITY_H
@@ -27,8 +38,6 @@
 #include <zmq.h>
 
 struct event_base;
-struct tpc_job;
-struct tpc_ledger_reader;
 
 typedef struct tpc_security tpc_security_t;
 
@@ -60,9 +69,6 @@ int tpc_security_router(tpc_security_t *sec, void *router);
  *  registry in force stays. @return 0 or the load's TPC_E* code. Loop thread. */
 int tpc_security_reload(tpc_security_t *sec);
 
-/** Is CURVE on? */
-int tpc_security_curve(const tpc_security_t *sec);
-
 /** Stop the ZAP handler and free; NULL-safe; sets *@p sec to NULL. */
 void tpc_security_free(tpc_security_t **sec);
 
@@ -88,14 +94,14 @@ void tpc_security_release(tpc_security_t *sec, tpc_job_auth_t *auth, const char 
 void tpc_security_refused(tpc_security_t *sec, const char *code, const tpc_job_auth_t *auth,
                           const char *sender, const char *key, const char *detail);
 
-/** Worker: refuse a decoded sending that bills as a NIHII number its sender may not (curve
- *  mode). @return 1 when refused (the job is failed with TPC_CODE_NOT_YOUR_NIHII and a reason
- *  naming the number), 0 to go on. */
-int tpc_security_check_sending(struct tpc_job *job, tpc_metrics_shard_t *shard);
-
-/** Worker: refuse a ledger request outside its sender's scope (curve mode).
- *  @return 1 when refused (job failed), 0 to go on. */
-int tpc_security_check_ledger(struct tpc_ledger_reader *reader, tpc_metrics_shard_t *shard,
-                              struct tpc_job *job);
+/** Worker: count and log a refusal a worker decided (engine/pipeline/worker.c applies the
+ *  rules of engine/security/authz.h to the decoded sending or ledger request). Unlike
+ *  tpc_security_refused() it needs no tpc_security_t, so it is not rate limited.
+ *  @param[in] shard   the worker's metrics shard (borrowed)
+ *  @param[in] code    the refusal code (TPC_CODE_*, static)
+ *  @param[in] auth    who sent the job (for the peer address); may be NULL
+ *  @param[in] detail  the log line's reason, NULL for the code's own text */
+void tpc_security_note(tpc_metrics_shard_t *shard, const char *code, const tpc_job_auth_t *auth,
+                       const char *sender, const char *key, const char *detail);
 
 #endif /* TPC_SECURITY_H */

@@ -677,11 +677,6 @@ size_t tpc_sender_feed_count(const tpc_sender_t *e)
 	return e->nfeeds;
 }
 
-const char *tpc_sender_feed_at(const tpc_sender_t *e, size_t i)
-{
-	return i < e->nfeeds ? e->feeds[i] : NULL;
-}
-
 unsigned tpc_sender_line(const tpc_sender_t *e)
 {
 	return e->line;

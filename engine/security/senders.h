@@ -82,8 +82,7 @@ enum tpc_sender_kind tpc_sender_kind(const tpc_sender_t *e);
 size_t tpc_sender_nihii_count(const tpc_sender_t *e);
 const char *tpc_sender_nihii_at(const tpc_sender_t *e, size_t i); /* sorted, 11 digits */
 size_t tpc_sender_feed_count(const tpc_sender_t *e);
-const char *tpc_sender_feed_at(const tpc_sender_t *e, size_t i); /* sorted */
-unsigned tpc_sender_line(const tpc_sender_t *e);                 /* line of its [section] */
+unsigned tpc_sender_line(const tpc_sender_t *e); /* line of its [section] */
 
 /** May @p e bill as the NIHII @p nihii (@p len bytes, not NUL-terminated)? O(log n). */
 int tpc_sender_may_bill(const tpc_sender_t *e, const char *nihii, size_t len);

@@ -1,4 +1,5 @@
-/* tests/unit/adapters/test_registry.c - the adapter registry and plugin loader (adapters/registry.c).
+/* tests/unit/adapters/test_registry.c - the adapter registry and plugin loader
+ * (adapters/registry.c).
  *
  * The plugins under test are built from tests/plugins/ into TPC_PLUGIN_DIR: plugin_good.so
  * ("echo"), plugin_bad_abi.so (ABI + 1), plugin_dup.so (reuses "canonical") and plugin_nocb.so
@@ -18,14 +19,22 @@
 #include "testutil.h"
 
 static char *dir;
-static tpc_config_t cfg;
+static tpc_config_t config;
+
+/* the registry takes only the adapter sections' lookup (adapters/registry.h) */
+static const char *config_text(const void *c, const char *name)
+{
+	return tpc_config_adapter_text(c, name);
+}
+
+static const tpc_adapter_config_t cfg = {config_text, &config};
 static tpc_adapters_t *reg;
 
 static void setup(void)
 {
 	dir = tpc_test_tmpdir();
 	cr_assert_not_null(dir);
-	tpc_config_defaults(&cfg);
+	tpc_config_defaults(&config);
 	reg = NULL;
 }
 
@@ -132,8 +141,8 @@ Test(adapters, plugin_receives_its_config_section)
 	char err[256];
 
 	cr_assert_eq(
-	    tpc_config_load_string(&cfg, "t", "[adapter.echo]\nunits = 7\n", err, sizeof(err)), 0,
-	    "%s", err);
+	    tpc_config_load_string(&config, "t", "[adapter.echo]\nunits = 7\n", err, sizeof(err)),
+	    0, "%s", err);
 	new_registry();
 	cr_assert_eq(tpc_adapters_load_file(reg, &cfg, plugin("plugin_good")), 0);
 	a = tpc_adapters_find(reg, "echo", &state);
@@ -152,7 +161,7 @@ Test(adapters, failing_init_is_refused)
 	int before;
 
 	cr_assert_eq(
-	    tpc_config_load_string(&cfg, "t", "[adapter.echo]\nfail = 1\n", err, sizeof(err)), 0,
+	    tpc_config_load_string(&config, "t", "[adapter.echo]\nfail = 1\n", err, sizeof(err)), 0,
 	    "%s", err);
 	new_registry();
 	before = tpc_adapters_count(reg);
