@@ -1,6 +1,8 @@
 /* engine/clearing/clear.c - outcome of lines, invoices and sendings (see clear.h). */
 #include "clearing/clear.h"
 
+#include "core/codes.h"
+
 #include <string.h>
 
 int tpc_clear_letter_refuses(char letter)
@@ -81,7 +83,7 @@ int tpc_clear_threshold(tpc_sending_t *s, unsigned percent, const tpc_host_t *ho
 	    s->refused_cents * 100 <= (int64_t)percent * total)
 		return 0;
 	memset(&f, 0, sizeof(f));
-	memcpy(f.code, "T00020", 6);
+	memcpy(f.code, TPC_CODE_REFUSED_SHARE, 6);
 	f.letter = 'B';
 	if (tpc_sending_add_finding(s, host, &f))
 		return -12; /* TPC_ENOMEM */

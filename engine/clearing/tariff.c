@@ -16,31 +16,16 @@
 
 #define TWO_YEARS_DAYS 730
 
+/* The table behind tpc_tariff_describe() and each finding's letter: TPC_CLEARING_CODES, the one
+ * list of the official codes clearing emits (tariff.h). */
 static const struct {
 	const char *code;
 	char letter;
 	const char *reason;
 } letters[] = {
-    {"500820", 'R', "beneficiary unknown to the insurer"},
-    {"500540", 'R', "beneficiary not in order (not insured) on the service date"},
-    {"201420", 'F', "invoicing provider unknown"},
-    {"500403", 'R', "nomenclature code unknown (no tariff)"},
-    {"500420", 'R', "nomenclature code not valid on the service date"},
-    {"500510", 'R', "service date after the sending's creation date"},
-    {"500546", 'R', "limitation period expired: service more than two years old"},
-    {"500511", 'R', "service date before the admission"},
-    {"500513", 'R', "service date after the discharge"},
-    {"501940", 'R', "insurer amount differs from the tariff"},
-    {"502741", 'R', "patient share differs from the tariff"},
-    {"5004K2", 'R', "prior agreement required and missing"},
-    {"500548", 'R', "service date outside the agreement period"},
-    {"502255", 'R', "maximum units per day exceeded"},
-    {"500423", 'R', "service already billed"},
-    {"202420", 'B', "individual invoice number already used by this provider"},
-    {"202920", 'F', "credited invoice unknown (not accepted for this provider)"},
-    {"202921", 'F',
-     "credit note does not match the credited invoice (already credited, or a line "
-     "that was not accepted)"},
+#define X(code, letter, reason) {code, letter, reason},
+    TPC_CLEARING_CODES(X)
+#undef X
 };
 
 const char *tpc_tariff_describe(const char *code)

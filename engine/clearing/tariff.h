@@ -84,6 +84,33 @@ typedef struct tpc_tariff_marks {
 int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, tpc_sending_t *s,
                      tpc_arena_t *arena, tpc_tariff_marks_t *marks);
 
+/* The official codes clearing emits (tariff.c, schemes.c), each with its letter and reason: the one
+ * list behind tpc_tariff_describe() and the letters of clearing's findings.
+ * tests/unit/core/test_codes.c checks that every code literal in engine/clearing/ is listed here
+ * and that docs/formats/efact.md or docs/schemes.md names each one. */
+#define TPC_CLEARING_CODES(X)                                                                      \
+	X("500820", 'R', "beneficiary unknown to the insurer")                                     \
+	X("500540", 'R', "beneficiary not in order (not insured) on the service date")             \
+	X("201420", 'F', "invoicing provider unknown")                                             \
+	X("500403", 'R', "nomenclature code unknown (no tariff)")                                  \
+	X("500420", 'R', "nomenclature code not valid on the service date")                        \
+	X("500510", 'R', "service date after the sending's creation date")                         \
+	X("500546", 'R', "limitation period expired: service more than two years old")             \
+	X("500511", 'R', "service date before the admission")                                      \
+	X("500513", 'R', "service date after the discharge")                                       \
+	X("501940", 'R', "insurer amount differs from the tariff")                                 \
+	X("502741", 'R', "patient share differs from the tariff")                                  \
+	X("5004K2", 'R', "prior agreement required and missing")                                   \
+	X("500548", 'R', "service date outside the agreement period")                              \
+	X("502255", 'R', "maximum units per day exceeded")                                         \
+	X("500423", 'R', "service already billed")                                                 \
+	X("202420", 'B', "individual invoice number already used by this provider")                \
+	X("202920", 'F', "credited invoice unknown (not accepted for this provider)")              \
+	X("202921", 'F',                                                                           \
+	  "credit note does not match the credited invoice (already credited, or a line "          \
+	  "that was not accepted)")                                                                \
+	X("500431", 'R', "third-party payment forbidden for this code (Fedasil exclusions)")
+
 /** Short reason for a code the tariff checks emit, or NULL. */
 const char *tpc_tariff_describe(const char *code);
 

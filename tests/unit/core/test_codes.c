@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "canonical/canonical.h"
+#include "clearing/tariff.h"
 #include "core/codes.h"
 #include "eattest/eattest.h"
 #include "efact/efact.h"
@@ -333,4 +334,91 @@ Test(codes, every_proto_request_type_has_its_name)
 	}
 	cr_assert_str_eq(tpc_request_type_name((Tpclear__RequestType)99), "request");
 	cr_assert_str_eq(tpc_request_type_name((Tpclear__RequestType)-1), "request");
+}
+
+/* ---- clearing's official codes (engine/clearing/tariff.h, TPC_CLEARING_CODES) --------------- */
+
+static const struct {
+	const char *code;
+	char letter;
+	const char *reason;
+} clearing[] = {
+#define X(code, letter, reason) {code, letter, reason},
+    TPC_CLEARING_CODES(X)
+#undef X
+};
+
+#define NCLEARING (sizeof(clearing) / sizeof(clearing[0]))
+
+/* A code of clearing: "RRZZNN", digits but for the fifth place ("5004K2"). */
+static int clearing_code(const char *c)
+{
+	return strlen(c) == 6 && all_digits(c, 4) && isalnum((unsigned char)c[4]) &&
+	       isdigit((unsigned char)c[5]);
+}
+
+Test(codes, clearing_codes_are_well_formed_unique_and_described)
+{
+	for (size_t i = 0; i < NCLEARING; i++) {
+		cr_assert(clearing_code(clearing[i].code), "clearing code '%s' is not RRZZNN",
+		          clearing[i].code);
+		cr_assert(strchr("BFRS", clearing[i].letter), "%s: letter '%c'", clearing[i].code,
+		          clearing[i].letter);
+		cr_assert_str_eq(tpc_tariff_describe(clearing[i].code), clearing[i].reason);
+		cr_assert_null(tpc_codes_describe(clearing[i].code), "%s is also an engine code",
+		               clearing[i].code);
+		for (size_t j = 0; j < i; j++)
+			cr_assert_str_neq(clearing[i].code, clearing[j].code, "%s listed twice",
+			                  clearing[i].code);
+	}
+}
+
+/* Every quoted six-character code written in the .c files of engine/clearing/ ("500820") must be in
+ * the list, or a finding would go out with no reason and a guessed letter (500431 did, before the
+ * list existed). The sources are read as text: a new check that forgets the list fails here. */
+Test(codes, every_code_clearing_writes_is_in_its_list)
+{
+	static const char *const files[] = {"engine/clearing/tariff.c", "engine/clearing/schemes.c",
+	                                    "engine/clearing/clear.c"};
+	size_t found = 0;
+
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		char *text = read_doc(files[f]);
+
+		for (const char *p = text; (p = strchr(p, '"')) != NULL; p++) {
+			char c[7];
+
+			if (strlen(p) < 8 || p[7] != '"')
+				continue;
+			memcpy(c, p + 1, 6);
+			c[6] = 0;
+			if (!clearing_code(c))
+				continue;
+			found++;
+			cr_assert_not_null(tpc_tariff_describe(c),
+			                   "%s writes code %s, not in TPC_CLEARING_CODES", files[f],
+			                   c);
+			p += 7;
+		}
+		free(text);
+	}
+	cr_assert_geq(found, NCLEARING - 1,
+	              "only %zu codes found in engine/clearing: the scan is broken", found);
+}
+
+Test(codes, the_docs_name_every_clearing_code)
+{
+	char *efact = read_doc("docs/formats/efact.md");
+	char *schemes = read_doc("docs/schemes.md");
+
+	for (size_t i = 0; i < NCLEARING; i++) {
+		char quoted[9];
+
+		snprintf(quoted, sizeof(quoted), "`%s`", clearing[i].code);
+		cr_assert(strstr(efact, quoted) || strstr(schemes, quoted),
+		          "%s is in neither docs/formats/efact.md nor docs/schemes.md",
+		          clearing[i].code);
+	}
+	free(efact);
+	free(schemes);
 }
