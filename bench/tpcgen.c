@@ -54,6 +54,7 @@
  */
 #include "common/check.h"
 #include "efact/efact.h"
+#include "gen/canonical_gen.h"
 #include "gen/efact_gen.h"
 #include "pack.h"
 #include "tpclear.pb-c.h"
@@ -654,45 +655,35 @@ static void patch(struct gen *g, uint8_t *buf)
 
 static uint8_t *pack_canonical(const struct gen *g, size_t *len)
 {
-	Tpclear__CanonicalSending cs = TPCLEAR__CANONICAL_SENDING__INIT;
-	size_t ninv = g->s.ninvoices, nl = g->nlines_total;
-	Tpclear__CanonicalInvoice *inv = calloc(ninv, sizeof(*inv));
-	Tpclear__CanonicalInvoice **invp = calloc(ninv, sizeof(*invp));
-	Tpclear__CanonicalLine *ln = calloc(nl + 1, sizeof(*ln));
-	Tpclear__CanonicalLine **lnp = calloc(nl + 1, sizeof(*lnp));
-	uint8_t *out = NULL;
-	size_t flat = 0;
+	tpc_canonical_frame_t f;
+	size_t ninv = g->s.ninvoices, flat = 0;
+	uint8_t *out;
 
-	if (!inv || !invp || !ln || !lnp)
-		goto out_free;
-	cs.reference = (char *)g->s.reference;
-	cs.third_party = (char *)g->s.third_party;
-	cs.created = (int32_t)g->s.created;
-	cs.year_month = g->s.year_month;
-	cs.n_invoices = ninv;
-	cs.invoices = invp;
+	if (tpc_canonical_frame_new(&f, ninv, g->nlines_total) != 0)
+		return NULL;
+	f.cs.reference = (char *)g->s.reference;
+	f.cs.third_party = (char *)g->s.third_party;
+	f.cs.created = (int32_t)g->s.created;
+	f.cs.year_month = g->s.year_month;
 	for (size_t i = 0; i < ninv; i++) {
 		const tpc_efact_invoice_in_t *in = &g->inv[i];
+		Tpclear__CanonicalInvoice *inv = &f.inv[i];
 
-		tpclear__canonical_invoice__init(&inv[i]);
-		invp[i] = &inv[i];
-		inv[i].patient = (char *)in->niss;
-		inv[i].provider = (char *)g->s.third_party;
-		inv[i].number = (char *)in->number;
-		inv[i].kind = in->kind == '1' ? 1 : 0;
-		inv[i].invoicing = 0;
-		inv[i].previous = "";
-		inv[i].admission = (int32_t)in->admission;
-		inv[i].discharge = (int32_t)in->discharge;
-		inv[i].mutuality = (char *)in->mutuality;
-		inv[i].n_lines = in->nlines;
-		inv[i].lines = lnp + flat;
+		inv->patient = (char *)in->niss;
+		inv->provider = (char *)g->s.third_party;
+		inv->number = (char *)in->number;
+		inv->kind = in->kind == '1' ? 1 : 0;
+		inv->invoicing = 0;
+		inv->previous = "";
+		inv->admission = (int32_t)in->admission;
+		inv->discharge = (int32_t)in->discharge;
+		inv->mutuality = (char *)in->mutuality;
+		inv->n_lines = in->nlines;
+		inv->lines = f.lnp + flat;
 		for (size_t k = 0; k < in->nlines; k++, flat++) {
 			const tpc_efact_line_in_t *l = &in->lines[k];
-			Tpclear__CanonicalLine *c = &ln[flat];
+			Tpclear__CanonicalLine *c = &f.ln[flat];
 
-			tpclear__canonical_line__init(c);
-			lnp[flat] = c;
 			c->code = (char *)l->code;
 			c->date = (int32_t)l->date;
 			c->date_last = (int32_t)l->date_last;
@@ -704,15 +695,8 @@ static uint8_t *pack_canonical(const struct gen *g, size_t *len)
 			c->commitment = (char *)l->commitment;
 		}
 	}
-	*len = tpclear__canonical_sending__get_packed_size(&cs);
-	out = malloc(*len ? *len : 1);
-	if (out)
-		tpclear__canonical_sending__pack(&cs, out);
-out_free:
-	free(inv);
-	free(invp);
-	free(ln);
-	free(lnp);
+	out = tpc_canonical_frame_pack(&f, len);
+	tpc_canonical_frame_free(&f);
 	return out;
 }
 

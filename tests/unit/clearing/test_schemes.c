@@ -1,5 +1,5 @@
-/* tests/unit/clearing/test_schemes.c - who pays a line (engine/clearing/schemes.c): the order of the
- * schemes, each rule, the OSSOM age/years table row by row, the BC doubling cap, Mediprima care
+/* tests/unit/clearing/test_schemes.c - who pays a line (engine/clearing/schemes.c): the order of
+ * the schemes, each rule, the OSSOM age/years table row by row, the BC doubling cap, Mediprima care
  * types, Fedasil exclusions, BIS numbers. The feeds are real rows in a real LMDB file. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -25,39 +25,16 @@ static struct {
 
 static void setup(void)
 {
-	MDB_txn *txn;
-
 	memset(&fx, 0, sizeof(fx));
-	fx.dir = tpc_test_tmpdir();
-	cr_assert_not_null(fx.dir);
-	cr_assert_eq(tpc_arena_new(1 << 16, 0, &fx.arena), 0);
-	cr_assert_eq(mdb_env_create(&fx.env), 0);
-	cr_assert_eq(mdb_env_set_maxdbs(fx.env, 32), 0);
-	cr_assert_eq(mdb_env_set_mapsize(fx.env, 16u << 20), 0);
-	cr_assert_eq(mdb_env_open(fx.env, fx.dir, MDB_NOTLS, 0600), 0);
-	cr_assert_eq(mdb_txn_begin(fx.env, NULL, 0, &txn), 0);
-	cr_assert_eq(tpc_refdata_open(txn, &fx.dbs), 0);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	tpc_test_refdata_open(1 << 16, &fx.arena, &fx.dir, &fx.env, &fx.dbs);
 }
 
 static void teardown(void)
 {
-	if (fx.env)
-		mdb_env_close(fx.env);
-	tpc_arena_free(&fx.arena);
-	tpc_test_rmtree(fx.dir);
-	free(fx.dir);
+	tpc_test_store_close(&fx.arena, fx.env, fx.dir);
 }
 
 TestSuite(schemes, .init = setup, .fini = teardown, .timeout = 60);
-
-static int32_t day(uint32_t yyyymmdd)
-{
-	int32_t d;
-
-	cr_assert_eq(tpc_check_date_yyyymmdd(yyyymmdd, &d), 0, "bad test date %u", yyyymmdd);
-	return d;
-}
 
 /* Replace (or with @p upsert, merge into) one kind with a CSV text. */
 static void load(const char *kind, const char *csv, int upsert)
@@ -92,7 +69,8 @@ static tpc_scheme_out_t who(const char *niss, uint32_t yyyymmdd, unsigned care, 
 	cr_assert_eq(mdb_txn_begin(fx.env, NULL, MDB_RDONLY, &txn), 0);
 	cr_assert_eq(tpc_schemes_begin(txn, &fx.dbs, fx.arena, &s), 0);
 	{
-		tpc_scheme_in_t in = {niss, day(yyyymmdd), care, code, ct1 ? &m : NULL, ct1 != 0};
+		tpc_scheme_in_t in = {niss, tpc_test_day(yyyymmdd), care,
+		                      code, ct1 ? &m : NULL,        ct1 != 0};
 
 		cr_assert_eq(tpc_schemes_resolve(s, &in, &out), 0);
 	}
@@ -132,11 +110,12 @@ Test(schemes, ossom_minimum_age_for_each_number_of_years)
 
 Test(schemes, age_counts_whole_years_to_the_birthday)
 {
-	cr_assert_eq(tpc_age_on(day(19650606), day(20210605)), 55);
-	cr_assert_eq(tpc_age_on(day(19650606), day(20210606)), 56);
-	cr_assert_eq(tpc_age_on(day(19640229), day(20210228)), 56, "29 February: not yet");
-	cr_assert_eq(tpc_age_on(day(19640229), day(20210301)), 57);
-	cr_assert_eq(tpc_age_on(day(19991231), day(20000101)), 0);
+	cr_assert_eq(tpc_age_on(tpc_test_day(19650606), tpc_test_day(20210605)), 55);
+	cr_assert_eq(tpc_age_on(tpc_test_day(19650606), tpc_test_day(20210606)), 56);
+	cr_assert_eq(tpc_age_on(tpc_test_day(19640229), tpc_test_day(20210228)), 56,
+	             "29 February: not yet");
+	cr_assert_eq(tpc_age_on(tpc_test_day(19640229), tpc_test_day(20210301)), 57);
+	cr_assert_eq(tpc_age_on(tpc_test_day(19991231), tpc_test_day(20000101)), 0);
 }
 
 /* Row by row: a contract that ended in 1995; the deferred rights open on the birthday that
