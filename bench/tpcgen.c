@@ -132,6 +132,25 @@ static int parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* The --shape named @p name into @p out. @return 0, or -1 for a name it does not know. */
+static int shape_named(const char *name, enum shape *out)
+{
+	static const struct {
+		const char *name;
+		enum shape shape;
+	} shapes[] = {{"mixed", SHAPE_MIXED},
+	              {"hospital", SHAPE_HOSPITAL},
+	              {"gp", SHAPE_GP},
+	              {"pharmacist", SHAPE_PHARMACIST}};
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (strcmp(name, shapes[i].name) == 0) {
+			*out = shapes[i].shape;
+			return 0;
+		}
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	int have_seed = 0, have_inv = 0;
@@ -169,15 +188,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			}
 			snprintf(o->provider, sizeof(o->provider), "%s", v);
 		} else if (strcmp(a, "--shape") == 0) {
-			if (strcmp(v, "mixed") == 0)
-				o->shape = SHAPE_MIXED;
-			else if (strcmp(v, "hospital") == 0)
-				o->shape = SHAPE_HOSPITAL;
-			else if (strcmp(v, "gp") == 0)
-				o->shape = SHAPE_GP;
-			else if (strcmp(v, "pharmacist") == 0)
-				o->shape = SHAPE_PHARMACIST;
-			else
+			if (shape_named(v, &o->shape) != 0)
 				return -1;
 		} else if (parse_u32(v, &u) != 0) {
 			fprintf(stderr, "tpcgen: '%s' needs a number, not '%s'\n", a, v);

@@ -360,16 +360,8 @@ Test(daemon, full_queue_answers_busy_with_a_retry_hint)
 	while (busy + results < N) {
 		Tpclear__Answer *a = tpc_td_recv(s, 30000, NULL, NULL);
 		cr_assert_not_null(a, "stalled: %d busy %d results", busy, results);
-		if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
-		    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
+		if (tpc_td_tally(a, &busy, &received, &results) == 'B') {
 			cr_assert_eq(a->receipt->retry_after_ms, 123);
-			busy++;
-		} else if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
-			cr_assert_eq(a->receipt->status, TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED);
-			received++;
-		} else {
-			cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
-			results++;
 		}
 		tpclear__answer__free_unpacked(a, NULL);
 	}

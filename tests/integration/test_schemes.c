@@ -110,6 +110,7 @@ Test(schemes, the_bundled_sample_is_the_generated_one)
 
 Test(schemes, a_mixed_sending_charges_every_line_to_its_schemes_budgets)
 {
+	uint64_t paid, unpaid;
 	size_t len;
 	uint8_t *p = mixed_sending("20261100000701", &len);
 	Tpclear__Answer *a, *b;
@@ -175,14 +176,9 @@ Test(schemes, a_mixed_sending_charges_every_line_to_its_schemes_budgets)
 	}
 	tpclear__answer__free_unpacked(b, NULL);
 	zmq_close(s);
-	cr_assert_eq(tpc_td_stop(&d), 0);
-	{
-		uint64_t paid, unpaid;
-
-		tpc_td_books(&d, &paid, &unpaid);
-		cr_assert_eq(unpaid, 0);
-		cr_assert_eq(paid, 11 + 5, "11 accepted lines, 5 of them with a second part");
-	}
+	tpc_td_stop_books(&d, &paid, &unpaid);
+	cr_assert_eq(unpaid, 0);
+	cr_assert_eq(paid, 11 + 5, "11 accepted lines, 5 of them with a second part");
 }
 
 /* A feed delta: SPF Justice reports that the second detention ended on 11-15. A line of 11-16

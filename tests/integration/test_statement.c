@@ -310,6 +310,7 @@ static char *cli_err(void)
 
 Test(statement, the_month_per_cpas_and_decision_reconciles_with_the_sppis_budget)
 {
+	uint64_t paid, unpaid;
 	/* S1: a hospital stay (MP-2026-0001 ends on 11-15: the line of 11-16 is not covered), and
 	 * an AMI member's invoice beside it */
 	static const struct line stay[] = {
@@ -521,11 +522,6 @@ Test(statement, the_month_per_cpas_and_decision_reconciles_with_the_sppis_budget
 	}
 	zmq_close(ops);
 	zmq_close(s);
-	cr_assert_eq(tpc_td_stop(&d), 0);
-	{
-		uint64_t paid, unpaid;
-
-		tpc_td_books(&d, &paid, &unpaid);
-		cr_assert_eq(unpaid, 8, "6 lines accepted, S1-L1 and S1-L2 in two parts each");
-	}
+	tpc_td_stop_books(&d, &paid, &unpaid);
+	cr_assert_eq(unpaid, 8, "6 lines accepted, S1-L1 and S1-L2 in two parts each");
 }

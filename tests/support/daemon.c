@@ -635,6 +635,31 @@ void tpc_td_books(const tpc_td_t *d, uint64_t *paid_lines, uint64_t *unpaid_line
 	             err);
 }
 
+void tpc_td_stop_books(tpc_td_t *d, uint64_t *paid_lines, uint64_t *unpaid_lines)
+{
+	/* the books are read from the files: the daemon must have let go of them first */
+	cr_assert_eq(tpc_td_stop(d), 0);
+	tpc_td_books(d, paid_lines, unpaid_lines);
+}
+
+char tpc_td_tally(const Tpclear__Answer *a, int *busy, int *received, int *results)
+{
+	if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
+	    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
+		(*busy)++;
+		return 'B';
+	}
+	if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
+		cr_assert_eq(a->receipt->status, TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED, "%s",
+		             a->receipt->reason);
+		(*received)++;
+		return 'R';
+	}
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+	(*results)++;
+	return 'S';
+}
+
 uint8_t *tpc_td_efact_invoice(const char *reference, const char *number, char invoicing,
                               const char *previous, int sign, uint32_t day, size_t *len)
 {

@@ -145,6 +145,12 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 /** tpc_td_ledger_check() asserted to hold (its reason as the failure message).
  *  @param[out] paid_lines, unpaid_lines  as there, for the caller to compare */
 void tpc_td_books(const tpc_td_t *d, uint64_t *paid_lines, uint64_t *unpaid_lines);
+/** tpc_td_stop() asserted clean (exit 0), then tpc_td_books(): how a test ends its daemon. */
+void tpc_td_stop_books(tpc_td_t *d, uint64_t *paid_lines, uint64_t *unpaid_lines);
+/** Count what a flooded intake answered: a BUSY receipt in @p busy, another receipt (asserted
+ *  to be RECEIVED, its reason the message) in @p received, a result (asserted) in @p results.
+ *  @return 'B', 'R' or 'S', which one it was. */
+char tpc_td_tally(const Tpclear__Answer *a, int *busy, int *received, int *results);
 
 /** An eFact sending of one ambulatory invoice of the sample hospital (config/refdata) for the
  *  ordinary member 86103130262: codes 101032 on @p day and 102771 the day after, one unit

@@ -96,6 +96,13 @@ int efx_numbered(const char *r)
 	return r[0] >= '0' && r[0] <= '9' && r[1] >= '0' && r[1] <= '9' && t >= 10 && t <= 90;
 }
 
+/* Reseal record @p k after an edit unless it is a 95 or 96 (they carry no record control). */
+static void reseal_numbered(uint32_t k)
+{
+	if (efx_numbered(efx_rec(k)))
+		tpc_efact_reseal(efx_rec(k));
+}
+
 void efx_set_raw(uint32_t k, unsigned pos, const char *s)
 {
 	cr_assert(pos >= 1 && pos - 1 + strlen(s) <= TPC_EFACT_RECORD);
@@ -105,8 +112,7 @@ void efx_set_raw(uint32_t k, unsigned pos, const char *s)
 void efx_set(uint32_t k, unsigned pos, const char *s)
 {
 	efx_set_raw(k, pos, s);
-	if (efx_numbered(efx_rec(k)))
-		tpc_efact_reseal(efx_rec(k));
+	reseal_numbered(k);
 }
 
 void efx_set_head(unsigned pos, const char *s)
@@ -121,8 +127,7 @@ void efx_add_signed(uint32_t k, unsigned pos, unsigned width, int64_t delta)
 
 	cr_assert_eq(tpc_check_parse_signed(efx_rec(k) + pos - 1, width, &v), 0);
 	tpc_check_put_signed(efx_rec(k) + pos - 1, width, v + delta);
-	if (efx_numbered(efx_rec(k)))
-		tpc_efact_reseal(efx_rec(k));
+	reseal_numbered(k);
 }
 
 void efx_add_uint(uint32_t k, unsigned pos, unsigned width, uint64_t delta)
@@ -131,8 +136,7 @@ void efx_add_uint(uint32_t k, unsigned pos, unsigned width, uint64_t delta)
 
 	cr_assert_eq(tpc_check_parse_uint(efx_rec(k) + pos - 1, width, &v), 0);
 	tpc_check_put_uint(efx_rec(k) + pos - 1, width, v + delta);
-	if (efx_numbered(efx_rec(k)))
-		tpc_efact_reseal(efx_rec(k));
+	reseal_numbered(k);
 }
 
 void efx_break_control(uint32_t k)

@@ -28,6 +28,13 @@ void tpc_test_rmtree(const char *path)
 		fprintf(stderr, "could not remove %s\n", path);
 }
 
+void tpc_test_rmtree_free(char **dir)
+{
+	tpc_test_rmtree(*dir);
+	free(*dir);
+	*dir = NULL;
+}
+
 unsigned char *tpc_test_slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -77,8 +84,7 @@ void tpc_test_lmdb_close(MDB_env *env, char *dir)
 	/* a setup that failed half way leaves env unset: teardown still runs */
 	if (env)
 		mdb_env_close(env);
-	tpc_test_rmtree(dir);
-	free(dir);
+	tpc_test_rmtree_free(&dir);
 }
 
 void tpc_test_refdata_open(size_t arena_size, tpc_arena_t **arena, char **dir, MDB_env **env,
@@ -113,6 +119,22 @@ tpc_ref_table_t tpc_test_refdata_sample(enum tpc_ref_kind kind, tpc_arena_t *are
 	free(buf); /* the rows are copies in the arena */
 	cr_assert_eq(rc, 0, "%s refused: %s", rel, err);
 	return t;
+}
+
+void tpc_test_expect_totals(const Tpclear__Result *r, tpc_test_totals_t want)
+{
+	cr_assert_eq(r->outcome, want.outcome, "outcome %d, want %d", r->outcome, want.outcome);
+	cr_assert_eq(r->invoices, want.invoices, "invoices %u, want %u", r->invoices,
+	             want.invoices);
+	cr_assert_eq(r->lines, want.lines, "lines %u, want %u", r->lines, want.lines);
+	cr_assert_eq(r->lines_accepted, want.lines_accepted, "lines accepted %u, want %u",
+	             r->lines_accepted, want.lines_accepted);
+	cr_assert_eq(r->lines_refused, want.lines_refused, "lines refused %u, want %u",
+	             r->lines_refused, want.lines_refused);
+	cr_assert_eq(r->accepted_cents, want.accepted_cents, "accepted %lld, want %lld",
+	             (long long)r->accepted_cents, (long long)want.accepted_cents);
+	cr_assert_eq(r->refused_cents, want.refused_cents, "refused %lld, want %lld",
+	             (long long)r->refused_cents, (long long)want.refused_cents);
 }
 
 int32_t tpc_test_day(uint32_t yyyymmdd)

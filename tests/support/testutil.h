@@ -4,6 +4,7 @@
 
 #include "core/arena.h"
 #include "refdata/refdata.h"
+#include "tpclear.pb-c.h"
 
 #include <lmdb.h>
 #include <stddef.h>
@@ -14,6 +15,10 @@ char *tpc_test_tmpdir(void);
 
 /** Remove a directory tree (best effort). */
 void tpc_test_rmtree(const char *path);
+
+/** Remove the tree at *@p dir (from tpc_test_tmpdir()), free the path and set it NULL: a
+ *  suite's teardown, safe when setup never made it. */
+void tpc_test_rmtree_free(char **dir);
 
 /** Read a whole file into a malloc'd buffer; @return NULL on failure. */
 unsigned char *tpc_test_slurp(const char *path, size_t *len);
@@ -42,6 +47,16 @@ void tpc_test_store_close(tpc_arena_t **arena, MDB_env *env, char *dir);
 
 /** config/refdata/<kind>.csv parsed into @p arena (asserted to read and parse). */
 tpc_ref_table_t tpc_test_refdata_sample(enum tpc_ref_kind kind, tpc_arena_t *arena);
+
+/** What a tpclear.Result adds up to: its outcome, counts and amounts. */
+typedef struct tpc_test_totals {
+	Tpclear__Outcome outcome;
+	uint32_t invoices, lines, lines_accepted, lines_refused;
+	int64_t accepted_cents, refused_cents;
+} tpc_test_totals_t;
+
+/** Assert that @p r adds up to @p want, a failure naming the field and both values. */
+void tpc_test_expect_totals(const Tpclear__Result *r, tpc_test_totals_t want);
 
 /** Days since 1970-01-01 of a test date YYYYMMDD (asserted valid). */
 int32_t tpc_test_day(uint32_t yyyymmdd);

@@ -435,73 +435,74 @@ uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len)
 	return out;
 }
 
+/* A line of the schemes sample: lines of one invoice follow each other under its ordinal. */
+struct scheme_row {
+	int inv; /* invoice ordinal */
+	const char *niss;
+	char kind; /* '1' hospitalised, '3' ambulatory */
+	uint32_t admission, discharge;
+	const char *code;
+	uint32_t date;
+	int64_t insurer_cents, patient_cents;
+	const char *ref;
+	int refusal; /* written only when the sample wants refusals */
+};
+
+static const struct scheme_row scheme_rows[] = {
+    /* detained, released (AMI), detained again: each line on its own date */
+    {0, "80010100107", '3', 0, 0, "101032", 20261103, 2400, 600, "D1", 0},
+    {0, "80010100107", '3', 0, 0, "101032", 20261106, 2400, 600, "D2", 0},
+    {0, "80010100107", '3', 0, 0, "101032", 20261112, 2400, 600, "D3", 0},
+    /* Fedasil: BIM rate, share paid; a code Fedasil never pays */
+    {1, "90020200296", '3', 0, 0, "101032", 20261105, 2900, 100, "F1", 0},
+    {1, "90020200296", '3', 0, 0, "475075", 20261105, 11500, 500, "F2", 1},
+    /* Mediprima in hospital: the decision ends on 11-15, mid-stay */
+    {2, "85030300364", '1', 20261110, 20261120, "101032", 20261114, 2900, 100, "M1", 0},
+    {2, "85030300364", '1', 20261110, 20261120, "101032", 20261116, 2900, 100, "M2", 1},
+    /* Mediprima ambulatory: another decision, the share left to the patient */
+    {3, "85030300364", '3', 0, 0, "102771", 20261116, 2560, 150, "M3", 0},
+    {4, "40040400465", '3', 0, 0, "101032", 20261107, 2400, 600, "W1", 0},
+    /* OSSOM BC: doubled (2 x 2000 < 5000), doubled and capped at the fee (3000) */
+    {5, "60050500573", '3', 0, 0, "471100", 20261108, 4000, 1000, "O1", 0},
+    {5, "60050500573", '3', 0, 0, "101032", 20261108, 3000, 0, "O2", 0},
+    {6, "65060600657", '3', 0, 0, "101032", 20261108, 2400, 600, "O3", 0},
+    {7, "86103130262", '3', 0, 0, "101032", 20261109, 2400, 600, "A1", 0},
+    /* an unknown person */
+    {8, "70070700741", '3', 0, 0, "101032", 20261109, 2400, 600, "N1", 1},
+};
+
+#define SCHEME_ROWS (sizeof(scheme_rows) / sizeof(scheme_rows[0]))
+
 uint8_t *tpc_efact_schemes_sample(const char *reference, int refusals, size_t *len)
 {
-	struct inv {
-		const char *niss;
-		char kind;
-		uint32_t admission, discharge;
-		tpc_efact_line_in_t l[3];
-		size_t n;
-	} v[9];
-	tpc_efact_invoice_in_t inv[9];
+	tpc_efact_line_in_t l[SCHEME_ROWS];
+	tpc_efact_invoice_in_t inv[SCHEME_ROWS];
 	tpc_efact_sending_in_t s;
-	size_t n = 0;
+	size_t n = 0, nl = 0;
+	int cur = -1;
 	uint8_t *out = NULL;
 
-	memset(v, 0, sizeof(v));
-	/* detained, released (AMI), detained again: each line on its own date */
-	v[n] = (struct inv){.niss = "80010100107", .kind = '3', .n = 3};
-	v[n].l[0] = tpc_efact_line("101032", 20261103, 2400, 600, "D1");
-	v[n].l[1] = tpc_efact_line("101032", 20261106, 2400, 600, "D2");
-	v[n].l[2] = tpc_efact_line("101032", 20261112, 2400, 600, "D3");
-	n++;
-	/* Fedasil: BIM rate, share paid; a code Fedasil never pays */
-	v[n] = (struct inv){.niss = "90020200296", .kind = '3', .n = refusals ? 2 : 1};
-	v[n].l[0] = tpc_efact_line("101032", 20261105, 2900, 100, "F1");
-	v[n].l[1] = tpc_efact_line("475075", 20261105, 11500, 500, "F2");
-	n++;
-	/* Mediprima in hospital: the decision ends on 11-15, mid-stay */
-	v[n] = (struct inv){.niss = "85030300364",
-	                    .kind = '1',
-	                    .admission = 20261110,
-	                    .discharge = 20261120,
-	                    .n = refusals ? 2 : 1};
-	v[n].l[0] = tpc_efact_line("101032", 20261114, 2900, 100, "M1");
-	v[n].l[1] = tpc_efact_line("101032", 20261116, 2900, 100, "M2");
-	n++;
-	/* Mediprima ambulatory: another decision, the share left to the patient */
-	v[n] = (struct inv){.niss = "85030300364", .kind = '3', .n = 1};
-	v[n].l[0] = tpc_efact_line("102771", 20261116, 2560, 150, "M3");
-	n++;
-	v[n] = (struct inv){.niss = "40040400465", .kind = '3', .n = 1};
-	v[n].l[0] = tpc_efact_line("101032", 20261107, 2400, 600, "W1");
-	n++;
-	/* OSSOM BC: doubled (2 x 2000 < 5000), doubled and capped at the fee (3000) */
-	v[n] = (struct inv){.niss = "60050500573", .kind = '3', .n = 2};
-	v[n].l[0] = tpc_efact_line("471100", 20261108, 4000, 1000, "O1");
-	v[n].l[1] = tpc_efact_line("101032", 20261108, 3000, 0, "O2");
-	n++;
-	v[n] = (struct inv){.niss = "65060600657", .kind = '3', .n = 1};
-	v[n].l[0] = tpc_efact_line("101032", 20261108, 2400, 600, "O3");
-	n++;
-	v[n] = (struct inv){.niss = "86103130262", .kind = '3', .n = 1};
-	v[n].l[0] = tpc_efact_line("101032", 20261109, 2400, 600, "A1");
-	n++;
-	if (refusals) {
-		v[n] = (struct inv){.niss = "70070700741", .kind = '3', .n = 1};
-		v[n].l[0] = tpc_efact_line("101032", 20261109, 2400, 600, "N1");
-		n++;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char number[13];
+	for (size_t r = 0; r < SCHEME_ROWS; r++) {
+		const struct scheme_row *w = &scheme_rows[r];
 
-		snprintf(number, sizeof(number), "%.10s%02zu", reference + 4, 10 + i);
-		tpc_efact_invoice(&inv[i], v[i].niss, number, "600", v[i].l, v[i].n);
-		/* the hospital stays: the schemes judge a day against the stay's dates */
-		inv[i].kind = v[i].kind;
-		inv[i].admission = v[i].admission;
-		inv[i].discharge = v[i].discharge;
+		if (w->refusal && !refusals)
+			continue;
+		if (w->inv != cur) {
+			char number[13];
+
+			/* invoice numbers follow the reference, from 10 on */
+			snprintf(number, sizeof(number), "%.10s%02zu", reference + 4, 10 + n);
+			tpc_efact_invoice(&inv[n], w->niss, number, "600", &l[nl], 0);
+			/* the hospital stays: the schemes judge a day against the stay's dates */
+			inv[n].kind = w->kind;
+			inv[n].admission = w->admission;
+			inv[n].discharge = w->discharge;
+			n++;
+			cur = w->inv;
+		}
+		l[nl++] =
+		    tpc_efact_line(w->code, w->date, w->insurer_cents, w->patient_cents, w->ref);
+		inv[n - 1].nlines++;
 	}
 	tpc_efact_sending_head(&s, reference, 7, TPC_EFACT_HEAD_BCE | TPC_EFACT_HEAD_BANK);
 	s.invoices = inv;

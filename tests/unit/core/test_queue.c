@@ -47,14 +47,22 @@ static int readable(int fd)
 
 TestSuite(queue, .timeout = 120);
 
-Test(queue, fifo_order)
+/* A new queue of @p capacity (0 = unbounded), asserted to say so (the caller frees it). */
+static tpc_queue_t *queue_of(uint32_t capacity)
 {
 	tpc_queue_t *q = NULL;
+
+	cr_assert_eq(tpc_queue_new(capacity, 0, &q), 0);
+	cr_assert_eq(tpc_queue_capacity(q), capacity);
+	return q;
+}
+
+Test(queue, fifo_order)
+{
+	tpc_queue_t *q = queue_of(0);
 	struct item it[10];
 	tpc_qnode_t *n;
 
-	cr_assert_eq(tpc_queue_new(0, 0, &q), 0);
-	cr_assert_eq(tpc_queue_capacity(q), 0);
 	cr_assert_eq(tpc_queue_fd(q), -1, "no eventfd unless asked for");
 	for (uint32_t i = 0; i < 10; i++) {
 		it[i].seq = i;
@@ -75,12 +83,10 @@ Test(queue, fifo_order)
 
 Test(queue, try_push_refuses_when_full_and_succeeds_after_pop)
 {
-	tpc_queue_t *q = NULL;
+	tpc_queue_t *q = queue_of(3);
 	struct item it[4];
 	tpc_qnode_t *n;
 
-	cr_assert_eq(tpc_queue_new(3, 0, &q), 0);
-	cr_assert_eq(tpc_queue_capacity(q), 3);
 	for (int i = 0; i < 3; i++) {
 		it[i].seq = (uint32_t)i;
 		cr_assert_eq(tpc_queue_try_push(q, &it[i].node), 0);

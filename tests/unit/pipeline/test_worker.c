@@ -129,13 +129,8 @@ Test(worker, clears_a_canonical_sending)
 	cr_assert_str_eq(r->key, "K-1");
 	cr_assert_str_eq(r->format, "canonical");
 	cr_assert_arr_eq(r->payload_hash.data, hash, TPC_HASH_LEN);
-	cr_assert_eq(r->outcome, TPCLEAR__OUTCOME__OUTCOME_PARTIAL);
-	cr_assert_eq(r->invoices, 2);
-	cr_assert_eq(r->lines, 6);
-	cr_assert_eq(r->lines_accepted, 5);
-	cr_assert_eq(r->lines_refused, 1);
-	cr_assert_eq(r->accepted_cents, 5000);
-	cr_assert_eq(r->refused_cents, 1000);
+	tpc_test_expect_totals(
+	    r, (tpc_test_totals_t){TPCLEAR__OUTCOME__OUTCOME_PARTIAL, 2, 6, 5, 1, 5000, 1000});
 	cr_assert_eq(r->invoice_results[1]->lines[1]->outcome, TPCLEAR__OUTCOME__OUTCOME_REFUSED);
 	cr_assert_str_eq(r->invoice_results[1]->lines[1]->findings[0]->code, "500402");
 	tpclear__result__free_unpacked(r, NULL);
