@@ -575,15 +575,9 @@ Test(daemon, kill_9_loses_nothing_that_was_answered)
 		seed = seed * 1103515245u + 12345u;
 		stop_after = 1 + (int)(seed >> 16) % (N - 1);
 		for (int i = 0; i < N; i++) {
-			size_t len;
-			uint8_t *p =
-			    tpc_td_canonical((unsigned)(10000 + trial * 100 + i), 2, 20, &len);
-
 			snprintf(keys[i], sizeof(keys[i]), "k9-%d-%d", trial, i);
-			cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "crash",
-			                         keys[i], "canonical", (uint64_t)i, p, len),
-			             0);
-			free(p);
+			tpc_td_send_canonical(s, "crash", keys[i], (uint64_t)i,
+			                      (unsigned)(10000 + trial * 100 + i), 2, 20);
 		}
 		/* collect results until a random count, then kill the daemon mid-stream */
 		while (answered < stop_after) {

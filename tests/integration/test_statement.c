@@ -211,21 +211,7 @@ static struct agg *agg_of(struct agg *t, size_t *n, const char *bce, const char 
 
 static char *xq(xmlDocPtr doc, const char *expr)
 {
-	xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
-	xmlXPathObjectPtr o;
-	xmlChar *t;
-	char *out, buf[512];
-
-	snprintf(buf, sizeof(buf), "string(%s)", expr);
-	xmlXPathRegisterNs(ctx, BAD_CAST "s", BAD_CAST NS);
-	o = xmlXPathEvalExpression(BAD_CAST buf, ctx);
-	cr_assert_not_null(o, "xpath %s", expr);
-	t = xmlXPathCastToString(o);
-	out = strdup((const char *)t);
-	xmlFree(t);
-	xmlXPathFreeObject(o);
-	xmlXPathFreeContext(ctx);
-	return out;
+	return tpc_test_xpath_string(doc, "s", NS, expr);
 }
 
 static void eur(char *buf, size_t cap, int64_t cents)

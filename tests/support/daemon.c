@@ -682,6 +682,19 @@ uint8_t *tpc_td_efact_invoice(const char *reference, const char *number, char in
 	return out;
 }
 
+void tpc_td_send_canonical(void *sock, const char *sender, const char *key, uint64_t corr,
+                           unsigned seed, int ninv, int nlines)
+{
+	size_t len;
+	uint8_t *p = tpc_td_canonical(seed, ninv, nlines, &len);
+
+	cr_assert_not_null(p);
+	cr_assert_eq(tpc_td_send(sock, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, sender, key,
+	                         "canonical", corr, p, len),
+	             0, "sending %s", key);
+	free(p);
+}
+
 uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len)
 {
 	return tpc_canonical_sample(seed, 0, ninv, nlines, len);

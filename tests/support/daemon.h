@@ -62,6 +62,10 @@ int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini);
 void tpc_td_start_or_fail(tpc_td_t *d, const char *extra_ini);
 /** tpc_td_start() with flags (enum tpc_td_flags). A restart keeps the mode it started with. */
 int tpc_td_start_ex(tpc_td_t *d, const char *dir, const char *extra_ini, unsigned flags);
+/** Send (tpc_td_send(), asserted) a generated canonical sending, tpc_td_canonical(@p seed,
+ *  @p ninv, @p nlines), as @p sender's @p key with correlation @p corr. */
+void tpc_td_send_canonical(void *sock, const char *sender, const char *key, uint64_t corr,
+                           unsigned seed, int ninv, int nlines);
 /** SIGTERM and wait. @return the exit status (0 = clean), or -1 on a signal death/timeout. */
 int tpc_td_stop(tpc_td_t *d);
 /** SIGKILL and reap. */

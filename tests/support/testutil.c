@@ -4,6 +4,8 @@
 #include "common/check.h"
 
 #include <criterion/criterion.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +137,29 @@ void tpc_test_expect_totals(const Tpclear__Result *r, tpc_test_totals_t want)
 	             (long long)r->accepted_cents, (long long)want.accepted_cents);
 	cr_assert_eq(r->refused_cents, want.refused_cents, "refused %lld, want %lld",
 	             (long long)r->refused_cents, (long long)want.refused_cents);
+}
+
+char *tpc_test_xpath_string(xmlDocPtr doc, const char *prefix, const char *ns, const char *expr)
+{
+	xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+	xmlXPathObjectPtr o;
+	xmlChar *t;
+	char *out, buf[512];
+
+	/* string() answers "" for a missing node: the caller's string comparison then fails with
+	 * both values in its message instead of crashing on NULL */
+	cr_assert_not_null(ctx);
+	snprintf(buf, sizeof(buf), "string(%s)", expr);
+	xmlXPathRegisterNs(ctx, BAD_CAST prefix, BAD_CAST ns);
+	o = xmlXPathEvalExpression(BAD_CAST buf, ctx);
+	cr_assert_not_null(o, "xpath %s", expr);
+	t = xmlXPathCastToString(o);
+	out = strdup((const char *)t);
+	xmlFree(t);
+	xmlXPathFreeObject(o);
+	xmlXPathFreeContext(ctx);
+	cr_assert_not_null(out);
+	return out;
 }
 
 int32_t tpc_test_day(uint32_t yyyymmdd)

@@ -6,6 +6,7 @@
 #include "refdata/refdata.h"
 #include "tpclear.pb-c.h"
 
+#include <libxml/tree.h>
 #include <lmdb.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,10 @@ typedef struct tpc_test_totals {
 
 /** Assert that @p r adds up to @p want, a failure naming the field and both values. */
 void tpc_test_expect_totals(const Tpclear__Result *r, tpc_test_totals_t want);
+
+/** The XPath 1.0 string() of @p expr in @p doc, @p prefix bound to namespace @p ns: the text
+ *  of the first node it selects, "" when none. @return malloc'd (the caller frees it). */
+char *tpc_test_xpath_string(xmlDocPtr doc, const char *prefix, const char *ns, const char *expr);
 
 /** Days since 1970-01-01 of a test date YYYYMMDD (asserted valid). */
 int32_t tpc_test_day(uint32_t yyyymmdd);

@@ -89,6 +89,16 @@ static void pays(const tpc_scheme_out_t *o, unsigned scheme, unsigned budget, un
 	cr_assert_eq(o->bim, bim);
 }
 
+/* who() of these, asserted refused with @p code (@p why the failure's explanation). */
+static void refused(const char *niss, uint32_t yyyymmdd, unsigned care, const char *code,
+                    unsigned ct1, const char *want, const char *why)
+{
+	tpc_scheme_out_t o = who(niss, yyyymmdd, care, code, ct1);
+
+	cr_assert_not_null(o.refuse, "%s %u %s: paid, want %s %s", niss, yyyymmdd, code, want, why);
+	cr_assert_str_eq(o.refuse, want, "%s %u %s: %s", niss, yyyymmdd, code, why);
+}
+
 #define P1 "80010100107"
 #define P2 "90020200296"
 #define P3 "85030300364"
@@ -179,8 +189,7 @@ Test(schemes, ossom_contract_covers_its_period_and_bc_doubles_capped_by_the_fee)
 	cr_assert_eq(ins, -3000, "a credit note is capped the same way");
 	cr_assert_eq(pat, 0);
 	/* after the contract, 3 years: no deferred rights */
-	o = who("60010100271", 20270101, C, "101032", 0);
-	cr_assert_str_eq(o.refuse, "500540");
+	refused("60010100271", 20270101, C, "101032", 0, "500540", "");
 }
 
 Test(schemes, the_first_scheme_in_the_order_wins)
@@ -238,13 +247,12 @@ Test(schemes, mediprima_needs_a_decision_for_the_care_type)
 	o = who(P3, 20261114, TPC_CARE_HOSPITAL, "101032", 0);
 	pays(&o, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS, TPC_BUDGET_SPPIS, 1);
 	cr_assert_str_eq(o.ref, "H1");
-	o = who(P3, 20261116, TPC_CARE_HOSPITAL, "101032", 0);
-	cr_assert_str_eq(o.refuse, "500540", "the hospital decision ended on 11-15");
+	refused(P3, 20261116, TPC_CARE_HOSPITAL, "101032", 0, "500540",
+	        "the hospital decision ended on 11-15");
 	o = who(P3, 20261116, TPC_CARE_PHARMACY, "101032", 0);
 	pays(&o, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS, TPC_BUDGET_NONE, 1);
 	cr_assert_str_eq(o.ref, "P1");
-	o = who(P3, 20261110, TPC_CARE_AMBULATORY, "101032", 0);
-	cr_assert_str_eq(o.refuse, "500540", "no ambulatory decision");
+	refused(P3, 20261110, TPC_CARE_AMBULATORY, "101032", 0, "500540", "no ambulatory decision");
 	o = who(P2, 20261110, TPC_CARE_HOSPITAL, "101032", 0);
 	pays(&o, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS, TPC_BUDGET_NONE, 1);
 }
@@ -255,8 +263,7 @@ Test(schemes, fedasil_never_pays_an_excluded_code)
 
 	load("fedasil", "niss,valid_from,valid_to,structure\n" P2 ",2026-01-01,,Centre B\n", 0);
 	load("fedasil_exclusions", "code\n475075\n", 0);
-	o = who(P2, 20261105, C, "475075", 0);
-	cr_assert_str_eq(o.refuse, "500431");
+	refused(P2, 20261105, C, "475075", 0, "500431", "");
 	o = who(P2, 20261105, C, "101032", 0);
 	pays(&o, TPC_SCHEME_FEDASIL, TPC_BUDGET_FEDASIL, TPC_BUDGET_FEDASIL, 1);
 }
@@ -277,10 +284,9 @@ Test(schemes, nobody_pays_for_an_unknown_or_uncovered_person)
 
 	load("detention", "niss,prison,valid_from,valid_to\n" P1 ",Lantin,2026-11-01,2026-11-04\n",
 	     0);
-	o = who(P1, 20261106, C, "101032", 0);
-	cr_assert_str_eq(o.refuse, "500540", "known to the detention feed, not covered then");
-	o = who(P2, 20261106, C, "101032", 0);
-	cr_assert_str_eq(o.refuse, "500820", "unknown everywhere");
+	refused(P1, 20261106, C, "101032", 0, "500540",
+	        "known to the detention feed, not covered then");
+	refused(P2, 20261106, C, "101032", 0, "500820", "unknown everywhere");
 	o = who(P2, 20261106, C, "101032", 110);
 	pays(&o, TPC_SCHEME_AMI, TPC_BUDGET_AMI, TPC_BUDGET_NONE, 0);
 }
