@@ -822,6 +822,12 @@ Test(refdata, provider_lookup)
 	mdb_txn_abort(txn);
 }
 
+/* The member period of @p niss on test date YYYYMMDD @p date (tpc_refdata_member_on()). */
+static int member_on(MDB_cursor *c, const char *niss, uint32_t date, tpc_ref_member_t *m)
+{
+	return tpc_refdata_member_on(c, niss, tpc_test_day(date), m);
+}
+
 Test(refdata, member_lookup_by_period)
 {
 	MDB_txn *txn;
@@ -832,55 +838,43 @@ Test(refdata, member_lookup_by_period)
 	txn = rtxn();
 	c = cursor(txn, TPC_REF_MEMBERS);
 	/* inside, at valid_from, before the first period, after an open start */
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", tpc_test_day(20261105), &m), 0);
+	cr_assert_eq(member_on(c, "86103130262", 20261105, &m), 0);
 	cr_assert_str_eq(m.niss, "86103130262");
 	cr_assert_eq(m.ct1, 110);
 	cr_assert_eq(m.valid_to, TPC_REF_OPEN_END);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", tpc_test_day(20200101), &m), 0);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", tpc_test_day(20191231), &m),
-	             MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", tpc_test_day(29991231), &m), 0,
-	             "open end");
+	cr_assert_eq(member_on(c, "86103130262", 20200101, &m), 0);
+	cr_assert_eq(member_on(c, "86103130262", 20191231, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "86103130262", 29991231, &m), 0, "open end");
 	/* valid_to inclusive */
-	cr_assert_eq(tpc_refdata_member_on(c, "05031412595", tpc_test_day(20261231), &m), 0);
+	cr_assert_eq(member_on(c, "05031412595", 20261231, &m), 0);
 	cr_assert_eq(m.ct1, 111);
-	cr_assert_eq(tpc_refdata_member_on(c, "05031412595", tpc_test_day(20270101), &m),
-	             MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "05031412595", tpc_test_day(20240101), &m), 0);
-	cr_assert_eq(tpc_refdata_member_on(c, "05031412595", tpc_test_day(20231231), &m),
-	             MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "05031412595", 20270101, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "05031412595", 20240101, &m), 0);
+	cr_assert_eq(member_on(c, "05031412595", 20231231, &m), MDB_NOTFOUND);
 	/* two periods: the end of the first, the gap, the start of the second, after its open end
 	 */
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", tpc_test_day(20261031), &m), 0);
+	cr_assert_eq(member_on(c, "75031412581", 20261031, &m), 0);
 	cr_assert_eq(m.ct1, 110);
 	cr_assert_eq(m.valid_from, tpc_test_day(20190101));
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", tpc_test_day(20261101), &m),
-	             MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", tpc_test_day(20261105), &m),
-	             MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", tpc_test_day(20261114), &m),
-	             MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", tpc_test_day(20261115), &m), 0);
+	cr_assert_eq(member_on(c, "75031412581", 20261101, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "75031412581", 20261105, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "75031412581", 20261114, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "75031412581", 20261115, &m), 0);
 	cr_assert_eq(m.ct1, 130);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", tpc_test_day(20400101), &m), 0);
+	cr_assert_eq(member_on(c, "75031412581", 20400101, &m), 0);
 	cr_assert_eq(m.ct1, 130);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", tpc_test_day(20190101), &m), 0);
+	cr_assert_eq(member_on(c, "75031412581", 20190101, &m), 0);
 	cr_assert_eq(m.ct1, 110);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", tpc_test_day(20181231), &m),
-	             MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "75031412581", 20181231, &m), MDB_NOTFOUND);
 	/* the last key of the database (the cursor falls off the end and steps back) */
-	cr_assert_eq(tpc_refdata_member_on(c, "90011523152", tpc_test_day(29991231), &m), 0);
+	cr_assert_eq(member_on(c, "90011523152", 29991231, &m), 0);
 	cr_assert_eq(m.ct1, 121);
 	/* unknown: before every key, between keys, after every key */
-	cr_assert_eq(tpc_refdata_member_on(c, "00010100197", tpc_test_day(20261105), &m),
-	             MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "80010100127", tpc_test_day(20261105), &m),
-	             MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "99999999999", tpc_test_day(20261105), &m),
-	             MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "00010100197", 20261105, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "80010100127", 20261105, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "99999999999", 20261105, &m), MDB_NOTFOUND);
 	/* the lookup before 1970 (negative days) */
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", tpc_test_day(19650101), &m),
-	             MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "86103130262", 19650101, &m), MDB_NOTFOUND);
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 }
@@ -897,16 +891,15 @@ Test(refdata, member_lookup_across_1970)
 	store(&t);
 	txn = rtxn();
 	c = cursor(txn, TPC_REF_MEMBERS);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", tpc_test_day(19650101), &m), 0);
+	cr_assert_eq(member_on(c, "86103130262", 19650101, &m), 0);
 	cr_assert_eq(m.ct1, 130);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", tpc_test_day(19691231), &m), 0);
+	cr_assert_eq(member_on(c, "86103130262", 19691231, &m), 0);
 	cr_assert_eq(m.ct1, 130);
 	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", 0, &m), 0);
 	cr_assert_eq(m.ct1, 110);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", tpc_test_day(20261120), &m), 0);
+	cr_assert_eq(member_on(c, "86103130262", 20261120, &m), 0);
 	cr_assert_eq(m.ct1, 110);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", tpc_test_day(19591231), &m),
-	             MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "86103130262", 19591231, &m), MDB_NOTFOUND);
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 }
@@ -1024,12 +1017,11 @@ Test(refdata, replace_drops_previous_rows_of_that_kind_only)
 	cr_assert_eq(count(TPC_REF_AGREEMENTS), 1);
 	txn = rtxn();
 	c = cursor(txn, TPC_REF_MEMBERS);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", tpc_test_day(20261105), &m),
-	             MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "86103130262", 20261105, &m), MDB_NOTFOUND);
 	cr_assert_not(tpc_refdata_exists(c, "86103130262", 11));
-	cr_assert_eq(tpc_refdata_member_on(c, "90011523152", tpc_test_day(20240101), &m),
-	             MDB_NOTFOUND, "the old period is gone");
-	cr_assert_eq(tpc_refdata_member_on(c, "90011523152", tpc_test_day(20261105), &m), 0);
+	cr_assert_eq(member_on(c, "90011523152", 20240101, &m), MDB_NOTFOUND,
+	             "the old period is gone");
+	cr_assert_eq(member_on(c, "90011523152", 20261105, &m), 0);
 	cr_assert_eq(m.ct1, 131);
 	cr_assert_eq(tpc_refdata_provider(txn, &fx.dbs, "18334780004", &p), 0);
 	mdb_cursor_close(c);
