@@ -265,15 +265,17 @@ static double proc_cpu_s(long pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* A "Name:  N kB" line of /proc/PID/status, in kB, or 0. */
-static uint64_t proc_status_kb(long pid, const char *name)
+/* The number after "name:" on a line of /proc/PID/@p file, or 0: /proc/PID/status gives
+ * "Name:  N kB" (in kB), /proc/PID/io "name: N" (wchar: bytes passed to write calls;
+ * write_bytes: bytes sent to the block device). */
+static uint64_t proc_field(long pid, const char *file, const char *name)
 {
 	char path[64], line[256];
 	size_t nl = strlen(name);
 	uint64_t v = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	snprintf(path, sizeof(path), "/proc/%ld/%s", pid, file);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -286,26 +288,14 @@ static uint64_t proc_status_kb(long pid, const char *name)
 	return v;
 }
 
-/* A "name: N" line of /proc/PID/io (wchar: bytes passed to write calls; write_bytes: bytes
- * sent to the block device), or 0. */
+static uint64_t proc_status_kb(long pid, const char *name)
+{
+	return proc_field(pid, "status", name);
+}
+
 static uint64_t proc_io(long pid, const char *name)
 {
-	char path[64], line[128];
-	size_t nl = strlen(name);
-	uint64_t v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/io", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, name, nl) == 0 && line[nl] == ':') {
-			v = strtoull(line + nl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
+	return proc_field(pid, "io", name);
 }
 
 /* GET /metrics from HOST:PORT and return the sum of the samples of @p family (0 when absent). */

@@ -54,6 +54,7 @@
  */
 #include "common/check.h"
 #include "efact/efact.h"
+#include "gen/canonical_gen.h"
 #include "gen/efact_gen.h"
 #include "pack.h"
 #include "tpclear.pb-c.h"
@@ -131,6 +132,25 @@ static int parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* The --shape named @p name into @p out. @return 0, or -1 for a name it does not know. */
+static int shape_named(const char *name, enum shape *out)
+{
+	static const struct {
+		const char *name;
+		enum shape shape;
+	} shapes[] = {{"mixed", SHAPE_MIXED},
+	              {"hospital", SHAPE_HOSPITAL},
+	              {"gp", SHAPE_GP},
+	              {"pharmacist", SHAPE_PHARMACIST}};
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (strcmp(name, shapes[i].name) == 0) {
+			*out = shapes[i].shape;
+			return 0;
+		}
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	int have_seed = 0, have_inv = 0;
@@ -168,15 +188,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			}
 			snprintf(o->provider, sizeof(o->provider), "%s", v);
 		} else if (strcmp(a, "--shape") == 0) {
-			if (strcmp(v, "mixed") == 0)
-				o->shape = SHAPE_MIXED;
-			else if (strcmp(v, "hospital") == 0)
-				o->shape = SHAPE_HOSPITAL;
-			else if (strcmp(v, "gp") == 0)
-				o->shape = SHAPE_GP;
-			else if (strcmp(v, "pharmacist") == 0)
-				o->shape = SHAPE_PHARMACIST;
-			else
+			if (shape_named(v, &o->shape) != 0)
 				return -1;
 		} else if (parse_u32(v, &u) != 0) {
 			fprintf(stderr, "tpcgen: '%s' needs a number, not '%s'\n", a, v);
@@ -654,45 +666,35 @@ static void patch(struct gen *g, uint8_t *buf)
 
 static uint8_t *pack_canonical(const struct gen *g, size_t *len)
 {
-	Tpclear__CanonicalSending cs = TPCLEAR__CANONICAL_SENDING__INIT;
-	size_t ninv = g->s.ninvoices, nl = g->nlines_total;
-	Tpclear__CanonicalInvoice *inv = calloc(ninv, sizeof(*inv));
-	Tpclear__CanonicalInvoice **invp = calloc(ninv, sizeof(*invp));
-	Tpclear__CanonicalLine *ln = calloc(nl + 1, sizeof(*ln));
-	Tpclear__CanonicalLine **lnp = calloc(nl + 1, sizeof(*lnp));
-	uint8_t *out = NULL;
-	size_t flat = 0;
+	tpc_canonical_frame_t f;
+	size_t ninv = g->s.ninvoices, flat = 0;
+	uint8_t *out;
 
-	if (!inv || !invp || !ln || !lnp)
-		goto out_free;
-	cs.reference = (char *)g->s.reference;
-	cs.third_party = (char *)g->s.third_party;
-	cs.created = (int32_t)g->s.created;
-	cs.year_month = g->s.year_month;
-	cs.n_invoices = ninv;
-	cs.invoices = invp;
+	if (tpc_canonical_frame_new(&f, ninv, g->nlines_total) != 0)
+		return NULL;
+	f.cs.reference = (char *)g->s.reference;
+	f.cs.third_party = (char *)g->s.third_party;
+	f.cs.created = (int32_t)g->s.created;
+	f.cs.year_month = g->s.year_month;
 	for (size_t i = 0; i < ninv; i++) {
 		const tpc_efact_invoice_in_t *in = &g->inv[i];
+		Tpclear__CanonicalInvoice *inv = &f.inv[i];
 
-		tpclear__canonical_invoice__init(&inv[i]);
-		invp[i] = &inv[i];
-		inv[i].patient = (char *)in->niss;
-		inv[i].provider = (char *)g->s.third_party;
-		inv[i].number = (char *)in->number;
-		inv[i].kind = in->kind == '1' ? 1 : 0;
-		inv[i].invoicing = 0;
-		inv[i].previous = "";
-		inv[i].admission = (int32_t)in->admission;
-		inv[i].discharge = (int32_t)in->discharge;
-		inv[i].mutuality = (char *)in->mutuality;
-		inv[i].n_lines = in->nlines;
-		inv[i].lines = lnp + flat;
+		inv->patient = (char *)in->niss;
+		inv->provider = (char *)g->s.third_party;
+		inv->number = (char *)in->number;
+		inv->kind = in->kind == '1' ? 1 : 0;
+		inv->invoicing = 0;
+		inv->previous = "";
+		inv->admission = (int32_t)in->admission;
+		inv->discharge = (int32_t)in->discharge;
+		inv->mutuality = (char *)in->mutuality;
+		inv->n_lines = in->nlines;
+		inv->lines = f.lnp + flat;
 		for (size_t k = 0; k < in->nlines; k++, flat++) {
 			const tpc_efact_line_in_t *l = &in->lines[k];
-			Tpclear__CanonicalLine *c = &ln[flat];
+			Tpclear__CanonicalLine *c = &f.ln[flat];
 
-			tpclear__canonical_line__init(c);
-			lnp[flat] = c;
 			c->code = (char *)l->code;
 			c->date = (int32_t)l->date;
 			c->date_last = (int32_t)l->date_last;
@@ -704,15 +706,8 @@ static uint8_t *pack_canonical(const struct gen *g, size_t *len)
 			c->commitment = (char *)l->commitment;
 		}
 	}
-	*len = tpclear__canonical_sending__get_packed_size(&cs);
-	out = malloc(*len ? *len : 1);
-	if (out)
-		tpclear__canonical_sending__pack(&cs, out);
-out_free:
-	free(inv);
-	free(invp);
-	free(ln);
-	free(lnp);
+	out = tpc_canonical_frame_pack(&f, len);
+	tpc_canonical_frame_free(&f);
 	return out;
 }
 

@@ -19,15 +19,6 @@
 
 static tpc_td_t d;
 
-static void start(const char *extra)
-{
-	memset(&d, 0, sizeof(d));
-	if (tpc_td_start(&d, NULL, extra) != 0) {
-		tpc_td_dump_log(&d);
-		cr_assert_fail("tpcleard did not start");
-	}
-}
-
 static void teardown(void)
 {
 	tpc_td_cleanup(&d);
@@ -63,7 +54,7 @@ Test(daemon, clears_a_sending_and_serves_metrics)
 	int st;
 	char *body;
 
-	start(NULL);
+	tpc_td_start_or_fail(&d, NULL);
 	void *s = tpc_td_connect(&d);
 	a = tpc_td_submit(s, "hospital-a", "K1", "canonical", p, len, &rc);
 	cr_assert_not_null(rc);
@@ -104,7 +95,7 @@ Test(daemon, resubmission_replays_and_other_payload_conflicts)
 	uint8_t *p1 = tpc_td_canonical(7, 2, 3, &l1), *p2 = tpc_td_canonical(8, 2, 3, &l2);
 	Tpclear__Answer *a, *b, *c, *q;
 
-	start(NULL);
+	tpc_td_start_or_fail(&d, NULL);
 	void *s = tpc_td_connect(&d);
 	a = tpc_td_submit(s, "hospital-a", "SAME", "canonical", p1, l1, NULL);
 	expect_result(a, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
@@ -190,7 +181,7 @@ Test(daemon, bad_envelopes_are_refused_with_codes_and_the_daemon_keeps_serving)
 	size_t lens[4];
 	Tpclear__Answer *a;
 
-	start("[engine]\nmax_sending_bytes = 2K\n");
+	tpc_td_start_or_fail(&d, "[engine]\nmax_sending_bytes = 2K\n");
 	void *s = tpc_td_connect(&d);
 	/* garbage envelope */
 	frames[0] = "\xff\xff\xff garbage";
@@ -259,7 +250,7 @@ Test(daemon, many_senders_bursting_are_all_answered)
 	size_t len;
 
 	/* one sender id for every client: lift its in-flight bound (test_security.c tests it) */
-	start("[engine]\nqueue_depth = 1000\nmax_in_flight_per_sender = 1000\n");
+	tpc_td_start_or_fail(&d, "[engine]\nqueue_depth = 1000\nmax_in_flight_per_sender = 1000\n");
 	for (int c = 0; c < CLIENTS; c++) {
 		socks[c] = tpc_td_connect(&d);
 		for (int i = 0; i < EACH; i++) {
@@ -316,7 +307,7 @@ Test(daemon, concurrent_copies_count_lines_once)
 	uint8_t *p = tpc_td_canonical(77, 2, 4, &len);
 	int results = 0, fresh = 0;
 
-	start("[engine]\nmax_in_flight_per_sender = 100\n");
+	tpc_td_start_or_fail(&d, "[engine]\nmax_in_flight_per_sender = 100\n");
 	void *s = tpc_td_connect(&d);
 	for (int i = 0; i < COPIES; i++)
 		cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "copies", "ONE",
@@ -354,8 +345,8 @@ Test(daemon, full_queue_answers_busy_with_a_retry_hint)
 	int busy = 0, results = 0, received = 0;
 	void *s;
 
-	start("[engine]\nworkers = 1\nqueue_depth = 2\nretry_after_ms = 123\n"
-	      "max_sending_bytes = 16M\n");
+	tpc_td_start_or_fail(&d, "[engine]\nworkers = 1\nqueue_depth = 2\nretry_after_ms = 123\n"
+	                         "max_sending_bytes = 16M\n");
 	s = tpc_td_connect(&d);
 	for (int i = 0; i < N; i++) {
 		char key[16];
@@ -369,16 +360,8 @@ Test(daemon, full_queue_answers_busy_with_a_retry_hint)
 	while (busy + results < N) {
 		Tpclear__Answer *a = tpc_td_recv(s, 30000, NULL, NULL);
 		cr_assert_not_null(a, "stalled: %d busy %d results", busy, results);
-		if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
-		    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
+		if (tpc_td_tally(a, &busy, &received, &results) == 'B') {
 			cr_assert_eq(a->receipt->retry_after_ms, 123);
-			busy++;
-		} else if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
-			cr_assert_eq(a->receipt->status, TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED);
-			received++;
-		} else {
-			cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
-			results++;
 		}
 		tpclear__answer__free_unpacked(a, NULL);
 	}
@@ -387,6 +370,24 @@ Test(daemon, full_queue_answers_busy_with_a_retry_hint)
 	cr_assert_eq(tpc_td_metric(&d, "tpclear_sendings_total{outcome=\"busy\"}"), busy);
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
+}
+
+/* Note a drained sending's answer: @p received[i] for a receipt of reception, @p answered[i]
+ * for a result (i its correlation). @return 1 for a reception, 0 for a result, -1 otherwise. */
+static int note_answer(const Tpclear__Answer *a, int *received, int *answered)
+{
+	int i = (int)a->correlation;
+
+	if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
+	    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED) {
+		received[i] = 1;
+		return 1;
+	}
+	if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
+		answered[i] = 1;
+		return 0;
+	}
+	return -1;
 }
 
 Test(daemon, sigterm_drains_every_received_sending)
@@ -398,7 +399,7 @@ Test(daemon, sigterm_drains_every_received_sending)
 	int received[N] = {0}, answered[N] = {0}, nrec = 0;
 	void *s;
 
-	start("[engine]\nworkers = 1\nqueue_depth = 1000\n");
+	tpc_td_start_or_fail(&d, "[engine]\nworkers = 1\nqueue_depth = 1000\n");
 	s = tpc_td_connect(&d);
 	for (int i = 0; i < N; i++) {
 		p[i] = tpc_td_canonical((unsigned)(500 + i), 10, 100, &len);
@@ -411,14 +412,7 @@ Test(daemon, sigterm_drains_every_received_sending)
 	for (;;) {
 		Tpclear__Answer *a = tpc_td_recv(s, 10000, NULL, NULL);
 		cr_assert_not_null(a);
-		int i = (int)a->correlation;
-		if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
-		    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED) {
-			received[i] = 1;
-			nrec++;
-		} else if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
-			answered[i] = 1;
-		}
+		nrec += note_answer(a, received, answered) > 0;
 		tpclear__answer__free_unpacked(a, NULL);
 		if (nrec)
 			break;
@@ -428,14 +422,11 @@ Test(daemon, sigterm_drains_every_received_sending)
 		Tpclear__Answer *a = tpc_td_recv(s, 5000, NULL, NULL);
 		if (!a)
 			break;
-		int i = (int)a->correlation;
-		if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
-		    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED) {
-			received[i] = 1;
-			nrec++;
-		} else if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
-			answered[i] = 1;
-		} else {
+		int k = note_answer(a, received, answered);
+
+		nrec += k > 0;
+		if (k < 0) {
+			/* the only other answer while draining: "shutting down" */
 			cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RECEIPT);
 			cr_assert_str_eq(a->receipt->code, "T00007");
 		}
@@ -468,7 +459,7 @@ Test(daemon, map_grows_instead_of_losing_sendings)
 	size_t len;
 	void *s;
 
-	start("[ledger]\nmap_size = 1M\nmap_max = 512M\n");
+	tpc_td_start_or_fail(&d, "[ledger]\nmap_size = 1M\nmap_max = 512M\n");
 	s = tpc_td_connect(&d);
 	for (int i = 0; i < N; i++) {
 		char key[16];
@@ -492,7 +483,8 @@ Test(daemon, map_ceiling_refuses_cleanly_and_keeps_serving)
 	void *s;
 	int full = 0;
 
-	start("[ledger]\nmap_size = 1M\nmap_max = 2M\n[engine]\nmax_sending_bytes = 16M\n");
+	tpc_td_start_or_fail(
+	    &d, "[ledger]\nmap_size = 1M\nmap_max = 2M\n[engine]\nmax_sending_bytes = 16M\n");
 	s = tpc_td_connect(&d);
 	for (int i = 0; i < 40 && !full; i++) {
 		char key[16];
@@ -525,7 +517,7 @@ Test(daemon, plugins_are_loaded_or_refused_with_a_log_line)
 
 	cr_assert_not_null(dir);
 	snprintf(ini, sizeof(ini), "[adapters]\ndir = %s\n", dir);
-	start(ini);
+	tpc_td_start_or_fail(&d, ini);
 	cr_assert(tpc_td_log_has(&d, "loaded: 'echo'"));
 	cr_assert(tpc_td_log_has(&d, "ABI"));
 	cr_assert(tpc_td_log_has(&d, "duplicate adapter name"));
@@ -573,7 +565,7 @@ Test(daemon, kill_9_loses_nothing_that_was_answered)
 	enum { TRIALS = 50, N = 40 };
 	unsigned seed = 12345;
 
-	start(NULL);
+	tpc_td_start_or_fail(&d, NULL);
 	for (int trial = 0; trial < TRIALS; trial++) {
 		uint64_t seqs[N] = {0};
 		char keys[N][24];
@@ -583,15 +575,9 @@ Test(daemon, kill_9_loses_nothing_that_was_answered)
 		seed = seed * 1103515245u + 12345u;
 		stop_after = 1 + (int)(seed >> 16) % (N - 1);
 		for (int i = 0; i < N; i++) {
-			size_t len;
-			uint8_t *p =
-			    tpc_td_canonical((unsigned)(10000 + trial * 100 + i), 2, 20, &len);
-
 			snprintf(keys[i], sizeof(keys[i]), "k9-%d-%d", trial, i);
-			cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "crash",
-			                         keys[i], "canonical", (uint64_t)i, p, len),
-			             0);
-			free(p);
+			tpc_td_send_canonical(s, "crash", keys[i], (uint64_t)i,
+			                      (unsigned)(10000 + trial * 100 + i), 2, 20);
 		}
 		/* collect results until a random count, then kill the daemon mid-stream */
 		while (answered < stop_after) {

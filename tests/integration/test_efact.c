@@ -57,6 +57,16 @@ static void expect_line(const Tpclear__Result *r, uint32_t record, const char *c
 	cr_assert_str_eq(l->findings[0]->letter, "R");
 }
 
+/* Submit @p p as the sample hospital's sending @p key: the answer, asserted to be a result. */
+static Tpclear__Answer *submit_result(void *s, const char *key, const uint8_t *p, size_t len)
+{
+	Tpclear__Answer *a = tpc_td_submit(s, "hospital", key, "efact", p, len, NULL);
+
+	cr_assert_not_null(a);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+	return a;
+}
+
 Test(efact, faulty_lines_are_refused_with_their_codes_and_the_rest_accepted)
 {
 	size_t len, nlen;
@@ -122,9 +132,7 @@ Test(efact, refused_share_over_the_threshold_refuses_the_sending_with_920099)
 
 	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0); /* default threshold: 5 % */
 	s = tpc_td_connect(&d);
-	a = tpc_td_submit(s, "hospital", "k2", "efact", p, len, NULL);
-	cr_assert_not_null(a);
-	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+	a = submit_result(s, "k2", p, len);
 	cr_assert_eq(a->result->outcome, TPCLEAR__OUTCOME__OUTCOME_REFUSED);
 	cr_assert_eq(a->result->accepted_cents, 0);
 	cr_assert_eq(a->result->lines_accepted, 0);
@@ -166,9 +174,7 @@ Test(efact, clean_generated_sending_round_trips_to_920098_with_the_generators_am
 	cr_assert_gt(expected, 0);
 	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0);
 	s = tpc_td_connect(&d);
-	a = tpc_td_submit(s, "hospital", "clean", "efact", p, len, NULL);
-	cr_assert_not_null(a);
-	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+	a = submit_result(s, "clean", p, len);
 	cr_assert_eq(a->result->outcome, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
 	cr_assert_eq(a->result->lines, 35);
 	cr_assert_eq(a->result->lines_accepted, 35);
@@ -188,11 +194,9 @@ static Tpclear__Answer *submit_invoice(void *s, const char *key, const char *ref
 	size_t len;
 	uint8_t *p =
 	    tpc_td_efact_invoice(reference, number, invoicing, previous, sign, 20261102, &len);
-	Tpclear__Answer *a = tpc_td_submit(s, "hospital", key, "efact", p, len, NULL);
+	Tpclear__Answer *a = submit_result(s, key, p, len);
 
 	free(p);
-	cr_assert_not_null(a);
-	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
 	return a;
 }
 

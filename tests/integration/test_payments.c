@@ -28,24 +28,11 @@ TestSuite(payments, .fini = teardown, .timeout = 600);
 static const char *samples[] = {"sample-hospital.920000", "sample-gp.920000", "sample-canonical.pb",
                                 "sample-faults.920000"};
 
-/* Text of the first element named @p name in the pain.001 namespace. */
+/* The text of @p expr in a pain.001 document ("p:" its namespace), malloc'd. */
 static char *xpath_text(xmlDocPtr doc, const char *expr)
 {
-	xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
-	xmlXPathObjectPtr o;
-	char *out = NULL;
-
-	xmlXPathRegisterNs(ctx, BAD_CAST "p",
-	                   BAD_CAST "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03");
-	o = xmlXPathEvalExpression(BAD_CAST expr, ctx);
-	if (o && o->nodesetval && o->nodesetval->nodeNr > 0) {
-		xmlChar *t = xmlNodeGetContent(o->nodesetval->nodeTab[0]);
-		out = strdup((const char *)t);
-		xmlFree(t);
-	}
-	xmlXPathFreeObject(o);
-	xmlXPathFreeContext(ctx);
-	return out;
+	return tpc_test_xpath_string(doc, "p", "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03",
+	                             expr);
 }
 
 static void eur(char *buf, size_t cap, int64_t cents)
@@ -117,10 +104,9 @@ static Tpclear__Answer *balance(void *s)
 
 static void check_books(uint64_t want_paid, uint64_t want_unpaid)
 {
-	char err[256];
-	uint64_t paid = 0, unpaid = 0;
+	uint64_t paid, unpaid;
 
-	cr_assert_eq(tpc_td_ledger_check(&d, err, sizeof(err), &paid, &unpaid), 0, "%s", err);
+	tpc_td_books(&d, &paid, &unpaid);
 	if (want_paid != UINT64_MAX)
 		cr_assert_eq(paid, want_paid);
 	if (want_unpaid != UINT64_MAX)
@@ -528,15 +514,9 @@ Test(payments, kill_9_during_sendings_and_payment_runs_pays_nothing_twice)
 		seed = seed * 1103515245u + 12345u;
 		stop_after = 1 + (int)(seed >> 16) % N;
 		for (int i = 0; i < N; i++) {
-			size_t len;
-			uint8_t *p =
-			    tpc_td_canonical((unsigned)(50000 + trial * 100 + i), 2, 10, &len);
-
 			snprintf(keys[i], sizeof(keys[i]), "p9-%d-%d", trial, i);
-			cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "crash",
-			                         keys[i], "canonical", (uint64_t)i + 1, p, len),
-			             0);
-			free(p);
+			tpc_td_send_canonical(s, "crash", keys[i], (uint64_t)i + 1,
+			                      (unsigned)(50000 + trial * 100 + i), 2, 10);
 			if (i == N / 2) {
 				/* a payment run in the middle of the stream */
 				uint8_t buf[8];

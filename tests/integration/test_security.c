@@ -24,15 +24,6 @@
 
 static tpc_td_t d;
 
-static void start(const char *extra)
-{
-	memset(&d, 0, sizeof(d));
-	if (tpc_td_start(&d, NULL, extra) != 0) {
-		tpc_td_dump_log(&d);
-		cr_assert_fail("tpcleard did not start");
-	}
-}
-
 static void teardown(void)
 {
 	tpc_td_cleanup(&d);
@@ -48,15 +39,21 @@ static void *as(const char *id)
 	return s;
 }
 
-static uint8_t *sample(const char *name, size_t *len)
+/* The bytes of a file of the source tree, @p fmt naming it with @p name (the caller frees). */
+static uint8_t *source_file(const char *fmt, const char *name, size_t *len)
 {
 	char rel[128];
 	uint8_t *p;
 
-	snprintf(rel, sizeof(rel), "config/samples/%s", name);
+	snprintf(rel, sizeof(rel), fmt, name);
 	p = tpc_test_slurp(tpc_test_src(rel), len);
 	cr_assert_not_null(p, "%s", rel);
 	return p;
+}
+
+static uint8_t *sample(const char *name, size_t *len)
+{
+	return source_file("config/samples/%s", name, len);
 }
 
 static long long metric(const char *series)
@@ -120,7 +117,7 @@ Test(security, a_registered_hospital_clears_and_an_unknown_key_gets_nothing)
 	void *h, *x, *plain;
 	Tpclear__Answer *a, *rc = NULL;
 
-	start(NULL);
+	tpc_td_start_or_fail(&d, NULL);
 	h = as("hospital");
 	a = expect_result(tpc_td_submit(h, "whoever", "k1", "efact", p, len, &rc),
 	                  TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
@@ -190,7 +187,7 @@ Test(security, billing_as_another_nihii_is_refused_whole_with_its_code)
 	void *h, *g;
 	Tpclear__Answer *a;
 
-	start(NULL);
+	tpc_td_start_or_fail(&d, NULL);
 	h = as("hospital");
 	/* the hospital sends the GP's eFact file (third party 17385467004), even claiming to be
 	 * the GP in the envelope */
@@ -236,13 +233,7 @@ Test(security, billing_as_another_nihii_is_refused_whole_with_its_code)
 
 static uint8_t *refdata(const char *kind, size_t *len)
 {
-	char rel[128];
-	uint8_t *p;
-
-	snprintf(rel, sizeof(rel), "config/refdata/%s.csv", kind);
-	p = tpc_test_slurp(tpc_test_src(rel), len);
-	cr_assert_not_null(p, "%s", rel);
-	return p;
+	return source_file("config/refdata/%s.csv", kind, len);
 }
 
 Test(security, a_feed_from_a_sender_not_allowed_to_send_it_is_refused)
@@ -252,7 +243,7 @@ Test(security, a_feed_from_a_sender_not_allowed_to_send_it_is_refused)
 	void *c, *f, *h;
 	Tpclear__Answer *a;
 
-	start(NULL);
+	tpc_td_start_or_fail(&d, NULL);
 	c = as("cpas");
 	expect_refused(tpc_td_request(c, TPCLEAR__REQUEST_TYPE__REQUEST_LOAD, "fedasil",
 	                              "fedasil.csv", "fedasil", csv, len, NULL, NULL),
@@ -301,7 +292,7 @@ Test(security, one_sender_never_reads_or_collides_with_another)
 	void *h, *g;
 	Tpclear__Answer *a;
 
-	start(NULL);
+	tpc_td_start_or_fail(&d, NULL);
 	h = as("hospital");
 	g = as("gp");
 	a = expect_result(tpc_td_submit(h, "hospital", "SHARED", "canonical", p1, l1, NULL),
@@ -364,7 +355,8 @@ Test(security, invoices_lines_and_bytes_per_sending_are_bounded)
 	void *s;
 	Tpclear__Answer *a;
 
-	start("[engine]\nmax_invoices = 2\nmax_lines = 5\nmax_sending_bytes = 2K\n");
+	tpc_td_start_or_fail(&d,
+	                     "[engine]\nmax_invoices = 2\nmax_lines = 5\nmax_sending_bytes = 2K\n");
 	s = as("hospital");
 	p = tpc_td_canonical(31, 3, 1, &len); /* 3 invoices */
 	expect_refused(tpc_td_submit(s, "hospital", "inv", "canonical", p, len, NULL), "T00013");
@@ -397,7 +389,7 @@ Test(security, a_feed_file_is_bounded_by_max_load_bytes)
 	Tpclear__Answer *a;
 
 	/* the bound applies to feeds only: sendings keep their own */
-	start("[engine]\nmax_load_bytes = 1K\n");
+	tpc_td_start_or_fail(&d, "[engine]\nmax_load_bytes = 1K\n");
 	s = tpc_td_connect(&d);
 	for (int i = 0; strlen(csv) < 2000; i++)
 		sprintf(csv + strlen(csv), "86103130262,20%02d-01-01,20%02d-12-31,110,110,\n", i,
@@ -426,8 +418,9 @@ Test(security, one_sender_cannot_hold_more_than_its_share_of_the_queue)
 	int busy = 0, received = 0, results = 0;
 	Tpclear__Answer *a;
 
-	start("[engine]\nworkers = 1\nmax_in_flight_per_sender = 2\nretry_after_ms = 77\n"
-	      "max_sending_bytes = 16M\n");
+	tpc_td_start_or_fail(
+	    &d, "[engine]\nworkers = 1\nmax_in_flight_per_sender = 2\nretry_after_ms = 77\n"
+	        "max_sending_bytes = 16M\n");
 	h = as("hospital");
 	for (int i = 0; i < N; i++) {
 		char key[16];
@@ -447,18 +440,9 @@ Test(security, one_sender_cannot_hold_more_than_its_share_of_the_queue)
 	while (busy + results < N) {
 		a = tpc_td_recv(h, 30000, NULL, NULL);
 		cr_assert_not_null(a, "stalled: %d busy, %d results", busy, results);
-		if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
-		    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
+		if (tpc_td_tally(a, &busy, &received, &results) == 'B') {
 			cr_assert_str_eq(a->receipt->code, "T00045");
 			cr_assert_eq(a->receipt->retry_after_ms, 77);
-			busy++;
-		} else if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
-			cr_assert_eq(a->receipt->status, TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED,
-			             "%s", a->receipt->reason);
-			received++;
-		} else {
-			cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
-			results++;
 		}
 		tpclear__answer__free_unpacked(a, NULL);
 	}
@@ -493,7 +477,7 @@ Test(security, the_registry_reloads_on_sighup_and_a_bad_one_is_refused)
 	Tpclear__Answer *a;
 	FILE *f;
 
-	start(NULL);
+	tpc_td_start_or_fail(&d, NULL);
 	g = as("gp");
 	cr_assert(answers_ping(g, 5000));
 	/* a new hospital, registered while the engine runs */
@@ -693,7 +677,7 @@ Test(security, the_cli_makes_keys_and_says_when_its_key_is_refused)
 	struct stat st;
 	int rc;
 
-	start(NULL);
+	tpc_td_start_or_fail(&d, NULL);
 	snprintf(cmd, sizeof(cmd), "'%s' keygen --out '%s/newkey' >'%s/kg.out' 2>&1",
 	         getenv("TPC_TPCLEAR"), d.dir, d.dir);
 	cr_assert_eq(WEXITSTATUS(system(cmd)), 0);

@@ -14,6 +14,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -79,6 +80,16 @@ static int curve_prepare(tpc_td_t *d);
 int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini)
 {
 	return tpc_td_start_ex(d, dir, extra_ini, 0);
+}
+
+void tpc_td_start_or_fail(tpc_td_t *d, const char *extra_ini)
+{
+	memset(d, 0, sizeof(*d));
+	if (tpc_td_start(d, NULL, extra_ini) != 0) {
+		/* the log says why (a config it refused, a port, a missing binary) */
+		tpc_td_dump_log(d);
+		cr_assert_fail("tpcleard did not start");
+	}
 }
 
 int tpc_td_start_ex(tpc_td_t *d, const char *dir, const char *extra_ini, unsigned flags)
@@ -614,6 +625,41 @@ out:
 	return rc;
 }
 
+void tpc_td_books(const tpc_td_t *d, uint64_t *paid_lines, uint64_t *unpaid_lines)
+{
+	char err[256];
+
+	/* the reason is the message: which invariant broke, on which sending or run */
+	*paid_lines = *unpaid_lines = 0;
+	cr_assert_eq(tpc_td_ledger_check(d, err, sizeof(err), paid_lines, unpaid_lines), 0, "%s",
+	             err);
+}
+
+void tpc_td_stop_books(tpc_td_t *d, uint64_t *paid_lines, uint64_t *unpaid_lines)
+{
+	/* the books are read from the files: the daemon must have let go of them first */
+	cr_assert_eq(tpc_td_stop(d), 0);
+	tpc_td_books(d, paid_lines, unpaid_lines);
+}
+
+char tpc_td_tally(const Tpclear__Answer *a, int *busy, int *received, int *results)
+{
+	if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
+	    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
+		(*busy)++;
+		return 'B';
+	}
+	if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
+		cr_assert_eq(a->receipt->status, TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED, "%s",
+		             a->receipt->reason);
+		(*received)++;
+		return 'R';
+	}
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+	(*results)++;
+	return 'S';
+}
+
 uint8_t *tpc_td_efact_invoice(const char *reference, const char *number, char invoicing,
                               const char *previous, int sign, uint32_t day, size_t *len)
 {
@@ -625,30 +671,28 @@ uint8_t *tpc_td_efact_invoice(const char *reference, const char *number, char in
 	l[0] = tpc_efact_line("101032", day, sign * 2400, sign * 600, "C1");
 	l[1] = tpc_efact_line("102771", day + 1, sign * 1960, sign * 750, "C2");
 	l[0].units = l[1].units = sign;
-	memset(&inv, 0, sizeof(inv));
-	snprintf(inv.niss, sizeof(inv.niss), "86103130262");
-	snprintf(inv.number, sizeof(inv.number), "%s", number);
+	tpc_efact_invoice(&inv, "86103130262", number, "600", l, 2);
 	snprintf(inv.previous, sizeof(inv.previous), "%s", previous);
-	snprintf(inv.mutuality, sizeof(inv.mutuality), "600");
-	inv.kind = '3';
 	inv.invoicing = invoicing;
-	inv.sex = '1';
-	inv.ct1 = inv.ct2 = 110;
-	inv.lines = l;
-	inv.nlines = 2;
-	memset(&sd, 0, sizeof(sd));
-	snprintf(sd.reference, sizeof(sd.reference), "%s", reference);
-	snprintf(sd.third_party, sizeof(sd.third_party), "18334780004");
-	sd.sending_no = 3;
-	sd.year_month = 202611;
-	sd.created = 20261120;
-	snprintf(sd.iban, sizeof(sd.iban), "BE10001232152604");
-	snprintf(sd.bic, sizeof(sd.bic), "GEBABEBB");
+	tpc_efact_sending_head(&sd, reference, 3, TPC_EFACT_HEAD_BANK);
 	sd.invoices = &inv;
 	sd.ninvoices = 1;
 	if (tpc_efact_write(&sd, &out, len) != 0)
 		return NULL;
 	return out;
+}
+
+void tpc_td_send_canonical(void *sock, const char *sender, const char *key, uint64_t corr,
+                           unsigned seed, int ninv, int nlines)
+{
+	size_t len;
+	uint8_t *p = tpc_td_canonical(seed, ninv, nlines, &len);
+
+	cr_assert_not_null(p);
+	cr_assert_eq(tpc_td_send(sock, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, sender, key,
+	                         "canonical", corr, p, len),
+	             0, "sending %s", key);
+	free(p);
 }
 
 uint8_t *tpc_td_canonical(unsigned seed, int ninv, int nlines, size_t *len)

@@ -57,8 +57,15 @@ enum tpc_td_flags {
  *    justice     detention
  *  The sender id of every request is the identity's, whatever the envelope says. */
 int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini);
+/** Zero @p d and tpc_td_start() it in a fresh directory with @p extra_ini, or fail the test
+ *  with the daemon's log on stderr. */
+void tpc_td_start_or_fail(tpc_td_t *d, const char *extra_ini);
 /** tpc_td_start() with flags (enum tpc_td_flags). A restart keeps the mode it started with. */
 int tpc_td_start_ex(tpc_td_t *d, const char *dir, const char *extra_ini, unsigned flags);
+/** Send (tpc_td_send(), asserted) a generated canonical sending, tpc_td_canonical(@p seed,
+ *  @p ninv, @p nlines), as @p sender's @p key with correlation @p corr. */
+void tpc_td_send_canonical(void *sock, const char *sender, const char *key, uint64_t corr,
+                           unsigned seed, int ninv, int nlines);
 /** SIGTERM and wait. @return the exit status (0 = clean), or -1 on a signal death/timeout. */
 int tpc_td_stop(tpc_td_t *d);
 /** SIGKILL and reap. */
@@ -139,6 +146,15 @@ int tpc_td_ledger_totals(const tpc_td_t *d, int64_t *sum, int64_t *credited, uin
  *  @return 0 when every invariant holds, -1 otherwise. */
 int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *paid_lines,
                         uint64_t *unpaid_lines);
+/** tpc_td_ledger_check() asserted to hold (its reason as the failure message).
+ *  @param[out] paid_lines, unpaid_lines  as there, for the caller to compare */
+void tpc_td_books(const tpc_td_t *d, uint64_t *paid_lines, uint64_t *unpaid_lines);
+/** tpc_td_stop() asserted clean (exit 0), then tpc_td_books(): how a test ends its daemon. */
+void tpc_td_stop_books(tpc_td_t *d, uint64_t *paid_lines, uint64_t *unpaid_lines);
+/** Count what a flooded intake answered: a BUSY receipt in @p busy, another receipt (asserted
+ *  to be RECEIVED, its reason the message) in @p received, a result (asserted) in @p results.
+ *  @return 'B', 'R' or 'S', which one it was. */
+char tpc_td_tally(const Tpclear__Answer *a, int *busy, int *received, int *results);
 
 /** An eFact sending of one ambulatory invoice of the sample hospital (config/refdata) for the
  *  ordinary member 86103130262: codes 101032 on @p day and 102771 the day after, one unit

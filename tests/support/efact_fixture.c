@@ -23,21 +23,6 @@ void efx_line_in(tpc_efact_line_in_t *l, const char *code, uint32_t date, int32_
 	snprintf(l->reference, sizeof(l->reference), "%s", ref);
 }
 
-void efx_invoice_in(tpc_efact_invoice_in_t *v, const char *niss, const char *number,
-                    const char *mut, const tpc_efact_line_in_t *lines, size_t n)
-{
-	memset(v, 0, sizeof(*v));
-	snprintf(v->niss, sizeof(v->niss), "%s", niss);
-	snprintf(v->number, sizeof(v->number), "%s", number);
-	snprintf(v->mutuality, sizeof(v->mutuality), "%s", mut);
-	v->kind = '3';
-	v->invoicing = '0';
-	v->sex = '1';
-	v->ct1 = v->ct2 = 110;
-	v->lines = lines;
-	v->nlines = n;
-}
-
 void efx_write(const tpc_efact_sending_in_t *s)
 {
 	free(efx.file);
@@ -63,23 +48,17 @@ void efx_setup(void)
 	efx_line_in(&efx.lb[0], "102852", 20261110, 1, 1234, 0, "10065828004", "B1");
 	efx_line_in(&efx.lc[0], "475075", 20261115, 3, 999, 1, "", "C1");
 
-	efx_invoice_in(&efx.invs[0], "86103130262", "000000000101", "300", efx.la, 2);
-	efx_invoice_in(&efx.invs[1], "05031412595", "000000000102", "300", efx.lb, 1);
+	tpc_efact_invoice(&efx.invs[0], "86103130262", "000000000101", "300", efx.la, 2);
+	tpc_efact_invoice(&efx.invs[1], "05031412595", "000000000102", "300", efx.lb, 1);
 	efx.invs[1].kind = '1';
 	efx.invs[1].sex = '2';
 	efx.invs[1].admission = 20261101;
 	efx.invs[1].discharge = 20261112;
 	efx.invs[1].ct1 = efx.invs[1].ct2 = 111;
-	efx_invoice_in(&efx.invs[2], "75031412581", "000000000103", "600", efx.lc, 1);
+	tpc_efact_invoice(&efx.invs[2], "75031412581", "000000000103", "600", efx.lc, 1);
 
-	snprintf(efx.base.reference, sizeof(efx.base.reference), "20261163000007");
-	snprintf(efx.base.third_party, sizeof(efx.base.third_party), "18334780004");
-	efx.base.sending_no = 7;
-	efx.base.year_month = 202611;
-	efx.base.created = 20261120;
-	snprintf(efx.base.bce, sizeof(efx.base.bce), "0999999922");
-	snprintf(efx.base.iban, sizeof(efx.base.iban), "BE10001232152604");
-	snprintf(efx.base.bic, sizeof(efx.base.bic), "GEBABEBB");
+	tpc_efact_sending_head(&efx.base, "20261163000007", 7,
+	                       TPC_EFACT_HEAD_BCE | TPC_EFACT_HEAD_BANK);
 	snprintf(efx.base.contact, sizeof(efx.base.contact), "DUPONT");
 	efx.base.invoices = efx.invs;
 	efx.base.ninvoices = 3;
@@ -117,6 +96,13 @@ int efx_numbered(const char *r)
 	return r[0] >= '0' && r[0] <= '9' && r[1] >= '0' && r[1] <= '9' && t >= 10 && t <= 90;
 }
 
+/* Reseal record @p k after an edit unless it is a 95 or 96 (they carry no record control). */
+static void reseal_numbered(uint32_t k)
+{
+	if (efx_numbered(efx_rec(k)))
+		tpc_efact_reseal(efx_rec(k));
+}
+
 void efx_set_raw(uint32_t k, unsigned pos, const char *s)
 {
 	cr_assert(pos >= 1 && pos - 1 + strlen(s) <= TPC_EFACT_RECORD);
@@ -126,8 +112,7 @@ void efx_set_raw(uint32_t k, unsigned pos, const char *s)
 void efx_set(uint32_t k, unsigned pos, const char *s)
 {
 	efx_set_raw(k, pos, s);
-	if (efx_numbered(efx_rec(k)))
-		tpc_efact_reseal(efx_rec(k));
+	reseal_numbered(k);
 }
 
 void efx_set_head(unsigned pos, const char *s)
@@ -142,8 +127,7 @@ void efx_add_signed(uint32_t k, unsigned pos, unsigned width, int64_t delta)
 
 	cr_assert_eq(tpc_check_parse_signed(efx_rec(k) + pos - 1, width, &v), 0);
 	tpc_check_put_signed(efx_rec(k) + pos - 1, width, v + delta);
-	if (efx_numbered(efx_rec(k)))
-		tpc_efact_reseal(efx_rec(k));
+	reseal_numbered(k);
 }
 
 void efx_add_uint(uint32_t k, unsigned pos, unsigned width, uint64_t delta)
@@ -152,8 +136,7 @@ void efx_add_uint(uint32_t k, unsigned pos, unsigned width, uint64_t delta)
 
 	cr_assert_eq(tpc_check_parse_uint(efx_rec(k) + pos - 1, width, &v), 0);
 	tpc_check_put_uint(efx_rec(k) + pos - 1, width, v + delta);
-	if (efx_numbered(efx_rec(k)))
-		tpc_efact_reseal(efx_rec(k));
+	reseal_numbered(k);
 }
 
 void efx_break_control(uint32_t k)

@@ -63,11 +63,9 @@ extern efx_t efx;
 void efx_setup(void);
 void efx_teardown(void);
 
-/** Fill a writer line / invoice (ambulatory, normal invoicing, sex 1, CT 110/110). */
+/** Fill a writer line (an invoice: tpc_efact_invoice() in gen/efact_gen.h). */
 void efx_line_in(tpc_efact_line_in_t *l, const char *code, uint32_t date, int32_t units,
                  int64_t ins, int64_t pat, const char *performer, const char *ref);
-void efx_invoice_in(tpc_efact_invoice_in_t *v, const char *niss, const char *number,
-                    const char *mut, const tpc_efact_line_in_t *lines, size_t n);
 
 /** Replace efx.file with the writer's output for @p s. */
 void efx_write(const tpc_efact_sending_in_t *s);

@@ -1,6 +1,12 @@
 /* tests/support/testutil.c - helpers shared by the Criterion suites. */
 #include "testutil.h"
 
+#include "common/check.h"
+
+#include <criterion/criterion.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +28,13 @@ void tpc_test_rmtree(const char *path)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", path);
+}
+
+void tpc_test_rmtree_free(char **dir)
+{
+	tpc_test_rmtree(*dir);
+	free(*dir);
+	*dir = NULL;
 }
 
 unsigned char *tpc_test_slurp(const char *path, size_t *len)
@@ -53,4 +66,106 @@ const char *tpc_test_src(const char *rel)
 
 	snprintf(path, sizeof(path), "%s/%s", root ? root : ".", rel);
 	return path;
+}
+
+void tpc_test_lmdb_open(char **dir, MDB_env **env, MDB_txn **txn)
+{
+	/* the refdata, clearing and ledger suites each want a small private store: 32 named
+	 * databases covers every kind and index, 16 MiB every sample they load */
+	*dir = tpc_test_tmpdir();
+	cr_assert_not_null(*dir);
+	cr_assert_eq(mdb_env_create(env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(*env, 32), 0);
+	cr_assert_eq(mdb_env_set_mapsize(*env, 16u << 20), 0);
+	cr_assert_eq(mdb_env_open(*env, *dir, MDB_NOTLS, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(*env, NULL, 0, txn), 0);
+}
+
+void tpc_test_lmdb_close(MDB_env *env, char *dir)
+{
+	/* a setup that failed half way leaves env unset: teardown still runs */
+	if (env)
+		mdb_env_close(env);
+	tpc_test_rmtree_free(&dir);
+}
+
+void tpc_test_refdata_open(size_t arena_size, tpc_arena_t **arena, char **dir, MDB_env **env,
+                           tpc_refdata_dbs_t *dbs)
+{
+	MDB_txn *txn;
+
+	cr_assert_eq(tpc_arena_new(arena_size, 0, arena), 0);
+	tpc_test_lmdb_open(dir, env, &txn);
+	cr_assert_eq(tpc_refdata_open(txn, dbs), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+}
+
+void tpc_test_store_close(tpc_arena_t **arena, MDB_env *env, char *dir)
+{
+	tpc_arena_free(arena);
+	tpc_test_lmdb_close(env, dir);
+}
+
+tpc_ref_table_t tpc_test_refdata_sample(enum tpc_ref_kind kind, tpc_arena_t *arena)
+{
+	char rel[64], err[512] = "";
+	unsigned char *buf;
+	size_t len = 0;
+	tpc_ref_table_t t;
+	int rc;
+
+	snprintf(rel, sizeof(rel), "config/refdata/%s.csv", tpc_refdata_kind_name(kind));
+	buf = tpc_test_slurp(tpc_test_src(rel), &len);
+	cr_assert_not_null(buf, "cannot read %s", tpc_test_src(rel));
+	rc = tpc_refdata_parse(kind, rel, (const char *)buf, len, arena, &t, err, sizeof(err));
+	free(buf); /* the rows are copies in the arena */
+	cr_assert_eq(rc, 0, "%s refused: %s", rel, err);
+	return t;
+}
+
+void tpc_test_expect_totals(const Tpclear__Result *r, tpc_test_totals_t want)
+{
+	cr_assert_eq(r->outcome, want.outcome, "outcome %d, want %d", r->outcome, want.outcome);
+	cr_assert_eq(r->invoices, want.invoices, "invoices %u, want %u", r->invoices,
+	             want.invoices);
+	cr_assert_eq(r->lines, want.lines, "lines %u, want %u", r->lines, want.lines);
+	cr_assert_eq(r->lines_accepted, want.lines_accepted, "lines accepted %u, want %u",
+	             r->lines_accepted, want.lines_accepted);
+	cr_assert_eq(r->lines_refused, want.lines_refused, "lines refused %u, want %u",
+	             r->lines_refused, want.lines_refused);
+	cr_assert_eq(r->accepted_cents, want.accepted_cents, "accepted %lld, want %lld",
+	             (long long)r->accepted_cents, (long long)want.accepted_cents);
+	cr_assert_eq(r->refused_cents, want.refused_cents, "refused %lld, want %lld",
+	             (long long)r->refused_cents, (long long)want.refused_cents);
+}
+
+char *tpc_test_xpath_string(xmlDocPtr doc, const char *prefix, const char *ns, const char *expr)
+{
+	xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+	xmlXPathObjectPtr o;
+	xmlChar *t;
+	char *out, buf[512];
+
+	/* string() answers "" for a missing node: the caller's string comparison then fails with
+	 * both values in its message instead of crashing on NULL */
+	cr_assert_not_null(ctx);
+	snprintf(buf, sizeof(buf), "string(%s)", expr);
+	xmlXPathRegisterNs(ctx, BAD_CAST prefix, BAD_CAST ns);
+	o = xmlXPathEvalExpression(BAD_CAST buf, ctx);
+	cr_assert_not_null(o, "xpath %s", expr);
+	t = xmlXPathCastToString(o);
+	out = strdup((const char *)t);
+	xmlFree(t);
+	xmlXPathFreeObject(o);
+	xmlXPathFreeContext(ctx);
+	cr_assert_not_null(out);
+	return out;
+}
+
+int32_t tpc_test_day(uint32_t yyyymmdd)
+{
+	int32_t d;
+
+	cr_assert_eq(tpc_check_date_yyyymmdd(yyyymmdd, &d), 0, "bad test date %u", yyyymmdd);
+	return d;
 }

@@ -23,6 +23,55 @@ void tpc_sample_patient(unsigned seed, unsigned patients, int i, char niss[12], 
 	*bim = k % 5 == 0;
 }
 
+int tpc_canonical_frame_new(tpc_canonical_frame_t *f, size_t ninv, size_t nlines)
+{
+	/* one more of each: calloc(0) may answer NULL, which is not out of memory */
+	memset(f, 0, sizeof(*f));
+	tpclear__canonical_sending__init(&f->cs);
+	f->inv = calloc(ninv + 1, sizeof(*f->inv));
+	f->invp = calloc(ninv + 1, sizeof(*f->invp));
+	f->ln = calloc(nlines + 1, sizeof(*f->ln));
+	f->lnp = calloc(nlines + 1, sizeof(*f->lnp));
+	if (!f->inv || !f->invp || !f->ln || !f->lnp) {
+		tpc_canonical_frame_free(f);
+		return -1;
+	}
+	for (size_t i = 0; i < ninv; i++) {
+		tpclear__canonical_invoice__init(&f->inv[i]);
+		f->invp[i] = &f->inv[i];
+	}
+	for (size_t k = 0; k < nlines; k++) {
+		tpclear__canonical_line__init(&f->ln[k]);
+		f->lnp[k] = &f->ln[k];
+	}
+	f->cs.n_invoices = ninv;
+	f->cs.invoices = f->invp;
+	return 0;
+}
+
+uint8_t *tpc_canonical_frame_pack(const tpc_canonical_frame_t *f, size_t *len)
+{
+	uint8_t *out;
+
+	*len = tpclear__canonical_sending__get_packed_size(&f->cs);
+	out = malloc(*len ? *len : 1);
+	if (out)
+		tpclear__canonical_sending__pack(&f->cs, out);
+	return out;
+}
+
+void tpc_canonical_frame_free(tpc_canonical_frame_t *f)
+{
+	free(f->inv);
+	free(f->invp);
+	free(f->ln);
+	free(f->lnp);
+	f->inv = NULL;
+	f->invp = NULL;
+	f->ln = NULL;
+	f->lnp = NULL;
+}
+
 uint8_t *tpc_canonical_sample(unsigned seed, unsigned patients, int ninv, int nlines, size_t *len)
 {
 	static const char *nihii[] = {"18334780004", "17385467004"};
@@ -30,44 +79,36 @@ uint8_t *tpc_canonical_sample(unsigned seed, unsigned patients, int ninv, int nl
 	 * one; 101032 and 102771 have no maximum and need no agreement */
 	static const char *codes[] = {"101032", "102771"};
 	static const int64_t fee[] = {3000, 2710}, ins[] = {2400, 1960}, bim[] = {2900, 2560};
-	Tpclear__CanonicalSending cs = TPCLEAR__CANONICAL_SENDING__INIT;
-	Tpclear__CanonicalInvoice *inv = calloc((size_t)ninv, sizeof(*inv));
-	Tpclear__CanonicalInvoice **invp = calloc((size_t)ninv, sizeof(*invp));
-	Tpclear__CanonicalLine *ln = calloc((size_t)(ninv * nlines), sizeof(*ln));
-	Tpclear__CanonicalLine **lnp = calloc((size_t)(ninv * nlines), sizeof(*lnp));
+	tpc_canonical_frame_t f;
 	char *numbers = calloc((size_t)ninv, 16);
 	char *refs = calloc((size_t)(ninv * nlines), 24);
 	char *patient_buf = calloc((size_t)ninv + 1, 12);
 	char ref[32];
-	uint8_t *out;
+	uint8_t *out = NULL;
 
-	out = NULL;
-	if (!inv || !invp || !ln || !lnp || !numbers || !refs || !patient_buf)
-		goto out_free;
+	if (tpc_canonical_frame_new(&f, (size_t)ninv, (size_t)(ninv * nlines)) != 0)
+		goto out_strings;
+	if (!numbers || !refs || !patient_buf)
+		goto out_frame;
 	snprintf(ref, sizeof(ref), "T%u", seed);
-	cs.reference = ref;
-	cs.third_party = (char *)nihii[0];
-	cs.created = 20261120;
-	cs.year_month = 202611;
-	cs.n_invoices = (size_t)ninv;
-	cs.invoices = invp;
+	f.cs.reference = ref;
+	f.cs.third_party = (char *)nihii[0];
+	f.cs.created = 20261120;
+	f.cs.year_month = 202611;
 	for (int i = 0; i < ninv; i++) {
-		tpclear__canonical_invoice__init(&inv[i]);
-		invp[i] = &inv[i];
+		Tpclear__CanonicalInvoice *inv = &f.inv[i];
 		int is_bim;
 
 		tpc_sample_patient(seed, patients, i, patient_buf + 12 * i, &is_bim);
-		inv[i].patient = patient_buf + 12 * i;
-		inv[i].provider = (char *)nihii[0];
+		inv->patient = patient_buf + 12 * i;
+		inv->provider = (char *)nihii[0];
 		snprintf(numbers + 16 * i, 16, "%u-%d", seed, i);
-		inv[i].number = numbers + 16 * i;
-		inv[i].mutuality = "600";
-		inv[i].n_lines = (size_t)nlines;
-		inv[i].lines = lnp + i * nlines;
+		inv->number = numbers + 16 * i;
+		inv->mutuality = "600";
+		inv->n_lines = (size_t)nlines;
+		inv->lines = f.lnp + i * nlines;
 		for (int k = 0; k < nlines; k++) {
-			Tpclear__CanonicalLine *l = &ln[i * nlines + k];
-			tpclear__canonical_line__init(l);
-			lnp[i * nlines + k] = l;
+			Tpclear__CanonicalLine *l = &f.ln[i * nlines + k];
 			int c = (int)((seed + (unsigned)k) % 2);
 			char *lref = refs + 24 * (i * nlines + k);
 
@@ -81,15 +122,10 @@ uint8_t *tpc_canonical_sample(unsigned seed, unsigned patients, int ninv, int nl
 			l->performer = (char *)nihii[1];
 		}
 	}
-	*len = tpclear__canonical_sending__get_packed_size(&cs);
-	out = malloc(*len ? *len : 1);
-	if (out)
-		tpclear__canonical_sending__pack(&cs, out);
-out_free:
-	free(inv);
-	free(invp);
-	free(ln);
-	free(lnp);
+	out = tpc_canonical_frame_pack(&f, len);
+out_frame:
+	tpc_canonical_frame_free(&f);
+out_strings:
 	free(numbers);
 	free(refs);
 	free(patient_buf);

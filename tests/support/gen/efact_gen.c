@@ -303,43 +303,68 @@ out_fail:
 	return w.bad ? w.bad : TPC_ADAPTER_ENOMEM;
 }
 
+void tpc_efact_sending_head(tpc_efact_sending_in_t *s, const char *reference, uint32_t sending_no,
+                            int with)
+{
+	/* every sample and test sending comes from the same third party and month: the refdata
+	 * in config/ knows this provider, and the tests' dates fall in November 2026 */
+	memset(s, 0, sizeof(*s));
+	snprintf(s->reference, sizeof(s->reference), "%s", reference);
+	snprintf(s->third_party, sizeof(s->third_party), "18334780004");
+	s->sending_no = sending_no;
+	s->year_month = 202611;
+	s->created = 20261120;
+	if (with & TPC_EFACT_HEAD_BCE)
+		snprintf(s->bce, sizeof(s->bce), "0999999922");
+	if (with & TPC_EFACT_HEAD_BANK) {
+		snprintf(s->iban, sizeof(s->iban), "BE10001232152604");
+		snprintf(s->bic, sizeof(s->bic), "GEBABEBB");
+	}
+}
+
+void tpc_efact_invoice(tpc_efact_invoice_in_t *v, const char *niss, const char *number,
+                       const char *mut, const tpc_efact_line_in_t *lines, size_t n)
+{
+	memset(v, 0, sizeof(*v));
+	snprintf(v->niss, sizeof(v->niss), "%s", niss);
+	snprintf(v->number, sizeof(v->number), "%s", number);
+	snprintf(v->mutuality, sizeof(v->mutuality), "%s", mut);
+	v->kind = '3';
+	v->invoicing = '0';
+	v->sex = '1';
+	v->ct1 = v->ct2 = 110;
+	v->lines = lines;
+	v->nlines = n;
+}
+
 uint8_t *tpc_efact_sample(unsigned seed, unsigned patients, int ninv, int nlines, size_t *len)
 {
 	/* consistent with config/refdata: see canonical_gen.h */
 	static const char *codes[] = {"101032", "102771"};
 	static const int64_t fee[] = {3000, 2710}, ins[] = {2400, 1960}, bim[] = {2900, 2560};
 	tpc_efact_sending_in_t s;
+	char ref[15];
 	tpc_efact_invoice_in_t *inv = calloc((size_t)ninv, sizeof(*inv));
 	tpc_efact_line_in_t *ln = calloc((size_t)(ninv * nlines) + 1, sizeof(*ln));
 	uint8_t *out = NULL;
 
 	if (!inv || !ln)
 		goto out_free;
-	memset(&s, 0, sizeof(s));
-	snprintf(s.reference, sizeof(s.reference), "2026116%07u", seed % 10000000u);
-	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
-	s.sending_no = 1 + seed % 999;
-	s.year_month = 202611;
-	s.created = 20261120;
-	snprintf(s.bce, sizeof(s.bce), "0999999922");
-	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
-	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	snprintf(ref, sizeof(ref), "2026116%07u", seed % 10000000u);
+	tpc_efact_sending_head(&s, ref, 1 + seed % 999, TPC_EFACT_HEAD_BCE | TPC_EFACT_HEAD_BANK);
 	s.invoices = inv;
 	s.ninvoices = (size_t)ninv;
 	for (int i = 0; i < ninv; i++) {
+		char number[13];
 		int is_bim;
 
-		tpc_sample_patient(seed, patients, i, inv[i].niss, &is_bim);
-		snprintf(inv[i].number, sizeof(inv[i].number), "%08u%04u", seed % 100000000u,
+		snprintf(number, sizeof(number), "%08u%04u", seed % 100000000u,
 		         (unsigned)i % 10000u);
-		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
-		inv[i].kind = '3';
-		inv[i].invoicing = '0';
-		inv[i].sex = '1';
+		tpc_efact_invoice(&inv[i], "", number, "600", ln + i * nlines, (size_t)nlines);
+		tpc_sample_patient(seed, patients, i, inv[i].niss, &is_bim);
+		/* a BIM patient's insurability code: the tariff's preferential rate applies */
 		inv[i].ct1 = is_bim ? 111 : 110;
 		inv[i].ct2 = inv[i].ct1;
-		inv[i].lines = ln + i * nlines;
-		inv[i].nlines = (size_t)nlines;
 		for (int k = 0; k < nlines; k++) {
 			tpc_efact_line_in_t *l = &ln[i * nlines + k];
 			int c = (int)((seed + (unsigned)k) % 2);
@@ -382,6 +407,7 @@ uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len)
 	tpc_efact_line_in_t l1[5], l2[2];
 	tpc_efact_invoice_in_t inv[2];
 	tpc_efact_sending_in_t s;
+	char number[13];
 	uint8_t *out;
 	char *rec;
 
@@ -392,31 +418,12 @@ uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len)
 	l1[4] = tpc_efact_line("101032", 20261102, 2400, 600, "A1"); /* same as the first */
 	l2[0] = tpc_efact_line("102771", 20261116, 1960, 750, "B1");
 	l2[1] = tpc_efact_line("102771", 20261105, 1960, 750, "B2"); /* between two periods */
-	memset(inv, 0, sizeof(inv));
-	memset(&s, 0, sizeof(s));
-	for (int i = 0; i < 2; i++) {
-		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
-		inv[i].kind = '3';
-		inv[i].invoicing = '0';
-		inv[i].sex = '1';
-		inv[i].ct1 = inv[i].ct2 = 110;
-	}
-	snprintf(inv[0].niss, sizeof(inv[0].niss), "86103130262");
-	snprintf(inv[0].number, sizeof(inv[0].number), "%.10s01", reference + 4);
-	inv[0].lines = l1;
-	inv[0].nlines = 5;
-	snprintf(inv[1].niss, sizeof(inv[1].niss), "75031412581");
-	snprintf(inv[1].number, sizeof(inv[1].number), "%.10s02", reference + 4);
-	inv[1].lines = l2;
-	inv[1].nlines = 2;
-	snprintf(s.reference, sizeof(s.reference), "%s", reference);
-	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
-	s.sending_no = 1;
-	s.year_month = 202611;
-	s.created = 20261120;
-	snprintf(s.bce, sizeof(s.bce), "0999999922");
-	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
-	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	/* invoice numbers follow the reference, as a provider's software numbers them */
+	snprintf(number, sizeof(number), "%.10s01", reference + 4);
+	tpc_efact_invoice(&inv[0], "86103130262", number, "600", l1, 5);
+	snprintf(number, sizeof(number), "%.10s02", reference + 4);
+	tpc_efact_invoice(&inv[1], "75031412581", number, "600", l2, 2);
+	tpc_efact_sending_head(&s, reference, 1, TPC_EFACT_HEAD_BCE | TPC_EFACT_HEAD_BANK);
 	s.invoices = inv;
 	s.ninvoices = 2;
 	if (tpc_efact_write(&s, &out, len) != 0)
@@ -428,87 +435,76 @@ uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len)
 	return out;
 }
 
+/* A line of the schemes sample: lines of one invoice follow each other under its ordinal. */
+struct scheme_row {
+	int inv; /* invoice ordinal */
+	const char *niss;
+	char kind; /* '1' hospitalised, '3' ambulatory */
+	uint32_t admission, discharge;
+	const char *code;
+	uint32_t date;
+	int64_t insurer_cents, patient_cents;
+	const char *ref;
+	int refusal; /* written only when the sample wants refusals */
+};
+
+static const struct scheme_row scheme_rows[] = {
+    /* detained, released (AMI), detained again: each line on its own date */
+    {0, "80010100107", '3', 0, 0, "101032", 20261103, 2400, 600, "D1", 0},
+    {0, "80010100107", '3', 0, 0, "101032", 20261106, 2400, 600, "D2", 0},
+    {0, "80010100107", '3', 0, 0, "101032", 20261112, 2400, 600, "D3", 0},
+    /* Fedasil: BIM rate, share paid; a code Fedasil never pays */
+    {1, "90020200296", '3', 0, 0, "101032", 20261105, 2900, 100, "F1", 0},
+    {1, "90020200296", '3', 0, 0, "475075", 20261105, 11500, 500, "F2", 1},
+    /* Mediprima in hospital: the decision ends on 11-15, mid-stay */
+    {2, "85030300364", '1', 20261110, 20261120, "101032", 20261114, 2900, 100, "M1", 0},
+    {2, "85030300364", '1', 20261110, 20261120, "101032", 20261116, 2900, 100, "M2", 1},
+    /* Mediprima ambulatory: another decision, the share left to the patient */
+    {3, "85030300364", '3', 0, 0, "102771", 20261116, 2560, 150, "M3", 0},
+    {4, "40040400465", '3', 0, 0, "101032", 20261107, 2400, 600, "W1", 0},
+    /* OSSOM BC: doubled (2 x 2000 < 5000), doubled and capped at the fee (3000) */
+    {5, "60050500573", '3', 0, 0, "471100", 20261108, 4000, 1000, "O1", 0},
+    {5, "60050500573", '3', 0, 0, "101032", 20261108, 3000, 0, "O2", 0},
+    {6, "65060600657", '3', 0, 0, "101032", 20261108, 2400, 600, "O3", 0},
+    {7, "86103130262", '3', 0, 0, "101032", 20261109, 2400, 600, "A1", 0},
+    /* an unknown person */
+    {8, "70070700741", '3', 0, 0, "101032", 20261109, 2400, 600, "N1", 1},
+};
+
+#define SCHEME_ROWS (sizeof(scheme_rows) / sizeof(scheme_rows[0]))
+
 uint8_t *tpc_efact_schemes_sample(const char *reference, int refusals, size_t *len)
 {
-	struct inv {
-		const char *niss;
-		char kind;
-		uint32_t admission, discharge;
-		tpc_efact_line_in_t l[3];
-		size_t n;
-	} v[9];
-	tpc_efact_invoice_in_t inv[9];
+	tpc_efact_line_in_t l[SCHEME_ROWS];
+	tpc_efact_invoice_in_t inv[SCHEME_ROWS];
 	tpc_efact_sending_in_t s;
-	size_t n = 0;
+	size_t n = 0, nl = 0;
+	int cur = -1;
 	uint8_t *out = NULL;
 
-	memset(v, 0, sizeof(v));
-	/* detained, released (AMI), detained again: each line on its own date */
-	v[n] = (struct inv){.niss = "80010100107", .kind = '3', .n = 3};
-	v[n].l[0] = tpc_efact_line("101032", 20261103, 2400, 600, "D1");
-	v[n].l[1] = tpc_efact_line("101032", 20261106, 2400, 600, "D2");
-	v[n].l[2] = tpc_efact_line("101032", 20261112, 2400, 600, "D3");
-	n++;
-	/* Fedasil: BIM rate, share paid; a code Fedasil never pays */
-	v[n] = (struct inv){.niss = "90020200296", .kind = '3', .n = refusals ? 2 : 1};
-	v[n].l[0] = tpc_efact_line("101032", 20261105, 2900, 100, "F1");
-	v[n].l[1] = tpc_efact_line("475075", 20261105, 11500, 500, "F2");
-	n++;
-	/* Mediprima in hospital: the decision ends on 11-15, mid-stay */
-	v[n] = (struct inv){.niss = "85030300364",
-	                    .kind = '1',
-	                    .admission = 20261110,
-	                    .discharge = 20261120,
-	                    .n = refusals ? 2 : 1};
-	v[n].l[0] = tpc_efact_line("101032", 20261114, 2900, 100, "M1");
-	v[n].l[1] = tpc_efact_line("101032", 20261116, 2900, 100, "M2");
-	n++;
-	/* Mediprima ambulatory: another decision, the share left to the patient */
-	v[n] = (struct inv){.niss = "85030300364", .kind = '3', .n = 1};
-	v[n].l[0] = tpc_efact_line("102771", 20261116, 2560, 150, "M3");
-	n++;
-	v[n] = (struct inv){.niss = "40040400465", .kind = '3', .n = 1};
-	v[n].l[0] = tpc_efact_line("101032", 20261107, 2400, 600, "W1");
-	n++;
-	/* OSSOM BC: doubled (2 x 2000 < 5000), doubled and capped at the fee (3000) */
-	v[n] = (struct inv){.niss = "60050500573", .kind = '3', .n = 2};
-	v[n].l[0] = tpc_efact_line("471100", 20261108, 4000, 1000, "O1");
-	v[n].l[1] = tpc_efact_line("101032", 20261108, 3000, 0, "O2");
-	n++;
-	v[n] = (struct inv){.niss = "65060600657", .kind = '3', .n = 1};
-	v[n].l[0] = tpc_efact_line("101032", 20261108, 2400, 600, "O3");
-	n++;
-	v[n] = (struct inv){.niss = "86103130262", .kind = '3', .n = 1};
-	v[n].l[0] = tpc_efact_line("101032", 20261109, 2400, 600, "A1");
-	n++;
-	if (refusals) {
-		v[n] = (struct inv){.niss = "70070700741", .kind = '3', .n = 1};
-		v[n].l[0] = tpc_efact_line("101032", 20261109, 2400, 600, "N1");
-		n++;
+	for (size_t r = 0; r < SCHEME_ROWS; r++) {
+		const struct scheme_row *w = &scheme_rows[r];
+
+		if (w->refusal && !refusals)
+			continue;
+		if (w->inv != cur) {
+			char number[13];
+
+			/* invoice numbers follow the reference, from 10 on */
+			snprintf(number, sizeof(number), "%.10s%02zu", reference + 4, 10 + n);
+			tpc_efact_invoice(&inv[n], w->niss, number, "600", &l[nl], 0);
+			/* the hospital stays: the schemes judge a day against the stay's dates */
+			inv[n].kind = w->kind;
+			inv[n].admission = w->admission;
+			inv[n].discharge = w->discharge;
+			n++;
+			cur = w->inv;
+		}
+		l[nl++] =
+		    tpc_efact_line(w->code, w->date, w->insurer_cents, w->patient_cents, w->ref);
+		inv[n - 1].nlines++;
 	}
-	for (size_t i = 0; i < n; i++) {
-		memset(&inv[i], 0, sizeof(inv[i]));
-		snprintf(inv[i].niss, sizeof(inv[i].niss), "%s", v[i].niss);
-		snprintf(inv[i].number, sizeof(inv[i].number), "%.10s%02zu", reference + 4, 10 + i);
-		snprintf(inv[i].mutuality, sizeof(inv[i].mutuality), "600");
-		inv[i].kind = v[i].kind;
-		inv[i].invoicing = '0';
-		inv[i].sex = '1';
-		inv[i].admission = v[i].admission;
-		inv[i].discharge = v[i].discharge;
-		inv[i].ct1 = inv[i].ct2 = 110;
-		inv[i].lines = v[i].l;
-		inv[i].nlines = v[i].n;
-	}
-	memset(&s, 0, sizeof(s));
-	snprintf(s.reference, sizeof(s.reference), "%s", reference);
-	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
-	s.sending_no = 7;
-	s.year_month = 202611;
-	s.created = 20261120;
-	snprintf(s.bce, sizeof(s.bce), "0999999922");
-	snprintf(s.iban, sizeof(s.iban), "BE10001232152604");
-	snprintf(s.bic, sizeof(s.bic), "GEBABEBB");
+	tpc_efact_sending_head(&s, reference, 7, TPC_EFACT_HEAD_BCE | TPC_EFACT_HEAD_BANK);
 	s.invoices = inv;
 	s.ninvoices = n;
 	if (tpc_efact_write(&s, &out, len) != 0)

@@ -54,6 +54,24 @@ typedef struct tpc_efact_sending_in {
 	size_t ninvoices;
 } tpc_efact_sending_in_t;
 
+/** What tpc_efact_sending_head() fills besides the header zones. */
+enum {
+	TPC_EFACT_HEAD_BCE = 1,  /* the sample BCE number 0999999922 */
+	TPC_EFACT_HEAD_BANK = 2, /* the sample IBAN BE10001232152604 and BIC GEBABEBB */
+};
+
+/** Zero @p s, then give it the sample third party's header: @p reference (14 digits), third
+ *  party 18334780004, sending @p sending_no of November 2026 made on 2026-11-20, and what
+ *  @p with asks for (TPC_EFACT_HEAD_*). The invoices are the caller's to attach. */
+void tpc_efact_sending_head(tpc_efact_sending_in_t *s, const char *reference, uint32_t sending_no,
+                            int with);
+
+/** Zero @p v, then make it a normal ambulatory invoice ('3', '0', sex '1', CT 110/110) of
+ *  @p niss, @p number and destination mutuality @p mut over @p n lines at @p lines (borrowed:
+ *  they must outlive the write). */
+void tpc_efact_invoice(tpc_efact_invoice_in_t *v, const char *niss, const char *number,
+                       const char *mut, const tpc_efact_line_in_t *lines, size_t n);
+
 /** Write @p in as a 920000 file.
  *  @param[out] out  malloc'd bytes (the caller frees them)
  *  @param[out] len  their length

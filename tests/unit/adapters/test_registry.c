@@ -155,29 +155,33 @@ Test(adapters, plugin_receives_its_config_section)
 	tpc_arena_free(&arena);
 }
 
+/* Load plugin @p name into a new registry, asserting it is refused with @p rc and leaves the
+ * registry as it was. @return the registry's count, for the test's further checks. */
+static int refused(const char *name, int rc)
+{
+	int before;
+
+	new_registry();
+	before = tpc_adapters_count(reg);
+	cr_assert_eq(tpc_adapters_load_file(reg, &cfg, plugin(name)), rc, "%s", name);
+	cr_assert_eq(tpc_adapters_count(reg), before, "%s", name);
+	return before;
+}
+
 Test(adapters, failing_init_is_refused)
 {
 	char err[256];
-	int before;
 
 	cr_assert_eq(
 	    tpc_config_load_string(&config, "t", "[adapter.echo]\nfail = 1\n", err, sizeof(err)), 0,
 	    "%s", err);
-	new_registry();
-	before = tpc_adapters_count(reg);
-	cr_assert_eq(tpc_adapters_load_file(reg, &cfg, plugin("plugin_good")), TPC_EINVAL);
-	cr_assert_eq(tpc_adapters_count(reg), before);
+	refused("plugin_good", TPC_EINVAL);
 	cr_assert_null(tpc_adapters_find(reg, "echo", NULL));
 }
 
 Test(adapters, bad_abi_is_refused)
 {
-	int before;
-
-	new_registry();
-	before = tpc_adapters_count(reg);
-	cr_assert_eq(tpc_adapters_load_file(reg, &cfg, plugin("plugin_bad_abi")), TPC_EABI);
-	cr_assert_eq(tpc_adapters_count(reg), before);
+	refused("plugin_bad_abi", TPC_EABI);
 	cr_assert_null(tpc_adapters_find(reg, "badabi", NULL));
 	cr_assert_null(dlopen(plugin("plugin_bad_abi"), RTLD_NOW | RTLD_NOLOAD),
 	               "a refused plugin must be dlclose'd");
@@ -185,12 +189,8 @@ Test(adapters, bad_abi_is_refused)
 
 Test(adapters, duplicate_name_is_refused)
 {
-	int before;
+	int before = refused("plugin_dup", TPC_EEXIST);
 
-	new_registry();
-	before = tpc_adapters_count(reg);
-	cr_assert_eq(tpc_adapters_load_file(reg, &cfg, plugin("plugin_dup")), TPC_EEXIST);
-	cr_assert_eq(tpc_adapters_count(reg), before);
 	cr_assert_eq(tpc_adapters_find(reg, "canonical", NULL), &tpc_canonical_adapter,
 	             "the built-in keeps its name");
 	cr_assert_null(dlopen(plugin("plugin_dup"), RTLD_NOW | RTLD_NOLOAD));
@@ -203,12 +203,7 @@ Test(adapters, duplicate_name_is_refused)
 
 Test(adapters, missing_callback_is_refused)
 {
-	int before;
-
-	new_registry();
-	before = tpc_adapters_count(reg);
-	cr_assert_eq(tpc_adapters_load_file(reg, &cfg, plugin("plugin_nocb")), TPC_EINVAL);
-	cr_assert_eq(tpc_adapters_count(reg), before);
+	refused("plugin_nocb", TPC_EINVAL);
 	cr_assert_null(tpc_adapters_find(reg, "nocb", NULL));
 	cr_assert_null(dlopen(plugin("plugin_nocb"), RTLD_NOW | RTLD_NOLOAD));
 }

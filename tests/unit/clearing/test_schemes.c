@@ -1,5 +1,5 @@
-/* tests/unit/clearing/test_schemes.c - who pays a line (engine/clearing/schemes.c): the order of the
- * schemes, each rule, the OSSOM age/years table row by row, the BC doubling cap, Mediprima care
+/* tests/unit/clearing/test_schemes.c - who pays a line (engine/clearing/schemes.c): the order of
+ * the schemes, each rule, the OSSOM age/years table row by row, the BC doubling cap, Mediprima care
  * types, Fedasil exclusions, BIS numbers. The feeds are real rows in a real LMDB file. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -25,39 +25,16 @@ static struct {
 
 static void setup(void)
 {
-	MDB_txn *txn;
-
 	memset(&fx, 0, sizeof(fx));
-	fx.dir = tpc_test_tmpdir();
-	cr_assert_not_null(fx.dir);
-	cr_assert_eq(tpc_arena_new(1 << 16, 0, &fx.arena), 0);
-	cr_assert_eq(mdb_env_create(&fx.env), 0);
-	cr_assert_eq(mdb_env_set_maxdbs(fx.env, 32), 0);
-	cr_assert_eq(mdb_env_set_mapsize(fx.env, 16u << 20), 0);
-	cr_assert_eq(mdb_env_open(fx.env, fx.dir, MDB_NOTLS, 0600), 0);
-	cr_assert_eq(mdb_txn_begin(fx.env, NULL, 0, &txn), 0);
-	cr_assert_eq(tpc_refdata_open(txn, &fx.dbs), 0);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	tpc_test_refdata_open(1 << 16, &fx.arena, &fx.dir, &fx.env, &fx.dbs);
 }
 
 static void teardown(void)
 {
-	if (fx.env)
-		mdb_env_close(fx.env);
-	tpc_arena_free(&fx.arena);
-	tpc_test_rmtree(fx.dir);
-	free(fx.dir);
+	tpc_test_store_close(&fx.arena, fx.env, fx.dir);
 }
 
 TestSuite(schemes, .init = setup, .fini = teardown, .timeout = 60);
-
-static int32_t day(uint32_t yyyymmdd)
-{
-	int32_t d;
-
-	cr_assert_eq(tpc_check_date_yyyymmdd(yyyymmdd, &d), 0, "bad test date %u", yyyymmdd);
-	return d;
-}
 
 /* Replace (or with @p upsert, merge into) one kind with a CSV text. */
 static void load(const char *kind, const char *csv, int upsert)
@@ -92,7 +69,8 @@ static tpc_scheme_out_t who(const char *niss, uint32_t yyyymmdd, unsigned care, 
 	cr_assert_eq(mdb_txn_begin(fx.env, NULL, MDB_RDONLY, &txn), 0);
 	cr_assert_eq(tpc_schemes_begin(txn, &fx.dbs, fx.arena, &s), 0);
 	{
-		tpc_scheme_in_t in = {niss, day(yyyymmdd), care, code, ct1 ? &m : NULL, ct1 != 0};
+		tpc_scheme_in_t in = {niss, tpc_test_day(yyyymmdd), care,
+		                      code, ct1 ? &m : NULL,        ct1 != 0};
 
 		cr_assert_eq(tpc_schemes_resolve(s, &in, &out), 0);
 	}
@@ -109,6 +87,27 @@ static void pays(const tpc_scheme_out_t *o, unsigned scheme, unsigned budget, un
 	cr_assert_str_eq(tpc_budget_name(o->budget), tpc_budget_name(budget));
 	cr_assert_str_eq(tpc_budget_name(o->share_budget), tpc_budget_name(share));
 	cr_assert_eq(o->bim, bim);
+}
+
+/* who() of these, asserted paid by @p scheme (see pays()); the answer, for further checks. */
+static tpc_scheme_out_t paid_by(const char *niss, uint32_t yyyymmdd, unsigned care,
+                                const char *code, unsigned ct1, unsigned scheme, unsigned budget,
+                                unsigned share, int bim)
+{
+	tpc_scheme_out_t o = who(niss, yyyymmdd, care, code, ct1);
+
+	pays(&o, scheme, budget, share, bim);
+	return o;
+}
+
+/* who() of these, asserted refused with @p code (@p why the failure's explanation). */
+static void refused(const char *niss, uint32_t yyyymmdd, unsigned care, const char *code,
+                    unsigned ct1, const char *want, const char *why)
+{
+	tpc_scheme_out_t o = who(niss, yyyymmdd, care, code, ct1);
+
+	cr_assert_not_null(o.refuse, "%s %u %s: paid, want %s %s", niss, yyyymmdd, code, want, why);
+	cr_assert_str_eq(o.refuse, want, "%s %u %s: %s", niss, yyyymmdd, code, why);
 }
 
 #define P1 "80010100107"
@@ -132,11 +131,12 @@ Test(schemes, ossom_minimum_age_for_each_number_of_years)
 
 Test(schemes, age_counts_whole_years_to_the_birthday)
 {
-	cr_assert_eq(tpc_age_on(day(19650606), day(20210605)), 55);
-	cr_assert_eq(tpc_age_on(day(19650606), day(20210606)), 56);
-	cr_assert_eq(tpc_age_on(day(19640229), day(20210228)), 56, "29 February: not yet");
-	cr_assert_eq(tpc_age_on(day(19640229), day(20210301)), 57);
-	cr_assert_eq(tpc_age_on(day(19991231), day(20000101)), 0);
+	cr_assert_eq(tpc_age_on(tpc_test_day(19650606), tpc_test_day(20210605)), 55);
+	cr_assert_eq(tpc_age_on(tpc_test_day(19650606), tpc_test_day(20210606)), 56);
+	cr_assert_eq(tpc_age_on(tpc_test_day(19640229), tpc_test_day(20210228)), 56,
+	             "29 February: not yet");
+	cr_assert_eq(tpc_age_on(tpc_test_day(19640229), tpc_test_day(20210301)), 57);
+	cr_assert_eq(tpc_age_on(tpc_test_day(19991231), tpc_test_day(20000101)), 0);
 }
 
 /* Row by row: a contract that ended in 1995; the deferred rights open on the birthday that
@@ -187,8 +187,8 @@ Test(schemes, ossom_contract_covers_its_period_and_bc_doubles_capped_by_the_fee)
 	     "niss,contract,valid_from,valid_to,birth_date,contribution_years\n"
 	     "60010100271,BC,2020-01-01,2026-12-31,1990-01-01,3\n",
 	     0);
-	o = who("60010100271", 20261108, C, "101032", 0);
-	pays(&o, TPC_SCHEME_OSSOM, TPC_BUDGET_OSSOM, TPC_BUDGET_NONE, 0);
+	o = paid_by("60010100271", 20261108, C, "101032", 0, TPC_SCHEME_OSSOM, TPC_BUDGET_OSSOM,
+	            TPC_BUDGET_NONE, 0);
 	cr_assert_eq(o.ossom_double, 1);
 	tpc_schemes_amounts(&o, &cheap, 1, &ins, &pat);
 	cr_assert_eq(ins, 4000, "2 x 2000 stays under the fee");
@@ -200,8 +200,7 @@ Test(schemes, ossom_contract_covers_its_period_and_bc_doubles_capped_by_the_fee)
 	cr_assert_eq(ins, -3000, "a credit note is capped the same way");
 	cr_assert_eq(pat, 0);
 	/* after the contract, 3 years: no deferred rights */
-	o = who("60010100271", 20270101, C, "101032", 0);
-	cr_assert_str_eq(o.refuse, "500540");
+	refused("60010100271", 20270101, C, "101032", 0, "500540", "");
 }
 
 Test(schemes, the_first_scheme_in_the_order_wins)
@@ -218,32 +217,30 @@ Test(schemes, the_first_scheme_in_the_order_wins)
 	     0);
 	load("war_victims", "niss,category,valid_from,valid_to\n" P3 ",civil,2000-01-01,\n", 0);
 	{
-		tpc_scheme_out_t o = who(P1, 20261103, C, "101032", 110);
+		tpc_scheme_out_t o = paid_by(P1, 20261103, C, "101032", 110, TPC_SCHEME_DETENTION,
+		                             TPC_BUDGET_AMI, TPC_BUDGET_JUSTICE, 0);
 
-		pays(&o, TPC_SCHEME_DETENTION, TPC_BUDGET_AMI, TPC_BUDGET_JUSTICE, 0);
 		cr_assert_str_eq(o.ref, "Lantin");
-		o = who(P1, 20261105, C, "101032", 110);
-		pays(&o, TPC_SCHEME_FEDASIL, TPC_BUDGET_FEDASIL, TPC_BUDGET_FEDASIL, 1);
-		o = who(P2, 20261105, C, "101032", 0);
-		pays(&o, TPC_SCHEME_FEDASIL, TPC_BUDGET_FEDASIL, TPC_BUDGET_FEDASIL, 1);
-		o = who(P3, 20261105, C, "101032", 110);
-		pays(&o, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS, TPC_BUDGET_SPPIS, 1);
+		o = paid_by(P1, 20261105, C, "101032", 110, TPC_SCHEME_FEDASIL, TPC_BUDGET_FEDASIL,
+		            TPC_BUDGET_FEDASIL, 1);
+		o = paid_by(P2, 20261105, C, "101032", 0, TPC_SCHEME_FEDASIL, TPC_BUDGET_FEDASIL,
+		            TPC_BUDGET_FEDASIL, 1);
+		o = paid_by(P3, 20261105, C, "101032", 110, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS,
+		            TPC_BUDGET_SPPIS, 1);
 		cr_assert_str_eq(o.org, "0212000032");
 	}
 }
 
 Test(schemes, detainee_and_war_victim_insurer_part_follows_the_member_status)
 {
-	tpc_scheme_out_t o;
-
 	load("detention", "niss,prison,valid_from,valid_to\n" P1 ",Lantin,2026-11-01,\n", 0);
 	load("war_victims", "niss,category,valid_from,valid_to\n" P2 ",military,2000-01-01,\n", 0);
-	o = who(P1, 20261103, C, "101032", 121);
-	pays(&o, TPC_SCHEME_DETENTION, TPC_BUDGET_AMI, TPC_BUDGET_JUSTICE, 1);
-	o = who(P1, 20261103, C, "101032", 0);
-	pays(&o, TPC_SCHEME_DETENTION, TPC_BUDGET_AMI, TPC_BUDGET_JUSTICE, 0);
-	o = who(P2, 20261103, C, "101032", 111);
-	pays(&o, TPC_SCHEME_WAR_VICTIMS, TPC_BUDGET_AMI, TPC_BUDGET_WARVICTIMS, 1);
+	paid_by(P1, 20261103, C, "101032", 121, TPC_SCHEME_DETENTION, TPC_BUDGET_AMI,
+	        TPC_BUDGET_JUSTICE, 1);
+	paid_by(P1, 20261103, C, "101032", 0, TPC_SCHEME_DETENTION, TPC_BUDGET_AMI,
+	        TPC_BUDGET_JUSTICE, 0);
+	paid_by(P2, 20261103, C, "101032", 111, TPC_SCHEME_WAR_VICTIMS, TPC_BUDGET_AMI,
+	        TPC_BUDGET_WARVICTIMS, 1);
 }
 
 Test(schemes, mediprima_needs_a_decision_for_the_care_type)
@@ -256,54 +253,44 @@ Test(schemes, mediprima_needs_a_decision_for_the_care_type)
 	     "P1,0207123407," P3 ",2026-11-01,2026-11-30,pharmacy,0\n"
 	     "A1,0207123407," P2 ",2026-11-01,2026-11-30,all,0\n",
 	     0);
-	o = who(P3, 20261114, TPC_CARE_HOSPITAL, "101032", 0);
-	pays(&o, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS, TPC_BUDGET_SPPIS, 1);
+	o = paid_by(P3, 20261114, TPC_CARE_HOSPITAL, "101032", 0, TPC_SCHEME_MEDIPRIMA,
+	            TPC_BUDGET_SPPIS, TPC_BUDGET_SPPIS, 1);
 	cr_assert_str_eq(o.ref, "H1");
-	o = who(P3, 20261116, TPC_CARE_HOSPITAL, "101032", 0);
-	cr_assert_str_eq(o.refuse, "500540", "the hospital decision ended on 11-15");
-	o = who(P3, 20261116, TPC_CARE_PHARMACY, "101032", 0);
-	pays(&o, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS, TPC_BUDGET_NONE, 1);
+	refused(P3, 20261116, TPC_CARE_HOSPITAL, "101032", 0, "500540",
+	        "the hospital decision ended on 11-15");
+	o = paid_by(P3, 20261116, TPC_CARE_PHARMACY, "101032", 0, TPC_SCHEME_MEDIPRIMA,
+	            TPC_BUDGET_SPPIS, TPC_BUDGET_NONE, 1);
 	cr_assert_str_eq(o.ref, "P1");
-	o = who(P3, 20261110, TPC_CARE_AMBULATORY, "101032", 0);
-	cr_assert_str_eq(o.refuse, "500540", "no ambulatory decision");
-	o = who(P2, 20261110, TPC_CARE_HOSPITAL, "101032", 0);
-	pays(&o, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS, TPC_BUDGET_NONE, 1);
+	refused(P3, 20261110, TPC_CARE_AMBULATORY, "101032", 0, "500540", "no ambulatory decision");
+	o = paid_by(P2, 20261110, TPC_CARE_HOSPITAL, "101032", 0, TPC_SCHEME_MEDIPRIMA,
+	            TPC_BUDGET_SPPIS, TPC_BUDGET_NONE, 1);
 }
 
 Test(schemes, fedasil_never_pays_an_excluded_code)
 {
-	tpc_scheme_out_t o;
-
 	load("fedasil", "niss,valid_from,valid_to,structure\n" P2 ",2026-01-01,,Centre B\n", 0);
 	load("fedasil_exclusions", "code\n475075\n", 0);
-	o = who(P2, 20261105, C, "475075", 0);
-	cr_assert_str_eq(o.refuse, "500431");
-	o = who(P2, 20261105, C, "101032", 0);
-	pays(&o, TPC_SCHEME_FEDASIL, TPC_BUDGET_FEDASIL, TPC_BUDGET_FEDASIL, 1);
+	refused(P2, 20261105, C, "475075", 0, "500431", "");
+	paid_by(P2, 20261105, C, "101032", 0, TPC_SCHEME_FEDASIL, TPC_BUDGET_FEDASIL,
+	        TPC_BUDGET_FEDASIL, 1);
 }
 
 Test(schemes, a_bis_number_is_a_niss_like_any_other)
 {
-	tpc_scheme_out_t o;
-
 	cr_assert(tpc_check_niss("85450300169", 11), "month 45: a BIS number");
 	load("detention", "niss,prison,valid_from,valid_to\n85450300169,Lantin,2026-11-01,\n", 0);
-	o = who("85450300169", 20261103, C, "101032", 0);
-	pays(&o, TPC_SCHEME_DETENTION, TPC_BUDGET_AMI, TPC_BUDGET_JUSTICE, 0);
+	paid_by("85450300169", 20261103, C, "101032", 0, TPC_SCHEME_DETENTION, TPC_BUDGET_AMI,
+	        TPC_BUDGET_JUSTICE, 0);
 }
 
 Test(schemes, nobody_pays_for_an_unknown_or_uncovered_person)
 {
-	tpc_scheme_out_t o;
-
 	load("detention", "niss,prison,valid_from,valid_to\n" P1 ",Lantin,2026-11-01,2026-11-04\n",
 	     0);
-	o = who(P1, 20261106, C, "101032", 0);
-	cr_assert_str_eq(o.refuse, "500540", "known to the detention feed, not covered then");
-	o = who(P2, 20261106, C, "101032", 0);
-	cr_assert_str_eq(o.refuse, "500820", "unknown everywhere");
-	o = who(P2, 20261106, C, "101032", 110);
-	pays(&o, TPC_SCHEME_AMI, TPC_BUDGET_AMI, TPC_BUDGET_NONE, 0);
+	refused(P1, 20261106, C, "101032", 0, "500540",
+	        "known to the detention feed, not covered then");
+	refused(P2, 20261106, C, "101032", 0, "500820", "unknown everywhere");
+	paid_by(P2, 20261106, C, "101032", 110, TPC_SCHEME_AMI, TPC_BUDGET_AMI, TPC_BUDGET_NONE, 0);
 }
 
 Test(schemes, an_upsert_changes_one_period_and_keeps_the_others)

@@ -1,4 +1,5 @@
-/* tests/unit/clearing/test_tariff.c - AMI clearing of lines against the reference data (engine/clearing/tariff.c).
+/* tests/unit/clearing/test_tariff.c - AMI clearing of lines against the reference data
+ * (engine/clearing/tariff.c).
  *
  * Each test builds an LMDB environment in its own mkdtemp directory with the sub-databases of
  * tpc_ledger_dbs_t (ref_* through tpc_refdata_open, and "dedup", "units", "invoices"), loads the
@@ -56,30 +57,12 @@ static struct {
 	uint32_t record; /* next record ordinal */
 } fx;
 
-static int32_t day(uint32_t yyyymmdd)
-{
-	int32_t d;
-
-	cr_assert_eq(tpc_check_date_yyyymmdd(yyyymmdd, &d), 0, "bad test date %u", yyyymmdd);
-	return d;
-}
-
 static void load_sample(MDB_txn *txn, enum tpc_ref_kind kind)
 {
-	char rel[64], err[256] = "";
-	unsigned char *buf;
-	size_t len = 0;
-	tpc_ref_table_t t;
-	int rc;
+	tpc_ref_table_t t = tpc_test_refdata_sample(kind, fx.arena);
+	int rc = tpc_refdata_replace(txn, &fx.dbs.ref, &t);
 
-	snprintf(rel, sizeof(rel), "config/refdata/%s.csv", tpc_refdata_kind_name(kind));
-	buf = tpc_test_slurp(tpc_test_src(rel), &len);
-	cr_assert_not_null(buf, "cannot read %s", tpc_test_src(rel));
-	rc = tpc_refdata_parse(kind, rel, (const char *)buf, len, fx.arena, &t, err, sizeof(err));
-	free(buf);
-	cr_assert_eq(rc, 0, "%s: %s", rel, err);
-	rc = tpc_refdata_replace(txn, &fx.dbs.ref, &t);
-	cr_assert_eq(rc, 0, "%s: %s", rel, mdb_strerror(rc));
+	cr_assert_eq(rc, 0, "%s: %s", tpc_refdata_kind_name(kind), mdb_strerror(rc));
 }
 
 /* A new sending, created on 2026-11-20, with room for the invoices and lines of a test. */
@@ -87,7 +70,7 @@ static void begin(void)
 {
 	memset(&fx.s, 0, sizeof(fx.s));
 	memset(&fx.marks, 0, sizeof(fx.marks));
-	fx.s.created = day(20261120);
+	fx.s.created = tpc_test_day(20261120);
 	fx.s.invoices = tpc_arena_alloc(fx.arena, MAX_INVOICES * sizeof(tpc_invoice_t), 8);
 	fx.s.lines = tpc_arena_alloc(fx.arena, MAX_LINES * sizeof(tpc_line_t), 8);
 	cr_assert_not_null(fx.s.invoices);
@@ -100,14 +83,8 @@ static void setup(void)
 	MDB_txn *txn;
 
 	memset(&fx, 0, sizeof(fx));
-	fx.dir = tpc_test_tmpdir();
-	cr_assert_not_null(fx.dir);
 	cr_assert_eq(tpc_arena_new(1 << 16, 0, &fx.arena), 0);
-	cr_assert_eq(mdb_env_create(&fx.env), 0);
-	cr_assert_eq(mdb_env_set_maxdbs(fx.env, 32), 0);
-	cr_assert_eq(mdb_env_set_mapsize(fx.env, 16u << 20), 0);
-	cr_assert_eq(mdb_env_open(fx.env, fx.dir, MDB_NOTLS, 0600), 0);
-	cr_assert_eq(mdb_txn_begin(fx.env, NULL, 0, &txn), 0);
+	tpc_test_lmdb_open(&fx.dir, &fx.env, &txn);
 	cr_assert_eq(tpc_refdata_open(txn, &fx.dbs.ref), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "dedup", MDB_CREATE, &fx.dbs.dedup), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "units", MDB_CREATE, &fx.dbs.units), 0);
@@ -115,17 +92,13 @@ static void setup(void)
 	for (int k = 0; k < TPC_REF__COUNT; k++)
 		load_sample(txn, (enum tpc_ref_kind)k);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
-	fx.today = day(20261125);
+	fx.today = tpc_test_day(20261125);
 	begin();
 }
 
 static void teardown(void)
 {
-	if (fx.env)
-		mdb_env_close(fx.env);
-	tpc_arena_free(&fx.arena);
-	tpc_test_rmtree(fx.dir);
-	free(fx.dir);
+	tpc_test_store_close(&fx.arena, fx.env, fx.dir);
 }
 
 TestSuite(tariff, .init = setup, .fini = teardown, .timeout = 60);
@@ -166,7 +139,7 @@ static tpc_line_t *line(const char *code, uint32_t date, int32_t units, int64_t 
 	fx.s.invoices[fx.s.ninvoices - 1].nlines++;
 	ln->record = fx.record++;
 	snprintf(ln->code, sizeof(ln->code), "%s", code);
-	ln->date_first = ln->date_last = day(date);
+	ln->date_first = ln->date_last = tpc_test_day(date);
 	ln->units = units;
 	ln->insurer_cents = insurer;
 	ln->patient_cents = patient;
@@ -412,7 +385,7 @@ Test(tariff, code_with_a_tariff_at_another_date_is_500420)
 	/* every sample tariff starts 2024-01-01: clear in mid-2025 (no creation date: today) so
 	 * that 2023-12-31 is within the two years */
 	fx.s.created = 0;
-	fx.today = day(20250601);
+	fx.today = tpc_test_day(20250601);
 	invoice(ORDINARY, HOSPITAL, "INV-1");
 	a = line("101032", 20231231, 1, 2400, 600, "L1");
 	b = line("101032", 20240101, 1, 2400, 600, "L2");
@@ -440,7 +413,7 @@ Test(tariff, no_creation_date_uses_today)
 	tpc_line_t *a, *b;
 
 	fx.s.created = 0;
-	fx.today = day(20261110);
+	fx.today = tpc_test_day(20261110);
 	invoice(ORDINARY, HOSPITAL, "INV-1");
 	a = line("101032", 20261111, 1, 2400, 600, "L1");
 	b = line("101032", 20261110, 1, 2400, 600, "L2");
@@ -469,8 +442,8 @@ Test(tariff, hospitalised_lines_outside_the_stay_are_500511_500513)
 
 	inv = invoice(ORDINARY, HOSPITAL, "INV-1");
 	inv->kind = TPC_INVOICE_HOSPITALISED;
-	inv->admission = day(20261101);
-	inv->discharge = day(20261110);
+	inv->admission = tpc_test_day(20261101);
+	inv->discharge = tpc_test_day(20261110);
 	before = line("101032", 20261031, 1, 2400, 600, "L1");
 	first = line("101032", 20261101, 1, 2400, 600, "L2");
 	last = line("101032", 20261110, 1, 2400, 600, "L3");
@@ -478,8 +451,8 @@ Test(tariff, hospitalised_lines_outside_the_stay_are_500511_500513)
 	/* an ambulatory invoice's admission dates are not checked */
 	amb = invoice(BIM, HOSPITAL, "INV-2");
 	amb->kind = TPC_INVOICE_AMBULATORY;
-	amb->admission = day(20261101);
-	amb->discharge = day(20261110);
+	amb->admission = tpc_test_day(20261101);
+	amb->discharge = tpc_test_day(20261110);
 	free_date = line("101032", 20261111, 1, 2900, 100, "L1");
 	apply();
 	refused_with(before, "500511");
@@ -496,7 +469,7 @@ Test(tariff, hospitalised_without_discharge_is_open)
 
 	inv = invoice(ORDINARY, HOSPITAL, "INV-1");
 	inv->kind = TPC_INVOICE_HOSPITALISED;
-	inv->admission = day(20261101);
+	inv->admission = tpc_test_day(20261101);
 	a = line("101032", 20261119, 1, 2400, 600, "L1");
 	apply();
 	accepted(a);
@@ -569,10 +542,10 @@ Test(tariff, max_per_day_counts_units_already_accepted)
 	int64_t units = 1;
 	tpc_line_t *a, *b, *c, *d;
 
-	cr_assert_eq(tpc_tariff_units_key(&patient, "102852", day(20261105), key), 21);
+	cr_assert_eq(tpc_tariff_units_key(&patient, "102852", tpc_test_day(20261105), key), 21);
 	put(fx.dbs.units, key, sizeof(key), &units, sizeof(units));
 	units = 3;
-	tpc_tariff_units_key(&patient, "560011", day(20261105), key);
+	tpc_tariff_units_key(&patient, "560011", tpc_test_day(20261105), key);
 	put(fx.dbs.units, key, sizeof(key), &units, sizeof(units));
 
 	invoice(ORDINARY, HOSPITAL, "INV-1");

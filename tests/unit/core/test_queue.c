@@ -47,14 +47,22 @@ static int readable(int fd)
 
 TestSuite(queue, .timeout = 120);
 
-Test(queue, fifo_order)
+/* A new queue of @p capacity (0 = unbounded), asserted to say so (the caller frees it). */
+static tpc_queue_t *queue_of(uint32_t capacity)
 {
 	tpc_queue_t *q = NULL;
+
+	cr_assert_eq(tpc_queue_new(capacity, 0, &q), 0);
+	cr_assert_eq(tpc_queue_capacity(q), capacity);
+	return q;
+}
+
+Test(queue, fifo_order)
+{
+	tpc_queue_t *q = queue_of(0);
 	struct item it[10];
 	tpc_qnode_t *n;
 
-	cr_assert_eq(tpc_queue_new(0, 0, &q), 0);
-	cr_assert_eq(tpc_queue_capacity(q), 0);
 	cr_assert_eq(tpc_queue_fd(q), -1, "no eventfd unless asked for");
 	for (uint32_t i = 0; i < 10; i++) {
 		it[i].seq = i;
@@ -75,12 +83,10 @@ Test(queue, fifo_order)
 
 Test(queue, try_push_refuses_when_full_and_succeeds_after_pop)
 {
-	tpc_queue_t *q = NULL;
+	tpc_queue_t *q = queue_of(3);
 	struct item it[4];
 	tpc_qnode_t *n;
 
-	cr_assert_eq(tpc_queue_new(3, 0, &q), 0);
-	cr_assert_eq(tpc_queue_capacity(q), 3);
 	for (int i = 0; i < 3; i++) {
 		it[i].seq = (uint32_t)i;
 		cr_assert_eq(tpc_queue_try_push(q, &it[i].node), 0);
@@ -114,6 +120,23 @@ static void *push_one(void *arg)
 	return NULL;
 }
 
+/* A queue of two holding @p a and @p b, and a thread (@p t) blocked pushing @p p's item into
+ * it: the state the full-queue tests start from. The caller joins @p t and frees the queue. */
+static tpc_queue_t *full_with_a_blocked_pusher(struct item *a, struct item *b, struct pusher *p,
+                                               pthread_t *t)
+{
+	tpc_queue_t *q = NULL;
+
+	cr_assert_eq(tpc_queue_new(2, 0, &q), 0);
+	p->q = q;
+	cr_assert_eq(tpc_queue_push(q, &a->node), 0);
+	cr_assert_eq(tpc_queue_push(q, &b->node), 0);
+	cr_assert_eq(pthread_create(t, NULL, push_one, p), 0);
+	sleep_ms(100);
+	cr_assert_eq(atomic_load(&p->done), 0, "push returned while the queue was full");
+	return q;
+}
+
 Test(queue, push_blocks_while_full_and_resumes_after_pop)
 {
 	tpc_queue_t *q = NULL;
@@ -122,13 +145,7 @@ Test(queue, push_blocks_while_full_and_resumes_after_pop)
 	pthread_t t;
 	tpc_qnode_t *n;
 
-	cr_assert_eq(tpc_queue_new(2, 0, &q), 0);
-	p.q = q;
-	cr_assert_eq(tpc_queue_push(q, &a.node), 0);
-	cr_assert_eq(tpc_queue_push(q, &b.node), 0);
-	cr_assert_eq(pthread_create(&t, NULL, push_one, &p), 0);
-	sleep_ms(100);
-	cr_assert_eq(atomic_load(&p.done), 0, "push returned while the queue was full");
+	q = full_with_a_blocked_pusher(&a, &b, &p, &t);
 	cr_assert_eq(tpc_queue_depth(q), 2);
 	cr_assert_eq(tpc_queue_pop(q, &n), 0);
 	cr_assert_eq(item_of(n)->seq, 1);
@@ -233,13 +250,7 @@ Test(queue, close_wakes_blocked_producers_and_keeps_queued_nodes)
 	pthread_t t;
 	tpc_qnode_t *n;
 
-	cr_assert_eq(tpc_queue_new(2, 0, &q), 0);
-	p.q = q;
-	cr_assert_eq(tpc_queue_push(q, &a.node), 0);
-	cr_assert_eq(tpc_queue_push(q, &b.node), 0);
-	cr_assert_eq(pthread_create(&t, NULL, push_one, &p), 0);
-	sleep_ms(100);
-	cr_assert_eq(atomic_load(&p.done), 0, "push returned while the queue was full");
+	q = full_with_a_blocked_pusher(&a, &b, &p, &t);
 	tpc_queue_close(q);
 	pthread_join(t, NULL);
 	cr_assert_eq(p.rc, TPC_ECANCELED, "a producer blocked on a full queue is cancelled");

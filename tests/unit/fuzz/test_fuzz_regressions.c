@@ -1,6 +1,6 @@
-/* tests/unit/fuzz/test_fuzz_regressions.c - every input a fuzz harness (tests/fuzz, docs/fuzzing.md)
- * ever failed on, replayed through the same decoder path, under the plain and the ASan+UBSan
- * builds of tests/run.
+/* tests/unit/fuzz/test_fuzz_regressions.c - every input a fuzz harness (tests/fuzz,
+ * docs/fuzzing.md) ever failed on, replayed through the same decoder path, under the plain and the
+ * ASan+UBSan builds of tests/run.
  *
  * Inputs live in tests/data/fuzz-regressions/<harness>/, one file each, named for what they
  * broke. Each harness directory has a replay test below that feeds every file of it the way the
@@ -173,17 +173,28 @@ static void load_and_clear(const tpc_adapter_t *a, const char *rel, tpc_sending_
 	free(buf);
 }
 
+/* Clear tests/data/fuzz-regressions/eattest/@p name into @p s: its line must be refused with
+ * @p code (the sanity check that caught the overflow). */
+static void eattest_refused(const char *name, const char *code, tpc_sending_t *s)
+{
+	char rel[160];
+
+	snprintf(rel, sizeof(rel), "tests/data/fuzz-regressions/eattest/%s", name);
+	load_and_clear(&tpc_eattest_adapter, rel, s);
+	cr_assert_geq(s->nlines, 1, "%s: no line", name);
+	cr_assert(has_code(s->lines[0].findings, s->lines[0].nfindings, code), "%s: no %s", name,
+	          code);
+	cr_assert_eq(s->lines[0].outcome, TPC_OUTCOME_REFUSED);
+}
+
 /* adapters/eattest ea_decode negated the units of a cancellation: -1 * INT32_MIN. */
 Test(fuzz_regressions, eattest_cancellation_of_int32_min_units)
 {
 	tpc_sending_t s;
 
-	load_and_clear(&tpc_eattest_adapter,
-	               "tests/data/fuzz-regressions/eattest/cancel-units-int32-min", &s);
+	eattest_refused("cancel-units-int32-min", "T40002", &s);
 	cr_assert_eq(s.nlines, 1);
-	cr_assert(has_code(s.lines[0].findings, s.lines[0].nfindings, "T40002"));
 	cr_assert_eq(s.lines[0].units, INT32_MIN);
-	cr_assert_eq(s.lines[0].outcome, TPC_OUTCOME_REFUSED);
 }
 
 /* ... and the fee paid: -1 * INT64_MIN. */
@@ -191,11 +202,8 @@ Test(fuzz_regressions, eattest_cancellation_of_int64_min_fee)
 {
 	tpc_sending_t s;
 
-	load_and_clear(&tpc_eattest_adapter,
-	               "tests/data/fuzz-regressions/eattest/cancel-fee-int64-min", &s);
-	cr_assert(has_code(s.lines[0].findings, s.lines[0].nfindings, "T40003"));
+	eattest_refused("cancel-fee-int64-min", "T40003", &s);
 	cr_assert_eq(s.lines[0].patient_cents, 0);
-	cr_assert_eq(s.lines[0].outcome, TPC_OUTCOME_REFUSED);
 }
 
 /* ... and the real cost of care abroad: -1 * INT64_MIN. */
@@ -203,11 +211,8 @@ Test(fuzz_regressions, eattest_cancellation_of_int64_min_real_cost)
 {
 	tpc_sending_t s;
 
-	load_and_clear(&tpc_eattest_adapter,
-	               "tests/data/fuzz-regressions/eattest/cancel-abroad-cost-int64-min", &s);
-	cr_assert(has_code(s.lines[0].findings, s.lines[0].nfindings, "T40005"));
+	eattest_refused("cancel-abroad-cost-int64-min", "T40005", &s);
 	cr_assert_eq(s.lines[0].real_cost_cents, 0);
-	cr_assert_eq(s.lines[0].outcome, TPC_OUTCOME_REFUSED);
 }
 
 /* An amount over 11 digits is refused and not carried: the engine's 75 % of a real cost

@@ -1,4 +1,5 @@
-/* tests/unit/pipeline/test_result.c - packing Results and framing Answers (engine/pipeline/result.c).
+/* tests/unit/pipeline/test_result.c - packing Results and framing Answers
+ * (engine/pipeline/result.c).
  *
  * Everything packed by the engine is read back with the protobuf-c unpackers generated from
  * proto/tpclear.proto, i.e. as a client would.
@@ -15,6 +16,7 @@
 #include "core/codes.h"
 #include "pipeline/job.h"
 #include "pipeline/result.h"
+#include "testutil.h"
 #include "tpclear.pb-c.h"
 
 static tpc_job_t job;
@@ -125,14 +127,9 @@ Test(result, pack_round_trips_counts_amounts_and_findings)
 	cr_assert_str_eq(r->format, "canonical");
 	cr_assert_eq(r->payload_hash.len, TPC_HASH_LEN);
 	cr_assert_arr_eq(r->payload_hash.data, job.hash, TPC_HASH_LEN);
-	cr_assert_eq(r->outcome, TPCLEAR__OUTCOME__OUTCOME_PARTIAL, "one line refused");
-	cr_assert_eq(r->invoices, 2);
-	cr_assert_eq(r->lines, 5);
-	cr_assert_eq(r->lines_accepted, 4);
-	cr_assert_eq(r->lines_refused, 1);
-	/* insurer amounts 1000..5000, line 1 (2000) refused */
-	cr_assert_eq(r->accepted_cents, 13000);
-	cr_assert_eq(r->refused_cents, 2000);
+	/* partial: one line refused; insurer amounts 1000..5000, line 1 (2000) refused */
+	tpc_test_expect_totals(
+	    r, (tpc_test_totals_t){TPCLEAR__OUTCOME__OUTCOME_PARTIAL, 2, 5, 4, 1, 13000, 2000});
 	cr_assert_eq(r->sequence, 0, "ledger fields are appended later");
 	cr_assert_eq(r->committed_at, 0);
 	cr_assert_not(r->replay);
@@ -204,11 +201,8 @@ Test(result, refused_sending_packs_as_refused)
 	job.sending.blocked = 1;
 	tpc_clear_judge(&job.sending, NULL);
 	r = pack_and_unpack();
-	cr_assert_eq(r->outcome, TPCLEAR__OUTCOME__OUTCOME_REFUSED);
-	cr_assert_eq(r->lines_accepted, 0);
-	cr_assert_eq(r->lines_refused, 5);
-	cr_assert_eq(r->accepted_cents, 0);
-	cr_assert_eq(r->refused_cents, 15000);
+	tpc_test_expect_totals(
+	    r, (tpc_test_totals_t){TPCLEAR__OUTCOME__OUTCOME_REFUSED, 2, 5, 0, 5, 0, 15000});
 	tpclear__result__free_unpacked(r, NULL);
 }
 

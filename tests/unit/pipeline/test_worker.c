@@ -1,4 +1,5 @@
-/* tests/unit/pipeline/test_worker.c - one job through the worker path, synchronously (engine/pipeline/worker.c).
+/* tests/unit/pipeline/test_worker.c - one job through the worker path, synchronously
+ * (engine/pipeline/worker.c).
  *
  * tpc_worker_process is the code a worker thread runs on each job, minus the queues: hash,
  * (optional) ledger pre-check, decode through the job's adapter, judge, pack the Result.
@@ -20,6 +21,7 @@
 #include "core/metrics.h"
 #include "tpclear.pb-c.h"
 #include "pipeline/worker.h"
+#include "gen/canonical_gen.h"
 #include "testutil.h"
 
 static tpc_config_t cfg;
@@ -56,34 +58,27 @@ TestSuite(worker, .init = setup, .fini = teardown, .timeout = 60);
  * over the sending, -1 = none) given a wrong nomenclature check digit. Packed into job.payload. */
 static void set_payload(int ninv, int nlines, int bad_line)
 {
-	Tpclear__CanonicalSending cs = TPCLEAR__CANONICAL_SENDING__INIT;
-	Tpclear__CanonicalInvoice *inv = calloc((size_t)ninv, sizeof(*inv));
-	Tpclear__CanonicalInvoice **invp = calloc((size_t)ninv, sizeof(*invp));
-	Tpclear__CanonicalLine *ln = calloc((size_t)(ninv * nlines), sizeof(*ln));
-	Tpclear__CanonicalLine **lnp = calloc((size_t)(ninv * nlines), sizeof(*lnp));
+	tpc_canonical_frame_t f;
+	uint8_t *packed;
 	size_t len;
 
-	cr_assert(inv && invp && ln && lnp);
-	cs.reference = "12345678901234";
-	cs.third_party = "18334780004";
-	cs.created = 20240115;
-	cs.year_month = 202401;
-	cs.n_invoices = (size_t)ninv;
-	cs.invoices = invp;
+	cr_assert_eq(tpc_canonical_frame_new(&f, (size_t)ninv, (size_t)(ninv * nlines)), 0);
+	f.cs.reference = "12345678901234";
+	f.cs.third_party = "18334780004";
+	f.cs.created = 20240115;
+	f.cs.year_month = 202401;
 	for (int i = 0; i < ninv; i++) {
-		tpclear__canonical_invoice__init(&inv[i]);
-		invp[i] = &inv[i];
-		inv[i].patient = i % 2 ? "05031412595" : "86103130262";
-		inv[i].provider = "18334780004";
-		inv[i].number = "INV";
-		inv[i].n_lines = (size_t)nlines;
-		inv[i].lines = lnp + i * nlines;
+		Tpclear__CanonicalInvoice *inv = &f.inv[i];
+
+		inv->patient = i % 2 ? "05031412595" : "86103130262";
+		inv->provider = "18334780004";
+		inv->number = "INV";
+		inv->n_lines = (size_t)nlines;
+		inv->lines = f.lnp + i * nlines;
 		for (int k = 0; k < nlines; k++) {
 			int idx = i * nlines + k;
-			Tpclear__CanonicalLine *l = &ln[idx];
+			Tpclear__CanonicalLine *l = &f.ln[idx];
 
-			tpclear__canonical_line__init(l);
-			lnp[idx] = l;
 			l->code = idx == bad_line ? "101033" : "101032";
 			l->date = 20240110;
 			l->units = 1;
@@ -91,14 +86,13 @@ static void set_payload(int ninv, int nlines, int bad_line)
 			l->patient_cents = 200;
 		}
 	}
-	len = tpclear__canonical_sending__get_packed_size(&cs);
+	packed = tpc_canonical_frame_pack(&f, &len);
+	cr_assert_not_null(packed);
 	zmq_msg_close(&job.payload);
 	cr_assert_eq(zmq_msg_init_size(&job.payload, len), 0);
-	cr_assert_eq(tpclear__canonical_sending__pack(&cs, zmq_msg_data(&job.payload)), len);
-	free(inv);
-	free(invp);
-	free(ln);
-	free(lnp);
+	memcpy(zmq_msg_data(&job.payload), packed, len);
+	free(packed);
+	tpc_canonical_frame_free(&f);
 }
 
 static Tpclear__Result *unpack_result(void)
@@ -135,13 +129,8 @@ Test(worker, clears_a_canonical_sending)
 	cr_assert_str_eq(r->key, "K-1");
 	cr_assert_str_eq(r->format, "canonical");
 	cr_assert_arr_eq(r->payload_hash.data, hash, TPC_HASH_LEN);
-	cr_assert_eq(r->outcome, TPCLEAR__OUTCOME__OUTCOME_PARTIAL);
-	cr_assert_eq(r->invoices, 2);
-	cr_assert_eq(r->lines, 6);
-	cr_assert_eq(r->lines_accepted, 5);
-	cr_assert_eq(r->lines_refused, 1);
-	cr_assert_eq(r->accepted_cents, 5000);
-	cr_assert_eq(r->refused_cents, 1000);
+	tpc_test_expect_totals(
+	    r, (tpc_test_totals_t){TPCLEAR__OUTCOME__OUTCOME_PARTIAL, 2, 6, 5, 1, 5000, 1000});
 	cr_assert_eq(r->invoice_results[1]->lines[1]->outcome, TPCLEAR__OUTCOME__OUTCOME_REFUSED);
 	cr_assert_str_eq(r->invoice_results[1]->lines[1]->findings[0]->code, "500402");
 	tpclear__result__free_unpacked(r, NULL);

@@ -1,4 +1,5 @@
-/* tests/unit/refdata/test_refdata.c - reference data: CSV parsing and LMDB storage (engine/refdata/refdata.c).
+/* tests/unit/refdata/test_refdata.c - reference data: CSV parsing and LMDB storage
+ * (engine/refdata/refdata.c).
  *
  * Parsing: the samples of config/refdata/ parse; every rule of docs/formats/reference-data.md is
  * refused with "FILE:LINE:COLUMN: reason" naming the line and the column where the bad field
@@ -41,42 +42,18 @@ static struct {
 
 static void setup(void)
 {
-	MDB_txn *txn;
-
 	memset(&fx, 0, sizeof(fx));
-	fx.dir = tpc_test_tmpdir();
-	cr_assert_not_null(fx.dir);
-	cr_assert_eq(tpc_arena_new(4096, 0, &fx.arena), 0);
-	cr_assert_eq(mdb_env_create(&fx.env), 0);
-	cr_assert_eq(mdb_env_set_maxdbs(fx.env, 32), 0);
-	cr_assert_eq(mdb_env_set_mapsize(fx.env, 16u << 20), 0);
-	cr_assert_eq(mdb_env_open(fx.env, fx.dir, MDB_NOTLS, 0600), 0);
-	cr_assert_eq(mdb_txn_begin(fx.env, NULL, 0, &txn), 0);
-	cr_assert_eq(tpc_refdata_open(txn, &fx.dbs), 0);
-	cr_assert_eq(mdb_txn_commit(txn), 0);
+	tpc_test_refdata_open(4096, &fx.arena, &fx.dir, &fx.env, &fx.dbs);
 }
 
 static void teardown(void)
 {
-	if (fx.env)
-		mdb_env_close(fx.env);
-	tpc_arena_free(&fx.arena);
-	tpc_test_rmtree(fx.dir);
-	free(fx.dir);
+	tpc_test_store_close(&fx.arena, fx.env, fx.dir);
 }
 
 TestSuite(refdata, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-/* Days since 1970-01-01 of YYYYMMDD. */
-static int32_t day(uint32_t yyyymmdd)
-{
-	int32_t d;
-
-	cr_assert_eq(tpc_check_date_yyyymmdd(yyyymmdd, &d), 0, "bad test date %u", yyyymmdd);
-	return d;
-}
 
 static int parse_len(enum tpc_ref_kind kind, const char *csv, size_t len, tpc_ref_table_t *t)
 {
@@ -117,21 +94,7 @@ static void refused(enum tpc_ref_kind kind, const char *csv, const char *where, 
 
 static tpc_ref_table_t parse_sample(enum tpc_ref_kind kind)
 {
-	char rel[64];
-	unsigned char *buf;
-	size_t len = 0;
-	tpc_ref_table_t t;
-	int rc;
-
-	snprintf(rel, sizeof(rel), "config/refdata/%s.csv", tpc_refdata_kind_name(kind));
-	buf = tpc_test_slurp(tpc_test_src(rel), &len);
-	cr_assert_not_null(buf, "cannot read %s", tpc_test_src(rel));
-	fx.err[0] = 0;
-	rc = tpc_refdata_parse(kind, rel, (const char *)buf, len, fx.arena, &t, fx.err,
-	                       sizeof(fx.err));
-	free(buf); /* rows are copies in the arena */
-	cr_assert_eq(rc, 0, "%s refused: %s", rel, fx.err);
-	return t;
+	return tpc_test_refdata_sample(kind, fx.arena);
 }
 
 /* Replace @p t's kind in its own write transaction. */
@@ -229,17 +192,17 @@ Test(refdata, parses_the_member_sample)
 
 	cr_assert_eq(t.nrows, 7);
 	cr_assert_str_eq(m[0].niss, "05031412595");
-	cr_assert_eq(m[0].valid_from, day(20240101));
-	cr_assert_eq(m[0].valid_to, day(20261231));
+	cr_assert_eq(m[0].valid_from, tpc_test_day(20240101));
+	cr_assert_eq(m[0].valid_to, tpc_test_day(20261231));
 	cr_assert_eq(m[0].ct1, 111);
 	cr_assert_eq(m[0].ct2, 111);
 	cr_assert_str_eq(m[0].iban, "");
 	cr_assert_str_eq(m[1].niss, "40040400465"); /* sorted by NISS */
 	/* two periods of one NISS, in date order */
 	cr_assert_str_eq(m[2].niss, "75031412581");
-	cr_assert_eq(m[2].valid_to, day(20261031));
+	cr_assert_eq(m[2].valid_to, tpc_test_day(20261031));
 	cr_assert_str_eq(m[3].niss, "75031412581");
-	cr_assert_eq(m[3].valid_from, day(20261115));
+	cr_assert_eq(m[3].valid_from, tpc_test_day(20261115));
 	cr_assert_eq(m[3].valid_to, TPC_REF_OPEN_END);
 	cr_assert_eq(m[3].ct1, 130);
 	cr_assert_str_eq(m[4].niss, "80010100107");
@@ -263,10 +226,10 @@ Test(refdata, parses_the_tariff_sample)
 	cr_assert_eq(r[0].flags, 0);
 	cr_assert_eq(r[0].max_per_day, 0);
 	cr_assert_str_eq(r[1].code, "102771");
-	cr_assert_eq(r[1].valid_to, day(20251231));
+	cr_assert_eq(r[1].valid_to, tpc_test_day(20251231));
 	cr_assert_eq(r[1].fee, 2600);
 	cr_assert_str_eq(r[2].code, "102771");
-	cr_assert_eq(r[2].valid_from, day(20260101));
+	cr_assert_eq(r[2].valid_from, tpc_test_day(20260101));
 	cr_assert_eq(r[2].fee, 2710);
 	cr_assert_eq(r[2].insurer_bim, 2560);
 	cr_assert_str_eq(r[3].code, "102852");
@@ -289,8 +252,8 @@ Test(refdata, parses_the_agreement_sample)
 	cr_assert_eq(t.nrows, 1);
 	cr_assert_str_eq(a[0].niss, "86103130262");
 	cr_assert_str_eq(a[0].code, "475075");
-	cr_assert_eq(a[0].valid_from, day(20260101));
-	cr_assert_eq(a[0].valid_to, day(20261231));
+	cr_assert_eq(a[0].valid_from, tpc_test_day(20260101));
+	cr_assert_eq(a[0].valid_to, tpc_test_day(20261231));
 	cr_assert_str_eq(a[0].reference, "AGR-2026-0001");
 }
 
@@ -317,10 +280,10 @@ Test(refdata, rows_come_back_sorted_by_key)
 	cr_assert_eq(t.nrows, 4);
 	cr_assert_str_eq(m[0].niss, "05031412595");
 	cr_assert_str_eq(m[1].niss, "86103130262");
-	cr_assert_eq(m[1].valid_from, day(20200101));
+	cr_assert_eq(m[1].valid_from, tpc_test_day(20200101));
 	cr_assert_eq(m[1].ct1, 130);
 	cr_assert_str_eq(m[2].niss, "86103130262");
-	cr_assert_eq(m[2].valid_from, day(20210101));
+	cr_assert_eq(m[2].valid_from, tpc_test_day(20210101));
 	cr_assert_str_eq(m[3].niss, "90011523152");
 
 	/* agreements: by NISS, then code, then date */
@@ -345,7 +308,7 @@ Test(refdata, dates_before_1970_sort_before_later_ones)
 	const tpc_ref_member_t *m = t.rows;
 
 	cr_assert_eq(t.nrows, 2);
-	cr_assert_eq(m[0].valid_from, day(19600101));
+	cr_assert_eq(m[0].valid_from, tpc_test_day(19600101));
 	cr_assert(m[0].valid_from < 0);
 	cr_assert_eq(m[1].valid_from, 0);
 	/* and they overlap when they should */
@@ -859,6 +822,12 @@ Test(refdata, provider_lookup)
 	mdb_txn_abort(txn);
 }
 
+/* The member period of @p niss on test date YYYYMMDD @p date (tpc_refdata_member_on()). */
+static int member_on(MDB_cursor *c, const char *niss, uint32_t date, tpc_ref_member_t *m)
+{
+	return tpc_refdata_member_on(c, niss, tpc_test_day(date), m);
+}
+
 Test(refdata, member_lookup_by_period)
 {
 	MDB_txn *txn;
@@ -869,43 +838,43 @@ Test(refdata, member_lookup_by_period)
 	txn = rtxn();
 	c = cursor(txn, TPC_REF_MEMBERS);
 	/* inside, at valid_from, before the first period, after an open start */
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", day(20261105), &m), 0);
+	cr_assert_eq(member_on(c, "86103130262", 20261105, &m), 0);
 	cr_assert_str_eq(m.niss, "86103130262");
 	cr_assert_eq(m.ct1, 110);
 	cr_assert_eq(m.valid_to, TPC_REF_OPEN_END);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", day(20200101), &m), 0);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", day(20191231), &m), MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", day(29991231), &m), 0, "open end");
+	cr_assert_eq(member_on(c, "86103130262", 20200101, &m), 0);
+	cr_assert_eq(member_on(c, "86103130262", 20191231, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "86103130262", 29991231, &m), 0, "open end");
 	/* valid_to inclusive */
-	cr_assert_eq(tpc_refdata_member_on(c, "05031412595", day(20261231), &m), 0);
+	cr_assert_eq(member_on(c, "05031412595", 20261231, &m), 0);
 	cr_assert_eq(m.ct1, 111);
-	cr_assert_eq(tpc_refdata_member_on(c, "05031412595", day(20270101), &m), MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "05031412595", day(20240101), &m), 0);
-	cr_assert_eq(tpc_refdata_member_on(c, "05031412595", day(20231231), &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "05031412595", 20270101, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "05031412595", 20240101, &m), 0);
+	cr_assert_eq(member_on(c, "05031412595", 20231231, &m), MDB_NOTFOUND);
 	/* two periods: the end of the first, the gap, the start of the second, after its open end
 	 */
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", day(20261031), &m), 0);
+	cr_assert_eq(member_on(c, "75031412581", 20261031, &m), 0);
 	cr_assert_eq(m.ct1, 110);
-	cr_assert_eq(m.valid_from, day(20190101));
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", day(20261101), &m), MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", day(20261105), &m), MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", day(20261114), &m), MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", day(20261115), &m), 0);
+	cr_assert_eq(m.valid_from, tpc_test_day(20190101));
+	cr_assert_eq(member_on(c, "75031412581", 20261101, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "75031412581", 20261105, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "75031412581", 20261114, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "75031412581", 20261115, &m), 0);
 	cr_assert_eq(m.ct1, 130);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", day(20400101), &m), 0);
+	cr_assert_eq(member_on(c, "75031412581", 20400101, &m), 0);
 	cr_assert_eq(m.ct1, 130);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", day(20190101), &m), 0);
+	cr_assert_eq(member_on(c, "75031412581", 20190101, &m), 0);
 	cr_assert_eq(m.ct1, 110);
-	cr_assert_eq(tpc_refdata_member_on(c, "75031412581", day(20181231), &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "75031412581", 20181231, &m), MDB_NOTFOUND);
 	/* the last key of the database (the cursor falls off the end and steps back) */
-	cr_assert_eq(tpc_refdata_member_on(c, "90011523152", day(29991231), &m), 0);
+	cr_assert_eq(member_on(c, "90011523152", 29991231, &m), 0);
 	cr_assert_eq(m.ct1, 121);
 	/* unknown: before every key, between keys, after every key */
-	cr_assert_eq(tpc_refdata_member_on(c, "00010100197", day(20261105), &m), MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "80010100127", day(20261105), &m), MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_member_on(c, "99999999999", day(20261105), &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "00010100197", 20261105, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "80010100127", 20261105, &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "99999999999", 20261105, &m), MDB_NOTFOUND);
 	/* the lookup before 1970 (negative days) */
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", day(19650101), &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "86103130262", 19650101, &m), MDB_NOTFOUND);
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 }
@@ -922,15 +891,15 @@ Test(refdata, member_lookup_across_1970)
 	store(&t);
 	txn = rtxn();
 	c = cursor(txn, TPC_REF_MEMBERS);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", day(19650101), &m), 0);
+	cr_assert_eq(member_on(c, "86103130262", 19650101, &m), 0);
 	cr_assert_eq(m.ct1, 130);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", day(19691231), &m), 0);
+	cr_assert_eq(member_on(c, "86103130262", 19691231, &m), 0);
 	cr_assert_eq(m.ct1, 130);
 	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", 0, &m), 0);
 	cr_assert_eq(m.ct1, 110);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", day(20261120), &m), 0);
+	cr_assert_eq(member_on(c, "86103130262", 20261120, &m), 0);
 	cr_assert_eq(m.ct1, 110);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", day(19591231), &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "86103130262", 19591231, &m), MDB_NOTFOUND);
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 }
@@ -944,24 +913,25 @@ Test(refdata, tariff_lookup_by_period)
 	store_samples();
 	txn = rtxn();
 	c = cursor(txn, TPC_REF_TARIFFS);
-	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", day(20250615), &r), 0);
+	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", tpc_test_day(20250615), &r), 0);
 	cr_assert_eq(r.fee, 2600);
-	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", day(20251231), &r), 0);
+	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", tpc_test_day(20251231), &r), 0);
 	cr_assert_eq(r.fee, 2600, "valid_to inclusive");
-	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", day(20260101), &r), 0);
+	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", tpc_test_day(20260101), &r), 0);
 	cr_assert_eq(r.fee, 2710, "the next period from its valid_from");
 	cr_assert_eq(r.insurer, 1960);
-	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", day(20991231), &r), 0);
+	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", tpc_test_day(20991231), &r), 0);
 	cr_assert_eq(r.fee, 2710);
-	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", day(20240101), &r), 0);
-	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", day(20231231), &r), MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_tariff_on(c, "101032", day(20231231), &r), MDB_NOTFOUND,
+	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", tpc_test_day(20240101), &r), 0);
+	cr_assert_eq(tpc_refdata_tariff_on(c, "102771", tpc_test_day(20231231), &r), MDB_NOTFOUND);
+	cr_assert_eq(tpc_refdata_tariff_on(c, "101032", tpc_test_day(20231231), &r), MDB_NOTFOUND,
 	             "the first key, before its period");
-	cr_assert_eq(tpc_refdata_tariff_on(c, "560011", day(20300101), &r), 0, "the last key");
+	cr_assert_eq(tpc_refdata_tariff_on(c, "560011", tpc_test_day(20300101), &r), 0,
+	             "the last key");
 	cr_assert_eq(r.max_per_day, 4);
-	cr_assert_eq(tpc_refdata_tariff_on(c, "109594", day(20261105), &r), MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_tariff_on(c, "100005", day(20261105), &r), MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_tariff_on(c, "999996", day(20261105), &r), MDB_NOTFOUND);
+	cr_assert_eq(tpc_refdata_tariff_on(c, "109594", tpc_test_day(20261105), &r), MDB_NOTFOUND);
+	cr_assert_eq(tpc_refdata_tariff_on(c, "100005", tpc_test_day(20261105), &r), MDB_NOTFOUND);
+	cr_assert_eq(tpc_refdata_tariff_on(c, "999996", tpc_test_day(20261105), &r), MDB_NOTFOUND);
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 }
@@ -975,20 +945,28 @@ Test(refdata, agreement_lookup_by_period)
 	store_samples();
 	txn = rtxn();
 	c = cursor(txn, TPC_REF_AGREEMENTS);
-	cr_assert_eq(tpc_refdata_agreement_on(c, "86103130262", "475075", day(20260615), &a), 0);
+	cr_assert_eq(
+	    tpc_refdata_agreement_on(c, "86103130262", "475075", tpc_test_day(20260615), &a), 0);
 	cr_assert_str_eq(a.reference, "AGR-2026-0001");
-	cr_assert_eq(tpc_refdata_agreement_on(c, "86103130262", "475075", day(20260101), &a), 0);
-	cr_assert_eq(tpc_refdata_agreement_on(c, "86103130262", "475075", day(20261231), &a), 0);
-	cr_assert_eq(tpc_refdata_agreement_on(c, "86103130262", "475075", day(20251231), &a),
-	             MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_agreement_on(c, "86103130262", "475075", day(20270101), &a),
-	             MDB_NOTFOUND);
-	cr_assert_eq(tpc_refdata_agreement_on(c, "86103130262", "101032", day(20260615), &a),
-	             MDB_NOTFOUND, "another code");
-	cr_assert_eq(tpc_refdata_agreement_on(c, "90011523152", "475075", day(20260615), &a),
-	             MDB_NOTFOUND, "another patient");
-	cr_assert_eq(tpc_refdata_agreement_on(c, "05031412595", "475075", day(20260615), &a),
-	             MDB_NOTFOUND, "a patient sorting before");
+	cr_assert_eq(
+	    tpc_refdata_agreement_on(c, "86103130262", "475075", tpc_test_day(20260101), &a), 0);
+	cr_assert_eq(
+	    tpc_refdata_agreement_on(c, "86103130262", "475075", tpc_test_day(20261231), &a), 0);
+	cr_assert_eq(
+	    tpc_refdata_agreement_on(c, "86103130262", "475075", tpc_test_day(20251231), &a),
+	    MDB_NOTFOUND);
+	cr_assert_eq(
+	    tpc_refdata_agreement_on(c, "86103130262", "475075", tpc_test_day(20270101), &a),
+	    MDB_NOTFOUND);
+	cr_assert_eq(
+	    tpc_refdata_agreement_on(c, "86103130262", "101032", tpc_test_day(20260615), &a),
+	    MDB_NOTFOUND, "another code");
+	cr_assert_eq(
+	    tpc_refdata_agreement_on(c, "90011523152", "475075", tpc_test_day(20260615), &a),
+	    MDB_NOTFOUND, "another patient");
+	cr_assert_eq(
+	    tpc_refdata_agreement_on(c, "05031412595", "475075", tpc_test_day(20260615), &a),
+	    MDB_NOTFOUND, "a patient sorting before");
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 }
@@ -1039,11 +1017,11 @@ Test(refdata, replace_drops_previous_rows_of_that_kind_only)
 	cr_assert_eq(count(TPC_REF_AGREEMENTS), 1);
 	txn = rtxn();
 	c = cursor(txn, TPC_REF_MEMBERS);
-	cr_assert_eq(tpc_refdata_member_on(c, "86103130262", day(20261105), &m), MDB_NOTFOUND);
+	cr_assert_eq(member_on(c, "86103130262", 20261105, &m), MDB_NOTFOUND);
 	cr_assert_not(tpc_refdata_exists(c, "86103130262", 11));
-	cr_assert_eq(tpc_refdata_member_on(c, "90011523152", day(20240101), &m), MDB_NOTFOUND,
+	cr_assert_eq(member_on(c, "90011523152", 20240101, &m), MDB_NOTFOUND,
 	             "the old period is gone");
-	cr_assert_eq(tpc_refdata_member_on(c, "90011523152", day(20261105), &m), 0);
+	cr_assert_eq(member_on(c, "90011523152", 20261105, &m), 0);
 	cr_assert_eq(m.ct1, 131);
 	cr_assert_eq(tpc_refdata_provider(txn, &fx.dbs, "18334780004", &p), 0);
 	mdb_cursor_close(c);

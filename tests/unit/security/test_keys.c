@@ -21,9 +21,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	tpc_test_rmtree(dir);
-	free(dir);
-	dir = NULL;
+	tpc_test_rmtree_free(&dir);
 }
 
 TestSuite(keys, .init = setup, .fini = teardown, .timeout = 30);

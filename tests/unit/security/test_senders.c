@@ -1,4 +1,5 @@
-/* tests/unit/security/test_senders.c - the senders registry parser and snapshots (engine/security/senders.c). */
+/* tests/unit/security/test_senders.c - the senders registry parser and snapshots
+ * (engine/security/senders.c). */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -43,6 +44,15 @@ static void parse_bad(const char *text, const char *want)
 	cr_assert_eq(rc, TPC_EINVAL, "accepted: %s", text);
 	cr_assert_null(r);
 	cr_assert(strstr(err, want), "message '%s' should contain '%s'", err, want);
+}
+
+/* parse_bad() of @p fmt with k1's public key in its "%s". */
+static void parse_bad_keyed(const char *fmt, const char *want)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), fmt, k1.public_z85);
+	parse_bad(text, want);
 }
 
 static uint8_t *raw(const tpc_keypair_t *k)
@@ -120,15 +130,12 @@ Test(senders, feeds_are_kinds_and_only_their_owner_or_ops_may_send_them, .init =
 	tpc_senders_unref(&r);
 
 	/* only SPP IS sends mediprima, only Fedasil fedasil, only SPF Justice detention */
-	snprintf(text, sizeof(text), "[cpas]\nkind = cpas\nkey = %s\nfeeds = fedasil\n",
-	         k1.public_z85);
-	parse_bad(text, "senders.ini:4: sender 'cpas' of kind cpas may not send feed 'fedasil'");
-	snprintf(text, sizeof(text), "[h]\nkind = hospital\nkey = %s\nfeeds = members\n",
-	         k1.public_z85);
-	parse_bad(text, "may not send feed 'members': only ops do");
-	snprintf(text, sizeof(text), "[j]\nkind = justice\nkey = %s\nfeeds = detentoin\n",
-	         k1.public_z85);
-	parse_bad(text, "senders.ini:4: feed 'detentoin': not a reference data kind");
+	parse_bad_keyed("[cpas]\nkind = cpas\nkey = %s\nfeeds = fedasil\n",
+	                "senders.ini:4: sender 'cpas' of kind cpas may not send feed 'fedasil'");
+	parse_bad_keyed("[h]\nkind = hospital\nkey = %s\nfeeds = members\n",
+	                "may not send feed 'members': only ops do");
+	parse_bad_keyed("[j]\nkind = justice\nkey = %s\nfeeds = detentoin\n",
+	                "senders.ini:4: feed 'detentoin': not a reference data kind");
 	cr_assert_eq(tpc_senders_feed_owner("detention"), TPC_SENDER_JUSTICE);
 	cr_assert_eq(tpc_senders_feed_owner("providers"), TPC_SENDER_OPS);
 }
@@ -142,23 +149,19 @@ Test(senders, every_error_names_its_line, .init = keys)
 	parse_bad("\n\n[]\n", "senders.ini:3: sender id ''");
 	parse_bad("[x\n", "senders.ini:1: section header without its closing ']'");
 	parse_bad("[x]\nkind gp\n", "senders.ini:2: expected 'key = value'");
-	snprintf(text, sizeof(text), "[x]\nkind = gp\nkey = %s\ncolour = blue\n", k1.public_z85);
-	parse_bad(text, "senders.ini:4: unknown key 'colour'");
+	parse_bad_keyed("[x]\nkind = gp\nkey = %s\ncolour = blue\n",
+	                "senders.ini:4: unknown key 'colour'");
 	parse_bad("[x]\nkind = dentist\n", "senders.ini:2: kind 'dentist'");
 	parse_bad("[x]\nkind = gp\nkind = gp\n", "senders.ini:3: kind given twice");
 	parse_bad("[x]\nkind = gp\nkey = not-a-key\n", "senders.ini:3: key: expected a CURVE");
 	parse_bad("[x]\nkind = gp\n[y]\n", "senders.ini:1: sender 'x' has no key");
-	snprintf(text, sizeof(text), "[x]\nkey = %s\n", k1.public_z85);
-	parse_bad(text, "senders.ini:1: sender 'x' has no kind");
-	snprintf(text, sizeof(text), "[x]\nkind = gp\nkey = %s\nnihii = 1738546700\n",
-	         k1.public_z85);
-	parse_bad(text, "senders.ini:4: nihii '1738546700': expected 11 digits");
-	snprintf(text, sizeof(text), "[x]\nkind = gp\nkey = %s\nnihii = 17385466004\n",
-	         k1.public_z85);
-	parse_bad(text, "senders.ini:4: nihii 17385466004: check digits wrong");
-	snprintf(text, sizeof(text), "[x]\nkind = gp\nkey = %s\nnihii = 17385467004\x01\n",
-	         k1.public_z85);
-	parse_bad(text, "senders.ini:4: control character");
+	parse_bad_keyed("[x]\nkey = %s\n", "senders.ini:1: sender 'x' has no kind");
+	parse_bad_keyed("[x]\nkind = gp\nkey = %s\nnihii = 1738546700\n",
+	                "senders.ini:4: nihii '1738546700': expected 11 digits");
+	parse_bad_keyed("[x]\nkind = gp\nkey = %s\nnihii = 17385466004\n",
+	                "senders.ini:4: nihii 17385466004: check digits wrong");
+	parse_bad_keyed("[x]\nkind = gp\nkey = %s\nnihii = 17385467004\x01\n",
+	                "senders.ini:4: control character");
 	snprintf(text, sizeof(text),
 	         "[x]\nkind=gp\nkey=%s\n\n[y]\nkind=gp\nkey=%s\n[x]\nkind=gp\nkey=%s\n",
 	         k1.public_z85, k2.public_z85, k3.public_z85);

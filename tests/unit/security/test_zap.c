@@ -86,6 +86,22 @@ Test(zap, everything_else_is_denied)
 	tpc_senders_unref(&r);
 }
 
+/* A CURVE DEALER of @p client to @p server at @p ep that has sent @p hello (the caller closes
+ * it): the handshake it starts is what the ZAP handler decides. */
+static void *dial(void *ctx, const tpc_keypair_t *server, const tpc_keypair_t *client,
+                  const char *ep, const char *hello)
+{
+	void *dealer = zmq_socket(ctx, ZMQ_DEALER);
+	int zero = 0;
+
+	cr_assert_not_null(dealer);
+	zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof(zero));
+	cr_assert_eq(tpc_keys_client_socket(dealer, server->public_z85, client), 0);
+	zmq_connect(dealer, ep);
+	zmq_send(dealer, hello, strlen(hello), 0);
+	return dealer;
+}
+
 /* The handler thread with a real CURVE ROUTER: a known client is admitted and its messages
  * carry User-Id and X-Curve-Key; after an update, the new registry decides. */
 Test(zap, the_handler_thread_admits_and_follows_updates)
@@ -113,11 +129,7 @@ Test(zap, the_handler_thread_admits_and_follows_updates)
 	cr_assert_eq(zmq_bind(router, "tcp://127.0.0.1:*"), 0);
 	zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &eplen);
 
-	dealer = zmq_socket(ctx, ZMQ_DEALER);
-	zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof(zero));
-	cr_assert_eq(tpc_keys_client_socket(dealer, server.public_z85, &known), 0);
-	zmq_connect(dealer, ep);
-	zmq_send(dealer, "hello", 5, 0);
+	dealer = dial(ctx, &server, &known, ep, "hello");
 	zmq_msg_init(&id);
 	zmq_msg_init(&body);
 	cr_assert_geq(zmq_msg_recv(&id, router, 0), 0, "the known client gets through");
@@ -129,11 +141,7 @@ Test(zap, the_handler_thread_admits_and_follows_updates)
 	zmq_close(dealer);
 
 	/* the stranger's message never arrives */
-	dealer = zmq_socket(ctx, ZMQ_DEALER);
-	zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof(zero));
-	cr_assert_eq(tpc_keys_client_socket(dealer, server.public_z85, &stranger), 0);
-	zmq_connect(dealer, ep);
-	zmq_send(dealer, "hello", 5, 0);
+	dealer = dial(ctx, &server, &stranger, ep, "hello");
 	timeout = 500;
 	zmq_setsockopt(router, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
 	zmq_msg_init(&id);
@@ -150,11 +158,7 @@ Test(zap, the_handler_thread_admits_and_follows_updates)
 	cr_assert_eq(tpc_senders_parse("t2", text, strlen(text), &r2, err, sizeof(err)), 0);
 	cr_assert_eq(tpc_zap_update(z, &r2), 0);
 	cr_assert_null(r2);
-	dealer = zmq_socket(ctx, ZMQ_DEALER);
-	zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof(zero));
-	cr_assert_eq(tpc_keys_client_socket(dealer, server.public_z85, &stranger), 0);
-	zmq_connect(dealer, ep);
-	zmq_send(dealer, "again", 5, 0);
+	dealer = dial(ctx, &server, &stranger, ep, "again");
 	timeout = 3000;
 	zmq_setsockopt(router, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
 	zmq_msg_init(&id);

@@ -1,7 +1,7 @@
-/* tests/unit/adapters/efact/test_efact.c - the eFact decoder and validator (adapters/efact/efact.c) and its code
- * table (efact_codes.c): decoding of writer-built 920000 files, every code the decoder emits
- * (each from the base sending corrupted at one zone, with its letter, record, position and the
- * outcome the letter implies), the structural checks (record grammar, sequence numbers, record,
+/* tests/unit/adapters/efact/test_efact.c - the eFact decoder and validator (adapters/efact/efact.c)
+ * and its code table (efact_codes.c): decoding of writer-built 920000 files, every code the decoder
+ * emits (each from the base sending corrupted at one zone, with its letter, record, position and
+ * the outcome the letter implies), the structural checks (record grammar, sequence numbers, record,
  * invoice and sending controls, records 95/96), and robustness (every truncation, random
  * mutations and garbage, host bounds, the arena limit). The native answers are in
  * test_efact_answer.c.
@@ -97,14 +97,6 @@ static int view_eq(tpc_view_t v, const char *s)
 	return v.len == strlen(s) && memcmp(v.ptr, s, v.len) == 0;
 }
 
-static int32_t days(uint32_t yyyymmdd)
-{
-	int32_t d = 0;
-
-	cr_assert_eq(tpc_check_date_yyyymmdd(yyyymmdd, &d), 0);
-	return d;
-}
-
 /* ---- 1. valid sendings ---------------------------------------------------------------------- */
 
 Test(efact, valid_sending_decodes_without_findings)
@@ -114,7 +106,7 @@ Test(efact, valid_sending_decodes_without_findings)
 	cr_assert_eq(efx.out.blocked, 0);
 	cr_assert(view_eq(efx.out.reference, "20261163000007"));
 	cr_assert(view_eq(efx.out.third_party, "18334780004"));
-	cr_assert_eq(efx.out.created, days(20261120));
+	cr_assert_eq(efx.out.created, tpc_test_day(20261120));
 	cr_assert_eq(efx.out.year_month, 202611);
 	cr_assert_eq(efx.out.number, 7);
 	cr_assert_eq(efx.out.nrecords, NREC);
@@ -151,8 +143,8 @@ Test(efact, valid_sending_decodes_without_findings)
 	cr_assert_str_eq(b->mutuality, "300");
 	cr_assert_eq(b->kind, TPC_INVOICE_HOSPITALISED);
 	cr_assert_eq(b->sex, 2);
-	cr_assert_eq(b->admission, days(20261101));
-	cr_assert_eq(b->discharge, days(20261112));
+	cr_assert_eq(b->admission, tpc_test_day(20261101));
+	cr_assert_eq(b->discharge, tpc_test_day(20261112));
 	cr_assert_eq(b->ct1, 111);
 	cr_assert_eq(b->ct2, 111);
 	cr_assert_eq(b->total_insurer_cents, 1234);
@@ -174,8 +166,8 @@ Test(efact, valid_sending_decodes_without_findings)
 	cr_assert_eq(l0->record, R50A0);
 	cr_assert_eq(l0->offset, TPC_EFACT_HEADER + (R50A0 - 1) * TPC_EFACT_RECORD);
 	cr_assert_str_eq(l0->code, "101032");
-	cr_assert_eq(l0->date_first, days(20261102));
-	cr_assert_eq(l0->date_last, days(20261102));
+	cr_assert_eq(l0->date_first, tpc_test_day(20261102));
+	cr_assert_eq(l0->date_last, tpc_test_day(20261102));
 	cr_assert_eq(l0->units, 1);
 	cr_assert_eq(l0->account, 0);
 	cr_assert_eq(l0->insurer_cents, 2400);
@@ -188,8 +180,8 @@ Test(efact, valid_sending_decodes_without_findings)
 
 	cr_assert_eq(l1->record, R50A1);
 	cr_assert_str_eq(l1->code, "102771");
-	cr_assert_eq(l1->date_first, days(20261103));
-	cr_assert_eq(l1->date_last, days(20261105));
+	cr_assert_eq(l1->date_first, tpc_test_day(20261103));
+	cr_assert_eq(l1->date_last, tpc_test_day(20261105));
 	cr_assert_eq(l1->units, 2);
 	cr_assert_eq(l1->account, 1);
 	cr_assert_eq(l1->insurer_cents, 3920);
@@ -259,7 +251,7 @@ Test(efact, sample_decodes_without_findings)
 		cr_assert_eq(efx.out.nrecords, (uint32_t)(1 + ninv * (nl + 2) + 3));
 		cr_assert(view_eq(efx.out.third_party, "18334780004"));
 		cr_assert_eq(efx.out.year_month, 202611);
-		cr_assert_eq(efx.out.created, days(20261120));
+		cr_assert_eq(efx.out.created, tpc_test_day(20261120));
 	}
 }
 
@@ -281,7 +273,7 @@ static void build_credit(int32_t units, int64_t ins, int64_t pat)
 	tpc_efact_sending_in_t s = efx.base;
 
 	efx_line_in(&cl[0], "101032", 20261102, units, ins, pat, "17385467004", "CN1");
-	efx_invoice_in(&ci[0], "86103130262", "000000000201", "300", cl, 1);
+	tpc_efact_invoice(&ci[0], "86103130262", "000000000201", "300", cl, 1);
 	ci[0].invoicing = '3';
 	snprintf(ci[0].previous, sizeof(ci[0].previous), "000000000101");
 	s.invoices = ci;
@@ -1440,7 +1432,7 @@ Test(efact, every_truncation_decodes)
 
 	/* a sending of one invoice of one line */
 	efx_line_in(&l1[0], "101032", 20261102, 1, 2400, 600, "17385467004", "T1");
-	efx_invoice_in(&i1[0], "86103130262", "000000000301", "300", l1, 1);
+	tpc_efact_invoice(&i1[0], "86103130262", "000000000301", "300", l1, 1);
 	s.invoices = i1;
 	s.ninvoices = 1;
 	efx_write(&s);

@@ -66,19 +66,11 @@ static void setup(void)
 	l3[0] = tpc_efact_line("475075", 20261115, 999, 1, "C1");
 	l3[1] = tpc_efact_line("101032", 20261116, 1500, 400, "C2");
 	l3[1].account = 1;
-	efx_invoice_in(&invs[0], "86103130262", "000000000101", "300", l1, 2);
-	efx_invoice_in(&invs[1], "05031412595", "000000000102", "300", l2, 1);
-	efx_invoice_in(&invs[2], "75031412581", "000000000103", "600", l3, 2);
+	tpc_efact_invoice(&invs[0], "86103130262", "000000000101", "300", l1, 2);
+	tpc_efact_invoice(&invs[1], "05031412595", "000000000102", "300", l2, 1);
+	tpc_efact_invoice(&invs[2], "75031412581", "000000000103", "600", l3, 2);
 
-	memset(&in, 0, sizeof(in));
-	snprintf(in.reference, sizeof(in.reference), "20261163000007");
-	snprintf(in.third_party, sizeof(in.third_party), "18334780004");
-	in.sending_no = 7;
-	in.year_month = 202611;
-	in.created = 20261120;
-	snprintf(in.bce, sizeof(in.bce), "0999999922");
-	snprintf(in.iban, sizeof(in.iban), "BE10001232152604");
-	snprintf(in.bic, sizeof(in.bic), "GEBABEBB");
+	tpc_efact_sending_head(&in, "20261163000007", 7, TPC_EFACT_HEAD_BCE | TPC_EFACT_HEAD_BANK);
 	snprintf(in.contact, sizeof(in.contact), "DUPONT");
 	in.invoices = invs;
 	in.ninvoices = 3;

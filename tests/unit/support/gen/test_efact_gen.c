@@ -1,5 +1,5 @@
-/* tests/unit/support/gen/test_efact_gen.c - the eFact writer and the committed samples: what the writer
- * and tpcgen produce decodes with exactly the findings intended. */
+/* tests/unit/support/gen/test_efact_gen.c - the eFact writer and the committed samples: what the
+ * writer and tpcgen produce decodes with exactly the findings intended. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,12 +171,7 @@ Test(efact_gen, one_record_95_per_mutuality_in_ascending_order)
 		inv[i].lines = &l[i];
 		inv[i].nlines = 1;
 	}
-	memset(&s, 0, sizeof(s));
-	snprintf(s.reference, sizeof(s.reference), "20261100000777");
-	snprintf(s.third_party, sizeof(s.third_party), "18334780004");
-	s.sending_no = 7;
-	s.year_month = 202611;
-	s.created = 20261120;
+	tpc_efact_sending_head(&s, "20261100000777", 7, 0);
 	s.invoices = inv;
 	s.ninvoices = 3;
 	cr_assert_eq(tpc_efact_write(&s, &out, &len), 0);
