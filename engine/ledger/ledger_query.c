@@ -103,7 +103,7 @@ static int day_end_ms(int32_t yyyymmdd, uint64_t *out)
 	return 0;
 }
 
-static int balance(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRequest *rq,
+static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                    tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
 	Tpclear__BudgetBalance *b, **bp;
@@ -176,7 +176,7 @@ static int balance(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__Ledge
 	return 0;
 }
 
-static int export_postings(MDB_txn *txn, const tpc_ledger_db_t *db,
+static int export_postings(MDB_txn *txn, const tpc_store_db_t *db,
                            const Tpclear__LedgerRequest *rq, const char *account, tpc_job_t *job,
                            Tpclear__LedgerAnswer *la)
 {
@@ -253,7 +253,7 @@ static int export_postings(MDB_txn *txn, const tpc_ledger_db_t *db,
 }
 
 /* Sequence of (sender, key) in the idempotency index. */
-static int find_sending(MDB_txn *txn, const tpc_ledger_db_t *db, const char *sender,
+static int find_sending(MDB_txn *txn, const tpc_store_db_t *db, const char *sender,
                         const char *key, uint64_t *seq)
 {
 	uint8_t buf[TPC_SENDER_MAX + TPC_KEY_MAX + 2];
@@ -277,7 +277,7 @@ static int find_sending(MDB_txn *txn, const tpc_ledger_db_t *db, const char *sen
 }
 
 /* Settlements stored for @p seq, unpacked into the arena. */
-static int settlements_of(MDB_txn *txn, const tpc_ledger_db_t *db, uint64_t seq, tpc_arena_t *arena,
+static int settlements_of(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, tpc_arena_t *arena,
                           Tpclear__Settlement ***out, size_t *n, tpc_blob_t *last_native)
 {
 	ProtobufCAllocator pa = {pa_alloc, pa_free, arena};
@@ -350,7 +350,7 @@ static int settlements_of(MDB_txn *txn, const tpc_ledger_db_t *db, uint64_t seq,
 }
 
 /* The history of sending @p seq (only the lines of invoice @p invoice when >= 0). */
-static int history(MDB_txn *txn, const tpc_ledger_db_t *db, uint64_t seq, int64_t invoice,
+static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t invoice,
                    tpc_job_t *job, Tpclear__SendingHistory **out)
 {
 	tpc_arena_t *a = job->arena;
@@ -508,7 +508,7 @@ static int is_digits(const char *s, size_t n)
 	return 1;
 }
 
-static int show(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRequest *rq,
+static int show(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                 tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
 	const char *t = rq->target;
@@ -559,7 +559,7 @@ static int show(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRe
 			if ((rc = mdb_get(txn, db->answers, &ak, &av)))
 				return tpc_err_from_mdb(rc);
 			if ((rc =
-			         tpc_ledger_answer_decode(av.mv_data, av.mv_size, job->arena, &st)))
+			         tpc_records_answer_decode(av.mv_data, av.mv_size, job->arena, &st)))
 				return rc;
 			res = tpclear__result__unpack(&pa, st.result_len, st.result);
 			if (!res)
@@ -599,7 +599,7 @@ unknown:
 }
 
 /* An institution's monthly recovery statement (engine/ledger/statement.h). */
-static int statement(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRequest *rq,
+static int statement(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                      tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
 	const char *code = NULL;
@@ -615,13 +615,13 @@ static int statement(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__Led
 	return rc;
 }
 
-int tpc_ledger_query(tpc_ledger_reader_t *r, tpc_job_t *job)
+int tpc_ledger_query(tpc_store_reader_t *r, tpc_job_t *job)
 {
 	ProtobufCAllocator pa = {pa_alloc, pa_free, job->arena};
 	Tpclear__LedgerRequest *rq;
 	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
 	Tpclear__LedgerAnswer la = TPCLEAR__LEDGER_ANSWER__INIT;
-	const tpc_ledger_db_t *db;
+	const tpc_store_db_t *db;
 	MDB_txn *txn;
 	int rc;
 
@@ -631,7 +631,7 @@ int tpc_ledger_query(tpc_ledger_reader_t *r, tpc_job_t *job)
 		fail(job, TPC_CODE_BAD_LEDGER_REQ);
 		return TPC_EINVAL;
 	}
-	if ((rc = tpc_ledger_read_begin(r, &txn, &db))) {
+	if ((rc = tpc_store_read_begin(r, &txn, &db))) {
 		fail(job, TPC_CODE_STORED_UNREADABLE);
 		return rc;
 	}
@@ -660,22 +660,22 @@ int tpc_ledger_query(tpc_ledger_reader_t *r, tpc_job_t *job)
 	} else if (job->status != TPC_JOB_FAILED) {
 		fail(job, rc == TPC_ENOMEM ? TPC_CODE_TOO_MANY : TPC_CODE_STORED_UNREADABLE);
 	}
-	tpc_ledger_read_end(r);
+	tpc_store_read_end(r);
 	return rc;
 }
 
-int tpc_ledger_query_settlement(tpc_ledger_reader_t *r, tpc_job_t *job)
+int tpc_ledger_query_settlement(tpc_store_reader_t *r, tpc_job_t *job)
 {
 	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
 	Tpclear__Settlement **sts;
-	const tpc_ledger_db_t *db;
+	const tpc_store_db_t *db;
 	tpc_blob_t native = {0};
 	MDB_txn *txn;
 	uint64_t seq;
 	size_t n;
 	int rc;
 
-	if ((rc = tpc_ledger_read_begin(r, &txn, &db))) {
+	if ((rc = tpc_store_read_begin(r, &txn, &db))) {
 		fail(job, TPC_CODE_STORED_UNREADABLE);
 		return rc;
 	}
@@ -702,6 +702,6 @@ int tpc_ledger_query_settlement(tpc_ledger_reader_t *r, tpc_job_t *job)
 	if ((rc = finish(job, &ans)) == 0)
 		job->native = native;
 out:
-	tpc_ledger_read_end(r);
+	tpc_store_read_end(r);
 	return rc;
 }

@@ -76,7 +76,7 @@ struct group {
 /* What the passes share. */
 struct build {
 	MDB_txn *txn;
-	const tpc_ledger_db_t *db;
+	const tpc_store_db_t *db;
 	tpc_arena_t *arena;
 	uint64_t from, until;
 	uint32_t month;
@@ -607,7 +607,7 @@ static int message(const struct build *b, Tpclear__Statement *st)
 
 /* ---- public API ---------------------------------------------------------------------------- */
 
-int tpc_statement_build(MDB_txn *txn, const tpc_ledger_db_t *db, const char *institution,
+int tpc_statement_build(MDB_txn *txn, const tpc_store_db_t *db, const char *institution,
                         uint32_t month, uint64_t now_ms, tpc_arena_t *arena,
                         Tpclear__Statement **out, const char **code)
 {

@@ -6,7 +6,6 @@
 #include "common/check.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "ledger/ledger.h"
 #include "core/log.h"
 #include "payments/sepa.h"
 #include "tpclear.pb-c.h"
@@ -656,24 +655,17 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		k.mv_size = 8;
 		if ((rc = mdb_get(txn, ctx->db->answers, &k, &v)))
 			goto out;
-		if (v.mv_size < sizeof(h)) {
+		if (tpc_records_answer_header_read(v.mv_data, v.mv_size, &h)) {
 			rc = MDB_CORRUPTED;
 			goto out;
 		}
-		memcpy(&h, v.mv_data, sizeof(h));
-		if (h.magic != TPC_ANSWER_MAGIC) {
-			rc = MDB_CORRUPTED;
-			goto out;
-		}
-		h.sender[sizeof(h.sender) - 1] = h.key[sizeof(h.key) - 1] = 0;
-		h.format[sizeof(h.format) - 1] = 0;
 		if (h.native_len) {
 			/* the stored answer (perhaps compressed), in an arena of its own: the
 			 * settlements' scratch arena is reset for each one */
 			tpc_stored_t st;
 
 			tpc_arena_reset(answers);
-			if ((rc = tpc_ledger_answer_decode(v.mv_data, v.mv_size, answers, &st))) {
+			if ((rc = tpc_records_answer_decode(v.mv_data, v.mv_size, answers, &st))) {
 				rc = rc == TPC_ENOMEM ? ENOMEM : MDB_CORRUPTED;
 				goto out;
 			}

@@ -32,14 +32,14 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "pipeline/job.h"
-#include "store/records.h"
+#include "store/store.h"
 
 #include <lmdb.h>
 #include <stdint.h>
 
 /** What the writer lends a run. All borrowed. */
 typedef struct tpc_payrun_ctx {
-	const tpc_ledger_db_t *db;
+	const tpc_store_db_t *db;
 	const tpc_config_t *cfg;        /* payer accounts, payments dir, execution days */
 	const tpc_adapters_t *adapters; /* settlement encoders; NULL = none */
 	const char *payments_dir;       /* where the SEPA files go */

@@ -28,7 +28,7 @@
 
 struct event_base;
 struct tpc_job;
-struct tpc_ledger_reader;
+struct tpc_store_reader;
 
 typedef struct tpc_security tpc_security_t;
 
@@ -99,7 +99,7 @@ int tpc_security_check_sending(struct tpc_job *job, tpc_metrics_shard_t *shard);
 
 /** Worker: refuse a ledger request outside its sender's scope (curve mode).
  *  @return 1 when refused (job failed), 0 to go on. */
-int tpc_security_check_ledger(struct tpc_ledger_reader *reader, tpc_metrics_shard_t *shard,
+int tpc_security_check_ledger(struct tpc_store_reader *reader, tpc_metrics_shard_t *shard,
                               struct tpc_job *job);
 
 #endif /* TPC_SECURITY_H */
