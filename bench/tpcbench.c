@@ -953,8 +953,9 @@ static int bench_ledger_open(struct bench_ledger *b, const char *data_dir, const
 		return -1;
 	b->shard = tpc_metrics_shard(b->m);
 	if ((rc = tpc_writer_open(&b->cfg, b->m, &b->l)) ||
-	    (rc = tpc_store_reader_new(tpc_writer_store(b->l), &b->reader)) || (rc = tpc_queue_new(0, 0, &b->in)) ||
-	    (rc = tpc_queue_new(0, 0, &b->done)) || (rc = tpc_writer_start(b->l, b->in, b->done))) {
+	    (rc = tpc_store_reader_new(tpc_writer_store(b->l), &b->reader)) ||
+	    (rc = tpc_queue_new(0, 0, &b->in)) || (rc = tpc_queue_new(0, 0, &b->done)) ||
+	    (rc = tpc_writer_start(b->l, b->in, b->done))) {
 		fprintf(stderr, "tpcbench: ledger in %s: %s\n", data_dir, tpc_strerror(rc));
 		return -1;
 	}

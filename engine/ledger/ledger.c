@@ -160,8 +160,8 @@ static int indexes(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 
 /* One part of a line: a posting pair in its budget and its payable. */
 static void post_part(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
-                      const tpc_job_t *job, uint32_t ii, uint32_t li, uint8_t part,
-                      unsigned budget, int64_t amount, uint64_t at_ms)
+                      const tpc_job_t *job, uint32_t ii, uint32_t li, uint8_t part, unsigned budget,
+                      int64_t amount, uint64_t at_ms)
 {
 	const tpc_invoice_t *inv = &job->sending.invoices[ii];
 	const tpc_line_t *ln = &job->sending.lines[li];

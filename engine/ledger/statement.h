@@ -15,9 +15,9 @@
  *   postings. The statement is produced only when the grand total equals minus the charges to
  *   the cent; otherwise the ledger contradicts itself (a bug), and the request is refused
  *   T00031 with both figures in the log, rather than sending SPP IS a wrong statement.
- * - the document is XML (libxml2 xmlTextWriter, as engine/payments/sepa.c), ordered by CPAS, decision,
- *   then sequence and line, and a pure function of the month's postings: asked again, the same
- *   ledger gives the same bytes. Only `provisional` (the month is not over yet) depends on when
+ * - the document is XML (libxml2 xmlTextWriter, as engine/payments/sepa.c), ordered by CPAS,
+ * decision, then sequence and line, and a pure function of the month's postings: asked again, the
+ * same ledger gives the same bytes. Only `provisional` (the month is not over yet) depends on when
  *   it is asked.
  *
  * Thread-safety: reentrant; runs on a worker inside the caller's read transaction. Everything

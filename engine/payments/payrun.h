@@ -1,6 +1,11 @@
 /* engine/payments/payrun.h - payment runs: unpaid payables become credit transfers, exactly once.
  *
  * DESIGN
+ * - Owns: the payment runs' records ("payables" -> "paid", "payruns", "payrun_ids",
+ *   "payments", "settlements", their postings) and the SEPA files. Thread: the ledger writer
+ *   (pipeline/writer.c) calls tpc_payrun_execute/finish/mark_written, and
+ *   tpc_payrun_restore_files() before it starts. Must never: open or commit a transaction of
+ *   its own (the writer does), or write a SEPA file before its run is durable.
  * - A run is one write transaction of the ledger writer (the only LMDB writer), alone in its
  *   transaction: it reads every unpaid payable (value of "payables") committed up to the run's
  *   day and of the requested budget, groups them per (budget, payee IBAN), and for each group

@@ -92,9 +92,16 @@ static int restore_payrun_files(tpc_writer_t *w)
 
 int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_t **out)
 {
+	tpc_store_opts_t opts = {cfg->data_dir, cfg->map_size, cfg->map_max, 0};
 	tpc_writer_t *w = calloc(1, sizeof(*w));
 	int rc;
 
+	/* durability is a configuration choice: NOMETASYNC loses at most the last commit on a
+	 * power cut, NONE leaves it to the OS (tests, benchmarks) */
+	if (cfg->sync == TPC_SYNC_NOMETASYNC)
+		opts.env_flags = MDB_NOMETASYNC;
+	else if (cfg->sync == TPC_SYNC_NONE)
+		opts.env_flags = MDB_NOSYNC;
 	if (!w)
 		return TPC_ENOMEM;
 	w->cfg = *cfg;
@@ -105,7 +112,7 @@ int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_
 		         (int)sizeof(w->payments_dir) - 10, cfg->data_dir);
 	w->group_max = cfg->group_max;
 	w->metrics = metrics;
-	if ((rc = tpc_store_open(cfg, &w->store)))
+	if ((rc = tpc_store_open(&opts, &w->store)))
 		goto out_free;
 	if ((rc = resume(w)) || (rc = restore_payrun_files(w))) {
 		rc = tpc_err_from_mdb(rc);
@@ -252,7 +259,8 @@ static void run_payrun(tpc_writer_t *w, tpc_job_t *job)
 		tpc_txn_t t;
 
 		if (tpc_txn_begin(tpc_store_db(w->store)->env, 0, &t) == 0) {
-			tpc_txn_fail(&t, tpc_payrun_execute(&ctx, t.txn, job, w->next_run, now, &p));
+			tpc_txn_fail(&t,
+			             tpc_payrun_execute(&ctx, t.txn, job, w->next_run, now, &p));
 			if (!t.ret && tpc_payrun_refusal(p)) {
 				tpc_txn_abort(&t);
 				fail_job(job, tpc_payrun_refusal(p));
@@ -273,7 +281,8 @@ static void run_payrun(tpc_writer_t *w, tpc_job_t *job)
 		if (t.ret == MDB_MAP_FULL && grow_map(w) == 0)
 			continue;
 		tpc_error("ledger: payment run failed: %s", mdb_strerror(t.ret));
-		fail_job(job, t.ret == MDB_MAP_FULL ? TPC_CODE_STORAGE_FULL : TPC_CODE_LEDGER_FAILED);
+		fail_job(job,
+		         t.ret == MDB_MAP_FULL ? TPC_CODE_STORAGE_FULL : TPC_CODE_LEDGER_FAILED);
 		return;
 	}
 }
@@ -313,7 +322,8 @@ static void *writer_main(void *arg)
 		write_batch(w, jobs, n);
 		committed = 0;
 		for (i = 0; i < n; i++) {
-			/* stage boundary: a job leaves with its fate decided, never still CLEARED */
+			/* stage boundary: a job leaves with its fate decided, never still CLEARED
+			 */
 			assert(jobs[i]->status != TPC_JOB_CLEARED);
 			if (jobs[i]->status == TPC_JOB_COMMITTED && jobs[i]->type == TPC_JOB_LOAD)
 				tpc_metrics_add(w->shard, TPC_M_refdata_loads, 1);

@@ -41,7 +41,8 @@ size_t tpc_records_answer_size(const tpc_job_t *job)
 	size_t native = job->native.ptr ? job->native.len : 0;
 
 	/* the worker's LZ4 block replaces both raw parts when it compressed them */
-	return sizeof(tpc_answer_hdr_t) + (job->stored ? job->stored_len : job->result_len + native);
+	return sizeof(tpc_answer_hdr_t) +
+	       (job->stored ? job->stored_len : job->result_len + native);
 }
 
 void tpc_records_answer_encode(const tpc_job_t *job, const tpc_answer_hdr_t *h, void *out)
@@ -73,8 +74,7 @@ int tpc_records_answer_header_read(const void *value, size_t size, tpc_answer_hd
 	return 0;
 }
 
-int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena,
-                              tpc_stored_t *out)
+int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena, tpc_stored_t *out)
 {
 	tpc_answer_hdr_t h;
 	const uint8_t *p = value;

@@ -45,6 +45,17 @@ typedef struct tpc_answer_hdr {
 	char format[32];
 } tpc_answer_hdr_t;
 
+/** Header of a stored settlement (value of "settlements"), then the packed tpclear.Settlement,
+ *  then the native settlement bytes. Written by the payment runs, read by the queries. */
+#define TPC_SETTLEMENT_MAGIC 0x31535054u /* "TPS1" little endian */
+typedef struct tpc_settlement_hdr {
+	uint32_t magic;
+	uint32_t proto_len;
+	uint32_t native_len;
+	char native_type[16];
+	uint32_t pad;
+} tpc_settlement_hdr_t;
+
 /** One line verdict (value of "lines", 96 bytes). */
 typedef struct tpc_line_rec {
 	char code[6];
@@ -183,6 +194,7 @@ typedef struct tpc_payment_rec {
 } tpc_payment_rec_t;
 
 _Static_assert(sizeof(tpc_answer_hdr_t) == 320, "stored layout");
+_Static_assert(sizeof(tpc_settlement_hdr_t) == 32, "stored layout");
 _Static_assert(sizeof(tpc_line_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_posting_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");

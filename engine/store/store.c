@@ -31,13 +31,20 @@ static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
 		const char *name;
 		MDB_dbi *dbi;
 	} all[] = {
-	    {"meta", &db->meta},           {"sendings", &db->sendings},
-	    {"answers", &db->answers},     {"lines", &db->lines},
-	    {"postings", &db->postings},   {"dedup", &db->dbs.dedup},
-	    {"units", &db->dbs.units},     {"invoices", &db->dbs.invoices},
-	    {"payables", &db->payables},   {"paid", &db->paid},
-	    {"payruns", &db->payruns},     {"payrun_ids", &db->payrun_ids},
-	    {"payments", &db->payments},   {"settlements", &db->settlements},
+	    {"meta", &db->meta},
+	    {"sendings", &db->sendings},
+	    {"answers", &db->answers},
+	    {"lines", &db->lines},
+	    {"postings", &db->postings},
+	    {"dedup", &db->dbs.dedup},
+	    {"units", &db->dbs.units},
+	    {"invoices", &db->dbs.invoices},
+	    {"payables", &db->payables},
+	    {"paid", &db->paid},
+	    {"payruns", &db->payruns},
+	    {"payrun_ids", &db->payrun_ids},
+	    {"payments", &db->payments},
+	    {"settlements", &db->settlements},
 	    {"scheme_refs", &db->scheme_refs},
 	};
 	int rc;
@@ -72,24 +79,21 @@ static int check_schema(MDB_txn *txn, MDB_dbi meta, const char *dir)
 }
 
 /* Create and open the environment with the configured durability. */
-static int open_env(tpc_store_t *st, const tpc_config_t *cfg)
+static int open_env(tpc_store_t *st, const tpc_store_opts_t *o)
 {
-	unsigned flags = MDB_NOTLS; /* readers reuse their transaction on any worker thread */
+	/* MDB_NOTLS: readers reuse their transaction on any worker thread */
+	unsigned flags = MDB_NOTLS | (o->env_flags & (MDB_NOMETASYNC | MDB_NOSYNC));
 	MDB_envinfo info;
 	int rc;
 
-	if (cfg->sync == TPC_SYNC_NOMETASYNC)
-		flags |= MDB_NOMETASYNC;
-	else if (cfg->sync == TPC_SYNC_NONE)
-		flags |= MDB_NOSYNC;
 	if ((rc = mdb_env_create(&st->db.env)))
 		return rc;
 	if ((rc = mdb_env_set_maxdbs(st->db.env, 32)) ||
 	    (rc = mdb_env_set_maxreaders(st->db.env, 512)) ||
-	    (rc = mdb_env_set_mapsize(st->db.env, cfg->map_size)))
+	    (rc = mdb_env_set_mapsize(st->db.env, o->map_size)))
 		goto out_close_env;
-	if ((rc = mdb_env_open(st->db.env, cfg->data_dir, flags, 0640))) {
-		tpc_error("ledger %s: %s", cfg->data_dir, mdb_strerror(rc));
+	if ((rc = mdb_env_open(st->db.env, o->dir, flags, 0640))) {
+		tpc_error("ledger %s: %s", o->dir, mdb_strerror(rc));
 		goto out_close_env;
 	}
 	/* an existing environment may be larger than the configured initial size: adopt it */
@@ -104,31 +108,31 @@ out_close_env:
 	return rc;
 }
 
-int tpc_store_open(const tpc_config_t *cfg, tpc_store_t **out)
+int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 {
 	pthread_rwlockattr_t attr;
 	tpc_store_t *st;
 	tpc_txn_t t;
 
-	if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
-		tpc_error("data directory %s: %s", cfg->data_dir, strerror(errno));
+	if (mkdir(opts->dir, 0750) != 0 && errno != EEXIST) {
+		tpc_error("data directory %s: %s", opts->dir, strerror(errno));
 		return -errno;
 	}
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return TPC_ENOMEM;
-	st->map_max = cfg->map_max;
+	st->map_max = opts->map_max;
 	/* writer-preferring: a steady stream of readers must not starve a map resize */
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->resize_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
-	if ((t.ret = open_env(st, cfg)))
+	if ((t.ret = open_env(st, opts)))
 		goto out_free;
 	if (tpc_txn_begin(st->db.env, 0, &t) == 0) {
 		tpc_txn_fail(&t, open_dbis(t.txn, &st->db));
 		if (!t.ret)
-			tpc_txn_fail(&t, check_schema(t.txn, st->db.meta, cfg->data_dir));
+			tpc_txn_fail(&t, check_schema(t.txn, st->db.meta, opts->dir));
 		tpc_txn_commit(&t);
 	}
 	if (t.ret)
@@ -295,8 +299,8 @@ bool tpc_store_find_sending(tpc_txn_t *t, const tpc_store_db_t *db, const char *
 	return true;
 }
 
-int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key,
-                     tpc_arena_t *arena, tpc_stored_t *out)
+int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key, tpc_arena_t *arena,
+                     tpc_stored_t *out)
 {
 	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2], skey[8];
 	MDB_val ak = tpc_key_u64(skey, 0), av;
@@ -334,8 +338,7 @@ int tpc_store_count_lines(tpc_store_reader_t *r, uint64_t seq, uint64_t *count)
 		return tpc_err_from_mdb(rc);
 	tpc_txn_wrap(&t, r->txn);
 	tpc_key_u64_u32(key, seq, 0);
-	tpc_txn_foreach(&it, &t, r->st->db.lines, key, 12, 8)
-		(*count)++;
+	tpc_txn_foreach(&it, &t, r->st->db.lines, key, 12, 8)(*count)++;
 	tpc_iter_close(&it);
 	read_end(r);
 	return tpc_err_from_mdb(t.ret);

@@ -20,7 +20,6 @@
 #define TPC_STORE_H
 
 #include "core/arena.h"
-#include "core/config.h"
 #include "store/dbs.h"
 #include "store/records.h"
 
@@ -31,12 +30,21 @@
 typedef struct tpc_store tpc_store_t;
 typedef struct tpc_store_reader tpc_store_reader_t;
 
-/** Open (creating if needed) the store in cfg->data_dir: every sub-database, the schema
- *  checked (or written in a new store), the map at least cfg->map_size (an existing larger map
- *  is adopted).
+/** Where and how to open the store (the writer fills it from the configuration: the store
+ *  knows nothing of the configuration file). */
+typedef struct tpc_store_opts {
+	const char *dir;    /* data directory, created if missing (borrowed) */
+	size_t map_size;    /* initial map size in bytes */
+	size_t map_max;     /* ceiling of tpc_store_grow() */
+	unsigned env_flags; /* 0, MDB_NOMETASYNC or MDB_NOSYNC (durability) */
+} tpc_store_opts_t;
+
+/** Open (creating if needed) the store in opts->dir: every sub-database, the schema checked
+ *  (or written in a new store), the map at least opts->map_size (an existing larger map is
+ *  adopted).
  *  @param[out] out  new store, owned by the caller; release with tpc_store_free()
  *  @return 0 or a negative TPC_E* code (an incompatible schema is logged). */
-int tpc_store_open(const tpc_config_t *cfg, tpc_store_t **out);
+int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out);
 
 /** Close the environment; NULL-safe; sets *@p st to NULL. No reader or writer may be left. */
 void tpc_store_free(tpc_store_t **st);
@@ -44,7 +52,7 @@ void tpc_store_free(tpc_store_t **st);
 /** The sub-database handles (borrowed, valid until tpc_store_free()). */
 const tpc_store_db_t *tpc_store_db(const tpc_store_t *st);
 
-/** Double the map, up to cfg->map_max. Writer thread only, with no transaction of its own.
+/** Double the map, up to opts->map_max. Writer thread only, with no transaction of its own.
  *  @return 0, TPC_EMAPFULL at the ceiling, or another negative TPC_E* code. */
 int tpc_store_grow(tpc_store_t *st);
 
@@ -81,8 +89,8 @@ bool tpc_store_find_sending(tpc_txn_t *t, const tpc_store_db_t *db, const char *
  *  @param[in]  arena  receives copies of the stored bytes (borrowed)
  *  @param[out] out    filled when found
  *  @return 0, TPC_ENOENT, TPC_EINVAL (names too long), TPC_ENOMEM or TPC_EDB. */
-int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key,
-                     tpc_arena_t *arena, tpc_stored_t *out);
+int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key, tpc_arena_t *arena,
+                     tpc_stored_t *out);
 
 /** Count the line verdicts stored for sequence @p seq (tests and tools). */
 int tpc_store_count_lines(tpc_store_reader_t *r, uint64_t seq, uint64_t *count);

@@ -91,8 +91,8 @@ void *tpc_txn_reserve(tpc_txn_t *t, MDB_dbi dbi, const MDB_val *key, size_t size
 {
 	MDB_val v = {size, NULL};
 
-	if (t->ret || tpc_txn_fail(t, mdb_put(t->txn, dbi, (MDB_val *)key, &v,
-	                                      flags | MDB_RESERVE)))
+	if (t->ret ||
+	    tpc_txn_fail(t, mdb_put(t->txn, dbi, (MDB_val *)key, &v, flags | MDB_RESERVE)))
 		return NULL;
 	return v.mv_data;
 }
@@ -129,9 +129,9 @@ uint64_t tpc_txn_last_u64(tpc_txn_t *t, MDB_dbi dbi)
 /* Is the current key inside the prefix? A mismatch ends the walk, and so does an error. */
 static void settle_step(tpc_iter_t *it, int rc)
 {
-	it->valid = rc == 0 &&
-	            (it->plen == 0 || (it->key.mv_size >= it->plen &&
-	                               memcmp(it->key.mv_data, it->from, it->plen) == 0));
+	it->valid =
+	    rc == 0 && (it->plen == 0 || (it->key.mv_size >= it->plen &&
+	                                  memcmp(it->key.mv_data, it->from, it->plen) == 0));
 	if (rc && rc != MDB_NOTFOUND)
 		tpc_txn_fail(it->t, rc);
 	if (!it->valid)
