@@ -96,7 +96,9 @@ static int day_end_ms(int32_t yyyymmdd, uint64_t *out)
 	return 0;
 }
 
-/* Add one posting to its budget's balance. */
+/* Add one posting to its budget's balance. The kinds are summed apart because the balance
+ * answers two questions: what a budget owes (charged, payable, settled) and what left its bank
+ * account (paid out). */
 static void balance_add(Tpclear__BudgetBalance *x, const tpc_posting_rec_t *p)
 {
 	x->postings++;
@@ -171,7 +173,8 @@ static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__Ledger
 	return 0;
 }
 
-/* One posting of an export, copied into the job's arena. @return NULL when out of memory. */
+/* One posting of an export, copied into the job's arena (the answer is packed after the read
+ * transaction ended). @return NULL when out of memory. */
 static Tpclear__Posting *export_one(tpc_job_t *job, Tpclear__Posting *x, uint64_t number,
                                     const tpc_posting_rec_t *p)
 {
@@ -262,7 +265,9 @@ static int find_sending(MDB_txn *txn, const tpc_store_db_t *db, const char *send
 	return t.ret ? t.ret : MDB_NOTFOUND;
 }
 
-/* Append @p st to the arena array *@p out (grown by doubling). @return 0 or ENOMEM. */
+/* Append @p st to the arena array *@p out (grown by doubling). The arena never frees: the old
+ * array stays until the job is recycled, a small price for not counting first.
+ * @return 0 or ENOMEM. */
 static int settlement_push(tpc_arena_t *arena, Tpclear__Settlement ***out, size_t *n, size_t *cap,
                            Tpclear__Settlement *st)
 {
@@ -314,6 +319,7 @@ static int settlements_of(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, 
 	*out = NULL;
 	*n = 0;
 	tpc_txn_wrap(&t, txn);
+	/* every (run, payment) of the sequence: a sending's lines may be paid over several runs */
 	tpc_key_settlement(key, seq, 0, 0);
 	tpc_txn_foreach(&it, &t, db->settlements, key, 20, 8)
 	{
@@ -341,7 +347,8 @@ static int settlements_of(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, 
 	return t.ret;
 }
 
-/* The header of sending @p seq's history, from its stored answer's header. */
+/* The header of sending @p seq's history, from its stored answer's header: only the header is
+ * read, the (perhaps compressed) answer bytes are not needed for a history. */
 static int history_head(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, tpc_arena_t *a,
                         Tpclear__SendingHistory *sh)
 {
@@ -481,6 +488,7 @@ static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t
 	if ((rc = history_head(txn, db, seq, a, sh)))
 		return rc;
 	tpc_txn_wrap(&t, txn);
+	/* the lines of the sending, in index order (the prefix is its sequence) */
 	tpc_key_u64_u32(key, seq, 0);
 	tpc_txn_foreach(&it, &t, db->lines, key, 12, 8)
 	{

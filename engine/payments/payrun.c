@@ -1,4 +1,12 @@
-/* engine/payments/payrun.c - payment runs (see payrun.h for the DESIGN). */
+/* engine/payments/payrun.c - payment runs (see payrun.h for the DESIGN).
+ *
+ * A run is built in passes over plain arrays, not in one walk of the store: gather (payables
+ * -> items), resolve (items -> bank accounts), pay (groups of items -> payments, postings,
+ * payables moved to "paid"), settle (one settlement per sending and payment). Each pass sorts
+ * the items the way it needs them, so every pass reads its databases in key order and writes
+ * with MDB_APPEND where the keys allow it. All of it runs inside the writer's transaction: a
+ * failure anywhere leaves nothing of the run.
+ */
 #include "payments/payrun.h"
 
 #include "clearing/budget.h"
@@ -209,6 +217,8 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 	tpc_iter_t it;
 	tpc_txn_t t;
 
+	/* every payable: the run's filters (budget, day) are not part of the key, and a run is
+	 * rare enough that a full walk of the unpaid lines is the simple answer */
 	tpc_txn_wrap(&t, txn);
 	tpc_txn_foreach(&it, &t, ctx->db->payables, NULL, 0, 0)
 	{
@@ -253,6 +263,7 @@ static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 	MDB_cursor *members = NULL, *ossom = NULL;
 	int rc;
 
+	/* sorted by (budget, payee): each account is looked up once, its neighbours reuse it */
 	if (p->nitems)
 		qsort(p->items, p->nitems, sizeof(*p->items), cmp_payee);
 	p->accounts = calloc(p->nitems ? p->nitems : 1, sizeof(*p->accounts));
@@ -334,12 +345,79 @@ static int put_posting(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_post
 	return mdb_put(txn, ctx->db->postings, &k, &v, MDB_APPEND);
 }
 
+/* Write payment @p pm (items [@p i, @p j) of account @p a): the payees debited (one posting
+ * per payee of the account), the budget's bank account @p payer_iban credited, the payment
+ * record, and each item's payable moved to "paid". @return 0 or an LMDB code. */
+static int record_payment(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p,
+                          const struct account *a, const char *payer_iban, size_t i, size_t j,
+                          const tpc_payment_rec_t *pm)
+{
+	tpc_posting_rec_t rec;
+	uint8_t key[TPC_PAYABLE_KEY];
+	MDB_val k;
+	tpc_txn_t t;
+
+	tpc_txn_wrap(&t, txn);
+	for (size_t m = i; m < j && !t.ret;) {
+		size_t e = m;
+		int64_t part = 0;
+
+		memset(&rec, 0, sizeof(rec));
+		while (e < j && p->items[e].acct == p->items[m].acct)
+			part += p->items[e++].p.amount_cents;
+		/* items of one account are not always adjacent (sorted by IBAN, then sequence): a
+		 * payee may get several SETTLE postings in one payment */
+		rec.run = p->run;
+		rec.line = p->npayments;
+		rec.kind = TPC_POST_SETTLE;
+		rec.budget = a->budget;
+		rec.payee_kind = p->items[m].p.payee_kind;
+		copy_str(rec.account, sizeof(rec.account), p->items[m].p.payee);
+		rec.amount_cents = -part;
+		rec.at_ms = p->now_ms;
+		tpc_txn_fail(&t, put_posting(ctx, txn, &rec));
+		m = e;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.run = p->run;
+	rec.line = p->npayments;
+	rec.kind = TPC_POST_PAYOUT;
+	rec.budget = a->budget;
+	rec.payee_kind = TPC_PAYEE_BANK;
+	copy_str(rec.account, sizeof(rec.account), payer_iban);
+	rec.amount_cents = pm->amount_cents;
+	rec.at_ms = p->now_ms;
+	if (!t.ret)
+		tpc_txn_fail(&t, put_posting(ctx, txn, &rec));
+	k = tpc_key_u64_u32(key, p->run, p->npayments);
+	tpc_txn_put(&t, ctx->db->payments, &k, pm, sizeof(*pm), MDB_APPEND);
+	for (size_t m = i; m < j && !t.ret; m++) {
+		tpc_paid_t paid = {p->run, p->npayments, 0, p->now_ms};
+		int rc;
+
+		p->items[m].payment = p->npayments;
+		k = tpc_key_payable(key, p->items[m].seq, p->items[m].line, p->items[m].part);
+		/* deleted in the paying transaction: no later run can see the payable again */
+		if (!tpc_txn_del(&t, ctx->db->payables, &k) && !t.ret)
+			tpc_txn_fail(&t, MDB_NOTFOUND);
+		if (t.ret)
+			break;
+		/* a line already paid is a damaged store, not a race (runs are serialised) */
+		rc = mdb_put(txn, ctx->db->paid, &k, &(MDB_val){sizeof(paid), &paid},
+		             MDB_NOOVERWRITE);
+		tpc_txn_fail(&t, rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc);
+	}
+	return t.ret;
+}
+
 /* Pay the groups: payments, postings, payables moved to "paid". */
 static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 {
 	size_t i = 0, j;
 	int rc;
 
+	/* sorted by (budget, IBAN): one payment per account, whichever payees share it (a
+	 * practice's doctors paid on one account get one transfer) */
 	if (p->nitems)
 		qsort_r(p->items, p->nitems, sizeof(*p->items), cmp_group, p->accounts);
 	p->payments = calloc(p->nitems ? p->nitems : 1, sizeof(*p->payments));
@@ -350,9 +428,6 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		const tpc_payer_t *payer = &ctx->cfg->payer[a->budget];
 		int64_t sum = 0;
 		tpc_payment_rec_t *pm;
-		tpc_posting_rec_t rec;
-		uint8_t key[TPC_PAYABLE_KEY];
-		MDB_val k, v;
 
 		for (j = i; j < p->nitems; j++) {
 			const struct account *b = &p->accounts[p->items[j].acct];
@@ -394,64 +469,8 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		p->lines_paid += pm->lines;
 		p->total_cents += sum;
 
-		/* the payees are debited (one posting per payee of the account), the budget's
-		 * bank account credited */
-		for (size_t m = i; m < j;) {
-			size_t e = m;
-			int64_t part = 0;
-
-			memset(&rec, 0, sizeof(rec));
-			while (e < j && p->items[e].acct == p->items[m].acct)
-				part += p->items[e++].p.amount_cents;
-			/* items of one account are not always adjacent (sorted by IBAN, then
-			 * sequence): a payee may get several SETTLE postings in one payment */
-			rec.run = p->run;
-			rec.line = p->npayments;
-			rec.kind = TPC_POST_SETTLE;
-			rec.budget = a->budget;
-			rec.payee_kind = p->items[m].p.payee_kind;
-			copy_str(rec.account, sizeof(rec.account), p->items[m].p.payee);
-			rec.amount_cents = -part;
-			rec.at_ms = p->now_ms;
-			if ((rc = put_posting(ctx, txn, &rec)))
-				return rc;
-			m = e;
-		}
-		memset(&rec, 0, sizeof(rec));
-		rec.run = p->run;
-		rec.line = p->npayments;
-		rec.kind = TPC_POST_PAYOUT;
-		rec.budget = a->budget;
-		rec.payee_kind = TPC_PAYEE_BANK;
-		copy_str(rec.account, sizeof(rec.account), payer->iban);
-		rec.amount_cents = sum;
-		rec.at_ms = p->now_ms;
-		if ((rc = put_posting(ctx, txn, &rec)))
+		if ((rc = record_payment(ctx, txn, p, a, payer->iban, i, j, pm)))
 			return rc;
-
-		tpc_put_be64(key, p->run);
-		tpc_put_be32(key + 8, p->npayments);
-		k.mv_data = key;
-		k.mv_size = 12;
-		v.mv_data = pm;
-		v.mv_size = sizeof(*pm);
-		if ((rc = mdb_put(txn, ctx->db->payments, &k, &v, MDB_APPEND)))
-			return rc;
-		for (size_t m = i; m < j; m++) {
-			tpc_paid_t paid = {p->run, p->npayments, 0, p->now_ms};
-
-			p->items[m].payment = p->npayments;
-			tpc_put_be64(key, p->items[m].seq);
-			tpc_put_be32(key + 8, p->items[m].line);
-			key[12] = p->items[m].part;
-			k.mv_size = TPC_PAYABLE_KEY;
-			if ((rc = mdb_del(txn, ctx->db->payables, &k, NULL)))
-				return rc;
-			v.mv_data = &paid;
-			v.mv_size = sizeof(paid);
-			if ((rc = mdb_put(txn, ctx->db->paid, &k, &v, MDB_NOOVERWRITE)))
-				return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
-		}
 	}
 	return 0;
 }
@@ -642,6 +661,8 @@ static int read_lines(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq,
 	tpc_iter_t it;
 	tpc_txn_t t;
 
+	/* the native encoder needs every line of the sending, paid or not: its settlement
+	 * message lists the whole sending */
 	rl->n = 0;
 	tpc_txn_wrap(&t, txn);
 	tpc_key_u64_u32(key, seq, 0);
@@ -678,6 +699,8 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 	size_t i = 0, j;
 	int rc;
 
+	/* sorted by (sequence, payment, line): one stored answer read per sending, and its
+	 * items of one payment are adjacent */
 	if (p->nitems)
 		qsort(p->items, p->nitems, sizeof(*p->items), cmp_line);
 	if ((rc = tpc_arena_new(1 << 20, (size_t)1 << 30, &scratch)))
@@ -740,19 +763,6 @@ out:
 	return rc;
 }
 
-/* The key of a request id in "payrun_ids": sender, NUL, id. @return its length. */
-static size_t id_key(const tpc_job_t *job, uint8_t *key, size_t cap)
-{
-	size_t s = strnlen(job->sender, TPC_SENDER_MAX - 1), i = strlen(job->payrun_id);
-
-	if (s + 1 + i > cap)
-		return 0;
-	memcpy(key, job->sender, s);
-	key[s] = 0;
-	memcpy(key + s + 1, job->payrun_id, i);
-	return s + 1 + i;
-}
-
 /* The @p count payments of run @p run.
  * @param[out] out  calloc'd array (caller frees), set even on error (NULL or partial)
  * @return 0, MDB_CORRUPTED (fewer or other-sized records than the run says) or an LMDB code. */
@@ -768,6 +778,8 @@ static int load_payments(MDB_txn *txn, const tpc_store_db_t *db, uint64_t run, u
 	if (!*out)
 		return ENOMEM;
 	tpc_txn_wrap(&t, txn);
+	/* the run record says how many payments it made: fewer (or more) is a damaged store, and
+	 * no SEPA file is rendered from a partial list */
 	tpc_key_u64_u32(key, run, 0);
 	tpc_txn_foreach(&it, &t, db->payments, key, 12, 8)
 	{
@@ -795,6 +807,8 @@ static int replay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 	tpc_payrun_rec_t rec;
 	int rc;
 
+	/* the same id must mean the same request: answering another request's run would tell the
+	 * caller its own request was done */
 	if (id->until_day != job->payrun_until || id->budget != job->payrun_budget) {
 		p->refusal = TPC_CODE_PAYRUN_ID_REUSED;
 		return 0;
@@ -836,7 +850,8 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 	if (!p)
 		return ENOMEM;
 	if (job->payrun_id[0]) {
-		ik.mv_size = id_key(job, idk, sizeof(idk));
+		ik = tpc_key_names(idk, sizeof(idk), job->sender,
+		                   job->payrun_id); /* sender NUL id */
 		rc = mdb_get(txn, ctx->db->payrun_ids, &ik, &iv);
 		if (rc == 0) {
 			if (iv.mv_size != sizeof(id))
@@ -1208,6 +1223,8 @@ int tpc_payrun_restore_files(const tpc_payrun_ctx_t *ctx, MDB_txn *txn)
 			continue;
 		if (r.files_written)
 			continue; /* written once: files moved away by operators stay away */
+		/* a run whose file cannot be written now stays unmarked: the next start tries
+		 * again, and the operator sees the error in the log meanwhile */
 		run = tpc_get_be64(it.key.mv_data);
 		rc = restore_run(ctx, txn, run, &r, &rewritten);
 		if (rc == 1)

@@ -1,4 +1,9 @@
-/* engine/store/records.c - encode and decode the store's records (see records.h). */
+/* engine/store/records.c - encode and decode the store's records (see records.h).
+ *
+ * The encoders are the only place a judged job becomes stored bytes and the decoders the only
+ * place those bytes become a job's answer again: a replay, a lookup, a history and a
+ * settlement all read through here, so they cannot disagree about a layout.
+ */
 #include "store/records.h"
 
 #include "core/error.h"
@@ -98,6 +103,8 @@ int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena
 	else if (LZ4_decompress_safe((const char *)p + sizeof(h), (char *)copy,
 	                             (int)(size - sizeof(h)), (int)raw) != (int)raw)
 		return TPC_EDB;
+	/* the pointers go into the arena copy, never into LMDB's page: the caller keeps them
+	 * after its transaction ends */
 	out->sequence = h.sequence;
 	out->committed_ms = h.committed_ms;
 	memcpy(out->hash, h.hash, TPC_HASH_LEN);
@@ -116,8 +123,9 @@ void tpc_records_line_encode(const tpc_sending_t *s, uint32_t line, uint32_t inv
 	const tpc_line_t *ln = &s->lines[line];
 	int accepted = ln->outcome == TPC_OUTCOME_ACCEPTED;
 
+	/* zeroed first: padding and the unused finding slots are stored bytes too */
 	memset(out, 0, sizeof(*out));
-	memcpy(out->code, ln->code, 6);
+	memcpy(out->code, ln->code, 6); /* 6 digits, stored without the NUL */
 	out->outcome = ln->outcome;
 	out->nfindings = ln->nfindings;
 	out->date_first = ln->date_first;

@@ -1,4 +1,9 @@
-/* engine/store/store.c - the LMDB environment, its sub-databases and readers (see store.h). */
+/* engine/store/store.c - the LMDB environment, its sub-databases and readers (see store.h).
+ *
+ * Everything here is either startup (open, schema) or the readers' side of the one lock shared
+ * outside a queue (resize_lock). The write path lives in the writer (pipeline/writer.c) and the
+ * ledger (ledger/ledger.c); the only write made here is the schema number of a new store.
+ */
 #include "store/store.h"
 
 #include "core/error.h"
@@ -88,6 +93,8 @@ static int open_env(tpc_store_t *st, const tpc_store_opts_t *o)
 
 	if ((rc = mdb_env_create(&st->db.env)))
 		return rc;
+	/* 32 named databases: 15 of the store and the reference data's, with room to grow;
+	 * 512 readers: one per worker and per tool, far above what a deployment runs */
 	if ((rc = mdb_env_set_maxdbs(st->db.env, 32)) ||
 	    (rc = mdb_env_set_maxreaders(st->db.env, 512)) ||
 	    (rc = mdb_env_set_mapsize(st->db.env, o->map_size)))
@@ -129,6 +136,8 @@ int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 	pthread_rwlockattr_destroy(&attr);
 	if ((t.ret = open_env(st, opts)))
 		goto out_free;
+	/* one write transaction: a store is either fully set up (every database, the schema) or
+	 * not touched at all */
 	if (tpc_txn_begin(st->db.env, 0, &t) == 0) {
 		tpc_txn_fail(&t, open_dbis(t.txn, &st->db));
 		if (!t.ret)
@@ -197,6 +206,8 @@ size_t tpc_store_map_size(const tpc_store_t *st)
 
 int tpc_store_reader_new(tpc_store_t *st, tpc_store_reader_t **out)
 {
+	/* no transaction yet: the first read begins one, later reads renew it (MDB_NOTLS lets
+	 * the reader move between threads with its owner's jobs) */
 	tpc_store_reader_t *r = calloc(1, sizeof(*r));
 
 	if (!r)
@@ -261,13 +272,13 @@ void tpc_store_read_end(tpc_store_reader_t *r)
 
 int tpc_store_snapshot_begin(tpc_store_reader_t *r, MDB_txn **txn, const tpc_ledger_dbs_t **dbs)
 {
-	int rc = read_begin(r);
+	const tpc_store_db_t *db = NULL;
+	int rc = tpc_store_read_begin(r, txn, &db);
 
-	if (rc)
-		return tpc_err_from_mdb(rc);
-	*txn = r->txn;
-	*dbs = &r->st->db.dbs;
-	return 0;
+	/* the same read transaction: only the view of it is narrower */
+	if (rc == 0)
+		*dbs = &db->dbs;
+	return rc;
 }
 
 void tpc_store_snapshot_end(tpc_store_reader_t *r)
@@ -302,6 +313,8 @@ bool tpc_store_find_sending(tpc_txn_t *t, const tpc_store_db_t *db, const char *
 int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key, tpc_arena_t *arena,
                      tpc_stored_t *out)
 {
+	/* the answer is copied into the caller's arena before the transaction ends: LMDB's bytes
+	 * are only valid until then, and the job outlives it */
 	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2], skey[8];
 	MDB_val ak = tpc_key_u64(skey, 0), av;
 	uint64_t seq;
@@ -337,6 +350,7 @@ int tpc_store_count_lines(tpc_store_reader_t *r, uint64_t seq, uint64_t *count)
 	if ((rc = read_begin(r)))
 		return tpc_err_from_mdb(rc);
 	tpc_txn_wrap(&t, r->txn);
+	/* lines are keyed (sequence, index): the 8-byte sequence is the prefix */
 	tpc_key_u64_u32(key, seq, 0);
 	tpc_txn_foreach(&it, &t, r->st->db.lines, key, 12, 8)(*count)++;
 	tpc_iter_close(&it);
@@ -351,6 +365,7 @@ int tpc_store_count_sendings(tpc_store_reader_t *r, uint64_t *count)
 
 	if ((rc = read_begin(r)))
 		return tpc_err_from_mdb(rc);
+	/* the B-tree keeps its entry count: no walk needed */
 	rc = mdb_stat(r->txn, r->st->db.sendings, &st);
 	if (rc == 0)
 		*count = st.ms_entries;

@@ -1,4 +1,11 @@
-/* engine/store/txn.c - sticky-error transactions, keys and prefix iteration (see txn.h). */
+/* engine/store/txn.c - sticky-error transactions, keys and prefix iteration (see txn.h).
+ *
+ * Every operation starts by testing t->ret: that one test is what turns a run of puts into
+ * straight-line code (Knot DNS's knot_lmdb does the same). The LMDB codes are kept as they are
+ * (not translated to TPC_E*) because the writer must tell MDB_MAP_FULL, which it cures by
+ * growing the map, from every other failure; callers translate with tpc_err_from_mdb() at their
+ * own boundary.
+ */
 #include "store/txn.h"
 
 #include <assert.h>
@@ -6,6 +13,7 @@
 
 int tpc_txn_begin(MDB_env *env, unsigned flags, tpc_txn_t *t)
 {
+	/* a failed begin still leaves a usable tpc_txn_t: every op is a no-op on it */
 	t->txn = NULL;
 	t->own = 1;
 	t->ret = mdb_txn_begin(env, NULL, flags, &t->txn);
@@ -16,6 +24,8 @@ int tpc_txn_begin(MDB_env *env, unsigned flags, tpc_txn_t *t)
 
 void tpc_txn_wrap(tpc_txn_t *t, MDB_txn *txn)
 {
+	/* a reader's snapshot or the writer's group transaction: their owner ends them, so a
+	 * helper used inside them must not (own = 0) */
 	t->txn = txn;
 	t->ret = 0;
 	t->own = 0;
@@ -51,16 +61,17 @@ void tpc_txn_abort(tpc_txn_t *t)
 		t->txn = NULL;
 }
 
-bool tpc_txn_find(tpc_txn_t *t, MDB_dbi dbi, const MDB_val *key, MDB_val *val)
+/* MDB_NOTFOUND is an answer ("absent"), every other non-zero code an error. */
+static bool found(tpc_txn_t *t, int rc)
 {
-	int rc;
-
-	if (t->ret)
-		return false;
-	rc = mdb_get(t->txn, dbi, (MDB_val *)key, val);
 	if (rc && rc != MDB_NOTFOUND)
 		tpc_txn_fail(t, rc);
 	return rc == 0;
+}
+
+bool tpc_txn_find(tpc_txn_t *t, MDB_dbi dbi, const MDB_val *key, MDB_val *val)
+{
+	return !t->ret && found(t, mdb_get(t->txn, dbi, (MDB_val *)key, val));
 }
 
 bool tpc_txn_get_rec(tpc_txn_t *t, MDB_dbi dbi, const MDB_val *key, void *out, size_t size)
@@ -81,6 +92,8 @@ bool tpc_txn_get_rec(tpc_txn_t *t, MDB_dbi dbi, const MDB_val *key, void *out, s
 void tpc_txn_put(tpc_txn_t *t, MDB_dbi dbi, const MDB_val *key, const void *val, size_t size,
                  unsigned flags)
 {
+	/* MDB_KEYEXIST under MDB_NOOVERWRITE is an error here, unlike MDB_NOTFOUND in a lookup:
+	 * the store's writes never expect a key to be taken (the races are checked first) */
 	MDB_val v = {size, (void *)val};
 
 	if (!t->ret)
@@ -89,6 +102,7 @@ void tpc_txn_put(tpc_txn_t *t, MDB_dbi dbi, const MDB_val *key, const void *val,
 
 void *tpc_txn_reserve(tpc_txn_t *t, MDB_dbi dbi, const MDB_val *key, size_t size, unsigned flags)
 {
+	/* MDB_RESERVE: the answer is encoded straight into the page, no staging copy */
 	MDB_val v = {size, NULL};
 
 	if (t->ret ||
@@ -99,18 +113,13 @@ void *tpc_txn_reserve(tpc_txn_t *t, MDB_dbi dbi, const MDB_val *key, size_t size
 
 bool tpc_txn_del(tpc_txn_t *t, MDB_dbi dbi, const MDB_val *key)
 {
-	int rc;
-
-	if (t->ret)
-		return false;
-	rc = mdb_del(t->txn, dbi, (MDB_val *)key, NULL);
-	if (rc && rc != MDB_NOTFOUND)
-		tpc_txn_fail(t, rc);
-	return rc == 0;
+	return !t->ret && found(t, mdb_del(t->txn, dbi, (MDB_val *)key, NULL));
 }
 
 uint64_t tpc_txn_last_u64(tpc_txn_t *t, MDB_dbi dbi)
 {
+	/* the numbering resumes from the data itself, never from a counter stored beside it:
+	 * there is nothing to keep in step */
 	MDB_cursor *cur;
 	MDB_val k, v;
 	int rc;
@@ -119,9 +128,7 @@ uint64_t tpc_txn_last_u64(tpc_txn_t *t, MDB_dbi dbi)
 		return 0;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	mdb_cursor_close(cur);
-	if (rc && rc != MDB_NOTFOUND)
-		tpc_txn_fail(t, rc);
-	return rc == 0 && k.mv_size == 8 ? tpc_get_be64(k.mv_data) : 0;
+	return found(t, rc) && k.mv_size == 8 ? tpc_get_be64(k.mv_data) : 0;
 }
 
 /* ---- iteration ----------------------------------------------------------------------------- */
@@ -132,8 +139,7 @@ static void settle_step(tpc_iter_t *it, int rc)
 	it->valid =
 	    rc == 0 && (it->plen == 0 || (it->key.mv_size >= it->plen &&
 	                                  memcmp(it->key.mv_data, it->from, it->plen) == 0));
-	if (rc && rc != MDB_NOTFOUND)
-		tpc_txn_fail(it->t, rc);
+	found(it->t, rc); /* running off the end is not an error */
 	if (!it->valid)
 		tpc_iter_close(it); /* the loop's natural end leaves nothing open */
 }
@@ -141,6 +147,8 @@ static void settle_step(tpc_iter_t *it, int rc)
 void tpc_iter_seek(tpc_iter_t *it, tpc_txn_t *t, MDB_dbi dbi, const void *from, size_t flen,
                    size_t plen)
 {
+	/* a cursor per iterator, not one in the transaction as knot_lmdb has: the payment runs
+	 * walk two databases at once (runs and their payments) */
 	int rc;
 
 	assert(plen <= flen);
@@ -152,6 +160,8 @@ void tpc_iter_seek(tpc_iter_t *it, tpc_txn_t *t, MDB_dbi dbi, const void *from, 
 		it->cur = NULL;
 		return;
 	}
+	/* MDB_SET_RANGE: the first key >= from, so a prefix padded with zeros (sequence + line
+	 * 0) lands on its first record */
 	it->key.mv_data = (void *)from;
 	it->key.mv_size = flen;
 	rc = mdb_cursor_get(it->cur, &it->key, &it->val, flen ? MDB_SET_RANGE : MDB_FIRST);
