@@ -1,9 +1,10 @@
-/* tests/unit/ledger/test_ledger.c - the LMDB ledger and its writer thread (engine/ledger/ledger.c).
+/* tests/unit/ledger/test_ledger.c - the LMDB ledger and its writer thread (engine/ledger/ledger.c,
+ * engine/pipeline/writer.c, engine/store/store.c).
  *
  * Every test opens a ledger in its own mkdtemp directory, starts the writer with an input queue
  * and a done queue, and feeds it jobs built by hand (what a worker would hand over: status
  * CLEARED, sender, key, payload hash, a judged sending in the job's arena and the packed result
- * bytes). Jobs pushed before tpc_ledger_start are all waiting when the writer first wakes, so
+ * bytes). Jobs pushed before tpc_writer_start are all waiting when the writer first wakes, so
  * they form one group.
  */
 #include <criterion/criterion.h>
