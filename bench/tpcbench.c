@@ -51,6 +51,7 @@
 #include "core/error.h"
 #include "pipeline/job.h"
 #include "ledger/ledger.h"
+#include "pipeline/writer.h"
 #include "core/metrics.h"
 #include "pack.h"
 #include "core/queue.h"
@@ -864,8 +865,8 @@ struct bench_ledger {
 	tpc_adapters_t *ad;
 	tpc_metrics_t *m;
 	tpc_metrics_shard_t *shard;
-	tpc_ledger_t *l;
-	tpc_ledger_reader_t *reader;
+	tpc_writer_t *l;
+	tpc_store_reader_t *reader;
 	tpc_queue_t *in, *done;
 };
 
@@ -949,9 +950,10 @@ static int bench_ledger_open(struct bench_ledger *b, const char *data_dir, const
 	    tpc_metrics_new(4, &b->m))
 		return -1;
 	b->shard = tpc_metrics_shard(b->m);
-	if ((rc = tpc_ledger_open(&b->cfg, b->m, &b->l)) ||
-	    (rc = tpc_ledger_reader_new(b->l, &b->reader)) || (rc = tpc_queue_new(0, 0, &b->in)) ||
-	    (rc = tpc_queue_new(0, 0, &b->done)) || (rc = tpc_ledger_start(b->l, b->in, b->done))) {
+	if ((rc = tpc_writer_open(&b->cfg, b->m, &b->l)) ||
+	    (rc = tpc_store_reader_new(tpc_writer_store(b->l), &b->reader)) ||
+	    (rc = tpc_queue_new(0, 0, &b->in)) || (rc = tpc_queue_new(0, 0, &b->done)) ||
+	    (rc = tpc_writer_start(b->l, b->in, b->done))) {
 		fprintf(stderr, "tpcbench: ledger in %s: %s\n", data_dir, tpc_strerror(rc));
 		return -1;
 	}
@@ -1001,9 +1003,9 @@ static void bench_ledger_close(struct bench_ledger *b)
 {
 	if (b->in)
 		tpc_queue_close(b->in);
-	tpc_ledger_join(b->l);
-	tpc_ledger_reader_free(&b->reader);
-	tpc_ledger_free(&b->l);
+	tpc_writer_join(b->l);
+	tpc_store_reader_free(&b->reader);
+	tpc_writer_free(&b->l);
 	tpc_queue_free(&b->in);
 	tpc_queue_free(&b->done);
 	tpc_metrics_free(&b->m);
@@ -1021,7 +1023,7 @@ static off_t file_size(const char *dir, const char *name)
 
 /* The worker's path on this thread for `seconds`, payloads cycled; @p reader NULL: no tariff,
  * no ledger. */
-static int phase_worker(struct bench_ledger *b, const char *name, tpc_ledger_reader_t *reader)
+static int phase_worker(struct bench_ledger *b, const char *name, tpc_store_reader_t *reader)
 {
 	tpc_job_t *j = job_new();
 	uint64_t n = 0, lines = 0, accepted = 0, t0, t1, end;

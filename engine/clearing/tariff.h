@@ -53,16 +53,9 @@
 #include "core/arena.h"
 #include "refdata/refdata.h"
 #include "clearing/schemes.h"
+#include "store/dbs.h" /* tpc_ledger_dbs_t: the sub-databases the checks read */
 
 #include <lmdb.h>
-
-/** Sub-databases of the ledger the checks read. */
-typedef struct tpc_ledger_dbs {
-	tpc_refdata_dbs_t ref;
-	MDB_dbi dedup;    /* line identity [TPC_TARIFF_ID_LEN] -> sequence (u64) */
-	MDB_dbi units;    /* patient[11] + code[6] + day (u32 BE) -> units accepted (i64) */
-	MDB_dbi invoices; /* provider[11] + invoice number -> sequence (u64) */
-} tpc_ledger_dbs_t;
 
 /** Length of a line identity: provider[11] + patient[11] + code[6] + day[4] + hash of the
  *  line reference[8]. Provider and patient lead, so one invoice's lines are neighbours in the

@@ -1,6 +1,20 @@
-/* engine/ledger/ledger.h - the LMDB ledger: one writer thread, group commit, idempotency index.
+/* engine/ledger/ledger.h - the double-entry postings of a judged sending, and what they sum to.
  *
- * Sub-databases of the environment in the data directory (docs/ledger.md describes the values):
+ * DESIGN
+ * - Owns: what a judged sending leaves in the store (store/records.h has the layouts): its
+ *   idempotency entry, stored answer and line verdicts, the indexes later sendings are checked
+ *   against (tariff.h), and the double entry - a CHARGE to the budget and a PAYABLE to the
+ *   payee per accepted line (part), a payable for the payment runs, the scheme references.
+ *   Balances, histories, exports and statements read them back (ledger_query.h, statement.h).
+ * - Threads: tpc_ledger_write_job() runs on the ledger writer thread only (pipeline/writer.h),
+ *   inside the group's write transaction; it decides idempotency there (replay, conflict) and
+ *   the races between sendings judged at once, so two copies of one sending store once. The
+ *   readers' functions run on any thread through its own tpc_ledger_reader_t.
+ * - Must never: open or commit a transaction (the writer owns the group commit), change a
+ *   posting once written (postings are appended under monotonic numbers), or write anything of
+ *   a sending it refuses as a race.
+ *
+ * Sub-databases (docs/ledger.md describes the values; store/dbs.h has the handles):
  *   meta      "schema" -> version
  *   sendings  sender NUL key -> sequence (u64 LE) + BLAKE2b-256 of the payload   (idempotency)
  *   answers   sequence (u64 BE, appended) -> stored answer: header, Result bytes, native bytes
@@ -8,119 +22,71 @@
  *   postings  posting number (u64 BE, appended) -> posting (double entry)
  *   payables  sequence + line -> accepted line not yet paid
  *   paid      sequence + line -> the payment that paid it
- *   payruns, payments, settlements: payment runs (payrun.h)
- * Record layouts: store/records.h.
+ *   payruns, payments, settlements: payment runs (payments/payrun.h)
  *   dedup     line identity [TPC_TARIFF_ID_LEN] -> sequence (accepted lines, see tariff.h)
  *   units     patient + code + day -> units accepted        (max_per_day)
  *   invoices  provider + invoice number -> sequence         (invoice numbers are unique)
  *   ref_*     reference data (refdata.h)
-
- *
- * Threads: exactly one writer thread (started by tpc_ledger_start) writes; it takes judged jobs
- * from its input queue, many per write transaction, commits durably, then hands every job to the
- * done queue. Workers read through their own tpc_ledger_reader_t (short read transactions).
- * Nothing is handed on before its transaction is durable.
  */
 #ifndef TPC_LEDGER_H
 #define TPC_LEDGER_H
 
-#include "registry.h"
-#include "core/config.h"
 #include "pipeline/job.h"
-#include "core/metrics.h"
-#include "core/queue.h"
-#include "refdata/refdata.h"
-#include "clearing/tariff.h"
+#include "store/store.h"
+#include "store/txn.h"
 
-#include <lmdb.h>
-
-#include <stddef.h>
 #include <stdint.h>
 
-typedef struct tpc_ledger tpc_ledger_t;
-typedef struct tpc_ledger_reader tpc_ledger_reader_t;
+/** The writer's numbering, lent to the postings and the payment runs. Writer thread only; the
+ *  writer restores both fields when a group's transaction aborts. */
+typedef struct tpc_ledger_counters {
+	uint64_t next_seq;     /* sequence the next stored sending gets */
+	uint64_t next_posting; /* number of the next posting */
+} tpc_ledger_counters_t;
 
-/** Open (creating if needed) the ledger in cfg->data_dir.
- *  @param[in]  metrics registry the writer takes its shard from (borrowed, outlives the ledger)
- *  @param[out] out     new ledger, owned by the caller; release with tpc_ledger_free()
- *  @return 0 or a negative TPC_E* code. */
-int tpc_ledger_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_ledger_t **out);
+/** Write one judged job (status TPC_JOB_CLEARED, or a reference data load) inside @p t: decide
+ *  replay or conflict, refuse a race, else store it and its postings, advancing @p c.
+ *  Sets job->status (COMMITTED, REPLAY, CONFLICT, or FAILED with a code).
+ *  @return t->ret: 0, or an LMDB code (MDB_MAP_FULL included) after which the whole
+ *  transaction must be aborted. Writer thread only. */
+int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
+                         tpc_job_t *job, uint64_t committed_ms);
 
-/** Start the writer thread: it pops jobs from @p in (status TPC_JOB_CLEARED or TPC_JOB_FAILED)
- *  and pushes each to @p done once its fate is durable. Both queues are borrowed.
- *  @return 0 or a negative errno. */
-int tpc_ledger_start(tpc_ledger_t *l, tpc_queue_t *in, tpc_queue_t *done);
-
-/** The adapters whose settlement encoders payment runs call (borrowed; set before start). */
-void tpc_ledger_set_adapters(tpc_ledger_t *l, const tpc_adapters_t *adapters);
-
-/** Directory of the SEPA files (the configured one, or DATA_DIR/payments). */
-const char *tpc_ledger_payments_dir(const tpc_ledger_t *l);
-
-/** Wait for the writer to finish: call after closing its input queue. Every job popped before
- *  the close is committed and handed on first. */
-void tpc_ledger_join(tpc_ledger_t *l);
-
-/** Close the environment; NULL-safe; sets *@p l to NULL. The writer must have been joined. */
-void tpc_ledger_free(tpc_ledger_t **l);
-
-/** Current map size in bytes (for metrics; any thread). */
-size_t tpc_ledger_map_size(const tpc_ledger_t *l);
-
-/** Next sequence number the writer will assign (for tests; writer stopped). */
-uint64_t tpc_ledger_next_sequence(const tpc_ledger_t *l);
-
-/** @param[out] out a reader for one thread; release with tpc_ledger_reader_free(). */
-int tpc_ledger_reader_new(tpc_ledger_t *l, tpc_ledger_reader_t **out);
-void tpc_ledger_reader_free(tpc_ledger_reader_t **r);
-
-/** What the ledger holds for one sending. Byte pointers are in the caller's arena. */
-typedef struct tpc_stored {
-	uint64_t sequence;
-	uint64_t committed_ms;
-	uint8_t hash[TPC_HASH_LEN];
-	const uint8_t *result; /* packed tpclear.Result as stored (ledger fields not included) */
-	size_t result_len;
-	tpc_blob_t native;
-} tpc_stored_t;
-
-/** Decode a value of "answers" (store/records.h: header, then result and native, stored as they
- *  are or as one LZ4 block) into @p arena. @return 0, TPC_EDB or TPC_ENOMEM. */
-int tpc_ledger_answer_decode(const void *value, size_t size, tpc_arena_t *arena, tpc_stored_t *out);
-
-/** Look up (sender, key).
- *  @param[in]  arena  receives copies of the stored bytes (borrowed)
- *  @param[out] out    filled when found
- *  @return 0, TPC_ENOENT, TPC_ENOMEM or TPC_EDB. Thread-safe per reader. */
-int tpc_ledger_lookup(tpc_ledger_reader_t *r, const char *sender, const char *key,
-                      tpc_arena_t *arena, tpc_stored_t *out);
-
-/** Open a snapshot of the ledger for clearing one sending: a read transaction that sees one
- *  committed state of the reference data however long the sending takes. End it with
- *  tpc_ledger_snapshot_end() before any other call on @p r.
- *  @param[out] txn, dbs  valid until the snapshot ends
- *  @return 0 or a negative TPC_E* code. */
-int tpc_ledger_snapshot_begin(tpc_ledger_reader_t *r, MDB_txn **txn, const tpc_ledger_dbs_t **dbs);
-void tpc_ledger_snapshot_end(tpc_ledger_reader_t *r);
-
-/** Begin a read transaction on every sub-database (ledger queries, engine/ledger/ledger_query.c).
- *  End it with tpc_ledger_read_end() before any other call on @p r.
- *  @param[out] txn, db  valid until the transaction ends
- *  @return 0 or a negative TPC_E* code. */
-struct tpc_ledger_db;
-int tpc_ledger_read_begin(tpc_ledger_reader_t *r, MDB_txn **txn, const struct tpc_ledger_db **db);
-void tpc_ledger_read_end(tpc_ledger_reader_t *r);
-
-/** Count the line verdicts stored for sequence @p seq (tests and tools). */
-int tpc_ledger_count_lines(tpc_ledger_reader_t *r, uint64_t seq, uint64_t *count);
-
-/** Count the sendings in the idempotency index (tests and tools). */
-int tpc_ledger_count_sendings(tpc_ledger_reader_t *r, uint64_t *count);
+/** A reader of the store (store.h); the name the engine's callers know. */
+typedef tpc_store_reader_t tpc_ledger_reader_t;
 
 /** Sum every posting (tests and tools): @p sum must be 0 at all times; @p credited is what the
  *  payees were credited for accepted lines; @p count the number of postings. @return 0 or a
- * negative TPC_E* code. */
+ *  negative TPC_E* code. */
 int tpc_ledger_postings_sum(tpc_ledger_reader_t *r, int64_t *sum, int64_t *credited,
                             uint64_t *count);
+
+/* Thin names kept for the workers and the security checks (store.h documents them). */
+static inline int tpc_ledger_reader_new(tpc_store_t *st, tpc_ledger_reader_t **out)
+{
+	return tpc_store_reader_new(st, out);
+}
+
+static inline void tpc_ledger_reader_free(tpc_ledger_reader_t **r)
+{
+	tpc_store_reader_free(r);
+}
+
+static inline int tpc_ledger_lookup(tpc_ledger_reader_t *r, const char *sender, const char *key,
+                                    tpc_arena_t *arena, tpc_stored_t *out)
+{
+	return tpc_store_lookup(r, sender, key, arena, out);
+}
+
+static inline int tpc_ledger_snapshot_begin(tpc_ledger_reader_t *r, MDB_txn **txn,
+                                            const tpc_ledger_dbs_t **dbs)
+{
+	return tpc_store_snapshot_begin(r, txn, dbs);
+}
+
+static inline void tpc_ledger_snapshot_end(tpc_ledger_reader_t *r)
+{
+	tpc_store_snapshot_end(r);
+}
 
 #endif /* TPC_LEDGER_H */

@@ -1,4 +1,5 @@
-/* engine/ledger/ledger_query.c - balances, histories, exports and settlements (see ledger_query.h). */
+/* engine/ledger/ledger_query.c - balances, histories, exports and settlements (see ledger_query.h).
+ */
 #include "ledger/ledger_query.h"
 
 #include "clearing/budget.h"
@@ -6,6 +7,7 @@
 #include "common/check.h"
 #include "core/error.h"
 #include "store/records.h"
+#include "store/txn.h"
 #include "clearing/schemes.h"
 #include "ledger/statement.h"
 #include "tpclear.pb-c.h"
@@ -14,17 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#define SETTLEMENT_MAGIC 0x31535054u /* "TPS1", engine/payments/payrun.c */
-#define EXPORT_PAGE      10000u
-#define SHOW_MAX_LINES   100000u
-
-struct settlement_hdr {
-	uint32_t magic;
-	uint32_t proto_len;
-	uint32_t native_len;
-	char native_type[16];
-	uint32_t pad;
-};
+#define EXPORT_PAGE    10000u
+#define SHOW_MAX_LINES 100000u
 
 static void *pa_alloc(void *data, size_t size)
 {
@@ -103,15 +96,41 @@ static int day_end_ms(int32_t yyyymmdd, uint64_t *out)
 	return 0;
 }
 
-static int balance(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRequest *rq,
+/* Add one posting to its budget's balance. The kinds are summed apart because the balance
+ * answers two questions: what a budget owes (charged, payable, settled) and what left its bank
+ * account (paid out). */
+static void balance_add(Tpclear__BudgetBalance *x, const tpc_posting_rec_t *p)
+{
+	x->postings++;
+	x->sum_cents += p->amount_cents;
+	switch (p->kind) {
+	case TPC_POST_CHARGE:
+		x->charged_cents += p->amount_cents;
+		break;
+	case TPC_POST_PAYABLE:
+		x->payable_cents += p->amount_cents;
+		if (p->payee_kind == TPC_PAYEE_INSURED)
+			x->insured_cents += p->amount_cents;
+		else
+			x->third_party_cents += p->amount_cents;
+		break;
+	case TPC_POST_SETTLE:
+		x->settled_cents += p->amount_cents;
+		break;
+	case TPC_POST_PAYOUT:
+		x->paid_out_cents += p->amount_cents;
+		break;
+	}
+}
+
+static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                    tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
 	Tpclear__BudgetBalance *b, **bp;
 	enum tpc_budget only = TPC_BUDGET_NONE;
 	uint64_t until;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
+	tpc_iter_t it;
+	tpc_txn_t t;
 
 	if ((rq->budget[0] && tpc_budget_by_name(rq->budget, &only)) ||
 	    day_end_ms(rq->at, &until)) {
@@ -126,45 +145,23 @@ static int balance(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__Ledge
 		tpclear__budget_balance__init(&b[i]);
 		b[i].budget = (char *)tpc_budget_name(i);
 	}
-	if ((rc = mdb_cursor_open(txn, db->postings, &cur)))
-		return tpc_err_from_mdb(rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	/* every posting: a balance at a date is the sum of what was posted up to it */
+	tpc_txn_wrap(&t, txn);
+	tpc_txn_foreach(&it, &t, db->postings, NULL, 0, 0)
+	{
 		tpc_posting_rec_t p;
-		Tpclear__BudgetBalance *x;
 
-		if (v.mv_size != sizeof(p))
+		if (tpc_records_read(&it.val, &p, sizeof(p)))
 			continue;
-		memcpy(&p, v.mv_data, sizeof(p));
 		if (p.at_ms > until)
 			continue; /* (appended in commit order, but the wall clock may step back) */
 		if (p.budget >= TPC_BUDGET__COUNT || (only && p.budget != only))
 			continue;
-		x = &b[p.budget];
-		x->postings++;
-		x->sum_cents += p.amount_cents;
-		switch (p.kind) {
-		case TPC_POST_CHARGE:
-			x->charged_cents += p.amount_cents;
-			break;
-		case TPC_POST_PAYABLE:
-			x->payable_cents += p.amount_cents;
-			if (p.payee_kind == TPC_PAYEE_INSURED)
-				x->insured_cents += p.amount_cents;
-			else
-				x->third_party_cents += p.amount_cents;
-			break;
-		case TPC_POST_SETTLE:
-			x->settled_cents += p.amount_cents;
-			break;
-		case TPC_POST_PAYOUT:
-			x->paid_out_cents += p.amount_cents;
-			break;
-		}
+		balance_add(&b[p.budget], &p);
 	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND && rc != 0)
-		return tpc_err_from_mdb(rc);
+	tpc_iter_close(&it);
+	if (t.ret)
+		return tpc_err_from_mdb(t.ret);
 	for (unsigned i = 1; i < TPC_BUDGET__COUNT; i++) {
 		if (only && i != only)
 			continue;
@@ -176,17 +173,33 @@ static int balance(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__Ledge
 	return 0;
 }
 
-static int export_postings(MDB_txn *txn, const tpc_ledger_db_t *db,
-                           const Tpclear__LedgerRequest *rq, const char *account, tpc_job_t *job,
-                           Tpclear__LedgerAnswer *la)
+/* One posting of an export, copied into the job's arena (the answer is packed after the read
+ * transaction ended). @return NULL when out of memory. */
+static Tpclear__Posting *export_one(tpc_job_t *job, Tpclear__Posting *x, uint64_t number,
+                                    const tpc_posting_rec_t *p)
+{
+	tpclear__posting__init(x);
+	x->number = number;
+	x->sequence = p->sequence;
+	x->run = p->run;
+	x->line = p->line;
+	x->kind = (char *)kind_name(p->kind);
+	x->budget = (char *)tpc_budget_name(p->budget);
+	x->account = str(job->arena, p->account, sizeof(p->account));
+	x->amount_cents = p->amount_cents;
+	x->at = p->at_ms;
+	return x->account ? x : NULL;
+}
+
+static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
+                           const char *account, tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
 	uint64_t from_ms = 0, to_ms = UINT64_MAX;
 	uint32_t limit = rq->limit && rq->limit < EXPORT_PAGE ? rq->limit : EXPORT_PAGE;
 	Tpclear__Posting *arr, **ptr;
 	uint8_t key[8];
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
+	tpc_iter_t it;
+	tpc_txn_t t;
 
 	if (rq->from) {
 		if (day_end_ms(rq->from, &from_ms)) {
@@ -203,19 +216,15 @@ static int export_postings(MDB_txn *txn, const tpc_ledger_db_t *db,
 	ptr = tpc_arena_alloc(job->arena, limit * sizeof(*ptr), 8);
 	if (!arr || !ptr)
 		return TPC_ENOMEM;
-	if ((rc = mdb_cursor_open(txn, db->postings, &cur)))
-		return tpc_err_from_mdb(rc);
-	tpc_put_be64(key, rq->after + 1);
-	k.mv_data = key;
-	k.mv_size = 8;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	/* pages: the caller passes the last number it got, the walk resumes after it */
+	tpc_txn_wrap(&t, txn);
+	tpc_key_u64(key, rq->after + 1);
+	tpc_txn_foreach(&it, &t, db->postings, key, 8, 0)
+	{
 		tpc_posting_rec_t p;
-		Tpclear__Posting *x;
 
-		if (v.mv_size != sizeof(p) || k.mv_size != 8)
+		if (it.key.mv_size != 8 || tpc_records_read(&it.val, &p, sizeof(p)))
 			continue;
-		memcpy(&p, v.mv_data, sizeof(p));
 		if (p.at_ms > to_ms)
 			break;
 		if (p.at_ms < from_ms)
@@ -226,154 +235,131 @@ static int export_postings(MDB_txn *txn, const tpc_ledger_db_t *db,
 			la->next_after = la->postings[limit - 1]->number;
 			break;
 		}
-		x = &arr[la->n_postings];
-		tpclear__posting__init(x);
-		x->number = tpc_get_be64(k.mv_data);
-		x->sequence = p.sequence;
-		x->run = p.run;
-		x->line = p.line;
-		x->kind = (char *)kind_name(p.kind);
-		x->budget = (char *)tpc_budget_name(p.budget);
-		x->account = str(job->arena, p.account, sizeof(p.account));
-		x->amount_cents = p.amount_cents;
-		x->at = p.at_ms;
-		if (!x->account) {
-			mdb_cursor_close(cur);
+		if (!export_one(job, &arr[la->n_postings], tpc_get_be64(it.key.mv_data), &p)) {
+			tpc_iter_close(&it);
 			return TPC_ENOMEM;
 		}
 		la->total_cents += p.amount_cents;
-		ptr[la->n_postings++] = x;
+		ptr[la->n_postings] = &arr[la->n_postings];
+		la->n_postings++;
 		la->postings = ptr;
 	}
-	mdb_cursor_close(cur);
+	tpc_iter_close(&it);
 	la->postings = ptr;
-	if (rc != MDB_NOTFOUND && rc != 0)
-		return tpc_err_from_mdb(rc);
+	return tpc_err_from_mdb(t.ret);
+}
+
+/* Sequence of (sender, key) in the idempotency index (store.h). @return 0 or an LMDB code
+ * (MDB_NOTFOUND for an empty or too long key). */
+static int find_sending(MDB_txn *txn, const tpc_store_db_t *db, const char *sender, const char *key,
+                        uint64_t *seq)
+{
+	uint8_t buf[TPC_SENDER_MAX + TPC_KEY_MAX + 2];
+	tpc_txn_t t;
+
+	if (!*key || !tpc_key_names(buf, sizeof(buf), sender, key).mv_size)
+		return MDB_NOTFOUND;
+	tpc_txn_wrap(&t, txn);
+	if (tpc_store_find_sending(&t, db, sender, key, seq, NULL))
+		return 0;
+	return t.ret ? t.ret : MDB_NOTFOUND;
+}
+
+/* Append @p st to the arena array *@p out (grown by doubling). The arena never frees: the old
+ * array stays until the job is recycled, a small price for not counting first.
+ * @return 0 or ENOMEM. */
+static int settlement_push(tpc_arena_t *arena, Tpclear__Settlement ***out, size_t *n, size_t *cap,
+                           Tpclear__Settlement *st)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 4;
+		Tpclear__Settlement **a = tpc_arena_alloc(arena, nc * sizeof(*a), 8);
+
+		if (!a)
+			return ENOMEM;
+		if (*n)
+			memcpy(a, *out, *n * sizeof(*a));
+		*out = a;
+		*cap = nc;
+	}
+	(*out)[(*n)++] = st;
 	return 0;
 }
 
-/* Sequence of (sender, key) in the idempotency index. */
-static int find_sending(MDB_txn *txn, const tpc_ledger_db_t *db, const char *sender,
-                        const char *key, uint64_t *seq)
+/* Copy the native settlement after header @p h of value @p v into the arena. */
+static int settlement_native(tpc_arena_t *arena, const tpc_settlement_hdr_t *h, const MDB_val *v,
+                             tpc_blob_t *out)
 {
-	uint8_t buf[TPC_SENDER_MAX + TPC_KEY_MAX + 2];
-	size_t a = strlen(sender), b = strlen(key);
-	MDB_val k, v;
-	int rc;
+	uint8_t *copy;
 
-	if (a + 1 + b > sizeof(buf) || !b)
-		return MDB_NOTFOUND;
-	memcpy(buf, sender, a);
-	buf[a] = 0;
-	memcpy(buf + a + 1, key, b);
-	k.mv_data = buf;
-	k.mv_size = a + 1 + b;
-	if ((rc = mdb_get(txn, db->sendings, &k, &v)))
-		return rc;
-	if (v.mv_size < 8)
-		return MDB_CORRUPTED;
-	memcpy(seq, v.mv_data, 8);
+	memset(out, 0, sizeof(*out));
+	if (!h->native_len)
+		return 0;
+	copy = tpc_arena_alloc(arena, h->native_len, 8);
+	if (!copy)
+		return ENOMEM;
+	memcpy(copy, (const uint8_t *)v->mv_data + sizeof(*h) + h->proto_len, h->native_len);
+	out->ptr = copy;
+	out->len = h->native_len;
+	memcpy(out->type, h->native_type, sizeof(out->type));
+	out->type[sizeof(out->type) - 1] = 0;
 	return 0;
 }
 
 /* Settlements stored for @p seq, unpacked into the arena. */
-static int settlements_of(MDB_txn *txn, const tpc_ledger_db_t *db, uint64_t seq, tpc_arena_t *arena,
+static int settlements_of(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, tpc_arena_t *arena,
                           Tpclear__Settlement ***out, size_t *n, tpc_blob_t *last_native)
 {
 	ProtobufCAllocator pa = {pa_alloc, pa_free, arena};
-	uint8_t key[20] = {0};
-	MDB_cursor *cur;
-	MDB_val k, v;
+	uint8_t key[20];
 	size_t cap = 0;
-	int rc;
+	tpc_iter_t it;
+	tpc_txn_t t;
 
 	*out = NULL;
 	*n = 0;
-	if ((rc = mdb_cursor_open(txn, db->settlements, &cur)))
-		return rc;
-	tpc_put_be64(key, seq);
-	k.mv_data = key;
-	k.mv_size = sizeof(key);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct settlement_hdr h;
+	tpc_txn_wrap(&t, txn);
+	/* every (run, payment) of the sequence: a sending's lines may be paid over several runs */
+	tpc_key_settlement(key, seq, 0, 0);
+	tpc_txn_foreach(&it, &t, db->settlements, key, 20, 8)
+	{
+		tpc_settlement_hdr_t h;
 		Tpclear__Settlement *st;
 
-		if (k.mv_size != 20 || tpc_get_be64(k.mv_data) != seq)
+		if (it.key.mv_size != 20)
 			break;
-		if (v.mv_size < sizeof(h))
+		if (it.val.mv_size < sizeof(h))
 			continue;
-		memcpy(&h, v.mv_data, sizeof(h));
-		if (h.magic != SETTLEMENT_MAGIC ||
-		    sizeof(h) + (size_t)h.proto_len + h.native_len != v.mv_size)
+		memcpy(&h, it.val.mv_data, sizeof(h));
+		/* a damaged value is skipped: the other payments' settlements still show */
+		if (h.magic != TPC_SETTLEMENT_MAGIC ||
+		    sizeof(h) + (size_t)h.proto_len + h.native_len != it.val.mv_size)
 			continue;
 		st = tpclear__settlement__unpack(&pa, h.proto_len,
-		                                 (const uint8_t *)v.mv_data + sizeof(h));
-		if (!st) {
-			rc = ENOMEM;
+		                                 (const uint8_t *)it.val.mv_data + sizeof(h));
+		if (tpc_txn_fail(&t, st ? settlement_push(arena, out, n, &cap, st) : ENOMEM))
 			break;
-		}
-		if (*n == cap) {
-			size_t nc = cap ? cap * 2 : 4;
-			Tpclear__Settlement **a = tpc_arena_alloc(arena, nc * sizeof(*a), 8);
-
-			if (!a) {
-				rc = ENOMEM;
-				break;
-			}
-			if (*n)
-				memcpy(a, *out, *n * sizeof(*a));
-			*out = a;
-			cap = nc;
-		}
-		(*out)[(*n)++] = st;
-		if (last_native) {
-			memset(last_native, 0, sizeof(*last_native));
-			if (h.native_len) {
-				uint8_t *copy = tpc_arena_alloc(arena, h.native_len, 8);
-
-				if (!copy) {
-					rc = ENOMEM;
-					break;
-				}
-				memcpy(copy, (const uint8_t *)v.mv_data + sizeof(h) + h.proto_len,
-				       h.native_len);
-				last_native->ptr = copy;
-				last_native->len = h.native_len;
-				memcpy(last_native->type, h.native_type, sizeof(last_native->type));
-				last_native->type[sizeof(last_native->type) - 1] = 0;
-			}
-		}
+		if (last_native &&
+		    tpc_txn_fail(&t, settlement_native(arena, &h, &it.val, last_native)))
+			break;
 	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	tpc_iter_close(&it);
+	return t.ret;
 }
 
-/* The history of sending @p seq (only the lines of invoice @p invoice when >= 0). */
-static int history(MDB_txn *txn, const tpc_ledger_db_t *db, uint64_t seq, int64_t invoice,
-                   tpc_job_t *job, Tpclear__SendingHistory **out)
+/* The header of sending @p seq's history, from its stored answer's header: only the header is
+ * read, the (perhaps compressed) answer bytes are not needed for a history. */
+static int history_head(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, tpc_arena_t *a,
+                        Tpclear__SendingHistory *sh)
 {
-	tpc_arena_t *a = job->arena;
-	Tpclear__SendingHistory *sh = tpc_arena_alloc(a, sizeof(*sh), 8);
+	uint8_t key[8];
+	MDB_val k = tpc_key_u64(key, seq), v;
 	tpc_answer_hdr_t h;
-	uint8_t key[12];
-	MDB_cursor *cur;
-	MDB_val k, v;
-	size_t cap = 0;
 	int rc;
 
-	if (!sh)
-		return ENOMEM;
-	tpclear__sending_history__init(sh);
-	tpc_put_be64(key, seq);
-	k.mv_data = key;
-	k.mv_size = 8;
 	if ((rc = mdb_get(txn, db->answers, &k, &v)))
 		return rc;
-	if (v.mv_size < sizeof(h))
-		return MDB_CORRUPTED;
-	memcpy(&h, v.mv_data, sizeof(h));
-	if (h.magic != TPC_ANSWER_MAGIC)
+	if (tpc_records_answer_header_read(v.mv_data, v.mv_size, &h))
 		return MDB_CORRUPTED;
 	sh->sender = str(a, h.sender, sizeof(h.sender));
 	sh->key = str(a, h.key, sizeof(h.key));
@@ -384,114 +370,145 @@ static int history(MDB_txn *txn, const tpc_ledger_db_t *db, uint64_t seq, int64_
 	sh->received_at = h.received_ms;
 	sh->validated_at = h.validated_ms;
 	sh->committed_at = h.committed_ms;
-	if ((rc = mdb_cursor_open(txn, db->lines, &cur)))
-		return rc;
-	tpc_put_be32(key + 8, 0);
-	k.mv_size = 12;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		tpc_line_rec_t r;
-		Tpclear__LineHistory *lh;
-		MDB_val pv;
+	return 0;
+}
 
-		if (k.mv_size != 12 || tpc_get_be64(k.mv_data) != seq)
-			break;
-		if (v.mv_size != sizeof(r))
+/* What paid a line and under which scheme reference: its parts in "paid" (each part - insurer
+ * part, patient share - is paid on its own) and its entry in "scheme_refs". */
+static void line_paid(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lkey,
+                      const tpc_line_rec_t *r, tpc_arena_t *a, Tpclear__LineHistory *lh)
+{
+	int64_t share = r->share_budget ? r->patient_cents : 0;
+	MDB_val k = {12, (void *)lkey}, v;
+	tpc_scheme_ref_t sr;
+
+	for (uint8_t part = 0; part < 2; part++) {
+		uint8_t pk[TPC_PAYABLE_KEY];
+		MDB_val pkv = {sizeof(pk), pk};
+		tpc_paid_t pd;
+		char *ref;
+
+		memcpy(pk, lkey, 12);
+		pk[12] = part;
+		if (mdb_get(txn, db->paid, &pkv, &v) != 0 || tpc_records_read(&v, &pd, sizeof(pd)))
 			continue;
-		memcpy(&r, v.mv_data, sizeof(r));
+		lh->paid_at = pd.paid_ms;
+		lh->paid_cents += part ? share : r->accepted_cents - share;
+		ref = tpc_arena_alloc(a, 24, 1);
+		if (ref) {
+			tpc_payment_reference(pd.run, pd.payment, ref);
+			lh->payment_reference = ref;
+		}
+	}
+	/* the scheme's reference, for lines a scheme pays */
+	if (mdb_get(txn, db->scheme_refs, &k, &v) == 0 &&
+	    tpc_records_read(&v, &sr, sizeof(sr)) == 0) {
+		lh->scheme_ref = str(a, sr.ref, sizeof(sr.ref));
+		lh->scheme_org = str(a, sr.org, sizeof(sr.org));
+	}
+}
+
+/* One line of a history, from its verdict (key: sequence + index). @return NULL when out of
+ * memory. */
+static Tpclear__LineHistory *line_history(MDB_txn *txn, const tpc_store_db_t *db,
+                                          const uint8_t *lkey, const tpc_line_rec_t *r,
+                                          tpc_arena_t *a)
+{
+	Tpclear__LineHistory *lh = tpc_arena_alloc(a, sizeof(*lh), 8);
+
+	if (!lh)
+		return NULL;
+	tpclear__line_history__init(lh);
+	lh->index = tpc_get_be32(lkey + 8);
+	lh->record = r->record;
+	lh->invoice = r->invoice;
+	lh->code = str(a, r->code, sizeof(r->code));
+	lh->date = r->date_first;
+	lh->units = r->units;
+	lh->outcome = r->outcome == TPC_OUTCOME_ACCEPTED  ? TPCLEAR__OUTCOME__OUTCOME_ACCEPTED
+	              : r->outcome == TPC_OUTCOME_REFUSED ? TPCLEAR__OUTCOME__OUTCOME_REFUSED
+	                                                  : TPCLEAR__OUTCOME__OUTCOME_PENDING;
+	lh->budget = (char *)tpc_budget_name(r->budget);
+	lh->invoiced_insurer_cents = r->insurer_cents;
+	lh->invoiced_patient_cents = r->patient_cents;
+	lh->expected_insurer_cents = r->expected_insurer_cents;
+	lh->expected_patient_cents = r->expected_patient_cents;
+	lh->accepted_cents = r->accepted_cents;
+	lh->mutuality = str(a, r->mutuality, sizeof(r->mutuality));
+	lh->n_findings = r->nfindings < 3 ? r->nfindings : 3;
+	lh->findings = tpc_arena_alloc(a, 3 * sizeof(char *), 8);
+	if (!lh->code || !lh->mutuality || !lh->findings)
+		return NULL;
+	for (size_t f = 0; f < lh->n_findings; f++)
+		if (!(lh->findings[f] = str(a, r->finding[f], sizeof(r->finding[f]))))
+			return NULL;
+	lh->payment_reference = "";
+	lh->share_budget = (char *)tpc_budget_name(r->share_budget);
+	lh->scheme = (char *)tpc_scheme_name(r->scheme);
+	line_paid(txn, db, lkey, r, a, lh);
+	return lh;
+}
+
+/* Append @p lh to the history's lines (grown by doubling in the arena). @return 0 or ENOMEM. */
+static int history_push(tpc_arena_t *a, Tpclear__SendingHistory *sh, size_t *cap,
+                        Tpclear__LineHistory *lh)
+{
+	if (!lh)
+		return ENOMEM;
+	if (sh->n_lines == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		Tpclear__LineHistory **arr = tpc_arena_alloc(a, nc * sizeof(*arr), 8);
+
+		if (!arr)
+			return ENOMEM;
+		if (sh->n_lines)
+			memcpy(arr, sh->lines, sh->n_lines * sizeof(*arr));
+		sh->lines = arr;
+		*cap = nc;
+	}
+	sh->lines[sh->n_lines++] = lh;
+	return 0;
+}
+
+/* The history of sending @p seq (only the lines of invoice @p invoice when >= 0). */
+static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t invoice,
+                   tpc_job_t *job, Tpclear__SendingHistory **out)
+{
+	tpc_arena_t *a = job->arena;
+	Tpclear__SendingHistory *sh = tpc_arena_alloc(a, sizeof(*sh), 8);
+	uint8_t key[12];
+	size_t cap = 0;
+	tpc_iter_t it;
+	tpc_txn_t t;
+	int rc;
+
+	if (!sh)
+		return ENOMEM;
+	tpclear__sending_history__init(sh);
+	if ((rc = history_head(txn, db, seq, a, sh)))
+		return rc;
+	tpc_txn_wrap(&t, txn);
+	/* the lines of the sending, in index order (the prefix is its sequence) */
+	tpc_key_u64_u32(key, seq, 0);
+	tpc_txn_foreach(&it, &t, db->lines, key, 12, 8)
+	{
+		tpc_line_rec_t r;
+
+		if (it.key.mv_size != 12)
+			break;
+		if (tpc_records_read(&it.val, &r, sizeof(r)))
+			continue;
 		if (invoice >= 0 && r.invoice != (uint32_t)invoice)
 			continue;
 		if (sh->n_lines == SHOW_MAX_LINES)
 			break;
-		if (sh->n_lines == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			Tpclear__LineHistory **arr = tpc_arena_alloc(a, nc * sizeof(*arr), 8);
-
-			if (!arr) {
-				rc = ENOMEM;
-				break;
-			}
-			if (sh->n_lines)
-				memcpy(arr, sh->lines, sh->n_lines * sizeof(*arr));
-			sh->lines = arr;
-			cap = nc;
-		}
-		lh = tpc_arena_alloc(a, sizeof(*lh), 8);
-		if (!lh) {
-			rc = ENOMEM;
+		if (tpc_txn_fail(&t, history_push(a, sh, &cap,
+		                                  line_history(txn, db, it.key.mv_data, &r, a))))
 			break;
-		}
-		tpclear__line_history__init(lh);
-		lh->index = tpc_get_be32((const uint8_t *)k.mv_data + 8);
-		lh->record = r.record;
-		lh->invoice = r.invoice;
-		lh->code = str(a, r.code, sizeof(r.code));
-		lh->date = r.date_first;
-		lh->units = r.units;
-		lh->outcome = r.outcome == TPC_OUTCOME_ACCEPTED ? TPCLEAR__OUTCOME__OUTCOME_ACCEPTED
-		              : r.outcome == TPC_OUTCOME_REFUSED
-		                  ? TPCLEAR__OUTCOME__OUTCOME_REFUSED
-		                  : TPCLEAR__OUTCOME__OUTCOME_PENDING;
-		lh->budget = (char *)tpc_budget_name(r.budget);
-		lh->invoiced_insurer_cents = r.insurer_cents;
-		lh->invoiced_patient_cents = r.patient_cents;
-		lh->expected_insurer_cents = r.expected_insurer_cents;
-		lh->expected_patient_cents = r.expected_patient_cents;
-		lh->accepted_cents = r.accepted_cents;
-		lh->mutuality = str(a, r.mutuality, sizeof(r.mutuality));
-		lh->n_findings = r.nfindings < 3 ? r.nfindings : 3;
-		lh->findings = tpc_arena_alloc(a, 3 * sizeof(char *), 8);
-		if (!lh->code || !lh->mutuality || !lh->findings) {
-			rc = ENOMEM;
-			break;
-		}
-		for (size_t f = 0; f < lh->n_findings; f++)
-			if (!(lh->findings[f] = str(a, r.finding[f], sizeof(r.finding[f])))) {
-				rc = ENOMEM;
-				break;
-			}
-		lh->payment_reference = "";
-		lh->share_budget = (char *)tpc_budget_name(r.share_budget);
-		lh->scheme = (char *)tpc_scheme_name(r.scheme);
-		for (uint8_t part = 0; part < 2; part++) {
-			/* each part (insurer part, patient share) is paid on its own */
-			uint8_t pk[TPC_PAYABLE_KEY];
-			MDB_val pkv = {sizeof(pk), pk};
-			tpc_paid_t pd;
-			char *ref;
-
-			memcpy(pk, k.mv_data, 12);
-			pk[12] = part;
-			if (mdb_get(txn, db->paid, &pkv, &pv) != 0 || pv.mv_size != sizeof(pd))
-				continue;
-			memcpy(&pd, pv.mv_data, sizeof(pd));
-			lh->paid_at = pd.paid_ms;
-			lh->paid_cents +=
-			    part ? (r.share_budget ? r.patient_cents : 0)
-			         : r.accepted_cents - (r.share_budget ? r.patient_cents : 0);
-			ref = tpc_arena_alloc(a, 24, 1);
-			if (ref) {
-				tpc_payment_reference(pd.run, pd.payment, ref);
-				lh->payment_reference = ref;
-			}
-		}
-		{
-			/* the scheme's reference, for lines a scheme pays */
-			MDB_val sv;
-			tpc_scheme_ref_t sr;
-
-			if (mdb_get(txn, db->scheme_refs, &k, &sv) == 0 &&
-			    sv.mv_size == sizeof(sr)) {
-				memcpy(&sr, sv.mv_data, sizeof(sr));
-				lh->scheme_ref = str(a, sr.ref, sizeof(sr.ref));
-				lh->scheme_org = str(a, sr.org, sizeof(sr.org));
-			}
-		}
-		sh->lines[sh->n_lines++] = lh;
 	}
-	mdb_cursor_close(cur);
-	if (rc && rc != MDB_NOTFOUND)
-		return rc;
+	tpc_iter_close(&it);
+	if (t.ret)
+		return t.ret;
 	if ((rc = settlements_of(txn, db, seq, a, &sh->settlements, &sh->n_settlements, NULL)))
 		return rc;
 	*out = sh;
@@ -508,7 +525,7 @@ static int is_digits(const char *s, size_t n)
 	return 1;
 }
 
-static int show(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRequest *rq,
+static int show(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                 tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
 	const char *t = rq->target;
@@ -558,8 +575,8 @@ static int show(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRe
 			tpc_put_be64(sk, seq);
 			if ((rc = mdb_get(txn, db->answers, &ak, &av)))
 				return tpc_err_from_mdb(rc);
-			if ((rc =
-			         tpc_ledger_answer_decode(av.mv_data, av.mv_size, job->arena, &st)))
+			if ((rc = tpc_records_answer_decode(av.mv_data, av.mv_size, job->arena,
+			                                    &st)))
 				return rc;
 			res = tpclear__result__unpack(&pa, st.result_len, st.result);
 			if (!res)
@@ -599,7 +616,7 @@ unknown:
 }
 
 /* An institution's monthly recovery statement (engine/ledger/statement.h). */
-static int statement(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__LedgerRequest *rq,
+static int statement(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                      tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
 	const char *code = NULL;
@@ -615,13 +632,13 @@ static int statement(MDB_txn *txn, const tpc_ledger_db_t *db, const Tpclear__Led
 	return rc;
 }
 
-int tpc_ledger_query(tpc_ledger_reader_t *r, tpc_job_t *job)
+int tpc_ledger_query(tpc_store_reader_t *r, tpc_job_t *job)
 {
 	ProtobufCAllocator pa = {pa_alloc, pa_free, job->arena};
 	Tpclear__LedgerRequest *rq;
 	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
 	Tpclear__LedgerAnswer la = TPCLEAR__LEDGER_ANSWER__INIT;
-	const tpc_ledger_db_t *db;
+	const tpc_store_db_t *db;
 	MDB_txn *txn;
 	int rc;
 
@@ -631,7 +648,7 @@ int tpc_ledger_query(tpc_ledger_reader_t *r, tpc_job_t *job)
 		fail(job, TPC_CODE_BAD_LEDGER_REQ);
 		return TPC_EINVAL;
 	}
-	if ((rc = tpc_ledger_read_begin(r, &txn, &db))) {
+	if ((rc = tpc_store_read_begin(r, &txn, &db))) {
 		fail(job, TPC_CODE_STORED_UNREADABLE);
 		return rc;
 	}
@@ -660,22 +677,22 @@ int tpc_ledger_query(tpc_ledger_reader_t *r, tpc_job_t *job)
 	} else if (job->status != TPC_JOB_FAILED) {
 		fail(job, rc == TPC_ENOMEM ? TPC_CODE_TOO_MANY : TPC_CODE_STORED_UNREADABLE);
 	}
-	tpc_ledger_read_end(r);
+	tpc_store_read_end(r);
 	return rc;
 }
 
-int tpc_ledger_query_settlement(tpc_ledger_reader_t *r, tpc_job_t *job)
+int tpc_ledger_query_settlement(tpc_store_reader_t *r, tpc_job_t *job)
 {
 	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
 	Tpclear__Settlement **sts;
-	const tpc_ledger_db_t *db;
+	const tpc_store_db_t *db;
 	tpc_blob_t native = {0};
 	MDB_txn *txn;
 	uint64_t seq;
 	size_t n;
 	int rc;
 
-	if ((rc = tpc_ledger_read_begin(r, &txn, &db))) {
+	if ((rc = tpc_store_read_begin(r, &txn, &db))) {
 		fail(job, TPC_CODE_STORED_UNREADABLE);
 		return rc;
 	}
@@ -702,6 +719,6 @@ int tpc_ledger_query_settlement(tpc_ledger_reader_t *r, tpc_job_t *job)
 	if ((rc = finish(job, &ans)) == 0)
 		job->native = native;
 out:
-	tpc_ledger_read_end(r);
+	tpc_store_read_end(r);
 	return rc;
 }

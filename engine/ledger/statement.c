@@ -14,8 +14,8 @@
  *   patient share when SPPIS pays it. The charges come from the postings only. Both are the
  *   ledger writer's bookkeeping of one decision; the statement exists only when they agree.
  * - Sums use __builtin_add_overflow: an overflowing sum cannot reconcile, it is refused T00031.
- * - The XML writer keeps a sticky error as in engine/payments/sepa.c: every helper is a no-op once a
- *   libxml2 call failed, and the result is looked at once, at the end.
+ * - The XML writer keeps a sticky error as in engine/payments/sepa.c: every helper is a no-op once
+ * a libxml2 call failed, and the result is looked at once, at the end.
  */
 #include "ledger/statement.h"
 
@@ -76,7 +76,7 @@ struct group {
 /* What the passes share. */
 struct build {
 	MDB_txn *txn;
-	const tpc_ledger_db_t *db;
+	const tpc_store_db_t *db;
 	tpc_arena_t *arena;
 	uint64_t from, until;
 	uint32_t month;
@@ -126,20 +126,18 @@ int tpc_statement_month(uint32_t yyyymm, uint64_t *from_ms, uint64_t *until_ms)
  * sum overflows, TPC_ENOMEM, or an LMDB failure. */
 static int collect(struct build *b)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
+	tpc_iter_t it;
+	tpc_txn_t t;
+	int rc = 0;
 
-	if ((rc = mdb_cursor_open(b->txn, b->db->postings, &cur)))
-		return tpc_err_from_mdb(rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	tpc_txn_wrap(&t, b->txn);
+	tpc_txn_foreach(&it, &t, b->db->postings, NULL, 0, 0)
+	{
 		tpc_posting_rec_t p;
 		struct charge *c;
 
-		if (v.mv_size != sizeof(p) || k.mv_size != 8)
+		if (it.key.mv_size != 8 || tpc_records_read(&it.val, &p, sizeof(p)))
 			continue;
-		memcpy(&p, v.mv_data, sizeof(p));
 		if (p.kind != TPC_POST_CHARGE || p.budget != TPC_BUDGET_SPPIS ||
 		    p.at_ms < b->from || p.at_ms >= b->until)
 			continue;
@@ -148,25 +146,25 @@ static int collect(struct build *b)
 			struct charge *n = realloc(b->ch, nc * sizeof(*n));
 
 			if (!n) {
-				mdb_cursor_close(cur);
-				return TPC_ENOMEM;
+				rc = TPC_ENOMEM;
+				break;
 			}
 			b->ch = n;
 			b->capch = nc;
 		}
 		c = &b->ch[b->nch++];
 		c->seq = p.sequence;
-		c->number = tpc_get_be64(k.mv_data);
+		c->number = tpc_get_be64(it.key.mv_data);
 		c->at_ms = p.at_ms;
 		c->line = p.line;
 		c->part = p.part;
 		if (add(&b->charged, p.amount_cents)) {
-			mdb_cursor_close(cur);
-			return TPC_E2BIG;
+			rc = TPC_E2BIG;
+			break;
 		}
 	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : tpc_err_from_mdb(rc);
+	tpc_iter_close(&it);
+	return rc ? rc : tpc_err_from_mdb(t.ret);
 }
 
 /* ---- pass 2: one statement line per (sequence, line) --------------------------------------- */
@@ -200,8 +198,8 @@ static int is_bce(const char *s)
 	return 1;
 }
 
-/* A decision id as the mediprima feed accepts it (engine/refdata/refdata.c): 1..16 of [A-Za-z0-9-/.];
- * the document's schema allows up to 32 of them, as scheme_refs does. */
+/* A decision id as the mediprima feed accepts it (engine/refdata/refdata.c): 1..16 of
+ * [A-Za-z0-9-/.]; the document's schema allows up to 32 of them, as scheme_refs does. */
 static int is_decision(const char *s)
 {
 	size_t n = strnlen(s, 33);
@@ -253,8 +251,7 @@ static int fold(struct build *b, const struct charge *first, struct sline *sl, c
 	sl->seq = first->seq;
 	sl->line = first->line;
 	sl->at_ms = first->at_ms;
-	tpc_put_be64(key, first->seq);
-	tpc_put_be32(key + 8, first->line);
+	tpc_key_u64_u32(key, first->seq, first->line);
 	rc = mdb_get(b->txn, b->db->lines, &k, &v);
 	if (rc && rc != MDB_NOTFOUND)
 		return tpc_err_from_mdb(rc);
@@ -277,7 +274,8 @@ static int fold(struct build *b, const struct charge *first, struct sline *sl, c
 	memcpy(sl->code, r.code, 6);
 	sl->date = r.date_first;
 	sl->units = r.units;
-	/* what the writer charges (engine/ledger/ledger.c post()), recomputed from the line record */
+	/* what the writer charges (engine/ledger/ledger.c post()), recomputed from the line record
+	 */
 	share_part = r.share_budget ? r.patient_cents : 0;
 	if (r.share_budget == TPC_BUDGET_SPPIS)
 		sl->share = r.patient_cents;
@@ -607,7 +605,7 @@ static int message(const struct build *b, Tpclear__Statement *st)
 
 /* ---- public API ---------------------------------------------------------------------------- */
 
-int tpc_statement_build(MDB_txn *txn, const tpc_ledger_db_t *db, const char *institution,
+int tpc_statement_build(MDB_txn *txn, const tpc_store_db_t *db, const char *institution,
                         uint32_t month, uint64_t now_ms, tpc_arena_t *arena,
                         Tpclear__Statement **out, const char **code)
 {

@@ -15,9 +15,9 @@
  *   postings. The statement is produced only when the grand total equals minus the charges to
  *   the cent; otherwise the ledger contradicts itself (a bug), and the request is refused
  *   T00031 with both figures in the log, rather than sending SPP IS a wrong statement.
- * - the document is XML (libxml2 xmlTextWriter, as engine/payments/sepa.c), ordered by CPAS, decision,
- *   then sequence and line, and a pure function of the month's postings: asked again, the same
- *   ledger gives the same bytes. Only `provisional` (the month is not over yet) depends on when
+ * - the document is XML (libxml2 xmlTextWriter, as engine/payments/sepa.c), ordered by CPAS,
+ * decision, then sequence and line, and a pure function of the month's postings: asked again, the
+ * same ledger gives the same bytes. Only `provisional` (the month is not over yet) depends on when
  *   it is asked.
  *
  * Thread-safety: reentrant; runs on a worker inside the caller's read transaction. Everything
@@ -27,7 +27,7 @@
 #define TPC_STATEMENT_H
 
 #include "core/arena.h"
-#include "store/records.h"
+#include "store/store.h"
 #include "tpclear.pb-c.h"
 
 #include <lmdb.h>
@@ -52,7 +52,7 @@ int tpc_statement_month(uint32_t yyyymm, uint64_t *from_ms, uint64_t *until_ms);
  *                           T00033 the document could not be written (TPC_ENOMEM)
  *  @return 0 (a month with nothing is an empty statement, not an error), a refusal above, or
  *          a negative TPC_E* code for an LMDB failure or lack of memory (*code left NULL). */
-int tpc_statement_build(MDB_txn *txn, const tpc_ledger_db_t *db, const char *institution,
+int tpc_statement_build(MDB_txn *txn, const tpc_store_db_t *db, const char *institution,
                         uint32_t month, uint64_t now_ms, tpc_arena_t *arena,
                         Tpclear__Statement **out, const char **code);
 

@@ -1,4 +1,12 @@
-/* engine/payments/payrun.c - payment runs (see payrun.h for the DESIGN). */
+/* engine/payments/payrun.c - payment runs (see payrun.h for the DESIGN).
+ *
+ * A run is built in passes over plain arrays, not in one walk of the store: gather (payables
+ * -> items), resolve (items -> bank accounts), pay (groups of items -> payments, postings,
+ * payables moved to "paid"), settle (one settlement per sending and payment). Each pass sorts
+ * the items the way it needs them, so every pass reads its databases in key order and writes
+ * with MDB_APPEND where the keys allow it. All of it runs inside the writer's transaction: a
+ * failure anywhere leaves nothing of the run.
+ */
 #include "payments/payrun.h"
 
 #include "clearing/budget.h"
@@ -6,7 +14,6 @@
 #include "common/check.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "ledger/ledger.h"
 #include "core/log.h"
 #include "payments/sepa.h"
 #include "tpclear.pb-c.h"
@@ -17,18 +24,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#define SETTLEMENT_MAGIC 0x31535054u /* "TPS1" little endian */
-
-/* Header of a stored settlement (value of "settlements"), then the packed Settlement, then the
- * native bytes. */
-struct settlement_hdr {
-	uint32_t magic;
-	uint32_t proto_len;
-	uint32_t native_len;
-	char native_type[16];
-	uint32_t pad;
-};
 
 /* One unpaid payable taken by the run. */
 struct item {
@@ -219,45 +214,47 @@ static int cmp_line(const void *a, const void *b)
 /* Gather the unpaid payables the run takes. */
 static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job, tpc_payrun_t *p)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
+	tpc_iter_t it;
+	tpc_txn_t t;
 
-	if ((rc = mdb_cursor_open(txn, ctx->db->payables, &cur)))
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct item *it;
+	/* every payable: the run's filters (budget, day) are not part of the key, and a run is
+	 * rare enough that a full walk of the unpaid lines is the simple answer */
+	tpc_txn_wrap(&t, txn);
+	tpc_txn_foreach(&it, &t, ctx->db->payables, NULL, 0, 0)
+	{
+		const uint8_t *k = it.key.mv_data;
+		struct item *x;
 
-		if (k.mv_size != TPC_PAYABLE_KEY || v.mv_size != sizeof(tpc_payable_t)) {
-			rc = MDB_CORRUPTED;
+		if (it.key.mv_size != TPC_PAYABLE_KEY || it.val.mv_size != sizeof(tpc_payable_t)) {
+			tpc_txn_fail(&t, MDB_CORRUPTED);
 			break;
 		}
 		if (p->nitems == p->cap) {
+			/* doubling: a run may take millions of payables */
 			size_t cap = p->cap ? p->cap * 2 : 1024;
 			struct item *n = realloc(p->items, cap * sizeof(*n));
 
 			if (!n) {
-				rc = ENOMEM;
+				tpc_txn_fail(&t, ENOMEM);
 				break;
 			}
 			p->items = n;
 			p->cap = cap;
 		}
-		it = &p->items[p->nitems];
-		memset(it, 0, sizeof(*it));
-		memcpy(&it->p, v.mv_data, sizeof(it->p));
-		if (job->payrun_budget && it->p.budget != job->payrun_budget)
+		x = &p->items[p->nitems];
+		memset(x, 0, sizeof(*x));
+		memcpy(&x->p, it.val.mv_data, sizeof(x->p));
+		if (job->payrun_budget && x->p.budget != job->payrun_budget)
 			continue;
-		if (day_of_ms(it->p.committed_ms) > job->payrun_until)
+		if (day_of_ms(x->p.committed_ms) > job->payrun_until)
 			continue;
-		it->seq = tpc_get_be64(k.mv_data);
-		it->line = tpc_get_be32((const uint8_t *)k.mv_data + 8);
-		it->part = ((const uint8_t *)k.mv_data)[12];
+		x->seq = tpc_get_be64(k);
+		x->line = tpc_get_be32(k + 8);
+		x->part = k[12];
 		p->nitems++;
 	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	tpc_iter_close(&it);
+	return t.ret;
 }
 
 /* Resolve the bank account of each (budget, payee) from the reference data. */
@@ -266,6 +263,7 @@ static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 	MDB_cursor *members = NULL, *ossom = NULL;
 	int rc;
 
+	/* sorted by (budget, payee): each account is looked up once, its neighbours reuse it */
 	if (p->nitems)
 		qsort(p->items, p->nitems, sizeof(*p->items), cmp_payee);
 	p->accounts = calloc(p->nitems ? p->nitems : 1, sizeof(*p->accounts));
@@ -347,12 +345,79 @@ static int put_posting(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_post
 	return mdb_put(txn, ctx->db->postings, &k, &v, MDB_APPEND);
 }
 
+/* Write payment @p pm (items [@p i, @p j) of account @p a): the payees debited (one posting
+ * per payee of the account), the budget's bank account @p payer_iban credited, the payment
+ * record, and each item's payable moved to "paid". @return 0 or an LMDB code. */
+static int record_payment(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p,
+                          const struct account *a, const char *payer_iban, size_t i, size_t j,
+                          const tpc_payment_rec_t *pm)
+{
+	tpc_posting_rec_t rec;
+	uint8_t key[TPC_PAYABLE_KEY];
+	MDB_val k;
+	tpc_txn_t t;
+
+	tpc_txn_wrap(&t, txn);
+	for (size_t m = i; m < j && !t.ret;) {
+		size_t e = m;
+		int64_t part = 0;
+
+		memset(&rec, 0, sizeof(rec));
+		while (e < j && p->items[e].acct == p->items[m].acct)
+			part += p->items[e++].p.amount_cents;
+		/* items of one account are not always adjacent (sorted by IBAN, then sequence): a
+		 * payee may get several SETTLE postings in one payment */
+		rec.run = p->run;
+		rec.line = p->npayments;
+		rec.kind = TPC_POST_SETTLE;
+		rec.budget = a->budget;
+		rec.payee_kind = p->items[m].p.payee_kind;
+		copy_str(rec.account, sizeof(rec.account), p->items[m].p.payee);
+		rec.amount_cents = -part;
+		rec.at_ms = p->now_ms;
+		tpc_txn_fail(&t, put_posting(ctx, txn, &rec));
+		m = e;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.run = p->run;
+	rec.line = p->npayments;
+	rec.kind = TPC_POST_PAYOUT;
+	rec.budget = a->budget;
+	rec.payee_kind = TPC_PAYEE_BANK;
+	copy_str(rec.account, sizeof(rec.account), payer_iban);
+	rec.amount_cents = pm->amount_cents;
+	rec.at_ms = p->now_ms;
+	if (!t.ret)
+		tpc_txn_fail(&t, put_posting(ctx, txn, &rec));
+	k = tpc_key_u64_u32(key, p->run, p->npayments);
+	tpc_txn_put(&t, ctx->db->payments, &k, pm, sizeof(*pm), MDB_APPEND);
+	for (size_t m = i; m < j && !t.ret; m++) {
+		tpc_paid_t paid = {p->run, p->npayments, 0, p->now_ms};
+		int rc;
+
+		p->items[m].payment = p->npayments;
+		k = tpc_key_payable(key, p->items[m].seq, p->items[m].line, p->items[m].part);
+		/* deleted in the paying transaction: no later run can see the payable again */
+		if (!tpc_txn_del(&t, ctx->db->payables, &k) && !t.ret)
+			tpc_txn_fail(&t, MDB_NOTFOUND);
+		if (t.ret)
+			break;
+		/* a line already paid is a damaged store, not a race (runs are serialised) */
+		rc = mdb_put(txn, ctx->db->paid, &k, &(MDB_val){sizeof(paid), &paid},
+		             MDB_NOOVERWRITE);
+		tpc_txn_fail(&t, rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc);
+	}
+	return t.ret;
+}
+
 /* Pay the groups: payments, postings, payables moved to "paid". */
 static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 {
 	size_t i = 0, j;
 	int rc;
 
+	/* sorted by (budget, IBAN): one payment per account, whichever payees share it (a
+	 * practice's doctors paid on one account get one transfer) */
 	if (p->nitems)
 		qsort_r(p->items, p->nitems, sizeof(*p->items), cmp_group, p->accounts);
 	p->payments = calloc(p->nitems ? p->nitems : 1, sizeof(*p->payments));
@@ -363,9 +428,6 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		const tpc_payer_t *payer = &ctx->cfg->payer[a->budget];
 		int64_t sum = 0;
 		tpc_payment_rec_t *pm;
-		tpc_posting_rec_t rec;
-		uint8_t key[TPC_PAYABLE_KEY];
-		MDB_val k, v;
 
 		for (j = i; j < p->nitems; j++) {
 			const struct account *b = &p->accounts[p->items[j].acct];
@@ -407,64 +469,8 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		p->lines_paid += pm->lines;
 		p->total_cents += sum;
 
-		/* the payees are debited (one posting per payee of the account), the budget's
-		 * bank account credited */
-		for (size_t m = i; m < j;) {
-			size_t e = m;
-			int64_t part = 0;
-
-			memset(&rec, 0, sizeof(rec));
-			while (e < j && p->items[e].acct == p->items[m].acct)
-				part += p->items[e++].p.amount_cents;
-			/* items of one account are not always adjacent (sorted by IBAN, then
-			 * sequence): a payee may get several SETTLE postings in one payment */
-			rec.run = p->run;
-			rec.line = p->npayments;
-			rec.kind = TPC_POST_SETTLE;
-			rec.budget = a->budget;
-			rec.payee_kind = p->items[m].p.payee_kind;
-			copy_str(rec.account, sizeof(rec.account), p->items[m].p.payee);
-			rec.amount_cents = -part;
-			rec.at_ms = p->now_ms;
-			if ((rc = put_posting(ctx, txn, &rec)))
-				return rc;
-			m = e;
-		}
-		memset(&rec, 0, sizeof(rec));
-		rec.run = p->run;
-		rec.line = p->npayments;
-		rec.kind = TPC_POST_PAYOUT;
-		rec.budget = a->budget;
-		rec.payee_kind = TPC_PAYEE_BANK;
-		copy_str(rec.account, sizeof(rec.account), payer->iban);
-		rec.amount_cents = sum;
-		rec.at_ms = p->now_ms;
-		if ((rc = put_posting(ctx, txn, &rec)))
+		if ((rc = record_payment(ctx, txn, p, a, payer->iban, i, j, pm)))
 			return rc;
-
-		tpc_put_be64(key, p->run);
-		tpc_put_be32(key + 8, p->npayments);
-		k.mv_data = key;
-		k.mv_size = 12;
-		v.mv_data = pm;
-		v.mv_size = sizeof(*pm);
-		if ((rc = mdb_put(txn, ctx->db->payments, &k, &v, MDB_APPEND)))
-			return rc;
-		for (size_t m = i; m < j; m++) {
-			tpc_paid_t paid = {p->run, p->npayments, 0, p->now_ms};
-
-			p->items[m].payment = p->npayments;
-			tpc_put_be64(key, p->items[m].seq);
-			tpc_put_be32(key + 8, p->items[m].line);
-			key[12] = p->items[m].part;
-			k.mv_size = TPC_PAYABLE_KEY;
-			if ((rc = mdb_del(txn, ctx->db->payables, &k, NULL)))
-				return rc;
-			v.mv_data = &paid;
-			v.mv_size = sizeof(paid);
-			if ((rc = mdb_put(txn, ctx->db->paid, &k, &v, MDB_NOOVERWRITE)))
-				return rc == MDB_KEYEXIST ? MDB_CORRUPTED : rc;
-		}
 	}
 	return 0;
 }
@@ -520,7 +526,7 @@ static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p
 	Tpclear__SettledDestination dest[64], *destp[64];
 	size_t ndest = 0, plen;
 	tpc_blob_t out = {0};
-	struct settlement_hdr sh;
+	tpc_settlement_hdr_t sh;
 	uint8_t key[20];
 	MDB_val k, v;
 	int64_t paid = 0;
@@ -598,7 +604,7 @@ static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p
 	st.native_type = out.ptr ? out.type : "";
 	plen = tpclear__settlement__get_packed_size(&st);
 	memset(&sh, 0, sizeof(sh));
-	sh.magic = SETTLEMENT_MAGIC;
+	sh.magic = TPC_SETTLEMENT_MAGIC;
 	sh.proto_len = (uint32_t)plen;
 	sh.native_len = out.ptr ? (uint32_t)out.len : 0;
 	memcpy(sh.native_type, out.type, sizeof(sh.native_type));
@@ -620,16 +626,81 @@ static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p
 	return 0;
 }
 
+/* The line verdicts of one sending, as the settlement encoders want them (grown as needed,
+ * reused from sending to sending: a run settles many). */
+struct sending_lines {
+	tpc_line_rec_t *recs;
+	tpc_settled_line_t *lines;
+	uint32_t n;
+	size_t cap;
+};
+
+/* Make room for one more line. @return 0 or ENOMEM. */
+static int lines_grow(struct sending_lines *rl)
+{
+	size_t nc = rl->cap ? rl->cap * 2 : 256;
+	void *a, *b;
+
+	if (rl->n < rl->cap)
+		return 0;
+	if (!(a = realloc(rl->recs, nc * sizeof(*rl->recs))))
+		return ENOMEM;
+	rl->recs = a;
+	if (!(b = realloc(rl->lines, nc * sizeof(*rl->lines))))
+		return ENOMEM;
+	rl->lines = b;
+	rl->cap = nc;
+	return 0;
+}
+
+/* Read every line verdict of sending @p seq into @p rl. @return 0 or an LMDB code. */
+static int read_lines(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq,
+                      struct sending_lines *rl)
+{
+	uint8_t key[12];
+	tpc_iter_t it;
+	tpc_txn_t t;
+
+	/* the native encoder needs every line of the sending, paid or not: its settlement
+	 * message lists the whole sending */
+	rl->n = 0;
+	tpc_txn_wrap(&t, txn);
+	tpc_key_u64_u32(key, seq, 0);
+	tpc_txn_foreach(&it, &t, db->lines, key, 12, 8)
+	{
+		tpc_line_rec_t *r;
+		tpc_settled_line_t *sl;
+
+		if (it.key.mv_size != 12 || tpc_txn_fail(&t, lines_grow(rl)))
+			break;
+		r = &rl->recs[rl->n];
+		sl = &rl->lines[rl->n];
+		memcpy(r, it.val.mv_data, sizeof(*r));
+		memset(sl, 0, sizeof(*sl));
+		sl->record = r->record;
+		sl->account = r->account;
+		sl->outcome = r->outcome;
+		memcpy(sl->mutuality, r->mutuality, 3);
+		/* requested: what the scheme was asked to pay (the patient share too when the
+		 * scheme pays it) */
+		sl->requested_cents = r->insurer_cents + (r->share_budget ? r->patient_cents : 0);
+		sl->accepted_cents = r->accepted_cents;
+		rl->n++;
+	}
+	tpc_iter_close(&it);
+	return t.ret;
+}
+
 /* One settlement per (sending, payment) paid by the run. */
 static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 {
 	tpc_arena_t *scratch = NULL, *answers = NULL;
-	tpc_line_rec_t *recs = NULL;
-	tpc_settled_line_t *lines = NULL;
-	size_t cap = 0, i = 0, j;
-	MDB_cursor *cur = NULL;
+	struct sending_lines rl = {0};
+	size_t i = 0, j;
 	int rc;
 
+	/* sorted by (sequence, payment, line): one stored answer read per sending, and its
+	 * items of one payment are adjacent */
 	if (p->nitems)
 		qsort(p->items, p->nitems, sizeof(*p->items), cmp_line);
 	if ((rc = tpc_arena_new(1 << 20, (size_t)1 << 30, &scratch)))
@@ -638,89 +709,37 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		tpc_arena_free(&scratch);
 		return ENOMEM;
 	}
-	if ((rc = mdb_cursor_open(txn, ctx->db->lines, &cur)))
-		goto out;
 	for (; i < p->nitems; i = j) {
-		uint8_t key[12];
+		uint8_t key[8];
 		MDB_val k, v;
 		tpc_answer_hdr_t h;
 		const uint8_t *native = NULL;
-		uint32_t n = 0;
 
 		for (j = i; j < p->nitems && p->items[j].seq == p->items[i].seq; j++)
 			;
 		if (!p->items[j - 1].payment)
 			continue; /* nothing of this sending paid (payment 0 sorts first) */
-		tpc_put_be64(key, p->items[i].seq);
-		k.mv_data = key;
-		k.mv_size = 8;
+		k = tpc_key_u64(key, p->items[i].seq);
 		if ((rc = mdb_get(txn, ctx->db->answers, &k, &v)))
 			goto out;
-		if (v.mv_size < sizeof(h)) {
+		if (tpc_records_answer_header_read(v.mv_data, v.mv_size, &h)) {
 			rc = MDB_CORRUPTED;
 			goto out;
 		}
-		memcpy(&h, v.mv_data, sizeof(h));
-		if (h.magic != TPC_ANSWER_MAGIC) {
-			rc = MDB_CORRUPTED;
-			goto out;
-		}
-		h.sender[sizeof(h.sender) - 1] = h.key[sizeof(h.key) - 1] = 0;
-		h.format[sizeof(h.format) - 1] = 0;
 		if (h.native_len) {
 			/* the stored answer (perhaps compressed), in an arena of its own: the
 			 * settlements' scratch arena is reset for each one */
 			tpc_stored_t st;
 
 			tpc_arena_reset(answers);
-			if ((rc = tpc_ledger_answer_decode(v.mv_data, v.mv_size, answers, &st))) {
+			if ((rc = tpc_records_answer_decode(v.mv_data, v.mv_size, answers, &st))) {
 				rc = rc == TPC_ENOMEM ? ENOMEM : MDB_CORRUPTED;
 				goto out;
 			}
 			native = st.native.ptr;
 		}
 		/* every line of the sending, in order */
-		tpc_put_be32(key + 8, 0);
-		k.mv_size = 12;
-		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			tpc_line_rec_t *r;
-
-			if (k.mv_size != 12 || tpc_get_be64(k.mv_data) != p->items[i].seq)
-				break;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 256;
-				void *a = realloc(recs, nc * sizeof(*recs));
-				void *b;
-
-				if (!a) {
-					rc = ENOMEM;
-					goto out;
-				}
-				recs = a;
-				b = realloc(lines, nc * sizeof(*lines));
-				if (!b) {
-					rc = ENOMEM;
-					goto out;
-				}
-				lines = b;
-				cap = nc;
-			}
-			r = &recs[n];
-			memcpy(r, v.mv_data, sizeof(*r));
-			memset(&lines[n], 0, sizeof(lines[n]));
-			lines[n].record = r->record;
-			lines[n].account = r->account;
-			lines[n].outcome = r->outcome;
-			memcpy(lines[n].mutuality, r->mutuality, 3);
-			/* requested: what the scheme was asked to pay (the patient share too
-			 * when the scheme pays it) */
-			lines[n].requested_cents =
-			    r->insurer_cents + (r->share_budget ? r->patient_cents : 0);
-			lines[n].accepted_cents = r->accepted_cents;
-			n++;
-		}
-		if (rc && rc != MDB_NOTFOUND)
+		if ((rc = read_lines(txn, ctx->db, p->items[i].seq, &rl)))
 			goto out;
 		/* items are sorted by (sequence, payment, line): one settlement per run of a
 		 * payment among this sending's items */
@@ -729,61 +748,52 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 				;
 			if (!p->items[a].payment)
 				continue;
-			rc = settle_one(ctx, txn, p, &h, native, recs, lines, n, &p->items[a],
-			                &p->items[e], scratch);
+			rc = settle_one(ctx, txn, p, &h, native, rl.recs, rl.lines, rl.n,
+			                &p->items[a], &p->items[e], scratch);
 			if (rc)
 				goto out;
 		}
 	}
 	rc = 0;
 out:
-	mdb_cursor_close(cur);
-	free(recs);
-	free(lines);
+	free(rl.recs);
+	free(rl.lines);
 	tpc_arena_free(&scratch);
 	tpc_arena_free(&answers);
 	return rc;
 }
 
-/* The key of a request id in "payrun_ids": sender, NUL, id. @return its length. */
-static size_t id_key(const tpc_job_t *job, uint8_t *key, size_t cap)
-{
-	size_t s = strnlen(job->sender, TPC_SENDER_MAX - 1), i = strlen(job->payrun_id);
-
-	if (s + 1 + i > cap)
-		return 0;
-	memcpy(key, job->sender, s);
-	key[s] = 0;
-	memcpy(key + s + 1, job->payrun_id, i);
-	return s + 1 + i;
-}
-
-/* The @p count payments of run @p run, read through @p cur (a cursor on "payments").
+/* The @p count payments of run @p run.
  * @param[out] out  calloc'd array (caller frees), set even on error (NULL or partial)
  * @return 0, MDB_CORRUPTED (fewer or other-sized records than the run says) or an LMDB code. */
-static int load_payments(MDB_cursor *cur, uint64_t run, uint32_t count, tpc_payment_rec_t **out,
-                         uint32_t *n)
+static int load_payments(MDB_txn *txn, const tpc_store_db_t *db, uint64_t run, uint32_t count,
+                         tpc_payment_rec_t **out, uint32_t *n)
 {
 	uint8_t key[12];
-	MDB_val k = {sizeof(key), key}, v;
-	int rc;
+	tpc_iter_t it;
+	tpc_txn_t t;
 
 	*n = 0;
 	*out = calloc(count ? count : 1, sizeof(**out));
 	if (!*out)
 		return ENOMEM;
-	tpc_put_be64(key, run);
-	tpc_put_be32(key + 8, 0);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n < count;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 12 || tpc_get_be64(k.mv_data) != run)
+	tpc_txn_wrap(&t, txn);
+	/* the run record says how many payments it made: fewer (or more) is a damaged store, and
+	 * no SEPA file is rendered from a partial list */
+	tpc_key_u64_u32(key, run, 0);
+	tpc_txn_foreach(&it, &t, db->payments, key, 12, 8)
+	{
+		if (*n == count || it.key.mv_size != 12)
 			break;
-		if (v.mv_size != sizeof(**out))
-			return MDB_CORRUPTED;
-		memcpy(&(*out)[(*n)++], v.mv_data, sizeof(**out));
+		if (tpc_txn_fail(&t, tpc_records_read(&it.val, &(*out)[*n], sizeof(**out))
+		                         ? MDB_CORRUPTED
+		                         : 0))
+			break;
+		(*n)++;
 	}
-	if (rc && rc != MDB_NOTFOUND)
-		return rc;
+	tpc_iter_close(&it);
+	if (t.ret)
+		return t.ret;
 	return *n == count ? 0 : MDB_CORRUPTED;
 }
 
@@ -794,10 +804,11 @@ static int replay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 {
 	uint8_t key[8];
 	MDB_val k = {sizeof(key), key}, v;
-	MDB_cursor *cur;
 	tpc_payrun_rec_t rec;
 	int rc;
 
+	/* the same id must mean the same request: answering another request's run would tell the
+	 * caller its own request was done */
 	if (id->until_day != job->payrun_until || id->budget != job->payrun_budget) {
 		p->refusal = TPC_CODE_PAYRUN_ID_REUSED;
 		return 0;
@@ -821,11 +832,7 @@ static int replay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 	p->lines_paid = rec.lines;
 	p->total_cents = rec.total_cents;
 	p->budgets_paid = rec.budgets_paid;
-	if ((rc = mdb_cursor_open(txn, ctx->db->payments, &cur)))
-		return rc;
-	rc = load_payments(cur, id->run, rec.payments, &p->payments, &p->npayments);
-	mdb_cursor_close(cur);
-	return rc;
+	return load_payments(txn, ctx->db, id->run, rec.payments, &p->payments, &p->npayments);
 }
 
 int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
@@ -843,7 +850,8 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 	if (!p)
 		return ENOMEM;
 	if (job->payrun_id[0]) {
-		ik.mv_size = id_key(job, idk, sizeof(idk));
+		ik = tpc_key_names(idk, sizeof(idk), job->sender,
+		                   job->payrun_id); /* sender NUL id */
 		rc = mdb_get(txn, ctx->db->payrun_ids, &ik, &iv);
 		if (rc == 0) {
 			if (iv.mv_size != sizeof(id))
@@ -1141,98 +1149,101 @@ int tpc_payrun_mark_written(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, uint64_t 
 	return mdb_put(txn, ctx->db->payruns, &k, &v, 0);
 }
 
+/* Write the missing SEPA files of committed run @p run. @return 0 when every file is on disk,
+ * 1 when one could not be written (the run stays unmarked: tried again at the next start),
+ * ENOMEM. @p rewritten counts the files written. */
+static int restore_run(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, uint64_t run,
+                       const tpc_payrun_rec_t *r, int *rewritten)
+{
+	tpc_payment_rec_t *pm = NULL;
+	uint32_t npm = 0;
+	int failed = 0;
+
+	for (unsigned b = 1; b < TPC_BUDGET__COUNT; b++) {
+		char name[96], path[TPC_PATH_MAX + 96], *xml = NULL;
+		struct stat sb;
+		size_t len;
+		tpc_sepa_totals_t t;
+
+		if (!(r->budgets_paid & (1u << b)))
+			continue;
+		tpc_payrun_file_name(run, b, name, sizeof(name));
+		snprintf(path, sizeof(path), "%s/%s", ctx->payments_dir, name);
+		if (stat(path, &sb) == 0)
+			continue;
+		if (!pm) {
+			/* read once per run, and only when a file is missing */
+			int lrc = load_payments(txn, ctx->db, run, r->payments, &pm, &npm);
+
+			if (lrc == ENOMEM) {
+				free(pm);
+				return ENOMEM;
+			}
+			if (lrc) {
+				/* no file from payments that are not the run's */
+				tpc_error("payrun %llu: its payments cannot be read: %s",
+				          (unsigned long long)run, mdb_strerror(lrc));
+				failed = 1;
+				break;
+			}
+		}
+		if (render_budget(ctx, run, r->at_ms, r->execution_day, b, pm, npm, &xml, &len,
+		                  &t) == 0 &&
+		    write_budget_file(ctx, run, b, xml, len, path, sizeof(path)) == 0) {
+			tpc_warn("payrun %llu: SEPA file %s was never written, written now "
+			         "from the ledger",
+			         (unsigned long long)run, path);
+			(*rewritten)++;
+		} else {
+			failed = 1;
+		}
+		free(xml);
+	}
+	free(pm);
+	return failed;
+}
+
 int tpc_payrun_restore_files(const tpc_payrun_ctx_t *ctx, MDB_txn *txn)
 {
-	MDB_cursor *runs = NULL, *pays = NULL;
-	MDB_val k, v;
 	uint64_t *mark = NULL;
 	size_t nmark = 0;
-	int rc, rewritten = 0;
+	int rewritten = 0;
+	tpc_iter_t it;
+	tpc_txn_t t;
 
-	if ((rc = mdb_cursor_open(txn, ctx->db->payruns, &runs)))
-		return tpc_err_from_mdb(rc);
-	if ((rc = mdb_cursor_open(txn, ctx->db->payments, &pays)))
-		goto out;
-	for (rc = mdb_cursor_get(runs, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(runs, &k, &v, MDB_NEXT)) {
+	tpc_txn_wrap(&t, txn);
+	tpc_txn_foreach(&it, &t, ctx->db->payruns, NULL, 0, 0)
+	{
 		tpc_payrun_rec_t r;
 		uint64_t run;
-		tpc_payment_rec_t *pm = NULL;
-		uint32_t npm = 0;
-		int failed = 0;
+		uint64_t *m;
+		int rc;
 
-		if (k.mv_size != 8 || v.mv_size != sizeof(r))
+		if (it.key.mv_size != 8 || tpc_records_read(&it.val, &r, sizeof(r)))
 			continue;
-		run = tpc_get_be64(k.mv_data);
-		memcpy(&r, v.mv_data, sizeof(r));
 		if (r.files_written)
 			continue; /* written once: files moved away by operators stay away */
-		for (unsigned b = 1; b < TPC_BUDGET__COUNT; b++) {
-			char name[96], path[TPC_PATH_MAX + 96], *xml = NULL;
-			struct stat sb;
-			size_t len;
-			tpc_sepa_totals_t t;
-
-			if (!(r.budgets_paid & (1u << b)))
-				continue;
-			tpc_payrun_file_name(run, b, name, sizeof(name));
-			snprintf(path, sizeof(path), "%s/%s", ctx->payments_dir, name);
-			if (stat(path, &sb) == 0)
-				continue;
-			if (!pm) {
-				int lrc = load_payments(pays, run, r.payments, &pm, &npm);
-
-				if (lrc == ENOMEM) {
-					rc = ENOMEM;
-					free(pm);
-					goto out;
-				}
-				if (lrc) {
-					/* no file from payments that are not the run's */
-					tpc_error("payrun %llu: its payments cannot be read: %s",
-					          (unsigned long long)run, mdb_strerror(lrc));
-					failed = 1;
-					break;
-				}
-			}
-			if (render_budget(ctx, run, r.at_ms, r.execution_day, b, pm, npm, &xml,
-			                  &len, &t) == 0 &&
-			    write_budget_file(ctx, run, b, xml, len, path, sizeof(path)) == 0) {
-				tpc_warn("payrun %llu: SEPA file %s was never written, written now "
-				         "from the ledger",
-				         (unsigned long long)run, path);
-				rewritten++;
-			} else {
-				failed = 1;
-			}
-			free(xml);
+		/* a run whose file cannot be written now stays unmarked: the next start tries
+		 * again, and the operator sees the error in the log meanwhile */
+		run = tpc_get_be64(it.key.mv_data);
+		rc = restore_run(ctx, txn, run, &r, &rewritten);
+		if (rc == 1)
+			continue;
+		/* marked after the scan: no write under the open cursor */
+		m = rc ? NULL : realloc(mark, (nmark + 1) * sizeof(*m));
+		if (!m) {
+			tpc_txn_fail(&t, ENOMEM);
+			break;
 		}
-		free(pm);
-		if (!failed) {
-			/* marked after the scan: no write under the open cursor */
-			uint64_t *m = realloc(mark, (nmark + 1) * sizeof(*m));
-
-			if (!m) {
-				rc = ENOMEM;
-				goto out;
-			}
-			mark = m;
-			mark[nmark++] = run;
-		}
+		mark = m;
+		mark[nmark++] = run;
 	}
-	mdb_cursor_close(pays);
-	mdb_cursor_close(runs);
-	pays = runs = NULL;
-	for (size_t i = 0; i < nmark; i++)
-		if ((rc = tpc_payrun_mark_written(ctx, txn, mark[i])))
-			goto out;
-	rc = 0;
-out:
+	tpc_iter_close(&it);
+	for (size_t i = 0; i < nmark && !t.ret; i++)
+		tpc_txn_fail(&t, tpc_payrun_mark_written(ctx, txn, mark[i]));
 	free(mark);
-	mdb_cursor_close(pays);
-	mdb_cursor_close(runs);
-	if (rc)
-		return tpc_err_from_mdb(rc);
+	if (t.ret)
+		return tpc_err_from_mdb(t.ret);
 	if (rewritten)
 		tpc_info("payrun: %d SEPA files written at startup", rewritten);
 	return (int)nmark;

@@ -1,6 +1,11 @@
 /* engine/payments/payrun.h - payment runs: unpaid payables become credit transfers, exactly once.
  *
  * DESIGN
+ * - Owns: the payment runs' records ("payables" -> "paid", "payruns", "payrun_ids",
+ *   "payments", "settlements", their postings) and the SEPA files. Thread: the ledger writer
+ *   (pipeline/writer.c) calls tpc_payrun_execute/finish/mark_written, and
+ *   tpc_payrun_restore_files() before it starts. Must never: open or commit a transaction of
+ *   its own (the writer does), or write a SEPA file before its run is durable.
  * - A run is one write transaction of the ledger writer (the only LMDB writer), alone in its
  *   transaction: it reads every unpaid payable (value of "payables") committed up to the run's
  *   day and of the requested budget, groups them per (budget, payee IBAN), and for each group
@@ -32,14 +37,14 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "pipeline/job.h"
-#include "store/records.h"
+#include "store/store.h"
 
 #include <lmdb.h>
 #include <stdint.h>
 
 /** What the writer lends a run. All borrowed. */
 typedef struct tpc_payrun_ctx {
-	const tpc_ledger_db_t *db;
+	const tpc_store_db_t *db;
 	const tpc_config_t *cfg;        /* payer accounts, payments dir, execution days */
 	const tpc_adapters_t *adapters; /* settlement encoders; NULL = none */
 	const char *payments_dir;       /* where the SEPA files go */

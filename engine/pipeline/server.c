@@ -24,7 +24,7 @@
 #include "core/codes.h"
 #include "core/error.h"
 #include "pipeline/job.h"
-#include "ledger/ledger.h"
+#include "pipeline/writer.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/queue.h"
@@ -60,7 +60,7 @@ struct tpc_server {
 	struct event *zmq_ev, *done_ev, *sigterm_ev, *sigint_ev;
 	struct evhttp *http;
 	tpc_queue_t *jobs, *to_ledger, *done;
-	tpc_ledger_t *ledger;
+	tpc_writer_t *ledger;
 	tpc_workers_t *workers;
 	tpc_queue_t *express;           /* eAttest: the express lane's job queue */
 	tpc_workers_t *express_workers; /* its one worker */
@@ -776,7 +776,7 @@ static void on_http(struct evhttp_request *req, void *arg)
 		    .job_queue_capacity = tpc_queue_capacity(s->jobs),
 		    .ledger_queue_depth = tpc_queue_depth(s->to_ledger),
 		    .in_flight = s->in_flight,
-		    .map_size_bytes = tpc_ledger_map_size(s->ledger),
+		    .map_size_bytes = tpc_writer_map_size(s->ledger),
 		    .workers = (uint64_t)s->nworkers,
 		    .adapters = (uint64_t)tpc_adapters_count(s->adapters),
 		    .uptime_seconds = (mono_us() - s->started_us) / 1000000u,
@@ -939,7 +939,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 		goto out_free;
 	if (cfg->adapter_dir[0])
 		tpc_adapters_load_dir(s->adapters, &adapter_cfg, cfg->adapter_dir);
-	if ((rc = tpc_ledger_open(cfg, s->metrics, &s->ledger)))
+	if ((rc = tpc_writer_open(cfg, s->metrics, &s->ledger)))
 		goto out_free;
 	s->base = event_base_new();
 	if (!s->base) {
@@ -956,16 +956,17 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 		rc = TPC_ENOMEM;
 		goto out_free;
 	}
-	tpc_ledger_set_adapters(s->ledger, s->adapters);
-	if ((rc = tpc_ledger_start(s->ledger, s->to_ledger, s->done)))
+	tpc_writer_set_adapters(s->ledger, s->adapters);
+	if ((rc = tpc_writer_start(s->ledger, s->to_ledger, s->done)))
 		goto out_free;
-	rc = tpc_workers_start(s->nworkers, &s->cfg, s->jobs, s->to_ledger, s->done, s->ledger,
-	                       s->metrics, &s->workers);
+	rc = tpc_workers_start(s->nworkers, &s->cfg, s->jobs, s->to_ledger, s->done,
+	                       tpc_writer_store(s->ledger), s->metrics, &s->workers);
 	if (rc == 0) {
 		/* the express lane: one worker of its own, so an eAttest never waits behind the
 		 * decoding of large sendings */
-		rc = tpc_workers_start(1, &s->cfg, s->express, s->to_ledger, s->done, s->ledger,
-		                       s->metrics, &s->express_workers);
+		rc =
+		    tpc_workers_start(1, &s->cfg, s->express, s->to_ledger, s->done,
+		                      tpc_writer_store(s->ledger), s->metrics, &s->express_workers);
 		if (rc) {
 			tpc_queue_close(s->jobs);
 			tpc_workers_join(&s->workers);
@@ -973,7 +974,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	}
 	if (rc) {
 		tpc_queue_close(s->to_ledger);
-		tpc_ledger_join(s->ledger);
+		tpc_writer_join(s->ledger);
 		goto out_free;
 	}
 	s->threads_started = 1;
@@ -1015,7 +1016,7 @@ void tpc_server_free(tpc_server_t **sp)
 		tpc_workers_join(&s->workers);
 		tpc_workers_join(&s->express_workers);
 		tpc_queue_close(s->to_ledger);
-		tpc_ledger_join(s->ledger);
+		tpc_writer_join(s->ledger);
 	}
 	/* jobs left in queues (only after an aborted start) are freed here */
 	if (s->done)
@@ -1047,7 +1048,7 @@ void tpc_server_free(tpc_server_t **sp)
 		zmq_ctx_term(s->zctx);
 	if (s->base)
 		event_base_free(s->base);
-	tpc_ledger_free(&s->ledger);
+	tpc_writer_free(&s->ledger);
 	tpc_adapters_free(&s->adapters);
 	tpc_queue_free(&s->jobs);
 	tpc_queue_free(&s->express);

@@ -432,7 +432,7 @@ static void *worker_main(void *arg)
 }
 
 int tpc_workers_start(int n, const tpc_config_t *cfg, tpc_queue_t *jobs, tpc_queue_t *to_ledger,
-                      tpc_queue_t *done, tpc_ledger_t *ledger, tpc_metrics_t *metrics,
+                      tpc_queue_t *done, tpc_store_t *ledger, tpc_metrics_t *metrics,
                       tpc_workers_t **out)
 {
 	tpc_workers_t *p = calloc(1, sizeof(*p));

@@ -21,7 +21,7 @@ typedef struct tpc_workers tpc_workers_t;
  *  @param[out] out the pool; stop it with tpc_workers_join() after closing @p jobs.
  *  @return 0 or a negative TPC_E* code. */
 int tpc_workers_start(int n, const tpc_config_t *cfg, tpc_queue_t *jobs, tpc_queue_t *to_ledger,
-                      tpc_queue_t *done, tpc_ledger_t *ledger, tpc_metrics_t *metrics,
+                      tpc_queue_t *done, tpc_store_t *ledger, tpc_metrics_t *metrics,
                       tpc_workers_t **out);
 
 /** Wait for every worker to exit (they exit once @p jobs is closed and drained), then free the

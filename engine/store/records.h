@@ -1,19 +1,23 @@
-/* engine/store/records.h - the ledger's sub-databases and record layouts.
+/* engine/store/records.h - the record layouts of the store and their encode/decode.
  *
- * Shared by the modules that read or write the ledger environment: engine/ledger/ledger.c (the writer
- * thread and readers), engine/payments/payrun.c (payment runs, run by the writer thread) and
- * engine/ledger/ledger_query.c (balances, histories and exports, run by workers on read
- * transactions). Not a public API: other modules go through ledger.h. docs/ledger.md describes
- * every sub-database for mdb_dump users; keep it in step with this file.
- *
- * Keys are big endian so that LMDB's byte order is numeric order; values are the structs below
- * in the machine's byte order, read with memcpy (LMDB aligns values on two bytes only).
+ * DESIGN
+ * - Owns the bytes on disk: every value layout of the store's sub-databases (store/dbs.h has
+ *   the handles, store/store.h the environment) and the functions that turn a judged job into
+ *   those bytes and back. docs/ledger.md describes every sub-database for mdb_dump users; keep
+ *   it in step with this file. The layouts are frozen by the _Static_asserts below and by the
+ *   schema number: changing one is a schema change (TPC_LEDGER_SCHEMA), never an edit.
+ * - Keys are big endian so that LMDB's byte order is numeric order (store/txn.h builds them);
+ *   values are the structs below in the machine's byte order, read with memcpy (LMDB aligns
+ *   values on two bytes only).
+ * - Threads: pure functions on caller memory; the writer thread encodes, workers and the
+ *   writer decode. Nothing here opens a transaction.
  */
-#ifndef TPC_LEDGER_DB_H
-#define TPC_LEDGER_DB_H
+#ifndef TPC_STORE_RECORDS_H
+#define TPC_STORE_RECORDS_H
 
+#include "core/arena.h"
 #include "pipeline/job.h"
-#include "clearing/tariff.h"
+#include "store/txn.h"
 
 #include <lmdb.h>
 #include <stdint.h>
@@ -22,20 +26,6 @@
 #define TPC_LEDGER_SCHEMA 3u
 #define TPC_ANSWER_MAGIC  0x32415054u /* "TPA2" little endian */
 #define TPC_ANSWER_LZ4    1u          /* tpc_answer_hdr_t.flags */
-
-/** Every sub-database handle, opened once by tpc_ledger_open(). */
-typedef struct tpc_ledger_db {
-	MDB_env *env;
-	MDB_dbi meta, sendings, answers, lines, postings;
-	MDB_dbi payables;     /* (sequence, line, part) -> tpc_payable_t: accepted, not yet paid */
-	MDB_dbi paid;         /* (sequence, line, part) -> tpc_paid_t: which payment paid it */
-	MDB_dbi scheme_refs;  /* (sequence, line) -> tpc_scheme_ref_t: lines paid by a scheme */
-	MDB_dbi payruns;      /* run (u64) -> tpc_payrun_rec_t */
-	MDB_dbi payrun_ids;   /* sender NUL request id -> tpc_payrun_id_t: idempotent runs */
-	MDB_dbi payments;     /* run (u64) + payment (u32) -> tpc_payment_rec_t */
-	MDB_dbi settlements;  /* sequence (u64) + run (u64) + payment (u32) -> settlement */
-	tpc_ledger_dbs_t dbs; /* dedup, units, invoices and reference data (tariff.h) */
-} tpc_ledger_db_t;
 
 /** Header of a stored answer (value of "answers"), then the packed Result, then the native
  *  answer bytes. */
@@ -54,6 +44,17 @@ typedef struct tpc_answer_hdr {
 	char key[TPC_KEY_MAX];
 	char format[32];
 } tpc_answer_hdr_t;
+
+/** Header of a stored settlement (value of "settlements"), then the packed tpclear.Settlement,
+ *  then the native settlement bytes. Written by the payment runs, read by the queries. */
+#define TPC_SETTLEMENT_MAGIC 0x31535054u /* "TPS1" little endian */
+typedef struct tpc_settlement_hdr {
+	uint32_t magic;
+	uint32_t proto_len;
+	uint32_t native_len;
+	char native_type[16];
+	uint32_t pad;
+} tpc_settlement_hdr_t;
 
 /** One line verdict (value of "lines", 96 bytes). */
 typedef struct tpc_line_rec {
@@ -193,6 +194,7 @@ typedef struct tpc_payment_rec {
 } tpc_payment_rec_t;
 
 _Static_assert(sizeof(tpc_answer_hdr_t) == 320, "stored layout");
+_Static_assert(sizeof(tpc_settlement_hdr_t) == 32, "stored layout");
 _Static_assert(sizeof(tpc_line_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_posting_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");
@@ -201,32 +203,6 @@ _Static_assert(sizeof(tpc_scheme_ref_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payrun_rec_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payrun_id_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payment_rec_t) == 184, "stored layout");
-
-static inline void tpc_put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static inline uint64_t tpc_get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static inline void tpc_put_be32(uint8_t *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static inline uint32_t tpc_get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /** The payment reference of payment @p payment of run @p run ("TPC" + run + "-" + payment). */
 static inline void tpc_payment_reference(uint64_t run, uint32_t payment, char out[24])
@@ -248,4 +224,43 @@ static inline void tpc_payment_reference(uint64_t run, uint32_t payment, char ou
 	memcpy(out, tmp, (size_t)n + 1);
 }
 
-#endif /* TPC_LEDGER_DB_H */
+/** What the store holds for one sending. Byte pointers are in the caller's arena. */
+typedef struct tpc_stored {
+	uint64_t sequence;
+	uint64_t committed_ms;
+	uint8_t hash[TPC_HASH_LEN];
+	const uint8_t *result; /* packed tpclear.Result as stored (ledger fields not included) */
+	size_t result_len;
+	tpc_blob_t native;
+} tpc_stored_t;
+
+/** Copy a value of exactly @p size bytes (one of the layouts above) out of LMDB's memory.
+ *  @return 0, or TPC_EDB when the value has another size. */
+int tpc_records_read(const MDB_val *v, void *out, size_t size);
+
+/** Fill the header of @p job's stored answer (committed at @p committed_ms). */
+void tpc_records_answer_header(const tpc_job_t *job, uint64_t committed_ms, tpc_answer_hdr_t *h);
+
+/** Size of @p job's stored answer value: the header, then the result and native bytes (or
+ *  the worker's LZ4 block of both, job->stored). */
+size_t tpc_records_answer_size(const tpc_job_t *job);
+
+/** Write @p h and @p job's answer bytes to @p out (tpc_records_answer_size() bytes). */
+void tpc_records_answer_encode(const tpc_job_t *job, const tpc_answer_hdr_t *h, void *out);
+
+/** Read the header of a value of "answers" (no decompression): magic checked, sender, key and
+ *  format NUL-terminated. @return 0 or TPC_EDB. */
+int tpc_records_answer_header_read(const void *value, size_t size, tpc_answer_hdr_t *h);
+
+/** Decode a value of "answers" (header, then result and native, stored as they are or as one
+ *  LZ4 block) into @p arena (borrowed; @p out points into it).
+ *  @return 0, TPC_EDB or TPC_ENOMEM. */
+int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena,
+                              tpc_stored_t *out);
+
+/** The line record of line @p line (of invoice @p invoice) of @p s. Refused lines charge no
+ *  budget. */
+void tpc_records_line_encode(const tpc_sending_t *s, uint32_t line, uint32_t invoice,
+                             tpc_line_rec_t *out);
+
+#endif /* TPC_STORE_RECORDS_H */

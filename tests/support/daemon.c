@@ -8,6 +8,7 @@
 #include "gen/efact_gen.h"
 #include "security/keys.h"
 #include "ledger/ledger.h"
+#include "pipeline/writer.h"
 #include "store/records.h"
 #include "core/metrics.h"
 #include "refdata/refdata.h"
@@ -534,9 +535,9 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 {
 	tpc_config_t cfg;
 	tpc_metrics_t *m = NULL;
-	tpc_ledger_t *l = NULL;
-	tpc_ledger_reader_t *r = NULL;
-	const tpc_ledger_db_t *db;
+	tpc_writer_t *l = NULL;
+	tpc_store_reader_t *r = NULL;
+	const tpc_store_db_t *db;
 	MDB_txn *txn;
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -550,8 +551,8 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 	tpc_config_defaults(&cfg);
 	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", d->data);
 	snprintf(cfg.payments_dir, sizeof(cfg.payments_dir), "%s/payments", d->data);
-	if (tpc_metrics_new(2, &m) || tpc_ledger_open(&cfg, m, &l) ||
-	    tpc_ledger_reader_new(l, &r) || tpc_ledger_read_begin(r, &txn, &db))
+	if (tpc_metrics_new(2, &m) || tpc_writer_open(&cfg, m, &l) ||
+	    tpc_store_reader_new(tpc_writer_store(l), &r) || tpc_store_read_begin(r, &txn, &db))
 		goto out;
 	if (mdb_cursor_open(txn, db->postings, &c))
 		goto out_end;
@@ -614,13 +615,13 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 	*unpaid_lines = nunpaid;
 	rc = 0;
 out_end:
-	tpc_ledger_read_end(r);
+	tpc_store_read_end(r);
 out:
 	free(payable);
 	free(unpaid);
 	free(paid);
-	tpc_ledger_reader_free(&r);
-	tpc_ledger_free(&l);
+	tpc_store_reader_free(&r);
+	tpc_writer_free(&l);
 	tpc_metrics_free(&m);
 	return rc;
 }
@@ -705,19 +706,19 @@ int tpc_td_ledger_totals(const tpc_td_t *d, int64_t *sum, int64_t *credited, uin
 {
 	tpc_config_t cfg;
 	tpc_metrics_t *m = NULL;
-	tpc_ledger_t *l = NULL;
-	tpc_ledger_reader_t *r = NULL;
+	tpc_writer_t *l = NULL;
+	tpc_store_reader_t *r = NULL;
 	int rc = -1;
 
 	tpc_config_defaults(&cfg);
 	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", d->data);
-	if (tpc_metrics_new(2, &m) == 0 && tpc_ledger_open(&cfg, m, &l) == 0 &&
-	    tpc_ledger_reader_new(l, &r) == 0 &&
+	if (tpc_metrics_new(2, &m) == 0 && tpc_writer_open(&cfg, m, &l) == 0 &&
+	    tpc_store_reader_new(tpc_writer_store(l), &r) == 0 &&
 	    tpc_ledger_postings_sum(r, sum, credited, postings) == 0 &&
-	    tpc_ledger_count_sendings(r, sendings) == 0)
+	    tpc_store_count_sendings(r, sendings) == 0)
 		rc = 0;
-	tpc_ledger_reader_free(&r);
-	tpc_ledger_free(&l);
+	tpc_store_reader_free(&r);
+	tpc_writer_free(&l);
 	tpc_metrics_free(&m);
 	return rc;
 }

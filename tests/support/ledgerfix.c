@@ -65,17 +65,17 @@ void lfx_teardown(void)
 
 void lfx_open_stopped(void)
 {
-	int rc = tpc_ledger_open(&lfx.cfg, lfx.metrics, &lfx.ledger);
+	int rc = tpc_writer_open(&lfx.cfg, lfx.metrics, &lfx.ledger);
 
 	cr_assert_eq(rc, 0, "open: %s", tpc_strerror(rc));
-	cr_assert_eq(tpc_ledger_reader_new(lfx.ledger, &lfx.reader), 0);
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(lfx.ledger), &lfx.reader), 0);
 	cr_assert_eq(tpc_queue_new(0, 0, &lfx.in), 0);
 	cr_assert_eq(tpc_queue_new(0, 0, &lfx.done), 0);
 }
 
 void lfx_start(void)
 {
-	cr_assert_eq(tpc_ledger_start(lfx.ledger, lfx.in, lfx.done), 0);
+	cr_assert_eq(tpc_writer_start(lfx.ledger, lfx.in, lfx.done), 0);
 }
 
 void lfx_open(void)
@@ -88,9 +88,9 @@ void lfx_close(void)
 {
 	if (lfx.in)
 		tpc_queue_close(lfx.in);
-	tpc_ledger_join(lfx.ledger);
-	tpc_ledger_reader_free(&lfx.reader);
-	tpc_ledger_free(&lfx.ledger);
+	tpc_writer_join(lfx.ledger);
+	tpc_store_reader_free(&lfx.reader);
+	tpc_writer_free(&lfx.ledger);
 	tpc_queue_free(&lfx.in);
 	tpc_queue_free(&lfx.done);
 }

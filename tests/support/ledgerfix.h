@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "pipeline/job.h"
 #include "ledger/ledger.h"
+#include "pipeline/writer.h"
 #include "core/metrics.h"
 #include "core/queue.h"
 #include "refdata/refdata.h"
@@ -41,8 +42,8 @@ typedef struct lfx {
 	tpc_config_t cfg;
 	tpc_metrics_t *metrics;
 	tpc_metrics_shard_t *shard; /* the test thread's, for tpc_worker_process */
-	tpc_ledger_t *ledger;
-	tpc_ledger_reader_t *reader;
+	tpc_writer_t *ledger;
+	tpc_store_reader_t *reader;
 	tpc_queue_t *in, *done;
 	tpc_job_t *live[LFX_MAX_JOBS]; /* jobs not freed yet */
 } lfx_t;

@@ -1,9 +1,10 @@
-/* tests/unit/ledger/test_ledger.c - the LMDB ledger and its writer thread (engine/ledger/ledger.c).
+/* tests/unit/ledger/test_ledger.c - the LMDB ledger and its writer thread (engine/ledger/ledger.c,
+ * engine/pipeline/writer.c, engine/store/store.c).
  *
  * Every test opens a ledger in its own mkdtemp directory, starts the writer with an input queue
  * and a done queue, and feeds it jobs built by hand (what a worker would hand over: status
  * CLEARED, sender, key, payload hash, a judged sending in the job's arena and the packed result
- * bytes). Jobs pushed before tpc_ledger_start are all waiting when the writer first wakes, so
+ * bytes). Jobs pushed before tpc_writer_start are all waiting when the writer first wakes, so
  * they form one group.
  */
 #include <criterion/criterion.h>
@@ -18,6 +19,7 @@
 #include "core/error.h"
 #include "pipeline/job.h"
 #include "ledger/ledger.h"
+#include "pipeline/writer.h"
 #include "store/records.h"
 #include "core/metrics.h"
 #include "core/queue.h"
@@ -29,7 +31,7 @@ static struct {
 	char *dir;
 	tpc_config_t cfg;
 	tpc_metrics_t *m;
-	tpc_ledger_t *l;
+	tpc_writer_t *l;
 	tpc_queue_t *in, *done;
 	tpc_line_t *shared_lines; /* one big line array lent to many jobs (read-only) */
 	tpc_job_t *live[512];     /* jobs not yet freed: teardown frees them after a failure */
@@ -52,8 +54,8 @@ static void stop(void)
 {
 	if (fx.in)
 		tpc_queue_close(fx.in);
-	tpc_ledger_join(fx.l);
-	tpc_ledger_free(&fx.l);
+	tpc_writer_join(fx.l);
+	tpc_writer_free(&fx.l);
 	tpc_queue_free(&fx.in);
 	tpc_queue_free(&fx.done);
 }
@@ -73,7 +75,7 @@ TestSuite(ledger, .init = setup, .fini = teardown, .timeout = 300);
 
 static void open_ledger(void)
 {
-	int rc = tpc_ledger_open(&fx.cfg, fx.m, &fx.l);
+	int rc = tpc_writer_open(&fx.cfg, fx.m, &fx.l);
 
 	cr_assert_eq(rc, 0, "open: %s", tpc_strerror(rc));
 	cr_assert_eq(tpc_queue_new(0, 0, &fx.in), 0);
@@ -82,7 +84,7 @@ static void open_ledger(void)
 
 static void start(void)
 {
-	cr_assert_eq(tpc_ledger_start(fx.l, fx.in, fx.done), 0);
+	cr_assert_eq(tpc_writer_start(fx.l, fx.in, fx.done), 0);
 }
 
 /* Build a judged job: one invoice of @p nlines lines, result bytes naming key and hash. When
@@ -194,7 +196,7 @@ Test(ledger, commits_with_increasing_sequences)
 	char key[32];
 
 	open_ledger();
-	cr_assert_eq(tpc_ledger_next_sequence(fx.l), 1, "a new ledger starts at 1");
+	cr_assert_eq(tpc_writer_next_sequence(fx.l), 1, "a new ledger starts at 1");
 	start();
 	for (int i = 0; i < 10; i++) {
 		snprintf(key, sizeof(key), "K%d", i);
@@ -233,7 +235,7 @@ Test(ledger, same_sending_again_is_a_replay_of_the_stored_result)
 	cr_assert_eq(b->sequence, a->sequence);
 	cr_assert_eq(b->committed_ms, a->committed_ms);
 	cr_assert(same_result(b, a->result, a->result_len), "replay must carry the stored bytes");
-	cr_assert_eq(tpc_ledger_next_sequence(fx.l), 2, "a replay takes no sequence");
+	cr_assert_eq(tpc_writer_next_sequence(fx.l), 2, "a replay takes no sequence");
 	stop();
 	/* counted after the group is handed on: read it once the writer has stopped */
 	cr_assert_eq(tpc_metrics_get(fx.m, TPC_M_ledger_sendings), 1);
@@ -352,7 +354,7 @@ Test(ledger, group_max_bounds_a_transaction)
 Test(ledger, lookup_from_a_reader)
 {
 	tpc_job_t *a;
-	tpc_ledger_reader_t *r = NULL;
+	tpc_store_reader_t *r = NULL;
 	tpc_arena_t *arena = NULL;
 	tpc_stored_t st;
 	uint8_t h[TPC_HASH_LEN];
@@ -365,9 +367,9 @@ Test(ledger, lookup_from_a_reader)
 	cr_assert_eq(a->status, TPC_JOB_COMMITTED);
 
 	cr_assert_eq(tpc_arena_new(4096, 0, &arena), 0);
-	cr_assert_eq(tpc_ledger_reader_new(fx.l, &r), 0);
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(fx.l), &r), 0);
 	memset(&st, 0, sizeof(st));
-	cr_assert_eq(tpc_ledger_lookup(r, "hospital-a", "LOOK", arena, &st), 0);
+	cr_assert_eq(tpc_store_lookup(r, "hospital-a", "LOOK", arena, &st), 0);
 	cr_assert_eq(st.sequence, a->sequence);
 	cr_assert_eq(st.committed_ms, a->committed_ms);
 	cr_assert_arr_eq(st.hash, h, TPC_HASH_LEN);
@@ -376,13 +378,13 @@ Test(ledger, lookup_from_a_reader)
 	cr_assert_null(st.native.ptr, "no native answer was stored");
 	cr_assert_eq(st.native.len, 0);
 
-	cr_assert_eq(tpc_ledger_lookup(r, "hospital-a", "NOPE", arena, &st), TPC_ENOENT);
-	cr_assert_eq(tpc_ledger_lookup(r, "hospital-b", "LOOK", arena, &st), TPC_ENOENT);
+	cr_assert_eq(tpc_store_lookup(r, "hospital-a", "NOPE", arena, &st), TPC_ENOENT);
+	cr_assert_eq(tpc_store_lookup(r, "hospital-b", "LOOK", arena, &st), TPC_ENOENT);
 	/* the reader is reusable after a miss */
-	cr_assert_eq(tpc_ledger_lookup(r, "hospital-a", "LOOK", arena, &st), 0);
-	tpc_ledger_reader_free(&r);
+	cr_assert_eq(tpc_store_lookup(r, "hospital-a", "LOOK", arena, &st), 0);
+	tpc_store_reader_free(&r);
 	cr_assert_null(r);
-	tpc_ledger_reader_free(&r); /* NULL-safe */
+	tpc_store_reader_free(&r); /* NULL-safe */
 	tpc_arena_free(&arena);
 	stop();
 	free_job(a);
@@ -391,7 +393,7 @@ Test(ledger, lookup_from_a_reader)
 Test(ledger, native_answer_is_stored_with_the_result)
 {
 	tpc_job_t *a;
-	tpc_ledger_reader_t *r = NULL;
+	tpc_store_reader_t *r = NULL;
 	tpc_arena_t *arena = NULL;
 	tpc_stored_t st;
 	static const uint8_t native[] = "920098 native answer bytes";
@@ -405,13 +407,13 @@ Test(ledger, native_answer_is_stored_with_the_result)
 	roundtrip(a);
 	cr_assert_eq(a->status, TPC_JOB_COMMITTED);
 	cr_assert_eq(tpc_arena_new(4096, 0, &arena), 0);
-	cr_assert_eq(tpc_ledger_reader_new(fx.l, &r), 0);
-	cr_assert_eq(tpc_ledger_lookup(r, "hospital-a", "NAT", arena, &st), 0);
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(fx.l), &r), 0);
+	cr_assert_eq(tpc_store_lookup(r, "hospital-a", "NAT", arena, &st), 0);
 	cr_assert_arr_eq(st.result, a->result, a->result_len);
 	cr_assert_eq(st.native.len, sizeof(native));
 	cr_assert_arr_eq(st.native.ptr, native, sizeof(native));
 	cr_assert_str_eq(st.native.type, "920098");
-	tpc_ledger_reader_free(&r);
+	tpc_store_reader_free(&r);
 	tpc_arena_free(&arena);
 	stop();
 	free_job(a);
@@ -420,7 +422,7 @@ Test(ledger, native_answer_is_stored_with_the_result)
 Test(ledger, count_lines_equals_the_lines_written)
 {
 	tpc_job_t *a, *b, *c;
-	tpc_ledger_reader_t *r = NULL;
+	tpc_store_reader_t *r = NULL;
 	uint64_t n = 99;
 
 	open_ledger();
@@ -434,18 +436,18 @@ Test(ledger, count_lines_equals_the_lines_written)
 	cr_assert_eq(a->status, TPC_JOB_COMMITTED);
 	cr_assert_eq(b->status, TPC_JOB_COMMITTED);
 	cr_assert_eq(c->status, TPC_JOB_COMMITTED);
-	cr_assert_eq(tpc_ledger_reader_new(fx.l, &r), 0);
-	cr_assert_eq(tpc_ledger_count_lines(r, a->sequence, &n), 0);
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(fx.l), &r), 0);
+	cr_assert_eq(tpc_store_count_lines(r, a->sequence, &n), 0);
 	cr_assert_eq(n, 37);
-	cr_assert_eq(tpc_ledger_count_lines(r, b->sequence, &n), 0);
+	cr_assert_eq(tpc_store_count_lines(r, b->sequence, &n), 0);
 	cr_assert_eq(n, 5);
-	cr_assert_eq(tpc_ledger_count_lines(r, c->sequence, &n), 0);
+	cr_assert_eq(tpc_store_count_lines(r, c->sequence, &n), 0);
 	cr_assert_eq(n, 0);
-	cr_assert_eq(tpc_ledger_count_lines(r, 1000, &n), 0);
+	cr_assert_eq(tpc_store_count_lines(r, 1000, &n), 0);
 	cr_assert_eq(n, 0, "no lines under an unused sequence");
-	cr_assert_eq(tpc_ledger_count_sendings(r, &n), 0);
+	cr_assert_eq(tpc_store_count_sendings(r, &n), 0);
 	cr_assert_eq(n, 3);
-	tpc_ledger_reader_free(&r);
+	tpc_store_reader_free(&r);
 	stop();
 	free_job(a);
 	free_job(b);
@@ -456,7 +458,7 @@ Test(ledger, restart_resumes_the_sequence_and_keeps_every_sending)
 {
 	enum { N = 5 };
 	tpc_job_t *j[N], *back[N], *fresh, *again;
-	tpc_ledger_reader_t *r = NULL;
+	tpc_store_reader_t *r = NULL;
 	tpc_arena_t *arena = NULL;
 	tpc_stored_t st;
 	uint64_t n;
@@ -475,20 +477,20 @@ Test(ledger, restart_resumes_the_sequence_and_keeps_every_sending)
 	stop();
 
 	open_ledger();
-	cr_assert_eq(tpc_ledger_next_sequence(fx.l), N + 1);
-	cr_assert_eq(tpc_ledger_reader_new(fx.l, &r), 0);
+	cr_assert_eq(tpc_writer_next_sequence(fx.l), N + 1);
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(fx.l), &r), 0);
 	cr_assert_eq(tpc_arena_new(4096, 0, &arena), 0);
-	cr_assert_eq(tpc_ledger_count_sendings(r, &n), 0);
+	cr_assert_eq(tpc_store_count_sendings(r, &n), 0);
 	cr_assert_eq(n, N);
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "R%d", i);
-		cr_assert_eq(tpc_ledger_lookup(r, "hospital-a", key, arena, &st), 0, "%s", key);
+		cr_assert_eq(tpc_store_lookup(r, "hospital-a", key, arena, &st), 0, "%s", key);
 		cr_assert_eq(st.sequence, j[i]->sequence);
 		cr_assert_arr_eq(st.result, j[i]->result, j[i]->result_len);
-		cr_assert_eq(tpc_ledger_count_lines(r, st.sequence, &n), 0);
+		cr_assert_eq(tpc_store_count_lines(r, st.sequence, &n), 0);
 		cr_assert_eq(n, (uint64_t)i + 1);
 	}
-	tpc_ledger_reader_free(&r);
+	tpc_store_reader_free(&r);
 	tpc_arena_free(&arena);
 
 	start();
@@ -526,7 +528,7 @@ Test(ledger, map_grows_when_full)
 {
 	enum { N = 300, LINES = 2000 };
 	tpc_job_t **j = calloc(N, sizeof(*j)), **back = calloc(N, sizeof(*back));
-	tpc_ledger_reader_t *r = NULL;
+	tpc_store_reader_t *r = NULL;
 	uint64_t n;
 	char key[32];
 
@@ -535,7 +537,7 @@ Test(ledger, map_grows_when_full)
 	fx.cfg.map_max = 256u << 20;
 	fx.cfg.sync = TPC_SYNC_NONE; /* durability is not under test here */
 	open_ledger();
-	cr_assert_eq(tpc_ledger_map_size(fx.l), 1u << 20);
+	cr_assert_eq(tpc_writer_map_size(fx.l), 1u << 20);
 	/* half waits as one group, half trickles in while the writer runs */
 	for (int i = 0; i < N / 2; i++) {
 		snprintf(key, sizeof(key), "B%03d", i);
@@ -556,16 +558,16 @@ Test(ledger, map_grows_when_full)
 	}
 	cr_assert_gt(tpc_metrics_get(fx.m, TPC_M_ledger_map_grows), 0);
 	cr_assert_eq(tpc_metrics_get(fx.m, TPC_M_ledger_map_full), 0);
-	cr_assert_gt(tpc_ledger_map_size(fx.l), 1u << 20);
-	cr_assert_leq(tpc_ledger_map_size(fx.l), fx.cfg.map_max);
-	cr_assert_eq(tpc_ledger_reader_new(fx.l, &r), 0);
-	cr_assert_eq(tpc_ledger_count_sendings(r, &n), 0);
+	cr_assert_gt(tpc_writer_map_size(fx.l), 1u << 20);
+	cr_assert_leq(tpc_writer_map_size(fx.l), fx.cfg.map_max);
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(fx.l), &r), 0);
+	cr_assert_eq(tpc_store_count_sendings(r, &n), 0);
 	cr_assert_eq(n, N);
-	cr_assert_eq(tpc_ledger_count_lines(r, 1, &n), 0);
+	cr_assert_eq(tpc_store_count_lines(r, 1, &n), 0);
 	cr_assert_eq(n, LINES);
-	cr_assert_eq(tpc_ledger_count_lines(r, N, &n), 0);
+	cr_assert_eq(tpc_store_count_lines(r, N, &n), 0);
 	cr_assert_eq(n, LINES);
-	tpc_ledger_reader_free(&r);
+	tpc_store_reader_free(&r);
 	stop();
 	for (int i = 0; i < N; i++)
 		free_job(j[i]);
@@ -577,7 +579,7 @@ Test(ledger, at_the_ceiling_jobs_fail_cleanly_with_t00009)
 {
 	enum { MAXJOBS = 64, LINES = 2000 };
 	tpc_job_t *j[MAXJOBS] = {0}, *small;
-	tpc_ledger_reader_t *r = NULL;
+	tpc_store_reader_t *r = NULL;
 	tpc_arena_t *arena = NULL;
 	tpc_stored_t st;
 	int committed = 0, failed_at = -1;
@@ -605,7 +607,7 @@ Test(ledger, at_the_ceiling_jobs_fail_cleanly_with_t00009)
 	cr_assert_not_null(j[failed_at]->fail_reason);
 	cr_assert_gt(tpc_metrics_get(fx.m, TPC_M_ledger_map_full), 0);
 	cr_assert_eq(tpc_metrics_get(fx.m, TPC_M_ledger_map_grows), 0, "no room to grow");
-	cr_assert_eq(tpc_ledger_map_size(fx.l), 1u << 20);
+	cr_assert_eq(tpc_writer_map_size(fx.l), 1u << 20);
 
 	/* the writer keeps working: a small sending still fits, or fails just as cleanly */
 	small = make_job("hospital-a", "SMALL", 2, 1);
@@ -620,16 +622,16 @@ Test(ledger, at_the_ceiling_jobs_fail_cleanly_with_t00009)
 	}
 
 	/* nothing of the refused sending was stored; what was committed is intact */
-	cr_assert_eq(tpc_ledger_reader_new(fx.l, &r), 0);
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(fx.l), &r), 0);
 	cr_assert_eq(tpc_arena_new(4096, 0, &arena), 0);
-	cr_assert_eq(tpc_ledger_count_sendings(r, &n), 0);
+	cr_assert_eq(tpc_store_count_sendings(r, &n), 0);
 	cr_assert_eq(n, (uint64_t)committed);
 	snprintf(key, sizeof(key), "C%03d", failed_at);
-	cr_assert_eq(tpc_ledger_lookup(r, "hospital-a", key, arena, &st), TPC_ENOENT);
-	cr_assert_eq(tpc_ledger_lookup(r, "hospital-a", "C000", arena, &st), 0);
-	cr_assert_eq(tpc_ledger_count_lines(r, st.sequence, &n), 0);
+	cr_assert_eq(tpc_store_lookup(r, "hospital-a", key, arena, &st), TPC_ENOENT);
+	cr_assert_eq(tpc_store_lookup(r, "hospital-a", "C000", arena, &st), 0);
+	cr_assert_eq(tpc_store_count_lines(r, st.sequence, &n), 0);
 	cr_assert_eq(n, LINES);
-	tpc_ledger_reader_free(&r);
+	tpc_store_reader_free(&r);
 	tpc_arena_free(&arena);
 	stop();
 	for (int i = 0; i < MAXJOBS; i++)
@@ -641,7 +643,7 @@ Test(ledger, at_the_ceiling_a_group_stores_what_fits)
 {
 	enum { N = 24, LINES = 2000 };
 	tpc_job_t *j[N], *back[N];
-	tpc_ledger_reader_t *r = NULL;
+	tpc_store_reader_t *r = NULL;
 	int committed = 0, failed = 0;
 	uint64_t n;
 	char key[32];
@@ -670,10 +672,10 @@ Test(ledger, at_the_ceiling_a_group_stores_what_fits)
 	}
 	cr_assert_gt(committed, 0, "one sending of this size fits in 1M");
 	cr_assert_gt(failed, 0, "24 sendings of this size cannot fit in 1M");
-	cr_assert_eq(tpc_ledger_reader_new(fx.l, &r), 0);
-	cr_assert_eq(tpc_ledger_count_sendings(r, &n), 0);
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(fx.l), &r), 0);
+	cr_assert_eq(tpc_store_count_sendings(r, &n), 0);
 	cr_assert_eq(n, (uint64_t)committed);
-	tpc_ledger_reader_free(&r);
+	tpc_store_reader_free(&r);
 	stop();
 	for (int i = 0; i < N; i++)
 		free_job(j[i]);
@@ -719,7 +721,7 @@ static void poison_lines_db(void)
 Test(ledger, aborted_group_leaves_no_replay_of_an_unstored_sending)
 {
 	tpc_job_t *j[3], *back[3];
-	tpc_ledger_reader_t *r = NULL;
+	tpc_store_reader_t *r = NULL;
 	tpc_arena_t *arena = NULL;
 	tpc_stored_t st;
 	int rc;
@@ -728,7 +730,7 @@ Test(ledger, aborted_group_leaves_no_replay_of_an_unstored_sending)
 	stop();
 	poison_lines_db();
 	open_ledger();
-	cr_assert_eq(tpc_ledger_next_sequence(fx.l), 1);
+	cr_assert_eq(tpc_writer_next_sequence(fx.l), 1);
 	j[0] = make_job("hospital-a", "A", 0x0a, 0); /* no lines: written without error */
 	j[1] = make_job("hospital-a", "A", 0x0a, 0); /* its copy: a replay inside the group */
 	j[2] = make_job("hospital-a", "C", 0x0c, 1); /* its line append fails: group aborts */
@@ -740,9 +742,9 @@ Test(ledger, aborted_group_leaves_no_replay_of_an_unstored_sending)
 	cr_assert_str_eq(j[2]->fail_code, TPC_CODE_LEDGER_FAILED);
 
 	cr_assert_eq(tpc_arena_new(4096, 0, &arena), 0);
-	cr_assert_eq(tpc_ledger_reader_new(fx.l, &r), 0);
-	rc = tpc_ledger_lookup(r, "hospital-a", "A", arena, &st);
-	tpc_ledger_reader_free(&r); /* before asserting: a failure must not leak them */
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(fx.l), &r), 0);
+	rc = tpc_store_lookup(r, "hospital-a", "A", arena, &st);
+	tpc_store_reader_free(&r); /* before asserting: a failure must not leak them */
 	tpc_arena_free(&arena);
 	if (j[0]->status == TPC_JOB_COMMITTED || j[1]->status == TPC_JOB_REPLAY)
 		cr_assert_eq(rc, 0, "A answered as %s but the ledger does not hold it (%s)",

@@ -567,7 +567,7 @@ Test(statement, asked_again_the_same_ledger_gives_the_same_bytes)
 
 Test(statement, a_month_not_over_is_provisional)
 {
-	const tpc_ledger_db_t *db;
+	const tpc_store_db_t *db;
 	Tpclear__Statement *s;
 	const char *code = "x";
 	tpc_arena_t *arena;
@@ -576,7 +576,7 @@ Test(statement, a_month_not_over_is_provisional)
 
 	book();
 	cr_assert_eq(tpc_arena_new(4096, 0, &arena), 0);
-	cr_assert_eq(tpc_ledger_read_begin(lfx.reader, &txn, &db), 0);
+	cr_assert_eq(tpc_store_read_begin(lfx.reader, &txn, &db), 0);
 	/* asked on the last instant of November: provisional; on the first of December: final */
 	cr_assert_eq(tpc_statement_build(txn, db, "SPPIS", 202611, NOV_K2, arena, &s, &code), 0);
 	cr_assert_null(code);
@@ -587,7 +587,7 @@ Test(statement, a_month_not_over_is_provisional)
 	cr_assert_eq(tpc_statement_build(txn, db, "sppis", 202611, DEC_K3, arena, &s, &code), 0);
 	cr_assert(!s->provisional);
 	cr_assert_eq(s->total_cents, 4 * BIM + 3 * BIM_SHARE);
-	tpc_ledger_read_end(lfx.reader);
+	tpc_store_read_end(lfx.reader);
 	tpc_arena_free(&arena);
 }
 

@@ -60,7 +60,7 @@ static const char *payments_dir(void)
 	static char path[TPC_PATH_MAX + 16];
 
 	snprintf(path, sizeof(path), "%s/payments", lfx.cfg.data_dir);
-	cr_assert_str_eq(tpc_ledger_payments_dir(lfx.ledger), path);
+	cr_assert_str_eq(tpc_writer_payments_dir(lfx.ledger), path);
 	return path;
 }
 
@@ -941,7 +941,7 @@ Test(payrun, a_configured_payments_dir_gets_the_files)
 	snprintf(dir, sizeof(dir), "%.200s/sepa-out", lfx.dir);
 	snprintf(lfx.cfg.payments_dir, sizeof(lfx.cfg.payments_dir), "%s", dir);
 	lfx_open();
-	cr_assert_str_eq(tpc_ledger_payments_dir(lfx.ledger), dir);
+	cr_assert_str_eq(tpc_writer_payments_dir(lfx.ledger), dir);
 	lfx_load_samples(NULL);
 	lfx_begin("K-1");
 	lfx_invoice(LFX_HOSPITAL, "H-1", 0, NULL);

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "pipeline/job.h"
 #include "ledger/ledger.h"
+#include "pipeline/writer.h"
 #include "core/metrics.h"
 #include "tpclear.pb-c.h"
 #include "pipeline/worker.h"
@@ -197,8 +198,8 @@ Test(worker, oversized_sending_fails_with_t00013)
 Test(worker, reader_precheck_finds_replays_and_conflicts)
 {
 	char *dir = tpc_test_tmpdir();
-	tpc_ledger_t *l = NULL;
-	tpc_ledger_reader_t *r = NULL;
+	tpc_writer_t *l = NULL;
+	tpc_store_reader_t *r = NULL;
 	tpc_queue_t *in = NULL, *done = NULL;
 	tpc_qnode_t *n;
 	uint8_t *first = NULL;
@@ -207,11 +208,11 @@ Test(worker, reader_precheck_finds_replays_and_conflicts)
 
 	cr_assert_not_null(dir);
 	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s/ledger", dir);
-	cr_assert_eq(tpc_ledger_open(&cfg, metrics, &l), 0);
-	cr_assert_eq(tpc_ledger_reader_new(l, &r), 0);
+	cr_assert_eq(tpc_writer_open(&cfg, metrics, &l), 0);
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(l), &r), 0);
 	cr_assert_eq(tpc_queue_new(0, 0, &in), 0);
 	cr_assert_eq(tpc_queue_new(0, 0, &done), 0);
-	cr_assert_eq(tpc_ledger_start(l, in, done), 0);
+	cr_assert_eq(tpc_writer_start(l, in, done), 0);
 
 	/* first submission: unknown to the ledger, cleared, then committed */
 	set_payload(1, 2, -1);
@@ -259,9 +260,9 @@ Test(worker, reader_precheck_finds_replays_and_conflicts)
 	cr_assert_eq(tpc_metrics_get(metrics, TPC_M_queries), 2);
 
 	tpc_queue_close(in);
-	tpc_ledger_join(l);
-	tpc_ledger_reader_free(&r);
-	tpc_ledger_free(&l);
+	tpc_writer_join(l);
+	tpc_store_reader_free(&r);
+	tpc_writer_free(&l);
 	tpc_queue_free(&in);
 	tpc_queue_free(&done);
 	free(first);

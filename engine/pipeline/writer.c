@@ -1,0 +1,401 @@
+/* engine/pipeline/writer.c - the ledger writer thread and its group commit (see writer.h).
+ *
+ * Idempotency is decided in the write transaction (ledger.c), so two copies of one sending
+ * judged in parallel still store once; workers pre-check with a read transaction only to skip
+ * work. Sequence and posting numbers only grow, so answers, lines and postings are appended
+ * (MDB_APPEND: no page splits in the middle of the tree); the writer restores its counters when
+ * a transaction aborts so that the replayed group gets the same numbers.
+ */
+#include "pipeline/writer.h"
+
+#include "core/codes.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "ledger/ledger.h"
+#include "payments/payrun.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct tpc_writer {
+	tpc_store_t *store;
+	tpc_config_t cfg; /* copy: payer accounts, payments directory */
+	char payments_dir[TPC_PATH_MAX];
+	const tpc_adapters_t *adapters; /* settlement encoders (borrowed) */
+	tpc_ledger_counters_t ctr;      /* writer thread only */
+	uint64_t next_run;              /* writer thread only */
+	int group_max;
+	tpc_queue_t *in, *done;
+	pthread_t thread;
+	int started;
+	tpc_metrics_t *metrics;
+	tpc_metrics_shard_t *shard; /* the writer thread's */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void fail_job(tpc_job_t *job, const char *code)
+{
+	job->status = TPC_JOB_FAILED;
+	job->fail_code = code;
+	job->fail_reason = tpc_codes_describe(code);
+}
+
+static tpc_payrun_ctx_t payrun_ctx(tpc_writer_t *w)
+{
+	return (tpc_payrun_ctx_t){tpc_store_db(w->store), &w->cfg, w->adapters, w->payments_dir,
+	                          &w->ctr.next_posting};
+}
+
+/* Resume the numbering after the last stored answer, posting and payment run. */
+static int resume(tpc_writer_t *w)
+{
+	const tpc_store_db_t *db = tpc_store_db(w->store);
+	tpc_txn_t t;
+
+	if (tpc_txn_begin(db->env, MDB_RDONLY, &t))
+		return t.ret;
+	w->ctr.next_seq = tpc_txn_last_u64(&t, db->answers) + 1;
+	w->ctr.next_posting = tpc_txn_last_u64(&t, db->postings) + 1;
+	w->next_run = tpc_txn_last_u64(&t, db->payruns) + 1;
+	tpc_txn_abort(&t); /* read only: nothing to commit */
+	return t.ret;
+}
+
+/* A crash between a run's commit and its SEPA files: write them again (before the writer
+ * thread starts, so this transaction is the only writer). */
+static int restore_payrun_files(tpc_writer_t *w)
+{
+	tpc_payrun_ctx_t ctx = payrun_ctx(w);
+	tpc_txn_t t;
+	int n;
+
+	if (tpc_txn_begin(tpc_store_db(w->store)->env, 0, &t))
+		return t.ret;
+	n = tpc_payrun_restore_files(&ctx, t.txn);
+	if (n < 0)
+		tpc_error("ledger: cannot check the SEPA files of past payment runs");
+	if (n > 0)
+		return tpc_txn_commit(&t);
+	tpc_txn_abort(&t);
+	return 0;
+}
+
+int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_t **out)
+{
+	tpc_store_opts_t opts = {cfg->data_dir, cfg->map_size, cfg->map_max, 0};
+	tpc_writer_t *w = calloc(1, sizeof(*w));
+	int rc;
+
+	/* durability is a configuration choice: NOMETASYNC loses at most the last commit on a
+	 * power cut, NONE leaves it to the OS (tests, benchmarks) */
+	if (cfg->sync == TPC_SYNC_NOMETASYNC)
+		opts.env_flags = MDB_NOMETASYNC;
+	else if (cfg->sync == TPC_SYNC_NONE)
+		opts.env_flags = MDB_NOSYNC;
+	if (!w)
+		return TPC_ENOMEM;
+	w->cfg = *cfg;
+	if (cfg->payments_dir[0])
+		snprintf(w->payments_dir, sizeof(w->payments_dir), "%s", cfg->payments_dir);
+	else
+		snprintf(w->payments_dir, sizeof(w->payments_dir), "%.*s/payments",
+		         (int)sizeof(w->payments_dir) - 10, cfg->data_dir);
+	w->group_max = cfg->group_max;
+	w->metrics = metrics;
+	if ((rc = tpc_store_open(&opts, &w->store)))
+		goto out_free;
+	if ((rc = resume(w)) || (rc = restore_payrun_files(w))) {
+		rc = tpc_err_from_mdb(rc);
+		goto out_close_store;
+	}
+	*out = w;
+	return 0;
+
+out_close_store:
+	tpc_store_free(&w->store);
+out_free:
+	free(w);
+	return rc;
+}
+
+/* Grow the map after MDB_MAP_FULL. @return 0, or non-zero at the ceiling or on failure. */
+static int grow_map(tpc_writer_t *w)
+{
+	int rc = tpc_store_grow(w->store);
+
+	if (rc == 0)
+		tpc_metrics_add(w->shard, TPC_M_ledger_map_grows, 1);
+	return rc;
+}
+
+/* Write the @p n jobs of @p jobs in one transaction. @return 0, MDB_MAP_FULL, or another LMDB
+ * code; on any non-zero return nothing of the group is stored and statuses are restored. */
+static int write_group(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
+{
+	const tpc_store_db_t *db = tpc_store_db(w->store);
+	tpc_ledger_counters_t first = w->ctr;
+	uint64_t now = now_ms();
+	tpc_txn_t t;
+
+	if (tpc_txn_begin(db->env, 0, &t))
+		return t.ret;
+	for (size_t i = 0; i < n; i++)
+		jobs[i]->ledger_pending =
+		    jobs[i]->status == TPC_JOB_CLEARED && jobs[i]->type != TPC_JOB_PAYRUN;
+	/* the sticky error makes every job after a failure a no-op */
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i]->ledger_pending)
+			tpc_ledger_write_job(&t, db, &w->ctr, jobs[i], now);
+	if (tpc_txn_commit(&t) == 0)
+		return 0;
+	w->ctr = first;
+	/* Everything decided in the aborted transaction is undone: a commit, a conflict, a replay
+	 * of a sending written earlier in it, a race refusal. Such jobs are decided again on the
+	 * retry. (A replay's result bytes are the stored copy of the same payload's result, so
+	 * storing them on the retry stores the same thing.) */
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i]->ledger_pending) {
+			jobs[i]->status = TPC_JOB_CLEARED;
+			jobs[i]->fail_code = NULL;
+			jobs[i]->fail_reason = NULL;
+		}
+	return t.ret;
+}
+
+static void commit_jobs(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
+{
+	int rc;
+
+	for (;;) {
+		rc = write_group(w, jobs, n);
+		if (rc != MDB_MAP_FULL || grow_map(w) != 0)
+			break;
+	}
+	if (rc == MDB_MAP_FULL && n > 1) {
+		/* at the ceiling: store what fits, one sending per transaction */
+		for (size_t i = 0; i < n; i++)
+			commit_jobs(w, &jobs[i], 1);
+		return;
+	}
+	if (rc == MDB_MAP_FULL) {
+		tpc_metrics_add(w->shard, TPC_M_ledger_map_full, 1);
+		if (jobs[0]->status == TPC_JOB_CLEARED)
+			fail_job(jobs[0], TPC_CODE_STORAGE_FULL);
+		return;
+	}
+	if (rc) {
+		tpc_error("ledger: write transaction failed: %s", mdb_strerror(rc));
+		for (size_t i = 0; i < n; i++)
+			if (jobs[i]->status == TPC_JOB_CLEARED)
+				fail_job(jobs[i], TPC_CODE_LEDGER_FAILED);
+		return;
+	}
+	tpc_metrics_add(w->shard, TPC_M_ledger_commits, 1);
+}
+
+/* Count a committed payment run. */
+static void payrun_metrics(tpc_writer_t *w, const tpc_payrun_t *p)
+{
+	uint64_t payments, lines;
+	int64_t cents;
+
+	if (tpc_payrun_paid(p)) {
+		tpc_payrun_totals(p, &payments, &lines, &cents);
+		tpc_metrics_add(w->shard, TPC_M_ledger_commits, 1);
+		tpc_metrics_add(w->shard, TPC_M_payruns, 1);
+		tpc_metrics_add(w->shard, TPC_M_payments, payments);
+		tpc_metrics_add(w->shard, TPC_M_payment_lines, lines);
+		tpc_metrics_add(w->shard, TPC_M_paid_cents, (uint64_t)cents);
+	} else if (tpc_payrun_must_commit(p)) {
+		tpc_metrics_add(w->shard, TPC_M_ledger_commits, 1); /* the request id */
+	} else if (tpc_payrun_replayed(p)) {
+		tpc_metrics_add(w->shard, TPC_M_payruns_replayed, 1);
+	}
+}
+
+/* After a payment run's commit: its SEPA files and answer, then the mark that the files are
+ * on disk (a second transaction: the files are written after the first is durable). */
+static void payrun_finish(tpc_writer_t *w, tpc_payrun_t **pp, tpc_job_t *job, uint64_t now)
+{
+	tpc_payrun_ctx_t ctx = payrun_ctx(w);
+	int paid = tpc_payrun_paid(*pp);
+	uint64_t run;
+	tpc_txn_t t;
+
+	payrun_metrics(w, *pp);
+	if (paid)
+		w->next_run++;
+	run = w->next_run - 1;
+	job->committed_ms = now;
+	job->status = TPC_JOB_COMMITTED;
+	if (tpc_payrun_finish(&ctx, pp, job) == 0 && paid &&
+	    tpc_txn_begin(tpc_store_db(w->store)->env, 0, &t) == 0) {
+		/* files on disk: never write them again */
+		tpc_txn_fail(&t, tpc_payrun_mark_written(&ctx, t.txn, run));
+		tpc_txn_commit(&t);
+	}
+	if (!job->answer_ready)
+		fail_job(job, TPC_CODE_TOO_MANY);
+}
+
+/* A payment run, alone in its write transaction (payrun.h). */
+static void run_payrun(tpc_writer_t *w, tpc_job_t *job)
+{
+	tpc_payrun_ctx_t ctx = payrun_ctx(w);
+
+	for (;;) {
+		uint64_t first_posting = w->ctr.next_posting, now = now_ms();
+		tpc_payrun_t *p = NULL;
+		tpc_txn_t t;
+
+		if (tpc_txn_begin(tpc_store_db(w->store)->env, 0, &t) == 0) {
+			tpc_txn_fail(&t,
+			             tpc_payrun_execute(&ctx, t.txn, job, w->next_run, now, &p));
+			if (!t.ret && tpc_payrun_refusal(p)) {
+				tpc_txn_abort(&t);
+				fail_job(job, tpc_payrun_refusal(p));
+				tpc_payrun_free(&p);
+				return;
+			}
+			if (!t.ret && tpc_payrun_must_commit(p))
+				tpc_txn_commit(&t);
+			else
+				tpc_txn_abort(&t); /* failed, a replay, or nothing to store */
+		}
+		if (t.ret == 0) {
+			payrun_finish(w, &p, job, now);
+			return;
+		}
+		tpc_payrun_free(&p);
+		w->ctr.next_posting = first_posting;
+		if (t.ret == MDB_MAP_FULL && grow_map(w) == 0)
+			continue;
+		tpc_error("ledger: payment run failed: %s", mdb_strerror(t.ret));
+		fail_job(job,
+		         t.ret == MDB_MAP_FULL ? TPC_CODE_STORAGE_FULL : TPC_CODE_LEDGER_FAILED);
+		return;
+	}
+}
+
+/* Write one popped batch, in arrival order: runs of sendings share a transaction, a payment
+ * run has its own (it sees every sending committed before it). */
+static void write_batch(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
+{
+	for (size_t a = 0, e; a < n; a = e) {
+		if (jobs[a]->type == TPC_JOB_PAYRUN) {
+			if (jobs[a]->status == TPC_JOB_CLEARED)
+				run_payrun(w, jobs[a]);
+			e = a + 1;
+			continue;
+		}
+		for (e = a; e < n && jobs[e]->type != TPC_JOB_PAYRUN; e++)
+			;
+		commit_jobs(w, &jobs[a], e - a);
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	tpc_writer_t *w = arg;
+	tpc_job_t **jobs = calloc((size_t)w->group_max, sizeof(*jobs));
+	tpc_qnode_t *head;
+	size_t n, committed;
+
+	TPC_REQUIRE(jobs);
+	w->shard = tpc_metrics_shard(w->metrics);
+	TPC_REQUIRE(w->shard);
+	while ((n = tpc_queue_pop_many(w->in, (size_t)w->group_max, 1, &head)) > 0) {
+		size_t i = 0;
+
+		for (tpc_qnode_t *q = head; q; q = q->next)
+			jobs[i++] = tpc_job_of(q);
+		write_batch(w, jobs, n);
+		committed = 0;
+		for (i = 0; i < n; i++) {
+			/* stage boundary: a job leaves with its fate decided, never still CLEARED
+			 */
+			assert(jobs[i]->status != TPC_JOB_CLEARED);
+			if (jobs[i]->status == TPC_JOB_COMMITTED && jobs[i]->type == TPC_JOB_LOAD)
+				tpc_metrics_add(w->shard, TPC_M_refdata_loads, 1);
+			else if (jobs[i]->status == TPC_JOB_COMMITTED &&
+			         jobs[i]->type == TPC_JOB_SUBMIT)
+				committed++;
+			/* the done queue is unbounded: its jobs are bounded by the job queue
+			 * upstream */
+			if (tpc_queue_push(w->done, &jobs[i]->node) != 0)
+				TPC_REQUIRE(!"done queue closed before the ledger writer");
+		}
+		tpc_metrics_add(w->shard, TPC_M_ledger_sendings, committed);
+	}
+	free(jobs);
+	return NULL;
+}
+
+void tpc_writer_set_adapters(tpc_writer_t *w, const tpc_adapters_t *adapters)
+{
+	w->adapters = adapters;
+}
+
+int tpc_writer_start(tpc_writer_t *w, tpc_queue_t *in, tpc_queue_t *done)
+{
+	int rc;
+
+	w->in = in;
+	w->done = done;
+	rc = pthread_create(&w->thread, NULL, writer_main, w);
+	if (rc)
+		return -rc;
+	w->started = 1;
+	return 0;
+}
+
+void tpc_writer_join(tpc_writer_t *w)
+{
+	if (w && w->started) {
+		pthread_join(w->thread, NULL);
+		w->started = 0;
+	}
+}
+
+void tpc_writer_free(tpc_writer_t **wp)
+{
+	tpc_writer_t *w;
+
+	if (!wp || !*wp)
+		return;
+	w = *wp;
+	TPC_REQUIRE(!w->started);
+	tpc_store_free(&w->store);
+	free(w);
+	*wp = NULL;
+}
+
+tpc_store_t *tpc_writer_store(const tpc_writer_t *w)
+{
+	return w->store;
+}
+
+const char *tpc_writer_payments_dir(const tpc_writer_t *w)
+{
+	return w->payments_dir;
+}
+
+size_t tpc_writer_map_size(const tpc_writer_t *w)
+{
+	return tpc_store_map_size(w->store);
+}
+
+uint64_t tpc_writer_next_sequence(const tpc_writer_t *w)
+{
+	return w->ctr.next_seq;
+}

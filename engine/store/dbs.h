@@ -1,0 +1,38 @@
+/* engine/store/dbs.h - the handles of the store's sub-databases (opened by tpc_store_open()).
+ *
+ * Plain data with no behaviour, in a header of its own so that the clearing checks
+ * (clearing/tariff.h) and the record readers can name the handles without including the store
+ * or the job: this header depends on LMDB and the reference data only, which keeps it a leaf of
+ * the include graph. docs/ledger.md describes every sub-database for mdb_dump users.
+ */
+#ifndef TPC_STORE_DBS_H
+#define TPC_STORE_DBS_H
+
+#include "refdata/refdata.h"
+
+#include <lmdb.h>
+
+/** Sub-databases of the store the clearing checks read (clearing/tariff.h). */
+typedef struct tpc_ledger_dbs {
+	tpc_refdata_dbs_t ref;
+	MDB_dbi dedup;    /* line identity [TPC_TARIFF_ID_LEN] -> sequence (u64) */
+	MDB_dbi units;    /* patient[11] + code[6] + day (u32 BE) -> units accepted (i64) */
+	MDB_dbi invoices; /* provider[11] + invoice number -> sequence (u64) */
+} tpc_ledger_dbs_t;
+
+/** Every sub-database handle. The handles are valid in any transaction of the environment once
+ *  tpc_store_open() returned (LMDB dbi handles are process-wide). */
+typedef struct tpc_store_db {
+	MDB_env *env;
+	MDB_dbi meta, sendings, answers, lines, postings;
+	MDB_dbi payables;     /* (sequence, line, part) -> tpc_payable_t: accepted, not yet paid */
+	MDB_dbi paid;         /* (sequence, line, part) -> tpc_paid_t: which payment paid it */
+	MDB_dbi scheme_refs;  /* (sequence, line) -> tpc_scheme_ref_t: lines paid by a scheme */
+	MDB_dbi payruns;      /* run (u64) -> tpc_payrun_rec_t */
+	MDB_dbi payrun_ids;   /* sender NUL request id -> tpc_payrun_id_t: idempotent runs */
+	MDB_dbi payments;     /* run (u64) + payment (u32) -> tpc_payment_rec_t */
+	MDB_dbi settlements;  /* sequence (u64) + run (u64) + payment (u32) -> settlement */
+	tpc_ledger_dbs_t dbs; /* dedup, units, invoices and reference data (tariff.h) */
+} tpc_store_db_t;
+
+#endif /* TPC_STORE_DBS_H */

@@ -1,0 +1,374 @@
+/* engine/store/store.c - the LMDB environment, its sub-databases and readers (see store.h).
+ *
+ * Everything here is either startup (open, schema) or the readers' side of the one lock shared
+ * outside a queue (resize_lock). The write path lives in the writer (pipeline/writer.c) and the
+ * ledger (ledger/ledger.c); the only write made here is the schema number of a new store.
+ */
+#include "store/store.h"
+
+#include "core/error.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct tpc_store {
+	tpc_store_db_t db;
+	pthread_rwlock_t resize_lock; /* shared: a reader's transaction; exclusive: a resize */
+	_Atomic size_t map_size;      /* read by the metrics scrape on the loop thread */
+	size_t map_max;
+};
+
+struct tpc_store_reader {
+	tpc_store_t *st;
+	MDB_txn *txn; /* reset between uses, renewed on the next one: no allocation per read */
+};
+
+/* Every sub-database, by the name docs/ledger.md gives it: the names are the on-disk
+ * contract, so they are listed once, here. */
+static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
+{
+	const struct {
+		const char *name;
+		MDB_dbi *dbi;
+	} all[] = {
+	    {"meta", &db->meta},
+	    {"sendings", &db->sendings},
+	    {"answers", &db->answers},
+	    {"lines", &db->lines},
+	    {"postings", &db->postings},
+	    {"dedup", &db->dbs.dedup},
+	    {"units", &db->dbs.units},
+	    {"invoices", &db->dbs.invoices},
+	    {"payables", &db->payables},
+	    {"paid", &db->paid},
+	    {"payruns", &db->payruns},
+	    {"payrun_ids", &db->payrun_ids},
+	    {"payments", &db->payments},
+	    {"settlements", &db->settlements},
+	    {"scheme_refs", &db->scheme_refs},
+	};
+	int rc;
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if ((rc = mdb_dbi_open(txn, all[i].name, MDB_CREATE, all[i].dbi)))
+			return rc;
+	return tpc_refdata_open(txn, &db->dbs.ref);
+}
+
+/* A new store gets this engine's schema number; an existing one must already have it (there is
+ * no migration: an older store is refused rather than misread). */
+static int check_schema(MDB_txn *txn, MDB_dbi meta, const char *dir)
+{
+	uint32_t ver = TPC_LEDGER_SCHEMA;
+	MDB_val k = {6, "schema"}, v;
+	int rc = mdb_get(txn, meta, &k, &v);
+
+	if (rc == MDB_NOTFOUND) {
+		v.mv_data = &ver;
+		v.mv_size = sizeof(ver);
+		return mdb_put(txn, meta, &k, &v, 0);
+	}
+	if (rc)
+		return rc;
+	if (v.mv_size != 4 || memcmp(v.mv_data, &ver, 4) != 0) {
+		tpc_error("ledger %s: schema version differs from this engine's (%u)", dir,
+		          TPC_LEDGER_SCHEMA);
+		return MDB_INCOMPATIBLE;
+	}
+	return 0;
+}
+
+/* Create and open the environment with the configured durability. */
+static int open_env(tpc_store_t *st, const tpc_store_opts_t *o)
+{
+	/* MDB_NOTLS: readers reuse their transaction on any worker thread */
+	unsigned flags = MDB_NOTLS | (o->env_flags & (MDB_NOMETASYNC | MDB_NOSYNC));
+	MDB_envinfo info;
+	int rc;
+
+	if ((rc = mdb_env_create(&st->db.env)))
+		return rc;
+	/* 32 named databases: 15 of the store and the reference data's, with room to grow;
+	 * 512 readers: one per worker and per tool, far above what a deployment runs */
+	if ((rc = mdb_env_set_maxdbs(st->db.env, 32)) ||
+	    (rc = mdb_env_set_maxreaders(st->db.env, 512)) ||
+	    (rc = mdb_env_set_mapsize(st->db.env, o->map_size)))
+		goto out_close_env;
+	if ((rc = mdb_env_open(st->db.env, o->dir, flags, 0640))) {
+		tpc_error("ledger %s: %s", o->dir, mdb_strerror(rc));
+		goto out_close_env;
+	}
+	/* an existing environment may be larger than the configured initial size: adopt it */
+	if ((rc = mdb_env_info(st->db.env, &info)))
+		goto out_close_env;
+	atomic_store(&st->map_size, info.me_mapsize);
+	return 0;
+
+out_close_env:
+	mdb_env_close(st->db.env); /* lmdb.h: close the env after a failed open */
+	st->db.env = NULL;
+	return rc;
+}
+
+int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
+{
+	pthread_rwlockattr_t attr;
+	tpc_store_t *st;
+	tpc_txn_t t;
+
+	if (mkdir(opts->dir, 0750) != 0 && errno != EEXIST) {
+		tpc_error("data directory %s: %s", opts->dir, strerror(errno));
+		return -errno;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return TPC_ENOMEM;
+	st->map_max = opts->map_max;
+	/* writer-preferring: a steady stream of readers must not starve a map resize */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&st->resize_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if ((t.ret = open_env(st, opts)))
+		goto out_free;
+	/* one write transaction: a store is either fully set up (every database, the schema) or
+	 * not touched at all */
+	if (tpc_txn_begin(st->db.env, 0, &t) == 0) {
+		tpc_txn_fail(&t, open_dbis(t.txn, &st->db));
+		if (!t.ret)
+			tpc_txn_fail(&t, check_schema(t.txn, st->db.meta, opts->dir));
+		tpc_txn_commit(&t);
+	}
+	if (t.ret)
+		goto out_close_env;
+	*out = st;
+	return 0;
+
+out_close_env:
+	mdb_env_close(st->db.env);
+out_free:
+	pthread_rwlock_destroy(&st->resize_lock);
+	free(st);
+	return tpc_err_from_mdb(t.ret);
+}
+
+void tpc_store_free(tpc_store_t **stp)
+{
+	tpc_store_t *st;
+
+	if (!stp || !*stp)
+		return;
+	st = *stp;
+	mdb_env_close(st->db.env);
+	pthread_rwlock_destroy(&st->resize_lock);
+	free(st);
+	*stp = NULL;
+}
+
+const tpc_store_db_t *tpc_store_db(const tpc_store_t *st)
+{
+	return &st->db;
+}
+
+int tpc_store_grow(tpc_store_t *st)
+{
+	size_t cur = atomic_load(&st->map_size), want = cur * 2;
+	int rc;
+
+	if (cur >= st->map_max)
+		return TPC_EMAPFULL;
+	if (want > st->map_max)
+		want = st->map_max;
+	/* exclusive: no reader may hold a transaction while the map moves */
+	pthread_rwlock_wrlock(&st->resize_lock);
+	rc = mdb_env_set_mapsize(st->db.env, want);
+	pthread_rwlock_unlock(&st->resize_lock);
+	if (rc) {
+		tpc_error("ledger: cannot grow the map to %zu bytes: %s", want, mdb_strerror(rc));
+		return tpc_err_from_mdb(rc);
+	}
+	atomic_store(&st->map_size, want);
+	tpc_info("ledger: map grown from %zu to %zu bytes", cur, want);
+	return 0;
+}
+
+size_t tpc_store_map_size(const tpc_store_t *st)
+{
+	return atomic_load(&st->map_size);
+}
+
+/* ---- readers ------------------------------------------------------------------------------- */
+
+int tpc_store_reader_new(tpc_store_t *st, tpc_store_reader_t **out)
+{
+	/* no transaction yet: the first read begins one, later reads renew it (MDB_NOTLS lets
+	 * the reader move between threads with its owner's jobs) */
+	tpc_store_reader_t *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return TPC_ENOMEM;
+	r->st = st;
+	*out = r;
+	return 0;
+}
+
+void tpc_store_reader_free(tpc_store_reader_t **rp)
+{
+	if (!rp || !*rp)
+		return;
+	if ((*rp)->txn)
+		mdb_txn_abort((*rp)->txn);
+	free(*rp);
+	*rp = NULL;
+}
+
+/* Begin a read transaction with the resize lock held shared; end with read_end(). */
+static int read_begin(tpc_store_reader_t *r)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&r->st->resize_lock);
+	if (r->txn)
+		rc = mdb_txn_renew(r->txn);
+	else
+		rc = mdb_txn_begin(r->st->db.env, NULL, MDB_RDONLY, &r->txn);
+	if (rc) {
+		/* a failed renew leaves the handle unusable: start afresh next time */
+		if (r->txn) {
+			mdb_txn_abort(r->txn);
+			r->txn = NULL;
+		}
+		pthread_rwlock_unlock(&r->st->resize_lock);
+	}
+	return rc;
+}
+
+static void read_end(tpc_store_reader_t *r)
+{
+	mdb_txn_reset(r->txn);
+	pthread_rwlock_unlock(&r->st->resize_lock);
+}
+
+int tpc_store_read_begin(tpc_store_reader_t *r, MDB_txn **txn, const tpc_store_db_t **db)
+{
+	int rc = read_begin(r);
+
+	if (rc)
+		return tpc_err_from_mdb(rc);
+	*txn = r->txn;
+	*db = &r->st->db;
+	return 0;
+}
+
+void tpc_store_read_end(tpc_store_reader_t *r)
+{
+	read_end(r);
+}
+
+int tpc_store_snapshot_begin(tpc_store_reader_t *r, MDB_txn **txn, const tpc_ledger_dbs_t **dbs)
+{
+	const tpc_store_db_t *db = NULL;
+	int rc = tpc_store_read_begin(r, txn, &db);
+
+	/* the same read transaction: only the view of it is narrower */
+	if (rc == 0)
+		*dbs = &db->dbs;
+	return rc;
+}
+
+void tpc_store_snapshot_end(tpc_store_reader_t *r)
+{
+	read_end(r);
+}
+
+bool tpc_store_find_sending(tpc_txn_t *t, const tpc_store_db_t *db, const char *sender,
+                            const char *key, uint64_t *seq, uint8_t hash[TPC_HASH_LEN])
+{
+	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2];
+	MDB_val k = tpc_key_names(kbuf, sizeof(kbuf), sender, key), v;
+
+	if (!k.mv_size) {
+		tpc_txn_fail(t, MDB_BAD_VALSIZE); /* what mdb_get says of an empty key */
+		return false;
+	}
+	if (!tpc_txn_find(t, db->sendings, &k, &v))
+		return false;
+	/* value: sequence (u64, host order) then the payload's BLAKE2b-256 */
+	if (v.mv_size != 8 + TPC_HASH_LEN) {
+		tpc_txn_fail(t, MDB_CORRUPTED);
+		return false;
+	}
+	if (seq)
+		memcpy(seq, v.mv_data, 8);
+	if (hash)
+		memcpy(hash, (const uint8_t *)v.mv_data + 8, TPC_HASH_LEN);
+	return true;
+}
+
+int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key, tpc_arena_t *arena,
+                     tpc_stored_t *out)
+{
+	/* the answer is copied into the caller's arena before the transaction ends: LMDB's bytes
+	 * are only valid until then, and the job outlives it */
+	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2], skey[8];
+	MDB_val ak = tpc_key_u64(skey, 0), av;
+	uint64_t seq;
+	tpc_txn_t t;
+	int rc;
+
+	if (!tpc_key_names(kbuf, sizeof(kbuf), sender, key).mv_size)
+		return TPC_EINVAL;
+	if ((rc = read_begin(r)))
+		return tpc_err_from_mdb(rc);
+	tpc_txn_wrap(&t, r->txn);
+	if (!tpc_store_find_sending(&t, &r->st->db, sender, key, &seq, NULL)) {
+		read_end(r);
+		return t.ret ? tpc_err_from_mdb(t.ret) : TPC_ENOENT;
+	}
+	ak = tpc_key_u64(skey, seq);
+	if (tpc_txn_find(&t, r->st->db.answers, &ak, &av))
+		rc = tpc_records_answer_decode(av.mv_data, av.mv_size, arena, out);
+	else /* indexed but not stored: the two are written in one transaction */
+		rc = tpc_err_from_mdb(t.ret ? t.ret : MDB_CORRUPTED);
+	read_end(r);
+	return rc;
+}
+
+int tpc_store_count_lines(tpc_store_reader_t *r, uint64_t seq, uint64_t *count)
+{
+	uint8_t key[12];
+	tpc_iter_t it;
+	tpc_txn_t t;
+	int rc;
+
+	*count = 0;
+	if ((rc = read_begin(r)))
+		return tpc_err_from_mdb(rc);
+	tpc_txn_wrap(&t, r->txn);
+	/* lines are keyed (sequence, index): the 8-byte sequence is the prefix */
+	tpc_key_u64_u32(key, seq, 0);
+	tpc_txn_foreach(&it, &t, r->st->db.lines, key, 12, 8)(*count)++;
+	tpc_iter_close(&it);
+	read_end(r);
+	return tpc_err_from_mdb(t.ret);
+}
+
+int tpc_store_count_sendings(tpc_store_reader_t *r, uint64_t *count)
+{
+	MDB_stat st;
+	int rc;
+
+	if ((rc = read_begin(r)))
+		return tpc_err_from_mdb(rc);
+	/* the B-tree keeps its entry count: no walk needed */
+	rc = mdb_stat(r->txn, r->st->db.sendings, &st);
+	if (rc == 0)
+		*count = st.ms_entries;
+	read_end(r);
+	return tpc_err_from_mdb(rc);
+}

@@ -1,0 +1,101 @@
+/* engine/store/store.h - the LMDB environment of the data directory: sub-databases, schema, map
+ * size and its growth, readers with short read transactions, the lookup of a stored sending.
+ *
+ * DESIGN
+ * - Owns: the MDB_env, every sub-database handle (store/dbs.h), the schema check ("meta",
+ *   TPC_LEDGER_SCHEMA), the map size and the lock that makes growing it safe. Record layouts are
+ *   in store/records.h, the transaction helper in store/txn.h. docs/ledger.md is the map of the
+ *   sub-databases.
+ * - Threads: tpc_store_open() and tpc_store_free() run on the thread that builds the engine.
+ *   Any thread reads, each through its own tpc_store_reader_t (one short read transaction at a
+ *   time, renewed per use). Exactly one thread writes: the ledger writer
+ *   (pipeline/writer.h), which alone calls tpc_store_grow().
+ * - Map growth: mdb_env_set_mapsize needs no live transaction in the process, so readers hold
+ *   the resize lock shared around their transactions and tpc_store_grow() takes it exclusively;
+ *   the one lock shared outside a queue, taken on that rare path only.
+ * - Must never: keep a read transaction open across a queue wait (it pins old pages and would
+ *   block a map resize), or write outside the writer thread.
+ */
+#ifndef TPC_STORE_H
+#define TPC_STORE_H
+
+#include "core/arena.h"
+#include "store/dbs.h"
+#include "store/records.h"
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tpc_store tpc_store_t;
+typedef struct tpc_store_reader tpc_store_reader_t;
+
+/** Where and how to open the store (the writer fills it from the configuration: the store
+ *  knows nothing of the configuration file). */
+typedef struct tpc_store_opts {
+	const char *dir;    /* data directory, created if missing (borrowed) */
+	size_t map_size;    /* initial map size in bytes */
+	size_t map_max;     /* ceiling of tpc_store_grow() */
+	unsigned env_flags; /* 0, MDB_NOMETASYNC or MDB_NOSYNC (durability) */
+} tpc_store_opts_t;
+
+/** Open (creating if needed) the store in opts->dir: every sub-database, the schema checked
+ *  (or written in a new store), the map at least opts->map_size (an existing larger map is
+ *  adopted).
+ *  @param[out] out  new store, owned by the caller; release with tpc_store_free()
+ *  @return 0 or a negative TPC_E* code (an incompatible schema is logged). */
+int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out);
+
+/** Close the environment; NULL-safe; sets *@p st to NULL. No reader or writer may be left. */
+void tpc_store_free(tpc_store_t **st);
+
+/** The sub-database handles (borrowed, valid until tpc_store_free()). */
+const tpc_store_db_t *tpc_store_db(const tpc_store_t *st);
+
+/** Double the map, up to opts->map_max. Writer thread only, with no transaction of its own.
+ *  @return 0, TPC_EMAPFULL at the ceiling, or another negative TPC_E* code. */
+int tpc_store_grow(tpc_store_t *st);
+
+/** Current map size in bytes (any thread). */
+size_t tpc_store_map_size(const tpc_store_t *st);
+
+/** @param[out] out a reader for one thread; release with tpc_store_reader_free().
+ *  @return 0 or TPC_ENOMEM. */
+int tpc_store_reader_new(tpc_store_t *st, tpc_store_reader_t **out);
+
+/** Release a reader (NULL-safe; sets *@p r to NULL). */
+void tpc_store_reader_free(tpc_store_reader_t **r);
+
+/** Begin a read transaction on every sub-database. End it with tpc_store_read_end() before
+ *  any other call on @p r.
+ *  @param[out] txn, db  valid until the transaction ends
+ *  @return 0 or a negative TPC_E* code. */
+int tpc_store_read_begin(tpc_store_reader_t *r, MDB_txn **txn, const tpc_store_db_t **db);
+void tpc_store_read_end(tpc_store_reader_t *r);
+
+/** The same transaction, seen as the snapshot the clearing checks read (reference data and the
+ *  indexes of earlier sendings): one committed state however long a sending takes. */
+int tpc_store_snapshot_begin(tpc_store_reader_t *r, MDB_txn **txn, const tpc_ledger_dbs_t **dbs);
+void tpc_store_snapshot_end(tpc_store_reader_t *r);
+
+/** Find (sender, key) in "sendings" inside @p t.
+ *  @param[out] seq, hash  the stored sequence and payload hash (either may be NULL)
+ *  @return true when found; false when absent or on error (t->ret: MDB_CORRUPTED for a value
+ *  of the wrong size, MDB_BAD_VALSIZE for names too long for a key). */
+bool tpc_store_find_sending(tpc_txn_t *t, const tpc_store_db_t *db, const char *sender,
+                            const char *key, uint64_t *seq, uint8_t hash[TPC_HASH_LEN]);
+
+/** Look up (sender, key) and decode its stored answer.
+ *  @param[in]  arena  receives copies of the stored bytes (borrowed)
+ *  @param[out] out    filled when found
+ *  @return 0, TPC_ENOENT, TPC_EINVAL (names too long), TPC_ENOMEM or TPC_EDB. */
+int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key, tpc_arena_t *arena,
+                     tpc_stored_t *out);
+
+/** Count the line verdicts stored for sequence @p seq (tests and tools). */
+int tpc_store_count_lines(tpc_store_reader_t *r, uint64_t seq, uint64_t *count);
+
+/** Count the sendings in the idempotency index (tests and tools). */
+int tpc_store_count_sendings(tpc_store_reader_t *r, uint64_t *count);
+
+#endif /* TPC_STORE_H */
