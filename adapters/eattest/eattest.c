@@ -122,8 +122,8 @@ static int ea_decode(const void *state, const uint8_t *buf, size_t len, const tp
 		add(ln->findings, &ln->nfindings, finding("T40006", 2, 6));
 	/* A cancellation negates: -INT32_MIN does not exist, that value stays as sent (refused by
 	 * T40002). An amount over 11 digits either way is not carried (the refused line keeps
-	 * 0): it would overflow the engine's sums and the 75 % of care abroad (engine/clearing/tariff.c),
-	 * and -INT64_MIN does not exist either. */
+	 * 0): it would overflow the engine's sums and the 75 % of care abroad
+	 * (engine/clearing/tariff.c), and -INT64_MIN does not exist either. */
 	ln->units = at->units != INT32_MIN ? sign * at->units : at->units;
 	/* what the patient paid; the engine computes what is reimbursed */
 	if (in_range(at->fee_paid_cents))

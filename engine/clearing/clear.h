@@ -1,4 +1,5 @@
-/* engine/clearing/clear.h - judging a decoded sending: outcome of every line, invoice and the sending.
+/* engine/clearing/clear.h - judging a decoded sending: outcome of every line, invoice and the
+ * sending.
  *
  * Runs on worker threads after the adapter's structural validation. Today it applies the
  * findings the adapter recorded (R refuses the line, F the invoice, a blocked sending refuses

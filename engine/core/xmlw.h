@@ -1,8 +1,8 @@
 /* engine/core/xmlw.h - an XML document written in memory with libxml2's xmlTextWriter.
  *
- * The SEPA files (engine/payments/sepa.c) and the SPP IS statements (engine/ledger/statement.c) are written the
- * same way: indented, UTF-8, one root element in a namespace, and a sticky error - the first
- * libxml2 failure is kept and every later call does nothing - so a document is built with
+ * The SEPA files (engine/payments/sepa.c) and the SPP IS statements (engine/ledger/statement.c) are
+ * written the same way: indented, UTF-8, one root element in a namespace, and a sticky error - the
+ * first libxml2 failure is kept and every later call does nothing - so a document is built with
  * plain calls and checked once at the end. Money is written from int64 cents without floating
  * point. Reentrant: each document has its own writer.
  */

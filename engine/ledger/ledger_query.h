@@ -1,4 +1,5 @@
-/* engine/ledger/ledger_query.h - what the ledger can tell: balances, histories, exports, settlements.
+/* engine/ledger/ledger_query.h - what the ledger can tell: balances, histories, exports,
+ * settlements.
  *
  * DESIGN
  * - Read-only, on a worker, inside one read transaction (one MVCC snapshot): an answer is

@@ -1,9 +1,9 @@
 /* engine/payments/sepa.h - SEPA credit-transfer files (ISO 20022 pain.001.001.03) for payment runs.
  *
- * A payment run (engine/ledger/ledger.c) pays, per budget, one credit transfer per payee account. This
- * module turns one budget's transfers into one pain.001.001.03 document, written with libxml2's
- * xmlTextWriter: one GrpHdr (message id, creation time, number of transactions, control sum),
- * one PmtInf (method TRF, batch booking, SEPA service level, requested execution date, the
+ * A payment run (engine/ledger/ledger.c) pays, per budget, one credit transfer per payee account.
+ * This module turns one budget's transfers into one pain.001.001.03 document, written with
+ * libxml2's xmlTextWriter: one GrpHdr (message id, creation time, number of transactions, control
+ * sum), one PmtInf (method TRF, batch booking, SEPA service level, requested execution date, the
  * budget's payer account as debtor, charge bearer SLEV) and one CdtTrfTxInf per payment
  * (end-to-end id, amount in EUR, creditor BIC when known, name, IBAN, unstructured remittance).
  *

@@ -1,5 +1,5 @@
-/* engine/pipeline/client.h - the sender's side of the wire contract (docs/protocol.md), shared by the
- * tpclear CLI, the benchmark and the tests. Blocking helpers over a caller-owned DEALER socket;
+/* engine/pipeline/client.h - the sender's side of the wire contract (docs/protocol.md), shared by
+ * the tpclear CLI, the benchmark and the tests. Blocking helpers over a caller-owned DEALER socket;
  * not used by the daemon itself. */
 #ifndef TPC_CLIENT_H
 #define TPC_CLIENT_H

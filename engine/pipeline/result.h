@@ -1,4 +1,5 @@
-/* engine/pipeline/result.h - the answers of the wire contract (proto/tpclear.proto), built without malloc.
+/* engine/pipeline/result.h - the answers of the wire contract (proto/tpclear.proto), built without
+ * malloc.
  *
  * A sending's Result is packed once by the worker (into the job's arena) and stored as is. The
  * fields known only after the durable commit (sequence, committed_at) and the replay flag are

@@ -1,8 +1,9 @@
-/* engine/security/authz.h - what an authenticated sender may do (docs/security.md, "Authorization").
+/* engine/security/authz.h - what an authenticated sender may do (docs/security.md,
+ * "Authorization").
  *
  * Pure decisions over one registry entry: no I/O, no state, callable from any thread that holds
- * a reference to the entry's snapshot. engine/security/security.c applies them at intake (loop thread)
- * and in the workers, and turns a denial into a coded refusal, a log line and a counter.
+ * a reference to the entry's snapshot. engine/security/security.c applies them at intake (loop
+ * thread) and in the workers, and turns a denial into a coded refusal, a log line and a counter.
  *
  * The rules:
  *  - SUBMIT and EATTEST: the sender must have at least one NIHII number; after decoding, the

@@ -1,14 +1,15 @@
 /* tests/fuzz/fuzz.h - what the libFuzzer harnesses share (docs/fuzzing.md).
  *
  * Each harness fuzz_<name>.c defines LLVMFuzzerTestOneInput and feeds one input to one decoder
- * the way the engine does (engine/pipeline/server.c, engine/pipeline/worker.c), then checks what the decoder gave
- * back. A crash, a sanitizer report, a leak or a broken invariant (FUZZ_CHECK) is a finding.
+ * the way the engine does (engine/pipeline/server.c, engine/pipeline/worker.c), then checks what
+ * the decoder gave back. A crash, a sanitizer report, a leak or a broken invariant (FUZZ_CHECK) is
+ * a finding.
  *
  * Memory: the adapter harnesses lend the decoders an exact host allocator instead of the
- * engine's bump arena (engine/core/arena.h): every host->alloc is its own malloc, so AddressSanitizer
- * sees the bounds of each array an adapter allocates, where inside an arena chunk a read past
- * one array would land silently in the next. Same contract as tpc_arena_host_alloc: zeroed,
- * aligned, NULL once the sending's byte limit is reached; all released after each input.
+ * engine's bump arena (engine/core/arena.h): every host->alloc is its own malloc, so
+ * AddressSanitizer sees the bounds of each array an adapter allocates, where inside an arena chunk
+ * a read past one array would land silently in the next. Same contract as tpc_arena_host_alloc:
+ * zeroed, aligned, NULL once the sending's byte limit is reached; all released after each input.
  */
 #ifndef TPC_FUZZ_H
 #define TPC_FUZZ_H
@@ -51,8 +52,8 @@ void fuzz_check_sending(const tpc_sending_t *s, const uint8_t *buf, size_t len);
 /** After tpc_clear_judge(): every line and invoice has an outcome, amounts add up. */
 void fuzz_check_judged(const tpc_sending_t *s);
 
-/** The worker's path after decode (engine/pipeline/worker.c): judge, the refusal threshold, the native
- *  result answer (TPC_ANSWER_RESULT; ENOTSUP is fine) and the packed tpclear.Result.
+/** The worker's path after decode (engine/pipeline/worker.c): judge, the refusal threshold, the
+ * native result answer (TPC_ANSWER_RESULT; ENOTSUP is fine) and the packed tpclear.Result.
  *  @param[out] answer  the native answer, in @p host memory (ptr NULL when none)
  *  @return 0, or a TPC_ADAPTER_E* code when memory ran out (not a finding). */
 int fuzz_judge_and_answer(const tpc_adapter_t *a, const uint8_t *buf, size_t len, tpc_sending_t *s,

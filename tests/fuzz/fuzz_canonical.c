@@ -1,10 +1,11 @@
 /* tests/fuzz/fuzz_canonical.c - the canonical adapter (adapters/canonical) on one
  * tpclear.CanonicalSending.
  *
- * The input is the payload of a sending in the canonical format. Path as in engine/pipeline/worker.c:
- * decode (protobuf-c unpacks into host memory), judge, the refusal threshold, the result
- * answer (the format has none: ENOTSUP) and the packed Result. The views point into the
- * unpacked message, not the payload, so fuzz_check_sending reads them without a bound.
+ * The input is the payload of a sending in the canonical format. Path as in
+ * engine/pipeline/worker.c: decode (protobuf-c unpacks into host memory), judge, the refusal
+ * threshold, the result answer (the format has none: ENOTSUP) and the packed Result. The views
+ * point into the unpacked message, not the payload, so fuzz_check_sending reads them without a
+ * bound.
  */
 #include "fuzz.h"
 

@@ -1,8 +1,8 @@
 /* tests/fuzz/fuzz_eattest.c - the eAttest adapter (adapters/eattest) on one
  * tpclear.Attestation.
  *
- * The input is the payload of a REQUEST_EATTEST. Path as in engine/pipeline/worker.c: decode, judge,
- * the refusal threshold, the result answer (none: ENOTSUP) and the packed Result. A decoded
+ * The input is the payload of a REQUEST_EATTEST. Path as in engine/pipeline/worker.c: decode,
+ * judge, the refusal threshold, the result answer (none: ENOTSUP) and the packed Result. A decoded
  * attestation is always one invoice of one line paid to the patient, unless the payload is not
  * an Attestation at all (blocked, T40001).
  */

@@ -1,10 +1,11 @@
 /* tests/fuzz/fuzz_efact.c - the eFact adapter (adapters/efact) on one 920000 file.
  *
  * The input is the payload of a sending, as a hospital sends it. The path is the engine's:
- * the receipt 931000 at reception (engine/pipeline/server.c), then decode, judge, the refusal threshold,
- * the result answer 920098/920099/920999 and the packed Result (engine/pipeline/worker.c), then - as a
- * payment run does later (engine/payments/payrun.c) - the settlement 920900 built from the stored result
- * answer, with one settled line per decoded line in sending order.
+ * the receipt 931000 at reception (engine/pipeline/server.c), then decode, judge, the refusal
+ * threshold, the result answer 920098/920099/920999 and the packed Result
+ * (engine/pipeline/worker.c), then - as a payment run does later (engine/payments/payrun.c) - the
+ * settlement 920900 built from the stored result answer, with one settled line per decoded line in
+ * sending order.
  *
  * Oracles besides the sanitizers: the invariants of fuzz_check_sending (every view inside the
  * payload: the adapter decodes in place), answer types that match the outcome, and return
@@ -20,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The worker's arena limit for a sending of this size is 8 * len + 16 MiB (engine/pipeline/server.c). */
+/* The worker's arena limit for a sending of this size is 8 * len + 16 MiB
+ * (engine/pipeline/server.c). */
 #define LIMIT(len) (8 * (len) + ((size_t)16 << 20))
 
 static void settle(const uint8_t *answer, size_t alen, const tpc_sending_t *s,
@@ -36,7 +38,8 @@ static void settle(const uint8_t *answer, size_t alen, const tpc_sending_t *s,
 		lines = calloc(s->nlines, sizeof(*lines));
 		FUZZ_CHECK(lines != NULL);
 	}
-	/* every line, in sending order, as the ledger keeps them (engine/payments/payrun.c settle) */
+	/* every line, in sending order, as the ledger keeps them (engine/payments/payrun.c settle)
+	 */
 	for (uint32_t i = 0; i < s->ninvoices; i++) {
 		const tpc_invoice_t *inv = &s->invoices[i];
 

@@ -1,10 +1,10 @@
 /* tests/fuzz/fuzz_envelope.c - the request envelope (tpclear.Envelope, proto/tpclear.proto).
  *
  * The input is frame 1 of a request, as any client that reaches the intake socket can send it.
- * engine/pipeline/server.c receive_one() unpacks it with a protobuf-c allocator over a fixed 4096-byte
- * buffer and checks version, sender, key and type before anything else looks at it. server.c
- * exposes no checking function, so those checks are re-stated here, line for line (keep them
- * in step with receive_one()), followed by what the intake then does with the fields: the
+ * engine/pipeline/server.c receive_one() unpacks it with a protobuf-c allocator over a fixed
+ * 4096-byte buffer and checks version, sender, key and type before anything else looks at it.
+ * server.c exposes no checking function, so those checks are re-stated here, line for line (keep
+ * them in step with receive_one()), followed by what the intake then does with the fields: the
  * refusal receipt echoing the key, the sender and key copies into the job, the query format
  * and the kind of a load ("upsert:KIND").
  *

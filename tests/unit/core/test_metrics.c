@@ -1,4 +1,5 @@
-/* tests/unit/core/test_metrics.c - counter shards and the Prometheus text (engine/core/metrics.c). */
+/* tests/unit/core/test_metrics.c - counter shards and the Prometheus text (engine/core/metrics.c).
+ */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdint.h>

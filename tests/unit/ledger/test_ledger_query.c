@@ -1,4 +1,5 @@
-/* tests/unit/ledger/test_ledger_query.c - balances, histories and exports (engine/ledger/ledger_query.c).
+/* tests/unit/ledger/test_ledger_query.c - balances, histories and exports
+ * (engine/ledger/ledger_query.c).
  *
  * Every test opens a real ledger in its own mkdtemp directory (tests/support/ledgerfix.h),
  * commits canonical sendings judged by the worker path (AMI tariff over the sample reference

@@ -1,4 +1,5 @@
-/* tests/unit/ledger/test_statement.c - SPP IS monthly recovery statements (engine/ledger/statement.c).
+/* tests/unit/ledger/test_statement.c - SPP IS monthly recovery statements
+ * (engine/ledger/statement.c).
  *
  * Every test opens a real ledger in its own mkdtemp directory (tests/support/ledgerfix.h) with
  * the sample reference data: patient 85030300364 holds two Mediprima decisions

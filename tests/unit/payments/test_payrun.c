@@ -247,8 +247,8 @@ static tpc_job_t *settlement(const char *sender, const char *key, int want_rc)
 
 /* Nothing to pay at all: an empty answer, nothing stored.
  *
- * ENGINE BUG (engine/payments/payrun.c, resolve and pay): with no unpaid payable in the ledger, gather()
- * never allocates p->items, and resolve() calls qsort(NULL, 0, ...) (then pay() does too).
+ * ENGINE BUG (engine/payments/payrun.c, resolve and pay): with no unpaid payable in the ledger,
+ * gather() never allocates p->items, and resolve() calls qsort(NULL, 0, ...) (then pay() does too).
  * qsort's base is declared nonnull: undefined behaviour, which UBSan reports at payrun.c:241
  * ("null pointer passed as argument 1") and, built with TPC_SANITIZE=ON, aborts the writer
  * thread. It passes in a normal build. Every test below that ends with a run after everything

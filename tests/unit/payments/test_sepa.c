@@ -1,4 +1,5 @@
-/* tests/unit/payments/test_sepa.c - SEPA credit-transfer files, pain.001.001.03 (engine/payments/sepa.c).
+/* tests/unit/payments/test_sepa.c - SEPA credit-transfer files, pain.001.001.03
+ * (engine/payments/sepa.c).
  *
  * Rendering: a 3-payment batch gives the text of tests/data/sepa/three_payments.xml byte for byte
  * (element order, indentation, amounts); the document parses back with libxml2 and its NbOfTxs

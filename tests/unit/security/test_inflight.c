@@ -1,4 +1,5 @@
-/* tests/unit/security/test_inflight.c - requests in flight per sender (engine/security/inflight.c). */
+/* tests/unit/security/test_inflight.c - requests in flight per sender (engine/security/inflight.c).
+ */
 #include <criterion/criterion.h>
 #include <stdio.h>
 

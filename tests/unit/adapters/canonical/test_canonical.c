@@ -1,4 +1,5 @@
-/* tests/unit/adapters/canonical/test_canonical.c - the built-in "canonical" adapter (adapters/canonical).
+/* tests/unit/adapters/canonical/test_canonical.c - the built-in "canonical" adapter
+ * (adapters/canonical).
  *
  * Each test starts from one valid tpclear.CanonicalSending (two invoices of two lines), applies
  * one targeted fault, packs it with protobuf-c and decodes it through tpc_canonical_adapter with

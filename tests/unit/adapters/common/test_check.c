@@ -1,5 +1,5 @@
-/* tests/unit/adapters/common/test_check.c - check digits, controls, dates and zones, on the worked examples of
- * shared/domain/efact.md section 7. */
+/* tests/unit/adapters/common/test_check.c - check digits, controls, dates and zones, on the worked
+ * examples of shared/domain/efact.md section 7. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
