@@ -1,4 +1,9 @@
-/* engine/main.c - tpcleard: command line, configuration, then the server loop. */
+/* engine/main.c - tpcleard: command line, configuration, then the server loop.
+ *
+ * Everything here runs on the main thread before tpc_server_new() starts another one, which is
+ * what lets the log level and libxml2 be set up without locks. Exit status: 2 for a bad command
+ * line or configuration (docs/configuration.md: a bad key "stops startup (exit status 2)"), 1
+ * when the server cannot start or stops on an error, 0 after a clean drain. */
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -70,9 +75,11 @@ int main(int argc, char **argv)
 			data_dir = optarg;
 			break;
 		case 'v':
+			/* set now, before any thread reads it (log.h: "set once at startup") */
 			tpc_log_set_level(TPC_LOG_DEBUG);
 			break;
 		case 'h':
+			/* stdout and 0: asked-for help is output, not an error */
 			usage(stdout);
 			print_keys(stdout);
 			return 0;
@@ -84,6 +91,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* tpcleard takes no operands. A stray word is refused rather than ignored: "tpcleard
+	 * my.ini" (no -c) would otherwise start on the defaults, with a ledger in ./tpclear-data */
 	if (optind != argc) {
 		fprintf(stderr, "tpcleard: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
@@ -97,6 +106,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (data_dir) {
+		/* refused, not cut, as config.c refuses a path too long: a cut path names another
+		 * directory, and a ledger would be created there */
 		if (strlen(data_dir) >= sizeof(cfg.data_dir)) {
 			fprintf(stderr, "tpcleard: --data-dir: path too long\n");
 			return 2;
@@ -108,6 +119,9 @@ int main(int argc, char **argv)
 		        config ? ": " : "", err);
 		return 2;
 	}
+	/* A peer that hangs up while a socket of ours (the HTTP listener's, a sender's) is being
+	 * written would otherwise kill the daemon with SIGPIPE, whose default action is to end the
+	 * process; ignored, the write fails with EPIPE and only that connection is dropped. */
 	signal(SIGPIPE, SIG_IGN);
 	/* libxml2 is used by several threads (SEPA files on the ledger writer, statements on the
 	 * workers); before 2.11 its initialisation must run once, before any of them starts */

@@ -1,4 +1,11 @@
-/* engine/core/arena.c - chunked bump allocator (see arena.h). */
+/* engine/core/arena.c - chunked bump allocator (see arena.h).
+ *
+ * DESIGN: a list of chunks, newest first; only the newest (head) is ever bumped. When an
+ * allocation does not fit, the space left in the head is abandoned rather than searched later:
+ * the hot path stays a round, a compare and an add, at the price of the tail of each full
+ * chunk. Nothing is freed one by one; tpc_arena_reset() gives
+ * every byte back at once when the loop thread recycles the job (docs/architecture.md, "Jobs").
+ */
 #include "core/arena.h"
 
 #include "core/error.h"
@@ -17,9 +24,9 @@ struct chunk {
 struct tpc_arena {
 	struct chunk *head;  /* current chunk; older chunks follow through next */
 	struct chunk *first; /* the chunk kept by the last reset */
-	size_t limit;
-	size_t total; /* bytes of every chunk */
-	size_t used;  /* bytes handed out */
+	size_t limit;        /* 0 = none; a job's: 8 x the largest payload + 16 MiB (server.c) */
+	size_t total;        /* bytes of every chunk */
+	size_t used;         /* bytes handed out */
 };
 
 static struct chunk *chunk_new(size_t size)
@@ -38,6 +45,7 @@ int tpc_arena_new(size_t first, size_t limit, tpc_arena_t **out)
 {
 	tpc_arena_t *a;
 
+	/* below a page the chunk header and malloc's own overhead outweigh what is saved */
 	if (first < 4096)
 		first = 4096;
 	a = calloc(1, sizeof(*a));
@@ -93,14 +101,23 @@ void *tpc_arena_alloc_uninit(tpc_arena_t *a, size_t size, size_t align)
 
 	if (align == 0)
 		align = 1;
+	/* Round the address, not the offset: malloc only promises max_align_t for data[], and an
+	 * align of 32 or 64 (arena.h allows up to 64) must hold in absolute terms. */
 	base = (uintptr_t)c->data;
 	p = (base + c->used + (align - 1)) & ~(uintptr_t)(align - 1);
 	off = p - base;
 	if (off + size > c->size) {
+		/* Doubling keeps the number of chunks (and mallocs) logarithmic in the sending's
+		 * size; the "+ align" leaves room for the rounding below, so the new chunk always
+		 * fits. */
 		size_t want = c->size * 2;
 
 		if (want < size + align)
 			want = size + align;
+		/* Near the limit, fall back to a chunk of exactly this request: refusing it because
+		 * the doubled chunk would cross the limit would fail a sending that fits. The limit
+		 * counts whole chunks (total), so it bounds real memory, not just bytes handed out.
+		 */
 		if (a->limit && a->total + want > a->limit) {
 			if (a->total + size + align > a->limit)
 				return NULL;
@@ -117,7 +134,7 @@ void *tpc_arena_alloc_uninit(tpc_arena_t *a, size_t size, size_t align)
 		off = p - base;
 	}
 	c->used = off + size;
-	a->used += size;
+	a->used += size; /* payload only, without padding: what metrics and tests compare */
 	return (void *)p;
 }
 
@@ -137,7 +154,9 @@ void tpc_arena_reset(tpc_arena_t *a)
 	struct chunk *c, *keep = a->head, *next;
 
 	/* Keep the largest chunk: a worker clearing sendings of a steady size then reuses one
-	 * chunk and calls malloc no more. */
+	 * chunk and calls malloc no more. (arena.h still says "the first chunk"; since chunks grow
+	 * geometrically the largest is usually the newest, so keeping the first would re-grow the
+	 * chain for every sending.) The kept chunk starts empty, so its older neighbours go. */
 	for (c = a->head; c; c = c->next)
 		if (c->size > keep->size)
 			keep = c;
@@ -158,6 +177,9 @@ size_t tpc_arena_used(const tpc_arena_t *a)
 	return a->used;
 }
 
+/* The void * signature is tpc_host_t.alloc's (adapters/adapter.h): a plugin is built against
+ * adapter.h alone and never sees tpc_arena_t. Zeroed, not uninit: adapter.h promises adapters
+ * "zeroed memory", so a structure they fill only in part has its other fields at 0. */
 void *tpc_arena_host_alloc(void *arena, size_t size, size_t align)
 {
 	return tpc_arena_alloc(arena, size, align);

@@ -180,6 +180,8 @@ int tpc_config_parse_size(const char *s, size_t *out)
 	unsigned long long v;
 	unsigned shift = 0;
 
+	/* A digit first, because strtoull itself skips blanks and accepts a sign: "-1" would come
+	 * back as ULLONG_MAX, a map size of 16 EiB instead of an error. */
 	if (!s || !isdigit((unsigned char)*s))
 		return TPC_EINVAL;
 	errno = 0;
@@ -215,6 +217,7 @@ int tpc_config_parse_size(const char *s, size_t *out)
 		end++;
 	if (*end)
 		return TPC_EINVAL;
+	/* the shift must not drop high bits: "20000000T" would otherwise wrap to a small size */
 	if (shift && v > (ULLONG_MAX >> shift))
 		return TPC_EINVAL;
 	*out = (size_t)(v << shift);
@@ -248,6 +251,9 @@ static int parse_str(const char *s, char *dst, size_t cap)
 
 /* ---- one typed setter per key type ---------------------------------------------------------- */
 
+/* U32 keys go through the same int parser, which is why the table caps them at INT_MAX:
+ * parse_int() stores an int, so a hi above INT_MAX would let through a value that the (int)
+ * cast then wraps. The cap is far above any real count of invoices or lines. */
 static int set_int(const struct key *k, void *field, const char *v)
 {
 	int n;
@@ -482,6 +488,8 @@ void tpc_config_defaults(tpc_config_t *cfg)
 	                                                     "CAAMI-HZIV war victims",
 	                                                     "CAAMI-HZIV OSSOM"};
 
+	/* Zeroed first: fields outside the table (payer[], adapter sections) start empty, and the
+	 * strings are NUL-terminated before any setter copies into them. */
 	memset(cfg, 0, sizeof(*cfg));
 	/* a default the setter refuses is a bug in the table, caught by the first test that runs */
 	for (size_t i = 0; i < NKEYS; i++)
@@ -647,6 +655,8 @@ static int host_is_local(const char *h, size_t n)
 		return 0;
 	memcpy(buf, h, n);
 	buf[n] = 0;
+	/* ZeroMQ and "host:port" write an IPv6 address in brackets, so the port's colon is not
+	 * confused with the address's own: "[::1]:5570". inet_pton wants it bare. */
 	if (buf[0] == '[' && buf[n - 1] == ']') {
 		memmove(buf, buf + 1, n - 2);
 		buf[n - 2] = 0;
@@ -665,10 +675,13 @@ int tpc_config_endpoint_is_local(const char *ep)
 {
 	const char *host, *colon;
 
+	/* ipc:// is a Unix socket (file permissions decide who connects), inproc:// never leaves
+	 * the process; any transport not named here (pgm, ws, tipc...) counts as reachable */
 	if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
 		return 1;
 	if (strncmp(ep, "tcp://", 6) != 0)
 		return 0;
+	/* the last colon is the port's, also for "[::1]:5570" */
 	host = ep + 6;
 	if (strchr(host, ';'))
 		return 0; /* a source address: not a bind endpoint we can judge */
@@ -710,7 +723,8 @@ int tpc_config_bic_ok(const char *bic)
 }
 
 /* Plain mode takes the envelope's sender at its word, which is safe only when nobody else can
- * reach the intake or the HTTP listener. Auto never needs this: it resolves to curve. */
+ * reach the intake or the HTTP listener. Auto never needs this: it resolves to plain only when
+ * both are local, and to curve otherwise (docs/security.md). */
 static int check_plain_is_local(const tpc_config_t *cfg, char *err, size_t errlen)
 {
 	const char *what = NULL, *value = NULL;
@@ -726,6 +740,8 @@ static int check_plain_is_local(const tpc_config_t *cfg, char *err, size_t errle
 	}
 	if (!what)
 		return 0;
+	/* The message names the ways out, not only the fault: it stops startup, and both fixes
+	 * (curve, or a local bind) are one line of the file. */
 	snprintf(err, errlen,
 	         "[security] mode = plain, but %s = %s can be reached from other machines: "
 	         "without CURVE anyone who reaches it can submit and bill as any sender. Use "

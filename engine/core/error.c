@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Our own codes first, then the errno range (-1 .. TPC_E_BASE + 1): codes that mirror errno
+ * are exactly -errno (error.h), so the C library names them without a table of ours. glibc's
+ * strerror() returns its static table entry for every errno it knows, which is what makes this
+ * usable from any thread as error.h promises; an unknown errno would use a shared buffer. */
 const char *tpc_strerror(int code)
 {
 	switch (code) {
@@ -33,6 +37,10 @@ const char *tpc_strerror(int code)
 	return "unknown error";
 }
 
+/* LMDB returns 0, a positive errno (ENOMEM, ENOSPC, EACCES ... from the system calls it makes)
+ * or a negative MDB_* code in -30799..-30780. The three MDB_* codes callers act on get their own
+ * TPC_E*: NOTFOUND (absent key), KEYEXIST (MDB_NOOVERWRITE), MAP_FULL (the writer grows the map
+ * and replays, docs/architecture.md); the rest are all "the database failed" to a caller. */
 int tpc_err_from_mdb(int rc)
 {
 	if (rc == 0)
@@ -51,6 +59,8 @@ int tpc_err_from_mdb(int rc)
 	}
 }
 
+/* fprintf, not tpc_log(): the process is about to abort and the record must not depend on the
+ * log level. abort() rather than exit() so a core dump keeps the broken state. */
 void tpc_die_(const char *file, int line, const char *expr)
 {
 	fprintf(stderr, "tpclear: fatal: %s:%d: requirement failed: %s\n", file, line, expr);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+/* write(2) may write less than asked (a signal, a full pipe, some filesystems near quota) and
+ * may be interrupted before writing anything; only a real error stops the loop. */
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
@@ -51,6 +53,9 @@ int tpc_file_write_atomic(const char *path, const void *bytes, size_t len)
 
 	if (TPC_FAILS(path && *path && (data || !len)))
 		return TPC_EINVAL;
+	/* Beside the target, not in /tmp: rename(2) is atomic only within one filesystem. The pid
+	 * keeps two processes (the daemon and a CLI) writing the same path off each other's
+	 * temporary. */
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	if ((rc = dir_of(path, dir, sizeof(dir))))
@@ -58,10 +63,15 @@ int tpc_file_write_atomic(const char *path, const void *bytes, size_t len)
 
 	/* No O_EXCL: a crash leaves "<path>.tmp.<pid>" behind, and in a container the daemon gets
 	 * the same pid on every start, so an exclusive create would block that path for good. Mode
-	 * 0640 because the files list account numbers (the ledger's LMDB files use 0640 too). */
+	 * 0640 because the files list account numbers (the ledger's LMDB files use 0640 too).
+	 * O_NOFOLLOW because that name is predictable: a symlink planted there would otherwise
+	 * redirect the write to any file the daemon may open. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		return -errno;
+	/* fsync before rename: otherwise the rename can reach the disk before the data, and a
+	 * crash leaves the new name on an empty or partial file. close() can report a delayed
+	 * write error (NFS), so its result counts too. */
 	rc = write_all(fd, data, len);
 	if (!rc && fsync(fd) != 0)
 		rc = -errno;
@@ -75,7 +85,8 @@ int tpc_file_write_atomic(const char *path, const void *bytes, size_t len)
 	}
 
 	/* the rename is durable once the directory is: without this a crash may bring back the old
-	 * file, or none; the new file itself is already complete */
+	 * file, or none; the new file itself is already complete. A failure here is reported
+	 * although the new file is in place: the caller cannot count on it surviving a crash. */
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -98,6 +109,8 @@ int tpc_file_read_all(const char *path, uint8_t **out, size_t *len)
 
 	if (!f)
 		return -errno;
+	/* Read until EOF instead of trusting fstat's size: the path may be a pipe or /dev/stdin
+	 * (file.h), which have none. The buffer doubles, so a large file costs log2(n) reallocs. */
 	for (;;) {
 		if (n == cap) {
 			uint8_t *nb;
@@ -115,6 +128,8 @@ int tpc_file_read_all(const char *path, uint8_t **out, size_t *len)
 		if (r == 0)
 			break;
 	}
+	/* fread returns 0 at EOF and on error alike; ferror tells them apart. -EIO because stdio
+	 * does not promise that errno still names the failure here. */
 	if (ferror(f)) {
 		rc = -EIO;
 		goto out;

@@ -1,4 +1,11 @@
-/* engine/core/metrics.c - per-thread counter shards and the Prometheus renderer (see metrics.h). */
+/* engine/core/metrics.c - per-thread counter shards and the Prometheus renderer (see metrics.h).
+ *
+ * DESIGN: each writing thread (workers, the ledger writer, the loop thread, the ZAP thread) owns
+ * one shard and is its only writer; the loop thread sums the shards when /metrics is scraped.
+ * Every access is a relaxed atomic: a counter is a number on its own, nothing is published
+ * through it, so no ordering between counters (or with the data they count) is needed. The
+ * price is that one scrape is not a consistent cut: two counters read a microsecond apart may
+ * disagree by an event in flight. */
 #include "core/metrics.h"
 
 #include "core/error.h"
@@ -14,12 +21,13 @@ struct tpc_metrics_shard {
 	_Atomic uint64_t latency_buckets[TPC_LATENCY_NBUCKETS + 1]; /* last = +Inf */
 	_Atomic uint64_t latency_sum_us;
 	_Atomic uint64_t latency_count;
-	char pad[64]; /* keep neighbouring shards off each other's cache lines */
+	char pad[64]; /* keep neighbouring shards off each other's cache lines (false sharing
+	               * would make every worker's bump a cache-line transfer) */
 };
 
 struct tpc_metrics {
 	int max;
-	_Atomic int used;
+	_Atomic int used; /* shards handed out; may pass max by the failed requests */
 	struct tpc_metrics_shard *shards;
 };
 
@@ -33,6 +41,7 @@ int tpc_metrics_new(int max_shards, tpc_metrics_t **out)
 
 	if (!m)
 		return TPC_ENOMEM;
+	/* 64-byte aligned so shard 0 starts on a cache line; pad then keeps the others apart */
 	m->shards = aligned_alloc(64, bytes);
 	if (!m->shards) {
 		free(m);
@@ -55,6 +64,9 @@ void tpc_metrics_free(tpc_metrics_t **mp)
 
 tpc_metrics_shard_t *tpc_metrics_shard(tpc_metrics_t *m)
 {
+	/* Threads take their shard as they start, possibly at once: fetch_add hands each a distinct
+	 * index without a lock. A thread that comes too late gets NULL (callers check) and used
+	 * stays past max, which is why the readers clamp it. */
 	int i = atomic_fetch_add(&m->used, 1);
 
 	if (i >= m->max)
@@ -71,6 +83,9 @@ void tpc_metrics_observe_latency(tpc_metrics_shard_t *s, uint64_t us)
 {
 	int b = 0;
 
+	/* Per-bucket counts, made cumulative only at render time, so an observation touches one
+	 * bucket instead of every bucket above it. "us > bound" puts a value equal to a bound in
+	 * that bound's bucket: Prometheus' le is "less than or equal". */
 	while (b < TPC_LATENCY_NBUCKETS && us > latency_bounds[b])
 		b++;
 	atomic_fetch_add_explicit(&s->latency_buckets[b], 1, memory_order_relaxed);
@@ -95,6 +110,8 @@ struct out {
 	size_t cap, len;
 };
 
+/* Once the buffer is full, vsnprintf(NULL, 0) keeps measuring without writing, so the returned
+ * length is the size needed (metrics.h) and the caller can tell it got a truncated text. */
 static void emit(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
@@ -124,6 +141,9 @@ size_t tpc_metrics_render(const tpc_metrics_t *m, const tpc_metrics_gauges_t *g,
 
 	if (n > m->max)
 		n = m->max;
+		/* HELP and TYPE once per family, as the exposition format requires; this relies on
+		 * the entries of a family being adjacent in TPC_METRIC_COUNTERS (metrics.h says
+		 * so). */
 #define X(id, family, labels, help)                                                                \
 	if (strcmp(prev, family) != 0) {                                                           \
 		emit(&o, "# HELP %s %s\n# TYPE %s counter\n", family, help, family);               \
@@ -147,6 +167,8 @@ size_t tpc_metrics_render(const tpc_metrics_t *m, const tpc_metrics_gauges_t *g,
 		emit(&o, "tpclear_batch_latency_seconds_bucket{le=\"%g\"} %llu\n",
 		     (double)latency_bounds[b] / 1e6, (unsigned long long)cum);
 	}
+	/* +Inf and _count are summed from separate counters, so a scrape racing an observation may
+	 * see them differ by one; the next scrape agrees again. */
 	cum += buckets[TPC_LATENCY_NBUCKETS];
 	emit(&o, "tpclear_batch_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
 	     (unsigned long long)cum);

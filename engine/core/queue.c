@@ -4,6 +4,11 @@
  * only when a consumer may be waiting (the queue was empty), and kick the eventfd only on the
  * empty -> non-empty edge, so a burst costs one wakeup. The depth is kept in an atomic mirror
  * so metrics read it without the lock.
+ *
+ * Who uses what (engine/pipeline/): the job queue has several blocking consumers (the workers,
+ * one node per pop); to_ledger has one (the writer, up to group_max per pop); done has the loop
+ * thread, which watches the eventfd and pops everything per wakeup. The signalling below has to
+ * be right for all three shapes.
  */
 #include "core/queue.h"
 
@@ -25,8 +30,8 @@ struct tpc_queue {
 	size_t len;
 	size_t cap;
 	_Atomic size_t depth; /* mirror of len for lock-free reads */
-	int closed;
-	int efd;
+	int closed;           /* set once, under the lock; pushes fail, pops drain what is left */
+	int efd;              /* -1 unless TPC_QUEUE_EVENTFD */
 };
 
 int tpc_queue_new(size_t capacity, unsigned flags, tpc_queue_t **out)
@@ -38,6 +43,10 @@ int tpc_queue_new(size_t capacity, unsigned flags, tpc_queue_t **out)
 	q->cap = capacity;
 	q->efd = -1;
 	if (flags & TPC_QUEUE_EVENTFD) {
+		/* Non-blocking: the loop thread reads it from a libevent callback and must never
+		 * sleep there; a read of a zero counter then fails with EAGAIN instead. Not
+		 * EFD_SEMAPHORE: one read clears every kick at once, since one drain serves them
+		 * all. */
 		q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (q->efd < 0) {
 			int rc = -errno;
@@ -82,6 +91,9 @@ static void link_node(tpc_queue_t *q, tpc_qnode_t *n, int *was_empty)
 	atomic_store_explicit(&q->depth, q->len, memory_order_relaxed);
 }
 
+/* Called with the lock held. Only the empty -> non-empty edge wakes anyone: a consumer only sleeps
+ * on an empty queue, so a push onto a non-empty one finds nobody asleep who would not already be
+ * woken. With several consumers, the one woken passes the wakeup on (tpc_queue_pop_many()). */
 static void wake_consumer(tpc_queue_t *q, int was_empty)
 {
 	if (!was_empty)
@@ -89,7 +101,9 @@ static void wake_consumer(tpc_queue_t *q, int was_empty)
 	pthread_cond_signal(&q->not_empty);
 	if (q->efd >= 0) {
 		uint64_t one = 1;
-		/* EAGAIN means the counter is already non-zero: the loop will wake anyway */
+		/* write() adds to the counter and fails with EAGAIN only if the counter would pass
+		 * 2^64 - 2, which cannot happen while the consumer reads it on every wakeup: the
+		 * loop is woken either way. Anything else is a bug, reported but not fatal. */
 		if (write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			(void)TPC_FAILS(0);
 	}
@@ -100,6 +114,8 @@ int tpc_queue_try_push(tpc_queue_t *q, tpc_qnode_t *n)
 	int was_empty;
 
 	pthread_mutex_lock(&q->lock);
+	/* two codes so a caller can tell shutdown from back-pressure (the loop thread answers
+	 * busy to both: a sender retries either way) */
 	if (q->closed) {
 		pthread_mutex_unlock(&q->lock);
 		return TPC_ECANCELED;
@@ -118,6 +134,9 @@ int tpc_queue_push(tpc_queue_t *q, tpc_qnode_t *n)
 {
 	int was_empty;
 
+	/* A loop, not an if: pop_many broadcasts not_full, so several producers wake for the room
+	 * one pop made and each must look again; close() also wakes them, to return. This wait is
+	 * the back-pressure of docs/architecture.md: a slow writer stops the workers here. */
 	pthread_mutex_lock(&q->lock);
 	while (!q->closed && q->cap && q->len >= q->cap)
 		pthread_cond_wait(&q->not_full, &q->lock);
@@ -135,6 +154,8 @@ int tpc_queue_push_front(tpc_queue_t *q, tpc_qnode_t *n)
 {
 	int was_empty;
 
+	/* Same wait as tpc_queue_push(): the express lane overtakes the queue's order, not its
+	 * bound, so an eAttest still waits for room like any other job. */
 	pthread_mutex_lock(&q->lock);
 	while (!q->closed && q->cap && q->len >= q->cap)
 		pthread_cond_wait(&q->not_full, &q->lock);
@@ -160,6 +181,9 @@ size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **he
 	tpc_qnode_t *first, *last = NULL;
 
 	*head = NULL;
+	/* A loop for spurious wakeups and for a consumer that lost the race to another one. After
+	 * close() it still drains what is queued: the caller gets 0 only once closed AND empty, so
+	 * no judged sending is dropped at shutdown. */
 	pthread_mutex_lock(&q->lock);
 	while (wait && q->len == 0 && !q->closed)
 		pthread_cond_wait(&q->not_empty, &q->lock);
@@ -176,9 +200,12 @@ size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **he
 		q->len -= n;
 		atomic_store_explicit(&q->depth, q->len, memory_order_relaxed);
 		*head = first;
+		/* broadcast, not signal: n slots were freed, so up to n producers may go on */
 		if (q->cap)
 			pthread_cond_broadcast(&q->not_full);
-		/* another consumer may be waiting for what is left */
+		/* Another consumer may be waiting for what is left: producers signal only on the
+		 * empty edge, so without this relay a second worker would sleep beside a non-empty
+		 * queue while the first one is busy with its job. */
 		if (q->len)
 			pthread_cond_signal(&q->not_empty);
 	}
@@ -191,6 +218,8 @@ int tpc_queue_pop(tpc_queue_t *q, tpc_qnode_t **out)
 	return tpc_queue_pop_many(q, 1, 1, out) ? 0 : TPC_ECANCELED;
 }
 
+/* Both conditions are broadcast: every blocked producer must return TPC_ECANCELED and every
+ * idle consumer must see the queue closed (workers exit their loop on it). */
 void tpc_queue_close(tpc_queue_t *q)
 {
 	pthread_mutex_lock(&q->lock);
@@ -200,6 +229,8 @@ void tpc_queue_close(tpc_queue_t *q)
 	pthread_mutex_unlock(&q->lock);
 }
 
+/* Relaxed: a gauge for /metrics, read by the loop thread at scrape time. No node is reached
+ * through it, so it needs no ordering with the list; it may be a moment stale. */
 size_t tpc_queue_depth(const tpc_queue_t *q)
 {
 	return atomic_load_explicit(&q->depth, memory_order_relaxed);
@@ -215,6 +246,10 @@ int tpc_queue_fd(const tpc_queue_t *q)
 	return q->efd;
 }
 
+/* Read (and so zero) the counter BEFORE draining: a push that lands during the drain then
+ * writes the counter again and the loop wakes once more. Acking after the drain could swallow
+ * that kick and leave a node waiting until some later, unrelated push. EAGAIN just means no kick
+ * was pending. */
 void tpc_queue_ack(tpc_queue_t *q)
 {
 	uint64_t v;

@@ -1,10 +1,18 @@
-/* engine/core/xmlw.c - XML documents in memory (see xmlw.h). */
+/* engine/core/xmlw.c - XML documents in memory (see xmlw.h).
+ *
+ * Every call but begin/finish is void and a no-op once x->rc is set (the sticky error of
+ * xmlw.h), so sepa.c and statement.c write a whole document as straight-line code and check
+ * once. */
 #include "core/xmlw.h"
 
 #include "core/error.h"
 
 #include <stdio.h>
 
+/* xmlTextWriter* return the bytes written, or -1 without saying why. Into a memory buffer that
+ * is a failed allocation, or a call out of order (a bug in the caller); TPC_ENOMEM names the
+ * first, the only one that can happen to correct code. The first failure wins: later ones are
+ * its consequences. */
 static void note(tpc_xmlw_t *x, int xmlrc)
 {
 	if (xmlrc < 0 && !x->rc)
@@ -87,6 +95,9 @@ void tpc_xmlw_free(tpc_xmlw_t *x)
 	x->buf = NULL;
 }
 
+/* Integer division, never a double (xmlw.h: money without floating point): cents / 100.0 is
+ * inexact for most amounts, and a double holds whole cents exactly only up to 2^53. The magnitude
+ * is taken in unsigned arithmetic because -INT64_MIN overflows an int64_t. */
 void tpc_xmlw_decimal(char *buf, size_t size, int64_t cents)
 {
 	uint64_t a = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;

@@ -1,4 +1,8 @@
-/* engine/pipeline/client.c - see client.h. */
+/* engine/pipeline/client.c - see client.h.
+ *
+ * The sender's half of docs/protocol.md, used by the CLI and the tests: a request is two
+ * frames (envelope, payload) on a DEALER, which adds no routing frame of its own; an answer is
+ * one frame, or two when a native answer (eFact 931000, 920098...) follows. */
 #include "pipeline/client.h"
 
 #include <stdlib.h>
@@ -9,7 +13,7 @@ int tpc_client_send(void *sock, Tpclear__RequestType type, const char *sender, c
                     const char *format, uint64_t correlation, const void *payload, size_t len)
 {
 	Tpclear__Envelope env = TPCLEAR__ENVELOPE__INIT;
-	uint8_t buf[1024];
+	uint8_t buf[1024]; /* an envelope is a few short strings and integers */
 	size_t n;
 
 	env.version = 1;
@@ -23,6 +27,8 @@ int tpc_client_send(void *sock, Tpclear__RequestType type, const char *sender, c
 	n = tpclear__envelope__pack(&env, buf);
 	if (zmq_send(sock, buf, n, ZMQ_SNDMORE) < 0)
 		return -1;
+	/* the payload frame is sent even when empty: the engine refuses any request that is not
+	 * exactly envelope + payload (T00002, server.c parse_request()) */
 	return zmq_send(sock, payload ? payload : "", payload ? len : 0, 0) < 0 ? -1 : 0;
 }
 
@@ -47,6 +53,10 @@ Tpclear__Answer *tpc_client_recv(void *sock, uint8_t **native, size_t *native_le
 			a = tpclear__answer__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
 			first = 0;
 		} else if (native && !*native) {
+			/* copied out: the frame dies at zmq_msg_close below. One byte for an empty
+			 * frame, so "an empty native answer" stays distinct from "none". Frames
+			 * after the second are read and dropped, so the next answer starts clean.
+			 */
 			size_t n = zmq_msg_size(&m);
 			*native = malloc(n ? n : 1);
 			if (*native) {

@@ -1,4 +1,10 @@
-/* engine/pipeline/result.c - packing answers (see result.h). */
+/* engine/pipeline/result.c - packing answers (see result.h).
+ *
+ * Two halves. tpc_result_pack() runs on a worker once per sending and packs the Result into
+ * the job's arena: it is stored as is (docs/architecture.md, "Result framing without
+ * re-encoding") and every protobuf-c structure it builds points into the arena or into
+ * static strings, so nothing is freed one by one. The framing functions run on the loop thread
+ * when the answer goes out, and add only what is known after the commit. */
 #include "pipeline/result.h"
 
 #include "clearing/budget.h"
@@ -10,6 +16,9 @@
 
 #include <string.h>
 
+/* The engine's own tables first (T-codes, then the clearing's official codes), the adapter's
+ * last: those two need no adapter, so a finding keeps its reason even when a == NULL. A code
+ * nobody knows gets "", never NULL: callers put the reason straight into a string field. */
 const char *tpc_result_reason(const tpc_adapter_t *a, const void *state, const char *code)
 {
 	const char *r = tpc_codes_describe(code);
@@ -21,6 +30,8 @@ const char *tpc_result_reason(const tpc_adapter_t *a, const void *state, const c
 	return r ? r : "";
 }
 
+/* Views point into the payload and are not NUL-terminated; protobuf-c wants C strings, so
+ * each becomes a copy in the arena (the payload and the arena die together anyway). */
 static char *view_str(tpc_arena_t *arena, tpc_view_t v)
 {
 	return tpc_arena_strndup(arena, v.ptr ? v.ptr : "", v.len);
@@ -39,6 +50,7 @@ static int pack_findings(tpc_arena_t *arena, const tpc_adapter_t *a, const void 
 	if (!arr)
 		return TPC_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
+		/* the letter is a one-character string in the proto; zeroed memory ends it */
 		Tpclear__Finding *x = tpc_arena_alloc(arena, sizeof(*x), 8);
 		char *letter = tpc_arena_alloc(arena, 2, 1);
 
@@ -66,6 +78,11 @@ static Tpclear__Outcome outcome_of(uint8_t o)
 	                                  : TPCLEAR__OUTCOME__OUTCOME_PENDING;
 }
 
+/* Sequence, committed_at and replay are deliberately left unset (0: proto3 does not write
+ * them), because they are not known yet: tpc_answer_result() appends them at send time. The
+ * sending's outcome is derived here from the lines, as clear.c judged them: refused whole,
+ * partial when any line was refused, accepted otherwise. Every allocation fails as TPC_ENOMEM
+ * from the arena's bound, which the worker reports as T00013 (over the memory bound). */
 int tpc_result_pack(tpc_job_t *job, const tpc_adapter_t *a, const void *state)
 {
 	tpc_arena_t *arena = job->arena;
@@ -175,6 +192,12 @@ int tpc_result_pack(tpc_job_t *job, const tpc_adapter_t *a, const void *state)
 
 /* ---- framing ------------------------------------------------------------------------------- */
 
+/* The stored Result is sent without unpacking it: the Answer around it is written by hand
+ * (field 4, length-delimited), and the fields only the commit knows go after the stored bytes
+ * inside the same length. Protobuf merges a message's fields in any order and keeps the last
+ * value of a scalar, so a reader sees one Result with them set. */
+
+/* Base-128 varint, low group first (the protobuf wire format); at most 10 bytes for a u64. */
 static size_t put_varint(uint8_t *p, uint64_t v)
 {
 	size_t n = 0;
@@ -200,7 +223,9 @@ size_t tpc_answer_result(uint64_t correlation, const uint8_t *result, size_t len
 	uint8_t suffix[32];
 	size_t sn = 0, n = 0;
 
-	/* Result fields 6 (sequence), 7 (committed_at), 16 (replay) */
+	/* Result fields 6 (sequence), 7 (committed_at), 16 (replay); wire type 0 (varint). A tag
+	 * below 16 fits one byte; field 16's tag is 128 and needs the varint form. replay is
+	 * written only when true, as proto3 would. */
 	suffix[sn++] = (6 << 3) | 0;
 	sn += put_varint(suffix + sn, sequence);
 	suffix[sn++] = (7 << 3) | 0;
@@ -214,6 +239,7 @@ size_t tpc_answer_result(uint64_t correlation, const uint8_t *result, size_t len
 	buf[n++] = (2 << 3) | 0; /* Answer.correlation */
 	n += put_varint(buf + n, correlation);
 	buf[n++] = (4 << 3) | 2; /* Answer.result */
+	/* the length covers the stored bytes and the suffix: both are one Result to the reader */
 	n += put_varint(buf + n, len + sn);
 	if (len)
 		memcpy(buf + n, result, len);
@@ -222,6 +248,8 @@ size_t tpc_answer_result(uint64_t correlation, const uint8_t *result, size_t len
 	return n + sn;
 }
 
+/* Receipts and conflicts are small and rare enough to pack normally, into the caller's stack
+ * buffer; 0 tells the caller it did not fit (nothing is sent rather than a cut message). */
 size_t tpc_answer_receipt(uint64_t correlation, int status, const char *code, const char *reason,
                           uint32_t retry_after_ms, const char *key, uint8_t *buf, size_t cap)
 {

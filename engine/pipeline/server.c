@@ -49,8 +49,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
+/* Requests received per ZMQ_FD wakeup before the loop lets HTTP, signals and the done queue
+ * run (see drain_intake()). */
 #define DRAIN_BUDGET 512
-#define METRICS_BUF  (64 * 1024)
+#define METRICS_BUF  (64 * 1024) /* the whole /metrics text; render says when it would not fit */
 
 struct tpc_server {
 	tpc_config_t cfg;
@@ -71,7 +73,7 @@ struct tpc_server {
 	tpc_arena_t *scratch; /* loop thread: receipts, answer framing */
 	tpc_job_t *free_jobs; /* recycled jobs (linked through node.next) */
 	size_t nfree, max_free;
-	size_t in_flight;
+	size_t in_flight; /* queued and not yet answered; the drain waits for 0 */
 	int nworkers;
 	int draining;
 	int threads_started;
@@ -92,6 +94,8 @@ struct tpc_server {
 #define PEERS         4096 /* power of two */
 #define EXPRESS_DEPTH 256  /* eAttests waiting for the express worker before "busy" */
 
+/* Linear probing from an FNV-1a hash. Entries are never removed, so a probe may stop at the
+ * first empty slot: no tombstones, and a lookup that finds none is definite. */
 static size_t peer_slot(tpc_server_t *s, const char *sender, int insert)
 {
 	uint32_t h = 2166136261u;
@@ -110,6 +114,8 @@ static size_t peer_slot(tpc_server_t *s, const char *sender, int insert)
 	return SIZE_MAX;
 }
 
+/* Every request refreshes its sender's identity: a sender that reconnects gets a new routing
+ * identity from the ROUTER, and only the latest one still reaches it. */
 static void peer_seen(tpc_server_t *s, const char *sender, const uint8_t *id, size_t idlen)
 {
 	size_t at;
@@ -132,6 +138,7 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Monotonic for durations (latency, uptime): a clock step must not make them negative. */
 static uint64_t mono_us(void)
 {
 	struct timespec ts;
@@ -142,6 +149,8 @@ static uint64_t mono_us(void)
 
 /* ---- jobs ---------------------------------------------------------------------------------- */
 
+/* From the free list when it can: a recycled job keeps its arena and the arena its largest
+ * chunk (arena.c), which is how a warm engine calls no malloc per sending. */
 static tpc_job_t *job_get(tpc_server_t *s)
 {
 	tpc_job_t *job = s->free_jobs;
@@ -165,12 +174,16 @@ static tpc_job_t *job_get(tpc_server_t *s)
 			return NULL;
 		}
 	}
+	/* a recycled job starts as new: status NEW, no auth, no leftovers of its last sending */
 	memset(job, 0, sizeof(*job));
 	job->arena = arena;
 	zmq_msg_init(&job->payload);
 	return job;
 }
 
+/* The end of every job, answered or refused: its in-flight count and registry reference go
+ * back, the payload frame is released to ZeroMQ, and the job is kept for reuse up to max_free
+ * (a full queue plus the jobs in workers), beyond which a burst's extra jobs are freed. */
 static void job_put(tpc_server_t *s, tpc_job_t *job)
 {
 	tpc_security_release(s->sec, &job->auth, job->sender);
@@ -195,6 +208,8 @@ static int send_frames(tpc_server_t *s, const uint8_t *id, size_t idlen, const u
 {
 	int more = native && nlen ? ZMQ_SNDMORE : 0;
 
+	/* ZMQ_DONTWAIT: the loop thread must never block on one slow peer. A dropped answer is
+	 * counted, not retried: the result is durable and the sender can query it. */
 	if (zmq_send(s->router, id, idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
 	    zmq_send(s->router, a, alen, more | ZMQ_DONTWAIT) < 0 ||
 	    (more && zmq_send(s->router, native, nlen, ZMQ_DONTWAIT) < 0)) {
@@ -251,6 +266,7 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 	uint8_t *buf;
 	size_t n;
 
+	/* payment runs and ledger answers are built whole by the writer or a worker */
 	if (job->answer_ready && job->status != TPC_JOB_FAILED) {
 		send_frames(s, job->identity, job->identity_len, job->result, job->result_len,
 		            job->native.ptr, job->native.ptr ? job->native.len : 0);
@@ -266,6 +282,8 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 	case TPC_JOB_COMMITTED:
 	case TPC_JOB_REPLAY:
 	case TPC_JOB_FOUND:
+		/* framed in the job's own arena: the buffer dies with the job, after the send
+		 * (zmq_send copies it) */
 		buf = tpc_arena_alloc(job->arena, tpc_answer_result_size(job->result_len), 8);
 		if (!buf) {
 			send_receipt(s, job->identity, job->identity_len, job->correlation,
@@ -358,6 +376,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* ack before popping (queue.c), then take everything: the eventfd was kicked once for
+	 * however many jobs arrived since the last wakeup */
 	tpc_queue_ack(s->done);
 	while (tpc_queue_pop_many(s->done, SIZE_MAX, 0, &head) > 0) {
 		for (; head; head = next) {
@@ -385,6 +405,9 @@ struct fixed_alloc {
 	size_t used;
 };
 
+/* A bump allocator over the request's stack buffer, 16-byte aligned like malloc; when it is
+ * full the unpack fails and the request is refused as a bad envelope (T00001): the strings of
+ * a valid one (sender, key, format) are far below 4 KiB. */
 static void *fixed_alloc_fn(void *data, size_t size)
 {
 	struct fixed_alloc *f = data;
@@ -396,6 +419,7 @@ static void *fixed_alloc_fn(void *data, size_t size)
 	return f->buf + at;
 }
 
+/* nothing to free one by one: the buffer goes with the request */
 static void fixed_free_fn(void *data, void *ptr)
 {
 	(void)data;
@@ -418,6 +442,8 @@ struct request {
 	char sender[TPC_SENDER_MAX]; /* the authenticated sender, else the envelope's */
 };
 
+/* A refusal at intake: receipt REFUSED, nothing follows. Counted twice on purpose: as a bad
+ * request and as a sending outcome (docs/metrics.md). */
 static void refuse(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
                    const char *code, const char *key)
 {
@@ -469,6 +495,8 @@ static int read_frames(tpc_server_t *s, struct request *r)
  * shapes, request type. @return the refusal code, NULL when well formed. */
 static const char *check_envelope(const Tpclear__Envelope *env)
 {
+	/* 0 is accepted as 1: proto3 does not send a field at its default, so a client that
+	 * leaves version unset cannot be told from one that sets 0 */
 	if (env->version > 1)
 		return TPC_CODE_BAD_VERSION;
 	if (!tpc_check_token(env->sender, 1, TPC_SENDER_MAX - 1))
@@ -477,6 +505,7 @@ static const char *check_envelope(const Tpclear__Envelope *env)
 	if (env->type != TPCLEAR__REQUEST_TYPE__REQUEST_PING &&
 	    !tpc_check_token(env->key, 1, TPC_KEY_MAX - 1))
 		return TPC_CODE_BAD_KEY;
+	/* an open enum in proto3: unknown numbers unpack fine and must be refused here */
 	if (env->type > TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST)
 		return TPC_CODE_BAD_TYPE;
 	return NULL;
@@ -490,6 +519,7 @@ static int parse_request(tpc_server_t *s, struct request *r)
 
 	if (r->idlen > TPC_IDENTITY_MAX)
 		return -1; /* ROUTER identities are at most 255 bytes: cannot happen */
+	/* correlation 0: without a readable envelope there is no correlation to echo */
 	if (r->nframes != 3 || r->extra) {
 		refuse(s, r->id, r->idlen, 0, TPC_CODE_BAD_FRAMES, "");
 		return -1;
@@ -522,6 +552,8 @@ static int admit_request(tpc_server_t *s, struct request *r)
 		refuse_request(s, r, code, r->env->key);
 		return -1;
 	}
+	/* A ping is answered after admission (an unregistered key gets its T00040, not a sign of
+	 * life) and before the drain check, so a draining engine still shows it is alive. */
 	if (r->env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
 		send_receipt(s, r->id, r->idlen, r->env->correlation,
 		             TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED, NULL, "", NULL);
@@ -542,6 +574,7 @@ static void job_fill(tpc_server_t *s, struct request *r, tpc_job_t *job)
 	memcpy(job->identity, r->id, r->idlen);
 	job->identity_len = r->idlen;
 	job->correlation = r->env->correlation;
+	/* two clocks: received_us measures the latency histogram, received_ms is stored */
 	job->received_us = mono_us();
 	job->received_ms = wall_ms();
 	/* the authenticated sender (curve), else the envelope's: keys, queries, settlements */
@@ -610,10 +643,13 @@ static int job_take_payload(tpc_server_t *s, struct request *r, tpc_job_t *job)
 		/* the request may be empty (every field at its default) */
 		job->type = env->type == TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN ? TPC_JOB_PAYRUN
 		                                                               : TPC_JOB_LEDGER;
+		/* these requests are a few fields (PayrunRequest, LedgerRequest); 64 KiB is far
+		 * above any real one and keeps a worker from unpacking megabytes of nonsense */
 		if (zmq_msg_size(&r->frames[2]) > 65536) {
 			refuse_request(s, r, TPC_CODE_TOO_LARGE, env->key);
 			return -1;
 		}
+		/* moved, not copied: the job now owns the frame ZeroMQ received */
 		zmq_msg_move(&job->payload, &r->frames[2]);
 		return 0;
 	}
@@ -653,6 +689,8 @@ static int enqueue_job(tpc_server_t *s, const struct request *r, tpc_job_t *job)
 	if (job->type == TPC_JOB_SUBMIT)
 		native_receipt(s, job, &native);
 	/* one sender may not hold more than its share of the queue */
+	/* The per-sender bound before the global one: a sender over its share is told it is busy
+	 * without taking a slot of the job queue from the others. */
 	code = tpc_security_take(s->sec, &job->auth, job->sender, job->key);
 	if (code) {
 		send_receipt(s, r->id, r->idlen, r->env->correlation,
@@ -713,6 +751,9 @@ static int receive_one(tpc_server_t *s)
 	return 0;
 }
 
+/* ZMQ_FD is edge-triggered and signals only that ZMQ_EVENTS should be read (zmq_getsockopt(3)):
+ * the truth is ZMQ_EVENTS, read before every receive. Stopping before POLLIN clears would leave
+ * messages that no further edge announces. */
 static void drain_intake(tpc_server_t *s)
 {
 	for (int budget = DRAIN_BUDGET;; budget--) {
@@ -752,6 +793,8 @@ static void http_reply(struct evhttp_request *req, int code, const char *reason,
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
+	/* evhttp_send_reply() moves the buffer's bytes into the connection's output, so the
+	 * buffer is freed right after it and the body (metrics_buf) may be reused */
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
 	evbuffer_add(b, body, len);
 	evhttp_send_reply(req, code, reason, b);
@@ -771,6 +814,8 @@ static void on_http(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (strcmp(uri, "/metrics") == 0) {
+		/* gauges are sampled now, on the thread that owns in_flight; the counters are
+		 * summed from every thread's shard */
 		tpc_metrics_gauges_t g = {
 		    .job_queue_depth = tpc_queue_depth(s->jobs),
 		    .job_queue_capacity = tpc_queue_capacity(s->jobs),
@@ -786,6 +831,8 @@ static void on_http(struct evhttp_request *req, void *arg)
 			n = METRICS_BUF - 1;
 		http_reply(req, 200, "OK", "text/plain; version=0.0.4", s->metrics_buf, n);
 	} else if (strcmp(uri, "/healthz") == 0) {
+		/* 503 while draining: a health check sees the engine is on its way out while it
+		 * still answers what it has */
 		if (s->draining)
 			http_reply(req, 503, "Service Unavailable", "text/plain", "draining\n", 9);
 		else
@@ -814,12 +861,16 @@ static int start_http(tpc_server_t *s)
 	if (!s->http)
 		return TPC_ENOMEM;
 	evhttp_set_gencb(s->http, on_http, s);
+	/* POST is let through to on_http(), which answers it 405 "GET only"; methods not listed
+	 * here get evhttp's own refusal */
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
 	bs = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port);
 	if (!bs) {
 		tpc_error("http: cannot listen on %s", s->cfg.http_listen);
 		return TPC_EIO;
 	}
+	/* port 0 picks a free port (tests): ask the socket which, to publish it. Only AF_INET is
+	 * read back: an IPv6 listener publishes the configured port, 0 included. */
 	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0 &&
 	    ss.ss_family == AF_INET)
 		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -829,6 +880,9 @@ static int start_http(tpc_server_t *s)
 
 /* ---- signals and lifecycle ----------------------------------------------------------------- */
 
+/* The drain (docs/architecture.md): nothing new is taken (admit_request() refuses T00007,
+ * /healthz says 503), while every job in flight is still committed and answered; the loop exits
+ * from maybe_finish() when the last one is. */
 void tpc_server_request_stop(tpc_server_t *s)
 {
 	if (!s->draining) {
@@ -859,6 +913,8 @@ static int start_intake(tpc_server_t *s)
 	s->router = zmq_socket(s->zctx, ZMQ_ROUTER);
 	if (!s->router || tpc_security_router(s->sec, s->router) != 0)
 		return TPC_EZMQ;
+	/* per-peer bounds inside ZeroMQ; past SNDHWM an answer is dropped (send_frames) rather
+	 * than queued without end for a peer that does not read */
 	zmq_setsockopt(s->router, ZMQ_SNDHWM, &s->cfg.sndhwm, sizeof(int));
 	zmq_setsockopt(s->router, ZMQ_RCVHWM, &s->cfg.rcvhwm, sizeof(int));
 	/* answers already queued get two seconds to leave at shutdown */
@@ -872,6 +928,8 @@ static int start_intake(tpc_server_t *s)
 		return TPC_EZMQ;
 	}
 	zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, s->intake_endpoint, &elen);
+	/* libevent only polls ZMQ_FD for readability, nobody reads or writes it; the socket
+	 * itself is used from this thread alone (zguide: do not share sockets between threads) */
 	if (zmq_getsockopt(s->router, ZMQ_FD, &fd, &sz) != 0)
 		return TPC_EZMQ;
 	s->zmq_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_zmq, s);
@@ -880,6 +938,10 @@ static int start_intake(tpc_server_t *s)
 	return 0;
 }
 
+/* DATA_DIR/tpcleard.endpoints: the endpoints actually bound (a "*" port or port 0 is resolved
+ * only now), for tests and scripts that start the daemon on free ports (tests/support/daemon.c).
+ * Written to a temporary and renamed, so a reader never sees half a file; best effort, since the
+ * daemon serves without it. */
 static void write_endpoints(tpc_server_t *s)
 {
 	char path[TPC_PATH_MAX + 32], tmp[TPC_PATH_MAX + 40];
@@ -909,6 +971,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	long cpus;
 	int rc;
 
+	/* libsodium must be initialised before any thread hashes (crypto_generichash) */
 	if (sodium_init() < 0)
 		return TPC_EINVAL;
 	s = calloc(1, sizeof(*s));
@@ -918,6 +981,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	s->started_us = mono_us();
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	s->nworkers = cfg->workers > 0 ? cfg->workers : (cpus > 0 ? (int)cpus : 1);
+	/* recycled jobs for a full queue plus two per worker: the steady state mallocs none */
 	s->max_free = (size_t)cfg->queue_depth + (size_t)s->nworkers * 2 + 16;
 	s->peers = calloc(PEERS, sizeof(*s->peers));
 	s->metrics_buf = malloc(METRICS_BUF);
@@ -925,11 +989,14 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 		rc = TPC_ENOMEM;
 		goto out_free;
 	}
+	/* shards: the workers, the express worker, the writer, the loop and the ZAP threads */
 	if ((rc = tpc_metrics_new(s->nworkers + 8, &s->metrics)))
 		goto out_free;
 	s->shard = tpc_metrics_shard(s->metrics);
 	if ((rc = tpc_arena_new(64 * 1024, 0, &s->scratch)))
 		goto out_free;
+	/* the bounds of docs/architecture.md: jobs by queue_depth, the writer's by twice a group;
+	 * done needs none, its jobs are bounded upstream */
 	if ((rc = tpc_queue_new((size_t)cfg->queue_depth, 0, &s->jobs)) ||
 	    (rc = tpc_queue_new(EXPRESS_DEPTH, 0, &s->express)) ||
 	    (rc = tpc_queue_new((size_t)cfg->group_max * 2, 0, &s->to_ledger)) ||
@@ -1010,7 +1077,8 @@ void tpc_server_free(tpc_server_t **sp)
 		return;
 	s = *sp;
 	if (s->threads_started) {
-		/* flow order: no more jobs -> workers exit -> writer drains and exits */
+		/* flow order: no more jobs -> workers exit -> writer drains and exits; closing
+		 * to_ledger earlier would fail a worker's push, which is fatal (worker.c) */
 		tpc_queue_close(s->jobs);
 		tpc_queue_close(s->express);
 		tpc_workers_join(&s->workers);
@@ -1044,6 +1112,7 @@ void tpc_server_free(tpc_server_t **sp)
 	if (s->router)
 		zmq_close(s->router);
 	tpc_security_free(&s->sec); /* the ZAP handler outlives the CURVE socket it serves */
+	/* last of the ZeroMQ objects: zmq_ctx_term() blocks until every socket is closed */
 	if (s->zctx)
 		zmq_ctx_term(s->zctx);
 	if (s->base)

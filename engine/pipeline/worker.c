@@ -3,6 +3,11 @@
  * DESIGN: a worker owns its ledger reader and metrics shard and borrows each job's arena while
  * it holds the job. The per-line path (decode, judge, pack) allocates only from that arena,
  * which the loop thread recycles with the job: no malloc per line or per sending once warm.
+ *
+ * Return convention of the process_* functions: 0 sends the job on to the ledger writer (a
+ * verdict to make durable), 1 straight to the done queue (a failure, a replay, a query: nothing
+ * to write). A NULL reader means no ledger: the unit tests drive tpc_worker_process() that way
+ * (tests/unit/pipeline/test_worker.c), so every use of it is guarded.
  */
 #include "pipeline/worker.h"
 
@@ -40,6 +45,7 @@ struct tpc_workers {
 	struct worker *w;
 };
 
+/* Wall clock, not monotonic: validated_ms is a date stored with the answer (records.c). */
 static uint64_t wall_ms(void)
 {
 	struct timespec ts;
@@ -48,6 +54,7 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Days since 1970-01-01 in UTC, the unit of tpc_tariff_apply()'s as-of day. */
 static int32_t today(void)
 {
 	return (int32_t)(time(NULL) / 86400);
@@ -65,6 +72,8 @@ static int process_query(tpc_ledger_reader_t *reader, tpc_job_t *job)
 	tpc_stored_t st;
 	int rc = tpc_ledger_lookup(reader, job->sender, job->key, job->arena, &st);
 
+	/* absent and unreadable are told apart: the first is the sender's (a key never
+	 * submitted), the second ours (a damaged or unreadable record) */
 	if (rc == TPC_ENOENT) {
 		fail(job, TPC_CODE_UNKNOWN_KEY);
 		return 1;
@@ -90,6 +99,8 @@ static int process_load(tpc_job_t *job)
 	                           zmq_msg_size(&job->payload), job->arena, &job->table, err,
 	                           sizeof(err));
 
+	/* the parser's message names file, line and column: it goes back to the sender as the
+	 * reason, copied into the arena since err dies with this frame */
 	if (rc == TPC_EINVAL) {
 		fail(job, TPC_CODE_BAD_REFDATA);
 		job->fail_reason = tpc_arena_strndup(job->arena, err, strlen(err));
@@ -126,6 +137,9 @@ static void store_compressed(tpc_job_t *job)
 	memcpy(src, job->result, job->result_len);
 	if (job->native.ptr)
 		memcpy(src + job->result_len, job->native.ptr, job->native.len);
+	/* result and native are copied side by side first, so they make one block that
+	 * records.c decompresses in one call into one buffer. Under 1/8 saved, the raw form is
+	 * kept: every later read would pay the decompression for little space. */
 	n = LZ4_compress_default(src, dst, (int)raw, cap);
 	if (n <= 0 || (size_t)n >= raw - raw / 8)
 		return; /* not worth it */
@@ -141,6 +155,8 @@ static int process_payrun(tpc_job_t *job)
 	int32_t until = INT32_MAX;
 	int bad = 0;
 
+	/* malloc'd by protobuf-c (NULL allocator), not the arena: payment runs are rare, and the
+	 * message is freed before this function returns, after its fields were copied */
 	rq = tpclear__payrun_request__unpack(NULL, zmq_msg_size(&job->payload),
 	                                     zmq_msg_data(&job->payload));
 	if (!rq) {
@@ -180,6 +196,8 @@ static int authorize_sending(tpc_job_t *job, tpc_metrics_shard_t *shard)
 	tpc_authz_denial_t why;
 	char reason[320], where[64];
 
+	/* no entry: plain mode, where the envelope's sender is believed and there is no registry
+	 * to check against (docs/security.md, Modes) */
 	if (!e || tpc_authz_sending(e, &job->sending, &why) == 0)
 		return 0;
 	if (why.record)
@@ -274,6 +292,8 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 	tpc_stored_t st;
 	int rc;
 
+	/* BLAKE2b-256 of the exact bytes received: the idempotency triple is (sender, key, hash),
+	 * and a resubmission with other bytes under the same key is a conflict, not a replay */
 	crypto_generichash(job->hash, TPC_HASH_LEN, buf, len, NULL, 0);
 
 	/* Fast path for resubmissions; the writer decides for good inside its transaction. */
@@ -293,9 +313,12 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 			}
 			return 1;
 		}
+		/* whatever a miss or a failed read left in the arena; a read error is not
+		 * fatal here, the writer's own check inside its transaction still decides */
 		tpc_arena_reset(job->arena);
 	}
 
+	/* a reused job must not show the adapter the previous sending's counts */
 	memset(&job->sending, 0, sizeof(job->sending));
 	rc = job->adapter->decode(job->adapter_state, buf, len, &host, &job->sending);
 	if (rc == TPC_ADAPTER_ETOOBIG || rc == TPC_ADAPTER_ENOMEM) {
@@ -333,6 +356,8 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 	}
 	rc = job->adapter->encode_answer(job->adapter_state, buf, len, &job->sending,
 	                                 TPC_ANSWER_RESULT, &host, &job->native);
+	/* ENOTSUP: the format has no native answer (the protobuf formats, adapters/common/pb.h):
+	 * the Result alone is sent */
 	if (rc == TPC_ADAPTER_ENOTSUP) {
 		memset(&job->native, 0, sizeof(job->native));
 	} else if (rc) {
@@ -404,6 +429,8 @@ static void assert_verdict_handed(const tpc_job_t *job)
 	(void)job; /* NDEBUG */
 }
 
+/* One job at a time (tpc_queue_pop): a worker busy with a large sending must not hold jobs
+ * another idle worker could take. The loop ends when the job queue is closed and empty. */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -449,6 +476,9 @@ int tpc_workers_start(int n, const tpc_config_t *cfg, tpc_queue_t *jobs, tpc_que
 	p->jobs = jobs;
 	p->to_ledger = to_ledger;
 	p->done = done;
+	/* Each worker gets its own shard and reader before it starts: nothing is shared between
+	 * workers but the queues (STYLE.md rule 6). On any failure the workers already running
+	 * are stopped by closing the job queue, the one thing they wait on. */
 	for (i = 0; i < n; i++) {
 		struct worker *w = &p->w[i];
 		w->pool = p;

@@ -25,8 +25,10 @@ struct tpc_writer {
 	tpc_config_t cfg; /* copy: payer accounts, payments directory */
 	char payments_dir[TPC_PATH_MAX];
 	const tpc_adapters_t *adapters; /* settlement encoders (borrowed) */
-	tpc_ledger_counters_t ctr;      /* writer thread only */
-	uint64_t next_run;              /* writer thread only */
+	/* The next numbers to hand out. Plain fields: only the writer thread (or the main thread
+	 * before it starts) touches them, and they are restored when a transaction aborts. */
+	tpc_ledger_counters_t ctr; /* writer thread only */
+	uint64_t next_run;         /* writer thread only */
 	int group_max;
 	tpc_queue_t *in, *done;
 	pthread_t thread;
@@ -50,6 +52,8 @@ static void fail_job(tpc_job_t *job, const char *code)
 	job->fail_reason = tpc_codes_describe(code);
 }
 
+/* The payment runs see the store and the configuration through this, and share the posting
+ * counter with the sendings: both append to "postings", whose keys must keep growing. */
 static tpc_payrun_ctx_t payrun_ctx(tpc_writer_t *w)
 {
 	return (tpc_payrun_ctx_t){tpc_store_db(w->store), &w->cfg, w->adapters, w->payments_dir,
@@ -62,6 +66,8 @@ static int resume(tpc_writer_t *w)
 	const tpc_store_db_t *db = tpc_store_db(w->store);
 	tpc_txn_t t;
 
+	/* the last key of each append-only database is the last number used (txn.c: numbering
+	 * resumes from the data, never from a counter stored beside it) */
 	if (tpc_txn_begin(db->env, MDB_RDONLY, &t))
 		return t.ret;
 	w->ctr.next_seq = tpc_txn_last_u64(&t, db->answers) + 1;
@@ -81,6 +87,8 @@ static int restore_payrun_files(tpc_writer_t *w)
 
 	if (tpc_txn_begin(tpc_store_db(w->store)->env, 0, &t))
 		return t.ret;
+	/* Not fatal: the runs are committed and paid in the ledger; only their files are missing,
+	 * and the next start tries again. Committed only when some file was rewritten (n > 0). */
 	n = tpc_payrun_restore_files(&ctx, t.txn);
 	if (n < 0)
 		tpc_error("ledger: cannot check the SEPA files of past payment runs");
@@ -129,6 +137,8 @@ out_free:
 }
 
 /* Grow the map after MDB_MAP_FULL. @return 0, or non-zero at the ceiling or on failure. */
+/* Called with no transaction open: write_group's failed commit has already freed its own
+ * (tpc_store_grow() needs no active transaction in the process). */
 static int grow_map(tpc_writer_t *w)
 {
 	int rc = tpc_store_grow(w->store);
@@ -149,6 +159,8 @@ static int write_group(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 
 	if (tpc_txn_begin(db->env, 0, &t))
 		return t.ret;
+	/* ledger_pending marks the jobs this transaction decides (the payment runs have their
+	 * own), so that an abort puts exactly those back to CLEARED for the replay */
 	for (size_t i = 0; i < n; i++)
 		jobs[i]->ledger_pending =
 		    jobs[i]->status == TPC_JOB_CLEARED && jobs[i]->type != TPC_JOB_PAYRUN;
@@ -172,6 +184,10 @@ static int write_group(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 	return t.ret;
 }
 
+/* The group commit with its two recoveries. MDB_MAP_FULL: grow the map and replay the same
+ * group from memory (docs/architecture.md, Durability); at the ceiling, split the group so that
+ * the sendings that still fit are stored and only the others are refused (T00009). Any other
+ * failure refuses the whole group (T00010): nothing of it was stored. */
 static void commit_jobs(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 {
 	int rc;
@@ -204,6 +220,9 @@ static void commit_jobs(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 }
 
 /* Count a committed payment run. */
+/* Three fates, counted apart: a run that paid (a commit and its totals), a request that stored
+ * only its request_id (a commit, nothing paid), and a replay of an earlier request_id (no
+ * commit at all, docs/ledger.md). */
 static void payrun_metrics(tpc_writer_t *w, const tpc_payrun_t *p)
 {
 	uint64_t payments, lines;
@@ -232,6 +251,8 @@ static void payrun_finish(tpc_writer_t *w, tpc_payrun_t **pp, tpc_job_t *job, ui
 	uint64_t run;
 	tpc_txn_t t;
 
+	/* a run number is used only by a run that paid something: a run with nothing to pay, or a
+	 * replayed request_id, stores no run under it */
 	payrun_metrics(w, *pp);
 	if (paid)
 		w->next_run++;
@@ -244,6 +265,8 @@ static void payrun_finish(tpc_writer_t *w, tpc_payrun_t **pp, tpc_job_t *job, ui
 		tpc_txn_fail(&t, tpc_payrun_mark_written(&ctx, t.txn, run));
 		tpc_txn_commit(&t);
 	}
+	/* committed, but tpc_payrun_finish() built no answer: the run stands, and the sender
+	 * learns of the failure with a code rather than silence */
 	if (!job->answer_ready)
 		fail_job(job, TPC_CODE_TOO_MANY);
 }
@@ -276,6 +299,7 @@ static void run_payrun(tpc_writer_t *w, tpc_job_t *job)
 			payrun_finish(w, &p, job, now);
 			return;
 		}
+		/* the postings numbered in the aborted transaction were never stored: reuse them */
 		tpc_payrun_free(&p);
 		w->ctr.next_posting = first_posting;
 		if (t.ret == MDB_MAP_FULL && grow_map(w) == 0)
@@ -307,6 +331,7 @@ static void write_batch(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 static void *writer_main(void *arg)
 {
 	tpc_writer_t *w = arg;
+	/* one array for the thread's life, sized by the largest pop: no malloc per group */
 	tpc_job_t **jobs = calloc((size_t)w->group_max, sizeof(*jobs));
 	tpc_qnode_t *head;
 	size_t n, committed;
@@ -314,6 +339,9 @@ static void *writer_main(void *arg)
 	TPC_REQUIRE(jobs);
 	w->shard = tpc_metrics_shard(w->metrics);
 	TPC_REQUIRE(w->shard);
+	/* Group commit: whatever waits (up to group_max) shares one transaction and one fsync;
+	 * under light load a group is one sending and nothing waits for company. Jobs go to done
+	 * only after the commit returned, so nothing is answered before it is durable. */
 	while ((n = tpc_queue_pop_many(w->in, (size_t)w->group_max, 1, &head)) > 0) {
 		size_t i = 0;
 
@@ -374,6 +402,7 @@ void tpc_writer_free(tpc_writer_t **wp)
 	if (!wp || !*wp)
 		return;
 	w = *wp;
+	/* closing the environment under a running writer would free its transaction's pages */
 	TPC_REQUIRE(!w->started);
 	tpc_store_free(&w->store);
 	free(w);

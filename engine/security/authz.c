@@ -61,6 +61,8 @@ int tpc_authz_sending(const tpc_sender_t *s, const tpc_sending_t *sd, tpc_authz_
 		why->record = 0;
 		return TPC_EACCES;
 	}
+	/* The first provider not the sender's refuses the whole sending, not only its invoice
+	 * (docs/security.md, threat model: T00041); why names it with its record. */
 	for (uint32_t i = 0; i < sd->ninvoices; i++) {
 		const tpc_invoice_t *inv = &sd->invoices[i];
 
@@ -93,6 +95,8 @@ int tpc_authz_ledger(const tpc_sender_t *s, const Tpclear__LedgerRequest *rq, in
 	const char *slash = strchr(t, '/');
 	int invoice = slash && slash - t == 11, payee = strlen(t) == 11 && digits(t, 11);
 
+	/* The order goes from the widest grant to the narrowest: ops sees everything, an
+	 * institution its own statement, anyone else SHOW of what is its own. */
 	if (tpc_sender_kind(s) == TPC_SENDER_OPS)
 		return 0;
 	/* an institution's own statement (SPP IS: the Mediprima recovery statement) */

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUCKETS 1024 /* power of two */
+/* Power of two, so a mask replaces the modulo. Fixed: entries only exist for busy senders, so
+ * chains stay short without ever rehashing. */
+#define BUCKETS 1024
 
 struct entry {
 	struct entry *next;
@@ -27,6 +29,8 @@ struct tpc_inflight {
 	struct entry *buckets[BUCKETS];
 };
 
+/* FNV-1a: a few lines, no table, and good enough spread for short ids. Plain mode lets any
+ * local process pick its sender id, but that mode is local-only by construction (config.c). */
 static uint32_t hash(const char *s)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
@@ -60,6 +64,8 @@ void tpc_inflight_free(tpc_inflight_t **tp)
 	*tp = NULL;
 }
 
+/* The link that points at the entry, or the NULL link at the end of its chain: take() inserts
+ * and release() unlinks through it without walking the chain a second time. */
 static struct entry **find(const tpc_inflight_t *t, const char *sender)
 {
 	struct entry *const *at = &t->buckets[hash(sender)];
@@ -74,6 +80,8 @@ int tpc_inflight_take(tpc_inflight_t *t, const char *sender)
 	struct entry **at, *e;
 	size_t n;
 
+	/* no bound: count nothing, so no entry is made (0 tells the caller there is nothing to
+	 * release) */
 	if (t->limit == 0)
 		return 0;
 	at = find(t, sender);
@@ -99,6 +107,7 @@ void tpc_inflight_release(tpc_inflight_t *t, const char *sender)
 {
 	struct entry **at = find(t, sender), *e = *at;
 
+	/* a release without its take is a bookkeeping bug in the caller: report it, keep serving */
 	if (TPC_FAILS(e && e->count > 0))
 		return;
 	if (--e->count == 0) {

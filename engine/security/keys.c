@@ -22,6 +22,8 @@
 
 #define KEY_FILE_MAX 4096 /* a key file is one key and a few comment lines */
 
+/* libzmq makes the pair; zmq_curve_keypair fails (ENOTSUP) only in a libzmq built without
+ * CURVE, hence "not supported" rather than a transient error. */
 int tpc_keys_generate(tpc_keypair_t *out)
 {
 	if (zmq_curve_keypair(out->public_z85, out->secret_z85) != 0)
@@ -37,7 +39,8 @@ int tpc_keys_decode(const char *z85, size_t len, uint8_t out[TPC_KEY_BYTES])
 		return TPC_EINVAL;
 	memcpy(buf, z85, TPC_KEY_Z85);
 	buf[TPC_KEY_Z85] = 0;
-	/* zmq_z85_decode checks the alphabet (and wants a NUL-terminated string) */
+	/* zmq_z85_decode checks the alphabet (and wants a NUL-terminated string); strlen catches
+	 * a NUL inside the 40 bytes, which would otherwise decode a shorter string */
 	if (strlen(buf) != TPC_KEY_Z85 || !zmq_z85_decode(out, buf))
 		return TPC_EINVAL;
 	return 0;
@@ -48,11 +51,15 @@ void tpc_keys_encode(const uint8_t key[TPC_KEY_BYTES], char out[TPC_KEY_Z85 + 1]
 	zmq_z85_encode(out, key, TPC_KEY_BYTES);
 }
 
+/* sodium_memzero, not memset: a memset of memory never read again is a dead store the compiler
+ * may remove, and the secret would stay in the freed or reused bytes. */
 void tpc_keys_wipe(tpc_keypair_t *kp)
 {
 	sodium_memzero(kp->secret_z85, sizeof(kp->secret_z85));
 }
 
+/* PREFIX.key pairs with PREFIX.pub, as tpclear keygen writes them; a secret not named .key gets
+ * ".pub" appended, so the public file never overwrites the secret. */
 int tpc_keys_public_path(const char *secret_path, char *out, size_t cap)
 {
 	size_t n = strlen(secret_path);
@@ -78,8 +85,11 @@ static int write_new(const char *path, const char *text, mode_t mode, int replac
 		snprintf(err, errlen, "%s: path too long", path);
 		return TPC_E2BIG;
 	}
+	/* a .tmp left by a crash would make the O_EXCL below fail forever: clear it first */
 	if (replace)
 		unlink(tmp);
+	/* O_EXCL: a secret key is never written over an existing file (keygen "never overwrites",
+	 * docs/security.md), and a file planted at the name, a symlink included, is refused */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
 		rc = -errno;
@@ -120,7 +130,8 @@ int tpc_keys_write(const char *prefix, const tpc_keypair_t *kp, char *err, size_
 		snprintf(err, errlen, "%s: path too long", prefix);
 		return TPC_E2BIG;
 	}
-	/* check both first, so a refusal leaves no half pair behind */
+	/* check both first, so a refusal leaves no half pair behind (O_EXCL in write_new still
+	 * guards the race with another keygen) */
 	if (stat(sec, &st) == 0 || stat(pub, &st) == 0) {
 		snprintf(err, errlen, "%s: already exists (not overwritten)",
 		         stat(sec, &st) == 0 ? sec : pub);
@@ -134,6 +145,8 @@ int tpc_keys_write(const char *prefix, const tpc_keypair_t *kp, char *err, size_
 	sodium_memzero(text, sizeof(text));
 	if (rc)
 		return rc;
+	/* secret first: if the public file then fails, the secret is removed again, so a retry
+	 * starts clean instead of meeting "already exists" */
 	rc = write_public(pub, kp->public_z85, 0, err, errlen);
 	if (rc)
 		unlink(sec);
@@ -155,11 +168,15 @@ static int read_key_line(const char *path, int strict, char *out, char *err, siz
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
+	/* fstat on the open descriptor, not stat on the path: the checks then apply to the very
+	 * file that is read, not to whatever the path named a moment earlier */
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
 		close(fd);
 		return TPC_EINVAL;
 	}
+	/* A secret others can read may already have been copied: refuse to run on it, as ssh
+	 * refuses such a private key (docs/security.md, step 1: it "stops the engine"). */
 	if (strict && (st.st_mode & 077)) {
 		snprintf(err, errlen,
 		         "%s: a secret key readable by group or others (mode %04o): chmod 600 it",
@@ -167,6 +184,7 @@ static int read_key_line(const char *path, int strict, char *out, char *err, siz
 		close(fd);
 		return TPC_EACCES;
 	}
+	/* one byte more than allowed, to tell a file of exactly KEY_FILE_MAX from a larger one */
 	n = read(fd, buf, KEY_FILE_MAX + 1);
 	close(fd);
 	if (n < 0 || n > KEY_FILE_MAX) {
@@ -202,6 +220,7 @@ static int read_key_line(const char *path, int strict, char *out, char *err, siz
 		out[0] = 0;
 		rc = TPC_EINVAL;
 	}
+	/* the buffer held a secret when called for a .key file: wipe it off the stack */
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(buf, sizeof(buf));
 	return rc;
@@ -221,6 +240,8 @@ int tpc_keys_read_secret(const char *path, int strict, tpc_keypair_t *out, char 
 	rc = read_key_line(path, strict, out->secret_z85, err, errlen);
 	if (rc)
 		return rc;
+	/* The public half is derived, never read from the .pub beside it: a stale or swapped .pub
+	 * cannot then make the engine announce a key that is not its own. */
 	if (zmq_curve_public(out->public_z85, out->secret_z85) != 0) {
 		snprintf(err, errlen, "%s: cannot derive the public key", path);
 		tpc_keys_wipe(out);
@@ -236,6 +257,8 @@ int tpc_keys_server(const char *path, int create, tpc_keypair_t *out, int *creat
 	struct stat st;
 	int rc;
 
+	/* Only a missing file is made (create = the default path, docs/security.md step 1); any
+	 * other stat failure falls through to the read, which reports it with its reason. */
 	*created = 0;
 	if ((rc = tpc_keys_public_path(path, pub, sizeof(pub)))) {
 		snprintf(err, errlen, "%s: path too long", path);
@@ -279,6 +302,8 @@ int tpc_keys_server(const char *path, int create, tpc_keypair_t *out, int *creat
 	return 0;
 }
 
+/* The lengths are checked here because libzmq reads a 40-byte option as Z85 and a 32-byte one
+ * as binary: a wrong length would set something else, or fail with a bare EINVAL. */
 int tpc_keys_client_socket(void *sock, const char *server_public, const tpc_keypair_t *client)
 {
 	if (strlen(server_public) != TPC_KEY_Z85 || strlen(client->public_z85) != TPC_KEY_Z85 ||

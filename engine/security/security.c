@@ -3,19 +3,22 @@
  * DESIGN
  * Threads: the loop thread owns this object: the registry snapshot in force ("current"), the
  *          per-sender in-flight table, the SIGHUP event and the control end of the ZAP handler.
- *          The ZAP thread (engine/security/zap.c) holds its own reference to a snapshot; every job
- * holds one for its whole trip (job->auth), so a worker reads the sender's entry without a lock and
- * a reload never pulls an entry from under a job in flight. Snapshots are immutable and freed by
- * whoever drops the last reference (engine/security/senders.c): the only thing threads share is
- * read-only data and the queues that carry it. Checks:  at handshake, the ZAP handler admits
- * registered keys only. At every message, the loop thread reads the User-Id and the key
- * (X-Curve-Key metadata) that ZAP attached to the connection and looks the key up in the registry
- * in force *now*: a key removed by a reload is refused at its next request even on a connection
- * that was admitted before (ZeroMQ cannot close one peer of a ROUTER). Then the request rules
- *          (engine/security/authz.c). Workers check what only decoding reveals (the NIHII numbers a
- *          sending bills as, the target of a ledger request): engine/pipeline/worker.c applies
- *          authz.c there with what it looked up in the ledger, and counts the refusal through
- *          tpc_security_note(), so security/ never reads the ledger.
+ *          The ZAP thread (engine/security/zap.c) holds its own reference to a snapshot; every
+ *          job holds one for its whole trip (job->auth), so a worker reads the sender's entry
+ *          without a lock and a reload never pulls an entry from under a job in flight.
+ *          Snapshots are immutable and freed by whoever drops the last reference
+ *          (engine/security/senders.c): the only thing threads share is read-only data and the
+ *          queues that carry it.
+ * Checks:  at handshake, the ZAP handler admits registered keys only. At every message, the
+ *          loop thread reads the User-Id and the key (X-Curve-Key metadata) that ZAP attached
+ *          to the connection and looks the key up in the registry in force *now*: a key removed
+ *          by a reload is refused at its next request even on a connection that was admitted
+ *          before (ZeroMQ cannot close one peer of a ROUTER). Then the request rules
+ *          (engine/security/authz.c). Workers check what only decoding reveals (the NIHII
+ *          numbers a sending bills as, the target of a ledger request):
+ *          engine/pipeline/worker.c applies authz.c there with what it looked up in the ledger,
+ *          and counts the refusal through tpc_security_note(), so security/ never reads the
+ *          ledger.
  * Reload:  SIGHUP, on the loop thread: the file is small and read rarely, so it is read there
  *          (a departure from "the loop thread never touches disk", bounded by the 16 MiB cap
  *          of the registry file). A bad file is refused whole, with file:line: reason, and the
@@ -43,6 +46,8 @@
 #include <string.h>
 #include <time.h>
 
+/* Defined by hand because distributions build libzmq without its draft API; the number is
+ * libzmq's own, and an older libzmq refuses the option (tpc_security_router() copes). */
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* libzmq >= 4.3 (a draft option in its headers) */
 #endif
@@ -55,6 +60,7 @@ _Static_assert(TPC_SENDERS_ID_MAX == TPC_SENDER_MAX, "sender ids fit the job's s
 struct tpc_security {
 	int curve;
 	const tpc_config_t *cfg;
+	/* + 32: room for the "/senders.ini" or "/server.key" appended to a maximal data_dir */
 	char senders_path[TPC_PATH_MAX + 32];
 	char server_key[TPC_PATH_MAX + 32];
 	tpc_keypair_t server;   /* the secret is wiped once the intake socket has it */
@@ -94,6 +100,8 @@ enum tpc_security_mode tpc_security_mode_of(const tpc_config_t *cfg)
 
 /* ---- logging and counting refusals ---------------------------------------------------------- */
 
+/* One counter per refusal reason (docs/security.md, "what /metrics counts"): an operator sees
+ * which rule is refusing without reading logs that may have been rate-limited. */
 static enum tpc_metric metric_of(const char *code)
 {
 	static const struct {
@@ -116,6 +124,9 @@ static enum tpc_metric metric_of(const char *code)
 	return TPC_M_sec_bad_handshake; /* cannot happen: every code above is mapped */
 }
 
+/* A fixed window: at most LOG_BURST lines per LOG_WINDOW_S, then one line with the count left
+ * out, so a client retrying in a loop cannot flood the log while the counters stay exact. Loop
+ * thread only, so plain fields suffice. */
 static int log_allowed(tpc_security_t *sec)
 {
 	time_t now = time(NULL);
@@ -187,6 +198,8 @@ int tpc_security_reload(tpc_security_t *sec)
 		tpc_info("security: plain mode: there is no senders registry to reload");
 		return 0;
 	}
+	/* Parse the whole new file before touching anything: a bad file is refused whole and the
+	 * registry in force stays (docs/security.md, "Reloading"). */
 	rc = tpc_senders_load(sec->senders_path, &fresh, err, sizeof(err));
 	if (rc) {
 		tpc_metrics_add(sec->shard, TPC_M_senders_reload_failed, 1);
@@ -196,6 +209,9 @@ int tpc_security_reload(tpc_security_t *sec)
 		    err, tpc_senders_count(sec->current));
 		return rc;
 	}
+	/* The ZAP handler first, our own pointer second: if the handoff fails nothing has changed,
+	 * so the handshake check and the per-message check are never left on different
+	 * registries. */
 	for_zap = tpc_senders_ref(fresh);
 	if ((rc = tpc_zap_update(sec->zap, &for_zap))) {
 		tpc_metrics_add(sec->shard, TPC_M_senders_reload_failed, 1);
@@ -244,6 +260,8 @@ static int start_curve(tpc_security_t *sec, const tpc_config_t *cfg, void *zctx,
 		         "(public: give it to every sender)",
 		         sec->server_key, pub);
 	rc = tpc_senders_load(sec->senders_path, &reg, err, sizeof(err));
+	/* A missing registry starts the engine with nobody admitted, so the file can be written
+	 * afterwards and loaded with SIGHUP; a bad one stops startup (docs/security.md). */
 	if (rc == TPC_ENOENT) {
 		tpc_warn("senders: %s does not exist: no sender can connect until it is written "
 		         "(docs/security.md) and tpcleard gets SIGHUP",
@@ -289,6 +307,8 @@ int tpc_security_new(const tpc_config_t *cfg, void *zctx, struct event_base *bas
 		    "[security] mode = curve for production (docs/security.md)",
 		    cfg->endpoint, cfg->http_listen);
 	}
+	/* through libevent, not a signal handler: the reload then runs as an ordinary callback of
+	 * the loop thread, the owner of everything it replaces */
 	sec->sighup = evsignal_new(base, SIGHUP, on_sighup, sec);
 	if (!sec->sighup || event_add(sec->sighup, NULL) != 0) {
 		rc = TPC_ENOMEM;
@@ -326,6 +346,8 @@ int tpc_security_router(tpc_security_t *sec, void *router)
 	/* fail closed: were the ZAP handler ever missing, handshakes fail instead of passing */
 	if (!rc && zmq_setsockopt(router, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof(one)) != 0)
 		tpc_debug("security: ZMQ_ZAP_ENFORCE_DOMAIN not available in this libzmq");
+	/* libzmq keeps its own copy of the secret from here on: ours is wiped, so no second copy
+	 * lives for the life of the process (the struct comment above) */
 	tpc_keys_wipe(&sec->server);
 	return rc;
 }
@@ -360,6 +382,8 @@ const char *tpc_security_admit(tpc_security_t *sec, zmq_msg_t *msg, const Tpclea
 
 	memset(auth, 0, sizeof(*auth));
 	snprintf(auth->peer, sizeof(auth->peer), "%s", peer ? peer : "");
+	/* Plain mode: the envelope's sender is believed (docs/security.md, Modes); config.c only
+	 * allows it when nobody but this machine can reach the intake. */
 	if (!sec->curve) {
 		snprintf(sender, TPC_SENDERS_ID_MAX, "%s", env->sender);
 		return NULL;
@@ -377,6 +401,7 @@ const char *tpc_security_admit(tpc_security_t *sec, zmq_msg_t *msg, const Tpclea
 		                     detail);
 		return TPC_CODE_UNREGISTERED;
 	}
+	/* identity first, then what it may do: the rules are a registered sender's */
 	if (tpc_authz_request(e, env->type, env->format, &code) != 0) {
 		snprintf(detail, sizeof(detail), "%s%s%s: %s", tpc_request_type_name(env->type),
 		         env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD ? " of " : "",
@@ -388,6 +413,8 @@ const char *tpc_security_admit(tpc_security_t *sec, zmq_msg_t *msg, const Tpclea
 	if (strcmp(env->sender, tpc_sender_id(e)) != 0)
 		tpc_debug("security: envelope sender '%s' replaced by the authenticated '%s'",
 		          env->sender, tpc_sender_id(e));
+	/* The job keeps the snapshot e lives in, not just e: a reload while the job travels frees
+	 * nothing it points to; tpc_security_release() drops the reference when it is answered. */
 	auth->snapshot = tpc_senders_ref(sec->current);
 	auth->sender = e;
 	snprintf(sender, TPC_SENDERS_ID_MAX, "%s", tpc_sender_id(e));
@@ -400,6 +427,8 @@ const char *tpc_security_take(tpc_security_t *sec, tpc_job_auth_t *auth, const c
 	char detail[160];
 	int rc = tpc_inflight_take(sec->inflight, sender);
 
+	/* 1: counted, so release must give it back; 0: no bound configured, nothing to give back.
+	 * auth->counted keeps the difference for tpc_security_release(). */
 	if (rc == 1) {
 		auth->counted = 1;
 		return NULL;

@@ -37,6 +37,8 @@ struct tpc_sender {
 	int has_kind;
 	unsigned line;       /* the [section] line */
 	unsigned feeds_line; /* the last feeds = line, for messages */
+	/* Offsets while parsing, pointers after: the pools are realloc'd as lines come in, so a
+	 * pointer taken then would dangle. finish() resolves them once nothing moves any more. */
 	size_t nihii_off, nnihii;
 	size_t feeds_off, nfeeds;
 	size_t nkeys;
@@ -51,18 +53,20 @@ struct key_entry {
 };
 
 struct tpc_senders {
-	_Atomic long refs;
+	_Atomic long refs;          /* the only field written after the snapshot is published */
 	struct tpc_sender *senders; /* file order */
 	size_t nsenders;
 	const struct tpc_sender **by_id; /* senders sorted by id */
 	struct key_entry *keys;
-	size_t nkeys; /* sorted by key */
-	char (*nihii)[12];
+	size_t nkeys;      /* sorted by key */
+	char (*nihii)[12]; /* 11 digits and a NUL: fixed width, so memcmp sorts and finds them */
 	size_t nnihii;
 	char (*feeds)[TPC_SENDERS_FEED_MAX];
 	size_t nfeeds;
 };
 
+/* Indexed by enum tpc_sender_kind; the words are the file's and docs/security.md's, and also the
+ * institution names a ledger STATEMENT request compares against (authz.c). */
 static const char *const kind_names[TPC_SENDER__COUNT] = {
     "hospital", "pharmacist", "gp", "cpas", "sppis", "fedasil", "justice", "ops"};
 
@@ -114,6 +118,8 @@ struct parser {
 	struct tpc_sender *cur; /* the open section, or NULL */
 };
 
+/* Only the first error is kept: a file is refused whole (docs/security.md), so one precise
+ * FILE:LINE: reason is what the operator needs, and later errors are often its echo. */
 __attribute__((format(printf, 3, 4))) static int fail_at(struct parser *p, unsigned line,
                                                          const char *fmt, ...)
 {
@@ -130,6 +136,9 @@ __attribute__((format(printf, 3, 4))) static int fail_at(struct parser *p, unsig
 	return TPC_EINVAL;
 }
 
+/* Doubling, so loading a registry of thousands of entries costs a few reallocs, not one per
+ * line. Only the loop thread parses, at startup or on SIGHUP: not a hot path, but a large file
+ * must not turn quadratic. */
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
 	void *n;
@@ -148,6 +157,8 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+/* Printable ASCII without spaces: the id is logged, becomes the ZAP User-Id and replaces the
+ * envelope's sender in the ledger's keys. No brackets, so a section header reads one way. */
 static int id_ok(const char *s, size_t n)
 {
 	if (n == 0 || n >= TPC_SENDERS_ID_MAX)
@@ -186,6 +197,8 @@ static int end_section(struct parser *p)
 		               "sender '%s' has no kind (hospital, pharmacist, gp, cpas, sppis, "
 		               "fedasil, justice or ops)",
 		               e->id);
+	/* Checked here, not on the feeds = line: kind may come after feeds in the section. Feeds
+	 * have owners (docs/security.md): only ops may be granted another kind's feed. */
 	for (size_t i = 0; i < e->nfeeds; i++) {
 		const char *f = p->r->feeds[e->feeds_off + i];
 		enum tpc_sender_kind owner = tpc_senders_feed_owner(f);
@@ -216,6 +229,7 @@ static int open_section(struct parser *p, const char *id, size_t n)
 	         sizeof(*p->r->senders)))
 		return TPC_ENOMEM;
 	e = &p->r->senders[p->r->nsenders++];
+	/* zeroed: id[] is then NUL-terminated (n < TPC_SENDERS_ID_MAX, id_ok) and the counts 0 */
 	memset(e, 0, sizeof(*e));
 	memcpy(e->id, id, n);
 	e->line = p->line;
@@ -253,6 +267,8 @@ static int set_value(struct parser *p, const char *key, const char *v)
 	if (strcmp(key, "key") == 0) {
 		struct key_entry *k;
 
+		/* Repeatable: two keys let a sender roll its key without a gap. A key registered to
+		 * two senders is caught in finish(), once every section has been read. */
 		if (grow((void **)&r->keys, &p->cap_keys, r->nkeys + 1, sizeof(*r->keys)))
 			return TPC_ENOMEM;
 		k = &r->keys[r->nkeys];
@@ -288,6 +304,8 @@ static int set_value(struct parser *p, const char *key, const char *v)
 			if (!digits)
 				return fail_at(p, p->line, "nihii '%.*s': expected 11 digits",
 				               (int)(n > 40 ? 40 : n), w);
+			/* the check digits catch a mistyped number here, at load, rather than as
+			 * a refused sending (T00041) from the hospital it was meant for */
 			if (!tpc_check_nihii(w, n))
 				return fail_at(p, p->line, "nihii %.11s: check digits wrong", w);
 			if (grow((void **)&r->nihii, &p->cap_nihii, r->nnihii + 1,
@@ -311,6 +329,7 @@ static int set_value(struct parser *p, const char *key, const char *v)
 				               (int)(n > 40 ? 40 : n), w);
 			memcpy(name, w, n);
 			name[n] = 0;
+			/* a feed the engine cannot load would be a grant that never works */
 			if (tpc_refdata_kind(name, &kind) != 0)
 				return fail_at(
 				    p, p->line,
@@ -329,6 +348,8 @@ static int set_value(struct parser *p, const char *key, const char *v)
 	return fail_at(p, p->line, "unknown key '%.40s' (key, kind, nihii, feeds)", key);
 }
 
+/* Trim blanks (and a CR: files written on Windows end lines with CRLF) and NUL-terminate the
+ * result in place; the caller's buffer is a private copy of the line. */
 static void trim(char **s, size_t *n)
 {
 	while (*n && (**s == ' ' || **s == '\t')) {
@@ -344,6 +365,8 @@ static int parse_line(struct parser *p, char *s, size_t n)
 {
 	char *eq;
 
+	/* Control characters are refused, not skipped: a stray byte in a key or an id would make
+	 * two values that print alike compare different. A CR is allowed as the last byte only. */
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 && s[i] != '\t' && !(s[i] == '\r' && i + 1 == n))
 			return fail_at(p, p->line, "control character (byte %u) in the line",
@@ -359,6 +382,8 @@ static int parse_line(struct parser *p, char *s, size_t n)
 		trim(&s, &n);
 		return open_section(p, s, n);
 	}
+	/* the first '=' splits: a Z85 key may itself contain '=' (docs/security.md: values run to
+	 * the end of the line) */
 	eq = memchr(s, '=', n);
 	if (!eq)
 		return fail_at(p, p->line, "expected 'key = value' or '[sender-id]'");
@@ -414,6 +439,8 @@ static size_t sort_unique(void *base, size_t n, size_t elem, int (*cmp)(const vo
 	return out + 1;
 }
 
+/* After the last line: sort every slice and index for binary search, and find what only the
+ * whole file shows (a sender id or a key given twice). */
 static int finish(struct parser *p)
 {
 	tpc_senders_t *r = p->r;
@@ -441,7 +468,9 @@ static int finish(struct parser *p)
 		qsort(r->by_id, r->nsenders, sizeof(*r->by_id), cmp_id);
 	if (r->nkeys)
 		qsort(r->keys, r->nkeys, sizeof(*r->keys), cmp_key);
-	/* duplicates: report the one whose second occurrence comes first in the file */
+	/* Duplicates: report the one whose second occurrence comes first in the file, at the line
+	 * of that second occurrence, naming the first; the sort above made equal ids and keys
+	 * neighbours, so one pass finds them all. */
 	for (size_t i = 1; i < r->nsenders; i++) {
 		const struct tpc_sender *a = r->by_id[i - 1], *b = r->by_id[i];
 
@@ -507,6 +536,7 @@ int tpc_senders_parse(const char *name, const char *text, size_t len, tpc_sender
 	p.r = calloc(1, sizeof(*p.r));
 	if (!p.r)
 		return TPC_ENOMEM;
+	/* the caller's reference; nobody else can see the snapshot until it is returned */
 	atomic_init(&p.r->refs, 1);
 	for (size_t at = 0; at < len && !rc;) {
 		const char *nl = memchr(text + at, '\n', len - at);
@@ -522,6 +552,9 @@ int tpc_senders_parse(const char *name, const char *text, size_t len, tpc_sender
 			line = b;
 			cap = n + 1;
 		}
+		/* Each line is copied so the parser may NUL-terminate its parts in place. A NUL
+		 * inside the line is refused: the string functions below would stop at it and
+		 * silently drop the rest of the line. */
 		memcpy(line, text + at, n);
 		line[n] = 0;
 		if (memchr(text + at, 0, n))
@@ -565,6 +598,8 @@ int tpc_senders_load(const char *path, tpc_senders_t **out, char *err, size_t er
 		close(fd);
 		return TPC_EINVAL;
 	}
+	/* The cap bounds what the loop thread reads (and blocks on) on SIGHUP: the one place it
+	 * touches disk after startup (docs/architecture.md). */
 	if ((uint64_t)st.st_size > TPC_SENDERS_FILE_MAX) {
 		snprintf(err, errlen, "%s: larger than %u MiB", path, TPC_SENDERS_FILE_MAX >> 20);
 		close(fd);
@@ -575,6 +610,8 @@ int tpc_senders_load(const char *path, tpc_senders_t **out, char *err, size_t er
 		close(fd);
 		return TPC_ENOMEM;
 	}
+	/* read(2) may return less than asked; the loop stops at the size fstat gave, so a file
+	 * that grows meanwhile is read as it was */
 	while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
 		got += (size_t)n;
 	close(fd);
@@ -585,6 +622,9 @@ int tpc_senders_load(const char *path, tpc_senders_t **out, char *err, size_t er
 
 /* ---- snapshot ------------------------------------------------------------------------------- */
 
+/* Relaxed: a new reference is always made from one the caller already holds, so the count
+ * cannot reach zero meanwhile, and the handoff of the pointer itself (the ZAP control message,
+ * the job queue) carries the ordering. */
 tpc_senders_t *tpc_senders_ref(tpc_senders_t *s)
 {
 	if (s)
@@ -600,7 +640,9 @@ void tpc_senders_unref(tpc_senders_t **sp)
 		return;
 	s = *sp;
 	*sp = NULL;
-	/* release: our reads of the snapshot happen before its free in another thread */
+	/* Release: our reads of the snapshot happen before its free in another thread; acquire:
+	 * the thread that drops the last reference sees every other thread's reads finished before
+	 * it frees. */
 	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
 		free_snapshot(s);
 }
@@ -682,6 +724,8 @@ unsigned tpc_sender_line(const tpc_sender_t *e)
 	return e->line;
 }
 
+/* Called for every provider of a sending (authz.c) on a worker: a binary search over the
+ * slice finish() sorted, on the same 12-byte form, so no allocation and no strlen. */
 int tpc_sender_may_bill(const tpc_sender_t *e, const char *nihii, size_t len)
 {
 	char want[12];
@@ -705,6 +749,7 @@ int tpc_sender_may_bill(const tpc_sender_t *e, const char *nihii, size_t len)
 	return 0;
 }
 
+/* Linear: a sender holds at most the few reference-data kinds there are. */
 int tpc_sender_may_feed(const tpc_sender_t *e, const char *feed)
 {
 	for (size_t i = 0; i < e->nfeeds; i++)

@@ -34,6 +34,8 @@
 
 enum ctl_op { CTL_SWAP = 1, CTL_STOP = 2 };
 
+/* Sent by value over inproc: both ends are in this process, so the pointer stays meaningful,
+ * and the fixed size lets the receiver reject anything else by its length. */
 struct ctl {
 	enum ctl_op op;
 	tpc_senders_t *snapshot; /* CTL_SWAP: the reference moves with the message */
@@ -56,6 +58,8 @@ static int frame_is(const uint8_t *f, size_t n, const char *s)
 	return n == strlen(s) && memcmp(f, s, n) == 0;
 }
 
+/* The peer address comes from the network side of libzmq and ends up in a log line: anything
+ * not printable ASCII becomes '?', so a crafted value cannot forge or split log lines. */
 static void copy_text(char *dst, size_t cap, const uint8_t *src, size_t n)
 {
 	size_t i, o = 0;
@@ -71,6 +75,9 @@ enum tpc_zap_verdict tpc_zap_decide(const tpc_senders_t *reg, size_t n,
 {
 	const tpc_sender_t *e;
 
+	/* Denied unless proven otherwise: every early return below leaves "400" (RFC 27: the
+	 * client is refused) or sets "500" (a malformed request: libzmq's fault, not the peer's).
+	 */
 	memset(out, 0, sizeof(*out));
 	snprintf(out->status, sizeof(out->status), "400");
 	if (n >= 4)
@@ -81,10 +88,13 @@ enum tpc_zap_verdict tpc_zap_decide(const tpc_senders_t *reg, size_t n,
 		snprintf(out->text, sizeof(out->text), "not a ZAP 1.0 request");
 		return TPC_ZAP_DENY_REQUEST;
 	}
+	/* the domain set on our intake only: another socket of the context using ZAP (none
+	 * today) must not be admitted by this registry */
 	if (!frame_is(frames[2], lens[2], TPC_ZAP_DOMAIN)) {
 		snprintf(out->text, sizeof(out->text), "unknown domain");
 		return TPC_ZAP_DENY_REQUEST;
 	}
+	/* NULL and PLAIN carry no key to look up: only CURVE can be admitted */
 	if (!frame_is(frames[5], lens[5], "CURVE") || n != 7 || lens[6] != TPC_KEY_BYTES) {
 		snprintf(out->text, sizeof(out->text), "CURVE only");
 		return TPC_ZAP_DENY_REQUEST;
@@ -102,6 +112,9 @@ enum tpc_zap_verdict tpc_zap_decide(const tpc_senders_t *reg, size_t n,
 }
 
 /* ZMTP metadata (RFC 23/37): name-len:1 name value-len:4 (network order) value. */
+/* The key rides along as a connection property, so the loop thread can check it again against
+ * the registry in force at every message (security.c), not only at the handshake. One property:
+ * 1 + 11 + 4 + 40 = 56 bytes, within the caller's 64. */
 static size_t metadata(const tpc_zap_reply_t *r, uint8_t *buf)
 {
 	size_t nl = strlen(TPC_ZAP_KEY_PROP), vl = strlen(r->key), at = 0;
@@ -157,6 +170,9 @@ static void handle_request(tpc_zap_t *z)
 	tpc_zap_reply_t r;
 	enum tpc_zap_verdict v;
 
+	/* Read every frame of the request even past MAX_FRAMES: a REP socket must take the whole
+	 * message before it may reply, and the reply must still go out (a denial) or libzmq would
+	 * leave the handshake hanging. The frames past the array go to a sink. */
 	while (more) {
 		zmq_msg_t sink, *m = n < MAX_FRAMES ? &f[n] : &sink;
 
@@ -177,7 +193,8 @@ static void handle_request(tpc_zap_t *z)
 	}
 	v = tpc_zap_decide(z->reg, overflow ? 0 : n, frames, lens, &r);
 	mdlen = v == TPC_ZAP_ALLOW ? metadata(&r, md) : 0;
-	/* the reply: version, request id, status code, status text, user id, metadata */
+	/* the reply: version, request id, status code, status text, user id, metadata; the frames
+	 * are sent before f[] is closed, since frames[1] (the request id echoed) points into it */
 	zmq_send(z->rep, "1.0", 3, ZMQ_SNDMORE);
 	zmq_send(z->rep, n >= 2 ? frames[1] : NULL, n >= 2 ? lens[1] : 0, ZMQ_SNDMORE);
 	zmq_send(z->rep, r.status, strlen(r.status), ZMQ_SNDMORE);
@@ -191,6 +208,8 @@ static void handle_request(tpc_zap_t *z)
 		tpc_debug("security: CURVE handshake of sender '%s' from %s", r.user_id, r.address);
 		return;
 	}
+	/* counted twice on purpose: once as a ZAP verdict, once under the refusal reason that
+	 * docs/metrics.md lists (unknown_key, bad_handshake) */
 	tpc_metrics_add(z->shard, TPC_M_zap_denied, 1);
 	tpc_metrics_add(z->shard,
 	                v == TPC_ZAP_DENY_KEY ? TPC_M_sec_unknown_key : TPC_M_sec_bad_handshake, 1);
@@ -206,6 +225,8 @@ static int handle_ctl(tpc_zap_t *z)
 		return 0;
 	if (c.op == CTL_STOP)
 		return 1;
+	/* Our old reference goes; if the loop thread and every job have dropped theirs, this frees
+	 * the old snapshot here (senders.c: whoever drops the last reference frees). */
 	tpc_senders_unref(&z->reg);
 	z->reg = c.snapshot;
 	return 0;
@@ -216,6 +237,7 @@ static void *zap_main(void *arg)
 	tpc_zap_t *z = arg;
 	zmq_pollitem_t items[2] = {{z->ctl_in, 0, ZMQ_POLLIN, 0}, {z->rep, 0, ZMQ_POLLIN, 0}};
 
+	/* No timeout: the thread has nothing to do but answer, and the stop message wakes it. */
 	for (;;) {
 		if (zmq_poll(items, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -227,6 +249,7 @@ static void *zap_main(void *arg)
 		if (items[1].revents & ZMQ_POLLIN)
 			handle_request(z);
 	}
+	/* closed here, by the thread that used them: ZeroMQ sockets belong to one thread */
 	zmq_close(z->rep);
 	zmq_close(z->ctl_in);
 	z->rep = z->ctl_in = NULL;
@@ -256,9 +279,14 @@ int tpc_zap_start(void *zctx, tpc_senders_t **registry, tpc_metrics_t *metrics, 
 	z->ctl_out = zmq_socket(zctx, ZMQ_PAIR);
 	if (!z->rep || !z->ctl_in || !z->ctl_out)
 		goto out_free;
+	/* Linger 0: at shutdown a reply to a handshake nobody waits for any more is dropped, not
+	 * kept, so zmq_ctx_term() does not hang on it. */
 	zmq_setsockopt(z->rep, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(z->ctl_in, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(z->ctl_out, ZMQ_LINGER, &zero, sizeof(zero));
+	/* Bound here, on the starting thread, before the intake binds: libzmq asks a ZAP handler
+	 * only if this endpoint is bound when a handshake starts (docs/architecture.md). The REP
+	 * socket is then used by the ZAP thread alone. */
 	if (zmq_bind(z->rep, TPC_ZAP_ENDPOINT) != 0) {
 		tpc_error("security: cannot bind the ZAP handler on %s: %s", TPC_ZAP_ENDPOINT,
 		          zmq_strerror(errno));
@@ -287,6 +315,8 @@ out_free:
 	return rc;
 }
 
+/* Loop thread. The reference travels inside the message: on success the ZAP thread owns it
+ * (handle_ctl), on failure it is dropped here, so it is never leaked nor held twice. */
 int tpc_zap_update(tpc_zap_t *z, tpc_senders_t **registry)
 {
 	struct ctl c = {CTL_SWAP, *registry};
@@ -307,6 +337,9 @@ void tpc_zap_stop(tpc_zap_t **zp)
 	if (!zp || !*zp)
 		return;
 	z = *zp;
+	/* Ask, then join: the thread closes its own sockets on the way out. Only then may ctl_out
+	 * close and the last reference go; the context can then terminate without a socket left
+	 * open. */
 	if (z->started) {
 		zmq_send(z->ctl_out, &c, sizeof(c), 0);
 		pthread_join(z->thread, NULL);

@@ -68,6 +68,7 @@ void tpc_records_answer_encode(const tpc_job_t *job, const tpc_answer_hdr_t *h, 
 
 int tpc_records_answer_header_read(const void *value, size_t size, tpc_answer_hdr_t *h)
 {
+	/* copied out, not cast: LMDB aligns values on two bytes only, and the header has u64s */
 	if (size < sizeof(*h))
 		return TPC_EDB;
 	memcpy(h, value, sizeof(*h));
@@ -92,6 +93,7 @@ int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena
 	raw = (size_t)h.result_len + (size_t)h.native_len;
 	/* an uncompressed value must be exactly header + parts; a compressed one is checked by
 	 * the decompressor, which must produce exactly the raw size */
+	/* raw > INT_MAX: LZ4's sizes are ints, so a damaged length must not reach the cast below */
 	if (h.magic != TPC_ANSWER_MAGIC ||
 	    (!(h.flags & TPC_ANSWER_LZ4) && sizeof(h) + raw != size) || raw > INT_MAX)
 		return TPC_EDB;
@@ -100,6 +102,7 @@ int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena
 		return TPC_ENOMEM;
 	if (!(h.flags & TPC_ANSWER_LZ4))
 		memcpy(copy, p + sizeof(h), raw);
+	/* _safe: the input is bytes from disk, and never writes past raw whatever they say */
 	else if (LZ4_decompress_safe((const char *)p + sizeof(h), (char *)copy,
 	                             (int)(size - sizeof(h)), (int)raw) != (int)raw)
 		return TPC_EDB;
@@ -132,6 +135,7 @@ void tpc_records_line_encode(const tpc_sending_t *s, uint32_t line, uint32_t inv
 	out->units = ln->units;
 	out->invoice = invoice;
 	out->record = ln->record;
+	/* no invoice to read the mutuality from when the sending has none (invoices[] unset) */
 	if (s->ninvoices)
 		memcpy(out->mutuality, s->invoices[invoice].mutuality, 3);
 	out->account = ln->account;
@@ -144,6 +148,8 @@ void tpc_records_line_encode(const tpc_sending_t *s, uint32_t line, uint32_t inv
 	out->expected_insurer_cents = ln->expected_insurer_cents;
 	out->expected_patient_cents = ln->expected_patient_cents;
 	out->accepted_cents = ln->accepted_cents;
+	/* the fixed 96-byte record keeps "up to three finding codes" (docs/ledger.md); nfindings
+	 * above still says how many the line had */
 	for (int f = 0; f < ln->nfindings && f < 3; f++)
 		memcpy(out->finding[f], ln->findings[f].code, 6);
 }

@@ -20,7 +20,7 @@ struct tpc_store {
 	tpc_store_db_t db;
 	pthread_rwlock_t resize_lock; /* shared: a reader's transaction; exclusive: a resize */
 	_Atomic size_t map_size;      /* read by the metrics scrape on the loop thread */
-	size_t map_max;
+	size_t map_max;               /* [ledger] map_max; at it, sendings are refused T00009 */
 };
 
 struct tpc_store_reader {
@@ -29,7 +29,10 @@ struct tpc_store_reader {
 };
 
 /* Every sub-database, by the name docs/ledger.md gives it: the names are the on-disk
- * contract, so they are listed once, here. */
+ * contract, so they are listed once, here. All are opened in the one startup transaction, before
+ * any other thread exists: lmdb.h forbids mdb_dbi_open from concurrent transactions, and a
+ * handle becomes usable by other transactions only once the one that opened it commits. The
+ * handles then stay valid, read-only, for the life of the environment. */
 static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
 {
 	const struct {
@@ -93,6 +96,7 @@ static int open_env(tpc_store_t *st, const tpc_store_opts_t *o)
 
 	if ((rc = mdb_env_create(&st->db.env)))
 		return rc;
+	/* maxdbs, maxreaders and the first mapsize can only be set between create and open */
 	/* 32 named databases: 15 of the store and the reference data's, with room to grow;
 	 * 512 readers: one per worker and per tool, far above what a deployment runs */
 	if ((rc = mdb_env_set_maxdbs(st->db.env, 32)) ||
@@ -121,6 +125,8 @@ int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 	tpc_store_t *st;
 	tpc_txn_t t;
 
+	/* LMDB creates its files but not their directory. 0750, like the files' 0640: the ledger
+	 * holds care lines and account numbers, for the owner and its group only. */
 	if (mkdir(opts->dir, 0750) != 0 && errno != EEXIST) {
 		tpc_error("data directory %s: %s", opts->dir, strerror(errno));
 		return -errno;
@@ -180,11 +186,18 @@ int tpc_store_grow(tpc_store_t *st)
 	size_t cur = atomic_load(&st->map_size), want = cur * 2;
 	int rc;
 
+	/* Doubling: each grow stalls every reader (below), so grows must be rare; doubling keeps
+	 * their number logarithmic in the ledger's size. The last step stops at map_max; there the
+	 * writer refuses sendings (T00009) instead of growing. */
 	if (cur >= st->map_max)
 		return TPC_EMAPFULL;
 	if (want > st->map_max)
 		want = st->map_max;
-	/* exclusive: no reader may hold a transaction while the map moves */
+	/* Exclusive: no reader may hold a transaction while the map moves. lmdb.h: set_mapsize
+	 * "may be called ... if no transactions are active in this process" and does not check it
+	 * itself; a reader inside a transaction during the remap could read unmapped memory. The
+	 * writer's own transaction is already over: the failed commit freed it (store.h: "with no
+	 * transaction of its own"). */
 	pthread_rwlock_wrlock(&st->resize_lock);
 	rc = mdb_env_set_mapsize(st->db.env, want);
 	pthread_rwlock_unlock(&st->resize_lock);
@@ -192,6 +205,7 @@ int tpc_store_grow(tpc_store_t *st)
 		tpc_error("ledger: cannot grow the map to %zu bytes: %s", want, mdb_strerror(rc));
 		return tpc_err_from_mdb(rc);
 	}
+	/* published after the resize succeeded: a failed grow leaves the gauge on the real size */
 	atomic_store(&st->map_size, want);
 	tpc_info("ledger: map grown from %zu to %zu bytes", cur, want);
 	return 0;
@@ -227,7 +241,10 @@ void tpc_store_reader_free(tpc_store_reader_t **rp)
 	*rp = NULL;
 }
 
-/* Begin a read transaction with the resize lock held shared; end with read_end(). */
+/* Begin a read transaction with the resize lock held shared; end with read_end(). The lock is
+ * held for as long as the transaction, which is why a reader must never wait on a queue inside
+ * one (store.h): a grow waiting for the lock would stall, and since the lock prefers writers,
+ * every other reader would then queue behind the grow as well. */
 static int read_begin(tpc_store_reader_t *r)
 {
 	int rc;
@@ -248,6 +265,9 @@ static int read_begin(tpc_store_reader_t *r)
 	return rc;
 }
 
+/* Reset, not abort: the snapshot is released (old pages can be reused, the map can move) but
+ * the handle and its reader-table slot are kept for mdb_txn_renew(), so a read allocates
+ * nothing. The lock goes last: the transaction has ended by then. */
 static void read_end(tpc_store_reader_t *r)
 {
 	mdb_txn_reset(r->txn);
@@ -321,6 +341,7 @@ int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key,
 	tpc_txn_t t;
 	int rc;
 
+	/* a sender or key too long for any stored key is refused before taking the lock */
 	if (!tpc_key_names(kbuf, sizeof(kbuf), sender, key).mv_size)
 		return TPC_EINVAL;
 	if ((rc = read_begin(r)))
