@@ -2,7 +2,7 @@
  *
  * A sending's decoded structures, findings, result message and answers all come from one arena
  * and are released together once the sending's result is committed and answered. Allocation is
- * a pointer bump; chunks grow geometrically and the first chunk is kept across resets, so a worker
+ * a pointer bump; chunks grow geometrically and the largest chunk is kept across resets, so a worker
  * that reuses its arena allocates nothing in the steady state. A byte limit bounds what one
  * sending may take. Not thread-safe: an arena belongs to one thread at a time.
  */
@@ -14,7 +14,7 @@
 typedef struct tpc_arena tpc_arena_t;
 
 /** Create an arena.
- *  @param[in]  first  size of the first chunk (kept across resets)
+ *  @param[in]  first  size of the first chunk (the largest chunk is what resets keep)
  *  @param[in]  limit  most bytes the arena may hold in all (0 = no limit)
  *  @param[out] out    new arena, owned by the caller; release with tpc_arena_free().
  *  @return 0 or TPC_ENOMEM. */
@@ -34,7 +34,7 @@ void *tpc_arena_alloc_uninit(tpc_arena_t *a, size_t size, size_t align);
 /** Duplicate @p len bytes as a NUL-terminated string. @return NULL on failure. */
 char *tpc_arena_strndup(tpc_arena_t *a, const char *s, size_t len);
 
-/** Release every allocation at once; the first chunk is kept for reuse. */
+/** Release every allocation at once; the largest chunk is kept for reuse. */
 void tpc_arena_reset(tpc_arena_t *a);
 
 /** Bytes currently handed out (for metrics and tests). */

@@ -8,7 +8,7 @@ enum tpc_log_level { TPC_LOG_ERROR = 0, TPC_LOG_WARN = 1, TPC_LOG_INFO = 2, TPC_
 /** Records above @p level are dropped (default TPC_LOG_INFO). Set once at startup. */
 void tpc_log_set_level(enum tpc_log_level level);
 
-/** Write one record: "2026-11-22T23:08:01.123Z level message". */
+/** Write one record: "2026-11-22T23:08:01.123Z tpcleard level: message". */
 void tpc_log(enum tpc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define tpc_error(...) tpc_log(TPC_LOG_ERROR, __VA_ARGS__)

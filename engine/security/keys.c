@@ -97,6 +97,9 @@ static int write_new(const char *path, const char *text, mode_t mode, int replac
 		         rc == TPC_EEXIST ? "already exists (not overwritten)" : strerror(-rc));
 		return rc;
 	}
+	/* errno is cleared first: a short write() sets none, and the unlink() above may have left
+	 * ENOENT, which would name the wrong cause */
+	errno = 0;
 	if (fchmod(fd, mode) != 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
 		rc = errno ? -errno : TPC_EIO;
 	if (close(fd) != 0 && !rc)
