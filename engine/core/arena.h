@@ -2,8 +2,8 @@
  *
  * A sending's decoded structures, findings, result message and answers all come from one arena
  * and are released together once the sending's result is committed and answered. Allocation is
- * a pointer bump; chunks grow geometrically and the largest chunk is kept across resets, so a worker
- * that reuses its arena allocates nothing in the steady state. A byte limit bounds what one
+ * a pointer bump; chunks grow geometrically and the largest chunk is kept across resets, so a
+ * worker that reuses its arena allocates nothing in the steady state. A byte limit bounds what one
  * sending may take. Not thread-safe: an arena belongs to one thread at a time.
  */
 #ifndef TPC_ARENA_H
