@@ -275,8 +275,7 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 		if (account && strncmp(p.account, account, sizeof(p.account)) != 0)
 			continue;
 		/* one more posting matches: the page is full and there is a next one, so the
-		 * requester is told where to resume; next_after stays 0 when this page is the last
-		 */
+		 * requester is told where to resume (next_after stays 0 on the last page) */
 		if (la->n_postings == limit) {
 			la->next_after = la->postings[limit - 1]->number;
 			break;
@@ -590,13 +589,12 @@ static int is_digits(const char *s, size_t n)
 /* `tpclear ledger show TARGET` (docs/ledger.md, Queries). One argument names three kinds of
  * thing, tried in this order: a sending key of the requesting sender, PROVIDER/NUMBER (an
  * 11-digit NIHII, a slash, an invoice number), an 11-digit payee. The order is behaviour: a
- * sender's own key wins even when it looks like an invoice or a NIHII, since the key is the
- * one view scoped to the requester. For an invoice, the "invoices" index only gives the
- * sequence of the sending that holds it; which of its invoices it is comes from the stored
- * Result (line records know their invoice's index, not its number), and when the number is not
- * found there the whole sending is shown. A payee's view covers all time (the request's dates
- * are dropped); a payee with no posting at all is unknown (T00024), not a balance of 0, so a
- * mistyped number is not mistaken for a paid-up payee. */
+ * sender's own key wins even when it looks like an invoice or a NIHII. For an invoice, the
+ * "invoices" index only gives the sequence of the sending that holds it; which of its invoices it
+ * is comes from the stored Result (line records know their invoice's index, not its number), and
+ * when the number is not found there the whole sending is shown. A payee's view covers all time
+ * (the request's dates are dropped); a payee with no posting at all is unknown (T00024), not a
+ * balance of 0. */
 static int show(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                 tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
