@@ -1,4 +1,10 @@
-/* adapters/registry.c - adapter registry and plugin loader (see registry.h). */
+/* adapters/registry.c - adapter registry and plugin loader (see registry.h).
+ *
+ * Built-ins and plugins go through the same add(): one set of checks, so a built-in cannot
+ * rely on something a plugin would be refused for. A refused plugin is logged and closed and
+ * the engine goes on with the others: one bad file in the plugin directory does not stop the
+ * formats that work. A built-in that fails is fatal (registry.h, tpc_adapters_new()).
+ */
 #include "registry.h"
 
 #include "canonical/canonical.h"
@@ -13,11 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A fixed table: the registry is built once at startup and read without a lock by every
+ * thread afterwards, so it never moves or grows while in use. */
 #define MAX_ADAPTERS 32
 /* a plugin's path as logged: the plugin directory is a config path (TPC_PATH_MAX, 1024 bytes)
  * plus a file name; the same bound, so the registry needs no part of the config */
 #define PLUGIN_PATH_MAX 1024
 
+/* One registered adapter. The state is the adapter's (made by its init(), freed by its fini());
+ * the path is kept only for the log lines. */
 struct entry {
 	const tpc_adapter_t *desc;
 	void *state;
@@ -36,6 +46,9 @@ static const tpc_adapter_t *const builtin[] = {
     &tpc_efact_adapter,
 };
 
+/* [a-z0-9_-]{1,31}: the name appears in a [adapter.NAME] section of the configuration, in log
+ * lines, and in every stored answer's header (records.h: format, 32 bytes with its NUL), so it
+ * must fit there and read as a plain word. */
 static int valid_name(const char *name)
 {
 	size_t n = 0;
@@ -50,7 +63,9 @@ static int valid_name(const char *name)
 	return n >= 1 && n <= 31;
 }
 
-/* The checks every adapter passes, built in or not. Fills *why on refusal. */
+/* The checks every adapter passes, built in or not. Fills *why on refusal. All run before
+ * init(), so no code of an adapter runs unless its descriptor is sound; a duplicate name is
+ * refused rather than replacing the first one, as a name must lead to one adapter. */
 static int check_desc(const tpc_adapters_t *r, const tpc_adapter_t *a, const char **why)
 {
 	if (a->abi != TPC_ADAPTER_ABI) {
@@ -85,7 +100,10 @@ static int add(tpc_adapters_t *r, const tpc_adapter_config_t *cfg, const tpc_ada
 
 	if (rc)
 		return rc;
+	/* the adapter gets only its own [adapter.NAME] section, never the engine's config */
 	rc = a->init(cfg->text(cfg->ctx, a->name), &state);
+	/* a failed init() leaves no entry, so fini() is never called on a state that was not
+	 * made; the plugin is closed by the caller */
 	if (rc) {
 		*why = "init() failed";
 		return TPC_EINVAL;
@@ -106,6 +124,8 @@ int tpc_adapters_new(const tpc_adapter_config_t *cfg, tpc_adapters_t **out)
 
 	if (!r)
 		return TPC_ENOMEM;
+	/* built-ins first: a plugin can then never take a built-in's name, it is refused as a
+	 * duplicate */
 	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
 		rc = add(r, cfg, builtin[i], NULL, "(built-in)", &why);
 		if (rc) {
@@ -125,6 +145,9 @@ int tpc_adapters_load_file(tpc_adapters_t *r, const tpc_adapter_config_t *cfg, c
 	void *dl;
 	int rc;
 
+	/* RTLD_NOW: a missing symbol refuses the plugin here, at startup, not in a worker at its
+	 * first sending. RTLD_LOCAL: every plugin exports the same "tpc_adapter" symbol, and each
+	 * dlsym() must find its own. */
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		tpc_warn("adapter plugin %s refused: dlopen: %s", path, dlerror());
@@ -136,6 +159,9 @@ int tpc_adapters_load_file(tpc_adapters_t *r, const tpc_adapter_config_t *cfg, c
 		rc = TPC_EINVAL;
 		goto out_dlclose;
 	}
+	/* The ABI first and alone (add() checks it again): abi is the descriptor's first field,
+	 * and until it matches nothing after it can be read, the layout may differ. The log line
+	 * below names the name only when it is a valid one, never arbitrary bytes. */
 	if (a->abi != TPC_ADAPTER_ABI) {
 		tpc_warn("adapter plugin %s refused: ABI %u, this engine speaks ABI %u", path,
 		         a->abi, TPC_ADAPTER_ABI);
@@ -161,6 +187,9 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Sorted by name, so the order plugins load in (and which of two with one name wins: the
+ * first) does not depend on the order readdir() happens to return. Names are collected and
+ * sorted before any is loaded; past 256 files the rest are not looked at. */
 int tpc_adapters_load_dir(tpc_adapters_t *r, const tpc_adapter_config_t *cfg, const char *dir)
 {
 	char *names[256];
@@ -191,6 +220,8 @@ int tpc_adapters_load_dir(tpc_adapters_t *r, const tpc_adapter_config_t *cfg, co
 	return loaded;
 }
 
+/* A linear scan: at most MAX_ADAPTERS names, and the state returned is read-only after init
+ * (decode must be reentrant, STYLE.md rule 9), so workers share it without a lock. */
 const tpc_adapter_t *tpc_adapters_find(const tpc_adapters_t *r, const char *name,
                                        const void **state)
 {
@@ -215,6 +246,8 @@ void tpc_adapters_free(tpc_adapters_t **rp)
 	if (!rp || !*rp)
 		return;
 	r = *rp;
+	/* in reverse order of loading, and fini() before dlclose(): the descriptor and the code
+	 * of fini() live in the library being closed */
 	for (int i = r->n - 1; i >= 0; i--) {
 		r->e[i].desc->fini(r->e[i].state);
 		if (r->e[i].dl)

@@ -25,6 +25,11 @@ static int in_range(int64_t cents)
 	return cents >= -MAX_CENTS && cents <= MAX_CENTS;
 }
 
+/* Every code this adapter emits, with its letter: the letter decides how far a finding reaches
+ * (B the sending, F the invoice, R the line: clear.c), so it is fixed here once and never at a
+ * call site. The official codes mean the same rule as in eFact, so a sender sees the same code
+ * for the same mistake whatever the format; T2xxxx are tpclear's own, for the rules without an
+ * official code. docs/errors.md lists them (tests/unit/core/test_codes.c keeps it in step). */
 static const tpc_pb_code_t codes[] = {
     {"T20001", 'B', "payload is not a tpclear.CanonicalSending message"},
     {"T20002", 'B', "sending has no invoice"},
@@ -54,7 +59,8 @@ static tpc_finding_t finding(const char *code, uint32_t record, uint16_t field)
 	return tpc_pb_finding(codes, sizeof(codes) / sizeof(codes[0]), code, record, field);
 }
 
-/* Attach to a line or invoice slot; overflow goes to the sending. */
+/* Attach to a line or invoice slot; overflow goes to the sending. Three slots per record, as an
+ * eFact answer record has room for three errors; the fourth is kept, not dropped. */
 static int add(tpc_sending_t *s, const tpc_host_t *host, tpc_finding_t *slots, uint8_t *n,
                tpc_finding_t f)
 {
@@ -67,7 +73,8 @@ static int add(tpc_sending_t *s, const tpc_host_t *host, tpc_finding_t *slots, u
 
 #define view tpc_pb_view
 
-/* Refuse the sending whole with the B finding @p code: nothing of it is cleared. */
+/* Refuse the sending whole with the B finding @p code: nothing of it is cleared. `blocked` is
+ * what tariff.c and clear.c test, so no line of it is looked up, indexed or paid. */
 static int block(tpc_sending_t *out, const tpc_host_t *host, const char *code)
 {
 	tpc_finding_t f = {.letter = 'B'};
@@ -78,7 +85,8 @@ static int block(tpc_sending_t *out, const tpc_host_t *host, const char *code)
 }
 
 /* The host's bounds, before anything is allocated. @return 0 (lines counted in @p nlines) or
- * TPC_ADAPTER_ETOOBIG. */
+ * TPC_ADAPTER_ETOOBIG. The arrays below are sized from these counts, so they are checked first:
+ * [engine] max_invoices and max_lines refuse the sending T00013, as for eFact. */
 static int check_counts(const Tpclear__CanonicalSending *cs, const tpc_host_t *host,
                         uint32_t *nlines)
 {
@@ -111,6 +119,8 @@ static void decode_line(tpc_sending_t *out, const tpc_host_t *host,
 {
 	size_t clen = cl->code ? strlen(cl->code) : 0;
 
+	/* a code of another length is not copied: ln->code is six characters, and 500402 below
+	 * refuses the line anyway. A missing last date is the first: a one-day line. */
 	ln->record = record;
 	if (clen == 6)
 		memcpy(ln->code, cl->code, 6);
@@ -135,7 +145,9 @@ static void decode_line(tpc_sending_t *out, const tpc_host_t *host,
 		add(out, host, ln->findings, &ln->nfindings, finding("501502", ln->record, 7));
 }
 
-/* The invoice's own fields (ET20's counterparts). */
+/* The invoice's own fields (ET20's counterparts). An admission or discharge that is not a date
+ * is left 0, which tariff.c reads as "not given": it turns off 500511/500513 for the invoice
+ * instead of refusing it. A mutuality not 3 characters long is left empty. */
 static void decode_invoice_fields(const Tpclear__CanonicalInvoice *ci, tpc_invoice_t *inv)
 {
 	int32_t days;
@@ -166,6 +178,9 @@ static int decode_invoice(tpc_sending_t *out, const tpc_host_t *host,
 	decode_invoice_fields(ci, inv);
 	inv->first_line = *li;
 	inv->nlines = (uint32_t)ci->n_lines;
+	/* Every check runs: each `!ok && (rc = add(...))` adds its finding and goes on (add()
+	 * returns 0); only a finding that cannot be stored ends the chain. A malformed patient or
+	 * provider is F: it refuses the invoice and every line of it (clear.c). */
 	if ((!tpc_check_niss(inv->patient.ptr, inv->patient.len) &&
 	     (rc = add(out, host, inv->findings, &inv->nfindings,
 	               finding("200802", inv->record, 1)))) ||
@@ -194,6 +209,7 @@ static int decode_invoice(tpc_sending_t *out, const tpc_host_t *host,
 	if (bad_sign && (rc = add(out, host, inv->findings, &inv->nfindings,
 	                          finding("201140", inv->record, 5))))
 		return rc;
+	/* the sending's total is the insurer amounts, like eFact's sending total */
 	out->total_cents += inv->total_insurer_cents;
 	return 0;
 }
@@ -210,6 +226,10 @@ static int can_decode(const void *state, const uint8_t *buf, size_t len, const t
 	(void)state;
 	tpc_pb_arena_init(&pc, host);
 	cs = tpclear__canonical_sending__unpack(&pc.alloc, len, buf);
+	/* Out of arena while unpacking says "too big" (T00013), not "not a message": the sender
+	 * must split it, not fix it. Then the bounds, then the amounts, before anything is
+	 * summed or allocated; a sending refused here (blocked) is still answered, with its
+	 * finding. */
 	if (!cs && pc.out_of_memory)
 		return TPC_ADAPTER_ETOOBIG; /* well formed perhaps, but over the memory bound */
 	if (!cs)
@@ -225,6 +245,8 @@ static int can_decode(const void *state, const uint8_t *buf, size_t len, const t
 	out->year_month = cs->year_month;
 	if (cs->n_invoices == 0)
 		return block(out, host, "T20002");
+	/* records are numbered 1.. in message order, an invoice then its lines (as the records
+	 * of an eFact file), so a finding's record and field number point into the message */
 	out->invoices = host->alloc(host->arena, cs->n_invoices * sizeof(tpc_invoice_t), 8);
 	out->lines = host->alloc(host->arena, (nlines ? nlines : 1) * sizeof(tpc_line_t), 8);
 	if (!out->invoices || !out->lines)

@@ -13,6 +13,8 @@
 #include <emmintrin.h>
 #endif
 
+/* What senders, idempotency keys and request ids may be (check.h). The length is checked inside
+ * the loop, so an overlong string is refused without reading all of it. */
 bool tpc_check_token(const char *s, size_t min, size_t max)
 {
 	size_t n = 0;
@@ -41,7 +43,8 @@ bool tpc_check_all_char(const char *p, size_t n, char c)
 	return true;
 }
 
-/* Value of @p n digits already known to be digits (n <= 19). */
+/* Value of @p n digits already known to be digits (n <= 19: 10^19 - 1 is below 2^64, 10^20 - 1
+ * is not). */
 static uint64_t num(const char *p, size_t n)
 {
 	uint64_t v = 0;
@@ -65,6 +68,8 @@ int tpc_check_parse_signed(const char *p, size_t n, int64_t *out)
 
 	if (!p || n < 2 || n > 19)
 		return TPC_EINVAL;
+	/* two codes because eFact has two errors: NN 05 "sign position" when the first
+	 * character is no sign, NN 06 "sign inside the number" for a non-digit after it */
 	if (p[0] != '+' && p[0] != '-')
 		return TPC_EPROTO;
 	if (!tpc_check_all_digits(p + 1, n - 1))
@@ -114,6 +119,7 @@ int tpc_check_date_yyyymmdd(uint32_t v, int32_t *days)
 	int y = (int)(v / 10000);
 	unsigned m = v / 100 % 100, d = v % 100, last;
 
+	/* a date that does not exist is refused, never normalised: 20260230 is not 2 March */
 	if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1)
 		return TPC_EINVAL;
 	last = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
@@ -130,6 +136,9 @@ int tpc_check_parse_date(const char *p, size_t n, int32_t *days)
 	return tpc_check_date_yyyymmdd((uint32_t)num(p, 8), days);
 }
 
+/* The inverse of days_from_civil() (same March-based year and 400-year eras), with no table
+ * and no loop: schemes.c's ages, the statement and the SEPA file turn stored days back into
+ * calendar dates with it. */
 uint32_t tpc_check_days_to_yyyymmdd(int32_t z)
 {
 	int era, y;
@@ -162,11 +171,15 @@ bool tpc_check_niss(const char *p, size_t n)
 	/* 00 = unknown; +20 / +40 = BIS number */
 	if (!(mm <= 12 || (mm >= 20 && mm <= 32) || (mm >= 40 && mm <= 52)) || dd > 31)
 		return false;
+	/* efact.md 7.3: the century is not in the number, so either rule may hold; both are
+	 * tried (a remainder of 0 gives check 97, which 97 - 0 yields by itself) */
 	base = num(p, 9);
 	check = num(p + 9, 2);
 	return check == 97 - base % 97 || check == 97 - (2000000000u + base) % 97;
 }
 
+/* efact.md 7.4: the last three digits are the qualification, outside the check, so a provider
+ * with a new qualification keeps a valid number. */
 bool tpc_check_nihii(const char *p, size_t n)
 {
 	if (n != 11 || !tpc_check_all_digits(p, 11))
@@ -188,6 +201,8 @@ bool tpc_check_bce(const char *p, size_t n)
 	return num(p + 8, 2) == 97 - num(p, 8) % 97;
 }
 
+/* ISO 13616 (efact.md 7.6): the first four characters moved to the end, letters read as 10..35,
+ * the whole number mod 97 must be 1. Upper case only, as IBANs are written in files (SEPA). */
 bool tpc_check_iban(const char *p, size_t n)
 {
 	unsigned r = 0;
@@ -260,6 +275,8 @@ unsigned tpc_check_record_control(const char *p, size_t n)
 	return tpc_check_control97(sum);
 }
 
+/* efact.md 7.1 and 7.2: the control is the sum mod 97, but 0 is written as 97, so a control
+ * zone never reads 00 */
 unsigned tpc_check_control97(uint64_t sum)
 {
 	unsigned c = (unsigned)(sum % 97);
@@ -269,6 +286,8 @@ unsigned tpc_check_control97(uint64_t sum)
 
 /* ---- generators ----------------------------------------------------------------------------- */
 
+/* For the sample generators: distinct valid numbers from an index, born 1930-1999 so the pre-2000
+ * check rule is the right one. */
 void tpc_check_make_niss(uint32_t index, char out[12])
 {
 	/* year 30..99, month 1..12, day 1..28, serial 1..997: 70 * 12 * 28 * 997 combinations */

@@ -3,6 +3,11 @@
 
 #include <string.h>
 
+/* Aligned to 16, as malloc's memory is: protobuf-c takes any allocation to suit any of its
+ * message structs. The flag
+ * is the only way to tell why unpack returned NULL: protobuf-c says the same for bytes that are
+ * not a message and for an allocation refused, and the adapters answer them differently
+ * (refused as malformed, or T00013: too big for the sending's memory bound). */
 static void *pb_alloc(void *data, size_t size)
 {
 	tpc_pb_arena_t *a = data;
@@ -19,6 +24,8 @@ static void pb_free(void *data, void *ptr)
 	(void)ptr; /* released with the arena */
 }
 
+/* The allocator points back at @p a, so @p a must stay where it is while unpacking (the
+ * adapters keep it on their stack for the call). */
 void tpc_pb_arena_init(tpc_pb_arena_t *a, const tpc_host_t *host)
 {
 	a->alloc.alloc = pb_alloc;
@@ -28,6 +35,8 @@ void tpc_pb_arena_init(tpc_pb_arena_t *a, const tpc_host_t *host)
 	a->out_of_memory = 0;
 }
 
+/* The protobuf formats have no configuration and keep nothing between sendings: decode reads
+ * nothing but its arguments, which makes it reentrant across the workers for free. */
 int tpc_pb_no_state_init(const char *config, void **state)
 {
 	(void)config;
@@ -40,6 +49,8 @@ void tpc_pb_no_state_fini(void *state)
 	(void)state;
 }
 
+/* ENOTSUP, not an error: the worker then stores no native answer and the tpclear.Result is
+ * the sender's only answer (canonical.h). */
 int tpc_pb_no_native_answer(const void *state, const uint8_t *buf, size_t len,
                             const tpc_sending_t *s, enum tpc_answer_kind kind,
                             const tpc_host_t *host, tpc_blob_t *out)
@@ -62,6 +73,10 @@ const char *tpc_pb_describe(const tpc_pb_code_t *table, size_t n, const char *co
 	return NULL;
 }
 
+/* The letter comes from the adapter's table, never from the call site. A code missing from the
+ * table would get no letter and refuse nothing: each adapter keeps its table beside its call
+ * sites (tests/unit/core/test_codes.c checks the tables against docs/errors.md). pos holds the
+ * protobuf field number (canonical.c). */
 tpc_finding_t tpc_pb_finding(const tpc_pb_code_t *table, size_t n, const char *code,
                              uint32_t record, uint16_t field)
 {
@@ -77,6 +92,7 @@ tpc_finding_t tpc_pb_finding(const tpc_pb_code_t *table, size_t n, const char *c
 	return f;
 }
 
+/* protobuf-c gives an absent string as "", but a NULL is taken as empty too */
 tpc_view_t tpc_pb_view(const char *s)
 {
 	tpc_view_t v = {s, s ? (uint32_t)strlen(s) : 0};

@@ -1,4 +1,11 @@
-/* engine/clearing/clear.c - outcome of lines, invoices and sendings (see clear.h). */
+/* engine/clearing/clear.c - outcome of lines, invoices and sendings (see clear.h).
+ *
+ * The verdict reads the findings the adapter and the tariff checks attached (and the outcomes
+ * they already set), by their official letter (shared/domain/efact.md section 6, "Letter"): B
+ * blocks the whole sending, F refuses an invoice, R a line. E and S are reported but refuse nothing
+ * (docs/formats/efact.md: the spec leaves open whether they stop payment, and the decoder emits
+ * neither). Amounts are summed here from the lines, zeroed first, whatever the adapter left in
+ * them. */
 #include "clearing/clear.h"
 
 #include "core/codes.h"
@@ -10,6 +17,8 @@ int tpc_clear_letter_refuses(char letter)
 	return letter == 'B' || letter == 'F' || letter == 'R';
 }
 
+/* A finding refuses what it is attached to: a sending finding is handled through s->blocked,
+ * an invoice's or a line's here. */
 static int any_refusing(const tpc_finding_t *f, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -27,6 +36,8 @@ void tpc_clear_judge(tpc_sending_t *s, tpc_clear_summary_t *sum)
 	s->refused_cents = 0;
 	for (uint32_t i = 0; i < s->ninvoices; i++) {
 		tpc_invoice_t *inv = &s->invoices[i];
+		/* top down: a blocked sending refuses every invoice, a refused invoice (F, or
+		 * refused by a tariff check on the invoice) every one of its lines */
 		int inv_refused = s->blocked || inv->outcome == TPC_OUTCOME_REFUSED ||
 		                  any_refusing(inv->findings, inv->nfindings);
 
@@ -34,6 +45,7 @@ void tpc_clear_judge(tpc_sending_t *s, tpc_clear_summary_t *sum)
 
 		inv->accepted_cents = 0;
 		inv->refused_cents = 0;
+		/* bounded by s->nlines too: an adapter's invoice must not lead past the lines */
 		for (uint32_t k = 0; k < inv->nlines && inv->first_line + k < s->nlines; k++) {
 			tpc_line_t *ln = &s->lines[inv->first_line + k];
 			int refused = inv_refused || ln->outcome == TPC_OUTCOME_REFUSED ||
@@ -65,6 +77,8 @@ void tpc_clear_judge(tpc_sending_t *s, tpc_clear_summary_t *sum)
 		s->accepted_cents += inv->accepted_cents;
 		s->refused_cents += inv->refused_cents;
 	}
+	/* Refused when blocked, or when nothing at all is accepted (efact.md: a 920099 when every
+	 * invoice is rejected); a sending without lines has nothing to pay either. */
 	if (s->blocked || (c.lines_accepted == 0 && s->nlines > 0) || s->nlines == 0)
 		s->outcome = TPC_OUTCOME_REFUSED;
 	else
@@ -79,6 +93,9 @@ int tpc_clear_threshold(tpc_sending_t *s, unsigned percent, const tpc_host_t *ho
 	int64_t total = s->accepted_cents + s->refused_cents;
 	tpc_finding_t f;
 
+	/* A sending refused already keeps its own reason: T00020 is only for one refused for its
+	 * share (efact-real.md: refusal type 02, not 01). Cross-multiplied, so the comparison is
+	 * exact in cents, and strict: a share of exactly the threshold passes. */
 	if (s->outcome == TPC_OUTCOME_REFUSED || total <= 0 ||
 	    s->refused_cents * 100 <= (int64_t)percent * total)
 		return 0;
@@ -87,6 +104,9 @@ int tpc_clear_threshold(tpc_sending_t *s, unsigned percent, const tpc_host_t *ho
 	f.letter = 'B';
 	if (tpc_sending_add_finding(s, host, &f))
 		return -12; /* TPC_ENOMEM */
+	/* refused whole: every line and invoice refused, the accepted amounts moved to refused,
+	 * so the ledger writer posts nothing and indexes nothing of it (ledger.c only takes
+	 * accepted lines) and the lines can be billed again */
 	for (uint32_t i = 0; i < s->ninvoices; i++) {
 		s->invoices[i].outcome = TPC_OUTCOME_REFUSED;
 		s->invoices[i].refused_cents += s->invoices[i].accepted_cents;

@@ -1,4 +1,14 @@
-/* engine/clearing/schemes.c - the order of the schemes and each one's rule (see schemes.h). */
+/* engine/clearing/schemes.c - the order of the schemes and each one's rule (see schemes.h).
+ *
+ * docs/schemes.md is the reference for every rule below and its worked examples. Two things
+ * hold the whole function together:
+ * - First match wins, and CAAMI's own insured come last: a detainee or a war victim may be an
+ *   ordinary member too (the detainee of docs/schemes.md is), and must get the scheme that
+ *   pays the patient share while it covers the date, not plain AMI.
+ * - A person not covered on the date is refused 500540 when known anywhere (members or any
+ *   feed, any period) and 500820 when unknown: each miss below records whether the person
+ *   exists in that feed, so the code names the right failure.
+ */
 #include "clearing/schemes.h"
 
 #include "clearing/budget.h"
@@ -7,6 +17,8 @@
 
 #include <string.h>
 
+/* One sending's lookups: its cursors stay open across lines, so a line costs positioned reads
+ * and no cursor opening (the per-line path allocates nothing it can avoid). */
 struct tpc_schemes {
 	MDB_txn *txn;
 	const tpc_refdata_dbs_t *dbs;
@@ -34,6 +46,8 @@ const char *tpc_scheme_name(unsigned scheme)
 	return scheme < TPC_SCHEME__COUNT ? names[scheme] : "";
 }
 
+/* OSSOM deferred rights (docs/schemes.md): none under 16 contribution years, then 57 less one
+ * year per two years beyond 16, never below 50. */
 int tpc_ossom_min_age(unsigned contribution_years)
 {
 	int age;
@@ -44,6 +58,9 @@ int tpc_ossom_min_age(unsigned contribution_years)
 	return age < 50 ? 50 : age;
 }
 
+/* Whole years, compared as yyyymmdd so no calendar arithmetic is needed: someone born on
+ * 29 February (0229) is not yet older on 28 February (0228) and is on 1 March (0301), the rule
+ * docs/schemes.md states and tests/unit/clearing/test_schemes.c checks. */
 int tpc_age_on(int32_t birth, int32_t day)
 {
 	uint32_t b = tpc_check_days_to_yyyymmdd(birth), d = tpc_check_days_to_yyyymmdd(day);
@@ -86,7 +103,9 @@ void tpc_schemes_end(tpc_schemes_t *s)
 		}
 }
 
-/* An arena copy of @p v, the previous one when equal. */
+/* An arena copy of @p v, the previous one when equal. The reference must outlive the snapshot
+ * (the ledger writer stores it in "scheme_refs"), so it is copied; consecutive lines of one
+ * invoice usually share it, so one copy per distinct reference is enough. */
 static const char *intern(tpc_schemes_t *s, const char **last, const char *v)
 {
 	if (*last && strcmp(*last, v) == 0)
@@ -104,7 +123,8 @@ static void set(tpc_scheme_out_t *o, unsigned scheme, unsigned budget, unsigned 
 	o->bim = (uint8_t)bim;
 }
 
-/* BIM by the member's ct1 on the day (ends in 1), ordinary when not a member then. */
+/* BIM by the member's ct1 on the day (ends in 1), ordinary when not a member then. Detention
+ * and war victims pay the insurer part "as AMI", so they use the member's rate too. */
 static int member_bim(const tpc_scheme_in_t *in)
 {
 	return in->member && in->member->ct1 % 10 == 1;
@@ -159,6 +179,7 @@ int tpc_schemes_resolve(tpc_schemes_t *s, const tpc_scheme_in_t *in, tpc_scheme_
 		set(o, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS,
 		    row.mediprima.covers_patient_share ? TPC_BUDGET_SPPIS : TPC_BUDGET_NONE, 1);
 		o->ref = intern(s, &s->last_ref, row.mediprima.decision);
+		/* the CPAS, for SPP IS's monthly statement per CPAS (ledger "scheme_refs") */
 		o->org = intern(s, &s->last_org, row.mediprima.cpas_bce);
 		return o->ref && o->org ? 0 : TPC_ENOMEM;
 	}
@@ -177,7 +198,8 @@ int tpc_schemes_resolve(tpc_schemes_t *s, const tpc_scheme_in_t *in, tpc_scheme_
 	if (rc != MDB_NOTFOUND)
 		return tpc_err_from_mdb(rc);
 	known |= tpc_refdata_exists(s->cur[TPC_REF_WAR_VICTIMS], in->niss, 11);
-	/* 5. OSSOM: a contract covering the date, or the deferred rights after it */
+	/* 5. OSSOM: a contract covering the date, or the deferred rights after it; hence the
+	 *    last contract begun by the date, not only one covering it */
 	rc = tpc_refdata_feed_last(s->cur[TPC_REF_OSSOM], TPC_REF_OSSOM, in->niss, in->day,
 	                           &row.ossom);
 	if (rc == 0) {
@@ -204,12 +226,17 @@ int tpc_schemes_resolve(tpc_schemes_t *s, const tpc_scheme_in_t *in, tpc_scheme_
 	return 0;
 }
 
+/* The expected amounts (tariff.c compares the invoiced ones with them: 501940, 502741). The
+ * patient share is whatever of the fee the insurer part leaves, so the two always add up to
+ * units x fee, to the cent. */
 void tpc_schemes_amounts(const tpc_scheme_out_t *v, const tpc_ref_tariff_t *t, int32_t units,
                          int64_t *insurer, int64_t *patient)
 {
 	int64_t fee = (int64_t)units * t->fee;
 	int64_t ins = (int64_t)units * (v->bim ? t->insurer_bim : t->insurer);
 
+	/* a credit note's units are negative, and so are fee and insurer part: there the cap
+	 * "never above the fee" reads "never below it" */
 	if (v->ossom_double) {
 		ins *= 2; /* contract BC: doubled, never above the fee actually charged */
 		if ((units >= 0 && ins > fee) || (units < 0 && ins < fee))

@@ -14,6 +14,7 @@
 #include <sodium.h>
 #include <string.h>
 
+/* The limitation period of 500546, counted as 730 days (no leap day). */
 #define TWO_YEARS_DAYS 730
 
 /* The table behind tpc_tariff_describe() and each finding's letter: TPC_CLEARING_CODES, the one
@@ -36,6 +37,8 @@ const char *tpc_tariff_describe(const char *code)
 	return NULL;
 }
 
+/* A finding with the letter the official list gives its code, so the letter (what it refuses)
+ * is never chosen at the call site; 'R' for a code not in the list (the eAttest T-codes). */
 static tpc_finding_t finding(const char *code, uint32_t record, uint16_t pos, uint16_t len)
 {
 	tpc_finding_t f;
@@ -52,7 +55,10 @@ static tpc_finding_t finding(const char *code, uint32_t record, uint16_t pos, ui
 	return f;
 }
 
-/* Findings go to the first free slot; past three they are kept on the sending. */
+/* Findings go to the first free slot; past three they are kept on the sending. An eFact record
+ * has room for three errors (zones 457-477); the rest are kept, not dropped. Adding a
+ * finding refuses what it is attached to: every code clearing emits refuses its line or
+ * invoice. */
 struct sink {
 	tpc_sending_t *s;
 	tpc_host_t host;
@@ -78,6 +84,7 @@ static int add_invoice(struct sink *k, tpc_invoice_t *inv, tpc_finding_t f)
 	return tpc_sending_add_finding(k->s, &k->host, &f);
 }
 
+/* Refused already, by the adapter (its letters) or by an earlier check (its outcome). */
 static int refused(const tpc_line_t *ln)
 {
 	for (unsigned i = 0; i < ln->nfindings; i++)
@@ -87,7 +94,8 @@ static int refused(const tpc_line_t *ln)
 	return ln->outcome == TPC_OUTCOME_REFUSED;
 }
 
-/* Copy a view into a fixed-width field (zero-padded with '0'); views may be empty. */
+/* Copy a view into a fixed-width field (zero-padded with '0'); views may be empty. Index keys
+ * have fixed offsets, so a short or empty number still takes its full width. */
 static void put_view(uint8_t *dst, size_t width, tpc_view_t v)
 {
 	memset(dst, '0', width);
@@ -98,9 +106,13 @@ static void put_view(uint8_t *dst, size_t width, tpc_view_t v)
 void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln,
                               uint8_t out[TPC_TARIFF_ID_LEN])
 {
+	/* the day big endian with its sign bit flipped, so days before 1970 still sort first */
 	uint32_t d = (uint32_t)ln->date_first ^ 0x80000000u;
 
-	/* provider and patient first: the lines of one invoice sit together in the index */
+	/* provider and patient first: the lines of one invoice sit together in the index. The line
+	 * reference (free text, any length) enters as an 8-byte BLAKE2b hash so the key keeps a
+	 * fixed width; a false duplicate needs two references of the same provider, patient,
+	 * code and day whose 64-bit hashes match. */
 	put_view(out, 11, inv->provider);
 	put_view(out + 11, 11, inv->patient);
 	memcpy(out + 22, ln->code, 6);
@@ -155,6 +167,8 @@ struct table {
 	uint32_t mask;
 };
 
+/* At least twice as many slots as keys: the table never fills, so table_get()'s probe always
+ * ends on a free slot, and it needs no growth (nor anything outside the arena). */
 static int table_init(struct table *t, tpc_arena_t *arena, uint32_t n)
 {
 	uint32_t cap = 16;
@@ -169,7 +183,7 @@ static int table_init(struct table *t, tpc_arena_t *arena, uint32_t n)
 /* Find or insert @p key (klen <= TPC_TARIFF_ID_LEN). @return the slot; *fresh set when inserted. */
 static struct slot *table_get(struct table *t, const uint8_t *key, size_t klen, int *fresh)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = 2166136261u; /* FNV-1a: keys are short, this is per line */
 
 	for (size_t i = 0; i < klen; i++)
 		h = (h ^ key[i]) * 16777619u;
@@ -214,6 +228,9 @@ int tpc_tariff_units_add(MDB_txn *txn, MDB_dbi units, const uint8_t key[21], int
 		return rc;
 	if (u == 0 && delta <= 0)
 		return 0; /* nothing counted on that key: nothing to take back */
+	/* a credit may take back more than was counted on the key (units accepted while the
+	 * code had no maximum were never counted): the count stops at 0 rather than go
+	 * negative and lend room to later lines */
 	u += delta;
 	if (u < 0)
 		u = 0;
@@ -236,6 +253,8 @@ struct lookups {
 	} tariff[64];
 };
 
+/* The member period covering @p d; the cached one when it is the same person and it covers d
+ * too, since an invoice's lines are one patient's. */
 static int member_on(struct lookups *lk, const char *niss, int32_t d, const tpc_ref_member_t **m)
 {
 	int rc;
@@ -257,6 +276,8 @@ static int member_on(struct lookups *lk, const char *niss, int32_t d, const tpc_
 
 static int tariff_on(struct lookups *lk, const char *code, int32_t d, const tpc_ref_tariff_t **t)
 {
+	/* a direct-mapped cache of 64 rows hashed on the code's last digits: a clash only costs a
+	 * lookup, and a row is reused only while its validity covers the date */
 	unsigned h = ((unsigned)code[3] * 31u + (unsigned)code[4] * 7u + (unsigned)code[5]) & 63u;
 	int rc;
 
@@ -346,6 +367,8 @@ static int check_dates(struct line *l)
 	const tpc_invoice_t *inv = l->inv;
 	int hospital = inv->kind == TPC_INVOICE_HOSPITALISED;
 
+	/* measured from the sending's creation date, as the official rules are stated (today
+	 * stands in only when the sending has none); 0 admission/discharge = not given */
 	if (l->d > l->r->created)
 		return refuse_line(l, "500510");
 	if (l->d < l->r->created - TWO_YEARS_DAYS)
@@ -620,6 +643,8 @@ static int check_invoice(const struct run *r, struct table *numbers, tpc_invoice
 		tpc_line_t *ln = &s->lines[li];
 
 		tpc_tariff_line_identity(inv, ln, r->marks->dedup[li]);
+		/* a patient number not 11 long cannot be looked up; no adapter hands one over
+		 * unrefused (eFact's zone is 11 wide, canonical and eAttest refuse it: 200802) */
 		if (refused(ln) || inv->patient.len != 11)
 			continue;
 		if ((rc = check_line(r, inv, li, care)))

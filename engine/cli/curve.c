@@ -24,6 +24,9 @@ int tpc_cli_curve_setup(void *ctx, void *sock, const char *server_key, const cha
 	size_t n;
 	int rc;
 
+	/* Both keys or neither: a CURVE client needs the engine's public key to know it talks to
+	 * the right engine and a key pair of its own to be admitted; one without the other is a
+	 * mistake on the command line, said before anything connects. Neither: plain mode. */
 	*monitor = NULL;
 	if (!server_key || !*server_key) {
 		if (client_key && *client_key) {
@@ -44,6 +47,7 @@ int tpc_cli_curve_setup(void *ctx, void *sock, const char *server_key, const cha
 		snprintf(err, errlen, "--server-key: %s", why);
 		return -1;
 	}
+	/* PREFIX as given to keygen, or the .key file itself: both name the same pair */
 	n = strlen(client_key);
 	snprintf(path, sizeof(path), "%s%s", client_key,
 	         n > 4 && strcmp(client_key + n - 4, ".key") == 0 ? "" : ".key");
@@ -51,12 +55,16 @@ int tpc_cli_curve_setup(void *ctx, void *sock, const char *server_key, const cha
 		snprintf(err, errlen, "--client-key: %s", why);
 		return -1;
 	}
+	/* the socket keeps its own copy of the keys: the secret half is wiped here at once */
 	rc = tpc_keys_client_socket(sock, server_pub, &me);
 	tpc_keys_wipe(&me);
 	if (rc) {
 		snprintf(err, errlen, "cannot set up CURVE: %s", zmq_strerror(errno));
 		return -1;
 	}
+	/* The monitor is a help, not a need: when it cannot be set up the command still works,
+	 * and a refused key shows as a timeout instead. Its inproc name is unique per socket,
+	 * since inproc endpoints are shared by the whole ZeroMQ context. */
 	snprintf(ep, sizeof(ep), "inproc://tpclear-monitor-%p", sock);
 	if (zmq_socket_monitor(sock, ep,
 	                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
@@ -71,6 +79,11 @@ int tpc_cli_curve_setup(void *ctx, void *sock, const char *server_key, const cha
 	return 0;
 }
 
+/* A monitor event is two frames: 6 bytes (event u16, value u32, host order) then the endpoint.
+ * For ZMQ_EVENT_HANDSHAKE_FAILED_AUTH the value is the ZAP status: the engine answers 400 for
+ * a key it does not know (engine/security/zap.c); a 500, a ZAP request it could not read,
+ * counts as a refusal too. Any other failure (a wrong server key, an engine in plain mode)
+ * only sets *failed, so the command can say which of the two went wrong. */
 int tpc_cli_curve_refused(void *monitor, int *failed)
 {
 	int refused = 0;
@@ -101,6 +114,8 @@ int tpc_cli_curve_refused(void *monitor, int *failed)
 	return refused;
 }
 
+/* The output ends with the line to paste into the engine's senders registry (docs/security.md):
+ * the public key is all the engine needs to know of a client. */
 int tpc_cli_keygen(const char *prefix)
 {
 	tpc_keypair_t kp;

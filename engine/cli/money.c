@@ -1,4 +1,11 @@
-/* engine/cli/money.c - payrun, ledger and settlement commands of tpclear (see money.h). */
+/* engine/cli/money.c - payrun, ledger and settlement commands of tpclear (see money.h).
+ *
+ * Money is printed from integer cents and read into integer cents (eur(), parse_eur()): no
+ * floating point anywhere, so what is shown is to the cent what the ledger holds. Every
+ * printer has two forms. The text form is for people and may change; the --json form (and the
+ * CSV of `ledger export`) is for scripts: amounts stay in cents, times in unix milliseconds,
+ * and field names follow proto/tpclear.proto, so a script never parses "EUR 12.34".
+ */
 #include "money.h"
 
 #include "core/file.h"
@@ -11,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Only what JSON requires is escaped: the quote, the backslash and control bytes. Bytes from
+ * 0x80 pass as they are, so UTF-8 names from the reference data stay readable UTF-8. */
 void tpc_cli_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -28,6 +37,8 @@ void tpc_cli_json_str(FILE *f, const char *s)
 
 #define JS tpc_cli_json_str
 
+/* Cents as euros with two decimals, "-" in front of a negative amount (a credit note). The
+ * magnitude is taken in unsigned arithmetic, so even INT64_MIN prints right. */
 static void eur(char *buf, size_t cap, int64_t cents)
 {
 	uint64_t a = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
@@ -35,6 +46,9 @@ static void eur(char *buf, size_t cap, int64_t cents)
 	snprintf(buf, cap, "%s%" PRIu64 ".%02" PRIu64, cents < 0 ? "-" : "", a / 100, a % 100);
 }
 
+/* The engine's times are unix milliseconds, printed in UTC (the Z says so): the clock the
+ * engine counts its days in, so the day shown is the day --until, --at and --from mean.
+ * 0 means "not yet" (a line not paid) and prints "-". */
 static void when(char *buf, size_t cap, uint64_t ms)
 {
 	time_t t = (time_t)(ms / 1000);
@@ -48,6 +62,9 @@ static void when(char *buf, size_t cap, uint64_t ms)
 	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Only the shape is checked here (and the trailing %c refuses anything after the date): the
+ * engine checks the calendar itself and refuses a day that does not exist with its own code,
+ * so 2026-02-30 is caught there. */
 int tpc_cli_date(const char *s, int32_t *out)
 {
 	int y, m, d;
@@ -68,6 +85,8 @@ int tpc_cli_payrun_request(int32_t until, const char *budget, const char *reques
 {
 	Tpclear__PayrunRequest rq = TPCLEAR__PAYRUN_REQUEST__INIT;
 
+	/* "" is no budget (every budget) and no request id; until 0 is "everything committed so
+	 * far" to the engine (worker.c) */
 	rq.until = until;
 	rq.budget = (char *)(budget ? budget : "");
 	rq.request_id = (char *)(request_id ? request_id : "");
@@ -79,6 +98,8 @@ int tpc_cli_payrun_request(int32_t until, const char *budget, const char *reques
 	return 0;
 }
 
+/* Packed again for every page of an export: only rq->after changes, to the next_after of the
+ * page before (tpclear.c). */
 int tpc_cli_ledger_request(const Tpclear__LedgerRequest *rq, uint8_t **out, size_t *len)
 {
 	*len = tpclear__ledger_request__get_packed_size(rq);
@@ -89,6 +110,9 @@ int tpc_cli_ledger_request(const Tpclear__LedgerRequest *rq, uint8_t **out, size
 	return 0;
 }
 
+/* A copy of a SEPA file under --out DIR, written atomically like the engine's own: a file
+ * that may be sent to a bank must never exist half written. The name is the engine's
+ * (payrun-RRRRRRRR-BUDGET.pain.001.xml), so the copy and the original match. */
 static int write_file(const char *dir, const char *name, const ProtobufCBinaryData *b)
 {
 	char path[4096];
@@ -112,12 +136,17 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 	char a[32], t[32];
 	int rc = 0;
 
+	/* Copies first, then the report, whatever became of them: the run is committed in the
+	 * engine either way, and the user must still see what was paid; a failed copy only
+	 * changes the exit status. */
 	for (size_t i = 0; out_dir && i < r->n_files; i++)
 		if (write_file(out_dir, r->files[i]->name, &r->files[i]->content) != 0) {
 			fprintf(stderr, "tpclear: cannot write %s/%s: %s\n", out_dir,
 			        r->files[i]->name, strerror(errno));
 			rc = -1;
 		}
+	/* The JSON names each file and where the engine wrote it (a path on the engine's
+	 * machine), not its content: the XML goes to files, with --out for a local copy. */
 	if (json) {
 		fprintf(f,
 		        "{\"run\":%" PRIu64 ",\"committed_at\":%" PRIu64
@@ -149,8 +178,11 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 		fprintf(f, "]}\n");
 		return rc;
 	}
+	/* a replay is said first: what follows is the first run's, nothing was paid now */
 	if (r->replay)
 		fprintf(f, "(replay: this request id was run before; nothing was run now)\n");
+	/* run 0 is a run that found nothing to pay and stored nothing (docs/ledger.md); lines
+	 * left unpaid are still worth saying, they are why nothing was paid */
 	if (!r->run) {
 		fprintf(f, "payment run: nothing to pay");
 		if (r->lines_carried || r->lines_no_account)
@@ -165,6 +197,8 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 		        " lines, EUR %s, %u settlements\n",
 		        r->run, t, r->payments, r->lines, a, r->settlements);
 	}
+	/* per file, the figures a bank checks a pain.001 by (number of transactions, control
+	 * sum) and the debtor account it will debit */
 	for (size_t i = 0; i < r->n_files; i++) {
 		const Tpclear__SepaFile *x = r->files[i];
 
@@ -175,16 +209,22 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 			fprintf(f, " (copy in %s/%s)", out_dir, x->name);
 		fprintf(f, "\n");
 	}
+	/* the two reasons apart: a net not positive resolves itself with later invoices, a
+	 * missing account needs the reference data fixed (the notes name the payees) */
 	if (r->lines_carried || r->lines_no_account)
 		fprintf(f,
 		        "  left unpaid: %" PRIu64 " lines carried (net not positive), %" PRIu64
 		        " lines without a valid account\n",
 		        r->lines_carried, r->lines_no_account);
+	/* the notes name each payee or budget left unpaid and why (payrun.c keeps at most
+	 * 1000); a replay has none, they are not stored */
 	for (size_t i = 0; i < r->n_notes; i++)
 		fprintf(f, "  note: %s\n", r->notes[i]);
 	return rc;
 }
 
+/* Shared by `query --settlement` and the settlements inside a `ledger show` history, so a
+ * script reads one shape for both. */
 void tpc_cli_json_settlement(FILE *f, const Tpclear__Settlement *s)
 {
 	fprintf(f, "{\"sender\":");
@@ -201,11 +241,15 @@ void tpc_cli_json_settlement(FILE *f, const Tpclear__Settlement *s)
 	JS(f, s->payee);
 	fprintf(f, ",\"iban\":");
 	JS(f, s->iban);
+	/* two dates on purpose: paid_at is when the run committed (unix ms), execution_date the
+	 * day the bank was asked to execute the transfer (YYYYMMDD, the SEPA file's) */
 	fprintf(f,
 	        ",\"paid_cents\":%" PRId64 ",\"paid_at\":%" PRIu64
 	        ",\"execution_date\":%d,\"lines_paid\":%u,\"native_type\":",
 	        s->paid_cents, s->paid_at, s->execution_date, s->lines_paid);
 	JS(f, s->native_type);
+	/* per destination mutuality, as the 920900 reports it (ET91): requested, accepted,
+	 * refused (requested - accepted), and what this payment paid */
 	fprintf(f, ",\"destinations\":[");
 	for (size_t i = 0; i < s->n_destinations; i++) {
 		const Tpclear__SettledDestination *d = s->destinations[i];
@@ -229,6 +273,10 @@ void tpc_cli_print_settlement(FILE *f, const Tpclear__Settlement *s, int json)
 		fputc('\n', f);
 		return;
 	}
+	/* One line for the payment, then one per destination mutuality, as the 920900 has an
+	 * ET91 per mutuality. The payment reference is the transfer's SEPA end-to-end id. */
+	/* one payee is shown: a payment pays every payee of one account (one IBAN, payrun.c),
+	 * and the settlement names the payee of the first of this sending's lines it paid */
 	eur(a, sizeof(a), s->paid_cents);
 	when(t, sizeof(t), s->paid_at);
 	fprintf(f,
@@ -256,6 +304,9 @@ static const char *outcome(Tpclear__Outcome o)
 	                                                : "pending";
 }
 
+/* One sending as a claims system keeps it (docs/ledger.md, Queries): per line, what was
+ * invoiced, what the tariff expected, what was accepted and what was paid, with when and under
+ * which payment reference, then the settlements. */
 static void print_history(FILE *f, const Tpclear__SendingHistory *h, int json)
 {
 	char r[32], v[32], c[32];
@@ -294,6 +345,8 @@ static void print_history(FILE *f, const Tpclear__SendingHistory *h, int json)
 			        l->expected_insurer_cents, l->expected_patient_cents,
 			        l->accepted_cents, l->paid_cents, l->paid_at);
 			JS(f, l->payment_reference);
+			/* codes only: a stored line keeps its finding codes, not their texts
+			 * (records.h); docs/errors.md and docs/formats/efact.md give the reasons */
 			fprintf(f, ",\"findings\":[");
 			for (size_t k = 0; k < l->n_findings; k++) {
 				fprintf(f, "%s", k ? "," : "");
@@ -309,6 +362,8 @@ static void print_history(FILE *f, const Tpclear__SendingHistory *h, int json)
 		fprintf(f, "]}");
 		return;
 	}
+	/* "decided" is the commit: a verdict is final, and answered, only once it is durable
+	 * (docs/ledger.md, Guarantees) */
 	when(r, sizeof(r), h->received_at);
 	when(v, sizeof(v), h->validated_at);
 	when(c, sizeof(c), h->committed_at);
@@ -328,6 +383,8 @@ static void print_history(FILE *f, const Tpclear__SendingHistory *h, int json)
 		eur(paid, sizeof(paid), l->paid_cents);
 		eur(pat, sizeof(pat), l->invoiced_patient_cents);
 		when(pa, sizeof(pa), l->paid_at);
+		/* a line refused before its scheme was known has no budget: "-" keeps the
+		 * columns aligned */
 		fprintf(f, "  %-5u %-6u %-6s %-8s %-8s %12s %12s %12s %12s %12s  %s %s", l->index,
 		        l->record, l->code, outcome(l->outcome), l->budget[0] ? l->budget : "-",
 		        inv, exp, acc, paid, pat, pa, l->payment_reference);
@@ -341,6 +398,11 @@ static void print_history(FILE *f, const Tpclear__SendingHistory *h, int json)
 	}
 }
 
+/* One page of `ledger export`. tpclear.c prints each page as it arrives and frees it, so two
+ * million postings are never held whole: hence JSON lines (one object per line, which pages
+ * can simply follow) rather than one array, and the CSV header on the first page only, so the
+ * pages make one CSV. Fields are not quoted: kinds, budget names, NIHII/NISS and IBANs hold no
+ * comma or quote. Amounts are euros in the CSV, cents in JSON. */
 void tpc_cli_print_postings(FILE *f, const Tpclear__LedgerAnswer *a, int json, int first)
 {
 	if (!json && first)
@@ -377,6 +439,11 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 {
 	char t[32];
 
+	/* Balance: the text shows the figures docs/ledger.md defines (charged, paid = payouts,
+	 * owed = payable + settle, the budget's sum) and the total row, which the double entry
+	 * keeps at 0, so a ledger that no longer balances shows on the last line. The JSON form
+	 * adds the sub-sums (payable, settled, third-party and insured shares) a reconciliation
+	 * needs. */
 	if (op == TPCLEAR__LEDGER_REQUEST__OP__BALANCE) {
 		if (json) {
 			fprintf(f, "{\"budgets\":[");
@@ -425,6 +492,7 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 			fprintf(f, "%s", i ? "," : "");
 			print_history(f, a->sendings[i], 1);
 		}
+		/* a payee's postings without their account: it is the target, named once above */
 		fprintf(f, "],\"postings\":[");
 		for (size_t i = 0; i < a->n_postings; i++) {
 			const Tpclear__Posting *p = a->postings[i];
@@ -439,6 +507,10 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 		fprintf(f, "],\"total_cents\":%" PRId64 "}\n", a->total_cents);
 		return;
 	}
+	/* show: a sending or an invoice comes as a history, a payee as postings. The payee's
+	 * balance is the sum of the postings in this answer (its payables and settles): what it
+	 * is still owed, positive. The engine answers at most one export page (10,000 postings)
+	 * here and `ledger show` asks for no further page. */
 	for (size_t i = 0; i < a->n_sendings; i++)
 		print_history(f, a->sendings[i], 0);
 	if (a->n_postings) {
@@ -451,6 +523,8 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 
 /* ---- statements ---------------------------------------------------------------------------- */
 
+/* A statement month (YYYY-MM or YYYYMM). From 1970: a month is a range of posting times, which
+ * are unix milliseconds. */
 int tpc_cli_month(const char *s, int32_t *out)
 {
 	int y, m;
@@ -470,6 +544,8 @@ int tpc_cli_write_document(const char *path, const ProtobufCBinaryData *doc)
 {
 	int rc;
 
+	/* On stdout the write and the flush are both checked: a full disk or a closed pipe must
+	 * fail the command, not leave a cut statement behind an exit status of 0. */
 	if (!path) {
 		if (fwrite(doc->data, 1, doc->len, stdout) != doc->len || fflush(stdout) != 0)
 			return -1;
@@ -486,6 +562,8 @@ void tpc_cli_print_statement(FILE *f, const Tpclear__Statement *s, int json, con
 {
 	char ins[32], sh[32], tot[32], ch[32];
 
+	/* --json prints the summary only; tpclear.c requires --out then, so the document is in a
+	 * file and stdout holds one JSON object */
 	if (json) {
 		fprintf(f, "{\"institution\":");
 		JS(f, s->institution);
@@ -527,6 +605,8 @@ void tpc_cli_print_statement(FILE *f, const Tpclear__Statement *s, int json, con
 		fprintf(f, "]}\n");
 		return;
 	}
+	/* text: the summary per CPAS and the totals; the document itself is the XML (file or
+	 * stdout). A statement asked before the month is over says so: more lines may come. */
 	fprintf(f, "%s recovery statement %04u-%02u (%s): %u lines, %u decisions of %zu CPAS\n",
 	        s->institution, s->month / 100, s->month % 100,
 	        s->provisional ? "provisional: the month is not over" : "final", s->lines,
@@ -547,13 +627,19 @@ void tpc_cli_print_statement(FILE *f, const Tpclear__Statement *s, int json, con
 	eur(tot, sizeof(tot), s->total_cents);
 	eur(ch, sizeof(ch), s->charged_cents);
 	fprintf(f, "%-12s %9u %7u %14s %14s %14s\n", "total", s->decisions, s->lines, ins, sh, tot);
+	/* "reconciled" is not a guess: the engine refuses a statement whose lines do not add up
+	 * to the budget's charges of the month (T00031), so one that arrives is reconciled */
 	fprintf(f, "budget %s charged EUR %s in %" PRIu64 " postings of the month: reconciled\n",
 	        s->institution, ch, s->charge_postings);
 	fprintf(f, "document %s: %s (%zu bytes)\n", s->name, file ? file : "stdout",
 	        s->document.len);
 }
 
-/* "12.34" or "12" (euros) to cents, no floating point. @return 0 or -1. */
+/* "12.34" or "12" (euros) to cents, no floating point. @return 0 or -1.
+ * A decimal comma is read like a point ("12,34"). One decimal means tens of cents ("12.5" is
+ * 12.50); a third decimal, a sign or anything after the number is refused, never rounded or
+ * ignored: an amount of money is taken as written or not at all. The check on e bounds how
+ * many digits reach the multiplication. */
 static int parse_eur(const char *v, int64_t *out)
 {
 	int64_t e = 0, c = 0;
@@ -586,6 +672,10 @@ int tpc_cli_eattest_request(int argc, char **argv, uint8_t **out, size_t *len, c
 {
 	Tpclear__Attestation at = TPCLEAR__ATTESTATION__INIT;
 
+	/* KEY=VALUE rather than options: the fields are those of tpclear.Attestation
+	 * (docs/formats/eattest.md) under the same names. One unit unless told; a key given
+	 * twice takes its last value. A bad value is refused here with the key named, before
+	 * anything is sent. */
 	at.units = 1;
 	for (int i = 0; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
@@ -596,6 +686,8 @@ int tpc_cli_eattest_request(int argc, char **argv, uint8_t **out, size_t *len, c
 			snprintf(err, errlen, "'%s': expected KEY=VALUE", argv[i]);
 			return -1;
 		}
+		/* split in place (money.h says the arguments are modified): the message borrows
+		 * the values from argv until it is packed below */
 		*eq = 0;
 		v = eq + 1;
 		if (strcmp(k, "number") == 0)
@@ -614,6 +706,8 @@ int tpc_cli_eattest_request(int argc, char **argv, uint8_t **out, size_t *len, c
 			at.country = (char *)v;
 		else if (strcmp(k, "date") == 0 && tpc_cli_date(v, &d) == 0)
 			at.date = d;
+		/* units >= 1 (docs/formats/eattest.md): a cancellation repeats the attestation
+		 * with cancels=N, never negative units */
 		else if (strcmp(k, "units") == 0 && atoi(v) > 0)
 			at.units = atoi(v);
 		else if (strcmp(k, "fee") == 0 && parse_eur(v, &at.fee_paid_cents) == 0)
@@ -625,6 +719,8 @@ int tpc_cli_eattest_request(int argc, char **argv, uint8_t **out, size_t *len, c
 			return -1;
 		}
 	}
+	/* the number is the envelope's key, the idempotency key of the attestation: without it
+	 * there is nothing to send under */
 	if (!at.number || !*at.number) {
 		snprintf(err, errlen, "number=... (the attestation number) is required");
 		return -1;
@@ -638,6 +734,10 @@ int tpc_cli_eattest_request(int argc, char **argv, uint8_t **out, size_t *len, c
 	return 0;
 }
 
+/* An attestation is one invoice of one line (eattest adapter), so its answer is read from the
+ * first line; findings on the invoice (a malformed provider or patient) are printed too. The
+ * exit status says reimbursed (0) or refused (1), so a provider's software can branch on it
+ * without parsing the output. A replay is the stored answer of the same attestation number. */
 int tpc_cli_print_eattest(FILE *f, const Tpclear__Answer *a, int json)
 {
 	const Tpclear__Result *r = a->result;
@@ -646,12 +746,16 @@ int tpc_cli_print_eattest(FILE *f, const Tpclear__Answer *a, int json)
 
 	if (a->body_case != TPCLEAR__ANSWER__BODY_RESULT)
 		return 1;
+	/* an attestation that is not an Attestation message at all has no invoice (T40001, on
+	 * the sending): l stays NULL */
 	if (r->n_invoice_results && r->invoice_results[0]->n_lines)
 		l = r->invoice_results[0]->lines[0];
 	eur(eur_back, sizeof(eur_back), r->accepted_cents);
 	if (json) {
 		fprintf(f, "{\"number\":");
 		JS(f, r->key);
+		/* the reimbursement is the accepted amount of the attestation's one line
+		 * (docs/formats/eattest.md, Answer) */
 		fprintf(f, ",\"accepted\":%s,\"reimbursed_cents\":%" PRId64 ",\"scheme\":",
 		        r->lines_accepted ? "true" : "false", r->accepted_cents);
 		JS(f, l ? l->scheme : "");

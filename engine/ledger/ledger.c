@@ -16,6 +16,8 @@
 /* indexes() and credit() in check mode: another sending of the group took a key first */
 #define RACE 1
 
+/* Refuse this job alone: only its status and code change and t->ret stays clear, so the
+ * group's transaction goes on and the other sendings in it still commit. */
 static void fail_job(tpc_job_t *job, const char *code)
 {
 	job->status = TPC_JOB_FAILED;
@@ -44,7 +46,9 @@ static int64_t units_before(const tpc_job_t *job, const tpc_invoice_t *inv, uint
 	return sum;
 }
 
-/* Add @p delta units to a (patient, code, day) key (tariff.h keeps the value's layout). */
+/* Add @p delta units to a (patient, code, day) key (tariff.h keeps the value's layout).
+ * tpc_tariff_units_add() takes the raw MDB_txn, outside the sticky-error helper, so the guard
+ * on t->ret is ours: after a failure nothing more may be written to the doomed transaction. */
 static void units_add(tpc_txn_t *t, const tpc_store_db_t *db, const uint8_t *key, int64_t delta)
 {
 	if (!t->ret)
@@ -62,6 +66,11 @@ static int credit(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 	uint8_t key[160];
 	MDB_val k = {tpc_tariff_credit_key(inv, key, sizeof(key)), key}, got;
 
+	/* The '~' key of the credited invoice: the worker saw it absent in its snapshot (202921),
+	 * so finding it now means a credit note judged at the same time credited that invoice
+	 * first. Written with NOOVERWRITE: were the check pass ever skipped, a second credit would
+	 * abort the group (MDB_KEYEXIST) instead of crediting one invoice twice. A key of 0 bytes
+	 * (number too long for the key) is neither checked nor written, like in tariff.c. */
 	if (k.mv_size && check && tpc_txn_find(t, db->dbs.invoices, &k, &got))
 		return RACE;
 	if (k.mv_size && !check)
@@ -86,6 +95,8 @@ static int credit(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 		}
 		if (check || t->ret)
 			continue;
+		/* a credit line carries the cancelled line's units negative (eFact 502248), so
+		 * adding them frees that day's maximum; units_add() never goes below 0 */
 		tpc_tariff_units_key(&inv->patient, ln->code, ln->date_first, key);
 		units_add(t, db, key, ln->units);
 	}
@@ -101,11 +112,16 @@ static int index_line(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *j
 	uint8_t key[21];
 	int64_t units;
 
+	/* the identity is the 500423 check's key: the worker found it free in its snapshot, so a
+	 * hit here is a sending committed since that snapshot, or earlier in this group, that
+	 * billed the same line first */
 	if (check && tpc_txn_find(t, db->dbs.dedup, &k, &got))
 		return RACE;
 	if (!check)
 		tpc_txn_put(t, db->dbs.dedup, &k, &job->sequence, sizeof(job->sequence),
 		            MDB_NOOVERWRITE);
+	/* only codes with a daily maximum keep a units count (tariff.c marks them): the index
+	 * stays as small as the codes that need it */
 	if (!job->marks.max_per_day[li] || t->ret)
 		return 0;
 	tpc_tariff_units_key(&inv->patient, ln->code, ln->date_first, key);
@@ -138,6 +154,10 @@ static int indexes(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 		const tpc_invoice_t *inv = &s->invoices[i];
 		MDB_val k = {0, key};
 
+		/* Only what was accepted is indexed: a refused invoice or line was never billed,
+		 * so it must not block its corrected resubmission (tariff.c's gate before the
+		 * checks against accepted lines). A credit note's own number is an invoice number
+		 * like any other (202420); its lines take entries out instead (credit()). */
 		if (inv->outcome != TPC_OUTCOME_ACCEPTED)
 			continue;
 		if (inv->number.len)
@@ -175,6 +195,7 @@ static void post_part(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counter
 	tpc_posting_rec_t p[2];
 	tpc_payable_t pay;
 
+	/* zeroed: the records are stored byte for byte, padding and unused account bytes too */
 	memset(p, 0, sizeof(p));
 	for (int side = 0; side < 2; side++) {
 		p[side].sequence = job->sequence;
@@ -183,6 +204,10 @@ static void post_part(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counter
 		p[side].budget = (uint8_t)budget;
 		p[side].at_ms = at_ms;
 	}
+	/* The pair sums to zero inside one budget (docs/ledger.md, Double entry): the budget is
+	 * debited (negative) and the payee credited. Both carry the same budget, so every budget
+	 * sums to zero at every commit (tests/support/daemon.c tpc_td_ledger_check() reads it
+	 * back). */
 	p[0].kind = TPC_POST_CHARGE;
 	p[0].payee_kind = TPC_PAYEE_BUDGET;
 	snprintf(p[0].account, sizeof(p[0].account), "%s", tpc_budget_name(budget));
@@ -196,6 +221,10 @@ static void post_part(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counter
 		k = tpc_key_u64(key, c->next_posting++);
 		tpc_txn_put(t, db->postings, &k, &p[side], sizeof(p[side]), MDB_APPEND);
 	}
+	/* The payable is what the payment runs read (they never scan the postings): written in
+	 * the same transaction as its posting, so every payable posting has its payable, until
+	 * a run moves it to "paid". The key (sequence, line, part) only grows within and across
+	 * jobs, hence MDB_APPEND. */
 	memset(&pay, 0, sizeof(pay));
 	pay.committed_ms = at_ms;
 	pay.amount_cents = amount;
@@ -231,6 +260,8 @@ static void post(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *
 			int64_t share = ln->share_budget ? ln->patient_cents : 0;
 			int64_t insurer = ln->accepted_cents - share;
 
+			/* a zero line (allowed on a credit note, docs/formats/efact.md) moves no
+			 * money: no postings, and nothing for a payment run to pay */
 			if (ln->outcome != TPC_OUTCOME_ACCEPTED || ln->accepted_cents == 0)
 				continue;
 			if (insurer)
@@ -345,6 +376,9 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 		job->status = TPC_JOB_COMMITTED;
 		return 0;
 	}
+	/* Idempotency first, inside the write transaction: two copies of one sending judged in
+	 * parallel both reach here, and the second finds the first's entry (a transaction reads
+	 * its own writes) and becomes its replay instead of a second store. */
 	if (stored_before(t, db, job))
 		return t->ret;
 
@@ -357,6 +391,9 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	}
 	if (t->ret)
 		return t->ret;
+	/* Then everything of the sending, all under its sequence: the idempotency entry, the
+	 * answer and line verdicts, the indexes, the double entry. NOOVERWRITE on the entry is
+	 * a guard: stored_before() just saw it absent. */
 	job->committed_ms = committed_ms;
 	memcpy(sval, &job->sequence, 8);
 	memcpy(sval + 8, job->hash, TPC_HASH_LEN);
@@ -366,6 +403,9 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	indexes(t, db, job, 0);
 	post(t, db, c, job, committed_ms);
 	scheme_refs(t, db, job);
+	/* the sequence is taken only now: a replay, a conflict or a race refusal stores nothing
+	 * under a new one, so sequences number the stored sendings without gaps (and resume()
+	 * in pipeline/writer.c, which restarts after the last stored answer, agrees) */
 	if (t->ret)
 		return t->ret;
 	c->next_seq++;

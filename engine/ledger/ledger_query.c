@@ -1,4 +1,15 @@
 /* engine/ledger/ledger_query.c - balances, histories, exports and settlements (see ledger_query.h).
+ *
+ * Every query runs on a worker inside the one read transaction tpc_ledger_query() opens, so an
+ * answer reads one snapshot: a balance never sees half of a payment run, a history never a
+ * line without its payment. LMDB's bytes are only valid until that transaction ends, and the
+ * loop thread sends the answer later, so whatever an answer points to is copied into the job's
+ * arena (str(), the protobuf allocator below) and packed there by finish().
+ *
+ * Refusals follow whose fault it is: a malformed request or an unknown target is the
+ * requester's (T00022, T00024), a store that cannot be read is ours (T00011). A record of a
+ * foreign size (tpc_records_read()) is skipped rather than failing the whole answer, so one
+ * damaged value does not hide the rest of a history or a balance.
  */
 #include "ledger/ledger_query.h"
 
@@ -16,9 +27,14 @@
 #include <string.h>
 #include <time.h>
 
+/* No answer is unbounded (ledger_query.h): an export or a payee view answers at most a page
+ * and says where to resume (next_after); a history stops at SHOW_MAX_LINES lines. */
 #define EXPORT_PAGE    10000u
 #define SHOW_MAX_LINES 100000u
 
+/* protobuf-c unpacks requests and stored settlements into the job's arena: nothing is freed
+ * one by one, the whole arena goes when the loop thread recycles the job, hence pa_free() does
+ * nothing. */
 static void *pa_alloc(void *data, size_t size)
 {
 	return tpc_arena_alloc(data, size ? size : 1, 8);
@@ -30,6 +46,8 @@ static void pa_free(void *data, void *ptr)
 	(void)ptr;
 }
 
+/* Refuse the query with @p code (codes.h) and its text: the requester gets a coded answer and
+ * the worker goes on with the next job. */
 static void fail(tpc_job_t *job, const char *code)
 {
 	job->status = TPC_JOB_FAILED;
@@ -37,6 +55,8 @@ static void fail(tpc_job_t *job, const char *code)
 	job->fail_reason = tpc_codes_describe(code);
 }
 
+/* A posting's kind by the name docs/ledger.md and the export's CSV use. A kind this build does
+ * not know exports as "" rather than failing the page. */
 static const char *kind_name(unsigned k)
 {
 	switch (k) {
@@ -53,7 +73,9 @@ static const char *kind_name(unsigned k)
 	}
 }
 
-/* Pack @p ans into the job's arena as its answer. */
+/* Pack @p ans into the job's arena as its answer. The correlation is the requester's: with
+ * several requests in flight on one connection, it is how the client pairs the answer. Out of
+ * arena (a bounded amount per job), the query is refused rather than answered in part. */
 static int finish(tpc_job_t *job, Tpclear__Answer *ans)
 {
 	size_t n;
@@ -74,6 +96,8 @@ static int finish(tpc_job_t *job, Tpclear__Answer *ans)
 	return 0;
 }
 
+/* A fixed-width record field as a C string in the arena: record fields are NUL-padded, and
+ * one that fills its width has no NUL at all, hence strnlen. */
 static char *str(tpc_arena_t *a, const char *s, size_t n)
 {
 	size_t l = strnlen(s, n);
@@ -81,7 +105,9 @@ static char *str(tpc_arena_t *a, const char *s, size_t n)
 	return tpc_arena_strndup(a, s, l);
 }
 
-/* End of day @p yyyymmdd in unix ms; UINT64_MAX for 0 (now). @return 0 or TPC_EINVAL. */
+/* End of day @p yyyymmdd in unix ms; UINT64_MAX for 0 (now). @return 0 or TPC_EINVAL.
+ * Days are UTC days (postings carry UTC commit times), inclusive: "--at 2026-11-30" is the
+ * balance at 23:59:59.999 that day. Dates before 1970 cannot hold a posting and are refused. */
 static int day_end_ms(int32_t yyyymmdd, uint64_t *out)
 {
 	int32_t d;
@@ -123,6 +149,10 @@ static void balance_add(Tpclear__BudgetBalance *x, const tpc_posting_rec_t *p)
 	}
 }
 
+/* `tpclear ledger balance`: per budget, charged, paid out and owed, from the postings committed
+ * up to the end of rq->at (docs/ledger.md, Queries). The balances are computed, never stored:
+ * the postings are the only record, so a balance cannot drift from them. A budget filter or a
+ * date the requester got wrong is refused T00022 before anything is read. */
 static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                    tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
@@ -162,6 +192,10 @@ static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__Ledger
 	tpc_iter_close(&it);
 	if (t.ret)
 		return tpc_err_from_mdb(t.ret);
+	/* Budget 0 (NONE) names no budget and is not reported. Owed = payable + settle (settle
+	 * is negative): what payees still have to receive. total_cents is the sum over the
+	 * budgets answered, which the double entry keeps at 0; the CLI prints it as the last row,
+	 * so a ledger that no longer balances shows at once. */
 	for (unsigned i = 1; i < TPC_BUDGET__COUNT; i++) {
 		if (only && i != only)
 			continue;
@@ -173,8 +207,9 @@ static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__Ledger
 	return 0;
 }
 
-/* One posting of an export, copied into the job's arena (the answer is packed after the read
- * transaction ended). @return NULL when out of memory. */
+/* One posting of an export, its account copied into the job's arena (@p p is the caller's
+ * stack copy of the record, gone before the answer is packed). @return NULL when out of
+ * memory. */
 static Tpclear__Posting *export_one(tpc_job_t *job, Tpclear__Posting *x, uint64_t number,
                                     const tpc_posting_rec_t *p)
 {
@@ -191,6 +226,10 @@ static Tpclear__Posting *export_one(tpc_job_t *job, Tpclear__Posting *x, uint64_
 	return x->account ? x : NULL;
 }
 
+/* `tpclear ledger export` (and, with @p account, a payee's postings for `ledger show`): one
+ * page of postings committed between the start of rq->from and the end of rq->to, in posting
+ * order. Pages are keyed by posting number, not by offset, because postings are only ever
+ * appended: a page boundary stays valid while the writer commits between two pages. */
 static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                            const char *account, tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
@@ -206,7 +245,7 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 			fail(job, TPC_CODE_BAD_LEDGER_REQ);
 			return TPC_EINVAL;
 		}
-		from_ms -= 86400000u - 1;
+		from_ms -= 86400000u - 1; /* from the first millisecond of that day */
 	}
 	if (rq->to && day_end_ms(rq->to, &to_ms)) {
 		fail(job, TPC_CODE_BAD_LEDGER_REQ);
@@ -225,12 +264,18 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 
 		if (it.key.mv_size != 8 || tpc_records_read(&it.val, &p, sizeof(p)))
 			continue;
+		/* appended in commit order, so the first posting past the end day ends the walk
+		 * (balance() reads on instead, in case the wall clock stepped back) */
 		if (p.at_ms > to_ms)
 			break;
 		if (p.at_ms < from_ms)
 			continue;
+		/* a payee's postings are those on its account (payable and settle): the account
+		 * field holds the NIHII or NISS, NUL-padded */
 		if (account && strncmp(p.account, account, sizeof(p.account)) != 0)
 			continue;
+		/* one more posting matches: the page is full and there is a next one, so the
+		 * requester is told where to resume (next_after stays 0 on the last page) */
 		if (la->n_postings == limit) {
 			la->next_after = la->postings[limit - 1]->number;
 			break;
@@ -250,7 +295,9 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 }
 
 /* Sequence of (sender, key) in the idempotency index (store.h). @return 0 or an LMDB code
- * (MDB_NOTFOUND for an empty or too long key). */
+ * (MDB_NOTFOUND for an empty or too long key). The key is always looked up under the
+ * requesting sender: another sender's sending stays invisible even to one who knows its key.
+ * A key too long for the index was never stored, so it is simply not found. */
 static int find_sending(MDB_txn *txn, const tpc_store_db_t *db, const char *sender, const char *key,
                         uint64_t *seq)
 {
@@ -286,7 +333,9 @@ static int settlement_push(tpc_arena_t *arena, Tpclear__Settlement ***out, size_
 	return 0;
 }
 
-/* Copy the native settlement after header @p h of value @p v into the arena. */
+/* Copy the native settlement after header @p h of value @p v into the arena. The value is
+ * header, packed tpclear.Settlement, native bytes (records.h); settlements_of() checked that
+ * the lengths add up to the value's size before this reads its tail. */
 static int settlement_native(tpc_arena_t *arena, const tpc_settlement_hdr_t *h, const MDB_val *v,
                              tpc_blob_t *out)
 {
@@ -306,7 +355,9 @@ static int settlement_native(tpc_arena_t *arena, const tpc_settlement_hdr_t *h, 
 	return 0;
 }
 
-/* Settlements stored for @p seq, unpacked into the arena. */
+/* Settlements stored for @p seq, unpacked into the arena. Keys sort by (sequence, run,
+ * payment), so they come in run order and the last one is the latest: @p last_native, when
+ * asked, keeps only that one's native answer (the settlement query answers the latest). */
 static int settlements_of(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, tpc_arena_t *arena,
                           Tpclear__Settlement ***out, size_t *n, tpc_blob_t *last_native)
 {
@@ -382,6 +433,10 @@ static void line_paid(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lke
 	MDB_val k = {12, (void *)lkey}, v;
 	tpc_scheme_ref_t sr;
 
+	/* "paid" records which payment paid a part, not how much: the amount of each part is
+	 * split from the line record the way ledger.c's post() split it (the patient share is a
+	 * part of its own only when a scheme pays it). With both parts paid, the date and the
+	 * reference shown are the patient share's (read last). */
 	for (uint8_t part = 0; part < 2; part++) {
 		uint8_t pk[TPC_PAYABLE_KEY];
 		MDB_val pkv = {sizeof(pk), pk};
@@ -436,13 +491,14 @@ static Tpclear__LineHistory *line_history(MDB_txn *txn, const tpc_store_db_t *db
 	lh->accepted_cents = r->accepted_cents;
 	lh->mutuality = str(a, r->mutuality, sizeof(r->mutuality));
 	lh->n_findings = r->nfindings < 3 ? r->nfindings : 3;
+	/* a line record keeps at most three findings (records.h), so three slots always do */
 	lh->findings = tpc_arena_alloc(a, 3 * sizeof(char *), 8);
 	if (!lh->code || !lh->mutuality || !lh->findings)
 		return NULL;
 	for (size_t f = 0; f < lh->n_findings; f++)
 		if (!(lh->findings[f] = str(a, r->finding[f], sizeof(r->finding[f]))))
 			return NULL;
-	lh->payment_reference = "";
+	lh->payment_reference = ""; /* until line_paid() finds a payment */
 	lh->share_budget = (char *)tpc_budget_name(r->share_budget);
 	lh->scheme = (char *)tpc_scheme_name(r->scheme);
 	line_paid(txn, db, lkey, r, a, lh);
@@ -484,6 +540,8 @@ static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t
 
 	if (!sh)
 		return ENOMEM;
+	/* the head first: a sequence without its stored answer is a damaged store, refused
+	 * before any line is read */
 	tpclear__sending_history__init(sh);
 	if ((rc = history_head(txn, db, seq, a, sh)))
 		return rc;
@@ -500,6 +558,7 @@ static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t
 			continue;
 		if (invoice >= 0 && r.invoice != (uint32_t)invoice)
 			continue;
+		/* the answer's bound; the history carries no mark that it was cut here */
 		if (sh->n_lines == SHOW_MAX_LINES)
 			break;
 		if (tpc_txn_fail(&t, history_push(a, sh, &cap,
@@ -509,12 +568,14 @@ static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t
 	tpc_iter_close(&it);
 	if (t.ret)
 		return t.ret;
+	/* then every settlement of the sending: its lines may be paid over several runs */
 	if ((rc = settlements_of(txn, db, seq, a, &sh->settlements, &sh->n_settlements, NULL)))
 		return rc;
 	*out = sh;
 	return 0;
 }
 
+/* Exactly @p n ASCII digits: a NIHII or a NISS (11), the shape a payee account has. */
 static int is_digits(const char *s, size_t n)
 {
 	if (strlen(s) != n)
@@ -525,6 +586,15 @@ static int is_digits(const char *s, size_t n)
 	return 1;
 }
 
+/* `tpclear ledger show TARGET` (docs/ledger.md, Queries). One argument names three kinds of
+ * thing, tried in this order: a sending key of the requesting sender, PROVIDER/NUMBER (an
+ * 11-digit NIHII, a slash, an invoice number), an 11-digit payee. The order is behaviour: a
+ * sender's own key wins even when it looks like an invoice or a NIHII. For an invoice, the
+ * "invoices" index only gives the sequence of the sending that holds it; which of its invoices it
+ * is comes from the stored Result (line records know their invoice's index, not its number), and
+ * when the number is not found there the whole sending is shown. A payee's view covers all time
+ * (the request's dates are dropped); a payee with no posting at all is unknown (T00024), not a
+ * balance of 0. */
 static int show(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                 tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
@@ -615,7 +685,9 @@ unknown:
 	return TPC_ENOENT;
 }
 
-/* An institution's monthly recovery statement (engine/ledger/statement.h). */
+/* An institution's monthly recovery statement (engine/ledger/statement.h). The clock is read
+ * here because the statement says whether its month is over (provisional until then); on a
+ * refusal statement.c names the code (T00030-T00033), else the failure is a store error. */
 static int statement(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerRequest *rq,
                      tpc_job_t *job, Tpclear__LedgerAnswer *la)
 {
@@ -642,6 +714,8 @@ int tpc_ledger_query(tpc_store_reader_t *r, tpc_job_t *job)
 	MDB_txn *txn;
 	int rc;
 
+	/* unpacked straight from the received message into the arena: the payload is never
+	 * copied (architecture.md, Jobs) */
 	rq = tpclear__ledger_request__unpack(&pa, zmq_msg_size(&job->payload),
 	                                     zmq_msg_data(&job->payload));
 	if (!rq) {
@@ -670,6 +744,8 @@ int tpc_ledger_query(tpc_store_reader_t *r, tpc_job_t *job)
 		rc = TPC_EINVAL;
 		break;
 	}
+	/* A query refused with its own code keeps it; any other failure is the arena's bound
+	 * (T00013) or the store's (T00011). */
 	if (rc == 0) {
 		ans.body_case = TPCLEAR__ANSWER__BODY_LEDGER;
 		ans.ledger = &la;
@@ -681,6 +757,10 @@ int tpc_ledger_query(tpc_store_reader_t *r, tpc_job_t *job)
 	return rc;
 }
 
+/* `tpclear query --settlement KEY`: like the ledger queries, one snapshot and a coded refusal
+ * (T00012 unknown key, T00021 not paid yet). The body is the latest settlement; its native
+ * answer (eFact 920900) goes beside it in job->native, the way a sending's native answer does,
+ * already copied into the arena since the loop thread sends it after the snapshot ended. */
 int tpc_ledger_query_settlement(tpc_store_reader_t *r, tpc_job_t *job)
 {
 	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
@@ -709,6 +789,8 @@ int tpc_ledger_query_settlement(tpc_store_reader_t *r, tpc_job_t *job)
 		rc = tpc_err_from_mdb(rc);
 		goto out;
 	}
+	/* a sending accepted but not yet paid by any run is not an error of the store: T00021
+	 * tells the sender to ask again after the next payment run */
 	if (!n) {
 		fail(job, TPC_CODE_NOT_SETTLED);
 		rc = TPC_ENOENT;

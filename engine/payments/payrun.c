@@ -6,6 +6,16 @@
  * the items the way it needs them, so every pass reads its databases in key order and writes
  * with MDB_APPEND where the keys allow it. All of it runs inside the writer's transaction: a
  * failure anywhere leaves nothing of the run.
+ *
+ * Why a run is alone in its transaction (architecture.md): the payables it reads must be the
+ * ones it consumes, with no sending committing in between, and a MDB_MAP_FULL replay must
+ * re-run the run alone, from the same payables, under the same run and posting numbers (the
+ * writer restores its posting counter). The LMDB errors of these passes are returned as they
+ * are, never translated: the writer compares them with MDB_MAP_FULL.
+ *
+ * Money: every transfer is booked twice in its budget, a SETTLE on each payee paid (negative)
+ * and a PAYOUT on the budget's bank account (positive, the transfer's amount), so each budget
+ * still sums to zero after the run (docs/ledger.md, Double entry).
  */
 #include "payments/payrun.h"
 
@@ -25,7 +35,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* One unpaid payable taken by the run. */
+/* One unpaid payable taken by the run. The passes re-sort the items, so everything a pass needs
+ * travels with the item: its key (seq, line, part), the payable, its account's index and,
+ * once paid, its payment number (the settle pass groups by it). */
 struct item {
 	uint64_t seq;
 	uint32_t line;
@@ -39,13 +51,16 @@ struct item {
 /* The bank account of one (budget, payee). */
 struct account {
 	uint8_t budget;
-	uint8_t ok;
+	uint8_t ok; /* a valid IBAN, and a valid BIC or none: tpc_sepa_render() would take it */
 	char payee[12];
 	char iban[35];
 	char bic[12];
 	char name[71];
 };
 
+/* A run's state from tpc_payrun_execute() to tpc_payrun_finish(): what the answer reports and
+ * what the files are rendered from. It outlives the transaction (finish runs after the commit),
+ * so nothing in it points into LMDB. */
 struct tpc_payrun {
 	uint64_t run;
 	uint64_t now_ms;
@@ -81,7 +96,8 @@ struct push {
 
 #define MAX_PUSHES 10000 /* more settlements stay retrievable with a query */
 
-/* Copy a NUL-terminated string, cut to @p cap - 1 bytes. */
+/* Copy a NUL-terminated string, cut to @p cap - 1 bytes: the fields of the accounts, payments
+ * and postings have fixed widths (records.h), and a cut is always NUL-terminated. */
 static void copy_str(char *dst, size_t cap, const char *src)
 {
 	size_t n = strnlen(src, cap - 1);
@@ -90,17 +106,23 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = 0;
 }
 
+/* The UTC day of a commit time: the day `--until DATE` and the execution day count in. */
 static int64_t day_of_ms(uint64_t ms)
 {
 	return (int64_t)(ms / 86400000u);
 }
 
+/* One file per (run, budget): a file holds one payment information block, i.e. one debtor
+ * account, and each budget pays from its own ([budget.NAME] iban). The name is all that links a
+ * file to its run, so startup (restore_run()) finds a missing file by this name alone. */
 void tpc_payrun_file_name(uint64_t run, unsigned budget, char *out, size_t cap)
 {
 	snprintf(out, cap, "payrun-%08llu-%s.pain.001.xml", (unsigned long long)run,
 	         tpc_budget_name(budget));
 }
 
+/* Frees a state in any condition: after an abort the writer frees whatever execute left,
+ * complete or stopped half-way by an error. */
 void tpc_payrun_free(tpc_payrun_t **pp)
 {
 	tpc_payrun_t *p;
@@ -123,6 +145,8 @@ void tpc_payrun_free(tpc_payrun_t **pp)
 	*pp = NULL;
 }
 
+/* A replay paid nothing now: its run number was taken by the first request, so the writer
+ * must not advance its run counter for it. */
 int tpc_payrun_paid(const tpc_payrun_t *p)
 {
 	return p && !p->replay && p->npayments > 0;
@@ -133,6 +157,8 @@ int tpc_payrun_replayed(const tpc_payrun_t *p)
 	return p && p->replay;
 }
 
+/* A request id is recorded even when nothing was due, so its retry finds it and stays empty
+ * instead of paying what arrived in between: that alone is a reason to commit. */
 int tpc_payrun_must_commit(const tpc_payrun_t *p)
 {
 	return tpc_payrun_paid(p) || (p && p->id_stored);
@@ -150,6 +176,8 @@ void tpc_payrun_totals(const tpc_payrun_t *p, uint64_t *payments, uint64_t *line
 	*cents = p->total_cents;
 }
 
+/* A note for the requester (PayrunResult.notes): why something was left unpaid. Best effort:
+ * a note that cannot be allocated is dropped, a run never fails for want of one. */
 static void note(tpc_payrun_t *p, const char *fmt, const char *a, const char *b)
 {
 	char buf[256], **n;
@@ -166,6 +194,7 @@ static void note(tpc_payrun_t *p, const char *fmt, const char *a, const char *b)
 		p->nnotes++;
 }
 
+/* resolve()'s order: (budget, payee kind, payee), so one payee's items are neighbours */
 static int cmp_payee(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -177,7 +206,9 @@ static int cmp_payee(const void *a, const void *b)
 	return strcmp(x->p.payee, y->p.payee);
 }
 
-/* sort items by (budget, usable account first, IBAN, sequence, line); @p arg: the accounts */
+/* sort items by (budget, usable account first, IBAN, sequence, line); @p arg: the accounts.
+ * The last keys make the order total: qsort is not stable, and the same payables must give the
+ * same transfers, postings and "paid" entries whatever it does with ties. */
 static int cmp_group(const void *a, const void *b, void *arg)
 {
 	const struct item *x = a, *y = b;
@@ -198,6 +229,8 @@ static int cmp_group(const void *a, const void *b, void *arg)
 	return x->part < y->part ? -1 : x->part > y->part;
 }
 
+/* settle()'s order: (sequence, payment, line, part); items left unpaid have payment 0 and
+ * sort first within their sending */
 static int cmp_line(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -211,7 +244,8 @@ static int cmp_line(const void *a, const void *b)
 	return x->part < y->part ? -1 : x->part > y->part;
 }
 
-/* Gather the unpaid payables the run takes. */
+/* Gather the unpaid payables the run takes: those of the requested budget (or all) committed
+ * on or before the `until` day (or all). The rest stay in "payables" for a later run. */
 static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job, tpc_payrun_t *p)
 {
 	tpc_iter_t it;
@@ -225,6 +259,8 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 		const uint8_t *k = it.key.mv_data;
 		struct item *x;
 
+		/* a payable of another size is a damaged store: the run stops rather than pay
+		 * from bytes it cannot read */
 		if (it.key.mv_size != TPC_PAYABLE_KEY || it.val.mv_size != sizeof(tpc_payable_t)) {
 			tpc_txn_fail(&t, MDB_CORRUPTED);
 			break;
@@ -241,6 +277,8 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 			p->items = n;
 			p->cap = cap;
 		}
+		/* filled in the next free slot; a payable filtered out leaves nitems alone, so
+		 * the slot is reused */
 		x = &p->items[p->nitems];
 		memset(x, 0, sizeof(*x));
 		memcpy(&x->p, it.val.mv_data, sizeof(x->p));
@@ -257,7 +295,11 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 	return t.ret;
 }
 
-/* Resolve the bank account of each (budget, payee) from the reference data. */
+/* Resolve the bank account of each (budget, payee) from the reference data. The ledger keeps
+ * no account numbers: a payable names its payee (NIHII or NISS), and the account is looked up
+ * when it is paid, so a provider's corrected IBAN applies to the next run.
+ * Providers: their row (IBAN, BIC, name). The insured: the member period covering the commit
+ * day of the payee's first item here, else the last OSSOM feed row on that day. */
 static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 {
 	MDB_cursor *members = NULL, *ossom = NULL;
@@ -266,6 +308,7 @@ static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 	/* sorted by (budget, payee): each account is looked up once, its neighbours reuse it */
 	if (p->nitems)
 		qsort(p->items, p->nitems, sizeof(*p->items), cmp_payee);
+	/* at most one account per item: sized once, no growth inside the loop */
 	p->accounts = calloc(p->nitems ? p->nitems : 1, sizeof(*p->accounts));
 	if (!p->accounts)
 		return ENOMEM;
@@ -279,6 +322,7 @@ static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		struct item *it = &p->items[i];
 		struct account *a;
 
+		/* one lookup per payee: its other items share the account (and its verdict) */
 		if (i > 0 && cmp_payee(it, &p->items[i - 1]) == 0) {
 			it->acct = p->items[i - 1].acct;
 			continue;
@@ -317,8 +361,14 @@ static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 				else if (rc != MDB_NOTFOUND)
 					goto out;
 			}
+			/* neither the members file nor the OSSOM feed has a name column */
 			snprintf(a->name, sizeof(a->name), "insured %s", a->payee);
 		}
+		/* Checked by the rules tpc_sepa_render() applies (IBAN mod 97, BIC when given:
+		 * without one the file names the agent NOTPROVIDED), before anything is paid: a
+		 * payment the file refused after the commit would leave a run without its file.
+		 * An unusable account leaves its payables in "payables", so the first run after
+		 * the reference data is corrected pays them. */
 		rc = 0;
 		a->ok = a->iban[0] && tpc_check_iban(a->iban, strlen(a->iban)) &&
 		        (!a->bic[0] || tpc_sepa_bic_ok(a->bic));
@@ -336,6 +386,8 @@ out:
 	return rc;
 }
 
+/* Postings are numbered by the writer's one counter, shared with the sendings' postings, so
+ * the numbers only grow across both and MDB_APPEND holds. */
 static int put_posting(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_posting_rec_t *rec)
 {
 	uint8_t key[8];
@@ -347,7 +399,10 @@ static int put_posting(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_post
 
 /* Write payment @p pm (items [@p i, @p j) of account @p a): the payees debited (one posting
  * per payee of the account), the budget's bank account @p payer_iban credited, the payment
- * record, and each item's payable moved to "paid". @return 0 or an LMDB code. */
+ * record, and each item's payable moved to "paid". @return 0 or an LMDB code.
+ * The SETTLE postings add up to minus the items' sum and the PAYOUT is that sum (pay() made
+ * it pm->amount_cents), so the budget still sums to zero. Payment postings carry no sequence:
+ * their line field is the payment's number (1-based, p->npayments already counts it). */
 static int record_payment(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p,
                           const struct account *a, const char *payer_iban, size_t i, size_t j,
                           const tpc_payment_rec_t *pm)
@@ -378,6 +433,8 @@ static int record_payment(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_
 		tpc_txn_fail(&t, put_posting(ctx, txn, &rec));
 		m = e;
 	}
+	/* the money leaving the budget's bank account: the account is the payer IBAN, the
+	 * debtor of this budget's SEPA file */
 	memset(&rec, 0, sizeof(rec));
 	rec.run = p->run;
 	rec.line = p->npayments;
@@ -410,7 +467,13 @@ static int record_payment(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_
 	return t.ret;
 }
 
-/* Pay the groups: payments, postings, payables moved to "paid". */
+/* Pay the groups: payments, postings, payables moved to "paid". A group (budget, IBAN) is paid
+ * whole or not at all: its credit note lines and invoice lines are netted into one transfer,
+ * and left unpaid together when the net cannot be paid. The checks run in this order because
+ * each names a different cause in the answer: no usable payee account (lines_no_account, the
+ * payee already named by resolve()), no debtor account for the budget (lines_no_account, the
+ * budget named), a net amount not positive (lines_carried): a credit transfer's amount must
+ * be positive, so a credit note larger than the new invoices waits for later ones. */
 static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 {
 	size_t i = 0, j;
@@ -435,6 +498,7 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 			if (b->budget != a->budget || b->ok != a->ok ||
 			    strcmp(b->iban, a->iban) != 0)
 				break;
+			/* no LMDB code means "overflow"; any non-zero code aborts the run */
 			if (__builtin_add_overflow(sum, p->items[j].p.amount_cents, &sum))
 				return MDB_BAD_VALSIZE; /* cannot happen with sane amounts */
 		}
@@ -464,6 +528,9 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		copy_str(pm->iban, sizeof(pm->iban), a->iban);
 		copy_str(pm->bic, sizeof(pm->bic), a->bic);
 		copy_str(pm->name, sizeof(pm->name), a->name);
+		/* the end-to-end id is also the payment reference of the 920900 and of `ledger
+		 * show` (records.h): one reference names the payment in the transfer and in the
+		 * answers. Each budget paid gets a file (tpc_payrun_finish()). */
 		tpc_payment_reference(p->run, p->npayments, pm->end_to_end);
 		p->budgets_paid |= 1u << a->budget;
 		p->lines_paid += pm->lines;
@@ -475,7 +542,12 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 	return 0;
 }
 
-/* Keep a copy of a settlement answer for the push after the commit (best effort). */
+/* Keep a copy of a settlement answer for the push after the commit (best effort). Pushing is a
+ * courtesy to connected senders: the settlement is stored in the run's transaction and a
+ * sender may always ask for it (`tpclear query --settlement`), so a copy that cannot be made
+ * is dropped without failing the run. malloc'd, not in an arena: the scratch arena is reset
+ * for every settlement, and the job's arena only takes them in tpc_payrun_finish(). The
+ * correlation is 0, which tells the sender the answer was pushed (docs/protocol.md). */
 static void keep_push(tpc_payrun_t *p, const Tpclear__Settlement *st, const tpc_blob_t *native)
 {
 	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
@@ -515,7 +587,16 @@ static void keep_push(tpc_payrun_t *p, const Tpclear__Settlement *st, const tpc_
 	p->npushes++;
 }
 
-/* Settlement of one (sending, payment): pack it and store it. */
+/* Settlement of one (sending, payment): pack it and store it, under (sequence, run, payment)
+ * in the run's transaction, so a settlement exists exactly when its payment does.
+ * - Lines: the encoder gets every line of the sending, in order, each with what this payment
+ *   paid on it (0 for a refused line or one paid by another payment): the 920900 echoes the
+ *   whole sending with this payment's amounts (docs/formats/efact.md, Settlement 920900).
+ * - Destinations: one per destination mutuality, as the 920900 has one ET91 per mutuality;
+ *   the message keeps the first 64, the native answer all of them.
+ * - A native settlement the adapter cannot encode is logged and the settlement stored without
+ *   it, rather than abort the run and its payments for a missing 920900.
+ * - The execution date is the SEPA file's requested execution date, as yyyymmdd. */
 static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p,
                       const tpc_answer_hdr_t *h, const uint8_t *native, const tpc_line_rec_t *recs,
                       tpc_settled_line_t *lines, uint32_t nlines, const struct item *first,
@@ -635,7 +716,8 @@ struct sending_lines {
 	size_t cap;
 };
 
-/* Make room for one more line. @return 0 or ENOMEM. */
+/* Make room for one more line; recs[] and lines[] are parallel (index = line index), so they
+ * grow together. @return 0 or ENOMEM. */
 static int lines_grow(struct sending_lines *rl)
 {
 	size_t nc = rl->cap ? rl->cap * 2 : 256;
@@ -691,7 +773,9 @@ static int read_lines(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq,
 	return t.ret;
 }
 
-/* One settlement per (sending, payment) paid by the run. */
+/* One settlement per (sending, payment) paid by the run: a sending whose lines went to two
+ * accounts (or two budgets) is settled once per transfer, since a settlement reports one
+ * payment reference. A sending the run took nothing of is not settled. */
 static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 {
 	tpc_arena_t *scratch = NULL, *answers = NULL;
@@ -798,7 +882,10 @@ static int load_payments(MDB_txn *txn, const tpc_store_db_t *db, uint64_t run, u
 }
 
 /* A request id seen before: the same request gets its first run back (payments read from the
- * ledger, for finish to render), another one is refused. @return an LMDB code. */
+ * ledger, for finish to render), another one is refused. @return an LMDB code.
+ * Everything the first answer said is rebuilt from what was stored with it: the run record
+ * (totals, execution day, budgets), its payments, and the counts kept in the id's record.
+ * The notes were not kept, so a replay answers none (docs/ledger.md, Payment runs). */
 static int replay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
                   const tpc_payrun_id_t *id, tpc_payrun_t *p)
 {
@@ -835,6 +922,11 @@ static int replay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 	return load_payments(txn, ctx->db, id->run, rec.payments, &p->payments, &p->npayments);
 }
 
+/* The order is the guarantee. The request id is looked up before any payable is read: a
+ * retried request must be answered with its first run and pay nothing that arrived since.
+ * Then the four passes, then the id (in the same transaction as what it made, so a crash
+ * leaves both or neither), then the run record last, only when something was paid: an empty
+ * run stores no run and keeps its number free. Run numbers of stored runs stay dense. */
 int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
                        uint64_t run, uint64_t now_ms, tpc_payrun_t **out)
 {
@@ -846,6 +938,7 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 	MDB_val ik = {0, idk}, iv;
 	int rc;
 
+	/* handed out at once: whatever fails below, the caller frees it with the run's state */
 	*out = p;
 	if (!p)
 		return ENOMEM;
@@ -864,10 +957,12 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 	}
 	p->run = run;
 	p->now_ms = now_ms;
+	/* the requested execution date: the run's day plus [payments] execution_days */
 	p->execution_day = (int32_t)day_of_ms(now_ms) + ctx->cfg->execution_days;
 	if ((rc = gather(ctx, txn, job, p)) || (rc = resolve(ctx, txn, p)) ||
 	    (rc = pay(ctx, txn, p)))
 		return rc;
+	/* settlements only when something was paid: they report payments */
 	if (p->npayments && (rc = settle(ctx, txn, p)))
 		return rc;
 	if (job->payrun_id[0]) {
@@ -902,7 +997,12 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 }
 
 /* A name in the SEPA Latin character set: common accented letters (UTF-8 Latin-1 range) lose
- * their accent, any other character outside the set becomes a space. */
+ * their accent, any other character outside the set becomes a space. The reference data is
+ * UTF-8 and its names carry accents, which tpc_sepa_render() would refuse (it checks the set)
+ * with the whole file: transliterated, they stay readable and the file goes out. c3[] maps the
+ * second byte of U+00C0..U+00FF (UTF-8 C3 80..BF) to its bare letter (the AE ligatures to A
+ * and a; the multiplication and division signs, thorn and sharp s to a space). An empty result
+ * becomes "-": a name has at least one character. */
 static void sepa_latin(const char *in, char *out, size_t cap)
 {
 	static const char *const allowed = "/-?:().,'+ ";
@@ -935,7 +1035,10 @@ static void sepa_latin(const char *in, char *out, size_t cap)
 	out[n] = 0;
 }
 
-/* Build one budget's batch from the payments and render it. @return 0 or a TPC_E* code. */
+/* Build one budget's batch from the payments and render it. @return 0 or a TPC_E* code.
+ * Everything in the file derives from what is stored (run, budget, commit time, payments)
+ * and the configured payer, never from the clock: a file rendered again at startup or for a
+ * replay is the same file (the same bytes unless the payer account was reconfigured). */
 static int render_budget(const tpc_payrun_ctx_t *ctx, uint64_t run, uint64_t at_ms,
                          int32_t execution_day, unsigned budget, const tpc_payment_rec_t *pm,
                          size_t npm, char **xml, size_t *len, tpc_sepa_totals_t *totals)
@@ -992,6 +1095,9 @@ out:
 	return rc;
 }
 
+/* Write one budget's file into the payments directory (made on first use). Atomically: restore
+ * runs take a file that exists as written (stat() only), so a half-written file must never
+ * exist under the final name. @return 0 or a negative errno. */
 static int write_budget_file(const tpc_payrun_ctx_t *ctx, uint64_t run, unsigned budget,
                              const char *xml, size_t len, char *path, size_t cap)
 {
@@ -1010,6 +1116,7 @@ static int write_budget_file(const tpc_payrun_ctx_t *ctx, uint64_t run, unsigned
 	return rc;
 }
 
+/* A malloc'd push copied into the job's arena, which the loop thread frees with the job. */
 static void *arena_copy(tpc_arena_t *a, const void *src, size_t n)
 {
 	void *d = tpc_arena_alloc(a, n ? n : 1, 8);
@@ -1019,6 +1126,13 @@ static void *arena_copy(tpc_arena_t *a, const void *src, size_t n)
 	return d;
 }
 
+/* Runs after the commit is durable, never before: a SEPA file may only exist for payments the
+ * ledger holds, so a crash can lose a file (rewritten at the next start) but never leave one
+ * for a run that was rolled back. A file that cannot be written does not undo anything: the
+ * payments are committed, the run stays unmarked, and the next start writes it. The answer
+ * carries each file's content so the requester can keep a copy (`tpclear payrun --out`);
+ * it is packed into the job's arena, like the settlements to push, because the run's own
+ * state is freed here while the loop thread sends them later. */
 int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t *job)
 {
 	int missing = 0;
@@ -1131,6 +1245,9 @@ int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t 
 	return missing ? -1 : 0;
 }
 
+/* Only the files_written flag of the run record changes; the run's money is never touched
+ * again. Without the mark a restart would write the files again, including those an operator
+ * has already sent and moved away. */
 int tpc_payrun_mark_written(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, uint64_t run)
 {
 	uint8_t key[8];
@@ -1151,7 +1268,9 @@ int tpc_payrun_mark_written(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, uint64_t 
 
 /* Write the missing SEPA files of committed run @p run. @return 0 when every file is on disk,
  * 1 when one could not be written (the run stays unmarked: tried again at the next start),
- * ENOMEM. @p rewritten counts the files written. */
+ * ENOMEM. @p rewritten counts the files written.
+ * A file present under its name counts as written: write_budget_file() renames whole files
+ * into place. A marked run, whose files an operator may have moved away, is never looked at. */
 static int restore_run(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, uint64_t run,
                        const tpc_payrun_rec_t *r, int *rewritten)
 {
@@ -1203,6 +1322,11 @@ static int restore_run(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, uint64_t run,
 	return failed;
 }
 
+/* Startup, before the writer thread runs, in a write transaction of its own. A committed run
+ * can only miss its files between its commit and its mark (a crash, a full disk), so the runs
+ * not marked are the only ones to look at; a run whose files still cannot be written is
+ * logged and left unmarked, and the engine starts anyway: its payments are in the ledger and
+ * the next start tries again. */
 int tpc_payrun_restore_files(const tpc_payrun_ctx_t *ctx, MDB_txn *txn)
 {
 	uint64_t *mark = NULL;
