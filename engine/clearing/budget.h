@@ -1,6 +1,6 @@
 /* engine/clearing/budget.h - the budgets that pay cleared lines, and their payer accounts.
  *
- * A scheme (who pays a line, engine/clearing/tariff.h) charges one budget: AMI for CAAMI's own
+ * A scheme (who pays a line, engine/clearing/schemes.h) charges one budget: AMI for CAAMI's own
  * insured, SPPIS for Mediprima, FEDASIL, JUSTICE for detainees' patient shares, WARVICTIMS and
  * OSSOM. Budgets are a closed list, numbered for compact ledger records (the number is stored in
  * postings and payables: never renumber, only append). Each budget's payer account (the debtor

@@ -5,17 +5,18 @@
  *   engine/clearing/schemes.c, in one table (docs/schemes.md explains every rule with a worked
  *   example). A line is evaluated on its own service date, first match wins:
  *
- *     scheme       matches when (feed row covering the date)      insurer part      patient share
- *     detention    detention                                      AMI rate -> AMI   -> JUSTICE
- *     fedasil      fedasil (code not in fedasil_exclusions,       BIM rate          -> FEDASIL
- *                  else refused 500431)                           -> FEDASIL
- *     mediprima    a decision covering the date and the care      BIM rate -> SPPIS -> SPPIS when
- *                  type (hospital / ambulatory / pharmacy; all) covers_patient_share war_victims
- * war_victims                                    AMI rate -> AMI   -> WARVICTIMS ossom        a
- * contract covering the date, or deferred      Belgian scale,    patient rights after it (>= 16
- * years and old enough)   BC doubles it     (capped: fee)
- *                                                                  -> OSSOM
- *     ami          a members period covering the date             by ct1 -> AMI     patient
+ *   scheme      matches when (feed row covering the date)   insurer part       patient share
+ *   detention   detention                                   AMI rate -> AMI    -> JUSTICE
+ *   fedasil     fedasil (code not in fedasil_exclusions,    BIM rate           -> FEDASIL
+ *               else refused 500431)                        -> FEDASIL
+ *   mediprima   a decision covering the date and care type  BIM rate -> SPPIS  -> SPPIS when
+ *               (hospital / ambulatory / pharmacy; all)                        the decision
+ *                                                                              covers it
+ *   war_victims war_victims                                 AMI rate -> AMI    -> WARVICTIMS
+ *   ossom       a contract covering the date, or deferred   Belgian scale,     patient
+ *               rights after it (>= 16 years, old enough)   BC doubles it      (capped: fee)
+ *                                                           -> OSSOM
+ *   ami         a members period covering the date          by ct1 -> AMI      patient
  *
  *   "AMI rate" is the member's (BIM when ct1 ends in 1) when the person is a member on that
  *   date, the ordinary rate otherwise. No match: refused 500540 (known person, not covered on

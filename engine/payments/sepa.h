@@ -1,6 +1,6 @@
 /* engine/payments/sepa.h - SEPA credit-transfer files (ISO 20022 pain.001.001.03) for payment runs.
  *
- * A payment run (engine/ledger/ledger.c) pays, per budget, one credit transfer per payee account.
+ * A payment run (engine/payments/payrun.c) pays, per budget, one credit transfer per payee account.
  * This module turns one budget's transfers into one pain.001.001.03 document, written with
  * libxml2's xmlTextWriter: one GrpHdr (message id, creation time, number of transactions, control
  * sum), one PmtInf (method TRF, batch booking, SEPA service level, requested execution date, the
