@@ -127,8 +127,9 @@ static void trailer_of(struct walk *w, const char *rec, uint32_t ord, int refuse
 		w->et20_ord = ord;
 		while (w->next < s->ninvoices && s->invoices[w->next].record < ord)
 			w->next++;
-		w->inv = w->next < s->ninvoices && s->invoices[w->next].record == ord ? w->next
-		                                                                        : s->ninvoices;
+		w->inv = w->next < s->ninvoices && s->invoices[w->next].record == ord
+		             ? w->next
+		             : s->ninvoices;
 	}
 	t->et20 = w->et20;
 	t->ordinal = ord;
@@ -164,10 +165,9 @@ static int encode_result(const uint8_t *buf, size_t len, const tpc_sending_t *s,
 		return TPC_ADAPTER_ENOMEM;
 	for (uint32_t i = 0; i < nrec; i++)
 		n800 += echoed(recs + (size_t)i * TPC_EFACT_RECORD, sl[i]);
-	o = host->alloc(host->arena,
-	                TPC_EFACT_SEG200 + TPC_EFACT_SEG300_ANSWER +
-	                    (size_t)n800 * TPC_EFACT_RECORD_ANSWER,
-	                1);
+	o = host->alloc(
+	    host->arena,
+	    TPC_EFACT_SEG200 + TPC_EFACT_SEG300_ANSWER + (size_t)n800 * TPC_EFACT_RECORD_ANSWER, 1);
 	if (!o)
 		return TPC_ADAPTER_ENOMEM;
 	p = put_head(o, buf, s, type, refusal_type(s, sl, nrec));
@@ -233,7 +233,8 @@ static unsigned mark_record(char *rec, uint32_t ord, const tpc_sending_t *s)
 			continue;
 		n++;
 		for (k = 0; k < N_ERR_FIELDS; k++)
-			if (err_fields[k].in_record && strcmp(s->findings[i].code, err_fields[k].code) == 0)
+			if (err_fields[k].in_record &&
+			    strcmp(s->findings[i].code, err_fields[k].code) == 0)
 				break;
 		/* a finding without a zone of its own marks the record type (3-4) */
 		memcpy(rec + (k < N_ERR_FIELDS ? err_fields[k].at : 2),

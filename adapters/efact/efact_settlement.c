@@ -160,7 +160,8 @@ static int walk(const uint8_t *a, size_t len, const tpc_host_t *host, struct sha
 		uint32_t ord;
 
 		if (tpc_efact_trailer_ordinal(rec, &ord) != 0 || ord <= prev || (t == 20) == !!open)
-			return TPC_ADAPTER_EINVAL; /* not ours, out of order, or outside an invoice */
+			return TPC_ADAPTER_EINVAL; /* not ours, out of order, or outside an invoice
+			                            */
 		prev = ord;
 		if (t == 20) {
 			open = &sh->invs[sh->ninv++];
@@ -330,7 +331,7 @@ static char *put_records(char *p, const struct shape *sh, const tpc_settlement_t
 
 		if (t == 50) {
 			(void)tpc_efact_trailer_ordinal(p, &ord); /* ours: walk() */
-			while (st->lines[j].record != ord) /* there: match() */
+			while (st->lines[j].record != ord)        /* there: match() */
 				j++;
 			tpc_check_put_signed(p + TPC_EFACT_TR_ZONE114, 12, st->lines[j].paid_cents);
 		} else if (t == 80) {
@@ -374,8 +375,8 @@ int tpc_efact_encode_settlement_(const void *state, const uint8_t *answer, size_
 	if (totals_of(sum_req, sum_acc, &all))
 		return TPC_ADAPTER_EINVAL;
 
-	o = host->alloc(host->arena, HEAD + ((size_t)sh.n800 + sh.nmut + 1) * TPC_EFACT_RECORD_ANSWER,
-	                1);
+	o = host->alloc(host->arena,
+	                HEAD + ((size_t)sh.n800 + sh.nmut + 1) * TPC_EFACT_RECORD_ANSWER, 1);
 	if (!o)
 		return TPC_ADAPTER_ENOMEM;
 	/* 200 (type 920900) and 300 as stored, the share of errors 00000 as insurers write it */

@@ -90,18 +90,20 @@ static int read_trailer(efr_record_t *r, uint32_t k, char *why, size_t n)
 	zone(r->ref_b, t, 435, 22);
 	if (!digits(r->month, 6) || !digits(r->mutuality, 3) || !digits(r->third_party, 12) ||
 	    !digits(t + 406, 6))
-		return fail(why, n, "record %u (type %02d): trailer 362-412 not numeric", k, r->type);
+		return fail(why, n, "record %u (type %02d): trailer 362-412 not numeric", k,
+		            r->type);
 	for (int s = 0; s < 3; s++) {
 		const char *slot = t + 456 + 7 * s;
 
 		if (empty_slot(slot))
 			continue;
 		if (slot[0] < 'A' || slot[0] > 'Z')
-			return fail(why, n, "record %u: error slot %d letter '%c'", k, s + 1, slot[0]);
+			return fail(why, n, "record %u: error slot %d letter '%c'", k, s + 1,
+			            slot[0]);
 		for (int c = 1; c < 7; c++)
 			if (!code_char(slot[c]))
-				return fail(why, n, "record %u: error slot %d code '%.6s'", k, s + 1,
-				            slot + 1);
+				return fail(why, n, "record %u: error slot %d code '%.6s'", k,
+				            s + 1, slot + 1);
 		r->slots[r->nslots].letter = slot[0];
 		zone(r->slots[r->nslots].code, slot, 2, 6);
 		r->nslots++;
@@ -120,7 +122,8 @@ static int read_350(efr_answer_t *a, const char *p, size_t left, char *why, size
 	size_t count = left / R350;
 
 	if (left % R350)
-		return fail(why, n, "920999: %zu characters after 227, not a multiple of 350", left);
+		return fail(why, n, "920999: %zu characters after 227, not a multiple of 350",
+		            left);
 	a->rec = calloc(count ? count : 1, sizeof(*a->rec));
 	if (!a->rec)
 		return fail(why, n, "out of memory");
@@ -131,13 +134,14 @@ static int read_350(efr_answer_t *a, const char *p, size_t left, char *why, size
 		r->len = R350;
 		r->type = digits(r->raw, 2) ? (int)number(r->raw, 2) : -1;
 		if (r->type != 95 && r->type != 96)
-			return fail(why, n, "920999: record %zu is a '%.2s', not a 95/96", k + 1, r->raw);
+			return fail(why, n, "920999: record %zu is a '%.2s', not a 95/96", k + 1,
+			            r->raw);
 		for (size_t e = 0; e < sizeof(err95) / sizeof(err95[0]); e++) {
 			const char *f = r->raw + err95[e] - 1;
 
 			if (!digits(f, 2))
-				return fail(why, n, "920999: record %zu error field %u '%.2s'", k + 1,
-				            err95[e], f);
+				return fail(why, n, "920999: record %zu error field %u '%.2s'",
+				            k + 1, err95[e], f);
 			if (memcmp(f, "00", 2) != 0) {
 				r->zone_errors[r->nzone_errors].pos = err95[e];
 				zone(r->zone_errors[r->nzone_errors].value, f, 1, 2);
@@ -189,8 +193,8 @@ static int read_800(efr_answer_t *a, const char *p, size_t left, char *why, size
 		r->len = R800;
 		r->type = digits(r->raw, 2) ? (int)number(r->raw, 2) : -1;
 		if (r->type == 95 || r->type == 96)
-			return fail(why, n, "%s: record %zu is a %d: no 95/96 in this answer", a->type,
-			            k + 1, r->type);
+			return fail(why, n, "%s: record %zu is a %d: no 95/96 in this answer",
+			            a->type, k + 1, r->type);
 		if (!is_known(r->type, settlement))
 			return fail(why, n, "%s: record %zu of unknown type '%.2s'", a->type, k + 1,
 			            r->raw);

@@ -34,15 +34,15 @@ typedef struct efr_record {
 	int type;        /* 1-2 as a number */
 	uint32_t seq;    /* 3-8, the sequence number as sent (records 10..90), 0 when not digits */
 	/* trailer of a record 10..90 at 800 characters */
-	char filler;     /* '1' when 351-800 are all '1', '9' when all '9', 0 otherwise */
-	char month[7];   /* 362-367 invoicing year and month */
-	char mutuality[4];      /* 368-370 destination mutuality */
-	char third_party[13];   /* 395-406 third-party number (or 9s) */
-	char ct1[4], ct2[4];    /* 407-409, 410-412 */
+	char filler;               /* '1' when 351-800 are all '1', '9' when all '9', 0 otherwise */
+	char month[7];             /* 362-367 invoicing year and month */
+	char mutuality[4];         /* 368-370 destination mutuality */
+	char third_party[13];      /* 395-406 third-party number (or 9s) */
+	char ct1[4], ct2[4];       /* 407-409, 410-412 */
 	char ref_a[23], ref_b[23]; /* 413-434, 435-456 */
 	efr_slot_t slots[3];
-	unsigned nslots;        /* the slots that hold an error */
-	uint32_t index;         /* 795-800 index of the record within its invoice */
+	unsigned nslots; /* the slots that hold an error */
+	uint32_t index;  /* 795-800 index of the record within its invoice */
 	/* 920999: the 2-digit errors of a record 95/96 that are not 00 */
 	unsigned nzone_errors;
 	struct {
@@ -53,14 +53,14 @@ typedef struct efr_record {
 
 /** A parsed answer. */
 typedef struct efr_answer {
-	char type[7];       /* 200: 1-6 */
-	char status[3];     /* 200: 17-18 message status */
-	const char *s200;   /* 67 characters (borrowed) */
-	const char *s300;   /* 160 or 610 characters (borrowed) */
+	char type[7];     /* 200: 1-6 */
+	char status[3];   /* 200: 17-18 message status */
+	const char *s200; /* 67 characters (borrowed) */
+	const char *s300; /* 160 or 610 characters (borrowed) */
 	size_t s300_len;
-	int share;          /* 610-character 300: 141-145, hundredths of a percent; -1 otherwise */
-	char refusal[3];    /* 610-character 300: 148-149 */
-	efr_record_t *rec;  /* malloc'd, efr_release() */
+	int share;         /* 610-character 300: 141-145, hundredths of a percent; -1 otherwise */
+	char refusal[3];   /* 610-character 300: 148-149 */
+	efr_record_t *rec; /* malloc'd, efr_release() */
 	uint32_t nrec;
 } efr_answer_t;
 

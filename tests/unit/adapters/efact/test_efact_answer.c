@@ -89,8 +89,8 @@ static void expect_trailer(const efr_record_t *e, uint32_t ord, uint32_t et20, u
 	cr_assert_eq(e->index, index, "record %u: index %u in its invoice", ord, e->index);
 	/* empty slots are written " 000000" */
 	for (unsigned k = e->nslots; k < 3; k++)
-		cr_assert_eq(memcmp(e->raw + 456 + 7 * k, " 000000", 7), 0, "record %u slot %u", ord,
-		             k);
+		cr_assert_eq(memcmp(e->raw + 456 + 7 * k, " 000000", 7), 0, "record %u slot %u",
+		             ord, k);
 }
 
 static int64_t zone114(const efr_record_t *e)
