@@ -117,22 +117,35 @@ static int read_trailer(efr_record_t *r, uint32_t k, char *why, size_t n)
 /* The 2-digit error fields of a record 95/96 (efact.md 5.10). */
 static const unsigned err95[] = {3, 8, 22, 36, 50, 64, 74, 78, 92};
 
-static int read_350(efr_answer_t *a, const char *p, size_t left, char *why, size_t n)
+/* Cut the @p left characters at @p p into records of @p size, typed by their first two
+ * characters: every @p size characters is one record, a shorter rest cannot be read. */
+static int split(efr_answer_t *a, const char *p, size_t left, size_t size, char *why, size_t n)
 {
-	size_t count = left / R350;
+	size_t count = left / size;
 
-	if (left % R350)
-		return fail(why, n, "920999: %zu characters after 227, not a multiple of 350",
-		            left);
+	if (left % size)
+		return fail(why, n, "%s: %zu characters after the segments, not a multiple of %zu",
+		            a->type, left, size);
 	a->rec = calloc(count ? count : 1, sizeof(*a->rec));
 	if (!a->rec)
 		return fail(why, n, "out of memory");
 	for (size_t k = 0; k < count; k++) {
 		efr_record_t *r = &a->rec[a->nrec++];
 
-		r->raw = p + k * R350;
-		r->len = R350;
+		r->raw = p + k * size;
+		r->len = size;
 		r->type = digits(r->raw, 2) ? (int)number(r->raw, 2) : -1;
+	}
+	return 0;
+}
+
+static int read_350(efr_answer_t *a, const char *p, size_t left, char *why, size_t n)
+{
+	if (split(a, p, left, R350, why, n))
+		return -1;
+	for (size_t k = 0; k < a->nrec; k++) {
+		efr_record_t *r = &a->rec[k];
+
 		if (r->type != 95 && r->type != 96)
 			return fail(why, n, "920999: record %zu is a '%.2s', not a 95/96", k + 1,
 			            r->raw);
@@ -176,22 +189,14 @@ static int is_known(int t, int settlement)
 
 static int read_800(efr_answer_t *a, const char *p, size_t left, char *why, size_t n)
 {
-	size_t count = left / R800;
 	int settlement = strcmp(a->type, "920900") == 0;
 
-	/* every 800 characters after 677 is a record: a shorter rest cannot be read */
-	if (left % R800)
-		return fail(why, n, "%s: %zu characters after 677, not a multiple of 800", a->type,
-		            left);
-	a->rec = calloc(count ? count : 1, sizeof(*a->rec));
-	if (!a->rec)
-		return fail(why, n, "out of memory");
-	for (size_t k = 0; k < count; k++) {
-		efr_record_t *r = &a->rec[a->nrec++];
+	/* every 800 characters after 677 is a record (what the real clients do) */
+	if (split(a, p, left, R800, why, n))
+		return -1;
+	for (size_t k = 0; k < a->nrec; k++) {
+		efr_record_t *r = &a->rec[k];
 
-		r->raw = p + k * R800;
-		r->len = R800;
-		r->type = digits(r->raw, 2) ? (int)number(r->raw, 2) : -1;
 		if (r->type == 95 || r->type == 96)
 			return fail(why, n, "%s: record %zu is a %d: no 95/96 in this answer",
 			            a->type, k + 1, r->type);
