@@ -183,7 +183,11 @@ typedef struct tpc_sending {
 	uint8_t blocked;     /* 1 when a blocking finding refuses the whole sending */
 	uint8_t outcome;     /* enum tpc_outcome, set by the engine */
 	uint8_t payee;       /* enum tpc_payee: whom the accepted amounts are paid to */
-	uint8_t reserved[5];
+	uint8_t reserved0;
+	uint16_t refused_share; /* set by the engine (clear.h): the refused share of the judged
+	                         * insurer amount in hundredths of a percent, 0..10000, as the
+	                         * refusal threshold judged it (before it refuses everything) */
+	uint8_t reserved[2];
 	int64_t accepted_cents; /* set by the engine */
 	int64_t refused_cents;  /* set by the engine */
 } tpc_sending_t;

@@ -14,16 +14,19 @@
  * marks every invoice refused (the sending is refused, 920099); F refuses the invoice, R the
  * line. Everything else is left PENDING for the engine.
  *
- * encode_answer() writes the native answers: 931000 at reception; after judging 920999 when
- * s->blocked, 920099 when the sending is refused, otherwise 920098 (the file echoed with
- * 800-character records carrying up to three errors each).
+ * encode_answer() writes the native answers in the shape insurers write them (efact-real.md 1):
+ * 931000 at reception; after judging 920999 when s->blocked (only the 95/96 in error), 920099
+ * when the sending is refused, otherwise 920098 - segment 300 of 610 with the share of errors
+ * (s->refused_share) and the refusal type 00/01/02, then 800-character records only: ET10,
+ * each invoice's ET20 and ET80, the detail records that carry an error, ET90, each with its
+ * trailer (efact_trailer.h), no 95/96.
  *
  * encode_settlement() writes the settlement 920900 of a payment from the stored 920098/920099:
- * the same echo, typed 920900, with the amount paid on each ET50 at 478-489 (zone 114), then
- * one ET91 per destination mutuality (requested, accepted and rejected amounts per account,
- * the payment reference) and one ET92 with the sending's totals instead of records 95/96
- * (efact_settlement.c). It refuses with TPC_ADAPTER_EINVAL an answer of another shape and a
- * settlement whose lines are not the echo's ET50s, one for one by ordinal.
+ * the same echo, typed 920900 with 00000 at 141-145, with the amount paid at 478-489 (zone
+ * 114) of each echoed ET50 and of each ET80 (per invoice), then one ET91 per destination
+ * mutuality (requested, accepted and rejected amounts per account, the payment reference) and
+ * one ET92 with the sending's totals (efact_settlement.c). It refuses with TPC_ADAPTER_EINVAL
+ * an answer of another shape and a settlement whose lines do not fit the echo.
  *
  * Every function here is reentrant and keeps no state.
  */
@@ -65,11 +68,11 @@ int tpc_efact_encode_answer_(const void *state, const uint8_t *buf, size_t len,
 /** The descriptor's encode_settlement (efact_settlement.c); see tpc_adapter_t and
  *  docs/formats/efact.md, "Settlement 920900".
  *  @param[in]  answer  a 920098 or 920099 written by tpc_efact_encode_answer_() (borrowed)
- *  @param[in]  st      one line per ET50 of the echo, in order, record = the ET50's ordinal
- *                      (795-800 of its echo); mutuality one the echo has a record 95 for;
- *                      amounts and sums within 11 digits of cents (borrowed)
+ *  @param[in]  st      every line of the sending in order, record = the ET50's ordinal in the
+ *                      sending, inside an echoed invoice and of its mutuality; every echoed
+ *                      ET50 among them; amounts and sums within 11 digits of cents (borrowed)
  *  @param[out] out     the 920900, allocated with host->alloc
- *  @return 0, TPC_ADAPTER_EINVAL (answer of another shape, lines that do not match, a zone
+ *  @return 0, TPC_ADAPTER_EINVAL (answer of another shape, lines that do not fit it, a zone
  *          that does not fit, a payment reference over 22 characters or not printable ASCII)
  *          or TPC_ADAPTER_ENOMEM. Reentrant. */
 int tpc_efact_encode_settlement_(const void *state, const uint8_t *answer, size_t len,

@@ -1,141 +1,198 @@
-/* adapters/efact/efact_answer.c - native eFact answers (efact.md sections 2, 5.2 and 6).
+/* adapters/efact/efact_answer.c - native eFact answers, in the shape insurers write them
+ * (efact-real.md 1; zone by zone in docs/formats/efact.md, "Answers").
  *
  *   931000  at reception: segment 200 (type 931000) + a 160-character 300 naming 920000.
- *   920999  refused at reception (s->blocked: a blocking finding on the file, segment
- *           200/300, record 10, 90, 95 or 96): segment 200 (type 920999) + the 160-character
- *           300 + records 95/96 echoed, with 2-digit errors after the zones at fault.
- *   920099  the sending is refused; 920098 it is accepted (possibly with refused lines). Both:
- *           segment 200 + the 610-character 300 (error percentage at 141-145, refusal type at
- *           148-149) + every record 10..90 echoed at 800 characters, up to three errors at
- *           457-463 / 464-470 / 471-477 (letter + code), the amount paid on a line at 478-489,
- *           the record's ordinal at 795-800 + records 95/96 echoed at 350.
- * The answer is written into the sending's arena; nothing else is allocated.
+ *   920999  refused at reception (s->blocked): segment 200 (type 920999, status 40 at 17-18)
+ *           + the 160-character 300 + only the records 95/96 in error (350 each), with the
+ *           2-digit error after each zone at fault.
+ *   920099  the sending is refused; 920098 it is accepted (possibly with refused lines).
+ *           Both: segment 200 + the 610-character 300 (refused share at 141-145, refusal
+ *           type at 148-149) + 800-character records and nothing else: ET10, each invoice's
+ *           ET20 and ET80, the detail records that carry an error, ET90 - each with its
+ *           trailer (efact_trailer.c). No records 95/96: a client reads every 800 characters
+ *           after position 677 as one record.
+ *
+ * DESIGN: the answer is built from the payload as received and the findings' record
+ * ordinals, not from the decoder's view of the grammar, so whatever record carries an error
+ * (ET21, ET30/40, a record out of place) is echoed as it was sent. Two passes over the
+ * records: the first counts what is echoed, so the answer is allocated once from the
+ * sending's arena; the second writes it. Nothing else is allocated but one array of slot
+ * pointers per record.
  */
 #include "efact.h"
 
 #include "common/check.h"
+#include "efact/efact_trailer.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* Up to three findings per record, from lines, invoices and the sending. */
-struct slots {
-	const tpc_finding_t *(*f)[3];
-	uint32_t n;
-};
+/* Up to three findings per record, from lines, invoices and the sending, by record ordinal. */
+typedef const tpc_finding_t *slots_t[3];
 
-static void slot_add(struct slots *sl, const tpc_finding_t *f)
+static void slot_add(slots_t *sl, uint32_t nrec, const tpc_finding_t *f)
 {
-	if (f->record == 0 || f->record > sl->n)
+	if (f->record == 0 || f->record > nrec)
 		return;
 	for (int k = 0; k < 3; k++)
-		if (!sl->f[f->record - 1][k]) {
-			sl->f[f->record - 1][k] = f;
+		if (!sl[f->record - 1][k]) {
+			sl[f->record - 1][k] = f;
 			return;
 		}
+}
+
+/* Every finding of @p s in the slots of its record (line, invoice, then sending order). */
+static slots_t *collect(const tpc_sending_t *s, uint32_t nrec, const tpc_host_t *host)
+{
+	slots_t *sl = host->alloc(host->arena, ((size_t)nrec + 1) * sizeof(*sl), 8);
+
+	if (!sl)
+		return NULL;
+	for (uint32_t i = 0; i < s->nlines; i++)
+		for (unsigned k = 0; k < s->lines[i].nfindings; k++)
+			slot_add(sl, nrec, &s->lines[i].findings[k]);
+	for (uint32_t i = 0; i < s->ninvoices; i++)
+		for (unsigned k = 0; k < s->invoices[i].nfindings; k++)
+			slot_add(sl, nrec, &s->invoices[i].findings[k]);
+	for (uint32_t i = 0; i < s->nfindings; i++)
+		slot_add(sl, nrec, &s->findings[i]);
+	return sl;
+}
+
+static int is_type(const char *rec, const char *t)
+{
+	return rec[0] == t[0] && rec[1] == t[1];
+}
+
+/* Is record @p rec echoed? The sending's and invoices' frames always, a detail record when it
+ * carries an error, records 95/96 never (efact-real.md 1.1). */
+static int echoed(const char *rec, const slots_t sl)
+{
+	if (is_type(rec, "95") || is_type(rec, "96"))
+		return 0;
+	return is_type(rec, "10") || is_type(rec, "20") || is_type(rec, "80") ||
+	       is_type(rec, "90") || sl[0] != NULL;
+}
+
+/* 148-149: 00 accepted; 01 refused for blocking errors (a B finding other than the
+ * threshold's); 02 refused because too much of it is wrong - the threshold, or every line
+ * refused by its own errors (efact-real.md 1.2: a sending refused only for its share says 02). */
+static const char *refusal_type(const tpc_sending_t *s, slots_t *sl, uint32_t nrec)
+{
+	if (s->outcome != TPC_OUTCOME_REFUSED)
+		return "00";
+	for (uint32_t i = 0; i < s->nfindings; i++)
+		if (s->findings[i].letter == 'B' && memcmp(s->findings[i].code, "T00020", 6) != 0)
+			return "01";
+	for (uint32_t i = 0; i < nrec; i++)
+		for (int k = 0; k < 3 && sl[i][k]; k++)
+			if (sl[i][k]->letter == 'B')
+				return "01";
+	return "02";
+}
+
+/* Segment 200 and the answer's 610-character 300. */
+static char *put_head(char *p, const uint8_t *buf, const tpc_sending_t *s, const char *type,
+                      const char *refusal)
+{
+	memcpy(p, buf, TPC_EFACT_SEG200);
+	memcpy(p, type, 6);
+	p += TPC_EFACT_SEG200;
+	memset(p, '0', TPC_EFACT_SEG300_ANSWER);
+	memcpy(p, buf + TPC_EFACT_SEG200, 140);
+	/* the share the threshold judged, two implied decimals (clear.h) */
+	tpc_check_put_uint(p + 140, 5, s->refused_share > 10000 ? 10000 : s->refused_share);
+	memcpy(p + 147, refusal, 2);
+	return p + TPC_EFACT_SEG300_ANSWER;
+}
+
+/* Where the walk stands: the open invoice and the next line, both found by record ordinal. */
+struct walk {
+	const tpc_sending_t *s;
+	const char *et20;
+	uint32_t et20_ord;
+	uint32_t inv;  /* index of the invoice ET20 opened, s->ninvoices when none */
+	uint32_t next; /* next invoice whose record is not behind the walk */
+	uint32_t line; /* next line whose record is not behind the walk */
+};
+
+/* The trailer of record @p ord (1-based) of type @p rec, as the walk stands. */
+static void trailer_of(struct walk *w, const char *rec, uint32_t ord, int refused,
+                       tpc_efact_trailer_t *t)
+{
+	const tpc_sending_t *s = w->s;
+
+	if (is_type(rec, "20")) {
+		w->et20 = rec;
+		w->et20_ord = ord;
+		while (w->next < s->ninvoices && s->invoices[w->next].record < ord)
+			w->next++;
+		w->inv = w->next < s->ninvoices && s->invoices[w->next].record == ord
+		             ? w->next
+		             : s->ninvoices;
+	}
+	t->et20 = w->et20;
+	t->ordinal = ord;
+	t->index = w->et20 ? ord - w->et20_ord + 1 : 0;
+	t->with_amount = 0;
+	t->amount_cents = 0;
+	if (is_type(rec, "50")) {
+		while (w->line < s->nlines && s->lines[w->line].record < ord)
+			w->line++;
+		t->with_amount = 1;
+		if (w->line < s->nlines && s->lines[w->line].record == ord && !refused)
+			t->amount_cents = s->lines[w->line].accepted_cents;
+	} else if (is_type(rec, "80")) {
+		t->with_amount = 1;
+		if (w->inv < s->ninvoices && !refused)
+			t->amount_cents = s->invoices[w->inv].accepted_cents;
+	}
 }
 
 static int encode_result(const uint8_t *buf, size_t len, const tpc_sending_t *s,
                          const tpc_host_t *host, tpc_blob_t *out)
 {
-	uint32_t nrec = (uint32_t)((len - TPC_EFACT_HEADER) / TPC_EFACT_RECORD);
-	uint32_t n800 = 0, n350 = 0;
-	struct slots sl = {NULL, nrec};
-	int64_t total = s->accepted_cents + s->refused_cents;
-	int refused = s->blocked || s->outcome == TPC_OUTCOME_REFUSED;
-	uint32_t inv_i = 0, line_i = 0;
+	const char *recs = (const char *)buf + TPC_EFACT_HEADER;
+	uint32_t nrec = (uint32_t)((len - TPC_EFACT_HEADER) / TPC_EFACT_RECORD), n800 = 0;
+	int refused = s->outcome == TPC_OUTCOME_REFUSED;
+	const char *type = refused ? "920099" : "920098";
+	struct walk w = {s, NULL, 0, s->ninvoices, 0, 0};
+	tpc_efact_trailer_t t;
+	slots_t *sl = collect(s, nrec, host);
 	char *o, *p;
 
-	for (uint32_t i = 0; i < nrec; i++) {
-		const char *rec =
-		    (const char *)buf + TPC_EFACT_HEADER + (size_t)i * TPC_EFACT_RECORD;
-		if (rec[0] == '9' && (rec[1] == '5' || rec[1] == '6'))
-			n350++;
-		else
-			n800++;
-	}
-	sl.f = host->alloc(host->arena, ((size_t)nrec + 1) * sizeof(*sl.f), 8);
-	o = host->alloc(host->arena,
-	                TPC_EFACT_SEG200 + TPC_EFACT_SEG300_ANSWER +
-	                    (size_t)n800 * TPC_EFACT_RECORD_ANSWER +
-	                    (size_t)n350 * TPC_EFACT_RECORD,
-	                1);
-	if (!sl.f || !o)
+	if (!sl)
 		return TPC_ADAPTER_ENOMEM;
-	for (uint32_t i = 0; i < s->nlines; i++)
-		for (unsigned k = 0; k < s->lines[i].nfindings; k++)
-			slot_add(&sl, &s->lines[i].findings[k]);
-	for (uint32_t i = 0; i < s->ninvoices; i++)
-		for (unsigned k = 0; k < s->invoices[i].nfindings; k++)
-			slot_add(&sl, &s->invoices[i].findings[k]);
-	for (uint32_t i = 0; i < s->nfindings; i++)
-		slot_add(&sl, &s->findings[i]);
+	for (uint32_t i = 0; i < nrec; i++)
+		n800 += echoed(recs + (size_t)i * TPC_EFACT_RECORD, sl[i]);
+	o = host->alloc(
+	    host->arena,
+	    TPC_EFACT_SEG200 + TPC_EFACT_SEG300_ANSWER + (size_t)n800 * TPC_EFACT_RECORD_ANSWER, 1);
+	if (!o)
+		return TPC_ADAPTER_ENOMEM;
+	p = put_head(o, buf, s, type, refusal_type(s, sl, nrec));
 
-	/* segment 200 and the answer's 300 */
-	p = o;
-	memcpy(p, buf, TPC_EFACT_SEG200);
-	memcpy(p, refused ? "920099" : "920098", 6);
-	p += TPC_EFACT_SEG200;
-	memset(p, '0', TPC_EFACT_SEG300_ANSWER);
-	memcpy(p, buf + TPC_EFACT_SEG200, 140);
-	/* refused share of the invoiced amount, in hundredths of a percent (0..10000) */
-	{
-		int64_t share =
-		    total > 0 ? s->refused_cents * 10000 / total : (refused ? 10000 : 0);
-
-		share = share < 0 ? 0 : share > 10000 ? 10000 : share;
-		tpc_check_put_uint(p + 140, 5, (uint64_t)share);
-	}
-	memcpy(p + 147, refused ? "01" : "00", 2);
-	p += TPC_EFACT_SEG300_ANSWER;
-
+	memset(&t, 0, sizeof(t));
+	t.s300 = (const char *)buf + TPC_EFACT_SEG200;
+	/* ET10 position 9, the "code indice": 1 when account B is used */
+	t.account_b = nrec && is_type(recs, "10") && recs[8] == '1';
 	for (uint32_t i = 0; i < nrec; i++) {
-		const char *rec =
-		    (const char *)buf + TPC_EFACT_HEADER + (size_t)i * TPC_EFACT_RECORD;
-		const char *mut = "000";
+		const char *rec = recs + (size_t)i * TPC_EFACT_RECORD;
 
-		if (rec[0] == '9' && (rec[1] == '5' || rec[1] == '6')) {
-			memcpy(p, rec, TPC_EFACT_RECORD);
-			p += TPC_EFACT_RECORD;
-			continue;
+		trailer_of(&w, rec, i + 1, refused, &t);
+		if (echoed(rec, sl[i])) {
+			memcpy(t.slots, sl[i], sizeof(t.slots));
+			tpc_efact_trailer_write(p, rec, &t);
+			p += TPC_EFACT_RECORD_ANSWER;
 		}
-		memcpy(p, rec, TPC_EFACT_RECORD);
-		memset(p + 350, '0', TPC_EFACT_RECORD_ANSWER - 350);
-		/* trailer: sending no., creation date, invoiced month, mutuality */
-		memcpy(p + 350, (const char *)buf + TPC_EFACT_SEG200 + 8, 3);
-		memcpy(p + 353, (const char *)buf + TPC_EFACT_SEG200 + 13, 8);
-		memcpy(p + 361, (const char *)buf + TPC_EFACT_SEG200, 6);
-		/* the invoice block this record belongs to (ET20 opens it, ET80 closes it) */
-		if (rec[0] == '2' && rec[1] == '0')
-			while (inv_i < s->ninvoices && s->invoices[inv_i].record < i + 1)
-				inv_i++;
-		if (inv_i < s->ninvoices && s->invoices[inv_i].record <= i + 1 &&
-		    (rec[0] == '2' || rec[0] == '5' || rec[0] == '8'))
-			mut = s->invoices[inv_i].mutuality;
-		memcpy(p + 367, mut[0] ? mut : "000", 3);
-		memset(p + 456, ' ', 21);
-		for (int k = 0; k < 3; k++) {
-			const tpc_finding_t *f = sl.f[i][k];
-			if (!f)
-				break;
-			p[456 + 7 * k] = f->letter;
-			memcpy(p + 457 + 7 * k, f->code, 6);
+		if (is_type(rec, "80")) {
+			w.et20 = NULL; /* ET80 closes the invoice */
+			w.inv = s->ninvoices;
 		}
-		if (rec[0] == '5' && rec[1] == '0') {
-			while (line_i < s->nlines && s->lines[line_i].record < i + 1)
-				line_i++;
-			tpc_check_put_signed(p + 477, 12,
-			                     line_i < s->nlines &&
-			                             s->lines[line_i].record == i + 1 && !refused
-			                         ? s->lines[line_i].accepted_cents
-			                         : 0);
-		}
-		tpc_check_put_uint(p + 794, 6, i + 1);
-		p += TPC_EFACT_RECORD_ANSWER;
 	}
 	out->ptr = (const uint8_t *)o;
 	out->len = (size_t)(p - o);
-	snprintf(out->type, sizeof(out->type), "%s", refused ? "920099" : "920098");
+	snprintf(out->type, sizeof(out->type), "%s", type);
 	return 0;
 }
 
@@ -153,6 +210,7 @@ static const struct {
     {"T30014", 0, TPC_EFACT_SEG200 + 11, "20"}, /* 300: sending number */
     {"T30007", 0, TPC_EFACT_SEG200 + 11, "20"}, /* 300: differs from ET10 */
     {"T30006", 0, TPC_EFACT_SEG200 + 21, "20"}, /* 300: creation date */
+    {"T30013", 1, 2, "20"},                     /* 95/96: out of place */
     {"T30015", 1, 7, "21"},                     /* 95: mutuality not in detail */
     {"T30008", 1, 35, "41"},                    /* 95: amount A differs */
     {"T30009", 1, 35, "41"},                    /* 96: amount A differs */
@@ -160,9 +218,34 @@ static const struct {
     {"T30010", 1, 77, "20"},                    /* 95/96: control */
 };
 
-/* 920999: segment 200 (type 920999) and the 160-character 300 as received, then records 95/96
- * as received; the 2-digit error fields name what could be placed there (the findings
- * themselves travel in the Result). */
+#define N_ERR_FIELDS (sizeof(err_fields) / sizeof(err_fields[0]))
+
+/* The error fields of the findings on record 95/96 @p ord in its echo @p rec.
+ * @return the number of findings on it (0: the record is not in error). */
+static unsigned mark_record(char *rec, uint32_t ord, const tpc_sending_t *s)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < s->nfindings; i++) {
+		size_t k;
+
+		if (s->findings[i].record != ord)
+			continue;
+		n++;
+		for (k = 0; k < N_ERR_FIELDS; k++)
+			if (err_fields[k].in_record &&
+			    strcmp(s->findings[i].code, err_fields[k].code) == 0)
+				break;
+		/* a finding without a zone of its own marks the record type (3-4) */
+		memcpy(rec + (k < N_ERR_FIELDS ? err_fields[k].at : 2),
+		       k < N_ERR_FIELDS ? err_fields[k].err : "20", 2);
+	}
+	return n;
+}
+
+/* 920999: segment 200 (type 920999, status 40) and the 160-character 300 as received, with
+ * the 2-digit errors that can be placed there, then only the records 95/96 in error. The
+ * findings themselves travel in the Result. */
 static int encode_refusal(const uint8_t *buf, size_t len, const tpc_sending_t *s,
                           const tpc_host_t *host, tpc_blob_t *out)
 {
@@ -175,8 +258,9 @@ static int encode_refusal(const uint8_t *buf, size_t len, const tpc_sending_t *s
 	if (buf && head)
 		memcpy(o, buf, head);
 	memcpy(o, "920999", 6);
+	memcpy(o + 16, "40", 2); /* 17-18 message status: refused (efact-real.md 1.3) */
 	for (uint32_t i = 0; i < s->nfindings; i++)
-		for (size_t k = 0; k < sizeof(err_fields) / sizeof(err_fields[0]); k++)
+		for (size_t k = 0; k < N_ERR_FIELDS; k++)
 			if (!err_fields[k].in_record &&
 			    strcmp(s->findings[i].code, err_fields[k].code) == 0)
 				memcpy(o + err_fields[k].at, err_fields[k].err, 2);
@@ -188,12 +272,8 @@ static int encode_refusal(const uint8_t *buf, size_t len, const tpc_sending_t *s
 		if (buf[off] != '9' || (buf[off + 1] != '5' && buf[off + 1] != '6'))
 			continue;
 		memcpy(o + n, buf + off, TPC_EFACT_RECORD);
-		for (uint32_t i = 0; i < s->nfindings; i++)
-			for (size_t k = 0; k < sizeof(err_fields) / sizeof(err_fields[0]); k++)
-				if (err_fields[k].in_record && s->findings[i].record == ord &&
-				    strcmp(s->findings[i].code, err_fields[k].code) == 0)
-					memcpy(o + n + err_fields[k].at, err_fields[k].err, 2);
-		n += TPC_EFACT_RECORD;
+		if (mark_record(o + n, ord, s))
+			n += TPC_EFACT_RECORD; /* kept: it is in error */
 	}
 	out->ptr = (const uint8_t *)o;
 	out->len = n;

@@ -1,39 +1,38 @@
-/* adapters/efact/efact_settlement.c - the settlement answer 920900 (efact.md sections 2, 5.10,
- * 5.11 and 6; layout in docs/formats/efact.md, "Settlement 920900").
+/* adapters/efact/efact_settlement.c - the settlement answer 920900 (efact.md sections 2, 5.11
+ * and 6, efact-real.md 1.1 and 1.4; layout in docs/formats/efact.md, "Settlement 920900").
  *
- *   920900  segment 200 of the stored 920098/920099 with type 920900, its 610-character 300,
- *           every record 10..90 at 800 characters with the amount this payment paid written
- *           on each ET50 at 478-489 (zone 114), then one ET91 per destination mutuality in
- *           ascending order and one ET92 for the whole sending, 800 characters each, instead
- *           of the records 95/96.
+ *   920900  segment 200 of the stored 920098/920099 with type 920900, its 610-character 300
+ *           with 00000 at 141-145 (as real settlements write), the records it echoes - ET10,
+ *           each invoice's ET20, its detail records in error and its ET80, ET90 - with the
+ *           amount this payment paid at 478-489 (zone 114) of each ET50 and ET80, then one
+ *           ET91 per destination mutuality, ascending, and one ET92 for the whole sending,
+ *           800 characters each. Nothing else: 677 + k x 800 characters.
  *
  * DESIGN: the settlement is built from the adapter's own result answer, not from the 920000:
- * that answer is what the sender already holds, so the 920900 echoes the same records with the
- * same per-record errors, and nothing has to be decoded again. Three steps, all on borrowed
- * input:
- *   1. walk the answer and check its shape - type 920098/920099, 67 + 610 characters of
- *      header, then records 10..90 at 800 characters (types 10, 20, 30, 40, 50, 51, 52, 80,
- *      90; ordinal at 795-800 numeric and increasing; 10 first and 90 last), then one or more
- *      95 and exactly one 96 at 350 characters, which end the answer. encode_answer()
- *      writes nothing else for a sending it did not block, so any other shape is not one of
- *      ours (EINVAL);
- *   2. match the settlement against the echoed ET50s: one line per ET50, in order, and the
- *      line's record (tpc_line_t.record, the ordinal the decoder gave the ET50) equal to the
- *      ordinal the echo carries at 795-800. The ordinal, not the sequence number at 3-8:
- *      ET51/ET52 take ordinals between lines, and in a 920099 the sequence may be what was
- *      wrong. Each line's mutuality must be one the echo has a record 95 for;
- *   3. sum per mutuality (requested, accepted, rejected = requested - accepted, per account),
- *      check every zone fits 11 digits, then allocate the answer once from host->alloc and
- *      write it. The summary-invoice number, record count and control (10-21, 66-73, 76-77)
- *      of an ET91 are those of the mutuality's record 95 (and the ET92's those of the 96):
- *      they describe the sending, which the settlement does not change.
+ * the ledger keeps that answer (byte for byte what the sender got) and not the payload. That
+ * answer echoes only the records in error (efact-real.md 1.1), so the settlement settles the
+ * sending where the echo lets it: per line on the ET50s it holds, per invoice on every ET80
+ * (the sum this payment paid on the invoice's lines), per mutuality in the ET91s. Three
+ * steps, all on borrowed input:
+ *   1. walk the answer and check its shape - type 920098/920099, 67 + 610 characters, then
+ *      800-character records only: ET10 first, ET90 last, invoices ET20 .. ET80 between them,
+ *      every other record's place in the sending read back from our reference (413-434,
+ *      efact_trailer.c) and increasing. encode_answer() writes nothing else for a sending it
+ *      did not block, so any other shape is not one of ours (EINVAL);
+ *   2. match the settlement's lines (every line of the sending, in order) against it: each
+ *      line's record inside one echoed invoice, of that invoice's destination mutuality, and
+ *      every echoed ET50 one of the lines;
+ *   3. sum per mutuality (requested, accepted, rejected = requested - accepted, per account)
+ *      and per invoice (paid), check every zone fits 11 digits, then allocate the answer once
+ *      from host->alloc and write it.
  *
- * Reentrant: no state, no global, nothing allocated but the answer and one small array of
- * mutualities, both from host->alloc (the sending's arena).
+ * Reentrant: no state, no global, nothing allocated but the answer and two small arrays (the
+ * invoices and the mutualities), all from host->alloc (the sending's arena).
  */
 #include "efact.h"
 
 #include "common/check.h"
+#include "efact/efact_trailer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +44,15 @@
 /* The payment reference zones (A, 22 characters). */
 #define REF_LEN 22
 
+#define HEAD (TPC_EFACT_SEG200 + TPC_EFACT_SEG300_ANSWER)
+
 /* 0-based offsets of the zones of an ET91/ET92 (efact.md 5.10 and 5.11). */
 enum {
 	Z_MUT = 4,       /*   5-7   mutuality (92: federation digit + 99) */
 	Z_REQ_A = 23,    /*  24-35  requested, account A */
 	Z_REQ_B = 37,    /*  38-49  requested, account B */
 	Z_REQ_T = 51,    /*  52-63  requested, A + B */
+	Z_COUNT = 65,    /*  66-73  record count */
 	Z_ACC_A = 79,    /*  80-91  accepted, account A */
 	Z_REJ_A = 93,    /*  94-105 rejected, account A */
 	Z_ACC_B = 107,   /* 108-119 accepted, account B */
@@ -59,32 +61,40 @@ enum {
 	Z_REJ_T = 149,   /* 150-161 total rejected */
 	Z_REF_A = 163,   /* 164-185 payment reference, account A (ET91 only) */
 	Z_REF_B = 187,   /* 188-209 payment reference, account B (ET91 only) */
-	Z_COPIED = 79,   /*   1-79  as the echoed record 95/96 */
-	Z_END_91 = 211,  /* 212-800 reserve of an ET91 */
+	Z_BLANK = 211,   /* 212-275 blank, third reference included (ET91 only) */
+	Z_END_91 = 211,  /* error fields of an ET91 end before 212 */
 	Z_END_92 = 163,  /* 164-800 reserve of an ET92 */
-	Z_TRAILER = 477, /* 478-489 zone 114 of a record's error trailer */
-	Z_ORDINAL = 794, /* 795-800 the record's ordinal in the sending */
+	N_BLANK_91 = 64, /* 212-275 */
 };
 
 /* 0-based offsets of the 2-digit error field after each zone (all "00"). */
 static const unsigned short err_fields[] = {2,  7,   21,  35,  49,  63,  73,  77,
                                             91, 105, 119, 133, 147, 161, 185, 209};
 
-/* One destination mutuality: its echoed record 95 and what the settlement says about it. */
+/* One echoed invoice: its ET20 .. ET80, by place in the sending. */
+struct inv {
+	uint32_t first, last; /* places of its ET20 and ET80 */
+	char mut[3];          /* destination mutuality (trailer 368-370) */
+	int64_t paid;         /* what this payment paid on its lines */
+	struct mut *m;
+};
+
+/* One destination mutuality and what the settlement says about it. */
 struct mut {
-	const char *rec95;      /* first echoed record 95 naming it */
+	char code[3];
 	int64_t req[2], acc[2]; /* per account: 0 = A, 1 = B */
 	int paid[2];            /* this payment paid something on that account */
+	uint32_t records;       /* records ET20..ET80 of its invoices in the sending */
 };
 
 /* The answer's parts, found by walk(). */
 struct shape {
 	const char *records; /* first 800-character record */
-	uint32_t n800;       /* records 10..90 */
-	uint32_t n50;        /* of which ET50 */
-	const char *first95; /* first record 95 */
-	uint32_t n95;
-	const char *rec96;
+	uint32_t n800;
+	struct inv *invs;
+	uint32_t ninv;
+	struct mut *muts;
+	uint32_t nmut;
 };
 
 static int type_of(const char *rec)
@@ -94,83 +104,95 @@ static int type_of(const char *rec)
 	return (rec[0] - '0') * 10 + (rec[1] - '0');
 }
 
-/* A record echoed at 800 characters (efact.md 4: the numbered records). */
-static int is_long(int t)
+/* A record of an invoice block (efact.md 4, efact-real.md 2: ET21). */
+static int is_detail(int t)
 {
-	return t == 10 || t == 20 || t == 30 || t == 40 || t == 50 || t == 51 || t == 52 ||
-	       t == 80 || t == 90;
+	return t == 21 || t == 30 || t == 40 || t == 50 || t == 51 || t == 52;
 }
 
-/* Step 1: is @p a an answer encode_answer() writes for a sending it did not block?
- * @return 0 or TPC_ADAPTER_EINVAL. */
-static int walk(const uint8_t *a, size_t len, struct shape *sh)
+/* Step 1, first half: 920098/920099, 800-character records, ET10 first and ET90 last, types
+ * known. @return the number of ET20s, or -1. */
+static int64_t frame(const uint8_t *a, size_t len, struct shape *sh)
 {
-	const size_t head = TPC_EFACT_SEG200 + TPC_EFACT_SEG300_ANSWER;
-	size_t off = head;
-	uint64_t prev = 0;
-	int last = -1;
+	int64_t ninv = 0;
 
 	memset(sh, 0, sizeof(*sh));
-	if (!a || len < head || (memcmp(a, "920098", 6) != 0 && memcmp(a, "920099", 6) != 0))
-		return TPC_ADAPTER_EINVAL;
-	sh->records = (const char *)a + head;
-	while (off + 2 <= len && is_long(type_of((const char *)a + off))) {
-		const char *rec = (const char *)a + off;
-		uint64_t ord;
+	if (!a || len < HEAD + 2 * TPC_EFACT_RECORD_ANSWER ||
+	    (len - HEAD) % TPC_EFACT_RECORD_ANSWER != 0 ||
+	    (memcmp(a, "920098", 6) != 0 && memcmp(a, "920099", 6) != 0))
+		return -1;
+	sh->records = (const char *)a + HEAD;
+	sh->n800 = (uint32_t)((len - HEAD) / TPC_EFACT_RECORD_ANSWER);
+	for (uint32_t i = 0; i < sh->n800; i++) {
+		int t = type_of(sh->records + (size_t)i * TPC_EFACT_RECORD_ANSWER);
+		int first = i == 0, last = i + 1 == sh->n800;
 
-		if (len - off < TPC_EFACT_RECORD_ANSWER ||
-		    tpc_check_parse_uint(rec + Z_ORDINAL, 6, &ord) != 0 || ord <= prev)
-			return TPC_ADAPTER_EINVAL;
-		last = type_of(rec);
-		if (sh->n800 == 0 && last != 10)
-			return TPC_ADAPTER_EINVAL;
+		if ((t == 10) != first || (t == 90) != last ||
+		    (!first && !last && t != 20 && t != 80 && !is_detail(t)))
+			return -1;
+		ninv += t == 20;
+	}
+	return ninv;
+}
+
+static int by_code(const void *x, const void *y)
+{
+	return memcmp(((const struct mut *)x)->code, ((const struct mut *)y)->code, 3);
+}
+
+/* Step 1, second half: the invoices by place, and their mutualities sorted and distinct.
+ * @return 0, TPC_ADAPTER_EINVAL or TPC_ADAPTER_ENOMEM. */
+static int walk(const uint8_t *a, size_t len, const tpc_host_t *host, struct shape *sh)
+{
+	int64_t n = frame(a, len, sh);
+	struct inv *open = NULL;
+	uint32_t prev = 0;
+
+	if (n <= 0)
+		return TPC_ADAPTER_EINVAL;
+	sh->invs = host->alloc(host->arena, (size_t)n * sizeof(*sh->invs), _Alignof(struct inv));
+	sh->muts = host->alloc(host->arena, (size_t)n * sizeof(*sh->muts), _Alignof(struct mut));
+	if (!sh->invs || !sh->muts)
+		return TPC_ADAPTER_ENOMEM;
+	for (uint32_t i = 1; i + 1 < sh->n800; i++) {
+		const char *rec = sh->records + (size_t)i * TPC_EFACT_RECORD_ANSWER;
+		int t = type_of(rec);
+		uint32_t ord;
+
+		if (tpc_efact_trailer_ordinal(rec, &ord) != 0 || ord <= prev || (t == 20) == !!open)
+			return TPC_ADAPTER_EINVAL; /* not ours, out of order, or outside an invoice
+			                            */
 		prev = ord;
-		sh->n800++;
-		sh->n50 += last == 50;
-		off += TPC_EFACT_RECORD_ANSWER;
+		if (t == 20) {
+			open = &sh->invs[sh->ninv++];
+			memset(open, 0, sizeof(*open));
+			open->first = ord;
+			memcpy(open->mut, rec + TPC_EFACT_TR_MUT, 3);
+			if (!tpc_check_all_digits(open->mut, 3))
+				return TPC_ADAPTER_EINVAL;
+		} else if (t == 80) {
+			open->last = ord;
+			open = NULL;
+		}
 	}
-	if (last != 90)
+	if (open)
 		return TPC_ADAPTER_EINVAL;
-	sh->first95 = (const char *)a + off;
-	while (len - off >= TPC_EFACT_RECORD && type_of((const char *)a + off) == 95) {
-		if (!tpc_check_all_digits((const char *)a + off + Z_MUT, 3))
-			return TPC_ADAPTER_EINVAL;
-		sh->n95++;
-		off += TPC_EFACT_RECORD;
+	for (uint32_t i = 0; i < sh->ninv; i++) {
+		memset(&sh->muts[i], 0, sizeof(sh->muts[i]));
+		memcpy(sh->muts[i].code, sh->invs[i].mut, 3);
 	}
-	if (sh->n95 == 0 || len - off != TPC_EFACT_RECORD || type_of((const char *)a + off) != 96 ||
-	    !tpc_check_all_digits((const char *)a + off + Z_MUT, 3))
-		return TPC_ADAPTER_EINVAL;
-	sh->rec96 = (const char *)a + off;
+	qsort(sh->muts, sh->ninv, sizeof(*sh->muts), by_code);
+	for (uint32_t i = 0; i < sh->ninv; i++)
+		if (sh->nmut == 0 || memcmp(sh->muts[sh->nmut - 1].code, sh->muts[i].code, 3) != 0)
+			sh->muts[sh->nmut++] = sh->muts[i];
+	for (uint32_t i = 0; i < sh->ninv; i++) {
+		struct mut key;
+
+		memcpy(key.code, sh->invs[i].mut, 3);
+		sh->invs[i].m = bsearch(&key, sh->muts, sh->nmut, sizeof(*sh->muts), by_code);
+		sh->invs[i].m->records += sh->invs[i].last - sh->invs[i].first + 1;
+	}
 	return 0;
-}
-
-static int by_mutuality(const void *x, const void *y)
-{
-	const struct mut *a = x, *b = y;
-	int c = memcmp(a->rec95 + Z_MUT, b->rec95 + Z_MUT, 3);
-
-	/* equal mutualities keep their order in the answer, so the first 95 comes first */
-	return c ? c : (a->rec95 < b->rec95 ? -1 : a->rec95 > b->rec95);
-}
-
-/* @return the mutuality named @p code (3 digits) in the sorted @p m, or NULL. */
-static struct mut *find(struct mut *m, uint32_t n, const char *code)
-{
-	uint32_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(m[mid].rec95 + Z_MUT, code, 3);
-
-		if (c == 0)
-			return &m[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
 }
 
 /* *@p sum += @p v, keeping |sum| within an 11-digit zone.
@@ -190,6 +212,44 @@ static int add(int64_t *sum, int64_t v)
 static int fits(int64_t v)
 {
 	return v <= MAX_CENTS && v >= -MAX_CENTS;
+}
+
+/* Step 2: every line inside one echoed invoice of its mutuality, in order, summed; every echoed
+ * ET50 one of the lines. @return 0 or -1. */
+static int match(const tpc_settlement_t *st, struct shape *sh)
+{
+	uint32_t k = 0, prev = 0, j = 0;
+
+	for (uint32_t i = 0; i < st->nlines; i++) {
+		const tpc_settled_line_t *l = &st->lines[i];
+		struct inv *v;
+
+		while (k < sh->ninv && sh->invs[k].last <= l->record)
+			k++;
+		if (k == sh->ninv || l->record <= prev || l->record <= sh->invs[k].first)
+			return -1;
+		v = &sh->invs[k];
+		prev = l->record;
+		if (l->account > 1 || memcmp(l->mutuality, v->mut, 3) != 0 ||
+		    !fits(l->requested_cents) || !fits(l->accepted_cents) || !fits(l->paid_cents) ||
+		    add(&v->m->req[l->account], l->requested_cents) ||
+		    add(&v->m->acc[l->account], l->accepted_cents) || add(&v->paid, l->paid_cents))
+			return -1;
+		v->m->paid[l->account] |= l->paid_cents != 0;
+	}
+	for (uint32_t i = 1; i + 1 < sh->n800; i++) {
+		const char *rec = sh->records + (size_t)i * TPC_EFACT_RECORD_ANSWER;
+		uint32_t ord;
+
+		if (type_of(rec) != 50)
+			continue;
+		(void)tpc_efact_trailer_ordinal(rec, &ord); /* ours: walk() */
+		while (j < st->nlines && st->lines[j].record < ord)
+			j++;
+		if (j == st->nlines || st->lines[j].record != ord)
+			return -1;
+	}
+	return 0;
 }
 
 /* Totals of one ET91 (or ET92), every one checked to fit its zone. */
@@ -214,13 +274,16 @@ static int totals_of(const int64_t req[2], const int64_t acc[2], struct totals *
 	           : -1;
 }
 
-/* Write an ET91 (@p type "91") or ET92 ("92") over 800 characters at @p p: positions 1-79 of
- * the echoed record @p src with every amount replaced, then the settlement amounts. */
-static void put_summary(char *p, const char *type, const char *src, const struct totals *t, int end)
+/* Write an ET91 (@p type "91") or ET92 ("92") over 800 characters at @p p: mutuality, record
+ * count and amounts; the summary-invoice number (10-21) and the control (76-77) of the
+ * sender's record 95/96 are not in the stored answer and stay zeros. */
+static void put_summary(char *p, const char *type, const char *mut, uint32_t records,
+                        const struct totals *t, int end)
 {
 	memset(p, '0', TPC_EFACT_RECORD_ANSWER);
-	memcpy(p, src, Z_COPIED);
 	memcpy(p, type, 2);
+	memcpy(p + Z_MUT, mut, 3);
+	tpc_check_put_uint(p + Z_COUNT, 8, records);
 	tpc_check_put_signed(p + Z_REQ_A, 12, t->req_a);
 	tpc_check_put_signed(p + Z_REQ_B, 12, t->req_b);
 	tpc_check_put_signed(p + Z_REQ_T, 12, t->req_t);
@@ -255,90 +318,84 @@ static int reference_ok(const char *ref, size_t *n)
 	return 1;
 }
 
+/* The echo, with what this payment paid at 478-489 of each ET50 (its line) and ET80 (its
+ * invoice). @return the end of what was written. */
+static char *put_records(char *p, const struct shape *sh, const tpc_settlement_t *st)
+{
+	uint32_t inv = 0, j = 0;
+
+	memcpy(p, sh->records, (size_t)sh->n800 * TPC_EFACT_RECORD_ANSWER);
+	for (uint32_t i = 0; i < sh->n800; i++, p += TPC_EFACT_RECORD_ANSWER) {
+		uint32_t ord;
+		int t = type_of(p);
+
+		if (t == 50) {
+			(void)tpc_efact_trailer_ordinal(p, &ord); /* ours: walk() */
+			while (st->lines[j].record != ord)        /* there: match() */
+				j++;
+			tpc_check_put_signed(p + TPC_EFACT_TR_ZONE114, 12, st->lines[j].paid_cents);
+		} else if (t == 80) {
+			tpc_check_put_signed(p + TPC_EFACT_TR_ZONE114, 12, sh->invs[inv++].paid);
+		}
+	}
+	return p;
+}
+
 int tpc_efact_encode_settlement_(const void *state, const uint8_t *answer, size_t len,
                                  const tpc_settlement_t *st, const tpc_host_t *host,
                                  tpc_blob_t *out)
 {
-	const size_t head = TPC_EFACT_SEG200 + TPC_EFACT_SEG300_ANSWER;
 	struct shape sh;
-	struct mut *m;
 	struct totals t, all;
 	int64_t sum_req[2] = {0, 0}, sum_acc[2] = {0, 0};
+	uint32_t records = 2; /* ET10 and ET90, for the ET92 */
 	const char *ref;
+	char fed[3];
 	size_t nref = 0;
-	uint32_t nmut = 0, line = 0;
 	char *o, *p;
+	int rc;
 
 	(void)state;
-	if (!st || !host || !out || (st->nlines && !st->lines) || walk(answer, len, &sh) != 0)
+	if (!st || !host || !out || (st->nlines && !st->lines))
 		return TPC_ADAPTER_EINVAL;
 	ref = st->payment_reference ? st->payment_reference : "";
-	if (!reference_ok(ref, &nref) || st->nlines != sh.n50)
+	if (!reference_ok(ref, &nref))
 		return TPC_ADAPTER_EINVAL;
-
-	/* the destination mutualities, one per distinct record 95, ascending */
-	m = host->alloc(host->arena, (size_t)sh.n95 * sizeof(*m), _Alignof(struct mut));
-	if (!m)
-		return TPC_ADAPTER_ENOMEM;
-	for (uint32_t i = 0; i < sh.n95; i++) {
-		memset(&m[i], 0, sizeof(m[i]));
-		m[i].rec95 = sh.first95 + (size_t)i * TPC_EFACT_RECORD;
-	}
-	qsort(m, sh.n95, sizeof(*m), by_mutuality);
-	for (uint32_t i = 0; i < sh.n95; i++)
-		if (nmut == 0 || memcmp(m[nmut - 1].rec95 + Z_MUT, m[i].rec95 + Z_MUT, 3) != 0)
-			m[nmut++] = m[i];
-
-	/* step 2: line j is the j-th echoed ET50, by ordinal; step 3: the sums */
-	for (uint32_t i = 0; i < sh.n800; i++) {
-		const char *rec = sh.records + (size_t)i * TPC_EFACT_RECORD_ANSWER;
-		const tpc_settled_line_t *l;
-		struct mut *mu;
-		uint64_t ord;
-
-		if (type_of(rec) != 50)
-			continue;
-		l = &st->lines[line++];
-		(void)tpc_check_parse_uint(rec + Z_ORDINAL, 6, &ord); /* numeric: walk() */
-		if (l->record != ord || l->account > 1 || !tpc_check_all_digits(l->mutuality, 3) ||
-		    !(mu = find(m, nmut, l->mutuality)) || !fits(l->requested_cents) ||
-		    !fits(l->accepted_cents) || !fits(l->paid_cents) ||
-		    add(&mu->req[l->account], l->requested_cents) ||
-		    add(&mu->acc[l->account], l->accepted_cents))
+	if ((rc = walk(answer, len, host, &sh)))
+		return rc;
+	if (match(st, &sh))
+		return TPC_ADAPTER_EINVAL;
+	for (uint32_t i = 0; i < sh.nmut; i++) {
+		records += sh.muts[i].records;
+		if (totals_of(sh.muts[i].req, sh.muts[i].acc, &t) ||
+		    add(&sum_req[0], sh.muts[i].req[0]) || add(&sum_req[1], sh.muts[i].req[1]) ||
+		    add(&sum_acc[0], sh.muts[i].acc[0]) || add(&sum_acc[1], sh.muts[i].acc[1]))
 			return TPC_ADAPTER_EINVAL;
-		mu->paid[l->account] |= l->paid_cents != 0;
 	}
-	for (uint32_t i = 0; i < nmut; i++)
-		if (totals_of(m[i].req, m[i].acc, &t) || add(&sum_req[0], m[i].req[0]) ||
-		    add(&sum_req[1], m[i].req[1]) || add(&sum_acc[0], m[i].acc[0]) ||
-		    add(&sum_acc[1], m[i].acc[1]))
-			return TPC_ADAPTER_EINVAL;
 	if (totals_of(sum_req, sum_acc, &all))
 		return TPC_ADAPTER_EINVAL;
 
-	o = host->alloc(host->arena, head + ((size_t)sh.n800 + nmut + 1) * TPC_EFACT_RECORD_ANSWER,
-	                1);
+	o = host->alloc(host->arena,
+	                HEAD + ((size_t)sh.n800 + sh.nmut + 1) * TPC_EFACT_RECORD_ANSWER, 1);
 	if (!o)
 		return TPC_ADAPTER_ENOMEM;
-
-	/* 200 (type 920900) and 300 as echoed, then records 10..90 with zone 114 = paid */
-	memcpy(o, answer, head);
+	/* 200 (type 920900) and 300 as stored, the share of errors 00000 as insurers write it */
+	memcpy(o, answer, HEAD);
 	memcpy(o, "920900", 6);
-	p = o + head;
-	memcpy(p, sh.records, (size_t)sh.n800 * TPC_EFACT_RECORD_ANSWER);
-	line = 0;
-	for (uint32_t i = 0; i < sh.n800; i++, p += TPC_EFACT_RECORD_ANSWER)
-		if (type_of(p) == 50)
-			tpc_check_put_signed(p + Z_TRAILER, 12, st->lines[line++].paid_cents);
+	memcpy(o + TPC_EFACT_SEG200 + 140, "00000", 5);
+	p = put_records(o + HEAD, &sh, st);
 
-	/* ET91 per mutuality, ascending; ET92 for the sending */
-	for (uint32_t i = 0; i < nmut; i++, p += TPC_EFACT_RECORD_ANSWER) {
-		(void)totals_of(m[i].req, m[i].acc, &t); /* fits: checked above */
-		put_summary(p, "91", m[i].rec95, &t, Z_END_91);
-		put_reference(p + Z_REF_A, ref, nref, m[i].paid[0]);
-		put_reference(p + Z_REF_B, ref, nref, m[i].paid[1]);
+	/* ET91 per mutuality, ascending; ET92 for the sending (federation digit + 99) */
+	for (uint32_t i = 0; i < sh.nmut; i++, p += TPC_EFACT_RECORD_ANSWER) {
+		(void)totals_of(sh.muts[i].req, sh.muts[i].acc, &t); /* fits: checked above */
+		put_summary(p, "91", sh.muts[i].code, sh.muts[i].records, &t, Z_END_91);
+		put_reference(p + Z_REF_A, ref, nref, sh.muts[i].paid[0]);
+		put_reference(p + Z_REF_B, ref, nref, sh.muts[i].paid[1]);
+		memset(p + Z_BLANK, ' ', N_BLANK_91);
 	}
-	put_summary(p, "92", sh.rec96, &all, Z_END_92);
+	fed[0] = sh.muts[0].code[0];
+	fed[1] = fed[2] = '9';
+	put_summary(p, "92", fed, records, &all, Z_END_92);
 	p += TPC_EFACT_RECORD_ANSWER;
 
 	out->ptr = (const uint8_t *)o;

@@ -27,6 +27,31 @@ static int any_refusing(const tpc_finding_t *f, unsigned n)
 	return 0;
 }
 
+/* The refused share of @p refused in @p total, in hundredths of a percent, truncated (1 of 6
+ * is 1666: 16.66 %), within 0..10000. A credit note's amounts are all negative: the share is
+ * the same ratio. Nothing invoiced is nothing refused. */
+static uint16_t share_of(int64_t refused, int64_t total)
+{
+	int64_t v;
+
+	if (total == 0)
+		return 0;
+	if (total < 0) {
+		refused = -refused;
+		total = -total;
+	}
+	/* 10000 * refused must not overflow: past 9.2e14 cents only the leading digits matter */
+	while (total > INT64_MAX / 10000 || refused > INT64_MAX / 10000 ||
+	       refused < -(INT64_MAX / 10000)) {
+		refused /= 10;
+		total /= 10;
+	}
+	if (total == 0)
+		return 0;
+	v = refused * 10000 / total;
+	return (uint16_t)(v < 0 ? 0 : v > 10000 ? 10000 : v);
+}
+
 void tpc_clear_judge(tpc_sending_t *s, tpc_clear_summary_t *sum)
 {
 	tpc_clear_summary_t c;
@@ -77,6 +102,8 @@ void tpc_clear_judge(tpc_sending_t *s, tpc_clear_summary_t *sum)
 		s->accepted_cents += inv->accepted_cents;
 		s->refused_cents += inv->refused_cents;
 	}
+	/* what the threshold judges and the answers report (920098/920099 141-145) */
+	s->refused_share = share_of(s->refused_cents, s->accepted_cents + s->refused_cents);
 	/* Refused when blocked, or when nothing at all is accepted (efact.md: a 920099 when every
 	 * invoice is rejected); a sending without lines has nothing to pay either. */
 	if (s->blocked || (c.lines_accepted == 0 && s->nlines > 0) || s->nlines == 0)

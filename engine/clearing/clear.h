@@ -17,7 +17,10 @@ typedef struct tpc_clear_summary {
 	uint32_t lines_accepted, lines_refused;
 } tpc_clear_summary_t;
 
-/** Judge @p s in place: set outcome and amounts on every line and invoice and on the sending.
+/** Judge @p s in place: set outcome and amounts on every line and invoice and on the sending,
+ *  and s->refused_share, the refused share of the judged insurer amount in hundredths of a
+ *  percent (truncated), which tpc_clear_threshold() judges and leaves as it is (the answers
+ *  report it: eFact segment 300, 141-145).
  *  @param[out] sum  counts (may be NULL). */
 void tpc_clear_judge(tpc_sending_t *s, tpc_clear_summary_t *sum);
 

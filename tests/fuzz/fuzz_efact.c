@@ -10,8 +10,8 @@
  * Oracles besides the sanitizers: the invariants of fuzz_check_sending (every view inside the
  * payload: the adapter decodes in place), answer types that match the outcome, and return
  * codes within each function's contract. The settlement may well be refused (EINVAL: a line's
- * mutuality without its record 95, a sum over 11 digits): what is checked is that walking and
- * rewriting the adapter's own answer stays in bounds.
+ * mutuality other than its echoed invoice's, a sum over 11 digits): what is checked is that walking
+ * and rewriting the adapter's own answer stays in bounds.
  */
 #include "fuzz.h"
 

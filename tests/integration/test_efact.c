@@ -108,13 +108,16 @@ Test(efact, faulty_lines_are_refused_with_their_codes_and_the_rest_accepted)
 	cr_assert_str_eq(r->native_type, "920098");
 	cr_assert_not_null(native);
 	cr_assert_eq(memcmp(native, "920098", 6), 0);
-	cr_assert_eq(nlen, 67 + 610 + 13 * 800 + 2 * 350);
-	/* record 4's error slot: letter R and code 500802 at 457-463 */
+	/* ET10, ET20, the four lines in error (records 4-7), ET80, ET20, record 11, ET80, ET90:
+	 * 800 characters each, no 95/96 (efact-real.md 1.1) */
+	cr_assert_eq(nlen, 67 + 610 + 11 * 800);
+	/* record 4's error slot: letter R and code 500802 at 457-463; record 3, accepted without
+	 * error, is not echoed: record 4 follows the ET20 */
 	{
-		const char *r4 = (const char *)native + 67 + 610 + 3 * 800;
+		const char *r4 = (const char *)native + 67 + 610 + 2 * 800;
+		cr_assert_eq(memcmp(r4, "50000004", 8), 0, "%.8s", r4);
 		cr_assert_eq(memcmp(r4 + 456, "R500802", 7), 0, "%.21s", r4 + 456);
-		const char *r3 = (const char *)native + 67 + 610 + 2 * 800;
-		cr_assert_eq(memcmp(r3 + 456, "       ", 7), 0);
+		cr_assert_eq(memcmp(r4 + 463, " 000000 000000", 14), 0, "%.21s", r4 + 456);
 	}
 	free(native);
 	tpclear__answer__free_unpacked(a, NULL);

@@ -245,3 +245,37 @@ Test(clear, judging_twice_gives_the_same_verdict)
 	cr_assert_eq(s.accepted_cents, 4900, "amounts are recomputed, not accumulated");
 	cr_assert_eq(inv[0].accepted_cents, 4000);
 }
+
+Test(clear, refused_share_is_the_one_the_threshold_judges)
+{
+	tpc_host_t host = {NULL, NULL, 0, 0};
+	tpc_finding_t buf[4];
+
+	/* 2000 of 6900 refused: 28.98 %, truncated (two implied decimals) */
+	add_finding(lines[1].findings, &lines[1].nfindings, "500402", 'R');
+	tpc_clear_judge(&s, NULL);
+	cr_assert_eq(s.refused_share, 2898);
+	/* the threshold refuses everything but leaves the share it judged */
+	s.findings = buf;
+	s.findings_cap = 4;
+	cr_assert_eq(tpc_clear_threshold(&s, 5, &host, NULL), 1);
+	cr_assert_eq(s.refused_cents, 6900);
+	cr_assert_eq(s.refused_share, 2898);
+	/* nothing refused; a credit note (negative amounts) gives the same ratio */
+	setup();
+	tpc_clear_judge(&s, NULL);
+	cr_assert_eq(s.refused_share, 0);
+	for (int i = 0; i < 5; i++)
+		lines[i].insurer_cents = -lines[i].insurer_cents;
+	add_finding(lines[1].findings, &lines[1].nfindings, "500402", 'R');
+	tpc_clear_judge(&s, NULL);
+	cr_assert_eq(s.refused_share, 2898);
+	/* amounts past 10^15 cents do not overflow (their last digits are dropped: 19.9999... %
+	 * may read 20.00) */
+	setup();
+	lines[0].insurer_cents = 4000000000000000000LL;
+	lines[1].insurer_cents = 1000000000000000000LL;
+	add_finding(lines[1].findings, &lines[1].nfindings, "500402", 'R');
+	tpc_clear_judge(&s, NULL);
+	cr_assert(s.refused_share == 1999 || s.refused_share == 2000, "%u", s.refused_share);
+}

@@ -4,7 +4,8 @@
  * Each test writes a valid 920000 with the writer (gen/efact_gen.h), decodes it through
  * tpc_efact_adapter, judges the lines by hand as the engine would, encodes the 920098 (or
  * 920099) and then the 920900 from it, as the ledger does after a payment run. The answers are
- * copied to malloc'd buffers of their exact size, so ASan sees any read past their end.
+ * copied to malloc'd buffers of their exact size, so ASan sees any read past their end, and
+ * read back with the independent reader (tests/support/efact_reader.h).
  *
  * The sending (records by ordinal; positions below are 1-based, offsets in C are pos - 1):
  *    1 ET10
@@ -17,6 +18,9 @@
  *                                      12 ET50 line 4 (B, 1500, 1200 accepted and paid)
  *   13 ET80
  *   14 ET90   15 95 (300)   16 95 (600)   17 96 (399)
+ *
+ * The 920098 echoes ET10, the three ET20/ET80 pairs, the refused ET50 of ordinal 11 and ET90:
+ *    echo 0: 1   1: 2   2: 6   3: 7   4: 9   5: 10   6: 11   7: 13   8: 14
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -29,16 +33,18 @@
 #include "efact/efact.h"
 #include "gen/efact_gen.h"
 #include "efact_fixture.h"
+#include "efact_reader.h"
 
-enum { SETTLE_NREC = 17, N800 = 14, NLINES = 5, NMUT = 2 };
+enum { SETTLE_NREC = 17, N800 = 9, NLINES = 5, NMUT = 2 };
 
-/* ordinals of the ET50s, by line */
-static const uint32_t line_record[NLINES] = {3, 5, 8, 11, 12};
+/* the place in the sending of each echoed record */
+static const uint32_t echo_ord[N800] = {1, 2, 6, 7, 9, 10, 11, 13, 14};
+
 static const int64_t accepted[NLINES] = {2400, 3920, 1234, 0, 1200};
 static const int64_t paid[NLINES] = {2400, 3920, 0, 0, 1200};
 
 #define HEAD        (TPC_EFACT_SEG200 + TPC_EFACT_SEG300_ANSWER)
-#define RESULT_LEN  ((size_t)HEAD + N800 * 800 + 3 * 350)
+#define RESULT_LEN  ((size_t)HEAD + N800 * 800)
 #define SETTLED_LEN ((size_t)HEAD + (N800 + NMUT + 1) * 800)
 #define PAYREF      "RUN42-PAY-000017"
 
@@ -197,22 +203,16 @@ static int refused_variant(size_t n, size_t pos, const char *s)
 
 /* ---- reading the answers ------------------------------------------------------------------- */
 
-/* Record 10..90 of ordinal @p k (1..14) in a 920098 or a 920900. */
+/* Echoed record @p k (0-based) in a 920098 or a 920900. */
 static const char *echo(const uint8_t *a, uint32_t k)
 {
-	return (const char *)a + HEAD + (size_t)(k - 1) * TPC_EFACT_RECORD_ANSWER;
+	return (const char *)a + HEAD + (size_t)k * TPC_EFACT_RECORD_ANSWER;
 }
 
 /* ET91 number @p i (0-based), or the ET92 with i == NMUT. */
 static const char *summary(const tpc_blob_t *b, uint32_t i)
 {
 	return (const char *)b->ptr + HEAD + (size_t)(N800 + i) * TPC_EFACT_RECORD_ANSWER;
-}
-
-/* Record 95 number @p i (0-based) or the 96 (i == NMUT) of the result answer. */
-static const char *rec95(uint32_t i)
-{
-	return (const char *)answer + HEAD + (size_t)N800 * 800 + (size_t)i * 350;
 }
 
 /* The signed 12-character amount at 1-based position @p pos. */
@@ -276,6 +276,9 @@ static void check_amounts(const char *r, const struct sums *s, int is92)
 		if (!is92 || errs[k] < 164)
 			cr_assert_eq(memcmp(r + errs[k] - 1, "00", 2), 0, "error field at %u: %.2s",
 			             errs[k], r + errs[k] - 1);
+	/* the sender's summary-invoice number and control are not in the stored answer */
+	cr_assert(all_bytes(r + 9, 12, '0'), "10-21: %.12s", r + 9);
+	cr_assert(all_bytes(r + 75, 2, '0'), "76-77: %.2s", r + 75);
 }
 
 /* ---- the answer ---------------------------------------------------------------------------- */
@@ -285,11 +288,25 @@ Test(efact_settlement, descriptor_has_the_callback)
 	cr_assert(tpc_efact_adapter.encode_settlement == tpc_efact_encode_settlement_);
 }
 
-Test(efact_settlement, echo_typed_920900_with_the_amount_paid_on_each_et50)
+Test(efact_settlement, the_result_echoes_only_the_frames_and_the_line_in_error)
 {
+	result(0);
+	for (uint32_t k = 0; k < N800; k++)
+		cr_assert_eq(
+		    memcmp(echo(answer, k),
+		           file + TPC_EFACT_HEADER + (size_t)(echo_ord[k] - 1) * TPC_EFACT_RECORD,
+		           TPC_EFACT_RECORD),
+		    0, "echo %u is record %u", k, echo_ord[k]);
+}
+
+Test(efact_settlement, echo_typed_920900_with_the_amount_paid_on_each_et50_and_et80)
+{
+	static const int64_t paid_80[3] = {2400 + 3920, 0, 1200};
 	uint8_t *before;
 	tpc_blob_t b;
-	uint32_t line = 0;
+	efr_answer_t r;
+	char why[160] = "";
+	uint32_t inv = 0;
 
 	result(0);
 	before = variant(alen, 0, NULL);
@@ -297,40 +314,44 @@ Test(efact_settlement, echo_typed_920900_with_the_amount_paid_on_each_et50)
 	cr_assert_eq(memcmp(answer, before, alen), 0, "the stored answer is left alone");
 	free(before);
 	cr_assert_str_eq(b.type, "920900");
-	cr_assert_eq(b.len, SETTLED_LEN, "header + 14 records + (2 + 1) * 800: %zu", b.len);
+	cr_assert_eq(b.len, SETTLED_LEN, "677 + (9 + 2 + 1) x 800: %zu", b.len);
 	cr_assert_eq(memcmp(b.ptr, "920900", 6), 0);
 	cr_assert_eq(memcmp(b.ptr + 6, answer + 6, TPC_EFACT_SEG200 - 6), 0, "rest of 200 echoed");
-	cr_assert_eq(
-	    memcmp(b.ptr + TPC_EFACT_SEG200, answer + TPC_EFACT_SEG200, TPC_EFACT_SEG300_ANSWER), 0,
-	    "segment 300 (610) echoed");
-	for (uint32_t k = 1; k <= N800; k++) {
-		const char *e = echo(b.ptr, k), *r = echo(answer, k);
+	cr_assert_eq(memcmp(b.ptr + TPC_EFACT_SEG200, answer + TPC_EFACT_SEG200, 140), 0);
+	cr_assert_eq(memcmp(b.ptr + TPC_EFACT_SEG200 + 140, "00000", 5), 0, "141-145: 00000");
+	cr_assert_eq(memcmp(b.ptr + TPC_EFACT_SEG200 + 145, answer + TPC_EFACT_SEG200 + 145,
+	                    TPC_EFACT_SEG300_ANSWER - 145),
+	             0, "the rest of 300 echoed");
+	for (uint32_t k = 0; k < N800; k++) {
+		const char *e = echo(b.ptr, k), *a = echo(answer, k);
 
-		if (memcmp(r, "50", 2) != 0) {
-			cr_assert_eq(memcmp(e, r, 800), 0, "record %u copied", k);
+		if (memcmp(a, "50", 2) != 0 && memcmp(a, "80", 2) != 0) {
+			cr_assert_eq(memcmp(e, a, 800), 0, "echo %u copied", k);
 			continue;
 		}
-		cr_assert_eq(k, line_record[line], "ET50 %u at ordinal %u", line, k);
-		cr_assert_eq(memcmp(e, r, 477), 0, "ET50 %u: 1-477 copied", k);
-		cr_assert_eq(memcmp(e + 489, r + 489, 800 - 489), 0, "ET50 %u: 490-800 copied", k);
-		cr_assert_eq(amount(e, 478), paid[line], "zone 114 of record %u: %.12s", k,
-		             e + 477);
-		line++;
+		cr_assert_eq(memcmp(e, a, 477), 0, "echo %u: 1-477 copied", k);
+		cr_assert_eq(memcmp(e + 489, a + 489, 800 - 489), 0, "echo %u: 490-800 copied", k);
+		if (memcmp(a, "80", 2) == 0)
+			cr_assert_eq(amount(e, 478), paid_80[inv++], "ET80 %u: %.12s", k, e + 477);
+		else
+			cr_assert_eq(amount(e, 478), 0, "the refused line: nothing paid");
 	}
-	cr_assert_eq(line, NLINES);
-	/* the refused line keeps its error from the 920098; the line paid by another payment
-	 * shows 0 where the 920098 showed its accepted amount */
-	cr_assert_eq(memcmp(echo(b.ptr, 11) + 456, "R500403", 7), 0, "%.7s", echo(b.ptr, 11) + 456);
-	cr_assert_eq(amount(echo(answer, 8), 478), 1234);
-	cr_assert_eq(amount(echo(b.ptr, 8), 478), 0);
+	cr_assert_eq(inv, 3);
+	cr_assert_eq(memcmp(echo(b.ptr, 6) + 456, "R500403", 7), 0, "%.7s", echo(b.ptr, 6) + 456);
 	cr_assert_eq(memcmp(summary(&b, 0), "91", 2), 0);
 	cr_assert_eq(memcmp(summary(&b, 1), "91", 2), 0);
 	cr_assert_eq(memcmp(summary(&b, 2), "92", 2), 0);
+	/* a client reads it: 800-character records, no 95/96 */
+	cr_assert_eq(efr_parse(b.ptr, b.len, &r, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(r.nrec, N800 + NMUT + 1);
+	cr_assert_eq(r.share, 0);
+	efr_release(&r);
 }
 
 Test(efact_settlement, one_et91_per_mutuality_ascending_with_its_sums)
 {
 	static const char *muts[NMUT] = {"300", "600"};
+	static const uint32_t records[NMUT] = {5 + 3, 4}; /* ET20..ET80 of their invoices */
 	tpc_blob_t b;
 
 	result(0);
@@ -338,18 +359,15 @@ Test(efact_settlement, one_et91_per_mutuality_ascending_with_its_sums)
 	for (uint32_t i = 0; i < NMUT; i++) {
 		const char *r = summary(&b, i);
 		struct sums s = sums_of(muts[i]);
+		char count[9];
 
-		cr_assert_eq(memcmp(r, "91", 2), 0);
+		cr_assert_eq(memcmp(r, "9100", 4), 0);
 		cr_assert_eq(memcmp(r + 4, muts[i], 3), 0, "ET91 %u: mutuality %.3s", i, r + 4);
-		cr_assert_eq(memcmp(r + 4, rec95(i) + 4, 3), 0);
-		cr_assert_eq(memcmp(r + 9, rec95(i) + 9, 12), 0,
-		             "summary-invoice number of its 95");
-		cr_assert_eq(memcmp(r + 65, rec95(i) + 65, 8), 0, "record count of its 95");
-		cr_assert_eq(memcmp(r + 75, rec95(i) + 75, 2), 0, "control of its 95");
-		cr_assert_eq(amount(r, 24), amount(rec95(i), 24), "requested A = the 95's");
-		cr_assert_eq(amount(r, 38), amount(rec95(i), 38), "requested B = the 95's");
+		snprintf(count, sizeof(count), "%08u", records[i]);
+		cr_assert_eq(memcmp(r + 65, count, 8), 0, "record count %.8s", r + 65);
 		check_amounts(r, &s, 0);
-		cr_assert(all_bytes(r + 211, 800 - 211, '0'), "ET91 %u: reserve 212-800 zeros", i);
+		cr_assert(all_bytes(r + 211, 275 - 211, ' '), "ET91 %u: 212-275 blank", i);
+		cr_assert(all_bytes(r + 275, 800 - 275, '0'), "ET91 %u: reserve 276-800 zeros", i);
 	}
 	/* the same, to the cent, without the helper */
 	cr_assert_eq(amount(summary(&b, 0), 24), 2400 + 1234);
@@ -370,24 +388,22 @@ Test(efact_settlement, one_et91_per_mutuality_ascending_with_its_sums)
 	cr_assert_eq(memcmp(summary(&b, 1) + 79, "+00000000000", 12), 0, "sign + 11 digits");
 }
 
-Test(efact_settlement, et91s_ascend_whatever_the_order_of_the_95s)
+Test(efact_settlement, et91s_ascend_whatever_the_order_of_the_invoices)
 {
 	uint8_t *v;
 	tpc_blob_t b;
-	char *r95;
 
 	result(0);
-	/* the two records 95 swapped: 600 before 300 */
-	v = variant(alen, 0, NULL);
-	r95 = (char *)v + HEAD + (size_t)N800 * 800;
-	memcpy(r95, rec95(1), 350);
-	memcpy(r95 + 350, rec95(0), 350);
+	/* invoice 3 names mutuality 100 (trailer 368-370 of its ET20), its lines too */
+	v = variant(alen, HEAD + 5 * 800 + 368, "100");
+	memcpy(lines[3].mutuality, "100", 4);
+	memcpy(lines[4].mutuality, "100", 4);
 	cr_assert_eq(settle_buf(v, alen, &st, &b), 0);
-	cr_assert_eq(memcmp(summary(&b, 0) + 4, "300", 3), 0, "%.3s", summary(&b, 0) + 4);
-	cr_assert_eq(memcmp(summary(&b, 0) + 9, rec95(0) + 9, 12), 0);
-	cr_assert_eq(amount(summary(&b, 0), 24), 2400 + 1234);
-	cr_assert_eq(memcmp(summary(&b, 1) + 4, "600", 3), 0, "%.3s", summary(&b, 1) + 4);
-	cr_assert_eq(amount(summary(&b, 1), 150), 1299);
+	cr_assert_eq(memcmp(summary(&b, 0) + 4, "100", 3), 0, "%.3s", summary(&b, 0) + 4);
+	cr_assert_eq(amount(summary(&b, 0), 150), 1299);
+	cr_assert_eq(memcmp(summary(&b, 1) + 4, "300", 3), 0, "%.3s", summary(&b, 1) + 4);
+	cr_assert_eq(amount(summary(&b, 1), 24), 2400 + 1234);
+	cr_assert_eq(memcmp(summary(&b, NMUT) + 4, "199", 3), 0, "the lowest federation + 99");
 	free(v);
 }
 
@@ -401,12 +417,9 @@ Test(efact_settlement, et92_holds_the_sum_of_the_et91s)
 	result(0);
 	cr_assert_eq(settle(&b), 0);
 	r = summary(&b, NMUT);
-	cr_assert_eq(memcmp(r, "92", 2), 0);
-	cr_assert_eq(memcmp(rec95(NMUT), "96", 2), 0);
-	cr_assert_eq(memcmp(r + 4, "399", 3), 0, "federation digit + 99, as the 96: %.3s", r + 4);
-	cr_assert_eq(memcmp(r + 9, rec95(NMUT) + 9, 12), 0, "summary-invoice number of the 96");
-	cr_assert_eq(memcmp(r + 65, rec95(NMUT) + 65, 8), 0, "record count of the 96");
-	cr_assert_eq(memcmp(r + 75, rec95(NMUT) + 75, 2), 0, "control of the 96");
+	cr_assert_eq(memcmp(r, "9200", 4), 0);
+	cr_assert_eq(memcmp(r + 4, "399", 3), 0, "federation digit + 99, as a 96: %.3s", r + 4);
+	cr_assert_eq(memcmp(r + 65, "00000014", 8), 0, "records ET10..ET90: %.8s", r + 65);
 	for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
 		int64_t sum = 0;
 
@@ -419,7 +432,6 @@ Test(efact_settlement, et92_holds_the_sum_of_the_et91s)
 	cr_assert_eq(amount(r, 52), 2400 + 3920 + 1234 + 999 + 1500);
 	cr_assert_eq(amount(r, 136), 2400 + 3920 + 1234 + 1200);
 	cr_assert_eq(amount(r, 150), 999 + 300);
-	cr_assert_eq(amount(r, 52), amount(rec95(NMUT), 52), "requested = the 96's total");
 	cr_assert(all_bytes(r + 163, 800 - 163, '0'), "ET92: reserve 164-800 zeros");
 }
 
@@ -457,8 +469,9 @@ Test(efact_settlement, from_a_920099_nothing_is_paid)
 	cr_assert_eq(settle(&b), 0);
 	cr_assert_str_eq(b.type, "920900");
 	cr_assert_eq(b.len, SETTLED_LEN);
-	for (uint32_t i = 0; i < NLINES; i++)
-		cr_assert_eq(amount(echo(b.ptr, line_record[i]), 478), 0);
+	for (uint32_t k = 0; k < N800; k++)
+		if (memcmp(echo(b.ptr, k), "50", 2) == 0 || memcmp(echo(b.ptr, k), "80", 2) == 0)
+			cr_assert_eq(amount(echo(b.ptr, k), 478), 0, "echo %u", k);
 	cr_assert_eq(amount(summary(&b, NMUT), 136), 0);
 	cr_assert_eq(amount(summary(&b, NMUT), 150), 2400 + 3920 + 1234 + 999 + 1500);
 	cr_assert(all_bytes(summary(&b, 0) + 163, 22, ' '));
@@ -487,59 +500,63 @@ Test(efact_settlement, refuses_what_is_not_a_920098_or_920099)
 	/* length arithmetic */
 	cr_assert_eq(refused_variant(alen - 1, 0, NULL), TPC_ADAPTER_EINVAL, "one byte short");
 	cr_assert_eq(refused_variant(alen + 1, 0, NULL), TPC_ADAPTER_EINVAL, "one byte more");
-	cr_assert_eq(refused_variant(alen - 350, 0, NULL), TPC_ADAPTER_EINVAL, "96 missing");
-	cr_assert_eq(refused_variant(alen + 350, 0, NULL), TPC_ADAPTER_EINVAL, "a record after 96");
-	/* records 10..90 alone, without the records 95/96 */
-	cr_assert_eq(refused_variant(HEAD + N800 * 800, 0, NULL), TPC_ADAPTER_EINVAL);
-	/* record types */
+	cr_assert_eq(refused_variant(alen + 350, 0, NULL), TPC_ADAPTER_EINVAL, "a 350 appended");
+	cr_assert_eq(refused_variant(alen + 800, alen + 1, "95"), TPC_ADAPTER_EINVAL,
+	             "a 95 after the 90");
+	cr_assert_eq(refused_variant(alen - 800, 0, NULL), TPC_ADAPTER_EINVAL, "90 missing");
+	/* record types and places */
 	cr_assert_eq(refused_variant(alen, HEAD + 1, "20"), TPC_ADAPTER_EINVAL, "10 not first");
-	cr_assert_eq(refused_variant(alen, HEAD + 13 * 800 + 1, "80"), TPC_ADAPTER_EINVAL,
+	cr_assert_eq(refused_variant(alen, HEAD + 8 * 800 + 1, "80"), TPC_ADAPTER_EINVAL,
 	             "90 not last");
-	cr_assert_eq(refused_variant(alen, HEAD + 5 * 800 + 1, "7X"), TPC_ADAPTER_EINVAL,
+	cr_assert_eq(refused_variant(alen, HEAD + 4 * 800 + 1, "7X"), TPC_ADAPTER_EINVAL,
 	             "unknown record type");
-	cr_assert_eq(refused_variant(alen, HEAD + N800 * 800 + 1, "96"), TPC_ADAPTER_EINVAL,
-	             "no record 95");
-	cr_assert_eq(refused_variant(alen, HEAD + N800 * 800 + 2 * 350 + 1, "95"),
-	             TPC_ADAPTER_EINVAL, "no record 96");
-	cr_assert_eq(refused_variant(alen, HEAD + N800 * 800 + 5, "3A0"), TPC_ADAPTER_EINVAL,
-	             "mutuality of a 95 not numeric");
-	/* ordinals at 795-800 */
-	cr_assert_eq(refused_variant(alen, HEAD + 4 * 800 + 795, "00000X"), TPC_ADAPTER_EINVAL);
-	cr_assert_eq(refused_variant(alen, HEAD + 4 * 800 + 795, "000003"), TPC_ADAPTER_EINVAL,
-	             "ordinal not increasing");
+	cr_assert_eq(refused_variant(alen, HEAD + 4 * 800 + 1, "95"), TPC_ADAPTER_EINVAL,
+	             "a 95 among the records");
+	cr_assert_eq(refused_variant(alen, HEAD + 2 * 800 + 1, "50"), TPC_ADAPTER_EINVAL,
+	             "invoice 1 never closed");
+	cr_assert_eq(refused_variant(alen, HEAD + 3 * 800 + 1, "50"), TPC_ADAPTER_EINVAL,
+	             "a line outside any invoice");
+	cr_assert_eq(refused_variant(alen, HEAD + 800 + 368, "3A0"), TPC_ADAPTER_EINVAL,
+	             "mutuality of an ET20 not numeric");
+	/* our reference at 413-434: the record's place, numeric and increasing */
+	cr_assert_eq(refused_variant(alen, HEAD + 2 * 800 + 428, "00000X"), TPC_ADAPTER_EINVAL);
+	cr_assert_eq(refused_variant(alen, HEAD + 2 * 800 + 428, "000002"), TPC_ADAPTER_EINVAL,
+	             "place not increasing");
+	cr_assert_eq(refused_variant(alen, HEAD + 2 * 800 + 413, "                      "),
+	             TPC_ADAPTER_EINVAL, "no reference");
 	/* the unchanged answer still settles */
 	v = variant(alen, 0, NULL);
 	cr_assert_eq(settle_buf(v, alen, &st, &b), 0);
 	free(v);
 }
 
-Test(efact_settlement, refuses_lines_that_are_not_the_echoed_et50s)
+Test(efact_settlement, refuses_lines_that_do_not_fit_the_echo)
 {
 	tpc_blob_t b;
 
 	result(0);
 	cr_assert_eq(settle_buf(answer, alen, NULL, &b), TPC_ADAPTER_EINVAL);
-	st.nlines = NLINES - 1;
-	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "a line missing");
-	st.nlines = NLINES + 1;
-	lines[NLINES] = lines[NLINES - 1];
-	lines[NLINES].record = 13;
-	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "a line too many");
-	st.nlines = 0;
-	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "no lines");
 	st.lines = NULL;
-	st.nlines = NLINES;
 	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "lines NULL");
 	st.lines = lines;
+	st.nlines = 0;
+	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "no line for the echoed ET50");
+	st.nlines = 3;
+	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "the echoed ET50's line missing");
+	st.nlines = NLINES;
 	cr_assert_eq(settle(&b), 0);
 
-	/* ordinals: line 1 is the ET50 of ordinal 5, not its line index + 1 (2), not the ET51
-	 * before it (4); two lines swapped */
-	lines[1].record = 2;
-	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "line index + 1 instead of the ordinal");
-	lines[1].record = 4;
-	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "the ET51's ordinal");
-	lines[1].record = 5;
+	/* a line on a record that is no line: ET20, ET80, ET90, past the end */
+	lines[0].record = 2;
+	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "the ET20's place");
+	lines[0].record = 6;
+	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "the ET80's place");
+	lines[0].record = 3;
+	lines[4].record = 14;
+	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "the ET90's place");
+	lines[4].record = 99;
+	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "past every invoice");
+	lines[4].record = 12;
 	{
 		tpc_settled_line_t t = lines[3];
 
@@ -551,9 +568,9 @@ Test(efact_settlement, refuses_lines_that_are_not_the_echoed_et50s)
 	}
 	cr_assert_eq(settle(&b), 0);
 
-	/* mutuality without a record 95; not numeric; account not A/B */
-	memcpy(lines[2].mutuality, "500", 4);
-	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "mutuality 500 has no 95");
+	/* a mutuality other than its invoice's; not numeric; account not A/B */
+	memcpy(lines[2].mutuality, "600", 4);
+	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "invoice 2 is of mutuality 300");
 	memcpy(lines[2].mutuality, "3 0", 4);
 	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL);
 	memcpy(lines[2].mutuality, "300", 4);
@@ -578,6 +595,8 @@ Test(efact_settlement, refuses_references_and_amounts_that_do_not_fit)
 
 	lines[0].paid_cents = 100000000000LL; /* 12 digits */
 	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "zone 114");
+	lines[0].paid_cents = 99999999999LL;
+	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "paid on invoice 1 over 11 digits");
 	lines[0].paid_cents = 2400;
 	lines[0].requested_cents = lines[0].accepted_cents = 99999999999LL;
 	cr_assert_eq(settle(&b), TPC_ADAPTER_EINVAL, "requested A of 300 over 11 digits");
