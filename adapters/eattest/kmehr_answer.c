@@ -56,9 +56,11 @@ static void elem(struct wr *x, const char *prefix, const char *name, const char 
 	end(x);
 }
 
+/* An element of a value as read; absent (nothing written) when the request had none. */
 static void elem_v(struct wr *x, const char *prefix, const char *name, tpc_view_t v)
 {
-	elem(x, prefix, name, v.ptr, v.len);
+	if (v.len)
+		elem(x, prefix, name, v.ptr, v.len);
 }
 
 /* <kmehr:cd|id S=".." SV="..">value</...> */
@@ -97,9 +99,13 @@ static void provider(struct wr *x, tpc_view_t nihii)
 /* The response part: its id, the insurer, the date, and the request echoed. */
 static void response(struct wr *x, const tpc_kmehr_msg_t *m)
 {
-	char rid[64];
-	int n = snprintf(rid, sizeof(rid), "600.%.*s", (int)m->invoicing.len,
-	                 m->invoicing.len ? m->invoicing.ptr : "0");
+	/* the response's own id: the insurer's code and what it answers for */
+	tpc_view_t what = m->invoicing.len  ? m->invoicing
+	                  : m->cancellation ? m->a.cancels
+	                                    : m->request_id;
+	char rid[160];
+	int n = snprintf(rid, sizeof(rid), "600.%.*s", (int)(what.len > 150 ? 150 : what.len),
+	                 what.len ? what.ptr : "");
 
 	start(x, "core", "response");
 	coded(x, "core", "id", "ID-KMEHR", "1.0", rid, (size_t)n);
