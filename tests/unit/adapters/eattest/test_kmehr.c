@@ -443,17 +443,21 @@ Test(kmehr, a_wrong_namespace_is_refused)
 	cr_assert_eq(out.ninvoices, 0);
 }
 
+/* Replace the request by tests/data/eattest/@p name. */
+static void load(const char *name)
+{
+	char rel[128];
+	size_t n;
+
+	snprintf(rel, sizeof(rel), "tests/data/eattest/%s", name);
+	free(doc);
+	doc = (char *)tpc_test_slurp(tpc_test_src(rel), &n);
+	cr_assert_not_null(doc, "%s", rel);
+}
+
 Test(kmehr, an_external_entity_is_never_read)
 {
-	char *xxe;
-
-	cr_assert(asprintf(&xxe,
-	                   "<?xml version=\"1.0\"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "
-	                   "\"file:///etc/passwd\">]>\n%s",
-	                   strstr(sample, "<SendTransactionRequest")) > 0);
-	free(doc);
-	doc = xxe;
-	edit(">Jan<", ">&e;<");
+	load("xxe-external-entity.xml");
 	decode();
 	cr_assert(out.blocked);
 	cr_assert_eq(out.nfindings, 1);
@@ -463,12 +467,18 @@ Test(kmehr, an_external_entity_is_never_read)
 
 Test(kmehr, a_billion_laughs_is_refused_unread)
 {
-	free(doc);
-	doc = strdup("<?xml version=\"1.0\"?>\n<!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\">"
-	             "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">"
-	             "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]><l>&c;</l>");
+	load("billion-laughs.xml");
 	decode();
 	cr_assert_str_eq(out.findings[0].code, "T40008");
+}
+
+Test(kmehr, the_cancellation_file_names_its_invoicing_number)
+{
+	load("cancellation.xml");
+	decode();
+	cr_assert_eq(nfindings(), 0);
+	cr_assert_eq(out.invoices[0].invoicing, TPC_INVOICING_CREDIT_NOTE);
+	cr_assert(memcmp(out.invoices[0].previous.ptr, "600-1-261118-0000001-68", 23) == 0);
 }
 
 Test(kmehr, a_protobuf_attestation_is_not_read_as_kmehr)
