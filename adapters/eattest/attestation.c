@@ -13,14 +13,11 @@
 #include "eattest/attestation.h"
 
 #include "common/check.h"
+#include "common/pb.h"
 
 #include <string.h>
 
-static const struct code {
-	const char *code;
-	char letter;
-	const char *reason;
-} codes[] = {
+static const tpc_pb_code_t codes[] = {
     {"T40001", 'B', "payload is not a tpclear.Attestation message"},
     {"T40002", 'R', "units must be a whole number, 1 or more"},
     {"T40003", 'R', "fee paid must not be negative"},
@@ -70,24 +67,12 @@ static const struct code {
 
 const char *tpc_attest_describe(const char *code)
 {
-	for (size_t i = 0; i < NCODES; i++)
-		if (strcmp(codes[i].code, code) == 0)
-			return codes[i].reason;
-	return NULL;
+	return tpc_pb_describe(codes, NCODES, code);
 }
 
 tpc_finding_t tpc_attest_finding(const char *code, tpc_attest_at_t at)
 {
-	tpc_finding_t f;
-
-	memset(&f, 0, sizeof(f));
-	memcpy(f.code, code, 6);
-	for (size_t i = 0; i < NCODES; i++)
-		if (strcmp(codes[i].code, code) == 0)
-			f.letter = codes[i].letter;
-	f.record = at.record;
-	f.pos = at.pos;
-	return f;
+	return tpc_pb_finding(codes, NCODES, code, at.record, at.pos);
 }
 
 int tpc_attest_add(tpc_finding_t *slots, uint8_t *n, tpc_sending_t *s, const tpc_host_t *host,

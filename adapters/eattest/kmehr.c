@@ -97,7 +97,9 @@ static int xml_space(char c)
 }
 
 /* The text of @p n (its text children), without leading and trailing white space, copied
- * into the arena. An absent node or empty text is an empty view. */
+ * into the arena. An absent node or empty text is an empty view. Copied, not pointed at: the
+ * tree is freed before decode returns, and the sending's views must outlive it (adapter.h).
+ * xs:token values are trimmed by the schema's whitespace rule; inner spaces are kept. */
 static tpc_view_t text(struct rd *r, const xmlNode *n)
 {
 	tpc_view_t v = {NULL, 0};
@@ -185,7 +187,9 @@ static xmlNode *find_child(const xmlNode *c, const void *arg)
 	return child(c, NS_KMEHR, arg);
 }
 
-/* The item's own type: its <cd S="CD-ITEM-MYCARENET"> or <cd S="CD-ITEM">. */
+/* The item's own type: its <cd S="CD-ITEM-MYCARENET"> or <cd S="CD-ITEM">. The public
+ * clients use both systems in one transaction (claim and encounterdatetime are CD-ITEM,
+ * patientpaid and supplement CD-ITEM-MYCARENET), so the type is looked for in either. */
 static int item_is(struct rd *r, const xmlNode *it, const char *value)
 {
 	xmlNode *c = cd(it, "CD-ITEM-MYCARENET", NULL);
@@ -373,6 +377,7 @@ static unsigned read_cgd_item(struct rd *r, const xmlNode *it, uint32_t tr, uint
 {
 	int64_t cents;
 
+	/* items are matched by type, not position: the clients number and order them freely */
 	if (item_is(r, it, "claim")) {
 		read_claim(r, it, tr, k, v, c, on);
 		return 1;
@@ -395,6 +400,8 @@ static unsigned read_cgd_item(struct rd *r, const xmlNode *it, uint32_t tr, uint
 		else
 			v->supplement_cents = cents;
 	} else if (item_is(r, it, "decisionreference")) {
+		/* the insurer's own decision (an agreement it gave): the line's commitment, as an
+		 * eFact ET51 reference, so the agreement check looks no further */
 		v->decision = text(r, in_content(it, find_child, "id"));
 		if (!v->decision.len)
 			v->decision = text(r, in_content(it, find_child, "text"));
@@ -478,7 +485,8 @@ static void check_total(struct rd *r)
 		note(r, "T40020", r->paid_tr, r->paid_at, 0);
 }
 
-/* Which transaction @p t is: 1 cga, 2 cgd, 3 cgacancellation, 0 another. */
+/* Which transaction @p t is (counted before reading, so the services are one allocation
+ * sized to the cgd count): 1 cga, 2 cgd, 3 cgacancellation, 0 another. */
 static int kind_of(struct rd *r, const xmlNode *t)
 {
 	tpc_view_t v = text(r, cd(t, "CD-TRANSACTION-MYCARENET", NULL));

@@ -77,7 +77,8 @@ static void coded(struct wr *x, const char *prefix, const char *el, const char *
 
 #define CSTR(s) (s), strlen(s)
 
-/* The insurer as a Kmehr hcparty. */
+/* The insurer as a Kmehr hcparty: the codes MyCareNet answers with for an insurer (the
+ * clients only read the transactions, but a Kmehr author must be an hcparty with an id). */
 static void insurer(struct wr *x)
 {
 	start(x, "kmehr", "hcparty");
@@ -141,7 +142,9 @@ void tpc_kmehr_xpath(int wrapped, uint32_t record, uint16_t pos, char *out, size
 		snprintf(out, cap, "%s/folder/transaction[%" PRIu32 "]", root, record);
 }
 
-/* One error of the acknowledge: our code, its reason, the XPath of its item. */
+/* One error of the acknowledge: our code, its reason, the XPath of its item. The public
+ * clients take the code from the CD-ERROR cd and evaluate the url against their request to
+ * show the field, so the url is the path of the item, not of the value inside it. */
 static void error(struct wr *x, const tpc_kmehr_msg_t *m, const tpc_finding_t *f)
 {
 	const char *why = tpc_attest_describe(f->code);
@@ -231,7 +234,10 @@ static void invoicing_item(struct wr *x, tpc_view_t number)
 	end(x);
 }
 
-/* One cgd: the claim (code and norm), the encounter date-time, the fee reimbursed. */
+/* One cgd: the claim (code and norm), the encounter date-time, the fee reimbursed. The fee
+ * is the line's accepted amount (0 for a refused line, whose error is in the acknowledge):
+ * every cgd of the request is answered, in order, so a client can pair them by position.
+ * Code, norm, date and time are echoed as sent, not as the engine normalised them. */
 static void cgd(struct wr *x, const tpc_kmehr_msg_t *m, uint32_t i, const tpc_line_t *ln)
 {
 	char fee[32];
@@ -307,7 +313,8 @@ static void message(struct wr *x, const tpc_kmehr_msg_t *m, const tpc_sending_t 
 	end(x);
 }
 
-/* The whole document into @p buf. */
+/* The whole document into @p buf. Prefixes are fixed (core, kmehr) and declared once on the
+ * root: readers match namespaces, and one declaration keeps the answer small. */
 static int document(xmlBuffer *buf, const tpc_kmehr_msg_t *m, const tpc_sending_t *s)
 {
 	struct wr x = {xmlNewTextWriterMemory(buf, 0), 0};

@@ -807,15 +807,29 @@ static int print_kmehr(FILE *f, const Tpclear__Answer *a, int json)
 	return ok ? 0 : 1;
 }
 
+/* One attestation in either form: send it and print the answer with @p print. Takes
+ * @p payload. @return the exit status. */
+static int send_attestation(const struct opts *o, const char *key, uint8_t *payload, size_t len,
+                            int (*print)(FILE *, const Tpclear__Answer *, int))
+{
+	Tpclear__Answer *a = NULL;
+	int rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST, key, payload, len, &a);
+
+	if (rc == 0)
+		rc = print(stdout, a, o->json);
+	free(payload);
+	if (a)
+		tpclear__answer__free_unpacked(a, NULL);
+	return rc;
+}
+
 /* eattest --kmehr FILE: the request is sent as it is; its key is its own request id (so the
  * same request again is answered from the ledger), or --key. */
 static int kmehr_command(int argc, const struct opts *o)
 {
-	Tpclear__Answer *a = NULL;
 	uint8_t *payload;
 	size_t len;
 	char key[128];
-	int rc;
 
 	if (argc)
 		die("eattest --kmehr FILE takes no KEY=VALUE arguments (see tpclear help eattest)");
@@ -828,13 +842,7 @@ static int kmehr_command(int argc, const struct opts *o)
 	else if (tpc_kmehr_request_id(payload, len, key, sizeof(key)) != 0)
 		die("eattest: '%s' has no request id (request/id, or header/id): give --key",
 		    o->kmehr);
-	rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST, key, payload, len, &a);
-	if (rc == 0)
-		rc = print_kmehr(stdout, a, o->json);
-	free(payload);
-	if (a)
-		tpclear__answer__free_unpacked(a, NULL);
-	return rc;
+	return send_attestation(o, key, payload, len, print_kmehr);
 }
 
 /* payrun, ledger balance|show|export */
@@ -854,13 +862,7 @@ static int money_command(const char *cmd, int argc, char **argv, const struct op
 		if (tpc_cli_eattest_request(argc, argv, &payload, &len, number, sizeof(number), err,
 		                            sizeof(err)))
 			die("eattest: %s (see tpclear help eattest)", err);
-		rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST, number, payload, len, &a);
-		if (rc == 0)
-			rc = tpc_cli_print_eattest(stdout, a, o->json);
-		free(payload);
-		if (a)
-			tpclear__answer__free_unpacked(a, NULL);
-		return rc;
+		return send_attestation(o, number, payload, len, tpc_cli_print_eattest);
 	}
 	if (strcmp(cmd, "payrun") == 0) {
 		if (argc)

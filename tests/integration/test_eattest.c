@@ -6,9 +6,6 @@
  * invoicing number (read back with libxml2), the same again answered identically, cancelled by
  * its invoicing number, and sent by `tpclear eattest --kmehr`. */
 #include <criterion/criterion.h>
-#include <libxml/parser.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,41 +269,9 @@ static Tpclear__Answer *send_kmehr(void *s, const char *key, const char *x, char
 	return r;
 }
 
-/* string() of @p expr in the Kmehr answer @p a (p: protocol, c: core, k: kmehr); malloc'd. */
-static char *kx(const char *a, const char *expr)
-{
-	xmlDocPtr doc = xmlReadMemory(a, (int)strlen(a), NULL, NULL, XML_PARSE_NONET);
-	xmlXPathContextPtr c;
-	xmlXPathObjectPtr o;
-	char *s;
-
-	cr_assert_not_null(doc, "the answer is not XML: %s", a);
-	c = xmlXPathNewContext(doc);
-	xmlXPathRegisterNs(c, BAD_CAST "p",
-	                   BAD_CAST "http://www.ehealth.fgov.be/messageservices/protocol/v1");
-	xmlXPathRegisterNs(c, BAD_CAST "c",
-	                   BAD_CAST "http://www.ehealth.fgov.be/messageservices/core/v1");
-	xmlXPathRegisterNs(c, BAD_CAST "k",
-	                   BAD_CAST "http://www.ehealth.fgov.be/standards/kmehr/schema/v1");
-	o = xmlXPathEvalExpression(BAD_CAST expr, c);
-	cr_assert_not_null(o, "%s", expr);
-	s = strdup((char *)(o->type == XPATH_STRING ? o->stringval : BAD_CAST ""));
-	if (o->type != XPATH_STRING) {
-		xmlChar *t = xmlXPathCastToString(o);
-
-		free(s);
-		s = strdup((char *)t);
-		xmlFree(t);
-	}
-	xmlXPathFreeObject(o);
-	xmlXPathFreeContext(c);
-	xmlFreeDoc(doc);
-	return s;
-}
-
 #define KX_EQ(a, expr, want)                                                                       \
 	do {                                                                                       \
-		char *got_ = kx(a, expr);                                                          \
+		char *got_ = tpc_test_kmehr_string(a, strlen(a), expr);                            \
 		cr_assert_str_eq(got_, want, "%s in\n%s", expr, a);                                \
 		free(got_);                                                                        \
 	} while (0)
