@@ -1,159 +1,130 @@
-/* adapters/eattest/eattest.c - decode tpclear.Attestation (see eattest.h).
+/* adapters/eattest/eattest.c - the "eattest" adapter: one attestation, in its canonical
+ * protobuf form or as the Kmehr eAttest v3 request (see eattest.h).
  *
- * protobuf-c unpacks into the sending's arena (no malloc); the message's strings become the
- * views of the sending. Checks: provider NIHII, patient NISS and code check digits, a valid
- * date, units >= 1, a fee paid >= 0, for care abroad a two-letter country and a real cost > 0.
- * Codes are the official eFact ones where the same rule exists, else the adapter's own
- * T400nn; pos is the protobuf field number.
+ * Which form a payload is in is read from its first bytes: a Kmehr request is XML, so it
+ * starts with '<' (after an optional UTF-8 byte order mark and white space); a packed
+ * tpclear.Attestation never does - '<' (0x3c) is field 7 with wire type 4 (end group), which
+ * protobuf-c refuses, and every white-space byte is a tag that either protobuf-c refuses
+ * (0x09, 0x0d: wrong wire types) or that begins a field whose value could only be refused
+ * (0x0a: a provider of 60 bytes; 0x20: a date of 60). So no payload that could be cleared as a
+ * protobuf Attestation is read as Kmehr, and the sender needs no format name of its own.
+ *
+ * The protobuf form is unpacked into the sending's arena (no malloc); its strings become the
+ * views of the sending. Both forms then go through tpc_attestation_sending(), the one rule
+ * path (attestation.h). pos of a protobuf finding is its field number.
  */
 #include "eattest/eattest.h"
 
-#include "common/check.h"
 #include "common/pb.h"
+#include "eattest/attestation.h"
+#include "eattest/kmehr.h"
+#include "eattest/kmehr_answer.h"
 #include "tpclear.pb-c.h"
 
-#include <stdint.h>
 #include <string.h>
 
-/* The largest amount an eFact amount zone holds (11 digits of cents), the bound of every amount
- * an attestation may carry. */
-#define MAX_CENTS 99999999999LL
-
-static int in_range(int64_t cents)
+int tpc_eattest_is_kmehr(const uint8_t *buf, size_t len)
 {
-	return cents >= -MAX_CENTS && cents <= MAX_CENTS;
-}
+	size_t i = 0;
 
-static const tpc_pb_code_t codes[] = {
-    {"T40001", 'B', "payload is not a tpclear.Attestation message"},
-    {"T40002", 'R', "units must be 1 or more"},
-    {"T40003", 'R', "fee paid must not be negative"},
-    {"T40004", 'R', "care abroad: country must be two upper-case letters (ISO 3166)"},
-    {"T40005", 'R', "care abroad: the real cost must be more than zero"},
-    {"T40006", 'R', "an amount has more than 11 digits of cents"},
-    {"200802", 'F', "beneficiary NISS missing or check digit wrong"},
-    {"201402", 'F', "provider NIHII missing or check digit wrong"},
-    {"202403", 'F', "attestation number missing"},
-    {"500402", 'R', "nomenclature code missing or check digit wrong"},
-    {"500503", 'R', "date of care not a valid date"},
-};
+	if (len >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf)
+		i = 3;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	return i < len && buf[i] == '<';
+}
 
 static const char *ea_describe(const void *state, const char *code)
 {
 	(void)state;
-	return tpc_pb_describe(codes, sizeof(codes) / sizeof(codes[0]), code);
-}
-
-static tpc_finding_t finding(const char *code, uint32_t record, uint16_t field)
-{
-	return tpc_pb_finding(codes, sizeof(codes) / sizeof(codes[0]), code, record, field);
-}
-
-static void add(tpc_finding_t *slots, uint8_t *n, tpc_finding_t f)
-{
-	if (*n < TPC_MAX_FINDINGS)
-		slots[(*n)++] = f;
+	return tpc_attest_describe(code);
 }
 
 #define view tpc_pb_view
+
+/* The protobuf message as the internal form: one service, record 1 for the attestation and 2
+ * for its service, each value at its field number. */
+static void from_message(const Tpclear__Attestation *m, tpc_attestation_t *a,
+                         tpc_attest_service_t *v)
+{
+	memset(a, 0, sizeof(*a));
+	memset(v, 0, sizeof(*v));
+	a->number = view(m->number);
+	a->provider = view(m->provider);
+	a->patient = view(m->patient);
+	a->cancels = view(m->cancels);
+	a->record = 1;
+	a->at_provider = (tpc_attest_at_t){1, 1};
+	a->at_patient = (tpc_attest_at_t){1, 2};
+	a->at_number = (tpc_attest_at_t){1, 11};
+	a->total_paid_cents = m->fee_paid_cents;
+	a->nservices = 1;
+	a->services = v;
+	v->record = 2;
+	v->code = view(m->code);
+	v->date = m->date < 0 ? 0 : (uint32_t)m->date;
+	v->units = m->units;
+	v->fee_paid_cents = m->fee_paid_cents;
+	v->country = view(m->country);
+	v->real_cost_cents = m->real_cost_cents;
+	v->reference = view(m->reference);
+	v->at_code = (tpc_attest_at_t){2, 3};
+	v->at_date = (tpc_attest_at_t){2, 4};
+	v->at_units = (tpc_attest_at_t){2, 5};
+	v->at_fee = (tpc_attest_at_t){2, 6};
+	v->at_country = (tpc_attest_at_t){2, 7};
+	v->at_cost = (tpc_attest_at_t){2, 8};
+}
 
 static int ea_decode(const void *state, const uint8_t *buf, size_t len, const tpc_host_t *host,
                      tpc_sending_t *out)
 {
 	tpc_pb_arena_t pc;
-	Tpclear__Attestation *at;
-	tpc_invoice_t *inv;
-	tpc_line_t *ln;
-	int abroad, cancel, sign;
-	size_t clen;
+	Tpclear__Attestation *m;
+	tpc_attestation_t a;
+	tpc_attest_service_t v;
 
 	(void)state;
+	if (tpc_eattest_is_kmehr(buf, len))
+		return tpc_kmehr_decode(buf, len, host, out);
 	tpc_pb_arena_init(&pc, host);
-	at = tpclear__attestation__unpack(&pc.alloc, len, buf);
-	if (!at && pc.out_of_memory)
+	m = tpclear__attestation__unpack(&pc.alloc, len, buf);
+	if (!m && pc.out_of_memory)
 		return TPC_ADAPTER_ETOOBIG;
-	if (!at) {
+	if (!m) {
 		out->blocked = 1;
 		return tpc_sending_add_finding(out, host, &(tpc_finding_t){"T40001", 'B', 0, 0, 0});
 	}
-	out->invoices = host->alloc(host->arena, sizeof(tpc_invoice_t), 8);
-	out->lines = host->alloc(host->arena, sizeof(tpc_line_t), 8);
-	if (!out->invoices || !out->lines)
-		return TPC_ADAPTER_ENOMEM;
-	out->payee = TPC_PAYEE_PATIENT;
-	out->third_party = view(at->provider);
-	out->ninvoices = 1;
-	out->nlines = 1;
-	out->nrecords = 2;
-	cancel = at->cancels && at->cancels[0];
-	sign = cancel ? -1 : 1;
-	inv = &out->invoices[0];
-	ln = &out->lines[0];
-	inv->record = 1;
-	inv->patient = view(at->patient);
-	inv->provider = view(at->provider);
-	inv->number = view(at->number);
-	inv->kind = TPC_INVOICE_AMBULATORY;
-	/* the attestation is its own invoice; a cancellation credits the cancelled one */
-	inv->invoicing = cancel ? TPC_INVOICING_CREDIT_NOTE : TPC_INVOICING_NORMAL;
-	inv->previous = cancel ? view(at->cancels) : view(NULL);
-	inv->first_line = 0;
-	inv->nlines = 1;
-	if (!tpc_check_niss(inv->patient.ptr, inv->patient.len))
-		add(inv->findings, &inv->nfindings, finding("200802", 1, 2));
-	if (!tpc_check_nihii(inv->provider.ptr, inv->provider.len))
-		add(inv->findings, &inv->nfindings, finding("201402", 1, 1));
-	if (inv->number.len == 0)
-		add(inv->findings, &inv->nfindings, finding("202403", 1, 11));
-	ln->record = 2;
-	clen = at->code ? strlen(at->code) : 0;
-	if (clen == 6)
-		memcpy(ln->code, at->code, 6);
-	if (clen != 6 || !tpc_check_nomenclature(at->code, 6))
-		add(ln->findings, &ln->nfindings, finding("500402", 2, 3));
-	if (tpc_check_date_yyyymmdd((uint32_t)at->date, &ln->date_first) != 0)
-		add(ln->findings, &ln->nfindings, finding("500503", 2, 4));
-	ln->date_last = ln->date_first;
-	if (at->units < 1)
-		add(ln->findings, &ln->nfindings, finding("T40002", 2, 5));
-	if (at->fee_paid_cents < 0)
-		add(ln->findings, &ln->nfindings, finding("T40003", 2, 6));
-	else if (at->fee_paid_cents > MAX_CENTS)
-		add(ln->findings, &ln->nfindings, finding("T40006", 2, 6));
-	/* A cancellation negates: -INT32_MIN does not exist, that value stays as sent (refused by
-	 * T40002). An amount over 11 digits either way is not carried (the refused line keeps
-	 * 0): it would overflow the engine's sums and the 75 % of care abroad
-	 * (engine/clearing/tariff.c), and -INT64_MIN does not exist either. */
-	ln->units = at->units != INT32_MIN ? sign * at->units : at->units;
-	/* what the patient paid; the engine computes what is reimbursed */
-	if (in_range(at->fee_paid_cents))
-		ln->patient_cents = sign * at->fee_paid_cents;
-	ln->reference = view(at->reference);
-	abroad = at->country && at->country[0] && strcmp(at->country, "BE") != 0;
-	if (abroad) {
-		const char *c = at->country;
+	from_message(m, &a, &v);
+	/* the services array lives in this frame: the sending keeps views, never the array */
+	return tpc_attestation_sending(&a, host, out);
+}
 
-		if (strlen(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z')
-			add(ln->findings, &ln->nfindings, finding("T40004", 2, 7));
-		else
-			memcpy(ln->country, c, 2);
-		if (at->real_cost_cents <= 0)
-			add(ln->findings, &ln->nfindings, finding("T40005", 2, 8));
-		else if (at->real_cost_cents > MAX_CENTS)
-			add(ln->findings, &ln->nfindings, finding("T40006", 2, 8));
-		if (in_range(at->real_cost_cents))
-			ln->real_cost_cents = sign * at->real_cost_cents;
-	}
-	inv->total_patient_cents = ln->patient_cents;
+/* A native answer for the Kmehr form only: the protobuf form's answer is the Result. */
+static int ea_encode_answer(const void *state, const uint8_t *buf, size_t len,
+                            const tpc_sending_t *s, enum tpc_answer_kind kind,
+                            const tpc_host_t *host, tpc_blob_t *out)
+{
+	(void)state;
+	if (kind != TPC_ANSWER_RESULT || !s || !tpc_eattest_is_kmehr(buf, len))
+		return TPC_ADAPTER_ENOTSUP;
+	return tpc_kmehr_answer(buf, len, s, host, out);
+}
+
+static int ea_init(const char *config, void **state)
+{
+	(void)config;
+	*state = NULL;
+	tpc_kmehr_init(); /* libxml2's one-time set-up, on the main thread */
 	return 0;
 }
 
 const tpc_adapter_t tpc_eattest_adapter = {
     .abi = TPC_ADAPTER_ABI,
     .name = "eattest",
-    .init = tpc_pb_no_state_init,
+    .init = ea_init,
     .decode = ea_decode,
-    .encode_answer = tpc_pb_no_native_answer,
+    .encode_answer = ea_encode_answer,
     .describe = ea_describe,
     .fini = tpc_pb_no_state_fini,
 };

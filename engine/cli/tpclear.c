@@ -6,7 +6,10 @@
  */
 #include "pipeline/client.h"
 #include "curve.h"
+#include "common/check.h"
 #include "core/file.h"
+#include "eattest/eattest.h"
+#include "eattest/kmehr.h"
 #include "money.h"
 #include "tpclear.pb-c.h"
 
@@ -50,6 +53,7 @@ struct opts {
 	const char *month;      /* statement --month YYYY-MM */
 	const char *server_key; /* CURVE: the engine's public key file (--server-key) */
 	const char *client_key; /* CURVE: this client's key pair, PREFIX[.key] (--client-key) */
+	const char *kmehr;      /* eattest --kmehr FILE: a Kmehr eAttest v3 request */
 	void *monitor;          /* the DEALER's handshake failures (CURVE), or NULL */
 };
 
@@ -723,6 +727,124 @@ static int32_t date_opt(const char *name, const char *v)
 	return d;
 }
 
+/* ---- eattest --kmehr ------------------------------------------------------------------------ */
+
+/* The date of a line (days since 1970-01-01) as YYYY-MM-DD. */
+static void line_day(char *buf, size_t cap, int32_t days)
+{
+	uint32_t d = tpc_check_days_to_yyyymmdd(days);
+
+	snprintf(buf, cap, "%04u-%02u-%02u", d / 10000, d / 100 % 100, d % 100);
+}
+
+/* The answer to a Kmehr eAttest request, from its Result: the invoicing number (the
+ * attestation's invoice number), each service's reimbursed fee, the findings. The Kmehr answer
+ * itself is the native frame (--save-answers DIR writes it to DIR/KEY.kmehr). */
+static int print_kmehr(FILE *f, const Tpclear__Answer *a, int json)
+{
+	const Tpclear__Result *r = a->result;
+	const Tpclear__InvoiceResult *ir;
+	char eur[40], day[16];
+	int ok;
+
+	if (a->body_case != TPCLEAR__ANSWER__BODY_RESULT || r->n_invoice_results != 1) {
+		print_text_findings("  ", r ? r->findings : NULL, r ? r->n_findings : 0);
+		return 1;
+	}
+	ir = r->invoice_results[0];
+	ok = ir->outcome == TPCLEAR__OUTCOME__OUTCOME_ACCEPTED;
+	if (json) {
+		fprintf(f, "{\"key\":");
+		json_str(f, r->key);
+		fprintf(f, ",\"invoicing_number\":");
+		json_str(f, ir->number);
+		fprintf(f,
+		        ",\"accepted\":%s,\"reimbursed_cents\":%" PRId64 ",\"sequence\":%" PRIu64
+		        ",\"replay\":%s,\"native_type\":",
+		        ok ? "true" : "false", r->accepted_cents, r->sequence,
+		        r->replay ? "true" : "false");
+		json_str(f, r->native_type);
+		fprintf(f, ",\"findings\":");
+		json_findings(f, r->findings, r->n_findings);
+		fprintf(f, ",\"attestation_findings\":");
+		json_findings(f, ir->findings, ir->n_findings);
+		fprintf(f, ",\"services\":[");
+		for (size_t i = 0; i < ir->n_lines; i++) {
+			line_day(day, sizeof(day), ir->lines[i]->date);
+			fprintf(f, "%s{\"code\":", i ? "," : "");
+			json_str(f, ir->lines[i]->code);
+			fprintf(f,
+			        ",\"date\":\"%s\",\"units\":%d,\"fee_cents\":%" PRId64
+			        ",\"outcome\":\"%s\",\"scheme\":",
+			        day, ir->lines[i]->units, ir->lines[i]->accepted_cents,
+			        outcome_name(ir->lines[i]->outcome));
+			json_str(f, ir->lines[i]->scheme);
+			fprintf(f, ",\"findings\":");
+			json_findings(f, ir->lines[i]->findings, ir->lines[i]->n_findings);
+			fputc('}', f);
+		}
+		fprintf(f, "]}\n");
+		return ok ? 0 : 1;
+	}
+	money(eur, sizeof(eur), r->accepted_cents);
+	if (ok && ir->number[0])
+		fprintf(f, "attestation %s (request %s): reimbursed %s to the insured%s\n",
+		        ir->number, r->key, eur, r->replay ? " (stored answer)" : "");
+	else if (ok)
+		fprintf(f, "cancellation (request %s): accepted, %s%s\n", r->key, eur,
+		        r->replay ? " (stored answer)" : "");
+	else
+		fprintf(f, "request %s: refused\n", r->key);
+	print_text_findings("  ", r->findings, r->n_findings);
+	print_text_findings("  ", ir->findings, ir->n_findings);
+	for (size_t i = 0; i < ir->n_lines; i++) {
+		line_day(day, sizeof(day), ir->lines[i]->date);
+		money(eur, sizeof(eur), ir->lines[i]->accepted_cents);
+		fprintf(f, "  service %s on %s: %s (%s)\n", ir->lines[i]->code, day, eur,
+		        outcome_name(ir->lines[i]->outcome));
+		print_text_findings("    ", ir->lines[i]->findings, ir->lines[i]->n_findings);
+	}
+	return ok ? 0 : 1;
+}
+
+/* One attestation in either form: send it and print the answer with @p print. Takes
+ * @p payload. @return the exit status. */
+static int send_attestation(const struct opts *o, const char *key, uint8_t *payload, size_t len,
+                            int (*print)(FILE *, const Tpclear__Answer *, int))
+{
+	Tpclear__Answer *a = NULL;
+	int rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST, key, payload, len, &a);
+
+	if (rc == 0)
+		rc = print(stdout, a, o->json);
+	free(payload);
+	if (a)
+		tpclear__answer__free_unpacked(a, NULL);
+	return rc;
+}
+
+/* eattest --kmehr FILE: the request is sent as it is; its key is its own request id (so the
+ * same request again is answered from the ledger), or --key. */
+static int kmehr_command(int argc, const struct opts *o)
+{
+	uint8_t *payload;
+	size_t len;
+	char key[128];
+
+	if (argc)
+		die("eattest --kmehr FILE takes no KEY=VALUE arguments (see tpclear help eattest)");
+	if (tpc_file_read_all(o->kmehr, &payload, &len) != 0)
+		die("eattest: cannot read '%s'", o->kmehr);
+	if (!tpc_eattest_is_kmehr(payload, len))
+		die("eattest: '%s' is not a Kmehr (XML) request", o->kmehr);
+	if (o->key)
+		snprintf(key, sizeof(key), "%s", o->key);
+	else if (tpc_kmehr_request_id(payload, len, key, sizeof(key)) != 0)
+		die("eattest: '%s' has no request id (request/id, or header/id): give --key",
+		    o->kmehr);
+	return send_attestation(o, key, payload, len, print_kmehr);
+}
+
 /* payrun, ledger balance|show|export */
 static int money_command(const char *cmd, int argc, char **argv, const struct opts *o)
 {
@@ -732,19 +854,15 @@ static int money_command(const char *cmd, int argc, char **argv, const struct op
 	size_t len;
 	int rc;
 
+	if (strcmp(cmd, "eattest") == 0 && o->kmehr)
+		return kmehr_command(argc, o);
 	if (strcmp(cmd, "eattest") == 0) {
 		char number[128], err[256];
 
 		if (tpc_cli_eattest_request(argc, argv, &payload, &len, number, sizeof(number), err,
 		                            sizeof(err)))
 			die("eattest: %s (see tpclear help eattest)", err);
-		rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST, number, payload, len, &a);
-		if (rc == 0)
-			rc = tpc_cli_print_eattest(stdout, a, o->json);
-		free(payload);
-		if (a)
-			tpclear__answer__free_unpacked(a, NULL);
-		return rc;
+		return send_attestation(o, number, payload, len, tpc_cli_print_eattest);
 	}
 	if (strcmp(cmd, "payrun") == 0) {
 		if (argc)
@@ -1060,7 +1178,15 @@ static const struct command {
      "  one electronic attestation (docs/formats/eattest.md), answered at once\n"
      "  with the reimbursement to the insured and the scheme. The number is the\n"
      "  idempotency key; cancels=N (repeating N's fields) reverses attestation "
-     "N.\n"},
+     "N.\n"
+     "usage: tpclear eattest --kmehr FILE [--key K] [--json] [--save-answers DIR]\n"
+     "  sends FILE, a Kmehr eAttest v3 request (SendTransactionRequest) as MyCareNet\n"
+     "  clients write it, and prints the answer: the invoicing number\n"
+     "  (OOO-1-YYMMDD-NNNNNNN-CC) and each service's reimbursed fee, or the findings\n"
+     "  (code, transaction and item). The key is the request's id (request/id), so\n"
+     "  the same file again gets the stored answer. A cgacancellation naming an\n"
+     "  invoicing number cancels that attestation. --save-answers DIR writes the\n"
+     "  Kmehr answer (SendTransactionResponse) to DIR/KEY.kmehr.\n"},
     {"payrun", cmd_money,
      "usage: tpclear payrun [--until DATE] [--budget B] [--request-id ID] [--out "
      "DIR]\n"
@@ -1157,6 +1283,7 @@ static const struct opt_field {
     O("server-key", 'K', OPT_STR, server_key),
     O("client-key", 'C', OPT_STR, client_key),
     O("upsert", 'M', OPT_FLAG, upsert),
+    O("kmehr", 'X', OPT_STR, kmehr),
 #undef O
 };
 

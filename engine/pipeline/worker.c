@@ -17,6 +17,7 @@
 #include "common/check.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "ledger/credit.h"
 #include "ledger/ledger_query.h"
 #include "pipeline/result.h"
 #include "security/security.h"
@@ -339,8 +340,12 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 
 		rc = tpc_ledger_snapshot_begin(reader, &txn, &dbs);
 		if (rc == 0) {
-			rc = tpc_tariff_apply(txn, dbs, cfg->as_of_day ? cfg->as_of_day : today(),
-			                      &job->sending, job->arena, &job->marks);
+			/* a cancellation naming only the invoice credits its lines (credit.h) */
+			rc = tpc_credit_whole_invoice(txn, dbs, &job->sending, job->arena);
+			if (rc == 0)
+				rc = tpc_tariff_apply(txn, dbs,
+				                      cfg->as_of_day ? cfg->as_of_day : today(),
+				                      &job->sending, job->arena, &job->marks);
 			tpc_ledger_snapshot_end(reader);
 		}
 		if (rc) {

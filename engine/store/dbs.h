@@ -18,6 +18,8 @@ typedef struct tpc_ledger_dbs {
 	MDB_dbi dedup;    /* line identity [TPC_TARIFF_ID_LEN] -> sequence (u64) */
 	MDB_dbi units;    /* patient[11] + code[6] + day (u32 BE) -> units accepted (i64) */
 	MDB_dbi invoices; /* provider[11] + invoice number -> sequence (u64) */
+	MDB_dbi lines;    /* the store's "lines" (tpc_store_db_t.lines): what a cancellation that
+	                   * names only the invoice credits (engine/ledger/credit.h) */
 } tpc_ledger_dbs_t;
 
 /** Every sub-database handle. The handles are valid in any transaction of the environment once

@@ -60,6 +60,7 @@ static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if ((rc = mdb_dbi_open(txn, all[i].name, MDB_CREATE, all[i].dbi)))
 			return rc;
+	db->dbs.lines = db->lines; /* the clearing snapshot reads it too (ledger/credit.h) */
 	return tpc_refdata_open(txn, &db->dbs.ref);
 }
 

@@ -2,10 +2,14 @@
  * reimbursed to the insured (AMI by status, OSSOM abroad at 75 % of the real cost), refused for
  * publics cleared in third-party payment, idempotent by attestation number, cancelled by a
  * reversal, paid by a payment run to the insured's IBAN, and answered while a large sending is
- * being cleared (the express lane). */
+ * being cleared (the express lane). The Kmehr eAttest v3 request: answered in Kmehr with an
+ * invoicing number (read back with libxml2), the same again answered identically, cancelled by
+ * its invoicing number, and sent by `tpclear eattest --kmehr`. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -238,5 +242,194 @@ Test(eattest, answered_while_a_large_sending_is_being_cleared)
 	             (unsigned long long)t_att, (unsigned long long)t_big);
 	zmq_close(bulk);
 	zmq_close(desk);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+}
+
+/* ---- the Kmehr eAttest v3 request ---------------------------------------------------------- */
+
+#define KMEHR_SAMPLE "config/samples/sample-eattest.kmehr.xml"
+#define SAMPLE_ID    "17385467004.20261118101500"
+
+/* Send the Kmehr request @p x (NUL-terminated) under @p key; the Result, and the Kmehr answer
+ * (malloc'd, NUL-terminated) in *native. */
+static Tpclear__Answer *send_kmehr(void *s, const char *key, const char *x, char **native)
+{
+	uint8_t *n = NULL;
+	size_t nlen = 0;
+	Tpclear__Answer *r = tpc_td_request(s, TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST, "gp", key,
+	                                    "", x, strlen(x), &n, &nlen);
+
+	cr_assert_not_null(r);
+	cr_assert_eq(r->body_case, TPCLEAR__ANSWER__BODY_RESULT, "%s",
+	             r->body_case == TPCLEAR__ANSWER__BODY_RECEIPT ? r->receipt->reason : "");
+	cr_assert_str_eq(r->result->native_type, "kmehr");
+	cr_assert_not_null(n, "no Kmehr answer frame");
+	*native = realloc(n, nlen + 1);
+	(*native)[nlen] = 0;
+	return r;
+}
+
+#define KX_EQ(a, expr, want)                                                                       \
+	do {                                                                                       \
+		char *got_ = tpc_test_kmehr_string(a, strlen(a), expr);                            \
+		cr_assert_str_eq(got_, want, "%s in\n%s", expr, a);                                \
+		free(got_);                                                                        \
+	} while (0)
+
+#define INVOICING                                                                                  \
+	"/p:SendTransactionResponse/c:kmehrmessage/k:folder/k:transaction[k:cd='cga']/"            \
+	"k:item[k:cd='invoicingnumber']/k:content/k:text"
+
+static char *cancel_request(const char *number)
+{
+	char *x;
+
+	cr_assert(
+	    asprintf(
+	        &x,
+	        "<?xml version=\"1.0\"?>\n<kmehr:kmehrmessage "
+	        "xmlns:kmehr=\"http://www.ehealth.fgov.be/standards/kmehr/schema/v1\">"
+	        "<kmehr:header><kmehr:date>2026-11-19</kmehr:date><kmehr:sender><kmehr:hcparty>"
+	        "<kmehr:id S=\"ID-HCPARTY\" SV=\"1.0\">" GP "</kmehr:id></kmehr:hcparty>"
+	        "</kmehr:sender></kmehr:header><kmehr:folder><kmehr:patient><kmehr:id "
+	        "S=\"ID-PATIENT\" SV=\"1.0\">" MEMBER "</kmehr:id></kmehr:patient>"
+	        "<kmehr:transaction><kmehr:cd S=\"CD-TRANSACTION-MYCARENET\" SV=\"1.5\">"
+	        "cgacancellation</kmehr:cd><kmehr:item><kmehr:cd S=\"CD-ITEM-MYCARENET\" "
+	        "SV=\"1.6\">invoicingnumber</kmehr:cd><kmehr:content><kmehr:text L=\"en\">%s"
+	        "</kmehr:text></kmehr:content></kmehr:item></kmehr:transaction></kmehr:folder>"
+	        "</kmehr:kmehrmessage>",
+	        number) > 0);
+	return x;
+}
+
+Test(eattest, kmehr_request_answered_with_an_invoicing_number_and_cancelled_by_it)
+{
+	size_t len;
+	char *x = (char *)tpc_test_slurp(tpc_test_src(KMEHR_SAMPLE), &len), *a, *b, *num, *c;
+	Tpclear__Answer *r;
+	uint64_t paid, unpaid;
+	void *s;
+
+	cr_assert_not_null(x);
+	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0);
+	s = tpc_td_connect(&d);
+	r = send_kmehr(s, SAMPLE_ID, x, &a);
+	cr_assert_eq(r->result->accepted_cents, 2400, "AMI, as the protobuf form");
+	cr_assert_eq(r->result->replay, 0);
+	num = strdup(r->result->invoice_results[0]->number);
+	tpclear__answer__free_unpacked(r, NULL);
+	/* the answer, read back with libxml2 */
+	KX_EQ(a, "/p:SendTransactionResponse/c:acknowledge/c:iscomplete", "true");
+	KX_EQ(a, "count(//c:error)", "0");
+	KX_EQ(a, INVOICING, num);
+	cr_assert_eq(strlen(num), 23);
+	cr_assert(strncmp(num, "600-1-261118-", 13) == 0, "%s", num);
+	KX_EQ(a, "//k:transaction[k:cd='cgd']/k:item[k:cd='claim']/k:content/k:cd[@S='CD-NIHDI']",
+	      "101032");
+	KX_EQ(a, "//k:transaction[k:cd='cgd']/k:item[k:cd='encounterdatetime']/k:content/k:date",
+	      "2026-11-18");
+	KX_EQ(a, "//k:transaction[k:cd='cgd']/k:item[k:cd='fee']/k:cost/k:decimal", "24.00");
+	KX_EQ(a, "/p:SendTransactionResponse/c:response/c:request/c:id", SAMPLE_ID);
+
+	/* the same request again: the stored answer, byte for byte */
+	r = send_kmehr(s, SAMPLE_ID, x, &b);
+	cr_assert_eq(r->result->replay, 1);
+	cr_assert_str_eq(b, a);
+	tpclear__answer__free_unpacked(r, NULL);
+	free(b);
+
+	/* cancelled by its invoicing number: the reversal of what was reimbursed */
+	c = cancel_request(num);
+	r = send_kmehr(s, "CANCEL-1", c, &b);
+	cr_assert_eq(r->result->accepted_cents, -2400, "%s", b);
+	cr_assert_eq(r->result->invoice_results[0]->n_lines, 1);
+	tpclear__answer__free_unpacked(r, NULL);
+	KX_EQ(b, "/p:SendTransactionResponse/c:acknowledge/c:iscomplete", "true");
+	KX_EQ(b,
+	      "//k:transaction[k:cd='cgacancellation']/k:item[k:cd='invoicingnumber']/k:content/"
+	      "k:text",
+	      num);
+	free(b);
+	/* twice: refused, in Kmehr (the credited invoice is already credited) */
+	r = send_kmehr(s, "CANCEL-2", c, &b);
+	cr_assert_eq(r->result->lines_accepted, 0);
+	tpclear__answer__free_unpacked(r, NULL);
+	KX_EQ(b, "/p:SendTransactionResponse/c:acknowledge/c:iscomplete", "false");
+	KX_EQ(b, "//c:error[1]/k:cd[@S='CD-ERROR']", "202921");
+	free(b);
+	free(c);
+	/* a number nobody was given: refused */
+	c = cancel_request("600-1-261118-0000001-68");
+	r = send_kmehr(s, "CANCEL-3", c, &b);
+	cr_assert_eq(r->result->lines_accepted, 0);
+	tpclear__answer__free_unpacked(r, NULL);
+	KX_EQ(b, "//c:error[1]/k:cd[@S='CD-ERROR']", "202920");
+	free(b);
+	free(c);
+
+	/* malformed XML: refused with its line, answered in Kmehr, the engine keeps serving */
+	x[len / 3] = 0;
+	r = send_kmehr(s, "BROKEN-1", x, &b);
+	cr_assert_eq(r->result->outcome, TPCLEAR__OUTCOME__OUTCOME_REFUSED);
+	cr_assert_str_eq(r->result->findings[0]->code, "T40007");
+	tpclear__answer__free_unpacked(r, NULL);
+	KX_EQ(b, "//c:error[1]/k:cd", "T40007");
+	free(b);
+	free(a);
+	free(num);
+	free(x);
+	zmq_close(s);
+	tpc_td_stop_books(&d, &paid, &unpaid);
+	cr_assert_eq(unpaid, 2, "the reimbursement and its reversal, netted at the next run");
+}
+
+/* Run tpclear with @p args; stdout into @p out (malloc'd). @return exit status. */
+static int tpclear(const char *args, char **out)
+{
+	char cmd[2048], path[400];
+	size_t len;
+	int st;
+
+	snprintf(path, sizeof(path), "%s/out.txt", d.dir);
+	snprintf(cmd, sizeof(cmd), "'%s' --endpoint '%s' --sender gp %s %s >'%s' 2>>'%s/cli.err'",
+	         getenv("TPC_TPCLEAR"), d.intake, tpc_td_cli_keys(&d, NULL), args, path, d.dir);
+	st = system(cmd);
+	*out = (char *)tpc_test_slurp(path, &len);
+	cr_assert_not_null(*out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(eattest, tpclear_eattest_kmehr_sends_the_file_and_prints_the_answer)
+{
+	char args[1200], dir[400], saved[600], *out, *again, *k;
+	size_t len;
+
+	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0);
+	snprintf(dir, sizeof(dir), "%s/answers", d.dir);
+	snprintf(args, sizeof(args), "eattest --kmehr '%s' --save-answers '%s'",
+	         tpc_test_src(KMEHR_SAMPLE), dir);
+	cr_assert_eq(tpclear(args, &out), 0, "%s", out);
+	cr_assert(strstr(out, "attestation 600-1-261118-"), "%s", out);
+	cr_assert(strstr(out, "reimbursed EUR 24.00"), "%s", out);
+	cr_assert(strstr(out, "service 101032 on 2026-11-18: EUR 24.00"), "%s", out);
+	/* the Kmehr answer, as the engine sent it */
+	snprintf(saved, sizeof(saved), "%s/" SAMPLE_ID ".kmehr", dir);
+	k = (char *)tpc_test_slurp(saved, &len);
+	cr_assert_not_null(k, "no %s", saved);
+	cr_assert(strstr(k, "<kmehr:cd S=\"CD-ITEM-MYCARENET\" SV=\"1.6\">invoicingnumber"), "%s",
+	          k);
+	free(k);
+	snprintf(args, sizeof(args), "eattest --json --kmehr '%s'", tpc_test_src(KMEHR_SAMPLE));
+	cr_assert_eq(tpclear(args, &again), 0, "%s", again);
+	cr_assert(strstr(again, "\"replay\":true"), "%s", again);
+	cr_assert(strstr(again, "\"invoicing_number\":\"600-1-261118-"), "%s", again);
+	cr_assert(strstr(again, "\"fee_cents\":2400"), "%s", again);
+	free(again);
+	free(out);
+	/* not a Kmehr request: said, exit status 2 */
+	snprintf(args, sizeof(args), "eattest --kmehr '%s'",
+	         tpc_test_src("config/samples/sample-canonical.pb"));
+	cr_assert_eq(tpclear(args, &out), 2);
+	free(out);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 }

@@ -162,6 +162,35 @@ char *tpc_test_xpath_string(xmlDocPtr doc, const char *prefix, const char *ns, c
 	return out;
 }
 
+char *tpc_test_kmehr_string(const void *xml, size_t len, const char *expr)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)len, NULL, NULL, XML_PARSE_NONET);
+	xmlXPathContextPtr ctx;
+	xmlXPathObjectPtr o;
+	xmlChar *t;
+	char *out;
+
+	cr_assert_not_null(doc, "not XML:\n%.*s", (int)len, (const char *)xml);
+	ctx = xmlXPathNewContext(doc);
+	cr_assert_not_null(ctx);
+	xmlXPathRegisterNs(ctx, BAD_CAST "p",
+	                   BAD_CAST "http://www.ehealth.fgov.be/messageservices/protocol/v1");
+	xmlXPathRegisterNs(ctx, BAD_CAST "c",
+	                   BAD_CAST "http://www.ehealth.fgov.be/messageservices/core/v1");
+	xmlXPathRegisterNs(ctx, BAD_CAST "k",
+	                   BAD_CAST "http://www.ehealth.fgov.be/standards/kmehr/schema/v1");
+	o = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+	cr_assert_not_null(o, "xpath %s", expr);
+	t = xmlXPathCastToString(o); /* count() and string() alike; "" for no node */
+	out = strdup((const char *)t);
+	xmlFree(t);
+	xmlXPathFreeObject(o);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	cr_assert_not_null(out);
+	return out;
+}
+
 int32_t tpc_test_day(uint32_t yyyymmdd)
 {
 	int32_t d;

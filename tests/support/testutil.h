@@ -63,6 +63,11 @@ void tpc_test_expect_totals(const Tpclear__Result *r, tpc_test_totals_t want);
  *  of the first node it selects, "" when none. @return malloc'd (the caller frees it). */
 char *tpc_test_xpath_string(xmlDocPtr doc, const char *prefix, const char *ns, const char *expr);
 
+/** The XPath 1.0 string value of @p expr in the Kmehr document @p xml (@p len bytes), with
+ *  p, c and k bound to the messageservices protocol v1, core v1 and kmehr schema v1
+ *  namespaces (docs/formats/eattest.md). @return malloc'd (the caller frees it). */
+char *tpc_test_kmehr_string(const void *xml, size_t len, const char *expr);
+
 /** Days since 1970-01-01 of a test date YYYYMMDD (asserted valid). */
 int32_t tpc_test_day(uint32_t yyyymmdd);
 
