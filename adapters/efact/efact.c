@@ -16,6 +16,13 @@
  *     is marked refused, so the engine refuses every line;
  *   - F refuses the invoice, R the line; E and S refuse nothing. Other lines stay PENDING.
  *
+ * What real files write wins over efact.md (shared/domain/efact-real.md section 2): ET21 is read
+ * (its place and number checked, its zones read through), the zones efact.md called reserve that
+ * are in use are checked only for their format, and the fillers insurers accept (spaces in an
+ * unused account B, '+' and zeros where efact.md expected signs, a blank amount C) pass. Record
+ * counts of 95/96 differ between real writers, so how they are judged is the one setting of the
+ * adapter (init: [adapter.efact] counts), lenient by default.
+ *
  * Positions below are the 1-based positions of shared/domain/efact.md section 5.
  */
 #include "efact.h"
