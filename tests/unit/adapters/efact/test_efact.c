@@ -1052,44 +1052,38 @@ static void decode_configured(const char *config)
 /* Record counts: insurers settled sendings whatever their counts (efact-real.md 2), so by
  * default a count that differs is a signal (T30018, S) and the sending is not refused; strict
  * refuses it at reception as before (T30011, B); ignore does not read it. */
-Test(efact, code_T30018_record_95_count_is_a_signal_by_default)
+Test(efact, code_T30018_record_count_is_a_signal_by_default)
 {
-	efx_add_uint(R95_300, 66, 8, 1);
-	efx_decode_ok();
-	ONLY("T30018", ON_SENDING, 0, 'S', R95_300, 66);
-	cr_assert_eq(efx.out.blocked, 0);
-	for (uint32_t i = 0; i < efx.out.ninvoices; i++)
-		cr_assert_eq(efx.out.invoices[i].outcome, TPC_OUTCOME_PENDING, "invoice %u", i);
-	/* the same through an initialised state, configured or not */
-	decode_configured("");
-	ONLY("T30018", ON_SENDING, 0, 'S', R95_300, 66);
-	decode_configured("counts=lenient\n");
-	ONLY("T30018", ON_SENDING, 0, 'S', R95_300, 66);
+	/* the same through an initialised state, configured or not (the table decodes without) */
+	static const char *configs[] = {"", "counts=lenient\n"};
+
+	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
+		efx_build_base();
+		efx_add_uint(R95_300, 66, 8, 1);
+		decode_configured(configs[i]);
+		ONLY("T30018", ON_SENDING, 0, 'S', R95_300, 66);
+		cr_assert_eq(efx.out.blocked, 0);
+		for (uint32_t k = 0; k < efx.out.ninvoices; k++)
+			cr_assert_eq(efx.out.invoices[k].outcome, TPC_OUTCOME_PENDING, "invoice %u",
+			             k);
+	}
 }
 
-Test(efact, code_T30018_record_96_count_not_numeric)
+Test(efact, code_T30011_record_count_when_strict)
 {
-	efx_set_raw(R96, 66, "0000000A");
-	efx_decode_ok();
-	ONLY("T30018", ON_SENDING, 0, 'S', R96, 66);
-}
+	/* the 95 (300), then the 96, one too many; then the right counts, which strict passes */
+	static const uint32_t recs[] = {R95_300, R96, 0};
 
-Test(efact, code_T30011_record_95_count_when_strict)
-{
-	efx_add_uint(R95_300, 66, 8, 1);
-	decode_configured("counts=strict\n");
-	ONLY("T30011", ON_SENDING, 0, 'B', R95_300, 66);
-}
-
-Test(efact, code_T30011_record_96_count_when_strict)
-{
-	efx_add_uint(R96, 66, 8, 1);
-	decode_configured("counts=strict\n");
-	ONLY("T30011", ON_SENDING, 0, 'B', R96, 66);
-	/* a right count passes strict too */
-	efx_build_base();
-	decode_configured("counts=strict\n");
-	cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		efx_build_base();
+		if (recs[i])
+			efx_add_uint(recs[i], 66, 8, 1);
+		decode_configured("counts=strict\n");
+		if (recs[i])
+			ONLY("T30011", ON_SENDING, 0, 'B', recs[i], 66);
+		else
+			cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
+	}
 }
 
 Test(efact, counts_ignore_does_not_read_the_counts)
@@ -1316,6 +1310,9 @@ static const struct corruption table[] = {
     /* 95/96 amount C: blank or a signed amount */
     {"T30017", E1(R95_300, 80, "+0000000000A"), 0, S, 0, 'B', R95_300, 80, 1},
     {"T30017", E1(R96, 80, "000000000000"), 0, S, 0, 'B', R96, 80, 1},
+    /* 95/96 record counts: a signal by default (the base's 95 (300) counts 8) */
+    {"T30018", E1(R95_300, 66, "00000009"), 0, S, 0, 'S', R95_300, 66, 1},
+    {"T30018", E1(R96, 66, "0000000A"), 0, S, 0, 'S', R96, 66, 1},
     /* the same codes from other corruptions: the ET10 month, the 96 amount A, a 96 turned
      * into a 95 and a second 96, other record orders, a credit note by byte edits, a mutuality
      * of no record 95, a zero date, a zero BCE */
@@ -1492,51 +1489,39 @@ Test(efact, et21_zones_are_read_through)
 	cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
 }
 
-Test(efact, code_219902_record_control_et21)
+/* ET21's place, number and control, each broken by one edit of the hospital sending (the
+ * record control by breaking it after the edit). */
+Test(efact, et21_codes_from_one_edit)
 {
-	build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
-	efx_break_control(H21A);
-	efx_decode_ok();
-	ONLY("219902", ON_SENDING, 0, 'B', H21A, 349);
-	cr_assert(efx_all_invoices_refused());
-}
+	static const struct {
+		const char *code;
+		struct edit e;
+		uint32_t brk, rec;
+		uint16_t pos;
+		int only;
+	} cases[] = {
+	    {"219902", {0, 0, NULL}, H21A, H21A, 349, 1},
+	    {"210201", {H21A, 3, "00000A"}, 0, H21A, 3, 1},
+	    {"210210", {H21B, 3, "000099"}, 0, H21B, 3, 1},
+	    /* a second ET21 where the first line was; one after the invoice's lines */
+	    {"210110", {H50A0, 1, "21"}, 0, H50A0, 1, 0},
+	    {"210110", {H80A, 1, "21"}, 0, H80A, 1, 0},
+	    /* an ET21 followed by an unknown record */
+	    {"210111", {H50A0, 1, "99"}, 0, H21A, 1, 0},
+	};
 
-Test(efact, code_210201_et21_sequence_not_numeric)
-{
-	build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
-	efx_set(H21A, 3, "00000A");
-	efx_decode_ok();
-	ONLY("210201", ON_SENDING, 0, 'B', H21A, 3);
-}
-
-Test(efact, code_210210_et21_sequence)
-{
-	build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
-	efx_set(H21B, 3, "000099");
-	efx_decode_ok();
-	ONLY("210210", ON_SENDING, 0, 'B', H21B, 3);
-}
-
-Test(efact, code_210110_et21_not_after_et20)
-{
-	/* a second ET21 where the first line was */
-	build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
-	efx_set(H50A0, 1, "21");
-	efx_decode_ok();
-	HAS("210110", ON_SENDING, 0, 'B', H50A0, 1);
-	/* an ET21 after the invoice's lines */
-	build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
-	efx_set(H80A, 1, "21");
-	efx_decode_ok();
-	HAS("210110", ON_SENDING, 0, 'B', H80A, 1);
-}
-
-Test(efact, code_210111_et21_not_followed_by_a_detail)
-{
-	build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
-	efx_set(H50A0, 1, "99");
-	efx_decode_ok();
-	HAS("210111", ON_SENDING, 0, 'B', H21A, 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
+		if (cases[i].e.k)
+			efx_set(cases[i].e.k, cases[i].e.pos, cases[i].e.text);
+		if (cases[i].brk)
+			efx_break_control(cases[i].brk);
+		efx_decode_ok();
+		efx_expect(cases[i].code, ON_SENDING, 0, 'B', cases[i].rec, cases[i].pos,
+		           cases[i].only);
+		/* B on a record of the invoice blocks refuse the sending as a whole */
+		cr_assert(efx_all_invoices_refused(), "%s", cases[i].code);
+	}
 }
 
 Test(efact, invoice_control_covers_et50_et51_and_et52)
