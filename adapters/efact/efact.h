@@ -1,7 +1,7 @@
 /* adapters/efact/efact.h - the built-in eFact adapter (message 920000, docs/formats/efact.md).
  *
- * decode() reads segments 200 and 300 and the 350-character records 10, 20, 50, 51, 52, 80, 90,
- * 95 and 96 in place (views into the payload, arrays from the sending's arena), and checks the
+ * decode() reads segments 200 and 300 and the 350-character records 10, 20, 21, 50, 51, 52, 80,
+ * 90, 95 and 96 in place (views into the payload, arrays from the sending's arena), and checks the
  * structure: record grammar and sequence numbers, record/invoice/sending controls, numeric and
  * signed zones, check digits (NISS, NIHII, nomenclature code, BCE, IBAN), dates, the totals of
  * ET80, ET90, 95 and 96, and credit-note signs. Records 30 and 40 are recognised and refuse
@@ -28,7 +28,12 @@
  * one ET92 with the sending's totals (efact_settlement.c). It refuses with TPC_ADAPTER_EINVAL
  * an answer of another shape and a settlement whose lines do not fit the echo.
  *
- * Every function here is reentrant and keeps no state.
+ * init() reads the adapter's section [adapter.efact]: counts = lenient (default) | strict |
+ * ignore, how the record counts of 95/96 are judged (a signal T30018, a refusal T30011, not at
+ * all; docs/formats/efact.md, "Record counts of 95/96"); an unknown key or value fails init. The
+ * state is a constant: nothing is allocated, fini() has nothing to free.
+ *
+ * Every function here is reentrant and keeps no mutable state.
  */
 #ifndef TPC_EFACT_H
 #define TPC_EFACT_H

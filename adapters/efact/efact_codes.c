@@ -36,10 +36,15 @@
 	X(T30014, "T30014", 'B', "segment 300: sending number is not numeric")                     \
 	X(T30015, "T30015", 'B', "record 95: no invoice for this mutuality")                       \
 	X(T30016, "T30016", 'B', "record 10 missing: the file does not start with it")             \
+	X(T30017, "T30017", 'B', "record 95/96: amount C neither blank nor a signed amount")       \
+	X(T30018, "T30018", 'S',                                                                   \
+	  "record 95/96: record count differs from tpclear's count (a signal, not a refusal)")     \
 	/* record order */                                                                         \
 	X(E100111, "100111", 'B', "record 10 not followed by record 20")                           \
 	X(E200110, "200110", 'B', "record 20 not after record 10 or 80")                           \
 	X(E200111, "200111", 'B', "record 20 not followed by a service record")                    \
+	X(E210110, "210110", 'B', "record 21 not after record 20")                                 \
+	X(E210111, "210111", 'B', "record 21 not followed by a service record")                    \
 	X(E500110, "500110", 'B', "record 50 not after record 20 or a service record")             \
 	X(E500111, "500111", 'B', "record 50 not followed by a service record or record 80")       \
 	X(E510110, "510110", 'B', "record 51 not after record 50")                                 \
@@ -55,12 +60,14 @@
 	X(E100110, "100110", 'B', "record 10: sequence number is not 000001")                      \
 	X(E100201, "100201", 'B', "record 10: sequence number not numeric")                        \
 	X(E200201, "200201", 'B', "record 20: sequence number not numeric")                        \
+	X(E210201, "210201", 'B', "record 21: sequence number not numeric")                        \
 	X(E500201, "500201", 'B', "record 50: sequence number not numeric")                        \
 	X(E510201, "510201", 'B', "record 51: sequence number not numeric")                        \
 	X(E520201, "520201", 'B', "record 52: sequence number not numeric")                        \
 	X(E800201, "800201", 'B', "record 80: sequence number not numeric")                        \
 	X(E900201, "900201", 'B', "record 90: sequence number not numeric")                        \
 	X(E200210, "200210", 'B', "record 20: sequence number is not the previous + 1")            \
+	X(E210210, "210210", 'B', "record 21: sequence number is not the previous + 1")            \
 	X(E300210, "300210", 'B', "record 30: sequence number is not the previous + 1")            \
 	X(E400210, "400210", 'B', "record 40: sequence number is not the previous + 1")            \
 	X(E500210, "500210", 'B', "record 50: sequence number is not the previous + 1")            \
@@ -71,6 +78,7 @@
 	/* record, invoice and sending controls */                                                 \
 	X(E109902, "109902", 'B', "record 10: record control (zone 99) wrong")                     \
 	X(E209902, "209902", 'B', "record 20: record control (zone 99) wrong")                     \
+	X(E219902, "219902", 'B', "record 21: record control (zone 99) wrong")                     \
 	X(E309902, "309902", 'B', "record 30: record control (zone 99) wrong")                     \
 	X(E409902, "409902", 'B', "record 40: record control (zone 99) wrong")                     \
 	X(E509902, "509902", 'B', "record 50: record control (zone 99) wrong")                     \
@@ -94,6 +102,8 @@
 	X(E102702, "102702", 'B', "record 10: BCE/KBO number check digit wrong")                   \
 	X(E102704, "102704", 'B', "record 10: BCE/KBO number not numeric")                         \
 	X(E103602, "103602", 'B', "record 10: IBAN of account A wrong")                            \
+	X(E104303, "104303", 'B', "record 10: BIC of account B not allowed")                       \
+	X(E104902, "104902", 'B', "record 10: IBAN of account B wrong")                            \
 	/* record 20 */                                                                            \
 	X(E200501, "200501", 'B', "record 20: admission date not numeric")                         \
 	X(E200503, "200503", 'F', "record 20: admission date not a valid date")                    \
@@ -114,6 +124,8 @@
 	X(E201812, "201812", 'B', "record 20: invoices not sorted by destination mutuality")       \
 	X(E202401, "202401", 'B', "record 20: individual invoice number not numeric")              \
 	X(E202403, "202403", 'B', "record 20: individual invoice number is zero")                  \
+	X(E202201, "202201", 'B', "record 20: discharge hour not numeric")                         \
+	X(E202203, "202203", 'F', "record 20: discharge hour not an hour (0HHMM)")                 \
 	X(E202701, "202701", 'B', "record 20: CT1/CT2 not numeric")                                \
 	X(E202901, "202901", 'B', "record 20: previous invoice number not numeric")                \
 	X(E202910, "202910", 'F',                                                                  \
@@ -150,6 +162,11 @@
 	  "record 50: sign of the patient share differs from the insurer amount's")                \
 	X(E503005, "503005", 'B', "record 50: supplement does not start with + or -")              \
 	X(E503006, "503006", 'B', "record 50: supplement has a non-digit after the sign")          \
+	X(E504701, "504701", 'B',                                                                  \
+	  "record 50: zone 47 (262-269) neither 8 digits nor a sign and 7")                        \
+	X(E505001, "505001", 'B',                                                                  \
+	  "record 50: share in a lump sum or eID-reading flag not numeric")                        \
+	X(E505401, "505401", 'B', "record 50: GPS flag (316) not numeric")                         \
 	/* record 51 */                                                                            \
 	X(E510401, "510401", 'B', "record 51: nomenclature code not numeric")                      \
 	X(E510402, "510402", 'R', "record 51: nomenclature code check digit wrong")                \
@@ -170,6 +187,9 @@
 	X(E801906, "801906", 'B', "record 80: total A has a non-digit after the sign")             \
 	X(E801910, "801910", 'F',                                                                  \
 	  "record 80: total A differs from the sum of its lines (account A)")                      \
+	X(E802201, "802201", 'B', "record 80: discharge hour not numeric")                         \
+	X(E802203, "802203", 'F', "record 80: discharge hour not an hour (0HHMM)")                 \
+	X(E802212, "802212", 'F', "record 80: discharge hour differs from record 20")              \
 	X(E802412, "802412", 'F', "record 80: invoice number differs from record 20")              \
 	X(E802705, "802705", 'B', "record 80: total patient share does not start with + or -")     \
 	X(E802706, "802706", 'B', "record 80: total patient share has a non-digit after the sign") \
@@ -191,7 +211,9 @@
 	X(E902212, "902212", 'B', "record 90: invoiced year differs from record 10")               \
 	X(E902312, "902312", 'B', "record 90: invoiced month differs from record 10")              \
 	X(E902712, "902712", 'B', "record 90: BCE/KBO number differs from record 10")              \
-	X(E903612, "903612", 'B', "record 90: IBAN of account A differs from record 10")
+	X(E903612, "903612", 'B', "record 90: IBAN of account A differs from record 10")           \
+	X(E904312, "904312", 'B', "record 90: BIC of account B differs from record 10")            \
+	X(E904912, "904912", 'B', "record 90: IBAN of account B differs from record 10")
 
 /* A name listed twice is a duplicate enumerator: since names are made of the codes, a code
  * listed twice fails to compile here rather than shadowing its second entry in find(). */

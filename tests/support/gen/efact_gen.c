@@ -74,18 +74,148 @@ static void seal(struct w *w, char *rec)
 	tpc_efact_reseal(rec);
 }
 
+/* What one invoice block adds to the controls and counts of ET80, ET90 and 95/96. */
+struct block_sums {
+	uint64_t codes;   /* code zones of its ET50, ET51 and ET52 (efact-real.md 2) */
+	uint32_t records; /* ET20..ET80 */
+	uint32_t et52; /* of which ET52 (the counts a widely used client writes leave them out) */
+};
+
+/* ET21 after an ET20: the patient's eID read at invoice level. Its zones are our guess (the
+ * layout of an ET52 without a code); the decoder reads it through. */
+static int write_et21(struct w *w, const tpc_efact_sending_in_t *in,
+                      const tpc_efact_invoice_in_t *inv, struct block_sums *bs)
+{
+	char *r = rec_new(w, "21");
+
+	if (!r)
+		return -1;
+	tpc_check_put_uint(r + 24, 8, in->created);
+	digits(w, r + 35, 13, inv->niss);
+	r[48] = '1'; /* read from the chip */
+	r[49] = '1'; /* an eID */
+	memcpy(r + 51, "0900", 4);
+	memcpy(r + 79, "592123456789012", 15);
+	seal(w, r);
+	bs->records++;
+	return 0;
+}
+
+/* ET52 after a line (and its ET51): the eID read for this service, with the line's code. */
+static int write_et52(struct w *w, const tpc_efact_invoice_in_t *inv, const tpc_efact_line_in_t *l,
+                      struct block_sums *bs)
+{
+	char *r = rec_new(w, "52");
+
+	if (!r)
+		return -1;
+	digits(w, r + 10, 6, l->code);
+	tpc_check_put_uint(r + 16, 8, l->date);
+	tpc_check_put_uint(r + 24, 8, l->date);
+	digits(w, r + 35, 13, inv->niss);
+	r[48] = '1';
+	r[49] = '1';
+	memcpy(r + 51, "0900", 4);
+	digits(w, r + 67, 12, l->performer);
+	memcpy(r + 79, "592123456789012", 15);
+	seal(w, r);
+	bs->codes += strtoul(l->code, NULL, 10);
+	bs->records++;
+	bs->et52++;
+	return 0;
+}
+
+/* ET50 of one line, then its ET51 (a payment commitment) and its ET52 when asked for. */
+static int write_line(struct w *w, const tpc_efact_sending_in_t *in,
+                      const tpc_efact_invoice_in_t *inv, const tpc_efact_line_in_t *l,
+                      struct block_sums *bs)
+{
+	char *r = rec_new(w, "50");
+
+	if (!r)
+		return -1;
+	r[9] = '0';
+	digits(w, r + 10, 6, l->code);
+	tpc_check_put_uint(r + 16, 8, l->date);
+	tpc_check_put_uint(r + 24, 8, l->date_last ? l->date_last : l->date);
+	digits(w, r + 32, 3, inv->mutuality);
+	digits(w, r + 35, 13, inv->niss);
+	r[48] = inv->sex ? inv->sex : '1';
+	r[50] = l->account ? '1' : '0';
+	memcpy(r + 52, "990", 3);
+	digits(w, r + 67, 12, l->performer);
+	r[79] = '1';
+	tpc_check_put_signed(r + 87, 12, l->insurer_cents);
+	tpc_check_put_signed(r + 107, 5, l->units);
+	tpc_check_put_signed(r + 127, 10, l->patient_cents);
+	txt(w, r + 137, 25, l->reference);
+	tpc_check_put_signed(r + 164, 10, l->supplement_cents);
+	if (in->style & TPC_EFACT_STYLE_FILLERS)
+		memset(r + 230, '+', 30); /* 262-269 stay 00000000 */
+	else
+		memcpy(r + 261, "+0000000", 8);
+	if (l->lump_share > 999)
+		w->bad = TPC_ADAPTER_EINVAL;
+	tpc_check_put_uint(r + 282, 3, l->lump_share % 1000);
+	if (l->eid_flag)
+		r[285] = l->eid_flag;
+	if (l->gps_flag)
+		r[315] = l->gps_flag;
+	seal(w, r);
+	bs->codes += strtoul(l->code, NULL, 10);
+	bs->records++;
+	if (l->commitment[0]) {
+		if (!(r = rec_new(w, "51")))
+			return -1;
+		digits(w, r + 10, 6, l->code);
+		tpc_check_put_uint(r + 16, 8, l->date);
+		digits(w, r + 35, 13, inv->niss);
+		digits(w, r + 67, 12, l->performer);
+		tpc_check_put_signed(r + 87, 12, l->insurer_cents);
+		tpc_check_put_uint(r + 131, 3, inv->ct1);
+		tpc_check_put_uint(r + 134, 3, inv->ct2);
+		txt(w, r + 212, 48, l->commitment);
+		seal(w, r);
+		bs->codes += strtoul(l->code, NULL, 10);
+		bs->records++;
+	}
+	return l->et52 ? write_et52(w, inv, l, bs) : 0;
+}
+
+/* The record count a 95 (@p is96 0) or the 96 carries, in the style @p counts. */
+static uint32_t count_of(int counts, int is96, uint32_t records, uint32_t et52)
+{
+	switch (counts) {
+	case TPC_EFACT_COUNTS_NO_ET52:
+		return records - et52;
+	case TPC_EFACT_COUNTS_CIN:
+		return is96 ? 8 : 6;
+	default:
+		return records;
+	}
+}
+
+/* Account B unused: zeros, or spaces as real files write them (TPC_EFACT_STYLE_FILLERS). */
+static void account_b(const tpc_efact_sending_in_t *in, char *r)
+{
+	if (in->style & TPC_EFACT_STYLE_FILLERS) {
+		memset(r + 218, ' ', 11);
+		memset(r + 270, ' ', 34);
+	}
+}
+
 int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len)
 {
 	struct w w = {0};
 	char head[TPC_EFACT_HEADER], *r;
 	uint64_t all_codes = 0;
 	int64_t all_a = 0, all_b = 0;
-	uint32_t all_records = 2;
+	uint32_t all_records = 2, all_et52 = 0;
 	struct {
 		char mut[4];
 		int64_t a, b;
 		uint64_t codes;
-		uint32_t records;
+		uint32_t records, et52;
 	} muts[64];
 	int nmuts = 0;
 
@@ -119,14 +249,19 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 	txt(&w, r + 137, 25, "TPCLEAR SAMPLE");
 	txt(&w, r + 166, 11, in->bic);
 	txt(&w, r + 178, 34, in->iban);
+	account_b(in, r);
 	seal(&w, r);
 
 	for (size_t i = 0; i < in->ninvoices; i++) {
 		const tpc_efact_invoice_in_t *inv = &in->invoices[i];
 		int64_t a = 0, b = 0, pat = 0, sup = 0;
-		uint64_t codes = 0;
-		uint32_t records = 2;
+		struct block_sums bs = {0, 2, 0}; /* ET20 and ET80 */
+		char hour[6];
 		int m;
+
+		snprintf(hour, sizeof(hour), "0%04u", inv->discharge_hour % 10000u);
+		if (inv->discharge_hour > 2359 || inv->discharge_hour % 100 > 59)
+			w.bad = TPC_ADAPTER_EINVAL;
 
 		if (!(r = rec_new(&w, "20")))
 			goto out_fail;
@@ -140,59 +275,29 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 		memcpy(r + 52, inv->kind == '1' ? "210" : "990", 3);
 		digits(&w, r + 55, 12, in->third_party);
 		digits(&w, r + 84, 3, inv->mutuality);
+		memcpy(r + 107, hour, 5);
 		digits(&w, r + 114, 12, inv->number);
 		tpc_check_put_uint(r + 131, 3, inv->ct1);
 		tpc_check_put_uint(r + 134, 3, inv->ct2);
 		txt(&w, r + 137, 25, "");
 		digits(&w, r + 162, 12, inv->previous);
 		r[174] = '1';
+		if (in->style & TPC_EFACT_STYLE_FILLERS)
+			memset(r + 270, ' ', 22); /* reference for account B */
 		seal(&w, r);
+		if ((in->style & TPC_EFACT_STYLE_ET21) && write_et21(&w, in, inv, &bs))
+			goto out_fail;
 		for (size_t k = 0; k < inv->nlines; k++) {
 			const tpc_efact_line_in_t *l = &inv->lines[k];
 
-			if (!(r = rec_new(&w, "50")))
+			if (write_line(&w, in, inv, l, &bs))
 				goto out_fail;
-			r[9] = '0';
-			digits(&w, r + 10, 6, l->code);
-			tpc_check_put_uint(r + 16, 8, l->date);
-			tpc_check_put_uint(r + 24, 8, l->date_last ? l->date_last : l->date);
-			digits(&w, r + 32, 3, inv->mutuality);
-			digits(&w, r + 35, 13, inv->niss);
-			r[48] = inv->sex ? inv->sex : '1';
-			r[50] = l->account ? '1' : '0';
-			memcpy(r + 52, "990", 3);
-			digits(&w, r + 67, 12, l->performer);
-			r[79] = '1';
-			tpc_check_put_signed(r + 87, 12, l->insurer_cents);
-			tpc_check_put_signed(r + 107, 5, l->units);
-			tpc_check_put_signed(r + 127, 10, l->patient_cents);
-			txt(&w, r + 137, 25, l->reference);
-			tpc_check_put_signed(r + 164, 10, l->supplement_cents);
-			memcpy(r + 261, "+0000000", 8);
-			seal(&w, r);
 			if (l->account)
 				b += l->insurer_cents;
 			else
 				a += l->insurer_cents;
 			pat += l->patient_cents;
 			sup += l->supplement_cents;
-			codes += strtoul(l->code, NULL, 10);
-			records++;
-			if (l->commitment[0]) {
-				if (!(r = rec_new(&w, "51")))
-					goto out_fail;
-				digits(&w, r + 10, 6, l->code);
-				tpc_check_put_uint(r + 16, 8, l->date);
-				digits(&w, r + 35, 13, inv->niss);
-				digits(&w, r + 67, 12, l->performer);
-				tpc_check_put_signed(r + 87, 12, l->insurer_cents);
-				tpc_check_put_uint(r + 131, 3, inv->ct1);
-				tpc_check_put_uint(r + 134, 3, inv->ct2);
-				txt(&w, r + 212, 48, l->commitment);
-				seal(&w, r);
-				codes += strtoul(l->code, NULL, 10);
-				records++;
-			}
 		}
 		if (!(r = rec_new(&w, "80")))
 			goto out_fail;
@@ -207,13 +312,14 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 		digits(&w, r + 84, 3, inv->mutuality);
 		tpc_check_put_signed(r + 87, 12, a);
 		tpc_check_put_uint(r + 99, 8, in->created);
+		memcpy(r + 107, hour, 5);
 		digits(&w, r + 114, 12, inv->number);
 		tpc_check_put_signed(r + 127, 10, pat);
 		txt(&w, r + 137, 25, "");
 		tpc_check_put_signed(r + 164, 10, sup);
 		r[174] = '1';
 		tpc_check_put_signed(r + 182, 12, 0);
-		tpc_check_put_uint(r + 346, 2, tpc_check_control97(codes));
+		tpc_check_put_uint(r + 346, 2, tpc_check_control97(bs.codes));
 		seal(&w, r);
 		for (m = 0; m < nmuts; m++)
 			if (strcmp(muts[m].mut, inv->mutuality) == 0)
@@ -229,12 +335,14 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 		}
 		muts[m].a += a;
 		muts[m].b += b;
-		muts[m].codes += codes;
-		muts[m].records += records;
+		muts[m].codes += bs.codes;
+		muts[m].records += bs.records;
+		muts[m].et52 += bs.et52;
 		all_a += a;
 		all_b += b;
-		all_codes += codes;
-		all_records += records;
+		all_codes += bs.codes;
+		all_records += bs.records;
+		all_et52 += bs.et52;
 	}
 
 	/* ET90 */
@@ -250,6 +358,7 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 	txt(&w, r + 137, 25, "");
 	txt(&w, r + 166, 11, in->bic);
 	txt(&w, r + 178, 34, in->iban);
+	account_b(in, r);
 	tpc_check_put_uint(r + 346, 2, tpc_check_control97(all_codes));
 	seal(&w, r);
 
@@ -267,10 +376,12 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 		tpc_check_put_signed(r + 23, 12, muts[best].a);
 		tpc_check_put_signed(r + 37, 12, muts[best].b);
 		tpc_check_put_signed(r + 51, 12, muts[best].a + muts[best].b);
-		tpc_check_put_uint(r + 65, 8, muts[best].records);
+		tpc_check_put_uint(r + 65, 8,
+		                   count_of(in->counts, 0, muts[best].records, muts[best].et52));
 		tpc_check_put_uint(r + 75, 2, tpc_check_control97(muts[best].codes));
 		tpc_check_put_signed(r + 79, 12, 0);
-		memset(r + 93, ' ', R - 93);
+		memset(r + (in->style & TPC_EFACT_STYLE_FILLERS ? 79 : 93), ' ',
+		       R - (in->style & TPC_EFACT_STYLE_FILLERS ? 79 : 93));
 		muts[best].records = UINT32_MAX; /* written */
 	}
 	if (!(r = rec_new(&w, "96")))
@@ -280,10 +391,11 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 	tpc_check_put_signed(r + 23, 12, all_a);
 	tpc_check_put_signed(r + 37, 12, all_b);
 	tpc_check_put_signed(r + 51, 12, all_a + all_b);
-	tpc_check_put_uint(r + 65, 8, all_records);
+	tpc_check_put_uint(r + 65, 8, count_of(in->counts, 1, all_records, all_et52));
 	tpc_check_put_uint(r + 75, 2, tpc_check_control97(all_codes));
 	tpc_check_put_signed(r + 79, 12, 0);
-	memset(r + 93, ' ', R - 93);
+	memset(r + (in->style & TPC_EFACT_STYLE_FILLERS ? 79 : 93), ' ',
+	       R - (in->style & TPC_EFACT_STYLE_FILLERS ? 79 : 93));
 	if (w.bad)
 		goto out_fail;
 
@@ -432,6 +544,43 @@ uint8_t *tpc_efact_faults_sample(const char *reference, size_t *len)
 	rec = (char *)out + TPC_EFACT_HEADER + 3 * TPC_EFACT_RECORD;
 	rec[47] = rec[47] == '9' ? '0' : (char)(rec[47] + 1);
 	tpc_efact_reseal(rec);
+	return out;
+}
+
+uint8_t *tpc_efact_hospital_sample(const char *reference, int counts, size_t *len)
+{
+	tpc_efact_line_in_t l1[2], l2[1];
+	tpc_efact_invoice_in_t inv[2];
+	tpc_efact_sending_in_t s;
+	char number[13];
+	uint8_t *out;
+
+	/* a stay of 2 to 6 November, left at 14:30: a consultation read on the eID, a second one
+	 * with a payment commitment; then an ambulatory visit after the second patient's cover
+	 * began (config/refdata/members.csv) */
+	l1[0] = tpc_efact_line("101032", 20261103, 2400, 600, "H1");
+	l1[0].eid_flag = '1';
+	l1[1] = tpc_efact_line("102771", 20261104, 1960, 750, "H2");
+	snprintf(l1[1].commitment, sizeof(l1[1].commitment), "NET-COMMIT-0002");
+	l1[1].lump_share = 100;
+	l1[1].gps_flag = '1';
+	l2[0] = tpc_efact_line("101032", 20261116, 2400, 600, "H3");
+	l1[0].et52 = l1[1].et52 = l2[0].et52 = 1;
+	snprintf(number, sizeof(number), "%.10s21", reference + 4);
+	tpc_efact_invoice(&inv[0], "86103130262", number, "300", l1, 2);
+	inv[0].kind = '1';
+	inv[0].admission = 20261102;
+	inv[0].discharge = 20261106;
+	inv[0].discharge_hour = 1430;
+	snprintf(number, sizeof(number), "%.10s22", reference + 4);
+	tpc_efact_invoice(&inv[1], "75031412581", number, "600", l2, 1);
+	tpc_efact_sending_head(&s, reference, 2, TPC_EFACT_HEAD_BCE | TPC_EFACT_HEAD_BANK);
+	s.style = TPC_EFACT_STYLE_ET21 | TPC_EFACT_STYLE_FILLERS;
+	s.counts = counts;
+	s.invoices = inv;
+	s.ninvoices = 2;
+	if (tpc_efact_write(&s, &out, len) != 0)
+		return NULL;
 	return out;
 }
 

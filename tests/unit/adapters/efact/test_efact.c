@@ -1035,18 +1035,77 @@ Test(efact, code_T30010_record_95_control)
 	ONLY("T30010", ON_SENDING, 0, 'B', R95_600, 76);
 }
 
-Test(efact, code_T30011_record_95_count)
+/* Decode efx.file through the adapter's state built from @p config ([adapter.efact] as
+ * "key=value" lines), as the daemon does. */
+static void decode_configured(const char *config)
 {
-	efx_add_uint(R95_300, 66, 8, 1);
-	efx_decode_ok();
-	ONLY("T30011", ON_SENDING, 0, 'B', R95_300, 66);
+	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0};
+	void *st = NULL;
+
+	cr_assert_eq(tpc_efact_adapter.init(config, &st), 0, "init(%s)", config);
+	tpc_arena_reset(efx.arena);
+	memset(&efx.out, 0, sizeof(efx.out));
+	cr_assert_eq(tpc_efact_adapter.decode(st, efx.file, efx.len, &host, &efx.out), 0);
+	tpc_efact_adapter.fini(st);
 }
 
-Test(efact, code_T30011_record_96_count)
+/* Record counts: insurers settled sendings whatever their counts (efact-real.md 2), so by
+ * default a count that differs is a signal (T30018, S) and the sending is not refused; strict
+ * refuses it at reception as before (T30011, B); ignore does not read it. */
+Test(efact, code_T30018_record_count_is_a_signal_by_default)
 {
-	efx_add_uint(R96, 66, 8, 1);
-	efx_decode_ok();
-	ONLY("T30011", ON_SENDING, 0, 'B', R96, 66);
+	/* the same through an initialised state, configured or not (the table decodes without) */
+	static const char *configs[] = {"", "counts=lenient\n"};
+
+	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
+		efx_build_base();
+		efx_add_uint(R95_300, 66, 8, 1);
+		decode_configured(configs[i]);
+		ONLY("T30018", ON_SENDING, 0, 'S', R95_300, 66);
+		cr_assert_eq(efx.out.blocked, 0);
+		for (uint32_t k = 0; k < efx.out.ninvoices; k++)
+			cr_assert_eq(efx.out.invoices[k].outcome, TPC_OUTCOME_PENDING, "invoice %u",
+			             k);
+	}
+}
+
+Test(efact, code_T30011_record_count_when_strict)
+{
+	/* the 95 (300), then the 96, one too many; then the right counts, which strict passes */
+	static const uint32_t recs[] = {R95_300, R96, 0};
+
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		efx_build_base();
+		if (recs[i])
+			efx_add_uint(recs[i], 66, 8, 1);
+		decode_configured("counts=strict\n");
+		if (recs[i])
+			ONLY("T30011", ON_SENDING, 0, 'B', recs[i], 66);
+		else
+			cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
+	}
+}
+
+Test(efact, counts_ignore_does_not_read_the_counts)
+{
+	efx_set_raw(R95_300, 66, "ABCDEFGH");
+	efx_add_uint(R96, 66, 8, 7);
+	decode_configured("counts=ignore\n");
+	cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
+}
+
+Test(efact, init_refuses_an_unknown_key_or_value)
+{
+	static const char *bad[] = {"counts=loose\n",           "counts=\n",
+	                            "count=strict\n",           "colour=red\n",
+	                            "counts=strict\nextra=1\n", "counts\n"};
+	void *st = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(tpc_efact_adapter.init(bad[i], &st), TPC_ADAPTER_EINVAL, "%s", bad[i]);
+	/* the last line wins; blank lines and a missing final newline are fine */
+	cr_assert_eq(tpc_efact_adapter.init("counts=ignore\n\ncounts=strict", &st), 0);
+	tpc_efact_adapter.fini(st);
 }
 
 Test(efact, code_T30013_record_96_missing)
@@ -1126,6 +1185,10 @@ struct corruption {
 			k3, p3, t3                                                                 \
 		}                                                                                  \
 	}
+
+/* An IBAN over the whole 34-character zone (space padded), with its check digits right or not. */
+#define IBAN_B_GOOD "BE10001232152604                  "
+#define IBAN_B_BAD  "BE10001232152605                  "
 
 static const struct corruption table[] = {
     /* file, 95/96 */
@@ -1226,6 +1289,30 @@ static const struct corruption table[] = {
     {"902312", E1(R90, 113, "10"), 0, S, 0, 'B', R90, 113, 1},
     {"902712", E1(R90, 128, "0999999923"), 0, S, 0, 'B', R90, 128, 1},
     {"903612", E1(R90, 179, "BE10001232152605"), 0, S, 0, 'B', R90, 179, 1},
+    /* account B, unused in the base (zeros); spaces are accepted (each_filler_is_accepted) */
+    {"104303", E2(R10, 219, "GEBA1EBB   ", R90, 219, "GEBA1EBB   "), 0, S, 0, 'B', R10, 219, 1},
+    {"104902", E2(R10, 271, IBAN_B_BAD, R90, 271, IBAN_B_BAD), 0, S, 0, 'B', R10, 271, 1},
+    {"904312", E1(R90, 219, "GEBABEBB   "), 0, S, 0, 'B', R90, 219, 1},
+    {"904912", E1(R90, 271, IBAN_B_GOOD), 0, S, 0, 'B', R90, 271, 1},
+    /* ET50 zones in use (efact-real.md 2) */
+    {"504701", E1(R50B0, 262, "+000000A"), 0, L, LB0, 'B', R50B0, 262, 1},
+    {"504701", E1(R50B0, 262, "++++++++"), 0, L, LB0, 'B', R50B0, 262, 1},
+    {"505001", E1(R50B0, 283, "0A0"), 0, L, LB0, 'B', R50B0, 283, 1},
+    {"505001", E1(R50B0, 286, " "), 0, L, LB0, 'B', R50B0, 286, 1},
+    {"505401", E1(R50B0, 316, "+"), 0, L, LB0, 'B', R50B0, 316, 1},
+    /* discharge hour (ET20 and ET80 108-112) */
+    {"202201", E2(R20B, 108, "0143A", R80B, 108, "0143A"), 0, I, 1, 'B', R20B, 108, 0},
+    {"202203", E2(R20B, 108, "02500", R80B, 108, "02500"), 0, I, 1, 'F', R20B, 108, 0},
+    {"202203", E2(R20B, 108, "11430", R80B, 108, "11430"), 0, I, 1, 'F', R20B, 108, 0},
+    {"802201", E2(R20B, 108, "0143A", R80B, 108, "0143A"), 0, I, 1, 'B', R80B, 108, 0},
+    {"802203", E2(R20B, 108, "01260", R80B, 108, "01260"), 0, I, 1, 'F', R80B, 108, 0},
+    {"802212", E1(R80B, 108, "01430"), 0, I, 1, 'F', R80B, 108, 1},
+    /* 95/96 amount C: blank or a signed amount */
+    {"T30017", E1(R95_300, 80, "+0000000000A"), 0, S, 0, 'B', R95_300, 80, 1},
+    {"T30017", E1(R96, 80, "000000000000"), 0, S, 0, 'B', R96, 80, 1},
+    /* 95/96 record counts: a signal by default (the base's 95 (300) counts 8) */
+    {"T30018", E1(R95_300, 66, "00000009"), 0, S, 0, 'S', R95_300, 66, 1},
+    {"T30018", E1(R96, 66, "0000000A"), 0, S, 0, 'S', R96, 66, 1},
     /* the same codes from other corruptions: the ET10 month, the 96 amount A, a 96 turned
      * into a 95 and a second 96, other record orders, a credit note by byte edits, a mutuality
      * of no record 95, a zero date, a zero BCE */
@@ -1295,7 +1382,8 @@ static const char *const named[] = {
     "200802", "201103", "201140", "201402", "201412", "500401", "500402", "500404", "500501",
     "500503", "500601", "500603", "500612", "500802", "500812", "501502", "501905", "501906",
     "502203", "502205", "502206", "502248", "502705", "502706", "503005", "510402", "511905",
-    "801510", "801910", "802710", "900712", "901412", "901510", "901910",
+    "801510", "801910", "802710", "900712", "901412", "901510", "901910", "T30018", "210110",
+    "210111", "210201", "210210", "219902",
 };
 
 Test(efact, every_listed_code_is_tested_and_described)
@@ -1326,6 +1414,195 @@ Test(efact, every_listed_code_is_tested_and_described)
 	cr_assert_eq(n, 0, "codes without a test:%s", missing);
 	cr_assert_null(tpc_efact_describe("999999"));
 	cr_assert_null(tpc_efact_adapter.describe(NULL, NULL));
+}
+
+/* ---- 2b. sendings as hospital software writes them (efact-real.md 2) ------------------------ */
+
+/* Record ordinals of tpc_efact_hospital_sample() (gen/efact_gen.h). */
+enum {
+	H20A = 2,
+	H21A = 3,
+	H50A0 = 4,
+	H52A0 = 5,
+	H50A1 = 6,
+	H51A1 = 7,
+	H52A1 = 8,
+	H80A = 9,
+	H21B = 11,
+	H90 = 15,
+	H95_300 = 16,
+	H96 = 18,
+};
+
+static void build_hospital(int counts)
+{
+	free(efx.file);
+	efx.file = tpc_efact_hospital_sample("20261100000901", counts, &efx.len);
+	cr_assert_not_null(efx.file);
+}
+
+Test(efact, hospital_sending_decodes_without_findings)
+{
+	build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
+	efx_decode_ok();
+	cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
+	cr_assert_eq(efx.out.ninvoices, 2);
+	cr_assert_eq(efx.out.nlines, 3);
+	/* ET21 is no line, and ET52 / ET51 attach to the line before them */
+	cr_assert_eq(efx.out.lines[0].record, H50A0);
+	cr_assert_eq(efx.out.lines[1].record, H50A1);
+	cr_assert(view_eq(efx.out.lines[1].commitment, "NET-COMMIT-0002"));
+	cr_assert_eq(efx.out.invoices[0].kind, TPC_INVOICE_HOSPITALISED);
+	cr_assert_eq(efx.out.invoices[0].total_insurer_cents, 2400 + 1960);
+	/* strict counts agree with the writer's own */
+	decode_configured("counts=strict\n");
+	cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
+}
+
+Test(efact, hospital_counts_of_other_clients_are_signals_unless_strict)
+{
+	static const int styles[] = {TPC_EFACT_COUNTS_NO_ET52, TPC_EFACT_COUNTS_CIN};
+
+	for (size_t i = 0; i < sizeof(styles) / sizeof(styles[0]); i++) {
+		build_hospital(styles[i]);
+		efx_decode_ok();
+		HAS("T30018", ON_SENDING, 0, 'S', H95_300, 66);
+		cr_assert_eq(efx_total_findings(), 3, "findings:%s", efx_listing());
+		cr_assert_eq(efx.out.blocked, 0);
+		decode_configured("counts=ignore\n");
+		cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
+		decode_configured("counts=strict\n");
+		HAS("T30011", ON_SENDING, 0, 'B', H95_300, 66);
+		cr_assert_eq(efx.out.blocked, 1);
+	}
+}
+
+Test(efact, et21_zones_are_read_through)
+{
+	/* its zones are not judged: any content, a code-like value at 10-16 included, which must
+	 * not enter the invoice control (ET21 carries no code) */
+	build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
+	efx_set(H21A, 9, "X0101032");
+	efx_set(H21A, 36, "ABCDEFGHIJKLM");
+	efx_set(H21B, 200, "FREE TEXT ANYWHERE");
+	efx_decode_ok();
+	cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
+}
+
+/* ET21's place, number and control, each broken by one edit of the hospital sending (the
+ * record control by breaking it after the edit). */
+Test(efact, et21_codes_from_one_edit)
+{
+	static const struct {
+		const char *code;
+		struct edit e;
+		uint32_t brk, rec;
+		uint16_t pos;
+		int only;
+	} cases[] = {
+	    {"219902", {0, 0, NULL}, H21A, H21A, 349, 1},
+	    {"210201", {H21A, 3, "00000A"}, 0, H21A, 3, 1},
+	    {"210210", {H21B, 3, "000099"}, 0, H21B, 3, 1},
+	    /* a second ET21 where the first line was; one after the invoice's lines */
+	    {"210110", {H50A0, 1, "21"}, 0, H50A0, 1, 0},
+	    {"210110", {H80A, 1, "21"}, 0, H80A, 1, 0},
+	    /* an ET21 followed by an unknown record */
+	    {"210111", {H50A0, 1, "99"}, 0, H21A, 1, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
+		if (cases[i].e.k)
+			efx_set(cases[i].e.k, cases[i].e.pos, cases[i].e.text);
+		if (cases[i].brk)
+			efx_break_control(cases[i].brk);
+		efx_decode_ok();
+		efx_expect(cases[i].code, ON_SENDING, 0, 'B', cases[i].rec, cases[i].pos,
+		           cases[i].only);
+		/* B on a record of the invoice blocks refuse the sending as a whole */
+		cr_assert(efx_all_invoices_refused(), "%s", cases[i].code);
+	}
+}
+
+Test(efact, invoice_control_covers_et50_et51_and_et52)
+{
+	/* the control of the stay: 101032 (ET50, ET52) and 102771 (ET50, ET51, ET52); the same
+	 * sum without the ET52 codes, or without the ET51 code, is refused (efact-real.md 2: an
+	 * insurer flagged 809802 when the ET52 codes were left out) */
+	static const uint64_t partial[] = {101032 + 102771 + 102771, 2 * 101032 + 2 * 102771};
+
+	for (size_t i = 0; i < sizeof(partial) / sizeof(partial[0]); i++) {
+		char v[3];
+
+		build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
+		tpc_check_put_uint(v, 2, tpc_check_control97(partial[i]));
+		v[2] = 0;
+		cr_assert_neq(tpc_check_control97(partial[i]),
+		              tpc_check_control97(2 * 101032 + 3 * 102771));
+		efx_set(H80A, 347, v);
+		efx_decode_ok();
+		ONLY("809802", ON_INVOICE, 0, 'B', H80A, 347);
+	}
+}
+
+/* The fillers of efact-real.md 2, each alone on the base sending: accepted without a finding.
+ * Their bad twins are in the corruption table (104303, 104902, 904312, 904912, 504701, T30017). */
+Test(efact, each_filler_is_accepted)
+{
+	static const char sp34[] = "                                  ";
+	static const struct edit fillers[][4] = {
+	    /* unused account B in spaces, in ET10 and ET90 */
+	    {{R10, 219, "           "},
+	     {R10, 271, sp34},
+	     {R90, 219, "           "},
+	     {R90, 271, sp34}},
+	    /* spaces in ET10, zeros in ET90: both say "no account B" */
+	    {{R10, 219, "           "}, {R10, 271, sp34}, {0, 0, NULL}, {0, 0, NULL}},
+	    /* a used account B, the same in both */
+	    {{R10, 219, "GEBABEBB   "},
+	     {R10, 271, IBAN_B_GOOD},
+	     {R90, 219, "GEBABEBB   "},
+	     {R90, 271, IBAN_B_GOOD}},
+	    /* the reference for account B of an ET20 */
+	    {{R20A, 271, "                      "}, {0, 0, NULL}, {0, 0, NULL}, {0, 0, NULL}},
+	    /* ET50 231-260: thirty '+', or a label */
+	    {{R50A0, 231, "++++++++++++++++++++++++++++++"},
+	     {R50B0, 231, "STENT 3X18MM"},
+	     {0, 0, NULL},
+	     {0, 0, NULL}},
+	    /* ET50 262-269: zeros where S1 writes a sign */
+	    {{R50A0, 262, "00000000"}, {R50B0, 262, "20261101"}, {0, 0, NULL}, {0, 0, NULL}},
+	    /* ET50 283-285, 286, 316 in use */
+	    {{R50A0, 283, "100"}, {R50A0, 286, "1"}, {R50A0, 316, "1"}, {0, 0, NULL}},
+	    /* 95/96 amount C and its error field blank */
+	    {{R95_300, 80, "              "},
+	     {R95_600, 80, "              "},
+	     {R96, 80, "              "},
+	     {0, 0, NULL}},
+	    /* a discharge hour, the same in ET20 and ET80 */
+	    {{R20B, 108, "01430"}, {R80B, 108, "01430"}, {0, 0, NULL}, {0, 0, NULL}},
+	};
+
+	for (size_t i = 0; i < sizeof(fillers) / sizeof(fillers[0]); i++) {
+		efx_build_base();
+		for (int k = 0; k < 4; k++)
+			if (fillers[i][k].k)
+				efx_set(fillers[i][k].k, fillers[i][k].pos, fillers[i][k].text);
+		efx_decode_ok();
+		cr_assert_eq(efx_total_findings(), 0, "filler %zu: findings:%s", i, efx_listing());
+	}
+}
+
+Test(efact, amount_c_counts_in_the_total_of_95_96)
+{
+	/* C = 1.00 with A + B + C adjusted: accepted; without the adjustment: T30008 */
+	efx_set_raw(R95_300, 80, "+00000000100");
+	efx_add_signed(R95_300, 52, 12, 100);
+	efx_decode_ok();
+	cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
+	efx_add_signed(R95_300, 52, 12, -100);
+	efx_decode_ok();
+	ONLY("T30008", ON_SENDING, 0, 'B', R95_300, 24);
 }
 
 /* ---- 3. robustness -------------------------------------------------------------------------- */

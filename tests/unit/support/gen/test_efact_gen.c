@@ -243,3 +243,139 @@ Test(efact_gen, reseal_recomputes_the_record_control)
 	cr_assert_eq(u, tpc_check_record_control(rec, 348));
 	free(p);
 }
+
+/* ---- sendings as hospital software writes them (efact-real.md 2) ---------------------------- */
+
+/* Record @p k (1-based) of a written file. */
+static const char *rec_at(const uint8_t *p, uint32_t k)
+{
+	return (const char *)p + TPC_EFACT_HEADER + (size_t)(k - 1) * TPC_EFACT_RECORD;
+}
+
+static uint64_t uint_at(const char *rec, unsigned pos, unsigned width)
+{
+	uint64_t u = UINT64_MAX;
+
+	cr_assert_eq(tpc_check_parse_uint(rec + pos - 1, width, &u), 0, "%.*s", (int)width,
+	             rec + pos - 1);
+	return u;
+}
+
+static int all_of(const char *rec, unsigned pos, unsigned width, char c)
+{
+	return tpc_check_all_char(rec + pos - 1, width, c);
+}
+
+Test(efact_gen, hospital_sample_has_et21_et52_and_the_fillers_where_real_files_put_them)
+{
+	static const char *types[] = {"10", "20", "21", "50", "52", "50", "51", "52", "80",
+	                              "20", "21", "50", "52", "80", "90", "95", "95", "96"};
+	size_t len;
+	uint8_t *p = tpc_efact_hospital_sample("20261100000901", TPC_EFACT_COUNTS_TPCLEAR, &len);
+
+	cr_assert_not_null(p);
+	cr_assert_eq(len, TPC_EFACT_HEADER + 18 * TPC_EFACT_RECORD);
+	for (uint32_t k = 1; k <= 18; k++)
+		cr_assert_eq(memcmp(rec_at(p, k), types[k - 1], 2), 0, "record %u", k);
+	/* unused account B in spaces: ET10 and ET90 BIC B and IBAN B, ET20 reference B */
+	for (uint32_t k = 1; k <= 15; k += 14) {
+		cr_assert(all_of(rec_at(p, k), 219, 11, ' '), "record %u BIC B", k);
+		cr_assert(all_of(rec_at(p, k), 271, 34, ' '), "record %u IBAN B", k);
+	}
+	cr_assert(all_of(rec_at(p, 2), 271, 22, ' '));
+	/* ET50: product label thirty '+', zone 47 in zeros, 283-286 and 316 as given */
+	cr_assert(all_of(rec_at(p, 4), 231, 30, '+'));
+	cr_assert(all_of(rec_at(p, 4), 262, 8, '0'));
+	cr_assert_eq(rec_at(p, 4)[285], '1');
+	cr_assert_eq(memcmp(rec_at(p, 6) + 282, "100", 3), 0);
+	cr_assert_eq(rec_at(p, 6)[315], '1');
+	/* ET52 carries the code of its line; discharge hour in ET20 and ET80 */
+	cr_assert_eq(memcmp(rec_at(p, 5) + 9, "0101032", 7), 0);
+	cr_assert_eq(memcmp(rec_at(p, 8) + 9, "0102771", 7), 0);
+	cr_assert_eq(memcmp(rec_at(p, 2) + 107, "01430", 5), 0);
+	cr_assert_eq(memcmp(rec_at(p, 9) + 107, "01430", 5), 0);
+	cr_assert_eq(memcmp(rec_at(p, 10) + 107, "00000", 5), 0);
+	/* the invoice control sums the codes of ET50, ET51 and ET52 (efact-real.md 2) */
+	cr_assert_eq(uint_at(rec_at(p, 9), 347, 2), tpc_check_control97(2 * 101032 + 3 * 102771));
+	cr_assert_eq(uint_at(rec_at(p, 14), 347, 2), tpc_check_control97(2 * 101032));
+	cr_assert_eq(uint_at(rec_at(p, 15), 347, 2), tpc_check_control97(4 * 101032 + 3 * 102771));
+	/* 95/96 amount C and its error field blank */
+	for (uint32_t k = 16; k <= 18; k++)
+		cr_assert(all_of(rec_at(p, k), 80, 14, ' '), "record %u", k);
+	free(p);
+}
+
+Test(efact_gen, hospital_sample_counts_in_each_style)
+{
+	/* 95 (300), 95 (600), 96 */
+	static const struct {
+		int style;
+		uint64_t c300, c600, c96;
+	} want[] = {
+	    {TPC_EFACT_COUNTS_TPCLEAR, 8, 5, 15}, /* ET20..ET80 of the mutuality; ET10..ET90 */
+	    {TPC_EFACT_COUNTS_NO_ET52, 6, 4, 12}, /* the same without the three ET52 */
+	    {TPC_EFACT_COUNTS_CIN, 6, 6, 8},      /* fixed */
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		size_t len;
+		uint8_t *p = tpc_efact_hospital_sample("20261100000901", want[i].style, &len);
+
+		cr_assert_not_null(p);
+		cr_assert_eq(uint_at(rec_at(p, 16), 66, 8), want[i].c300, "style %d",
+		             want[i].style);
+		cr_assert_eq(uint_at(rec_at(p, 17), 66, 8), want[i].c600, "style %d",
+		             want[i].style);
+		cr_assert_eq(uint_at(rec_at(p, 18), 66, 8), want[i].c96, "style %d", want[i].style);
+		free(p);
+	}
+}
+
+Test(efact_gen, hospital_sample_decodes_clean_and_other_counts_are_a_signal_only)
+{
+	static const struct {
+		int style;
+		const char *findings;
+	} want[] = {
+	    {TPC_EFACT_COUNTS_TPCLEAR, ""},
+	    {TPC_EFACT_COUNTS_NO_ET52, "T30018@16 T30018@17 T30018@18 "},
+	    {TPC_EFACT_COUNTS_CIN, "T30018@16 T30018@17 T30018@18 "},
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		size_t len;
+		uint8_t *p = tpc_efact_hospital_sample("20261100000901", want[i].style, &len);
+		tpc_sending_t s;
+		char msg[2048];
+
+		cr_assert_not_null(p);
+		decode(p, len, &s);
+		findings(&s, msg, sizeof(msg));
+		cr_assert_str_eq(msg, want[i].findings, "style %d: %s", want[i].style, msg);
+		cr_assert_eq(s.blocked, 0);
+		cr_assert_eq(s.ninvoices, 2);
+		cr_assert_eq(s.nlines, 3);
+		for (uint32_t k = 0; k < s.ninvoices; k++)
+			cr_assert_eq(s.invoices[k].outcome, TPC_OUTCOME_PENDING);
+		for (uint32_t k = 0; k < s.nfindings; k++)
+			cr_assert_eq(s.findings[k].letter, 'S');
+		free(p);
+		tpc_arena_reset(arena);
+	}
+}
+
+Test(efact_gen, styles_leave_the_default_bytes_alone)
+{
+	/* the committed samples are the writer's default output: the new fields at zero write what
+	 * the writer wrote before them (S1's +0000000 at 262-269, zeros in account B) */
+	size_t len;
+	uint8_t *p = tpc_efact_sample(1, 0, 1, 1, &len);
+
+	cr_assert_not_null(p);
+	cr_assert_eq(memcmp(rec_at(p, 3) + 261, "+0000000", 8), 0);
+	cr_assert(all_of(rec_at(p, 3), 231, 30, '0'));
+	cr_assert(all_of(rec_at(p, 1), 271, 34, '0'));
+	cr_assert_eq(memcmp(rec_at(p, 5), "90", 2), 0);
+	cr_assert_eq(memcmp(rec_at(p, 6) + 79, "+00000000000", 12), 0);
+	free(p);
+}
