@@ -380,7 +380,7 @@ static void line_paid(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lke
 {
 	int64_t share = r->share_budget ? r->patient_cents : 0;
 	MDB_val k = {12, (void *)lkey}, v;
-	tpc_scheme_ref_t sr;
+	tpc_scheme_ref_view_t sr;
 
 	for (uint8_t part = 0; part < 2; part++) {
 		uint8_t pk[TPC_PAYABLE_KEY];
@@ -402,9 +402,9 @@ static void line_paid(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lke
 	}
 	/* the scheme's reference, for lines a scheme pays */
 	if (mdb_get(txn, db->scheme_refs, &k, &v) == 0 &&
-	    tpc_records_read(&v, &sr, sizeof(sr)) == 0) {
-		lh->scheme_ref = str(a, sr.ref, sizeof(sr.ref));
-		lh->scheme_org = str(a, sr.org, sizeof(sr.org));
+	    tpc_records_scheme_ref_read(&v, &sr) == 0) {
+		lh->scheme_ref = str(a, sr.ref, strlen(sr.ref));
+		lh->scheme_org = str(a, sr.org, strlen(sr.org));
 	}
 }
 

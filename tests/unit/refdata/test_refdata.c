@@ -520,12 +520,19 @@ Test(refdata, wrong_field_count_is_refused)
 	refused(TPC_REF_AGREEMENTS, AGR_H "86103130262\n", "2:1", "1 fields, expected 5");
 }
 
+/* Issue 13 changed this: a field is refused past TPC_REF_TEXT_MAX (480) bytes, no longer past
+ * 127, so the 200-character reference this test refused is now accepted, and 481 is refused. */
 Test(refdata, overlong_field_is_refused)
 {
-	char csv[512];
+	char csv[1024];
 
 	snprintf(csv, sizeof(csv), AGR_H "86103130262,475075,2026-01-01,,%0200d\n", 7);
-	refused(TPC_REF_AGREEMENTS, csv, "2:32", "field longer than");
+	parse_ok(TPC_REF_AGREEMENTS, csv);
+	snprintf(csv, sizeof(csv), AGR_H "86103130262,475075,2026-01-01,,%0481d\n", 7);
+	refused(TPC_REF_AGREEMENTS, csv, "2:32", "value longer than 480 bytes");
+	/* in an identifier's column too: no column takes more */
+	snprintf(csv, sizeof(csv), AGR_H "%0481d,475075,2026-01-01,,R\n", 7);
+	refused(TPC_REF_AGREEMENTS, csv, "2:1", "value longer than 480 bytes");
 }
 
 Test(refdata, bad_niss_is_refused)
@@ -625,22 +632,24 @@ Test(refdata, unknown_provider_kind_is_refused)
 	        "2:22", "kind");
 }
 
+/* Issue 13 changed this: names were 1..71 characters and references 1..48; both are free text
+ * now, 1..480 bytes of UTF-8. The old limits + 1 are accepted, empty and 481 refused. */
 Test(refdata, bad_name_and_reference_lengths_are_refused)
 {
-	char csv[512];
+	char csv[1024];
 
 	refused(TPC_REF_PROVIDERS, PROV_H "18334780004,,hospital,,BE10001232152604,GEBABEBB\n",
-	        "2:13", "name must be 1 to 71");
+	        "2:13", "name is empty (1 to 480 bytes of UTF-8)");
 	snprintf(csv, sizeof(csv), PROV_H "18334780004,%072d,gp,,BE10001232152604,GEBABEBB\n", 1);
-	refused(TPC_REF_PROVIDERS, csv, "2:13", "name must be 1 to 71");
-	snprintf(csv, sizeof(csv), PROV_H "18334780004,%071d,gp,,BE10001232152604,GEBABEBB\n", 1);
 	parse_ok(TPC_REF_PROVIDERS, csv);
+	snprintf(csv, sizeof(csv), PROV_H "18334780004,%0480d,gp,,BE10001232152604,GEBABEBB\n", 1);
+	parse_ok(TPC_REF_PROVIDERS, csv);
+	snprintf(csv, sizeof(csv), PROV_H "18334780004,%0481d,gp,,BE10001232152604,GEBABEBB\n", 1);
+	refused(TPC_REF_PROVIDERS, csv, "2:13", "value longer than 480 bytes");
 
 	refused(TPC_REF_AGREEMENTS, AGR_H "86103130262,475075,2026-01-01,,\n", "2:32",
-	        "reference must be 1 to 48");
+	        "reference is empty");
 	snprintf(csv, sizeof(csv), AGR_H "86103130262,475075,2026-01-01,,%049d\n", 1);
-	refused(TPC_REF_AGREEMENTS, csv, "2:32", "reference must be 1 to 48");
-	snprintf(csv, sizeof(csv), AGR_H "86103130262,475075,2026-01-01,,%048d\n", 1);
 	parse_ok(TPC_REF_AGREEMENTS, csv);
 }
 
