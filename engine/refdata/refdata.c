@@ -925,104 +925,70 @@ struct war_victim_v3 {
 	int32_t valid_from, valid_to;
 };
 
-/* Its text, if the array of @p cap bytes at @p off of the stored value @p v holds a C string. */
-static const char *v3_text(const MDB_val *v, size_t off, size_t cap)
-{
-	const char *t = (const char *)v->mv_data + off;
+/* How a schema 3 value maps onto today's row: its size, where its text array is, and the fixed
+ * fields to copy (same names, same sizes in both layouts; only their places moved). */
+struct v3_layout {
+	uint16_t size, text, cap; /* text: offset of the text array, cap its size */
+	struct {
+		uint8_t from, to, len;
+	} f[6];
+};
 
-	return memchr(t, 0, cap) && t[0] ? t : NULL;
-}
+#define V3_TEXT(OLD, field)                                                                        \
+	sizeof(struct OLD), offsetof(struct OLD, field), sizeof(((struct OLD *)0)->field)
+#define V3_F(OLD, NEW, field)                                                                      \
+	{                                                                                          \
+		offsetof(struct OLD, field), offsetof(NEW, field), sizeof(((NEW *)0)->field)       \
+	}
 
-#define V3_TEXT(T, field) v3_text(v, offsetof(T, field), sizeof(((T *)0)->field))
+static const struct v3_layout v3[TPC_REF__COUNT] = {
+    [TPC_REF_PROVIDERS] = {V3_TEXT(provider_v3, name),
+                           {V3_F(provider_v3, tpc_ref_provider_t, nihii),
+                            V3_F(provider_v3, tpc_ref_provider_t, bce),
+                            V3_F(provider_v3, tpc_ref_provider_t, iban),
+                            V3_F(provider_v3, tpc_ref_provider_t, bic),
+                            V3_F(provider_v3, tpc_ref_provider_t, kind)}},
+    [TPC_REF_AGREEMENTS] = {V3_TEXT(agreement_v3, reference),
+                            {V3_F(agreement_v3, tpc_ref_agreement_t, niss),
+                             V3_F(agreement_v3, tpc_ref_agreement_t, code),
+                             V3_F(agreement_v3, tpc_ref_agreement_t, valid_from),
+                             V3_F(agreement_v3, tpc_ref_agreement_t, valid_to)}},
+    [TPC_REF_MEDIPRIMA] = {V3_TEXT(mediprima_v3, decision),
+                           {V3_F(mediprima_v3, tpc_ref_mediprima_t, cpas_bce),
+                            V3_F(mediprima_v3, tpc_ref_mediprima_t, niss),
+                            V3_F(mediprima_v3, tpc_ref_mediprima_t, valid_from),
+                            V3_F(mediprima_v3, tpc_ref_mediprima_t, valid_to),
+                            V3_F(mediprima_v3, tpc_ref_mediprima_t, care),
+                            V3_F(mediprima_v3, tpc_ref_mediprima_t, covers_patient_share)}},
+    [TPC_REF_FEDASIL] = {V3_TEXT(fedasil_v3, structure),
+                         {V3_F(fedasil_v3, tpc_ref_fedasil_t, niss),
+                          V3_F(fedasil_v3, tpc_ref_fedasil_t, valid_from),
+                          V3_F(fedasil_v3, tpc_ref_fedasil_t, valid_to)}},
+    [TPC_REF_DETENTION] = {V3_TEXT(detention_v3, prison),
+                           {V3_F(detention_v3, tpc_ref_detention_t, niss),
+                            V3_F(detention_v3, tpc_ref_detention_t, valid_from),
+                            V3_F(detention_v3, tpc_ref_detention_t, valid_to)}},
+    [TPC_REF_WAR_VICTIMS] = {V3_TEXT(war_victim_v3, category),
+                             {V3_F(war_victim_v3, tpc_ref_war_victim_t, niss),
+                              V3_F(war_victim_v3, tpc_ref_war_victim_t, valid_from),
+                              V3_F(war_victim_v3, tpc_ref_war_victim_t, valid_to)}},
+};
 
 /* A schema 3 value of a kind with text into @p out: the fixed fields copied, the text pointing
- * into the value. @return 0, or MDB_NOTFOUND when @p v is not one. */
+ * into the value (its array holds a C string: schema 3 wrote it so). @return 0, or
+ * MDB_NOTFOUND when @p v is not one. */
 static int decode_v3(enum tpc_ref_kind kind, const MDB_val *v, void *out)
 {
-	static const size_t v3_size[TPC_REF__COUNT] = {
-	    [TPC_REF_PROVIDERS] = sizeof(struct provider_v3),
-	    [TPC_REF_AGREEMENTS] = sizeof(struct agreement_v3),
-	    [TPC_REF_MEDIPRIMA] = sizeof(struct mediprima_v3),
-	    [TPC_REF_FEDASIL] = sizeof(struct fedasil_v3),
-	    [TPC_REF_DETENTION] = sizeof(struct detention_v3),
-	    [TPC_REF_WAR_VICTIMS] = sizeof(struct war_victim_v3)};
-	union {
-		struct provider_v3 p;
-		struct agreement_v3 a;
-		struct mediprima_v3 m;
-		struct fedasil_v3 f;
-		struct detention_v3 d;
-		struct war_victim_v3 w;
-	} o;
-	const char *text = NULL;
+	const struct v3_layout *l = &v3[kind];
+	const char *b = v->mv_data, *text = b + l->text;
 
-	if (!v3_size[kind] || v->mv_size != v3_size[kind])
+	if (!l->size || v->mv_size != l->size || !memchr(text, 0, l->cap) || !text[0])
 		return MDB_NOTFOUND;
-	memcpy(&o, v->mv_data, v->mv_size);
 	memset(out, 0, row_size[kind]);
-	switch (kind) {
-	case TPC_REF_PROVIDERS: {
-		tpc_ref_provider_t *r = out;
-
-		memcpy(r->nihii, o.p.nihii, sizeof(r->nihii));
-		memcpy(r->bce, o.p.bce, sizeof(r->bce));
-		memcpy(r->iban, o.p.iban, sizeof(r->iban));
-		memcpy(r->bic, o.p.bic, sizeof(r->bic));
-		r->kind = o.p.kind;
-		text = r->name = V3_TEXT(struct provider_v3, name);
-		break;
-	}
-	case TPC_REF_AGREEMENTS: {
-		tpc_ref_agreement_t *r = out;
-
-		memcpy(r->niss, o.a.niss, sizeof(r->niss));
-		memcpy(r->code, o.a.code, sizeof(r->code));
-		r->valid_from = o.a.valid_from;
-		r->valid_to = o.a.valid_to;
-		text = r->reference = V3_TEXT(struct agreement_v3, reference);
-		break;
-	}
-	case TPC_REF_MEDIPRIMA: {
-		tpc_ref_mediprima_t *r = out;
-
-		memcpy(r->cpas_bce, o.m.cpas_bce, sizeof(r->cpas_bce));
-		memcpy(r->niss, o.m.niss, sizeof(r->niss));
-		r->valid_from = o.m.valid_from;
-		r->valid_to = o.m.valid_to;
-		r->care = o.m.care;
-		r->covers_patient_share = o.m.covers_patient_share;
-		text = r->decision = V3_TEXT(struct mediprima_v3, decision);
-		break;
-	}
-	case TPC_REF_FEDASIL: {
-		tpc_ref_fedasil_t *r = out;
-
-		memcpy(r->niss, o.f.niss, sizeof(r->niss));
-		r->valid_from = o.f.valid_from;
-		r->valid_to = o.f.valid_to;
-		text = r->structure = V3_TEXT(struct fedasil_v3, structure);
-		break;
-	}
-	case TPC_REF_DETENTION: {
-		tpc_ref_detention_t *r = out;
-
-		memcpy(r->niss, o.d.niss, sizeof(r->niss));
-		r->valid_from = o.d.valid_from;
-		r->valid_to = o.d.valid_to;
-		text = r->prison = V3_TEXT(struct detention_v3, prison);
-		break;
-	}
-	default: { /* TPC_REF_WAR_VICTIMS, the last kind with a v3_size */
-		tpc_ref_war_victim_t *r = out;
-
-		memcpy(r->niss, o.w.niss, sizeof(r->niss));
-		r->valid_from = o.w.valid_from;
-		r->valid_to = o.w.valid_to;
-		text = r->category = V3_TEXT(struct war_victim_v3, category);
-		break;
-	}
-	}
-	return text ? 0 : MDB_NOTFOUND;
+	for (size_t i = 0; i < sizeof(l->f) / sizeof(l->f[0]) && l->f[i].len; i++)
+		memcpy((char *)out + l->f[i].to, b + l->f[i].from, l->f[i].len);
+	memcpy((char *)out + text_off[kind], &text, sizeof(text));
+	return 0;
 }
 
 /* A stored value of @p kind into the row @p out (refdata.h, "Values"). @return 0, or
