@@ -9,6 +9,7 @@
 #include "money.h"
 
 #include "core/file.h"
+#include "refdata/text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,19 +19,31 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Only what JSON requires is escaped: the quote, the backslash and control bytes. Bytes from
- * 0x80 pass as they are, so UTF-8 names from the reference data stay readable UTF-8. */
+/* JSON (RFC 8259) is UTF-8: the names and references of the feeds go out as they are, accents
+ * and all, byte for byte; only what JSON forbids raw is escaped. A byte that is not UTF-8 (the
+ * engine stores none, but a string from an older ledger or a damaged one could hold one) is
+ * written U+FFFD, so the output is valid JSON whatever the input. */
 void tpc_cli_json_str(FILE *f, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t left = strlen((const char *)p);
+
 	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+	while (left) {
+		size_t len = tpc_text_utf8_next(p, left, NULL);
+
+		if (!len) {
+			fputs("\\ufffd", f);
+			len = 1;
+		} else if (*p == '"' || *p == '\\') {
+			fprintf(f, "\\%c", *p);
+		} else if (*p < 0x20) {
+			fprintf(f, "\\u%04x", *p);
+		} else {
+			fwrite(p, 1, len, f);
+		}
+		p += len;
+		left -= len;
 	}
 	fputc('"', f);
 }
@@ -334,6 +347,15 @@ static void print_history(FILE *f, const Tpclear__SendingHistory *h, int json)
 			JS(f, l->budget);
 			fprintf(f, ",\"mutuality\":");
 			JS(f, l->mutuality);
+			/* who pays under which reference: the feed's text, whole */
+			fprintf(f, ",\"scheme\":");
+			JS(f, l->scheme);
+			fprintf(f, ",\"share_budget\":");
+			JS(f, l->share_budget);
+			fprintf(f, ",\"scheme_ref\":");
+			JS(f, l->scheme_ref);
+			fprintf(f, ",\"scheme_org\":");
+			JS(f, l->scheme_org);
 			fprintf(f,
 			        ",\"invoiced_insurer_cents\":%" PRId64
 			        ",\"invoiced_patient_cents\":%" PRId64
@@ -390,6 +412,8 @@ static void print_history(FILE *f, const Tpclear__SendingHistory *h, int json)
 		        inv, exp, acc, paid, pat, pa, l->payment_reference);
 		for (size_t k = 0; k < l->n_findings; k++)
 			fprintf(f, " %s", l->findings[k]);
+		if (l->scheme_ref && *l->scheme_ref)
+			fprintf(f, " [%s: %s]", l->scheme, l->scheme_ref);
 		fputc('\n', f);
 	}
 	for (size_t i = 0; i < h->n_settlements; i++) {

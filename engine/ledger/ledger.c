@@ -281,16 +281,16 @@ static void scheme_refs(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t 
 	for (uint32_t i = 0; i < job->sending.nlines && !t->ret; i++) {
 		const tpc_line_t *ln = &job->sending.lines[i];
 		MDB_val k = tpc_key_u64_u32(key, job->sequence, i);
-		tpc_scheme_ref_t r;
+		void *r;
 
 		if (ln->outcome != TPC_OUTCOME_ACCEPTED || !ln->scheme_ref)
 			continue;
-		memset(&r, 0, sizeof(r));
-		r.scheme = (uint8_t)ln->scheme;
-		snprintf(r.ref, sizeof(r.ref), "%s", ln->scheme_ref);
-		if (ln->scheme_org)
-			snprintf(r.org, sizeof(r.org), "%s", ln->scheme_org);
-		tpc_txn_put(t, db->scheme_refs, &k, &r, sizeof(r), MDB_APPEND);
+		/* the reference whole, however long the feed's text (store/records.h) */
+		r = tpc_txn_reserve(t, db->scheme_refs, &k,
+		                    tpc_records_scheme_ref_size(ln->scheme_ref), MDB_APPEND);
+		if (r)
+			tpc_records_scheme_ref_encode(ln->scheme, ln->scheme_ref, ln->scheme_org,
+			                              r);
 	}
 }
 

@@ -431,7 +431,7 @@ static void line_paid(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lke
 {
 	int64_t share = r->share_budget ? r->patient_cents : 0;
 	MDB_val k = {12, (void *)lkey}, v;
-	tpc_scheme_ref_t sr;
+	tpc_scheme_ref_view_t sr;
 
 	/* "paid" records which payment paid a part, not how much: the amount of each part is
 	 * split from the line record the way ledger.c's post() split it (the patient share is a
@@ -457,9 +457,9 @@ static void line_paid(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lke
 	}
 	/* the scheme's reference, for lines a scheme pays */
 	if (mdb_get(txn, db->scheme_refs, &k, &v) == 0 &&
-	    tpc_records_read(&v, &sr, sizeof(sr)) == 0) {
-		lh->scheme_ref = str(a, sr.ref, sizeof(sr.ref));
-		lh->scheme_org = str(a, sr.org, sizeof(sr.org));
+	    tpc_records_scheme_ref_read(&v, &sr) == 0) {
+		lh->scheme_ref = str(a, sr.ref, strlen(sr.ref));
+		lh->scheme_org = str(a, sr.org, strlen(sr.org));
 	}
 }
 

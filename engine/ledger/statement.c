@@ -26,6 +26,7 @@
 #include "core/xmlw.h"
 #include "core/log.h"
 #include "clearing/schemes.h"
+#include "refdata/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,7 @@ struct sline {
 	int32_t units;
 	char code[7];
 	char org[11];      /* CPAS BCE */
-	char ref[33];      /* decision */
+	const char *ref;   /* decision: in the scheme_refs value, valid as long as the snapshot */
 	char provider[12]; /* the payee of the charge: the invoicing NIHII */
 };
 
@@ -198,22 +199,12 @@ static int is_bce(const char *s)
 	return 1;
 }
 
-/* A decision id as the mediprima feed accepts it (engine/refdata/refdata.c): 1..16 of
- * [A-Za-z0-9-/.]; the document's schema allows up to 32 of them, as scheme_refs does. */
+/* A decision id as the mediprima feed accepts it (engine/refdata/refdata.c): free text, 1 to
+ * TPC_REF_TEXT_MAX bytes of UTF-8 without control characters, which is what the document's
+ * schema allows (DecisionId) and what XML can carry. It is written whole, as SPP IS sent it. */
 static int is_decision(const char *s)
 {
-	size_t n = strnlen(s, 33);
-
-	if (n < 1 || n > 32)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '/' || c == '.'))
-			return 0;
-	}
-	return 1;
+	return !tpc_text_check(s, strlen(s), TPC_REF_TEXT_MAX, NULL);
 }
 
 /* The invoicing NIHII: the PAYABLE posting that follows charge @p c in the same transaction.
@@ -243,7 +234,7 @@ static int fold(struct build *b, const struct charge *first, struct sline *sl, c
 	uint8_t key[12];
 	MDB_val k = {sizeof(key), key}, v;
 	tpc_line_rec_t r;
-	tpc_scheme_ref_t sr;
+	tpc_scheme_ref_view_t sr;
 	int64_t share_part, sum;
 	int rc;
 
@@ -263,14 +254,12 @@ static int fold(struct build *b, const struct charge *first, struct sline *sl, c
 	rc = mdb_get(b->txn, b->db->scheme_refs, &k, &v);
 	if (rc && rc != MDB_NOTFOUND)
 		return tpc_err_from_mdb(rc);
-	if (rc || v.mv_size != sizeof(sr))
+	if (rc || tpc_records_scheme_ref_read(&v, &sr) != 0)
 		goto out_inconsistent;
-	memcpy(&sr, v.mv_data, sizeof(sr));
-	sr.ref[sizeof(sr.ref) - 1] = 0;
 	if (sr.scheme != TPC_SCHEME_MEDIPRIMA || !is_decision(sr.ref) || !is_bce(sr.org))
 		goto out_inconsistent;
 	memcpy(sl->org, sr.org, 10);
-	snprintf(sl->ref, sizeof(sl->ref), "%s", sr.ref);
+	sl->ref = sr.ref;
 	memcpy(sl->code, r.code, 6);
 	sl->date = r.date_first;
 	sl->units = r.units;

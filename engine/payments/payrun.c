@@ -339,7 +339,8 @@ static int resolve(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 			if (rc == 0) {
 				copy_str(a->iban, sizeof(a->iban), pr.iban);
 				copy_str(a->bic, sizeof(a->bic), pr.bic);
-				copy_str(a->name, sizeof(a->name), pr.name);
+				/* the SEPA form: the name itself stays whole in ref_providers */
+				tpc_sepa_text(pr.name, sizeof(a->name) - 1, a->name);
 			} else if (rc != MDB_NOTFOUND) {
 				goto out;
 			}
@@ -996,45 +997,6 @@ int tpc_payrun_execute(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_
 	return mdb_put(txn, ctx->db->payruns, &k, &v, MDB_APPEND);
 }
 
-/* A name in the SEPA Latin character set: common accented letters (UTF-8 Latin-1 range) lose
- * their accent, any other character outside the set becomes a space. The reference data is
- * UTF-8 and its names carry accents, which tpc_sepa_render() would refuse (it checks the set)
- * with the whole file: transliterated, they stay readable and the file goes out. c3[] maps the
- * second byte of U+00C0..U+00FF (UTF-8 C3 80..BF) to its bare letter (the AE ligatures to A
- * and a; the multiplication and division signs, thorn and sharp s to a space). An empty result
- * becomes "-": a name has at least one character. */
-static void sepa_latin(const char *in, char *out, size_t cap)
-{
-	static const char *const allowed = "/-?:().,'+ ";
-	static const char c3[64] = "AAAAAAACEEEEIIII"
-	                           "DNOOOOO OUUUUY  "
-	                           "aaaaaaaceeeeiiii"
-	                           "dnooooo ouuuuy y";
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p && n + 1 < cap; p++) {
-		char c = (char)*p;
-
-		if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0xBF) {
-			c = c3[p[1] - 0x80];
-			p++;
-		} else if (*p >= 0x80) {
-			c = ' ';
-			while ((p[1] & 0xC0) == 0x80)
-				p++;
-		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		             (c >= '0' && c <= '9') || strchr(allowed, c))) {
-			c = ' ';
-		}
-		out[n++] = c;
-	}
-	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	if (n == 0)
-		out[n++] = '-';
-	out[n] = 0;
-}
-
 /* Build one budget's batch from the payments and render it. @return 0 or a TPC_E* code.
  * Everything in the file derives from what is stored (run, budget, commit time, payments)
  * and the configured payer, never from the clock: a file rendered again at startup or for a
@@ -1061,7 +1023,7 @@ static int render_budget(const tpc_payrun_ctx_t *ctx, uint64_t run, uint64_t at_
 		snprintf(remit[n], sizeof(remit[n]), "tpclear %s %s payrun %llu", pm[i].end_to_end,
 		         tpc_budget_name(budget), (unsigned long long)run);
 		sp[n].end_to_end = pm[i].end_to_end;
-		sepa_latin(pm[i].name, names[n], sizeof(names[n]));
+		tpc_sepa_text(pm[i].name, sizeof(names[n]) - 1, names[n]);
 		sp[n].name = names[n];
 		sp[n].iban = pm[i].iban;
 		sp[n].bic = pm[i].bic;
@@ -1078,7 +1040,7 @@ static int render_budget(const tpc_payrun_ctx_t *ctx, uint64_t run, uint64_t at_
 	b.payment_info_id = pmtid;
 	b.created_ms = at_ms;
 	b.execution_day = execution_day;
-	sepa_latin(payer->name, debtor, sizeof(debtor));
+	tpc_sepa_text(payer->name, sizeof(debtor) - 1, debtor);
 	b.debtor_name = debtor;
 	b.debtor_iban = payer->iban;
 	b.debtor_bic = payer->bic;

@@ -5,6 +5,8 @@
  * Knot's LMDB wrapper): every element helper is a no-op once one libxml2 call failed, and the
  * result is looked at once, at the end. Writing to a memory buffer can only fail for lack of
  * memory - our text is plain ASCII, so there is no encoding to get wrong - hence TPC_ENOMEM.
+ * The UTF-8 names of the reference data reach it through tpc_sepa_text(), which turns them into
+ * that ASCII subset as the EPC recommends and cuts them at the field's 70 characters.
  *
  * Limits come from the schema and the EPC rules, not from our types: identifiers are Max35Text,
  * names Max70Text, remittance Max140Text, all restricted to the SEPA Latin set; InstdAmt and
@@ -17,6 +19,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/xmlw.h"
+#include "refdata/text.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -29,9 +32,9 @@
 #include <libxml/xmlwriter.h>
 
 #define PAIN001_NS "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
-#define ID_LEN     35  /* Max35Text */
-#define NAME_LEN   70  /* Max70Text */
-#define REMIT_LEN  140 /* Max140Text */
+#define ID_LEN     35                /* Max35Text */
+#define NAME_LEN   TPC_SEPA_NAME_MAX /* Max70Text */
+#define REMIT_LEN  140               /* Max140Text */
 /* 18 digits, the totalDigits of InstdAmt and CtrlSum */
 #define MAX_CENTS  999999999999999999LL
 #define MS_PER_DAY 86400000ull
@@ -201,6 +204,113 @@ static int check_batch(const tpc_sepa_batch_t *b, int64_t *sum, char *err, size_
 		return rc;
 	*sum = total;
 	return 0;
+}
+
+/* ---- transliteration ---------------------------------------------------------------------- */
+
+/* U+00C0..U+00FF: the Latin-1 letters, by their base letter (EPC217-08); x and / signs are not
+ * letters and become full stops. */
+static const char *const latin1[64] = {
+    "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I",  "I",
+    "D", "N", "O", "O", "O", "O", "O",  ".", "O", "U", "U", "U", "U", "Y", "TH", "ss",
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
+    "d", "n", "o", "o", "o", "o", "o",  ".", "o", "u", "u", "u", "u", "y", "th", "y"};
+
+/* U+0100..U+017F, Latin Extended-A (Central European names: Č, Ł, Ő, Ş...), one base letter each;
+ * '*' marks the five that take more than one letter (see extended()). */
+static const char ext_a[129] = "AaAaAaCcCcCcCcDd"
+                               "DdEeEeEeEeEeGgGg"
+                               "GgGgHhHhIiIiIiIi"
+                               "Ii**JjKkkLlLlLlL"
+                               "lLlNnNnNn*NnOoOo"
+                               "Oo**RrRrRrSsSsSs"
+                               "SsTtTtTtUuUuUuUu"
+                               "UuUuWwYyYZzZzZzs";
+
+/* Characters past U+00FF that have a SEPA equivalent; NULL for the full stop. */
+static const char *extended(uint32_t cp, char one[2])
+{
+	if (cp >= 0x100 && cp <= 0x17F) {
+		switch (cp) {
+		case 0x132:
+			return "IJ";
+		case 0x133:
+			return "ij";
+		case 0x149:
+			return "'n";
+		case 0x152:
+			return "OE";
+		case 0x153:
+			return "oe";
+		default:
+			one[0] = ext_a[cp - 0x100];
+			return one;
+		}
+	}
+	if ((cp >= 0x2018 && cp <= 0x201F) || cp == 0x2032 || cp == 0x2033)
+		return "'"; /* typographic quotes and primes */
+	if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212)
+		return "-"; /* hyphens, dashes, minus */
+	if ((cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F || cp == 0x3000)
+		return " ";
+	if (cp == 0x2026)
+		return "...";
+	if (cp == 0x20AC)
+		return "EUR";
+	return NULL;
+}
+
+/* The SEPA text of one character. */
+static const char *transliterate(uint32_t cp, char one[2])
+{
+	one[1] = 0;
+	if (cp < 0x80) {
+		one[0] = (char)cp;
+		if (latin(one[0]))
+			return one;
+		if (cp == '&')
+			return "+";
+		return cp == '\t' || cp == '\n' || cp == '\r' ? " " : ".";
+	}
+	if (cp == 0xA0)
+		return " "; /* no-break space */
+	if (cp == 0xB4)
+		return "'"; /* acute accent alone */
+	if (cp >= 0xC0 && cp <= 0xFF)
+		return latin1[cp - 0xC0];
+	const char *t = extended(cp, one);
+	return t ? t : ".";
+}
+
+int tpc_sepa_text(const char *utf8, size_t max, char *out)
+{
+	const unsigned char *p = (const unsigned char *)(utf8 ? utf8 : "");
+	size_t left = strlen((const char *)p), n = 0;
+	int cut = 0;
+
+	while (left && !cut) {
+		uint32_t cp = 0xFFFD; /* a byte that is not UTF-8: a full stop, like any unknown */
+		size_t len = tpc_text_utf8_next(p, left, &cp);
+		char one[2];
+		const char *t = transliterate(cp, one);
+
+		len = len ? len : 1;
+		/* the field's size is the one reason to drop characters: stop at max, even inside
+		 * an expansion (ss, AE) */
+		for (; *t && !cut; t++)
+			if (n < max)
+				out[n++] = *t;
+			else
+				cut = 1;
+		p += len;
+		left -= len;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	if (n == 0 && max > 0)
+		out[n++] = '-';
+	out[n] = 0;
+	return cut;
 }
 
 /* ---- public checks ------------------------------------------------------------------------ */

@@ -10,7 +10,8 @@
  * Everything is checked before a byte is written: IBANs (ISO 13616 mod 97), BICs (ISO 9362:
  * 4 letters bank, 2 letters country, 2 alphanumeric location, optional 3 alphanumeric branch),
  * identifiers (1..35 characters of the SEPA Latin set), names (1..70), amounts (> 0 cents) and
- * the sums (no overflow). A refusal names the payment (1-based) and the field.
+ * the sums (no overflow). A refusal names the payment (1-based) and the field. The names of the
+ * reference data are UTF-8 of any length: tpc_sepa_text() makes them SEPA text first.
  *
  * Money is integer cents throughout; amounts are printed as "123.45" without floating point.
  * Every call is reentrant (one libxml2 writer per call); in tpcleard the ledger writer thread
@@ -50,6 +51,20 @@ typedef struct tpc_sepa_totals {
 	size_t transactions;
 	int64_t control_cents;
 } tpc_sepa_totals_t;
+
+/** Longest name pain.001.001.03 takes (Max70Text): creditor and debtor names are cut there. */
+#define TPC_SEPA_NAME_MAX 70
+
+/** @p utf8 in the SEPA Latin set (a-z A-Z 0-9 / - ? : ( ) . , ' + space), following the EPC's
+ *  conversion best practice (EPC217-08): a letter with a diacritic becomes its base letter
+ *  (é e, Č C, ł l), ß ss, Æ AE, Œ OE, Þ TH, & +, typographic quotes ', dashes -, spaces of
+ *  any kind a space, € EUR, and any other character (or a byte that is not UTF-8) a full stop.
+ *  The result is cut at @p max characters, because the file's field holds no more, and its
+ *  trailing spaces dropped; an empty result is "-" (a SEPA name has at least one character).
+ *  This is the only place a reference-data value is shortened (docs/formats/reference-data.md).
+ *  @param[out] out  at least @p max + 1 bytes; NUL-terminated, never NULL input (NULL = "")
+ *  @return 1 when characters were cut, 0 when the whole text fit. */
+int tpc_sepa_text(const char *utf8, size_t max, char *out);
 
 /** Check a BIC (ISO 9362, 8 or 11 characters, upper case). */
 int tpc_sepa_bic_ok(const char *bic);

@@ -3,15 +3,30 @@
  * Parsing checks every field of every row and stops at the first bad one, so a load is all or
  * nothing. Rows are then sorted by key, which both finds overlapping validity periods (adjacent
  * rows of one id) and lets the writer insert with MDB_APPEND after dropping the kind.
+ *
+ * Text. The reader checks every byte as it reads it: UTF-8 only (refdata/text.h), no control
+ * character, no field over TPC_REF_TEXT_MAX bytes, so a bad byte is reported at its own line and
+ * column whatever the column it is in, and every message quotes only valid UTF-8 (it travels in
+ * a protobuf string and in JSON). Columns count characters, as an editor shows them. Free text
+ * is then kept whole in the arena (the row points at it); nothing is cut or re-encoded.
+ *
+ * Storage. A row with free text is stored as its fixed part followed by its text (refdata.h,
+ * "Values"): the alternative, a fixed array as large as the longest text allowed, would make
+ * every row about half a kilobyte for names that are mostly under 40 bytes, and a lookup would
+ * copy it all; a separate string record would cost a second B-tree lookup per line. Here a
+ * lookup is one cursor move, a copy of the small fixed part and a pointer to the text in the
+ * map.
  */
 #include "refdata/refdata.h"
 
 #include "common/check.h"
 #include "core/error.h"
 #include "payments/sepa.h"
+#include "refdata/text.h"
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +53,28 @@ static const size_t row_size[TPC_REF__COUNT] = {
     sizeof(tpc_ref_ossom_t)};
 
 #define MAX_FIELDS 8
-#define FIELD_MAX  128
+#define FIELD_MAX  (TPC_REF_TEXT_MAX + 1)      /* every column: free text is the longest */
+#define KEY_MAX    (11 + 4 + TPC_REF_TEXT_MAX) /* mediprima: NISS, valid_from, decision */
+
+/* Where a kind's free text is: the offset of its `const char *` in the row struct, which is
+ * also the length of the fixed part stored before the text. 0: the kind has none. */
+static const size_t text_off[TPC_REF__COUNT] = {
+    [TPC_REF_PROVIDERS] = offsetof(tpc_ref_provider_t, name),
+    [TPC_REF_AGREEMENTS] = offsetof(tpc_ref_agreement_t, reference),
+    [TPC_REF_MEDIPRIMA] = offsetof(tpc_ref_mediprima_t, decision),
+    [TPC_REF_FEDASIL] = offsetof(tpc_ref_fedasil_t, structure),
+    [TPC_REF_DETENTION] = offsetof(tpc_ref_detention_t, prison),
+    [TPC_REF_WAR_VICTIMS] = offsetof(tpc_ref_war_victim_t, category),
+};
+#define LAYOUT_TEXT 0x01 /* first byte of a value with its text after the fixed part */
+#define ROW_MAX     128  /* bytes of the largest row struct */
+_Static_assert(sizeof(tpc_ref_provider_t) <= ROW_MAX && sizeof(tpc_ref_member_t) <= ROW_MAX &&
+                   sizeof(tpc_ref_tariff_t) <= ROW_MAX && sizeof(tpc_ref_agreement_t) <= ROW_MAX &&
+                   sizeof(tpc_ref_mediprima_t) <= ROW_MAX && sizeof(tpc_ref_fedasil_t) <= ROW_MAX &&
+                   sizeof(tpc_ref_exclusion_t) <= ROW_MAX &&
+                   sizeof(tpc_ref_detention_t) <= ROW_MAX &&
+                   sizeof(tpc_ref_war_victim_t) <= ROW_MAX && sizeof(tpc_ref_ossom_t) <= ROW_MAX,
+               "every row fits the value buffer of put_rows()");
 
 int tpc_refdata_kind(const char *name, enum tpc_ref_kind *out)
 {
@@ -60,7 +96,9 @@ const char *tpc_refdata_kind_name(enum tpc_ref_kind kind)
 struct parser {
 	const char *file;
 	const char *p, *end;
+	const char *line_start; /* first byte of the record being read */
 	unsigned line;
+	tpc_arena_t *arena; /* holds the free text of the rows */
 	char *err;
 	size_t errlen;
 	char field[MAX_FIELDS][FIELD_MAX];
@@ -68,37 +106,89 @@ struct parser {
 	int nfields;
 };
 
-static int fail(struct parser *ps, int field, const char *fmt, ...)
+/* "FILE:LINE:COL: reason" into ps->err. A message may quote a field, and snprintf cuts where
+ * the buffer ends, maybe inside a character: the text is cut back to the last whole one, so the
+ * message stays valid UTF-8. */
+static int vfail_at(struct parser *ps, unsigned col, const char *fmt, va_list ap)
 {
 	char reason[256];
+	size_t n;
+
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	n = strlen(reason);
+	reason[tpc_text_prefix(reason, n, n)] = 0;
+	snprintf(ps->err, ps->errlen, "%s:%u:%u: %s", ps->file, ps->line, col, reason);
+	n = strlen(ps->err);
+	ps->err[tpc_text_prefix(ps->err, n, n)] = 0;
+	return TPC_EINVAL;
+}
+
+/* Refuse at column @p col of the current line. */
+static int fail_at(struct parser *ps, unsigned col, const char *fmt, ...)
+{
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	rc = vfail_at(ps, col, fmt, ap);
 	va_end(ap);
-	snprintf(ps->err, ps->errlen, "%s:%u:%u: %s", ps->file, ps->line,
-	         field >= 0 ? ps->col[field] : 1u, reason);
-	return TPC_EINVAL;
+	return rc;
+}
+
+/* Refuse at the start of field @p field (-1: column 1). */
+static int fail(struct parser *ps, int field, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vfail_at(ps, field >= 0 ? ps->col[field] : 1u, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The column of @p at on the current line: the characters before it, plus one. Every byte
+ * before @p at was checked when it was read, so they are whole characters. */
+static unsigned column(const struct parser *ps, const char *at)
+{
+	return (unsigned)tpc_text_chars(ps->line_start, (size_t)(at - ps->line_start)) + 1;
+}
+
+/* The data character at ps->p, checked: UTF-8, and neither NUL nor a control character (no
+ * column of any kind takes one). @return its length in bytes, or TPC_EINVAL (ps->err set). */
+static int data_char(struct parser *ps)
+{
+	const unsigned char *u = (const unsigned char *)ps->p;
+	uint32_t cp;
+	size_t len = tpc_text_utf8_next(u, (size_t)(ps->end - ps->p), &cp);
+
+	if (!len)
+		return fail_at(ps, column(ps, ps->p),
+		               "byte 0x%02X is not valid UTF-8 (byte %zu of the line)", u[0],
+		               (size_t)(ps->p - ps->line_start) + 1);
+	if (tpc_text_forbidden(cp))
+		return fail_at(ps, column(ps, ps->p),
+		               "control character U+%04X (byte %zu of the line)", (unsigned)cp,
+		               (size_t)(ps->p - ps->line_start) + 1);
+	return (int)len;
 }
 
 /* Read one CSV record (RFC 4180 quoting, LF or CRLF). @return 1 read, 0 at end, <0 error. */
 static int next_record(struct parser *ps)
 {
-	const char *start;
-	unsigned col = 1;
 	int f = 0;
 
 	if (ps->p >= ps->end)
 		return 0;
 	ps->line++;
-	start = ps->p;
+	ps->line_start = ps->p;
 	for (;;) {
 		size_t n = 0;
-		int quoted = 0;
+		int quoted = 0, len;
 
 		if (f == MAX_FIELDS)
 			return fail(ps, -1, "too many fields (at most %d)", MAX_FIELDS - 1);
-		ps->col[f] = col;
+		ps->col[f] = column(ps, ps->p);
 		if (ps->p < ps->end && *ps->p == '"') {
 			quoted = 1;
 			ps->p++;
@@ -120,17 +210,18 @@ static int next_record(struct parser *ps)
 			} else if (c == '"') {
 				return fail(ps, f, "quote inside an unquoted field");
 			}
-			if (n + 1 >= FIELD_MAX)
-				return fail(ps, f, "field longer than %d characters",
-				            FIELD_MAX - 1);
-			ps->field[f][n++] = c;
-			ps->p++;
+			if ((len = data_char(ps)) < 0)
+				return len;
+			if (n + (size_t)len >= FIELD_MAX)
+				return fail(ps, f, "value longer than %d bytes", FIELD_MAX - 1);
+			memcpy(ps->field[f] + n, ps->p, (size_t)len);
+			n += (size_t)len;
+			ps->p += len;
 		}
 		if (quoted)
 			return fail(ps, f, "unterminated quoted field");
 		ps->field[f][n] = 0;
 		f++;
-		col = (unsigned)(ps->p - start) + 2;
 		if (ps->p < ps->end && *ps->p == ',') {
 			ps->p++;
 			continue;
@@ -235,18 +326,21 @@ static int parse_iban(struct parser *ps, int f, char *dst, int required)
 	return 0;
 }
 
-/* A free label (prison, structure, category): 1..cap-1 printable characters. */
-static int parse_label(struct parser *ps, int f, char *dst, size_t cap, const char *what)
+/* A free-text column (a name, a structure, a prison, a category, a decision id, a reference):
+ * 1..TPC_REF_TEXT_MAX bytes, kept whole in the arena. next_record() already refused what is
+ * not UTF-8, a control character and a value too long, each at its own column. */
+static int parse_text(struct parser *ps, int f, const char **dst, const char *what)
 {
-	const char *s = ps->field[f];
-	size_t n = strlen(s);
+	size_t n = strlen(ps->field[f]);
+	char *copy;
 
-	if (n == 0 || n >= cap)
-		return fail(ps, f, "%s '%s' must be 1 to %zu characters", what, s, cap - 1);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20)
-			return fail(ps, f, "%s has a control character", what);
-	memcpy(dst, s, n + 1);
+	if (n == 0)
+		return fail(ps, f, "%s is empty (1 to %d bytes of UTF-8)", what, TPC_REF_TEXT_MAX);
+	if (TPC_FAILS(!tpc_text_check(ps->field[f], n, TPC_REF_TEXT_MAX, NULL)))
+		return fail(ps, f, "%s is not text", what);
+	if (!(copy = tpc_arena_strndup(ps->arena, ps->field[f], n)))
+		return TPC_ENOMEM;
+	*dst = copy;
 	return 0;
 }
 
@@ -306,9 +400,8 @@ static int parse_provider(struct parser *ps, void *row)
 	if (!digits(ps->field[0], 11) || !tpc_check_nihii(ps->field[0], 11))
 		return fail(ps, 0, "NIHII '%s' is not 11 digits with a valid check", ps->field[0]);
 	memcpy(r->nihii, ps->field[0], 12);
-	if (!ps->field[1][0] || strlen(ps->field[1]) >= sizeof(r->name))
-		return fail(ps, 1, "name must be 1 to %zu characters", sizeof(r->name) - 1);
-	memcpy(r->name, ps->field[1], strlen(ps->field[1]) + 1);
+	if ((rc = parse_text(ps, 1, &r->name, "name")))
+		return rc;
 	if ((rc = parse_choice(ps, 2, kinds, sizeof(kinds) / sizeof(kinds[0]), "kind",
 	                       "hospital, pharmacist, gp or other", &r->kind)))
 		return rc;
@@ -386,27 +479,7 @@ static int parse_agreement(struct parser *ps, void *row)
 	if ((rc = parse_niss(ps, 0, r->niss)) || (rc = parse_code(ps, 1, r->code)) ||
 	    (rc = parse_period(ps, 2, &r->valid_from, &r->valid_to)))
 		return rc;
-	if (!ps->field[4][0] || strlen(ps->field[4]) >= sizeof(r->reference))
-		return fail(ps, 4, "reference must be 1 to %zu characters",
-		            sizeof(r->reference) - 1);
-	memcpy(r->reference, ps->field[4], strlen(ps->field[4]) + 1);
-	return 0;
-}
-
-/* The decision id is the line's scheme reference, totalled per decision in the SPP IS
- * statement (engine/ledger/statement.c): a short token of a few safe characters. */
-static int parse_decision_id(struct parser *ps, int f, char *dst)
-{
-	const char *id = ps->field[f];
-	size_t n = strlen(id);
-
-	if (n < 1 || n > 16)
-		return fail(ps, f, "decision_id '%s' must be 1 to 16 characters", id);
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)id[i]) && !strchr("-/.", id[i]))
-			return fail(ps, f, "decision_id '%s': letters, digits, - / . only", id);
-	memcpy(dst, id, n + 1);
-	return 0;
+	return parse_text(ps, 4, &r->reference, "reference");
 }
 
 static int parse_mediprima(struct parser *ps, void *row)
@@ -419,7 +492,9 @@ static int parse_mediprima(struct parser *ps, void *row)
 	const char *cov = ps->field[6];
 	int rc;
 
-	if ((rc = parse_decision_id(ps, 0, r->decision)))
+	/* the decision id is the line's scheme reference, totalled per decision in the SPP IS
+	 * statement (engine/ledger/statement.c): free text as SPP IS writes it */
+	if ((rc = parse_text(ps, 0, &r->decision, "decision_id")))
 		return rc;
 	if (!digits(ps->field[1], 10) || !tpc_check_bce(ps->field[1], 10))
 		return fail(ps, 1, "cpas_bce '%s' is not 10 digits with a valid BCE check",
@@ -445,7 +520,7 @@ static int parse_fedasil(struct parser *ps, void *row)
 	if ((rc = parse_niss(ps, 0, r->niss)) ||
 	    (rc = parse_period(ps, 1, &r->valid_from, &r->valid_to)))
 		return rc;
-	return parse_label(ps, 3, r->structure, sizeof(r->structure), "structure");
+	return parse_text(ps, 3, &r->structure, "structure");
 }
 
 static int parse_exclusion(struct parser *ps, void *row)
@@ -455,12 +530,12 @@ static int parse_exclusion(struct parser *ps, void *row)
 
 /* The feeds shaped niss,LABEL,valid_from,valid_to (detention: the prison; war victims: the
  * category). */
-static int parse_person_label(struct parser *ps, char *niss, char *label, size_t cap,
-                              const char *what, int32_t *from, int32_t *to)
+static int parse_person_label(struct parser *ps, char *niss, const char **label, const char *what,
+                              int32_t *from, int32_t *to)
 {
 	int rc;
 
-	if ((rc = parse_niss(ps, 0, niss)) || (rc = parse_label(ps, 1, label, cap, what)))
+	if ((rc = parse_niss(ps, 0, niss)) || (rc = parse_text(ps, 1, label, what)))
 		return rc;
 	return parse_period(ps, 2, from, to);
 }
@@ -469,16 +544,15 @@ static int parse_detention(struct parser *ps, void *row)
 {
 	tpc_ref_detention_t *r = row;
 
-	return parse_person_label(ps, r->niss, r->prison, sizeof(r->prison), "prison",
-	                          &r->valid_from, &r->valid_to);
+	return parse_person_label(ps, r->niss, &r->prison, "prison", &r->valid_from, &r->valid_to);
 }
 
 static int parse_war_victim(struct parser *ps, void *row)
 {
 	tpc_ref_war_victim_t *r = row;
 
-	return parse_person_label(ps, r->niss, r->category, sizeof(r->category), "category",
-	                          &r->valid_from, &r->valid_to);
+	return parse_person_label(ps, r->niss, &r->category, "category", &r->valid_from,
+	                          &r->valid_to);
 }
 
 /* ossom: the birth date and years of contribution decide the deferred rights' minimum age
@@ -573,20 +647,34 @@ static size_t row_key(enum tpc_ref_kind kind, const void *row, uint8_t *key)
 	for (int i = 0; i < 4; i++)
 		key[n + (size_t)i] = (uint8_t)(from >> (24 - 8 * i));
 	if (kind == TPC_REF_MEDIPRIMA) {
-		/* the decision id last: one person's decisions may overlap (one per care) */
+		/* the decision id last: one person's decisions may overlap (one per care). Padded
+		 * with NULs to 16 bytes when shorter, as schema 3 stored every decision (1..16
+		 * bytes then): a delta of a decision loaded before replaces its row instead of
+		 * adding a second one. A decision holds no NUL, so the padding is unambiguous. */
+		const char *d = ((const tpc_ref_mediprima_t *)row)->decision;
+		size_t dl = strlen(d);
+
 		memset(key + n + 4, 0, 16);
-		memcpy(key + n + 4, ((const tpc_ref_mediprima_t *)row)->decision,
-		       strnlen(((const tpc_ref_mediprima_t *)row)->decision, 16));
-		return n + 4 + 16;
+		memcpy(key + n + 4, d, dl);
+		return n + 4 + (dl < 16 ? 16 : dl);
 	}
 	return n + 4;
 }
 
+/* The part of the key that names the thing a row is about (its id), before the period. */
 static size_t id_len(enum tpc_ref_kind kind)
 {
-	static const size_t n[TPC_REF__COUNT] = {11, 11, 6, 17, 31, 11, 6, 11, 11, 11};
+	static const size_t n[TPC_REF__COUNT] = {11, 11, 6, 17, 11, 11, 6, 11, 11, 11};
 
 	return n[kind];
+}
+
+/* LMDB's own key order: bytes, then the shorter first. */
+static int key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : (an > bn) - (an < bn);
 }
 
 static void row_period(enum tpc_ref_kind kind, const void *row, int32_t *from, int32_t *to)
@@ -634,11 +722,10 @@ static _Thread_local enum tpc_ref_kind sort_kind;
 
 static int cmp_rows(const void *a, const void *b)
 {
-	uint8_t ka[40], kb[40];
-	size_t n = row_key(sort_kind, a, ka);
+	uint8_t ka[KEY_MAX], kb[KEY_MAX];
+	size_t an = row_key(sort_kind, a, ka), bn = row_key(sort_kind, b, kb);
 
-	row_key(sort_kind, b, kb);
-	return memcmp(ka, kb, n);
+	return key_cmp(ka, an, kb, bn);
 }
 
 /* The header must be exactly headers[kind], field by field. @p nfields_want is set to the
@@ -680,7 +767,9 @@ static int read_header(struct parser *ps, enum tpc_ref_kind kind, size_t *nfield
 			    snprintf(got + n, sizeof(got) - n, "%s%s", f ? "," : "", ps->field[f]);
 			n += w > 0 ? (size_t)w : 0;
 		}
-		return fail(ps, -1, "header is '%.100s', expected '%s'", got, headers[kind]);
+		/* at most 100 bytes of it, cut between characters */
+		got[tpc_text_prefix(got, strlen(got), 100)] = 0;
+		return fail(ps, -1, "header is '%s', expected '%s'", got, headers[kind]);
 	}
 	return 0;
 }
@@ -727,18 +816,20 @@ static const char *clash_reason(enum tpc_ref_kind kind)
  * unique or validity periods that overlap? */
 static int rows_clash(enum tpc_ref_kind kind, const void *a, const void *b)
 {
-	uint8_t ka[40], kb[40];
+	uint8_t ka[KEY_MAX], kb[KEY_MAX];
+	size_t an = row_key(kind, a, ka), bn = row_key(kind, b, kb);
 	int32_t af, at, bf, bt;
-	int unique = kind == TPC_REF_PROVIDERS || kind == TPC_REF_FEDASIL_EXCLUSIONS ||
-	             kind == TPC_REF_MEDIPRIMA;
 
-	row_key(kind, a, ka);
-	row_key(kind, b, kb);
+	/* whole keys are unique (a mediprima key holds its period and its decision); the other
+	 * kinds' rows of one id must not overlap */
+	if (kind == TPC_REF_PROVIDERS || kind == TPC_REF_FEDASIL_EXCLUSIONS ||
+	    kind == TPC_REF_MEDIPRIMA)
+		return key_cmp(ka, an, kb, bn) == 0;
 	if (memcmp(ka, kb, id_len(kind)) != 0)
 		return 0;
 	row_period(kind, a, &af, &at);
 	row_period(kind, b, &bf, &bt);
-	return unique || bf <= at;
+	return bf <= at;
 }
 
 /* Sort the rows by key into a copy in @p arena, and refuse duplicates and overlapping periods:
@@ -776,7 +867,8 @@ static int sort_and_check(struct parser *ps, enum tpc_ref_kind kind, const uint8
 int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv, size_t len,
                       tpc_arena_t *arena, tpc_ref_table_t *out, char *err, size_t errlen)
 {
-	struct parser ps = {.file = file, .p = csv, .end = csv + len, .err = err, .errlen = errlen};
+	struct parser ps = {
+	    .file = file, .p = csv, .end = csv + len, .arena = arena, .err = err, .errlen = errlen};
 	size_t cap = 0, nfields_want, sz = row_size[kind];
 	uint32_t *lines;
 	uint8_t *rows;
@@ -802,6 +894,144 @@ int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv,
 	return sort_and_check(&ps, kind, rows, lines, arena, out);
 }
 
+/* ---- storage: the values ------------------------------------------------------------------ */
+
+/* The layouts of ledger schema 3, read as they are (refdata.h, "Values"). Never written. */
+struct provider_v3 {
+	char nihii[12], name[72], bce[11], iban[35], bic[12];
+	uint8_t kind;
+};
+struct agreement_v3 {
+	char niss[12], code[7];
+	int32_t valid_from, valid_to;
+	char reference[49];
+};
+struct mediprima_v3 {
+	char decision[17], cpas_bce[11], niss[12];
+	int32_t valid_from, valid_to;
+	uint8_t care, covers_patient_share;
+};
+struct fedasil_v3 {
+	char niss[12];
+	int32_t valid_from, valid_to;
+	char structure[33];
+};
+struct detention_v3 {
+	char niss[12], prison[33];
+	int32_t valid_from, valid_to;
+};
+struct war_victim_v3 {
+	char niss[12], category[17];
+	int32_t valid_from, valid_to;
+};
+
+/* How a schema 3 value maps onto today's row: its size, where its text array is, and the fixed
+ * fields to copy (same names, same sizes in both layouts; only their places moved). */
+struct v3_layout {
+	uint16_t size, text, cap; /* text: offset of the text array, cap its size */
+	struct {
+		uint8_t from, to, len;
+	} f[6];
+};
+
+#define V3_TEXT(OLD, field)                                                                        \
+	sizeof(struct OLD), offsetof(struct OLD, field), sizeof(((struct OLD *)0)->field)
+#define V3_F(OLD, NEW, field)                                                                      \
+	{                                                                                          \
+		offsetof(struct OLD, field), offsetof(NEW, field), sizeof(((NEW *)0)->field)       \
+	}
+
+static const struct v3_layout v3[TPC_REF__COUNT] = {
+    [TPC_REF_PROVIDERS] = {V3_TEXT(provider_v3, name),
+                           {V3_F(provider_v3, tpc_ref_provider_t, nihii),
+                            V3_F(provider_v3, tpc_ref_provider_t, bce),
+                            V3_F(provider_v3, tpc_ref_provider_t, iban),
+                            V3_F(provider_v3, tpc_ref_provider_t, bic),
+                            V3_F(provider_v3, tpc_ref_provider_t, kind)}},
+    [TPC_REF_AGREEMENTS] = {V3_TEXT(agreement_v3, reference),
+                            {V3_F(agreement_v3, tpc_ref_agreement_t, niss),
+                             V3_F(agreement_v3, tpc_ref_agreement_t, code),
+                             V3_F(agreement_v3, tpc_ref_agreement_t, valid_from),
+                             V3_F(agreement_v3, tpc_ref_agreement_t, valid_to)}},
+    [TPC_REF_MEDIPRIMA] = {V3_TEXT(mediprima_v3, decision),
+                           {V3_F(mediprima_v3, tpc_ref_mediprima_t, cpas_bce),
+                            V3_F(mediprima_v3, tpc_ref_mediprima_t, niss),
+                            V3_F(mediprima_v3, tpc_ref_mediprima_t, valid_from),
+                            V3_F(mediprima_v3, tpc_ref_mediprima_t, valid_to),
+                            V3_F(mediprima_v3, tpc_ref_mediprima_t, care),
+                            V3_F(mediprima_v3, tpc_ref_mediprima_t, covers_patient_share)}},
+    [TPC_REF_FEDASIL] = {V3_TEXT(fedasil_v3, structure),
+                         {V3_F(fedasil_v3, tpc_ref_fedasil_t, niss),
+                          V3_F(fedasil_v3, tpc_ref_fedasil_t, valid_from),
+                          V3_F(fedasil_v3, tpc_ref_fedasil_t, valid_to)}},
+    [TPC_REF_DETENTION] = {V3_TEXT(detention_v3, prison),
+                           {V3_F(detention_v3, tpc_ref_detention_t, niss),
+                            V3_F(detention_v3, tpc_ref_detention_t, valid_from),
+                            V3_F(detention_v3, tpc_ref_detention_t, valid_to)}},
+    [TPC_REF_WAR_VICTIMS] = {V3_TEXT(war_victim_v3, category),
+                             {V3_F(war_victim_v3, tpc_ref_war_victim_t, niss),
+                              V3_F(war_victim_v3, tpc_ref_war_victim_t, valid_from),
+                              V3_F(war_victim_v3, tpc_ref_war_victim_t, valid_to)}},
+};
+
+/* A schema 3 value of a kind with text into @p out: the fixed fields copied, the text pointing
+ * into the value (its array holds a C string: schema 3 wrote it so). @return 0, or
+ * MDB_NOTFOUND when @p v is not one. */
+static int decode_v3(enum tpc_ref_kind kind, const MDB_val *v, void *out)
+{
+	const struct v3_layout *l = &v3[kind];
+	const char *b = v->mv_data, *text = b + l->text;
+
+	if (!l->size || v->mv_size != l->size || !memchr(text, 0, l->cap) || !text[0])
+		return MDB_NOTFOUND;
+	memset(out, 0, row_size[kind]);
+	for (size_t i = 0; i < sizeof(l->f) / sizeof(l->f[0]) && l->f[i].len; i++)
+		memcpy((char *)out + l->f[i].to, b + l->f[i].from, l->f[i].len);
+	memcpy((char *)out + text_off[kind], &text, sizeof(text));
+	return 0;
+}
+
+/* A stored value of @p kind into the row @p out (refdata.h, "Values"). @return 0, or
+ * MDB_NOTFOUND for a value of no layout we know (a damaged page is not a row). */
+static int decode_row(enum tpc_ref_kind kind, const MDB_val *v, void *out)
+{
+	const uint8_t *b = v->mv_data;
+	size_t fixed = text_off[kind];
+	const char *text;
+
+	if (!fixed) {
+		if (v->mv_size != row_size[kind])
+			return MDB_NOTFOUND;
+		memcpy(out, b, row_size[kind]);
+		return 0;
+	}
+	if (v->mv_size < 1 + fixed + 2 || b[0] != LAYOUT_TEXT || b[v->mv_size - 1] != 0)
+		return decode_v3(kind, v, out);
+	memcpy(out, b + 1, fixed);
+	text = (const char *)b + 1 + fixed;
+	memcpy((char *)out + fixed, &text, sizeof(text));
+	return 0;
+}
+
+/* The value of @p row into @p buf (at least 1 + row_size + TPC_REF_TEXT_MAX + 1 bytes).
+ * @return its length. */
+static size_t encode_row(enum tpc_ref_kind kind, const void *row, uint8_t *buf)
+{
+	size_t fixed = text_off[kind], n;
+	const char *text;
+
+	if (!fixed) {
+		memcpy(buf, row, row_size[kind]);
+		return row_size[kind];
+	}
+	memcpy(&text, (const char *)row + fixed, sizeof(text));
+	n = strlen(text);
+	buf[0] = LAYOUT_TEXT;
+	memcpy(buf + 1, row, fixed);
+	memcpy(buf + 1 + fixed, text, n + 1);
+	return 1 + fixed + n + 1;
+}
+
 /* ---- storage ------------------------------------------------------------------------------- */
 
 int tpc_refdata_open(MDB_txn *txn, tpc_refdata_dbs_t *dbs)
@@ -818,54 +1048,49 @@ int tpc_refdata_open(MDB_txn *txn, tpc_refdata_dbs_t *dbs)
 	                                                  "ref_ossom"};
 	int rc;
 
+	/* a mediprima key holds a whole decision id: an LMDB built with smaller keys than its
+	 * default 511 bytes could not store the longest one */
+	if (mdb_env_get_maxkeysize(mdb_txn_env(txn)) < KEY_MAX)
+		return MDB_BAD_VALSIZE;
 	for (int k = 0; k < TPC_REF__COUNT; k++)
 		if ((rc = mdb_dbi_open(txn, names[k], MDB_CREATE, &dbs->dbi[k])))
 			return rc;
 	return 0;
 }
 
-int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t)
+/* Put every row of @p t (sorted by key) with @p flags. */
+static int put_rows(MDB_txn *txn, MDB_dbi dbi, const tpc_ref_table_t *t, unsigned flags)
 {
-	MDB_dbi dbi = dbs->dbi[t->kind];
 	size_t sz = row_size[t->kind];
-	uint8_t key[40];
+	uint8_t key[KEY_MAX], val[1 + ROW_MAX + TPC_REF_TEXT_MAX + 1];
 	MDB_val k, v;
 	int rc;
 
-	if ((rc = mdb_drop(txn, dbi, 0)))
-		return rc;
 	for (uint32_t i = 0; i < t->nrows; i++) {
 		const uint8_t *row = (const uint8_t *)t->rows + i * sz;
 
 		k.mv_data = key;
 		k.mv_size = row_key(t->kind, row, key);
-		v.mv_data = (void *)row;
-		v.mv_size = sz;
-		if ((rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)))
+		v.mv_data = val;
+		v.mv_size = encode_row(t->kind, row, val);
+		if ((rc = mdb_put(txn, dbi, &k, &v, flags)))
 			return rc;
 	}
 	return 0;
 }
 
-int tpc_refdata_upsert(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t)
+int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t)
 {
-	MDB_dbi dbi = dbs->dbi[t->kind];
-	size_t sz = row_size[t->kind];
-	uint8_t key[40];
-	MDB_val k, v;
 	int rc;
 
-	for (uint32_t i = 0; i < t->nrows; i++) {
-		const uint8_t *row = (const uint8_t *)t->rows + i * sz;
+	if ((rc = mdb_drop(txn, dbs->dbi[t->kind], 0)))
+		return rc;
+	return put_rows(txn, dbs->dbi[t->kind], t, MDB_APPEND);
+}
 
-		k.mv_data = key;
-		k.mv_size = row_key(t->kind, row, key);
-		v.mv_data = (void *)row;
-		v.mv_size = sz;
-		if ((rc = mdb_put(txn, dbi, &k, &v, 0)))
-			return rc;
-	}
-	return 0;
+int tpc_refdata_upsert(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t)
+{
+	return put_rows(txn, dbs->dbi[t->kind], t, 0);
 }
 
 int tpc_refdata_provider(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *nihii,
@@ -874,16 +1099,11 @@ int tpc_refdata_provider(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char 
 	MDB_val k = {11, (void *)nihii}, v;
 	int rc = mdb_get(txn, dbs->dbi[TPC_REF_PROVIDERS], &k, &v);
 
-	if (rc == 0 && v.mv_size != sizeof(*out))
-		rc = MDB_NOTFOUND;
-	if (rc == 0)
-		memcpy(out, v.mv_data, sizeof(*out));
-	return rc;
+	return rc ? rc : decode_row(TPC_REF_PROVIDERS, &v, out);
 }
 
 /* The row of @p id (idlen bytes) whose period covers @p day: the last row with
- * valid_from <= day, if its valid_to >= day. LMDB aligns values on two bytes only, so the row
- * is copied out into @p out (row_size[kind] bytes) rather than read in place. */
+ * valid_from <= day, if its valid_to >= day. */
 static int find_on(MDB_cursor *cur, enum tpc_ref_kind kind, const uint8_t *id, size_t idlen,
                    int32_t day, void *out)
 {
@@ -906,9 +1126,8 @@ static int find_on(MDB_cursor *cur, enum tpc_ref_kind kind, const uint8_t *id, s
 	if (rc)
 		return rc;
 	if (k.mv_size != idlen + 4 || memcmp(k.mv_data, id, idlen) != 0 ||
-	    v.mv_size != row_size[kind])
+	    decode_row(kind, &v, out) != 0)
 		return MDB_NOTFOUND;
-	memcpy(out, v.mv_data, row_size[kind]);
 	row_period(kind, out, &from, &to);
 	if (day < from || day > to)
 		return MDB_NOTFOUND;
@@ -946,21 +1165,17 @@ int tpc_refdata_feed_last(MDB_cursor *cur, enum tpc_ref_kind kind, const char *n
 {
 	int rc = find_on(cur, kind, (const uint8_t *)niss, 11, day, out);
 	MDB_val k, v;
+	int32_t from, to;
 
 	if (rc != MDB_NOTFOUND)
 		return rc;
 	/* find_on left the cursor on the last row starting on or before day, if any */
 	if ((rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT)))
 		return MDB_NOTFOUND;
-	if (k.mv_size < 15 || memcmp(k.mv_data, niss, 11) != 0 || v.mv_size != row_size[kind])
+	if (k.mv_size < 15 || memcmp(k.mv_data, niss, 11) != 0 || decode_row(kind, &v, out) != 0)
 		return MDB_NOTFOUND;
-	memcpy(out, v.mv_data, row_size[kind]);
-	{
-		int32_t from, to;
-
-		row_period(kind, out, &from, &to);
-		return from <= day ? 0 : MDB_NOTFOUND;
-	}
+	row_period(kind, out, &from, &to);
+	return from <= day ? 0 : MDB_NOTFOUND;
 }
 
 int tpc_refdata_mediprima_on(MDB_cursor *cur, const char *niss, int32_t day, unsigned care,
@@ -976,9 +1191,8 @@ int tpc_refdata_mediprima_on(MDB_cursor *cur, const char *niss, int32_t day, uns
 
 		if (k.mv_size < 11 || memcmp(k.mv_data, niss, 11) != 0)
 			break;
-		if (v.mv_size != sizeof(r))
+		if (decode_row(TPC_REF_MEDIPRIMA, &v, &r) != 0)
 			continue;
-		memcpy(&r, v.mv_data, sizeof(r));
 		if (r.valid_from > day)
 			break;
 		if (r.valid_to >= day && (r.care & care)) {

@@ -8,18 +8,31 @@
  * kind in one write transaction, and clearing reads it through the snapshot of the sending's
  * read transaction, so a reload never blocks clearing and a sending never sees half a reload.
  *
- * Sub-databases (keys big endian so LMDB order is (id, date) order; values are the row structs
- * below in native byte order):
+ * Sub-databases (keys big endian so LMDB order is (id, date) order):
  *   ref_providers   nihii[11]                         -> tpc_ref_provider_t
  *   ref_members     niss[11] + valid_from            -> tpc_ref_member_t
  *   ref_tariffs     code[6] + valid_from             -> tpc_ref_tariff_t
  *   ref_agreements  niss[11] + code[6] + valid_from  -> tpc_ref_agreement_t
- *   ref_mediprima   niss[11] + valid_from + decision[16] -> tpc_ref_mediprima_t (decisions of
- *                   one person may overlap: one per care type)
+ *   ref_mediprima   niss[11] + valid_from + decision (its bytes, NUL-padded to 16 when
+ *                   shorter) -> tpc_ref_mediprima_t (decisions of one person may overlap: one
+ *                   per care type)
  *   ref_fedasil, ref_detention, ref_war_victims, ref_ossom   niss[11] + valid_from -> row
  *   ref_fedasil_exclusions   code[6] -> tpc_ref_exclusion_t
  * A file replaces its kind whole; in upsert mode (daily deltas) its rows replace the stored
  * rows of the same key and the others stay.
+ *
+ * Values. The kinds without free text (members, tariffs, fedasil_exclusions, ossom) store their
+ * row struct as it is, in native byte order. The six kinds with a free-text column (providers'
+ * name, agreements' reference, mediprima's decision id, fedasil's structure, detention's prison,
+ * war_victims' category: up to TPC_REF_TEXT_MAX bytes of UTF-8, refdata/text.h) store
+ *     0x01, the row struct's bytes up to its text pointer (the fixed part), the text, a NUL
+ * so a value is as long as its text and no longer. A lookup copies the fixed part out (LMDB
+ * aligns values on two bytes only) and points the row's text at the bytes in the map: no copy
+ * and no allocation on the per-line path, the text valid as long as the read transaction.
+ * The leading 0x01 tells these values from those of ledger schema 3, whose rows held their text
+ * in fixed arrays (name 71, reference 48, decision 16, structure and prison 32, category 16
+ * bytes) and began with a digit or a letter: such rows are still read (a schema 3 ledger opens
+ * and keeps its reference data; the next load of a kind rewrites it in this layout).
  *
  * DESIGN (engine/refdata/): the reference data and scheme feeds, from CSV to rows in LMDB.
  *  - Owns: the CSV reader and the per-kind row checks (tpc_refdata_parse), the row layouts and
@@ -33,6 +46,7 @@
 #define TPC_REFDATA_H
 
 #include "core/arena.h"
+#include "refdata/text.h"
 
 #include <lmdb.h>
 #include <stddef.h>
@@ -77,11 +91,11 @@ enum tpc_tariff_flags {
 
 typedef struct tpc_ref_provider {
 	char nihii[12];
-	char name[72];
 	char bce[11];
 	char iban[35];
 	char bic[12];
-	uint8_t kind; /* enum tpc_provider_kind */
+	uint8_t kind;     /* enum tpc_provider_kind */
+	const char *name; /* free text: the payee's name (see "Values" above for who owns it) */
 } tpc_ref_provider_t;
 
 typedef struct tpc_ref_member {
@@ -103,22 +117,22 @@ typedef struct tpc_ref_agreement {
 	char niss[12];
 	char code[7];
 	int32_t valid_from, valid_to;
-	char reference[49];
+	const char *reference; /* free text */
 } tpc_ref_agreement_t;
 
 typedef struct tpc_ref_mediprima {
-	char decision[17]; /* decision id, 1..16 of [A-Za-z0-9-/.] */
 	char cpas_bce[11]; /* BCE of the deciding CPAS, 10 digits */
 	char niss[12];
 	int32_t valid_from, valid_to;
 	uint8_t care;                 /* enum tpc_care mask */
 	uint8_t covers_patient_share; /* 1: the patient share is paid too */
+	const char *decision;         /* free text: the decision id, also part of the key */
 } tpc_ref_mediprima_t;
 
 typedef struct tpc_ref_fedasil {
 	char niss[12];
 	int32_t valid_from, valid_to;
-	char structure[33]; /* reception structure */
+	const char *structure; /* free text: the reception structure */
 } tpc_ref_fedasil_t;
 
 typedef struct tpc_ref_exclusion {
@@ -127,14 +141,14 @@ typedef struct tpc_ref_exclusion {
 
 typedef struct tpc_ref_detention {
 	char niss[12];
-	char prison[33];
 	int32_t valid_from, valid_to;
+	const char *prison; /* free text */
 } tpc_ref_detention_t;
 
 typedef struct tpc_ref_war_victim {
 	char niss[12];
-	char category[17];
 	int32_t valid_from, valid_to;
+	const char *category; /* free text */
 } tpc_ref_war_victim_t;
 
 typedef struct tpc_ref_ossom {
@@ -146,7 +160,7 @@ typedef struct tpc_ref_ossom {
 	char iban[35]; /* optional last column: where eAttest refunds go, "" = none */
 } tpc_ref_ossom_t;
 
-/** A parsed file: rows of one kind, in the arena. */
+/** A parsed file: rows of one kind, in the arena (their text too). */
 typedef struct tpc_ref_table {
 	enum tpc_ref_kind kind;
 	uint32_t nrows;
@@ -159,9 +173,12 @@ int tpc_refdata_kind(const char *name, enum tpc_ref_kind *out);
 const char *tpc_refdata_kind_name(enum tpc_ref_kind kind);
 
 /** Parse and check a whole CSV file of @p kind.
+ *  Every byte must be UTF-8 (refdata/text.h); free text is kept whole, up to TPC_REF_TEXT_MAX
+ *  bytes; identifiers keep their exact formats.
  *  @param[in]  file  name used in error messages (borrowed)
- *  @param[out] out   rows allocated in @p arena
- *  @param[out] err   on failure: "FILE:LINE:COLUMN: reason"
+ *  @param[out] out   rows allocated in @p arena, their text too
+ *  @param[out] err   on failure: "FILE:LINE:COLUMN: reason", COLUMN counted in characters
+ *                    from 1 (valid UTF-8 itself, whatever the file held)
  *  @return 0, TPC_EINVAL (bad content, @p err set) or TPC_ENOMEM. */
 int tpc_refdata_parse(enum tpc_ref_kind kind, const char *file, const char *csv, size_t len,
                       tpc_arena_t *arena, tpc_ref_table_t *out, char *err, size_t errlen);
@@ -183,9 +200,10 @@ int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_re
 int tpc_refdata_upsert(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t);
 
 /** Lookups. The period lookups go through a cursor the caller opened on the kind's
- *  sub-database (one per sending, so the per-line path allocates nothing). The row is copied
- *  into @p out (LMDB aligns values on two bytes only).
- *  @return 0, MDB_NOTFOUND, or another LMDB code. */
+ *  sub-database (one per sending, so the per-line path allocates nothing). The row's fixed part
+ *  is copied into @p out (LMDB aligns values on two bytes only); its text points into LMDB's
+ *  map, valid until @p txn (the cursor's transaction) ends or writes: copy it to keep it.
+ *  @return 0, MDB_NOTFOUND (also for a stored value of no known layout), or an LMDB code. */
 int tpc_refdata_provider(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char *nihii,
                          tpc_ref_provider_t *out);
 int tpc_refdata_member_on(MDB_cursor *members, const char *niss, int32_t day,

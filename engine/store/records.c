@@ -9,6 +9,7 @@
 #include "core/error.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <lz4.h>
 #include <stdio.h>
 
@@ -152,4 +153,66 @@ void tpc_records_line_encode(const tpc_sending_t *s, uint32_t line, uint32_t inv
 	 * above still says how many the line had */
 	for (int f = 0; f < ln->nfindings && f < 3; f++)
 		memcpy(out->finding[f], ln->findings[f].code, 6);
+}
+
+/* ---- scheme references ---------------------------------------------------------------------- */
+
+/* Schema 3 kept the reference in a 33-byte array: a Fedasil structure of 40 characters was
+ * refused at load because it could not be stored. Now the reference follows the head, as long
+ * as it is; this record is read back as it was written. */
+struct scheme_ref_v3 {
+	uint8_t scheme;
+	uint8_t pad[3];
+	char ref[33];
+	char org[11];
+};
+_Static_assert(sizeof(struct scheme_ref_v3) == 48, "schema 3 layout");
+
+size_t tpc_records_scheme_ref_size(const char *ref)
+{
+	return sizeof(tpc_scheme_ref_t) + strlen(ref) + 1;
+}
+
+void tpc_records_scheme_ref_encode(unsigned scheme, const char *ref, const char *org, void *out)
+{
+	tpc_scheme_ref_t h;
+	size_t n = strlen(ref);
+
+	/* zeroed: the unused tail of org is stored bytes too */
+	memset(&h, 0, sizeof(h));
+	h.scheme = (uint8_t)scheme;
+	h.layout = TPC_SCHEME_REF_LAYOUT;
+	h.ref_len = (uint16_t)(n > UINT16_MAX ? UINT16_MAX : n);
+	if (org)
+		snprintf(h.org, sizeof(h.org), "%s", org);
+	memcpy(out, &h, sizeof(h));
+	memcpy((char *)out + sizeof(h), ref, n + 1);
+}
+
+int tpc_records_scheme_ref_read(const MDB_val *v, tpc_scheme_ref_view_t *out)
+{
+	const char *b = v->mv_data;
+	tpc_scheme_ref_t h;
+
+	/* schema 3: 48 bytes, whose second byte (padding) was always 0 */
+	if (v->mv_size == sizeof(struct scheme_ref_v3) && b[1] == 0) {
+		const struct scheme_ref_v3 *o = v->mv_data; /* char arrays: any alignment */
+
+		if (!memchr(o->ref, 0, sizeof(o->ref)) || !memchr(o->org, 0, sizeof(o->org)))
+			return TPC_EDB;
+		out->scheme = (uint8_t)b[0];
+		out->ref = o->ref;
+		out->org = o->org;
+		return 0;
+	}
+	if (v->mv_size < sizeof(h) + 1)
+		return TPC_EDB;
+	memcpy(&h, b, sizeof(h));
+	if (h.layout != TPC_SCHEME_REF_LAYOUT || v->mv_size != sizeof(h) + h.ref_len + 1u ||
+	    b[v->mv_size - 1] != 0 || !memchr(h.org, 0, sizeof(h.org)))
+		return TPC_EDB;
+	out->scheme = h.scheme;
+	out->ref = b + sizeof(h);
+	out->org = b + offsetof(tpc_scheme_ref_t, org);
+	return 0;
 }

@@ -23,9 +23,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#define TPC_LEDGER_SCHEMA 3u
-#define TPC_ANSWER_MAGIC  0x32415054u /* "TPA2" little endian */
-#define TPC_ANSWER_LZ4    1u          /* tpc_answer_hdr_t.flags */
+/* 4: the reference data's free text and the scheme references are stored whole (variable
+ * length, refdata/refdata.h "Values", tpc_scheme_ref_t below). A schema 3 store is opened and
+ * raised to 4 (store/store.c): its values are still read as they are, nothing is rewritten. */
+#define TPC_LEDGER_SCHEMA      4u
+#define TPC_LEDGER_SCHEMA_READ 3u          /* the oldest schema this engine opens */
+#define TPC_ANSWER_MAGIC       0x32415054u /* "TPA2" little endian */
+#define TPC_ANSWER_LZ4         1u          /* tpc_answer_hdr_t.flags */
 
 /** Header of a stored answer (value of "answers"), then the packed Result, then the native
  *  answer bytes. */
@@ -133,14 +137,24 @@ typedef struct tpc_payable {
 #define TPC_PAYABLE_KEY 13
 
 /** The scheme reference of a line (value of "scheme_refs"): what an institution's statement
- *  needs (SPP IS: the CPAS and the decision). */
+ *  needs (SPP IS: the CPAS and the decision). This fixed head, then the reference itself (the
+ *  Mediprima decision, prison, Fedasil structure, war victims category, AC/BC: free text of the
+ *  feeds, up to TPC_REF_TEXT_MAX bytes of UTF-8) and a NUL: whole, as the feed gave it. */
 typedef struct tpc_scheme_ref {
 	uint8_t scheme; /* enum tpc_scheme */
-	uint8_t pad[3];
-	char ref[33]; /* Mediprima decision, prison, Fedasil structure, war victims category, AC/BC
-	               */
-	char org[11]; /* Mediprima: CPAS BCE */
+	uint8_t layout; /* TPC_SCHEME_REF_LAYOUT; 0 in the 48-byte records of schema 3 */
+	uint16_t ref_len;
+	char org[12]; /* Mediprima: CPAS BCE, NUL-terminated */
 } tpc_scheme_ref_t;
+#define TPC_SCHEME_REF_LAYOUT 2
+
+/** A decoded scheme reference. @p ref and @p org point into the stored value: valid until the
+ *  transaction ends. */
+typedef struct tpc_scheme_ref_view {
+	unsigned scheme;
+	const char *ref; /* NUL-terminated */
+	const char *org; /* NUL-terminated, "" when none */
+} tpc_scheme_ref_view_t;
 
 /** Which payment paid a line (value of "paid"). */
 typedef struct tpc_paid {
@@ -188,6 +202,9 @@ typedef struct tpc_payment_rec {
 	char payee[12]; /* the first payee paid on that account */
 	char iban[35];
 	char bic[12];
+	/* the payee's name as its SEPA file writes it: transliterated to the SEPA Latin set and
+	 * cut at 70 characters, pain.001's Max70Text (tpc_sepa_text()). It serves that file only;
+	 * the name itself stays whole in ref_providers. */
 	char name[71];
 	char end_to_end[24]; /* also the payment reference of the 920900 */
 	uint8_t pad2[6];
@@ -199,7 +216,7 @@ _Static_assert(sizeof(tpc_line_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_posting_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");
 _Static_assert(sizeof(tpc_paid_t) == 24, "stored layout");
-_Static_assert(sizeof(tpc_scheme_ref_t) == 48, "stored layout");
+_Static_assert(sizeof(tpc_scheme_ref_t) == 16, "stored layout");
 _Static_assert(sizeof(tpc_payrun_rec_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payrun_id_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payment_rec_t) == 184, "stored layout");
@@ -257,6 +274,18 @@ int tpc_records_answer_header_read(const void *value, size_t size, tpc_answer_hd
  *  @return 0, TPC_EDB or TPC_ENOMEM. */
 int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena,
                               tpc_stored_t *out);
+
+/** Size of the "scheme_refs" value of reference @p ref (NUL-terminated). */
+size_t tpc_records_scheme_ref_size(const char *ref);
+
+/** Write the "scheme_refs" value of (@p scheme, @p ref, @p org) to @p out, which holds
+ *  tpc_records_scheme_ref_size(@p ref) bytes. @p org may be NULL; longer than 11 bytes it is
+ *  cut (a BCE is 10 digits). */
+void tpc_records_scheme_ref_encode(unsigned scheme, const char *ref, const char *org, void *out);
+
+/** Decode a value of "scheme_refs", in this schema's layout or in schema 3's 48 bytes.
+ *  @return 0, or TPC_EDB when it is neither. */
+int tpc_records_scheme_ref_read(const MDB_val *v, tpc_scheme_ref_view_t *out);
 
 /** The line record of line @p line (of invoice @p invoice) of @p s. Refused lines charge no
  *  budget. */

@@ -64,15 +64,18 @@ static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
 	return tpc_refdata_open(txn, &db->dbs.ref);
 }
 
-/* A new store gets this engine's schema number; an existing one must already have it (there is
- * no migration: an older store is refused rather than misread). */
+/* A new store gets this engine's schema number; an existing one must already have it, or be
+ * of a schema this engine still reads (TPC_LEDGER_SCHEMA_READ: its records are read as they
+ * are, records.h says how), which is then raised to this one in the same transaction: from
+ * here on it may hold records an older engine would misread, and the number makes that engine
+ * refuse it. Anything else is refused rather than misread. */
 static int check_schema(MDB_txn *txn, MDB_dbi meta, const char *dir)
 {
-	uint32_t ver = TPC_LEDGER_SCHEMA;
+	uint32_t ver = TPC_LEDGER_SCHEMA, old = TPC_LEDGER_SCHEMA_READ;
 	MDB_val k = {6, "schema"}, v;
 	int rc = mdb_get(txn, meta, &k, &v);
 
-	if (rc == MDB_NOTFOUND) {
+	if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size == 4 && memcmp(v.mv_data, &old, 4) == 0)) {
 		v.mv_data = &ver;
 		v.mv_size = sizeof(ver);
 		return mdb_put(txn, meta, &k, &v, 0);

@@ -42,6 +42,13 @@ static void check_id(const char *id, size_t cap, size_t want)
 	FUZZ_CHECK(strlen(id) == want);
 }
 
+/* Free text: present, valid UTF-8 without control characters, at most TPC_REF_TEXT_MAX bytes. */
+static void check_text(const char *s)
+{
+	FUZZ_CHECK(s != NULL);
+	FUZZ_CHECK(tpc_text_check(s, strlen(s), TPC_REF_TEXT_MAX, NULL) == NULL);
+}
+
 static void check_rows(const tpc_ref_table_t *t)
 {
 	for (uint32_t i = 0; i < t->nrows; i++) {
@@ -50,7 +57,7 @@ static void check_rows(const tpc_ref_table_t *t)
 			const tpc_ref_provider_t *r = (const tpc_ref_provider_t *)t->rows + i;
 
 			check_id(r->nihii, sizeof(r->nihii), 11);
-			FUZZ_CHECK(memchr(r->name, 0, sizeof(r->name)) && r->name[0]);
+			check_text(r->name);
 			FUZZ_CHECK(memchr(r->iban, 0, sizeof(r->iban)) != NULL);
 			FUZZ_CHECK(memchr(r->bic, 0, sizeof(r->bic)) != NULL);
 			break;
@@ -75,7 +82,7 @@ static void check_rows(const tpc_ref_table_t *t)
 
 			check_id(r->niss, sizeof(r->niss), 11);
 			check_id(r->code, sizeof(r->code), 6);
-			FUZZ_CHECK(memchr(r->reference, 0, sizeof(r->reference)) != NULL);
+			check_text(r->reference);
 			break;
 		}
 		case TPC_REF_MEDIPRIMA: {
@@ -83,7 +90,7 @@ static void check_rows(const tpc_ref_table_t *t)
 
 			check_id(r->niss, sizeof(r->niss), 11);
 			check_id(r->cpas_bce, sizeof(r->cpas_bce), 10);
-			FUZZ_CHECK(memchr(r->decision, 0, sizeof(r->decision)) && r->decision[0]);
+			check_text(r->decision);
 			FUZZ_CHECK(r->care && (r->care & ~TPC_CARE_ALL) == 0);
 			break;
 		}
@@ -91,7 +98,7 @@ static void check_rows(const tpc_ref_table_t *t)
 			const tpc_ref_fedasil_t *r = (const tpc_ref_fedasil_t *)t->rows + i;
 
 			check_id(r->niss, sizeof(r->niss), 11);
-			FUZZ_CHECK(memchr(r->structure, 0, sizeof(r->structure)) != NULL);
+			check_text(r->structure);
 			break;
 		}
 		case TPC_REF_FEDASIL_EXCLUSIONS: {
@@ -104,14 +111,14 @@ static void check_rows(const tpc_ref_table_t *t)
 			const tpc_ref_detention_t *r = (const tpc_ref_detention_t *)t->rows + i;
 
 			check_id(r->niss, sizeof(r->niss), 11);
-			FUZZ_CHECK(memchr(r->prison, 0, sizeof(r->prison)) != NULL);
+			check_text(r->prison);
 			break;
 		}
 		case TPC_REF_WAR_VICTIMS: {
 			const tpc_ref_war_victim_t *r = (const tpc_ref_war_victim_t *)t->rows + i;
 
 			check_id(r->niss, sizeof(r->niss), 11);
-			FUZZ_CHECK(memchr(r->category, 0, sizeof(r->category)) != NULL);
+			check_text(r->category);
 			break;
 		}
 		case TPC_REF_OSSOM: {
@@ -144,6 +151,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == TPC_EINVAL) {
 		FUZZ_CHECK(memchr(err, 0, sizeof(err)) != NULL);
 		FUZZ_CHECK(strncmp(err, FILE_NAME ":", sizeof(FILE_NAME)) == 0);
+		/* the message goes into a protobuf string and JSON: valid UTF-8 whatever the input
+		 */
+		FUZZ_CHECK(tpc_text_check(err, strlen(err), sizeof(err), NULL) == NULL);
 	} else if (rc == 0) {
 		FUZZ_CHECK(t.kind == FUZZ_KIND);
 		FUZZ_CHECK(t.nrows < lines_in(data, size));

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "clearing/budget.h"
+#include "clearing/schemes.h"
 #include "core/codes.h"
 #include "core/error.h"
 #include "store/records.h"
@@ -621,4 +622,107 @@ Test(statement, a_charge_without_its_decision_refuses_the_statement_t00032)
 	cr_assert_not_null(tpc_codes_describe(TPC_CODE_STATEMENT_NO_LINE));
 	cr_assert_not_null(tpc_codes_describe(TPC_CODE_UNRECONCILED));
 	cr_assert_not_null(tpc_codes_describe(TPC_CODE_STATEMENT_RENDER));
+}
+
+/* ---- free text in decision ids (issue 13) -------------------------------------------------- */
+
+/* Decision ids as SPP IS might write them: UTF-8, longer than the 32 bytes a scheme reference
+ * held before. */
+#define LONG_HOSP                                                                                  \
+	"D\xC3\xA9"                                                                                \
+	"cision CPAS de Saint-Gilles n\xC2\xB0 2026/0001 \xE2\x80\x94 aide m\xC3\xA9"              \
+	"dicale urgente"
+#define LONG_AMB                                                                                   \
+	"D\xC3\xA9"                                                                                \
+	"cision CPAS d'Anderlecht n\xC2\xB0 2026/0002 & <suite>"
+
+Test(statement, long_utf8_decision_ids_are_written_whole_and_validate)
+{
+	Tpclear__Statement *s;
+	xmlDocPtr doc;
+
+	lfx_load(TPC_REF_MEDIPRIMA,
+	         "decision_id,cpas_bce,niss,valid_from,valid_to,care,covers_patient_share\n"
+	         "\"" LONG_HOSP "\",0212000032,85030300364,2026-11-01,2026-11-15,hospital,1\n"
+	         "\"" LONG_AMB "\",0207123407,85030300364,2026-11-01,2026-12-31,ambulatory,0\n");
+	book();
+	s = ask(202611);
+	check_decision(cpas_of(s, 0, CPAS_AMB), 0, LONG_AMB, 1, BIM, 0);
+	check_decision(cpas_of(s, 1, CPAS_HOSP), 0, LONG_HOSP, 2, 3 * BIM, 3 * BIM_SHARE);
+	doc = parse(s);
+	validates(doc);
+	/* the XML escapes & and <, a reader gets the id back byte for byte */
+	xeq(doc, "/s:RecoveryStatement/s:Cpas[1]/s:Decision/@id", LONG_AMB);
+	xeq(doc, "/s:RecoveryStatement/s:Cpas[2]/s:Decision/@id", LONG_HOSP);
+	{
+		char *text = strndup((const char *)s->document.data, s->document.len);
+
+		cr_assert_not_null(strstr(text, "&amp; &lt;suite&gt;"), "%s", text);
+		free(text);
+	}
+	xmlFreeDoc(doc);
+}
+
+/* Rewrite the scheme reference of (@p seq, @p line) in the 48-byte layout of ledger schema 3,
+ * as a ledger written before issue 13 holds it. */
+static void ref_as_schema_3(uint64_t seq, uint32_t line)
+{
+	struct {
+		uint8_t scheme, pad[3];
+		char ref[33], org[11];
+	} old;
+	MDB_txn *txn;
+	MDB_env *env = raw_open(&txn);
+	MDB_dbi dbi = raw_dbi(txn, "scheme_refs");
+	uint8_t key[12];
+	MDB_val k = {sizeof(key), key}, v, nv = {sizeof(old), &old};
+	tpc_scheme_ref_view_t sr;
+
+	_Static_assert(sizeof(old) == 48, "the schema 3 layout");
+	tpc_put_be64(key, seq);
+	tpc_put_be32(key + 8, line);
+	cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
+	cr_assert_eq(tpc_records_scheme_ref_read(&v, &sr), 0);
+	memset(&old, 0, sizeof(old));
+	old.scheme = (uint8_t)sr.scheme;
+	snprintf(old.ref, sizeof(old.ref), "%s", sr.ref);
+	snprintf(old.org, sizeof(old.org), "%s", sr.org);
+	cr_assert_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
+	raw_close(env, txn);
+}
+
+Test(statement, scheme_references_of_a_schema_3_ledger_are_still_read)
+{
+	Tpclear__Statement *s;
+
+	book();
+	ref_as_schema_3(fx.k1, 0);
+	ref_as_schema_3(fx.k1, 1);
+	s = ask(202611);
+	check_decision(cpas_of(s, 1, CPAS_HOSP), 0, DEC_HOSP, 2, 3 * BIM, 3 * BIM_SHARE);
+}
+
+/* A reference that is not text a document can carry (written by hand into the ledger) refuses
+ * the statement T00032 rather than make an invalid document. */
+Test(statement, a_decision_id_xml_cannot_carry_refuses_the_statement_t00032)
+{
+	MDB_txn *txn;
+	MDB_env *env;
+	uint8_t key[12], val[64];
+	MDB_val k = {sizeof(key), key}, v;
+
+	book();
+	env = raw_open(&txn);
+	tpc_put_be64(key, fx.k2);
+	tpc_put_be32(key + 8, 0);
+	tpc_records_scheme_ref_encode(TPC_SCHEME_MEDIPRIMA,
+	                              "MP\x01"
+	                              "2026",
+	                              CPAS_AMB, val);
+	v.mv_size = tpc_records_scheme_ref_size("MP\x01"
+	                                        "2026");
+	v.mv_data = val;
+	cr_assert_eq(mdb_put(txn, raw_dbi(txn, "scheme_refs"), &k, &v, 0), 0);
+	raw_close(env, txn);
+	refused("sppis", 202611, TPC_CODE_STATEMENT_NO_LINE);
 }

@@ -686,3 +686,64 @@ Test(sepa, first_bad_field_in_reading_order)
 	fx.b.message_id = "";
 	refused("batch: message_id: ");
 }
+
+/* ---- tpc_sepa_text: reference-data names into the SEPA Latin set ---------------------------- */
+
+/* @p in as SEPA text of at most @p max characters must be @p want; @p cut: whether characters
+ * were dropped. The result always passes the SEPA name check. */
+static void sepa_text_is(const char *in, size_t max, const char *want, int cut)
+{
+	char out[TPC_SEPA_NAME_MAX + 1];
+
+	cr_assert_leq(max, TPC_SEPA_NAME_MAX);
+	cr_assert_eq(tpc_sepa_text(in, max, out), cut, "'%s' cut?", in);
+	cr_assert_str_eq(out, want);
+	fx.pay[0].name = out;
+	cr_assert_eq(tpc_sepa_check(&fx.b, fx.err, sizeof(fx.err)), 0, "'%s': %s", out, fx.err);
+	fx.pay[0].name = "N";
+}
+
+Test(sepa, text_transliterates_the_feeds_real_values)
+{
+	sepa_text_is("Centre Fedasil Bruxelles Petit-Ch\xC3\xA2teau", 70,
+	             "Centre Fedasil Bruxelles Petit-Chateau", 0);
+	sepa_text_is("Invalides de guerre 40-45, Cor\xC3\xA9"
+	             "e, Congo et O.N.U.",
+	             70, "Invalides de guerre 40-45, Coree, Congo et O.N.U.", 0);
+	/* the EPC's conversions: base letters, ligatures and sharp s spelled out */
+	sepa_text_is("\xC3\x80\xC3\xA7\xC3\xB1\xC3\xBF \xC3\x86\xC3\xA6 \xC5\x92\xC5\x93 "
+	             "Stra\xC3\x9F"
+	             "e \xC3\x9E\xC3\xB0",
+	             70, "Acny AEae OEoe Strasse THd", 0);
+	/* Central European letters (Latin Extended-A) */
+	sepa_text_is("\xC5\x81\xC3\xB3"
+	             "d\xC5\xBA \xC4\x8C"
+	             "esk\xC3\xBD Krumlov "
+	             "G\xC5\x91z\xC3\xB6l\xC5\x91s \xC4\xB2sselmeer",
+	             70, "Lodz Cesky Krumlov Gozolos IJsselmeer", 0);
+	/* punctuation: & is +, typographic quotes and dashes, no-break space, euro */
+	sepa_text_is("Dupont & Fils \xE2\x80\x93 l\xE2\x80\x99"
+	             "atelier\xC2\xA0"
+	             "50\xE2\x82\xAC",
+	             70, "Dupont + Fils - l'atelier 50EUR", 0);
+	/* what has no equivalent becomes a full stop, a broken byte too */
+	sepa_text_is("Caf\xC3\xA9 <Chez Lui> #1 \xE4\xB8\xAD \xFF", 70, "Cafe .Chez Lui. .1 . .",
+	             0);
+}
+
+Test(sepa, text_is_cut_at_the_field_only)
+{
+	/* 122 bytes of UTF-8: 70 characters kept, as Max70Text allows, trailing space dropped */
+	sepa_text_is("Centre Hospitalier Universitaire Saint-Pierre \xE2\x80\x93 Site C\xC3\xA9"
+	             "sar De Paepe, H\xC3\xB4pital de la Ville de Bruxelles (\xC5\x92uvre sociale)",
+	             TPC_SEPA_NAME_MAX,
+	             "Centre Hospitalier Universitaire Saint-Pierre - Site Cesar De Paepe, H", 1);
+	/* an expansion at the edge is cut inside (ss: s) */
+	sepa_text_is("abcd\xC3\x9F", 5, "abcds", 1);
+	sepa_text_is("abc \xC3\xA9", 4, "abc", 1);
+	/* exactly the limit is not a cut */
+	sepa_text_is("abcde", 5, "abcde", 0);
+	/* nothing left: a SEPA name has one character at least */
+	sepa_text_is("   ", 70, "-", 0);
+	sepa_text_is(NULL, 70, "-", 0);
+}
