@@ -929,12 +929,6 @@ static int writer_roundtrip(struct bench_ledger *b, tpc_job_t *j)
 	return tpc_job_of(n) == j ? 0 : -1;
 }
 
-/* the registry takes only the adapter sections' lookup (adapters/registry.h) */
-static const char *adapter_config_text(const void *cfg, const char *name)
-{
-	return tpc_config_adapter_text(cfg, name);
-}
-
 static int bench_ledger_open(struct bench_ledger *b, const char *data_dir, const char *refdata)
 {
 	uint64_t t0;
@@ -946,7 +940,7 @@ static int bench_ledger_open(struct bench_ledger *b, const char *data_dir, const
 	if (map_size)
 		b->cfg.map_size = map_size;
 	if (sodium_init() < 0 ||
-	    tpc_adapters_new(&(tpc_adapter_config_t){adapter_config_text, &b->cfg}, &b->ad) ||
+	    tpc_adapters_new(&(tpc_adapter_config_t){tpc_config_adapter_lookup, &b->cfg}, &b->ad) ||
 	    tpc_metrics_new(4, &b->m))
 		return -1;
 	b->shard = tpc_metrics_shard(b->m);

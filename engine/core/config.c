@@ -769,3 +769,8 @@ const char *tpc_config_adapter_text(const tpc_config_t *cfg, const char *name)
 			return cfg->adapter_sections[i].text;
 	return "";
 }
+
+const char *tpc_config_adapter_lookup(const void *cfg, const char *name)
+{
+	return tpc_config_adapter_text(cfg, name);
+}

@@ -102,6 +102,12 @@ int tpc_config_check(const tpc_config_t *cfg, char *err, size_t errlen);
 /** The adapter section text for @p name, or "" when there is none. */
 const char *tpc_config_adapter_text(const tpc_config_t *cfg, const char *name);
 
+/** The same with @p cfg untyped: the lookup the adapter registry takes
+ *  (tpc_adapter_config_t in adapters/registry.h, which does not know tpc_config_t), so the
+ *  daemon, the bench and the tests hand `{tpc_config_adapter_lookup, cfg}` to it.
+ *  @param[in] cfg  a tpc_config_t (borrowed) */
+const char *tpc_config_adapter_lookup(const void *cfg, const char *name);
+
 /** Parse a size with an optional K/M/G/T suffix (powers of 1024). @return 0 or TPC_EINVAL. */
 int tpc_config_parse_size(const char *s, size_t *out);
 

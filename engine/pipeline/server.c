@@ -958,15 +958,9 @@ static void write_endpoints(tpc_server_t *s)
 		rename(tmp, path);
 }
 
-/* The registry reads only each adapter's [adapter.NAME] text (adapters/registry.h). */
-static const char *adapter_config_text(const void *cfg, const char *name)
-{
-	return tpc_config_adapter_text(cfg, name);
-}
-
 int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 {
-	const tpc_adapter_config_t adapter_cfg = {adapter_config_text, cfg};
+	const tpc_adapter_config_t adapter_cfg = {tpc_config_adapter_lookup, cfg};
 	tpc_server_t *s;
 	long cpus;
 	int rc;

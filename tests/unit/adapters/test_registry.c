@@ -22,12 +22,7 @@ static char *dir;
 static tpc_config_t config;
 
 /* the registry takes only the adapter sections' lookup (adapters/registry.h) */
-static const char *config_text(const void *c, const char *name)
-{
-	return tpc_config_adapter_text(c, name);
-}
-
-static const tpc_adapter_config_t cfg = {config_text, &config};
+static const tpc_adapter_config_t cfg = {tpc_config_adapter_lookup, &config};
 static tpc_adapters_t *reg;
 
 static void setup(void)
