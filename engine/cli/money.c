@@ -672,11 +672,15 @@ static int parse_eur(const char *v, int64_t *out)
 
 	if (!*p)
 		return -1;
+	/* bounded so that e * 100 + 99 below cannot overflow: amounts past about 92 million
+	 * billion euros are refused, not wrapped */
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (e > INT64_MAX / 1000)
+		if (e > (INT64_MAX - 99) / 100 / 10)
 			return -1;
 		e = e * 10 + (*p - '0');
 	}
+	if (e > (INT64_MAX - 99) / 100)
+		return -1;
 	if (*p == '.' || *p == ',') {
 		for (p++; *p >= '0' && *p <= '9' && nd < 2; p++, nd++)
 			c = c * 10 + (*p - '0');

@@ -52,7 +52,7 @@
 /* Requests received per ZMQ_FD wakeup before the loop lets HTTP, signals and the done queue
  * run (see drain_intake()). */
 #define DRAIN_BUDGET 512
-#define METRICS_BUF  (64 * 1024) /* the whole /metrics text; render says when it would not fit */
+#define METRICS_BUF  (64 * 1024) /* first size of the /metrics text buffer; grown on demand */
 
 struct tpc_server {
 	tpc_config_t cfg;
@@ -79,6 +79,7 @@ struct tpc_server {
 	int threads_started;
 	uint64_t started_us;
 	char *metrics_buf;
+	size_t metrics_cap; /* bytes at metrics_buf; grown when a render needs more */
 	char intake_endpoint[256];
 	char http_endpoint[160];
 	/* the last routing identity seen per sender id, for settlements pushed after a payment
@@ -801,6 +802,20 @@ static void http_reply(struct evhttp_request *req, int code, const char *reason,
 	evbuffer_free(b);
 }
 
+/* Make the /metrics buffer at least @p need bytes (loop thread; the previous reply's body is
+ * no longer referenced: http_reply() copies it).
+ * @return 0 or TPC_ENOMEM, the old buffer kept. */
+static int grow_metrics_buf(tpc_server_t *s, size_t need)
+{
+	char *nb = realloc(s->metrics_buf, need);
+
+	if (!nb)
+		return TPC_ENOMEM;
+	s->metrics_buf = nb;
+	s->metrics_cap = need;
+	return 0;
+}
+
 static void on_http(struct evhttp_request *req, void *arg)
 {
 	tpc_server_t *s = arg;
@@ -826,9 +841,17 @@ static void on_http(struct evhttp_request *req, void *arg)
 		    .adapters = (uint64_t)tpc_adapters_count(s->adapters),
 		    .uptime_seconds = (mono_us() - s->started_us) / 1000000u,
 		};
-		n = tpc_metrics_render(s->metrics, &g, s->metrics_buf, METRICS_BUF);
-		if (n >= METRICS_BUF)
-			n = METRICS_BUF - 1;
+		n = tpc_metrics_render(s->metrics, &g, s->metrics_buf, s->metrics_cap);
+		/* the text grows with the label sets (schemes, budgets, codes): rather than cut it
+		 * (a truncated exposition is a parse error for Prometheus), grow the buffer and
+		 * render again; it stays grown, so this happens once per new size */
+		if (n >= s->metrics_cap && grow_metrics_buf(s, n + 1) == 0)
+			n = tpc_metrics_render(s->metrics, &g, s->metrics_buf, s->metrics_cap);
+		if (n >= s->metrics_cap) {
+			http_reply(req, 500, "Internal Server Error", "text/plain",
+			           "out of memory\n", 14);
+			return;
+		}
 		http_reply(req, 200, "OK", "text/plain; version=0.0.4", s->metrics_buf, n);
 	} else if (strcmp(uri, "/healthz") == 0) {
 		/* 503 while draining: a health check sees the engine is on its way out while it
@@ -869,11 +892,14 @@ static int start_http(tpc_server_t *s)
 		tpc_error("http: cannot listen on %s", s->cfg.http_listen);
 		return TPC_EIO;
 	}
-	/* port 0 picks a free port (tests): ask the socket which, to publish it. Only AF_INET is
-	 * read back: an IPv6 listener publishes the configured port, 0 included. */
-	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0 &&
-	    ss.ss_family == AF_INET)
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	/* port 0 picks a free port (tests): ask the socket which, to publish it, for IPv4 and
+	 * IPv6 listeners alike */
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
 	snprintf(s->http_endpoint, sizeof(s->http_endpoint), "%s:%d", host, port);
 	return 0;
 }
@@ -978,6 +1004,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	/* recycled jobs for a full queue plus two per worker: the steady state mallocs none */
 	s->max_free = (size_t)cfg->queue_depth + (size_t)s->nworkers * 2 + 16;
 	s->peers = calloc(PEERS, sizeof(*s->peers));
+	s->metrics_cap = METRICS_BUF;
 	s->metrics_buf = malloc(METRICS_BUF);
 	if (!s->metrics_buf) {
 		rc = TPC_ENOMEM;

@@ -55,10 +55,18 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Days since 1970-01-01 in UTC, the unit of tpc_tariff_apply()'s as-of day. */
+/* Days since 1970-01-01 of the local calendar day, the unit of tpc_tariff_apply()'s as-of day.
+ * Local, not UTC: care dates and tariff validity are Belgian calendar days, and between
+ * midnight and 01:00 (02:00 in summer) Brussels the UTC day is still yesterday, which would judge
+ * a line against yesterday's tariffs and refuse care given today as "in the future". */
 static int32_t today(void)
 {
-	return (int32_t)(time(NULL) / 86400);
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!localtime_r(&now, &tm))
+		return (int32_t)(now / 86400);
+	return (int32_t)((now + tm.tm_gmtoff) / 86400);
 }
 
 static void fail(tpc_job_t *job, const char *code)

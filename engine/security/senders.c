@@ -582,7 +582,7 @@ int tpc_senders_load(const char *path, tpc_senders_t **out, char *err, size_t er
 {
 	struct stat st;
 	char *buf;
-	ssize_t n;
+	ssize_t n = 0;
 	size_t got = 0;
 	int fd, rc;
 
@@ -614,6 +614,17 @@ int tpc_senders_load(const char *path, tpc_senders_t **out, char *err, size_t er
 	 * that grows meanwhile is read as it was */
 	while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
 		got += (size_t)n;
+	/* A read error, or a file that shrank while read (an editor truncating it before writing
+	 * it anew), would load a partial registry: senders missing from it would be refused until
+	 * the next reload. Refuse the load instead, so the registry in force stays. */
+	if (n < 0 || got != (size_t)st.st_size) {
+		snprintf(err, errlen, "%s: read %zu of %lld bytes (%s): registry kept as it was",
+		         path, got, (long long)st.st_size,
+		         n < 0 ? strerror(errno) : "file shrank while read");
+		close(fd);
+		free(buf);
+		return n < 0 ? TPC_EIO : TPC_EAGAIN;
+	}
 	close(fd);
 	rc = tpc_senders_parse(path, buf, got, out, err, errlen);
 	free(buf);

@@ -433,3 +433,26 @@ Test(eattest, tpclear_eattest_kmehr_sends_the_file_and_prints_the_answer)
 	free(out);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 }
+
+/* An amount past what int64 cents can hold is refused at the command line, never wrapped into
+ * a negative or small fee: 92233720368547759 euros times 100 overflows int64. */
+Test(eattest, tpclear_eattest_refuses_an_amount_that_would_overflow)
+{
+	char errpath[400], *out, *err;
+	size_t len;
+
+	cr_assert_eq(tpc_td_start(&d, NULL, NULL), 0);
+	cr_assert_eq(tpclear("eattest number=OVF1 fee=92233720368547759", &out), 2, "%s", out);
+	free(out);
+	snprintf(errpath, sizeof(errpath), "%s/cli.err", d.dir);
+	err = (char *)tpc_test_slurp(errpath, &len);
+	cr_assert_not_null(err);
+	cr_assert(strstr(err, "fee=92233720368547759: unknown key or bad value"), "%s", err);
+	free(err);
+	/* the largest amount that fits is still read */
+	cr_assert_eq(
+	    tpclear("eattest number=OVF2 fee=92233720368547757.99 date=2026-11-18", &out) != 2, 1,
+	    "%s", out);
+	free(out);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+}
