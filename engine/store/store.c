@@ -64,27 +64,56 @@ static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
 	return tpc_refdata_open(txn, &db->dbs.ref);
 }
 
-/* A new store gets this engine's schema number; an existing one must already have it, or be
- * of a schema this engine still reads (TPC_LEDGER_SCHEMA_READ: its records are read as they
- * are, records.h says how), which is then raised to this one in the same transaction: from
- * here on it may hold records an older engine would misread, and the number makes that engine
- * refuse it. Anything else is refused rather than misread. */
-static int check_schema(MDB_txn *txn, MDB_dbi meta, const char *dir)
+/* Where the checksummed records begin in a store raised from schema 3 or 4: the next
+ * sequence, posting and run numbers at the raise (records.h, tpc_sums_from_t). */
+static int put_sums_from(MDB_txn *txn, const tpc_store_db_t *db)
 {
-	uint32_t ver = TPC_LEDGER_SCHEMA, old = TPC_LEDGER_SCHEMA_READ;
-	MDB_val k = {6, "schema"}, v;
-	int rc = mdb_get(txn, meta, &k, &v);
+	MDB_val k = {9, "sums_from"}, v;
+	tpc_sums_from_t from;
+	tpc_txn_t t;
 
-	if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size == 4 && memcmp(v.mv_data, &old, 4) == 0)) {
+	tpc_txn_wrap(&t, txn);
+	from.sequence = tpc_txn_last_u64(&t, db->answers) + 1;
+	from.posting = tpc_txn_last_u64(&t, db->postings) + 1;
+	from.run = tpc_txn_last_u64(&t, db->payruns) + 1;
+	if (t.ret)
+		return t.ret;
+	v.mv_data = &from;
+	v.mv_size = sizeof(from);
+	return mdb_put(txn, db->meta, &k, &v, 0);
+}
+
+/* A new store gets this engine's schema number; an existing one must already have it, or be
+ * of a schema this engine still reads (TPC_LEDGER_SCHEMA_READ and up: its records are read as
+ * they are, records.h says how), which is then raised to this one in the same transaction:
+ * from here on it may hold records an older engine would misread, and the number makes that
+ * engine refuse it. A raise from below 5 also notes where the checksummed records begin
+ * (put_sums_from(): tpclear verify counts the older ones as unchecked). Anything else is
+ * refused rather than misread. */
+static int check_schema(MDB_txn *txn, const tpc_store_db_t *db, const char *dir)
+{
+	uint32_t ver = TPC_LEDGER_SCHEMA, old = 0;
+	MDB_val k = {6, "schema"}, v;
+	int rc = mdb_get(txn, db->meta, &k, &v);
+
+	if (rc == 0 && v.mv_size == 4)
+		memcpy(&old, v.mv_data, 4);
+	if (rc == MDB_NOTFOUND ||
+	    (rc == 0 && v.mv_size == 4 && old >= TPC_LEDGER_SCHEMA_READ && old < ver)) {
+		if (rc == 0 && old < 5 && (rc = put_sums_from(txn, db)))
+			return rc;
+		if (old)
+			tpc_info("ledger %s: schema %u raised to %u", dir, old, ver);
 		v.mv_data = &ver;
 		v.mv_size = sizeof(ver);
-		return mdb_put(txn, meta, &k, &v, 0);
+		return mdb_put(txn, db->meta, &k, &v, 0);
 	}
 	if (rc)
 		return rc;
-	if (v.mv_size != 4 || memcmp(v.mv_data, &ver, 4) != 0) {
-		tpc_error("ledger %s: schema version differs from this engine's (%u)", dir,
-		          TPC_LEDGER_SCHEMA);
+	if (v.mv_size != 4 || old != ver) {
+		tpc_error("ledger %s: schema version %u differs from this engine's (%u, reads %u "
+		          "and up)",
+		          dir, old, TPC_LEDGER_SCHEMA, TPC_LEDGER_SCHEMA_READ);
 		return MDB_INCOMPATIBLE;
 	}
 	return 0;
@@ -151,7 +180,7 @@ int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 	if (tpc_txn_begin(st->db.env, 0, &t) == 0) {
 		tpc_txn_fail(&t, open_dbis(t.txn, &st->db));
 		if (!t.ret)
-			tpc_txn_fail(&t, check_schema(t.txn, st->db.meta, opts->dir));
+			tpc_txn_fail(&t, check_schema(t.txn, &st->db, opts->dir));
 		tpc_txn_commit(&t);
 	}
 	if (t.ret)
@@ -356,9 +385,11 @@ int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key,
 		return t.ret ? tpc_err_from_mdb(t.ret) : TPC_ENOENT;
 	}
 	ak = tpc_key_u64(skey, seq);
-	if (tpc_txn_find(&t, r->st->db.answers, &ak, &av))
+	if (tpc_txn_find(&t, r->st->db.answers, &ak, &av)) {
 		rc = tpc_records_answer_decode(av.mv_data, av.mv_size, arena, out);
-	else /* indexed but not stored: the two are written in one transaction */
+		if (rc == TPC_EDAMAGED)
+			tpc_records_damaged(TPC_REC_ANSWERS, &ak);
+	} else /* indexed but not stored: the two are written in one transaction */
 		rc = tpc_err_from_mdb(t.ret ? t.ret : MDB_CORRUPTED);
 	read_end(r);
 	return rc;
