@@ -57,7 +57,7 @@ const char *tpc_records_db_name(enum tpc_rec_db db)
 
 /* The key as the operator searches for it: the big-endian numbers the keys are made of
  * (sequence, line, part; a posting number), else hex. */
-static void key_text(enum tpc_rec_db db, const MDB_val *k, char *out, size_t cap)
+void tpc_records_key_text(enum tpc_rec_db db, const MDB_val *k, char *out, size_t cap)
 {
 	const uint8_t *b = k ? k->mv_data : NULL;
 	size_t n = k ? k->mv_size : 0, o = 0;
@@ -86,7 +86,7 @@ void tpc_records_damaged(enum tpc_rec_db db, const MDB_val *key)
 	if ((unsigned)db >= TPC_REC__COUNT)
 		return;
 	atomic_fetch_add_explicit(&damaged[db], 1, memory_order_relaxed);
-	key_text(db, key, k, sizeof(k));
+	tpc_records_key_text(db, key, k, sizeof(k));
 	tpc_error("ledger: damaged record in %s, %s: checksum mismatch, not served (T00055); "
 	          "run tpclear verify (docs/operations.md, Damaged records)",
 	          tpc_records_db_name(db), k);

@@ -313,6 +313,10 @@ uint64_t tpc_records_sum(const void *p, size_t n);
  */
 void tpc_records_damaged(enum tpc_rec_db db, const MDB_val *key);
 
+/** @p key of a record of @p db as the log and tpclear verify name it ("sequence 12 line 3",
+ *  "posting 40"; hex when it has no such shape), NUL-terminated in @p out. */
+void tpc_records_key_text(enum tpc_rec_db db, const MDB_val *key, char *out, size_t cap);
+
 /** Records of @p db this process found damaged so far (any thread; the metrics scrape). */
 uint64_t tpc_records_damaged_total(enum tpc_rec_db db);
 

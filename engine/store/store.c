@@ -33,7 +33,7 @@ struct tpc_store_reader {
  * any other thread exists: lmdb.h forbids mdb_dbi_open from concurrent transactions, and a
  * handle becomes usable by other transactions only once the one that opened it commits. The
  * handles then stay valid, read-only, for the life of the environment. */
-static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
+static int open_dbis(MDB_txn *txn, tpc_store_db_t *db, unsigned flags)
 {
 	const struct {
 		const char *name;
@@ -58,10 +58,16 @@ static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
 	int rc;
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if ((rc = mdb_dbi_open(txn, all[i].name, MDB_CREATE, all[i].dbi)))
+		if ((rc = mdb_dbi_open(txn, all[i].name, flags, all[i].dbi))) {
+			if (rc == MDB_NOTFOUND)
+				tpc_error("ledger: no sub-database '%s': not a tpclear ledger",
+				          all[i].name);
 			return rc;
+		}
 	db->dbs.lines = db->lines; /* the clearing snapshot reads it too (ledger/credit.h) */
-	return tpc_refdata_open(txn, &db->dbs.ref);
+	/* read-only (the tools): the reference data is not theirs to read, and creating its
+	 * handles is a write */
+	return flags & MDB_CREATE ? tpc_refdata_open(txn, &db->dbs.ref) : 0;
 }
 
 /* Where the checksummed records begin in a store raised from schema 3 or 4: the next
@@ -178,9 +184,67 @@ int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 	/* one write transaction: a store is either fully set up (every database, the schema) or
 	 * not touched at all */
 	if (tpc_txn_begin(st->db.env, 0, &t) == 0) {
-		tpc_txn_fail(&t, open_dbis(t.txn, &st->db));
+		tpc_txn_fail(&t, open_dbis(t.txn, &st->db, MDB_CREATE));
 		if (!t.ret)
 			tpc_txn_fail(&t, check_schema(t.txn, &st->db, opts->dir));
+		tpc_txn_commit(&t);
+	}
+	if (t.ret)
+		goto out_close_env;
+	*out = st;
+	return 0;
+
+out_close_env:
+	mdb_env_close(st->db.env);
+out_free:
+	pthread_rwlock_destroy(&st->resize_lock);
+	free(st);
+	return tpc_err_from_mdb(t.ret);
+}
+
+/* The tools' side of the schema: read, never raised (the daemon raises it at its start). */
+static int read_schema(MDB_txn *txn, MDB_dbi meta, const char *dir, uint32_t *schema)
+{
+	MDB_val k = {6, "schema"}, v;
+	int rc = mdb_get(txn, meta, &k, &v);
+
+	if (rc == 0 && v.mv_size == 4)
+		memcpy(schema, v.mv_data, 4);
+	if (rc == 0 &&
+	    (v.mv_size != 4 || *schema < TPC_LEDGER_SCHEMA_READ || *schema > TPC_LEDGER_SCHEMA)) {
+		tpc_error("ledger %s: schema version %u is not one this build reads (%u to %u)",
+		          dir, *schema, TPC_LEDGER_SCHEMA_READ, TPC_LEDGER_SCHEMA);
+		return MDB_INCOMPATIBLE;
+	}
+	return rc;
+}
+
+int tpc_store_open_readonly(const char *dir, tpc_store_t **out, uint32_t *schema)
+{
+	tpc_store_t *st;
+	tpc_txn_t t;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return TPC_ENOMEM;
+	pthread_rwlock_init(&st->resize_lock, NULL);
+	/* MDB_RDONLY: nothing written, no lock the daemon holds is taken (the daemon's own lock
+	 * is not LMDB's); LMDB's reader table in lock.mdb is shared with the daemon, so the
+	 * daemon keeps the pages of this reader's snapshot while it writes. MDB_NOTLS: the
+	 * read transaction may outlive any thread-local slot. The map size 0 adopts the file's. */
+	if ((t.ret = mdb_env_create(&st->db.env)))
+		goto out_free;
+	if ((t.ret = mdb_env_set_maxdbs(st->db.env, 32)) ||
+	    (t.ret = mdb_env_open(st->db.env, dir, MDB_RDONLY | MDB_NOTLS, 0))) {
+		tpc_error("ledger %s: %s", dir, mdb_strerror(t.ret));
+		goto out_close_env;
+	}
+	if (tpc_txn_begin(st->db.env, MDB_RDONLY, &t) == 0) {
+		tpc_txn_fail(&t, open_dbis(t.txn, &st->db, 0));
+		if (!t.ret)
+			tpc_txn_fail(&t, read_schema(t.txn, st->db.meta, dir, schema));
+		/* committed, not aborted: an aborted transaction closes the handles it opened,
+		 * read-only or not (lmdb.h, mdb_dbi_open) */
 		tpc_txn_commit(&t);
 	}
 	if (t.ret)
