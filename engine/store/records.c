@@ -31,8 +31,8 @@ int tpc_records_read(const MDB_val *v, void *out, size_t size)
 /* ---- checksums ------------------------------------------------------------------------------ */
 
 /* XXH3-64, not BLAKE2b: the sum guards against damage (bit rot, a torn or misdirected write),
- * not against someone who can write the file, and XXH3 hashes a 104-byte record in about 12 ns
- * where libsodium's BLAKE2b (its shortest output is 16 bytes) takes about 190 (docs/ledger.md,
+ * not against someone who can write the file, and XXH3 hashes a 104-byte record in about 20 ns
+ * where libsodium's BLAKE2b (its shortest output is 16 bytes) takes about 500 (docs/ledger.md,
  * "Checksums"): the writer thread seals every posting and payable itself. */
 uint64_t tpc_records_sum(const void *p, size_t n)
 {
