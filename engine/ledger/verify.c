@@ -37,6 +37,7 @@ struct vctx {
 	tpc_arena_t *scratch;      /* decoded answers of schema 4, reset per answer */
 	uint64_t parts;            /* accepted line parts that move money (lines walk) */
 	uint64_t payable_postings; /* PAYABLE postings of lines (postings walk) */
+	uint64_t last_seq;         /* the lines walk's previous sequence */
 };
 
 static void report(struct vctx *c, const char *db, const char *key, const char *fmt, ...)
@@ -171,38 +172,44 @@ static unsigned line_parts(const tpc_line_rec_t *r, int64_t amount[2])
 	return (amount[0] != 0) | (amount[1] != 0) << 1;
 }
 
-/* ---- the records with checksums ------------------------------------------------------------ */
+/* One walk: every record of @p dbi, in key order, to @p visit. @return 0 or an LMDB code. */
+typedef void (*visit_fn)(struct vctx *c, const MDB_val *k, const MDB_val *v);
 
-static int walk_answers(struct vctx *c)
+static int walk(struct vctx *c, MDB_dbi dbi, const char *name, visit_fn visit)
 {
 	tpc_iter_t it;
 	tpc_txn_t t;
 
-	c->cur = "answers";
+	c->cur = name;
+	c->last_seq = 0;
 	tpc_txn_wrap(&t, c->txn);
-	tpc_txn_foreach(&it, &t, c->db->answers, NULL, 0, 0)
+	tpc_txn_foreach(&it, &t, dbi, NULL, 0, 0)
 	{
-		uint64_t seq = it.key.mv_size == 8 ? tpc_get_be64(it.key.mv_data) : 0;
-		int rc = tpc_records_answer_check(it.val.mv_data, it.val.mv_size);
-		tpc_answer_hdr_t h;
-		tpc_stored_t st;
-
 		tick(c);
-		if (!count_rec(c, TPC_REC_ANSWERS, &it.key, rc < 0, rc == 0,
-		               seq >= c->from.sequence))
-			continue;
-		/* an answer without a sum is at least decoded whole (lengths, LZ4) */
-		tpc_arena_reset(c->scratch);
-		if (tpc_records_answer_header_read(it.val.mv_data, it.val.mv_size, &h) ||
-		    (rc == 1 && tpc_records_answer_decode(it.val.mv_data, it.val.mv_size,
-		                                          c->scratch, &st) != 0))
-			report_rec(c, TPC_REC_ANSWERS, &it.key, "cannot be decoded");
-		else if (h.sequence != seq)
-			report_rec(c, TPC_REC_ANSWERS, &it.key,
-			           "its header names another sequence");
+		visit(c, &it.key, &it.val);
 	}
 	tpc_iter_close(&it);
 	return t.ret;
+}
+
+/* ---- the records with checksums ------------------------------------------------------------ */
+
+static void visit_answer(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	uint64_t seq = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0;
+	int rc = tpc_records_answer_check(v->mv_data, v->mv_size);
+	tpc_answer_hdr_t h;
+	tpc_stored_t st;
+
+	if (!count_rec(c, TPC_REC_ANSWERS, k, rc < 0, rc == 0, seq >= c->from.sequence))
+		return;
+	/* an answer without a sum is at least decoded whole (lengths, LZ4) */
+	tpc_arena_reset(c->scratch);
+	if (tpc_records_answer_header_read(v->mv_data, v->mv_size, &h) ||
+	    (rc == 1 && tpc_records_answer_decode(v->mv_data, v->mv_size, c->scratch, &st) != 0))
+		report_rec(c, TPC_REC_ANSWERS, k, "cannot be decoded");
+	else if (h.sequence != seq)
+		report_rec(c, TPC_REC_ANSWERS, k, "its header names another sequence");
 }
 
 /* One expected part of an accepted line: payable xor paid, the payable of its amount. */
@@ -228,74 +235,60 @@ static void check_part(struct vctx *c, const MDB_val *lk, uint8_t part, int64_t 
 		       (long long)p.amount_cents, (long long)amount);
 }
 
-static int walk_lines(struct vctx *c)
+static void visit_line(struct vctx *c, const MDB_val *k, const MDB_val *v)
 {
-	uint64_t last_seq = 0;
-	tpc_iter_t it;
-	tpc_txn_t t;
+	uint64_t seq = k->mv_size == 12 ? tpc_get_be64(k->mv_data) : 0;
+	tpc_line_rec_t r;
+	int64_t amount[2];
+	unsigned parts;
+	int rc = tpc_records_line_read(v, &r);
 
-	c->cur = "lines";
-	tpc_txn_wrap(&t, c->txn);
-	tpc_txn_foreach(&it, &t, c->db->lines, NULL, 0, 0)
-	{
-		uint64_t seq = it.key.mv_size == 12 ? tpc_get_be64(it.key.mv_data) : 0;
-		tpc_line_rec_t r;
-		int64_t amount[2];
-		unsigned parts;
-		int rc = tpc_records_line_read(&it.val, &r);
-
-		tick(c);
-		if (!count_rec(c, TPC_REC_LINES, &it.key, rc, rc ? 0 : r.sum,
-		               seq >= c->from.sequence))
-			continue;
-		if (seq != last_seq && !exists(c, c->db->answers, it.key.mv_data, 8))
-			report_rec(c, TPC_REC_LINES, &it.key, "no stored answer of its sequence");
-		last_seq = seq;
-		parts = line_parts(&r, amount);
-		for (uint8_t part = 0; part < 2; part++)
-			if (parts & (1u << part)) {
-				c->parts++;
-				check_part(c, &it.key, part, amount[part]);
-			}
-	}
-	tpc_iter_close(&it);
-	return t.ret;
+	if (!count_rec(c, TPC_REC_LINES, k, rc, rc ? 0 : r.sum, seq >= c->from.sequence))
+		return;
+	if (seq != c->last_seq && !exists(c, c->db->answers, k->mv_data, 8))
+		report_rec(c, TPC_REC_LINES, k, "no stored answer of its sequence");
+	c->last_seq = seq;
+	parts = line_parts(&r, amount);
+	for (uint8_t part = 0; part < 2; part++)
+		if (parts & (1u << part)) {
+			c->parts++;
+			check_part(c, k, part, amount[part]);
+		}
 }
 
 /* Payables and paid: of an accepted line part, and a paid one of a stored payment. */
-static int walk_payables_paid(struct vctx *c, enum tpc_rec_db db)
+static void visit_part(struct vctx *c, enum tpc_rec_db db, const MDB_val *key, const MDB_val *v)
 {
-	tpc_iter_t it;
-	tpc_txn_t t;
+	const uint8_t *k = key->mv_data;
+	tpc_payable_t p = {0};
+	tpc_paid_t d = {0};
+	tpc_line_rec_t line;
+	int64_t amount[2];
+	uint8_t pk[12];
+	int rc =
+	    db == TPC_REC_PAID ? tpc_records_paid_read(v, &d) : tpc_records_payable_read(v, &p);
 
-	c->cur = tpc_records_db_name(db);
-	tpc_txn_wrap(&t, c->txn);
-	tpc_txn_foreach(&it, &t, db == TPC_REC_PAID ? c->db->paid : c->db->payables, NULL, 0, 0)
-	{
-		const uint8_t *k = it.key.mv_data;
-		tpc_payable_t p = {0};
-		tpc_paid_t d = {0};
-		tpc_line_rec_t line;
-		int64_t amount[2];
-		uint8_t pk[12];
-		int rc = db == TPC_REC_PAID ? tpc_records_paid_read(&it.val, &d)
-		                            : tpc_records_payable_read(&it.val, &p);
+	if (!count_rec(c, db, key, rc || key->mv_size != TPC_PAYABLE_KEY,
+	               db == TPC_REC_PAID ? d.sum : p.sum,
+	               db == TPC_REC_PAID ? d.run >= c->from.run
+	                                  : tpc_get_be64(k) >= c->from.sequence))
+		return;
+	if (!get_line(c, tpc_get_be64(k), tpc_get_be32(k + 8), &line) || k[12] > 1 ||
+	    !(line_parts(&line, amount) & (1u << k[12])))
+		report_rec(c, db, key, "no accepted line part of this key");
+	if (db == TPC_REC_PAID &&
+	    !exists(c, c->db->payments, tpc_key_u64_u32(pk, d.run, d.payment).mv_data, 12))
+		report_rec(c, db, key, "the payment it names is not stored");
+}
 
-		tick(c);
-		if (!count_rec(c, db, &it.key, rc || it.key.mv_size != TPC_PAYABLE_KEY,
-		               db == TPC_REC_PAID ? d.sum : p.sum,
-		               db == TPC_REC_PAID ? d.run >= c->from.run
-		                                  : tpc_get_be64(k) >= c->from.sequence))
-			continue;
-		if (!get_line(c, tpc_get_be64(k), tpc_get_be32(k + 8), &line) || k[12] > 1 ||
-		    !(line_parts(&line, amount) & (1u << k[12])))
-			report_rec(c, db, &it.key, "no accepted line part of this key");
-		if (db == TPC_REC_PAID &&
-		    !exists(c, c->db->payments, tpc_key_u64_u32(pk, d.run, d.payment).mv_data, 12))
-			report_rec(c, db, &it.key, "the payment it names is not stored");
-	}
-	tpc_iter_close(&it);
-	return t.ret;
+static void visit_payable(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	visit_part(c, TPC_REC_PAYABLES, k, v);
+}
+
+static void visit_paid(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	visit_part(c, TPC_REC_PAID, k, v);
 }
 
 /* A posting of a line (charge, payable): of an accepted line part, for its amount. */
@@ -322,155 +315,116 @@ static void check_line_posting(struct vctx *c, const MDB_val *k, const tpc_posti
 	}
 }
 
-static int walk_postings(struct vctx *c)
+static void visit_posting(struct vctx *c, const MDB_val *k, const MDB_val *v)
 {
-	tpc_iter_t it;
-	tpc_txn_t t;
+	uint64_t n = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0;
+	uint8_t rk[8];
+	tpc_posting_rec_t p;
+	int rc = tpc_records_posting_read(v, &p);
 
-	c->cur = "postings";
-	tpc_txn_wrap(&t, c->txn);
-	tpc_txn_foreach(&it, &t, c->db->postings, NULL, 0, 0)
-	{
-		uint64_t n = it.key.mv_size == 8 ? tpc_get_be64(it.key.mv_data) : 0;
-		uint8_t rk[8];
-		tpc_posting_rec_t p;
-		int rc = tpc_records_posting_read(&it.val, &p);
-
-		tick(c);
-		if (!count_rec(c, TPC_REC_POSTINGS, &it.key, rc || it.key.mv_size != 8,
-		               rc ? 0 : p.sum, n >= c->from.posting))
-			continue;
-		if (p.budget >= TPC_BUDGET__COUNT || p.kind < TPC_POST_CHARGE ||
-		    p.kind > TPC_POST_PAYOUT) {
-			report_rec(c, TPC_REC_POSTINGS, &it.key, "unknown budget or kind");
-			continue;
-		}
-		c->r->budget_cents[p.budget] += p.amount_cents;
-		if (p.kind == TPC_POST_CHARGE || p.kind == TPC_POST_PAYABLE)
-			check_line_posting(c, &it.key, &p);
-		else if (!p.run || !exists(c, c->db->payruns, tpc_key_u64(rk, p.run).mv_data, 8))
-			report_rec(c, TPC_REC_POSTINGS, &it.key,
-			           "a payment posting of no stored run");
+	if (!count_rec(c, TPC_REC_POSTINGS, k, rc || k->mv_size != 8, rc ? 0 : p.sum,
+	               n >= c->from.posting))
+		return;
+	if (p.budget >= TPC_BUDGET__COUNT || p.kind < TPC_POST_CHARGE || p.kind > TPC_POST_PAYOUT) {
+		report_rec(c, TPC_REC_POSTINGS, k, "unknown budget or kind");
+		return;
 	}
-	tpc_iter_close(&it);
-	return t.ret;
+	c->r->budget_cents[p.budget] += p.amount_cents;
+	if (p.kind == TPC_POST_CHARGE || p.kind == TPC_POST_PAYABLE)
+		check_line_posting(c, k, &p);
+	else if (!p.run || !exists(c, c->db->payruns, tpc_key_u64(rk, p.run).mv_data, 8))
+		report_rec(c, TPC_REC_POSTINGS, k, "a payment posting of no stored run");
 }
 
 /* ---- indexes ------------------------------------------------------------------------------- */
 
 /* "sendings": (sender, key) -> the answer of its sequence, which names the same sender, key
  * and payload hash. */
-static int walk_sendings(struct vctx *c)
+static void visit_sending(struct vctx *c, const MDB_val *k, const MDB_val *v)
 {
-	tpc_iter_t it;
-	tpc_txn_t t;
+	const char *kb = k->mv_data;
+	size_t sl = strnlen(kb, k->mv_size);
+	uint64_t seq;
+	uint8_t sk[8];
+	MDB_val ak, av;
+	tpc_answer_hdr_t h;
+	char key[200];
 
-	c->cur = "sendings";
-	tpc_txn_wrap(&t, c->txn);
-	tpc_txn_foreach(&it, &t, c->db->sendings, NULL, 0, 0)
-	{
-		const char *kb = it.key.mv_data;
-		size_t sl = strnlen(kb, it.key.mv_size);
-		uint64_t seq;
-		uint8_t sk[8];
-		MDB_val ak, av;
-		tpc_answer_hdr_t h;
-		char key[200];
-
-		tick(c);
-		c->r->indexes++;
-		key_text("sendings", &it.key, key, sizeof(key));
-		if (it.val.mv_size != 8 + TPC_HASH_LEN) {
-			report(c, "sendings", key, "value of %zu bytes, not a sequence and a hash",
-			       it.val.mv_size);
-			continue;
-		}
-		memcpy(&seq, it.val.mv_data, 8); /* LMDB aligns values on two bytes only */
-		ak = tpc_key_u64(sk, seq);
-		if (mdb_get(c->txn, c->db->answers, &ak, &av) != 0) {
-			report(c, "sendings", key, "no stored answer under its sequence");
-			continue;
-		}
-		if (tpc_records_answer_header_read(av.mv_data, av.mv_size, &h))
-			continue; /* damaged: the answers walk reports it */
-		if (sl >= it.key.mv_size || strncmp(h.sender, kb, sl + 1) != 0 ||
-		    strlen(h.key) != it.key.mv_size - sl - 1 ||
-		    memcmp(h.key, kb + sl + 1, it.key.mv_size - sl - 1) != 0 ||
-		    memcmp(h.hash, (const uint8_t *)it.val.mv_data + 8, TPC_HASH_LEN) != 0)
-			report(c, "sendings", key,
-			       "its answer names another sender, key or payload");
+	c->r->indexes++;
+	key_text("sendings", k, key, sizeof(key));
+	if (v->mv_size != 8 + TPC_HASH_LEN) {
+		report(c, "sendings", key, "value of %zu bytes, not a sequence and a hash",
+		       v->mv_size);
+		return;
 	}
-	tpc_iter_close(&it);
-	return t.ret;
+	memcpy(&seq, v->mv_data, 8); /* LMDB aligns values on two bytes only */
+	ak = tpc_key_u64(sk, seq);
+	if (mdb_get(c->txn, c->db->answers, &ak, &av) != 0) {
+		report(c, "sendings", key, "no stored answer under its sequence");
+		return;
+	}
+	if (tpc_records_answer_header_read(av.mv_data, av.mv_size, &h))
+		return; /* damaged: the answers walk reports it */
+	if (sl >= k->mv_size || strncmp(h.sender, kb, sl + 1) != 0 ||
+	    strlen(h.key) != k->mv_size - sl - 1 ||
+	    memcmp(h.key, kb + sl + 1, k->mv_size - sl - 1) != 0 ||
+	    memcmp(h.hash, (const uint8_t *)v->mv_data + 8, TPC_HASH_LEN) != 0)
+		report(c, "sendings", key, "its answer names another sender, key or payload");
 }
 
 /* An index whose value is a sequence: "dedup" (a line identity: the sending has lines) and
  * "invoices" (an invoice number: the sending is stored). */
-static int walk_seq_index(struct vctx *c, MDB_dbi dbi, const char *name, int want_lines)
+static void seq_index(struct vctx *c, const MDB_val *k, const MDB_val *v, int want_lines)
 {
-	tpc_iter_t it;
-	tpc_txn_t t;
+	uint64_t seq = 0;
+	uint8_t sk[8];
+	char key[200];
 
-	c->cur = name;
-	tpc_txn_wrap(&t, c->txn);
-	tpc_txn_foreach(&it, &t, dbi, NULL, 0, 0)
-	{
-		uint64_t seq = 0;
-		uint8_t sk[8];
-		char key[200];
+	c->r->indexes++;
+	if (v->mv_size == 8)
+		memcpy(&seq, v->mv_data, 8);
+	if (v->mv_size == 8 &&
+	    (want_lines ? has_lines(c, seq)
+	                : exists(c, c->db->answers, tpc_key_u64(sk, seq).mv_data, 8)))
+		return;
+	key_text(c->cur, k, key, sizeof(key));
+	report(c, c->cur, key, "points at sequence %llu, which has no %s", (unsigned long long)seq,
+	       want_lines ? "line" : "stored answer");
+}
 
-		tick(c);
-		c->r->indexes++;
-		if (it.val.mv_size == 8)
-			memcpy(&seq, it.val.mv_data, 8);
-		if (it.val.mv_size == 8 &&
-		    (want_lines ? has_lines(c, seq)
-		                : exists(c, c->db->answers, tpc_key_u64(sk, seq).mv_data, 8)))
-			continue;
-		key_text(name, &it.key, key, sizeof(key));
-		report(c, name, key, "points at sequence %llu, which has no %s",
-		       (unsigned long long)seq, want_lines ? "line" : "stored answer");
-	}
-	tpc_iter_close(&it);
-	return t.ret;
+static void visit_dedup(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	seq_index(c, k, v, 1);
+}
+
+static void visit_invoice(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	seq_index(c, k, v, 0);
 }
 
 /* "scheme_refs" -> its line; "settlements" -> its payment and its sending; "payments" -> its
- * run. The key of each names what it points at. */
-static int walk_keyed_index(struct vctx *c, MDB_dbi dbi, const char *name)
+ * run. The key of each names what it points at; c->cur says which index this is. */
+static void visit_keyed_index(struct vctx *c, const MDB_val *key, const MDB_val *v)
 {
-	tpc_iter_t it;
-	tpc_txn_t t;
+	const uint8_t *k = key->mv_data;
+	size_t n = key->mv_size;
+	tpc_scheme_ref_view_t sr;
+	char text[200];
+	int ok;
 
-	c->cur = name;
-	tpc_txn_wrap(&t, c->txn);
-	tpc_txn_foreach(&it, &t, dbi, NULL, 0, 0)
-	{
-		const uint8_t *k = it.key.mv_data;
-		size_t n = it.key.mv_size;
-		tpc_scheme_ref_view_t sr;
-		int ok;
-
-		tick(c);
-		c->r->indexes++;
-		if (dbi == c->db->scheme_refs)
-			ok = n == 12 && exists(c, c->db->lines, k, 12) &&
-			     tpc_records_scheme_ref_read(&it.val, &sr) == 0;
-		else if (dbi == c->db->settlements)
-			ok = n == 20 && exists(c, c->db->payments, k + 8, 12) &&
-			     exists(c, c->db->answers, k, 8);
-		else
-			ok = n == 12 && exists(c, c->db->payruns, k, 8);
-		if (!ok) {
-			char key[200];
-
-			key_text(name, &it.key, key, sizeof(key));
-			report(c, name, key,
-			       "points at a record that is not stored (or is unreadable)");
-		}
-	}
-	tpc_iter_close(&it);
-	return t.ret;
+	c->r->indexes++;
+	if (strcmp(c->cur, "scheme_refs") == 0)
+		ok = n == 12 && exists(c, c->db->lines, k, 12) &&
+		     tpc_records_scheme_ref_read(v, &sr) == 0;
+	else if (strcmp(c->cur, "settlements") == 0)
+		ok = n == 20 && exists(c, c->db->payments, k + 8, 12) &&
+		     exists(c, c->db->answers, k, 8);
+	else
+		ok = n == 12 && exists(c, c->db->payruns, k, 8);
+	if (ok)
+		return;
+	key_text(c->cur, key, text, sizeof(text));
+	report(c, c->cur, text, "points at a record that is not stored (or is unreadable)");
 }
 
 /* Where the checksummed records begin: meta "sums_from" in a store raised to schema 5, the
@@ -495,21 +449,12 @@ static int sums_from(struct vctx *c)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Entries of every sub-database walked: the progress's total. */
-static uint64_t entries(struct vctx *c)
-{
-	const MDB_dbi all[] = {c->db->answers,     c->db->lines,        c->db->payables,
-	                       c->db->paid,        c->db->postings,     c->db->sendings,
-	                       c->db->dbs.dedup,   c->db->dbs.invoices, c->db->scheme_refs,
-	                       c->db->settlements, c->db->payments};
-	uint64_t n = 0;
-	MDB_stat st;
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (mdb_stat(c->txn, all[i], &st) == 0)
-			n += st.ms_entries;
-	return n;
-}
+/* One walk of tpc_verify_run(). */
+struct walk_def {
+	MDB_dbi dbi;
+	const char *name;
+	visit_fn visit;
+};
 
 /* The totals that need every walk: the budgets' sums, and as many payable postings as line
  * parts that move money. */
@@ -532,22 +477,41 @@ static void totals(struct vctx *c)
 int tpc_verify_run(MDB_txn *txn, const tpc_store_db_t *db, tpc_verify_problem_fn problem,
                    tpc_verify_progress_fn progress, void *arg, tpc_verify_report_t *out)
 {
-	struct vctx c = {txn, db, {0}, problem, progress, arg, out, 0, 0, "", NULL, 0, 0};
+	/* the records first (each reports its own damage), then what points at them */
+	const struct walk_def walks[] = {
+	    {db->answers, "answers", visit_answer},
+	    {db->lines, "lines", visit_line},
+	    {db->payables, "payables", visit_payable},
+	    {db->paid, "paid", visit_paid},
+	    {db->postings, "postings", visit_posting},
+	    {db->sendings, "sendings", visit_sending},
+	    {db->dbs.dedup, "dedup", visit_dedup},
+	    {db->dbs.invoices, "invoices", visit_invoice},
+	    {db->scheme_refs, "scheme_refs", visit_keyed_index},
+	    {db->settlements, "settlements", visit_keyed_index},
+	    {db->payments, "payments", visit_keyed_index},
+	};
+	struct vctx c = {.txn = txn,
+	                 .db = db,
+	                 .problem = problem,
+	                 .progress = progress,
+	                 .arg = arg,
+	                 .r = out,
+	                 .cur = ""};
+	MDB_stat st;
+	size_t i;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = tpc_arena_new(1 << 16, (size_t)1 << 31, &c.scratch)))
 		return rc;
-	c.total = entries(&c);
-	/* the records first (each reports its own damage), then what points at them */
-	if (!(rc = sums_from(&c)) && !(rc = walk_answers(&c)) && !(rc = walk_lines(&c)) &&
-	    !(rc = walk_payables_paid(&c, TPC_REC_PAYABLES)) &&
-	    !(rc = walk_payables_paid(&c, TPC_REC_PAID)) && !(rc = walk_postings(&c)) &&
-	    !(rc = walk_sendings(&c)) && !(rc = walk_seq_index(&c, db->dbs.dedup, "dedup", 1)) &&
-	    !(rc = walk_seq_index(&c, db->dbs.invoices, "invoices", 0)) &&
-	    !(rc = walk_keyed_index(&c, db->scheme_refs, "scheme_refs")) &&
-	    !(rc = walk_keyed_index(&c, db->settlements, "settlements")) &&
-	    !(rc = walk_keyed_index(&c, db->payments, "payments")))
+	for (i = 0; i < sizeof(walks) / sizeof(walks[0]); i++)
+		if (mdb_stat(txn, walks[i].dbi, &st) == 0)
+			c.total += st.ms_entries; /* the progress's total */
+	rc = sums_from(&c);
+	for (i = 0; !rc && i < sizeof(walks) / sizeof(walks[0]); i++)
+		rc = walk(&c, walks[i].dbi, walks[i].name, walks[i].visit);
+	if (!rc)
 		totals(&c);
 	if (progress)
 		progress(arg, "done", c.done, c.total);

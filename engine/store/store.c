@@ -158,50 +158,6 @@ out_close_env:
 	return rc;
 }
 
-int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
-{
-	pthread_rwlockattr_t attr;
-	tpc_store_t *st;
-	tpc_txn_t t;
-
-	/* LMDB creates its files but not their directory. 0750, like the files' 0640: the ledger
-	 * holds care lines and account numbers, for the owner and its group only. */
-	if (mkdir(opts->dir, 0750) != 0 && errno != EEXIST) {
-		tpc_error("data directory %s: %s", opts->dir, strerror(errno));
-		return -errno;
-	}
-	st = calloc(1, sizeof(*st));
-	if (!st)
-		return TPC_ENOMEM;
-	st->map_max = opts->map_max;
-	/* writer-preferring: a steady stream of readers must not starve a map resize */
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&st->resize_lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
-	if ((t.ret = open_env(st, opts)))
-		goto out_free;
-	/* one write transaction: a store is either fully set up (every database, the schema) or
-	 * not touched at all */
-	if (tpc_txn_begin(st->db.env, 0, &t) == 0) {
-		tpc_txn_fail(&t, open_dbis(t.txn, &st->db, MDB_CREATE));
-		if (!t.ret)
-			tpc_txn_fail(&t, check_schema(t.txn, &st->db, opts->dir));
-		tpc_txn_commit(&t);
-	}
-	if (t.ret)
-		goto out_close_env;
-	*out = st;
-	return 0;
-
-out_close_env:
-	mdb_env_close(st->db.env);
-out_free:
-	pthread_rwlock_destroy(&st->resize_lock);
-	free(st);
-	return tpc_err_from_mdb(t.ret);
-}
-
 /* The tools' side of the schema: read, never raised (the daemon raises it at its start). */
 static int read_schema(MDB_txn *txn, MDB_dbi meta, const char *dir, uint32_t *schema)
 {
@@ -219,12 +175,66 @@ static int read_schema(MDB_txn *txn, MDB_dbi meta, const char *dir, uint32_t *sc
 	return rc;
 }
 
-int tpc_store_open_readonly(const char *dir, tpc_store_t **out, uint32_t *schema)
+/* Every sub-database handle and the schema, in one transaction. The daemon's (@p ro_schema
+ * NULL) writes: a store is either fully set up (every database, the schema checked or raised) or
+ * not touched at all. The tools' is read-only, and committed too: an aborted transaction closes
+ * the handles it opened, read-only or not (lmdb.h, mdb_dbi_open). @return 0 or an LMDB code. */
+static int open_all(tpc_store_t *st, const char *dir, uint32_t *ro_schema)
 {
-	tpc_store_t *st;
 	tpc_txn_t t;
 
+	if (tpc_txn_begin(st->db.env, ro_schema ? MDB_RDONLY : 0, &t) == 0) {
+		tpc_txn_fail(&t, open_dbis(t.txn, &st->db, ro_schema ? 0 : MDB_CREATE));
+		if (!t.ret)
+			tpc_txn_fail(&t, ro_schema ? read_schema(t.txn, st->db.meta, dir, ro_schema)
+			                           : check_schema(t.txn, &st->db, dir));
+		tpc_txn_commit(&t);
+	}
+	return t.ret;
+}
+
+/* Release a store that failed to open (its environment, if made). @return @p rc translated. */
+static int discard(tpc_store_t *st, int rc)
+{
+	if (st->db.env)
+		mdb_env_close(st->db.env); /* lmdb.h: close the env after a failed open */
+	pthread_rwlock_destroy(&st->resize_lock);
+	free(st);
+	return tpc_err_from_mdb(rc);
+}
+
+int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
+{
+	pthread_rwlockattr_t attr;
+	tpc_store_t *st;
+	int rc;
+
+	/* LMDB creates its files but not their directory. 0750, like the files' 0640: the ledger
+	 * holds care lines and account numbers, for the owner and its group only. */
+	if (mkdir(opts->dir, 0750) != 0 && errno != EEXIST) {
+		tpc_error("data directory %s: %s", opts->dir, strerror(errno));
+		return -errno;
+	}
 	st = calloc(1, sizeof(*st));
+	if (!st)
+		return TPC_ENOMEM;
+	st->map_max = opts->map_max;
+	/* writer-preferring: a steady stream of readers must not starve a map resize */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&st->resize_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if ((rc = open_env(st, opts)) || (rc = open_all(st, opts->dir, NULL)))
+		return discard(st, rc);
+	*out = st;
+	return 0;
+}
+
+int tpc_store_open_readonly(const char *dir, tpc_store_t **out, uint32_t *schema)
+{
+	tpc_store_t *st = calloc(1, sizeof(*st));
+	int rc;
+
 	if (!st)
 		return TPC_ENOMEM;
 	pthread_rwlock_init(&st->resize_lock, NULL);
@@ -232,32 +242,19 @@ int tpc_store_open_readonly(const char *dir, tpc_store_t **out, uint32_t *schema
 	 * is not LMDB's); LMDB's reader table in lock.mdb is shared with the daemon, so the
 	 * daemon keeps the pages of this reader's snapshot while it writes. MDB_NOTLS: the
 	 * read transaction may outlive any thread-local slot. The map size 0 adopts the file's. */
-	if ((t.ret = mdb_env_create(&st->db.env)))
-		goto out_free;
-	if ((t.ret = mdb_env_set_maxdbs(st->db.env, 32)) ||
-	    (t.ret = mdb_env_open(st->db.env, dir, MDB_RDONLY | MDB_NOTLS, 0))) {
-		tpc_error("ledger %s: %s", dir, mdb_strerror(t.ret));
-		goto out_close_env;
+	if ((rc = mdb_env_create(&st->db.env))) {
+		st->db.env = NULL;
+		return discard(st, rc);
 	}
-	if (tpc_txn_begin(st->db.env, MDB_RDONLY, &t) == 0) {
-		tpc_txn_fail(&t, open_dbis(t.txn, &st->db, 0));
-		if (!t.ret)
-			tpc_txn_fail(&t, read_schema(t.txn, st->db.meta, dir, schema));
-		/* committed, not aborted: an aborted transaction closes the handles it opened,
-		 * read-only or not (lmdb.h, mdb_dbi_open) */
-		tpc_txn_commit(&t);
+	if ((rc = mdb_env_set_maxdbs(st->db.env, 32)) ||
+	    (rc = mdb_env_open(st->db.env, dir, MDB_RDONLY | MDB_NOTLS, 0))) {
+		tpc_error("ledger %s: %s", dir, mdb_strerror(rc));
+		return discard(st, rc);
 	}
-	if (t.ret)
-		goto out_close_env;
+	if ((rc = open_all(st, dir, schema)))
+		return discard(st, rc);
 	*out = st;
 	return 0;
-
-out_close_env:
-	mdb_env_close(st->db.env);
-out_free:
-	pthread_rwlock_destroy(&st->resize_lock);
-	free(st);
-	return tpc_err_from_mdb(t.ret);
 }
 
 void tpc_store_free(tpc_store_t **stp)

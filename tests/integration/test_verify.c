@@ -233,7 +233,7 @@ static void damage_copy(const char *dir, uint64_t seq_a, uint64_t seq_b)
 
 Test(verify, bit_flips_are_named_by_verify_and_answered_t00055_never_served)
 {
-	char args[800], *out, path[400], want[64];
+	char args[800], *out, path[1200], want[64];
 	uint64_t seq_a, seq_b;
 	uint8_t *bytes;
 	size_t len;
@@ -272,6 +272,16 @@ Test(verify, bit_flips_are_named_by_verify_and_answered_t00055_never_served)
 	snprintf(want, sizeof(want), "lines sequence %llu line 1:", (unsigned long long)seq_b);
 	cr_assert(strstr(out, want), "%s", out);
 	free(out);
+	/* and as one JSON document, which parses and names both */
+	snprintf(args, sizeof(args), "verify --json --data-dir '%s'", d2.data);
+	cr_assert_eq(tpclear(args, NULL), 1);
+	snprintf(path, sizeof(path),
+	         "python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); "
+	         "assert j[\"clean\"] is False, j; "
+	         "assert {p[\"db\"] for p in j[\"problems\"]} >= {\"answers\", \"lines\"}, j; "
+	         "assert j[\"records\"][\"answers\"][\"damaged\"] == 1, j' '%s/out.txt'",
+	         spare);
+	cr_assert_eq(system(path), 0, "verify --json of a damaged ledger");
 
 	cr_assert_eq(tpc_td_start(&d2, d2.dir, NULL), 0);
 	s = tpc_td_connect(&d2);
