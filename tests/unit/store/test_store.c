@@ -25,6 +25,7 @@ static struct {
 	tpc_arena_t *arena;
 	int problems;
 	char last[256];
+	char all[2048]; /* every problem of the last verify, one a line */
 } fx;
 
 static void setup(void)
@@ -115,8 +116,11 @@ static void make_schema_4_store(void)
 static void on_problem(void *arg, const char *db, const char *key, const char *what)
 {
 	(void)arg;
+	size_t n = strlen(fx.all);
+
 	fx.problems++;
 	snprintf(fx.last, sizeof(fx.last), "%s %s: %s", db, key, what);
+	snprintf(fx.all + n, sizeof(fx.all) - n, "%s\n", fx.last);
 }
 
 static void verify(tpc_verify_report_t *r)
@@ -124,6 +128,7 @@ static void verify(tpc_verify_report_t *r)
 	MDB_txn *txn;
 
 	fx.problems = 0;
+	fx.all[0] = 0;
 	cr_assert_eq(mdb_txn_begin(tpc_store_db(fx.st)->env, NULL, MDB_RDONLY, &txn), 0);
 	cr_assert_eq(tpc_verify_run(txn, tpc_store_db(fx.st), on_problem, NULL, NULL, r), 0);
 	mdb_txn_abort(txn);
@@ -234,4 +239,54 @@ Test(store, the_read_only_open_raises_nothing)
 	cr_assert_eq(tpc_store_open_readonly(fx.dir, &ro, &schema), 0);
 	cr_assert_eq(schema, 4, "still 4: only the daemon raises it");
 	tpc_store_free(&ro);
+}
+
+/* Records that pass their checksums but no longer agree: verify names each broken invariant. */
+Test(store, verify_names_a_ledger_whose_records_disagree)
+{
+	const tpc_store_db_t *db;
+	tpc_verify_report_t r;
+	tpc_posting_rec_t p;
+	uint8_t k8[8], k13[13];
+	MDB_txn *txn;
+	MDB_val v;
+
+	make_schema_4_store();
+	open_store();
+	verify(&r);
+	cr_assert_eq(fx.problems, 0, "%s", fx.all);
+	db = tpc_store_db(fx.st);
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	/* the payable posting one cent off: the budget no longer sums to 0 */
+	cr_assert_eq(mdb_get(txn, db->postings, &(MDB_val){8, tpc_key_u64(k8, 2).mv_data}, &v), 0);
+	memcpy(&p, v.mv_data, sizeof(p));
+	p.amount_cents += 1;
+	put(txn, db->postings, tpc_key_u64(k8, 2), &p, sizeof(p));
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	verify(&r);
+	cr_assert_eq(r.budget_cents[TPC_BUDGET_AMI], 1);
+	cr_assert_eq(fx.problems, 2, "the posting's amount and the budget: %s", fx.all);
+	cr_assert(strstr(fx.all, "postings AMI: the budget sums to 1 cents"), "%s", fx.all);
+
+	/* the payable gone: the accepted line part is neither payable nor paid */
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(
+	    mdb_del(txn, db->payables, &(MDB_val){13, tpc_key_payable(k13, 1, 0, 0).mv_data}, NULL),
+	    0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	verify(&r);
+	cr_assert_eq(fx.problems, 3, "%s", fx.all);
+	cr_assert(strstr(fx.all,
+	                 "payables sequence 1 line 0 part 0: the accepted line part is neither "
+	                 "payable nor paid"),
+	          "%s", fx.all);
+
+	/* the answer gone: the sendings index and the line point at nothing */
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_del(txn, db->answers, &(MDB_val){8, tpc_key_u64(k8, 1).mv_data}, NULL), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	verify(&r);
+	cr_assert_eq(fx.problems, 5, "%s", fx.all);
+	cr_assert(strstr(fx.all, "sendings h/old: no stored answer under its sequence"), "%s",
+	          fx.last);
 }
