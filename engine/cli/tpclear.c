@@ -5,6 +5,7 @@
  * Result, a Conflict, or a refusal; "busy" is retried after the engine's hint.
  */
 #include "pipeline/client.h"
+#include "admin.h"
 #include "curve.h"
 #include "common/check.h"
 #include "core/file.h"
@@ -54,6 +55,7 @@ struct opts {
 	const char *server_key; /* CURVE: the engine's public key file (--server-key) */
 	const char *client_key; /* CURVE: this client's key pair, PREFIX[.key] (--client-key) */
 	const char *kmehr;      /* eattest --kmehr FILE: a Kmehr eAttest v3 request */
+	const char *data_dir;   /* verify, backup: the data directory (--data-dir) */
 	void *monitor;          /* the DEALER's handshake failures (CURVE), or NULL */
 };
 
@@ -985,6 +987,10 @@ static void usage(FILE *f)
 	    "  ping  check that the engine answers\n"
 	    "  keygen [--out PREFIX]\n"
 	    "        make a CURVE key pair: PREFIX.key (secret) and PREFIX.pub (public)\n"
+	    "  verify [--data-dir D] [--json]\n"
+	    "        check the ledger offline: checksums, budgets, payables, indexes\n"
+	    "  backup DIR [--data-dir D]\n"
+	    "        hot, consistent copy of the data directory into the empty DIR\n"
 	    "  help [COMMAND]\n"
 	    "\n"
 	    "options:\n"
@@ -996,6 +1002,8 @@ static void usage(FILE *f)
 	    "                 $TPCLEAR_SERVER_KEY; the engine writes it to DATA_DIR/server.pub)\n"
 	    "  --client-key PREFIX  CURVE: this client's key pair PREFIX.key (default\n"
 	    "                 $TPCLEAR_CLIENT_KEY); without both, plain (loopback engines)\n"
+	    "  --data-dir D   verify, backup: the engine's data directory (default\n"
+	    "                 $TPCLEAR_DATA_DIR or tpclear-data, [ledger] data_dir's default)\n"
 	    "\n"
 	    "submit: --format is guessed when absent (.pb = canonical, a file starting with\n"
 	    "920000 = efact); --key defaults to the sending's own reference (eFact segment 200\n"
@@ -1142,6 +1150,30 @@ static int cmd_keygen(const char *cmd, int argc, char **argv, struct opts *o)
 	return tpc_cli_keygen(o->out_dir ? o->out_dir : "tpclear");
 }
 
+/* `tpclear verify` and `tpclear backup DIR` (admin.h): on the data directory, not the engine */
+static int cmd_verify(const char *cmd, int argc, char **argv, struct opts *o)
+{
+	(void)cmd;
+	(void)argv;
+	if (argc != 0) {
+		fprintf(stderr, "tpclear: verify takes no arguments (tpclear verify [--data-dir D] "
+		                "[--json])\n");
+		return 2;
+	}
+	return tpc_cli_verify(o->data_dir, o->json, o->quiet);
+}
+
+static int cmd_backup(const char *cmd, int argc, char **argv, struct opts *o)
+{
+	(void)cmd;
+	if (argc != 1) {
+		fprintf(stderr, "tpclear: backup takes one directory (tpclear backup DIR "
+		                "[--data-dir D])\n");
+		return 2;
+	}
+	return tpc_cli_backup(o->data_dir, argv[0]);
+}
+
 /* Every command: its name, what runs it (with the arguments after the name) and what
  * `tpclear help NAME` prints. usage() is the overview of them all. */
 static const struct command {
@@ -1220,6 +1252,24 @@ static const struct command {
      "  summary to stderr. The statement of a month not over yet is marked\n"
      "  provisional. Exit 1 when the engine refuses it (T00030..T00033).\n"},
     {"ping", cmd_ping, "usage: tpclear ping\n  exit 0 when the engine answers\n"},
+    {"verify", cmd_verify,
+     "usage: tpclear verify [--data-dir D] [--json] [--quiet]\n"
+     "  checks the ledger in D offline and read-only (it works while the engine\n"
+     "  runs on D, and takes no lock of it): every record's checksum, every budget\n"
+     "  summing to 0, each accepted line part payable or paid (not both) for its\n"
+     "  amount, and every index (sendings, dedup, invoices, scheme references,\n"
+     "  settlements, payments) pointing at stored records. Each problem is one\n"
+     "  line on stdout (sub-database, key, what); records written before schema 5\n"
+     "  carry no checksum and are counted. A progress bar on stderr when it is a\n"
+     "  terminal (--quiet: none). --json: one JSON document.\n"
+     "  Exit 0 when clean, 1 when damaged, 2 when D cannot be opened.\n"},
+    {"backup", cmd_backup,
+     "usage: tpclear backup DIR [--data-dir D]\n"
+     "  copies the ledger in D into DIR/data.mdb while the engine runs: one\n"
+     "  consistent snapshot, compacted (LMDB mdb_env_copy2), then the other files\n"
+     "  of D a restore needs (server.key/.pub, senders.ini, payments/). DIR must\n"
+     "  be empty or absent. Restore: docs/operations.md, \"Backup and restore\".\n"
+     "  Exit 0 when done, 1 when the copy failed, 2 on a bad DIR or D.\n"},
     {"keygen", cmd_keygen,
      "usage: tpclear keygen [--out PREFIX]\n"
      "  writes a new CURVE key pair: PREFIX.key, the secret (mode 0600: keep it\n"
@@ -1284,6 +1334,7 @@ static const struct opt_field {
     O("client-key", 'C', OPT_STR, client_key),
     O("upsert", 'M', OPT_FLAG, upsert),
     O("kmehr", 'X', OPT_STR, kmehr),
+    O("data-dir", 'D', OPT_STR, data_dir),
 #undef O
 };
 
@@ -1325,6 +1376,7 @@ static int parse_options(int argc, char **argv, struct opts *o, int *want_help)
 	o->server_key = getenv("TPCLEAR_SERVER_KEY");
 	o->client_key = getenv("TPCLEAR_CLIENT_KEY");
 	o->sender = getenv("TPCLEAR_SENDER") ? getenv("TPCLEAR_SENDER") : "local";
+	o->data_dir = getenv("TPCLEAR_DATA_DIR") ? getenv("TPCLEAR_DATA_DIR") : "tpclear-data";
 	o->window = 8;
 	o->timeout_ms = 60000;
 	/* one pass: GNU getopt moves options found after the command ahead of it */

@@ -29,6 +29,8 @@ const char *tpc_strerror(int code)
 		return "ledger database error";
 	case TPC_EZMQ:
 		return "ZeroMQ error";
+	case TPC_EDAMAGED:
+		return "stored record damaged (checksum mismatch)";
 	default:
 		break;
 	}
@@ -47,6 +49,9 @@ int tpc_err_from_mdb(int rc)
 		return 0;
 	if (rc > 0)
 		return -rc; /* errno value */
+	/* one of ours, e.g. TPC_EDAMAGED from a record decoder kept in a sticky txn error */
+	if (rc < TPC_E_BASE && rc > MDB_KEYEXIST)
+		return rc;
 	switch (rc) {
 	case MDB_NOTFOUND:
 		return TPC_ENOENT;

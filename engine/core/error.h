@@ -47,13 +47,15 @@ enum tpc_error {
 	TPC_EMAPFULL = TPC_E_BASE - 5,  /* LMDB map at its configured ceiling */
 	TPC_EDB = TPC_E_BASE - 6,       /* other LMDB failure */
 	TPC_EZMQ = TPC_E_BASE - 7,      /* ZeroMQ failure */
+	TPC_EDAMAGED = TPC_E_BASE - 8,  /* a stored record failed its checksum (store/records.h) */
 };
 
 /** Name an error code.
  *  @return a static string; never NULL (unknown codes give "unknown error"). Thread-safe. */
 const char *tpc_strerror(int code);
 
-/** Translate an LMDB return code (0, errno or MDB_*) into a TPC_E* code. */
+/** Translate an LMDB return code (0, errno or MDB_*) into a TPC_E* code; a TPC_E* code of our
+ *  own range (kept in a sticky txn error, store/txn.h) passes through. */
 int tpc_err_from_mdb(int mdb_rc);
 
 /** Fatal even under NDEBUG: a broken invariant the process cannot survive. */

@@ -189,6 +189,13 @@ size_t tpc_metrics_render(const tpc_metrics_t *m, const tpc_metrics_gauges_t *g,
 		gauge(&o, "tpclear_adapters", "Adapters loaded (built-in and plugins)",
 		      g->adapters);
 		gauge(&o, "tpclear_uptime_seconds", "Seconds since start", g->uptime_seconds);
+		if (g->nstore_damaged)
+			emit(&o, "# HELP tpclear_store_damaged_total Stored records found damaged "
+			         "(checksum mismatch) and not served (T00055)\n"
+			         "# TYPE tpclear_store_damaged_total counter\n");
+		for (unsigned i = 0; i < g->nstore_damaged && i < 8; i++)
+			emit(&o, "tpclear_store_damaged_total{db=\"%s\"} %llu\n",
+			     g->store_damaged_db[i], (unsigned long long)g->store_damaged[i]);
 	}
 	return o.len;
 }

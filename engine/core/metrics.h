@@ -99,6 +99,11 @@ typedef struct tpc_metrics_gauges {
 	uint64_t workers;
 	uint64_t adapters;
 	uint64_t uptime_seconds;
+	/* Counters kept outside the shards (found on any thread, store/records.h), rendered as
+	 * tpclear_store_damaged_total{db="NAME"}; the caller names them, core knows no store. */
+	unsigned nstore_damaged; /* 0: the family is not rendered */
+	const char *store_damaged_db[8];
+	uint64_t store_damaged[8];
 } tpc_metrics_gauges_t;
 
 /** @param[out] out new registry with room for @p max_shards threads. @return 0 or TPC_ENOMEM */

@@ -85,8 +85,12 @@ static int read_lines(MDB_txn *txn, MDB_dbi lines, uint64_t seq, tpc_line_t *out
 
 		if (k.mv_size != 12 || memcmp(k.mv_data, kb, 8) != 0)
 			break; /* the next sending's */
-		if (tpc_records_read(&v, &rec, sizeof(rec)))
-			continue;
+		/* a damaged line is not credited from: the cancellation is refused T00055 */
+		if (tpc_records_line_read(&v, &rec)) {
+			tpc_records_damaged(TPC_REC_LINES, &k);
+			rc = TPC_EDAMAGED;
+			break;
+		}
 		*other = rec.invoice != 0;
 		if (!*other && rec.outcome == TPC_OUTCOME_ACCEPTED && out && got < *n)
 			credit_line(&rec, &out[got]);
@@ -95,7 +99,7 @@ static int read_lines(MDB_txn *txn, MDB_dbi lines, uint64_t seq, tpc_line_t *out
 	mdb_cursor_close(c);
 	if (!out)
 		*n = got;
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == MDB_NOTFOUND ? 0 : rc; /* TPC_EDAMAGED passes tpc_err_from_mdb() */
 }
 
 int tpc_credit_whole_invoice(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, tpc_sending_t *s,

@@ -7,9 +7,10 @@
  * arena (str(), the protobuf allocator below) and packed there by finish().
  *
  * Refusals follow whose fault it is: a malformed request or an unknown target is the
- * requester's (T00022, T00024), a store that cannot be read is ours (T00011). A record of a
- * foreign size (tpc_records_read()) is skipped rather than failing the whole answer, so one
- * damaged value does not hide the rest of a history or a balance.
+ * requester's (T00022, T00024), a store that cannot be read is ours (T00011). A record that
+ * fails its checksum or cannot be a record of its sub-database refuses the whole answer
+ * (T00055, named in the log by damaged()): a balance or a history without it would be a wrong
+ * answer, not a partial one.
  */
 #include "ledger/ledger_query.h"
 
@@ -53,6 +54,14 @@ static void fail(tpc_job_t *job, const char *code)
 	job->status = TPC_JOB_FAILED;
 	job->fail_code = code;
 	job->fail_reason = tpc_codes_describe(code);
+}
+
+/* Note a damaged record of @p db under @p key (records.h) and fail the walk that read it: the
+ * sticky error carries TPC_EDAMAGED up to tpc_ledger_query(), which answers T00055. */
+static void damaged(tpc_txn_t *t, enum tpc_rec_db db, const MDB_val *key)
+{
+	tpc_records_damaged(db, key);
+	tpc_txn_fail(t, TPC_EDAMAGED);
 }
 
 /* A posting's kind by the name docs/ledger.md and the export's CSV use. A kind this build does
@@ -181,8 +190,10 @@ static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__Ledger
 	{
 		tpc_posting_rec_t p;
 
-		if (tpc_records_read(&it.val, &p, sizeof(p)))
-			continue;
+		if (tpc_records_posting_read(&it.val, &p)) {
+			damaged(&t, TPC_REC_POSTINGS, &it.key);
+			break;
+		}
 		if (p.at_ms > until)
 			continue; /* (appended in commit order, but the wall clock may step back) */
 		if (p.budget >= TPC_BUDGET__COUNT || (only && p.budget != only))
@@ -262,8 +273,10 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 	{
 		tpc_posting_rec_t p;
 
-		if (it.key.mv_size != 8 || tpc_records_read(&it.val, &p, sizeof(p)))
-			continue;
+		if (it.key.mv_size != 8 || tpc_records_posting_read(&it.val, &p)) {
+			damaged(&t, TPC_REC_POSTINGS, &it.key);
+			break;
+		}
 		/* appended in commit order, so the first posting past the end day ends the walk
 		 * (balance() reads on instead, in case the wall clock stepped back) */
 		if (p.at_ms > to_ms)
@@ -410,8 +423,10 @@ static int history_head(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, tp
 
 	if ((rc = mdb_get(txn, db->answers, &k, &v)))
 		return rc;
-	if (tpc_records_answer_header_read(v.mv_data, v.mv_size, &h))
-		return MDB_CORRUPTED;
+	if ((rc = tpc_records_answer_header_read(v.mv_data, v.mv_size, &h))) {
+		tpc_records_damaged(TPC_REC_ANSWERS, &k);
+		return rc;
+	}
 	sh->sender = str(a, h.sender, sizeof(h.sender));
 	sh->key = str(a, h.key, sizeof(h.key));
 	sh->format = str(a, h.format, sizeof(h.format));
@@ -425,9 +440,10 @@ static int history_head(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, tp
 }
 
 /* What paid a line and under which scheme reference: its parts in "paid" (each part - insurer
- * part, patient share - is paid on its own) and its entry in "scheme_refs". */
-static void line_paid(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lkey,
-                      const tpc_line_rec_t *r, tpc_arena_t *a, Tpclear__LineHistory *lh)
+ * part, patient share - is paid on its own) and its entry in "scheme_refs".
+ * @return 0, or TPC_EDAMAGED for a paid record that failed its checksum. */
+static int line_paid(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lkey,
+                     const tpc_line_rec_t *r, tpc_arena_t *a, Tpclear__LineHistory *lh)
 {
 	int64_t share = r->share_budget ? r->patient_cents : 0;
 	MDB_val k = {12, (void *)lkey}, v;
@@ -445,8 +461,12 @@ static void line_paid(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lke
 
 		memcpy(pk, lkey, 12);
 		pk[12] = part;
-		if (mdb_get(txn, db->paid, &pkv, &v) != 0 || tpc_records_read(&v, &pd, sizeof(pd)))
+		if (mdb_get(txn, db->paid, &pkv, &v) != 0)
 			continue;
+		if (tpc_records_paid_read(&v, &pd)) {
+			tpc_records_damaged(TPC_REC_PAID, &pkv);
+			return TPC_EDAMAGED;
+		}
 		lh->paid_at = pd.paid_ms;
 		lh->paid_cents += part ? share : r->accepted_cents - share;
 		ref = tpc_arena_alloc(a, 24, 1);
@@ -461,18 +481,19 @@ static void line_paid(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lke
 		lh->scheme_ref = str(a, sr.ref, strlen(sr.ref));
 		lh->scheme_org = str(a, sr.org, strlen(sr.org));
 	}
+	return 0;
 }
 
-/* One line of a history, from its verdict (key: sequence + index). @return NULL when out of
- * memory. */
-static Tpclear__LineHistory *line_history(MDB_txn *txn, const tpc_store_db_t *db,
-                                          const uint8_t *lkey, const tpc_line_rec_t *r,
-                                          tpc_arena_t *a)
+/* One line of a history, from its verdict (key: sequence + index).
+ * @param[out] out  the line, in the arena
+ * @return 0, ENOMEM or TPC_EDAMAGED (its payment record). */
+static int line_history(MDB_txn *txn, const tpc_store_db_t *db, const uint8_t *lkey,
+                        const tpc_line_rec_t *r, tpc_arena_t *a, Tpclear__LineHistory **out)
 {
 	Tpclear__LineHistory *lh = tpc_arena_alloc(a, sizeof(*lh), 8);
 
 	if (!lh)
-		return NULL;
+		return ENOMEM;
 	tpclear__line_history__init(lh);
 	lh->index = tpc_get_be32(lkey + 8);
 	lh->record = r->record;
@@ -494,23 +515,21 @@ static Tpclear__LineHistory *line_history(MDB_txn *txn, const tpc_store_db_t *db
 	/* a line record keeps at most three findings (records.h), so three slots always do */
 	lh->findings = tpc_arena_alloc(a, 3 * sizeof(char *), 8);
 	if (!lh->code || !lh->mutuality || !lh->findings)
-		return NULL;
+		return ENOMEM;
 	for (size_t f = 0; f < lh->n_findings; f++)
 		if (!(lh->findings[f] = str(a, r->finding[f], sizeof(r->finding[f]))))
-			return NULL;
+			return ENOMEM;
 	lh->payment_reference = ""; /* until line_paid() finds a payment */
 	lh->share_budget = (char *)tpc_budget_name(r->share_budget);
 	lh->scheme = (char *)tpc_scheme_name(r->scheme);
-	line_paid(txn, db, lkey, r, a, lh);
-	return lh;
+	*out = lh;
+	return line_paid(txn, db, lkey, r, a, lh);
 }
 
 /* Append @p lh to the history's lines (grown by doubling in the arena). @return 0 or ENOMEM. */
 static int history_push(tpc_arena_t *a, Tpclear__SendingHistory *sh, size_t *cap,
                         Tpclear__LineHistory *lh)
 {
-	if (!lh)
-		return ENOMEM;
 	if (sh->n_lines == *cap) {
 		size_t nc = *cap ? *cap * 2 : 64;
 		Tpclear__LineHistory **arr = tpc_arena_alloc(a, nc * sizeof(*arr), 8);
@@ -551,18 +570,21 @@ static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t
 	tpc_txn_foreach(&it, &t, db->lines, key, 12, 8)
 	{
 		tpc_line_rec_t r;
+		Tpclear__LineHistory *lh = NULL;
 
 		if (it.key.mv_size != 12)
 			break;
-		if (tpc_records_read(&it.val, &r, sizeof(r)))
-			continue;
+		if (tpc_records_line_read(&it.val, &r)) {
+			damaged(&t, TPC_REC_LINES, &it.key);
+			break;
+		}
 		if (invoice >= 0 && r.invoice != (uint32_t)invoice)
 			continue;
 		/* the answer's bound; the history carries no mark that it was cut here */
 		if (sh->n_lines == SHOW_MAX_LINES)
 			break;
-		if (tpc_txn_fail(&t, history_push(a, sh, &cap,
-		                                  line_history(txn, db, it.key.mv_data, &r, a))))
+		if (tpc_txn_fail(&t, line_history(txn, db, it.key.mv_data, &r, a, &lh)) ||
+		    tpc_txn_fail(&t, history_push(a, sh, &cap, lh)))
 			break;
 	}
 	tpc_iter_close(&it);
@@ -646,8 +668,11 @@ static int show(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__LedgerReq
 			if ((rc = mdb_get(txn, db->answers, &ak, &av)))
 				return tpc_err_from_mdb(rc);
 			if ((rc = tpc_records_answer_decode(av.mv_data, av.mv_size, job->arena,
-			                                    &st)))
+			                                    &st))) {
+				if (rc == TPC_EDAMAGED)
+					tpc_records_damaged(TPC_REC_ANSWERS, &ak);
 				return rc;
+			}
 			res = tpclear__result__unpack(&pa, st.result_len, st.result);
 			if (!res)
 				return TPC_ENOMEM;
@@ -745,13 +770,15 @@ int tpc_ledger_query(tpc_store_reader_t *r, tpc_job_t *job)
 		break;
 	}
 	/* A query refused with its own code keeps it; any other failure is the arena's bound
-	 * (T00013) or the store's (T00011). */
+	 * (T00013), a damaged record (T00055) or the store's (T00011). */
 	if (rc == 0) {
 		ans.body_case = TPCLEAR__ANSWER__BODY_LEDGER;
 		ans.ledger = &la;
 		rc = finish(job, &ans);
 	} else if (job->status != TPC_JOB_FAILED) {
-		fail(job, rc == TPC_ENOMEM ? TPC_CODE_TOO_MANY : TPC_CODE_STORED_UNREADABLE);
+		fail(job, rc == TPC_ENOMEM     ? TPC_CODE_TOO_MANY
+		          : rc == TPC_EDAMAGED ? TPC_CODE_STORED_DAMAGED
+		                               : TPC_CODE_STORED_UNREADABLE);
 	}
 	tpc_store_read_end(r);
 	return rc;

@@ -137,8 +137,14 @@ static int collect(struct build *b)
 		tpc_posting_rec_t p;
 		struct charge *c;
 
-		if (it.key.mv_size != 8 || tpc_records_read(&it.val, &p, sizeof(p)))
+		if (it.key.mv_size != 8)
 			continue;
+		/* a damaged posting refuses the statement (T00055): its sum would be wrong */
+		if (tpc_records_posting_read(&it.val, &p)) {
+			tpc_records_damaged(TPC_REC_POSTINGS, &it.key);
+			rc = TPC_EDAMAGED;
+			break;
+		}
 		if (p.kind != TPC_POST_CHARGE || p.budget != TPC_BUDGET_SPPIS ||
 		    p.at_ms < b->from || p.at_ms >= b->until)
 			continue;
@@ -208,8 +214,8 @@ static int is_decision(const char *s)
 }
 
 /* The invoicing NIHII: the PAYABLE posting that follows charge @p c in the same transaction.
- * "" when it is not there (the statement does not depend on it). */
-static void payee_of(const struct build *b, const struct charge *c, char out[12])
+ * "" when it is not there (the statement does not depend on it). @return 0 or TPC_EDAMAGED. */
+static int payee_of(const struct build *b, const struct charge *c, char out[12])
 {
 	uint8_t key[8];
 	MDB_val k = {sizeof(key), key}, v;
@@ -217,13 +223,17 @@ static void payee_of(const struct build *b, const struct charge *c, char out[12]
 
 	out[0] = 0;
 	tpc_put_be64(key, c->number + 1);
-	if (mdb_get(b->txn, b->db->postings, &k, &v) != 0 || v.mv_size != sizeof(p))
-		return;
-	memcpy(&p, v.mv_data, sizeof(p));
+	if (mdb_get(b->txn, b->db->postings, &k, &v) != 0)
+		return 0;
+	if (tpc_records_posting_read(&v, &p)) {
+		tpc_records_damaged(TPC_REC_POSTINGS, &k);
+		return TPC_EDAMAGED;
+	}
 	if (p.kind != TPC_POST_PAYABLE || p.sequence != c->seq || p.line != c->line ||
 	    p.part != c->part || p.payee_kind != TPC_PAYEE_PROVIDER)
-		return;
+		return 0;
 	snprintf(out, 12, "%.11s", p.account);
+	return 0;
 }
 
 /* The statement line @p sl of the line charged by @p first (its first charge in part order),
@@ -246,9 +256,12 @@ static int fold(struct build *b, const struct charge *first, struct sline *sl, c
 	rc = mdb_get(b->txn, b->db->lines, &k, &v);
 	if (rc && rc != MDB_NOTFOUND)
 		return tpc_err_from_mdb(rc);
-	if (rc || v.mv_size != sizeof(r))
+	if (rc)
 		goto out_inconsistent;
-	memcpy(&r, v.mv_data, sizeof(r));
+	if (tpc_records_line_read(&v, &r)) {
+		tpc_records_damaged(TPC_REC_LINES, &k);
+		return TPC_EDAMAGED;
+	}
 	if (r.outcome != TPC_OUTCOME_ACCEPTED)
 		goto out_inconsistent;
 	rc = mdb_get(b->txn, b->db->scheme_refs, &k, &v);
@@ -274,8 +287,7 @@ static int fold(struct build *b, const struct charge *first, struct sline *sl, c
 		*code = TPC_CODE_UNRECONCILED; /* amounts no sum can hold */
 		return TPC_EDB;
 	}
-	payee_of(b, first, sl->provider);
-	return 0;
+	return payee_of(b, first, sl->provider);
 
 out_inconsistent:
 	tpc_error("statement: SPPIS charge of sequence %llu line %u has no accepted Mediprima "

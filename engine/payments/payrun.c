@@ -261,7 +261,7 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 
 		/* a payable of another size is a damaged store: the run stops rather than pay
 		 * from bytes it cannot read */
-		if (it.key.mv_size != TPC_PAYABLE_KEY || it.val.mv_size != sizeof(tpc_payable_t)) {
+		if (it.key.mv_size != TPC_PAYABLE_KEY) {
 			tpc_txn_fail(&t, MDB_CORRUPTED);
 			break;
 		}
@@ -281,7 +281,13 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 		 * the slot is reused */
 		x = &p->items[p->nitems];
 		memset(x, 0, sizeof(*x));
-		memcpy(&x->p, it.val.mv_data, sizeof(x->p));
+		/* nor from one that failed its checksum: the whole run is refused T00055, nothing
+		 * is paid, and the next run (once the ledger is restored) pays it all */
+		if (tpc_records_payable_read(&it.val, &x->p)) {
+			tpc_records_damaged(TPC_REC_PAYABLES, &it.key);
+			tpc_txn_fail(&t, TPC_EDAMAGED);
+			break;
+		}
 		if (job->payrun_budget && x->p.budget != job->payrun_budget)
 			continue;
 		if (day_of_ms(x->p.committed_ms) > job->payrun_until)
@@ -392,8 +398,10 @@ out:
 static int put_posting(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_posting_rec_t *rec)
 {
 	uint8_t key[8];
-	MDB_val k = {sizeof(key), key}, v = {sizeof(*rec), (void *)rec};
+	tpc_posting_rec_t sealed = *rec;
+	MDB_val k = {sizeof(key), key}, v = {sizeof(sealed), &sealed};
 
+	tpc_records_posting_seal(&sealed);
 	tpc_put_be64(key, (*ctx->next_posting)++);
 	return mdb_put(txn, ctx->db->postings, &k, &v, MDB_APPEND);
 }
@@ -450,9 +458,10 @@ static int record_payment(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_
 	k = tpc_key_u64_u32(key, p->run, p->npayments);
 	tpc_txn_put(&t, ctx->db->payments, &k, pm, sizeof(*pm), MDB_APPEND);
 	for (size_t m = i; m < j && !t.ret; m++) {
-		tpc_paid_t paid = {p->run, p->npayments, 0, p->now_ms};
+		tpc_paid_t paid = {p->run, p->npayments, 0, p->now_ms, 0};
 		int rc;
 
+		tpc_records_paid_seal(&paid);
 		p->items[m].payment = p->npayments;
 		k = tpc_key_payable(key, p->items[m].seq, p->items[m].line, p->items[m].part);
 		/* deleted in the paying transaction: no later run can see the payable again */
@@ -758,7 +767,12 @@ static int read_lines(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq,
 			break;
 		r = &rl->recs[rl->n];
 		sl = &rl->lines[rl->n];
-		memcpy(r, it.val.mv_data, sizeof(*r));
+		/* a settlement is never built from a damaged line: the run is refused T00055 */
+		if (tpc_records_line_read(&it.val, r)) {
+			tpc_records_damaged(TPC_REC_LINES, &it.key);
+			tpc_txn_fail(&t, TPC_EDAMAGED);
+			break;
+		}
 		memset(sl, 0, sizeof(*sl));
 		sl->record = r->record;
 		sl->account = r->account;
@@ -807,8 +821,11 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		k = tpc_key_u64(key, p->items[i].seq);
 		if ((rc = mdb_get(txn, ctx->db->answers, &k, &v)))
 			goto out;
-		if (tpc_records_answer_header_read(v.mv_data, v.mv_size, &h)) {
-			rc = MDB_CORRUPTED;
+		if ((rc = tpc_records_answer_header_read(v.mv_data, v.mv_size, &h))) {
+			if (rc == TPC_EDAMAGED)
+				tpc_records_damaged(TPC_REC_ANSWERS, &k);
+			else
+				rc = MDB_CORRUPTED;
 			goto out;
 		}
 		if (h.native_len) {
@@ -818,7 +835,9 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 
 			tpc_arena_reset(answers);
 			if ((rc = tpc_records_answer_decode(v.mv_data, v.mv_size, answers, &st))) {
-				rc = rc == TPC_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+				rc = rc == TPC_ENOMEM     ? ENOMEM
+				     : rc == TPC_EDAMAGED ? TPC_EDAMAGED
+				                          : MDB_CORRUPTED;
 				goto out;
 			}
 			native = st.native.ptr;

@@ -52,6 +52,8 @@ enum tpc_job_status {
 	TPC_JOB_FAILED,    /* could not be cleared or stored: answer = refusal with code */
 };
 
+struct tpc_line_rec; /* store/records.h */
+
 typedef struct tpc_job {
 	tpc_qnode_t node; /* first member: queues carry jobs */
 	enum tpc_job_type type;
@@ -97,6 +99,12 @@ typedef struct tpc_job {
 	 * echoes compress about tenfold), or NULL to store them as they are */
 	const uint8_t *stored;
 	size_t stored_len;
+	/* Computed by the worker, off the writer's path (store/records.h, checksums): the sum of
+	 * the answer's body and the bytes it was computed over (stored, else result: the writer
+	 * recomputes when they are not the bytes it writes), and the line records, sealed. */
+	uint64_t body_sum;
+	const uint8_t *body_summed;
+	struct tpc_line_rec *line_recs; /* sending.nlines records in the arena, or NULL */
 	/* Set by the ledger writer (or the worker, for replays and queries): */
 	uint64_t sequence;
 	uint64_t committed_ms;

@@ -30,6 +30,7 @@
 #include "core/queue.h"
 #include "pipeline/result.h"
 #include "security/security.h"
+#include "store/records.h"
 #include "tpclear.pb-c.h"
 #include "pipeline/worker.h"
 
@@ -840,7 +841,12 @@ static void on_http(struct evhttp_request *req, void *arg)
 		    .workers = (uint64_t)s->nworkers,
 		    .adapters = (uint64_t)tpc_adapters_count(s->adapters),
 		    .uptime_seconds = (mono_us() - s->started_us) / 1000000u,
+		    .nstore_damaged = TPC_REC__COUNT,
 		};
+		for (unsigned i = 0; i < TPC_REC__COUNT; i++) {
+			g.store_damaged_db[i] = tpc_records_db_name(i);
+			g.store_damaged[i] = tpc_records_damaged_total(i);
+		}
 		n = tpc_metrics_render(s->metrics, &g, s->metrics_buf, s->metrics_cap);
 		/* the text grows with the label sets (schemes, budgets, codes): rather than cut it
 		 * (a truncated exposition is a parse error for Prometheus), grow the buffer and

@@ -20,6 +20,7 @@
 #include "ledger/credit.h"
 #include "ledger/ledger_query.h"
 #include "pipeline/result.h"
+#include "store/records.h"
 #include "security/security.h"
 #include "clearing/tariff.h"
 #include "tpclear.pb-c.h"
@@ -88,7 +89,8 @@ static int process_query(tpc_ledger_reader_t *reader, tpc_job_t *job)
 		return 1;
 	}
 	if (rc) {
-		fail(job, TPC_CODE_STORED_UNREADABLE);
+		fail(job,
+		     rc == TPC_EDAMAGED ? TPC_CODE_STORED_DAMAGED : TPC_CODE_STORED_UNREADABLE);
 		return 1;
 	}
 	job->status = TPC_JOB_FOUND;
@@ -322,6 +324,11 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 			}
 			return 1;
 		}
+		/* a damaged stored answer is never replayed, nor cleared again under its key */
+		if (rc == TPC_EDAMAGED) {
+			fail(job, TPC_CODE_STORED_DAMAGED);
+			return 1;
+		}
 		/* whatever a miss or a failed read left in the arena; a read error is not
 		 * fatal here, the writer's own check inside its transaction still decides */
 		tpc_arena_reset(job->arena);
@@ -357,7 +364,9 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 			tpc_ledger_snapshot_end(reader);
 		}
 		if (rc) {
-			fail(job, rc == TPC_ENOMEM ? TPC_CODE_TOO_MANY : TPC_CODE_INTERNAL);
+			fail(job, rc == TPC_ENOMEM     ? TPC_CODE_TOO_MANY
+			          : rc == TPC_EDAMAGED ? TPC_CODE_STORED_DAMAGED
+			                               : TPC_CODE_INTERNAL);
 			return 1;
 		}
 	}
@@ -382,6 +391,11 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 		return 1;
 	}
 	store_compressed(job);
+	/* the checksums of what the writer stores, computed here off its path (store/records.h);
+	 * without arena room for the line records the writer encodes them itself */
+	job->body_sum = tpc_records_answer_body_sum(job);
+	job->body_summed = job->stored ? job->stored : job->result;
+	(void)tpc_records_lines_encode(job);
 	job->lines_accepted = sum.lines_accepted;
 	job->lines_refused = sum.lines_refused;
 	job->invoices_accepted = sum.invoices_accepted;

@@ -304,6 +304,12 @@ static void run_payrun(tpc_writer_t *w, tpc_job_t *job)
 		w->ctr.next_posting = first_posting;
 		if (t.ret == MDB_MAP_FULL && grow_map(w) == 0)
 			continue;
+		/* a damaged payable, line or answer (logged where it was read): nothing paid, the
+		 * engine goes on, and the run is refused with the code that says why */
+		if (t.ret == TPC_EDAMAGED) {
+			fail_job(job, TPC_CODE_STORED_DAMAGED);
+			return;
+		}
 		tpc_error("ledger: payment run failed: %s", mdb_strerror(t.ret));
 		fail_job(job,
 		         t.ret == MDB_MAP_FULL ? TPC_CODE_STORAGE_FULL : TPC_CODE_LEDGER_FAILED);

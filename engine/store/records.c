@@ -7,11 +7,17 @@
 #include "store/records.h"
 
 #include "core/error.h"
+#include "core/log.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <lz4.h>
 #include <stdio.h>
+/* XXH3_state_t on the stack (tpc_records_answer_body_sum()) instead of XXH3_createState()'s
+ * malloc: its layout is the header's, which ships with the library (Debian libxxhash-dev) */
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 int tpc_records_read(const MDB_val *v, void *out, size_t size)
 {
@@ -20,6 +26,199 @@ int tpc_records_read(const MDB_val *v, void *out, size_t size)
 		return TPC_EDB;
 	memcpy(out, v->mv_data, size);
 	return 0;
+}
+
+/* ---- checksums ------------------------------------------------------------------------------ */
+
+/* XXH3-64, not BLAKE2b: the sum guards against damage (bit rot, a torn or misdirected write),
+ * not against someone who can write the file, and XXH3 hashes a 104-byte record in about 20 ns
+ * where libsodium's BLAKE2b (its shortest output is 16 bytes) takes about 500 (docs/ledger.md,
+ * "Checksums"): the writer thread seals every posting and payable itself. */
+uint64_t tpc_records_sum(const void *p, size_t n)
+{
+	uint64_t s = XXH3_64bits(p, n);
+
+	/* 0 is "no sum" in the records that keep theirs in former padding */
+	return s ? s : 1;
+}
+
+/* Process-wide, the one mutable state of this module: damage is found on any thread, by code
+ * that holds no metrics shard (the clearing snapshot, the statement builder, the payment runs),
+ * and it is rare; the scrape reads these (tpclear_store_damaged_total). */
+static _Atomic uint64_t damaged[TPC_REC__COUNT];
+
+const char *tpc_records_db_name(enum tpc_rec_db db)
+{
+	static const char *const names[TPC_REC__COUNT] = {"answers", "lines", "postings",
+	                                                  "payables", "paid"};
+
+	return (unsigned)db < TPC_REC__COUNT ? names[db] : "?";
+}
+
+/* The key as the operator searches for it: the big-endian numbers the keys are made of
+ * (sequence, line, part; a posting number), else hex. */
+void tpc_records_key_text(enum tpc_rec_db db, const MDB_val *k, char *out, size_t cap)
+{
+	const uint8_t *b = k ? k->mv_data : NULL;
+	size_t n = k ? k->mv_size : 0, o = 0;
+
+	if (n == 8 && (db == TPC_REC_ANSWERS || db == TPC_REC_POSTINGS)) {
+		snprintf(out, cap, "%s %llu", db == TPC_REC_ANSWERS ? "sequence" : "posting",
+		         (unsigned long long)tpc_get_be64(b));
+		return;
+	}
+	if (n == 12 || n == TPC_PAYABLE_KEY) {
+		o = (size_t)snprintf(out, cap, "sequence %llu line %u",
+		                     (unsigned long long)tpc_get_be64(b), tpc_get_be32(b + 8));
+		if (n == TPC_PAYABLE_KEY && o < cap)
+			snprintf(out + o, cap - o, " part %u", b[12]);
+		return;
+	}
+	out[0] = 0;
+	for (size_t i = 0; i < n && o + 3 < cap; i++)
+		o += (size_t)snprintf(out + o, cap - o, "%02x", b[i]);
+}
+
+void tpc_records_damaged(enum tpc_rec_db db, const MDB_val *key)
+{
+	char k[64];
+
+	if ((unsigned)db >= TPC_REC__COUNT)
+		return;
+	atomic_fetch_add_explicit(&damaged[db], 1, memory_order_relaxed);
+	tpc_records_key_text(db, key, k, sizeof(k));
+	tpc_error("ledger: damaged record in %s, %s: checksum mismatch, not served (T00055); "
+	          "run tpclear verify (docs/operations.md, Damaged records)",
+	          tpc_records_db_name(db), k);
+}
+
+uint64_t tpc_records_damaged_total(enum tpc_rec_db db)
+{
+	return (unsigned)db < TPC_REC__COUNT ? atomic_load(&damaged[db]) : 0;
+}
+
+/* The records that keep their sum at the end (lines, paid) hash what comes before it; those
+ * that keep it in former padding (postings, payables) hash the whole record with the sum 0. */
+void tpc_records_line_seal(tpc_line_rec_t *r)
+{
+	r->sum = tpc_records_sum(r, offsetof(tpc_line_rec_t, sum));
+}
+
+void tpc_records_paid_seal(tpc_paid_t *p)
+{
+	p->sum = tpc_records_sum(p, offsetof(tpc_paid_t, sum));
+}
+
+void tpc_records_posting_seal(tpc_posting_rec_t *p)
+{
+	p->sum = 0;
+	p->sum = tpc_records_sum(p, sizeof(*p));
+}
+
+void tpc_records_payable_seal(tpc_payable_t *p)
+{
+	p->sum = 0;
+	p->sum = tpc_records_sum(p, sizeof(*p));
+}
+
+/* A record of schema 5 (@p full bytes, sum at @p sum_at) or of schema 4 (@p old bytes, the
+ * same fields without the sum): copied out, the sum checked. */
+static int read_tail_sum(const MDB_val *v, void *out, size_t full, size_t old, size_t sum_at)
+{
+	uint64_t sum;
+
+	if (v->mv_size == old && old) {
+		memset(out, 0, full);
+		memcpy(out, v->mv_data, old);
+		return 0;
+	}
+	if (v->mv_size != full)
+		return TPC_EDAMAGED;
+	memcpy(out, v->mv_data, full);
+	memcpy(&sum, (const uint8_t *)out + sum_at, 8);
+	return tpc_records_sum(out, sum_at) == sum ? 0 : TPC_EDAMAGED;
+}
+
+/* A record whose sum replaced padding: 0 there means written before schema 5. */
+static int read_pad_sum(const MDB_val *v, void *out, size_t size, size_t sum_at)
+{
+	uint64_t sum, zero = 0;
+
+	if (v->mv_size != size)
+		return TPC_EDAMAGED;
+	memcpy(out, v->mv_data, size);
+	memcpy(&sum, (const uint8_t *)out + sum_at, 8);
+	if (!sum)
+		return 0;
+	memcpy((uint8_t *)out + sum_at, &zero, 8);
+	if (tpc_records_sum(out, size) != sum)
+		return TPC_EDAMAGED;
+	memcpy((uint8_t *)out + sum_at, &sum, 8);
+	return 0;
+}
+
+int tpc_records_line_read(const MDB_val *v, tpc_line_rec_t *out)
+{
+	return read_tail_sum(v, out, sizeof(*out), TPC_LINE_REC_V4, offsetof(tpc_line_rec_t, sum));
+}
+
+int tpc_records_paid_read(const MDB_val *v, tpc_paid_t *out)
+{
+	return read_tail_sum(v, out, sizeof(*out), TPC_PAID_V4, offsetof(tpc_paid_t, sum));
+}
+
+int tpc_records_posting_read(const MDB_val *v, tpc_posting_rec_t *out)
+{
+	return read_pad_sum(v, out, sizeof(*out), offsetof(tpc_posting_rec_t, sum));
+}
+
+int tpc_records_payable_read(const MDB_val *v, tpc_payable_t *out)
+{
+	return read_pad_sum(v, out, sizeof(*out), offsetof(tpc_payable_t, sum));
+}
+
+/* The answer's sum: its header with the sum field 0, seeded with the body's sum. */
+static uint64_t answer_sum(const tpc_answer_hdr_t *h, uint64_t body)
+{
+	tpc_answer_hdr_t z = *h;
+
+	z.sum = 0;
+	return XXH3_64bits_withSeed(&z, sizeof(z), body);
+}
+
+int tpc_records_answer_check(const void *value, size_t size)
+{
+	tpc_answer_hdr_t h;
+	uint32_t magic;
+
+	if (size < sizeof(magic))
+		return TPC_EDAMAGED;
+	memcpy(&magic, value, sizeof(magic));
+	if (magic == TPC_ANSWER_MAGIC_V4 && size >= TPC_ANSWER_HDR_V4)
+		return 1;
+	if (magic != TPC_ANSWER_MAGIC || size < sizeof(h))
+		return TPC_EDAMAGED;
+	memcpy(&h, value, sizeof(h));
+	if (answer_sum(&h, XXH3_64bits((const uint8_t *)value + sizeof(h), size - sizeof(h))) !=
+	    h.sum)
+		return TPC_EDAMAGED;
+	return 0;
+}
+
+uint64_t tpc_records_answer_body_sum(const tpc_job_t *job)
+{
+	XXH3_state_t st;
+
+	if (job->stored)
+		return XXH3_64bits(job->stored, job->stored_len);
+	/* result then native, as encode() lays them out: the streaming form hashes the two
+	 * buffers as the one run of bytes they become, without copying them together */
+	XXH3_64bits_reset(&st);
+	if (job->result_len)
+		XXH3_64bits_update(&st, job->result, job->result_len);
+	if (job->native.ptr && job->native.len)
+		XXH3_64bits_update(&st, job->native.ptr, job->native.len);
+	return XXH3_64bits_digest(&st);
 }
 
 void tpc_records_answer_header(const tpc_job_t *job, uint64_t committed_ms, tpc_answer_hdr_t *h)
@@ -53,28 +252,46 @@ size_t tpc_records_answer_size(const tpc_job_t *job)
 
 void tpc_records_answer_encode(const tpc_job_t *job, const tpc_answer_hdr_t *h, void *out)
 {
+	const uint8_t *summed = job->stored ? job->stored : job->result;
 	uint8_t *p = out;
+	uint64_t body, sum;
 
 	memcpy(p, h, sizeof(*h));
 	p += sizeof(*h);
 	if (job->stored) {
 		memcpy(p, job->stored, job->stored_len);
-		return;
+	} else {
+		if (h->result_len)
+			memcpy(p, job->result, h->result_len);
+		if (h->native_len)
+			memcpy(p + h->result_len, job->native.ptr, h->native_len);
 	}
-	if (h->result_len)
-		memcpy(p, job->result, h->result_len);
-	if (h->native_len)
-		memcpy(p + h->result_len, job->native.ptr, h->native_len);
+	/* the worker's body sum holds only for the bytes it hashed: a job whose result was
+	 * replaced since (a replay undone by an aborted group) is hashed again here */
+	body = job->body_summed && job->body_summed == summed ? job->body_sum
+	                                                      : tpc_records_answer_body_sum(job);
+	sum = answer_sum(h, body);
+	memcpy((uint8_t *)out + offsetof(tpc_answer_hdr_t, sum), &sum, sizeof(sum));
+}
+
+/* Copy the header out of @p value after its sum was checked: a TPA2 header is 320 bytes and
+ * gets sum 0. @return the header's size on disk, or 0 when @p value is not an answer. */
+static size_t header_of(const void *value, size_t size, tpc_answer_hdr_t *h)
+{
+	int rc = tpc_records_answer_check(value, size);
+
+	if (rc < 0)
+		return 0;
+	/* copied out, not cast: LMDB aligns values on two bytes only, and the header has u64s */
+	memset(h, 0, sizeof(*h));
+	memcpy(h, value, rc == 1 ? TPC_ANSWER_HDR_V4 : sizeof(*h));
+	return rc == 1 ? TPC_ANSWER_HDR_V4 : sizeof(*h);
 }
 
 int tpc_records_answer_header_read(const void *value, size_t size, tpc_answer_hdr_t *h)
 {
-	/* copied out, not cast: LMDB aligns values on two bytes only, and the header has u64s */
-	if (size < sizeof(*h))
-		return TPC_EDB;
-	memcpy(h, value, sizeof(*h));
-	if (h->magic != TPC_ANSWER_MAGIC)
-		return TPC_EDB;
+	if (!header_of(value, size, h))
+		return TPC_EDAMAGED;
 	/* the names are written with snprintf, but a damaged value must not run off its end */
 	h->sender[sizeof(h->sender) - 1] = h->key[sizeof(h->key) - 1] = 0;
 	h->format[sizeof(h->format) - 1] = 0;
@@ -85,27 +302,26 @@ int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena
 {
 	tpc_answer_hdr_t h;
 	const uint8_t *p = value;
-	size_t raw;
+	size_t raw, hs = header_of(value, size, &h);
 	uint8_t *copy;
 
-	if (size < sizeof(h))
-		return TPC_EDB;
-	memcpy(&h, p, sizeof(h));
+	if (!hs)
+		return TPC_EDAMAGED;
 	raw = (size_t)h.result_len + (size_t)h.native_len;
 	/* an uncompressed value must be exactly header + parts; a compressed one is checked by
-	 * the decompressor, which must produce exactly the raw size */
+	 * the decompressor, which must produce exactly the raw size. With a matching sum these
+	 * fail only on a TPA2 answer (no sum) or a bug: TPC_EDB, not damage. */
 	/* raw > INT_MAX: LZ4's sizes are ints, so a damaged length must not reach the cast below */
-	if (h.magic != TPC_ANSWER_MAGIC ||
-	    (!(h.flags & TPC_ANSWER_LZ4) && sizeof(h) + raw != size) || raw > INT_MAX)
+	if ((!(h.flags & TPC_ANSWER_LZ4) && hs + raw != size) || raw > INT_MAX)
 		return TPC_EDB;
 	copy = tpc_arena_alloc(arena, raw + 1, 8);
 	if (!copy)
 		return TPC_ENOMEM;
 	if (!(h.flags & TPC_ANSWER_LZ4))
-		memcpy(copy, p + sizeof(h), raw);
+		memcpy(copy, p + hs, raw);
 	/* _safe: the input is bytes from disk, and never writes past raw whatever they say */
-	else if (LZ4_decompress_safe((const char *)p + sizeof(h), (char *)copy,
-	                             (int)(size - sizeof(h)), (int)raw) != (int)raw)
+	else if (LZ4_decompress_safe((const char *)p + hs, (char *)copy, (int)(size - hs),
+	                             (int)raw) != (int)raw)
 		return TPC_EDB;
 	/* the pointers go into the arena copy, never into LMDB's page: the caller keeps them
 	 * after its transaction ends */
@@ -153,6 +369,29 @@ void tpc_records_line_encode(const tpc_sending_t *s, uint32_t line, uint32_t inv
 	 * above still says how many the line had */
 	for (int f = 0; f < ln->nfindings && f < 3; f++)
 		memcpy(out->finding[f], ln->findings[f].code, 6);
+	tpc_records_line_seal(out);
+}
+
+int tpc_records_lines_encode(tpc_job_t *job)
+{
+	const tpc_sending_t *s = &job->sending;
+	tpc_line_rec_t *recs;
+
+	job->line_recs = NULL;
+	if (!s->nlines)
+		return 0;
+	recs = tpc_arena_alloc_uninit(job->arena, s->nlines * sizeof(*recs), 8);
+	if (!recs)
+		return TPC_ENOMEM;
+	for (uint32_t i = 0, inv = 0; i < s->nlines; i++) {
+		/* the invoice of line i: invoices hold consecutive runs of lines */
+		while (inv + 1 < s->ninvoices &&
+		       i >= s->invoices[inv].first_line + s->invoices[inv].nlines)
+			inv++;
+		tpc_records_line_encode(s, i, inv, &recs[i]);
+	}
+	job->line_recs = recs;
+	return 0;
 }
 
 /* ---- scheme references ---------------------------------------------------------------------- */

@@ -9,8 +9,14 @@
  * - Keys are big endian so that LMDB's byte order is numeric order (store/txn.h builds them);
  *   values are the structs below in the machine's byte order, read with memcpy (LMDB aligns
  *   values on two bytes only).
- * - Threads: pure functions on caller memory; the writer thread encodes, workers and the
- *   writer decode. Nothing here opens a transaction.
+ * - Checksums (schema 5): every stored answer, line, posting, payable and paid record carries
+ *   an XXH3-64 of its bytes (tpc_records_sum()), checked by the decoders below on every read:
+ *   a mismatch is TPC_EDAMAGED, never data. A record of schema 4 or older has none and is read
+ *   unchecked (answers: magic TPA2; lines: 96 bytes; paid: 24 bytes; postings and payables: a
+ *   zero sum field); `tpclear verify` counts them.
+ * - Threads: pure functions on caller memory; workers encode the answer body's and the line
+ *   records' sums, the writer the rest; workers and the writer decode. Nothing here opens a
+ *   transaction. tpc_records_damaged() is the one shared state: process-wide counters.
  */
 #ifndef TPC_STORE_RECORDS_H
 #define TPC_STORE_RECORDS_H
@@ -20,16 +26,33 @@
 #include "store/txn.h"
 
 #include <lmdb.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-/* 4: the reference data's free text and the scheme references are stored whole (variable
- * length, refdata/refdata.h "Values", tpc_scheme_ref_t below). A schema 3 store is opened and
- * raised to 4 (store/store.c): its values are still read as they are, nothing is rewritten. */
-#define TPC_LEDGER_SCHEMA      4u
+/* 5: checksums on answers, lines, postings, payables and paid (see DESIGN above).
+ * 4: the reference data's free text and the scheme references are stored whole (variable
+ * length, refdata/refdata.h "Values", tpc_scheme_ref_t below). A schema 3 or 4 store is opened
+ * and raised to 5 (store/store.c): its values are still read as they are, nothing is
+ * rewritten, and meta "sums_from" records where the checksummed records begin. */
+#define TPC_LEDGER_SCHEMA      5u
 #define TPC_LEDGER_SCHEMA_READ 3u          /* the oldest schema this engine opens */
-#define TPC_ANSWER_MAGIC       0x32415054u /* "TPA2" little endian */
-#define TPC_ANSWER_LZ4         1u          /* tpc_answer_hdr_t.flags */
+#define TPC_ANSWER_MAGIC       0x35415054u /* "TPA5" little endian: header with its sum */
+#define TPC_ANSWER_MAGIC_V4    0x32415054u /* "TPA2": schemas 3 and 4, 320 bytes, no sum */
+#define TPC_ANSWER_HDR_V4      320u
+#define TPC_ANSWER_LZ4         1u  /* tpc_answer_hdr_t.flags */
+#define TPC_LINE_REC_V4        96u /* a line record of schema 4: no sum */
+#define TPC_PAID_V4            24u /* a paid record of schema 4: no sum */
+
+/** Value of meta "sums_from": in a store raised from schema 3 or 4 (store/store.c), the first
+ *  sequence (answers, lines, payables), posting and payment run (paid) written with a sum.
+ *  Records before them are unchecked; records from them on must carry one (tpclear verify).
+ *  Absent in a store created at schema 5: every record has its sum. */
+typedef struct tpc_sums_from {
+	uint64_t sequence;
+	uint64_t posting;
+	uint64_t run;
+} tpc_sums_from_t;
 
 /** Header of a stored answer (value of "answers"), then the packed Result, then the native
  *  answer bytes. */
@@ -47,6 +70,10 @@ typedef struct tpc_answer_hdr {
 	char sender[TPC_SENDER_MAX];
 	char key[TPC_KEY_MAX];
 	char format[32];
+	/* XXH3-64 of this header (sum 0 while hashing) seeded with the XXH3-64 of the bytes after
+	 * it: the body's sum is computed by a worker, the writer only hashes the header. 0 in a
+	 * TPA2 header read back (it has no such field). */
+	uint64_t sum;
 } tpc_answer_hdr_t;
 
 /** Header of a stored settlement (value of "settlements"), then the packed tpclear.Settlement,
@@ -60,7 +87,7 @@ typedef struct tpc_settlement_hdr {
 	uint32_t pad;
 } tpc_settlement_hdr_t;
 
-/** One line verdict (value of "lines", 96 bytes). */
+/** One line verdict (value of "lines", 104 bytes; 96 without the sum in schema 4). */
 typedef struct tpc_line_rec {
 	char code[6];
 	uint8_t outcome;
@@ -82,6 +109,7 @@ typedef struct tpc_line_rec {
 	int64_t accepted_cents;         /* payable (0 when refused) */
 	char finding[3][6];             /* finding codes, not NUL-terminated */
 	uint8_t pad1[6];
+	uint64_t sum; /* tpc_records_sum() of the 96 bytes above; 0 = schema 4, unchecked */
 } tpc_line_rec_t;
 
 /** Kinds of postings. Per budget: CHARGE + PAYABLE = 0 for each line, SETTLE + PAYOUT = 0 for
@@ -113,7 +141,8 @@ typedef struct tpc_posting_rec {
 	char account[40];     /* NUL-terminated */
 	int64_t amount_cents; /* debits negative, credits positive */
 	uint64_t at_ms;       /* commit time, unix milliseconds */
-	uint8_t pad2[16];
+	uint64_t sum;         /* tpc_records_sum() of the record with sum 0; 0 = unchecked */
+	uint8_t pad2[8];
 } tpc_posting_rec_t;
 
 /** An accepted line not yet paid (value of "payables"). A credit note's lines are negative
@@ -129,7 +158,7 @@ typedef struct tpc_payable {
 	char payee[12]; /* NIHII or NISS, NUL-terminated */
 	uint32_t invoice;
 	uint32_t pad2;
-	uint64_t pad3;
+	uint64_t sum; /* tpc_records_sum() of the record with sum 0; 0 = unchecked (schema 4) */
 } tpc_payable_t;
 
 /** Key of "payables" and "paid": sequence (u64 BE) + line (u32 BE) + part (0 = the insurer
@@ -162,6 +191,7 @@ typedef struct tpc_paid {
 	uint32_t payment;
 	uint32_t pad;
 	uint64_t paid_ms;
+	uint64_t sum; /* tpc_records_sum() of the 24 bytes above; 0 = schema 4 (24-byte value) */
 } tpc_paid_t;
 
 /** A payment run (value of "payruns"). */
@@ -210,12 +240,15 @@ typedef struct tpc_payment_rec {
 	uint8_t pad2[6];
 } tpc_payment_rec_t;
 
-_Static_assert(sizeof(tpc_answer_hdr_t) == 320, "stored layout");
+_Static_assert(sizeof(tpc_answer_hdr_t) == 328, "stored layout");
 _Static_assert(sizeof(tpc_settlement_hdr_t) == 32, "stored layout");
-_Static_assert(sizeof(tpc_line_rec_t) == 96, "stored layout");
+_Static_assert(sizeof(tpc_line_rec_t) == 104, "stored layout");
+_Static_assert(offsetof(tpc_line_rec_t, sum) == TPC_LINE_REC_V4, "stored layout");
+_Static_assert(offsetof(tpc_answer_hdr_t, sum) == TPC_ANSWER_HDR_V4, "stored layout");
 _Static_assert(sizeof(tpc_posting_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");
-_Static_assert(sizeof(tpc_paid_t) == 24, "stored layout");
+_Static_assert(sizeof(tpc_paid_t) == 32, "stored layout");
+_Static_assert(offsetof(tpc_paid_t, sum) == TPC_PAID_V4, "stored layout");
 _Static_assert(sizeof(tpc_scheme_ref_t) == 16, "stored layout");
 _Static_assert(sizeof(tpc_payrun_rec_t) == 48, "stored layout");
 _Static_assert(sizeof(tpc_payrun_id_t) == 48, "stored layout");
@@ -252,8 +285,65 @@ typedef struct tpc_stored {
 } tpc_stored_t;
 
 /** Copy a value of exactly @p size bytes (one of the layouts above) out of LMDB's memory.
- *  @return 0, or TPC_EDB when the value has another size. */
+ *  For the records without a checksum (payruns, payrun_ids, payments); the others have their
+ *  own readers below. @return 0, or TPC_EDB when the value has another size. */
 int tpc_records_read(const MDB_val *v, void *out, size_t size);
+
+/* ---- checksums ------------------------------------------------------------------------------ */
+
+/** The sub-databases whose records carry a checksum: the metric's label and verify's names. */
+enum tpc_rec_db {
+	TPC_REC_ANSWERS = 0,
+	TPC_REC_LINES,
+	TPC_REC_POSTINGS,
+	TPC_REC_PAYABLES,
+	TPC_REC_PAID,
+	TPC_REC__COUNT
+};
+
+/** @p db's name as docs/ledger.md and tpclear_store_damaged_total{db=...} write it. */
+const char *tpc_records_db_name(enum tpc_rec_db db);
+
+/** XXH3-64 of @p n bytes at @p p, never 0 (0 marks a record written without a sum). Pure. */
+uint64_t tpc_records_sum(const void *p, size_t n);
+
+/** Log that the record of @p db under @p key is damaged (failed its checksum or cannot be a
+ *  record of @p db: T00055, not served) and count it for tpclear_store_damaged_total. The
+ *  decoders never call it (verify reports on its own): the daemon's read paths do. Any thread.
+ */
+void tpc_records_damaged(enum tpc_rec_db db, const MDB_val *key);
+
+/** @p key of a record of @p db as the log and tpclear verify name it ("sequence 12 line 3",
+ *  "posting 40"; hex when it has no such shape), NUL-terminated in @p out. */
+void tpc_records_key_text(enum tpc_rec_db db, const MDB_val *key, char *out, size_t cap);
+
+/** Records of @p db this process found damaged so far (any thread; the metrics scrape). */
+uint64_t tpc_records_damaged_total(enum tpc_rec_db db);
+
+/** Set the sum of a record whose other fields are final (writer: postings, payables, paid;
+ *  worker: lines). */
+void tpc_records_line_seal(tpc_line_rec_t *r);
+void tpc_records_posting_seal(tpc_posting_rec_t *p);
+void tpc_records_payable_seal(tpc_payable_t *p);
+void tpc_records_paid_seal(tpc_paid_t *p);
+
+/** Read a value of "lines" (104 bytes, checked; or 96, schema 4: read with sum 0).
+ *  @return 0, or TPC_EDAMAGED (another size, or a sum that does not match). */
+int tpc_records_line_read(const MDB_val *v, tpc_line_rec_t *out);
+/** Read a value of "postings" (sum 0: written before schema 5, read unchecked).
+ *  @return 0 or TPC_EDAMAGED. */
+int tpc_records_posting_read(const MDB_val *v, tpc_posting_rec_t *out);
+/** Read a value of "payables" (sum 0: unchecked). @return 0 or TPC_EDAMAGED. */
+int tpc_records_payable_read(const MDB_val *v, tpc_payable_t *out);
+/** Read a value of "paid" (32 bytes, checked; or 24, schema 4: sum 0).
+ *  @return 0 or TPC_EDAMAGED. */
+int tpc_records_paid_read(const MDB_val *v, tpc_paid_t *out);
+
+/** Check the sum of a value of "answers" without decoding it.
+ *  @return 0 (sum matches), 1 (a TPA2 answer: no sum to check) or TPC_EDAMAGED. */
+int tpc_records_answer_check(const void *value, size_t size);
+
+/* ---- answers and lines ---------------------------------------------------------------------- */
 
 /** Fill the header of @p job's stored answer (committed at @p committed_ms). */
 void tpc_records_answer_header(const tpc_job_t *job, uint64_t committed_ms, tpc_answer_hdr_t *h);
@@ -262,16 +352,23 @@ void tpc_records_answer_header(const tpc_job_t *job, uint64_t committed_ms, tpc_
  *  the worker's LZ4 block of both, job->stored). */
 size_t tpc_records_answer_size(const tpc_job_t *job);
 
-/** Write @p h and @p job's answer bytes to @p out (tpc_records_answer_size() bytes). */
+/** The sum of the bytes @p job's stored answer holds after its header (the worker's LZ4 block,
+ *  or the result then the native answer): computed by the worker, off the writer's path. */
+uint64_t tpc_records_answer_body_sum(const tpc_job_t *job);
+
+/** Write @p h and @p job's answer bytes to @p out (tpc_records_answer_size() bytes), with the
+ *  header's sum: seeded with job->body_sum when the worker computed it over these bytes
+ *  (job->body_summed), else computed here. */
 void tpc_records_answer_encode(const tpc_job_t *job, const tpc_answer_hdr_t *h, void *out);
 
-/** Read the header of a value of "answers" (no decompression): magic checked, sender, key and
- *  format NUL-terminated. @return 0 or TPC_EDB. */
+/** Read the header of a value of "answers" (no decompression): sum and magic checked (TPA2:
+ *  none to check), sender, key and format NUL-terminated.
+ *  @return 0, TPC_EDAMAGED or TPC_EDB (not an answer of any schema). */
 int tpc_records_answer_header_read(const void *value, size_t size, tpc_answer_hdr_t *h);
 
 /** Decode a value of "answers" (header, then result and native, stored as they are or as one
- *  LZ4 block) into @p arena (borrowed; @p out points into it).
- *  @return 0, TPC_EDB or TPC_ENOMEM. */
+ *  LZ4 block) into @p arena (borrowed; @p out points into it). The sum is checked first.
+ *  @return 0, TPC_EDAMAGED, TPC_EDB or TPC_ENOMEM. */
 int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena,
                               tpc_stored_t *out);
 
@@ -287,9 +384,15 @@ void tpc_records_scheme_ref_encode(unsigned scheme, const char *ref, const char 
  *  @return 0, or TPC_EDB when it is neither. */
 int tpc_records_scheme_ref_read(const MDB_val *v, tpc_scheme_ref_view_t *out);
 
-/** The line record of line @p line (of invoice @p invoice) of @p s. Refused lines charge no
- *  budget. */
+/** The line record of line @p line (of invoice @p invoice) of @p s, sealed (its sum set).
+ *  Refused lines charge no budget. */
 void tpc_records_line_encode(const tpc_sending_t *s, uint32_t line, uint32_t invoice,
                              tpc_line_rec_t *out);
+
+/** Encode every line record of @p job's sending into its arena (job->line_recs), so that the
+ *  writer only copies them: the worker's side of the checksums (no field of a line record
+ *  depends on the sequence, which is in the key). @return 0, or TPC_ENOMEM (job->line_recs
+ *  stays NULL and the writer encodes them itself). */
+int tpc_records_lines_encode(tpc_job_t *job);
 
 #endif /* TPC_STORE_RECORDS_H */

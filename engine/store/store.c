@@ -33,7 +33,7 @@ struct tpc_store_reader {
  * any other thread exists: lmdb.h forbids mdb_dbi_open from concurrent transactions, and a
  * handle becomes usable by other transactions only once the one that opened it commits. The
  * handles then stay valid, read-only, for the life of the environment. */
-static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
+static int open_dbis(MDB_txn *txn, tpc_store_db_t *db, unsigned flags)
 {
 	const struct {
 		const char *name;
@@ -58,33 +58,68 @@ static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
 	int rc;
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if ((rc = mdb_dbi_open(txn, all[i].name, MDB_CREATE, all[i].dbi)))
+		if ((rc = mdb_dbi_open(txn, all[i].name, flags, all[i].dbi))) {
+			if (rc == MDB_NOTFOUND)
+				tpc_error("ledger: no sub-database '%s': not a tpclear ledger",
+				          all[i].name);
 			return rc;
+		}
 	db->dbs.lines = db->lines; /* the clearing snapshot reads it too (ledger/credit.h) */
-	return tpc_refdata_open(txn, &db->dbs.ref);
+	/* read-only (the tools): the reference data is not theirs to read, and creating its
+	 * handles is a write */
+	return flags & MDB_CREATE ? tpc_refdata_open(txn, &db->dbs.ref) : 0;
+}
+
+/* Where the checksummed records begin in a store raised from schema 3 or 4: the next
+ * sequence, posting and run numbers at the raise (records.h, tpc_sums_from_t). */
+static int put_sums_from(MDB_txn *txn, const tpc_store_db_t *db)
+{
+	MDB_val k = {9, "sums_from"}, v;
+	tpc_sums_from_t from;
+	tpc_txn_t t;
+
+	tpc_txn_wrap(&t, txn);
+	from.sequence = tpc_txn_last_u64(&t, db->answers) + 1;
+	from.posting = tpc_txn_last_u64(&t, db->postings) + 1;
+	from.run = tpc_txn_last_u64(&t, db->payruns) + 1;
+	if (t.ret)
+		return t.ret;
+	v.mv_data = &from;
+	v.mv_size = sizeof(from);
+	return mdb_put(txn, db->meta, &k, &v, 0);
 }
 
 /* A new store gets this engine's schema number; an existing one must already have it, or be
- * of a schema this engine still reads (TPC_LEDGER_SCHEMA_READ: its records are read as they
- * are, records.h says how), which is then raised to this one in the same transaction: from
- * here on it may hold records an older engine would misread, and the number makes that engine
- * refuse it. Anything else is refused rather than misread. */
-static int check_schema(MDB_txn *txn, MDB_dbi meta, const char *dir)
+ * of a schema this engine still reads (TPC_LEDGER_SCHEMA_READ and up: its records are read as
+ * they are, records.h says how), which is then raised to this one in the same transaction:
+ * from here on it may hold records an older engine would misread, and the number makes that
+ * engine refuse it. A raise from below 5 also notes where the checksummed records begin
+ * (put_sums_from(): tpclear verify counts the older ones as unchecked). Anything else is
+ * refused rather than misread. */
+static int check_schema(MDB_txn *txn, const tpc_store_db_t *db, const char *dir)
 {
-	uint32_t ver = TPC_LEDGER_SCHEMA, old = TPC_LEDGER_SCHEMA_READ;
+	uint32_t ver = TPC_LEDGER_SCHEMA, old = 0;
 	MDB_val k = {6, "schema"}, v;
-	int rc = mdb_get(txn, meta, &k, &v);
+	int rc = mdb_get(txn, db->meta, &k, &v);
 
-	if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size == 4 && memcmp(v.mv_data, &old, 4) == 0)) {
+	if (rc == 0 && v.mv_size == 4)
+		memcpy(&old, v.mv_data, 4);
+	if (rc == MDB_NOTFOUND ||
+	    (rc == 0 && v.mv_size == 4 && old >= TPC_LEDGER_SCHEMA_READ && old < ver)) {
+		if (rc == 0 && old < 5 && (rc = put_sums_from(txn, db)))
+			return rc;
+		if (old)
+			tpc_info("ledger %s: schema %u raised to %u", dir, old, ver);
 		v.mv_data = &ver;
 		v.mv_size = sizeof(ver);
-		return mdb_put(txn, meta, &k, &v, 0);
+		return mdb_put(txn, db->meta, &k, &v, 0);
 	}
 	if (rc)
 		return rc;
-	if (v.mv_size != 4 || memcmp(v.mv_data, &ver, 4) != 0) {
-		tpc_error("ledger %s: schema version differs from this engine's (%u)", dir,
-		          TPC_LEDGER_SCHEMA);
+	if (v.mv_size != 4 || old != ver) {
+		tpc_error("ledger %s: schema version %u differs from this engine's (%u, reads %u "
+		          "and up)",
+		          dir, old, TPC_LEDGER_SCHEMA, TPC_LEDGER_SCHEMA_READ);
 		return MDB_INCOMPATIBLE;
 	}
 	return 0;
@@ -123,11 +158,56 @@ out_close_env:
 	return rc;
 }
 
+/* The tools' side of the schema: read, never raised (the daemon raises it at its start). */
+static int read_schema(MDB_txn *txn, MDB_dbi meta, const char *dir, uint32_t *schema)
+{
+	MDB_val k = {6, "schema"}, v;
+	int rc = mdb_get(txn, meta, &k, &v);
+
+	if (rc == 0 && v.mv_size == 4)
+		memcpy(schema, v.mv_data, 4);
+	if (rc == 0 &&
+	    (v.mv_size != 4 || *schema < TPC_LEDGER_SCHEMA_READ || *schema > TPC_LEDGER_SCHEMA)) {
+		tpc_error("ledger %s: schema version %u is not one this build reads (%u to %u)",
+		          dir, *schema, TPC_LEDGER_SCHEMA_READ, TPC_LEDGER_SCHEMA);
+		return MDB_INCOMPATIBLE;
+	}
+	return rc;
+}
+
+/* Every sub-database handle and the schema, in one transaction. The daemon's (@p ro_schema
+ * NULL) writes: a store is either fully set up (every database, the schema checked or raised) or
+ * not touched at all. The tools' is read-only, and committed too: an aborted transaction closes
+ * the handles it opened, read-only or not (lmdb.h, mdb_dbi_open). @return 0 or an LMDB code. */
+static int open_all(tpc_store_t *st, const char *dir, uint32_t *ro_schema)
+{
+	tpc_txn_t t;
+
+	if (tpc_txn_begin(st->db.env, ro_schema ? MDB_RDONLY : 0, &t) == 0) {
+		tpc_txn_fail(&t, open_dbis(t.txn, &st->db, ro_schema ? 0 : MDB_CREATE));
+		if (!t.ret)
+			tpc_txn_fail(&t, ro_schema ? read_schema(t.txn, st->db.meta, dir, ro_schema)
+			                           : check_schema(t.txn, &st->db, dir));
+		tpc_txn_commit(&t);
+	}
+	return t.ret;
+}
+
+/* Release a store that failed to open (its environment, if made). @return @p rc translated. */
+static int discard(tpc_store_t *st, int rc)
+{
+	if (st->db.env)
+		mdb_env_close(st->db.env); /* lmdb.h: close the env after a failed open */
+	pthread_rwlock_destroy(&st->resize_lock);
+	free(st);
+	return tpc_err_from_mdb(rc);
+}
+
 int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 {
 	pthread_rwlockattr_t attr;
 	tpc_store_t *st;
-	tpc_txn_t t;
+	int rc;
 
 	/* LMDB creates its files but not their directory. 0750, like the files' 0640: the ledger
 	 * holds care lines and account numbers, for the owner and its group only. */
@@ -144,27 +224,37 @@ int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->resize_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
-	if ((t.ret = open_env(st, opts)))
-		goto out_free;
-	/* one write transaction: a store is either fully set up (every database, the schema) or
-	 * not touched at all */
-	if (tpc_txn_begin(st->db.env, 0, &t) == 0) {
-		tpc_txn_fail(&t, open_dbis(t.txn, &st->db));
-		if (!t.ret)
-			tpc_txn_fail(&t, check_schema(t.txn, st->db.meta, opts->dir));
-		tpc_txn_commit(&t);
-	}
-	if (t.ret)
-		goto out_close_env;
+	if ((rc = open_env(st, opts)) || (rc = open_all(st, opts->dir, NULL)))
+		return discard(st, rc);
 	*out = st;
 	return 0;
+}
 
-out_close_env:
-	mdb_env_close(st->db.env);
-out_free:
-	pthread_rwlock_destroy(&st->resize_lock);
-	free(st);
-	return tpc_err_from_mdb(t.ret);
+int tpc_store_open_readonly(const char *dir, tpc_store_t **out, uint32_t *schema)
+{
+	tpc_store_t *st = calloc(1, sizeof(*st));
+	int rc;
+
+	if (!st)
+		return TPC_ENOMEM;
+	pthread_rwlock_init(&st->resize_lock, NULL);
+	/* MDB_RDONLY: nothing written, no lock the daemon holds is taken (the daemon's own lock
+	 * is not LMDB's); LMDB's reader table in lock.mdb is shared with the daemon, so the
+	 * daemon keeps the pages of this reader's snapshot while it writes. MDB_NOTLS: the
+	 * read transaction may outlive any thread-local slot. The map size 0 adopts the file's. */
+	if ((rc = mdb_env_create(&st->db.env))) {
+		st->db.env = NULL;
+		return discard(st, rc);
+	}
+	if ((rc = mdb_env_set_maxdbs(st->db.env, 32)) ||
+	    (rc = mdb_env_open(st->db.env, dir, MDB_RDONLY | MDB_NOTLS, 0))) {
+		tpc_error("ledger %s: %s", dir, mdb_strerror(rc));
+		return discard(st, rc);
+	}
+	if ((rc = open_all(st, dir, schema)))
+		return discard(st, rc);
+	*out = st;
+	return 0;
 }
 
 void tpc_store_free(tpc_store_t **stp)
@@ -356,9 +446,11 @@ int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key,
 		return t.ret ? tpc_err_from_mdb(t.ret) : TPC_ENOENT;
 	}
 	ak = tpc_key_u64(skey, seq);
-	if (tpc_txn_find(&t, r->st->db.answers, &ak, &av))
+	if (tpc_txn_find(&t, r->st->db.answers, &ak, &av)) {
 		rc = tpc_records_answer_decode(av.mv_data, av.mv_size, arena, out);
-	else /* indexed but not stored: the two are written in one transaction */
+		if (rc == TPC_EDAMAGED)
+			tpc_records_damaged(TPC_REC_ANSWERS, &ak);
+	} else /* indexed but not stored: the two are written in one transaction */
 		rc = tpc_err_from_mdb(t.ret ? t.ret : MDB_CORRUPTED);
 	read_end(r);
 	return rc;

@@ -46,6 +46,16 @@ typedef struct tpc_store_opts {
  *  @return 0 or a negative TPC_E* code (an incompatible schema is logged). */
 int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out);
 
+/** Open the store in @p dir read-only, for the tools (tpclear verify, backup): nothing is
+ *  created or written, the schema is read and not raised, the reference data's handles are not
+ *  opened. Works while a daemon runs on @p dir: LMDB's reader table is shared, and no lock the
+ *  daemon holds is taken.
+ *  @param[out] out     new store, owned by the caller; release with tpc_store_free()
+ *  @param[out] schema  the store's schema number (TPC_LEDGER_SCHEMA_READ..TPC_LEDGER_SCHEMA)
+ *  @return 0 or a negative TPC_E* code (logged: no such ledger, a missing sub-database, a
+ *  schema this build does not read). */
+int tpc_store_open_readonly(const char *dir, tpc_store_t **out, uint32_t *schema);
+
 /** Close the environment; NULL-safe; sets *@p st to NULL. No reader or writer may be left. */
 void tpc_store_free(tpc_store_t **st);
 

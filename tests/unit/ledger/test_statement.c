@@ -117,6 +117,7 @@ static void retime(uint64_t seq, uint64_t at_ms)
 		if (p.sequence != seq)
 			continue;
 		p.at_ms = at_ms;
+		tpc_records_posting_seal(&p); /* a rewrite, not damage: sealed again */
 		cr_assert_eq(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT), 0);
 		n++;
 	}
@@ -140,6 +141,7 @@ static void bend_line(uint64_t seq, uint32_t line, int64_t delta)
 	cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
 	memcpy(&r, v.mv_data, sizeof(r));
 	r.accepted_cents += delta;
+	tpc_records_line_seal(&r); /* a rewrite, not damage: sealed again */
 	v.mv_data = &r;
 	v.mv_size = sizeof(r);
 	cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);

@@ -145,6 +145,8 @@ Test(records, stored_answer_roundtrip)
 	cr_assert_str_eq(st.native.type, "efact");
 }
 
+/* A value that is not an answer this engine wrote fails its checksum: T00055, not T00011.
+ * (Before schema 5 these were TPC_EDB; issue 14 names damage apart from other failures.) */
 Test(records, damaged_answers_are_refused)
 {
 	tpc_answer_hdr_t h;
@@ -155,9 +157,207 @@ Test(records, damaged_answers_are_refused)
 	h.magic = TPC_ANSWER_MAGIC;
 	h.result_len = 8; /* says 8, holds 4 */
 	memcpy(buf, &h, sizeof(h));
-	cr_assert_eq(tpc_records_answer_decode(buf, sizeof(buf), arena, &st), TPC_EDB);
-	cr_assert_eq(tpc_records_answer_decode(buf, sizeof(h) - 1, arena, &st), TPC_EDB);
+	cr_assert_eq(tpc_records_answer_decode(buf, sizeof(buf), arena, &st), TPC_EDAMAGED);
+	cr_assert_eq(tpc_records_answer_decode(buf, sizeof(h) - 1, arena, &st), TPC_EDAMAGED);
 	h.magic = 0;
 	memcpy(buf, &h, sizeof(h));
-	cr_assert_eq(tpc_records_answer_header_read(buf, sizeof(buf), &h), TPC_EDB);
+	cr_assert_eq(tpc_records_answer_header_read(buf, sizeof(buf), &h), TPC_EDAMAGED);
+	/* a TPA2 answer (schema 4, no sum) whose lengths do not add up is still TPC_EDB */
+	h.magic = TPC_ANSWER_MAGIC_V4;
+	memcpy(buf, &h, TPC_ANSWER_HDR_V4);
+	cr_assert_eq(tpc_records_answer_decode(buf, TPC_ANSWER_HDR_V4 + 4, arena, &st), TPC_EDB);
+}
+
+/* ---- checksums (schema 5) ------------------------------------------------------------------- */
+
+/* Flip each bit of @p n bytes at @p rec in turn; @p read must refuse every one, and accept the
+ * record again once the bit is back. */
+#define EVERY_BIT_REFUSED(rec, n, read)                                                            \
+	do {                                                                                       \
+		uint8_t *b_ = (uint8_t *)(rec);                                                    \
+		for (size_t i_ = 0; i_ < (n)*8; i_++) {                                            \
+			b_[i_ / 8] ^= (uint8_t)(1u << (i_ % 8));                                   \
+			cr_assert_eq(read, TPC_EDAMAGED, "bit %zu flipped was read", i_);          \
+			b_[i_ / 8] ^= (uint8_t)(1u << (i_ % 8));                                   \
+		}                                                                                  \
+		cr_assert_eq(read, 0);                                                             \
+	} while (0)
+
+Test(records, every_flipped_bit_of_a_line_record_is_refused)
+{
+	tpc_line_rec_t rec, back;
+	MDB_val v = {sizeof(rec), &rec};
+
+	memset(&rec, 0, sizeof(rec));
+	memcpy(rec.code, "101032", 6);
+	rec.accepted_cents = 6000;
+	tpc_records_line_seal(&rec);
+	cr_assert_neq(rec.sum, 0);
+	EVERY_BIT_REFUSED(&rec, sizeof(rec), tpc_records_line_read(&v, &back));
+	cr_assert_arr_eq(&back, &rec, sizeof(rec));
+	/* a schema 4 record (96 bytes) is read, unchecked, with sum 0 */
+	v.mv_size = TPC_LINE_REC_V4;
+	cr_assert_eq(tpc_records_line_read(&v, &back), 0);
+	cr_assert_eq(back.sum, 0);
+	cr_assert_eq(back.accepted_cents, 6000);
+	v.mv_size = TPC_LINE_REC_V4 + 1;
+	cr_assert_eq(tpc_records_line_read(&v, &back), TPC_EDAMAGED, "no line record's size");
+}
+
+Test(records, every_flipped_bit_of_a_posting_payable_or_paid_is_refused)
+{
+	tpc_posting_rec_t p, pb;
+	tpc_payable_t y, yb;
+	tpc_paid_t d, db;
+	MDB_val pv = {sizeof(p), &p}, yv = {sizeof(y), &y}, dv = {sizeof(d), &d};
+
+	memset(&p, 0, sizeof(p));
+	p.sequence = 12;
+	p.amount_cents = -4800;
+	snprintf(p.account, sizeof(p.account), "AMI");
+	tpc_records_posting_seal(&p);
+	EVERY_BIT_REFUSED(&p, sizeof(p) - sizeof(p.pad2), tpc_records_posting_read(&pv, &pb));
+	memset(&y, 0, sizeof(y));
+	y.amount_cents = 4800;
+	tpc_records_payable_seal(&y);
+	EVERY_BIT_REFUSED(&y, sizeof(y), tpc_records_payable_read(&yv, &yb));
+	d = (tpc_paid_t){7, 3, 0, 123456, 0};
+	tpc_records_paid_seal(&d);
+	EVERY_BIT_REFUSED(&d, sizeof(d), tpc_records_paid_read(&dv, &db));
+	cr_assert_eq(db.run, 7);
+	/* written before schema 5: a zero sum (postings, payables) or 24 bytes (paid) */
+	p.sum = 0;
+	y.sum = 0;
+	cr_assert_eq(tpc_records_posting_read(&pv, &pb), 0);
+	cr_assert_eq(tpc_records_payable_read(&yv, &yb), 0);
+	dv.mv_size = TPC_PAID_V4;
+	cr_assert_eq(tpc_records_paid_read(&dv, &db), 0);
+	cr_assert_eq(db.sum, 0);
+	cr_assert_eq(db.paid_ms, 123456);
+}
+
+/* An answer as the writer stores it, from a job whose worker computed the body's sum. */
+static MDB_val stored_answer(tpc_job_t *job, int worker_summed)
+{
+	static const uint8_t result[] = {8, 1, 16, 2, 24, 3};
+	static const char native[] = "920098 the native answer";
+	uint8_t key[8];
+	MDB_val k = tpc_key_u64(key, 9), v;
+	tpc_answer_hdr_t h;
+	void *space;
+
+	memset(job, 0, sizeof(*job));
+	job->sequence = 9;
+	strcpy(job->sender, "hospital-a");
+	strcpy(job->key, "k-9");
+	job->result = (uint8_t *)result;
+	job->result_len = sizeof(result);
+	job->native.ptr = (const uint8_t *)native;
+	job->native.len = sizeof(native);
+	if (worker_summed) {
+		job->body_sum = tpc_records_answer_body_sum(job);
+		job->body_summed = job->result;
+	}
+	tpc_records_answer_header(job, 3000, &h);
+	space = tpc_txn_reserve(&t, dbi, &k, tpc_records_answer_size(job), 0);
+	cr_assert_not_null(space);
+	tpc_records_answer_encode(job, &h, space);
+	cr_assert(tpc_txn_find(&t, dbi, &k, &v));
+	return v;
+}
+
+Test(records, every_flipped_bit_of_a_stored_answer_is_refused)
+{
+	tpc_job_t job;
+	tpc_stored_t st;
+	uint8_t copy[1024];
+	MDB_val v = stored_answer(&job, 1);
+
+	cr_assert_leq(v.mv_size, sizeof(copy));
+	memcpy(copy, v.mv_data, v.mv_size);
+	cr_assert_eq(tpc_records_answer_check(copy, v.mv_size), 0);
+	EVERY_BIT_REFUSED(copy, v.mv_size, tpc_records_answer_decode(copy, v.mv_size, arena, &st));
+	cr_assert_eq(st.result_len, job.result_len);
+	cr_assert_arr_eq(st.result, job.result, job.result_len);
+}
+
+/* The worker's body sum and the writer's own give the same stored bytes; a job whose result
+ * was replaced after the worker summed it is summed again by the writer. */
+Test(records, the_writer_sums_what_the_worker_did_not)
+{
+	tpc_job_t job;
+	tpc_answer_hdr_t h;
+	uint8_t a[1024], b[1024];
+	MDB_val v = stored_answer(&job, 1);
+	size_t n = v.mv_size;
+	static const uint8_t other[] = {8, 1, 16, 2, 24, 3};
+
+	memcpy(a, v.mv_data, n);
+	v = stored_answer(&job, 0);
+	memcpy(b, v.mv_data, n);
+	cr_assert_arr_eq(a, b, n, "worker or writer: the same sum");
+	/* same bytes at another address: the worker's sum is not trusted for them */
+	job.body_sum = 1;
+	job.body_summed = job.result;
+	job.result = (uint8_t *)other;
+	tpc_records_answer_header(&job, 3000, &h);
+	tpc_records_answer_encode(&job, &h, b);
+	cr_assert_eq(tpc_records_answer_check(b, n), 0);
+}
+
+/* A stored answer of schema 4 (magic TPA2, a 320-byte header, no sum) is still read. */
+Test(records, an_answer_of_schema_4_is_read_unchecked)
+{
+	static const uint8_t result[] = {8, 1};
+	uint8_t buf[TPC_ANSWER_HDR_V4 + sizeof(result)];
+	tpc_answer_hdr_t h;
+	tpc_stored_t st;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = TPC_ANSWER_MAGIC_V4;
+	h.result_len = sizeof(result);
+	h.sequence = 4;
+	strcpy(h.key, "old-key");
+	memcpy(buf, &h, TPC_ANSWER_HDR_V4);
+	memcpy(buf + TPC_ANSWER_HDR_V4, result, sizeof(result));
+	cr_assert_eq(tpc_records_answer_check(buf, sizeof(buf)), 1, "unchecked");
+	cr_assert_eq(tpc_records_answer_decode(buf, sizeof(buf), arena, &st), 0);
+	cr_assert_eq(st.sequence, 4);
+	cr_assert_arr_eq(st.result, result, sizeof(result));
+	cr_assert_eq(tpc_records_answer_header_read(buf, sizeof(buf), &h), 0);
+	cr_assert_str_eq(h.key, "old-key");
+	cr_assert_eq(h.sum, 0);
+}
+
+/* The worker's line records are the writer's, byte for byte. */
+Test(records, the_worker_encodes_the_line_records_the_writer_would)
+{
+	tpc_invoice_t inv[2];
+	tpc_line_t ln[3];
+	tpc_job_t job;
+	tpc_line_rec_t rec;
+
+	memset(inv, 0, sizeof(inv));
+	memset(ln, 0, sizeof(ln));
+	memset(&job, 0, sizeof(job));
+	inv[0].nlines = 2;
+	inv[1].first_line = 2;
+	inv[1].nlines = 1;
+	memcpy(inv[1].mutuality, "319", 3);
+	for (int i = 0; i < 3; i++) {
+		memcpy(ln[i].code, "101032", 7);
+		ln[i].accepted_cents = 100 * i;
+	}
+	job.arena = arena;
+	job.sending.invoices = inv;
+	job.sending.ninvoices = 2;
+	job.sending.lines = ln;
+	job.sending.nlines = 3;
+	cr_assert_eq(tpc_records_lines_encode(&job), 0);
+	cr_assert_not_null(job.line_recs);
+	for (uint32_t i = 0; i < 3; i++) {
+		tpc_records_line_encode(&job.sending, i, i < 2 ? 0 : 1, &rec);
+		cr_assert_arr_eq(&job.line_recs[i], &rec, sizeof(rec), "line %u", i);
+	}
+	cr_assert_arr_eq(job.line_recs[2].mutuality, "319", 3);
 }

@@ -1,0 +1,520 @@
+/* engine/ledger/verify.c - the offline check of a whole ledger (see verify.h).
+ *
+ * Each walk reads one sub-database with a cursor and checks what it can from the record and a
+ * few point lookups into the others (LMDB lookups are a B-tree descent, cheap next to a walk):
+ * memory stays bounded on a ledger of any size, at the price of a log factor. The record
+ * decoders are store/records.c's, the ones the daemon serves through, so a record verify calls
+ * sound is one the daemon reads. A damaged record is reported once, by the walk of its own
+ * sub-database; the other walks skip what they cannot read instead of reporting it again.
+ *
+ * Records without a checksum: a store raised from schema 3 or 4 keeps its old records as they
+ * were (meta "sums_from" says where the checksummed ones begin); they are counted, and only a
+ * record after that point without one is a problem (its size or its zeroed sum was damaged).
+ */
+#include "ledger/verify.h"
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "store/txn.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define TICK 4096u /* records between two progress calls */
+
+struct vctx {
+	MDB_txn *txn;
+	const tpc_store_db_t *db;
+	tpc_sums_from_t from; /* records from these on must carry a sum */
+	tpc_verify_problem_fn problem;
+	tpc_verify_progress_fn progress;
+	void *arg;
+	tpc_verify_report_t *r;
+	uint64_t done, total;
+	const char *cur;           /* the sub-database being walked (progress) */
+	tpc_arena_t *scratch;      /* decoded answers of schema 4, reset per answer */
+	uint64_t parts;            /* accepted line parts that move money (lines walk) */
+	uint64_t payable_postings; /* PAYABLE postings of lines (postings walk) */
+	uint64_t last_seq;         /* the lines walk's previous sequence */
+};
+
+static void report(struct vctx *c, const char *db, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void report(struct vctx *c, const char *db, const char *key, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	c->r->problems++;
+	c->problem(c->arg, db, key, what);
+}
+
+static void tick(struct vctx *c)
+{
+	if (++c->done % TICK == 0 && c->progress)
+		c->progress(c->arg, c->cur, c->done, c->total);
+}
+
+/* A key of a sub-database without records of its own: numbers for the numeric keys
+ * ("sequence S run R payment P"), the names of "sendings" and "invoices" with their NUL shown
+ * as '/', hex for anything else (dedup's identities). */
+static void key_text(const char *db, const MDB_val *k, char *out, size_t cap)
+{
+	const uint8_t *b = k->mv_data;
+	size_t n = k->mv_size, o = 0;
+	int text = n > 0;
+
+	if (n == 20 && strcmp(db, "settlements") == 0) {
+		snprintf(out, cap, "sequence %llu run %llu payment %u",
+		         (unsigned long long)tpc_get_be64(b),
+		         (unsigned long long)tpc_get_be64(b + 8), tpc_get_be32(b + 16));
+		return;
+	}
+	if (n == 12 && strcmp(db, "payments") == 0) {
+		snprintf(out, cap, "run %llu payment %u", (unsigned long long)tpc_get_be64(b),
+		         tpc_get_be32(b + 8));
+		return;
+	}
+	if (n == 12) { /* scheme_refs: a line's key */
+		tpc_records_key_text(TPC_REC_LINES, k, out, cap);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		text &= b[i] == 0 || (isprint(b[i]) && b[i] != '/');
+	out[0] = 0;
+	for (size_t i = 0; i < n && o + 3 < cap; i++)
+		o += (size_t)(text ? snprintf(out + o, cap - o, "%c", b[i] ? b[i] : '/')
+		                   : snprintf(out + o, cap - o, "%02x", b[i]));
+}
+
+/* Report a record of sub-database @p db (records.h) under @p k. */
+static void report_rec(struct vctx *c, enum tpc_rec_db db, const MDB_val *k, const char *what)
+{
+	char key[96];
+
+	tpc_records_key_text(db, k, key, sizeof(key));
+	report(c, tpc_records_db_name(db), key, "%s", what);
+}
+
+/* Count a decoded record: @p rc from its reader, @p sum its sum field (0: none), @p after
+ * whether it was written after the raise to schema 5 (it must have one then).
+ * @return 1 when the record can be used. */
+static int count_rec(struct vctx *c, enum tpc_rec_db db, const MDB_val *k, int rc, uint64_t sum,
+                     int after)
+{
+	if (rc) {
+		c->r->damaged[db]++;
+		report_rec(c, db, k, "checksum mismatch (or not a record of its size): damaged");
+		return 0;
+	}
+	if (sum) {
+		c->r->checked[db]++;
+		return 1;
+	}
+	c->r->unchecked[db]++;
+	if (after) {
+		c->r->damaged[db]++;
+		report_rec(c, db, k, "no checksum, yet written after the ledger became schema 5");
+		return 0;
+	}
+	return 1;
+}
+
+static int exists(struct vctx *c, MDB_dbi dbi, const void *key, size_t n)
+{
+	MDB_val k = {n, (void *)key}, v;
+
+	return mdb_get(c->txn, dbi, &k, &v) == 0;
+}
+
+/* Does sending @p seq have a line record (the first key of its prefix)? */
+static int has_lines(struct vctx *c, uint64_t seq)
+{
+	uint8_t kb[12];
+	MDB_val k = tpc_key_u64_u32(kb, seq, 0), v;
+	MDB_cursor *cur;
+	int rc;
+
+	if (mdb_cursor_open(c->txn, c->db->lines, &cur))
+		return 0;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	rc = rc == 0 && k.mv_size == 12 && tpc_get_be64(k.mv_data) == seq;
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* The line record (@p seq, @p line). @return 1 when there and sound (a damaged one is the lines
+ * walk's to report). */
+static int get_line(struct vctx *c, uint64_t seq, uint32_t line, tpc_line_rec_t *out)
+{
+	uint8_t kb[12];
+	MDB_val k = tpc_key_u64_u32(kb, seq, line), v;
+
+	return mdb_get(c->txn, c->db->lines, &k, &v) == 0 && tpc_records_line_read(&v, out) == 0;
+}
+
+/* The parts of a line that move money, as ledger.c's post() writes them: bit 0 the insurer
+ * part, bit 1 the patient share a scheme pays. */
+static unsigned line_parts(const tpc_line_rec_t *r, int64_t amount[2])
+{
+	int64_t share = r->share_budget ? r->patient_cents : 0;
+
+	amount[0] = r->accepted_cents - share;
+	amount[1] = share;
+	if (r->outcome != TPC_OUTCOME_ACCEPTED || r->accepted_cents == 0)
+		return 0;
+	return (amount[0] != 0) | (amount[1] != 0) << 1;
+}
+
+/* One walk: every record of @p dbi, in key order, to @p visit. @return 0 or an LMDB code. */
+typedef void (*visit_fn)(struct vctx *c, const MDB_val *k, const MDB_val *v);
+
+static int walk(struct vctx *c, MDB_dbi dbi, const char *name, visit_fn visit)
+{
+	tpc_iter_t it;
+	tpc_txn_t t;
+
+	c->cur = name;
+	c->last_seq = 0;
+	tpc_txn_wrap(&t, c->txn);
+	tpc_txn_foreach(&it, &t, dbi, NULL, 0, 0)
+	{
+		tick(c);
+		visit(c, &it.key, &it.val);
+	}
+	tpc_iter_close(&it);
+	return t.ret;
+}
+
+/* ---- the records with checksums ------------------------------------------------------------ */
+
+static void visit_answer(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	uint64_t seq = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0;
+	int rc = tpc_records_answer_check(v->mv_data, v->mv_size);
+	tpc_answer_hdr_t h;
+	tpc_stored_t st;
+
+	if (!count_rec(c, TPC_REC_ANSWERS, k, rc < 0, rc == 0, seq >= c->from.sequence))
+		return;
+	/* an answer without a sum is at least decoded whole (lengths, LZ4) */
+	tpc_arena_reset(c->scratch);
+	if (tpc_records_answer_header_read(v->mv_data, v->mv_size, &h) ||
+	    (rc == 1 && tpc_records_answer_decode(v->mv_data, v->mv_size, c->scratch, &st) != 0))
+		report_rec(c, TPC_REC_ANSWERS, k, "cannot be decoded");
+	else if (h.sequence != seq)
+		report_rec(c, TPC_REC_ANSWERS, k, "its header names another sequence");
+}
+
+/* One expected part of an accepted line: payable xor paid, the payable of its amount. */
+static void check_part(struct vctx *c, const MDB_val *lk, uint8_t part, int64_t amount)
+{
+	uint8_t kb[TPC_PAYABLE_KEY];
+	MDB_val k = {sizeof(kb), kb}, v;
+	int payable, paid;
+	tpc_payable_t p;
+	char key[96];
+
+	memcpy(kb, lk->mv_data, 12);
+	kb[12] = part;
+	payable = mdb_get(c->txn, c->db->payables, &k, &v) == 0;
+	paid = exists(c, c->db->paid, kb, sizeof(kb));
+	tpc_records_key_text(TPC_REC_PAYABLES, &k, key, sizeof(key));
+	if (payable && paid)
+		report(c, "paid", key, "the line part is both payable and paid");
+	else if (!payable && !paid)
+		report(c, "payables", key, "the accepted line part is neither payable nor paid");
+	else if (payable && tpc_records_payable_read(&v, &p) == 0 && p.amount_cents != amount)
+		report(c, "payables", key, "amount %lld cents, the line says %lld",
+		       (long long)p.amount_cents, (long long)amount);
+}
+
+static void visit_line(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	uint64_t seq = k->mv_size == 12 ? tpc_get_be64(k->mv_data) : 0;
+	tpc_line_rec_t r;
+	int64_t amount[2];
+	unsigned parts;
+	int rc = tpc_records_line_read(v, &r);
+
+	if (!count_rec(c, TPC_REC_LINES, k, rc, rc ? 0 : r.sum, seq >= c->from.sequence))
+		return;
+	if (seq != c->last_seq && !exists(c, c->db->answers, k->mv_data, 8))
+		report_rec(c, TPC_REC_LINES, k, "no stored answer of its sequence");
+	c->last_seq = seq;
+	parts = line_parts(&r, amount);
+	for (uint8_t part = 0; part < 2; part++)
+		if (parts & (1u << part)) {
+			c->parts++;
+			check_part(c, k, part, amount[part]);
+		}
+}
+
+/* Payables and paid: of an accepted line part, and a paid one of a stored payment. */
+static void visit_part(struct vctx *c, enum tpc_rec_db db, const MDB_val *key, const MDB_val *v)
+{
+	const uint8_t *k = key->mv_data;
+	tpc_payable_t p = {0};
+	tpc_paid_t d = {0};
+	tpc_line_rec_t line;
+	int64_t amount[2];
+	uint8_t pk[12];
+	int rc =
+	    db == TPC_REC_PAID ? tpc_records_paid_read(v, &d) : tpc_records_payable_read(v, &p);
+
+	if (!count_rec(c, db, key, rc || key->mv_size != TPC_PAYABLE_KEY,
+	               db == TPC_REC_PAID ? d.sum : p.sum,
+	               db == TPC_REC_PAID ? d.run >= c->from.run
+	                                  : tpc_get_be64(k) >= c->from.sequence))
+		return;
+	if (!get_line(c, tpc_get_be64(k), tpc_get_be32(k + 8), &line) || k[12] > 1 ||
+	    !(line_parts(&line, amount) & (1u << k[12])))
+		report_rec(c, db, key, "no accepted line part of this key");
+	if (db == TPC_REC_PAID &&
+	    !exists(c, c->db->payments, tpc_key_u64_u32(pk, d.run, d.payment).mv_data, 12))
+		report_rec(c, db, key, "the payment it names is not stored");
+}
+
+static void visit_payable(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	visit_part(c, TPC_REC_PAYABLES, k, v);
+}
+
+static void visit_paid(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	visit_part(c, TPC_REC_PAID, k, v);
+}
+
+/* A posting of a line (charge, payable): of an accepted line part, for its amount. */
+static void check_line_posting(struct vctx *c, const MDB_val *k, const tpc_posting_rec_t *p)
+{
+	tpc_line_rec_t line;
+	int64_t amount[2], want;
+
+	if (p->kind == TPC_POST_PAYABLE)
+		c->payable_postings++;
+	if (!get_line(c, p->sequence, p->line, &line) || p->part > 1 ||
+	    !(line_parts(&line, amount) & (1u << p->part))) {
+		report_rec(c, TPC_REC_POSTINGS, k,
+		           "no accepted line part of its sequence and line");
+		return;
+	}
+	want = p->kind == TPC_POST_CHARGE ? -amount[p->part] : amount[p->part];
+	if (p->amount_cents != want) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "amount %lld cents, its line says %lld",
+		         (long long)p->amount_cents, (long long)want);
+		report_rec(c, TPC_REC_POSTINGS, k, what);
+	}
+}
+
+static void visit_posting(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	uint64_t n = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0;
+	uint8_t rk[8];
+	tpc_posting_rec_t p;
+	int rc = tpc_records_posting_read(v, &p);
+
+	if (!count_rec(c, TPC_REC_POSTINGS, k, rc || k->mv_size != 8, rc ? 0 : p.sum,
+	               n >= c->from.posting))
+		return;
+	if (p.budget >= TPC_BUDGET__COUNT || p.kind < TPC_POST_CHARGE || p.kind > TPC_POST_PAYOUT) {
+		report_rec(c, TPC_REC_POSTINGS, k, "unknown budget or kind");
+		return;
+	}
+	c->r->budget_cents[p.budget] += p.amount_cents;
+	if (p.kind == TPC_POST_CHARGE || p.kind == TPC_POST_PAYABLE)
+		check_line_posting(c, k, &p);
+	else if (!p.run || !exists(c, c->db->payruns, tpc_key_u64(rk, p.run).mv_data, 8))
+		report_rec(c, TPC_REC_POSTINGS, k, "a payment posting of no stored run");
+}
+
+/* ---- indexes ------------------------------------------------------------------------------- */
+
+/* "sendings": (sender, key) -> the answer of its sequence, which names the same sender, key
+ * and payload hash. */
+static void visit_sending(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	const char *kb = k->mv_data;
+	size_t sl = strnlen(kb, k->mv_size);
+	uint64_t seq;
+	uint8_t sk[8];
+	MDB_val ak, av;
+	tpc_answer_hdr_t h;
+	char key[200];
+
+	c->r->indexes++;
+	key_text("sendings", k, key, sizeof(key));
+	if (v->mv_size != 8 + TPC_HASH_LEN) {
+		report(c, "sendings", key, "value of %zu bytes, not a sequence and a hash",
+		       v->mv_size);
+		return;
+	}
+	memcpy(&seq, v->mv_data, 8); /* LMDB aligns values on two bytes only */
+	ak = tpc_key_u64(sk, seq);
+	if (mdb_get(c->txn, c->db->answers, &ak, &av) != 0) {
+		report(c, "sendings", key, "no stored answer under its sequence");
+		return;
+	}
+	if (tpc_records_answer_header_read(av.mv_data, av.mv_size, &h))
+		return; /* damaged: the answers walk reports it */
+	if (sl >= k->mv_size || strncmp(h.sender, kb, sl + 1) != 0 ||
+	    strlen(h.key) != k->mv_size - sl - 1 ||
+	    memcmp(h.key, kb + sl + 1, k->mv_size - sl - 1) != 0 ||
+	    memcmp(h.hash, (const uint8_t *)v->mv_data + 8, TPC_HASH_LEN) != 0)
+		report(c, "sendings", key, "its answer names another sender, key or payload");
+}
+
+/* An index whose value is a sequence: "dedup" (a line identity: the sending has lines) and
+ * "invoices" (an invoice number: the sending is stored). */
+static void seq_index(struct vctx *c, const MDB_val *k, const MDB_val *v, int want_lines)
+{
+	uint64_t seq = 0;
+	uint8_t sk[8];
+	char key[200];
+
+	c->r->indexes++;
+	if (v->mv_size == 8)
+		memcpy(&seq, v->mv_data, 8);
+	if (v->mv_size == 8 &&
+	    (want_lines ? has_lines(c, seq)
+	                : exists(c, c->db->answers, tpc_key_u64(sk, seq).mv_data, 8)))
+		return;
+	key_text(c->cur, k, key, sizeof(key));
+	report(c, c->cur, key, "points at sequence %llu, which has no %s", (unsigned long long)seq,
+	       want_lines ? "line" : "stored answer");
+}
+
+static void visit_dedup(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	seq_index(c, k, v, 1);
+}
+
+static void visit_invoice(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	seq_index(c, k, v, 0);
+}
+
+/* "scheme_refs" -> its line; "settlements" -> its payment and its sending; "payments" -> its
+ * run. The key of each names what it points at; c->cur says which index this is. */
+static void visit_keyed_index(struct vctx *c, const MDB_val *key, const MDB_val *v)
+{
+	const uint8_t *k = key->mv_data;
+	size_t n = key->mv_size;
+	tpc_scheme_ref_view_t sr;
+	char text[200];
+	int ok;
+
+	c->r->indexes++;
+	if (strcmp(c->cur, "scheme_refs") == 0)
+		ok = n == 12 && exists(c, c->db->lines, k, 12) &&
+		     tpc_records_scheme_ref_read(v, &sr) == 0;
+	else if (strcmp(c->cur, "settlements") == 0)
+		ok = n == 20 && exists(c, c->db->payments, k + 8, 12) &&
+		     exists(c, c->db->answers, k, 8);
+	else
+		ok = n == 12 && exists(c, c->db->payruns, k, 8);
+	if (ok)
+		return;
+	key_text(c->cur, key, text, sizeof(text));
+	report(c, c->cur, text, "points at a record that is not stored (or is unreadable)");
+}
+
+/* Where the checksummed records begin: meta "sums_from" in a store raised to schema 5, the
+ * start in a store made at 5, nowhere in a store not yet raised (tpc_store_open_readonly()
+ * opens schemas 3 and 4 as they are). */
+static int sums_from(struct vctx *c)
+{
+	MDB_val k = {6, "schema"}, f = {9, "sums_from"}, v;
+	uint32_t schema = 0;
+	int rc;
+
+	if ((rc = mdb_get(c->txn, c->db->meta, &k, &v)))
+		return rc;
+	if (v.mv_size == 4)
+		memcpy(&schema, v.mv_data, 4);
+	memset(&c->from, schema < 5 ? 0xff : 0, sizeof(c->from));
+	rc = mdb_get(c->txn, c->db->meta, &f, &v);
+	if (rc == 0 && v.mv_size == sizeof(c->from))
+		memcpy(&c->from, v.mv_data, sizeof(c->from));
+	else if (rc == 0)
+		report(c, "meta", "sums_from", "value of %zu bytes", v.mv_size);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* One walk of tpc_verify_run(). */
+struct walk_def {
+	MDB_dbi dbi;
+	const char *name;
+	visit_fn visit;
+};
+
+/* The totals that need every walk: the budgets' sums, and as many payable postings as line
+ * parts that move money. */
+static void totals(struct vctx *c)
+{
+	char n[32];
+
+	for (unsigned b = 0; b < TPC_BUDGET__COUNT; b++)
+		if (c->r->budget_cents[b])
+			report(c, "postings", tpc_budget_name(b),
+			       "the budget sums to %lld cents, not 0",
+			       (long long)c->r->budget_cents[b]);
+	snprintf(n, sizeof(n), "%llu parts", (unsigned long long)c->parts);
+	if (c->payable_postings != c->parts)
+		report(c, "postings", n,
+		       "%llu payable postings of lines for %llu accepted line parts",
+		       (unsigned long long)c->payable_postings, (unsigned long long)c->parts);
+}
+
+int tpc_verify_run(MDB_txn *txn, const tpc_store_db_t *db, tpc_verify_problem_fn problem,
+                   tpc_verify_progress_fn progress, void *arg, tpc_verify_report_t *out)
+{
+	/* the records first (each reports its own damage), then what points at them */
+	const struct walk_def walks[] = {
+	    {db->answers, "answers", visit_answer},
+	    {db->lines, "lines", visit_line},
+	    {db->payables, "payables", visit_payable},
+	    {db->paid, "paid", visit_paid},
+	    {db->postings, "postings", visit_posting},
+	    {db->sendings, "sendings", visit_sending},
+	    {db->dbs.dedup, "dedup", visit_dedup},
+	    {db->dbs.invoices, "invoices", visit_invoice},
+	    {db->scheme_refs, "scheme_refs", visit_keyed_index},
+	    {db->settlements, "settlements", visit_keyed_index},
+	    {db->payments, "payments", visit_keyed_index},
+	};
+	struct vctx c = {.txn = txn,
+	                 .db = db,
+	                 .problem = problem,
+	                 .progress = progress,
+	                 .arg = arg,
+	                 .r = out,
+	                 .cur = ""};
+	MDB_stat st;
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = tpc_arena_new(1 << 16, (size_t)1 << 31, &c.scratch)))
+		return rc;
+	for (i = 0; i < sizeof(walks) / sizeof(walks[0]); i++)
+		if (mdb_stat(txn, walks[i].dbi, &st) == 0)
+			c.total += st.ms_entries; /* the progress's total */
+	rc = sums_from(&c);
+	for (i = 0; !rc && i < sizeof(walks) / sizeof(walks[0]); i++)
+		rc = walk(&c, walks[i].dbi, walks[i].name, walks[i].visit);
+	if (!rc)
+		totals(&c);
+	if (progress)
+		progress(arg, "done", c.done, c.total);
+	tpc_arena_free(&c.scratch);
+	return tpc_err_from_mdb(rc);
+}
