@@ -167,7 +167,7 @@ static void result(int refuse_all)
 static int settle_buf(const uint8_t *a, size_t n, const tpc_settlement_t *s, tpc_blob_t *b)
 {
 	memset(b, 0, sizeof(*b));
-	return tpc_efact_adapter.encode_settlement(NULL, a, n, s, &host, b);
+	return tpc_efact_adapter.encode_settlement(NULL, a, n, NULL, 0, s, &host, b);
 }
 
 static int settle(tpc_blob_t *b)
@@ -627,7 +627,11 @@ Test(efact_settlement, out_of_memory)
 
 	result(0);
 	memset(&b, 0, sizeof(b));
-	cr_assert_eq(tpc_efact_adapter.encode_settlement(NULL, answer, alen, &st, &none, &b),
-	             TPC_ADAPTER_ENOMEM);
+	cr_assert_eq(
+	    tpc_efact_adapter.encode_settlement(NULL, answer, alen, NULL, 0, &st, &none, &b),
+	    TPC_ADAPTER_ENOMEM);
+	cr_assert_eq(
+	    tpc_efact_adapter.encode_settlement(NULL, answer, alen, file, flen, &st, &none, &b),
+	    TPC_ADAPTER_ENOMEM);
 	cr_assert_null(b.ptr);
 }
