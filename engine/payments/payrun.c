@@ -632,8 +632,9 @@ static int read_payload(MDB_txn *txn, const tpc_store_db_t *db, const tpc_answer
 /* Settlement of one (sending, payment): pack it and store it, under (sequence, run, payment)
  * in the run's transaction, so a settlement exists exactly when its payment does.
  * - Lines: the encoder gets every line of the sending, in order, each with what this payment
- *   paid on it (0 for a refused line or one paid by another payment): the 920900 echoes the
- *   whole sending with this payment's amounts (docs/formats/efact.md, Settlement 920900).
+ *   paid on it (0 for a refused line or one paid by another payment), and the sending as
+ *   received (@p pl, empty for a ledger that did not keep it): the 920900 echoes the records
+ *   this payment settles with its amounts (docs/formats/efact.md, Settlement 920900).
  * - Destinations: one per destination mutuality, as the 920900 has one ET91 per mutuality;
  *   the message keeps the first 64, the native answer all of them.
  * - A native settlement the adapter cannot encode is logged and the settlement stored without
