@@ -616,6 +616,15 @@ Test(efact_settlement, with_the_payload_only_this_payments_lines)
 
 Test(efact_settlement, refuses_a_payload_that_is_not_the_sending)
 {
+	static const struct {
+		uint32_t ord;
+		size_t pos;
+		const char *text, *why;
+	} others[] = {
+	    {11, 140, "X", "an echoed record differs"},
+	    {1, 33, "008", "another sending's ET10"},
+	    {3, 1, "30", "a paid line is no ET50"},
+	};
 	tpc_blob_t b;
 	uint8_t *v;
 
@@ -629,15 +638,11 @@ Test(efact_settlement, refuses_a_payload_that_is_not_the_sending)
 	memcpy(v, "920001", 6);
 	cr_assert_eq(settle_with(v, flen, &b), TPC_ADAPTER_EINVAL, "not a 920000");
 	free(v);
-	v = payload_variant(11, 140, "X");
-	cr_assert_eq(settle_with(v, flen, &b), TPC_ADAPTER_EINVAL, "an echoed record differs");
-	free(v);
-	v = payload_variant(1, 33, "008");
-	cr_assert_eq(settle_with(v, flen, &b), TPC_ADAPTER_EINVAL, "another sending's ET10");
-	free(v);
-	v = payload_variant(3, 1, "30");
-	cr_assert_eq(settle_with(v, flen, &b), TPC_ADAPTER_EINVAL, "a paid line is no ET50");
-	free(v);
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		v = payload_variant(others[i].ord, others[i].pos, others[i].text);
+		cr_assert_eq(settle_with(v, flen, &b), TPC_ADAPTER_EINVAL, "%s", others[i].why);
+		free(v);
+	}
 	/* a record nobody settles may differ: it is not echoed */
 	v = payload_variant(8, 140, "X");
 	cr_assert_eq(settle_with(v, flen, &b), 0);
