@@ -20,7 +20,16 @@
  * owned by the engine and released in one go after the sending's result is committed. Views
  * (tpc_view_t) point into the received payload, which outlives the sending's processing.
  *
- * Bump TPC_ADAPTER_ABI on any change to a struct or a signature in this file.
+ * Bump TPC_ADAPTER_ABI on any change to a struct or a signature in this file, and say below
+ * what changed: the registry refuses a plugin of any other ABI and names the change in its log.
+ *
+ * ABI history:
+ *  - 3: encode_settlement() reads the stored result answer only.
+ *  - 4: encode_settlement() also gets the sending's payload as received (the ledger keeps it
+ *       in "payloads" since this ABI; NULL for a sending stored before), so a settlement can
+ *       echo the records it settles; tpc_sending_t.refused_share, which ABI 3 engines had
+ *       already taken from reserved bytes without a bump (a plugin of ABI 3 read 0 there), is
+ *       part of this ABI.
  *
  * DESIGN (adapters/): the formats senders speak, at the edge of the engine.
  *  - Owns: this descriptor and sending model, the registry (registry.c: built-ins and
@@ -44,7 +53,7 @@ extern "C" {
 #endif
 
 /** ABI of this header. A descriptor with another value is refused at load time. */
-#define TPC_ADAPTER_ABI 3u
+#define TPC_ADAPTER_ABI 4u
 
 /** Mark the descriptor of a plugin built with -fvisibility=hidden. */
 #define TPC_ADAPTER_EXPORT __attribute__((visibility("default")))
@@ -283,13 +292,19 @@ typedef struct tpc_adapter {
 
 	/** Encode the native settlement answer (eFact 920900) of an earlier sending. May be NULL
 	 *  for a format without one (its senders get the tpclear.Settlement message alone).
-	 *  @param[in]  answer  the adapter's own TPC_ANSWER_RESULT bytes stored for the sending
-	 *                      (eFact: the 920098 echo; borrowed)
-	 *  @param[in]  st      what the payment paid, per line (borrowed)
-	 *  @param[out] out     the answer, allocated with host->alloc
-	 *  @return 0, TPC_ADAPTER_EINVAL when @p answer is not one of the adapter's result answers,
-	 *          or TPC_ADAPTER_ENOMEM. */
+	 *  The engine keeps the payload of a sending only for the formats that have this
+	 *  callback (docs/ledger.md, "payloads").
+	 *  @param[in]  answer   the adapter's own TPC_ANSWER_RESULT bytes stored for the sending
+	 *                       (eFact: the 920098 echo; borrowed)
+	 *  @param[in]  payload  the sending as received, byte for byte (borrowed), or NULL (with
+	 *                       @p payload_len 0) for a sending stored before the ledger kept
+	 *                       payloads: the answer alone must then do
+	 *  @param[in]  st       what the payment paid, per line (borrowed)
+	 *  @param[out] out      the answer, allocated with host->alloc
+	 *  @return 0, TPC_ADAPTER_EINVAL when @p answer is not one of the adapter's result answers
+	 *          or @p payload is not the sending it answers, or TPC_ADAPTER_ENOMEM. */
 	int (*encode_settlement)(const void *state, const uint8_t *answer, size_t len,
+	                         const uint8_t *payload, size_t payload_len,
 	                         const tpc_settlement_t *st, const tpc_host_t *host,
 	                         tpc_blob_t *out);
 

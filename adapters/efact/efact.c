@@ -41,6 +41,7 @@ struct blk {
 	int64_t a, b, patient, supplement; /* insurer amounts on account A / B, shares */
 	int64_t a80, b80;                  /* ET80 totals as written (its lines' when unreadable) */
 	uint64_t codes;                    /* sum of the code zones in scope (7.2) */
+	uint64_t codes50, codes51;         /* the part of it from ET50s, from ET51s (95/96) */
 	uint32_t records;                  /* records ET20..ET80 */
 	uint8_t credit_flagged;            /* 201140 already recorded */
 	uint8_t in95;                      /* its mutuality has a record 95 */
@@ -323,6 +324,55 @@ static void read_account_b(struct dec *d, const char *rec, uint32_t ord)
 		on_sending(d, mk("104902", ord, 271, 34));
 }
 
+/* ET10 position 9, the "code indice": 1 when the sending uses account B (the hospitals'
+ * third-party numbers), 0 otherwise; the BIC B (219-229) and the IBAN B (271-304) are there
+ * exactly when it is 1 (100313-100316, no date in their labels). Unused, they are spaces or
+ * zeros (efact-real.md 2). */
+static void read_index_code(struct dec *d, const char *rec, uint32_t ord)
+{
+	char c = *Z(rec, 9);
+	int bic = text(Z(rec, 219), 11).len != 0, iban = text(Z(rec, 271), 34).len != 0;
+
+	if (c < '0' || c > '9') {
+		on_sending(d, mk("100301", ord, 9, 1));
+		return;
+	}
+	if (c != '0' && c != '1') {
+		on_sending(d, mk("100303", ord, 9, 1));
+		return;
+	}
+	if (iban != (c == '1'))
+		on_sending(d, mk(iban ? "100313" : "100314", ord, 271, 34));
+	if (bic != (c == '1'))
+		on_sending(d, mk(bic ? "100315" : "100316", ord, 219, 11));
+}
+
+/* Is the NIHII at @p nihii (11 digits) a person's rather than an institution's? Institutions'
+ * numbers (hospitals 71..., 72..., the official labels' 0710XXXCC000 / 0720XXXCC000) start
+ * with 7 to 9 and end with the qualification 000; a provider's starts with 1 to 6 (1
+ * physicians, 3 dentists...) and carries a qualification. Both must hold: a number that is
+ * not clearly a person's is not held to the persons' rule [I]. */
+static int is_person(const char *nihii)
+{
+	return nihii[0] >= '1' && nihii[0] <= '6' && !zeros(nihii + 8, 3);
+}
+
+/* ET10 85-87 (zone 18), the profession code of the invoicing third party (efact-real.md 2):
+ * zero until 2023-12, numeric from 2024-01, not zero for a person from 2024-04 (real answers
+ * refused such sendings with B 101810). A month before 2024-01 is not checked further: the
+ * zone was a reserve then (101801 "content not zero" in the older list) and nothing is gained
+ * by refusing an old file's filler. */
+static void read_profession(struct dec *d, const char *rec, uint32_t ord)
+{
+	uint64_t month = digits(Z(rec, 109), 6) ? num(Z(rec, 109), 6) : 0;
+
+	if (!digits(Z(rec, 85), 3))
+		on_sending(d, mk("101801", ord, 85, 3));
+	else if (zeros(Z(rec, 85), 3) && month >= 202404 && digits(Z(rec, 57), 11) &&
+	         is_person(Z(rec, 57)))
+		on_sending(d, mk("101810", ord, 85, 3));
+}
+
 static void read_et10(struct dec *d, const char *rec, uint32_t ord)
 {
 	const char *s300 = (const char *)d->buf + TPC_EFACT_SEG200;
@@ -370,6 +420,8 @@ static void read_et10(struct dec *d, const char *rec, uint32_t ord)
 	if (iban.len && !tpc_check_iban(iban.ptr, iban.len))
 		on_sending(d, mk("103602", ord, 179, 34));
 	read_account_b(d, rec, ord);
+	read_index_code(d, rec, ord);
+	read_profession(d, rec, ord);
 }
 
 static void read_et20(struct dec *d, const char *rec, uint32_t ord, uint32_t offset,
@@ -538,9 +590,10 @@ static void read_et50(struct dec *d, const char *rec, uint32_t ord, uint32_t off
 	b->supplement += ln->supplement_cents;
 }
 
-/* ET51: payment commitment of the preceding line. */
+/* ET51: payment commitment of the preceding line. Its CT1/CT2 (128-137, zone 27: `0000` +
+ * CT1 + CT2, confirmed on a CIN file, efact-real.md 2) are the beneficiary's of the ET20. */
 static void read_et51(struct dec *d, const char *rec, uint32_t ord, const char *et50,
-                      tpc_invoice_t *inv, tpc_line_t *ln)
+                      const char *et20, tpc_invoice_t *inv, tpc_line_t *ln)
 {
 	if (!digits(Z(rec, 10), 7))
 		on_line(d, ln, mk("510401", ord, 10, 7));
@@ -549,11 +602,21 @@ static void read_et51(struct dec *d, const char *rec, uint32_t ord, const char *
 	else if (et50 && memcmp(Z(rec, 10), Z(et50, 10), 7) != 0)
 		on_line(d, ln, mk("510412", ord, 10, 7));
 	(void)amount(d, rec, ord, "19", 88, 12, inv, ln);
+	if (!digits(Z(rec, 128), 10))
+		on_line(d, ln, mk("512701", ord, 128, 10));
+	else if (!zeros(Z(rec, 128), 4))
+		on_line(d, ln, mk("512704", ord, 128, 10));
+	else if (et20 && digits(Z(et20, 128), 10) && memcmp(Z(rec, 128), Z(et20, 128), 10) != 0)
+		on_line(d, ln,
+		        mk("512712", ord, 128, 10)); /* an ET20 zone in error is named there */
 	if (ln)
 		ln->commitment = text(Z(rec, 213), 48);
 }
 
-/* ET52: identity-document reading of the preceding line; only its link is checked. */
+/* ET52: identity-document reading of the preceding line: its link, and the agreement number
+ * of 132-151 (zone 19: 20 digits in real physiotherapy records, efact-real.md 2; zeros when
+ * there is none). Its structure (mutuality, number, mod-97 check) is only inferred [I], so
+ * the digits alone are checked. */
 static void read_et52(struct dec *d, const char *rec, uint32_t ord, const char *et50,
                       tpc_line_t *ln)
 {
@@ -561,6 +624,8 @@ static void read_et52(struct dec *d, const char *rec, uint32_t ord, const char *
 		on_line(d, ln, mk("520401", ord, 10, 7));
 	else if (et50 && memcmp(Z(rec, 10), Z(et50, 10), 7) != 0)
 		on_line(d, ln, mk("520412", ord, 10, 7));
+	if (!digits(Z(rec, 132), 20))
+		on_line(d, ln, mk("521901", ord, 132, 20));
 }
 
 /* Value of the code zone (10-16) for the controls of 7.2 (0 when not numeric). */
@@ -670,13 +735,42 @@ static void check_count(struct dec *d, const char *rec, uint32_t ord, uint32_t r
 	on_sending(d, mk(d->counts == COUNTS_STRICT ? "T30011" : "T30018", ord, 66, 8));
 }
 
+/* The control of a 95/96 (76-77, efact.md 7.2) over one of the scopes real writers use: the
+ * codes of the ET50s, ET51s and ET52s (the invoice control's scope, efact-real.md 2, and
+ * what tpclear's writer sums), of the ET50s alone (S1, a widely used client) or of the ET50s and
+ * ET51s (the CIN sample, S5). No real answer says which one insurers check, and insurers
+ * settled sendings of these writers: a file is not refused for one of them. */
+static int control_ok(const char *zone, uint64_t all, uint64_t codes50, uint64_t codes51)
+{
+	uint64_t v;
+
+	if (!digits(zone, 2))
+		return 0;
+	v = num(zone, 2);
+	return v == tpc_check_control97(all) || v == tpc_check_control97(codes50) ||
+	       v == tpc_check_control97(codes50 + codes51);
+}
+
+/* The mutuality of the record 96 (5-7): a federation, its digit then 99 (efact.md 5.10; real
+ * 920999s refused 96s naming 100 or 134, efact-real.md 1.3), and one the invoices are for:
+ * the first digit of one of their destination mutualities (any, when there is none). */
+static int federation_of(const struct dec *d, const char *mut)
+{
+	if (!digits(mut, 3) || mut[0] == '0' || mut[1] != '9' || mut[2] != '9')
+		return 0;
+	for (uint32_t i = 0; i < d->s->ninvoices; i++)
+		if (d->s->invoices[i].mutuality[0] == mut[0])
+			return 1;
+	return d->s->ninvoices == 0;
+}
+
 /* Records 95 (one mutuality) and 96 (whole sending): amounts, record count and control, against
  * the matching invoices. Amounts are compared with the ET80 totals as written, so that a line
  * that does not add up is named once (801910, on its invoice) rather than again here. */
 static void read_summary(struct dec *d, const char *rec, uint32_t ord, int is96)
 {
 	int64_t a, b, ab, c = 0, sa = 0, sb = 0;
-	uint64_t codes = 0;
+	uint64_t codes = 0, codes50 = 0, codes51 = 0;
 	uint32_t records = 0, n = d->s->ninvoices;
 	int found = 0;
 
@@ -692,6 +786,8 @@ static void read_summary(struct dec *d, const char *rec, uint32_t ord, int is96)
 		sa += k->a80;
 		sb += k->b80;
 		codes += k->codes;
+		codes50 += k->codes50;
+		codes51 += k->codes51;
 		records += k->records;
 	}
 	if (is96)
@@ -706,8 +802,10 @@ static void read_summary(struct dec *d, const char *rec, uint32_t ord, int is96)
 	if (signed_zone(Z(rec, 24), 12, &a) || signed_zone(Z(rec, 38), 12, &b) ||
 	    signed_zone(Z(rec, 52), 12, &ab) || a != sa || b != sb || ab != a + b + c)
 		on_sending(d, mk(is96 ? "T30009" : "T30008", ord, 24, 40));
+	if (is96 && !federation_of(d, Z(rec, 5)))
+		on_sending(d, mk("T30019", ord, 5, 3));
 	check_count(d, rec, ord, records);
-	if (!digits(Z(rec, 76), 2) || num(Z(rec, 76), 2) != tpc_check_control97(codes))
+	if (!control_ok(Z(rec, 76), codes, codes50, codes51))
 		on_sending(d, mk("T30010", ord, 76, 2));
 }
 
@@ -919,6 +1017,7 @@ static void walk_et50(struct walk *w, const char *rec, uint32_t ord, size_t off)
 		w->inv->nlines++;
 		read_et50(&w->d, rec, ord, (uint32_t)off, w->inv, w->et20, w->ln, w->b);
 		w->b->codes += code_value(rec);
+		w->b->codes50 += code_value(rec);
 		return;
 	}
 	memset(&none, 0, sizeof(none));
@@ -979,9 +1078,11 @@ static void walk_record(struct walk *w, const char *rec, uint32_t ord, size_t of
 		walk_et50(w, rec, ord, off);
 		break;
 	case 51:
-		read_et51(&w->d, rec, ord, w->et50, w->inv, w->ln);
-		if (in_block)
+		read_et51(&w->d, rec, ord, w->et50, w->et20, w->inv, w->ln);
+		if (in_block) {
 			w->b->codes += code_value(rec);
+			w->b->codes51 += code_value(rec);
+		}
 		break;
 	case 52:
 		read_et52(&w->d, rec, ord, w->et50, w->ln);

@@ -21,12 +21,15 @@
  * each invoice's ET20 and ET80, the detail records that carry an error, ET90, each with its
  * trailer (efact_trailer.h), no 95/96.
  *
- * encode_settlement() writes the settlement 920900 of a payment from the stored 920098/920099:
- * the same echo, typed 920900 with 00000 at 141-145, with the amount paid at 478-489 (zone
- * 114) of each echoed ET50 and of each ET80 (per invoice), then one ET91 per destination
- * mutuality (requested, accepted and rejected amounts per account, the payment reference) and
- * one ET92 with the sending's totals (efact_settlement.c). It refuses with TPC_ADAPTER_EINVAL
- * an answer of another shape and a settlement whose lines do not fit the echo.
+ * encode_settlement() writes the settlement 920900 of a payment from the stored 920098/920099
+ * and the sending as received: the same echo, typed 920900 with 00000 at 141-145, plus the
+ * records the payment settles (each ET50 it paid, with the ET51 / ET52 that follow it), in the
+ * sending's order, with the amount paid at 478-489 (zone 114) of each ET50 and of each ET80 (per
+ * invoice), then one ET91 per destination mutuality (requested, accepted and rejected amounts
+ * per account, the payment reference, the sender's summary-invoice number and control) and one
+ * ET92 with the sending's totals (efact_settlement.c). Without the payload (a ledger older
+ * than "payloads") the echo alone. It refuses with TPC_ADAPTER_EINVAL an answer of another
+ * shape, a payload that is not that sending and a settlement whose lines do not fit the echo.
  *
  * init() reads the adapter's section [adapter.efact]: counts = lenient (default) | strict |
  * ignore, how the record counts of 95/96 are judged (a signal T30018, a refusal T30011, not at
@@ -73,14 +76,18 @@ int tpc_efact_encode_answer_(const void *state, const uint8_t *buf, size_t len,
 /** The descriptor's encode_settlement (efact_settlement.c); see tpc_adapter_t and
  *  docs/formats/efact.md, "Settlement 920900".
  *  @param[in]  answer  a 920098 or 920099 written by tpc_efact_encode_answer_() (borrowed)
+ *  @param[in]  payload the 920000 it answers, byte for byte (borrowed), or NULL: then only
+ *                      the records of the answer are echoed (a ledger older than "payloads")
  *  @param[in]  st      every line of the sending in order, record = the ET50's ordinal in the
  *                      sending, inside an echoed invoice and of its mutuality; every echoed
  *                      ET50 among them; amounts and sums within 11 digits of cents (borrowed)
  *  @param[out] out     the 920900, allocated with host->alloc
- *  @return 0, TPC_ADAPTER_EINVAL (answer of another shape, lines that do not fit it, a zone
- *          that does not fit, a payment reference over 22 characters or not printable ASCII)
+ *  @return 0, TPC_ADAPTER_EINVAL (answer of another shape, a payload that is not the sending
+ *          it answers, lines that do not fit it, a zone that does not fit, a payment reference
+ *          over 22 characters or not printable ASCII)
  *          or TPC_ADAPTER_ENOMEM. Reentrant. */
 int tpc_efact_encode_settlement_(const void *state, const uint8_t *answer, size_t len,
+                                 const uint8_t *payload, size_t payload_len,
                                  const tpc_settlement_t *st, const tpc_host_t *host,
                                  tpc_blob_t *out);
 

@@ -30,21 +30,46 @@
 /* Up to three findings per record, from lines, invoices and the sending, by record ordinal. */
 typedef const tpc_finding_t *slots_t[3];
 
-static void slot_add(slots_t *sl, uint32_t nrec, const tpc_finding_t *f)
+/* @p f in a free slot of record @p ord (its own record, or where it is shown instead). */
+static void slot_add_at(slots_t *sl, uint32_t nrec, uint32_t ord, const tpc_finding_t *f)
 {
-	if (f->record == 0 || f->record > nrec)
+	if (ord == 0 || ord > nrec)
 		return;
 	for (int k = 0; k < 3; k++)
-		if (!sl[f->record - 1][k]) {
-			sl[f->record - 1][k] = f;
+		if (!sl[ord - 1][k]) {
+			sl[ord - 1][k] = f;
 			return;
 		}
 }
 
-/* Every finding of @p s in the slots of its record (line, invoice, then sending order). */
-static slots_t *collect(const tpc_sending_t *s, uint32_t nrec, const tpc_host_t *host)
+static void slot_add(slots_t *sl, uint32_t nrec, const tpc_finding_t *f)
+{
+	slot_add_at(sl, nrec, f->record, f);
+}
+
+static int is_type(const char *rec, const char *t)
+{
+	return rec[0] == t[0] && rec[1] == t[1];
+}
+
+/* The ordinal of the sending's ET90 (the first), 0 when it has none. */
+static uint32_t et90_of(const char *recs, uint32_t nrec)
+{
+	for (uint32_t i = 0; i < nrec; i++)
+		if (is_type(recs + (size_t)i * TPC_EFACT_RECORD, "90"))
+			return i + 1;
+	return 0;
+}
+
+/* Every finding of @p s in the slots of its record (line, invoice, then sending order). A
+ * finding on a record 95/96 - in an answer that is no 920999, only a signal: the count that
+ * differs, T30018 - goes to the ET90's slots: the answer echoes no 95/96 (efact-real.md 1.1),
+ * and ET90 is the sending's own record, the one that closes what the 95/96 sum up. */
+static slots_t *collect(const tpc_sending_t *s, const char *recs, uint32_t nrec,
+                        const tpc_host_t *host)
 {
 	slots_t *sl = host->alloc(host->arena, ((size_t)nrec + 1) * sizeof(*sl), 8);
+	uint32_t ord90 = et90_of(recs, nrec);
 
 	if (!sl)
 		return NULL;
@@ -54,14 +79,18 @@ static slots_t *collect(const tpc_sending_t *s, uint32_t nrec, const tpc_host_t 
 	for (uint32_t i = 0; i < s->ninvoices; i++)
 		for (unsigned k = 0; k < s->invoices[i].nfindings; k++)
 			slot_add(sl, nrec, &s->invoices[i].findings[k]);
-	for (uint32_t i = 0; i < s->nfindings; i++)
-		slot_add(sl, nrec, &s->findings[i]);
-	return sl;
-}
+	for (uint32_t i = 0; i < s->nfindings; i++) {
+		const tpc_finding_t *f = &s->findings[i];
+		const char *r = f->record && f->record <= nrec
+		                    ? recs + (size_t)(f->record - 1) * TPC_EFACT_RECORD
+		                    : NULL;
 
-static int is_type(const char *rec, const char *t)
-{
-	return rec[0] == t[0] && rec[1] == t[1];
+		if (r && ord90 && (is_type(r, "95") || is_type(r, "96")))
+			slot_add_at(sl, nrec, ord90, f);
+		else
+			slot_add(sl, nrec, f);
+	}
+	return sl;
 }
 
 /* Is record @p rec echoed? The sending's and invoices' frames always, a detail record when it
@@ -158,7 +187,7 @@ static int encode_result(const uint8_t *buf, size_t len, const tpc_sending_t *s,
 	const char *type = refused ? "920099" : "920098";
 	struct walk w = {s, NULL, 0, s->ninvoices, 0, 0};
 	tpc_efact_trailer_t t;
-	slots_t *sl = collect(s, nrec, host);
+	slots_t *sl = collect(s, recs, nrec, host);
 	char *o, *p;
 
 	if (!sl)
@@ -214,8 +243,10 @@ static const struct {
     {"T30015", 1, 7, "21"},                     /* 95: mutuality not in detail */
     {"T30008", 1, 35, "41"},                    /* 95: amount A differs */
     {"T30009", 1, 35, "41"},                    /* 96: amount A differs */
+    {"T30019", 1, 7, "20"},                     /* 96: mutuality not x99 */
     {"T30011", 1, 73, "20"},                    /* 95/96: record count */
     {"T30010", 1, 77, "20"},                    /* 95/96: control */
+    {"T30017", 1, 91, "40"},                    /* 95/96: amount C, its sign */
 };
 
 #define N_ERR_FIELDS (sizeof(err_fields) / sizeof(err_fields[0]))

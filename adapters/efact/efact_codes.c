@@ -39,6 +39,8 @@
 	X(T30017, "T30017", 'B', "record 95/96: amount C neither blank nor a signed amount")       \
 	X(T30018, "T30018", 'S',                                                                   \
 	  "record 95/96: record count differs from tpclear's count (a signal, not a refusal)")     \
+	X(T30019, "T30019", 'B',                                                                   \
+	  "record 96: mutuality is not a federation digit of the sending + 99")                    \
 	/* record order */                                                                         \
 	X(E100111, "100111", 'B', "record 10 not followed by record 20")                           \
 	X(E200110, "200110", 'B', "record 20 not after record 10 or 80")                           \
@@ -90,10 +92,19 @@
 	X(E909801, "909801", 'B', "record 90: sending control (zone 98) not numeric")              \
 	X(E909802, "909802", 'B', "record 90: sending control (zone 98) wrong")                    \
 	/* record 10 */                                                                            \
+	X(E100301, "100301", 'B', "record 10: index code (position 9) not numeric")                \
+	X(E100303, "100303", 'B', "record 10: index code (position 9) is not 0 or 1")              \
+	X(E100313, "100313", 'B', "record 10: index code 0 but an IBAN for account B")             \
+	X(E100314, "100314", 'B', "record 10: index code 1 but no IBAN for account B")             \
+	X(E100315, "100315", 'B', "record 10: index code 0 but a BIC for account B")               \
+	X(E100316, "100316", 'B', "record 10: index code 1 but no BIC for account B")              \
 	X(E100701, "100701", 'B', "record 10: sending number not numeric")                         \
 	X(E100703, "100703", 'B', "record 10: sending number is zero")                             \
 	X(E101401, "101401", 'B', "record 10: third-party number not numeric")                     \
 	X(E101402, "101402", 'B', "record 10: third-party number check digit wrong")               \
+	X(E101801, "101801", 'B', "record 10: profession code (85-87) not numeric")                \
+	X(E101810, "101810", 'B',                                                                  \
+	  "record 10: profession code zero for a person's third-party number (from 2024-04)")      \
 	X(E102201, "102201", 'B', "record 10: invoiced year not numeric")                          \
 	X(E102301, "102301", 'B', "record 10: invoiced month not numeric")                         \
 	X(E102303, "102303", 'B', "record 10: invoiced month is not 01 to 12")                     \
@@ -173,9 +184,13 @@
 	X(E510412, "510412", 'R', "record 51: nomenclature code differs from its record 50")       \
 	X(E511905, "511905", 'B', "record 51: amount does not start with + or -")                  \
 	X(E511906, "511906", 'B', "record 51: amount has a non-digit after the sign")              \
+	X(E512701, "512701", 'B', "record 51: CT1/CT2 not numeric")                                \
+	X(E512704, "512704", 'B', "record 51: first four digits of CT1/CT2 not zero")              \
+	X(E512712, "512712", 'R', "record 51: CT1/CT2 differ from record 20")                      \
 	/* record 52 */                                                                            \
 	X(E520401, "520401", 'B', "record 52: nomenclature code not numeric")                      \
 	X(E520412, "520412", 'R', "record 52: nomenclature code differs from its record 50")       \
+	X(E521901, "521901", 'B', "record 52: agreement number (132-151) not numeric")             \
 	/* record 80 */                                                                            \
 	X(E800812, "800812", 'F', "record 80: beneficiary differs from record 20")                 \
 	X(E801505, "801505", 'B', "record 80: total B does not start with + or -")                 \

@@ -2,18 +2,22 @@
  * and 6, efact-real.md 1.1 and 1.4; layout in docs/formats/efact.md, "Settlement 920900").
  *
  *   920900  segment 200 of the stored 920098/920099 with type 920900, its 610-character 300
- *           with 00000 at 141-145 (as real settlements write), the records it echoes - ET10,
- *           each invoice's ET20, its detail records in error and its ET80, ET90 - with the
- *           amount this payment paid at 478-489 (zone 114) of each ET50 and ET80, then one
- *           ET91 per destination mutuality, ascending, and one ET92 for the whole sending,
- *           800 characters each. Nothing else: 677 + k x 800 characters.
+ *           with 00000 at 141-145 (as real settlements write), then in the sending's order the
+ *           records the stored answer echoes - ET10, each invoice's ET20, its detail records
+ *           in error and its ET80, ET90 - and the records this payment settles - each ET50 it
+ *           paid and the ET51 / ET52 that follow it - with the amount this payment paid at
+ *           478-489 (zone 114) of each ET50 and ET80, then one ET91 per destination
+ *           mutuality, ascending, and one ET92 for the whole sending, 800 characters each.
+ *           Nothing else: 677 + k x 800 characters.
  *
- * DESIGN: the settlement is built from the adapter's own result answer, not from the 920000:
- * the ledger keeps that answer (byte for byte what the sender got) and not the payload. That
- * answer echoes only the records in error (efact-real.md 1.1), so the settlement settles the
- * sending where the echo lets it: per line on the ET50s it holds, per invoice on every ET80
- * (the sum this payment paid on the invoice's lines), per mutuality in the ET91s. Three
- * steps, all on borrowed input:
+ * DESIGN: the settlement is built from the adapter's own result answer (byte for byte what
+ * the sender got: its error slots, its references) and from the sending as received, which the
+ * ledger keeps beside it ("payloads", engine/store/payload.h). Real settlements "also echo the
+ * records they settle" (efact-real.md 1.1); the records are the ET50 a line is (tpc_line_t)
+ * and the ET51 / ET52 of the same service, as the echo of a line in error holds them too. A
+ * ledger written before it kept payloads gives none: the settlement is then the echo alone,
+ * settled per line on the ET50s it holds, per invoice on every ET80, per mutuality in the
+ * ET91s. Steps, all on borrowed input:
  *   1. walk the answer and check its shape - type 920098/920099, 67 + 610 characters, then
  *      800-character records only: ET10 first, ET90 last, invoices ET20 .. ET80 between them,
  *      every other record's place in the sending read back from our reference (413-434,
@@ -22,12 +26,14 @@
  *   2. match the settlement's lines (every line of the sending, in order) against it: each
  *      line's record inside one echoed invoice, of that invoice's destination mutuality, and
  *      every echoed ET50 one of the lines;
- *   3. sum per mutuality (requested, accepted, rejected = requested - accepted, per account)
+ *   3. with a payload, check it is that sending (every echoed record is its record at its
+ *      place, over the 350 characters sent) and list the records the paid lines bring;
+ *   4. sum per mutuality (requested, accepted, rejected = requested - accepted, per account)
  *      and per invoice (paid), check every zone fits 11 digits, then allocate the answer once
- *      from host->alloc and write it.
+ *      from host->alloc and write it, merging the echo and the settled records by place.
  *
- * Reentrant: no state, no global, nothing allocated but the answer and two small arrays (the
- * invoices and the mutualities), all from host->alloc (the sending's arena).
+ * Reentrant: no state, no global, nothing allocated but the answer and small arrays (the
+ * invoices, the mutualities, the places of the records), all from host->alloc.
  */
 #include "efact.h"
 
@@ -87,14 +93,21 @@ struct mut {
 	uint32_t records;       /* records ET20..ET80 of its invoices in the sending */
 };
 
-/* The answer's parts, found by walk(). */
+/* The answer's parts, found by walk(), and the payload's, found by with_payload(). */
 struct shape {
 	const char *records; /* first 800-character record */
 	uint32_t n800;
+	uint32_t *ord; /* place in the sending of each echoed record (ET10 1, ET90 last) */
 	struct inv *invs;
 	uint32_t ninv;
 	struct mut *muts;
 	uint32_t nmut;
+	/* the sending as received, when the ledger kept it (NULL otherwise) */
+	const char *payload; /* its first character: segment 200 */
+	const char *precs;   /* its first 350-character record */
+	uint32_t pn;         /* its records */
+	uint32_t *extra;     /* places of the settled records the echo lacks, ascending */
+	uint32_t nextra;
 };
 
 static int type_of(const char *rec)
@@ -152,8 +165,13 @@ static int walk(const uint8_t *a, size_t len, const tpc_host_t *host, struct sha
 		return TPC_ADAPTER_EINVAL;
 	sh->invs = host->alloc(host->arena, (size_t)n * sizeof(*sh->invs), _Alignof(struct inv));
 	sh->muts = host->alloc(host->arena, (size_t)n * sizeof(*sh->muts), _Alignof(struct mut));
-	if (!sh->invs || !sh->muts)
+	sh->ord = host->alloc(host->arena, (size_t)sh->n800 * sizeof(*sh->ord), _Alignof(uint32_t));
+	if (!sh->invs || !sh->muts || !sh->ord)
 		return TPC_ADAPTER_ENOMEM;
+	/* ET10 is the sending's first record; ET90's place is known only from the payload, and
+	 * it is the last of the echo either way */
+	sh->ord[0] = 1;
+	sh->ord[sh->n800 - 1] = UINT32_MAX;
 	for (uint32_t i = 1; i + 1 < sh->n800; i++) {
 		const char *rec = sh->records + (size_t)i * TPC_EFACT_RECORD_ANSWER;
 		int t = type_of(rec);
@@ -163,6 +181,7 @@ static int walk(const uint8_t *a, size_t len, const tpc_host_t *host, struct sha
 			return TPC_ADAPTER_EINVAL; /* not ours, out of order, or outside an invoice
 			                            */
 		prev = ord;
+		sh->ord[i] = ord;
 		if (t == 20) {
 			open = &sh->invs[sh->ninv++];
 			memset(open, 0, sizeof(*open));
@@ -318,30 +337,202 @@ static int reference_ok(const char *ref, size_t *n)
 	return 1;
 }
 
-/* The echo, with what this payment paid at 478-489 of each ET50 (its line) and ET80 (its
- * invoice). @return the end of what was written. */
+/* ---- the payload: the records the settlement echoes besides the stored answer ------------ */
+
+/* Record @p ord (1-based) of the payload. */
+static const char *precord(const struct shape *sh, uint32_t ord)
+{
+	return sh->precs + (size_t)(ord - 1) * TPC_EFACT_RECORD;
+}
+
+/* Is @p ord one of the echoed records? (sh->ord ascends: binary search) */
+static int echoed(const struct shape *sh, uint32_t ord)
+{
+	uint32_t lo = 0, hi = sh->n800;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (sh->ord[mid] == ord)
+			return 1;
+		if (sh->ord[mid] < ord)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* The records a line paid by this payment brings to the echo: its ET50, then the ET51 and
+ * ET52 that follow it (its commitment and its reading: the line as sent, efact-real.md 1.1),
+ * those the echo does not hold already. Written to @p out when not NULL.
+ * @return how many, or -1 when the line's record is not an ET50 of the payload. */
+static int64_t settled_records(const struct shape *sh, const tpc_settled_line_t *l, uint32_t *out)
+{
+	int64_t n = 0;
+
+	if (l->record == 0 || l->record > sh->pn || type_of(precord(sh, l->record)) != 50)
+		return -1;
+	for (uint32_t o = l->record; o <= sh->pn; o++) {
+		int t = type_of(precord(sh, o));
+
+		if (o > l->record && t != 51 && t != 52)
+			break;
+		if (!echoed(sh, o)) {
+			if (out)
+				out[n] = o;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Take the payload (efact-real.md 1.1: a 920900 also echoes the records it settles): check it
+ * is the sending the answer echoes - a 920000 of whole records whose ET10, ET90 and every
+ * echoed record are, over their first 350 characters, the echo's - then list the records the
+ * lines this payment paid bring. @return 0, TPC_ADAPTER_EINVAL or TPC_ADAPTER_ENOMEM. */
+static int with_payload(const uint8_t *pl, size_t plen, const tpc_settlement_t *st,
+                        const tpc_host_t *host, struct shape *sh)
+{
+	uint32_t ord90 = 0;
+	int64_t n = 0, k;
+
+	if (plen < TPC_EFACT_HEADER || (plen - TPC_EFACT_HEADER) % TPC_EFACT_RECORD != 0 ||
+	    memcmp(pl, "920000", 6) != 0 ||
+	    (plen - TPC_EFACT_HEADER) / TPC_EFACT_RECORD > UINT32_MAX)
+		return TPC_ADAPTER_EINVAL;
+	sh->payload = (const char *)pl;
+	sh->precs = sh->payload + TPC_EFACT_HEADER;
+	sh->pn = (uint32_t)((plen - TPC_EFACT_HEADER) / TPC_EFACT_RECORD);
+	for (uint32_t o = 1; o <= sh->pn && !ord90; o++)
+		if (type_of(precord(sh, o)) == 90)
+			ord90 = o;
+	if (!ord90 || ord90 <= sh->ord[sh->n800 - 2])
+		return TPC_ADAPTER_EINVAL;
+	sh->ord[sh->n800 - 1] = ord90;
+	for (uint32_t i = 0; i < sh->n800; i++)
+		if (sh->ord[i] > sh->pn || memcmp(sh->records + (size_t)i * TPC_EFACT_RECORD_ANSWER,
+		                                  precord(sh, sh->ord[i]), TPC_EFACT_RECORD) != 0)
+			return TPC_ADAPTER_EINVAL;
+	for (uint32_t j = 0; j < st->nlines; j++) {
+		if (!st->lines[j].paid_cents)
+			continue;
+		if ((k = settled_records(sh, &st->lines[j], NULL)) < 0)
+			return TPC_ADAPTER_EINVAL;
+		n += k;
+	}
+	sh->extra =
+	    host->alloc(host->arena, (size_t)(n ? n : 1) * sizeof(*sh->extra), _Alignof(uint32_t));
+	if (!sh->extra)
+		return TPC_ADAPTER_ENOMEM;
+	for (uint32_t j = 0; j < st->nlines; j++)
+		if (st->lines[j].paid_cents)
+			sh->nextra +=
+			    (uint32_t)settled_records(sh, &st->lines[j], sh->extra + sh->nextra);
+	return 0;
+}
+
+/* ---- writing ------------------------------------------------------------------------------- */
+
+/* Where the merge of the echo and the payload's records stands. */
+struct merge {
+	const struct shape *sh;
+	const tpc_settlement_t *st;
+	uint32_t line; /* next line whose record is not behind the merge */
+	uint32_t inv;  /* next invoice whose ET80 is not behind the merge */
+};
+
+/* What this payment paid on the line of record @p ord (0: none). */
+static int64_t paid_on(struct merge *m, uint32_t ord, int *is_line)
+{
+	while (m->line < m->st->nlines && m->st->lines[m->line].record < ord)
+		m->line++;
+	*is_line = m->line < m->st->nlines && m->st->lines[m->line].record == ord;
+	return *is_line ? m->st->lines[m->line].paid_cents : 0;
+}
+
+/* Echoed record @p i, as stored, with what this payment paid at 478-489 (zone 114) of an ET50
+ * (its line) and an ET80 (its invoice). */
+static void put_echoed(char *p, struct merge *m, uint32_t i)
+{
+	const struct shape *sh = m->sh;
+	int t, is_line;
+
+	memcpy(p, sh->records + (size_t)i * TPC_EFACT_RECORD_ANSWER, TPC_EFACT_RECORD_ANSWER);
+	t = type_of(p);
+	if (t == 50)
+		tpc_check_put_signed(p + TPC_EFACT_TR_ZONE114, 12,
+		                     paid_on(m, sh->ord[i], &is_line));
+	else if (t == 80)
+		tpc_check_put_signed(p + TPC_EFACT_TR_ZONE114, 12, sh->invs[m->inv++].paid);
+}
+
+/* Payload record @p ord (a settled ET50, or its ET51 / ET52) as an answer record: as sent,
+ * with the trailer the 920098 gives a record (efact_trailer.c), no error, the amount paid on
+ * the ET50. */
+static void put_settled(char *p, struct merge *m, uint32_t ord)
+{
+	const struct shape *sh = m->sh;
+	const struct inv *v = sh->invs;
+	tpc_efact_trailer_t t;
+	int is_line;
+
+	while (v->last < ord) /* inside one: with_payload() took it from a line of one */
+		v++;
+	memset(&t, 0, sizeof(t));
+	t.s300 = sh->payload + TPC_EFACT_SEG200;
+	t.et20 = precord(sh, v->first);
+	t.ordinal = ord;
+	t.index = ord - v->first + 1;
+	t.account_b = sh->precs[8] == '1'; /* ET10 position 9, the "code indice" */
+	t.amount_cents = paid_on(m, ord, &is_line);
+	t.with_amount = is_line;
+	tpc_efact_trailer_write(p, precord(sh, ord), &t);
+}
+
+/* The echo and the settled records merged in the sending's order. @return the end. */
 static char *put_records(char *p, const struct shape *sh, const tpc_settlement_t *st)
 {
-	uint32_t inv = 0, j = 0;
+	struct merge m = {sh, st, 0, 0};
+	uint32_t i = 0, e = 0;
 
-	memcpy(p, sh->records, (size_t)sh->n800 * TPC_EFACT_RECORD_ANSWER);
-	for (uint32_t i = 0; i < sh->n800; i++, p += TPC_EFACT_RECORD_ANSWER) {
-		uint32_t ord;
-		int t = type_of(p);
-
-		if (t == 50) {
-			(void)tpc_efact_trailer_ordinal(p, &ord); /* ours: walk() */
-			while (st->lines[j].record != ord)        /* there: match() */
-				j++;
-			tpc_check_put_signed(p + TPC_EFACT_TR_ZONE114, 12, st->lines[j].paid_cents);
-		} else if (t == 80) {
-			tpc_check_put_signed(p + TPC_EFACT_TR_ZONE114, 12, sh->invs[inv++].paid);
-		}
+	while (i < sh->n800 || e < sh->nextra) {
+		if (e == sh->nextra || (i < sh->n800 && sh->ord[i] < sh->extra[e]))
+			put_echoed(p, &m, i++);
+		else
+			put_settled(p, &m, sh->extra[e++]);
+		p += TPC_EFACT_RECORD_ANSWER;
 	}
 	return p;
 }
 
+/* The sender's record @p type ("95" of mutuality @p mut, or "96") in the payload, or NULL. */
+static const char *sender_summary(const struct shape *sh, const char *type, const char *mut)
+{
+	for (uint32_t o = sh->pn; sh->payload && o >= 1; o--) {
+		const char *r = precord(sh, o);
+
+		if (type_of(r) == 90)
+			break;
+		if (memcmp(r, type, 2) == 0 && (!mut || memcmp(r + Z_MUT, mut, 3) == 0))
+			return r;
+	}
+	return NULL;
+}
+
+/* The summary-invoice number (10-21) and the control (76-77) of the sender's 95 / 96, which
+ * an ET91 / ET92 repeats (efact.md 5.11: "positions 1-79 as record 95"), when the payload has
+ * them as digits; zeros otherwise. */
+static void put_sender_zones(char *p, const char *rec)
+{
+	if (rec && tpc_check_all_digits(rec + 9, 12))
+		memcpy(p + 9, rec + 9, 12);
+	if (rec && tpc_check_all_digits(rec + 75, 2))
+		memcpy(p + 75, rec + 75, 2);
+}
+
 int tpc_efact_encode_settlement_(const void *state, const uint8_t *answer, size_t len,
+                                 const uint8_t *payload, size_t payload_len,
                                  const tpc_settlement_t *st, const tpc_host_t *host,
                                  tpc_blob_t *out)
 {
@@ -365,6 +556,9 @@ int tpc_efact_encode_settlement_(const void *state, const uint8_t *answer, size_
 		return rc;
 	if (match(st, &sh))
 		return TPC_ADAPTER_EINVAL;
+	/* an older ledger kept no payload: the echo alone, as before it did */
+	if (payload && (rc = with_payload(payload, payload_len, st, host, &sh)))
+		return rc;
 	for (uint32_t i = 0; i < sh.nmut; i++) {
 		records += sh.muts[i].records;
 		if (totals_of(sh.muts[i].req, sh.muts[i].acc, &t) ||
@@ -375,8 +569,9 @@ int tpc_efact_encode_settlement_(const void *state, const uint8_t *answer, size_
 	if (totals_of(sum_req, sum_acc, &all))
 		return TPC_ADAPTER_EINVAL;
 
-	o = host->alloc(host->arena,
-	                HEAD + ((size_t)sh.n800 + sh.nmut + 1) * TPC_EFACT_RECORD_ANSWER, 1);
+	o = host->alloc(
+	    host->arena,
+	    HEAD + ((size_t)sh.n800 + sh.nextra + sh.nmut + 1) * TPC_EFACT_RECORD_ANSWER, 1);
 	if (!o)
 		return TPC_ADAPTER_ENOMEM;
 	/* 200 (type 920900) and 300 as stored, the share of errors 00000 as insurers write it */
@@ -389,6 +584,7 @@ int tpc_efact_encode_settlement_(const void *state, const uint8_t *answer, size_
 	for (uint32_t i = 0; i < sh.nmut; i++, p += TPC_EFACT_RECORD_ANSWER) {
 		(void)totals_of(sh.muts[i].req, sh.muts[i].acc, &t); /* fits: checked above */
 		put_summary(p, "91", sh.muts[i].code, sh.muts[i].records, &t, Z_END_91);
+		put_sender_zones(p, sender_summary(&sh, "95", sh.muts[i].code));
 		put_reference(p + Z_REF_A, ref, nref, sh.muts[i].paid[0]);
 		put_reference(p + Z_REF_B, ref, nref, sh.muts[i].paid[1]);
 		memset(p + Z_BLANK, ' ', N_BLANK_91);
@@ -396,6 +592,7 @@ int tpc_efact_encode_settlement_(const void *state, const uint8_t *answer, size_
 	fed[0] = sh.muts[0].code[0];
 	fed[1] = fed[2] = '9';
 	put_summary(p, "92", fed, records, &all, Z_END_92);
+	put_sender_zones(p, sender_summary(&sh, "96", NULL));
 	p += TPC_EFACT_RECORD_ANSWER;
 
 	out->ptr = (const uint8_t *)o;

@@ -9,6 +9,7 @@
 #include "clearing/budget.h"
 #include "core/codes.h"
 #include "core/error.h"
+#include "store/payload.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -341,6 +342,30 @@ static int stored_before(tpc_txn_t *t, const tpc_store_db_t *db, tpc_job_t *job)
 	return 1;
 }
 
+/* The payload under the sequence, in the same transaction as the sending: the worker's value
+ * (store/payload.h) as it is, or - when the worker had no room to compress it - the header and
+ * the bytes received, still in the job's message. */
+static void store_payload(tpc_txn_t *t, const tpc_store_db_t *db, tpc_job_t *job)
+{
+	uint8_t skey[8];
+	MDB_val k = tpc_key_u64(skey, job->sequence);
+	size_t len = zmq_msg_size(&job->payload);
+	tpc_payload_hdr_t h;
+	uint8_t *space;
+
+	if (job->payload_stored) {
+		tpc_txn_put(t, db->payloads, &k, job->payload_stored, job->payload_stored_len,
+		            MDB_APPEND);
+		return;
+	}
+	h = tpc_payload_raw_header(len);
+	space = tpc_txn_reserve(t, db->payloads, &k, sizeof(h) + len, MDB_APPEND);
+	if (!space)
+		return;
+	memcpy(space, &h, sizeof(h));
+	memcpy(space + sizeof(h), zmq_msg_data(&job->payload), len);
+}
+
 /* The answer and one verdict per line, appended under the new sequence. */
 static void store_answer(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
                          uint64_t committed_ms)
@@ -417,6 +442,8 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	k = tpc_key_names(kbuf, sizeof(kbuf), job->sender, job->key);
 	tpc_txn_put(t, db->sendings, &k, sval, sizeof(sval), MDB_NOOVERWRITE);
 	store_answer(t, db, job, committed_ms);
+	if (job->keep_payload)
+		store_payload(t, db, job);
 	indexes(t, db, job, 0);
 	post(t, db, c, job, committed_ms);
 	scheme_refs(t, db, job);

@@ -19,6 +19,8 @@
  *   sendings  sender NUL key -> sequence (u64 LE) + BLAKE2b-256 of the payload   (idempotency)
  *   answers   sequence (u64 BE, appended) -> stored answer: header, Result bytes, native bytes
  *   lines     sequence (u64 BE) + line index (u32 BE), appended -> one line verdict
+ *   payloads  sequence (u64 BE, appended) -> the sending as received, LZ4 (store/payload.h);
+ *             only formats with a native settlement, not a sending refused at reception
  *   postings  posting number (u64 BE, appended) -> posting (double entry)
  *   payables  sequence + line -> accepted line not yet paid
  *   paid      sequence + line -> the payment that paid it

@@ -26,9 +26,11 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "payments/sepa.h"
+#include "store/payload.h"
 #include "tpclear.pb-c.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -597,20 +599,60 @@ static void keep_push(tpc_payrun_t *p, const Tpclear__Settlement *st, const tpc_
 	p->npushes++;
 }
 
+/* The payload of a sending as the ledger kept it (store/payload.h); ptr NULL when there is
+ * none to give the settlement encoder (a sending stored before the ledger kept payloads). */
+struct payload {
+	const uint8_t *ptr;
+	size_t len;
+};
+
+/* The payload of sending @p seq into @p arena (where its answer is), checked against the
+ * hash of what was received (its answer's header): a payload that is not that sending's is
+ * given to no encoder, which then settles from the answer alone, as for an older ledger.
+ * @return 0 or an LMDB code (MDB_NOTFOUND is no error: *pl stays empty). */
+static int read_payload(MDB_txn *txn, const tpc_store_db_t *db, const tpc_answer_hdr_t *h,
+                        tpc_arena_t *arena, struct payload *pl)
+{
+	uint8_t key[8], hash[TPC_HASH_LEN];
+	MDB_val k = tpc_key_u64(key, h->sequence), v;
+	int rc = mdb_get(txn, db->payloads, &k, &v);
+
+	pl->ptr = NULL;
+	pl->len = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	rc = tpc_payload_decode(v.mv_data, v.mv_size, arena, &pl->ptr, &pl->len);
+	if (rc == TPC_ENOMEM)
+		return ENOMEM;
+	if (rc == 0)
+		crypto_generichash(hash, sizeof(hash), pl->ptr, pl->len, NULL, 0);
+	if (rc || memcmp(hash, h->hash, sizeof(hash)) != 0) {
+		tpc_warn("payrun: the stored payload of sending %llu is damaged: its settlement "
+		         "echoes the stored answer only",
+		         (unsigned long long)h->sequence);
+		pl->ptr = NULL;
+		pl->len = 0;
+	}
+	return 0;
+}
+
 /* Settlement of one (sending, payment): pack it and store it, under (sequence, run, payment)
  * in the run's transaction, so a settlement exists exactly when its payment does.
  * - Lines: the encoder gets every line of the sending, in order, each with what this payment
- *   paid on it (0 for a refused line or one paid by another payment): the 920900 echoes the
- *   whole sending with this payment's amounts (docs/formats/efact.md, Settlement 920900).
+ *   paid on it (0 for a refused line or one paid by another payment), and the sending as
+ *   received (@p pl, empty for a ledger that did not keep it): the 920900 echoes the records
+ *   this payment settles with its amounts (docs/formats/efact.md, Settlement 920900).
  * - Destinations: one per destination mutuality, as the 920900 has one ET91 per mutuality;
  *   the message keeps the first 64, the native answer all of them.
  * - A native settlement the adapter cannot encode is logged and the settlement stored without
  *   it, rather than abort the run and its payments for a missing 920900.
  * - The execution date is the SEPA file's requested execution date, as yyyymmdd. */
 static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p,
-                      const tpc_answer_hdr_t *h, const uint8_t *native, const tpc_line_rec_t *recs,
-                      tpc_settled_line_t *lines, uint32_t nlines, const struct item *first,
-                      const struct item *end, tpc_arena_t *scratch)
+                      const tpc_answer_hdr_t *h, const uint8_t *native, const struct payload *pl,
+                      const tpc_line_rec_t *recs, tpc_settled_line_t *lines, uint32_t nlines,
+                      const struct item *first, const struct item *end, tpc_arena_t *scratch)
 {
 	const tpc_payment_rec_t *pm = &p->payments[first->payment - 1];
 	Tpclear__Settlement st = TPCLEAR__SETTLEMENT__INIT;
@@ -685,7 +727,8 @@ static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p
 		tpc_settlement_t in = {pm->end_to_end, p->run, p->execution_day, nlines, lines};
 
 		if (a && a->encode_settlement &&
-		    a->encode_settlement(astate, native, h->native_len, &in, &host, &out) != 0) {
+		    a->encode_settlement(astate, native, h->native_len, pl->ptr, pl->len, &in,
+		                         &host, &out) != 0) {
 			tpc_warn("payrun %llu: no native settlement for sending %llu (%s)",
 			         (unsigned long long)p->run, (unsigned long long)h->sequence,
 			         h->format);
@@ -813,6 +856,7 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 		MDB_val k, v;
 		tpc_answer_hdr_t h;
 		const uint8_t *native = NULL;
+		struct payload pl = {NULL, 0};
 
 		for (j = i; j < p->nitems && p->items[j].seq == p->items[i].seq; j++)
 			;
@@ -841,6 +885,10 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 				goto out;
 			}
 			native = st.native.ptr;
+			/* the sending as received, beside its answer: the native settlement
+			 * echoes the records it settles from it */
+			if ((rc = read_payload(txn, ctx->db, &h, answers, &pl)))
+				goto out;
 		}
 		/* every line of the sending, in order */
 		if ((rc = read_lines(txn, ctx->db, p->items[i].seq, &rl)))
@@ -852,7 +900,7 @@ static int settle(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 				;
 			if (!p->items[a].payment)
 				continue;
-			rc = settle_one(ctx, txn, p, &h, native, rl.recs, rl.lines, rl.n,
+			rc = settle_one(ctx, txn, p, &h, native, &pl, rl.recs, rl.lines, rl.n,
 			                &p->items[a], &p->items[e], scratch);
 			if (rc)
 				goto out;

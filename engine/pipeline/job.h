@@ -105,6 +105,13 @@ typedef struct tpc_job {
 	uint64_t body_sum;
 	const uint8_t *body_summed;
 	struct tpc_line_rec *line_recs; /* sending.nlines records in the arena, or NULL */
+	/* the payload as the ledger keeps it ("payloads", store/payload.h), for a format with a
+	 * native settlement: keep_payload set by the worker, payload_stored its value (one LZ4
+	 * block, in the arena) or NULL when the arena had no room: the writer then stores the
+	 * payload as it is */
+	uint8_t keep_payload;
+	const uint8_t *payload_stored;
+	size_t payload_stored_len;
 	/* Set by the ledger writer (or the worker, for replays and queries): */
 	uint64_t sequence;
 	uint64_t committed_ms;

@@ -22,6 +22,7 @@
 #include "pipeline/result.h"
 #include "store/records.h"
 #include "security/security.h"
+#include "store/payload.h"
 #include "clearing/tariff.h"
 #include "tpclear.pb-c.h"
 
@@ -156,6 +157,20 @@ static void store_compressed(tpc_job_t *job)
 		return; /* not worth it */
 	job->stored = (const uint8_t *)dst;
 	job->stored_len = (size_t)n;
+}
+
+/* What the ledger keeps of the payload ("payloads", store/payload.h): the sending as received,
+ * for a format whose payments answer natively (encode_settlement: the eFact 920900 echoes the
+ * records it settles from it), compressed here like the answer. A sending refused at reception
+ * is never paid, so nothing is kept of it. */
+static void store_payload(tpc_job_t *job, const uint8_t *buf, size_t len)
+{
+	job->payload_stored = NULL;
+	job->payload_stored_len = 0;
+	job->keep_payload = job->adapter->encode_settlement && !job->sending.blocked;
+	if (job->keep_payload && tpc_payload_encode(buf, len, job->arena, &job->payload_stored,
+	                                            &job->payload_stored_len))
+		job->payload_stored = NULL; /* no room: the writer stores it raw */
 }
 
 /* Check a payment run request; the writer runs it. */
@@ -391,6 +406,7 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 		return 1;
 	}
 	store_compressed(job);
+	store_payload(job, buf, len);
 	/* the checksums of what the writer stores, computed here off its path (store/records.h);
 	 * without arena room for the line records the writer encodes them itself */
 	job->body_sum = tpc_records_answer_body_sum(job);

@@ -34,6 +34,7 @@ typedef struct tpc_store_db {
 	MDB_dbi payrun_ids;   /* sender NUL request id -> tpc_payrun_id_t: idempotent runs */
 	MDB_dbi payments;     /* run (u64) + payment (u32) -> tpc_payment_rec_t */
 	MDB_dbi settlements;  /* sequence (u64) + run (u64) + payment (u32) -> settlement */
+	MDB_dbi payloads;     /* sequence (u64) -> the sending as received (store/payload.h) */
 	tpc_ledger_dbs_t dbs; /* dedup, units, invoices and reference data (tariff.h) */
 } tpc_store_db_t;
 

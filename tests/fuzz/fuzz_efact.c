@@ -4,8 +4,8 @@
  * the receipt 931000 at reception (engine/pipeline/server.c), then decode, judge, the refusal
  * threshold, the result answer 920098/920099/920999 and the packed Result
  * (engine/pipeline/worker.c), then - as a payment run does later (engine/payments/payrun.c) - the
- * settlement 920900 built from the stored result answer, with one settled line per decoded line in
- * sending order.
+ * settlement 920900 built from the stored result answer and (every other input) the payload the
+ * ledger kept, with one settled line per decoded line in sending order.
  *
  * Oracles besides the sanitizers: the invariants of fuzz_check_sending (every view inside the
  * payload: the adapter decodes in place), answer types that match the outcome, and return
@@ -25,8 +25,8 @@
  * (engine/pipeline/server.c). */
 #define LIMIT(len) (8 * (len) + ((size_t)16 << 20))
 
-static void settle(const uint8_t *answer, size_t alen, const tpc_sending_t *s,
-                   const tpc_host_t *host, unsigned pattern)
+static void settle(const uint8_t *answer, size_t alen, const uint8_t *payload, size_t plen,
+                   const tpc_sending_t *s, const tpc_host_t *host, unsigned pattern)
 {
 	tpc_settled_line_t *lines = NULL;
 	tpc_settlement_t st;
@@ -64,7 +64,9 @@ static void settle(const uint8_t *answer, size_t alen, const tpc_sending_t *s,
 	st.nlines = n;
 	st.lines = lines;
 	memset(&out, 0, sizeof(out));
-	rc = tpc_efact_adapter.encode_settlement(NULL, answer, alen, &st, host, &out);
+	/* with the payload (a ledger that keeps them) and without (an older one) */
+	rc = tpc_efact_adapter.encode_settlement(NULL, answer, alen, pattern & 1 ? payload : NULL,
+	                                         pattern & 1 ? plen : 0, &st, host, &out);
 	FUZZ_CHECK(rc == 0 || rc == TPC_ADAPTER_EINVAL || rc == TPC_ADAPTER_ENOMEM);
 	if (rc == 0) {
 		FUZZ_CHECK(out.ptr && out.len);
@@ -107,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	copy = malloc(answer.len);
 	FUZZ_CHECK(copy != NULL);
 	memcpy(copy, answer.ptr, answer.len);
-	settle(copy, answer.len, &s, &host, (unsigned)size);
+	settle(copy, answer.len, data, size, &s, &host, (unsigned)size);
 	free(copy);
 out:
 	fuzz_heap_release(&heap);

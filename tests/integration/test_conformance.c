@@ -7,6 +7,8 @@
  *     names a finding on, each its first 350 characters as sent, with the trailer zones of
  *     efact-real.md 1.1; segment 300 with the share of errors and the refusal type;
  *   - 920999: 227 + k x 350, only the records 95/96 in error, status 40;
+ *   - 920900: besides the 920098's records, exactly the ET50s of the lines it paid, as sent,
+ *     each with its amount at 478-489;
  *   - the stored answer comes back byte for byte on every resubmission, a payment run
  *     included.
  * Sendings: a clean one, one with faulty lines (accepted in part; refused for its share at
@@ -315,8 +317,36 @@ static void check_920999(const struct got *g, const uint8_t *p)
 	efr_release(&r);
 }
 
-/* The 920900 of @p key, fetched from the store: read, and its invoices paid on their ET80. */
-static void check_settlement(void *s, const char *key, const Tpclear__Result *res)
+/* The ET50s of a 920900 that carry a payment are exactly the lines of @p res accepted with an
+ * amount (one payment of one budget pays them all here), each the record as sent in @p p at
+ * the line's place, paid its accepted amount. */
+static void check_settled_lines(const efr_answer_t *r, const uint8_t *p, const Tpclear__Result *res)
+{
+	uint32_t k = 0;
+
+	for (size_t i = 0; i < res->n_invoice_results; i++)
+		for (size_t l = 0; l < res->invoice_results[i]->n_lines; l++) {
+			const Tpclear__LineResult *ln = res->invoice_results[i]->lines[l];
+
+			if (!ln->accepted_cents)
+				continue;
+			while (k < r->nrec &&
+			       !(r->rec[k].type == 50 && r->rec[k].has_amount && r->rec[k].amount))
+				k++;
+			cr_assert_lt(k, r->nrec, "line of record %u not settled", ln->record);
+			cr_assert_eq(r->rec[k].seq, ln->record);
+			cr_assert_eq(memcmp(r->rec[k].raw, sent(p, ln->record), 350), 0);
+			cr_assert_eq(r->rec[k].amount, ln->accepted_cents);
+			k++;
+		}
+	for (; k < r->nrec; k++)
+		cr_assert(r->rec[k].type != 50 || !r->rec[k].has_amount || !r->rec[k].amount,
+		          "an ET50 paid that is no accepted line: %u", r->rec[k].seq);
+}
+
+/* The 920900 of @p key, fetched from the store: read, its invoices paid on their ET80, the
+ * lines it settles echoed (@p p: the sending). */
+static void check_settlement(void *s, const char *key, const uint8_t *p, const Tpclear__Result *res)
 {
 	Tpclear__Answer *a;
 	uint8_t *n = NULL;
@@ -354,6 +384,7 @@ static void check_settlement(void *s, const char *key, const Tpclear__Result *re
 	cr_assert_eq(paid, a->settlement->paid_cents, "%s: the ET80s add up to the payment", key);
 	cr_assert_geq(n91, 1);
 	cr_assert_eq(r.rec[r.nrec - 1].type, 92, "ET92 last");
+	check_settled_lines(&r, p, res);
 	k = efr_find(&r, 91, 0);
 	cr_assert_eq(r.rec[k - 1].type, 90, "ET91s follow the ET90");
 	efr_release(&r);
@@ -411,7 +442,7 @@ Test(conformance, every_answer_of_a_day_reads_as_insurers_write_it)
 	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_PAYRUN);
 	cr_assert_geq(a->payrun->settlements, 1);
 	tpclear__answer__free_unpacked(a, NULL);
-	check_settlement(s, "clean", gc.a->result);
+	check_settlement(s, "clean", clean, gc.a->result);
 
 	/* every stored answer, byte for byte, after the run too */
 	expect_replay(s, "clean", clean, clen, &gc);

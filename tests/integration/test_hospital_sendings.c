@@ -16,9 +16,13 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/check.h"
 #include "daemon.h"
 #include "efact/efact.h"
+#include "efact_reader.h"
 #include "gen/efact_gen.h"
+
+#include <lmdb.h>
 
 static tpc_td_t d;
 
@@ -177,6 +181,152 @@ Test(hospital_sendings, the_counts_setting_decides_what_a_differing_count_does)
 		free(cin);
 		free(good);
 	}
+}
+
+/* ---- the settlement 920900 of a hospital's sending ----------------------------------------- */
+
+/* Submit @p p as @p key and return its native answer (malloc'd), read with the reader. */
+static uint8_t *submit_native(void *s, const char *key, const uint8_t *p, size_t len,
+                              efr_answer_t *r, size_t *nl)
+{
+	uint8_t *n = NULL;
+	char why[160] = "";
+	Tpclear__Answer *a = tpc_td_request(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "hospital",
+	                                    key, "efact", p, len, &n, nl);
+
+	cr_assert_not_null(a);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT);
+	cr_assert_eq(a->result->lines_accepted, 3);
+	tpclear__answer__free_unpacked(a, NULL);
+	cr_assert_not_null(n);
+	cr_assert_eq(efr_parse(n, *nl, r, why, sizeof(why)), 0, "%s", why);
+	return n;
+}
+
+/* Run a payment run and fetch the 920900 of @p key, read with the reader. */
+static uint8_t *settle_and_fetch(void *s, const char *key, efr_answer_t *r)
+{
+	Tpclear__Answer *a = tpc_td_payrun(s, 0, "");
+	uint8_t *n = NULL;
+	size_t nl = 0;
+	char why[160] = "";
+
+	cr_assert_not_null(a);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_PAYRUN);
+	tpclear__answer__free_unpacked(a, NULL);
+	a = tpc_td_request(s, TPCLEAR__REQUEST_TYPE__REQUEST_QUERY, "hospital", key, "settlement",
+	                   NULL, 0, &n, &nl);
+	cr_assert_not_null(a);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_SETTLEMENT);
+	tpclear__answer__free_unpacked(a, NULL);
+	cr_assert_not_null(n, "no 920900");
+	cr_assert_eq(efr_parse(n, nl, r, why, sizeof(why)), 0, "%s", why);
+	cr_assert_str_eq(r->type, "920900");
+	return n;
+}
+
+/* The settlement echoes the records it settles (efact-real.md 1.1): each paid ET50 with the
+ * ET51/ET52 of the same service, as sent, among the frames, in the sending's order; the
+ * ET91s repeat the sender's 95s. The count a widely used client writes (no ET52) is in the
+ * 920098's ET90 slots. */
+Test(hospital_sendings, the_920900_echoes_the_settled_lines_with_their_et51_and_et52)
+{
+	static const uint32_t seqs[] = {1, 2, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15};
+	static const long long paid50[] = {2400, 1960, 2400};
+	size_t len, nl;
+	uint8_t *p = hospital("20261100000931", TPC_EFACT_COUNTS_NO_ET52, &len), *n, *st;
+	efr_answer_t r, q;
+	unsigned k50 = 0;
+	void *s;
+
+	tpc_td_start_or_fail(&d, NULL);
+	s = tpc_td_connect(&d);
+	n = submit_native(s, "stay", p, len, &r, &nl);
+	cr_assert_eq(r.nrec, 6, "ET10, 2 x (ET20, ET80), ET90");
+	cr_assert_eq(r.rec[5].type, 90);
+	cr_assert_eq(r.rec[5].nslots, 3, "the three counts that differ");
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert(r.rec[5].slots[i].letter == 'S' &&
+		          strcmp(r.rec[5].slots[i].code, "T30018") == 0);
+	efr_release(&r);
+	free(n);
+
+	st = settle_and_fetch(s, "stay", &q);
+	cr_assert_eq(q.nrec, 13 + 2 + 1, "13 records, 2 ET91, 1 ET92");
+	for (uint32_t i = 0; i < 13; i++) {
+		const efr_record_t *x = &q.rec[i];
+
+		cr_assert_eq(x->seq, seqs[i], "record %u: sequence %u", i, x->seq);
+		cr_assert_eq(memcmp(x->raw, rec(p, seqs[i]), 350), 0, "record %u as sent", i);
+		if (x->type == 50) {
+			cr_assert(x->has_amount && x->amount == paid50[k50], "ET50 %u paid %lld",
+			          k50, x->amount);
+			cr_assert_eq(x->nslots, 0);
+			k50++;
+		}
+		if (x->type == 51 || x->type == 52)
+			cr_assert(!x->has_amount && x->nslots == 0 && x->index > 1);
+	}
+	cr_assert_eq(k50, 3, "every paid ET50, none else");
+	for (uint32_t i = 0; i < 3; i++) {
+		const char *x = q.rec[13 + i].raw, *sent = rec(p, 16 + i);
+
+		cr_assert_eq(q.rec[13 + i].type, i < 2 ? 91 : 92);
+		cr_assert_eq(memcmp(x + 9, sent + 9, 12), 0, "summary-invoice number %.12s", x + 9);
+		cr_assert_eq(memcmp(x + 75, sent + 75, 2), 0, "control %.2s", x + 75);
+	}
+	efr_release(&q);
+	free(st);
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	free(p);
+}
+
+/* A ledger of an engine that kept no payload: its sendings are settled from the stored answer
+ * alone, as before (the "payloads" database emptied between a submission and the run). */
+Test(hospital_sendings, a_sending_stored_without_its_payload_is_settled_from_its_answer)
+{
+	size_t len, nl;
+	uint8_t *p = hospital("20261100000932", TPC_EFACT_COUNTS_TPCLEAR, &len), *n, *st;
+	efr_answer_t r, q;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat ms;
+	void *s;
+
+	tpc_td_start_or_fail(&d, NULL);
+	s = tpc_td_connect(&d);
+	n = submit_native(s, "old", p, len, &r, &nl);
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	/* the ledger as an older engine left it: no payload */
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 32), 0);
+	cr_assert_eq(mdb_env_open(env, d.data, 0, 0640), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "payloads", 0, &dbi), 0);
+	cr_assert_eq(mdb_stat(txn, dbi, &ms), 0);
+	cr_assert_eq(ms.ms_entries, 1, "the sending's payload was kept");
+	cr_assert_eq(mdb_drop(txn, dbi, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	cr_assert_eq(tpc_td_start(&d, d.dir, NULL), 0);
+	s = tpc_td_connect(&d);
+	st = settle_and_fetch(s, "old", &q);
+	cr_assert_eq(q.nrec, r.nrec + 2 + 1, "the 920098's records, 2 ET91, 1 ET92");
+	for (uint32_t i = 0; i < r.nrec; i++)
+		cr_assert_eq(memcmp(q.rec[i].raw, r.rec[i].raw, 477), 0, "record %u", i);
+	cr_assert_eq(efr_find(&q, 50, 0), -1, "no ET50: none was in error");
+	cr_assert(tpc_check_all_char(q.rec[r.nrec].raw + 9, 12, '0'), "no sender's 95");
+	efr_release(&r);
+	efr_release(&q);
+	free(n);
+	free(st);
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	free(p);
 }
 
 Test(hospital_sendings, an_unknown_efact_setting_stops_the_daemon)

@@ -108,6 +108,15 @@ static int read_trailer(efr_record_t *r, uint32_t k, char *why, size_t n)
 		zone(r->slots[r->nslots].code, slot, 2, 6);
 		r->nslots++;
 	}
+	if ((t[477] == '+' || t[477] == '-') && digits(t + 478, 11)) {
+		r->has_amount = 1;
+		r->amount = (long long)number(t + 478, 9) * 100 + number(t + 487, 2);
+		if (t[477] == '-')
+			r->amount = -r->amount;
+	} else if (!digits(t + 477, 12)) {
+		return fail(why, n, "record %u: 478-489 '%.12s' neither an amount nor digits", k,
+		            t + 477);
+	}
 	if (!digits(t + 794, 6))
 		return fail(why, n, "record %u: index 795-800 '%.6s'", k, t + 794);
 	r->index = number(t + 794, 6);

@@ -43,6 +43,10 @@ typedef struct efr_record {
 	efr_slot_t slots[3];
 	unsigned nslots; /* the slots that hold an error */
 	uint32_t index;  /* 795-800 index of the record within its invoice */
+	/* 478-489 (zone 114 of efact.md 6): a sign and 11 digits of cents - the amount paid on
+	 * an ET50 or an ET80 of a 920900 - or 12 digits where nothing is written (has_amount 0) */
+	int has_amount;
+	long long amount;
 	/* 920999: the 2-digit errors of a record 95/96 that are not 00 */
 	unsigned nzone_errors;
 	struct {

@@ -1,6 +1,7 @@
 /* tests/plugins/defective/defective.c - plugins the loader must refuse, one per build variant
- * (tests/CMakeLists.txt compiles this file three times):
+ * (tests/CMakeLists.txt compiles this file four times):
  *   PLUGIN_BAD_ABI  built against another adapter ABI      -> TPC_EABI   (plugin_bad_abi.so)
+ *   PLUGIN_OLD_ABI  built against the previous ABI (3)     -> TPC_EABI   (plugin_old_abi.so)
  *   PLUGIN_DUP      reuses the built-in name "canonical"    -> TPC_EEXIST (plugin_dup.so)
  *   PLUGIN_NOCB     has no decode callback                  -> TPC_EINVAL (plugin_nocb.so) */
 #include "adapter.h"
@@ -11,6 +12,10 @@
 #define P_ABI    (TPC_ADAPTER_ABI + 1)
 #define P_NAME   "badabi"
 #define P_DECODE p_decode
+#elif defined(PLUGIN_OLD_ABI)
+#define P_ABI    (TPC_ADAPTER_ABI - 1) /* 3: encode_settlement() without the payload */
+#define P_NAME   "oldabi"
+#define P_DECODE p_decode
 #elif defined(PLUGIN_DUP)
 #define P_ABI    TPC_ADAPTER_ABI
 #define P_NAME   "canonical"
@@ -20,7 +25,7 @@
 #define P_NAME   "nocb"
 #define P_DECODE NULL /* the defect under test */
 #else
-#error "build with one of PLUGIN_BAD_ABI, PLUGIN_DUP, PLUGIN_NOCB"
+#error "build with one of PLUGIN_BAD_ABI, PLUGIN_OLD_ABI, PLUGIN_DUP, PLUGIN_NOCB"
 #endif
 
 static int p_init(const char *config, void **state)

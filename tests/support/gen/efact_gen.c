@@ -242,6 +242,7 @@ int tpc_efact_write(const tpc_efact_sending_in_t *in, uint8_t **out, size_t *len
 	tpc_check_put_uint(r + 32, 3, in->sending_no);
 	memcpy(r + 52, "040", 3);
 	digits(&w, r + 55, 12, in->third_party);
+	digits(&w, r + 84, 3, in->profession[0] ? in->profession : "001");
 	tpc_check_put_uint(r + 107, 5, in->year_month / 100);
 	tpc_check_put_uint(r + 112, 2, in->year_month % 100);
 	tpc_check_put_uint(r + 119, 8, in->created);

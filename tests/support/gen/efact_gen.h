@@ -58,6 +58,10 @@ typedef struct tpc_efact_sending_in {
 	char iban[35];
 	char bic[12];
 	char contact[46];
+	/* ET10 85-87, the third party's profession code (efact-real.md 2: not zero for a person
+	 * from 2024-04); "" writes "001", a placeholder (the code list is not known here), "000"
+	 * the zeros files carried before 2024 */
+	char profession[4];
 	unsigned style; /* TPC_EFACT_STYLE_* flags: how real hospital software writes the file */
 	int counts;     /* enum tpc_efact_counts: the record counts written in 95/96 */
 	/* invoices in ascending destination mutuality */

@@ -2,14 +2,17 @@
  * (adapters/registry.c).
  *
  * The plugins under test are built from tests/plugins/ into TPC_PLUGIN_DIR: plugin_good.so
- * ("echo"), plugin_bad_abi.so (ABI + 1), plugin_dup.so (reuses "canonical") and plugin_nocb.so
- * (no decode callback).
+ * ("echo"), plugin_bad_abi.so (ABI + 1), plugin_old_abi.so (ABI - 1, the ABI before the
+ * settlement got the payload), plugin_dup.so (reuses "canonical") and plugin_nocb.so (no decode
+ * callback).
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "registry.h"
 #include "core/arena.h"
@@ -182,6 +185,33 @@ Test(adapters, bad_abi_is_refused)
 	               "a refused plugin must be dlclose'd");
 }
 
+/* An ABI 3 plugin (encode_settlement() without the payload) is refused, never called with the
+ * ABI 4 signature, and the log line tells the operator what to do: stderr (where core/log.c
+ * writes) is read back from a file. */
+Test(adapters, old_abi_is_refused_with_what_to_do)
+{
+	char path[4096], text[2048];
+	int saved = dup(STDERR_FILENO), fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/stderr", dir);
+	fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+	cr_assert(fd >= 0 && saved >= 0);
+	dup2(fd, STDERR_FILENO);
+	refused("plugin_old_abi", TPC_EABI);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	cr_assert_gt(n, 0);
+	text[n] = 0;
+	cr_assert_not_null(strstr(text, "built for adapter ABI 3, this engine speaks ABI 4"), "%s",
+	                   text);
+	cr_assert_not_null(strstr(text, "rebuild it against"), "%s", text);
+	cr_assert_null(tpc_adapters_find(reg, "oldabi", NULL));
+	cr_assert_null(dlopen(plugin("plugin_old_abi"), RTLD_NOW | RTLD_NOLOAD));
+}
+
 Test(adapters, duplicate_name_is_refused)
 {
 	int before = refused("plugin_dup", TPC_EEXIST);
@@ -230,6 +260,7 @@ Test(adapters, load_dir_loads_exactly_the_good_one)
 	cr_assert_eq(tpc_adapters_count(reg), before + 1);
 	cr_assert_not_null(tpc_adapters_find(reg, "echo", NULL));
 	cr_assert_null(tpc_adapters_find(reg, "badabi", NULL));
+	cr_assert_null(tpc_adapters_find(reg, "oldabi", NULL));
 	cr_assert_null(tpc_adapters_find(reg, "nocb", NULL));
 	cr_assert_eq(tpc_adapters_find(reg, "canonical", NULL), &tpc_canonical_adapter);
 }

@@ -1290,8 +1290,29 @@ static const struct corruption table[] = {
     {"902712", E1(R90, 128, "0999999923"), 0, S, 0, 'B', R90, 128, 1},
     {"903612", E1(R90, 179, "BE10001232152605"), 0, S, 0, 'B', R90, 179, 1},
     /* account B, unused in the base (zeros); spaces are accepted (each_filler_is_accepted) */
-    {"104303", E2(R10, 219, "GEBA1EBB   ", R90, 219, "GEBA1EBB   "), 0, S, 0, 'B', R10, 219, 1},
-    {"104902", E2(R10, 271, IBAN_B_BAD, R90, 271, IBAN_B_BAD), 0, S, 0, 'B', R10, 271, 1},
+    /* with index code 0, an account B in ET10 is also 100315 / 100313: not the only finding */
+    {"104303", E2(R10, 219, "GEBA1EBB   ", R90, 219, "GEBA1EBB   "), 0, S, 0, 'B', R10, 219, 0},
+    {"104902", E2(R10, 271, IBAN_B_BAD, R90, 271, IBAN_B_BAD), 0, S, 0, 'B', R10, 271, 0},
+    /* ET10 index code (position 9) against account B */
+    {"100301", E1(R10, 9, "A"), 0, S, 0, 'B', R10, 9, 1},
+    {"100303", E1(R10, 9, "2"), 0, S, 0, 'B', R10, 9, 1},
+    {"100313", E2(R10, 271, IBAN_B_GOOD, R90, 271, IBAN_B_GOOD), 0, S, 0, 'B', R10, 271, 1},
+    {"100314", E3(R10, 9, "1", R10, 219, "GEBABEBB   ", R90, 219, "GEBABEBB   "), 0, S, 0, 'B', R10,
+     271, 1},
+    {"100315", E2(R10, 219, "GEBABEBB   ", R90, 219, "GEBABEBB   "), 0, S, 0, 'B', R10, 219, 1},
+    {"100316", E3(R10, 9, "1", R10, 271, IBAN_B_GOOD, R90, 271, IBAN_B_GOOD), 0, S, 0, 'B', R10,
+     219, 1},
+    /* ET10 profession code (85-87): not numeric; zero for a person in 2026-11 */
+    {"101801", E1(R10, 85, "0A0"), 0, S, 0, 'B', R10, 85, 1},
+    {"101810", E1(R10, 85, "000"), 0, S, 0, 'B', R10, 85, 1},
+    /* ET51 CT1/CT2 (128-137) */
+    {"512701", E1(R51A0, 137, "A"), 0, L, LA0, 'B', R51A0, 128, 1},
+    {"512704", E1(R51A0, 128, "1"), 0, L, LA0, 'B', R51A0, 128, 1},
+    {"512712", E1(R51A0, 135, "111"), 0, L, LA0, 'R', R51A0, 128, 1},
+    /* ET52 agreement number (132-151): the ET51 made an ET52 (same code, zeros there) */
+    {"521901", E2(R51A0, 1, "52", R51A0, 151, "A"), 0, L, LA0, 'B', R51A0, 132, 1},
+    /* record 96 mutuality: not x99 (a real refusal: 134), or a federation of no invoice */
+    {"T30019", E1(R96, 5, "134"), 0, S, 0, 'B', R96, 5, 1},
     {"904312", E1(R90, 219, "GEBABEBB   "), 0, S, 0, 'B', R90, 219, 1},
     {"904912", E1(R90, 271, IBAN_B_GOOD), 0, S, 0, 'B', R90, 271, 1},
     /* ET50 zones in use (efact-real.md 2) */
@@ -1383,7 +1404,7 @@ static const char *const named[] = {
     "500503", "500601", "500603", "500612", "500802", "500812", "501502", "501905", "501906",
     "502203", "502205", "502206", "502248", "502705", "502706", "503005", "510402", "511905",
     "801510", "801910", "802710", "900712", "901412", "901510", "901910", "T30018", "210110",
-    "210111", "210201", "210210", "219902",
+    "210111", "210201", "210210", "219902", "101810",
 };
 
 Test(efact, every_listed_code_is_tested_and_described)
@@ -1417,6 +1438,37 @@ Test(efact, every_listed_code_is_tested_and_described)
 }
 
 /* ---- 2b. sendings as hospital software writes them (efact-real.md 2) ------------------------ */
+
+/* The profession code (ET10 85-87) is required only of a person, from 2024-04: zeros are
+ * accepted before, and from an institution's third-party number; any digits from a person. */
+Test(efact, profession_code_zero_only_refused_for_a_person_from_2024_04)
+{
+	static const struct {
+		const char *third_party, *profession;
+		uint32_t month;
+		const char *code; /* NULL: no finding */
+	} cases[] = {
+	    {"18334780004", "000", 202404, "101810"}, {"18334780004", "000", 202403, NULL},
+	    {"18334780004", "000", 202312, NULL},     {"18334780004", "123", 202611, NULL},
+	    {"71000436000", "000", 202611, NULL}, /* a hospital */
+	    {"18334780000", "000", 202611, NULL}, /* no qualification: not clearly a person */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tpc_efact_sending_in_t s = efx.base;
+
+		snprintf(s.third_party, sizeof(s.third_party), "%s", cases[i].third_party);
+		snprintf(s.profession, sizeof(s.profession), "%s", cases[i].profession);
+		s.year_month = cases[i].month;
+		efx_write(&s);
+		efx_decode_ok();
+		if (cases[i].code)
+			ONLY(cases[i].code, ON_SENDING, 0, 'B', R10, 85);
+		else
+			cr_assert_eq(efx_total_findings(), 0, "case %zu: findings:%s", i,
+			             efx_listing());
+	}
+}
 
 /* Record ordinals of tpc_efact_hospital_sample() (gen/efact_gen.h). */
 enum {
@@ -1524,6 +1576,40 @@ Test(efact, et21_codes_from_one_edit)
 	}
 }
 
+/* Record 95's control (76-77) over any of the scopes real writers use (ET50; ET50 + ET51;
+ * ET50 + ET51 + ET52): accepted; a control of none of them: T30010. The stay of mutuality 300:
+ * ET50 101032 and 102771, ET51 102771, ET52 101032 and 102771. */
+Test(efact, mutuality_control_of_any_real_scope_is_accepted)
+{
+	static const uint64_t scopes[] = {101032 + 102771, 101032 + 2 * 102771,
+	                                  2 * 101032 + 3 * 102771};
+	char v[3];
+
+	for (size_t i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++) {
+		build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
+		tpc_check_put_uint(v, 2, tpc_check_control97(scopes[i]));
+		v[2] = 0;
+		efx_set_raw(H95_300, 76, v);
+		efx_decode_ok();
+		cr_assert_eq(efx_total_findings(), 0, "scope %zu: findings:%s", i, efx_listing());
+	}
+	/* none of them (and not the 96's either) */
+	for (unsigned c = 1; c <= 97; c++) {
+		int hit = 0;
+
+		for (size_t i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++)
+			hit |= tpc_check_control97(scopes[i]) == c;
+		if (hit)
+			continue;
+		build_hospital(TPC_EFACT_COUNTS_TPCLEAR);
+		tpc_check_put_uint(v, 2, c);
+		efx_set_raw(H95_300, 76, v);
+		efx_decode_ok();
+		ONLY("T30010", ON_SENDING, 0, 'B', H95_300, 76);
+		break;
+	}
+}
+
 Test(efact, invoice_control_covers_et50_et51_and_et52)
 {
 	/* the control of the stay: 101032 (ET50, ET52) and 102771 (ET50, ET51, ET52); the same
@@ -1550,7 +1636,7 @@ Test(efact, invoice_control_covers_et50_et51_and_et52)
 Test(efact, each_filler_is_accepted)
 {
 	static const char sp34[] = "                                  ";
-	static const struct edit fillers[][4] = {
+	static const struct edit fillers[][5] = {
 	    /* unused account B in spaces, in ET10 and ET90 */
 	    {{R10, 219, "           "},
 	     {R10, 271, sp34},
@@ -1558,11 +1644,12 @@ Test(efact, each_filler_is_accepted)
 	     {R90, 271, sp34}},
 	    /* spaces in ET10, zeros in ET90: both say "no account B" */
 	    {{R10, 219, "           "}, {R10, 271, sp34}, {0, 0, NULL}, {0, 0, NULL}},
-	    /* a used account B, the same in both */
+	    /* a used account B, the same in both, the index code saying so */
 	    {{R10, 219, "GEBABEBB   "},
 	     {R10, 271, IBAN_B_GOOD},
 	     {R90, 219, "GEBABEBB   "},
-	     {R90, 271, IBAN_B_GOOD}},
+	     {R90, 271, IBAN_B_GOOD},
+	     {R10, 9, "1"}},
 	    /* the reference for account B of an ET20 */
 	    {{R20A, 271, "                      "}, {0, 0, NULL}, {0, 0, NULL}, {0, 0, NULL}},
 	    /* ET50 231-260: thirty '+', or a label */
@@ -1585,7 +1672,7 @@ Test(efact, each_filler_is_accepted)
 
 	for (size_t i = 0; i < sizeof(fillers) / sizeof(fillers[0]); i++) {
 		efx_build_base();
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < 5; k++)
 			if (fillers[i][k].k)
 				efx_set(fillers[i][k].k, fillers[i][k].pos, fillers[i][k].text);
 		efx_decode_ok();

@@ -157,8 +157,14 @@ Test(efact_answer, account_b_reference_when_the_sending_uses_account_b)
 	tpc_blob_t b;
 	efr_answer_t r;
 
-	efx_set(R10, 9, "1"); /* code indice: account B used */
+	/* code indice: account B used, its BIC and IBAN in ET10 and ET90 (100314 / 100316) */
+	efx_set(R10, 9, "1");
+	efx_set(R10, 219, "GEBABEBB   ");
+	efx_set(R10, 271, "BE10001232152604                  ");
+	efx_set(R90, 219, "GEBABEBB   ");
+	efx_set(R90, 271, "BE10001232152604                  ");
 	efx_decode_ok();
+	cr_assert_eq(efx_total_findings(), 0, "findings:%s", efx_listing());
 	judge(5);
 	result("920098", &b, &r);
 	cr_assert_str_eq(r.rec[1].ref_b, r.rec[1].ref_a, "'%s'", r.rec[1].ref_b);
@@ -332,6 +338,69 @@ Test(efact_answer, answer_920999_et10_blocking)
 	result("920999", &b, &r);
 	cr_assert_eq(memcmp(b.ptr, "92099900", 8), 0);
 	cr_assert_eq(b.len, TPC_EFACT_HEADER, "no 95/96 in error");
+	efr_release(&r);
+}
+
+/* Record 95/96 zone errors of the T-codes issue 13 left without one: amount C (T30017, error 40
+ * after it, 92-93) and the mutuality of the 96 (T30019, error 20 after it, 8-9). */
+Test(efact_answer, answer_920999_amount_c_and_96_mutuality)
+{
+	static const struct {
+		uint32_t rec;
+		uint16_t pos;
+		const char *text, *code;
+		unsigned err_pos;
+		const char *err;
+	} cases[] = {
+	    {R95_300, 80, "X00000000000", "T30017", 92, "40"},
+	    {R96, 80, "+0000000001-", "T30017", 92, "40"},
+	    {R96, 5, "100", "T30019", 8, "20"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tpc_blob_t b;
+		efr_answer_t r;
+
+		efx_build_base();
+		efx_set_raw(cases[i].rec, cases[i].pos, cases[i].text);
+		efx_decode_ok();
+		ONLY(cases[i].code, ON_SENDING, 0, 'B', cases[i].rec, cases[i].pos);
+		judge(5);
+		result("920999", &b, &r);
+		cr_assert_eq(r.nrec, 1, "case %zu", i);
+		cr_assert_eq(memcmp(r.rec[0].raw, efx_rec(cases[i].rec), 2), 0);
+		cr_assert_eq(r.rec[0].nzone_errors, 1, "case %zu", i);
+		cr_assert_eq(r.rec[0].zone_errors[0].pos, cases[i].err_pos, "case %zu", i);
+		cr_assert_str_eq(r.rec[0].zone_errors[0].value, cases[i].err, "case %zu", i);
+		efr_release(&r);
+	}
+}
+
+/* A record count that differs (T30018, S, lenient) is on a 95, which no 920098 echoes: the
+ * sender sees it in the ET90's error slots. */
+Test(efact_answer, a_count_that_differs_shows_in_the_et90_slots)
+{
+	tpc_blob_t b;
+	efr_answer_t r;
+	const efr_record_t *e90;
+
+	efx_set_raw(R95_300, 66, "00000099");
+	efx_set_raw(R96, 66, "00000098");
+	efx_decode_ok();
+	cr_assert_eq(efx_total_findings(), 2, "findings:%s", efx_listing());
+	judge(5);
+	result("920098", &b, &r);
+	e90 = &r.rec[r.nrec - 1];
+	cr_assert_eq(e90->type, 90);
+	cr_assert_eq(e90->nslots, 2);
+	for (unsigned k = 0; k < 2; k++) {
+		cr_assert_eq(e90->slots[k].letter, 'S');
+		cr_assert_str_eq(e90->slots[k].code, "T30018");
+	}
+	cr_assert(all_bytes(e90->raw + 350, 456 - 350, '9'), "the rest of the trailer: 9s");
+	cr_assert_eq(memcmp(e90->raw + 470, " 000000", 7), 0, "the third slot empty");
+	cr_assert(all_bytes(e90->raw + 477, 800 - 477, '9'), "after the slots: 9s");
+	cr_assert_eq(r.nrec, 8, "ET10, 3 x (ET20, ET80), ET90: no 95/96");
 	efr_release(&r);
 }
 

@@ -21,6 +21,9 @@
  *
  * The 920098 echoes ET10, the three ET20/ET80 pairs, the refused ET50 of ordinal 11 and ET90:
  *    echo 0: 1   1: 2   2: 6   3: 7   4: 9   5: 10   6: 11   7: 13   8: 14
+ * With the payload (a ledger that keeps it), the 920900 adds the records this payment settles:
+ * the ET50s of lines 0, 1 and 4 (ordinals 3, 5, 12) and the ET51 of line 0 (4), in place.
+ * Without it (a ledger written before "payloads") it is the echo alone.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -167,7 +170,7 @@ static void result(int refuse_all)
 static int settle_buf(const uint8_t *a, size_t n, const tpc_settlement_t *s, tpc_blob_t *b)
 {
 	memset(b, 0, sizeof(*b));
-	return tpc_efact_adapter.encode_settlement(NULL, a, n, s, &host, b);
+	return tpc_efact_adapter.encode_settlement(NULL, a, n, NULL, 0, s, &host, b);
 }
 
 static int settle(tpc_blob_t *b)
@@ -478,6 +481,174 @@ Test(efact_settlement, from_a_920099_nothing_is_paid)
 	cr_assert(all_bytes(summary(&b, 0) + 187, 22, ' '));
 }
 
+/* ---- with the payload ---------------------------------------------------------------------- */
+
+enum { N_WITH = N800 + 4 };
+
+/* the place in the sending of each record of the 920900 built with the payload */
+static const uint32_t with_ord[N_WITH] = {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14};
+
+static int settle_with(const uint8_t *pl, size_t n, tpc_blob_t *b)
+{
+	memset(b, 0, sizeof(*b));
+	return tpc_efact_adapter.encode_settlement(NULL, answer, alen, pl, n, &st, &host, b);
+}
+
+/* Record @p ord (1-based) of the 920000. */
+static const char *sent(uint32_t ord)
+{
+	return (const char *)file + TPC_EFACT_HEADER + (size_t)(ord - 1) * TPC_EFACT_RECORD;
+}
+
+/* A malloc'd copy of the 920000 with @p s at 1-based position @p pos of record @p ord. */
+static uint8_t *payload_variant(uint32_t ord, size_t pos, const char *s)
+{
+	uint8_t *v = malloc(flen);
+
+	cr_assert_not_null(v);
+	memcpy(v, file, flen);
+	memcpy(v + TPC_EFACT_HEADER + (size_t)(ord - 1) * TPC_EFACT_RECORD + pos - 1, s, strlen(s));
+	return v;
+}
+
+Test(efact_settlement, with_the_payload_it_echoes_the_records_it_settles)
+{
+	/* the added records: place, index within the invoice, amount paid (-1: no amount) */
+	static const struct {
+		uint32_t ord, index;
+		int64_t paid;
+		const char *mut;
+	} added[] = {
+	    {3, 2, 2400, "300"}, {4, 3, -1, "300"}, {5, 4, 3920, "300"}, {12, 3, 1200, "600"}};
+	tpc_blob_t b, old;
+	efr_answer_t r;
+	char why[160] = "", ref[23];
+	uint32_t a = 0, e = 0;
+
+	result(0);
+	cr_assert_eq(settle_with(file, flen, &b), 0);
+	cr_assert_eq(b.len, (size_t)HEAD + (N_WITH + NMUT + 1) * 800, "%zu", b.len);
+	cr_assert_eq(settle(&old), 0);
+	cr_assert_eq(memcmp(b.ptr, old.ptr, HEAD), 0, "segments 200 and 300 as without it");
+	for (uint32_t k = 0; k < N_WITH; k++) {
+		const char *x = echo(b.ptr, k);
+
+		cr_assert_eq(memcmp(x, sent(with_ord[k]), 350), 0, "record %u is %u as sent", k,
+		             with_ord[k]);
+		if (a < 4 && added[a].ord == with_ord[k]) {
+			const char *p = x + 350;
+
+			snprintf(ref, sizeof(ref), "007/202611/%s/%06u", added[a].mut,
+			         added[a].ord);
+			cr_assert_eq(memcmp(p + 11, "202611", 6), 0, "362-367: %.6s", p + 11);
+			cr_assert_eq(memcmp(p + 17, added[a].mut, 3), 0, "368-370");
+			cr_assert_eq(memcmp(x + 394, "018334780004", 12), 0, "395-406: %.12s",
+			             x + 394);
+			cr_assert_eq(memcmp(x + 406, "110110", 6), 0, "CT1/CT2: %.6s", x + 406);
+			cr_assert_eq(memcmp(x + 412, ref, strlen(ref)), 0, "413-434: %.22s",
+			             x + 412);
+			cr_assert(all_bytes(x + 434, 22, ' '), "no account B reference");
+			cr_assert_eq(memcmp(x + 456, " 000000 000000 000000", 21), 0, "no error");
+			if (added[a].paid < 0)
+				cr_assert(all_bytes(x + 477, 12, '0'), "ET51: no amount");
+			else
+				cr_assert_eq(amount(x, 478), added[a].paid, "paid on %u",
+				             added[a].ord);
+			snprintf(ref, sizeof(ref), "%06u", added[a].index);
+			cr_assert_eq(memcmp(x + 794, ref, 6), 0, "795-800: %.6s", x + 794);
+			a++;
+			continue;
+		}
+		/* a record of the echo: as the payment without the payload writes it */
+		cr_assert_eq(memcmp(x, echo(old.ptr, e), 800), 0, "echo %u copied", e);
+		e++;
+	}
+	cr_assert_eq(a, 4);
+	cr_assert_eq(e, N800);
+	/* the reader lists the ET50s: paid ones are exactly the lines this payment paid, the
+	 * others exactly the records in error */
+	cr_assert_eq(efr_parse(b.ptr, b.len, &r, why, sizeof(why)), 0, "%s", why);
+	{
+		uint32_t seq[8], nseq = 0;
+
+		for (uint32_t k = 0; k < r.nrec; k++)
+			if (r.rec[k].type == 50 && r.rec[k].has_amount && r.rec[k].amount)
+				seq[nseq++] = r.rec[k].seq;
+			else if (r.rec[k].type == 50)
+				cr_assert_eq(r.rec[k].nslots, 1, "an unpaid ET50 is one in error");
+		cr_assert_eq(nseq, 3);
+		cr_assert(seq[0] == 3 && seq[1] == 5 && seq[2] == 12, "%u %u %u", seq[0], seq[1],
+		          seq[2]);
+	}
+	efr_release(&r);
+}
+
+Test(efact_settlement, with_the_payload_the_et91s_repeat_the_senders_95_and_96)
+{
+	tpc_blob_t b;
+
+	result(0);
+	cr_assert_eq(settle_with(file, flen, &b), 0);
+	for (uint32_t i = 0; i <= NMUT; i++) {
+		const char *x = echo(b.ptr, N_WITH + i), *s = sent(15 + i);
+
+		cr_assert_eq(memcmp(x, i < NMUT ? "91" : "92", 2), 0);
+		cr_assert_eq(memcmp(x + 9, s + 9, 12), 0, "10-21: %.12s", x + 9);
+		cr_assert_eq(memcmp(x + 75, s + 75, 2), 0, "76-77: %.2s / %.2s", x + 75, s + 75);
+		cr_assert(!all_bytes(x + 75, 2, '0'), "a real control");
+	}
+}
+
+Test(efact_settlement, with_the_payload_only_this_payments_lines)
+{
+	tpc_blob_t b;
+
+	result(0);
+	/* another payment of the run paid line 2 (record 8) alone */
+	for (uint32_t i = 0; i < NLINES; i++)
+		lines[i].paid_cents = i == 2 ? 1234 : 0;
+	cr_assert_eq(settle_with(file, flen, &b), 0);
+	cr_assert_eq(b.len, (size_t)HEAD + (N800 + 1 + NMUT + 1) * 800, "%zu", b.len);
+	cr_assert_eq(memcmp(echo(b.ptr, 4), sent(8), 350), 0, "record 8 between 7 and 9");
+	cr_assert_eq(amount(echo(b.ptr, 4), 478), 1234);
+	cr_assert_eq(amount(echo(b.ptr, 5), 478), 1234, "its ET80");
+}
+
+Test(efact_settlement, refuses_a_payload_that_is_not_the_sending)
+{
+	static const struct {
+		uint32_t ord;
+		size_t pos;
+		const char *text, *why;
+	} others[] = {
+	    {11, 140, "X", "an echoed record differs"},
+	    {1, 33, "008", "another sending's ET10"},
+	    {3, 1, "30", "a paid line is no ET50"},
+	};
+	tpc_blob_t b;
+	uint8_t *v;
+
+	result(0);
+	cr_assert_eq(settle_with(file, flen - 1, &b), TPC_ADAPTER_EINVAL, "a byte short");
+	cr_assert_eq(settle_with(file, TPC_EFACT_HEADER - 1, &b), TPC_ADAPTER_EINVAL);
+	cr_assert_eq(settle_with(file, flen - 4 * TPC_EFACT_RECORD, &b), TPC_ADAPTER_EINVAL,
+	             "no ET90");
+	cr_assert_eq(settle_with(answer, alen, &b), TPC_ADAPTER_EINVAL, "the answer itself");
+	v = payload_variant(1, 1, "1");
+	memcpy(v, "920001", 6);
+	cr_assert_eq(settle_with(v, flen, &b), TPC_ADAPTER_EINVAL, "not a 920000");
+	free(v);
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		v = payload_variant(others[i].ord, others[i].pos, others[i].text);
+		cr_assert_eq(settle_with(v, flen, &b), TPC_ADAPTER_EINVAL, "%s", others[i].why);
+		free(v);
+	}
+	/* a record nobody settles may differ: it is not echoed */
+	v = payload_variant(8, 140, "X");
+	cr_assert_eq(settle_with(v, flen, &b), 0);
+	free(v);
+}
+
 /* ---- refusals ------------------------------------------------------------------------------ */
 
 Test(efact_settlement, refuses_what_is_not_a_920098_or_920099)
@@ -627,7 +798,11 @@ Test(efact_settlement, out_of_memory)
 
 	result(0);
 	memset(&b, 0, sizeof(b));
-	cr_assert_eq(tpc_efact_adapter.encode_settlement(NULL, answer, alen, &st, &none, &b),
-	             TPC_ADAPTER_ENOMEM);
+	cr_assert_eq(
+	    tpc_efact_adapter.encode_settlement(NULL, answer, alen, NULL, 0, &st, &none, &b),
+	    TPC_ADAPTER_ENOMEM);
+	cr_assert_eq(
+	    tpc_efact_adapter.encode_settlement(NULL, answer, alen, file, flen, &st, &none, &b),
+	    TPC_ADAPTER_ENOMEM);
 	cr_assert_null(b.ptr);
 }
