@@ -8,6 +8,8 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "store/check.h"
+#include "store/dirlock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +23,8 @@ struct tpc_store {
 	pthread_rwlock_t resize_lock; /* shared: a reader's transaction; exclusive: a resize */
 	_Atomic size_t map_size;      /* read by the metrics scrape on the loop thread */
 	size_t map_max;               /* [ledger] map_max; at it, sendings are refused T00009 */
+	int lock_fd;                  /* DATA_DIR/lock, held exclusively while the store is open */
+	char device[512];             /* the device holding the ledger, for a full disk's log */
 };
 
 struct tpc_store_reader {
@@ -69,22 +73,34 @@ static int open_dbis(MDB_txn *txn, tpc_store_db_t *db)
  * are, records.h says how), which is then raised to this one in the same transaction: from
  * here on it may hold records an older engine would misread, and the number makes that engine
  * refuse it. Anything else is refused rather than misread. */
-static int check_schema(MDB_txn *txn, MDB_dbi meta, const char *dir)
+static int check_schema(MDB_txn *txn, const tpc_store_db_t *db, const char *dir)
 {
-	uint32_t ver = TPC_LEDGER_SCHEMA, old = TPC_LEDGER_SCHEMA_READ;
+	uint32_t ver = TPC_LEDGER_SCHEMA, old = TPC_LEDGER_SCHEMA_READ, found = 0;
 	MDB_val k = {6, "schema"}, v;
-	int rc = mdb_get(txn, meta, &k, &v);
+	MDB_stat ans;
+	int rc = mdb_get(txn, db->meta, &k, &v);
 
+	/* no schema number is a new store only if it holds no sending: a ledger that lost its
+	 * "meta" record must not be renumbered and served as if it were this engine's */
+	if (rc == MDB_NOTFOUND && mdb_stat(txn, db->answers, &ans) == 0 && ans.ms_entries) {
+		tpc_error("ledger %s/data.mdb is damaged: it holds %zu sendings but no schema "
+		          "version; not served (docs/operations.md, Startup checks)",
+		          dir, ans.ms_entries);
+		return MDB_INCOMPATIBLE;
+	}
 	if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size == 4 && memcmp(v.mv_data, &old, 4) == 0)) {
 		v.mv_data = &ver;
 		v.mv_size = sizeof(ver);
-		return mdb_put(txn, meta, &k, &v, 0);
+		return mdb_put(txn, db->meta, &k, &v, 0);
 	}
 	if (rc)
 		return rc;
 	if (v.mv_size != 4 || memcmp(v.mv_data, &ver, 4) != 0) {
-		tpc_error("ledger %s: schema version differs from this engine's (%u)", dir,
-		          TPC_LEDGER_SCHEMA);
+		if (v.mv_size == 4)
+			memcpy(&found, v.mv_data, 4);
+		tpc_error("ledger %s/data.mdb: schema version %u is not one this engine reads (%u, "
+		          "or %u raised to it); not served (docs/operations.md, Startup checks)",
+		          dir, found, TPC_LEDGER_SCHEMA, TPC_LEDGER_SCHEMA_READ);
 		return MDB_INCOMPATIBLE;
 	}
 	return 0;
@@ -123,11 +139,25 @@ out_close_env:
 	return rc;
 }
 
+/* One writer process per data directory, and a file LMDB can map without reading past its end,
+ * both before LMDB touches anything (store.h). @return 0 or a negative TPC_E* code (logged). */
+static int take_dir(tpc_store_t *st, const tpc_store_opts_t *opts)
+{
+	int rc;
+
+	if ((rc = tpc_dirlock_take(opts->dir, &st->lock_fd)))
+		return rc;
+	if ((rc = tpc_check_file(opts->dir)))
+		tpc_dirlock_release(&st->lock_fd);
+	return rc;
+}
+
 int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 {
 	pthread_rwlockattr_t attr;
 	tpc_store_t *st;
 	tpc_txn_t t;
+	int rc;
 
 	/* LMDB creates its files but not their directory. 0750, like the files' 0640: the ledger
 	 * holds care lines and account numbers, for the owner and its group only. */
@@ -139,32 +169,42 @@ int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 	if (!st)
 		return TPC_ENOMEM;
 	st->map_max = opts->map_max;
+	st->lock_fd = -1;
+	if ((rc = take_dir(st, opts))) {
+		free(st);
+		return rc;
+	}
+	tpc_check_device(opts->dir, st->device, sizeof(st->device));
 	/* writer-preferring: a steady stream of readers must not starve a map resize */
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->resize_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
-	if ((t.ret = open_env(st, opts)))
-		goto out_free;
+	if ((rc = tpc_err_from_mdb(open_env(st, opts))))
+		goto out_unlock;
 	/* one write transaction: a store is either fully set up (every database, the schema) or
 	 * not touched at all */
 	if (tpc_txn_begin(st->db.env, 0, &t) == 0) {
 		tpc_txn_fail(&t, open_dbis(t.txn, &st->db));
 		if (!t.ret)
-			tpc_txn_fail(&t, check_schema(t.txn, st->db.meta, opts->dir));
+			tpc_txn_fail(&t, check_schema(t.txn, &st->db, opts->dir));
 		tpc_txn_commit(&t);
 	}
-	if (t.ret)
+	if ((rc = tpc_err_from_mdb(t.ret)))
+		goto out_close_env;
+	/* the schema is known: the newest sendings can be read back with this engine's decoders */
+	if ((rc = tpc_check_newest(&st->db, TPC_CHECK_NEWEST, opts->dir)))
 		goto out_close_env;
 	*out = st;
 	return 0;
 
 out_close_env:
 	mdb_env_close(st->db.env);
-out_free:
+out_unlock:
 	pthread_rwlock_destroy(&st->resize_lock);
+	tpc_dirlock_release(&st->lock_fd); /* last: nothing of the ledger is open any more */
 	free(st);
-	return tpc_err_from_mdb(t.ret);
+	return rc;
 }
 
 void tpc_store_free(tpc_store_t **stp)
@@ -176,6 +216,7 @@ void tpc_store_free(tpc_store_t **stp)
 	st = *stp;
 	mdb_env_close(st->db.env);
 	pthread_rwlock_destroy(&st->resize_lock);
+	tpc_dirlock_release(&st->lock_fd); /* after the close: another daemon may start now */
 	free(st);
 	*stp = NULL;
 }
@@ -218,6 +259,26 @@ int tpc_store_grow(tpc_store_t *st)
 size_t tpc_store_map_size(const tpc_store_t *st)
 {
 	return atomic_load(&st->map_size);
+}
+
+const char *tpc_store_device(const tpc_store_t *st)
+{
+	return st->device;
+}
+
+int tpc_store_usable(tpc_store_t *st)
+{
+	MDB_txn *txn;
+	int rc;
+
+	/* LMDB marks the environment MDB_FATAL_ERROR when a commit failed while writing its meta
+	 * page, and then refuses every transaction with MDB_PANIC, readers' too: a read
+	 * transaction begun and dropped says which case this is, without writing anything. The
+	 * resize lock is not needed: only the writer calls this, and it is the one that resizes. */
+	rc = mdb_txn_begin(st->db.env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0)
+		mdb_txn_abort(txn);
+	return tpc_err_from_mdb(rc);
 }
 
 /* ---- readers ------------------------------------------------------------------------------- */
