@@ -169,9 +169,26 @@ int tpc_check_file(const char *dir)
 
 /* ---- the newest sendings ------------------------------------------------------------------- */
 
+/* What the scan of the newest sendings reads through. */
+struct scan {
+	tpc_txn_t t;
+	const tpc_store_db_t *db;
+	tpc_arena_t *arena;
+	const uint8_t *map, *end; /* the mapped file: [map, end) are the bytes the file has */
+};
+
+/* Does @p v lie within the file? LMDB checks a page number against the last page, but not the
+ * length of a value: a damaged length of a large value (on overflow pages) would send a read
+ * past the end of the file, a SIGBUS. Checked before a byte of the value is read. */
+static int in_file(const struct scan *sc, const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+
+	return p >= sc->map && p <= sc->end && v->mv_size <= (size_t)(sc->end - p);
+}
+
 /* The sending's entry in "sendings" must name this answer: same sequence, same payload hash. */
-static const char *check_index(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_answer_hdr_t *h,
-                               uint64_t seq)
+static const char *check_index(struct scan *sc, const tpc_answer_hdr_t *h, uint64_t seq)
 {
 	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2];
 	MDB_val k = tpc_key_names(kbuf, sizeof(kbuf), h->sender, h->key), v;
@@ -179,9 +196,9 @@ static const char *check_index(tpc_txn_t *t, const tpc_store_db_t *db, const tpc
 
 	if (!k.mv_size)
 		return "its sender and key are not a valid index key";
-	if (!tpc_txn_find(t, db->sendings, &k, &v))
+	if (!tpc_txn_find(&sc->t, sc->db->sendings, &k, &v))
 		return "no entry in \"sendings\" names its sender and key";
-	if (v.mv_size != 8 + TPC_HASH_LEN)
+	if (v.mv_size != 8 + TPC_HASH_LEN || !in_file(sc, &v))
 		return "its entry in \"sendings\" has the wrong size";
 	memcpy(&s, v.mv_data, 8);
 	if (s != seq)
@@ -192,7 +209,7 @@ static const char *check_index(tpc_txn_t *t, const tpc_store_db_t *db, const tpc
 }
 
 /* One line record per line of the Result, numbered 0..lines-1, each of the line layout. */
-static const char *check_lines(tpc_txn_t *t, const tpc_store_db_t *db, uint64_t seq, uint32_t lines)
+static const char *check_lines(struct scan *sc, uint64_t seq, uint32_t lines)
 {
 	uint8_t key[12];
 	tpc_line_rec_t rec;
@@ -201,9 +218,9 @@ static const char *check_lines(tpc_txn_t *t, const tpc_store_db_t *db, uint64_t 
 	const char *bad = NULL;
 
 	tpc_key_u64_u32(key, seq, 0);
-	tpc_txn_foreach(&it, t, db->lines, key, 12, 8)
+	tpc_txn_foreach(&it, &sc->t, sc->db->lines, key, 12, 8)
 	{
-		if (it.key.mv_size != 12 ||
+		if (it.key.mv_size != 12 || !in_file(sc, &it.val) ||
 		    tpc_get_be32((const uint8_t *)it.key.mv_data + 8) != n ||
 		    tpc_records_read(&it.val, &rec, sizeof(rec)) != 0) {
 			bad = "a line record is out of order or of the wrong size";
@@ -219,8 +236,7 @@ static const char *check_lines(tpc_txn_t *t, const tpc_store_db_t *db, uint64_t 
 
 /* One answer, read back the way a replay reads it. @return NULL when sound, else what is
  * wrong. */
-static const char *check_answer(tpc_txn_t *t, const tpc_store_db_t *db, tpc_arena_t *arena,
-                                const MDB_val *k, const MDB_val *v, uint64_t *seq)
+static const char *check_answer(struct scan *sc, const MDB_val *k, const MDB_val *v, uint64_t *seq)
 {
 	tpc_answer_hdr_t h;
 	tpc_stored_t st;
@@ -231,63 +247,94 @@ static const char *check_answer(tpc_txn_t *t, const tpc_store_db_t *db, tpc_aren
 	if (k->mv_size != 8)
 		return "a key of \"answers\" is not a sequence";
 	*seq = tpc_get_be64(k->mv_data);
+	if (!in_file(sc, v))
+		return "its length runs past the end of the file";
 	if (tpc_records_answer_header_read(v->mv_data, v->mv_size, &h) != 0)
 		return "its header is unreadable";
 	if (h.sequence != *seq)
 		return "its header names another sequence";
-	tpc_arena_reset(arena);
-	if (tpc_records_answer_decode(v->mv_data, v->mv_size, arena, &st) != 0)
+	tpc_arena_reset(sc->arena);
+	if (tpc_records_answer_decode(v->mv_data, v->mv_size, sc->arena, &st) != 0)
 		return "its body does not decode";
 	r = tpclear__result__unpack(NULL, st.result_len, st.result);
 	if (!r)
 		return "its Result does not unpack";
 	lines = r->lines;
 	tpclear__result__free_unpacked(r, NULL);
-	if ((bad = check_index(t, db, &h, *seq)))
+	if ((bad = check_index(sc, &h, *seq)))
 		return bad;
-	return check_lines(t, db, *seq, lines);
+	return check_lines(sc, *seq, lines);
+}
+
+/* Where the file is mapped, and how long it is. LMDB does not say where its map is
+ * (mdb_env_info's me_mapaddr is the meta page's fixed address, 0 without MDB_FIXEDMAP), so it
+ * is looked up in /proc/self/maps: the mapping of this file (device and inode) at offset 0. */
+static int map_bounds(struct scan *sc)
+{
+	unsigned long long from, to, off, ino;
+	unsigned maj, mnr;
+	char line[4096];
+	struct stat st;
+	int fd, rc;
+	FILE *f;
+
+	if ((rc = mdb_env_get_fd(sc->db->env, &fd)))
+		return rc;
+	if (fstat(fd, &st) != 0 || !(f = fopen("/proc/self/maps", "re")))
+		return errno;
+	while (!sc->map && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &from, &to, &off, &maj, &mnr,
+		           &ino) == 6 &&
+		    off == 0 && ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) &&
+		    mnr == minor(st.st_dev))
+			sc->map = (const uint8_t *)(uintptr_t)from;
+	fclose(f);
+	if (!sc->map)
+		return MDB_PANIC; /* no map of the file: not an environment we opened */
+	sc->end = sc->map + st.st_size;
+	return 0;
 }
 
 int tpc_check_newest(const tpc_store_db_t *db, unsigned n, const char *dir)
 {
-	tpc_arena_t *arena = NULL;
+	struct scan sc = {.db = db};
 	MDB_cursor *c = NULL;
 	const char *bad = NULL;
 	uint64_t seq = 0;
 	char what[256];
 	MDB_val k, v;
-	tpc_txn_t t;
 	int rc, g;
 
-	if ((rc = tpc_arena_new(64 * 1024, 0, &arena)))
+	if ((rc = tpc_arena_new(64 * 1024, 0, &sc.arena)))
 		return rc;
-	if (tpc_txn_begin(db->env, MDB_RDONLY, &t))
+	if (tpc_txn_begin(db->env, MDB_RDONLY, &sc.t))
 		goto out_free;
-	if (tpc_txn_fail(&t, mdb_cursor_open(t.txn, db->answers, &c)))
+	if (tpc_txn_fail(&sc.t, map_bounds(&sc)) ||
+	    tpc_txn_fail(&sc.t, mdb_cursor_open(sc.t.txn, db->answers, &c)))
 		goto out_abort;
 	/* newest first: the last commits are where a crash or a full disk would have struck */
 	g = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	for (; g == 0 && n > 0 && !bad; n--) {
-		bad = check_answer(&t, db, arena, &k, &v, &seq);
+		bad = check_answer(&sc, &k, &v, &seq);
 		if (!bad && n > 1)
 			g = mdb_cursor_get(c, &k, &v, MDB_PREV);
 	}
 	if (g != 0 && g != MDB_NOTFOUND)
-		tpc_txn_fail(&t, g); /* an empty ledger has no last answer: that is fine */
+		tpc_txn_fail(&sc.t, g); /* an empty ledger has no last answer: that is fine */
 	mdb_cursor_close(c);
 out_abort:
-	tpc_txn_abort(&t);
+	tpc_txn_abort(&sc.t);
 out_free:
-	tpc_arena_free(&arena);
+	tpc_arena_free(&sc.arena);
 	if (bad) {
 		snprintf(what, sizeof(what), "the stored answer of sequence %" PRIu64 ": %s", seq,
 		         bad);
 		return damaged(dir, what);
 	}
-	if (t.ret)
+	if (sc.t.ret)
 		tpc_error("ledger %s/data.mdb: cannot read its newest sendings: %s", dir,
-		          mdb_strerror(t.ret));
-	return tpc_err_from_mdb(t.ret);
+		          mdb_strerror(sc.t.ret));
+	return tpc_err_from_mdb(sc.t.ret);
 }
 
 /* ---- the device ---------------------------------------------------------------------------- */
