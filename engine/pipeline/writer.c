@@ -190,33 +190,33 @@ static void commit_ok(tpc_writer_t *w)
 static const char *commit_failed(tpc_writer_t *w, int rc)
 {
 	int full = rc == ENOSPC || rc == EDQUOT || (rc == EIO && fs_full(w));
+	const char *code, *what, *then;
+	enum tpc_metric m;
+	_Atomic int *state;
 
 	/* A full disk that struck the meta page write leaves LMDB refusing every transaction
 	 * (MDB_PANIC): that one is not a state clearing can resume from. */
 	if (full && tpc_store_usable(w->store) == 0) {
-		tpc_metrics_add(w->shard, TPC_M_commit_failed_disk_full, 1);
-		if (!atomic_exchange(&w->disk_full, 1))
-			tpc_error(
-			    "ledger: disk full on device %s holding %s/data.mdb (%s): sendings "
-			    "refused T00050, nothing stored; queries go on, clearing resumes by "
-			    "itself when space returns",
-			    tpc_store_device(w->store), w->cfg.data_dir, mdb_strerror(rc));
-		return TPC_CODE_DISK_FULL;
+		m = TPC_M_commit_failed_disk_full, state = &w->disk_full, code = TPC_CODE_DISK_FULL;
+		what = "disk full";
+		then = "sendings refused T00050, nothing stored; queries go on, clearing resumes "
+		       "by itself when space returns";
+	} else if (full || (rc > 0 && rc != ENOMEM) || rc == MDB_PANIC || rc == MDB_CORRUPTED ||
+	           rc == MDB_PAGE_NOTFOUND) {
+		m = TPC_M_commit_failed_io, state = &w->lost, code = TPC_CODE_LEDGER_LOST;
+		what = "a write or fsync failed";
+		then = "the ledger is no longer trusted; sendings refused T00051, the engine stops "
+		       "for a restart";
+	} else {
+		tpc_metrics_add(w->shard, TPC_M_commit_failed_other, 1);
+		tpc_error("ledger: write transaction failed: %s", mdb_strerror(rc));
+		return TPC_CODE_LEDGER_FAILED;
 	}
-	if (full || (rc > 0 && rc != ENOMEM) || rc == MDB_PANIC || rc == MDB_CORRUPTED ||
-	    rc == MDB_PAGE_NOTFOUND) {
-		tpc_metrics_add(w->shard, TPC_M_commit_failed_io, 1);
-		if (!atomic_exchange(&w->lost, 1))
-			tpc_error(
-			    "ledger: a write or fsync of %s/data.mdb on device %s failed (%s): "
-			    "the ledger is no longer trusted; sendings refused T00051, the "
-			    "engine stops for a restart",
-			    w->cfg.data_dir, tpc_store_device(w->store), mdb_strerror(rc));
-		return TPC_CODE_LEDGER_LOST;
-	}
-	tpc_metrics_add(w->shard, TPC_M_commit_failed_other, 1);
-	tpc_error("ledger: write transaction failed: %s", mdb_strerror(rc));
-	return TPC_CODE_LEDGER_FAILED;
+	tpc_metrics_add(w->shard, m, 1);
+	if (!atomic_exchange(state, 1))
+		tpc_error("ledger: %s on device %s holding %s/data.mdb (%s): %s", what,
+		          tpc_store_device(w->store), w->cfg.data_dir, mdb_strerror(rc), then);
+	return code;
 }
 
 /* Write the @p n jobs of @p jobs in one transaction. @return 0, MDB_MAP_FULL, or another LMDB

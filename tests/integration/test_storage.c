@@ -356,7 +356,9 @@ Test(storage, a_failed_fsync_answers_T00051_and_stops_the_engine_non_zero)
 	start_with_shim();
 	s = tpc_td_connect(&d);
 	expect_accepted(submit(s, "A", 31), "A");
-	/* every sending in flight when the fsync fails gets T00051, none a result */
+	/* Every sending in flight when the fsync fails gets T00051, none a result. Those the
+	 * engine had not yet read when it stopped get no answer at all, as at any stop (the
+	 * sender's retry meets the restarted engine): so at least the first, maybe all. */
 	set_fault("eio-sync");
 	for (int i = 0; i < N; i++) {
 		char key[8];
@@ -369,10 +371,9 @@ Test(storage, a_failed_fsync_answers_T00051_and_stops_the_engine_non_zero)
 		             0);
 		free(p);
 	}
-	while (got < N && (a = tpc_td_recv(s, 20000, NULL, NULL))) {
+	while (got < N && (a = tpc_td_recv(s, 5000, NULL, NULL))) {
 		cr_assert_neq(a->body_case, TPCLEAR__ANSWER__BODY_RESULT,
-		              "a result after a failed "
-		              "fsync");
+		              "a result after a failed fsync");
 		if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
 		    a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED) {
 			cr_assert_str_eq(a->receipt->code, "T00051", "%s", a->receipt->reason);
@@ -380,19 +381,25 @@ Test(storage, a_failed_fsync_answers_T00051_and_stops_the_engine_non_zero)
 		}
 		tpclear__answer__free_unpacked(a, NULL);
 	}
-	cr_assert_eq(got, N, "only %d of %d sendings answered T00051", got, N);
+	cr_assert_geq(got, 1, "no sending was answered T00051");
 	/* and the engine stops by itself, with a status its supervisor restarts it on */
 	st = wait_exit(d.pid, 30000);
 	cr_assert_neq(st, -1, "the engine kept running after a failed fsync");
 	d.pid = 0;
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	cr_assert(tpc_td_log_has(&d, "ledger: a write or fsync failed on device "));
 	cr_assert(tpc_td_log_has(&d, "the ledger is no longer trusted"));
 	zmq_close(s);
 	/* restarted (without the fault), its startup checks pass; nothing of E* was stored */
 	cr_assert_eq(tpc_td_start(&d, d.dir, NULL), 0);
 	s = tpc_td_connect(&d);
 	expect_accepted(tpc_td_query(s, "hospital-a", "A"), "A");
-	expect_refused(tpc_td_query(s, "hospital-a", "E0"), "E0", "T00012");
+	for (int i = 0; i < N; i++) {
+		char key[8];
+
+		snprintf(key, sizeof(key), "E%d", i);
+		expect_refused(tpc_td_query(s, "hospital-a", key), key, "T00012");
+	}
 	expect_accepted(submit(s, "E0", 40), "E0");
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
