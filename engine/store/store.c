@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -155,6 +156,7 @@ static int take_dir(tpc_store_t *st, const tpc_store_opts_t *opts)
 int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 {
 	pthread_rwlockattr_t attr;
+	char path[4096];
 	tpc_store_t *st;
 	tpc_txn_t t;
 	int rc;
@@ -174,7 +176,6 @@ int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 		free(st);
 		return rc;
 	}
-	tpc_check_device(opts->dir, st->device, sizeof(st->device));
 	/* writer-preferring: a steady stream of readers must not starve a map resize */
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -182,6 +183,9 @@ int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 	pthread_rwlockattr_destroy(&attr);
 	if ((rc = tpc_err_from_mdb(open_env(st, opts))))
 		goto out_unlock;
+	/* the file's device, not the directory's: data.mdb may be a link to another disk */
+	snprintf(path, sizeof(path), "%s/data.mdb", opts->dir);
+	tpc_check_device(path, st->device, sizeof(st->device));
 	/* one write transaction: a store is either fully set up (every database, the schema) or
 	 * not touched at all */
 	if (tpc_txn_begin(st->db.env, 0, &t) == 0) {
