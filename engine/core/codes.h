@@ -9,8 +9,8 @@
  * Official eFact codes are RRZZNN (two digits of record type first) and each adapter lists the
  * ones it emits (adapters/efact/efact_codes.c). tpclear's own codes are "T" followed by five
  * digits, so they can never collide with an official code: T000nn intake and engine, T0003n
- * statements (docs/formats/sppis-statement.md), T0004n..T0005n security (docs/security.md),
- * but T00055: a damaged stored record (docs/operations.md).
+ * statements (docs/formats/sppis-statement.md), T0004n security (docs/security.md), T00050 and
+ * T00051 the ledger's storage, T00055 a damaged stored record (docs/operations.md).
  *
  * The letter is the eFact letter a code is answered with when it is a finding in a result ('B'
  * refuses the sending, 'R' the line). Most codes are refusals (a receipt or a final refusal
@@ -83,6 +83,11 @@
 	X(LOAD_TOO_LARGE, "T00046", '-', "reference data file larger than engine.max_load_bytes")  \
 	X(MAY_NOT_SUBMIT, "T00047", '-',                                                           \
 	  "this sender has no NIHII number to bill as: it may not submit")                         \
+	X(DISK_FULL, "T00050", '-',                                                                \
+	  "the ledger's disk is full: the sending is refused, nothing stored: retry later")        \
+	X(LEDGER_LOST, "T00051", '-',                                                              \
+	  "a write of the ledger failed: the engine no longer trusts it and is stopping: retry "   \
+	  "after its restart")                                                                     \
 	X(STORED_DAMAGED, "T00055", '-',                                                           \
 	  "a stored record failed its checksum: the ledger is damaged and nothing of it was "      \
 	  "served (tpclear verify names it)")

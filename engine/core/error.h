@@ -39,6 +39,7 @@ enum tpc_error {
 	TPC_ENOSPC = -ENOSPC,
 	TPC_ECANCELED = -ECANCELED, /* shutting down */
 	TPC_EACCES = -EACCES,       /* not allowed (authorization, file permissions) */
+	TPC_EBUSY = -EBUSY,         /* held by another process (the data directory's lock) */
 	TPC_E_BASE = -10000,
 	TPC_EPROTO = TPC_E_BASE - 1,    /* malformed protocol message */
 	TPC_ECONFIG = TPC_E_BASE - 2,   /* bad configuration */

@@ -189,6 +189,9 @@ size_t tpc_metrics_render(const tpc_metrics_t *m, const tpc_metrics_gauges_t *g,
 		gauge(&o, "tpclear_adapters", "Adapters loaded (built-in and plugins)",
 		      g->adapters);
 		gauge(&o, "tpclear_uptime_seconds", "Seconds since start", g->uptime_seconds);
+		gauge(&o, "tpclear_disk_full",
+		      "1 while sendings are refused because the ledger's disk is full (T00050)",
+		      g->disk_full);
 		if (g->nstore_damaged)
 			emit(&o, "# HELP tpclear_store_damaged_total Stored records found damaged "
 			         "(checksum mismatch) and not served (T00055)\n"

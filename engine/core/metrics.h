@@ -38,6 +38,10 @@
 	X(ledger_map_grows, "tpclear_ledger_map_grows_total", "", "Times the LMDB map was grown")  \
 	X(ledger_map_full, "tpclear_ledger_map_full_total", "",                                    \
 	  "Sendings refused because the map reached its ceiling")                                  \
+	X(commit_failed_disk_full, "tpclear_ledger_commit_failures_total", "reason=\"disk_full\"", \
+	  "Ledger write transactions that failed, by reason (docs/operations.md)")                 \
+	X(commit_failed_io, "tpclear_ledger_commit_failures_total", "reason=\"io_error\"", "")     \
+	X(commit_failed_other, "tpclear_ledger_commit_failures_total", "reason=\"other\"", "")     \
 	X(answers_dropped, "tpclear_answers_dropped_total", "",                                    \
 	  "Answers ZeroMQ could not deliver (peer gone or queue full); results stay queryable")    \
 	X(refdata_loads, "tpclear_refdata_loads_total", "", "Reference data files made live")      \
@@ -99,6 +103,7 @@ typedef struct tpc_metrics_gauges {
 	uint64_t workers;
 	uint64_t adapters;
 	uint64_t uptime_seconds;
+	uint64_t disk_full; /* 1 while the ledger's file system is full (writer.h) */
 	/* Counters kept outside the shards (found on any thread, store/records.h), rendered as
 	 * tpclear_store_damaged_total{db="NAME"}; the caller names them, core knows no store. */
 	unsigned nstore_damaged; /* 0: the family is not rendered */

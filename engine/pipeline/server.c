@@ -14,7 +14,9 @@
  * Answers: a receipt at once; the Result (or Conflict, or a refusal) only when the job comes
  *          back on the done queue, i.e. after its commit is durable.
  * Drain:   on SIGTERM/SIGINT new requests are refused (T00007); when in_flight reaches zero
- *          the loop exits, queues are closed in flow order and threads joined.
+ *          the loop exits, queues are closed in flow order and threads joined. The same drain
+ *          follows a failed write of the ledger (writer.h), refusing T00051, and the run then
+ *          ends in error so that the process exits non-zero for its supervisor.
  * Memory:  jobs and their arenas are recycled through a free list owned by this thread.
  */
 #include "pipeline/server.h"
@@ -77,6 +79,7 @@ struct tpc_server {
 	size_t in_flight; /* queued and not yet answered; the drain waits for 0 */
 	int nworkers;
 	int draining;
+	int lost; /* the writer lost trust in the ledger: stopping, then exit status 1 */
 	int threads_started;
 	uint64_t started_us;
 	char *metrics_buf;
@@ -394,6 +397,15 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 			job_put(s, job);
 		}
 	}
+	/* The writer stopped trusting the ledger (a failed write or fsync): its jobs were answered
+	 * T00051 above; drain the rest and stop, for the supervisor to restart the engine. Read
+	 * after the answers: the writer raises the flag before it hands those jobs on. */
+	if (!s->lost && tpc_writer_lost(s->ledger)) {
+		s->lost = 1;
+		tpc_error("stopping: the ledger is no longer trusted after a failed write; new "
+		          "sendings refused T00051, exit status 1 for a restart");
+		tpc_server_request_stop(s);
+	}
 	/* sending may have consumed the ZMQ_FD edge: look at the intake again */
 	drain_intake(s);
 	maybe_finish(s);
@@ -562,7 +574,8 @@ static int admit_request(tpc_server_t *s, struct request *r)
 		return -1;
 	}
 	if (s->draining) {
-		refuse_request(s, r, TPC_CODE_SHUTTING_DOWN, r->env->key);
+		refuse_request(s, r, s->lost ? TPC_CODE_LEDGER_LOST : TPC_CODE_SHUTTING_DOWN,
+		               r->env->key);
 		return -1;
 	}
 	return 0;
@@ -841,6 +854,7 @@ static void on_http(struct evhttp_request *req, void *arg)
 		    .workers = (uint64_t)s->nworkers,
 		    .adapters = (uint64_t)tpc_adapters_count(s->adapters),
 		    .uptime_seconds = (mono_us() - s->started_us) / 1000000u,
+		    .disk_full = (uint64_t)tpc_writer_disk_full(s->ledger),
 		    .nstore_damaged = TPC_REC__COUNT,
 		};
 		for (unsigned i = 0; i < TPC_REC__COUNT; i++) {
@@ -1091,6 +1105,11 @@ int tpc_server_run(tpc_server_t *s)
 	drain_intake(s); /* messages may already wait: the edge came before the event was added */
 	if (event_base_dispatch(s->base) < 0)
 		return TPC_EIO;
+	if (s->lost) {
+		tpc_error("stopped after a failed write of the ledger: restart the engine (its "
+		          "startup checks read the ledger again)");
+		return TPC_EIO;
+	}
 	tpc_info("stopped cleanly");
 	return 0;
 }

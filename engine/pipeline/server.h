@@ -32,7 +32,9 @@ typedef struct tpc_server tpc_server_t;
 int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out);
 
 /** Run the loop until a stop is requested and every accepted sending is answered.
- *  @return 0 on a clean stop. */
+ *  @return 0 on a clean stop; TPC_EIO when the loop failed or when the engine stopped because a
+ *  write of the ledger failed (pipeline/writer.h: the process must exit non-zero for its
+ *  supervisor to restart it). */
 int tpc_server_run(tpc_server_t *s);
 
 /** Ask the server to drain and stop (async-signal-safe is not required: call from the loop

@@ -5,6 +5,14 @@
  * work. Sequence and posting numbers only grow, so answers, lines and postings are appended
  * (MDB_APPEND: no page splits in the middle of the tree); the writer restores its counters when
  * a transaction aborts so that the replayed group gets the same numbers.
+ *
+ * A failed commit has three fates (commit_failed()). The disk is full: the group is refused
+ * T00050, nothing of it stored, and the next commit that succeeds clears the state, so clearing
+ * resumes by itself. Any other failed write or fsync: the writer stops trusting the ledger (after
+ * a failed fsync the kernel may have dropped the dirty pages it could not write, and the page
+ * cache no longer says what the disk holds), refuses everything from then on with T00051, and
+ * the loop thread stops the engine with a non-zero status for its supervisor to restart it, the
+ * startup checks reading the ledger again. Anything else (an LMDB limit) is T00010 as before.
  */
 #include "pipeline/writer.h"
 
@@ -15,9 +23,12 @@
 #include "payments/payrun.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 struct tpc_writer {
@@ -35,6 +46,9 @@ struct tpc_writer {
 	int started;
 	tpc_metrics_t *metrics;
 	tpc_metrics_shard_t *shard; /* the writer thread's */
+	/* Written by the writer thread, read by the loop thread (metrics, the stop): atomics. */
+	_Atomic int disk_full; /* the last commit failed for want of space */
+	_Atomic int lost;      /* a write failed otherwise: nothing is written any more */
 };
 
 static uint64_t now_ms(void)
@@ -148,6 +162,63 @@ static int grow_map(tpc_writer_t *w)
 	return rc;
 }
 
+/* Free bytes under which a failed write is taken for a full disk: LMDB turns a short write into
+ * EIO (mdb_page_flush: a write of fewer bytes than asked is EIO), and a write that meets the
+ * last free blocks of a file system is short, so a full disk reaches us as EIO too. */
+#define FULL_BELOW (1u << 20)
+
+/* Is the file system of the ledger (all but) full? */
+static int fs_full(const tpc_writer_t *w)
+{
+	struct statvfs v;
+
+	if (statvfs(w->cfg.data_dir, &v) != 0)
+		return 0;
+	return (uint64_t)v.f_bavail * v.f_frsize < FULL_BELOW;
+}
+
+/* A commit went through: a full disk is over. Said once, when it is. */
+static void commit_ok(tpc_writer_t *w)
+{
+	if (atomic_exchange(&w->disk_full, 0))
+		tpc_info("ledger: space is back on device %s: clearing resumed",
+		         tpc_store_device(w->store));
+}
+
+/* What a failed commit (@p rc, an LMDB code) means (the file header): logged once per episode,
+ * counted, and the code to refuse its jobs with. The transaction is already aborted. */
+static const char *commit_failed(tpc_writer_t *w, int rc)
+{
+	int full = rc == ENOSPC || rc == EDQUOT || (rc == EIO && fs_full(w));
+	const char *code, *what, *then;
+	enum tpc_metric m;
+	_Atomic int *state;
+
+	/* A full disk that struck the meta page write leaves LMDB refusing every transaction
+	 * (MDB_PANIC): that one is not a state clearing can resume from. */
+	if (full && tpc_store_usable(w->store) == 0) {
+		m = TPC_M_commit_failed_disk_full, state = &w->disk_full, code = TPC_CODE_DISK_FULL;
+		what = "disk full";
+		then = "sendings refused T00050, nothing stored; queries go on, clearing resumes "
+		       "by itself when space returns";
+	} else if (full || (rc > 0 && rc != ENOMEM) || rc == MDB_PANIC || rc == MDB_CORRUPTED ||
+	           rc == MDB_PAGE_NOTFOUND) {
+		m = TPC_M_commit_failed_io, state = &w->lost, code = TPC_CODE_LEDGER_LOST;
+		what = "a write or fsync failed";
+		then = "the ledger is no longer trusted; sendings refused T00051, the engine stops "
+		       "for a restart";
+	} else {
+		tpc_metrics_add(w->shard, TPC_M_commit_failed_other, 1);
+		tpc_error("ledger: write transaction failed: %s", mdb_strerror(rc));
+		return TPC_CODE_LEDGER_FAILED;
+	}
+	tpc_metrics_add(w->shard, m, 1);
+	if (!atomic_exchange(state, 1))
+		tpc_error("ledger: %s on device %s holding %s/data.mdb (%s): %s", what,
+		          tpc_store_device(w->store), w->cfg.data_dir, mdb_strerror(rc), then);
+	return code;
+}
+
 /* Write the @p n jobs of @p jobs in one transaction. @return 0, MDB_MAP_FULL, or another LMDB
  * code; on any non-zero return nothing of the group is stored and statuses are restored. */
 static int write_group(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
@@ -187,9 +258,10 @@ static int write_group(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 /* The group commit with its two recoveries. MDB_MAP_FULL: grow the map and replay the same
  * group from memory (docs/architecture.md, Durability); at the ceiling, split the group so that
  * the sendings that still fit are stored and only the others are refused (T00009). Any other
- * failure refuses the whole group (T00010): nothing of it was stored. */
+ * failure refuses the whole group with commit_failed()'s code: nothing of it was stored. */
 static void commit_jobs(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 {
+	const char *code;
 	int rc;
 
 	for (;;) {
@@ -210,12 +282,13 @@ static void commit_jobs(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 		return;
 	}
 	if (rc) {
-		tpc_error("ledger: write transaction failed: %s", mdb_strerror(rc));
+		code = commit_failed(w, rc);
 		for (size_t i = 0; i < n; i++)
 			if (jobs[i]->status == TPC_JOB_CLEARED)
-				fail_job(jobs[i], TPC_CODE_LEDGER_FAILED);
+				fail_job(jobs[i], code);
 		return;
 	}
+	commit_ok(w);
 	tpc_metrics_add(w->shard, TPC_M_ledger_commits, 1);
 }
 
@@ -261,9 +334,11 @@ static void payrun_finish(tpc_writer_t *w, tpc_payrun_t **pp, tpc_job_t *job, ui
 	job->status = TPC_JOB_COMMITTED;
 	if (tpc_payrun_finish(&ctx, pp, job) == 0 && paid &&
 	    tpc_txn_begin(tpc_store_db(w->store)->env, 0, &t) == 0) {
-		/* files on disk: never write them again */
+		/* files on disk: never write them again (a failure only means they are written
+		 * again at the next start; but a failed write is judged like any other) */
 		tpc_txn_fail(&t, tpc_payrun_mark_written(&ctx, t.txn, run));
-		tpc_txn_commit(&t);
+		if (tpc_txn_commit(&t) != 0)
+			commit_failed(w, t.ret);
 	}
 	/* committed, but tpc_payrun_finish() built no answer: the run stands, and the sender
 	 * learns of the failure with a code rather than silence */
@@ -290,9 +365,10 @@ static void run_payrun(tpc_writer_t *w, tpc_job_t *job)
 				tpc_payrun_free(&p);
 				return;
 			}
-			if (!t.ret && tpc_payrun_must_commit(p))
-				tpc_txn_commit(&t);
-			else
+			if (!t.ret && tpc_payrun_must_commit(p)) {
+				if (tpc_txn_commit(&t) == 0)
+					commit_ok(w);
+			} else
 				tpc_txn_abort(&t); /* failed, a replay, or nothing to store */
 		}
 		if (t.ret == 0) {
@@ -310,9 +386,12 @@ static void run_payrun(tpc_writer_t *w, tpc_job_t *job)
 			fail_job(job, TPC_CODE_STORED_DAMAGED);
 			return;
 		}
-		tpc_error("ledger: payment run failed: %s", mdb_strerror(t.ret));
-		fail_job(job,
-		         t.ret == MDB_MAP_FULL ? TPC_CODE_STORAGE_FULL : TPC_CODE_LEDGER_FAILED);
+		if (t.ret == MDB_MAP_FULL) {
+			tpc_error("ledger: payment run failed: %s", mdb_strerror(t.ret));
+			fail_job(job, TPC_CODE_STORAGE_FULL);
+		} else {
+			fail_job(job, commit_failed(w, t.ret));
+		}
 		return;
 	}
 }
@@ -322,6 +401,14 @@ static void run_payrun(tpc_writer_t *w, tpc_job_t *job)
 static void write_batch(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 {
 	for (size_t a = 0, e; a < n; a = e) {
+		/* nothing is written after a failed write (the file header), not even the rest of
+		 * this batch: every job still to be written is refused while the engine stops */
+		if (atomic_load(&w->lost)) {
+			for (; a < n; a++)
+				if (jobs[a]->status == TPC_JOB_CLEARED)
+					fail_job(jobs[a], TPC_CODE_LEDGER_LOST);
+			return;
+		}
 		if (jobs[a]->type == TPC_JOB_PAYRUN) {
 			if (jobs[a]->status == TPC_JOB_CLEARED)
 				run_payrun(w, jobs[a]);
@@ -428,6 +515,16 @@ const char *tpc_writer_payments_dir(const tpc_writer_t *w)
 size_t tpc_writer_map_size(const tpc_writer_t *w)
 {
 	return tpc_store_map_size(w->store);
+}
+
+int tpc_writer_disk_full(const tpc_writer_t *w)
+{
+	return atomic_load(&w->disk_full);
+}
+
+int tpc_writer_lost(const tpc_writer_t *w)
+{
+	return atomic_load(&w->lost);
 }
 
 uint64_t tpc_writer_next_sequence(const tpc_writer_t *w)

@@ -15,6 +15,10 @@
  * - Map growth: MDB_MAP_FULL aborts the group, the map doubles (tpc_store_grow, up to map_max)
  *   and the group is replayed from memory; at the ceiling jobs are retried one by one and those
  *   that still do not fit are answered T00009 (storage full) - refused, never half-stored.
+ * - A failed write: a full disk refuses the group T00050 (nothing stored) until a commit goes
+ *   through again; any other failed write or fsync makes the writer stop trusting the ledger:
+ *   it refuses every job from then on with T00051 and raises tpc_writer_lost(), on which the
+ *   loop thread stops the engine with a non-zero status (docs/operations.md).
  * - Must never: hand a job on before its transaction is durable; open a write transaction on
  *   any other thread (LMDB allows one at a time: we make that structural); block on anything
  *   but its input queue (the done queue is unbounded, its jobs bounded upstream).
@@ -63,6 +67,14 @@ const char *tpc_writer_payments_dir(const tpc_writer_t *w);
 
 /** Current map size in bytes (for metrics; any thread). */
 size_t tpc_writer_map_size(const tpc_writer_t *w);
+
+/** 1 while the ledger's disk is full (the last commit failed for want of space), else 0. Any
+ *  thread (the metrics scrape). */
+int tpc_writer_disk_full(const tpc_writer_t *w);
+
+/** 1 once a write or fsync of the ledger failed otherwise than for space: the writer refuses
+ *  every job with T00051 and the engine must stop. Any thread. */
+int tpc_writer_lost(const tpc_writer_t *w);
 
 /** Next sequence number the writer will assign (for tests; writer stopped). */
 uint64_t tpc_writer_next_sequence(const tpc_writer_t *w);

@@ -8,10 +8,13 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "store/check.h"
+#include "store/dirlock.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +24,8 @@ struct tpc_store {
 	pthread_rwlock_t resize_lock; /* shared: a reader's transaction; exclusive: a resize */
 	_Atomic size_t map_size;      /* read by the metrics scrape on the loop thread */
 	size_t map_max;               /* [ledger] map_max; at it, sendings are refused T00009 */
+	int lock_fd;                  /* DATA_DIR/lock, held exclusively while the store is open */
+	char device[512];             /* the device holding the ledger, for a full disk's log */
 };
 
 struct tpc_store_reader {
@@ -103,8 +108,17 @@ static int check_schema(MDB_txn *txn, const tpc_store_db_t *db, const char *dir)
 {
 	uint32_t ver = TPC_LEDGER_SCHEMA, old = 0;
 	MDB_val k = {6, "schema"}, v;
+	MDB_stat ans;
 	int rc = mdb_get(txn, db->meta, &k, &v);
 
+	/* no schema number is a new store only if it holds no sending: a ledger that lost its
+	 * "meta" record must not be renumbered and served as if it were this engine's */
+	if (rc == MDB_NOTFOUND && mdb_stat(txn, db->answers, &ans) == 0 && ans.ms_entries) {
+		tpc_error("ledger %s/data.mdb is damaged: it holds %zu sendings but no schema "
+		          "version; not served (docs/operations.md, Startup checks)",
+		          dir, ans.ms_entries);
+		return MDB_INCOMPATIBLE;
+	}
 	if (rc == 0 && v.mv_size == 4)
 		memcpy(&old, v.mv_data, 4);
 	if (rc == MDB_NOTFOUND ||
@@ -120,8 +134,8 @@ static int check_schema(MDB_txn *txn, const tpc_store_db_t *db, const char *dir)
 	if (rc)
 		return rc;
 	if (v.mv_size != 4 || old != ver) {
-		tpc_error("ledger %s: schema version %u differs from this engine's (%u, reads %u "
-		          "and up)",
+		tpc_error("ledger %s/data.mdb: schema version %u is not one this engine reads (%u, "
+		          "or %u and up raised to it); not served (docs/operations.md, Startup checks)",
 		          dir, old, TPC_LEDGER_SCHEMA, TPC_LEDGER_SCHEMA_READ);
 		return MDB_INCOMPATIBLE;
 	}
@@ -202,13 +216,28 @@ static int discard(tpc_store_t *st, int rc)
 	if (st->db.env)
 		mdb_env_close(st->db.env); /* lmdb.h: close the env after a failed open */
 	pthread_rwlock_destroy(&st->resize_lock);
+	tpc_dirlock_release(&st->lock_fd); /* last: nothing of the ledger is open any more */
 	free(st);
 	return tpc_err_from_mdb(rc);
+}
+
+/* One writer process per data directory, and a file LMDB can map without reading past its end,
+ * both before LMDB touches anything (store.h). @return 0 or a negative TPC_E* code (logged). */
+static int take_dir(tpc_store_t *st, const tpc_store_opts_t *opts)
+{
+	int rc;
+
+	if ((rc = tpc_dirlock_take(opts->dir, &st->lock_fd)))
+		return rc;
+	if ((rc = tpc_check_file(opts->dir)))
+		tpc_dirlock_release(&st->lock_fd);
+	return rc;
 }
 
 int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 {
 	pthread_rwlockattr_t attr;
+	char path[4096];
 	tpc_store_t *st;
 	int rc;
 
@@ -222,12 +251,25 @@ int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 	if (!st)
 		return TPC_ENOMEM;
 	st->map_max = opts->map_max;
+	st->lock_fd = -1;
+	if ((rc = take_dir(st, opts))) {
+		free(st);
+		return rc;
+	}
 	/* writer-preferring: a steady stream of readers must not starve a map resize */
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->resize_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
-	if ((rc = open_env(st, opts)) || (rc = open_all(st, opts->dir, NULL)))
+	if ((rc = open_env(st, opts)))
+		return discard(st, rc);
+	/* the file's device, not the directory's: data.mdb may be a link to another disk */
+	snprintf(path, sizeof(path), "%s/data.mdb", opts->dir);
+	tpc_check_device(path, st->device, sizeof(st->device));
+	if ((rc = open_all(st, opts->dir, NULL)))
+		return discard(st, rc);
+	/* the schema is known: the newest sendings can be read back with this engine's decoders */
+	if ((rc = tpc_check_newest(&st->db, TPC_CHECK_NEWEST, opts->dir)))
 		return discard(st, rc);
 	*out = st;
 	return 0;
@@ -240,6 +282,7 @@ int tpc_store_open_readonly(const char *dir, tpc_store_t **out, uint32_t *schema
 
 	if (!st)
 		return TPC_ENOMEM;
+	st->lock_fd = -1; /* a reader takes no lock: store.h */
 	pthread_rwlock_init(&st->resize_lock, NULL);
 	/* MDB_RDONLY: nothing written, no lock the daemon holds is taken (the daemon's own lock
 	 * is not LMDB's); LMDB's reader table in lock.mdb is shared with the daemon, so the
@@ -269,6 +312,7 @@ void tpc_store_free(tpc_store_t **stp)
 	st = *stp;
 	mdb_env_close(st->db.env);
 	pthread_rwlock_destroy(&st->resize_lock);
+	tpc_dirlock_release(&st->lock_fd); /* after the close: another daemon may start now */
 	free(st);
 	*stp = NULL;
 }
@@ -311,6 +355,26 @@ int tpc_store_grow(tpc_store_t *st)
 size_t tpc_store_map_size(const tpc_store_t *st)
 {
 	return atomic_load(&st->map_size);
+}
+
+const char *tpc_store_device(const tpc_store_t *st)
+{
+	return st->device;
+}
+
+int tpc_store_usable(tpc_store_t *st)
+{
+	MDB_txn *txn;
+	int rc;
+
+	/* LMDB marks the environment MDB_FATAL_ERROR when a commit failed while writing its meta
+	 * page, and then refuses every transaction with MDB_PANIC, readers' too: a read
+	 * transaction begun and dropped says which case this is, without writing anything. The
+	 * resize lock is not needed: only the writer calls this, and it is the one that resizes. */
+	rc = mdb_txn_begin(st->db.env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0)
+		mdb_txn_abort(txn);
+	return tpc_err_from_mdb(rc);
 }
 
 /* ---- readers ------------------------------------------------------------------------------- */

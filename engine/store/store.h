@@ -13,6 +13,10 @@
  * - Map growth: mdb_env_set_mapsize needs no live transaction in the process, so readers hold
  *   the resize lock shared around their transactions and tpc_store_grow() takes it exclusively;
  *   the one lock shared outside a queue, taken on that rare path only.
+ * - One writer process: tpc_store_open() is the writer's open. It takes DATA_DIR/lock
+ *   (store/dirlock.h) before LMDB creates or maps anything, and checks the ledger for damage
+ *   before it is served (store/check.h); tpc_store_free() lets the lock go. Read-only tools
+ *   open LMDB themselves with MDB_RDONLY and need neither.
  * - Must never: keep a read transaction open across a queue wait (it pins old pages and would
  *   block a map resize), or write outside the writer thread.
  */
@@ -39,11 +43,13 @@ typedef struct tpc_store_opts {
 	unsigned env_flags; /* 0, MDB_NOMETASYNC or MDB_NOSYNC (durability) */
 } tpc_store_opts_t;
 
-/** Open (creating if needed) the store in opts->dir: every sub-database, the schema checked
- *  (or written in a new store), the map at least opts->map_size (an existing larger map is
- *  adopted).
+/** Open (creating if needed) the store in opts->dir for writing: the data directory's lock
+ *  taken, the file checked before it is mapped (meta pages, length), every sub-database, the
+ *  schema checked (or written in a new store), the newest sendings read back, the map at least
+ *  opts->map_size (an existing larger map is adopted).
  *  @param[out] out  new store, owned by the caller; release with tpc_store_free()
- *  @return 0 or a negative TPC_E* code (an incompatible schema is logged). */
+ *  @return 0, TPC_EBUSY (another process holds the directory), TPC_EDB (a damaged ledger) or
+ *  another negative TPC_E* code; every refusal is logged naming the directory or file. */
 int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out);
 
 /** Open the store in @p dir read-only, for the tools (tpclear verify, backup): nothing is
@@ -68,6 +74,14 @@ int tpc_store_grow(tpc_store_t *st);
 
 /** Current map size in bytes (any thread). */
 size_t tpc_store_map_size(const tpc_store_t *st);
+
+/** The device holding the ledger, as store/check.h describes it (borrowed; any thread). */
+const char *tpc_store_device(const tpc_store_t *st);
+
+/** After a failed commit: does the environment still take transactions? LMDB refuses every
+ *  one (MDB_PANIC) once a commit failed writing its meta page. Writer thread, with no
+ *  transaction of its own. @return 0 when usable, else the translated LMDB code. */
+int tpc_store_usable(tpc_store_t *st);
 
 /** @param[out] out a reader for one thread; release with tpc_store_reader_free().
  *  @return 0 or TPC_ENOMEM. */

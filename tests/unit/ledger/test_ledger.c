@@ -93,8 +93,9 @@ static tpc_job_t *make_job_lines(const char *sender, const char *key, uint8_t ha
                                  tpc_line_t *lines)
 {
 	tpc_job_t *j = calloc(1, sizeof(*j));
+	Tpclear__Result r = TPCLEAR__RESULT__INIT;
 	char text[256];
-	int n;
+	size_t n;
 
 	cr_assert_not_null(j);
 	cr_assert_eq(tpc_arena_new(4096, 0, &j->arena), 0);
@@ -128,12 +129,19 @@ static tpc_job_t *make_job_lines(const char *sender, const char *key, uint8_t ha
 	}
 	s->outcome = TPC_OUTCOME_ACCEPTED;
 
-	n = snprintf(text, sizeof(text), "result of %s/%s hash %02x lines %u", sender, key, hash,
-	             nlines);
-	j->result = tpc_arena_alloc(j->arena, (size_t)n, 8);
+	/* a packed tpclear.Result as a worker stores it (a reopened ledger's startup check
+	 * unpacks the newest and counts their line records), naming key and hash so that a
+	 * replay is visible */
+	snprintf(text, sizeof(text), "result of %s/%s hash %02x lines %u", sender, key, hash,
+	         nlines);
+	r.sender = j->sender;
+	r.key = j->key;
+	r.format = text;
+	r.lines = nlines;
+	n = tpclear__result__get_packed_size(&r);
+	j->result = tpc_arena_alloc(j->arena, n, 8);
 	cr_assert_not_null(j->result);
-	memcpy(j->result, text, (size_t)n);
-	j->result_len = (size_t)n;
+	j->result_len = tpclear__result__pack(&r, j->result);
 	for (size_t i = 0; i < sizeof(fx.live) / sizeof(fx.live[0]); i++)
 		if (!fx.live[i]) {
 			fx.live[i] = j;
