@@ -223,7 +223,8 @@ static const char *check_lines(struct scan *sc, uint64_t seq, uint32_t lines)
 		if (it.key.mv_size != 12 || !in_file(sc, &it.val) ||
 		    tpc_get_be32((const uint8_t *)it.key.mv_data + 8) != n ||
 		    tpc_records_line_read(&it.val, &rec) != 0) {
-			bad = "a line record is out of order, of the wrong size or fails its checksum";
+			bad = "a line record is out of order, of the wrong size or fails its "
+			      "checksum";
 			break;
 		}
 		n++;
@@ -249,8 +250,14 @@ static const char *check_answer(struct scan *sc, const MDB_val *k, const MDB_val
 	*seq = tpc_get_be64(k->mv_data);
 	if (!in_file(sc, v))
 		return "its length runs past the end of the file";
-	if (tpc_records_answer_header_read(v->mv_data, v->mv_size, &h) != 0)
+	switch (tpc_records_answer_header_read(v->mv_data, v->mv_size, &h)) {
+	case 0:
+		break;
+	case TPC_EDAMAGED:
+		return "it fails its checksum";
+	default:
 		return "its header is unreadable";
+	}
 	if (h.sequence != *seq)
 		return "its header names another sequence";
 	tpc_arena_reset(sc->arena);

@@ -134,9 +134,10 @@ static int check_schema(MDB_txn *txn, const tpc_store_db_t *db, const char *dir)
 	if (rc)
 		return rc;
 	if (v.mv_size != 4 || old != ver) {
-		tpc_error("ledger %s/data.mdb: schema version %u is not one this engine reads (%u, "
-		          "or %u and up raised to it); not served (docs/operations.md, Startup checks)",
-		          dir, old, TPC_LEDGER_SCHEMA, TPC_LEDGER_SCHEMA_READ);
+		tpc_error(
+		    "ledger %s/data.mdb: schema version %u is not one this engine reads (%u, "
+		    "or %u and up raised to it); not served (docs/operations.md, Startup checks)",
+		    dir, old, TPC_LEDGER_SCHEMA, TPC_LEDGER_SCHEMA_READ);
 		return MDB_INCOMPATIBLE;
 	}
 	return 0;

@@ -20,7 +20,10 @@
 #include <zmq.h>
 
 #include "daemon.h"
+#include "store/records.h"
 #include "testutil.h"
+
+#include <stddef.h>
 
 static tpc_td_t d;
 
@@ -181,17 +184,20 @@ static int flip_answer_sequence(const char *path, uint64_t seq)
 
 	cr_assert_not_null(b);
 	cr_assert_geq(fd, 0);
-	/* the header: magic "TPA2", ..., the sequence at byte 72 (store/records.h) */
-	for (size_t i = 0; i + 80 <= len; i++) {
+	/* the header (store/records.h): its magic, ..., the sequence */
+	const uint32_t magic = TPC_ANSWER_MAGIC;
+	const size_t at = offsetof(tpc_answer_hdr_t, sequence);
+
+	for (size_t i = 0; i + at + 8 <= len; i++) {
 		uint64_t s;
 
-		if (memcmp(b + i, "TPA2", 4) != 0)
+		if (memcmp(b + i, &magic, 4) != 0)
 			continue;
-		memcpy(&s, b + i + 72, 8);
+		memcpy(&s, b + i + at, 8);
 		if (s != seq)
 			continue;
-		b[i + 72] ^= 0x40;
-		cr_assert_eq(pwrite(fd, b + i + 72, 1, (off_t)(i + 72)), 1);
+		b[i + at] ^= 0x40;
+		cr_assert_eq(pwrite(fd, b + i + at, 1, (off_t)(i + at)), 1);
 		hits++;
 	}
 	close(fd);
@@ -255,7 +261,7 @@ Test(storage, damaged_ledgers_are_refused_at_start_and_a_sound_one_starts)
 	refused_when(EMPTY, "it is empty (0 bytes)");
 	refused_when(META0, "meta page 0 is not a meta page");
 	refused_when(BOTH_METAS, "neither meta page is valid");
-	refused_when(ANSWER, "the stored answer of sequence 3: its header names another sequence");
+	refused_when(ANSWER, "the stored answer of sequence 3: it fails its checksum");
 	/* the sound original still starts, and still knows its sendings */
 	cr_assert_eq(tpc_td_start(&d, d.dir, NULL), 0);
 	s = tpc_td_connect(&d);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "store/check.h"
 #include "store/records.h"
 #include "store/txn.h"
 #include "testutil.h"
@@ -245,6 +246,17 @@ Test(verify, bit_flips_are_named_by_verify_and_answered_t00055_never_served)
 	invoices(s, 1, 3);
 	seq_a = sequence_of(s, "20261100000001");
 	seq_b = sequence_of(s, "20261100000002");
+	/* 64 sendings more, so the damaged two are older than the newest ones the startup check
+	 * reads back (store/check.h, TPC_CHECK_NEWEST): a damage there stops the start
+	 * (test_storage.c); here the engine starts, and the damage is met when read */
+	for (int i = 0; i < TPC_CHECK_NEWEST; i++) {
+		char ref[32], num[16];
+
+		snprintf(ref, sizeof(ref), "2026110000%04d", 100 + i);
+		snprintf(num, sizeof(num), "00000000%04d", 100 + i);
+		tpclear__answer__free_unpacked(invoice(s, ref, num, '0', "", 1, 20261001 + i % 28),
+		                               NULL);
+	}
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 

@@ -64,7 +64,7 @@ static void put(MDB_txn *txn, MDB_dbi dbi, MDB_val k, const void *v, size_t n)
 static void make_schema_4_store(void)
 {
 	const tpc_store_db_t *db;
-	uint8_t k8[8], k12[12], k13[13], sval[8 + TPC_HASH_LEN] = {0}, ans[TPC_ANSWER_HDR_V4 + 3];
+	uint8_t k8[8], k12[12], k13[13], sval[8 + TPC_HASH_LEN] = {0}, ans[TPC_ANSWER_HDR_V4 + 4];
 	uint64_t seq = 1;
 	uint32_t four = 4;
 	tpc_answer_hdr_t h;
@@ -80,12 +80,14 @@ static void make_schema_4_store(void)
 	put(txn, db->sendings, (MDB_val){5, "h\0old"}, sval, sizeof(sval));
 	memset(&h, 0, sizeof(h));
 	h.magic = TPC_ANSWER_MAGIC_V4;
-	h.result_len = 3;
+	h.result_len = 4;
 	h.sequence = 1;
 	strcpy(h.sender, "h");
 	strcpy(h.key, "old");
 	memcpy(ans, &h, TPC_ANSWER_HDR_V4);
-	memcpy(ans + TPC_ANSWER_HDR_V4, "\x08\x01\x10", 3);
+	/* a packed tpclear.Result: sequence 1, lines 1 (the store's startup check unpacks the
+	 * newest Results and counts their line records) */
+	memcpy(ans + TPC_ANSWER_HDR_V4, "\x30\x01\x48\x01", 4);
 	put(txn, db->answers, tpc_key_u64(k8, 1), ans, sizeof(ans));
 	memset(&line, 0, sizeof(line));
 	memcpy(line.code, "101032", 6);
@@ -162,7 +164,7 @@ Test(store, a_schema_4_ledger_is_raised_to_5_and_its_records_read_unchecked)
 	cr_assert_eq(tpc_store_reader_new(fx.st, &rd), 0);
 	cr_assert_eq(tpc_store_lookup(rd, "h", "old", fx.arena, &st), 0);
 	cr_assert_eq(st.sequence, 1);
-	cr_assert_eq(st.result_len, 3);
+	cr_assert_eq(st.result_len, 4);
 	tpc_store_reader_free(&rd);
 
 	/* verify: clean, the old records counted as carrying no checksum */
