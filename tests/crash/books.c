@@ -168,7 +168,16 @@ static int check_payments(crash_ctx_t *c, MDB_txn *txn, const tpc_store_db_t *db
 	mdb_cursor_close(cur);
 	for (size_t i = 0; i < b->npm && !rc; i++) {
 		const struct payment *p = &b->pm[i];
+		uint8_t key[8];
+		MDB_val rk = {8, key};
 
+		/* a run is stored whole or not at all: no payment without its run's record */
+		tpc_put_be64(key, p->run);
+		if (mdb_get(txn, db->payruns, &rk, &v) != 0) {
+			rc = crash_fail(c, "payment %llu/%u is stored, its run is not",
+			                (unsigned long long)p->run, p->n);
+			break;
+		}
 		if (p->paid_sum != p->amount || p->paid_lines != p->lines ||
 		    p->settle != -p->amount || p->payout != p->amount) {
 			c->st->paid_twice++;

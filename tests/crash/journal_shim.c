@@ -136,48 +136,39 @@ static void track(int fd, const char *path, int flags)
 	pthread_mutex_unlock(&lock);
 }
 
-static int mode_of(int flags, va_list ap)
-{
-	return (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, int) : 0;
-}
+/* The mode argument of an open call, present only when it creates: one body for the three
+ * variadic wrappers below. */
+#define MODE_OF(flags, mode)                                                                       \
+	do {                                                                                       \
+		va_list ap;                                                                        \
+		va_start(ap, flags);                                                               \
+		mode = ((flags) & (O_CREAT | O_TMPFILE)) ? va_arg(ap, int) : 0;                    \
+		va_end(ap);                                                                        \
+	} while (0)
+
+/* Open with @p call, then watch the descriptor when it is the data file. */
+#define OPEN_WITH(call)                                                                            \
+	do {                                                                                       \
+		int fd, mode;                                                                      \
+		MODE_OF(flags, mode);                                                              \
+		fd = call;                                                                         \
+		track(fd, path, flags);                                                            \
+		return fd;                                                                         \
+	} while (0)
 
 int open(const char *path, int flags, ...)
 {
-	va_list ap;
-	int fd, mode;
-
-	va_start(ap, flags);
-	mode = mode_of(flags, ap);
-	va_end(ap);
-	fd = real_open(path, flags, mode);
-	track(fd, path, flags);
-	return fd;
+	OPEN_WITH(real_open(path, flags, mode));
 }
 
 int open64(const char *path, int flags, ...)
 {
-	va_list ap;
-	int fd, mode;
-
-	va_start(ap, flags);
-	mode = mode_of(flags, ap);
-	va_end(ap);
-	fd = (real_open64 ? real_open64 : real_open)(path, flags, mode);
-	track(fd, path, flags);
-	return fd;
+	OPEN_WITH((real_open64 ? real_open64 : real_open)(path, flags, mode));
 }
 
 int openat(int dirfd, const char *path, int flags, ...)
 {
-	va_list ap;
-	int fd, mode;
-
-	va_start(ap, flags);
-	mode = mode_of(flags, ap);
-	va_end(ap);
-	fd = real_openat(dirfd, path, flags, mode);
-	track(fd, path, flags);
-	return fd;
+	OPEN_WITH(real_openat(dirfd, path, flags, mode));
 }
 
 int close(int fd)
