@@ -83,8 +83,10 @@ int crash_start(crash_ctx_t *c, const char *dir, const char *extra_ini, const ch
 static const char *plan_trial(const opts_t *o, crash_rng_t *r, double ms_per_request,
                               crash_plan_t *plan, char *point, size_t cap, int *which)
 {
+	memset(plan, 0, sizeof(*plan));
 	plan->requests = 8 + crash_below(r, 33);
 	plan->window = 1 + crash_below(r, 8);
+	plan->kill_after = -1;
 	*which = -1;
 	if (crash_chance(r, o->payrun_share)) {
 		/* a payment run's crash point: runs are a quarter of the load, the kill is the
@@ -98,10 +100,17 @@ static const char *plan_trial(const opts_t *o, crash_rng_t *r, double ms_per_req
 		plan->payrun_pc = 25;
 		return point;
 	}
-	/* anywhere in the load, or a little after it: the estimate is what a request took in
-	 * the trials that drained */
-	plan->kill_ms = 1 + crash_below(r, (unsigned)(plan->requests * ms_per_request * 1.2) + 1);
 	plan->payrun_pc = 8;
+	if (crash_chance(r, 60)) {
+		/* within 5 ms of a random answer: requests are in flight in every stage then
+		 * (window > 1), at a random phase of their work */
+		plan->kill_after = (int)crash_below(r, plan->requests);
+		plan->kill_us = crash_below(r, 5000);
+		return NULL;
+	}
+	/* anywhere in the load, or a little after it: the estimate is what a request took in
+	 * the timed trials that drained */
+	plan->kill_ms = 1 + crash_below(r, (unsigned)(plan->requests * ms_per_request * 1.2) + 1);
 	return NULL;
 }
 
@@ -111,7 +120,7 @@ static int kill_trial(crash_ctx_t *c, crash_model_t *m, const opts_t *o, unsigne
 {
 	crash_rng_t r;
 	crash_plan_t plan;
-	char point_buf[64];
+	char point_buf[64], how[96];
 	const char *point;
 	int which, end, rc = 0;
 	double t0 = now_s(), t1;
@@ -127,15 +136,21 @@ static int kill_trial(crash_ctx_t *c, crash_model_t *m, const opts_t *o, unsigne
 	zmq_close(c->sock);
 	tpc_td_kill9(&c->d); /* reaped already unless the load failed before the kill */
 	/* (a crash point trial that drained waited for its point: not a measure of the load) */
-	if (end == CRASH_END_DRAINED && !point)
+	if (end == CRASH_END_DRAINED && plan.kill_ms)
 		*ms_per_request = 0.7 * *ms_per_request + 0.3 * t1 * 1000.0 / plan.requests;
 	c->st->kills_load += end == CRASH_END_KILLED;
 	c->st->kills_idle += end == CRASH_END_DRAINED;
 	if (end == CRASH_END_POINT)
 		c->st->kills_payrun[which]++;
-	fprintf(c->log, "trial %u: %u requests, window %u, %s%s%.0u%s -> %s\n", t, plan.requests,
-	        plan.window, point ? "crash point " : "kill at ", point ? point : "",
-	        point ? 0 : plan.kill_ms, point ? "" : " ms",
+	if (!point && plan.kill_after >= 0)
+		snprintf(how, sizeof(how), "kill %u us after answer %d", plan.kill_us,
+		         plan.kill_after);
+	else if (!point)
+		snprintf(how, sizeof(how), "kill at %u ms", plan.kill_ms);
+	else
+		snprintf(how, sizeof(how), "crash point %s", point);
+	fprintf(c->log, "trial %u: %u requests, window %u, %s -> %s\n", t, plan.requests,
+	        plan.window, how,
 	        end == CRASH_END_POINT     ? "killed at its crash point"
 	        : end == CRASH_END_KILLED  ? "killed during the load"
 	        : end == CRASH_END_DRAINED ? "killed idle (load answered)"
@@ -241,7 +256,10 @@ static void report(FILE *f, const crash_stats_t *s, double secs, const opts_t *o
 	fprintf(f, "requests sent             %lu\n", s->requests);
 	fprintf(f, "answered sendings checked %lu (queries after a restart, byte for byte)\n",
 	        s->answered_checked);
-	fprintf(f, "resubmissions / retries   %lu / %lu\n", s->resubmissions, s->retried);
+	fprintf(f,
+	        "resubmissions / retries   %lu / %lu (%lu of them committed before the kill, "
+	        "never answered)\n",
+	        s->resubmissions, s->retried, s->retried_stored);
 	fprintf(f, "payment runs answered     %lu\n", s->payruns_answered);
 	fprintf(f, "SEPA files checked        %lu (failures %lu; stray .tmp files %lu)\n",
 	        s->sepa_checked, s->sepa_failures, s->stray_tmp);

@@ -102,6 +102,7 @@ size_t crash_make_credit(crash_model_t *m, crash_rng_t *r);
 typedef struct crash_stats {
 	unsigned trials, kills_load, kills_idle, kills_payrun[3];
 	unsigned long requests, answered_checked, resubmissions, retried, payruns_answered;
+	unsigned long retried_stored; /* retried after a kill and found committed */
 	unsigned long losses, changed, paid_twice, book_failures, verify_runs, verify_failures;
 	unsigned long sepa_checked, sepa_failures;
 	unsigned long stray_tmp, stray_last; /* NAME.tmp.PID files left in payments/ by a kill */
@@ -141,9 +142,11 @@ enum crash_end {
 
 /** The plan of one trial's load. */
 typedef struct crash_plan {
-	unsigned requests;  /* how many requests */
-	unsigned window;    /* requests in flight at most */
-	unsigned kill_ms;   /* the instant, from the first send; 0 = only at a crash point */
+	unsigned requests; /* how many requests */
+	unsigned window;   /* requests in flight at most */
+	unsigned kill_ms;  /* the instant, from the first send; 0 = only at a crash point */
+	int kill_after;    /* >= 0: kill kill_us after this many final answers instead */
+	unsigned kill_us;
 	unsigned payrun_pc; /* share of payment runs among the requests */
 } crash_plan_t;
 

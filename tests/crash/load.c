@@ -57,12 +57,24 @@ typedef struct msg {
 
 static uint64_t corr_next = 1; /* 0 is what pushed settlements carry */
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_us() / 1000u;
+}
+
+static void sleep_us(uint64_t us)
+{
+	struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000L};
+
+	nanosleep(&ts, NULL);
 }
 
 int crash_fail(crash_ctx_t *c, const char *fmt, ...)
@@ -202,6 +214,9 @@ static int on_result(crash_ctx_t *c, crash_sending_t *s, const op_t *op, const m
 		                  s->key, (unsigned long long)res->sequence,
 		                  (unsigned long long)s->seq);
 	if (s->state != CRASH_ANSWERED) {
+		/* stored before the kill, never answered: the kill fell between the commit and
+		 * the answer, and the retry gets the stored one */
+		c->st->retried_stored += op->kind == OP_RETRY && res->replay;
 		s->state = CRASH_ANSWERED;
 		s->result = dup_bytes(rb, rl);
 		s->rlen = rl;
@@ -426,7 +441,8 @@ static int died(crash_ctx_t *c)
 	return WIFSIGNALED(st) ? WTERMSIG(st) : -1;
 }
 
-/* Receive for at most @p wait_ms and handle what came. @return 0 or -1. */
+/* Receive for at most @p wait_ms and handle what came. @return 1 when it was a request's
+ * final answer, 0 when nothing (or nothing final) came, -1 when a check failed. */
 static int pump(crash_ctx_t *c, crash_model_t *m, flight_t *fl, int wait_ms)
 {
 	msg_t msg;
@@ -435,21 +451,34 @@ static int pump(crash_ctx_t *c, crash_model_t *m, flight_t *fl, int wait_ms)
 	if (got < 0)
 		return crash_fail(c, "receive failed: %s", zmq_strerror(zmq_errno()));
 	if (got > 0) {
-		rc = on_answer(c, m, fl, &msg) < 0 ? -1 : 0;
+		rc = on_answer(c, m, fl, &msg);
 		msg_free(&msg);
 	}
 	return rc;
 }
 
+/* When the driver kills, in microseconds since the load began: at the plan's instant, or
+ * kill_us after the kill_after-th final answer (unknown yet: UINT64_MAX); 0 = never (a crash
+ * point trial). */
+static uint64_t deadline(const crash_plan_t *plan, unsigned answers, uint64_t t_us, uint64_t armed)
+{
+	if (plan->kill_after >= 0) {
+		if (armed != UINT64_MAX)
+			return armed;
+		return answers >= (unsigned)plan->kill_after ? t_us + plan->kill_us : UINT64_MAX;
+	}
+	return plan->kill_ms ? (uint64_t)plan->kill_ms * 1000u : 0;
+}
+
 int crash_load(crash_ctx_t *c, crash_model_t *m, crash_rng_t *r, const crash_plan_t *plan)
 {
 	flight_t fl = {.n = 0};
-	uint64_t t0 = now_ms();
-	unsigned sent = 0;
+	uint64_t t0 = now_us(), due = UINT64_MAX;
+	unsigned sent = 0, answers = 0;
 	int sig, failed = 0;
 
 	for (;;) {
-		uint64_t t = now_ms() - t0;
+		uint64_t t = now_us() - t0;
 
 		if ((sig = died(c)) != 0) {
 			if (sig == SIGKILL)
@@ -457,7 +486,11 @@ int crash_load(crash_ctx_t *c, crash_model_t *m, crash_rng_t *r, const crash_pla
 			return crash_fail(c, "the engine died by itself (%s %d)",
 			                  sig > 0 ? "signal" : "exit", sig);
 		}
-		if (plan->kill_ms && t >= plan->kill_ms) {
+		due = deadline(plan, answers, t, due);
+		if (due && due != UINT64_MAX && t + 1000 >= due) {
+			/* the last stretch slept, not polled: sub-millisecond instants */
+			if (due > t)
+				sleep_us(due - t);
 			tpc_td_kill9(&c->d);
 			return failed ? -1 : CRASH_END_KILLED;
 		}
@@ -470,20 +503,27 @@ int crash_load(crash_ctx_t *c, crash_model_t *m, crash_rng_t *r, const crash_pla
 			/* all answered before the instant; at a crash point, give the engine a
 			 * moment to reach it (a run's files are written after its answer was
 			 * queued) */
-			for (int i = 0; i < 20 && !plan->kill_ms && (sig = died(c)) == 0; i++)
+			for (int i = 0; i < 20 && !due && (sig = died(c)) == 0; i++)
 				pump(c, m, &fl, 10);
 			if (sig == SIGKILL)
 				return CRASH_END_POINT;
 			tpc_td_kill9(&c->d);
 			return failed ? -1 : CRASH_END_DRAINED;
 		}
-		if (pump(c, m, &fl,
-		         plan->kill_ms && plan->kill_ms - t < 20 ? (int)(plan->kill_ms - t) : 20) !=
-		    0)
+		switch (pump(c, m, &fl,
+		             due && due != UINT64_MAX && due - t < 20000 ? (int)((due - t) / 1000)
+		                                                         : 20)) {
+		case 1:
+			answers++;
+			break;
+		case 0:
+			break;
+		default:
 			failed = 1;
+		}
 		fl.nbusy = 0; /* a busy sending stays unanswered: retried after the restart */
-		if (!plan->kill_ms && t > 60000)
-			return crash_fail(c, "load: no progress for 60 s (%zu in flight)", fl.n);
+		if (t > 120000000u)
+			return crash_fail(c, "load: not over after 120 s (%zu in flight)", fl.n);
 	}
 }
 
@@ -506,7 +546,7 @@ static int exchange(crash_ctx_t *c, crash_model_t *m, const op_t *ops, size_t n,
 		while (fl.n) {
 			size_t before = fl.n;
 
-			if (pump(c, m, &fl, 100) != 0)
+			if (pump(c, m, &fl, 100) < 0)
 				failed = 1;
 			if (fl.n < before)
 				break;

@@ -454,7 +454,11 @@ int crash_power_trial(crash_ctx_t *c, crash_rng_t *r, unsigned cuts, int nometas
 {
 	const char *shim = getenv("TPC_CRASH_SHIM");
 	char *jdir = tpc_test_tmpdir(), jpath[400], saved[450], from[450];
-	crash_plan_t plan = {30 + crash_below(r, 40), 1 + crash_below(r, 4), 0, 12};
+	/* the whole load answered (no kill before the end): the cuts choose the instants */
+	crash_plan_t plan = {.requests = 30 + crash_below(r, 40),
+	                     .window = 1 + crash_below(r, 4),
+	                     .kill_after = -1,
+	                     .payrun_pc = 12};
 	crash_model_t m;
 	struct journal j;
 	int rc = 0, end;
