@@ -267,6 +267,11 @@ static void report(FILE *f, const crash_stats_t *s, double secs, const opts_t *o
 	        "power-loss cuts           %u (sync = full), sendings held at the cuts %lu, "
 	        "failed %u\n",
 	        s->cuts, s->cut_sendings, s->cut_failures);
+	if (s->cuts_unborn)
+		fprintf(
+		    f,
+		    "  before the first commit %u more cuts (nothing answered yet: not checked)\n",
+		    s->cuts_unborn);
 	if (s->nms_cuts)
 		fprintf(f,
 		        "  sync = nometasync       %u cuts: %u lost sendings (%lu in all), %lu "

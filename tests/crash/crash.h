@@ -107,6 +107,7 @@ typedef struct crash_stats {
 	unsigned long sepa_checked, sepa_failures;
 	unsigned long stray_tmp, stray_last; /* NAME.tmp.PID files left in payments/ by a kill */
 	unsigned power_trials, cuts, cut_failures, cut_losses;
+	unsigned cuts_unborn; /* cuts before the engine's first commit: not checked */
 	unsigned long cut_sendings;
 	unsigned nms_cuts, nms_cuts_lost, nms_broken; /* broken: a check failed on the cut */
 	unsigned long nms_sendings_lost, nms_runs_lost;

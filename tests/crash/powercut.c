@@ -183,6 +183,8 @@ static int cut_files(const struct journal *j, size_t p, const char *saved, const
 /* What comparing C(p) with F(p) found (sent from the child that opened them). */
 struct diff {
 	int opened;               /* both environments opened */
+	int f_opened;             /* F(p) opened */
+	uint64_t f_txnid;         /* F(p)'s last committed transaction, 0 = none yet */
 	unsigned long f_sendings; /* sendings in F(p) */
 	unsigned long lost;       /* sendings of F(p) missing from C(p) */
 	unsigned long runs_lost;  /* payment runs of F(p) missing from C(p) */
@@ -253,7 +255,14 @@ static void compare_child(const char *fdir, const char *cdir, int out)
 	char name[256];
 
 	memset(&df, 0, sizeof(df));
-	if (env_open(fdir, &fe) == 0 && env_open(cdir, &ce) == 0 &&
+	if (env_open(fdir, &fe) == 0) {
+		MDB_envinfo info;
+
+		df.f_opened = 1;
+		if (mdb_env_info(fe, &info) == 0)
+			df.f_txnid = info.me_last_txnid;
+	}
+	if (df.f_opened && env_open(cdir, &ce) == 0 &&
 	    mdb_txn_begin(fe, NULL, MDB_RDONLY, &tf) == 0 &&
 	    mdb_txn_begin(ce, NULL, MDB_RDONLY, &tc) == 0 &&
 	    mdb_dbi_open(tf, NULL, 0, &main_db) == 0) {
@@ -314,7 +323,9 @@ static int model_of_image(const char *fdir, const crash_model_t *all, crash_mode
 	if (env_open(fdir, &env) != 0)
 		return -1;
 	if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
-		if (mdb_dbi_open(txn, "sendings", 0, &dbi) == 0 &&
+		/* no "sendings" yet: an engine that had not stored one, nothing to query */
+		rc = mdb_dbi_open(txn, "sendings", 0, &dbi) == MDB_NOTFOUND ? 0 : -1;
+		if (rc && mdb_dbi_open(txn, "sendings", 0, &dbi) == 0 &&
 		    mdb_cursor_open(txn, dbi, &cur) == 0) {
 			for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
 			     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -420,6 +431,16 @@ static int one_cut(crash_ctx_t *c, const struct journal *j, crash_rng_t *r, cons
 		return crash_fail(c, "cannot write the images of cut %zu", p);
 	if (compare(c, fdir, cdir, &df) != 0)
 		return -1;
+	if (df.f_opened && df.f_txnid == 0) {
+		/* a cut before the engine's first commit: nothing was ever answered. LMDB writes
+		 * a new file's two meta pages without a sync, so C(p) may be empty (the engine
+		 * starts it anew) or hold one meta page (LMDB refuses it, MDB_INVALID): counted
+		 * and logged, not checked */
+		c->st->cuts_unborn++;
+		fprintf(c->log, "  cut at %zu/%zu: before the first commit, C(p) %s\n", p, j->n,
+		        df.opened ? "opens" : "does not open");
+		return 0;
+	}
 	fprintf(c->log,
 	        "  cut at %zu/%zu, %d %% of unsynced pages kept: %lu sendings, %lu lost, "
 	        "%lu payment runs lost, %lu records differ, %lu extra\n",
