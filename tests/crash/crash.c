@@ -270,8 +270,9 @@ static void report(FILE *f, const crash_stats_t *s, double secs, const opts_t *o
 	if (s->cuts_unborn)
 		fprintf(
 		    f,
-		    "  before the first commit %u more cuts (nothing answered yet: not checked)\n",
-		    s->cuts_unborn);
+		    "  before the first commit %u more cuts (nothing answered yet: not checked); "
+		    "the engine did not start after %u\n",
+		    s->cuts_unborn, s->unborn_refused);
 	if (s->nms_cuts)
 		fprintf(f,
 		        "  sync = nometasync       %u cuts: %u lost sendings (%lu in all), %lu "

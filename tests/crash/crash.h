@@ -107,7 +107,8 @@ typedef struct crash_stats {
 	unsigned long sepa_checked, sepa_failures;
 	unsigned long stray_tmp, stray_last; /* NAME.tmp.PID files left in payments/ by a kill */
 	unsigned power_trials, cuts, cut_failures, cut_losses;
-	unsigned cuts_unborn; /* cuts before the engine's first commit: not checked */
+	unsigned cuts_unborn;    /* cuts before the engine's first commit: not checked */
+	unsigned unborn_refused; /* ... after which the engine did not start */
 	unsigned long cut_sendings;
 	unsigned nms_cuts, nms_cuts_lost, nms_broken; /* broken: a check failed on the cut */
 	unsigned long nms_sendings_lost, nms_runs_lost;
@@ -126,6 +127,7 @@ typedef struct crash_ctx {
 	crash_stats_t *st;
 	FILE *log; /* the trial's account (stderr) */
 	int verbose;
+	int findings;  /* a failed check is a finding to count, not a failure (nometasync cuts) */
 	char why[512]; /* the first failed check of the trial */
 } crash_ctx_t;
 

@@ -87,7 +87,7 @@ int crash_fail(crash_ctx_t *c, const char *fmt, ...)
 	va_end(ap);
 	if (!c->why[0])
 		snprintf(c->why, sizeof(c->why), "%s", buf);
-	fprintf(c->log, "  FAIL %s\n", buf);
+	fprintf(c->log, "  %s %s\n", c->findings ? "finding:" : "FAIL", buf);
 	return -1;
 }
 
