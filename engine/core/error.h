@@ -4,8 +4,8 @@
  * Owns:   what every other folder stands on and nothing about health care: the per-sending arena
  *         (arena.h), the bounded queues between threads (queue.h), this error space, one-line
  *         logs (log.h), whole-file reads and durable writes (file.h), the XML writer (xmlw.h),
- *         the metrics registry (metrics.h), the configuration (config.h) and the registry of
- *         tpclear's own codes (codes.h).
+ *         the metrics registry (metrics.h), the configuration (config.h), the registry of
+ *         tpclear's own codes (codes.h) and the crash points of test builds (crashpoint.h).
  * Thread: none of its own. Each module says which threads may call it; the queues are the only
  *         objects two threads touch, the metrics shards are written by one thread and summed by
  *         the loop thread.

@@ -21,6 +21,7 @@
 
 #include "clearing/budget.h"
 #include "core/codes.h"
+#include "core/crashpoint.h"
 #include "common/check.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -550,6 +551,9 @@ static int pay(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p)
 
 		if ((rc = record_payment(ctx, txn, p, a, payer->iban, i, j, pm)))
 			return rc;
+		/* test builds: a kill -9 with this payment written and the transaction still
+		 * open (tests/crash/: the run must then be found whole or not at all) */
+		TPC_CRASHPOINT("payrun.payment");
 	}
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "pipeline/writer.h"
 
 #include "core/codes.h"
+#include "core/crashpoint.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "ledger/ledger.h"
@@ -332,13 +333,20 @@ static void payrun_finish(tpc_writer_t *w, tpc_payrun_t **pp, tpc_job_t *job, ui
 	run = w->next_run - 1;
 	job->committed_ms = now;
 	job->status = TPC_JOB_COMMITTED;
-	if (tpc_payrun_finish(&ctx, pp, job) == 0 && paid &&
-	    tpc_txn_begin(tpc_store_db(w->store)->env, 0, &t) == 0) {
-		/* files on disk: never write them again (a failure only means they are written
-		 * again at the next start; but a failed write is judged like any other) */
-		tpc_txn_fail(&t, tpc_payrun_mark_written(&ctx, t.txn, run));
-		if (tpc_txn_commit(&t) != 0)
-			commit_failed(w, t.ret);
+	/* test builds (tests/crash/): a kill -9 after the commit, before the files, and after
+	 * the files, before their mark; restore_payrun_files() must settle both at startup */
+	if (paid)
+		TPC_CRASHPOINT("payrun.committed");
+	if (tpc_payrun_finish(&ctx, pp, job) == 0 && paid) {
+		TPC_CRASHPOINT("payrun.files");
+		if (tpc_txn_begin(tpc_store_db(w->store)->env, 0, &t) == 0) {
+			/* files on disk: never write them again (a failure only means they are
+			 * written again at the next start; but a failed write is judged like any
+			 * other) */
+			tpc_txn_fail(&t, tpc_payrun_mark_written(&ctx, t.txn, run));
+			if (tpc_txn_commit(&t) != 0)
+				commit_failed(w, t.ret);
+		}
 	}
 	/* committed, but tpc_payrun_finish() built no answer: the run stands, and the sender
 	 * learns of the failure with a code rather than silence */
