@@ -83,7 +83,7 @@ static Tpclear__Answer *invoice(void *s, const char *reference, const char *numb
 
 static void invoices(void *s, int from, int n)
 {
-	char ref[32], num[16];
+	char ref[32], num[24];
 
 	for (int i = from; i < from + n; i++) {
 		snprintf(ref, sizeof(ref), "2026110000%04d", i);
@@ -250,7 +250,7 @@ Test(verify, bit_flips_are_named_by_verify_and_answered_t00055_never_served)
 	 * reads back (store/check.h, TPC_CHECK_NEWEST): a damage there stops the start
 	 * (test_storage.c); here the engine starts, and the damage is met when read */
 	for (int i = 0; i < TPC_CHECK_NEWEST; i++) {
-		char ref[32], num[16];
+		char ref[32], num[24];
 
 		snprintf(ref, sizeof(ref), "2026110000%04d", 100 + i);
 		snprintf(num, sizeof(num), "00000000%04d", 100 + i);
@@ -334,7 +334,7 @@ static void *load(void *arg)
 	void *s = tpc_td_connect(arg);
 
 	for (int i = 100; !atomic_load(&stop_load) && i < 2000; i++) {
-		char ref[32], num[16];
+		char ref[32], num[24];
 		uint8_t *p;
 		size_t len;
 		Tpclear__Answer *a;
