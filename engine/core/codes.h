@@ -91,7 +91,7 @@
 	X(CONN_BUSY, "T00062", '-',                                                                \
 	  "too many requests of this connection unanswered or unread "                             \
 	  "(engine.max_outstanding_per_connection): read the answers, then retry")                 \
-	X(MEMORY_BUSY, "T00063", '-',                                                               \
+	X(MEMORY_BUSY, "T00063", '-',                                                              \
 	  "the requests in flight hold engine.max_memory_in_flight: retry later")
 
 /* TPC_CODE_<name>: the code as a NUL-terminated string of 6 characters (codes.c defines them).

@@ -52,7 +52,7 @@ typedef struct tpc_config {
 	 */
 	uint32_t max_outstanding_per_connection;
 	size_t max_memory_in_flight; /* estimated working memory of the requests in flight */
-	int max_load_drop_percent;  /* a replace removing more of the kind's rows is refused */
+	int max_load_drop_percent;   /* a replace removing more of the kind's rows is refused */
 	/* [intake] */
 	char endpoint[256]; /* ZeroMQ ROUTER endpoint */
 	int sndhwm, rcvhwm;

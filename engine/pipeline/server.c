@@ -15,8 +15,10 @@
  *          back on the done queue, i.e. after its commit is durable.
  * Drain:   on SIGTERM/SIGINT new requests are refused (T00007); when in_flight reaches zero
  *          the loop exits, queues are closed in flow order and threads joined.
- * Memory:  jobs and their arenas are recycled through a free list owned by this thread.
- */
+ * Memory:  jobs and their arenas are recycled through a free list owned by this thread, each
+ *          keeping at most JOB_ARENA_KEEP. Bounded per connection (outstanding requests,
+ *          pipeline/conns.h) and over all (working memory in flight, take_memory()); once idle
+ *          the loop thread trims the heaps (on_idle()). docs/operations.md, Memory. */
 #include "pipeline/server.h"
 
 #include "registry.h"
