@@ -138,6 +138,25 @@ Test(hostile, nul_bytes_in_envelope_strings_are_refused_not_cut)
 	free(p);
 }
 
+/* Send @p m, packed with @p what patched into @p with (a NUL inside), as a request of @p type;
+ * its final answer must be a refusal with @p code. */
+static void refused_with_nul(void *s, Tpclear__RequestType type, const ProtobufCMessage *m,
+                             const char *what, const char *with, size_t n, const char *code)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(len);
+	Tpclear__Answer *a;
+
+	protobuf_c_message_pack(m, buf);
+	patch(buf, len, what, with, n);
+	cr_assert_eq(tpc_td_send(s, type, "h", "nul", "", 1, buf, len), 0);
+	a = final_answer(s);
+	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RECEIPT);
+	cr_assert_str_eq(a->receipt->code, code);
+	tpclear__answer__free_unpacked(a, NULL);
+	free(buf);
+}
+
 Test(hostile, nul_bytes_inside_protobuf_payloads_are_refused)
 {
 	size_t len, plen;
@@ -168,31 +187,12 @@ Test(hostile, nul_bytes_inside_protobuf_payloads_are_refused)
 	free(buf);
 	/* a payment run's request_id and a ledger target */
 	pr.request_id = "RUNXID";
-	plen = tpclear__payrun_request__get_packed_size(&pr);
-	buf = malloc(plen);
-	tpclear__payrun_request__pack(&pr, buf);
-	patch(buf, plen, "RUNXID", "RUN\0ID", 6);
-	cr_assert_eq(
-	    tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN, "h", "run", "", 1, buf, plen), 0);
-	a = final_answer(s);
-	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RECEIPT);
-	cr_assert_str_eq(a->receipt->code, "T00023");
-	tpclear__answer__free_unpacked(a, NULL);
-	free(buf);
+	refused_with_nul(s, TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN, &pr.base, "RUNXID", "RUN\0ID", 6,
+	                 "T00023");
 	lr.op = TPCLEAR__LEDGER_REQUEST__OP__SHOW;
 	lr.target = "NUL1XZZ";
-	plen = tpclear__ledger_request__get_packed_size(&lr);
-	buf = malloc(plen);
-	tpclear__ledger_request__pack(&lr, buf);
-	patch(buf, plen, "NUL1XZZ", "NUL1\0ZZ", 7);
-	cr_assert_eq(
-	    tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER, "h", "show", "", 2, buf, plen),
-	    0);
-	a = final_answer(s);
-	cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_RECEIPT);
-	cr_assert_str_eq(a->receipt->code, "T00022");
-	tpclear__answer__free_unpacked(a, NULL);
-	free(buf);
+	refused_with_nul(s, TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER, &lr.base, "NUL1XZZ", "NUL1\0ZZ",
+	                 7, "T00022");
 	tpclear__canonical_sending__free_unpacked(cs, NULL);
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
