@@ -232,7 +232,8 @@ static int can_decode(const void *state, const uint8_t *buf, size_t len, const t
 	 * finding. */
 	if (!cs && pc.out_of_memory)
 		return TPC_ADAPTER_ETOOBIG; /* well formed perhaps, but over the memory bound */
-	if (!cs)
+	/* a string cut at a NUL byte by unpacking is not what was sent: not a valid sending */
+	if (!cs || tpc_pb_nul_string(&tpclear__canonical_sending__descriptor, buf, len))
 		return block(out, host, "T20001");
 	if ((rc = check_counts(cs, host, &nlines)))
 		return rc;

@@ -99,3 +99,71 @@ tpc_view_t tpc_pb_view(const char *s)
 
 	return v;
 }
+
+/* ---- NUL bytes in strings ------------------------------------------------------------------ */
+
+/* A base-128 varint at *p (before end). @return 0, or -1 when cut short or over 10 bytes. */
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/* protobuf-c unpacks a string into a C string, so "K1\0aaa" reads as "K1" and nothing says
+ * it was cut: the wire is the only place the length is still known. The walk follows the
+ * descriptor into sub-messages (repeated ones too: each occurrence is its own field on the
+ * wire) and skips everything else. Malformed bytes end the walk quietly: unpacking them fails
+ * and is answered as such. Depth is bounded so hostile nesting cannot exhaust the stack. */
+static const ProtobufCFieldDescriptor *nul_walk(const ProtobufCMessageDescriptor *d,
+                                                const uint8_t *p, const uint8_t *end, int depth)
+{
+	uint64_t tag, n;
+
+	while (p < end && depth < 32) {
+		const ProtobufCFieldDescriptor *f, *inner;
+
+		if (read_varint(&p, end, &tag))
+			return NULL;
+		switch (tag & 7) {
+		case 0:
+			if (read_varint(&p, end, &n))
+				return NULL;
+			continue;
+		case 1:
+			n = 8;
+			break;
+		case 5:
+			n = 4;
+			break;
+		case 2:
+			if (read_varint(&p, end, &n) || n > (uint64_t)(end - p))
+				return NULL;
+			f = protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
+			if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, (size_t)n))
+				return f;
+			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			    (inner = nul_walk(f->descriptor, p, p + n, depth + 1)))
+				return inner;
+			break;
+		default:
+			return NULL; /* groups (3, 4) are not proto3; 6 and 7 do not exist */
+		}
+		if (n > (uint64_t)(end - p))
+			return NULL;
+		p += n;
+	}
+	return NULL;
+}
+
+const ProtobufCFieldDescriptor *tpc_pb_nul_string(const ProtobufCMessageDescriptor *d,
+                                                  const uint8_t *buf, size_t len)
+{
+	return buf ? nul_walk(d, buf, buf + len, 0) : NULL;
+}

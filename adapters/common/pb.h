@@ -48,4 +48,11 @@ tpc_finding_t tpc_pb_finding(const tpc_pb_code_t *table, size_t n, const char *c
 /** A view of a NUL-terminated string (NULL = absent). */
 tpc_view_t tpc_pb_view(const char *s);
 
+/** The first string field of a message of type @p d, in the packed bytes @p buf (@p len), that
+ *  holds a NUL byte (sub-messages included), or NULL when none does (or the bytes are not a
+ *  message: unpacking says so). protobuf-c unpacks such a string as a C string cut at the NUL,
+ *  so this is checked on the wire, before the cut copy is trusted. */
+const ProtobufCFieldDescriptor *tpc_pb_nul_string(const ProtobufCMessageDescriptor *d,
+                                                  const uint8_t *buf, size_t len);
+
 #endif /* TPC_ADAPTERS_PB_H */

@@ -91,7 +91,8 @@ static int ea_decode(const void *state, const uint8_t *buf, size_t len, const tp
 	m = tpclear__attestation__unpack(&pc.alloc, len, buf);
 	if (!m && pc.out_of_memory)
 		return TPC_ADAPTER_ETOOBIG;
-	if (!m) {
+	/* a string cut at a NUL byte by unpacking is not what was sent (adapters/common/pb.h) */
+	if (!m || tpc_pb_nul_string(&tpclear__attestation__descriptor, buf, len)) {
 		out->blocked = 1;
 		return tpc_sending_add_finding(out, host, &(tpc_finding_t){"T40001", 'B', 0, 0, 0});
 	}

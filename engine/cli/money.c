@@ -9,6 +9,7 @@
 #include "money.h"
 
 #include "core/file.h"
+#include "core/utf8.h"
 #include "refdata/text.h"
 
 #include <errno.h>
@@ -30,7 +31,7 @@ void tpc_cli_json_str(FILE *f, const char *s)
 
 	fputc('"', f);
 	while (left) {
-		size_t len = tpc_text_utf8_next(p, left, NULL);
+		size_t len = tpc_utf8_next(p, left, NULL);
 
 		if (!len) {
 			fputs("\\ufffd", f);

@@ -46,6 +46,7 @@ struct opts {
 	int no_print;           /* exchange() prints nothing: the command prints */
 	int settlement;         /* query: the latest settlement */
 	int upsert;             /* load: merge a delta instead of replacing the kind */
+	int force;              /* load: replace past the engine's guard (empty file, big drop) */
 	const char *out_dir;    /* payrun --out */
 	const char *budget;     /* payrun / ledger --budget */
 	const char *request_id; /* payrun --request-id */
@@ -981,7 +982,7 @@ static void usage(FILE *f)
 	    "        balances per budget, a line history, postings as CSV\n"
 	    "  statement sppis --month YYYY-MM [--out FILE]\n"
 	    "        SPP IS monthly recovery statement (per CPAS, per decision), XML\n"
-	    "  load KIND FILE...\n"
+	    "  load [--upsert | --force] KIND FILE...\n"
 	    "        replace one kind of reference data (providers, members, tariffs,\n"
 	    "        agreements) with a CSV file, atomically; live without restart\n"
 	    "  ping  check that the engine answers\n"
@@ -1040,7 +1041,10 @@ static void fill_item(struct item *it, Tpclear__RequestType type, const char *ar
 		/* the file's base name is the key: loading the same file twice is a replay */
 		const char *base = strrchr(it->file, '/');
 
-		snprintf(it->format, sizeof(it->format), "%s%s", o->upsert ? "upsert:" : "",
+		snprintf(it->format, sizeof(it->format), "%s%s",
+		         o->upsert  ? "upsert:"
+		         : o->force ? "force:"
+		                    : "",
 		         o->format);
 		snprintf(it->key, sizeof(it->key), "%s", base ? base + 1 : it->file);
 	} else {
@@ -1120,6 +1124,9 @@ static int cmd_load(const char *cmd, int argc, char **argv, struct opts *o)
 	if (argc < 1)
 		die("load: which kind? (providers, members, tariffs, agreements, mediprima, "
 		    "fedasil, fedasil_exclusions, detention, war_victims, ossom)");
+	/* a delta removes nothing, so there is nothing to force */
+	if (o->force && o->upsert)
+		die("load: --force applies to a replace, not to --upsert");
 	o->format = argv[0];
 	return batch(cmd, TPCLEAR__REQUEST_TYPE__REQUEST_LOAD, argc - 1, argv + 1, o);
 }
@@ -1195,14 +1202,18 @@ static const struct command {
      "usage: tpclear query [--json] [--save-answers DIR] KEY...\n"
      "  prints the stored result of each of this sender's keys\n"},
     {"load", cmd_load,
-     "usage: tpclear load [--upsert] KIND FILE...\n"
+     "usage: tpclear load [--upsert | --force] KIND FILE...\n"
      "  KIND: providers, members, tariffs or agreements (docs/formats/"
      "reference-data.md), or a scheme feed: mediprima, fedasil,\n"
      "  fedasil_exclusions, detention, war_victims, ossom (docs/formats/feeds.md)\n"
      "  Each file replaces the whole kind in one transaction; a bad row refuses\n"
      "  the file with its line, column and reason, and nothing changes.\n"
      "  --upsert: the file is a delta: its rows replace the stored rows of the\n"
-     "  same key (NISS and valid_from; code; decision) and the others stay.\n"},
+     "  same key (NISS and valid_from; code; decision) and the others stay.\n"
+     "  A replace by a file with no row, or with fewer rows than stored by more\n"
+     "  than [engine] max_load_drop_percent (10 %) of them, is refused (T00061,\n"
+     "  T00060) and nothing changes.\n"
+     "  --force: replace anyway (a kind that really shrank, or is emptied).\n"},
     {"eattest", cmd_money,
      "usage: tpclear eattest number=N provider=NIHII patient=NISS code=C date=D\n"
      "                      fee=EUR [units=1] [country=CC real_cost=EUR]\n"
@@ -1333,6 +1344,7 @@ static const struct opt_field {
     O("server-key", 'K', OPT_STR, server_key),
     O("client-key", 'C', OPT_STR, client_key),
     O("upsert", 'M', OPT_FLAG, upsert),
+    O("force", 'G', OPT_FLAG, force),
     O("kmehr", 'X', OPT_STR, kmehr),
     O("data-dir", 'D', OPT_STR, data_dir),
 #undef O

@@ -25,6 +25,7 @@ struct tpc_arena {
 	struct chunk *head;  /* current chunk; older chunks follow through next */
 	struct chunk *first; /* the chunk kept by the last reset */
 	size_t limit;        /* 0 = none; a job's: 8 x the largest payload + 16 MiB (server.c) */
+	size_t keep;         /* largest chunk a reset keeps (SIZE_MAX = any) */
 	size_t total;        /* bytes of every chunk */
 	size_t used;         /* bytes handed out */
 };
@@ -58,6 +59,7 @@ int tpc_arena_new(size_t first, size_t limit, tpc_arena_t **out)
 	}
 	a->head = a->first;
 	a->limit = limit;
+	a->keep = SIZE_MAX;
 	a->total = first;
 	*out = a;
 	return 0;
@@ -149,6 +151,22 @@ char *tpc_arena_strndup(tpc_arena_t *a, const char *s, size_t len)
 	return d;
 }
 
+void tpc_arena_set_keep(tpc_arena_t *a, size_t keep)
+{
+	a->keep = keep;
+}
+
+/* Is chunk @p c a better one to keep than @p best? One within @p bound beats one above it;
+ * among those within, the larger; among those above, the smaller. */
+static int better(const struct chunk *c, const struct chunk *best, size_t bound)
+{
+	int fits = c->size <= bound, best_fits = best->size <= bound;
+
+	if (fits != best_fits)
+		return fits;
+	return fits ? c->size > best->size : c->size < best->size;
+}
+
 void tpc_arena_reset(tpc_arena_t *a)
 {
 	struct chunk *c, *keep = a->head, *next;
@@ -156,9 +174,12 @@ void tpc_arena_reset(tpc_arena_t *a)
 	/* Keep the largest chunk: a worker clearing sendings of a steady size then reuses one
 	 * chunk and calls malloc no more. (arena.h still says "the first chunk"; since chunks grow
 	 * geometrically the largest is usually the newest, so keeping the first would re-grow the
-	 * chain for every sending.) The kept chunk starts empty, so its older neighbours go. */
-	for (c = a->head; c; c = c->next)
-		if (c->size > keep->size)
+	 * chain for every sending.) The kept chunk starts empty, so its older neighbours go.
+	 * Only a chunk up to the keep bound is kept: a recycled job that once held a 50 MB sending
+	 * would otherwise hold its chunk while idle (issue 14: 1.27 GB after a burst). When every
+	 * chunk is above it, the smallest stays, so the arena never needs a malloc to be usable. */
+	for (c = a->head->next; c; c = c->next)
+		if (better(c, keep, a->keep))
 			keep = c;
 	for (c = a->head; c; c = next) {
 		next = c->next;

@@ -34,8 +34,13 @@ void *tpc_arena_alloc_uninit(tpc_arena_t *a, size_t size, size_t align);
 /** Duplicate @p len bytes as a NUL-terminated string. @return NULL on failure. */
 char *tpc_arena_strndup(tpc_arena_t *a, const char *s, size_t len);
 
-/** Release every allocation at once; the largest chunk is kept for reuse. */
+/** Release every allocation at once; the largest chunk up to the keep bound is kept for reuse
+ *  (the smallest when all are larger), the others go back to the allocator. */
 void tpc_arena_reset(tpc_arena_t *a);
+
+/** The largest chunk tpc_arena_reset() keeps (default: any size). A job's arena is recycled
+ *  with its job, so what it keeps stays allocated while the engine is idle. */
+void tpc_arena_set_keep(tpc_arena_t *a, size_t keep);
 
 /** Bytes currently handed out (for metrics and tests). */
 size_t tpc_arena_used(const tpc_arena_t *a);

@@ -10,7 +10,8 @@
  * ones it emits (adapters/efact/efact_codes.c). tpclear's own codes are "T" followed by five
  * digits, so they can never collide with an official code: T000nn intake and engine, T0003n
  * statements (docs/formats/sppis-statement.md), T0004n security (docs/security.md), T00050 and
- * T00051 the ledger's storage, T00055 a damaged stored record (docs/operations.md).
+ * T00051 the ledger's storage, T00055 a damaged stored record, T0006n data safety and memory
+ * bounds (docs/operations.md).
  *
  * The letter is the eFact letter a code is answered with when it is a finding in a result ('B'
  * refuses the sending, 'R' the line). Most codes are refusals (a receipt or a final refusal
@@ -90,7 +91,17 @@
 	  "after its restart")                                                                     \
 	X(STORED_DAMAGED, "T00055", '-',                                                           \
 	  "a stored record failed its checksum: the ledger is damaged and nothing of it was "      \
-	  "served (tpclear verify names it)")
+	  "served (tpclear verify names it)")                                                      \
+	X(LOAD_DROP, "T00060", '-',                                                                \
+	  "load: the replace would remove more than engine.max_load_drop_percent of the kind's "   \
+	  "rows (send it forced if that is meant)")                                                \
+	X(LOAD_EMPTY, "T00061", '-',                                                               \
+	  "load: the file has no row after its header (send it forced if that is meant)")          \
+	X(CONN_BUSY, "T00062", '-',                                                                \
+	  "too many requests of this connection unanswered or unread "                             \
+	  "(engine.max_outstanding_per_connection): read the answers, then retry")                 \
+	X(MEMORY_BUSY, "T00063", '-',                                                              \
+	  "the requests in flight hold engine.max_memory_in_flight: retry later")
 
 /* TPC_CODE_<name>: the code as a NUL-terminated string of 6 characters (codes.c defines them).
  * Arrays, not #defines, because a list cannot generate #defines; they are constant addresses, so

@@ -58,6 +58,17 @@
 	X(engine, max_in_flight_per_sender, max_in_flight_per_sender,                              \
 	  U32_ZERO(0, 1000000, "no bound"), "128",                                                 \
 	  "requests of one sender received and not yet answered; 0 = no bound")                    \
+	X(engine, max_outstanding_per_connection, max_outstanding_per_connection,                  \
+	  U32_ZERO(0, 1000000, "no bound"), "128",                                                 \
+	  "requests of one connection whose answer is not yet answered or not yet read (still "    \
+	  "queued in ZeroMQ); more are answered busy T00062; 0 = no bound")                        \
+	X(engine, max_memory_in_flight, max_memory_in_flight, SIZE(1 * MIB, 0), "512M",            \
+	  "working memory of all requests received and not yet answered, estimated from their "    \
+	  "payloads; past it new ones are answered busy T00063 (one is always taken when none is " \
+	  "in flight)")                                                                            \
+	X(engine, max_load_drop_percent, max_load_drop_percent, INT(0, 100), "10",                 \
+	  "a LOAD replacing a kind with this share of its rows fewer is refused T00060 unless "    \
+	  "forced")                                                                                \
 	X(intake, endpoint, endpoint, ENDPOINT, "tcp://127.0.0.1:5570",                            \
 	  "ZeroMQ ROUTER endpoint senders connect to (tcp://host:* picks a free port)")            \
 	X(intake, sndhwm, sndhwm, INT(1, 10000000), "10000",                                       \

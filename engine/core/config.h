@@ -48,6 +48,11 @@ typedef struct tpc_config {
 	size_t max_load_bytes;    /* largest reference data (feed) file accepted */
 	/* requests of one sender in flight at once; 0 = no bound */
 	uint32_t max_in_flight_per_sender;
+	/* requests of one connection not yet answered or whose answer ZeroMQ still holds; 0 = none
+	 */
+	uint32_t max_outstanding_per_connection;
+	size_t max_memory_in_flight; /* estimated working memory of the requests in flight */
+	int max_load_drop_percent;   /* a replace removing more of the kind's rows is refused */
 	/* [intake] */
 	char endpoint[256]; /* ZeroMQ ROUTER endpoint */
 	int sndhwm, rcvhwm;

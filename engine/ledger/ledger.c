@@ -399,6 +399,28 @@ static void store_answer(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t
 	}
 }
 
+/* The replace guard (engine/refdata/refdata.h), read in the transaction that would replace, so
+ * the count it compares with is the one the replace removes. @return 1 when the job was refused
+ * (or the count could not be read: t->ret), 0 when the replace may go ahead. */
+static int load_guarded(tpc_txn_t *t, const tpc_store_db_t *db, tpc_job_t *job)
+{
+	const char *code = NULL;
+	char why[400];
+
+	tpc_txn_fail(t, tpc_refdata_replace_guard(t->txn, &db->dbs.ref, &job->table, job->key,
+	                                          job->load_max_drop, &code, why, sizeof(why)));
+	if (t->ret)
+		return 1;
+	if (!code)
+		return 0;
+	fail_job(job, code);
+	/* the reason names the counts; without room in the arena, the code's own text */
+	job->fail_reason = tpc_arena_strndup(job->arena, why, strlen(why));
+	if (!job->fail_reason)
+		job->fail_reason = tpc_codes_describe(code);
+	return 1;
+}
+
 int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
                          tpc_job_t *job, uint64_t committed_ms)
 {
@@ -408,6 +430,8 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	if (t->ret)
 		return t->ret;
 	if (job->type == TPC_JOB_LOAD) {
+		if (!job->load_upsert && !job->load_force && load_guarded(t, db, job))
+			return t->ret;
 		/* a reference data load replaces its kind whole, in this transaction */
 		tpc_txn_fail(t, job->load_upsert
 		                    ? tpc_refdata_upsert(t->txn, &db->dbs.ref, &job->table)

@@ -18,6 +18,7 @@
 #include "core/codes.h"
 #include "common/check.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "store/records.h"
 #include "store/txn.h"
 #include "clearing/schemes.h"
@@ -92,6 +93,11 @@ static int finish(tpc_job_t *job, Tpclear__Answer *ans)
 
 	ans->version = 1;
 	ans->correlation = job->correlation;
+	/* a SHOW echoes its target, the sender's own bytes (core/utf8.h) */
+	if (tpc_utf8_fix_message(&ans->base, tpc_arena_host_alloc, job->arena) != 0) {
+		fail(job, TPC_CODE_TOO_MANY);
+		return TPC_ENOMEM;
+	}
 	n = tpclear__answer__get_packed_size(ans);
 	buf = tpc_arena_alloc(job->arena, n ? n : 1, 8);
 	if (!buf) {

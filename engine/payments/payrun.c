@@ -24,6 +24,7 @@
 #include "core/crashpoint.h"
 #include "common/check.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "core/file.h"
 #include "core/log.h"
 #include "payments/sepa.h"
@@ -1239,7 +1240,8 @@ int tpc_payrun_finish(const tpc_payrun_ctx_t *ctx, tpc_payrun_t **pp, tpc_job_t 
 	ans.correlation = job->correlation;
 	ans.body_case = TPCLEAR__ANSWER__BODY_PAYRUN;
 	ans.payrun = &pr;
-	{
+	/* the files' paths are under the operator's directory, whatever its encoding */
+	if (tpc_utf8_fix_message(&ans.base, tpc_arena_host_alloc, job->arena) == 0) {
 		size_t n = tpclear__answer__get_packed_size(&ans);
 		uint8_t *buf = tpc_arena_alloc(job->arena, n ? n : 1, 8);
 

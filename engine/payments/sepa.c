@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/xmlw.h"
+#include "core/utf8.h"
 #include "refdata/text.h"
 
 #include <errno.h>
@@ -290,7 +291,7 @@ int tpc_sepa_text(const char *utf8, size_t max, char *out)
 
 	while (left && !cut) {
 		uint32_t cp = 0xFFFD; /* a byte that is not UTF-8: a full stop, like any unknown */
-		size_t len = tpc_text_utf8_next(p, left, &cp);
+		size_t len = tpc_utf8_next(p, left, &cp);
 		char one[2];
 		const char *t = transliterate(cp, one);
 

@@ -67,6 +67,11 @@ typedef struct tpc_job {
 	char sender[TPC_SENDER_MAX];
 	char key[TPC_KEY_MAX];
 	tpc_job_auth_t auth; /* who sent it (engine/security/security.h): released when recycled */
+	/* loop thread only: the connection's outstanding count this job holds (pipeline/conns.h,
+	 * moved to the answer's last frame when sent) and the working memory it holds of
+	 * [engine] max_memory_in_flight */
+	struct tpc_conn *conn;
+	size_t charged;
 	const tpc_adapter_t *adapter;
 	const void *adapter_state;
 	zmq_msg_t payload; /* owned; closed when the job is recycled */
@@ -80,6 +85,8 @@ typedef struct tpc_job {
 	tpc_tariff_marks_t marks; /* per-line data the writer records (dedup, maxima) */
 	tpc_ref_table_t table;    /* TPC_JOB_LOAD: parsed rows, in the arena */
 	uint8_t load_upsert;      /* TPC_JOB_LOAD: merge the rows (daily delta), not replace */
+	uint8_t load_force;       /* TPC_JOB_LOAD: replace even when the guard would refuse */
+	uint8_t load_max_drop;    /* TPC_JOB_LOAD: [engine] max_load_drop_percent at intake */
 	uint8_t express;          /* eAttest: the express lane (own worker, front of the writer) */
 	/* TPC_JOB_PAYRUN: the request (until: days since epoch, INT32_MAX = all; budget 0 = all) */
 	int32_t payrun_until;

@@ -11,6 +11,7 @@
 
 #include "core/codes.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "clearing/tariff.h"
 #include "tpclear.pb-c.h"
 
@@ -180,6 +181,10 @@ int tpc_result_pack(tpc_job_t *job, const tpc_adapter_t *a, const void *state)
 		r.outcome = TPCLEAR__OUTCOME__OUTCOME_PARTIAL;
 	else
 		r.outcome = TPCLEAR__OUTCOME__OUTCOME_ACCEPTED;
+	/* the patient, provider and number views, a line's code: the sender's bytes, which an
+	 * eFact file may carry in any encoding (core/utf8.h) */
+	if (tpc_utf8_fix_message(&r.base, tpc_arena_host_alloc, arena))
+		return TPC_ENOMEM;
 	len = tpclear__result__get_packed_size(&r);
 	buf = tpc_arena_alloc_uninit(arena, len ? len : 1, 8); /* packed whole just below */
 	if (!buf)
@@ -248,8 +253,40 @@ size_t tpc_answer_result(uint64_t correlation, const uint8_t *result, size_t len
 	return n + sn;
 }
 
+/* The escaped copies of a receipt's or a conflict's strings (core/utf8.h), on the packer's
+ * stack: these answers are a few hundred bytes, and the loop thread packs them without malloc.
+ */
+struct bump {
+	char buf[2048];
+	size_t used;
+};
+
+static void *bump_alloc(void *ctx, size_t size, size_t align)
+{
+	struct bump *b = ctx;
+
+	(void)align; /* strings only: any address will do */
+	if (size > sizeof(b->buf) - b->used)
+		return NULL;
+	b->used += size;
+	return b->buf + b->used - size;
+}
+
+/* Pack @p ans into @p buf once its strings are valid UTF-8; 0 when they cannot be made so in
+ * the bump buffer or the answer does not fit @p cap (nothing is sent rather than a cut
+ * message). */
+static size_t pack_small(Tpclear__Answer *ans, uint8_t *buf, size_t cap)
+{
+	struct bump b = {.used = 0};
+
+	if (tpc_utf8_fix_message(&ans->base, bump_alloc, &b) != 0 ||
+	    tpclear__answer__get_packed_size(ans) > cap)
+		return 0;
+	return tpclear__answer__pack(ans, buf);
+}
+
 /* Receipts and conflicts are small and rare enough to pack normally, into the caller's stack
- * buffer; 0 tells the caller it did not fit (nothing is sent rather than a cut message). */
+ * buffer. */
 size_t tpc_answer_receipt(uint64_t correlation, int status, const char *code, const char *reason,
                           uint32_t retry_after_ms, const char *key, uint8_t *buf, size_t cap)
 {
@@ -265,9 +302,7 @@ size_t tpc_answer_receipt(uint64_t correlation, int status, const char *code, co
 	ans.correlation = correlation;
 	ans.body_case = TPCLEAR__ANSWER__BODY_RECEIPT;
 	ans.receipt = &rc;
-	if (tpclear__answer__get_packed_size(&ans) > cap)
-		return 0;
-	return tpclear__answer__pack(&ans, buf);
+	return pack_small(&ans, buf, cap);
 }
 
 size_t tpc_answer_conflict(uint64_t correlation, const char *key, const uint8_t *stored_hash,
@@ -287,7 +322,5 @@ size_t tpc_answer_conflict(uint64_t correlation, const char *key, const uint8_t 
 	ans.correlation = correlation;
 	ans.body_case = TPCLEAR__ANSWER__BODY_CONFLICT;
 	ans.conflict = &c;
-	if (tpclear__answer__get_packed_size(&ans) > cap)
-		return 0;
-	return tpclear__answer__pack(&ans, buf);
+	return pack_small(&ans, buf, cap);
 }

@@ -17,14 +17,18 @@
  *          the loop exits, queues are closed in flow order and threads joined. The same drain
  *          follows a failed write of the ledger (writer.h), refusing T00051, and the run then
  *          ends in error so that the process exits non-zero for its supervisor.
- * Memory:  jobs and their arenas are recycled through a free list owned by this thread.
- */
+ * Memory:  jobs and their arenas are recycled through a free list owned by this thread, each
+ *          keeping at most JOB_ARENA_KEEP. Bounded per connection (outstanding requests,
+ *          pipeline/conns.h) and over all (working memory in flight, take_memory()); once idle
+ *          the loop thread trims the heaps (on_idle()). docs/operations.md, Memory. */
 #include "pipeline/server.h"
 
 #include "registry.h"
 #include "common/check.h"
+#include "common/pb.h"
 #include "core/codes.h"
 #include "core/error.h"
+#include "pipeline/conns.h"
 #include "pipeline/job.h"
 #include "pipeline/writer.h"
 #include "core/log.h"
@@ -41,6 +45,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
@@ -56,6 +61,16 @@
  * run (see drain_intake()). */
 #define DRAIN_BUDGET 512
 #define METRICS_BUF  (64 * 1024) /* first size of the /metrics text buffer; grown on demand */
+/* The largest arena chunk a recycled job keeps (core/arena.h): enough for the sendings of a
+ * few thousand lines to reuse it, small enough that the free list (queue_depth + 2 x workers +
+ * 16 jobs) holds at most a few tens of MiB while idle (docs/operations.md, Memory). */
+#define JOB_ARENA_KEEP (256 * 1024)
+/* From this size glibc serves and frees allocations with mmap/munmap, so a big chunk goes back
+ * to the kernel as soon as it is freed. Set once, it also stops glibc raising the threshold
+ * after each big free (up to 32 MiB), after which big chunks would stay in its heaps. */
+#define MMAP_THRESHOLD (1024 * 1024)
+/* How long nothing must be in flight before the loop thread gives freed memory back */
+#define IDLE_TRIM_MS 500
 
 struct tpc_server {
 	tpc_config_t cfg;
@@ -72,9 +87,12 @@ struct tpc_server {
 	tpc_adapters_t *adapters;
 	tpc_metrics_t *metrics;
 	tpc_metrics_shard_t *shard;
-	tpc_security_t *sec;  /* CURVE, the senders registry, per-sender bounds */
-	tpc_arena_t *scratch; /* loop thread: receipts, answer framing */
-	tpc_job_t *free_jobs; /* recycled jobs (linked through node.next) */
+	tpc_security_t *sec;     /* CURVE, the senders registry, per-sender bounds */
+	tpc_conns_t *conns;      /* requests outstanding per connection (pipeline/conns.h) */
+	size_t memory_in_flight; /* estimated working memory of the jobs in flight */
+	struct event *idle_ev;   /* one-shot: IDLE_TRIM_MS after in_flight reached 0 */
+	tpc_arena_t *scratch;    /* loop thread: receipts, answer framing */
+	tpc_job_t *free_jobs;    /* recycled jobs (linked through node.next) */
 	size_t nfree, max_free;
 	size_t in_flight; /* queued and not yet answered; the drain waits for 0 */
 	int nworkers;
@@ -178,6 +196,7 @@ static tpc_job_t *job_get(tpc_server_t *s)
 			free(job);
 			return NULL;
 		}
+		tpc_arena_set_keep(arena, JOB_ARENA_KEEP);
 	}
 	/* a recycled job starts as new: status NEW, no auth, no leftovers of its last sending */
 	memset(job, 0, sizeof(*job));
@@ -192,6 +211,9 @@ static tpc_job_t *job_get(tpc_server_t *s)
 static void job_put(tpc_server_t *s, tpc_job_t *job)
 {
 	tpc_security_release(s->sec, &job->auth, job->sender);
+	/* a job never answered through send_frames() (refused at intake) still holds its count */
+	tpc_conns_release(job->conn);
+	s->memory_in_flight -= job->charged;
 	zmq_msg_close(&job->payload);
 	tpc_arena_reset(job->arena);
 	if (s->nfree >= s->max_free) {
@@ -207,26 +229,38 @@ static void job_put(tpc_server_t *s, tpc_job_t *job)
 /* ---- sending answers ------------------------------------------------------------------------ */
 
 /* @return 0 when ZeroMQ took the message for a connected peer, -1 when it was dropped (peer
- * gone: the ROUTER is ZMQ_ROUTER_MANDATORY; or its queue full). */
+ * gone: the ROUTER is ZMQ_ROUTER_MANDATORY; or its queue full). A job's final answer passes its
+ * connection's outstanding count in *@p conn: the last frame carries it (pipeline/conns.h) and
+ * gives it back when ZeroMQ has written or dropped it; *@p conn is NULL afterwards either way. */
 static int send_frames(tpc_server_t *s, const uint8_t *id, size_t idlen, const uint8_t *a,
-                       size_t alen, const uint8_t *native, size_t nlen)
+                       size_t alen, const uint8_t *native, size_t nlen, tpc_conn_t **conn)
 {
 	int more = native && nlen ? ZMQ_SNDMORE : 0;
+	zmq_msg_t last;
 
+	/* the last frame first: a multipart message must not be left half sent */
+	if (tpc_conns_msg(&last, more ? native : a, more ? nlen : alen, conn ? *conn : NULL))
+		goto out_dropped;
+	if (conn)
+		*conn = NULL; /* the message holds the count now */
 	/* ZMQ_DONTWAIT: the loop thread must never block on one slow peer. A dropped answer is
 	 * counted, not retried: the result is durable and the sender can query it. */
 	if (zmq_send(s->router, id, idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-	    zmq_send(s->router, a, alen, more | ZMQ_DONTWAIT) < 0 ||
-	    (more && zmq_send(s->router, native, nlen, ZMQ_DONTWAIT) < 0)) {
-		tpc_metrics_add(s->shard, TPC_M_answers_dropped, 1);
-		return -1;
+	    (more && zmq_send(s->router, a, alen, more | ZMQ_DONTWAIT) < 0) ||
+	    zmq_msg_send(&last, s->router, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&last); /* gives the count back */
+		goto out_dropped;
 	}
 	return 0;
+
+out_dropped:
+	tpc_metrics_add(s->shard, TPC_M_answers_dropped, 1);
+	return -1;
 }
 
 static void send_receipt_reason(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
                                 int status, const char *code, const char *reason, const char *key,
-                                const tpc_blob_t *native)
+                                const tpc_blob_t *native, tpc_conn_t **conn)
 {
 	uint8_t buf[2048];
 	size_t n = tpc_answer_receipt(
@@ -236,17 +270,17 @@ static void send_receipt_reason(tpc_server_t *s, const uint8_t *id, size_t idlen
 
 	if (n)
 		send_frames(s, id, idlen, buf, n, native ? native->ptr : NULL,
-		            native ? native->len : 0);
+		            native ? native->len : 0, conn);
 }
 
 static void send_receipt(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
                          int status, const char *code, const char *key, const tpc_blob_t *native)
 {
 	send_receipt_reason(s, id, idlen, corr, status, code, code ? tpc_codes_describe(code) : "",
-	                    key, native);
+	                    key, native, NULL);
 }
 
-static void answer_load(tpc_server_t *s, const tpc_job_t *job)
+static void answer_load(tpc_server_t *s, tpc_job_t *job)
 {
 	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
 	Tpclear__LoadResult lr = TPCLEAR__LOAD_RESULT__INIT;
@@ -262,7 +296,7 @@ static void answer_load(tpc_server_t *s, const tpc_job_t *job)
 	ans.load = &lr;
 	if (tpclear__answer__get_packed_size(&ans) <= sizeof(buf))
 		send_frames(s, job->identity, job->identity_len, buf,
-		            tpclear__answer__pack(&ans, buf), NULL, 0);
+		            tpclear__answer__pack(&ans, buf), NULL, 0, &job->conn);
 }
 
 static void answer_job(tpc_server_t *s, tpc_job_t *job)
@@ -274,7 +308,7 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 	/* payment runs and ledger answers are built whole by the writer or a worker */
 	if (job->answer_ready && job->status != TPC_JOB_FAILED) {
 		send_frames(s, job->identity, job->identity_len, job->result, job->result_len,
-		            job->native.ptr, job->native.ptr ? job->native.len : 0);
+		            job->native.ptr, job->native.ptr ? job->native.len : 0, &job->conn);
 		return;
 	}
 	if (job->type == TPC_JOB_LOAD && job->status == TPC_JOB_COMMITTED) {
@@ -291,21 +325,23 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 		 * (zmq_send copies it) */
 		buf = tpc_arena_alloc(job->arena, tpc_answer_result_size(job->result_len), 8);
 		if (!buf) {
-			send_receipt(s, job->identity, job->identity_len, job->correlation,
-			             TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED, TPC_CODE_INTERNAL,
-			             job->key, NULL);
+			send_receipt_reason(
+			    s, job->identity, job->identity_len, job->correlation,
+			    TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED, TPC_CODE_INTERNAL,
+			    tpc_codes_describe(TPC_CODE_INTERNAL), job->key, NULL, &job->conn);
 			return;
 		}
 		n = tpc_answer_result(job->correlation, job->result, job->result_len, job->sequence,
 		                      job->committed_ms, job->status != TPC_JOB_COMMITTED, buf);
 		send_frames(s, job->identity, job->identity_len, buf, n, job->native.ptr,
-		            job->native.ptr ? job->native.len : 0);
+		            job->native.ptr ? job->native.len : 0, &job->conn);
 		break;
 	case TPC_JOB_CONFLICT:
 		n = tpc_answer_conflict(job->correlation, job->key, job->stored_hash, job->hash,
 		                        job->sequence, small, sizeof(small));
 		if (n)
-			send_frames(s, job->identity, job->identity_len, small, n, NULL, 0);
+			send_frames(s, job->identity, job->identity_len, small, n, NULL, 0,
+			            &job->conn);
 		break;
 	default:
 		send_receipt_reason(s, job->identity, job->identity_len, job->correlation,
@@ -313,7 +349,7 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 		                    job->fail_code ? job->fail_code : TPC_CODE_INTERNAL,
 		                    job->fail_reason ? job->fail_reason
 		                                     : tpc_codes_describe(TPC_CODE_INTERNAL),
-		                    job->key, NULL);
+		                    job->key, NULL, &job->conn);
 		break;
 	}
 }
@@ -329,8 +365,8 @@ static void push_settlements(tpc_server_t *s, const tpc_job_t *job)
 		if (at == SIZE_MAX)
 			continue;
 		if (send_frames(s, s->peers[at].identity, s->peers[at].identity_len, p->answer,
-		                p->answer_len, p->native.ptr,
-		                p->native.ptr ? p->native.len : 0) == 0)
+		                p->answer_len, p->native.ptr, p->native.ptr ? p->native.len : 0,
+		                NULL) == 0)
 			tpc_metrics_add(s->shard, TPC_M_settlements_pushed, 1);
 	}
 }
@@ -364,6 +400,25 @@ static void count_outcome(tpc_server_t *s, const tpc_job_t *job)
 	}
 	tpc_metrics_add(s->shard, m, 1);
 	tpc_metrics_observe_latency(s->shard, mono_us() - job->received_us);
+}
+
+/* Idle: nothing has been in flight for IDLE_TRIM_MS (the timer is armed when in_flight reaches
+ * 0, and whatever arrived since made it non-zero or was answered at once). Then the memory
+ * freed after the last burst goes back to the kernel: glibc keeps freed chunks in its heaps (one
+ * per thread that allocated, the workers' included) until malloc_trim() hands their free pages
+ * back, and the connections with nothing outstanding are forgotten. Some milliseconds of work,
+ * once per idle period, on a thread that has nothing else to do. */
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	tpc_server_t *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->in_flight)
+		return;
+	tpc_arena_reset(s->scratch);
+	tpc_conns_sweep(s->conns);
+	malloc_trim(0);
 }
 
 static void maybe_finish(tpc_server_t *s)
@@ -405,6 +460,11 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		tpc_error("stopping: the ledger is no longer trusted after a failed write; new "
 		          "sendings refused T00051, exit status 1 for a restart");
 		tpc_server_request_stop(s);
+	}
+	if (s->in_flight == 0 && s->idle_ev) {
+		struct timeval tv = {0, IDLE_TRIM_MS * 1000};
+
+		evtimer_add(s->idle_ev, &tv); /* re-armed: the idle period starts now */
 	}
 	/* sending may have consumed the ZMQ_FD edge: look at the intake again */
 	drain_intake(s);
@@ -505,14 +565,38 @@ static int read_frames(tpc_server_t *s, struct request *r)
 	return 0;
 }
 
-/* The envelope's own fields, checked before anyone looks the sender up: version, sender and key
- * shapes, request type. @return the refusal code, NULL when well formed. */
-static const char *check_envelope(const Tpclear__Envelope *env)
+/* A NUL byte inside an envelope string, found on the wire (protobuf-c hands the string over cut
+ * at the NUL: "K1\0aaa" would pass as the key "K1"). Each field is refused with the code of a
+ * value of that field that cannot be right: the sender T00008, the key T00006, the format the
+ * code of a name nobody knows (T00017 for a load's kind, T00003 otherwise), since
+ * "efact\0junk" names no adapter. @return the refusal code, NULL when there is none. */
+static const char *envelope_nul(const Tpclear__Envelope *env, const uint8_t *wire, size_t len)
 {
+	const ProtobufCFieldDescriptor *f =
+	    tpc_pb_nul_string(&tpclear__envelope__descriptor, wire, len);
+
+	if (!f)
+		return NULL;
+	if (strcmp(f->name, "sender") == 0)
+		return TPC_CODE_BAD_SENDER;
+	if (strcmp(f->name, "key") == 0)
+		return TPC_CODE_BAD_KEY;
+	return env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD ? TPC_CODE_UNKNOWN_KIND
+	                                                        : TPC_CODE_UNKNOWN_FORMAT;
+}
+
+/* The envelope's own fields, checked before anyone looks the sender up: version, NUL bytes,
+ * sender and key shapes, request type. @return the refusal code, NULL when well formed. */
+static const char *check_envelope(const Tpclear__Envelope *env, const uint8_t *wire, size_t len)
+{
+	const char *code;
+
 	/* 0 is accepted as 1: proto3 does not send a field at its default, so a client that
 	 * leaves version unset cannot be told from one that sets 0 */
 	if (env->version > 1)
 		return TPC_CODE_BAD_VERSION;
+	if ((code = envelope_nul(env, wire, len)))
+		return code;
 	if (!tpc_check_token(env->sender, 1, TPC_SENDER_MAX - 1))
 		return TPC_CODE_BAD_SENDER;
 	/* a ping carries no sending, so it needs no key */
@@ -545,7 +629,7 @@ static int parse_request(tpc_server_t *s, struct request *r)
 		refuse(s, r->id, r->idlen, 0, TPC_CODE_BAD_ENVELOPE, "");
 		return -1;
 	}
-	code = check_envelope(r->env);
+	code = check_envelope(r->env, zmq_msg_data(&r->frames[1]), zmq_msg_size(&r->frames[1]));
 	if (code) {
 		/* the key is not echoed: it may be what was malformed */
 		refuse_request(s, r, code, "");
@@ -606,13 +690,18 @@ static const char *route_sending(tpc_server_t *s, const Tpclear__Envelope *env, 
 	const char *code = NULL;
 
 	if (env->type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD) {
-		/* "KIND" replaces the kind; "upsert:KIND" merges a delta into it */
+		/* "KIND" replaces the kind; "upsert:KIND" merges a delta into it; "force:KIND"
+		 * replaces it even past the guard (max_load_drop_percent, an empty file) */
 		const char *kind = env->format;
 
 		job->type = TPC_JOB_LOAD;
+		job->load_max_drop = (uint8_t)s->cfg.max_load_drop_percent;
 		if (strncmp(kind, "upsert:", 7) == 0) {
 			job->load_upsert = 1;
 			kind += 7;
+		} else if (strncmp(kind, "force:", 6) == 0) {
+			job->load_force = 1;
+			kind += 6;
 		}
 		if (tpc_refdata_kind(kind, &job->table.kind) != 0)
 			code = TPC_CODE_UNKNOWN_KIND;
@@ -693,6 +782,52 @@ static void native_receipt(tpc_server_t *s, tpc_job_t *job, tpc_blob_t *native)
 		memset(native, 0, sizeof(*native));
 }
 
+/* Working memory per payload byte while a request is in flight, beyond the payload itself:
+ * decoded structures, findings, the packed Result and native answer in its arena, and the
+ * ledger's dirty pages when it is written. Measured (docs/operations.md, Memory): a line takes
+ * about 1.1 KiB of arena and 540 bytes of LMDB dirty pages; an eFact line is 350 to 700 bytes on
+ * the wire (its records), a canonical one about 45. A plugin's is unknown: 8, the factor of a
+ * job arena's limit. */
+static size_t expansion(const tpc_job_t *job)
+{
+	if (job->type == TPC_JOB_LOAD)
+		return 4;
+	/* a few fields; a query's answer is bounded per connection instead (conns.h) */
+	if (job->type != TPC_JOB_SUBMIT)
+		return 0;
+	if (strcmp(job->adapter->name, "efact") == 0)
+		return 7;
+	if (strcmp(job->adapter->name, "canonical") == 0 ||
+	    strcmp(job->adapter->name, "eattest") == 0)
+		return 36;
+	return 8;
+}
+
+/* The memory bounds of a request (docs/operations.md, Memory): its connection's outstanding
+ * count, then the working memory in flight, estimated from the payload. Each is given back by
+ * job_put(), or with the answer's last frame for the count. A lone request always passes the
+ * memory bound, so a sending up to max_sending_bytes is never refused for it.
+ * @return a busy code, TPC_CODE_INTERNAL, or NULL. */
+static const char *take_memory(tpc_server_t *s, const struct request *r, tpc_job_t *job)
+{
+	size_t len = zmq_msg_size(&job->payload), charge = len * (1 + expansion(job));
+	int rc = tpc_conns_take(s->conns, r->id, r->idlen, &job->conn);
+
+	if (rc == TPC_EAGAIN) {
+		tpc_metrics_add(s->shard, TPC_M_sendings_busy, 1);
+		return TPC_CODE_CONN_BUSY;
+	}
+	if (rc)
+		return TPC_CODE_INTERNAL;
+	if (s->memory_in_flight && s->memory_in_flight + charge > s->cfg.max_memory_in_flight) {
+		tpc_metrics_add(s->shard, TPC_M_sendings_busy, 1);
+		return TPC_CODE_MEMORY_BUSY;
+	}
+	s->memory_in_flight += charge;
+	job->charged = charge;
+	return NULL;
+}
+
 /* Enqueue: take the sender's share of the queue, push to the workers (or the express lane),
  * answer "received". @return 0 when the job was queued; on -1 it was answered and the caller
  * recycles it. */
@@ -707,9 +842,11 @@ static int enqueue_job(tpc_server_t *s, const struct request *r, tpc_job_t *job)
 	/* The per-sender bound before the global one: a sender over its share is told it is busy
 	 * without taking a slot of the job queue from the others. */
 	code = tpc_security_take(s->sec, &job->auth, job->sender, job->key);
+	if (!code)
+		code = take_memory(s, r, job);
 	if (code) {
 		send_receipt(s, r->id, r->idlen, r->env->correlation,
-		             strcmp(code, TPC_CODE_SENDER_BUSY) == 0
+		             strcmp(code, TPC_CODE_INTERNAL) != 0
 		                 ? TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY
 		                 : TPCLEAR__RECEIPT_STATUS__RECEIPT_REFUSED,
 		             code, r->env->key, NULL);
@@ -1025,6 +1162,10 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	s->max_free = (size_t)cfg->queue_depth + (size_t)s->nworkers * 2 + 16;
 	s->peers = calloc(PEERS, sizeof(*s->peers));
 	s->metrics_cap = METRICS_BUF;
+	/* before the threads start: mallopt is not meant to race with allocations */
+	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+	if ((rc = tpc_conns_new(cfg->max_outstanding_per_connection, &s->conns)))
+		goto out_free;
 	s->metrics_buf = malloc(METRICS_BUF);
 	if (!s->metrics_buf) {
 		rc = TPC_ENOMEM;
@@ -1036,6 +1177,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	s->shard = tpc_metrics_shard(s->metrics);
 	if ((rc = tpc_arena_new(64 * 1024, 0, &s->scratch)))
 		goto out_free;
+	tpc_arena_set_keep(s->scratch, JOB_ARENA_KEEP);
 	/* the bounds of docs/architecture.md: jobs by queue_depth, the writer's by twice a group;
 	 * done needs none, its jobs are bounded upstream */
 	if ((rc = tpc_queue_new((size_t)cfg->queue_depth, 0, &s->jobs)) ||
@@ -1059,8 +1201,10 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	s->done_ev = event_new(s->base, tpc_queue_fd(s->done), EV_READ | EV_PERSIST, on_done, s);
 	s->sigterm_ev = evsignal_new(s->base, SIGTERM, on_signal, s);
 	s->sigint_ev = evsignal_new(s->base, SIGINT, on_signal, s);
-	if (!s->done_ev || !s->sigterm_ev || !s->sigint_ev || event_add(s->done_ev, NULL) ||
-	    event_add(s->sigterm_ev, NULL) || event_add(s->sigint_ev, NULL)) {
+	s->idle_ev = evtimer_new(s->base, on_idle, s);
+	if (!s->done_ev || !s->sigterm_ev || !s->sigint_ev || !s->idle_ev ||
+	    event_add(s->done_ev, NULL) || event_add(s->sigterm_ev, NULL) ||
+	    event_add(s->sigint_ev, NULL)) {
 		rc = TPC_ENOMEM;
 		goto out_free;
 	}
@@ -1153,6 +1297,8 @@ void tpc_server_free(tpc_server_t **sp)
 		event_free(s->sigterm_ev);
 	if (s->sigint_ev)
 		event_free(s->sigint_ev);
+	if (s->idle_ev)
+		event_free(s->idle_ev);
 	if (s->http)
 		evhttp_free(s->http);
 	if (s->router)
@@ -1161,6 +1307,9 @@ void tpc_server_free(tpc_server_t **sp)
 	/* last of the ZeroMQ objects: zmq_ctx_term() blocks until every socket is closed */
 	if (s->zctx)
 		zmq_ctx_term(s->zctx);
+	/* after the context: the answers ZeroMQ still held gave their counts back as it freed them
+	 */
+	tpc_conns_free(&s->conns);
 	if (s->base)
 		event_base_free(s->base);
 	tpc_writer_free(&s->ledger);

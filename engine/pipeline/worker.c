@@ -15,6 +15,7 @@
 #include "clearing/clear.h"
 #include "core/codes.h"
 #include "common/check.h"
+#include "common/pb.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "ledger/credit.h"
@@ -185,7 +186,11 @@ static int process_payrun(tpc_job_t *job)
 	 * message is freed before this function returns, after its fields were copied */
 	rq = tpclear__payrun_request__unpack(NULL, zmq_msg_size(&job->payload),
 	                                     zmq_msg_data(&job->payload));
-	if (!rq) {
+	/* a NUL inside the budget or request_id would be cut off unseen (adapters/common/pb.h) */
+	if (!rq || tpc_pb_nul_string(&tpclear__payrun_request__descriptor,
+	                             zmq_msg_data(&job->payload), zmq_msg_size(&job->payload))) {
+		if (rq)
+			tpclear__payrun_request__free_unpacked(rq, NULL);
 		fail(job, TPC_CODE_BAD_PAYRUN);
 		return 1;
 	}
@@ -298,6 +303,12 @@ static int authorize_ledger(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *sh
 static int process_ledger(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard, tpc_job_t *job)
 {
 	tpc_metrics_add(shard, TPC_M_ledger_queries, 1);
+	/* a target cut at a NUL byte would be looked up as another one (adapters/common/pb.h) */
+	if (tpc_pb_nul_string(&tpclear__ledger_request__descriptor, zmq_msg_data(&job->payload),
+	                      zmq_msg_size(&job->payload))) {
+		fail(job, TPC_CODE_BAD_LEDGER_REQ);
+		return 1;
+	}
 	if (authorize_ledger(reader, shard, job))
 		return 1; /* outside the sender's scope (engine/security/authz.h) */
 	if (reader)

@@ -20,8 +20,10 @@
 #include "refdata/refdata.h"
 
 #include "common/check.h"
+#include "core/codes.h"
 #include "core/error.h"
 #include "payments/sepa.h"
+#include "core/utf8.h"
 #include "refdata/text.h"
 
 #include <ctype.h>
@@ -160,7 +162,7 @@ static int data_char(struct parser *ps)
 {
 	const unsigned char *u = (const unsigned char *)ps->p;
 	uint32_t cp;
-	size_t len = tpc_text_utf8_next(u, (size_t)(ps->end - ps->p), &cp);
+	size_t len = tpc_utf8_next(u, (size_t)(ps->end - ps->p), &cp);
 
 	if (!len)
 		return fail_at(ps, column(ps, ps->p),
@@ -1086,6 +1088,45 @@ int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_re
 	if ((rc = mdb_drop(txn, dbs->dbi[t->kind], 0)))
 		return rc;
 	return put_rows(txn, dbs->dbi[t->kind], t, MDB_APPEND);
+}
+
+/* The guard looks at counts only, not at which rows go: a truncated or wrong file (the careless
+ * operator of issue 14) shows as far fewer rows, and counting costs one mdb_stat where matching
+ * every stored key against the file would read the whole kind inside the writer's transaction.
+ * A file of the same size whose rows are all different is not caught: it is the rarer mistake,
+ * and its rows still pass every check of the kind. */
+int tpc_refdata_replace_guard(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t,
+                              const char *file, unsigned max_drop_percent, const char **code,
+                              char *why, size_t whylen)
+{
+	const char *kind = tpc_refdata_kind_name(t->kind);
+	uint64_t stored = 0;
+	int rc;
+
+	*code = NULL;
+	if ((rc = tpc_refdata_count(txn, dbs, t->kind, &stored)))
+		return rc;
+	if (t->nrows == 0) {
+		*code = TPC_CODE_LOAD_EMPTY;
+		snprintf(why, whylen,
+		         "%s: no row after the header: replacing %s with it would remove all %llu "
+		         "stored rows; nothing changed (send it with --force if that is meant)",
+		         file, kind, (unsigned long long)stored);
+		return 0;
+	}
+	/* more than max_drop_percent of the stored rows would go: drop * 100 > max * stored, in
+	 * integers (no rounding: a drop of exactly the bound passes) */
+	if (stored > t->nrows && (stored - t->nrows) * 100u > (uint64_t)max_drop_percent * stored) {
+		*code = TPC_CODE_LOAD_DROP;
+		snprintf(why, whylen,
+		         "%s: %u rows where %llu %s rows are stored: the replace would remove %llu "
+		         "%% of them, more than engine.max_load_drop_percent (%u %%); nothing "
+		         "changed (send it with --force if that is meant)",
+		         file, t->nrows, (unsigned long long)stored, kind,
+		         (unsigned long long)((stored - t->nrows) * 100u / stored),
+		         max_drop_percent);
+	}
+	return 0;
 }
 
 int tpc_refdata_upsert(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t)

@@ -195,6 +195,17 @@ int tpc_refdata_open(MDB_txn *txn, tpc_refdata_dbs_t *dbs);
  *  @return an LMDB code (MDB_MAP_FULL included: the caller grows the map and retries). */
 int tpc_refdata_replace(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t);
 
+/** May @p t replace its kind? Refused (unless the sender forced it, which the caller decides):
+ *  a file with no row at all, whatever is stored (T00061), and a file with fewer rows than
+ *  stored by more than @p max_drop_percent of the stored rows (T00060).
+ *  @param[in]  file  the file's name, for the reason (borrowed)
+ *  @param[out] code  the refusal's code, NULL when the replace may go ahead
+ *  @param[out] why   on refusal: the reason, naming the file, the counts and the bound
+ *  @return 0 or an LMDB code (counting the stored rows failed). */
+int tpc_refdata_replace_guard(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t,
+                              const char *file, unsigned max_drop_percent, const char **code,
+                              char *why, size_t whylen);
+
 /** Upsert: each row of @p t replaces the stored row of the same key, or is added; other rows
  *  stay. @return an LMDB code. */
 int tpc_refdata_upsert(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const tpc_ref_table_t *t);

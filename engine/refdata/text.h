@@ -23,14 +23,6 @@
  *  with room to spare. One bound for every free-text column, so no column is the odd one. */
 #define TPC_REF_TEXT_MAX 480
 
-/** Decode one UTF-8 character at @p s (at most @p n bytes readable).
- *  Strict RFC 3629: no overlong forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF,
- *  no lone continuation byte, no sequence cut short.
- *  @param[out] cp  the code point, when valid (may be NULL)
- *  @return the sequence's length (1..4), or 0 when the byte at @p s does not start a valid
- *          sequence (@p n == 0 included). */
-size_t tpc_text_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
-
 /** Is @p cp a character free text may not hold: a C0 or C1 control (U+0000..U+001F,
  *  U+007F..U+009F) or one of the noncharacters XML 1.0 excludes (U+FFFE, U+FFFF)? Such a
  *  character cannot go into the XML statement, and no name or reference needs one. */

@@ -161,6 +161,10 @@ tpc_job_t *lfx_load_job(enum tpc_ref_kind kind, const char *csv)
 	tpc_job_t *j = lfx_job(TPC_JOB_LOAD, tpc_refdata_kind_name(kind));
 
 	j->table.kind = kind;
+	/* the fixture's loads are deliberate replaces (a provider dropped, a kind emptied): forced
+	 * past the guard of engine/refdata/refdata.h, which tests/integration/test_hostile.c tests
+	 */
+	j->load_force = 1;
 	lfx_set_payload(j, csv, strlen(csv));
 	cr_assert_eq(tpc_worker_process(lfx.reader, lfx.shard, &lfx.cfg, j), 0,
 	             "load %s refused: %s", tpc_refdata_kind_name(kind),

@@ -71,3 +71,29 @@ Test(arena, uninit_aligns_and_counts_against_the_limit)
 		cr_assert_eq(q[k], 0, "byte %d", k);
 	tpc_arena_free(&a);
 }
+
+/* A reset keeps the largest chunk up to the keep bound and frees the others. Seen through the
+ * limit, which counts whole chunks: after the reset, what is left under the limit says which
+ * chunk stayed. */
+Test(arena, reset_keeps_no_chunk_above_the_keep_bound)
+{
+	tpc_arena_t *a = NULL;
+
+	cr_assert_eq(tpc_arena_new(4096, 1 << 20, &a), 0);
+	tpc_arena_set_keep(a, 16 * 1024);
+	/* chunks of 4, 8, 16, 32... KiB, about 600 KiB in all */
+	for (int i = 0; i < 150; i++)
+		cr_assert_not_null(tpc_arena_alloc(a, 4000, 8));
+	tpc_arena_reset(a);
+	/* the 16 KiB chunk stayed: 16 KiB + 1000 KiB fit the 1 MiB limit; had the largest
+	 * (256 KiB or more) stayed, they would not */
+	cr_assert_not_null(tpc_arena_alloc(a, 1000 * 1024, 8));
+	tpc_arena_free(&a);
+	/* every chunk above the bound: the smallest stays, the arena still works */
+	cr_assert_eq(tpc_arena_new(64 * 1024, 0, &a), 0);
+	tpc_arena_set_keep(a, 1024);
+	cr_assert_not_null(tpc_arena_alloc(a, 200 * 1024, 8));
+	tpc_arena_reset(a);
+	cr_assert_not_null(tpc_arena_alloc(a, 1000, 8));
+	tpc_arena_free(&a);
+}

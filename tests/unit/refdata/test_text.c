@@ -9,13 +9,14 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "refdata/text.h"
 
 /* Decode @p s (whole), expecting one character @p want of @p len bytes. */
 static void decodes(const char *s, uint32_t want, size_t len)
 {
 	uint32_t cp = 0;
-	size_t n = tpc_text_utf8_next((const unsigned char *)s, strlen(s), &cp);
+	size_t n = tpc_utf8_next((const unsigned char *)s, strlen(s), &cp);
 
 	cr_assert_eq(n, len, "'%s': length %zu, want %zu", s, n, len);
 	cr_assert_eq(cp, want, "'%s': U+%04X, want U+%04X", s, cp, want);
@@ -23,7 +24,7 @@ static void decodes(const char *s, uint32_t want, size_t len)
 
 static void refused(const char *s, size_t n)
 {
-	cr_assert_eq(tpc_text_utf8_next((const unsigned char *)s, n, NULL), 0,
+	cr_assert_eq(tpc_utf8_next((const unsigned char *)s, n, NULL), 0,
 	             "accepted %02x (%zu bytes)", (unsigned char)s[0], n);
 }
 
