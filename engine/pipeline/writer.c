@@ -24,13 +24,16 @@
 #include "payments/payrun.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 struct tpc_writer {
 	tpc_store_t *store;
@@ -94,11 +97,35 @@ static int resume(tpc_writer_t *w)
 
 /* A crash between a run's commit and its SEPA files: write them again (before the writer
  * thread starts, so this transaction is the only writer). */
+/* A kill while a SEPA file was being written leaves its temporary twin
+ * ("payrun-....xml.tmp.<pid>", core/file.c) behind; nothing else ever reads it, and the file
+ * itself is written again below if its run needs it. Safe to remove: this engine holds the data
+ * directory's lock (store/dirlock.h), so no other engine is writing there. */
+static void remove_stale_temporaries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[TPC_PATH_MAX + 256];
+
+	if (!d)
+		return; /* no payments directory yet: nothing was ever written */
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "payrun-", 7) != 0 || !strstr(e->d_name, ".tmp."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) == 0)
+			tpc_info("payments: removed %s, left by an interrupted write", path);
+	}
+	closedir(d);
+}
+
 static int restore_payrun_files(tpc_writer_t *w)
 {
 	tpc_payrun_ctx_t ctx = payrun_ctx(w);
 	tpc_txn_t t;
 	int n;
+
+	remove_stale_temporaries(w->payments_dir);
 
 	if (tpc_txn_begin(tpc_store_db(w->store)->env, 0, &t))
 		return t.ret;

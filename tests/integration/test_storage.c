@@ -410,3 +410,27 @@ Test(storage, a_failed_fsync_answers_T00051_and_stops_the_engine_non_zero)
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 }
+
+/* A kill while a SEPA file was written leaves its temporary twin behind (core/file.c): the next
+ * start removes it, and leaves the payment files themselves alone. */
+Test(storage, a_start_removes_the_temporaries_of_interrupted_payment_files)
+{
+	char dir[600], tmp[700], keep[700];
+	FILE *f;
+
+	tpc_td_start_or_fail(&d, NULL);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	snprintf(dir, sizeof(dir), "%s/payments", d.data);
+	mkdir(dir, 0750);
+	snprintf(tmp, sizeof(tmp), "%s/payrun-000007-AMI.pain.001.xml.tmp.4242", dir);
+	snprintf(keep, sizeof(keep), "%s/notes.txt.tmp.1", dir);
+	cr_assert_not_null(f = fopen(tmp, "w"));
+	fclose(f);
+	cr_assert_not_null(f = fopen(keep, "w"));
+	fclose(f);
+	cr_assert_eq(tpc_td_start(&d, d.dir, NULL), 0);
+	cr_assert_neq(access(tmp, F_OK), 0, "the temporary is still there");
+	cr_assert_eq(access(keep, F_OK), 0, "a file not ours was removed");
+	cr_assert(tpc_td_log_has(&d, "left by an interrupted write"));
+	cr_assert_eq(tpc_td_stop(&d), 0);
+}
