@@ -161,6 +161,14 @@ static void check(const char *what, long long bound, long long ibound)
 	    "MiB (bound %lld), idle VmRSS %lld MiB (bound %lld; anon %lld, file %lld)\n",
 	    what, peak / MIB, bound / MIB, file / MIB, anon_peak / MIB, bound / MIB, idle / MIB,
 	    ibound / MIB, proc_status(d.pid, "RssAnon") / MIB, proc_status(d.pid, "RssFile") / MIB);
+#if defined(__SANITIZE_ADDRESS__)
+	/* AddressSanitizer's allocator keeps freed blocks in its quarantine (256 MiB by default)
+	 * and adds shadow memory, and malloc_trim() does not reach it: the bounds are for the
+	 * plain build, which holds them. Here the loads still run, for what ASan finds in them. */
+	fprintf(stderr, "memory: %s: bounds not held under AddressSanitizer (plain build only)\n",
+	        what);
+	return;
+#endif
 	cr_assert_lt(anon_peak, bound, "anonymous peak over its bound");
 	cr_assert_lt(peak, bound + file, "VmHWM over its bound");
 	cr_assert_lt(idle, ibound + file, "idle RSS over its bound");
