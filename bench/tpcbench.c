@@ -980,6 +980,7 @@ static int bench_ledger_open(struct bench_ledger *b, const char *data_dir, const
 		fclose(f);
 		j->type = TPC_JOB_LOAD;
 		j->table.kind = (enum tpc_ref_kind)k;
+		j->load_force = 1; /* a fresh ledger; tpcgen writes agreements.csv empty */
 		snprintf(j->key, sizeof(j->key), "%s.csv", kind);
 		if (tpc_worker_process(b->reader, b->shard, &b->cfg, j) != 0 ||
 		    writer_roundtrip(b, j) != 0 || j->status != TPC_JOB_COMMITTED) {
