@@ -17,19 +17,13 @@
 
 #include <string.h>
 
-/* One sending's lookups: its cursors stay open across lines, so a line costs positioned reads
- * and no cursor opening (the per-line path allocates nothing it can avoid). */
+/* One sending's lookups: the reference data snapshot it was judged against, and the last
+ * references interned (the per-line path allocates nothing it can avoid). */
 struct tpc_schemes {
-	MDB_txn *txn;
-	const tpc_refdata_dbs_t *dbs;
+	const tpc_refsnap_t *ref;
 	tpc_arena_t *arena;
-	MDB_cursor *cur[TPC_REF__COUNT]; /* the feeds' cursors, opened once per sending */
 	const char *last_ref, *last_org; /* interned: most lines of an invoice share them */
 };
-
-/* The feeds a scheme reads, in the order they are tried. */
-static const enum tpc_ref_kind feeds[] = {TPC_REF_DETENTION, TPC_REF_FEDASIL, TPC_REF_MEDIPRIMA,
-                                          TPC_REF_WAR_VICTIMS, TPC_REF_OSSOM};
 
 static const char *const names[TPC_SCHEME__COUNT] = {
     [TPC_SCHEME_NONE] = "",
@@ -71,36 +65,17 @@ int tpc_age_on(int32_t birth, int32_t day)
 	return age;
 }
 
-int tpc_schemes_begin(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, tpc_arena_t *arena,
-                      tpc_schemes_t **out)
+int tpc_schemes_begin(const tpc_refsnap_t *ref, tpc_arena_t *arena, tpc_schemes_t **out)
 {
 	tpc_schemes_t *s = tpc_arena_alloc(arena, sizeof(*s), 8);
-	int rc = 0;
 
 	if (!s)
 		return TPC_ENOMEM;
 	memset(s, 0, sizeof(*s));
-	s->txn = txn;
-	s->dbs = dbs;
+	s->ref = ref;
 	s->arena = arena;
-	for (size_t i = 0; i < sizeof(feeds) / sizeof(feeds[0]); i++)
-		if ((rc = mdb_cursor_open(txn, dbs->dbi[feeds[i]], &s->cur[feeds[i]]))) {
-			tpc_schemes_end(s);
-			return tpc_err_from_mdb(rc);
-		}
 	*out = s;
 	return 0;
-}
-
-void tpc_schemes_end(tpc_schemes_t *s)
-{
-	if (!s)
-		return;
-	for (int k = 0; k < TPC_REF__COUNT; k++)
-		if (s->cur[k]) {
-			mdb_cursor_close(s->cur[k]);
-			s->cur[k] = NULL;
-		}
 }
 
 /* An arena copy of @p v, the previous one when equal. The reference must outlive the snapshot
@@ -132,91 +107,69 @@ static int member_bim(const tpc_scheme_in_t *in)
 
 int tpc_schemes_resolve(tpc_schemes_t *s, const tpc_scheme_in_t *in, tpc_scheme_out_t *o)
 {
+	const tpc_refsnap_t *ref = s->ref;
 	union {
-		tpc_ref_detention_t detention;
-		tpc_ref_fedasil_t fedasil;
-		tpc_ref_mediprima_t mediprima;
-		tpc_ref_war_victim_t war;
-		tpc_ref_ossom_t ossom;
+		const void *any;
+		const tpc_ref_detention_t *detention;
+		const tpc_ref_fedasil_t *fedasil;
+		const tpc_ref_mediprima_t *mediprima;
+		const tpc_ref_war_victim_t *war;
+		const tpc_ref_ossom_t *ossom;
 	} row;
-	int known = in->member_known, rc;
+	int known = in->member_known;
 
 	memset(o, 0, sizeof(*o));
 	/* 1. detention: the insurer part as for any insured, the patient share by SPF Justice */
-	rc = tpc_refdata_feed_on(s->cur[TPC_REF_DETENTION], TPC_REF_DETENTION, in->niss, in->day,
-	                         &row.detention);
-	if (rc == 0) {
+	if (tpc_refsnap_feed_on(ref, TPC_REF_DETENTION, in->niss, in->day, &row.any) == 0) {
 		set(o, TPC_SCHEME_DETENTION, TPC_BUDGET_AMI, TPC_BUDGET_JUSTICE, member_bim(in));
-		o->ref = intern(s, &s->last_ref, row.detention.prison);
+		o->ref = intern(s, &s->last_ref, row.detention->prison);
 		return o->ref ? 0 : TPC_ENOMEM;
 	}
-	if (rc != MDB_NOTFOUND)
-		return tpc_err_from_mdb(rc);
-	known |= tpc_refdata_exists(s->cur[TPC_REF_DETENTION], in->niss, 11);
+	known |= tpc_refsnap_exists(ref, TPC_REF_DETENTION, in->niss);
 	/* 2. Fedasil: everything at the BIM rate, patient share included; excluded codes never */
-	rc = tpc_refdata_feed_on(s->cur[TPC_REF_FEDASIL], TPC_REF_FEDASIL, in->niss, in->day,
-	                         &row.fedasil);
-	if (rc == 0) {
-		int ex = tpc_refdata_excluded(s->txn, s->dbs, in->code);
-
-		if (ex < 0)
-			return ex;
-		if (ex) {
+	if (tpc_refsnap_feed_on(ref, TPC_REF_FEDASIL, in->niss, in->day, &row.any) == 0) {
+		if (tpc_refsnap_excluded(ref, in->code)) {
 			o->refuse = "500431"; /* third-party payment forbidden for this code */
 			return 0;
 		}
 		set(o, TPC_SCHEME_FEDASIL, TPC_BUDGET_FEDASIL, TPC_BUDGET_FEDASIL, 1);
-		o->ref = intern(s, &s->last_ref, row.fedasil.structure);
+		o->ref = intern(s, &s->last_ref, row.fedasil->structure);
 		return o->ref ? 0 : TPC_ENOMEM;
 	}
-	if (rc != MDB_NOTFOUND)
-		return tpc_err_from_mdb(rc);
-	known |= tpc_refdata_exists(s->cur[TPC_REF_FEDASIL], in->niss, 11);
+	known |= tpc_refsnap_exists(ref, TPC_REF_FEDASIL, in->niss);
 	/* 3. Mediprima: a CPAS decision for the date and the care type, SPP IS pays */
-	rc = tpc_refdata_mediprima_on(s->cur[TPC_REF_MEDIPRIMA], in->niss, in->day, in->care,
-	                              &row.mediprima);
-	if (rc == 0) {
+	if (tpc_refsnap_mediprima_on(ref, in->niss, in->day, in->care, &row.mediprima) == 0) {
 		set(o, TPC_SCHEME_MEDIPRIMA, TPC_BUDGET_SPPIS,
-		    row.mediprima.covers_patient_share ? TPC_BUDGET_SPPIS : TPC_BUDGET_NONE, 1);
-		o->ref = intern(s, &s->last_ref, row.mediprima.decision);
+		    row.mediprima->covers_patient_share ? TPC_BUDGET_SPPIS : TPC_BUDGET_NONE, 1);
+		o->ref = intern(s, &s->last_ref, row.mediprima->decision);
 		/* the CPAS, for SPP IS's monthly statement per CPAS (ledger "scheme_refs") */
-		o->org = intern(s, &s->last_org, row.mediprima.cpas_bce);
+		o->org = intern(s, &s->last_org, row.mediprima->cpas_bce);
 		return o->ref && o->org ? 0 : TPC_ENOMEM;
 	}
-	if (rc != MDB_NOTFOUND)
-		return tpc_err_from_mdb(rc);
-	known |= tpc_refdata_exists(s->cur[TPC_REF_MEDIPRIMA], in->niss, 11);
+	known |= tpc_refsnap_exists(ref, TPC_REF_MEDIPRIMA, in->niss);
 	/* 4. war victims: the insurer part as AMI, the patient share by the war victims budget */
-	rc = tpc_refdata_feed_on(s->cur[TPC_REF_WAR_VICTIMS], TPC_REF_WAR_VICTIMS, in->niss,
-	                         in->day, &row.war);
-	if (rc == 0) {
+	if (tpc_refsnap_feed_on(ref, TPC_REF_WAR_VICTIMS, in->niss, in->day, &row.any) == 0) {
 		set(o, TPC_SCHEME_WAR_VICTIMS, TPC_BUDGET_AMI, TPC_BUDGET_WARVICTIMS,
 		    member_bim(in));
-		o->ref = intern(s, &s->last_ref, row.war.category);
+		o->ref = intern(s, &s->last_ref, row.war->category);
 		return o->ref ? 0 : TPC_ENOMEM;
 	}
-	if (rc != MDB_NOTFOUND)
-		return tpc_err_from_mdb(rc);
-	known |= tpc_refdata_exists(s->cur[TPC_REF_WAR_VICTIMS], in->niss, 11);
+	known |= tpc_refsnap_exists(ref, TPC_REF_WAR_VICTIMS, in->niss);
 	/* 5. OSSOM: a contract covering the date, or the deferred rights after it; hence the
 	 *    last contract begun by the date, not only one covering it */
-	rc = tpc_refdata_feed_last(s->cur[TPC_REF_OSSOM], TPC_REF_OSSOM, in->niss, in->day,
-	                           &row.ossom);
-	if (rc == 0) {
-		int active = in->day <= row.ossom.valid_to;
-		int min_age = tpc_ossom_min_age(row.ossom.contribution_years);
+	if (tpc_refsnap_feed_last(ref, TPC_REF_OSSOM, in->niss, in->day, &row.any) == 0) {
+		int active = in->day <= row.ossom->valid_to;
+		int min_age = tpc_ossom_min_age(row.ossom->contribution_years);
 
 		if (active ||
-		    (min_age >= 0 && tpc_age_on(row.ossom.birth_date, in->day) >= min_age)) {
+		    (min_age >= 0 && tpc_age_on(row.ossom->birth_date, in->day) >= min_age)) {
 			set(o, TPC_SCHEME_OSSOM, TPC_BUDGET_OSSOM, TPC_BUDGET_NONE, 0);
-			o->ossom_double = row.ossom.contract == 'B';
-			o->ref = row.ossom.contract == 'B' ? "BC" : "AC";
+			o->ossom_double = row.ossom->contract == 'B';
+			o->ref = row.ossom->contract == 'B' ? "BC" : "AC";
 			return 0;
 		}
-	} else if (rc != MDB_NOTFOUND) {
-		return tpc_err_from_mdb(rc);
 	}
-	known |= tpc_refdata_exists(s->cur[TPC_REF_OSSOM], in->niss, 11);
+	known |= tpc_refsnap_exists(ref, TPC_REF_OSSOM, in->niss);
 	/* 6. CAAMI's own insured */
 	if (in->member) {
 		set(o, TPC_SCHEME_AMI, TPC_BUDGET_AMI, TPC_BUDGET_NONE, member_bim(in));

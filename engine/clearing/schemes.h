@@ -30,6 +30,7 @@
 
 #include "core/arena.h"
 #include "refdata/refdata.h"
+#include "refdata/snapshot.h"
 
 #include <lmdb.h>
 #include <stdint.h>
@@ -71,17 +72,14 @@ typedef struct tpc_scheme_out {
 	uint8_t ossom_double; /* OSSOM contract BC: insurer part doubled, capped at the fee */
 } tpc_scheme_out_t;
 
-/** Open the lookups of one sending inside its read snapshot @p txn.
- *  @param[out] out  in @p arena; release with tpc_schemes_end() before the snapshot ends
- *  @return 0, TPC_ENOMEM, or a negative TPC_E* code for an LMDB failure. */
-int tpc_schemes_begin(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, tpc_arena_t *arena,
-                      tpc_schemes_t **out);
-
-/** Close the cursors. NULL-safe. */
-void tpc_schemes_end(tpc_schemes_t *s);
+/** The lookups of one sending in the reference data snapshot @p ref (borrowed: held by the
+ *  caller as long as @p out is used).
+ *  @param[out] out  in @p arena, gone with it: nothing to close
+ *  @return 0 or TPC_ENOMEM. */
+int tpc_schemes_begin(const tpc_refsnap_t *ref, tpc_arena_t *arena, tpc_schemes_t **out);
 
 /** Decide which scheme pays a line (see the DESIGN comment).
- *  @return 0 (out filled, possibly with a refusal), TPC_ENOMEM, or a negative TPC_E* code. */
+ *  @return 0 (out filled, possibly with a refusal) or TPC_ENOMEM. */
 int tpc_schemes_resolve(tpc_schemes_t *s, const tpc_scheme_in_t *in, tpc_scheme_out_t *out);
 
 /** Expected amounts of a line of @p units units under the verdict @p v and tariff row @p t:

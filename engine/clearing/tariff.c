@@ -1,8 +1,10 @@
 /* engine/clearing/tariff.c - AMI clearing rules (see tariff.h).
  *
- * Per line the work is a handful of LMDB lookups in the snapshot (member, tariff, maybe an
- * agreement, the dedup and units indexes) plus two open-addressing tables in the arena for the
- * checks within the sending. Nothing is allocated per line outside the arena.
+ * Per line the work is a few lookups in the reference data's in-memory snapshot (member,
+ * tariff, maybe an agreement, the scheme feeds: refdata/snapshot.h), two LMDB reads of what
+ * earlier sendings left (the dedup and units indexes, which the writer adds to) and two
+ * open-addressing tables in the arena for the checks within the sending. Nothing is allocated
+ * per line outside the arena.
  */
 #include "clearing/tariff.h"
 
@@ -13,6 +15,7 @@
 
 #include <sodium.h>
 #include <string.h>
+#include <xxhash.h>
 
 /* The limitation period of 500546, counted as 730 days (no leap day). */
 #define TWO_YEARS_DAYS 730
@@ -103,21 +106,31 @@ static void put_view(uint8_t *dst, size_t width, tpc_view_t v)
 		memcpy(dst, v.ptr, v.len < width ? v.len : width);
 }
 
-void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln,
+void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln, int xxh3,
                               uint8_t out[TPC_TARIFF_ID_LEN])
 {
 	/* the day big endian with its sign bit flipped, so days before 1970 still sort first */
 	uint32_t d = (uint32_t)ln->date_first ^ 0x80000000u;
 
 	/* provider and patient first: the lines of one invoice sit together in the index. The line
-	 * reference (free text, any length) enters as an 8-byte BLAKE2b hash so the key keeps a
-	 * fixed width; a false duplicate needs two references of the same provider, patient,
-	 * code and day whose 64-bit hashes match. */
+	 * reference (free text, any length) enters as an 8-byte hash so the key keeps a fixed
+	 * width; a false duplicate needs two references of the same provider, patient, code and
+	 * day whose 64-bit hashes match. XXH3-64 in a ledger created since issue 15 (a tenth of
+	 * BLAKE2b's cost per line), BLAKE2b-64 in an older one: its index holds BLAKE2b keys, and
+	 * a line sent again must be found (store/dbs.h, dedup_xxh3). */
 	put_view(out, 11, inv->provider);
 	put_view(out + 11, 11, inv->patient);
 	memcpy(out + 22, ln->code, 6);
 	for (int i = 0; i < 4; i++)
 		out[28 + i] = (uint8_t)(d >> (24 - 8 * i));
+	if (xxh3) {
+		/* big endian, as the rest of the key */
+		uint64_t h = XXH3_64bits(ln->reference.ptr, ln->reference.len);
+
+		for (int i = 0; i < 8; i++)
+			out[32 + i] = (uint8_t)(h >> (56 - 8 * i));
+		return;
+	}
 	crypto_generichash(out + 32, 8, (const uint8_t *)ln->reference.ptr, ln->reference.len, NULL,
 	                   0);
 }
@@ -239,37 +252,33 @@ int tpc_tariff_units_add(MDB_txn *txn, MDB_dbi units, const uint8_t key[21], int
 	return mdb_put(txn, units, &k, &v, 0);
 }
 
-/* Per-sending lookup state: cursors opened once, and small caches (most lines of an invoice
- * share the patient's period; a sending uses few codes). */
+/* Per-sending lookup state: the reference data snapshot and two small caches (most lines of an
+ * invoice share the patient's period; a sending uses few codes). The rows are the snapshot's,
+ * held for the whole sending. */
 struct lookups {
-	MDB_cursor *members, *tariffs, *agreements;
+	const tpc_refsnap_t *ref;
 	tpc_schemes_t *schemes;
 	char niss[12];
-	int have_member;
-	tpc_ref_member_t member; /* cached period of niss */
-	struct {
-		int used;
-		tpc_ref_tariff_t row;
-	} tariff[64];
+	const tpc_ref_member_t *member; /* cached period of niss, NULL when none */
+	const tpc_ref_tariff_t *tariff[64];
 };
 
 /* The member period covering @p d; the cached one when it is the same person and it covers d
- * too, since an invoice's lines are one patient's. */
+ * too, since an invoice's lines are one patient's. @return 0 or MDB_NOTFOUND. */
 static int member_on(struct lookups *lk, const char *niss, int32_t d, const tpc_ref_member_t **m)
 {
 	int rc;
 
-	if (lk->have_member && memcmp(lk->niss, niss, 11) == 0 && d >= lk->member.valid_from &&
-	    d <= lk->member.valid_to) {
-		*m = &lk->member;
+	if (lk->member && memcmp(lk->niss, niss, 11) == 0 && d >= lk->member->valid_from &&
+	    d <= lk->member->valid_to) {
+		*m = lk->member;
 		return 0;
 	}
-	lk->have_member = 0;
-	rc = tpc_refdata_member_on(lk->members, niss, d, &lk->member);
+	lk->member = NULL;
+	rc = tpc_refsnap_member_on(lk->ref, niss, d, m);
 	if (rc == 0) {
 		memcpy(lk->niss, niss, 12);
-		lk->have_member = 1;
-		*m = &lk->member;
+		lk->member = *m;
 	}
 	return rc;
 }
@@ -279,19 +288,15 @@ static int tariff_on(struct lookups *lk, const char *code, int32_t d, const tpc_
 	/* a direct-mapped cache of 64 rows hashed on the code's last digits: a clash only costs a
 	 * lookup, and a row is reused only while its validity covers the date */
 	unsigned h = ((unsigned)code[3] * 31u + (unsigned)code[4] * 7u + (unsigned)code[5]) & 63u;
+	const tpc_ref_tariff_t *c = lk->tariff[h];
 	int rc;
 
-	if (lk->tariff[h].used && memcmp(lk->tariff[h].row.code, code, 6) == 0 &&
-	    d >= lk->tariff[h].row.valid_from && d <= lk->tariff[h].row.valid_to) {
-		*t = &lk->tariff[h].row;
+	if (c && memcmp(c->code, code, 6) == 0 && d >= c->valid_from && d <= c->valid_to) {
+		*t = c;
 		return 0;
 	}
-	lk->tariff[h].used = 0;
-	rc = tpc_refdata_tariff_on(lk->tariffs, code, d, &lk->tariff[h].row);
-	if (rc == 0) {
-		lk->tariff[h].used = 1;
-		*t = &lk->tariff[h].row;
-	}
+	rc = tpc_refsnap_tariff_on(lk->ref, code, d, t);
+	lk->tariff[h] = rc == 0 ? *t : NULL;
 	return rc;
 }
 
@@ -346,15 +351,12 @@ static int check_beneficiary(struct line *l)
 	tpc_scheme_in_t in;
 	int rc;
 
-	rc = member_on(l->r->lk, l->niss, l->d, &l->mem);
-	if (rc == MDB_NOTFOUND)
+	if (member_on(l->r->lk, l->niss, l->d, &l->mem))
 		l->mem = NULL;
-	else if (rc)
-		return tpc_err_from_mdb(rc);
 	in = (tpc_scheme_in_t){
 	    l->niss, l->d,
 	    l->care, l->ln->code,
-	    l->mem,  l->mem != NULL || tpc_refdata_exists(l->r->lk->members, l->niss, 11)};
+	    l->mem,  l->mem != NULL || tpc_refsnap_exists(l->r->lk->ref, TPC_REF_MEMBERS, l->niss)};
 	if ((rc = tpc_schemes_resolve(l->r->lk->schemes, &in, &l->sv)))
 		return rc;
 	return l->sv.refuse ? refuse_line(l, l->sv.refuse) : NEXT;
@@ -385,13 +387,11 @@ static int check_dates(struct line *l)
 static int check_tariff(struct line *l)
 {
 	tpc_line_t *ln = l->ln;
-	int rc = tariff_on(l->r->lk, ln->code, l->d, &l->tar);
 
-	if (rc == MDB_NOTFOUND)
-		return refuse_line(
-		    l, tpc_refdata_exists(l->r->lk->tariffs, ln->code, 6) ? "500420" : "500403");
-	if (rc)
-		return tpc_err_from_mdb(rc);
+	if (tariff_on(l->r->lk, ln->code, l->d, &l->tar))
+		return refuse_line(l, tpc_refsnap_exists(l->r->lk->ref, TPC_REF_TARIFFS, ln->code)
+		                          ? "500420"
+		                          : "500403");
 	ln->scheme = l->sv.scheme;
 	ln->budget = l->sv.budget;
 	ln->share_budget = l->sv.share_budget;
@@ -455,19 +455,17 @@ static int check_amounts(struct line *l)
  *    agreement covering (patient, code, date): 5004K2 none, 500548 one on other dates. */
 static int check_agreement(struct line *l)
 {
-	tpc_ref_agreement_t agr;
+	const tpc_ref_agreement_t *agr;
 	char id[17];
-	int rc;
 
 	if (!(l->tar->flags & TPC_TARIFF_AGREEMENT) || l->ln->commitment.len != 0)
 		return NEXT;
-	rc = tpc_refdata_agreement_on(l->r->lk->agreements, l->niss, l->ln->code, l->d, &agr);
-	if (rc != MDB_NOTFOUND)
-		return rc ? tpc_err_from_mdb(rc) : NEXT;
+	if (tpc_refsnap_agreement_on(l->r->lk->ref, l->niss, l->ln->code, l->d, &agr) == 0)
+		return NEXT;
 	memcpy(id, l->niss, 11);
 	memcpy(id + 11, l->ln->code, 6);
-	return refuse_line(l,
-	                   tpc_refdata_exists(l->r->lk->agreements, id, 17) ? "500548" : "5004K2");
+	return refuse_line(l, tpc_refsnap_exists(l->r->lk->ref, TPC_REF_AGREEMENTS, id) ? "500548"
+	                                                                                : "5004K2");
 }
 
 /* Gate before the checks against accepted lines: a refused line, or a line of an invoice
@@ -570,14 +568,12 @@ static int check_line(const struct run *r, tpc_invoice_t *inv, uint32_t li, unsi
  * invoice, for Mediprima decisions (and Fedasil's pilot), through @p care. */
 static int check_provider(const struct run *r, tpc_invoice_t *inv, unsigned *care)
 {
-	tpc_ref_provider_t prov;
+	const tpc_ref_provider_t *prov = NULL;
 	int rc = 0;
 
-	prov.kind = TPC_PROVIDER_OTHER;
-	if (inv->provider.len != 11 ||
-	    tpc_refdata_provider(r->txn, &r->dbs->ref, inv->provider.ptr, &prov) != 0)
+	if (inv->provider.len != 11 || tpc_refsnap_provider(r->lk->ref, inv->provider.ptr, &prov))
 		rc = add_invoice(r->k, inv, finding("201420", inv->record, 0, 0));
-	*care = prov.kind == TPC_PROVIDER_PHARMACIST || inv->kind == TPC_INVOICE_PHARMACY
+	*care = (prov && prov->kind == TPC_PROVIDER_PHARMACIST) || inv->kind == TPC_INVOICE_PHARMACY
 	            ? TPC_CARE_PHARMACY
 	        : inv->kind == TPC_INVOICE_HOSPITALISED ? TPC_CARE_HOSPITAL
 	                                                : TPC_CARE_AMBULATORY;
@@ -642,7 +638,7 @@ static int check_invoice(const struct run *r, struct table *numbers, tpc_invoice
 		uint32_t li = inv->first_line + n;
 		tpc_line_t *ln = &s->lines[li];
 
-		tpc_tariff_line_identity(inv, ln, r->marks->dedup[li]);
+		tpc_tariff_line_identity(inv, ln, r->dbs->dedup_xxh3, r->marks->dedup[li]);
 		/* a patient number not 11 long cannot be looked up; no adapter hands one over
 		 * unrefused (eFact's zone is 11 wide, canonical and eAttest refuse it: 200802) */
 		if (refused(ln) || inv->patient.len != 11)
@@ -669,8 +665,8 @@ static int prepare(tpc_sending_t *s, tpc_arena_t *arena, tpc_tariff_marks_t *mar
 	return 0;
 }
 
-int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, tpc_sending_t *s,
-                     tpc_arena_t *arena, tpc_tariff_marks_t *marks)
+int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, const tpc_refsnap_t *ref,
+                     int32_t today, tpc_sending_t *s, tpc_arena_t *arena, tpc_tariff_marks_t *marks)
 {
 	struct sink k = {s, {tpc_arena_host_alloc, arena, 0, 0}};
 	struct lookups *lk;
@@ -688,25 +684,13 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 
 	if ((rc = prepare(s, arena, marks, &seen, &units, &numbers, &lk)))
 		return rc;
+	memset(lk, 0, sizeof(*lk));
+	lk->ref = ref;
 	r.lk = lk;
-	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_MEMBERS], &lk->members)))
-		return tpc_err_from_mdb(rc);
-	/* the later open failures return LMDB's code as it is, as they always have */
-	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_TARIFFS], &lk->tariffs)))
-		goto out_close_members;
-	if ((rc = mdb_cursor_open(txn, dbs->ref.dbi[TPC_REF_AGREEMENTS], &lk->agreements)))
-		goto out_close_tariffs;
-	if ((rc = tpc_schemes_begin(txn, &dbs->ref, arena, &lk->schemes)))
-		goto out_close_agreements;
+	if ((rc = tpc_schemes_begin(ref, arena, &lk->schemes)))
+		return rc;
 	/* a blocked sending is refused whole: nothing more to learn from its lines */
 	for (uint32_t i = 0; i < s->ninvoices && !s->blocked && !rc; i++)
 		rc = check_invoice(&r, &numbers, &s->invoices[i]);
-	tpc_schemes_end(lk->schemes);
-out_close_agreements:
-	mdb_cursor_close(lk->agreements);
-out_close_tariffs:
-	mdb_cursor_close(lk->tariffs);
-out_close_members:
-	mdb_cursor_close(lk->members);
 	return rc;
 }

@@ -53,6 +53,7 @@
 #include "core/arena.h"
 #include "refdata/refdata.h"
 #include "clearing/schemes.h"
+#include "refdata/snapshot.h"
 #include "store/dbs.h" /* tpc_ledger_dbs_t: the sub-databases the checks read */
 
 #include <lmdb.h>
@@ -70,12 +71,17 @@ typedef struct tpc_tariff_marks {
 } tpc_tariff_marks_t;
 
 /** Tariff every line of @p s (see the DESIGN comment above), adding findings.
- *  @param[in]  txn, dbs  the snapshot (borrowed)
+ *  @param[in]  txn, dbs  the ledger's read snapshot: earlier sendings' dedup, units and
+ *                        invoices (borrowed)
+ *  @param[in]  ref       the reference data (refdata/snapshot.h; borrowed, held by the caller
+ *                        until the sending's lines no longer point into it: the scheme
+ *                        references are copied into @p arena)
  *  @param[in]  today     days since epoch, used when the sending has no creation date
  *  @param[out] marks     per-line data for the writer, allocated in @p arena
  *  @return 0 or TPC_ENOMEM, or a negative TPC_E* code for an LMDB failure. */
-int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, tpc_sending_t *s,
-                     tpc_arena_t *arena, tpc_tariff_marks_t *marks);
+int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, const tpc_refsnap_t *ref,
+                     int32_t today, tpc_sending_t *s, tpc_arena_t *arena,
+                     tpc_tariff_marks_t *marks);
 
 /* The official codes clearing emits (tariff.c, schemes.c), each with its letter and reason: the one
  * list behind tpc_tariff_describe() and the letters of clearing's findings.
@@ -107,8 +113,10 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, int32_t today, t
 /** Short reason for a code the tariff checks emit, or NULL. */
 const char *tpc_tariff_describe(const char *code);
 
-/** The identity of a line (provider, patient, code, first date, reference). */
-void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln,
+/** The identity of a line (provider, patient, code, first date, reference), the reference
+ *  hashed to 8 bytes with XXH3-64 when @p xxh3, else BLAKE2b-64: the ledger's choice
+ *  (tpc_ledger_dbs_t.dedup_xxh3), fixed when it was created. */
+void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln, int xxh3,
                               uint8_t out[TPC_TARIFF_ID_LEN]);
 
 /** Key of the units index for (patient, code, day). @return key length (21). */

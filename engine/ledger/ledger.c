@@ -306,12 +306,19 @@ static int stored_before(tpc_txn_t *t, const tpc_store_db_t *db, tpc_job_t *job)
 {
 	uint8_t hash[TPC_HASH_LEN], skey[8];
 	uint64_t seq;
+	size_t hash_len;
 	MDB_val k, v;
 	tpc_stored_t st;
 
-	if (!tpc_store_find_sending(t, db, job->sender, job->key, &seq, hash))
+	if (!tpc_store_find_sending(t, db, job->sender, job->key, &seq, hash, &hash_len))
 		return t->ret != 0;
-	if (memcmp(hash, job->hash, TPC_HASH_LEN) != 0) {
+	/* stored by an older engine (BLAKE2b-256): this payload hashed so too, to compare */
+	if (hash_len != job->hash_len) {
+		job->hash_len = (uint8_t)hash_len;
+		tpc_records_payload_hash(zmq_msg_data(&job->payload), zmq_msg_size(&job->payload),
+		                         hash_len, job->hash);
+	}
+	if (memcmp(hash, job->hash, hash_len) != 0) {
 		job->status = TPC_JOB_CONFLICT;
 		job->sequence = seq;
 		memcpy(job->stored_hash, hash, TPC_HASH_LEN);
@@ -462,9 +469,9 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	 * a guard: stored_before() just saw it absent. */
 	job->committed_ms = committed_ms;
 	memcpy(sval, &job->sequence, 8);
-	memcpy(sval + 8, job->hash, TPC_HASH_LEN);
+	memcpy(sval + 8, job->hash, job->hash_len); /* its length names the algorithm */
 	k = tpc_key_names(kbuf, sizeof(kbuf), job->sender, job->key);
-	tpc_txn_put(t, db->sendings, &k, sval, sizeof(sval), MDB_NOOVERWRITE);
+	tpc_txn_put(t, db->sendings, &k, sval, 8 + (size_t)job->hash_len, MDB_NOOVERWRITE);
 	store_answer(t, db, job, committed_ms);
 	if (job->keep_payload)
 		store_payload(t, db, job);

@@ -15,8 +15,9 @@
  *   a sending it refuses as a race.
  *
  * Sub-databases (docs/ledger.md describes the values; store/dbs.h has the handles):
- *   meta      "schema" -> version
- *   sendings  sender NUL key -> sequence (u64 LE) + BLAKE2b-256 of the payload   (idempotency)
+ *   meta      "schema" -> version, "dedup_hash" -> "xxh3-64" (absent: BLAKE2b-64, store/dbs.h)
+ *   sendings  sender NUL key -> sequence (u64 LE) + XXH3-128 of the payload, or BLAKE2b-256 of
+ *             a sending an older engine stored (the length says: store/records.h)  (idempotency)
  *   answers   sequence (u64 BE, appended) -> stored answer: header, Result bytes, native bytes
  *   lines     sequence (u64 BE) + line index (u32 BE), appended -> one line verdict
  *   payloads  sequence (u64 BE, appended) -> the sending as received, LZ4 (store/payload.h);

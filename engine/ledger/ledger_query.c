@@ -326,7 +326,7 @@ static int find_sending(MDB_txn *txn, const tpc_store_db_t *db, const char *send
 	if (!*key || !tpc_key_names(buf, sizeof(buf), sender, key).mv_size)
 		return MDB_NOTFOUND;
 	tpc_txn_wrap(&t, txn);
-	if (tpc_store_find_sending(&t, db, sender, key, seq, NULL))
+	if (tpc_store_find_sending(&t, db, sender, key, seq, NULL, NULL))
 		return 0;
 	return t.ret ? t.ret : MDB_NOTFOUND;
 }

@@ -352,7 +352,7 @@ static void visit_sending(struct vctx *c, const MDB_val *k, const MDB_val *v)
 
 	c->r->indexes++;
 	key_text("sendings", k, key, sizeof(key));
-	if (v->mv_size != 8 + TPC_HASH_LEN) {
+	if (v->mv_size != 8 + TPC_HASH_LEN && v->mv_size != 8 + TPC_HASH_XXH3_LEN) {
 		report(c, "sendings", key, "value of %zu bytes, not a sequence and a hash",
 		       v->mv_size);
 		return;
@@ -368,7 +368,8 @@ static void visit_sending(struct vctx *c, const MDB_val *k, const MDB_val *v)
 	if (sl >= k->mv_size || strncmp(h.sender, kb, sl + 1) != 0 ||
 	    strlen(h.key) != k->mv_size - sl - 1 ||
 	    memcmp(h.key, kb + sl + 1, k->mv_size - sl - 1) != 0 ||
-	    memcmp(h.hash, (const uint8_t *)v->mv_data + 8, TPC_HASH_LEN) != 0)
+	    v->mv_size != 8 + tpc_records_hash_len(h.flags) ||
+	    memcmp(h.hash, (const uint8_t *)v->mv_data + 8, v->mv_size - 8) != 0)
 		report(c, "sendings", key, "its answer names another sender, key or payload");
 }
 

@@ -32,7 +32,6 @@
 #include "tpclear.pb-c.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,7 +631,7 @@ static int read_payload(MDB_txn *txn, const tpc_store_db_t *db, const tpc_answer
 	if (rc == TPC_ENOMEM)
 		return ENOMEM;
 	if (rc == 0)
-		crypto_generichash(hash, sizeof(hash), pl->ptr, pl->len, NULL, 0);
+		tpc_records_payload_hash(pl->ptr, pl->len, tpc_records_hash_len(h->flags), hash);
 	if (rc || memcmp(hash, h->hash, sizeof(hash)) != 0) {
 		tpc_warn("payrun: the stored payload of sending %llu is damaged: its settlement "
 		         "echoes the stored answer only",

@@ -20,10 +20,11 @@
 #include <stdint.h>
 #include <zmq.h>
 
-#define TPC_SENDER_MAX   64
-#define TPC_KEY_MAX      128
-#define TPC_IDENTITY_MAX 256
-#define TPC_HASH_LEN     32
+#define TPC_SENDER_MAX    64
+#define TPC_KEY_MAX       128
+#define TPC_IDENTITY_MAX  256
+#define TPC_HASH_LEN      32 /* room for the longest payload hash: BLAKE2b-256 (older records) */
+#define TPC_HASH_XXH3_LEN 16 /* the payload hash this engine writes: XXH3-128 */
 
 enum tpc_job_type {
 	TPC_JOB_SUBMIT = 0,
@@ -76,7 +77,10 @@ typedef struct tpc_job {
 	const void *adapter_state;
 	zmq_msg_t payload; /* owned; closed when the job is recycled */
 	tpc_arena_t *arena;
+	/* the payload's hash: XXH3-128 (hash_len 16, zero-padded) or, to compare with a sending
+	 * stored by an older engine, its BLAKE2b-256 (32): store/records.h, "Payload hash" */
 	uint8_t hash[TPC_HASH_LEN];
+	uint8_t hash_len;
 	tpc_sending_t sending; /* decoded and judged (submit) */
 	/* set by the worker when judged; counted in /metrics once the writer has committed */
 	uint32_t lines_accepted, lines_refused;
@@ -122,7 +126,7 @@ typedef struct tpc_job {
 	/* Set by the ledger writer (or the worker, for replays and queries): */
 	uint64_t sequence;
 	uint64_t committed_ms;
-	uint8_t stored_hash[TPC_HASH_LEN]; /* on conflict */
+	uint8_t stored_hash[TPC_HASH_LEN]; /* on conflict, hash_len bytes (same algorithm) */
 	const char *fail_code;             /* TPC_JOB_FAILED: own code Tnnnnn (static string) */
 	const char *fail_reason;           /* static string, or in the arena */
 } tpc_job_t;

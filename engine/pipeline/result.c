@@ -97,7 +97,7 @@ int tpc_result_pack(tpc_job_t *job, const tpc_adapter_t *a, const void *state)
 	r.key = job->key;
 	r.format = (char *)a->name;
 	r.payload_hash.data = job->hash;
-	r.payload_hash.len = TPC_HASH_LEN;
+	r.payload_hash.len = job->hash_len; /* 16: XXH3-128, 32: BLAKE2b-256 (docs/protocol.md) */
 	r.invoices = s->ninvoices;
 	r.lines = s->nlines;
 	r.accepted_cents = s->accepted_cents;
@@ -306,16 +306,17 @@ size_t tpc_answer_receipt(uint64_t correlation, int status, const char *code, co
 }
 
 size_t tpc_answer_conflict(uint64_t correlation, const char *key, const uint8_t *stored_hash,
-                           const uint8_t *payload_hash, uint64_t sequence, uint8_t *buf, size_t cap)
+                           const uint8_t *payload_hash, size_t hash_len, uint64_t sequence,
+                           uint8_t *buf, size_t cap)
 {
 	Tpclear__Answer ans = TPCLEAR__ANSWER__INIT;
 	Tpclear__Conflict c = TPCLEAR__CONFLICT__INIT;
 
 	c.key = (char *)key;
 	c.stored_hash.data = (uint8_t *)stored_hash;
-	c.stored_hash.len = TPC_HASH_LEN;
+	c.stored_hash.len = hash_len;
 	c.payload_hash.data = (uint8_t *)payload_hash;
-	c.payload_hash.len = TPC_HASH_LEN;
+	c.payload_hash.len = hash_len;
 	c.sequence = sequence;
 	c.reason = "idempotency key already used for a different payload; nothing changed";
 	ans.version = 1;

@@ -34,10 +34,12 @@ size_t tpc_answer_result(uint64_t correlation, const uint8_t *result, size_t len
 size_t tpc_answer_receipt(uint64_t correlation, int status, const char *code, const char *reason,
                           uint32_t retry_after_ms, const char *key, uint8_t *buf, size_t cap);
 
-/** Pack a Conflict answer. @return bytes written, or 0 when @p cap is too small. */
+/** Pack a Conflict answer. The two hashes are @p hash_len bytes each, of one algorithm
+ *  (16: XXH3-128, 32: BLAKE2b-256 of a sending stored by an older engine).
+ *  @return bytes written, or 0 when @p cap is too small. */
 size_t tpc_answer_conflict(uint64_t correlation, const char *key, const uint8_t *stored_hash,
-                           const uint8_t *payload_hash, uint64_t sequence, uint8_t *buf,
-                           size_t cap);
+                           const uint8_t *payload_hash, size_t hash_len, uint64_t sequence,
+                           uint8_t *buf, size_t cap);
 
 /** Describe a finding code: tpclear's own table first, then the adapter's. Never NULL. */
 const char *tpc_result_reason(const tpc_adapter_t *a, const void *state, const char *code);

@@ -338,7 +338,7 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 		break;
 	case TPC_JOB_CONFLICT:
 		n = tpc_answer_conflict(job->correlation, job->key, job->stored_hash, job->hash,
-		                        job->sequence, small, sizeof(small));
+		                        job->hash_len, job->sequence, small, sizeof(small));
 		if (n)
 			send_frames(s, job->identity, job->identity_len, small, n, NULL, 0,
 			            &job->conn);

@@ -30,7 +30,6 @@
 #include <assert.h>
 #include <lz4.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -318,6 +317,30 @@ static int process_ledger(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 	return 1;
 }
 
+/* AMI tariffing: the reference data in memory in force, held until this sending is judged (a
+ * reload in the meantime does not change it under its lines: refdata/snapshot.h), and one
+ * read snapshot of what earlier sendings left (dedup, units, invoices, lines).
+ * @return 0 or a negative TPC_E* code. */
+static int tariff_sending(tpc_ledger_reader_t *reader, const tpc_config_t *cfg, tpc_job_t *job)
+{
+	tpc_refsnap_t *ref = tpc_store_refdata(reader);
+	const tpc_ledger_dbs_t *dbs;
+	MDB_txn *txn;
+	int rc = ref ? tpc_ledger_snapshot_begin(reader, &txn, &dbs) : TPC_EDB;
+
+	if (rc == 0) {
+		/* a cancellation naming only the invoice credits its lines (credit.h) */
+		rc = tpc_credit_whole_invoice(txn, dbs, &job->sending, job->arena);
+		if (rc == 0)
+			rc = tpc_tariff_apply(txn, dbs, ref,
+			                      cfg->as_of_day ? cfg->as_of_day : today(),
+			                      &job->sending, job->arena, &job->marks);
+		tpc_ledger_snapshot_end(reader);
+	}
+	tpc_refsnap_release(&ref);
+	return rc;
+}
+
 /* A sending: hash, replay check, decode, authorize, tariff, judge, pack. */
 static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
                           const tpc_config_t *cfg, tpc_job_t *job)
@@ -329,16 +352,24 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 	tpc_stored_t st;
 	int rc;
 
-	/* BLAKE2b-256 of the exact bytes received: the idempotency triple is (sender, key, hash),
-	 * and a resubmission with other bytes under the same key is a conflict, not a replay */
-	crypto_generichash(job->hash, TPC_HASH_LEN, buf, len, NULL, 0);
+	/* the hash of the exact bytes received: the idempotency triple is (sender, key, hash),
+	 * and a resubmission with other bytes under the same key is a conflict, not a replay.
+	 * XXH3-128 (store/records.h, "Payload hash"): BLAKE2b was a fifth of this path. */
+	job->hash_len = TPC_HASH_XXH3_LEN;
+	tpc_records_payload_hash(buf, len, job->hash_len, job->hash);
 
 	/* Fast path for resubmissions; the writer decides for good inside its transaction. */
 	if (reader) {
 		rc = tpc_ledger_lookup(reader, job->sender, job->key, job->arena, &st);
 		if (rc == 0) {
 			job->sequence = st.sequence;
-			if (memcmp(st.hash, job->hash, TPC_HASH_LEN) != 0) {
+			/* a sending stored by an older engine holds a BLAKE2b-256: this payload is
+			 * hashed so too, and the conflict answer shows two hashes of one kind */
+			if (st.hash_len != job->hash_len) {
+				job->hash_len = st.hash_len;
+				tpc_records_payload_hash(buf, len, job->hash_len, job->hash);
+			}
+			if (memcmp(st.hash, job->hash, job->hash_len) != 0) {
 				job->status = TPC_JOB_CONFLICT;
 				memcpy(job->stored_hash, st.hash, TPC_HASH_LEN);
 			} else {
@@ -374,27 +405,11 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 	/* the sender may bill only as its own NIHII numbers: refused whole before any tariff */
 	if (authorize_sending(job, shard))
 		return 1;
-	if (reader) {
-		/* AMI tariffing against one snapshot of reference data and earlier sendings */
-		MDB_txn *txn;
-		const tpc_ledger_dbs_t *dbs;
-
-		rc = tpc_ledger_snapshot_begin(reader, &txn, &dbs);
-		if (rc == 0) {
-			/* a cancellation naming only the invoice credits its lines (credit.h) */
-			rc = tpc_credit_whole_invoice(txn, dbs, &job->sending, job->arena);
-			if (rc == 0)
-				rc = tpc_tariff_apply(txn, dbs,
-				                      cfg->as_of_day ? cfg->as_of_day : today(),
-				                      &job->sending, job->arena, &job->marks);
-			tpc_ledger_snapshot_end(reader);
-		}
-		if (rc) {
-			fail(job, rc == TPC_ENOMEM     ? TPC_CODE_TOO_MANY
-			          : rc == TPC_EDAMAGED ? TPC_CODE_STORED_DAMAGED
-			                               : TPC_CODE_INTERNAL);
-			return 1;
-		}
+	if (reader && (rc = tariff_sending(reader, cfg, job))) {
+		fail(job, rc == TPC_ENOMEM     ? TPC_CODE_TOO_MANY
+		          : rc == TPC_EDAMAGED ? TPC_CODE_STORED_DAMAGED
+		                               : TPC_CODE_INTERNAL);
+		return 1;
 	}
 	tpc_clear_judge(&job->sending, &sum);
 	if (tpc_clear_threshold(&job->sending, (unsigned)cfg->max_refused_percent, &host, &sum) <

@@ -476,6 +476,13 @@ static void *writer_main(void *arg)
 		for (tpc_qnode_t *q = head; q; q = q->next)
 			jobs[i++] = tpc_job_of(q);
 		write_batch(w, jobs, n);
+		/* reference data loaded: the in-memory copy is rebuilt before the load is answered,
+		 * so a sending sent after its answer is judged against it (refdata/snapshot.h) */
+		for (i = 0; i < n; i++)
+			if (jobs[i]->status == TPC_JOB_COMMITTED && jobs[i]->type == TPC_JOB_LOAD) {
+				(void)tpc_store_refdata_rebuild(w->store); /* it logs a failure */
+				break;
+			}
 		committed = 0;
 		for (i = 0; i < n; i++) {
 			/* stage boundary: a job leaves with its fate decided, never still CLEARED

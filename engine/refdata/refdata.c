@@ -1264,6 +1264,45 @@ int tpc_refdata_exists(MDB_cursor *cur, const void *id, size_t idlen)
 	       memcmp(k.mv_data, id, idlen) == 0;
 }
 
+int tpc_refdata_walk(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, enum tpc_ref_kind kind,
+                     int (*fn)(void *arg, const MDB_val *key, void *row), void *arg)
+{
+	uint8_t row[ROW_MAX];
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, dbs->dbi[kind], &c);
+
+	if (rc)
+		return rc;
+	/* decoded as the lookups decode: the snapshot must see exactly the rows they would */
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if ((rc = fn(arg, &k, decode_row(kind, &v, row) == 0 ? row : NULL)))
+			break;
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+size_t tpc_refdata_row_size(enum tpc_ref_kind kind)
+{
+	return row_size[kind];
+}
+
+size_t tpc_refdata_id_len(enum tpc_ref_kind kind)
+{
+	return id_len(kind);
+}
+
+void tpc_refdata_row_period(enum tpc_ref_kind kind, const void *row, int32_t *from, int32_t *to)
+{
+	row_period(kind, row, from, to);
+}
+
+size_t tpc_refdata_text_offset(enum tpc_ref_kind kind)
+{
+	return text_off[kind];
+}
+
 int tpc_refdata_count(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, enum tpc_ref_kind kind,
                       uint64_t *out)
 {

@@ -38,7 +38,9 @@
  *  - Owns: the CSV reader and the per-kind row checks (tpc_refdata_parse), the row layouts and
  *    their keys, the ref_* sub-databases and the lookups clearing uses (tpc_refdata_*_on).
  *  - Threads: parsing runs on a worker, on the job's arena; the replace or upsert runs on the
- *    ledger writer, in its write transaction; lookups run on workers through a read snapshot.
+ *    ledger writer, in its write transaction. Clearing reads the rows through the in-memory
+ *    copy refdata/snapshot.h builds with tpc_refdata_walk(); the cursor lookups below are the
+ *    writer's (payment runs) and the reference that copy is tested against.
  *  - Never: decide anything about a sending (engine/clearing/ reads these rows and judges), nor
  *    write outside the transaction it is handed; a bad file changes nothing.
  */
@@ -246,6 +248,24 @@ int tpc_refdata_excluded(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, const char 
 
 /** Does any row start with the key prefix @p id (whatever its period)? */
 int tpc_refdata_exists(MDB_cursor *cur, const void *id, size_t idlen);
+
+/* ---- the snapshot's side (refdata/snapshot.h builds its tables through these) ---- */
+
+/** Walk every stored row of @p kind in key order. @p fn gets the key, the row decoded into a
+ *  buffer of tpc_refdata_row_size() bytes (its text points into LMDB's map, valid until @p txn
+ *  ends), or NULL for a value of no layout we know (the lookups above treat it as no row), and
+ *  @p arg. @return 0, @p fn's non-zero return, or an LMDB code. */
+int tpc_refdata_walk(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, enum tpc_ref_kind kind,
+                     int (*fn)(void *arg, const MDB_val *key, void *row), void *arg);
+/** Bytes of a row struct of @p kind. */
+size_t tpc_refdata_row_size(enum tpc_ref_kind kind);
+/** Bytes of the part of a key that names what the row is about (before its period): 11 for a
+ *  NISS or a NIHII, 6 for a code, 17 for an agreement (NISS, code). */
+size_t tpc_refdata_id_len(enum tpc_ref_kind kind);
+/** The period of @p row (0 and TPC_REF_OPEN_END for the kinds without one). */
+void tpc_refdata_row_period(enum tpc_ref_kind kind, const void *row, int32_t *from, int32_t *to);
+/** Offset of the row struct's free-text pointer; 0 when the kind has no free text. */
+size_t tpc_refdata_text_offset(enum tpc_ref_kind kind);
 
 /** Rows stored of @p kind. */
 int tpc_refdata_count(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, enum tpc_ref_kind kind,

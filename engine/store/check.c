@@ -198,12 +198,14 @@ static const char *check_index(struct scan *sc, const tpc_answer_hdr_t *h, uint6
 		return "its sender and key are not a valid index key";
 	if (!tpc_txn_find(&sc->t, sc->db->sendings, &k, &v))
 		return "no entry in \"sendings\" names its sender and key";
-	if (v.mv_size != 8 + TPC_HASH_LEN || !in_file(sc, &v))
+	/* the entry's length names the hash's algorithm, which the header's flag names too
+	 * (store/records.h, "Payload hash") */
+	if (v.mv_size != 8 + tpc_records_hash_len(h->flags) || !in_file(sc, &v))
 		return "its entry in \"sendings\" has the wrong size";
 	memcpy(&s, v.mv_data, 8);
 	if (s != seq)
 		return "its entry in \"sendings\" names another sequence";
-	if (memcmp((const uint8_t *)v.mv_data + 8, h->hash, TPC_HASH_LEN) != 0)
+	if (memcmp((const uint8_t *)v.mv_data + 8, h->hash, v.mv_size - 8) != 0)
 		return "its entry in \"sendings\" has another payload hash";
 	return NULL;
 }

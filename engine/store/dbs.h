@@ -20,6 +20,10 @@ typedef struct tpc_ledger_dbs {
 	MDB_dbi invoices; /* provider[11] + invoice number -> sequence (u64) */
 	MDB_dbi lines;    /* the store's "lines" (tpc_store_db_t.lines): what a cancellation that
 	                   * names only the invoice credits (engine/ledger/credit.h) */
+	/* how "dedup" keys hash the line reference: 1 XXH3-64 (meta "dedup_hash" = "xxh3-64",
+	 * a ledger created by an engine since issue 15), 0 BLAKE2b-64 (no such record: an older
+	 * ledger keeps it, or a line sent again after the upgrade would not be found) */
+	uint8_t dedup_xxh3;
 } tpc_ledger_dbs_t;
 
 /** Every sub-database handle. The handles are valid in any transaction of the environment once

@@ -41,6 +41,7 @@
 #define TPC_ANSWER_MAGIC_V4    0x32415054u /* "TPA2": schemas 3 and 4, 320 bytes, no sum */
 #define TPC_ANSWER_HDR_V4      320u
 #define TPC_ANSWER_LZ4         1u  /* tpc_answer_hdr_t.flags */
+#define TPC_ANSWER_XXH3        2u  /* tpc_answer_hdr_t.flags: hash is XXH3-128 (see below) */
 #define TPC_LINE_REC_V4        96u /* a line record of schema 4: no sum */
 #define TPC_PAID_V4            24u /* a paid record of schema 4: no sum */
 
@@ -54,13 +55,34 @@ typedef struct tpc_sums_from {
 	uint64_t run;
 } tpc_sums_from_t;
 
+/* Payload hash. The idempotency triple is (sender, key, hash of the payload). This engine
+ * hashes with XXH3-128 (16 bytes, canonical big-endian form), engines before it with
+ * BLAKE2b-256 (32 bytes). Both stay readable without a schema change: an answer header with
+ * TPC_ANSWER_XXH3 holds the 16 bytes then 16 zero bytes, one without it a BLAKE2b-256; the
+ * "sendings" value is the sequence then the hash, 24 bytes (XXH3-128) or 40 (BLAKE2b-256).
+ * A resubmission is compared in the algorithm of the stored sending (the rare old one costs
+ * one BLAKE2b of the payload). Not a security hash: the sender is authenticated, and a sender
+ * who wants a conflict under its own key only has to send other bytes. */
+
+/** The hash of @p len bytes at @p buf in the algorithm of @p hash_len (TPC_HASH_XXH3_LEN or
+ *  TPC_HASH_LEN) into @p out, zero-padded to TPC_HASH_LEN bytes. Any thread. */
+void tpc_records_payload_hash(const uint8_t *buf, size_t len, size_t hash_len,
+                              uint8_t out[TPC_HASH_LEN]);
+
+/** The length of the payload hash a header holds (TPC_ANSWER_XXH3: 16, else 32). */
+static inline size_t tpc_records_hash_len(uint32_t flags)
+{
+	return flags & TPC_ANSWER_XXH3 ? TPC_HASH_XXH3_LEN : TPC_HASH_LEN;
+}
+
 /** Header of a stored answer (value of "answers"), then the packed Result, then the native
  *  answer bytes. */
 typedef struct tpc_answer_hdr {
 	uint32_t magic;
 	uint32_t result_len;
 	uint32_t native_len;
-	uint32_t flags; /* TPC_ANSWER_LZ4: result and native stored as one LZ4 block */
+	uint32_t flags; /* TPC_ANSWER_LZ4: result and native stored as one LZ4 block;
+	                 * TPC_ANSWER_XXH3: hash is an XXH3-128 (Payload hash, above) */
 	char native_type[16];
 	uint8_t hash[TPC_HASH_LEN];
 	uint64_t committed_ms; /* accepted or refused: durable decision */
@@ -279,6 +301,7 @@ typedef struct tpc_stored {
 	uint64_t sequence;
 	uint64_t committed_ms;
 	uint8_t hash[TPC_HASH_LEN];
+	uint8_t hash_len;      /* 16: XXH3-128, 32: BLAKE2b-256 (Payload hash, above) */
 	const uint8_t *result; /* packed tpclear.Result as stored (ledger fields not included) */
 	size_t result_len;
 	tpc_blob_t native;

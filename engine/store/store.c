@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 struct tpc_store {
 	tpc_store_db_t db;
@@ -26,6 +27,7 @@ struct tpc_store {
 	size_t map_max;               /* [ledger] map_max; at it, sendings are refused T00009 */
 	int lock_fd;                  /* DATA_DIR/lock, held exclusively while the store is open */
 	char device[512];             /* the device holding the ledger, for a full disk's log */
+	tpc_refsnap_live_t *refdata;  /* the reference data in memory (refdata/snapshot.h) */
 };
 
 struct tpc_store_reader {
@@ -97,6 +99,31 @@ static int put_sums_from(MDB_txn *txn, const tpc_store_db_t *db)
 	return mdb_put(txn, db->meta, &k, &v, 0);
 }
 
+/* How this store's "dedup" keys hash a line's reference (store/dbs.h, dedup_xxh3): chosen once,
+ * when the store is created (@p create), and never changed, since every key of the index must
+ * be made the same way for a resubmitted line to be found. No record: BLAKE2b-64. */
+#define DEDUP_XXH3 "xxh3-64"
+static int dedup_hash(MDB_txn *txn, tpc_store_db_t *db, int create, const char *dir)
+{
+	MDB_val k = {10, "dedup_hash"}, v = {sizeof(DEDUP_XXH3) - 1, DEDUP_XXH3};
+	int rc;
+
+	if (create && (rc = mdb_put(txn, db->meta, &k, &v, 0)))
+		return rc;
+	rc = mdb_get(txn, db->meta, &k, &v);
+	db->dbs.dedup_xxh3 = rc == 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc == 0 &&
+	    (v.mv_size != sizeof(DEDUP_XXH3) - 1 || memcmp(v.mv_data, DEDUP_XXH3, v.mv_size))) {
+		tpc_error("ledger %s: meta \"dedup_hash\" names no hash this engine knows; not "
+		          "served",
+		          dir);
+		return MDB_INCOMPATIBLE;
+	}
+	return rc;
+}
+
 /* A new store gets this engine's schema number; an existing one must already have it, or be
  * of a schema this engine still reads (TPC_LEDGER_SCHEMA_READ and up: its records are read as
  * they are, records.h says how), which is then raised to this one in the same transaction:
@@ -104,7 +131,7 @@ static int put_sums_from(MDB_txn *txn, const tpc_store_db_t *db)
  * engine refuse it. A raise from below 5 also notes where the checksummed records begin
  * (put_sums_from(): tpclear verify counts the older ones as unchecked). Anything else is
  * refused rather than misread. */
-static int check_schema(MDB_txn *txn, const tpc_store_db_t *db, const char *dir)
+static int check_schema(MDB_txn *txn, tpc_store_db_t *db, const char *dir)
 {
 	uint32_t ver = TPC_LEDGER_SCHEMA, old = 0;
 	MDB_val k = {6, "schema"}, v;
@@ -129,7 +156,9 @@ static int check_schema(MDB_txn *txn, const tpc_store_db_t *db, const char *dir)
 			tpc_info("ledger %s: schema %u raised to %u", dir, old, ver);
 		v.mv_data = &ver;
 		v.mv_size = sizeof(ver);
-		return mdb_put(txn, db->meta, &k, &v, 0);
+		if ((rc = mdb_put(txn, db->meta, &k, &v, 0)))
+			return rc;
+		return dedup_hash(txn, db, !old, dir); /* a new store: this engine's choice */
 	}
 	if (rc)
 		return rc;
@@ -140,7 +169,7 @@ static int check_schema(MDB_txn *txn, const tpc_store_db_t *db, const char *dir)
 		    dir, old, TPC_LEDGER_SCHEMA, TPC_LEDGER_SCHEMA_READ);
 		return MDB_INCOMPATIBLE;
 	}
-	return 0;
+	return dedup_hash(txn, db, 0, dir);
 }
 
 /* Create and open the environment with the configured durability. */
@@ -272,8 +301,44 @@ int tpc_store_open(const tpc_store_opts_t *opts, tpc_store_t **out)
 	/* the schema is known: the newest sendings can be read back with this engine's decoders */
 	if ((rc = tpc_check_newest(&st->db, TPC_CHECK_NEWEST, opts->dir)))
 		return discard(st, rc);
+	if ((rc = tpc_refsnap_live_new(&st->refdata)) || (rc = tpc_store_refdata_rebuild(st)))
+		return discard(st, rc);
 	*out = st;
 	return 0;
+}
+
+int tpc_store_refdata_rebuild(tpc_store_t *st)
+{
+	struct timespec t0, t1;
+	tpc_refsnap_t *s = NULL;
+	MDB_txn *txn;
+	int rc;
+
+	/* the writer's thread (or the opener's, before any other thread): it alone resizes the
+	 * map, so its read transaction needs no share of the resize lock */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((rc = mdb_txn_begin(st->db.env, NULL, MDB_RDONLY, &txn)))
+		return tpc_err_from_mdb(rc);
+	rc = tpc_refsnap_build(txn, &st->db.dbs.ref, &s);
+	mdb_txn_abort(txn);
+	if (rc) {
+		/* the snapshot in force stays: clearing goes on against the data before the load */
+		tpc_error("reference data: the in-memory copy could not be rebuilt (%s); the one "
+		          "before stays in force",
+		          tpc_strerror(rc));
+		return rc;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	tpc_info("reference data in memory: %llu rows, %zu bytes, built in %ld ms",
+	         (unsigned long long)tpc_refsnap_rows(s), tpc_refsnap_bytes(s),
+	         (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	tpc_refsnap_live_publish(st->refdata, &s);
+	return 0;
+}
+
+tpc_refsnap_t *tpc_store_refdata(tpc_store_reader_t *r)
+{
+	return r->st->refdata ? tpc_refsnap_live_acquire(r->st->refdata) : NULL;
 }
 
 int tpc_store_open_readonly(const char *dir, tpc_store_t **out, uint32_t *schema)
@@ -311,6 +376,7 @@ void tpc_store_free(tpc_store_t **stp)
 	if (!stp || !*stp)
 		return;
 	st = *stp;
+	tpc_refsnap_live_free(&st->refdata);
 	mdb_env_close(st->db.env);
 	pthread_rwlock_destroy(&st->resize_lock);
 	tpc_dirlock_release(&st->lock_fd); /* after the close: another daemon may start now */
@@ -469,7 +535,8 @@ void tpc_store_snapshot_end(tpc_store_reader_t *r)
 }
 
 bool tpc_store_find_sending(tpc_txn_t *t, const tpc_store_db_t *db, const char *sender,
-                            const char *key, uint64_t *seq, uint8_t hash[TPC_HASH_LEN])
+                            const char *key, uint64_t *seq, uint8_t hash[TPC_HASH_LEN],
+                            size_t *hash_len)
 {
 	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2];
 	MDB_val k = tpc_key_names(kbuf, sizeof(kbuf), sender, key), v;
@@ -480,15 +547,20 @@ bool tpc_store_find_sending(tpc_txn_t *t, const tpc_store_db_t *db, const char *
 	}
 	if (!tpc_txn_find(t, db->sendings, &k, &v))
 		return false;
-	/* value: sequence (u64, host order) then the payload's BLAKE2b-256 */
-	if (v.mv_size != 8 + TPC_HASH_LEN) {
+	/* value: sequence (u64, host order) then the payload's hash, whose length names its
+	 * algorithm (store/records.h, "Payload hash") */
+	if (v.mv_size != 8 + TPC_HASH_LEN && v.mv_size != 8 + TPC_HASH_XXH3_LEN) {
 		tpc_txn_fail(t, MDB_CORRUPTED);
 		return false;
 	}
 	if (seq)
 		memcpy(seq, v.mv_data, 8);
-	if (hash)
-		memcpy(hash, (const uint8_t *)v.mv_data + 8, TPC_HASH_LEN);
+	if (hash) {
+		memset(hash, 0, TPC_HASH_LEN);
+		memcpy(hash, (const uint8_t *)v.mv_data + 8, v.mv_size - 8);
+	}
+	if (hash_len)
+		*hash_len = v.mv_size - 8;
 	return true;
 }
 
@@ -509,7 +581,7 @@ int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key,
 	if ((rc = read_begin(r)))
 		return tpc_err_from_mdb(rc);
 	tpc_txn_wrap(&t, r->txn);
-	if (!tpc_store_find_sending(&t, &r->st->db, sender, key, &seq, NULL)) {
+	if (!tpc_store_find_sending(&t, &r->st->db, sender, key, &seq, NULL, NULL)) {
 		read_end(r);
 		return t.ret ? tpc_err_from_mdb(t.ret) : TPC_ENOENT;
 	}

@@ -26,6 +26,7 @@
 #include "core/arena.h"
 #include "store/dbs.h"
 #include "store/records.h"
+#include "refdata/snapshot.h"
 
 #include <lmdb.h>
 #include <stddef.h>
@@ -102,12 +103,25 @@ void tpc_store_read_end(tpc_store_reader_t *r);
 int tpc_store_snapshot_begin(tpc_store_reader_t *r, MDB_txn **txn, const tpc_ledger_dbs_t **dbs);
 void tpc_store_snapshot_end(tpc_store_reader_t *r);
 
+/** The reference data in memory (refdata/snapshot.h) in force, one reference taken for the
+ *  caller: release it with tpc_refsnap_release() once the sending is judged. NULL for a store
+ *  opened read-only (the tools do not clear). Any reader's thread. */
+tpc_refsnap_t *tpc_store_refdata(tpc_store_reader_t *r);
+
+/** Build the reference data in memory from the committed state and put it in force: at open,
+ *  and by the writer after each committed load. On failure the one before stays in force.
+ *  @return 0 or a negative TPC_E* code (TPC_ENOMEM). Writer thread. */
+int tpc_store_refdata_rebuild(tpc_store_t *st);
+
 /** Find (sender, key) in "sendings" inside @p t.
- *  @param[out] seq, hash  the stored sequence and payload hash (either may be NULL)
+ *  @param[out] seq, hash  the stored sequence and payload hash, zero-padded (either may be NULL)
+ *  @param[out] hash_len   the hash's length: 16 (XXH3-128) or 32 (BLAKE2b-256, an older
+ *                         engine's; store/records.h "Payload hash"); may be NULL
  *  @return true when found; false when absent or on error (t->ret: MDB_CORRUPTED for a value
  *  of the wrong size, MDB_BAD_VALSIZE for names too long for a key). */
 bool tpc_store_find_sending(tpc_txn_t *t, const tpc_store_db_t *db, const char *sender,
-                            const char *key, uint64_t *seq, uint8_t hash[TPC_HASH_LEN]);
+                            const char *key, uint64_t *seq, uint8_t hash[TPC_HASH_LEN],
+                            size_t *hash_len);
 
 /** Look up (sender, key) and decode its stored answer.
  *  @param[in]  arena  receives copies of the stored bytes (borrowed)

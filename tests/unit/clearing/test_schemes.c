@@ -62,19 +62,23 @@ static tpc_scheme_out_t who(const char *niss, uint32_t yyyymmdd, unsigned care, 
 	tpc_ref_member_t m;
 	tpc_scheme_out_t out;
 	tpc_schemes_t *s;
+	tpc_refsnap_t *ref;
 	MDB_txn *txn;
 
 	memset(&m, 0, sizeof(m));
 	m.ct1 = (uint16_t)ct1;
 	cr_assert_eq(mdb_txn_begin(fx.env, NULL, MDB_RDONLY, &txn), 0);
-	cr_assert_eq(tpc_schemes_begin(txn, &fx.dbs, fx.arena, &s), 0);
+	/* the reference data as a worker reads it: the in-memory snapshot of the committed state */
+	cr_assert_eq(tpc_refsnap_build(txn, &fx.dbs, &ref), 0);
+	cr_assert_eq(tpc_schemes_begin(ref, fx.arena, &s), 0);
 	{
 		tpc_scheme_in_t in = {niss, tpc_test_day(yyyymmdd), care,
 		                      code, ct1 ? &m : NULL,        ct1 != 0};
 
 		cr_assert_eq(tpc_schemes_resolve(s, &in, &out), 0);
 	}
-	tpc_schemes_end(s);
+	/* the references a verdict names are the arena's: they outlive the snapshot */
+	tpc_refsnap_release(&ref);
 	mdb_txn_abort(txn);
 	return out;
 }

@@ -19,10 +19,12 @@
  *   560011  fee 800, insurer 600 / 750, max_per_day=4
  */
 #include <criterion/criterion.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "adapter.h"
 #include "core/arena.h"
@@ -149,11 +151,15 @@ static tpc_line_t *line(const char *code, uint32_t date, int32_t units, int64_t 
 
 static void apply(void)
 {
+	tpc_refsnap_t *ref;
 	MDB_txn *txn;
 	int rc;
 
 	cr_assert_eq(mdb_txn_begin(fx.env, NULL, MDB_RDONLY, &txn), 0);
-	rc = tpc_tariff_apply(txn, &fx.dbs, fx.today, &fx.s, fx.arena, &fx.marks);
+	/* the reference data as a worker reads it: the in-memory snapshot of the committed state */
+	cr_assert_eq(tpc_refsnap_build(txn, &fx.dbs.ref, &ref), 0);
+	rc = tpc_tariff_apply(txn, &fx.dbs, ref, fx.today, &fx.s, fx.arena, &fx.marks);
+	tpc_refsnap_release(&ref);
 	mdb_txn_abort(txn);
 	cr_assert_eq(rc, 0, "tariff: %s", tpc_strerror(rc));
 	cr_assert_eq(fx.marks.nlines, fx.s.nlines);
@@ -612,12 +618,44 @@ Test(tariff, a_line_accepted_earlier_is_500423)
 	inv = invoice(ORDINARY, HOSPITAL, "INV-1");
 	a = line("101032", 20261105, 1, 2400, 600, "L1");
 	b = line("101032", 20261105, 1, 2400, 600, "L2");
-	tpc_tariff_line_identity(inv, a, id);
+	tpc_tariff_line_identity(inv, a, fx.dbs.dedup_xxh3, id);
 	put(fx.dbs.dedup, id, sizeof(id), &seq, sizeof(seq));
 	apply();
 	refused_with(a, "500423");
 	accepted(b);
 	cr_assert_eq(memcmp(fx.marks.dedup[0], id, sizeof(id)), 0);
+}
+
+/* The line identity ends with a 64-bit hash of the reference: XXH3-64 in a ledger created
+ * since issue 15, BLAKE2b-64 in an older one (store/dbs.h, dedup_xxh3). Either way a line
+ * accepted earlier under that ledger's identity is a duplicate; a BLAKE2b key is not an XXH3
+ * one, which is why the choice stays with the ledger. */
+Test(tariff, the_reference_hash_of_a_line_identity_is_the_ledgers)
+{
+	tpc_invoice_t *inv;
+	tpc_line_t *a;
+	uint8_t blake[8], xxh[8], id[TPC_TARIFF_ID_LEN];
+	uint64_t seq = 7, h = XXH3_64bits("L1", 2);
+
+	crypto_generichash(blake, 8, (const uint8_t *)"L1", 2, NULL, 0);
+	for (int i = 0; i < 8; i++)
+		xxh[i] = (uint8_t)(h >> (56 - 8 * i));
+	for (int xxh3 = 0; xxh3 < 2; xxh3++) {
+		begin();
+		fx.dbs.dedup_xxh3 = (uint8_t)xxh3;
+		inv = invoice(ORDINARY, HOSPITAL, xxh3 ? "INV-2" : "INV-1");
+		a = line("101032", 20261105, 1, 2400, 600, "L1");
+		tpc_tariff_line_identity(inv, a, xxh3, id);
+		cr_assert_eq(memcmp(id + 32, xxh3 ? xxh : blake, 8), 0, "xxh3 %d", xxh3);
+		apply();
+		accepted(a); /* the other hash's key, stored in the round before, is not this one */
+		put(fx.dbs.dedup, id, sizeof(id), &seq, sizeof(seq));
+		begin();
+		inv = invoice(ORDINARY, HOSPITAL, xxh3 ? "INV-4" : "INV-3");
+		a = line("101032", 20261105, 1, 2400, 600, "L1");
+		apply();
+		refused_with(a, "500423");
+	}
 }
 
 Test(tariff, an_invoice_number_accepted_earlier_is_202420)
@@ -727,7 +765,7 @@ Test(tariff, marks_carry_identity_and_max_per_day)
 	cr_assert_not_null(fx.marks.dedup);
 	cr_assert_not_null(fx.marks.max_per_day);
 	for (uint32_t i = 0; i < 6; i++) {
-		tpc_tariff_line_identity(i < 5 ? i1 : i2, &fx.s.lines[i], id);
+		tpc_tariff_line_identity(i < 5 ? i1 : i2, &fx.s.lines[i], fx.dbs.dedup_xxh3, id);
 		cr_assert_eq(memcmp(fx.marks.dedup[i], id, sizeof(id)), 0, "identity of line %u",
 		             i);
 	}
@@ -818,7 +856,7 @@ Test(tariff, empty_views_never_crash)
 	{
 		uint8_t id[TPC_TARIFF_ID_LEN];
 
-		tpc_tariff_line_identity(no_patient, d, id);
+		tpc_tariff_line_identity(no_patient, d, fx.dbs.dedup_xxh3, id);
 		cr_assert_eq(memcmp(fx.marks.dedup[3], id, sizeof(id)), 0);
 		cr_assert_eq(memcmp(id + 11, "00000000000", 11), 0);
 	}

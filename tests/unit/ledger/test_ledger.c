@@ -105,6 +105,7 @@ static tpc_job_t *make_job_lines(const char *sender, const char *key, uint8_t ha
 	snprintf(j->sender, sizeof(j->sender), "%s", sender);
 	snprintf(j->key, sizeof(j->key), "%s", key);
 	memset(j->hash, hash, sizeof(j->hash));
+	j->hash_len = TPC_HASH_LEN; /* a 32-byte hash, as BLAKE2b-256 (records.h, Payload hash) */
 
 	tpc_sending_t *s = &j->sending;
 	s->ninvoices = 1;

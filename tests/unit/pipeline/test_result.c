@@ -29,6 +29,7 @@ static void setup(void)
 	snprintf(job.key, sizeof(job.key), "12345678901234");
 	for (int i = 0; i < TPC_HASH_LEN; i++)
 		job.hash[i] = (uint8_t)(i * 7);
+	job.hash_len = TPC_HASH_LEN;
 }
 
 static void teardown(void)
@@ -357,7 +358,8 @@ Test(result, conflict_round_trips)
 
 	memset(h1, 0xa1, sizeof(h1));
 	memset(h2, 0xb2, sizeof(h2));
-	n = tpc_answer_conflict(UINT64_MAX, "K-1", h1, h2, 123456789012ull, buf, sizeof(buf));
+	n = tpc_answer_conflict(UINT64_MAX, "K-1", h1, h2, TPC_HASH_LEN, 123456789012ull, buf,
+	                        sizeof(buf));
 	cr_assert_gt(n, 0);
 	a = tpclear__answer__unpack(NULL, n, buf);
 	cr_assert_not_null(a);
@@ -380,14 +382,14 @@ Test(result, too_small_buffers_return_zero)
 
 	cr_assert_eq(tpc_answer_receipt(1, 1, "T00001", "bad", 0, "K", buf, 4), 0);
 	cr_assert_eq(tpc_answer_receipt(1, 1, "T00001", "bad", 0, "K", buf, 0), 0);
-	cr_assert_eq(tpc_answer_conflict(1, "K", h, h, 1, buf, 16), 0);
+	cr_assert_eq(tpc_answer_conflict(1, "K", h, h, TPC_HASH_LEN, 1, buf, 16), 0);
 	/* exactly the packed size is enough */
 	need = tpc_answer_receipt(1, 1, "T00001", "bad", 0, "K", buf, sizeof(buf));
 	cr_assert_gt(need, 0);
 	cr_assert_eq(tpc_answer_receipt(1, 1, "T00001", "bad", 0, "K", buf, need), need);
 	cr_assert_eq(tpc_answer_receipt(1, 1, "T00001", "bad", 0, "K", buf, need - 1), 0);
-	need = tpc_answer_conflict(1, "K", h, h, 1, buf, sizeof(buf));
+	need = tpc_answer_conflict(1, "K", h, h, TPC_HASH_LEN, 1, buf, sizeof(buf));
 	cr_assert_gt(need, 0);
-	cr_assert_eq(tpc_answer_conflict(1, "K", h, h, 1, buf, need), need);
-	cr_assert_eq(tpc_answer_conflict(1, "K", h, h, 1, buf, need - 1), 0);
+	cr_assert_eq(tpc_answer_conflict(1, "K", h, h, TPC_HASH_LEN, 1, buf, need), need);
+	cr_assert_eq(tpc_answer_conflict(1, "K", h, h, TPC_HASH_LEN, 1, buf, need - 1), 0);
 }

@@ -136,6 +136,41 @@ static void verify(tpc_verify_report_t *r)
 	mdb_txn_abort(txn);
 }
 
+/* The dedup keys' hash of the line reference is the ledger's, fixed at creation (store/dbs.h):
+ * a new ledger records XXH3-64, one without the record (an older engine's) keeps BLAKE2b-64, and
+ * a record naming something else is refused rather than guessed. */
+Test(store, the_dedup_hash_is_chosen_when_the_ledger_is_created)
+{
+	const tpc_store_db_t *db;
+	MDB_val k = {10, "dedup_hash"}, v;
+	MDB_txn *txn;
+
+	open_store();
+	db = tpc_store_db(fx.st);
+	cr_assert_eq(db->dbs.dedup_xxh3, 1, "a new ledger hashes with XXH3-64");
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->meta, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 7);
+	cr_assert_eq(memcmp(v.mv_data, "xxh3-64", 7), 0);
+	/* as an engine before issue 15 created it: no record */
+	cr_assert_eq(mdb_del(txn, db->meta, &k, NULL), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	open_store();
+	db = tpc_store_db(fx.st);
+	cr_assert_eq(db->dbs.dedup_xxh3, 0, "an older ledger keeps BLAKE2b-64");
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->meta, &k, &v), MDB_NOTFOUND, "and is not given one");
+	v = (MDB_val){6, "sha256"};
+	cr_assert_eq(mdb_put(txn, db->meta, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	tpc_store_free(&fx.st);
+	cr_assert_neq(
+	    tpc_store_open(
+	        &(tpc_store_opts_t){.dir = fx.dir, .map_size = 1u << 24, .map_max = 1u << 26},
+	        &fx.st),
+	    0, "an unknown dedup hash is refused");
+}
+
 Test(store, a_schema_4_ledger_is_raised_to_5_and_its_records_read_unchecked)
 {
 	tpc_store_reader_t *rd;
