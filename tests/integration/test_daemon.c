@@ -372,6 +372,63 @@ Test(daemon, full_queue_answers_busy_with_a_retry_hint)
 	cr_assert_eq(tpc_td_stop(&d), 0);
 }
 
+/* Issue 15, overload: past [engine] max_payload_in_flight bytes of sendings in flight a new one
+ * is answered busy T00064 at once (with the retry hint), never queued; every sending taken is
+ * answered, and the engine takes sendings again as soon as the bytes fall under the bound. */
+Test(daemon, payload_in_flight_bound_answers_busy_at_once)
+{
+	enum { N = 20 };
+	size_t len;
+	uint8_t *p;
+	int busy = 0, results = 0, received = 0;
+	void *s;
+
+	/* the 10,000-line sendings are ~400 KB each: one in flight is already at the bound */
+	tpc_td_start_or_fail(&d, "[engine]\nworkers = 1\nmax_payload_in_flight = 64K\n"
+	                         "retry_after_ms = 77\nmax_sending_bytes = 16M\n");
+	s = tpc_td_connect(&d);
+	for (int i = 0; i < N; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "o%d", i);
+		p = tpc_td_canonical((unsigned)(5000 + i), 40, 250, &len);
+		cr_assert_gt(len, 64 * 1024);
+		cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "op", key,
+		                         "canonical", (uint64_t)i, p, len),
+		             0);
+		free(p);
+	}
+	while (busy + results < N) {
+		Tpclear__Answer *a = tpc_td_recv(s, 30000, NULL, NULL);
+
+		cr_assert_not_null(a, "stalled: %d busy %d results", busy, results);
+		if (tpc_td_tally(a, &busy, &received, &results) == 'B') {
+			cr_assert_str_eq(a->receipt->code, "T00064");
+			cr_assert_eq(a->receipt->retry_after_ms, 77);
+		}
+		tpclear__answer__free_unpacked(a, NULL);
+	}
+	cr_assert_gt(busy, 0, "the bound was never reached");
+	cr_assert_geq(received, 1);
+	cr_assert_eq(results, received, "every received sending gets its result");
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_sendings_total{outcome=\"busy\"}"), busy);
+	/* with nothing in flight any more, a sending is taken again */
+	p = tpc_td_canonical(5999, 40, 250, &len);
+	cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "op", "again",
+	                         "canonical", 999, p, len),
+	             0);
+	free(p);
+	for (int got = 0; !got;) {
+		Tpclear__Answer *a = tpc_td_recv(s, 30000, NULL, NULL);
+
+		cr_assert_not_null(a);
+		got = tpc_td_tally(a, &busy, &received, &results) == 'S';
+		tpclear__answer__free_unpacked(a, NULL);
+	}
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+}
+
 /* Note a drained sending's answer: @p received[i] for a receipt of reception, @p answered[i]
  * for a result (i its correlation). @return 1 for a reception, 0 for a result, -1 otherwise. */
 static int note_answer(const Tpclear__Answer *a, int *received, int *answered)
