@@ -92,7 +92,7 @@
 	  "ceiling the map may grow to; at the ceiling sendings are refused T00009")               \
 	X(ledger, group_max, group_max, INT(1, 100000), "256",                                     \
 	  "most sendings committed in one write transaction (group commit)")                       \
-	X(ledger, group_max_lines, group_max_lines, INT(1, 100000000), "16384",                    \
+	X(ledger, group_max_lines, group_max_lines, INT(1, 100000000), "65536",                    \
 	  "most lines in one write transaction; a larger sending is a group of its own")           \
 	X(ledger, sync, sync, ENUM(enum tpc_sync, sync_modes), "full",                             \
 	  "fsync every commit (full), all but the meta page (nometasync), or nothing (none)")      \

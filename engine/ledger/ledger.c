@@ -7,13 +7,11 @@
 #include "ledger/ledger.h"
 
 #include "clearing/budget.h"
-#include "core/arena.h"
 #include "core/codes.h"
 #include "core/error.h"
 #include "store/payload.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* indexes() and credit() in check mode: another sending of the group took a key first */
@@ -139,52 +137,6 @@ static int index_line(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *j
 	return units > (int64_t)job->marks.max_per_day[li] ? RACE : 0;
 }
 
-/* qsort_r's order of line numbers: by their dedup identity (@p arg, the marks). */
-static int by_identity(const void *a, const void *b, void *arg)
-{
-	const uint8_t(*id)[TPC_TARIFF_ID_LEN] = arg;
-
-	return memcmp(id[*(const uint32_t *)a], id[*(const uint32_t *)b], TPC_TARIFF_ID_LEN);
-}
-
-/* The write pass of the accepted lines of the ordinary invoices, in the order of their dedup
- * identities (issue 15). The identity starts with provider and patient (tariff.c), so sorted,
- * one patient's lines follow each other and the B-tree descents of `dedup` and `units` walk
- * the same few pages while they are hot in the cache. (The pages a transaction dirties do not
- * depend on the order: LMDB copies a page once per transaction, and the keys of a group's
- * sendings - one provider each - are disjoint, so sorting per group would add nothing to
- * sorting per sending.) Not when the sending holds an accepted credit note: its deletions must
- * stay in the order of the invoices. @return 0, or -1 when the caller must go in line order. */
-static int index_sorted(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job)
-{
-	const tpc_sending_t *s = &job->sending;
-	uint32_t *order, *inv_of, n = 0;
-
-	for (uint32_t i = 0; i < s->ninvoices; i++)
-		if (s->invoices[i].outcome == TPC_OUTCOME_ACCEPTED &&
-		    s->invoices[i].invoicing == TPC_INVOICING_CREDIT_NOTE)
-			return -1;
-	order = tpc_arena_alloc_uninit(job->arena, 2 * (size_t)s->nlines * sizeof(*order), 4);
-	if (!order)
-		return -1;
-	inv_of = order + s->nlines;
-	for (uint32_t i = 0; i < s->ninvoices; i++) {
-		const tpc_invoice_t *inv = &s->invoices[i];
-
-		if (inv->outcome != TPC_OUTCOME_ACCEPTED)
-			continue;
-		for (uint32_t li = inv->first_line; li < inv->first_line + inv->nlines; li++)
-			if (s->lines[li].outcome == TPC_OUTCOME_ACCEPTED) {
-				order[n++] = li;
-				inv_of[li] = i;
-			}
-	}
-	qsort_r(order, n, sizeof(*order), by_identity, job->marks.dedup);
-	for (uint32_t k = 0; k < n && !t->ret; k++)
-		index_line(t, db, job, &s->invoices[inv_of[order[k]]], order[k], 0);
-	return 0;
-}
-
 /* The indexes later sendings are checked against (tariff.h): accepted invoice numbers, line
  * identities and units per (patient, code, day). With @p check, only look: a key already
  * taken (or a maximum now exceeded) means another sending judged at the same time got there
@@ -195,11 +147,10 @@ static int indexes(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 	const tpc_sending_t *s = &job->sending;
 	uint8_t key[160];
 	MDB_val got;
-	int race = 0, sorted;
+	int race = 0;
 
 	if (!job->marks.dedup)
 		return 0; /* not tariffed (no reference data snapshot): nothing to index */
-	sorted = !check && index_sorted(t, db, job) == 0;
 	for (uint32_t i = 0; i < s->ninvoices && !race && !t->ret; i++) {
 		const tpc_invoice_t *inv = &s->invoices[i];
 		MDB_val k = {0, key};
@@ -221,7 +172,7 @@ static int indexes(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 			race = credit(t, db, job, inv, check);
 			continue;
 		}
-		for (uint32_t n = 0; !sorted && n < inv->nlines && !race && !t->ret; n++)
+		for (uint32_t n = 0; n < inv->nlines && !race && !t->ret; n++)
 			if (s->lines[inv->first_line + n].outcome == TPC_OUTCOME_ACCEPTED)
 				race = index_line(t, db, job, inv, inv->first_line + n, check);
 	}
