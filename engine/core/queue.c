@@ -6,9 +6,10 @@
  * so metrics read it without the lock.
  *
  * Who uses what (engine/pipeline/): the job queue has several blocking consumers (the workers,
- * one node per pop); to_ledger has one (the writer, up to group_max per pop); done has the loop
- * thread, which watches the eventfd and pops everything per wakeup. The signalling below has to
- * be right for all three shapes.
+ * one node per pop); to_ledger has one (the writer: up to group_max nodes per pop, and
+ * group_max_lines lines through tpc_queue_pop_group()'s weights); done has the loop thread, which
+ * watches the eventfd and pops everything per wakeup. The signalling below has to be right for all
+ * three shapes.
  */
 #include "core/queue.h"
 
