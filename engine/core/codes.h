@@ -101,7 +101,10 @@
 	  "too many requests of this connection unanswered or unread "                             \
 	  "(engine.max_outstanding_per_connection): read the answers, then retry")                 \
 	X(MEMORY_BUSY, "T00063", '-',                                                              \
-	  "the requests in flight hold engine.max_memory_in_flight: retry later")
+	  "the requests in flight hold engine.max_memory_in_flight: retry later")                  \
+	X(PAYLOAD_BUSY, "T00064", '-',                                                             \
+	  "the sendings in flight hold engine.max_payload_in_flight bytes: the engine is at its "  \
+	  "capacity, retry later")
 
 /* TPC_CODE_<name>: the code as a NUL-terminated string of 6 characters (codes.c defines them).
  * Arrays, not #defines, because a list cannot generate #defines; they are constant addresses, so

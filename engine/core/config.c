@@ -66,6 +66,9 @@
 	  "working memory of all requests received and not yet answered, estimated from their "    \
 	  "payloads; past it new ones are answered busy T00063 (one is always taken when none is " \
 	  "in flight)")                                                                            \
+	X(engine, max_payload_in_flight, max_payload_in_flight, SIZE(64 * KIB, 0), "32M",          \
+	  "payload bytes of the sendings received and not yet answered; at it new ones are "       \
+	  "answered busy T00064 at once (eAttests and loads aside)")                               \
 	X(engine, max_load_drop_percent, max_load_drop_percent, INT(0, 100), "10",                 \
 	  "a LOAD replacing a kind with this share of its rows fewer is refused T00060 unless "    \
 	  "forced")                                                                                \
@@ -89,6 +92,8 @@
 	  "ceiling the map may grow to; at the ceiling sendings are refused T00009")               \
 	X(ledger, group_max, group_max, INT(1, 100000), "256",                                     \
 	  "most sendings committed in one write transaction (group commit)")                       \
+	X(ledger, group_max_lines, group_max_lines, INT(1, 100000000), "65536",                    \
+	  "most lines in one write transaction; a larger sending is a group of its own")           \
 	X(ledger, sync, sync, ENUM(enum tpc_sync, sync_modes), "full",                             \
 	  "fsync every commit (full), all but the meta page (nometasync), or nothing (none)")      \
 	X(clearing, as_of, as_of_day, DAY, "",                                                     \

@@ -51,8 +51,9 @@ typedef struct tpc_config {
 	/* requests of one connection not yet answered or whose answer ZeroMQ still holds; 0 = none
 	 */
 	uint32_t max_outstanding_per_connection;
-	size_t max_memory_in_flight; /* estimated working memory of the requests in flight */
-	int max_load_drop_percent;   /* a replace removing more of the kind's rows is refused */
+	size_t max_memory_in_flight;  /* estimated working memory of the requests in flight */
+	size_t max_payload_in_flight; /* payload bytes of the sendings in flight (overload) */
+	int max_load_drop_percent;    /* a replace removing more of the kind's rows is refused */
 	/* [intake] */
 	char endpoint[256]; /* ZeroMQ ROUTER endpoint */
 	int sndhwm, rcvhwm;
@@ -64,9 +65,10 @@ typedef struct tpc_config {
 	char senders_path[TPC_PATH_MAX]; /* senders registry; "" = DATA_DIR/senders.ini */
 	/* [ledger] */
 	char data_dir[TPC_PATH_MAX];
-	size_t map_size; /* initial LMDB map size */
-	size_t map_max;  /* ceiling the map may grow to */
-	int group_max;   /* most sendings per write transaction */
+	size_t map_size;     /* initial LMDB map size */
+	size_t map_max;      /* ceiling the map may grow to */
+	int group_max;       /* most sendings per write transaction */
+	int group_max_lines; /* most lines per write transaction (one sending always) */
 	enum tpc_sync sync;
 	/* [clearing] */
 	int max_refused_percent; /* refuse the whole sending above this refused share */

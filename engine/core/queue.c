@@ -6,9 +6,10 @@
  * so metrics read it without the lock.
  *
  * Who uses what (engine/pipeline/): the job queue has several blocking consumers (the workers,
- * one node per pop); to_ledger has one (the writer, up to group_max per pop); done has the loop
- * thread, which watches the eventfd and pops everything per wakeup. The signalling below has to
- * be right for all three shapes.
+ * one node per pop); to_ledger has one (the writer: up to group_max nodes per pop, and
+ * group_max_lines lines through tpc_queue_pop_group()'s weights); done has the loop thread, which
+ * watches the eventfd and pops everything per wakeup. The signalling below has to be right for all
+ * three shapes.
  */
 #include "core/queue.h"
 
@@ -154,11 +155,11 @@ int tpc_queue_push_front(tpc_queue_t *q, tpc_qnode_t *n)
 {
 	int was_empty;
 
-	/* Same wait as tpc_queue_push(): the express lane overtakes the queue's order, not its
-	 * bound, so an eAttest still waits for room like any other job. */
+	/* No wait for room: the express lane overtakes the queue's bound as well as its order.
+	 * Its jobs are bounded upstream (the express job queue, pipeline/server.c), and an
+	 * eAttest that waited here for the sendings' group commits to make room (a full
+	 * to_ledger under load) would wait for as many groups as the queue holds. */
 	pthread_mutex_lock(&q->lock);
-	while (!q->closed && q->cap && q->len >= q->cap)
-		pthread_cond_wait(&q->not_full, &q->lock);
 	if (q->closed) {
 		pthread_mutex_unlock(&q->lock);
 		return TPC_ECANCELED;
@@ -175,10 +176,41 @@ int tpc_queue_push_front(tpc_queue_t *q, tpc_qnode_t *n)
 	return 0;
 }
 
-size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **head)
+/* Unlink the nodes to take from the front (the lock held): at most @p max, and while their
+ * weights sum to at most @p max_weight, the first always taken. */
+static size_t take_front(tpc_queue_t *q, size_t max, size_t max_weight, tpc_queue_weight_fn weight,
+                         tpc_qnode_t **head)
 {
-	size_t n = 0;
-	tpc_qnode_t *first, *last = NULL;
+	size_t n = 0, sum = 0;
+	tpc_qnode_t *first = q->head, *last = NULL;
+
+	while (q->head && n < max) {
+		size_t w = weight ? weight(q->head) : 1;
+
+		/* the first node is taken whatever it weighs: a group is never empty, and a node
+		 * heavier than the bound is a group of its own */
+		if (n && sum + w > max_weight)
+			break;
+		sum += w;
+		last = q->head;
+		q->head = q->head->next;
+		n++;
+	}
+	if (!n)
+		return 0;
+	last->next = NULL;
+	if (!q->head)
+		q->tail = NULL;
+	q->len -= n;
+	atomic_store_explicit(&q->depth, q->len, memory_order_relaxed);
+	*head = first;
+	return n;
+}
+
+size_t tpc_queue_pop_group(tpc_queue_t *q, size_t max, size_t max_weight,
+                           tpc_queue_weight_fn weight, int wait, tpc_qnode_t **head)
+{
+	size_t n;
 
 	*head = NULL;
 	/* A loop for spurious wakeups and for a consumer that lost the race to another one. After
@@ -187,19 +219,8 @@ size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **he
 	pthread_mutex_lock(&q->lock);
 	while (wait && q->len == 0 && !q->closed)
 		pthread_cond_wait(&q->not_empty, &q->lock);
-	first = q->head;
-	while (q->head && n < max) {
-		last = q->head;
-		q->head = q->head->next;
-		n++;
-	}
+	n = take_front(q, max, max_weight, weight, head);
 	if (n) {
-		last->next = NULL;
-		if (!q->head)
-			q->tail = NULL;
-		q->len -= n;
-		atomic_store_explicit(&q->depth, q->len, memory_order_relaxed);
-		*head = first;
 		/* broadcast, not signal: n slots were freed, so up to n producers may go on */
 		if (q->cap)
 			pthread_cond_broadcast(&q->not_full);
@@ -211,6 +232,11 @@ size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **he
 	}
 	pthread_mutex_unlock(&q->lock);
 	return n;
+}
+
+size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **head)
+{
+	return tpc_queue_pop_group(q, max, SIZE_MAX, NULL, wait, head);
 }
 
 int tpc_queue_pop(tpc_queue_t *q, tpc_qnode_t **out)

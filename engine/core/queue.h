@@ -34,8 +34,9 @@ void tpc_queue_free(tpc_queue_t **q);
 int tpc_queue_try_push(tpc_queue_t *q, tpc_qnode_t *n);
 /** Append @p n, waiting while the queue is full. @return 0 or TPC_ECANCELED when closed. */
 int tpc_queue_push(tpc_queue_t *q, tpc_qnode_t *n);
-/** Put @p n first, waiting while the queue is full: the express lane (eAttest) overtakes
- *  what is queued. @return 0 or TPC_ECANCELED when closed. */
+/** Put @p n first, even when the queue is full: the express lane (eAttest) overtakes what is
+ *  queued and the bound (the caller bounds its own pushes). @return 0 or TPC_ECANCELED when
+ *  closed. */
 int tpc_queue_push_front(tpc_queue_t *q, tpc_qnode_t *n);
 /** Take the oldest node, waiting while empty.
  *  @return 0, or TPC_ECANCELED once the queue is closed and empty. */
@@ -44,6 +45,15 @@ int tpc_queue_pop(tpc_queue_t *q, tpc_qnode_t **out);
  *  @param[in] wait  block until at least one node (or close) when non-zero
  *  @return number of nodes taken (0 when empty and not waiting, or closed and empty). */
 size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **head);
+/** The weight of a queued node for tpc_queue_pop_group() (e.g. a job's lines). */
+typedef size_t (*tpc_queue_weight_fn)(const tpc_qnode_t *n);
+/** Take nodes in order as a NULL-terminated list: at most @p max, and while their weights
+ *  (@p weight, NULL = 1 each) sum to at most @p max_weight; the first node is always taken,
+ *  whatever it weighs. Called with the queue's lock held: @p weight must not block.
+ *  @param[in] wait  block until at least one node (or close) when non-zero
+ *  @return number of nodes taken (0 when empty and not waiting, or closed and empty). */
+size_t tpc_queue_pop_group(tpc_queue_t *q, size_t max, size_t max_weight,
+                           tpc_queue_weight_fn weight, int wait, tpc_qnode_t **head);
 /** Stop accepting pushes and wake every waiter; nodes already queued can still be popped. */
 void tpc_queue_close(tpc_queue_t *q);
 /** Nodes queued now (a snapshot, for metrics). */

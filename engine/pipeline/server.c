@@ -87,12 +87,13 @@ struct tpc_server {
 	tpc_adapters_t *adapters;
 	tpc_metrics_t *metrics;
 	tpc_metrics_shard_t *shard;
-	tpc_security_t *sec;     /* CURVE, the senders registry, per-sender bounds */
-	tpc_conns_t *conns;      /* requests outstanding per connection (pipeline/conns.h) */
-	size_t memory_in_flight; /* estimated working memory of the jobs in flight */
-	struct event *idle_ev;   /* one-shot: IDLE_TRIM_MS after in_flight reached 0 */
-	tpc_arena_t *scratch;    /* loop thread: receipts, answer framing */
-	tpc_job_t *free_jobs;    /* recycled jobs (linked through node.next) */
+	tpc_security_t *sec;      /* CURVE, the senders registry, per-sender bounds */
+	tpc_conns_t *conns;       /* requests outstanding per connection (pipeline/conns.h) */
+	size_t memory_in_flight;  /* estimated working memory of the jobs in flight */
+	size_t payload_in_flight; /* payload bytes of the sendings in flight (express lane aside) */
+	struct event *idle_ev;    /* one-shot: IDLE_TRIM_MS after in_flight reached 0 */
+	tpc_arena_t *scratch;     /* loop thread: receipts, answer framing */
+	tpc_job_t *free_jobs;     /* recycled jobs (linked through node.next) */
 	size_t nfree, max_free;
 	size_t in_flight; /* queued and not yet answered; the drain waits for 0 */
 	int nworkers;
@@ -214,6 +215,7 @@ static void job_put(tpc_server_t *s, tpc_job_t *job)
 	/* a job never answered through send_frames() (refused at intake) still holds its count */
 	tpc_conns_release(job->conn);
 	s->memory_in_flight -= job->charged;
+	s->payload_in_flight -= job->charged_payload;
 	zmq_msg_close(&job->payload);
 	tpc_arena_reset(job->arena);
 	if (s->nfree >= s->max_free) {
@@ -803,6 +805,32 @@ static size_t expansion(const tpc_job_t *job)
 	return 8;
 }
 
+/* The overload bound (docs/benchmarks.md, Issue 15): the payload bytes of the sendings and
+ * loads received and not yet answered. The engine clears fastest with a few groups' worth of
+ * lines in flight (the closed loop of 4 x 4 senders holds some 5 MB of eFact); anything taken
+ * beyond that only waits in the queues, so past this bound a sending is answered busy at once,
+ * before anything is built for it, and its sender retries when the engine has room, instead of
+ * the queues filling with seconds of work that stretch every answer and the RSS. In bytes, not
+ * sendings: the loop thread knows a payload's size before decoding it, and a sending's cost
+ * is its lines. An eAttest (express lane, a few hundred bytes, its own bounded queue) is not
+ * counted: under overload attestations still go through; nor are loads (rare, an operator's).
+ * @return 0, or -1 (counted busy) when the request would pass the bound. */
+static int take_payload(tpc_server_t *s, tpc_job_t *job, size_t len)
+{
+	if (job->express || job->type != TPC_JOB_SUBMIT)
+		return 0;
+	/* "already at the bound", not "would pass it": a sending of any size gets in as soon as
+	 * the bytes in flight fall under the bound, so a large one is never starved by a stream
+	 * of small ones (the bound is passed by at most one sending, max_sending_bytes) */
+	if (s->payload_in_flight >= s->cfg.max_payload_in_flight) {
+		tpc_metrics_add(s->shard, TPC_M_sendings_busy, 1);
+		return -1;
+	}
+	s->payload_in_flight += len;
+	job->charged_payload = len;
+	return 0;
+}
+
 /* The memory bounds of a request (docs/operations.md, Memory): its connection's outstanding
  * count, then the working memory in flight, estimated from the payload. Each is given back by
  * job_put(), or with the answer's last frame for the count. A lone request always passes the
@@ -823,6 +851,8 @@ static const char *take_memory(tpc_server_t *s, const struct request *r, tpc_job
 		tpc_metrics_add(s->shard, TPC_M_sendings_busy, 1);
 		return TPC_CODE_MEMORY_BUSY;
 	}
+	if (take_payload(s, job, len) != 0)
+		return TPC_CODE_PAYLOAD_BUSY;
 	s->memory_in_flight += charge;
 	job->charged = charge;
 	return NULL;
@@ -833,14 +863,15 @@ static const char *take_memory(tpc_server_t *s, const struct request *r, tpc_job
  * recycles it. */
 static int enqueue_job(tpc_server_t *s, const struct request *r, tpc_job_t *job)
 {
+	tpc_queue_t *q = job->express ? s->express : s->jobs;
 	tpc_blob_t native = {0};
 	const char *code;
 
-	if (job->type == TPC_JOB_SUBMIT)
-		native_receipt(s, job, &native);
-	/* one sender may not hold more than its share of the queue */
-	/* The per-sender bound before the global one: a sender over its share is told it is busy
-	 * without taking a slot of the job queue from the others. */
+	/* Busy is decided first, before anything is built for the request (the native receipt),
+	 * so that under overload a refused sending costs the loop thread as little as possible.
+	 * One sender may not hold more than its share of the queue: the per-sender bound before
+	 * the global ones, so a sender over its share is told it is busy without taking a slot of
+	 * the job queue from the others. */
 	code = tpc_security_take(s->sec, &job->auth, job->sender, job->key);
 	if (!code)
 		code = take_memory(s, r, job);
@@ -852,7 +883,11 @@ static int enqueue_job(tpc_server_t *s, const struct request *r, tpc_job_t *job)
 		             code, r->env->key, NULL);
 		return -1;
 	}
-	if (tpc_queue_try_push(job->express ? s->express : s->jobs, &job->node)) {
+	/* The loop thread is the only producer of both queues: room seen here is still there at
+	 * the push below (a worker can only take more). The push checks again all the same. */
+	if (tpc_queue_depth(q) < tpc_queue_capacity(q) && job->type == TPC_JOB_SUBMIT)
+		native_receipt(s, job, &native);
+	if (tpc_queue_try_push(q, &job->node)) {
 		/* the queue is full: "busy" is back-pressure, the sender retries later */
 		tpc_metrics_add(s->shard, TPC_M_sendings_busy, 1);
 		send_receipt(s, r->id, r->idlen, r->env->correlation,

@@ -337,37 +337,84 @@ Test(daemon, concurrent_copies_count_lines_once)
 	free(p);
 }
 
+/* A burst of @p n canonical sendings of 10,000 lines each (~400 KB), keys PREFIX0.., seeds
+ * from @p seed, sent on @p s without reading. */
+static void send_burst(void *s, const char *sender, const char *prefix, unsigned seed, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char key[16];
+		size_t len;
+		uint8_t *p = tpc_td_canonical(seed + (unsigned)i, 40, 250, &len);
+
+		snprintf(key, sizeof(key), "%s%d", prefix, i);
+		cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, sender, key,
+		                         "canonical", (uint64_t)i, p, len),
+		             0);
+		free(p);
+	}
+}
+
+/* Read the answers of a burst of @p n until each is busy or has its result; every busy says
+ * @p code (NULL: none) and the retry hint @p retry_ms. Counts into @p c: busy, received,
+ * results. */
+static void tally_burst(void *s, int n, const char *code, uint32_t retry_ms, int c[3])
+{
+	while (c[0] + c[2] < n) {
+		Tpclear__Answer *a = tpc_td_recv(s, 30000, NULL, NULL);
+
+		cr_assert_not_null(a, "stalled: %d busy %d results", c[0], c[2]);
+		if (tpc_td_tally(a, &c[0], &c[1], &c[2]) == 'B') {
+			cr_assert_eq(a->receipt->retry_after_ms, retry_ms);
+			if (code)
+				cr_assert_str_eq(a->receipt->code, code);
+		}
+		tpclear__answer__free_unpacked(a, NULL);
+	}
+	cr_assert_eq(c[2], c[1], "every received sending gets its result");
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_sendings_total{outcome=\"busy\"}"), c[0]);
+}
+
 Test(daemon, full_queue_answers_busy_with_a_retry_hint)
 {
-	enum { N = 60 };
-	size_t len;
-	uint8_t *p;
-	int busy = 0, results = 0, received = 0;
+	int c[3] = {0}; /* busy, received, results */
 	void *s;
 
 	tpc_td_start_or_fail(&d, "[engine]\nworkers = 1\nqueue_depth = 2\nretry_after_ms = 123\n"
 	                         "max_sending_bytes = 16M\n");
 	s = tpc_td_connect(&d);
-	for (int i = 0; i < N; i++) {
-		char key[16];
-		snprintf(key, sizeof(key), "b%d", i);
-		p = tpc_td_canonical((unsigned)(3000 + i), 40, 250, &len); /* 10,000 lines each */
-		cr_assert_eq(tpc_td_send(s, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "bp", key,
-		                         "canonical", (uint64_t)i, p, len),
-		             0);
-		free(p);
-	}
-	while (busy + results < N) {
+	send_burst(s, "bp", "b", 3000, 60);
+	tally_burst(s, 60, NULL, 123, c);
+	cr_assert_gt(c[0], 0, "queue never filled");
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+}
+
+/* Issue 15, overload: past [engine] max_payload_in_flight bytes of sendings in flight a new one
+ * is answered busy T00064 at once (with the retry hint), never queued; every sending taken is
+ * answered, and the engine takes sendings again as soon as the bytes fall under the bound. */
+Test(daemon, payload_in_flight_bound_answers_busy_at_once)
+{
+	int c[3] = {0}, busy = 0, received = 0, results = 0;
+	void *s;
+
+	/* the 10,000-line sendings are ~400 KB each: one in flight is already at the bound */
+	tpc_td_start_or_fail(&d, "[engine]\nworkers = 1\nmax_payload_in_flight = 64K\n"
+	                         "retry_after_ms = 77\nmax_sending_bytes = 16M\n");
+	s = tpc_td_connect(&d);
+	send_burst(s, "op", "o", 5000, 20);
+	tally_burst(s, 20, "T00064", 77, c);
+	cr_assert_gt(c[0], 0, "the bound was never reached");
+	cr_assert_geq(c[1], 1);
+	/* with nothing in flight any more, a sending is taken again */
+	send_burst(s, "op", "again", 5999, 1);
+	for (int got = 0; !got;) {
 		Tpclear__Answer *a = tpc_td_recv(s, 30000, NULL, NULL);
-		cr_assert_not_null(a, "stalled: %d busy %d results", busy, results);
-		if (tpc_td_tally(a, &busy, &received, &results) == 'B') {
-			cr_assert_eq(a->receipt->retry_after_ms, 123);
-		}
+
+		cr_assert_not_null(a);
+		got = tpc_td_tally(a, &busy, &received, &results) == 'S';
 		tpclear__answer__free_unpacked(a, NULL);
 	}
-	cr_assert_gt(busy, 0, "queue never filled");
-	cr_assert_eq(results, received, "every received sending gets its result");
-	cr_assert_eq(tpc_td_metric(&d, "tpclear_sendings_total{outcome=\"busy\"}"), busy);
+	cr_assert_eq(busy, 0, "taken again once nothing is in flight");
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 }

@@ -193,6 +193,62 @@ Test(queue, pop_many_takes_at_most_max_in_order)
 	tpc_queue_free(&q);
 }
 
+/* Issue 15: the writer's groups are bounded by a weight (a job's lines) as well as a count; the
+ * first node is taken whatever it weighs. */
+static size_t weight_of_seq(const tpc_qnode_t *n)
+{
+	return ((const struct item *)n)->seq;
+}
+
+Test(queue, pop_group_bounds_by_weight_and_count)
+{
+	tpc_queue_t *q = queue_of(16);
+	uint32_t w[] = {3, 4, 5, 20, 1, 1, 1, 1};
+	struct item it[8];
+	tpc_qnode_t *head;
+
+	for (uint32_t i = 0; i < 8; i++) {
+		it[i].seq = w[i];
+		cr_assert_eq(tpc_queue_push(q, &it[i].node), 0);
+	}
+	/* 3 + 4 = 7 <= 10, + 5 would pass */
+	cr_assert_eq(tpc_queue_pop_group(q, 100, 10, weight_of_seq, 0, &head), 2);
+	cr_assert_eq(head, &it[0].node);
+	cr_assert_eq(head->next, &it[1].node);
+	cr_assert_null(head->next->next);
+	/* 5, then 20 would pass */
+	cr_assert_eq(tpc_queue_pop_group(q, 100, 10, weight_of_seq, 0, &head), 1);
+	cr_assert_eq(head, &it[2].node);
+	/* 20 alone is heavier than the bound: taken alone, never left behind */
+	cr_assert_eq(tpc_queue_pop_group(q, 100, 10, weight_of_seq, 0, &head), 1);
+	cr_assert_eq(head, &it[3].node);
+	/* the count bounds too */
+	cr_assert_eq(tpc_queue_pop_group(q, 3, 10, weight_of_seq, 0, &head), 3);
+	cr_assert_eq(tpc_queue_depth(q), 1);
+	cr_assert_eq(tpc_queue_pop_group(q, 3, 10, NULL, 0, &head), 1);
+	cr_assert_eq(head, &it[7].node);
+	cr_assert_eq(tpc_queue_pop_group(q, 3, 10, NULL, 0, &head), 0);
+	tpc_queue_free(&q);
+}
+
+/* Issue 15: the express lane overtakes the bound as well as the order (its jobs are bounded
+ * upstream): push_front on a full queue returns at once instead of waiting for a pop. */
+Test(queue, push_front_does_not_wait_for_room)
+{
+	tpc_queue_t *q = queue_of(2);
+	struct item it[3];
+	tpc_qnode_t *n;
+
+	cr_assert_eq(tpc_queue_push(q, &it[0].node), 0);
+	cr_assert_eq(tpc_queue_push(q, &it[1].node), 0);
+	cr_assert_eq(tpc_queue_try_push(q, &it[2].node), TPC_EAGAIN);
+	cr_assert_eq(tpc_queue_push_front(q, &it[2].node), 0);
+	cr_assert_eq(tpc_queue_depth(q), 3);
+	cr_assert_eq(tpc_queue_pop(q, &n), 0);
+	cr_assert_eq(n, &it[2].node, "first out");
+	tpc_queue_free(&q);
+}
+
 struct popper {
 	tpc_queue_t *q;
 	atomic_int done;

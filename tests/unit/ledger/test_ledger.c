@@ -360,6 +360,63 @@ Test(ledger, group_max_bounds_a_transaction)
 		free_job(j[i]);
 }
 
+/* Issue 15: a group is bounded in lines too, so a commit's time (an eAttest's wait for it) is
+ * bounded under load; a sending over the bound is a group of its own, never refused for it. */
+Test(ledger, group_max_lines_bounds_a_transaction)
+{
+	enum { N = 13 };
+	tpc_job_t *j[N], *back[N];
+	char key[32];
+
+	fx.cfg.group_max_lines = 10;
+	open_ledger();
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "L%03d", i);
+		/* twelve sendings of 4 lines (two per group: a third would make 12), then one of
+		 * 25, heavier than the bound alone */
+		j[i] = make_job("hospital-a", key, (uint8_t)(i + 1), i < 12 ? 4 : 25);
+		push(j[i]);
+	}
+	start();
+	collect(back, N);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(j[i]->status, TPC_JOB_COMMITTED, "job %d", i);
+	cr_assert_eq(tpc_metrics_get(fx.m, TPC_M_ledger_commits), 12 / 2 + 1);
+	stop();
+	for (int i = 0; i < N; i++)
+		free_job(j[i]);
+}
+
+/* Issue 15: the express lane's jobs (an eAttest, put first by push_front) are committed alone,
+ * before the sendings popped with them, and answered first: their wait is their own commit. */
+Test(ledger, express_jobs_commit_alone_and_first)
+{
+	enum { N = 6 };
+	tpc_job_t *j[N], *back[N];
+	char key[32];
+
+	open_ledger();
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "X%03d", i);
+		j[i] = make_job("hospital-a", key, (uint8_t)(i + 1), 3);
+	}
+	for (int i = 1; i < N; i++)
+		push(j[i]);
+	j[0]->express = 1;
+	cr_assert_eq(tpc_queue_push_front(fx.in, &j[0]->node), 0);
+	start();
+	collect(back, N);
+	cr_assert_eq(back[0], j[0], "the express job comes back first");
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(j[i]->status, TPC_JOB_COMMITTED, "job %d", i);
+	cr_assert_lt(j[0]->sequence, j[1]->sequence);
+	cr_assert_eq(tpc_metrics_get(fx.m, TPC_M_ledger_commits), 2,
+	             "the express job alone, then the five sendings together");
+	stop();
+	for (int i = 0; i < N; i++)
+		free_job(j[i]);
+}
+
 Test(ledger, lookup_from_a_reader)
 {
 	tpc_job_t *a;
