@@ -100,7 +100,9 @@ int tpc_date_check(uint32_t v, int32_t *days, char *why, size_t whylen)
 	return check_parts((int)(v / 10000), v / 100 % 100, v % 100, shown, days, why, whylen);
 }
 
-/* Exactly @p n ASCII digits at @p s, as a number. @return -1 when one is not a digit. */
+/* Exactly @p n ASCII digits at @p s, as a number. @return -1 when one is not a digit.
+ * (check.h's tpc_check_parse_uint() does this too, but check.c includes this module for its
+ * calendar, and the house rules forbid the cycle back.) */
 static int digits(const char *s, size_t n)
 {
 	int v = 0;
