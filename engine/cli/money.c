@@ -255,8 +255,11 @@ void tpc_cli_print_settlement(FILE *f, const Tpclear__Settlement *s, int json)
 		eur(c, sizeof(c), d->accepted_cents);
 		eur(r, sizeof(r), d->refused_cents);
 		eur(p, sizeof(p), d->paid_cents);
-		fprintf(f, "  mutuality %s: requested %s, accepted %s, refused %s, paid %s\n",
-		        d->mutuality, q, c, r, p);
+		fprintf(
+		    f,
+		    "  mutuality %s: requested EUR %s, accepted EUR %s, refused EUR %s, paid EUR "
+		    "%s\n",
+		    d->mutuality, q, c, r, p);
 	}
 }
 
@@ -436,8 +439,9 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 			tpc_cli_jprint(f, o);
 			return;
 		}
-		fprintf(f, "%-10s %16s %16s %16s %16s %10s\n", "budget", "charged", "paid", "owed",
-		        "sum", "postings");
+		/* the amounts are euros: said once in the header, the columns stay figures */
+		fprintf(f, "%-10s %16s %16s %16s %16s %10s\n", "budget", "charged (EUR)",
+		        "paid (EUR)", "owed (EUR)", "sum (EUR)", "postings");
 		for (size_t i = 0; i < a->n_balances; i++) {
 			const Tpclear__BudgetBalance *b = a->balances[i];
 			char c[32], p[32], o[32], s[32];

@@ -733,6 +733,9 @@ static void print_in_order(struct exchange *x)
 				print_json(it);
 			else
 				print_text(it);
+			/* the result first, then why it failed: stdout is flushed before stderr
+			 * so the two read in order on one terminal or one log */
+			fflush(stdout);
 			if (!it->ok)
 				say_failure(it);
 		}
