@@ -5,6 +5,7 @@
  * is a 19-digit zone (below 2^64) or a running remainder (IBAN).
  */
 #include "check.h"
+#include "date.h"
 
 #include "core/error.h"
 
@@ -98,35 +99,11 @@ void tpc_check_put_signed(char *dst, size_t width, int64_t v)
 
 /* ---- dates ---------------------------------------------------------------------------------- */
 
-/* Days from a civil date, shifted so 1970-01-01 is day 0. The year starts in March so the leap
- * day is the last day of the (shifted) year; eras of 400 years repeat exactly (146097 days). */
-static int32_t days_from_civil(int y, unsigned m, unsigned d)
-{
-	int era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);                       /* year of era, 0..399 */
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* day of year, 0..365 */
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* day of era */
-	return era * 146097 + (int32_t)doe - 719468;
-}
-
+/* The calendar's rules live in date.c alone (shared with the engine's requests and the
+ * client): this is the same check, without the reason, on the per-line path. */
 int tpc_check_date_yyyymmdd(uint32_t v, int32_t *days)
 {
-	static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int y = (int)(v / 10000);
-	unsigned m = v / 100 % 100, d = v % 100, last;
-
-	/* a date that does not exist is refused, never normalised: 20260230 is not 2 March */
-	if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1)
-		return TPC_EINVAL;
-	last = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
-	if (d > last)
-		return TPC_EINVAL;
-	*days = days_from_civil(y, m, d);
-	return 0;
+	return tpc_date_check(v, days, NULL, 0);
 }
 
 int tpc_check_parse_date(const char *p, size_t n, int32_t *days)
@@ -136,8 +113,8 @@ int tpc_check_parse_date(const char *p, size_t n, int32_t *days)
 	return tpc_check_date_yyyymmdd((uint32_t)num(p, 8), days);
 }
 
-/* The inverse of days_from_civil() (same March-based year and 400-year eras), with no table
- * and no loop: schemes.c's ages, the statement and the SEPA file turn stored days back into
+/* The inverse of date.c's days_from_civil() (same March-based year and 400-year eras), with no
+ * table and no loop: schemes.c's ages, the statement and the SEPA file turn stored days back into
  * calendar dates with it. */
 uint32_t tpc_check_days_to_yyyymmdd(int32_t z)
 {

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "ledger/verify.h"
+#include "json.h"
 #include "money.h"
 #include "store/store.h"
 
@@ -26,7 +27,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define JS tpc_cli_json_str
+/* --json: the document is streamed (a damaged ledger's problems print as they are found, never
+ * held whole), so its punctuation is written here; every value in it goes through jansson
+ * (json.h), which is what keeps it valid JSON whatever the keys hold. */
+static void jput(json_t *v)
+{
+	if (v)
+		json_dumpf(v, stdout, JSON_COMPACT | JSON_ENCODE_ANY);
+	else
+		fputs("null", stdout);
+	json_decref(v);
+}
 
 /* ---- verify -------------------------------------------------------------------------------- */
 
@@ -52,13 +63,13 @@ static void on_problem(void *arg, const char *db, const char *key, const char *w
 
 	clear_bar(o);
 	if (o->json) {
-		fputs(o->listed ? ",\n    {\"db\": " : "\n    {\"db\": ", stdout);
-		JS(stdout, db);
-		fputs(", \"key\": ", stdout);
-		JS(stdout, key);
-		fputs(", \"what\": ", stdout);
-		JS(stdout, what);
-		fputs("}", stdout);
+		json_t *p = json_object();
+
+		tpc_cli_jset_str(p, "db", db);
+		tpc_cli_jset_str(p, "key", key);
+		tpc_cli_jset_str(p, "what", what);
+		fputs(o->listed ? ",\n    " : "\n    ", stdout);
+		jput(p);
 	} else {
 		printf("%s %s: %s\n", db, key, what);
 	}
@@ -128,9 +139,11 @@ static void print_summary_json(uint32_t schema, const tpc_verify_report_t *r)
 	}
 	printf("\n  },\n  \"unchecked\": %llu,\n  \"indexes\": %llu,\n  \"budgets\": {",
 	       (unsigned long long)unchecked, (unsigned long long)r->indexes);
-	for (unsigned b = 1; b < TPC_BUDGET__COUNT; b++)
-		printf("%s\"%s\": %lld", b > 1 ? ", " : "", tpc_budget_name(b),
-		       (long long)r->budget_cents[b]);
+	for (unsigned b = 1; b < TPC_BUDGET__COUNT; b++) {
+		printf("%s", b > 1 ? ", " : "");
+		jput(tpc_cli_js(tpc_budget_name(b)));
+		printf(": %lld", (long long)r->budget_cents[b]);
+	}
 	printf("}\n}\n");
 }
 
@@ -198,7 +211,7 @@ int tpc_cli_verify(const char *data_dir, int json, int quiet)
 	}
 	if (json) {
 		fputs("{\n  \"data_dir\": ", stdout);
-		JS(stdout, data_dir);
+		jput(tpc_cli_js(data_dir));
 		fputs(",\n  \"problems\": [", stdout);
 	}
 	rc = guarded_walk(&t, st, &o, &r);

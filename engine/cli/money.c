@@ -3,13 +3,15 @@
  * Money is printed from integer cents and read into integer cents (eur(), parse_eur()): no
  * floating point anywhere, so what is shown is to the cent what the ledger holds. Every
  * printer has two forms. The text form is for people and may change; the --json form (and the
- * CSV of `ledger export`) is for scripts: amounts stay in cents, times in unix milliseconds,
- * and field names follow proto/tpclear.proto, so a script never parses "EUR 12.34".
+ * CSV of `ledger export`) is for scripts: built with jansson (json.h), amounts as integer
+ * NAME_cents beside decimal NAME_eur, times as ISO 8601 strings, field names following
+ * proto/tpclear.proto, so a script never parses "EUR 12.34".
  */
 #include "money.h"
 
+#include "common/date.h"
 #include "core/file.h"
-#include "core/utf8.h"
+#include "json.h"
 #include "refdata/text.h"
 
 #include <errno.h>
@@ -20,45 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* JSON (RFC 8259) is UTF-8: the names and references of the feeds go out as they are, accents
- * and all, byte for byte; only what JSON forbids raw is escaped. A byte that is not UTF-8 (the
- * engine stores none, but a string from an older ledger or a damaged one could hold one) is
- * written U+FFFD, so the output is valid JSON whatever the input. */
-void tpc_cli_json_str(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	size_t left = strlen((const char *)p);
-
-	fputc('"', f);
-	while (left) {
-		size_t len = tpc_utf8_next(p, left, NULL);
-
-		if (!len) {
-			fputs("\\ufffd", f);
-			len = 1;
-		} else if (*p == '"' || *p == '\\') {
-			fprintf(f, "\\%c", *p);
-		} else if (*p < 0x20) {
-			fprintf(f, "\\u%04x", *p);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		left -= len;
-	}
-	fputc('"', f);
-}
-
-#define JS tpc_cli_json_str
-
-/* Cents as euros with two decimals, "-" in front of a negative amount (a credit note). The
- * magnitude is taken in unsigned arithmetic, so even INT64_MIN prints right. */
-static void eur(char *buf, size_t cap, int64_t cents)
-{
-	uint64_t a = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-
-	snprintf(buf, cap, "%s%" PRIu64 ".%02" PRIu64, cents < 0 ? "-" : "", a / 100, a % 100);
-}
+/* The text form's amounts: euros with two decimals (json.c, shared with the JSON's NAME_eur) */
+#define eur tpc_cli_eur
+#define S   tpc_cli_s
 
 /* The engine's times are unix milliseconds, printed in UTC (the Z says so): the clock the
  * engine counts its days in, so the day shown is the day --until, --at and --from mean.
@@ -74,24 +40,6 @@ static void when(char *buf, size_t cap, uint64_t ms)
 	}
 	gmtime_r(&t, &tm);
 	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* Only the shape is checked here (and the trailing %c refuses anything after the date): the
- * engine checks the calendar itself and refuses a day that does not exist with its own code,
- * so 2026-02-30 is caught there. */
-int tpc_cli_date(const char *s, int32_t *out)
-{
-	int y, m, d;
-	char tail;
-
-	if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 ||
-	    (strlen(s) == 8 && sscanf(s, "%4d%2d%2d%c", &y, &m, &d, &tail) == 3)) {
-		if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > 31)
-			return -1;
-		*out = y * 10000 + m * 100 + d;
-		return 0;
-	}
-	return -1;
 }
 
 int tpc_cli_payrun_request(int32_t until, const char *budget, const char *request_id, uint8_t **out,
@@ -162,35 +110,35 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 	/* The JSON names each file and where the engine wrote it (a path on the engine's
 	 * machine), not its content: the XML goes to files, with --out for a local copy. */
 	if (json) {
-		fprintf(f,
-		        "{\"run\":%" PRIu64 ",\"committed_at\":%" PRIu64
-		        ",\"payments\":%u,\"lines\":%" PRIu64 ",\"total_cents\":%" PRId64
-		        ",\"lines_carried\":%" PRIu64 ",\"lines_no_account\":%" PRIu64
-		        ",\"settlements\":%u,\"replay\":%s,\"files\":[",
-		        r->run, r->committed_at, r->payments, r->lines, r->total_cents,
-		        r->lines_carried, r->lines_no_account, r->settlements,
-		        r->replay ? "true" : "false");
+		json_t *o = json_object(), *files = json_array(), *notes = json_array();
+
+		json_object_set_new(o, "run", json_integer((json_int_t)r->run));
+		tpc_cli_jset_time(o, "committed_at", r->committed_at);
+		json_object_set_new(o, "payments", json_integer(r->payments));
+		json_object_set_new(o, "lines", json_integer((json_int_t)r->lines));
+		tpc_cli_jset_money(o, "total", r->total_cents);
+		json_object_set_new(o, "lines_carried", json_integer((json_int_t)r->lines_carried));
+		json_object_set_new(o, "lines_no_account",
+		                    json_integer((json_int_t)r->lines_no_account));
+		json_object_set_new(o, "settlements", json_integer(r->settlements));
+		json_object_set_new(o, "replay", json_boolean(r->replay));
 		for (size_t i = 0; i < r->n_files; i++) {
 			const Tpclear__SepaFile *x = r->files[i];
+			json_t *j = json_object();
 
-			fprintf(f, "%s{\"budget\":", i ? "," : "");
-			JS(f, x->budget);
-			fprintf(f, ",\"name\":");
-			JS(f, x->name);
-			fprintf(f, ",\"path\":");
-			JS(f, x->path);
-			fprintf(f, ",\"payer_iban\":");
-			JS(f, x->payer_iban);
-			fprintf(f, ",\"transactions\":%u,\"control_cents\":%" PRId64 "}",
-			        x->transactions, x->control_cents);
+			tpc_cli_jset_str(j, "budget", x->budget);
+			tpc_cli_jset_str(j, "name", x->name);
+			tpc_cli_jset_str(j, "path", x->path);
+			tpc_cli_jset_str(j, "payer_iban", x->payer_iban);
+			json_object_set_new(j, "transactions", json_integer(x->transactions));
+			tpc_cli_jset_money(j, "control", x->control_cents);
+			json_array_append_new(files, j);
 		}
-		fprintf(f, "],\"notes\":[");
-		for (size_t i = 0; i < r->n_notes; i++) {
-			fprintf(f, "%s", i ? "," : "");
-			JS(f, r->notes[i]);
-		}
-		fprintf(f, "]}\n");
-		return rc;
+		json_object_set_new(o, "files", files);
+		for (size_t i = 0; i < r->n_notes; i++)
+			json_array_append_new(notes, tpc_cli_js(r->notes[i]));
+		json_object_set_new(o, "notes", notes);
+		return tpc_cli_jprint(f, o) ? -1 : rc;
 	}
 	/* a replay is said first: what follows is the first run's, nothing was paid now */
 	if (r->replay)
@@ -200,16 +148,17 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 	if (!r->run) {
 		fprintf(f, "payment run: nothing to pay");
 		if (r->lines_carried || r->lines_no_account)
-			fprintf(f, " (%" PRIu64 " lines carried, %" PRIu64 " without an account)",
-			        r->lines_carried, r->lines_no_account);
+			fprintf(f, " (%" PRIu64 " line%s carried, %" PRIu64 " without an account)",
+			        r->lines_carried, S(r->lines_carried), r->lines_no_account);
 		fprintf(f, "\n");
 	} else {
 		eur(a, sizeof(a), r->total_cents);
 		when(t, sizeof(t), r->committed_at);
 		fprintf(f,
-		        "payment run %" PRIu64 " committed %s: %u transfers, %" PRIu64
-		        " lines, EUR %s, %u settlements\n",
-		        r->run, t, r->payments, r->lines, a, r->settlements);
+		        "payment run %" PRIu64 " committed %s: %u transfer%s, %" PRIu64
+		        " line%s, EUR %s, %u settlement%s\n",
+		        r->run, t, r->payments, S(r->payments), r->lines, S(r->lines), a,
+		        r->settlements, S(r->settlements));
 	}
 	/* per file, the figures a bank checks a pain.001 by (number of transactions, control
 	 * sum) and the debtor account it will debit */
@@ -217,8 +166,8 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 		const Tpclear__SepaFile *x = r->files[i];
 
 		eur(a, sizeof(a), x->control_cents);
-		fprintf(f, "  %-10s %u transfers, control sum EUR %s, from %s: %s", x->budget,
-		        x->transactions, a, x->payer_iban, x->path);
+		fprintf(f, "  %-10s %u transfer%s, control sum EUR %s, from %s: %s", x->budget,
+		        x->transactions, S(x->transactions), a, x->payer_iban, x->path);
 		if (out_dir)
 			fprintf(f, " (copy in %s/%s)", out_dir, x->name);
 		fprintf(f, "\n");
@@ -227,9 +176,10 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 	 * missing account needs the reference data fixed (the notes name the payees) */
 	if (r->lines_carried || r->lines_no_account)
 		fprintf(f,
-		        "  left unpaid: %" PRIu64 " lines carried (net not positive), %" PRIu64
-		        " lines without a valid account\n",
-		        r->lines_carried, r->lines_no_account);
+		        "  left unpaid: %" PRIu64 " line%s carried (net not positive), %" PRIu64
+		        " line%s without a valid account\n",
+		        r->lines_carried, S(r->lines_carried), r->lines_no_account,
+		        S(r->lines_no_account));
 	/* the notes name each payee or budget left unpaid and why (payrun.c keeps at most
 	 * 1000); a replay has none, they are not stored */
 	for (size_t i = 0; i < r->n_notes; i++)
@@ -239,43 +189,41 @@ int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, cons
 
 /* Shared by `query --settlement` and the settlements inside a `ledger show` history, so a
  * script reads one shape for both. */
-void tpc_cli_json_settlement(FILE *f, const Tpclear__Settlement *s)
+json_t *tpc_cli_j_settlement(const Tpclear__Settlement *s)
 {
-	fprintf(f, "{\"sender\":");
-	JS(f, s->sender);
-	fprintf(f, ",\"key\":");
-	JS(f, s->key);
-	fprintf(f, ",\"sequence\":%" PRIu64 ",\"run\":%" PRIu64 ",\"payment\":%u", s->sequence,
-	        s->run, s->payment);
-	fprintf(f, ",\"payment_reference\":");
-	JS(f, s->payment_reference);
-	fprintf(f, ",\"budget\":");
-	JS(f, s->budget);
-	fprintf(f, ",\"payee\":");
-	JS(f, s->payee);
-	fprintf(f, ",\"iban\":");
-	JS(f, s->iban);
-	/* two dates on purpose: paid_at is when the run committed (unix ms), execution_date the
-	 * day the bank was asked to execute the transfer (YYYYMMDD, the SEPA file's) */
-	fprintf(f,
-	        ",\"paid_cents\":%" PRId64 ",\"paid_at\":%" PRIu64
-	        ",\"execution_date\":%d,\"lines_paid\":%u,\"native_type\":",
-	        s->paid_cents, s->paid_at, s->execution_date, s->lines_paid);
-	JS(f, s->native_type);
+	json_t *o = json_object(), *dests = json_array();
+
+	tpc_cli_jset_str(o, "sender", s->sender);
+	tpc_cli_jset_str(o, "key", s->key);
+	json_object_set_new(o, "sequence", json_integer((json_int_t)s->sequence));
+	json_object_set_new(o, "run", json_integer((json_int_t)s->run));
+	json_object_set_new(o, "payment", json_integer(s->payment));
+	tpc_cli_jset_str(o, "payment_reference", s->payment_reference);
+	tpc_cli_jset_str(o, "budget", s->budget);
+	tpc_cli_jset_str(o, "payee", s->payee);
+	tpc_cli_jset_str(o, "iban", s->iban);
+	/* two dates on purpose: paid_at is when the run committed, execution_date the day the
+	 * bank was asked to execute the transfer (the SEPA file's) */
+	tpc_cli_jset_money(o, "paid", s->paid_cents);
+	tpc_cli_jset_time(o, "paid_at", s->paid_at);
+	tpc_cli_jset_date(o, "execution_date", s->execution_date);
+	json_object_set_new(o, "lines_paid", json_integer(s->lines_paid));
+	tpc_cli_jset_str(o, "native_type", s->native_type);
 	/* per destination mutuality, as the 920900 reports it (ET91): requested, accepted,
 	 * refused (requested - accepted), and what this payment paid */
-	fprintf(f, ",\"destinations\":[");
 	for (size_t i = 0; i < s->n_destinations; i++) {
 		const Tpclear__SettledDestination *d = s->destinations[i];
+		json_t *x = json_object();
 
-		fprintf(f, "%s{\"mutuality\":", i ? "," : "");
-		JS(f, d->mutuality);
-		fprintf(f,
-		        ",\"requested_cents\":%" PRId64 ",\"accepted_cents\":%" PRId64
-		        ",\"refused_cents\":%" PRId64 ",\"paid_cents\":%" PRId64 "}",
-		        d->requested_cents, d->accepted_cents, d->refused_cents, d->paid_cents);
+		tpc_cli_jset_str(x, "mutuality", d->mutuality);
+		tpc_cli_jset_money(x, "requested", d->requested_cents);
+		tpc_cli_jset_money(x, "accepted", d->accepted_cents);
+		tpc_cli_jset_money(x, "refused", d->refused_cents);
+		tpc_cli_jset_money(x, "paid", d->paid_cents);
+		json_array_append_new(dests, x);
 	}
-	fprintf(f, "]}");
+	json_object_set_new(o, "destinations", dests);
+	return o;
 }
 
 void tpc_cli_print_settlement(FILE *f, const Tpclear__Settlement *s, int json)
@@ -283,8 +231,7 @@ void tpc_cli_print_settlement(FILE *f, const Tpclear__Settlement *s, int json)
 	char a[32], t[32];
 
 	if (json) {
-		tpc_cli_json_settlement(f, s);
-		fputc('\n', f);
+		tpc_cli_jprint(f, tpc_cli_j_settlement(s));
 		return;
 	}
 	/* One line for the payment, then one per destination mutuality, as the 920900 has an
@@ -294,10 +241,12 @@ void tpc_cli_print_settlement(FILE *f, const Tpclear__Settlement *s, int json)
 	eur(a, sizeof(a), s->paid_cents);
 	when(t, sizeof(t), s->paid_at);
 	fprintf(f,
-	        "%s: settled by payment run %" PRIu64 " (%s, %s): EUR %s for %u lines to %s (%s), "
-	        "execution %d%s%s\n",
-	        s->key, s->run, s->payment_reference, t, a, s->lines_paid, s->payee, s->iban,
-	        s->execution_date, s->native_type[0] ? ", native answer " : "", s->native_type);
+	        "%s: settled by payment run %" PRIu64 " (%s, %s): EUR %s for %u line%s to %s (%s), "
+	        "execution %04d-%02d-%02d%s%s\n",
+	        s->key, s->run, s->payment_reference, t, a, s->lines_paid, S(s->lines_paid),
+	        s->payee, s->iban, s->execution_date / 10000, s->execution_date / 100 % 100,
+	        s->execution_date % 100, s->native_type[0] ? ", native answer " : "",
+	        s->native_type);
 	for (size_t i = 0; i < s->n_destinations; i++) {
 		const Tpclear__SettledDestination *d = s->destinations[i];
 		char q[32], c[32], r[32], p[32];
@@ -306,8 +255,11 @@ void tpc_cli_print_settlement(FILE *f, const Tpclear__Settlement *s, int json)
 		eur(c, sizeof(c), d->accepted_cents);
 		eur(r, sizeof(r), d->refused_cents);
 		eur(p, sizeof(p), d->paid_cents);
-		fprintf(f, "  mutuality %s: requested %s, accepted %s, refused %s, paid %s\n",
-		        d->mutuality, q, c, r, p);
+		fprintf(
+		    f,
+		    "  mutuality %s: requested EUR %s, accepted EUR %s, refused EUR %s, paid EUR "
+		    "%s\n",
+		    d->mutuality, q, c, r, p);
 	}
 }
 
@@ -321,70 +273,62 @@ static const char *outcome(Tpclear__Outcome o)
 /* One sending as a claims system keeps it (docs/ledger.md, Queries): per line, what was
  * invoiced, what the tariff expected, what was accepted and what was paid, with when and under
  * which payment reference, then the settlements. */
-static void print_history(FILE *f, const Tpclear__SendingHistory *h, int json)
+static json_t *j_history(const Tpclear__SendingHistory *h)
+{
+	json_t *o = json_object(), *lines = json_array(), *sets = json_array();
+
+	tpc_cli_jset_str(o, "sender", h->sender);
+	tpc_cli_jset_str(o, "key", h->key);
+	tpc_cli_jset_str(o, "format", h->format);
+	json_object_set_new(o, "sequence", json_integer((json_int_t)h->sequence));
+	tpc_cli_jset_time(o, "received_at", h->received_at);
+	tpc_cli_jset_time(o, "validated_at", h->validated_at);
+	tpc_cli_jset_time(o, "committed_at", h->committed_at);
+	for (size_t i = 0; i < h->n_lines; i++) {
+		const Tpclear__LineHistory *l = h->lines[i];
+		json_t *x = json_object(), *codes = json_array();
+
+		json_object_set_new(x, "index", json_integer(l->index));
+		json_object_set_new(x, "record", json_integer(l->record));
+		json_object_set_new(x, "invoice", json_integer(l->invoice));
+		tpc_cli_jset_str(x, "code", l->code);
+		tpc_cli_jset_day(x, "date", l->date);
+		json_object_set_new(x, "units", json_integer(l->units));
+		json_object_set_new(x, "outcome", json_string(outcome(l->outcome)));
+		tpc_cli_jset_str(x, "budget", l->budget);
+		tpc_cli_jset_str(x, "mutuality", l->mutuality);
+		/* who pays under which reference: the feed's text, whole */
+		tpc_cli_jset_str(x, "scheme", l->scheme);
+		tpc_cli_jset_str(x, "share_budget", l->share_budget);
+		tpc_cli_jset_str(x, "scheme_ref", l->scheme_ref);
+		tpc_cli_jset_str(x, "scheme_org", l->scheme_org);
+		tpc_cli_jset_money(x, "invoiced_insurer", l->invoiced_insurer_cents);
+		tpc_cli_jset_money(x, "invoiced_patient", l->invoiced_patient_cents);
+		tpc_cli_jset_money(x, "expected_insurer", l->expected_insurer_cents);
+		tpc_cli_jset_money(x, "expected_patient", l->expected_patient_cents);
+		tpc_cli_jset_money(x, "accepted", l->accepted_cents);
+		tpc_cli_jset_money(x, "paid", l->paid_cents);
+		tpc_cli_jset_time(x, "paid_at", l->paid_at);
+		tpc_cli_jset_str(x, "payment_reference", l->payment_reference);
+		/* codes only: a stored line keeps its finding codes, not their texts (records.h);
+		 * docs/errors.md and docs/formats/efact.md give the reasons */
+		for (size_t k = 0; k < l->n_findings; k++)
+			json_array_append_new(codes, tpc_cli_js(l->findings[k]));
+		json_object_set_new(x, "findings", codes);
+		json_array_append_new(lines, x);
+	}
+	json_object_set_new(o, "lines", lines);
+	for (size_t i = 0; i < h->n_settlements; i++)
+		json_array_append_new(sets, tpc_cli_j_settlement(h->settlements[i]));
+	json_object_set_new(o, "settlements", sets);
+	return o;
+}
+
+/* The same as text, for people. */
+static void print_history(FILE *f, const Tpclear__SendingHistory *h)
 {
 	char r[32], v[32], c[32];
 
-	if (json) {
-		fprintf(f, "{\"sender\":");
-		JS(f, h->sender);
-		fprintf(f, ",\"key\":");
-		JS(f, h->key);
-		fprintf(f, ",\"format\":");
-		JS(f, h->format);
-		fprintf(f,
-		        ",\"sequence\":%" PRIu64 ",\"received_at\":%" PRIu64
-		        ",\"validated_at\":%" PRIu64 ",\"committed_at\":%" PRIu64 ",\"lines\":[",
-		        h->sequence, h->received_at, h->validated_at, h->committed_at);
-		for (size_t i = 0; i < h->n_lines; i++) {
-			const Tpclear__LineHistory *l = h->lines[i];
-
-			fprintf(f, "%s{\"index\":%u,\"record\":%u,\"invoice\":%u,\"code\":",
-			        i ? "," : "", l->index, l->record, l->invoice);
-			JS(f, l->code);
-			fprintf(f,
-			        ",\"date\":%d,\"units\":%d,\"outcome\":\"%s\",\"budget\":", l->date,
-			        l->units, outcome(l->outcome));
-			JS(f, l->budget);
-			fprintf(f, ",\"mutuality\":");
-			JS(f, l->mutuality);
-			/* who pays under which reference: the feed's text, whole */
-			fprintf(f, ",\"scheme\":");
-			JS(f, l->scheme);
-			fprintf(f, ",\"share_budget\":");
-			JS(f, l->share_budget);
-			fprintf(f, ",\"scheme_ref\":");
-			JS(f, l->scheme_ref);
-			fprintf(f, ",\"scheme_org\":");
-			JS(f, l->scheme_org);
-			fprintf(f,
-			        ",\"invoiced_insurer_cents\":%" PRId64
-			        ",\"invoiced_patient_cents\":%" PRId64
-			        ",\"expected_insurer_cents\":%" PRId64
-			        ",\"expected_patient_cents\":%" PRId64
-			        ",\"accepted_cents\":%" PRId64 ",\"paid_cents\":%" PRId64
-			        ",\"paid_at\":%" PRIu64 ",\"payment_reference\":",
-			        l->invoiced_insurer_cents, l->invoiced_patient_cents,
-			        l->expected_insurer_cents, l->expected_patient_cents,
-			        l->accepted_cents, l->paid_cents, l->paid_at);
-			JS(f, l->payment_reference);
-			/* codes only: a stored line keeps its finding codes, not their texts
-			 * (records.h); docs/errors.md and docs/formats/efact.md give the reasons */
-			fprintf(f, ",\"findings\":[");
-			for (size_t k = 0; k < l->n_findings; k++) {
-				fprintf(f, "%s", k ? "," : "");
-				JS(f, l->findings[k]);
-			}
-			fprintf(f, "]}");
-		}
-		fprintf(f, "],\"settlements\":[");
-		for (size_t i = 0; i < h->n_settlements; i++) {
-			fprintf(f, "%s", i ? "," : "");
-			tpc_cli_json_settlement(f, h->settlements[i]);
-		}
-		fprintf(f, "]}");
-		return;
-	}
 	/* "decided" is the commit: a verdict is final, and answered, only once it is durable
 	 * (docs/ledger.md, Guarantees) */
 	when(r, sizeof(r), h->received_at);
@@ -439,18 +383,18 @@ void tpc_cli_print_postings(FILE *f, const Tpclear__LedgerAnswer *a, int json, i
 		eur(amt, sizeof(amt), p->amount_cents);
 		when(t, sizeof(t), p->at);
 		if (json) {
-			fprintf(f,
-			        "{\"number\":%" PRIu64 ",\"at\":%" PRIu64 ",\"kind\":", p->number,
-			        p->at);
-			JS(f, p->kind);
-			fprintf(f, ",\"budget\":");
-			JS(f, p->budget);
-			fprintf(f, ",\"account\":");
-			JS(f, p->account);
-			fprintf(f,
-			        ",\"amount_cents\":%" PRId64 ",\"sequence\":%" PRIu64
-			        ",\"line\":%u,\"run\":%" PRIu64 "}\n",
-			        p->amount_cents, p->sequence, p->line, p->run);
+			json_t *o = json_object();
+
+			json_object_set_new(o, "number", json_integer((json_int_t)p->number));
+			tpc_cli_jset_time(o, "at", p->at);
+			tpc_cli_jset_str(o, "kind", p->kind);
+			tpc_cli_jset_str(o, "budget", p->budget);
+			tpc_cli_jset_str(o, "account", p->account);
+			tpc_cli_jset_money(o, "amount", p->amount_cents);
+			json_object_set_new(o, "sequence", json_integer((json_int_t)p->sequence));
+			json_object_set_new(o, "line", json_integer(p->line));
+			json_object_set_new(o, "run", json_integer((json_int_t)p->run));
+			tpc_cli_jprint(f, o);
 		} else {
 			fprintf(f, "%" PRIu64 ",%s,%s,%s,%s,%s,%" PRIu64 ",%u,%" PRIu64 "\n",
 			        p->number, t, p->kind, p->budget, p->account, amt, p->sequence,
@@ -471,27 +415,33 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 	 * needs. */
 	if (op == TPCLEAR__LEDGER_REQUEST__OP__BALANCE) {
 		if (json) {
-			fprintf(f, "{\"budgets\":[");
+			json_t *o = json_object(), *arr = json_array();
+
 			for (size_t i = 0; i < a->n_balances; i++) {
 				const Tpclear__BudgetBalance *b = a->balances[i];
+				json_t *x = json_object();
 
-				fprintf(f, "%s{\"budget\":", i ? "," : "");
-				JS(f, b->budget);
-				fprintf(f,
-				        ",\"charged_cents\":%" PRId64 ",\"payable_cents\":%" PRId64
-				        ",\"settled_cents\":%" PRId64 ",\"paid_out_cents\":%" PRId64
-				        ",\"owed_cents\":%" PRId64 ",\"sum_cents\":%" PRId64
-				        ",\"postings\":%" PRIu64 ",\"third_party_cents\":%" PRId64
-				        ",\"insured_cents\":%" PRId64 "}",
-				        b->charged_cents, b->payable_cents, b->settled_cents,
-				        b->paid_out_cents, b->owed_cents, b->sum_cents, b->postings,
-				        b->third_party_cents, b->insured_cents);
+				tpc_cli_jset_str(x, "budget", b->budget);
+				tpc_cli_jset_money(x, "charged", b->charged_cents);
+				tpc_cli_jset_money(x, "payable", b->payable_cents);
+				tpc_cli_jset_money(x, "settled", b->settled_cents);
+				tpc_cli_jset_money(x, "paid_out", b->paid_out_cents);
+				tpc_cli_jset_money(x, "owed", b->owed_cents);
+				tpc_cli_jset_money(x, "sum", b->sum_cents);
+				json_object_set_new(x, "postings",
+				                    json_integer((json_int_t)b->postings));
+				tpc_cli_jset_money(x, "third_party", b->third_party_cents);
+				tpc_cli_jset_money(x, "insured", b->insured_cents);
+				json_array_append_new(arr, x);
 			}
-			fprintf(f, "],\"total_cents\":%" PRId64 "}\n", a->total_cents);
+			json_object_set_new(o, "budgets", arr);
+			tpc_cli_jset_money(o, "total", a->total_cents);
+			tpc_cli_jprint(f, o);
 			return;
 		}
-		fprintf(f, "%-10s %16s %16s %16s %16s %10s\n", "budget", "charged", "paid", "owed",
-		        "sum", "postings");
+		/* the amounts are euros: said once in the header, the columns stay figures */
+		fprintf(f, "%-10s %16s %16s %16s %16s %10s\n", "budget", "charged (EUR)",
+		        "paid (EUR)", "owed (EUR)", "sum (EUR)", "postings");
 		for (size_t i = 0; i < a->n_balances; i++) {
 			const Tpclear__BudgetBalance *b = a->balances[i];
 			char c[32], p[32], o[32], s[32];
@@ -508,28 +458,28 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 		return;
 	}
 	if (json) {
-		fprintf(f, "{\"target\":");
-		JS(f, a->target);
-		fprintf(f, ",\"kind\":");
-		JS(f, a->target_kind);
-		fprintf(f, ",\"sendings\":[");
-		for (size_t i = 0; i < a->n_sendings; i++) {
-			fprintf(f, "%s", i ? "," : "");
-			print_history(f, a->sendings[i], 1);
-		}
+		json_t *o = json_object(), *sends = json_array(), *posts = json_array();
+
+		tpc_cli_jset_str(o, "target", a->target);
+		tpc_cli_jset_str(o, "kind", a->target_kind);
+		for (size_t i = 0; i < a->n_sendings; i++)
+			json_array_append_new(sends, j_history(a->sendings[i]));
+		json_object_set_new(o, "sendings", sends);
 		/* a payee's postings without their account: it is the target, named once above */
-		fprintf(f, "],\"postings\":[");
 		for (size_t i = 0; i < a->n_postings; i++) {
 			const Tpclear__Posting *p = a->postings[i];
+			json_t *x = json_object();
 
-			fprintf(f, "%s{\"number\":%" PRIu64 ",\"kind\":", i ? "," : "", p->number);
-			JS(f, p->kind);
-			fprintf(f, ",\"budget\":");
-			JS(f, p->budget);
-			fprintf(f, ",\"amount_cents\":%" PRId64 ",\"at\":%" PRIu64 "}",
-			        p->amount_cents, p->at);
+			json_object_set_new(x, "number", json_integer((json_int_t)p->number));
+			tpc_cli_jset_str(x, "kind", p->kind);
+			tpc_cli_jset_str(x, "budget", p->budget);
+			tpc_cli_jset_money(x, "amount", p->amount_cents);
+			tpc_cli_jset_time(x, "at", p->at);
+			json_array_append_new(posts, x);
 		}
-		fprintf(f, "],\"total_cents\":%" PRId64 "}\n", a->total_cents);
+		json_object_set_new(o, "postings", posts);
+		tpc_cli_jset_money(o, "total", a->total_cents);
+		tpc_cli_jprint(f, o);
 		return;
 	}
 	/* show: a sending or an invoice comes as a history, a payee as postings. The payee's
@@ -537,9 +487,9 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 	 * is still owed, positive. The engine answers at most one export page (10,000 postings)
 	 * here and `ledger show` asks for no further page. */
 	for (size_t i = 0; i < a->n_sendings; i++)
-		print_history(f, a->sendings[i], 0);
+		print_history(f, a->sendings[i]);
 	if (a->n_postings) {
-		fprintf(f, "payee %s: %zu postings\n", a->target, a->n_postings);
+		fprintf(f, "payee %s: %zu posting%s\n", a->target, a->n_postings, S(a->n_postings));
 		tpc_cli_print_postings(f, a, 0, 1);
 		eur(t, sizeof(t), a->total_cents);
 		fprintf(f, "balance of the payee: EUR %s (positive = still owed)\n", t);
@@ -547,23 +497,6 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 }
 
 /* ---- statements ---------------------------------------------------------------------------- */
-
-/* A statement month (YYYY-MM or YYYYMM). From 1970: a month is a range of posting times, which
- * are unix milliseconds. */
-int tpc_cli_month(const char *s, int32_t *out)
-{
-	int y, m;
-	char tail;
-
-	if (sscanf(s, "%4d-%2d%c", &y, &m, &tail) == 2 ||
-	    (strlen(s) == 6 && sscanf(s, "%4d%2d%c", &y, &m, &tail) == 2)) {
-		if (y < 1970 || y > 2999 || m < 1 || m > 12)
-			return -1;
-		*out = y * 100 + m;
-		return 0;
-	}
-	return -1;
-}
 
 int tpc_cli_write_document(const char *path, const ProtobufCBinaryData *doc)
 {
@@ -590,52 +523,56 @@ void tpc_cli_print_statement(FILE *f, const Tpclear__Statement *s, int json, con
 	/* --json prints the summary only; tpclear.c requires --out then, so the document is in a
 	 * file and stdout holds one JSON object */
 	if (json) {
-		fprintf(f, "{\"institution\":");
-		JS(f, s->institution);
-		fprintf(f,
-		        ",\"month\":%u,\"provisional\":%s,\"lines\":%u,\"decisions\":%u"
-		        ",\"insurer_cents\":%" PRId64 ",\"patient_cents\":%" PRId64
-		        ",\"total_cents\":%" PRId64 ",\"charged_cents\":%" PRId64
-		        ",\"charge_postings\":%" PRIu64 ",\"file\":",
-		        s->month, s->provisional ? "true" : "false", s->lines, s->decisions,
-		        s->insurer_cents, s->patient_cents, s->total_cents, s->charged_cents,
-		        s->charge_postings);
-		JS(f, file);
-		fprintf(f, ",\"name\":");
-		JS(f, s->name);
-		fprintf(f, ",\"cpas\":[");
+		json_t *o = json_object(), *cpas = json_array();
+		char month[16];
+
+		snprintf(month, sizeof(month), "%04u-%02u", s->month / 100, s->month % 100);
+		tpc_cli_jset_str(o, "institution", s->institution);
+		json_object_set_new(o, "month", json_string(month));
+		json_object_set_new(o, "provisional", json_boolean(s->provisional));
+		json_object_set_new(o, "lines", json_integer(s->lines));
+		json_object_set_new(o, "decisions", json_integer(s->decisions));
+		tpc_cli_jset_money(o, "insurer", s->insurer_cents);
+		tpc_cli_jset_money(o, "patient", s->patient_cents);
+		tpc_cli_jset_money(o, "total", s->total_cents);
+		tpc_cli_jset_money(o, "charged", s->charged_cents);
+		json_object_set_new(o, "charge_postings",
+		                    json_integer((json_int_t)s->charge_postings));
+		json_object_set_new(o, "file", file ? tpc_cli_js(file) : json_null());
+		tpc_cli_jset_str(o, "name", s->name);
 		for (size_t i = 0; i < s->n_cpas; i++) {
 			const Tpclear__StatementCpas *c = s->cpas[i];
+			json_t *x = json_object(), *decs = json_array();
 
-			fprintf(f, "%s{\"bce\":", i ? "," : "");
-			JS(f, c->bce);
-			fprintf(f,
-			        ",\"lines\":%u,\"insurer_cents\":%" PRId64
-			        ",\"patient_cents\":%" PRId64 ",\"total_cents\":%" PRId64
-			        ",\"decisions\":[",
-			        c->lines, c->insurer_cents, c->patient_cents, c->total_cents);
+			tpc_cli_jset_str(x, "bce", c->bce);
+			json_object_set_new(x, "lines", json_integer(c->lines));
+			tpc_cli_jset_money(x, "insurer", c->insurer_cents);
+			tpc_cli_jset_money(x, "patient", c->patient_cents);
+			tpc_cli_jset_money(x, "total", c->total_cents);
 			for (size_t k = 0; k < c->n_decisions; k++) {
 				const Tpclear__StatementDecision *d = c->decisions[k];
+				json_t *y = json_object();
 
-				fprintf(f, "%s{\"decision\":", k ? "," : "");
-				JS(f, d->decision);
-				fprintf(
-				    f,
-				    ",\"lines\":%u,\"insurer_cents\":%" PRId64
-				    ",\"patient_cents\":%" PRId64 ",\"total_cents\":%" PRId64 "}",
-				    d->lines, d->insurer_cents, d->patient_cents, d->total_cents);
+				tpc_cli_jset_str(y, "decision", d->decision);
+				json_object_set_new(y, "lines", json_integer(d->lines));
+				tpc_cli_jset_money(y, "insurer", d->insurer_cents);
+				tpc_cli_jset_money(y, "patient", d->patient_cents);
+				tpc_cli_jset_money(y, "total", d->total_cents);
+				json_array_append_new(decs, y);
 			}
-			fprintf(f, "]}");
+			json_object_set_new(x, "decisions", decs);
+			json_array_append_new(cpas, x);
 		}
-		fprintf(f, "]}\n");
+		json_object_set_new(o, "cpas", cpas);
+		tpc_cli_jprint(f, o);
 		return;
 	}
 	/* text: the summary per CPAS and the totals; the document itself is the XML (file or
 	 * stdout). A statement asked before the month is over says so: more lines may come. */
-	fprintf(f, "%s recovery statement %04u-%02u (%s): %u lines, %u decisions of %zu CPAS\n",
+	fprintf(f, "%s recovery statement %04u-%02u (%s): %u line%s, %u decision%s of %zu CPAS\n",
 	        s->institution, s->month / 100, s->month % 100,
 	        s->provisional ? "provisional: the month is not over" : "final", s->lines,
-	        s->decisions, s->n_cpas);
+	        S(s->lines), s->decisions, S(s->decisions), s->n_cpas);
 	fprintf(f, "%-12s %9s %7s %14s %14s %14s\n", "cpas", "decisions", "lines", "insurer",
 	        "share", "total");
 	for (size_t i = 0; i < s->n_cpas; i++) {
@@ -709,7 +646,8 @@ int tpc_cli_eattest_request(int argc, char **argv, uint8_t **out, size_t *len, c
 	for (int i = 0; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		const char *k = argv[i], *v;
-		int32_t d;
+		char why[160];
+		uint32_t d;
 
 		if (!eq) {
 			snprintf(err, errlen, "'%s': expected KEY=VALUE", argv[i]);
@@ -733,8 +671,14 @@ int tpc_cli_eattest_request(int argc, char **argv, uint8_t **out, size_t *len, c
 			at.cancels = (char *)v;
 		else if (strcmp(k, "country") == 0)
 			at.country = (char *)v;
-		else if (strcmp(k, "date") == 0 && tpc_cli_date(v, &d) == 0)
-			at.date = d;
+		else if (strcmp(k, "date") == 0) {
+			/* the engine's own calendar rules (common/date.h), said with the value */
+			if (tpc_date_parse(v, &d, why, sizeof(why))) {
+				snprintf(err, errlen, "date=%s", why);
+				return -1;
+			}
+			at.date = (int32_t)d;
+		}
 		/* units >= 1 (docs/formats/eattest.md): a cancellation repeats the attestation
 		 * with cancels=N, never negative units */
 		else if (strcmp(k, "units") == 0 && atoi(v) > 0)
@@ -781,27 +725,25 @@ int tpc_cli_print_eattest(FILE *f, const Tpclear__Answer *a, int json)
 		l = r->invoice_results[0]->lines[0];
 	eur(eur_back, sizeof(eur_back), r->accepted_cents);
 	if (json) {
-		fprintf(f, "{\"number\":");
-		JS(f, r->key);
+		json_t *o = json_object(), *codes = json_array();
+
+		tpc_cli_jset_str(o, "number", r->key);
 		/* the reimbursement is the accepted amount of the attestation's one line
 		 * (docs/formats/eattest.md, Answer) */
-		fprintf(f, ",\"accepted\":%s,\"reimbursed_cents\":%" PRId64 ",\"scheme\":",
-		        r->lines_accepted ? "true" : "false", r->accepted_cents);
-		JS(f, l ? l->scheme : "");
-		fprintf(f, ",\"budget\":");
-		JS(f, l ? l->budget : "");
-		fprintf(f, ",\"sequence\":%" PRIu64 ",\"replay\":%s,\"findings\":[", r->sequence,
-		        r->replay ? "true" : "false");
-		for (size_t i = 0; l && i < l->n_findings; i++) {
-			fprintf(f, "%s", i ? "," : "");
-			JS(f, l->findings[i]->code);
-		}
+		json_object_set_new(o, "accepted", json_boolean(r->lines_accepted));
+		tpc_cli_jset_money(o, "reimbursed", r->accepted_cents);
+		tpc_cli_jset_str(o, "scheme", l ? l->scheme : "");
+		tpc_cli_jset_str(o, "budget", l ? l->budget : "");
+		json_object_set_new(o, "sequence", json_integer((json_int_t)r->sequence));
+		json_object_set_new(o, "replay", json_boolean(r->replay));
+		for (size_t i = 0; l && i < l->n_findings; i++)
+			json_array_append_new(codes, tpc_cli_js(l->findings[i]->code));
 		for (size_t i = 0; i < r->n_invoice_results; i++)
-			for (size_t k = 0; k < r->invoice_results[i]->n_findings; k++) {
-				fprintf(f, "%s", (l && l->n_findings) || k ? "," : "");
-				JS(f, r->invoice_results[i]->findings[k]->code);
-			}
-		fprintf(f, "]}\n");
+			for (size_t k = 0; k < r->invoice_results[i]->n_findings; k++)
+				json_array_append_new(
+				    codes, tpc_cli_js(r->invoice_results[i]->findings[k]->code));
+		json_object_set_new(o, "findings", codes);
+		tpc_cli_jprint(f, o);
 		return r->lines_accepted ? 0 : 1;
 	}
 	if (r->lines_accepted)

@@ -16,14 +16,12 @@
 #ifndef TPC_CLI_MONEY_H
 #define TPC_CLI_MONEY_H
 
+#include "json.h"
 #include "tpclear.pb-c.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-/** A date given as YYYY-MM-DD or YYYYMMDD to YYYYMMDD. @return 0 or -1 (not a date). */
-int tpc_cli_date(const char *s, int32_t *out);
 
 /** Pack a PayrunRequest (@p request_id: its idempotency key, NULL = none).
  *  @param[out] out malloc'd (caller frees). @return 0 or -1. */
@@ -37,11 +35,8 @@ int tpc_cli_ledger_request(const Tpclear__LedgerRequest *rq, uint8_t **out, size
  *  @return 0, or -1 when a file could not be written. */
 int tpc_cli_print_payrun(FILE *f, const Tpclear__PayrunResult *r, int json, const char *out_dir);
 
-/** A JSON string literal of @p s (NULL = ""). */
-void tpc_cli_json_str(FILE *f, const char *s);
-
-/** A settlement as one JSON object (no newline). */
-void tpc_cli_json_settlement(FILE *f, const Tpclear__Settlement *s);
+/** A settlement as a JSON object (json.h conventions). @return a new reference. */
+json_t *tpc_cli_j_settlement(const Tpclear__Settlement *s);
 
 /** Print a settlement (text, or one JSON object and a newline). */
 void tpc_cli_print_settlement(FILE *f, const Tpclear__Settlement *s, int json);
@@ -53,9 +48,6 @@ void tpc_cli_print_ledger(FILE *f, const Tpclear__LedgerAnswer *a, Tpclear__Ledg
 /** Print one page of exported postings: CSV (header with @p first) or JSON objects, one per
  *  line. */
 void tpc_cli_print_postings(FILE *f, const Tpclear__LedgerAnswer *a, int json, int first);
-
-/** A month given as YYYY-MM or YYYYMM to YYYYMM. @return 0 or -1 (not a month). */
-int tpc_cli_month(const char *s, int32_t *out);
 
 /** Write @p doc to @p path (temporary file, fsync, rename), or to stdout when @p path is NULL.
  *  @return 0, or -1 with errno set. */

@@ -3,14 +3,24 @@
  * DESIGN: one ZeroMQ DEALER socket, requests pipelined up to a window; every answer carries the
  * request's correlation number, so answers may arrive in any order. A submission ends with its
  * Result, a Conflict, or a refusal; "busy" is retried after the engine's hint.
+ *
+ * Never leave the user guessing (issue 16): ZeroMQ connects lazily and queues silently, so a
+ * wrong endpoint looks exactly like a slow engine. Every command that talks to the engine
+ * therefore pings it first with a short timeout (PING_MS) and stops with exit status 3 and the
+ * endpoint named when nothing answers, instead of waiting --timeout per request. Every failure
+ * is said on stderr with its code; stdout carries only results. Exit statuses: help.h.
  */
 #include "pipeline/client.h"
 #include "admin.h"
-#include "curve.h"
+#include "cli_version.h"
 #include "common/check.h"
+#include "common/date.h"
 #include "core/file.h"
+#include "curve.h"
 #include "eattest/eattest.h"
 #include "eattest/kmehr.h"
+#include "help.h"
+#include "json.h"
 #include "money.h"
 #include "tpclear.pb-c.h"
 
@@ -18,6 +28,7 @@
 #include <stddef.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,7 +40,11 @@
 #include <zmq.h>
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5570"
-#define KEY_REFUSED      "the engine refused this client's CURVE key (not in its senders registry?)"
+/* The ping before the first request: the engine answers it from its loop thread at once, even
+ * when busy or draining, so a few seconds mean nobody is there (a CURVE handshake on a slow link
+ * included); 3 s keeps "a dead endpoint is reported within 5 s" with room to spare. */
+#define PING_MS     3000
+#define KEY_REFUSED "the engine refused this client's CURVE key (not in its senders registry?)"
 #define HANDSHAKE_HINT                                                                             \
 	" (the CURVE handshake failed: is --server-key the engine's public key, and CURVE on?)"
 
@@ -72,7 +87,8 @@ struct item {
 	uint64_t corr;
 	int64_t deadline_ms;
 	int64_t retry_at_ms;
-	int ok; /* final: accepted */
+	int ok;         /* final: accepted */
+	int unanswered; /* no answer within the timeout (exit status 3) */
 	int printed;
 	Tpclear__Answer *receipt; /* last receipt */
 	Tpclear__Answer *final;   /* result, conflict or refusal */
@@ -214,155 +230,155 @@ static const char *status_name(Tpclear__ReceiptStatus s)
 	}
 }
 
-#define json_str tpc_cli_json_str
+/* ---- JSON (json.h: jansson; amounts in cents and euros, times ISO 8601) -------------------- */
 
-static void json_hex(FILE *f, ProtobufCBinaryData b)
+static json_t *j_findings(Tpclear__Finding **fs, size_t n)
 {
-	fputc('"', f);
-	for (size_t i = 0; i < b.len; i++)
-		fprintf(f, "%02x", b.data[i]);
-	fputc('"', f);
-}
+	json_t *a = json_array();
 
-static void json_findings(FILE *f, Tpclear__Finding **fs, size_t n)
-{
-	fputc('[', f);
-	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "%s{\"code\":", i ? "," : "");
-		json_str(f, fs[i]->code);
-		fprintf(f, ",\"letter\":");
-		json_str(f, fs[i]->letter);
-		fprintf(f, ",\"record\":%u,\"pos\":%u,\"len\":%u,\"reason\":", fs[i]->record,
-		        fs[i]->pos, fs[i]->len);
-		json_str(f, fs[i]->reason);
-		fputc('}', f);
+	for (size_t i = 0; a && i < n; i++) {
+		json_t *o = json_object();
+
+		tpc_cli_jset_str(o, "code", fs[i]->code);
+		tpc_cli_jset_str(o, "letter", fs[i]->letter);
+		json_object_set_new(o, "record", json_integer(fs[i]->record));
+		json_object_set_new(o, "pos", json_integer(fs[i]->pos));
+		json_object_set_new(o, "len", json_integer(fs[i]->len));
+		tpc_cli_jset_str(o, "reason", fs[i]->reason);
+		json_array_append_new(a, o);
 	}
-	fputc(']', f);
+	return a;
 }
 
-static void json_result(FILE *f, const Tpclear__Result *r)
+static json_t *j_line(const Tpclear__LineResult *l)
 {
-	fprintf(f, "{\"sender\":");
-	json_str(f, r->sender);
-	fprintf(f, ",\"key\":");
-	json_str(f, r->key);
-	fprintf(f, ",\"format\":");
-	json_str(f, r->format);
-	fprintf(f, ",\"outcome\":\"%s\",\"payload_hash\":", outcome_name(r->outcome));
-	json_hex(f, r->payload_hash);
-	fprintf(f,
-	        ",\"sequence\":%" PRIu64 ",\"committed_at\":%" PRIu64 ",\"replay\":%s"
-	        ",\"invoices\":%u,\"lines\":%u,\"lines_accepted\":%u,\"lines_refused\":%u"
-	        ",\"accepted_cents\":%" PRId64 ",\"refused_cents\":%" PRId64 ",\"native_type\":",
-	        r->sequence, r->committed_at, r->replay ? "true" : "false", r->invoices, r->lines,
-	        r->lines_accepted, r->lines_refused, r->accepted_cents, r->refused_cents);
-	json_str(f, r->native_type);
-	fprintf(f, ",\"findings\":");
-	json_findings(f, r->findings, r->n_findings);
-	fprintf(f, ",\"invoices_detail\":[");
+	json_t *o = json_object();
+
+	json_object_set_new(o, "record", json_integer(l->record));
+	tpc_cli_jset_str(o, "code", l->code);
+	/* the engine sends the care day as days since 1970-01-01: a calendar day here */
+	tpc_cli_jset_day(o, "date", l->date);
+	json_object_set_new(o, "units", json_integer(l->units));
+	json_object_set_new(o, "outcome", json_string(outcome_name(l->outcome)));
+	tpc_cli_jset_money(o, "insurer", l->insurer_cents);
+	tpc_cli_jset_money(o, "patient", l->patient_cents);
+	tpc_cli_jset_money(o, "expected_insurer", l->expected_insurer_cents);
+	tpc_cli_jset_money(o, "expected_patient", l->expected_patient_cents);
+	tpc_cli_jset_money(o, "accepted", l->accepted_cents);
+	tpc_cli_jset_str(o, "scheme", l->scheme);
+	tpc_cli_jset_str(o, "budget", l->budget);
+	json_object_set_new(o, "findings", j_findings(l->findings, l->n_findings));
+	return o;
+}
+
+static json_t *j_result(const Tpclear__Result *r)
+{
+	json_t *o = json_object(), *invs = json_array();
+
+	tpc_cli_jset_str(o, "sender", r->sender);
+	tpc_cli_jset_str(o, "key", r->key);
+	tpc_cli_jset_str(o, "format", r->format);
+	json_object_set_new(o, "outcome", json_string(outcome_name(r->outcome)));
+	json_object_set_new(o, "payload_hash",
+	                    tpc_cli_jhex(r->payload_hash.data, r->payload_hash.len));
+	json_object_set_new(o, "sequence", json_integer((json_int_t)r->sequence));
+	tpc_cli_jset_time(o, "committed_at", r->committed_at);
+	json_object_set_new(o, "replay", json_boolean(r->replay));
+	json_object_set_new(o, "invoices", json_integer(r->invoices));
+	json_object_set_new(o, "lines", json_integer(r->lines));
+	json_object_set_new(o, "lines_accepted", json_integer(r->lines_accepted));
+	json_object_set_new(o, "lines_refused", json_integer(r->lines_refused));
+	tpc_cli_jset_money(o, "accepted", r->accepted_cents);
+	tpc_cli_jset_money(o, "refused", r->refused_cents);
+	tpc_cli_jset_str(o, "native_type", r->native_type);
+	json_object_set_new(o, "findings", j_findings(r->findings, r->n_findings));
 	for (size_t i = 0; i < r->n_invoice_results; i++) {
 		const Tpclear__InvoiceResult *ir = r->invoice_results[i];
-		fprintf(f, "%s{\"record\":%u,\"patient\":", i ? "," : "", ir->record);
-		json_str(f, ir->patient);
-		fprintf(f, ",\"provider\":");
-		json_str(f, ir->provider);
-		fprintf(f, ",\"number\":");
-		json_str(f, ir->number);
-		fprintf(f,
-		        ",\"outcome\":\"%s\",\"accepted_cents\":%" PRId64
-		        ",\"refused_cents\":%" PRId64 ",\"findings\":",
-		        outcome_name(ir->outcome), ir->accepted_cents, ir->refused_cents);
-		json_findings(f, ir->findings, ir->n_findings);
-		fprintf(f, ",\"lines\":[");
-		for (size_t k = 0; k < ir->n_lines; k++) {
-			const Tpclear__LineResult *l = ir->lines[k];
-			fprintf(f, "%s{\"record\":%u,\"code\":", k ? "," : "", l->record);
-			json_str(f, l->code);
-			fprintf(f,
-			        ",\"date\":%d,\"units\":%d,\"outcome\":\"%s\",\"insurer_cents\":"
-			        "%" PRId64 ",\"patient_cents\":%" PRId64
-			        ",\"expected_insurer_cents\":%" PRId64
-			        ",\"expected_patient_cents\":%" PRId64
-			        ",\"accepted_cents\":%" PRId64 ",\"scheme\":",
-			        l->date, l->units, outcome_name(l->outcome), l->insurer_cents,
-			        l->patient_cents, l->expected_insurer_cents,
-			        l->expected_patient_cents, l->accepted_cents);
-			json_str(f, l->scheme);
-			fprintf(f, ",\"budget\":");
-			json_str(f, l->budget);
-			fprintf(f, ",\"findings\":");
-			json_findings(f, l->findings, l->n_findings);
-			fputc('}', f);
-		}
-		fprintf(f, "]}");
+		json_t *inv = json_object(), *lines = json_array();
+
+		json_object_set_new(inv, "record", json_integer(ir->record));
+		tpc_cli_jset_str(inv, "patient", ir->patient);
+		tpc_cli_jset_str(inv, "provider", ir->provider);
+		tpc_cli_jset_str(inv, "number", ir->number);
+		json_object_set_new(inv, "outcome", json_string(outcome_name(ir->outcome)));
+		tpc_cli_jset_money(inv, "accepted", ir->accepted_cents);
+		tpc_cli_jset_money(inv, "refused", ir->refused_cents);
+		json_object_set_new(inv, "findings", j_findings(ir->findings, ir->n_findings));
+		for (size_t k = 0; k < ir->n_lines; k++)
+			json_array_append_new(lines, j_line(ir->lines[k]));
+		json_object_set_new(inv, "lines", lines);
+		json_array_append_new(invs, inv);
 	}
-	fprintf(f, "]}");
+	json_object_set_new(o, "invoices_detail", invs);
+	return o;
 }
 
-static void json_receipt(FILE *f, const Tpclear__Receipt *rc)
+static json_t *j_receipt(const Tpclear__Receipt *rc)
 {
-	fprintf(f, "{\"status\":\"%s\",\"code\":", status_name(rc->status));
-	json_str(f, rc->code);
-	fprintf(f, ",\"reason\":");
-	json_str(f, rc->reason);
-	fprintf(f, ",\"retry_after_ms\":%u}", rc->retry_after_ms);
+	json_t *o = json_object();
+
+	json_object_set_new(o, "status", json_string(status_name(rc->status)));
+	tpc_cli_jset_str(o, "code", rc->code);
+	tpc_cli_jset_str(o, "reason", rc->reason);
+	json_object_set_new(o, "retry_after_ms", json_integer(rc->retry_after_ms));
+	return o;
+}
+
+static json_t *j_conflict(const Tpclear__Conflict *c)
+{
+	json_t *o = json_object();
+
+	tpc_cli_jset_str(o, "key", c->key);
+	json_object_set_new(o, "sequence", json_integer((json_int_t)c->sequence));
+	json_object_set_new(o, "stored_hash",
+	                    tpc_cli_jhex(c->stored_hash.data, c->stored_hash.len));
+	json_object_set_new(o, "payload_hash",
+	                    tpc_cli_jhex(c->payload_hash.data, c->payload_hash.len));
+	tpc_cli_jset_str(o, "reason", c->reason);
+	return o;
 }
 
 /* One JSON object per item on one line (JSON lines): a script reads the output as a stream,
  * one sending at a time, without waiting for the whole run. */
 static void print_json(const struct item *it)
 {
-	FILE *f = stdout;
+	const Tpclear__Answer *a = it->final;
+	json_t *o = json_object();
 
-	fprintf(f, "{\"file\":");
-	json_str(f, it->file);
-	fprintf(f, ",\"key\":");
-	json_str(f, it->key);
-	fprintf(f, ",\"format\":");
-	json_str(f, it->format);
-	fprintf(f, ",\"accepted\":%s", it->ok ? "true" : "false");
-	if (it->receipt && it->receipt->receipt) {
-		fprintf(f, ",\"receipt\":");
-		json_receipt(f, it->receipt->receipt);
+	tpc_cli_jset_str(o, "file", it->file);
+	tpc_cli_jset_str(o, "key", it->key);
+	tpc_cli_jset_str(o, "format", it->format);
+	json_object_set_new(o, "accepted", json_boolean(it->ok));
+	if (it->receipt && it->receipt->receipt)
+		json_object_set_new(o, "receipt", j_receipt(it->receipt->receipt));
+	if (a && a->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
+		json_object_set_new(o, "result", j_result(a->result));
+	} else if (a && a->body_case == TPCLEAR__ANSWER__BODY_LOAD) {
+		json_t *l = json_object();
+
+		tpc_cli_jset_str(l, "kind", a->load->kind);
+		json_object_set_new(l, "rows", json_integer(a->load->rows));
+		tpc_cli_jset_time(l, "committed_at", a->load->committed_at);
+		json_object_set_new(o, "load", l);
+	} else if (a && a->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
+		json_object_set_new(o, "conflict", j_conflict(a->conflict));
+	} else if (a && a->body_case == TPCLEAR__ANSWER__BODY_SETTLEMENT) {
+		json_object_set_new(o, "settlement", tpc_cli_j_settlement(a->settlement));
+	} else if (a && a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
+		json_object_set_new(o, "refusal", j_receipt(a->receipt));
 	}
-	if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
-		fprintf(f, ",\"result\":");
-		json_result(f, it->final->result);
-	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_LOAD) {
-		fprintf(f, ",\"load\":{\"kind\":");
-		json_str(f, it->final->load->kind);
-		fprintf(f, ",\"rows\":%u,\"committed_at\":%" PRIu64 "}", it->final->load->rows,
-		        it->final->load->committed_at);
-	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
-		const Tpclear__Conflict *c = it->final->conflict;
-		fprintf(f, ",\"conflict\":{\"key\":");
-		json_str(f, c->key);
-		fprintf(f, ",\"sequence\":%" PRIu64 ",\"stored_hash\":", c->sequence);
-		json_hex(f, c->stored_hash);
-		fprintf(f, ",\"payload_hash\":");
-		json_hex(f, c->payload_hash);
-		fprintf(f, ",\"reason\":");
-		json_str(f, c->reason);
-		fputc('}', f);
-	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_SETTLEMENT) {
-		fprintf(f, ",\"settlement\":");
-		tpc_cli_json_settlement(f, it->final->settlement);
-	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
-		fprintf(f, ",\"refusal\":");
-		json_receipt(f, it->final->receipt);
-	}
-	if (it->error[0]) {
-		fprintf(f, ",\"error\":");
-		json_str(f, it->error);
-	}
-	fprintf(f, "}\n");
+	if (it->error[0])
+		tpc_cli_jset_str(o, "error", it->error);
+	tpc_cli_jprint(stdout, o);
 }
 
+/* "EUR 12.34": every amount a person reads says its currency */
 static void money(char *buf, size_t cap, int64_t cents)
 {
-	int64_t a = cents < 0 ? -cents : cents;
+	char e[32];
 
-	snprintf(buf, cap, "%sEUR %" PRId64 ".%02" PRId64, cents < 0 ? "-" : "", a / 100, a % 100);
+	tpc_cli_eur(e, sizeof(e), cents);
+	snprintf(buf, cap, "EUR %s", e);
 }
 
 static void print_text_findings(const char *indent, Tpclear__Finding **fs, size_t n)
@@ -386,11 +402,12 @@ static void print_text(const struct item *it)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		money(acc, sizeof(acc), r->accepted_cents);
 		money(ref, sizeof(ref), r->refused_cents);
-		printf("%s: key %s, %s%s: %u invoices, %u/%u lines accepted, %s accepted, %s "
+		printf("%s: key %s, %s%s: %u invoice%s, %u of %u line%s accepted, %s accepted, %s "
 		       "refused (sequence %" PRIu64 ", committed %s)\n",
 		       it->file, it->key, outcome_name(r->outcome),
-		       r->replay ? " (stored answer)" : "", r->invoices, r->lines_accepted,
-		       r->lines, acc, ref, r->sequence, when);
+		       r->replay ? " (stored answer)" : "", r->invoices, tpc_cli_s(r->invoices),
+		       r->lines_accepted, r->lines, tpc_cli_s(r->lines), acc, ref, r->sequence,
+		       when);
 		print_text_findings("  sending: ", r->findings, r->n_findings);
 		for (size_t i = 0; i < r->n_invoice_results; i++) {
 			const Tpclear__InvoiceResult *ir = r->invoice_results[i];
@@ -408,10 +425,10 @@ static void print_text(const struct item *it)
 			}
 		}
 		if (r->native_type && *r->native_type)
-			printf("  native answer %s%s%s\n", r->native_type, it->final ? "" : "", "");
+			printf("  native answer %s\n", r->native_type);
 	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_LOAD) {
-		printf("%s: %s replaced: %u rows, live\n", it->file, it->final->load->kind,
-		       it->final->load->rows);
+		printf("%s: %s replaced: %u row%s, live\n", it->file, it->final->load->kind,
+		       it->final->load->rows, tpc_cli_s(it->final->load->rows));
 	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_SETTLEMENT) {
 		tpc_cli_print_settlement(stdout, it->final->settlement, 0);
 	} else if (it->final && it->final->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
@@ -426,8 +443,10 @@ static void print_text(const struct item *it)
 	}
 }
 
-/* The progress bar goes to stderr (and only on a terminal, see exchange()): stdout stays the
- * results alone, whatever is redirected. */
+/* Progress goes to stderr, and only on a terminal (see exchange()): stdout stays the results
+ * alone, whatever is redirected, and a log file never fills with carriage returns. Several
+ * items get a bar; one long request (a payment run, a statement, a big load) a line saying
+ * what it waits for and for how long, so 41 seconds of work never look like a hang. */
 static void progress(int done, int total)
 {
 	int width = 30, fill = total ? done * width / total : width;
@@ -438,6 +457,15 @@ static void progress(int done, int total)
 	fprintf(stderr, "] %d/%d", done, total);
 	if (done == total)
 		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void waiting(const struct item *it, int64_t started, int64_t now)
+{
+	const char *what = it->st == ST_RECEIVED ? "received, the engine is working"
+	                                         : "sent, waiting for the engine";
+
+	fprintf(stderr, "\r\033[K%s: %s (%" PRId64 " s)", it->file, what, (now - started) / 1000);
 	fflush(stderr);
 }
 
@@ -493,7 +521,8 @@ struct exchange {
 	const struct opts *o;
 	Tpclear__RequestType type;
 	int done, inflight, ok;
-	int show;             /* a progress bar on a terminal */
+	int show; /* progress on a terminal (a bar, or a waiting line for one item) */
+	int64_t started, shown_at;
 	uint64_t corr_base;   /* the pid in the high bits: answers to an earlier run are ignored */
 	int handshake_failed; /* the CURVE monitor saw a failed handshake: said in timeouts */
 };
@@ -533,9 +562,14 @@ static int64_t expire_and_wait(struct exchange *x, int64_t now)
 
 		if (it->st == ST_SENT || it->st == ST_RECEIVED) {
 			if (now >= it->deadline_ms) {
-				snprintf(it->error, sizeof(it->error), "no answer within %d ms%s",
+				snprintf(it->error, sizeof(it->error),
+				         "no answer from %s within %d ms%s", x->o->endpoint,
 				         x->o->timeout_ms,
 				         x->handshake_failed ? HANDSHAKE_HINT : "");
+				/* a failed handshake is no answer either: a wrong server key or
+				 * something else than the engine there (exit 3, the hint says
+				 * which) */
+				it->unanswered = 1;
 				finish(it, NULL, &x->done);
 				x->inflight--;
 			} else if (it->deadline_ms - now < wait) {
@@ -634,8 +668,53 @@ static void receive_answer(struct exchange *x, int64_t wait)
 	}
 	take_answer(x, it, a, native, nlen);
 	free(native);
-	if (x->show)
+	if (x->show && x->n > 1)
 		progress(x->done, x->n);
+}
+
+/* The first finding of a refused sending, wherever it was found (sending, invoice, line), for
+ * the one-line message on stderr; the full list is in the output. */
+static const Tpclear__Finding *first_finding(const Tpclear__Result *r)
+{
+	if (r->n_findings)
+		return r->findings[0];
+	for (size_t i = 0; i < r->n_invoice_results; i++) {
+		const Tpclear__InvoiceResult *ir = r->invoice_results[i];
+
+		if (ir->n_findings)
+			return ir->findings[0];
+		for (size_t k = 0; k < ir->n_lines; k++)
+			if (ir->lines[k]->n_findings)
+				return ir->lines[k]->findings[0];
+	}
+	return NULL;
+}
+
+/* Why @p it failed, on stderr, with the code: a refusal's T-code, a refused sending's first
+ * finding, a conflict's stored sequence, or the local reason (no answer, key refused). */
+static void say_failure(const struct item *it)
+{
+	const Tpclear__Answer *a = it->final;
+
+	if (!a) {
+		fprintf(stderr, "tpclear: %s: %s\n", it->file,
+		        it->error[0] ? it->error : "no answer");
+	} else if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
+		fprintf(stderr, "tpclear: %s: refused %s: %s\n", it->file, a->receipt->code,
+		        a->receipt->reason);
+	} else if (a->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
+		/* a conflict has no T-code: it is an answer of its own (docs/protocol.md) */
+		fprintf(stderr,
+		        "tpclear: %s: conflict: key %s was stored (sequence %" PRIu64
+		        ") with other content; nothing changed: %s\n",
+		        it->file, a->conflict->key, a->conflict->sequence, a->conflict->reason);
+	} else if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
+		const Tpclear__Finding *f = first_finding(a->result);
+
+		fprintf(stderr, "tpclear: %s: key %s: %s: %s%s%s\n", it->file, a->result->key,
+		        outcome_name(a->result->outcome), f ? f->code : "no finding", f ? ": " : "",
+		        f ? f->reason : "");
+	}
 }
 
 /* Print finished items in order as soon as their predecessors are printed: the output reads
@@ -654,6 +733,11 @@ static void print_in_order(struct exchange *x)
 				print_json(it);
 			else
 				print_text(it);
+			/* the result first, then why it failed: stdout is flushed before stderr
+			 * so the two read in order on one terminal or one log */
+			fflush(stdout);
+			if (!it->ok)
+				say_failure(it);
 		}
 		fflush(stdout);
 		it->printed = 1;
@@ -661,13 +745,24 @@ static void print_in_order(struct exchange *x)
 	}
 }
 
+/* Correlation numbers: the pid in the high bits (answers to another process's run are
+ * ignored) and a run counter above the item numbers, so the preflight ping and the run after
+ * it never share one. */
+static uint64_t next_corr_base(void)
+{
+	static uint32_t runs;
+
+	return ((uint64_t)getpid() << 32) | ((uint64_t)++runs << 24);
+}
+
 /* Run requests for every item; @return number of items that ended accepted. */
 static int exchange(void *sock, struct item *items, int n, const struct opts *o,
                     Tpclear__RequestType type)
 {
-	struct exchange x = {sock, items, n, o, type, 0, 0, 0, 0, (uint64_t)getpid() << 32, 0};
+	struct exchange x = {sock, items, n, o, type, 0, 0, 0, 0, 0, 0, next_corr_base(), 0};
 
-	x.show = !o->json && !o->quiet && n > 1 && isatty(STDERR_FILENO);
+	x.show = !o->quiet && type != TPCLEAR__REQUEST_TYPE__REQUEST_PING && isatty(STDERR_FILENO);
+	x.started = x.shown_at = now_ms();
 	while (x.done < n) {
 		int64_t now = now_ms(), wait;
 
@@ -676,21 +771,65 @@ static int exchange(void *sock, struct item *items, int n, const struct opts *o,
 		fail_if_key_refused(&x);
 		if (x.done < n)
 			receive_answer(&x, wait);
+		/* one item: a line once a second after the first, so a quick answer shows none */
+		now = now_ms();
+		if (x.show && n == 1 && x.done < n && now - x.shown_at >= 1000) {
+			waiting(&items[0], x.started, now);
+			x.shown_at = now;
+		}
 		print_in_order(&x);
+	}
+	if (x.show && n == 1 && x.shown_at != x.started) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
 	}
 	return x.ok;
 }
 
+/* Is an engine there? One ping with a short timeout before the first request (the DESIGN note
+ * above). @return 0 when it answered (even with a refusal: then the request will say why), else
+ * the exit status after saying why on stderr: 3 when nothing answered, 1 when the engine
+ * refused this client's CURVE key. */
+static int reach(void *sock, const struct opts *o)
+{
+	struct item it;
+	struct opts q = *o;
+
+	memset(&it, 0, sizeof(it));
+	it.file = "ping";
+	it.data = (uint8_t *)"";
+	q.no_print = 1;
+	q.window = 1;
+	q.timeout_ms = o->timeout_ms < PING_MS ? o->timeout_ms : PING_MS;
+	exchange(sock, &it, 1, &q, TPCLEAR__REQUEST_TYPE__REQUEST_PING);
+	if (it.final) {
+		tpclear__answer__free_unpacked(it.final, NULL);
+		return 0;
+	}
+	/* nothing will be delivered: closing must not wait ZMQ_LINGER for the queued ping */
+	zmq_setsockopt(sock, ZMQ_LINGER, &(int){0}, sizeof(int));
+	if (it.unanswered)
+		fprintf(stderr,
+		        "tpclear: no engine answers at %s (no answer to a ping within %d ms): is "
+		        "tpcleard running, and is --endpoint (or TPCLEAR_ENDPOINT) its intake?\n",
+		        o->endpoint, q.timeout_ms);
+	else
+		fprintf(stderr, "tpclear: %s: %s\n", o->endpoint, it.error);
+	return it.unanswered ? TPC_CLI_UNREACHABLE : TPC_CLI_REFUSED;
+}
+
 /* ---- commands ------------------------------------------------------------------------------ */
 
-/* One request, its final answer in *@p out (caller frees). @return 0, or 1 after printing why
- * there is no usable answer. */
+/* One request, its final answer in *@p out (caller frees). @return 0, or the exit status after
+ * saying on stderr why there is no usable answer: 3 when the engine is not there or stopped
+ * answering, 1 for a refusal or a conflict (an eAttest number used with other fields). */
 static int run_one(const struct opts *o, Tpclear__RequestType type, const char *label,
                    uint8_t *payload, size_t len, Tpclear__Answer **out)
 {
 	struct item it;
 	struct opts q = *o;
 	void *ctx = zmq_ctx_new(), *sock;
+	int rc;
 
 	memset(&it, 0, sizeof(it));
 	it.file = label;
@@ -701,7 +840,8 @@ static int run_one(const struct opts *o, Tpclear__RequestType type, const char *
 	q.no_print = 1;
 	q.window = 1;
 	sock = connect_dealer(ctx, &q);
-	exchange(sock, &it, 1, &q, type);
+	if ((rc = reach(sock, &q)) == 0)
+		exchange(sock, &it, 1, &q, type);
 	zmq_close(sock);
 	if (q.monitor)
 		zmq_close(q.monitor);
@@ -709,25 +849,37 @@ static int run_one(const struct opts *o, Tpclear__RequestType type, const char *
 	if (it.receipt)
 		tpclear__answer__free_unpacked(it.receipt, NULL);
 	*out = it.final;
-	if (!it.final) {
-		fprintf(stderr, "tpclear: %s: %s\n", label, it.error[0] ? it.error : "no answer");
-		return 1;
-	}
-	if (it.final->body_case == TPCLEAR__ANSWER__BODY_RECEIPT) {
-		fprintf(stderr, "tpclear: %s: refused %s: %s\n", label, it.final->receipt->code,
-		        it.final->receipt->reason);
-		return 1;
+	if (rc)
+		return rc;
+	if (!it.final || it.final->body_case == TPCLEAR__ANSWER__BODY_RECEIPT ||
+	    it.final->body_case == TPCLEAR__ANSWER__BODY_CONFLICT) {
+		say_failure(&it);
+		return it.unanswered ? TPC_CLI_UNREACHABLE : TPC_CLI_REFUSED;
 	}
 	return 0;
 }
 
+/* A date option: the calendar rules the engine applies too (common/date.h), so a date passed
+ * here is one the engine takes; a bad one is a usage error naming the value and the rule. */
 static int32_t date_opt(const char *name, const char *v)
 {
-	int32_t d = 0;
+	char why[160];
+	uint32_t d = 0;
 
-	if (v && tpc_cli_date(v, &d) != 0)
-		die("--%s: '%s' is not a date (YYYY-MM-DD)", name, v);
-	return d;
+	if (v && tpc_date_parse(v, &d, why, sizeof(why)) != 0)
+		die("--%s %s", name, why);
+	return (int32_t)d;
+}
+
+/* An answer of another kind than the request's (a protocol mismatch between client and
+ * engine versions): said, never printed as if it were the expected one. @return 1. */
+static int unexpected(const char *label, const Tpclear__Answer *a)
+{
+	fprintf(stderr,
+	        "tpclear: %s: unexpected answer from the engine (kind %d): is it the same "
+	        "version as this client?\n",
+	        label, a ? (int)a->body_case : -1);
+	return TPC_CLI_REFUSED;
 }
 
 /* ---- eattest --kmehr ------------------------------------------------------------------------ */
@@ -757,36 +909,33 @@ static int print_kmehr(FILE *f, const Tpclear__Answer *a, int json)
 	ir = r->invoice_results[0];
 	ok = ir->outcome == TPCLEAR__OUTCOME__OUTCOME_ACCEPTED;
 	if (json) {
-		fprintf(f, "{\"key\":");
-		json_str(f, r->key);
-		fprintf(f, ",\"invoicing_number\":");
-		json_str(f, ir->number);
-		fprintf(f,
-		        ",\"accepted\":%s,\"reimbursed_cents\":%" PRId64 ",\"sequence\":%" PRIu64
-		        ",\"replay\":%s,\"native_type\":",
-		        ok ? "true" : "false", r->accepted_cents, r->sequence,
-		        r->replay ? "true" : "false");
-		json_str(f, r->native_type);
-		fprintf(f, ",\"findings\":");
-		json_findings(f, r->findings, r->n_findings);
-		fprintf(f, ",\"attestation_findings\":");
-		json_findings(f, ir->findings, ir->n_findings);
-		fprintf(f, ",\"services\":[");
+		json_t *o = json_object(), *svc = json_array();
+
+		tpc_cli_jset_str(o, "key", r->key);
+		tpc_cli_jset_str(o, "invoicing_number", ir->number);
+		json_object_set_new(o, "accepted", json_boolean(ok));
+		tpc_cli_jset_money(o, "reimbursed", r->accepted_cents);
+		json_object_set_new(o, "sequence", json_integer((json_int_t)r->sequence));
+		json_object_set_new(o, "replay", json_boolean(r->replay));
+		tpc_cli_jset_str(o, "native_type", r->native_type);
+		json_object_set_new(o, "findings", j_findings(r->findings, r->n_findings));
+		json_object_set_new(o, "attestation_findings",
+		                    j_findings(ir->findings, ir->n_findings));
 		for (size_t i = 0; i < ir->n_lines; i++) {
-			line_day(day, sizeof(day), ir->lines[i]->date);
-			fprintf(f, "%s{\"code\":", i ? "," : "");
-			json_str(f, ir->lines[i]->code);
-			fprintf(f,
-			        ",\"date\":\"%s\",\"units\":%d,\"fee_cents\":%" PRId64
-			        ",\"outcome\":\"%s\",\"scheme\":",
-			        day, ir->lines[i]->units, ir->lines[i]->accepted_cents,
-			        outcome_name(ir->lines[i]->outcome));
-			json_str(f, ir->lines[i]->scheme);
-			fprintf(f, ",\"findings\":");
-			json_findings(f, ir->lines[i]->findings, ir->lines[i]->n_findings);
-			fputc('}', f);
+			const Tpclear__LineResult *l = ir->lines[i];
+			json_t *x = json_object();
+
+			tpc_cli_jset_str(x, "code", l->code);
+			tpc_cli_jset_day(x, "date", l->date);
+			json_object_set_new(x, "units", json_integer(l->units));
+			tpc_cli_jset_money(x, "fee", l->accepted_cents);
+			json_object_set_new(x, "outcome", json_string(outcome_name(l->outcome)));
+			tpc_cli_jset_str(x, "scheme", l->scheme);
+			json_object_set_new(x, "findings", j_findings(l->findings, l->n_findings));
+			json_array_append_new(svc, x);
 		}
-		fprintf(f, "]}\n");
+		json_object_set_new(o, "services", svc);
+		tpc_cli_jprint(f, o);
 		return ok ? 0 : 1;
 	}
 	money(eur, sizeof(eur), r->accepted_cents);
@@ -820,6 +969,13 @@ static int send_attestation(const struct opts *o, const char *key, uint8_t *payl
 
 	if (rc == 0)
 		rc = print(stdout, a, o->json);
+	/* refused: the answer above lists every finding; stderr says it once, with the code */
+	if (rc == TPC_CLI_REFUSED && a && a->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
+		const Tpclear__Finding *f = first_finding(a->result);
+
+		fprintf(stderr, "tpclear: %s: refused %s: %s\n", key, f ? f->code : "",
+		        f ? f->reason : "no finding given");
+	}
 	free(payload);
 	if (a)
 		tpclear__answer__free_unpacked(a, NULL);
@@ -876,6 +1032,8 @@ static int money_command(const char *cmd, int argc, char **argv, const struct op
 		rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_PAYRUN, "payrun", payload, len, &a);
 		if (rc == 0 && a->body_case == TPCLEAR__ANSWER__BODY_PAYRUN)
 			rc = tpc_cli_print_payrun(stdout, a->payrun, o->json, o->out_dir) ? 1 : 0;
+		else if (rc == 0)
+			rc = unexpected("payrun", a);
 		free(payload);
 		if (a)
 			tpclear__answer__free_unpacked(a, NULL);
@@ -905,9 +1063,10 @@ static int money_command(const char *cmd, int argc, char **argv, const struct op
 		rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER, "ledger", payload, len, &a);
 		free(payload);
 		if (rc || a->body_case != TPCLEAR__ANSWER__BODY_LEDGER) {
+			rc = rc ? rc : unexpected("ledger", a);
 			if (a)
 				tpclear__answer__free_unpacked(a, NULL);
-			return 1;
+			return rc;
 		}
 		if (rq.op == TPCLEAR__LEDGER_REQUEST__OP__EXPORT)
 			tpc_cli_print_postings(stdout, a->ledger, o->json, page == 0);
@@ -930,28 +1089,32 @@ static int statement_command(int argc, char **argv, const struct opts *o)
 	Tpclear__Answer *a = NULL;
 	const char *file = o->out_dir;
 	int to_stdout = !file || strcmp(file, "-") == 0;
-	int32_t month;
+	uint32_t month;
 	uint8_t *payload;
 	size_t len;
+	char why[160];
 	int rc;
 
 	if (argc != 1)
 		die("statement: which institution? (sppis; see tpclear help statement)");
-	if (!o->month || tpc_cli_month(o->month, &month))
-		die("statement: --month YYYY-MM is required (got '%s')", o->month ? o->month : "");
+	if (!o->month)
+		die("statement: --month YYYY-MM is required");
+	if (tpc_date_parse_month(o->month, &month, why, sizeof(why)))
+		die("statement: --month %s", why);
 	if (to_stdout && o->json)
 		die("statement: --json prints the summary on stdout: give the document --out FILE");
 	rq.op = TPCLEAR__LEDGER_REQUEST__OP__STATEMENT;
 	rq.institution = argv[0];
-	rq.month = (uint32_t)month;
+	rq.month = month;
 	if (tpc_cli_ledger_request(&rq, &payload, &len))
 		die("out of memory");
 	rc = run_one(o, TPCLEAR__REQUEST_TYPE__REQUEST_LEDGER, "statement", payload, len, &a);
 	free(payload);
 	if (rc || a->body_case != TPCLEAR__ANSWER__BODY_LEDGER || !a->ledger->statement) {
+		rc = rc ? rc : unexpected("statement", a);
 		if (a)
 			tpclear__answer__free_unpacked(a, NULL);
-		return 1;
+		return rc;
 	}
 	if (tpc_cli_write_document(to_stdout ? NULL : file, &a->ledger->statement->document)) {
 		fprintf(stderr, "tpclear: cannot write %s: %s\n", file, strerror(errno));
@@ -961,56 +1124,6 @@ static int statement_command(int argc, char **argv, const struct opts *o)
 	                        to_stdout ? NULL : file);
 	tpclear__answer__free_unpacked(a, NULL);
 	return rc;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: tpclear [--endpoint E] [--sender S] [--timeout MS] COMMAND [ARGS]\n"
-	    "\n"
-	    "commands:\n"
-	    "  submit [--format F] [--key K] [--json] [--save-answers DIR] [--window N] FILE...\n"
-	    "        clear each file; prints its receipt and result. Exit 0 only when every\n"
-	    "        sending was accepted (possibly with some lines refused).\n"
-	    "  query [--json] [--save-answers DIR] [--settlement] KEY...\n"
-	    "        print the stored result of each key (this sender's sendings only);\n"
-	    "        --settlement: the latest settlement (eFact 920900) instead\n"
-	    "  payrun [--until DATE] [--budget B] [--request-id ID] [--out DIR]\n"
-	    "        pay the accepted lines: SEPA credit-transfer files, settlements\n"
-	    "  ledger balance|show KEY|export [--budget B] [--at D] [--from D] [--to D]\n"
-	    "        balances per budget, a line history, postings as CSV\n"
-	    "  statement sppis --month YYYY-MM [--out FILE]\n"
-	    "        SPP IS monthly recovery statement (per CPAS, per decision), XML\n"
-	    "  load [--upsert | --force] KIND FILE...\n"
-	    "        replace one kind of reference data (providers, members, tariffs,\n"
-	    "        agreements) with a CSV file, atomically; live without restart\n"
-	    "  ping  check that the engine answers\n"
-	    "  keygen [--out PREFIX]\n"
-	    "        make a CURVE key pair: PREFIX.key (secret) and PREFIX.pub (public)\n"
-	    "  verify [--data-dir D] [--json]\n"
-	    "        check the ledger offline: checksums, budgets, payables, indexes\n"
-	    "  backup DIR [--data-dir D]\n"
-	    "        hot, consistent copy of the data directory into the empty DIR\n"
-	    "  help [COMMAND]\n"
-	    "\n"
-	    "options:\n"
-	    "  --endpoint E   engine intake (default $TPCLEAR_ENDPOINT or " DEFAULT_ENDPOINT ")\n"
-	    "  --sender S     sender id (default $TPCLEAR_SENDER or \"local\")\n"
-	    "  --timeout MS   give up on a request after MS milliseconds (default 60000)\n"
-	    "  --quiet        no progress bar\n"
-	    "  --server-key FILE    CURVE: the engine's public key (default\n"
-	    "                 $TPCLEAR_SERVER_KEY; the engine writes it to DATA_DIR/server.pub)\n"
-	    "  --client-key PREFIX  CURVE: this client's key pair PREFIX.key (default\n"
-	    "                 $TPCLEAR_CLIENT_KEY); without both, plain (loopback engines)\n"
-	    "  --data-dir D   verify, backup: the engine's data directory (default\n"
-	    "                 $TPCLEAR_DATA_DIR or tpclear-data, [ledger] data_dir's default)\n"
-	    "\n"
-	    "submit: --format is guessed when absent (.pb = canonical, a file starting with\n"
-	    "920000 = efact); --key defaults to the sending's own reference (eFact segment 200\n"
-	    "positions 21-34, canonical 'reference') or else a hash of the file.\n"
-	    "--save-answers DIR writes each native answer frame (e.g. 931000, 920098) to\n"
-	    "DIR/KEY.TYPE, byte for byte.\n");
 }
 
 /* One item of a batch: a file to submit or load (read whole now, so a missing file stops the
@@ -1025,11 +1138,6 @@ static void fill_item(struct item *it, Tpclear__RequestType type, const char *ar
 		snprintf(it->key, sizeof(it->key), "%s", arg);
 		if (o->settlement)
 			snprintf(it->format, sizeof(it->format), "settlement");
-		it->data = (uint8_t *)"";
-		return;
-	}
-	if (type == TPCLEAR__REQUEST_TYPE__REQUEST_PING) {
-		it->file = "ping";
 		it->data = (uint8_t *)"";
 		return;
 	}
@@ -1059,24 +1167,16 @@ static void fill_item(struct item *it, Tpclear__RequestType type, const char *ar
 static int batch(const char *cmd, Tpclear__RequestType type, int argc, char **argv, struct opts *o)
 {
 	int is_load = type == TPCLEAR__REQUEST_TYPE__REQUEST_LOAD;
-	int is_submit = is_load || type == TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT;
-	int is_query = type == TPCLEAR__REQUEST_TYPE__REQUEST_QUERY;
 	struct item *items;
 	void *ctx, *sock;
-	int n = argc, ok;
+	int n = argc, ok = 0, rc, unanswered = 0;
 
-	if (o->window < 1)
-		o->window = 1;
-	if (o->timeout_ms < 1)
-		o->timeout_ms = 60000;
-	if ((is_submit || is_query) && n < 1)
+	if (n < 1)
 		die("%s: nothing to do (see tpclear help %s)", cmd, cmd);
-	if (is_submit && o->key && n > 1)
+	if (type == TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT && o->key && n > 1)
 		die("submit: --key applies to one file only");
 	if (sodium_init() < 0)
 		die("libsodium initialisation failed");
-	if (!is_submit && !is_query)
-		n = 1; /* ping: one request, whatever follows the command */
 	items = calloc((size_t)n, sizeof(*items));
 	if (!items)
 		die("out of memory");
@@ -1084,11 +1184,11 @@ static int batch(const char *cmd, Tpclear__RequestType type, int argc, char **ar
 		fill_item(&items[i], type, argv[i], o);
 	ctx = zmq_ctx_new();
 	sock = connect_dealer(ctx, o);
-	ok = exchange(sock, items, n, o, type);
-	if (type == TPCLEAR__REQUEST_TYPE__REQUEST_PING)
-		printf("%s\n", ok ? "pong" : items[0].error[0] ? items[0].error : "no answer");
+	if ((rc = reach(sock, o)) == 0)
+		ok = exchange(sock, items, n, o, type);
 	for (int i = 0; i < n; i++) {
-		if (is_submit)
+		unanswered += items[i].unanswered;
+		if (is_load || type == TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT)
 			free(items[i].data);
 		if (items[i].receipt)
 			tpclear__answer__free_unpacked(items[i].receipt, NULL);
@@ -1100,7 +1200,11 @@ static int batch(const char *cmd, Tpclear__RequestType type, int argc, char **ar
 	if (o->monitor)
 		zmq_close(o->monitor);
 	zmq_ctx_term(ctx);
-	return ok == n ? 0 : 1;
+	/* an engine that stopped answering mid-run outranks refusals: the run is incomplete and
+	 * is to be run again (what was answered is stored, so that is safe) */
+	if (rc || unanswered)
+		return rc ? rc : TPC_CLI_UNREACHABLE;
+	return ok == n ? TPC_CLI_OK : TPC_CLI_REFUSED;
 }
 
 static int cmd_submit(const char *cmd, int argc, char **argv, struct opts *o)
@@ -1113,9 +1217,26 @@ static int cmd_query(const char *cmd, int argc, char **argv, struct opts *o)
 	return batch(cmd, TPCLEAR__REQUEST_TYPE__REQUEST_QUERY, argc, argv, o);
 }
 
+/* ping: the preflight itself, with its short timeout (at most --timeout) */
 static int cmd_ping(const char *cmd, int argc, char **argv, struct opts *o)
 {
-	return batch(cmd, TPCLEAR__REQUEST_TYPE__REQUEST_PING, argc, argv, o);
+	void *ctx, *sock;
+	int rc;
+
+	(void)cmd;
+	(void)argv;
+	if (argc)
+		die("ping takes no arguments");
+	ctx = zmq_ctx_new();
+	sock = connect_dealer(ctx, o);
+	rc = reach(sock, o);
+	if (rc == 0)
+		printf("pong\n");
+	zmq_close(sock);
+	if (o->monitor)
+		zmq_close(o->monitor);
+	zmq_ctx_term(ctx);
+	return rc;
 }
 
 /* load KIND FILE...: the kind travels as the format, the file name as the key */
@@ -1134,16 +1255,12 @@ static int cmd_load(const char *cmd, int argc, char **argv, struct opts *o)
 /* payrun, ledger and eattest answer one request each (engine/cli/money.c prints them) */
 static int cmd_money(const char *cmd, int argc, char **argv, struct opts *o)
 {
-	if (o->timeout_ms < 1)
-		o->timeout_ms = 60000;
 	return money_command(cmd, argc, argv, o);
 }
 
 static int cmd_statement(const char *cmd, int argc, char **argv, struct opts *o)
 {
 	(void)cmd;
-	if (o->timeout_ms < 1)
-		o->timeout_ms = 60000;
 	return statement_command(argc, argv, o);
 }
 
@@ -1181,112 +1298,17 @@ static int cmd_backup(const char *cmd, int argc, char **argv, struct opts *o)
 	return tpc_cli_backup(o->data_dir, argv[0]);
 }
 
-/* Every command: its name, what runs it (with the arguments after the name) and what
- * `tpclear help NAME` prints. usage() is the overview of them all. */
+/* Every command and what runs it (with the arguments after the name); what each does, its
+ * options and its help are help.c's table, which `tpclear help`, the man page and README's
+ * list are made from. */
 static const struct command {
 	const char *name;
 	int (*run)(const char *cmd, int argc, char **argv, struct opts *o);
-	const char *help;
 } commands[] = {
-    {"submit", cmd_submit,
-     "usage: tpclear submit [--format F] [--key K] [--json] [--save-answers DIR] "
-     "[--window N] FILE...\n"
-     "  --format F          adapter name (canonical, efact, or a plugin's)\n"
-     "  --key K             idempotency key (only with one FILE)\n"
-     "  --json              one JSON object per sending on stdout\n"
-     "  --save-answers DIR  write native answer frames to DIR/KEY.TYPE\n"
-     "  --window N          sendings in flight at once (default 8)\n"
-     "Resubmitting the same file with the same key returns the stored answer;\n"
-     "the same key with other content is a conflict and changes nothing.\n"},
-    {"query", cmd_query,
-     "usage: tpclear query [--json] [--save-answers DIR] KEY...\n"
-     "  prints the stored result of each of this sender's keys\n"},
-    {"load", cmd_load,
-     "usage: tpclear load [--upsert | --force] KIND FILE...\n"
-     "  KIND: providers, members, tariffs or agreements (docs/formats/"
-     "reference-data.md), or a scheme feed: mediprima, fedasil,\n"
-     "  fedasil_exclusions, detention, war_victims, ossom (docs/formats/feeds.md)\n"
-     "  Each file replaces the whole kind in one transaction; a bad row refuses\n"
-     "  the file with its line, column and reason, and nothing changes.\n"
-     "  --upsert: the file is a delta: its rows replace the stored rows of the\n"
-     "  same key (NISS and valid_from; code; decision) and the others stay.\n"
-     "  A replace by a file with no row, or with fewer rows than stored by more\n"
-     "  than [engine] max_load_drop_percent (10 %) of them, is refused (T00061,\n"
-     "  T00060) and nothing changes.\n"
-     "  --force: replace anyway (a kind that really shrank, or is emptied).\n"},
-    {"eattest", cmd_money,
-     "usage: tpclear eattest number=N provider=NIHII patient=NISS code=C date=D\n"
-     "                      fee=EUR [units=1] [country=CC real_cost=EUR]\n"
-     "                      [cancels=N] [reference=TEXT] [--json]\n"
-     "  one electronic attestation (docs/formats/eattest.md), answered at once\n"
-     "  with the reimbursement to the insured and the scheme. The number is the\n"
-     "  idempotency key; cancels=N (repeating N's fields) reverses attestation "
-     "N.\n"
-     "usage: tpclear eattest --kmehr FILE [--key K] [--json] [--save-answers DIR]\n"
-     "  sends FILE, a Kmehr eAttest v3 request (SendTransactionRequest) as MyCareNet\n"
-     "  clients write it, and prints the answer: the invoicing number\n"
-     "  (OOO-1-YYMMDD-NNNNNNN-CC) and each service's reimbursed fee, or the findings\n"
-     "  (code, transaction and item). The key is the request's id (request/id), so\n"
-     "  the same file again gets the stored answer. A cgacancellation naming an\n"
-     "  invoicing number cancels that attestation. --save-answers DIR writes the\n"
-     "  Kmehr answer (SendTransactionResponse) to DIR/KEY.kmehr.\n"},
-    {"payrun", cmd_money,
-     "usage: tpclear payrun [--until DATE] [--budget B] [--request-id ID] [--out "
-     "DIR]\n"
-     "                      [--json]\n"
-     "  pays every unpaid accepted line (committed up to DATE, of budget B): one\n"
-     "  credit transfer per payee account and budget, marked paid in the same\n"
-     "  transaction; the engine writes one SEPA pain.001.001.03 file per budget\n"
-     "  in its payments directory (default DATA_DIR/payments); --out DIR writes a\n"
-     "  copy of each file there. Running it again pays nothing twice.\n"
-     "  --request-id ID (up to 64 printable ASCII characters, no space) makes\n"
-     "  the request idempotent: the same ID again answers the run it made the\n"
-     "  first time (marked replay) and pays nothing that came since; the same ID\n"
-     "  with another --until or --budget is refused T00027.\n"},
-    {"ledger", cmd_money,
-     "usage: tpclear ledger balance [--budget B] [--at DATE] [--json]\n"
-     "       tpclear ledger show KEY [--json]\n"
-     "       tpclear ledger export [--from DATE] [--to DATE] [--json]\n"
-     "  balance: per budget, charged, paid, still owed; every budget sums to 0\n"
-     "  show: a sending key of this sender, PROVIDER/INVOICE, or a payee NIHII:\n"
-     "        amounts per line (invoiced, expected, accepted, paid) and history\n"
-     "  export: postings as CSV (or JSON lines), in commit order\n"},
-    {"statement", cmd_statement,
-     "usage: tpclear statement sppis --month YYYY-MM [--out FILE] [--json]\n"
-     "  the monthly recovery statement for SPP IS of the Mediprima lines accepted\n"
-     "  in that month (UTC), credit notes included: per CPAS and per decision,\n"
-     "  lines, insurer part, patient share and totals, reconciled to the cent with\n"
-     "  the SPPIS budget's charges of the month (docs/formats/sppis-statement.md).\n"
-     "  --out FILE  write the XML document to FILE (atomically) and print the\n"
-     "              summary per CPAS on stdout (--json: one JSON object)\n"
-     "  without --out (or with --out -) the document goes to stdout and the\n"
-     "  summary to stderr. The statement of a month not over yet is marked\n"
-     "  provisional. Exit 1 when the engine refuses it (T00030..T00033).\n"},
-    {"ping", cmd_ping, "usage: tpclear ping\n  exit 0 when the engine answers\n"},
-    {"verify", cmd_verify,
-     "usage: tpclear verify [--data-dir D] [--json] [--quiet]\n"
-     "  checks the ledger in D offline and read-only (it works while the engine\n"
-     "  runs on D, and takes no lock of it): every record's checksum, every budget\n"
-     "  summing to 0, each accepted line part payable or paid (not both) for its\n"
-     "  amount, and every index (sendings, dedup, invoices, scheme references,\n"
-     "  settlements, payments) pointing at stored records. Each problem is one\n"
-     "  line on stdout (sub-database, key, what); records written before schema 5\n"
-     "  carry no checksum and are counted. A progress bar on stderr when it is a\n"
-     "  terminal (--quiet: none). --json: one JSON document.\n"
-     "  Exit 0 when clean, 1 when damaged, 2 when D cannot be opened.\n"},
-    {"backup", cmd_backup,
-     "usage: tpclear backup DIR [--data-dir D]\n"
-     "  copies the ledger in D into DIR/data.mdb while the engine runs: one\n"
-     "  consistent snapshot, compacted (LMDB mdb_env_copy2), then the other files\n"
-     "  of D a restore needs (server.key/.pub, senders.ini, payments/). DIR must\n"
-     "  be empty or absent. Restore: docs/operations.md, \"Backup and restore\".\n"
-     "  Exit 0 when done, 1 when the copy failed, 2 on a bad DIR or D.\n"},
-    {"keygen", cmd_keygen,
-     "usage: tpclear keygen [--out PREFIX]\n"
-     "  writes a new CURVE key pair: PREFIX.key, the secret (mode 0600: keep it\n"
-     "  on this machine) and PREFIX.pub, the public key (mode 0644: give it to\n"
-     "  the engine's operators for the senders registry). PREFIX defaults to\n"
-     "  'tpclear'; existing files are never overwritten. docs/security.md\n"},
+    {"submit", cmd_submit},       {"query", cmd_query},   {"load", cmd_load},
+    {"eattest", cmd_money},       {"payrun", cmd_money},  {"ledger", cmd_money},
+    {"statement", cmd_statement}, {"ping", cmd_ping},     {"verify", cmd_verify},
+    {"backup", cmd_backup},       {"keygen", cmd_keygen},
 };
 
 static const struct command *command_named(const char *name)
@@ -1297,15 +1319,27 @@ static const struct command *command_named(const char *name)
 	return NULL;
 }
 
-/* `tpclear help [COMMAND]`: the command's own help, else the overview */
-static void help_command(const char *cmd)
+/* `tpclear help [COMMAND]`, and the two generators the build and the tests run:
+ * `help --man` (tpclear(1)) and `help --readme` (README's command list). */
+static int help_command(const char *what)
 {
-	const struct command *c = cmd ? command_named(cmd) : NULL;
-
-	if (c)
-		fputs(c->help, stdout);
-	else
-		usage(stdout);
+	if (!what) {
+		tpc_cli_help_overview(stdout);
+		return TPC_CLI_OK;
+	}
+	if (strcmp(what, "--man") == 0) {
+		tpc_cli_help_man(stdout, TPC_VERSION);
+		return TPC_CLI_OK;
+	}
+	if (strcmp(what, "--readme") == 0) {
+		tpc_cli_help_readme(stdout);
+		return TPC_CLI_OK;
+	}
+	if (tpc_cli_help_command(stdout, what) == 0)
+		return TPC_CLI_OK;
+	fprintf(stderr, "tpclear: help: no command '%s'\n", what);
+	tpc_cli_help_overview(stderr);
+	return TPC_CLI_USAGE;
 }
 
 /* ---- options ------------------------------------------------------------------------------- */
@@ -1352,6 +1386,21 @@ static const struct opt_field {
 
 #define NOPTS (sizeof(opt_fields) / sizeof(opt_fields[0]))
 
+/* A whole number of 1..INT_MAX: "60s", "-1", "0" and "1e3" are usage errors, never read as
+ * something else (atoi() made "5s" 5 ms and "abc" 0, which then meant the default). */
+static int positive_int(const char *name, const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > INT_MAX)
+		die("--%s: '%s' is not a whole number from 1 to %d%s", name, arg, INT_MAX,
+		    strcmp(name, "timeout") == 0 ? " (milliseconds, e.g. --timeout 5000)" : "");
+	return (int)v;
+}
+
 /* Set the field of @p o that option @p val names. @return 0, or -1 for an unknown option. */
 static int set_option(struct opts *o, int val, const char *arg)
 {
@@ -1363,7 +1412,7 @@ static int set_option(struct opts *o, int val, const char *arg)
 		if (opt_fields[i].kind == OPT_STR)
 			*(const char **)field = arg;
 		else if (opt_fields[i].kind == OPT_INT)
-			*(int *)field = atoi(arg);
+			*(int *)field = positive_int(opt_fields[i].name, arg);
 		else
 			*(int *)field = 1;
 		return 0;
@@ -1372,9 +1421,9 @@ static int set_option(struct opts *o, int val, const char *arg)
 }
 
 /* Defaults from the environment, then the options. @return 0, or -1 on an unknown option. */
-static int parse_options(int argc, char **argv, struct opts *o, int *want_help)
+static int parse_options(int argc, char **argv, struct opts *o, int *want_help, int *want_version)
 {
-	struct option gopts[NOPTS + 2];
+	struct option gopts[NOPTS + 3];
 	int c;
 
 	for (size_t i = 0; i < NOPTS; i++)
@@ -1383,7 +1432,8 @@ static int parse_options(int argc, char **argv, struct opts *o, int *want_help)
 		                                                          : required_argument,
 		                           NULL, opt_fields[i].val};
 	gopts[NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
-	gopts[NOPTS + 1] = (struct option){NULL, 0, NULL, 0};
+	gopts[NOPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
+	gopts[NOPTS + 2] = (struct option){NULL, 0, NULL, 0};
 	o->endpoint = getenv("TPCLEAR_ENDPOINT") ? getenv("TPCLEAR_ENDPOINT") : DEFAULT_ENDPOINT;
 	o->server_key = getenv("TPCLEAR_SERVER_KEY");
 	o->client_key = getenv("TPCLEAR_CLIENT_KEY");
@@ -1391,10 +1441,15 @@ static int parse_options(int argc, char **argv, struct opts *o, int *want_help)
 	o->data_dir = getenv("TPCLEAR_DATA_DIR") ? getenv("TPCLEAR_DATA_DIR") : "tpclear-data";
 	o->window = 8;
 	o->timeout_ms = 60000;
-	/* one pass: GNU getopt moves options found after the command ahead of it */
-	while ((c = getopt_long(argc, argv, "e:s:t:f:k:ja:w:qh", gopts, NULL)) != -1) {
+	/* one pass: GNU getopt moves options found after the command ahead of it; "+" is not
+	 * used for that reason, and "-" keeps getopt from printing its own message */
+	while ((c = getopt_long(argc, argv, ":e:s:t:f:k:ja:w:qhV", gopts, NULL)) != -1) {
 		if (c == 'h')
 			*want_help = 1;
+		else if (c == 'V')
+			*want_version = 1;
+		else if (c == '?' || c == ':')
+			return -1;
 		else if (set_option(o, c, optarg) != 0)
 			return -1;
 	}
@@ -1406,31 +1461,39 @@ int main(int argc, char **argv)
 	struct opts o = {0};
 	const struct command *c;
 	const char *cmd;
-	int want_help = 0;
+	int want_help = 0, want_version = 0;
 
-	if (parse_options(argc, argv, &o, &want_help) != 0) {
-		usage(stderr);
-		return 2;
+	/* the generators take no other option: read before getopt, which would take --man */
+	if (argc == 3 && strcmp(argv[1], "help") == 0 && strncmp(argv[2], "--", 2) == 0)
+		return help_command(argv[2]);
+	opterr = 0;
+	if (parse_options(argc, argv, &o, &want_help, &want_version) != 0) {
+		fprintf(stderr, "tpclear: %s '%s' (tpclear help: every option)\n",
+		        optopt && strchr("estfkawUBROAFTYKCXD", optopt) ? "option needs a value:"
+		                                                        : "unknown option",
+		        argv[optind - 1]);
+		return TPC_CLI_USAGE;
+	}
+	if (want_version) {
+		printf("tpclear %s%s%s\n", TPC_VERSION, *TPC_CLI_GIT_REV ? " git " : "",
+		       TPC_CLI_GIT_REV);
+		return TPC_CLI_OK;
 	}
 	if (optind >= argc) {
 		/* no command: --help asked for the overview, anything else is a mistake */
-		usage(want_help ? stdout : stderr);
-		return want_help ? 0 : 2;
+		tpc_cli_help_overview(want_help ? stdout : stderr);
+		return want_help ? TPC_CLI_OK : TPC_CLI_USAGE;
 	}
 	cmd = argv[optind++];
-	if (strcmp(cmd, "help") == 0) {
-		help_command(optind < argc ? argv[optind] : NULL);
-		return 0;
-	}
-	if (want_help) {
-		help_command(cmd);
-		return 0;
-	}
+	if (strcmp(cmd, "help") == 0)
+		return help_command(optind < argc ? argv[optind] : NULL);
+	if (want_help)
+		return help_command(cmd);
 	c = command_named(cmd);
 	if (!c) {
-		fprintf(stderr, "tpclear: unknown command '%s'\n", cmd);
-		usage(stderr);
-		return 2;
+		fprintf(stderr, "tpclear: unknown command '%s' (tpclear help: every command)\n",
+		        cmd);
+		return TPC_CLI_USAGE;
 	}
 	return c->run(cmd, argc - optind, argv + optind, &o);
 }

@@ -17,6 +17,7 @@
 #include "clearing/budget.h"
 #include "core/codes.h"
 #include "common/check.h"
+#include "common/date.h"
 #include "core/error.h"
 #include "core/utf8.h"
 #include "store/records.h"
@@ -122,19 +123,33 @@ static char *str(tpc_arena_t *a, const char *s, size_t n)
 
 /* End of day @p yyyymmdd in unix ms; UINT64_MAX for 0 (now). @return 0 or TPC_EINVAL.
  * Days are UTC days (postings carry UTC commit times), inclusive: "--at 2026-11-30" is the
- * balance at 23:59:59.999 that day. Dates before 1970 cannot hold a posting and are refused. */
-static int day_end_ms(int32_t yyyymmdd, uint64_t *out)
+ * balance at 23:59:59.999 that day. Dates before 1970 cannot hold a posting and are refused.
+ * A refusal fails @p job with T00022 and a reason naming the field, the value and the rule
+ * (common/date.h, the client's own check), copied into the job's arena. */
+static int day_end_ms(tpc_job_t *job, const char *field, int32_t yyyymmdd, uint64_t *out)
 {
+	char why[160], reason[200];
 	int32_t d;
 
 	if (yyyymmdd == 0) {
 		*out = UINT64_MAX;
 		return 0;
 	}
-	if (yyyymmdd < 0 || tpc_check_date_yyyymmdd((uint32_t)yyyymmdd, &d) || d < 0)
-		return TPC_EINVAL;
-	*out = ((uint64_t)d + 1) * 86400000u - 1;
-	return 0;
+	if (yyyymmdd < 0) {
+		snprintf(why, sizeof(why), "%d: not a date (YYYYMMDD)", yyyymmdd);
+	} else if (tpc_date_check((uint32_t)yyyymmdd, &d, why, sizeof(why)) == 0) {
+		if (d >= 0) {
+			*out = ((uint64_t)d + 1) * 86400000u - 1;
+			return 0;
+		}
+		snprintf(why, sizeof(why), "%d: before 1970, when no posting can be", yyyymmdd);
+	}
+	fail(job, TPC_CODE_BAD_LEDGER_REQ);
+	snprintf(reason, sizeof(reason), "ledger request refused: %s %s", field, why);
+	job->fail_reason = tpc_arena_strndup(job->arena, reason, strlen(reason));
+	if (!job->fail_reason)
+		job->fail_reason = tpc_codes_describe(TPC_CODE_BAD_LEDGER_REQ);
+	return TPC_EINVAL;
 }
 
 /* Add one posting to its budget's balance. The kinds are summed apart because the balance
@@ -177,11 +192,12 @@ static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__Ledger
 	tpc_iter_t it;
 	tpc_txn_t t;
 
-	if ((rq->budget[0] && tpc_budget_by_name(rq->budget, &only)) ||
-	    day_end_ms(rq->at, &until)) {
+	if (rq->budget[0] && tpc_budget_by_name(rq->budget, &only)) {
 		fail(job, TPC_CODE_BAD_LEDGER_REQ);
 		return TPC_EINVAL;
 	}
+	if (day_end_ms(job, "at", rq->at, &until))
+		return TPC_EINVAL;
 	b = tpc_arena_alloc(job->arena, TPC_BUDGET__COUNT * sizeof(*b), 8);
 	bp = tpc_arena_alloc(job->arena, TPC_BUDGET__COUNT * sizeof(*bp), 8);
 	if (!b || !bp)
@@ -258,16 +274,12 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 	tpc_txn_t t;
 
 	if (rq->from) {
-		if (day_end_ms(rq->from, &from_ms)) {
-			fail(job, TPC_CODE_BAD_LEDGER_REQ);
+		if (day_end_ms(job, "from", rq->from, &from_ms))
 			return TPC_EINVAL;
-		}
 		from_ms -= 86400000u - 1; /* from the first millisecond of that day */
 	}
-	if (rq->to && day_end_ms(rq->to, &to_ms)) {
-		fail(job, TPC_CODE_BAD_LEDGER_REQ);
+	if (rq->to && day_end_ms(job, "to", rq->to, &to_ms))
 		return TPC_EINVAL;
-	}
 	arr = tpc_arena_alloc(job->arena, limit * sizeof(*arr), 8);
 	ptr = tpc_arena_alloc(job->arena, limit * sizeof(*ptr), 8);
 	if (!arr || !ptr)

@@ -15,6 +15,7 @@
 #include "clearing/clear.h"
 #include "core/codes.h"
 #include "common/check.h"
+#include "common/date.h"
 #include "common/pb.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -179,6 +180,7 @@ static int process_payrun(tpc_job_t *job)
 	Tpclear__PayrunRequest *rq;
 	enum tpc_budget b = TPC_BUDGET_NONE;
 	int32_t until = INT32_MAX;
+	char why[160] = "", reason[200];
 	int bad = 0;
 
 	/* malloc'd by protobuf-c (NULL allocator), not the arena: payment runs are rare, and the
@@ -195,7 +197,10 @@ static int process_payrun(tpc_job_t *job)
 	}
 	if (rq->budget[0] && tpc_budget_by_name(rq->budget, &b))
 		bad = 1;
-	if (rq->until && (rq->until < 0 || tpc_check_date_yyyymmdd((uint32_t)rq->until, &until)))
+	/* the calendar's rules and wording are the client's too (common/date.h) */
+	if (rq->until < 0)
+		bad = 1;
+	else if (rq->until && tpc_date_check((uint32_t)rq->until, &until, why, sizeof(why)))
 		bad = 1;
 	if (!tpc_check_token(rq->request_id, 0, 64)) /* "" = none */
 		bad = 1;
@@ -204,6 +209,11 @@ static int process_payrun(tpc_job_t *job)
 	tpclear__payrun_request__free_unpacked(rq, NULL);
 	if (bad) {
 		fail(job, TPC_CODE_BAD_PAYRUN);
+		snprintf(reason, sizeof(reason), "payment run refused: until %s", why);
+		if (why[0])
+			job->fail_reason = tpc_arena_strndup(job->arena, reason, strlen(reason));
+		if (!job->fail_reason)
+			job->fail_reason = tpc_codes_describe(TPC_CODE_BAD_PAYRUN);
 		return 1;
 	}
 	job->payrun_until = until;
