@@ -368,6 +368,9 @@ Test(daemon, full_queue_answers_busy_with_a_retry_hint)
 	cr_assert_gt(busy, 0, "queue never filled");
 	cr_assert_eq(results, received, "every received sending gets its result");
 	cr_assert_eq(tpc_td_metric(&d, "tpclear_sendings_total{outcome=\"busy\"}"), busy);
+	/* each busy answer by its reason: the queue here */
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_busy_refusals_total{reason=\"queue_full\"}"), busy);
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_busy_refusals_total{reason=\"memory\"}"), 0);
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 }
