@@ -443,19 +443,21 @@ static void render_gauges(struct out *o, const tpc_metrics_gauges_t *g)
 /* tpclear_build_info: the usual "info" gauge, always 1, whose labels say what runs. */
 static void render_build_info(struct out *o, const tpc_metrics_gauges_t *g)
 {
+	const char *labels[][2] = {{"version", TPC_VERSION},
+	                           {"revision", TPC_REVISION},
+	                           {"lmdb", g->lmdb_version},
+	                           {"zeromq", g->zmq_version},
+	                           {"libevent", g->libevent_version}};
+
 	family(o, "tpclear_build_info", "gauge",
 	       "Version and revision of tpcleard and of the libraries it runs with");
-	emit(o, "tpclear_build_info{version=\"");
-	label_value(o, TPC_VERSION);
-	emit(o, "\",revision=\"");
-	label_value(o, TPC_REVISION);
-	emit(o, "\",lmdb=\"");
-	label_value(o, g->lmdb_version);
-	emit(o, "\",zeromq=\"");
-	label_value(o, g->zmq_version);
-	emit(o, "\",libevent=\"");
-	label_value(o, g->libevent_version);
-	emit(o, "\"} 1\n");
+	emit(o, "tpclear_build_info{");
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		emit(o, "%s%s=\"", i ? "," : "", labels[i][0]);
+		label_value(o, labels[i][1]);
+		emit(o, "\"");
+	}
+	emit(o, "} 1\n");
 }
 
 /* The process_* family under the names every Prometheus client library uses, so the usual
