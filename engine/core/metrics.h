@@ -73,13 +73,75 @@
 	X(sec_load_too_large, "tpclear_security_refusals_total", "reason=\"load_too_large\"", "")  \
 	X(senders_reloaded, "tpclear_senders_reloads_total", "result=\"ok\"",                      \
 	  "Reloads of the senders registry (SIGHUP)")                                              \
-	X(senders_reload_failed, "tpclear_senders_reloads_total", "result=\"failed\"", "")
+	X(senders_reload_failed, "tpclear_senders_reloads_total", "result=\"failed\"", "")         \
+	X(busy_queue_full, "tpclear_busy_refusals_total", "reason=\"queue_full\"",                 \
+	  "Requests answered busy (retry later), by reason (docs/metrics.md)")                     \
+	X(busy_connection, "tpclear_busy_refusals_total", "reason=\"connection\"", "")             \
+	X(busy_memory, "tpclear_busy_refusals_total", "reason=\"memory\"", "")                     \
+	X(busy_sender, "tpclear_busy_refusals_total", "reason=\"sender_in_flight\"", "")           \
+	X(busy_payload, "tpclear_busy_refusals_total", "reason=\"payload_in_flight\"", "")         \
+	X(busy_other, "tpclear_busy_refusals_total", "reason=\"other\"", "")                       \
+	X(payruns_failed, "tpclear_payruns_failed_total", "",                                      \
+	  "Payment run requests answered with a refusal code (nothing paid by them)")
 
 enum tpc_metric {
 #define X(id, family, labels, help) TPC_M_##id,
 	TPC_METRIC_COUNTERS(X)
 #undef X
 	    TPC_M__COUNT
+};
+
+/* Counters by one label whose values are an engine enumeration: the scheme that pays a line,
+ * the budget charged (engine/clearing). core knows neither list: the caller names the values
+ * once (tpc_metrics_name_values()) and bumps by index, the enumeration's value. Each id is
+ * (id, family, dimension, fixed labels, help); entries of one family adjacent, as above. The
+ * amounts are in cents (the engine's unit; Prometheus has no base unit for money): a credit
+ * note's lines are negative, and a counter only grows, so they go to a *_credited_cents_total
+ * family of their own, as absolute values (net = accepted - credited). */
+enum tpc_metric_dim { TPC_MDIM_SCHEME, TPC_MDIM_BUDGET, TPC_MDIM__COUNT };
+#define TPC_METRIC_DIM_MAX 8 /* values of one dimension (index 0 = none) */
+#define TPC_METRIC_VECTORS(X)                                                                      \
+	X(scheme_lines_accepted, "tpclear_scheme_lines_total", SCHEME, "outcome=\"accepted\"",     \
+	  "Invoice lines made durable, by the scheme that pays them and outcome")                  \
+	X(scheme_lines_refused, "tpclear_scheme_lines_total", SCHEME, "outcome=\"refused\"", "")   \
+	X(scheme_accepted_cents, "tpclear_scheme_accepted_cents_total", SCHEME, "",                \
+	  "Amount accepted on invoice lines, by scheme, in cents")                                 \
+	X(scheme_credited_cents, "tpclear_scheme_credited_cents_total", SCHEME, "",                \
+	  "Amount accepted on credit-note lines (absolute value), by scheme, in cents")            \
+	X(budget_lines_accepted, "tpclear_budget_lines_total", BUDGET, "outcome=\"accepted\"",     \
+	  "Invoice lines made durable, by the budget charged and outcome")                         \
+	X(budget_lines_refused, "tpclear_budget_lines_total", BUDGET, "outcome=\"refused\"", "")   \
+	X(budget_accepted_cents, "tpclear_budget_accepted_cents_total", BUDGET, "",                \
+	  "Amount charged to a budget by accepted invoice lines, in cents")                        \
+	X(budget_credited_cents, "tpclear_budget_credited_cents_total", BUDGET, "",                \
+	  "Amount given back to a budget by accepted credit-note lines (absolute), in cents")      \
+	X(budget_payments, "tpclear_budget_payments_total", BUDGET, "",                            \
+	  "Credit transfers made by payment runs, by budget")                                      \
+	X(budget_paid_cents, "tpclear_budget_paid_cents_total", BUDGET, "",                        \
+	  "Amount paid by payment runs, by budget, in cents")
+
+enum tpc_metric_vec {
+#define X(id, family, dim, labels, help) TPC_MV_##id,
+	TPC_METRIC_VECTORS(X)
+#undef X
+	    TPC_MV__COUNT
+};
+
+/** What one sending adds to one value of a dimension (pipeline/job.h keeps one per scheme and
+ *  per budget, filled by the worker, counted at commit). */
+typedef struct tpc_metrics_lines {
+	uint32_t accepted, refused;              /* lines */
+	uint64_t accepted_cents, credited_cents; /* accepted amounts, >= 0 and < 0 (absolute) */
+} tpc_metrics_lines_t;
+
+/* Histograms: (id, name, help, scale, bounds). Observations are integers (microseconds for the
+ * durations, jobs for the group size), rendered divided by scale. */
+#define TPC_HIST_MAXB 12
+enum tpc_histogram {
+	TPC_H_batch_latency,   /* tpclear_batch_latency_seconds, microseconds */
+	TPC_H_commit_duration, /* tpclear_ledger_commit_duration_seconds, microseconds */
+	TPC_H_commit_group,    /* tpclear_ledger_commit_group_size, jobs */
+	TPC_H__COUNT
 };
 
 /** Bucket upper bounds of the batch-latency histogram, in microseconds. */
@@ -93,6 +155,13 @@ enum tpc_metric {
 typedef struct tpc_metrics tpc_metrics_t;
 typedef struct tpc_metrics_shard tpc_metrics_shard_t;
 
+/** The process, read from /proc/self at scrape time (tpc_metrics_process()). */
+typedef struct tpc_metrics_process {
+	int ok; /* 0: /proc could not be read; the process_* family is not rendered */
+	double cpu_seconds, start_time_seconds;
+	uint64_t resident_bytes, virtual_bytes, open_fds, max_fds;
+} tpc_metrics_process_t;
+
 /** Gauges sampled by the caller at scrape time. */
 typedef struct tpc_metrics_gauges {
 	uint64_t job_queue_depth;
@@ -100,6 +169,9 @@ typedef struct tpc_metrics_gauges {
 	uint64_t ledger_queue_depth;
 	uint64_t in_flight;
 	uint64_t map_size_bytes;
+	uint64_t map_max_bytes;             /* the ceiling the map may grow to ([ledger] map_max) */
+	uint64_t map_used_bytes;            /* pages in use (last page number + 1) x page size */
+	uint64_t readers_used, readers_max; /* LMDB reader slots */
 	uint64_t workers;
 	uint64_t adapters;
 	uint64_t uptime_seconds;
@@ -109,6 +181,10 @@ typedef struct tpc_metrics_gauges {
 	unsigned nstore_damaged; /* 0: the family is not rendered */
 	const char *store_damaged_db[8];
 	uint64_t store_damaged[8];
+	/* tpclear_build_info{version, revision, lmdb, zeromq, libevent} 1: the libraries' versions
+	 * as linked at run time (NULL = ""); version and revision are the build's own */
+	const char *lmdb_version, *zmq_version, *libevent_version;
+	tpc_metrics_process_t process;
 } tpc_metrics_gauges_t;
 
 /** @param[out] out new registry with room for @p max_shards threads. @return 0 or TPC_ENOMEM */
@@ -119,12 +195,33 @@ void tpc_metrics_free(tpc_metrics_t **m);
  *  @return the shard (owned by the registry), or NULL when every shard is taken. */
 tpc_metrics_shard_t *tpc_metrics_shard(tpc_metrics_t *m);
 
+/** Name the values of dimension @p dim: @p names[i] labels index i (borrowed: static strings
+ *  that outlive the registry). Values past @p n (or TPC_METRIC_DIM_MAX) are not rendered, nor
+ *  is a value whose name is NULL. Call before the threads start. */
+void tpc_metrics_name_values(tpc_metrics_t *m, enum tpc_metric_dim dim, const char *const *names,
+                             unsigned n);
+
 /** Add @p n to counter @p id of @p shard (relaxed atomic, no lock). */
 void tpc_metrics_add(tpc_metrics_shard_t *shard, enum tpc_metric id, uint64_t n);
+/** Add @p n to value @p index of the labelled counter @p id (ignored past TPC_METRIC_DIM_MAX). */
+void tpc_metrics_add_vec(tpc_metrics_shard_t *shard, enum tpc_metric_vec id, unsigned index,
+                         uint64_t n);
+/** Add one sending's lines of dimension @p dim, @p n values (index = enumeration value). */
+void tpc_metrics_add_lines(tpc_metrics_shard_t *shard, enum tpc_metric_dim dim,
+                           const tpc_metrics_lines_t *v, unsigned n);
 /** Record one batch latency in microseconds. */
 void tpc_metrics_observe_latency(tpc_metrics_shard_t *shard, uint64_t us);
+/** Record one observation @p v (the histogram's unit, see enum tpc_histogram). */
+void tpc_metrics_observe(tpc_metrics_shard_t *shard, enum tpc_histogram h, uint64_t v);
 /** Sum of counter @p id over every shard. */
 uint64_t tpc_metrics_get(const tpc_metrics_t *m, enum tpc_metric id);
+/** Sum of value @p index of labelled counter @p id over every shard. */
+uint64_t tpc_metrics_get_vec(const tpc_metrics_t *m, enum tpc_metric_vec id, unsigned index);
+
+/** Read the calling process's CPU time, memory, descriptors and start time from /proc/self
+ *  (and /proc/stat for the boot time). Not for the hot path: a few small reads.
+ *  @param[out] out  out->ok is 0 when /proc could not be read. */
+void tpc_metrics_process(tpc_metrics_process_t *out);
 
 /** Write the Prometheus text exposition into @p buf.
  *  @return bytes written (excluding NUL), or the size needed when @p cap is too small. */

@@ -179,6 +179,18 @@ void tpc_payrun_totals(const tpc_payrun_t *p, uint64_t *payments, uint64_t *line
 	*cents = p->total_cents;
 }
 
+void tpc_payrun_budget_totals(const tpc_payrun_t *p, unsigned budget, uint64_t *payments,
+                              int64_t *cents)
+{
+	*payments = 0;
+	*cents = 0;
+	for (uint32_t i = 0; i < p->npayments; i++)
+		if (p->payments[i].budget == budget) {
+			(*payments)++;
+			*cents += p->payments[i].amount_cents;
+		}
+}
+
 /* A note for the requester (PayrunResult.notes): why something was left unpaid. Best effort:
  * a note that cannot be allocated is dropped, a run never fails for want of one. */
 static void note(tpc_payrun_t *p, const char *fmt, const char *a, const char *b)

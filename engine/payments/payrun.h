@@ -77,6 +77,10 @@ const char *tpc_payrun_refusal(const tpc_payrun_t *p);
 /** What the run paid: transfers, lines and cents (for metrics). */
 void tpc_payrun_totals(const tpc_payrun_t *p, uint64_t *payments, uint64_t *lines, int64_t *cents);
 
+/** What the run paid from budget @p budget: transfers and cents (for metrics). */
+void tpc_payrun_budget_totals(const tpc_payrun_t *p, unsigned budget, uint64_t *payments,
+                              int64_t *cents);
+
 /** After the commit: write the SEPA files, pack the PayrunResult answer into the job's arena
  *  (job->result, answer_ready) and the settlements to push (job->pushes). Frees @p *p.
  *  @return 0 when every file of the run was written, -1 when one is missing (it is rewritten

@@ -12,6 +12,7 @@
 
 #include "adapter.h"
 #include "core/arena.h"
+#include "core/metrics.h"
 #include "security/authz.h"
 #include "core/queue.h"
 #include "refdata/refdata.h"
@@ -86,6 +87,8 @@ typedef struct tpc_job {
 	/* set by the worker when judged; counted in /metrics once the writer has committed */
 	uint32_t lines_accepted, lines_refused;
 	uint32_t invoices_accepted, invoices_refused;
+	/* the lines again per scheme and per budget (index: the enum's value), for /metrics */
+	tpc_metrics_lines_t by_scheme[TPC_METRIC_DIM_MAX], by_budget[TPC_METRIC_DIM_MAX];
 	uint8_t ledger_pending;   /* writer: judged, decided in the transaction being written */
 	tpc_tariff_marks_t marks; /* per-line data the writer records (dedup, maxima) */
 	tpc_ref_table_t table;    /* TPC_JOB_LOAD: parsed rows, in the arena */

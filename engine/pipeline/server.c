@@ -25,6 +25,8 @@
 
 #include "registry.h"
 #include "common/check.h"
+#include "clearing/budget.h"
+#include "clearing/schemes.h"
 #include "common/pb.h"
 #include "core/codes.h"
 #include "core/error.h"
@@ -260,12 +262,30 @@ out_dropped:
 	return -1;
 }
 
+/* tpclear_busy_refusals_total by reason, from the code of a busy receipt: every busy answer
+ * passes here, whichever bound gave it (docs/metrics.md). No code = the job queue was full. */
+static void count_busy(tpc_server_t *s, const char *code)
+{
+	enum tpc_metric m = !code                                      ? TPC_M_busy_queue_full
+	                    : strcmp(code, TPC_CODE_CONN_BUSY) == 0    ? TPC_M_busy_connection
+	                    : strcmp(code, TPC_CODE_MEMORY_BUSY) == 0  ? TPC_M_busy_memory
+	                    : strcmp(code, TPC_CODE_SENDER_BUSY) == 0  ? TPC_M_busy_sender
+	                    : strcmp(code, TPC_CODE_PAYLOAD_BUSY) == 0 ? TPC_M_busy_payload
+	                                                               : TPC_M_busy_other;
+
+	tpc_metrics_add(s->shard, m, 1);
+}
+
 static void send_receipt_reason(tpc_server_t *s, const uint8_t *id, size_t idlen, uint64_t corr,
                                 int status, const char *code, const char *reason, const char *key,
                                 const tpc_blob_t *native, tpc_conn_t **conn)
 {
 	uint8_t buf[2048];
-	size_t n = tpc_answer_receipt(
+	size_t n;
+
+	if (status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY)
+		count_busy(s, code);
+	n = tpc_answer_receipt(
 	    corr, status, code, reason,
 	    status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY ? (uint32_t)s->cfg.retry_after_ms : 0,
 	    key, buf, sizeof(buf));
@@ -377,10 +397,16 @@ static void count_outcome(tpc_server_t *s, const tpc_job_t *job)
 {
 	enum tpc_metric m;
 
+	if (job->type == TPC_JOB_PAYRUN && job->status == TPC_JOB_FAILED)
+		tpc_metrics_add(s->shard, TPC_M_payruns_failed, 1);
 	if (job->type != TPC_JOB_SUBMIT)
 		return;
 	switch (job->status) {
 	case TPC_JOB_COMMITTED:
+		tpc_metrics_add_lines(s->shard, TPC_MDIM_SCHEME, job->by_scheme,
+		                      TPC_METRIC_DIM_MAX);
+		tpc_metrics_add_lines(s->shard, TPC_MDIM_BUDGET, job->by_budget,
+		                      TPC_METRIC_DIM_MAX);
 		m = job->sending.outcome == TPC_OUTCOME_REFUSED ? TPC_M_sendings_refused
 		    : job->lines_refused                        ? TPC_M_sendings_partial
 		                                                : TPC_M_sendings_accepted;
@@ -1002,11 +1028,72 @@ static int grow_metrics_buf(tpc_server_t *s, size_t need)
 	return 0;
 }
 
+/* Gauges sampled now, on the thread that owns in_flight; the counters are summed from every
+ * thread's shard by the renderer. */
+static void sample_gauges(tpc_server_t *s, tpc_metrics_gauges_t *g)
+{
+	MDB_env *env = tpc_store_db(tpc_writer_store(s->ledger))->env;
+	MDB_envinfo info;
+	MDB_stat st;
+	static char zv[32]; /* loop thread only, like every scrape */
+	int major, minor, patch;
+
+	zmq_version(&major, &minor, &patch);
+	snprintf(zv, sizeof(zv), "%d.%d.%d", major, minor, patch);
+	*g = (tpc_metrics_gauges_t){
+	    .job_queue_depth = tpc_queue_depth(s->jobs),
+	    .job_queue_capacity = tpc_queue_capacity(s->jobs),
+	    .ledger_queue_depth = tpc_queue_depth(s->to_ledger),
+	    .in_flight = s->in_flight,
+	    .map_size_bytes = tpc_writer_map_size(s->ledger),
+	    .map_max_bytes = s->cfg.map_max,
+	    .workers = (uint64_t)s->nworkers,
+	    .adapters = (uint64_t)tpc_adapters_count(s->adapters),
+	    .uptime_seconds = (mono_us() - s->started_us) / 1000000u,
+	    .disk_full = (uint64_t)tpc_writer_disk_full(s->ledger),
+	    .nstore_damaged = TPC_REC__COUNT,
+	    .lmdb_version = mdb_version(NULL, NULL, NULL),
+	    .zmq_version = zv,
+	    .libevent_version = event_get_version(),
+	};
+	for (unsigned i = 0; i < TPC_REC__COUNT; i++) {
+		g->store_damaged_db[i] = tpc_records_db_name(i);
+		g->store_damaged[i] = tpc_records_damaged_total(i);
+	}
+	/* The map in use: LMDB hands out pages up to the last page number of the last committed
+	 * transaction and reuses freed ones below it, so (last + 1) x page size is what the file
+	 * needs of the map - what an alert compares with the ceiling. Any thread may ask. */
+	if (mdb_env_info(env, &info) == 0 && mdb_env_stat(env, &st) == 0) {
+		g->map_used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+		g->readers_used = info.me_numreaders;
+		g->readers_max = info.me_maxreaders;
+	}
+	tpc_metrics_process(&g->process);
+}
+
+static void serve_metrics(tpc_server_t *s, struct evhttp_request *req)
+{
+	tpc_metrics_gauges_t g;
+	size_t n;
+
+	sample_gauges(s, &g);
+	n = tpc_metrics_render(s->metrics, &g, s->metrics_buf, s->metrics_cap);
+	/* the text grows with the label sets (schemes, budgets, codes): rather than cut it (a
+	 * truncated exposition is a parse error for Prometheus), grow the buffer and render
+	 * again; it stays grown, so this happens once per new size */
+	if (n >= s->metrics_cap && grow_metrics_buf(s, n + 1) == 0)
+		n = tpc_metrics_render(s->metrics, &g, s->metrics_buf, s->metrics_cap);
+	if (n >= s->metrics_cap) {
+		http_reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n", 14);
+		return;
+	}
+	http_reply(req, 200, "OK", "text/plain; version=0.0.4", s->metrics_buf, n);
+}
+
 static void on_http(struct evhttp_request *req, void *arg)
 {
 	tpc_server_t *s = arg;
 	const char *uri = evhttp_request_get_uri(req);
-	size_t n;
 
 	tpc_metrics_add(s->shard, TPC_M_http_requests, 1);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
@@ -1015,36 +1102,7 @@ static void on_http(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (strcmp(uri, "/metrics") == 0) {
-		/* gauges are sampled now, on the thread that owns in_flight; the counters are
-		 * summed from every thread's shard */
-		tpc_metrics_gauges_t g = {
-		    .job_queue_depth = tpc_queue_depth(s->jobs),
-		    .job_queue_capacity = tpc_queue_capacity(s->jobs),
-		    .ledger_queue_depth = tpc_queue_depth(s->to_ledger),
-		    .in_flight = s->in_flight,
-		    .map_size_bytes = tpc_writer_map_size(s->ledger),
-		    .workers = (uint64_t)s->nworkers,
-		    .adapters = (uint64_t)tpc_adapters_count(s->adapters),
-		    .uptime_seconds = (mono_us() - s->started_us) / 1000000u,
-		    .disk_full = (uint64_t)tpc_writer_disk_full(s->ledger),
-		    .nstore_damaged = TPC_REC__COUNT,
-		};
-		for (unsigned i = 0; i < TPC_REC__COUNT; i++) {
-			g.store_damaged_db[i] = tpc_records_db_name(i);
-			g.store_damaged[i] = tpc_records_damaged_total(i);
-		}
-		n = tpc_metrics_render(s->metrics, &g, s->metrics_buf, s->metrics_cap);
-		/* the text grows with the label sets (schemes, budgets, codes): rather than cut it
-		 * (a truncated exposition is a parse error for Prometheus), grow the buffer and
-		 * render again; it stays grown, so this happens once per new size */
-		if (n >= s->metrics_cap && grow_metrics_buf(s, n + 1) == 0)
-			n = tpc_metrics_render(s->metrics, &g, s->metrics_buf, s->metrics_cap);
-		if (n >= s->metrics_cap) {
-			http_reply(req, 500, "Internal Server Error", "text/plain",
-			           "out of memory\n", 14);
-			return;
-		}
-		http_reply(req, 200, "OK", "text/plain; version=0.0.4", s->metrics_buf, n);
+		serve_metrics(s, req);
 	} else if (strcmp(uri, "/healthz") == 0) {
 		/* 503 while draining: a health check sees the engine is on its way out while it
 		 * still answers what it has */
@@ -1176,6 +1234,20 @@ static void write_endpoints(tpc_server_t *s)
 		rename(tmp, path);
 }
 
+/* The label values of the per-scheme and per-budget counters: the names the engine prints
+ * (tpclear CLI, ledger, SEPA file names), "none" for the 0 of each list. */
+static void name_metric_values(tpc_metrics_t *m)
+{
+	static const char *schemes[TPC_SCHEME__COUNT], *budgets[TPC_BUDGET__COUNT];
+
+	for (unsigned i = 0; i < TPC_SCHEME__COUNT; i++)
+		schemes[i] = i ? tpc_scheme_name(i) : "none";
+	for (unsigned i = 0; i < TPC_BUDGET__COUNT; i++)
+		budgets[i] = i ? tpc_budget_name(i) : "none";
+	tpc_metrics_name_values(m, TPC_MDIM_SCHEME, schemes, TPC_SCHEME__COUNT);
+	tpc_metrics_name_values(m, TPC_MDIM_BUDGET, budgets, TPC_BUDGET__COUNT);
+}
+
 int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 {
 	const tpc_adapter_config_t adapter_cfg = {tpc_config_adapter_lookup, cfg};
@@ -1210,6 +1282,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	if ((rc = tpc_metrics_new(s->nworkers + 8, &s->metrics)))
 		goto out_free;
 	s->shard = tpc_metrics_shard(s->metrics);
+	name_metric_values(s->metrics);
 	if ((rc = tpc_arena_new(64 * 1024, 0, &s->scratch)))
 		goto out_free;
 	tpc_arena_set_keep(s->scratch, JOB_ARENA_KEEP);

@@ -13,6 +13,7 @@
 
 #include "clearing/budget.h"
 #include "clearing/clear.h"
+#include "clearing/schemes.h"
 #include "core/codes.h"
 #include "common/check.h"
 #include "common/date.h"
@@ -352,6 +353,49 @@ static int tariff_sending(tpc_ledger_reader_t *reader, const tpc_config_t *cfg, 
 }
 
 /* A sending: hash, replay check, decode, authorize, tariff, judge, pack. */
+/* A counter only grows: a credit note's negative amount goes to the credited sum. */
+static void add_cents(tpc_metrics_lines_t *t, int64_t cents)
+{
+	if (cents >= 0)
+		t->accepted_cents += (uint64_t)cents;
+	else
+		t->credited_cents += (uint64_t)0 - (uint64_t)cents;
+}
+
+_Static_assert(TPC_SCHEME__COUNT <= TPC_METRIC_DIM_MAX, "a scheme past the metrics' labels");
+_Static_assert(TPC_BUDGET__COUNT <= TPC_METRIC_DIM_MAX, "a budget past the metrics' labels");
+
+/* Per scheme and per budget, what the judged sending adds to /metrics once it is durable (the
+ * loop thread adds it at commit, like lines_accepted). Here, on the worker, while the lines are
+ * still in its cache; into the job's own arrays, so nothing is allocated. A budget is charged
+ * the insurer part, the share budget the patient share (clear.c: accepted_cents is their sum);
+ * a refused line is counted under the scheme and budget it was resolved to, 0 ("none") when it
+ * was refused before. */
+static void tally_lines(tpc_job_t *job)
+{
+	memset(job->by_scheme, 0, sizeof(job->by_scheme));
+	memset(job->by_budget, 0, sizeof(job->by_budget));
+	for (uint32_t i = 0; i < job->sending.nlines; i++) {
+		const tpc_line_t *ln = &job->sending.lines[i];
+		tpc_metrics_lines_t *sc =
+		    &job->by_scheme[ln->scheme < TPC_SCHEME__COUNT ? ln->scheme : 0];
+		tpc_metrics_lines_t *bu =
+		    &job->by_budget[ln->budget < TPC_BUDGET__COUNT ? ln->budget : 0];
+
+		if (ln->outcome != TPC_OUTCOME_ACCEPTED) {
+			sc->refused++;
+			bu->refused++;
+			continue;
+		}
+		sc->accepted++;
+		bu->accepted++;
+		add_cents(sc, ln->accepted_cents);
+		add_cents(bu, ln->insurer_cents);
+		if (ln->share_budget && ln->share_budget < TPC_BUDGET__COUNT)
+			add_cents(&job->by_budget[ln->share_budget], ln->patient_cents);
+	}
+}
+
 static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shard,
                           const tpc_config_t *cfg, tpc_job_t *job)
 {
@@ -452,6 +496,7 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 	job->lines_refused = sum.lines_refused;
 	job->invoices_accepted = sum.invoices_accepted;
 	job->invoices_refused = sum.invoices_refused;
+	tally_lines(job);
 	job->validated_ms = wall_ms();
 	job->status = TPC_JOB_CLEARED;
 	return 0;

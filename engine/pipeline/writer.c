@@ -16,6 +16,7 @@
  */
 #include "pipeline/writer.h"
 
+#include "clearing/budget.h"
 #include "core/codes.h"
 #include "core/crashpoint.h"
 #include "core/error.h"
@@ -321,6 +322,22 @@ static void commit_jobs(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 	tpc_metrics_add(w->shard, TPC_M_ledger_commits, 1);
 }
 
+/* A run's transfers and amounts per budget (tpclear_budget_payments_total, _paid_cents_total):
+ * what the dashboard shows per budget. A transfer's amount is positive (payrun.c pays no net
+ * amount below a cent). */
+static void budget_metrics(tpc_writer_t *w, const tpc_payrun_t *p)
+{
+	for (unsigned b = 1; b < TPC_BUDGET__COUNT; b++) {
+		uint64_t payments;
+		int64_t cents;
+
+		tpc_payrun_budget_totals(p, b, &payments, &cents);
+		tpc_metrics_add_vec(w->shard, TPC_MV_budget_payments, b, payments);
+		tpc_metrics_add_vec(w->shard, TPC_MV_budget_paid_cents, b,
+		                    cents > 0 ? (uint64_t)cents : 0);
+	}
+}
+
 /* Count a committed payment run. */
 /* Three fates, counted apart: a run that paid (a commit and its totals), a request that stored
  * only its request_id (a commit, nothing paid), and a replay of an earlier request_id (no
@@ -337,6 +354,7 @@ static void payrun_metrics(tpc_writer_t *w, const tpc_payrun_t *p)
 		tpc_metrics_add(w->shard, TPC_M_payments, payments);
 		tpc_metrics_add(w->shard, TPC_M_payment_lines, lines);
 		tpc_metrics_add(w->shard, TPC_M_paid_cents, (uint64_t)cents);
+		budget_metrics(w, p);
 	} else if (tpc_payrun_must_commit(p)) {
 		tpc_metrics_add(w->shard, TPC_M_ledger_commits, 1); /* the request id */
 	} else if (tpc_payrun_replayed(p)) {
@@ -432,6 +450,26 @@ static void run_payrun(tpc_writer_t *w, tpc_job_t *job)
 	}
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* commit_jobs() observed for /metrics: how long a group took from its transaction's start to
+ * durable (the recoveries included: a grown map or a split group is what the sender waited for)
+ * and how many jobs it held (tpclear_ledger_commit_duration_seconds, _group_size). */
+static void timed_commit(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
+{
+	uint64_t t0 = mono_us();
+
+	commit_jobs(w, jobs, n);
+	tpc_metrics_observe(w->shard, TPC_H_commit_duration, mono_us() - t0);
+	tpc_metrics_observe(w->shard, TPC_H_commit_group, n);
+}
+
 /* Write one popped batch, in arrival order: runs of sendings share a transaction, a payment
  * run has its own (it sees every sending committed before it). */
 static void write_batch(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
@@ -458,7 +496,7 @@ static void write_batch(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 		            jobs[e]->express == jobs[a]->express;
 		     e++)
 			;
-		commit_jobs(w, &jobs[a], e - a);
+		timed_commit(w, &jobs[a], e - a);
 	}
 }
 

@@ -385,6 +385,9 @@ Test(daemon, full_queue_answers_busy_with_a_retry_hint)
 	send_burst(s, "bp", "b", 3000, 60);
 	tally_burst(s, 60, NULL, 123, c);
 	cr_assert_gt(c[0], 0, "queue never filled");
+	/* each busy answer by its reason: the queue here */
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_busy_refusals_total{reason=\"queue_full\"}"), c[0]);
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_busy_refusals_total{reason=\"memory\"}"), 0);
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 }
@@ -415,6 +418,9 @@ Test(daemon, payload_in_flight_bound_answers_busy_at_once)
 		tpclear__answer__free_unpacked(a, NULL);
 	}
 	cr_assert_eq(busy, 0, "taken again once nothing is in flight");
+	/* each busy answer by its reason: the payload bytes in flight here */
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_busy_refusals_total{reason=\"payload_in_flight\"}"),
+	             c[0]);
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 }

@@ -208,6 +208,10 @@ Test(memory, pipelining_50000_queries_without_reading)
 	        tpc_td_metric(&d, "tpclear_security_refusals_total{reason=\"in_flight\"}"));
 	/* the connection's bound answered the rest busy T00062 */
 	cr_assert_gt(tpc_td_metric(&d, "tpclear_sendings_total{outcome=\"busy\"}"), 0);
+	/* counted by reason: the connection's bound, the sender's as sender_in_flight */
+	cr_assert_gt(tpc_td_metric(&d, "tpclear_busy_refusals_total{reason=\"connection\"}"), 0);
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_busy_refusals_total{reason=\"sender_in_flight\"}"),
+	             tpc_td_metric(&d, "tpclear_security_refusals_total{reason=\"in_flight\"}"));
 	/* idle, the unread connection is still there: its answers stay held */
 	check("50,000 pipelined queries", anon_bound(in_flight, 1, 1, answer),
 	      anon_bound(in_flight, 0, 1, answer));

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
+#include "clearing/budget.h"
 #include "daemon.h"
 #include "testutil.h"
 
@@ -24,6 +25,25 @@ static void teardown(void)
 }
 
 TestSuite(payments, .fini = teardown, .timeout = 600);
+
+/* The per-budget payment counters add up to the totals (docs/metrics.md). */
+static void expect_budget_totals(long long cents, long long payments)
+{
+	long long sum_cents = 0, sum_payments = 0;
+	char series[128];
+
+	for (unsigned b = 1; b < TPC_BUDGET__COUNT; b++) {
+		snprintf(series, sizeof(series), "tpclear_budget_paid_cents_total{budget=\"%s\"}",
+		         tpc_budget_name(b));
+		sum_cents += tpc_td_metric(&d, series);
+		snprintf(series, sizeof(series), "tpclear_budget_payments_total{budget=\"%s\"}",
+		         tpc_budget_name(b));
+		sum_payments += tpc_td_metric(&d, series);
+	}
+	cr_assert_eq(sum_cents, cents, "paid per budget %lld, in all %lld", sum_cents, cents);
+	cr_assert_eq(sum_payments, payments);
+	cr_assert_gt(payments, 0);
+}
 
 static const char *samples[] = {"sample-hospital.920000", "sample-gp.920000", "sample-canonical.pb",
                                 "sample-faults.920000"};
@@ -260,6 +280,7 @@ Test(payments, samples_are_paid_once_by_a_sepa_file_matching_the_accepted_amount
 	}
 	cr_assert_eq(tpc_td_metric(&d, "tpclear_payruns_total"), 1);
 	cr_assert_eq(tpc_td_metric(&d, "tpclear_paid_cents_total"), accepted);
+	expect_budget_totals(accepted, tpc_td_metric(&d, "tpclear_payments_total"));
 	zmq_close(hosp);
 	zmq_close(ops);
 	cr_assert_eq(tpc_td_stop(&d), 0);
@@ -453,6 +474,8 @@ Test(payments, a_retried_request_id_replays_its_run_and_pays_nothing_new)
 		cr_assert_eq(a->body_case, TPCLEAR__ANSWER__BODY_PAYRUN);
 		tpclear__answer__free_unpacked(a, NULL);
 	}
+	/* the four refusals, counted for the alert on payment-run failures */
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_payruns_failed_total"), 4);
 
 	/* an id whose run found nothing due stays so */
 	a = tpc_td_payrun_id(s, 20251231, "", "nothing-due");

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 char *tpc_test_tmpdir(void)
 {
@@ -197,4 +199,28 @@ int32_t tpc_test_day(uint32_t yyyymmdd)
 
 	cr_assert_eq(tpc_check_date_yyyymmdd(yyyymmdd, &d), 0, "bad test date %u", yyyymmdd);
 	return d;
+}
+
+int tpc_test_promtool_metrics(const char *text, char *out, size_t cap)
+{
+	char path[] = "/tmp/tpc-metrics-XXXXXX", cmd[128];
+	size_t len = strlen(text), got;
+	int fd, st;
+	FILE *p;
+
+	out[0] = 0;
+	if (system("command -v promtool >/dev/null 2>&1") != 0)
+		return -1;
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	got = fread(out, 1, cap - 1, p);
+	out[got] = 0;
+	st = pclose(p);
+	unlink(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }

@@ -27,6 +27,12 @@ unsigned char *tpc_test_slurp(const char *path, size_t *len);
 /** Path of a file under the source tree (TPC_SOURCE_DIR); @return a static buffer. */
 const char *tpc_test_src(const char *rel);
 
+/** Run `promtool check metrics` on the exposition @p text (docs/metrics.md); what it printed
+ *  goes to @p out (NUL-terminated, cut at @p cap).
+ *  @return its exit status (0: clean, and then @p out is empty), or -1 when promtool is not
+ *  installed (the caller skips, saying so). */
+int tpc_test_promtool_metrics(const char *text, char *out, size_t cap);
+
 /** Open a scratch LMDB environment (32 named databases, 16 MiB) in a fresh temporary
  *  directory and begin a write transaction in it, asserting each step.
  *  @param[out] dir  the directory, malloc'd (tpc_test_lmdb_close() frees it)

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/metrics.h"
+#include "testutil.h"
 
 TestSuite(metrics, .timeout = 60);
 
@@ -246,4 +249,203 @@ Test(metrics, render_into_a_small_buffer_returns_the_size_needed)
 	cr_assert_eq(strncmp(buf, small, strlen(small)), 0, "the truncated text is a prefix");
 	free(buf);
 	tpc_metrics_free(&m);
+}
+
+/* ---- issue 16: labelled counters, more histograms, build info, the process, promtool ---- */
+
+static const char *const scheme_names[] = {"none", "AMI", "DETENTION"};
+static const char *const budget_names[] = {"none", "AMI", "SPPIS", NULL, "JUSTICE"};
+
+static tpc_metrics_t *filled_more(void)
+{
+	tpc_metrics_t *m = filled();
+	tpc_metrics_shard_t *s = tpc_metrics_shard(m);
+	tpc_metrics_lines_t by_scheme[3] = {{0, 2, 0, 0}, {5, 1, 12345, 0}, {1, 0, 100, 40}};
+	tpc_metrics_lines_t by_budget[5] = {
+	    {0, 2, 0, 0}, {6, 1, 12000, 40}, {0}, {0}, {0, 0, 7, 0}};
+
+	cr_assert_not_null(s);
+	tpc_metrics_name_values(m, TPC_MDIM_SCHEME, scheme_names, 3);
+	tpc_metrics_name_values(m, TPC_MDIM_BUDGET, budget_names, 5);
+	tpc_metrics_add_lines(s, TPC_MDIM_SCHEME, by_scheme, 3);
+	tpc_metrics_add_lines(s, TPC_MDIM_SCHEME, by_scheme, 3); /* a second sending */
+	tpc_metrics_add_lines(s, TPC_MDIM_BUDGET, by_budget, 5);
+	tpc_metrics_add_vec(s, TPC_MV_budget_paid_cents, 2, 999);
+	tpc_metrics_add_vec(s, TPC_MV_budget_paid_cents, TPC_METRIC_DIM_MAX, 1); /* ignored */
+	tpc_metrics_add(s, TPC_M_busy_memory, 3);
+	/* a group commit of 3 jobs in 1.2 ms, one of 1 job in 80 us */
+	tpc_metrics_observe(s, TPC_H_commit_duration, 1200);
+	tpc_metrics_observe(s, TPC_H_commit_group, 3);
+	tpc_metrics_observe(s, TPC_H_commit_duration, 80);
+	tpc_metrics_observe(s, TPC_H_commit_group, 1);
+	return m;
+}
+
+static char *render_all(const tpc_metrics_t *m, size_t *len)
+{
+	tpc_metrics_gauges_t g = gauges;
+	size_t need;
+	char *buf;
+
+	g.map_max_bytes = 1u << 30;
+	g.map_used_bytes = 4096 * 3;
+	g.readers_used = 2;
+	g.readers_max = 126;
+	g.nstore_damaged = 1;
+	g.store_damaged_db[0] = "answers";
+	g.lmdb_version = "LMDB 0.9.24: (July 24, 2019)";
+	g.zmq_version = "4.3.4";
+	g.libevent_version = "2.1.12-stable";
+	tpc_metrics_process(&g.process);
+	need = tpc_metrics_render(m, &g, NULL, 0);
+	buf = malloc(need + 1);
+	cr_assert_not_null(buf);
+	*len = tpc_metrics_render(m, &g, buf, need + 1);
+	cr_assert_eq(*len, need);
+	return buf;
+}
+
+Test(metrics, labelled_counters_by_scheme_and_budget)
+{
+	tpc_metrics_t *m = filled_more();
+	size_t n;
+	char *buf = render_all(m, &n);
+
+	cr_assert(
+	    has_line(buf, "tpclear_scheme_lines_total{scheme=\"AMI\",outcome=\"accepted\"} 10"),
+	    "%s", buf);
+	cr_assert(
+	    has_line(buf, "tpclear_scheme_lines_total{scheme=\"AMI\",outcome=\"refused\"} 2"));
+	cr_assert(
+	    has_line(buf, "tpclear_scheme_lines_total{scheme=\"none\",outcome=\"refused\"} 4"));
+	cr_assert(has_line(buf, "tpclear_scheme_accepted_cents_total{scheme=\"AMI\"} 24690"));
+	cr_assert(has_line(buf, "tpclear_scheme_credited_cents_total{scheme=\"DETENTION\"} 80"));
+	cr_assert(has_line(buf, "tpclear_budget_accepted_cents_total{budget=\"JUSTICE\"} 7"));
+	cr_assert(has_line(buf, "tpclear_budget_paid_cents_total{budget=\"SPPIS\"} 999"));
+	/* a NULL name is not rendered; one HELP per family */
+	cr_assert_null(strstr(buf, "budget=\"(null)\""));
+	cr_assert_eq(count(buf, "tpclear_budget_lines_total{budget=\"AMI\""), 2);
+	cr_assert_eq(count(buf, "# TYPE tpclear_scheme_lines_total counter\n"), 1);
+	cr_assert_eq(tpc_metrics_get_vec(m, TPC_MV_scheme_lines_accepted, 1), 10);
+	cr_assert_eq(tpc_metrics_get_vec(m, TPC_MV_budget_paid_cents, TPC_METRIC_DIM_MAX), 0);
+	cr_assert(has_line(buf, "tpclear_busy_refusals_total{reason=\"memory\"} 3"));
+	free(buf);
+	tpc_metrics_free(&m);
+}
+
+Test(metrics, commit_histograms_build_info_and_store_damage)
+{
+	tpc_metrics_t *m = filled_more();
+	size_t n;
+	char *buf = render_all(m, &n);
+
+	cr_assert(has_line(buf, "# TYPE tpclear_ledger_commit_duration_seconds histogram"));
+	cr_assert(has_line(buf, "tpclear_ledger_commit_duration_seconds_bucket{le=\"0.0001\"} 1"),
+	          "%s", buf);
+	cr_assert(has_line(buf, "tpclear_ledger_commit_duration_seconds_bucket{le=\"0.001\"} 1"));
+	cr_assert(has_line(buf, "tpclear_ledger_commit_duration_seconds_bucket{le=\"0.0025\"} 2"));
+	cr_assert(has_line(buf, "tpclear_ledger_commit_duration_seconds_sum 0.001280"));
+	cr_assert(has_line(buf, "tpclear_ledger_commit_group_size_bucket{le=\"1\"} 1"));
+	cr_assert(has_line(buf, "tpclear_ledger_commit_group_size_bucket{le=\"2\"} 1"));
+	cr_assert(has_line(buf, "tpclear_ledger_commit_group_size_bucket{le=\"4\"} 2"));
+	cr_assert(has_line(buf, "tpclear_ledger_commit_group_size_sum 4"));
+	cr_assert(has_line(buf, "tpclear_ledger_commit_group_size_count 2"));
+	/* build info: one series, value 1, the library versions as given */
+	cr_assert_not_null(
+	    strstr(buf, "\ntpclear_build_info{version=\"" TPC_VERSION "\",revision=\""));
+	cr_assert_not_null(strstr(buf, ",lmdb=\"LMDB 0.9.24: (July 24, 2019)\",zeromq=\"4.3.4\","
+	                               "libevent=\"2.1.12-stable\"} 1\n"),
+	                   "%s", buf);
+	cr_assert(has_line(buf, "tpclear_store_damaged_total{db=\"answers\"} 0"));
+	cr_assert(has_line(buf, "tpclear_ledger_map_used_bytes 12288"));
+	cr_assert(has_line(buf, "tpclear_ledger_readers_max 126"));
+	free(buf);
+	tpc_metrics_free(&m);
+}
+
+Test(metrics, label_values_are_escaped)
+{
+	tpc_metrics_t *m = filled();
+	static const char *const odd[] = {"none", "A\"B\\C\nD"};
+	tpc_metrics_gauges_t g = gauges;
+	char buf[65536];
+
+	tpc_metrics_name_values(m, TPC_MDIM_SCHEME, odd, 2);
+	g.zmq_version = "4\"3";
+	cr_assert_lt(tpc_metrics_render(m, &g, buf, sizeof(buf)), sizeof(buf));
+	cr_assert(
+	    has_line(buf, "tpclear_scheme_accepted_cents_total{scheme=\"A\\\"B\\\\C\\nD\"} 0"),
+	    "%s", buf);
+	cr_assert_not_null(strstr(buf, "zeromq=\"4\\\"3\""));
+	tpc_metrics_free(&m);
+}
+
+Test(metrics, process_is_read_from_proc)
+{
+	tpc_metrics_process_t a, b;
+	int fd;
+	double now = (double)time(NULL);
+	volatile double x = 0;
+
+	tpc_metrics_process(&a);
+	cr_assert(a.ok, "/proc/self/stat unreadable");
+	cr_assert_gt(a.resident_bytes, 100 * 1024);
+	cr_assert_geq(a.virtual_bytes, a.resident_bytes);
+	cr_assert_geq(a.open_fds, 3);
+	cr_assert_geq(a.max_fds, a.open_fds);
+	/* started a moment ago (the test runner forks each test) */
+	cr_assert(a.start_time_seconds > now - 600 && a.start_time_seconds <= now + 2,
+	          "start %.2f, now %.0f", a.start_time_seconds, now);
+	/* one more descriptor is seen; CPU time does not go back */
+	fd = dup(0);
+	cr_assert_geq(fd, 0);
+	for (long i = 0; i < 20000000; i++)
+		x += (double)i;
+	tpc_metrics_process(&b);
+	close(fd);
+	cr_assert_eq(b.open_fds, a.open_fds + 1);
+	cr_assert_geq(b.cpu_seconds, a.cpu_seconds);
+	cr_assert_eq(b.start_time_seconds, a.start_time_seconds);
+}
+
+/* Every family /metrics renders is listed in docs/metrics.md (as `name`). */
+Test(metrics, every_family_is_documented)
+{
+	tpc_metrics_t *m = filled_more();
+	size_t n, dlen;
+	char *buf = render_all(m, &n), *line, *save;
+	char *doc = (char *)tpc_test_slurp(tpc_test_src("docs/metrics.md"), &dlen);
+	int families = 0;
+
+	cr_assert_not_null(doc);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[128], quoted[140];
+
+		if (sscanf(line, "# TYPE %127s", name) != 1)
+			continue;
+		snprintf(quoted, sizeof(quoted), "`%s", name);
+		cr_assert_not_null(strstr(doc, quoted), "%s is not in docs/metrics.md", name);
+		families++;
+	}
+	cr_assert_geq(families, 40);
+	free(doc);
+	free(buf);
+	tpc_metrics_free(&m);
+}
+
+/* The text passes promtool's own linter (`promtool check metrics`: names, units, suffixes,
+ * HELP), when the Debian package prometheus is installed (deploy/deps.sh). */
+Test(metrics, promtool_accepts_the_text)
+{
+	tpc_metrics_t *m = filled_more();
+	size_t n;
+	char *buf = render_all(m, &n), out[4096];
+	int st = tpc_test_promtool_metrics(buf, out, sizeof(out));
+
+	free(buf);
+	tpc_metrics_free(&m);
+	if (st < 0)
+		cr_skip_test("promtool not installed (Debian package prometheus): not checked");
+	cr_assert_eq(st, 0, "promtool check metrics: %s", out);
+	cr_assert_str_empty(out, "promtool check metrics complains: %s", out);
 }
