@@ -11,7 +11,6 @@
 #include "core/error.h"
 #include "store/payload.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* indexes() and credit() in check mode: another sending of the group took a key first */
@@ -193,38 +192,29 @@ static void post_part(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counter
 	size_t plen = who.len < 11 ? who.len : 11;
 	uint8_t key[TPC_PAYABLE_KEY];
 	MDB_val k;
-	tpc_posting_rec_t p[2];
+	tpc_posting_pair_t p;
 	tpc_payable_t pay;
 
-	/* zeroed: the records are stored byte for byte, padding and unused account bytes too */
-	memset(p, 0, sizeof(p));
-	for (int side = 0; side < 2; side++) {
-		p[side].sequence = job->sequence;
-		p[side].line = li;
-		p[side].part = part;
-		p[side].budget = (uint8_t)budget;
-		p[side].at_ms = at_ms;
-	}
 	/* The pair sums to zero inside one budget (docs/ledger.md, Double entry): the budget is
-	 * debited (negative) and the payee credited. Both carry the same budget, so every budget
-	 * sums to zero at every commit (tests/support/daemon.c tpc_td_ledger_check() reads it
-	 * back). */
-	p[0].kind = TPC_POST_CHARGE;
-	p[0].payee_kind = TPC_PAYEE_BUDGET;
-	snprintf(p[0].account, sizeof(p[0].account), "%s", tpc_budget_name(budget));
-	p[0].amount_cents = -amount;
-	p[1].kind = TPC_POST_PAYABLE;
-	p[1].payee_kind = payee_kind;
+	 * debited (the charge, numbered n) and the payee credited (the payable, n + 1), both in
+	 * the same budget, so every budget sums to zero at every commit. One record of 56 bytes
+	 * holds both (records.h): the charge's fields are the payable's but for its account (the
+	 * budget's name) and sign, which the readers restore. Zeroed: stored byte for byte. */
+	memset(&p, 0, sizeof(p));
+	p.sequence = job->sequence;
+	p.line = li;
+	p.part = part;
+	p.budget = (uint8_t)budget;
+	p.payee_kind = payee_kind;
+	p.amount_cents = amount;
+	p.at_ms = at_ms;
 	if (plen)
-		memcpy(p[1].account, who.ptr, plen);
-	p[1].amount_cents = amount;
-	/* sealed here, not on a worker: a posting holds the sequence and commit time the writer
-	 * assigns (records.h, checksums) */
-	for (int side = 0; side < 2; side++) {
-		tpc_records_posting_seal(&p[side]);
-		k = tpc_key_u64(key, c->next_posting++);
-		tpc_txn_put(t, db->postings, &k, &p[side], sizeof(p[side]), MDB_APPEND);
-	}
+		memcpy(p.payee, who.ptr, plen);
+	/* sealed here, not on a worker: it holds the sequence and commit time the writer assigns */
+	tpc_records_posting_pair_seal(&p);
+	k = tpc_key_u64(key, c->next_posting);
+	c->next_posting += 2;
+	tpc_txn_put(t, db->postings, &k, &p, sizeof(p), MDB_APPEND);
 	/* The payable is what the payment runs read (they never scan the postings): written in
 	 * the same transaction as its posting, so every payable posting has its payable, until
 	 * a run moves it to "paid". The key (sequence, line, part) only grows within and across
@@ -481,6 +471,25 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	return 0;
 }
 
+uint64_t tpc_ledger_next_posting(tpc_txn_t *t, const tpc_store_db_t *db)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	/* the last key is the last number used, unless its record is a line part's pair: the
+	 * pair's payable holds the number after it (records.h) */
+	if (t->ret || tpc_txn_fail(t, mdb_cursor_open(t->txn, db->postings, &cur)))
+		return 0;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (tpc_txn_fail(t, rc) || k.mv_size != 8)
+		return 0;
+	return tpc_get_be64(k.mv_data) + (v.mv_size == sizeof(tpc_posting_pair_t) ? 2 : 1);
+}
+
 int tpc_ledger_postings_sum(tpc_ledger_reader_t *r, int64_t *sum, int64_t *credited,
                             uint64_t *count)
 {
@@ -497,14 +506,17 @@ int tpc_ledger_postings_sum(tpc_ledger_reader_t *r, int64_t *sum, int64_t *credi
 	tpc_txn_wrap(&t, txn);
 	tpc_txn_foreach(&it, &t, db->postings, NULL, 0, 0)
 	{
-		tpc_posting_rec_t p;
+		tpc_posting_rec_t p[2];
+		uint64_t num[2];
+		int n = tpc_records_postings_read(&it.key, &it.val, p, num);
 
-		if (tpc_records_posting_read(&it.val, &p))
-			continue; /* as before the split: a foreign value is skipped, not fatal */
-		*sum += p.amount_cents;
-		if (p.kind == TPC_POST_PAYABLE)
-			*credited += p.amount_cents;
-		(*count)++;
+		/* as before the split: a foreign value is skipped, not fatal */
+		for (int i = 0; i < n; i++) {
+			*sum += p[i].amount_cents;
+			if (p[i].kind == TPC_POST_PAYABLE)
+				*credited += p[i].amount_cents;
+			(*count)++;
+		}
 	}
 	tpc_iter_close(&it);
 	tpc_store_read_end(r);

@@ -134,17 +134,20 @@ static int collect(struct build *b)
 	tpc_txn_wrap(&t, b->txn);
 	tpc_txn_foreach(&it, &t, b->db->postings, NULL, 0, 0)
 	{
-		tpc_posting_rec_t p;
+		tpc_posting_rec_t pp[2], p;
+		uint64_t num[2];
 		struct charge *c;
 
 		if (it.key.mv_size != 8)
 			continue;
-		/* a damaged posting refuses the statement (T00055): its sum would be wrong */
-		if (tpc_records_posting_read(&it.val, &p)) {
+		/* a damaged posting refuses the statement (T00055): its sum would be wrong. A
+		 * charge is a record's first posting (a pair: the charge, then its payable) */
+		if (tpc_records_postings_read(&it.key, &it.val, pp, num) < 0) {
 			tpc_records_damaged(TPC_REC_POSTINGS, &it.key);
 			rc = TPC_EDAMAGED;
 			break;
 		}
+		p = pp[0];
 		if (p.kind != TPC_POST_CHARGE || p.budget != TPC_BUDGET_SPPIS ||
 		    p.at_ms < b->from || p.at_ms >= b->until)
 			continue;
@@ -213,22 +216,39 @@ static int is_decision(const char *s)
 	return !tpc_text_check(s, strlen(s), TPC_REF_TEXT_MAX, NULL);
 }
 
-/* The invoicing NIHII: the PAYABLE posting that follows charge @p c in the same transaction.
- * "" when it is not there (the statement does not depend on it). @return 0 or TPC_EDAMAGED. */
-static int payee_of(const struct build *b, const struct charge *c, char out[12])
+/* The postings of the record numbered @p number: 1 or 2 in @p pp, 0 when there is none.
+ * @return that count or TPC_EDAMAGED. */
+static int postings_at(const struct build *b, uint64_t number, tpc_posting_rec_t pp[2])
 {
 	uint8_t key[8];
 	MDB_val k = {sizeof(key), key}, v;
-	tpc_posting_rec_t p;
+	uint64_t num[2];
+	int n;
 
-	out[0] = 0;
-	tpc_put_be64(key, c->number + 1);
+	tpc_put_be64(key, number);
 	if (mdb_get(b->txn, b->db->postings, &k, &v) != 0)
 		return 0;
-	if (tpc_records_posting_read(&v, &p)) {
+	if ((n = tpc_records_postings_read(&k, &v, pp, num)) < 0)
 		tpc_records_damaged(TPC_REC_POSTINGS, &k);
-		return TPC_EDAMAGED;
-	}
+	return n;
+}
+
+/* The invoicing NIHII: the PAYABLE posting that follows charge @p c in the same transaction
+ * (since schema 6 the second of the charge's own pair, before it the next record). "" when it
+ * is not there (the statement does not depend on it). @return 0 or TPC_EDAMAGED. */
+static int payee_of(const struct build *b, const struct charge *c, char out[12])
+{
+	tpc_posting_rec_t pp[2], p;
+	int n;
+
+	out[0] = 0;
+	if ((n = postings_at(b, c->number, pp)) == 1)
+		n = postings_at(b, c->number + 1, pp);
+	else if (n == 2)
+		pp[0] = pp[1];
+	if (n <= 0)
+		return n;
+	p = pp[0];
 	if (p.kind != TPC_POST_PAYABLE || p.sequence != c->seq || p.line != c->line ||
 	    p.part != c->part || p.payee_kind != TPC_PAYEE_PROVIDER)
 		return 0;

@@ -27,7 +27,8 @@
 struct vctx {
 	MDB_txn *txn;
 	const tpc_store_db_t *db;
-	tpc_sums_from_t from; /* records from these on must carry a sum */
+	tpc_sums_from_t from;  /* records from these on must carry a sum */
+	tpc_sums_from_t from6; /* settlements from these on are TPS2 (schema 6) */
 	tpc_verify_problem_fn problem;
 	tpc_verify_progress_fn progress;
 	void *arg;
@@ -315,25 +316,32 @@ static void check_line_posting(struct vctx *c, const MDB_val *k, const tpc_posti
 	}
 }
 
+/* A record of "postings": one posting, or a line part's pair of two (records.h), each summed
+ * into its budget and checked against its line or its run. */
 static void visit_posting(struct vctx *c, const MDB_val *k, const MDB_val *v)
 {
-	uint64_t n = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0;
+	uint64_t n = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0, num[2];
 	uint8_t rk[8];
-	tpc_posting_rec_t p;
-	int rc = tpc_records_posting_read(v, &p);
+	tpc_posting_rec_t pp[2];
+	int np = tpc_records_postings_read(k, v, pp, num);
 
-	if (!count_rec(c, TPC_REC_POSTINGS, k, rc || k->mv_size != 8, rc ? 0 : p.sum,
+	if (!count_rec(c, TPC_REC_POSTINGS, k, np < 0, np < 0 ? 0 : pp[0].sum,
 	               n >= c->from.posting))
 		return;
-	if (p.budget >= TPC_BUDGET__COUNT || p.kind < TPC_POST_CHARGE || p.kind > TPC_POST_PAYOUT) {
-		report_rec(c, TPC_REC_POSTINGS, k, "unknown budget or kind");
-		return;
+	for (int i = 0; i < np; i++) {
+		const tpc_posting_rec_t *p = &pp[i];
+
+		if (p->budget >= TPC_BUDGET__COUNT || p->kind < TPC_POST_CHARGE ||
+		    p->kind > TPC_POST_PAYOUT) {
+			report_rec(c, TPC_REC_POSTINGS, k, "unknown budget or kind");
+			return;
+		}
+		c->r->budget_cents[p->budget] += p->amount_cents;
+		if (p->kind == TPC_POST_CHARGE || p->kind == TPC_POST_PAYABLE)
+			check_line_posting(c, k, p);
+		else if (!p->run || !exists(c, c->db->payruns, tpc_key_u64(rk, p->run).mv_data, 8))
+			report_rec(c, TPC_REC_POSTINGS, k, "a payment posting of no stored run");
 	}
-	c->r->budget_cents[p.budget] += p.amount_cents;
-	if (p.kind == TPC_POST_CHARGE || p.kind == TPC_POST_PAYABLE)
-		check_line_posting(c, k, &p);
-	else if (!p.run || !exists(c, c->db->payruns, tpc_key_u64(rk, p.run).mv_data, 8))
-		report_rec(c, TPC_REC_POSTINGS, k, "a payment posting of no stored run");
 }
 
 /* ---- indexes ------------------------------------------------------------------------------- */
@@ -402,6 +410,25 @@ static void visit_invoice(struct vctx *c, const MDB_val *k, const MDB_val *v)
 	seq_index(c, k, v, 0);
 }
 
+/* A settlement's own sum (TPS2; a TPS1 value of an older run has none): decoded in the
+ * scratch arena, which is reset for each. @return 1 when it can be used. */
+static int settlement_sum(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	tpc_settlement_view_t sv;
+	uint32_t magic = 0;
+	int rc;
+
+	tpc_arena_reset(c->scratch);
+	rc = tpc_records_settlement_decode(v->mv_data, v->mv_size, c->scratch, &sv);
+	if (rc == TPC_ENOMEM)
+		return 1; /* not damage: the walk goes on */
+	if (v->mv_size >= 4)
+		memcpy(&magic, v->mv_data, 4);
+	return count_rec(c, TPC_REC_SETTLEMENTS, k, rc, magic == TPC_SETTLEMENT_MAGIC,
+	                 k->mv_size == 20 &&
+	                     tpc_get_be64((const uint8_t *)k->mv_data + 8) >= c->from6.run);
+}
+
 /* "scheme_refs" -> its line; "settlements" -> its payment and its sending; "payments" -> its
  * run. The key of each names what it points at; c->cur says which index this is. */
 static void visit_keyed_index(struct vctx *c, const MDB_val *key, const MDB_val *v)
@@ -416,6 +443,8 @@ static void visit_keyed_index(struct vctx *c, const MDB_val *key, const MDB_val 
 	if (strcmp(c->cur, "scheme_refs") == 0)
 		ok = n == 12 && exists(c, c->db->lines, k, 12) &&
 		     tpc_records_scheme_ref_read(v, &sr) == 0;
+	else if (strcmp(c->cur, "settlements") == 0 && !settlement_sum(c, key, v))
+		return; /* damaged: reported as such */
 	else if (strcmp(c->cur, "settlements") == 0)
 		ok = n == 20 && exists(c, c->db->payments, k + 8, 12) &&
 		     exists(c, c->db->answers, k, 8);
@@ -433,6 +462,7 @@ static void visit_keyed_index(struct vctx *c, const MDB_val *key, const MDB_val 
 static int sums_from(struct vctx *c)
 {
 	MDB_val k = {6, "schema"}, f = {9, "sums_from"}, v;
+	MDB_val f6 = {sizeof(TPC_SCHEMA6_FROM) - 1, TPC_SCHEMA6_FROM};
 	uint32_t schema = 0;
 	int rc;
 
@@ -441,11 +471,20 @@ static int sums_from(struct vctx *c)
 	if (v.mv_size == 4)
 		memcpy(&schema, v.mv_data, 4);
 	memset(&c->from, schema < 5 ? 0xff : 0, sizeof(c->from));
+	memset(&c->from6, schema < 6 ? 0xff : 0, sizeof(c->from6));
 	rc = mdb_get(c->txn, c->db->meta, &f, &v);
 	if (rc == 0 && v.mv_size == sizeof(c->from))
 		memcpy(&c->from, v.mv_data, sizeof(c->from));
 	else if (rc == 0)
 		report(c, "meta", "sums_from", "value of %zu bytes", v.mv_size);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	/* the same for schema 6's settlement sums */
+	rc = mdb_get(c->txn, c->db->meta, &f6, &v);
+	if (rc == 0 && v.mv_size == sizeof(c->from6))
+		memcpy(&c->from6, v.mv_data, sizeof(c->from6));
+	else if (rc == 0)
+		report(c, "meta", TPC_SCHEMA6_FROM, "value of %zu bytes", v.mv_size);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

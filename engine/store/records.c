@@ -6,6 +6,7 @@
  */
 #include "store/records.h"
 
+#include "clearing/budget.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -49,8 +50,8 @@ static _Atomic uint64_t damaged[TPC_REC__COUNT];
 
 const char *tpc_records_db_name(enum tpc_rec_db db)
 {
-	static const char *const names[TPC_REC__COUNT] = {"answers", "lines", "postings",
-	                                                  "payables", "paid"};
+	static const char *const names[TPC_REC__COUNT] = {"answers",  "lines", "postings",
+	                                                  "payables", "paid",  "settlements"};
 
 	return (unsigned)db < TPC_REC__COUNT ? names[db] : "?";
 }
@@ -72,6 +73,12 @@ void tpc_records_key_text(enum tpc_rec_db db, const MDB_val *k, char *out, size_
 		                     (unsigned long long)tpc_get_be64(b), tpc_get_be32(b + 8));
 		if (n == TPC_PAYABLE_KEY && o < cap)
 			snprintf(out + o, cap - o, " part %u", b[12]);
+		return;
+	}
+	if (n == 20 && db == TPC_REC_SETTLEMENTS) {
+		snprintf(out, cap, "sequence %llu run %llu payment %u",
+		         (unsigned long long)tpc_get_be64(b),
+		         (unsigned long long)tpc_get_be64(b + 8), tpc_get_be32(b + 16));
 		return;
 	}
 	out[0] = 0;
@@ -119,6 +126,11 @@ void tpc_records_payable_seal(tpc_payable_t *p)
 {
 	p->sum = 0;
 	p->sum = tpc_records_sum(p, sizeof(*p));
+}
+
+void tpc_records_posting_pair_seal(tpc_posting_pair_t *p)
+{
+	p->sum = tpc_records_sum(p, offsetof(tpc_posting_pair_t, sum));
 }
 
 /* A record of schema 5 (@p full bytes, sum at @p sum_at) or of schema 4 (@p old bytes, the
@@ -172,9 +184,170 @@ int tpc_records_posting_read(const MDB_val *v, tpc_posting_rec_t *out)
 	return read_pad_sum(v, out, sizeof(*out), offsetof(tpc_posting_rec_t, sum));
 }
 
+/* The pair as the two postings schema 5 wrote for a line part: every reader (balances,
+ * exports, statements, verify, the tests' ledger check) sees postings, numbered as before. */
+static void pair_expand(const tpc_posting_pair_t *q, tpc_posting_rec_t out[2])
+{
+	memset(out, 0, 2 * sizeof(*out));
+	for (int side = 0; side < 2; side++) {
+		out[side].sequence = q->sequence;
+		out[side].line = q->line;
+		out[side].budget = q->budget;
+		out[side].part = q->part;
+		out[side].at_ms = q->at_ms;
+		out[side].sum = q->sum;
+	}
+	out[0].kind = TPC_POST_CHARGE;
+	out[0].payee_kind = TPC_PAYEE_BUDGET;
+	snprintf(out[0].account, sizeof(out[0].account), "%s", tpc_budget_name(q->budget));
+	out[0].amount_cents = -q->amount_cents;
+	out[1].kind = TPC_POST_PAYABLE;
+	out[1].payee_kind = q->payee_kind;
+	memcpy(out[1].account, q->payee, sizeof(q->payee));
+	out[1].account[sizeof(q->payee) - 1] = 0;
+	out[1].amount_cents = q->amount_cents;
+}
+
+int tpc_records_postings_read(const MDB_val *k, const MDB_val *v, tpc_posting_rec_t out[2],
+                              uint64_t num[2])
+{
+	tpc_posting_pair_t q;
+
+	if (k->mv_size != 8)
+		return TPC_EDAMAGED;
+	num[0] = tpc_get_be64(k->mv_data);
+	num[1] = num[0] + 1;
+	if (v->mv_size != sizeof(q))
+		return tpc_records_posting_read(v, &out[0]) ? TPC_EDAMAGED : 1;
+	if (read_tail_sum(v, &q, sizeof(q), 0, offsetof(tpc_posting_pair_t, sum)))
+		return TPC_EDAMAGED;
+	pair_expand(&q, out);
+	return 2;
+}
+
 int tpc_records_payable_read(const MDB_val *v, tpc_payable_t *out)
 {
 	return read_pad_sum(v, out, sizeof(*out), offsetof(tpc_payable_t, sum));
+}
+
+/* ---- LZ4 blocks ----------------------------------------------------------------------------- */
+
+/* One rule for every compressed record (answers: worker.c; payloads; settlements): LZ4 on
+ * bytes that are mostly spaces and zeros, stored raw when it saves less than an eighth. */
+size_t tpc_records_lz4_bound(size_t len)
+{
+	/* LZ4 takes int sizes: a larger value is stored as it is */
+	return len <= (size_t)LZ4_MAX_INPUT_SIZE ? (size_t)LZ4_compressBound((int)len) : 0;
+}
+
+size_t tpc_records_lz4_pack(const void *src, size_t len, void *dst, size_t cap)
+{
+	int n;
+
+	if (!cap || len > (size_t)LZ4_MAX_INPUT_SIZE || cap > INT_MAX)
+		return 0;
+	n = LZ4_compress_default(src, dst, (int)len, (int)cap);
+	return n > 0 && (size_t)n < len - len / 8 ? (size_t)n : 0;
+}
+
+int tpc_records_lz4_unpack(const void *src, size_t n, void *dst, size_t raw)
+{
+	/* _safe: the input is bytes from disk, and never writes past raw whatever they say; a
+	 * raw size beyond int (a damaged length) must not reach the casts */
+	if (raw > INT_MAX || n > INT_MAX)
+		return TPC_EDB;
+	return LZ4_decompress_safe(src, dst, (int)n, (int)raw) == (int)raw ? 0 : TPC_EDB;
+}
+
+/* ---- settlements ------------------------------------------------------------------------- */
+
+static uint64_t settlement_sum(const tpc_settlement_hdr_t *h, const void *body, size_t n)
+{
+	tpc_settlement_hdr_t z = *h;
+
+	z.sum = 0;
+	return XXH3_64bits_withSeed(&z, sizeof(z), XXH3_64bits(body, n));
+}
+
+int tpc_records_settlement_encode(const uint8_t *proto, size_t proto_len, const tpc_blob_t *native,
+                                  tpc_arena_t *arena, const uint8_t **out, size_t *out_len)
+{
+	size_t nlen = native && native->ptr ? native->len : 0, raw = proto_len + nlen, bound, n;
+	tpc_settlement_hdr_t h;
+	uint8_t *v, *parts;
+
+	if (proto_len > UINT32_MAX || nlen > UINT32_MAX)
+		return TPC_EINVAL;
+	bound = tpc_records_lz4_bound(raw);
+	/* the parts side by side (LZ4 wants one run of bytes), then the value: header + block */
+	parts = tpc_arena_alloc_uninit(arena, raw ? raw : 1, 8);
+	v = tpc_arena_alloc_uninit(arena, sizeof(h) + (bound > raw ? bound : raw), 8);
+	if (!parts || !v)
+		return TPC_ENOMEM;
+	if (proto_len)
+		memcpy(parts, proto, proto_len);
+	if (nlen)
+		memcpy(parts + proto_len, native->ptr, nlen);
+	/* zeroed: padding and the unused tail of the type are stored bytes too */
+	memset(&h, 0, sizeof(h));
+	h.magic = TPC_SETTLEMENT_MAGIC;
+	h.proto_len = (uint32_t)proto_len;
+	h.native_len = (uint32_t)nlen;
+	if (nlen)
+		memcpy(h.native_type, native->type, sizeof(h.native_type));
+	n = tpc_records_lz4_pack(parts, raw, v + sizeof(h), bound);
+	if (n)
+		h.flags = TPC_SETTLEMENT_LZ4;
+	else
+		memcpy(v + sizeof(h), parts, raw), n = raw;
+	h.sum = settlement_sum(&h, v + sizeof(h), n);
+	memcpy(v, &h, sizeof(h));
+	*out = v;
+	*out_len = sizeof(h) + n;
+	return 0;
+}
+
+int tpc_records_settlement_decode(const void *value, size_t size, tpc_arena_t *arena,
+                                  tpc_settlement_view_t *out)
+{
+	const uint8_t *p = value;
+	tpc_settlement_hdr_t h;
+	size_t hs = sizeof(h), raw;
+	uint8_t *copy;
+
+	if (size < TPC_SETTLEMENT_HDR_V5)
+		return TPC_EDAMAGED;
+	/* copied out, not cast: LMDB aligns values on two bytes only */
+	memset(&h, 0, sizeof(h));
+	memcpy(&h, p, TPC_SETTLEMENT_HDR_V5);
+	if (h.magic == TPC_SETTLEMENT_MAGIC_V5) {
+		hs = TPC_SETTLEMENT_HDR_V5; /* no sum, never compressed */
+		h.flags = 0;
+	} else if (h.magic != TPC_SETTLEMENT_MAGIC || size < sizeof(h) ||
+	           (memcpy(&h, p, sizeof(h)), settlement_sum(&h, p + hs, size - hs) != h.sum) ||
+	           (h.flags & ~TPC_SETTLEMENT_LZ4)) {
+		return TPC_EDAMAGED;
+	}
+	raw = (size_t)h.proto_len + h.native_len;
+	if (!(h.flags & TPC_SETTLEMENT_LZ4) && hs + raw != size)
+		return TPC_EDB;
+	copy = tpc_arena_alloc_uninit(arena, raw + 1, 8);
+	if (!copy)
+		return TPC_ENOMEM;
+	if (!(h.flags & TPC_SETTLEMENT_LZ4))
+		memcpy(copy, p + hs, raw);
+	else if (tpc_records_lz4_unpack(p + hs, size - hs, copy, raw))
+		return TPC_EDB;
+	memset(out, 0, sizeof(*out));
+	out->proto = copy;
+	out->proto_len = h.proto_len;
+	if (h.native_len) {
+		out->native.ptr = copy + h.proto_len;
+		out->native.len = h.native_len;
+		memcpy(out->native.type, h.native_type, sizeof(out->native.type));
+		out->native.type[sizeof(out->native.type) - 1] = 0;
+	}
+	return 0;
 }
 
 /* The answer's sum: its header with the sum field 0, seeded with the body's sum. */
@@ -319,9 +492,7 @@ int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena
 		return TPC_ENOMEM;
 	if (!(h.flags & TPC_ANSWER_LZ4))
 		memcpy(copy, p + hs, raw);
-	/* _safe: the input is bytes from disk, and never writes past raw whatever they say */
-	else if (LZ4_decompress_safe((const char *)p + hs, (char *)copy, (int)(size - hs),
-	                             (int)raw) != (int)raw)
+	else if (tpc_records_lz4_unpack(p + hs, size - hs, copy, raw))
 		return TPC_EDB;
 	/* the pointers go into the arena copy, never into LMDB's page: the caller keeps them
 	 * after its transaction ends */

@@ -30,12 +30,17 @@
 #include <stdint.h>
 #include <string.h>
 
-/* 5: checksums on answers, lines, postings, payables and paid (see DESIGN above).
+/* 6: one posting pair of 56 bytes per accepted line part (tpc_posting_pair_t) where schema 5
+ * wrote two postings of 96 bytes; settlements compressed (LZ4) and checksummed (TPS2,
+ * tpc_settlement_hdr_t). A schema 5
+ * store is raised to 6 and its TPS1 settlements read as they are; meta "schema6_from" says
+ * where the TPS2 ones begin.
+ * 5: checksums on answers, lines, postings, payables and paid (see DESIGN above).
  * 4: the reference data's free text and the scheme references are stored whole (variable
  * length, refdata/refdata.h "Values", tpc_scheme_ref_t below). A schema 3 or 4 store is opened
  * and raised to 5 (store/store.c): its values are still read as they are, nothing is
  * rewritten, and meta "sums_from" records where the checksummed records begin. */
-#define TPC_LEDGER_SCHEMA      5u
+#define TPC_LEDGER_SCHEMA      6u
 #define TPC_LEDGER_SCHEMA_READ 3u          /* the oldest schema this engine opens */
 #define TPC_ANSWER_MAGIC       0x35415054u /* "TPA5" little endian: header with its sum */
 #define TPC_ANSWER_MAGIC_V4    0x32415054u /* "TPA2": schemas 3 and 4, 320 bytes, no sum */
@@ -48,6 +53,7 @@
  *  sequence (answers, lines, payables), posting and payment run (paid) written with a sum.
  *  Records before them are unchecked; records from them on must carry one (tpclear verify).
  *  Absent in a store created at schema 5: every record has its sum. */
+#define TPC_SCHEMA6_FROM "schema6_from" /* meta key: a tpc_sums_from_t */
 typedef struct tpc_sums_from {
 	uint64_t sequence;
 	uint64_t posting;
@@ -76,16 +82,32 @@ typedef struct tpc_answer_hdr {
 	uint64_t sum;
 } tpc_answer_hdr_t;
 
-/** Header of a stored settlement (value of "settlements"), then the packed tpclear.Settlement,
- *  then the native settlement bytes. Written by the payment runs, read by the queries. */
-#define TPC_SETTLEMENT_MAGIC 0x31535054u /* "TPS1" little endian */
+/** Header of a stored settlement (value of "settlements"), then the packed tpclear.Settlement
+ *  and the native settlement bytes (eFact 920900): as they are, or - flag TPC_SETTLEMENT_LZ4 -
+ *  as one LZ4 block of both. Written by the payment runs, read by the queries. Schema 6 writes
+ *  TPS2 (with its sum); a TPS1 value (32 bytes, no flags, no sum) of an older ledger is read as
+ *  it is. */
+#define TPC_SETTLEMENT_MAGIC_V5 0x31535054u /* "TPS1" little endian: schemas 3 to 5 */
+#define TPC_SETTLEMENT_MAGIC    0x32535054u /* "TPS2": flags and sum */
+#define TPC_SETTLEMENT_HDR_V5   32u
+#define TPC_SETTLEMENT_LZ4      1u /* tpc_settlement_hdr_t.flags */
 typedef struct tpc_settlement_hdr {
 	uint32_t magic;
 	uint32_t proto_len;
 	uint32_t native_len;
 	char native_type[16];
-	uint32_t pad;
+	uint32_t flags; /* TPC_SETTLEMENT_LZ4; padding (0) in TPS1 */
+	/* XXH3-64 of this header (sum 0 while hashing) seeded with the XXH3-64 of the bytes after
+	 * it, as for the answers; absent from TPS1 (read back as 0) */
+	uint64_t sum;
 } tpc_settlement_hdr_t;
+
+/** A decoded settlement: pointers into the caller's arena. */
+typedef struct tpc_settlement_view {
+	const uint8_t *proto; /* packed tpclear.Settlement */
+	size_t proto_len;
+	tpc_blob_t native; /* ptr NULL when none */
+} tpc_settlement_view_t;
 
 /** One line verdict (value of "lines", 104 bytes; 96 without the sum in schema 4). */
 typedef struct tpc_line_rec {
@@ -144,6 +166,26 @@ typedef struct tpc_posting_rec {
 	uint64_t sum;         /* tpc_records_sum() of the record with sum 0; 0 = unchecked */
 	uint8_t pad2[8];
 } tpc_posting_rec_t;
+
+/** The two postings of one accepted line part (value of "postings" since schema 6, 56 bytes):
+ *  the CHARGE of its budget under the key's number n and the PAYABLE of its payee under n + 1,
+ *  which no key holds. One record where schema 5 wrote two postings of 96 bytes (the charge's
+ *  account is the budget's name, its amount the payable's negative, every other field shared):
+ *  the readers expand it (tpc_records_postings_read()), so every posting keeps its number and
+ *  the pair still sums to zero inside its budget. Payment postings stay tpc_posting_rec_t. */
+typedef struct tpc_posting_pair {
+	uint64_t sequence;
+	uint32_t line;
+	uint8_t budget;     /* enum tpc_budget */
+	uint8_t payee_kind; /* enum tpc_payee_kind of the payable */
+	uint8_t part;       /* 0 = insurer part, 1 = patient share */
+	uint8_t pad;
+	int64_t amount_cents; /* the payable's (the charge posts its negative) */
+	uint64_t at_ms;       /* commit time, unix milliseconds */
+	char payee[12];       /* NIHII or NISS, NUL-terminated */
+	uint32_t pad2;
+	uint64_t sum; /* tpc_records_sum() of the 48 bytes before it */
+} tpc_posting_pair_t;
 
 /** An accepted line not yet paid (value of "payables"). A credit note's lines are negative
  *  payables: they reduce the next payment to the same payee. */
@@ -241,11 +283,13 @@ typedef struct tpc_payment_rec {
 } tpc_payment_rec_t;
 
 _Static_assert(sizeof(tpc_answer_hdr_t) == 328, "stored layout");
-_Static_assert(sizeof(tpc_settlement_hdr_t) == 32, "stored layout");
+_Static_assert(sizeof(tpc_settlement_hdr_t) == 40, "stored layout");
+_Static_assert(offsetof(tpc_settlement_hdr_t, sum) == TPC_SETTLEMENT_HDR_V5, "stored layout");
 _Static_assert(sizeof(tpc_line_rec_t) == 104, "stored layout");
 _Static_assert(offsetof(tpc_line_rec_t, sum) == TPC_LINE_REC_V4, "stored layout");
 _Static_assert(offsetof(tpc_answer_hdr_t, sum) == TPC_ANSWER_HDR_V4, "stored layout");
 _Static_assert(sizeof(tpc_posting_rec_t) == 96, "stored layout");
+_Static_assert(sizeof(tpc_posting_pair_t) == 56, "stored layout");
 _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");
 _Static_assert(sizeof(tpc_paid_t) == 32, "stored layout");
 _Static_assert(offsetof(tpc_paid_t, sum) == TPC_PAID_V4, "stored layout");
@@ -298,6 +342,7 @@ enum tpc_rec_db {
 	TPC_REC_POSTINGS,
 	TPC_REC_PAYABLES,
 	TPC_REC_PAID,
+	TPC_REC_SETTLEMENTS,
 	TPC_REC__COUNT
 };
 
@@ -333,6 +378,16 @@ int tpc_records_line_read(const MDB_val *v, tpc_line_rec_t *out);
 /** Read a value of "postings" (sum 0: written before schema 5, read unchecked).
  *  @return 0 or TPC_EDAMAGED. */
 int tpc_records_posting_read(const MDB_val *v, tpc_posting_rec_t *out);
+/** Seal a posting pair (writer). */
+void tpc_records_posting_pair_seal(tpc_posting_pair_t *p);
+/** The postings of the value @p v of "postings" under key @p k: one (a posting of 96 bytes:
+ *  payments' postings, and every posting before schema 6) or two (a line part's pair, 56
+ *  bytes: the charge numbered as the key, the payable the next number). Each comes with its
+ *  number in @p num and the record's sum in its sum field (0: unchecked, schema 4).
+ *  @return 1 or 2, or TPC_EDAMAGED (another size, a key that is not a number, a sum that
+ *  does not match). */
+int tpc_records_postings_read(const MDB_val *k, const MDB_val *v, tpc_posting_rec_t out[2],
+                              uint64_t num[2]);
 /** Read a value of "payables" (sum 0: unchecked). @return 0 or TPC_EDAMAGED. */
 int tpc_records_payable_read(const MDB_val *v, tpc_payable_t *out);
 /** Read a value of "paid" (32 bytes, checked; or 24, schema 4: sum 0).
@@ -342,6 +397,37 @@ int tpc_records_paid_read(const MDB_val *v, tpc_paid_t *out);
 /** Check the sum of a value of "answers" without decoding it.
  *  @return 0 (sum matches), 1 (a TPA2 answer: no sum to check) or TPC_EDAMAGED. */
 int tpc_records_answer_check(const void *value, size_t size);
+
+/* ---- LZ4 blocks: answers, payloads and settlements ------------------------------------------ */
+
+/** Room an LZ4 block of @p len bytes may need; 0 when @p len is beyond LZ4's int sizes (such
+ *  bytes are stored as they are). */
+size_t tpc_records_lz4_bound(size_t len);
+
+/** Compress @p len bytes at @p src into @p dst (@p cap bytes, tpc_records_lz4_bound(len)).
+ *  @return the block's length when it saves an eighth or more, else 0: then the bytes are
+ *  stored as they are (every read would pay the decompression for little space). */
+size_t tpc_records_lz4_pack(const void *src, size_t len, void *dst, size_t cap);
+
+/** Decompress the @p n bytes of a block at @p src into exactly @p raw bytes at @p dst.
+ *  @return 0, or TPC_EDB (not a block of that size: never a write past @p raw). */
+int tpc_records_lz4_unpack(const void *src, size_t n, void *dst, size_t raw);
+
+/* ---- settlements ------------------------------------------------------------------------- */
+
+/** Build a value of "settlements" in @p arena: the TPS2 header (its sum set), then the packed
+ *  Settlement (@p proto, @p proto_len) and @p native (NULL or empty: none) as one LZ4 block
+ *  when it saves an eighth, else as they are.
+ *  @param[out] out, out_len  the value, in @p arena (valid until it is reset)
+ *  @return 0, TPC_EINVAL (parts beyond 4 GiB) or TPC_ENOMEM. */
+int tpc_records_settlement_encode(const uint8_t *proto, size_t proto_len, const tpc_blob_t *native,
+                                  tpc_arena_t *arena, const uint8_t **out, size_t *out_len);
+
+/** Decode a value of "settlements" (TPS2, its sum checked, or TPS1) into @p arena.
+ *  @return 0, TPC_EDAMAGED (a sum that does not match, or not a settlement), TPC_EDB (lengths
+ *  that do not add up in a TPS1 value, a block that does not decompress) or TPC_ENOMEM. */
+int tpc_records_settlement_decode(const void *value, size_t size, tpc_arena_t *arena,
+                                  tpc_settlement_view_t *out);
 
 /* ---- answers and lines ---------------------------------------------------------------------- */
 

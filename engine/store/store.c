@@ -78,11 +78,12 @@ static int open_dbis(MDB_txn *txn, tpc_store_db_t *db, unsigned flags)
 	return flags & MDB_CREATE ? tpc_refdata_open(txn, &db->dbs.ref) : 0;
 }
 
-/* Where the checksummed records begin in a store raised from schema 3 or 4: the next
- * sequence, posting and run numbers at the raise (records.h, tpc_sums_from_t). */
-static int put_sums_from(MDB_txn *txn, const tpc_store_db_t *db)
+/* Where the records of a schema begin in a store raised to it: the next sequence, posting and
+ * run numbers at the raise (records.h, tpc_sums_from_t), under meta @p name ("sums_from": the
+ * checksummed records of schema 5; "schema6_from": the settlements with a sum). */
+static int put_sums_from(MDB_txn *txn, const tpc_store_db_t *db, const char *name)
 {
-	MDB_val k = {9, "sums_from"}, v;
+	MDB_val k = {strlen(name), (void *)name}, v;
 	tpc_sums_from_t from;
 	tpc_txn_t t;
 
@@ -123,7 +124,9 @@ static int check_schema(MDB_txn *txn, const tpc_store_db_t *db, const char *dir)
 		memcpy(&old, v.mv_data, 4);
 	if (rc == MDB_NOTFOUND ||
 	    (rc == 0 && v.mv_size == 4 && old >= TPC_LEDGER_SCHEMA_READ && old < ver)) {
-		if (rc == 0 && old < 5 && (rc = put_sums_from(txn, db)))
+		if (rc == 0 && old < 5 && (rc = put_sums_from(txn, db, "sums_from")))
+			return rc;
+		if (rc == 0 && old < 6 && (rc = put_sums_from(txn, db, TPC_SCHEMA6_FROM)))
 			return rc;
 		if (old)
 			tpc_info("ledger %s: schema %u raised to %u", dir, old, ver);

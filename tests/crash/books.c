@@ -124,17 +124,24 @@ static void read_money(MDB_txn *txn, const tpc_store_db_t *db, struct books *b)
 	mdb_cursor_open(txn, db->postings, &cur);
 	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
 	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		tpc_posting_rec_t p;
+		tpc_posting_rec_t pp[2];
+		uint64_t num[2];
 		struct payment *pm;
+		/* one posting, or a line part's pair of two (schema 6, store/records.h) */
+		int n = tpc_records_postings_read(&k, &v, pp, num);
 
-		memcpy(&p, v.mv_data, v.mv_size < sizeof(p) ? v.mv_size : sizeof(p));
-		if (p.kind == TPC_POST_PAYABLE) {
-			b->pay = grow(b->pay, b->npay, sizeof(*b->pay));
-			tpc_key_payable(b->pay[b->npay].key, p.sequence, p.line, p.part);
-			b->pay[b->npay++].amount = p.amount_cents;
-		} else if ((p.kind == TPC_POST_SETTLE || p.kind == TPC_POST_PAYOUT) &&
-		           (pm = payment_of(b, p.run, p.line))) {
-			*(p.kind == TPC_POST_SETTLE ? &pm->settle : &pm->payout) += p.amount_cents;
+		for (int i = 0; i < n; i++) {
+			const tpc_posting_rec_t *p = &pp[i];
+
+			if (p->kind == TPC_POST_PAYABLE) {
+				b->pay = grow(b->pay, b->npay, sizeof(*b->pay));
+				tpc_key_payable(b->pay[b->npay].key, p->sequence, p->line, p->part);
+				b->pay[b->npay++].amount = p->amount_cents;
+			} else if ((p->kind == TPC_POST_SETTLE || p->kind == TPC_POST_PAYOUT) &&
+			           (pm = payment_of(b, p->run, p->line))) {
+				*(p->kind == TPC_POST_SETTLE ? &pm->settle : &pm->payout) +=
+				    p->amount_cents;
+			}
 		}
 	}
 	mdb_cursor_close(cur);

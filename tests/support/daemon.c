@@ -558,20 +558,33 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 		goto out_end;
 	for (int g = mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0;
 	     g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		tpc_posting_rec_t p;
+		tpc_posting_rec_t pp[2];
+		uint64_t num[2];
+		/* one posting, or a line part's pair of two (schema 6, store/records.h) */
+		int n = tpc_records_postings_read(&k, &v, pp, num);
 
-		memcpy(&p, v.mv_data, sizeof(p));
-		sum += p.amount_cents;
-		if (p.budget < TPC_BUDGET__COUNT)
-			per_budget[p.budget] += p.amount_cents;
-		if (p.kind == TPC_POST_PAYABLE) {
+		if (n < 0) {
+			snprintf(err, errlen, "posting %llu: damaged",
+			         k.mv_size == 8 ? (unsigned long long)tpc_get_be64(k.mv_data)
+			                        : 0ULL);
+			mdb_cursor_close(c);
+			goto out_end;
+		}
+		for (int i = 0; i < n; i++) {
+			const tpc_posting_rec_t *p = &pp[i];
+
+			sum += p->amount_cents;
+			if (p->budget < TPC_BUDGET__COUNT)
+				per_budget[p->budget] += p->amount_cents;
+			if (p->kind != TPC_POST_PAYABLE)
+				continue;
 			if (npayable == cap) {
 				cap = cap ? cap * 2 : 1024;
 				payable = realloc(payable, cap * TPC_PAYABLE_KEY);
 			}
-			tpc_put_be64(payable[npayable], p.sequence);
-			tpc_put_be32(payable[npayable] + 8, p.line);
-			payable[npayable][12] = p.part;
+			tpc_put_be64(payable[npayable], p->sequence);
+			tpc_put_be32(payable[npayable] + 8, p->line);
+			payable[npayable][12] = p->part;
 			npayable++;
 		}
 	}

@@ -110,8 +110,20 @@ static void retime(uint64_t seq, uint64_t at_ms)
 	for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		tpc_posting_rec_t p;
+		tpc_posting_pair_t q; /* a line part's two postings (schema 6) */
 		MDB_val nv = {sizeof(p), &p};
 
+		if (v.mv_size == sizeof(q)) {
+			memcpy(&q, v.mv_data, sizeof(q));
+			if (q.sequence != seq)
+				continue;
+			q.at_ms = at_ms;
+			tpc_records_posting_pair_seal(&q); /* a rewrite, not damage */
+			nv = (MDB_val){sizeof(q), &q};
+			cr_assert_eq(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT), 0);
+			n++;
+			continue;
+		}
 		cr_assert_eq(v.mv_size, sizeof(p));
 		memcpy(&p, v.mv_data, sizeof(p));
 		if (p.sequence != seq)
