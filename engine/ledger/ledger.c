@@ -356,37 +356,38 @@ static void store_payload(tpc_txn_t *t, const tpc_store_db_t *db, tpc_job_t *job
 	memcpy(space + sizeof(h), zmq_msg_data(&job->payload), len);
 }
 
-/* The answer and one verdict per line, appended under the new sequence. */
-static void store_answer(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
-                         uint64_t committed_ms)
+/* The answer and the lines block (store/records.h), appended under the new sequence. The
+ * block carries the number of the sending's first posting (the counter before post()) and
+ * the commit time, which the writer alone knows: it seals the block's header, the worker
+ * summed its body. */
+static void store_answer(tpc_txn_t *t, const tpc_store_db_t *db, tpc_job_t *job,
+                         const tpc_ledger_counters_t *c, uint64_t committed_ms)
 {
 	const tpc_sending_t *s = &job->sending;
-	uint8_t skey[8], lkey[12];
+	uint8_t skey[8];
 	MDB_val k = tpc_key_u64(skey, job->sequence);
 	tpc_answer_hdr_t h;
 	void *space;
+	size_t n;
 
 	tpc_records_answer_header(job, committed_ms, &h);
 	space = tpc_txn_reserve(t, db->answers, &k, tpc_records_answer_size(job), MDB_APPEND);
 	if (space)
 		tpc_records_answer_encode(job, &h, space);
-	for (uint32_t i = 0, inv = 0; i < s->nlines && !t->ret; i++) {
-		tpc_line_rec_t rec;
-		const tpc_line_rec_t *r = &rec;
-
-		/* the invoice of line i: invoices hold consecutive runs of lines */
-		while (inv + 1 < s->ninvoices &&
-		       i >= s->invoices[inv].first_line + s->invoices[inv].nlines)
-			inv++;
-		/* the worker encoded and sealed them (records.h): the writer only copies; a job
-		 * that did not pass a worker (unit tests) is encoded here */
-		if (job->line_recs)
-			r = &job->line_recs[i];
-		else
-			tpc_records_line_encode(s, i, inv, &rec);
-		k = tpc_key_u64_u32(lkey, job->sequence, i);
-		tpc_txn_put(t, db->lines, &k, r, sizeof(*r), MDB_APPEND);
-	}
+	if (!s->nlines)
+		return;
+	/* one value for all the lines: no key, no node per line (docs/ledger.md) */
+	n = job->lines_block ? job->lines_block_len : tpc_records_lines_size(s);
+	space = tpc_txn_reserve(t, db->lines, &k, n, MDB_APPEND);
+	if (!space)
+		return;
+	/* the worker encoded it (records.h); a job that did not pass a worker (unit tests) or
+	 * found no room in its arena is encoded here */
+	if (job->lines_block)
+		memcpy(space, job->lines_block, n);
+	else
+		tpc_records_lines_block(s, space);
+	tpc_records_lines_seal(space, c->next_posting, committed_ms);
 }
 
 /* The replace guard (engine/refdata/refdata.h), read in the transaction that would replace, so
@@ -455,7 +456,7 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	memcpy(sval + 8, job->hash, TPC_HASH_LEN);
 	k = tpc_key_names(kbuf, sizeof(kbuf), job->sender, job->key);
 	tpc_txn_put(t, db->sendings, &k, sval, sizeof(sval), MDB_NOOVERWRITE);
-	store_answer(t, db, job, committed_ms);
+	store_answer(t, db, job, c, committed_ms);
 	if (job->keep_payload)
 		store_payload(t, db, job);
 	indexes(t, db, job, 0);

@@ -561,7 +561,7 @@ static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t
 	Tpclear__SendingHistory *sh = tpc_arena_alloc(a, sizeof(*sh), 8);
 	uint8_t key[12];
 	size_t cap = 0;
-	tpc_iter_t it;
+	tpc_lines_t lines;
 	tpc_txn_t t;
 	int rc;
 
@@ -573,29 +573,31 @@ static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t
 	if ((rc = history_head(txn, db, seq, a, sh)))
 		return rc;
 	tpc_txn_wrap(&t, txn);
-	/* the lines of the sending, in index order (the prefix is its sequence) */
-	tpc_key_u64_u32(key, seq, 0);
-	tpc_txn_foreach(&it, &t, db->lines, key, 12, 8)
-	{
+	tpc_lines_init(&lines, txn, db->lines);
+	/* the lines of the sending, in index order, in either layout (store/records.h) */
+	for (uint32_t i = 0; !t.ret; i++) {
 		tpc_line_rec_t r;
 		Tpclear__LineHistory *lh = NULL;
+		MDB_val k = tpc_key_u64_u32(key, seq, i);
 
-		if (it.key.mv_size != 12)
+		rc = tpc_lines_get(&lines, seq, i, &r, NULL);
+		if (rc == MDB_NOTFOUND)
 			break;
-		if (tpc_records_line_read(&it.val, &r)) {
-			damaged(&t, TPC_REC_LINES, &it.key);
+		if (rc == TPC_EDAMAGED) {
+			damaged(&t, TPC_REC_LINES, &k);
 			break;
 		}
+		if (tpc_txn_fail(&t, rc))
+			break;
 		if (invoice >= 0 && r.invoice != (uint32_t)invoice)
 			continue;
 		/* the answer's bound; the history carries no mark that it was cut here */
 		if (sh->n_lines == SHOW_MAX_LINES)
 			break;
-		if (tpc_txn_fail(&t, line_history(txn, db, it.key.mv_data, &r, a, &lh)) ||
+		if (tpc_txn_fail(&t, line_history(txn, db, key, &r, a, &lh)) ||
 		    tpc_txn_fail(&t, history_push(a, sh, &cap, lh)))
 			break;
 	}
-	tpc_iter_close(&it);
 	if (t.ret)
 		return t.ret;
 	/* then every settlement of the sending: its lines may be paid over several runs */

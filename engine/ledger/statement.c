@@ -78,6 +78,7 @@ struct group {
 struct build {
 	MDB_txn *txn;
 	const tpc_store_db_t *db;
+	tpc_lines_t lines; /* pass 2's reader of the line records */
 	tpc_arena_t *arena;
 	uint64_t from, until;
 	uint32_t month;
@@ -273,15 +274,16 @@ static int fold(struct build *b, const struct charge *first, struct sline *sl, c
 	sl->line = first->line;
 	sl->at_ms = first->at_ms;
 	tpc_key_u64_u32(key, first->seq, first->line);
-	rc = mdb_get(b->txn, b->db->lines, &k, &v);
+	/* in either layout (store/records.h): the lines of a sending are read one block */
+	rc = tpc_lines_get(&b->lines, first->seq, first->line, &r, NULL);
+	if (rc == TPC_EDAMAGED) {
+		tpc_records_damaged(TPC_REC_LINES, &k);
+		return TPC_EDAMAGED;
+	}
 	if (rc && rc != MDB_NOTFOUND)
 		return tpc_err_from_mdb(rc);
 	if (rc)
 		goto out_inconsistent;
-	if (tpc_records_line_read(&v, &r)) {
-		tpc_records_damaged(TPC_REC_LINES, &k);
-		return TPC_EDAMAGED;
-	}
 	if (r.outcome != TPC_OUTCOME_ACCEPTED)
 		goto out_inconsistent;
 	rc = mdb_get(b->txn, b->db->scheme_refs, &k, &v);
@@ -646,6 +648,7 @@ int tpc_statement_build(MDB_txn *txn, const tpc_store_db_t *db, const char *inst
 	}
 	b.txn = txn;
 	b.db = db;
+	tpc_lines_init(&b.lines, txn, db->lines);
 	b.arena = arena;
 	b.month = month;
 	if ((rc = collect(&b)) == TPC_E2BIG) {

@@ -39,6 +39,7 @@ struct vctx {
 	uint64_t parts;            /* accepted line parts that move money (lines walk) */
 	uint64_t payable_postings; /* PAYABLE postings of lines (postings walk) */
 	uint64_t last_seq;         /* the lines walk's previous sequence */
+	tpc_lines_t lines;         /* reads line records in either layout */
 };
 
 static void report(struct vctx *c, const char *db, const char *key, const char *fmt, ...)
@@ -134,7 +135,7 @@ static int exists(struct vctx *c, MDB_dbi dbi, const void *key, size_t n)
 	return mdb_get(c->txn, dbi, &k, &v) == 0;
 }
 
-/* Does sending @p seq have a line record (the first key of its prefix)? */
+/* Does sending @p seq have a line record (a block, or the first key of its prefix)? */
 static int has_lines(struct vctx *c, uint64_t seq)
 {
 	uint8_t kb[12];
@@ -144,20 +145,18 @@ static int has_lines(struct vctx *c, uint64_t seq)
 
 	if (mdb_cursor_open(c->txn, c->db->lines, &cur))
 		return 0;
+	k.mv_size = 8; /* a block's key sorts before its sequence's records would */
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	rc = rc == 0 && k.mv_size == 12 && tpc_get_be64(k.mv_data) == seq;
+	rc = rc == 0 && k.mv_size >= 8 && tpc_get_be64(k.mv_data) == seq;
 	mdb_cursor_close(cur);
 	return rc;
 }
 
-/* The line record (@p seq, @p line). @return 1 when there and sound (a damaged one is the lines
- * walk's to report). */
+/* The line record (@p seq, @p line), in either layout. @return 1 when there and sound (a
+ * damaged one is the lines walk's to report). */
 static int get_line(struct vctx *c, uint64_t seq, uint32_t line, tpc_line_rec_t *out)
 {
-	uint8_t kb[12];
-	MDB_val k = tpc_key_u64_u32(kb, seq, line), v;
-
-	return mdb_get(c->txn, c->db->lines, &k, &v) == 0 && tpc_records_line_read(&v, out) == 0;
+	return tpc_lines_get(&c->lines, seq, line, out, NULL) == 0;
 }
 
 /* The parts of a line that move money, as ledger.c's post() writes them: bit 0 the insurer
@@ -236,25 +235,78 @@ static void check_part(struct vctx *c, const MDB_val *lk, uint8_t part, int64_t 
 		       (long long)p.amount_cents, (long long)amount);
 }
 
-static void visit_line(struct vctx *c, const MDB_val *k, const MDB_val *v)
+/* One line: its parts payable xor paid. @p k is its key as schema 5 wrote it. */
+static void line_parts_check(struct vctx *c, const MDB_val *k, const tpc_line_rec_t *r)
 {
-	uint64_t seq = k->mv_size == 12 ? tpc_get_be64(k->mv_data) : 0;
-	tpc_line_rec_t r;
 	int64_t amount[2];
-	unsigned parts;
-	int rc = tpc_records_line_read(v, &r);
+	unsigned parts = line_parts(r, amount);
 
-	if (!count_rec(c, TPC_REC_LINES, k, rc, rc ? 0 : r.sum, seq >= c->from.sequence))
-		return;
-	if (seq != c->last_seq && !exists(c, c->db->answers, k->mv_data, 8))
-		report_rec(c, TPC_REC_LINES, k, "no stored answer of its sequence");
-	c->last_seq = seq;
-	parts = line_parts(&r, amount);
 	for (uint8_t part = 0; part < 2; part++)
 		if (parts & (1u << part)) {
 			c->parts++;
 			check_part(c, k, part, amount[part]);
 		}
+}
+
+/* A lines block (schema 6): its sums, then each of its lines. Counted as one record per line,
+ * like the records it replaces. */
+static void visit_block(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	uint64_t seq = tpc_get_be64(k->mv_data);
+	tpc_lines_hdr_t h;
+	uint8_t kb[12];
+
+	if (tpc_records_lines_check(v, &h)) {
+		int named = 0;
+
+		/* the lines that fail their own sums are named; else the block itself */
+		memcpy(&h, v->mv_data, v->mv_size < sizeof(h) ? v->mv_size : sizeof(h));
+		for (uint32_t i = 0; v->mv_size >= sizeof(h) && i < h.nlines; i++) {
+			MDB_val lk = tpc_key_u64_u32(kb, seq, i);
+
+			if (!tpc_records_lines_line_damaged(v, i))
+				continue;
+			if (named++ == 100)
+				break; /* a block of garbage: the first hundred are enough */
+			c->r->damaged[TPC_REC_LINES]++;
+			report_rec(c, TPC_REC_LINES, &lk, "checksum mismatch: damaged");
+		}
+		if (!named) {
+			c->r->damaged[TPC_REC_LINES]++;
+			report_rec(c, TPC_REC_LINES, k,
+			           "lines block: checksum mismatch (or sizes that do not add up)");
+		}
+		return;
+	}
+	c->r->checked[TPC_REC_LINES] += h.nlines;
+	if (!exists(c, c->db->answers, k->mv_data, 8))
+		report_rec(c, TPC_REC_LINES, k, "no stored answer of its sequence");
+	for (uint32_t i = 0; i < h.nlines; i++) {
+		tpc_line_rec_t r;
+		MDB_val lk = tpc_key_u64_u32(kb, seq, i);
+
+		if (tpc_lines_get(&c->lines, seq, i, &r, NULL) == 0)
+			line_parts_check(c, &lk, &r);
+	}
+}
+
+static void visit_line(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	uint64_t seq = k->mv_size == 12 ? tpc_get_be64(k->mv_data) : 0;
+	tpc_line_rec_t r;
+	int rc;
+
+	if (k->mv_size == 8) {
+		visit_block(c, k, v);
+		return;
+	}
+	rc = tpc_records_line_read(v, &r);
+	if (!count_rec(c, TPC_REC_LINES, k, rc, rc ? 0 : r.sum, seq >= c->from.sequence))
+		return;
+	if (seq != c->last_seq && !exists(c, c->db->answers, k->mv_data, 8))
+		report_rec(c, TPC_REC_LINES, k, "no stored answer of its sequence");
+	c->last_seq = seq;
+	line_parts_check(c, k, &r);
 }
 
 /* Payables and paid: of an accepted line part, and a paid one of a stored payment. */
@@ -436,12 +488,13 @@ static void visit_keyed_index(struct vctx *c, const MDB_val *key, const MDB_val 
 	const uint8_t *k = key->mv_data;
 	size_t n = key->mv_size;
 	tpc_scheme_ref_view_t sr;
+	tpc_line_rec_t line;
 	char text[200];
 	int ok;
 
 	c->r->indexes++;
 	if (strcmp(c->cur, "scheme_refs") == 0)
-		ok = n == 12 && exists(c, c->db->lines, k, 12) &&
+		ok = n == 12 && get_line(c, tpc_get_be64(k), tpc_get_be32(k + 8), &line) &&
 		     tpc_records_scheme_ref_read(v, &sr) == 0;
 	else if (strcmp(c->cur, "settlements") == 0 && !settlement_sum(c, key, v))
 		return; /* damaged: reported as such */
@@ -532,6 +585,7 @@ int tpc_verify_run(MDB_txn *txn, const tpc_store_db_t *db, tpc_verify_problem_fn
 	};
 	struct vctx c = {.txn = txn,
 	                 .db = db,
+	                 .lines = {.txn = txn, .dbi = db->lines},
 	                 .problem = problem,
 	                 .progress = progress,
 	                 .arg = arg,

@@ -799,29 +799,35 @@ static int read_lines(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq,
                       struct sending_lines *rl)
 {
 	uint8_t key[12];
-	tpc_iter_t it;
+	tpc_lines_t l;
 	tpc_txn_t t;
+	int rc;
 
 	/* the native encoder needs every line of the sending, paid or not: its settlement
 	 * message lists the whole sending */
 	rl->n = 0;
 	tpc_txn_wrap(&t, txn);
-	tpc_key_u64_u32(key, seq, 0);
-	tpc_txn_foreach(&it, &t, db->lines, key, 12, 8)
-	{
+	/* in either layout (store/records.h) */
+	tpc_lines_init(&l, txn, db->lines);
+	for (;;) {
 		tpc_line_rec_t *r;
 		tpc_settled_line_t *sl;
 
-		if (it.key.mv_size != 12 || tpc_txn_fail(&t, lines_grow(rl)))
+		if (tpc_txn_fail(&t, lines_grow(rl)))
 			break;
 		r = &rl->recs[rl->n];
 		sl = &rl->lines[rl->n];
-		/* a settlement is never built from a damaged line: the run is refused T00055 */
-		if (tpc_records_line_read(&it.val, r)) {
-			tpc_records_damaged(TPC_REC_LINES, &it.key);
-			tpc_txn_fail(&t, TPC_EDAMAGED);
+		rc = tpc_lines_get(&l, seq, rl->n, r, NULL);
+		if (rc == MDB_NOTFOUND)
 			break;
+		/* a settlement is never built from a damaged line: the run is refused T00055 */
+		if (rc == TPC_EDAMAGED) {
+			MDB_val k = tpc_key_u64_u32(key, seq, rl->n);
+
+			tpc_records_damaged(TPC_REC_LINES, &k);
 		}
+		if (tpc_txn_fail(&t, rc))
+			break;
 		memset(sl, 0, sizeof(*sl));
 		sl->record = r->record;
 		sl->account = r->account;
@@ -833,7 +839,6 @@ static int read_lines(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq,
 		sl->accepted_cents = r->accepted_cents;
 		rl->n++;
 	}
-	tpc_iter_close(&it);
 	return t.ret;
 }
 

@@ -63,8 +63,8 @@ void tpc_records_key_text(enum tpc_rec_db db, const MDB_val *k, char *out, size_
 	const uint8_t *b = k ? k->mv_data : NULL;
 	size_t n = k ? k->mv_size : 0, o = 0;
 
-	if (n == 8 && (db == TPC_REC_ANSWERS || db == TPC_REC_POSTINGS)) {
-		snprintf(out, cap, "%s %llu", db == TPC_REC_ANSWERS ? "sequence" : "posting",
+	if (n == 8 && (db == TPC_REC_ANSWERS || db == TPC_REC_POSTINGS || db == TPC_REC_LINES)) {
+		snprintf(out, cap, "%s %llu", db == TPC_REC_POSTINGS ? "posting" : "sequence",
 		         (unsigned long long)tpc_get_be64(b));
 		return;
 	}
@@ -508,61 +508,328 @@ int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena
 	return 0;
 }
 
+int tpc_records_lines_encode(tpc_job_t *job)
+{
+	const tpc_sending_t *s = &job->sending;
+	size_t n = tpc_records_lines_size(s);
+	uint8_t *b;
+
+	job->lines_block = NULL;
+	b = tpc_arena_alloc_uninit(job->arena, n, 8);
+	if (!b)
+		return TPC_ENOMEM;
+	tpc_records_lines_block(s, b);
+	job->lines_block = b;
+	job->lines_block_len = n;
+	return 0;
+}
+
+/* ---- lines blocks ---------------------------------------------------------------------------- */
+
+/* Findings kept per line: the fixed record of schema 5 had room for three; nfindings still
+ * says how many the line had. */
+static uint32_t kept_findings(const tpc_line_t *ln)
+{
+	return ln->nfindings < 3 ? ln->nfindings : 3;
+}
+
+size_t tpc_records_lines_size(const tpc_sending_t *s)
+{
+	size_t f = 0;
+
+	for (uint32_t i = 0; i < s->nlines; i++)
+		f += kept_findings(&s->lines[i]);
+	return sizeof(tpc_lines_hdr_t) + s->ninvoices * sizeof(tpc_line_payee_t) +
+	       s->nlines * sizeof(tpc_line6_t) + f * sizeof(tpc_line_finding_t);
+}
+
+/* The compact line: the fields of tpc_records_line_encode() but the invoice's and the sum. */
+static void line6_encode(const tpc_line_t *ln, uint32_t invoice, tpc_line6_t *o)
+{
+	int accepted = ln->outcome == TPC_OUTCOME_ACCEPTED;
+
+	memset(o, 0, sizeof(*o));
+	memcpy(o->code, ln->code, 6);
+	o->outcome = ln->outcome;
+	o->nfindings = ln->nfindings;
+	o->date_first = ln->date_first;
+	o->units = ln->units;
+	o->invoice = invoice;
+	o->record = ln->record;
+	o->account = ln->account;
+	o->scheme = (uint8_t)ln->scheme;
+	/* a refused line charges no budget: statements and settlements skip it by this */
+	o->budget = accepted ? ln->budget : 0;
+	o->share_budget = accepted ? ln->share_budget : 0;
+	o->insurer_cents = ln->insurer_cents;
+	o->patient_cents = ln->patient_cents;
+	o->expected_insurer_cents = ln->expected_insurer_cents;
+	o->expected_patient_cents = ln->expected_patient_cents;
+	o->accepted_cents = ln->accepted_cents;
+	o->sum = (uint32_t)XXH3_64bits(o, offsetof(tpc_line6_t, sum));
+}
+
+/* A compact line as the record of schema 5 (its mutuality from its invoice; no findings, no
+ * sum: the caller's). */
+static void line6_expand(const tpc_line6_t *r, const char mutuality[3], tpc_line_rec_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->code, r->code, 6);
+	out->outcome = r->outcome;
+	out->nfindings = r->nfindings;
+	out->date_first = r->date_first;
+	out->units = r->units;
+	out->invoice = r->invoice;
+	out->record = r->record;
+	memcpy(out->mutuality, mutuality, 3);
+	out->account = r->account;
+	out->budget = r->budget;
+	out->scheme = r->scheme;
+	out->share_budget = r->share_budget;
+	out->insurer_cents = r->insurer_cents;
+	out->patient_cents = r->patient_cents;
+	out->expected_insurer_cents = r->expected_insurer_cents;
+	out->expected_patient_cents = r->expected_patient_cents;
+	out->accepted_cents = r->accepted_cents;
+}
+
 void tpc_records_line_encode(const tpc_sending_t *s, uint32_t line, uint32_t invoice,
                              tpc_line_rec_t *out)
 {
 	const tpc_line_t *ln = &s->lines[line];
-	int accepted = ln->outcome == TPC_OUTCOME_ACCEPTED;
+	tpc_line6_t r;
 
-	/* zeroed first: padding and the unused finding slots are stored bytes too */
-	memset(out, 0, sizeof(*out));
-	memcpy(out->code, ln->code, 6); /* 6 digits, stored without the NUL */
-	out->outcome = ln->outcome;
-	out->nfindings = ln->nfindings;
-	out->date_first = ln->date_first;
-	out->units = ln->units;
-	out->invoice = invoice;
-	out->record = ln->record;
+	line6_encode(ln, invoice, &r);
 	/* no invoice to read the mutuality from when the sending has none (invoices[] unset) */
-	if (s->ninvoices)
-		memcpy(out->mutuality, s->invoices[invoice].mutuality, 3);
-	out->account = ln->account;
-	out->scheme = (uint8_t)ln->scheme;
-	/* a refused line charges no budget: statements and settlements skip it by this */
-	out->budget = accepted ? ln->budget : 0;
-	out->share_budget = accepted ? ln->share_budget : 0;
-	out->insurer_cents = ln->insurer_cents;
-	out->patient_cents = ln->patient_cents;
-	out->expected_insurer_cents = ln->expected_insurer_cents;
-	out->expected_patient_cents = ln->expected_patient_cents;
-	out->accepted_cents = ln->accepted_cents;
-	/* the fixed 96-byte record keeps "up to three finding codes" (docs/ledger.md); nfindings
-	 * above still says how many the line had */
-	for (int f = 0; f < ln->nfindings && f < 3; f++)
+	line6_expand(&r, s->ninvoices ? s->invoices[invoice].mutuality : "\0\0\0", out);
+	/* "up to three finding codes" (docs/ledger.md); nfindings still says how many */
+	for (uint32_t f = 0; f < kept_findings(ln); f++)
 		memcpy(out->finding[f], ln->findings[f].code, 6);
 	tpc_records_line_seal(out);
 }
 
-int tpc_records_lines_encode(tpc_job_t *job)
+void tpc_records_lines_block(const tpc_sending_t *s, void *out)
 {
-	const tpc_sending_t *s = &job->sending;
-	tpc_line_rec_t *recs;
+	uint8_t *p = out, *body;
+	tpc_lines_hdr_t h;
+	int insured = s->payee == TPC_PAYEE_PATIENT;
 
-	job->line_recs = NULL;
-	if (!s->nlines)
-		return 0;
-	recs = tpc_arena_alloc_uninit(job->arena, s->nlines * sizeof(*recs), 8);
-	if (!recs)
-		return TPC_ENOMEM;
-	for (uint32_t i = 0, inv = 0; i < s->nlines; i++) {
+	memset(&h, 0, sizeof(h));
+	h.magic = TPC_LINES_MAGIC;
+	h.nlines = s->nlines;
+	h.ninvoices = s->ninvoices;
+	body = p + sizeof(h);
+	p = body;
+	for (uint32_t i = 0; i < s->ninvoices; i++) {
+		const tpc_invoice_t *inv = &s->invoices[i];
+		tpc_view_t who = insured ? inv->patient : inv->provider;
+		tpc_line_payee_t y;
+
+		/* zeroed: the unused tail of the payee is stored bytes too */
+		memset(&y, 0, sizeof(y));
+		memcpy(y.payee, who.ptr, who.len < 11 ? who.len : 11);
+		memcpy(y.mutuality, inv->mutuality, 3);
+		y.payee_kind = insured ? TPC_PAYEE_INSURED : TPC_PAYEE_PROVIDER;
+		memcpy(p, &y, sizeof(y));
+		p += sizeof(y);
+	}
+	for (uint32_t i = 0, inv = 0; i < s->nlines; i++, p += sizeof(tpc_line6_t)) {
+		tpc_line6_t r;
+
 		/* the invoice of line i: invoices hold consecutive runs of lines */
 		while (inv + 1 < s->ninvoices &&
 		       i >= s->invoices[inv].first_line + s->invoices[inv].nlines)
 			inv++;
-		tpc_records_line_encode(s, i, inv, &recs[i]);
+		line6_encode(&s->lines[i], inv, &r);
+		memcpy(p, &r, sizeof(r));
 	}
-	job->line_recs = recs;
+	for (uint32_t i = 0; i < s->nlines; i++)
+		for (uint32_t f = 0; f < kept_findings(&s->lines[i]); f++, h.nfindings++) {
+			tpc_line_finding_t x;
+
+			memset(&x, 0, sizeof(x));
+			x.line = i;
+			memcpy(x.code, s->lines[i].findings[f].code, 6);
+			memcpy(p, &x, sizeof(x));
+			p += sizeof(x);
+		}
+	h.body_sum = XXH3_64bits(body, (size_t)(p - body));
+	memcpy(out, &h, sizeof(h));
+}
+
+static uint64_t lines_hdr_sum(const tpc_lines_hdr_t *h)
+{
+	tpc_lines_hdr_t z = *h;
+
+	uint64_t sum;
+
+	z.sum = 0;
+	sum = XXH3_64bits_withSeed(&z, sizeof(z), h->body_sum);
+	return sum ? sum : 1; /* 0 is "no sum", as for every record */
+}
+
+void tpc_records_lines_seal(void *block, uint64_t first_posting, uint64_t committed_ms)
+{
+	tpc_lines_hdr_t h;
+
+	memcpy(&h, block, sizeof(h));
+	h.first_posting = first_posting;
+	h.committed_ms = committed_ms;
+	h.sum = lines_hdr_sum(&h);
+	memcpy(block, &h, sizeof(h));
+}
+
+int tpc_records_lines_check(const MDB_val *v, tpc_lines_hdr_t *h)
+{
+	const uint8_t *b = v->mv_data;
+
+	if (v->mv_size < sizeof(*h))
+		return TPC_EDAMAGED;
+	memcpy(h, b, sizeof(*h));
+	if (h->magic != TPC_LINES_MAGIC || lines_hdr_sum(h) != h->sum ||
+	    XXH3_64bits(b + sizeof(*h), v->mv_size - sizeof(*h)) != h->body_sum ||
+	    v->mv_size != sizeof(*h) + (size_t)h->ninvoices * sizeof(tpc_line_payee_t) +
+	                      (size_t)h->nlines * sizeof(tpc_line6_t) +
+	                      (size_t)h->nfindings * sizeof(tpc_line_finding_t))
+		return TPC_EDAMAGED;
 	return 0;
+}
+
+int tpc_records_lines_line_damaged(const MDB_val *v, uint32_t line)
+{
+	const uint8_t *b = v->mv_data;
+	tpc_lines_hdr_t h;
+	tpc_line6_t r;
+	size_t at;
+
+	if (v->mv_size < sizeof(h))
+		return 1;
+	memcpy(&h, b, sizeof(h));
+	at = sizeof(h) + (size_t)h.ninvoices * sizeof(tpc_line_payee_t) + (size_t)line * sizeof(r);
+	if (h.ninvoices > v->mv_size || at + sizeof(r) > v->mv_size)
+		return 1;
+	memcpy(&r, b + at, sizeof(r));
+	return (uint32_t)XXH3_64bits(&r, offsetof(tpc_line6_t, sum)) != r.sum;
+}
+
+void tpc_records_lines_resum(void *block, size_t size)
+{
+	uint8_t *lines;
+	tpc_lines_hdr_t h;
+
+	memcpy(&h, block, sizeof(h));
+	lines = (uint8_t *)block + sizeof(h) + (size_t)h.ninvoices * sizeof(tpc_line_payee_t);
+	for (uint32_t i = 0; i < h.nlines; i++) {
+		tpc_line6_t r;
+
+		memcpy(&r, lines + (size_t)i * sizeof(r), sizeof(r));
+		r.sum = (uint32_t)XXH3_64bits(&r, offsetof(tpc_line6_t, sum));
+		memcpy(lines + (size_t)i * sizeof(r), &r, sizeof(r));
+	}
+	h.body_sum = XXH3_64bits((uint8_t *)block + sizeof(h), size - sizeof(h));
+	memcpy(block, &h, sizeof(h));
+	tpc_records_lines_seal(block, h.first_posting, h.committed_ms);
+}
+
+void tpc_lines_init(tpc_lines_t *l, MDB_txn *txn, MDB_dbi dbi)
+{
+	memset(l, 0, sizeof(*l));
+	l->txn = txn;
+	l->dbi = dbi;
+}
+
+/* Hold the block of @p seq (its sums checked once). @return 1, 0 (none), TPC_EDAMAGED or an
+ * LMDB code. */
+static int hold(tpc_lines_t *l, uint64_t seq)
+{
+	uint8_t kb[8];
+	MDB_val k = tpc_key_u64(kb, seq), v;
+	int rc;
+
+	if (l->seq == seq && l->seq)
+		return l->bad ? TPC_EDAMAGED : l->block != NULL;
+	l->seq = seq;
+	l->block = NULL;
+	l->bad = 0;
+	if ((rc = mdb_get(l->txn, l->dbi, &k, &v)))
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if (tpc_records_lines_check(&v, &l->h)) {
+		l->bad = 1;
+		return TPC_EDAMAGED;
+	}
+	l->block = v.mv_data;
+	l->size = v.mv_size;
+	return 1;
+}
+
+int tpc_lines_block(tpc_lines_t *l, uint64_t seq, tpc_lines_hdr_t *h)
+{
+	int rc = hold(l, seq);
+
+	if (rc == 1 && h)
+		*h = l->h;
+	return rc;
+}
+
+/* Line @p line of the held block, expanded to the record of schema 5. */
+static int block_line(const tpc_lines_t *l, uint32_t line, tpc_line_rec_t *out,
+                      tpc_line_payee_t *payee)
+{
+	const uint8_t *inv = l->block + sizeof(tpc_lines_hdr_t);
+	const uint8_t *lines = inv + (size_t)l->h.ninvoices * sizeof(tpc_line_payee_t);
+	const uint8_t *f = lines + (size_t)l->h.nlines * sizeof(tpc_line6_t);
+	tpc_line_payee_t y;
+	tpc_line_finding_t x;
+	tpc_line6_t r;
+	uint32_t nf = 0, lo = 0, hi = l->h.nfindings;
+
+	if (line >= l->h.nlines)
+		return MDB_NOTFOUND;
+	memcpy(&r, lines + (size_t)line * sizeof(r), sizeof(r));
+	memset(&y, 0, sizeof(y));
+	if (r.invoice < l->h.ninvoices)
+		memcpy(&y, inv + (size_t)r.invoice * sizeof(y), sizeof(y));
+	line6_expand(&r, y.mutuality, out);
+	out->sum = l->h.sum;
+	/* the tail is in line order: the line's first finding by bisection, then its others */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		memcpy(&x, f + (size_t)mid * sizeof(x), sizeof(x));
+		if (x.line < line)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint32_t i = lo; i < l->h.nfindings && nf < 3; i++) {
+		memcpy(&x, f + (size_t)i * sizeof(x), sizeof(x));
+		if (x.line != line)
+			break;
+		memcpy(out->finding[nf++], x.code, 6);
+	}
+	if (payee)
+		*payee = y;
+	return 0;
+}
+
+int tpc_lines_get(tpc_lines_t *l, uint64_t seq, uint32_t line, tpc_line_rec_t *out,
+                  tpc_line_payee_t *payee)
+{
+	uint8_t kb[12];
+	MDB_val k, v;
+	int rc = hold(l, seq);
+
+	if (rc == 1)
+		return block_line(l, line, out, payee);
+	if (rc)
+		return rc;
+	/* no block: a record of schema 3 to 5 under (sequence, line) */
+	if (payee)
+		memset(payee, 0, sizeof(*payee));
+	k = tpc_key_u64_u32(kb, seq, line);
+	if ((rc = mdb_get(l->txn, l->dbi, &k, &v)))
+		return rc;
+	return tpc_records_line_read(&v, out);
 }
 
 /* ---- scheme references ---------------------------------------------------------------------- */

@@ -134,6 +134,57 @@ typedef struct tpc_line_rec {
 	uint64_t sum; /* tpc_records_sum() of the 96 bytes above; 0 = schema 4, unchecked */
 } tpc_line_rec_t;
 
+/** The line records of one sending since schema 6 (value of "lines" under the sequence alone,
+ *  8 bytes): this header, then one tpc_line_payee_t per invoice, one tpc_line6_t per line and
+ *  one tpc_line_finding_t per finding code (up to three per line, in line order). Schema 3-5
+ *  records (tpc_line_rec_t, key sequence + line) are read beside them (tpc_lines_get()). */
+#define TPC_LINES_MAGIC 0x364c5054u /* "TPL6" little endian */
+typedef struct tpc_lines_hdr {
+	uint32_t magic;
+	uint32_t nlines;
+	uint32_t ninvoices;
+	uint32_t nfindings;
+	uint64_t first_posting; /* the writer's: number of the sending's first posting */
+	uint64_t committed_ms;  /* the writer's: commit time */
+	uint64_t body_sum;      /* XXH3-64 of the bytes after the header (the worker's) */
+	uint64_t sum;           /* XXH3-64 of this header (sum 0) seeded with body_sum */
+} tpc_lines_hdr_t;
+
+/** The payee and destination of an invoice's lines (in a lines block). */
+typedef struct tpc_line_payee {
+	char payee[12];     /* NIHII (third-party payment) or NISS (eAttest), NUL-padded */
+	char mutuality[3];  /* destination mutuality, not NUL-terminated */
+	uint8_t payee_kind; /* enum tpc_payee_kind */
+} tpc_line_payee_t;
+
+/** One line verdict in a lines block: tpc_line_rec_t without the mutuality (its invoice's),
+ *  the findings (the block's tail) and the sum (the block's). */
+typedef struct tpc_line6 {
+	int64_t insurer_cents;
+	int64_t patient_cents;
+	int64_t expected_insurer_cents;
+	int64_t expected_patient_cents;
+	int64_t accepted_cents;
+	char code[6];
+	uint8_t outcome;
+	uint8_t nfindings;
+	int32_t date_first;
+	int32_t units;
+	uint32_t invoice;
+	uint32_t record;
+	uint8_t account, budget, scheme, share_budget;
+	/* the low 32 bits of the XXH3-64 of the 68 bytes before: the block's sums find damage,
+	 * this one names the line (tpclear verify) */
+	uint32_t sum;
+} tpc_line6_t;
+
+/** A finding code of a line (the block's tail, in line order). */
+typedef struct tpc_line_finding {
+	uint32_t line;
+	char code[6];
+	uint8_t pad[2];
+} tpc_line_finding_t;
+
 /** Kinds of postings. Per budget: CHARGE + PAYABLE = 0 for each line, SETTLE + PAYOUT = 0 for
  *  each payment, so every budget - and the whole ledger - sums to zero. */
 enum tpc_posting_kind {
@@ -288,6 +339,10 @@ _Static_assert(offsetof(tpc_settlement_hdr_t, sum) == TPC_SETTLEMENT_HDR_V5, "st
 _Static_assert(sizeof(tpc_line_rec_t) == 104, "stored layout");
 _Static_assert(offsetof(tpc_line_rec_t, sum) == TPC_LINE_REC_V4, "stored layout");
 _Static_assert(offsetof(tpc_answer_hdr_t, sum) == TPC_ANSWER_HDR_V4, "stored layout");
+_Static_assert(sizeof(tpc_lines_hdr_t) == 48, "stored layout");
+_Static_assert(sizeof(tpc_line_payee_t) == 16, "stored layout");
+_Static_assert(sizeof(tpc_line6_t) == 72, "stored layout");
+_Static_assert(sizeof(tpc_line_finding_t) == 12, "stored layout");
 _Static_assert(sizeof(tpc_posting_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_posting_pair_t) == 56, "stored layout");
 _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");
@@ -470,15 +525,69 @@ void tpc_records_scheme_ref_encode(unsigned scheme, const char *ref, const char 
  *  @return 0, or TPC_EDB when it is neither. */
 int tpc_records_scheme_ref_read(const MDB_val *v, tpc_scheme_ref_view_t *out);
 
+/* ---- lines blocks (schema 6) ------------------------------------------------------------- */
+
+/** Size of the lines block of @p s. */
+size_t tpc_records_lines_size(const tpc_sending_t *s);
+
+/** Write the lines block of @p s to @p out (tpc_records_lines_size() bytes): header with its
+ *  body sum (first_posting, committed_ms and the header's sum left to
+ *  tpc_records_lines_seal()), the invoices' payees (the provider under third-party payment,
+ *  the insured for an eAttest), the lines, their findings. Refused lines charge no budget. */
+void tpc_records_lines_block(const tpc_sending_t *s, void *out);
+
+/** Set the writer's fields of the block at @p block (its first posting, its commit time) and
+ *  the header's sum. */
+void tpc_records_lines_seal(void *block, uint64_t first_posting, uint64_t committed_ms);
+
+/** Reads "lines" in either layout, one sending at a time: the block of the sending asked last
+ *  is kept (its sum checked once), so walking a sending's lines costs one lookup. Valid while
+ *  its transaction lives; the caller's memory. */
+typedef struct tpc_lines {
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint64_t seq;         /* the sending of block (0: none held) */
+	const uint8_t *block; /* in LMDB's map */
+	size_t size;
+	tpc_lines_hdr_t h;
+	int bad; /* the held block failed its sum */
+} tpc_lines_t;
+
+void tpc_lines_init(tpc_lines_t *l, MDB_txn *txn, MDB_dbi dbi);
+
+/** Line @p line of sending @p seq as a tpc_line_rec_t (a block's line with its invoice's
+ *  mutuality and the block's sum; a schema 3-5 record as it is). @p payee may be NULL; it gets
+ *  the invoice's payee of a block's line, zeroed for an older record.
+ *  @return 0, MDB_NOTFOUND (no such line), TPC_EDAMAGED (its sum, or its block's, does not
+ *  match) or another LMDB code. */
+int tpc_lines_get(tpc_lines_t *l, uint64_t seq, uint32_t line, tpc_line_rec_t *out,
+                  tpc_line_payee_t *payee);
+
+/** The block of sending @p seq, when it has one: *@p h its header.
+ *  @return 1 (a block), 0 (none: older records, or no lines), TPC_EDAMAGED or an LMDB code. */
+int tpc_lines_block(tpc_lines_t *l, uint64_t seq, tpc_lines_hdr_t *h);
+
+/** Read a lines block standing alone (verify's walk): header and body sums checked.
+ *  @return 0 or TPC_EDAMAGED (also for lengths that do not add up). */
+int tpc_records_lines_check(const MDB_val *v, tpc_lines_hdr_t *h);
+
+/** In a block that failed its check, whether line @p line fails its own sum (or lies outside
+ *  the value): what verify names. */
+int tpc_records_lines_line_damaged(const MDB_val *v, uint32_t line);
+
+/** Compute the body and header sums of the block at @p block (@p size bytes) again after an
+ *  edit (tests and tools: a rewrite, not damage). */
+void tpc_records_lines_resum(void *block, size_t size);
+
 /** The line record of line @p line (of invoice @p invoice) of @p s, sealed (its sum set).
  *  Refused lines charge no budget. */
 void tpc_records_line_encode(const tpc_sending_t *s, uint32_t line, uint32_t invoice,
                              tpc_line_rec_t *out);
 
-/** Encode every line record of @p job's sending into its arena (job->line_recs), so that the
- *  writer only copies them: the worker's side of the checksums (no field of a line record
- *  depends on the sequence, which is in the key). @return 0, or TPC_ENOMEM (job->line_recs
- *  stays NULL and the writer encodes them itself). */
+/** Encode the lines block of @p job's sending into its arena (job->lines_block, its body sum
+ *  computed), so that the writer only copies it and seals its header: the worker's side of the
+ *  checksums. @return 0, or TPC_ENOMEM (job->lines_block stays NULL and the writer encodes it
+ *  itself). */
 int tpc_records_lines_encode(tpc_job_t *job);
 
 #endif /* TPC_STORE_RECORDS_H */

@@ -530,6 +530,8 @@ int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key,
 int tpc_store_count_lines(tpc_store_reader_t *r, uint64_t seq, uint64_t *count)
 {
 	uint8_t key[12];
+	tpc_lines_hdr_t h;
+	tpc_lines_t l;
 	tpc_iter_t it;
 	tpc_txn_t t;
 	int rc;
@@ -538,10 +540,19 @@ int tpc_store_count_lines(tpc_store_reader_t *r, uint64_t seq, uint64_t *count)
 	if ((rc = read_begin(r)))
 		return tpc_err_from_mdb(rc);
 	tpc_txn_wrap(&t, r->txn);
-	/* lines are keyed (sequence, index): the 8-byte sequence is the prefix */
+	/* a lines block holds them all (schema 6); older lines are keyed (sequence, index):
+	 * the 8-byte sequence is the prefix */
+	tpc_lines_init(&l, r->txn, r->st->db.lines);
+	rc = tpc_lines_block(&l, seq, &h);
+	if (rc == 1)
+		*count = h.nlines;
+	else if (rc)
+		tpc_txn_fail(&t, rc);
 	tpc_key_u64_u32(key, seq, 0);
-	tpc_txn_foreach(&it, &t, r->st->db.lines, key, 12, 8)(*count)++;
-	tpc_iter_close(&it);
+	if (rc == 0)
+		tpc_txn_foreach(&it, &t, r->st->db.lines, key, 12, 8)(*count)++;
+	if (rc == 0)
+		tpc_iter_close(&it);
 	read_end(r);
 	return tpc_err_from_mdb(t.ret);
 }
