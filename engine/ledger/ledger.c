@@ -178,22 +178,20 @@ static int indexes(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 	return race;
 }
 
-/* One part of a line: a posting pair in its budget and its payable. */
+/* One part of a line: a posting pair in its budget (its payable is a bit of unpaid()). */
 static void post_part(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
                       const tpc_job_t *job, uint32_t ii, uint32_t li, uint8_t part, unsigned budget,
                       int64_t amount, uint64_t at_ms)
 {
 	const tpc_invoice_t *inv = &job->sending.invoices[ii];
-	const tpc_line_t *ln = &job->sending.lines[li];
 	/* the payee: the provider under third-party payment, the insured for an eAttest */
 	int insured = job->sending.payee == TPC_PAYEE_PATIENT;
 	tpc_view_t who = insured ? inv->patient : inv->provider;
 	uint8_t payee_kind = insured ? TPC_PAYEE_INSURED : TPC_PAYEE_PROVIDER;
 	size_t plen = who.len < 11 ? who.len : 11;
-	uint8_t key[TPC_PAYABLE_KEY];
+	uint8_t key[8];
 	MDB_val k;
 	tpc_posting_pair_t p;
-	tpc_payable_t pay;
 
 	/* The pair sums to zero inside one budget (docs/ledger.md, Double entry): the budget is
 	 * debited (the charge, numbered n) and the payee credited (the payable, n + 1), both in
@@ -215,32 +213,65 @@ static void post_part(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counter
 	k = tpc_key_u64(key, c->next_posting);
 	c->next_posting += 2;
 	tpc_txn_put(t, db->postings, &k, &p, sizeof(p), MDB_APPEND);
-	/* The payable is what the payment runs read (they never scan the postings): written in
-	 * the same transaction as its posting, so every payable posting has its payable, until
-	 * a run moves it to "paid". The key (sequence, line, part) only grows within and across
-	 * jobs, hence MDB_APPEND. */
-	memset(&pay, 0, sizeof(pay));
-	pay.committed_ms = at_ms;
-	pay.amount_cents = amount;
-	pay.budget = (uint8_t)budget;
-	pay.payee_kind = payee_kind;
-	pay.account = ln->account;
-	memcpy(pay.mutuality, inv->mutuality, 3);
-	if (plen)
-		memcpy(pay.payee, who.ptr, plen);
-	pay.invoice = ii;
-	tpc_records_payable_seal(&pay);
-	k = tpc_key_payable(key, job->sequence, li, part);
-	tpc_txn_put(t, db->payables, &k, &pay, sizeof(pay), MDB_APPEND);
+}
+
+/* The parts of line @p ln that move money, as post() writes them: bit 0 the insurer part, bit
+ * 1 the patient share a scheme pays. */
+static unsigned parts_of(const tpc_line_t *ln, int64_t *insurer, int64_t *share)
+{
+	*share = ln->share_budget ? ln->patient_cents : 0;
+	*insurer = ln->accepted_cents - *share;
+	/* a zero line (allowed on a credit note, docs/formats/efact.md) moves no money: no
+	 * postings, and nothing for a payment run to pay */
+	if (ln->outcome != TPC_OUTCOME_ACCEPTED || ln->accepted_cents == 0)
+		return 0;
+	return (*insurer != 0) | (*share != 0) << 1;
+}
+
+/* The payables of the sending: one bit per line part post() wrote, in one value under the
+ * sequence ("unpaid", store/records.h), which the payment runs read and clear. Written in the
+ * same transaction as the postings, so every payable posting is unpaid until a run pays it;
+ * none when nothing is to be paid. The key only grows, hence MDB_APPEND. */
+static void unpaid(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job)
+{
+	const tpc_sending_t *s = &job->sending;
+	size_t size = tpc_unpaid_size(s->nlines);
+	tpc_unpaid_hdr_t h = {TPC_UNPAID_MAGIC, s->nlines, 0};
+	uint8_t skey[8], *v = NULL;
+	MDB_val k = tpc_key_u64(skey, job->sequence);
+
+	for (uint32_t i = 0; i < s->nlines && !t->ret; i++) {
+		int64_t insurer, share;
+		unsigned parts = parts_of(&s->lines[i], &insurer, &share);
+
+		if (!parts)
+			continue;
+		/* reserved at the first part to pay and zeroed once; no other write comes
+		 * between the reserve and the seal */
+		if (!v) {
+			if (!(v = tpc_txn_reserve(t, db->unpaid, &k, size, MDB_APPEND)))
+				return;
+			memset(v, 0, size);
+		}
+		for (unsigned part = 0; part < 2; part++)
+			if (parts & (1u << part))
+				v[sizeof(h) + (2 * i + part) / 8] |=
+				    (uint8_t)(1u << ((2 * i + part) % 8));
+	}
+	if (!v || t->ret)
+		return;
+	memcpy(v, &h, sizeof(h));
+	tpc_records_unpaid_seal(v, size);
 }
 
 /* Double entry: each accepted line debits the budget that pays it and credits the payee (the
- * invoicing provider under third-party payment), and becomes a payable for the payment runs.
+ * invoicing provider under third-party payment), and becomes a payable for the payment runs
+ * (unpaid()).
  * When a scheme pays the patient share too, the share is a second part, charged to its own
  * budget (SPF Justice for a detainee, the war victims budget...) or the same one (Fedasil,
  * Mediprima). A credit note's negative amounts reverse the entries of the lines it cancels (a
  * negative payable, netted by the next run). Postings are appended under monotonic numbers and
- * never change; payables are appended under (sequence, line, part), which only grows too. */
+ * never change. */
 static void post(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
                  const tpc_job_t *job, uint64_t at_ms)
 {
@@ -252,16 +283,12 @@ static void post(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *
 		for (uint32_t n = 0; n < inv->nlines; n++) {
 			uint32_t li = inv->first_line + n;
 			const tpc_line_t *ln = &s->lines[li];
-			int64_t share = ln->share_budget ? ln->patient_cents : 0;
-			int64_t insurer = ln->accepted_cents - share;
+			int64_t insurer, share;
+			unsigned parts = parts_of(ln, &insurer, &share);
 
-			/* a zero line (allowed on a credit note, docs/formats/efact.md) moves no
-			 * money: no postings, and nothing for a payment run to pay */
-			if (ln->outcome != TPC_OUTCOME_ACCEPTED || ln->accepted_cents == 0)
-				continue;
-			if (insurer)
+			if (parts & 1)
 				post_part(t, db, c, job, i, li, 0, ln->budget, insurer, at_ms);
-			if (share)
+			if (parts & 2)
 				post_part(t, db, c, job, i, li, 1, ln->share_budget, share, at_ms);
 		}
 	}
@@ -461,6 +488,7 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 		store_payload(t, db, job);
 	indexes(t, db, job, 0);
 	post(t, db, c, job, committed_ms);
+	unpaid(t, db, job);
 	scheme_refs(t, db, job);
 	/* the sequence is taken only now: a replay, a conflict or a race refusal stores nothing
 	 * under a new one, so sequences number the stored sendings without gaps (and resume()

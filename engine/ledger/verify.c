@@ -40,6 +40,9 @@ struct vctx {
 	uint64_t payable_postings; /* PAYABLE postings of lines (postings walk) */
 	uint64_t last_seq;         /* the lines walk's previous sequence */
 	tpc_lines_t lines;         /* reads line records in either layout */
+	uint64_t unpaid_seq;       /* the sending of unpaid_bits (0: none yet) */
+	const uint8_t *unpaid_bits;
+	uint64_t unpaid_n; /* bits in unpaid_bits */
 };
 
 static void report(struct vctx *c, const char *db, const char *key, const char *fmt, ...)
@@ -180,6 +183,8 @@ static int walk(struct vctx *c, MDB_dbi dbi, const char *name, visit_fn visit)
 	tpc_iter_t it;
 	tpc_txn_t t;
 
+	if (!dbi)
+		return 0; /* "unpaid" of a ledger no engine of schema 6 opened (store/dbs.h) */
 	c->cur = name;
 	c->last_seq = 0;
 	tpc_txn_wrap(&t, c->txn);
@@ -212,6 +217,29 @@ static void visit_answer(struct vctx *c, const MDB_val *k, const MDB_val *v)
 		report_rec(c, TPC_REC_ANSWERS, k, "its header names another sequence");
 }
 
+/* Is part @p part of line @p line of sending @p seq unpaid in "unpaid" (schema 6)? The value of
+ * the sending asked last is kept: the lines walk asks line after line. A damaged value is the
+ * unpaid walk's to report: it counts as no bit set here. */
+static int unpaid_bit(struct vctx *c, uint64_t seq, uint32_t line, uint8_t part)
+{
+	uint8_t kb[8];
+	MDB_val k = tpc_key_u64(kb, seq), v;
+	tpc_unpaid_hdr_t h;
+	uint64_t b = 2 * (uint64_t)line + part;
+
+	if (!c->db->unpaid)
+		return 0; /* a ledger no engine of schema 6 opened: none */
+	if (c->unpaid_seq != seq) {
+		c->unpaid_seq = seq;
+		c->unpaid_bits = NULL;
+		c->unpaid_n = 0;
+		if (mdb_get(c->txn, c->db->unpaid, &k, &v) == 0 &&
+		    tpc_records_unpaid_read(&v, &h, &c->unpaid_bits) == 0)
+			c->unpaid_n = 2 * (uint64_t)h.nlines;
+	}
+	return b < c->unpaid_n && (c->unpaid_bits[b / 8] & (1u << (b % 8)));
+}
+
 /* One expected part of an accepted line: payable xor paid, the payable of its amount. */
 static void check_part(struct vctx *c, const MDB_val *lk, uint8_t part, int64_t amount)
 {
@@ -223,7 +251,8 @@ static void check_part(struct vctx *c, const MDB_val *lk, uint8_t part, int64_t 
 
 	memcpy(kb, lk->mv_data, 12);
 	kb[12] = part;
-	payable = mdb_get(c->txn, c->db->payables, &k, &v) == 0;
+	payable = mdb_get(c->txn, c->db->payables, &k, &v) == 0 ||
+	          unpaid_bit(c, tpc_get_be64(kb), tpc_get_be32(kb + 8), part);
 	paid = exists(c, c->db->paid, kb, sizeof(kb));
 	tpc_records_key_text(TPC_REC_PAYABLES, &k, key, sizeof(key));
 	if (payable && paid)
@@ -307,6 +336,33 @@ static void visit_line(struct vctx *c, const MDB_val *k, const MDB_val *v)
 		report_rec(c, TPC_REC_LINES, k, "no stored answer of its sequence");
 	c->last_seq = seq;
 	line_parts_check(c, k, &r);
+}
+
+/* "unpaid" (schema 6): its sum, and each bit set an accepted line part that moves money. */
+static void visit_unpaid(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	uint64_t seq = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0;
+	const uint8_t *bits;
+	tpc_unpaid_hdr_t h;
+	uint8_t kb[TPC_PAYABLE_KEY];
+	int rc = seq ? tpc_records_unpaid_read(v, &h, &bits) : TPC_EDAMAGED;
+
+	if (!count_rec(c, TPC_REC_UNPAID, k, rc, 1, 1))
+		return;
+	for (uint64_t b = 0; b < 2 * (uint64_t)h.nlines; b++) {
+		tpc_line_rec_t r;
+		int64_t amount[2];
+		MDB_val pk;
+
+		if (!(bits[b / 8] & (1u << (b % 8))))
+			continue;
+		if (get_line(c, seq, (uint32_t)(b / 2), &r) &&
+		    (line_parts(&r, amount) & (1u << (b % 2))))
+			continue;
+		tpc_key_payable(kb, seq, (uint32_t)(b / 2), (uint8_t)(b % 2));
+		pk = (MDB_val){sizeof(kb), kb};
+		report_rec(c, TPC_REC_PAYABLES, &pk, "unpaid, yet no accepted line part");
+	}
 }
 
 /* Payables and paid: of an accepted line part, and a paid one of a stored payment. */
@@ -575,6 +631,7 @@ int tpc_verify_run(MDB_txn *txn, const tpc_store_db_t *db, tpc_verify_problem_fn
 	    {db->lines, "lines", visit_line},
 	    {db->payables, "payables", visit_payable},
 	    {db->paid, "paid", visit_paid},
+	    {db->unpaid, "unpaid", visit_unpaid},
 	    {db->postings, "postings", visit_posting},
 	    {db->sendings, "sendings", visit_sending},
 	    {db->dbs.dedup, "dedup", visit_dedup},
@@ -599,7 +656,7 @@ int tpc_verify_run(MDB_txn *txn, const tpc_store_db_t *db, tpc_verify_problem_fn
 	if ((rc = tpc_arena_new(1 << 16, (size_t)1 << 31, &c.scratch)))
 		return rc;
 	for (i = 0; i < sizeof(walks) / sizeof(walks[0]); i++)
-		if (mdb_stat(txn, walks[i].dbi, &st) == 0)
+		if (walks[i].dbi && mdb_stat(txn, walks[i].dbi, &st) == 0)
 			c.total += st.ms_entries; /* the progress's total */
 	rc = sums_from(&c);
 	for (i = 0; !rc && i < sizeof(walks) / sizeof(walks[0]); i++)

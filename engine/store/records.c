@@ -50,8 +50,8 @@ static _Atomic uint64_t damaged[TPC_REC__COUNT];
 
 const char *tpc_records_db_name(enum tpc_rec_db db)
 {
-	static const char *const names[TPC_REC__COUNT] = {"answers",  "lines", "postings",
-	                                                  "payables", "paid",  "settlements"};
+	static const char *const names[TPC_REC__COUNT] = {
+	    "answers", "lines", "postings", "payables", "paid", "settlements", "unpaid"};
 
 	return (unsigned)db < TPC_REC__COUNT ? names[db] : "?";
 }
@@ -63,7 +63,7 @@ void tpc_records_key_text(enum tpc_rec_db db, const MDB_val *k, char *out, size_
 	const uint8_t *b = k ? k->mv_data : NULL;
 	size_t n = k ? k->mv_size : 0, o = 0;
 
-	if (n == 8 && (db == TPC_REC_ANSWERS || db == TPC_REC_POSTINGS || db == TPC_REC_LINES)) {
+	if (n == 8 && db != TPC_REC_PAYABLES && db != TPC_REC_PAID && db != TPC_REC_SETTLEMENTS) {
 		snprintf(out, cap, "%s %llu", db == TPC_REC_POSTINGS ? "posting" : "sequence",
 		         (unsigned long long)tpc_get_be64(b));
 		return;
@@ -225,6 +225,41 @@ int tpc_records_postings_read(const MDB_val *k, const MDB_val *v, tpc_posting_re
 	return 2;
 }
 
+void tpc_records_unpaid_seal(void *value, size_t size)
+{
+	tpc_unpaid_hdr_t h;
+
+	memcpy(&h, value, sizeof(h));
+	h.sum = 0;
+	memcpy(value, &h, sizeof(h));
+	h.sum = tpc_records_sum(value, size);
+	memcpy(value, &h, sizeof(h));
+}
+
+int tpc_records_unpaid_read(const MDB_val *v, tpc_unpaid_hdr_t *h, const uint8_t **bits)
+{
+	XXH3_state_t st;
+	tpc_unpaid_hdr_t z;
+	uint64_t sum;
+
+	if (v->mv_size < sizeof(*h))
+		return TPC_EDAMAGED;
+	memcpy(h, v->mv_data, sizeof(*h));
+	if (h->magic != TPC_UNPAID_MAGIC || v->mv_size != tpc_unpaid_size(h->nlines))
+		return TPC_EDAMAGED;
+	/* the sum of the value with its sum field 0, without copying the bits */
+	z = *h;
+	z.sum = 0;
+	XXH3_64bits_reset(&st);
+	XXH3_64bits_update(&st, &z, sizeof(z));
+	XXH3_64bits_update(&st, (const uint8_t *)v->mv_data + sizeof(z), v->mv_size - sizeof(z));
+	sum = XXH3_64bits_digest(&st);
+	if ((sum ? sum : 1) != h->sum)
+		return TPC_EDAMAGED;
+	*bits = (const uint8_t *)v->mv_data + sizeof(*h);
+	return 0;
+}
+
 int tpc_records_payable_read(const MDB_val *v, tpc_payable_t *out)
 {
 	return read_pad_sum(v, out, sizeof(*out), offsetof(tpc_payable_t, sum));
@@ -257,6 +292,28 @@ int tpc_records_lz4_unpack(const void *src, size_t n, void *dst, size_t raw)
 	if (raw > INT_MAX || n > INT_MAX)
 		return TPC_EDB;
 	return LZ4_decompress_safe(src, dst, (int)n, (int)raw) == (int)raw ? 0 : TPC_EDB;
+}
+
+/* The bytes after a header (answers, settlements): @p n bytes at @p body, as they are (then
+ * exactly @p raw) or, with @p lz4, one LZ4 block of @p raw bytes (the decompressor must give
+ * exactly that size), copied into @p arena with one zero byte more, so the caller's pointers
+ * outlive its transaction. @return 0, TPC_EDB or TPC_ENOMEM. */
+static int body_copy(const uint8_t *body, size_t n, int lz4, size_t raw, tpc_arena_t *arena,
+                     uint8_t **out)
+{
+	uint8_t *copy;
+
+	/* raw > INT_MAX: LZ4's sizes are ints, so a damaged length must not reach a cast */
+	if ((!lz4 && n != raw) || raw > INT_MAX)
+		return TPC_EDB;
+	if (!(copy = tpc_arena_alloc(arena, raw + 1, 8)))
+		return TPC_ENOMEM;
+	if (!lz4)
+		memcpy(copy, body, raw);
+	else if (tpc_records_lz4_unpack(body, n, copy, raw))
+		return TPC_EDB;
+	*out = copy;
+	return 0;
 }
 
 /* ---- settlements ------------------------------------------------------------------------- */
@@ -314,6 +371,7 @@ int tpc_records_settlement_decode(const void *value, size_t size, tpc_arena_t *a
 	tpc_settlement_hdr_t h;
 	size_t hs = sizeof(h), raw;
 	uint8_t *copy;
+	int rc;
 
 	if (size < TPC_SETTLEMENT_HDR_V5)
 		return TPC_EDAMAGED;
@@ -329,15 +387,8 @@ int tpc_records_settlement_decode(const void *value, size_t size, tpc_arena_t *a
 		return TPC_EDAMAGED;
 	}
 	raw = (size_t)h.proto_len + h.native_len;
-	if (!(h.flags & TPC_SETTLEMENT_LZ4) && hs + raw != size)
-		return TPC_EDB;
-	copy = tpc_arena_alloc_uninit(arena, raw + 1, 8);
-	if (!copy)
-		return TPC_ENOMEM;
-	if (!(h.flags & TPC_SETTLEMENT_LZ4))
-		memcpy(copy, p + hs, raw);
-	else if (tpc_records_lz4_unpack(p + hs, size - hs, copy, raw))
-		return TPC_EDB;
+	if ((rc = body_copy(p + hs, size - hs, h.flags & TPC_SETTLEMENT_LZ4, raw, arena, &copy)))
+		return rc;
 	memset(out, 0, sizeof(*out));
 	out->proto = copy;
 	out->proto_len = h.proto_len;
@@ -477,23 +528,15 @@ int tpc_records_answer_decode(const void *value, size_t size, tpc_arena_t *arena
 	const uint8_t *p = value;
 	size_t raw, hs = header_of(value, size, &h);
 	uint8_t *copy;
+	int rc;
 
 	if (!hs)
 		return TPC_EDAMAGED;
 	raw = (size_t)h.result_len + (size_t)h.native_len;
-	/* an uncompressed value must be exactly header + parts; a compressed one is checked by
-	 * the decompressor, which must produce exactly the raw size. With a matching sum these
-	 * fail only on a TPA2 answer (no sum) or a bug: TPC_EDB, not damage. */
-	/* raw > INT_MAX: LZ4's sizes are ints, so a damaged length must not reach the cast below */
-	if ((!(h.flags & TPC_ANSWER_LZ4) && hs + raw != size) || raw > INT_MAX)
-		return TPC_EDB;
-	copy = tpc_arena_alloc(arena, raw + 1, 8);
-	if (!copy)
-		return TPC_ENOMEM;
-	if (!(h.flags & TPC_ANSWER_LZ4))
-		memcpy(copy, p + hs, raw);
-	else if (tpc_records_lz4_unpack(p + hs, size - hs, copy, raw))
-		return TPC_EDB;
+	/* With a matching sum, a body that does not give the raw size happens only on a TPA2
+	 * answer (no sum) or a bug: TPC_EDB, not damage. */
+	if ((rc = body_copy(p + hs, size - hs, h.flags & TPC_ANSWER_LZ4, raw, arena, &copy)))
+		return rc;
 	/* the pointers go into the arena copy, never into LMDB's page: the caller keeps them
 	 * after its transaction ends */
 	out->sequence = h.sequence;

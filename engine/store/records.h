@@ -254,6 +254,25 @@ typedef struct tpc_payable {
 	uint64_t sum; /* tpc_records_sum() of the record with sum 0; 0 = unchecked (schema 4) */
 } tpc_payable_t;
 
+/** The unpaid line parts of one sending (value of "unpaid" under its sequence, schema 6): where
+ *  schema 5 kept one payable record per line part. This header, then ceil(2 * nlines / 8)
+ *  bytes: bit 2 * line + part (byte bit / 8, bit bit % 8) set while that part is owed to its
+ *  payee and no payment run paid it. What a run pays it reads from the lines block (amount,
+ *  budget, payee, commit time); it clears the bits it pays in its own transaction and removes
+ *  the value once none is left. Written only for a sending with a part to pay. */
+#define TPC_UNPAID_MAGIC 0x36555054u /* "TPU6" little endian */
+typedef struct tpc_unpaid_hdr {
+	uint32_t magic;
+	uint32_t nlines;
+	uint64_t sum; /* XXH3-64 of the whole value with this field 0 */
+} tpc_unpaid_hdr_t;
+
+/** Bytes of a value of "unpaid" for @p nlines lines. */
+static inline size_t tpc_unpaid_size(uint32_t nlines)
+{
+	return sizeof(tpc_unpaid_hdr_t) + ((size_t)nlines * 2 + 7) / 8;
+}
+
 /** Key of "payables" and "paid": sequence (u64 BE) + line (u32 BE) + part (0 = the insurer
  *  part, 1 = the patient share when a scheme pays it to another budget or the same one). */
 #define TPC_PAYABLE_KEY 13
@@ -340,6 +359,7 @@ _Static_assert(sizeof(tpc_line_rec_t) == 104, "stored layout");
 _Static_assert(offsetof(tpc_line_rec_t, sum) == TPC_LINE_REC_V4, "stored layout");
 _Static_assert(offsetof(tpc_answer_hdr_t, sum) == TPC_ANSWER_HDR_V4, "stored layout");
 _Static_assert(sizeof(tpc_lines_hdr_t) == 48, "stored layout");
+_Static_assert(sizeof(tpc_unpaid_hdr_t) == 16, "stored layout");
 _Static_assert(sizeof(tpc_line_payee_t) == 16, "stored layout");
 _Static_assert(sizeof(tpc_line6_t) == 72, "stored layout");
 _Static_assert(sizeof(tpc_line_finding_t) == 12, "stored layout");
@@ -398,6 +418,7 @@ enum tpc_rec_db {
 	TPC_REC_PAYABLES,
 	TPC_REC_PAID,
 	TPC_REC_SETTLEMENTS,
+	TPC_REC_UNPAID,
 	TPC_REC__COUNT
 };
 
@@ -443,6 +464,11 @@ void tpc_records_posting_pair_seal(tpc_posting_pair_t *p);
  *  does not match). */
 int tpc_records_postings_read(const MDB_val *k, const MDB_val *v, tpc_posting_rec_t out[2],
                               uint64_t num[2]);
+/** Seal a value of "unpaid" of @p size bytes (its sum over the header and the bits). */
+void tpc_records_unpaid_seal(void *value, size_t size);
+/** Check a value of "unpaid": magic, size for its lines, sum. *@p bits points at its bits in
+ *  @p v (LMDB's memory). @return 0 or TPC_EDAMAGED. */
+int tpc_records_unpaid_read(const MDB_val *v, tpc_unpaid_hdr_t *h, const uint8_t **bits);
 /** Read a value of "payables" (sum 0: unchecked). @return 0 or TPC_EDAMAGED. */
 int tpc_records_payable_read(const MDB_val *v, tpc_payable_t *out);
 /** Read a value of "paid" (32 bytes, checked; or 24, schema 4: sum 0).

@@ -62,16 +62,26 @@ static int open_dbis(MDB_txn *txn, tpc_store_db_t *db, unsigned flags)
 	    /* a ledger of an older engine gets it empty here: its sendings have no payload,
 	     * which the settlements read as "none" (store/payload.h), so it is no schema change */
 	    {"payloads", &db->payloads},
+	    /* schema 6: created at the raise (or with the store), empty in an older ledger */
+	    {"unpaid", &db->unpaid},
 	};
 	int rc;
 
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		/* a tool reading a ledger no engine of schema 6 opened yet: no "unpaid" there,
+		 * its handle stays 0 (dbs.h) */
+		if (all[i].dbi == &db->unpaid && !(flags & MDB_CREATE) &&
+		    (rc = mdb_dbi_open(txn, all[i].name, flags, all[i].dbi)) == MDB_NOTFOUND) {
+			db->unpaid = 0;
+			continue;
+		}
 		if ((rc = mdb_dbi_open(txn, all[i].name, flags, all[i].dbi))) {
 			if (rc == MDB_NOTFOUND)
 				tpc_error("ledger: no sub-database '%s': not a tpclear ledger",
 				          all[i].name);
 			return rc;
 		}
+	}
 	db->dbs.lines = db->lines; /* the clearing snapshot reads it too (ledger/credit.h) */
 	/* read-only (the tools): the reference data is not theirs to read, and creating its
 	 * handles is a write */

@@ -674,7 +674,101 @@ static void no_problem(void *arg, const char *db, const char *key, const char *w
 	cr_assert_fail("verify: %s %s: %s", db, key, what);
 }
 
-/* Rewrite the closed ledger as schema 5 wrote it: each line part's posting pair as two postings
+/* The lines blocks and "unpaid" bits of open transaction @p txn as schema 5 wrote them: one
+ * 104-byte line record per (sequence, line) and one payable per unpaid line part. Collected
+ * first, written after (the rewrite would move keys under the cursor). */
+static void old_lines(MDB_txn *txn)
+{
+	MDB_dbi lines, unpaid, payables;
+	tpc_line_rec_t rec[64];
+	uint64_t seq[64], committed[64];
+	uint32_t idx[64];
+	tpc_line_payee_t who[64];
+	uint8_t bits[64][8];
+	size_t n = 0, nblocks = 0, nu = 0;
+	uint64_t blocks[16], useq[16];
+	tpc_lines_t l;
+	MDB_cursor *cur;
+	MDB_val k, v;
+
+	cr_assert_eq(mdb_dbi_open(txn, "lines", 0, &lines), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "unpaid", 0, &unpaid), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "payables", 0, &payables), 0);
+	tpc_lines_init(&l, txn, lines);
+	cr_assert_eq(mdb_cursor_open(txn, lines, &cur), 0);
+	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		tpc_lines_hdr_t h;
+
+		cr_assert_eq(k.mv_size, 8, "a ledger made at 6 holds blocks only");
+		blocks[nblocks] = tpc_get_be64(k.mv_data);
+		cr_assert_eq(tpc_lines_block(&l, blocks[nblocks], &h), 1);
+		for (uint32_t i = 0; i < h.nlines; i++, n++) {
+			cr_assert_lt(n, 64);
+			cr_assert_eq(tpc_lines_get(&l, blocks[nblocks], i, &rec[n], &who[n]), 0);
+			tpc_records_line_seal(&rec[n]);
+			seq[n] = blocks[nblocks];
+			idx[n] = i;
+			committed[n] = h.committed_ms;
+		}
+		nblocks++;
+	}
+	mdb_cursor_close(cur);
+	cr_assert_eq(mdb_cursor_open(txn, unpaid, &cur), 0);
+	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT), nu++) {
+		tpc_unpaid_hdr_t h;
+		const uint8_t *b;
+
+		cr_assert_eq(tpc_records_unpaid_read(&v, &h, &b), 0);
+		cr_assert_leq(v.mv_size - sizeof(h), sizeof(bits[0]));
+		useq[nu] = tpc_get_be64(k.mv_data);
+		memset(bits[nu], 0, sizeof(bits[nu]));
+		memcpy(bits[nu], b, v.mv_size - sizeof(h));
+	}
+	mdb_cursor_close(cur);
+	for (size_t b = 0; b < nblocks; b++)
+		cr_assert_eq(mdb_del(txn, lines,
+		                     &(MDB_val){8, tpc_key_u64((uint8_t[8]){0}, blocks[b]).mv_data},
+		                     NULL),
+		             0);
+	cr_assert_eq(mdb_drop(txn, unpaid, 0), 0);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t key[TPC_PAYABLE_KEY];
+		MDB_val lk = tpc_key_u64_u32(key, seq[i], idx[i]);
+		int64_t share = rec[i].share_budget ? rec[i].patient_cents : 0;
+
+		cr_assert_eq(mdb_put(txn, lines, &lk, &(MDB_val){sizeof(rec[i]), &rec[i]}, 0), 0);
+		for (size_t u = 0; u < nu; u++)
+			for (uint8_t part = 0; part < 2 && useq[u] == seq[i]; part++) {
+				uint32_t bit = 2 * idx[i] + part;
+				tpc_payable_t p;
+
+				if (!(bits[u][bit / 8] & (1u << (bit % 8))))
+					continue;
+				memset(&p, 0, sizeof(p));
+				p.committed_ms = committed[i];
+				p.amount_cents = part ? share : rec[i].accepted_cents - share;
+				p.budget = part ? rec[i].share_budget : rec[i].budget;
+				p.payee_kind = who[i].payee_kind;
+				p.account = rec[i].account;
+				memcpy(p.mutuality, rec[i].mutuality, 3);
+				memcpy(p.payee, who[i].payee, 11);
+				p.invoice = rec[i].invoice;
+				tpc_records_payable_seal(&p);
+				cr_assert_eq(
+				    mdb_put(txn, payables,
+				            &(MDB_val){
+				                TPC_PAYABLE_KEY,
+				                tpc_key_payable(key, seq[i], idx[i], part).mv_data},
+				            &(MDB_val){sizeof(p), &p}, 0),
+				    0);
+			}
+	}
+}
+
+/* Rewrite the closed ledger as schema 5 wrote it: line records and payables (old_lines()),
+ * each line part's posting pair as two postings
  * of 96 bytes (the charge under the pair's number, the payable under the next), each TPS2
  * settlement as TPS1 (32-byte header, parts as they are, no sum), meta schema 5 without
  * "schema6_from". @return the settlements rewritten. */
@@ -750,6 +844,7 @@ static int as_schema_5(void)
 		nsett++;
 	}
 	mdb_cursor_close(cur);
+	old_lines(txn);
 	cr_assert_eq(mdb_put(txn, meta, &(MDB_val){6, "schema"}, &(MDB_val){4, &five}, 0), 0);
 	cr_assert_eq(
 	    mdb_del(txn, meta, &(MDB_val){sizeof(TPC_SCHEMA6_FROM) - 1, TPC_SCHEMA6_FROM}, NULL),
@@ -774,15 +869,20 @@ Test(ledger_query, a_schema_5_ledger_reads_its_old_records_beside_new_ones)
 
 	book();
 	lfx_payrun_result(lfx_payrun(INT32_MAX, 0));
+	/* K-4: left unpaid at the raise, an old payable for the next run */
+	lfx_begin("K-4");
+	lfx_invoice(LFX_HOSPITAL, "H-4", 0, NULL);
+	lfx_good_line("R7", 1);
+	lfx_submit();
 	cr_assert_eq(as_schema_5(), 3, "K-1 paid to two payees, K-2 to one");
 	lfx_open(); /* raised to 6 */
 	lfx_begin("K-3");
 	lfx_invoice(LFX_HOSPITAL, "H-3", 0, NULL);
 	lfx_good_line("R6", 1);
 	lfx_submit();
-	cr_assert_eq(lfx_postings_zero(NULL), 8 + 4 + 2);
-	only_ami(balance("", 0), ACCEPTED + LFX_INSURER, ACCEPTED, 14);
-	/* the export: 1 to 14 in order, old and new, summing to zero */
+	cr_assert_eq(lfx_postings_zero(NULL), 8 + 4 + 2 + 2);
+	only_ami(balance("", 0), ACCEPTED + 2 * LFX_INSURER, ACCEPTED, 16);
+	/* the export: 1 to 16 in order, old and new, summing to zero */
 	do {
 		Tpclear__LedgerAnswer *la = export_page(after, 3, 0, 0);
 
@@ -792,24 +892,28 @@ Test(ledger_query, a_schema_5_ledger_reads_its_old_records_beside_new_ones)
 		}
 		after = la->next_after;
 	} while (after);
-	cr_assert_eq(n, 14);
+	cr_assert_eq(n, 16);
 	cr_assert_eq(sum, 0);
-	/* the old settlements read as they are */
+	/* the old line records and settlements read as they are */
 	h = show("K-1")->sendings[0];
+	cr_assert_eq(h->n_lines, 4);
 	cr_assert_eq(h->n_settlements, 2);
 	cr_assert_eq(h->settlements[0]->paid_cents, 3 * LFX_INSURER);
 	cr_assert_eq(h->settlements[1]->paid_cents, LFX_INSURER);
-	/* a run after the raise pays the new line alone, with a TPS2 settlement */
-	cr_assert_eq(lfx_payrun_result(lfx_payrun(INT32_MAX, 0))->total_cents, LFX_INSURER);
-	cr_assert_eq(lfx_postings_zero(NULL), 16);
-	only_ami(balance("", 0), ACCEPTED + LFX_INSURER, ACCEPTED + LFX_INSURER, 16);
+	/* a run after the raise pays the old payable (K-4) and the new line (K-3): one transfer */
+	cr_assert_eq(lfx_payrun_result(lfx_payrun(INT32_MAX, 0))->total_cents, 2 * LFX_INSURER);
+	cr_assert_eq(lfx_postings_zero(NULL), 18);
+	only_ami(balance("", 0), ACCEPTED + 2 * LFX_INSURER, ACCEPTED + 2 * LFX_INSURER, 18);
 	cr_assert_eq(show("K-3")->sendings[0]->n_settlements, 1);
+	cr_assert_eq(show("K-4")->sendings[0]->n_settlements, 1);
+	cr_assert_eq(lfx_payrun_result(lfx_payrun(INT32_MAX, 0))->total_cents, 0, "paid once");
 	cr_assert_eq(tpc_store_read_begin(lfx.reader, &txn, &db), 0);
 	cr_assert_eq(tpc_verify_run(txn, db, no_problem, NULL, NULL, &r), 0);
 	tpc_store_read_end(lfx.reader);
 	cr_assert_eq(r.problems, 0);
 	cr_assert_eq(r.damaged[TPC_REC_POSTINGS] + r.damaged[TPC_REC_SETTLEMENTS], 0);
-	cr_assert_eq(r.checked[TPC_REC_POSTINGS], 12 + 1 + 2, "12 old, one pair, two payment");
+	cr_assert_eq(r.checked[TPC_REC_POSTINGS], 14 + 1 + 2, "14 old, one pair, two payment");
+	cr_assert_eq(r.checked[TPC_REC_LINES], 6 + 1, "6 old records, a block of 1");
 	cr_assert_eq(r.unchecked[TPC_REC_SETTLEMENTS], 3, "TPS1: no sum");
-	cr_assert_eq(r.checked[TPC_REC_SETTLEMENTS], 1);
+	cr_assert_eq(r.checked[TPC_REC_SETTLEMENTS], 2);
 }
