@@ -409,6 +409,8 @@ Test(records, the_lines_block_reads_back_as_the_line_records)
 		copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
 	cr_assert_eq(tpc_records_lines_check(&v, &h), 0);
+	for (uint32_t i = 0; i < 3; i++)
+		cr_assert(!tpc_records_lines_line_damaged(&v, i), "line %u is sound", i);
 }
 
 /* Schema 6: a settlement is stored as one LZ4 block (the 920900 echo shrinks about tenfold),
