@@ -71,35 +71,36 @@ static int read_lines(MDB_txn *txn, MDB_dbi lines, uint64_t seq, tpc_line_t *out
                       int *other)
 {
 	uint8_t kb[12];
-	MDB_val k = tpc_key_u64_u32(kb, seq, 0), v;
-	MDB_cursor *c;
 	uint32_t got = 0;
-	int rc = mdb_cursor_open(txn, lines, &c);
+	tpc_lines_t l;
+	int rc = 0;
 
 	*other = 0;
-	if (rc)
-		return rc;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && !*other;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	/* in either layout (store/records.h): a block, or records under (sequence, line) */
+	tpc_lines_init(&l, txn, lines);
+	for (uint32_t i = 0; !*other; i++) {
 		tpc_line_rec_t rec;
 
-		if (k.mv_size != 12 || memcmp(k.mv_data, kb, 8) != 0)
-			break; /* the next sending's */
-		/* a damaged line is not credited from: the cancellation is refused T00055 */
-		if (tpc_records_line_read(&v, &rec)) {
-			tpc_records_damaged(TPC_REC_LINES, &k);
-			rc = TPC_EDAMAGED;
-			break;
+		if ((rc = tpc_lines_get(&l, seq, i, &rec, NULL)) == MDB_NOTFOUND) {
+			rc = 0;
+			break; /* past its last line */
 		}
+		/* a damaged line is not credited from: the cancellation is refused T00055 */
+		if (rc == TPC_EDAMAGED) {
+			MDB_val k = tpc_key_u64_u32(kb, seq, i);
+
+			tpc_records_damaged(TPC_REC_LINES, &k);
+		}
+		if (rc)
+			break;
 		*other = rec.invoice != 0;
 		if (!*other && rec.outcome == TPC_OUTCOME_ACCEPTED && out && got < *n)
 			credit_line(&rec, &out[got]);
 		got += !*other && rec.outcome == TPC_OUTCOME_ACCEPTED;
 	}
-	mdb_cursor_close(c);
 	if (!out)
 		*n = got;
-	return rc == MDB_NOTFOUND ? 0 : rc; /* TPC_EDAMAGED passes tpc_err_from_mdb() */
+	return rc; /* TPC_EDAMAGED passes tpc_err_from_mdb() */
 }
 
 int tpc_credit_whole_invoice(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, tpc_sending_t *s,

@@ -11,7 +11,6 @@
 #include "core/error.h"
 #include "store/payload.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* indexes() and credit() in check mode: another sending of the group took a key first */
@@ -179,78 +178,100 @@ static int indexes(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 	return race;
 }
 
-/* One part of a line: a posting pair in its budget and its payable. */
+/* One part of a line: a posting pair in its budget (its payable is a bit of unpaid()). */
 static void post_part(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
                       const tpc_job_t *job, uint32_t ii, uint32_t li, uint8_t part, unsigned budget,
                       int64_t amount, uint64_t at_ms)
 {
 	const tpc_invoice_t *inv = &job->sending.invoices[ii];
-	const tpc_line_t *ln = &job->sending.lines[li];
 	/* the payee: the provider under third-party payment, the insured for an eAttest */
 	int insured = job->sending.payee == TPC_PAYEE_PATIENT;
 	tpc_view_t who = insured ? inv->patient : inv->provider;
 	uint8_t payee_kind = insured ? TPC_PAYEE_INSURED : TPC_PAYEE_PROVIDER;
 	size_t plen = who.len < 11 ? who.len : 11;
-	uint8_t key[TPC_PAYABLE_KEY];
+	uint8_t key[8];
 	MDB_val k;
-	tpc_posting_rec_t p[2];
-	tpc_payable_t pay;
+	tpc_posting_pair_t p;
 
-	/* zeroed: the records are stored byte for byte, padding and unused account bytes too */
-	memset(p, 0, sizeof(p));
-	for (int side = 0; side < 2; side++) {
-		p[side].sequence = job->sequence;
-		p[side].line = li;
-		p[side].part = part;
-		p[side].budget = (uint8_t)budget;
-		p[side].at_ms = at_ms;
-	}
 	/* The pair sums to zero inside one budget (docs/ledger.md, Double entry): the budget is
-	 * debited (negative) and the payee credited. Both carry the same budget, so every budget
-	 * sums to zero at every commit (tests/support/daemon.c tpc_td_ledger_check() reads it
-	 * back). */
-	p[0].kind = TPC_POST_CHARGE;
-	p[0].payee_kind = TPC_PAYEE_BUDGET;
-	snprintf(p[0].account, sizeof(p[0].account), "%s", tpc_budget_name(budget));
-	p[0].amount_cents = -amount;
-	p[1].kind = TPC_POST_PAYABLE;
-	p[1].payee_kind = payee_kind;
+	 * debited (the charge, numbered n) and the payee credited (the payable, n + 1), both in
+	 * the same budget, so every budget sums to zero at every commit. One record of 56 bytes
+	 * holds both (records.h): the charge's fields are the payable's but for its account (the
+	 * budget's name) and sign, which the readers restore. Zeroed: stored byte for byte. */
+	memset(&p, 0, sizeof(p));
+	p.sequence = job->sequence;
+	p.line = li;
+	p.part = part;
+	p.budget = (uint8_t)budget;
+	p.payee_kind = payee_kind;
+	p.amount_cents = amount;
+	p.at_ms = at_ms;
 	if (plen)
-		memcpy(p[1].account, who.ptr, plen);
-	p[1].amount_cents = amount;
-	/* sealed here, not on a worker: a posting holds the sequence and commit time the writer
-	 * assigns (records.h, checksums) */
-	for (int side = 0; side < 2; side++) {
-		tpc_records_posting_seal(&p[side]);
-		k = tpc_key_u64(key, c->next_posting++);
-		tpc_txn_put(t, db->postings, &k, &p[side], sizeof(p[side]), MDB_APPEND);
+		memcpy(p.payee, who.ptr, plen);
+	/* sealed here, not on a worker: it holds the sequence and commit time the writer assigns */
+	tpc_records_posting_pair_seal(&p);
+	k = tpc_key_u64(key, c->next_posting);
+	c->next_posting += 2;
+	tpc_txn_put(t, db->postings, &k, &p, sizeof(p), MDB_APPEND);
+}
+
+/* The parts of line @p ln that move money, as post() writes them: bit 0 the insurer part, bit
+ * 1 the patient share a scheme pays. */
+static unsigned parts_of(const tpc_line_t *ln, int64_t *insurer, int64_t *share)
+{
+	*share = ln->share_budget ? ln->patient_cents : 0;
+	*insurer = ln->accepted_cents - *share;
+	/* a zero line (allowed on a credit note, docs/formats/efact.md) moves no money: no
+	 * postings, and nothing for a payment run to pay */
+	if (ln->outcome != TPC_OUTCOME_ACCEPTED || ln->accepted_cents == 0)
+		return 0;
+	return (*insurer != 0) | (*share != 0) << 1;
+}
+
+/* The payables of the sending: one bit per line part post() wrote, in one value under the
+ * sequence ("unpaid", store/records.h), which the payment runs read and clear. Written in the
+ * same transaction as the postings, so every payable posting is unpaid until a run pays it;
+ * none when nothing is to be paid. The key only grows, hence MDB_APPEND. */
+static void unpaid(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job)
+{
+	const tpc_sending_t *s = &job->sending;
+	size_t size = tpc_unpaid_size(s->nlines);
+	tpc_unpaid_hdr_t h = {TPC_UNPAID_MAGIC, s->nlines, 0};
+	uint8_t skey[8], *v = NULL;
+	MDB_val k = tpc_key_u64(skey, job->sequence);
+
+	for (uint32_t i = 0; i < s->nlines && !t->ret; i++) {
+		int64_t insurer, share;
+		unsigned parts = parts_of(&s->lines[i], &insurer, &share);
+
+		if (!parts)
+			continue;
+		/* reserved at the first part to pay and zeroed once; no other write comes
+		 * between the reserve and the seal */
+		if (!v) {
+			if (!(v = tpc_txn_reserve(t, db->unpaid, &k, size, MDB_APPEND)))
+				return;
+			memset(v, 0, size);
+		}
+		for (unsigned part = 0; part < 2; part++)
+			if (parts & (1u << part))
+				v[sizeof(h) + (2 * i + part) / 8] |=
+				    (uint8_t)(1u << ((2 * i + part) % 8));
 	}
-	/* The payable is what the payment runs read (they never scan the postings): written in
-	 * the same transaction as its posting, so every payable posting has its payable, until
-	 * a run moves it to "paid". The key (sequence, line, part) only grows within and across
-	 * jobs, hence MDB_APPEND. */
-	memset(&pay, 0, sizeof(pay));
-	pay.committed_ms = at_ms;
-	pay.amount_cents = amount;
-	pay.budget = (uint8_t)budget;
-	pay.payee_kind = payee_kind;
-	pay.account = ln->account;
-	memcpy(pay.mutuality, inv->mutuality, 3);
-	if (plen)
-		memcpy(pay.payee, who.ptr, plen);
-	pay.invoice = ii;
-	tpc_records_payable_seal(&pay);
-	k = tpc_key_payable(key, job->sequence, li, part);
-	tpc_txn_put(t, db->payables, &k, &pay, sizeof(pay), MDB_APPEND);
+	if (!v || t->ret)
+		return;
+	memcpy(v, &h, sizeof(h));
+	tpc_records_unpaid_seal(v, size);
 }
 
 /* Double entry: each accepted line debits the budget that pays it and credits the payee (the
- * invoicing provider under third-party payment), and becomes a payable for the payment runs.
+ * invoicing provider under third-party payment), and becomes a payable for the payment runs
+ * (unpaid()).
  * When a scheme pays the patient share too, the share is a second part, charged to its own
  * budget (SPF Justice for a detainee, the war victims budget...) or the same one (Fedasil,
  * Mediprima). A credit note's negative amounts reverse the entries of the lines it cancels (a
  * negative payable, netted by the next run). Postings are appended under monotonic numbers and
- * never change; payables are appended under (sequence, line, part), which only grows too. */
+ * never change. */
 static void post(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
                  const tpc_job_t *job, uint64_t at_ms)
 {
@@ -262,16 +283,12 @@ static void post(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *
 		for (uint32_t n = 0; n < inv->nlines; n++) {
 			uint32_t li = inv->first_line + n;
 			const tpc_line_t *ln = &s->lines[li];
-			int64_t share = ln->share_budget ? ln->patient_cents : 0;
-			int64_t insurer = ln->accepted_cents - share;
+			int64_t insurer, share;
+			unsigned parts = parts_of(ln, &insurer, &share);
 
-			/* a zero line (allowed on a credit note, docs/formats/efact.md) moves no
-			 * money: no postings, and nothing for a payment run to pay */
-			if (ln->outcome != TPC_OUTCOME_ACCEPTED || ln->accepted_cents == 0)
-				continue;
-			if (insurer)
+			if (parts & 1)
 				post_part(t, db, c, job, i, li, 0, ln->budget, insurer, at_ms);
-			if (share)
+			if (parts & 2)
 				post_part(t, db, c, job, i, li, 1, ln->share_budget, share, at_ms);
 		}
 	}
@@ -373,37 +390,38 @@ static void store_payload(tpc_txn_t *t, const tpc_store_db_t *db, tpc_job_t *job
 	memcpy(space + sizeof(h), zmq_msg_data(&job->payload), len);
 }
 
-/* The answer and one verdict per line, appended under the new sequence. */
-static void store_answer(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
-                         uint64_t committed_ms)
+/* The answer and the lines block (store/records.h), appended under the new sequence. The
+ * block carries the number of the sending's first posting (the counter before post()) and
+ * the commit time, which the writer alone knows: it seals the block's header, the worker
+ * summed its body. */
+static void store_answer(tpc_txn_t *t, const tpc_store_db_t *db, tpc_job_t *job,
+                         const tpc_ledger_counters_t *c, uint64_t committed_ms)
 {
 	const tpc_sending_t *s = &job->sending;
-	uint8_t skey[8], lkey[12];
+	uint8_t skey[8];
 	MDB_val k = tpc_key_u64(skey, job->sequence);
 	tpc_answer_hdr_t h;
 	void *space;
+	size_t n;
 
 	tpc_records_answer_header(job, committed_ms, &h);
 	space = tpc_txn_reserve(t, db->answers, &k, tpc_records_answer_size(job), MDB_APPEND);
 	if (space)
 		tpc_records_answer_encode(job, &h, space);
-	for (uint32_t i = 0, inv = 0; i < s->nlines && !t->ret; i++) {
-		tpc_line_rec_t rec;
-		const tpc_line_rec_t *r = &rec;
-
-		/* the invoice of line i: invoices hold consecutive runs of lines */
-		while (inv + 1 < s->ninvoices &&
-		       i >= s->invoices[inv].first_line + s->invoices[inv].nlines)
-			inv++;
-		/* the worker encoded and sealed them (records.h): the writer only copies; a job
-		 * that did not pass a worker (unit tests) is encoded here */
-		if (job->line_recs)
-			r = &job->line_recs[i];
-		else
-			tpc_records_line_encode(s, i, inv, &rec);
-		k = tpc_key_u64_u32(lkey, job->sequence, i);
-		tpc_txn_put(t, db->lines, &k, r, sizeof(*r), MDB_APPEND);
-	}
+	if (!s->nlines)
+		return;
+	/* one value for all the lines: no key, no node per line (docs/ledger.md) */
+	n = job->lines_block ? job->lines_block_len : tpc_records_lines_size(s);
+	space = tpc_txn_reserve(t, db->lines, &k, n, MDB_APPEND);
+	if (!space)
+		return;
+	/* the worker encoded it (records.h); a job that did not pass a worker (unit tests) or
+	 * found no room in its arena is encoded here */
+	if (job->lines_block)
+		memcpy(space, job->lines_block, n);
+	else
+		tpc_records_lines_block(s, space);
+	tpc_records_lines_seal(space, c->next_posting, committed_ms);
 }
 
 /* The replace guard (engine/refdata/refdata.h), read in the transaction that would replace, so
@@ -472,11 +490,12 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	memcpy(sval + 8, job->hash, job->hash_len); /* its length names the algorithm */
 	k = tpc_key_names(kbuf, sizeof(kbuf), job->sender, job->key);
 	tpc_txn_put(t, db->sendings, &k, sval, 8 + (size_t)job->hash_len, MDB_NOOVERWRITE);
-	store_answer(t, db, job, committed_ms);
+	store_answer(t, db, job, c, committed_ms);
 	if (job->keep_payload)
 		store_payload(t, db, job);
 	indexes(t, db, job, 0);
 	post(t, db, c, job, committed_ms);
+	unpaid(t, db, job);
 	scheme_refs(t, db, job);
 	/* the sequence is taken only now: a replay, a conflict or a race refusal stores nothing
 	 * under a new one, so sequences number the stored sendings without gaps (and resume()
@@ -486,6 +505,25 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	c->next_seq++;
 	job->status = TPC_JOB_COMMITTED;
 	return 0;
+}
+
+uint64_t tpc_ledger_next_posting(tpc_txn_t *t, const tpc_store_db_t *db)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	/* the last key is the last number used, unless its record is a line part's pair: the
+	 * pair's payable holds the number after it (records.h) */
+	if (t->ret || tpc_txn_fail(t, mdb_cursor_open(t->txn, db->postings, &cur)))
+		return 0;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	if (tpc_txn_fail(t, rc) || k.mv_size != 8)
+		return 0;
+	return tpc_get_be64(k.mv_data) + (v.mv_size == sizeof(tpc_posting_pair_t) ? 2 : 1);
 }
 
 int tpc_ledger_postings_sum(tpc_ledger_reader_t *r, int64_t *sum, int64_t *credited,
@@ -504,14 +542,17 @@ int tpc_ledger_postings_sum(tpc_ledger_reader_t *r, int64_t *sum, int64_t *credi
 	tpc_txn_wrap(&t, txn);
 	tpc_txn_foreach(&it, &t, db->postings, NULL, 0, 0)
 	{
-		tpc_posting_rec_t p;
+		tpc_posting_rec_t p[2];
+		uint64_t num[2];
+		int n = tpc_records_postings_read(&it.key, &it.val, p, num);
 
-		if (tpc_records_posting_read(&it.val, &p))
-			continue; /* as before the split: a foreign value is skipped, not fatal */
-		*sum += p.amount_cents;
-		if (p.kind == TPC_POST_PAYABLE)
-			*credited += p.amount_cents;
-		(*count)++;
+		/* as before the split: a foreign value is skipped, not fatal */
+		for (int i = 0; i < n; i++) {
+			*sum += p[i].amount_cents;
+			if (p[i].kind == TPC_POST_PAYABLE)
+				*credited += p[i].amount_cents;
+			(*count)++;
+		}
 	}
 	tpc_iter_close(&it);
 	tpc_store_read_end(r);

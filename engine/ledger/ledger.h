@@ -55,6 +55,11 @@ typedef struct tpc_ledger_counters {
 int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
                          tpc_job_t *job, uint64_t committed_ms);
 
+/** The number of the next posting in "postings" (1 in an empty ledger): the last key plus one,
+ *  or plus two when the last record is a line part's pair (store/records.h). Errors in
+ *  t->ret. Writer thread, at its start. */
+uint64_t tpc_ledger_next_posting(tpc_txn_t *t, const tpc_store_db_t *db);
+
 /** A reader of the store (store.h); the name the engine's callers know. */
 typedef tpc_store_reader_t tpc_ledger_reader_t;
 

@@ -210,17 +210,21 @@ static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__Ledger
 	tpc_txn_wrap(&t, txn);
 	tpc_txn_foreach(&it, &t, db->postings, NULL, 0, 0)
 	{
-		tpc_posting_rec_t p;
+		tpc_posting_rec_t p[2];
+		uint64_t num[2];
+		int n = tpc_records_postings_read(&it.key, &it.val, p, num);
 
-		if (tpc_records_posting_read(&it.val, &p)) {
+		if (n < 0) {
 			damaged(&t, TPC_REC_POSTINGS, &it.key);
 			break;
 		}
-		if (p.at_ms > until)
-			continue; /* (appended in commit order, but the wall clock may step back) */
-		if (p.budget >= TPC_BUDGET__COUNT || (only && p.budget != only))
+		/* (appended in commit order, but the wall clock may step back); a pair's two
+		 * postings share their time and budget */
+		if (p[0].at_ms > until || p[0].budget >= TPC_BUDGET__COUNT ||
+		    (only && p[0].budget != only))
 			continue;
-		balance_add(&b[p.budget], &p);
+		for (int i = 0; i < n; i++)
+			balance_add(&b[p[i].budget], &p[i]);
 	}
 	tpc_iter_close(&it);
 	if (t.ret)
@@ -259,6 +263,31 @@ static Tpclear__Posting *export_one(tpc_job_t *job, Tpclear__Posting *x, uint64_
 	return x->account ? x : NULL;
 }
 
+/* Posting @p num of an export's walk, @p p, added to the page when @p wanted and, with
+ * @p account, on that account. @return 0 (go on), 1 (the page is full: one more posting
+ * matched, so the requester is told where to resume) or TPC_ENOMEM. */
+static int export_add(tpc_job_t *job, Tpclear__LedgerAnswer *la, Tpclear__Posting *arr,
+                      Tpclear__Posting **ptr, uint32_t limit, uint64_t num,
+                      const tpc_posting_rec_t *p, int wanted, const char *account)
+{
+	/* a payee's postings are those on its account (payable and settle): the account field
+	 * holds the NIHII or NISS, NUL-padded */
+	if (!wanted || (account && strncmp(p->account, account, sizeof(p->account)) != 0))
+		return 0;
+	/* next_after stays 0 on the last page */
+	if (la->n_postings == limit) {
+		la->next_after = la->postings[limit - 1]->number;
+		return 1;
+	}
+	if (!export_one(job, &arr[la->n_postings], num, p))
+		return TPC_ENOMEM;
+	la->total_cents += p->amount_cents;
+	ptr[la->n_postings] = &arr[la->n_postings];
+	la->n_postings++;
+	la->postings = ptr;
+	return 0;
+}
+
 /* `tpclear ledger export` (and, with @p account, a payee's postings for `ledger show`): one
  * page of postings committed between the start of rq->from and the end of rq->to, in posting
  * order. Pages are keyed by posting number, not by offset, because postings are only ever
@@ -286,39 +315,32 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 		return TPC_ENOMEM;
 	/* pages: the caller passes the last number it got, the walk resumes after it */
 	tpc_txn_wrap(&t, txn);
-	tpc_key_u64(key, rq->after + 1);
+	/* from the record holding rq->after: a page may end on a pair's charge, whose payable
+	 * (the next number) has no key of its own (records.h) */
+	tpc_key_u64(key, rq->after);
 	tpc_txn_foreach(&it, &t, db->postings, key, 8, 0)
 	{
-		tpc_posting_rec_t p;
+		tpc_posting_rec_t p[2];
+		uint64_t num[2];
+		int n = tpc_records_postings_read(&it.key, &it.val, p, num), i, rc = 0;
 
-		if (it.key.mv_size != 8 || tpc_records_posting_read(&it.val, &p)) {
+		if (n < 0) {
 			damaged(&t, TPC_REC_POSTINGS, &it.key);
 			break;
 		}
 		/* appended in commit order, so the first posting past the end day ends the walk
 		 * (balance() reads on instead, in case the wall clock stepped back) */
-		if (p.at_ms > to_ms)
+		if (p[0].at_ms > to_ms)
 			break;
-		if (p.at_ms < from_ms)
-			continue;
-		/* a payee's postings are those on its account (payable and settle): the account
-		 * field holds the NIHII or NISS, NUL-padded */
-		if (account && strncmp(p.account, account, sizeof(p.account)) != 0)
-			continue;
-		/* one more posting matches: the page is full and there is a next one, so the
-		 * requester is told where to resume (next_after stays 0 on the last page) */
-		if (la->n_postings == limit) {
-			la->next_after = la->postings[limit - 1]->number;
+		for (i = 0; i < n && !rc; i++)
+			rc = export_add(job, la, arr, ptr, limit, num[i], &p[i],
+			                num[i] > rq->after && p[i].at_ms >= from_ms, account);
+		if (rc == 1)
 			break;
-		}
-		if (!export_one(job, &arr[la->n_postings], tpc_get_be64(it.key.mv_data), &p)) {
+		if (rc < 0) {
 			tpc_iter_close(&it);
-			return TPC_ENOMEM;
+			return rc;
 		}
-		la->total_cents += p.amount_cents;
-		ptr[la->n_postings] = &arr[la->n_postings];
-		la->n_postings++;
-		la->postings = ptr;
 	}
 	tpc_iter_close(&it);
 	la->postings = ptr;
@@ -364,28 +386,6 @@ static int settlement_push(tpc_arena_t *arena, Tpclear__Settlement ***out, size_
 	return 0;
 }
 
-/* Copy the native settlement after header @p h of value @p v into the arena. The value is
- * header, packed tpclear.Settlement, native bytes (records.h); settlements_of() checked that
- * the lengths add up to the value's size before this reads its tail. */
-static int settlement_native(tpc_arena_t *arena, const tpc_settlement_hdr_t *h, const MDB_val *v,
-                             tpc_blob_t *out)
-{
-	uint8_t *copy;
-
-	memset(out, 0, sizeof(*out));
-	if (!h->native_len)
-		return 0;
-	copy = tpc_arena_alloc(arena, h->native_len, 8);
-	if (!copy)
-		return ENOMEM;
-	memcpy(copy, (const uint8_t *)v->mv_data + sizeof(*h) + h->proto_len, h->native_len);
-	out->ptr = copy;
-	out->len = h->native_len;
-	memcpy(out->type, h->native_type, sizeof(out->type));
-	out->type[sizeof(out->type) - 1] = 0;
-	return 0;
-}
-
 /* Settlements stored for @p seq, unpacked into the arena. Keys sort by (sequence, run,
  * payment), so they come in run order and the last one is the latest: @p last_native, when
  * asked, keeps only that one's native answer (the settlement query answers the latest). */
@@ -405,25 +405,27 @@ static int settlements_of(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, 
 	tpc_key_settlement(key, seq, 0, 0);
 	tpc_txn_foreach(&it, &t, db->settlements, key, 20, 8)
 	{
-		tpc_settlement_hdr_t h;
+		tpc_settlement_view_t sv;
 		Tpclear__Settlement *st;
+		int rc;
 
 		if (it.key.mv_size != 20)
 			break;
-		if (it.val.mv_size < sizeof(h))
+		/* a damaged value is skipped (and logged, counted): the other payments'
+		 * settlements still show */
+		rc = tpc_records_settlement_decode(it.val.mv_data, it.val.mv_size, arena, &sv);
+		if (rc == TPC_ENOMEM && tpc_txn_fail(&t, ENOMEM))
+			break;
+		if (rc == TPC_EDAMAGED)
+			tpc_records_damaged(TPC_REC_SETTLEMENTS, &it.key);
+		if (rc)
 			continue;
-		memcpy(&h, it.val.mv_data, sizeof(h));
-		/* a damaged value is skipped: the other payments' settlements still show */
-		if (h.magic != TPC_SETTLEMENT_MAGIC ||
-		    sizeof(h) + (size_t)h.proto_len + h.native_len != it.val.mv_size)
-			continue;
-		st = tpclear__settlement__unpack(&pa, h.proto_len,
-		                                 (const uint8_t *)it.val.mv_data + sizeof(h));
+		st = tpclear__settlement__unpack(&pa, sv.proto_len, sv.proto);
 		if (tpc_txn_fail(&t, st ? settlement_push(arena, out, n, &cap, st) : ENOMEM))
 			break;
-		if (last_native &&
-		    tpc_txn_fail(&t, settlement_native(arena, &h, &it.val, last_native)))
-			break;
+		/* the latest comes last (keys in run order): it overwrites the earlier ones */
+		if (last_native)
+			*last_native = sv.native;
 	}
 	tpc_iter_close(&it);
 	return t.ret;
@@ -571,7 +573,7 @@ static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t
 	Tpclear__SendingHistory *sh = tpc_arena_alloc(a, sizeof(*sh), 8);
 	uint8_t key[12];
 	size_t cap = 0;
-	tpc_iter_t it;
+	tpc_lines_t lines;
 	tpc_txn_t t;
 	int rc;
 
@@ -583,29 +585,31 @@ static int history(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq, int64_t
 	if ((rc = history_head(txn, db, seq, a, sh)))
 		return rc;
 	tpc_txn_wrap(&t, txn);
-	/* the lines of the sending, in index order (the prefix is its sequence) */
-	tpc_key_u64_u32(key, seq, 0);
-	tpc_txn_foreach(&it, &t, db->lines, key, 12, 8)
-	{
+	tpc_lines_init(&lines, txn, db->lines);
+	/* the lines of the sending, in index order, in either layout (store/records.h) */
+	for (uint32_t i = 0; !t.ret; i++) {
 		tpc_line_rec_t r;
 		Tpclear__LineHistory *lh = NULL;
+		MDB_val k = tpc_key_u64_u32(key, seq, i);
 
-		if (it.key.mv_size != 12)
+		rc = tpc_lines_get(&lines, seq, i, &r, NULL);
+		if (rc == MDB_NOTFOUND)
 			break;
-		if (tpc_records_line_read(&it.val, &r)) {
-			damaged(&t, TPC_REC_LINES, &it.key);
+		if (rc == TPC_EDAMAGED) {
+			damaged(&t, TPC_REC_LINES, &k);
 			break;
 		}
+		if (tpc_txn_fail(&t, rc))
+			break;
 		if (invoice >= 0 && r.invoice != (uint32_t)invoice)
 			continue;
 		/* the answer's bound; the history carries no mark that it was cut here */
 		if (sh->n_lines == SHOW_MAX_LINES)
 			break;
-		if (tpc_txn_fail(&t, line_history(txn, db, it.key.mv_data, &r, a, &lh)) ||
+		if (tpc_txn_fail(&t, line_history(txn, db, key, &r, a, &lh)) ||
 		    tpc_txn_fail(&t, history_push(a, sh, &cap, lh)))
 			break;
 	}
-	tpc_iter_close(&it);
 	if (t.ret)
 		return t.ret;
 	/* then every settlement of the sending: its lines may be paid over several runs */

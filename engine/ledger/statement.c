@@ -78,6 +78,7 @@ struct group {
 struct build {
 	MDB_txn *txn;
 	const tpc_store_db_t *db;
+	tpc_lines_t lines; /* pass 2's reader of the line records */
 	tpc_arena_t *arena;
 	uint64_t from, until;
 	uint32_t month;
@@ -134,17 +135,20 @@ static int collect(struct build *b)
 	tpc_txn_wrap(&t, b->txn);
 	tpc_txn_foreach(&it, &t, b->db->postings, NULL, 0, 0)
 	{
-		tpc_posting_rec_t p;
+		tpc_posting_rec_t pp[2], p;
+		uint64_t num[2];
 		struct charge *c;
 
 		if (it.key.mv_size != 8)
 			continue;
-		/* a damaged posting refuses the statement (T00055): its sum would be wrong */
-		if (tpc_records_posting_read(&it.val, &p)) {
+		/* a damaged posting refuses the statement (T00055): its sum would be wrong. A
+		 * charge is a record's first posting (a pair: the charge, then its payable) */
+		if (tpc_records_postings_read(&it.key, &it.val, pp, num) < 0) {
 			tpc_records_damaged(TPC_REC_POSTINGS, &it.key);
 			rc = TPC_EDAMAGED;
 			break;
 		}
+		p = pp[0];
 		if (p.kind != TPC_POST_CHARGE || p.budget != TPC_BUDGET_SPPIS ||
 		    p.at_ms < b->from || p.at_ms >= b->until)
 			continue;
@@ -213,22 +217,39 @@ static int is_decision(const char *s)
 	return !tpc_text_check(s, strlen(s), TPC_REF_TEXT_MAX, NULL);
 }
 
-/* The invoicing NIHII: the PAYABLE posting that follows charge @p c in the same transaction.
- * "" when it is not there (the statement does not depend on it). @return 0 or TPC_EDAMAGED. */
-static int payee_of(const struct build *b, const struct charge *c, char out[12])
+/* The postings of the record numbered @p number: 1 or 2 in @p pp, 0 when there is none.
+ * @return that count or TPC_EDAMAGED. */
+static int postings_at(const struct build *b, uint64_t number, tpc_posting_rec_t pp[2])
 {
 	uint8_t key[8];
 	MDB_val k = {sizeof(key), key}, v;
-	tpc_posting_rec_t p;
+	uint64_t num[2];
+	int n;
 
-	out[0] = 0;
-	tpc_put_be64(key, c->number + 1);
+	tpc_put_be64(key, number);
 	if (mdb_get(b->txn, b->db->postings, &k, &v) != 0)
 		return 0;
-	if (tpc_records_posting_read(&v, &p)) {
+	if ((n = tpc_records_postings_read(&k, &v, pp, num)) < 0)
 		tpc_records_damaged(TPC_REC_POSTINGS, &k);
-		return TPC_EDAMAGED;
-	}
+	return n;
+}
+
+/* The invoicing NIHII: the PAYABLE posting that follows charge @p c in the same transaction
+ * (since schema 6 the second of the charge's own pair, before it the next record). "" when it
+ * is not there (the statement does not depend on it). @return 0 or TPC_EDAMAGED. */
+static int payee_of(const struct build *b, const struct charge *c, char out[12])
+{
+	tpc_posting_rec_t pp[2], p;
+	int n;
+
+	out[0] = 0;
+	if ((n = postings_at(b, c->number, pp)) == 1)
+		n = postings_at(b, c->number + 1, pp);
+	else if (n == 2)
+		pp[0] = pp[1];
+	if (n <= 0)
+		return n;
+	p = pp[0];
 	if (p.kind != TPC_POST_PAYABLE || p.sequence != c->seq || p.line != c->line ||
 	    p.part != c->part || p.payee_kind != TPC_PAYEE_PROVIDER)
 		return 0;
@@ -253,15 +274,16 @@ static int fold(struct build *b, const struct charge *first, struct sline *sl, c
 	sl->line = first->line;
 	sl->at_ms = first->at_ms;
 	tpc_key_u64_u32(key, first->seq, first->line);
-	rc = mdb_get(b->txn, b->db->lines, &k, &v);
+	/* in either layout (store/records.h): the lines of a sending are read one block */
+	rc = tpc_lines_get(&b->lines, first->seq, first->line, &r, NULL);
+	if (rc == TPC_EDAMAGED) {
+		tpc_records_damaged(TPC_REC_LINES, &k);
+		return TPC_EDAMAGED;
+	}
 	if (rc && rc != MDB_NOTFOUND)
 		return tpc_err_from_mdb(rc);
 	if (rc)
 		goto out_inconsistent;
-	if (tpc_records_line_read(&v, &r)) {
-		tpc_records_damaged(TPC_REC_LINES, &k);
-		return TPC_EDAMAGED;
-	}
 	if (r.outcome != TPC_OUTCOME_ACCEPTED)
 		goto out_inconsistent;
 	rc = mdb_get(b->txn, b->db->scheme_refs, &k, &v);
@@ -626,6 +648,7 @@ int tpc_statement_build(MDB_txn *txn, const tpc_store_db_t *db, const char *inst
 	}
 	b.txn = txn;
 	b.db = db;
+	tpc_lines_init(&b.lines, txn, db->lines);
 	b.arena = arena;
 	b.month = month;
 	if ((rc = collect(&b)) == TPC_E2BIG) {

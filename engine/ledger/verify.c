@@ -27,7 +27,8 @@
 struct vctx {
 	MDB_txn *txn;
 	const tpc_store_db_t *db;
-	tpc_sums_from_t from; /* records from these on must carry a sum */
+	tpc_sums_from_t from;  /* records from these on must carry a sum */
+	tpc_sums_from_t from6; /* settlements from these on are TPS2 (schema 6) */
 	tpc_verify_problem_fn problem;
 	tpc_verify_progress_fn progress;
 	void *arg;
@@ -38,6 +39,10 @@ struct vctx {
 	uint64_t parts;            /* accepted line parts that move money (lines walk) */
 	uint64_t payable_postings; /* PAYABLE postings of lines (postings walk) */
 	uint64_t last_seq;         /* the lines walk's previous sequence */
+	tpc_lines_t lines;         /* reads line records in either layout */
+	uint64_t unpaid_seq;       /* the sending of unpaid_bits (0: none yet) */
+	const uint8_t *unpaid_bits;
+	uint64_t unpaid_n; /* bits in unpaid_bits */
 };
 
 static void report(struct vctx *c, const char *db, const char *key, const char *fmt, ...)
@@ -133,7 +138,7 @@ static int exists(struct vctx *c, MDB_dbi dbi, const void *key, size_t n)
 	return mdb_get(c->txn, dbi, &k, &v) == 0;
 }
 
-/* Does sending @p seq have a line record (the first key of its prefix)? */
+/* Does sending @p seq have a line record (a block, or the first key of its prefix)? */
 static int has_lines(struct vctx *c, uint64_t seq)
 {
 	uint8_t kb[12];
@@ -143,20 +148,18 @@ static int has_lines(struct vctx *c, uint64_t seq)
 
 	if (mdb_cursor_open(c->txn, c->db->lines, &cur))
 		return 0;
+	k.mv_size = 8; /* a block's key sorts before its sequence's records would */
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	rc = rc == 0 && k.mv_size == 12 && tpc_get_be64(k.mv_data) == seq;
+	rc = rc == 0 && k.mv_size >= 8 && tpc_get_be64(k.mv_data) == seq;
 	mdb_cursor_close(cur);
 	return rc;
 }
 
-/* The line record (@p seq, @p line). @return 1 when there and sound (a damaged one is the lines
- * walk's to report). */
+/* The line record (@p seq, @p line), in either layout. @return 1 when there and sound (a
+ * damaged one is the lines walk's to report). */
 static int get_line(struct vctx *c, uint64_t seq, uint32_t line, tpc_line_rec_t *out)
 {
-	uint8_t kb[12];
-	MDB_val k = tpc_key_u64_u32(kb, seq, line), v;
-
-	return mdb_get(c->txn, c->db->lines, &k, &v) == 0 && tpc_records_line_read(&v, out) == 0;
+	return tpc_lines_get(&c->lines, seq, line, out, NULL) == 0;
 }
 
 /* The parts of a line that move money, as ledger.c's post() writes them: bit 0 the insurer
@@ -180,6 +183,8 @@ static int walk(struct vctx *c, MDB_dbi dbi, const char *name, visit_fn visit)
 	tpc_iter_t it;
 	tpc_txn_t t;
 
+	if (!dbi)
+		return 0; /* "unpaid" of a ledger no engine of schema 6 opened (store/dbs.h) */
 	c->cur = name;
 	c->last_seq = 0;
 	tpc_txn_wrap(&t, c->txn);
@@ -212,6 +217,29 @@ static void visit_answer(struct vctx *c, const MDB_val *k, const MDB_val *v)
 		report_rec(c, TPC_REC_ANSWERS, k, "its header names another sequence");
 }
 
+/* Is part @p part of line @p line of sending @p seq unpaid in "unpaid" (schema 6)? The value of
+ * the sending asked last is kept: the lines walk asks line after line. A damaged value is the
+ * unpaid walk's to report: it counts as no bit set here. */
+static int unpaid_bit(struct vctx *c, uint64_t seq, uint32_t line, uint8_t part)
+{
+	uint8_t kb[8];
+	MDB_val k = tpc_key_u64(kb, seq), v;
+	tpc_unpaid_hdr_t h;
+	uint64_t b = 2 * (uint64_t)line + part;
+
+	if (!c->db->unpaid)
+		return 0; /* a ledger no engine of schema 6 opened: none */
+	if (c->unpaid_seq != seq) {
+		c->unpaid_seq = seq;
+		c->unpaid_bits = NULL;
+		c->unpaid_n = 0;
+		if (mdb_get(c->txn, c->db->unpaid, &k, &v) == 0 &&
+		    tpc_records_unpaid_read(&v, &h, &c->unpaid_bits) == 0)
+			c->unpaid_n = 2 * (uint64_t)h.nlines;
+	}
+	return b < c->unpaid_n && (c->unpaid_bits[b / 8] & (1u << (b % 8)));
+}
+
 /* One expected part of an accepted line: payable xor paid, the payable of its amount. */
 static void check_part(struct vctx *c, const MDB_val *lk, uint8_t part, int64_t amount)
 {
@@ -223,7 +251,8 @@ static void check_part(struct vctx *c, const MDB_val *lk, uint8_t part, int64_t 
 
 	memcpy(kb, lk->mv_data, 12);
 	kb[12] = part;
-	payable = mdb_get(c->txn, c->db->payables, &k, &v) == 0;
+	payable = mdb_get(c->txn, c->db->payables, &k, &v) == 0 ||
+	          unpaid_bit(c, tpc_get_be64(kb), tpc_get_be32(kb + 8), part);
 	paid = exists(c, c->db->paid, kb, sizeof(kb));
 	tpc_records_key_text(TPC_REC_PAYABLES, &k, key, sizeof(key));
 	if (payable && paid)
@@ -235,25 +264,105 @@ static void check_part(struct vctx *c, const MDB_val *lk, uint8_t part, int64_t 
 		       (long long)p.amount_cents, (long long)amount);
 }
 
-static void visit_line(struct vctx *c, const MDB_val *k, const MDB_val *v)
+/* One line: its parts payable xor paid. @p k is its key as schema 5 wrote it. */
+static void line_parts_check(struct vctx *c, const MDB_val *k, const tpc_line_rec_t *r)
 {
-	uint64_t seq = k->mv_size == 12 ? tpc_get_be64(k->mv_data) : 0;
-	tpc_line_rec_t r;
 	int64_t amount[2];
-	unsigned parts;
-	int rc = tpc_records_line_read(v, &r);
+	unsigned parts = line_parts(r, amount);
 
-	if (!count_rec(c, TPC_REC_LINES, k, rc, rc ? 0 : r.sum, seq >= c->from.sequence))
-		return;
-	if (seq != c->last_seq && !exists(c, c->db->answers, k->mv_data, 8))
-		report_rec(c, TPC_REC_LINES, k, "no stored answer of its sequence");
-	c->last_seq = seq;
-	parts = line_parts(&r, amount);
 	for (uint8_t part = 0; part < 2; part++)
 		if (parts & (1u << part)) {
 			c->parts++;
 			check_part(c, k, part, amount[part]);
 		}
+}
+
+/* A lines block (schema 6): its sums, then each of its lines. Counted as one record per line,
+ * like the records it replaces. */
+static void visit_block(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	uint64_t seq = tpc_get_be64(k->mv_data);
+	tpc_lines_hdr_t h;
+	uint8_t kb[12];
+
+	if (tpc_records_lines_check(v, &h)) {
+		int named = 0;
+
+		/* the lines that fail their own sums are named; else the block itself */
+		memcpy(&h, v->mv_data, v->mv_size < sizeof(h) ? v->mv_size : sizeof(h));
+		for (uint32_t i = 0; v->mv_size >= sizeof(h) && i < h.nlines; i++) {
+			MDB_val lk = tpc_key_u64_u32(kb, seq, i);
+
+			if (!tpc_records_lines_line_damaged(v, i))
+				continue;
+			if (named++ == 100)
+				break; /* a block of garbage: the first hundred are enough */
+			c->r->damaged[TPC_REC_LINES]++;
+			report_rec(c, TPC_REC_LINES, &lk, "checksum mismatch: damaged");
+		}
+		if (!named) {
+			c->r->damaged[TPC_REC_LINES]++;
+			report_rec(c, TPC_REC_LINES, k,
+			           "lines block: checksum mismatch (or sizes that do not add up)");
+		}
+		return;
+	}
+	c->r->checked[TPC_REC_LINES] += h.nlines;
+	if (!exists(c, c->db->answers, k->mv_data, 8))
+		report_rec(c, TPC_REC_LINES, k, "no stored answer of its sequence");
+	for (uint32_t i = 0; i < h.nlines; i++) {
+		tpc_line_rec_t r;
+		MDB_val lk = tpc_key_u64_u32(kb, seq, i);
+
+		if (tpc_lines_get(&c->lines, seq, i, &r, NULL) == 0)
+			line_parts_check(c, &lk, &r);
+	}
+}
+
+static void visit_line(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	uint64_t seq = k->mv_size == 12 ? tpc_get_be64(k->mv_data) : 0;
+	tpc_line_rec_t r;
+	int rc;
+
+	if (k->mv_size == 8) {
+		visit_block(c, k, v);
+		return;
+	}
+	rc = tpc_records_line_read(v, &r);
+	if (!count_rec(c, TPC_REC_LINES, k, rc, rc ? 0 : r.sum, seq >= c->from.sequence))
+		return;
+	if (seq != c->last_seq && !exists(c, c->db->answers, k->mv_data, 8))
+		report_rec(c, TPC_REC_LINES, k, "no stored answer of its sequence");
+	c->last_seq = seq;
+	line_parts_check(c, k, &r);
+}
+
+/* "unpaid" (schema 6): its sum, and each bit set an accepted line part that moves money. */
+static void visit_unpaid(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	uint64_t seq = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0;
+	const uint8_t *bits;
+	tpc_unpaid_hdr_t h;
+	uint8_t kb[TPC_PAYABLE_KEY];
+	int rc = seq ? tpc_records_unpaid_read(v, &h, &bits) : TPC_EDAMAGED;
+
+	if (!count_rec(c, TPC_REC_UNPAID, k, rc, 1, 1))
+		return;
+	for (uint64_t b = 0; b < 2 * (uint64_t)h.nlines; b++) {
+		tpc_line_rec_t r;
+		int64_t amount[2];
+		MDB_val pk;
+
+		if (!(bits[b / 8] & (1u << (b % 8))))
+			continue;
+		if (get_line(c, seq, (uint32_t)(b / 2), &r) &&
+		    (line_parts(&r, amount) & (1u << (b % 2))))
+			continue;
+		tpc_key_payable(kb, seq, (uint32_t)(b / 2), (uint8_t)(b % 2));
+		pk = (MDB_val){sizeof(kb), kb};
+		report_rec(c, TPC_REC_PAYABLES, &pk, "unpaid, yet no accepted line part");
+	}
 }
 
 /* Payables and paid: of an accepted line part, and a paid one of a stored payment. */
@@ -315,25 +424,32 @@ static void check_line_posting(struct vctx *c, const MDB_val *k, const tpc_posti
 	}
 }
 
+/* A record of "postings": one posting, or a line part's pair of two (records.h), each summed
+ * into its budget and checked against its line or its run. */
 static void visit_posting(struct vctx *c, const MDB_val *k, const MDB_val *v)
 {
-	uint64_t n = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0;
+	uint64_t n = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0, num[2];
 	uint8_t rk[8];
-	tpc_posting_rec_t p;
-	int rc = tpc_records_posting_read(v, &p);
+	tpc_posting_rec_t pp[2];
+	int np = tpc_records_postings_read(k, v, pp, num);
 
-	if (!count_rec(c, TPC_REC_POSTINGS, k, rc || k->mv_size != 8, rc ? 0 : p.sum,
+	if (!count_rec(c, TPC_REC_POSTINGS, k, np < 0, np < 0 ? 0 : pp[0].sum,
 	               n >= c->from.posting))
 		return;
-	if (p.budget >= TPC_BUDGET__COUNT || p.kind < TPC_POST_CHARGE || p.kind > TPC_POST_PAYOUT) {
-		report_rec(c, TPC_REC_POSTINGS, k, "unknown budget or kind");
-		return;
+	for (int i = 0; i < np; i++) {
+		const tpc_posting_rec_t *p = &pp[i];
+
+		if (p->budget >= TPC_BUDGET__COUNT || p->kind < TPC_POST_CHARGE ||
+		    p->kind > TPC_POST_PAYOUT) {
+			report_rec(c, TPC_REC_POSTINGS, k, "unknown budget or kind");
+			return;
+		}
+		c->r->budget_cents[p->budget] += p->amount_cents;
+		if (p->kind == TPC_POST_CHARGE || p->kind == TPC_POST_PAYABLE)
+			check_line_posting(c, k, p);
+		else if (!p->run || !exists(c, c->db->payruns, tpc_key_u64(rk, p->run).mv_data, 8))
+			report_rec(c, TPC_REC_POSTINGS, k, "a payment posting of no stored run");
 	}
-	c->r->budget_cents[p.budget] += p.amount_cents;
-	if (p.kind == TPC_POST_CHARGE || p.kind == TPC_POST_PAYABLE)
-		check_line_posting(c, k, &p);
-	else if (!p.run || !exists(c, c->db->payruns, tpc_key_u64(rk, p.run).mv_data, 8))
-		report_rec(c, TPC_REC_POSTINGS, k, "a payment posting of no stored run");
 }
 
 /* ---- indexes ------------------------------------------------------------------------------- */
@@ -403,6 +519,25 @@ static void visit_invoice(struct vctx *c, const MDB_val *k, const MDB_val *v)
 	seq_index(c, k, v, 0);
 }
 
+/* A settlement's own sum (TPS2; a TPS1 value of an older run has none): decoded in the
+ * scratch arena, which is reset for each. @return 1 when it can be used. */
+static int settlement_sum(struct vctx *c, const MDB_val *k, const MDB_val *v)
+{
+	tpc_settlement_view_t sv;
+	uint32_t magic = 0;
+	int rc;
+
+	tpc_arena_reset(c->scratch);
+	rc = tpc_records_settlement_decode(v->mv_data, v->mv_size, c->scratch, &sv);
+	if (rc == TPC_ENOMEM)
+		return 1; /* not damage: the walk goes on */
+	if (v->mv_size >= 4)
+		memcpy(&magic, v->mv_data, 4);
+	return count_rec(c, TPC_REC_SETTLEMENTS, k, rc, magic == TPC_SETTLEMENT_MAGIC,
+	                 k->mv_size == 20 &&
+	                     tpc_get_be64((const uint8_t *)k->mv_data + 8) >= c->from6.run);
+}
+
 /* "scheme_refs" -> its line; "settlements" -> its payment and its sending; "payments" -> its
  * run. The key of each names what it points at; c->cur says which index this is. */
 static void visit_keyed_index(struct vctx *c, const MDB_val *key, const MDB_val *v)
@@ -410,13 +545,16 @@ static void visit_keyed_index(struct vctx *c, const MDB_val *key, const MDB_val 
 	const uint8_t *k = key->mv_data;
 	size_t n = key->mv_size;
 	tpc_scheme_ref_view_t sr;
+	tpc_line_rec_t line;
 	char text[200];
 	int ok;
 
 	c->r->indexes++;
 	if (strcmp(c->cur, "scheme_refs") == 0)
-		ok = n == 12 && exists(c, c->db->lines, k, 12) &&
+		ok = n == 12 && get_line(c, tpc_get_be64(k), tpc_get_be32(k + 8), &line) &&
 		     tpc_records_scheme_ref_read(v, &sr) == 0;
+	else if (strcmp(c->cur, "settlements") == 0 && !settlement_sum(c, key, v))
+		return; /* damaged: reported as such */
 	else if (strcmp(c->cur, "settlements") == 0)
 		ok = n == 20 && exists(c, c->db->payments, k + 8, 12) &&
 		     exists(c, c->db->answers, k, 8);
@@ -434,6 +572,7 @@ static void visit_keyed_index(struct vctx *c, const MDB_val *key, const MDB_val 
 static int sums_from(struct vctx *c)
 {
 	MDB_val k = {6, "schema"}, f = {9, "sums_from"}, v;
+	MDB_val f6 = {sizeof(TPC_SCHEMA6_FROM) - 1, TPC_SCHEMA6_FROM};
 	uint32_t schema = 0;
 	int rc;
 
@@ -442,11 +581,20 @@ static int sums_from(struct vctx *c)
 	if (v.mv_size == 4)
 		memcpy(&schema, v.mv_data, 4);
 	memset(&c->from, schema < 5 ? 0xff : 0, sizeof(c->from));
+	memset(&c->from6, schema < 6 ? 0xff : 0, sizeof(c->from6));
 	rc = mdb_get(c->txn, c->db->meta, &f, &v);
 	if (rc == 0 && v.mv_size == sizeof(c->from))
 		memcpy(&c->from, v.mv_data, sizeof(c->from));
 	else if (rc == 0)
 		report(c, "meta", "sums_from", "value of %zu bytes", v.mv_size);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	/* the same for schema 6's settlement sums */
+	rc = mdb_get(c->txn, c->db->meta, &f6, &v);
+	if (rc == 0 && v.mv_size == sizeof(c->from6))
+		memcpy(&c->from6, v.mv_data, sizeof(c->from6));
+	else if (rc == 0)
+		report(c, "meta", TPC_SCHEMA6_FROM, "value of %zu bytes", v.mv_size);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -484,6 +632,7 @@ int tpc_verify_run(MDB_txn *txn, const tpc_store_db_t *db, tpc_verify_problem_fn
 	    {db->lines, "lines", visit_line},
 	    {db->payables, "payables", visit_payable},
 	    {db->paid, "paid", visit_paid},
+	    {db->unpaid, "unpaid", visit_unpaid},
 	    {db->postings, "postings", visit_posting},
 	    {db->sendings, "sendings", visit_sending},
 	    {db->dbs.dedup, "dedup", visit_dedup},
@@ -494,6 +643,7 @@ int tpc_verify_run(MDB_txn *txn, const tpc_store_db_t *db, tpc_verify_problem_fn
 	};
 	struct vctx c = {.txn = txn,
 	                 .db = db,
+	                 .lines = {.txn = txn, .dbi = db->lines},
 	                 .problem = problem,
 	                 .progress = progress,
 	                 .arg = arg,
@@ -507,7 +657,7 @@ int tpc_verify_run(MDB_txn *txn, const tpc_store_db_t *db, tpc_verify_problem_fn
 	if ((rc = tpc_arena_new(1 << 16, (size_t)1 << 31, &c.scratch)))
 		return rc;
 	for (i = 0; i < sizeof(walks) / sizeof(walks[0]); i++)
-		if (mdb_stat(txn, walks[i].dbi, &st) == 0)
+		if (walks[i].dbi && mdb_stat(txn, walks[i].dbi, &st) == 0)
 			c.total += st.ms_entries; /* the progress's total */
 	rc = sums_from(&c);
 	for (i = 0; !rc && i < sizeof(walks) / sizeof(walks[0]); i++)

@@ -46,9 +46,10 @@ struct item {
 	uint32_t line;
 	uint32_t payment; /* 1-based payment number once paid, 0 = left unpaid */
 	tpc_payable_t p;
-	uint32_t acct; /* index into accounts[] */
-	uint8_t part;  /* 0 = insurer part, 1 = patient share */
-	uint8_t pad[3];
+	uint32_t acct;  /* index into accounts[] */
+	uint8_t part;   /* 0 = insurer part, 1 = patient share */
+	uint8_t unpaid; /* a bit of "unpaid" (schema 6), else a record of "payables" */
+	uint8_t pad[2];
 };
 
 /* The bank account of one (budget, payee). */
@@ -259,15 +260,41 @@ static int cmp_line(const void *a, const void *b)
 	return x->part < y->part ? -1 : x->part > y->part;
 }
 
-/* Gather the unpaid payables the run takes: those of the requested budget (or all) committed
- * on or before the `until` day (or all). The rest stay in "payables" for a later run. */
-static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job, tpc_payrun_t *p)
+/* The next free item slot (doubling: a run may take millions of payables), zeroed; it counts
+ * only once the caller increments nitems, so a payable filtered out reuses it.
+ * @return NULL when out of memory. */
+static struct item *next_item(tpc_payrun_t *p)
+{
+	if (p->nitems == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 1024;
+		struct item *n = realloc(p->items, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		p->items = n;
+		p->cap = cap;
+	}
+	memset(&p->items[p->nitems], 0, sizeof(p->items[0]));
+	return &p->items[p->nitems];
+}
+
+/* Take item @p x when the run's filters (budget, day) keep it. */
+static void take(const tpc_job_t *job, tpc_payrun_t *p, const struct item *x)
+{
+	if (job->payrun_budget && x->p.budget != job->payrun_budget)
+		return;
+	if (day_of_ms(x->p.committed_ms) > job->payrun_until)
+		return;
+	p->nitems++;
+}
+
+/* The payables of schema 3 to 5: one record per unpaid line part ("payables"). */
+static int gather_payables(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
+                           tpc_payrun_t *p)
 {
 	tpc_iter_t it;
 	tpc_txn_t t;
 
-	/* every payable: the run's filters (budget, day) are not part of the key, and a run is
-	 * rare enough that a full walk of the unpaid lines is the simple answer */
 	tpc_txn_wrap(&t, txn);
 	tpc_txn_foreach(&it, &t, ctx->db->payables, NULL, 0, 0)
 	{
@@ -280,22 +307,10 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 			tpc_txn_fail(&t, MDB_CORRUPTED);
 			break;
 		}
-		if (p->nitems == p->cap) {
-			/* doubling: a run may take millions of payables */
-			size_t cap = p->cap ? p->cap * 2 : 1024;
-			struct item *n = realloc(p->items, cap * sizeof(*n));
-
-			if (!n) {
-				tpc_txn_fail(&t, ENOMEM);
-				break;
-			}
-			p->items = n;
-			p->cap = cap;
+		if (!(x = next_item(p))) {
+			tpc_txn_fail(&t, ENOMEM);
+			break;
 		}
-		/* filled in the next free slot; a payable filtered out leaves nitems alone, so
-		 * the slot is reused */
-		x = &p->items[p->nitems];
-		memset(x, 0, sizeof(*x));
 		/* nor from one that failed its checksum: the whole run is refused T00055, nothing
 		 * is paid, and the next run (once the ledger is restored) pays it all */
 		if (tpc_records_payable_read(&it.val, &x->p)) {
@@ -303,17 +318,106 @@ static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *jo
 			tpc_txn_fail(&t, TPC_EDAMAGED);
 			break;
 		}
-		if (job->payrun_budget && x->p.budget != job->payrun_budget)
-			continue;
-		if (day_of_ms(x->p.committed_ms) > job->payrun_until)
-			continue;
 		x->seq = tpc_get_be64(k);
 		x->line = tpc_get_be32(k + 8);
 		x->part = k[12];
-		p->nitems++;
+		take(job, p, x);
 	}
 	tpc_iter_close(&it);
 	return t.ret;
+}
+
+/* The payable of part @p part of line @p line of the sending held by @p l, as schema 5 stored
+ * it, from its line record, its invoice's payee and the block's commit time.
+ * @return 0, or TPC_EDAMAGED (no accepted line part there: the bit lies). */
+static int unpaid_item(tpc_lines_t *l, uint64_t seq, uint32_t line, uint8_t part,
+                       uint64_t committed_ms, struct item *x)
+{
+	tpc_line_payee_t y;
+	tpc_line_rec_t r;
+	int64_t share;
+	int rc = tpc_lines_get(l, seq, line, &r, &y);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? TPC_EDAMAGED : rc;
+	if (r.outcome != TPC_OUTCOME_ACCEPTED)
+		return TPC_EDAMAGED;
+	share = r.share_budget ? r.patient_cents : 0;
+	x->seq = seq;
+	x->line = line;
+	x->part = part;
+	x->unpaid = 1;
+	x->p.committed_ms = committed_ms;
+	x->p.amount_cents = part ? share : r.accepted_cents - share;
+	x->p.budget = part ? r.share_budget : r.budget;
+	x->p.payee_kind = y.payee_kind;
+	x->p.account = r.account;
+	memcpy(x->p.mutuality, r.mutuality, 3);
+	memcpy(x->p.payee, y.payee, sizeof(y.payee));
+	x->p.payee[sizeof(x->p.payee) - 1] = 0;
+	x->p.invoice = r.invoice;
+	return 0;
+}
+
+/* The payables of schema 6: the bits of "unpaid", each read from its sending's lines block. */
+static int gather_unpaid(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job,
+                         tpc_payrun_t *p)
+{
+	tpc_lines_t l;
+	tpc_iter_t it;
+	tpc_txn_t t;
+
+	tpc_txn_wrap(&t, txn);
+	tpc_lines_init(&l, txn, ctx->db->lines);
+	tpc_txn_foreach(&it, &t, ctx->db->unpaid, NULL, 0, 0)
+	{
+		uint64_t seq = it.key.mv_size == 8 ? tpc_get_be64(it.key.mv_data) : 0;
+		tpc_unpaid_hdr_t h;
+		tpc_lines_hdr_t lh;
+		const uint8_t *bits;
+		int rc = seq ? tpc_records_unpaid_read(&it.val, &h, &bits) : TPC_EDAMAGED;
+
+		/* damaged bits, or a block they cannot be read from: refused T00055, as above */
+		if (!rc && (rc = tpc_lines_block(&l, seq, &lh)) == 0)
+			rc = TPC_EDAMAGED;
+		if (rc < 0 || (rc == 1 && lh.nlines != h.nlines)) {
+			tpc_records_damaged(TPC_REC_UNPAID, &it.key);
+			tpc_txn_fail(&t, TPC_EDAMAGED);
+			break;
+		}
+		for (uint32_t b = 0; b < 2 * h.nlines && !t.ret; b++) {
+			struct item *x;
+
+			if (!(bits[b / 8] & (1u << (b % 8))))
+				continue;
+			if (!(x = next_item(p))) {
+				tpc_txn_fail(&t, ENOMEM);
+				break;
+			}
+			if ((rc = unpaid_item(&l, seq, b / 2, (uint8_t)(b % 2), lh.committed_ms,
+			                      x))) {
+				tpc_records_damaged(TPC_REC_UNPAID, &it.key);
+				tpc_txn_fail(&t, rc);
+				break;
+			}
+			take(job, p, x);
+		}
+		if (t.ret)
+			break;
+	}
+	tpc_iter_close(&it);
+	return t.ret;
+}
+
+/* Gather the unpaid payables the run takes: those of the requested budget (or all) committed
+ * on or before the `until` day (or all), of either schema. The rest stay unpaid for a later
+ * run. Every payable is walked: the run's filters (budget, day) are not part of the key, and a
+ * run is rare enough that a full walk of the unpaid lines is the simple answer. */
+static int gather(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_job_t *job, tpc_payrun_t *p)
+{
+	int rc = gather_payables(ctx, txn, job, p);
+
+	return rc ? rc : gather_unpaid(ctx, txn, job, p);
 }
 
 /* Resolve the bank account of each (budget, payee) from the reference data. The ledger keeps
@@ -421,6 +525,46 @@ static int put_posting(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_post
 	return mdb_put(txn, ctx->db->postings, &k, &v, MDB_APPEND);
 }
 
+/* Clear the bit of item @p x in its sending's "unpaid" value (read back in this transaction,
+ * which sees the bits cleared before): the value is written again, sealed, or removed once no
+ * bit is left. @return 0, MDB_NOTFOUND (the bit was not set: what deleting a payable that is
+ * not there means), ENOMEM or an LMDB code. */
+static int unpaid_clear(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const struct item *x)
+{
+	uint8_t kb[8], *copy, *bits;
+	MDB_val k = tpc_key_u64(kb, x->seq), v;
+	uint32_t b = 2 * x->line + x->part;
+	tpc_unpaid_hdr_t h;
+	const uint8_t *cur;
+	size_t nbits, left = 0;
+	int rc;
+
+	if ((rc = mdb_get(txn, ctx->db->unpaid, &k, &v)))
+		return rc;
+	if (tpc_records_unpaid_read(&v, &h, &cur) || b >= 2 * h.nlines)
+		return MDB_CORRUPTED; /* gather() read it whole a moment ago */
+	if (!(cur[b / 8] & (1u << (b % 8))))
+		return MDB_NOTFOUND;
+	/* a copy: LMDB's value may not be written in place */
+	if (!(copy = malloc(v.mv_size)))
+		return ENOMEM;
+	memcpy(copy, v.mv_data, v.mv_size);
+	bits = copy + sizeof(h);
+	bits[b / 8] &= (uint8_t) ~(1u << (b % 8));
+	nbits = v.mv_size - sizeof(h);
+	for (size_t i = 0; i < nbits && !left; i++)
+		left = bits[i];
+	if (left) {
+		tpc_records_unpaid_seal(copy, v.mv_size);
+		v.mv_data = copy;
+		rc = mdb_put(txn, ctx->db->unpaid, &k, &v, 0);
+	} else {
+		rc = mdb_del(txn, ctx->db->unpaid, &k, NULL);
+	}
+	free(copy);
+	return rc;
+}
+
 /* Write payment @p pm (items [@p i, @p j) of account @p a): the payees debited (one posting
  * per payee of the account), the budget's bank account @p payer_iban credited, the payment
  * record, and each item's payable moved to "paid". @return 0 or an LMDB code.
@@ -479,8 +623,11 @@ static int record_payment(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_
 		tpc_records_paid_seal(&paid);
 		p->items[m].payment = p->npayments;
 		k = tpc_key_payable(key, p->items[m].seq, p->items[m].line, p->items[m].part);
-		/* deleted in the paying transaction: no later run can see the payable again */
-		if (!tpc_txn_del(&t, ctx->db->payables, &k) && !t.ret)
+		/* deleted (its bit cleared) in the paying transaction: no later run can see the
+		 * payable again */
+		if (p->items[m].unpaid)
+			tpc_txn_fail(&t, unpaid_clear(ctx, txn, &p->items[m]));
+		else if (!tpc_txn_del(&t, ctx->db->payables, &k) && !t.ret)
 			tpc_txn_fail(&t, MDB_NOTFOUND);
 		if (t.ret)
 			break;
@@ -675,8 +822,9 @@ static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p
 	Tpclear__SettledDestination dest[64], *destp[64];
 	size_t ndest = 0, plen;
 	tpc_blob_t out = {0};
-	tpc_settlement_hdr_t sh;
-	uint8_t key[20];
+	const uint8_t *value;
+	uint8_t key[20], *packed;
+	size_t vlen;
 	MDB_val k, v;
 	int64_t paid = 0;
 	uint32_t npaid = 0;
@@ -752,25 +900,25 @@ static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p
 		}
 	}
 	st.native_type = out.ptr ? out.type : "";
+	/* packed, then stored as one LZ4 block with the 920900 (records.h): the echo of the
+	 * sending's records is mostly spaces and zeros and shrinks about tenfold */
 	plen = tpclear__settlement__get_packed_size(&st);
-	memset(&sh, 0, sizeof(sh));
-	sh.magic = TPC_SETTLEMENT_MAGIC;
-	sh.proto_len = (uint32_t)plen;
-	sh.native_len = out.ptr ? (uint32_t)out.len : 0;
-	memcpy(sh.native_type, out.type, sizeof(sh.native_type));
+	packed = tpc_arena_alloc_uninit(scratch, plen ? plen : 1, 8);
+	if (!packed)
+		return ENOMEM;
+	tpclear__settlement__pack(&st, packed);
+	if ((rc = tpc_records_settlement_encode(packed, plen, out.ptr ? &out : NULL, scratch,
+	                                        &value, &vlen)))
+		return rc == TPC_ENOMEM ? ENOMEM : EINVAL;
 	tpc_put_be64(key, h->sequence);
 	tpc_put_be64(key + 8, p->run);
 	tpc_put_be32(key + 16, first->payment);
 	k.mv_data = key;
 	k.mv_size = sizeof(key);
-	v.mv_data = NULL;
-	v.mv_size = sizeof(sh) + plen + sh.native_len;
-	if ((rc = mdb_put(txn, ctx->db->settlements, &k, &v, MDB_RESERVE)))
+	v.mv_data = (void *)value;
+	v.mv_size = vlen;
+	if ((rc = mdb_put(txn, ctx->db->settlements, &k, &v, 0)))
 		return rc;
-	memcpy(v.mv_data, &sh, sizeof(sh));
-	tpclear__settlement__pack(&st, (uint8_t *)v.mv_data + sizeof(sh));
-	if (sh.native_len)
-		memcpy((uint8_t *)v.mv_data + sizeof(sh) + plen, out.ptr, sh.native_len);
 	p->settlements++;
 	keep_push(p, &st, &out);
 	return 0;
@@ -809,29 +957,35 @@ static int read_lines(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq,
                       struct sending_lines *rl)
 {
 	uint8_t key[12];
-	tpc_iter_t it;
+	tpc_lines_t l;
 	tpc_txn_t t;
+	int rc;
 
 	/* the native encoder needs every line of the sending, paid or not: its settlement
 	 * message lists the whole sending */
 	rl->n = 0;
 	tpc_txn_wrap(&t, txn);
-	tpc_key_u64_u32(key, seq, 0);
-	tpc_txn_foreach(&it, &t, db->lines, key, 12, 8)
-	{
+	/* in either layout (store/records.h) */
+	tpc_lines_init(&l, txn, db->lines);
+	for (;;) {
 		tpc_line_rec_t *r;
 		tpc_settled_line_t *sl;
 
-		if (it.key.mv_size != 12 || tpc_txn_fail(&t, lines_grow(rl)))
+		if (tpc_txn_fail(&t, lines_grow(rl)))
 			break;
 		r = &rl->recs[rl->n];
 		sl = &rl->lines[rl->n];
-		/* a settlement is never built from a damaged line: the run is refused T00055 */
-		if (tpc_records_line_read(&it.val, r)) {
-			tpc_records_damaged(TPC_REC_LINES, &it.key);
-			tpc_txn_fail(&t, TPC_EDAMAGED);
+		rc = tpc_lines_get(&l, seq, rl->n, r, NULL);
+		if (rc == MDB_NOTFOUND)
 			break;
+		/* a settlement is never built from a damaged line: the run is refused T00055 */
+		if (rc == TPC_EDAMAGED) {
+			MDB_val k = tpc_key_u64_u32(key, seq, rl->n);
+
+			tpc_records_damaged(TPC_REC_LINES, &k);
 		}
+		if (tpc_txn_fail(&t, rc))
+			break;
 		memset(sl, 0, sizeof(*sl));
 		sl->record = r->record;
 		sl->account = r->account;
@@ -843,7 +997,6 @@ static int read_lines(MDB_txn *txn, const tpc_store_db_t *db, uint64_t seq,
 		sl->accepted_cents = r->accepted_cents;
 		rl->n++;
 	}
-	tpc_iter_close(&it);
 	return t.ret;
 }
 

@@ -116,10 +116,11 @@ typedef struct tpc_job {
 	size_t stored_len;
 	/* Computed by the worker, off the writer's path (store/records.h, checksums): the sum of
 	 * the answer's body and the bytes it was computed over (stored, else result: the writer
-	 * recomputes when they are not the bytes it writes), and the line records, sealed. */
+	 * recomputes when they are not the bytes it writes), and the lines block. */
 	uint64_t body_sum;
 	const uint8_t *body_summed;
-	struct tpc_line_rec *line_recs; /* sending.nlines records in the arena, or NULL */
+	const uint8_t *lines_block; /* the lines block (store/records.h) in the arena, or NULL */
+	size_t lines_block_len;
 	/* the payload as the ledger keeps it ("payloads", store/payload.h), for a format with a
 	 * native settlement: keep_payload set by the worker, payload_stored its value (one LZ4
 	 * block, in the arena) or NULL when the arena had no room: the writer then stores the

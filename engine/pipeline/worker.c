@@ -488,7 +488,7 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 	store_compressed(job);
 	store_payload(job, buf, len);
 	/* the checksums of what the writer stores, computed here off its path (store/records.h);
-	 * without arena room for the line records the writer encodes them itself */
+	 * without arena room for the lines block the writer encodes it itself */
 	job->body_sum = tpc_records_answer_body_sum(job);
 	job->body_summed = job->stored ? job->stored : job->result;
 	(void)tpc_records_lines_encode(job);

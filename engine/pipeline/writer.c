@@ -90,7 +90,7 @@ static int resume(tpc_writer_t *w)
 	if (tpc_txn_begin(db->env, MDB_RDONLY, &t))
 		return t.ret;
 	w->ctr.next_seq = tpc_txn_last_u64(&t, db->answers) + 1;
-	w->ctr.next_posting = tpc_txn_last_u64(&t, db->postings) + 1;
+	w->ctr.next_posting = tpc_ledger_next_posting(&t, db);
 	w->next_run = tpc_txn_last_u64(&t, db->payruns) + 1;
 	tpc_txn_abort(&t); /* read only: nothing to commit */
 	return t.ret;

@@ -210,15 +210,25 @@ static const char *check_index(struct scan *sc, const tpc_answer_hdr_t *h, uint6
 	return NULL;
 }
 
-/* One line record per line of the Result, numbered 0..lines-1, each of the line layout. */
+/* One line record per line of the Result, numbered 0..lines-1, each of the line layout: a
+ * lines block (schema 6) holding as many, or records of schema 3-5 under (sequence, line). */
 static const char *check_lines(struct scan *sc, uint64_t seq, uint32_t lines)
 {
 	uint8_t key[12];
 	tpc_line_rec_t rec;
+	tpc_lines_hdr_t h;
 	uint32_t n = 0;
 	tpc_iter_t it;
 	const char *bad = NULL;
+	MDB_val k = tpc_key_u64(key, seq), v;
 
+	if (tpc_txn_find(&sc->t, sc->db->lines, &k, &v)) {
+		if (!in_file(sc, &v) || tpc_records_lines_check(&v, &h) != 0)
+			return "its lines block is of the wrong size or fails its checksum";
+		return h.nlines == lines
+		           ? NULL
+		           : "it has not as many line records as its Result has lines";
+	}
 	tpc_key_u64_u32(key, seq, 0);
 	tpc_txn_foreach(&it, &sc->t, sc->db->lines, key, 12, 8)
 	{

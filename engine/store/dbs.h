@@ -31,8 +31,10 @@ typedef struct tpc_ledger_dbs {
 typedef struct tpc_store_db {
 	MDB_env *env;
 	MDB_dbi meta, sendings, answers, lines, postings;
-	MDB_dbi payables;     /* (sequence, line, part) -> tpc_payable_t: accepted, not yet paid */
-	MDB_dbi paid;         /* (sequence, line, part) -> tpc_paid_t: which payment paid it */
+	MDB_dbi payables; /* (sequence, line, part) -> tpc_payable_t: not yet paid (schema 3-5) */
+	MDB_dbi unpaid;   /* sequence -> tpc_unpaid_hdr_t + bits: parts not yet paid (schema 6); 0
+	                   * in a read-only open of an older ledger no daemon raised yet */
+	MDB_dbi paid;     /* (sequence, line, part) -> tpc_paid_t: which payment paid it */
 	MDB_dbi scheme_refs;  /* (sequence, line) -> tpc_scheme_ref_t: lines paid by a scheme */
 	MDB_dbi payruns;      /* run (u64) -> tpc_payrun_rec_t */
 	MDB_dbi payrun_ids;   /* sender NUL request id -> tpc_payrun_id_t: idempotent runs */

@@ -9,9 +9,9 @@
 #include "store/payload.h"
 
 #include "core/error.h"
+#include "store/records.h"
 
 #include <limits.h>
-#include <lz4.h>
 #include <string.h>
 
 tpc_payload_hdr_t tpc_payload_raw_header(size_t len)
@@ -29,23 +29,18 @@ int tpc_payload_encode(const uint8_t *buf, size_t len, tpc_arena_t *arena, const
                        size_t *out_len)
 {
 	tpc_payload_hdr_t h = tpc_payload_raw_header(len);
+	size_t cap = tpc_records_lz4_bound(len), n;
 	uint8_t *v;
-	int cap, n = 0;
 
-	/* LZ4 takes int sizes: a larger payload is stored as it is */
-	cap = len <= (size_t)LZ4_MAX_INPUT_SIZE ? LZ4_compressBound((int)len) : 0;
-	v = tpc_arena_alloc_uninit(arena, sizeof(h) + (cap > 0 ? (size_t)cap : len), 8);
+	v = tpc_arena_alloc_uninit(arena, sizeof(h) + (cap > len ? cap : len), 8);
 	if (!v)
 		return TPC_ENOMEM;
-	if (cap > 0)
-		n = LZ4_compress_default((const char *)buf, (char *)v + sizeof(h), (int)len, cap);
-	/* under an eighth saved, the raw form: every read would pay the decompression for
-	 * little space (the same rule as the answers, worker.c) */
-	if (n > 0 && (size_t)n < len - len / 8) {
+	/* the records' one rule (records.c): raw when LZ4 saves less than an eighth */
+	n = tpc_records_lz4_pack(buf, len, v + sizeof(h), cap);
+	if (n) {
 		h.flags = TPC_PAYLOAD_LZ4;
-		*out_len = sizeof(h) + (size_t)n;
+		*out_len = sizeof(h) + n;
 	} else {
-		/* fits: LZ4's bound is never below len */
 		memcpy(v + sizeof(h), buf, len);
 		*out_len = sizeof(h) + len;
 	}
@@ -76,9 +71,7 @@ int tpc_payload_decode(const void *value, size_t size, tpc_arena_t *arena, const
 		return TPC_ENOMEM;
 	if (!(h.flags & TPC_PAYLOAD_LZ4))
 		memcpy(copy, p + sizeof(h), (size_t)h.raw_len);
-	/* _safe: bytes from disk, and never a write past raw_len whatever they say */
-	else if (LZ4_decompress_safe((const char *)p + sizeof(h), (char *)copy,
-	                             (int)(size - sizeof(h)), (int)h.raw_len) != (int)h.raw_len)
+	else if (tpc_records_lz4_unpack(p + sizeof(h), size - sizeof(h), copy, (size_t)h.raw_len))
 		return TPC_EDB;
 	*out = copy;
 	*len = (size_t)h.raw_len;

@@ -30,12 +30,17 @@
 #include <stdint.h>
 #include <string.h>
 
-/* 5: checksums on answers, lines, postings, payables and paid (see DESIGN above).
+/* 6: one posting pair of 56 bytes per accepted line part (tpc_posting_pair_t) where schema 5
+ * wrote two postings of 96 bytes; settlements compressed (LZ4) and checksummed (TPS2,
+ * tpc_settlement_hdr_t). A schema 5
+ * store is raised to 6 and its TPS1 settlements read as they are; meta "schema6_from" says
+ * where the TPS2 ones begin.
+ * 5: checksums on answers, lines, postings, payables and paid (see DESIGN above).
  * 4: the reference data's free text and the scheme references are stored whole (variable
  * length, refdata/refdata.h "Values", tpc_scheme_ref_t below). A schema 3 or 4 store is opened
  * and raised to 5 (store/store.c): its values are still read as they are, nothing is
  * rewritten, and meta "sums_from" records where the checksummed records begin. */
-#define TPC_LEDGER_SCHEMA      5u
+#define TPC_LEDGER_SCHEMA      6u
 #define TPC_LEDGER_SCHEMA_READ 3u          /* the oldest schema this engine opens */
 #define TPC_ANSWER_MAGIC       0x35415054u /* "TPA5" little endian: header with its sum */
 #define TPC_ANSWER_MAGIC_V4    0x32415054u /* "TPA2": schemas 3 and 4, 320 bytes, no sum */
@@ -49,6 +54,7 @@
  *  sequence (answers, lines, payables), posting and payment run (paid) written with a sum.
  *  Records before them are unchecked; records from them on must carry one (tpclear verify).
  *  Absent in a store created at schema 5: every record has its sum. */
+#define TPC_SCHEMA6_FROM "schema6_from" /* meta key: a tpc_sums_from_t */
 typedef struct tpc_sums_from {
 	uint64_t sequence;
 	uint64_t posting;
@@ -98,16 +104,32 @@ typedef struct tpc_answer_hdr {
 	uint64_t sum;
 } tpc_answer_hdr_t;
 
-/** Header of a stored settlement (value of "settlements"), then the packed tpclear.Settlement,
- *  then the native settlement bytes. Written by the payment runs, read by the queries. */
-#define TPC_SETTLEMENT_MAGIC 0x31535054u /* "TPS1" little endian */
+/** Header of a stored settlement (value of "settlements"), then the packed tpclear.Settlement
+ *  and the native settlement bytes (eFact 920900): as they are, or - flag TPC_SETTLEMENT_LZ4 -
+ *  as one LZ4 block of both. Written by the payment runs, read by the queries. Schema 6 writes
+ *  TPS2 (with its sum); a TPS1 value (32 bytes, no flags, no sum) of an older ledger is read as
+ *  it is. */
+#define TPC_SETTLEMENT_MAGIC_V5 0x31535054u /* "TPS1" little endian: schemas 3 to 5 */
+#define TPC_SETTLEMENT_MAGIC    0x32535054u /* "TPS2": flags and sum */
+#define TPC_SETTLEMENT_HDR_V5   32u
+#define TPC_SETTLEMENT_LZ4      1u /* tpc_settlement_hdr_t.flags */
 typedef struct tpc_settlement_hdr {
 	uint32_t magic;
 	uint32_t proto_len;
 	uint32_t native_len;
 	char native_type[16];
-	uint32_t pad;
+	uint32_t flags; /* TPC_SETTLEMENT_LZ4; padding (0) in TPS1 */
+	/* XXH3-64 of this header (sum 0 while hashing) seeded with the XXH3-64 of the bytes after
+	 * it, as for the answers; absent from TPS1 (read back as 0) */
+	uint64_t sum;
 } tpc_settlement_hdr_t;
+
+/** A decoded settlement: pointers into the caller's arena. */
+typedef struct tpc_settlement_view {
+	const uint8_t *proto; /* packed tpclear.Settlement */
+	size_t proto_len;
+	tpc_blob_t native; /* ptr NULL when none */
+} tpc_settlement_view_t;
 
 /** One line verdict (value of "lines", 104 bytes; 96 without the sum in schema 4). */
 typedef struct tpc_line_rec {
@@ -133,6 +155,57 @@ typedef struct tpc_line_rec {
 	uint8_t pad1[6];
 	uint64_t sum; /* tpc_records_sum() of the 96 bytes above; 0 = schema 4, unchecked */
 } tpc_line_rec_t;
+
+/** The line records of one sending since schema 6 (value of "lines" under the sequence alone,
+ *  8 bytes): this header, then one tpc_line_payee_t per invoice, one tpc_line6_t per line and
+ *  one tpc_line_finding_t per finding code (up to three per line, in line order). Schema 3-5
+ *  records (tpc_line_rec_t, key sequence + line) are read beside them (tpc_lines_get()). */
+#define TPC_LINES_MAGIC 0x364c5054u /* "TPL6" little endian */
+typedef struct tpc_lines_hdr {
+	uint32_t magic;
+	uint32_t nlines;
+	uint32_t ninvoices;
+	uint32_t nfindings;
+	uint64_t first_posting; /* the writer's: number of the sending's first posting */
+	uint64_t committed_ms;  /* the writer's: commit time */
+	uint64_t body_sum;      /* XXH3-64 of the bytes after the header (the worker's) */
+	uint64_t sum;           /* XXH3-64 of this header (sum 0) seeded with body_sum */
+} tpc_lines_hdr_t;
+
+/** The payee and destination of an invoice's lines (in a lines block). */
+typedef struct tpc_line_payee {
+	char payee[12];     /* NIHII (third-party payment) or NISS (eAttest), NUL-padded */
+	char mutuality[3];  /* destination mutuality, not NUL-terminated */
+	uint8_t payee_kind; /* enum tpc_payee_kind */
+} tpc_line_payee_t;
+
+/** One line verdict in a lines block: tpc_line_rec_t without the mutuality (its invoice's),
+ *  the findings (the block's tail) and the sum (the block's). */
+typedef struct tpc_line6 {
+	int64_t insurer_cents;
+	int64_t patient_cents;
+	int64_t expected_insurer_cents;
+	int64_t expected_patient_cents;
+	int64_t accepted_cents;
+	char code[6];
+	uint8_t outcome;
+	uint8_t nfindings;
+	int32_t date_first;
+	int32_t units;
+	uint32_t invoice;
+	uint32_t record;
+	uint8_t account, budget, scheme, share_budget;
+	/* the low 32 bits of the XXH3-64 of the 68 bytes before: the block's sums find damage,
+	 * this one names the line (tpclear verify) */
+	uint32_t sum;
+} tpc_line6_t;
+
+/** A finding code of a line (the block's tail, in line order). */
+typedef struct tpc_line_finding {
+	uint32_t line;
+	char code[6];
+	uint8_t pad[2];
+} tpc_line_finding_t;
 
 /** Kinds of postings. Per budget: CHARGE + PAYABLE = 0 for each line, SETTLE + PAYOUT = 0 for
  *  each payment, so every budget - and the whole ledger - sums to zero. */
@@ -167,6 +240,26 @@ typedef struct tpc_posting_rec {
 	uint8_t pad2[8];
 } tpc_posting_rec_t;
 
+/** The two postings of one accepted line part (value of "postings" since schema 6, 56 bytes):
+ *  the CHARGE of its budget under the key's number n and the PAYABLE of its payee under n + 1,
+ *  which no key holds. One record where schema 5 wrote two postings of 96 bytes (the charge's
+ *  account is the budget's name, its amount the payable's negative, every other field shared):
+ *  the readers expand it (tpc_records_postings_read()), so every posting keeps its number and
+ *  the pair still sums to zero inside its budget. Payment postings stay tpc_posting_rec_t. */
+typedef struct tpc_posting_pair {
+	uint64_t sequence;
+	uint32_t line;
+	uint8_t budget;     /* enum tpc_budget */
+	uint8_t payee_kind; /* enum tpc_payee_kind of the payable */
+	uint8_t part;       /* 0 = insurer part, 1 = patient share */
+	uint8_t pad;
+	int64_t amount_cents; /* the payable's (the charge posts its negative) */
+	uint64_t at_ms;       /* commit time, unix milliseconds */
+	char payee[12];       /* NIHII or NISS, NUL-terminated */
+	uint32_t pad2;
+	uint64_t sum; /* tpc_records_sum() of the 48 bytes before it */
+} tpc_posting_pair_t;
+
 /** An accepted line not yet paid (value of "payables"). A credit note's lines are negative
  *  payables: they reduce the next payment to the same payee. */
 typedef struct tpc_payable {
@@ -182,6 +275,25 @@ typedef struct tpc_payable {
 	uint32_t pad2;
 	uint64_t sum; /* tpc_records_sum() of the record with sum 0; 0 = unchecked (schema 4) */
 } tpc_payable_t;
+
+/** The unpaid line parts of one sending (value of "unpaid" under its sequence, schema 6): where
+ *  schema 5 kept one payable record per line part. This header, then ceil(2 * nlines / 8)
+ *  bytes: bit 2 * line + part (byte bit / 8, bit bit % 8) set while that part is owed to its
+ *  payee and no payment run paid it. What a run pays it reads from the lines block (amount,
+ *  budget, payee, commit time); it clears the bits it pays in its own transaction and removes
+ *  the value once none is left. Written only for a sending with a part to pay. */
+#define TPC_UNPAID_MAGIC 0x36555054u /* "TPU6" little endian */
+typedef struct tpc_unpaid_hdr {
+	uint32_t magic;
+	uint32_t nlines;
+	uint64_t sum; /* XXH3-64 of the whole value with this field 0 */
+} tpc_unpaid_hdr_t;
+
+/** Bytes of a value of "unpaid" for @p nlines lines. */
+static inline size_t tpc_unpaid_size(uint32_t nlines)
+{
+	return sizeof(tpc_unpaid_hdr_t) + ((size_t)nlines * 2 + 7) / 8;
+}
 
 /** Key of "payables" and "paid": sequence (u64 BE) + line (u32 BE) + part (0 = the insurer
  *  part, 1 = the patient share when a scheme pays it to another budget or the same one). */
@@ -263,11 +375,18 @@ typedef struct tpc_payment_rec {
 } tpc_payment_rec_t;
 
 _Static_assert(sizeof(tpc_answer_hdr_t) == 328, "stored layout");
-_Static_assert(sizeof(tpc_settlement_hdr_t) == 32, "stored layout");
+_Static_assert(sizeof(tpc_settlement_hdr_t) == 40, "stored layout");
+_Static_assert(offsetof(tpc_settlement_hdr_t, sum) == TPC_SETTLEMENT_HDR_V5, "stored layout");
 _Static_assert(sizeof(tpc_line_rec_t) == 104, "stored layout");
 _Static_assert(offsetof(tpc_line_rec_t, sum) == TPC_LINE_REC_V4, "stored layout");
 _Static_assert(offsetof(tpc_answer_hdr_t, sum) == TPC_ANSWER_HDR_V4, "stored layout");
+_Static_assert(sizeof(tpc_lines_hdr_t) == 48, "stored layout");
+_Static_assert(sizeof(tpc_unpaid_hdr_t) == 16, "stored layout");
+_Static_assert(sizeof(tpc_line_payee_t) == 16, "stored layout");
+_Static_assert(sizeof(tpc_line6_t) == 72, "stored layout");
+_Static_assert(sizeof(tpc_line_finding_t) == 12, "stored layout");
 _Static_assert(sizeof(tpc_posting_rec_t) == 96, "stored layout");
+_Static_assert(sizeof(tpc_posting_pair_t) == 56, "stored layout");
 _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");
 _Static_assert(sizeof(tpc_paid_t) == 32, "stored layout");
 _Static_assert(offsetof(tpc_paid_t, sum) == TPC_PAID_V4, "stored layout");
@@ -321,6 +440,8 @@ enum tpc_rec_db {
 	TPC_REC_POSTINGS,
 	TPC_REC_PAYABLES,
 	TPC_REC_PAID,
+	TPC_REC_SETTLEMENTS,
+	TPC_REC_UNPAID,
 	TPC_REC__COUNT
 };
 
@@ -356,6 +477,21 @@ int tpc_records_line_read(const MDB_val *v, tpc_line_rec_t *out);
 /** Read a value of "postings" (sum 0: written before schema 5, read unchecked).
  *  @return 0 or TPC_EDAMAGED. */
 int tpc_records_posting_read(const MDB_val *v, tpc_posting_rec_t *out);
+/** Seal a posting pair (writer). */
+void tpc_records_posting_pair_seal(tpc_posting_pair_t *p);
+/** The postings of the value @p v of "postings" under key @p k: one (a posting of 96 bytes:
+ *  payments' postings, and every posting before schema 6) or two (a line part's pair, 56
+ *  bytes: the charge numbered as the key, the payable the next number). Each comes with its
+ *  number in @p num and the record's sum in its sum field (0: unchecked, schema 4).
+ *  @return 1 or 2, or TPC_EDAMAGED (another size, a key that is not a number, a sum that
+ *  does not match). */
+int tpc_records_postings_read(const MDB_val *k, const MDB_val *v, tpc_posting_rec_t out[2],
+                              uint64_t num[2]);
+/** Seal a value of "unpaid" of @p size bytes (its sum over the header and the bits). */
+void tpc_records_unpaid_seal(void *value, size_t size);
+/** Check a value of "unpaid": magic, size for its lines, sum. *@p bits points at its bits in
+ *  @p v (LMDB's memory). @return 0 or TPC_EDAMAGED. */
+int tpc_records_unpaid_read(const MDB_val *v, tpc_unpaid_hdr_t *h, const uint8_t **bits);
 /** Read a value of "payables" (sum 0: unchecked). @return 0 or TPC_EDAMAGED. */
 int tpc_records_payable_read(const MDB_val *v, tpc_payable_t *out);
 /** Read a value of "paid" (32 bytes, checked; or 24, schema 4: sum 0).
@@ -365,6 +501,37 @@ int tpc_records_paid_read(const MDB_val *v, tpc_paid_t *out);
 /** Check the sum of a value of "answers" without decoding it.
  *  @return 0 (sum matches), 1 (a TPA2 answer: no sum to check) or TPC_EDAMAGED. */
 int tpc_records_answer_check(const void *value, size_t size);
+
+/* ---- LZ4 blocks: answers, payloads and settlements ------------------------------------------ */
+
+/** Room an LZ4 block of @p len bytes may need; 0 when @p len is beyond LZ4's int sizes (such
+ *  bytes are stored as they are). */
+size_t tpc_records_lz4_bound(size_t len);
+
+/** Compress @p len bytes at @p src into @p dst (@p cap bytes, tpc_records_lz4_bound(len)).
+ *  @return the block's length when it saves an eighth or more, else 0: then the bytes are
+ *  stored as they are (every read would pay the decompression for little space). */
+size_t tpc_records_lz4_pack(const void *src, size_t len, void *dst, size_t cap);
+
+/** Decompress the @p n bytes of a block at @p src into exactly @p raw bytes at @p dst.
+ *  @return 0, or TPC_EDB (not a block of that size: never a write past @p raw). */
+int tpc_records_lz4_unpack(const void *src, size_t n, void *dst, size_t raw);
+
+/* ---- settlements ------------------------------------------------------------------------- */
+
+/** Build a value of "settlements" in @p arena: the TPS2 header (its sum set), then the packed
+ *  Settlement (@p proto, @p proto_len) and @p native (NULL or empty: none) as one LZ4 block
+ *  when it saves an eighth, else as they are.
+ *  @param[out] out, out_len  the value, in @p arena (valid until it is reset)
+ *  @return 0, TPC_EINVAL (parts beyond 4 GiB) or TPC_ENOMEM. */
+int tpc_records_settlement_encode(const uint8_t *proto, size_t proto_len, const tpc_blob_t *native,
+                                  tpc_arena_t *arena, const uint8_t **out, size_t *out_len);
+
+/** Decode a value of "settlements" (TPS2, its sum checked, or TPS1) into @p arena.
+ *  @return 0, TPC_EDAMAGED (a sum that does not match, or not a settlement), TPC_EDB (lengths
+ *  that do not add up in a TPS1 value, a block that does not decompress) or TPC_ENOMEM. */
+int tpc_records_settlement_decode(const void *value, size_t size, tpc_arena_t *arena,
+                                  tpc_settlement_view_t *out);
 
 /* ---- answers and lines ---------------------------------------------------------------------- */
 
@@ -407,15 +574,69 @@ void tpc_records_scheme_ref_encode(unsigned scheme, const char *ref, const char 
  *  @return 0, or TPC_EDB when it is neither. */
 int tpc_records_scheme_ref_read(const MDB_val *v, tpc_scheme_ref_view_t *out);
 
+/* ---- lines blocks (schema 6) ------------------------------------------------------------- */
+
+/** Size of the lines block of @p s. */
+size_t tpc_records_lines_size(const tpc_sending_t *s);
+
+/** Write the lines block of @p s to @p out (tpc_records_lines_size() bytes): header with its
+ *  body sum (first_posting, committed_ms and the header's sum left to
+ *  tpc_records_lines_seal()), the invoices' payees (the provider under third-party payment,
+ *  the insured for an eAttest), the lines, their findings. Refused lines charge no budget. */
+void tpc_records_lines_block(const tpc_sending_t *s, void *out);
+
+/** Set the writer's fields of the block at @p block (its first posting, its commit time) and
+ *  the header's sum. */
+void tpc_records_lines_seal(void *block, uint64_t first_posting, uint64_t committed_ms);
+
+/** Reads "lines" in either layout, one sending at a time: the block of the sending asked last
+ *  is kept (its sum checked once), so walking a sending's lines costs one lookup. Valid while
+ *  its transaction lives; the caller's memory. */
+typedef struct tpc_lines {
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint64_t seq;         /* the sending of block (0: none held) */
+	const uint8_t *block; /* in LMDB's map */
+	size_t size;
+	tpc_lines_hdr_t h;
+	int bad; /* the held block failed its sum */
+} tpc_lines_t;
+
+void tpc_lines_init(tpc_lines_t *l, MDB_txn *txn, MDB_dbi dbi);
+
+/** Line @p line of sending @p seq as a tpc_line_rec_t (a block's line with its invoice's
+ *  mutuality and the block's sum; a schema 3-5 record as it is). @p payee may be NULL; it gets
+ *  the invoice's payee of a block's line, zeroed for an older record.
+ *  @return 0, MDB_NOTFOUND (no such line), TPC_EDAMAGED (its sum, or its block's, does not
+ *  match) or another LMDB code. */
+int tpc_lines_get(tpc_lines_t *l, uint64_t seq, uint32_t line, tpc_line_rec_t *out,
+                  tpc_line_payee_t *payee);
+
+/** The block of sending @p seq, when it has one: *@p h its header.
+ *  @return 1 (a block), 0 (none: older records, or no lines), TPC_EDAMAGED or an LMDB code. */
+int tpc_lines_block(tpc_lines_t *l, uint64_t seq, tpc_lines_hdr_t *h);
+
+/** Read a lines block standing alone (verify's walk): header and body sums checked.
+ *  @return 0 or TPC_EDAMAGED (also for lengths that do not add up). */
+int tpc_records_lines_check(const MDB_val *v, tpc_lines_hdr_t *h);
+
+/** In a block that failed its check, whether line @p line fails its own sum (or lies outside
+ *  the value): what verify names. */
+int tpc_records_lines_line_damaged(const MDB_val *v, uint32_t line);
+
+/** Compute the body and header sums of the block at @p block (@p size bytes) again after an
+ *  edit (tests and tools: a rewrite, not damage). */
+void tpc_records_lines_resum(void *block, size_t size);
+
 /** The line record of line @p line (of invoice @p invoice) of @p s, sealed (its sum set).
  *  Refused lines charge no budget. */
 void tpc_records_line_encode(const tpc_sending_t *s, uint32_t line, uint32_t invoice,
                              tpc_line_rec_t *out);
 
-/** Encode every line record of @p job's sending into its arena (job->line_recs), so that the
- *  writer only copies them: the worker's side of the checksums (no field of a line record
- *  depends on the sequence, which is in the key). @return 0, or TPC_ENOMEM (job->line_recs
- *  stays NULL and the writer encodes them itself). */
+/** Encode the lines block of @p job's sending into its arena (job->lines_block, its body sum
+ *  computed), so that the writer only copies it and seals its header: the worker's side of the
+ *  checksums. @return 0, or TPC_ENOMEM (job->lines_block stays NULL and the writer encodes it
+ *  itself). */
 int tpc_records_lines_encode(tpc_job_t *job);
 
 #endif /* TPC_STORE_RECORDS_H */

@@ -64,27 +64,38 @@ static int open_dbis(MDB_txn *txn, tpc_store_db_t *db, unsigned flags)
 	    /* a ledger of an older engine gets it empty here: its sendings have no payload,
 	     * which the settlements read as "none" (store/payload.h), so it is no schema change */
 	    {"payloads", &db->payloads},
+	    /* schema 6: created at the raise (or with the store), empty in an older ledger */
+	    {"unpaid", &db->unpaid},
 	};
 	int rc;
 
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		/* a tool reading a ledger no engine of schema 6 opened yet: no "unpaid" there,
+		 * its handle stays 0 (dbs.h) */
+		if (all[i].dbi == &db->unpaid && !(flags & MDB_CREATE) &&
+		    (rc = mdb_dbi_open(txn, all[i].name, flags, all[i].dbi)) == MDB_NOTFOUND) {
+			db->unpaid = 0;
+			continue;
+		}
 		if ((rc = mdb_dbi_open(txn, all[i].name, flags, all[i].dbi))) {
 			if (rc == MDB_NOTFOUND)
 				tpc_error("ledger: no sub-database '%s': not a tpclear ledger",
 				          all[i].name);
 			return rc;
 		}
+	}
 	db->dbs.lines = db->lines; /* the clearing snapshot reads it too (ledger/credit.h) */
 	/* read-only (the tools): the reference data is not theirs to read, and creating its
 	 * handles is a write */
 	return flags & MDB_CREATE ? tpc_refdata_open(txn, &db->dbs.ref) : 0;
 }
 
-/* Where the checksummed records begin in a store raised from schema 3 or 4: the next
- * sequence, posting and run numbers at the raise (records.h, tpc_sums_from_t). */
-static int put_sums_from(MDB_txn *txn, const tpc_store_db_t *db)
+/* Where the records of a schema begin in a store raised to it: the next sequence, posting and
+ * run numbers at the raise (records.h, tpc_sums_from_t), under meta @p name ("sums_from": the
+ * checksummed records of schema 5; "schema6_from": the settlements with a sum). */
+static int put_sums_from(MDB_txn *txn, const tpc_store_db_t *db, const char *name)
 {
-	MDB_val k = {9, "sums_from"}, v;
+	MDB_val k = {strlen(name), (void *)name}, v;
 	tpc_sums_from_t from;
 	tpc_txn_t t;
 
@@ -150,7 +161,9 @@ static int check_schema(MDB_txn *txn, tpc_store_db_t *db, const char *dir)
 		memcpy(&old, v.mv_data, 4);
 	if (rc == MDB_NOTFOUND ||
 	    (rc == 0 && v.mv_size == 4 && old >= TPC_LEDGER_SCHEMA_READ && old < ver)) {
-		if (rc == 0 && old < 5 && (rc = put_sums_from(txn, db)))
+		if (rc == 0 && old < 5 && (rc = put_sums_from(txn, db, "sums_from")))
+			return rc;
+		if (rc == 0 && old < 6 && (rc = put_sums_from(txn, db, TPC_SCHEMA6_FROM)))
 			return rc;
 		if (old)
 			tpc_info("ledger %s: schema %u raised to %u", dir, old, ver);
@@ -599,6 +612,8 @@ int tpc_store_lookup(tpc_store_reader_t *r, const char *sender, const char *key,
 int tpc_store_count_lines(tpc_store_reader_t *r, uint64_t seq, uint64_t *count)
 {
 	uint8_t key[12];
+	tpc_lines_hdr_t h;
+	tpc_lines_t l;
 	tpc_iter_t it;
 	tpc_txn_t t;
 	int rc;
@@ -607,10 +622,19 @@ int tpc_store_count_lines(tpc_store_reader_t *r, uint64_t seq, uint64_t *count)
 	if ((rc = read_begin(r)))
 		return tpc_err_from_mdb(rc);
 	tpc_txn_wrap(&t, r->txn);
-	/* lines are keyed (sequence, index): the 8-byte sequence is the prefix */
+	/* a lines block holds them all (schema 6); older lines are keyed (sequence, index):
+	 * the 8-byte sequence is the prefix */
+	tpc_lines_init(&l, r->txn, r->st->db.lines);
+	rc = tpc_lines_block(&l, seq, &h);
+	if (rc == 1)
+		*count = h.nlines;
+	else if (rc)
+		tpc_txn_fail(&t, rc);
 	tpc_key_u64_u32(key, seq, 0);
-	tpc_txn_foreach(&it, &t, r->st->db.lines, key, 12, 8)(*count)++;
-	tpc_iter_close(&it);
+	if (rc == 0)
+		tpc_txn_foreach(&it, &t, r->st->db.lines, key, 12, 8)(*count)++;
+	if (rc == 0)
+		tpc_iter_close(&it);
 	read_end(r);
 	return tpc_err_from_mdb(t.ret);
 }

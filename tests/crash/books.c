@@ -124,17 +124,24 @@ static void read_money(MDB_txn *txn, const tpc_store_db_t *db, struct books *b)
 	mdb_cursor_open(txn, db->postings, &cur);
 	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
 	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		tpc_posting_rec_t p;
+		tpc_posting_rec_t pp[2];
+		uint64_t num[2];
 		struct payment *pm;
+		/* one posting, or a line part's pair of two (schema 6, store/records.h) */
+		int n = tpc_records_postings_read(&k, &v, pp, num);
 
-		memcpy(&p, v.mv_data, v.mv_size < sizeof(p) ? v.mv_size : sizeof(p));
-		if (p.kind == TPC_POST_PAYABLE) {
-			b->pay = grow(b->pay, b->npay, sizeof(*b->pay));
-			tpc_key_payable(b->pay[b->npay].key, p.sequence, p.line, p.part);
-			b->pay[b->npay++].amount = p.amount_cents;
-		} else if ((p.kind == TPC_POST_SETTLE || p.kind == TPC_POST_PAYOUT) &&
-		           (pm = payment_of(b, p.run, p.line))) {
-			*(p.kind == TPC_POST_SETTLE ? &pm->settle : &pm->payout) += p.amount_cents;
+		for (int i = 0; i < n; i++) {
+			const tpc_posting_rec_t *p = &pp[i];
+
+			if (p->kind == TPC_POST_PAYABLE) {
+				b->pay = grow(b->pay, b->npay, sizeof(*b->pay));
+				tpc_key_payable(b->pay[b->npay].key, p->sequence, p->line, p->part);
+				b->pay[b->npay++].amount = p->amount_cents;
+			} else if ((p->kind == TPC_POST_SETTLE || p->kind == TPC_POST_PAYOUT) &&
+			           (pm = payment_of(b, p->run, p->line))) {
+				*(p->kind == TPC_POST_SETTLE ? &pm->settle : &pm->payout) +=
+				    p->amount_cents;
+			}
 		}
 	}
 	mdb_cursor_close(cur);
@@ -194,37 +201,50 @@ static int check_payments(crash_ctx_t *c, MDB_txn *txn, const tpc_store_db_t *db
 	return rc;
 }
 
-/* Each accepted line's payable postings sum to its accepted amount; a refused one has none. */
+/* Line (@p seq, @p line), @p l: its payable postings sum to its accepted amount. */
+static int check_line(crash_ctx_t *c, const struct books *b, uint64_t seq, uint32_t line,
+                      const tpc_line_rec_t *l)
+{
+	uint8_t key[TPC_PAYABLE_KEY];
+	int64_t sum = 0, want;
+	int found;
+
+	for (uint8_t part = 0; part < 2; part++) {
+		tpc_key_payable(key, seq, line, part);
+		sum += payable_of(b, key, &found);
+	}
+	want = l->outcome == TPC_OUTCOME_ACCEPTED ? l->accepted_cents : 0;
+	if (sum != want)
+		return crash_fail(c, "line %llu/%u: payables %lld cents, accepted %lld",
+		                  (unsigned long long)seq, line, (long long)sum, (long long)want);
+	return 0;
+}
+
+/* Each accepted line's payable postings sum to its accepted amount; a refused one has none.
+ * Lines are a block per sending (schema 6) or, older, one record per (sequence, line). */
 static int check_lines(crash_ctx_t *c, MDB_txn *txn, const tpc_store_db_t *db,
                        const struct books *b)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
+	tpc_lines_t ls;
 	int rc = 0;
 
+	tpc_lines_init(&ls, txn, db->lines);
 	mdb_cursor_open(txn, db->lines, &cur);
 	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && !rc;
 	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t seq = k.mv_size >= 8 ? tpc_get_be64(k.mv_data) : 0;
 		tpc_line_rec_t l;
-		uint8_t key[TPC_PAYABLE_KEY];
-		uint64_t seq;
-		uint32_t line;
-		int64_t sum = 0, want;
-		int found;
 
+		if (k.mv_size == 8) {
+			for (uint32_t i = 0; !rc && tpc_lines_get(&ls, seq, i, &l, NULL) == 0; i++)
+				rc = check_line(c, b, seq, i, &l);
+			continue;
+		}
 		if (k.mv_size != 12 || tpc_records_read(&v, &l, sizeof(l)))
 			continue;
-		seq = tpc_get_be64(k.mv_data);
-		line = tpc_get_be32((uint8_t *)k.mv_data + 8);
-		for (uint8_t part = 0; part < 2; part++) {
-			tpc_key_payable(key, seq, line, part);
-			sum += payable_of(b, key, &found);
-		}
-		want = l.outcome == TPC_OUTCOME_ACCEPTED ? l.accepted_cents : 0;
-		if (sum != want)
-			rc = crash_fail(c, "line %llu/%u: payables %lld cents, accepted %lld",
-			                (unsigned long long)seq, line, (long long)sum,
-			                (long long)want);
+		rc = check_line(c, b, seq, tpc_get_be32((uint8_t *)k.mv_data + 8), &l);
 	}
 	mdb_cursor_close(cur);
 	return rc;

@@ -130,12 +130,14 @@ Test(verify, a_clean_ledger_verifies_live_and_stopped_and_its_json_parses)
 	snprintf(args, sizeof(args), "verify --data-dir '%s' --json", d.data);
 	cr_assert_eq(tpclear(args, &out), 0, "%s", out);
 	free(out);
-	/* the document parses, says clean, and counted checked records of every kind */
+	/* the document parses, says clean, and counted checked records of every kind a ledger made
+	 * at schema 6 holds (no payables: its unpaid parts are bits in "unpaid") */
 	snprintf(py, sizeof(py),
 	         "python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); "
 	         "assert j[\"clean\"] is True and j[\"problems\"] == [], j; "
 	         "assert all(j[\"records\"][k][\"checked\"] > 0 for k in "
-	         "(\"answers\",\"lines\",\"postings\",\"payables\",\"paid\")), j; "
+	         "(\"answers\",\"lines\",\"postings\",\"unpaid\",\"paid\",\"settlements\")), j; "
+	         "assert j[\"records\"][\"payables\"][\"checked\"] == 0, j; "
 	         "assert all(v == 0 for v in j[\"budgets\"].values()), j' '%s/out.txt'",
 	         spare);
 	cr_assert_eq(system(py), 0, "verify --json: not the document expected");
@@ -213,8 +215,8 @@ static void expect_code(Tpclear__Answer *a, const char *code)
 /* Flip one bit in the stored answer of the first invoice (in its result bytes, after the
  * 328-byte header) and one in a line record of the second, in a copy of the ledger. Each is
  * found in the file by its own bytes as LMDB returns them: the answer's header (its magic
- * "TPA5", the payload hash, the key) and the whole 104-byte line record (its sum makes it
- * unique). */
+ * "TPA5", the payload hash, the key) and the whole 72-byte line record in its sending's
+ * lines block (its sum makes it unique). */
 static void damage_copy(const char *dir, uint64_t seq_a, uint64_t seq_b)
 {
 	uint8_t kb[12], head[sizeof(tpc_answer_hdr_t)];
@@ -225,11 +227,28 @@ static void damage_copy(const char *dir, uint64_t seq_a, uint64_t seq_b)
 	cr_assert_str_eq((char *)head + offsetof(tpc_answer_hdr_t, key), "20261100000001");
 	cr_assert_gt(len, sizeof(tpc_answer_hdr_t) + 8);
 	cr_assert_geq(flip(dir, head, sizeof(head), sizeof(head) + 5, 3), 1);
-	k = tpc_key_u64_u32(kb, seq_b, 1);
-	len = value_of(dir, "lines", &k, head, sizeof(tpc_line_rec_t));
-	cr_assert_eq(len, sizeof(tpc_line_rec_t));
-	cr_assert_arr_eq(head, "102771", 6, "the line record of code 102771");
-	cr_assert_geq(flip(dir, head, len, offsetof(tpc_line_rec_t, accepted_cents), 6), 1);
+	/* the sending's lines block (schema 6): line 1's record, after the header and the
+	 * invoices' payees */
+	k = tpc_key_u64(kb, seq_b);
+	len = value_of(dir, "lines", &k, head, sizeof(tpc_lines_hdr_t));
+	{
+		tpc_lines_hdr_t h;
+		uint8_t *block = malloc(len);
+		size_t at;
+
+		memcpy(&h, head, sizeof(h));
+		cr_assert_eq(h.magic, TPC_LINES_MAGIC);
+		cr_assert_geq(h.nlines, 2);
+		at = sizeof(h) + h.ninvoices * sizeof(tpc_line_payee_t) + sizeof(tpc_line6_t);
+		cr_assert_not_null(block);
+		value_of(dir, "lines", &k, block, len);
+		cr_assert_arr_eq(block + at + offsetof(tpc_line6_t, code), "102771", 6,
+		                 "the line record of code 102771");
+		cr_assert_geq(flip(dir, block + at, sizeof(tpc_line6_t),
+		                   offsetof(tpc_line6_t, accepted_cents), 6),
+		              1);
+		free(block);
+	}
 }
 
 Test(verify, bit_flips_are_named_by_verify_and_answered_t00055_never_served)

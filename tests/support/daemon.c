@@ -525,6 +525,40 @@ static int keys_of(MDB_txn *txn, MDB_dbi dbi, uint8_t (**out)[TPC_PAYABLE_KEY], 
 	return 0;
 }
 
+/* The unpaid line parts of "unpaid" (schema 6) as the keys of "payables", appended to @p out. */
+static int unpaid_keys(MDB_txn *txn, MDB_dbi dbi, uint8_t (**out)[TPC_PAYABLE_KEY], size_t *n)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t cap = *n;
+	int rc;
+
+	if (mdb_cursor_open(txn, dbi, &c))
+		return -1;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		tpc_unpaid_hdr_t h;
+		const uint8_t *bits;
+
+		if (k.mv_size != 8 || tpc_records_unpaid_read(&v, &h, &bits)) {
+			mdb_cursor_close(c);
+			return -1; /* damaged: the check fails */
+		}
+		for (uint64_t b = 0; b < 2 * (uint64_t)h.nlines; b++) {
+			if (!(bits[b / 8] & (1u << (b % 8))))
+				continue;
+			if (*n >= cap) {
+				cap = cap ? cap * 2 : 1024;
+				*out = realloc(*out, cap * TPC_PAYABLE_KEY);
+			}
+			tpc_key_payable((*out)[(*n)++], tpc_get_be64(k.mv_data), (uint32_t)(b / 2),
+			                (uint8_t)(b % 2));
+		}
+	}
+	mdb_cursor_close(c);
+	return 0;
+}
+
 static int cmp_key(const void *a, const void *b)
 {
 	return memcmp(a, b, TPC_PAYABLE_KEY);
@@ -558,26 +592,45 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 		goto out_end;
 	for (int g = mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0;
 	     g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		tpc_posting_rec_t p;
+		tpc_posting_rec_t pp[2];
+		uint64_t num[2];
+		/* one posting, or a line part's pair of two (schema 6, store/records.h) */
+		int n = tpc_records_postings_read(&k, &v, pp, num);
 
-		memcpy(&p, v.mv_data, sizeof(p));
-		sum += p.amount_cents;
-		if (p.budget < TPC_BUDGET__COUNT)
-			per_budget[p.budget] += p.amount_cents;
-		if (p.kind == TPC_POST_PAYABLE) {
+		if (n < 0) {
+			snprintf(err, errlen, "posting %llu: damaged",
+			         k.mv_size == 8 ? (unsigned long long)tpc_get_be64(k.mv_data)
+			                        : 0ULL);
+			mdb_cursor_close(c);
+			goto out_end;
+		}
+		for (int i = 0; i < n; i++) {
+			const tpc_posting_rec_t *p = &pp[i];
+
+			sum += p->amount_cents;
+			if (p->budget < TPC_BUDGET__COUNT)
+				per_budget[p->budget] += p->amount_cents;
+			if (p->kind != TPC_POST_PAYABLE)
+				continue;
 			if (npayable == cap) {
 				cap = cap ? cap * 2 : 1024;
 				payable = realloc(payable, cap * TPC_PAYABLE_KEY);
 			}
-			tpc_put_be64(payable[npayable], p.sequence);
-			tpc_put_be32(payable[npayable] + 8, p.line);
-			payable[npayable][12] = p.part;
+			tpc_put_be64(payable[npayable], p->sequence);
+			tpc_put_be32(payable[npayable] + 8, p->line);
+			payable[npayable][12] = p->part;
 			npayable++;
 		}
 	}
 	mdb_cursor_close(c);
-	if (keys_of(txn, db->payables, &unpaid, &nunpaid) || keys_of(txn, db->paid, &paid, &npaid))
+	/* the unpaid parts: "payables" of schema 3-5, then the bits of "unpaid" (schema 6) */
+	if (keys_of(txn, db->payables, &unpaid, &nunpaid) ||
+	    unpaid_keys(txn, db->unpaid, &unpaid, &nunpaid) ||
+	    keys_of(txn, db->paid, &paid, &npaid)) {
+		snprintf(err, errlen, "cannot read the unpaid and paid line parts (damaged?)");
 		goto out_end;
+	}
+	qsort(unpaid, nunpaid, TPC_PAYABLE_KEY, cmp_key);
 	if (sum != 0) {
 		snprintf(err, errlen, "postings sum to %lld, not 0", (long long)sum);
 		goto out_end;

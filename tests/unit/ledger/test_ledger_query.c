@@ -22,6 +22,8 @@
 #include "common/check.h"
 #include "core/error.h"
 #include "ledger/ledger_query.h"
+#include "ledger/verify.h"
+#include "store/records.h"
 #include "ledgerfix.h"
 
 #define ACCEPTED (5 * LFX_INSURER)
@@ -662,4 +664,256 @@ Test(ledger_query, export_filters_by_day)
 	rq.from = 0;
 	rq.to = 19690101;
 	refused(&rq, TPC_CODE_BAD_LEDGER_REQ);
+}
+
+/* ---- a schema 5 ledger under schema 6 ------------------------------------------------------ */
+
+static void no_problem(void *arg, const char *db, const char *key, const char *what)
+{
+	(void)arg;
+	cr_assert_fail("verify: %s %s: %s", db, key, what);
+}
+
+/* The lines blocks and "unpaid" bits of open transaction @p txn as schema 5 wrote them: one
+ * 104-byte line record per (sequence, line) and one payable per unpaid line part. Collected
+ * first, written after (the rewrite would move keys under the cursor). */
+static void old_lines(MDB_txn *txn)
+{
+	MDB_dbi lines, unpaid, payables;
+	tpc_line_rec_t rec[64];
+	uint64_t seq[64], committed[64];
+	uint32_t idx[64];
+	tpc_line_payee_t who[64];
+	uint8_t bits[64][8];
+	size_t n = 0, nblocks = 0, nu = 0;
+	uint64_t blocks[16], useq[16];
+	tpc_lines_t l;
+	MDB_cursor *cur;
+	MDB_val k, v;
+
+	cr_assert_eq(mdb_dbi_open(txn, "lines", 0, &lines), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "unpaid", 0, &unpaid), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "payables", 0, &payables), 0);
+	tpc_lines_init(&l, txn, lines);
+	cr_assert_eq(mdb_cursor_open(txn, lines, &cur), 0);
+	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		tpc_lines_hdr_t h;
+
+		cr_assert_eq(k.mv_size, 8, "a ledger made at 6 holds blocks only");
+		blocks[nblocks] = tpc_get_be64(k.mv_data);
+		cr_assert_eq(tpc_lines_block(&l, blocks[nblocks], &h), 1);
+		for (uint32_t i = 0; i < h.nlines; i++, n++) {
+			cr_assert_lt(n, 64);
+			cr_assert_eq(tpc_lines_get(&l, blocks[nblocks], i, &rec[n], &who[n]), 0);
+			tpc_records_line_seal(&rec[n]);
+			seq[n] = blocks[nblocks];
+			idx[n] = i;
+			committed[n] = h.committed_ms;
+		}
+		nblocks++;
+	}
+	mdb_cursor_close(cur);
+	cr_assert_eq(mdb_cursor_open(txn, unpaid, &cur), 0);
+	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT), nu++) {
+		tpc_unpaid_hdr_t h;
+		const uint8_t *b;
+
+		cr_assert_eq(tpc_records_unpaid_read(&v, &h, &b), 0);
+		cr_assert_leq(v.mv_size - sizeof(h), sizeof(bits[0]));
+		useq[nu] = tpc_get_be64(k.mv_data);
+		memset(bits[nu], 0, sizeof(bits[nu]));
+		memcpy(bits[nu], b, v.mv_size - sizeof(h));
+	}
+	mdb_cursor_close(cur);
+	for (size_t b = 0; b < nblocks; b++)
+		cr_assert_eq(mdb_del(txn, lines,
+		                     &(MDB_val){8, tpc_key_u64((uint8_t[8]){0}, blocks[b]).mv_data},
+		                     NULL),
+		             0);
+	cr_assert_eq(mdb_drop(txn, unpaid, 0), 0);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t key[TPC_PAYABLE_KEY];
+		MDB_val lk = tpc_key_u64_u32(key, seq[i], idx[i]);
+		int64_t share = rec[i].share_budget ? rec[i].patient_cents : 0;
+
+		cr_assert_eq(mdb_put(txn, lines, &lk, &(MDB_val){sizeof(rec[i]), &rec[i]}, 0), 0);
+		for (size_t u = 0; u < nu; u++)
+			for (uint8_t part = 0; part < 2 && useq[u] == seq[i]; part++) {
+				uint32_t bit = 2 * idx[i] + part;
+				tpc_payable_t p;
+
+				if (!(bits[u][bit / 8] & (1u << (bit % 8))))
+					continue;
+				memset(&p, 0, sizeof(p));
+				p.committed_ms = committed[i];
+				p.amount_cents = part ? share : rec[i].accepted_cents - share;
+				p.budget = part ? rec[i].share_budget : rec[i].budget;
+				p.payee_kind = who[i].payee_kind;
+				p.account = rec[i].account;
+				memcpy(p.mutuality, rec[i].mutuality, 3);
+				memcpy(p.payee, who[i].payee, 11);
+				p.invoice = rec[i].invoice;
+				tpc_records_payable_seal(&p);
+				cr_assert_eq(
+				    mdb_put(txn, payables,
+				            &(MDB_val){
+				                TPC_PAYABLE_KEY,
+				                tpc_key_payable(key, seq[i], idx[i], part).mv_data},
+				            &(MDB_val){sizeof(p), &p}, 0),
+				    0);
+			}
+	}
+}
+
+/* Rewrite the closed ledger as schema 5 wrote it: line records and payables (old_lines()),
+ * each line part's posting pair as two postings
+ * of 96 bytes (the charge under the pair's number, the payable under the next), each TPS2
+ * settlement as TPS1 (32-byte header, parts as they are, no sum), meta schema 5 without
+ * "schema6_from". @return the settlements rewritten. */
+static int as_schema_5(void)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi post, sett, meta;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint32_t five = 5;
+	int nsett = 0;
+	tpc_arena_t *arena;
+
+	cr_assert_eq(tpc_arena_new(1 << 16, 1 << 22, &arena), 0);
+	lfx_close();
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
+	cr_assert_eq(mdb_env_open(env, lfx.cfg.data_dir, 0, 0640), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "postings", 0, &post), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "settlements", 0, &sett), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	/* postings: collected first (the rewrite adds keys under the cursor) */
+	{
+		tpc_posting_rec_t all[64][2];
+		uint64_t num[64][2];
+		int n[64], count = 0;
+
+		cr_assert_eq(mdb_cursor_open(txn, post, &cur), 0);
+		for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && count < 64;
+		     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT), count++)
+			cr_assert_gt(n[count] =
+			                 tpc_records_postings_read(&k, &v, all[count], num[count]),
+			             0);
+		mdb_cursor_close(cur);
+		cr_assert_eq(mdb_drop(txn, post, 0), 0);
+		for (int i = 0; i < count; i++)
+			for (int j = 0; j < n[i]; j++) {
+				uint8_t key[8];
+				MDB_val kk = tpc_key_u64(key, num[i][j]);
+				MDB_val vv = {sizeof(all[i][j]), &all[i][j]};
+
+				tpc_records_posting_seal(&all[i][j]);
+				cr_assert_eq(mdb_put(txn, post, &kk, &vv, 0), 0);
+			}
+	}
+	cr_assert_eq(mdb_cursor_open(txn, sett, &cur), 0);
+	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		tpc_settlement_view_t sv;
+		tpc_settlement_hdr_t h;
+		uint8_t old[4096], key[20];
+		MDB_val nv = {0, old}, kk = {sizeof(key), key};
+
+		cr_assert_eq(tpc_records_settlement_decode(v.mv_data, v.mv_size, arena, &sv), 0);
+		memset(&h, 0, sizeof(h));
+		h.magic = TPC_SETTLEMENT_MAGIC_V5;
+		h.proto_len = (uint32_t)sv.proto_len;
+		h.native_len = (uint32_t)sv.native.len;
+		memcpy(h.native_type, sv.native.type, sizeof(h.native_type));
+		nv.mv_size = TPC_SETTLEMENT_HDR_V5 + sv.proto_len + sv.native.len;
+		cr_assert_leq(nv.mv_size, sizeof(old));
+		memcpy(old, &h, TPC_SETTLEMENT_HDR_V5);
+		memcpy(old + TPC_SETTLEMENT_HDR_V5, sv.proto, sv.proto_len);
+		if (sv.native.len)
+			memcpy(old + TPC_SETTLEMENT_HDR_V5 + sv.proto_len, sv.native.ptr,
+			       sv.native.len);
+		/* the key copied out of the page the put rewrites (the value changes size) */
+		cr_assert_eq(k.mv_size, sizeof(key));
+		memcpy(key, k.mv_data, sizeof(key));
+		cr_assert_eq(mdb_cursor_put(cur, &kk, &nv, MDB_CURRENT), 0);
+		nsett++;
+	}
+	mdb_cursor_close(cur);
+	old_lines(txn);
+	cr_assert_eq(mdb_put(txn, meta, &(MDB_val){6, "schema"}, &(MDB_val){4, &five}, 0), 0);
+	cr_assert_eq(
+	    mdb_del(txn, meta, &(MDB_val){sizeof(TPC_SCHEMA6_FROM) - 1, TPC_SCHEMA6_FROM}, NULL),
+	    MDB_NOTFOUND, "a ledger made at 6 notes no raise");
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	tpc_arena_free(&arena);
+	return nsett;
+}
+
+/* Schema 6 (issue 15): a schema 5 ledger opens, its two-record postings and TPS1 settlements
+ * are read beside the new pairs and TPS2 settlements: balances, exports (numbers unbroken),
+ * histories, payment runs and verify give what they gave. */
+Test(ledger_query, a_schema_5_ledger_reads_its_old_records_beside_new_ones)
+{
+	Tpclear__SendingHistory *h;
+	tpc_verify_report_t r;
+	const tpc_store_db_t *db;
+	MDB_txn *txn;
+	uint64_t after = 0, n = 0;
+	int64_t sum = 0;
+
+	book();
+	lfx_payrun_result(lfx_payrun(INT32_MAX, 0));
+	/* K-4: left unpaid at the raise, an old payable for the next run */
+	lfx_begin("K-4");
+	lfx_invoice(LFX_HOSPITAL, "H-4", 0, NULL);
+	lfx_good_line("R7", 1);
+	lfx_submit();
+	cr_assert_eq(as_schema_5(), 3, "K-1 paid to two payees, K-2 to one");
+	lfx_open(); /* raised to 6 */
+	lfx_begin("K-3");
+	lfx_invoice(LFX_HOSPITAL, "H-3", 0, NULL);
+	lfx_good_line("R6", 1);
+	lfx_submit();
+	cr_assert_eq(lfx_postings_zero(NULL), 8 + 4 + 2 + 2);
+	only_ami(balance("", 0), ACCEPTED + 2 * LFX_INSURER, ACCEPTED, 16);
+	/* the export: 1 to 16 in order, old and new, summing to zero */
+	do {
+		Tpclear__LedgerAnswer *la = export_page(after, 3, 0, 0);
+
+		for (size_t i = 0; i < la->n_postings; i++) {
+			cr_assert_eq(la->postings[i]->number, ++n);
+			sum += la->postings[i]->amount_cents;
+		}
+		after = la->next_after;
+	} while (after);
+	cr_assert_eq(n, 16);
+	cr_assert_eq(sum, 0);
+	/* the old line records and settlements read as they are */
+	h = show("K-1")->sendings[0];
+	cr_assert_eq(h->n_lines, 4);
+	cr_assert_eq(h->n_settlements, 2);
+	cr_assert_eq(h->settlements[0]->paid_cents, 3 * LFX_INSURER);
+	cr_assert_eq(h->settlements[1]->paid_cents, LFX_INSURER);
+	/* a run after the raise pays the old payable (K-4) and the new line (K-3): one transfer */
+	cr_assert_eq(lfx_payrun_result(lfx_payrun(INT32_MAX, 0))->total_cents, 2 * LFX_INSURER);
+	cr_assert_eq(lfx_postings_zero(NULL), 18);
+	only_ami(balance("", 0), ACCEPTED + 2 * LFX_INSURER, ACCEPTED + 2 * LFX_INSURER, 18);
+	cr_assert_eq(show("K-3")->sendings[0]->n_settlements, 1);
+	cr_assert_eq(show("K-4")->sendings[0]->n_settlements, 1);
+	cr_assert_eq(lfx_payrun_result(lfx_payrun(INT32_MAX, 0))->total_cents, 0, "paid once");
+	cr_assert_eq(tpc_store_read_begin(lfx.reader, &txn, &db), 0);
+	cr_assert_eq(tpc_verify_run(txn, db, no_problem, NULL, NULL, &r), 0);
+	tpc_store_read_end(lfx.reader);
+	cr_assert_eq(r.problems, 0);
+	cr_assert_eq(r.damaged[TPC_REC_POSTINGS] + r.damaged[TPC_REC_SETTLEMENTS], 0);
+	cr_assert_eq(r.checked[TPC_REC_POSTINGS], 14 + 1 + 2, "14 old, one pair, two payment");
+	cr_assert_eq(r.checked[TPC_REC_LINES], 6 + 1, "6 old records, a block of 1");
+	cr_assert_eq(r.unchecked[TPC_REC_SETTLEMENTS], 3, "TPS1: no sum");
+	cr_assert_eq(r.checked[TPC_REC_SETTLEMENTS], 2);
 }

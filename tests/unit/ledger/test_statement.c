@@ -110,8 +110,20 @@ static void retime(uint64_t seq, uint64_t at_ms)
 	for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		tpc_posting_rec_t p;
+		tpc_posting_pair_t q; /* a line part's two postings (schema 6) */
 		MDB_val nv = {sizeof(p), &p};
 
+		if (v.mv_size == sizeof(q)) {
+			memcpy(&q, v.mv_data, sizeof(q));
+			if (q.sequence != seq)
+				continue;
+			q.at_ms = at_ms;
+			tpc_records_posting_pair_seal(&q); /* a rewrite, not damage */
+			nv = (MDB_val){sizeof(q), &q};
+			cr_assert_eq(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT), 0);
+			n++;
+			continue;
+		}
 		cr_assert_eq(v.mv_size, sizeof(p));
 		memcpy(&p, v.mv_data, sizeof(p));
 		if (p.sequence != seq)
@@ -132,19 +144,28 @@ static void bend_line(uint64_t seq, uint32_t line, int64_t delta)
 	MDB_txn *txn;
 	MDB_env *env = raw_open(&txn);
 	MDB_dbi dbi = raw_dbi(txn, "lines");
-	uint8_t key[12];
+	uint8_t key[8], *b;
 	MDB_val k = {sizeof(key), key}, v;
-	tpc_line_rec_t r;
+	tpc_lines_hdr_t h;
+	tpc_line6_t r;
+	size_t at;
 
+	/* the sending's lines block (schema 6): line @p line after the invoices' payees */
 	tpc_put_be64(key, seq);
-	tpc_put_be32(key + 8, line);
 	cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
-	memcpy(&r, v.mv_data, sizeof(r));
+	b = malloc(v.mv_size);
+	cr_assert_not_null(b);
+	memcpy(b, v.mv_data, v.mv_size);
+	memcpy(&h, b, sizeof(h));
+	cr_assert_lt(line, h.nlines);
+	at = sizeof(h) + h.ninvoices * sizeof(tpc_line_payee_t) + line * sizeof(r);
+	memcpy(&r, b + at, sizeof(r));
 	r.accepted_cents += delta;
-	tpc_records_line_seal(&r); /* a rewrite, not damage: sealed again */
-	v.mv_data = &r;
-	v.mv_size = sizeof(r);
+	memcpy(b + at, &r, sizeof(r));
+	tpc_records_lines_resum(b, v.mv_size); /* a rewrite, not damage: sealed again */
+	v.mv_data = b;
 	cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	free(b);
 	raw_close(env, txn);
 }
 
