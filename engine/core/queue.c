@@ -30,6 +30,7 @@ struct tpc_queue {
 	size_t len;
 	size_t cap;
 	_Atomic size_t depth; /* mirror of len for lock-free reads */
+	_Atomic size_t taken; /* nodes ever popped: the consumers' progress, for the watchdog */
 	int closed;           /* set once, under the lock; pushes fail, pops drain what is left */
 	int efd;              /* -1 unless TPC_QUEUE_EVENTFD */
 };
@@ -199,6 +200,7 @@ size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **he
 			q->tail = NULL;
 		q->len -= n;
 		atomic_store_explicit(&q->depth, q->len, memory_order_relaxed);
+		atomic_store_explicit(&q->taken, q->taken + n, memory_order_relaxed);
 		*head = first;
 		/* broadcast, not signal: n slots were freed, so up to n producers may go on */
 		if (q->cap)
@@ -234,6 +236,12 @@ void tpc_queue_close(tpc_queue_t *q)
 size_t tpc_queue_depth(const tpc_queue_t *q)
 {
 	return atomic_load_explicit(&q->depth, memory_order_relaxed);
+}
+
+/* Relaxed as the depth: only compared with its own earlier value by the loop thread. */
+size_t tpc_queue_taken(const tpc_queue_t *q)
+{
+	return atomic_load_explicit(&q->taken, memory_order_relaxed);
 }
 
 size_t tpc_queue_capacity(const tpc_queue_t *q)

@@ -48,6 +48,8 @@ size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **he
 void tpc_queue_close(tpc_queue_t *q);
 /** Nodes queued now (a snapshot, for metrics). */
 size_t tpc_queue_depth(const tpc_queue_t *q);
+/** Nodes popped since creation (a snapshot): the consumers' progress, for the watchdog. */
+size_t tpc_queue_taken(const tpc_queue_t *q);
 /** Capacity given at creation (0 = unbounded). */
 size_t tpc_queue_capacity(const tpc_queue_t *q);
 /** The eventfd of a TPC_QUEUE_EVENTFD queue (-1 otherwise). */
