@@ -31,16 +31,18 @@ def main():
     text = roff_text(page)
     errors = []
 
-    # options: both ways
+    # options: both ways, each with its entry in OPTIONS (the synopsis alone is not enough)
     help_opts = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", helptext.split("\nExit status:")[0]))
-    man_opts = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", text))
+    options = section(text, "OPTIONS", "SIGNALS")
+    tags = "\n".join(l for l in options.splitlines() if l.startswith("-"))  # the .TP tags
+    man_opts = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", tags))
     for o in sorted(help_opts - man_opts):
         errors.append("option %s is in --help, not in the man page" % o)
     for o in sorted(man_opts - help_opts):
         errors.append("option %s is in the man page, not in --help" % o)
     # short options
     for s in re.findall(r"^\s+(-[a-zA-Z]),", helptext, re.M):
-        if not re.search(r"(?<![\w-])%s\b" % re.escape(s), text):
+        if not re.search(r"(?<![\w-])%s\b" % re.escape(s), tags):
             errors.append("short option %s is not in the man page" % s)
 
     # exit statuses, environment, files: every entry of --help's sections
@@ -64,7 +66,7 @@ def main():
 
     # configuration keys: "section.key =" in --help, "[section] key" in the man page
     for sec, key in re.findall(r"^  ([a-z]+)\.([a-z_]+) =", helptext, re.M):
-        if "[%s] %s" % (sec, key) not in text:
+        if not re.search(r"^\[%s\] %s$" % (sec, key), text, re.M):
             errors.append("key [%s] %s is not in CONFIGURATION" % (sec, key))
 
     # it renders: groff's warnings (-ww) name any request it does not understand
