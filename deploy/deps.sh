@@ -7,7 +7,8 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang-format libevent-dev libzmq3-dev liblmdb-dev \
 lmdb-utils libprotobuf-c-dev protobuf-c-compiler libcriterion-dev libinih-dev libsodium-dev \
-libxml2-dev libxml2-utils liblz4-dev libxxhash-dev libjansson-dev python3 python3-protobuf"
+libxml2-dev libxml2-utils liblz4-dev libxxhash-dev python3 python3-protobuf \
+libjansson-dev libsystemd-dev"
 # libFuzzer (libclang_rt.fuzzer) is in libclang-rt-14-dev, only a recommendation of clang-14;
 # llvm gives llvm-symbolizer, for readable sanitizer reports
 FUZZ_PKGS="clang libclang-rt-14-dev llvm"

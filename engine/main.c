@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/sdnotify.h"
 #include "pipeline/server.h"
 
 #include <getopt.h>
@@ -15,21 +16,53 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+/* The usage text is the source the man page (docs/man/tpcleard.8) is checked against
+ * (tests/package/test_manpage): every option, exit status, environment variable and file named
+ * here must be in it, and every option it names must be here. */
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tpcleard [--config FILE] [--data-dir DIR] [--verbose] [--help] "
-	           "[--version]\n"
-	           "\n"
-	           "Clearing engine for third-party-payer health-care invoices.\n"
-	           "  -c, --config FILE    INI configuration (every key has a default; see\n"
-	           "                       docs/configuration.md)\n"
-	           "  -d, --data-dir DIR   ledger directory (overrides [ledger] data_dir)\n"
-	           "  -v, --verbose        debug logging\n"
-	           "  -h, --help           this text\n"
-	           "  -V, --version        print the version\n"
-	           "Stops cleanly on SIGTERM or SIGINT: accepted sendings are committed and\n"
-	           "answered first.\n");
+	fprintf(f,
+	        "usage: tpcleard [--config FILE]... [--data-dir DIR] [--log-level LEVEL]\n"
+	        "                [--log-format FORMAT] [--verbose] [--help] [--version]\n"
+	        "\n"
+	        "Clearing engine for third-party-payer health-care invoices.\n"
+	        "  -c, --config FILE    INI configuration; may be given more than once, each file\n"
+	        "                       applied over the ones before (every key has a default;\n"
+	        "                       see docs/configuration.md). Without it the file\n"
+	        "                       " TPC_CONFIG_DEFAULT_PATH " is read when it exists\n"
+	        "  -d, --data-dir DIR   ledger directory (overrides [ledger] data_dir)\n"
+	        "  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
+	        "  -f, --log-format FORMAT  logfmt (default) or json: one record per line\n"
+	        "  -v, --verbose        debug logging (--log-level debug)\n"
+	        "  -h, --help           this text\n"
+	        "  -V, --version        print the version\n"
+	        "Stops cleanly on SIGTERM or SIGINT: accepted sendings are committed and\n"
+	        "answered first. SIGHUP reloads the senders registry.\n");
+}
+
+/* The rest of --help: what the man page's EXIT STATUS, ENVIRONMENT and FILES sections hold. */
+static void print_reference(FILE *f)
+{
+	fprintf(f,
+	        "\nExit status:\n"
+	        "  0  stopped cleanly after a drain\n"
+	        "  1  could not start (ledger, lock, sockets), or stopped on an error\n"
+	        "  2  bad command line or configuration\n"
+	        "\nEnvironment:\n"
+	        "  TPCLEARD_CONFIG   the file read when no --config is given (default\n"
+	        "                    " TPC_CONFIG_DEFAULT_PATH "); it must exist when set\n"
+	        "  NOTIFY_SOCKET     systemd readiness: READY=1, STOPPING=1, STATUS= (sd_notify)\n"
+	        "  WATCHDOG_USEC     systemd watchdog: WATCHDOG=1 pings while the stages progress\n"
+	        "  JOURNAL_STREAM    when it names stderr, records carry <N> priority prefixes\n"
+	        "\nFiles:\n"
+	        "  " TPC_CONFIG_DEFAULT_PATH "   configuration (the packaged one sets\n"
+	        "                    data_dir = /var/lib/tpclear)\n"
+	        "  DATA_DIR/data.mdb ledger (LMDB); DATA_DIR/lock: one daemon per directory\n"
+	        "  DATA_DIR/tpcleard.endpoints  the bound endpoints, written once ready\n"
+	        "  DATA_DIR/senders.ini, DATA_DIR/server.key  senders registry, CURVE key\n"
+	        "  DATA_DIR/payments/  SEPA files of the payment runs\n");
 }
 
 /* --help lists every key from the table in core/config.c, so the list cannot miss a key or
@@ -53,34 +86,73 @@ static void print_keys(FILE *f)
 	           "      handed to adapter NAME's init() as a KEY=value line\n");
 }
 
-int main(int argc, char **argv)
+#define MAX_CONFIGS 8
+
+struct args {
+	const char *configs[MAX_CONFIGS]; /* --config, in the order given */
+	int nconfigs;
+	const char *data_dir;
+};
+
+/* Parse the command line into @p a and set up the log.
+ * @return -1 to go on, else the exit status (0 after --help or --version, 2 on an error). */
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"data-dir", required_argument, NULL, 'd'},
-	    {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"data-dir", required_argument, NULL, 'd'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"log-format", required_argument, NULL, 'f'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *config = NULL, *data_dir = NULL;
-	tpc_config_t cfg;
-	tpc_server_t *srv = NULL;
-	char err[1024];
-	int c, rc;
+	enum tpc_log_level level;
+	enum tpc_log_format format;
+	int c;
 
-	while ((c = getopt_long(argc, argv, "c:d:vhV", opts, NULL)) != -1) {
+	/* the level and format are set now, before any thread reads them (log.h: "set once at
+	 * startup") */
+	while ((c = getopt_long(argc, argv, "c:d:l:f:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config = optarg;
+			if (a->nconfigs == MAX_CONFIGS) {
+				fprintf(stderr, "tpcleard: more than %d --config files\n",
+				        MAX_CONFIGS);
+				return 2;
+			}
+			a->configs[a->nconfigs++] = optarg;
 			break;
 		case 'd':
-			data_dir = optarg;
+			a->data_dir = optarg;
+			break;
+		case 'l':
+			if (tpc_log_level_parse(optarg, &level) != 0) {
+				fprintf(stderr,
+				        "tpcleard: --log-level '%s': expected error, warn, "
+				        "info or debug\n",
+				        optarg);
+				return 2;
+			}
+			tpc_log_set_level(level);
+			break;
+		case 'f':
+			if (tpc_log_format_parse(optarg, &format) != 0) {
+				fprintf(stderr,
+				        "tpcleard: --log-format '%s': expected logfmt or json\n",
+				        optarg);
+				return 2;
+			}
+			tpc_log_set_format(format);
 			break;
 		case 'v':
-			/* set now, before any thread reads it (log.h: "set once at startup") */
 			tpc_log_set_level(TPC_LOG_DEBUG);
 			break;
 		case 'h':
 			/* stdout and 0: asked-for help is output, not an error */
 			usage(stdout);
+			print_reference(stdout);
 			print_keys(stdout);
 			return 0;
 		case 'V':
@@ -98,27 +170,95 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/* defaults, then the file over them, then --data-dir over the file; the cross-key check
-	 * runs last so it judges the values that will really be used */
-	tpc_config_defaults(&cfg);
-	if (config && tpc_config_load(&cfg, config, err, sizeof(err)) != 0) {
-		fprintf(stderr, "tpcleard: configuration error: %s\n", err);
-		return 2;
+	return -1;
+}
+
+/* Defaults, then each file over them, then --data-dir over the files; the cross-key check runs
+ * last so it judges the values that will really be used. Without --config the packaged file is
+ * read when it exists, and the embedded defaults serve alone when it does not (the demo and a
+ * developer's build tree). @return 0 or 2 (the message printed). */
+static int load_config(const struct args *a, tpc_config_t *cfg, int *from_file)
+{
+	const char *def = getenv("TPCLEARD_CONFIG"), *last = NULL;
+	char err[1024];
+
+	tpc_config_defaults(cfg);
+	*from_file = 0;
+	for (int i = 0; i < a->nconfigs; i++) {
+		if (tpc_config_load(cfg, a->configs[i], err, sizeof(err)) != 0)
+			goto bad;
+		last = a->configs[i];
+		*from_file = 1;
 	}
-	if (data_dir) {
+	/* TPCLEARD_CONFIG names a file on purpose, so it must exist; the default path is read
+	 * only if it is there */
+	if (a->nconfigs == 0 && (def || access(TPC_CONFIG_DEFAULT_PATH, F_OK) == 0)) {
+		last = def ? def : TPC_CONFIG_DEFAULT_PATH;
+		if (tpc_config_load(cfg, last, err, sizeof(err)) != 0)
+			goto bad;
+		*from_file = 1;
+	}
+	if (a->data_dir) {
 		/* refused, not cut, as config.c refuses a path too long: a cut path names another
 		 * directory, and a ledger would be created there */
-		if (strlen(data_dir) >= sizeof(cfg.data_dir)) {
+		if (strlen(a->data_dir) >= sizeof(cfg->data_dir)) {
 			fprintf(stderr, "tpcleard: --data-dir: path too long\n");
 			return 2;
 		}
-		snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", data_dir);
+		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", a->data_dir);
 	}
-	if (tpc_config_check(&cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "tpcleard: configuration error: %s%s%s\n", config ? config : "",
-		        config ? ": " : "", err);
+	if (tpc_config_check(cfg, err, sizeof(err)) == 0) {
+		if (last)
+			tpc_info("configuration: %s", last);
+		return 0;
+	}
+	fprintf(stderr, "tpcleard: configuration error: %s%s%s\n", last ? last : "",
+	        last ? ": " : "", err);
+	return 2;
+bad:
+	fprintf(stderr, "tpcleard: configuration error: %s\n", err);
+	return 2;
+}
+
+/* The sample payer accounts are fine for the demo, which runs on the embedded defaults, and a
+ * trap anywhere else: a payment run would name them as debtor in real SEPA files. A
+ * configuration file is how an engine is deployed (the package installs one), so an engine
+ * started from a file that still has them says so loudly, once per budget. */
+static void warn_sample_payers(const tpc_config_t *cfg, int from_file)
+{
+	int n = 0;
+
+	for (int b = 1; b < TPC_BUDGET__COUNT; b++) {
+		if (!tpc_config_payer_is_sample(cfg, (enum tpc_budget)b))
+			continue;
+		n++;
+		if (from_file)
+			tpc_warn(
+			    "PAYMENT WARNING: budget %s pays from the SAMPLE account %s, not a "
+			    "real one: set [budget.%s] iban and bic before any payment run",
+			    tpc_budget_name((enum tpc_budget)b), cfg->payer[b].iban,
+			    tpc_budget_name((enum tpc_budget)b));
+	}
+	if (n && !from_file)
+		tpc_info("demo: %d budgets use the sample payer accounts (no configuration file)",
+		         n);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {0};
+	tpc_config_t cfg;
+	tpc_server_t *srv = NULL;
+	int rc, from_file;
+
+	/* journald reads a priority only from a record that starts with it; decided before the
+	 * first record, from the stream stderr really is */
+	tpc_log_set_journal(-1);
+	if ((rc = parse_args(argc, argv, &a)) >= 0)
+		return rc;
+	if (load_config(&a, &cfg, &from_file) != 0)
 		return 2;
-	}
+	warn_sample_payers(&cfg, from_file);
 	/* A peer that hangs up while a socket of ours (the HTTP listener's, a sender's) is being
 	 * written would otherwise kill the daemon with SIGPIPE, whose default action is to end the
 	 * process; ignored, the write fails with EPIPE and only that connection is dropped. */
@@ -128,7 +268,8 @@ int main(int argc, char **argv)
 	xmlInitParser();
 	rc = tpc_server_new(&cfg, &srv);
 	if (rc) {
-		fprintf(stderr, "tpcleard: cannot start: %s\n", tpc_strerror(rc));
+		tpc_error("cannot start: %s", tpc_strerror(rc));
+		tpc_sdnotify_status("failed to start: %s", tpc_strerror(rc));
 		return 1;
 	}
 	rc = tpc_server_run(srv);

@@ -486,24 +486,32 @@ static const struct key *find_key(const char *section, const char *name)
 
 /* ---- defaults ------------------------------------------------------------------------------- */
 
+/* Sample payer accounts (valid check digits, not real accounts): the demo's; replace them in
+ * production. tpc_config_payer_is_sample() compares against these, so main.c can warn. */
+static const char *const sample_ibans[TPC_BUDGET__COUNT] = {"",
+                                                            "BE10679000010104",
+                                                            "BE63679000020208",
+                                                            "BE19679000030312",
+                                                            "BE72679000040416",
+                                                            "BE28679000050520",
+                                                            "BE81679000060624"};
+static const char *const sample_names[TPC_BUDGET__COUNT] = {"",
+                                                            "CAAMI-HZIV AMI",
+                                                            "CAAMI-HZIV for SPP IS",
+                                                            "CAAMI-HZIV for Fedasil",
+                                                            "CAAMI-HZIV for SPF Justice",
+                                                            "CAAMI-HZIV war victims",
+                                                            "CAAMI-HZIV OSSOM"};
+
+int tpc_config_payer_is_sample(const tpc_config_t *cfg, enum tpc_budget b)
+{
+	if ((int)b <= 0 || b >= TPC_BUDGET__COUNT)
+		return 0;
+	return strcmp(cfg->payer[b].iban, sample_ibans[b]) == 0;
+}
+
 void tpc_config_defaults(tpc_config_t *cfg)
 {
-	/* sample payer accounts (valid check digits, not real accounts): replace in production */
-	static const char *const ibans[TPC_BUDGET__COUNT] = {"",
-	                                                     "BE10679000010104",
-	                                                     "BE63679000020208",
-	                                                     "BE19679000030312",
-	                                                     "BE72679000040416",
-	                                                     "BE28679000050520",
-	                                                     "BE81679000060624"};
-	static const char *const names[TPC_BUDGET__COUNT] = {"",
-	                                                     "CAAMI-HZIV AMI",
-	                                                     "CAAMI-HZIV for SPP IS",
-	                                                     "CAAMI-HZIV for Fedasil",
-	                                                     "CAAMI-HZIV for SPF Justice",
-	                                                     "CAAMI-HZIV war victims",
-	                                                     "CAAMI-HZIV OSSOM"};
-
 	/* Zeroed first: fields outside the table (payer[], adapter sections) start empty, and the
 	 * strings are NUL-terminated before any setter copies into them. */
 	memset(cfg, 0, sizeof(*cfg));
@@ -511,8 +519,8 @@ void tpc_config_defaults(tpc_config_t *cfg)
 	for (size_t i = 0; i < NKEYS; i++)
 		TPC_REQUIRE(set_value(&keys[i], cfg, keys[i].def) == 0);
 	for (int b = 1; b < TPC_BUDGET__COUNT; b++) {
-		snprintf(cfg->payer[b].name, sizeof(cfg->payer[b].name), "%s", names[b]);
-		snprintf(cfg->payer[b].iban, sizeof(cfg->payer[b].iban), "%s", ibans[b]);
+		snprintf(cfg->payer[b].name, sizeof(cfg->payer[b].name), "%s", sample_names[b]);
+		snprintf(cfg->payer[b].iban, sizeof(cfg->payer[b].iban), "%s", sample_ibans[b]);
 		snprintf(cfg->payer[b].bic, sizeof(cfg->payer[b].bic), "PCHQBEBB");
 	}
 }

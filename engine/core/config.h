@@ -20,7 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TPC_PATH_MAX             1024
+#define TPC_PATH_MAX 1024
+/* The file tpcleard reads when no --config is given, if it exists (the package installs it);
+ * TPCLEARD_CONFIG names another one. */
+#define TPC_CONFIG_DEFAULT_PATH  "/etc/tpclear/tpcleard.ini"
 #define TPC_MAX_ADAPTER_SECTIONS 16
 
 /** [security] mode: who may talk to the intake (docs/security.md). */
@@ -90,6 +93,10 @@ typedef struct tpc_config {
 
 /** Fill @p cfg with the embedded defaults (no file needed). */
 void tpc_config_defaults(tpc_config_t *cfg);
+
+/** Does budget @p b still pay from the sample account of the embedded defaults (a made-up
+ *  IBAN with valid check digits, not a real account)? @return 1 or 0. */
+int tpc_config_payer_is_sample(const tpc_config_t *cfg, enum tpc_budget b);
 
 /** Apply the INI file @p path over @p cfg.
  *  @param[out] err  on failure, a message naming the file, line and key

@@ -31,6 +31,7 @@ struct tpc_queue {
 	size_t len;
 	size_t cap;
 	_Atomic size_t depth; /* mirror of len for lock-free reads */
+	_Atomic size_t taken; /* nodes ever popped: the consumers' progress, for the watchdog */
 	int closed;           /* set once, under the lock; pushes fail, pops drain what is left */
 	int efd;              /* -1 unless TPC_QUEUE_EVENTFD */
 };
@@ -203,6 +204,8 @@ static size_t take_front(tpc_queue_t *q, size_t max, size_t max_weight, tpc_queu
 		q->tail = NULL;
 	q->len -= n;
 	atomic_store_explicit(&q->depth, q->len, memory_order_relaxed);
+	/* under the lock: a plain read-modify-write is enough, the watchdog only reads it */
+	atomic_store_explicit(&q->taken, q->taken + n, memory_order_relaxed);
 	*head = first;
 	return n;
 }
@@ -260,6 +263,12 @@ void tpc_queue_close(tpc_queue_t *q)
 size_t tpc_queue_depth(const tpc_queue_t *q)
 {
 	return atomic_load_explicit(&q->depth, memory_order_relaxed);
+}
+
+/* Relaxed as the depth: only compared with its own earlier value by the loop thread. */
+size_t tpc_queue_taken(const tpc_queue_t *q)
+{
+	return atomic_load_explicit(&q->taken, memory_order_relaxed);
 }
 
 size_t tpc_queue_capacity(const tpc_queue_t *q)

@@ -58,6 +58,8 @@ size_t tpc_queue_pop_group(tpc_queue_t *q, size_t max, size_t max_weight,
 void tpc_queue_close(tpc_queue_t *q);
 /** Nodes queued now (a snapshot, for metrics). */
 size_t tpc_queue_depth(const tpc_queue_t *q);
+/** Nodes popped since creation (a snapshot): the consumers' progress, for the watchdog. */
+size_t tpc_queue_taken(const tpc_queue_t *q);
 /** Capacity given at creation (0 = unbounded). */
 size_t tpc_queue_capacity(const tpc_queue_t *q);
 /** The eventfd of a TPC_QUEUE_EVENTFD queue (-1 otherwise). */

@@ -36,6 +36,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/queue.h"
+#include "core/sdnotify.h"
 #include "pipeline/result.h"
 #include "security/security.h"
 #include "store/records.h"
@@ -94,8 +95,11 @@ struct tpc_server {
 	size_t memory_in_flight;  /* estimated working memory of the jobs in flight */
 	size_t payload_in_flight; /* payload bytes of the sendings in flight (express lane aside) */
 	struct event *idle_ev;    /* one-shot: IDLE_TRIM_MS after in_flight reached 0 */
-	tpc_arena_t *scratch;     /* loop thread: receipts, answer framing */
-	tpc_job_t *free_jobs;     /* recycled jobs (linked through node.next) */
+	struct event *watchdog_ev; /* systemd watchdog tick (NULL without WATCHDOG_USEC) */
+	tpc_watchdog_t *wd;        /* judges whether the stages progress (core/sdnotify.h) */
+	const char *wd_stuck;      /* the stage the last tick found stuck, NULL = none */
+	tpc_arena_t *scratch;      /* loop thread: receipts, answer framing */
+	tpc_job_t *free_jobs;      /* recycled jobs (linked through node.next) */
 	size_t nfree, max_free;
 	size_t in_flight; /* queued and not yet answered; the drain waits for 0 */
 	int nworkers;
@@ -430,6 +434,49 @@ static void count_outcome(tpc_server_t *s, const tpc_job_t *job)
 	tpc_metrics_observe_latency(s->shard, mono_us() - job->received_us);
 }
 
+/* One record per clearing event, with the fields an operator searches by (docs/operations.md,
+ * Logs): a sending refused whole, in conflict or failed is info (someone has to look), one
+ * cleared or replayed is debug (the counters of /metrics tell the volume). */
+static void log_outcome(const tpc_job_t *job)
+{
+	tpc_log_field_t f[4] = {{"key", job->key, 0},
+	                        {"sender", job->sender, 0},
+	                        {"sequence", NULL, job->sequence},
+	                        {"code", NULL, 0}};
+
+	if (job->type != TPC_JOB_SUBMIT)
+		return;
+	switch (job->status) {
+	case TPC_JOB_COMMITTED:
+		if (job->sending.outcome == TPC_OUTCOME_REFUSED) {
+			f[3].str = "refused";
+			tpc_log_kv(TPC_LOG_INFO, f, 4, "sending refused whole (%u lines)",
+			           job->lines_refused + job->lines_accepted);
+		} else {
+			tpc_log_kv(TPC_LOG_DEBUG, f, 3,
+			           "sending cleared: %u lines accepted, %u refused",
+			           job->lines_accepted, job->lines_refused);
+		}
+		break;
+	case TPC_JOB_REPLAY:
+		tpc_log_kv(TPC_LOG_DEBUG, f, 3, "sending replayed: the stored answer");
+		break;
+	case TPC_JOB_CONFLICT:
+		f[3].str = "conflict";
+		tpc_log_kv(TPC_LOG_INFO, f, 4,
+		           "sending conflict: the key was stored with other content");
+		break;
+	case TPC_JOB_FAILED:
+		f[2] = (tpc_log_field_t){"code",
+		                         job->fail_code ? job->fail_code : TPC_CODE_INTERNAL, 0};
+		tpc_log_kv(TPC_LOG_INFO, f, 3, "sending refused: %s",
+		           job->fail_reason ? job->fail_reason : "internal error");
+		break;
+	default:
+		break;
+	}
+}
+
 /* Idle: nothing has been in flight for IDLE_TRIM_MS (the timer is armed when in_flight reaches
  * 0, and whatever arrived since made it non-zero or was answered at once). Then the memory
  * freed after the last burst goes back to the kernel: glibc keeps freed chunks in its heaps (one
@@ -473,6 +520,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 			next = head->next;
 			answer_job(s, job);
+			log_outcome(job);
 			if (job->type == TPC_JOB_PAYRUN)
 				push_settlements(s, job);
 			count_outcome(s, job);
@@ -1164,6 +1212,7 @@ void tpc_server_request_stop(tpc_server_t *s)
 	if (!s->draining) {
 		s->draining = 1;
 		tpc_info("stopping: refusing new sendings, %zu in flight", s->in_flight);
+		tpc_sdnotify_stopping("draining: %zu in flight", s->in_flight);
 	}
 	maybe_finish(s);
 }
@@ -1173,6 +1222,60 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	tpc_info("signal %d received", (int)sig);
 	tpc_server_request_stop(arg);
+}
+
+/* ---- systemd watchdog (core/sdnotify.h) ----------------------------------------------------- */
+
+/* Every quarter of WatchdogSec: ping unless a stage is stuck. A stage counts as stuck after half
+ * of it with work waiting and none taken (the workers', the express worker's and the writer's
+ * queues; and the pipeline as a whole, requests in flight and none answered, for a stage that
+ * holds every request in hand with nothing left waiting in front of it), so a stuck engine stops
+ * pinging well before systemd gives up on it, and a stage that resumes pings again before systemd
+ * has given up. */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	tpc_server_t *s = arg;
+	const char *stuck = tpc_watchdog_check(s->wd, mono_us());
+
+	(void)fd;
+	(void)what;
+	if (stuck && stuck != s->wd_stuck)
+		tpc_error("watchdog: the %s stage has work waiting and has taken none for half of "
+		          "WatchdogSec: pings withheld, systemd will restart the engine",
+		          stuck);
+	else if (!stuck && s->wd_stuck)
+		tpc_warn("watchdog: the %s stage is taking work again: pings resumed", s->wd_stuck);
+	s->wd_stuck = stuck;
+	if (stuck) {
+		tpc_sdnotify_status("stuck: %s stage, %zu in flight", stuck, s->in_flight);
+		return;
+	}
+	tpc_sdnotify_watchdog();
+}
+
+/* Armed only when systemd asked for a watchdog (WATCHDOG_USEC for this pid). */
+static int start_watchdog(tpc_server_t *s)
+{
+	uint64_t usec = tpc_sdnotify_watchdog_usec();
+	struct timeval tick;
+	int rc;
+
+	if (!usec)
+		return 0;
+	tick.tv_sec = (time_t)(usec / 4 / 1000000);
+	tick.tv_usec = (suseconds_t)(usec / 4 % 1000000);
+	if ((rc = tpc_watchdog_new(usec / 2, &s->wd)) ||
+	    (rc = tpc_watchdog_watch(s->wd, "workers", s->jobs, NULL)) ||
+	    (rc = tpc_watchdog_watch(s->wd, "express worker", s->express, NULL)) ||
+	    (rc = tpc_watchdog_watch(s->wd, "ledger writer", s->to_ledger, NULL)) ||
+	    (rc = tpc_watchdog_watch(s->wd, "pipeline", s->done, &s->in_flight)))
+		return rc;
+	s->watchdog_ev = event_new(s->base, -1, EV_PERSIST, on_watchdog, s);
+	if (!s->watchdog_ev || event_add(s->watchdog_ev, &tick) != 0)
+		return TPC_ENOMEM;
+	tpc_info("watchdog: pings every %llu ms while the stages take work",
+	         (unsigned long long)(usec / 4000));
+	return 0;
 }
 
 static int start_intake(tpc_server_t *s)
@@ -1338,12 +1441,17 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 		goto out_free;
 	}
 	s->threads_started = 1;
+	if ((rc = start_watchdog(s)))
+		goto out_free;
 	write_endpoints(s);
 	tpc_info("tpcleard %s ready: intake %s, http %s, %d workers, data %s, sync %s", TPC_VERSION,
 	         s->intake_endpoint, s->http ? s->http_endpoint : "off", s->nworkers, cfg->data_dir,
 	         cfg->sync == TPC_SYNC_FULL         ? "full"
 	         : cfg->sync == TPC_SYNC_NOMETASYNC ? "nometasync"
 	                                            : "none (NOT DURABLE)");
+	/* the ledger is open and every socket bound: what a unit ordered After= this one needs */
+	tpc_sdnotify_ready("serving: intake %s, http %s, %d workers", s->intake_endpoint,
+	                   s->http ? s->http_endpoint : "off", s->nworkers);
 	*out = s;
 	return 0;
 
@@ -1407,6 +1515,9 @@ void tpc_server_free(tpc_server_t **sp)
 		event_free(s->sigint_ev);
 	if (s->idle_ev)
 		event_free(s->idle_ev);
+	if (s->watchdog_ev)
+		event_free(s->watchdog_ev);
+	tpc_watchdog_free(&s->wd);
 	if (s->http)
 		evhttp_free(s->http);
 	if (s->router)

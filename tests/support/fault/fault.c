@@ -10,6 +10,9 @@
  *                       count, and statvfs / fstatvfs report no space left: a disk that fills
  *                       in the middle of a write, as a real one does
  *   TPC_FAULT=eio-sync  fdatasync, fsync and msync fail with EIO
+ *   TPC_FAULT=hang-sync fdatasync and fsync wait for as long as the mode stays on, then do their
+ *                       work: a disk that stops answering (a dead path, a hung NFS server),
+ *                       which sticks the ledger writer inside a commit (the watchdog's test)
  *   TPC_FAULT_AFTER=N   the first N matching calls of the faulted kind pass (default 0)
  *   TPC_FAULT_CONTROL=F the mode is the first word of file F, read again at every matching call,
  *                       so a test can turn a fault on and off while the daemon runs ("off" or
@@ -30,9 +33,10 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
-enum mode { M_OFF, M_ENOSPC, M_SHORT, M_EIO_SYNC };
+enum mode { M_OFF, M_ENOSPC, M_SHORT, M_EIO_SYNC, M_HANG_SYNC };
 
 static _Atomic long passed_writes, passed_syncs;
 
@@ -46,6 +50,8 @@ static enum mode parse_mode(const char *s)
 		return M_SHORT;
 	if (strncmp(s, "eio-sync", 8) == 0)
 		return M_EIO_SYNC;
+	if (strncmp(s, "hang-sync", 9) == 0)
+		return M_HANG_SYNC;
 	return M_OFF;
 }
 
@@ -162,8 +168,18 @@ ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	return REAL(pwritev)(fd, iov, m == M_SHORT && cnt > 1 ? 1 : cnt, off);
 }
 
+/* hang-sync: wait while the mode is on (read again every 20 ms, so the test can end the hang) */
+static void hang_while_on(int fd)
+{
+	struct timespec ts = {0, 20 * 1000 * 1000};
+
+	while (current_mode() == M_HANG_SYNC && targeted(fd))
+		nanosleep(&ts, NULL);
+}
+
 int fdatasync(int fd)
 {
+	hang_while_on(fd);
 	if (sync_fault(fd)) {
 		errno = EIO;
 		return -1;
@@ -173,6 +189,7 @@ int fdatasync(int fd)
 
 int fsync(int fd)
 {
+	hang_while_on(fd);
 	if (sync_fault(fd)) {
 		errno = EIO;
 		return -1;
