@@ -284,17 +284,7 @@ static void start_with_shim(void)
 	cr_assert_not_null(tmp);
 	snprintf(control, sizeof(control), "%s/fault", tmp);
 	free(tmp);
-	/* the daemon inherits the environment at exec; the test process itself is not affected */
-	setenv("TPC_FAULT_CONTROL", control, 1);
-	setenv("LD_PRELOAD", shim, 1);
-	memset(&d, 0, sizeof(d));
-	if (tpc_td_start(&d, NULL, NULL) != 0) {
-		unsetenv("LD_PRELOAD");
-		tpc_td_dump_log(&d);
-		cr_assert_fail("tpcleard did not start with the fault shim");
-	}
-	unsetenv("LD_PRELOAD");
-	unsetenv("TPC_FAULT_CONTROL");
+	tpc_td_start_with_shim(&d, shim, control);
 }
 
 static void set_fault(const char *mode)

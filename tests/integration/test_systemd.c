@@ -175,15 +175,7 @@ Test(systemd, a_writer_stuck_in_fsync_stops_the_pings_until_it_takes_work_again)
 	snprintf(control, sizeof(control), "%s/fault", tmp);
 	set_fault(control, "off");
 	notify_listen(tmp, 400);
-	setenv("TPC_FAULT_CONTROL", control, 1);
-	setenv("LD_PRELOAD", shim, 1);
-	memset(&d, 0, sizeof(d));
-	if (tpc_td_start(&d, NULL, NULL) != 0) {
-		unsetenv("LD_PRELOAD");
-		tpc_td_dump_log(&d);
-		cr_assert_fail("tpcleard did not start with the fault shim");
-	}
-	unsetenv("LD_PRELOAD");
+	tpc_td_start_with_shim(&d, shim, control);
 	notify_collect(&s, 1000, NULL);
 	cr_assert_geq(s.watchdog, 5, "pings before the fault (%d)", s.watchdog);
 

@@ -932,3 +932,18 @@ const char *tpc_td_cli_keys(const tpc_td_t *d, const char *id)
 	         d->dir, id ? id : d->ids[0].id);
 	return buf;
 }
+
+void tpc_td_start_with_shim(tpc_td_t *d, const char *shim, const char *control)
+{
+	/* the daemon inherits the environment at exec; the test process itself is not affected */
+	setenv("TPC_FAULT_CONTROL", control, 1);
+	setenv("LD_PRELOAD", shim, 1);
+	memset(d, 0, sizeof(*d));
+	if (tpc_td_start(d, NULL, NULL) != 0) {
+		unsetenv("LD_PRELOAD");
+		tpc_td_dump_log(d);
+		cr_assert_fail("tpcleard did not start with the fault shim");
+	}
+	unsetenv("LD_PRELOAD");
+	unsetenv("TPC_FAULT_CONTROL");
+}

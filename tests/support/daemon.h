@@ -60,6 +60,10 @@ int tpc_td_start(tpc_td_t *d, const char *dir, const char *extra_ini);
 /** Zero @p d and tpc_td_start() it in a fresh directory with @p extra_ini, or fail the test
  *  with the daemon's log on stderr. */
 void tpc_td_start_or_fail(tpc_td_t *d, const char *extra_ini);
+/** Zero @p d and start it in a fresh directory with the LD_PRELOAD library @p shim, which reads
+ *  its fault from the file @p control (tests/support/fault/); fail the test with the daemon's
+ *  log when it does not start. Only the daemon's environment carries the shim. */
+void tpc_td_start_with_shim(tpc_td_t *d, const char *shim, const char *control);
 /** tpc_td_start() with flags (enum tpc_td_flags). A restart keeps the mode it started with. */
 int tpc_td_start_ex(tpc_td_t *d, const char *dir, const char *extra_ini, unsigned flags);
 /** Send (tpc_td_send(), asserted) a generated canonical sending, tpc_td_canonical(@p seed,

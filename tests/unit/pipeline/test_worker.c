@@ -225,6 +225,19 @@ static enum tpc_job_status judge_and_write(tpc_store_reader_t *r, tpc_queue_t *i
 	return job.status;
 }
 
+/* A ledger in DIR/ledger with its writer thread running on two fresh queues, and a reader: what
+ * the tests that judge and write sendings through the real writer start from. */
+static void start_ledger(const char *dir, tpc_writer_t **l, tpc_store_reader_t **r,
+                         tpc_queue_t **in, tpc_queue_t **done)
+{
+	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s/ledger", dir);
+	cr_assert_eq(tpc_writer_open(&cfg, metrics, l), 0);
+	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(*l), r), 0);
+	cr_assert_eq(tpc_queue_new(0, 0, in), 0);
+	cr_assert_eq(tpc_queue_new(0, 0, done), 0);
+	cr_assert_eq(tpc_writer_start(*l, *in, *done), 0);
+}
+
 /* A sending stored with the old payload hash (BLAKE2b-256) is still replayed when sent again
  * and still a conflict under other bytes, found by the worker's pre-check and by the writer's
  * own check alike; the hashes of a conflict are both BLAKE2b-256, comparable. */
@@ -239,12 +252,7 @@ Test(worker, sending_stored_with_blake2b_replays_and_conflicts)
 	uint64_t seq;
 
 	cr_assert_not_null(dir);
-	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s/ledger", dir);
-	cr_assert_eq(tpc_writer_open(&cfg, metrics, &l), 0);
-	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(l), &r), 0);
-	cr_assert_eq(tpc_queue_new(0, 0, &in), 0);
-	cr_assert_eq(tpc_queue_new(0, 0, &done), 0);
-	cr_assert_eq(tpc_writer_start(l, in, done), 0);
+	start_ledger(dir, &l, &r, &in, &done);
 
 	set_payload(1, 2, -1);
 	cr_assert_eq(judge_and_write(r, in, done, 1), TPC_JOB_COMMITTED);
@@ -358,13 +366,8 @@ Test(worker, a_load_reaches_the_next_sending_not_one_in_flight)
 	size_t len = 0;
 
 	cr_assert_not_null(dir);
-	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s/ledger", dir);
 	cfg.max_refused_percent = 100;
-	cr_assert_eq(tpc_writer_open(&cfg, metrics, &l), 0);
-	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(l), &r), 0);
-	cr_assert_eq(tpc_queue_new(0, 0, &in), 0);
-	cr_assert_eq(tpc_queue_new(0, 0, &done), 0);
-	cr_assert_eq(tpc_writer_start(l, in, done), 0);
+	start_ledger(dir, &l, &r, &in, &done);
 
 	/* no members yet: the patient is unknown (500820) */
 	set_payload(1, 2, -1);
@@ -421,12 +424,7 @@ Test(worker, reader_precheck_finds_replays_and_conflicts)
 	uint64_t seq;
 
 	cr_assert_not_null(dir);
-	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s/ledger", dir);
-	cr_assert_eq(tpc_writer_open(&cfg, metrics, &l), 0);
-	cr_assert_eq(tpc_store_reader_new(tpc_writer_store(l), &r), 0);
-	cr_assert_eq(tpc_queue_new(0, 0, &in), 0);
-	cr_assert_eq(tpc_queue_new(0, 0, &done), 0);
-	cr_assert_eq(tpc_writer_start(l, in, done), 0);
+	start_ledger(dir, &l, &r, &in, &done);
 
 	/* first submission: unknown to the ledger, cleared, then committed */
 	set_payload(1, 2, -1);
