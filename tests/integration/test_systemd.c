@@ -214,7 +214,6 @@ Test(systemd, a_writer_stuck_in_fsync_stops_the_pings_until_it_takes_work_again)
 	cr_assert_eq(results, 4, "every sending answered after the hang");
 	zmq_close(sock);
 	cr_assert_eq(tpc_td_stop(&d), 0);
-	unsetenv("TPC_FAULT_CONTROL");
 	notify_close();
 	tpc_td_cleanup(&d);
 	tpc_test_rmtree(tmp);
