@@ -69,9 +69,16 @@
  * 16 jobs) holds at most a few tens of MiB while idle (docs/operations.md, Memory). */
 #define JOB_ARENA_KEEP (256 * 1024)
 /* From this size glibc serves and frees allocations with mmap/munmap, so a big chunk goes back
- * to the kernel as soon as it is freed. Set once, it also stops glibc raising the threshold
- * after each big free (up to 32 MiB), after which big chunks would stay in its heaps. */
-#define MMAP_THRESHOLD (1024 * 1024)
+ * to the kernel as soon as it is freed. Below it, chunks come from glibc's heaps and a freed one
+ * is reused warm by the next sending: at 1 MiB every hospital sending's arena was mapped,
+ * faulted in, zeroed and unmapped again, a third of the daemon's CPU under load
+ * (docs/benchmarks.md, "Issue 15 after the merge"). Only the largest sendings (chunks over
+ * 32 MiB, glibc's own ceiling for this threshold) still map their own. */
+#define MMAP_THRESHOLD (32 * 1024 * 1024)
+/* Freed heap memory is not handed back on every free (glibc would at 128 KiB, undoing the
+ * reuse above): while busy it serves the next sendings, bounded by what is in flight
+ * ([engine] max_memory_in_flight); on_idle()'s malloc_trim() returns it once idle. */
+#define TRIM_THRESHOLD (1024 * 1024 * 1024)
 /* How long nothing must be in flight before the loop thread gives freed memory back */
 #define IDLE_TRIM_MS 500
 
@@ -1374,6 +1381,7 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	s->metrics_cap = METRICS_BUF;
 	/* before the threads start: mallopt is not meant to race with allocations */
 	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
 	if ((rc = tpc_conns_new(cfg->max_outstanding_per_connection, &s->conns)))
 		goto out_free;
 	s->metrics_buf = malloc(METRICS_BUF);
