@@ -692,7 +692,8 @@ void tpc_records_lines_block(const tpc_sending_t *s, void *out)
 
 		/* zeroed: the unused tail of the payee is stored bytes too */
 		memset(&y, 0, sizeof(y));
-		memcpy(y.payee, who.ptr, who.len < 11 ? who.len : 11);
+		if (who.len) /* a payee not given (NULL, 0): memcpy's pointer must still be valid */
+			memcpy(y.payee, who.ptr, who.len < 11 ? who.len : 11);
 		memcpy(y.mutuality, inv->mutuality, 3);
 		y.payee_kind = insured ? TPC_PAYEE_INSURED : TPC_PAYEE_PROVIDER;
 		memcpy(p, &y, sizeof(y));

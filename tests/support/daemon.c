@@ -630,7 +630,8 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 		snprintf(err, errlen, "cannot read the unpaid and paid line parts (damaged?)");
 		goto out_end;
 	}
-	qsort(unpaid, nunpaid, TPC_PAYABLE_KEY, cmp_key);
+	if (nunpaid) /* none: the array is NULL, which qsort may not be given */
+		qsort(unpaid, nunpaid, TPC_PAYABLE_KEY, cmp_key);
 	if (sum != 0) {
 		snprintf(err, errlen, "postings sum to %lld, not 0", (long long)sum);
 		goto out_end;
@@ -641,7 +642,8 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 			         (long long)per_budget[b]);
 			goto out_end;
 		}
-	qsort(payable, npayable, TPC_PAYABLE_KEY, cmp_key);
+	if (npayable)
+		qsort(payable, npayable, TPC_PAYABLE_KEY, cmp_key);
 	for (size_t i = 1; i < npayable; i++)
 		if (memcmp(payable[i - 1], payable[i], TPC_PAYABLE_KEY) == 0) {
 			snprintf(err, errlen, "a line has two payable postings");
