@@ -238,6 +238,18 @@ static void start_ledger(const char *dir, tpc_writer_t **l, tpc_store_reader_t *
 	cr_assert_eq(tpc_writer_start(*l, *in, *done), 0);
 }
 
+/* start_ledger()'s undoing: the writer drained and joined, then everything freed. */
+static void stop_ledger(tpc_writer_t **l, tpc_store_reader_t **r, tpc_queue_t **in,
+                        tpc_queue_t **done)
+{
+	tpc_queue_close(*in);
+	tpc_writer_join(*l);
+	tpc_store_reader_free(r);
+	tpc_writer_free(l);
+	tpc_queue_free(in);
+	tpc_queue_free(done);
+}
+
 /* A sending stored with the old payload hash (BLAKE2b-256) is still replayed when sent again
  * and still a conflict under other bytes, found by the worker's pre-check and by the writer's
  * own check alike; the hashes of a conflict are both BLAKE2b-256, comparable. */
@@ -401,12 +413,7 @@ Test(worker, a_load_reaches_the_next_sending_not_one_in_flight)
 	tpc_refsnap_release(&again);
 	tpc_refsnap_release(&after);
 
-	tpc_queue_close(in);
-	tpc_writer_join(l);
-	tpc_store_reader_free(&r);
-	tpc_writer_free(&l);
-	tpc_queue_free(&in);
-	tpc_queue_free(&done);
+	stop_ledger(&l, &r, &in, &done);
 	tpc_test_rmtree(dir);
 	free(dir);
 }
@@ -472,12 +479,7 @@ Test(worker, reader_precheck_finds_replays_and_conflicts)
 	cr_assert_str_eq(job.fail_code, TPC_CODE_UNKNOWN_KEY);
 	cr_assert_eq(tpc_metrics_get(metrics, TPC_M_queries), 2);
 
-	tpc_queue_close(in);
-	tpc_writer_join(l);
-	tpc_store_reader_free(&r);
-	tpc_writer_free(&l);
-	tpc_queue_free(&in);
-	tpc_queue_free(&done);
+	stop_ledger(&l, &r, &in, &done);
 	free(first);
 	tpc_test_rmtree(dir);
 	free(dir);
