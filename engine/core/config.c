@@ -94,6 +94,8 @@
 	  "most sendings committed in one write transaction (group commit)")                       \
 	X(ledger, group_max_lines, group_max_lines, INT(1, 100000000), "65536",                    \
 	  "most lines in one write transaction; a larger sending is a group of its own")           \
+	X(ledger, zero_ahead, zero_ahead, SIZE(0, 0), "16M",                                       \
+	  "written zeros kept past the ledger's last page while idle; 0 = off")                    \
 	X(ledger, sync, sync, ENUM(enum tpc_sync, sync_modes), "full",                             \
 	  "fsync every commit (full), all but the meta page (nometasync), or nothing (none)")      \
 	X(clearing, as_of, as_of_day, DAY, "",                                                     \

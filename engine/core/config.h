@@ -72,6 +72,7 @@ typedef struct tpc_config {
 	size_t map_max;      /* ceiling the map may grow to */
 	int group_max;       /* most sendings per write transaction */
 	int group_max_lines; /* most lines per write transaction (one sending always) */
+	size_t zero_ahead;   /* written zeros kept past the ledger's last page (0: off) */
 	enum tpc_sync sync;
 	/* [clearing] */
 	int max_refused_percent; /* refuse the whole sending above this refused share */

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "ledger/ledger.h"
 #include "payments/payrun.h"
+#include "store/zeroahead.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -46,6 +47,8 @@ struct tpc_writer {
 	tpc_ledger_counters_t ctr; /* writer thread only */
 	uint64_t next_run;         /* writer thread only */
 	int group_max, group_max_lines;
+	tpc_zeroahead_t *zero; /* NULL: [ledger] zero_ahead = 0 or sync = none */
+	int zero_failing;      /* the last step failed (logged once, until one succeeds) */
 	tpc_queue_t *in, *done;
 	pthread_t thread;
 	int started;
@@ -141,6 +144,21 @@ static int restore_payrun_files(tpc_writer_t *w)
 	return 0;
 }
 
+/* Zeros ahead of the last page (store/zeroahead.h): only where commits sync (with sync = none
+ * no fdatasync waits for the journal), and not fatal when the file cannot be opened again: the
+ * ledger works as before, its commits only pay for the file's growth. */
+static void open_zero_ahead(tpc_writer_t *w, const tpc_config_t *cfg)
+{
+	char path[TPC_PATH_MAX + 16];
+	int rc;
+
+	if (!cfg->zero_ahead || cfg->sync == TPC_SYNC_NONE)
+		return;
+	snprintf(path, sizeof(path), "%s/data.mdb", cfg->data_dir);
+	if ((rc = tpc_zeroahead_new(path, cfg->zero_ahead, &w->zero)))
+		tpc_warn("ledger: %s: no zeros written ahead: %s", path, tpc_strerror(rc));
+}
+
 int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_t **out)
 {
 	tpc_store_opts_t opts = {cfg->data_dir, cfg->map_size, cfg->map_max, 0};
@@ -170,6 +188,7 @@ int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_
 		rc = tpc_err_from_mdb(rc);
 		goto out_close_store;
 	}
+	open_zero_ahead(w, cfg);
 	*out = w;
 	return 0;
 
@@ -509,13 +528,36 @@ static size_t job_lines(const tpc_qnode_t *n)
 	return job->type == TPC_JOB_SUBMIT && job->sending.nlines ? job->sending.nlines : 1;
 }
 
+/* While nothing waits to be committed, keep zeros written ahead of the last page, one chunk at a
+ * time so that a sending arriving meanwhile waits for one chunk at most. A failed step (a full
+ * disk, an I/O error) is logged once and tried again at the next idle moment: a disk that fills
+ * and frees again must not leave the ledger without its zeros until a restart, and the ledger's
+ * own commits report what concerns them (T00050, T00051). Nothing while the disk is full. */
+static void zero_while_idle(tpc_writer_t *w)
+{
+	uint64_t used, map;
+	int rc = 1;
+
+	while (w->zero && rc == 1 && tpc_queue_depth(w->in) == 0 && !atomic_load(&w->lost) &&
+	       !atomic_load(&w->disk_full)) {
+		if ((rc = tpc_store_extent(w->store, &used, &map)) == 0)
+			rc = tpc_zeroahead_step(w->zero, used, map);
+		if (rc < 0 && !w->zero_failing)
+			tpc_warn("ledger: no zeros written ahead of the last page for now: %s",
+			         tpc_strerror(rc));
+		else if (rc >= 0 && w->zero_failing)
+			tpc_info("ledger: zeros written ahead of the last page again");
+		w->zero_failing = rc < 0;
+	}
+}
+
 static void *writer_main(void *arg)
 {
 	tpc_writer_t *w = arg;
 	/* one array for the thread's life, sized by the largest pop: no malloc per group */
 	tpc_job_t **jobs = calloc((size_t)w->group_max, sizeof(*jobs));
 	tpc_qnode_t *head;
-	size_t n, committed;
+	size_t n, i, committed;
 
 	TPC_REQUIRE(jobs);
 	w->shard = tpc_metrics_shard(w->metrics);
@@ -529,10 +571,13 @@ static void *writer_main(void *arg)
 	 * it) and its dirty pages bounded when the queue is long: past a few thousand lines a
 	 * larger group saves no more fsync time per line. Jobs go to done only after the commit
 	 * returned, so nothing is answered before it is durable. */
-	while ((n = tpc_queue_pop_group(w->in, (size_t)w->group_max, (size_t)w->group_max_lines,
-	                                job_lines, 1, &head)) > 0) {
-		size_t i = 0;
-
+	for (;;) {
+		zero_while_idle(w);
+		n = tpc_queue_pop_group(w->in, (size_t)w->group_max, (size_t)w->group_max_lines,
+		                        job_lines, 1, &head);
+		if (n == 0)
+			break;
+		i = 0;
 		for (tpc_qnode_t *q = head; q; q = q->next)
 			jobs[i++] = tpc_job_of(q);
 		write_batch(w, jobs, n);
@@ -599,6 +644,7 @@ void tpc_writer_free(tpc_writer_t **wp)
 	w = *wp;
 	/* closing the environment under a running writer would free its transaction's pages */
 	TPC_REQUIRE(!w->started);
+	tpc_zeroahead_free(&w->zero);
 	tpc_store_free(&w->store);
 	free(w);
 	*wp = NULL;

@@ -437,6 +437,20 @@ size_t tpc_store_map_size(const tpc_store_t *st)
 	return atomic_load(&st->map_size);
 }
 
+int tpc_store_extent(tpc_store_t *st, uint64_t *used, uint64_t *map)
+{
+	MDB_envinfo info;
+	MDB_stat s;
+	int rc;
+
+	/* both read the environment's current meta page: no transaction needed */
+	if ((rc = mdb_env_info(st->db.env, &info)) || (rc = mdb_env_stat(st->db.env, &s)))
+		return tpc_err_from_mdb(rc);
+	*used = ((uint64_t)info.me_last_pgno + 1) * s.ms_psize;
+	*map = info.me_mapsize;
+	return 0;
+}
+
 const char *tpc_store_device(const tpc_store_t *st)
 {
 	return st->device;

@@ -75,6 +75,10 @@ int tpc_store_grow(tpc_store_t *st);
 
 /** Current map size in bytes (any thread). */
 size_t tpc_store_map_size(const tpc_store_t *st);
+/** The bytes LMDB uses, (last page number + 1) x page size, and the map size: between write
+ *  transactions, on the writer thread (store/zeroahead.h).
+ *  @return 0 or a negative error from LMDB. */
+int tpc_store_extent(tpc_store_t *st, uint64_t *used, uint64_t *map);
 
 /** The device holding the ledger, as store/check.h describes it (borrowed; any thread). */
 const char *tpc_store_device(const tpc_store_t *st);

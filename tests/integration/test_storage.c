@@ -207,6 +207,10 @@ static int flip_answer_sequence(const char *path, uint64_t seq)
 
 enum damage { HALF, ONE_PAGE, EMPTY, META0, BOTH_METAS, ANSWER };
 
+/* The bytes the ledger's pages take, read before the stop: data.mdb is longer by the zeros
+ * written ahead of its last page (store/zeroahead.h), which a cut must go past to damage it. */
+static long long ledger_used;
+
 /* Copy the stopped daemon's ledger, damage the copy, start on it: refused with @p message. */
 static void refused_when(enum damage how, const char *message)
 {
@@ -221,7 +225,7 @@ static void refused_when(enum damage how, const char *message)
 	cr_assert_eq(system(cmd), 0);
 	cr_assert_eq(stat(file, &st), 0);
 	if (how == HALF || how == ONE_PAGE || how == EMPTY)
-		cr_assert_eq(truncate(file, how == HALF       ? st.st_size / 2
+		cr_assert_eq(truncate(file, how == HALF       ? (off_t)ledger_used / 2
 		                            : how == ONE_PAGE ? 4096
 		                                              : 0),
 		             0);
@@ -255,6 +259,8 @@ Test(storage, damaged_ledgers_are_refused_at_start_and_a_sound_one_starts)
 		expect_accepted(submit(s, key, 10 + i), key);
 	}
 	zmq_close(s);
+	ledger_used = tpc_td_metric(&d, "tpclear_ledger_map_used_bytes");
+	cr_assert_gt(ledger_used, 8192);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 	refused_when(HALF, "it is ");
 	refused_when(ONE_PAGE, "meta page 1 is missing: the file ends before it");
@@ -422,5 +428,68 @@ Test(storage, a_start_removes_the_temporaries_of_interrupted_payment_files)
 	cr_assert_neq(access(tmp, F_OK), 0, "the temporary is still there");
 	cr_assert_eq(access(keep, F_OK), 0, "a file not ours was removed");
 	cr_assert(tpc_td_log_has(&d, "left by an interrupted write"));
+	cr_assert_eq(tpc_td_stop(&d), 0);
+}
+
+/* ---- zeros written ahead of the last page (store/zeroahead.h) ------------------------------- */
+
+static long long file_len(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* Are the bytes of @p path from @p from to its end all zero? */
+static int zeros_from(const char *path, long long from)
+{
+	FILE *f = fopen(path, "rb");
+	int c, ok = f != NULL;
+
+	if (f && fseeko(f, (off_t)from, SEEK_SET) != 0)
+		ok = 0;
+	while (ok && (c = fgetc(f)) != EOF)
+		ok = c == 0;
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+Test(storage, zeros_are_written_ahead_while_idle_and_the_ledger_reads_and_grows_as_before)
+{
+	char path[400];
+	long long used = -1, len = -1;
+	void *s;
+
+	tpc_td_start_or_fail(&d, "[ledger]\nzero_ahead = 4M\n");
+	snprintf(path, sizeof(path), "%s/data.mdb", d.data);
+	s = tpc_td_connect(&d);
+	expect_accepted(submit(s, "Z1", 51), "Z1");
+	/* idle now: within a few steps the file holds 4 MiB of zeros past the ledger's last page */
+	for (int waited = 0; waited < 10000; waited += 20) {
+		used = tpc_td_metric(&d, "tpclear_ledger_map_used_bytes");
+		len = file_len(path);
+		if (used > 0 && len >= used + 4 * 1024 * 1024)
+			break;
+		sleep_ms(20);
+	}
+	cr_assert_gt(used, 0);
+	cr_assert_eq(len, used + 4 * 1024 * 1024, "file %lld bytes, ledger %lld", len, used);
+	cr_assert(zeros_from(path, used), "past the last page: zeros only");
+	/* the ledger grows into them, and is read back whole after a restart */
+	expect_accepted(submit(s, "Z2", 52), "Z2");
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+	len = file_len(path); /* Z2's commit, then zeros again while idle */
+	cr_assert_eq(tpc_td_start(&d, d.dir, "[ledger]\nzero_ahead = 0\n"), 0);
+	s = tpc_td_connect(&d);
+	expect_accepted(tpc_td_query(s, "hospital-a", "Z1"), "Z1");
+	expect_accepted(tpc_td_query(s, "hospital-a", "Z2"), "Z2");
+	expect_accepted(submit(s, "Z3", 53), "Z3");
+	used = tpc_td_metric(&d, "tpclear_ledger_map_used_bytes");
+	/* off: nothing more is added (the zeros of the first run are still there, or used) */
+	sleep_ms(300);
+	cr_assert_leq(file_len(path), used > len ? used : len);
+	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 }
