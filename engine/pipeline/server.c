@@ -98,16 +98,17 @@ struct tpc_server {
 	tpc_adapters_t *adapters;
 	tpc_metrics_t *metrics;
 	tpc_metrics_shard_t *shard;
-	tpc_security_t *sec;        /* CURVE, the senders registry, per-sender bounds */
-	tpc_conns_t *conns;         /* requests outstanding per connection (pipeline/conns.h) */
-	size_t memory_in_flight;    /* estimated working memory of the jobs in flight */
-	tpc_admission_t *admission; /* the overload bound in time (express lane aside) */
-	struct event *idle_ev;      /* one-shot: IDLE_TRIM_MS after in_flight reached 0 */
-	struct event *watchdog_ev;  /* systemd watchdog tick (NULL without WATCHDOG_USEC) */
-	tpc_watchdog_t *wd;         /* judges whether the stages progress (core/sdnotify.h) */
-	const char *wd_stuck;       /* the stage the last tick found stuck, NULL = none */
-	tpc_arena_t *scratch;       /* loop thread: receipts, answer framing */
-	tpc_job_t *free_jobs;       /* recycled jobs (linked through node.next) */
+	tpc_security_t *sec;     /* CURVE, the senders registry, per-sender bounds */
+	tpc_conns_t *conns;      /* requests outstanding per connection (pipeline/conns.h) */
+	size_t memory_in_flight; /* estimated working memory of the jobs in flight */
+	/* the overload bound in time, express lane aside (pipeline/admission.h) */
+	tpc_admission_t *admission;
+	struct event *idle_ev;     /* one-shot: IDLE_TRIM_MS after in_flight reached 0 */
+	struct event *watchdog_ev; /* systemd watchdog tick (NULL without WATCHDOG_USEC) */
+	tpc_watchdog_t *wd;        /* judges whether the stages progress (core/sdnotify.h) */
+	const char *wd_stuck;      /* the stage the last tick found stuck, NULL = none */
+	tpc_arena_t *scratch;      /* loop thread: receipts, answer framing */
+	tpc_job_t *free_jobs;      /* recycled jobs (linked through node.next) */
 	size_t nfree, max_free;
 	size_t in_flight; /* queued and not yet answered; the drain waits for 0 */
 	int nworkers;

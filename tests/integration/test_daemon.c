@@ -357,8 +357,7 @@ static void send_burst(void *s, const char *sender, const char *prefix, unsigned
 /* Read the answers of a burst of @p n until each is busy or has its result; every busy says
  * @p code (NULL: none) and a retry hint of @p retry_ms, or at least that with @p at_least.
  * Counts into @p c: busy, received, results. */
-static void tally_burst(void *s, int n, const char *code, uint32_t retry_ms, int at_least,
-                        int c[3])
+static void tally_burst(void *s, int n, const char *code, uint32_t retry_ms, int at_least, int c[3])
 {
 	while (c[0] + c[2] < n) {
 		Tpclear__Answer *a = tpc_td_recv(s, 30000, NULL, NULL);
