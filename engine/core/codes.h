@@ -103,8 +103,8 @@
 	X(MEMORY_BUSY, "T00063", '-',                                                              \
 	  "the requests in flight hold engine.max_memory_in_flight: retry later")                  \
 	X(PAYLOAD_BUSY, "T00064", '-',                                                             \
-	  "the sendings in flight hold engine.max_payload_in_flight bytes: the engine is at its "  \
-	  "capacity, retry later")
+	  "the sendings in flight would take engine.admission_delay_ms to answer (or hold "        \
+	  "engine.max_payload_in_flight bytes): the engine is at its capacity, retry later")
 
 /* TPC_CODE_<name>: the code as a NUL-terminated string of 6 characters (codes.c defines them).
  * Arrays, not #defines, because a list cannot generate #defines; they are constant addresses, so

@@ -67,8 +67,12 @@
 	  "payloads; past it new ones are answered busy T00063 (one is always taken when none is " \
 	  "in flight)")                                                                            \
 	X(engine, max_payload_in_flight, max_payload_in_flight, SIZE(64 * KIB, 0), "32M",          \
-	  "payload bytes of the sendings received and not yet answered; at it new ones are "       \
-	  "answered busy T00064 at once (eAttests and loads aside)")                               \
+	  "payload bytes of the sendings received and not yet answered: the most the admission "   \
+	  "bound may reach (eAttests and loads aside)")                                            \
+	X(engine, admission_delay_ms, admission_delay_ms, U32_ZERO(0, 600000, "bytes only"),       \
+	  "250",                                                                                   \
+	  "a new sending is answered busy T00064 at once while the sendings in flight would take " \
+	  "this long to answer at the rate recently answered; 0 = max_payload_in_flight alone")    \
 	X(engine, max_load_drop_percent, max_load_drop_percent, INT(0, 100), "10",                 \
 	  "a LOAD replacing a kind with this share of its rows fewer is refused T00060 unless "    \
 	  "forced")                                                                                \

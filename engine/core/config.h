@@ -55,7 +55,9 @@ typedef struct tpc_config {
 	 */
 	uint32_t max_outstanding_per_connection;
 	size_t max_memory_in_flight;  /* estimated working memory of the requests in flight */
-	size_t max_payload_in_flight; /* payload bytes of the sendings in flight (overload) */
+	size_t max_payload_in_flight; /* payload bytes of the sendings in flight: the most */
+	uint32_t admission_delay_ms;  /* what a new sending may wait behind those in flight; 0 = */
+	                              /* max_payload_in_flight alone (pipeline/admission.h) */
 	int max_load_drop_percent;    /* a replace removing more of the kind's rows is refused */
 	/* [intake] */
 	char endpoint[256]; /* ZeroMQ ROUTER endpoint */

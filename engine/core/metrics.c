@@ -432,6 +432,18 @@ static void render_gauges(struct out *o, const tpc_metrics_gauges_t *g)
 	gauge(o, "tpclear_disk_full",
 	      "1 while sendings are refused because the ledger's disk is full (T00050)",
 	      g->disk_full);
+	gauge(o, "tpclear_admission_in_flight_bytes",
+	      "Payload bytes of the sendings received and not yet answered (admission)",
+	      g->admission_in_flight_bytes);
+	gauge(o, "tpclear_admission_bound_bytes",
+	      "Payload bytes in flight at which new sendings are answered busy (T00064)",
+	      g->admission_bound_bytes);
+	gauge(o, "tpclear_admission_rate_bytes_per_second",
+	      "Payload bytes answered per second while sendings were in flight (0: none yet)",
+	      g->admission_rate_bytes);
+	family(o, "tpclear_admission_delay_seconds", "gauge",
+	       "Estimated time to answer the sendings in flight (admission_delay_ms bounds it)");
+	emit(o, "tpclear_admission_delay_seconds %.3f\n", g->admission_delay_seconds);
 	if (g->nstore_damaged)
 		family(o, "tpclear_store_damaged_total", "counter",
 		       "Stored records found damaged (checksum mismatch) and not served (T00055)");

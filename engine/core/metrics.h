@@ -176,6 +176,11 @@ typedef struct tpc_metrics_gauges {
 	uint64_t adapters;
 	uint64_t uptime_seconds;
 	uint64_t disk_full; /* 1 while the ledger's file system is full (writer.h) */
+	/* the overload bound (pipeline/admission.h): payload bytes in flight, the bound, the rate
+	 * answered (bytes/s, 0 = none measured yet), the estimated time to answer what is in flight
+	 */
+	uint64_t admission_in_flight_bytes, admission_bound_bytes, admission_rate_bytes;
+	double admission_delay_seconds;
 	/* Counters kept outside the shards (found on any thread, store/records.h), rendered as
 	 * tpclear_store_damaged_total{db="NAME"}; the caller names them, core knows no store. */
 	unsigned nstore_damaged; /* 0: the family is not rendered */

@@ -74,7 +74,7 @@ typedef struct tpc_job {
 	 * [engine] max_memory_in_flight */
 	struct tpc_conn *conn;
 	size_t charged;
-	size_t charged_payload; /* its payload bytes of [engine] max_payload_in_flight */
+	size_t charged_payload; /* its payload bytes in the admission bound (admission.h) */
 	const tpc_adapter_t *adapter;
 	const void *adapter_state;
 	zmq_msg_t payload; /* owned; closed when the job is recycled */

@@ -30,6 +30,7 @@
 #include "common/pb.h"
 #include "core/codes.h"
 #include "core/error.h"
+#include "pipeline/admission.h"
 #include "pipeline/conns.h"
 #include "pipeline/job.h"
 #include "pipeline/writer.h"
@@ -97,11 +98,12 @@ struct tpc_server {
 	tpc_adapters_t *adapters;
 	tpc_metrics_t *metrics;
 	tpc_metrics_shard_t *shard;
-	tpc_security_t *sec;      /* CURVE, the senders registry, per-sender bounds */
-	tpc_conns_t *conns;       /* requests outstanding per connection (pipeline/conns.h) */
-	size_t memory_in_flight;  /* estimated working memory of the jobs in flight */
-	size_t payload_in_flight; /* payload bytes of the sendings in flight (express lane aside) */
-	struct event *idle_ev;    /* one-shot: IDLE_TRIM_MS after in_flight reached 0 */
+	tpc_security_t *sec;     /* CURVE, the senders registry, per-sender bounds */
+	tpc_conns_t *conns;      /* requests outstanding per connection (pipeline/conns.h) */
+	size_t memory_in_flight; /* estimated working memory of the jobs in flight */
+	/* the overload bound in time, express lane aside (pipeline/admission.h) */
+	tpc_admission_t *admission;
+	struct event *idle_ev;     /* one-shot: IDLE_TRIM_MS after in_flight reached 0 */
 	struct event *watchdog_ev; /* systemd watchdog tick (NULL without WATCHDOG_USEC) */
 	tpc_watchdog_t *wd;        /* judges whether the stages progress (core/sdnotify.h) */
 	const char *wd_stuck;      /* the stage the last tick found stuck, NULL = none */
@@ -228,7 +230,9 @@ static void job_put(tpc_server_t *s, tpc_job_t *job)
 	/* a job never answered through send_frames() (refused at intake) still holds its count */
 	tpc_conns_release(job->conn);
 	s->memory_in_flight -= job->charged;
-	s->payload_in_flight -= job->charged_payload;
+	/* still charged: taken, then refused (a full queue); an answered job gave it back */
+	if (job->charged_payload)
+		tpc_admission_done(s->admission, job->charged_payload, 0, mono_us());
 	zmq_msg_close(&job->payload);
 	tpc_arena_reset(job->arena);
 	if (s->nfree >= s->max_free) {
@@ -294,12 +298,17 @@ static void send_receipt_reason(tpc_server_t *s, const uint8_t *id, size_t idlen
 	uint8_t buf[2048];
 	size_t n;
 
-	if (status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY)
+	uint32_t retry = 0;
+
+	if (status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
 		count_busy(s, code);
-	n = tpc_answer_receipt(
-	    corr, status, code, reason,
-	    status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY ? (uint32_t)s->cfg.retry_after_ms : 0,
-	    key, buf, sizeof(buf));
+		/* the admission bound knows when the engine has room again: what is in flight
+		 * drained at the rate answered (never under the configured hint) */
+		retry = code && strcmp(code, TPC_CODE_PAYLOAD_BUSY) == 0
+		            ? tpc_admission_retry_ms(s->admission, (uint32_t)s->cfg.retry_after_ms)
+		            : (uint32_t)s->cfg.retry_after_ms;
+	}
+	n = tpc_answer_receipt(corr, status, code, reason, retry, key, buf, sizeof(buf));
 
 	if (n)
 		send_frames(s, id, idlen, buf, n, native ? native->ptr : NULL,
@@ -527,6 +536,11 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 			next = head->next;
 			answer_job(s, job);
+			/* answered: its bytes count in the rate the admission bound is made of */
+			if (job->charged_payload)
+				tpc_admission_done(s->admission, job->charged_payload, 1,
+				                   mono_us());
+			job->charged_payload = 0;
 			log_outcome(job);
 			if (job->type == TPC_JOB_PAYRUN)
 				push_settlements(s, job);
@@ -886,28 +900,25 @@ static size_t expansion(const tpc_job_t *job)
 	return 8;
 }
 
-/* The overload bound (docs/benchmarks.md, Issue 15): the payload bytes of the sendings and
- * loads received and not yet answered. The engine clears fastest with a few groups' worth of
- * lines in flight (the closed loop of 4 x 4 senders holds some 5 MB of eFact); anything taken
- * beyond that only waits in the queues, so past this bound a sending is answered busy at once,
- * before anything is built for it, and its sender retries when the engine has room, instead of
- * the queues filling with seconds of work that stretch every answer and the RSS. In bytes, not
- * sendings: the loop thread knows a payload's size before decoding it, and a sending's cost
- * is its lines. An eAttest (express lane, a few hundred bytes, its own bounded queue) is not
- * counted: under overload attestations still go through; nor are loads (rare, an operator's).
+/* The overload bound (pipeline/admission.h; docs/benchmarks.md, "Issue 15: admission in
+ * time"): the time the sendings received and not yet answered would take to answer, their
+ * payload bytes over the rate the engine recently answered. Past [engine] admission_delay_ms a
+ * sending is answered busy at once, before anything is built for it, and its sender retries
+ * when the engine has room, instead of the queues filling with seconds of work that stretch
+ * every answer and the RSS: under overload a fixed bound in bytes let the wait grow with
+ * whatever slowed the engine (seconds measured behind 32M). In bytes, not sendings: the loop
+ * thread knows a payload's size before decoding it, and a sending's cost is its lines. An
+ * eAttest (express lane, a few hundred bytes, its own bounded queue) is not counted: under
+ * overload attestations still go through; nor are loads (rare, an operator's).
  * @return 0, or -1 (counted busy) when the request would pass the bound. */
 static int take_payload(tpc_server_t *s, tpc_job_t *job, size_t len)
 {
 	if (job->express || job->type != TPC_JOB_SUBMIT)
 		return 0;
-	/* "already at the bound", not "would pass it": a sending of any size gets in as soon as
-	 * the bytes in flight fall under the bound, so a large one is never starved by a stream
-	 * of small ones (the bound is passed by at most one sending, max_sending_bytes) */
-	if (s->payload_in_flight >= s->cfg.max_payload_in_flight) {
+	if (tpc_admission_take(s->admission, len, mono_us()) != 0) {
 		tpc_metrics_add(s->shard, TPC_M_sendings_busy, 1);
 		return -1;
 	}
-	s->payload_in_flight += len;
 	job->charged_payload = len;
 	return 0;
 }
@@ -1106,6 +1117,10 @@ static void sample_gauges(tpc_server_t *s, tpc_metrics_gauges_t *g)
 	    .adapters = (uint64_t)tpc_adapters_count(s->adapters),
 	    .uptime_seconds = (mono_us() - s->started_us) / 1000000u,
 	    .disk_full = (uint64_t)tpc_writer_disk_full(s->ledger),
+	    .admission_in_flight_bytes = tpc_admission_in_flight(s->admission),
+	    .admission_bound_bytes = tpc_admission_bound(s->admission),
+	    .admission_rate_bytes = tpc_admission_rate(s->admission),
+	    .admission_delay_seconds = (double)tpc_admission_delay_ms(s->admission) / 1000.0,
 	    .nstore_damaged = TPC_REC__COUNT,
 	    .lmdb_version = mdb_version(NULL, NULL, NULL),
 	    .zmq_version = zv,
@@ -1382,7 +1397,9 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	/* before the threads start: mallopt is not meant to race with allocations */
 	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
 	mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
-	if ((rc = tpc_conns_new(cfg->max_outstanding_per_connection, &s->conns)))
+	if ((rc = tpc_conns_new(cfg->max_outstanding_per_connection, &s->conns)) ||
+	    (rc = tpc_admission_new(cfg->admission_delay_ms, TPC_ADMISSION_FLOOR,
+	                            cfg->max_payload_in_flight, &s->admission)))
 		goto out_free;
 	s->metrics_buf = malloc(METRICS_BUF);
 	if (!s->metrics_buf) {
@@ -1537,6 +1554,7 @@ void tpc_server_free(tpc_server_t **sp)
 	/* after the context: the answers ZeroMQ still held gave their counts back as it freed them
 	 */
 	tpc_conns_free(&s->conns);
+	tpc_admission_free(&s->admission);
 	if (s->base)
 		event_base_free(s->base);
 	tpc_writer_free(&s->ledger);
