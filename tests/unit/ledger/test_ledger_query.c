@@ -44,7 +44,8 @@ TestSuite(ledger_query, .init = setup, .fini = lfx_teardown, .timeout = 60);
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-static void book(void)
+/* K-1 of book(), built (lfx_begin): its bytes are the same each time. */
+static void build_k1(void)
 {
 	lfx_begin("K-1");
 	lfx_invoice(LFX_HOSPITAL, "H-1", 0, NULL);
@@ -53,6 +54,11 @@ static void book(void)
 	lfx_good_line("R3", 2);
 	lfx_invoice(LFX_GP, "G-1", 0, NULL);
 	lfx_good_line("R4", 1);
+}
+
+static void book(void)
+{
+	build_k1();
 	fx.k1 = lfx_submit();
 	lfx_begin("K-2");
 	lfx_invoice(LFX_HOSPITAL, "H-2", 0, NULL);
@@ -767,6 +773,17 @@ static void old_lines(MDB_txn *txn)
 	}
 }
 
+/* Close the fixture's ledger and open its environment raw, for a rewrite: a write transaction in
+ * *@p txn (the caller commits, then closes *@p env). */
+static void raw_open(MDB_env **env, MDB_txn **txn)
+{
+	lfx_close();
+	cr_assert_eq(mdb_env_create(env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(*env, 64), 0);
+	cr_assert_eq(mdb_env_open(*env, lfx.cfg.data_dir, 0, 0640), 0);
+	cr_assert_eq(mdb_txn_begin(*env, NULL, 0, txn), 0);
+}
+
 /* Rewrite the closed ledger as schema 5 wrote it: line records and payables (old_lines()),
  * each line part's posting pair as two postings
  * of 96 bytes (the charge under the pair's number, the payable under the next), each TPS2
@@ -784,11 +801,7 @@ static int as_schema_5(void)
 	tpc_arena_t *arena;
 
 	cr_assert_eq(tpc_arena_new(1 << 16, 1 << 22, &arena), 0);
-	lfx_close();
-	cr_assert_eq(mdb_env_create(&env), 0);
-	cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
-	cr_assert_eq(mdb_env_open(env, lfx.cfg.data_dir, 0, 0640), 0);
-	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_open(&env, &txn);
 	cr_assert_eq(mdb_dbi_open(txn, "postings", 0, &post), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "settlements", 0, &sett), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
@@ -949,11 +962,7 @@ static void as_long_keys(tpc_job_t *const *jobs, size_t njobs, unsigned form)
 	MDB_dbi dedup, meta;
 	MDB_val hk = {10, "dedup_hash"};
 
-	lfx_close();
-	cr_assert_eq(mdb_env_create(&env), 0);
-	cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
-	cr_assert_eq(mdb_env_open(env, lfx.cfg.data_dir, 0, 0640), 0);
-	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_open(&env, &txn);
 	cr_assert_eq(mdb_dbi_open(txn, "dedup", 0, &dedup), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
 	cr_assert_eq(mdb_drop(txn, dedup, 0), 0);
@@ -1014,13 +1023,7 @@ static void long_keys_kept(unsigned form)
 	tpc_store_read_end(lfx.reader);
 	cr_assert_eq(dedup_keys(TPC_TARIFF_ID_LEN), 4);
 	/* K-1 again, byte for byte: the stored answer */
-	lfx_begin("K-1");
-	lfx_invoice(LFX_HOSPITAL, "H-1", 0, NULL);
-	lfx_good_line("R1", 1);
-	lfx_line("R2", 1, 2000, 1000);
-	lfx_good_line("R3", 2);
-	lfx_invoice(LFX_GP, "G-1", 0, NULL);
-	lfx_good_line("R4", 1);
+	build_k1();
 	k1 = lfx_process();
 	cr_assert_eq(k1->status, TPC_JOB_REPLAY);
 	cr_assert_eq(k1->sequence, fx.k1->sequence);
