@@ -1065,6 +1065,10 @@ static int phase_ledger(struct bench_ledger *b)
 	tpc_job_t *jobs[MAX_BATCH] = {0};
 	uint64_t judge_us = 0, write_us = 0, lines = 0, sendings = 0, commits0, t;
 	off_t size0 = file_size(b->cfg.data_dir, "data.mdb");
+	/* the writer's page writes: every dirty page of a commit is one 4 KiB pwrite (wchar),
+	 * what reaches the disk is write_bytes; per line they say how many pages a line dirties */
+	uint64_t wchar0 = proc_io((long)getpid(), "wchar");
+	uint64_t wbytes0 = proc_io((long)getpid(), "write_bytes");
 	size_t next = 0;
 	int rc = -1;
 
@@ -1116,6 +1120,10 @@ static int phase_ledger(struct bench_ledger *b)
 	       lines ? (double)(file_size(b->cfg.data_dir, "data.mdb") - size0) / (double)lines
 	             : 0.0,
 	       (double)lines / ((double)judge_us / 1e6));
+	printf("ledger_wchar_per_line=%.0f\nledger_disk_bytes_per_line=%.0f\n",
+	       lines ? (double)(proc_io((long)getpid(), "wchar") - wchar0) / (double)lines : 0.0,
+	       lines ? (double)(proc_io((long)getpid(), "write_bytes") - wbytes0) / (double)lines
+	             : 0.0);
 	rc = 0;
 out_free:
 	for (size_t i = 0; i < MAX_BATCH; i++)

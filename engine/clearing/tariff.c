@@ -106,33 +106,70 @@ static void put_view(uint8_t *dst, size_t width, tpc_view_t v)
 		memcpy(dst, v.ptr, v.len < width ? v.len : width);
 }
 
-void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln, int xxh3,
-                              uint8_t out[TPC_TARIFF_ID_LEN])
+/* A provider or patient number (11 characters, as put_view() pads it) as a 5-byte big-endian
+ * number: 11 digits are below 10^11 < 2^37, so the key keeps their order. Anything else (no
+ * adapter hands one over accepted, but a key must exist for every line) takes 39 bits of its
+ * hash with the top bit set, above every number: only locality rests on this part, the
+ * identity's 64-bit hash covers the 11 characters themselves. */
+static void put_number(uint8_t *dst, const uint8_t digits[11])
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < 11 && digits[i] >= '0' && digits[i] <= '9'; i++)
+		n = n * 10 + (uint64_t)(digits[i] - '0');
+	if (i < 11)
+		n = (XXH3_64bits(digits, 11) & 0x7fffffffffu) | 0x8000000000u;
+	for (i = 0; i < 5; i++)
+		dst[i] = (uint8_t)(n >> (32 - 8 * i));
+}
+
+static void put_be64(uint8_t *dst, uint64_t h)
+{
+	for (int i = 0; i < 8; i++)
+		dst[i] = (uint8_t)(h >> (56 - 8 * i));
+}
+
+size_t tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln, unsigned form,
+                                uint8_t out[TPC_TARIFF_ID_LEN])
 {
 	/* the day big endian with its sign bit flipped, so days before 1970 still sort first */
 	uint32_t d = (uint32_t)ln->date_first ^ 0x80000000u;
+	uint8_t id[TPC_TARIFF_ID_LEN];
 
 	/* provider and patient first: the lines of one invoice sit together in the index. The line
 	 * reference (free text, any length) enters as an 8-byte hash so the key keeps a fixed
 	 * width; a false duplicate needs two references of the same provider, patient, code and
-	 * day whose 64-bit hashes match. XXH3-64 in a ledger created since issue 15 (a tenth of
-	 * BLAKE2b's cost per line), BLAKE2b-64 in an older one: its index holds BLAKE2b keys, and
-	 * a line sent again must be found (store/dbs.h, dedup_xxh3). */
-	put_view(out, 11, inv->provider);
-	put_view(out + 11, 11, inv->patient);
-	memcpy(out + 22, ln->code, 6);
+	 * day whose 64-bit hashes match. XXH3-64 since issue 15 (a tenth of BLAKE2b's cost per
+	 * line), BLAKE2b-64 in a ledger created before: its index holds BLAKE2b keys, and a line
+	 * sent again must be found (store/dbs.h, enum tpc_dedup_form). */
+	put_view(id, 11, inv->provider);
+	put_view(id + 11, 11, inv->patient);
+	memcpy(id + 22, ln->code, 6);
 	for (int i = 0; i < 4; i++)
-		out[28 + i] = (uint8_t)(d >> (24 - 8 * i));
-	if (xxh3) {
-		/* big endian, as the rest of the key */
-		uint64_t h = XXH3_64bits(ln->reference.ptr, ln->reference.len);
-
-		for (int i = 0; i < 8; i++)
-			out[32 + i] = (uint8_t)(h >> (56 - 8 * i));
-		return;
+		id[28 + i] = (uint8_t)(d >> (24 - 8 * i));
+	if (form == TPC_DEDUP_BLAKE2B_40) {
+		crypto_generichash(out + 32, 8, (const uint8_t *)ln->reference.ptr,
+		                   ln->reference.len, NULL, 0);
+		memcpy(out, id, 32);
+		return TPC_TARIFF_ID_LEN;
 	}
-	crypto_generichash(out + 32, 8, (const uint8_t *)ln->reference.ptr, ln->reference.len, NULL,
-	                   0);
+	put_be64(id + 32, XXH3_64bits(ln->reference.ptr, ln->reference.len));
+	if (form == TPC_DEDUP_XXH3_40) {
+		memcpy(out, id, TPC_TARIFF_ID_LEN);
+		return TPC_TARIFF_ID_LEN;
+	}
+	/* The short key (issue 15, 91 bytes of ledger a line with the 40-byte one): provider and
+	 * patient as numbers keep an invoice's lines together, then a 64-bit hash of the whole
+	 * 40-byte identity, so two lines are one identity exactly when their 40-byte keys were,
+	 * but for a 64-bit collision between two lines of the same provider and patient: with n
+	 * lines of one pair over two years, about n^2 / 2^65 (10^5 lines of one pair: 3 x 10^-10;
+	 * 10^9 lines in all, none above 10^5 a pair: under 3 x 10^-6 over the window). Such a
+	 * collision refuses a new line 500423, it never pays one twice (docs/ledger.md). */
+	put_number(out, id);
+	put_number(out + 5, id + 11);
+	put_be64(out + 10, XXH3_64bits(id, sizeof(id)));
+	return TPC_TARIFF_ID_SHORT;
 }
 
 size_t tpc_tariff_units_key(const tpc_view_t *patient, const char *code, int32_t day,
@@ -482,14 +519,14 @@ static int check_still_standing(struct line *l)
 static int check_credit_line(struct line *l)
 {
 	uint8_t *id = l->r->marks->dedup[l->li];
-	MDB_val dk = {TPC_TARIFF_ID_LEN, id}, dv;
+	MDB_val dk = {l->r->marks->id_len, id}, dv;
 	int fresh;
 
 	if (l->inv->invoicing != TPC_INVOICING_CREDIT_NOTE)
 		return NEXT;
 	if (mdb_get(l->r->txn, l->r->dbs->dedup, &dk, &dv) != 0)
 		return refuse_line(l, "202921");
-	table_get(l->r->seen, id, TPC_TARIFF_ID_LEN, &fresh);
+	table_get(l->r->seen, id, dk.mv_size, &fresh);
 	return fresh ? STOP : refuse_line(l, "500423");
 }
 
@@ -498,10 +535,10 @@ static int check_credit_line(struct line *l)
 static int check_duplicate(struct line *l)
 {
 	uint8_t *id = l->r->marks->dedup[l->li];
-	MDB_val dk = {TPC_TARIFF_ID_LEN, id}, dv;
+	MDB_val dk = {l->r->marks->id_len, id}, dv;
 	int fresh;
 
-	table_get(l->r->seen, id, TPC_TARIFF_ID_LEN, &fresh);
+	table_get(l->r->seen, id, dk.mv_size, &fresh);
 	if (!fresh || mdb_get(l->r->txn, l->r->dbs->dedup, &dk, &dv) == 0)
 		return refuse_line(l, "500423");
 	return NEXT;
@@ -638,7 +675,7 @@ static int check_invoice(const struct run *r, struct table *numbers, tpc_invoice
 		uint32_t li = inv->first_line + n;
 		tpc_line_t *ln = &s->lines[li];
 
-		tpc_tariff_line_identity(inv, ln, r->dbs->dedup_xxh3, r->marks->dedup[li]);
+		tpc_tariff_line_identity(inv, ln, r->dbs->dedup_form, r->marks->dedup[li]);
 		/* a patient number not 11 long cannot be looked up; no adapter hands one over
 		 * unrefused (eFact's zone is 11 wide, canonical and eAttest refuse it: 200802) */
 		if (refused(ln) || inv->patient.len != 11)
@@ -684,6 +721,9 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, const tpc_refsna
 
 	if ((rc = prepare(s, arena, marks, &seen, &units, &numbers, &lk)))
 		return rc;
+	/* every identity of the sending has the ledger's length: the writer's keys are these */
+	marks->id_len =
+	    dbs->dedup_form == TPC_DEDUP_XXH3_18 ? TPC_TARIFF_ID_SHORT : TPC_TARIFF_ID_LEN;
 	memset(lk, 0, sizeof(*lk));
 	lk->ref = ref;
 	r.lk = lk;

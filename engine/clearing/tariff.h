@@ -58,16 +58,20 @@
 
 #include <lmdb.h>
 
-/** Length of a line identity: provider[11] + patient[11] + code[6] + day[4] + hash of the
- *  line reference[8]. Provider and patient lead, so one invoice's lines are neighbours in the
- *  index. */
-#define TPC_TARIFF_ID_LEN 40
+/** Longest line identity, the 40 bytes of an older ledger's key: provider[11] + patient[11] +
+ *  code[6] + day[4] + hash of the line reference[8]. A ledger created since issue 15's fourth
+ *  target keys its lines with TPC_TARIFF_ID_SHORT bytes instead (store/dbs.h, enum
+ *  tpc_dedup_form): provider and patient in binary, then a hash of the 40 bytes. Either way
+ *  provider and patient lead, so one invoice's lines are neighbours in the index. */
+#define TPC_TARIFF_ID_LEN   40
+#define TPC_TARIFF_ID_SHORT 18
 
 /** What the writer needs to record (and re-check) for an accepted sending: per line. */
 typedef struct tpc_tariff_marks {
-	uint8_t (*dedup)[TPC_TARIFF_ID_LEN]; /* identity of each line */
+	uint8_t (*dedup)[TPC_TARIFF_ID_LEN]; /* identity of each line: its first id_len bytes */
 	uint32_t *max_per_day;               /* 0 = no maximum */
 	uint32_t nlines;
+	uint8_t id_len; /* length of every identity: the ledger's form (tpc_tariff_line_identity) */
 } tpc_tariff_marks_t;
 
 /** Tariff every line of @p s (see the DESIGN comment above), adding findings.
@@ -113,11 +117,13 @@ int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, const tpc_refsna
 /** Short reason for a code the tariff checks emit, or NULL. */
 const char *tpc_tariff_describe(const char *code);
 
-/** The identity of a line (provider, patient, code, first date, reference), the reference
- *  hashed to 8 bytes with XXH3-64 when @p xxh3, else BLAKE2b-64: the ledger's choice
- *  (tpc_ledger_dbs_t.dedup_xxh3), fixed when it was created. */
-void tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln, int xxh3,
-                              uint8_t out[TPC_TARIFF_ID_LEN]);
+/** The identity of a line (provider, patient, code, first date, reference) as the ledger's
+ *  "dedup" keys are made, @p form (enum tpc_dedup_form: tpc_ledger_dbs_t.dedup_form, fixed
+ *  when the ledger was created): 40 bytes, the reference hashed to 8 bytes with BLAKE2b-64 or
+ *  XXH3-64, or TPC_TARIFF_ID_SHORT bytes (docs/ledger.md, "dedup").
+ *  @return the identity's length (written to @p out). */
+size_t tpc_tariff_line_identity(const tpc_invoice_t *inv, const tpc_line_t *ln, unsigned form,
+                                uint8_t out[TPC_TARIFF_ID_LEN]);
 
 /** Key of the units index for (patient, code, day). @return key length (21). */
 size_t tpc_tariff_units_key(const tpc_view_t *patient, const char *code, int32_t day,

@@ -79,7 +79,7 @@ static int credit(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 	for (uint32_t n = 0; n < inv->nlines && !t->ret; n++) {
 		uint32_t li = inv->first_line + n;
 		const tpc_line_t *ln = &s->lines[li];
-		MDB_val dk = {TPC_TARIFF_ID_LEN, job->marks.dedup[li]};
+		MDB_val dk = {job->marks.id_len, job->marks.dedup[li]};
 		bool had;
 
 		if (ln->outcome != TPC_OUTCOME_ACCEPTED)
@@ -108,7 +108,7 @@ static int index_line(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *j
                       const tpc_invoice_t *inv, uint32_t li, int check)
 {
 	const tpc_line_t *ln = &job->sending.lines[li];
-	MDB_val k = {TPC_TARIFF_ID_LEN, job->marks.dedup[li]}, got;
+	MDB_val k = {job->marks.id_len, job->marks.dedup[li]}, got;
 	uint8_t key[21];
 	int64_t units;
 

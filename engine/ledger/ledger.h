@@ -15,7 +15,8 @@
  *   a sending it refuses as a race.
  *
  * Sub-databases (docs/ledger.md describes the values; store/dbs.h has the handles):
- *   meta      "schema" -> version, "dedup_hash" -> "xxh3-64" (absent: BLAKE2b-64, store/dbs.h)
+ *   meta      "schema" -> version, "dedup_hash" -> "xxh3-64-18" (or an older
+ *             ledger's "xxh3-64", absent: BLAKE2b-64; store/dbs.h enum tpc_dedup_form)
  *   sendings  sender NUL key -> sequence (u64 LE) + XXH3-128 of the payload, or BLAKE2b-256 of
  *             a sending an older engine stored (the length says: store/records.h)  (idempotency)
  *   answers   sequence (u64 BE, appended) -> stored answer: header, Result bytes, native bytes
@@ -26,7 +27,7 @@
  *   payables  sequence + line -> accepted line not yet paid
  *   paid      sequence + line -> the payment that paid it
  *   payruns, payments, settlements: payment runs (payments/payrun.h)
- *   dedup     line identity [TPC_TARIFF_ID_LEN] -> sequence (accepted lines, see tariff.h)
+ *   dedup     line identity (tariff.h: 18 or 40 bytes) -> sequence (accepted lines, see tariff.h)
  *   units     patient + code + day -> units accepted        (max_per_day)
  *   invoices  provider + invoice number -> sequence         (invoice numbers are unique)
  *   ref_*     reference data (refdata.h)

@@ -12,18 +12,29 @@
 
 #include <lmdb.h>
 
+/** How a ledger's "dedup" keys are made (clearing/tariff.h tpc_tariff_line_identity()): chosen
+ *  when the ledger is created (meta "dedup_hash") and never changed, since every key of the
+ *  index must be made the same way for a line sent again after an upgrade to be found. */
+enum tpc_dedup_form {
+	/* no "dedup_hash" record (before issue 15): the 40-byte identity, its line reference
+	 * hashed with BLAKE2b-64 */
+	TPC_DEDUP_BLAKE2B_40 = 0,
+	/* "xxh3-64": the same 40 bytes, the reference hashed with XXH3-64 */
+	TPC_DEDUP_XXH3_40 = 1,
+	/* "xxh3-64-18": 18 bytes, provider and patient as 5-byte numbers, then the XXH3-64 of the
+	 * whole 40-byte XXH3 identity (a ledger created since issue 15's fourth target) */
+	TPC_DEDUP_XXH3_18 = 2,
+};
+
 /** Sub-databases of the store the clearing checks read (clearing/tariff.h). */
 typedef struct tpc_ledger_dbs {
 	tpc_refdata_dbs_t ref;
-	MDB_dbi dedup;    /* line identity [TPC_TARIFF_ID_LEN] -> sequence (u64) */
-	MDB_dbi units;    /* patient[11] + code[6] + day (u32 BE) -> units accepted (i64) */
-	MDB_dbi invoices; /* provider[11] + invoice number -> sequence (u64) */
-	MDB_dbi lines;    /* the store's "lines" (tpc_store_db_t.lines): what a cancellation that
-	                   * names only the invoice credits (engine/ledger/credit.h) */
-	/* how "dedup" keys hash the line reference: 1 XXH3-64 (meta "dedup_hash" = "xxh3-64",
-	 * a ledger created by an engine since issue 15), 0 BLAKE2b-64 (no such record: an older
-	 * ledger keeps it, or a line sent again after the upgrade would not be found) */
-	uint8_t dedup_xxh3;
+	MDB_dbi dedup;      /* line identity (18 or 40 bytes: dedup_form) -> sequence (u64) */
+	MDB_dbi units;      /* patient[11] + code[6] + day (u32 BE) -> units accepted (i64) */
+	MDB_dbi invoices;   /* provider[11] + invoice number -> sequence (u64) */
+	MDB_dbi lines;      /* the store's "lines" (tpc_store_db_t.lines): what a cancellation that
+	                     * names only the invoice credits (engine/ledger/credit.h) */
+	uint8_t dedup_form; /* how "dedup" keys are made: enum tpc_dedup_form, the ledger's */
 } tpc_ledger_dbs_t;
 
 /** Every sub-database handle. The handles are valid in any transaction of the environment once

@@ -110,29 +110,38 @@ static int put_sums_from(MDB_txn *txn, const tpc_store_db_t *db, const char *nam
 	return mdb_put(txn, db->meta, &k, &v, 0);
 }
 
-/* How this store's "dedup" keys hash a line's reference (store/dbs.h, dedup_xxh3): chosen once,
- * when the store is created (@p create), and never changed, since every key of the index must
- * be made the same way for a resubmitted line to be found. No record: BLAKE2b-64. */
-#define DEDUP_XXH3 "xxh3-64"
+/* How this store's "dedup" keys are made (store/dbs.h, enum tpc_dedup_form): chosen once, when
+ * the store is created (@p create: this engine's short keys), and never changed, since every
+ * key of the index must be made the same way for a resubmitted line to be found. No record:
+ * BLAKE2b-64 (before issue 15). A value this engine does not know (a later engine's form) is
+ * refused rather than guessed: its keys would not be found. */
+static const char *const dedup_forms[] = {
+    [TPC_DEDUP_XXH3_40] = "xxh3-64",
+    [TPC_DEDUP_XXH3_18] = "xxh3-64-18",
+};
 static int dedup_hash(MDB_txn *txn, tpc_store_db_t *db, int create, const char *dir)
 {
-	MDB_val k = {10, "dedup_hash"}, v = {sizeof(DEDUP_XXH3) - 1, DEDUP_XXH3};
+	const char *mine = dedup_forms[TPC_DEDUP_XXH3_18];
+	MDB_val k = {10, "dedup_hash"}, v = {strlen(mine), (void *)mine};
 	int rc;
 
 	if (create && (rc = mdb_put(txn, db->meta, &k, &v, 0)))
 		return rc;
+	db->dbs.dedup_form = TPC_DEDUP_BLAKE2B_40;
 	rc = mdb_get(txn, db->meta, &k, &v);
-	db->dbs.dedup_xxh3 = rc == 0;
 	if (rc == MDB_NOTFOUND)
 		return 0;
-	if (rc == 0 &&
-	    (v.mv_size != sizeof(DEDUP_XXH3) - 1 || memcmp(v.mv_data, DEDUP_XXH3, v.mv_size))) {
-		tpc_error("ledger %s: meta \"dedup_hash\" names no hash this engine knows; not "
-		          "served",
-		          dir);
-		return MDB_INCOMPATIBLE;
-	}
-	return rc;
+	if (rc)
+		return rc;
+	for (uint8_t f = TPC_DEDUP_XXH3_40; f <= TPC_DEDUP_XXH3_18; f++)
+		if (v.mv_size == strlen(dedup_forms[f]) &&
+		    !memcmp(v.mv_data, dedup_forms[f], v.mv_size)) {
+			db->dbs.dedup_form = f;
+			return 0;
+		}
+	tpc_error("ledger %s: meta \"dedup_hash\" names no hash this engine knows; not served",
+	          dir);
+	return MDB_INCOMPATIBLE;
 }
 
 /* A new store gets this engine's schema number; an existing one must already have it, or be

@@ -96,6 +96,8 @@ void lfx_line(const char *ref, int units, int64_t insurer_cents, int64_t patient
 void lfx_good_line(const char *ref, int units);
 /** Judge the sending through the worker path: status CLEARED, not yet written. */
 tpc_job_t *lfx_judge(void);
+/** The same, whatever the worker decided (CLEARED, or REPLAY found in its snapshot). */
+tpc_job_t *lfx_process(void);
 /** Judge the sending and commit it; the job is kept (tracked). */
 tpc_job_t *lfx_submit(void);
 

@@ -95,6 +95,7 @@ static void setup(void)
 		load_sample(txn, (enum tpc_ref_kind)k);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	fx.today = tpc_test_day(20261125);
+	fx.dbs.dedup_form = TPC_DEDUP_XXH3_18; /* a new ledger's (store.c) */
 	begin();
 }
 
@@ -614,48 +615,106 @@ Test(tariff, a_line_accepted_earlier_is_500423)
 	tpc_line_t *a, *b;
 	uint8_t id[TPC_TARIFF_ID_LEN];
 	uint64_t seq = 7;
+	size_t n;
 
 	inv = invoice(ORDINARY, HOSPITAL, "INV-1");
 	a = line("101032", 20261105, 1, 2400, 600, "L1");
 	b = line("101032", 20261105, 1, 2400, 600, "L2");
-	tpc_tariff_line_identity(inv, a, fx.dbs.dedup_xxh3, id);
-	put(fx.dbs.dedup, id, sizeof(id), &seq, sizeof(seq));
+	n = tpc_tariff_line_identity(inv, a, fx.dbs.dedup_form, id);
+	cr_assert_eq(n, TPC_TARIFF_ID_SHORT);
+	put(fx.dbs.dedup, id, n, &seq, sizeof(seq));
 	apply();
 	refused_with(a, "500423");
 	accepted(b);
-	cr_assert_eq(memcmp(fx.marks.dedup[0], id, sizeof(id)), 0);
+	cr_assert_eq(fx.marks.id_len, n);
+	cr_assert_eq(memcmp(fx.marks.dedup[0], id, n), 0);
 }
 
-/* The line identity ends with a 64-bit hash of the reference: XXH3-64 in a ledger created
- * since issue 15, BLAKE2b-64 in an older one (store/dbs.h, dedup_xxh3). Either way a line
- * accepted earlier under that ledger's identity is a duplicate; a BLAKE2b key is not an XXH3
- * one, which is why the choice stays with the ledger. */
-Test(tariff, the_reference_hash_of_a_line_identity_is_the_ledgers)
+/* A 5-byte big-endian number of a short identity. */
+static uint64_t be40(const uint8_t *p)
 {
+	uint64_t n = 0;
+
+	for (int i = 0; i < 5; i++)
+		n = n << 8 | p[i];
+	return n;
+}
+
+/* The identity is made the ledger's way (store/dbs.h, enum tpc_dedup_form): 40 bytes ending with
+ * the reference's BLAKE2b-64 in a ledger created before issue 15, its XXH3-64 in one created
+ * since, 18 bytes (provider and patient as numbers, the XXH3-64 of the 40-byte XXH3 identity)
+ * in a new one. Either way a line accepted earlier under that ledger's identity is a duplicate,
+ * and another form's key is not this one, which is why the choice stays with the ledger. */
+Test(tariff, the_line_identity_is_the_ledgers)
+{
+	static const char *const num[] = {"INV-1", "INV-2", "INV-3", "INV-4", "INV-5", "INV-6"};
 	tpc_invoice_t *inv;
 	tpc_line_t *a;
-	uint8_t blake[8], xxh[8], id[TPC_TARIFF_ID_LEN];
-	uint64_t seq = 7, h = XXH3_64bits("L1", 2);
+	uint8_t blake[8], xxh[8], id[TPC_TARIFF_ID_LEN], long_id[TPC_TARIFF_ID_LEN];
+	uint64_t seq = 7, h = XXH3_64bits("L1", 2), hid;
+	size_t n;
 
 	crypto_generichash(blake, 8, (const uint8_t *)"L1", 2, NULL, 0);
 	for (int i = 0; i < 8; i++)
 		xxh[i] = (uint8_t)(h >> (56 - 8 * i));
-	for (int xxh3 = 0; xxh3 < 2; xxh3++) {
+	for (unsigned form = 0; form <= TPC_DEDUP_XXH3_18; form++) {
 		begin();
-		fx.dbs.dedup_xxh3 = (uint8_t)xxh3;
-		inv = invoice(ORDINARY, HOSPITAL, xxh3 ? "INV-2" : "INV-1");
+		fx.dbs.dedup_form = (uint8_t)form;
+		inv = invoice(ORDINARY, HOSPITAL, num[2 * form]);
 		a = line("101032", 20261105, 1, 2400, 600, "L1");
-		tpc_tariff_line_identity(inv, a, xxh3, id);
-		cr_assert_eq(memcmp(id + 32, xxh3 ? xxh : blake, 8), 0, "xxh3 %d", xxh3);
+		n = tpc_tariff_line_identity(inv, a, form, id);
+		if (form == TPC_DEDUP_XXH3_18) {
+			cr_assert_eq(n, 18);
+			cr_assert_eq(be40(id), 18334780004ull, "the provider as a number leads");
+			cr_assert_eq(be40(id + 5), 86103130262ull, "then the patient");
+			cr_assert_eq(tpc_tariff_line_identity(inv, a, TPC_DEDUP_XXH3_40, long_id),
+			             40);
+			hid = XXH3_64bits(long_id, 40);
+			for (int i = 0; i < 8; i++)
+				cr_assert_eq(id[10 + i], (uint8_t)(hid >> (56 - 8 * i)),
+				             "then the hash of the 40-byte identity");
+		} else {
+			cr_assert_eq(n, 40);
+			cr_assert_eq(memcmp(id + 32, form ? xxh : blake, 8), 0, "form %u", form);
+		}
 		apply();
-		accepted(a); /* the other hash's key, stored in the round before, is not this one */
-		put(fx.dbs.dedup, id, sizeof(id), &seq, sizeof(seq));
+		accepted(
+		    a); /* the other forms' keys, stored in the rounds before, are not this one */
+		put(fx.dbs.dedup, id, n, &seq, sizeof(seq));
 		begin();
-		inv = invoice(ORDINARY, HOSPITAL, xxh3 ? "INV-4" : "INV-3");
+		inv = invoice(ORDINARY, HOSPITAL, num[2 * form + 1]);
 		a = line("101032", 20261105, 1, 2400, 600, "L1");
 		apply();
 		refused_with(a, "500423");
 	}
+}
+
+/* The short identity's numbers keep the index's order (an invoice's lines together, providers
+ * in order); a provider or patient that is not 11 digits still gets a key: above every number,
+ * or, shorter, padded with zeros as in the 40-byte identity. */
+Test(tariff, short_identities_keep_order_and_take_any_number)
+{
+	tpc_invoice_t *i1, *i2, *i3, *i4;
+	tpc_line_t *l1, *l2, *l3, *l4;
+	uint8_t a[TPC_TARIFF_ID_LEN], b[TPC_TARIFF_ID_LEN], c[TPC_TARIFF_ID_LEN],
+	    d[TPC_TARIFF_ID_LEN];
+
+	i1 = invoice(ORDINARY, GP, "INV-1");
+	l1 = line("101032", 20261105, 1, 2400, 600, "L1");
+	i2 = invoice(ORDINARY, HOSPITAL, "INV-2");
+	l2 = line("101032", 20261105, 1, 2400, 600, "L1");
+	i3 = invoice(ORDINARY, "1833478000A", "INV-3");
+	l3 = line("101032", 20261105, 1, 2400, 600, "L1");
+	i4 = invoice(ORDINARY, "18334780", "INV-4"); /* pads to 18334780000 */
+	l4 = line("101032", 20261105, 1, 2400, 600, "L1");
+	tpc_tariff_line_identity(i1, l1, TPC_DEDUP_XXH3_18, a);
+	tpc_tariff_line_identity(i2, l2, TPC_DEDUP_XXH3_18, b);
+	tpc_tariff_line_identity(i3, l3, TPC_DEDUP_XXH3_18, c);
+	tpc_tariff_line_identity(i4, l4, TPC_DEDUP_XXH3_18, d);
+	cr_assert_lt(memcmp(a, b, 5), 0, "17385467004 before 18334780004");
+	cr_assert_gt(memcmp(c, b, 5), 0, "not digits: after every number");
+	cr_assert_geq(c[0], 0x80);
+	cr_assert_eq(be40(d), 18334780000ull);
 }
 
 Test(tariff, an_invoice_number_accepted_earlier_is_202420)
@@ -764,10 +823,11 @@ Test(tariff, marks_carry_identity_and_max_per_day)
 	cr_assert_eq(fx.marks.nlines, 6);
 	cr_assert_not_null(fx.marks.dedup);
 	cr_assert_not_null(fx.marks.max_per_day);
+	cr_assert_eq(fx.marks.id_len, TPC_TARIFF_ID_SHORT);
 	for (uint32_t i = 0; i < 6; i++) {
-		tpc_tariff_line_identity(i < 5 ? i1 : i2, &fx.s.lines[i], fx.dbs.dedup_xxh3, id);
-		cr_assert_eq(memcmp(fx.marks.dedup[i], id, sizeof(id)), 0, "identity of line %u",
-		             i);
+		tpc_tariff_line_identity(i < 5 ? i1 : i2, &fx.s.lines[i], fx.dbs.dedup_form, id);
+		cr_assert_eq(memcmp(fx.marks.dedup[i], id, TPC_TARIFF_ID_SHORT), 0,
+		             "identity of line %u", i);
 	}
 	cr_assert_eq(fx.marks.max_per_day[0], 1);
 	cr_assert_eq(fx.marks.max_per_day[1], 0);
@@ -776,10 +836,11 @@ Test(tariff, marks_carry_identity_and_max_per_day)
 	cr_assert_eq(fx.marks.max_per_day[4], 0);
 	cr_assert_eq(fx.marks.max_per_day[5], 4);
 	/* identities differ by provider, patient, code, date and reference */
-	cr_assert_neq(memcmp(fx.marks.dedup[0], fx.marks.dedup[1], TPC_TARIFF_ID_LEN), 0);
-	cr_assert_eq(memcmp(fx.marks.dedup[0], HOSPITAL, 11), 0, "provider leads");
-	cr_assert_eq(memcmp(fx.marks.dedup[0] + 11, ORDINARY, 11), 0, "then the patient");
-	cr_assert_eq(memcmp(fx.marks.dedup[0] + 22, "102852", 6), 0, "then the code");
+	cr_assert_neq(memcmp(fx.marks.dedup[0], fx.marks.dedup[1], TPC_TARIFF_ID_SHORT), 0);
+	cr_assert_neq(memcmp(fx.marks.dedup[0], fx.marks.dedup[2], TPC_TARIFF_ID_SHORT), 0);
+	cr_assert_neq(memcmp(fx.marks.dedup[3], fx.marks.dedup[5], TPC_TARIFF_ID_SHORT), 0);
+	cr_assert_eq(be40(fx.marks.dedup[0]), 18334780004ull, "provider leads");
+	cr_assert_eq(be40(fx.marks.dedup[0] + 5), 86103130262ull, "then the patient");
 }
 
 Test(tariff, findings_past_three_go_to_the_sending)
@@ -856,9 +917,11 @@ Test(tariff, empty_views_never_crash)
 	{
 		uint8_t id[TPC_TARIFF_ID_LEN];
 
-		tpc_tariff_line_identity(no_patient, d, fx.dbs.dedup_xxh3, id);
-		cr_assert_eq(memcmp(fx.marks.dedup[3], id, sizeof(id)), 0);
+		cr_assert_eq(tpc_tariff_line_identity(no_patient, d, TPC_DEDUP_XXH3_40, id), 40);
 		cr_assert_eq(memcmp(id + 11, "00000000000", 11), 0);
+		tpc_tariff_line_identity(no_patient, d, fx.dbs.dedup_form, id);
+		cr_assert_eq(memcmp(fx.marks.dedup[3], id, TPC_TARIFF_ID_SHORT), 0);
+		cr_assert_eq(be40(id + 5), 0, "no patient: the number 0");
 	}
 }
 

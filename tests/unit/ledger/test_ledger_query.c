@@ -44,7 +44,8 @@ TestSuite(ledger_query, .init = setup, .fini = lfx_teardown, .timeout = 60);
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-static void book(void)
+/* K-1 of book(), built (lfx_begin): its bytes are the same each time. */
+static void build_k1(void)
 {
 	lfx_begin("K-1");
 	lfx_invoice(LFX_HOSPITAL, "H-1", 0, NULL);
@@ -53,6 +54,11 @@ static void book(void)
 	lfx_good_line("R3", 2);
 	lfx_invoice(LFX_GP, "G-1", 0, NULL);
 	lfx_good_line("R4", 1);
+}
+
+static void book(void)
+{
+	build_k1();
 	fx.k1 = lfx_submit();
 	lfx_begin("K-2");
 	lfx_invoice(LFX_HOSPITAL, "H-2", 0, NULL);
@@ -767,6 +773,17 @@ static void old_lines(MDB_txn *txn)
 	}
 }
 
+/* Close the fixture's ledger and open its environment raw, for a rewrite: a write transaction in
+ * *@p txn (the caller commits, then closes *@p env). */
+static void raw_open(MDB_env **env, MDB_txn **txn)
+{
+	lfx_close();
+	cr_assert_eq(mdb_env_create(env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(*env, 64), 0);
+	cr_assert_eq(mdb_env_open(*env, lfx.cfg.data_dir, 0, 0640), 0);
+	cr_assert_eq(mdb_txn_begin(*env, NULL, 0, txn), 0);
+}
+
 /* Rewrite the closed ledger as schema 5 wrote it: line records and payables (old_lines()),
  * each line part's posting pair as two postings
  * of 96 bytes (the charge under the pair's number, the payable under the next), each TPS2
@@ -784,11 +801,7 @@ static int as_schema_5(void)
 	tpc_arena_t *arena;
 
 	cr_assert_eq(tpc_arena_new(1 << 16, 1 << 22, &arena), 0);
-	lfx_close();
-	cr_assert_eq(mdb_env_create(&env), 0);
-	cr_assert_eq(mdb_env_set_maxdbs(env, 64), 0);
-	cr_assert_eq(mdb_env_open(env, lfx.cfg.data_dir, 0, 0640), 0);
-	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_open(&env, &txn);
 	cr_assert_eq(mdb_dbi_open(txn, "postings", 0, &post), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "settlements", 0, &sett), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
@@ -916,4 +929,143 @@ Test(ledger_query, a_schema_5_ledger_reads_its_old_records_beside_new_ones)
 	cr_assert_eq(r.checked[TPC_REC_LINES], 6 + 1, "6 old records, a block of 1");
 	cr_assert_eq(r.unchecked[TPC_REC_SETTLEMENTS], 3, "TPS1: no sum");
 	cr_assert_eq(r.checked[TPC_REC_SETTLEMENTS], 2);
+}
+
+/* ---- a ledger with 40-byte dedup keys under the short ones -------------------------------- */
+
+/* The number of keys of @p len bytes in "dedup", through the fixture's reader. */
+static size_t dedup_keys(size_t len)
+{
+	const tpc_store_db_t *db;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	size_t n = 0;
+
+	cr_assert_eq(tpc_store_read_begin(lfx.reader, &txn, &db), 0);
+	cr_assert_eq(mdb_cursor_open(txn, db->dbs.dedup, &cur), 0);
+	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		n += k.mv_size == len;
+	mdb_cursor_close(cur);
+	tpc_store_read_end(lfx.reader);
+	return n;
+}
+
+/* Rewrite the closed ledger's "dedup" index as the engine before the short keys wrote it: the
+ * 40-byte identity (tariff.h) of every accepted line of @p jobs in @p form, and meta
+ * "dedup_hash" to match ("xxh3-64"; none for BLAKE2b-64). */
+static void as_long_keys(tpc_job_t *const *jobs, size_t njobs, unsigned form)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dedup, meta;
+	MDB_val hk = {10, "dedup_hash"};
+
+	raw_open(&env, &txn);
+	cr_assert_eq(mdb_dbi_open(txn, "dedup", 0, &dedup), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	cr_assert_eq(mdb_drop(txn, dedup, 0), 0);
+	for (size_t j = 0; j < njobs; j++) {
+		const tpc_sending_t *s = &jobs[j]->sending;
+
+		for (uint32_t i = 0; i < s->ninvoices; i++)
+			for (uint32_t n = 0; n < s->invoices[i].nlines; n++) {
+				const tpc_line_t *ln = &s->lines[s->invoices[i].first_line + n];
+				uint8_t id[TPC_TARIFF_ID_LEN];
+				MDB_val k = {0, id}, v = {8, &jobs[j]->sequence};
+
+				if (ln->outcome != TPC_OUTCOME_ACCEPTED)
+					continue;
+				k.mv_size = tpc_tariff_line_identity(&s->invoices[i], ln, form, id);
+				cr_assert_eq(k.mv_size, TPC_TARIFF_ID_LEN);
+				cr_assert_eq(mdb_put(txn, dedup, &k, &v, MDB_NOOVERWRITE), 0);
+			}
+	}
+	if (form == TPC_DEDUP_XXH3_40)
+		cr_assert_eq(mdb_put(txn, meta, &hk, &(MDB_val){7, "xxh3-64"}, 0), 0);
+	else
+		cr_assert_eq(mdb_del(txn, meta, &hk, NULL), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* The line @p li of judged job @p j: accepted, or refused with @p code. */
+static void verdict(const tpc_job_t *j, uint32_t li, const char *code)
+{
+	const tpc_line_t *ln = &j->sending.lines[li];
+
+	if (!code) {
+		cr_assert_eq(ln->outcome, TPC_OUTCOME_ACCEPTED, "line %u", li);
+		return;
+	}
+	cr_assert_eq(ln->outcome, TPC_OUTCOME_REFUSED, "line %u", li);
+	cr_assert_geq(ln->nfindings, 1);
+	cr_assert_str_eq(ln->findings[0].code, code, "line %u", li);
+}
+
+/* Issue 15's short dedup keys: a ledger whose index holds 40-byte keys (made by an engine before
+ * them, @p form) keeps making them after the upgrade, so a line it accepted before is still
+ * found when sent again, a credit note still cancels one, and verify finds nothing wrong. */
+static void long_keys_kept(unsigned form)
+{
+	tpc_job_t *k1, *k5, *r;
+	tpc_verify_report_t rep;
+	const tpc_store_db_t *db;
+	MDB_txn *txn;
+
+	book();
+	cr_assert_eq(dedup_keys(TPC_TARIFF_ID_SHORT), 4, "made with the short keys");
+	as_long_keys((tpc_job_t *[]){fx.k1, fx.k2}, 2, form);
+	lfx_open();
+	cr_assert_eq(tpc_store_read_begin(lfx.reader, &txn, &db), 0);
+	cr_assert_eq(db->dbs.dedup_form, form, "the ledger's form is kept");
+	tpc_store_read_end(lfx.reader);
+	cr_assert_eq(dedup_keys(TPC_TARIFF_ID_LEN), 4);
+	/* K-1 again, byte for byte: the stored answer */
+	build_k1();
+	k1 = lfx_process();
+	cr_assert_eq(k1->status, TPC_JOB_REPLAY);
+	cr_assert_eq(k1->sequence, fx.k1->sequence);
+	cr_assert_eq(k1->result_len, fx.k1->result_len);
+	cr_assert_eq(memcmp(k1->result, fx.k1->result, k1->result_len), 0);
+	/* K-1's R1 and R3 in a new invoice: billed already; R8 is new */
+	lfx_begin("K-5");
+	lfx_invoice(LFX_HOSPITAL, "H-5", 0, NULL);
+	lfx_good_line("R1", 1);
+	lfx_good_line("R3", 2);
+	lfx_good_line("R8", 1);
+	k5 = lfx_submit();
+	verdict(k5, 0, "500423");
+	verdict(k5, 1, "500423");
+	verdict(k5, 2, NULL);
+	cr_assert_eq(dedup_keys(TPC_TARIFF_ID_LEN), 5, "R8 keyed as the ledger keys");
+	cr_assert_eq(dedup_keys(TPC_TARIFF_ID_SHORT), 0);
+	/* a credit note of H-2 cancels K-2's R5 under its old key: R5 may be billed again */
+	lfx_begin("K-6");
+	lfx_invoice(LFX_HOSPITAL, "C-2", 3, "H-2");
+	lfx_good_line("R5", -1);
+	verdict(lfx_submit(), 0, NULL);
+	cr_assert_eq(dedup_keys(TPC_TARIFF_ID_LEN), 4);
+	lfx_begin("K-7");
+	lfx_invoice(LFX_HOSPITAL, "H-7", 0, NULL);
+	lfx_good_line("R5", 1);
+	r = lfx_submit();
+	verdict(r, 0, NULL);
+	cr_assert_eq(lfx_postings_zero(NULL), 8 + 2 + 2 + 2);
+	only_ami(balance("", 0), ACCEPTED + LFX_INSURER, 0, 14); /* R8; R5 credited, billed again */
+	cr_assert_eq(tpc_store_read_begin(lfx.reader, &txn, &db), 0);
+	cr_assert_eq(tpc_verify_run(txn, db, no_problem, NULL, NULL, &rep), 0);
+	tpc_store_read_end(lfx.reader);
+	cr_assert_eq(rep.problems, 0);
+}
+
+Test(ledger_query, a_ledger_with_40_byte_xxh3_dedup_keys_keeps_them)
+{
+	long_keys_kept(TPC_DEDUP_XXH3_40);
+}
+
+Test(ledger_query, a_ledger_with_blake2b_dedup_keys_keeps_them)
+{
+	long_keys_kept(TPC_DEDUP_BLAKE2B_40);
 }

@@ -136,10 +136,12 @@ static void verify(tpc_verify_report_t *r)
 	mdb_txn_abort(txn);
 }
 
-/* The dedup keys' hash of the line reference is the ledger's, fixed at creation (store/dbs.h):
- * a new ledger records XXH3-64, one without the record (an older engine's) keeps BLAKE2b-64, and
- * a record naming something else is refused rather than guessed. */
-Test(store, the_dedup_hash_is_chosen_when_the_ledger_is_created)
+/* The dedup keys' form is the ledger's, fixed at creation (store/dbs.h, enum tpc_dedup_form): a
+ * new ledger records the short keys, one that names XXH3-64 (made by an engine between issue
+ * 15's first steps and its short keys) keeps its 40-byte XXH3 keys, one without the record (an
+ * older engine's) keeps BLAKE2b-64, and a record naming something else is refused rather than
+ * guessed. */
+Test(store, the_dedup_form_is_chosen_when_the_ledger_is_created)
 {
 	const tpc_store_db_t *db;
 	MDB_val k = {10, "dedup_hash"}, v;
@@ -147,17 +149,26 @@ Test(store, the_dedup_hash_is_chosen_when_the_ledger_is_created)
 
 	open_store();
 	db = tpc_store_db(fx.st);
-	cr_assert_eq(db->dbs.dedup_xxh3, 1, "a new ledger hashes with XXH3-64");
+	cr_assert_eq(db->dbs.dedup_form, TPC_DEDUP_XXH3_18, "a new ledger makes short keys");
 	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
 	cr_assert_eq(mdb_get(txn, db->meta, &k, &v), 0);
-	cr_assert_eq(v.mv_size, 7);
-	cr_assert_eq(memcmp(v.mv_data, "xxh3-64", 7), 0);
+	cr_assert_eq(v.mv_size, 10);
+	cr_assert_eq(memcmp(v.mv_data, "xxh3-64-18", 10), 0);
+	/* as the engine before the short keys created it */
+	cr_assert_eq(mdb_put(txn, db->meta, &k, &(MDB_val){7, "xxh3-64"}, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	open_store();
+	db = tpc_store_db(fx.st);
+	cr_assert_eq(db->dbs.dedup_form, TPC_DEDUP_XXH3_40, "keeps its 40-byte XXH3 keys");
+	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_get(txn, db->meta, &k, &v), 0);
+	cr_assert_eq(v.mv_size, 7, "and its record");
 	/* as an engine before issue 15 created it: no record */
 	cr_assert_eq(mdb_del(txn, db->meta, &k, NULL), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	open_store();
 	db = tpc_store_db(fx.st);
-	cr_assert_eq(db->dbs.dedup_xxh3, 0, "an older ledger keeps BLAKE2b-64");
+	cr_assert_eq(db->dbs.dedup_form, TPC_DEDUP_BLAKE2B_40, "an older ledger keeps BLAKE2b-64");
 	cr_assert_eq(mdb_txn_begin(db->env, NULL, 0, &txn), 0);
 	cr_assert_eq(mdb_get(txn, db->meta, &k, &v), MDB_NOTFOUND, "and is not given one");
 	v = (MDB_val){6, "sha256"};
