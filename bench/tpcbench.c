@@ -40,7 +40,11 @@
  *
  * DESIGN: payloads are read-only views (the pack is mmapped) shared by every thread; each
  * client owns its socket and its samples and is merged after join, so the clients share
- * nothing but the atomic index of the next payload to send.
+ * nothing but the atomic index of the next payload to send. The senders run on the daemon's
+ * CPUs, so what they burn is taken from it: a sending leaves without a copy (a constant ZeroMQ
+ * message over the pack, staged in huge pages before the clock), an answer is scanned for the
+ * few fields the figures need, never unpacked (docs/benchmarks.md, "Issue 15: the senders'
+ * share"); client_cpu_* print what they cost.
  */
 #include "registry.h"
 #include "core/arena.h"
@@ -63,6 +67,7 @@
 #include "pipeline/worker.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -247,15 +252,16 @@ static const char *format_of(const struct payload *p)
 
 /* ---- the daemon seen from outside: /proc and /metrics ------------------------------------- */
 
-/* utime + stime of process @p pid in seconds, or -1. */
-static double proc_cpu_s(long pid)
+/* utime + stime in seconds of /proc/@p what/stat (a process "PID", or a thread
+ * "self/task/TID"), or -1. */
+static double proc_cpu_path_s(const char *what)
 {
-	char path[64], buf[1024], *p;
+	char path[128], buf[1024], *p;
 	unsigned long long ut = 0, st = 0;
 	size_t n;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%s/stat", what);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -268,6 +274,15 @@ static double proc_cpu_s(long pid)
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* utime + stime of process @p pid in seconds, or -1. */
+static double proc_cpu_s(long pid)
+{
+	char what[32];
+
+	snprintf(what, sizeof(what), "%ld", pid);
+	return proc_cpu_path_s(what);
 }
 
 /* The number after "name:" on a line of /proc/PID/@p file, or 0: /proc/PID/status gives
@@ -357,13 +372,48 @@ struct client {
 	uint64_t stop_send_us, last_answer_us;
 	uint64_t *lat_us;   /* one per result */
 	uint64_t *lat1k_us; /* results of sendings of 500 to 2000 lines */
+	uint64_t *at_us;    /* one per result: when it came, for the offered-period figures */
+	uint32_t *at_lines; /* ... and its lines */
 	size_t nlat, n1k, caplat;
+	int ran_out; /* the pool was used up before the time was */
 };
 
 static _Atomic uint64_t next_payload; /* generated pools: next payload to send, shared */
 static uint64_t *send_us;             /* per payload (pools), when its request was offered */
 static _Atomic int clients_done;
 static uint64_t run_start_us;
+
+/* One request as tpc_client_send() frames it (envelope, payload), without copying the
+ * payload: it goes out as a constant ZeroMQ message over the pack's mapping (or the loaded
+ * file), which lives until the process exits, so nothing is allocated or freed for it. The
+ * copy and the allocation of a sending-sized buffer were most of the senders' CPU (before:
+ * 1.1 us per line, docs/benchmarks.md "Issue 15: the senders' share"). The envelope, a few
+ * dozen bytes, is still copied by zmq_send. @return 0, or -1 with errno set by ZeroMQ. */
+static int bench_send(void *sock, Tpclear__RequestType type, const char *key, const char *fmt,
+                      uint64_t correlation, const struct payload *p)
+{
+	Tpclear__Envelope env = TPCLEAR__ENVELOPE__INIT;
+	uint8_t buf[256];
+	zmq_msg_t m;
+
+	env.version = 1;
+	env.type = type;
+	env.sender = "bench";
+	env.key = (char *)key;
+	env.format = (char *)fmt;
+	env.correlation = correlation;
+	if (tpclear__envelope__get_packed_size(&env) > sizeof(buf))
+		return -1;
+	if (zmq_send(sock, buf, tpclear__envelope__pack(&env, buf), ZMQ_SNDMORE) < 0)
+		return -1;
+	/* no free function: a constant message, ZeroMQ only reads it */
+	zmq_msg_init_data(&m, (void *)p->data, p->len, NULL, NULL);
+	if (zmq_msg_send(&m, sock, 0) < 0) {
+		zmq_msg_close(&m);
+		return -1;
+	}
+	return 0;
+}
 
 /* Send the next payload. @p at: the instant to count latency from; @p lines (may be NULL):
  * the lines it holds (1 when unknown). @return 0, or -1 when the pool is used up or the socket
@@ -374,8 +424,10 @@ static int send_one(void *sock, struct client *c, uint64_t seq, uint64_t at, uin
 	const struct payload *p;
 	char key[96];
 
-	if (unique && !cycle && g >= npayloads)
+	if (unique && !cycle && g >= npayloads) {
+		c->ran_out = 1;
 		return -1;
+	}
 	p = &payloads[idx];
 	if (payload_keys) /* an attestation goes under its own number */
 		snprintf(key, sizeof(key), "%s", payload_keys[idx]);
@@ -385,10 +437,10 @@ static int send_one(void *sock, struct client *c, uint64_t seq, uint64_t at, uin
 	 * cycled pool reuses a slot only after npayloads more sends); files: the instant itself */
 	if (unique)
 		send_us[idx] = at;
-	if (tpc_client_send(sock,
-	                    payload_keys ? TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST
-	                                 : TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT,
-	                    "bench", key, format_of(p), unique ? g : at, p->data, p->len) != 0)
+	if (bench_send(sock,
+	               payload_keys ? TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST
+	                            : TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT,
+	               key, format_of(p), unique ? g : at, p) != 0)
 		return -1;
 	c->sent++;
 	c->sent_lines += p->lines;
@@ -397,17 +449,176 @@ static int send_one(void *sock, struct client *c, uint64_t seq, uint64_t at, uin
 	return 0;
 }
 
-static void record(struct client *c, uint64_t us, uint32_t lines)
+static void record(struct client *c, uint64_t now, uint64_t us, uint32_t lines)
 {
 	if (c->nlat == c->caplat) {
 		c->caplat = c->caplat ? c->caplat * 2 : 4096;
 		c->lat_us = realloc(c->lat_us, c->caplat * sizeof(*c->lat_us));
 		c->lat1k_us = realloc(c->lat1k_us, c->caplat * sizeof(*c->lat1k_us));
-		TPC_REQUIRE(c->lat_us && c->lat1k_us);
+		c->at_us = realloc(c->at_us, c->caplat * sizeof(*c->at_us));
+		c->at_lines = realloc(c->at_lines, c->caplat * sizeof(*c->at_lines));
+		TPC_REQUIRE(c->lat_us && c->lat1k_us && c->at_us && c->at_lines);
 	}
+	c->at_us[c->nlat] = now;
+	c->at_lines[c->nlat] = lines;
 	c->lat_us[c->nlat++] = us;
 	if (lines >= 500 && lines <= 2000)
 		c->lat1k_us[c->n1k++] = us;
+}
+
+/* ---- answers: only the fields the figures read ------------------------------------------- */
+
+/* What drain() needs of an Answer (docs/protocol.md): its correlation, which body it carries,
+ * a Receipt's status (and code and reason, cut, for the one error message), a Result's
+ * outcome, lines and lines accepted. Unpacking the whole Answer (tpclear__answer__unpack) also
+ * builds every InvoiceResult and LineResult - one allocation per line and per string, then as
+ * many frees - for figures that never read them: that unpacking was the other half of the
+ * senders' CPU. The scan below reads the protobuf wire format of the three messages and steps
+ * over every other field, the invoice results in one jump. */
+struct answer_peek {
+	uint64_t correlation;
+	uint32_t body;   /* Tpclear__Answer__BodyCase: the oneof's field number, 0 none */
+	uint32_t status; /* Receipt.status */
+	uint32_t outcome, lines, lines_accepted; /* Result */
+	char code[16], reason[160];              /* Receipt.code, .reason, cut to fit */
+};
+
+/* A varint at *@p at. @return 0, or -1 when cut short or longer than 10 bytes. */
+static int pb_varint(const uint8_t **at, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; shift < 70 && *at < end; shift += 7) {
+		uint8_t b = *(*at)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/* One field at *@p at: its number, and @p v its varint value or its length (then @p data points
+ * at its bytes); fixed-size fields are stepped over. @return the wire type, or -1 when the
+ * bytes are not protobuf (groups, cut short). */
+static int pb_field(const uint8_t **at, const uint8_t *end, uint32_t *num, uint64_t *v,
+                    const uint8_t **data)
+{
+	uint64_t tag;
+
+	if (pb_varint(at, end, &tag) != 0 || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX)
+		return -1;
+	*num = (uint32_t)(tag >> 3);
+	switch (tag & 7) {
+	case 0:
+		return pb_varint(at, end, v) == 0 ? 0 : -1;
+	case 1:
+	case 5:
+		if ((size_t)(end - *at) < ((tag & 7) == 1 ? 8u : 4u))
+			return -1;
+		*at += (tag & 7) == 1 ? 8 : 4;
+		return (int)(tag & 7);
+	case 2:
+		if (pb_varint(at, end, v) != 0 || *v > (uint64_t)(end - *at))
+			return -1;
+		*data = *at;
+		*at += *v;
+		return 2;
+	default:
+		return -1;
+	}
+}
+
+/* Copy a string field, cut to @p cap - 1 bytes. */
+static void pb_str(char *dst, size_t cap, const uint8_t *data, uint64_t len)
+{
+	size_t n = len < cap - 1 ? (size_t)len : cap - 1;
+
+	memcpy(dst, data, n);
+	dst[n] = 0;
+}
+
+/* The Receipt (@p sub = 0) or Result (1) fields of @p pk from a body's bytes. @return 0 or -1. */
+static int peek_body(const uint8_t *at, const uint8_t *end, int sub, struct answer_peek *pk)
+{
+	while (at < end) {
+		uint32_t num;
+		uint64_t v = 0;
+		const uint8_t *data = NULL;
+		int wt = pb_field(&at, end, &num, &v, &data);
+
+		if (wt < 0)
+			return -1;
+		if (sub == 0 && wt == 0 && num == 1)
+			pk->status = (uint32_t)v;
+		else if (sub == 0 && wt == 2 && num == 2)
+			pb_str(pk->code, sizeof(pk->code), data, v);
+		else if (sub == 0 && wt == 2 && num == 3)
+			pb_str(pk->reason, sizeof(pk->reason), data, v);
+		else if (sub == 1 && wt == 0 && num == 4)
+			pk->outcome = (uint32_t)v;
+		else if (sub == 1 && wt == 0 && num == 9)
+			pk->lines = (uint32_t)v;
+		else if (sub == 1 && wt == 0 && num == 10)
+			pk->lines_accepted = (uint32_t)v;
+	}
+	return 0;
+}
+
+/* Scan one packed Answer. @return 0, or -1 when it is not one. */
+static int peek_answer(const uint8_t *buf, size_t len, struct answer_peek *pk)
+{
+	const uint8_t *at = buf, *end = buf + len;
+
+	memset(pk, 0, sizeof(*pk));
+	while (at < end) {
+		uint32_t num;
+		uint64_t v = 0;
+		const uint8_t *data = NULL;
+		int wt = pb_field(&at, end, &num, &v, &data);
+
+		if (wt < 0)
+			return -1;
+		if (wt == 0 && num == 2)
+			pk->correlation = v;
+		else if (wt == 2 && num >= TPCLEAR__ANSWER__BODY_RECEIPT &&
+		         num <= TPCLEAR__ANSWER__BODY_LEDGER) {
+			int sub = num == TPCLEAR__ANSWER__BODY_RESULT;
+
+			pk->body = num;
+			if ((num == TPCLEAR__ANSWER__BODY_RECEIPT || sub) &&
+			    peek_body(data, data + v, sub, pk) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Receive one whole answer into @p pk; its further frames (the native answer: a 920098 echoes
+ * every line) are received and released unread, never copied. @return 0, or -1 when the socket
+ * failed or the first frame is not an Answer. */
+static int bench_recv(void *sock, struct answer_peek *pk)
+{
+	zmq_msg_t m;
+	int more, rc;
+
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, sock, 0) < 0) {
+		zmq_msg_close(&m);
+		return -1;
+	}
+	rc = peek_answer(zmq_msg_data(&m), zmq_msg_size(&m), pk);
+	more = zmq_msg_more(&m);
+	zmq_msg_close(&m);
+	while (more) {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, 0) < 0) {
+			zmq_msg_close(&m);
+			return -1;
+		}
+		more = zmq_msg_more(&m);
+		zmq_msg_close(&m);
+	}
+	return rc;
 }
 
 /* Read every answer waiting. @return final answers seen. */
@@ -417,39 +628,38 @@ static int drain(void *sock, struct client *c, int timeout_ms)
 	int finals = 0;
 
 	while (zmq_poll(&pi, 1, timeout_ms) > 0) {
-		Tpclear__Answer *a = tpc_client_recv(sock, NULL, NULL);
+		struct answer_peek a;
+		int bad = bench_recv(sock, &a);
 		uint64_t now = now_us();
 
 		timeout_ms = 0;
-		if (!a) {
+		if (bad) {
 			c->errors++;
 			continue;
 		}
-		if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
-			uint64_t idx = a->correlation % npayloads;
+		if (a.body == TPCLEAR__ANSWER__BODY_RESULT) {
+			uint64_t idx = a.correlation % npayloads;
 			uint32_t lines =
-			    unique && payloads[idx].lines ? payloads[idx].lines : a->result->lines;
+			    unique && payloads[idx].lines ? payloads[idx].lines : a.lines;
 
 			c->results++;
 			c->lines += lines;
-			c->accepted += a->result->lines_accepted;
-			if (a->result->outcome == TPCLEAR__OUTCOME__OUTCOME_REFUSED)
+			c->accepted += a.lines_accepted;
+			if (a.outcome == TPCLEAR__OUTCOME__OUTCOME_REFUSED)
 				c->refused++;
-			record(c, now - (unique ? send_us[idx] : a->correlation), lines);
+			record(c, now, now - (unique ? send_us[idx] : a.correlation), lines);
 			c->last_answer_us = now;
 			finals++;
-		} else if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
-		           a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
+		} else if (a.body == TPCLEAR__ANSWER__BODY_RECEIPT &&
+		           a.status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
 			c->busy++;
 			finals++;
-		} else if (a->body_case != TPCLEAR__ANSWER__BODY_RECEIPT ||
-		           a->receipt->status != TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED) {
-			if (c->errors++ == 0 && a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT)
-				fprintf(stderr, "tpcbench: refused: %s %s\n", a->receipt->code,
-				        a->receipt->reason);
+		} else if (a.body != TPCLEAR__ANSWER__BODY_RECEIPT ||
+		           a.status != TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED) {
+			if (c->errors++ == 0 && a.body == TPCLEAR__ANSWER__BODY_RECEIPT)
+				fprintf(stderr, "tpcbench: refused: %s %s\n", a.code, a.reason);
 			finals++;
 		}
-		tpclear__answer__free_unpacked(a, NULL);
 	}
 	return finals;
 }
@@ -487,8 +697,12 @@ static void *client_main(void *arg)
 				 */
 				next_send += 1e6 * lines / per_client;
 			}
+			/* sleep until the next sending is due, rounded up to the poll's
+			 * millisecond: it leaves at most 1 ms late (its latency counts from its
+			 * due instant all the same), with one wakeup per sending instead of two
+			 * (rounded down, the poll woke early and then slept 1 ms more) */
 			wait = (uint64_t)next_send > now ? (uint64_t)next_send - now : 0;
-			outstanding -= drain(sock, c, wait >= 1000 ? (int)(wait / 1000) : 1);
+			outstanding -= drain(sock, c, (int)((wait + 999) / 1000));
 		} else {
 			while (outstanding < window) {
 				if (send_one(sock, c, seq++, now_us(), NULL) != 0) {
@@ -613,6 +827,152 @@ static int load_probe(const char *path)
 	return probe_keys ? 0 : -1;
 }
 
+/* The pack as the senders read it (stage_pack): MB copied into huge pages, or 0. */
+static double staged_mb;
+static void *staged_map;
+static size_t staged_map_len;
+
+/* Stage, before the clock starts, the part of the pack this run will send, so that handing
+ * its bytes to send() (bench_send) costs the senders as little as it can. Measured on this
+ * host (docs/benchmarks.md, "Issue 15: the senders' share"): the kernel's copy out of the
+ * pack's 4 KiB page-cache pages into the socket was then most of the senders' CPU, its TLB
+ * misses more than the bytes, and a first touch of each page a fault inside send(). Copied
+ * into transparent huge pages the same copy costs about a third less. The part: the whole pool
+ * in a closed loop (it runs until time is up), 1.25 x the lines an open loop offers in its
+ * seconds. When it does not fit in a quarter of the memory (a --long pack), or the kernel gives
+ * no huge pages, the pack stays where it is and only its page tables are filled (up to half
+ * the memory; beyond that the faults stay in the run). */
+static void stage_pack(void)
+{
+	long page = sysconf(_SC_PAGESIZE), phys = sysconf(_SC_PHYS_PAGES);
+	size_t huge = (size_t)2 << 20, used = 0, n, mem;
+	double need = rate > 0 && seconds > 0 ? rate * seconds * 1.25 : -1, lines = 0;
+	const uint8_t *lo, *hi;
+	uint64_t huge0;
+	uint8_t *at;
+
+	if (!pack.map || !npayloads || page <= 0 || phys <= 0)
+		return;
+	while (used < npayloads && (need < 0 || lines < need))
+		lines += payloads[used++].lines;
+	lo = (const uint8_t *)((uintptr_t)payloads[0].data & ~(uintptr_t)(page - 1));
+	hi = payloads[used - 1].data + payloads[used - 1].len;
+	n = (size_t)(hi - lo);
+	mem = (size_t)phys * (size_t)page;
+	huge0 = proc_field((long)getpid(), "smaps_rollup", "AnonHugePages");
+	if (n <= mem / 4) {
+		staged_map_len = n + huge;
+		staged_map = mmap(NULL, staged_map_len, PROT_READ | PROT_WRITE,
+		                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (staged_map == MAP_FAILED)
+			staged_map = NULL;
+	}
+	if (staged_map) {
+		at = (uint8_t *)(((uintptr_t)staged_map + huge - 1) & ~(uintptr_t)(huge - 1));
+		madvise(at, n, MADV_HUGEPAGE);
+		memcpy(at, lo, n);
+		/* kept only when most of it did land in huge pages: 4 KiB anonymous pages measured
+		 * worse than the page cache */
+		if ((proc_field((long)getpid(), "smaps_rollup", "AnonHugePages") - huge0) * 1024 >=
+		    n / 2) {
+			for (size_t i = 0; i < used; i++)
+				payloads[i].data = at + (payloads[i].data - lo);
+			staged_mb = (double)n / 1e6;
+			return;
+		}
+		munmap(staged_map, staged_map_len);
+		staged_map = NULL;
+	}
+	if (n > mem / 2)
+		return;
+#ifdef MADV_POPULATE_READ
+	if (madvise((void *)lo, n, MADV_POPULATE_READ) == 0)
+		return;
+#endif
+	/* older kernels: one read per page does the same */
+	for (volatile const uint8_t *q = lo; q < hi; q += page)
+		(void)*q;
+}
+
+/* CPU seconds of this process's ZeroMQ threads (ZMQbg/...: the I/O thread that does the
+ * senders' send() and recv() calls, and the reaper), read from /proc/self/task; -1 if unknown.
+ * They start with the first socket, inside the measured window. */
+static double zmq_threads_cpu_s(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	double sum = -1;
+
+	while (d && (e = readdir(d)) != NULL) {
+		char path[300], comm[64] = "";
+		FILE *f;
+		double t;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		snprintf(path, sizeof(path), "self/task/%s", e->d_name);
+		if (strncmp(comm, "ZMQbg", 5) == 0 && (t = proc_cpu_path_s(path)) >= 0)
+			sum = (sum < 0 ? 0 : sum) + t;
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+/* The senders' own CPU over the run (every thread of this process: clients, probe, ZeroMQ's):
+ * they share the machine with the daemon, so what they burn is taken from it. */
+static void print_senders_cpu(const struct rusage *r0, const struct rusage *r1, double wall,
+                              uint64_t lines)
+{
+	double s = (double)(r1->ru_utime.tv_sec - r0->ru_utime.tv_sec) +
+	           (double)(r1->ru_stime.tv_sec - r0->ru_stime.tv_sec) +
+	           (double)(r1->ru_utime.tv_usec - r0->ru_utime.tv_usec) / 1e6 +
+	           (double)(r1->ru_stime.tv_usec - r0->ru_stime.tv_usec) / 1e6;
+	double io = zmq_threads_cpu_s();
+
+	printf("client_cpu_cores=%.2f\nclient_cpu_s=%.3f\nclient_cpu_us_per_line=%.3f\n",
+	       wall > 0 ? s / wall : 0.0, s, lines ? s * 1e6 / (double)lines : 0.0);
+	if (io >= 0)
+		printf("client_zmq_cpu_s=%.3f\n", io);
+	printf("pack_staged_mb=%.0f\n", staged_mb);
+}
+
+/* The offered period and what was answered in it. lines_per_s counts every Result up to the
+ * last one, drain included: under overload the engine then clears its queue with nothing new
+ * arriving, and that tail is not the load asked for. window_lines_per_s counts the lines of the
+ * Results that came while the load was offered, over the offered period: from the start to the end
+ * of --seconds, or to the moment a sender found the pool used up (then pool_ran_out=1: the point
+ * offered less than asked from there on); with --seconds 0, to the last sending. Sendings answered
+ * busy are not lines answered. bench/run's overload ratio is this figure at 2 x the closed-loop
+ * maximum over that maximum (docs/benchmarks.md). */
+static void print_offered_period(const struct client *cs, uint64_t t0, uint64_t t_sent)
+{
+	uint64_t end = seconds > 0 ? t0 + (uint64_t)(seconds * 1e6) : t_sent, lines = 0;
+	int ran_out = 0;
+
+	for (int i = 0; i < clients; i++)
+		if (seconds > 0 && cs[i].ran_out) {
+			ran_out = 1;
+			if (cs[i].stop_send_us < end)
+				end = cs[i].stop_send_us;
+		}
+	for (int i = 0; i < clients; i++)
+		for (size_t k = 0; k < cs[i].nlat; k++)
+			if (cs[i].at_us[k] <= end)
+				lines += cs[i].at_lines[k];
+	printf("window_seconds=%.3f\nwindow_lines=%" PRIu64 "\nwindow_lines_per_s=%.0f\n"
+	       "pool_ran_out=%d\n",
+	       end > t0 ? (double)(end - t0) / 1e6 : 0.0, lines,
+	       end > t0 ? (double)lines * 1e6 / (double)(end - t0) : 0.0, ran_out);
+}
+
 static int run_engine(void)
 {
 	struct client *cs = calloc((size_t)clients, sizeof(*cs));
@@ -632,6 +992,7 @@ static int run_engine(void)
 		send_us = calloc(npayloads, sizeof(*send_us));
 		TPC_REQUIRE(send_us);
 	}
+	stage_pack();
 	zctx = zmq_ctx_new();
 	if (daemon_pid) {
 		cpu0 = proc_cpu_s(daemon_pid);
@@ -688,6 +1049,11 @@ static int run_engine(void)
 		free(cs[i].lat_us);
 		free(cs[i].lat1k_us);
 	}
+	print_offered_period(cs, t0, t_sent);
+	for (int i = 0; i < clients; i++) {
+		free(cs[i].at_us);
+		free(cs[i].at_lines);
+	}
 	/* throughput: lines answered from the start to the later of the end of the sending phase
 	 * (time up or pool used) and the last answer; offered load: lines sent over the sending
 	 * phase. The same start and, while the engine keeps up, about the same end. */
@@ -727,12 +1093,7 @@ static int run_engine(void)
 		printf("ledger_commits=%" PRIu64 "\nsendings_per_commit=%.2f\n",
 		       commits1 - commits0,
 		       (double)(stored1 - stored0) / (double)(commits1 - commits0));
-	printf("client_cpu_cores=%.2f\n",
-	       ((double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
-	        (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-	        (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
-	        (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6) /
-	           wall);
+	print_senders_cpu(&ru0, &ru1, wall, lines);
 	printf("payloads_used=%" PRIu64 "\n",
 	       unique && !cycle && atomic_load(&next_payload) > npayloads ? (uint64_t)npayloads
 	       : unique ? (uint64_t)atomic_load(&next_payload)
@@ -742,6 +1103,8 @@ static int run_engine(void)
 	free(all1k);
 	free(cs);
 	free(send_us);
+	if (staged_map)
+		munmap(staged_map, staged_map_len);
 	zmq_ctx_term(zctx);
 	return errors ? 1 : 0;
 }
