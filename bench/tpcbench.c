@@ -832,66 +832,90 @@ static double staged_mb;
 static void *staged_map;
 static size_t staged_map_len;
 
-/* Stage, before the clock starts, the part of the pack this run will send, so that handing
- * its bytes to send() (bench_send) costs the senders as little as it can. Measured on this
- * host (docs/benchmarks.md, "Issue 15: the senders' share"): the kernel's copy out of the
- * pack's 4 KiB page-cache pages into the socket was then most of the senders' CPU, its TLB
- * misses more than the bytes, and a first touch of each page a fault inside send(). Copied
- * into transparent huge pages the same copy costs about a third less. The part: the whole pool
- * in a closed loop (it runs until time is up), 1.25 x the lines an open loop offers in its
- * seconds. When it does not fit in a quarter of the memory (a --long pack), or the kernel gives
- * no huge pages, the pack stays where it is and only its page tables are filled (up to half
- * the memory; beyond that the faults stay in the run). */
-static void stage_pack(void)
+/* Fill the page tables of [@p lo, @p hi) of the pack's mapping, so that no send() takes a
+ * page fault on its first touch of a page. */
+static void populate(const uint8_t *lo, const uint8_t *hi, size_t page)
 {
-	long page = sysconf(_SC_PAGESIZE), phys = sysconf(_SC_PHYS_PAGES);
-	size_t huge = (size_t)2 << 20, used = 0, n, mem;
-	double need = rate > 0 && seconds > 0 ? rate * seconds * 1.25 : -1, lines = 0;
-	const uint8_t *lo, *hi;
-	uint64_t huge0;
-	uint8_t *at;
-
-	if (!pack.map || !npayloads || page <= 0 || phys <= 0)
-		return;
-	while (used < npayloads && (need < 0 || lines < need))
-		lines += payloads[used++].lines;
-	lo = (const uint8_t *)((uintptr_t)payloads[0].data & ~(uintptr_t)(page - 1));
-	hi = payloads[used - 1].data + payloads[used - 1].len;
-	n = (size_t)(hi - lo);
-	mem = (size_t)phys * (size_t)page;
-	huge0 = proc_field((long)getpid(), "smaps_rollup", "AnonHugePages");
-	if (n <= mem / 4) {
-		staged_map_len = n + huge;
-		staged_map = mmap(NULL, staged_map_len, PROT_READ | PROT_WRITE,
-		                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (staged_map == MAP_FAILED)
-			staged_map = NULL;
-	}
-	if (staged_map) {
-		at = (uint8_t *)(((uintptr_t)staged_map + huge - 1) & ~(uintptr_t)(huge - 1));
-		madvise(at, n, MADV_HUGEPAGE);
-		memcpy(at, lo, n);
-		/* kept only when most of it did land in huge pages: 4 KiB anonymous pages measured
-		 * worse than the page cache */
-		if ((proc_field((long)getpid(), "smaps_rollup", "AnonHugePages") - huge0) * 1024 >=
-		    n / 2) {
-			for (size_t i = 0; i < used; i++)
-				payloads[i].data = at + (payloads[i].data - lo);
-			staged_mb = (double)n / 1e6;
-			return;
-		}
-		munmap(staged_map, staged_map_len);
-		staged_map = NULL;
-	}
-	if (n > mem / 2)
+	lo = (const uint8_t *)((uintptr_t)lo & ~(uintptr_t)(page - 1));
+	if (hi <= lo)
 		return;
 #ifdef MADV_POPULATE_READ
-	if (madvise((void *)lo, n, MADV_POPULATE_READ) == 0)
+	if (madvise((void *)lo, (size_t)(hi - lo), MADV_POPULATE_READ) == 0)
 		return;
 #endif
 	/* older kernels: one read per page does the same */
 	for (volatile const uint8_t *q = lo; q < hi; q += page)
 		(void)*q;
+}
+
+/* Copy payloads [0, @p used) into transparent huge pages and point them there. @return 0, or
+ * -1 when the kernel gave too few huge pages (4 KiB anonymous pages measured worse than the
+ * page cache: the copy is then dropped). */
+static int stage_huge(size_t used, size_t page)
+{
+	size_t huge = (size_t)2 << 20, n;
+	const uint8_t *lo = (const uint8_t *)((uintptr_t)payloads[0].data & ~(uintptr_t)(page - 1));
+	uint64_t huge0 = proc_field((long)getpid(), "smaps_rollup", "AnonHugePages");
+	uint8_t *at;
+
+	n = (size_t)(payloads[used - 1].data + payloads[used - 1].len - lo);
+	staged_map_len = n + huge;
+	staged_map =
+	    mmap(NULL, staged_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (staged_map == MAP_FAILED) {
+		staged_map = NULL;
+		return -1;
+	}
+	at = (uint8_t *)(((uintptr_t)staged_map + huge - 1) & ~(uintptr_t)(huge - 1));
+	madvise(at, n, MADV_HUGEPAGE);
+	memcpy(at, lo, n);
+	if ((proc_field((long)getpid(), "smaps_rollup", "AnonHugePages") - huge0) * 1024 < n / 2) {
+		munmap(staged_map, staged_map_len);
+		staged_map = NULL;
+		return -1;
+	}
+	for (size_t i = 0; i < used; i++)
+		payloads[i].data = at + (payloads[i].data - lo);
+	staged_mb = (double)n / 1e6;
+	return 0;
+}
+
+/* Stage, before the clock starts, the part of the pack this run will send, so that handing
+ * its bytes to send() (bench_send) costs the senders as little as it can. Measured on this
+ * host (docs/benchmarks.md, "Issue 15: the senders' share"): once nothing was copied in user
+ * space, the kernel's copy out of the pack's 4 KiB page-cache pages into the socket was most
+ * of the senders' CPU - TLB misses more than bytes - and each page's first touch a fault inside
+ * send(). From transparent huge pages the same sends cost about a third less. Staged: what an
+ * open loop offers in its seconds, x 1.25; a closed loop, 1 M lines per second (about three
+ * times this host's); --seconds 0, the whole pool; at most an eighth of the memory. The rest of
+ * the pool (all of it, when the kernel gives no huge pages) keeps its page-cache pages with its
+ * page tables filled, up to half the memory (beyond, a --long pack, the faults stay in the run).
+ */
+static void stage_pack(void)
+{
+	long page = sysconf(_SC_PAGESIZE), phys = sysconf(_SC_PHYS_PAGES);
+	double need = seconds <= 0 ? -1
+	              : rate > 0   ? rate * seconds * 1.25
+	                           : seconds * 1e6,
+	       lines = 0;
+	size_t used = 0, mem;
+	const uint8_t *rest, *end;
+
+	if (!pack.map || !npayloads || page <= 0 || phys <= 0)
+		return;
+	mem = (size_t)phys * (size_t)page;
+	while (used < npayloads && (need < 0 || lines < need) &&
+	       (size_t)(payloads[used].data + payloads[used].len - payloads[0].data) <= mem / 8)
+		lines += payloads[used++].lines;
+	end = payloads[npayloads - 1].data + payloads[npayloads - 1].len;
+	rest = payloads[0].data;
+	if (used && stage_huge(used, (size_t)page) == 0) {
+		if (used == npayloads)
+			return;
+		rest = payloads[used].data;
+	}
+	if ((size_t)(end - rest) <= mem / 2)
+		populate(rest, end, (size_t)page);
 }
 
 /* CPU seconds of this process's ZeroMQ threads (ZMQbg/...: the I/O thread that does the
