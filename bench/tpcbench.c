@@ -3,7 +3,8 @@
  *   tpcbench engine  [--endpoint E] [--clients K] [--window W] [--seconds S] [--rate LINES/S]
  *                    [--probe HZ [--probe-pack FILE]] [--pid PID] [--http HOST:PORT]
  *                    [--format F]
- *                    (--pack FILE [--from I] [--lines N] [--cycle] | --make I:L [--pool N] |
+ *                    (--pack FILE [--from I] [--lines N] [--cycle] [--stage] |
+ *                     --make I:L [--pool N] |
  *                     FILE...)
  *       K DEALER clients (one thread each) over tcp against a running tpcleard. Closed loop:
  *       W sendings outstanding per client, as fast as answers come back. Open loop (--rate):
@@ -16,6 +17,9 @@
  *       FILE (`tpcgen pack eattest`) one attestation each (REQUEST_EATTEST, until its durable
  *       Result), else REQUEST_PING (answered by the loop thread). --pid reads the daemon's CPU
  *       time, peak RSS and disk writes from /proc, --http its commit counters from /metrics.
+ *       Before the clock, the page tables of the part of the pack the point will send are
+ *       filled; --stage also copies that part (at most 1 GiB) into huge pages, which makes
+ *       the senders' sends about a third cheaper but takes seconds (stage_pack()).
  *   tpcbench echo    [--endpoint E] [--endpoint-file PATH]
  *       A plain ROUTER that answers every request at once with a receipt, then an empty Result
  *       with the payload echoed as its native frame: the ZeroMQ transport ceiling (same
@@ -115,6 +119,7 @@ static char key_prefix_buf[64];
 static int clients = 4, window = 4;
 static int unique; /* payloads are a generated pool, each sent once */
 static int cycle;  /* ... or cycled (--cycle: the echo ROUTER has no ledger to mind) */
+static int stage;  /* --stage: the part of the pack sent copied into huge pages first */
 static double seconds = 5, rate = 0, probe_hz = 0;
 static long daemon_pid = 0;
 static size_t batch_lines = 32000, map_size = 0; /* ledger ceiling */
@@ -593,18 +598,19 @@ static int peek_answer(const uint8_t *buf, size_t len, struct answer_peek *pk)
 	return 0;
 }
 
-/* Receive one whole answer into @p pk; its further frames (the native answer: a 920098 echoes
- * every line) are received and released unread, never copied. @return 0, or -1 when the socket
- * failed or the first frame is not an Answer. */
+/* Receive one whole answer into @p pk, if one is waiting; its further frames (the native
+ * answer: a 920098 echoes every line) are received and released unread, never copied.
+ * @return 0, 1 when none is waiting, or -1 when the socket failed or the first frame is not an
+ * Answer. */
 static int bench_recv(void *sock, struct answer_peek *pk)
 {
 	zmq_msg_t m;
 	int more, rc;
 
 	zmq_msg_init(&m);
-	if (zmq_msg_recv(&m, sock, 0) < 0) {
+	if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
 		zmq_msg_close(&m);
-		return -1;
+		return errno == EAGAIN ? 1 : -1;
 	}
 	rc = peek_answer(zmq_msg_data(&m), zmq_msg_size(&m), pk);
 	more = zmq_msg_more(&m);
@@ -621,19 +627,30 @@ static int bench_recv(void *sock, struct answer_peek *pk)
 	return rc;
 }
 
-/* Read every answer waiting. @return final answers seen. */
+/* Read every answer waiting, after waiting up to @p timeout_ms for one when none is. Answers
+ * are taken without a poll before each, the socket polled only when it has nothing: on this
+ * host's VM, system calls and wakeups were most of the client threads' remaining CPU, and this
+ * took their calls from ~18 to ~14 per sending (perf trace, closed loop). @return final
+ * answers seen. */
 static int drain(void *sock, struct client *c, int timeout_ms)
 {
 	zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
 	int finals = 0;
 
-	while (zmq_poll(&pi, 1, timeout_ms) > 0) {
+	for (;;) {
 		struct answer_peek a;
-		int bad = bench_recv(sock, &a);
-		uint64_t now = now_us();
+		int rc = bench_recv(sock, &a);
+		uint64_t now;
 
+		if (rc == 1) {
+			if (timeout_ms <= 0 || zmq_poll(&pi, 1, timeout_ms) <= 0)
+				break;
+			timeout_ms = 0;
+			continue;
+		}
+		now = now_us();
 		timeout_ms = 0;
-		if (bad) {
+		if (rc != 0) {
 			c->errors++;
 			continue;
 		}
@@ -827,8 +844,9 @@ static int load_probe(const char *path)
 	return probe_keys ? 0 : -1;
 }
 
-/* The pack as the senders read it (stage_pack): MB copied into huge pages, or 0. */
-static double staged_mb;
+/* The pack as the senders read it (stage_pack): MB copied into huge pages (or 0), and the
+ * seconds staging took, before the clock. */
+static double staged_mb, staged_s;
 static void *staged_map;
 static size_t staged_map_len;
 
@@ -880,42 +898,48 @@ static int stage_huge(size_t used, size_t page)
 	return 0;
 }
 
-/* Stage, before the clock starts, the part of the pack this run will send, so that handing
+/* Prepare, before the clock starts, the part of the pack this run will send, so that handing
  * its bytes to send() (bench_send) costs the senders as little as it can. Measured on this
  * host (docs/benchmarks.md, "Issue 15: the senders' share"): once nothing was copied in user
  * space, the kernel's copy out of the pack's 4 KiB page-cache pages into the socket was most
- * of the senders' CPU - TLB misses more than bytes - and each page's first touch a fault inside
- * send(). From transparent huge pages the same sends cost about a third less. Staged: what an
- * open loop offers in its seconds, x 1.25; a closed loop, 1 M lines per second (about three
- * times this host's); --seconds 0, the whole pool; at most an eighth of the memory. The rest of
- * the pool (all of it, when the kernel gives no huge pages) keeps its page-cache pages with its
- * page tables filled, up to half the memory (beyond, a --long pack, the faults stay in the run).
- */
+ * of the senders' CPU, and each page's first touch a fault inside send(); from transparent huge
+ * pages the same sends cost about a third less (the pages more than the bytes). The part: what
+ * an open loop offers in its seconds, x 1.1; a closed loop, 600 k lines a second (twice this
+ * host's closed loop, idle); --seconds 0, the whole pool. Its page tables are filled (up to
+ * 4 GiB; beyond, a --long pack, the faults stay in the run). With --stage it is first copied
+ * into huge pages, at most 1 GiB (or an eighth of the memory) of it; the copy is not free
+ * (zeroing huge pages, then the bytes: 0.42-0.51 GB took 2.8-4.7 s on this host under load
+ * 9-12), so bench/run stages only the two points whose senders' share the targets read.
+ * Sendings past the part are read from the page cache as they come. */
 static void stage_pack(void)
 {
 	long page = sysconf(_SC_PAGESIZE), phys = sysconf(_SC_PHYS_PAGES);
 	double need = seconds <= 0 ? -1
-	              : rate > 0   ? rate * seconds * 1.25
-	                           : seconds * 1e6,
+	              : rate > 0   ? rate * seconds * 1.1
+	                           : seconds * 6e5,
 	       lines = 0;
-	size_t used = 0, mem;
+	size_t want = 0, used = 0, cap;
 	const uint8_t *rest, *end;
+	uint64_t t0;
 
 	if (!pack.map || !npayloads || page <= 0 || phys <= 0)
 		return;
-	mem = (size_t)phys * (size_t)page;
-	while (used < npayloads && (need < 0 || lines < need) &&
-	       (size_t)(payloads[used].data + payloads[used].len - payloads[0].data) <= mem / 8)
-		lines += payloads[used++].lines;
-	end = payloads[npayloads - 1].data + payloads[npayloads - 1].len;
+	t0 = now_us();
+	cap = (size_t)phys * (size_t)page / 8;
+	if (cap > (size_t)1 << 30)
+		cap = (size_t)1 << 30;
+	while (want < npayloads && (need < 0 || lines < need))
+		lines += payloads[want++].lines;
+	while (used < want &&
+	       (size_t)(payloads[used].data + payloads[used].len - payloads[0].data) <= cap)
+		used++;
+	end = payloads[want - 1].data + payloads[want - 1].len;
 	rest = payloads[0].data;
-	if (used && stage_huge(used, (size_t)page) == 0) {
-		if (used == npayloads)
-			return;
-		rest = payloads[used].data;
-	}
-	if ((size_t)(end - rest) <= mem / 2)
+	if (stage && used && stage_huge(used, (size_t)page) == 0)
+		rest = used < want ? payloads[used].data : end;
+	if ((size_t)(end - rest) <= cap * 4)
 		populate(rest, end, (size_t)page);
+	staged_s = (double)(now_us() - t0) / 1e6;
 }
 
 /* CPU seconds of this process's ZeroMQ threads (ZMQbg/...: the I/O thread that does the
@@ -965,7 +989,7 @@ static void print_senders_cpu(const struct rusage *r0, const struct rusage *r1, 
 	       wall > 0 ? s / wall : 0.0, s, lines ? s * 1e6 / (double)lines : 0.0);
 	if (io >= 0)
 		printf("client_zmq_cpu_s=%.3f\n", io);
-	printf("pack_staged_mb=%.0f\n", staged_mb);
+	printf("pack_staged_mb=%.0f\npack_staged_seconds=%.2f\n", staged_mb, staged_s);
 }
 
 /* The offered period and what was answered in it. lines_per_s counts every Result up to the
@@ -1693,6 +1717,7 @@ int main(int argc, char **argv)
 	    {"phases", required_argument, NULL, 'x'},
 	    {"endpoint-file", required_argument, NULL, 'E'},
 	    {"cycle", no_argument, NULL, 'y'},
+	    {"stage", no_argument, NULL, 'g'},
 	    {"batch-lines", required_argument, NULL, 'B'},
 	    {"map-size", required_argument, NULL, 'M'},
 	    {"probe-pack", required_argument, NULL, 'Q'},
@@ -1801,6 +1826,9 @@ int main(int argc, char **argv)
 			break;
 		case 'E':
 			endpoint_file = optarg;
+			break;
+		case 'g':
+			stage = 1;
 			break;
 		case 'y':
 			cycle = 1;
