@@ -719,6 +719,11 @@ static void *client_main(void *arg)
 			 * due instant all the same), with one wakeup per sending instead of two
 			 * (rounded down, the poll woke early and then slept 1 ms more) */
 			wait = (uint64_t)next_send > now ? (uint64_t)next_send - now : 0;
+			/* ... but not past the end: at low rates a sending is due every few
+			 * hundred ms, and sleeping past the end stretched the sending phase that
+			 * offered_lines_per_s divides by (2 s points offered 6 % below the rate) */
+			if (end - now < wait)
+				wait = end - now;
 			outstanding -= drain(sock, c, (int)((wait + 999) / 1000));
 		} else {
 			while (outstanding < window) {
