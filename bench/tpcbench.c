@@ -542,8 +542,10 @@ static void pb_str(char *dst, size_t cap, const uint8_t *data, uint64_t len)
 	dst[n] = 0;
 }
 
-/* The Receipt (@p sub = 0) or Result (1) fields of @p pk from a body's bytes. @return 0 or -1. */
-static int peek_body(const uint8_t *at, const uint8_t *end, int sub, struct answer_peek *pk)
+/* The fields of @p pk in the message at [@p at, @p end): an Answer (@p msg 0), or the Receipt
+ * or Result it carries (@p msg = the body's field number), into which it descends. @return 0,
+ * or -1 when the bytes are not protobuf. */
+static int peek(const uint8_t *at, const uint8_t *end, uint32_t msg, struct answer_peek *pk)
 {
 	while (at < end) {
 		uint32_t num;
@@ -553,17 +555,26 @@ static int peek_body(const uint8_t *at, const uint8_t *end, int sub, struct answ
 
 		if (wt < 0)
 			return -1;
-		if (sub == 0 && wt == 0 && num == 1)
+		if (msg == 0 && wt == 0 && num == 2)
+			pk->correlation = v;
+		else if (msg == 0 && wt == 2 && num >= TPCLEAR__ANSWER__BODY_RECEIPT &&
+		         num <= TPCLEAR__ANSWER__BODY_LEDGER) {
+			pk->body = num;
+			if ((num == TPCLEAR__ANSWER__BODY_RECEIPT ||
+			     num == TPCLEAR__ANSWER__BODY_RESULT) &&
+			    peek(data, data + v, num, pk) != 0)
+				return -1;
+		} else if (msg == TPCLEAR__ANSWER__BODY_RECEIPT && wt == 0 && num == 1)
 			pk->status = (uint32_t)v;
-		else if (sub == 0 && wt == 2 && num == 2)
+		else if (msg == TPCLEAR__ANSWER__BODY_RECEIPT && wt == 2 && num == 2)
 			pb_str(pk->code, sizeof(pk->code), data, v);
-		else if (sub == 0 && wt == 2 && num == 3)
+		else if (msg == TPCLEAR__ANSWER__BODY_RECEIPT && wt == 2 && num == 3)
 			pb_str(pk->reason, sizeof(pk->reason), data, v);
-		else if (sub == 1 && wt == 0 && num == 4)
+		else if (msg == TPCLEAR__ANSWER__BODY_RESULT && wt == 0 && num == 4)
 			pk->outcome = (uint32_t)v;
-		else if (sub == 1 && wt == 0 && num == 9)
+		else if (msg == TPCLEAR__ANSWER__BODY_RESULT && wt == 0 && num == 9)
 			pk->lines = (uint32_t)v;
-		else if (sub == 1 && wt == 0 && num == 10)
+		else if (msg == TPCLEAR__ANSWER__BODY_RESULT && wt == 0 && num == 10)
 			pk->lines_accepted = (uint32_t)v;
 	}
 	return 0;
@@ -572,30 +583,8 @@ static int peek_body(const uint8_t *at, const uint8_t *end, int sub, struct answ
 /* Scan one packed Answer. @return 0, or -1 when it is not one. */
 static int peek_answer(const uint8_t *buf, size_t len, struct answer_peek *pk)
 {
-	const uint8_t *at = buf, *end = buf + len;
-
 	memset(pk, 0, sizeof(*pk));
-	while (at < end) {
-		uint32_t num;
-		uint64_t v = 0;
-		const uint8_t *data = NULL;
-		int wt = pb_field(&at, end, &num, &v, &data);
-
-		if (wt < 0)
-			return -1;
-		if (wt == 0 && num == 2)
-			pk->correlation = v;
-		else if (wt == 2 && num >= TPCLEAR__ANSWER__BODY_RECEIPT &&
-		         num <= TPCLEAR__ANSWER__BODY_LEDGER) {
-			int sub = num == TPCLEAR__ANSWER__BODY_RESULT;
-
-			pk->body = num;
-			if ((num == TPCLEAR__ANSWER__BODY_RECEIPT || sub) &&
-			    peek_body(data, data + v, sub, pk) != 0)
-				return -1;
-		}
-	}
-	return 0;
+	return peek(buf, buf + len, 0, pk);
 }
 
 /* Receive one whole answer into @p pk, if one is waiting; its further frames (the native
