@@ -3,7 +3,8 @@
  *   tpcbench engine  [--endpoint E] [--clients K] [--window W] [--seconds S] [--rate LINES/S]
  *                    [--probe HZ [--probe-pack FILE]] [--pid PID] [--http HOST:PORT]
  *                    [--format F]
- *                    (--pack FILE [--from I] [--lines N] [--cycle] | --make I:L [--pool N] |
+ *                    (--pack FILE [--from I] [--lines N] [--cycle] [--stage] |
+ *                     --make I:L [--pool N] |
  *                     FILE...)
  *       K DEALER clients (one thread each) over tcp against a running tpcleard. Closed loop:
  *       W sendings outstanding per client, as fast as answers come back. Open loop (--rate):
@@ -16,6 +17,9 @@
  *       FILE (`tpcgen pack eattest`) one attestation each (REQUEST_EATTEST, until its durable
  *       Result), else REQUEST_PING (answered by the loop thread). --pid reads the daemon's CPU
  *       time, peak RSS and disk writes from /proc, --http its commit counters from /metrics.
+ *       Before the clock, the page tables of the part of the pack the point will send are
+ *       filled; --stage also copies that part (at most 1 GiB) into huge pages, which makes
+ *       the senders' sends about a third cheaper but takes seconds (stage_pack()).
  *   tpcbench echo    [--endpoint E] [--endpoint-file PATH]
  *       A plain ROUTER that answers every request at once with a receipt, then an empty Result
  *       with the payload echoed as its native frame: the ZeroMQ transport ceiling (same
@@ -40,7 +44,11 @@
  *
  * DESIGN: payloads are read-only views (the pack is mmapped) shared by every thread; each
  * client owns its socket and its samples and is merged after join, so the clients share
- * nothing but the atomic index of the next payload to send.
+ * nothing but the atomic index of the next payload to send. The senders run on the daemon's
+ * CPUs, so what they burn is taken from it: a sending leaves without a copy (a constant ZeroMQ
+ * message over the pack, staged in huge pages before the clock), an answer is scanned for the
+ * few fields the figures need, never unpacked (docs/benchmarks.md, "Issue 15: the senders'
+ * share"); client_cpu_* print what they cost.
  */
 #include "registry.h"
 #include "core/arena.h"
@@ -63,6 +71,7 @@
 #include "pipeline/worker.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -110,6 +119,7 @@ static char key_prefix_buf[64];
 static int clients = 4, window = 4;
 static int unique; /* payloads are a generated pool, each sent once */
 static int cycle;  /* ... or cycled (--cycle: the echo ROUTER has no ledger to mind) */
+static int stage;  /* --stage: the part of the pack sent copied into huge pages first */
 static double seconds = 5, rate = 0, probe_hz = 0;
 static long daemon_pid = 0;
 static size_t batch_lines = 32000, map_size = 0; /* ledger ceiling */
@@ -247,15 +257,16 @@ static const char *format_of(const struct payload *p)
 
 /* ---- the daemon seen from outside: /proc and /metrics ------------------------------------- */
 
-/* utime + stime of process @p pid in seconds, or -1. */
-static double proc_cpu_s(long pid)
+/* utime + stime in seconds of /proc/@p what/stat (a process "PID", or a thread
+ * "self/task/TID"), or -1. */
+static double proc_cpu_path_s(const char *what)
 {
-	char path[64], buf[1024], *p;
+	char path[128], buf[1024], *p;
 	unsigned long long ut = 0, st = 0;
 	size_t n;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%s/stat", what);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -268,6 +279,15 @@ static double proc_cpu_s(long pid)
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* utime + stime of process @p pid in seconds, or -1. */
+static double proc_cpu_s(long pid)
+{
+	char what[32];
+
+	snprintf(what, sizeof(what), "%ld", pid);
+	return proc_cpu_path_s(what);
 }
 
 /* The number after "name:" on a line of /proc/PID/@p file, or 0: /proc/PID/status gives
@@ -357,13 +377,48 @@ struct client {
 	uint64_t stop_send_us, last_answer_us;
 	uint64_t *lat_us;   /* one per result */
 	uint64_t *lat1k_us; /* results of sendings of 500 to 2000 lines */
+	uint64_t *at_us;    /* one per result: when it came, for the offered-period figures */
+	uint32_t *at_lines; /* ... and its lines */
 	size_t nlat, n1k, caplat;
+	int ran_out; /* the pool was used up before the time was */
 };
 
 static _Atomic uint64_t next_payload; /* generated pools: next payload to send, shared */
 static uint64_t *send_us;             /* per payload (pools), when its request was offered */
 static _Atomic int clients_done;
 static uint64_t run_start_us;
+
+/* One request as tpc_client_send() frames it (envelope, payload), without copying the
+ * payload: it goes out as a constant ZeroMQ message over the pack's mapping (or the loaded
+ * file), which lives until the process exits, so nothing is allocated or freed for it. The
+ * copy and the allocation of a sending-sized buffer were most of the senders' CPU (before:
+ * 1.1 us per line, docs/benchmarks.md "Issue 15: the senders' share"). The envelope, a few
+ * dozen bytes, is still copied by zmq_send. @return 0, or -1 with errno set by ZeroMQ. */
+static int bench_send(void *sock, Tpclear__RequestType type, const char *key, const char *fmt,
+                      uint64_t correlation, const struct payload *p)
+{
+	Tpclear__Envelope env = TPCLEAR__ENVELOPE__INIT;
+	uint8_t buf[256];
+	zmq_msg_t m;
+
+	env.version = 1;
+	env.type = type;
+	env.sender = "bench";
+	env.key = (char *)key;
+	env.format = (char *)fmt;
+	env.correlation = correlation;
+	if (tpclear__envelope__get_packed_size(&env) > sizeof(buf))
+		return -1;
+	if (zmq_send(sock, buf, tpclear__envelope__pack(&env, buf), ZMQ_SNDMORE) < 0)
+		return -1;
+	/* no free function: a constant message, ZeroMQ only reads it */
+	zmq_msg_init_data(&m, (void *)p->data, p->len, NULL, NULL);
+	if (zmq_msg_send(&m, sock, 0) < 0) {
+		zmq_msg_close(&m);
+		return -1;
+	}
+	return 0;
+}
 
 /* Send the next payload. @p at: the instant to count latency from; @p lines (may be NULL):
  * the lines it holds (1 when unknown). @return 0, or -1 when the pool is used up or the socket
@@ -374,8 +429,10 @@ static int send_one(void *sock, struct client *c, uint64_t seq, uint64_t at, uin
 	const struct payload *p;
 	char key[96];
 
-	if (unique && !cycle && g >= npayloads)
+	if (unique && !cycle && g >= npayloads) {
+		c->ran_out = 1;
 		return -1;
+	}
 	p = &payloads[idx];
 	if (payload_keys) /* an attestation goes under its own number */
 		snprintf(key, sizeof(key), "%s", payload_keys[idx]);
@@ -385,10 +442,10 @@ static int send_one(void *sock, struct client *c, uint64_t seq, uint64_t at, uin
 	 * cycled pool reuses a slot only after npayloads more sends); files: the instant itself */
 	if (unique)
 		send_us[idx] = at;
-	if (tpc_client_send(sock,
-	                    payload_keys ? TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST
-	                                 : TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT,
-	                    "bench", key, format_of(p), unique ? g : at, p->data, p->len) != 0)
+	if (bench_send(sock,
+	               payload_keys ? TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST
+	                            : TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT,
+	               key, format_of(p), unique ? g : at, p) != 0)
 		return -1;
 	c->sent++;
 	c->sent_lines += p->lines;
@@ -397,59 +454,218 @@ static int send_one(void *sock, struct client *c, uint64_t seq, uint64_t at, uin
 	return 0;
 }
 
-static void record(struct client *c, uint64_t us, uint32_t lines)
+static void record(struct client *c, uint64_t now, uint64_t us, uint32_t lines)
 {
 	if (c->nlat == c->caplat) {
 		c->caplat = c->caplat ? c->caplat * 2 : 4096;
 		c->lat_us = realloc(c->lat_us, c->caplat * sizeof(*c->lat_us));
 		c->lat1k_us = realloc(c->lat1k_us, c->caplat * sizeof(*c->lat1k_us));
-		TPC_REQUIRE(c->lat_us && c->lat1k_us);
+		c->at_us = realloc(c->at_us, c->caplat * sizeof(*c->at_us));
+		c->at_lines = realloc(c->at_lines, c->caplat * sizeof(*c->at_lines));
+		TPC_REQUIRE(c->lat_us && c->lat1k_us && c->at_us && c->at_lines);
 	}
+	c->at_us[c->nlat] = now;
+	c->at_lines[c->nlat] = lines;
 	c->lat_us[c->nlat++] = us;
 	if (lines >= 500 && lines <= 2000)
 		c->lat1k_us[c->n1k++] = us;
 }
 
-/* Read every answer waiting. @return final answers seen. */
+/* ---- answers: only the fields the figures read ------------------------------------------- */
+
+/* What drain() needs of an Answer (docs/protocol.md): its correlation, which body it carries,
+ * a Receipt's status (and code and reason, cut, for the one error message), a Result's
+ * outcome, lines and lines accepted. Unpacking the whole Answer (tpclear__answer__unpack) also
+ * builds every InvoiceResult and LineResult - one allocation per line and per string, then as
+ * many frees - for figures that never read them: that unpacking was the other half of the
+ * senders' CPU. The scan below reads the protobuf wire format of the three messages and steps
+ * over every other field, the invoice results in one jump. */
+struct answer_peek {
+	uint64_t correlation;
+	uint32_t body;   /* Tpclear__Answer__BodyCase: the oneof's field number, 0 none */
+	uint32_t status; /* Receipt.status */
+	uint32_t outcome, lines, lines_accepted; /* Result */
+	char code[16], reason[160];              /* Receipt.code, .reason, cut to fit */
+};
+
+/* A varint at *@p at. @return 0, or -1 when cut short or longer than 10 bytes. */
+static int pb_varint(const uint8_t **at, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; shift < 70 && *at < end; shift += 7) {
+		uint8_t b = *(*at)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/* One field at *@p at: its number, and @p v its varint value or its length (then @p data points
+ * at its bytes); fixed-size fields are stepped over. @return the wire type, or -1 when the
+ * bytes are not protobuf (groups, cut short). */
+static int pb_field(const uint8_t **at, const uint8_t *end, uint32_t *num, uint64_t *v,
+                    const uint8_t **data)
+{
+	uint64_t tag;
+
+	if (pb_varint(at, end, &tag) != 0 || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX)
+		return -1;
+	*num = (uint32_t)(tag >> 3);
+	switch (tag & 7) {
+	case 0:
+		return pb_varint(at, end, v) == 0 ? 0 : -1;
+	case 1:
+	case 5:
+		if ((size_t)(end - *at) < ((tag & 7) == 1 ? 8u : 4u))
+			return -1;
+		*at += (tag & 7) == 1 ? 8 : 4;
+		return (int)(tag & 7);
+	case 2:
+		if (pb_varint(at, end, v) != 0 || *v > (uint64_t)(end - *at))
+			return -1;
+		*data = *at;
+		*at += *v;
+		return 2;
+	default:
+		return -1;
+	}
+}
+
+/* Copy a string field, cut to @p cap - 1 bytes. */
+static void pb_str(char *dst, size_t cap, const uint8_t *data, uint64_t len)
+{
+	size_t n = len < cap - 1 ? (size_t)len : cap - 1;
+
+	memcpy(dst, data, n);
+	dst[n] = 0;
+}
+
+/* The fields of @p pk in the message at [@p at, @p end): an Answer (@p msg 0), or the Receipt
+ * or Result it carries (@p msg = the body's field number), into which it descends. @return 0,
+ * or -1 when the bytes are not protobuf. */
+static int peek(const uint8_t *at, const uint8_t *end, uint32_t msg, struct answer_peek *pk)
+{
+	while (at < end) {
+		uint32_t num;
+		uint64_t v = 0;
+		const uint8_t *data = NULL;
+		int wt = pb_field(&at, end, &num, &v, &data);
+
+		if (wt < 0)
+			return -1;
+		if (msg == 0 && wt == 0 && num == 2)
+			pk->correlation = v;
+		else if (msg == 0 && wt == 2 && num >= TPCLEAR__ANSWER__BODY_RECEIPT &&
+		         num <= TPCLEAR__ANSWER__BODY_LEDGER) {
+			pk->body = num;
+			if ((num == TPCLEAR__ANSWER__BODY_RECEIPT ||
+			     num == TPCLEAR__ANSWER__BODY_RESULT) &&
+			    peek(data, data + v, num, pk) != 0)
+				return -1;
+		} else if (msg == TPCLEAR__ANSWER__BODY_RECEIPT && wt == 0 && num == 1)
+			pk->status = (uint32_t)v;
+		else if (msg == TPCLEAR__ANSWER__BODY_RECEIPT && wt == 2 && num == 2)
+			pb_str(pk->code, sizeof(pk->code), data, v);
+		else if (msg == TPCLEAR__ANSWER__BODY_RECEIPT && wt == 2 && num == 3)
+			pb_str(pk->reason, sizeof(pk->reason), data, v);
+		else if (msg == TPCLEAR__ANSWER__BODY_RESULT && wt == 0 && num == 4)
+			pk->outcome = (uint32_t)v;
+		else if (msg == TPCLEAR__ANSWER__BODY_RESULT && wt == 0 && num == 9)
+			pk->lines = (uint32_t)v;
+		else if (msg == TPCLEAR__ANSWER__BODY_RESULT && wt == 0 && num == 10)
+			pk->lines_accepted = (uint32_t)v;
+	}
+	return 0;
+}
+
+/* Scan one packed Answer. @return 0, or -1 when it is not one. */
+static int peek_answer(const uint8_t *buf, size_t len, struct answer_peek *pk)
+{
+	memset(pk, 0, sizeof(*pk));
+	return peek(buf, buf + len, 0, pk);
+}
+
+/* Receive one whole answer into @p pk, if one is waiting; its further frames (the native
+ * answer: a 920098 echoes every line) are received and released unread, never copied.
+ * @return 0, 1 when none is waiting, or -1 when the socket failed or the first frame is not an
+ * Answer. */
+static int bench_recv(void *sock, struct answer_peek *pk)
+{
+	zmq_msg_t m;
+	int more, rc;
+
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&m);
+		return errno == EAGAIN ? 1 : -1;
+	}
+	rc = peek_answer(zmq_msg_data(&m), zmq_msg_size(&m), pk);
+	more = zmq_msg_more(&m);
+	zmq_msg_close(&m);
+	while (more) {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, 0) < 0) {
+			zmq_msg_close(&m);
+			return -1;
+		}
+		more = zmq_msg_more(&m);
+		zmq_msg_close(&m);
+	}
+	return rc;
+}
+
+/* Read every answer waiting, after waiting up to @p timeout_ms for one when none is. Answers
+ * are taken without a poll before each, the socket polled only when it has nothing: on this
+ * host's VM, system calls and wakeups were most of the client threads' remaining CPU, and this
+ * took their calls from ~18 to ~14 per sending (perf trace, closed loop). @return final
+ * answers seen. */
 static int drain(void *sock, struct client *c, int timeout_ms)
 {
 	zmq_pollitem_t pi = {sock, 0, ZMQ_POLLIN, 0};
 	int finals = 0;
 
-	while (zmq_poll(&pi, 1, timeout_ms) > 0) {
-		Tpclear__Answer *a = tpc_client_recv(sock, NULL, NULL);
-		uint64_t now = now_us();
+	for (;;) {
+		struct answer_peek a;
+		int rc = bench_recv(sock, &a);
+		uint64_t now;
 
+		if (rc == 1) {
+			if (timeout_ms <= 0 || zmq_poll(&pi, 1, timeout_ms) <= 0)
+				break;
+			timeout_ms = 0;
+			continue;
+		}
+		now = now_us();
 		timeout_ms = 0;
-		if (!a) {
+		if (rc != 0) {
 			c->errors++;
 			continue;
 		}
-		if (a->body_case == TPCLEAR__ANSWER__BODY_RESULT) {
-			uint64_t idx = a->correlation % npayloads;
+		if (a.body == TPCLEAR__ANSWER__BODY_RESULT) {
+			uint64_t idx = a.correlation % npayloads;
 			uint32_t lines =
-			    unique && payloads[idx].lines ? payloads[idx].lines : a->result->lines;
+			    unique && payloads[idx].lines ? payloads[idx].lines : a.lines;
 
 			c->results++;
 			c->lines += lines;
-			c->accepted += a->result->lines_accepted;
-			if (a->result->outcome == TPCLEAR__OUTCOME__OUTCOME_REFUSED)
+			c->accepted += a.lines_accepted;
+			if (a.outcome == TPCLEAR__OUTCOME__OUTCOME_REFUSED)
 				c->refused++;
-			record(c, now - (unique ? send_us[idx] : a->correlation), lines);
+			record(c, now, now - (unique ? send_us[idx] : a.correlation), lines);
 			c->last_answer_us = now;
 			finals++;
-		} else if (a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT &&
-		           a->receipt->status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
+		} else if (a.body == TPCLEAR__ANSWER__BODY_RECEIPT &&
+		           a.status == TPCLEAR__RECEIPT_STATUS__RECEIPT_BUSY) {
 			c->busy++;
 			finals++;
-		} else if (a->body_case != TPCLEAR__ANSWER__BODY_RECEIPT ||
-		           a->receipt->status != TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED) {
-			if (c->errors++ == 0 && a->body_case == TPCLEAR__ANSWER__BODY_RECEIPT)
-				fprintf(stderr, "tpcbench: refused: %s %s\n", a->receipt->code,
-				        a->receipt->reason);
+		} else if (a.body != TPCLEAR__ANSWER__BODY_RECEIPT ||
+		           a.status != TPCLEAR__RECEIPT_STATUS__RECEIPT_RECEIVED) {
+			if (c->errors++ == 0 && a.body == TPCLEAR__ANSWER__BODY_RECEIPT)
+				fprintf(stderr, "tpcbench: refused: %s %s\n", a.code, a.reason);
 			finals++;
 		}
-		tpclear__answer__free_unpacked(a, NULL);
 	}
 	return finals;
 }
@@ -487,8 +703,17 @@ static void *client_main(void *arg)
 				 */
 				next_send += 1e6 * lines / per_client;
 			}
+			/* sleep until the next sending is due, rounded up to the poll's
+			 * millisecond: it leaves at most 1 ms late (its latency counts from its
+			 * due instant all the same), with one wakeup per sending instead of two
+			 * (rounded down, the poll woke early and then slept 1 ms more) */
 			wait = (uint64_t)next_send > now ? (uint64_t)next_send - now : 0;
-			outstanding -= drain(sock, c, wait >= 1000 ? (int)(wait / 1000) : 1);
+			/* ... but not past the end: at low rates a sending is due every few
+			 * hundred ms, and sleeping past the end stretched the sending phase that
+			 * offered_lines_per_s divides by (2 s points offered 6 % below the rate) */
+			if (end - now < wait)
+				wait = end - now;
+			outstanding -= drain(sock, c, (int)((wait + 999) / 1000));
 		} else {
 			while (outstanding < window) {
 				if (send_one(sock, c, seq++, now_us(), NULL) != 0) {
@@ -613,6 +838,183 @@ static int load_probe(const char *path)
 	return probe_keys ? 0 : -1;
 }
 
+/* The pack as the senders read it (stage_pack): MB copied into huge pages (or 0), and the
+ * seconds staging took, before the clock. */
+static double staged_mb, staged_s;
+static void *staged_map;
+static size_t staged_map_len;
+
+/* Fill the page tables of [@p lo, @p hi) of the pack's mapping, so that no send() takes a
+ * page fault on its first touch of a page. */
+static void populate(const uint8_t *lo, const uint8_t *hi, size_t page)
+{
+	lo = (const uint8_t *)((uintptr_t)lo & ~(uintptr_t)(page - 1));
+	if (hi <= lo)
+		return;
+#ifdef MADV_POPULATE_READ
+	if (madvise((void *)lo, (size_t)(hi - lo), MADV_POPULATE_READ) == 0)
+		return;
+#endif
+	/* older kernels: one read per page does the same */
+	for (volatile const uint8_t *q = lo; q < hi; q += page)
+		(void)*q;
+}
+
+/* Copy payloads [0, @p used) into transparent huge pages and point them there. @return 0, or
+ * -1 when the kernel gave too few huge pages (4 KiB anonymous pages measured worse than the
+ * page cache: the copy is then dropped). */
+static int stage_huge(size_t used, size_t page)
+{
+	size_t huge = (size_t)2 << 20, n;
+	const uint8_t *lo = (const uint8_t *)((uintptr_t)payloads[0].data & ~(uintptr_t)(page - 1));
+	uint64_t huge0 = proc_field((long)getpid(), "smaps_rollup", "AnonHugePages");
+	uint8_t *at;
+
+	n = (size_t)(payloads[used - 1].data + payloads[used - 1].len - lo);
+	staged_map_len = n + huge;
+	staged_map =
+	    mmap(NULL, staged_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (staged_map == MAP_FAILED) {
+		staged_map = NULL;
+		return -1;
+	}
+	at = (uint8_t *)(((uintptr_t)staged_map + huge - 1) & ~(uintptr_t)(huge - 1));
+	madvise(at, n, MADV_HUGEPAGE);
+	memcpy(at, lo, n);
+	if ((proc_field((long)getpid(), "smaps_rollup", "AnonHugePages") - huge0) * 1024 < n / 2) {
+		munmap(staged_map, staged_map_len);
+		staged_map = NULL;
+		return -1;
+	}
+	for (size_t i = 0; i < used; i++)
+		payloads[i].data = at + (payloads[i].data - lo);
+	staged_mb = (double)n / 1e6;
+	return 0;
+}
+
+/* Prepare, before the clock starts, the part of the pack this run will send, so that handing
+ * its bytes to send() (bench_send) costs the senders as little as it can. Measured on this
+ * host (docs/benchmarks.md, "Issue 15: the senders' share"): once nothing was copied in user
+ * space, the kernel's copy out of the pack's 4 KiB page-cache pages into the socket was most
+ * of the senders' CPU, and each page's first touch a fault inside send(); from transparent huge
+ * pages the same sends cost about a third less (the pages more than the bytes). The part: what
+ * an open loop offers in its seconds, x 1.1; a closed loop, 600 k lines a second (twice this
+ * host's closed loop, idle); --seconds 0, the whole pool. Its page tables are filled (up to
+ * 4 GiB; beyond, a --long pack, the faults stay in the run). With --stage it is first copied
+ * into huge pages, at most 1 GiB (or an eighth of the memory) of it; the copy is not free
+ * (zeroing huge pages, then the bytes: 0.42-0.51 GB took 2.8-4.7 s on this host under load
+ * 9-12), so bench/run stages only the two points whose senders' share the targets read.
+ * Sendings past the part are read from the page cache as they come. */
+static void stage_pack(void)
+{
+	long page = sysconf(_SC_PAGESIZE), phys = sysconf(_SC_PHYS_PAGES);
+	double need = seconds <= 0 ? -1
+	              : rate > 0   ? rate * seconds * 1.1
+	                           : seconds * 6e5,
+	       lines = 0;
+	size_t want = 0, used = 0, cap;
+	const uint8_t *rest, *end;
+	uint64_t t0;
+
+	if (!pack.map || !npayloads || page <= 0 || phys <= 0)
+		return;
+	t0 = now_us();
+	cap = (size_t)phys * (size_t)page / 8;
+	if (cap > (size_t)1 << 30)
+		cap = (size_t)1 << 30;
+	while (want < npayloads && (need < 0 || lines < need))
+		lines += payloads[want++].lines;
+	while (used < want &&
+	       (size_t)(payloads[used].data + payloads[used].len - payloads[0].data) <= cap)
+		used++;
+	end = payloads[want - 1].data + payloads[want - 1].len;
+	rest = payloads[0].data;
+	if (stage && used && stage_huge(used, (size_t)page) == 0)
+		rest = used < want ? payloads[used].data : end;
+	if ((size_t)(end - rest) <= cap * 4)
+		populate(rest, end, (size_t)page);
+	staged_s = (double)(now_us() - t0) / 1e6;
+}
+
+/* CPU seconds of this process's ZeroMQ threads (ZMQbg/...: the I/O thread that does the
+ * senders' send() and recv() calls, and the reaper), read from /proc/self/task; -1 if unknown.
+ * They start with the first socket, inside the measured window. */
+static double zmq_threads_cpu_s(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	double sum = -1;
+
+	while (d && (e = readdir(d)) != NULL) {
+		char path[300], comm[64] = "";
+		FILE *f;
+		double t;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		snprintf(path, sizeof(path), "self/task/%s", e->d_name);
+		if (strncmp(comm, "ZMQbg", 5) == 0 && (t = proc_cpu_path_s(path)) >= 0)
+			sum = (sum < 0 ? 0 : sum) + t;
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+/* The senders' own CPU over the run (every thread of this process: clients, probe, ZeroMQ's):
+ * they share the machine with the daemon, so what they burn is taken from it. */
+static void print_senders_cpu(const struct rusage *r0, const struct rusage *r1, double wall,
+                              uint64_t lines)
+{
+	double s = (double)(r1->ru_utime.tv_sec - r0->ru_utime.tv_sec) +
+	           (double)(r1->ru_stime.tv_sec - r0->ru_stime.tv_sec) +
+	           (double)(r1->ru_utime.tv_usec - r0->ru_utime.tv_usec) / 1e6 +
+	           (double)(r1->ru_stime.tv_usec - r0->ru_stime.tv_usec) / 1e6;
+	double io = zmq_threads_cpu_s();
+
+	printf("client_cpu_cores=%.2f\nclient_cpu_s=%.3f\nclient_cpu_us_per_line=%.3f\n",
+	       wall > 0 ? s / wall : 0.0, s, lines ? s * 1e6 / (double)lines : 0.0);
+	if (io >= 0)
+		printf("client_zmq_cpu_s=%.3f\n", io);
+	printf("pack_staged_mb=%.0f\npack_staged_seconds=%.2f\n", staged_mb, staged_s);
+}
+
+/* The offered period and what was answered in it. lines_per_s counts every Result up to the
+ * last one, drain included: under overload the engine then clears its queue with nothing new
+ * arriving, and that tail is not the load asked for. window_lines_per_s counts the lines of the
+ * Results that came while the load was offered, over the offered period: from the start to the end
+ * of --seconds, or to the moment a sender found the pool used up (then pool_ran_out=1: the point
+ * offered less than asked from there on); with --seconds 0, to the last sending. Sendings answered
+ * busy are not lines answered. bench/run's overload ratio is this figure at 2 x the closed-loop
+ * maximum over that maximum (docs/benchmarks.md). */
+static void print_offered_period(const struct client *cs, uint64_t t0, uint64_t t_sent)
+{
+	uint64_t end = seconds > 0 ? t0 + (uint64_t)(seconds * 1e6) : t_sent, lines = 0;
+	int ran_out = 0;
+
+	for (int i = 0; i < clients; i++)
+		if (seconds > 0 && cs[i].ran_out) {
+			ran_out = 1;
+			if (cs[i].stop_send_us < end)
+				end = cs[i].stop_send_us;
+		}
+	for (int i = 0; i < clients; i++)
+		for (size_t k = 0; k < cs[i].nlat; k++)
+			if (cs[i].at_us[k] <= end)
+				lines += cs[i].at_lines[k];
+	printf("window_seconds=%.3f\nwindow_lines=%" PRIu64 "\nwindow_lines_per_s=%.0f\n"
+	       "pool_ran_out=%d\n",
+	       end > t0 ? (double)(end - t0) / 1e6 : 0.0, lines,
+	       end > t0 ? (double)lines * 1e6 / (double)(end - t0) : 0.0, ran_out);
+}
+
 static int run_engine(void)
 {
 	struct client *cs = calloc((size_t)clients, sizeof(*cs));
@@ -632,6 +1034,7 @@ static int run_engine(void)
 		send_us = calloc(npayloads, sizeof(*send_us));
 		TPC_REQUIRE(send_us);
 	}
+	stage_pack();
 	zctx = zmq_ctx_new();
 	if (daemon_pid) {
 		cpu0 = proc_cpu_s(daemon_pid);
@@ -688,6 +1091,11 @@ static int run_engine(void)
 		free(cs[i].lat_us);
 		free(cs[i].lat1k_us);
 	}
+	print_offered_period(cs, t0, t_sent);
+	for (int i = 0; i < clients; i++) {
+		free(cs[i].at_us);
+		free(cs[i].at_lines);
+	}
 	/* throughput: lines answered from the start to the later of the end of the sending phase
 	 * (time up or pool used) and the last answer; offered load: lines sent over the sending
 	 * phase. The same start and, while the engine keeps up, about the same end. */
@@ -727,12 +1135,7 @@ static int run_engine(void)
 		printf("ledger_commits=%" PRIu64 "\nsendings_per_commit=%.2f\n",
 		       commits1 - commits0,
 		       (double)(stored1 - stored0) / (double)(commits1 - commits0));
-	printf("client_cpu_cores=%.2f\n",
-	       ((double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
-	        (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-	        (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
-	        (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6) /
-	           wall);
+	print_senders_cpu(&ru0, &ru1, wall, lines);
 	printf("payloads_used=%" PRIu64 "\n",
 	       unique && !cycle && atomic_load(&next_payload) > npayloads ? (uint64_t)npayloads
 	       : unique ? (uint64_t)atomic_load(&next_payload)
@@ -742,6 +1145,8 @@ static int run_engine(void)
 	free(all1k);
 	free(cs);
 	free(send_us);
+	if (staged_map)
+		munmap(staged_map, staged_map_len);
 	zmq_ctx_term(zctx);
 	return errors ? 1 : 0;
 }
@@ -1314,6 +1719,7 @@ int main(int argc, char **argv)
 	    {"phases", required_argument, NULL, 'x'},
 	    {"endpoint-file", required_argument, NULL, 'E'},
 	    {"cycle", no_argument, NULL, 'y'},
+	    {"stage", no_argument, NULL, 'g'},
 	    {"batch-lines", required_argument, NULL, 'B'},
 	    {"map-size", required_argument, NULL, 'M'},
 	    {"probe-pack", required_argument, NULL, 'Q'},
@@ -1422,6 +1828,9 @@ int main(int argc, char **argv)
 			break;
 		case 'E':
 			endpoint_file = optarg;
+			break;
+		case 'g':
+			stage = 1;
 			break;
 		case 'y':
 			cycle = 1;
