@@ -205,3 +205,10 @@ void *tpc_arena_host_alloc(void *arena, size_t size, size_t align)
 {
 	return tpc_arena_alloc(arena, size, align);
 }
+
+/* alloc_uninit (adapter.h, ABI 5): for a buffer the adapter writes whole, like the 920098 echo,
+ * which is most of an answer's bytes and was cleared only to be overwritten. */
+void *tpc_arena_host_alloc_uninit(void *arena, size_t size, size_t align)
+{
+	return tpc_arena_alloc_uninit(arena, size, align);
+}

@@ -48,4 +48,7 @@ size_t tpc_arena_used(const tpc_arena_t *a);
 /** Adapter-host trampoline with the tpc_host_t.alloc signature. */
 void *tpc_arena_host_alloc(void *arena, size_t size, size_t align);
 
+/** Adapter-host trampoline with the tpc_host_t.alloc_uninit signature (not zeroed). */
+void *tpc_arena_host_alloc_uninit(void *arena, size_t size, size_t align);
+
 #endif /* TPC_ARENA_H */

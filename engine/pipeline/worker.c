@@ -401,7 +401,8 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 {
 	const uint8_t *buf = zmq_msg_data(&job->payload);
 	size_t len = zmq_msg_size(&job->payload);
-	tpc_host_t host = {tpc_arena_host_alloc, job->arena, cfg->max_invoices, cfg->max_lines};
+	tpc_host_t host = {tpc_arena_host_alloc, job->arena, cfg->max_invoices, cfg->max_lines,
+	                   tpc_arena_host_alloc_uninit};
 	tpc_clear_summary_t sum;
 	tpc_stored_t st;
 	int rc;
