@@ -30,6 +30,10 @@
  *       echo the records it settles; tpc_sending_t.refused_share, which ABI 3 engines had
  *       already taken from reserved bytes without a bump (a plugin of ABI 3 read 0 there), is
  *       part of this ABI.
+ *  - 5: tpc_host_t.alloc_uninit, appended: memory that is not zeroed, for a buffer the
+ *       adapter writes whole (an answer's echo). Use it through tpc_host_alloc_uninit(), which
+ *       falls back to alloc when a host leaves it NULL. An ABI 4 plugin never reads the new
+ *       field, so the registry still loads it (TPC_ADAPTER_ABI_MIN).
  *
  * DESIGN (adapters/): the formats senders speak, at the edge of the engine.
  *  - Owns: this descriptor and sending model, the registry (registry.c: built-ins and
@@ -52,8 +56,13 @@
 extern "C" {
 #endif
 
-/** ABI of this header. A descriptor with another value is refused at load time. */
-#define TPC_ADAPTER_ABI 4u
+/** ABI of this header. A descriptor outside TPC_ADAPTER_ABI_MIN..TPC_ADAPTER_ABI is refused at
+ *  load time. */
+#define TPC_ADAPTER_ABI 5u
+
+/** The oldest ABI still loaded: every change since it only appended to tpc_host_t, which the
+ *  engine allocates and an older adapter reads no further than it knew. */
+#define TPC_ADAPTER_ABI_MIN 4u
 
 /** Mark the descriptor of a plugin built with -fvisibility=hidden. */
 #define TPC_ADAPTER_EXPORT __attribute__((visibility("default")))
@@ -211,7 +220,19 @@ typedef struct tpc_host {
 	/** Upper bounds the adapter must enforce while decoding (0 = no bound). */
 	uint32_t max_invoices;
 	uint32_t max_lines;
+	/** ABI 5: the same as alloc, but the memory is NOT zeroed: only for a buffer the adapter
+	 *  writes whole before anyone reads it. May be NULL: call tpc_host_alloc_uninit(). */
+	void *(*alloc_uninit)(void *arena, size_t size, size_t align);
 } tpc_host_t;
+
+/** Memory for a buffer written whole: host->alloc_uninit when the host lends it, host->alloc
+ *  (zeroed) otherwise. @return as host->alloc. */
+static inline void *tpc_host_alloc_uninit(const tpc_host_t *host, size_t size, size_t align)
+{
+	if (host->alloc_uninit)
+		return host->alloc_uninit(host->arena, size, align);
+	return host->alloc(host->arena, size, align);
+}
 
 /** Return codes an adapter may use (same values as the engine's TPC_E* codes). */
 #define TPC_ADAPTER_OK      0

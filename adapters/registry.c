@@ -63,16 +63,17 @@ static int valid_name(const char *name)
 	return n >= 1 && n <= 31;
 }
 
-/* What an operator should do with a plugin of another ABI. One ABI only, never two side by
- * side: ABI 3 and 4 differ in the signature of encode_settlement(), so an ABI 3 plugin called
- * as ABI 4 would take the payload for its settlement; a shim per old ABI would be code the
- * engine carries for plugins a rebuild fixes (adapter.h, "ABI history"). */
+/* What an operator should do with a plugin of another ABI. No shim per old ABI: ABI 3 and 4
+ * differ in the signature of encode_settlement(), so an ABI 3 plugin called as ABI 4 would take
+ * the payload for its settlement, and a shim would be code the engine carries for plugins a
+ * rebuild fixes. ABI 4 needs none: ABI 5 only appended tpc_host_t.alloc_uninit, which it never
+ * reads (adapter.h, "ABI history"), so TPC_ADAPTER_ABI_MIN admits it as it is. */
 static const char *abi_advice(uint32_t abi)
 {
 	if (abi == 3)
 		return "rebuild it against this engine's adapters/adapter.h (ABI 4: "
 		       "encode_settlement() takes the sending's payload, refused_share is a field)";
-	if (abi < TPC_ADAPTER_ABI)
+	if (abi < TPC_ADAPTER_ABI_MIN)
 		return "it is older: rebuild it against this engine's adapters/adapter.h";
 	return "it was built for a newer engine: use that engine, or rebuild the plugin against "
 	       "this one's adapters/adapter.h";
@@ -81,9 +82,14 @@ static const char *abi_advice(uint32_t abi)
 /* The checks every adapter passes, built in or not. Fills *why on refusal. All run before
  * init(), so no code of an adapter runs unless its descriptor is sound; a duplicate name is
  * refused rather than replacing the first one, as a name must lead to one adapter. */
+static int abi_ok(uint32_t abi)
+{
+	return abi >= TPC_ADAPTER_ABI_MIN && abi <= TPC_ADAPTER_ABI;
+}
+
 static int check_desc(const tpc_adapters_t *r, const tpc_adapter_t *a, const char **why)
 {
-	if (a->abi != TPC_ADAPTER_ABI) {
+	if (!abi_ok(a->abi)) {
 		*why = "ABI mismatch";
 		return TPC_EABI;
 	}
@@ -177,10 +183,10 @@ int tpc_adapters_load_file(tpc_adapters_t *r, const tpc_adapter_config_t *cfg, c
 	/* The ABI first and alone (add() checks it again): abi is the descriptor's first field,
 	 * and until it matches nothing after it can be read, the layout may differ. The log line
 	 * below names the name only when it is a valid one, never arbitrary bytes. */
-	if (a->abi != TPC_ADAPTER_ABI) {
+	if (!abi_ok(a->abi)) {
 		tpc_warn("adapter plugin %s refused: built for adapter ABI %u, this engine speaks "
-		         "ABI %u: %s",
-		         path, a->abi, TPC_ADAPTER_ABI, abi_advice(a->abi));
+		         "ABI %u-%u: %s",
+		         path, a->abi, TPC_ADAPTER_ABI_MIN, TPC_ADAPTER_ABI, abi_advice(a->abi));
 		rc = TPC_EABI;
 		goto out_dlclose;
 	}

@@ -1,10 +1,10 @@
 /* adapters/registry.h - the adapter registry: built-ins plus dlopen'd plugins.
  *
- * Every adapter, built in or plugin, passes the same checks before use: ABI number equal to
- * TPC_ADAPTER_ABI, a valid unique name, every callback set, init() succeeding. A plugin that
- * fails any check is refused with a log line naming the file and the reason, dlclose'd, and the
- * engine goes on with the others. The registry is built on the main thread before any worker
- * starts and is read-only afterwards, so lookups need no lock.
+ * Every adapter, built in or plugin, passes the same checks before use: ABI number from
+ * TPC_ADAPTER_ABI_MIN to TPC_ADAPTER_ABI, a valid unique name, every callback set, init()
+ * succeeding. A plugin that fails any check is refused with a log line naming the file and the
+ * reason, dlclose'd, and the engine goes on with the others. The registry is built on the main
+ * thread before any worker starts and is read-only afterwards, so lookups need no lock.
  */
 #ifndef TPC_ADAPTERS_H
 #define TPC_ADAPTERS_H

@@ -194,8 +194,9 @@ static int encode_result(const uint8_t *buf, size_t len, const tpc_sending_t *s,
 		return TPC_ADAPTER_ENOMEM;
 	for (uint32_t i = 0; i < nrec; i++)
 		n800 += echoed(recs + (size_t)i * TPC_EFACT_RECORD, sl[i]);
-	o = host->alloc(
-	    host->arena,
+	/* not zeroed: put_head() and tpc_efact_trailer_write() write every byte of it */
+	o = tpc_host_alloc_uninit(
+	    host,
 	    TPC_EFACT_SEG200 + TPC_EFACT_SEG300_ANSWER + (size_t)n800 * TPC_EFACT_RECORD_ANSWER, 1);
 	if (!o)
 		return TPC_ADAPTER_ENOMEM;
@@ -281,7 +282,8 @@ static int encode_refusal(const uint8_t *buf, size_t len, const tpc_sending_t *s
                           const tpc_host_t *host, tpc_blob_t *out)
 {
 	size_t head = len < TPC_EFACT_HEADER ? len : TPC_EFACT_HEADER, n;
-	char *o = host->alloc(host->arena, TPC_EFACT_HEADER + len, 1);
+	/* not zeroed: the header is set below, and out->len covers only the records copied */
+	char *o = tpc_host_alloc_uninit(host, TPC_EFACT_HEADER + len, 1);
 
 	if (!o)
 		return TPC_ADAPTER_ENOMEM;
@@ -314,7 +316,7 @@ static int encode_refusal(const uint8_t *buf, size_t len, const tpc_sending_t *s
 
 static int encode_receipt(const uint8_t *buf, size_t len, const tpc_host_t *host, tpc_blob_t *out)
 {
-	char *o = host->alloc(host->arena, TPC_EFACT_HEADER, 1);
+	char *o = tpc_host_alloc_uninit(host, TPC_EFACT_HEADER, 1); /* set whole below */
 
 	if (!o)
 		return TPC_ADAPTER_ENOMEM;

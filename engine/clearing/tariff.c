@@ -705,7 +705,7 @@ static int prepare(tpc_sending_t *s, tpc_arena_t *arena, tpc_tariff_marks_t *mar
 int tpc_tariff_apply(MDB_txn *txn, const tpc_ledger_dbs_t *dbs, const tpc_refsnap_t *ref,
                      int32_t today, tpc_sending_t *s, tpc_arena_t *arena, tpc_tariff_marks_t *marks)
 {
-	struct sink k = {s, {tpc_arena_host_alloc, arena, 0, 0}};
+	struct sink k = {s, {tpc_arena_host_alloc, arena, 0, 0, NULL}};
 	struct lookups *lk;
 	struct table units, seen, numbers;
 	struct run r = {NULL,

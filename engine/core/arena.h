@@ -31,6 +31,11 @@ void *tpc_arena_alloc(tpc_arena_t *a, size_t size, size_t align);
  *  blocks), so the per-sending path does not clear bytes it then overwrites. */
 void *tpc_arena_alloc_uninit(tpc_arena_t *a, size_t size, size_t align);
 
+/** Give back the tail of the latest allocation @p p, which keeps its first @p size bytes (for
+ *  a buffer sized for the worst case, e.g. a compression bound). Does nothing when @p p is not
+ *  the latest allocation or @p size is not smaller. */
+void tpc_arena_shrink(tpc_arena_t *a, void *p, size_t size);
+
 /** Duplicate @p len bytes as a NUL-terminated string. @return NULL on failure. */
 char *tpc_arena_strndup(tpc_arena_t *a, const char *s, size_t len);
 
@@ -47,5 +52,8 @@ size_t tpc_arena_used(const tpc_arena_t *a);
 
 /** Adapter-host trampoline with the tpc_host_t.alloc signature. */
 void *tpc_arena_host_alloc(void *arena, size_t size, size_t align);
+
+/** Adapter-host trampoline with the tpc_host_t.alloc_uninit signature (not zeroed). */
+void *tpc_arena_host_alloc_uninit(void *arena, size_t size, size_t align);
 
 #endif /* TPC_ARENA_H */

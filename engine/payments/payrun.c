@@ -887,7 +887,8 @@ static int settle_one(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, tpc_payrun_t *p
 	if (ctx->adapters && native && h->native_len) {
 		const void *astate;
 		const tpc_adapter_t *a = tpc_adapters_find(ctx->adapters, h->format, &astate);
-		tpc_host_t host = {tpc_arena_host_alloc, scratch, 0, 0};
+		tpc_host_t host = {tpc_arena_host_alloc, scratch, 0, 0,
+		                   tpc_arena_host_alloc_uninit};
 		tpc_settlement_t in = {pm->end_to_end, p->run, p->execution_day, nlines, lines};
 
 		if (a && a->encode_settlement &&

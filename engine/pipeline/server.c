@@ -870,7 +870,7 @@ static int job_take_payload(tpc_server_t *s, struct request *r, tpc_job_t *job)
  * the payload belongs to a worker. An adapter that cannot build one just sends none. */
 static void native_receipt(tpc_server_t *s, tpc_job_t *job, tpc_blob_t *native)
 {
-	tpc_host_t host = {tpc_arena_host_alloc, s->scratch, 0, 0};
+	tpc_host_t host = {tpc_arena_host_alloc, s->scratch, 0, 0, tpc_arena_host_alloc_uninit};
 
 	tpc_arena_reset(s->scratch);
 	if (job->adapter->encode_answer(job->adapter_state, zmq_msg_data(&job->payload),

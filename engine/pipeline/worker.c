@@ -144,19 +144,24 @@ static void store_compressed(tpc_job_t *job)
 	if (raw < 256 || raw > (size_t)LZ4_MAX_INPUT_SIZE)
 		return;
 	cap = LZ4_compressBound((int)raw);
-	src = tpc_arena_alloc_uninit(job->arena, raw, 8);
-	dst = tpc_arena_alloc_uninit(job->arena, (size_t)cap, 8);
-	if (!src || !dst)
+	/* one allocation, the block first and the copy behind it, so that tpc_arena_shrink()
+	 * gives back both the copy and the unused bound once the block's size is known */
+	dst = tpc_arena_alloc_uninit(job->arena, (size_t)cap + raw, 8);
+	if (!dst)
 		return;
+	src = dst + cap;
 	memcpy(src, job->result, job->result_len);
 	if (job->native.ptr)
 		memcpy(src + job->result_len, job->native.ptr, job->native.len);
 	/* result and native are copied side by side first, so they make one block that
 	 * records.c decompresses in one call into one buffer. Under 1/8 saved, the raw form is
 	 * kept: every later read would pay the decompression for little space. */
-	n = LZ4_compress_default(src, dst, (int)raw, cap);
-	if (n <= 0 || (size_t)n >= raw - raw / 8)
+	n = LZ4_compress_fast(src, dst, (int)raw, cap, TPC_PAYLOAD_LZ4_ACCELERATION);
+	if (n <= 0 || (size_t)n >= raw - raw / 8) {
+		tpc_arena_shrink(job->arena, dst, 0);
 		return; /* not worth it */
+	}
+	tpc_arena_shrink(job->arena, dst, (size_t)n);
 	job->stored = (const uint8_t *)dst;
 	job->stored_len = (size_t)n;
 }
@@ -401,7 +406,8 @@ static int process_submit(tpc_ledger_reader_t *reader, tpc_metrics_shard_t *shar
 {
 	const uint8_t *buf = zmq_msg_data(&job->payload);
 	size_t len = zmq_msg_size(&job->payload);
-	tpc_host_t host = {tpc_arena_host_alloc, job->arena, cfg->max_invoices, cfg->max_lines};
+	tpc_host_t host = {tpc_arena_host_alloc, job->arena, cfg->max_invoices, cfg->max_lines,
+	                   tpc_arena_host_alloc_uninit};
 	tpc_clear_summary_t sum;
 	tpc_stored_t st;
 	int rc;

@@ -26,6 +26,12 @@
 #define TPC_PAYLOAD_MAGIC 0x31505054u /* "TPP1" little endian */
 #define TPC_PAYLOAD_LZ4   1u          /* tpc_payload_hdr_t.flags */
 
+/* LZ4 acceleration of what the workers compress per sending (payloads, stored answers). On the
+ * bench's eFact pack, 2 instead of 1 (LZ4_compress_default) took a fifth off the compression's
+ * CPU for 1.5 more bytes per line (57.2 -> 58.7 for the payload); 4 saved little more for 3
+ * (docs/benchmarks.md, "Worker CPU per line"). Decompression is the same at any acceleration. */
+#define TPC_PAYLOAD_LZ4_ACCELERATION 2
+
 /** Header of a value of "payloads" (16 bytes), then the block. */
 typedef struct tpc_payload_hdr {
 	uint32_t magic;

@@ -54,6 +54,7 @@ void fuzz_host_init(tpc_host_t *host, fuzz_heap_t *heap, size_t limit)
 	host->arena = heap;
 	host->max_invoices = 100000;
 	host->max_lines = 1000000;
+	host->alloc_uninit = NULL; /* the zeroing alloc: a fuzzer's input never reads garbage */
 }
 
 void fuzz_heap_release(fuzz_heap_t *heap)

@@ -5,6 +5,9 @@
  * units come from the "units=N" key of the [adapter.echo] section (default 1). init() refuses a
  * section holding "fail=1", so the tests can see the configuration reach the plugin. fini()
  * appends "fini\n" to the file named by TPC_TEST_ECHO_MARK, so the tests can see it run.
+ * Built a second time with PLUGIN_ABI_MIN: the same plugin named "echo-old", declaring the oldest
+ * ABI the registry loads (it reads none of tpc_host_t's later fields, as a plugin built against
+ * that ABI's header could not).
  */
 #include "adapter.h"
 
@@ -13,6 +16,14 @@
 #include <string.h>
 
 #define ECHO_MAGIC 0xec40ec40u
+
+#ifdef PLUGIN_ABI_MIN
+#define ECHO_ABI  TPC_ADAPTER_ABI_MIN
+#define ECHO_NAME "echo-old"
+#else
+#define ECHO_ABI  TPC_ADAPTER_ABI
+#define ECHO_NAME "echo"
+#endif
 
 struct echo_state {
 	unsigned magic;
@@ -108,8 +119,8 @@ static void echo_fini(void *state)
 }
 
 TPC_ADAPTER_EXPORT const tpc_adapter_t tpc_adapter = {
-    .abi = TPC_ADAPTER_ABI,
-    .name = "echo",
+    .abi = ECHO_ABI,
+    .name = ECHO_NAME,
     .init = echo_init,
     .decode = echo_decode,
     .encode_answer = echo_encode_answer,

@@ -152,7 +152,7 @@ void efx_break_control(uint32_t k)
 
 int efx_decode_bounded(uint32_t max_inv, uint32_t max_lines)
 {
-	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, max_inv, max_lines};
+	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, max_inv, max_lines, NULL};
 
 	tpc_arena_reset(efx.arena);
 	memset(&efx.out, 0, sizeof(efx.out));

@@ -13,7 +13,7 @@
 #define P_NAME   "badabi"
 #define P_DECODE p_decode
 #elif defined(PLUGIN_OLD_ABI)
-#define P_ABI    (TPC_ADAPTER_ABI - 1) /* 3: encode_settlement() without the payload */
+#define P_ABI    3u /* encode_settlement() without the payload; 4 is still loaded */
 #define P_NAME   "oldabi"
 #define P_DECODE p_decode
 #elif defined(PLUGIN_DUP)

@@ -2,9 +2,10 @@
  * (adapters/registry.c).
  *
  * The plugins under test are built from tests/plugins/ into TPC_PLUGIN_DIR: plugin_good.so
- * ("echo"), plugin_bad_abi.so (ABI + 1), plugin_old_abi.so (ABI - 1, the ABI before the
- * settlement got the payload), plugin_dup.so (reuses "canonical") and plugin_nocb.so (no decode
- * callback).
+ * ("echo"), plugin_bad_abi.so (ABI + 1), plugin_old_abi.so (ABI 3, the ABI before the
+ * settlement got the payload), abi-min/plugin_abi_min.so ("echo-old": the good one declaring
+ * TPC_ADAPTER_ABI_MIN, in a directory of its own), plugin_dup.so (reuses "canonical") and
+ * plugin_nocb.so (no decode callback).
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
@@ -113,7 +114,7 @@ Test(adapters, good_plugin_loads_and_decodes)
 	cr_assert_str_eq(a->describe(state, "E00001"), "echo finding");
 
 	cr_assert_eq(tpc_arena_new(4096, 0, &arena), 0);
-	host = (tpc_host_t){tpc_arena_host_alloc, arena, 0, 0};
+	host = (tpc_host_t){tpc_arena_host_alloc, arena, 0, 0, NULL};
 	memset(&s, 0, sizeof(s));
 	cr_assert_eq(a->decode(state, payload, sizeof(payload) - 1, &host, &s), 0);
 	cr_assert_eq(s.ninvoices, 1);
@@ -126,6 +127,45 @@ Test(adapters, good_plugin_loads_and_decodes)
 	cr_assert_eq(s.lines[0].reference.ptr, (const char *)payload,
 	             "views point into the payload");
 	cr_assert_gt(tpc_arena_used(arena), 0, "decode allocated from the host arena");
+	tpc_arena_free(&arena);
+}
+
+/* A plugin of the oldest ABI still loaded (4: before tpc_host_t.alloc_uninit) loads and decodes
+ * beside this ABI's, through the host this engine lends (alloc_uninit included, which it never
+ * reads); the helper an adapter of this ABI calls falls back to the zeroing alloc when a host
+ * leaves alloc_uninit NULL. */
+Test(adapters, plugin_of_the_oldest_abi_still_loads)
+{
+	char path[4096];
+	const void *state = NULL;
+	const tpc_adapter_t *a;
+	tpc_arena_t *arena = NULL;
+	tpc_host_t host;
+	tpc_sending_t s;
+	static const uint8_t payload[] = "101032-old";
+	uint8_t *p;
+
+	cr_assert_lt(TPC_ADAPTER_ABI_MIN, TPC_ADAPTER_ABI);
+	new_registry();
+	snprintf(path, sizeof(path), "%s/abi-min/plugin_abi_min.so", plugin_dir());
+	cr_assert_eq(tpc_adapters_load_file(reg, &cfg, path), 0);
+	a = tpc_adapters_find(reg, "echo-old", &state);
+	cr_assert_not_null(a);
+	cr_assert_eq(a->abi, TPC_ADAPTER_ABI_MIN);
+	cr_assert_eq(tpc_arena_new(4096, 0, &arena), 0);
+	host = (tpc_host_t){tpc_arena_host_alloc, arena, 0, 0, tpc_arena_host_alloc_uninit};
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(a->decode(state, payload, sizeof(payload) - 1, &host, &s), 0);
+	cr_assert_eq(s.nlines, 1);
+	cr_assert_str_eq(s.lines[0].code, "101032");
+	cr_assert_eq(s.lines[0].insurer_cents, 100 * (int64_t)(sizeof(payload) - 1));
+
+	/* without alloc_uninit the helper hands out zeroed memory from alloc */
+	host.alloc_uninit = NULL;
+	p = tpc_host_alloc_uninit(&host, 64, 8);
+	cr_assert_not_null(p);
+	for (int i = 0; i < 64; i++)
+		cr_assert_eq(p[i], 0);
 	tpc_arena_free(&arena);
 }
 
@@ -146,7 +186,7 @@ Test(adapters, plugin_receives_its_config_section)
 	a = tpc_adapters_find(reg, "echo", &state);
 	cr_assert_not_null(a);
 	cr_assert_eq(tpc_arena_new(4096, 0, &arena), 0);
-	host = (tpc_host_t){tpc_arena_host_alloc, arena, 0, 0};
+	host = (tpc_host_t){tpc_arena_host_alloc, arena, 0, 0, NULL};
 	memset(&s, 0, sizeof(s));
 	cr_assert_eq(a->decode(state, (const uint8_t *)"475075", 6, &host, &s), 0);
 	cr_assert_eq(s.lines[0].units, 7);

@@ -248,7 +248,7 @@ Test(clear, judging_twice_gives_the_same_verdict)
 
 Test(clear, refused_share_is_the_one_the_threshold_judges)
 {
-	tpc_host_t host = {NULL, NULL, 0, 0};
+	tpc_host_t host = {NULL, NULL, 0, 0, NULL};
 	tpc_finding_t buf[4];
 
 	/* 2000 of 6900 refused: 28.98 %, truncated (two implied decimals) */

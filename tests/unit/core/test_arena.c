@@ -97,3 +97,38 @@ Test(arena, reset_keeps_no_chunk_above_the_keep_bound)
 	cr_assert_not_null(tpc_arena_alloc(a, 1000, 8));
 	tpc_arena_free(&a);
 }
+
+/* tpc_arena_shrink() gives the tail of the latest allocation back to the next one, and touches
+ * nothing else: not an older allocation, not one growing, not after a reset. */
+Test(arena, shrink_gives_back_only_the_latest_tail)
+{
+	tpc_arena_t *a = NULL;
+	unsigned char *p, *q, *r;
+
+	cr_assert_eq(tpc_arena_new(64 * 1024, 0, &a), 0);
+	p = tpc_arena_alloc_uninit(a, 1000, 8);
+	q = tpc_arena_alloc_uninit(a, 8000, 8);
+	cr_assert_eq(tpc_arena_used(a), 9000);
+	memset(q, 'q', 100);
+	tpc_arena_shrink(a, q, 100);
+	cr_assert_eq(tpc_arena_used(a), 1100);
+	r = tpc_arena_alloc_uninit(a, 16, 8);
+	cr_assert_eq(r, q + 104, "the next allocation starts after the kept 100 bytes, aligned");
+	for (int k = 0; k < 100; k++)
+		cr_assert_eq(q[k], 'q', "the kept bytes are untouched");
+	/* not the latest any more, or not smaller: nothing changes */
+	tpc_arena_shrink(a, q, 10);
+	tpc_arena_shrink(a, p, 10);
+	tpc_arena_shrink(a, r, 32);
+	cr_assert_eq(tpc_arena_used(a), 1116);
+	/* to zero: the allocation is gone, the next one takes its place */
+	tpc_arena_shrink(a, r, 0);
+	cr_assert_eq(tpc_arena_alloc_uninit(a, 8, 8), r);
+	/* after a reset the old pointer is no allocation of the arena's */
+	tpc_arena_reset(a);
+	tpc_arena_shrink(a, r, 0);
+	cr_assert_eq(tpc_arena_used(a), 0);
+	p = tpc_arena_alloc_uninit(a, 24, 8);
+	cr_assert_eq(tpc_arena_used(a), 24);
+	tpc_arena_free(&a);
+}

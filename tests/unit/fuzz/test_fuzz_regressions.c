@@ -31,7 +31,7 @@ static tpc_host_t host;
 static void setup(void)
 {
 	cr_assert_eq(tpc_arena_new(64 * 1024, 0, &arena), 0);
-	host = (tpc_host_t){tpc_arena_host_alloc, arena, 100000, 1000000};
+	host = (tpc_host_t){tpc_arena_host_alloc, arena, 100000, 1000000, NULL};
 }
 
 static void teardown(void)

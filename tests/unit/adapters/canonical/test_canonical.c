@@ -97,7 +97,7 @@ TestSuite(canonical, .init = setup, .fini = teardown, .timeout = 60);
 /* Decode @p buf into out with the given bounds. */
 static int decode_bytes(const uint8_t *buf, size_t len, uint32_t max_inv, uint32_t max_lines)
 {
-	tpc_host_t host = {tpc_arena_host_alloc, arena, max_inv, max_lines};
+	tpc_host_t host = {tpc_arena_host_alloc, arena, max_inv, max_lines, NULL};
 
 	memset(&out, 0, sizeof(out));
 	return tpc_canonical_adapter.decode(NULL, buf, len, &host, &out);

@@ -31,7 +31,7 @@ static void setup(void)
 	cr_assert_not_null(sample);
 	doc = strdup(sample);
 	cr_assert_eq(tpc_arena_new(1 << 16, 64 << 20, &arena), 0);
-	host = (tpc_host_t){tpc_arena_host_alloc, arena, 0, 0};
+	host = (tpc_host_t){tpc_arena_host_alloc, arena, 0, 0, NULL};
 	memset(&out, 0, sizeof(out));
 }
 

@@ -1039,7 +1039,7 @@ Test(efact, code_T30010_record_95_control)
  * "key=value" lines), as the daemon does. */
 static void decode_configured(const char *config)
 {
-	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0};
+	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0, NULL};
 	void *st = NULL;
 
 	cr_assert_eq(tpc_efact_adapter.init(config, &st), 0, "init(%s)", config);
@@ -1739,7 +1739,7 @@ static void check_invariants(const char *what, size_t n)
 /* Both answers of a decoded sending (outcomes as decoded). */
 static void encode_both(const uint8_t *buf, size_t len)
 {
-	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0};
+	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0, NULL};
 	tpc_blob_t blob;
 
 	memset(&blob, 0, sizeof(blob));
@@ -1766,7 +1766,7 @@ static void every_prefix(void)
 
 	efx.file = NULL;
 	for (size_t n = 0; n <= full_len; n++) {
-		tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0};
+		tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0, NULL};
 		uint8_t *buf = malloc(n ? n : 1); /* exact size: ASan catches a read past n */
 		int rc;
 
@@ -1821,7 +1821,7 @@ static uint32_t rnd(uint32_t bound)
 static unsigned decode_mutant(const uint8_t *work, size_t n, const char *what, int iter)
 {
 	uint8_t *buf = malloc(n ? n : 1);
-	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0};
+	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0, NULL};
 	unsigned blocked = 0;
 	int rc;
 
@@ -1953,7 +1953,7 @@ Test(efact, arena_limit_gives_an_error)
 	efx.file = tpc_efact_sample(3, 0, 40, 10, &efx.len);
 	cr_assert_not_null(efx.file);
 	cr_assert_eq(tpc_arena_new(4096, 4096, &small), 0);
-	host = (tpc_host_t){tpc_arena_host_alloc, small, 0, 0};
+	host = (tpc_host_t){tpc_arena_host_alloc, small, 0, 0, NULL};
 	memset(&efx.out, 0, sizeof(efx.out));
 	rc = tpc_efact_adapter.decode(NULL, efx.file, efx.len, &host, &efx.out);
 	cr_assert(rc == TPC_ADAPTER_ETOOBIG || rc == TPC_ADAPTER_ENOMEM, "rc %d", rc);

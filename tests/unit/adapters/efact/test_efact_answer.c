@@ -25,18 +25,39 @@
 
 TestSuite(efact_answer, .init = efx_setup, .fini = efx_teardown, .timeout = 120);
 
+/* The answers' buffers come from host->alloc_uninit (adapter.h, ABI 5): the adapter must write
+ * every byte of them. Here that memory is poisoned with a byte no eFact answer holds (they are
+ * ASCII), so encode() sees any byte the adapter left unwritten. */
+#define POISON 0xa5
+
+static void *alloc_poisoned(void *arena, size_t size, size_t align)
+{
+	void *p = tpc_arena_host_alloc_uninit(arena, size, align);
+
+	if (p)
+		memset(p, POISON, size);
+	return p;
+}
+
 static int encode(enum tpc_answer_kind kind, const tpc_sending_t *s, tpc_blob_t *blob)
 {
-	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0};
+	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0, alloc_poisoned};
+	int rc;
 
 	memset(blob, 0, sizeof(*blob));
-	return tpc_efact_adapter.encode_answer(NULL, efx.file, efx.len, s, kind, &host, blob);
+	rc = tpc_efact_adapter.encode_answer(NULL, efx.file, efx.len, s, kind, &host, blob);
+	if (rc == 0)
+		cr_assert_null(
+		    memchr(blob->ptr, POISON, blob->len), "answer %s: byte %zu left unwritten",
+		    blob->type,
+		    (size_t)((const uint8_t *)memchr(blob->ptr, POISON, blob->len) - blob->ptr));
+	return rc;
 }
 
 /* Judge as a worker does: the findings, then the refusal threshold at @p percent. */
 static void judge(unsigned percent)
 {
-	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0};
+	tpc_host_t host = {tpc_arena_host_alloc, efx.arena, 0, 0, NULL};
 
 	tpc_clear_judge(&efx.out, NULL);
 	cr_assert_geq(tpc_clear_threshold(&efx.out, percent, &host, NULL), 0);

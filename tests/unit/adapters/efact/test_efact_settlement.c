@@ -85,7 +85,7 @@ static void setup(void)
 	in.ninvoices = 3;
 
 	cr_assert_eq(tpc_arena_new(64 * 1024, 0, &arena), 0);
-	host = (tpc_host_t){tpc_arena_host_alloc, arena, 0, 0};
+	host = (tpc_host_t){tpc_arena_host_alloc, arena, 0, 0, NULL};
 	file = answer = NULL;
 	cr_assert_eq(tpc_efact_write(&in, &file, &flen), 0);
 	cr_assert_eq(flen, (size_t)TPC_EFACT_HEADER + SETTLE_NREC * TPC_EFACT_RECORD);
@@ -794,7 +794,7 @@ static void *no_memory(void *arena_, size_t size, size_t align)
 Test(efact_settlement, out_of_memory)
 {
 	tpc_blob_t b;
-	tpc_host_t none = {no_memory, NULL, 0, 0};
+	tpc_host_t none = {no_memory, NULL, 0, 0, no_memory};
 
 	result(0);
 	memset(&b, 0, sizeof(b));
