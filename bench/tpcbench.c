@@ -1125,6 +1125,12 @@ static int run_engine(void)
 		       lines ? (cpu1 - cpu0) * 1e6 / (double)lines : 0.0);
 		printf("daemon_vmhwm_kb=%" PRIu64 "\ndaemon_vmrss_kb=%" PRIu64 "\n",
 		       proc_status_kb(daemon_pid, "VmHWM"), proc_status_kb(daemon_pid, "VmRSS"));
+		/* what the resident set is made of at the end: the daemon's own memory (anonymous)
+		 * and the ledger's pages it touched through LMDB's map (file pages: the page cache,
+		 * which the kernel takes back under pressure), which VmHWM counts together */
+		printf("daemon_rss_anon_kb=%" PRIu64 "\ndaemon_rss_file_kb=%" PRIu64 "\n",
+		       proc_status_kb(daemon_pid, "RssAnon"),
+		       proc_status_kb(daemon_pid, "RssFile"));
 		/* write amplification: what the process wrote (sockets included in wchar) and
 		 * what reached the disk, per line */
 		printf("daemon_wchar_per_line=%.0f\ndaemon_disk_bytes_per_line=%.0f\n",
