@@ -70,7 +70,7 @@
 	  "payload bytes of the sendings received and not yet answered: the most the admission "   \
 	  "bound may reach (eAttests and loads aside)")                                            \
 	X(engine, admission_delay_ms, admission_delay_ms, U32_ZERO(0, 600000, "bytes only"),       \
-	  "250",                                                                                   \
+	  "100",                                                                                   \
 	  "a new sending is answered busy T00064 at once while the sendings in flight would take " \
 	  "this long to answer at the rate recently answered; 0 = max_payload_in_flight alone")    \
 	X(engine, max_load_drop_percent, max_load_drop_percent, INT(0, 100), "10",                 \

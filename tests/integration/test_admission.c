@@ -99,9 +99,10 @@ Test(admission, overload_answers_busy_with_the_drain_time_and_loses_nothing)
 	int64_t sum, credited;
 	void *s;
 
-	/* the cap and the memory bound far away: only the bound in time (default 250 ms) and its
-	 * 8 MiB floor answer busy here; a configured hint far under the estimate */
+	/* the cap and the memory bound far away: only the bound in time (250 ms, set here) and
+	 * its 8 MiB floor answer busy here; a configured hint far under the estimate */
 	tpc_td_start_or_fail(&d, "[engine]\nworkers = 1\nretry_after_ms = 20\n"
+	                         "admission_delay_ms = 250\n"
 	                         "max_payload_in_flight = 1G\nmax_memory_in_flight = 4G\n"
 	                         "max_sending_bytes = 16M\n");
 	s = tpc_td_connect(&d);
