@@ -9,6 +9,7 @@
 #include "clearing/budget.h"
 #include "core/codes.h"
 #include "core/error.h"
+#include "ledger/claims.h"
 #include "store/payload.h"
 
 #include <string.h>
@@ -23,6 +24,15 @@ static void fail_job(tpc_job_t *job, const char *code)
 	job->status = TPC_JOB_FAILED;
 	job->fail_code = code;
 	job->fail_reason = tpc_codes_describe(code);
+}
+
+/* In the check pass, before key @p k is read: may a transaction after the worker's read snapshot
+ * have taken it (ledger/claims.h)? When surely not, what the worker read of it still holds and
+ * the B-tree is not read again. Without a record (@p cl NULL), or a snapshot unknown, always. */
+static int maybe_taken(tpc_txn_t *t, tpc_claims_t *cl, const tpc_job_t *job, const MDB_val *k)
+{
+	return !cl ||
+	       tpc_claims_take(cl, k->mv_data, k->mv_size, mdb_txn_id(t->txn), job->snapshot_txn);
 }
 
 /* Units of earlier accepted lines of the same job on the same (patient, code, day) key: the
@@ -59,7 +69,7 @@ static void units_add(tpc_txn_t *t, const tpc_store_db_t *db, const uint8_t *key
  * (so they may be billed again, corrected), their units leave the daily counts, and the credited
  * invoice is marked so it cannot be credited twice. With @p check, only look for races.
  * @return RACE (check only) or 0; errors in t->ret. */
-static int credit(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
+static int credit(tpc_txn_t *t, const tpc_store_db_t *db, tpc_claims_t *cl, const tpc_job_t *job,
                   const tpc_invoice_t *inv, int check)
 {
 	const tpc_sending_t *s = &job->sending;
@@ -71,7 +81,8 @@ static int credit(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 	 * first. Written with NOOVERWRITE: were the check pass ever skipped, a second credit would
 	 * abort the group (MDB_KEYEXIST) instead of crediting one invoice twice. A key of 0 bytes
 	 * (number too long for the key) is neither checked nor written, like in tariff.c. */
-	if (k.mv_size && check && tpc_txn_find(t, db->dbs.invoices, &k, &got))
+	if (k.mv_size && check && maybe_taken(t, cl, job, &k) &&
+	    tpc_txn_find(t, db->dbs.invoices, &k, &got))
 		return RACE;
 	if (k.mv_size && !check)
 		tpc_txn_put(t, db->dbs.invoices, &k, &job->sequence, sizeof(job->sequence),
@@ -84,7 +95,9 @@ static int credit(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 
 		if (ln->outcome != TPC_OUTCOME_ACCEPTED)
 			continue;
-		had = check ? tpc_txn_find(t, db->dbs.dedup, &dk, &got)
+		/* the worker saw the line billed (202921): untaken since, it still is */
+		had = check ? !maybe_taken(t, cl, job, &dk) ||
+		                  tpc_txn_find(t, db->dbs.dedup, &dk, &got)
 		            : tpc_txn_del(t, db->dbs.dedup, &dk);
 		if (!had && !t->ret) {
 			/* cancelled meanwhile by another credit note: a race when checking; when
@@ -96,7 +109,9 @@ static int credit(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 		if (check || t->ret)
 			continue;
 		/* a credit line carries the cancelled line's units negative (eFact 502248), so
-		 * adding them frees that day's maximum; units_add() never goes below 0 */
+		 * adding them frees that day's maximum; units_add() never goes below 0. Not taken
+		 * in the claims (maybe_taken()): a count that only falls cannot put a line over the
+		 * maximum the worker checked it against. */
 		tpc_tariff_units_key(&inv->patient, ln->code, ln->date_first, key);
 		units_add(t, db, key, ln->units);
 	}
@@ -104,8 +119,8 @@ static int credit(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 }
 
 /* One accepted line in the dedup and units indexes. @return RACE (check only) or 0. */
-static int index_line(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
-                      const tpc_invoice_t *inv, uint32_t li, int check)
+static int index_line(tpc_txn_t *t, const tpc_store_db_t *db, tpc_claims_t *cl,
+                      const tpc_job_t *job, const tpc_invoice_t *inv, uint32_t li, int check)
 {
 	const tpc_line_t *ln = &job->sending.lines[li];
 	MDB_val k = {job->marks.id_len, job->marks.dedup[li]}, got;
@@ -115,7 +130,7 @@ static int index_line(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *j
 	/* the identity is the 500423 check's key: the worker found it free in its snapshot, so a
 	 * hit here is a sending committed since that snapshot, or earlier in this group, that
 	 * billed the same line first */
-	if (check && tpc_txn_find(t, db->dbs.dedup, &k, &got))
+	if (check && maybe_taken(t, cl, job, &k) && tpc_txn_find(t, db->dbs.dedup, &k, &got))
 		return RACE;
 	if (!check)
 		tpc_txn_put(t, db->dbs.dedup, &k, &job->sequence, sizeof(job->sequence),
@@ -129,6 +144,10 @@ static int index_line(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *j
 		units_add(t, db, key, ln->units);
 		return 0;
 	}
+	/* untaken since the snapshot: the worker counted what is committed, and refused the
+	 * line had it gone over */
+	if (!maybe_taken(t, cl, job, &(MDB_val){sizeof(key), key}))
+		return 0;
 	if (tpc_txn_fail(t, tpc_tariff_units_get(t->txn, db->dbs.units, key, &units)))
 		return 0;
 	/* the maximum counts what is committed, this sending's earlier lines and this one */
@@ -141,7 +160,8 @@ static int index_line(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *j
  * taken (or a maximum now exceeded) means another sending judged at the same time got there
  * first - RACE, and nothing of this job is written. Without, write them.
  * @return RACE or 0; errors in t->ret. */
-static int indexes(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job, int check)
+static int indexes(tpc_txn_t *t, const tpc_store_db_t *db, tpc_claims_t *cl, const tpc_job_t *job,
+                   int check)
 {
 	const tpc_sending_t *s = &job->sending;
 	uint8_t key[160];
@@ -162,18 +182,19 @@ static int indexes(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job,
 			continue;
 		if (inv->number.len)
 			k.mv_size = tpc_tariff_invoice_key(inv, key, sizeof(key));
-		if (k.mv_size && check && tpc_txn_find(t, db->dbs.invoices, &k, &got))
+		if (k.mv_size && check && maybe_taken(t, cl, job, &k) &&
+		    tpc_txn_find(t, db->dbs.invoices, &k, &got))
 			return RACE;
 		if (k.mv_size && !check)
 			tpc_txn_put(t, db->dbs.invoices, &k, &job->sequence, sizeof(job->sequence),
 			            MDB_NOOVERWRITE);
 		if (inv->invoicing == TPC_INVOICING_CREDIT_NOTE) {
-			race = credit(t, db, job, inv, check);
+			race = credit(t, db, cl, job, inv, check);
 			continue;
 		}
 		for (uint32_t n = 0; n < inv->nlines && !race && !t->ret; n++)
 			if (s->lines[inv->first_line + n].outcome == TPC_OUTCOME_ACCEPTED)
-				race = index_line(t, db, job, inv, inv->first_line + n, check);
+				race = index_line(t, db, cl, job, inv, inv->first_line + n, check);
 	}
 	return race;
 }
@@ -447,7 +468,7 @@ static int load_guarded(tpc_txn_t *t, const tpc_store_db_t *db, tpc_job_t *job)
 }
 
 int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
-                         tpc_job_t *job, uint64_t committed_ms)
+                         tpc_claims_t *claims, tpc_job_t *job, uint64_t committed_ms)
 {
 	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2], sval[8 + TPC_HASH_LEN];
 	MDB_val k;
@@ -476,7 +497,7 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	/* Races first, before anything of this sending is written: if another sending of the
 	 * group took one of its index keys, it is refused whole and the group goes on. */
 	job->sequence = c->next_seq;
-	if (indexes(t, db, job, 1) == RACE && !t->ret) {
+	if (indexes(t, db, claims, job, 1) == RACE && !t->ret) {
 		fail_job(job, TPC_CODE_RACE);
 		return 0;
 	}
@@ -493,7 +514,7 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	store_answer(t, db, job, c, committed_ms);
 	if (job->keep_payload)
 		store_payload(t, db, job);
-	indexes(t, db, job, 0);
+	indexes(t, db, claims, job, 0);
 	post(t, db, c, job, committed_ms);
 	unpaid(t, db, job);
 	scheme_refs(t, db, job);

@@ -35,6 +35,7 @@
 #ifndef TPC_LEDGER_H
 #define TPC_LEDGER_H
 
+#include "ledger/claims.h"
 #include "pipeline/job.h"
 #include "store/store.h"
 #include "store/txn.h"
@@ -50,11 +51,13 @@ typedef struct tpc_ledger_counters {
 
 /** Write one judged job (status TPC_JOB_CLEARED, or a reference data load) inside @p t: decide
  *  replay or conflict, refuse a race, else store it and its postings, advancing @p c.
+ *  @p claims (borrowed, may be NULL: every key is read again) records the index keys taken
+ *  and spares the check pass the keys untaken since the job's snapshot (ledger/claims.h).
  *  Sets job->status (COMMITTED, REPLAY, CONFLICT, or FAILED with a code).
  *  @return t->ret: 0, or an LMDB code (MDB_MAP_FULL included) after which the whole
  *  transaction must be aborted. Writer thread only. */
 int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
-                         tpc_job_t *job, uint64_t committed_ms);
+                         tpc_claims_t *claims, tpc_job_t *job, uint64_t committed_ms);
 
 /** The number of the next posting in "postings" (1 in an empty ledger): the last key plus one,
  *  or plus two when the last record is a line part's pair (store/records.h). Errors in

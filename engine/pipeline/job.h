@@ -89,6 +89,9 @@ typedef struct tpc_job {
 	uint32_t invoices_accepted, invoices_refused;
 	/* the lines again per scheme and per budget (index: the enum's value), for /metrics */
 	tpc_metrics_lines_t by_scheme[TPC_METRIC_DIM_MAX], by_budget[TPC_METRIC_DIM_MAX];
+	/* the LMDB id of the read snapshot the worker judged against (0: none), which the
+	 * writer's check pass compares with the keys taken since (ledger/claims.h) */
+	uint64_t snapshot_txn;
 	uint8_t ledger_pending;   /* writer: judged, decided in the transaction being written */
 	tpc_tariff_marks_t marks; /* per-line data the writer records (dedup, maxima) */
 	tpc_ref_table_t table;    /* TPC_JOB_LOAD: parsed rows, in the arena */

@@ -345,6 +345,7 @@ static int tariff_sending(tpc_ledger_reader_t *reader, const tpc_config_t *cfg, 
 	int rc = ref ? tpc_ledger_snapshot_begin(reader, &txn, &dbs) : TPC_EDB;
 
 	if (rc == 0) {
+		job->snapshot_txn = (uint64_t)mdb_txn_id(txn);
 		/* a cancellation naming only the invoice credits its lines (credit.h) */
 		rc = tpc_credit_whole_invoice(txn, dbs, &job->sending, job->arena);
 		if (rc == 0)

@@ -21,6 +21,7 @@
 #include "core/crashpoint.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "ledger/claims.h"
 #include "ledger/ledger.h"
 #include "payments/payrun.h"
 #include "store/zeroahead.h"
@@ -47,6 +48,7 @@ struct tpc_writer {
 	tpc_ledger_counters_t ctr; /* writer thread only */
 	uint64_t next_run;         /* writer thread only */
 	int group_max, group_max_lines;
+	tpc_claims_t *claims;  /* index keys recent groups took (ledger/claims.h) */
 	tpc_zeroahead_t *zero; /* NULL: [ledger] zero_ahead = 0 or sync = none */
 	int zero_failing;      /* the last step failed (logged once, until one succeeds) */
 	tpc_queue_t *in, *done;
@@ -182,6 +184,8 @@ int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_
 	w->group_max = cfg->group_max;
 	w->group_max_lines = cfg->group_max_lines;
 	w->metrics = metrics;
+	if ((rc = tpc_claims_new(0, &w->claims)))
+		goto out_free;
 	if ((rc = tpc_store_open(&opts, &w->store)))
 		goto out_free;
 	if ((rc = resume(w)) || (rc = restore_payrun_files(w))) {
@@ -195,6 +199,7 @@ int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_
 out_close_store:
 	tpc_store_free(&w->store);
 out_free:
+	tpc_claims_free(&w->claims);
 	free(w);
 	return rc;
 }
@@ -287,7 +292,7 @@ static int write_group(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 	/* the sticky error makes every job after a failure a no-op */
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i]->ledger_pending)
-			tpc_ledger_write_job(&t, db, &w->ctr, jobs[i], now);
+			tpc_ledger_write_job(&t, db, &w->ctr, w->claims, jobs[i], now);
 	if (tpc_txn_commit(&t) == 0)
 		return 0;
 	w->ctr = first;
@@ -646,6 +651,7 @@ void tpc_writer_free(tpc_writer_t **wp)
 	TPC_REQUIRE(!w->started);
 	tpc_zeroahead_free(&w->zero);
 	tpc_store_free(&w->store);
+	tpc_claims_free(&w->claims);
 	free(w);
 	*wp = NULL;
 }

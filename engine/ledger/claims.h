@@ -1,0 +1,55 @@
+/* engine/ledger/claims.h - the index keys recent write transactions took, in memory.
+ *
+ * DESIGN
+ * - Owns: a record of the keys of "dedup", "invoices" and "units" (the indexes a sending is
+ *   checked against, tariff.h) that the writer's recent transactions took - wrote, deleted or
+ *   were about to - each with the id of the transaction that took it last. The writer asks it,
+ *   key by key in its check pass (ledger.c, indexes()), whether a transaction after the worker's
+ *   read snapshot may have taken the key: when surely not, the snapshot the worker judged on
+ *   still holds for that key and the check pass need not read the B-tree again; when maybe, it
+ *   reads it as before. That covers both races the check pass exists for: a sending committed
+ *   since the worker's snapshot, and one earlier in the same group (its transaction's id is
+ *   after every snapshot).
+ * - Only ever errs towards "maybe": a key is recorded before the check pass reads or writes it,
+ *   a refused or aborted job leaves its keys recorded (a needless read later, never a missed
+ *   race), keys are 64-bit hashes (two keys of one hash share the later id), and a snapshot
+ *   older than what the record covers gets "maybe" for every key.
+ * - Bounded memory: two tables of TPC_CLAIMS_SLOTS slots (16 bytes each, 8 MiB in all); when the
+ *   current one is half full the older is dropped and the record then covers the transactions
+ *   from the first the dropped table's successor saw, exclusive (that first one may have been
+ *   cut in two by the switch). At ~450 k lines/s that is ~0.3-0.6 s of commits; a job judged
+ *   longer ago than that is checked against the B-tree as before.
+ * - Allocates at creation only; a take is a hash and one or two probes.
+ * - Threads: the ledger writer thread only (no lock). The attestation journal designed in
+ *   docs/benchmarks.md ("Issue 15, fifth session") would make the express worker a second
+ *   user; it would then need the mutex that design names.
+ * - Must never: say "surely not" for a key a transaction after the snapshot took.
+ */
+#ifndef TPC_LEDGER_CLAIMS_H
+#define TPC_LEDGER_CLAIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Slots per table (a power of two); a table is switched when half full. */
+#define TPC_CLAIMS_SLOTS (1u << 18)
+
+typedef struct tpc_claims tpc_claims_t;
+
+/** Create an empty record. @p slots: slots per table, a power of two >= 16 (0: TPC_CLAIMS_SLOTS).
+ *  @return 0, TPC_EINVAL or TPC_ENOMEM. The caller owns *out (tpc_claims_free). */
+int tpc_claims_new(size_t slots, tpc_claims_t **out);
+
+/** Free the record and set *c to NULL. NULL-safe. */
+void tpc_claims_free(tpc_claims_t **c);
+
+/** Record that write transaction @p txn takes @p key (@p len bytes, borrowed), and say whether a
+ *  transaction after the read snapshot @p since (an LMDB transaction id; 0: unknown) may have
+ *  taken it before: 1 maybe (read the B-tree), 0 surely not. Writer thread only. */
+int tpc_claims_take(tpc_claims_t *c, const void *key, size_t len, uint64_t txn, uint64_t since);
+
+/** The ids the record is complete for: every key taken by a transaction after the returned id
+ *  is in it (UINT64_MAX before the first take). For tests and the log. */
+uint64_t tpc_claims_floor(const tpc_claims_t *c);
+
+#endif /* TPC_LEDGER_CLAIMS_H */
