@@ -23,7 +23,9 @@
  * - Threads: the ledger writer thread only (no lock). The attestation journal designed in
  *   docs/benchmarks.md ("Issue 15, fifth session") would make the express worker a second
  *   user; it would then need the mutex that design names.
- * - Must never: say "surely not" for a key a transaction after the snapshot took.
+ * - Must never: say "surely not" for a key a transaction after the snapshot took. The caller's
+ *   part: every key a transaction writes or deletes is taken first, in its check pass, except a
+ *   change that cannot turn a verdict (a credit note's units, which only lower a count).
  */
 #ifndef TPC_LEDGER_CLAIMS_H
 #define TPC_LEDGER_CLAIMS_H
