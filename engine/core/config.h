@@ -58,6 +58,8 @@ typedef struct tpc_config {
 	size_t max_payload_in_flight; /* payload bytes of the sendings in flight: the most */
 	uint32_t admission_delay_ms;  /* what a new sending may wait behind those in flight; 0 = */
 	                              /* max_payload_in_flight alone (pipeline/admission.h) */
+	int worker_nice;              /* niceness the worker threads take (0..19): the writer */
+	                              /* runs before them when the cores are contended */
 	int max_load_drop_percent;    /* a replace removing more of the kind's rows is refused */
 	/* [intake] */
 	char endpoint[256]; /* ZeroMQ ROUTER endpoint */

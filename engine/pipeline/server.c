@@ -1447,14 +1447,14 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	tpc_writer_set_adapters(s->ledger, s->adapters);
 	if ((rc = tpc_writer_start(s->ledger, s->to_ledger, s->done)))
 		goto out_free;
-	rc = tpc_workers_start(s->nworkers, &s->cfg, s->jobs, s->to_ledger, s->done,
-	                       tpc_writer_store(s->ledger), s->metrics, &s->workers);
+	rc = tpc_workers_start(s->nworkers, TPC_WORKERS_BULK, &s->cfg, s->jobs, s->to_ledger,
+	                       s->done, tpc_writer_store(s->ledger), s->metrics, &s->workers);
 	if (rc == 0) {
 		/* the express lane: one worker of its own, so an eAttest never waits behind the
 		 * decoding of large sendings */
-		rc =
-		    tpc_workers_start(1, &s->cfg, s->express, s->to_ledger, s->done,
-		                      tpc_writer_store(s->ledger), s->metrics, &s->express_workers);
+		rc = tpc_workers_start(1, TPC_WORKERS_EXPRESS, &s->cfg, s->express, s->to_ledger,
+		                       s->done, tpc_writer_store(s->ledger), s->metrics,
+		                       &s->express_workers);
 		if (rc) {
 			tpc_queue_close(s->jobs);
 			tpc_workers_join(&s->workers);
