@@ -104,6 +104,9 @@
 	  "most lines in one write transaction; a larger sending is a group of its own")           \
 	X(ledger, zero_ahead, zero_ahead, SIZE(0, 0), "16M",                                       \
 	  "written zeros kept past the ledger's last page while idle; 0 = off")                    \
+	X(ledger, map_resident_max, map_resident_max, SIZE(0, 0), "512M",                          \
+	  "the ledger's pages mapped into the daemon (RssFile) above which they are dropped from " \
+	  "its resident set, staying in the page cache; 0 = never")                                \
 	X(ledger, sync, sync, ENUM(enum tpc_sync, sync_modes), "full",                             \
 	  "fsync every commit (full), all but the meta page (nometasync), or nothing (none)")      \
 	X(clearing, as_of, as_of_day, DAY, "",                                                     \

@@ -72,11 +72,13 @@ typedef struct tpc_config {
 	char senders_path[TPC_PATH_MAX]; /* senders registry; "" = DATA_DIR/senders.ini */
 	/* [ledger] */
 	char data_dir[TPC_PATH_MAX];
-	size_t map_size;     /* initial LMDB map size */
-	size_t map_max;      /* ceiling the map may grow to */
-	int group_max;       /* most sendings per write transaction */
-	int group_max_lines; /* most lines per write transaction (one sending always) */
-	size_t zero_ahead;   /* written zeros kept past the ledger's last page (0: off) */
+	size_t map_size;         /* initial LMDB map size */
+	size_t map_max;          /* ceiling the map may grow to */
+	int group_max;           /* most sendings per write transaction */
+	int group_max_lines;     /* most lines per write transaction (one sending always) */
+	size_t zero_ahead;       /* written zeros kept past the ledger's last page (0: off) */
+	size_t map_resident_max; /* shared resident bytes above which the ledger's mapped pages */
+	                         /* are dropped from the daemon (store/residency.h); 0: never */
 	enum tpc_sync sync;
 	/* [clearing] */
 	int max_refused_percent; /* refuse the whole sending above this refused share */

@@ -882,9 +882,9 @@ static void native_receipt(tpc_server_t *s, tpc_job_t *job, tpc_blob_t *native)
 /* Working memory per payload byte while a request is in flight, beyond the payload itself:
  * decoded structures, findings, the packed Result and native answer in its arena, and the
  * ledger's dirty pages when it is written. Measured (docs/operations.md, Memory): a line takes
- * about 1.1 KiB of arena and 540 bytes of LMDB dirty pages; an eFact line is 350 to 700 bytes on
- * the wire (its records), a canonical one about 45. A plugin's is unknown: 8, the factor of a
- * job arena's limit. */
+ * about 1.2 KiB of arena (1,160 B measured in issue 15) and 540 bytes of LMDB dirty pages; an eFact
+ * line is 350 to 700 bytes on the wire (its records), a canonical one about 45. A plugin's is
+ * unknown: 8, the factor of a job arena's limit. */
 static size_t expansion(const tpc_job_t *job)
 {
 	if (job->type == TPC_JOB_LOAD)
