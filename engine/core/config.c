@@ -73,6 +73,10 @@
 	  "100",                                                                                   \
 	  "a new sending is answered busy T00064 at once while the sendings in flight would take " \
 	  "this long to answer at the rate recently answered; 0 = max_payload_in_flight alone")    \
+	X(engine, worker_nice, worker_nice, INT(0, 19), "10",                                      \
+	  "niceness of the worker threads: the ledger writer, the one stage every sending goes "   \
+	  "through in turn, runs first when the cores are all busy; 0 = the workers as the "       \
+	  "writer")                                                                                \
 	X(engine, max_load_drop_percent, max_load_drop_percent, INT(0, 100), "10",                 \
 	  "a LOAD replacing a kind with this share of its rows fewer is refused T00060 unless "    \
 	  "forced")                                                                                \
@@ -100,6 +104,9 @@
 	  "most lines in one write transaction; a larger sending is a group of its own")           \
 	X(ledger, zero_ahead, zero_ahead, SIZE(0, 0), "16M",                                       \
 	  "written zeros kept past the ledger's last page while idle; 0 = off")                    \
+	X(ledger, map_resident_max, map_resident_max, SIZE(0, 0), "512M",                          \
+	  "the ledger's pages mapped into the daemon (RssFile) above which they are dropped from " \
+	  "its resident set, staying in the page cache; 0 = never")                                \
 	X(ledger, sync, sync, ENUM(enum tpc_sync, sync_modes), "full",                             \
 	  "fsync every commit (full), all but the meta page (nometasync), or nothing (none)")      \
 	X(clearing, as_of, as_of_day, DAY, "",                                                     \

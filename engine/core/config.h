@@ -58,6 +58,8 @@ typedef struct tpc_config {
 	size_t max_payload_in_flight; /* payload bytes of the sendings in flight: the most */
 	uint32_t admission_delay_ms;  /* what a new sending may wait behind those in flight; 0 = */
 	                              /* max_payload_in_flight alone (pipeline/admission.h) */
+	int worker_nice;              /* niceness the worker threads take (0..19): the writer */
+	                              /* runs before them when the cores are contended */
 	int max_load_drop_percent;    /* a replace removing more of the kind's rows is refused */
 	/* [intake] */
 	char endpoint[256]; /* ZeroMQ ROUTER endpoint */
@@ -70,11 +72,13 @@ typedef struct tpc_config {
 	char senders_path[TPC_PATH_MAX]; /* senders registry; "" = DATA_DIR/senders.ini */
 	/* [ledger] */
 	char data_dir[TPC_PATH_MAX];
-	size_t map_size;     /* initial LMDB map size */
-	size_t map_max;      /* ceiling the map may grow to */
-	int group_max;       /* most sendings per write transaction */
-	int group_max_lines; /* most lines per write transaction (one sending always) */
-	size_t zero_ahead;   /* written zeros kept past the ledger's last page (0: off) */
+	size_t map_size;         /* initial LMDB map size */
+	size_t map_max;          /* ceiling the map may grow to */
+	int group_max;           /* most sendings per write transaction */
+	int group_max_lines;     /* most lines per write transaction (one sending always) */
+	size_t zero_ahead;       /* written zeros kept past the ledger's last page (0: off) */
+	size_t map_resident_max; /* shared resident bytes above which the ledger's mapped pages */
+	                         /* are dropped from the daemon (store/residency.h); 0: never */
 	enum tpc_sync sync;
 	/* [clearing] */
 	int max_refused_percent; /* refuse the whole sending above this refused share */

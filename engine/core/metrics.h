@@ -36,6 +36,8 @@
 	X(ledger_sendings, "tpclear_ledger_sendings_committed_total", "",                          \
 	  "Sendings made durable by the ledger writer")                                            \
 	X(ledger_map_grows, "tpclear_ledger_map_grows_total", "", "Times the LMDB map was grown")  \
+	X(ledger_map_drops, "tpclear_ledger_map_page_drops_total", "",                             \
+	  "Times the ledger's mapped pages were dropped from the daemon's resident set")           \
 	X(ledger_map_full, "tpclear_ledger_map_full_total", "",                                    \
 	  "Sendings refused because the map reached its ceiling")                                  \
 	X(commit_failed_disk_full, "tpclear_ledger_commit_failures_total", "reason=\"disk_full\"", \

@@ -882,9 +882,9 @@ static void native_receipt(tpc_server_t *s, tpc_job_t *job, tpc_blob_t *native)
 /* Working memory per payload byte while a request is in flight, beyond the payload itself:
  * decoded structures, findings, the packed Result and native answer in its arena, and the
  * ledger's dirty pages when it is written. Measured (docs/operations.md, Memory): a line takes
- * about 1.1 KiB of arena and 540 bytes of LMDB dirty pages; an eFact line is 350 to 700 bytes on
- * the wire (its records), a canonical one about 45. A plugin's is unknown: 8, the factor of a
- * job arena's limit. */
+ * about 1.2 KiB of arena (1,160 B measured in issue 15) and 540 bytes of LMDB dirty pages; an eFact
+ * line is 350 to 700 bytes on the wire (its records), a canonical one about 45. A plugin's is
+ * unknown: 8, the factor of a job arena's limit. */
 static size_t expansion(const tpc_job_t *job)
 {
 	if (job->type == TPC_JOB_LOAD)
@@ -1447,14 +1447,14 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	tpc_writer_set_adapters(s->ledger, s->adapters);
 	if ((rc = tpc_writer_start(s->ledger, s->to_ledger, s->done)))
 		goto out_free;
-	rc = tpc_workers_start(s->nworkers, &s->cfg, s->jobs, s->to_ledger, s->done,
-	                       tpc_writer_store(s->ledger), s->metrics, &s->workers);
+	rc = tpc_workers_start(s->nworkers, TPC_WORKERS_BULK, &s->cfg, s->jobs, s->to_ledger,
+	                       s->done, tpc_writer_store(s->ledger), s->metrics, &s->workers);
 	if (rc == 0) {
 		/* the express lane: one worker of its own, so an eAttest never waits behind the
 		 * decoding of large sendings */
-		rc =
-		    tpc_workers_start(1, &s->cfg, s->express, s->to_ledger, s->done,
-		                      tpc_writer_store(s->ledger), s->metrics, &s->express_workers);
+		rc = tpc_workers_start(1, TPC_WORKERS_EXPRESS, &s->cfg, s->express, s->to_ledger,
+		                       s->done, tpc_writer_store(s->ledger), s->metrics,
+		                       &s->express_workers);
 		if (rc) {
 			tpc_queue_close(s->jobs);
 			tpc_workers_join(&s->workers);

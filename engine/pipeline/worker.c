@@ -30,11 +30,15 @@
 #include "tpclear.pb-c.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <stdatomic.h>
 #include <lz4.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 struct worker {
 	pthread_t thread;
@@ -45,6 +49,7 @@ struct worker {
 
 struct tpc_workers {
 	int n;
+	enum tpc_workers_lane lane;
 	const tpc_config_t *cfg;
 	tpc_queue_t *jobs, *to_ledger, *done;
 	struct worker *w;
@@ -560,6 +565,26 @@ static void assert_verdict_handed(const tpc_job_t *job)
 	(void)job; /* NDEBUG */
 }
 
+/* Why the workers step back: every sending goes through the one ledger writer in turn, while
+ * any worker can judge any sending. When the cores are all busy (the closed loop keeps both
+ * full), a writer left waiting in the run queue holds every answer behind it, whereas a worker
+ * left waiting only delays a sending the writer could not take yet. Measured with schedstat in
+ * the closed loop: the writer spent ~30 % of its wall time runnable but not running at equal
+ * niceness (docs/benchmarks.md, "Issue 15, fifth session"). Raising one's own niceness needs
+ * no privilege; a refusal (a seccomp filter that does not allow setpriority) is logged once
+ * and the worker runs at the writer's niceness, as before. */
+static void step_back(const tpc_config_t *cfg)
+{
+	static atomic_flag warned = ATOMIC_FLAG_INIT;
+
+	if (cfg->worker_nice == 0)
+		return;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), cfg->worker_nice) != 0 &&
+	    !atomic_flag_test_and_set(&warned))
+		tpc_warn("workers: niceness %d not set (%s); they run as the writer",
+		         cfg->worker_nice, strerror(errno));
+}
+
 /* One job at a time (tpc_queue_pop): a worker busy with a large sending must not hold jobs
  * another idle worker could take. The loop ends when the job queue is closed and empty. */
 static void *worker_main(void *arg)
@@ -568,6 +593,12 @@ static void *worker_main(void *arg)
 	struct tpc_workers *p = w->pool;
 	tpc_qnode_t *n;
 
+	if (p->lane == TPC_WORKERS_EXPRESS) {
+		(void)pthread_setname_np(pthread_self(), "tpc-express");
+	} else {
+		(void)pthread_setname_np(pthread_self(), "tpc-worker");
+		step_back(p->cfg);
+	}
 	while (tpc_queue_pop(p->jobs, &n) == 0) {
 		tpc_job_t *job = tpc_job_of(n);
 		int next;
@@ -589,9 +620,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int tpc_workers_start(int n, const tpc_config_t *cfg, tpc_queue_t *jobs, tpc_queue_t *to_ledger,
-                      tpc_queue_t *done, tpc_store_t *ledger, tpc_metrics_t *metrics,
-                      tpc_workers_t **out)
+int tpc_workers_start(int n, enum tpc_workers_lane lane, const tpc_config_t *cfg, tpc_queue_t *jobs,
+                      tpc_queue_t *to_ledger, tpc_queue_t *done, tpc_store_t *ledger,
+                      tpc_metrics_t *metrics, tpc_workers_t **out)
 {
 	tpc_workers_t *p = calloc(1, sizeof(*p));
 	int rc = 0, i;
@@ -603,6 +634,7 @@ int tpc_workers_start(int n, const tpc_config_t *cfg, tpc_queue_t *jobs, tpc_que
 		free(p);
 		return TPC_ENOMEM;
 	}
+	p->lane = lane;
 	p->cfg = cfg;
 	p->jobs = jobs;
 	p->to_ledger = to_ledger;

@@ -17,12 +17,18 @@
 
 typedef struct tpc_workers tpc_workers_t;
 
-/** Start @p n workers. Queues, ledger and metrics are borrowed and must outlive the pool.
+/** Which lane a pool serves: its threads' name, and whether they step back behind the writer
+ *  (`[engine] worker_nice`; the express lane keeps the daemon's niceness, an eAttest must not
+ *  wait for a core behind the decoding of large sendings). */
+enum tpc_workers_lane { TPC_WORKERS_BULK = 0, TPC_WORKERS_EXPRESS = 1 };
+
+/** Start @p n workers of @p lane. Queues, ledger and metrics are borrowed and must outlive the
+ *  pool.
  *  @param[out] out the pool; stop it with tpc_workers_join() after closing @p jobs.
  *  @return 0 or a negative TPC_E* code. */
-int tpc_workers_start(int n, const tpc_config_t *cfg, tpc_queue_t *jobs, tpc_queue_t *to_ledger,
-                      tpc_queue_t *done, tpc_store_t *ledger, tpc_metrics_t *metrics,
-                      tpc_workers_t **out);
+int tpc_workers_start(int n, enum tpc_workers_lane lane, const tpc_config_t *cfg, tpc_queue_t *jobs,
+                      tpc_queue_t *to_ledger, tpc_queue_t *done, tpc_store_t *ledger,
+                      tpc_metrics_t *metrics, tpc_workers_t **out);
 
 /** Wait for every worker to exit (they exit once @p jobs is closed and drained), then free the
  *  pool; NULL-safe; sets *@p w to NULL. */

@@ -24,6 +24,7 @@
 #include "ledger/claims.h"
 #include "ledger/ledger.h"
 #include "payments/payrun.h"
+#include "store/residency.h"
 #include "store/zeroahead.h"
 
 #include <assert.h>
@@ -48,9 +49,11 @@ struct tpc_writer {
 	tpc_ledger_counters_t ctr; /* writer thread only */
 	uint64_t next_run;         /* writer thread only */
 	int group_max, group_max_lines;
-	tpc_claims_t *claims;  /* index keys recent groups took (ledger/claims.h) */
-	tpc_zeroahead_t *zero; /* NULL: [ledger] zero_ahead = 0 or sync = none */
-	int zero_failing;      /* the last step failed (logged once, until one succeeds) */
+	tpc_claims_t *claims;   /* index keys recent groups took (ledger/claims.h) */
+	tpc_zeroahead_t *zero;  /* NULL: [ledger] zero_ahead = 0 or sync = none */
+	int zero_failing;       /* the last step failed (logged once, until one succeeds) */
+	tpc_residency_t *resid; /* NULL: [ledger] map_resident_max = 0, or no /proc */
+	int resid_failing;      /* the last look failed (logged once, until one succeeds) */
 	tpc_queue_t *in, *done;
 	pthread_t thread;
 	int started;
@@ -193,6 +196,10 @@ int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_
 		goto out_close_store;
 	}
 	open_zero_ahead(w, cfg);
+	/* without /proc the ledger works as before, with its pages counted in the RSS */
+	if (cfg->map_resident_max && (rc = tpc_residency_new(cfg->map_resident_max, &w->resid)))
+		tpc_warn("ledger: the mapped pages are not kept under map_resident_max: %s",
+		         tpc_strerror(rc));
 	*out = w;
 	return 0;
 
@@ -556,6 +563,24 @@ static void zero_while_idle(tpc_writer_t *w)
 	}
 }
 
+/* Between groups, on the thread that alone remaps the map: the ledger's pages read through the
+ * map leave the daemon's resident set once it passes [ledger] map_resident_max
+ * (store/residency.h). A failure is logged once and leaves the pages where they are. */
+static void keep_map_resident(tpc_writer_t *w)
+{
+	int rc;
+
+	if (!w->resid)
+		return;
+	rc = tpc_residency_check(w->resid, w->store, mono_us() / 1000);
+	if (rc == 1)
+		tpc_metrics_add(w->shard, TPC_M_ledger_map_drops, 1);
+	if (rc < 0 && !w->resid_failing)
+		tpc_warn("ledger: mapped pages not dropped from the resident set: %s",
+		         tpc_strerror(rc));
+	w->resid_failing = rc < 0;
+}
+
 static void *writer_main(void *arg)
 {
 	tpc_writer_t *w = arg;
@@ -609,6 +634,8 @@ static void *writer_main(void *arg)
 				TPC_REQUIRE(!"done queue closed before the ledger writer");
 		}
 		tpc_metrics_add(w->shard, TPC_M_ledger_sendings, committed);
+		/* after the answers left: the drop never delays the group it follows */
+		keep_map_resident(w);
 	}
 	free(jobs);
 	return NULL;
@@ -650,6 +677,7 @@ void tpc_writer_free(tpc_writer_t **wp)
 	/* closing the environment under a running writer would free its transaction's pages */
 	TPC_REQUIRE(!w->started);
 	tpc_zeroahead_free(&w->zero);
+	tpc_residency_free(&w->resid);
 	tpc_store_free(&w->store);
 	tpc_claims_free(&w->claims);
 	free(w);

@@ -17,8 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
+#include <unistd.h>
 
 struct tpc_store {
 	tpc_store_db_t db;
@@ -457,6 +460,65 @@ int tpc_store_extent(tpc_store_t *st, uint64_t *used, uint64_t *map)
 		return tpc_err_from_mdb(rc);
 	*used = ((uint64_t)info.me_last_pgno + 1) * s.ms_psize;
 	*map = info.me_mapsize;
+	return 0;
+}
+
+/* Where LMDB mapped data.mdb: the map's address is private to LMDB (mdb_env_info's me_mapaddr
+ * is only the address asked for with MDB_FIXEDMAP), so the process's own table of mappings is
+ * read, looking for the file's device and inode at offset 0. @return 0, or TPC_ENOENT when no
+ * such mapping is found, or a negative errno. */
+static int map_range(tpc_store_t *st, uintptr_t *start, uintptr_t *end)
+{
+	struct stat sb;
+	char line[512];
+	mdb_filehandle_t fd;
+	FILE *f;
+	int rc;
+
+	if ((rc = mdb_env_get_fd(st->db.env, &fd)))
+		return tpc_err_from_mdb(rc);
+	if (fstat(fd, &sb))
+		return -errno;
+	if (!(f = fopen("/proc/self/maps", "re")))
+		return -errno;
+	rc = TPC_ENOENT;
+	while (rc && fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi, off, ino;
+		unsigned maj, mnr;
+
+		if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &lo, &hi, &off, &maj, &mnr,
+		           &ino) == 6 &&
+		    ino == (unsigned long long)sb.st_ino && maj == major(sb.st_dev) &&
+		    mnr == minor(sb.st_dev) && off == 0) {
+			*start = (uintptr_t)lo;
+			*end = (uintptr_t)hi;
+			rc = 0;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+int tpc_store_unmap_pages(tpc_store_t *st)
+{
+	MDB_envinfo info;
+	MDB_stat s;
+	uintptr_t start = 0, end = 0, used;
+	long page = sysconf(_SC_PAGESIZE);
+	int rc;
+
+	if ((rc = mdb_env_info(st->db.env, &info)) || (rc = mdb_env_stat(st->db.env, &s)))
+		return tpc_err_from_mdb(rc);
+	if ((rc = map_range(st, &start, &end)))
+		return rc;
+	/* up to LMDB's last page, rounded up to whole pages: past it the map holds only what a
+	 * later transaction writes */
+	used = ((uint64_t)info.me_last_pgno + 1) * s.ms_psize;
+	used = (used + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+	if (used < end - start)
+		end = start + used;
+	if (madvise((void *)start, end - start, MADV_DONTNEED))
+		return -errno;
 	return 0;
 }
 

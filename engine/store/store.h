@@ -80,6 +80,12 @@ size_t tpc_store_map_size(const tpc_store_t *st);
  *  @return 0 or a negative error from LMDB. */
 int tpc_store_extent(tpc_store_t *st, uint64_t *used, uint64_t *map);
 
+/** Drop the map's pages, up to LMDB's last page, from the daemon's page tables
+ *  (MADV_DONTNEED; the pages stay in the page cache, a later read faults them back in):
+ *  store/residency.h. Writer thread only, between transactions (it alone remaps the map); never
+ *  with MDB_WRITEMAP, which the store does not use. @return 0 or a negative errno. */
+int tpc_store_unmap_pages(tpc_store_t *st);
+
 /** The device holding the ledger, as store/check.h describes it (borrowed; any thread). */
 const char *tpc_store_device(const tpc_store_t *st);
 

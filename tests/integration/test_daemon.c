@@ -4,6 +4,8 @@
  * (tests/support/daemon.c), talks to it with a DEALER socket and HTTP, and stops it.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,83 @@ Test(daemon, clears_a_sending_and_serves_metrics)
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 	free(p);
+}
+
+/* Each thread of the running daemon whose name is @p comm: its niceness (field 19 of
+ * /proc/PID/task/TID/stat) must be @p nice. @return how many threads had that name. */
+static int threads_at_niceness(pid_t pid, const char *comm, long nice)
+{
+	char path[PATH_MAX], buf[1024];
+	int n = 0;
+	DIR *dir;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	cr_assert_not_null(dir);
+	while ((e = readdir(dir))) {
+		FILE *f;
+		char *p;
+		long v = -100;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue; /* the thread ended meanwhile */
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		if (!p || strncmp(buf, comm, strlen(comm)) || buf[strlen(comm)] != '\n')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+		cr_assert_not_null((f = fopen(path, "r")));
+		cr_assert_not_null(fgets(buf, sizeof(buf), f));
+		fclose(f);
+		/* after the name's closing parenthesis come fields 3 (state) to 19 (nice) */
+		cr_assert_not_null((p = strrchr(buf, ')')));
+		cr_assert_eq(sscanf(p + 2,
+		                    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+		                    "%*d %ld",
+		                    &v),
+		             1);
+		cr_assert_eq(v, nice, "%s thread %s at niceness %ld, not %ld", comm, e->d_name, v,
+		             nice);
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* [engine] worker_nice: the workers step back, the writer keeps the daemon's niceness, and a
+ * sending is still cleared; 0 leaves the workers at the daemon's niceness. */
+Test(daemon, workers_step_back_behind_the_writer)
+{
+	static const char *const inis[] = {"[engine]\nworkers = 2\nworker_nice = 7\n",
+	                                   "[engine]\nworkers = 2\nworker_nice = 0\n"};
+	static const long want[] = {7, 0};
+
+	for (int i = 0; i < 2; i++) {
+		size_t len;
+		uint8_t *p = tpc_td_canonical(1, 1, 4, &len);
+		Tpclear__Answer *rc = NULL, *a;
+
+		tpc_td_start_or_fail(&d, inis[i]);
+		void *s = tpc_td_connect(&d);
+		a = tpc_td_submit(s, "hospital-a", "K1", "canonical", p, len, &rc);
+		expect_result(a, TPCLEAR__OUTCOME__OUTCOME_ACCEPTED);
+		cr_assert_eq(threads_at_niceness(d.pid, "tpc-worker", want[i]), 2);
+		cr_assert_eq(threads_at_niceness(d.pid, "tpc-writer", 0), 1);
+		cr_assert_eq(threads_at_niceness(d.pid, "tpc-express", 0), 1, "the express lane");
+		cr_assert_geq(threads_at_niceness(d.pid, "tpcleard", 0), 1, "the event loop");
+		cr_assert_eq(tpc_td_log_has(&d, "niceness"), 0, "no refusal logged");
+		tpclear__answer__free_unpacked(rc, NULL);
+		tpclear__answer__free_unpacked(a, NULL);
+		zmq_close(s);
+		cr_assert_eq(tpc_td_stop(&d), 0);
+		tpc_td_cleanup(&d);
+		memset(&d, 0, sizeof(d));
+		free(p);
+	}
 }
 
 Test(daemon, resubmission_replays_and_other_payload_conflicts)

@@ -493,3 +493,58 @@ Test(storage, zeros_are_written_ahead_while_idle_and_the_ledger_reads_and_grows_
 	zmq_close(s);
 	cr_assert_eq(tpc_td_stop(&d), 0);
 }
+
+/* Wait up to 5 s for tpclear_ledger_map_page_drops_total to reach @p n. @return its value. */
+static long long drops_reach(long long n)
+{
+	long long v = 0;
+
+	for (int waited = 0; waited < 5000; waited += 20) {
+		if ((v = tpc_td_metric(&d, "tpclear_ledger_map_page_drops_total")) >= n)
+			break;
+		sleep_ms(20);
+	}
+	return v;
+}
+
+/* [ledger] map_resident_max: above it the writer drops the ledger's mapped pages between groups,
+ * at most once a second, and every answer read back through the map afterwards is the same; at
+ * 0 it never does. */
+Test(storage, mapped_pages_leave_the_resident_set_and_read_back_the_same)
+{
+	void *s;
+
+	struct timespec t0, t1;
+
+	tpc_td_start_or_fail(&d, "[ledger]\nmap_resident_max = 1\n");
+	s = tpc_td_connect(&d);
+	expect_accepted(submit(s, "R1", 61), "R1");
+	/* the look follows the answers out of the writer: wait for it */
+	cr_assert_eq(drops_reach(1), 1, "the first group's look: over one byte");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	expect_accepted(submit(s, "R2", 62), "R2");
+	sleep_ms(100);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* a slow machine (a sanitizer build) may take the second: only then is a look due */
+	if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 800)
+		cr_assert_eq(tpc_td_metric(&d, "tpclear_ledger_map_page_drops_total"), 1,
+		             "within the second: no second look");
+	sleep_ms(1100);
+	expect_accepted(submit(s, "R3", 63), "R3");
+	cr_assert_geq(drops_reach(2), 2);
+	/* the stored answers, read through the map after the drops */
+	expect_accepted(tpc_td_query(s, "hospital-a", "R1"), "R1");
+	expect_accepted(tpc_td_query(s, "hospital-a", "R2"), "R2");
+	expect_accepted(tpc_td_query(s, "hospital-a", "R3"), "R3");
+	cr_assert_eq(tpc_td_log_has(&d, "not dropped"), 0, "no failure logged");
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+
+	cr_assert_eq(tpc_td_start(&d, d.dir, "[ledger]\nmap_resident_max = 0\n"), 0);
+	s = tpc_td_connect(&d);
+	expect_accepted(submit(s, "R4", 64), "R4");
+	expect_accepted(tpc_td_query(s, "hospital-a", "R1"), "R1");
+	cr_assert_eq(tpc_td_metric(&d, "tpclear_ledger_map_page_drops_total"), 0, "0 = never");
+	zmq_close(s);
+	cr_assert_eq(tpc_td_stop(&d), 0);
+}

@@ -61,6 +61,7 @@ Test(config, defaults)
 	cr_assert_eq(c.map_max, (size_t)64 << 30);
 	cr_assert_eq(c.group_max, 256);
 	cr_assert_eq(c.sync, TPC_SYNC_FULL);
+	cr_assert_eq(c.worker_nice, 10);
 	cr_assert_str_eq(c.adapter_dir, "");
 	cr_assert_eq(c.nadapter_sections, 0);
 	cr_assert_str_eq(tpc_config_adapter_text(&c, "efact"), "");
@@ -156,6 +157,10 @@ Test(config, bad_value_names_file_line_and_key)
 	expect_error("sync.ini", "[ledger]\nmap_size = 4M\nsync = sometimes\n", 3, "sync");
 	expect_error("size.ini", "[ledger]\nmap_size = 12X\n", 2, "map_size");
 	expect_error("endpoint.ini", "[intake]\nendpoint = localhost\n", 2, "endpoint");
+	/* niceness: 19 is the lowest priority there is, and a negative one would need a privilege
+	 */
+	expect_error("nice.ini", "[engine]\nworker_nice = 20\n", 2, "worker_nice");
+	expect_error("nice2.ini", "[engine]\nworker_nice = -1\n", 2, "worker_nice");
 }
 
 Test(config, unknown_key_names_file_line_and_key)
