@@ -785,6 +785,28 @@ static void raw_open(MDB_env **env, MDB_txn **txn)
 	cr_assert_eq(mdb_txn_begin(*env, NULL, 0, txn), 0);
 }
 
+/* Every posting of the ledger open in @p txn, stored or derived from the lines blocks, into
+ * @p all and @p num (at most @p cap); "postings" is then emptied for the caller's rewrite.
+ * @return how many. */
+static int take_postings(MDB_txn *txn, tpc_posting_rec_t *all, uint64_t *num, int cap)
+{
+	tpc_store_db_t sdb;
+	tpc_postings_t it;
+	int count = 0, g = 0;
+
+	memset(&sdb, 0, sizeof(sdb));
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &sdb.meta), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "postings", 0, &sdb.postings), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "lines", 0, &sdb.lines), 0);
+	cr_assert_eq(tpc_postings_open(&it, txn, &sdb, 0), 0);
+	while (count < cap && (g = tpc_postings_next(&it, &all[count], &num[count])) == 1)
+		count++;
+	tpc_postings_close(&it);
+	cr_assert_eq(g, 0, "every posting read (at most %d)", cap);
+	cr_assert_eq(mdb_drop(txn, sdb.postings, 0), 0);
+	return count;
+}
+
 /* Rewrite the closed ledger as schema 5 wrote it: line records and payables (old_lines()),
  * each line part's posting pair as two postings
  * of 96 bytes (the charge under the pair's number, the payable under the next), each TPS2
@@ -811,17 +833,8 @@ static int as_schema_5(void)
 	{
 		tpc_posting_rec_t all[128];
 		uint64_t num[128];
-		int count = 0, g;
-		tpc_store_db_t sdb = {.env = env, .meta = meta, .postings = post};
-		tpc_postings_t it;
+		int count = take_postings(txn, all, num, 128);
 
-		cr_assert_eq(mdb_dbi_open(txn, "lines", 0, &sdb.lines), 0);
-		cr_assert_eq(tpc_postings_open(&it, txn, &sdb, 0), 0);
-		while (count < 128 && (g = tpc_postings_next(&it, &all[count], &num[count])) == 1)
-			count++;
-		tpc_postings_close(&it);
-		cr_assert_eq(g, 0);
-		cr_assert_eq(mdb_drop(txn, post, 0), 0);
 		for (int i = 0; i < count; i++) {
 			uint8_t key[8];
 			MDB_val kk = tpc_key_u64(key, num[i]);
@@ -981,21 +994,13 @@ static int as_schema_6(void)
 	tpc_posting_rec_t all[128];
 	uint64_t num[128];
 	uint32_t six = 6;
-	int count = 0, pairs = 0, g;
-	tpc_store_db_t sdb;
-	tpc_postings_t it;
+	int count, pairs = 0;
+	MDB_dbi meta, post;
 
 	raw_open(&env, &txn);
-	memset(&sdb, 0, sizeof(sdb));
-	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &sdb.meta), 0);
-	cr_assert_eq(mdb_dbi_open(txn, "postings", 0, &sdb.postings), 0);
-	cr_assert_eq(mdb_dbi_open(txn, "lines", 0, &sdb.lines), 0);
-	cr_assert_eq(tpc_postings_open(&it, txn, &sdb, 0), 0);
-	while (count < 128 && (g = tpc_postings_next(&it, &all[count], &num[count])) == 1)
-		count++;
-	tpc_postings_close(&it);
-	cr_assert_eq(g, 0);
-	cr_assert_eq(mdb_drop(txn, sdb.postings, 0), 0);
+	count = take_postings(txn, all, num, 128);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "postings", 0, &post), 0);
 	for (int i = 0; i < count; i++) {
 		const tpc_posting_rec_t *c = &all[i], *y = &all[i + 1];
 		uint8_t key[8];
@@ -1021,15 +1026,15 @@ static int as_schema_6(void)
 		} else {
 			cr_assert(c->kind == TPC_POST_SETTLE || c->kind == TPC_POST_PAYOUT);
 		}
-		cr_assert_eq(mdb_put(txn, sdb.postings, &k, &v, MDB_APPEND), 0);
+		cr_assert_eq(mdb_put(txn, post, &k, &v, MDB_APPEND), 0);
 	}
-	cr_assert_eq(mdb_put(txn, sdb.meta, &(MDB_val){6, "schema"}, &(MDB_val){4, &six}, 0), 0);
-	cr_assert_eq(mdb_del(txn, sdb.meta,
-	                     &(MDB_val){sizeof(TPC_BALANCES_KEY) - 1, TPC_BALANCES_KEY}, NULL),
-	             0);
-	cr_assert_eq(mdb_del(txn, sdb.meta,
-	                     &(MDB_val){sizeof(TPC_SCHEMA7_FROM) - 1, TPC_SCHEMA7_FROM}, NULL),
-	             MDB_NOTFOUND, "a ledger made at 7 notes no raise");
+	cr_assert_eq(mdb_put(txn, meta, &(MDB_val){6, "schema"}, &(MDB_val){4, &six}, 0), 0);
+	cr_assert_eq(
+	    mdb_del(txn, meta, &(MDB_val){sizeof(TPC_BALANCES_KEY) - 1, TPC_BALANCES_KEY}, NULL),
+	    0);
+	cr_assert_eq(
+	    mdb_del(txn, meta, &(MDB_val){sizeof(TPC_SCHEMA7_FROM) - 1, TPC_SCHEMA7_FROM}, NULL),
+	    MDB_NOTFOUND, "a ledger made at 7 notes no raise");
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 	return pairs;
