@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "ledger/claims.h"
 #include "store/payload.h"
+#include "store/postings.h"
 
 #include <string.h>
 
@@ -199,54 +200,13 @@ static int indexes(tpc_txn_t *t, const tpc_store_db_t *db, tpc_claims_t *cl, con
 	return race;
 }
 
-/* One part of a line: a posting pair in its budget (its payable is a bit of unpaid()). */
-static void post_part(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
-                      const tpc_job_t *job, uint32_t ii, uint32_t li, uint8_t part, unsigned budget,
-                      int64_t amount, uint64_t at_ms)
+/* The parts of line @p ln that move money (records.h tpc_line_parts()): bit 0 the insurer part,
+ * bit 1 the patient share a scheme pays. The lines block stores every field this reads, so the
+ * readers derive the same parts from it (store/postings.h). */
+static unsigned parts_of(const tpc_line_t *ln, int64_t amount[2])
 {
-	const tpc_invoice_t *inv = &job->sending.invoices[ii];
-	/* the payee: the provider under third-party payment, the insured for an eAttest */
-	int insured = job->sending.payee == TPC_PAYEE_PATIENT;
-	tpc_view_t who = insured ? inv->patient : inv->provider;
-	uint8_t payee_kind = insured ? TPC_PAYEE_INSURED : TPC_PAYEE_PROVIDER;
-	size_t plen = who.len < 11 ? who.len : 11;
-	uint8_t key[8];
-	MDB_val k;
-	tpc_posting_pair_t p;
-
-	/* The pair sums to zero inside one budget (docs/ledger.md, Double entry): the budget is
-	 * debited (the charge, numbered n) and the payee credited (the payable, n + 1), both in
-	 * the same budget, so every budget sums to zero at every commit. One record of 56 bytes
-	 * holds both (records.h): the charge's fields are the payable's but for its account (the
-	 * budget's name) and sign, which the readers restore. Zeroed: stored byte for byte. */
-	memset(&p, 0, sizeof(p));
-	p.sequence = job->sequence;
-	p.line = li;
-	p.part = part;
-	p.budget = (uint8_t)budget;
-	p.payee_kind = payee_kind;
-	p.amount_cents = amount;
-	p.at_ms = at_ms;
-	if (plen)
-		memcpy(p.payee, who.ptr, plen);
-	/* sealed here, not on a worker: it holds the sequence and commit time the writer assigns */
-	tpc_records_posting_pair_seal(&p);
-	k = tpc_key_u64(key, c->next_posting);
-	c->next_posting += 2;
-	tpc_txn_put(t, db->postings, &k, &p, sizeof(p), MDB_APPEND);
-}
-
-/* The parts of line @p ln that move money, as post() writes them: bit 0 the insurer part, bit
- * 1 the patient share a scheme pays. */
-static unsigned parts_of(const tpc_line_t *ln, int64_t *insurer, int64_t *share)
-{
-	*share = ln->share_budget ? ln->patient_cents : 0;
-	*insurer = ln->accepted_cents - *share;
-	/* a zero line (allowed on a credit note, docs/formats/efact.md) moves no money: no
-	 * postings, and nothing for a payment run to pay */
-	if (ln->outcome != TPC_OUTCOME_ACCEPTED || ln->accepted_cents == 0)
-		return 0;
-	return (*insurer != 0) | (*share != 0) << 1;
+	return tpc_line_parts(ln->outcome, ln->accepted_cents, ln->share_budget, ln->patient_cents,
+	                      amount);
 }
 
 /* The payables of the sending: one bit per line part post() wrote, in one value under the
@@ -262,8 +222,8 @@ static void unpaid(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job)
 	MDB_val k = tpc_key_u64(skey, job->sequence);
 
 	for (uint32_t i = 0; i < s->nlines && !t->ret; i++) {
-		int64_t insurer, share;
-		unsigned parts = parts_of(&s->lines[i], &insurer, &share);
+		int64_t amount[2];
+		unsigned parts = parts_of(&s->lines[i], amount);
 
 		if (!parts)
 			continue;
@@ -285,34 +245,49 @@ static void unpaid(tpc_txn_t *t, const tpc_store_db_t *db, const tpc_job_t *job)
 	tpc_records_unpaid_seal(v, size);
 }
 
-/* Double entry: each accepted line debits the budget that pays it and credits the payee (the
- * invoicing provider under third-party payment), and becomes a payable for the payment runs
- * (unpaid()).
- * When a scheme pays the patient share too, the share is a second part, charged to its own
- * budget (SPF Justice for a detainee, the war victims budget...) or the same one (Fedasil,
- * Mediprima). A credit note's negative amounts reverse the entries of the lines it cancels (a
- * negative payable, netted by the next run). Postings are appended under monotonic numbers and
- * never change. */
+/* Double entry: each accepted line part debits the budget that pays it (its charge, numbered
+ * n) and credits the payee (its payable, n + 1) inside that budget, so every budget sums to
+ * zero at every commit; the payable is a bit of unpaid() for the payment runs. When a scheme
+ * pays the patient share too, the share is a second part, charged to its own budget (SPF
+ * Justice for a detainee, the war victims budget...) or the same one (Fedasil, Mediprima). A
+ * credit note's negative amounts reverse the entries of the lines it cancels (a negative
+ * payable, netted by the next run).
+ * Schema 7 stores none of these postings: the lines block, sealed with the sending's first
+ * posting number, holds every field they are made of, and the readers derive them in this
+ * order (store/postings.h). Here the numbers are taken (two per part, so the payment runs'
+ * postings number after them) and the sums added to the running balances, which the derived
+ * postings are checked against (tpclear verify). */
 static void post(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
-                 const tpc_job_t *job, uint64_t at_ms)
+                 const tpc_job_t *job)
 {
 	const tpc_sending_t *s = &job->sending;
+	tpc_balances_t d;
+	int any = 0;
 
-	for (uint32_t i = 0; i < s->ninvoices && !t->ret; i++) {
-		const tpc_invoice_t *inv = &s->invoices[i];
+	memset(&d, 0, sizeof(d));
+	for (uint32_t li = 0; li < s->nlines; li++) {
+		const tpc_line_t *ln = &s->lines[li];
+		int64_t amount[2];
+		unsigned parts = parts_of(ln, amount);
 
-		for (uint32_t n = 0; n < inv->nlines; n++) {
-			uint32_t li = inv->first_line + n;
-			const tpc_line_t *ln = &s->lines[li];
-			int64_t insurer, share;
-			unsigned parts = parts_of(ln, &insurer, &share);
+		for (unsigned part = 0; part < 2; part++) {
+			unsigned budget = part ? ln->share_budget : ln->budget;
 
-			if (parts & 1)
-				post_part(t, db, c, job, i, li, 0, ln->budget, insurer, at_ms);
-			if (parts & 2)
-				post_part(t, db, c, job, i, li, 1, ln->share_budget, share, at_ms);
+			if (!(parts & (1u << part)))
+				continue;
+			c->next_posting += 2;
+			any = 1;
+			if (budget >= TPC_BALANCES_BUDGETS)
+				continue; /* as tpc_balances_count(): no row to add it to */
+			d.postings += 2;
+			d.cents[budget][TPC_POST_CHARGE - 1] -= amount[part];
+			d.cents[budget][TPC_POST_PAYABLE - 1] += amount[part];
+			if (s->payee == TPC_PAYEE_PATIENT)
+				d.insured[budget] += amount[part];
 		}
 	}
+	if (any && !t->ret)
+		tpc_txn_fail(t, tpc_balances_add(t->txn, db, &d));
 }
 
 /* The scheme references of a sending's lines (appended under (sequence, line)): what an
@@ -515,7 +490,7 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	if (job->keep_payload)
 		store_payload(t, db, job);
 	indexes(t, db, claims, job, 0);
-	post(t, db, c, job, committed_ms);
+	post(t, db, c, job);
 	unpaid(t, db, job);
 	scheme_refs(t, db, job);
 	/* the sequence is taken only now: a replay, a conflict or a race refusal stores nothing
@@ -530,52 +505,39 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 
 uint64_t tpc_ledger_next_posting(tpc_txn_t *t, const tpc_store_db_t *db)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
+	uint64_t next = 0;
 
-	/* the last key is the last number used, unless its record is a line part's pair: the
-	 * pair's payable holds the number after it (records.h) */
-	if (t->ret || tpc_txn_fail(t, mdb_cursor_open(t->txn, db->postings, &cur)))
-		return 0;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND)
-		return 1;
-	if (tpc_txn_fail(t, rc) || k.mv_size != 8)
-		return 0;
-	return tpc_get_be64(k.mv_data) + (v.mv_size == sizeof(tpc_posting_pair_t) ? 2 : 1);
+	/* from the data (the last stored posting, the last block's derived ones), never from a
+	 * counter stored beside it */
+	if (!t->ret)
+		tpc_txn_fail(t, tpc_postings_next_number(t->txn, db, &next));
+	return next;
 }
 
 int tpc_ledger_postings_sum(tpc_ledger_reader_t *r, int64_t *sum, int64_t *credited,
                             uint64_t *count)
 {
 	const tpc_store_db_t *db;
+	tpc_postings_t it;
+	tpc_posting_rec_t p;
+	uint64_t num;
 	MDB_txn *txn;
-	tpc_iter_t it;
-	tpc_txn_t t;
 	int rc;
 
 	*sum = *credited = 0;
 	*count = 0;
 	if ((rc = tpc_store_read_begin(r, &txn, &db)))
 		return rc;
-	tpc_txn_wrap(&t, txn);
-	tpc_txn_foreach(&it, &t, db->postings, NULL, 0, 0)
-	{
-		tpc_posting_rec_t p[2];
-		uint64_t num[2];
-		int n = tpc_records_postings_read(&it.key, &it.val, p, num);
-
-		/* as before the split: a foreign value is skipped, not fatal */
-		for (int i = 0; i < n; i++) {
-			*sum += p[i].amount_cents;
-			if (p[i].kind == TPC_POST_PAYABLE)
-				*credited += p[i].amount_cents;
+	/* stored and derived postings alike (store/postings.h) */
+	if (!(rc = tpc_postings_open(&it, txn, db, 0))) {
+		while ((rc = tpc_postings_next(&it, &p, &num)) == 1) {
+			*sum += p.amount_cents;
+			if (p.kind == TPC_POST_PAYABLE)
+				*credited += p.amount_cents;
 			(*count)++;
 		}
+		tpc_postings_close(&it);
 	}
-	tpc_iter_close(&it);
 	tpc_store_read_end(r);
-	return tpc_err_from_mdb(t.ret);
+	return tpc_err_from_mdb(rc);
 }

@@ -20,6 +20,7 @@
 #include "common/date.h"
 #include "core/error.h"
 #include "core/utf8.h"
+#include "store/postings.h"
 #include "store/records.h"
 #include "store/txn.h"
 #include "clearing/schemes.h"
@@ -188,9 +189,11 @@ static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__Ledger
 {
 	Tpclear__BudgetBalance *b, **bp;
 	enum tpc_budget only = TPC_BUDGET_NONE;
-	uint64_t until;
-	tpc_iter_t it;
+	uint64_t until, num;
+	tpc_postings_t it;
+	tpc_posting_rec_t p;
 	tpc_txn_t t;
+	int rc;
 
 	if (rq->budget[0] && tpc_budget_by_name(rq->budget, &only)) {
 		fail(job, TPC_CODE_BAD_LEDGER_REQ);
@@ -206,27 +209,22 @@ static int balance(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear__Ledger
 		tpclear__budget_balance__init(&b[i]);
 		b[i].budget = (char *)tpc_budget_name(i);
 	}
-	/* every posting: a balance at a date is the sum of what was posted up to it */
+	/* every posting, stored or derived from a lines block (store/postings.h): a balance at a
+	 * date is the sum of what was posted up to it */
 	tpc_txn_wrap(&t, txn);
-	tpc_txn_foreach(&it, &t, db->postings, NULL, 0, 0)
-	{
-		tpc_posting_rec_t p[2];
-		uint64_t num[2];
-		int n = tpc_records_postings_read(&it.key, &it.val, p, num);
-
-		if (n < 0) {
-			damaged(&t, TPC_REC_POSTINGS, &it.key);
-			break;
-		}
-		/* (appended in commit order, but the wall clock may step back); a pair's two
-		 * postings share their time and budget */
-		if (p[0].at_ms > until || p[0].budget >= TPC_BUDGET__COUNT ||
-		    (only && p[0].budget != only))
+	if ((rc = tpc_postings_open(&it, txn, db, 0)))
+		return tpc_err_from_mdb(rc);
+	while ((rc = tpc_postings_next(&it, &p, &num)) == 1) {
+		/* (appended in commit order, but the wall clock may step back) */
+		if (p.at_ms > until || p.budget >= TPC_BUDGET__COUNT || (only && p.budget != only))
 			continue;
-		for (int i = 0; i < n; i++)
-			balance_add(&b[p[i].budget], &p[i]);
+		balance_add(&b[p.budget], &p);
 	}
-	tpc_iter_close(&it);
+	tpc_postings_close(&it);
+	if (rc == TPC_EDAMAGED)
+		damaged(&t, it.bad_db, &it.bad);
+	else
+		tpc_txn_fail(&t, rc);
 	if (t.ret)
 		return tpc_err_from_mdb(t.ret);
 	/* Budget 0 (NONE) names no budget and is not reported. Owed = payable + settle (settle
@@ -298,9 +296,11 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 	uint64_t from_ms = 0, to_ms = UINT64_MAX;
 	uint32_t limit = rq->limit && rq->limit < EXPORT_PAGE ? rq->limit : EXPORT_PAGE;
 	Tpclear__Posting *arr, **ptr;
-	uint8_t key[8];
-	tpc_iter_t it;
+	tpc_postings_t it;
+	tpc_posting_rec_t p;
+	uint64_t num;
 	tpc_txn_t t;
+	int rc;
 
 	if (rq->from) {
 		if (day_end_ms(job, "from", rq->from, &from_ms))
@@ -313,36 +313,28 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 	ptr = tpc_arena_alloc(job->arena, limit * sizeof(*ptr), 8);
 	if (!arr || !ptr)
 		return TPC_ENOMEM;
-	/* pages: the caller passes the last number it got, the walk resumes after it */
+	/* pages: the caller passes the last number it got, the walk resumes after it (in
+	 * either stream: postings.h) */
 	tpc_txn_wrap(&t, txn);
-	/* from the record holding rq->after: a page may end on a pair's charge, whose payable
-	 * (the next number) has no key of its own (records.h) */
-	tpc_key_u64(key, rq->after);
-	tpc_txn_foreach(&it, &t, db->postings, key, 8, 0)
-	{
-		tpc_posting_rec_t p[2];
-		uint64_t num[2];
-		int n = tpc_records_postings_read(&it.key, &it.val, p, num), i, rc = 0;
-
-		if (n < 0) {
-			damaged(&t, TPC_REC_POSTINGS, &it.key);
-			break;
-		}
+	if ((rc = tpc_postings_open(&it, txn, db, rq->after + 1)))
+		return tpc_err_from_mdb(rc);
+	while ((rc = tpc_postings_next(&it, &p, &num)) == 1) {
 		/* appended in commit order, so the first posting past the end day ends the walk
 		 * (balance() reads on instead, in case the wall clock stepped back) */
-		if (p[0].at_ms > to_ms)
+		if (p.at_ms > to_ms)
 			break;
-		for (i = 0; i < n && !rc; i++)
-			rc = export_add(job, la, arr, ptr, limit, num[i], &p[i],
-			                num[i] > rq->after && p[i].at_ms >= from_ms, account);
-		if (rc == 1)
+		rc = export_add(job, la, arr, ptr, limit, num, &p,
+		                num > rq->after && p.at_ms >= from_ms, account);
+		if (rc)
 			break;
-		if (rc < 0) {
-			tpc_iter_close(&it);
-			return rc;
-		}
 	}
-	tpc_iter_close(&it);
+	tpc_postings_close(&it);
+	if (rc < 0 && rc != TPC_EDAMAGED && rc != TPC_ENOMEM)
+		tpc_txn_fail(&t, rc);
+	if (rc == TPC_EDAMAGED)
+		damaged(&t, it.bad_db, &it.bad);
+	if (rc == TPC_ENOMEM)
+		return rc;
 	la->postings = ptr;
 	return tpc_err_from_mdb(t.ret);
 }

@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "clearing/schemes.h"
 #include "refdata/text.h"
+#include "store/postings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ struct charge {
 	uint64_t at_ms;
 	uint32_t line;
 	uint8_t part;
+	char payee[12]; /* the invoicing NIHII: its payable's account, "" when not found */
 };
 
 /* One line of the statement: the parts of a line charged to SPPIS in the month, folded. */
@@ -122,33 +124,37 @@ int tpc_statement_month(uint32_t yyyymm, uint64_t *from_ms, uint64_t *until_ms)
 
 /* ---- pass 1: the month's SPPIS charges ----------------------------------------------------- */
 
+/* The invoicing NIHII of the charge @p c: the PAYABLE posting numbered right after it, of the
+ * same line part (a pair's second posting, or the next record before schema 6). */
+static void payee_take(struct charge *c, const tpc_posting_rec_t *p, uint64_t num)
+{
+	if (num != c->number + 1 || p->kind != TPC_POST_PAYABLE || p->sequence != c->seq ||
+	    p->line != c->line || p->part != c->part || p->payee_kind != TPC_PAYEE_PROVIDER)
+		return;
+	snprintf(c->payee, sizeof(c->payee), "%.11s", p->account);
+}
+
 /* Keep every SPPIS charge committed in [from, until) and sum them into b->charged. Only charges
  * count: a payment run's settle/payout postings move money the statement already listed, and
  * the payable postings are the other side of the same charges. @return 0, TPC_E2BIG when the
  * sum overflows, TPC_ENOMEM, or an LMDB failure. */
 static int collect(struct build *b)
 {
-	tpc_iter_t it;
-	tpc_txn_t t;
-	int rc = 0;
+	tpc_postings_t it;
+	tpc_posting_rec_t p;
+	uint64_t num;
+	size_t last = SIZE_MAX; /* the charge kept just before */
+	int rc, got;
 
-	tpc_txn_wrap(&t, b->txn);
-	tpc_txn_foreach(&it, &t, b->db->postings, NULL, 0, 0)
-	{
-		tpc_posting_rec_t pp[2], p;
-		uint64_t num[2];
+	/* stored and derived postings alike (store/postings.h), in number order */
+	if ((rc = tpc_postings_open(&it, b->txn, b->db, 0)))
+		return tpc_err_from_mdb(rc);
+	while ((got = tpc_postings_next(&it, &p, &num)) == 1) {
 		struct charge *c;
 
-		if (it.key.mv_size != 8)
-			continue;
-		/* a damaged posting refuses the statement (T00055): its sum would be wrong. A
-		 * charge is a record's first posting (a pair: the charge, then its payable) */
-		if (tpc_records_postings_read(&it.key, &it.val, pp, num) < 0) {
-			tpc_records_damaged(TPC_REC_POSTINGS, &it.key);
-			rc = TPC_EDAMAGED;
-			break;
-		}
-		p = pp[0];
+		if (last != SIZE_MAX)
+			payee_take(&b->ch[last], &p, num);
+		last = SIZE_MAX;
 		if (p.kind != TPC_POST_CHARGE || p.budget != TPC_BUDGET_SPPIS ||
 		    p.at_ms < b->from || p.at_ms >= b->until)
 			continue;
@@ -163,9 +169,11 @@ static int collect(struct build *b)
 			b->ch = n;
 			b->capch = nc;
 		}
+		last = b->nch;
 		c = &b->ch[b->nch++];
+		memset(c, 0, sizeof(*c));
 		c->seq = p.sequence;
-		c->number = tpc_get_be64(it.key.mv_data);
+		c->number = num;
 		c->at_ms = p.at_ms;
 		c->line = p.line;
 		c->part = p.part;
@@ -174,8 +182,11 @@ static int collect(struct build *b)
 			break;
 		}
 	}
-	tpc_iter_close(&it);
-	return rc ? rc : tpc_err_from_mdb(t.ret);
+	tpc_postings_close(&it);
+	/* a damaged posting or block refuses the statement (T00055): its sum would be wrong */
+	if (!rc && got == TPC_EDAMAGED)
+		tpc_records_damaged(it.bad_db, &it.bad);
+	return rc ? rc : got < 0 || got > 1 ? tpc_err_from_mdb(got) : 0;
 }
 
 /* ---- pass 2: one statement line per (sequence, line) --------------------------------------- */
@@ -215,46 +226,6 @@ static int is_bce(const char *s)
 static int is_decision(const char *s)
 {
 	return !tpc_text_check(s, strlen(s), TPC_REF_TEXT_MAX, NULL);
-}
-
-/* The postings of the record numbered @p number: 1 or 2 in @p pp, 0 when there is none.
- * @return that count or TPC_EDAMAGED. */
-static int postings_at(const struct build *b, uint64_t number, tpc_posting_rec_t pp[2])
-{
-	uint8_t key[8];
-	MDB_val k = {sizeof(key), key}, v;
-	uint64_t num[2];
-	int n;
-
-	tpc_put_be64(key, number);
-	if (mdb_get(b->txn, b->db->postings, &k, &v) != 0)
-		return 0;
-	if ((n = tpc_records_postings_read(&k, &v, pp, num)) < 0)
-		tpc_records_damaged(TPC_REC_POSTINGS, &k);
-	return n;
-}
-
-/* The invoicing NIHII: the PAYABLE posting that follows charge @p c in the same transaction
- * (since schema 6 the second of the charge's own pair, before it the next record). "" when it
- * is not there (the statement does not depend on it). @return 0 or TPC_EDAMAGED. */
-static int payee_of(const struct build *b, const struct charge *c, char out[12])
-{
-	tpc_posting_rec_t pp[2], p;
-	int n;
-
-	out[0] = 0;
-	if ((n = postings_at(b, c->number, pp)) == 1)
-		n = postings_at(b, c->number + 1, pp);
-	else if (n == 2)
-		pp[0] = pp[1];
-	if (n <= 0)
-		return n;
-	p = pp[0];
-	if (p.kind != TPC_POST_PAYABLE || p.sequence != c->seq || p.line != c->line ||
-	    p.part != c->part || p.payee_kind != TPC_PAYEE_PROVIDER)
-		return 0;
-	snprintf(out, 12, "%.11s", p.account);
-	return 0;
 }
 
 /* The statement line @p sl of the line charged by @p first (its first charge in part order),
@@ -309,7 +280,8 @@ static int fold(struct build *b, const struct charge *first, struct sline *sl, c
 		*code = TPC_CODE_UNRECONCILED; /* amounts no sum can hold */
 		return TPC_EDB;
 	}
-	return payee_of(b, first, sl->provider);
+	memcpy(sl->provider, first->payee, sizeof(first->payee));
+	return 0;
 
 out_inconsistent:
 	tpc_error("statement: SPPIS charge of sequence %llu line %u has no accepted Mediprima "

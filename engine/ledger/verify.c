@@ -15,6 +15,7 @@
 
 #include "core/arena.h"
 #include "core/error.h"
+#include "store/postings.h"
 #include "store/txn.h"
 
 #include <ctype.h>
@@ -42,7 +43,12 @@ struct vctx {
 	tpc_lines_t lines;         /* reads line records in either layout */
 	uint64_t unpaid_seq;       /* the sending of unpaid_bits (0: none yet) */
 	const uint8_t *unpaid_bits;
-	uint64_t unpaid_n; /* bits in unpaid_bits */
+	uint64_t unpaid_n;     /* bits in unpaid_bits */
+	uint64_t derive_from;  /* first sequence whose postings are derived (store/postings.h) */
+	uint64_t derived_next; /* the number after the last block's derived postings */
+	uint32_t schema;
+	tpc_balances_t seen;      /* what every posting, stored or derived, sums to */
+	const MDB_val *block_key; /* the block whose postings are being checked */
 };
 
 static void report(struct vctx *c, const char *db, const char *key, const char *fmt, ...)
@@ -162,17 +168,11 @@ static int get_line(struct vctx *c, uint64_t seq, uint32_t line, tpc_line_rec_t 
 	return tpc_lines_get(&c->lines, seq, line, out, NULL) == 0;
 }
 
-/* The parts of a line that move money, as ledger.c's post() writes them: bit 0 the insurer
- * part, bit 1 the patient share a scheme pays. */
+/* The parts of a line that move money, as ledger.c's post() counts them (records.h). */
 static unsigned line_parts(const tpc_line_rec_t *r, int64_t amount[2])
 {
-	int64_t share = r->share_budget ? r->patient_cents : 0;
-
-	amount[0] = r->accepted_cents - share;
-	amount[1] = share;
-	if (r->outcome != TPC_OUTCOME_ACCEPTED || r->accepted_cents == 0)
-		return 0;
-	return (amount[0] != 0) | (amount[1] != 0) << 1;
+	return tpc_line_parts(r->outcome, r->accepted_cents, r->share_budget, r->patient_cents,
+	                      amount);
 }
 
 /* One walk: every record of @p dbi, in key order, to @p visit. @return 0 or an LMDB code. */
@@ -277,6 +277,63 @@ static void line_parts_check(struct vctx *c, const MDB_val *k, const tpc_line_re
 		}
 }
 
+/* A posting of a line (charge, payable): of an accepted line part, for its amount. @p db and
+ * @p k name the record it was read from (a posting, or a lines block it is derived from). */
+static void check_line_posting(struct vctx *c, enum tpc_rec_db db, const MDB_val *k,
+                               const tpc_posting_rec_t *p)
+{
+	tpc_line_rec_t line;
+	int64_t amount[2], want;
+
+	if (p->kind == TPC_POST_PAYABLE)
+		c->payable_postings++;
+	if (!get_line(c, p->sequence, p->line, &line) || p->part > 1 ||
+	    !(line_parts(&line, amount) & (1u << p->part))) {
+		report_rec(c, db, k, "no accepted line part of its sequence and line");
+		return;
+	}
+	want = p->kind == TPC_POST_CHARGE ? -amount[p->part] : amount[p->part];
+	if (p->amount_cents != want) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "amount %lld cents, its line says %lld",
+		         (long long)p->amount_cents, (long long)want);
+		report_rec(c, db, k, what);
+	}
+}
+
+/* One posting, stored or derived: summed into its budget (and into the balances the stored
+ * ones are compared with), checked against its line or its run. @return 1 when it is of no
+ * budget or kind this engine knows (the rest of its record is skipped). */
+static int check_posting(struct vctx *c, enum tpc_rec_db db, const MDB_val *k,
+                         const tpc_posting_rec_t *p)
+{
+	uint8_t rk[8];
+
+	if (p->budget >= TPC_BUDGET__COUNT || p->kind < TPC_POST_CHARGE ||
+	    p->kind > TPC_POST_PAYOUT) {
+		report_rec(c, db, k, "unknown budget or kind");
+		return 1;
+	}
+	c->r->budget_cents[p->budget] += p->amount_cents;
+	tpc_balances_count(&c->seen, p);
+	if (p->kind == TPC_POST_CHARGE || p->kind == TPC_POST_PAYABLE)
+		check_line_posting(c, db, k, p);
+	else if (!p->run || !exists(c, c->db->payruns, tpc_key_u64(rk, p->run).mv_data, 8))
+		report_rec(c, db, k, "a payment posting of no stored run");
+	return 0;
+}
+
+/* A derived posting of the block in c->block_key (tpc_postings_of_block()). */
+static int derived_posting(void *arg, const tpc_posting_rec_t *p, uint64_t num)
+{
+	struct vctx *c = arg;
+
+	c->derived_next = num + 1;
+	check_posting(c, TPC_REC_LINES, c->block_key, p);
+	return 0;
+}
+
 /* A lines block (schema 6): its sums, then each of its lines. Counted as one record per line,
  * like the records it replaces. */
 static void visit_block(struct vctx *c, const MDB_val *k, const MDB_val *v)
@@ -310,6 +367,15 @@ static void visit_block(struct vctx *c, const MDB_val *k, const MDB_val *v)
 	c->r->checked[TPC_REC_LINES] += h.nlines;
 	if (!exists(c, c->db->answers, k->mv_data, 8))
 		report_rec(c, TPC_REC_LINES, k, "no stored answer of its sequence");
+	/* schema 7: its line postings are derived from it, numbered after the previous block's */
+	if (seq >= c->derive_from) {
+		if (h.first_posting < c->derived_next)
+			report_rec(c, TPC_REC_LINES, k,
+			           "its first posting number is below the previous block's last");
+		c->derived_next = h.first_posting;
+		c->block_key = k;
+		tpc_postings_of_block(seq, v->mv_data, &h, derived_posting, c);
+	}
 	for (uint32_t i = 0; i < h.nlines; i++) {
 		tpc_line_rec_t r;
 		MDB_val lk = tpc_key_u64_u32(kb, seq, i);
@@ -400,56 +466,20 @@ static void visit_paid(struct vctx *c, const MDB_val *k, const MDB_val *v)
 	visit_part(c, TPC_REC_PAID, k, v);
 }
 
-/* A posting of a line (charge, payable): of an accepted line part, for its amount. */
-static void check_line_posting(struct vctx *c, const MDB_val *k, const tpc_posting_rec_t *p)
-{
-	tpc_line_rec_t line;
-	int64_t amount[2], want;
-
-	if (p->kind == TPC_POST_PAYABLE)
-		c->payable_postings++;
-	if (!get_line(c, p->sequence, p->line, &line) || p->part > 1 ||
-	    !(line_parts(&line, amount) & (1u << p->part))) {
-		report_rec(c, TPC_REC_POSTINGS, k,
-		           "no accepted line part of its sequence and line");
-		return;
-	}
-	want = p->kind == TPC_POST_CHARGE ? -amount[p->part] : amount[p->part];
-	if (p->amount_cents != want) {
-		char what[128];
-
-		snprintf(what, sizeof(what), "amount %lld cents, its line says %lld",
-		         (long long)p->amount_cents, (long long)want);
-		report_rec(c, TPC_REC_POSTINGS, k, what);
-	}
-}
-
 /* A record of "postings": one posting, or a line part's pair of two (records.h), each summed
  * into its budget and checked against its line or its run. */
 static void visit_posting(struct vctx *c, const MDB_val *k, const MDB_val *v)
 {
 	uint64_t n = k->mv_size == 8 ? tpc_get_be64(k->mv_data) : 0, num[2];
-	uint8_t rk[8];
 	tpc_posting_rec_t pp[2];
 	int np = tpc_records_postings_read(k, v, pp, num);
 
 	if (!count_rec(c, TPC_REC_POSTINGS, k, np < 0, np < 0 ? 0 : pp[0].sum,
 	               n >= c->from.posting))
 		return;
-	for (int i = 0; i < np; i++) {
-		const tpc_posting_rec_t *p = &pp[i];
-
-		if (p->budget >= TPC_BUDGET__COUNT || p->kind < TPC_POST_CHARGE ||
-		    p->kind > TPC_POST_PAYOUT) {
-			report_rec(c, TPC_REC_POSTINGS, k, "unknown budget or kind");
+	for (int i = 0; i < np; i++)
+		if (check_posting(c, TPC_REC_POSTINGS, k, &pp[i]))
 			return;
-		}
-		c->r->budget_cents[p->budget] += p->amount_cents;
-		if (p->kind == TPC_POST_CHARGE || p->kind == TPC_POST_PAYABLE)
-			check_line_posting(c, k, p);
-		else if (!p->run || !exists(c, c->db->payruns, tpc_key_u64(rk, p->run).mv_data, 8))
-			report_rec(c, TPC_REC_POSTINGS, k, "a payment posting of no stored run");
-	}
 }
 
 /* ---- indexes ------------------------------------------------------------------------------- */
@@ -580,6 +610,9 @@ static int sums_from(struct vctx *c)
 		return rc;
 	if (v.mv_size == 4)
 		memcpy(&schema, v.mv_data, 4);
+	c->schema = schema;
+	if ((rc = tpc_postings_derive_from(c->txn, c->db, &c->derive_from)))
+		return rc;
 	memset(&c->from, schema < 5 ? 0xff : 0, sizeof(c->from));
 	memset(&c->from6, schema < 6 ? 0xff : 0, sizeof(c->from6));
 	rc = mdb_get(c->txn, c->db->meta, &f, &v);
@@ -605,6 +638,42 @@ struct walk_def {
 	visit_fn visit;
 };
 
+/* Schema 7: the running balances (meta "balances") against what every posting sums to, kind by
+ * kind, and each budget's row summing to zero. */
+static void check_balances(struct vctx *c)
+{
+	static const char *const kinds[4] = {"charge", "payable", "settle", "payout"};
+	tpc_balances_t b;
+	int rc = tpc_balances_get(c->txn, c->db, &b);
+	char n[64];
+
+	if (rc == TPC_EDAMAGED || (rc && rc != MDB_NOTFOUND)) {
+		c->r->damaged[TPC_REC_POSTINGS]++;
+		report(c, "meta", TPC_BALANCES_KEY, "checksum mismatch (or a size not its own)");
+		return;
+	}
+	if (b.postings != c->seen.postings)
+		report(c, "meta", TPC_BALANCES_KEY, "counts %llu postings, the ledger holds %llu",
+		       (unsigned long long)b.postings, (unsigned long long)c->seen.postings);
+	for (unsigned i = 0; i < TPC_BALANCES_BUDGETS; i++) {
+		int64_t row = 0;
+
+		snprintf(n, sizeof(n), "%s %s", TPC_BALANCES_KEY, tpc_budget_name(i));
+		for (unsigned j = 0; j < 4; j++) {
+			row += b.cents[i][j];
+			if (b.cents[i][j] != c->seen.cents[i][j])
+				report(c, "meta", n, "%s %lld cents, its postings sum to %lld",
+				       kinds[j], (long long)b.cents[i][j],
+				       (long long)c->seen.cents[i][j]);
+		}
+		if (b.insured[i] != c->seen.insured[i])
+			report(c, "meta", n, "payable to insured %lld cents, its postings %lld",
+			       (long long)b.insured[i], (long long)c->seen.insured[i]);
+		if (row)
+			report(c, "meta", n, "sums to %lld cents, not 0", (long long)row);
+	}
+}
+
 /* The totals that need every walk: the budgets' sums, and as many payable postings as line
  * parts that move money. */
 static void totals(struct vctx *c)
@@ -616,6 +685,8 @@ static void totals(struct vctx *c)
 			report(c, "postings", tpc_budget_name(b),
 			       "the budget sums to %lld cents, not 0",
 			       (long long)c->r->budget_cents[b]);
+	if (c->schema >= 7)
+		check_balances(c);
 	snprintf(n, sizeof(n), "%llu parts", (unsigned long long)c->parts);
 	if (c->payable_postings != c->parts)
 		report(c, "postings", n,

@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "payments/sepa.h"
 #include "store/payload.h"
+#include "store/postings.h"
 #include "tpclear.pb-c.h"
 
 #include <errno.h>
@@ -513,16 +514,24 @@ out:
 }
 
 /* Postings are numbered by the writer's one counter, shared with the sendings' postings, so
- * the numbers only grow across both and MDB_APPEND holds. */
+ * the numbers only grow across both and MDB_APPEND holds. Each is added to the running
+ * balances in the run's transaction (store/postings.h): a few per payment, next to the
+ * records a payment writes anyway. */
 static int put_posting(const tpc_payrun_ctx_t *ctx, MDB_txn *txn, const tpc_posting_rec_t *rec)
 {
 	uint8_t key[8];
 	tpc_posting_rec_t sealed = *rec;
 	MDB_val k = {sizeof(key), key}, v = {sizeof(sealed), &sealed};
+	tpc_balances_t d;
+	int rc;
 
 	tpc_records_posting_seal(&sealed);
 	tpc_put_be64(key, (*ctx->next_posting)++);
-	return mdb_put(txn, ctx->db->postings, &k, &v, MDB_APPEND);
+	if ((rc = mdb_put(txn, ctx->db->postings, &k, &v, MDB_APPEND)))
+		return rc;
+	memset(&d, 0, sizeof(d));
+	tpc_balances_count(&d, &sealed);
+	return tpc_balances_add(txn, ctx->db, &d);
 }
 
 /* Clear the bit of item @p x in its sending's "unpaid" value (read back in this transaction,

@@ -82,6 +82,11 @@ void tpc_records_key_text(enum tpc_rec_db db, const MDB_val *k, char *out, size_
 	const uint8_t *b = k ? k->mv_data : NULL;
 	size_t n = k ? k->mv_size : 0, o = 0;
 
+	/* meta "balances" (schema 7), counted with the postings it sums */
+	if (n == sizeof(TPC_BALANCES_KEY) - 1 && !memcmp(b, TPC_BALANCES_KEY, n)) {
+		snprintf(out, cap, "meta %s", TPC_BALANCES_KEY);
+		return;
+	}
 	if (n == 8 && db != TPC_REC_PAYABLES && db != TPC_REC_PAID && db != TPC_REC_SETTLEMENTS) {
 		snprintf(out, cap, "%s %llu", db == TPC_REC_POSTINGS ? "posting" : "sequence",
 		         (unsigned long long)tpc_get_be64(b));
@@ -205,7 +210,7 @@ int tpc_records_posting_read(const MDB_val *v, tpc_posting_rec_t *out)
 
 /* The pair as the two postings schema 5 wrote for a line part: every reader (balances,
  * exports, statements, verify, the tests' ledger check) sees postings, numbered as before. */
-static void pair_expand(const tpc_posting_pair_t *q, tpc_posting_rec_t out[2])
+void tpc_records_pair_expand(const tpc_posting_pair_t *q, tpc_posting_rec_t out[2])
 {
 	memset(out, 0, 2 * sizeof(*out));
 	for (int side = 0; side < 2; side++) {
@@ -240,8 +245,24 @@ int tpc_records_postings_read(const MDB_val *k, const MDB_val *v, tpc_posting_re
 		return tpc_records_posting_read(v, &out[0]) ? TPC_EDAMAGED : 1;
 	if (read_tail_sum(v, &q, sizeof(q), 0, offsetof(tpc_posting_pair_t, sum)))
 		return TPC_EDAMAGED;
-	pair_expand(&q, out);
+	tpc_records_pair_expand(&q, out);
 	return 2;
+}
+
+void tpc_records_balances_seal(tpc_balances_t *b)
+{
+	b->magic = TPC_BALANCES_MAGIC;
+	b->budgets = TPC_BALANCES_BUDGETS;
+	b->sum = tpc_records_sum(b, offsetof(tpc_balances_t, sum));
+}
+
+int tpc_records_balances_read(const MDB_val *v, tpc_balances_t *out)
+{
+	/* rows beyond TPC_BALANCES_BUDGETS would be a later engine's layout: a size mismatch */
+	if (read_tail_sum(v, out, sizeof(*out), 0, offsetof(tpc_balances_t, sum)) ||
+	    out->magic != TPC_BALANCES_MAGIC || out->budgets != TPC_BALANCES_BUDGETS)
+		return TPC_EDAMAGED;
+	return 0;
 }
 
 void tpc_records_unpaid_seal(void *value, size_t size)

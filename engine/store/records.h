@@ -30,7 +30,13 @@
 #include <stdint.h>
 #include <string.h>
 
-/* 6: one posting pair of 56 bytes per accepted line part (tpc_posting_pair_t) where schema 5
+/* 7: no posting of a line part is stored: the charge and payable of each accepted line part
+ * are derived from the sending's lines block (store/postings.h: numbered from its header's
+ * first posting, two per part, in line order); meta "balances" (tpc_balances_t) keeps the
+ * running sums per budget and kind, written in the same transaction. A schema 3 to 6 store is
+ * raised to 7: its pairs and postings are read as they are, meta "schema7_from" says from
+ * which sequence the postings are derived.
+ * 6: one posting pair of 56 bytes per accepted line part (tpc_posting_pair_t) where schema 5
  * wrote two postings of 96 bytes; settlements compressed (LZ4) and checksummed (TPS2,
  * tpc_settlement_hdr_t). A schema 5
  * store is raised to 6 and its TPS1 settlements read as they are; meta "schema6_from" says
@@ -40,7 +46,7 @@
  * length, refdata/refdata.h "Values", tpc_scheme_ref_t below). A schema 3 or 4 store is opened
  * and raised to 5 (store/store.c): its values are still read as they are, nothing is
  * rewritten, and meta "sums_from" records where the checksummed records begin. */
-#define TPC_LEDGER_SCHEMA      6u
+#define TPC_LEDGER_SCHEMA      7u
 #define TPC_LEDGER_SCHEMA_READ 3u          /* the oldest schema this engine opens */
 #define TPC_ANSWER_MAGIC       0x35415054u /* "TPA5" little endian: header with its sum */
 #define TPC_ANSWER_MAGIC_V4    0x32415054u /* "TPA2": schemas 3 and 4, 320 bytes, no sum */
@@ -55,6 +61,7 @@
  *  Records before them are unchecked; records from them on must carry one (tpclear verify).
  *  Absent in a store created at schema 5: every record has its sum. */
 #define TPC_SCHEMA6_FROM "schema6_from" /* meta key: a tpc_sums_from_t */
+#define TPC_SCHEMA7_FROM "schema7_from" /* meta key: a tpc_sums_from_t */
 typedef struct tpc_sums_from {
 	uint64_t sequence;
 	uint64_t posting;
@@ -260,6 +267,37 @@ typedef struct tpc_posting_pair {
 	uint64_t sum; /* tpc_records_sum() of the 48 bytes before it */
 } tpc_posting_pair_t;
 
+/** The running balances of the ledger (meta "balances", schema 7): per budget, the sum of
+ *  its postings of each kind, and of its payables to insured persons (eAttest: the rest of
+ *  the payables are to providers), with the number of postings. The writer adds each
+ *  sending's charges and payables, a payment run its settles and payouts, in the transaction
+ *  that makes them: the postings derived from the lines blocks are checked against it
+ *  (tpclear verify, the tests' ledger check), and each budget's row sums to zero. */
+#define TPC_BALANCES_KEY     "balances"
+#define TPC_BALANCES_MAGIC   0x37425054u /* "TPB7" little endian */
+#define TPC_BALANCES_BUDGETS 8u          /* rows: room for budgets after TPC_BUDGET__COUNT */
+typedef struct tpc_balances {
+	uint32_t magic;
+	uint32_t budgets;                       /* TPC_BALANCES_BUDGETS */
+	uint64_t postings;                      /* how many postings the sums hold */
+	int64_t cents[TPC_BALANCES_BUDGETS][4]; /* [budget][kind - 1] */
+	int64_t insured[TPC_BALANCES_BUDGETS];  /* PAYABLE to TPC_PAYEE_INSURED, in [][1] too */
+	uint64_t sum;                           /* tpc_records_sum() of the bytes before it */
+} tpc_balances_t;
+
+/** The parts of a line that move money, as the writer posts them: bit 0 the insurer part of
+ *  @p amount[0] cents, bit 1 the patient share a scheme pays (@p share_budget set), of
+ *  @p amount[1]. A refused line, or a zero one (a credit note may have them), moves none. */
+static inline unsigned tpc_line_parts(uint8_t outcome, int64_t accepted, uint8_t share_budget,
+                                      int64_t patient, int64_t amount[2])
+{
+	amount[1] = share_budget ? patient : 0;
+	amount[0] = accepted - amount[1];
+	if (outcome != TPC_OUTCOME_ACCEPTED || accepted == 0)
+		return 0;
+	return (amount[0] != 0) | (amount[1] != 0) << 1;
+}
+
 /** An accepted line not yet paid (value of "payables"). A credit note's lines are negative
  *  payables: they reduce the next payment to the same payee. */
 typedef struct tpc_payable {
@@ -388,6 +426,7 @@ _Static_assert(sizeof(tpc_line_finding_t) == 12, "stored layout");
 _Static_assert(sizeof(tpc_posting_rec_t) == 96, "stored layout");
 _Static_assert(sizeof(tpc_posting_pair_t) == 56, "stored layout");
 _Static_assert(sizeof(tpc_payable_t) == 56, "stored layout");
+_Static_assert(sizeof(tpc_balances_t) == 344, "stored layout");
 _Static_assert(sizeof(tpc_paid_t) == 32, "stored layout");
 _Static_assert(offsetof(tpc_paid_t, sum) == TPC_PAID_V4, "stored layout");
 _Static_assert(sizeof(tpc_scheme_ref_t) == 16, "stored layout");
@@ -487,6 +526,12 @@ void tpc_records_posting_pair_seal(tpc_posting_pair_t *p);
  *  does not match). */
 int tpc_records_postings_read(const MDB_val *k, const MDB_val *v, tpc_posting_rec_t out[2],
                               uint64_t num[2]);
+/** The two postings of pair @p q: the charge, then the payable (the number is the caller's). */
+void tpc_records_pair_expand(const tpc_posting_pair_t *q, tpc_posting_rec_t out[2]);
+/** Seal the running balances @p b (magic and rows set here). */
+void tpc_records_balances_seal(tpc_balances_t *b);
+/** Read meta "balances". @return 0 or TPC_EDAMAGED (size, magic, rows or sum). */
+int tpc_records_balances_read(const MDB_val *v, tpc_balances_t *out);
 /** Seal a value of "unpaid" of @p size bytes (its sum over the header and the bits). */
 void tpc_records_unpaid_seal(void *value, size_t size);
 /** Check a value of "unpaid": magic, size for its lines, sum. *@p bits points at its bits in

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "store/check.h"
 #include "store/dirlock.h"
+#include "store/postings.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -113,6 +114,34 @@ static int put_sums_from(MDB_txn *txn, const tpc_store_db_t *db, const char *nam
 	return mdb_put(txn, db->meta, &k, &v, 0);
 }
 
+/* The raise of a schema 3 to 6 store to 7: from the next sequence on, a sending's line postings
+ * are derived from its block (meta "schema7_from", store/postings.h); the running balances
+ * start as the sums of every posting stored so far (one walk, at the daemon's start). Read
+ * before the schema number changes: the walk reads the postings as the old schema stored them.
+ */
+static int raise_to_7(MDB_txn *txn, const tpc_store_db_t *db)
+{
+	MDB_val k = {sizeof(TPC_SCHEMA7_FROM) - 1, TPC_SCHEMA7_FROM}, v;
+	tpc_balances_t b;
+	tpc_sums_from_t from;
+	tpc_txn_t t;
+	int rc;
+
+	/* a damaged posting: the store is not served (docs/operations.md, Startup checks) */
+	if ((rc = tpc_balances_compute(txn, db, &b)) || (rc = tpc_balances_add(txn, db, &b)))
+		return rc == TPC_EDAMAGED ? MDB_CORRUPTED : rc;
+	tpc_txn_wrap(&t, txn);
+	from.sequence = tpc_txn_last_u64(&t, db->answers) + 1;
+	from.run = tpc_txn_last_u64(&t, db->payruns) + 1;
+	if (t.ret)
+		return t.ret;
+	if ((rc = tpc_postings_next_number(txn, db, &from.posting)))
+		return rc == TPC_EDAMAGED ? MDB_CORRUPTED : rc;
+	v.mv_data = &from;
+	v.mv_size = sizeof(from);
+	return mdb_put(txn, db->meta, &k, &v, 0);
+}
+
 /* How this store's "dedup" keys are made (store/dbs.h, enum tpc_dedup_form): chosen once, when
  * the store is created (@p create: this engine's short keys), and never changed, since every
  * key of the index must be made the same way for a resubmitted line to be found. No record:
@@ -176,6 +205,8 @@ static int check_schema(MDB_txn *txn, tpc_store_db_t *db, const char *dir)
 		if (rc == 0 && old < 5 && (rc = put_sums_from(txn, db, "sums_from")))
 			return rc;
 		if (rc == 0 && old < 6 && (rc = put_sums_from(txn, db, TPC_SCHEMA6_FROM)))
+			return rc;
+		if (rc == 0 && old < 7 && (rc = raise_to_7(txn, db)))
 			return rc;
 		if (old)
 			tpc_info("ledger %s: schema %u raised to %u", dir, old, ver);

@@ -23,6 +23,7 @@
 #include "core/metrics.h"
 #include "payments/payrun.h"
 #include "pipeline/writer.h"
+#include "store/postings.h"
 #include "store/records.h"
 #include "store/store.h"
 #include "store/txn.h"
@@ -99,6 +100,9 @@ static void *grow(void *v, size_t n, size_t size)
 /* Payable postings and the payments' own records, then the postings of the payments. */
 static void read_money(MDB_txn *txn, const tpc_store_db_t *db, struct books *b)
 {
+	tpc_postings_t it;
+	tpc_posting_rec_t q;
+	uint64_t num;
 	MDB_cursor *cur;
 	MDB_val k, v;
 
@@ -121,30 +125,22 @@ static void read_money(MDB_txn *txn, const tpc_store_db_t *db, struct books *b)
 		                                   0};
 	}
 	mdb_cursor_close(cur);
-	mdb_cursor_open(txn, db->postings, &cur);
-	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
-	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		tpc_posting_rec_t pp[2];
-		uint64_t num[2];
+	/* every posting: stored, or derived from a lines block (schema 7, store/postings.h) */
+	if (tpc_postings_open(&it, txn, db, 0))
+		return;
+	while (tpc_postings_next(&it, &q, &num) == 1) {
 		struct payment *pm;
-		/* one posting, or a line part's pair of two (schema 6, store/records.h) */
-		int n = tpc_records_postings_read(&k, &v, pp, num);
 
-		for (int i = 0; i < n; i++) {
-			const tpc_posting_rec_t *p = &pp[i];
-
-			if (p->kind == TPC_POST_PAYABLE) {
-				b->pay = grow(b->pay, b->npay, sizeof(*b->pay));
-				tpc_key_payable(b->pay[b->npay].key, p->sequence, p->line, p->part);
-				b->pay[b->npay++].amount = p->amount_cents;
-			} else if ((p->kind == TPC_POST_SETTLE || p->kind == TPC_POST_PAYOUT) &&
-			           (pm = payment_of(b, p->run, p->line))) {
-				*(p->kind == TPC_POST_SETTLE ? &pm->settle : &pm->payout) +=
-				    p->amount_cents;
-			}
+		if (q.kind == TPC_POST_PAYABLE) {
+			b->pay = grow(b->pay, b->npay, sizeof(*b->pay));
+			tpc_key_payable(b->pay[b->npay].key, q.sequence, q.line, q.part);
+			b->pay[b->npay++].amount = q.amount_cents;
+		} else if ((q.kind == TPC_POST_SETTLE || q.kind == TPC_POST_PAYOUT) &&
+		           (pm = payment_of(b, q.run, q.line))) {
+			*(q.kind == TPC_POST_SETTLE ? &pm->settle : &pm->payout) += q.amount_cents;
 		}
 	}
-	mdb_cursor_close(cur);
+	tpc_postings_close(&it);
 	qsort(b->pay, b->npay, sizeof(*b->pay), cmp_payable);
 }
 

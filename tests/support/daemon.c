@@ -5,10 +5,12 @@
 #include "gen/canonical_gen.h"
 #include "pipeline/client.h"
 #include "core/config.h"
+#include "core/error.h"
 #include "gen/efact_gen.h"
 #include "security/keys.h"
 #include "ledger/ledger.h"
 #include "pipeline/writer.h"
+#include "store/postings.h"
 #include "store/records.h"
 #include "core/metrics.h"
 #include "refdata/refdata.h"
@@ -564,6 +566,35 @@ static int cmp_key(const void *a, const void *b)
 	return memcmp(a, b, TPC_PAYABLE_KEY);
 }
 
+/* Schema 7: the running balances (meta "balances") must be what the postings sum to, kind by
+ * kind; absent only while nothing was posted, or in a ledger below schema 7. @return 0 or -1
+ * with the reason in @p err. */
+static int balances_differ(MDB_txn *txn, const tpc_store_db_t *db, const tpc_balances_t *seen,
+                           char *err, size_t errlen)
+{
+	tpc_balances_t b;
+	uint64_t from;
+	int rc = tpc_balances_get(txn, db, &b);
+
+	if (tpc_postings_derive_from(txn, db, &from) || from == UINT64_MAX)
+		return 0;
+	if (rc == MDB_NOTFOUND && !seen->postings)
+		return 0;
+	if (rc) {
+		snprintf(err, errlen, "meta balances: %s",
+		         rc == MDB_NOTFOUND ? "absent" : "damaged");
+		return -1;
+	}
+	if (b.postings != seen->postings ||
+	    memcmp(b.cents, seen->cents, sizeof(b.cents) + sizeof(b.insured)) != 0) {
+		snprintf(err, errlen,
+		         "meta balances: %llu postings, the ledger %llu, or sums differ",
+		         (unsigned long long)b.postings, (unsigned long long)seen->postings);
+		return -1;
+	}
+	return 0;
+}
+
 int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *paid_lines,
                         uint64_t *unpaid_lines)
 {
@@ -573,8 +604,11 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 	tpc_store_reader_t *r = NULL;
 	const tpc_store_db_t *db;
 	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v;
+	tpc_postings_t it;
+	tpc_posting_rec_t p;
+	tpc_balances_t seen = {0};
+	uint64_t num = 0;
+	int g;
 	int64_t sum = 0, per_budget[TPC_BUDGET__COUNT] = {0};
 	uint8_t(*payable)[TPC_PAYABLE_KEY] = NULL, (*unpaid)[TPC_PAYABLE_KEY] = NULL,
 	(*paid)[TPC_PAYABLE_KEY] = NULL;
@@ -588,41 +622,33 @@ int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *p
 	if (tpc_metrics_new(2, &m) || tpc_writer_open(&cfg, m, &l) ||
 	    tpc_store_reader_new(tpc_writer_store(l), &r) || tpc_store_read_begin(r, &txn, &db))
 		goto out;
-	if (mdb_cursor_open(txn, db->postings, &c))
+	/* every posting: stored, or derived from a lines block (schema 7, store/postings.h) */
+	if (tpc_postings_open(&it, txn, db, 0))
 		goto out_end;
-	for (int g = mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0;
-	     g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		tpc_posting_rec_t pp[2];
-		uint64_t num[2];
-		/* one posting, or a line part's pair of two (schema 6, store/records.h) */
-		int n = tpc_records_postings_read(&k, &v, pp, num);
-
-		if (n < 0) {
-			snprintf(err, errlen, "posting %llu: damaged",
-			         k.mv_size == 8 ? (unsigned long long)tpc_get_be64(k.mv_data)
-			                        : 0ULL);
-			mdb_cursor_close(c);
-			goto out_end;
+	while ((g = tpc_postings_next(&it, &p, &num)) == 1) {
+		sum += p.amount_cents;
+		tpc_balances_count(&seen, &p);
+		if (p.budget < TPC_BUDGET__COUNT)
+			per_budget[p.budget] += p.amount_cents;
+		if (p.kind != TPC_POST_PAYABLE)
+			continue;
+		if (npayable == cap) {
+			cap = cap ? cap * 2 : 1024;
+			payable = realloc(payable, cap * TPC_PAYABLE_KEY);
 		}
-		for (int i = 0; i < n; i++) {
-			const tpc_posting_rec_t *p = &pp[i];
-
-			sum += p->amount_cents;
-			if (p->budget < TPC_BUDGET__COUNT)
-				per_budget[p->budget] += p->amount_cents;
-			if (p->kind != TPC_POST_PAYABLE)
-				continue;
-			if (npayable == cap) {
-				cap = cap ? cap * 2 : 1024;
-				payable = realloc(payable, cap * TPC_PAYABLE_KEY);
-			}
-			tpc_put_be64(payable[npayable], p->sequence);
-			tpc_put_be32(payable[npayable] + 8, p->line);
-			payable[npayable][12] = p->part;
-			npayable++;
-		}
+		tpc_put_be64(payable[npayable], p.sequence);
+		tpc_put_be32(payable[npayable] + 8, p.line);
+		payable[npayable][12] = p.part;
+		npayable++;
 	}
-	mdb_cursor_close(c);
+	tpc_postings_close(&it);
+	if (g) {
+		snprintf(err, errlen, "posting after %llu: %s", (unsigned long long)num,
+		         g == TPC_EDAMAGED ? "damaged" : mdb_strerror(g));
+		goto out_end;
+	}
+	if (balances_differ(txn, db, &seen, err, errlen))
+		goto out_end;
 	/* the unpaid parts: "payables" of schema 3-5, then the bits of "unpaid" (schema 6) */
 	if (keys_of(txn, db->payables, &unpaid, &nunpaid) ||
 	    unpaid_keys(txn, db->unpaid, &unpaid, &nunpaid) ||

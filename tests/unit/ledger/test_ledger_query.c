@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "ledger/ledger_query.h"
 #include "ledger/verify.h"
+#include "store/postings.h"
 #include "store/records.h"
 #include "ledgerfix.h"
 
@@ -784,6 +785,28 @@ static void raw_open(MDB_env **env, MDB_txn **txn)
 	cr_assert_eq(mdb_txn_begin(*env, NULL, 0, txn), 0);
 }
 
+/* Every posting of the ledger open in @p txn, stored or derived from the lines blocks, into
+ * @p all and @p num (at most @p cap); "postings" is then emptied for the caller's rewrite.
+ * @return how many. */
+static int take_postings(MDB_txn *txn, tpc_posting_rec_t *all, uint64_t *num, int cap)
+{
+	tpc_store_db_t sdb;
+	tpc_postings_t it;
+	int count = 0, g = 0;
+
+	memset(&sdb, 0, sizeof(sdb));
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &sdb.meta), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "postings", 0, &sdb.postings), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "lines", 0, &sdb.lines), 0);
+	cr_assert_eq(tpc_postings_open(&it, txn, &sdb, 0), 0);
+	while (count < cap && (g = tpc_postings_next(&it, &all[count], &num[count])) == 1)
+		count++;
+	tpc_postings_close(&it);
+	cr_assert_eq(g, 0, "every posting read (at most %d)", cap);
+	cr_assert_eq(mdb_drop(txn, sdb.postings, 0), 0);
+	return count;
+}
+
 /* Rewrite the closed ledger as schema 5 wrote it: line records and payables (old_lines()),
  * each line part's posting pair as two postings
  * of 96 bytes (the charge under the pair's number, the payable under the next), each TPS2
@@ -805,29 +828,26 @@ static int as_schema_5(void)
 	cr_assert_eq(mdb_dbi_open(txn, "postings", 0, &post), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "settlements", 0, &sett), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-	/* postings: collected first (the rewrite adds keys under the cursor) */
+	/* postings: collected first (the rewrite adds keys under the cursor), stored or derived
+	 * from the lines blocks (schema 7) alike */
 	{
-		tpc_posting_rec_t all[64][2];
-		uint64_t num[64][2];
-		int n[64], count = 0;
+		tpc_posting_rec_t all[128];
+		uint64_t num[128];
+		int count = take_postings(txn, all, num, 128);
 
-		cr_assert_eq(mdb_cursor_open(txn, post, &cur), 0);
-		for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0 && count < 64;
-		     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT), count++)
-			cr_assert_gt(n[count] =
-			                 tpc_records_postings_read(&k, &v, all[count], num[count]),
-			             0);
-		mdb_cursor_close(cur);
-		cr_assert_eq(mdb_drop(txn, post, 0), 0);
-		for (int i = 0; i < count; i++)
-			for (int j = 0; j < n[i]; j++) {
-				uint8_t key[8];
-				MDB_val kk = tpc_key_u64(key, num[i][j]);
-				MDB_val vv = {sizeof(all[i][j]), &all[i][j]};
+		for (int i = 0; i < count; i++) {
+			uint8_t key[8];
+			MDB_val kk = tpc_key_u64(key, num[i]);
+			MDB_val vv = {sizeof(all[i]), &all[i]};
 
-				tpc_records_posting_seal(&all[i][j]);
-				cr_assert_eq(mdb_put(txn, post, &kk, &vv, 0), 0);
-			}
+			tpc_records_posting_seal(&all[i]);
+			cr_assert_eq(mdb_put(txn, post, &kk, &vv, 0), 0);
+		}
+		/* no running balances before schema 7 */
+		cr_assert_eq(mdb_del(txn, meta,
+		                     &(MDB_val){sizeof(TPC_BALANCES_KEY) - 1, TPC_BALANCES_KEY},
+		                     NULL),
+		             0);
 	}
 	cr_assert_eq(mdb_cursor_open(txn, sett, &cur), 0);
 	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
@@ -925,10 +945,150 @@ Test(ledger_query, a_schema_5_ledger_reads_its_old_records_beside_new_ones)
 	tpc_store_read_end(lfx.reader);
 	cr_assert_eq(r.problems, 0);
 	cr_assert_eq(r.damaged[TPC_REC_POSTINGS] + r.damaged[TPC_REC_SETTLEMENTS], 0);
-	cr_assert_eq(r.checked[TPC_REC_POSTINGS], 14 + 1 + 2, "14 old, one pair, two payment");
+	/* K-3's charge and payable are derived from its block (schema 7): no record */
+	cr_assert_eq(r.checked[TPC_REC_POSTINGS], 14 + 2, "14 old, two payment");
 	cr_assert_eq(r.checked[TPC_REC_LINES], 6 + 1, "6 old records, a block of 1");
 	cr_assert_eq(r.unchecked[TPC_REC_SETTLEMENTS], 3, "TPS1: no sum");
 	cr_assert_eq(r.checked[TPC_REC_SETTLEMENTS], 2);
+}
+
+/* ---- a schema 6 ledger under schema 7 (issue 15: postings derived from the lines blocks) --- */
+
+/* The export and the balances as text: what a reader of the ledger is given. */
+static void ledger_text(char *out, size_t cap)
+{
+	Tpclear__LedgerAnswer *la = export_page(0, 1000, 0, 0);
+	size_t o = 0;
+
+	for (size_t i = 0; i < la->n_postings && o < cap; i++) {
+		const Tpclear__Posting *p = la->postings[i];
+
+		o += (size_t)snprintf(out + o, cap - o, "%llu %s %s %s %lld %llu %u %llu %llu\n",
+		                      (unsigned long long)p->number, p->kind, p->budget, p->account,
+		                      (long long)p->amount_cents, (unsigned long long)p->sequence,
+		                      p->line, (unsigned long long)p->run,
+		                      (unsigned long long)p->at);
+	}
+	la = balance("", 0);
+	for (size_t i = 0; i < la->n_balances && o < cap; i++) {
+		const Tpclear__BudgetBalance *b = la->balances[i];
+
+		o += (size_t)snprintf(out + o, cap - o, "%s %lld %lld %lld %lld %lld %lld %llu\n",
+		                      b->budget, (long long)b->charged_cents,
+		                      (long long)b->payable_cents, (long long)b->settled_cents,
+		                      (long long)b->paid_out_cents, (long long)b->insured_cents,
+		                      (long long)b->third_party_cents,
+		                      (unsigned long long)b->postings);
+	}
+	cr_assert_lt(o, cap);
+}
+
+/* Rewrite the closed ledger as schema 6 wrote it: each line part's charge and payable (derived
+ * from the lines blocks by this engine) as one 56-byte pair under the charge's number, the
+ * payment postings as they are, no running balances, meta schema 6 without "schema7_from".
+ * @return the pairs written. */
+static int as_schema_6(void)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	tpc_posting_rec_t all[128];
+	uint64_t num[128];
+	uint32_t six = 6;
+	int count, pairs = 0;
+	MDB_dbi meta, post;
+
+	raw_open(&env, &txn);
+	count = take_postings(txn, all, num, 128);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "postings", 0, &post), 0);
+	for (int i = 0; i < count; i++) {
+		const tpc_posting_rec_t *c = &all[i], *y = &all[i + 1];
+		uint8_t key[8];
+		MDB_val k = tpc_key_u64(key, num[i]), v = {sizeof(all[i]), &all[i]};
+		tpc_posting_pair_t q;
+
+		if (c->kind == TPC_POST_CHARGE && i + 1 < count && num[i + 1] == num[i] + 1 &&
+		    y->kind == TPC_POST_PAYABLE && y->sequence == c->sequence &&
+		    y->line == c->line && y->part == c->part) {
+			memset(&q, 0, sizeof(q));
+			q.sequence = c->sequence;
+			q.line = c->line;
+			q.budget = c->budget;
+			q.payee_kind = y->payee_kind;
+			q.part = c->part;
+			q.amount_cents = y->amount_cents;
+			q.at_ms = c->at_ms;
+			memcpy(q.payee, y->account, sizeof(q.payee) - 1);
+			tpc_records_posting_pair_seal(&q);
+			v = (MDB_val){sizeof(q), &q};
+			i++;
+			pairs++;
+		} else {
+			cr_assert(c->kind == TPC_POST_SETTLE || c->kind == TPC_POST_PAYOUT);
+		}
+		cr_assert_eq(mdb_put(txn, post, &k, &v, MDB_APPEND), 0);
+	}
+	cr_assert_eq(mdb_put(txn, meta, &(MDB_val){6, "schema"}, &(MDB_val){4, &six}, 0), 0);
+	cr_assert_eq(
+	    mdb_del(txn, meta, &(MDB_val){sizeof(TPC_BALANCES_KEY) - 1, TPC_BALANCES_KEY}, NULL),
+	    0);
+	cr_assert_eq(
+	    mdb_del(txn, meta, &(MDB_val){sizeof(TPC_SCHEMA7_FROM) - 1, TPC_SCHEMA7_FROM}, NULL),
+	    MDB_NOTFOUND, "a ledger made at 7 notes no raise");
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	return pairs;
+}
+
+/* Schema 7 (issue 15): a schema 6 ledger opens and is raised; its pairs are read beside the
+ * postings derived from the new sendings' blocks: the export and the balances give the same
+ * text as before the rewrite, numbers go on unbroken, a payment run pays the payable left
+ * from before and the new one, and verify finds the running balances the raise computed. */
+Test(ledger_query, a_schema_6_ledger_reads_its_pairs_beside_derived_postings)
+{
+	static char before[8192], after[8192];
+	tpc_verify_report_t r;
+	const tpc_store_db_t *db;
+	tpc_sums_from_t from;
+	MDB_txn *txn;
+	MDB_val v;
+	uint64_t numbers[64];
+	int64_t sum;
+
+	book();
+	lfx_payrun_result(lfx_payrun(INT32_MAX, 0));
+	lfx_begin("K-4"); /* left unpaid at the raise: its payable is an old pair's */
+	lfx_invoice(LFX_HOSPITAL, "H-4", 0, NULL);
+	lfx_good_line("R7", 1);
+	lfx_submit();
+	ledger_text(before, sizeof(before));
+	cr_assert_eq(as_schema_6(), 5, "K-1: 3 accepted line parts, K-2: 1, K-4: 1");
+	lfx_open(); /* raised to 7 */
+	ledger_text(after, sizeof(after));
+	cr_assert_str_eq(after, before, "the same answers from the pairs");
+	cr_assert_eq(tpc_store_read_begin(lfx.reader, &txn, &db), 0);
+	cr_assert_eq(
+	    mdb_get(txn, db->meta, &(MDB_val){sizeof(TPC_SCHEMA7_FROM) - 1, TPC_SCHEMA7_FROM}, &v),
+	    0);
+	memcpy(&from, v.mv_data, sizeof(from));
+	tpc_store_read_end(lfx.reader);
+	cr_assert_eq(from.sequence, 4, "K-1, K-2, K-4 before the raise");
+	cr_assert_eq(from.posting, lfx_postings_zero(NULL) + 1);
+	lfx_begin("K-3");
+	lfx_invoice(LFX_HOSPITAL, "H-3", 0, NULL);
+	lfx_good_line("R6", 1);
+	lfx_submit();
+	cr_assert_eq(export_all(4, numbers, 64, &sum), lfx_postings_zero(NULL));
+	cr_assert_eq(sum, 0);
+	for (size_t i = 0; i < lfx_postings_zero(NULL); i++)
+		cr_assert_eq(numbers[i], i + 1, "numbers go on unbroken across the raise");
+	cr_assert_eq(lfx_payrun_result(lfx_payrun(INT32_MAX, 0))->total_cents, 2 * LFX_INSURER);
+	cr_assert_eq(lfx_payrun_result(lfx_payrun(INT32_MAX, 0))->total_cents, 0, "paid once");
+	cr_assert_eq(tpc_store_read_begin(lfx.reader, &txn, &db), 0);
+	cr_assert_eq(tpc_verify_run(txn, db, no_problem, NULL, NULL, &r), 0);
+	tpc_store_read_end(lfx.reader);
+	cr_assert_eq(r.problems, 0);
+	cr_assert_eq(r.checked[TPC_REC_POSTINGS], 5 + 4 + 2, "5 pairs, 4 + 2 payment postings");
 }
 
 /* ---- a ledger with 40-byte dedup keys under the short ones -------------------------------- */
