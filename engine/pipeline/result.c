@@ -148,7 +148,21 @@ static void put_sub(struct wire *w, unsigned field, size_t size)
 struct packer {
 	const tpc_adapter_t *a;
 	const void *state;
+	char code[7];       /* the last finding's code, and its reason: a sending's findings */
+	const char *reason; /* mostly repeat one code, and each is described in both passes */
 };
+
+/* The reason of @p code (tpc_result_reason, a search through the code tables), the last one
+ * kept. */
+static const char *reason_of(struct packer *k, const char code[7])
+{
+	/* all seven bytes compared: equal ones are one string (a finding's code ends in its NUL) */
+	if (!k->reason || memcmp(k->code, code, sizeof(k->code)) != 0) {
+		k->reason = tpc_result_reason(k->a, k->state, code);
+		memcpy(k->code, code, sizeof(k->code));
+	}
+	return k->reason;
+}
 
 /* tpclear.Finding: 1 code, 2 letter, 3 record, 4 pos, 5 len, 6 reason. */
 static void put_finding_body(struct wire *w, const tpc_finding_t *f, const char *reason)
@@ -163,11 +177,11 @@ static void put_finding_body(struct wire *w, const tpc_finding_t *f, const char 
 
 /* Repeated Finding as field @p field: each sized, then written (findings are rare); the
  * reason, a search through the code tables, once per finding. */
-static void put_findings(struct wire *w, const struct packer *k, unsigned field,
-                         const tpc_finding_t *f, size_t n)
+static void put_findings(struct wire *w, struct packer *k, unsigned field, const tpc_finding_t *f,
+                         size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const char *reason = tpc_result_reason(k->a, k->state, f[i].code);
+		const char *reason = reason_of(k, f[i].code);
 		struct wire size = {NULL, 0};
 
 		put_finding_body(&size, &f[i], reason);
@@ -188,7 +202,7 @@ static uint32_t outcome_of(uint8_t o)
 
 /* tpclear.LineResult, fields 1 to 16. The budgets are a line's only once accepted; the share
  * is the patient's part, paid by that budget. */
-static void put_line_body(struct wire *w, const struct packer *k, const tpc_line_t *ln)
+static void put_line_body(struct wire *w, struct packer *k, const tpc_line_t *ln)
 {
 	int ok = ln->outcome == TPC_OUTCOME_ACCEPTED;
 
@@ -214,7 +228,7 @@ static void put_line_body(struct wire *w, const struct packer *k, const tpc_line
 }
 
 /* tpclear.InvoiceResult, fields 1 to 8; its lines (9) are put_invoice_lines(). */
-static void put_invoice_head(struct wire *w, const struct packer *k, const tpc_invoice_t *inv)
+static void put_invoice_head(struct wire *w, struct packer *k, const tpc_invoice_t *inv)
 {
 	put_u64(w, 1, inv->record);
 	put_view(w, 2, inv->patient);
@@ -227,7 +241,7 @@ static void put_invoice_head(struct wire *w, const struct packer *k, const tpc_i
 }
 
 /* An invoice's lines as field 9, from their sizes in the sizing pass. */
-static void put_invoice_lines(struct wire *w, const struct packer *k, const tpc_sending_t *s,
+static void put_invoice_lines(struct wire *w, struct packer *k, const tpc_sending_t *s,
                               const tpc_invoice_t *inv, const size_t *line_size)
 {
 	for (uint32_t i = inv->first_line; i < inv->first_line + inv->nlines; i++) {
@@ -249,7 +263,7 @@ struct result_sizes {
 
 /* tpclear.Result, fields 1 to 17: 6 sequence, 7 committed_at and 16 replay are left out, known
  * only at commit (tpc_answer_result() appends them). */
-static void put_result(struct wire *w, const struct packer *k, const tpc_job_t *job,
+static void put_result(struct wire *w, struct packer *k, const tpc_job_t *job,
                        const struct result_sizes *z)
 {
 	const tpc_sending_t *s = &job->sending;
@@ -288,7 +302,7 @@ static void put_result(struct wire *w, const struct packer *k, const tpc_job_t *
 }
 
 /* The sizing pass: each line and invoice once, bottom up, and the lines judged. */
-static int size_result(tpc_job_t *job, const struct packer *k, struct result_sizes *z)
+static int size_result(tpc_job_t *job, struct packer *k, struct result_sizes *z)
 {
 	const tpc_sending_t *s = &job->sending;
 
@@ -323,7 +337,7 @@ static int size_result(tpc_job_t *job, const struct packer *k, struct result_siz
  * from the arena's bound, which the worker reports as T00013 (over the memory bound). */
 int tpc_result_pack(tpc_job_t *job, const tpc_adapter_t *a, const void *state)
 {
-	struct packer k = {a, state};
+	struct packer k = {a, state, {0}, NULL};
 	struct result_sizes z;
 	struct wire w = {NULL, 0};
 	uint8_t *buf;
