@@ -208,29 +208,35 @@ size_t tpc_tariff_invoice_key(const tpc_invoice_t *inv, uint8_t *out, size_t cap
 
 struct slot {
 	uint8_t key[TPC_TARIFF_ID_LEN];
-	uint8_t used;
 	int64_t units;
 };
 
+/* An open-addressing index of slot numbers over the slots in insertion order: only the index
+ * (4 bytes a position) starts zeroed, the slots (48 bytes) are written when inserted. */
 struct table {
+	uint32_t *index; /* slot number + 1, 0 = free; mask + 1 positions */
 	struct slot *slots;
-	uint32_t mask;
+	uint32_t mask, used;
 };
 
-/* At least twice as many slots as keys: the table never fills, so table_get()'s probe always
- * ends on a free slot, and it needs no growth (nor anything outside the arena). */
+/* At least twice as many positions as keys: the index never fills, so table_get()'s probe
+ * always ends on a free position, and it needs no growth (nor anything outside the arena). Each
+ * line (or invoice) inserts at most one key, so half the positions is room for every slot. */
 static int table_init(struct table *t, tpc_arena_t *arena, uint32_t n)
 {
 	uint32_t cap = 16;
 
 	while (cap < n * 2)
 		cap <<= 1;
-	t->slots = tpc_arena_alloc(arena, cap * sizeof(*t->slots), 8);
+	t->index = tpc_arena_alloc(arena, cap * sizeof(*t->index), 4);
+	t->slots = tpc_arena_alloc_uninit(arena, cap / 2 * sizeof(*t->slots), 8);
 	t->mask = cap - 1;
-	return t->slots ? 0 : TPC_ENOMEM;
+	t->used = 0;
+	return t->index && t->slots ? 0 : TPC_ENOMEM;
 }
 
-/* Find or insert @p key (klen <= TPC_TARIFF_ID_LEN). @return the slot; *fresh set when inserted. */
+/* Find or insert @p key (klen <= TPC_TARIFF_ID_LEN). @return the slot; *fresh set when inserted
+ * (its units 0). */
 static struct slot *table_get(struct table *t, const uint8_t *key, size_t klen, int *fresh)
 {
 	uint32_t h = 2166136261u; /* FNV-1a: keys are short, this is per line */
@@ -238,13 +244,17 @@ static struct slot *table_get(struct table *t, const uint8_t *key, size_t klen, 
 	for (size_t i = 0; i < klen; i++)
 		h = (h ^ key[i]) * 16777619u;
 	for (uint32_t i = h & t->mask;; i = (i + 1) & t->mask) {
-		struct slot *sl = &t->slots[i];
-		if (!sl->used) {
-			sl->used = 1;
+		struct slot *sl;
+
+		if (!t->index[i]) {
+			sl = &t->slots[t->used++];
+			t->index[i] = t->used;
 			memcpy(sl->key, key, klen);
+			sl->units = 0;
 			*fresh = 1;
 			return sl;
 		}
+		sl = &t->slots[t->index[i] - 1];
 		if (memcmp(sl->key, key, klen) == 0) {
 			*fresh = 0;
 			return sl;

@@ -2,7 +2,8 @@
  *
  * proto3 requires a string field to hold valid UTF-8, and strict decoders (Python, Go, Java)
  * refuse a whole message when one string does not. Whatever a sender's bytes were, every string
- * the engine packs into an answer goes through tpc_utf8_fix_message() first: a byte that is not
+ * the engine packs into an answer goes through tpc_utf8_fix_message() first (the Result's packer,
+ * pipeline/result.c, writes the same escaped form itself): a byte that is not
  * part of valid UTF-8 is written as the four ASCII characters \xHH (its value in upper-case
  * hex), everything else is kept as it is. Escaping rather than U+FFFD keeps what the sender
  * sent readable in the answer (a reason quoting a byte 0xFF shows "\xFF"); a backslash the

@@ -31,165 +31,328 @@ const char *tpc_result_reason(const tpc_adapter_t *a, const void *state, const c
 	return r ? r : "";
 }
 
-/* Views point into the payload and are not NUL-terminated; protobuf-c wants C strings, so
- * each becomes a copy in the arena (the payload and the arena die together anyway). */
-static char *view_str(tpc_arena_t *arena, tpc_view_t v)
+/* ---- the Result, packed by hand ------------------------------------------------------------
+ *
+ * The bytes are exactly what protobuf-c's tpclear__result__pack() writes for the structures
+ * this file used to build (tests/unit/pipeline/test_result_wire.c packs both ways and compares
+ * them, and checks that tpclear.proto's Result, InvoiceResult, LineResult and Finding still
+ * have the fields written here): fields in number order, proto3's rule that a zero scalar, an
+ * empty string or bytes and a NULL message are not written, int32 and enums sign-extended to
+ * ten bytes when negative, every string made valid UTF-8 the way tpc_utf8_fix_message() does
+ * (core/utf8.h). protobuf-c reaches that through its descriptors, field by field, and sizes
+ * every sub-message once per level it is nested in (a line's size three times); here one pass
+ * sizes each line and invoice once, keeping their sizes, and a second writes the bytes into a
+ * buffer of the exact size. */
+
+/* A writer: p NULL counts the bytes only (the sizing pass). */
+struct wire {
+	uint8_t *p;
+	size_t n;
+};
+
+enum { WT_VARINT = 0, WT_LEN = 2 };
+
+static void put_varint64(struct wire *w, uint64_t v)
 {
-	return tpc_arena_strndup(arena, v.ptr ? v.ptr : "", v.len);
-}
-
-static int pack_findings(tpc_arena_t *arena, const tpc_adapter_t *a, const void *state,
-                         const tpc_finding_t *f, size_t n, Tpclear__Finding ***out, size_t *nout)
-{
-	Tpclear__Finding **arr;
-
-	*out = NULL;
-	*nout = 0;
-	if (!n)
-		return 0;
-	arr = tpc_arena_alloc(arena, n * sizeof(*arr), 8);
-	if (!arr)
-		return TPC_ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		/* the letter is a one-character string in the proto; zeroed memory ends it */
-		Tpclear__Finding *x = tpc_arena_alloc(arena, sizeof(*x), 8);
-		char *letter = tpc_arena_alloc(arena, 2, 1);
-
-		if (!x || !letter)
-			return TPC_ENOMEM;
-		tpclear__finding__init(x);
-		letter[0] = f[i].letter;
-		x->code = (char *)f[i].code;
-		x->letter = letter;
-		x->record = f[i].record;
-		x->pos = f[i].pos;
-		x->len = f[i].len;
-		x->reason = (char *)tpc_result_reason(a, state, f[i].code);
-		arr[i] = x;
+	if (!w->p) {
+		do {
+			w->n++;
+			v >>= 7;
+		} while (v);
+		return;
 	}
-	*out = arr;
-	*nout = n;
-	return 0;
+	while (v >= 0x80) {
+		w->p[w->n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	w->p[w->n++] = (uint8_t)v;
 }
 
-static Tpclear__Outcome outcome_of(uint8_t o)
+static void put_tag(struct wire *w, unsigned field, unsigned type)
+{
+	put_varint64(w, (uint64_t)(field << 3 | type));
+}
+
+/* uint32, uint64 and int64 (two's complement): a varint of the value; int32 and enums
+ * sign-extend first, as protobuf-c's int32_pack does. proto3: zero is not written. */
+static void put_u64(struct wire *w, unsigned field, uint64_t v)
+{
+	if (!v)
+		return;
+	put_tag(w, field, WT_VARINT);
+	put_varint64(w, v);
+}
+
+static void put_i64(struct wire *w, unsigned field, int64_t v)
+{
+	put_u64(w, field, (uint64_t)v);
+}
+
+static void put_i32(struct wire *w, unsigned field, int32_t v)
+{
+	put_u64(w, field, (uint64_t)(int64_t)v);
+}
+
+/* Is @p s all ASCII? Inline for the short strings of a line (codes, names): most of them. */
+static inline int ascii(const char *s, size_t n)
+{
+	unsigned char any = 0;
+
+	for (size_t i = 0; i < n; i++)
+		any |= (unsigned char)s[i];
+	return any < 0x80;
+}
+
+/* A string of @p n bytes (no NUL among them): as it is when valid UTF-8, else escaped
+ * (tpc_utf8_escape, which also ends the copy with a NUL: the buffer has one byte of room
+ * after the Result for the last field). proto3: empty is not written. */
+static void put_str(struct wire *w, unsigned field, const char *s, size_t n)
+{
+	int valid;
+	size_t len;
+
+	if (!n)
+		return;
+	valid = ascii(s, n) || tpc_utf8_valid(s, n);
+	len = valid ? n : tpc_utf8_escaped_len(s, n);
+	put_tag(w, field, WT_LEN);
+	put_varint64(w, len);
+	if (w->p && valid)
+		memcpy(w->p + w->n, s, n);
+	else if (w->p)
+		tpc_utf8_escape(s, n, (char *)w->p + w->n, len + 1);
+	w->n += len;
+}
+
+/* A C string (NULL: empty). */
+static void put_cstr(struct wire *w, unsigned field, const char *s)
+{
+	if (s)
+		put_str(w, field, s, strlen(s));
+}
+
+/* A payload view: up to its first NUL, as the copy the Result held (tpc_arena_strndup). */
+static void put_view(struct wire *w, unsigned field, tpc_view_t v)
+{
+	if (v.ptr)
+		put_str(w, field, v.ptr, strnlen(v.ptr, v.len));
+}
+
+/* A length-delimited sub-message of @p size bytes; its fields follow. */
+static void put_sub(struct wire *w, unsigned field, size_t size)
+{
+	put_tag(w, field, WT_LEN);
+	put_varint64(w, size);
+}
+
+struct packer {
+	const tpc_adapter_t *a;
+	const void *state;
+	char code[7];       /* the last finding's code, and its reason: a sending's findings */
+	const char *reason; /* mostly repeat one code, and each is described in both passes */
+};
+
+/* The reason of @p code (tpc_result_reason, a search through the code tables), the last one
+ * kept. */
+static const char *reason_of(struct packer *k, const char code[7])
+{
+	/* all seven bytes compared: equal ones are one string (a finding's code ends in its NUL) */
+	if (!k->reason || memcmp(k->code, code, sizeof(k->code)) != 0) {
+		k->reason = tpc_result_reason(k->a, k->state, code);
+		memcpy(k->code, code, sizeof(k->code));
+	}
+	return k->reason;
+}
+
+/* tpclear.Finding: 1 code, 2 letter, 3 record, 4 pos, 5 len, 6 reason. */
+static void put_finding_body(struct wire *w, const tpc_finding_t *f, const char *reason)
+{
+	put_str(w, 1, f->code, strnlen(f->code, sizeof(f->code)));
+	put_str(w, 2, &f->letter, f->letter ? 1 : 0);
+	put_u64(w, 3, f->record);
+	put_u64(w, 4, f->pos);
+	put_u64(w, 5, f->len);
+	put_cstr(w, 6, reason);
+}
+
+/* Repeated Finding as field @p field: each sized, then written (findings are rare); the
+ * reason, a search through the code tables, once per finding. */
+static void put_findings(struct wire *w, struct packer *k, unsigned field, const tpc_finding_t *f,
+                         size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *reason = reason_of(k, f[i].code);
+		struct wire size = {NULL, 0};
+
+		put_finding_body(&size, &f[i], reason);
+		put_sub(w, field, size.n);
+		if (w->p)
+			put_finding_body(w, &f[i], reason);
+		else
+			w->n += size.n;
+	}
+}
+
+static uint32_t outcome_of(uint8_t o)
 {
 	return o == TPC_OUTCOME_ACCEPTED  ? TPCLEAR__OUTCOME__OUTCOME_ACCEPTED
 	       : o == TPC_OUTCOME_REFUSED ? TPCLEAR__OUTCOME__OUTCOME_REFUSED
 	                                  : TPCLEAR__OUTCOME__OUTCOME_PENDING;
 }
 
-/* Sequence, committed_at and replay are deliberately left unset (0: proto3 does not write
- * them), because they are not known yet: tpc_answer_result() appends them at send time. The
- * sending's outcome is derived here from the lines, as clear.c judged them: refused whole,
+/* tpclear.LineResult, fields 1 to 16. The budgets are a line's only once accepted; the share
+ * is the patient's part, paid by that budget. */
+static void put_line_body(struct wire *w, struct packer *k, const tpc_line_t *ln)
+{
+	int ok = ln->outcome == TPC_OUTCOME_ACCEPTED;
+
+	put_u64(w, 1, ln->record);
+	put_str(w, 2, ln->code, strnlen(ln->code, sizeof(ln->code)));
+	put_i32(w, 3, ln->date_first);
+	put_i32(w, 4, ln->units);
+	put_u64(w, 5, outcome_of(ln->outcome));
+	put_i64(w, 6, ln->insurer_cents);
+	put_i64(w, 7, ln->patient_cents);
+	put_i64(w, 8, ln->expected_insurer_cents);
+	put_i64(w, 9, ln->expected_patient_cents);
+	put_i64(w, 10, ln->accepted_cents);
+	put_cstr(w, 11, tpc_scheme_name(ln->scheme));
+	put_findings(w, k, 12, ln->findings, ln->nfindings);
+	if (ok)
+		put_cstr(w, 13, tpc_budget_name(ln->budget));
+	if (ok && ln->share_budget) {
+		put_cstr(w, 14, tpc_budget_name(ln->share_budget));
+		put_i64(w, 15, ln->patient_cents);
+	}
+	put_cstr(w, 16, ln->scheme_ref);
+}
+
+/* tpclear.InvoiceResult, fields 1 to 8; its lines (9) are put_invoice_lines(). */
+static void put_invoice_head(struct wire *w, struct packer *k, const tpc_invoice_t *inv)
+{
+	put_u64(w, 1, inv->record);
+	put_view(w, 2, inv->patient);
+	put_view(w, 3, inv->provider);
+	put_view(w, 4, inv->number);
+	put_u64(w, 5, outcome_of(inv->outcome));
+	put_i64(w, 6, inv->accepted_cents);
+	put_i64(w, 7, inv->refused_cents);
+	put_findings(w, k, 8, inv->findings, inv->nfindings);
+}
+
+/* An invoice's lines as field 9, from their sizes in the sizing pass. */
+static void put_invoice_lines(struct wire *w, struct packer *k, const tpc_sending_t *s,
+                              const tpc_invoice_t *inv, const size_t *line_size)
+{
+	for (uint32_t i = inv->first_line; i < inv->first_line + inv->nlines; i++) {
+		put_sub(w, 9, line_size[i]);
+		if (w->p)
+			put_line_body(w, k, &s->lines[i]);
+		else
+			w->n += line_size[i];
+	}
+}
+
+/* Everything of a Result the sizing pass learns: the sub-messages' sizes, the line counts and
+ * the sending's outcome. */
+struct result_sizes {
+	size_t *line; /* by index in s->lines */
+	size_t *invoice;
+	uint32_t lines_ok, lines_ko;
+};
+
+/* tpclear.Result, fields 1 to 17: 6 sequence, 7 committed_at and 16 replay are left out, known
+ * only at commit (tpc_answer_result() appends them). */
+static void put_result(struct wire *w, struct packer *k, const tpc_job_t *job,
+                       const struct result_sizes *z)
+{
+	const tpc_sending_t *s = &job->sending;
+	uint32_t outcome = s->outcome == TPC_OUTCOME_REFUSED ? TPCLEAR__OUTCOME__OUTCOME_REFUSED
+	                   : z->lines_ko                     ? TPCLEAR__OUTCOME__OUTCOME_PARTIAL
+	                                                     : TPCLEAR__OUTCOME__OUTCOME_ACCEPTED;
+
+	put_cstr(w, 1, job->sender);
+	put_cstr(w, 2, job->key);
+	put_cstr(w, 3, k->a->name);
+	put_u64(w, 4, outcome);
+	if (job->hash_len) { /* 16: XXH3-128, 32: BLAKE2b-256 (docs/protocol.md) */
+		put_tag(w, 5, WT_LEN);
+		put_varint64(w, job->hash_len);
+		if (w->p)
+			memcpy(w->p + w->n, job->hash, job->hash_len);
+		w->n += job->hash_len;
+	}
+	put_u64(w, 8, s->ninvoices);
+	put_u64(w, 9, s->nlines);
+	put_u64(w, 10, z->lines_ok);
+	put_u64(w, 11, z->lines_ko);
+	put_i64(w, 12, s->accepted_cents);
+	put_i64(w, 13, s->refused_cents);
+	put_findings(w, k, 14, s->findings, s->nfindings);
+	for (uint32_t i = 0; i < s->ninvoices; i++) {
+		put_sub(w, 15, z->invoice[i]);
+		if (!w->p) {
+			w->n += z->invoice[i];
+			continue;
+		}
+		put_invoice_head(w, k, &s->invoices[i]);
+		put_invoice_lines(w, k, s, &s->invoices[i], z->line);
+	}
+	put_cstr(w, 17, job->native.ptr ? job->native.type : "");
+}
+
+/* The sizing pass: each line and invoice once, bottom up, and the lines judged. */
+static int size_result(tpc_job_t *job, struct packer *k, struct result_sizes *z)
+{
+	const tpc_sending_t *s = &job->sending;
+
+	z->lines_ok = z->lines_ko = 0;
+	z->line = tpc_arena_alloc_uninit(job->arena, (s->nlines + 1) * sizeof(size_t), 8);
+	z->invoice = tpc_arena_alloc_uninit(job->arena, (s->ninvoices + 1) * sizeof(size_t), 8);
+	if (!z->line || !z->invoice)
+		return TPC_ENOMEM;
+	for (uint32_t i = 0; i < s->ninvoices; i++) {
+		const tpc_invoice_t *inv = &s->invoices[i];
+		struct wire w = {NULL, 0};
+
+		for (uint32_t l = inv->first_line; l < inv->first_line + inv->nlines; l++) {
+			struct wire lw = {NULL, 0};
+
+			put_line_body(&lw, k, &s->lines[l]);
+			z->line[l] = lw.n;
+			if (s->lines[l].outcome == TPC_OUTCOME_ACCEPTED)
+				z->lines_ok++;
+			else
+				z->lines_ko++;
+		}
+		put_invoice_head(&w, k, inv);
+		put_invoice_lines(&w, k, s, inv, z->line);
+		z->invoice[i] = w.n;
+	}
+	return 0;
+}
+
+/* The sending's outcome is derived here from the lines, as clear.c judged them: refused whole,
  * partial when any line was refused, accepted otherwise. Every allocation fails as TPC_ENOMEM
  * from the arena's bound, which the worker reports as T00013 (over the memory bound). */
 int tpc_result_pack(tpc_job_t *job, const tpc_adapter_t *a, const void *state)
 {
-	tpc_arena_t *arena = job->arena;
-	tpc_sending_t *s = &job->sending;
-	Tpclear__Result r = TPCLEAR__RESULT__INIT;
-	uint32_t lines_ok = 0, lines_ko = 0;
+	struct packer k = {a, state, {0}, NULL};
+	struct result_sizes z;
+	struct wire w = {NULL, 0};
 	uint8_t *buf;
 	size_t len;
 
-	r.sender = job->sender;
-	r.key = job->key;
-	r.format = (char *)a->name;
-	r.payload_hash.data = job->hash;
-	r.payload_hash.len = job->hash_len; /* 16: XXH3-128, 32: BLAKE2b-256 (docs/protocol.md) */
-	r.invoices = s->ninvoices;
-	r.lines = s->nlines;
-	r.accepted_cents = s->accepted_cents;
-	r.refused_cents = s->refused_cents;
-	r.native_type = job->native.ptr ? job->native.type : "";
-	if (pack_findings(arena, a, state, s->findings, s->nfindings, &r.findings, &r.n_findings))
+	if (size_result(job, &k, &z))
 		return TPC_ENOMEM;
-	if (s->ninvoices) {
-		r.invoice_results = tpc_arena_alloc(arena, s->ninvoices * sizeof(void *), 8);
-		if (!r.invoice_results)
-			return TPC_ENOMEM;
-		r.n_invoice_results = s->ninvoices;
-	}
-	for (uint32_t i = 0; i < s->ninvoices; i++) {
-		const tpc_invoice_t *inv = &s->invoices[i];
-		Tpclear__InvoiceResult *ir = tpc_arena_alloc(arena, sizeof(*ir), 8);
-
-		if (!ir)
-			return TPC_ENOMEM;
-		tpclear__invoice_result__init(ir);
-		ir->record = inv->record;
-		ir->patient = view_str(arena, inv->patient);
-		ir->provider = view_str(arena, inv->provider);
-		ir->number = view_str(arena, inv->number);
-		if (!ir->patient || !ir->provider || !ir->number)
-			return TPC_ENOMEM;
-		ir->outcome = outcome_of(inv->outcome);
-		ir->accepted_cents = inv->accepted_cents;
-		ir->refused_cents = inv->refused_cents;
-		if (pack_findings(arena, a, state, inv->findings, inv->nfindings, &ir->findings,
-		                  &ir->n_findings))
-			return TPC_ENOMEM;
-		if (inv->nlines) {
-			Tpclear__LineResult *lr =
-			    tpc_arena_alloc(arena, inv->nlines * sizeof(*lr), 8);
-			ir->lines = tpc_arena_alloc(arena, inv->nlines * sizeof(void *), 8);
-			if (!lr || !ir->lines)
-				return TPC_ENOMEM;
-			ir->n_lines = inv->nlines;
-			for (uint32_t k = 0; k < inv->nlines; k++) {
-				const tpc_line_t *ln = &s->lines[inv->first_line + k];
-
-				tpclear__line_result__init(&lr[k]);
-				lr[k].record = ln->record;
-				lr[k].code = (char *)ln->code;
-				lr[k].date = ln->date_first;
-				lr[k].units = ln->units;
-				lr[k].outcome = outcome_of(ln->outcome);
-				lr[k].insurer_cents = ln->insurer_cents;
-				lr[k].patient_cents = ln->patient_cents;
-				lr[k].expected_insurer_cents = ln->expected_insurer_cents;
-				lr[k].expected_patient_cents = ln->expected_patient_cents;
-				lr[k].accepted_cents = ln->accepted_cents;
-				lr[k].scheme = (char *)tpc_scheme_name(ln->scheme);
-				lr[k].budget = ln->outcome == TPC_OUTCOME_ACCEPTED
-				                   ? (char *)tpc_budget_name(ln->budget)
-				                   : "";
-				if (ln->outcome == TPC_OUTCOME_ACCEPTED && ln->share_budget) {
-					lr[k].share_budget =
-					    (char *)tpc_budget_name(ln->share_budget);
-					lr[k].share_cents = ln->patient_cents;
-				}
-				lr[k].scheme_ref = (char *)(ln->scheme_ref ? ln->scheme_ref : "");
-				if (pack_findings(arena, a, state, ln->findings, ln->nfindings,
-				                  &lr[k].findings, &lr[k].n_findings))
-					return TPC_ENOMEM;
-				if (ln->outcome == TPC_OUTCOME_ACCEPTED)
-					lines_ok++;
-				else
-					lines_ko++;
-				ir->lines[k] = &lr[k];
-			}
-		}
-		r.invoice_results[i] = ir;
-	}
-	r.lines_accepted = lines_ok;
-	r.lines_refused = lines_ko;
-	if (s->outcome == TPC_OUTCOME_REFUSED)
-		r.outcome = TPCLEAR__OUTCOME__OUTCOME_REFUSED;
-	else if (lines_ko)
-		r.outcome = TPCLEAR__OUTCOME__OUTCOME_PARTIAL;
-	else
-		r.outcome = TPCLEAR__OUTCOME__OUTCOME_ACCEPTED;
-	/* the patient, provider and number views, a line's code: the sender's bytes, which an
-	 * eFact file may carry in any encoding (core/utf8.h) */
-	if (tpc_utf8_fix_message(&r.base, tpc_arena_host_alloc, arena))
-		return TPC_ENOMEM;
-	len = tpclear__result__get_packed_size(&r);
-	buf = tpc_arena_alloc_uninit(arena, len ? len : 1, 8); /* packed whole just below */
+	put_result(&w, &k, job, &z);
+	len = w.n;
+	/* written whole below; one byte more for the NUL an escaped last string ends with */
+	buf = tpc_arena_alloc_uninit(job->arena, len + 1, 8);
 	if (!buf)
 		return TPC_ENOMEM;
-	tpclear__result__pack(&r, buf);
+	w = (struct wire){buf, 0};
+	put_result(&w, &k, job, &z);
 	job->result = buf;
 	job->result_len = len;
 	return 0;

@@ -5,7 +5,7 @@
  * Queues:  loop --jobs (bounded)--> workers --to_ledger--> writer --done (eventfd)--> loop.
  *          Workers also push straight to done (queries, replays, conflicts, failures).
  * Intake:  the ROUTER's ZMQ_FD is edge-triggered. On every wakeup (and after every send, since
- *          a send may consume the edge) we read ZMQ_EVENTS and receive until POLLIN clears; a
+ *          a send may consume the edge) we receive until EAGAIN (drain_intake()); a
  *          budget per wakeup keeps HTTP responsive under bursts, and when it runs out the event
  *          is re-activated by hand so nothing waits for an edge that will not come.
  * Back-pressure: the job queue is bounded. When it is full the sender gets "busy" with a
@@ -1030,28 +1030,24 @@ static int receive_one(tpc_server_t *s)
 	return 0;
 }
 
-/* ZMQ_FD is edge-triggered and signals only that ZMQ_EVENTS should be read (zmq_getsockopt(3)):
- * the truth is ZMQ_EVENTS, read before every receive. Stopping before POLLIN clears would leave
- * messages that no further edge announces. */
+/* ZMQ_FD is edge-triggered and signals only that the socket's state should be read again
+ * (zmq_getsockopt(3)): stopping while a message waits would leave it to an edge that will not
+ * come. A receive that finds nothing is that reading: libzmq's non-blocking recv processes
+ * every pending command (the same process_commands(0) ZMQ_EVENTS runs, which resets the FD)
+ * before it answers EAGAIN, so receiving until EAGAIN leaves the FD armed for the next
+ * message, with no ZMQ_EVENTS call per request. After the budget, ZMQ_EVENTS says whether
+ * more waits. */
 static void drain_intake(tpc_server_t *s)
 {
-	for (int budget = DRAIN_BUDGET;; budget--) {
-		uint32_t events = 0;
-		size_t sz = sizeof(events);
+	uint32_t events = 0;
+	size_t sz = sizeof(events);
 
-		if (zmq_getsockopt(s->router, ZMQ_EVENTS, &events, &sz) != 0)
-			return;
-		if (!(events & ZMQ_POLLIN))
-			return;
-		if (budget == 0) {
-			/* more is waiting but no new edge will come: come back after other events
-			 */
-			event_active(s->zmq_ev, EV_READ, 0);
-			return;
-		}
+	for (int budget = DRAIN_BUDGET; budget > 0; budget--)
 		if (receive_one(s) != 0)
-			return;
-	}
+			return; /* EAGAIN: drained */
+	if (zmq_getsockopt(s->router, ZMQ_EVENTS, &events, &sz) == 0 && (events & ZMQ_POLLIN))
+		/* more is waiting but no new edge will come: come back after other events */
+		event_active(s->zmq_ev, EV_READ, 0);
 }
 
 static void on_zmq(evutil_socket_t fd, short what, void *arg)

@@ -78,3 +78,29 @@ Test(utf8, a_refused_copy_is_enomem)
 	rc.reason = "fine";
 	cr_assert_eq(tpc_utf8_fix_message(&rc.base, no_memory, NULL), 0);
 }
+
+/* tpc_utf8_valid() skips ASCII eight bytes at a time: a bad byte, or a good multi-byte
+ * character, at every position around those blocks must be judged as the byte-wise decoder
+ * judges it. */
+Test(utf8, the_ascii_fast_path_misses_nothing)
+{
+	static const char *const inserts[] = {
+	    "\xff", "\x80", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\xed\xa0\x80"};
+	static const int valid[] = {0, 0, 1, 1, 1, 0, 0};
+
+	for (size_t k = 0; k < sizeof(inserts) / sizeof(inserts[0]); k++)
+		for (size_t at = 0; at <= 24; at++) {
+			char buf[64];
+			size_t n = strlen(inserts[k]);
+
+			memset(buf, 'a', sizeof(buf));
+			memcpy(buf + at, inserts[k], n);
+			cr_assert_eq(tpc_utf8_valid(buf, at + n + 9), valid[k], "insert %zu at %zu",
+			             k, at);
+			/* cut short at the end of the value */
+			cr_assert_eq(tpc_utf8_valid(buf, at + n), valid[k],
+			             "insert %zu at the end, %zu", k, at);
+		}
+	cr_assert(tpc_utf8_valid("", 0));
+	cr_assert(tpc_utf8_valid("0123456789abcdef", 16));
+}

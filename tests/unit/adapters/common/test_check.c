@@ -274,3 +274,40 @@ Test(check, token_bounds_and_characters)
 	cr_assert_not(tpc_check_token("del\x7f", 0, 64));
 	cr_assert_not(tpc_check_token("\xc3\xa9t\xc3\xa9", 0, 64), "no bytes over 0x7e");
 }
+
+/* The digit zones are judged and valued eight bytes at a time (check.c): every length from 1
+ * to 19, every value pattern, and a non-digit at every position (the bytes on either side of
+ * '0'..'9' included) must give what a byte-by-byte reading gives. */
+Test(check, digit_zones_eight_at_a_time_match_byte_by_byte)
+{
+	static const char bad[] = {'/', ':', ' ', '\0', (char)0xB0, (char)0x39 + 0x80, 'a', '+'};
+	uint64_t x = 88172645463325252ull;
+
+	for (size_t n = 1; n <= 19; n++)
+		for (int round = 0; round < 200; round++) {
+			char z[20];
+			uint64_t want = 0, got = 99;
+
+			for (size_t i = 0; i < n; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				z[i] = (char)('0' + (round < 10 ? round : (int)(x % 10)));
+				want = want * 10 + (uint64_t)(z[i] - '0');
+			}
+			cr_assert(tpc_check_all_digits(z, n), "%zu digits", n);
+			cr_assert_eq(tpc_check_parse_uint(z, n, &got), 0);
+			cr_assert_eq(got, want, "%.*s read as %llu", (int)n, z,
+			             (unsigned long long)got);
+			for (size_t at = 0; at < n && round < 8; at++) {
+				char c = z[at];
+
+				z[at] = bad[round];
+				cr_assert_not(tpc_check_all_digits(z, n),
+				              "byte 0x%02x at %zu of %zu",
+				              (unsigned char)bad[round], at, n);
+				cr_assert_eq(tpc_check_parse_uint(z, n, &got), TPC_EINVAL);
+				z[at] = c;
+			}
+		}
+}
