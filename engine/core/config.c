@@ -73,7 +73,7 @@
 	  "100",                                                                                   \
 	  "a new sending is answered busy T00064 at once while the sendings in flight would take " \
 	  "this long to answer at the rate recently answered; 0 = max_payload_in_flight alone")    \
-	X(engine, worker_nice, worker_nice, INT(0, 19), "10",                                      \
+	X(engine, worker_nice, worker_nice, INT(0, 19), "0",                                       \
 	  "niceness of the worker threads: the ledger writer, the one stage every sending goes "   \
 	  "through in turn, runs first when the cores are all busy; 0 = the workers as the "       \
 	  "writer")                                                                                \

@@ -61,7 +61,7 @@ Test(config, defaults)
 	cr_assert_eq(c.map_max, (size_t)64 << 30);
 	cr_assert_eq(c.group_max, 256);
 	cr_assert_eq(c.sync, TPC_SYNC_FULL);
-	cr_assert_eq(c.worker_nice, 10);
+	cr_assert_eq(c.worker_nice, 0);
 	cr_assert_str_eq(c.adapter_dir, "");
 	cr_assert_eq(c.nadapter_sections, 0);
 	cr_assert_str_eq(tpc_config_adapter_text(&c, "efact"), "");
