@@ -2,7 +2,7 @@
  *
  *   tpcbench engine  [--endpoint E] [--clients K] [--window W] [--seconds S] [--rate LINES/S]
  *                    [--probe HZ [--probe-pack FILE]] [--pid PID] [--http HOST:PORT]
- *                    [--format F]
+ *                    [--format F] [--warmup S]
  *                    (--pack FILE [--from I] [--lines N] [--cycle] [--stage] |
  *                     --make I:L [--pool N] |
  *                     FILE...)
@@ -17,6 +17,9 @@
  *       FILE (`tpcgen pack eattest`) one attestation each (REQUEST_EATTEST, until its durable
  *       Result), else REQUEST_PING (answered by the loop thread). --pid reads the daemon's CPU
  *       time, peak RSS and disk writes from /proc, --http its commit counters from /metrics.
+ *       --warmup S: the answers of the first S seconds count in the throughput but not in the
+ *       latencies (nor the probe's): a daemon just started answers its first sendings slower
+ *       (warmup_results says how many were left out).
  *       Before the clock, the page tables of the part of the pack the point will send are
  *       filled; --stage also copies that part (at most 1 GiB) into huge pages, which makes
  *       the senders' sends about a third cheaper but takes seconds (stage_pack()).
@@ -121,6 +124,8 @@ static int unique; /* payloads are a generated pool, each sent once */
 static int cycle;  /* ... or cycled (--cycle: the echo ROUTER has no ledger to mind) */
 static int stage;  /* --stage: the part of the pack sent copied into huge pages first */
 static double seconds = 5, rate = 0, probe_hz = 0;
+static double warmup = 0;          /* --warmup S: answers in the first S seconds not timed */
+static uint64_t warm_until_us = 0; /* set before the clients start, read-only after */
 static long daemon_pid = 0;
 static size_t batch_lines = 32000, map_size = 0; /* ledger ceiling */
 static const char *http_addr = NULL;
@@ -379,8 +384,9 @@ struct client {
 	uint64_t *lat1k_us; /* results of sendings of 500 to 2000 lines */
 	uint64_t *at_us;    /* one per result: when it came, for the offered-period figures */
 	uint32_t *at_lines; /* ... and its lines */
-	size_t nlat, n1k, caplat;
-	int ran_out; /* the pool was used up before the time was */
+	size_t nat, nlat, n1k, caplat; /* nat results; nlat, n1k of them after the warm-up */
+	uint64_t warm;                 /* results answered during the warm-up: not timed */
+	int ran_out;                   /* the pool was used up before the time was */
 };
 
 static _Atomic uint64_t next_payload; /* generated pools: next payload to send, shared */
@@ -456,7 +462,7 @@ static int send_one(void *sock, struct client *c, uint64_t seq, uint64_t at, uin
 
 static void record(struct client *c, uint64_t now, uint64_t us, uint32_t lines)
 {
-	if (c->nlat == c->caplat) {
+	if (c->nat == c->caplat) {
 		c->caplat = c->caplat ? c->caplat * 2 : 4096;
 		c->lat_us = realloc(c->lat_us, c->caplat * sizeof(*c->lat_us));
 		c->lat1k_us = realloc(c->lat1k_us, c->caplat * sizeof(*c->lat1k_us));
@@ -464,8 +470,14 @@ static void record(struct client *c, uint64_t now, uint64_t us, uint32_t lines)
 		c->at_lines = realloc(c->at_lines, c->caplat * sizeof(*c->at_lines));
 		TPC_REQUIRE(c->lat_us && c->lat1k_us && c->at_us && c->at_lines);
 	}
-	c->at_us[c->nlat] = now;
-	c->at_lines[c->nlat] = lines;
+	c->at_us[c->nat] = now;
+	c->at_lines[c->nat++] = lines;
+	/* a daemon just started answers its first sendings slower (fresh arenas, the first
+	 * commits grow the file, cold caches): --warmup keeps them out of the latencies */
+	if (now < warm_until_us) {
+		c->warm++;
+		return;
+	}
 	c->lat_us[c->nlat++] = us;
 	if (lines >= 500 && lines <= 2000)
 		c->lat1k_us[c->n1k++] = us;
@@ -812,7 +824,8 @@ static void *probe_main(void *arg)
 					    realloc(pr->rtt_us, pr->cap * sizeof(*pr->rtt_us));
 					TPC_REQUIRE(pr->rtt_us);
 				}
-				pr->rtt_us[pr->n++] = now_us() - t0;
+				if (now_us() >= warm_until_us)
+					pr->rtt_us[pr->n++] = now_us() - t0;
 				got = 1;
 			}
 			if (a)
@@ -1006,7 +1019,7 @@ static void print_offered_period(const struct client *cs, uint64_t t0, uint64_t 
 				end = cs[i].stop_send_us;
 		}
 	for (int i = 0; i < clients; i++)
-		for (size_t k = 0; k < cs[i].nlat; k++)
+		for (size_t k = 0; k < cs[i].nat; k++)
 			if (cs[i].at_us[k] <= end)
 				lines += cs[i].at_lines[k];
 	printf("window_seconds=%.3f\nwindow_lines=%" PRIu64 "\nwindow_lines_per_s=%.0f\n"
@@ -1029,6 +1042,11 @@ static int run_engine(void)
 	struct rusage ru0, ru1;
 
 	TPC_REQUIRE(cs);
+	if (warmup < 0 || (seconds > 0 && warmup >= seconds)) {
+		fprintf(stderr, "tpcbench: --warmup %.3f: from 0 to under --seconds\n", warmup);
+		free(cs);
+		return 2;
+	}
 	memset(&pr, 0, sizeof(pr));
 	if (unique) {
 		send_us = calloc(npayloads, sizeof(*send_us));
@@ -1045,6 +1063,7 @@ static int run_engine(void)
 	scrape(http_addr, "tpclear_ledger_sendings_committed_total", &stored0);
 	getrusage(RUSAGE_SELF, &ru0);
 	t0 = run_start_us = now_us();
+	warm_until_us = t0 + (uint64_t)(warmup * 1e6);
 	for (int i = 0; i < clients; i++) {
 		cs[i].id = i;
 		pthread_create(&cs[i].thread, NULL, client_main, &cs[i]);
@@ -1112,6 +1131,13 @@ static int run_engine(void)
 	       sent, sent_lines, results, lines, accepted, refused, busy, errors);
 	printf("sendings_per_s=%.1f\nlines_per_s=%.0f\naccepted_lines_per_s=%.0f\n",
 	       (double)results / wall, (double)lines / wall, (double)accepted / wall);
+	{
+		uint64_t warm = 0;
+
+		for (int i = 0; i < clients; i++)
+			warm += cs[i].warm;
+		printf("warmup_seconds=%.1f\nwarmup_results=%" PRIu64 "\n", warmup, warm);
+	}
 	print_latency("latency", all, nall);
 	print_latency("lat1k", all1k, n1k);
 	if (probe_hz > 0) {
@@ -1707,6 +1733,7 @@ int main(int argc, char **argv)
 	    {"clients", required_argument, NULL, 'c'},
 	    {"window", required_argument, NULL, 'w'},
 	    {"seconds", required_argument, NULL, 's'},
+	    {"warmup", required_argument, NULL, 'W'},
 	    {"rate", required_argument, NULL, 'r'},
 	    {"format", required_argument, NULL, 'f'},
 	    {"key-prefix", required_argument, NULL, 'k'},
@@ -1782,6 +1809,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			seconds = atof(optarg);
+			break;
+		case 'W':
+			warmup = atof(optarg);
 			break;
 		case 'r':
 			rate = atof(optarg);
