@@ -74,7 +74,8 @@
 	  "a new sending is answered busy T00064 at once while the sendings in flight would take " \
 	  "this long to answer at the rate recently answered; 0 = max_payload_in_flight alone")    \
 	X(engine, worker_nice, worker_nice, INT(0, 19), "0",                                       \
-	  "niceness of the worker threads: the ledger writer, the one stage every sending goes "   \
+	  "niceness the worker threads add to the daemon's: the ledger writer, the one stage "     \
+	  "every sending goes "                                                                    \
 	  "through in turn, runs first when the cores are all busy; 0 = the workers as the "       \
 	  "writer")                                                                                \
 	X(engine, max_load_drop_percent, max_load_drop_percent, INT(0, 100), "10",                 \

@@ -578,12 +578,21 @@ static void step_back(const tpc_config_t *cfg)
 {
 	static atomic_flag warned = ATOMIC_FLAG_INIT;
 
+	int now, want;
+
 	if (cfg->worker_nice == 0)
 		return;
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), cfg->worker_nice) != 0 &&
+	/* relative to the daemon's own niceness (a unit's Nice=, inherited from the thread that
+	 * started the worker): an absolute value could put the workers ahead of the writer */
+	errno = 0;
+	now = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (now == -1 && errno)
+		now = 0;
+	want = now + cfg->worker_nice > 19 ? 19 : now + cfg->worker_nice;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), want) != 0 &&
 	    !atomic_flag_test_and_set(&warned))
-		tpc_warn("workers: niceness %d not set (%s); they run as the writer",
-		         cfg->worker_nice, strerror(errno));
+		tpc_warn("workers: niceness %d not set (%s); they run as the writer", want,
+		         strerror(errno));
 }
 
 /* One job at a time (tpc_queue_pop): a worker busy with a large sending must not hold jobs

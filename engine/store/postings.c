@@ -236,7 +236,9 @@ static int seek_block(tpc_postings_t *it, uint64_t last)
 	return block_fill(it, MDB_SET_RANGE, &k);
 }
 
-int tpc_postings_open(tpc_postings_t *it, MDB_txn *txn, const tpc_store_db_t *db, uint64_t from)
+/* The body of tpc_postings_open(): may leave a cursor open when it fails, which the caller
+ * closes. */
+static int open_walk(tpc_postings_t *it, MDB_txn *txn, const tpc_store_db_t *db, uint64_t from)
 {
 	uint8_t kb[8];
 	MDB_val k, v;
@@ -271,6 +273,17 @@ int tpc_postings_open(tpc_postings_t *it, MDB_txn *txn, const tpc_store_db_t *db
 	}
 	rc = seek_block(it, tpc_get_be64(k.mv_data));
 	return rc == TPC_EDAMAGED ? 0 : rc;
+}
+
+int tpc_postings_open(tpc_postings_t *it, MDB_txn *txn, const tpc_store_db_t *db, uint64_t from)
+{
+	int rc = open_walk(it, txn, db, from);
+
+	/* "then nothing to close" (postings.h): LMDB never frees a read transaction's cursors
+	 * itself, and a damaged page met on the way must not leak one per query */
+	if (rc)
+		tpc_postings_close(it);
+	return rc;
 }
 
 int tpc_postings_next(tpc_postings_t *it, tpc_posting_rec_t *p, uint64_t *num)

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -495,32 +494,34 @@ int tpc_store_extent(tpc_store_t *st, uint64_t *used, uint64_t *map)
 }
 
 /* Where LMDB mapped data.mdb: the map's address is private to LMDB (mdb_env_info's me_mapaddr
- * is only the address asked for with MDB_FIXEDMAP), so the process's own table of mappings is
- * read, looking for the file's device and inode at offset 0. @return 0, or TPC_ENOENT when no
- * such mapping is found, or a negative errno. */
+ * is only the address asked for with MDB_FIXEDMAP). A value read in a read transaction points
+ * into the map, so the process's table of mappings is searched for the one holding it: by
+ * address rather than by the file's device and inode, which btrfs subvolumes and overlayfs
+ * report differently in stat() and in /proc. Writer thread, with no transaction of its own.
+ * @return 0, TPC_ENOENT when no mapping holds it, or a negative error. */
 static int map_range(tpc_store_t *st, uintptr_t *start, uintptr_t *end)
 {
-	struct stat sb;
+	MDB_val k = {6, "schema"}, v = {0, NULL};
 	char line[512];
-	mdb_filehandle_t fd;
+	uintptr_t at;
+	MDB_txn *txn;
 	FILE *f;
 	int rc;
 
-	if ((rc = mdb_env_get_fd(st->db.env, &fd)))
+	if ((rc = mdb_txn_begin(st->db.env, NULL, MDB_RDONLY, &txn)))
 		return tpc_err_from_mdb(rc);
-	if (fstat(fd, &sb))
-		return -errno;
+	rc = mdb_get(txn, st->db.meta, &k, &v);
+	at = (uintptr_t)v.mv_data; /* only its address is used, after the transaction */
+	mdb_txn_abort(txn);
+	if (rc)
+		return tpc_err_from_mdb(rc);
 	if (!(f = fopen("/proc/self/maps", "re")))
 		return -errno;
 	rc = TPC_ENOENT;
 	while (rc && fgets(line, sizeof(line), f)) {
-		unsigned long long lo, hi, off, ino;
-		unsigned maj, mnr;
+		unsigned long long lo, hi;
 
-		if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &lo, &hi, &off, &maj, &mnr,
-		           &ino) == 6 &&
-		    ino == (unsigned long long)sb.st_ino && maj == major(sb.st_dev) &&
-		    mnr == minor(sb.st_dev) && off == 0) {
+		if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && lo <= at && at < hi) {
 			*start = (uintptr_t)lo;
 			*end = (uintptr_t)hi;
 			rc = 0;
