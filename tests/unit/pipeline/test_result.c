@@ -576,7 +576,7 @@ static tpc_view_t messy(tpc_arena_t *arena, uint64_t *x)
 	                                "x\0y",
 	                                "\xe2\x82\xac 12345678901234567890 \xed\xa0\x80",
 	                                "12345678"};
-	static const uint32_t lens[] = {11, 0, 7, 2, 3, 3, 31, 8};
+	static const uint32_t lens[] = {11, 0, 7, 2, 3, 3, 28, 8};
 	unsigned i = (unsigned)(rnd(x) % 8);
 	char *p = tpc_arena_alloc(arena, lens[i] + 1, 1);
 
