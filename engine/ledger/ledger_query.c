@@ -300,7 +300,7 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 	tpc_posting_rec_t p;
 	uint64_t num;
 	tpc_txn_t t;
-	int rc;
+	int rc, added = 0;
 
 	if (rq->from) {
 		if (day_end_ms(job, "from", rq->from, &from_ms))
@@ -321,20 +321,26 @@ static int export_postings(MDB_txn *txn, const tpc_store_db_t *db, const Tpclear
 	while ((rc = tpc_postings_next(&it, &p, &num)) == 1) {
 		/* appended in commit order, so the first posting past the end day ends the walk
 		 * (balance() reads on instead, in case the wall clock stepped back) */
-		if (p.at_ms > to_ms)
+		if (p.at_ms > to_ms) {
+			rc = 0;
 			break;
-		rc = export_add(job, la, arr, ptr, limit, num, &p,
-		                num > rq->after && p.at_ms >= from_ms, account);
-		if (rc)
+		}
+		/* kept apart from rc: the walk's LMDB codes include positive errno values (EIO),
+		 * which must fail the page, while the page's "full" (1) ends it as a success */
+		added = export_add(job, la, arr, ptr, limit, num, &p,
+		                   num > rq->after && p.at_ms >= from_ms, account);
+		if (added) {
+			rc = 0;
 			break;
+		}
 	}
 	tpc_postings_close(&it);
-	if (rc < 0 && rc != TPC_EDAMAGED && rc != TPC_ENOMEM)
-		tpc_txn_fail(&t, rc);
+	if (added == TPC_ENOMEM)
+		return added;
 	if (rc == TPC_EDAMAGED)
 		damaged(&t, it.bad_db, &it.bad);
-	if (rc == TPC_ENOMEM)
-		return rc;
+	else
+		tpc_txn_fail(&t, rc);
 	la->postings = ptr;
 	return tpc_err_from_mdb(t.ret);
 }

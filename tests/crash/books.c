@@ -20,6 +20,7 @@
 
 #include "clearing/budget.h"
 #include "core/config.h"
+#include "core/error.h"
 #include "core/metrics.h"
 #include "payments/payrun.h"
 #include "pipeline/writer.h"
@@ -98,17 +99,21 @@ static void *grow(void *v, size_t n, size_t size)
 }
 
 /* Payable postings and the payments' own records, then the postings of the payments. */
-static void read_money(MDB_txn *txn, const tpc_store_db_t *db, struct books *b)
+static int read_money(crash_ctx_t *c, MDB_txn *txn, const tpc_store_db_t *db, struct books *b)
 {
 	tpc_postings_t it;
 	tpc_posting_rec_t q;
 	uint64_t num;
 	MDB_cursor *cur;
 	MDB_val k, v;
+	int rc;
 
-	mdb_cursor_open(txn, db->payments, &cur);
-	for (int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
-	     g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	/* a walk that stops on an error would leave the books short, and the checks after it
+	 * would blame the engine for sums that were never read: fail here, naming the error */
+	if ((rc = mdb_cursor_open(txn, db->payments, &cur)))
+		return crash_fail(c, "payments: cursor: %s", mdb_strerror(rc));
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		tpc_payment_rec_t p;
 
 		if (k.mv_size != 12 || tpc_records_read(&v, &p, sizeof(p)))
@@ -125,10 +130,12 @@ static void read_money(MDB_txn *txn, const tpc_store_db_t *db, struct books *b)
 		                                   0};
 	}
 	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return crash_fail(c, "payments: walk: %s", mdb_strerror(rc));
 	/* every posting: stored, or derived from a lines block (schema 7, store/postings.h) */
-	if (tpc_postings_open(&it, txn, db, 0))
-		return;
-	while (tpc_postings_next(&it, &q, &num) == 1) {
+	if ((rc = tpc_postings_open(&it, txn, db, 0)))
+		return crash_fail(c, "postings: open: %s", mdb_strerror(rc));
+	while ((rc = tpc_postings_next(&it, &q, &num)) == 1) {
 		struct payment *pm;
 
 		if (q.kind == TPC_POST_PAYABLE) {
@@ -141,7 +148,12 @@ static void read_money(MDB_txn *txn, const tpc_store_db_t *db, struct books *b)
 		}
 	}
 	tpc_postings_close(&it);
+	if (rc)
+		return crash_fail(c, "postings: walk stopped at %llu: %s", (unsigned long long)num,
+		                  rc == TPC_EDAMAGED ? "a record failed its sum"
+		                                     : mdb_strerror(rc));
 	qsort(b->pay, b->npay, sizeof(*b->pay), cmp_payable);
+	return 0;
 }
 
 /* Each paid line counted into the payment that paid it; each payment then agrees. */
@@ -388,8 +400,9 @@ static int check_records(crash_ctx_t *c, const char *data, const crash_model_t *
 		crash_fail(c, "cannot open the ledger in %s", data);
 		goto out;
 	}
-	read_money(txn, db, &b);
-	rc = check_payments(c, txn, db, &b);
+	rc = read_money(c, txn, db, &b);
+	if (!rc)
+		rc = check_payments(c, txn, db, &b);
 	if (!rc)
 		rc = check_lines(c, txn, db, &b);
 	if (!rc)

@@ -151,7 +151,7 @@ int tpc_td_ledger_totals(const tpc_td_t *d, int64_t *sum, int64_t *credited, uin
 int tpc_td_ledger_check(const tpc_td_t *d, char *err, size_t errlen, uint64_t *paid_lines,
                         uint64_t *unpaid_lines);
 /** tpc_td_ledger_check() asserted to hold (its reason as the failure message).
- *  @param[out] paid_lines, unpaid_lines  as there, for the caller to compare */
+ *  @param[out] paid_lines, unpaid_lines  as there, for the caller to compare (NULL: not wanted) */
 void tpc_td_books(const tpc_td_t *d, uint64_t *paid_lines, uint64_t *unpaid_lines);
 /** tpc_td_stop() asserted clean (exit 0), then tpc_td_books(): how a test ends its daemon. */
 void tpc_td_stop_books(tpc_td_t *d, uint64_t *paid_lines, uint64_t *unpaid_lines);
