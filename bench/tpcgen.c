@@ -4,7 +4,7 @@
  *          [--provider NIHII] [--year-month YYYYMM] [--shape mixed|hospital|gp|pharmacist]
  *          [--refdata] [--members M] --out FILE
  *   tpcgen refdata [--members M] [--hospitals H] [--gps G] [--pharmacists P] --out-dir DIR
- *   tpcgen pack efact|canonical|eattest --seed N --lines L [--faults PCT] [--members M]
+ *   tpcgen pack efact|canonical|eattest --seed N --lines L [--first I] [--faults PCT] [--members M]
  *          [--hospitals H] [--gps G] [--pharmacists P] [--year-month YYYYMM] --out FILE
  *   tpcgen year [--scale F] [--seed N] --out-dir DIR
  *
@@ -113,7 +113,7 @@ static void usage(FILE *f)
 	        "              --out FILE\n"
 	        "       tpcgen refdata [--members M] [--hospitals H] [--gps G] [--pharmacists P]\n"
 	        "              --out-dir DIR\n"
-	        "       tpcgen pack efact|canonical|eattest --seed N --lines L [--faults PCT]\n"
+	        "       tpcgen pack efact|canonical|eattest --seed N --lines L [--first I] [--faults PCT]\n"
 	        "              [--members M] [--hospitals H] [--gps G] [--pharmacists P]\n"
 	        "              [--year-month YYYYMM] --out FILE\n"
 	        "       tpcgen year [--scale F] [--seed N] --out-dir DIR\n");
@@ -782,6 +782,7 @@ struct popts {
 	int canonical;
 	uint64_t seed;
 	uint64_t lines; /* pack: at least this many lines */
+	uint64_t first; /* pack: the index of its first sending (a chunk of a larger pack) */
 	uint32_t faults, year_month, members;
 	uint32_t kinds[TPC_PACK__KINDS]; /* providers of each kind */
 	const char *out, *out_dir;
@@ -820,6 +821,8 @@ static int parse_popts(int argc, char **argv, int first, struct popts *o)
 			o->seed = n;
 		else if (strcmp(a, "--lines") == 0)
 			o->lines = n;
+		else if (strcmp(a, "--first") == 0 && n < 10000000ull)
+			o->first = n;
 		else if (strcmp(a, "--faults") == 0 && n <= 100)
 			o->faults = (uint32_t)n;
 		else if (strcmp(a, "--year-month") == 0 && n % 100 >= 1 && n % 100 <= 12 &&
@@ -1026,7 +1029,7 @@ static int cmd_pack(int argc, char **argv)
 	tpc_pack_header_t h;
 	struct popts o;
 	uint64_t per_kind[TPC_PACK__KINDS] = {0}, lines_kind[TPC_PACK__KINDS] = {0}, faults = 0;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, i;
 	FILE *f;
 	int rc = 1;
 
@@ -1052,7 +1055,9 @@ static int cmd_pack(int argc, char **argv)
 	h.seed = o.seed;
 	if (fwrite(&h, sizeof(h), 1, f) != 1) /* counts stay 0 until the end */
 		goto out_close;
-	for (uint64_t i = 0; h.lines < o.lines; i++) {
+	/* a chunk starting at sending --first holds the same sendings as the whole pack from
+	 * there: bench/run --long makes its 10^8 lines chunk by chunk, ~4 GB at a time */
+	for (i = o.first; h.lines < o.lines; i++) {
 		static const uint32_t inv_lo[] = {5, 20, 30}, inv_hi[] = {40, 110, 100};
 		uint64_t sseed = o.seed * 10000000ull + i;
 		struct gen g;
@@ -1106,9 +1111,10 @@ out_close:
 		fprintf(stderr, "tpcgen: cannot write '%s'\n", o.out);
 		return 1;
 	}
-	printf("format=%s\nsendings=%llu\ninvoices=%llu\nlines=%llu\nfaulty_lines=%llu\n"
-	       "payload_bytes=%llu\nbytes_per_line=%.1f\n",
-	       o.canonical ? "canonical" : "efact", (unsigned long long)h.sendings,
+	printf("format=%s\nfirst_sending=%llu\nnext_sending=%llu\nsendings=%llu\ninvoices=%llu\n"
+	       "lines=%llu\nfaulty_lines=%llu\npayload_bytes=%llu\nbytes_per_line=%.1f\n",
+	       o.canonical ? "canonical" : "efact", (unsigned long long)o.first,
+	       (unsigned long long)i, (unsigned long long)h.sendings,
 	       (unsigned long long)h.invoices, (unsigned long long)h.lines,
 	       (unsigned long long)faults, (unsigned long long)bytes,
 	       (double)bytes / (double)h.lines);
