@@ -10,17 +10,19 @@
  * file pages), which would pick the clearing engine first on a host short of memory.
  *
  * DESIGN
- * - The ledger writer calls tpc_residency_check() between groups. At most once a second it
- *   reads the daemon's shared resident pages (/proc/self/statm, RssFile + RssShmem: the
- *   daemon maps no shared memory but the ledger and its own code), and above the budget asks
- *   the store to drop the map's pages from the daemon's page tables (tpc_store_unmap_pages).
+ * - The ledger writer calls tpc_residency_check() between groups. At most every
+ *   TPC_RESIDENCY_PERIOD_MS it reads the daemon's shared resident pages (/proc/self/statm, RssFile
+ * + RssShmem: the daemon maps no shared memory but the ledger and its own code), and above the
+ * budget asks the store to drop the map's pages from the daemon's page tables
+ * (tpc_store_unmap_pages).
  * - Safe for readers at any moment: the map is read-only and shared (no MDB_WRITEMAP), so
  *   MADV_DONTNEED only removes page-table entries; the pages stay in the page cache and the
  *   next read faults the same bytes back in (a minor fault, no disk read while the cache holds
  *   them). Only the writer calls it, the one thread that remaps the map (tpc_store_grow), so
  *   the range dropped is always the current map.
  * - Cost: after a drop the pages still in use fault back in, about a microsecond each; a budget
- *   of a few hundred MB at one check a second keeps that under a few percent of a core
+ *   of a few hundred MB keeps that under a few percent of a core: a drop needs the set to
+ *   fill the budget again first, however often the writer looks
  *   (measured in docs/benchmarks.md, "Issue 15, fifth session: the ledger's resident pages").
  * - A failure to read statm or to drop is logged once by the caller and changes nothing else:
  *   the ledger works as before, with a larger RSS.
@@ -34,13 +36,18 @@
 
 typedef struct tpc_residency tpc_residency_t;
 
+/** The least time between two looks at statm, ms: the resident set can pass the budget by
+ *  what the readers touch in that time. */
+#define TPC_RESIDENCY_PERIOD_MS 100
+
 /** @param[in]  budget shared resident bytes above which the map's pages are dropped (> 0)
  *  @param[out] out    owned by the caller, released with tpc_residency_free()
  *  @return 0, TPC_ENOMEM or a negative errno from opening /proc/self/statm. */
 int tpc_residency_new(uint64_t budget, tpc_residency_t **out);
 /** Close and free; NULL-safe; NULLs *@p r. */
 void tpc_residency_free(tpc_residency_t **r);
-/** Writer thread, between transactions: when a second has passed since the last look
+/** Writer thread, between transactions: when TPC_RESIDENCY_PERIOD_MS have passed since the last
+ * look
  *  (@p now_ms, monotonic) and the shared resident bytes exceed the budget, drop the map's pages.
  *  @return 1 when pages were dropped, 0 when nothing was to do, or a negative error (statm
  *  unreadable, madvise refused). */
