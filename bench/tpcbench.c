@@ -29,13 +29,15 @@
  *       payloads, same frames and about the same bytes back, no work).
  *   tpcbench ceiling --pack FILE [--from I] [--lines N] --refdata DIR --data-dir DIR
  *                    [--seconds S] [--phases decode,tariff,ledger] [--batch-lines N]
- *                    [--map-size MB]
+ *                    [--map-size MB] [--sendings N]
  *       In this process, one thread, the same payloads through the worker's code
  *       (tpc_worker_process): `decode` without a ledger (hash, decode, structural checks, judge,
  *       answer, pack), `tariff` with a ledger reader on a fresh ledger holding the reference
  *       data of DIR (idempotency lookup, AMI tariffing and schemes added), `ledger` the judged
  *       jobs committed by the real writer thread with the default durability (fsync), timed
- *       alone, in batches of up to N lines (default 32,000) pushed at once.
+ *       alone, in batches of up to N lines (default 32,000) pushed at once. --sendings N:
+ *       `decode` and `tariff` stop after N sendings (or S seconds), so that two trees run
+ *       the very same sendings under callgrind, whatever the machine's load.
  *   tpcbench dsync [--data-dir DIR] [--lines N]
  *       N (default 300) writes of 4 KiB, each O_DSYNC, to a file in DIR: the disk's own
  *       durable-write latency, the floor under every durable answer (p50, p99, mean).
@@ -128,6 +130,7 @@ static double warmup = 0;          /* --warmup S: answers in the first S seconds
 static uint64_t warm_until_us = 0; /* set before the clients start, read-only after */
 static long daemon_pid = 0;
 static size_t batch_lines = 32000, map_size = 0; /* ledger ceiling */
+static uint64_t max_sendings = 0;                /* --sendings: worker ceilings, 0 = timed only */
 static const char *http_addr = NULL;
 static void *zctx;
 
@@ -1483,7 +1486,7 @@ static int phase_worker(struct bench_ledger *b, const char *name, tpc_store_read
 		lines += j->sending.nlines;
 		accepted += j->lines_accepted;
 		n++;
-	} while ((t1 = now_us()) < end);
+	} while ((t1 = now_us()) < end && (!max_sendings || n < max_sendings));
 	printf("%s_seconds=%.3f\n%s_sendings=%" PRIu64 "\n%s_lines=%" PRIu64
 	       "\n%s_lines_per_s=%.0f\n%s_ns_per_line=%.1f\n%s_accepted_share=%.4f\n",
 	       name, (double)(t1 - t0) / 1e6, name, n, name, lines, name,
@@ -1754,6 +1757,7 @@ int main(int argc, char **argv)
 	    {"cycle", no_argument, NULL, 'y'},
 	    {"stage", no_argument, NULL, 'g'},
 	    {"batch-lines", required_argument, NULL, 'B'},
+	    {"sendings", required_argument, NULL, 'N'},
 	    {"map-size", required_argument, NULL, 'M'},
 	    {"probe-pack", required_argument, NULL, 'Q'},
 	    {"server-key", required_argument, NULL, 'V'},
@@ -1873,6 +1877,9 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			batch_lines = strtoull(optarg, NULL, 10);
+			break;
+		case 'N':
+			max_sendings = strtoull(optarg, NULL, 10);
 			break;
 		case 'M':
 			map_size = strtoull(optarg, NULL, 10) << 20;

@@ -3,10 +3,14 @@
  * One table per kind, built by walking the kind's sub-database in key order (tpc_refdata_walk):
  * the rows in that order as their decoded structs, each row's valid_from as its key gives it,
  * the distinct ids (the key before its period) with the range of rows of each, and an
- * open-addressing index from id to its number. LMDB's key order is (id, valid_from), so the
- * rows of one id are contiguous and sorted by date, which is all the period lookups need: the
- * cursor code's "SET_RANGE to (id, day + 1), then PREV" is "the last row of the id begun on or
- * before the day" here, found by a binary search over that id's rows.
+ * open-addressing index from id to its number. What one lookup reads sits together: an id's
+ * entry holds its range of rows beside its bytes, and a row's valid_from its "no row" flag, so
+ * a lookup misses the cache on the index slot, the entry (which holds the date of an id's only
+ * row) and the row itself: three lines, where it was six arrays, each a miss on a table of
+ * 167 k members (docs/benchmarks.md, "Issue 15, sixth session"). LMDB's key order is (id,
+ * valid_from), so the rows of one id are contiguous and sorted by date, which is all the period
+ * lookups need: the cursor code's "SET_RANGE to (id, day + 1), then PREV" is "the last row of the
+ * id begun on or before the day" here, found by a binary search over that id's rows.
  *
  * Nothing is allocated after the build, and nothing in a snapshot changes once published: the
  * readers take no lock. Only the live holder's pointer is guarded, by a mutex held for a load
@@ -24,19 +28,43 @@
 #include <string.h>
 #include <xxhash.h>
 
+/* One id: its rows are [first, end); its id_len bytes follow (struct table's ents). Most ids
+ * have one row: the first row's date and flag are copied here, so that a lookup of such an id
+ * reads no struct when. */
+struct ent {
+	uint32_t first, end;
+	int32_t from0; /* when[first].from */
+	uint8_t bad0;  /* when[first].bad */
+};
+
+/* One row's date, read by the binary search, with the flag read right after it. */
+struct when {
+	int32_t from; /* valid_from, from its key (the order LMDB keeps) */
+	uint8_t bad;  /* 1: a value of no known layout, or a key of another length: no row */
+};
+
 /* One kind: rows in LMDB key order, grouped by id. */
 struct table {
 	enum tpc_ref_kind kind;
 	size_t row_size, id_len, text_off;
+	size_t ent_size; /* a struct ent and the id's bytes, rounded up to a power of two */
 	uint32_t nrows, nids, cap;
-	uint8_t *rows;   /* nrows structs of row_size bytes */
-	int32_t *from;   /* valid_from of each row, from its key (the order LMDB keeps) */
-	uint8_t *bad;    /* 1: a value of no known layout, or a key of another length: no row */
-	uint8_t *ids;    /* nids ids of id_len bytes, in key order */
-	uint32_t *first; /* rows of id i: [first[i], first[i + 1]) */
-	uint32_t *slots; /* index: id number + 1, 0 = free; mask + 1 slots */
+	uint8_t *rows;     /* nrows structs of row_size bytes */
+	struct when *when; /* one per row */
+	uint8_t *ents;     /* nids entries of ent_size bytes, in key order */
+	uint32_t *slots;   /* index: id number + 1, 0 = free; mask + 1 slots */
 	uint32_t mask;
 };
+
+static struct ent *ent_at(const struct table *t, uint32_t x)
+{
+	return (struct ent *)(void *)(t->ents + (size_t)x * t->ent_size);
+}
+
+static uint8_t *ent_id(const struct table *t, uint32_t x)
+{
+	return t->ents + (size_t)x * t->ent_size + sizeof(struct ent);
+}
 
 struct tpc_refsnap {
 	_Atomic unsigned refs;
@@ -102,18 +130,23 @@ static int add_row(void *arg, const MDB_val *key, void *row)
 		return 0;
 	if (i == t->cap)
 		return TPC_EDB; /* more rows than mdb_stat counted in this very transaction */
-	if (!t->nids || memcmp(t->ids + (size_t)(t->nids - 1) * t->id_len, k, t->id_len) != 0) {
-		memcpy(t->ids + (size_t)t->nids * t->id_len, k, t->id_len);
-		t->first[t->nids++] = i;
+	if (!t->nids || memcmp(ent_id(t, t->nids - 1), k, t->id_len) != 0) {
+		memcpy(ent_id(t, t->nids), k, t->id_len);
+		ent_at(t, t->nids++)->first = i;
 	}
+	ent_at(t, t->nids - 1)->end = i + 1;
 	for (size_t b = 0; period && b < 4 && t->id_len + b < key->mv_size; b++)
 		from = from << 8 | k[t->id_len + b];
-	t->from[i] = (int32_t)(from ^ 0x80000000u);
+	t->when[i].from = (int32_t)(from ^ 0x80000000u);
 	/* the cursor lookups of a period kind take a key of another length for no row (only
 	 * mediprima's keys go on, with the decision) */
-	t->bad[i] =
+	t->when[i].bad =
 	    !row || (period && t->kind != TPC_REF_MEDIPRIMA && key->mv_size != t->id_len + 4);
-	if (!t->bad[i]) {
+	if (ent_at(t, t->nids - 1)->first == i) {
+		ent_at(t, t->nids - 1)->from0 = t->when[i].from;
+		ent_at(t, t->nids - 1)->bad0 = t->when[i].bad;
+	}
+	if (!t->when[i].bad) {
 		uint8_t *r = t->rows + (size_t)i * t->row_size;
 
 		memcpy(r, row, t->row_size);
@@ -143,7 +176,7 @@ static int index_ids(tpc_refsnap_t *s, struct table *t)
 		return TPC_ENOMEM;
 	t->mask = cap - 1;
 	for (uint32_t n = 0; n < t->nids; n++) {
-		uint32_t i = (uint32_t)XXH3_64bits(t->ids + (size_t)n * t->id_len, t->id_len);
+		uint32_t i = (uint32_t)XXH3_64bits(ent_id(t, n), t->id_len);
 
 		for (i &= t->mask; t->slots[i]; i = (i + 1) & t->mask)
 			;
@@ -164,22 +197,22 @@ static int build_kind(MDB_txn *txn, const tpc_refdata_dbs_t *dbs, tpc_refsnap_t 
 	t->row_size = tpc_refdata_row_size(kind);
 	t->id_len = tpc_refdata_id_len(kind);
 	t->text_off = tpc_refdata_text_offset(kind);
+	/* a power of two, so no entry straddles two cache lines */
+	for (t->ent_size = 8; t->ent_size < sizeof(struct ent) + t->id_len;)
+		t->ent_size *= 2;
 	if ((rc = tpc_refdata_count(txn, dbs, kind, &n)))
 		return tpc_err_from_mdb(rc);
 	if (n >= UINT32_MAX / 2)
 		return TPC_E2BIG;
 	t->cap = (uint32_t)n;
 	t->rows = zalloc(s, n, t->row_size);
-	t->from = zalloc(s, n, sizeof(*t->from));
-	t->bad = zalloc(s, n, 1);
-	t->ids = zalloc(s, n, t->id_len);
-	t->first = zalloc(s, n + 1, sizeof(*t->first));
-	if (!t->rows || !t->from || !t->bad || !t->ids || !t->first)
+	t->when = zalloc(s, n, sizeof(*t->when));
+	t->ents = zalloc(s, n, t->ent_size);
+	if (!t->rows || !t->when || !t->ents)
 		return TPC_ENOMEM;
 	rc = tpc_refdata_walk(txn, dbs, kind, add_row, &w);
 	if (rc)
 		return rc < 0 ? rc : tpc_err_from_mdb(rc);
-	t->first[t->nids] = t->nrows;
 	s->rows += t->nrows;
 	return index_ids(s, t);
 }
@@ -195,7 +228,7 @@ static void fix_texts(tpc_refsnap_t *s)
 			uintptr_t off;
 			const char *text;
 
-			if (t->bad[i])
+			if (t->when[i].bad)
 				continue;
 			memcpy(&off, r + t->text_off, sizeof(off));
 			text = s->text + (off - 1);
@@ -210,10 +243,8 @@ static void snap_free(tpc_refsnap_t *s)
 		struct table *t = &s->t[k];
 
 		free(t->rows);
-		free(t->from);
-		free(t->bad);
-		free(t->ids);
-		free(t->first);
+		free(t->when);
+		free(t->ents);
 		free(t->slots);
 	}
 	free(s->text);
@@ -324,7 +355,7 @@ static int find_id(const struct table *t, const void *id, uint32_t *n)
 	     i = (i + 1) & t->mask) {
 		uint32_t x = t->slots[i] - 1;
 
-		if (memcmp(t->ids + (size_t)x * t->id_len, id, t->id_len) == 0) {
+		if (memcmp(ent_id(t, x), id, t->id_len) == 0) {
 			*n = x;
 			return 1;
 		}
@@ -337,24 +368,31 @@ static int find_id(const struct table *t, const void *id, uint32_t *n)
  * also covers @p day. */
 static const void *period_row(const struct table *t, const void *id, int32_t day, int covering)
 {
+	const struct ent *e;
 	uint32_t x, lo, hi;
 	const uint8_t *row;
 	int32_t from, to;
 
 	if (!find_id(t, id, &x))
 		return NULL;
-	lo = t->first[x];
-	hi = t->first[x + 1];
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	e = ent_at(t, x);
+	/* one row: its date and flag are in the entry */
+	if (e->end - e->first == 1) {
+		if (e->from0 > day || e->bad0)
+			return NULL;
+		lo = e->end;
+	} else {
+		for (lo = e->first, hi = e->end; lo < hi;) {
+			uint32_t mid = lo + (hi - lo) / 2;
 
-		if (t->from[mid] <= day)
-			lo = mid + 1;
-		else
-			hi = mid;
+			if (t->when[mid].from <= day)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == e->first || t->when[lo - 1].bad)
+			return NULL;
 	}
-	if (lo == t->first[x] || t->bad[lo - 1])
-		return NULL;
 	row = t->rows + (size_t)(lo - 1) * t->row_size;
 	tpc_refdata_row_period(t->kind, row, &from, &to);
 	if (day < from || (covering && day > to))
@@ -375,9 +413,9 @@ int tpc_refsnap_provider(const tpc_refsnap_t *s, const char *nihii, const tpc_re
 	const struct table *t = &s->t[TPC_REF_PROVIDERS];
 	uint32_t x;
 
-	if (!find_id(t, nihii, &x) || t->bad[t->first[x]])
+	if (!find_id(t, nihii, &x) || ent_at(t, x)->bad0)
 		return MDB_NOTFOUND;
-	*out = (const tpc_ref_provider_t *)(t->rows + (size_t)t->first[x] * t->row_size);
+	*out = (const tpc_ref_provider_t *)(t->rows + (size_t)ent_at(t, x)->first * t->row_size);
 	return 0;
 }
 
@@ -426,11 +464,11 @@ int tpc_refsnap_mediprima_on(const tpc_refsnap_t *s, const char *niss, int32_t d
 		return MDB_NOTFOUND;
 	/* every decision of the person in key order (valid_from, then the decision id): the
 	 * latest that covers the day and the care, as the cursor walk keeps */
-	for (uint32_t i = t->first[x]; i < t->first[x + 1]; i++) {
+	for (uint32_t i = ent_at(t, x)->first; i < ent_at(t, x)->end; i++) {
 		const tpc_ref_mediprima_t *r =
 		    (const tpc_ref_mediprima_t *)(t->rows + (size_t)i * t->row_size);
 
-		if (t->bad[i])
+		if (t->when[i].bad)
 			continue;
 		if (r->valid_from > day)
 			break;

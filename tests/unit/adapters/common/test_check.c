@@ -185,6 +185,48 @@ Test(check, record_control_every_byte_value)
 	}
 }
 
+/* The rule byte by byte, for the test below. */
+static unsigned record_control_ref(const unsigned char *p, size_t n)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = p[i];
+
+		sum += c >= '0' && c <= '9'   ? c - '0'
+		       : c == ' '             ? 10
+		       : c >= 'A' && c <= 'Z' ? 11 + c - 'A'
+		       : c >= 'a' && c <= 'z' ? 11 + c - 'a'
+		                              : 37;
+	}
+	return sum % 97 ? (unsigned)(sum % 97) : 97;
+}
+
+/* every length from 0 to 400 at every alignment, of bytes drawn mostly from the record's
+ * alphabet and sometimes anything: the 16-byte blocks and the masked last block (check.c) sum
+ * as the rule does */
+Test(check, record_control_every_length_and_alignment)
+{
+	static unsigned char buf[420];
+	static const char alphabet[] =
+	    "0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	uint32_t x = 12345;
+
+	for (int round = 0; round < 8; round++) {
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			x = x * 1103515245u + 12345u;
+			buf[i] = (x >> 16) % 8
+			             ? (unsigned char)alphabet[(x >> 20) % (sizeof(alphabet) - 1)]
+			             : (unsigned char)(x >> 24);
+		}
+		for (size_t off = 0; off < 16; off++)
+			for (size_t n = 0; n + off <= 400; n++)
+				cr_assert_eq(tpc_check_record_control((const char *)buf + off, n),
+				             record_control_ref(buf + off, n),
+				             "round %d, offset %zu, %zu bytes", round, off, n);
+	}
+}
+
 Test(check, record_control_counts_the_example_composition)
 {
 	/* the same example counted by kind: 247 digits, 73 spaces, 28 letters */
