@@ -351,6 +351,15 @@ __attribute__((target("avx2"))) static uint64_t record_sum_avx2(const unsigned c
 }
 #endif
 
+/* 2 = AVX2, 1 = SSE2, 0 = bytes: lowered by tests only, to run the narrower paths on a CPU that
+ * has the wider ones (the engine's CPU decides which path it takes, so each must be tested) */
+static int vectors_widest = 2;
+
+void tpc_check_limit_vectors(int widest)
+{
+	vectors_widest = widest;
+}
+
 unsigned tpc_check_record_control(const char *p, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)p;
@@ -358,11 +367,11 @@ unsigned tpc_check_record_control(const char *p, size_t n)
 	size_t i = 0;
 
 #ifdef TPC_CHECK_AVX2
-	if (n >= 32 && __builtin_cpu_supports("avx2"))
+	if (n >= 32 && vectors_widest >= 2 && __builtin_cpu_supports("avx2"))
 		return tpc_check_control97(record_sum_avx2(u, n) + 37u * (uint64_t)n);
 #endif
 #ifdef TPC_CHECK_SSE2
-	if (n >= 16) {
+	if (n >= 16 && vectors_widest >= 1) {
 		/* 16 bytes of 0, then 16 of 0xff: 16 bytes read from k on keep the last k */
 		static const unsigned char tail_mask[32] = {
 		    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,

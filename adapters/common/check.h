@@ -105,6 +105,11 @@ bool tpc_check_iban(const char *p, size_t n);
  *  @return 1..97. */
 unsigned tpc_check_record_control(const char *p, size_t n);
 
+/** Tests only: the widest vector path tpc_check_record_control() may take - 2 AVX2 (the
+ *  default, where the CPU has it), 1 SSE2, 0 byte by byte - so that a test on an AVX2 machine
+ *  also runs the narrower paths. Not thread-safe; the engine never calls it. */
+void tpc_check_limit_vectors(int widest);
+
 /** Control number of efact.md 7.2 (invoice ET80, sending ET90, records 95/96): @p sum is the
  *  integer sum of the code zones in scope; the control is sum mod 97, with 0 written as 97.
  *  @return 1..97. */

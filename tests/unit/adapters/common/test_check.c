@@ -203,15 +203,16 @@ static unsigned record_control_ref(const unsigned char *p, size_t n)
 }
 
 /* every length from 0 to 400 at every alignment, of bytes drawn mostly from the record's
- * alphabet and sometimes anything: the 16-byte blocks and the masked last block (check.c) sum
- * as the rule does */
-Test(check, record_control_every_length_and_alignment)
+ * alphabet and sometimes anything: the 32- and 16-byte blocks and the masked last blocks
+ * (check.c) sum as the rule does, on every path the CPU can take (AVX2, SSE2, bytes) */
+static void every_length_and_alignment(int widest)
 {
 	static unsigned char buf[420];
 	static const char alphabet[] =
 	    "0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	uint32_t x = 12345;
 
+	tpc_check_limit_vectors(widest);
 	for (int round = 0; round < 8; round++) {
 		for (size_t i = 0; i < sizeof(buf); i++) {
 			x = x * 1103515245u + 12345u;
@@ -223,8 +224,25 @@ Test(check, record_control_every_length_and_alignment)
 			for (size_t n = 0; n + off <= 400; n++)
 				cr_assert_eq(tpc_check_record_control((const char *)buf + off, n),
 				             record_control_ref(buf + off, n),
-				             "round %d, offset %zu, %zu bytes", round, off, n);
+				             "paths up to %d, round %d, offset %zu, %zu bytes",
+				             widest, round, off, n);
 	}
+	tpc_check_limit_vectors(2);
+}
+
+Test(check, record_control_every_length_and_alignment)
+{
+	every_length_and_alignment(2);
+}
+
+Test(check, record_control_every_length_and_alignment_sse2)
+{
+	every_length_and_alignment(1);
+}
+
+Test(check, record_control_every_length_and_alignment_bytes)
+{
+	every_length_and_alignment(0);
 }
 
 Test(check, record_control_counts_the_example_composition)
