@@ -133,6 +133,14 @@ struct tpc_server {
 #define PEERS         4096 /* power of two */
 #define EXPRESS_DEPTH 256  /* eAttests waiting for the express worker before "busy" */
 
+/* A queued job's weight in the workers' order ([engine] small_first_ms, core/queue.h): its
+ * payload bytes, known before anything is decoded and about proportional to its lines, so a
+ * worker judges a GP's sending before a hospital's of a few thousand lines received with it. */
+static size_t job_bytes(const tpc_qnode_t *n)
+{
+	return zmq_msg_size(&tpc_job_of((tpc_qnode_t *)n)->payload);
+}
+
 /* Linear probing from an FNV-1a hash. Entries are never removed, so a probe may stop at the
  * first empty slot: no tombstones, and a lookup that finds none is definite. */
 static size_t peer_slot(tpc_server_t *s, const char *sender, int insert)
@@ -1417,6 +1425,9 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	    (rc = tpc_queue_new((size_t)cfg->group_max * 2, 0, &s->to_ledger)) ||
 	    (rc = tpc_queue_new(0, TPC_QUEUE_EVENTFD, &s->done)))
 		goto out_free;
+	/* the workers take the smallest sending first (the writer orders its own queue) */
+	tpc_queue_set_order(s->jobs, job_bytes, (uint64_t)cfg->small_first_ms * 1000u,
+	                    TPC_QUEUE_SCAN);
 	if ((rc = tpc_adapters_new(&adapter_cfg, &s->adapters)))
 		goto out_free;
 	if (cfg->adapter_dir[0])
