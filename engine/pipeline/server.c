@@ -404,6 +404,20 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 	}
 }
 
+/* Where a sending's time went, once answered (tpclear_stage_*_seconds, docs/metrics.md): only
+ * a bulk sending that went through a commit has all five stages (a replay or a refusal skips
+ * the writer; the express lane has its own queue and worker and is read from the eAttest probe). */
+static void observe_stages(tpc_server_t *s, const tpc_job_t *job)
+{
+	if (job->express || !job->commit1_us || !job->judge1_us)
+		return;
+	tpc_metrics_observe(s->shard, TPC_H_stage_wait_worker, job->judge0_us - job->received_us);
+	tpc_metrics_observe(s->shard, TPC_H_stage_judge, job->judge1_us - job->judge0_us);
+	tpc_metrics_observe(s->shard, TPC_H_stage_wait_writer, job->commit0_us - job->judge1_us);
+	tpc_metrics_observe(s->shard, TPC_H_stage_commit, job->commit1_us - job->commit0_us);
+	tpc_metrics_observe(s->shard, TPC_H_stage_answer, mono_us() - job->commit1_us);
+}
+
 /* After a payment run: each settlement to its sender, if it has been seen and is connected
  * (a ROUTER drops a message to a gone peer; the settlement stays queryable). */
 static void push_settlements(tpc_server_t *s, const tpc_job_t *job)
@@ -456,6 +470,7 @@ static void count_outcome(tpc_server_t *s, const tpc_job_t *job)
 	}
 	tpc_metrics_add(s->shard, m, 1);
 	tpc_metrics_observe_latency(s->shard, mono_us() - job->received_us);
+	observe_stages(s, job);
 }
 
 /* One record per clearing event, with the fields an operator searches by (docs/operations.md,
