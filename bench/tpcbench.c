@@ -331,8 +331,9 @@ static uint64_t proc_io(long pid, const char *name)
 	return proc_field(pid, "io", name);
 }
 
-/* GET /metrics from HOST:PORT and return the sum of the samples of @p family (0 when absent). */
-static int scrape(const char *addr, const char *family, uint64_t *out)
+/* GET /metrics from HOST:PORT and return the sum of the samples of @p family (0 when absent),
+ * read as decimals (a histogram's _sum is in seconds). */
+static int scrape_d(const char *addr, const char *family, double *out)
 {
 	char host[64], req[128], *buf = NULL, *p;
 	size_t cap = 1 << 20, len = 0;
@@ -367,13 +368,73 @@ static int scrape(const char *addr, const char *family, uint64_t *out)
 			continue; /* inside a HELP or TYPE line */
 		v = strchr(p, ' ');
 		if (v)
-			*out += strtoull(v + 1, NULL, 10);
+			*out += strtod(v + 1, NULL);
 	}
 	rc = 0;
 out_close:
 	free(buf);
 	close(fd);
 	return rc;
+}
+
+/* scrape_d() of a counter (exact below 2^53). */
+static int scrape(const char *addr, const char *family, uint64_t *out)
+{
+	double d = 0;
+	int rc = scrape_d(addr, family, &d);
+
+	*out = (uint64_t)d;
+	return rc;
+}
+
+/* The daemon's stage histograms (tpclear_stage_*_seconds, docs/metrics.md): sums and counts at
+ * the end of the warm-up (else at the start) and at the end, so that stage_*_ms is each stage's
+ * mean over the sendings committed in the timed seconds. */
+static const char *const stage_names[] = {"wait_worker", "judge", "wait_writer", "commit",
+                                          "answer"};
+#define NSTAGES (sizeof(stage_names) / sizeof(stage_names[0]))
+struct stages {
+	double sum[NSTAGES], count[NSTAGES];
+};
+
+static void scrape_stages(const char *addr, struct stages *s)
+{
+	char fam[96];
+
+	for (size_t i = 0; i < NSTAGES; i++) {
+		snprintf(fam, sizeof(fam), "tpclear_stage_%s_seconds_sum", stage_names[i]);
+		scrape_d(addr, fam, &s->sum[i]);
+		snprintf(fam, sizeof(fam), "tpclear_stage_%s_seconds_count", stage_names[i]);
+		scrape_d(addr, fam, &s->count[i]);
+	}
+}
+
+static void print_stages(const struct stages *a, const struct stages *b)
+{
+	for (size_t i = 0; i < NSTAGES; i++)
+		if (b->count[i] > a->count[i])
+			printf("stage_%s_ms=%.2f\n", stage_names[i],
+			       (b->sum[i] - a->sum[i]) * 1000 / (b->count[i] - a->count[i]));
+}
+
+/* The first snapshot, taken when the warm-up ends (a thread: the main one waits for the
+ * senders). */
+struct stage_mark {
+	pthread_t thread;
+	const char *addr;
+	uint64_t at_us;
+	struct stages s;
+};
+
+static void *stage_mark_main(void *arg)
+{
+	struct stage_mark *m = arg;
+	uint64_t t = now_us();
+
+	if (m->at_us > t)
+		usleep((useconds_t)(m->at_us - t));
+	scrape_stages(m->addr, &m->s);
+	return NULL;
 }
 
 /* ---- engine: the load generator ----------------------------------------------------------- */
@@ -1038,6 +1099,8 @@ static int run_engine(void)
 	uint64_t sent = 0, sent_lines = 0, results = 0, lines = 0, accepted = 0, busy = 0;
 	uint64_t errors = 0, refused = 0, t0, t_last = 0, t_sent = 0;
 	uint64_t commits0 = 0, commits1 = 0, stored0 = 0, stored1 = 0;
+	struct stage_mark mark;
+	struct stages stages1 = {{0}, {0}};
 	uint64_t wchar0 = 0, wchar1 = 0, wbytes0 = 0, wbytes1 = 0;
 	uint64_t *all, *all1k;
 	size_t nall = 0, n1k = 0;
@@ -1067,6 +1130,9 @@ static int run_engine(void)
 	getrusage(RUSAGE_SELF, &ru0);
 	t0 = run_start_us = now_us();
 	warm_until_us = t0 + (uint64_t)(warmup * 1e6);
+	mark = (struct stage_mark){.addr = http_addr, .at_us = warm_until_us};
+	if (http_addr)
+		pthread_create(&mark.thread, NULL, stage_mark_main, &mark);
 	for (int i = 0; i < clients; i++) {
 		cs[i].id = i;
 		pthread_create(&cs[i].thread, NULL, client_main, &cs[i]);
@@ -1085,6 +1151,10 @@ static int run_engine(void)
 	}
 	scrape(http_addr, "tpclear_ledger_commits_total", &commits1);
 	scrape(http_addr, "tpclear_ledger_sendings_committed_total", &stored1);
+	if (http_addr) {
+		pthread_join(mark.thread, NULL);
+		scrape_stages(http_addr, &stages1);
+	}
 	for (int i = 0; i < clients; i++) {
 		sent += cs[i].sent;
 		sent_lines += cs[i].sent_lines;
@@ -1170,6 +1240,8 @@ static int run_engine(void)
 		printf("ledger_commits=%" PRIu64 "\nsendings_per_commit=%.2f\n",
 		       commits1 - commits0,
 		       (double)(stored1 - stored0) / (double)(commits1 - commits0));
+	if (http_addr)
+		print_stages(&mark.s, &stages1);
 	print_senders_cpu(&ru0, &ru1, wall, lines);
 	printf("payloads_used=%" PRIu64 "\n",
 	       unique && !cycle && atomic_load(&next_payload) > npayloads ? (uint64_t)npayloads

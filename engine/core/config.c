@@ -78,6 +78,9 @@
 	  "every sending goes "                                                                    \
 	  "through in turn, runs first when the cores are all busy; 0 = the workers as the "       \
 	  "writer")                                                                                \
+	X(engine, small_first_ms, small_first_ms, U32_ZERO(0, 600000, "arrival order"), "50",      \
+	  "the workers and the ledger writer take the smallest sending waiting first, unless the " \
+	  "oldest has waited this long; 0 = arrival order")                                        \
 	X(engine, max_load_drop_percent, max_load_drop_percent, INT(0, 100), "10",                 \
 	  "a LOAD replacing a kind with this share of its rows fewer is refused T00060 unless "    \
 	  "forced")                                                                                \

@@ -60,6 +60,8 @@ typedef struct tpc_config {
 	                              /* max_payload_in_flight alone (pipeline/admission.h) */
 	int worker_nice;              /* niceness the worker threads take (0..19): the writer */
 	                              /* runs before them when the cores are contended */
+	uint32_t small_first_ms;      /* how long a sending may be overtaken by smaller ones */
+	                              /* in the workers' and writer's queues; 0 = arrival order */
 	int max_load_drop_percent;    /* a replace removing more of the kind's rows is refused */
 	/* [intake] */
 	char endpoint[256]; /* ZeroMQ ROUTER endpoint */

@@ -74,6 +74,26 @@ static const struct hist_def {
                             1,
                             10,
                             {1, 2, 4, 8, 16, 32, 64, 128, 256, 512}},
+/* the stages of a committed sending, each 0.1 ms to 1 s like a commit: a stage of the 1k tail
+ * (tens of ms) lands in the upper half, where the buckets are */
+#define STAGE_US                                                                                   \
+	{                                                                                          \
+		100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000      \
+	}
+    [TPC_H_stage_wait_worker] = {"tpclear_stage_wait_worker_seconds",
+                                 "Time a committed sending waited for a worker", 1e6, 12, STAGE_US},
+    [TPC_H_stage_judge] = {"tpclear_stage_judge_seconds",
+                           "Time a worker took to judge a committed sending", 1e6, 12, STAGE_US},
+    [TPC_H_stage_wait_writer] = {"tpclear_stage_wait_writer_seconds",
+                                 "Time a judged sending waited for its group's commit to start",
+                                 1e6, 12, STAGE_US},
+    [TPC_H_stage_commit] = {"tpclear_stage_commit_seconds",
+                            "Time of the group commit a sending was in, per sending", 1e6, 12,
+                            STAGE_US},
+    [TPC_H_stage_answer] = {"tpclear_stage_answer_seconds",
+                            "Time from a sending's durable commit to its answer sent", 1e6, 12,
+                            STAGE_US},
+#undef STAGE_US
 };
 
 static const struct vec_def {

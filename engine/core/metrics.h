@@ -143,6 +143,12 @@ enum tpc_histogram {
 	TPC_H_batch_latency,   /* tpclear_batch_latency_seconds, microseconds */
 	TPC_H_commit_duration, /* tpclear_ledger_commit_duration_seconds, microseconds */
 	TPC_H_commit_group,    /* tpclear_ledger_commit_group_size, jobs */
+	/* where a committed sending's time went (pipeline/job.h, stage timestamps), microseconds */
+	TPC_H_stage_wait_worker, /* tpclear_stage_wait_worker_seconds */
+	TPC_H_stage_judge,       /* tpclear_stage_judge_seconds */
+	TPC_H_stage_wait_writer, /* tpclear_stage_wait_writer_seconds */
+	TPC_H_stage_commit,      /* tpclear_stage_commit_seconds */
+	TPC_H_stage_answer,      /* tpclear_stage_answer_seconds */
 	TPC_H__COUNT
 };
 

@@ -10,6 +10,13 @@
  * group_max_lines lines through tpc_queue_pop_group()'s weights); done has the loop thread, which
  * watches the eventfd and pops everything per wakeup. The signalling below has to be right for all
  * three shapes.
+ *
+ * Ordered queues (tpc_queue_set_order(): the job queue by payload bytes, to_ledger by lines) keep
+ * the same list: a node's weight and push time are written into it at the push, and a pop looks
+ * at the first `scan` nodes for the lightest. The list stays in arrival order, so the age bound
+ * needs only the head (the oldest: pushes append; push_front's express jobs are the lightest
+ * and leave first). When the head has waited max_wait_us the pop is FIFO: under sustained
+ * overload every head is old and the queue behaves exactly as an unordered one.
  */
 #include "core/queue.h"
 
@@ -21,6 +28,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 struct tpc_queue {
@@ -34,7 +42,29 @@ struct tpc_queue {
 	_Atomic size_t taken; /* nodes ever popped: the consumers' progress, for the watchdog */
 	int closed;           /* set once, under the lock; pushes fail, pops drain what is left */
 	int efd;              /* -1 unless TPC_QUEUE_EVENTFD */
+	/* the order (tpc_queue_set_order()): set before the first push, read under the lock */
+	tpc_queue_weight_fn order; /* NULL: FIFO */
+	uint64_t max_wait_us;
+	size_t scan;
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* An ordered queue's node learns its weight and push time (the lock held): a pop then compares
+ * nodes without calling back into the items, one read per node it looks at. */
+static void stamp(const tpc_queue_t *q, tpc_qnode_t *n)
+{
+	if (!q->order)
+		return;
+	n->queued_us = mono_us();
+	n->weight = q->order(n);
+}
 
 int tpc_queue_new(size_t capacity, unsigned flags, tpc_queue_t **out)
 {
@@ -83,6 +113,7 @@ void tpc_queue_free(tpc_queue_t **qp)
 static void link_node(tpc_queue_t *q, tpc_qnode_t *n, int *was_empty)
 {
 	n->next = NULL;
+	stamp(q, n);
 	*was_empty = q->len == 0;
 	if (q->tail)
 		q->tail->next = n;
@@ -166,6 +197,7 @@ int tpc_queue_push_front(tpc_queue_t *q, tpc_qnode_t *n)
 		return TPC_ECANCELED;
 	}
 	was_empty = q->len == 0;
+	stamp(q, n);
 	n->next = q->head;
 	q->head = n;
 	if (!q->tail)
@@ -210,6 +242,79 @@ static size_t take_front(tpc_queue_t *q, size_t max, size_t max_weight, tpc_queu
 	return n;
 }
 
+/* Would one pop take every queued node (the lock held)? Then the order does not matter: they
+ * all leave together, in arrival order (an express job pushed to the front stays first for
+ * the writer's write_batch()). */
+static int all_fit(const tpc_queue_t *q, size_t max, size_t max_weight, tpc_queue_weight_fn weight)
+{
+	size_t sum = 0;
+
+	if (q->len > max)
+		return 0;
+	if (q->len <= 1 || max_weight == SIZE_MAX)
+		return 1;
+	for (const tpc_qnode_t *c = q->head; c; c = c->next) {
+		sum += weight ? weight(c) : 1;
+		if (sum > max_weight)
+			return 0;
+	}
+	return 1;
+}
+
+/* The lightest of the first `scan` queued nodes, and the node before it (NULL: it is the head).
+ * Ties go to the older node, so nodes of one weight leave in arrival order. */
+static tpc_qnode_t *lightest(const tpc_queue_t *q, tpc_qnode_t **prev_out)
+{
+	tpc_qnode_t *best = q->head;
+	size_t seen = 1;
+
+	*prev_out = NULL;
+	for (tpc_qnode_t *c = q->head; c->next && seen < q->scan; c = c->next, seen++)
+		if (c->next->weight < best->weight) {
+			best = c->next;
+			*prev_out = c;
+		}
+	return best;
+}
+
+/* take_front()'s bounds, lightest first (the lock held, the queue not empty): each step takes
+ * the lightest of the first `scan` nodes left, until the next would pass @p max_weight (the
+ * first is always taken). O(taken x scan) under the lock, hence the scan bound. */
+static size_t take_lightest(tpc_queue_t *q, size_t max, size_t max_weight,
+                            tpc_queue_weight_fn weight, tpc_qnode_t **head)
+{
+	tpc_qnode_t *first = NULL, *last = NULL, *best, *prev;
+	size_t n = 0, sum = 0;
+
+	while (q->head && n < max) {
+		size_t w;
+
+		best = lightest(q, &prev);
+		w = weight ? weight(best) : 1;
+		if (n && sum + w > max_weight)
+			break;
+		sum += w;
+		if (prev)
+			prev->next = best->next;
+		else
+			q->head = best->next;
+		if (q->tail == best)
+			q->tail = prev;
+		best->next = NULL;
+		if (last)
+			last->next = best;
+		else
+			first = best;
+		last = best;
+		n++;
+	}
+	q->len -= n;
+	atomic_store_explicit(&q->depth, q->len, memory_order_relaxed);
+	atomic_store_explicit(&q->taken, q->taken + n, memory_order_relaxed);
+	*head = first;
+	return n;
+}
+
 size_t tpc_queue_pop_group(tpc_queue_t *q, size_t max, size_t max_weight,
                            tpc_queue_weight_fn weight, int wait, tpc_qnode_t **head)
 {
@@ -222,7 +327,11 @@ size_t tpc_queue_pop_group(tpc_queue_t *q, size_t max, size_t max_weight,
 	pthread_mutex_lock(&q->lock);
 	while (wait && q->len == 0 && !q->closed)
 		pthread_cond_wait(&q->not_empty, &q->lock);
-	n = take_front(q, max, max_weight, weight, head);
+	if (q->order && !all_fit(q, max, max_weight, weight) &&
+	    q->head->queued_us + q->max_wait_us > mono_us())
+		n = take_lightest(q, max, max_weight, weight, head);
+	else
+		n = take_front(q, max, max_weight, weight, head);
 	if (n) {
 		/* broadcast, not signal: n slots were freed, so up to n producers may go on */
 		if (q->cap)
@@ -245,6 +354,17 @@ size_t tpc_queue_pop_many(tpc_queue_t *q, size_t max, int wait, tpc_qnode_t **he
 int tpc_queue_pop(tpc_queue_t *q, tpc_qnode_t **out)
 {
 	return tpc_queue_pop_many(q, 1, 1, out) ? 0 : TPC_ECANCELED;
+}
+
+void tpc_queue_set_order(tpc_queue_t *q, tpc_queue_weight_fn weight, uint64_t max_wait_us,
+                         size_t scan)
+{
+	pthread_mutex_lock(&q->lock);
+	/* a zero bound is arrival order: nothing may be overtaken at all */
+	q->order = max_wait_us ? weight : NULL;
+	q->max_wait_us = max_wait_us;
+	q->scan = scan ? scan : 1;
+	pthread_mutex_unlock(&q->lock);
 }
 
 /* Both conditions are broadcast: every blocked producer must return TPC_ECANCELED and every

@@ -61,7 +61,10 @@ typedef struct tpc_job {
 	enum tpc_job_type type;
 	enum tpc_job_status status;
 	uint64_t correlation;
-	uint64_t received_us;  /* monotonic clock at receipt */
+	uint64_t received_us; /* monotonic clock at receipt */
+	/* the stage timestamps (monotonic us; tpclear_stage_*_seconds, docs/metrics.md): a worker
+	 * took it and finished judging, its group's commit started and was durable (0: not yet) */
+	uint64_t judge0_us, judge1_us, commit0_us, commit1_us;
 	uint64_t received_ms;  /* wall clock at receipt (unix ms), kept in the line history */
 	uint64_t validated_ms; /* wall clock when the worker finished judging */
 	uint8_t identity[TPC_IDENTITY_MAX];

@@ -133,6 +133,14 @@ struct tpc_server {
 #define PEERS         4096 /* power of two */
 #define EXPRESS_DEPTH 256  /* eAttests waiting for the express worker before "busy" */
 
+/* A queued job's weight in the workers' order ([engine] small_first_ms, core/queue.h): its
+ * payload bytes, known before anything is decoded and about proportional to its lines, so a
+ * worker judges a GP's sending before a hospital's of a few thousand lines received with it. */
+static size_t job_bytes(const tpc_qnode_t *n)
+{
+	return zmq_msg_size(&tpc_job_of((tpc_qnode_t *)n)->payload);
+}
+
 /* Linear probing from an FNV-1a hash. Entries are never removed, so a probe may stop at the
  * first empty slot: no tombstones, and a lookup that finds none is definite. */
 static size_t peer_slot(tpc_server_t *s, const char *sender, int insert)
@@ -396,6 +404,20 @@ static void answer_job(tpc_server_t *s, tpc_job_t *job)
 	}
 }
 
+/* Where a sending's time went, once answered (tpclear_stage_*_seconds, docs/metrics.md): only
+ * a bulk sending that went through a commit has all five stages (a replay or a refusal skips
+ * the writer; the express lane has its own queue and worker and is read from the eAttest probe). */
+static void observe_stages(tpc_server_t *s, const tpc_job_t *job)
+{
+	if (job->express || !job->commit1_us || !job->judge1_us)
+		return;
+	tpc_metrics_observe(s->shard, TPC_H_stage_wait_worker, job->judge0_us - job->received_us);
+	tpc_metrics_observe(s->shard, TPC_H_stage_judge, job->judge1_us - job->judge0_us);
+	tpc_metrics_observe(s->shard, TPC_H_stage_wait_writer, job->commit0_us - job->judge1_us);
+	tpc_metrics_observe(s->shard, TPC_H_stage_commit, job->commit1_us - job->commit0_us);
+	tpc_metrics_observe(s->shard, TPC_H_stage_answer, mono_us() - job->commit1_us);
+}
+
 /* After a payment run: each settlement to its sender, if it has been seen and is connected
  * (a ROUTER drops a message to a gone peer; the settlement stays queryable). */
 static void push_settlements(tpc_server_t *s, const tpc_job_t *job)
@@ -448,6 +470,7 @@ static void count_outcome(tpc_server_t *s, const tpc_job_t *job)
 	}
 	tpc_metrics_add(s->shard, m, 1);
 	tpc_metrics_observe_latency(s->shard, mono_us() - job->received_us);
+	observe_stages(s, job);
 }
 
 /* One record per clearing event, with the fields an operator searches by (docs/operations.md,
@@ -1417,6 +1440,9 @@ int tpc_server_new(const tpc_config_t *cfg, tpc_server_t **out)
 	    (rc = tpc_queue_new((size_t)cfg->group_max * 2, 0, &s->to_ledger)) ||
 	    (rc = tpc_queue_new(0, TPC_QUEUE_EVENTFD, &s->done)))
 		goto out_free;
+	/* the workers take the smallest sending first (the writer orders its own queue) */
+	tpc_queue_set_order(s->jobs, job_bytes, (uint64_t)cfg->small_first_ms * 1000u,
+	                    TPC_QUEUE_SCAN);
 	if ((rc = tpc_adapters_new(&adapter_cfg, &s->adapters)))
 		goto out_free;
 	if (cfg->adapter_dir[0])

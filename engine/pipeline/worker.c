@@ -64,6 +64,15 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The stage timestamps (job.h): per sending, not per line. */
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* Days since 1970-01-01 of the local calendar day, the unit of tpc_tariff_apply()'s as-of day.
  * Local, not UTC: care dates and tariff validity are Belgian calendar days, and between
  * midnight and 01:00 (02:00 in summer) Brussels the UTC day is still yesterday, which would judge
@@ -614,7 +623,9 @@ static void *worker_main(void *arg)
 		int next;
 
 		assert_job_handed(job);
+		job->judge0_us = mono_us();
 		next = tpc_worker_process(w->reader, w->shard, p->cfg, job);
+		job->judge1_us = mono_us();
 		if (next == 0)
 			assert_verdict_handed(job);
 		else /* a judged verdict never skips the writer */

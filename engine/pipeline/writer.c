@@ -164,6 +164,29 @@ static void open_zero_ahead(tpc_writer_t *w, const tpc_config_t *cfg)
 		tpc_warn("ledger: %s: no zeros written ahead: %s", path, tpc_strerror(rc));
 }
 
+/* Before the intake opens, what would otherwise make the first answers of a fresh daemon wait
+ * (docs/benchmarks.md, "Issue 15: the smallest first", the start): a data.mdb just copied,
+ * restored or written by the previous run still has its pages dirty in the page cache, and the
+ * first commit's fdatasync would write them all (a fresh daemon's first commits took 60-72 ms
+ * on a 34 MB ledger copied just before); and the zeros ahead of the last page, which the idle
+ * writer otherwise writes one synced chunk at a time while the first sendings wait for each.
+ * Both are done here once, with nobody waiting. Not fatal: a failure leaves the first commits
+ * to pay for them, as before, and a failed write shows again at the first commit. */
+static void warm_up(tpc_writer_t *w, const tpc_config_t *cfg)
+{
+	uint64_t used, map;
+	int rc = 1;
+
+	if (cfg->sync == TPC_SYNC_NONE)
+		return;
+	if ((rc = mdb_env_sync(tpc_store_db(w->store)->env, 1)))
+		tpc_warn("ledger: data.mdb not synced before the intake opens: %s",
+		         mdb_strerror(rc));
+	for (rc = 1; w->zero && rc == 1;)
+		if ((rc = tpc_store_extent(w->store, &used, &map)) == 0)
+			rc = tpc_zeroahead_step(w->zero, used, map);
+}
+
 int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_t **out)
 {
 	tpc_store_opts_t opts = {cfg->data_dir, cfg->map_size, cfg->map_max, 0};
@@ -196,6 +219,7 @@ int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_
 		goto out_close_store;
 	}
 	open_zero_ahead(w, cfg);
+	warm_up(w, cfg);
 	/* without /proc the ledger works as before, with its pages counted in the RSS */
 	if (cfg->map_resident_max && (rc = tpc_residency_new(cfg->map_resident_max, &w->resid)))
 		tpc_warn("ledger: the mapped pages are not kept under map_resident_max: %s",
@@ -494,10 +518,16 @@ static uint64_t mono_us(void)
  * and how many jobs it held (tpclear_ledger_commit_duration_seconds, _group_size). */
 static void timed_commit(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 {
-	uint64_t t0 = mono_us();
+	uint64_t t0 = mono_us(), t1;
 
 	commit_jobs(w, jobs, n);
-	tpc_metrics_observe(w->shard, TPC_H_commit_duration, mono_us() - t0);
+	t1 = mono_us();
+	/* each job's stage timestamps (job.h), observed when it is answered (server.c) */
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->commit0_us = t0;
+		jobs[i]->commit1_us = t1;
+	}
+	tpc_metrics_observe(w->shard, TPC_H_commit_duration, t1 - t0);
 	tpc_metrics_observe(w->shard, TPC_H_commit_group, n);
 }
 
@@ -652,6 +682,10 @@ int tpc_writer_start(tpc_writer_t *w, tpc_queue_t *in, tpc_queue_t *done)
 
 	w->in = in;
 	w->done = done;
+	/* smallest first when what waits does not fit one group ([engine] small_first_ms): under a
+	 * backlog a small sending is not left for the group after a large one. Set before the
+	 * workers start pushing (tpc_queue_set_order()). */
+	tpc_queue_set_order(in, job_lines, (uint64_t)w->cfg.small_first_ms * 1000u, TPC_QUEUE_SCAN);
 	rc = pthread_create(&w->thread, NULL, writer_main, w);
 	if (rc)
 		return -rc;

@@ -489,3 +489,156 @@ Test(queue, stress_every_node_seen_exactly_once)
 	free(s.seen);
 	tpc_queue_free(&s.q);
 }
+
+/* ---- ordered queues ([engine] small_first_ms): lightest first, within an age bound ---- */
+
+/* An item's weight in the ordered tests: its seq; producer is its name. */
+static size_t seq_weight(const tpc_qnode_t *n)
+{
+	return item_of((tpc_qnode_t *)n)->seq;
+}
+
+/* Push items of the given weights, named 0, 1, 2... in that order. */
+static void push_weights(tpc_queue_t *q, struct item *it, const uint32_t *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		it[i].producer = (uint32_t)i;
+		it[i].seq = w[i];
+		cr_assert_eq(tpc_queue_push(q, &it[i].node), 0);
+	}
+}
+
+/* The names of a popped list, in its order, as a string of digits ("20314"). */
+static void names_of(tpc_qnode_t *n, char *out, size_t cap)
+{
+	size_t k = 0;
+
+	for (; n && k + 1 < cap; n = n->next)
+		out[k++] = (char)('0' + item_of(n)->producer);
+	out[k] = '\0';
+}
+
+Test(queue, ordered_pops_take_the_lightest_first_ties_in_arrival_order)
+{
+	tpc_queue_t *q = queue_of(0);
+	static const uint32_t w[] = {8000, 900, 8000, 120, 900, 5};
+	struct item it[6];
+	char got[8] = "";
+	tpc_qnode_t *n;
+
+	/* a bound far above the test's duration: only the weights decide */
+	tpc_queue_set_order(q, seq_weight, 60u * 1000000u, TPC_QUEUE_SCAN);
+	push_weights(q, it, w, 6);
+	for (size_t i = 0; i < 6; i++) {
+		cr_assert_eq(tpc_queue_pop(q, &n), 0);
+		got[i] = (char)('0' + item_of(n)->producer);
+	}
+	cr_assert_str_eq(got, "531402", "lightest first, equal weights oldest first");
+	cr_assert_eq(tpc_queue_depth(q), 0);
+	tpc_queue_free(&q);
+}
+
+Test(queue, ordered_pop_serves_the_oldest_once_it_waited_the_bound)
+{
+	tpc_queue_t *q = queue_of(0);
+	struct item big = {.producer = 0, .seq = 8000}, small[3];
+	tpc_qnode_t *n;
+
+	tpc_queue_set_order(q, seq_weight, 50u * 1000u, TPC_QUEUE_SCAN); /* 50 ms */
+	cr_assert_eq(tpc_queue_push(q, &big.node), 0);
+	small[0] = (struct item){.producer = 1, .seq = 10};
+	cr_assert_eq(tpc_queue_push(q, &small[0].node), 0);
+	cr_assert_eq(tpc_queue_pop(q, &n), 0);
+	cr_assert_eq(item_of(n)->producer, 1, "the large one is young: the small one goes first");
+	/* small ones keep coming: once the large one has waited the bound it goes next, whatever
+	 * is lighter behind it */
+	sleep_ms(70);
+	small[1] = (struct item){.producer = 2, .seq = 10};
+	cr_assert_eq(tpc_queue_push(q, &small[1].node), 0);
+	cr_assert_eq(tpc_queue_pop(q, &n), 0);
+	cr_assert_eq(item_of(n)->producer, 0, "waited past the bound: taken before lighter ones");
+	small[2] = (struct item){.producer = 3, .seq = 5};
+	cr_assert_eq(tpc_queue_push(q, &small[2].node), 0);
+	cr_assert_eq(tpc_queue_pop(q, &n), 0);
+	cr_assert_eq(item_of(n)->producer, 3, "the old one gone, the order is by weight again");
+	cr_assert_eq(tpc_queue_pop(q, &n), 0);
+	cr_assert_eq(item_of(n)->producer, 2);
+	tpc_queue_free(&q);
+}
+
+Test(queue, ordered_zero_bound_is_arrival_order)
+{
+	tpc_queue_t *q = queue_of(0);
+	static const uint32_t w[] = {8000, 900, 5};
+	struct item it[3];
+	tpc_qnode_t *n;
+
+	tpc_queue_set_order(q, seq_weight, 0, TPC_QUEUE_SCAN);
+	push_weights(q, it, w, 3);
+	for (uint32_t i = 0; i < 3; i++) {
+		cr_assert_eq(tpc_queue_pop(q, &n), 0);
+		cr_assert_eq(item_of(n)->producer, i);
+	}
+	tpc_queue_free(&q);
+}
+
+Test(queue, ordered_pop_looks_only_at_the_first_scan_nodes)
+{
+	tpc_queue_t *q = queue_of(0);
+	static const uint32_t w[] = {900, 800, 700, 1};
+	struct item it[4];
+	tpc_qnode_t *n;
+
+	tpc_queue_set_order(q, seq_weight, 60u * 1000000u, 3);
+	push_weights(q, it, w, 4);
+	cr_assert_eq(tpc_queue_pop(q, &n), 0);
+	cr_assert_eq(item_of(n)->producer, 2, "the lightest of the first three");
+	cr_assert_eq(tpc_queue_pop(q, &n), 0);
+	cr_assert_eq(item_of(n)->producer, 3, "now within the first three");
+	tpc_queue_free(&q);
+}
+
+Test(queue, ordered_group_that_fits_keeps_arrival_order)
+{
+	tpc_queue_t *q = queue_of(0);
+	static const uint32_t w[] = {8000, 900, 120};
+	struct item it[3], express = {.producer = 7, .seq = 1};
+	char got[8];
+	tpc_qnode_t *head;
+
+	/* the writer's shape: everything waiting fits one group, so it leaves as it came, the
+	 * express job pushed to the front still first (writer.c write_batch()) */
+	tpc_queue_set_order(q, seq_weight, 60u * 1000000u, TPC_QUEUE_SCAN);
+	push_weights(q, it, w, 3);
+	cr_assert_eq(tpc_queue_push_front(q, &express.node), 0);
+	cr_assert_eq(tpc_queue_pop_group(q, 256, 65536, seq_weight, 0, &head), 4);
+	names_of(head, got, sizeof(got));
+	cr_assert_str_eq(got, "7012");
+	tpc_queue_free(&q);
+}
+
+Test(queue, ordered_group_over_its_bound_takes_the_lightest)
+{
+	tpc_queue_t *q = queue_of(0);
+	static const uint32_t w[] = {8000, 900, 120, 3000, 50};
+	struct item it[5];
+	char got[8];
+	tpc_qnode_t *head;
+
+	tpc_queue_set_order(q, seq_weight, 60u * 1000000u, TPC_QUEUE_SCAN);
+	push_weights(q, it, w, 5);
+	/* 5,000 lines a group: 50 + 120 + 900 + 3000 fit, the 8,000 waits */
+	cr_assert_eq(tpc_queue_pop_group(q, 256, 5000, seq_weight, 0, &head), 4);
+	names_of(head, got, sizeof(got));
+	cr_assert_str_eq(got, "4213");
+	cr_assert_eq(tpc_queue_depth(q), 1);
+	cr_assert_eq(tpc_queue_pop_group(q, 256, 5000, seq_weight, 0, &head), 1);
+	cr_assert_eq(item_of(head)->producer, 0, "heavier than the bound: a group of its own");
+	/* and by count: two a group, the two lightest */
+	push_weights(q, it, w, 5);
+	cr_assert_eq(tpc_queue_pop_group(q, 2, SIZE_MAX, seq_weight, 0, &head), 2);
+	names_of(head, got, sizeof(got));
+	cr_assert_str_eq(got, "42");
+	cr_assert_eq(tpc_queue_taken(q), 7);
+	tpc_queue_free(&q);
+}
