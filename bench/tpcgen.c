@@ -113,7 +113,8 @@ static void usage(FILE *f)
 	        "              --out FILE\n"
 	        "       tpcgen refdata [--members M] [--hospitals H] [--gps G] [--pharmacists P]\n"
 	        "              --out-dir DIR\n"
-	        "       tpcgen pack efact|canonical|eattest --seed N --lines L [--first I] [--faults PCT]\n"
+	        "       tpcgen pack efact|canonical|eattest --seed N --lines L [--first I] "
+	        "[--faults PCT]\n"
 	        "              [--members M] [--hospitals H] [--gps G] [--pharmacists P]\n"
 	        "              [--year-month YYYYMM] --out FILE\n"
 	        "       tpcgen year [--scale F] [--seed N] --out-dir DIR\n");
