@@ -211,6 +211,10 @@ static long verify_journal(const char *data_dir, tpc_txn_t *t, const tpc_store_d
 	if ((rc = tpc_journal_open(data_dir, 1, &j)) == TPC_ENOENT)
 		return 0;
 	if (!rc && !(rc = tpc_attest_folded_get(t, db, &folded)))
+		rc = TPC_EDAMAGED;
+	/* a record being appended by a running engine can read torn with a newer one after it:
+	 * read again before calling it damage */
+	for (int tries = 0; tries < 20 && rc == TPC_EDAMAGED; tries++)
 		rc = tpc_journal_scan(j, folded, &sc);
 	if (!rc)
 		n = (long)sc.nrecs;

@@ -64,7 +64,7 @@ struct tpc_attest {
 	unsigned in_flight;
 	pthread_cond_t idle; /* in_flight fell to 0 */
 	struct recs pending, grabbed;
-	tpc_journal_rec_t *gview; /* the grabbed records as tpc_attest_grabbed() lends them */
+	tpc_journal_entry_t *gview; /* the grabbed records as tpc_attest_grabbed() lends them */
 	int token_queued;
 	tpc_job_t token;
 	/* the startup's records (bodies in the journal's image) */
@@ -535,7 +535,7 @@ void tpc_attest_free(tpc_attest_t **ap)
 	*ap = NULL;
 }
 
-const tpc_journal_rec_t *tpc_attest_recovered(const tpc_attest_t *a, size_t *n)
+const tpc_journal_entry_t *tpc_attest_recovered(const tpc_attest_t *a, size_t *n)
 {
 	*n = a->scan.nrecs;
 	return a->scan.recs;
@@ -661,17 +661,17 @@ uint64_t tpc_attest_begin_group(tpc_attest_t *a, size_t n)
 	return first;
 }
 
-const tpc_journal_rec_t *tpc_attest_grabbed(tpc_attest_t *a, size_t *n)
+const tpc_journal_entry_t *tpc_attest_grabbed(tpc_attest_t *a, size_t *n)
 {
-	tpc_journal_rec_t *v = realloc(a->gview, (a->grabbed.n + 1) * sizeof(*v));
+	tpc_journal_entry_t *v = realloc(a->gview, (a->grabbed.n + 1) * sizeof(*v));
 
 	*n = 0;
 	if (!v)
 		return NULL; /* the caller folds nothing and fails its transaction */
 	a->gview = v;
 	for (size_t i = 0; i < a->grabbed.n; i++)
-		v[i] = (tpc_journal_rec_t){a->grabbed.v[i].jseq, a->grabbed.v[i].body,
-		                           a->grabbed.v[i].len};
+		v[i] = (tpc_journal_entry_t){a->grabbed.v[i].jseq, a->grabbed.v[i].body,
+		                             a->grabbed.v[i].len};
 	*n = a->grabbed.n;
 	return v;
 }
@@ -725,7 +725,7 @@ int tpc_attest_folded_get(tpc_txn_t *t, const tpc_store_db_t *db, uint64_t *fold
 
 /* One record folded: rebuilt (pointing into @p r's body and @p arena) and written like any job. */
 static void fold_one(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
-                     tpc_claims_t *claims, const tpc_journal_rec_t *r, tpc_arena_t *arena)
+                     tpc_claims_t *claims, const tpc_journal_entry_t *r, tpc_arena_t *arena)
 {
 	tpc_adapter_t fmt = {0};
 	tpc_ledger_counters_t cc;
@@ -758,7 +758,7 @@ out:
 }
 
 int tpc_attest_fold(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
-                    tpc_claims_t *claims, const tpc_journal_rec_t *recs, size_t n,
+                    tpc_claims_t *claims, const tpc_journal_entry_t *recs, size_t n,
                     tpc_arena_t *arena)
 {
 	MDB_val k = {sizeof(META_FOLDED) - 1, META_FOLDED};

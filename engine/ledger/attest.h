@@ -52,7 +52,7 @@ int tpc_attest_open(const char *dir, tpc_claims_t *claims, uint64_t folded, tpc_
 void tpc_attest_free(tpc_attest_t **a);
 
 /** The records found at open that are to be folded before anything else (bodies borrowed). */
-const tpc_journal_rec_t *tpc_attest_recovered(const tpc_attest_t *a, size_t *n);
+const tpc_journal_entry_t *tpc_attest_recovered(const tpc_attest_t *a, size_t *n);
 
 /** The recovered records are folded (durably): forget them, rewind. Then the express worker may
  *  journal, numbering from @p next_seq. */
@@ -70,7 +70,7 @@ uint64_t tpc_attest_begin_group(tpc_attest_t *a, size_t n);
 
 /** The grabbed records, in journal order (bodies owned by the module until
  *  tpc_attest_committed; the array until the next call). NULL with *n 0 when out of memory. */
-const tpc_journal_rec_t *tpc_attest_grabbed(tpc_attest_t *a, size_t *n);
+const tpc_journal_entry_t *tpc_attest_grabbed(tpc_attest_t *a, size_t *n);
 
 /** Writer: the grabbed records are folded durably. With nothing pending and @p may_rewind (no
  *  reader of the ledger holds a snapshot from before the last fold: a hot backup copies the
@@ -99,7 +99,7 @@ int tpc_attest_folded_get(tpc_txn_t *t, const tpc_store_db_t *db, uint64_t *fold
  *  "attest_folded". @p arena holds the rebuilt jobs (the caller resets it after the commit).
  *  Writer thread. @return t->ret. */
 int tpc_attest_fold(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_counters_t *c,
-                    tpc_claims_t *claims, const tpc_journal_rec_t *recs, size_t n,
+                    tpc_claims_t *claims, const tpc_journal_entry_t *recs, size_t n,
                     tpc_arena_t *arena);
 
 /** Encode @p job as a record body (malloc'd, the caller frees). For tests and the journal.

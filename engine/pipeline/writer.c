@@ -175,7 +175,7 @@ static void open_zero_ahead(tpc_writer_t *w, const tpc_config_t *cfg)
 static int open_attest(tpc_writer_t *w, const tpc_config_t *cfg)
 {
 	const tpc_store_db_t *db = tpc_store_db(w->store);
-	const tpc_journal_rec_t *recs;
+	const tpc_journal_entry_t *recs;
 	uint64_t folded = 0;
 	MDB_envinfo info;
 	size_t n;
@@ -343,7 +343,7 @@ static const char *commit_failed(tpc_writer_t *w, int rc)
 static size_t fold_grabbed(tpc_writer_t *w, tpc_txn_t *t, const tpc_store_db_t *db)
 {
 	size_t nrecs;
-	const tpc_journal_rec_t *recs = tpc_attest_grabbed(w->attest, &nrecs);
+	const tpc_journal_entry_t *recs = tpc_attest_grabbed(w->attest, &nrecs);
 
 	if (!recs)
 		tpc_txn_fail(t, TPC_ENOMEM);

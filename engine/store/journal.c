@@ -10,6 +10,7 @@
 #include "store/journal.h"
 
 #include "core/error.h"
+#include "store/zeroahead.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,10 +38,11 @@ struct tpc_journal {
 	uint64_t size;  /* the file's length (zeros included) */
 	uint64_t end;   /* where the next record goes */
 	uint8_t *image; /* the last scan's copy of the file */
-	tpc_journal_rec_t *recs;
+	tpc_journal_entry_t *recs;
 };
 
-static const char zeros[64 * 1024];
+/* the padding after a record: to the end of its last block, and the next header (< 2 blocks) */
+static const char zeros[2 * TPC_JOURNAL_BLOCK];
 
 static uint64_t record_sum(const struct hdr *h, const void *body)
 {
@@ -56,22 +58,6 @@ static uint64_t blocks_of(size_t len)
 	uint64_t n = sizeof(struct hdr) + len;
 
 	return (n + TPC_JOURNAL_BLOCK - 1) / TPC_JOURNAL_BLOCK * TPC_JOURNAL_BLOCK;
-}
-
-/* Write [from, to) with zeros, durably (the descriptor is O_DSYNC). */
-static int write_zeros(int fd, uint64_t from, uint64_t to)
-{
-	while (from < to) {
-		size_t n = to - from < sizeof(zeros) ? (size_t)(to - from) : sizeof(zeros);
-		ssize_t w = pwrite(fd, zeros, n, (off_t)from);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : TPC_EIO;
-		from += (uint64_t)w;
-	}
-	return 0;
 }
 
 int tpc_journal_open(const char *dir, int readonly, tpc_journal_t **out)
@@ -95,7 +81,7 @@ int tpc_journal_open(const char *dir, int readonly, tpc_journal_t **out)
 	j->size = (uint64_t)sb.st_size;
 	/* zeros written once, so that appends write into blocks the file has */
 	if (!readonly && j->size < TPC_JOURNAL_PREALLOC) {
-		if ((rc = write_zeros(j->fd, j->size, TPC_JOURNAL_PREALLOC)))
+		if ((rc = tpc_zeros_write(j->fd, j->size, TPC_JOURNAL_PREALLOC)))
 			goto fail;
 		j->size = TPC_JOURNAL_PREALLOC;
 	}
@@ -200,7 +186,7 @@ int tpc_journal_scan(tpc_journal_t *j, uint64_t folded, tpc_journal_scan_t *out)
 		if (h->jseq <= folded)
 			continue;
 		if (out->nrecs == cap) {
-			tpc_journal_rec_t *n =
+			tpc_journal_entry_t *n =
 			    realloc(j->recs, (cap = cap ? 2 * cap : 16) * sizeof(*n));
 
 			if (!n)
@@ -208,7 +194,7 @@ int tpc_journal_scan(tpc_journal_t *j, uint64_t folded, tpc_journal_scan_t *out)
 			j->recs = n;
 		}
 		j->recs[out->nrecs++] =
-		    (tpc_journal_rec_t){h->jseq, (const uint8_t *)(h + 1), h->len};
+		    (tpc_journal_entry_t){h->jseq, (const uint8_t *)(h + 1), h->len};
 	}
 	out->recs = j->recs;
 	out->last_jseq = prev;
@@ -246,7 +232,7 @@ int tpc_journal_append(tpc_journal_t *j, uint64_t jseq, const void *body, size_t
 		uint64_t to = (need + sizeof(h) + TPC_JOURNAL_PREALLOC - 1) / TPC_JOURNAL_PREALLOC *
 		              TPC_JOURNAL_PREALLOC;
 
-		if ((rc = write_zeros(j->fd, j->size, to)))
+		if ((rc = tpc_zeros_write(j->fd, j->size, to)))
 			return rc;
 		j->size = to;
 	}

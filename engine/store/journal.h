@@ -6,6 +6,8 @@
  *   it returns). What a record holds is the caller's (ledger/attest.h); this module gives it a
  *   header - magic, length, journal sequence, XXH3-64 of all three and the body - and a place:
  *   every record starts on a 4 KiB boundary, so a scan can look for good records past a bad one.
+ *   The same write zeroes the rest of the record's last block and the next header, so the
+ *   records end right after the newest one whatever older bytes lie further on.
  * - The file is kept at least TPC_JOURNAL_PREALLOC long with written zeros (an O_DSYNC write into
  *   blocks the file already has does not commit the file system's journal); once every record is
  *   folded into the ledger the writer rewinds it (tpc_journal_rewind): the next record goes at
@@ -35,16 +37,16 @@ typedef struct tpc_journal tpc_journal_t;
 
 /** One record found by a scan: its journal sequence and body (borrowed from the scan's copy of
  *  the file, valid until the next scan or tpc_journal_free). */
-typedef struct tpc_journal_rec {
+typedef struct tpc_journal_entry {
 	uint64_t jseq;
 	const uint8_t *body;
 	size_t len;
-} tpc_journal_rec_t;
+} tpc_journal_entry_t;
 
 /** What a scan found. */
 typedef struct tpc_journal_scan {
-	tpc_journal_rec_t *recs; /* the records after the folded sequence, in order (owned by the
-	                          * journal, valid until the next scan or free) */
+	tpc_journal_entry_t *recs; /* the records after the folded sequence, in order (owned by the
+	                            * journal, valid until the next scan or free) */
 	size_t nrecs;
 	uint64_t last_jseq;  /* the newest good record's sequence (0: none) */
 	uint64_t end;        /* where the next record goes */
