@@ -9,11 +9,14 @@
  */
 #include "admin.h"
 
+#include "core/codes.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "ledger/attest.h"
 #include "ledger/verify.h"
 #include "json.h"
 #include "money.h"
+#include "store/journal.h"
 #include "store/store.h"
 
 #include <dirent.h>
@@ -191,12 +194,55 @@ static int guarded_walk(tpc_txn_t *t, tpc_store_t *st, struct vout *o, tpc_verif
 	return rc;
 }
 
+/* The attestation journal (store/journal.h), if the engine keeps one: read with the scan the
+ * engine's start uses, against the snapshot's last fold. Damage is a problem like a damaged
+ * record; a torn last record is not (the start leaves it out). @return the records not folded
+ * yet (0 without a journal), or -1 when damaged or unreadable (reported). */
+static long verify_journal(const char *data_dir, tpc_txn_t *t, const tpc_store_db_t *db,
+                           struct vout *o, tpc_verify_report_t *r)
+{
+	tpc_journal_t *j = NULL;
+	tpc_journal_scan_t sc;
+	uint64_t folded = 0;
+	char key[32], what[160];
+	long n = -1;
+	int rc;
+
+	if ((rc = tpc_journal_open(data_dir, 1, &j)) == TPC_ENOENT)
+		return 0;
+	if (!rc && !(rc = tpc_attest_folded_get(t, db, &folded)))
+		rc = TPC_EDAMAGED;
+	/* a record being appended by a running engine can read torn with a newer one after it:
+	 * read again before calling it damage */
+	for (int tries = 0; tries < 20 && rc == TPC_EDAMAGED; tries++)
+		rc = tpc_journal_scan(j, folded, &sc);
+	if (!rc)
+		n = (long)sc.nrecs;
+	snprintf(key, sizeof(key), "byte %llu",
+	         (unsigned long long)(rc == TPC_EDAMAGED ? sc.damaged_at : 0));
+	if (rc == TPC_EDAMAGED)
+		snprintf(
+		    what, sizeof(what),
+		    "a damaged record with good records after it (the engine refuses to start: "
+		    "%s)",
+		    TPC_CODE_JOURNAL_DAMAGED);
+	else if (rc)
+		snprintf(what, sizeof(what), "unreadable: %s", tpc_strerror(rc));
+	if (rc) {
+		on_problem(o, TPC_JOURNAL_NAME, key, what);
+		r->problems++;
+	}
+	tpc_journal_free(&j);
+	return n;
+}
+
 int tpc_cli_verify(const char *data_dir, int json, int quiet)
 {
 	struct vout o = {json, !quiet && isatty(STDERR_FILENO), 0, 0};
 	tpc_verify_report_t r;
 	tpc_store_t *st = NULL;
 	uint32_t schema = 0;
+	long pending = 0;
 	tpc_txn_t t;
 	int rc;
 
@@ -229,6 +275,8 @@ int tpc_cli_verify(const char *data_dir, int json, int quiet)
 		fflush(stdout);
 		return 1;
 	}
+	if (!rc)
+		pending = verify_journal(data_dir, &t, tpc_store_db(st), &o, &r);
 	tpc_txn_abort(&t);
 	tpc_store_free(&st);
 	if (rc) {
@@ -241,6 +289,10 @@ int tpc_cli_verify(const char *data_dir, int json, int quiet)
 		print_summary_json(schema, &r);
 	else
 		print_summary_text(data_dir, schema, &r);
+	if (!json && pending > 0)
+		printf("  %s: %ld attestations answered and not folded yet (the engine folds them "
+		       "at its next commit or start)\n",
+		       TPC_JOURNAL_NAME, pending);
 	return r.problems ? 1 : 0;
 }
 
@@ -279,7 +331,8 @@ static int dir_used(const char *dir)
  * in progress. */
 static int skipped(const char *name)
 {
-	static const char *const never[] = {"data.mdb", "lock.mdb", "lock", "tpcleard.endpoints"};
+	static const char *const never[] = {"data.mdb", "lock.mdb", "lock", "tpcleard.endpoints",
+	                                    TPC_JOURNAL_NAME};
 	size_t n = strlen(name);
 
 	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
@@ -323,13 +376,52 @@ static int copy_files(const char *from, const char *to)
 	return n;
 }
 
+/* The attestation journal beside the ledger's copy. Taken while the caller holds a snapshot
+ * from before the copy's: the engine does not write over a record a snapshot this old had not
+ * folded (pipeline/writer.c, may_rewind()), so every attestation the copy lacks is in the file
+ * read now. A record being appended while it is read can read torn with a newer good record
+ * after it, which the restore would refuse as damage: read again until the copy scans clean.
+ * @return 0 (no journal: 0 too), or -1 (reported). */
+static int copy_journal(const char *data_dir, const char *dest, tpc_txn_t *t,
+                        const tpc_store_db_t *db)
+{
+	char src[4096], dst[4096];
+	uint64_t folded = 0;
+	int rc = TPC_EDAMAGED;
+
+	snprintf(src, sizeof(src), "%s/%s", data_dir, TPC_JOURNAL_NAME);
+	snprintf(dst, sizeof(dst), "%s/%s", dest, TPC_JOURNAL_NAME);
+	if (access(src, F_OK) != 0)
+		return 0;
+	if (tpc_attest_folded_get(t, db, &folded))
+		rc = t->ret;
+	for (int tries = 0; tries < 20 && rc == TPC_EDAMAGED; tries++) {
+		uint8_t *bytes = NULL;
+		size_t len = 0;
+		tpc_journal_t *j = NULL;
+		tpc_journal_scan_t sc;
+
+		rc = tpc_file_read_all(src, &bytes, &len);
+		if (!rc)
+			rc = tpc_file_write_atomic(dst, bytes, len);
+		free(bytes);
+		if (!rc && !(rc = tpc_journal_open(dest, 1, &j)))
+			rc = tpc_journal_scan(j, folded, &sc);
+		tpc_journal_free(&j);
+	}
+	if (rc)
+		fprintf(stderr, "tpclear: backup: cannot copy '%s': %s\n", src, tpc_strerror(rc));
+	return rc ? -1 : 0;
+}
+
 int tpc_cli_backup(const char *data_dir, const char *dest)
 {
 	char from[4096], to[4096], db[4096];
 	tpc_store_t *st = NULL;
 	uint32_t schema = 0;
 	struct stat sb;
-	int used = dir_used(dest), files, payments, rc;
+	tpc_txn_t t;
+	int used = dir_used(dest), files, payments, rc, journal;
 
 	if (used != 0) {
 		fprintf(stderr, "tpclear: backup: '%s' %s: a backup goes into an empty directory\n",
@@ -346,8 +438,16 @@ int tpc_cli_backup(const char *data_dir, const char *dest)
 		return 2;
 	}
 	/* One read snapshot, compacted (free pages dropped, the tree rewritten in order): the
-	 * copy is the ledger as of one commit, however long it takes, with the engine running. */
+	 * copy is the ledger as of one commit, however long it takes, with the engine running.
+	 * A snapshot of our own is held from before it until the journal is copied. */
+	if (begin_read(tpc_store_db(st)->env, &t)) {
+		fprintf(stderr, "tpclear: backup: '%s': %s\n", data_dir, mdb_strerror(t.ret));
+		tpc_store_free(&st);
+		return 2;
+	}
 	rc = mdb_env_copy2(tpc_store_db(st)->env, dest, MDB_CP_COMPACT);
+	journal = rc ? 0 : copy_journal(data_dir, dest, &t, tpc_store_db(st));
+	tpc_txn_abort(&t);
 	tpc_store_free(&st);
 	if (rc) {
 		fprintf(stderr, "tpclear: backup: copying the ledger to '%s': %s\n", dest,
@@ -363,7 +463,8 @@ int tpc_cli_backup(const char *data_dir, const char *dest)
 	snprintf(to, sizeof(to), "%s/payments", dest);
 	payments = stat(from, &sb) == 0 ? copy_files(from, to) : 0;
 	snprintf(db, sizeof(db), "%s/data.mdb", dest);
-	if (files < 0 || payments < 0 || stat(db, &sb) != 0 || sync_path(db) || sync_path(dest)) {
+	if (files < 0 || payments < 0 || journal < 0 || stat(db, &sb) != 0 || sync_path(db) ||
+	    sync_path(dest)) {
 		fprintf(stderr, "tpclear: backup: '%s' is incomplete\n", dest);
 		return 1;
 	}

@@ -104,7 +104,16 @@
 	  "the requests in flight hold engine.max_memory_in_flight: retry later")                  \
 	X(PAYLOAD_BUSY, "T00064", '-',                                                             \
 	  "the sendings in flight would take engine.admission_delay_ms to answer (or hold "        \
-	  "engine.max_payload_in_flight bytes): the engine is at its capacity, retry later")
+	  "engine.max_payload_in_flight bytes): the engine is at its capacity, retry later")       \
+	X(JOURNAL_DAMAGED, "T00065", '-',                                                          \
+	  "the attestation journal has a damaged record with good records after it: the engine "   \
+	  "does not start (docs/operations.md)")                                                   \
+	X(JOURNAL_FAILED, "T00066", '-',                                                           \
+	  "the attestation journal cannot be written or read back: eAttests are answered after "   \
+	  "their own commit until the next start")                                                 \
+	X(JOURNAL_TORN, "T00067", '-',                                                             \
+	  "the attestation journal's last record was being written when the engine stopped "       \
+	  "(never answered): left out")
 
 /* TPC_CODE_<name>: the code as a NUL-terminated string of 6 characters (codes.c defines them).
  * Arrays, not #defines, because a list cannot generate #defines; they are constant addresses, so

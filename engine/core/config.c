@@ -113,6 +113,9 @@
 	  "its resident set, staying in the page cache; 0 = never")                                \
 	X(ledger, sync, sync, ENUM(enum tpc_sync, sync_modes), "full",                             \
 	  "fsync every commit (full), all but the meta page (nometasync), or nothing (none)")      \
+	X(ledger, attest_journal, attest_journal, INT(0, 1), "0",                                  \
+	  "1 = eAttests answered once written to DATA_DIR/eattest.journal, folded into the "       \
+	  "ledger by the next commit (sync = full only); 0 = answered after their own commit")     \
 	X(clearing, as_of, as_of_day, DAY, "",                                                     \
 	  "clear as of this day instead of the system date (replays of a past period only)")       \
 	X(clearing, max_refused_percent, max_refused_percent, INT(0, 100), "5",                    \

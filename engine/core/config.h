@@ -79,6 +79,7 @@ typedef struct tpc_config {
 	int group_max;           /* most sendings per write transaction */
 	int group_max_lines;     /* most lines per write transaction (one sending always) */
 	size_t zero_ahead;       /* written zeros kept past the ledger's last page (0: off) */
+	int attest_journal;      /* 1: eAttests answered from the journal (ledger/attest.h) */
 	size_t map_resident_max; /* shared resident bytes above which the ledger's mapped pages */
 	                         /* are dropped from the daemon (store/residency.h); 0: never */
 	enum tpc_sync sync;

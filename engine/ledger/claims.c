@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -25,11 +26,22 @@ struct table {
 	uint64_t first_txn; /* the transaction of the first insert since cleared; 0: none yet */
 };
 
+/* A held key: its hash and how many holders (0: a spent slot, kept so that probes go on past it
+ * until the whole table is cleared when nothing is held). */
+struct held {
+	uint64_t hash;
+	uint32_t count;
+};
+
 struct tpc_claims {
 	struct table t[2]; /* t[cur] takes inserts, t[!cur] is the previous one */
 	unsigned cur;
 	size_t mask;
 	uint64_t floor; /* complete for the transactions after it; UINT64_MAX: nothing yet */
+	struct held held[TPC_CLAIMS_HELD_SLOTS];
+	size_t held_used; /* slots with a hash, spent or not */
+	size_t holds;     /* the sum of the counts */
+	pthread_mutex_t lock;
 };
 
 int tpc_claims_new(size_t slots, tpc_claims_t **out)
@@ -44,6 +56,7 @@ int tpc_claims_new(size_t slots, tpc_claims_t **out)
 		return TPC_ENOMEM;
 	c->mask = slots - 1;
 	c->floor = UINT64_MAX;
+	pthread_mutex_init(&c->lock, NULL);
 	for (int i = 0; i < 2; i++)
 		if (!(c->t[i].slots = calloc(slots, sizeof(struct slot)))) {
 			tpc_claims_free(&c);
@@ -59,8 +72,15 @@ void tpc_claims_free(tpc_claims_t **c)
 		return;
 	free((*c)->t[0].slots);
 	free((*c)->t[1].slots);
+	pthread_mutex_destroy(&(*c)->lock);
 	free(*c);
 	*c = NULL;
+}
+
+void tpc_claims_begin(tpc_claims_t *c, uint64_t last)
+{
+	if (c->floor == UINT64_MAX)
+		c->floor = last;
 }
 
 uint64_t tpc_claims_floor(const tpc_claims_t *c)
@@ -93,14 +113,98 @@ static void switch_tables(tpc_claims_t *c)
 	c->cur = !c->cur;
 }
 
-int tpc_claims_take(tpc_claims_t *c, const void *key, size_t len, uint64_t txn, uint64_t since)
+static uint64_t key_hash(const void *key, size_t len)
 {
 	uint64_t h = XXH3_64bits(key, len);
+
+	return h + !h; /* 0 marks an empty slot */
+}
+
+/* The held slot of @p h, or the empty one that ends its probe. Never full: holds are refused at
+ * half the slots. */
+static struct held *held_probe(const tpc_claims_t *c, uint64_t h)
+{
+	size_t i = (size_t)h & (TPC_CLAIMS_HELD_SLOTS - 1);
+
+	while (c->held[i].hash && c->held[i].hash != h)
+		i = (i + 1) & (TPC_CLAIMS_HELD_SLOTS - 1);
+	return (struct held *)&c->held[i];
+}
+
+static int is_held(const tpc_claims_t *c, uint64_t h)
+{
+	return c->holds && held_probe(c, h)->count;
+}
+
+int tpc_claims_peek(const tpc_claims_t *c, const void *key, size_t len, uint64_t since)
+{
+	uint64_t h = key_hash(key, len);
+	const struct slot *s, *p;
+
+	if (is_held(c, h))
+		return TPC_CLAIMS_HELD;
+	s = probe(c, &c->t[c->cur], h);
+	p = probe(c, &c->t[!c->cur], h);
+	return since == 0 || c->floor == UINT64_MAX || since < c->floor ||
+	       (s->hash && s->txn > since) || (p->hash && p->txn > since);
+}
+
+int tpc_claims_hold(tpc_claims_t *c, const void *key, size_t len)
+{
+	struct held *e = held_probe(c, key_hash(key, len));
+
+	if (!e->hash) {
+		if (c->held_used >= TPC_CLAIMS_HELD_SLOTS / 2)
+			return TPC_EAGAIN;
+		e->hash = key_hash(key, len);
+		c->held_used++;
+	}
+	e->count++;
+	c->holds++;
+	return 0;
+}
+
+void tpc_claims_release(tpc_claims_t *c, const void *key, size_t len)
+{
+	struct held *e = held_probe(c, key_hash(key, len));
+
+	if (!e->count)
+		return;
+	e->count--;
+	/* nothing held any more: every spent slot goes at once, probes stay short */
+	if (--c->holds == 0) {
+		memset(c->held, 0, sizeof(c->held));
+		c->held_used = 0;
+	}
+}
+
+size_t tpc_claims_held(const tpc_claims_t *c)
+{
+	return c->holds;
+}
+
+void tpc_claims_lock(tpc_claims_t *c)
+{
+	pthread_mutex_lock(&c->lock);
+}
+
+void tpc_claims_unlock(tpc_claims_t *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+void tpc_claims_wait(tpc_claims_t *c, pthread_cond_t *cv)
+{
+	pthread_cond_wait(cv, &c->lock);
+}
+
+int tpc_claims_take(tpc_claims_t *c, const void *key, size_t len, uint64_t txn, uint64_t since)
+{
+	uint64_t h = key_hash(key, len);
 	struct table *cur;
 	struct slot *s, *p;
 	int maybe;
 
-	h += !h; /* 0 marks an empty slot */
 	if (c->t[c->cur].used >= (c->mask + 1) / 2)
 		switch_tables(c);
 	/* the first take: every transaction from this one on is recorded (the writer takes every
@@ -121,5 +225,5 @@ int tpc_claims_take(tpc_claims_t *c, const void *key, size_t len, uint64_t txn, 
 	} else if (txn > s->txn) {
 		s->txn = txn;
 	}
-	return maybe;
+	return is_held(c, h) ? TPC_CLAIMS_HELD : maybe;
 }

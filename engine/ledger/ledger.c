@@ -32,8 +32,26 @@ static void fail_job(tpc_job_t *job, const char *code)
  * the B-tree is not read again. Without a record (@p cl NULL), or a snapshot unknown, always. */
 static int maybe_taken(tpc_txn_t *t, tpc_claims_t *cl, const tpc_job_t *job, const MDB_val *k)
 {
-	return !cl ||
-	       tpc_claims_take(cl, k->mv_data, k->mv_size, mdb_txn_id(t->txn), job->snapshot_txn);
+	int m;
+
+	if (!cl)
+		return 1;
+	m = tpc_claims_take(cl, k->mv_data, k->mv_size, mdb_txn_id(t->txn), job->snapshot_txn);
+	/* held by the journal (ledger/attest.h): taken by an attestation already answered, which
+	 * no B-tree holds yet, so a race whatever the B-tree says - unless this job is that very
+	 * attestation being folded, whose own keys are its to take */
+	return m == TPC_CLAIMS_HELD && job->journalled ? 1 : m;
+}
+
+/* In the check pass: is key @p k of @p dbi taken by someone else? Held by the journal, or
+ * maybe taken since the snapshot and found in the B-tree. */
+static int taken(tpc_txn_t *t, MDB_dbi dbi, tpc_claims_t *cl, const tpc_job_t *job,
+                 const MDB_val *k)
+{
+	MDB_val got;
+	int m = maybe_taken(t, cl, job, k);
+
+	return m == TPC_CLAIMS_HELD || (m && tpc_txn_find(t, dbi, k, &got));
 }
 
 /* Units of earlier accepted lines of the same job on the same (patient, code, day) key: the
@@ -82,8 +100,7 @@ static int credit(tpc_txn_t *t, const tpc_store_db_t *db, tpc_claims_t *cl, cons
 	 * first. Written with NOOVERWRITE: were the check pass ever skipped, a second credit would
 	 * abort the group (MDB_KEYEXIST) instead of crediting one invoice twice. A key of 0 bytes
 	 * (number too long for the key) is neither checked nor written, like in tariff.c. */
-	if (k.mv_size && check && maybe_taken(t, cl, job, &k) &&
-	    tpc_txn_find(t, db->dbs.invoices, &k, &got))
+	if (k.mv_size && check && taken(t, db->dbs.invoices, cl, job, &k))
 		return RACE;
 	if (k.mv_size && !check)
 		tpc_txn_put(t, db->dbs.invoices, &k, &job->sequence, sizeof(job->sequence),
@@ -97,9 +114,15 @@ static int credit(tpc_txn_t *t, const tpc_store_db_t *db, tpc_claims_t *cl, cons
 		if (ln->outcome != TPC_OUTCOME_ACCEPTED)
 			continue;
 		/* the worker saw the line billed (202921): untaken since, it still is */
-		had = check ? !maybe_taken(t, cl, job, &dk) ||
-		                  tpc_txn_find(t, db->dbs.dedup, &dk, &got)
-		            : tpc_txn_del(t, db->dbs.dedup, &dk);
+		if (check) {
+			int m = maybe_taken(t, cl, job, &dk);
+
+			/* held: billed by an attestation not folded yet, a race either way */
+			had = m != TPC_CLAIMS_HELD &&
+			      (!m || tpc_txn_find(t, db->dbs.dedup, &dk, &got));
+		} else {
+			had = tpc_txn_del(t, db->dbs.dedup, &dk);
+		}
 		if (!had && !t->ret) {
 			/* cancelled meanwhile by another credit note: a race when checking; when
 			 * writing, after a check in this very transaction, it cannot happen */
@@ -124,14 +147,15 @@ static int index_line(tpc_txn_t *t, const tpc_store_db_t *db, tpc_claims_t *cl,
                       const tpc_job_t *job, const tpc_invoice_t *inv, uint32_t li, int check)
 {
 	const tpc_line_t *ln = &job->sending.lines[li];
-	MDB_val k = {job->marks.id_len, job->marks.dedup[li]}, got;
+	MDB_val k = {job->marks.id_len, job->marks.dedup[li]};
 	uint8_t key[21];
 	int64_t units;
+	int m;
 
 	/* the identity is the 500423 check's key: the worker found it free in its snapshot, so a
 	 * hit here is a sending committed since that snapshot, or earlier in this group, that
 	 * billed the same line first */
-	if (check && maybe_taken(t, cl, job, &k) && tpc_txn_find(t, db->dbs.dedup, &k, &got))
+	if (check && taken(t, db->dbs.dedup, cl, job, &k))
 		return RACE;
 	if (!check)
 		tpc_txn_put(t, db->dbs.dedup, &k, &job->sequence, sizeof(job->sequence),
@@ -147,8 +171,11 @@ static int index_line(tpc_txn_t *t, const tpc_store_db_t *db, tpc_claims_t *cl,
 	}
 	/* untaken since the snapshot: the worker counted what is committed, and refused the
 	 * line had it gone over */
-	if (!maybe_taken(t, cl, job, &(MDB_val){sizeof(key), key}))
+	m = maybe_taken(t, cl, job, &(MDB_val){sizeof(key), key});
+	if (!m)
 		return 0;
+	if (m == TPC_CLAIMS_HELD) /* units of an attestation not folded yet: counted nowhere */
+		return RACE;
 	if (tpc_txn_fail(t, tpc_tariff_units_get(t->txn, db->dbs.units, key, &units)))
 		return 0;
 	/* the maximum counts what is committed, this sending's earlier lines and this one */
@@ -447,6 +474,7 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 {
 	uint8_t kbuf[TPC_SENDER_MAX + TPC_KEY_MAX + 2], sval[8 + TPC_HASH_LEN];
 	MDB_val k;
+	int race;
 
 	if (t->ret)
 		return t->ret;
@@ -472,7 +500,16 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	/* Races first, before anything of this sending is written: if another sending of the
 	 * group took one of its index keys, it is refused whole and the group goes on. */
 	job->sequence = c->next_seq;
-	if (indexes(t, db, claims, job, 1) == RACE && !t->ret) {
+	k = tpc_key_names(kbuf, sizeof(kbuf), job->sender, job->key);
+	if (claims)
+		tpc_claims_lock(claims);
+	/* the idempotency key is taken too: an attestation answered from the journal and not
+	 * folded yet holds it (ledger/attest.h), and the express worker peeks at it */
+	race = maybe_taken(t, claims, job, &k) == TPC_CLAIMS_HELD ||
+	       indexes(t, db, claims, job, 1) == RACE;
+	if (claims)
+		tpc_claims_unlock(claims);
+	if (race && !t->ret) {
 		fail_job(job, TPC_CODE_RACE);
 		return 0;
 	}
@@ -484,7 +521,6 @@ int tpc_ledger_write_job(tpc_txn_t *t, const tpc_store_db_t *db, tpc_ledger_coun
 	job->committed_ms = committed_ms;
 	memcpy(sval, &job->sequence, 8);
 	memcpy(sval + 8, job->hash, job->hash_len); /* its length names the algorithm */
-	k = tpc_key_names(kbuf, sizeof(kbuf), job->sender, job->key);
 	tpc_txn_put(t, db->sendings, &k, sval, 8 + (size_t)job->hash_len, MDB_NOOVERWRITE);
 	store_answer(t, db, job, c, committed_ms);
 	if (job->keep_payload)

@@ -33,6 +33,8 @@ enum tpc_job_type {
 	TPC_JOB_LOAD = 2,   /* replace one kind of reference data */
 	TPC_JOB_PAYRUN = 3, /* a payment run: executed by the ledger writer, alone in its txn */
 	TPC_JOB_LEDGER = 4, /* balances, histories, exports: answered by a worker */
+	TPC_JOB_FOLD = 5,   /* the attestation journal's token: wakes the writer to fold (attest.h),
+	                     * never answered */
 };
 
 /** A settlement to push to its sender after a payment run (packed Answer + native frame). */
@@ -102,6 +104,8 @@ typedef struct tpc_job {
 	uint8_t load_force;       /* TPC_JOB_LOAD: replace even when the guard would refuse */
 	uint8_t load_max_drop;    /* TPC_JOB_LOAD: [engine] max_load_drop_percent at intake */
 	uint8_t express;          /* eAttest: the express lane (own worker, front of the writer) */
+	uint8_t
+	    journalled; /* rebuilt from the attestation journal to be folded (ledger/attest.h) */
 	/* TPC_JOB_PAYRUN: the request (until: days since epoch, INT32_MAX = all; budget 0 = all) */
 	int32_t payrun_until;
 	uint8_t payrun_budget;

@@ -20,6 +20,7 @@
 #include "common/pb.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "ledger/attest.h"
 #include "ledger/credit.h"
 #include "ledger/ledger_query.h"
 #include "pipeline/result.h"
@@ -53,6 +54,7 @@ struct tpc_workers {
 	const tpc_config_t *cfg;
 	tpc_queue_t *jobs, *to_ledger, *done;
 	struct worker *w;
+	tpc_attest_t *attest; /* the express lane's journal (ledger/attest.h), or NULL */
 };
 
 /* Wall clock, not monotonic: validated_ms is a date stored with the answer (records.c). */
@@ -604,6 +606,22 @@ static void step_back(const tpc_config_t *cfg)
 		         strerror(errno));
 }
 
+/* A judged eAttest: answered once its record is in the journal (ledger/attest.h), the writer
+ * woken to fold it; else - the journal off, or not sure of its keys - to the front of the
+ * writer's queue, committed alone and first. */
+static void express_to(struct tpc_workers *p, tpc_job_t *job)
+{
+	tpc_job_t *wake = NULL;
+
+	if (!p->attest || tpc_attest_journal(p->attest, job, &wake) != 0) {
+		TPC_REQUIRE(tpc_queue_push_front(p->to_ledger, &job->node) == 0);
+		return;
+	}
+	if (wake)
+		TPC_REQUIRE(tpc_queue_push_front(p->to_ledger, &wake->node) == 0);
+	TPC_REQUIRE(tpc_queue_push(p->done, &job->node) == 0);
+}
+
 /* One job at a time (tpc_queue_pop): a worker busy with a large sending must not hold jobs
  * another idle worker could take. The loop ends when the job queue is closed and empty. */
 static void *worker_main(void *arg)
@@ -632,7 +650,7 @@ static void *worker_main(void *arg)
 			assert(job->status != TPC_JOB_CLEARED);
 		/* the ledger queue closes only after every worker has exited: push cannot fail */
 		if (next == 0 && job->express)
-			TPC_REQUIRE(tpc_queue_push_front(p->to_ledger, &job->node) == 0);
+			express_to(p, job);
 		else if (next == 0)
 			TPC_REQUIRE(tpc_queue_push(p->to_ledger, &job->node) == 0);
 		else
@@ -657,6 +675,7 @@ int tpc_workers_start(int n, enum tpc_workers_lane lane, const tpc_config_t *cfg
 	}
 	p->lane = lane;
 	p->cfg = cfg;
+	p->attest = lane == TPC_WORKERS_EXPRESS ? tpc_store_attest(ledger) : NULL;
 	p->jobs = jobs;
 	p->to_ledger = to_ledger;
 	p->done = done;

@@ -21,6 +21,7 @@
 #include "core/crashpoint.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "ledger/attest.h"
 #include "ledger/claims.h"
 #include "ledger/ledger.h"
 #include "payments/payrun.h"
@@ -49,11 +50,14 @@ struct tpc_writer {
 	tpc_ledger_counters_t ctr; /* writer thread only */
 	uint64_t next_run;         /* writer thread only */
 	int group_max, group_max_lines;
-	tpc_claims_t *claims;   /* index keys recent groups took (ledger/claims.h) */
-	tpc_zeroahead_t *zero;  /* NULL: [ledger] zero_ahead = 0 or sync = none */
-	int zero_failing;       /* the last step failed (logged once, until one succeeds) */
-	tpc_residency_t *resid; /* NULL: [ledger] map_resident_max = 0, or no /proc */
-	int resid_failing;      /* the last look failed (logged once, until one succeeds) */
+	tpc_claims_t *claims;    /* index keys recent groups took (ledger/claims.h) */
+	tpc_attest_t *attest;    /* NULL: [ledger] attest_journal = 0 (ledger/attest.h) */
+	tpc_arena_t *fold_arena; /* the folded records' rebuilt jobs, reset after each commit */
+	uint64_t last_fold_txn;  /* the last transaction that folded records (may_rewind()) */
+	tpc_zeroahead_t *zero;   /* NULL: [ledger] zero_ahead = 0 or sync = none */
+	int zero_failing;        /* the last step failed (logged once, until one succeeds) */
+	tpc_residency_t *resid;  /* NULL: [ledger] map_resident_max = 0, or no /proc */
+	int resid_failing;       /* the last look failed (logged once, until one succeeds) */
 	tpc_queue_t *in, *done;
 	pthread_t thread;
 	int started;
@@ -187,6 +191,59 @@ static void warm_up(tpc_writer_t *w, const tpc_config_t *cfg)
 			rc = tpc_zeroahead_step(w->zero, used, map);
 }
 
+/* The attestation journal (ledger/attest.h): what it holds past the ledger's last fold is folded
+ * now, before any worker exists and the intake opens, in one transaction; the numbering then
+ * resumes after it. Only with sync = full: the fold's commit must be durable before the journal
+ * is written over. */
+static int open_attest(tpc_writer_t *w, const tpc_config_t *cfg)
+{
+	const tpc_store_db_t *db = tpc_store_db(w->store);
+	const tpc_journal_entry_t *recs;
+	uint64_t folded = 0;
+	MDB_envinfo info;
+	size_t n;
+	tpc_txn_t t;
+	int rc;
+
+	if (!cfg->attest_journal)
+		return 0;
+	if (cfg->sync != TPC_SYNC_FULL) {
+		tpc_warn("ledger: attest_journal needs sync = full: eAttests are answered after "
+		         "their own commit");
+		return 0;
+	}
+	if (tpc_txn_begin(db->env, MDB_RDONLY, &t))
+		return t.ret;
+	tpc_attest_folded_get(&t, db, &folded);
+	tpc_txn_abort(&t);
+	if (t.ret)
+		return t.ret;
+	if ((rc = tpc_arena_new(64 * 1024, 0, &w->fold_arena)) ||
+	    (rc = tpc_attest_open(cfg->data_dir, w->claims, folded, &w->attest)))
+		return rc;
+	recs = tpc_attest_recovered(w->attest, &n);
+	if (n) {
+		if (tpc_txn_begin(db->env, 0, &t))
+			return t.ret;
+		tpc_attest_fold(&t, db, &w->ctr, w->claims, recs, n, w->fold_arena);
+		if (tpc_txn_commit(&t))
+			return t.ret;
+		tpc_arena_reset(w->fold_arena);
+		tpc_info(
+		    "ledger: %zu attestations answered from the journal folded into the ledger", n);
+		if ((rc = resume(w)))
+			return rc;
+	}
+	/* the express worker asks the claims about snapshots from now on: they cover every
+	 * transaction after the last one committed, the writer's being the only ones */
+	if ((rc = mdb_env_info(db->env, &info)))
+		return rc;
+	tpc_claims_begin(w->claims, info.me_last_txnid);
+	tpc_attest_start(w->attest, w->ctr.next_seq);
+	tpc_store_set_attest(w->store, w->attest);
+	return 0;
+}
+
 int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_t **out)
 {
 	tpc_store_opts_t opts = {cfg->data_dir, cfg->map_size, cfg->map_max, 0};
@@ -214,7 +271,7 @@ int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_
 		goto out_free;
 	if ((rc = tpc_store_open(&opts, &w->store)))
 		goto out_free;
-	if ((rc = resume(w)) || (rc = restore_payrun_files(w))) {
+	if ((rc = resume(w)) || (rc = restore_payrun_files(w)) || (rc = open_attest(w, cfg))) {
 		rc = tpc_err_from_mdb(rc);
 		goto out_close_store;
 	}
@@ -228,6 +285,8 @@ int tpc_writer_open(const tpc_config_t *cfg, tpc_metrics_t *metrics, tpc_writer_
 	return 0;
 
 out_close_store:
+	tpc_attest_free(&w->attest);
+	tpc_arena_free(&w->fold_arena);
 	tpc_store_free(&w->store);
 out_free:
 	tpc_claims_free(&w->claims);
@@ -304,17 +363,65 @@ static const char *commit_failed(tpc_writer_t *w, int rc)
 	return code;
 }
 
+/* The journal's grabbed records into @p t. @return how many. */
+static size_t fold_grabbed(tpc_writer_t *w, tpc_txn_t *t, const tpc_store_db_t *db)
+{
+	size_t nrecs;
+	const tpc_journal_entry_t *recs = tpc_attest_grabbed(w->attest, &nrecs);
+
+	if (!recs)
+		tpc_txn_fail(t, TPC_ENOMEM);
+	else if (nrecs) {
+		/* test builds: a kill -9 with attestations answered and not folded */
+		TPC_CRASHPOINT("attest.fold");
+		tpc_attest_fold(t, db, &w->ctr, w->claims, recs, nrecs, w->fold_arena);
+	}
+	return recs ? nrecs : 0;
+}
+
+/* One line of mdb_reader_list(): "pid thread txnid", txnid "-" for a slot not in a read. */
+static int oldest_reader(const char *line, void *arg)
+{
+	uint64_t *oldest = arg;
+	unsigned long long txn;
+
+	if (sscanf(line, "%*d %*x %llu", &txn) == 1 && txn < *oldest)
+		*oldest = txn;
+	return 0;
+}
+
+/* May the journal be written over from its start? Not while a reader holds a snapshot from
+ * before the last fold: `tpclear backup` copies the journal while it holds the snapshot its copy
+ * of the ledger was taken from, and needs the records that snapshot had not folded yet. */
+static int may_rewind(tpc_writer_t *w)
+{
+	uint64_t oldest = UINT64_MAX;
+
+	if (mdb_reader_list(tpc_store_db(w->store)->env, oldest_reader, &oldest) < 0)
+		return 0;
+	return oldest >= w->last_fold_txn;
+}
+
 /* Write the @p n jobs of @p jobs in one transaction. @return 0, MDB_MAP_FULL, or another LMDB
  * code; on any non-zero return nothing of the group is stored and statuses are restored. */
 static int write_group(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 {
 	const tpc_store_db_t *db = tpc_store_db(w->store);
-	tpc_ledger_counters_t first = w->ctr;
-	uint64_t now = now_ms();
+	tpc_ledger_counters_t first;
+	uint64_t now = now_ms(), txn_id;
+	size_t folds = 0;
 	tpc_txn_t t;
 
+	/* the attestations answered from the journal since the last group fold first, under the
+	 * sequences they were answered with; the group's own follow them (ledger/attest.h) */
+	if (w->attest)
+		w->ctr.next_seq = tpc_attest_begin_group(w->attest, n);
+	first = w->ctr;
 	if (tpc_txn_begin(db->env, 0, &t))
 		return t.ret;
+	if (w->attest)
+		folds = fold_grabbed(w, &t, db);
+	txn_id = mdb_txn_id(t.txn);
 	/* ledger_pending marks the jobs this transaction decides (the payment runs have their
 	 * own), so that an abort puts exactly those back to CLEARED for the replay */
 	for (size_t i = 0; i < n; i++)
@@ -324,8 +431,15 @@ static int write_group(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i]->ledger_pending)
 			tpc_ledger_write_job(&t, db, &w->ctr, w->claims, jobs[i], now);
-	if (tpc_txn_commit(&t) == 0)
+	if (tpc_txn_commit(&t) == 0) {
+		if (w->attest) {
+			if (folds)
+				w->last_fold_txn = txn_id;
+			tpc_attest_committed(w->attest, may_rewind(w));
+			tpc_arena_reset(w->fold_arena);
+		}
 		return 0;
+	}
 	w->ctr = first;
 	/* Everything decided in the aborted transaction is undone: a commit, a conflict, a replay
 	 * of a sending written earlier in it, a race refusal. Such jobs are decided again on the
@@ -362,7 +476,7 @@ static void commit_jobs(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 	}
 	if (rc == MDB_MAP_FULL) {
 		tpc_metrics_add(w->shard, TPC_M_ledger_map_full, 1);
-		if (jobs[0]->status == TPC_JOB_CLEARED)
+		if (n && jobs[0]->status == TPC_JOB_CLEARED)
 			fail_job(jobs[0], TPC_CODE_STORAGE_FULL);
 		return;
 	}
@@ -544,6 +658,19 @@ static void write_batch(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 					fail_job(jobs[a], TPC_CODE_LEDGER_LOST);
 			return;
 		}
+		/* the journal's token, and before a payment run: fold what the journal holds, so
+		 * that an attestation answered before the run is paid by it */
+		if (w->attest &&
+		    (jobs[a]->type == TPC_JOB_FOLD || jobs[a]->type == TPC_JOB_PAYRUN)) {
+			if (jobs[a]->type == TPC_JOB_FOLD)
+				tpc_attest_token_popped(w->attest);
+			if (tpc_attest_waiting(w->attest))
+				timed_commit(w, NULL, 0);
+		}
+		if (jobs[a]->type == TPC_JOB_FOLD) {
+			e = a + 1;
+			continue;
+		}
 		if (jobs[a]->type == TPC_JOB_PAYRUN) {
 			if (jobs[a]->status == TPC_JOB_CLEARED)
 				run_payrun(w, jobs[a]);
@@ -554,7 +681,7 @@ static void write_batch(tpc_writer_t *w, tpc_job_t **jobs, size_t n)
 		 * group of their own, committed first: an eAttest waits for its own small commit,
 		 * not for the sendings popped with it as well. */
 		for (e = a; e < n && jobs[e]->type != TPC_JOB_PAYRUN &&
-		            jobs[e]->express == jobs[a]->express;
+		            jobs[e]->type != TPC_JOB_FOLD && jobs[e]->express == jobs[a]->express;
 		     e++)
 			;
 		timed_commit(w, &jobs[a], e - a);
@@ -650,6 +777,8 @@ static void *writer_main(void *arg)
 			}
 		committed = 0;
 		for (i = 0; i < n; i++) {
+			if (jobs[i]->type == TPC_JOB_FOLD)
+				continue; /* the journal's own: never answered */
 			/* stage boundary: a job leaves with its fate decided, never still CLEARED
 			 */
 			assert(jobs[i]->status != TPC_JOB_CLEARED);
@@ -667,6 +796,10 @@ static void *writer_main(void *arg)
 		/* after the answers left: the drop never delays the group it follows */
 		keep_map_resident(w);
 	}
+	/* stopping: the workers are gone, nothing is written to the journal any more; fold what
+	 * it holds, so that a stopped engine's ledger holds every attestation it answered */
+	if (w->attest && tpc_attest_waiting(w->attest))
+		timed_commit(w, NULL, 0);
 	free(jobs);
 	return NULL;
 }
@@ -713,6 +846,8 @@ void tpc_writer_free(tpc_writer_t **wp)
 	tpc_zeroahead_free(&w->zero);
 	tpc_residency_free(&w->resid);
 	tpc_store_free(&w->store);
+	tpc_attest_free(&w->attest);
+	tpc_arena_free(&w->fold_arena);
 	tpc_claims_free(&w->claims);
 	free(w);
 	*wp = NULL;

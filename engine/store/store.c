@@ -31,6 +31,7 @@ struct tpc_store {
 	int lock_fd;                  /* DATA_DIR/lock, held exclusively while the store is open */
 	char device[512];             /* the device holding the ledger, for a full disk's log */
 	tpc_refsnap_live_t *refdata;  /* the reference data in memory (refdata/snapshot.h) */
+	struct tpc_attest *attest;    /* the attestation journal, set before any worker starts */
 };
 
 struct tpc_store_reader {
@@ -769,4 +770,14 @@ int tpc_store_count_sendings(tpc_store_reader_t *r, uint64_t *count)
 		*count = st.ms_entries;
 	read_end(r);
 	return tpc_err_from_mdb(rc);
+}
+
+void tpc_store_set_attest(tpc_store_t *st, struct tpc_attest *a)
+{
+	st->attest = a;
+}
+
+struct tpc_attest *tpc_store_attest(const tpc_store_t *st)
+{
+	return st->attest;
 }

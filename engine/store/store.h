@@ -34,6 +34,7 @@
 
 typedef struct tpc_store tpc_store_t;
 typedef struct tpc_store_reader tpc_store_reader_t;
+struct tpc_attest; /* ledger/attest.h */
 
 /** Where and how to open the store (the writer fills it from the configuration: the store
  *  knows nothing of the configuration file). */
@@ -145,5 +146,10 @@ int tpc_store_count_lines(tpc_store_reader_t *r, uint64_t seq, uint64_t *count);
 
 /** Count the sendings in the idempotency index (tests and tools). */
 int tpc_store_count_sendings(tpc_store_reader_t *r, uint64_t *count);
+
+/** The attestation journal (ledger/attest.h) the writer opened, lent to the express worker
+ *  through the store both are given (borrowed; NULL: none). Set before the workers start. */
+void tpc_store_set_attest(tpc_store_t *st, struct tpc_attest *a);
+struct tpc_attest *tpc_store_attest(const tpc_store_t *st);
 
 #endif /* TPC_STORE_H */

@@ -51,8 +51,7 @@ void tpc_zeroahead_free(tpc_zeroahead_t **z)
 	*z = NULL;
 }
 
-/* Write [from, to) with zeros. @return 0 or a negative errno (ENOSPC when the disk is full). */
-static int write_zeros(int fd, uint64_t from, uint64_t to)
+int tpc_zeros_write(int fd, uint64_t from, uint64_t to)
 {
 	while (from < to) {
 		size_t n = to - from < sizeof(zeros) ? (size_t)(to - from) : sizeof(zeros);
@@ -89,7 +88,7 @@ int tpc_zeroahead_step(tpc_zeroahead_t *z, uint64_t used_end, uint64_t limit)
 		want = size + ZEROAHEAD_CHUNK;
 	/* the sync makes the new blocks and the new size durable now, in idle time: that journal
 	 * commit is the one the ledger's own commits no longer pay */
-	if ((rc = write_zeros(z->fd, size, want)) || fdatasync(z->fd) != 0)
+	if ((rc = tpc_zeros_write(z->fd, size, want)) || fdatasync(z->fd) != 0)
 		return rc ? rc : -errno;
 	return 1;
 }

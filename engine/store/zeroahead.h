@@ -45,4 +45,9 @@ void tpc_zeroahead_free(tpc_zeroahead_t **z);
  *          caller stops calling). */
 int tpc_zeroahead_step(tpc_zeroahead_t *z, uint64_t used_end, uint64_t limit);
 
+/** Write [@p from, @p to) of @p fd with zeros (pwrite, retried on EINTR and short writes; the
+ *  attestation journal's growth too, store/journal.c). @return 0 or a negative errno (ENOSPC
+ *  when the disk is full). */
+int tpc_zeros_write(int fd, uint64_t from, uint64_t to);
+
 #endif /* TPC_STORE_ZEROAHEAD_H */

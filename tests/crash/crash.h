@@ -92,6 +92,8 @@ size_t crash_model_stored(const crash_model_t *m);
 
 /** A new canonical sending (hospital or GP, 1-3 invoices of 1-6 lines). @return its index. */
 size_t crash_make_canonical(crash_model_t *m, crash_rng_t *r);
+/** A new eAttest (format "eattest": sent as REQUEST_EATTEST, keyed by its number). */
+size_t crash_make_eattest(crash_model_t *m, crash_rng_t *r);
 /** A new eFact invoice of the sample hospital (1-2 lines). @return its index. */
 size_t crash_make_efact(crash_model_t *m, crash_rng_t *r);
 /** An eFact credit note of a creditable invoice, or (size_t)-1 when there is none. */
@@ -110,6 +112,7 @@ typedef struct crash_stats {
 	unsigned cuts_unborn;    /* cuts before the engine's first commit: not checked */
 	unsigned unborn_refused; /* ... after which the engine did not start */
 	unsigned long cut_sendings;
+	unsigned long cut_journal; /* of them: attestations only the journal's image held */
 	unsigned nms_cuts, nms_cuts_lost, nms_broken; /* broken: a check failed on the cut */
 	unsigned long nms_sendings_lost, nms_runs_lost;
 	unsigned failures; /* trials that failed a check */

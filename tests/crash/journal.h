@@ -12,7 +12,8 @@ struct tpc_journal_rec {
 	uint32_t magic;
 	uint8_t type;  /* 'W' write, 'S' fsync/fdatasync, 'T' ftruncate, 'R' SEPA file renamed */
 	uint8_t dsync; /* 'W': the descriptor was opened O_DSYNC (durable when the call returned) */
-	uint8_t pad[2];
+	uint8_t file;  /* 'W': 0 data.mdb, 1 eattest.journal (the attestation journal, O_DSYNC) */
+	uint8_t pad;
 	uint64_t off; /* 'W': file offset; 'T': the new length */
 	uint64_t len; /* 'W': bytes that follow; 'R': the file's base name that follows */
 };

@@ -34,7 +34,10 @@
 
 #define MAX_FD 4096
 
-/* Per descriptor: 0 untracked, 1 the data file, 2 the data file opened O_DSYNC. */
+/* Per descriptor: 0 untracked, 1 the data file, 2 the data file opened O_DSYNC, 3 the
+ * attestation journal (DATA_DIR/eattest.journal, always O_DSYNC: only its writes are recorded,
+ * tagged file 1; it is never synced nor truncated, and an 'S' must not flush data.mdb's writes
+ * in powercut.c's model). */
 static unsigned char tracked[MAX_FD];
 static int journal_fd = -1;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -101,7 +104,8 @@ static void record(char type, int fd, uint64_t off, const struct iovec *iov, int
 	memset(&r, 0, sizeof(r));
 	r.magic = TPC_JOURNAL_MAGIC;
 	r.type = (uint8_t)type;
-	r.dsync = fd >= 0 && fd < MAX_FD && tracked[fd] == 2;
+	r.dsync = fd >= 0 && fd < MAX_FD && tracked[fd] >= 2;
+	r.file = fd >= 0 && fd < MAX_FD && tracked[fd] == 3;
 	r.off = off;
 	r.len = type == 'W' || type == 'R' ? len : 0;
 	put(&r, sizeof(r));
@@ -118,11 +122,14 @@ static void record(char type, int fd, uint64_t off, const struct iovec *iov, int
 static void track(int fd, const char *path, int flags)
 {
 	size_t n = path ? strlen(path) : 0;
+	unsigned char kind = 0;
 
 	if (fd < 0 || fd >= MAX_FD)
 		return;
 	tracked[fd] = 0;
-	if (n < 8 || strcmp(path + n - 8, "data.mdb") != 0 || (n > 8 && path[n - 9] != '/'))
+	if (n >= 16 && strcmp(path + n - 16, "/eattest.journal") == 0)
+		kind = 3;
+	else if (n < 8 || strcmp(path + n - 8, "data.mdb") != 0 || (n > 8 && path[n - 9] != '/'))
 		return;
 	pthread_mutex_lock(&lock);
 	if (journal_fd < 0) {
@@ -132,7 +139,7 @@ static void track(int fd, const char *path, int flags)
 			journal_fd = real_open(j, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	}
 	if (journal_fd >= 0)
-		tracked[fd] = (flags & O_DSYNC) ? 2 : 1;
+		tracked[fd] = kind ? kind : (flags & O_DSYNC) ? 2 : 1;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -240,7 +247,7 @@ ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
 
 static int synced(int fd, int rc)
 {
-	if (rc == 0 && is_tracked(fd)) {
+	if (rc == 0 && is_tracked(fd) && tracked[fd] != 3) {
 		pthread_mutex_lock(&lock);
 		record('S', fd, 0, NULL, 0, 0);
 		pthread_mutex_unlock(&lock);
@@ -262,7 +269,7 @@ int ftruncate(int fd, off_t len)
 {
 	int rc = real_ftruncate(fd, len);
 
-	if (rc == 0 && is_tracked(fd)) {
+	if (rc == 0 && is_tracked(fd) && tracked[fd] != 3) {
 		pthread_mutex_lock(&lock);
 		record('T', fd, (uint64_t)len, NULL, 0, 0);
 		pthread_mutex_unlock(&lock);

@@ -365,8 +365,13 @@ static int send_op(crash_ctx_t *c, crash_model_t *mo, flight_t *fl, op_t op)
 		const crash_sending_t *s = &mo->s[op.idx];
 		const crash_sending_t *body = op.kind == OP_CONFLICT ? &mo->s[op.other] : s;
 
-		rc = tpc_td_send(c->sock, TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT, "test", s->key,
-		                 s->format, op.corr, body->payload, body->len);
+		int att = strcmp(s->format, "eattest") == 0;
+
+		rc = tpc_td_send(c->sock,
+		                 att ? TPCLEAR__REQUEST_TYPE__REQUEST_EATTEST
+		                     : TPCLEAR__REQUEST_TYPE__REQUEST_SUBMIT,
+		                 "test", s->key, att ? "" : s->format, op.corr, body->payload,
+		                 body->len);
 	}
 	if (rc != 0)
 		return crash_fail(c, "cannot send %s", op_names[op.kind]);
@@ -415,13 +420,19 @@ static op_t next_op(crash_model_t *m, crash_rng_t *r, const crash_plan_t *plan)
 	if (roll < 12 && a != (size_t)-1) {
 		op.kind = OP_RESUBMIT;
 		op.idx = a;
-	} else if (roll < 15 && a != (size_t)-1 && b != (size_t)-1 && a != b) {
+	} else if (roll < 15 && a != (size_t)-1 && b != (size_t)-1 && a != b &&
+	           strcmp(m->s[a].format, "eattest") != 0 &&
+	           strcmp(m->s[b].format, "eattest") != 0) {
+		/* a conflict between sendings of one request type: an eAttest's key with a
+		 * sending's bytes is refused as undecodable, not a conflict */
 		op.kind = OP_CONFLICT;
 		op.idx = a;
 		op.other = b;
 	} else if (roll < 25 && (op.idx = crash_make_credit(m, r)) != (size_t)-1) {
 		op.kind = OP_NEW;
-	} else if (roll < 50) {
+	} else if (roll < 40) {
+		op.idx = crash_make_eattest(m, r);
+	} else if (roll < 60) {
 		op.idx = crash_make_efact(m, r);
 	} else {
 		op.idx = crash_make_canonical(m, r);

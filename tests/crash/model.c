@@ -182,6 +182,36 @@ size_t crash_make_canonical(crash_model_t *m, crash_rng_t *r)
 	return crash_model_add(m, "canonical", out, len);
 }
 
+/* ---- eAttests ------------------------------------------------------------------------------ */
+
+/* An attestation by the GP for one of the two members, its own act (the reference from the
+ * serial), sent on the express lane: with [ledger] attest_journal = 1 (crash_start()), answered
+ * from the attestation journal when the express worker is sure, else through a commit. */
+size_t crash_make_eattest(crash_model_t *m, crash_rng_t *r)
+{
+	Tpclear__Attestation a = TPCLEAR__ATTESTATION__INIT;
+	unsigned serial = ++m->serial, c = crash_below(r, 2);
+	char number[40], ref[40];
+	uint8_t *out;
+	size_t len;
+
+	snprintf(number, sizeof(number), "E%llu-%u", (unsigned long long)m->segment, serial);
+	snprintf(ref, sizeof(ref), "A%llu-%u", (unsigned long long)m->segment, serial);
+	a.number = number;
+	a.provider = (char *)providers[1];
+	a.patient = (char *)members[crash_below(r, 2)];
+	a.code = (char *)codes[c];
+	a.date = 20261101 + (int32_t)crash_below(r, 19);
+	a.units = 1;
+	a.fee_paid_cents = fee[c];
+	a.reference = ref;
+	len = tpclear__attestation__get_packed_size(&a);
+	if (!(out = malloc(len)))
+		abort();
+	tpclear__attestation__pack(&a, out);
+	return crash_model_add(m, "eattest", out, len);
+}
+
 /* ---- eFact invoices and credit notes ---------------------------------------------------- */
 
 /* An invoice (sign 1) or its credit note (sign -1, invoicing '3' of @p previous): the lines of

@@ -18,7 +18,10 @@
  */
 #include "crash.h"
 
+#include "core/error.h"
 #include "journal.h"
+#include "ledger/attest.h"
+#include "store/journal.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -40,6 +43,7 @@ struct ev {
 	uint64_t off, len;
 	const uint8_t *data;
 	size_t durable_at; /* 'W': the event that made it durable, SIZE_MAX = never */
+	uint8_t file;      /* 'W': 0 data.mdb, 1 eattest.journal */
 };
 
 struct journal {
@@ -70,7 +74,7 @@ static int journal_read(const char *path, struct journal *j)
 		}
 		e = &j->ev[j->n];
 		*e = (struct ev){(char)r.type, r.dsync, r.off, r.len, j->raw + at + sizeof(r),
-		                 SIZE_MAX};
+		                 SIZE_MAX,     r.file};
 		at += sizeof(r) + r.len;
 		if (e->type == 'W' && e->dsync)
 			e->durable_at = j->n;
@@ -111,7 +115,7 @@ static int build_image(const struct journal *j, size_t p, int keep_pc, crash_rng
 
 		if (e->type == 'T')
 			size = e->off;
-		if (e->type != 'W')
+		if (e->type != 'W' || e->file)
 			continue;
 		if (e->off + e->len > cap) {
 			size_t ncap = (e->off + e->len) * 2;
@@ -142,6 +146,40 @@ static int build_image(const struct journal *j, size_t p, int keep_pc, crash_rng
 		rc = -1;
 	if (fd >= 0)
 		close(fd);
+	free(img);
+	return rc;
+}
+
+/* The attestation journal at cut @p p: every write of it before the cut, each durable when it
+ * returned (O_DSYNC), none after. Written to DIR/eattest.journal when it was ever written.
+ * @return 0 or -1. */
+static int build_journal_image(const struct journal *j, size_t p, const char *dir)
+{
+	uint8_t *img = NULL;
+	size_t size = 0;
+	char path[600];
+	FILE *f;
+	int rc = 0;
+
+	for (size_t i = 0; i < p; i++) {
+		const struct ev *e = &j->ev[i];
+
+		if (e->type != 'W' || !e->file)
+			continue;
+		if (e->off + e->len > size) {
+			img = realloc(img, e->off + e->len);
+			memset(img + size, 0, e->off + e->len - size);
+			size = e->off + e->len;
+		}
+		memcpy(img + e->off, e->data, e->len);
+	}
+	if (!size)
+		return 0;
+	snprintf(path, sizeof(path), "%s/eattest.journal", dir);
+	if (!(f = fopen(path, "wb")) || fwrite(img, 1, size, f) != size)
+		rc = -1;
+	if (f)
+		fclose(f);
 	free(img);
 	return rc;
 }
@@ -308,8 +346,65 @@ static int compare(crash_ctx_t *c, const char *fdir, const char *cdir, struct di
 	return 0;
 }
 
+/* Attestations only a cut's journal image held, for the campaign's summary (one thread). */
+static unsigned long journal_only;
+
+/* Add the answered sending of @p all keyed @p key (@p kl bytes) to @p out, once. */
+static void held_add(const crash_model_t *all, const char *key, size_t kl, crash_model_t *out)
+{
+	for (size_t i = 0; i < out->n; i++)
+		if (strlen(out->s[i].key) == kl && memcmp(out->s[i].key, key, kl) == 0)
+			return; /* in the ledger image and still in the journal's */
+	for (size_t i = 0; i < all->n; i++)
+		if (all->s[i].state == CRASH_ANSWERED && strlen(all->s[i].key) == kl &&
+		    memcmp(all->s[i].key, key, kl) == 0) {
+			if (out->n == out->cap) {
+				out->cap = out->cap ? out->cap * 2 : 64;
+				out->s = realloc(out->s, out->cap * sizeof(*out->s));
+			}
+			out->s[out->n++] = all->s[i];
+		}
+}
+
+/* The attestations the journal image in @p dir holds (durable when written: the engine folds
+ * them at its start), added to @p out like the sendings of the ledger image. Read with the
+ * engine's own scan and record layout (ledger/attest.h). @return 0 or -1. */
+static int journal_held(const char *dir, const crash_model_t *all, crash_model_t *out)
+{
+	tpc_journal_t *jn = NULL;
+	tpc_journal_scan_t sc;
+	tpc_arena_t *arena = NULL;
+	int rc = tpc_journal_open(dir, 1, &jn);
+
+	if (rc == TPC_ENOENT)
+		return 0;
+	if (rc || tpc_journal_scan(jn, 0, &sc) || tpc_arena_new(64 * 1024, 0, &arena)) {
+		tpc_journal_free(&jn);
+		return -1;
+	}
+	for (size_t i = 0; i < sc.nrecs && !rc; i++) {
+		tpc_adapter_t fmt = {0};
+		tpc_job_t job;
+		uint64_t at;
+
+		memset(&job, 0, sizeof(job));
+		rc = tpc_attest_rebuild(sc.recs[i].body, sc.recs[i].len, arena, &fmt, &job, &at);
+		if (!rc) {
+			size_t before = out->n;
+
+			held_add(all, job.key, strlen(job.key), out);
+			journal_only += out->n - before;
+		}
+		tpc_arena_reset(arena);
+	}
+	tpc_arena_free(&arena);
+	tpc_journal_free(&jn);
+	return rc ? -1 : 0;
+}
+
 /* The sendings of @p all that F(p) in @p fdir holds, borrowed into @p out (free out->s only):
- * what may have been answered by the cut, with the bytes the client was answered. */
+ * what may have been answered by the cut, with the bytes the client was answered. An
+ * attestation answered from the journal and not folded yet is held by the journal's image. */
 static int model_of_image(const char *fdir, const crash_model_t *all, crash_model_t *out)
 {
 	MDB_env *env;
@@ -333,17 +428,8 @@ static int model_of_image(const char *fdir, const crash_model_t *all, crash_mode
 				size_t kl =
 				    nul ? k.mv_size - (size_t)(nul + 1 - (char *)k.mv_data) : 0;
 
-				for (size_t i = 0; nul && i < all->n; i++)
-					if (all->s[i].state == CRASH_ANSWERED &&
-					    strlen(all->s[i].key) == kl &&
-					    memcmp(all->s[i].key, nul + 1, kl) == 0) {
-						if (out->n == out->cap) {
-							out->cap = out->cap ? out->cap * 2 : 64;
-							out->s = realloc(
-							    out->s, out->cap * sizeof(*out->s));
-						}
-						out->s[out->n++] = all->s[i];
-					}
+				if (nul)
+					held_add(all, nul + 1, kl, out);
 			}
 			mdb_cursor_close(cur);
 			rc = 0;
@@ -351,7 +437,7 @@ static int model_of_image(const char *fdir, const crash_model_t *all, crash_mode
 		mdb_txn_abort(txn);
 	}
 	mdb_env_close(env);
-	return rc;
+	return rc ? rc : journal_held(fdir, all, out);
 }
 
 /* Start the real engine on C(p) (in @p root/data), query the sendings the image in
@@ -451,6 +537,7 @@ static int one_cut(crash_ctx_t *c, const struct journal *j, crash_rng_t *r, cons
 	tpc_test_rmtree(fdir);
 	tpc_test_rmtree(cdir);
 	if (build_image(j, p, -1, r, fdir) || build_image(j, p, keep_pc, r, cdir) ||
+	    build_journal_image(j, p, fdir) || build_journal_image(j, p, cdir) ||
 	    cut_files(j, p, saved, cdir))
 		return crash_fail(c, "cannot write the images of cut %zu", p);
 	if (compare(c, fdir, cdir, &df) != 0)
@@ -484,6 +571,7 @@ static int one_cut(crash_ctx_t *c, const struct journal *j, crash_rng_t *r, cons
 		rc = -1;
 	if (rc)
 		c->st->cut_failures++;
+	c->st->cut_journal = journal_only;
 	return rc;
 }
 

@@ -1229,3 +1229,72 @@ Test(ledger_query, a_ledger_with_blake2b_dedup_keys_keeps_them)
 {
 	long_keys_kept(TPC_DEDUP_BLAKE2B_40);
 }
+
+/* ---- gaps in the numbering (the attestation journal's prerequisite) ----------------------- */
+
+/* K-3 written by hand, as a fold would write it, under sequence @p seq and first posting
+ * @p posting, with the writer opened and not started (the only writer of the moment). */
+static void write_at(tpc_job_t *j, uint64_t seq, uint64_t posting)
+{
+	const tpc_store_db_t *db = tpc_store_db(tpc_writer_store(lfx.ledger));
+	tpc_ledger_counters_t ctr = {seq, posting};
+	tpc_txn_t t;
+
+	cr_assert_eq(tpc_txn_begin(db->env, 0, &t), 0);
+	cr_assert_eq(tpc_ledger_write_job(&t, db, &ctr, NULL, j, fx.k2->committed_ms), 0);
+	cr_assert_eq(j->status, TPC_JOB_COMMITTED);
+	cr_assert_eq(tpc_txn_commit(&t), 0);
+}
+
+/* The attestation journal designed in docs/benchmarks.md ("Issue 15, sixth session") gives
+ * sequences and posting numbers out that an aborted or refused group never uses: the ledger must
+ * read a gap in either as it reads none. The writer resumes after the last, the export lists
+ * every posting once in order, a payment run pays every line once, verify finds nothing. */
+Test(ledger_query, gaps_in_the_sequences_and_posting_numbers_are_read_as_none)
+{
+	Tpclear__LedgerAnswer *la;
+	tpc_verify_report_t rep;
+	const tpc_store_db_t *db;
+	uint64_t after = 0, prev = 0, n = 0;
+	int64_t sum = 0;
+	tpc_job_t *k3, *k4;
+	MDB_txn *txn;
+
+	book(); /* sequences 1 and 2, postings 1 to 8 */
+	cr_assert_eq(fx.k2->sequence, 2);
+	lfx_close();
+	lfx_open_stopped();
+	lfx_begin("K-3");
+	lfx_invoice(LFX_HOSPITAL, "H-3", 0, NULL);
+	lfx_good_line("R6", 1);
+	k3 = lfx_judge();
+	write_at(k3, 7, 15); /* sequences 3-6 and postings 9-14 never used */
+	lfx_close();
+	lfx_open();
+	lfx_begin("K-4");
+	lfx_invoice(LFX_HOSPITAL, "H-4", 0, NULL);
+	lfx_good_line("R7", 1);
+	k4 = lfx_submit();
+	cr_assert_eq(k4->sequence, 8, "resumed after the last stored sequence");
+	cr_assert_eq(lfx_postings_zero(NULL), 8 + 2 + 2);
+	do {
+		la = export_page(after, 3, 0, 0);
+		for (size_t i = 0; i < la->n_postings; i++, n++) {
+			cr_assert_gt(la->postings[i]->number, prev, "in order, each once");
+			prev = la->postings[i]->number;
+			sum += la->postings[i]->amount_cents;
+		}
+		after = la->next_after;
+	} while (after);
+	cr_assert_eq(n, 12);
+	cr_assert_eq(prev, 18, "K-4's after K-3's 15 and 16");
+	cr_assert_eq(sum, 0);
+	cr_assert_eq(show("K-3")->sendings[0]->sequence, 7);
+	cr_assert_eq(lfx_payrun_result(lfx_payrun(INT32_MAX, 0))->total_cents,
+	             ACCEPTED + 2 * LFX_INSURER);
+	cr_assert_eq(lfx_payrun_result(lfx_payrun(INT32_MAX, 0))->total_cents, 0, "paid once");
+	cr_assert_eq(tpc_store_read_begin(lfx.reader, &txn, &db), 0);
+	cr_assert_eq(tpc_verify_run(txn, db, no_problem, NULL, NULL, &rep), 0);
+	tpc_store_read_end(lfx.reader);
+	cr_assert_eq(rep.problems, 0);
+}
