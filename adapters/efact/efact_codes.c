@@ -265,7 +265,8 @@ static uint64_t code_key(const char *code)
 
 	for (; i < 8 && code[i]; i++)
 		k = k << 8 | (unsigned char)code[i];
-	return k << (8 * (8 - i));
+	/* an empty code is 0: a shift by 64 bits is undefined (UBSan found it) */
+	return i ? k << (8 * (8 - i)) : 0;
 }
 
 /* The codes' keys, sorted, each with its index in codes[]; made by the first find(). */

@@ -651,8 +651,11 @@ uint64_t tpc_attest_begin_group(tpc_attest_t *a, size_t n)
 	/* a record being written has its sequence already: it must fold before the group's */
 	while (a->in_flight)
 		tpc_claims_wait(a->claims, &a->idle);
-	/* room made by reserve(): every pending record moves, in order */
-	memcpy(a->grabbed.v + a->grabbed.n, a->pending.v, a->pending.n * sizeof(struct rec));
+	/* room made by reserve(): every pending record moves, in order (with none pending the
+	 * arrays may still be NULL, which memcpy refuses: UBSan) */
+	if (a->pending.n)
+		memcpy(a->grabbed.v + a->grabbed.n, a->pending.v,
+		       a->pending.n * sizeof(struct rec));
 	a->grabbed.n += a->pending.n;
 	a->pending.n = 0;
 	first = a->next_seq;
